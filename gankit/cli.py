@@ -1,0 +1,156 @@
+"""Command line: thin — parses, calls the library, prints."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from gankit.config import ConfigError
+
+
+def _cmd_train(a):
+    from gankit import config as C
+    from gankit.report import write_report
+    from gankit.train.run import Run
+    if a.resume:
+        if not a.out:
+            raise ConfigError("--resume needs --out RUN_DIR (the run folder to continue)")
+        run = Run.open(a.out, a.set)
+        print(f"resuming {a.out} at step {run.step} of {run.cfg.train.steps}", file=sys.stderr)
+    else:
+        cfg = C.load(a.config, a.set)
+        out = a.out or _default_out(a.config, cfg.seed)
+        run = Run.create(cfg, out)
+    run.train()
+    result = run.evaluate()
+    run.log({"step": run.step, "kind": "eval", **result})
+    report = write_report(run.dir)
+    print(_summary(result))
+    print(f"run folder: {run.dir.resolve()}")
+    print(f"report:     {report.resolve()}")
+
+
+def _default_out(source: str, seed: int) -> str:
+    import time
+    stem = Path(source).stem
+    return str(Path("runs") / f"{stem}-s{seed}-{time.strftime('%Y%m%d-%H%M%S')}")
+
+
+def _summary(result: dict) -> str:
+    parts = []
+    if "modes_covered" in result:
+        parts.append(f"modes covered {result['modes_covered']}/{result['modes_total']}, "
+                     f"high quality {100 * result['hq_fraction']:.1f}%, "
+                     f"reverse KL {result['reverse_kl']:.3f}")
+    if "jsd" in result:
+        parts.append(f"JSD {result['jsd']:.4f} nats")
+    rest = [f"{k} {v:.4g}" for k, v in result.items()
+            if isinstance(v, float) and k not in ("hq_fraction", "reverse_kl", "jsd")]
+    return "; ".join(parts + rest) or "no metric applies to this data"
+
+
+def _cmd_eval(a):
+    from gankit.train.run import Run
+    run = Run.open(a.run_dir)
+    names = [m for item in (a.metrics or []) for m in item.split(",") if m]
+    result = run.evaluate(names or None)
+    if a.json:
+        from gankit.train.callbacks import jsonable
+        print(json.dumps({"step": run.step, **jsonable(result)}))
+    else:
+        print(f"step {run.step}: {_summary(result)}")
+
+
+def _cmd_sample(a):
+    import numpy as np
+    from gankit.train.run import Run
+    run = Run.open(a.run_dir)
+    x = run.generate(a.n, seed=a.seed).numpy()
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".npy":
+        np.save(out, x)
+    elif out.suffix == ".csv":
+        np.savetxt(out, x, delimiter=",", fmt="%.6g")
+    elif out.suffix in (".png", ".pdf", ".svg"):
+        from gankit.report.plots import plot_samples_file
+        plot_samples_file(run, x, out)
+    else:
+        raise ConfigError(f"--out {out}: unknown format {out.suffix!r}; use .npy, .csv, .png, .pdf or .svg")
+    print(f"wrote {len(x)} samples to {out}")
+
+
+def _cmd_report(a):
+    from gankit.report import write_report
+    print(f"report: {write_report(a.run_dir).resolve()}")
+
+
+def _cmd_list(a):
+    from gankit import config as C
+    from gankit.components import REGISTRIES
+    print("presets:")
+    for name in C.preset_names():
+        first = (C.PRESET_DIR / f"{name}.toml").read_text().splitlines()[0].lstrip("# ")
+        print(f"  {name:<16} {first}")
+    for kind, reg in REGISTRIES.items():
+        print(f"{kind}:")
+        for e in reg.entries():
+            print(f"  {e.name:<16} {e.help}")
+            if a.verbose:
+                for key, default, help in reg.describe(e.name):
+                    print(f"      {key} = {default!r}  # {help}")
+    if a.verbose:
+        from gankit.schema import RunConfig
+        print("config keys (--set key=value):")
+        for key, default, help in C.describe(RunConfig):
+            print(f"  {key} = {default!r}  # {help}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gankit", description="Train, watch and measure GANs.")
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train a preset or a TOML config")
+    t.add_argument("config", nargs="?", default="ring", help="preset name or path to a .toml file")
+    t.add_argument("--out", help="run folder (default runs/NAME-sSEED-TIME)")
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key, e.g. --set train.steps=2000 (repeatable)")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    t.set_defaults(fn=_cmd_train)
+    e = sub.add_parser("eval", help="metrics of a run's latest checkpoint")
+    e.add_argument("run_dir")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.add_argument("--metrics", action="append", help="metric names (comma separated); default: all that apply")
+    e.set_defaults(fn=_cmd_eval)
+    s = sub.add_parser("sample", help="draw samples from a trained G")
+    s.add_argument("run_dir")
+    s.add_argument("-n", type=int, default=1000, help="how many samples")
+    s.add_argument("--out", required=True, help="FILE: .npy, .csv, or a plot (.png/.pdf/.svg)")
+    s.add_argument("--seed", type=int, default=None, help="noise seed (default: the run's fixed noise)")
+    s.set_defaults(fn=_cmd_sample)
+    r = sub.add_parser("report", help="write RUN_DIR/report.html from the run folder")
+    r.add_argument("run_dir")
+    r.set_defaults(fn=_cmd_report)
+    li = sub.add_parser("list", help="presets, datasets, nets, losses, metrics")
+    li.add_argument("-v", "--verbose", action="store_true", help="also every option with its description")
+    li.set_defaults(fn=_cmd_list)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from gankit.train.loop import NonFiniteLoss
+    from gankit.train.run import RunError
+    try:
+        args.fn(args)
+    except (ConfigError, RunError, NonFiniteLoss, FileNotFoundError) as e:
+        print(f"gankit: error: {e}", file=sys.stderr)
+        return 2 if isinstance(e, ConfigError) else 1
+    except KeyboardInterrupt:
+        print("gankit: interrupted; the last checkpoint is kept (continue with --resume)", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

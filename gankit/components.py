@@ -1,0 +1,22 @@
+"""The registries of pluggable parts; importing this module fills them."""
+from gankit.registry import Registry
+
+DATASETS = Registry("dataset")
+GENERATORS = Registry("generator")
+DISCRIMINATORS = Registry("discriminator")
+LOSSES = Registry("loss")
+METRICS = Registry("metric")
+
+REGISTRIES = {
+    "datasets": DATASETS,
+    "generators": GENERATORS,
+    "discriminators": DISCRIMINATORS,
+    "losses": LOSSES,
+    "metrics": METRICS,
+}
+
+# Modules register themselves on import.
+from gankit import data as _data  # noqa: E402,F401
+from gankit import nets as _nets  # noqa: E402,F401
+from gankit import losses as _losses  # noqa: E402,F401
+from gankit import metrics as _metrics  # noqa: E402,F401

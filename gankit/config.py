@@ -1,0 +1,293 @@
+"""Typed run configuration: dataclasses, strict loading, presets, clear errors.
+
+Every field carries a one-line ``help``.  Loading checks unknown keys, types and
+bounds and names the offending key with the valid choices.  Sections whose
+options depend on a chosen component (``data``, ``generator``, ...) are
+``Component`` fields: ``name`` picks a registry entry and the remaining keys are
+checked against that entry's own parameter dataclass.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+# Presets are the TOML files in the repository's configs/ folder (installed editable).
+PRESET_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+
+class ConfigError(ValueError):
+    """A config key, value or file is wrong; the message says which and how to fix it."""
+
+
+def opt(default: Any, help: str, *, choices=None, ge=None, gt=None, le=None,
+        registry: str | None = None):
+    """A config field with its description and constraints."""
+    meta = {"help": help, "choices": choices, "ge": ge, "gt": gt, "le": le, "registry": registry}
+    if isinstance(default, (list, dict)) or dataclasses.is_dataclass(default):
+        import copy
+        return field(default_factory=lambda: copy.deepcopy(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class Component:
+    """A registry entry by name plus that entry's own options."""
+    name: str
+    params: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, **self.params}
+
+
+def _registry(kind: str):
+    from gankit import components  # late import: components imports config
+    return components.REGISTRIES[kind]
+
+
+def _fmt_type(tp) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _suggest(key: str, valid: list[str]) -> str:
+    close = difflib.get_close_matches(key, valid, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"{hint}; valid keys: {', '.join(valid)}"
+
+
+def coerce_value(tp, value, where: str, meta: dict | None = None):
+    meta = meta or {}
+    origin = get_origin(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        args = get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return coerce_value(a, value, where, meta)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(errors[0] if errors else f"{where}: bad value {value!r}")
+    if origin is Literal:
+        if value not in get_args(tp):
+            raise ConfigError(f"{where}: {value!r} is not valid; valid choices: "
+                              f"{', '.join(map(repr, get_args(tp)))}")
+        return value
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        args = get_args(tp)
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            if len(value) != len(args):
+                raise ConfigError(f"{where}: expected {len(args)} values, got {len(value)}")
+            return tuple(coerce_value(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
+        inner = args[0] if args else Any
+        items = [coerce_value(inner, v, f"{where}[{i}]", meta if inner is Component else None)
+                 for i, v in enumerate(value)]
+        return items if origin is list else tuple(items)
+    if origin is dict or tp is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a table, got {value!r}")
+        return dict(value)
+    if tp is Component:
+        return _coerce_component(value, where, meta["registry"])
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a table of options, got {value!r}")
+        return coerce_dataclass(tp, value, where)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        v = value
+    elif tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            else:
+                raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        v = value
+    elif tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        v = float(value)
+    elif tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        v = value
+    else:
+        raise ConfigError(f"{where}: unsupported type {_fmt_type(tp)}")
+    _check_bounds(v, where, meta)
+    return v
+
+
+def _check_bounds(v, where, meta):
+    if meta.get("choices") is not None and v not in meta["choices"]:
+        raise ConfigError(f"{where}: {v!r} is not valid; valid choices: "
+                          f"{', '.join(map(str, meta['choices']))}")
+    if meta.get("ge") is not None and v < meta["ge"]:
+        raise ConfigError(f"{where}: must be >= {meta['ge']}, got {v!r}")
+    if meta.get("gt") is not None and v <= meta["gt"]:
+        raise ConfigError(f"{where}: must be > {meta['gt']}, got {v!r}")
+    if meta.get("le") is not None and v > meta["le"]:
+        raise ConfigError(f"{where}: must be <= {meta['le']}, got {v!r}")
+
+
+def _coerce_component(value, where: str, registry: str) -> Component:
+    if isinstance(value, str):
+        value = {"name": value}
+    if not isinstance(value, dict) or "name" not in value:
+        raise ConfigError(f"{where}: needs a 'name' key; valid choices: "
+                          f"{', '.join(_registry(registry).names())}")
+    value = dict(value)
+    name = value.pop("name")
+    reg = _registry(registry)
+    params = reg.params_of(name, value, where)
+    resolved = dataclasses.asdict(params) if params is not None else {}
+    # tuples -> lists so the resolved config writes back to TOML unchanged
+    resolved = {k: list(v) if isinstance(v, tuple) else v for k, v in resolved.items()}
+    return Component(name, resolved)
+
+
+def _hints(cls):
+    return typing.get_type_hints(cls)
+
+
+def coerce_dataclass(cls, data: dict, where: str):
+    """Build dataclass ``cls`` from ``data``; every key checked, every error named."""
+    hints = _hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    valid = list(fields)
+    for key in data:
+        if key not in fields:
+            raise ConfigError(f"{where}: unknown key {key!r}{_suggest(key, valid)}")
+    kwargs = {}
+    for name, f in fields.items():
+        key = f"{where}.{name}" if where else name
+        if name in data:
+            kwargs[name] = coerce_value(hints[name], data[name], key, dict(f.metadata))
+        elif hints[name] is Component:  # resolve a default component's options too
+            kwargs[name] = coerce_value(Component, f.default_factory().to_dict(), key, dict(f.metadata))
+    try:
+        obj = cls(**kwargs)
+    except TypeError as e:
+        raise ConfigError(f"{where}: {e}") from None
+    check = getattr(obj, "check", None)
+    if callable(check):
+        check(where)
+    return obj
+
+
+def to_dict(obj) -> Any:
+    """Plain dict/list/scalar form of a config (for TOML/JSON)."""
+    if isinstance(obj, Component):
+        return obj.to_dict()
+    if dataclasses.is_dataclass(obj):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)
+                if getattr(obj, f.name) is not None}
+    if isinstance(obj, (list, tuple)):
+        return [to_dict(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: to_dict(v) for k, v in obj.items()}
+    return obj
+
+
+def describe(cls, prefix: str = "") -> list[tuple[str, Any, str]]:
+    """(dotted key, default, help) for every field, recursively."""
+    out = []
+    hints = _hints(cls)
+    for f in dataclasses.fields(cls):
+        key = f"{prefix}{f.name}"
+        tp = hints[f.name]
+        if dataclasses.is_dataclass(tp) and tp is not Component:
+            out.extend(describe(tp, key + "."))
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        out.append((key, to_dict(default), f.metadata.get("help", "")))
+    return out
+
+
+# ---------------------------------------------------------------- loading
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """``a.b=value`` -> (["a", "b"], value); the value is read as TOML, else a string."""
+    if "=" not in item:
+        raise ConfigError(f"--set {item!r}: expected key=value, for example train.steps=2000")
+    key, raw = item.split("=", 1)
+    key = key.strip()
+    if not key:
+        raise ConfigError(f"--set {item!r}: empty key")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key.split("."), value
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    import copy
+    raw = copy.deepcopy(raw)
+    for item in overrides:
+        path, value = parse_override(item)
+        node = raw
+        for p in path[:-1]:
+            if not isinstance(node.get(p, {}), dict):
+                raise ConfigError(f"--set {item!r}: {p!r} is not a section")
+            node = node.setdefault(p, {})
+        last = path[-1]
+        if last == "name" and isinstance(node, dict) and node.get("name") not in (None, value):
+            # switching component: the old component's options no longer apply
+            node.clear()
+        node[last] = value
+    return raw
+
+
+def read_toml(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} does not exist; give a preset name "
+                          f"({', '.join(preset_names())}) or a path to a .toml file")
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.toml"))
+
+
+def resolve_source(name_or_path: str) -> dict:
+    """A preset name or a TOML path -> raw dict."""
+    p = Path(name_or_path)
+    if p.suffix == ".toml" or p.exists():
+        return read_toml(p)
+    preset = PRESET_DIR / f"{name_or_path}.toml"
+    if preset.is_file():
+        return read_toml(preset)
+    close = difflib.get_close_matches(name_or_path, preset_names(), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ConfigError(f"no preset or file named {name_or_path!r}{hint}; presets: "
+                      f"{', '.join(preset_names())}; or pass a path to a .toml file")
+
+
+def load(name_or_path: str | dict, overrides: list[str] | None = None):
+    """Preset name, TOML path or raw dict (+ ``--set`` overrides) -> RunConfig."""
+    from gankit.schema import RunConfig
+    raw = resolve_source(name_or_path) if not isinstance(name_or_path, dict) else name_or_path
+    raw = apply_overrides(raw, overrides or [])
+    return coerce_dataclass(RunConfig, raw, "")
+
+
+def dumps_toml(cfg) -> str:
+    import tomli_w
+    return tomli_w.dumps(to_dict(cfg))

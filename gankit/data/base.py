@@ -1,0 +1,35 @@
+"""What a dataset offers the trainer and the metrics.
+
+Metrics never name a dataset: they ask it for ``modes``/``mode_std`` (known
+mixtures), ``log_prob`` (known densities) and ``bounds`` (plots, grids).
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+class PointDataset:
+    """Samples of shape (n, dim).  ``size`` is None for an endless sampler."""
+
+    dim: int = 2
+    size: int | None = None
+    modes: Tensor | None = None      # (n_modes, dim) centres, when known
+    mode_std: float | None = None    # per-coordinate std of each mode, when known
+
+    def sample(self, n: int, generator: torch.Generator) -> Tensor:
+        raise NotImplementedError(f"{type(self).__name__} must define sample(n, generator)")
+
+    @property
+    def has_density(self) -> bool:
+        return False
+
+    def log_prob(self, x: Tensor) -> Tensor:
+        raise ValueError(f"{type(self).__name__} has no known density")
+
+    def bounds(self) -> tuple[Tensor, Tensor]:
+        """A box holding almost all of the data (for plots and integration grids)."""
+        x = self.sample(20000, torch.Generator().manual_seed(12345))
+        lo, hi = x.min(0).values, x.max(0).values
+        pad = 0.15 * (hi - lo).clamp_min(1e-3)
+        return lo - pad, hi + pad

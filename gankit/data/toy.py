@@ -1,0 +1,232 @@
+"""Low-dimensional data with known structure: mixtures, a swiss roll, user points."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from gankit.components import DATASETS
+from gankit.config import ConfigError, opt
+from gankit.data.base import PointDataset
+
+
+class GaussianMixture(PointDataset):
+    """Isotropic Gaussian mixture: means (K, d), one std (scalar or per mode), weights."""
+
+    def __init__(self, means, std, weights=None):
+        self.means = torch.as_tensor(means, dtype=torch.float32)
+        if self.means.ndim != 2:
+            raise ValueError(f"means must have shape (n_modes, dim), got {tuple(self.means.shape)}")
+        k, self.dim = self.means.shape
+        std = torch.as_tensor(std, dtype=torch.float32).reshape(-1)
+        self.stds = std.expand(k).clone() if std.numel() == 1 else std
+        if self.stds.numel() != k or (self.stds <= 0).any():
+            raise ValueError("std must be positive, one value or one per mode")
+        w = torch.ones(k) if weights is None else torch.as_tensor(weights, dtype=torch.float32)
+        if w.numel() != k or (w < 0).any() or w.sum() <= 0:
+            raise ValueError("weights must be non-negative, one per mode, not all zero")
+        self.weights = w / w.sum()
+        self.modes = self.means
+        self.mode_std = float(self.stds.max())
+
+    def sample(self, n, generator):
+        idx = torch.multinomial(self.weights, n, replacement=True, generator=generator)
+        eps = torch.randn(n, self.dim, generator=generator)
+        return self.means[idx] + eps * self.stds[idx, None]
+
+    @property
+    def has_density(self):
+        return True
+
+    def log_prob(self, x):
+        x = torch.as_tensor(x, dtype=torch.float32)
+        d2 = ((x[:, None, :] - self.means[None]) ** 2).sum(-1)            # (n, K)
+        var = self.stds[None] ** 2
+        log_comp = -0.5 * d2 / var - 0.5 * self.dim * torch.log(2 * math.pi * var)
+        return torch.logsumexp(log_comp + torch.log(self.weights)[None], dim=1)
+
+    def bounds(self):
+        pad = 4 * self.stds.max() + 0.1 * (self.means.max(0).values - self.means.min(0).values).clamp_min(1.0)
+        return self.means.min(0).values - pad, self.means.max(0).values + pad
+
+
+class LinearGaussian(PointDataset):
+    """Seed 001's example: X = N(0, I) @ A + b, a Gaussian with mean b and cov A^T A."""
+
+    def __init__(self, A, b):
+        self.A = torch.as_tensor(A, dtype=torch.float32)
+        self.b = torch.as_tensor(b, dtype=torch.float32)
+        self.dim = self.A.shape[1]
+        cov = self.A.T @ self.A
+        self._mvn = torch.distributions.MultivariateNormal(self.b, covariance_matrix=cov)
+        self.modes = self.b[None]
+        self.mode_std = None  # anisotropic: no single std, so no PacGAN mode metrics
+
+    def sample(self, n, generator):
+        return torch.randn(n, self.A.shape[0], generator=generator) @ self.A + self.b
+
+    @property
+    def has_density(self):
+        return True
+
+    def log_prob(self, x):
+        return self._mvn.log_prob(torch.as_tensor(x, dtype=torch.float32))
+
+
+class SwissRoll(PointDataset):
+    """2-D swiss roll: t ~ U(1.5 pi, 4.5 pi), x = t (cos t, sin t) / scale + noise."""
+
+    def __init__(self, noise, scale):
+        self.noise, self.scale, self.dim = noise, scale, 2
+
+    def sample(self, n, generator):
+        t = 1.5 * math.pi * (1 + 2 * torch.rand(n, generator=generator))
+        x = torch.stack([t * torch.cos(t), t * torch.sin(t)], 1) / self.scale
+        return x + self.noise * torch.randn(n, 2, generator=generator)
+
+
+class PointsFile(PointDataset):
+    """A user's points: .npy (n, d) or .csv (one point a row, optional header)."""
+
+    def __init__(self, path):
+        p = Path(path).expanduser()
+        if not p.is_file():
+            raise ConfigError(f"data.path: file {str(p)!r} does not exist; give a .npy or .csv "
+                              "file with one point per row")
+        try:
+            if p.suffix == ".npy":
+                arr = np.load(p, allow_pickle=False)
+            elif p.suffix in (".csv", ".txt"):
+                try:
+                    arr = np.loadtxt(p, delimiter=",", ndmin=2)
+                except ValueError:
+                    arr = np.loadtxt(p, delimiter=",", ndmin=2, skiprows=1)
+            else:
+                raise ConfigError(f"data.path: {p.suffix!r} files are not supported; use .npy or .csv")
+        except (ValueError, OSError) as e:
+            raise ConfigError(f"data.path: cannot read {str(p)!r} as numbers: {e}") from None
+        if arr.ndim == 1:
+            arr = arr[:, None]
+        if arr.ndim != 2 or len(arr) == 0:
+            raise ConfigError(f"data.path: expected a (n_points, dim) array, got shape {arr.shape}")
+        if not np.isfinite(arr).all():
+            raise ConfigError(f"data.path: {str(p)!r} holds NaN or infinite values; remove those rows")
+        self.x = torch.as_tensor(arr, dtype=torch.float32)
+        self.size, self.dim = self.x.shape
+
+    def sample(self, n, generator):
+        return self.x[torch.randint(0, self.size, (n,), generator=generator)]
+
+    def bounds(self):
+        lo, hi = self.x.min(0).values, self.x.max(0).values
+        pad = 0.15 * (hi - lo).clamp_min(1e-3)
+        return lo - pad, hi + pad
+
+
+# ----------------------------------------------------------- registrations
+
+@dataclass
+class RingParams:
+    n_modes: int = opt(8, "number of Gaussians on the circle", ge=1)
+    radius: float = opt(1.0, "circle radius", gt=0)
+    std: float = opt(0.01, "std of each Gaussian (PacGAN: 0.01)", gt=0)
+
+
+@DATASETS.register("ring", RingParams, "n Gaussians evenly on a circle (PacGAN ring: 8, radius 1, std 0.01)")
+def ring(n_modes, radius, std):
+    a = 2 * math.pi * torch.arange(n_modes) / n_modes
+    return GaussianMixture(radius * torch.stack([torch.cos(a), torch.sin(a)], 1), std)
+
+
+@dataclass
+class GridParams:
+    n: int = opt(5, "modes per side (n x n modes)", ge=1)
+    spacing: float = opt(2.0, "distance between neighbouring modes", gt=0)
+    std: float = opt(0.05, "std of each Gaussian (PacGAN: 0.05)", gt=0)
+
+
+@DATASETS.register("grid", GridParams, "n x n Gaussians on a square grid centred at 0 (PacGAN: 5x5, {-4..4})")
+def grid(n, spacing, std):
+    c = (torch.arange(n, dtype=torch.float32) - (n - 1) / 2) * spacing
+    gx, gy = torch.meshgrid(c, c, indexing="ij")
+    return GaussianMixture(torch.stack([gx.reshape(-1), gy.reshape(-1)], 1), std)
+
+
+@dataclass
+class GMMParams:
+    dim: int = opt(2, "dimension of the space", ge=1)
+    n_modes: int = opt(10, "number of Gaussians", ge=1)
+    spread: float = opt(5.0, "means drawn uniformly in [-spread, spread]^dim", gt=0)
+    std: float = opt(0.1, "std of each Gaussian", gt=0)
+    means_seed: int = opt(0, "seed of the random means (not the run seed: the data stays fixed)")
+
+
+@DATASETS.register("gmm", GMMParams, "n Gaussians with random means in any dimension")
+def gmm(dim, n_modes, spread, std, means_seed):
+    g = torch.Generator().manual_seed(means_seed)
+    means = (2 * torch.rand(n_modes, dim, generator=g) - 1) * spread
+    return GaussianMixture(means, std)
+
+
+@dataclass
+class Mixture1DParams:
+    means: list[float] = opt([-2.0, 2.0], "means of the 1-D Gaussians")
+    stds: list[float] = opt([0.5, 0.5], "their stds (one per mean)")
+    weights: list[float] = opt([], "their weights (empty: equal)")
+
+    def check(self, where):
+        if not self.means or len(self.stds) != len(self.means):
+            raise ConfigError(f"{where}: means and stds need the same, non-zero length")
+        if self.weights and len(self.weights) != len(self.means):
+            raise ConfigError(f"{where}.weights: need one weight per mean or none")
+        if any(s <= 0 for s in self.stds):
+            raise ConfigError(f"{where}.stds: every std must be > 0")
+
+
+@DATASETS.register("mixture1d", Mixture1DParams, "a 1-D mixture of Gaussians (the paper's Figure 1)")
+def mixture1d(means, stds, weights):
+    return GaussianMixture(torch.tensor(means)[:, None], torch.tensor(stds), weights or None)
+
+
+@dataclass
+class LinearParams:
+    A: list[list[float]] = opt([[1.0, 2.0], [-0.1, 0.5]], "matrix A in X = N(0, I) A + b")
+    b: list[float] = opt([1.0, 2.0], "offset b")
+
+    def check(self, where):
+        if not self.A or any(len(r) != len(self.A[0]) for r in self.A) or len(self.b) != len(self.A[0]):
+            raise ConfigError(f"{where}: A must be a rectangular (k, d) matrix and b have d entries")
+
+
+@DATASETS.register("linear", LinearParams, "seed 001's Gaussian X = N(0, I) A + b")
+def linear(A, b):
+    return LinearGaussian(A, b)
+
+
+@dataclass
+class SwissRollParams:
+    noise: float = opt(0.25, "std of the Gaussian noise added to each point", ge=0)
+    scale: float = opt(7.5, "divide coordinates by this", gt=0)
+
+
+@DATASETS.register("swissroll", SwissRollParams, "2-D swiss roll (no modes)")
+def swissroll(noise, scale):
+    return SwissRoll(noise, scale)
+
+
+@dataclass
+class PointsParams:
+    path: str = opt("", "a .npy or .csv file of points, one per row")
+
+    def check(self, where):
+        if not self.path:
+            raise ConfigError(f"{where}.path: give the file of points, e.g. --set data.path=points.npy")
+
+
+@DATASETS.register("points", PointsParams, "your own points from a .npy or .csv file")
+def points(path):
+    return PointsFile(path)

@@ -1,0 +1,3 @@
+"""Networks: plain nn.Modules registered by name."""
+from gankit.nets import mlp  # noqa: F401
+from gankit.nets.noise import sample_noise  # noqa: F401

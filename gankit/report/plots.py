@@ -1,0 +1,135 @@
+"""Figures built from a run folder: 2-D samples over D(x), the paper's Figure 1, curves."""
+from __future__ import annotations
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def pick_snapshots(snaps: list[dict], n: int = 6) -> list[dict]:
+    """At most n snapshots spread evenly over training (always the first and last)."""
+    if len(snaps) <= n:
+        return snaps
+    idx = np.unique(np.linspace(0, len(snaps) - 1, n).round().astype(int))
+    return [snaps[i] for i in idx]
+
+
+def _d_label(snap) -> str:
+    return "D(x)" if bool(snap.get("d_probabilistic", True)) else "critic f(x)"
+
+
+def figure_2d(snaps: list[dict], real: np.ndarray, modes: np.ndarray | None = None):
+    """Generated points over real ones on top of D(x) as a heat map, one panel per moment."""
+    n = len(snaps)
+    cols = min(n, 3)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 4.0 * rows), squeeze=False)
+    for ax, snap in zip(axes.ravel(), snaps):
+        if "d_grid" in snap:
+            g = snap["grid"]
+            k = int(snap["grid_shape"][0])
+            extent = [g[:, 0].min(), g[:, 0].max(), g[:, 1].min(), g[:, 1].max()]
+            prob = bool(snap.get("d_probabilistic", True))
+            im = ax.imshow(snap["d_grid"].reshape(k, k), origin="lower", extent=extent, cmap="RdBu_r",
+                           vmin=0 if prob else None, vmax=1 if prob else None, aspect="auto", alpha=0.85)
+            fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label=_d_label(snap))
+        ax.scatter(real[:, 0], real[:, 1], s=3, c="black", alpha=0.4, label="real", linewidths=0)
+        x = snap["samples"]
+        ax.scatter(x[:, 0], x[:, 1], s=3, c="#ffb000", alpha=0.6, label="generated", linewidths=0)
+        if modes is not None:
+            ax.scatter(modes[:, 0], modes[:, 1], marker="+", s=60, c="green", label="modes")
+        if "d_grid" in snap:
+            ax.set_xlim(extent[0], extent[1])
+            ax.set_ylim(extent[2], extent[3])
+        ax.set_title(f"step {int(snap['step'])}")
+        ax.set_aspect("equal", adjustable="box")
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    axes[0, 0].legend(loc="upper right", fontsize=7, markerscale=3)
+    fig.tight_layout()
+    return fig
+
+
+def figure_1d(snaps: list[dict], grid: np.ndarray, p_data: np.ndarray | None, real: np.ndarray):
+    """The paper's Figure 1: data density (black dots), p_g (green), D(x) (blue dashes)."""
+    n = len(snaps)
+    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.2), squeeze=False)
+    lo, hi = grid.min(), grid.max()
+    bins = np.linspace(lo, hi, 80)
+    for ax, snap in zip(axes[0], snaps):
+        if p_data is not None:
+            ax.plot(grid, p_data, ":", c="black", lw=2, label="p_data")
+        else:
+            ax.hist(real, bins=bins, density=True, histtype="step", color="black", label="data")
+        ax.hist(snap["samples"][:, 0], bins=bins, density=True, histtype="step", color="green", lw=1.5,
+                label="p_g")
+        if "d_grid" in snap:
+            ax2 = ax.twinx()
+            ax2.plot(snap["grid"][:, 0], snap["d_grid"], "--", c="tab:blue", label=_d_label(snap))
+            if bool(snap.get("d_probabilistic", True)):
+                ax2.set_ylim(0, 1)
+            ax2.tick_params(labelsize=7)
+        ax.set_title(f"step {int(snap['step'])}")
+        ax.set_xlim(lo, hi)
+    axes[0, 0].legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+CURVE_GROUPS = [
+    ("losses", ["loss_d", "loss_g"]),
+    ("D outputs", ["d_real", "d_fake", "critic_real", "critic_fake"]),
+    ("D accuracy", ["d_acc_real", "d_acc_fake"]),
+    ("gradient norms", ["grad_norm_d", "grad_norm_g"]),
+    ("Wasserstein estimate", ["wasserstein_estimate"]),
+]
+
+
+def figure_curves(records: list[dict], evals: list[dict]):
+    groups = [(t, [k for k in keys if any(k in r for r in records)]) for t, keys in CURVE_GROUPS]
+    eval_keys = [k for k in ("modes_covered", "hq_fraction", "reverse_kl", "jsd")
+                 if sum(k in r for r in evals) >= 2]
+    groups = [(t, ks) for t, ks in groups if ks] + [(k, [k]) for k in eval_keys]
+    if not groups:
+        return None
+    cols = min(3, len(groups))
+    rows = math.ceil(len(groups) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.0 * rows), squeeze=False)
+    for ax, (title, keys) in zip(axes.ravel(), groups):
+        src = evals if title in eval_keys else records
+        for k in keys:
+            pts = [(r["step"], r[k]) for r in src if isinstance(r.get(k), (int, float))]
+            if pts:
+                s, v = zip(*pts)
+                ax.plot(s, v, label=k, marker="o" if src is evals else None, ms=3)
+        ax.set_title(title)
+        ax.set_xlabel("step")
+        if title == "gradient norms":
+            ax.set_yscale("log")
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+    for ax in axes.ravel()[len(groups):]:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def plot_samples_file(run, x: np.ndarray, out):
+    """``gankit sample --out plot.png``: samples over real data."""
+    real = run.dataset.sample(len(x), __import__("torch").Generator().manual_seed(0)).numpy()
+    fig, ax = plt.subplots(figsize=(5, 5))
+    if x.shape[1] == 1:
+        ax.hist(real[:, 0], bins=80, density=True, histtype="step", color="black", label="real")
+        ax.hist(x[:, 0], bins=80, density=True, histtype="step", color="green", label="generated")
+    else:
+        ax.scatter(real[:, 0], real[:, 1], s=3, c="black", alpha=0.4, label="real")
+        ax.scatter(x[:, 0], x[:, 1], s=3, c="#ffb000", alpha=0.6, label="generated")
+        if x.shape[1] > 2:
+            ax.set_title("first two coordinates")
+    ax.legend()
+    fig.savefig(out, dpi=120, bbox_inches="tight")
+    plt.close(fig)

@@ -1,0 +1,64 @@
+"""The run configuration's sections, each field with a one-line description."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gankit.config import Component, ConfigError, opt
+
+
+@dataclass
+class NoiseConfig:
+    dist: str = opt("normal", "prior p_z of G's input noise", choices=["normal", "uniform"])
+    dim: int = opt(2, "dimension of z", ge=1)
+
+
+@dataclass
+class OptimConfig:
+    name: str = opt("adam", "optimizer", choices=["adam", "sgd", "rmsprop"])
+    lr: float = opt(1e-3, "learning rate", gt=0.0)
+    betas: list[float] = opt([0.5, 0.999], "Adam's (beta1, beta2)")
+    momentum: float = opt(0.0, "momentum for sgd and rmsprop", ge=0.0, le=1.0)
+    weight_decay: float = opt(0.0, "L2 weight decay", ge=0.0)
+
+    def check(self, where):
+        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
+            raise ConfigError(f"{where}.betas: need two numbers in [0, 1), got {self.betas}")
+
+
+@dataclass
+class TrainConfig:
+    steps: int = opt(5000, "G steps (iterations of Algorithm 1) to train for", ge=1)
+    batch_size: int = opt(256, "minibatch size m (real and fake alike)", ge=1)
+    d_steps: int = opt(1, "k: D steps per G step (the paper used k = 1)", ge=1)
+    log_every: int = opt(50, "write losses and D outputs to metrics.jsonl every this many steps", ge=1)
+    sample_every: int = opt(500, "save fixed-noise samples (and D on a grid) every this many steps", ge=1)
+    checkpoint_every: int = opt(1000, "write a checkpoint every this many steps", ge=1)
+    keep_checkpoints: int = opt(2, "how many recent checkpoints to keep on disk", ge=1)
+    eval_every: int = opt(0, "compute eval metrics every this many steps (0: only at the end)", ge=0)
+    n_fixed: int = opt(2500, "how many fixed-noise samples to save at each snapshot", ge=1)
+    device: str = opt("cpu", "torch device: cpu, cuda, cuda:1, ...")
+    progress: bool = opt(True, "show a progress bar with rate and ETA")
+
+
+@dataclass
+class EvalConfig:
+    n_samples: int = opt(2500, "samples drawn from G for the metrics (PacGAN protocol: 2,500)", ge=1)
+    hq_std: float = opt(3.0, "a sample is high quality within this many std of its nearest mode", gt=0.0)
+    jsd_bins: int = opt(200, "grid cells per axis for the JSD estimate (1-D and 2-D data)", ge=10)
+    jsd_samples: int = opt(50000, "samples from G for the JSD estimate", ge=100)
+
+
+@dataclass
+class RunConfig:
+    seed: int = opt(0, "seed of every random number in the run")
+    data: Component = opt(Component("ring"), "training data (gankit list: datasets)", registry="datasets")
+    generator: Component = opt(Component("mlp"), "G's network (gankit list: nets)", registry="generators")
+    discriminator: Component = opt(Component("mlp"), "D's network (gankit list: nets)",
+                                   registry="discriminators")
+    noise: NoiseConfig = opt(NoiseConfig(), "G's input noise")
+    loss: Component = opt(Component("nonsaturating"), "adversarial loss pair (gankit list: losses)",
+                          registry="losses")
+    optim_d: OptimConfig = opt(OptimConfig(), "D's optimizer")
+    optim_g: OptimConfig = opt(OptimConfig(), "G's optimizer")
+    train: TrainConfig = opt(TrainConfig(), "training loop")
+    eval: EvalConfig = opt(EvalConfig(), "evaluation")

@@ -1,0 +1,1 @@
+"""Training: the loop, the GAN phases, checkpoints and the run folder."""

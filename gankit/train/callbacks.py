@@ -1,0 +1,104 @@
+"""Callbacks that turn a training run into a run folder: logs, snapshots, checkpoints."""
+from __future__ import annotations
+
+import json
+import math
+import time
+
+import numpy as np
+import torch
+
+
+class MetricsLogger:
+    """Appends one JSON object per log step to metrics.jsonl."""
+
+    def __init__(self, run):
+        self.run = run
+        self.t0 = None
+
+    def on_train_start(self, trainer):
+        self.t0 = time.perf_counter()
+
+    def on_log(self, trainer, record):
+        self.run.log({"step": trainer.step, "kind": "train",
+                      "time": round(time.perf_counter() - self.t0, 3), **record})
+
+
+class Progress:
+    """A progress bar with rate and ETA (tqdm)."""
+
+    def __init__(self, total: int, enabled: bool):
+        self.total, self.enabled, self.bar = total, enabled, None
+
+    def on_train_start(self, trainer):
+        if self.enabled:
+            from tqdm import tqdm
+            self.bar = tqdm(total=self.total, initial=trainer.step, unit="step", dynamic_ncols=True)
+
+    def on_log(self, trainer, record):
+        if self.bar is not None:
+            self.bar.set_postfix({k: f"{record[k]:.3f}" for k in ("loss_d", "loss_g", "d_real", "d_fake")
+                                  if k in record}, refresh=False)
+
+    def on_step_end(self, trainer):
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def on_train_end(self, trainer):
+        if self.bar is not None:
+            self.bar.close()
+
+
+class Snapshots:
+    """Fixed-noise samples (and, for 1-D/2-D data, D on a grid) every ``every`` steps."""
+
+    def __init__(self, run, every: int):
+        self.run, self.every = run, every
+
+    def on_train_start(self, trainer):
+        if trainer.step == 0:
+            self.run.save_snapshot(0)
+
+    def on_step_end(self, trainer):
+        if trainer.step % self.every == 0:
+            self.run.save_snapshot(trainer.step)
+
+
+class Checkpointer:
+    """Writes checkpoints every ``every`` steps and at the end; never a non-finite one."""
+
+    def __init__(self, run, every: int, total: int):
+        self.run, self.every, self.total = run, every, total
+
+    def on_step_end(self, trainer):
+        if trainer.step % self.every == 0 or trainer.step == self.total:
+            self.run.save_checkpoint()
+
+
+class PeriodicEval:
+    def __init__(self, run, every: int):
+        self.run, self.every = run, every
+
+    def on_step_end(self, trainer):
+        if self.every and trainer.step % self.every == 0:
+            self.run.log({"step": trainer.step, "kind": "eval", **self.run.evaluate()})
+
+
+def finite_params(modules) -> bool:
+    return all(bool(torch.isfinite(p).all()) for m in modules for p in m.parameters())
+
+
+def jsonable(d: dict) -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, (np.floating, np.integer)):
+            v = v.item()
+        if isinstance(v, float) and not math.isfinite(v):
+            v = None if math.isnan(v) else ("inf" if v > 0 else "-inf")
+        out[k] = v
+    return out
+
+
+def append_jsonl(path, record: dict):
+    with open(path, "a") as f:
+        f.write(json.dumps(jsonable(record)) + "\n")

@@ -1,0 +1,114 @@
+"""The one training loop.  It knows phases and callbacks, not losses or nets.
+
+A phase is data: which optimizer, how many repeats this iteration, a function
+returning (loss, logs).  Algorithm 1 is [D phase x k, G phase x 1]; lazy
+regularisation, n_critic schedules or policy-gradient steps are other phase lists.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+
+@dataclass
+class Phase:
+    name: str
+    optimizer: torch.optim.Optimizer
+    loss: Callable[["StepContext"], tuple[Tensor, dict[str, Tensor]]]
+    repeat: Callable[[int], int] = lambda step: 1    # repeats at iteration `step`
+    after_step: list[Callable[[int], None]] = field(default_factory=list)  # e.g. weight clipping
+    params: list[torch.nn.Parameter] | None = None   # for gradient-norm logging
+
+    def __post_init__(self):
+        if self.params is None:
+            self.params = [p for g in self.optimizer.param_groups for p in g["params"]]
+
+
+@dataclass
+class StepContext:
+    """What a phase's loss may use: the iteration, whether to log, scratch space."""
+    step: int
+    logging: bool
+    scratch: dict = field(default_factory=dict)  # shared between phases of one iteration
+
+
+class NonFiniteLoss(RuntimeError):
+    pass
+
+
+class Trainer:
+    """Runs phases for ``steps`` iterations; callbacks see logs at log steps.
+
+    Logs stay on the device as tensors and are summed; the host syncs once per
+    log interval (no ``.item()`` in the hot step).
+    """
+
+    def __init__(self, phases: list[Phase], callbacks: list = (), log_every: int = 50):
+        self.phases = phases
+        self.callbacks = list(callbacks)
+        self.log_every = log_every
+        self.step = 0
+
+    def _grad_norm(self, params) -> Tensor:
+        grads = [p.grad for p in params if p.grad is not None]
+        if not grads:
+            return torch.zeros(())
+        return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+
+    def run_iteration(self, step: int, logging: bool) -> dict[str, Tensor]:
+        ctx = StepContext(step, logging)
+        logs: dict[str, Tensor] = {}
+        for phase in self.phases:
+            n = phase.repeat(step)
+            for _ in range(n):
+                loss, plogs = phase.loss(ctx)
+                phase.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if logging:
+                    logs[f"grad_norm_{phase.name}"] = self._grad_norm(phase.params)
+                phase.optimizer.step()
+                for hook in phase.after_step:
+                    hook(step)
+            if n:
+                logs[f"loss_{phase.name}"] = loss.detach()
+                logs.update(plogs)
+        return logs
+
+    def fit(self, steps: int):
+        for cb in self.callbacks:
+            getattr(cb, "on_train_start", lambda t: None)(self)
+        sums: dict[str, Tensor] = {}
+        count = 0
+        while self.step < steps:
+            step = self.step
+            logging = (step + 1) % self.log_every == 0 or step + 1 == steps
+            logs = self.run_iteration(step, logging)
+            # running sums of the losses between log steps; NaN propagates into them
+            for k, v in logs.items():
+                if k.startswith("loss_"):
+                    sums[k] = sums.get(k, 0.0) + v
+            count += 1
+            self.step = step + 1
+            if logging:
+                out = {k: v for k, v in logs.items() if not k.startswith("loss_")}
+                out.update({k: v / count for k, v in sums.items()})
+                keys = list(out)
+                values = torch.stack([torch.as_tensor(out[k], dtype=torch.float32).reshape(())
+                                      .to("cpu") for k in keys]).tolist()   # one host sync
+                record = dict(zip(keys, values))
+                sums, count = {}, 0
+                bad = [k for k, v in record.items() if v != v or v in (float("inf"), float("-inf"))]
+                if bad:
+                    raise NonFiniteLoss(
+                        f"non-finite values at step {self.step}: {', '.join(bad)}. Training stopped; "
+                        "the last good checkpoint is kept. Try a lower learning rate "
+                        "(--set optim_d.lr=... optim_g.lr=...), a gradient penalty, or a bounded loss.")
+                for cb in self.callbacks:
+                    getattr(cb, "on_log", lambda t, r: None)(self, record)
+            for cb in self.callbacks:
+                getattr(cb, "on_step_end", lambda t: None)(self)
+        for cb in self.callbacks:
+            getattr(cb, "on_train_end", lambda t: None)(self)

@@ -1,0 +1,219 @@
+"""A run: config + data + nets + loss bound to a run folder.
+
+The run folder is the contract between training, evaluation and reporting:
+
+    config.toml        the resolved config (every option, defaults filled in)
+    metrics.jsonl      append-only: {"step", "kind": "train"|"eval", ...}
+    checkpoints/       step_XXXXXXXX.pt (weights, optimizers, step, config, RNG states)
+    samples/           step_XXXXXXXX.npz (fixed-noise samples; D on a grid for 1-D/2-D)
+    report.html        built from the folder alone
+"""
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gankit import config as C
+from gankit.nets.noise import sample_noise
+from gankit.schema import RunConfig
+from gankit.train import checkpoint as ckpt
+from gankit.train.build import build_dataset, build_loss, build_nets, build_optimizer
+from gankit.train.callbacks import (Checkpointer, MetricsLogger, PeriodicEval, Progress, Snapshots,
+                                    append_jsonl, finite_params)
+from gankit.train.gan import GANObjective
+from gankit.train.loop import Trainer
+
+
+class RunError(RuntimeError):
+    pass
+
+
+def _seeds(seed: int) -> dict[str, int]:
+    # distinct streams from one seed: data, noise, fixed evaluation noise
+    return {"data": seed, "noise": seed + 1_000_003, "fixed": seed + 2_000_003}
+
+
+class Run:
+    def __init__(self, cfg: RunConfig, run_dir: str | Path):
+        self.cfg = cfg
+        self.dir = Path(run_dir)
+        self.device = torch.device(cfg.train.device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise C.ConfigError("train.device: CUDA is not available on this machine; "
+                                "use --set train.device=cpu")
+        self.dataset = build_dataset(cfg)
+        s = _seeds(cfg.seed)
+        with torch.random.fork_rng(devices=[]):   # init from the seed; caller's RNG untouched
+            torch.manual_seed(cfg.seed)
+            self.G, self.D = build_nets(cfg, self.dataset.dim)
+            self.torch_rng = torch.get_rng_state()
+        self.G.to(self.device)
+        self.D.to(self.device)
+        self.loss = build_loss(cfg)
+        self.opt_d = build_optimizer(self.D.parameters(), cfg.optim_d)
+        self.opt_g = build_optimizer(self.G.parameters(), cfg.optim_g)
+        self.data_gen = torch.Generator().manual_seed(s["data"])
+        self.noise_gen = torch.Generator(self.device).manual_seed(s["noise"])
+        self.objective = GANObjective(self.G, self.D, self.loss, self.sample_real, self.sample_z,
+                                      cfg.train.batch_size)
+        self.phases = self.objective.phases(self.opt_d, self.opt_g, cfg.train.d_steps)
+        self.step = 0
+
+    # ---------------------------------------------------------------- sampling
+    def sample_real(self, n: int) -> torch.Tensor:
+        return self.dataset.sample(n, self.data_gen).to(self.device, non_blocking=True)
+
+    def sample_z(self, n: int) -> torch.Tensor:
+        return sample_noise(n, self.cfg.noise.dim, self.cfg.noise.dist, self.noise_gen, self.device)
+
+    def fixed_noise(self, n: int) -> torch.Tensor:
+        g = torch.Generator(self.device).manual_seed(_seeds(self.cfg.seed)["fixed"])
+        return sample_noise(n, self.cfg.noise.dim, self.cfg.noise.dist, g, self.device)
+
+    @torch.no_grad()
+    def generate(self, n: int, seed: int | None = None, batch: int = 10000) -> torch.Tensor:
+        """n samples from G in eval mode; fixed noise unless a seed is given."""
+        if seed is None:
+            z = self.fixed_noise(n)
+        else:
+            g = torch.Generator(self.device).manual_seed(seed)
+            z = sample_noise(n, self.cfg.noise.dim, self.cfg.noise.dist, g, self.device)
+        was = self.G.training
+        self.G.eval()
+        out = torch.cat([self.G(z[i:i + batch]) for i in range(0, n, batch)]).cpu()
+        self.G.train(was)
+        return out
+
+    @torch.no_grad()
+    def d_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """D(x) as a probability (sigmoid of the logit; the raw critic for WGAN-type losses)."""
+        was = self.D.training
+        self.D.eval()
+        logits = torch.cat([self.D(x[i:i + 20000].to(self.device)) for i in range(0, len(x), 20000)]).cpu()
+        self.D.train(was)
+        return torch.sigmoid(logits) if self.loss.probabilistic else logits
+
+    # ---------------------------------------------------------------- folder
+    @property
+    def metrics_path(self) -> Path:
+        return self.dir / "metrics.jsonl"
+
+    def log(self, record: dict):
+        append_jsonl(self.metrics_path, record)
+
+    def save_snapshot(self, step: int):
+        x = self.generate(self.cfg.train.n_fixed)
+        out = {"step": np.int64(step), "samples": x.numpy()}
+        if self.dataset.dim <= 2:
+            lo, hi = self.dataset.bounds()
+            n = 400 if self.dataset.dim == 1 else 80
+            axes = [torch.linspace(float(lo[i]), float(hi[i]), n) for i in range(self.dataset.dim)]
+            grid = torch.stack([a.reshape(-1) for a in torch.meshgrid(*axes, indexing="xy")], 1)
+            out["grid"] = grid.numpy()
+            out["grid_shape"] = np.array([n] * self.dataset.dim)
+            out["d_grid"] = self.d_prob(grid).numpy()
+            out["d_probabilistic"] = np.bool_(self.loss.probabilistic)
+        folder = self.dir / "samples"
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".step_{step:08d}.npz.tmp"
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **out)
+        tmp.replace(folder / f"step_{step:08d}.npz")
+
+    def state_dict(self) -> dict:
+        return {
+            "step": self.step,
+            "config": C.to_dict(self.cfg),
+            "models": {"G": self.G.state_dict(), "D": self.D.state_dict()},
+            "optimizers": {"d": self.opt_d.state_dict(), "g": self.opt_g.state_dict()},
+            "rng": {"torch": self.torch_rng, "data": self.data_gen.get_state(),
+                    "noise": self.noise_gen.get_state()},
+        }
+
+    def load_state_dict(self, state: dict):
+        self.G.load_state_dict(state["models"]["G"])
+        self.D.load_state_dict(state["models"]["D"])
+        self.opt_d.load_state_dict(state["optimizers"]["d"])
+        self.opt_g.load_state_dict(state["optimizers"]["g"])
+        self.torch_rng = state["rng"]["torch"]
+        self.data_gen.set_state(state["rng"]["data"])
+        self.noise_gen.set_state(state["rng"]["noise"])
+        self.step = int(state["step"])
+
+    def save_checkpoint(self):
+        if not finite_params([self.G, self.D]):
+            raise RunError(f"weights became non-finite by step {self.step}; not overwriting the last "
+                           "good checkpoint. Lower the learning rates or add a penalty.")
+        self.torch_rng = torch.get_rng_state()
+        ckpt.save_checkpoint(self.state_dict(), self.dir / "checkpoints", self.step,
+                             self.cfg.train.keep_checkpoints)
+
+    # ---------------------------------------------------------------- life cycle
+    @classmethod
+    def create(cls, cfg: RunConfig, run_dir: str | Path) -> "Run":
+        run_dir = Path(run_dir)
+        if ckpt.list_checkpoints(run_dir / "checkpoints"):
+            raise RunError(f"{run_dir} already holds a trained run; continue it with --resume "
+                           "or choose another --out folder")
+        run = cls(cfg, run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        run.metrics_path.unlink(missing_ok=True)
+        (run_dir / "config.toml").write_text(C.dumps_toml(cfg))
+        return run
+
+    @classmethod
+    def open(cls, run_dir: str | Path, overrides: list[str] | None = None,
+             load: bool = True) -> "Run":
+        """Reopen a run folder from its config.toml (+ overrides) and latest checkpoint."""
+        run_dir = Path(run_dir)
+        cfg_path = run_dir / "config.toml"
+        if not cfg_path.is_file():
+            raise RunError(f"{run_dir} is not a run folder (no config.toml); create one with "
+                           "gankit train PRESET --out " + str(run_dir))
+        raw = tomllib.loads(cfg_path.read_text())
+        cfg = C.load(raw, overrides or [])
+        run = cls(cfg, run_dir)
+        if load:
+            state, _ = ckpt.load_latest(run_dir / "checkpoints", map_location=run.device)
+            run.load_state_dict(state)
+        if overrides:
+            (run_dir / "config.toml").write_text(C.dumps_toml(cfg))
+        return run
+
+    def _truncate_metrics(self):
+        """On resume, drop log lines written after the checkpoint we resume from."""
+        if not self.metrics_path.exists():
+            return
+        keep = [line for line in self.metrics_path.read_text().splitlines()
+                if line.strip() and json.loads(line).get("step", 0) <= self.step]
+        tmp = self.metrics_path.with_suffix(".jsonl.tmp")
+        tmp.write_text("".join(line + "\n" for line in keep))
+        tmp.replace(self.metrics_path)
+
+    def train(self, progress: bool | None = None) -> "Run":
+        cfg = self.cfg.train
+        if self.step > 0:
+            self._truncate_metrics()
+        show = cfg.progress if progress is None else progress
+        callbacks = [MetricsLogger(self), Progress(cfg.steps, show), Snapshots(self, cfg.sample_every),
+                     PeriodicEval(self, cfg.eval_every), Checkpointer(self, cfg.checkpoint_every, cfg.steps)]
+        trainer = Trainer(self.phases, callbacks, cfg.log_every)
+        trainer.step = self.step
+
+        class _Sync:  # keeps run.step in step with the loop, before the checkpointer reads it
+            def on_step_end(_, t):
+                self.step = t.step
+        trainer.callbacks.insert(0, _Sync())
+        with torch.random.fork_rng(devices=[]):   # dropout etc. draw from the run's own stream
+            torch.set_rng_state(self.torch_rng)
+            trainer.fit(cfg.steps)
+            self.torch_rng = torch.get_rng_state()
+        return self
+
+    def evaluate(self, names: list[str] | None = None) -> dict:
+        from gankit.metrics import evaluate
+        return evaluate(self, names)
