@@ -6,6 +6,7 @@ GENERATORS = Registry("generator")
 DISCRIMINATORS = Registry("discriminator")
 LOSSES = Registry("loss")
 METRICS = Registry("metric")
+OBJECTIVES = Registry("objective")
 
 REGISTRIES = {
     "datasets": DATASETS,
@@ -13,6 +14,7 @@ REGISTRIES = {
     "discriminators": DISCRIMINATORS,
     "losses": LOSSES,
     "metrics": METRICS,
+    "objectives": OBJECTIVES,
 }
 
 # Modules register themselves on import.
@@ -20,3 +22,4 @@ from gankit import data as _data  # noqa: E402,F401
 from gankit import nets as _nets  # noqa: E402,F401
 from gankit import losses as _losses  # noqa: E402,F401
 from gankit import metrics as _metrics  # noqa: E402,F401
+from gankit.train import gan as _gan  # noqa: E402,F401

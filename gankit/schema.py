@@ -56,6 +56,8 @@ class RunConfig:
     discriminator: Component = opt(Component("mlp"), "D's network (gankit list: nets)",
                                    registry="discriminators")
     noise: NoiseConfig = opt(NoiseConfig(), "G's input noise")
+    objective: Component = opt(Component("gan"), "what the phases optimise (gankit list: objectives)",
+                               registry="objectives")
     loss: Component = opt(Component("nonsaturating"), "adversarial loss pair (gankit list: losses)",
                           registry="losses")
     optim_d: OptimConfig = opt(OptimConfig(), "D's optimizer")

@@ -13,9 +13,15 @@ class PointDataset:
     """Samples of shape (n, dim).  ``size`` is None for an endless sampler."""
 
     dim: int = 2
+    kind: str = "points"             # what metrics and plots may assume: points, image, text
     size: int | None = None
     modes: Tensor | None = None      # (n_modes, dim) centres, when known
     mode_std: float | None = None    # per-coordinate std of each mode, when known
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Shape of one sample."""
+        return (self.dim,)
 
     def sample(self, n: int, generator: torch.Generator) -> Tensor:
         raise NotImplementedError(f"{type(self).__name__} must define sample(n, generator)")

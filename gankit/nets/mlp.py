@@ -1,6 +1,7 @@
 """Multilayer perceptrons for G and D (the paper's networks are MLPs)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -117,10 +118,10 @@ class MLPDiscriminator(nn.Module):
 
 
 @GENERATORS.register("mlp", MLPGParams, "MLP generator: widths, activation, dropout, norm")
-def mlp_generator(in_dim, out_dim, **kw):
-    return MLPGenerator(in_dim, out_dim, **kw)
+def mlp_generator(noise_dim, data, **kw):
+    return MLPGenerator(noise_dim, math.prod(data.shape), **kw)
 
 
 @DISCRIMINATORS.register("mlp", MLPDParams, "MLP discriminator (maxout, dropout, 2-way softmax)")
-def mlp_discriminator(in_dim, **kw):
-    return MLPDiscriminator(in_dim, **kw)
+def mlp_discriminator(data, **kw):
+    return MLPDiscriminator(math.prod(data.shape), **kw)

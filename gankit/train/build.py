@@ -17,11 +17,13 @@ def build_dataset(cfg: RunConfig):
     return ds
 
 
-def build_nets(cfg: RunConfig, data_dim: int) -> tuple[nn.Module, nn.Module]:
+def build_nets(cfg: RunConfig, data) -> tuple[nn.Module, nn.Module]:
+    """G and D; each factory gets the noise dimension and the dataset (its shape, vocabulary,
+    classes: whatever the net needs to know)."""
     G = GENERATORS.build(cfg.generator.name, cfg.generator.params, where="generator",
-                         in_dim=cfg.noise.dim, out_dim=data_dim)
+                         noise_dim=cfg.noise.dim, data=data)
     D = DISCRIMINATORS.build(cfg.discriminator.name, cfg.discriminator.params,
-                             where="discriminator", in_dim=data_dim)
+                             where="discriminator", data=data)
     return G, D
 
 

@@ -10,11 +10,14 @@ Extension points (each a list of plain callables, empty by default):
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
 from torch import Tensor, nn
 
+from gankit.components import OBJECTIVES
+from gankit.config import opt
 from gankit.train.loop import Phase, StepContext
 
 
@@ -28,6 +31,20 @@ class GANObjective:
         self.d_input: list[Callable[[Tensor, int], Tensor]] = []
         self.d_penalties: list[Callable[..., Tensor]] = []
         self.g_penalties: list[Callable[..., Tensor]] = []
+
+    def generate(self, z: Tensor) -> Tensor:
+        """Samples for evaluation and snapshots (G in eval mode is set by the caller)."""
+        return self.G(z)
+
+    def extra_state(self) -> dict:
+        """Objective state beyond G, D and their optimizers (none for the plain GAN)."""
+        return {}
+
+    def load_extra_state(self, state: dict):
+        pass
+
+    def callbacks(self) -> list:
+        return []
 
     def d_view(self, x: Tensor, step: int) -> Tensor:
         for t in self.d_input:
@@ -76,15 +93,32 @@ class GANObjective:
             loss = loss + pen(self.D, ctx.scratch.get("real"), fake, ctx.step)
         return loss, {}
 
+    def build_phases(self) -> list[Phase]:
+        """The phases for the run's optimizers and k (set by the factory)."""
+        return self.phases(*self.optimizers, self.d_steps)
+
     def phases(self, opt_d, opt_g, d_steps: Callable[[int], int] | int = 1,
                d_after: list | None = None, g_after: list | None = None) -> list[Phase]:
         k = d_steps if callable(d_steps) else (lambda step, k=d_steps: k)
-        # with k > 1 only the last D step's fake would be reused: simpler to draw afresh
-        if not callable(d_steps) and d_steps > 1:
-            self.reuse_fake = False
-        if callable(d_steps):
+        # with k > 1 (or a schedule) only the last D step's fake could be reused: draw afresh
+        if callable(d_steps) or d_steps > 1:
             self.reuse_fake = False
         return [Phase("d", opt_d, self.d_phase, k, list(d_after or []),
                       [p for p in self.D.parameters()]),
                 Phase("g", opt_g, self.g_phase, lambda step: 1, list(g_after or []),
                       [p for p in self.G.parameters()])]
+
+
+@dataclass
+class GANParams:
+    reuse_fake: bool = opt(True, "reuse the D step's G(z) for the G step when k = 1 (one G forward "
+                                 "per iteration instead of two)")
+
+
+@OBJECTIVES.register("gan", GANParams, "Algorithm 1: k D steps then one G step on G(z)")
+def gan_objective(run, reuse_fake):
+    obj = GANObjective(run.G, run.D, run.loss, run.sample_real, run.sample_z,
+                       run.cfg.train.batch_size, reuse_fake=reuse_fake)
+    obj.optimizers = (run.opt_d, run.opt_g)
+    obj.d_steps = run.cfg.train.d_steps
+    return obj

@@ -24,7 +24,7 @@ from gankit.train import checkpoint as ckpt
 from gankit.train.build import build_dataset, build_loss, build_nets, build_optimizer
 from gankit.train.callbacks import (Checkpointer, MetricsLogger, PeriodicEval, Progress, Snapshots,
                                     append_jsonl, finite_params)
-from gankit.train.gan import GANObjective
+from gankit.components import OBJECTIVES
 from gankit.train.loop import Trainer
 
 
@@ -49,7 +49,7 @@ class Run:
         s = _seeds(cfg.seed)
         with torch.random.fork_rng(devices=[]):   # init from the seed; caller's RNG untouched
             torch.manual_seed(cfg.seed)
-            self.G, self.D = build_nets(cfg, self.dataset.dim)
+            self.G, self.D = build_nets(cfg, self.dataset)
             self.torch_rng = torch.get_rng_state()
         self.G.to(self.device)
         self.D.to(self.device)
@@ -58,9 +58,12 @@ class Run:
         self.opt_g = build_optimizer(self.G.parameters(), cfg.optim_g)
         self.data_gen = torch.Generator().manual_seed(s["data"])
         self.noise_gen = torch.Generator(self.device).manual_seed(s["noise"])
-        self.objective = GANObjective(self.G, self.D, self.loss, self.sample_real, self.sample_z,
-                                      cfg.train.batch_size)
-        self.phases = self.objective.phases(self.opt_d, self.opt_g, cfg.train.d_steps)
+        with torch.random.fork_rng(devices=[]):
+            torch.set_rng_state(self.torch_rng)
+            self.objective = OBJECTIVES.build(cfg.objective.name, cfg.objective.params,
+                                              where="objective", run=self)
+            self.phases = self.objective.build_phases()
+            self.torch_rng = torch.get_rng_state()
         self.step = 0
 
     # ---------------------------------------------------------------- sampling
@@ -84,7 +87,7 @@ class Run:
             z = sample_noise(n, self.cfg.noise.dim, self.cfg.noise.dist, g, self.device)
         was = self.G.training
         self.G.eval()
-        out = torch.cat([self.G(z[i:i + batch]) for i in range(0, n, batch)]).cpu()
+        out = torch.cat([self.objective.generate(z[i:i + batch]) for i in range(0, n, batch)]).cpu()
         self.G.train(was)
         return out
 
@@ -108,7 +111,7 @@ class Run:
     def save_snapshot(self, step: int):
         x = self.generate(self.cfg.train.n_fixed)
         out = {"step": np.int64(step), "samples": x.numpy()}
-        if self.dataset.dim <= 2:
+        if self.dataset.kind == "points" and self.dataset.dim <= 2:
             lo, hi = self.dataset.bounds()
             n = 400 if self.dataset.dim == 1 else 80
             axes = [torch.linspace(float(lo[i]), float(hi[i]), n) for i in range(self.dataset.dim)]
@@ -130,6 +133,7 @@ class Run:
             "config": C.to_dict(self.cfg),
             "models": {"G": self.G.state_dict(), "D": self.D.state_dict()},
             "optimizers": {"d": self.opt_d.state_dict(), "g": self.opt_g.state_dict()},
+            "objective": self.objective.extra_state(),
             "rng": {"torch": self.torch_rng, "data": self.data_gen.get_state(),
                     "noise": self.noise_gen.get_state()},
         }
@@ -139,6 +143,7 @@ class Run:
         self.D.load_state_dict(state["models"]["D"])
         self.opt_d.load_state_dict(state["optimizers"]["d"])
         self.opt_g.load_state_dict(state["optimizers"]["g"])
+        self.objective.load_extra_state(state.get("objective", {}))
         self.torch_rng = state["rng"]["torch"]
         self.data_gen.set_state(state["rng"]["data"])
         self.noise_gen.set_state(state["rng"]["noise"])
@@ -200,7 +205,8 @@ class Run:
             self._truncate_metrics()
         show = cfg.progress if progress is None else progress
         callbacks = [MetricsLogger(self), Progress(cfg.steps, show), Snapshots(self, cfg.sample_every),
-                     PeriodicEval(self, cfg.eval_every), Checkpointer(self, cfg.checkpoint_every, cfg.steps)]
+                     PeriodicEval(self, cfg.eval_every), *self.objective.callbacks(),
+                     Checkpointer(self, cfg.checkpoint_every, cfg.steps)]
         trainer = Trainer(self.phases, callbacks, cfg.log_every)
         trainer.step = self.step
 
