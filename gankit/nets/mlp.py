@@ -84,15 +84,17 @@ class MLPDParams(MLPParams):
 class MLPGenerator(nn.Module):
     """z (n, noise_dim) -> x (n, out_dim)."""
 
-    def __init__(self, in_dim, out_dim, hidden, activation, pieces, slope, dropout, norm, output):
+    def __init__(self, in_dim, out_dim, hidden, activation, pieces, slope, dropout, norm, output,
+                 out_shape=None):
         super().__init__()
         self.body, d = mlp_body(in_dim, hidden, activation, pieces, dropout, norm, slope)
         self.out = nn.Linear(d, out_dim)
         self.output_act = {"none": nn.Identity(), "tanh": nn.Tanh(), "sigmoid": nn.Sigmoid()}[output]
         self.in_dim, self.out_dim = in_dim, out_dim
+        self.out_shape = out_shape or (out_dim,)
 
     def forward(self, z: Tensor) -> Tensor:
-        return self.output_act(self.out(self.body(z)))
+        return self.output_act(self.out(self.body(z))).view(len(z), *self.out_shape)
 
 
 class MLPDiscriminator(nn.Module):
@@ -119,7 +121,7 @@ class MLPDiscriminator(nn.Module):
 
 @GENERATORS.register("mlp", MLPGParams, "MLP generator: widths, activation, dropout, norm")
 def mlp_generator(noise_dim, data, **kw):
-    return MLPGenerator(noise_dim, math.prod(data.shape), **kw)
+    return MLPGenerator(noise_dim, math.prod(data.shape), out_shape=tuple(data.shape), **kw)
 
 
 @DISCRIMINATORS.register("mlp", MLPDParams, "MLP discriminator (maxout, dropout, 2-way softmax)")
