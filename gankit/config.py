@@ -169,7 +169,8 @@ def coerce_dataclass(cls, data: dict, where: str):
     valid = list(fields)
     for key in data:
         if key not in fields:
-            raise ConfigError(f"{where}: unknown key {key!r}{_suggest(key, valid)}")
+            path = f"{where}.{key}" if where else key
+            raise ConfigError(f"{path}: unknown key {key!r}{_suggest(key, valid)}")
     kwargs = {}
     for name, f in fields.items():
         key = f"{where}.{name}" if where else name

@@ -22,6 +22,7 @@ class GaussianMixture(PointDataset):
         if self.means.ndim != 2:
             raise ValueError(f"means must have shape (n_modes, dim), got {tuple(self.means.shape)}")
         k, self.dim = self.means.shape
+        std_in = std
         std = torch.as_tensor(std, dtype=torch.float32).reshape(-1)
         self.stds = std.expand(k).clone() if std.numel() == 1 else std
         if self.stds.numel() != k or (self.stds <= 0).any():
@@ -31,7 +32,7 @@ class GaussianMixture(PointDataset):
             raise ValueError("weights must be non-negative, one per mode, not all zero")
         self.weights = w / w.sum()
         self.modes = self.means
-        self.mode_std = float(self.stds.max())
+        self.mode_std = float(std_in) if isinstance(std_in, (int, float)) else float(self.stds.max())
 
     def sample(self, n, generator):
         idx = torch.multinomial(self.weights, n, replacement=True, generator=generator)

@@ -1,0 +1,82 @@
+import pytest
+
+from gankit import config as C
+from gankit.config import ConfigError
+from gankit.schema import RunConfig
+
+
+def test_every_field_has_a_description():
+    for key, _, help in C.describe(RunConfig):
+        assert help, f"{key} has no description"
+
+
+@pytest.mark.parametrize("preset", C.preset_names())
+def test_presets_load(preset):
+    cfg = C.load(preset)
+    assert isinstance(cfg, RunConfig)
+
+
+def test_required_presets_exist():
+    assert {"ring", "grid", "seed-linear", "paper-mlp", "figure1-1d"} <= set(C.preset_names())
+
+
+def test_overrides_and_resolved_params():
+    cfg = C.load("ring", ["train.steps=123", "seed=7", "data.std=0.02", "generator.hidden=[8, 8]"])
+    assert cfg.train.steps == 123 and cfg.seed == 7
+    assert cfg.data.params["std"] == 0.02 and cfg.data.params["n_modes"] == 8
+    assert cfg.generator.params["hidden"] == [8, 8]
+    # switching the dataset drops the old one's options
+    cfg = C.load("ring", ["data.name=grid"])
+    assert cfg.data.params == {"n": 5, "spacing": 2.0, "std": 0.05}
+
+
+def test_round_trip_through_toml(tmp_path):
+    cfg = C.load("ring", ["train.steps=77"])
+    p = tmp_path / "c.toml"
+    p.write_text(C.dumps_toml(cfg))
+    again = C.load(str(p))
+    assert C.to_dict(again) == C.to_dict(cfg)
+
+
+@pytest.mark.parametrize("override, words", [
+    (["train.stpes=5"], ["train.stpes", "did you mean 'steps'", "valid keys"]),
+    (["train.d_steps=0"], ["train.d_steps", ">= 1"]),
+    (["optim_d.lr=-0.1"], ["optim_d.lr", "> 0"]),
+    (["train.steps=abc"], ["train.steps", "integer"]),
+    (["loss.name=bogus"], ["loss.name", "bogus", "nonsaturating"]),
+    (["data.radius=-1"], ["data.radius", "> 0"]),
+    (["data.colour=3"], ["data", "colour", "n_modes"]),
+    (["optim_g.name=adagrad"], ["optim_g.name", "adam", "sgd", "rmsprop"]),
+    (["noise.dist=cauchy"], ["noise.dist", "normal", "uniform"]),
+    (["generator.activation=swish"], ["generator.activation", "maxout"]),
+    (["optim_d.betas=[0.5]"], ["optim_d.betas"]),
+    (["bogus=1"], ["unknown key 'bogus'"]),
+    (["train.steps"], ["key=value"]),
+])
+def test_bad_configs_name_the_key_and_the_choices(override, words):
+    with pytest.raises(ConfigError) as e:
+        C.load("ring", override)
+    for w in words:
+        assert w in str(e.value), (w, str(e.value))
+
+
+def test_unknown_preset_and_bad_toml(tmp_path):
+    with pytest.raises(ConfigError, match="did you mean 'ring'"):
+        C.load("rign")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("seed = [")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        C.load(str(bad))
+    with pytest.raises(ConfigError, match="does not exist"):
+        C.load(str(tmp_path / "missing.toml"))
+
+
+def test_batch_larger_than_the_data(tmp_path):
+    import numpy as np
+
+    from gankit.train.build import build_dataset
+    pts = tmp_path / "p.npy"
+    np.save(pts, np.zeros((10, 2)))
+    cfg = C.load("ring", ["data.name=points", f"data.path='{pts}'", "train.batch_size=64"])
+    with pytest.raises(ConfigError, match="batch_size: 64 is larger than the data"):
+        build_dataset(cfg)

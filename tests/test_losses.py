@@ -1,0 +1,51 @@
+import math
+
+import torch
+
+from gankit.components import LOSSES
+from gankit.losses.adversarial import d_loss_bce, g_loss_minimax, g_loss_nonsaturating
+
+
+def test_d_loss_matches_the_value_function():
+    dr, df = torch.tensor([0.9, 0.6]), torch.tensor([0.2, 0.3])
+    logit = lambda p: torch.log(p / (1 - p))
+    expected = -(torch.log(dr).mean() + torch.log(1 - df).mean())
+    assert torch.allclose(d_loss_bce(logit(dr), logit(df)), expected, atol=1e-6)
+
+
+def test_at_the_equilibrium_d_loss_is_log4():
+    z = torch.zeros(10)
+    assert abs(float(d_loss_bce(z, z)) - math.log(4)) < 1e-6
+
+
+def test_g_losses_closed_form():
+    p = torch.tensor([0.1, 0.5, 0.8])
+    logit = torch.log(p / (1 - p))
+    assert torch.allclose(g_loss_minimax(logit), torch.log(1 - p).mean(), atol=1e-6)
+    assert torch.allclose(g_loss_nonsaturating(logit), -torch.log(p).mean(), atol=1e-6)
+
+
+def test_losses_are_stable_for_extreme_logits():
+    x = torch.tensor([-1e4, 1e4])
+    for f in (g_loss_minimax, g_loss_nonsaturating):
+        assert torch.isfinite(f(x))
+    assert torch.isfinite(d_loss_bce(x, x))
+
+
+def test_saturating_gradient_vanishes_nonsaturating_does_not():
+    """Seed 001: when D rejects the fakes (D(G(z)) -> 0), log(1 - D) gives G no gradient."""
+    for logit_value in (-5.0, -10.0, -20.0):
+        l1 = torch.tensor([logit_value], requires_grad=True)
+        g_loss_minimax(l1).backward()
+        l2 = torch.tensor([logit_value], requires_grad=True)
+        g_loss_nonsaturating(l2).backward()
+        d = torch.sigmoid(torch.tensor(logit_value))
+        assert abs(float(l1.grad) + float(d)) < 1e-6          # -sigmoid(l) -> 0
+        assert abs(float(l2.grad) + float(1 - d)) < 1e-6      # -(1 - sigmoid(l)) -> -1
+    assert abs(float(l1.grad)) < 1e-8 and abs(float(l2.grad)) > 0.99
+
+
+def test_registered_pairs():
+    assert {"minimax", "nonsaturating"} <= set(LOSSES.names())
+    ns = LOSSES.build("nonsaturating")
+    assert ns.probabilistic and ns.g is g_loss_nonsaturating

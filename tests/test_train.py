@@ -1,0 +1,130 @@
+import os
+
+import pytest
+import torch
+
+from gankit import config as C
+from gankit.train import checkpoint as ckpt
+from gankit.train.loop import NonFiniteLoss
+from gankit.train.run import Run, RunError
+
+from conftest import TINY
+
+
+def weights(run):
+    return {**{f"G.{k}": v for k, v in run.G.state_dict().items()},
+            **{f"D.{k}": v for k, v in run.D.state_dict().items()}}
+
+
+def test_resume_gives_bit_identical_weights(tmp_path):
+    over = TINY + ["discriminator.dropout=0.3"]     # dropout: the global RNG state must resume too
+    full = Run.create(C.load("ring", over), tmp_path / "full").train()
+    half = Run.create(C.load("ring", over + ["train.steps=20"]), tmp_path / "half").train()
+    resumed = Run.open(tmp_path / "half", ["train.steps=30"])
+    assert resumed.step == 20
+    resumed.train()
+    a, b = weights(full), weights(resumed)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    # optimizer state too
+    sa, sb = full.opt_g.state_dict()["state"], resumed.opt_g.state_dict()["state"]
+    for k in sa:
+        assert torch.equal(sa[k]["exp_avg"], sb[k]["exp_avg"])
+    # the log was truncated to the checkpoint, then continued: no duplicated steps
+    steps = [r["step"] for r in __import__("gankit.report", fromlist=["x"]).read_metrics(tmp_path / "half")
+             if r["kind"] == "train"]
+    assert steps == sorted(set(steps))
+
+
+def test_training_does_not_touch_the_callers_rng(tmp_path):
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    Run.create(C.load("ring", TINY), tmp_path / "r").train()
+    assert torch.equal(before, torch.get_rng_state())
+
+
+def test_same_seed_same_run_other_seed_other_run(tmp_path):
+    a = Run.create(C.load("ring", TINY), tmp_path / "a").train()
+    b = Run.create(C.load("ring", TINY), tmp_path / "b").train()
+    c = Run.create(C.load("ring", TINY + ["seed=1"]), tmp_path / "c").train()
+    assert all(torch.equal(x, y) for x, y in zip(weights(a).values(), weights(b).values()))
+    assert not all(torch.equal(x, y) for x, y in zip(weights(a).values(), weights(c).values()))
+
+
+def test_a_killed_save_leaves_the_previous_checkpoint_loadable(tmp_path, monkeypatch):
+    run = Run.create(C.load("ring", TINY), tmp_path / "r").train()
+    folder = tmp_path / "r" / "checkpoints"
+    before = ckpt.list_checkpoints(folder)
+    assert before and before[-1][0] == 30
+
+    real_save = torch.save
+
+    def dying_save(obj, f, *a, **k):
+        real_save(obj, f, *a, **k)
+        f.truncate(100)          # half a file on disk ...
+        raise KeyboardInterrupt  # ... and the process is killed before the rename
+    monkeypatch.setattr(torch, "save", dying_save)
+    run.step = 40
+    with pytest.raises(KeyboardInterrupt):
+        run.save_checkpoint()
+    monkeypatch.setattr(torch, "save", real_save)
+    assert ckpt.list_checkpoints(folder) == before
+    assert not [p for p in os.listdir(folder) if p.endswith(".tmp")]
+    state, path = ckpt.load_latest(folder)
+    assert state["step"] == 30
+
+
+def test_a_corrupt_newest_checkpoint_falls_back_to_the_previous(tmp_path):
+    Run.create(C.load("ring", TINY), tmp_path / "r").train()
+    folder = tmp_path / "r" / "checkpoints"
+    (_, prev), (_, last) = ckpt.list_checkpoints(folder)[-2:]
+    last.write_bytes(last.read_bytes()[:50])
+    state, path = ckpt.load_latest(folder)
+    assert path == prev and state["step"] == 20
+    reopened = Run.open(tmp_path / "r")
+    assert reopened.step == 20
+
+
+def test_checkpoint_holds_everything_and_loads_weights_only(tmp_path):
+    Run.create(C.load("ring", TINY), tmp_path / "r").train()
+    state, _ = ckpt.load_latest(tmp_path / "r" / "checkpoints")   # weights_only=True inside
+    assert {"step", "config", "models", "optimizers", "rng"} <= set(state)
+    assert {"torch", "data", "noise"} <= set(state["rng"])
+    assert state["config"]["train"]["steps"] == 30
+
+
+def test_nan_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(tmp_path):
+    run = Run.create(C.load("ring", TINY), tmp_path / "r")
+    real = run.sample_real
+
+    def poisoned(n):
+        x = real(n)
+        return x * float("nan") if run.step >= 22 else x
+    run.objective.sample_real = poisoned
+    with pytest.raises((NonFiniteLoss, RunError), match="non-finite"):
+        run.train()
+    steps = [s for s, _ in ckpt.list_checkpoints(tmp_path / "r" / "checkpoints")]
+    assert steps and max(steps) == 20
+    state, _ = ckpt.load_latest(tmp_path / "r" / "checkpoints")
+    assert all(torch.isfinite(v).all() for v in state["models"]["G"].values())
+
+
+def test_create_refuses_to_overwrite_a_trained_run(tmp_path):
+    Run.create(C.load("ring", TINY), tmp_path / "r").train()
+    with pytest.raises(RunError, match="--resume"):
+        Run.create(C.load("ring", TINY), tmp_path / "r")
+
+
+def test_k_d_steps_per_g_step(tmp_path):
+    run = Run.create(C.load("ring", TINY + ["train.d_steps=3", "train.steps=5"]), tmp_path / "r")
+    calls = {"d": 0, "g": 0}
+    for ph in run.phases:
+        f = ph.loss
+
+        def counted(ctx, f=f, name=ph.name):
+            calls[name] += 1
+            return f(ctx)
+        ph.loss = counted
+    run.train()
+    assert calls == {"d": 15, "g": 5}
