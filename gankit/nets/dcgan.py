@@ -1,0 +1,153 @@
+"""DCGAN generator and discriminator (Radford et al. 2016), any resolution b * 2^L.
+
+The DCGAN guidelines, as built here:
+- no pooling: strided convolutions in D, fractionally-strided (transposed) ones in G;
+- batch norm in both nets, but not on G's output layer nor on D's input layer
+  (D's norm is an option: WGAN-GP asks for none or layer norm in the critic);
+- no fully connected hidden layers: G projects z to a b x b map, D's last map is
+  read out by one linear unit;
+- ReLU in G with tanh on the output; LeakyReLU(0.2) in D;
+- weights ~ N(0, 0.02).
+
+Resolution and channels come from the dataset (``data.shape``): 28 = 7 * 2^2,
+32 = 4 * 2^3, 64 = 4 * 2^4, 8 = 4 * 2 ...  ``width`` is the channel count of the
+highest-resolution hidden layer; it doubles at each halving of the resolution.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from gankit.components import DISCRIMINATORS, GENERATORS
+from gankit.config import ConfigError, opt
+
+D_NORMS = ["batch", "none", "layer", "instance"]
+
+
+def base_and_levels(resolution: int) -> tuple[int, int]:
+    """(b, L) with resolution = b * 2^L, b in 3..7 and L >= 1."""
+    r, levels = resolution, 0
+    while r % 2 == 0 and r > 7:
+        r //= 2
+        levels += 1
+    if levels < 1 or not 3 <= r <= 7:
+        raise ConfigError(f"DCGAN: resolution {resolution} is not b * 2^L with b in 3..7 "
+                          "(use 28, 32, 64, ...; resize the data with data.resolution)")
+    return r, levels
+
+
+def dcgan_init(m: nn.Module):
+    """DCGAN's initialisation: conv weights ~ N(0, 0.02); norm scales ~ N(1, 0.02)."""
+    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        nn.init.normal_(m.weight, 0.0, 0.02)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+    elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d, nn.GroupNorm, nn.InstanceNorm2d)) and m.weight is not None:
+        nn.init.normal_(m.weight, 1.0, 0.02)
+        nn.init.zeros_(m.bias)
+
+
+def _d_norm(kind: str, ch: int) -> nn.Module:
+    if kind == "batch":
+        return nn.BatchNorm2d(ch)
+    if kind == "layer":
+        return nn.GroupNorm(1, ch)              # normalise over (C, H, W) of each sample
+    if kind == "instance":
+        return nn.InstanceNorm2d(ch, affine=True)
+    return nn.Identity()
+
+
+class DCGANGenerator(nn.Module):
+    """z (n, noise_dim) -> image (n, C, R, R) in [-1, 1] (tanh)."""
+
+    def __init__(self, noise_dim: int, channels: int, resolution: int, width: int = 64,
+                 batchnorm: bool = True, output: str = "tanh"):
+        super().__init__()
+        b, levels = base_and_levels(resolution)
+        ch = width * 2 ** (levels - 1)           # channels at the b x b map
+        self.base, self.ch0 = b, ch
+        # project and reshape: one linear layer (no hidden fc layers after it)
+        self.project = nn.Linear(noise_dim, ch * b * b, bias=not batchnorm)
+        self.bn0 = nn.BatchNorm1d(ch * b * b) if batchnorm else nn.Identity()
+        layers: list[nn.Module] = []
+        for i in range(levels - 1):
+            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=not batchnorm),
+                       nn.BatchNorm2d(ch // 2) if batchnorm else nn.Identity(), nn.ReLU(inplace=True)]
+            ch //= 2
+        layers.append(nn.ConvTranspose2d(ch, channels, 4, 2, 1))   # no norm on the output layer
+        self.body = nn.Sequential(*layers)
+        self.out = {"tanh": nn.Tanh(), "none": nn.Identity()}[output]
+        self.noise_dim, self.out_shape = noise_dim, (channels, resolution, resolution)
+        self.apply(dcgan_init)
+
+    def forward(self, z: Tensor) -> Tensor:
+        h = torch.relu(self.bn0(self.project(z))).view(len(z), self.ch0, self.base, self.base)
+        return self.out(self.body(h))
+
+
+class DCGANDiscriminator(nn.Module):
+    """image (n, C, R, R) -> logit (n,)."""
+
+    def __init__(self, channels: int, resolution: int, width: int = 64, norm: str = "batch",
+                 slope: float = 0.2, dropout: float = 0.0):
+        super().__init__()
+        b, levels = base_and_levels(resolution)
+        layers: list[nn.Module] = []
+        ch_in, ch = channels, width
+        for i in range(levels):
+            layers.append(nn.Conv2d(ch_in, ch, 4, 2, 1, bias=(i == 0 or norm == "none")))
+            if i > 0:                              # no norm on D's input layer
+                layers.append(_d_norm(norm, ch))
+            layers.append(nn.LeakyReLU(slope, inplace=True))
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+            ch_in, ch = ch, ch * 2
+        self.body = nn.Sequential(*layers, nn.Flatten())
+        self.feature_dim = ch_in * b * b
+        self.head = nn.Linear(self.feature_dim, 1)
+        self.in_shape = (channels, resolution, resolution)
+        self.apply(dcgan_init)
+
+    def features(self, x: Tensor) -> Tensor:
+        """The last convolutional map, flattened (feature matching, diagnostics)."""
+        return self.body(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.features(x))[:, 0]
+
+
+def _image_shape(data, who: str) -> tuple[int, int]:
+    shape = tuple(data.shape)
+    if len(shape) != 3 or shape[1] != shape[2]:
+        raise ConfigError(f"{who}: DCGAN needs square images (C, H, W); dataset gives samples of shape "
+                          f"{shape}; use an mlp for points or flattened images")
+    return shape[0], shape[1]
+
+
+@dataclass
+class DCGANGParams:
+    width: int = opt(64, "channels of G's last hidden layer (doubling towards the input)", ge=1)
+    batchnorm: bool = opt(True, "batch norm after every G layer but the output")
+    output: str = opt("tanh", "activation of G's output (data are in [-1, 1])", choices=["tanh", "none"])
+
+
+@dataclass
+class DCGANDParams:
+    width: int = opt(64, "channels of D's first layer (doubling at each stride)", ge=1)
+    norm: str = opt("batch", "norm after each D conv but the first (WGAN-GP: none or layer)", choices=D_NORMS)
+    slope: float = opt(0.2, "negative slope of the LeakyReLUs", ge=0)
+    dropout: float = opt(0.0, "dropout after each D layer", ge=0, le=0.95)
+
+
+@GENERATORS.register("dcgan", DCGANGParams, "DCGAN generator: transposed convs, BN, ReLU, tanh")
+def dcgan_generator(noise_dim, data, **kw):
+    c, r = _image_shape(data, "generator")
+    return DCGANGenerator(noise_dim, c, r, **kw)
+
+
+@DISCRIMINATORS.register("dcgan", DCGANDParams, "DCGAN discriminator: strided convs, LeakyReLU")
+def dcgan_discriminator(data, **kw):
+    c, r = _image_shape(data, "discriminator")
+    return DCGANDiscriminator(c, r, **kw)
