@@ -46,6 +46,11 @@ class EvalConfig:
     hq_std: float = opt(3.0, "a sample is high quality within this many std of its nearest mode", gt=0.0)
     jsd_bins: int = opt(200, "grid cells per axis for the JSD estimate (1-D and 2-D data)", ge=10)
     jsd_samples: int = opt(50000, "samples from G for the JSD estimate", ge=100)
+    features: str = opt("classifier", "image features for fid/kid/is/prdc: gankit's shipped classifier "
+                        "for the data, or Inception-v3 from eval.inception_weights",
+                        choices=["classifier", "inception"])
+    inception_weights: str = opt("", "path of inception-2015-12-05.pt (TorchScript) for "
+                                 "eval.features=inception (or env GANKIT_INCEPTION)")
 
 
 @dataclass

@@ -9,6 +9,7 @@ from gankit.components import METRICS
 from gankit.config import ConfigError
 from gankit.metrics.divergence import jsd_on_grid
 from gankit.metrics.modes import mode_metrics
+from gankit.metrics import images as _images  # noqa: F401,E402  (registers image metrics)
 
 
 class Metric:
