@@ -75,6 +75,8 @@ def figure_1d(snaps: list[dict], grid: np.ndarray, p_data: np.ndarray | None, re
             ax2.tick_params(labelsize=7)
         ax.set_title(f"step {int(snap['step'])}")
         ax.set_xlim(lo, hi)
+        if p_data is not None:   # a collapsed p_g spikes: keep p_data readable
+            ax.set_ylim(0, 2.5 * float(np.max(p_data)))
     axes[0, 0].legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     return fig
