@@ -1,0 +1,78 @@
+"""Step speed: gankit's trainer against a plain PyTorch loop, same nets, batch and loss.
+
+Both do Algorithm 1 with k = 1 and one G forward per iteration reused for the D
+and G steps (gankit's default `objective.reuse_fake`).  Runs are interleaved
+(plain, gankit, plain, gankit, ...) so background load hits both alike; the
+ratio is gankit steps/s over plain steps/s (goal >= 0.95).
+
+    .venv/bin/python benchmarks/step_speed.py [--preset ring] [--steps 2000] [--repeats 5]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+
+import torch
+import torch.nn.functional as F
+
+from gankit import config as C
+from gankit.train.run import Run
+
+
+def plain_loop(run: Run, steps: int) -> float:
+    """The textbook loop, written out by hand on the run's own nets and data."""
+    G, D, opt_g, opt_d = run.G, run.D, run.opt_g, run.opt_d
+    m, dim, ds = run.cfg.train.batch_size, run.cfg.noise.dim, run.dataset
+    g_data, g_noise = torch.Generator().manual_seed(0), torch.Generator().manual_seed(1)
+    t = time.perf_counter()
+    for _ in range(steps):
+        real = ds.sample(m, g_data)
+        fake = G(torch.randn(m, dim, generator=g_noise))
+        d_loss = F.softplus(-D(real)).mean() + F.softplus(D(fake.detach())).mean()
+        opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        opt_d.step()
+        g_loss = F.softplus(-D(fake)).mean()
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        opt_g.step()
+    return time.perf_counter() - t
+
+
+def gankit_loop(cfg, steps: int, folder: str) -> tuple[Run, float]:
+    run = Run.create(cfg, folder)
+    t = time.perf_counter()
+    run.train(progress=False)
+    return run, time.perf_counter() - t
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--preset", default="ring")
+    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--set", action="append", default=[])
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    over = [f"train.steps={a.steps}", "train.sample_every=1000000", "train.checkpoint_every=1000000",
+            "train.progress=false", "loss.name=nonsaturating", "train.d_steps=1", *a.set]
+    cfg = C.load(a.preset, over)
+    plain, ours = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(a.repeats):
+            run = Run(cfg, f"{tmp}/p{r}")              # fresh nets for the plain loop too
+            plain.append(plain_loop(run, a.steps))
+            ours.append(gankit_loop(cfg, a.steps, f"{tmp}/g{r}")[1])
+    p, g = statistics.median(plain), statistics.median(ours)
+    print(f"preset {a.preset}, batch {cfg.train.batch_size}, {a.steps} steps x {a.repeats} repeats, "
+          f"{a.threads} thread(s)")
+    print(f"plain PyTorch: {a.steps / p:8.1f} steps/s   (median of {[round(x, 2) for x in plain]} s)")
+    print(f"gankit:        {a.steps / g:8.1f} steps/s   (median of {[round(x, 2) for x in ours]} s)")
+    print(f"ratio gankit/plain = {p / g:.3f}  (goal >= 0.95)")
+
+
+if __name__ == "__main__":
+    main()
