@@ -128,12 +128,12 @@ def load_idx_dir(root: str | Path, what: str = "MNIST-format") -> dict[str, np.n
 # ------------------------------------------------------------------ the dataset
 
 def resize_images(x: Tensor, size: int) -> Tensor:
-    """uint8 (n, C, H, W) -> uint8 (n, C, size, size): zero-pad 28 -> 32 style when the
-    size grows by an even margin, else bilinear with antialiasing."""
+    """uint8 (n, C, H, W) -> uint8 (n, C, size, size): a zero pad when the size grows by a
+    small even margin (28 -> 32, as DCGAN code does for MNIST), else bilinear with antialiasing."""
     h, w = x.shape[-2:]
     if (h, w) == (size, size):
         return x
-    if h == w and size > h and (size - h) % 2 == 0:
+    if h == w and 0 < size - h <= 4 and (size - h) % 2 == 0:
         m = (size - h) // 2
         return F.pad(x, (m, m, m, m))  # background is 0 (black) in MNIST-like data
     y = F.interpolate(x.float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False)

@@ -98,8 +98,9 @@ def kid(f1, f2, n_subsets: int = 100, subset_size: int = 1000, seed: int = 0) ->
 
 
 def pairwise_sq_dists(a: Tensor, b: Tensor, chunk: int = 4096) -> Tensor:
-    """||a_i - b_j||^2 (n, m) in float32, by chunks of a; clamped at 0."""
-    a, b = a.reshape(len(a), -1).float(), b.reshape(len(b), -1).float()
+    """||a_i - b_j||^2 (n, m) in float32 (float64 if an input is), by chunks of a; clamped at 0."""
+    dt = torch.promote_types(torch.promote_types(a.dtype, b.dtype), torch.float32)
+    a, b = a.reshape(len(a), -1).to(dt), b.reshape(len(b), -1).to(dt)
     bb = (b * b).sum(1)
     out = []
     for i in range(0, len(a), chunk):
@@ -213,6 +214,7 @@ def memorisation(samples: Tensor, train: Tensor, heldout: Tensor, tol: float = 0
     - copy_frac: samples within ``tol`` of a training image (exact copies);
     - flip_copy_frac: samples within ``tol`` of a mirrored training image and not of
       an unmirrored one (the flip trick);
+    - nn_train_all: median NN distance to all training images;
     - nn_train / nn_heldout: median NN distance to a training subset the size of the
       held-out set, and to the held-out set (same size, so comparable); a ratio well
       below 1 means samples sit closer to the training images than to unseen ones.
@@ -230,7 +232,7 @@ def memorisation(samples: Tensor, train: Tensor, heldout: Tensor, tol: float = 0
     flip = (rms_flip <= tol) & ~copy
     med_sub, med_held = float(rms_sub.median()), float(rms_held.median())
     return {"copy_frac": float(copy.float().mean()), "flip_copy_frac": float(flip.float().mean()),
-            "nn_train": med_sub, "nn_heldout": med_held,
+            "nn_train_all": float(rms_full.median()), "nn_train": med_sub, "nn_heldout": med_held,
             "nn_ratio": med_sub / med_held if med_held > 0 else float("nan"),
             "nn_train_min": float(rms_full.min())}
 

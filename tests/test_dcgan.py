@@ -1,0 +1,89 @@
+"""DCGAN nets, training through the one loop, image eval and report from the run folder."""
+import json
+
+import pytest
+import torch
+
+from gankit import config as C
+from gankit.config import ConfigError
+from gankit.nets.dcgan import DCGANDiscriminator, DCGANGenerator, base_and_levels
+
+TINY_IMG = ["train.steps=4", "train.batch_size=16", "train.log_every=2", "train.sample_every=2",
+            "train.checkpoint_every=2", "train.n_fixed=16", "train.progress=false",
+            "generator.width=8", "discriminator.width=8", "noise.dim=8", "eval.n_samples=200"]
+
+
+@pytest.mark.parametrize("res", [8, 28, 32, 64])
+@pytest.mark.parametrize("ch", [1, 3])
+def test_shapes_and_ranges(res, ch):
+    G, D = DCGANGenerator(8, ch, res, width=4), DCGANDiscriminator(ch, res, width=4)
+    x = G(torch.randn(5, 8))
+    assert x.shape == (5, ch, res, res) and x.abs().max() <= 1
+    assert D(x).shape == (5,) and D.features(x).shape == (5, D.feature_dim)
+
+
+def test_dcgan_guidelines():
+    G, D = DCGANGenerator(16, 1, 32, width=8), DCGANDiscriminator(1, 32, width=8)
+    assert not any(isinstance(m, (torch.nn.MaxPool2d, torch.nn.AvgPool2d)) for m in D.modules())
+    convs = [m for m in D.body if isinstance(m, torch.nn.Conv2d)]
+    assert all(c.stride == (2, 2) for c in convs)
+    assert isinstance(D.body[1], torch.nn.LeakyReLU)              # no norm on D's input layer
+    assert isinstance(G.body[-1], torch.nn.ConvTranspose2d)        # no norm on G's output layer
+    assert isinstance(G.out, torch.nn.Tanh)
+    w = torch.cat([c.weight.flatten() for c in convs])
+    assert abs(float(w.detach().std()) - 0.02) < 0.005
+
+
+def test_bad_resolution_and_non_images():
+    assert base_and_levels(28) == (7, 2) and base_and_levels(64) == (4, 4)
+    with pytest.raises(ConfigError, match="resolution 30"):
+        base_and_levels(30)
+    from gankit.components import DATASETS, GENERATORS
+    with pytest.raises(ConfigError, match="square images"):
+        GENERATORS.build("dcgan", {}, noise_dim=4, data=DATASETS.build("ring", {}))
+
+
+@pytest.mark.parametrize("loss,dnorm", [("nonsaturating", "batch"), ("wgan", "none"), ("hinge", "layer")])
+def test_trains_through_the_loop_with_any_loss(tmp_path, loss, dnorm):
+    from gankit.train.run import Run
+    cfg = C.load("mnist-dcgan", TINY_IMG + [f"loss.name={loss}", f"discriminator.norm={dnorm}",
+                                            "data.name=digits8x8"])
+    run = Run.create(cfg, tmp_path / "r").train()
+    assert run.step == 4
+    x = run.generate(10, seed=1)
+    assert x.shape == (10, 1, 8, 8) and torch.isfinite(x).all()
+
+
+def test_presets_load():
+    for name in ("mnist-dcgan", "fashion-dcgan", "stacked-mnist"):
+        cfg = C.load(name)
+        assert cfg.generator.name == "dcgan" and cfg.discriminator.name == "dcgan"
+
+
+def test_cli_train_eval_report_end_to_end(tmp_path, capsys):
+    from gankit.cli import main
+    out = tmp_path / "run"
+    assert main(["train", "mnist-dcgan", "--out", str(out), *sum((["--set", s] for s in TINY_IMG), [])]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(out), "--metrics", "fid,is,prdc,class_hist,memorisation,parzen", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    for k in ("fcd", "cs", "precision", "recall", "density", "coverage", "classes_missing",
+              "copy_frac", "flip_copy_frac", "parzen_ll", "parzen_se"):
+        assert k in res, k
+    assert res["fcd"] > 0 and 1 <= res["cs"] <= 10
+    page = (out / "report.html").read_text()
+    for heading in ("Samples from fixed noise", "Nearest training images", "Linear interpolation in z"):
+        assert heading in page
+    assert "not available" not in page
+
+
+def test_stacked_mnist_eval(tmp_path):
+    from gankit.metrics.features import weights_path
+    if not weights_path("mnist").is_file():
+        pytest.skip("no shipped mnist classifier")
+    from gankit.train.run import Run
+    cfg = C.load("stacked-mnist", TINY_IMG + ["data.n_fixed=500",
+                                              "train.steps=2"])
+    run = Run.create(cfg, tmp_path / "s").train()
+    r = run.evaluate(["stacked_modes"])
+    assert 1 <= r["stacked_modes"] <= 200 and r["stacked_kl"] >= 0

