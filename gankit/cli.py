@@ -67,6 +67,18 @@ def _cmd_sample(a):
     from gankit.train.run import Run
     run = Run.open(a.run_dir)
     x = run.generate(a.n, seed=a.seed).numpy()
+    if run.dataset.kind == "text" and (a.out is None or Path(a.out).suffix == ".txt"):
+        text = "".join(line + "\n" for line in run.dataset.decode(x))   # one sample per line
+        if a.out is None:
+            print(text, end="")
+            return
+        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.out).write_text(text)
+        print(f"wrote {len(x)} samples to {a.out}")
+        return
+    if a.out is None:
+        raise ConfigError("sample: --out FILE is needed for this data (.npy, .csv, .png, .pdf or .svg); "
+                          "only text data prints its samples")
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".npy":
@@ -125,7 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sample", help="draw samples from a trained G")
     s.add_argument("run_dir")
     s.add_argument("-n", type=int, default=1000, help="how many samples")
-    s.add_argument("--out", required=True, help="FILE: .npy, .csv, or a plot (.png/.pdf/.svg)")
+    s.add_argument("--out", help="FILE: .npy, .csv, or a plot (.png/.pdf/.svg); text data: .txt, "
+                   "or no --out to print one sample per line")
     s.add_argument("--seed", type=int, default=None, help="noise seed (default: the run's fixed noise)")
     s.set_defaults(fn=_cmd_sample)
     r = sub.add_parser("report", help="write RUN_DIR/report.html from the run folder")

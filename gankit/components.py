@@ -23,3 +23,5 @@ from gankit import nets as _nets  # noqa: E402,F401
 from gankit import losses as _losses  # noqa: E402,F401
 from gankit import metrics as _metrics  # noqa: E402,F401
 from gankit.train import gan as _gan  # noqa: E402,F401
+from gankit.train import seqgan as _seqgan  # noqa: E402,F401
+from gankit.metrics import text as _text_metrics  # noqa: E402,F401

@@ -94,7 +94,7 @@ def write_report(run_dir: str | Path) -> Path:
             p = np.exp(dataset.log_prob(torch.as_tensor(grid[:, None])).numpy()) if dataset.has_density else None
             fig = plots.figure_1d(chosen, grid, p, real[:, 0])
             sections.append("<h2>Figure 1: p_data, p_g and D(x) over training</h2>" + _png(fig))
-    elif snaps and getattr(dataset, "kind", "points") != "image":
+    elif snaps and getattr(dataset, "kind", "points") not in ("image", "text"):
         x = snaps[-1]["samples"]
         sections.append(f"<h2>Samples</h2><p>{len(x)} fixed-noise samples of dimension {x.shape[1]} "
                         f"at step {int(snaps[-1]['step'])} (first two coordinates):</p>")
@@ -105,6 +105,9 @@ def write_report(run_dir: str | Path) -> Path:
     if getattr(dataset, "kind", None) == "image":  # grids, z interpolation, nearest neighbours
         from gankit.report.images import image_sections
         sections += image_sections(run_dir, dataset, snaps, _png)
+    if getattr(dataset, "kind", None) == "text":  # decoded samples over training
+        from gankit.report.text import text_sections
+        sections += text_sections(dataset, snaps)
 
     fig = plots.figure_curves(train, evals)
     if fig is not None:

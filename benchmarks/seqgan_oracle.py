@@ -1,0 +1,121 @@
+"""SeqGAN's oracle table: random G, MLE, and the adversarial recipes, by NLL_oracle and CPU time.
+
+    .venv/bin/python benchmarks/seqgan_oracle.py --out runs/bench-seqgan
+
+One MLE pretraining run (P steps) is shared: every other row starts from its G
+(weights and Adam state) at step P and runs the same number of further G steps,
+so the rows differ only in what those steps optimise:
+
+    MLE (continued)   P + Pd + A steps of maximum likelihood
+    SeqGAN rollouts   Pd D-only steps, then A steps of REINFORCE with K rollouts (CNN D)
+    ScratchGAN-style  Pd D-only steps, then A steps of dense per-step rewards (LSTM D)
+    Gumbel-softmax    Pd D-only steps, then A steps through the relaxation (CNN D)
+
+Also the same MLE generator sampled at temperature 0.9: NLL_oracle rewards sharper
+samples, so a lower temperature alone moves it; nll_test (held-out oracle data under G)
+shows what that costs.  CPU time is this process's CPU seconds (torch on one thread).
+Published (Yu et al. 2017, 80 MLE epochs, 16 rollouts): random 10.310, MLE 9.038, SeqGAN 8.736.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from gankit import config as C
+from gankit.train.checkpoint import load_latest
+from gankit.train.run import Run
+
+PUBLISHED = {"random": 10.310, "MLE": 9.038, "SeqGAN rollouts": 8.736}
+
+
+def evaluate(run, temperature=None):
+    if temperature is not None:
+        run.G.temperature = temperature
+    r = run.evaluate(["nll_oracle", "nll_test"])
+    return {k: round(v, 4) for k, v in r.items()}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default="runs/bench-seqgan")
+    p.add_argument("--mle-steps", type=int, default=1500, help="P: shared MLE pretraining steps")
+    p.add_argument("--d-steps", type=int, default=100, help="Pd: D-only steps before the game")
+    p.add_argument("--adv-rollout", type=int, default=50, help="A for SeqGAN rollouts")
+    p.add_argument("--adv-dense", type=int, default=300, help="A for ScratchGAN-style")
+    p.add_argument("--adv-gumbel", type=int, default=200, help="A for Gumbel-softmax")
+    p.add_argument("--rollouts", type=int, default=8, help="K Monte-Carlo rollouts")
+    p.add_argument("--eval-samples", type=int, default=5000, help="samples for NLL_oracle")
+    p.add_argument("--only", default="", help="comma-separated row names to run (default: all)")
+    p.add_argument("--json", default=None, help="write the rows here (default OUT/results.json)")
+    a = p.parse_args(argv)
+    torch.set_num_threads(1)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    base = ["train.progress=false", f"eval.n_samples={a.eval_samples}", "train.log_every=50",
+            "train.sample_every=100000", "train.checkpoint_every=100000"]
+    P = a.mle_steps
+    rows = []
+
+    def row(name, res, cpu, steps):
+        r = {"method": name, **res, "cpu_s": round(cpu, 1), "g_steps": steps,
+             "published": PUBLISHED.get(name)}
+        rows.append(r)
+        print(json.dumps(r), flush=True)
+
+    # random G and the shared MLE pretraining
+    pre = out / "mle-pretrain"
+    shutil.rmtree(pre, ignore_errors=True)
+    cfg = C.load("seqgan-oracle", base + [f"train.steps={P}", f"objective.pretrain_steps={P}"])
+    run = Run.create(cfg, pre)
+    row("random", evaluate(run), 0.0, 0)
+    t = time.process_time()
+    run.train()
+    mle_cpu = time.process_time() - t
+    row(f"MLE pretrain ({P} steps)", evaluate(run), mle_cpu, P)
+    state, _ = load_latest(pre / "checkpoints")
+
+    variants = {
+        "MLE": ([f"objective.pretrain_steps={P + a.d_steps + a.adv_dense}"], a.d_steps + a.adv_dense),
+        "SeqGAN rollouts": (["objective.estimator='rollout'", f"objective.rollouts={a.rollouts}"],
+                            a.adv_rollout),
+        "ScratchGAN-style": (["objective.estimator='dense'", "discriminator.name='lstm_step'",
+                              "objective.discount=0.95"], a.adv_dense),
+        "Gumbel-softmax": (["objective.estimator='gumbel'"], a.adv_gumbel),
+    }
+    only = {s.strip() for s in a.only.split(",") if s.strip()}
+    for name, (sets, adv) in variants.items():
+        if only and name not in only:
+            continue
+        total = P + adv if name == "MLE" else P + a.d_steps + adv
+        folder = out / name.lower().replace(" ", "-")
+        shutil.rmtree(folder, ignore_errors=True)
+        cfg = C.load("seqgan-oracle", base + [f"train.steps={total}", f"objective.pretrain_steps={P}",
+                                              f"objective.d_pretrain_steps={a.d_steps}"] + sets)
+        run = Run.create(cfg, folder)
+        run.G.load_state_dict(state["models"]["G"])
+        run.opt_g.load_state_dict(state["optimizers"]["g"])
+        run.step = P
+        t = time.process_time()
+        run.train()
+        cpu = mle_cpu + time.process_time() - t
+        row(name, evaluate(run), cpu, total - (a.d_steps if name != "MLE" else 0))
+        if name == "MLE":
+            row("MLE, sampled at temperature 0.9", evaluate(run, 0.9), cpu, total)
+    path = Path(a.json) if a.json else out / "results.json"
+    path.write_text(json.dumps({"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                                "command": " ".join(["benchmarks/seqgan_oracle.py"] + (argv or sys.argv[1:])),
+                                "rows": rows}, indent=1))
+    print(f"\n| method | NLL_oracle | NLL_test | CPU s | published |\n|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['method']} | {r['nll_oracle']:.3f} | {r['nll_test']:.3f} | {r['cpu_s']} | "
+              f"{r['published'] if r['published'] is not None else ''} |")
+
+
+if __name__ == "__main__":
+    main()

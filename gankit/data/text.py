@@ -1,0 +1,322 @@
+"""Text data: token-id sequences with a vocabulary.
+
+Three sources, one interface (``TextDataset``):
+- ``oracle``: SeqGAN's synthetic task.  A random LSTM (vocab 5,000, length 20,
+  hidden 32, every parameter ~ N(0, 1)) generates the training sequences, and
+  because its density is known, G's samples can be scored by it (NLL_oracle).
+- ``textfile``: a user's file with one sample per line, tokenised by character
+  or by whitespace-separated word.
+- ``words``: English words from the Debian package ``wamerican``
+  (/usr/share/dict/words), one character-level sample per word.
+
+A sample is a row of ``seq_len`` token ids.  Files get three special tokens:
+``<pad>`` (after the end), ``<end>`` (closes every sample) and ``<unk>``
+(a token not in the training vocabulary).  Oracle sequences have a fixed length
+and no special tokens (``pad_id = end_id = None``).
+"""
+from __future__ import annotations
+
+import functools
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from gankit.components import DATASETS
+from gankit.config import ConfigError, opt
+from gankit.data.base import PointDataset
+
+PAD, END, UNK = "<pad>", "<end>", "<unk>"
+
+
+class TextDataset(PointDataset):
+    """Token-id sequences (n, seq_len), a training and a held-out test split."""
+
+    kind = "text"
+
+    def __init__(self, train: Tensor, test: Tensor, vocab: list[str], level: str,
+                 pad_id: int | None, end_id: int | None, unk_id: int | None):
+        self.train, self.test = train.long(), test.long()
+        self.vocab = list(vocab)
+        self.index = {t: i for i, t in enumerate(self.vocab)}
+        self.level = level                       # "char" | "word" | "token": how decode joins
+        self.pad_id, self.end_id, self.unk_id = pad_id, end_id, unk_id
+        self.seq_len = self.train.shape[1]
+        self.dim = self.seq_len
+        self.size = len(self.train)
+        self._train_lines = None
+
+    # ---------------------------------------------------------------- interface
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (self.seq_len,)
+
+    def sample(self, n: int, generator: torch.Generator) -> Tensor:
+        """n training sequences drawn uniformly with replacement."""
+        idx = torch.randint(0, self.size, (n,), generator=generator)
+        return self.train[idx]
+
+    def bounds(self):
+        raise ValueError("text data has no bounding box")
+
+    def mask(self, x: Tensor) -> Tensor:
+        """True at the positions that count (tokens up to and including <end>)."""
+        return valid_mask(x, self.end_id)
+
+    # ---------------------------------------------------------------- tokens <-> text
+    def tokens(self, line: str) -> list[str]:
+        if self.level == "char":
+            return list(line)
+        return line.split()
+
+    def encode(self, lines: list[str]) -> Tensor:
+        """Lines -> (n, seq_len) ids: tokens, <end>, then <pad>; unknown tokens -> <unk>.
+        Lines longer than seq_len - 1 tokens are cut."""
+        if self.end_id is None:
+            out = torch.tensor([[self.index[t] for t in self.tokens(line)] for line in lines])
+            return out.reshape(len(lines), self.seq_len)
+        out = torch.full((len(lines), self.seq_len), self.pad_id, dtype=torch.long)
+        for i, line in enumerate(lines):
+            ids = [self.index.get(t, self.unk_id) for t in self.tokens(line)][: self.seq_len - 1]
+            out[i, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+            out[i, len(ids)] = self.end_id
+        return out
+
+    def decode(self, x: Tensor) -> list[str]:
+        """(n, seq_len) ids -> lines; stops at <end>, drops <pad>."""
+        rows = torch.as_tensor(x).tolist()
+        sep = "" if self.level == "char" else " "
+        out = []
+        for row in rows:
+            toks = []
+            for i in row:
+                if i == self.end_id:
+                    break
+                if i != self.pad_id:
+                    toks.append(self.vocab[i])
+            out.append(sep.join(toks))
+        return out
+
+    @property
+    def train_lines(self) -> set[str]:
+        if self._train_lines is None:
+            self._train_lines = set(self.decode(self.train))
+        return self._train_lines
+
+
+def valid_mask(x: Tensor, end_id: int | None) -> Tensor:
+    """(n, L) bool: positions up to and including the first <end> (all of them without one)."""
+    if end_id is None:
+        return torch.ones_like(x, dtype=torch.bool)
+    is_end = (x == end_id).long()
+    before = is_end.cumsum(1) - is_end            # number of <end> strictly before each position
+    return before == 0
+
+
+def inverse_cdf_sample(logits: Tensor, u: Tensor) -> Tensor:
+    """The token whose CDF interval under softmax(logits) holds u: a categorical draw given
+    u ~ U[0, 1) (several times faster than torch.multinomial on CPU, and explicit randomness)."""
+    cdf = torch.softmax(logits.float(), -1).cumsum(-1)
+    tok = torch.searchsorted(cdf, (u * cdf[:, -1]).unsqueeze(-1).contiguous()).squeeze(-1)
+    return tok.clamp_max(logits.shape[-1] - 1)
+
+
+# ---------------------------------------------------------------- the SeqGAN oracle
+
+class OracleLSTM(nn.Module):
+    """SeqGAN's target LSTM: start token 0, embedding and hidden size ``hidden``,
+    every parameter ~ N(0, 1) (drawn from an explicit generator)."""
+
+    def __init__(self, vocab: int, hidden: int, generator: torch.Generator):
+        super().__init__()
+        self.vocab, self.hidden = vocab, hidden
+        self.embed = nn.Embedding(vocab, hidden)
+        self.lstm = nn.LSTM(hidden, hidden, batch_first=True)
+        self.out = nn.Linear(hidden, vocab)
+        with torch.no_grad():
+            for p in self.parameters():
+                p.copy_(torch.randn(p.shape, generator=generator))
+        self.requires_grad_(False)
+
+    def logits(self, x: Tensor) -> Tensor:
+        """Teacher forcing: logits of x_t given x_<t, (n, L, V)."""
+        inp = torch.cat([torch.zeros_like(x[:, :1]), x[:, :-1]], 1)
+        h, _ = self.lstm(self.embed(inp))
+        return self.out(h)
+
+    @torch.no_grad()
+    def token_nll(self, x: Tensor, batch: int = 2000) -> Tensor:
+        """-log p_oracle(x_t | x_<t) for every position, (n, L)."""
+        out = []
+        for i in range(0, len(x), batch):
+            xb = x[i:i + batch]
+            lp = torch.log_softmax(self.logits(xb), -1)
+            out.append(-lp.gather(-1, xb.unsqueeze(-1)).squeeze(-1))
+        return torch.cat(out)
+
+    @torch.no_grad()
+    def generate(self, n: int, length: int, generator: torch.Generator, batch: int = 2000) -> Tensor:
+        out = []
+        for i in range(0, n, batch):
+            b = min(batch, n - i)
+            tok = torch.zeros(b, dtype=torch.long)
+            state, seq = None, []
+            for _ in range(length):
+                h, state = self.lstm(self.embed(tok)[:, None], state)
+                u = torch.rand(b, generator=generator)
+                tok = inverse_cdf_sample(self.out(h[:, 0]), u)
+                seq.append(tok)
+            out.append(torch.stack(seq, 1))
+        return torch.cat(out)
+
+
+class OracleDataset(TextDataset):
+    """Sequences from a random LSTM whose density is known (SeqGAN's synthetic data)."""
+
+    def __init__(self, oracle: OracleLSTM, train: Tensor, test: Tensor):
+        vocab = [f"t{i}" for i in range(oracle.vocab)]
+        super().__init__(train, test, vocab, "token", None, None, None)
+        self.oracle = oracle
+
+    def oracle_nll(self, x: Tensor) -> Tensor:
+        """Per-token NLL of each sequence under the oracle, (n,)."""
+        return self.oracle.token_nll(torch.as_tensor(x).long()).mean(1)
+
+
+def cache_dir() -> Path:
+    """Where generated data is cached: $GANKIT_CACHE, else ~/.cache/gankit."""
+    return Path(os.environ.get("GANKIT_CACHE", Path.home() / ".cache" / "gankit"))
+
+
+@functools.lru_cache(maxsize=4)
+def _oracle_data(vocab: int, seq_len: int, hidden: int, n_train: int, n_test: int, seed: int):
+    """The oracle (rebuilt from the seed) and its samples.  Drawing 12,000 sequences over a
+    5,000-token vocabulary takes tens of seconds on a busy CPU, so the samples are cached on
+    disk, keyed by every parameter; the cache only saves time (the same seed redraws them)."""
+    g = torch.Generator().manual_seed(seed)
+    oracle = OracleLSTM(vocab, hidden, g)
+    path = cache_dir() / f"oracle-v1-{vocab}-{seq_len}-{hidden}-{n_train}-{n_test}-{seed}.pt"
+    x = None
+    if path.is_file():
+        try:
+            x = torch.load(path, weights_only=True)
+        except Exception:  # a damaged cache file: draw again
+            x = None
+    if x is None or tuple(x.shape) != (n_train + n_test, seq_len):
+        x = oracle.generate(n_train + n_test, seq_len, g)
+        try:
+            from gankit.train.checkpoint import save_atomic
+            save_atomic(x, path)
+        except OSError:
+            pass   # a read-only home: no cache, same data
+    return oracle, x[:n_train], x[n_train:]
+
+
+@dataclass
+class OracleParams:
+    vocab: int = opt(5000, "vocabulary size (SeqGAN: 5,000)", ge=2)
+    seq_len: int = opt(20, "sequence length (SeqGAN: 20)", ge=2)
+    hidden: int = opt(32, "the oracle LSTM's embedding and hidden size (SeqGAN: 32)", ge=1)
+    n_train: int = opt(10000, "training sequences drawn from the oracle (SeqGAN: 10,000)", ge=1)
+    n_test: int = opt(2000, "held-out sequences (NLL of held-out data under G, BLEU references)", ge=1)
+    seed: int = opt(88, "seed of the oracle's weights and of its samples (not the run's seed)")
+
+
+@DATASETS.register("oracle", OracleParams, "SeqGAN oracle: a random LSTM's sequences, known density")
+def oracle(vocab, seq_len, hidden, n_train, n_test, seed):
+    o, train, test = _oracle_data(vocab, seq_len, hidden, n_train, n_test, seed)
+    return OracleDataset(o, train, test)
+
+
+# ---------------------------------------------------------------- text files
+
+def build_vocab(token_lists: list[list[str]], min_count: int, max_vocab: int) -> list[str]:
+    """<pad>, <end>, <unk>, then tokens by falling count (ties by token), at least min_count times."""
+    from collections import Counter
+    counts = Counter(t for toks in token_lists for t in toks)
+    kept = sorted((t for t, c in counts.items() if c >= min_count), key=lambda t: (-counts[t], t))
+    if max_vocab:
+        kept = kept[: max(0, max_vocab - 3)]
+    return [PAD, END, UNK] + kept
+
+
+def lines_dataset(lines: list[str], level: str, max_len: int, min_count: int, max_vocab: int,
+                  test_fraction: float, seed: int, source: str) -> TextDataset:
+    """Split lines (shuffled by ``seed``) into train/test; the vocabulary comes from train only."""
+    tok = (lambda s: list(s)) if level == "char" else (lambda s: s.split())
+    lines = [s for s in dict.fromkeys(lines) if 0 < len(tok(s)) <= max_len]
+    if len(lines) < 2:
+        raise ConfigError(f"data: {source} has fewer than 2 usable lines of 1..{max_len} "
+                          f"{level} tokens; raise data.max_len or check the file")
+    perm = torch.randperm(len(lines), generator=torch.Generator().manual_seed(seed)).tolist()
+    lines = [lines[i] for i in perm]
+    n_test = max(1, int(round(test_fraction * len(lines))))
+    test, train = lines[:n_test], lines[n_test:]
+    vocab = build_vocab([tok(s) for s in train], min_count, max_vocab)
+    ds = TextDataset(torch.zeros(0, max_len + 1, dtype=torch.long), torch.zeros(0, max_len + 1),
+                     vocab, level, 0, 1, 2)
+    ds.train, ds.test = ds.encode(train), ds.encode(test)
+    ds.size = len(ds.train)
+    ds.source = source
+    return ds
+
+
+@dataclass
+class TextFileParams:
+    path: str = opt("", "a UTF-8 text file with one sample per line")
+    level: str = opt("word", "tokens: characters or whitespace-separated words", choices=["char", "word"])
+    max_len: int = opt(20, "longest sample in tokens (longer lines are left out); +1 for <end>", ge=1)
+    min_count: int = opt(1, "tokens seen fewer times in training become <unk>", ge=1)
+    max_vocab: int = opt(0, "keep at most this many tokens, specials included (0: all)", ge=0)
+    lowercase: bool = opt(False, "lowercase every line first")
+    test_fraction: float = opt(0.1, "share of lines held out as the test split", gt=0.0, le=0.9)
+    seed: int = opt(0, "seed of the train/test split")
+
+
+def _read_lines(path: str, lowercase: bool, hint: str = "") -> list[str]:
+    p = Path(path).expanduser()
+    if not path or not p.is_file():
+        raise ConfigError(f"data.path: {path!r} is not a file{hint}")
+    lines = [s.strip() for s in p.read_text(encoding="utf-8", errors="replace").splitlines()]
+    return [s.lower() if lowercase else s for s in lines if s]
+
+
+@DATASETS.register("textfile", TextFileParams, "a text file, one sample per line (char or word tokens)")
+def textfile(path, level, max_len, min_count, max_vocab, lowercase, test_fraction, seed):
+    lines = _read_lines(path, lowercase, "; give data.path = a text file with one sample per line")
+    return lines_dataset(lines, level, max_len, min_count, max_vocab, test_fraction, seed, path)
+
+
+WORDS_PATH = "/usr/share/dict/words"
+
+
+@dataclass
+class WordsParams:
+    path: str = opt(WORDS_PATH, "word list, one word a line (Debian package wamerican)")
+    max_len: int = opt(12, "longest word in characters (longer words are left out)", ge=1)
+    lowercase_only: bool = opt(True, "keep only words of the letters a-z (no names, no possessives)")
+    test_fraction: float = opt(0.1, "share of words held out (for the share of real unseen words)",
+                               gt=0.0, le=0.9)
+    seed: int = opt(0, "seed of the train/test split")
+
+
+@DATASETS.register("words", WordsParams, "English words as character sequences (wamerican)")
+def words(path, max_len, lowercase_only, test_fraction, seed):
+    hint = ("; install the word list with `apt-get install wamerican` (it provides "
+            "/usr/share/dict/words) or set data.path to any file with one word a line")
+    lines = _read_lines(path, False, hint)
+    if lowercase_only:
+        lines = [w for w in lines if w.isascii() and w.isalpha() and w.islower()]
+    return lines_dataset(lines, "char", max_len, 1, 0, test_fraction, seed, path)
+
+
+def uniform_nll(vocab_size: int) -> float:
+    """Per-token NLL of the uniform model: log |V|."""
+    return math.log(vocab_size)

@@ -1,0 +1,129 @@
+"""Metrics for generated sequences (text data: ``dataset.kind == "text"``).
+
+- ``nll_oracle``: per-token NLL of G's samples under the data's known density (the
+  SeqGAN oracle); lower = samples the oracle finds likely (precision, not diversity).
+- ``nll_test``: per-token NLL of held-out sequences under G (coverage / diversity).
+- ``bleu``: BLEU-2..5 of samples against the test split (NLTK's implementation,
+  smoothing method 1, each sample against all references, averaged; Texygen's protocol).
+- ``self_bleu``: BLEU-2..5 of each sample against the other samples (high = repetitive).
+- ``novelty``: share of samples not in the training set, share of distinct samples,
+  share equal to some real sequence (train or test), and share equal to a held-out
+  sequence not in training (for words: real English words G never saw).
+
+BLEU cost grows with hypotheses x references, so it uses at most ``BLEU_HYPOTHESES``
+samples and ``BLEU_REFERENCES`` test sequences.
+"""
+from __future__ import annotations
+
+import torch
+
+from gankit.components import METRICS
+from gankit.metrics import Metric
+
+BLEU_HYPOTHESES = 200
+BLEU_REFERENCES = 1000
+ORDERS = (2, 3, 4, 5)
+
+
+def bleu_scores(hypotheses: list[list[str]], references: list[list[str]],
+                orders=ORDERS) -> dict[int, float]:
+    """Mean sentence BLEU-n of each hypothesis against all references (uniform n-gram weights)."""
+    from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
+    smooth = SmoothingFunction().method1
+    weights = [tuple([1.0 / n] * n) for n in orders]
+    sums = [0.0] * len(orders)
+    for h in hypotheses:
+        s = sentence_bleu(references, h, weights=weights, smoothing_function=smooth)
+        for i, v in enumerate(s):
+            sums[i] += v
+    return {n: sums[i] / max(len(hypotheses), 1) for i, n in enumerate(orders)}
+
+
+def self_bleu_scores(hypotheses: list[list[str]], orders=ORDERS) -> dict[int, float]:
+    """Mean BLEU-n of each hypothesis against all the others (diversity: lower is more diverse)."""
+    from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
+    smooth = SmoothingFunction().method1
+    weights = [tuple([1.0 / n] * n) for n in orders]
+    sums = [0.0] * len(orders)
+    for i, h in enumerate(hypotheses):
+        refs = hypotheses[:i] + hypotheses[i + 1:]
+        for j, v in enumerate(sentence_bleu(refs, h, weights=weights, smoothing_function=smooth)):
+            sums[j] += v
+    return {n: sums[i] / max(len(hypotheses), 1) for i, n in enumerate(orders)}
+
+
+def novelty_scores(samples: list[str], train: set[str], test: set[str]) -> dict[str, float]:
+    n = max(len(samples), 1)
+    return {"novelty": sum(s not in train for s in samples) / n,
+            "unique": len(set(samples)) / n,
+            "real_share": sum(s in train or s in test for s in samples) / n,
+            "unseen_real_share": sum(s in test and s not in train for s in samples) / n}
+
+
+@torch.no_grad()
+def model_nll(G, x: torch.Tensor, end_id, batch: int = 1000) -> float:
+    """Per-token NLL of sequences x under G (valid positions only), G in eval mode."""
+    from gankit.data.text import valid_mask
+    was = G.training
+    G.eval()
+    dev = next(G.parameters()).device
+    total, count = 0.0, 0
+    for i in range(0, len(x), batch):
+        xb = x[i:i + batch].to(dev)
+        m = valid_mask(xb, end_id)
+        total += float(-(G.token_logp(xb) * m).sum())
+        count += int(m.sum())
+    G.train(was)
+    return total / max(count, 1)
+
+
+def _samples(run, n: int) -> torch.Tensor:
+    return run.generate(n, seed=run.cfg.seed + 13)
+
+
+def _tok(ds, lines):
+    return [ds.tokens(s) for s in lines]
+
+
+def _nll_oracle(run):
+    x = _samples(run, run.cfg.eval.n_samples)
+    return {"nll_oracle": float(run.dataset.oracle_nll(x).mean())}
+
+
+def _nll_test(run):
+    return {"nll_test": model_nll(run.G, run.dataset.test, run.dataset.end_id)}
+
+
+def _bleu(run):
+    ds = run.dataset
+    hyp = _tok(ds, ds.decode(_samples(run, min(run.cfg.eval.n_samples, BLEU_HYPOTHESES))))
+    refs = _tok(ds, ds.decode(ds.test[:BLEU_REFERENCES]))
+    return {f"bleu{n}": v for n, v in bleu_scores(hyp, refs).items()}
+
+
+def _self_bleu(run):
+    ds = run.dataset
+    hyp = _tok(ds, ds.decode(_samples(run, min(run.cfg.eval.n_samples, BLEU_HYPOTHESES))))
+    return {f"self_bleu{n}": v for n, v in self_bleu_scores(hyp).items()}
+
+
+def _novelty(run):
+    ds = run.dataset
+    lines = ds.decode(_samples(run, run.cfg.eval.n_samples))
+    return novelty_scores(lines, ds.train_lines, set(ds.decode(ds.test)))
+
+
+def _is_text(ds):
+    return getattr(ds, "kind", None) == "text"
+
+
+METRICS.register("nll_oracle", None, "per-token NLL of G's samples under the known oracle (SeqGAN)")(
+    lambda: Metric("nll_oracle", _nll_oracle, lambda ds: hasattr(ds, "oracle_nll"), "NLL_oracle"))
+METRICS.register("nll_test", None, "per-token NLL of held-out sequences under G (text)")(
+    lambda: Metric("nll_test", _nll_test, _is_text, "NLL of test data under G"))
+METRICS.register("bleu", None, "BLEU-2..5 of samples against the test split (NLTK; text)")(
+    lambda: Metric("bleu", _bleu, _is_text, "BLEU"))
+METRICS.register("self_bleu", None, "self-BLEU-2..5 of samples (repetitiveness; text)")(
+    lambda: Metric("self_bleu", _self_bleu, _is_text, "self-BLEU"))
+METRICS.register("novelty", None, "shares of novel, distinct, real and real-but-unseen samples (text)")(
+    lambda: Metric("novelty", _novelty, _is_text, "novelty"))

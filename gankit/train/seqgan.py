@@ -1,0 +1,283 @@
+"""Sequence GANs as phases for the one training loop.
+
+Sampling a token is not differentiable, so D's score gives G no gradient
+(SPEC section 5).  The ``seqgan`` objective trains G in three stages, each a
+phase gated by the iteration number (phases as data, no second loop):
+
+    steps [0, P)            "mle": maximum likelihood on real sequences (teacher forcing)
+    steps [P, P + Pd)       "d":   D learns real vs G's samples (G frozen)
+    steps [P + Pd, ...)     "d" x k, then "g": the adversarial game
+
+The G phase has three estimators (``estimator``):
+- ``rollout`` (SeqGAN, Yu et al. 2017): REINFORCE with Q(x_<t, x_t) = mean over K
+  Monte-Carlo completions of the prefix of D(completion); at t = L, D(x).
+      grad J = E sum_t (Q_t - b_t) grad log G(x_t | x_<t)
+- ``dense`` (ScratchGAN-style, de Masson d'Autume et al. 2019): a per-step D gives
+  a reward every step, r_t = 2 D(x_<=t) - 1; the return R_t = sum_{s>=t} gamma^(s-t) r_s;
+  the baseline b_t is a moving average of R_t (per position); no rollouts, so large
+  batches are affordable.  (A sequence-level D rewards only the last valid step.)
+- ``gumbel``: no REINFORCE.  G emits straight-through Gumbel-softmax one-hots,
+  D reads them as rows @ embedding, and the adversarial G loss backpropagates
+  through the relaxation; the temperature anneals tau_i = max(tau_min, tau_0 exp(-rate i)).
+
+The baseline (a moving average) is the only state beyond the nets and optimizers;
+it travels in the checkpoint (extra_state), so a resumed run continues exactly.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from gankit.components import OBJECTIVES
+from gankit.config import ConfigError, opt
+from gankit.data.text import valid_mask
+from gankit.train.loop import Phase, StepContext
+
+
+def uniforms(z: Tensor, dist: str) -> Tensor:
+    """G's noise z -> uniforms in [0, 1) (the probability integral transform of the prior)."""
+    u = 0.5 * (1 + torch.erf(z / math.sqrt(2))) if dist == "normal" else (z + 1) / 2
+    return u.clamp(0.0, 1.0 - 1e-7)
+
+
+def reinforce_loss(logp: Tensor, advantage: Tensor, mask: Tensor) -> Tensor:
+    """-mean over valid steps of A_t log G(x_t | x_<t); its gradient is the REINFORCE estimate."""
+    m = mask.to(logp.dtype)
+    return -(advantage.detach() * logp * m).sum() / m.sum().clamp_min(1.0)
+
+
+def discounted_returns(r: Tensor, mask: Tensor, gamma: float) -> Tensor:
+    """R_t = sum_{s >= t, valid} gamma^(s - t) r_s, (n, L)."""
+    r = r * mask.to(r.dtype)
+    out = torch.zeros_like(r)
+    acc = torch.zeros_like(r[:, 0])
+    for t in range(r.shape[1] - 1, -1, -1):
+        acc = r[:, t] + gamma * acc
+        out[:, t] = acc
+    return out
+
+
+def last_valid(x: Tensor, mask: Tensor) -> Tensor:
+    """Index of the last valid step of each row, (n,)."""
+    return mask.long().sum(1).clamp_min(1) - 1
+
+
+class SeqGANObjective:
+    def __init__(self, run, estimator, pretrain_steps, d_pretrain_steps, rollouts, discount,
+                 baseline_decay, g_lr, mle_weight, tau, tau_min, tau_decay, d_embedding):
+        self.G, self.D, self.loss = run.G, run.D, run.loss
+        self.sample_real, self.sample_z = run.sample_real, run.sample_z
+        self.noise_dist = run.cfg.noise.dist
+        self.m = run.cfg.train.batch_size
+        self.d_steps = run.cfg.train.d_steps
+        self.opt_d, self.opt_g = run.opt_d, run.opt_g
+        self.mle_lr, self.g_lr = run.cfg.optim_g.lr, (g_lr or run.cfg.optim_g.lr)
+        self.end_id = run.dataset.end_id
+        self.estimator, self.rollouts, self.gamma = estimator, rollouts, discount
+        self.P, self.Pd = pretrain_steps, d_pretrain_steps
+        self.baseline_decay, self.mle_weight = baseline_decay, mle_weight
+        self.tau, self.tau_min, self.tau_decay = tau, tau_min, tau_decay
+        if not hasattr(self.G, "sample") or not hasattr(self.G, "token_logp"):
+            raise ConfigError("objective 'seqgan': needs a sequence generator (generator.name = 'seq')")
+        L = run.dataset.seq_len
+        self.baseline = torch.zeros(L, device=run.device)
+        self.baseline_set = torch.zeros((), dtype=torch.bool, device=run.device)
+        self.d_embedding = d_embedding
+        if d_embedding != "own":
+            ge, de = self.G.embed.weight, getattr(self.D, "embed", None)
+            if de is None or de.weight.shape != ge.shape:
+                raise ConfigError(f"objective.d_embedding = {d_embedding!r}: D's embedding must have "
+                                  f"G's shape {tuple(ge.shape)}; set discriminator.embed_dim = "
+                                  f"generator.embed_dim")
+            if d_embedding == "from_g_frozen":
+                de.weight.requires_grad_(False)
+            if self.P == 0:
+                self._copy_embedding(-1)
+
+    # ---------------------------------------------------------------- helpers
+    def _u(self, n: int) -> Tensor:
+        return uniforms(self.sample_z(n), self.noise_dist)
+
+    def generate(self, z: Tensor) -> Tensor:
+        return self.G.sample(uniforms(z, self.noise_dist))
+
+    def _copy_embedding(self, step: int):
+        if step == self.P - 1 or step < 0:
+            with torch.no_grad():
+                self.D.embed.weight.copy_(self.G.embed.weight)
+
+    def _set_lr(self, lr: float):
+        for g in self.opt_g.param_groups:
+            g["lr"] = lr
+
+    def _sequence_logit(self, x: Tensor) -> Tensor:
+        """D's logit of whole sequences: a per-step D's logit at the last valid step."""
+        out = self.D(x)
+        if out.dim() == 1:
+            return out
+        idx = last_valid(x, valid_mask(x, self.end_id))
+        return out.gather(1, idx[:, None])[:, 0]
+
+    def _d_logits(self, x: Tensor) -> Tensor:
+        """D's logits at the positions that count: (n,) or the valid steps of (n, L)."""
+        out = self.D(x)
+        return out if out.dim() == 1 else out[valid_mask(x, self.end_id)]
+
+    def extra_state(self) -> dict:
+        return {"baseline": self.baseline.clone(), "baseline_set": self.baseline_set.clone()}
+
+    def load_extra_state(self, state: dict):
+        if "baseline" in state:
+            self.baseline.copy_(state["baseline"])
+            self.baseline_set.copy_(state["baseline_set"])
+
+    def callbacks(self) -> list:
+        return []
+
+    def tau_at(self, step: int) -> float:
+        i = max(0, step - self.P - self.Pd)
+        return max(self.tau_min, self.tau * math.exp(-self.tau_decay * i))
+
+    # ---------------------------------------------------------------- phases
+    def mle_phase(self, ctx: StepContext):
+        self._set_lr(self.mle_lr)
+        x = self.sample_real(self.m)
+        return self._nll(x), {}
+
+    def _nll(self, x: Tensor) -> Tensor:
+        mask = valid_mask(x, self.end_id).float()
+        return -(self.G.token_logp(x) * mask).sum() / mask.sum()
+
+    def d_phase(self, ctx: StepContext):
+        real = self.sample_real(self.m)
+        with torch.no_grad():
+            fake = self.G.sample(self._u(self.m))
+        lr_, lf_ = self._d_logits(real), self._d_logits(fake)
+        loss = self.loss.d_loss(lr_, lf_)
+        logs = {}
+        if ctx.logging:
+            with torch.no_grad():
+                logs = {"d_real": torch.sigmoid(lr_).mean(), "d_fake": torch.sigmoid(lf_).mean(),
+                        "d_acc": 0.5 * ((lr_ > 0).float().mean() + (lf_ < 0).float().mean())}
+        return loss, logs
+
+    @torch.no_grad()
+    def rollout_rewards(self, x: Tensor) -> Tensor:
+        """Q_t for t = 0..L-1: D's mean probability over K completions of x[:, :t+1];
+        the last step is scored on x itself."""
+        was = self.D.training
+        self.D.eval()
+        n, L = x.shape
+        K = self.rollouts
+        xk = x.repeat(K, 1)
+        states = self.G.states(xk)
+        q = torch.empty(n, L, device=x.device)
+        for t in range(L):
+            # Q for x_t: keep x_0..x_t, complete from the state that has read start, x_0..x_{t-1}
+            if t + 1 < L:
+                u = torch.rand(K * n, L, device=x.device)
+                y = self.G.complete(xk, t + 1, states[t], u)
+                q[:, t] = torch.sigmoid(self._sequence_logit(y)).view(K, n).mean(0)
+            else:
+                q[:, t] = torch.sigmoid(self._sequence_logit(x))
+        self.D.train(was)
+        return q
+
+    @torch.no_grad()
+    def dense_rewards(self, x: Tensor, mask: Tensor) -> Tensor:
+        was = self.D.training
+        self.D.eval()
+        out = self.D(x)
+        self.D.train(was)
+        if out.dim() == 1:     # a sequence-level D: one reward, at the last valid step
+            r = torch.zeros(x.shape, device=x.device)
+            r.scatter_(1, last_valid(x, mask)[:, None], (2 * torch.sigmoid(out) - 1)[:, None])
+        else:
+            r = 2 * torch.sigmoid(out) - 1      # r_t = 2 D(x_<=t) - 1 in [-1, 1]
+        return discounted_returns(r, mask, self.gamma)
+
+    def _advantage(self, q: Tensor, mask: Tensor) -> Tensor:
+        """Q - b with b a moving average of Q per position (updated after use)."""
+        if self.baseline_decay <= 0:
+            return q
+        m = mask.float()
+        batch_mean = (q * m).sum(0) / m.sum(0).clamp_min(1.0)
+        b = torch.where(self.baseline_set, self.baseline, batch_mean)
+        a = q - b
+        self.baseline.copy_(self.baseline_decay * b + (1 - self.baseline_decay) * batch_mean)
+        self.baseline_set.fill_(True)
+        return a
+
+    def g_phase(self, ctx: StepContext):
+        self._set_lr(self.g_lr)
+        logs = {}
+        if self.estimator == "gumbel":
+            tau = self.tau_at(ctx.step)
+            u = torch.rand(self.m, self.G.seq_len, self.G.vocab, device=self.baseline.device)
+            y = self.G.sample_relaxed(self.m, tau, u)
+            ids = y.argmax(-1)
+            out = self.D(y)
+            lf = out if out.dim() == 1 else out[valid_mask(ids, self.end_id)]
+            loss = self.loss.g_loss(lf)
+            if ctx.logging:
+                logs = {"tau": torch.tensor(tau), "g_d_fake": torch.sigmoid(lf.detach()).mean()}
+        else:
+            with torch.no_grad():
+                x = self.G.sample(self._u(self.m), temperature=1.0)
+            mask = valid_mask(x, self.end_id)
+            q = self.rollout_rewards(x) if self.estimator == "rollout" else self.dense_rewards(x, mask)
+            adv = self._advantage(q, mask)
+            logp = self.G.token_logp(x)
+            loss = reinforce_loss(logp, adv, mask)
+            if ctx.logging:
+                m = mask.float()
+                logs = {"reward_mean": (q * m).sum() / m.sum(),
+                        "g_sample_nll": -(logp.detach() * m).sum() / m.sum()}
+        if self.mle_weight > 0:
+            loss = loss + self.mle_weight * self._nll(self.sample_real(self.m))
+        return loss, logs
+
+    def build_phases(self) -> list[Phase]:
+        P, Pa = self.P, self.P + self.Pd
+        k = self.d_steps
+        g_params = list(self.G.parameters())
+        return [
+            Phase("mle", self.opt_g, self.mle_phase, lambda s: 1 if s < P else 0,
+                  [self._copy_embedding] if self.d_embedding != "own" else [], g_params),
+            Phase("d", self.opt_d, self.d_phase, lambda s: (k if s >= P else 0),
+                  [], list(self.D.parameters())),
+            Phase("g", self.opt_g, self.g_phase, lambda s: 1 if s >= Pa else 0, [], g_params),
+        ]
+
+
+@dataclass
+class SeqGANParams:
+    estimator: str = opt("rollout", "G's gradient: rollout (SeqGAN REINFORCE with Monte-Carlo "
+                         "rollouts), dense (ScratchGAN-style per-step rewards), gumbel "
+                         "(straight-through Gumbel-softmax)", choices=["rollout", "dense", "gumbel"])
+    pretrain_steps: int = opt(1000, "maximum-likelihood steps of G before the game (P)", ge=0)
+    d_pretrain_steps: int = opt(200, "D-only steps after MLE, before G's adversarial steps", ge=0)
+    rollouts: int = opt(16, "Monte-Carlo completions per prefix (rollout; SeqGAN: 16)", ge=1)
+    discount: float = opt(0.95, "gamma of the discounted per-step returns (dense)", ge=0.0, le=1.0)
+    baseline_decay: float = opt(0.9, "moving-average baseline b_t <- d b_t + (1-d) mean R_t, per "
+                                "position t (0: no baseline)", ge=0.0, le=0.9999)
+    g_lr: float = opt(0.0, "G's learning rate in the adversarial phase (0: optim_g.lr)", ge=0.0)
+    mle_weight: float = opt(0.0, "weight of an MLE term added to G's adversarial loss", ge=0.0)
+    tau: float = opt(1.0, "initial Gumbel-softmax temperature (gumbel)", gt=0.0)
+    tau_min: float = opt(0.1, "floor of the annealed temperature (gumbel)", gt=0.0)
+    tau_decay: float = opt(0.005, "tau_i = max(tau_min, tau exp(-tau_decay i)), i = adversarial step",
+                           ge=0.0)
+    d_embedding: str = opt("own", "D's token embedding: its own, or copied from G's MLE-pretrained "
+                           "embedding at the end of pretraining (and optionally frozen)",
+                           choices=["own", "from_g", "from_g_frozen"])
+
+
+@OBJECTIVES.register("seqgan", SeqGANParams, "sequence GAN: MLE pretraining, then REINFORCE "
+                     "(rollouts or dense rewards) or Gumbel-softmax")
+def seqgan_objective(run, **kw):
+    if run.dataset.kind != "text":
+        raise ConfigError("objective 'seqgan': needs text data (data.name = oracle, words or textfile)")
+    return SeqGANObjective(run, **kw)

@@ -1,0 +1,149 @@
+"""Sequence nets, the seqgan objective, text metrics and a tiny run from the command line."""
+import json
+import math
+
+import pytest
+import torch
+
+from gankit.cli import main
+from gankit.metrics.text import bleu_scores, novelty_scores, self_bleu_scores
+from gankit.nets.sequence import CNNDiscriminator, SeqGenerator, StepDiscriminator, gumbel_softmax_st
+from gankit.train.seqgan import discounted_returns, reinforce_loss, uniforms
+
+
+def tiny_g(end_id=None, pad_id=None, vocab=6, seq_len=4, seed=0):
+    torch.manual_seed(seed)
+    return SeqGenerator(vocab, seq_len, end_id, pad_id, "lstm", 8, 16, 0.0, 1.0)
+
+
+def test_reinforce_rewarded_token_rises_penalised_falls():
+    for sign in (1.0, -1.0):
+        G = tiny_g()
+        opt = torch.optim.SGD(G.parameters(), lr=0.5)
+        x = torch.tensor([[3, 1, 2, 0]] * 8)
+        p0 = torch.softmax(G(x)[0, 0], -1)[3].item()
+        adv = torch.zeros(8, 4)
+        adv[:, 0] = sign                                  # reward (or punish) token 3 at step 0
+        loss = reinforce_loss(G.token_logp(x), adv, torch.ones(8, 4, dtype=torch.bool))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        p1 = torch.softmax(G(x)[0, 0], -1)[3].item()
+        assert (p1 - p0) * sign > 1e-4, (sign, p0, p1)
+
+
+def test_gumbel_straight_through_is_one_hot_with_gradients():
+    logits = torch.randn(5, 7, requires_grad=True)
+    u = torch.rand(5, 7, generator=torch.Generator().manual_seed(0))
+    y = gumbel_softmax_st(logits, 0.5, u)
+    # one-hot forward (to float rounding of hard + soft - soft)
+    assert torch.allclose(y.detach(), torch.nn.functional.one_hot(y.argmax(-1), 7).float(), atol=1e-6)
+    (y * torch.arange(7.0)).sum().backward()
+    assert logits.grad is not None and logits.grad.abs().sum() > 0
+    # through a whole relaxed sequence, into G's parameters
+    G = tiny_g(end_id=1, pad_id=0)
+    ys = G.sample_relaxed(3, 0.7, torch.rand(3, 4, 6))
+    assert torch.allclose(ys.detach().sum(-1), torch.ones(3, 4))
+    ys[..., 2].sum().backward()
+    assert G.out.weight.grad.abs().sum() > 0
+
+
+def test_sampling_deterministic_given_u_and_stops_at_end():
+    G = tiny_g(end_id=1, pad_id=0, seq_len=10)
+    u = torch.rand(200, 10, generator=torch.Generator().manual_seed(1))
+    a, b = G.sample(u), G.sample(u)
+    assert torch.equal(a, b)
+    for row in a.tolist():
+        if 1 in row:
+            assert all(t == 0 for t in row[row.index(1) + 1:])
+    # uniforms spread over the vocabulary: the samples follow G's first-step distribution
+    p = torch.softmax(G(a)[0, 0], -1)
+    freq = torch.bincount(a[:, 0], minlength=6).float() / 200
+    assert (freq - p).abs().max() < 0.15
+    # a rollout keeps its prefix
+    states = G.states(a)
+    c = G.complete(a, 3, states[2], torch.rand(200, 10))
+    assert torch.equal(c[:, :3], a[:, :3])
+
+
+def test_uniforms_of_both_priors_in_unit_interval():
+    z = torch.randn(1000, 4)
+    for u in (uniforms(z, "normal"), uniforms(2 * torch.rand(1000, 4) - 1, "uniform")):
+        assert float(u.min()) >= 0 and float(u.max()) < 1 and abs(float(u.mean()) - 0.5) < 0.05
+
+
+def test_discriminators_read_ids_and_one_hots_alike():
+    x = torch.randint(0, 6, (3, 5))
+    oh = torch.nn.functional.one_hot(x, 6).float()
+    for D in (CNNDiscriminator(6, 5, 8, [1, 2, 3, 9], 4, 0.0), StepDiscriminator(6, 8, 8, 0.0)):
+        D.eval()
+        assert torch.allclose(D(x), D(oh), atol=1e-6)
+    assert CNNDiscriminator(6, 5, 8, [2], 4, 0.0)(x).shape == (3,)
+    assert StepDiscriminator(6, 8, 8, 0.0)(x).shape == (3, 5)
+
+
+def test_discounted_returns_closed_form():
+    r = torch.tensor([[1.0, 0.0, 2.0]])
+    out = discounted_returns(r, torch.ones(1, 3, dtype=torch.bool), 0.5)
+    assert torch.allclose(out, torch.tensor([[1.5, 1.0, 2.0]]))
+    out = discounted_returns(r, torch.tensor([[True, True, False]]), 0.5)
+    assert torch.allclose(out, torch.tensor([[1.0, 0.0, 0.0]]))
+
+
+def test_text_metrics_known_answers():
+    sents = [["a", "b", "c", "d", "e", "f"], ["b", "c", "d", "e", "f", "g"]]
+    assert all(abs(v - 1.0) < 1e-9 for v in bleu_scores(sents, sents).values())
+    same = [sents[0]] * 4
+    assert all(abs(v - 1.0) < 1e-9 for v in self_bleu_scores(same).values())
+    assert all(v < 0.5 for v in bleu_scores([["x", "y", "z", "w", "v"]], sents).values())
+    n = novelty_scores(["ab", "cd", "ab", "zz"], train={"ab"}, test={"cd"})
+    assert n == {"novelty": 0.5, "unique": 0.75, "real_share": 0.75, "unseen_real_share": 0.25}
+
+
+WORDS = ["cat", "cap", "car", "cart", "care", "dog", "dot", "door", "dorm", "bat", "bar", "bark",
+         "barn", "tar", "tap", "tape", "top", "tip", "tin", "ten", "pen", "pet", "pat", "pot"] * 1
+
+
+def _tiny(tmp_path, estimator, steps=10):
+    f = tmp_path / "words.txt"
+    f.write_text("\n".join(WORDS) + "\n")
+    return ["--set", "data.name='textfile'", "--set", f"data.path='{f}'", "--set", "data.level='char'",
+            "--set", "data.max_len=5", "--set", "data.test_fraction=0.25", "--set", "noise.dim=6",
+            "--set", "generator.hidden=16", "--set", "discriminator.hidden=16",
+            "--set", f"objective.estimator='{estimator}'", "--set", "objective.pretrain_steps=4",
+            "--set", "objective.d_pretrain_steps=2", "--set", "objective.rollouts=2",
+            "--set", f"train.steps={steps}", "--set", "train.batch_size=8", "--set", "train.log_every=2",
+            "--set", "train.sample_every=5", "--set", "train.checkpoint_every=5",
+            "--set", "train.n_fixed=20", "--set", "train.progress=false", "--set", "eval.n_samples=20"]
+
+
+@pytest.mark.parametrize("estimator", ["rollout", "dense", "gumbel"])
+def test_tiny_run_end_to_end(tmp_path, capsys, estimator):
+    out = tmp_path / "run"
+    assert main(["train", "words", "--out", str(out)] + _tiny(tmp_path, estimator)) == 0
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    last = records[-1]
+    assert last["kind"] == "eval"
+    for key in ("nll_test", "bleu2", "bleu5", "self_bleu3", "novelty", "unseen_real_share"):
+        assert key in last and math.isfinite(last[key])
+    assert any("loss_mle" in r for r in records) and any("loss_g" in r for r in records)
+    assert "Samples" in (out / "report.html").read_text()
+    capsys.readouterr()
+    assert main(["sample", str(out), "-n", "7"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 7 and all(set(s) <= set("abcdefghijklmnopqrstuvwxyz<unk>") for s in lines)
+
+
+def test_resume_is_bit_identical(tmp_path):
+    from gankit.train.checkpoint import load_latest
+    a, b = tmp_path / "a", tmp_path / "b"
+    args = _tiny(tmp_path, "dense", steps=10)
+    assert main(["train", "words", "--out", str(a)] + args) == 0
+    half = [s if s != "train.steps=10" else "train.steps=5" for s in args]
+    assert main(["train", "words", "--out", str(b)] + half) == 0
+    assert main(["train", "--resume", "--out", str(b), "--set", "train.steps=10"]) == 0
+    sa, _ = load_latest(a / "checkpoints")
+    sb, _ = load_latest(b / "checkpoints")
+    for k, v in sa["models"]["G"].items():
+        assert torch.equal(v, sb["models"]["G"][k]), k
+    assert torch.equal(sa["objective"]["baseline"], sb["objective"]["baseline"])
