@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch.nn.functional as F
+from gankit.config import opt
 from torch import Tensor
 
 from gankit.components import LOSSES
@@ -17,6 +18,16 @@ from gankit.components import LOSSES
 def d_loss_bce(real: Tensor, fake: Tensor) -> Tensor:
     """-V(D, G) = -[mean log D(x) + mean log(1 - D(G(z)))]."""
     return F.softplus(-real).mean() + F.softplus(fake).mean()
+
+
+def d_loss_bce_smoothed(real: Tensor, fake: Tensor, smoothing: float) -> Tensor:
+    """One-sided label smoothing (Salimans et al. 2016): real targets 1 - s, fake targets 0.
+
+    -[(1 - s) log D(x) + s log(1 - D(x))] - log(1 - D(G(z)))
+      = (1 - s) softplus(-l_real) + s softplus(l_real) + softplus(l_fake).
+    """
+    return ((1 - smoothing) * F.softplus(-real) + smoothing * F.softplus(real)).mean() \
+        + F.softplus(fake).mean()
 
 
 def g_loss_minimax(fake: Tensor) -> Tensor:
@@ -36,13 +47,52 @@ def g_loss_nonsaturating(fake: Tensor) -> Tensor:
     return F.softplus(-fake).mean()
 
 
+# ------------------------------------------------------------ critic losses (no sigmoid)
+
+def d_loss_wgan(real: Tensor, fake: Tensor) -> Tensor:
+    """WGAN critic: maximise J_D = E f(x) - E f(G(z)), i.e. minimise E f(G(z)) - E f(x).
+
+    With a 1-Lipschitz f, sup_f J_D is the earth-mover distance W(p_data, p_g)
+    (Kantorovich-Rubinstein duality); -loss is the critic's estimate of it.
+    """
+    return fake.mean() - real.mean()
+
+
+def g_loss_wgan(fake: Tensor) -> Tensor:
+    """J_G = -E f(G(z)) (also the hinge loss's G loss)."""
+    return -fake.mean()
+
+
+def d_loss_hinge(real: Tensor, fake: Tensor) -> Tensor:
+    """Hinge (Lim & Ye 2017; SAGAN, BigGAN): E max(0, 1 - f(x)) + E max(0, 1 + f(G(z)))."""
+    return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+
+
+def d_loss_lsgan(real: Tensor, fake: Tensor) -> Tensor:
+    """Least squares (Mao et al. 2017, a=0, b=1): 1/2 E (D(x) - 1)^2 + 1/2 E D(G(z))^2."""
+    return 0.5 * ((real - 1) ** 2).mean() + 0.5 * (fake ** 2).mean()
+
+
+def g_loss_lsgan(fake: Tensor) -> Tensor:
+    """Least squares G (c=1): 1/2 E (D(G(z)) - 1)^2."""
+    return 0.5 * ((fake - 1) ** 2).mean()
+
+
 @dataclass
 class LossPair:
-    """A named pair of losses; ``probabilistic`` says sigmoid(logit) is D's probability."""
+    """A named pair of losses.
+
+    ``probabilistic``: sigmoid(output) is D's probability that x is real.
+    ``boundary``: D says "real" when its output is above this (for D's accuracy);
+    None where the output is not a classifier's (the WGAN critic).
+    ``wasserstein``: -d_loss estimates the earth-mover distance (WGAN critics).
+    """
     name: str
     d: callable
     g: callable
     probabilistic: bool = True
+    boundary: float | None = 0.0
+    wasserstein: bool = False
 
     def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         return self.d(real, fake)
@@ -51,11 +101,40 @@ class LossPair:
         return self.g(fake)
 
 
-@LOSSES.register("minimax", None, "the paper's saturating loss: G minimises log(1 - D(G(z)))")
-def minimax():
-    return LossPair("minimax", d_loss_bce, g_loss_minimax)
+@dataclass
+class BCEParams:
+    label_smoothing: float = opt(0.0, "one-sided label smoothing: D's target for real data is 1 - this "
+                                      "(Salimans et al. 2016 use 0.1); fakes keep target 0", ge=0.0, le=0.5)
 
 
-@LOSSES.register("nonsaturating", None, "non-saturating: G maximises log D(G(z)) (default)")
-def nonsaturating():
-    return LossPair("nonsaturating", d_loss_bce, g_loss_nonsaturating)
+def _bce_d(label_smoothing: float):
+    if label_smoothing == 0:
+        return d_loss_bce
+    return lambda real, fake: d_loss_bce_smoothed(real, fake, label_smoothing)
+
+
+@LOSSES.register("minimax", BCEParams, "the paper's saturating loss: G minimises log(1 - D(G(z)))")
+def minimax(label_smoothing=0.0):
+    return LossPair("minimax", _bce_d(label_smoothing), g_loss_minimax)
+
+
+@LOSSES.register("nonsaturating", BCEParams, "non-saturating: G maximises log D(G(z)) (default)")
+def nonsaturating(label_smoothing=0.0):
+    return LossPair("nonsaturating", _bce_d(label_smoothing), g_loss_nonsaturating)
+
+
+@LOSSES.register("wgan", None, "Wasserstein: critic f without sigmoid, J_D = E f(x) - E f(G(z)); "
+                 "needs a Lipschitz constraint (objective clip, gp or spectral_norm)")
+def wgan():
+    return LossPair("wgan", d_loss_wgan, g_loss_wgan, probabilistic=False, boundary=None,
+                    wasserstein=True)
+
+
+@LOSSES.register("hinge", None, "hinge: D minimises E relu(1 - f(x)) + E relu(1 + f(G(z))); G: -E f(G(z))")
+def hinge():
+    return LossPair("hinge", d_loss_hinge, g_loss_wgan, probabilistic=False, boundary=0.0)
+
+
+@LOSSES.register("lsgan", None, "least squares (LSGAN): D regresses real to 1, fake to 0; G pulls fakes to 1")
+def lsgan():
+    return LossPair("lsgan", d_loss_lsgan, g_loss_lsgan, probabilistic=False, boundary=0.5)

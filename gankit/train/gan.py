@@ -6,19 +6,33 @@ Extension points (each a list of plain callables, empty by default):
 - ``d_penalties``: extra D terms ``p(D, real, fake, step) -> Tensor`` (gradient
   penalty, R1);
 - ``g_penalties``: extra G terms ``p(D, real, fake, step) -> Tensor`` (feature
-  matching).
+  matching);
+- ``d_after`` / ``g_after``: after-step hooks ``h(step)`` (weight clipping, EMA);
+- ``stateful``: named objects with state_dict()/load_state_dict() that checkpoints
+  must carry (EMA weights, historical averages) so a resumed run continues exactly.
+
+The "gan" objective's options (GANParams) switch the remedies on; gan_objective
+wires them into these lists.  The remedies themselves live in
+gankit/losses/penalties.py and gankit/train/remedies.py.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Callable
 
+import math
+
 import torch
 from torch import Tensor, nn
 
-from gankit.components import OBJECTIVES
-from gankit.config import opt
+from gankit.components import DISCRIMINATORS, OBJECTIVES
+from gankit.config import ConfigError, opt
+from gankit.losses.adversarial import d_loss_bce
+from gankit.losses.penalties import WeightClip, apply_spectral_norm, gradient_penalty, r1_penalty
+from gankit.train import remedies as R
 from gankit.train.loop import Phase, StepContext
+
+LOG4 = math.log(4.0)
 
 
 class GANObjective:
@@ -31,17 +45,33 @@ class GANObjective:
         self.d_input: list[Callable[[Tensor, int], Tensor]] = []
         self.d_penalties: list[Callable[..., Tensor]] = []
         self.g_penalties: list[Callable[..., Tensor]] = []
+        self.d_after: list[Callable[[int], None]] = []
+        self.g_after: list[Callable[[int], None]] = []
+        self.stateful: dict[str, object] = {}
+        self.G_eval: nn.Module | None = None     # e.g. the EMA of G; None: G itself
+        self.pack = 1
 
     def generate(self, z: Tensor) -> Tensor:
         """Samples for evaluation and snapshots (G in eval mode is set by the caller)."""
-        return self.G(z)
+        return (self.G_eval or self.G)(z)
+
+    def d_score(self, x: Tensor) -> Tensor:
+        """D's output on single samples x (plots of D over the plane): a packed D sees
+        each sample packed with copies of itself."""
+        if self.pack > 1:
+            x = R.pack(x.repeat_interleave(self.pack, 0), self.pack)
+        return self.D(x)
 
     def extra_state(self) -> dict:
-        """Objective state beyond G, D and their optimizers (none for the plain GAN)."""
-        return {}
+        """Objective state beyond G, D and their optimizers."""
+        return {k: v.state_dict() for k, v in self.stateful.items()}
 
     def load_extra_state(self, state: dict):
-        pass
+        missing = set(self.stateful) - set(state)
+        if missing:
+            raise KeyError(f"checkpoint lacks objective state {sorted(missing)}")
+        for k, v in self.stateful.items():
+            v.load_state_dict(state[k])
 
     def callbacks(self) -> list:
         return []
@@ -67,20 +97,31 @@ class GANObjective:
         real_in, fake_in = self.d_view(real, ctx.step), self.d_view(fake, ctx.step)
         lr, lf = self.D(real_in), self.D(fake_in)
         loss = self.loss.d_loss(lr, lf)
-        for pen in self.d_penalties:
-            loss = loss + pen(self.D, real_in, fake_in, ctx.step)
-        ctx.scratch["real"] = real
         logs = {}
+        for pen in self.d_penalties:
+            term = pen(self.D, real_in, fake_in, ctx.step)
+            loss = loss + term
+            if ctx.logging and getattr(pen, "log_as", None):
+                logs[pen.log_as] = term.detach()
+        ctx.scratch["real"] = real
         if ctx.logging:
             with torch.no_grad():
                 key = "d_real" if self.loss.probabilistic else "critic_real"
                 logs[key] = self._probs(lr).mean()
                 logs[key.replace("real", "fake")] = self._probs(lf).mean()
-                logs["d_acc_real"] = (lr > 0).float().mean() if self.loss.probabilistic else None
-                logs["d_acc_fake"] = (lf < 0).float().mean() if self.loss.probabilistic else None
-                if not self.loss.probabilistic:
+                b = self.loss.boundary
+                if b is not None:   # D's accuracy: real above its decision boundary, fake below
+                    logs["d_acc_real"] = (lr > b).float().mean()
+                    logs["d_acc_fake"] = (lf < b).float().mean()
+                if self.loss.probabilistic:
+                    # V(D, G) = -bce; with D = D*, V = -log 4 + 2 JSD, so JSD >= (log 4 - bce) / 2
+                    logs["jsd_estimate"] = 0.5 * (LOG4 - d_loss_bce(lr, lf))
+                if self.loss.wasserstein:
+                    # E f(x) - E f(G(z)): the critic's estimate of the earth-mover distance
                     logs["wasserstein_estimate"] = lr.mean() - lf.mean()
-            logs = {k: v for k, v in logs.items() if v is not None}
+                for t in self.d_input:
+                    if hasattr(t, "sigma"):
+                        logs["instance_noise"] = torch.tensor(t.sigma(ctx.step))
         return loss, logs
 
     def g_phase(self, ctx: StepContext):
@@ -89,13 +130,17 @@ class GANObjective:
             fake = self.G(self.sample_noise(self.m))
         lf = self.D(self.d_view(fake, ctx.step))
         loss = self.loss.g_loss(lf)
+        logs = {}
         for pen in self.g_penalties:
-            loss = loss + pen(self.D, ctx.scratch.get("real"), fake, ctx.step)
-        return loss, {}
+            term = pen(self.D, ctx.scratch.get("real"), fake, ctx.step)
+            loss = loss + term
+            if ctx.logging and getattr(pen, "log_as", None):
+                logs[pen.log_as] = term.detach()
+        return loss, logs
 
     def build_phases(self) -> list[Phase]:
         """The phases for the run's optimizers and k (set by the factory)."""
-        return self.phases(*self.optimizers, self.d_steps)
+        return self.phases(*self.optimizers, self.d_steps, self.d_after, self.g_after)
 
     def phases(self, opt_d, opt_g, d_steps: Callable[[int], int] | int = 1,
                d_after: list | None = None, g_after: list | None = None) -> list[Phase]:
@@ -109,16 +154,136 @@ class GANObjective:
                       [p for p in self.G.parameters()])]
 
 
+def _penalty(fn, log_as: str):
+    fn.log_as = log_as
+    return fn
+
+
 @dataclass
 class GANParams:
     reuse_fake: bool = opt(True, "reuse the D step's G(z) for the G step when k = 1 (one G forward "
                                  "per iteration instead of two)")
+    # Lipschitz constraints and penalties on D
+    clip: float = opt(0.0, "WGAN weight clipping: clamp D's weights to [-clip, clip] after each D "
+                           "step (WGAN: 0.01; 0 = off)", ge=0.0)
+    gp: float = opt(0.0, "gradient penalty lambda on interpolates of real and fake (WGAN-GP: 10; "
+                         "0 = off)", ge=0.0)
+    gp_center: float = opt(1.0, "target gradient norm of the penalty (1: WGAN-GP; 0: zero-centred)",
+                           ge=0.0)
+    r1: float = opt(0.0, "R1 penalty gamma: gamma/2 E ||grad D(x_real)||^2 (0 = off)", ge=0.0)
+    spectral_norm: bool = opt(False, "spectral normalisation of every linear/conv layer of D")
+    # D's inputs
+    instance_noise: float = opt(0.0, "std of Gaussian noise added to D's inputs, real and fake "
+                                     "(0 = off)", ge=0.0)
+    instance_noise_anneal: int = opt(0, "steps over which the instance noise decays to 0 (0: "
+                                        "constant)", ge=0)
+    instance_noise_schedule: str = opt("linear", "decay of the instance noise: linear sigma0 (1 - t/T); "
+                                                 "exponential sigma0 0.01^(t/T)",
+                                       choices=["linear", "exponential"])
+    pack: int = opt(1, "PacGAN: D judges this many samples concatenated (2, 4; 1 = off); "
+                       "train.batch_size must be a multiple", ge=1)
+    minibatch: str = opt("none", "batch-level features for D's last layer: std (minibatch standard "
+                                 "deviation) or discrimination (Salimans et al.)",
+                         choices=["none", "std", "discrimination"])
+    minibatch_group: int = opt(4, "minibatch std: group size (0 = the whole batch)", ge=0)
+    minibatch_kernels: int = opt(16, "minibatch discrimination: number of kernels B", ge=1)
+    minibatch_kernel_dim: int = opt(8, "minibatch discrimination: dimension C of each kernel", ge=1)
+    # G
+    feature_matching: float = opt(0.0, "weight of ||E f(x) - E f(G(z))||^2 on D's last hidden layer "
+                                        "f, added to G's loss (0 = off)", ge=0.0)
+    historical_averaging: float = opt(0.0, "weight of ||theta - mean of past theta||^2 for D and G "
+                                            "(0 = off)", ge=0.0)
+    ema: float = opt(0.0, "decay beta of an exponential moving average of G's weights, used for "
+                          "samples and metrics (e.g. 0.999; 0 = off)", ge=0.0, le=1.0)
+    ema_start: int = opt(0, "EMA: copy G's weights until this step, average after", ge=0)
+    # schedule
+    critic_boost: int = opt(0, "D steps at boosted iterations (WGAN: 100; 0 = always train.d_steps)",
+                            ge=0)
+    critic_boost_first: int = opt(25, "boost the first this many G iterations (WGAN: 25)", ge=0)
+    critic_boost_every: int = opt(500, "and every this many G iterations (WGAN: 500; 0 = never)", ge=0)
+
+    def check(self, where):
+        if self.ema >= 1.0:
+            raise ConfigError(f"{where}.ema: must be < 1 (0 switches it off), got {self.ema}")
 
 
-@OBJECTIVES.register("gan", GANParams, "Algorithm 1: k D steps then one G step on G(z)")
-def gan_objective(run, reuse_fake):
+def _need(D, attr: str, what: str):
+    if not hasattr(D, attr):
+        raise ConfigError(f"objective.{what}: the discriminator {type(D).__name__} has no "
+                          f"{attr!r} (D must expose features(x) and head for this option)")
+
+
+@OBJECTIVES.register("gan", GANParams, "Algorithm 1: k D steps then one G step on G(z), plus remedies")
+def gan_objective(run, **options):
+    """Builds the GAN objective and wires in the remedies the options ask for.
+
+    Options that change D's architecture (pack, spectral_norm, minibatch) rebuild or wrap
+    ``run.D`` and rebuild D's optimizer, before any step is taken.
+    """
+    from gankit.train.build import build_optimizer
+    p = GANParams(**options)
+    cfg = run.cfg
+    D_changed = False
+    if p.pack > 1:
+        if cfg.train.batch_size % p.pack:
+            raise ConfigError(f"objective.pack: train.batch_size {cfg.train.batch_size} is not a "
+                              f"multiple of {p.pack}")
+        run.D = DISCRIMINATORS.build(cfg.discriminator.name, cfg.discriminator.params,
+                                     where="discriminator",
+                                     data=R.PackedData(run.dataset, p.pack)).to(run.device)
+        D_changed = True
+    if p.spectral_norm:   # before the minibatch read-out, whose zero init has no singular value
+        apply_spectral_norm(run.D)
+    if p.minibatch != "none":
+        _need(run.D, "head", "minibatch")
+        feat = getattr(run.D, "feature_dim", None)
+        if p.minibatch == "std":
+            stats = R.MinibatchStd(p.minibatch_group)
+        else:
+            if feat is None:
+                _need(run.D, "feature_dim", "minibatch")
+            stats = R.MinibatchDiscrimination(feat, p.minibatch_kernels, p.minibatch_kernel_dim)
+        run.D.head = R.MinibatchHead(run.D.head, stats).to(run.device)
+        D_changed = True
+    if D_changed:
+        run.opt_d = build_optimizer(run.D.parameters(), cfg.optim_d)
+
     obj = GANObjective(run.G, run.D, run.loss, run.sample_real, run.sample_z,
-                       run.cfg.train.batch_size, reuse_fake=reuse_fake)
+                       cfg.train.batch_size, reuse_fake=p.reuse_fake)
+    obj.pack = p.pack
+    if p.instance_noise > 0:
+        obj.d_input.append(R.InstanceNoise(p.instance_noise, p.instance_noise_anneal,
+                                           p.instance_noise_schedule))
+    if p.pack > 1:
+        obj.d_input.append(lambda x, step, m=p.pack: R.pack(x, m))
+    if p.clip > 0:
+        obj.d_after.append(WeightClip(run.D, p.clip))
+    if p.gp > 0:
+        obj.d_penalties.append(_penalty(
+            lambda D, real, fake, step: gradient_penalty(D, real, fake, p.gp, p.gp_center), "gp"))
+    if p.r1 > 0:
+        obj.d_penalties.append(_penalty(lambda D, real, fake, step: r1_penalty(D, real, p.r1), "r1"))
+    if p.feature_matching > 0:
+        _need(run.D, "features", "feature_matching")
+
+        def feature_matching(D, real, fake, step):
+            fr = D.features(obj.d_view(real, step)).mean(0).detach()
+            ff = D.features(obj.d_view(fake, step)).mean(0)
+            return p.feature_matching * ((fr - ff) ** 2).sum()
+        obj.g_penalties.append(_penalty(feature_matching, "feature_matching"))
+    if p.historical_averaging > 0:
+        for name, net, pens, after in (("hist_d", run.D, obj.d_penalties, obj.d_after),
+                                       ("hist_g", run.G, obj.g_penalties, obj.g_after)):
+            ha = R.HistoricalAverage(net.parameters(), p.historical_averaging)
+            pens.append(_penalty(lambda D, real, fake, step, ha=ha: ha.penalty(), name))
+            after.append(ha.update)
+            obj.stateful[name] = ha
+    if p.ema > 0:
+        ema = R.EMA(run.G, p.ema, p.ema_start)
+        obj.g_after.append(ema.update)
+        obj.stateful["ema_g"] = ema
+        obj.G_eval = ema.shadow
     obj.optimizers = (run.opt_d, run.opt_g)
-    obj.d_steps = run.cfg.train.d_steps
+    obj.d_steps = (R.critic_schedule(cfg.train.d_steps, p.critic_boost, p.critic_boost_first,
+                                     p.critic_boost_every) if p.critic_boost > 0 else cfg.train.d_steps)
     return obj

@@ -1,0 +1,201 @@
+"""Training remedies as small parts the GAN objective composes (none touches the loop).
+
+- ``InstanceNoise``: x + sigma(t) eps on D's inputs, sigma annealed to 0 (seed 001's fix for
+  disjoint supports, Sonderby et al. 2016);
+- ``pack`` / ``PackedData``: PacGAN (Lin et al. 2018), D judges m samples at once;
+- ``MinibatchStd``, ``MinibatchDiscrimination`` and ``MinibatchHead``: batch-level features
+  fed to D's last layer (Karras et al. 2018; Salimans et al. 2016);
+- ``EMA``: an exponential moving average of G's weights, used for evaluation;
+- ``HistoricalAverage``: lam ||theta - mean of past theta||^2 (Salimans et al. 2016);
+- ``critic_schedule``: n_critic per iteration, e.g. WGAN's 100 critic steps early on.
+
+Everything works for any sample shape: points (n, d), images (n, c, h, w), sequences.
+Random draws use torch's default generator, which the run forks and checkpoints.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+
+
+# ------------------------------------------------------------------ instance noise
+
+def instance_noise_std(step: int, sigma0: float, anneal_steps: int, schedule: str = "linear") -> float:
+    """sigma(t): linear sigma0 (1 - t/T)_+, or exponential sigma0 * 0.01^(t/T) (1 % of sigma0 at T,
+    0 after); T = 0 keeps sigma0 for the whole run."""
+    if sigma0 <= 0:
+        return 0.0
+    if anneal_steps <= 0:
+        return sigma0
+    frac = step / anneal_steps
+    if frac >= 1:
+        return 0.0
+    if schedule == "linear":
+        return sigma0 * (1.0 - frac)
+    if schedule == "exponential":
+        return sigma0 * 0.01 ** frac
+    raise ValueError(f"instance noise schedule {schedule!r}: valid choices: linear, exponential")
+
+
+class InstanceNoise:
+    """A ``d_input`` transform: x -> x + sigma(step) * N(0, I), real and fake alike."""
+
+    def __init__(self, sigma0: float, anneal_steps: int, schedule: str = "linear"):
+        self.sigma0, self.anneal_steps, self.schedule = sigma0, anneal_steps, schedule
+
+    def sigma(self, step: int) -> float:
+        return instance_noise_std(step, self.sigma0, self.anneal_steps, self.schedule)
+
+    def __call__(self, x: Tensor, step: int) -> Tensor:
+        s = self.sigma(step)
+        return x + s * torch.randn_like(x) if s > 0 else x
+
+
+# ------------------------------------------------------------------ packing (PacGAN)
+
+def pack(x: Tensor, m: int) -> Tensor:
+    """(n, s0, s1, ...) -> (n/m, m*s0, s1, ...): m consecutive samples side by side along the
+    first sample axis (coordinates of points, channels of images)."""
+    n = len(x)
+    if n % m:
+        raise ValueError(f"packing {m} samples: the batch of {n} is not a multiple of {m}")
+    return x.reshape(n // m, m * x.shape[1], *x.shape[2:]) if x.ndim > 1 else x.reshape(n // m, m)
+
+
+class PackedData:
+    """A view of a dataset whose samples look packed: what D's factory must build for."""
+
+    def __init__(self, data, m: int):
+        self._data, self.m = data, m
+        s = tuple(data.shape)
+        self.shape = (m * s[0], *s[1:]) if s else (m,)
+        if getattr(data, "dim", None) is not None and len(s) == 1:
+            self.dim = self.shape[0]
+
+    def __getattr__(self, name):
+        return getattr(self._data, name)
+
+
+# ------------------------------------------------------------------ minibatch layers
+
+class MinibatchStd(nn.Module):
+    """Karras et al. 2018: the std of each feature over a group of samples, averaged over the
+    features: one number per group, appended to every sample of the group.  (n, ...) -> (n, 1)."""
+
+    out_dim = 1
+
+    def __init__(self, group_size: int = 4, eps: float = 1e-8):
+        super().__init__()
+        self.group_size, self.eps = group_size, eps
+
+    def forward(self, h: Tensor) -> Tensor:
+        n = len(h)
+        g = min(self.group_size, n) if self.group_size > 0 else n
+        if n % g:
+            g = n                                   # a ragged batch: one group
+        h = h.reshape(n // g, g, -1)                # (groups, g, features)
+        std = (h.var(1, unbiased=False) + self.eps).sqrt().mean(1)   # (groups,)
+        return std.repeat_interleave(g)[:, None]
+
+
+class MinibatchDiscrimination(nn.Module):
+    """Salimans et al. 2016: M_i = h_i T (B x C); o_b(x_i) = sum_j exp(-||M_i,b - M_j,b||_1).
+    (n, features) -> (n, B): how close each sample is to the others of its batch.  Batches
+    larger than ``chunk`` (D scored over a plot grid) compare within chunks of that size."""
+
+    def __init__(self, in_dim: int, kernels: int = 16, kernel_dim: int = 8, chunk: int = 1024):
+        super().__init__()
+        self.B, self.C, self.chunk = kernels, kernel_dim, chunk
+        self.T = nn.Parameter(torch.randn(in_dim, kernels * kernel_dim) * 0.1)
+        self.out_dim = kernels
+
+    def _block(self, h: Tensor) -> Tensor:
+        M = (h @ self.T).view(len(h), self.B, self.C).transpose(0, 1)     # (B, n, C)
+        l1 = torch.cdist(M, M, p=1)                                        # (B, n, n)
+        return (torch.exp(-l1).sum(2) - 1.0).T                             # minus exp(0) of self
+
+    def forward(self, h: Tensor) -> Tensor:
+        h = h.reshape(len(h), -1)
+        return torch.cat([self._block(h[i:i + self.chunk]) for i in range(0, len(h), self.chunk)])
+
+
+class MinibatchHead(nn.Module):
+    """D's head plus a linear read-out of batch statistics of the features it sees:
+    head(h) + W stats(h), which equals head applied to [h, stats(h)] for a linear head."""
+
+    def __init__(self, head: nn.Module, stats: nn.Module):
+        super().__init__()
+        self.head, self.stats = head, stats
+        self.out_features = getattr(head, "out_features", 1)
+        self.read = nn.Linear(stats.out_dim, self.out_features, bias=False)
+        nn.init.zeros_(self.read.weight)          # starts as the plain head
+
+    def forward(self, h: Tensor) -> Tensor:
+        return self.head(h) + self.read(self.stats(h))
+
+
+# ------------------------------------------------------------------ averages of weights
+
+class EMA:
+    """theta_ema <- beta theta_ema + (1 - beta) theta after each G step from ``start`` on (a
+    copy of theta before it); buffers (batch-norm statistics) are copied."""
+
+    def __init__(self, module: nn.Module, beta: float, start: int = 0):
+        self.module, self.beta, self.start = module, beta, start
+        self.shadow = copy.deepcopy(module).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, step: int):
+        beta = self.beta if step >= self.start else 0.0
+        for e, p in zip(self.shadow.parameters(), self.module.parameters()):
+            e.lerp_(p, 1.0 - beta)                     # e + (1 - beta)(p - e)
+        for e, b in zip(self.shadow.buffers(), self.module.buffers()):
+            e.copy_(b)
+
+    def state_dict(self) -> dict:
+        return self.shadow.state_dict()
+
+    def load_state_dict(self, state: dict):
+        self.shadow.load_state_dict(state)
+
+
+class HistoricalAverage:
+    """Salimans et al. 2016: lam * ||theta - (1/t) sum_i theta_i||^2 over past parameters."""
+
+    def __init__(self, params, lam: float):
+        self.params = [p for p in params]
+        self.lam = lam
+        self.avg = [p.detach().clone() for p in self.params]
+        self.count = torch.zeros((), dtype=torch.long)
+
+    def penalty(self) -> Tensor:
+        return self.lam * sum(((p - a) ** 2).sum() for p, a in zip(self.params, self.avg))
+
+    @torch.no_grad()
+    def update(self, step: int):
+        self.count += 1
+        w = 1.0 / float(self.count + 1)            # the initial weights count as the first
+        for a, p in zip(self.avg, self.params):
+            a.lerp_(p, w)
+
+    def state_dict(self) -> dict:
+        return {"avg": [a.clone() for a in self.avg], "count": self.count.clone()}
+
+    def load_state_dict(self, state: dict):
+        for a, s in zip(self.avg, state["avg"]):
+            a.copy_(s)
+        self.count.copy_(state["count"])
+
+
+# ------------------------------------------------------------------ n_critic schedules
+
+def critic_schedule(k: int, boost: int = 0, first: int = 25, every: int = 500) -> Callable[[int], int]:
+    """D steps at G iteration t: ``boost`` when t < first or t % every == 0 (WGAN: 100, 25,
+    500), else k.  boost = 0: always k."""
+    if boost <= 0:
+        return lambda step: k
+    return lambda step: boost if (step < first or (every > 0 and step % every == 0)) else k
+

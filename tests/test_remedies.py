@@ -1,0 +1,226 @@
+"""Training remedies: their formulas, their shapes, and each one in a tiny run of the CLI."""
+import json
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from gankit import config as C
+from gankit.cli import main
+from gankit.train import remedies as R
+from gankit.train.run import Run
+
+
+# ---------------------------------------------------------------- instance noise
+
+def test_instance_noise_linear_schedule():
+    f = lambda t: R.instance_noise_std(t, 0.4, 100)   # noqa: E731
+    assert f(0) == pytest.approx(0.4)
+    assert f(25) == pytest.approx(0.3)
+    assert f(50) == pytest.approx(0.2)
+    assert f(100) == 0.0 and f(1000) == 0.0
+    assert R.instance_noise_std(10**6, 0.4, 0) == pytest.approx(0.4)    # T = 0: constant
+    assert R.instance_noise_std(5, 0.0, 100) == 0.0
+
+
+def test_instance_noise_exponential_schedule():
+    f = lambda t: R.instance_noise_std(t, 0.5, 200, "exponential")   # noqa: E731
+    assert f(0) == pytest.approx(0.5)
+    assert f(100) == pytest.approx(0.05)          # 0.5 * 0.01 ** 0.5
+    assert f(199) == pytest.approx(0.5 * 0.01 ** (199 / 200))
+    assert f(200) == 0.0
+
+
+def test_instance_noise_adds_noise_of_that_std_to_any_shape():
+    torch.manual_seed(0)
+    t = R.InstanceNoise(0.3, 100)
+    x = torch.zeros(4000, 3, 5)
+    y = t(x, 50)                                   # sigma = 0.15
+    assert y.shape == x.shape
+    assert y.std().item() == pytest.approx(0.15, rel=0.02)
+    assert torch.equal(t(x, 100), x)               # annealed away
+
+
+# ---------------------------------------------------------------- packing
+
+def test_pack_points_and_images():
+    x = torch.arange(16.0).reshape(8, 2)
+    p = R.pack(x, 2)
+    assert p.shape == (4, 4)
+    assert p[1].tolist() == [4.0, 5.0, 6.0, 7.0]   # samples 2 and 3 side by side
+    imgs = torch.randn(8, 3, 4, 4)
+    pi = R.pack(imgs, 4)
+    assert pi.shape == (2, 12, 4, 4)
+    assert torch.equal(pi[1, 3:6], imgs[5])        # channels of the pack's 2nd sample
+    with pytest.raises(ValueError, match="multiple"):
+        R.pack(x[:7], 2)
+
+
+def test_packed_data_view():
+    from gankit.components import DATASETS
+    ds = DATASETS.build("ring")
+    v = R.PackedData(ds, 4)
+    assert v.shape == (8,) and v.modes is ds.modes
+
+
+# ---------------------------------------------------------------- minibatch layers
+
+def test_minibatch_std_known_values():
+    h = torch.tensor([[0.0, 0.0], [2.0, 4.0], [1.0, 1.0], [1.0, 1.0]])
+    out = R.MinibatchStd(group_size=2)(h)
+    # group 1: stds (1, 2) -> 1.5; group 2: identical samples -> 0
+    assert out.shape == (4, 1)
+    assert out[:2, 0].tolist() == pytest.approx([1.5, 1.5], abs=1e-4)
+    assert out[2:, 0].tolist() == pytest.approx([0.0, 0.0], abs=1e-3)
+    whole = R.MinibatchStd(group_size=0)(torch.randn(6, 3, 2, 2))      # any shape, one group
+    assert whole.shape == (6, 1) and torch.allclose(whole, whole[0].expand(6, 1))
+
+
+def test_minibatch_discrimination_sees_collapse():
+    torch.manual_seed(0)
+    md = R.MinibatchDiscrimination(3, kernels=5, kernel_dim=4)
+    same = torch.ones(6, 3)
+    assert torch.allclose(md(same), torch.full((6, 5), 5.0))             # n - 1 twins each
+    far = torch.eye(6, 3) * 1000 + torch.arange(6.0)[:, None] * 1000
+    assert md(far).abs().max().item() < 1e-6                              # nobody nearby
+    big = torch.randn(2500, 3)                                            # chunks, no n^2 memory
+    assert md(big).shape == (2500, 5)
+
+
+def test_minibatch_head_starts_as_the_plain_head():
+    head = nn.Linear(4, 1)
+    mh = R.MinibatchHead(head, R.MinibatchStd(2))
+    h = torch.randn(8, 4)
+    assert torch.equal(mh(h), head(h))
+
+
+# ---------------------------------------------------------------- averages of weights
+
+def test_ema_follows_its_formula():
+    G = nn.Linear(2, 2)
+    ema = R.EMA(G, beta=0.9, start=2)
+    w = [G.weight.detach().clone()]
+    want = G.weight.detach().clone()
+    for step in range(5):
+        with torch.no_grad():
+            G.weight.add_(1.0)
+        ema.update(step)
+        # before `start` the shadow copies G; after, e <- 0.9 e + 0.1 theta
+        want = G.weight.detach().clone() if step < 2 else 0.9 * want + 0.1 * G.weight.detach()
+        w.append(G.weight.detach().clone())
+    assert torch.allclose(ema.shadow.weight, want)
+    assert not ema.shadow.weight.requires_grad
+
+
+def test_historical_average_is_the_mean_of_past_weights():
+    G = nn.Linear(3, 1)
+    ha = R.HistoricalAverage(G.parameters(), lam=0.5)
+    seen = [G.weight.detach().clone()]
+    for step in range(4):
+        with torch.no_grad():
+            G.weight.mul_(-1.5).add_(0.3)
+        ha.update(step)
+        seen.append(G.weight.detach().clone())
+    mean = torch.stack(seen).mean(0)
+    assert torch.allclose(ha.avg[0], mean, atol=1e-6)
+    want = 0.5 * (((G.weight - mean) ** 2).sum() + ((G.bias - ha.avg[1]) ** 2).sum())
+    assert ha.penalty().item() == pytest.approx(want.item(), rel=1e-5)
+
+
+# ---------------------------------------------------------------- n_critic
+
+def test_wgan_critic_schedule():
+    k = R.critic_schedule(5, boost=100, first=25, every=500)
+    assert [k(t) for t in (0, 24, 25, 499, 500, 501, 1000)] == [100, 100, 5, 5, 100, 5, 100]
+    assert R.critic_schedule(3)(0) == 3
+
+
+# ---------------------------------------------------------------- tiny runs from the CLI
+
+TINY = ["--set", "train.steps=12", "--set", "train.batch_size=32", "--set", "train.progress=false",
+        "--set", "train.log_every=4", "--set", "train.sample_every=6", "--set", "train.n_fixed=64",
+        "--set", "eval.n_samples=200", "--set", "eval.jsd_samples=500", "--set", "eval.jsd_bins=20",
+        "--set", "generator.hidden=[16, 16]", "--set", "discriminator.hidden=[16, 16]",
+        "--set", 'objective.name="gan"']
+
+REMEDIES = {
+    "wgan-clip": ["loss.name=\"wgan\"", "objective.clip=0.01", "optim_d.name=\"rmsprop\"",
+                  "train.d_steps=2", "objective.critic_boost=4", "objective.critic_boost_first=2"],
+    "wgan-gp": ["loss.name=\"wgan\"", "objective.gp=10"],
+    "hinge-sn": ["loss.name=\"hinge\"", "objective.spectral_norm=true"],
+    "lsgan": ["loss.name=\"lsgan\""],
+    "r1": ["objective.r1=1.0"],
+    "instance-noise": ["objective.instance_noise=0.2", "objective.instance_noise_anneal=8"],
+    "label-smoothing": ["loss.label_smoothing=0.1"],
+    "feature-matching": ["objective.feature_matching=1.0"],
+    "minibatch-std": ["objective.minibatch=\"std\""],
+    "minibatch-discrimination": ["objective.minibatch=\"discrimination\""],
+    "historical-averaging": ["objective.historical_averaging=0.01"],
+    "ema": ["objective.ema=0.99"],
+    "ttur": ["optim_d.lr=4e-4", "optim_g.lr=1e-4"],
+    "pacgan4": ["objective.pack=4", "objective.gp=1.0", "objective.minibatch=\"std\""],
+}
+
+
+def _records(run_dir):
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("name", sorted(REMEDIES))
+def test_each_remedy_trains_a_tiny_run(tmp_path, name):
+    torch.set_num_threads(1)
+    args = ["train", "ring", "--out", str(tmp_path / name), *TINY]
+    for kv in REMEDIES[name]:
+        args += ["--set", kv]
+    assert main(args) == 0
+    recs = _records(tmp_path / name)
+    train = [r for r in recs if r["kind"] == "train"]
+    final = [r for r in recs if r["kind"] == "eval"][-1]
+    assert train and all(math.isfinite(r["loss_d"]) for r in train)
+    assert "grad_norm_g" in train[-1] and "modes_covered" in final
+    assert (tmp_path / name / "report.html").is_file()
+
+
+def test_diagnostics_are_logged(tmp_path):
+    torch.set_num_threads(1)
+    assert main(["train", "ring", "--out", str(tmp_path / "w"), *TINY,
+                 "--set", "loss.name=\"wgan\"", "--set", "objective.gp=10"]) == 0
+    last = [r for r in _records(tmp_path / "w") if r["kind"] == "train"][-1]
+    assert {"wasserstein_estimate", "critic_real", "critic_fake", "gp", "grad_norm_g"} <= set(last)
+    assert main(["train", "ring", "--out", str(tmp_path / "n"), *TINY,
+                 "--set", "objective.instance_noise=0.1"]) == 0
+    last = [r for r in _records(tmp_path / "n") if r["kind"] == "train"][-1]
+    assert {"jsd_estimate", "d_acc_real", "d_acc_fake", "d_real", "instance_noise"} <= set(last)
+    assert 0.0 <= last["d_acc_real"] <= 1.0 and -1.0 < last["jsd_estimate"] <= math.log(2) + 1e-6
+
+
+def test_bad_pack_is_a_config_error(tmp_path, capsys):
+    assert main(["train", "ring", "--out", str(tmp_path / "p"), *TINY,
+                 "--set", "objective.pack=5"]) == 2
+    assert "multiple of 5" in capsys.readouterr().err
+
+
+def test_resume_is_bit_identical_with_stateful_remedies(tmp_path):
+    """EMA weights and historical averages travel in the checkpoint: 6 + 6 steps == 12 steps."""
+    torch.set_num_threads(1)
+    over = [a for a in TINY[1::2] if not a.startswith("train.steps")] + [
+        "objective.ema=0.9", "objective.historical_averaging=0.01", "objective.pack=2",
+        "objective.minibatch=\"std\"", "objective.spectral_norm=true", "objective.instance_noise=0.1",
+        "train.checkpoint_every=6", "discriminator.dropout=0.1"]
+    straight = Run.create(C.load("ring", over + ["train.steps=12"]), tmp_path / "a").train()
+    first = Run.create(C.load("ring", over + ["train.steps=6"]), tmp_path / "b").train()
+    assert first.step == 6
+    resumed = Run.open(tmp_path / "b", ["train.steps=12"]).train()
+    a, b = straight.state_dict(), resumed.state_dict()
+    for net in ("G", "D"):
+        for k, v in a["models"][net].items():
+            assert torch.equal(v, b["models"][net][k]), (net, k)
+    for k, v in a["objective"]["ema_g"].items():
+        assert torch.equal(v, b["objective"]["ema_g"][k])
+    for x, y in zip(a["objective"]["hist_d"]["avg"], b["objective"]["hist_d"]["avg"]):
+        assert torch.equal(x, y)
+    # the EMA G, not G, makes the samples
+    assert torch.equal(straight.generate(5), resumed.generate(5))
+    z = straight.fixed_noise(5)
+    assert not torch.equal(straight.objective.generate(z), straight.G(z))
