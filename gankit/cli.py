@@ -66,7 +66,7 @@ def _cmd_sample(a):
     import numpy as np
     from gankit.train.run import Run
     run = Run.open(a.run_dir)
-    x = run.generate(a.n, seed=a.seed).numpy()
+    x = run.generate(a.n, seed=a.seed, **_condition_args(run, a)).numpy()
     if run.dataset.kind == "text" and (a.out is None or Path(a.out).suffix == ".txt"):
         text = "".join(line + "\n" for line in run.dataset.decode(x))   # one sample per line
         if a.out is None:
@@ -91,6 +91,25 @@ def _cmd_sample(a):
     else:
         raise ConfigError(f"--out {out}: unknown format {out.suffix!r}; use .npy, .csv, .png, .pdf or .svg")
     print(f"wrote {len(x)} samples to {out}")
+
+
+def _condition_args(run, a) -> dict:
+    """--label / --text for a conditional run -> generate()'s y or c."""
+    import torch
+    if a.label is None and a.text is None:
+        return {}
+    if run.conditioner is None:
+        raise ConfigError("--label/--text: this run is not conditional (condition.kind = 'none')")
+    ds = run.dataset
+    if a.label is not None:
+        if not 0 <= a.label < ds.n_classes:
+            raise ConfigError(f"--label {a.label}: valid labels are 0..{ds.n_classes - 1}")
+        # labels: the class itself; captions: random attribute words for that class
+        return {"y": torch.full((a.n,), a.label, dtype=torch.long)}
+    if ds.condition_kind != "text":
+        raise ConfigError("--text: this run is conditioned on labels; use --label N")
+    ds.parse(a.text)             # unknown words or no class name: a clear error
+    return {"c": ds.encode_text([a.text] * a.n)}
 
 
 def _cmd_report(a):
@@ -140,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="FILE: .npy, .csv, or a plot (.png/.pdf/.svg); text data: .txt, "
                    "or no --out to print one sample per line")
     s.add_argument("--seed", type=int, default=None, help="noise seed (default: the run's fixed noise)")
+    s.add_argument("--label", type=int, default=None, help="conditional runs: the class to generate")
+    s.add_argument("--text", default=None, help='caption-conditioned runs: e.g. "a thin large trouser"')
     s.set_defaults(fn=_cmd_sample)
     r = sub.add_parser("report", help="write RUN_DIR/report.html from the run folder")
     r.add_argument("run_dir")

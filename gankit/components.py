@@ -25,3 +25,4 @@ from gankit import metrics as _metrics  # noqa: E402,F401
 from gankit.train import gan as _gan  # noqa: E402,F401
 from gankit.train import seqgan as _seqgan  # noqa: E402,F401
 from gankit.metrics import text as _text_metrics  # noqa: E402,F401
+from gankit.metrics import conditional as _cond_metrics  # noqa: E402,F401

@@ -54,6 +54,24 @@ class EvalConfig:
 
 
 @dataclass
+class ConditionConfig:
+    kind: str = opt("none", "condition G and D on: nothing, class labels, or captions (short texts)",
+                    choices=["none", "label", "text"])
+    embed_dim: int = opt(32, "size of the condition embedding e(c)", ge=1)
+    g_mode: str = opt("concat", "G conditioning: concat [z, e(c)], or cbn (conditional batch norm)",
+                      choices=["concat", "cbn"])
+    d_mode: str = opt("projection", "D conditioning: concat on D's features, projection, acgan "
+                      "(auxiliary classifier), or none (D ignores c: an ablation)",
+                      choices=["concat", "projection", "acgan", "none"])
+    mismatch_weight: float = opt(1.0, "weight of the matching-aware term: real x with a wrong "
+                                      "condition scored as fake (0: off; concat/projection D only)", ge=0)
+    aux_weight: float = opt(1.0, "weight of AC-GAN's class loss (d_mode = acgan)", ge=0)
+    text_encoder: str = opt("bag", "caption encoder: mean of word embeddings (bag) or a GRU",
+                            choices=["bag", "gru"])
+    max_words: int = opt(8, "captions are cut or padded to this many words", ge=1)
+
+
+@dataclass
 class RunConfig:
     seed: int = opt(0, "seed of every random number in the run")
     data: Component = opt(Component("ring"), "training data (gankit list: datasets)", registry="datasets")
@@ -61,6 +79,7 @@ class RunConfig:
     discriminator: Component = opt(Component("mlp"), "D's network (gankit list: nets)",
                                    registry="discriminators")
     noise: NoiseConfig = opt(NoiseConfig(), "G's input noise")
+    condition: ConditionConfig = opt(ConditionConfig(), "conditional GAN: what G and D see besides z and x")
     objective: Component = opt(Component("gan"), "what the phases optimise (gankit list: objectives)",
                                registry="objectives")
     loss: Component = opt(Component("nonsaturating"), "adversarial loss pair (gankit list: losses)",

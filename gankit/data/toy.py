@@ -34,10 +34,14 @@ class GaussianMixture(PointDataset):
         self.modes = self.means
         self.mode_std = float(std_in) if isinstance(std_in, (int, float)) else float(self.stds.max())
 
-    def sample(self, n, generator):
+    def sample_with_labels(self, n, generator):
+        """(samples, index of the mode each was drawn from)."""
         idx = torch.multinomial(self.weights, n, replacement=True, generator=generator)
         eps = torch.randn(n, self.dim, generator=generator)
-        return self.means[idx] + eps * self.stds[idx, None]
+        return self.means[idx] + eps * self.stds[idx, None], idx
+
+    def sample(self, n, generator):
+        return self.sample_with_labels(n, generator)[0]
 
     @property
     def has_density(self):

@@ -51,6 +51,8 @@ def write_report(run_dir: str | Path) -> Path:
     import torch
 
     from gankit import config as C
+    from gankit.data.conditional import make_conditional
+    from gankit.report.conditional import condition_sections
     from gankit.train.build import build_dataset
 
     run_dir = Path(run_dir)
@@ -59,7 +61,7 @@ def write_report(run_dir: str | Path) -> Path:
         raise FileNotFoundError(f"{run_dir} is not a run folder (no config.toml)")
     raw = tomllib.loads(cfg_path.read_text())
     cfg = C.load(raw)
-    dataset = build_dataset(cfg)
+    dataset = make_conditional(build_dataset(cfg), cfg)
     records = read_metrics(run_dir)
     train = [r for r in records if r.get("kind") == "train"]
     evals = [r for r in records if r.get("kind") == "eval"]
@@ -108,6 +110,8 @@ def write_report(run_dir: str | Path) -> Path:
     if getattr(dataset, "kind", None) == "text":  # decoded samples over training
         from gankit.report.text import text_sections
         sections += text_sections(dataset, snaps)
+
+    sections += condition_sections(dataset, snaps, _png)   # conditional runs: a row per condition
 
     fig = plots.figure_curves(train, evals)
     if fig is not None:

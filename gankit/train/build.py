@@ -20,8 +20,9 @@ def build_dataset(cfg: RunConfig):
 def build_nets(cfg: RunConfig, data) -> tuple[nn.Module, nn.Module]:
     """G and D; each factory gets the noise dimension and the dataset (its shape, vocabulary,
     classes: whatever the net needs to know)."""
+    from gankit.train.conditional import noise_dim_for
     G = GENERATORS.build(cfg.generator.name, cfg.generator.params, where="generator",
-                         noise_dim=cfg.noise.dim, data=data)
+                         noise_dim=noise_dim_for(cfg), data=data)
     D = DISCRIMINATORS.build(cfg.discriminator.name, cfg.discriminator.params,
                              where="discriminator", data=data)
     return G, D

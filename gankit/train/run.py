@@ -25,6 +25,8 @@ from gankit.train.build import build_dataset, build_loss, build_nets, build_opti
 from gankit.train.callbacks import (Checkpointer, MetricsLogger, PeriodicEval, Progress, Snapshots,
                                     append_jsonl, finite_params)
 from gankit.components import OBJECTIVES
+from gankit.data.conditional import make_conditional
+from gankit.train.conditional import attach_terms, wrap_nets
 from gankit.train.loop import Trainer
 
 
@@ -34,7 +36,7 @@ class RunError(RuntimeError):
 
 def _seeds(seed: int) -> dict[str, int]:
     # distinct streams from one seed: data, noise, fixed evaluation noise
-    return {"data": seed, "noise": seed + 1_000_003, "fixed": seed + 2_000_003}
+    return {"data": seed, "noise": seed + 1_000_003, "fixed": seed + 2_000_003, "cond": seed + 3_000_003}
 
 
 class Run:
@@ -45,11 +47,12 @@ class Run:
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise C.ConfigError("train.device: CUDA is not available on this machine; "
                                 "use --set train.device=cpu")
-        self.dataset = build_dataset(cfg)
+        self.dataset = make_conditional(build_dataset(cfg), cfg)
         s = _seeds(cfg.seed)
         with torch.random.fork_rng(devices=[]):   # init from the seed; caller's RNG untouched
             torch.manual_seed(cfg.seed)
-            self.G, self.D = build_nets(cfg, self.dataset)
+            G, D = build_nets(cfg, self.dataset)
+            self.G, self.D, self.conditioner = wrap_nets(cfg, self.dataset, G, D)
             self.torch_rng = torch.get_rng_state()
         self.G.to(self.device)
         self.D.to(self.device)
@@ -58,17 +61,34 @@ class Run:
         self.opt_g = build_optimizer(self.G.parameters(), cfg.optim_g)
         self.data_gen = torch.Generator().manual_seed(s["data"])
         self.noise_gen = torch.Generator(self.device).manual_seed(s["noise"])
+        self.cond_gen = torch.Generator().manual_seed(s["cond"])   # mismatched conditions
+        self.cond_y = None                                          # classes of the current batch
         with torch.random.fork_rng(devices=[]):
             torch.set_rng_state(self.torch_rng)
             self.objective = OBJECTIVES.build(cfg.objective.name, cfg.objective.params,
                                               where="objective", run=self)
+            attach_terms(self, self.objective)
             self.phases = self.objective.build_phases()
             self.torch_rng = torch.get_rng_state()
         self.step = 0
 
     # ---------------------------------------------------------------- sampling
     def sample_real(self, n: int) -> torch.Tensor:
+        if self.conditioner is not None:   # bind the batch's conditions: G(z) and D(x) use them
+            x, c, y = self.dataset.sample_conditional(n, self.data_gen)
+            self.conditioner.bind(c.to(self.device))
+            self.cond_y = y.to(self.device)
+            return x.to(self.device, non_blocking=True)
         return self.dataset.sample(n, self.data_gen).to(self.device, non_blocking=True)
+
+    def conditions(self, n: int, seed: int | None = None, y: torch.Tensor | None = None,
+                   c: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Conditions to generate with: given ones, ones for classes y, or random classes."""
+        g = torch.Generator().manual_seed(_seeds(self.cfg.seed)["fixed"] if seed is None else seed)
+        if c is None:
+            y = self.dataset.random_classes(n, g) if y is None else y
+            c = self.dataset.conditions_for(y, g)
+        return c, y
 
     def sample_z(self, n: int) -> torch.Tensor:
         return sample_noise(n, self.cfg.noise.dim, self.cfg.noise.dist, self.noise_gen, self.device)
@@ -78,8 +98,13 @@ class Run:
         return sample_noise(n, self.cfg.noise.dim, self.cfg.noise.dist, g, self.device)
 
     @torch.no_grad()
-    def generate(self, n: int, seed: int | None = None, batch: int = 10000) -> torch.Tensor:
-        """n samples from G in eval mode; fixed noise unless a seed is given."""
+    def generate(self, n: int, seed: int | None = None, batch: int = 10000,
+                 y: torch.Tensor | None = None, c: torch.Tensor | None = None) -> torch.Tensor:
+        """n samples from G in eval mode; fixed noise unless a seed is given.
+
+        Conditional runs generate for conditions ``c``, or classes ``y``, or random classes;
+        the classes used are left in ``self.generated_y``.
+        """
         if seed is None:
             z = self.fixed_noise(n)
         else:
@@ -87,7 +112,16 @@ class Run:
             z = sample_noise(n, self.cfg.noise.dim, self.cfg.noise.dist, g, self.device)
         was = self.G.training
         self.G.eval()
-        out = torch.cat([self.objective.generate(z[i:i + batch]) for i in range(0, n, batch)]).cpu()
+        if self.conditioner is not None:
+            c, self.generated_y = self.conditions(n, seed, y, c)
+            c = c.to(self.device)
+            chunks = []
+            for i in range(0, n, batch):
+                self.conditioner.bind(c[i:i + batch])
+                chunks.append(self.objective.generate(z[i:i + batch]))
+            out = torch.cat(chunks).cpu()
+        else:
+            out = torch.cat([self.objective.generate(z[i:i + batch]) for i in range(0, n, batch)]).cpu()
         self.G.train(was)
         return out
 
@@ -112,7 +146,9 @@ class Run:
     def save_snapshot(self, step: int):
         x = self.generate(self.cfg.train.n_fixed)
         out = {"step": np.int64(step), "samples": x.numpy()}
-        if self.dataset.kind == "points" and self.dataset.dim <= 2:
+        if self.conditioner is not None and getattr(self, "generated_y", None) is not None:
+            out["labels"] = self.generated_y.numpy()
+        if self.dataset.kind == "points" and self.dataset.dim <= 2 and self.conditioner is None:
             lo, hi = self.dataset.bounds()
             n = 400 if self.dataset.dim == 1 else 80
             axes = [torch.linspace(float(lo[i]), float(hi[i]), n) for i in range(self.dataset.dim)]
@@ -136,7 +172,7 @@ class Run:
             "optimizers": {"d": self.opt_d.state_dict(), "g": self.opt_g.state_dict()},
             "objective": self.objective.extra_state(),
             "rng": {"torch": self.torch_rng, "data": self.data_gen.get_state(),
-                    "noise": self.noise_gen.get_state()},
+                    "noise": self.noise_gen.get_state(), "cond": self.cond_gen.get_state()},
         }
 
     def load_state_dict(self, state: dict):
@@ -148,6 +184,8 @@ class Run:
         self.torch_rng = state["rng"]["torch"]
         self.data_gen.set_state(state["rng"]["data"])
         self.noise_gen.set_state(state["rng"]["noise"])
+        if "cond" in state["rng"]:
+            self.cond_gen.set_state(state["rng"]["cond"])
         self.step = int(state["step"])
 
     def save_checkpoint(self):

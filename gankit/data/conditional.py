@@ -1,0 +1,186 @@
+"""Conditions for conditional GANs: class labels, or captions measured from each image.
+
+A conditional dataset serves ``(x, c, y)``: the sample, its condition (a label, or
+a caption's token ids) and its class.  Captions say more than the class: each
+image's stroke thickness, size and brightness are measured and compared with the
+median of its class, giving e.g. "a thick small faint seven".  The same
+measurements judge generated images (attribute accuracy), so the words are
+checkable.
+"""
+from __future__ import annotations
+
+import warnings
+
+import torch
+from torch import Tensor
+
+from gankit.config import ConfigError
+from gankit.nets.conditional import PAD, UNK
+
+# (property, word below the class median, word above it)
+ATTRIBUTES = [("thickness", "thin", "thick"), ("size", "small", "large"), ("brightness", "faint", "bright")]
+DIGIT_NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+
+
+def measure(x: Tensor) -> dict[str, Tensor]:
+    """Properties of images in [-1, 1] (n, C, H, W): ink area, bounding-box area, ink brightness."""
+    ink = (x.float().mean(1) + 1) / 2                        # (n, H, W) in [0, 1]
+    on = ink > 0.5
+    area = on.flatten(1).float().mean(1)                      # thickness: share of inked pixels
+    rows, cols = on.any(2).float(), on.any(1).float()         # which rows / cols hold ink
+    h, w = ink.shape[1:]
+    idx_r, idx_c = torch.arange(h).float(), torch.arange(w).float()
+
+    def extent(mask, idx):
+        lo = torch.where(mask > 0, idx, torch.full_like(idx, 1e9)).min(1).values
+        hi = torch.where(mask > 0, idx, torch.full_like(idx, -1e9)).max(1).values
+        return (hi - lo + 1).clamp_min(0)
+    box = extent(rows, idx_r) * extent(cols, idx_c) / (h * w)
+    bright = (ink * on).flatten(1).sum(1) / on.flatten(1).sum(1).clamp_min(1)
+    return {"thickness": area, "size": box, "brightness": bright}
+
+
+class Vocab:
+    """Word-level vocabulary; 0 is padding, 1 the unknown word."""
+
+    def __init__(self, words: list[str]):
+        self.words = ["<pad>", "<unk>"] + sorted(set(words))
+        self.index = {w: i for i, w in enumerate(self.words)}
+
+    def __len__(self):
+        return len(self.words)
+
+    @staticmethod
+    def tokenize(text: str) -> list[str]:
+        return text.lower().replace(",", " ").split()
+
+    def unknown(self, text: str) -> list[str]:
+        return [w for w in self.tokenize(text) if w not in self.index]
+
+    def encode(self, texts: list[str], max_words: int) -> Tensor:
+        out = torch.full((len(texts), max_words), PAD, dtype=torch.long)
+        for i, t in enumerate(texts):
+            ids = [self.index.get(w, UNK) for w in self.tokenize(t)][:max_words]
+            out[i, :len(ids)] = torch.tensor(ids, dtype=torch.long)
+        return out
+
+    def decode(self, ids: Tensor) -> list[str]:
+        return [" ".join(self.words[i] for i in row.tolist() if i != PAD) for row in ids]
+
+
+class ConditionalData:
+    """Wraps a dataset with labels; everything else is forwarded to it."""
+
+    def __init__(self, base, kind: str, max_words: int = 8):
+        self.base, self.condition_kind, self.max_words = base, kind, max_words
+        self.labels = getattr(base, "labels", None)
+        if isinstance(getattr(base, "modes", None), Tensor) and self.labels is None and base.kind == "points":
+            self.n_classes = len(base.modes)           # a mixture: the condition is which mode
+        elif self.labels is not None:
+            self.n_classes = int(getattr(base, "n_classes", None) or int(self.labels.max()) + 1)
+        else:
+            raise ConfigError(f"condition.kind = {kind!r}: dataset {type(base).__name__} has no labels; "
+                              "use labelled data (a mixture, MNIST, Fashion-MNIST, a folder with "
+                              "sub-folders) or condition.kind = 'none'")
+        if kind == "text":
+            if base.kind != "image":
+                raise ConfigError("condition.kind = 'text': captions are measured from images; "
+                                  "use an image dataset or condition.kind = 'label'")
+            names = getattr(base, "class_names", None) or [
+                DIGIT_NAMES[i] if self.n_classes <= 10 else f"class{i}" for i in range(self.n_classes)]
+            self.class_names = [n.lower().replace(" ", "-").replace("/", "-") for n in names]
+            x = base.split("train")
+            props = measure(x)
+            # per-class medians: a word says "more or less than usual for this class"
+            self.thresholds = torch.stack([
+                torch.stack([props[a][self.labels == k].median() if (self.labels == k).any()
+                             else props[a].median() for k in range(self.n_classes)])
+                for a, _, _ in ATTRIBUTES])                  # (n_attr, n_classes)
+            self.attr_bits = self.attributes(x, self.labels)  # (n, n_attr) of 0/1
+            words = [w for _, lo, hi in ATTRIBUTES for w in (lo, hi)] + self.class_names + ["a"]
+            self.vocab = Vocab(words)
+            self.n_conditions = len(self.vocab)
+        else:
+            self.n_conditions = self.n_classes
+
+    def __getattr__(self, name):          # forward dataset attributes (shape, kind, modes, ...)
+        if name == "base":
+            raise AttributeError(name)
+        return getattr(self.base, name)
+
+    @property
+    def shape(self):
+        return self.base.shape
+
+    # ------------------------------------------------------------ captions
+    def attributes(self, x: Tensor, y: Tensor) -> Tensor:
+        """0/1 per attribute: above this class's median?"""
+        props = measure(x)
+        return torch.stack([(props[a] > self.thresholds[i, y]).long() for i, (a, _, _) in enumerate(ATTRIBUTES)], 1)
+
+    def caption(self, bits: Tensor, y: Tensor) -> list[str]:
+        out = []
+        for b, k in zip(bits.tolist(), y.tolist()):
+            words = [ATTRIBUTES[i][2] if v else ATTRIBUTES[i][1] for i, v in enumerate(b)]
+            out.append("a " + " ".join(words) + " " + self.class_names[k])
+        return out
+
+    def parse(self, text: str) -> tuple[int, dict[str, int]]:
+        """Caption -> (class, {attribute: 0/1}) for the words it names."""
+        words = Vocab.tokenize(text)
+        unknown = self.vocab.unknown(text)
+        if unknown:
+            raise ConfigError(f"unknown word(s) {unknown} in {text!r}; known words: "
+                              f"{', '.join(self.vocab.words[2:])}")
+        classes = [self.class_names.index(w) for w in words if w in self.class_names]
+        if len(classes) != 1:
+            raise ConfigError(f"{text!r} must name exactly one class of: {', '.join(self.class_names)}")
+        attrs = {a: (1 if hi in words else 0) for a, lo, hi in ATTRIBUTES if lo in words or hi in words}
+        return classes[0], attrs
+
+    def encode_text(self, texts: list[str]) -> Tensor:
+        for t in texts:
+            bad = self.vocab.unknown(t)
+            if bad:
+                warnings.warn(f"unknown word(s) {bad} in {t!r} are read as <unk>")
+        return self.vocab.encode(texts, self.max_words)
+
+    # ------------------------------------------------------------ sampling
+    def _draw(self, n, generator):
+        if self.labels is None:                       # mixture: the mode index is the class
+            return self.base.sample_with_labels(n, generator)
+        idx = torch.randint(0, len(self.labels), (n,), generator=generator)
+        return self.base.to_float(self.base.x[idx]), self.labels[idx], idx
+
+    def sample_conditional(self, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
+        """(x, condition, class) for n training samples."""
+        x, y, *rest = self._draw(n, generator)
+        if self.condition_kind == "label":
+            return x, y, y
+        bits = self.attr_bits[rest[0]]
+        return x, self.vocab.encode(self.caption(bits, y), self.max_words), y
+
+    def sample(self, n, generator):
+        return self._draw(n, generator)[0]
+
+    def conditions_for(self, y: Tensor, generator: torch.Generator) -> Tensor:
+        """A condition for each class in y (captions get random attribute words)."""
+        if self.condition_kind == "label":
+            return y
+        bits = torch.randint(0, 2, (len(y), len(ATTRIBUTES)), generator=generator)
+        return self.vocab.encode(self.caption(bits, y), self.max_words)
+
+    def random_classes(self, n: int, generator: torch.Generator) -> Tensor:
+        return torch.randint(0, self.n_classes, (n,), generator=generator)
+
+    def mismatched(self, y: Tensor, generator: torch.Generator) -> Tensor:
+        """For each row a condition of another class: never a sample's own condition."""
+        shift = torch.randint(1, self.n_classes, (len(y),), generator=generator).to(y.device)
+        return self.conditions_for((y + shift) % self.n_classes, generator)
+
+
+def make_conditional(dataset, cfg):
+    """Wrap ``dataset`` for ``cfg.condition`` (returns it unchanged when unconditional)."""
+    if cfg.condition.kind == "none":
+        return dataset
+    return ConditionalData(dataset, cfg.condition.kind, cfg.condition.max_words)

@@ -1,0 +1,144 @@
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from gankit import config as C
+from gankit.components import DATASETS, DISCRIMINATORS, GENERATORS
+from gankit.config import ConfigError
+from gankit.data.conditional import ConditionalData, Vocab, measure
+from gankit.data.images import ImageDataset
+from gankit.nets.conditional import CondDiscriminator, CondGenerator, ConditionEncoder, Conditioner
+from gankit.train.run import Run
+
+from conftest import TINY
+
+
+def synthetic_images(n=200, seed=0):
+    """Blocks of random size and brightness in 4 classes (by position), uint8 (n, 1, 16, 16)."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.zeros(n, 1, 16, 16, dtype=torch.uint8)
+    y = torch.randint(0, 4, (n,), generator=g)
+    for i in range(n):
+        s = int(torch.randint(2, 7, (1,), generator=g))
+        v = int(torch.randint(140, 256, (1,), generator=g))
+        r, c = divmod(int(y[i]), 2)
+        x[i, 0, r * 8:r * 8 + s, c * 8:c * 8 + s] = v
+    return ImageDataset(x, y, class_names=["tl", "tr", "bl", "br"], name="blocks")
+
+
+@pytest.mark.parametrize("d_mode", ["concat", "projection", "acgan", "none"])
+@pytest.mark.parametrize("kind", ["label", "text"])
+def test_every_d_type_and_condition_kind(d_mode, kind):
+    if d_mode == "acgan" and kind == "text":
+        return
+    data = ConditionalData(synthetic_images(), kind)
+    cond = Conditioner()
+    enc = lambda: ConditionEncoder(kind, data.n_conditions, 8, "gru" if kind == "text" else "bag")
+    base_g = GENERATORS.build("dcgan", {"width": 8}, noise_dim=4 + 8, data=data)
+    base_d = DISCRIMINATORS.build("dcgan", {"width": 8}, data=data)
+    G = CondGenerator(base_g, enc(), cond, "concat")
+    D = CondDiscriminator(base_d, enc(), cond, d_mode, data.n_classes, base_d.feature_dim)
+    x, c, y = data.sample_conditional(6, torch.Generator().manual_seed(0))
+    assert c.shape == ((6,) if kind == "label" else (6, data.max_words))
+    cond.bind(c)
+    fake = G(torch.randn(6, 4))
+    assert fake.shape == (6, 1, 16, 16)
+    out = D(fake)
+    assert out.shape == (6,)
+    out.sum().backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in G.encoder.parameters())
+    if d_mode in ("concat", "projection"):     # D's realism score depends on the condition
+        other = data.mismatched(y, torch.Generator().manual_seed(1))
+        assert not torch.allclose(D(x, c), D(x, other))
+    else:                                      # acgan: c enters through the class loss only
+        assert torch.allclose(D(x, c), D(x, data.mismatched(y, torch.Generator().manual_seed(1))))
+    if d_mode == "acgan":
+        assert D.class_logits(x).shape == (6, 4)
+
+
+def test_conditional_batch_norm_depends_on_the_condition():
+    data = ConditionalData(synthetic_images(), "label")
+    cond = Conditioner()
+    base = GENERATORS.build("dcgan", {"width": 8}, noise_dim=4, data=data)
+    G = CondGenerator(base, ConditionEncoder("label", 4, 8), cond, "cbn")
+    for m in G.modules():
+        if hasattr(m, "gain"):
+            torch.nn.init.normal_(m.gain.weight)
+    z = torch.randn(5, 4)
+    a = G(z, torch.zeros(5, dtype=torch.long))
+    b = G(z, torch.full((5,), 3, dtype=torch.long))
+    assert not torch.allclose(a, b)
+    with pytest.raises(ValueError, match="batch norm"):
+        CondGenerator(GENERATORS.build("mlp", {}, noise_dim=4, data=DATASETS.build("ring", {})),
+                      ConditionEncoder("label", 8, 8), cond, "cbn")
+
+
+def test_mismatched_sampler_never_pairs_a_sample_with_its_own_condition():
+    g = torch.Generator().manual_seed(0)
+    ring = ConditionalData(DATASETS.build("ring", {}), "label")
+    y = torch.arange(8).repeat(500)
+    assert (ring.mismatched(y, g) != y).all()
+    text = ConditionalData(synthetic_images(), "text")
+    _, c, y = text.sample_conditional(400, g)
+    wrong = text.mismatched(y, g)
+    assert not (wrong == c).all(1).any()
+    wrong_classes = torch.tensor([text.parse(t)[0] for t in text.vocab.decode(wrong)])
+    assert (wrong_classes != y).all()
+
+
+def test_captions_measure_the_image_and_round_trip():
+    data = ConditionalData(synthetic_images(400), "text")
+    x, c, y = data.sample_conditional(50, torch.Generator().manual_seed(0))
+    texts = data.vocab.decode(c)
+    bits = data.attributes(x, y)
+    for t, b, k in zip(texts, bits, y):
+        cls, attrs = data.parse(t)
+        assert cls == int(k)
+        assert [attrs[a] for a in ("thickness", "size", "brightness")] == b.tolist()
+    # larger blocks measure larger
+    small, large = torch.full((1, 1, 16, 16), -1.0), torch.full((1, 1, 16, 16), -1.0)
+    small[..., :2, :2], large[..., :6, :6] = 1.0, 1.0
+    assert measure(large)["size"] > measure(small)["size"]
+    assert (data.vocab.encode(["a thick tl"], 8) == data.vocab.encode(["A thick, tl"], 8)).all()
+    with pytest.raises(ConfigError, match="unknown word"):
+        data.parse("a purple tl")
+    with pytest.raises(ConfigError, match="exactly one class"):
+        data.parse("a thick")
+    v = Vocab(["cat", "dog"])
+    assert v.decode(v.encode(["dog cat"], 4)) == ["dog cat"]
+    assert v.encode(["cow"], 2)[0, 0] == 1      # unknown -> <unk>
+
+
+def test_conditions_need_labels():
+    with pytest.raises(ConfigError, match="no labels"):
+        ConditionalData(DATASETS.build("swissroll", {}), "label")
+    with pytest.raises(ConfigError, match="image"):
+        ConditionalData(DATASETS.build("ring", {}), "text")
+
+
+def test_a_short_run_obeys_the_label_on_an_easy_mixture(tmp_path):
+    cfg = C.load("ring-cgan", ["train.steps=400", "train.progress=false", "data.n_modes=4",
+                               "data.std=0.05", "train.sample_every=400", "eval.n_samples=400"])
+    run = Run.create(cfg, tmp_path / "r").train()
+    acc = run.evaluate(["cond_accuracy"])["cond_accuracy"]
+    assert acc > 0.8, acc                      # chance is 0.25
+
+
+def test_conditional_command_line(tmp_path):
+    run = tmp_path / "run"
+    sets = [x for t in TINY + ["train.steps=20"] for x in ("--set", t)]
+    env = {**__import__("os").environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "gankit"]
+    p = subprocess.run(cmd + ["train", "ring-cgan", "--out", str(run), *sets], capture_output=True,
+                       text=True, env=env)
+    assert p.returncode == 0, p.stderr
+    assert "cond_accuracy" in p.stdout
+    assert "per condition" in (run / "report.html").read_text()
+    p = subprocess.run(cmd + ["sample", str(run), "-n", "20", "--label", "2", "--out",
+                              str(tmp_path / "s.npy")], capture_output=True, text=True, env=env)
+    assert p.returncode == 0, p.stderr
+    p = subprocess.run(cmd + ["sample", str(run), "-n", "5", "--label", "99", "--out",
+                              str(tmp_path / "s.npy")], capture_output=True, text=True, env=env)
+    assert p.returncode == 2 and "valid labels are 0..7" in p.stderr
