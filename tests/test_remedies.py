@@ -136,6 +136,17 @@ def test_wgan_critic_schedule():
     assert R.critic_schedule(3)(0) == 3
 
 
+def test_lr_decay_schedule():
+    f = lambda t: R.lr_factor(t, 100, 0.5, 0.1)   # noqa: E731
+    assert [f(0), f(50)] == [1.0, 1.0]
+    assert f(75) == pytest.approx(0.55)
+    assert f(100) == pytest.approx(0.1) and f(200) == pytest.approx(0.1)
+    opt = torch.optim.Adam([nn.Parameter(torch.zeros(1))], lr=2e-3)
+    hook = R.LRDecay(opt, 2e-3, 100, 0.5, 0.1)
+    hook(74)                                       # sets the rate of the next iteration, 75
+    assert opt.param_groups[0]["lr"] == pytest.approx(2e-3 * 0.55)
+
+
 # ---------------------------------------------------------------- tiny runs from the CLI
 
 TINY = ["--set", "train.steps=12", "--set", "train.batch_size=32", "--set", "train.progress=false",
@@ -159,6 +170,7 @@ REMEDIES = {
     "historical-averaging": ["objective.historical_averaging=0.01"],
     "ema": ["objective.ema=0.99"],
     "ttur": ["optim_d.lr=4e-4", "optim_g.lr=1e-4"],
+    "lr-decay": ["objective.lr_decay_final=0.1", "objective.lr_decay_start=0.25"],
     "pacgan4": ["objective.pack=4", "objective.gp=1.0", "objective.minibatch=\"std\""],
 }
 

@@ -88,6 +88,8 @@ CURVE_GROUPS = [
     ("D accuracy", ["d_acc_real", "d_acc_fake"]),
     ("gradient norms", ["grad_norm_d", "grad_norm_g"]),
     ("Wasserstein estimate", ["wasserstein_estimate"]),
+    ("JSD estimate (D's bound)", ["jsd_estimate"]),
+    ("regularisers", ["gp", "r1", "feature_matching", "hist_d", "hist_g", "instance_noise"]),
 ]
 
 

@@ -196,7 +196,11 @@ class GANParams:
     ema: float = opt(0.0, "decay beta of an exponential moving average of G's weights, used for "
                           "samples and metrics (e.g. 0.999; 0 = off)", ge=0.0, le=1.0)
     ema_start: int = opt(0, "EMA: copy G's weights until this step, average after", ge=0)
-    # schedule
+    # schedules
+    lr_decay_final: float = opt(1.0, "decay both learning rates linearly to this fraction of their "
+                                     "value by the last step (1 = no decay)", gt=0.0, le=1.0)
+    lr_decay_start: float = opt(0.5, "fraction of train.steps after which the learning-rate decay "
+                                      "starts", ge=0.0, le=1.0)
     critic_boost: int = opt(0, "D steps at boosted iterations (WGAN: 100; 0 = always train.d_steps)",
                             ge=0)
     critic_boost_first: int = opt(25, "boost the first this many G iterations (WGAN: 25)", ge=0)
@@ -283,6 +287,9 @@ def gan_objective(run, **options):
         obj.g_after.append(ema.update)
         obj.stateful["ema_g"] = ema
         obj.G_eval = ema.shadow
+    if p.lr_decay_final < 1.0:
+        for opt_, oc, after in ((run.opt_d, cfg.optim_d, obj.d_after), (run.opt_g, cfg.optim_g, obj.g_after)):
+            after.append(R.LRDecay(opt_, oc.lr, cfg.train.steps, p.lr_decay_start, p.lr_decay_final))
     obj.optimizers = (run.opt_d, run.opt_g)
     obj.d_steps = (R.critic_schedule(cfg.train.d_steps, p.critic_boost, p.critic_boost_first,
                                      p.critic_boost_every) if p.critic_boost > 0 else cfg.train.d_steps)

@@ -7,7 +7,8 @@
   fed to D's last layer (Karras et al. 2018; Salimans et al. 2016);
 - ``EMA``: an exponential moving average of G's weights, used for evaluation;
 - ``HistoricalAverage``: lam ||theta - mean of past theta||^2 (Salimans et al. 2016);
-- ``critic_schedule``: n_critic per iteration, e.g. WGAN's 100 critic steps early on.
+- ``critic_schedule``: n_critic per iteration, e.g. WGAN's 100 critic steps early on;
+- ``LRDecay``: learning rates held, then decayed linearly to a fraction by the last step.
 
 Everything works for any sample shape: points (n, d), images (n, c, h, w), sequences.
 Random draws use torch's default generator, which the run forks and checkpoints.
@@ -199,3 +200,28 @@ def critic_schedule(k: int, boost: int = 0, first: int = 25, every: int = 500) -
         return lambda step: k
     return lambda step: boost if (step < first or (every > 0 and step % every == 0)) else k
 
+
+
+# ------------------------------------------------------------------ learning-rate decay
+
+def lr_factor(step: int, total: int, start: float, final: float) -> float:
+    """1 until ``start`` * total steps, then linear down to ``final`` at ``total``."""
+    t0 = start * total
+    if step <= t0 or total <= t0:
+        return 1.0
+    return 1.0 + (final - 1.0) * min(1.0, (step - t0) / (total - t0))
+
+
+class LRDecay:
+    """After-step hook: sets the optimizer's learning rates for the next iteration to
+    base * lr_factor(step + 1).  The rates live in the optimizer's state, so a checkpoint
+    carries them."""
+
+    def __init__(self, optimizer, base_lr: float, total: int, start: float, final: float):
+        self.optimizer, self.base = optimizer, base_lr
+        self.total, self.start, self.final = total, start, final
+
+    def __call__(self, step: int):
+        lr = self.base * lr_factor(step + 1, self.total, self.start, self.final)
+        for g in self.optimizer.param_groups:
+            g["lr"] = lr
