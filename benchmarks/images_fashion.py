@@ -27,7 +27,7 @@ VARIANTS = {
     "ns": ["loss.name=nonsaturating"],
     # WGAN-GP: no batch norm in the critic (layer norm), lambda 10, Adam betas (0.5, 0.9);
     # 2 critic steps per G step instead of the paper's 5 (CPU budget)
-    "wgan-gp": ["loss.name=wgan", "objective.gp=10", "discriminator.norm=layer", "train.d_steps=2",
+    "wgan-gp": ["loss.name=wgan", "objective.name=gan", "objective.gp=10", "discriminator.norm=layer", "train.d_steps=2",
                 "optim_d.betas=[0.5, 0.9]", "optim_g.betas=[0.5, 0.9]"],
     "hinge": ["loss.name=hinge"],
 }

@@ -21,7 +21,7 @@ from gankit import config as C
 import gankit.components  # noqa: F401  (fills the registries before gankit.metrics)
 from gankit.train.run import Run
 
-VARIANTS = {"dcgan": [], "pacdcgan2": ["objective.pack=2"]}
+VARIANTS = {"dcgan": [], "pacdcgan2": ["objective.name=gan", "objective.pack=2"]}
 
 
 def main():
