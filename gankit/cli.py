@@ -45,6 +45,10 @@ def _summary(result: dict) -> str:
                      f"reverse KL {result['reverse_kl']:.3f}")
     if "jsd" in result:
         parts.append(f"JSD {result['jsd']:.4f} nats")
+    if "stacked_modes" in result:
+        parts.append(f"Stacked MNIST modes {result['stacked_modes']}/{result['stacked_modes_total']}")
+    if "classes_missing" in result:
+        parts.append(f"classes never generated {result['classes_missing']}")
     rest = [f"{k} {v:.4g}" for k, v in result.items()
             if isinstance(v, float) and k not in ("hq_fraction", "reverse_kl", "jsd")]
     return "; ".join(parts + rest) or "no metric applies to this data"

@@ -87,3 +87,14 @@ def test_stacked_mnist_eval(tmp_path):
     run = Run.create(cfg, tmp_path / "s").train()
     r = run.evaluate(["stacked_modes"])
     assert 1 <= r["stacked_modes"] <= 200 and r["stacked_kl"] >= 0
+
+
+def test_paper_mlp_on_flattened_images(tmp_path):
+    """The paper's MLPs (ReLU G, maxout D with dropout) on images: G reshapes, D flattens."""
+    from gankit.train.run import Run
+    cfg = C.load("paper-mlp", ["data.name=digits8x8", "noise.dim=16", "generator.output=tanh",
+                               "generator.hidden=[32]", "discriminator.hidden=[32]",
+                               "train.steps=3", "train.batch_size=16", "train.progress=false",
+                               "train.n_fixed=16", "train.sample_every=3"])
+    run = Run.create(cfg, tmp_path / "m").train()
+    assert run.generate(4, seed=0).shape == (4, 1, 8, 8)
