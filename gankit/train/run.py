@@ -85,8 +85,10 @@ class Run:
                    c: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Conditions to generate with: given ones, ones for classes y, or random classes."""
         g = torch.Generator().manual_seed(_seeds(self.cfg.seed)["fixed"] if seed is None else seed)
+        if c is None and y is None:   # fixed noise: every class in turn (even rows in reports)
+            y = (torch.arange(n) % self.dataset.n_classes if seed is None
+                 else self.dataset.random_classes(n, g))
         if c is None:
-            y = self.dataset.random_classes(n, g) if y is None else y
             c = self.dataset.conditions_for(y, g)
         return c, y
 
