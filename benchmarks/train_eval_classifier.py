@@ -1,6 +1,6 @@
 """Train one of gankit's shipped evaluation classifiers and write it as safetensors.
 
-    python benchmarks/train_eval_classifier.py --data fashion-mnist --epochs 6 \
+    python benchmarks/train_eval_classifier.py --data fashion-mnist --epochs 12 --flip \
         --out gankit/eval_weights/fashion.safetensors
     python benchmarks/train_eval_classifier.py --data mnist5k --epochs 30 \
         --out gankit/eval_weights/mnist.safetensors
@@ -57,6 +57,8 @@ def main(argv=None):
     ap.add_argument("--width", type=int, default=32)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--flip", action="store_true", help="also random horizontal flips (clothes, not digits)")
+    ap.add_argument("--smoothing", type=float, default=0.05, help="label smoothing of the cross-entropy")
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
@@ -76,7 +78,11 @@ def main(argv=None):
         perm = torch.randperm(len(x), generator=g)
         for i in range(0, len(x), a.batch):
             b = perm[i:i + a.batch]
-            loss = F.cross_entropy(net(shift(x[b], g)), y[b], label_smoothing=0.05)
+            xb = shift(x[b], g)
+            if a.flip:
+                f = torch.rand(len(b), generator=g) < 0.5
+                xb = torch.where(f[:, None, None, None], xb.flip(-1), xb)
+            loss = F.cross_entropy(net(xb), y[b], label_smoothing=a.smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -88,6 +94,7 @@ def main(argv=None):
     meta = {"arch": json.dumps({"in_channels": ds.shape[0], "n_classes": ds.n_classes, "width": a.width}),
             "data": a.data, "train_images": str(len(x)), "test_images": str(len(xt)),
             "test_accuracy": f"{acc:.4f}", "epochs": str(a.epochs), "seed": str(a.seed),
+            "flip": str(a.flip), "label_smoothing": str(a.smoothing),
             "command": " ".join(["python", *sys.argv]), "date": time.strftime("%Y-%m-%d")}
     save_file({k: v.contiguous() for k, v in net.state_dict().items()}, a.out, metadata=meta)
     print(json.dumps({"out": a.out, "test_accuracy": acc, "seconds": round(time.time() - t0)}))
