@@ -61,6 +61,21 @@ def main():
     torch.set_num_threads(a.threads)
     points = sorted({round(a.steps * (i + 1) / a.evals) for i in range(a.evals)})
     results = {}
+    # reference: held-out real images in place of G's samples (the best a generator can hope for)
+    from gankit.components import DATASETS
+    from gankit.metrics import images as M
+    from gankit.metrics.features import classifier_outputs, load_classifier
+    base = C.load(a.preset)
+    ds = DATASETS.build(base.data.name, base.data.params)
+    net = load_classifier(ds.classifier)
+    g = torch.Generator().manual_seed(base.seed + 17)      # the same real subset as the metrics use
+    tr = ds.split("train")
+    f_tr, _ = classifier_outputs(net, tr[torch.randperm(len(tr), generator=g)[:a.n]])
+    f_ho, p_ho = classifier_outputs(net, ds.split("heldout", a.n))
+    ref = {"step": 0, "minutes": 0, "fcd": M.fid_from_features(f_tr, f_ho),
+           "cs": M.inception_score(p_ho.numpy())[0], **M.prdc(f_tr, f_ho, k=5)}
+    results["real held-out images"] = [ref]
+    print("reference", json.dumps(ref), flush=True)
     for name in a.losses.split(","):
         folder = Path(a.out) / name
         shutil.rmtree(folder, ignore_errors=True)
