@@ -147,3 +147,19 @@ def test_resume_is_bit_identical(tmp_path):
     for k, v in sa["models"]["G"].items():
         assert torch.equal(v, sb["models"]["G"][k]), k
     assert torch.equal(sa["objective"]["baseline"], sb["objective"]["baseline"])
+
+
+def test_d_embedding_copied_from_pretrained_g_and_frozen(tmp_path):
+    from gankit import config as C
+    from gankit.train.run import Run
+    f = tmp_path / "words.txt"
+    f.write_text("\n".join(WORDS) + "\n")
+    sets = [s for s in _tiny(tmp_path, "dense", steps=4)[1::2]] + [
+        "objective.d_embedding='from_g_frozen'", "generator.embed_dim=8", "discriminator.embed_dim=8"]
+    run = Run.create(C.load("words", sets), tmp_path / "run")
+    before = run.D.embed.weight.detach().clone()
+    run.train(progress=False)
+    # copied at the last MLE step (4 = pretrain_steps): G's MLE-trained embedding, not D's own
+    assert not torch.equal(run.D.embed.weight, before)
+    assert not run.D.embed.weight.requires_grad
+    assert torch.equal(run.D.embed.weight, run.G.embed.weight)
