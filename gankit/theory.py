@@ -51,9 +51,12 @@ def fit_discriminator(D: torch.nn.Module, sample_real: Callable[[int], Tensor],
     It is the loop with a single D phase (no G phase): phases are data.
     """
     opt = torch.optim.Adam(D.parameters(), lr=lr)
+    # the learning rate decays linearly to 0: the last steps average out minibatch noise
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: max(0.0, 1.0 - i / steps))
 
     def d_phase(ctx):
         return d_loss_bce(D(sample_real(batch)), D(sample_fake(batch))), {}
-    trainer = Trainer([Phase("d", opt, d_phase)], log_every=steps + 1)
+    trainer = Trainer([Phase("d", opt, d_phase, after_step=[lambda step: sched.step()])],
+                      log_every=steps + 1)
     trainer.fit(steps)
     return D
