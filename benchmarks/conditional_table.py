@@ -27,22 +27,29 @@ VARIANTS = {
     "projection D": ["condition.d_mode=projection", "condition.mismatch_weight=0"],
     "projection D + mismatched pairs": ["condition.d_mode=projection", "condition.mismatch_weight=1"],
     "AC-GAN": ["condition.d_mode=acgan", "condition.mismatch_weight=0"],
+    # captions (preset fashion-text): the words carry thickness/size/brightness beyond the class
+    "captions, concat D, no mismatched pairs": ["@fashion-text", "condition.mismatch_weight=0"],
+    "captions, concat D + mismatched pairs": ["@fashion-text", "condition.mismatch_weight=1"],
 }
 
 
 def run_one(data: str, name: str, over: list[str], steps: int, seed: int, root: str) -> dict:
     out = os.path.join(root, f"{data}-{abs(hash(name)) % 10**8}")
+    preset = "fashion-cgan"
+    if over and over[0].startswith("@"):
+        preset, over = over[0][1:], over[1:]
+    metrics = "cond_accuracy,within_class" + (",attribute_accuracy" if preset == "fashion-text" else "")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     sets = [f"data.name={data}", f"train.steps={steps}", f"seed={seed}", "train.progress=false",
             f"train.sample_every={steps}", f"train.checkpoint_every={steps}", *over]
     args = [x for s in sets for x in ("--set", s)]
     t0 = time.perf_counter()
-    p = subprocess.run([sys.executable, "-m", "gankit", "train", "fashion-cgan", "--out", out, *args],
+    p = subprocess.run([sys.executable, "-m", "gankit", "train", preset, "--out", out, *args],
                        capture_output=True, text=True, env=env)
     if p.returncode:
         return {"data": data, "variant": name, "error": p.stderr.strip().splitlines()[-1]}
-    e = subprocess.run([sys.executable, "-m", "gankit", "eval", out, "--json", "--metrics",
-                        "cond_accuracy,within_class"], capture_output=True, text=True, env=env)
+    e = subprocess.run([sys.executable, "-m", "gankit", "eval", out, "--json", "--metrics", metrics],
+                       capture_output=True, text=True, env=env)
     res = json.loads(e.stdout) if e.returncode == 0 else {"error": e.stderr.strip()}
     return {"data": data, "variant": name, "seconds": time.perf_counter() - t0, **res}
 
@@ -59,13 +66,14 @@ def main():
     jobs = [(d, v) for d in a.data for v in a.variants]
     with tempfile.TemporaryDirectory() as root, ThreadPoolExecutor(a.workers) as pool:
         rows = list(pool.map(lambda j: run_one(j[0], j[1], VARIANTS[j[1]], a.steps, a.seed, root), jobs))
-    lines = ["| data | D | conditional accuracy | FD within class | diversity ratio | wall s |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| data | D | conditional accuracy | attribute accuracy (chance 50%) | FD within class "
+             "| diversity ratio | wall s |", "|---|---|---|---|---|---|---|"]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['data']} | {r['variant']} | error: {r['error']} | | | |")
+            lines.append(f"| {r['data']} | {r['variant']} | error: {r['error']} | | | | |")
             continue
-        lines.append(f"| {r['data']} | {r['variant']} | {100 * r['cond_accuracy']:.1f}% | "
+        attr = f"{100 * r['attribute_accuracy']:.1f}%" if "attribute_accuracy" in r else "-"
+        lines.append(f"| {r['data']} | {r['variant']} | {100 * r['cond_accuracy']:.1f}% | {attr} | "
                      f"{r['fd_within_class']:.2f} | {r['diversity_ratio']:.2f} | {r['seconds']:.0f} |")
     table = "\n".join(lines)
     cmd = "python " + " ".join(sys.argv)
