@@ -98,3 +98,19 @@ def test_paper_mlp_on_flattened_images(tmp_path):
                                "train.n_fixed=16", "train.sample_every=3"])
     run = Run.create(cfg, tmp_path / "m").train()
     assert run.generate(4, seed=0).shape == (4, 1, 8, 8)
+
+
+@pytest.mark.parametrize("extra", [["objective.gp=10", "loss.name=wgan", "discriminator.norm=layer"],
+                                   ["objective.pack=2"], ["objective.spectral_norm=true"],
+                                   ["objective.r1=1.0"], ["objective.instance_noise=0.1"]])
+def test_stabilisers_work_on_dcgan(tmp_path, extra):
+    import dataclasses
+    from gankit.components import OBJECTIVES
+    params = OBJECTIVES.get("gan").params
+    keys = {f.name for f in dataclasses.fields(params)} if params else set()
+    if not all(e.split("=")[0].split(".")[1] in keys for e in extra if e.startswith("objective.")):
+        pytest.skip("stabiliser not in this checkout's gan objective")
+    from gankit.train.run import Run
+    cfg = C.load("mnist-dcgan", TINY_IMG + ["data.name=digits8x8", "objective.name=gan", *extra])
+    run = Run.create(cfg, tmp_path / "s").train()
+    assert torch.isfinite(run.generate(8, seed=0)).all()
