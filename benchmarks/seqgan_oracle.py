@@ -10,6 +10,7 @@ so the rows differ only in what those steps optimise:
     SeqGAN rollouts   Pd D-only steps, then A steps of REINFORCE with K rollouts (CNN D)
     ScratchGAN-style  Pd D-only steps, then A steps of dense per-step rewards (LSTM D)
     Gumbel-softmax    Pd D-only steps, then A steps through the relaxation (CNN D)
+    REINFORCE (sequence reward)  the CNN D's score of the whole sequence for every token (no rollouts)
 
 Also the same MLE generator sampled at temperature 0.9: NLL_oracle rewards sharper
 samples, so a lower temperature alone moves it; nll_test (held-out oracle data under G)
@@ -66,6 +67,10 @@ def main(argv=None):
     p.add_argument("--rollouts", type=int, default=8, help="K Monte-Carlo rollouts")
     p.add_argument("--eval-samples", type=int, default=5000, help="samples for NLL_oracle")
     p.add_argument("--only", default="", help="comma-separated row names to run (default: all)")
+    p.add_argument("--pretrained", default=None, help="reuse this MLE pretraining run folder "
+                   "(its CPU time is read from its cpu_s.txt) instead of training one")
+    p.add_argument("--set", action="append", default=[], help="extra config override for the "
+                   "adversarial rows, e.g. --set objective.g_lr=0.01 (repeatable)")
     p.add_argument("--json", default=None, help="write the rows here (default OUT/results.json)")
     a = p.parse_args(argv)
     torch.set_num_threads(1)
@@ -87,16 +92,23 @@ def main(argv=None):
         print(json.dumps(r), flush=True)
 
     # random G and the shared MLE pretraining
-    pre = out / "mle-pretrain"
-    shutil.rmtree(pre, ignore_errors=True)
-    cfg = C.load(preset, base + [f"train.steps={P}", f"objective.pretrain_steps={P}"])
-    run = Run.create(cfg, pre)
-    row("random", evaluate(run), 0.0, 0)
-    t = time.process_time()
-    run.train()
-    mle_cpu = time.process_time() - t
-    row(f"MLE pretrain ({P} steps)", evaluate(run), mle_cpu, P)
+    if a.pretrained:
+        pre = Path(a.pretrained)
+        mle_cpu = float((pre / "cpu_s.txt").read_text()) if (pre / "cpu_s.txt").exists() else 0.0
+    else:
+        pre = out / "mle-pretrain"
+        shutil.rmtree(pre, ignore_errors=True)
+        cfg = C.load(preset, base + [f"train.steps={P}", f"objective.pretrain_steps={P}"])
+        run = Run.create(cfg, pre)
+        row("random", evaluate(run), 0.0, 0)
+        t = time.process_time()
+        run.train()
+        mle_cpu = time.process_time() - t
+        (pre / "cpu_s.txt").write_text(f"{mle_cpu:.1f}")
+        row(f"MLE pretrain ({P} steps)", evaluate(run), mle_cpu, P)
     state, _ = load_latest(pre / "checkpoints")
+    if state["step"] != P:
+        raise SystemExit(f"{pre} was pretrained for {state['step']} steps, not --mle-steps {P}")
 
     variants = {
         "MLE": ([f"objective.pretrain_steps={P + a.d_steps + a.adv_dense}"], a.d_steps + a.adv_dense),
@@ -105,6 +117,9 @@ def main(argv=None):
         "ScratchGAN-style": (["objective.estimator='dense'", "discriminator.name='lstm_step'"],
                              a.adv_dense),
         "Gumbel-softmax": (["objective.estimator='gumbel'"], a.adv_gumbel),
+        # REINFORCE with the CNN D's sequence score as a terminal reward (gamma = 1): no rollouts
+        "REINFORCE (sequence reward)": (["objective.estimator='dense'", "objective.discount=1.0"],
+                                       a.adv_dense),
     }
     only = {s.strip() for s in a.only.split(",") if s.strip()}
     for name, (sets, adv) in variants.items():
@@ -114,7 +129,8 @@ def main(argv=None):
         folder = out / name.lower().replace(" ", "-")
         shutil.rmtree(folder, ignore_errors=True)
         cfg = C.load(preset, base + [f"train.steps={total}", f"objective.pretrain_steps={P}",
-                                              f"objective.d_pretrain_steps={a.d_steps}"] + sets)
+                                              f"objective.d_pretrain_steps={a.d_steps}"] + sets
+                     + (a.set if name != "MLE" else []))
         run = Run.create(cfg, folder)
         run.G.load_state_dict(state["models"]["G"])
         run.opt_g.load_state_dict(state["optimizers"]["g"])
