@@ -155,6 +155,8 @@ def main(argv=None):
                     help="JSONL of finished runs (appended)")
     ap.add_argument("--resume", action="store_true",
                     help="reuse runs of the same resolved config already in --results")
+    ap.add_argument("--table-only", action="store_true",
+                    help="with --resume: only tabulate the runs already in --results, train none")
     ap.add_argument("--out", default=None, help="write the markdown table here")
     a = ap.parse_args(argv)
 
@@ -178,6 +180,8 @@ def main(argv=None):
         for j in [j for j in jobs if j["config_hash"] in done]:
             results.append({**done[j["config_hash"]], "label": j["label"]})
         jobs = [j for j in jobs if j["config_hash"] not in done]
+    if a.table_only:
+        jobs = []
     print(f"{len(jobs)} runs on {a.workers} workers", file=sys.stderr)
     os.environ["OMP_NUM_THREADS"] = "1"
     with ProcessPoolExecutor(a.workers) as pool:
