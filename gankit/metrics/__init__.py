@@ -7,17 +7,10 @@ from __future__ import annotations
 
 from gankit.components import METRICS
 from gankit.config import ConfigError
+from gankit.metrics.base import Metric  # noqa: F401  (re-exported)
 from gankit.metrics.divergence import jsd_on_grid
 from gankit.metrics.modes import mode_metrics
 from gankit.metrics import images as _images  # noqa: F401,E402  (registers image metrics)
-
-
-class Metric:
-    def __init__(self, name, fn, applies, help):
-        self.name, self.fn, self.applies, self.help = name, fn, applies, help
-
-    def __call__(self, run) -> dict:
-        return self.fn(run)
 
 
 def _modes(run):

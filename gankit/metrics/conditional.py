@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 
 from gankit.components import METRICS
+from gankit.metrics.base import register_metrics
 
 
 def _is_conditional(ds) -> bool:
@@ -80,14 +81,11 @@ def _within_class(run):
     return {"fd_within_class": sum(fds) / len(fds), "diversity_ratio": sum(ratios) / len(ratios)}
 
 
-for _name, _fn, _applies, _help in [
+register_metrics(METRICS, [
     ("cond_accuracy", _cond_accuracy, _is_conditional,
      "share of samples for class c recognised as c (conditional runs)"),
     ("attribute_accuracy", _attribute_accuracy, lambda ds: getattr(ds, "condition_kind", None) == "text",
      "share of caption words (thick/thin, small/large, faint/bright) the sample matches"),
     ("within_class", _within_class, _is_conditional,
      "Frechet distance and diversity within each class (conditional runs)"),
-]:
-    from gankit.metrics import Metric
-    METRICS.register(_name, None, _help)(
-        lambda n=_name, f=_fn, a=_applies, h=_help: Metric(n, f, a, h))
+])

@@ -29,6 +29,7 @@ import torch
 from torch import Tensor
 
 from gankit.components import METRICS
+from gankit.metrics.base import Metric
 from gankit.config import ConfigError
 
 # ------------------------------------------------------------------ pure functions
@@ -376,14 +377,6 @@ def _memorisation(run):
     return memorisation(x, ds.split("train"), ds.split("heldout"))
 
 
-class ImageMetric:
-    def __init__(self, name, fn, applies, help):
-        self.name, self.fn, self.applies, self.help = name, fn, applies, help
-
-    def __call__(self, run) -> dict:
-        return self.fn(run)
-
-
 def _image(ds):
     return getattr(ds, "kind", None) == "image"
 
@@ -417,4 +410,4 @@ _SPECS = [
 
 for _name, _fn, _applies, _help in _SPECS:
     METRICS.register(_name, None, _help)(
-        lambda _n=_name, _f=_fn, _a=_applies, _h=_help: ImageMetric(_n, _f, _a, _h))
+        lambda _n=_name, _f=_fn, _a=_applies, _h=_help: Metric(_n, _f, _a, _h))

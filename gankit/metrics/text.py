@@ -20,15 +20,7 @@ import torch
 from gankit.components import METRICS
 
 
-class Metric:
-    """The same interface as gankit.metrics.Metric (not imported from there: gankit.metrics
-    imports the registries, which import this module)."""
-
-    def __init__(self, name, fn, applies, help):
-        self.name, self.fn, self.applies, self.help = name, fn, applies, help
-
-    def __call__(self, run) -> dict:
-        return self.fn(run)
+from gankit.metrics.base import Metric
 
 BLEU_HYPOTHESES = 50
 BLEU_REFERENCES = 200   # NLTK scores each hypothesis against every reference: ~1 ms per pair
