@@ -218,3 +218,13 @@ def test_metrics_registered_and_apply_only_to_images():
         assert not m.applies(DATASETS.build("ring", {}))
     d8 = DATASETS.build("digits8x8", {})
     assert METRICS.build("parzen").applies(d8) and METRICS.build("memorisation").applies(d8)
+
+
+def test_features_do_not_depend_on_the_batch_size():
+    torch.manual_seed(0)
+    net = EvalClassifier(1, 10, 4)
+    x = torch.rand(37, 1, 28, 28) * 2 - 1
+    f1, p1 = classifier_outputs(net, x, batch=5)
+    f2, p2 = classifier_outputs(net, x, batch=1000)
+    assert torch.allclose(f1, f2, atol=1e-5) and torch.allclose(p1, p2, atol=1e-6)
+    assert net.training                                  # the caller's mode is restored
