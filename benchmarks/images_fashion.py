@@ -7,6 +7,7 @@ WGAN-GP 24.5 on Inception features) — only between rows of this table.
 
     .venv/bin/python benchmarks/images_fashion.py [--steps 1500] [--evals 4] [--n 2000]
         [--losses ns,wgan-gp,hinge] [--img docs/img]
+    .venv/bin/python benchmarks/images_fashion.py --eval-only --n 2000   # re-score the runs in --out
 """
 from __future__ import annotations
 
@@ -57,6 +58,8 @@ def main():
     ap.add_argument("--out", default="runs/bench-fashion")
     ap.add_argument("--img", default="", help="folder for the final sample grids (PNG)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--eval-only", action="store_true",
+                    help="no training: evaluate the latest checkpoint of each run in --out")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     points = sorted({round(a.steps * (i + 1) / a.evals) for i in range(a.evals)})
@@ -78,6 +81,12 @@ def main():
     print("reference", json.dumps(ref), flush=True)
     for name in a.losses.split(","):
         folder = Path(a.out) / name
+        if a.eval_only:
+            run = Run.open(folder)
+            r = run.evaluate(["fid", "is", "prdc"])
+            results[name] = [{"step": run.step, "minutes": "-", **{k: round(v, 4) for k, v in r.items()}}]
+            print(name, json.dumps(results[name][0]), flush=True)
+            continue
         shutil.rmtree(folder, ignore_errors=True)
         cfg = C.load(a.preset, VARIANTS[name] + [f"train.steps={a.steps}", "train.progress=false",
                                                  f"eval.n_samples={a.n}", "train.eval_every=0"])
