@@ -175,7 +175,11 @@ def coerce_dataclass(cls, data: dict, where: str):
     for name, f in fields.items():
         key = f"{where}.{name}" if where else name
         if name in data:
-            kwargs[name] = coerce_value(hints[name], data[name], key, dict(f.metadata))
+            value = data[name]
+            if hints[name] is Component and isinstance(value, dict) and "name" not in value:
+                # options without a name (e.g. --set objective.pack=2): the default component's
+                value = {"name": f.default_factory().name, **value}
+            kwargs[name] = coerce_value(hints[name], value, key, dict(f.metadata))
         elif hints[name] is Component:  # resolve a default component's options too
             kwargs[name] = coerce_value(Component, f.default_factory().to_dict(), key, dict(f.metadata))
     try:

@@ -80,3 +80,8 @@ def test_batch_larger_than_the_data(tmp_path):
     cfg = C.load("ring", ["data.name=points", f"data.path='{pts}'", "train.batch_size=64"])
     with pytest.raises(ConfigError, match="batch_size: 64 is larger than the data"):
         build_dataset(cfg)
+
+
+def test_options_of_a_default_component_need_no_name():
+    cfg = C.load("figure1-1d", ["objective.reuse_fake=false"])
+    assert cfg.objective.name == "gan" and cfg.objective.params["reuse_fake"] is False
