@@ -219,7 +219,8 @@ def test_resume_is_bit_identical_with_stateful_remedies(tmp_path):
     over = [a for a in TINY[1::2] if not a.startswith("train.steps")] + [
         "objective.ema=0.9", "objective.historical_averaging=0.01", "objective.pack=2",
         "objective.minibatch=\"std\"", "objective.spectral_norm=true", "objective.instance_noise=0.1",
-        "train.checkpoint_every=6", "discriminator.dropout=0.1"]
+        "train.checkpoint_every=6", "discriminator.dropout=0.1",
+        "objective.lr_decay_final=1.0"]   # no lr decay: its schedule depends on train.steps
     straight = Run.create(C.load("ring", over + ["train.steps=12"]), tmp_path / "a").train()
     first = Run.create(C.load("ring", over + ["train.steps=6"]), tmp_path / "b").train()
     assert first.step == 6

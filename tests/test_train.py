@@ -17,24 +17,35 @@ def weights(run):
 
 
 def test_resume_gives_bit_identical_weights(tmp_path):
-    over = TINY + ["discriminator.dropout=0.3"]     # dropout: the global RNG state must resume too
+    """A run killed after its step-20 checkpoint and resumed ends where an uninterrupted run ends."""
+    over = TINY + ["discriminator.dropout=0.3",     # dropout: the global RNG state must resume too
+                   "train.keep_checkpoints=5"]
     full = Run.create(C.load("ring", over), tmp_path / "full").train()
-    Run.create(C.load("ring", over + ["train.steps=20"]), tmp_path / "half").train()
-    resumed = Run.open(tmp_path / "half", ["train.steps=30"])
+    a = {k: v.clone() for k, v in weights(full).items()}
+    sa = {k: v["exp_avg"].clone() for k, v in full.opt_g.state_dict()["state"].items()}
+    # the kill: the step-30 checkpoint never got written
+    ckpt.list_checkpoints(tmp_path / "full" / "checkpoints")[-1][1].unlink()
+    resumed = Run.open(tmp_path / "full")
     assert resumed.step == 20
     resumed.train()
-    a, b = weights(full), weights(resumed)
+    b = weights(resumed)
     assert a.keys() == b.keys()
     for k in a:
         assert torch.equal(a[k], b[k]), k
-    # optimizer state too
-    sa, sb = full.opt_g.state_dict()["state"], resumed.opt_g.state_dict()["state"]
-    for k in sa:
-        assert torch.equal(sa[k]["exp_avg"], sb[k]["exp_avg"])
+    for k, v in resumed.opt_g.state_dict()["state"].items():   # optimizer state too
+        assert torch.equal(sa[k], v["exp_avg"])
     # the log was truncated to the checkpoint, then continued: no duplicated steps
-    steps = [r["step"] for r in __import__("gankit.report", fromlist=["x"]).read_metrics(tmp_path / "half")
-             if r["kind"] == "train"]
+    from gankit.report import read_metrics
+    steps = [r["step"] for r in read_metrics(tmp_path / "full") if r["kind"] == "train"]
     assert steps == sorted(set(steps))
+
+
+def test_resume_can_raise_train_steps(tmp_path):
+    Run.create(C.load("ring", TINY + ["train.steps=20"]), tmp_path / "r").train()
+    run = Run.open(tmp_path / "r", ["train.steps=30"])
+    assert run.step == 20 and run.cfg.train.steps == 30
+    run.train()
+    assert run.step == 30
 
 
 def test_training_does_not_touch_the_callers_rng(tmp_path):
