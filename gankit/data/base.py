@@ -5,11 +5,13 @@ mixtures), ``log_prob`` (known densities) and ``bounds`` (plots, grids).
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import torch
 from torch import Tensor
 
 
-class PointDataset:
+class PointDataset(ABC):
     """Samples of shape (n, dim).  ``size`` is None for an endless sampler."""
 
     dim: int = 2
@@ -23,8 +25,9 @@ class PointDataset:
         """Shape of one sample."""
         return (self.dim,)
 
+    @abstractmethod
     def sample(self, n: int, generator: torch.Generator) -> Tensor:
-        raise NotImplementedError(f"{type(self).__name__} must define sample(n, generator)")
+        """n samples drawn with ``generator``; every dataset defines it."""
 
     @property
     def has_density(self) -> bool:

@@ -4,8 +4,8 @@ The run folder is the contract between training, evaluation and reporting:
 
     config.toml        the resolved config (every option, defaults filled in)
     metrics.jsonl      append-only: {"step", "kind": "train"|"eval", ...}
-    checkpoints/       step_XXXXXXXX.pt (weights, optimizers, step, config, RNG states)
-    samples/           step_XXXXXXXX.npz (fixed-noise samples; D on a grid for 1-D/2-D)
+    checkpoints/       step_<8 digits>.pt (weights, optimizers, step, config, RNG states)
+    samples/           step_<8 digits>.npz (fixed-noise samples; D on a grid for 1-D/2-D)
     report.html        built from the folder alone
 """
 from __future__ import annotations
