@@ -50,6 +50,8 @@ class GANObjective:
         self.stateful: dict[str, object] = {}
         self.G_eval: nn.Module | None = None     # e.g. the EMA of G; None: G itself
         self.pack = 1
+        self.rejection = None                    # a RejectionSampler (DRS) once configured
+        self.extra_callbacks: list = []
 
     def generate(self, z: Tensor) -> Tensor:
         """Samples for evaluation and snapshots (G in eval mode is set by the caller)."""
@@ -74,7 +76,7 @@ class GANObjective:
             v.load_state_dict(state[k])
 
     def callbacks(self) -> list:
-        return []
+        return list(self.extra_callbacks)
 
     def d_view(self, x: Tensor, step: int) -> Tensor:
         for t in self.d_input:
@@ -201,6 +203,14 @@ class GANParams:
                                      "value by the last step (1 = no decay)", gt=0.0, le=1.0)
     lr_decay_start: float = opt(0.5, "fraction of train.steps after which the learning-rate decay "
                                       "starts", ge=0.0, le=1.0)
+    # sampling
+    drs: bool = opt(False, "discriminator rejection sampling (Azadi et al. 2019): samples from G are "
+                           "accepted with probability exp(D's logit - M), after D is fine-tuned on "
+                           "the final G")
+    drs_steps: int = opt(1000, "DRS: steps of D's fine-tuning with G frozen", ge=0)
+    drs_lr: float = opt(1e-4, "DRS: Adam learning rate of the fine-tuning", gt=0.0)
+    drs_quantile: float = opt(0.99, "DRS: M is this quantile of the fitted D's logits on G's samples "
+                                    "(1 = the maximum: exact rejection sampling)", gt=0.0, le=1.0)
     critic_boost: int = opt(0, "D steps at boosted iterations (WGAN: 100; 0 = always train.d_steps)",
                             ge=0)
     critic_boost_first: int = opt(25, "boost the first this many G iterations (WGAN: 25)", ge=0)
@@ -290,6 +300,18 @@ def gan_objective(run, **options):
     if p.lr_decay_final < 1.0:
         for opt_, oc, after in ((run.opt_d, cfg.optim_d, obj.d_after), (run.opt_g, cfg.optim_g, obj.g_after)):
             after.append(R.LRDecay(opt_, oc.lr, cfg.train.steps, p.lr_decay_start, p.lr_decay_final))
+    if p.drs:
+        if run.conditioner is not None:
+            raise ConfigError("objective.drs: rejection sampling is for unconditional runs; "
+                              "set it to false for a conditional run")
+        if p.minibatch != "none":
+            raise ConfigError("objective.drs: a D with minibatch features scores batches, not "
+                              "samples; use drs without objective.minibatch")
+        from gankit.train.rejection import FitAtEnd, RejectionSampler
+        obj.rejection = RejectionSampler(run.D, p.pack, p.drs_steps, p.drs_lr, p.drs_quantile,
+                                         cfg.train.batch_size)
+        obj.stateful["drs"] = obj.rejection
+        obj.extra_callbacks.append(FitAtEnd(run, obj.rejection))
     obj.optimizers = (run.opt_d, run.opt_g)
     obj.d_steps = (R.critic_schedule(cfg.train.d_steps, p.critic_boost, p.critic_boost_first,
                                      p.critic_boost_every) if p.critic_boost > 0 else cfg.train.d_steps)

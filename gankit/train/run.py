@@ -107,14 +107,16 @@ class Run:
         Conditional runs generate for conditions ``c``, or classes ``y``, or random classes;
         the classes used are left in ``self.generated_y``.
         """
-        if seed is None:
-            z = self.fixed_noise(n)
-        else:
-            g = torch.Generator(self.device).manual_seed(seed)
-            z = sample_noise(n, self.cfg.noise.dim, self.cfg.noise.dist, g, self.device)
+        g = torch.Generator(self.device).manual_seed(_seeds(self.cfg.seed)["fixed"] if seed is None else seed)
+        noise = lambda k: sample_noise(k, self.cfg.noise.dim, self.cfg.noise.dist, g, self.device)
         was = self.G.training
         self.G.eval()
-        if self.conditioner is not None:
+        rejection = getattr(self.objective, "rejection", None)
+        if rejection is not None and rejection.ready:   # DRS: proposals from G, kept by D's ratio
+            u_gen = torch.Generator().manual_seed(g.initial_seed() + 1)
+            out = rejection.sample(n, lambda k: self.objective.generate(noise(k)), u_gen, batch)
+        elif self.conditioner is not None:
+            z = noise(n)
             c, self.generated_y = self.conditions(n, seed, y, c)
             c = c.to(self.device)
             chunks = []
@@ -123,6 +125,7 @@ class Run:
                 chunks.append(self.objective.generate(z[i:i + batch]))
             out = torch.cat(chunks).cpu()
         else:
+            z = noise(n)
             out = torch.cat([self.objective.generate(z[i:i + batch]) for i in range(0, n, batch)]).cpu()
         self.G.train(was)
         return out
@@ -245,8 +248,10 @@ class Run:
         if self.step > 0:
             self._truncate_metrics()
         show = cfg.progress if progress is None else progress
-        callbacks = [MetricsLogger(self), Progress(cfg.steps, show), Snapshots(self, cfg.sample_every),
-                     PeriodicEval(self, cfg.eval_every), *self.objective.callbacks(),
+        # objective callbacks (e.g. DRS fitted at the last step) run before the snapshot,
+        # evaluation and checkpoint of the same step
+        callbacks = [MetricsLogger(self), Progress(cfg.steps, show), *self.objective.callbacks(),
+                     Snapshots(self, cfg.sample_every), PeriodicEval(self, cfg.eval_every),
                      Checkpointer(self, cfg.checkpoint_every, cfg.steps)]
         trainer = Trainer(self.phases, callbacks, cfg.log_every)
         trainer.step = self.step
