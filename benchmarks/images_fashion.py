@@ -66,7 +66,7 @@ def main():
     results = {}
     # reference: held-out real images in place of G's samples (the best a generator can hope for)
     from gankit.components import DATASETS
-    from gankit.metrics import images as M
+    from gankit.metrics import image_measures as M
     from gankit.metrics.features import classifier_outputs, load_classifier
     base = C.load(a.preset)
     ds = DATASETS.build(base.data.name, base.data.params)

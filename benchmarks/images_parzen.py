@@ -21,7 +21,7 @@ import torch
 
 from gankit import config as C
 import gankit.components  # noqa: F401  (fills the registries before gankit.metrics)
-from gankit.metrics.images import parzen_protocol
+from gankit.metrics.image_measures import parzen_protocol
 from gankit.train.run import Run
 
 

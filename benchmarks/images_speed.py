@@ -23,7 +23,7 @@ from step_speed import gankit_loop, plain_loop  # noqa: E402
 
 from gankit import config as C  # noqa: E402
 import gankit.components  # noqa: E402,F401
-from gankit.metrics.images import fid_from_features  # noqa: E402
+from gankit.metrics.image_measures import fid_from_features  # noqa: E402
 from gankit.train.run import Run  # noqa: E402
 
 

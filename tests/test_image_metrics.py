@@ -8,7 +8,7 @@ import torch
 
 import gankit.components  # noqa: F401  (fills the registries first)
 from gankit.config import ConfigError
-from gankit.metrics import images as M
+from gankit.metrics import image_measures as M
 from gankit.metrics.features import (EvalClassifier, InceptionFeatures, classifier_outputs,
                                      load_classifier, weights_path)
 

@@ -63,7 +63,7 @@ def _attribute_accuracy(run):
 
 
 def _within_class(run):
-    from gankit.metrics.images import frechet_distance, gaussian_stats
+    from gankit.metrics.image_measures import frechet_distance, gaussian_stats
     ds = run.dataset
     y = _classes(run, run.cfg.eval.n_samples)
     x = run.generate(len(y), seed=run.cfg.seed + 19, y=y)

@@ -67,7 +67,7 @@ def interpolation_figure(run, rows: int = 8, steps: int = 10, seed: int = 1):
 def neighbours_figure(samples: np.ndarray, train: torch.Tensor, rows: int = 8, k: int = 5):
     """Each row: a sample, then its k nearest training images (L2 in pixels)."""
     import matplotlib.pyplot as plt
-    from gankit.metrics.images import pairwise_sq_dists
+    from gankit.metrics.image_measures import pairwise_sq_dists
     s = torch.as_tensor(samples[:rows]).float()
     d = pairwise_sq_dists(s, train)
     idx = d.topk(k, dim=1, largest=False).indices
