@@ -30,11 +30,15 @@ VARIANTS = {
     # captions (preset fashion-text): the words carry thickness/size/brightness beyond the class
     "captions, concat D, no mismatched pairs": ["@fashion-text", "condition.mismatch_weight=0"],
     "captions, concat D + mismatched pairs": ["@fashion-text", "condition.mismatch_weight=1"],
+    "captions, GRU encoder, concat D + mismatched pairs": ["@fashion-text", "condition.text_encoder=gru",
+                                                          "condition.mismatch_weight=1"],
+    "concat D + mismatched pairs x2": ["condition.d_mode=concat", "condition.mismatch_weight=2"],
 }
 
 
 def run_one(data: str, name: str, over: list[str], steps: int, seed: int, root: str) -> dict:
-    out = os.path.join(root, f"{data}-{abs(hash(name)) % 10**8}")
+    slug = "".join(ch if ch.isalnum() else "-" for ch in name.lower()).strip("-")
+    out = os.path.join(root, f"{data}-{slug}-s{seed}-{steps}")
     preset = "fashion-cgan"
     if over and over[0].startswith("@"):
         preset, over = over[0][1:], over[1:]
@@ -62,9 +66,12 @@ def main():
     ap.add_argument("--data", nargs="+", default=["mnist5k", "fashion-mnist"])
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS))
     ap.add_argument("--out", default=None, help="also write the markdown table here")
+    ap.add_argument("--keep", default=None, help="keep the run folders under this directory "
+                                                 "(default: a temporary one, deleted)")
     a = ap.parse_args()
     jobs = [(d, v) for d in a.data for v in a.variants]
-    with tempfile.TemporaryDirectory() as root, ThreadPoolExecutor(a.workers) as pool:
+    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(a.workers) as pool:
+        root = a.keep or tmp
         rows = list(pool.map(lambda j: run_one(j[0], j[1], VARIANTS[j[1]], a.steps, a.seed, root), jobs))
     lines = ["| data | D | conditional accuracy | attribute accuracy (chance 50%) | FD within class "
              "| diversity ratio | wall s |", "|---|---|---|---|---|---|---|"]

@@ -66,6 +66,21 @@ def _cmd_eval(a):
         print(f"step {run.step}: {_summary(result)}")
 
 
+def _cmd_drs(a):
+    """Rejection sampling for a finished run: fit the sampler on its G, keep it in the run."""
+    from gankit.train.rejection import fit_for_run
+    from gankit.train.run import Run
+    over = ["objective.drs=true"] + ([f"objective.drs_steps={a.steps}"] if a.steps is not None else []) \
+        + ([f"objective.drs_quantile={a.quantile}"] if a.quantile is not None else [])
+    run = Run.open(a.run_dir, over)
+    if getattr(run.objective, "rejection", None) is None:
+        raise ConfigError(f"drs: the {run.cfg.objective.name!r} objective has no rejection sampler")
+    sampler = fit_for_run(run)
+    run.save_checkpoint()
+    print(f"rejection sampler fitted at step {run.step}: acceptance {float(sampler.acceptance):.3f}; "
+          f"samples, eval and report of {a.run_dir} now use it (objective.drs = true in its config.toml)")
+
+
 def _cmd_sample(a):
     import numpy as np
     from gankit.train.run import Run
@@ -157,6 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.add_argument("--metrics", action="append", help="metric names (comma separated); default: all that apply")
     e.set_defaults(fn=_cmd_eval)
+    d = sub.add_parser("drs", help="discriminator rejection sampling for a trained run: fine-tune a "
+                                   "copy of D on its G, then sample through it")
+    d.add_argument("run_dir")
+    d.add_argument("--steps", type=int, default=None, help="fine-tuning steps (objective.drs_steps)")
+    d.add_argument("--quantile", type=float, default=None, help="objective.drs_quantile")
+    d.set_defaults(fn=_cmd_drs)
     s = sub.add_parser("sample", help="draw samples from a trained G")
     s.add_argument("run_dir")
     s.add_argument("-n", type=int, default=1000, help="how many samples")

@@ -83,9 +83,26 @@ def test_drs_lowers_off_mode_mass_on_a_short_ring_run(tmp_path):
     """After 1,500 steps G still puts mass between the ring's modes; rejection removes much of it."""
     torch.set_num_threads(1)
     cfg = C.load("ring", ["train.steps=1500", "train.progress=false", "objective.drs=true",
-                          "objective.drs_steps=300", "train.sample_every=1500", "eval.jsd_samples=1000"])
+                          "objective.drs_steps=300", "train.sample_every=1500", "eval.jsd_samples=1000",
+                          "optim_d.lr=1e-3", "optim_g.lr=1e-3"])
     run = Run.create(cfg, tmp_path / "r").train()
     with_drs = run.evaluate(["modes"])["hq_fraction"]
     run.objective.rejection = None
     without = run.evaluate(["modes"])["hq_fraction"]
     assert with_drs > without + 0.08, (with_drs, without)
+
+
+def test_drs_command_fits_a_sampler_for_a_run_trained_without_it(tmp_path, capsys):
+    torch.set_num_threads(1)
+    out = tmp_path / "plain"
+    assert main(["train", "ring", "--out", str(out), *TINY, "--set", "objective.drs=false"]) == 0
+    before = Run.open(out)
+    assert not before.objective.rejection
+    assert main(["drs", str(out), "--steps", "5"]) == 0
+    assert "acceptance" in capsys.readouterr().out
+    run = Run.open(out)
+    assert run.cfg.objective.params["drs"] is True and run.objective.rejection.ready
+    assert run.generate(100, seed=1).shape == (100, 2)
+    # the same weights: G and D are untouched by the fit
+    for k, v in before.G.state_dict().items():
+        assert torch.equal(v, run.G.state_dict()[k])

@@ -153,7 +153,7 @@ TINY = ["--set", "train.steps=12", "--set", "train.batch_size=32", "--set", "tra
         "--set", "train.log_every=4", "--set", "train.sample_every=6", "--set", "train.n_fixed=64",
         "--set", "eval.n_samples=200", "--set", "eval.jsd_samples=500", "--set", "eval.jsd_bins=20",
         "--set", "generator.hidden=[16, 16]", "--set", "discriminator.hidden=[16, 16]",
-        "--set", 'objective.name="gan"']
+        "--set", 'objective.name="gan"', "--set", "objective.drs=false"]
 
 REMEDIES = {
     "wgan-clip": ["loss.name=\"wgan\"", "objective.clip=0.01", "optim_d.name=\"rmsprop\"",

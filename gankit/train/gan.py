@@ -69,11 +69,12 @@ class GANObjective:
         return {k: v.state_dict() for k, v in self.stateful.items()}
 
     def load_extra_state(self, state: dict):
-        missing = set(self.stateful) - set(state)
+        missing = {k for k, v in self.stateful.items() if not getattr(v, "optional", False)} - set(state)
         if missing:
             raise KeyError(f"checkpoint lacks objective state {sorted(missing)}")
         for k, v in self.stateful.items():
-            v.load_state_dict(state[k])
+            if k in state:
+                v.load_state_dict(state[k])
 
     def callbacks(self) -> list:
         return list(self.extra_callbacks)
@@ -311,7 +312,7 @@ def gan_objective(run, **options):
         obj.rejection = RejectionSampler(run.D, p.pack, p.drs_steps, p.drs_lr, p.drs_quantile,
                                          cfg.train.batch_size)
         obj.stateful["drs"] = obj.rejection
-        obj.extra_callbacks.append(FitAtEnd(run, obj.rejection))
+        obj.extra_callbacks.append(FitAtEnd(run))
     obj.optimizers = (run.opt_d, run.opt_g)
     obj.d_steps = (R.critic_schedule(cfg.train.d_steps, p.critic_boost, p.critic_boost_first,
                                      p.critic_boost_every) if p.critic_boost > 0 else cfg.train.d_steps)

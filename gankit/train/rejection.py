@@ -99,27 +99,35 @@ class RejectionSampler:
         return {"D": self.D.state_dict(), "opt": self.opt.state_dict(), "M": self.M,
                 "acceptance": self.acceptance}
 
+    optional = True    # a checkpoint from before `drs` was switched on: left unfitted
+
     def load_state_dict(self, state: dict):
         self.D.load_state_dict(state["D"])
         self.opt.load_state_dict(state["opt"])
         self.M, self.acceptance = state["M"].cpu(), state["acceptance"].cpu()
 
 
+def fit_for_run(run) -> RejectionSampler:
+    """Fits ``run``'s rejection sampler on its current (final) G and logs the fit."""
+    sampler = run.objective.rejection
+    G = run.objective.G_eval or run.objective.G
+    was = G.training
+    G.eval()
+    sampler.fit(run.objective.D, G, run.sample_real, run.sample_z)
+    G.train(was)
+    run.log({"step": run.step, "kind": "drs", "drs_acceptance": float(sampler.acceptance),
+             "drs_logit_max": float(sampler.M)})
+    return sampler
+
+
 class FitAtEnd:
     """Callback: fits the rejection sampler at the last training step (before the final
     snapshot, evaluation and checkpoint, which then use it)."""
 
-    def __init__(self, run, sampler: RejectionSampler):
-        self.run, self.sampler = run, sampler
+    def __init__(self, run):
+        self.run = run
 
     def on_step_end(self, trainer):
-        run = self.run
-        if trainer.step != run.cfg.train.steps:
-            return
-        G = run.objective.G_eval or run.objective.G
-        was = G.training
-        G.eval()
-        self.sampler.fit(run.objective.D, G, run.sample_real, run.sample_z)
-        G.train(was)
-        run.log({"step": trainer.step, "kind": "drs", "drs_acceptance": float(self.sampler.acceptance),
-                 "drs_logit_max": float(self.sampler.M)})
+        if trainer.step == self.run.cfg.train.steps:
+            self.run.step = trainer.step
+            fit_for_run(self.run)
