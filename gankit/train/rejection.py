@@ -14,8 +14,10 @@ with G frozen (as in the paper: the training D is tuned to a moving G).  A fresh
 tried first and does not work: when G is close to the data, the few percent of
 samples between modes give a new D too little signal, and its logits stayed within
 0.1 of 0 everywhere (2026-11-25, ring, 3,000 steps).  A packed D (PacGAN, m samples)
-scores a single x as m copies of x: at the optimum that logit is m log(p_data/p_g),
-a sharper rejection than the ratio itself.  M is a high quantile of the logits on G's
+scores a single x as m copies of x: at the optimum that logit is m log(p_data/p_g), so
+it is divided by m.  (Undivided, the rejection is sharper but over-corrects the mode
+balance: on ring seed 8 of the best recipe, HQ 98.9 % / reverse KL 0.019 against 99.0 % /
+0.004 divided; G alone 98.5 % / 0.017.)  M is a high quantile of the logits on G's
 samples rather than the maximum, so one outlier logit does not make the acceptance
 rate vanish; samples above it are always accepted.
 """
@@ -65,10 +67,12 @@ class RejectionSampler:
 
     @torch.no_grad()
     def logit(self, x: Tensor) -> Tensor:
+        """log p_data(x)/p_g(x) as D estimates it; a packed D sees m copies of x, whose
+        logit at the optimum is m times the single-sample ratio, so it is divided by m."""
         n = len(x)
         if self.pack > 1:
             x = R.pack(x.repeat_interleave(self.pack, 0), self.pack)
-        return self.D(x).reshape(n)
+        return self.D(x).reshape(n) / self.pack
 
     @torch.no_grad()
     def accept_prob(self, logits: Tensor) -> Tensor:
