@@ -85,9 +85,8 @@ class RejectionSampler:
             raise RuntimeError("rejection sampler used before it was fitted (it is fitted at the "
                                "last training step)")
         kept, have, tries = [], 0, 0
-        k = max(batch, int(n / max(float(self.acceptance), 1e-3) * 1.1))
-        while have < n:
-            x = draw(min(k, 10 * batch))
+        while have < n:       # proposals in chunks of ``batch``: memory stays bounded
+            x = draw(batch)
             p = self.accept_prob(self.logit(x)).cpu()
             ok = torch.rand(len(x), generator=u_gen) < p
             kept.append(x.cpu()[ok])
