@@ -28,8 +28,10 @@ VARIANTS = {
     "projection D + mismatched pairs": ["condition.d_mode=projection", "condition.mismatch_weight=1"],
     "AC-GAN": ["condition.d_mode=acgan", "condition.mismatch_weight=0"],
     # captions (preset fashion-text): the words carry thickness/size/brightness beyond the class
-    "captions, concat D, no mismatched pairs": ["@fashion-text", "condition.mismatch_weight=0"],
-    "captions, concat D + mismatched pairs": ["@fashion-text", "condition.mismatch_weight=1"],
+    "captions, concat D, no mismatched pairs": ["@fashion-text", "condition.text_encoder=bag",
+                                                "condition.mismatch_weight=0"],
+    "captions, concat D + mismatched pairs": ["@fashion-text", "condition.text_encoder=bag",
+                                              "condition.mismatch_weight=1"],
     "captions, GRU encoder, concat D + mismatched pairs": ["@fashion-text", "condition.text_encoder=gru",
                                                           "condition.mismatch_weight=1"],
     "concat D + mismatched pairs x2": ["condition.d_mode=concat", "condition.mismatch_weight=2"],
