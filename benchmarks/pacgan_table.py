@@ -4,12 +4,12 @@
         [--datasets ring grid] [--set KEY=VALUE ...] [--out docs/table.md] [--results runs.jsonl]
 
 A RECIPE is ``[LABEL=]SOURCE[@KEY=VALUE@KEY=VALUE...]``.  SOURCE is a preset name or a .toml
-path.  For dataset DS, the preset ``DS-SOURCE`` is used when it exists (``best`` -> ring-best,
-grid-best); otherwise SOURCE with its [data] section replaced by PacGAN's DS (ring: 8 modes,
+path.  For dataset DS, the preset ``DS-SOURCE`` is used when it exists (``vanilla`` -> ring-vanilla,
+grid-vanilla); otherwise SOURCE with its [data] section replaced by PacGAN's DS (ring: 8 modes,
 radius 1, std 0.01; grid: 5 x 5 at {-4..4}, std 0.05).  ``@KEY=VALUE`` are --set overrides of
 that recipe only; ``--set`` applies to every recipe.  Examples:
 
-    pacgan_table.py ring nonsat-lr1e-4=ring@optim_d.lr=1e-4@optim_g.lr=1e-4 wgan-gp pacgan2 best
+    pacgan_table.py best=ring vanilla fast=ring@train.steps=15000 wgan-gp pacgan2
 
 Each run trains one seed in its own worker process (1 thread each) and is evaluated on 2,500
 samples: modes covered, % high-quality samples (within 3 std of the nearest mode), reverse KL
