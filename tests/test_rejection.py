@@ -106,3 +106,28 @@ def test_drs_command_fits_a_sampler_for_a_run_trained_without_it(tmp_path, capsy
     # the same weights: G and D are untouched by the fit
     for k, v in before.G.state_dict().items():
         assert torch.equal(v, run.G.state_dict()[k])
+
+
+class NaNLogit(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x):
+        return x[:, 0] * self.w + float("nan")
+
+
+def test_a_non_finite_fit_is_refused_and_the_trained_run_is_still_checkpointed(tmp_path):
+    sampler = RejectionSampler(NaNLogit(), 1, 2, 1e-4, 0.99, 8)
+    with pytest.raises(ValueError, match="non-finite"):
+        sampler.fit(sampler.D, lambda z: z, lambda n: torch.randn(n, 2), lambda n: torch.randn(n, 2))
+    assert not sampler.ready and sampler.state_dict() == {}
+    # in a run, a failed fit warns and the final checkpoint of G and D is still written
+    torch.set_num_threads(1)
+    cfg = C.load("ring", [a for a in TINY[1::2]] + ["objective.drs=true", "objective.drs_steps=2"])
+    run = Run.create(cfg, tmp_path / "nan")
+    run.objective.rejection.logit = lambda x: torch.full((len(x),), float("nan"))   # noqa: E731
+    with pytest.warns(UserWarning, match="gankit drs"):
+        run.train()
+    assert not run.objective.rejection.ready
+    assert Run.open(tmp_path / "nan").step == 12

@@ -11,19 +11,22 @@ What rejection cannot do is create a mode G never visits.
 
 At the last training step a copy of the trained D is fine-tuned on real vs G's samples
 with G frozen (as in the paper: the training D is tuned to a moving G).  A fresh D was
-tried first and does not work: when G is close to the data, the few percent of
-samples between modes give a new D too little signal, and its logits stayed within
-0.1 of 0 everywhere (2026-11-25, ring, 3,000 steps).  A packed D (PacGAN, m samples)
+tried first and did not work: when G is close to the data, the few percent of
+samples between modes give a new D too little signal; its logits stayed within 0.1 of
+0 everywhere and HQ did not move (2026-11-25, one ring run of the earlier recipe, an
+exploratory script not kept).  A packed D (PacGAN, m samples)
 scores a single x as m copies of x: at the optimum that logit is m log(p_data/p_g), so
-it is divided by m.  (Undivided, the rejection is sharper but over-corrects the mode
-balance: on ring seed 8 of the best recipe, HQ 98.9 % / reverse KL 0.019 against 99.0 % /
-0.004 divided; G alone 98.5 % / 0.017.)  M is a high quantile of the logits on G's
+it is divided by m.  Undivided, the rejection over-corrects the mode balance: on ring
+seed 8 of the `ring` preset, 99.0 % HQ / reverse KL 0.030 undivided against 99.0 % /
+0.002 divided, G alone 98.5 % / 0.017 (`benchmarks/drs_variants.py RUN`, 2026-11-25).
+M is a high quantile of the logits on G's
 samples rather than the maximum, so one outlier logit does not make the acceptance
 rate vanish; samples above it are always accepted.
 """
 from __future__ import annotations
 
 import copy
+import warnings
 
 import torch
 from torch import Tensor, nn
@@ -35,8 +38,7 @@ class RejectionSampler:
     def __init__(self, D: nn.Module, pack: int, steps: int, lr: float, quantile: float,
                  batch_size: int):
         self.D = copy.deepcopy(D)      # loaded from the trained D when fitted
-        self.opt = torch.optim.Adam(self.D.parameters(), lr=lr, betas=(0.5, 0.999))
-        self.pack, self.steps, self.quantile, self.m = pack, steps, quantile, batch_size
+        self.pack, self.steps, self.lr, self.quantile, self.m = pack, steps, lr, quantile, batch_size
         self.M = torch.tensor(float("nan"))        # NaN until fitted
         self.acceptance = torch.tensor(float("nan"))
 
@@ -45,25 +47,30 @@ class RejectionSampler:
         return not bool(torch.isnan(self.M))
 
     def fit(self, D: nn.Module, generate, sample_real, sample_noise, n_quantile: int = 20000):
-        """Fine-tunes a copy of D on real vs generate(z) (G frozen), then sets M."""
+        """Fine-tunes a copy of D on real vs generate(z) (G frozen), then sets M.  Each fit
+        starts afresh from D's weights with a new optimizer."""
         from gankit.losses.adversarial import d_loss_bce   # (the losses import the registry)
         self.D.load_state_dict(D.state_dict())
         self.D.train()
+        opt = torch.optim.Adam(self.D.parameters(), lr=self.lr, betas=(0.5, 0.999))
         view = (lambda x: R.pack(x, self.pack)) if self.pack > 1 else (lambda x: x)
         for _ in range(self.steps):
             real = sample_real(self.m)
             with torch.no_grad():
                 fake = generate(sample_noise(self.m))
             loss = d_loss_bce(self.D(view(real)), self.D(view(fake)))
-            self.opt.zero_grad(set_to_none=True)
+            opt.zero_grad(set_to_none=True)
             loss.backward()
-            self.opt.step()
+            opt.step()
         self.D.eval()
         with torch.no_grad():
             logits = torch.cat([self.logit(generate(sample_noise(self.m * 4)))
-                                for _ in range(max(1, n_quantile // (self.m * 4)))])
-            self.M = torch.quantile(logits.float().cpu(), self.quantile)
-            self.acceptance = self.accept_prob(logits).mean().cpu()
+                                for _ in range(max(1, n_quantile // (self.m * 4)))]).float().cpu()
+            if not bool(torch.isfinite(logits).all()):
+                raise ValueError("the fine-tuned D gives non-finite logits; try a lower "
+                                 "objective.drs_lr or fewer objective.drs_steps")
+            self.M = torch.quantile(logits, self.quantile)
+            self.acceptance = self.accept_prob(logits).mean()
 
     @torch.no_grad()
     def logit(self, x: Tensor) -> Tensor:
@@ -99,14 +106,17 @@ class RejectionSampler:
         return torch.cat(kept)[:n]
 
     def state_dict(self) -> dict:
-        return {"D": self.D.state_dict(), "opt": self.opt.state_dict(), "M": self.M,
-                "acceptance": self.acceptance}
+        """Empty until fitted: checkpoints during training do not carry a second D."""
+        if not self.ready:
+            return {}
+        return {"D": self.D.state_dict(), "M": self.M, "acceptance": self.acceptance}
 
     optional = True    # a checkpoint from before `drs` was switched on: left unfitted
 
     def load_state_dict(self, state: dict):
+        if "D" not in state:
+            return
         self.D.load_state_dict(state["D"])
-        self.opt.load_state_dict(state["opt"])
         self.M, self.acceptance = state["M"].cpu(), state["acceptance"].cpu()
 
 
@@ -133,4 +143,8 @@ class FitAtEnd:
     def on_step_end(self, trainer):
         if trainer.step == self.run.cfg.train.steps:
             self.run.step = trainer.step
-            fit_for_run(self.run)
+            try:
+                fit_for_run(self.run)
+            except ValueError as e:   # the trained G is kept: its checkpoint follows this step
+                warnings.warn(f"rejection sampling not fitted ({e}); samples come from G directly. "
+                              f"Retry with: gankit drs {self.run.dir} --steps N")
