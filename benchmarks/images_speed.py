@@ -2,7 +2,7 @@
 interleaved runs), the step's achieved GFLOP/s beside this machine's matmul peak,
 and FID's matrix square root (eigh) vs the scipy sqrtm implementation.
 
-    .venv/bin/python benchmarks/images_speed.py [--preset mnist-dcgan] [--steps 150] [--repeats 3]
+    .venv/bin/python benchmarks/images_speed.py [--preset mnist-dcgan] [--steps 150] [--repeats 3] [--device cuda]
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from step_speed import gankit_loop, plain_loop  # noqa: E402
+from step_speed import gankit_loop, plain_loop, sync  # noqa: E402
 
 from gankit import config as C  # noqa: E402
 import gankit.components  # noqa: E402,F401
@@ -31,21 +31,24 @@ def step_flops(run: Run) -> float:
     """FLOPs of one plain Algorithm-1 step (D step + G step, one G forward), counted by torch."""
     from torch.utils.flop_counter import FlopCounterMode
     G, D, m, dim = run.G, run.D, run.cfg.train.batch_size, run.cfg.noise.dim
-    real = run.dataset.sample(m, torch.Generator().manual_seed(0))
+    real = run.dataset.sample(m, torch.Generator().manual_seed(0)).to(run.device)
     with FlopCounterMode(display=False) as fc:
-        fake = G(torch.randn(m, dim))
+        fake = G(torch.randn(m, dim, device=run.device))
         d_loss = F.softplus(-D(real)).mean() + F.softplus(D(fake.detach())).mean()
         d_loss.backward()
         F.softplus(-D(fake)).mean().backward()
     return float(fc.get_total_flops())
 
 
-def matmul_peak(n: int = 1024, reps: int = 20) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def matmul_peak(n: int = 1024, reps: int = 20, device: str = "cpu") -> float:
+    """fp32 matmul GFLOP/s (on a GPU with PyTorch's default fp32 precision, no TF32)."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
     a @ b
+    sync()
     t = time.perf_counter()
     for _ in range(reps):
         a @ b
+    sync()
     return 2 * n ** 3 * reps / (time.perf_counter() - t) / 1e9
 
 
@@ -62,10 +65,12 @@ def main():
     ap.add_argument("--steps", type=int, default=150)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", default="cpu", help="train.device of both loops")
     ap.add_argument("--set", action="append", default=[])
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    over = [f"train.steps={a.steps}", "train.sample_every=1000000", "train.checkpoint_every=1000000",
+    over = [f"train.steps={a.steps}", f"train.device={a.device}", "train.sample_every=1000000",
+            "train.checkpoint_every=1000000",
             "train.log_every=1000000", "train.progress=false", "loss.name=nonsaturating", "train.d_steps=1",
             *a.set]
     cfg = C.load(a.preset, over)
@@ -76,13 +81,13 @@ def main():
             plain.append(plain_loop(Run(cfg, f"{tmp}/p{r}"), a.steps))
             ours.append(gankit_loop(cfg, a.steps, f"{tmp}/g{r}")[1])
     p, g = statistics.median(plain), statistics.median(ours)
-    peak = matmul_peak()
+    peak = matmul_peak(4096 if a.device != 'cpu' else 1024, device=a.device)
     print(f"# {time.strftime('%Y-%m-%d %H:%M')} preset {a.preset}, batch {cfg.train.batch_size}, "
-          f"{a.steps} steps x {a.repeats} repeats, {a.threads} thread(s)")
+          f"{a.steps} steps x {a.repeats} repeats, {a.threads} thread(s), device {a.device}")
     print(f"plain PyTorch: {a.steps / p:7.2f} steps/s  {flops * a.steps / p / 1e9:6.2f} GFLOP/s")
     print(f"gankit:        {a.steps / g:7.2f} steps/s  {flops * a.steps / g / 1e9:6.2f} GFLOP/s")
     print(f"ratio gankit/plain = {p / g:.3f} (goal >= 1.0); {flops / 1e9:.3f} GFLOP per step; "
-          f"1024^2 matmul peak {peak:.1f} GFLOP/s on {a.threads} thread(s)")
+          f"fp32 matmul peak {peak:.1f} GFLOP/s on {a.device}")
     rng = np.random.default_rng(0)
     for d in (128, 2048):
         f1, f2 = rng.normal(size=(5000, d)), rng.normal(size=(5000, d)) + 0.1

@@ -36,13 +36,15 @@ class TrainConfig:
     keep_checkpoints: int = opt(2, "how many recent checkpoints to keep on disk", ge=1)
     eval_every: int = opt(0, "compute eval metrics every this many steps (0: only at the end)", ge=0)
     n_fixed: int = opt(2500, "how many fixed-noise samples to save at each snapshot", ge=1)
-    device: str = opt("cpu", "torch device: cpu, cuda, cuda:1, ...")
+    device: str = opt("cpu", "torch device: cpu, cuda, cuda:1, ... or auto (cuda when there is one)")
     progress: bool = opt(True, "show a progress bar with rate and ETA")
 
 
 @dataclass
 class EvalConfig:
     n_samples: int = opt(2500, "samples drawn from G for the metrics (PacGAN protocol: 2,500)", ge=1)
+    metrics: list[str] = opt([], "metrics computed every train.eval_every steps (empty: all that "
+                             "apply; gankit list metrics)")
     hq_std: float = opt(3.0, "a sample is high quality within this many std of its nearest mode", gt=0.0)
     jsd_bins: int = opt(200, "grid cells per axis for the JSD estimate (1-D and 2-D data)", ge=10)
     jsd_samples: int = opt(50000, "samples from G for the JSD estimate", ge=100)
@@ -51,6 +53,15 @@ class EvalConfig:
                         choices=["classifier", "inception"])
     inception_weights: str = opt("", "path of inception-2015-12-05.pt (TorchScript) for "
                                  "eval.features=inception (or env GANKIT_INCEPTION)")
+
+    def check(self, where):
+        if self.metrics:
+            import gankit.metrics  # noqa: F401  (registers the metrics)
+            from gankit.components import METRICS
+            unknown = [m for m in self.metrics if m not in METRICS.names()]
+            if unknown:
+                raise ConfigError(f"{where}.metrics: unknown metric(s) {unknown}; "
+                                  f"valid: {', '.join(METRICS.names())}")
 
 
 @dataclass

@@ -112,8 +112,12 @@ def test_stacked_modes_known_answers():
     assert r["stacked_modes"] == 1000 and abs(r["stacked_kl"]) < 1e-12
     r = M.stacked_modes(np.tile([[1, 2, 3]], (50, 1)))
     assert r["stacked_modes"] == 1 and abs(r["stacked_kl"] - math.log(1000)) < 1e-12
-    half = all_modes[:500]
-    assert abs(M.stacked_modes(half)["stacked_kl"] - math.log(2)) < 1e-12
+    half = all_modes[:500]   # first channel 0-4 only: all of the KL is that channel's log 2
+    r = M.stacked_modes(half)
+    assert abs(r["stacked_kl"] - math.log(2)) < 1e-12 and abs(r["stacked_channel_kl"] - math.log(2)) < 1e-12
+    diag = np.array([[d, d, d] for d in range(10)] * 5)   # uniform digits, fully dependent channels
+    r = M.stacked_modes(diag)
+    assert abs(r["stacked_channel_kl"]) < 1e-12 and abs(r["stacked_kl"] - math.log(100)) < 1e-12
 
 
 def test_class_histogram_mode_dropping():

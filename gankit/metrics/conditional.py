@@ -31,7 +31,7 @@ def _features_and_predictions(run, x):
     key = getattr(ds, "classifier", None)
     if not key:
         raise ValueError("conditional metrics on images need the dataset's evaluation classifier")
-    f, p = classifier_outputs(load_classifier(key), x)
+    f, p = classifier_outputs(load_classifier(key), x, device=run.device)
     return f.double(), p.argmax(1)
 
 

@@ -107,15 +107,22 @@ def load_classifier(key: str) -> EvalClassifier:
 
 
 @torch.no_grad()
-def classifier_outputs(net: nn.Module, x: Tensor, batch: int = 1000) -> tuple[Tensor, Tensor]:
-    """(features (n, 128), class probabilities (n, K)) of images x in [-1, 1]."""
+def classifier_outputs(net: nn.Module, x: Tensor, batch: int = 1000,
+                       device: torch.device | str | None = None) -> tuple[Tensor, Tensor]:
+    """(features (n, 128), class probabilities (n, K)) of images x in [-1, 1], on the CPU.
+
+    With a device (the run's GPU), the net and each batch move there for the forward pass.
+    """
     was = net.training
     net.eval()
+    if device is not None:
+        net.to(device)
+    dev = next(net.parameters()).device
     feats, probs = [], []
     for i in range(0, len(x), batch):
-        f = net.features(x[i:i + batch].float())
-        feats.append(f)
-        probs.append(torch.softmax(net.head(f), 1))
+        f = net.features(x[i:i + batch].to(dev).float())
+        feats.append(f.cpu())
+        probs.append(torch.softmax(net.head(f), 1).cpu())
     net.train(was)
     return torch.cat(feats), torch.cat(probs)
 
@@ -127,7 +134,8 @@ class InceptionFeatures:
     network resizes to 299x299 itself, as in the standard FID code.
     """
 
-    def __init__(self, path: str | None):
+    def __init__(self, path: str | None, device: torch.device | str = "cpu"):
+        self.device = torch.device(device)
         path = path or os.environ.get(INCEPTION_ENV, "")
         if not path:
             raise ConfigError("eval.features=inception: no weights file given. " + INCEPTION_HELP)
@@ -135,7 +143,7 @@ class InceptionFeatures:
         if not p.is_file():
             raise ConfigError(f"Inception weights {str(p)!r} do not exist. " + INCEPTION_HELP)
         try:
-            self.net = torch.jit.load(str(p), map_location="cpu").eval()
+            self.net = torch.jit.load(str(p), map_location=self.device).eval()
         except Exception as e:  # a pickle, a truncated download, another network
             raise ConfigError(f"{str(p)!r} is not the TorchScript inception-2015-12-05.pt ({type(e).__name__}: "
                               f"{e}). " + INCEPTION_HELP) from None
@@ -144,10 +152,10 @@ class InceptionFeatures:
     def __call__(self, x: Tensor, batch: int = 100) -> tuple[Tensor, Tensor]:
         feats, probs = [], []
         for i in range(0, len(x), batch):
-            xb = x[i:i + batch].float()
+            xb = x[i:i + batch].to(self.device).float()
             if xb.shape[1] == 1:
                 xb = xb.repeat(1, 3, 1, 1)
             u8 = ((xb + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)   # the file expects 0..255
-            feats.append(self.net(u8, return_features=True).double())
-            probs.append(self.net(u8, no_output_bias=True).double())      # StyleGAN2-ADA's IS protocol
+            feats.append(self.net(u8, return_features=True).double().cpu())
+            probs.append(self.net(u8, no_output_bias=True).double().cpu())      # StyleGAN2-ADA's IS protocol
         return torch.cat(feats), torch.cat(probs)

@@ -84,10 +84,10 @@ def extract(run, x: Tensor) -> tuple[Tensor, Tensor, str]:
     ds = run.dataset
     if _use_inception(run) or ds.classifier is None or ds.shape[0] != 1:
         from gankit.metrics.features import InceptionFeatures
-        f, p = InceptionFeatures(_inception_path(run))(x)
+        f, p = InceptionFeatures(_inception_path(run), run.device)(x)
         return f, p, "inception"
     from gankit.metrics.features import classifier_outputs, load_classifier
-    f, p = classifier_outputs(load_classifier(ds.classifier), x)
+    f, p = classifier_outputs(load_classifier(ds.classifier), x, device=run.device)
     return f, p, "classifier"
 
 
@@ -162,7 +162,7 @@ def _stacked(run):
     ds = run.dataset
     net = load_classifier(ds.classifier)
     x = eval_samples(run)
-    digits = torch.stack([classifier_outputs(net, x[:, c:c + 1])[1].argmax(1)
+    digits = torch.stack([classifier_outputs(net, x[:, c:c + 1], device=run.device)[1].argmax(1)
                           for c in range(x.shape[1])], 1)
     return stacked_modes(digits.numpy(), ds.channel_classes)
 

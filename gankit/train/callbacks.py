@@ -81,7 +81,8 @@ class PeriodicEval:
 
     def on_step_end(self, trainer):
         if self.every and trainer.step % self.every == 0:
-            self.run.log({"step": trainer.step, "kind": "eval", **self.run.evaluate()})
+            self.run.log({"step": trainer.step, "kind": "eval",
+                          **self.run.evaluate(list(self.run.cfg.eval.metrics) or None)})
 
 
 def finite_params(modules) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -39,14 +40,26 @@ def _seeds(seed: int) -> dict[str, int]:
     return {"data": seed, "noise": seed + 1_000_003, "fixed": seed + 2_000_003, "cond": seed + 3_000_003}
 
 
+def resolve_device(name: str) -> torch.device:
+    """The torch device of `train.device`; "auto" is the first GPU when there is one."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise C.ConfigError(f"train.device: {name!r} is not a torch device; use cpu, cuda, cuda:1 "
+                            "or auto") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise C.ConfigError("train.device: CUDA is not available on this machine; "
+                            "use --set train.device=cpu (or auto)")
+    return device
+
+
 class Run:
-    def __init__(self, cfg: RunConfig, run_dir: str | Path):
+    def __init__(self, cfg: RunConfig, run_dir: str | Path, device: str | None = None):
         self.cfg = cfg
         self.dir = Path(run_dir)
-        self.device = torch.device(cfg.train.device)
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise C.ConfigError("train.device: CUDA is not available on this machine; "
-                                "use --set train.device=cpu")
+        self.device = resolve_device(device or cfg.train.device)
         self.dataset = make_conditional(build_dataset(cfg), cfg)
         s = _seeds(cfg.seed)
         with torch.random.fork_rng(devices=[]):   # init from the seed; caller's RNG untouched
@@ -177,7 +190,8 @@ class Run:
             "optimizers": {"d": self.opt_d.state_dict(), "g": self.opt_g.state_dict()},
             "objective": self.objective.extra_state(),
             "rng": {"torch": self.torch_rng, "data": self.data_gen.get_state(),
-                    "noise": self.noise_gen.get_state(), "cond": self.cond_gen.get_state()},
+                    "noise": self.noise_gen.get_state(), "noise_device": self.device.type,
+                    "cond": self.cond_gen.get_state()},
         }
 
     def load_state_dict(self, state: dict):
@@ -188,7 +202,9 @@ class Run:
         self.objective.load_extra_state(state.get("objective", {}))
         self.torch_rng = state["rng"]["torch"]
         self.data_gen.set_state(state["rng"]["data"])
-        self.noise_gen.set_state(state["rng"]["noise"])
+        if state["rng"].get("noise_device", "cpu") == self.device.type:
+            self.noise_gen.set_state(state["rng"]["noise"])
+        # else: a run moved between CPU and GPU (their generators differ): training noise starts afresh
         if "cond" in state["rng"]:
             self.cond_gen.set_state(state["rng"]["cond"])
         self.step = int(state["step"])
@@ -225,9 +241,15 @@ class Run:
                            "gankit train PRESET --out " + str(run_dir))
         raw = tomllib.loads(cfg_path.read_text())
         cfg = C.load(raw, overrides or [])
-        run = cls(cfg, run_dir)
+        device = None
+        if cfg.train.device.startswith("cuda") and not torch.cuda.is_available():
+            # a run trained on a GPU, opened on a machine without one: evaluate and sample on the CPU
+            warnings.warn(f"{run_dir} was trained on {cfg.train.device}; CUDA is not available here, "
+                          "so it is opened on the CPU", stacklevel=2)
+            device = "cpu"
+        run = cls(cfg, run_dir, device=device)
         if load:
-            state, _ = ckpt.load_latest(run_dir / "checkpoints", map_location=run.device)
+            state, _ = ckpt.load_latest(run_dir / "checkpoints")   # on the CPU; load_state_dict moves
             run.load_state_dict(state)
         if overrides:
             (run_dir / "config.toml").write_text(C.dumps_toml(cfg))

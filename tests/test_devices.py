@@ -1,0 +1,69 @@
+"""Device handling of a run: train.device values, and a GPU-trained run opened on a CPU machine.
+
+The CUDA side itself is checked on a GPU by benchmarks/cuda_check.py (CI has no GPU); here
+CUDA's absence is simulated, so these tests behave the same on every machine.
+"""
+import warnings
+
+import pytest
+import torch
+
+from gankit import config as C
+from gankit.report import read_metrics
+from gankit.train.run import Run, resolve_device
+
+from conftest import TINY
+
+
+@pytest.fixture
+def no_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+
+def test_device_names(no_cuda):
+    assert resolve_device("auto") == torch.device("cpu")
+    assert resolve_device("cpu") == torch.device("cpu")
+    with pytest.raises(C.ConfigError, match="CUDA is not available.*train.device=cpu"):
+        resolve_device("cuda")
+    with pytest.raises(C.ConfigError, match="not a torch device"):
+        resolve_device("gpu0")
+
+
+def test_auto_device_trains(no_cuda, tmp_path):
+    run = Run.create(C.load("ring", TINY + ["train.device=auto"]), tmp_path / "r").train()
+    assert run.device.type == "cpu" and run.step == 30
+
+
+def test_a_gpu_run_opens_on_a_cpu_machine(no_cuda, tmp_path):
+    """config.toml says cuda, the checkpoint holds a GPU noise state: evaluation still works on the CPU."""
+    run = Run.create(C.load("ring", TINY), tmp_path / "r").train()
+    ref = run.generate(100, seed=4)
+    cfg_path = tmp_path / "r" / "config.toml"
+    cfg_path.write_text(cfg_path.read_text().replace('device = "cpu"', 'device = "cuda"'))
+    state_path = sorted((tmp_path / "r" / "checkpoints").glob("*.pt"))[-1]
+    state = torch.load(state_path, weights_only=True)
+    state["rng"]["noise"] = torch.zeros(16, dtype=torch.uint8)   # a CUDA Philox state: not a CPU one
+    state["rng"]["noise_device"] = "cuda"
+    torch.save(state, state_path)
+    with pytest.warns(UserWarning, match="trained on cuda.*opened on the CPU"):
+        back = Run.open(tmp_path / "r")
+    assert back.device.type == "cpu" and back.step == 30
+    assert torch.equal(back.generate(100, seed=4), ref)
+    assert 'device = "cuda"' in cfg_path.read_text()     # the folder still says where it was trained
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        more = Run.open(tmp_path / "r", ["train.steps=40"]).train()   # and it can go on training here
+    assert more.step == 40 and more.device.type == "cpu"
+
+
+def test_periodic_eval_computes_the_listed_metrics(tmp_path):
+    run = Run.create(C.load("ring", TINY + ["train.eval_every=10", 'eval.metrics=["modes"]']),
+                     tmp_path / "r").train()
+    evals = [r for r in read_metrics(run.dir) if r["kind"] == "eval"]
+    assert [r["step"] for r in evals] == [10, 20, 30]
+    assert all("modes_covered" in r and "jsd" not in r for r in evals)
+
+
+def test_an_unknown_metric_name_is_a_config_error():
+    with pytest.raises(C.ConfigError, match=r"eval.metrics: unknown metric\(s\) \['mode'\].*modes"):
+        C.load("ring", ['eval.metrics=["mode"]'])
