@@ -60,7 +60,8 @@ def gankit_loop(cfg, steps: int, folder: str) -> tuple[Run, float]:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--preset", default="ring-vanilla", help="an unpacked plain-GAN preset (the plain loop has no packing)")
+    ap.add_argument("--preset", default="ring-vanilla",
+                    help="an unpacked plain-GAN preset (the plain loop has no packing)")
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1)
@@ -68,7 +69,8 @@ def main():
     ap.add_argument("--set", action="append", default=[])
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    over = [f"train.steps={a.steps}", f"train.device={a.device}", "train.sample_every=1000000", "train.checkpoint_every=1000000",
+    over = [f"train.steps={a.steps}", f"train.device={a.device}", "train.sample_every=1000000",
+            "train.checkpoint_every=1000000",
             "train.progress=false", "loss.name=nonsaturating", "train.d_steps=1", *a.set]
     cfg = C.load(a.preset, over)
     plain, ours = [], []
