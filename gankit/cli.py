@@ -16,11 +16,16 @@ def _cmd_train(a):
     if a.resume:
         if not a.out:
             raise ConfigError("--resume needs --out RUN_DIR (the run folder to continue)")
+        if a.config is not None:
+            raise ConfigError(f"--resume continues {a.out} with its own config.toml, so the preset "
+                              f"{a.config!r} would be ignored; drop it (change options with --set, "
+                              "e.g. --set train.steps=N)")
         run = Run.open(a.out, a.set)
         print(f"resuming {a.out} at step {run.step} of {run.cfg.train.steps}", file=sys.stderr)
     else:
-        cfg = C.load(a.config, a.set)
-        out = a.out or _default_out(a.config, cfg.seed)
+        source = a.config or "ring"
+        cfg = C.load(source, a.set)
+        out = a.out or _default_out(source, cfg.seed)
         run = Run.create(cfg, out)
     run.train()
     result = run.evaluate()
@@ -161,7 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gankit", description="Train, watch and measure GANs.")
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train a preset or a TOML config")
-    t.add_argument("config", nargs="?", default="ring", help="preset name or path to a .toml file")
+    t.add_argument("config", nargs="?", default=None,
+                   help="preset name or path to a .toml file (default: ring; not with --resume)")
     t.add_argument("--out", help="run folder (default runs/NAME-sSEED-TIME)")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key, e.g. --set train.steps=2000 (repeatable)")

@@ -38,7 +38,9 @@ def test_train_eval_sample_report_resume(tmp_path):
     assert np.loadtxt(tmp_path / "s.csv", delimiter=",").shape == (50, 2)
     assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
 
-    gankit("train", "ring", "--out", str(run), "--resume", "--set", "train.steps=30")
+    p = gankit("train", "grid", "--out", str(run), "--resume", check=False)   # a preset it would ignore
+    assert p.returncode != 0 and "'grid' would be ignored" in p.stderr and "Traceback" not in p.stderr
+    gankit("train", "--out", str(run), "--resume", "--set", "train.steps=30")
     assert json.loads(gankit("eval", str(run), "--json").stdout)["step"] == 30
 
     (run / "report.html").unlink()

@@ -172,6 +172,7 @@ REMEDIES = {
     "ttur": ["optim_d.lr=4e-4", "optim_g.lr=1e-4"],
     "lr-decay": ["objective.lr_decay_final=0.1", "objective.lr_decay_start=0.25"],
     "pacgan4": ["objective.pack=4", "objective.gp=1.0", "objective.minibatch=\"std\""],
+    "unrolled": ["objective.unroll=3", "objective.pack=2"],
 }
 
 

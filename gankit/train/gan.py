@@ -51,6 +51,7 @@ class GANObjective:
         self.G_eval: nn.Module | None = None     # e.g. the EMA of G; None: G itself
         self.pack = 1
         self.rejection = None                    # a RejectionSampler (DRS) once configured
+        self.g_critic: Callable[[Tensor, Tensor], Tensor] | None = None   # e.g. an unrolled D
         self.extra_callbacks: list = []
 
     def generate(self, z: Tensor) -> Tensor:
@@ -131,7 +132,11 @@ class GANObjective:
         fake = ctx.scratch.pop("fake", None) if self.reuse_fake else None
         if fake is None:
             fake = self.G(self.sample_noise(self.m))
-        lf = self.D(self.d_view(fake, ctx.step))
+        fake_in = self.d_view(fake, ctx.step)
+        if self.g_critic is None:
+            lf = self.D(fake_in)
+        else:   # G's loss against another view of D (unrolled look-ahead), on the same real batch
+            lf = self.g_critic(self.d_view(ctx.scratch["real"], ctx.step), fake_in)
         loss = self.loss.g_loss(lf)
         logs = {}
         for pen in self.g_penalties:
@@ -212,6 +217,10 @@ class GANParams:
     drs_lr: float = opt(1e-4, "DRS: Adam learning rate of the fine-tuning", gt=0.0)
     drs_quantile: float = opt(0.99, "DRS: M is this quantile of the fitted D's logits on G's samples "
                                     "(1 = the maximum: exact rejection sampling)", gt=0.0, le=1.0)
+    unroll: int = opt(0, "Unrolled GAN (Metz et al. 2017): G's loss against D after this many "
+                         "look-ahead steps, differentiated through (0 = off; the paper: 5-10)", ge=0)
+    unroll_lr: float = opt(0.0, "learning rate of the look-ahead steps (0: D's own, Adam's update "
+                                "continued from its moments)", ge=0.0)
     critic_boost: int = opt(0, "D steps at boosted iterations (WGAN: 100; 0 = always train.d_steps)",
                             ge=0)
     critic_boost_first: int = opt(25, "boost the first this many G iterations (WGAN: 25)", ge=0)
@@ -313,6 +322,9 @@ def gan_objective(run, **options):
                                          cfg.train.batch_size)
         obj.stateful["drs"] = obj.rejection
         obj.extra_callbacks.append(FitAtEnd(run))
+    if p.unroll > 0:
+        from gankit.train.unrolled import UnrolledD
+        obj.g_critic = UnrolledD(run.D, run.loss.d_loss, p.unroll, run.opt_d, p.unroll_lr)
     obj.optimizers = (run.opt_d, run.opt_g)
     obj.d_steps = (R.critic_schedule(cfg.train.d_steps, p.critic_boost, p.critic_boost_first,
                                      p.critic_boost_every) if p.critic_boost > 0 else cfg.train.d_steps)
