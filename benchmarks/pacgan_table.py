@@ -78,7 +78,15 @@ def config_hash(source: str, ds: str, overrides: list[str], seed: int) -> str:
     from gankit import config as C
     raw, ov = resolve(source, ds, overrides)
     cfg = C.to_dict(C.load(raw, ov + [f"seed={seed}"]))
+    for (section, key), default in ADDED_OPTIONS.items():   # keep older records' identities
+        if cfg.get(section, {}).get(key, default) == default:
+            cfg.get(section, {}).pop(key, None)
     return hashlib.sha1(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:16]
+
+
+# options added to the config after runs were recorded, with their defaults: a run that leaves
+# them at the default hashes as it did before they existed (add new options here)
+ADDED_OPTIONS = {("eval", "metrics"): [], ("objective", "unroll"): 0, ("objective", "unroll_lr"): 0.0}
 
 
 def run_one(job: dict) -> dict:
