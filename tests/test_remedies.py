@@ -153,7 +153,7 @@ TINY = ["--set", "train.steps=12", "--set", "train.batch_size=32", "--set", "tra
         "--set", "train.log_every=4", "--set", "train.sample_every=6", "--set", "train.n_fixed=64",
         "--set", "eval.n_samples=200", "--set", "eval.jsd_samples=500", "--set", "eval.jsd_bins=20",
         "--set", "generator.hidden=[16, 16]", "--set", "discriminator.hidden=[16, 16]",
-        "--set", 'objective.name="gan"', "--set", "objective.drs=false"]
+        "--set", 'objective.name="gan"', "--set", "objective.drs=false", "--set", "objective.r1=0"]
 
 REMEDIES = {
     "wgan-clip": ["loss.name=\"wgan\"", "objective.clip=0.01", "optim_d.name=\"rmsprop\"",
@@ -206,6 +206,13 @@ def test_diagnostics_are_logged(tmp_path):
     last = [r for r in _records(tmp_path / "n") if r["kind"] == "train"][-1]
     assert {"jsd_estimate", "d_acc_real", "d_acc_fake", "d_real", "instance_noise"} <= set(last)
     assert 0.0 <= last["d_acc_real"] <= 1.0 and -1.0 < last["jsd_estimate"] <= math.log(2) + 1e-6
+
+
+def test_minibatch_discrimination_with_a_gradient_penalty_is_a_config_error(tmp_path, capsys):
+    assert main(["train", "ring", "--out", str(tmp_path / "x"), *TINY, "--set", "objective.r1=0.1",
+                 "--set", 'objective.minibatch="discrimination"']) == 2
+    err = capsys.readouterr().err
+    assert "second derivative" in err and "objective.r1=0" in err
 
 
 def test_bad_pack_is_a_config_error(tmp_path, capsys):
