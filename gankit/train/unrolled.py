@@ -9,7 +9,8 @@ for G's gradient), as in the paper.
 
 The look-ahead uses D's real optimizer when it is Adam: each step continues from its
 moment estimates (exp_avg, exp_avg_sq, step count), as Metz et al.'s code does; with SGD
-or RMSprop it takes plain gradient steps at optim_d's learning rate.  Penalties of D
+or RMSprop it takes plain gradient steps at optim_d's learning rate (momentum and weight
+decay are left out of the look-ahead).  Penalties of D
 (gradient penalty, R1) are not part of the look-ahead steps.  Cost: about k + 1 extra D
 forward/backward passes per G step, with second-order terms.
 """
