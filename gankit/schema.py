@@ -37,6 +37,10 @@ class TrainConfig:
     eval_every: int = opt(0, "compute eval metrics every this many steps (0: only at the end)", ge=0)
     n_fixed: int = opt(2500, "how many fixed-noise samples to save at each snapshot", ge=1)
     device: str = opt("cpu", "torch device: cpu, cuda, cuda:1, ... or auto (cuda when there is one)")
+    precision: str = opt("fp32", "arithmetic of the training step: fp32, or bf16 (autocast: convolutions "
+                                 "and matmuls in bfloat16, weights and losses in float32; about 2x "
+                                 "faster on CPUs with AMX/AVX512-BF16 and on recent GPUs)",
+                         choices=["fp32", "bf16"])
     progress: bool = opt(True, "show a progress bar with rate and ETA")
 
 

@@ -295,8 +295,8 @@ def gan_objective(run, **options):
         _need(run.D, "features", "feature_matching")
 
         def feature_matching(D, real, fake, step):
-            fr = D.features(obj.d_view(real, step)).mean(0).detach()
-            ff = D.features(obj.d_view(fake, step)).mean(0)
+            fr = D.features(obj.d_view(real, step)).float().mean(0).detach()
+            ff = D.features(obj.d_view(fake, step)).float().mean(0)
             return p.feature_matching * ((fr - ff) ** 2).sum()
         obj.g_penalties.append(_penalty(feature_matching, "feature_matching"))
     if p.historical_averaging > 0:

@@ -7,7 +7,8 @@ regularisation, n_critic schedules or policy-gradient steps are other phase list
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+import contextlib
+from typing import Callable, ContextManager
 
 import torch
 from torch import Tensor
@@ -46,8 +47,10 @@ class Trainer:
     log interval (no ``.item()`` in the hot step).
     """
 
-    def __init__(self, phases: list[Phase], callbacks: list = (), log_every: int = 50):
+    def __init__(self, phases: list[Phase], callbacks: list = (), log_every: int = 50,
+                 autocast: Callable[[], ContextManager] = contextlib.nullcontext):
         self.phases = phases
+        self.autocast = autocast       # the forward passes' context (mixed precision)
         self.callbacks = list(callbacks)
         self.log_every = log_every
         self.step = 0
@@ -64,7 +67,8 @@ class Trainer:
         for phase in self.phases:
             n = phase.repeat(step)
             for _ in range(n):
-                loss, plogs = phase.loss(ctx)
+                with self.autocast():          # forward under autocast, backward outside
+                    loss, plogs = phase.loss(ctx)
                 phase.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if logging:

@@ -29,6 +29,7 @@ from gankit.components import OBJECTIVES
 from gankit.data.conditional import make_conditional
 from gankit.train.conditional import attach_terms, wrap_nets
 from gankit.train.loop import Trainer
+from gankit.train.precision import autocast_for
 
 
 class RunError(RuntimeError):
@@ -69,6 +70,7 @@ class Run:
             self.torch_rng = torch.get_rng_state()
         self.G.to(self.device)
         self.D.to(self.device)
+        self.autocast = autocast_for(cfg.train.precision, self.device, [self.G, self.D], cfg.objective.name)
         self.loss = build_loss(cfg)
         self.opt_d = build_optimizer(self.D.parameters(), cfg.optim_d)
         self.opt_g = build_optimizer(self.G.parameters(), cfg.optim_g)
@@ -275,7 +277,7 @@ class Run:
         callbacks = [MetricsLogger(self), Progress(cfg.steps, show), *self.objective.callbacks(),
                      Snapshots(self, cfg.sample_every), PeriodicEval(self, cfg.eval_every),
                      Checkpointer(self, cfg.checkpoint_every, cfg.steps)]
-        trainer = Trainer(self.phases, callbacks, cfg.log_every)
+        trainer = Trainer(self.phases, callbacks, cfg.log_every, self.autocast)
         trainer.step = self.step
 
         class _Sync:  # keeps run.step in step with the loop, before the checkpointer reads it

@@ -1,0 +1,85 @@
+"""train.precision = bf16: autocast forward passes, float32 weights, losses and outputs."""
+import pytest
+import torch
+
+from gankit import config as C
+from gankit.config import ConfigError
+from gankit.report import read_metrics
+from gankit.train.run import Run
+
+from test_dcgan import TINY_IMG
+
+DIGITS = TINY_IMG + ["data.name=digits8x8"]
+
+
+def _conv_dtypes(run):
+    """Records the output dtype of every convolution of G and D while the run trains
+    (inside the training step; snapshots and evaluation run in float32)."""
+    seen = []
+    for net in (run.G, run.D):
+        for m in net.modules():
+            if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
+                m.register_forward_hook(lambda mod, args, out: seen.append(out.dtype)
+                                        if torch.is_autocast_enabled("cpu") else None)
+    return seen
+
+
+def test_bf16_runs_convolutions_in_bf16_and_keeps_float32_state(tmp_path):
+    run = Run.create(C.load("mnist-dcgan", DIGITS + ["train.precision=bf16"]), tmp_path / "b")
+    seen = _conv_dtypes(run)
+    run.train()
+    assert seen and set(seen) == {torch.bfloat16}
+    params = list(run.G.parameters()) + list(run.D.parameters())
+    assert all(p.dtype == torch.float32 for p in params)
+    assert all(v.dtype == torch.float32 for s in run.opt_d.state.values() for v in s.values()
+               if torch.is_tensor(v) and v.is_floating_point())
+    bn = [m for m in run.G.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    assert bn and bn[0].running_mean.dtype == torch.float32
+    # outputs of the hooked nets come back as float32 under autocast; sampling is float32
+    with run.autocast():
+        assert run.G(run.sample_z(4)).dtype == torch.float32
+        assert run.D(run.sample_real(4)).dtype == torch.float32
+    assert run.generate(8, seed=0).dtype == torch.float32
+    rows = [r for r in read_metrics(run.dir) if r.get("kind") == "train"]
+    assert rows and all(torch.isfinite(torch.tensor(r["loss_d"])) for r in rows)
+
+
+def test_fp32_is_untouched_and_bf16_is_close_but_not_equal(tmp_path):
+    runs = {}
+    for p in ("fp32", "bf16"):
+        run = Run.create(C.load("mnist-dcgan", DIGITS + ["train.steps=2", "train.log_every=1",
+                                                         f"train.precision={p}"]), tmp_path / p)
+        seen = _conv_dtypes(run)
+        run.train()
+        runs[p] = ([r for r in read_metrics(run.dir) if r.get("kind") == "train"], set(seen))
+    assert runs["fp32"][1] == set() and runs["bf16"][1] == {torch.bfloat16}
+    a, b = runs["fp32"][0][0], runs["bf16"][0][0]     # the first step: same weights and batch
+    for k in ("loss_d", "loss_g", "d_real", "d_fake"):
+        assert b[k] == pytest.approx(a[k], rel=0.05), k
+    assert any(a[k] != b[k] for k in ("loss_d", "loss_g"))
+
+
+def test_bf16_with_r1_ema_and_pack(tmp_path):
+    """Penalties differentiate D's gradient (double backward) through the bf16 forward."""
+    cfg = C.load("mnist-dcgan", DIGITS + ["train.precision=bf16", "objective.name=gan",
+                                          "objective.r1=1.0", "objective.ema=0.9",
+                                          "objective.pack=2", "objective.feature_matching=0.1"])
+    run = Run.create(cfg, tmp_path / "r").train()
+    rows = [r for r in read_metrics(run.dir) if r.get("kind") == "train"]
+    assert all(r["r1"] > 0 and r["feature_matching"] >= 0 for r in rows)
+    assert torch.isfinite(run.generate(8, seed=0)).all()
+
+
+def test_a_checkpoint_resumes_in_the_other_precision(tmp_path):
+    run = Run.create(C.load("mnist-dcgan", DIGITS + ["train.steps=2"]), tmp_path / "c").train()
+    again = Run.open(tmp_path / "c", ["train.steps=4", "train.precision=bf16"])
+    assert again.step == 2
+    again.train()
+    assert again.step == 4 and torch.isfinite(again.generate(4, seed=0)).all()
+
+
+def test_bad_precision_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="precision"):
+        C.load("ring", ["train.precision=fp16"])
+    with pytest.raises(ConfigError, match="precision=fp32"):
+        Run.create(C.load("seqgan-oracle", ["train.precision=bf16"]), tmp_path / "s")
