@@ -34,6 +34,7 @@ CASES = {
     "hinge-sn": (300, []),
     "ring-cgan": (500, []),
     "mnist-dcgan": (200, []),
+    "mnist-dcgan+bf16": (200, ["train.precision=bf16"]),     # label+variant: the preset before "+"
     "stacked-mnist": (200, ["objective.name=gan", "objective.pack=2", "objective.drs=true",
                             "objective.drs_steps=50", "eval.n_samples=2000"]),
     "fashion-cgan": (200, ["eval.n_samples=1000"]),
@@ -54,7 +55,7 @@ def g_outputs(run: Run, z: torch.Tensor) -> torch.Tensor | None:
 def check(name: str, steps: int, extra: list[str], device: str, folder: Path) -> dict:
     over = [f"train.device={device}", "train.progress=false", f"train.checkpoint_every={max(steps // 2, 1)}",
             f"train.sample_every={max(steps // 2, 1)}", *extra]
-    cfg = C.load(name, over + [f"train.steps={max(steps // 2, 1)}"])
+    cfg = C.load(name.split("+")[0], over + [f"train.steps={max(steps // 2, 1)}"])
     t0 = time.time()
     Run.create(cfg, folder).train()
     run = Run.open(folder, [f"train.steps={steps}"]).train()           # resume on the device
