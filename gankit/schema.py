@@ -38,8 +38,8 @@ class TrainConfig:
     n_fixed: int = opt(2500, "how many fixed-noise samples to save at each snapshot", ge=1)
     device: str = opt("cpu", "torch device: cpu, cuda, cuda:1, ... or auto (cuda when there is one)")
     precision: str = opt("fp32", "arithmetic of the training step: fp32, or bf16 (autocast: convolutions "
-                                 "and matmuls in bfloat16, weights and losses in float32; about 2x "
-                                 "faster on CPUs with AMX/AVX512-BF16 and on recent GPUs)",
+                                 "and matmuls in bfloat16, weights and losses in float32; 1.5-2x "
+                                 "faster DCGAN steps on CPUs with AMX/AVX512-BF16, docs/core.md)",
                          choices=["fp32", "bf16"])
     progress: bool = opt(True, "show a progress bar with rate and ETA")
 

@@ -1,0 +1,45 @@
+"""How sure gankit's MNIST classifier is of each channel of Stacked-MNIST samples: the
+mean top class probability and the share below 0.5, for trained runs beside real
+triples. Low confidence on G's digits (ambiguous strokes) is what turns into unequal
+digit shares per channel, i.e. the KL of the Stacked-MNIST protocol (docs/images.md).
+
+    .venv/bin/python benchmarks/stacked_confidence.py RUN [RUN ...] [--n 10000]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+import gankit.components  # noqa: F401
+from gankit.metrics.features import classifier_outputs, load_classifier
+from gankit.train.run import Run
+
+
+def confidence(net, x: torch.Tensor) -> tuple[float, float]:
+    top = torch.stack([classifier_outputs(net, x[:, c:c + 1])[1].max(1).values
+                       for c in range(x.shape[1])], 1)
+    return float(top.mean()), float((top < 0.5).float().mean())
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("runs", nargs="+")
+    ap.add_argument("--n", type=int, default=10000)
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    print(f"# {time.strftime('%Y-%m-%d %H:%M')} {a.n} samples per row; top = mean top class "
+          "probability per channel, low = share of channels with top < 0.5")
+    for i, d in enumerate(a.runs):
+        run = Run.open(d)
+        net = load_classifier(run.dataset.classifier)
+        if i == 0:
+            real = run.sample_real(a.n)
+            print("real triples (training split): top %.3f, low %.3f" % confidence(net, real))
+        print(f"{d} (step {run.step}): top %.3f, low %.3f" % confidence(net, run.generate(a.n, seed=5)))
+
+
+if __name__ == "__main__":
+    main()
