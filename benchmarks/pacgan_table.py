@@ -86,7 +86,8 @@ def config_hash(source: str, ds: str, overrides: list[str], seed: int) -> str:
 
 # options added to the config after runs were recorded, with their defaults: a run that leaves
 # them at the default hashes as it did before they existed (add new options here)
-ADDED_OPTIONS = {("eval", "metrics"): [], ("objective", "unroll"): 0, ("objective", "unroll_lr"): 0.0}
+ADDED_OPTIONS = {("eval", "metrics"): [], ("objective", "unroll"): 0, ("objective", "unroll_lr"): 0.0,
+                 ("train", "precision"): "fp32"}
 
 
 def run_one(job: dict) -> dict:
