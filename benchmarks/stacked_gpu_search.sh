@@ -57,6 +57,7 @@ b128)
     run b128-lr3 --steps 60000 --variants dcgan $B128 --set optim_d.lr=3e-4 --set optim_g.lr=3e-4 $E
     ;;
 continue)   # RUN: a run folder (trained anywhere); copies of it are continued / rejection-sampled here
+    : "${RUN:?set RUN=a run folder to continue, e.g. RUN=runs/cpu-stacked/w128-b128-bf16}"
     mkdir -p "$OUTDIR"
     cp -r "$RUN" "$OUTDIR/resume"
     timeout "$T" python3 -m gankit train --resume --out "$OUTDIR/resume" --set train.device=cuda \
