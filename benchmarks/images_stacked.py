@@ -26,13 +26,13 @@ VARIANTS = {"dcgan": [], "pacdcgan2": ["objective.name=gan", "objective.pack=2"]
 
 def real_row(cfg, n: int, seed: int) -> dict:
     """The same measure on n real triples: the floor that sampling noise and the classifier set."""
-    from gankit.metrics.features import classifier_outputs, load_classifier
+    from gankit.metrics.features import channel_probs, load_classifier
     from gankit.metrics.image_measures import stacked_modes
     from gankit.train.build import build_dataset
     ds = build_dataset(cfg)
     x = ds.sample(n, torch.Generator().manual_seed(seed))
     net = load_classifier(ds.classifier)
-    digits = torch.stack([classifier_outputs(net, x[:, c:c + 1])[1].argmax(1) for c in range(x.shape[1])], 1)
+    digits = channel_probs(net, x).argmax(2)
     return stacked_modes(digits.numpy(), ds.channel_classes)
 
 

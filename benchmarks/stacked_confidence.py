@@ -13,13 +13,12 @@ import time
 import torch
 
 import gankit.components  # noqa: F401
-from gankit.metrics.features import classifier_outputs, load_classifier
+from gankit.metrics.features import channel_probs, load_classifier
 from gankit.train.run import Run
 
 
 def confidence(net, x: torch.Tensor) -> tuple[float, float]:
-    top = torch.stack([classifier_outputs(net, x[:, c:c + 1])[1].max(1).values
-                       for c in range(x.shape[1])], 1)
+    top = channel_probs(net, x).max(2).values
     return float(top.mean()), float((top < 0.5).float().mean())
 
 
@@ -34,9 +33,12 @@ def main():
           "probability per channel, low = share of channels with top < 0.5")
     for i, d in enumerate(a.runs):
         run = Run.open(d)
+        if getattr(run.dataset, "channel_classes", None) is None:
+            raise SystemExit(f"{d}: not a Stacked-MNIST run (data.name = {run.cfg.data.name!r}); "
+                             "give run folders trained on stacked-mnist")
         net = load_classifier(run.dataset.classifier)
-        if i == 0:
-            real = run.sample_real(a.n)
+        if i == 0:   # fixed triples, whatever the run's data stream state: rows stay comparable
+            real = run.dataset.sample(a.n, torch.Generator().manual_seed(0))
             print("real triples (training split): top %.3f, low %.3f" % confidence(net, real))
         print(f"{d} (step {run.step}): top %.3f, low %.3f" % confidence(net, run.generate(a.n, seed=5)))
 

@@ -127,6 +127,12 @@ def classifier_outputs(net: nn.Module, x: Tensor, batch: int = 1000,
     return torch.cat(feats), torch.cat(probs)
 
 
+def channel_probs(net: nn.Module, x: Tensor, device: torch.device | str | None = None) -> Tensor:
+    """Class probabilities (n, C, K) of each channel of x classified on its own (Stacked MNIST)."""
+    return torch.stack([classifier_outputs(net, x[:, c:c + 1], device=device)[1]
+                        for c in range(x.shape[1])], 1)
+
+
 class InceptionFeatures:
     """Inception-v3 pool3 features (2048) and class probabilities (1008) from the FID TorchScript file.
 

@@ -158,12 +158,10 @@ def _class_hist(run):
 
 
 def _stacked(run):
-    from gankit.metrics.features import classifier_outputs, load_classifier
+    from gankit.metrics.features import channel_probs, load_classifier
     ds = run.dataset
     net = load_classifier(ds.classifier)
-    x = eval_samples(run)
-    digits = torch.stack([classifier_outputs(net, x[:, c:c + 1], device=run.device)[1].argmax(1)
-                          for c in range(x.shape[1])], 1)
+    digits = channel_probs(net, eval_samples(run), device=run.device).argmax(2)
     return stacked_modes(digits.numpy(), ds.channel_classes)
 
 
