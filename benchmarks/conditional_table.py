@@ -64,7 +64,7 @@ def real_images_row(data: str) -> dict:
     """The ceiling: the evaluation classifier on real held-out images, 250 per class, as
     conditional accuracy (a perfect conditional G scores about this)."""
     import torch
-    from gankit.components import DATASETS
+    from gankit.registry import DATASETS
     from gankit.metrics.features import classifier_outputs, load_classifier
     ds = DATASETS.build(data, {})
     x, y = ds.split("heldout"), ds.heldout_labels

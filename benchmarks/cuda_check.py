@@ -21,7 +21,6 @@ from pathlib import Path
 import torch
 
 from gankit import config as C
-import gankit.components  # noqa: F401
 from gankit.train.run import Run
 
 # preset -> (G steps, extra overrides): tiny, every family and the GPU-sensitive pieces
@@ -45,7 +44,7 @@ CASES = {
 
 def g_outputs(run: Run, z: torch.Tensor) -> torch.Tensor | None:
     """G's output on the noise z (None for conditional and sequence G, which draw more randomness)."""
-    if run.conditioner is not None or run.cfg.objective.name == "seqgan":
+    if run.conditional or run.cfg.objective.name == "seqgan":
         return None
     with torch.no_grad():
         run.G.eval()

@@ -13,7 +13,6 @@ import argparse
 
 import torch
 
-import gankit.components  # noqa: F401  (fills the registries)
 from gankit.train.rejection import RejectionSampler
 from gankit.train.run import Run
 
@@ -31,21 +30,20 @@ def main():
     G.eval()
     pack = getattr(run.objective, "pack", 1)
 
-    def row(tag):
-        r = run.evaluate(["modes"])
+    def row(tag, rejection=True):
+        r = run.evaluate(["modes"], rejection=rejection)
         print(f"| {tag} | {r['modes_covered']}/{r['modes_total']} | {100 * r['hq_fraction']:.1f} | "
               f"{r['reverse_kl']:.4f} |", flush=True)
 
     print("| sampler | modes | % HQ | reverse KL |\n|---|---|---|---|")
-    run.objective.rejection = None
-    row("G alone")
+    row("G alone", rejection=False)
     for steps, q, undivided in VARIANTS:
         rej = RejectionSampler(run.D, pack, steps, 1e-4, q, run.cfg.train.batch_size)
         if undivided:
             f = rej.logit
             rej.logit = lambda x, f=f: f(x) * pack
         torch.manual_seed(0)
-        rej.fit(run.D, G, run.sample_real, run.sample_z)
+        rej.fit(run.D, G, lambda n: run.sample_batch(n).x, run.sample_z)
         run.objective.rejection = rej
         row(f"DRS {steps} steps, quantile {q}{', undivided' if undivided else ''} "
             f"(acceptance {float(rej.acceptance):.2f})")

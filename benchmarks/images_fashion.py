@@ -20,7 +20,6 @@ from pathlib import Path
 import torch
 
 from gankit import config as C
-import gankit.components  # noqa: F401  (fills the registries before gankit.metrics)
 from gankit.train.run import Run
 
 VARIANTS = {
@@ -65,7 +64,7 @@ def main():
     points = sorted({round(a.steps * (i + 1) / a.evals) for i in range(a.evals)})
     results = {}
     # reference: held-out real images in place of G's samples (the best a generator can hope for)
-    from gankit.components import DATASETS
+    from gankit.registry import DATASETS
     from gankit.metrics import image_measures as M
     from gankit.metrics.features import classifier_outputs, load_classifier
     base = C.load(a.preset)

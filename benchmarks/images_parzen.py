@@ -20,7 +20,6 @@ import time
 import torch
 
 from gankit import config as C
-import gankit.components  # noqa: F401  (fills the registries before gankit.metrics)
 from gankit.metrics.image_measures import parzen_protocol
 from gankit.train.run import Run
 

@@ -22,7 +22,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from step_speed import gankit_loop, plain_loop, sync  # noqa: E402
 
 from gankit import config as C  # noqa: E402
-import gankit.components  # noqa: E402,F401
 from gankit.metrics.image_measures import fid_from_features  # noqa: E402
 from gankit.train.run import Run  # noqa: E402
 

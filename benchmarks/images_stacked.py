@@ -18,7 +18,6 @@ from pathlib import Path
 import torch
 
 from gankit import config as C
-import gankit.components  # noqa: F401  (fills the registries before gankit.metrics)
 from gankit.train.run import Run
 
 VARIANTS = {"dcgan": [], "pacdcgan2": ["objective.name=gan", "objective.pack=2"]}
@@ -28,7 +27,7 @@ def real_row(cfg, n: int, seed: int) -> dict:
     """The same measure on n real triples: the floor that sampling noise and the classifier set."""
     from gankit.metrics.features import channel_probs, load_classifier
     from gankit.metrics.image_measures import stacked_modes
-    from gankit.train.build import build_dataset
+    from gankit.data import build_dataset
     ds = build_dataset(cfg)
     x = ds.sample(n, torch.Generator().manual_seed(seed))
     net = load_classifier(ds.classifier)

@@ -22,15 +22,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
-import math
-import os
 import shlex
 import sys
-import tempfile
-import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
+
+from gankit.sweep import Job, fmt, parse_variant as parse_recipe, reuse, run_sweep
 
 PACGAN_DATA = {
     "ring": {"name": "ring", "n_modes": 8, "radius": 1.0, "std": 0.01},
@@ -54,84 +50,36 @@ PUBLISHED["gmm1200"] = []
 GOALS = {"ring": (8, 98.0, 0.02), "grid": (25, 95.0, 0.03), "gmm1200": (10, 95.0, 0.03)}
 
 
-def parse_recipe(text: str) -> tuple[str, str, list[str]]:
-    """``[LABEL=]SOURCE[@KEY=VALUE...]`` -> (label, source, overrides); the label defaults to text."""
-    head, *overrides = text.split("@")
-    label, source = head.split("=", 1) if "=" in head else (text, head)
-    return label, source, overrides
-
-
-def resolve(source: str, ds: str, overrides: list[str]) -> tuple[dict, list[str]]:
-    """The raw config of ``source`` for dataset ``ds`` and the overrides to apply."""
+def resolve(source: str, ds: str) -> dict:
+    """The raw config of ``source`` for dataset ``ds``: the preset DS-SOURCE, else SOURCE on PacGAN's DS."""
     from gankit import config as C
     if f"{ds}-{source}" in C.preset_names():
-        return C.resolve_source(f"{ds}-{source}"), overrides
+        return C.resolve_source(f"{ds}-{source}")
     raw = C.resolve_source(source)
     raw["data"] = dict(PACGAN_DATA[ds])
     raw["eval"] = {**raw.get("eval", {}), **EVAL.get(ds, {})}
-    return raw, overrides
+    return raw
+
+
+def make_job(label: str, source: str, ds: str, overrides: list[str], seed: int) -> Job:
+    return Job(label, source, overrides, seed, raw=resolve(source, ds), tags={"dataset": ds})
 
 
 def config_hash(source: str, ds: str, overrides: list[str], seed: int) -> str:
     """Identity of a run: its resolved config (so a preset and the same overrides match)."""
-    import hashlib
-    from gankit import config as C
-    raw, ov = resolve(source, ds, overrides)
-    cfg = C.to_dict(C.load(raw, ov + [f"seed={seed}"]))
-    for (section, key), default in ADDED_OPTIONS.items():   # keep older records' identities
-        if cfg.get(section, {}).get(key, default) == default:
-            cfg.get(section, {}).pop(key, None)
-    return hashlib.sha1(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:16]
+    return make_job("", source, ds, overrides, seed).identity
 
 
-# options added to the config after runs were recorded, with their defaults: a run that leaves
-# them at the default hashes as it did before they existed (add new options here)
-ADDED_OPTIONS = {("eval", "metrics"): [], ("objective", "unroll"): 0, ("objective", "unroll_lr"): 0.0,
-                 ("train", "precision"): "fp32"}
-
-
-def run_one(job: dict) -> dict:
-    """Train and evaluate one (recipe, dataset, seed) in this process, on one thread."""
-    import torch
-    torch.set_num_threads(1)
-    from gankit import config as C
-    from gankit.train.run import Run
-    raw, overrides = resolve(job["source"], job["dataset"], job["overrides"])
-    fixed = [f"seed={job['seed']}", "train.progress=false"]
-    cfg = C.load(raw, overrides + fixed)
-    steps = cfg.train.steps
-    cfg = C.load(raw, overrides + fixed + [f"train.sample_every={steps}", f"train.checkpoint_every={steps}",
-                                           "train.eval_every=0", "train.n_fixed=500",
-                                           f"train.log_every={max(50, steps // 20)}"])
-    with tempfile.TemporaryDirectory(prefix="pacgan-") as tmp:
-        t0, w0 = time.process_time(), time.perf_counter()
-        run = Run.create(cfg, Path(tmp) / "run")
-        run.train(progress=False)
-        cpu = time.process_time() - t0
-        m = run.evaluate(["modes"])
-        extra = {}
-        if getattr(run.objective, "rejection", None) is not None:   # DRS: also G's own samples
-            run.objective.rejection = None
-            g = run.evaluate(["modes"])
-            extra["g_alone"] = {"modes": g["modes_covered"], "hq": 100 * g["hq_fraction"],
-                                "reverse_kl": g["reverse_kl"], "mode_counts": g["mode_counts"]}
-    return {**job, "steps": steps, "modes": m["modes_covered"], "modes_total": m["modes_total"],
-            "hq": 100 * m["hq_fraction"], "reverse_kl": m["reverse_kl"], "cpu_s": cpu,
-            "wall_s": time.perf_counter() - w0, "mode_counts": m["mode_counts"], **extra}
-
-
-def mean_se(xs: list[float]) -> tuple[float, float]:
-    n = len(xs)
-    mu = sum(xs) / n
-    if n < 2:
-        return mu, float("nan")
-    var = sum((x - mu) ** 2 for x in xs) / (n - 1)
-    return mu, math.sqrt(var / n)
-
-
-def fmt(xs, digits):
-    mu, se = mean_se(xs)
-    return f"{mu:.{digits}f} ± {se:.{digits}f}" if se == se else f"{mu:.{digits}f}"
+def pacgan_record(r: dict) -> dict:
+    """A gankit.sweep record in this table's format (its field names and order, HQ in %)."""
+    out = {k: r[k] for k in ("label", "source", "overrides", "dataset", "seed", "config_hash", "steps")}
+    out.update(modes=r["modes_covered"], modes_total=r["modes_total"], hq=100 * r["hq_fraction"],
+               reverse_kl=r["reverse_kl"], cpu_s=r["cpu_s"], wall_s=r["wall_s"], mode_counts=r["mode_counts"])
+    if "g_alone" in r:   # DRS runs: the same metrics on G's own samples
+        g = r["g_alone"]
+        out["g_alone"] = {"modes": g["modes_covered"], "hq": 100 * g["hq_fraction"],
+                          "reverse_kl": g["reverse_kl"], "mode_counts": g["mode_counts"]}
+    return out
 
 
 def _row(label: str, rs: list[dict], goal) -> str:
@@ -183,43 +131,19 @@ def main(argv=None):
 
     recipes = [parse_recipe(r) for r in a.recipes]
     labels = [r[0] for r in recipes]
-    jobs = [{"label": label, "source": src, "overrides": ov + a.set, "dataset": ds, "seed": s}
+    jobs = [make_job(label, src, ds, ov + a.set, s)
             for ds in a.datasets for label, src, ov in recipes
             for s in range(a.first_seed, a.first_seed + a.seeds)]
     for j in jobs:   # fail fast on a bad recipe, before any training
-        j["config_hash"] = config_hash(j["source"], j["dataset"], j["overrides"], j["seed"])
-    results_path = Path(a.results)
-    results_path.parent.mkdir(parents=True, exist_ok=True)
-    results = []
-    if a.resume and results_path.exists():   # reuse runs of the same resolved config, any label
-        done = {}
-        for line in results_path.read_text().splitlines():
-            if line.strip():
-                r = json.loads(line)
-                h = r.get("config_hash") or config_hash(r["source"], r["dataset"], r["overrides"], r["seed"])
-                done[h] = r
-        for j in [j for j in jobs if j["config_hash"] in done]:
-            results.append({**done[j["config_hash"]], "label": j["label"]})
-        jobs = [j for j in jobs if j["config_hash"] not in done]
-    if a.table_only:
-        jobs = []
-    print(f"{len(jobs)} runs on {a.workers} workers", file=sys.stderr)
-    os.environ["OMP_NUM_THREADS"] = "1"
-    with ProcessPoolExecutor(a.workers) as pool:
-        futs = {pool.submit(run_one, j): j for j in jobs}
-        for f in as_completed(futs):
-            j = futs[f]
-            try:
-                r = f.result()
-            except Exception as e:  # one failed run (e.g. NaN) is reported, not fatal
-                print(f"FAILED {j['label']} {j['dataset']} seed {j['seed']}: {e}", file=sys.stderr)
-                continue
-            results.append(r)
-            with open(results_path, "a") as fh:
-                fh.write(json.dumps(r) + "\n")
-            print(f"{r['label']:<24} {r['dataset']} seed {r['seed']}: {r['modes']}/{r['modes_total']} "
-                  f"modes, {r['hq']:.1f}% HQ, rev KL {r['reverse_kl']:.3f}, {r['cpu_s']:.0f} CPU s",
-                  file=sys.stderr, flush=True)
+        j.identity
+
+    def identify(r):   # records written before config_hash was stored
+        return config_hash(r["source"], r["dataset"], r["overrides"], r["seed"])
+    if a.table_only:   # only what --results already holds (with --resume), train nothing
+        results = reuse(jobs, a.results, identify)[0] if a.resume else []
+    else:
+        results = run_sweep(jobs, a.results, a.workers, ["modes"], a.resume, identify=identify,
+                            record=pacgan_record)
     cmd = "python benchmarks/pacgan_table.py " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:]))
     head = (f"PacGAN Table 1 protocol (2,500 samples; HQ = within 3 std of the nearest mode); "
             f"mean ± standard error over seeds; CPU seconds of one run on 1 thread.\n\n"

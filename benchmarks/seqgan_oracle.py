@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 
 from gankit import config as C
-from gankit.train.checkpoint import load_latest
+from gankit.runfolder import RunFolder
 from gankit.train.run import Run
 
 PUBLISHED = {"random": 10.310, "MLE": 9.038, "SeqGAN rollouts": 8.736}
@@ -106,7 +106,7 @@ def main(argv=None):
         mle_cpu = time.process_time() - t
         (pre / "cpu_s.txt").write_text(f"{mle_cpu:.1f}")
         row(f"MLE pretrain ({P} steps)", evaluate(run), mle_cpu, P)
-    state, _ = load_latest(pre / "checkpoints")
+    state, _ = RunFolder(pre).load_checkpoint()
     if state["step"] != P:
         raise SystemExit(f"{pre} was pretrained for {state['step']} steps, not --mle-steps {P}")
 
@@ -133,7 +133,7 @@ def main(argv=None):
                      + (a.set if name != "MLE" else []))
         run = Run.create(cfg, folder)
         run.G.load_state_dict(state["models"]["G"])
-        run.opt_g.load_state_dict(state["optimizers"]["g"])
+        run.optimizers["g"].load_state_dict(state["optimizers"]["g"])
         run.step = P
         t = time.process_time()
         run.train()

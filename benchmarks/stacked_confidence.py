@@ -12,7 +12,6 @@ import time
 
 import torch
 
-import gankit.components  # noqa: F401
 from gankit.metrics.features import channel_probs, load_classifier
 from gankit.train.run import Run
 

@@ -16,7 +16,6 @@ import time
 import torch
 
 from gankit import config as C
-import gankit.components  # noqa: F401
 from gankit.train.run import Run
 
 

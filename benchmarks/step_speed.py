@@ -25,7 +25,7 @@ from gankit.train.run import Run
 def plain_loop(run: Run, steps: int) -> float:
     """The textbook loop, written out by hand on the run's own nets and data (with
     train.precision = bf16: the forward passes under bf16 autocast, losses in float32)."""
-    G, D, opt_g, opt_d = run.G, run.D, run.opt_g, run.opt_d
+    G, D, opt_g, opt_d = run.G, run.D, run.optimizers["g"], run.optimizers["d"]
     m, dim, ds, dev = run.cfg.train.batch_size, run.cfg.noise.dim, run.dataset, run.device
     g_data, g_noise = torch.Generator().manual_seed(0), torch.Generator(dev).manual_seed(1)
     amp = ((lambda: torch.autocast(dev.type, dtype=torch.bfloat16))

@@ -12,7 +12,7 @@ import math
 
 import torch
 
-from gankit.components import DATASETS, DISCRIMINATORS
+from gankit.registry import DATASETS, DISCRIMINATORS
 from gankit.losses.adversarial import g_loss_minimax, g_loss_nonsaturating
 from gankit.theory import c_of_g, fit_discriminator, jsd_by_integration, optimal_d, value_by_integration
 

@@ -22,7 +22,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from gankit.components import DATASETS
+from gankit.registry import DATASETS
 from gankit.metrics.features import EvalClassifier
 
 

@@ -24,7 +24,10 @@ def _cmd_train(a):
         print(f"resuming {a.out} at step {run.step} of {run.cfg.train.steps}", file=sys.stderr)
     else:
         source = a.config or "ring"
-        cfg = C.load(source, a.set)
+        raw = C.resolve_source(source)
+        if a.imports:   # recorded in config.toml, so eval/sample/resume find the components again
+            raw["imports"] = list(dict.fromkeys([*raw.get("imports", []), *a.imports]))
+        cfg = C.load(raw, a.set)
         out = a.out or _default_out(source, cfg.seed)
         run = Run.create(cfg, out)
     run.train()
@@ -65,7 +68,7 @@ def _cmd_eval(a):
     names = [m for item in (a.metrics or []) for m in item.split(",") if m]
     result = run.evaluate(names or None)
     if a.json:
-        from gankit.train.callbacks import jsonable
+        from gankit.io import jsonable
         print(json.dumps({"step": run.step, **jsonable(result)}))
     else:
         print(f"step {run.step}: {_summary(result)}")
@@ -73,14 +76,14 @@ def _cmd_eval(a):
 
 def _cmd_drs(a):
     """Rejection sampling for a finished run: fit the sampler on its G, keep it in the run."""
-    from gankit.train.rejection import fit_for_run
+    from gankit.train.rejection import fit_objective
     from gankit.train.run import Run
     over = ["objective.drs=true"] + ([f"objective.drs_steps={a.steps}"] if a.steps is not None else []) \
         + ([f"objective.drs_quantile={a.quantile}"] if a.quantile is not None else [])
     run = Run.open(a.run_dir, over)
     if getattr(run.objective, "rejection", None) is None:
         raise ConfigError(f"drs: the {run.cfg.objective.name!r} objective has no rejection sampler")
-    sampler = fit_for_run(run)
+    sampler = fit_objective(run.objective, run.step, run.log)
     run.save_checkpoint()
     print(f"rejection sampler fitted at step {run.step}: acceptance {float(sampler.acceptance):.3f}; "
           f"samples, eval and report of {a.run_dir} now use it (objective.drs = true in its config.toml)")
@@ -111,7 +114,7 @@ def _cmd_sample(a):
         np.savetxt(out, x, delimiter=",", fmt="%.6g")
     elif out.suffix in (".png", ".pdf", ".svg"):
         from gankit.report.plots import plot_samples_file
-        plot_samples_file(run, x, out)
+        plot_samples_file(run.dataset, x, out)
     else:
         raise ConfigError(f"--out {out}: unknown format {out.suffix!r}; use .npy, .csv, .png, .pdf or .svg")
     print(f"wrote {len(x)} samples to {out}")
@@ -122,7 +125,7 @@ def _condition_args(run, a) -> dict:
     import torch
     if a.label is None and a.text is None:
         return {}
-    if run.conditioner is None:
+    if not run.conditional:
         raise ConfigError("--label/--text: this run is not conditional (condition.kind = 'none')")
     ds = run.dataset
     if a.label is not None:
@@ -143,7 +146,7 @@ def _cmd_report(a):
 
 def _cmd_list(a):
     from gankit import config as C
-    from gankit.components import REGISTRIES
+    from gankit.registry import REGISTRIES
     print("presets:")
     for name in C.preset_names():
         first = (C.PRESET_DIR / f"{name}.toml").read_text().splitlines()[0].lstrip("# ")
@@ -156,7 +159,7 @@ def _cmd_list(a):
                 for key, default, help in reg.describe(e.name):
                     print(f"      {key} = {default!r}  # {help}")
     if a.verbose:
-        from gankit.schema import RunConfig
+        from gankit.config import RunConfig
         print("config keys (--set key=value):")
         for key, default, help in C.describe(RunConfig):
             print(f"  {key} = {default!r}  # {help}")
@@ -164,6 +167,9 @@ def _cmd_list(a):
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gankit", description="Train, watch and measure GANs.")
+    p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
+                   help="import a module that registers your own components (a dataset, net, loss, "
+                        "metric or objective) first; `train` records it in the run's config.toml")
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train a preset or a TOML config")
     t.add_argument("config", nargs="?", default=None,
@@ -199,16 +205,21 @@ def build_parser() -> argparse.ArgumentParser:
     li = sub.add_parser("list", help="presets, datasets, nets, losses, metrics")
     li.add_argument("-v", "--verbose", action="store_true", help="also every option with its description")
     li.set_defaults(fn=_cmd_list)
+    from gankit.sweep import add_parser as add_sweep
+    add_sweep(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from gankit.builtins import import_modules, load_builtins
+    from gankit.runfolder import RunFolderError
     from gankit.train.loop import NonFiniteLoss
-    from gankit.train.run import RunError
     try:
+        load_builtins()
+        import_modules(getattr(args, "imports", None) or [])
         args.fn(args)
-    except (ConfigError, RunError, NonFiniteLoss, FileNotFoundError) as e:
+    except (ConfigError, RunFolderError, NonFiniteLoss, FileNotFoundError) as e:
         print(f"gankit: error: {e}", file=sys.stderr)
         return 2 if isinstance(e, ConfigError) else 1
     except KeyboardInterrupt:

@@ -1,8 +1,13 @@
-"""One small registry used by data, nets, losses and metrics.
+"""The registries of pluggable parts: names -> factories, nothing else.
 
 An entry is a factory plus a dataclass of its parameters.  Building an entry
 from a config section checks every key against that dataclass, so a typo names
 the key and the keys that are valid.
+
+This module imports only the config machinery, so any module may register into it
+without an import cycle.  The built-in components are loaded from one place,
+``gankit.builtins.load_builtins()``; a registry calls it on its first look-up, so
+library code needs no import done for its side effects.
 """
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from gankit.config import ConfigError, coerce_dataclass
+from gankit.config.core import ConfigError, coerce_dataclass
 
 
 @dataclass
@@ -19,6 +24,7 @@ class Entry:
     factory: Callable[..., Any]
     params: type | None  # dataclass of keyword arguments (None: takes none)
     help: str
+    module: str = ""     # where it was defined (built-in or a user's module)
 
 
 class Registry:
@@ -30,25 +36,35 @@ class Registry:
 
     def register(self, name: str, params: type | None = None, help: str = ""):
         def deco(factory):
-            if name in self._entries:
-                raise ValueError(f"{self.kind} {name!r} is registered twice")
-            doc = help or (factory.__doc__ or "").strip().splitlines()[0:1]
-            self._entries[name] = Entry(name, factory, params,
-                                        doc if isinstance(doc, str) else (doc[0] if doc else ""))
+            old = self._entries.get(name)
+            module = getattr(factory, "__module__", "") or ""
+            if old is not None and old.module != module:
+                raise ValueError(f"{self.kind} {name!r} is registered twice ({old.module} and {module})")
+            doc = (factory.__doc__ or "").strip().splitlines()
+            self._entries[name] = Entry(name, factory, params, help or (doc[0] if doc else ""), module)
             return factory
         return deco
 
+    def _all(self) -> dict[str, Entry]:
+        from gankit.builtins import load_builtins   # late: builtins import the registering modules
+        load_builtins()
+        return self._entries
+
     def names(self) -> list[str]:
-        return sorted(self._entries)
+        return sorted(self._all())
 
     def entries(self) -> list[Entry]:
         return [self._entries[n] for n in self.names()]
 
     def get(self, name: str, where: str = "name") -> Entry:
-        if name not in self._entries:
-            raise ConfigError(f"{where}: unknown {self.kind} {name!r}; "
+        entries = self._entries if name in self._entries else self._all()
+        if name not in entries:
+            import difflib
+            close = difflib.get_close_matches(str(name), list(entries), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"{where}: unknown {self.kind} {name!r}{hint}; "
                               f"valid choices: {', '.join(self.names())}")
-        return self._entries[name]
+        return entries[name]
 
     def params_of(self, name: str, kwargs: dict | None, where: str):
         """The typed parameter object for ``name`` built from ``kwargs``."""
@@ -81,3 +97,21 @@ class Registry:
                 f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
             out.append((f.name, default, f.metadata.get("help", "")))
         return out
+
+
+DATASETS = Registry("dataset")
+GENERATORS = Registry("generator")
+DISCRIMINATORS = Registry("discriminator")
+NETS = Registry("net")            # other modules an objective may declare (encoders, ...)
+LOSSES = Registry("loss")
+METRICS = Registry("metric")
+OBJECTIVES = Registry("objective")
+
+REGISTRIES = {
+    "datasets": DATASETS,
+    "generators": GENERATORS,
+    "discriminators": DISCRIMINATORS,
+    "losses": LOSSES,
+    "metrics": METRICS,
+    "objectives": OBJECTIVES,
+}

@@ -15,3 +15,37 @@ TINY = ["train.steps=30", "train.batch_size=32", "train.log_every=10", "train.sa
         "train.checkpoint_every=10", "train.n_fixed=200", "train.progress=false",
         "generator.hidden=[16, 16]", "discriminator.hidden=[16, 16]",
         "eval.n_samples=500", "eval.jsd_samples=2000"]
+
+
+@pytest.fixture
+def tiny() -> list[str]:
+    """--set overrides that make any point-data preset train in a fraction of a second."""
+    return list(TINY)
+
+
+TINY_IMG = ["train.steps=4", "train.batch_size=16", "train.log_every=2", "train.sample_every=2",
+            "train.checkpoint_every=2", "train.n_fixed=16", "train.progress=false",
+            "generator.width=8", "discriminator.width=8", "noise.dim=8", "eval.n_samples=200"]
+
+TINY_CLI = ["train.steps=12", "train.batch_size=32", "train.progress=false", "train.log_every=4",
+            "train.sample_every=6", "train.n_fixed=64", "eval.n_samples=200", "eval.jsd_samples=500",
+            "eval.jsd_bins=20", "generator.hidden=[16, 16]", "discriminator.hidden=[16, 16]",
+            'objective.name="gan"', "objective.drs=false", "objective.r1=0"]
+
+
+@pytest.fixture
+def tiny_img() -> list[str]:
+    """--set overrides for a 4-step DCGAN run of width 8."""
+    return list(TINY_IMG)
+
+
+@pytest.fixture
+def digits(tiny_img) -> list[str]:
+    """A tiny DCGAN run on sklearn's 8x8 digits (no data download, no Debian package)."""
+    return tiny_img + ["data.name=digits8x8"]
+
+
+@pytest.fixture
+def tiny_cli() -> list[str]:
+    """`--set` arguments for a 12-step command-line run of a point-data preset."""
+    return [a for kv in TINY_CLI for a in ("--set", kv)]

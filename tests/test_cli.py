@@ -5,7 +5,6 @@ import sys
 
 import numpy as np
 
-from conftest import TINY
 
 
 def gankit(*args, check=True):
@@ -20,10 +19,10 @@ def sets(items):
     return [x for item in items for x in ("--set", item)]
 
 
-def test_train_eval_sample_report_resume(tmp_path):
+def test_train_eval_sample_report_resume(tmp_path, tiny):
     run = tmp_path / "run"
     # the ring preset samples through DRS: a short fine-tuning keeps that path in the test
-    p = gankit("train", "ring", "--out", str(run), *sets(TINY + ["train.steps=20", "objective.drs_steps=20"]))
+    p = gankit("train", "ring", "--out", str(run), *sets(tiny + ["train.steps=20", "objective.drs_steps=20"]))
     assert "run folder:" in p.stdout and "modes covered" in p.stdout
     for f in ("config.toml", "metrics.jsonl", "report.html"):
         assert (run / f).is_file()
@@ -51,9 +50,9 @@ def test_train_eval_sample_report_resume(tmp_path):
     assert "Modes" in html and "Training curves" in html
 
 
-def test_one_d_and_other_presets_run(tmp_path):
+def test_one_d_and_other_presets_run(tmp_path, tiny):
     for preset in ("figure1-1d", "seed-linear", "paper-mlp", "grid"):
-        extra = TINY if preset != "seed-linear" else [t for t in TINY if "hidden" not in t
+        extra = tiny if preset != "seed-linear" else [t for t in tiny if "hidden" not in t
                                                        and "batch" not in t]
         drs = ["objective.drs_steps=20"] if preset == "grid" else []
         gankit("train", preset, "--out", str(tmp_path / preset), *sets(extra + ["train.steps=20"] + drs))

@@ -5,14 +5,13 @@ import pytest
 import torch
 
 from gankit import config as C
-from gankit.components import DATASETS, DISCRIMINATORS, GENERATORS
+from gankit.registry import DATASETS, DISCRIMINATORS, GENERATORS
 from gankit.config import ConfigError
 from gankit.data.conditional import ConditionalData, Vocab, measure
 from gankit.data.images import ImageDataset
-from gankit.nets.conditional import CondDiscriminator, CondGenerator, ConditionEncoder, Conditioner
+from gankit.nets.conditional import CondDiscriminator, CondGenerator, ConditionEncoder
 from gankit.train.run import Run
 
-from conftest import TINY
 
 
 def synthetic_images(n=200, seed=0):
@@ -34,18 +33,20 @@ def test_every_d_type_and_condition_kind(d_mode, kind):
     if d_mode == "acgan" and kind == "text":
         return
     data = ConditionalData(synthetic_images(), kind)
-    cond = Conditioner()
     enc = lambda: ConditionEncoder(kind, data.n_conditions, 8, "gru" if kind == "text" else "bag")
     base_g = GENERATORS.build("dcgan", {"width": 8}, noise_dim=4 + 8, data=data)
     base_d = DISCRIMINATORS.build("dcgan", {"width": 8}, data=data)
-    G = CondGenerator(base_g, enc(), cond, "concat")
-    D = CondDiscriminator(base_d, enc(), cond, d_mode, data.n_classes, base_d.feature_dim)
+    G = CondGenerator(base_g, enc(), "concat")
+    D = CondDiscriminator(base_d, enc(), d_mode, data.n_classes, base_d.feature_dim)
     x, c, y = data.sample_conditional(6, torch.Generator().manual_seed(0))
     assert c.shape == ((6,) if kind == "label" else (6, data.max_words))
-    cond.bind(c)
-    fake = G(torch.randn(6, 4))
+    fake = G(torch.randn(6, 4), c)
     assert fake.shape == (6, 1, 16, 16)
-    out = D(fake)
+    with pytest.raises(TypeError, match="condition"):
+        D(fake, None)
+    with pytest.raises(ValueError, match="rows"):
+        D(fake, c[:3])
+    out = D(fake, c)
     assert out.shape == (6,)
     out.sum().backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in G.encoder.parameters())
@@ -60,9 +61,8 @@ def test_every_d_type_and_condition_kind(d_mode, kind):
 
 def test_conditional_batch_norm_depends_on_the_condition():
     data = ConditionalData(synthetic_images(), "label")
-    cond = Conditioner()
     base = GENERATORS.build("dcgan", {"width": 8}, noise_dim=4, data=data)
-    G = CondGenerator(base, ConditionEncoder("label", 4, 8), cond, "cbn")
+    G = CondGenerator(base, ConditionEncoder("label", 4, 8), "cbn")
     for m in G.modules():
         if hasattr(m, "gain"):
             torch.nn.init.normal_(m.gain.weight)
@@ -72,7 +72,7 @@ def test_conditional_batch_norm_depends_on_the_condition():
     assert not torch.allclose(a, b)
     with pytest.raises(ValueError, match="batch norm"):
         CondGenerator(GENERATORS.build("mlp", {}, noise_dim=4, data=DATASETS.build("ring", {})),
-                      ConditionEncoder("label", 8, 8), cond, "cbn")
+                      ConditionEncoder("label", 8, 8), "cbn")
 
 
 def test_mismatched_sampler_never_pairs_a_sample_with_its_own_condition():
@@ -126,9 +126,9 @@ def test_a_short_run_obeys_the_label_on_an_easy_mixture(tmp_path):
     assert acc > 0.8, acc                      # chance is 0.25
 
 
-def test_conditional_command_line(tmp_path):
+def test_conditional_command_line(tmp_path, tiny):
     run = tmp_path / "run"
-    sets = [x for t in TINY + ["train.steps=20"] for x in ("--set", t)]
+    sets = [x for t in tiny + ["train.steps=20"] for x in ("--set", t)]
     env = {**__import__("os").environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "gankit"]
     p = subprocess.run(cmd + ["train", "ring-cgan", "--out", str(run), *sets], capture_output=True,

@@ -2,7 +2,7 @@ import pytest
 
 from gankit import config as C
 from gankit.config import ConfigError
-from gankit.schema import RunConfig
+from gankit.config import RunConfig
 
 
 def test_every_field_has_a_description():
@@ -74,7 +74,7 @@ def test_unknown_preset_and_bad_toml(tmp_path):
 def test_batch_larger_than_the_data(tmp_path):
     import numpy as np
 
-    from gankit.train.build import build_dataset
+    from gankit.data import build_dataset
     pts = tmp_path / "p.npy"
     np.save(pts, np.zeros((10, 2)))
     cfg = C.load("ring", ["data.name=points", f"data.path='{pts}'", "train.batch_size=64"])

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from gankit.components import DATASETS
+from gankit.registry import DATASETS
 from gankit.config import ConfigError
 
 

@@ -8,9 +8,6 @@ from gankit import config as C
 from gankit.config import ConfigError
 from gankit.nets.dcgan import DCGANDiscriminator, DCGANGenerator, base_and_levels
 
-TINY_IMG = ["train.steps=4", "train.batch_size=16", "train.log_every=2", "train.sample_every=2",
-            "train.checkpoint_every=2", "train.n_fixed=16", "train.progress=false",
-            "generator.width=8", "discriminator.width=8", "noise.dim=8", "eval.n_samples=200"]
 
 
 @pytest.mark.parametrize("res", [8, 28, 32, 64])
@@ -38,15 +35,15 @@ def test_bad_resolution_and_non_images():
     assert base_and_levels(28) == (7, 2) and base_and_levels(64) == (4, 4)
     with pytest.raises(ConfigError, match="resolution 30"):
         base_and_levels(30)
-    from gankit.components import DATASETS, GENERATORS
+    from gankit.registry import DATASETS, GENERATORS
     with pytest.raises(ConfigError, match="square images"):
         GENERATORS.build("dcgan", {}, noise_dim=4, data=DATASETS.build("ring", {}))
 
 
 @pytest.mark.parametrize("loss,dnorm", [("nonsaturating", "batch"), ("wgan", "none"), ("hinge", "layer")])
-def test_trains_through_the_loop_with_any_loss(tmp_path, loss, dnorm):
+def test_trains_through_the_loop_with_any_loss(tmp_path, loss, dnorm, tiny_img):
     from gankit.train.run import Run
-    cfg = C.load("mnist-dcgan", TINY_IMG + [f"loss.name={loss}", f"discriminator.norm={dnorm}",
+    cfg = C.load("mnist-dcgan", tiny_img + [f"loss.name={loss}", f"discriminator.norm={dnorm}",
                                             "data.name=digits8x8"])
     run = Run.create(cfg, tmp_path / "r").train()
     assert run.step == 4
@@ -60,10 +57,10 @@ def test_presets_load():
         assert cfg.generator.name == "dcgan" and cfg.discriminator.name == "dcgan"
 
 
-def test_cli_train_eval_report_end_to_end(tmp_path, capsys):
+def test_cli_train_eval_report_end_to_end(tmp_path, capsys, tiny_img):
     from gankit.cli import main
     out = tmp_path / "run"
-    assert main(["train", "mnist-dcgan", "--out", str(out), *sum((["--set", s] for s in TINY_IMG), [])]) == 0
+    assert main(["train", "mnist-dcgan", "--out", str(out), *sum((["--set", s] for s in tiny_img), [])]) == 0
     capsys.readouterr()
     assert main(["eval", str(out), "--metrics", "fid,is,prdc,class_hist,memorisation,parzen", "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
@@ -77,11 +74,11 @@ def test_cli_train_eval_report_end_to_end(tmp_path, capsys):
     assert "not available" not in page
 
 
-def test_stacked_mnist_eval(tmp_path):
+def test_stacked_mnist_eval(tmp_path, tiny_img):
     from gankit.metrics.features import weights_path
     assert weights_path("mnist").is_file(), "the shipped MNIST classifier is missing from gankit/eval_weights"
     from gankit.train.run import Run
-    cfg = C.load("stacked-mnist", TINY_IMG + ["data.n_fixed=500",
+    cfg = C.load("stacked-mnist", tiny_img + ["data.n_fixed=500",
                                               "train.steps=2"])
     run = Run.create(cfg, tmp_path / "s").train()
     r = run.evaluate(["stacked_modes"])
@@ -102,14 +99,14 @@ def test_paper_mlp_on_flattened_images(tmp_path):
 @pytest.mark.parametrize("extra", [["objective.gp=10", "loss.name=wgan", "discriminator.norm=layer"],
                                    ["objective.pack=2"], ["objective.spectral_norm=true"],
                                    ["objective.r1=1.0"], ["objective.instance_noise=0.1"]])
-def test_stabilisers_work_on_dcgan(tmp_path, extra):
+def test_stabilisers_work_on_dcgan(tmp_path, extra, tiny_img):
     import dataclasses
-    from gankit.components import OBJECTIVES
+    from gankit.registry import OBJECTIVES
     params = OBJECTIVES.get("gan").params
     keys = {f.name for f in dataclasses.fields(params)} if params else set()
     missing = [e for e in extra if e.startswith("objective.") and e.split("=")[0].split(".")[1] not in keys]
     assert not missing, f"the gan objective lacks {missing}"
     from gankit.train.run import Run
-    cfg = C.load("mnist-dcgan", TINY_IMG + ["data.name=digits8x8", "objective.name=gan", *extra])
+    cfg = C.load("mnist-dcgan", tiny_img + ["data.name=digits8x8", "objective.name=gan", *extra])
     run = Run.create(cfg, tmp_path / "s").train()
     assert torch.isfinite(run.generate(8, seed=0)).all()

@@ -12,7 +12,6 @@ from gankit import config as C
 from gankit.report import read_metrics
 from gankit.train.run import Run, resolve_device
 
-from conftest import TINY
 
 
 @pytest.fixture
@@ -29,14 +28,14 @@ def test_device_names(no_cuda):
         resolve_device("gpu0")
 
 
-def test_auto_device_trains(no_cuda, tmp_path):
-    run = Run.create(C.load("ring", TINY + ["train.device=auto"]), tmp_path / "r").train()
+def test_auto_device_trains(no_cuda, tmp_path, tiny):
+    run = Run.create(C.load("ring", tiny + ["train.device=auto"]), tmp_path / "r").train()
     assert run.device.type == "cpu" and run.step == 30
 
 
-def test_a_gpu_run_opens_on_a_cpu_machine(no_cuda, tmp_path):
+def test_a_gpu_run_opens_on_a_cpu_machine(no_cuda, tmp_path, tiny):
     """config.toml says cuda, the checkpoint holds a GPU noise state: evaluation still works on the CPU."""
-    run = Run.create(C.load("ring", TINY), tmp_path / "r").train()
+    run = Run.create(C.load("ring", tiny), tmp_path / "r").train()
     ref = run.generate(100, seed=4)
     cfg_path = tmp_path / "r" / "config.toml"
     cfg_path.write_text(cfg_path.read_text().replace('device = "cpu"', 'device = "cuda"'))
@@ -56,8 +55,8 @@ def test_a_gpu_run_opens_on_a_cpu_machine(no_cuda, tmp_path):
     assert more.step == 40 and more.device.type == "cpu"
 
 
-def test_periodic_eval_computes_the_listed_metrics(tmp_path):
-    run = Run.create(C.load("ring", TINY + ["train.eval_every=10", 'eval.metrics=["modes"]']),
+def test_periodic_eval_computes_the_listed_metrics(tmp_path, tiny):
+    run = Run.create(C.load("ring", tiny + ["train.eval_every=10", 'eval.metrics=["modes"]']),
                      tmp_path / "r").train()
     evals = [r for r in read_metrics(run.dir) if r["kind"] == "eval"]
     assert [r["step"] for r in evals] == [10, 20, 30]

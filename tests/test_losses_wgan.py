@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gankit.components import LOSSES
+from gankit.registry import LOSSES
 from gankit.losses import adversarial as A
 
 REAL = torch.tensor([2.0, -0.5, 0.0, 1.5])

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import torch
 
-from gankit.components import DATASETS
+from gankit.registry import DATASETS
 from gankit.metrics.divergence import jsd_discrete, jsd_on_grid
 from gankit.metrics.modes import mode_metrics
 

@@ -7,9 +7,6 @@ from gankit.config import ConfigError
 from gankit.report import read_metrics
 from gankit.train.run import Run
 
-from test_dcgan import TINY_IMG
-
-DIGITS = TINY_IMG + ["data.name=digits8x8"]
 
 
 def _conv_dtypes(run):
@@ -24,30 +21,30 @@ def _conv_dtypes(run):
     return seen
 
 
-def test_bf16_runs_convolutions_in_bf16_and_keeps_float32_state(tmp_path):
-    run = Run.create(C.load("mnist-dcgan", DIGITS + ["train.precision=bf16"]), tmp_path / "b")
+def test_bf16_runs_convolutions_in_bf16_and_keeps_float32_state(tmp_path, digits):
+    run = Run.create(C.load("mnist-dcgan", digits + ["train.precision=bf16"]), tmp_path / "b")
     seen = _conv_dtypes(run)
     run.train()
     assert seen and set(seen) == {torch.bfloat16}
     params = list(run.G.parameters()) + list(run.D.parameters())
     assert all(p.dtype == torch.float32 for p in params)
-    assert all(v.dtype == torch.float32 for s in run.opt_d.state.values() for v in s.values()
+    assert all(v.dtype == torch.float32 for s in run.optimizers["d"].state.values() for v in s.values()
                if torch.is_tensor(v) and v.is_floating_point())
     bn = [m for m in run.G.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     assert bn and bn[0].running_mean.dtype == torch.float32
     # outputs of the hooked nets come back as float32 under autocast; sampling is float32
     with run.autocast():
         assert run.G(run.sample_z(4)).dtype == torch.float32
-        assert run.D(run.sample_real(4)).dtype == torch.float32
+        assert run.D(run.sample_batch(4).x).dtype == torch.float32
     assert run.generate(8, seed=0).dtype == torch.float32
     rows = [r for r in read_metrics(run.dir) if r.get("kind") == "train"]
     assert rows and all(torch.isfinite(torch.tensor(r["loss_d"])) for r in rows)
 
 
-def test_fp32_is_untouched_and_bf16_is_close_but_not_equal(tmp_path):
+def test_fp32_is_untouched_and_bf16_is_close_but_not_equal(tmp_path, digits):
     runs = {}
     for p in ("fp32", "bf16"):
-        run = Run.create(C.load("mnist-dcgan", DIGITS + ["train.steps=2", "train.log_every=1",
+        run = Run.create(C.load("mnist-dcgan", digits + ["train.steps=2", "train.log_every=1",
                                                          f"train.precision={p}"]), tmp_path / p)
         seen = _conv_dtypes(run)
         run.train()
@@ -59,9 +56,9 @@ def test_fp32_is_untouched_and_bf16_is_close_but_not_equal(tmp_path):
     assert any(a[k] != b[k] for k in ("loss_d", "loss_g"))
 
 
-def test_bf16_with_r1_ema_and_pack(tmp_path):
+def test_bf16_with_r1_ema_and_pack(tmp_path, digits):
     """Penalties differentiate D's gradient (double backward) through the bf16 forward."""
-    cfg = C.load("mnist-dcgan", DIGITS + ["train.precision=bf16", "objective.name=gan",
+    cfg = C.load("mnist-dcgan", digits + ["train.precision=bf16", "objective.name=gan",
                                           "objective.r1=1.0", "objective.ema=0.9",
                                           "objective.pack=2", "objective.feature_matching=0.1"])
     run = Run.create(cfg, tmp_path / "r").train()
@@ -70,8 +67,8 @@ def test_bf16_with_r1_ema_and_pack(tmp_path):
     assert torch.isfinite(run.generate(8, seed=0)).all()
 
 
-def test_a_checkpoint_resumes_in_the_other_precision(tmp_path):
-    run = Run.create(C.load("mnist-dcgan", DIGITS + ["train.steps=2"]), tmp_path / "c").train()
+def test_a_checkpoint_resumes_in_the_other_precision(tmp_path, digits):
+    run = Run.create(C.load("mnist-dcgan", digits + ["train.steps=2"]), tmp_path / "c").train()
     again = Run.open(tmp_path / "c", ["train.steps=4", "train.precision=bf16"])
     assert again.step == 2
     again.train()
@@ -83,3 +80,17 @@ def test_bad_precision_is_a_config_error(tmp_path):
         C.load("ring", ["train.precision=fp16"])
     with pytest.raises(ConfigError, match="precision=fp32"):
         Run.create(C.load("seqgan-oracle", ["train.precision=bf16"]), tmp_path / "s")
+
+
+def test_bf16_with_a_packed_d_returns_float32(tmp_path, digits):
+    """The packed D is declared before the Run hooks the modules: its outputs are float32 too."""
+    run = Run.create(C.load("mnist-dcgan", digits + ["train.precision=bf16", "objective.pack=2"]),
+                     tmp_path / "p")
+    seen = []
+    for net in (run.G, run.D):
+        net.register_forward_hook(lambda mod, args, out: seen.append(out.dtype))
+    run.train()
+    assert seen and set(seen) == {torch.float32}
+    with run.autocast():
+        packed = run.sample_batch(4).x.reshape(2, 2, 8, 8)     # two samples side by side
+        assert run.D(packed).dtype == torch.float32

@@ -11,7 +11,7 @@ from gankit.cli import main
 from gankit.train.rejection import RejectionSampler
 from gankit.train.run import Run
 
-from tests.test_remedies import TINY, _records
+from gankit.runfolder import RunFolder
 
 
 class LogRatio(nn.Module):
@@ -57,12 +57,12 @@ def test_unfitted_sampler_refuses_to_sample():
         sampler.sample(4, lambda k: torch.randn(k, 2), torch.Generator(), 8)
 
 
-def test_drs_run_fits_at_the_end_and_keeps_the_sampler_in_the_checkpoint(tmp_path):
+def test_drs_run_fits_at_the_end_and_keeps_the_sampler_in_the_checkpoint(tmp_path, tiny_cli):
     torch.set_num_threads(1)
     out = tmp_path / "drs"
-    assert main(["train", "ring", "--out", str(out), *TINY, "--set", "objective.pack=2",
+    assert main(["train", "ring", "--out", str(out), *tiny_cli, "--set", "objective.pack=2",
                  "--set", "objective.drs=true", "--set", "objective.drs_steps=5"]) == 0
-    fit = [r for r in _records(out) if r["kind"] == "drs"]
+    fit = [r for r in RunFolder(out).records() if r["kind"] == "drs"]
     assert len(fit) == 1 and fit[0]["step"] == 12 and 0.0 < fit[0]["drs_acceptance"] <= 1.0
     run = Run.open(out)
     assert run.objective.rejection.ready
@@ -73,8 +73,8 @@ def test_drs_run_fits_at_the_end_and_keeps_the_sampler_in_the_checkpoint(tmp_pat
     assert any(not torch.equal(v, run.D.state_dict()[k]) for k, v in tuned.items())
 
 
-def test_drs_is_refused_with_minibatch_features(tmp_path, capsys):
-    assert main(["train", "ring", "--out", str(tmp_path / "x"), *TINY, "--set", "objective.drs=true",
+def test_drs_is_refused_with_minibatch_features(tmp_path, capsys, tiny_cli):
+    assert main(["train", "ring", "--out", str(tmp_path / "x"), *tiny_cli, "--set", "objective.drs=true",
                  "--set", 'objective.minibatch="std"']) == 2
     assert "minibatch" in capsys.readouterr().err
 
@@ -88,15 +88,14 @@ def test_drs_lowers_off_mode_mass_on_a_short_ring_run(tmp_path):
                           "objective.r1=0"])   # the preset's R1 smooths D: DRS is measured alone
     run = Run.create(cfg, tmp_path / "r").train()
     with_drs = run.evaluate(["modes"])["hq_fraction"]
-    run.objective.rejection = None
-    without = run.evaluate(["modes"])["hq_fraction"]
+    without = run.evaluate(["modes"], rejection=False)["hq_fraction"]
     assert with_drs > without + 0.04, (with_drs, without)   # 0.486 vs 0.407 when written
 
 
-def test_drs_command_fits_a_sampler_for_a_run_trained_without_it(tmp_path, capsys):
+def test_drs_command_fits_a_sampler_for_a_run_trained_without_it(tmp_path, capsys, tiny_cli):
     torch.set_num_threads(1)
     out = tmp_path / "plain"
-    assert main(["train", "ring", "--out", str(out), *TINY, "--set", "objective.drs=false"]) == 0
+    assert main(["train", "ring", "--out", str(out), *tiny_cli, "--set", "objective.drs=false"]) == 0
     before = Run.open(out)
     assert not before.objective.rejection
     assert main(["drs", str(out), "--steps", "5"]) == 0
@@ -118,14 +117,14 @@ class NaNLogit(nn.Module):
         return x[:, 0] * self.w + float("nan")
 
 
-def test_a_non_finite_fit_is_refused_and_the_trained_run_is_still_checkpointed(tmp_path):
+def test_a_non_finite_fit_is_refused_and_the_trained_run_is_still_checkpointed(tmp_path, tiny_cli):
     sampler = RejectionSampler(NaNLogit(), 1, 2, 1e-4, 0.99, 8)
     with pytest.raises(ValueError, match="non-finite"):
         sampler.fit(sampler.D, lambda z: z, lambda n: torch.randn(n, 2), lambda n: torch.randn(n, 2))
     assert not sampler.ready and sampler.state_dict() == {}
     # in a run, a failed fit warns and the final checkpoint of G and D is still written
     torch.set_num_threads(1)
-    cfg = C.load("ring", [a for a in TINY[1::2]] + ["objective.drs=true", "objective.drs_steps=2"])
+    cfg = C.load("ring", [a for a in tiny_cli[1::2]] + ["objective.drs=true", "objective.drs_steps=2"])
     run = Run.create(cfg, tmp_path / "nan")
     run.objective.rejection.logit = lambda x: torch.full((len(x),), float("nan"))   # noqa: E731
     with pytest.warns(UserWarning, match="gankit drs"):

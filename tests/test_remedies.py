@@ -1,5 +1,4 @@
 """Training remedies: their formulas, their shapes, and each one in a tiny run of the CLI."""
-import json
 import math
 
 import pytest
@@ -9,6 +8,7 @@ from torch import nn
 from gankit import config as C
 from gankit.cli import main
 from gankit.train import remedies as R
+from gankit.runfolder import RunFolder
 from gankit.train.run import Run
 
 
@@ -58,7 +58,7 @@ def test_pack_points_and_images():
 
 
 def test_packed_data_view():
-    from gankit.components import DATASETS
+    from gankit.registry import DATASETS
     ds = DATASETS.build("ring")
     v = R.PackedData(ds, 4)
     assert v.shape == (8,) and v.modes is ds.modes
@@ -149,11 +149,6 @@ def test_lr_decay_schedule():
 
 # ---------------------------------------------------------------- tiny runs from the CLI
 
-TINY = ["--set", "train.steps=12", "--set", "train.batch_size=32", "--set", "train.progress=false",
-        "--set", "train.log_every=4", "--set", "train.sample_every=6", "--set", "train.n_fixed=64",
-        "--set", "eval.n_samples=200", "--set", "eval.jsd_samples=500", "--set", "eval.jsd_bins=20",
-        "--set", "generator.hidden=[16, 16]", "--set", "discriminator.hidden=[16, 16]",
-        "--set", 'objective.name="gan"', "--set", "objective.drs=false", "--set", "objective.r1=0"]
 
 REMEDIES = {
     "wgan-clip": ["loss.name=\"wgan\"", "objective.clip=0.01", "optim_d.name=\"rmsprop\"",
@@ -176,18 +171,16 @@ REMEDIES = {
 }
 
 
-def _records(run_dir):
-    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
 
 
 @pytest.mark.parametrize("name", sorted(REMEDIES))
-def test_each_remedy_trains_a_tiny_run(tmp_path, name):
+def test_each_remedy_trains_a_tiny_run(tmp_path, name, tiny_cli):
     torch.set_num_threads(1)
-    args = ["train", "ring", "--out", str(tmp_path / name), *TINY]
+    args = ["train", "ring", "--out", str(tmp_path / name), *tiny_cli]
     for kv in REMEDIES[name]:
         args += ["--set", kv]
     assert main(args) == 0
-    recs = _records(tmp_path / name)
+    recs = RunFolder(tmp_path / name).records()
     train = [r for r in recs if r["kind"] == "train"]
     final = [r for r in recs if r["kind"] == "eval"][-1]
     assert train and all(math.isfinite(r["loss_d"]) for r in train)
@@ -195,36 +188,36 @@ def test_each_remedy_trains_a_tiny_run(tmp_path, name):
     assert (tmp_path / name / "report.html").is_file()
 
 
-def test_diagnostics_are_logged(tmp_path):
+def test_diagnostics_are_logged(tmp_path, tiny_cli):
     torch.set_num_threads(1)
-    assert main(["train", "ring", "--out", str(tmp_path / "w"), *TINY,
+    assert main(["train", "ring", "--out", str(tmp_path / "w"), *tiny_cli,
                  "--set", "loss.name=\"wgan\"", "--set", "objective.gp=10"]) == 0
-    last = [r for r in _records(tmp_path / "w") if r["kind"] == "train"][-1]
+    last = [r for r in RunFolder(tmp_path / "w").records() if r["kind"] == "train"][-1]
     assert {"wasserstein_estimate", "critic_real", "critic_fake", "gp", "grad_norm_g"} <= set(last)
-    assert main(["train", "ring", "--out", str(tmp_path / "n"), *TINY,
+    assert main(["train", "ring", "--out", str(tmp_path / "n"), *tiny_cli,
                  "--set", "objective.instance_noise=0.1"]) == 0
-    last = [r for r in _records(tmp_path / "n") if r["kind"] == "train"][-1]
+    last = [r for r in RunFolder(tmp_path / "n").records() if r["kind"] == "train"][-1]
     assert {"jsd_estimate", "d_acc_real", "d_acc_fake", "d_real", "instance_noise"} <= set(last)
     assert 0.0 <= last["d_acc_real"] <= 1.0 and -1.0 < last["jsd_estimate"] <= math.log(2) + 1e-6
 
 
-def test_minibatch_discrimination_with_a_gradient_penalty_is_a_config_error(tmp_path, capsys):
-    assert main(["train", "ring", "--out", str(tmp_path / "x"), *TINY, "--set", "objective.r1=0.1",
+def test_minibatch_discrimination_with_a_gradient_penalty_is_a_config_error(tmp_path, capsys, tiny_cli):
+    assert main(["train", "ring", "--out", str(tmp_path / "x"), *tiny_cli, "--set", "objective.r1=0.1",
                  "--set", 'objective.minibatch="discrimination"']) == 2
     err = capsys.readouterr().err
     assert "second derivative" in err and "objective.r1=0" in err
 
 
-def test_bad_pack_is_a_config_error(tmp_path, capsys):
-    assert main(["train", "ring", "--out", str(tmp_path / "p"), *TINY,
+def test_bad_pack_is_a_config_error(tmp_path, capsys, tiny_cli):
+    assert main(["train", "ring", "--out", str(tmp_path / "p"), *tiny_cli,
                  "--set", "objective.pack=5"]) == 2
     assert "multiple of 5" in capsys.readouterr().err
 
 
-def test_resume_is_bit_identical_with_stateful_remedies(tmp_path):
+def test_resume_is_bit_identical_with_stateful_remedies(tmp_path, tiny_cli):
     """EMA weights and historical averages travel in the checkpoint: 6 + 6 steps == 12 steps."""
     torch.set_num_threads(1)
-    over = [a for a in TINY[1::2] if not a.startswith("train.steps")] + [
+    over = [a for a in tiny_cli[1::2] if not a.startswith("train.steps")] + [
         "objective.ema=0.9", "objective.historical_averaging=0.01", "objective.pack=2",
         "objective.minibatch=\"std\"", "objective.spectral_norm=true", "objective.instance_noise=0.1",
         "train.checkpoint_every=6", "discriminator.dropout=0.1",
@@ -243,5 +236,5 @@ def test_resume_is_bit_identical_with_stateful_remedies(tmp_path):
         assert torch.equal(x, y)
     # the EMA G, not G, makes the samples
     assert torch.equal(straight.generate(5), resumed.generate(5))
-    z = straight.fixed_noise(5)
+    z = straight.sample_z(5)
     assert not torch.equal(straight.objective.generate(z), straight.G(z))

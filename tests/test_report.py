@@ -16,3 +16,31 @@ def test_pick_snapshots_keeps_first_and_last():
     got = [s["step"] for s in pick_snapshots(snaps, 6)]
     assert got[0] == 0 and got[-1] == 19 and len(got) == 6
     assert pick_snapshots(snaps[:3], 6) == snaps[:3]
+
+
+def test_report_of_an_image_run_needs_no_checkpoint(tmp_path, digits):
+    """Everything the report draws, model figures included, comes from the snapshots."""
+    import shutil
+
+    from gankit import config as C
+    from gankit.report import write_report
+    from gankit.train.run import Run
+    run = Run.create(C.load("mnist-dcgan", digits + ["train.steps=3"]), tmp_path / "r").train()
+    shutil.rmtree(run.dir / "checkpoints")
+    (run.dir / "report.html").unlink(missing_ok=True)
+    page = write_report(run.dir).read_text()
+    for heading in ("Samples from fixed noise", "Nearest training images", "Linear interpolation in z"):
+        assert heading in page, heading
+    assert "Step 3" in page          # the last step got its snapshot although 3 % sample_every != 0
+    assert "not available" not in page
+
+
+def test_conditional_image_report_has_the_interpolation(tmp_path, digits):
+    from gankit import config as C
+    from gankit.report import write_report
+    from gankit.train.run import Run
+    cfg = C.load("mnist-dcgan", digits + ["condition.kind=label", "condition.d_mode=projection"])
+    run = Run.create(cfg, tmp_path / "c").train()
+    page = write_report(run.dir).read_text()
+    assert "Linear interpolation in z" in page and "per condition" in page
+    assert "not available" not in page

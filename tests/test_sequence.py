@@ -135,15 +135,15 @@ def test_tiny_run_end_to_end(tmp_path, capsys, estimator):
 
 
 def test_resume_is_bit_identical(tmp_path):
-    from gankit.train.checkpoint import load_latest
+    from gankit.runfolder import RunFolder
     a, b = tmp_path / "a", tmp_path / "b"
     args = _tiny(tmp_path, "dense", steps=10)
     assert main(["train", "words", "--out", str(a)] + args) == 0
     half = [s if s != "train.steps=10" else "train.steps=5" for s in args]
     assert main(["train", "words", "--out", str(b)] + half) == 0
     assert main(["train", "--resume", "--out", str(b), "--set", "train.steps=10"]) == 0
-    sa, _ = load_latest(a / "checkpoints")
-    sb, _ = load_latest(b / "checkpoints")
+    sa, _ = RunFolder(a).load_checkpoint()
+    sb, _ = RunFolder(b).load_checkpoint()
     for k, v in sa["models"]["G"].items():
         assert torch.equal(v, sb["models"]["G"][k]), k
     assert torch.equal(sa["objective"]["baseline"], sb["objective"]["baseline"])

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from gankit.components import DATASETS
+from gankit.registry import DATASETS
 from gankit.config import ConfigError
 from gankit.data.text import OracleLSTM, lines_dataset, valid_mask
 

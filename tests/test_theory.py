@@ -4,7 +4,7 @@ import math
 import numpy as np
 import torch
 
-from gankit.components import DATASETS, DISCRIMINATORS
+from gankit.registry import DATASETS, DISCRIMINATORS
 from gankit.theory import (c_of_g, fit_discriminator, jsd_by_integration, optimal_d,
                            value_by_integration)
 

@@ -4,11 +4,11 @@ import pytest
 import torch
 
 from gankit import config as C
-from gankit.train import checkpoint as ckpt
+from gankit.runfolder import RunFolder
 from gankit.train.loop import NonFiniteLoss
+from gankit.train.objective import Batch
 from gankit.train.run import Run, RunError
 
-from conftest import TINY
 
 
 def weights(run):
@@ -16,15 +16,15 @@ def weights(run):
             **{f"D.{k}": v for k, v in run.D.state_dict().items()}}
 
 
-def test_resume_gives_bit_identical_weights(tmp_path):
+def test_resume_gives_bit_identical_weights(tmp_path, tiny):
     """A run killed after its step-20 checkpoint and resumed ends where an uninterrupted run ends."""
-    over = TINY + ["discriminator.dropout=0.3",     # dropout: the global RNG state must resume too
+    over = tiny + ["discriminator.dropout=0.3",     # dropout: the global RNG state must resume too
                    "train.keep_checkpoints=5"]
     full = Run.create(C.load("ring", over), tmp_path / "full").train()
     a = {k: v.clone() for k, v in weights(full).items()}
-    sa = {k: v["exp_avg"].clone() for k, v in full.opt_g.state_dict()["state"].items()}
+    sa = {k: v["exp_avg"].clone() for k, v in full.optimizers["g"].state_dict()["state"].items()}
     # the kill: the step-30 checkpoint never got written
-    ckpt.list_checkpoints(tmp_path / "full" / "checkpoints")[-1][1].unlink()
+    RunFolder(tmp_path / "full").checkpoints()[-1][1].unlink()
     resumed = Run.open(tmp_path / "full")
     assert resumed.step == 20
     resumed.train()
@@ -32,7 +32,7 @@ def test_resume_gives_bit_identical_weights(tmp_path):
     assert a.keys() == b.keys()
     for k in a:
         assert torch.equal(a[k], b[k]), k
-    for k, v in resumed.opt_g.state_dict()["state"].items():   # optimizer state too
+    for k, v in resumed.optimizers["g"].state_dict()["state"].items():   # optimizer state too
         assert torch.equal(sa[k], v["exp_avg"])
     # the log was truncated to the checkpoint, then continued: no duplicated steps
     from gankit.report import read_metrics
@@ -40,33 +40,33 @@ def test_resume_gives_bit_identical_weights(tmp_path):
     assert steps == sorted(set(steps))
 
 
-def test_resume_can_raise_train_steps(tmp_path):
-    Run.create(C.load("ring", TINY + ["train.steps=20"]), tmp_path / "r").train()
+def test_resume_can_raise_train_steps(tmp_path, tiny):
+    Run.create(C.load("ring", tiny + ["train.steps=20"]), tmp_path / "r").train()
     run = Run.open(tmp_path / "r", ["train.steps=30"])
     assert run.step == 20 and run.cfg.train.steps == 30
     run.train()
     assert run.step == 30
 
 
-def test_training_does_not_touch_the_callers_rng(tmp_path):
+def test_training_does_not_touch_the_callers_rng(tmp_path, tiny):
     torch.manual_seed(123)
     before = torch.get_rng_state()
-    Run.create(C.load("ring", TINY), tmp_path / "r").train()
+    Run.create(C.load("ring", tiny), tmp_path / "r").train()
     assert torch.equal(before, torch.get_rng_state())
 
 
-def test_same_seed_same_run_other_seed_other_run(tmp_path):
-    a = Run.create(C.load("ring", TINY), tmp_path / "a").train()
-    b = Run.create(C.load("ring", TINY), tmp_path / "b").train()
-    c = Run.create(C.load("ring", TINY + ["seed=1"]), tmp_path / "c").train()
+def test_same_seed_same_run_other_seed_other_run(tmp_path, tiny):
+    a = Run.create(C.load("ring", tiny), tmp_path / "a").train()
+    b = Run.create(C.load("ring", tiny), tmp_path / "b").train()
+    c = Run.create(C.load("ring", tiny + ["seed=1"]), tmp_path / "c").train()
     assert all(torch.equal(x, y) for x, y in zip(weights(a).values(), weights(b).values()))
     assert not all(torch.equal(x, y) for x, y in zip(weights(a).values(), weights(c).values()))
 
 
-def test_a_killed_save_leaves_the_previous_checkpoint_loadable(tmp_path, monkeypatch):
-    run = Run.create(C.load("ring", TINY), tmp_path / "r").train()
-    folder = tmp_path / "r" / "checkpoints"
-    before = ckpt.list_checkpoints(folder)
+def test_a_killed_save_leaves_the_previous_checkpoint_loadable(tmp_path, monkeypatch, tiny):
+    run = Run.create(C.load("ring", tiny), tmp_path / "r").train()
+    folder = RunFolder(tmp_path / "r")
+    before = folder.checkpoints()
     assert before and before[-1][0] == 30
 
     real_save = torch.save
@@ -80,57 +80,59 @@ def test_a_killed_save_leaves_the_previous_checkpoint_loadable(tmp_path, monkeyp
     with pytest.raises(KeyboardInterrupt):
         run.save_checkpoint()
     monkeypatch.setattr(torch, "save", real_save)
-    assert ckpt.list_checkpoints(folder) == before
-    assert not [p for p in os.listdir(folder) if p.endswith(".tmp")]
-    state, path = ckpt.load_latest(folder)
+    assert folder.checkpoints() == before
+    assert not [p for p in os.listdir(folder.checkpoint_dir) if p.endswith(".tmp")]
+    state, path = folder.load_checkpoint()
     assert state["step"] == 30
 
 
-def test_a_corrupt_newest_checkpoint_falls_back_to_the_previous(tmp_path):
-    Run.create(C.load("ring", TINY), tmp_path / "r").train()
-    folder = tmp_path / "r" / "checkpoints"
-    (_, prev), (_, last) = ckpt.list_checkpoints(folder)[-2:]
+def test_a_corrupt_newest_checkpoint_falls_back_to_the_previous(tmp_path, tiny):
+    Run.create(C.load("ring", tiny), tmp_path / "r").train()
+    folder = RunFolder(tmp_path / "r")
+    (_, prev), (_, last) = folder.checkpoints()[-2:]
     last.write_bytes(last.read_bytes()[:50])
-    state, path = ckpt.load_latest(folder)
+    with pytest.warns(UserWarning, match=last.name):
+        state, path = folder.load_checkpoint()
     assert path == prev and state["step"] == 20
-    reopened = Run.open(tmp_path / "r")
+    with pytest.warns(UserWarning, match="skipped unreadable"):
+        reopened = Run.open(tmp_path / "r")
     assert reopened.step == 20
 
 
-def test_checkpoint_holds_everything_and_loads_weights_only(tmp_path):
-    Run.create(C.load("ring", TINY), tmp_path / "r").train()
-    state, _ = ckpt.load_latest(tmp_path / "r" / "checkpoints")   # weights_only=True inside
+def test_checkpoint_holds_everything_and_loads_weights_only(tmp_path, tiny):
+    Run.create(C.load("ring", tiny), tmp_path / "r").train()
+    state, _ = RunFolder(tmp_path / "r").load_checkpoint()   # weights_only=True inside
     assert {"step", "config", "models", "optimizers", "rng"} <= set(state)
     assert {"torch", "data", "noise"} <= set(state["rng"])
     assert state["config"]["train"]["steps"] == 30
 
 
-def test_nan_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(tmp_path):
-    run = Run.create(C.load("ring", TINY), tmp_path / "r")
-    real = run.sample_real
+def test_nan_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(tmp_path, tiny):
+    run = Run.create(C.load("ring", tiny), tmp_path / "r")
+    real = run.objective.ctx.sample_batch
 
     def poisoned(n):
-        x = real(n)
-        return x * float("nan") if run.step >= 22 else x
-    run.objective.sample_real = poisoned
+        b = real(n)
+        return Batch(b.x * float("nan")) if run.step >= 22 else b
+    run.objective.ctx.sample_batch = poisoned
     with pytest.raises((NonFiniteLoss, RunError), match="non-finite"):
         run.train()
-    steps = [s for s, _ in ckpt.list_checkpoints(tmp_path / "r" / "checkpoints")]
+    steps = [s for s, _ in RunFolder(tmp_path / "r").checkpoints()]
     assert steps and max(steps) == 20
-    state, _ = ckpt.load_latest(tmp_path / "r" / "checkpoints")
+    state, _ = RunFolder(tmp_path / "r").load_checkpoint()
     assert all(torch.isfinite(v).all() for v in state["models"]["G"].values())
 
 
-def test_create_refuses_to_overwrite_a_trained_run(tmp_path):
-    Run.create(C.load("ring", TINY), tmp_path / "r").train()
+def test_create_refuses_to_overwrite_a_trained_run(tmp_path, tiny):
+    Run.create(C.load("ring", tiny), tmp_path / "r").train()
     with pytest.raises(RunError, match="--resume"):
-        Run.create(C.load("ring", TINY), tmp_path / "r")
+        Run.create(C.load("ring", tiny), tmp_path / "r")
 
 
-def test_k_d_steps_per_g_step(tmp_path):
-    run = Run.create(C.load("ring", TINY + ["train.d_steps=3", "train.steps=5"]), tmp_path / "r")
+def test_k_d_steps_per_g_step(tmp_path, tiny):
+    run = Run.create(C.load("ring", tiny + ["train.d_steps=3", "train.steps=5"]), tmp_path / "r")
     calls = {"d": 0, "g": 0}
-    for ph in run.phases:
+    for ph in run.objective.phases:
         f = ph.loss
 
         def counted(ctx, f=f, name=ph.name):

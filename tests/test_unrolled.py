@@ -6,7 +6,6 @@ import pytest
 import torch
 from torch import nn
 
-import gankit.components  # noqa: F401  (fills the registries; import order)
 from gankit.losses.adversarial import d_loss_bce
 from gankit.train.unrolled import UnrolledD
 

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 
-class PointDataset(ABC):
+class Dataset(ABC):
     """Samples of shape (n, dim).  ``size`` is None for an endless sampler."""
 
     dim: int = 2

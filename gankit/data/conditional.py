@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from gankit.config import ConfigError
-from gankit.nets.conditional import PAD, UNK
+from gankit.ops import PAD, UNK
 
 # (property, word below the class median, word above it)
 ATTRIBUTES = [("thickness", "thin", "thick"), ("size", "small", "large"), ("brightness", "faint", "bright")]

@@ -23,9 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from gankit.components import DATASETS
+from gankit.registry import DATASETS
 from gankit.config import opt
-from gankit.data.base import PointDataset
+from gankit.data.base import Dataset
 from gankit.data.image_files import (FASHION_APT, FASHION_CLASSES, FASHION_DIR,  # noqa: F401
                                      RESIZE_POLICIES, ImageDataError, digits_8x8, fashion_mnist,
                                      load_idx_dir, load_image_folder, mnist_5k, read_idx)
@@ -43,7 +43,7 @@ def resize_images(x: Tensor, size: int) -> Tensor:
     return y.round().clamp(0, 255).to(torch.uint8)
 
 
-class ImageDataset(PointDataset):
+class ImageDataset(Dataset):
     """Images held in memory: uint8 (n, C, H, W) pixels, served in [-1, 1]."""
 
     kind = "image"

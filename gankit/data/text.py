@@ -25,14 +25,16 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from gankit.components import DATASETS
+from gankit.registry import DATASETS
 from gankit.config import ConfigError, opt
-from gankit.data.base import PointDataset
+from gankit.data.base import Dataset
+from gankit.io import save_atomic
+from gankit.ops import inverse_cdf_sample
 
 PAD, END, UNK = "<pad>", "<end>", "<unk>"
 
 
-class TextDataset(PointDataset):
+class TextDataset(Dataset):
     """Token-id sequences (n, seq_len), a training and a held-out test split."""
 
     kind = "text"
@@ -120,14 +122,6 @@ def valid_mask(x: Tensor, end_id: int | None) -> Tensor:
     return before == 0
 
 
-def inverse_cdf_sample(logits: Tensor, u: Tensor) -> Tensor:
-    """The token whose CDF interval under softmax(logits) holds u: a categorical draw given
-    u ~ U[0, 1) (several times faster than torch.multinomial on CPU, and explicit randomness)."""
-    cdf = torch.softmax(logits.float(), -1).cumsum(-1)
-    tok = torch.searchsorted(cdf, (u * cdf[:, -1]).unsqueeze(-1).contiguous()).squeeze(-1)
-    return tok.clamp_max(logits.shape[-1] - 1)
-
-
 # ---------------------------------------------------------------- the SeqGAN oracle
 
 class OracleLSTM(nn.Module):
@@ -212,7 +206,6 @@ def _oracle_data(vocab: int, seq_len: int, hidden: int, n_train: int, n_test: in
     if x is None or tuple(x.shape) != (n_train + n_test, seq_len):
         x = oracle.generate(n_train + n_test, seq_len, g)
         try:
-            from gankit.train.checkpoint import save_atomic
             save_atomic(x, path)
         except OSError:
             pass   # a read-only home: no cache, same data

@@ -9,12 +9,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from gankit.components import DATASETS
+from gankit.registry import DATASETS
 from gankit.config import ConfigError, opt
-from gankit.data.base import PointDataset
+from gankit.data.base import Dataset
 
 
-class GaussianMixture(PointDataset):
+class GaussianMixture(Dataset):
     """Isotropic Gaussian mixture: means (K, d), one std (scalar or per mode), weights."""
 
     def __init__(self, means, std, weights=None):
@@ -59,7 +59,7 @@ class GaussianMixture(PointDataset):
         return self.means.min(0).values - pad, self.means.max(0).values + pad
 
 
-class LinearGaussian(PointDataset):
+class LinearGaussian(Dataset):
     """Seed 001's example: X = N(0, I) @ A + b, a Gaussian with mean b and cov A^T A."""
 
     def __init__(self, A, b):
@@ -82,7 +82,7 @@ class LinearGaussian(PointDataset):
         return self._mvn.log_prob(torch.as_tensor(x, dtype=torch.float32))
 
 
-class SwissRoll(PointDataset):
+class SwissRoll(Dataset):
     """2-D swiss roll: t ~ U(1.5 pi, 4.5 pi), x = t (cos t, sin t) / scale + noise."""
 
     def __init__(self, noise, scale):
@@ -94,7 +94,7 @@ class SwissRoll(PointDataset):
         return x + self.noise * torch.randn(n, 2, generator=generator)
 
 
-class PointsFile(PointDataset):
+class PointsFile(Dataset):
     """A user's points: .npy (n, d) or .csv (one point a row, optional header)."""
 
     def __init__(self, path):

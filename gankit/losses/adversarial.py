@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from gankit.config import opt
 from torch import Tensor
 
-from gankit.components import LOSSES
+from gankit.registry import LOSSES
 
 
 def d_loss_bce(real: Tensor, fake: Tensor) -> Tensor:

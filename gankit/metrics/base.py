@@ -1,21 +1,66 @@
-"""What a registered metric is: a name, ``fn(run) -> dict`` and ``applies(dataset)``.
+"""What a registered metric is, and the one way to register one.
 
-Kept apart from gankit/metrics/__init__.py so that metric modules can import it while
-the registries are being filled (no circular import).
+A metric is ``fn(ctx: EvalContext) -> dict`` plus metadata: which data it applies to,
+a one-line help, and for each number it returns a label, whether higher or lower is
+better, and a format.  Reports and comparisons read the metadata; none of them names a
+metric.
+
+    @register_metric("modes", applies=lambda ds: ds.modes is not None, help="...",
+                     outputs={"modes_covered": Output("modes covered", "higher", "d")})
+    def modes(ctx): ...
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Callable
 
+from gankit.registry import METRICS
+
+
+@dataclass(frozen=True)
+class Output:
+    label: str
+    better: str | None = None     # "higher", "lower", or None (a description, not a score)
+    fmt: str = ".4g"
+
+    def __post_init__(self):
+        if self.better not in ("higher", "lower", None):
+            raise ValueError(f"Output.better: 'higher', 'lower' or None, got {self.better!r}")
+
+
+@dataclass
 class Metric:
-    def __init__(self, name, fn, applies, help):
-        self.name, self.fn, self.applies, self.help = name, fn, applies, help
+    name: str
+    fn: Callable[..., dict]
+    applies: Callable[[object], bool]
+    help: str
+    outputs: dict[str, Output] = field(default_factory=dict)
 
-    def __call__(self, run) -> dict:
-        return self.fn(run)
+    def __call__(self, ctx) -> dict:
+        return self.fn(ctx)
 
 
-def register_metrics(registry, specs):
-    """Register (name, fn, applies, help) tuples as Metric entries of ``registry``."""
-    for name, fn, applies, help in specs:
-        registry.register(name, None, help)(
-            lambda n=name, f=fn, a=applies, h=help: Metric(n, f, a, h))
+def register_metric(name: str, applies: Callable[[object], bool], help: str,
+                    outputs: dict[str, Output] | None = None):
+    """Decorator: register ``fn(ctx) -> dict`` as metric ``name``."""
+    def deco(fn):
+        metric = Metric(name, fn, applies, help, dict(outputs or {}))
+        METRICS.register(name, None, help)(_factory(metric, fn))
+        return fn
+    return deco
+
+
+def _factory(metric: Metric, fn):
+    def make():
+        return metric
+    make.__module__ = fn.__module__    # the registry reports where the metric was defined
+    return make
+
+
+def output_info(key: str) -> Output | None:
+    """The metadata of a recorded number, from whichever registered metric declares it."""
+    for entry in METRICS.entries():
+        out = entry.factory().outputs
+        if key in out:
+            return out[key]
+    return None

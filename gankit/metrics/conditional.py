@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import torch
 
-from gankit.components import METRICS
-from gankit.metrics.base import register_metrics
+from gankit.metrics.base import Output, register_metric
 
 
 def _is_conditional(ds) -> bool:
     return getattr(ds, "condition_kind", None) is not None
 
 
-def _features_and_predictions(run, x):
+def _features_and_predictions(ctx, x):
     """(features, predicted class) with no metric naming a dataset."""
-    ds = run.dataset
+    ds = ctx.dataset
     if ds.kind == "points":
         from gankit.metrics.modes import nearest_mode
         return x.double(), nearest_mode(x, ds.modes)[0]
@@ -31,29 +30,35 @@ def _features_and_predictions(run, x):
     key = getattr(ds, "classifier", None)
     if not key:
         raise ValueError("conditional metrics on images need the dataset's evaluation classifier")
-    f, p = classifier_outputs(load_classifier(key), x, device=run.device)
+    f, p = classifier_outputs(load_classifier(key), x, device=ctx.device)
     return f.double(), p.argmax(1)
 
 
-def _classes(run, n):
-    per = max(1, n // run.dataset.n_classes)
-    return torch.arange(run.dataset.n_classes).repeat_interleave(per)
+def _classes(ctx, n):
+    per = max(1, n // ctx.dataset.n_classes)
+    return torch.arange(ctx.dataset.n_classes).repeat_interleave(per)
 
 
-def _cond_accuracy(run):
-    y = _classes(run, run.cfg.eval.n_samples)
-    x = run.generate(len(y), seed=run.cfg.seed + 13, y=y)
-    _, pred = _features_and_predictions(run, x)
+@register_metric("cond_accuracy", _is_conditional,
+                 "share of samples for class c recognised as c (conditional runs)",
+                 {"cond_accuracy": Output("conditional accuracy", "higher", ".3f")})
+def _cond_accuracy(ctx):
+    y = _classes(ctx, ctx.settings.n_samples)
+    x = ctx.generate(len(y), "samples", y=y)
+    _, pred = _features_and_predictions(ctx, x)
     return {"cond_accuracy": float((pred.cpu() == y).float().mean())}
 
 
-def _attribute_accuracy(run):
-    ds = run.dataset
-    g = torch.Generator().manual_seed(run.cfg.seed + 17)
-    y = _classes(run, run.cfg.eval.n_samples)
+@register_metric("attribute_accuracy", lambda ds: getattr(ds, "condition_kind", None) == "text",
+                 "share of caption words (thick/thin, small/large, faint/bright) the sample matches",
+                 {"attribute_accuracy": Output("attribute accuracy (chance 0.5)", "higher", ".3f")})
+def _attribute_accuracy(ctx):
+    ds = ctx.dataset
+    g = torch.Generator().manual_seed(ctx.stream("captions"))
+    y = _classes(ctx, ctx.settings.n_samples)
     bits = torch.randint(0, 2, (len(y), ds.attr_bits.shape[1]), generator=g)
     c = ds.vocab.encode(ds.caption(bits, y), ds.max_words)
-    x = run.generate(len(y), seed=run.cfg.seed + 17, c=c)
+    x = ctx.generate(len(y), "captions", c=c)
     got = ds.attributes(x, y)
     from gankit.data.conditional import ATTRIBUTES
     out = {f"attr_acc_{a}": float((got[:, i] == bits[:, i]).float().mean())
@@ -62,15 +67,19 @@ def _attribute_accuracy(run):
     return out
 
 
-def _within_class(run):
+@register_metric("within_class", _is_conditional,
+                 "Frechet distance and diversity within each class (conditional runs)",
+                 {"fd_within_class": Output("Frechet distance within classes", "lower", ".3f"),
+                  "diversity_ratio": Output("diversity within classes, generated / real", "higher", ".3f")})
+def _within_class(ctx):
     from gankit.metrics.image_measures import frechet_distance, gaussian_stats
-    ds = run.dataset
-    y = _classes(run, run.cfg.eval.n_samples)
-    x = run.generate(len(y), seed=run.cfg.seed + 19, y=y)
-    g = torch.Generator().manual_seed(run.cfg.seed + 19)
+    ds = ctx.dataset
+    y = _classes(ctx, ctx.settings.n_samples)
+    x = ctx.generate(len(y), "within_class", y=y)
+    g = torch.Generator().manual_seed(ctx.stream("within_class"))
     real, _, ry = ds.sample_conditional(len(y), g)
-    ff, _ = _features_and_predictions(run, x)
-    fr, _ = _features_and_predictions(run, real)
+    ff, _ = _features_and_predictions(ctx, x)
+    fr, _ = _features_and_predictions(ctx, real)
     fds, ratios = [], []
     for k in range(ds.n_classes):
         a, b = ff[y == k], fr[ry == k]
@@ -79,13 +88,3 @@ def _within_class(run):
         fds.append(frechet_distance(*gaussian_stats(a.numpy()), *gaussian_stats(b.numpy())))
         ratios.append(float(torch.pdist(a).mean() / torch.pdist(b).mean().clamp_min(1e-12)))
     return {"fd_within_class": sum(fds) / len(fds), "diversity_ratio": sum(ratios) / len(ratios)}
-
-
-register_metrics(METRICS, [
-    ("cond_accuracy", _cond_accuracy, _is_conditional,
-     "share of samples for class c recognised as c (conditional runs)"),
-    ("attribute_accuracy", _attribute_accuracy, lambda ds: getattr(ds, "condition_kind", None) == "text",
-     "share of caption words (thick/thin, small/large, faint/bright) the sample matches"),
-    ("within_class", _within_class, _is_conditional,
-     "Frechet distance and diversity within each class (conditional runs)"),
-])

@@ -28,9 +28,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from gankit.components import METRICS
 from gankit.config import ConfigError
-from gankit.metrics.base import Metric
+from gankit.metrics.base import Output, register_metric
 from gankit.metrics.image_measures import (
     fid_from_features,
     inception_score,
@@ -43,31 +42,19 @@ from gankit.metrics.image_measures import (
 )
 
 
-# ------------------------------------------------------------------ run-level metrics
+# ------------------------------------------------------------------ metrics of an evaluation
 
-def _cache(run) -> dict:
-    c = getattr(run, "_image_eval_cache", None)
-    if c is None or c.get("step") != run.step:
-        c = {"step": run.step}
-        run._image_eval_cache = c
-    return c
+def eval_samples(ctx, n: int | None = None) -> Tensor:
+    n = n or ctx.settings.n_samples
+    return ctx.cached(("samples", n), lambda: ctx.generate(n, "samples").float())
 
 
-def eval_samples(run, n: int | None = None) -> Tensor:
-    n = n or run.cfg.eval.n_samples
-    c = _cache(run)
-    key = ("samples", n)
-    if key not in c:
-        c[key] = run.generate(n, seed=run.cfg.seed + 13).float()
-    return c[key]
+def _inception_path(settings) -> str:
+    return getattr(settings, "inception_weights", "") or os.environ.get("GANKIT_INCEPTION", "")
 
 
-def _inception_path(run) -> str:
-    return getattr(run.cfg.eval, "inception_weights", "") or os.environ.get("GANKIT_INCEPTION", "")
-
-
-def _use_inception(run) -> bool:
-    return getattr(run.cfg.eval, "features", "classifier") == "inception"
+def _use_inception(settings) -> bool:
+    return getattr(settings, "features", "classifier") == "inception"
 
 
 def has_features(ds) -> bool:
@@ -79,105 +66,40 @@ def has_features(ds) -> bool:
     return own or bool(os.environ.get("GANKIT_INCEPTION"))
 
 
-def extract(run, x: Tensor) -> tuple[Tensor, Tensor, str]:
+def extract(ctx, x: Tensor) -> tuple[Tensor, Tensor, str]:
     """(features, class probabilities, name of the extractor) of images x."""
-    ds = run.dataset
-    if _use_inception(run) or ds.classifier is None or ds.shape[0] != 1:
+    ds = ctx.dataset
+    if _use_inception(ctx.settings) or ds.classifier is None or ds.shape[0] != 1:
         from gankit.metrics.features import InceptionFeatures
-        f, p = InceptionFeatures(_inception_path(run), run.device)(x)
+        f, p = InceptionFeatures(_inception_path(ctx.settings), ctx.device)(x)
         return f, p, "inception"
     from gankit.metrics.features import classifier_outputs, load_classifier
-    f, p = classifier_outputs(load_classifier(ds.classifier), x, device=run.device)
+    f, p = classifier_outputs(load_classifier(ds.classifier), x, device=ctx.device)
     return f, p, "classifier"
 
 
-def _fake_features(run):
-    c = _cache(run)
-    if "fake_feat" not in c:
-        c["fake_feat"] = extract(run, eval_samples(run))
-    return c["fake_feat"]
+def _fake_features(ctx):
+    return ctx.cached("fake_feat", lambda: extract(ctx, eval_samples(ctx)))
 
 
 _REAL_CACHE: dict = {}
 
 
-def _real_features(run, n: int):
+def _real_features(ctx, n: int):
     """Features of n training images (a fixed subset), cached per dataset and extractor."""
-    ds = run.dataset
-    key = (id(ds), n, _use_inception(run))
+    ds = ctx.dataset
+    key = (id(ds), n, _use_inception(ctx.settings))
     if key not in _REAL_CACHE:
-        g = torch.Generator().manual_seed(run.cfg.seed + 17)
+        g = torch.Generator().manual_seed(ctx.stream("real_subset"))
         x = ds.split("train")
         x = x[torch.randperm(len(x), generator=g)[:n]]
         _REAL_CACHE.clear()
-        _REAL_CACHE[key] = extract(run, x)
+        _REAL_CACHE[key] = extract(ctx, x)
     return _REAL_CACHE[key]
 
 
 def _fd_key(kind):
     return "fid" if kind == "inception" else "fcd"   # Frechet classifier distance with gankit's nets
-
-
-def _fid(run):
-    f, _, kind = _fake_features(run)
-    r, _, _ = _real_features(run, len(f))
-    return {_fd_key(kind): fid_from_features(r.numpy(), f.numpy())}
-
-
-def _kid(run):
-    f, _, kind = _fake_features(run)
-    r, _, _ = _real_features(run, len(f))
-    m, s = kid(r.numpy(), f.numpy(), n_subsets=50, subset_size=min(1000, len(f)), seed=run.cfg.seed)
-    pre = "kid" if kind == "inception" else "kcd"
-    return {pre: m, f"{pre}_std": s}
-
-
-def _is(run):
-    _, p, kind = _fake_features(run)
-    m, s = inception_score(p.numpy(), splits=10)
-    pre = "is" if kind == "inception" else "cs"     # "classifier score" with gankit's nets
-    return {pre: m, f"{pre}_std": s}
-
-
-def _prdc(run):
-    f, _, _ = _fake_features(run)
-    n = min(len(f), 5000)
-    r, _, _ = _real_features(run, len(f))
-    return prdc(r[:n], f[:n], k=5)
-
-
-def _class_hist(run):
-    ds = run.dataset
-    _, p, kind = _fake_features(run)
-    if kind != "classifier":
-        raise ConfigError("class_hist needs the dataset's own classifier (eval.features=classifier)")
-    ref = None
-    if ds.labels is not None:
-        ref = np.bincount(ds.labels.numpy(), minlength=ds.n_classes)[:ds.n_classes]
-    return class_histogram(p.argmax(1).numpy(), ds.n_classes, ref)
-
-
-def _stacked(run):
-    from gankit.metrics.features import channel_probs, load_classifier
-    ds = run.dataset
-    net = load_classifier(ds.classifier)
-    digits = channel_probs(net, eval_samples(run), device=run.device).argmax(2)
-    return stacked_modes(digits.numpy(), ds.channel_classes)
-
-
-def _parzen(run):
-    ds = run.dataset
-    n = min(run.cfg.eval.n_samples, 10000)
-    centres = (eval_samples(run, n).reshape(n, -1) + 1) / 2        # pixels in [0, 1], as in the paper
-    held = (ds.split("heldout").reshape(-1, centres.shape[1]) + 1) / 2
-    n_valid = min(1000, len(held) // 2)
-    return parzen_protocol(centres, held[:n_valid], held[n_valid:n_valid + 10000])
-
-
-def _memorisation(run):
-    ds = run.dataset
-    x = eval_samples(run)[:2500]     # 2,500 samples: enough to see copies, cheap against 60k images
-    return memorisation(x, ds.split("train"), ds.split("heldout"))
 
 
 def _image(ds):
@@ -200,17 +122,98 @@ def _stackable(ds):
             and weights_path(ds.classifier).is_file())
 
 
-_SPECS = [
-    ("fid", _fid, has_features, "Frechet distance of features (fcd: gankit's classifier; fid: Inception)"),
-    ("kid", _kid, has_features, "kernel distance of features, unbiased MMD^2 (kcd / kid)"),
-    ("is", _is, has_features, "Inception Score, 10 splits (cs: on gankit's classifier)"),
-    ("prdc", _prdc, has_features, "k-NN precision, recall, density, coverage of features (k = 5)"),
-    ("class_hist", _class_hist, _classified, "class histogram of samples: classes dropped, KL to data"),
-    ("stacked_modes", _stacked, _stackable, "Stacked MNIST: modes covered of 1,000 and KL to uniform"),
-    ("parzen", _parzen, _held, "Parzen window log-likelihood of held-out images (Goodfellow 2014)"),
-    ("memorisation", _memorisation, _held, "NN distances to training vs held-out; exact and flipped copies"),
-]
+@register_metric("fid", has_features, "Frechet distance of features (fcd: gankit's classifier; fid: Inception)",
+                 {"fcd": Output("Frechet classifier distance", "lower", ".3f"),
+                  "fid": Output("FID (Inception)", "lower", ".3f")})
+def _fid(ctx):
+    f, _, kind = _fake_features(ctx)
+    r, _, _ = _real_features(ctx, len(f))
+    return {_fd_key(kind): fid_from_features(r.numpy(), f.numpy())}
 
-for _name, _fn, _applies, _help in _SPECS:
-    METRICS.register(_name, None, _help)(
-        lambda _n=_name, _f=_fn, _a=_applies, _h=_help: Metric(_n, _f, _a, _h))
+
+@register_metric("kid", has_features, "kernel distance of features, unbiased MMD^2 (kcd / kid)",
+                 {"kcd": Output("kernel classifier distance", "lower", ".4f"),
+                  "kcd_std": Output("kcd std over subsets", None, ".4f"),
+                  "kid": Output("KID (Inception)", "lower", ".4f"),
+                  "kid_std": Output("KID std over subsets", None, ".4f")})
+def _kid(ctx):
+    f, _, kind = _fake_features(ctx)
+    r, _, _ = _real_features(ctx, len(f))
+    m, s = kid(r.numpy(), f.numpy(), n_subsets=50, subset_size=min(1000, len(f)), seed=ctx.seed)
+    pre = "kid" if kind == "inception" else "kcd"
+    return {pre: m, f"{pre}_std": s}
+
+
+@register_metric("is", has_features, "Inception Score, 10 splits (cs: on gankit's classifier)",
+                 {"cs": Output("classifier score", "higher", ".3f"),
+                  "cs_std": Output("classifier score std over splits", None, ".3f"),
+                  "is": Output("Inception Score", "higher", ".3f"),
+                  "is_std": Output("Inception Score std over splits", None, ".3f")})
+def _is(ctx):
+    _, p, kind = _fake_features(ctx)
+    m, s = inception_score(p.numpy(), splits=10)
+    pre = "is" if kind == "inception" else "cs"     # "classifier score" with gankit's nets
+    return {pre: m, f"{pre}_std": s}
+
+
+@register_metric("prdc", has_features, "k-NN precision, recall, density, coverage of features (k = 5)",
+                 {"precision": Output("precision (k-NN)", "higher", ".3f"),
+                  "recall": Output("recall (k-NN)", "higher", ".3f"),
+                  "density": Output("density", "higher", ".3f"),
+                  "coverage": Output("coverage", "higher", ".3f")})
+def _prdc(ctx):
+    f, _, _ = _fake_features(ctx)
+    n = min(len(f), 5000)
+    r, _, _ = _real_features(ctx, len(f))
+    return prdc(r[:n], f[:n], k=5)
+
+
+@register_metric("class_hist", _classified, "class histogram of samples: classes dropped, KL to data",
+                 {"classes_missing": Output("classes never generated", "lower", "d"),
+                  "class_kl": Output("KL(class histogram || data)", "lower", ".4f"),
+                  "class_min_share": Output("share of the rarest class", "higher", ".3f")})
+def _class_hist(ctx):
+    ds = ctx.dataset
+    _, p, kind = _fake_features(ctx)
+    if kind != "classifier":
+        raise ConfigError("class_hist needs the dataset's own classifier (eval.features=classifier)")
+    ref = None
+    if ds.labels is not None:
+        ref = np.bincount(ds.labels.numpy(), minlength=ds.n_classes)[:ds.n_classes]
+    return class_histogram(p.argmax(1).numpy(), ds.n_classes, ref)
+
+
+@register_metric("stacked_modes", _stackable, "Stacked MNIST: modes covered of 1,000 and KL to uniform",
+                 {"stacked_modes": Output("Stacked MNIST modes covered", "higher", "d"),
+                  "stacked_modes_total": Output("Stacked MNIST modes", None, "d"),
+                  "stacked_kl": Output("KL(mode histogram || uniform)", "lower", ".3f"),
+                  "stacked_channel_kl": Output("per-channel digit-share KL", "lower", ".3f")})
+def _stacked(ctx):
+    from gankit.metrics.features import channel_probs, load_classifier
+    ds = ctx.dataset
+    net = load_classifier(ds.classifier)
+    digits = channel_probs(net, eval_samples(ctx), device=ctx.device).argmax(2)
+    return stacked_modes(digits.numpy(), ds.channel_classes)
+
+
+@register_metric("parzen", _held, "Parzen window log-likelihood of held-out images (Goodfellow 2014)",
+                 {"parzen_ll": Output("Parzen log-likelihood (nats)", "higher", ".1f"),
+                  "parzen_se": Output("Parzen standard error", None, ".1f"),
+                  "parzen_sigma": Output("Parzen sigma", None, ".3f")})
+def _parzen(ctx):
+    ds = ctx.dataset
+    n = min(ctx.settings.n_samples, 10000)
+    centres = (eval_samples(ctx, n).reshape(n, -1) + 1) / 2        # pixels in [0, 1], as in the paper
+    held = (ds.split("heldout").reshape(-1, centres.shape[1]) + 1) / 2
+    n_valid = min(1000, len(held) // 2)
+    return parzen_protocol(centres, held[:n_valid], held[n_valid:n_valid + 10000])
+
+
+@register_metric("memorisation", _held, "NN distances to training vs held-out; exact and flipped copies",
+                 {"copy_frac": Output("share of exact copies of training images", "lower", ".3f"),
+                  "flip_copy_frac": Output("share of mirrored copies", "lower", ".3f"),
+                  "nn_ratio": Output("NN distance to training / to held-out", None, ".3f")})
+def _memorisation(ctx):
+    ds = ctx.dataset
+    x = eval_samples(ctx)[:2500]     # 2,500 samples: enough to see copies, cheap against 60k images
+    return memorisation(x, ds.split("train"), ds.split("heldout"))

@@ -17,10 +17,7 @@ from __future__ import annotations
 
 import torch
 
-from gankit.components import METRICS
-
-
-from gankit.metrics.base import Metric
+from gankit.metrics.base import Output, register_metric
 
 BLEU_HYPOTHESES = 50
 BLEU_REFERENCES = 200   # NLTK scores each hypothesis against every reference: ~1 ms per pair
@@ -79,53 +76,57 @@ def model_nll(G, x: torch.Tensor, end_id, batch: int = 1000) -> float:
     return total / max(count, 1)
 
 
-def _samples(run, n: int) -> torch.Tensor:
-    return run.generate(n, seed=run.cfg.seed + 13)
+def _samples(ctx, n: int) -> torch.Tensor:
+    return ctx.generate(n, "samples")
 
 
 def _tok(ds, lines):
     return [ds.tokens(s) for s in lines]
 
 
-def _nll_oracle(run):
-    x = _samples(run, run.cfg.eval.n_samples)
-    return {"nll_oracle": float(run.dataset.oracle_nll(x).mean())}
-
-
-def _nll_test(run):
-    return {"nll_test": model_nll(run.G, run.dataset.test, run.dataset.end_id)}
-
-
-def _bleu(run):
-    ds = run.dataset
-    hyp = _tok(ds, ds.decode(_samples(run, min(run.cfg.eval.n_samples, BLEU_HYPOTHESES))))
-    refs = _tok(ds, ds.decode(ds.test[:BLEU_REFERENCES]))
-    return {f"bleu{n}": v for n, v in bleu_scores(hyp, refs).items()}
-
-
-def _self_bleu(run):
-    ds = run.dataset
-    hyp = _tok(ds, ds.decode(_samples(run, min(run.cfg.eval.n_samples, BLEU_HYPOTHESES))))
-    return {f"self_bleu{n}": v for n, v in self_bleu_scores(hyp).items()}
-
-
-def _novelty(run):
-    ds = run.dataset
-    lines = ds.decode(_samples(run, run.cfg.eval.n_samples))
-    return novelty_scores(lines, ds.train_lines, set(ds.decode(ds.test)))
-
-
 def _is_text(ds):
     return getattr(ds, "kind", None) == "text"
 
 
-METRICS.register("nll_oracle", None, "per-token NLL of G's samples under the known oracle (SeqGAN)")(
-    lambda: Metric("nll_oracle", _nll_oracle, lambda ds: hasattr(ds, "oracle_nll"), "NLL_oracle"))
-METRICS.register("nll_test", None, "per-token NLL of held-out sequences under G (text)")(
-    lambda: Metric("nll_test", _nll_test, _is_text, "NLL of test data under G"))
-METRICS.register("bleu", None, "BLEU-2..5 of samples against the test split (NLTK; text)")(
-    lambda: Metric("bleu", _bleu, _is_text, "BLEU"))
-METRICS.register("self_bleu", None, "self-BLEU-2..5 of samples (repetitiveness; text)")(
-    lambda: Metric("self_bleu", _self_bleu, _is_text, "self-BLEU"))
-METRICS.register("novelty", None, "shares of novel, distinct, real and real-but-unseen samples (text)")(
-    lambda: Metric("novelty", _novelty, _is_text, "novelty"))
+@register_metric("nll_oracle", lambda ds: hasattr(ds, "oracle_nll"),
+                 "per-token NLL of G's samples under the known oracle (SeqGAN)",
+                 {"nll_oracle": Output("NLL_oracle (nats/token)", "lower", ".3f")})
+def _nll_oracle(ctx):
+    x = _samples(ctx, ctx.settings.n_samples)
+    return {"nll_oracle": float(ctx.dataset.oracle_nll(x).mean())}
+
+
+@register_metric("nll_test", _is_text, "per-token NLL of held-out sequences under G (text)",
+                 {"nll_test": Output("NLL_test (nats/token)", "lower", ".3f")})
+def _nll_test(ctx):
+    if ctx.likelihood is None:
+        return {}
+    return {"nll_test": model_nll(ctx.likelihood, ctx.dataset.test, ctx.dataset.end_id)}
+
+
+@register_metric("bleu", _is_text, "BLEU-2..5 of samples against the test split (NLTK; text)",
+                 {f"bleu{n}": Output(f"BLEU-{n}", "higher", ".3f") for n in ORDERS})
+def _bleu(ctx):
+    ds = ctx.dataset
+    hyp = _tok(ds, ds.decode(_samples(ctx, min(ctx.settings.n_samples, BLEU_HYPOTHESES))))
+    refs = _tok(ds, ds.decode(ds.test[:BLEU_REFERENCES]))
+    return {f"bleu{n}": v for n, v in bleu_scores(hyp, refs).items()}
+
+
+@register_metric("self_bleu", _is_text, "self-BLEU-2..5 of samples (repetitiveness; text)",
+                 {f"self_bleu{n}": Output(f"self-BLEU-{n}", "lower", ".3f") for n in ORDERS})
+def _self_bleu(ctx):
+    ds = ctx.dataset
+    hyp = _tok(ds, ds.decode(_samples(ctx, min(ctx.settings.n_samples, BLEU_HYPOTHESES))))
+    return {f"self_bleu{n}": v for n, v in self_bleu_scores(hyp).items()}
+
+
+@register_metric("novelty", _is_text, "shares of novel, distinct, real and real-but-unseen samples (text)",
+                 {"novelty": Output("share not in training", None, ".3f"),
+                  "unique": Output("share distinct", "higher", ".3f"),
+                  "real_share": Output("share real (train or test)", "higher", ".3f"),
+                  "unseen_real_share": Output("share real and unseen in training", "higher", ".3f")})
+def _novelty(ctx):
+    ds = ctx.dataset
+    lines = ds.decode(_samples(ctx, ctx.settings.n_samples))
+    return novelty_scores(lines, ds.train_lines, set(ds.decode(ds.test)))

@@ -1,10 +1,9 @@
 """Conditioning for any G and D: labels or short texts, as wrappers around plain nets.
 
-The condition of the current batch is *bound* to the wrappers (``Conditioner.bind``)
-before G and D are called, so ``G(z)`` and ``D(x)`` keep their one-argument form and
-every loss, penalty and remedy (gradient penalty on interpolates, feature matching,
-...) works unchanged on conditional models.  ``D(x, c)`` with an explicit ``c``
-scores other pairs (the matching-aware D's mismatched pairs).
+The condition is an explicit argument: ``G(z, c)`` and ``D(x, c)``.  The GAN objective
+hands penalties a D bound to the batch's condition, so every loss, penalty and remedy
+(gradient penalty on interpolates, feature matching, ...) works unchanged on
+conditional models.
 
 Generator: ``concat`` feeds [z, e(c)] to the base G; ``cbn`` (conditional batch
 norm) replaces every BatchNorm of the base G by one whose scale and shift are
@@ -19,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-PAD, UNK = 0, 1
+from gankit.ops import PAD
 
 
 class ConditionEncoder(nn.Module):
@@ -44,21 +43,11 @@ class ConditionEncoder(nn.Module):
         return (e * mask).sum(1) / mask.sum(1).clamp_min(1.0)
 
 
-class Conditioner:
-    """Holds the condition of the current batch for the wrappers that share it."""
-
-    def __init__(self):
-        self.c: Tensor | None = None
-
-    def bind(self, c: Tensor | None):
-        self.c = c
-
-    def get(self, n: int) -> Tensor:
-        if self.c is None:
-            raise RuntimeError("conditional net called without a condition: bind one first")
-        if len(self.c) != n:
-            raise ValueError(f"the bound condition has {len(self.c)} rows but the batch has {n}")
-        return self.c
+def _check_rows(c: Tensor | None, x: Tensor):
+    if c is None:
+        raise TypeError("a conditional net needs its condition: call G(z, c) / D(x, c)")
+    if len(c) != len(x):
+        raise ValueError(f"the condition has {len(c)} rows but the batch has {len(x)}")
 
 
 class ConditionalBatchNorm(nn.Module):
@@ -81,10 +70,9 @@ class ConditionalBatchNorm(nn.Module):
 
 
 class CondGenerator(nn.Module):
-    def __init__(self, base: nn.Module, encoder: ConditionEncoder, conditioner: Conditioner, mode: str):
+    def __init__(self, base: nn.Module, encoder: ConditionEncoder, mode: str):
         super().__init__()
         self.base, self.encoder, self.mode = base, encoder, mode
-        self.conditioner = conditioner
         self.current_embedding = None
         if mode == "cbn":
             swapped = 0
@@ -97,8 +85,8 @@ class CondGenerator(nn.Module):
                 raise ValueError("condition.g_mode = 'cbn' needs a generator with batch norm "
                                  "(e.g. generator.norm = 'batch'); or use g_mode = 'concat'")
 
-    def forward(self, z: Tensor, c: Tensor | None = None) -> Tensor:
-        c = self.conditioner.get(len(z)) if c is None else c
+    def forward(self, z: Tensor, c: Tensor) -> Tensor:
+        _check_rows(c, z)
         e = self.encoder(c)
         if self.mode == "concat":
             return self.base(torch.cat([z, e], 1))
@@ -107,13 +95,12 @@ class CondGenerator(nn.Module):
 
 
 class CondDiscriminator(nn.Module):
-    def __init__(self, base: nn.Module, encoder: ConditionEncoder, conditioner: Conditioner, mode: str,
+    def __init__(self, base: nn.Module, encoder: ConditionEncoder, mode: str,
                  n_classes: int | None, feature_dim: int, hidden: int = 128):
         super().__init__()
         if not hasattr(base, "features"):
             raise ValueError(f"{type(base).__name__} has no features(x); it cannot be conditioned")
         self.base, self.encoder, self.mode = base, encoder, mode
-        self.conditioner = conditioner
         d = encoder.embed.embedding_dim
         if mode == "concat":
             self.joint = nn.Sequential(nn.Linear(feature_dim + d, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, 1))
@@ -130,8 +117,8 @@ class CondDiscriminator(nn.Module):
     def features(self, x: Tensor) -> Tensor:
         return self.base.features(x).reshape(len(x), -1)
 
-    def forward(self, x: Tensor, c: Tensor | None = None) -> Tensor:
-        c = self.conditioner.get(len(x)) if c is None else c
+    def forward(self, x: Tensor, c: Tensor) -> Tensor:
+        _check_rows(c, x)
         h = self.features(x)
         if self.mode == "concat":
             return self.joint(torch.cat([h, self.encoder(c)], 1))[:, 0]

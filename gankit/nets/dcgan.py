@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from gankit.components import DISCRIMINATORS, GENERATORS
+from gankit.registry import DISCRIMINATORS, GENERATORS
 from gankit.config import ConfigError, opt
 
 D_NORMS = ["batch", "none", "layer", "instance"]

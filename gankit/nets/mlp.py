@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
-from gankit.components import DISCRIMINATORS, GENERATORS
+from gankit.registry import DISCRIMINATORS, GENERATORS
 from gankit.config import ConfigError, opt
 
 ACTIVATIONS = ["relu", "leakyrelu", "tanh", "sigmoid", "elu", "maxout"]

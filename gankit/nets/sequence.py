@@ -24,9 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gankit.components import DISCRIMINATORS, GENERATORS
+from gankit.registry import DISCRIMINATORS, GENERATORS
 from gankit.config import ConfigError, opt
-from gankit.data.text import inverse_cdf_sample
+from gankit.ops import inverse_cdf_sample
 
 
 def _need_text(data, who: str):

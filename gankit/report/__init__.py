@@ -4,29 +4,16 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
-import tomllib
 from pathlib import Path
 
 import numpy as np
 
 from gankit.report import plots
+from gankit.runfolder import RunFolder
 
 
 def read_metrics(run_dir: str | Path) -> list[dict]:
-    path = Path(run_dir) / "metrics.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def read_snapshots(run_dir: str | Path) -> list[dict]:
-    folder = Path(run_dir) / "samples"
-    out = []
-    for p in sorted(folder.glob("step_*.npz")):
-        with np.load(p) as z:
-            out.append({k: z[k] for k in z.files})
-    return sorted(out, key=lambda s: int(s["step"]))
+    return RunFolder(run_dir).records()
 
 
 def _png(fig) -> str:
@@ -51,21 +38,17 @@ def write_report(run_dir: str | Path) -> Path:
     import torch
 
     from gankit import config as C
-    from gankit.data.conditional import make_conditional
+    from gankit.data import build_dataset
     from gankit.report.conditional import condition_sections
-    from gankit.train.build import build_dataset
 
-    run_dir = Path(run_dir)
-    cfg_path = run_dir / "config.toml"
-    if not cfg_path.is_file():
-        raise FileNotFoundError(f"{run_dir} is not a run folder (no config.toml)")
-    raw = tomllib.loads(cfg_path.read_text())
-    cfg = C.load(raw)
-    dataset = make_conditional(build_dataset(cfg), cfg)
-    records = read_metrics(run_dir)
+    folder = RunFolder(run_dir)
+    run_dir = folder.path
+    cfg = C.load(folder.read_config())
+    dataset = build_dataset(cfg)
+    records = folder.records()
     train = [r for r in records if r.get("kind") == "train"]
     evals = [r for r in records if r.get("kind") == "eval"]
-    snaps = read_snapshots(run_dir)
+    snaps = folder.snapshots()
     sections = []
 
     if evals:
@@ -106,7 +89,7 @@ def write_report(run_dir: str | Path) -> Path:
 
     if getattr(dataset, "kind", None) == "image":  # grids, z interpolation, nearest neighbours
         from gankit.report.images import image_sections
-        sections += image_sections(run_dir, dataset, snaps, _png)
+        sections += image_sections(snaps, _png)
     if getattr(dataset, "kind", None) == "text":  # decoded samples over training
         from gankit.report.text import text_sections
         sections += text_sections(dataset, snaps)
@@ -117,7 +100,7 @@ def write_report(run_dir: str | Path) -> Path:
     if fig is not None:
         sections.append("<h2>Training curves</h2>" + _png(fig))
 
-    sections.append("<h2>Config</h2><pre>" + html.escape(cfg_path.read_text()) + "</pre>")
+    sections.append("<h2>Config</h2><pre>" + html.escape(C.dumps_toml(cfg)) + "</pre>")
     title = f"gankit run: {html.escape(run_dir.name)}"
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{title}</title>
 <style>body{{font-family:sans-serif;max-width:1400px;margin:2em auto;padding:0 1em;color:#222}}
@@ -127,8 +110,4 @@ th{{background:#f0f0f0}}img{{max-width:100%}}pre{{background:#f7f7f7;padding:1em
 <p>{html.escape(cfg.data.name)} data, {html.escape(cfg.loss.name)} loss,
 {len(train)} log points, {len(snaps)} snapshots. Everything here was rebuilt from the run folder.</p>
 {''.join(sections)}</body></html>"""
-    out = run_dir / "report.html"
-    tmp = run_dir / ".report.html.tmp"
-    tmp.write_text(page)
-    tmp.replace(out)
-    return out
+    return folder.write_report(page)

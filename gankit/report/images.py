@@ -1,17 +1,16 @@
 """The report's image section, built from the run folder alone:
 
 - fixed-noise sample grids over training (samples/step_*.npz);
-- linear interpolation in z between random pairs of noise vectors (paper Figure 3),
-  from the latest checkpoint;
+- linear interpolation in z between random pairs of noise vectors (paper Figure 3);
 - samples beside their nearest training images (paper Figure 2), so copies of the
   training data (mirrored ones too) show.
+
+Both are rendered into the snapshots while training (gankit/train/snapshot.py).
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
-import torch
 
 
 def tile(x: np.ndarray, ncol: int, pad: int = 1) -> np.ndarray:
@@ -45,65 +44,46 @@ def grid_figure(snaps: list[dict], n: int = 64):
     return fig
 
 
-@torch.no_grad()
-def interpolation_figure(run, rows: int = 8, steps: int = 10, seed: int = 1):
-    """G(z_a + t (z_b - z_a)) for t in [0, 1], one row per random pair (paper Figure 3)."""
+def interpolation_figure(x: np.ndarray, steps: int = 10):
+    """A snapshot's z walk (rows * steps images): one row per pair of noise vectors."""
     import matplotlib.pyplot as plt
-    from gankit.nets.noise import sample_noise
-    g = torch.Generator(run.device).manual_seed(seed)
-    za = sample_noise(rows, run.cfg.noise.dim, run.cfg.noise.dist, g, run.device)
-    zb = sample_noise(rows, run.cfg.noise.dim, run.cfg.noise.dist, g, run.device)
-    t = torch.linspace(0, 1, steps, device=run.device)
-    z = (za[:, None] + t[None, :, None] * (zb - za)[:, None]).reshape(rows * steps, -1)
-    was = run.G.training
-    run.G.eval()
-    x = run.objective.generate(z).cpu().numpy()
-    run.G.train(was)
+    rows = len(x) // steps
     fig, ax = plt.subplots(figsize=(1.0 * steps, 1.0 * rows))
     _show(ax, tile(x, steps))
     return fig
 
 
-def neighbours_figure(samples: np.ndarray, train: torch.Tensor, rows: int = 8, k: int = 5):
-    """Each row: a sample, then its k nearest training images (L2 in pixels)."""
+def neighbours_figure(blocks: np.ndarray):
+    """A snapshot's (rows, 1 + k, C, H, W) array: each sample, a gap, its k nearest training images."""
     import matplotlib.pyplot as plt
-    from gankit.metrics.image_measures import pairwise_sq_dists
-    s = torch.as_tensor(samples[:rows]).float()
-    d = pairwise_sq_dists(s, train)
-    idx = d.topk(k, dim=1, largest=False).indices
-    blocks = []
-    for i in range(len(s)):
-        blocks.append(s[i:i + 1].numpy())
-        blocks.append(np.full_like(s[i:i + 1].numpy(), 1.0))   # a white gap column
-        blocks.append(train[idx[i]].numpy())
-    x = np.concatenate(blocks)
-    fig, ax = plt.subplots(figsize=(1.0 * (k + 2), 1.0 * len(s)))
-    _show(ax, tile(x, k + 2), "sample | nearest training images")
+    rows, k1 = blocks.shape[:2]
+    gap = np.ones_like(blocks[:, :1])            # a white column between sample and neighbours
+    x = np.concatenate([blocks[:, :1], gap, blocks[:, 1:]], 1).reshape(-1, *blocks.shape[2:])
+    fig, ax = plt.subplots(figsize=(1.0 * (k1 + 1), 1.0 * rows))
+    _show(ax, tile(x, k1 + 1), "sample | nearest training images")
     return fig
 
 
-def image_sections(run_dir: str | Path, dataset, snaps: list[dict], png) -> list[str]:
-    """HTML sections for image data; ``png(fig)`` embeds a matplotlib figure."""
+def image_sections(snaps: list[dict], png) -> list[str]:
+    """HTML sections for image data, from the snapshots alone; ``png(fig)`` embeds a figure."""
     from gankit.report import plots
-    run_dir = Path(run_dir)
     out = []
-    if snaps:
-        chosen = plots.pick_snapshots(snaps, 6) if len(snaps) > 6 else snaps
-        out.append("<h2>Samples from fixed noise over training</h2>" + png(grid_figure(chosen)))
-        train = dataset.split("train")
-        if len(train) > 20000:
-            train = train[torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:20000]]
-        out.append("<h2>Nearest training images (paper Figure 2)</h2><p>Left: a sample from the last "
-                   f"snapshot. Right: its 5 nearest of {len(train)} training images in pixel space. "
-                   "A sample equal to its neighbour is a copy; the memorisation metric also checks "
-                   "mirrored copies.</p>" + png(neighbours_figure(snaps[-1]["samples"], train)))
-    if any((run_dir / "checkpoints").glob("*")):
-        try:
-            from gankit.train.run import Run
-            run = Run.open(run_dir)
-            out.append(f"<h2>Linear interpolation in z (paper Figure 3)</h2><p>Step {run.step}: each row "
-                       "walks in a straight line between two random noise vectors.</p>"
-                       + png(interpolation_figure(run)))
-        except Exception as e:   # the report still shows everything else
-            out.append(f"<h2>Linear interpolation in z</h2><p>not available: {type(e).__name__}: {e}</p>")
+    if not snaps:
+        return out
+    chosen = plots.pick_snapshots(snaps, 6) if len(snaps) > 6 else snaps
+    out.append("<h2>Samples from fixed noise over training</h2>" + png(grid_figure(chosen)))
+    last = [s for s in snaps if "neighbours" in s]
+    if last:
+        s = last[-1]
+        out.append(f"<h2>Nearest training images (paper Figure 2)</h2><p>Step {int(s['step'])}. Left: "
+                   f"a fixed-noise sample. Right: its nearest of {int(s['neighbour_pool'])} training "
+                   "images in pixel space. A sample equal to its neighbour is a copy; the "
+                   "memorisation metric also checks mirrored copies.</p>"
+                   + png(neighbours_figure(s["neighbours"])))
+    last = [s for s in snaps if "interpolation" in s]
+    if last:
+        s = last[-1]
+        out.append(f"<h2>Linear interpolation in z (paper Figure 3)</h2><p>Step {int(s['step'])}: each "
+                   "row walks in a straight line between two random noise vectors.</p>"
+                   + png(interpolation_figure(s["interpolation"])))
     return out

@@ -122,14 +122,15 @@ def figure_curves(records: list[dict], evals: list[dict]):
     return fig
 
 
-def plot_samples_file(run, x: np.ndarray, out):
+def plot_samples_file(dataset, x: np.ndarray, out):
     """``gankit sample --out plot.png``: an image grid, or samples over real data."""
     if x.ndim == 4:                       # images (n, C, H, W) in [-1, 1]: one grid
         from gankit.report.images import tile
         img = tile(x, int(np.ceil(np.sqrt(len(x)))))
         plt.imsave(out, img[..., 0] if img.shape[-1] == 1 else img, cmap="gray", vmin=0, vmax=1)
         return
-    real = run.dataset.sample(len(x), __import__("torch").Generator().manual_seed(0)).numpy()
+    import torch
+    real = dataset.sample(len(x), torch.Generator().manual_seed(0)).numpy()
     fig, ax = plt.subplots(figsize=(5, 5))
     if x.shape[1] == 1:
         ax.hist(real[:, 0], bins=80, density=True, histtype="step", color="black", label="real")

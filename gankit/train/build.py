@@ -1,31 +1,36 @@
-"""From a RunConfig to the objects the loop needs: data, nets, loss, optimizers."""
+"""From a RunConfig to the parts an objective declares: nets, loss, optimizers."""
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from gankit.components import DATASETS, DISCRIMINATORS, GENERATORS, LOSSES
-from gankit.config import ConfigError
-from gankit.schema import OptimConfig, RunConfig
+from gankit.config import Component, ConfigError, OptimConfig, RunConfig
+from gankit.registry import DISCRIMINATORS, GENERATORS, LOSSES, REGISTRIES
+from gankit.train.conditional import noise_dim_for, wrap_nets
 
 
-def build_dataset(cfg: RunConfig):
-    ds = DATASETS.build(cfg.data.name, cfg.data.params, where="data")
-    if ds.size is not None and cfg.train.batch_size > ds.size:
-        raise ConfigError(f"train.batch_size: {cfg.train.batch_size} is larger than the data "
-                          f"({ds.size} points); use --set train.batch_size={ds.size} or less")
-    return ds
-
-
-def build_nets(cfg: RunConfig, data) -> tuple[nn.Module, nn.Module]:
-    """G and D; each factory gets the noise dimension and the dataset (its shape, vocabulary,
-    classes: whatever the net needs to know)."""
-    from gankit.train.conditional import noise_dim_for
-    G = GENERATORS.build(cfg.generator.name, cfg.generator.params, where="generator",
-                         noise_dim=noise_dim_for(cfg), data=data)
+def build_nets(cfg: RunConfig, data, only: str | None = None):
+    """G and D (conditional-wrapped when the run is conditional); each factory gets the noise
+    dimension and the dataset (its shape, vocabulary, classes: whatever the net needs to
+    know).  ``only="D"``: just D (e.g. a packed D built for a view of the data)."""
+    G = None
+    if only != "D":
+        G = GENERATORS.build(cfg.generator.name, cfg.generator.params, where="generator",
+                             noise_dim=noise_dim_for(cfg), data=data)
     D = DISCRIMINATORS.build(cfg.discriminator.name, cfg.discriminator.params,
                              where="discriminator", data=data)
-    return G, D
+    if cfg.condition.kind != "none":
+        if G is None:
+            raise ConfigError("a conditional D is built with its G")
+        G, D = wrap_nets(cfg, data, G, D)
+    return D if only == "D" else (G, D)
+
+
+def build_net(registry: str, component: Component | dict, data, **kw):
+    """Any registered net (e.g. an encoder an objective declares) from a config component."""
+    comp = component if isinstance(component, Component) else Component(component["name"], {
+        k: v for k, v in component.items() if k != "name"})
+    return REGISTRIES[registry].build(comp.name, comp.params, where=registry, data=data, **kw)
 
 
 def build_loss(cfg: RunConfig):

@@ -1,11 +1,8 @@
 """Callbacks that turn a training run into a run folder: logs, snapshots, checkpoints."""
 from __future__ import annotations
 
-import json
-import math
 import time
 
-import numpy as np
 import torch
 
 
@@ -50,17 +47,18 @@ class Progress:
 
 
 class Snapshots:
-    """Fixed-noise samples (and, for 1-D/2-D data, D on a grid) every ``every`` steps."""
+    """Fixed-noise samples (and what the report draws from the model) every ``every`` steps
+    and at the last step."""
 
-    def __init__(self, run, every: int):
-        self.run, self.every = run, every
+    def __init__(self, run, every: int, total: int):
+        self.run, self.every, self.total = run, every, total
 
     def on_train_start(self, trainer):
         if trainer.step == 0:
             self.run.save_snapshot(0)
 
     def on_step_end(self, trainer):
-        if trainer.step % self.every == 0:
+        if trainer.step % self.every == 0 or trainer.step == self.total:
             self.run.save_snapshot(trainer.step)
 
 
@@ -87,19 +85,3 @@ class PeriodicEval:
 
 def finite_params(modules) -> bool:
     return all(bool(torch.isfinite(p).all()) for m in modules for p in m.parameters())
-
-
-def jsonable(d: dict) -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, (np.floating, np.integer)):
-            v = v.item()
-        if isinstance(v, float) and not math.isfinite(v):
-            v = None if math.isnan(v) else ("inf" if v > 0 else "-inf")
-        out[k] = v
-    return out
-
-
-def append_jsonl(path, record: dict):
-    with open(path, "a") as f:
-        f.write(json.dumps(jsonable(record)) + "\n")

@@ -1,4 +1,4 @@
-"""Conditional GANs: wrap G and D, bind each batch's condition, add the D/G terms.
+"""Conditional GANs: wrap G and D so they take a condition, and the extra D/G terms.
 
 - The matching-aware D (Reed et al. 2016): real x with a *wrong* condition is
   scored as fake, weight ``condition.mismatch_weight``, so G cannot ignore c.
@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from gankit.config import ConfigError
-from gankit.nets.conditional import CondDiscriminator, CondGenerator, ConditionEncoder, Conditioner
+from gankit.nets.conditional import CondDiscriminator, CondGenerator, ConditionEncoder
 
 
 def noise_dim_for(cfg) -> int:
@@ -24,8 +24,7 @@ def wrap_nets(cfg, data, G, D):
     """Conditional wrappers around the plain nets (unchanged when unconditional)."""
     c = cfg.condition
     if c.kind == "none":
-        return G, D, None
-    cond = Conditioner()
+        return G, D
     enc = lambda: ConditionEncoder(c.kind, data.n_conditions, c.embed_dim, c.text_encoder)  # noqa: E731
     feature_dim = getattr(D, "feature_dim", None)
     if feature_dim is None:
@@ -33,22 +32,20 @@ def wrap_nets(cfg, data, G, D):
     if c.d_mode == "acgan" and c.kind != "label":
         raise ConfigError("condition.d_mode = 'acgan' classifies labels: use condition.kind = 'label'")
     try:
-        Gc = CondGenerator(G, enc(), cond, c.g_mode)
-        Dc = CondDiscriminator(D, enc(), cond, c.d_mode, data.n_classes, feature_dim)
+        Gc = CondGenerator(G, enc(), c.g_mode)
+        Dc = CondDiscriminator(D, enc(), c.d_mode, data.n_classes, feature_dim)
     except ValueError as e:
         raise ConfigError(f"condition: {e}") from None
-    return Gc, Dc, cond
+    return Gc, Dc
 
 
-def attach_terms(run, objective):
-    """Adds the matching-aware and AC-GAN terms to a GAN objective's penalty lists."""
-    c = run.cfg.condition
+def conditional_terms(c, dataset, loss, cond_gen: torch.Generator):
+    """The matching-aware and AC-GAN terms, as (D terms, G terms) for the GAN objective.
+    Each is ``term(D, real, fake, ctx)`` with D bound to the batch's condition
+    (``D.net`` is the module) and the real Batch in ``ctx.scratch["batch"]``."""
     if c.kind == "none":
-        return
-    if getattr(objective, "pack", 1) > 1:
-        raise ConfigError("objective.pack > 1 cannot be combined with a condition (a packed D "
-                          "scores several samples with different conditions); set one of them off")
-    loss = run.loss
+        return [], []
+    d_terms, g_terms = [], []
 
     def fake_half(logits):
         # the D loss's term for "judged fake": d_loss(ref, l) has the fake half's gradient in l
@@ -57,19 +54,20 @@ def attach_terms(run, objective):
 
     # mismatched pairs only mean something to a D whose realism score sees c
     if c.mismatch_weight > 0 and c.d_mode in ("concat", "projection"):
-        def mismatch(D, real, fake, step):
-            wrong = run.dataset.mismatched(run.cond_y, run.cond_gen).to(real.device)
-            return c.mismatch_weight * fake_half(D(real, wrong))
+        def mismatch(D, real, fake, ctx):
+            wrong = dataset.mismatched(ctx.scratch["batch"].y, cond_gen).to(real.device)
+            return c.mismatch_weight * fake_half(D.net(real, wrong))
         mismatch.log_as = "mismatch"
-        objective.d_penalties.append(mismatch)
+        d_terms.append(mismatch)
     if c.d_mode == "acgan":
-        def aux_d(D, real, fake, step):
-            y = run.cond_y.to(real.device)
+        def aux_d(D, real, fake, ctx):
+            y = ctx.scratch["batch"].y.to(real.device)
             return c.aux_weight * (F.cross_entropy(D.class_logits(real), y)
                                    + F.cross_entropy(D.class_logits(fake), y))
 
-        def aux_g(D, real, fake, step):
-            return c.aux_weight * F.cross_entropy(D.class_logits(fake), run.cond_y.to(fake.device))
+        def aux_g(D, real, fake, ctx):
+            return c.aux_weight * F.cross_entropy(D.class_logits(fake), ctx.scratch["batch"].y.to(fake.device))
         aux_d.log_as, aux_g.log_as = "aux_d", "aux_g"
-        objective.d_penalties.append(aux_d)
-        objective.g_penalties.append(aux_g)
+        d_terms.append(aux_d)
+        g_terms.append(aux_g)
+    return d_terms, g_terms

@@ -1,19 +1,23 @@
 """The GAN objective as phases for the loop: k D steps, then one G step.
 
+It declares two modules, G and D, and their optimizers d and g.  Options that change
+D's architecture (pack, spectral_norm, minibatch) are applied while declaring, before
+the Run wraps the modules; the remedies that hold module or optimizer references are
+wired in ``setup``, on the wrapped modules.
+
 Extension points (each a list of plain callables, empty by default):
 - ``d_input``: transforms applied to every batch D sees, real and fake alike
   (instance noise, packing), called as ``t(x, step)``;
-- ``d_penalties``: extra D terms ``p(D, real, fake, step) -> Tensor`` (gradient
-  penalty, R1);
-- ``g_penalties``: extra G terms ``p(D, real, fake, step) -> Tensor`` (feature
-  matching);
+- ``d_penalties``: extra D terms ``p(D, real, fake, ctx) -> Tensor`` (gradient penalty,
+  R1, the matching-aware term); D is bound to the batch's condition, ``ctx.step`` is
+  the iteration and ``ctx.scratch["batch"]`` the real Batch;
+- ``g_penalties``: extra G terms, same signature (feature matching, AC-GAN's class loss);
 - ``d_after`` / ``g_after``: after-step hooks ``h(step)`` (weight clipping, EMA);
-- ``stateful``: named objects with state_dict()/load_state_dict() that checkpoints
-  must carry (EMA weights, historical averages) so a resumed run continues exactly.
+- ``state``: named objects with state_dict()/load_state_dict() that checkpoints must
+  carry (EMA weights, historical averages, the rejection sampler).
 
-The "gan" objective's options (GANParams) switch the remedies on; gan_objective
-wires them into these lists.  The remedies themselves live in
-gankit/losses/penalties.py and gankit/train/remedies.py.
+The "gan" objective's options (GANParams) switch the remedies on.  The remedies
+themselves live in gankit/losses/penalties.py and gankit/train/remedies.py.
 """
 from __future__ import annotations
 
@@ -25,85 +29,198 @@ import math
 import torch
 from torch import Tensor, nn
 
-from gankit.components import DISCRIMINATORS, OBJECTIVES
 from gankit.config import ConfigError, opt
 from gankit.losses.adversarial import d_loss_bce
 from gankit.losses.penalties import WeightClip, apply_spectral_norm, gradient_penalty, r1_penalty
+from gankit.registry import OBJECTIVES
 from gankit.train import remedies as R
+from gankit.train.conditional import conditional_terms
 from gankit.train.loop import Phase, StepContext
+from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec
 
 LOG4 = math.log(4.0)
 
 
-class GANObjective:
-    def __init__(self, G: nn.Module, D: nn.Module, loss, sample_real: Callable[[int], Tensor],
-                 sample_noise: Callable[[int], Tensor], batch_size: int, reuse_fake: bool = True):
-        self.G, self.D, self.loss = G, D, loss
-        self.sample_real, self.sample_noise = sample_real, sample_noise
-        self.m = batch_size
-        self.reuse_fake = reuse_fake
+class BoundD:
+    """D with a batch's condition bound: ``D(x)`` calls ``D(x, c)``; its other attributes
+    (features, class_logits, head) pass through, and ``.net`` is the module itself."""
+
+    def __init__(self, D: nn.Module, c: Tensor):
+        self.net, self.c = D, c
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return self.net(x, self.c)
+
+    def __getattr__(self, name):
+        return getattr(self.net, name)
+
+
+class GANObjective(Objective):
+    supports_bf16 = True
+
+    def __init__(self, ctx: ObjectiveContext, p: "GANParams"):
+        super().__init__()
+        cfg = ctx.cfg
+        self.ctx, self.p, self.loss = ctx, p, ctx.loss
+        self.m = cfg.train.batch_size
+        self.conditional = cfg.condition.kind != "none"
+        self.reuse_fake = p.reuse_fake
+        self.pack = p.pack
         self.d_input: list[Callable[[Tensor, int], Tensor]] = []
         self.d_penalties: list[Callable[..., Tensor]] = []
         self.g_penalties: list[Callable[..., Tensor]] = []
         self.d_after: list[Callable[[int], None]] = []
         self.g_after: list[Callable[[int], None]] = []
-        self.stateful: dict[str, object] = {}
         self.G_eval: nn.Module | None = None     # e.g. the EMA of G; None: G itself
-        self.pack = 1
         self.rejection = None                    # a RejectionSampler (DRS) once configured
-        self.g_critic: Callable[[Tensor, Tensor], Tensor] | None = None   # e.g. an unrolled D
-        self.extra_callbacks: list = []
+        self.use_rejection = True                # False: sample G directly even when fitted
+        self.g_critic: Callable[..., Tensor] | None = None   # e.g. an unrolled D
+        self.G, self.D = self._declare_nets(ctx, p)
+        self.modules = {"G": self.G, "D": self.D}
+        self.optimizers = {"d": OptimizerSpec(["D"], cfg.optim_d), "g": OptimizerSpec(["G"], cfg.optim_g)}
 
-    def generate(self, z: Tensor) -> Tensor:
-        """Samples for evaluation and snapshots (G in eval mode is set by the caller)."""
-        return (self.G_eval or self.G)(z)
+    # ---------------------------------------------------------------- declaring
+    def _declare_nets(self, ctx, p):
+        cfg = ctx.cfg
+        G, D = ctx.build_nets()
+        if p.pack > 1:
+            if cfg.train.batch_size % p.pack:
+                raise ConfigError(f"objective.pack: train.batch_size {cfg.train.batch_size} is not a "
+                                  f"multiple of {p.pack}")
+            if self.conditional:
+                raise ConfigError("objective.pack > 1 cannot be combined with a condition (a packed D "
+                                  "scores several samples with different conditions); set one of them off")
+            D = ctx.build_discriminator(data=R.PackedData(ctx.dataset, p.pack))
+        if p.spectral_norm:   # before the minibatch read-out, whose zero init has no singular value
+            apply_spectral_norm(D)
+        if p.minibatch == "discrimination" and (p.r1 > 0 or p.gp > 0):
+            raise ConfigError("objective.minibatch=discrimination: its L1 distances (torch.cdist) have no "
+                              "second derivative, which objective.r1 / objective.gp need; set "
+                              "objective.r1=0 and objective.gp=0, or use objective.minibatch=std")
+        if p.minibatch != "none":
+            _need(D, "head", "minibatch")
+            feat = getattr(D, "feature_dim", None)
+            if p.minibatch == "std":
+                stats = R.MinibatchStd(p.minibatch_group)
+            else:
+                if feat is None:
+                    _need(D, "feature_dim", "minibatch")
+                stats = R.MinibatchDiscrimination(feat, p.minibatch_kernels, p.minibatch_kernel_dim)
+            D.head = R.MinibatchHead(D.head, stats)
+        if p.feature_matching > 0:
+            _need(D, "features", "feature_matching")
+        if p.drs:
+            if self.conditional:
+                raise ConfigError("objective.drs: rejection sampling is for unconditional runs; "
+                                  "set it to false for a conditional run")
+            if p.minibatch != "none":
+                raise ConfigError("objective.drs: a D with minibatch features scores batches, not "
+                                  "samples; use drs without objective.minibatch")
+        return G, D
 
-    def d_score(self, x: Tensor) -> Tensor:
+    # ---------------------------------------------------------------- wiring (after wrapping)
+    def setup(self, optimizers):
+        p, ctx, cfg = self.p, self.ctx, self.ctx.cfg
+        opt_d, opt_g = optimizers["d"], optimizers["g"]
+        if p.instance_noise > 0:
+            self.d_input.append(R.InstanceNoise(p.instance_noise, p.instance_noise_anneal,
+                                                p.instance_noise_schedule))
+        if p.pack > 1:
+            self.d_input.append(lambda x, step, m=p.pack: R.pack(x, m))
+        d_terms, g_terms = conditional_terms(cfg.condition, ctx.dataset, self.loss, ctx.cond_gen)
+        self.d_penalties += d_terms
+        self.g_penalties += g_terms
+        if p.clip > 0:
+            self.d_after.append(WeightClip(self.D, p.clip))
+        if p.gp > 0:
+            self.d_penalties.append(_penalty(
+                lambda D, real, fake, c: gradient_penalty(D, real, fake, p.gp, p.gp_center), "gp"))
+        if p.r1 > 0:
+            self.d_penalties.append(_penalty(lambda D, real, fake, c: r1_penalty(D, real, p.r1), "r1"))
+        if p.feature_matching > 0:
+            def feature_matching(D, real, fake, c):
+                fr = D.features(self.d_view(real, c.step)).float().mean(0).detach()
+                ff = D.features(self.d_view(fake, c.step)).float().mean(0)
+                return p.feature_matching * ((fr - ff) ** 2).sum()
+            self.g_penalties.append(_penalty(feature_matching, "feature_matching"))
+        if p.historical_averaging > 0:
+            for name, net, pens, after in (("hist_d", self.D, self.d_penalties, self.d_after),
+                                           ("hist_g", self.G, self.g_penalties, self.g_after)):
+                ha = R.HistoricalAverage(net.parameters(), p.historical_averaging)
+                pens.append(_penalty(lambda D, real, fake, c, ha=ha: ha.penalty(), name))
+                after.append(ha.update)
+                self.state[name] = ha
+        if p.ema > 0:
+            ema = R.EMA(self.G, p.ema, p.ema_start)
+            self.g_after.append(ema.update)
+            self.state["ema_g"] = ema
+            self.G_eval = ema.shadow
+        if p.lr_decay_final < 1.0:
+            for opt_, oc, after in ((opt_d, cfg.optim_d, self.d_after), (opt_g, cfg.optim_g, self.g_after)):
+                after.append(R.LRDecay(opt_, oc.lr, cfg.train.steps, p.lr_decay_start, p.lr_decay_final))
+        if p.drs:
+            from gankit.train.rejection import FitAtEnd, RejectionSampler
+            self.rejection = RejectionSampler(self.D, p.pack, p.drs_steps, p.drs_lr, p.drs_quantile,
+                                              cfg.train.batch_size)
+            self.state["drs"] = self.rejection
+            self.callbacks.append(FitAtEnd(self, cfg.train.steps, ctx.log))
+        if p.unroll > 0:
+            from gankit.train.unrolled import UnrolledD
+            self.g_critic = UnrolledD(self.D, self.loss.d_loss, p.unroll, opt_d, p.unroll_lr)
+        k = (R.critic_schedule(cfg.train.d_steps, p.critic_boost, p.critic_boost_first,
+                               p.critic_boost_every) if p.critic_boost > 0 else cfg.train.d_steps)
+        self.phases = self.make_phases(opt_d, opt_g, k, self.d_after, self.g_after)
+
+    # ---------------------------------------------------------------- sampling
+    def generate(self, z: Tensor, c: Tensor | None = None) -> Tensor:
+        G = self.G_eval or self.G
+        return G(z) if c is None else G(z, c)
+
+    def d_score(self, x: Tensor, c: Tensor | None = None) -> Tensor:
         """D's output on single samples x (plots of D over the plane): a packed D sees
         each sample packed with copies of itself."""
         if self.pack > 1:
             x = R.pack(x.repeat_interleave(self.pack, 0), self.pack)
-        return self.D(x)
+        return self.D(x) if c is None else self.D(x, c)
 
-    def extra_state(self) -> dict:
-        """Objective state beyond G, D and their optimizers."""
-        return {k: v.state_dict() for k, v in self.stateful.items()}
+    def rejection_sampler(self):
+        r = self.rejection
+        return r if (r is not None and r.ready and self.use_rejection) else None
 
-    def load_extra_state(self, state: dict):
-        missing = {k for k, v in self.stateful.items() if not getattr(v, "optional", False)} - set(state)
-        if missing:
-            raise KeyError(f"checkpoint lacks objective state {sorted(missing)}")
-        for k, v in self.stateful.items():
-            if k in state:
-                v.load_state_dict(state[k])
-
-    def callbacks(self) -> list:
-        return list(self.extra_callbacks)
-
+    # ---------------------------------------------------------------- phases
     def d_view(self, x: Tensor, step: int) -> Tensor:
         for t in self.d_input:
             x = t(x, step)
         return x
 
+    def _bound(self, c: Tensor | None):
+        return self.D if c is None else BoundD(self.D, c)
+
+    def _g(self, z: Tensor, c: Tensor | None) -> Tensor:
+        return self.G(z) if c is None else self.G(z, c)
+
     def _probs(self, logits: Tensor) -> Tensor:
         return torch.sigmoid(logits) if self.loss.probabilistic else logits
 
     def d_phase(self, ctx: StepContext):
-        real = self.sample_real(self.m)
-        z = self.sample_noise(self.m)
+        batch = self.ctx.sample_batch(self.m)
+        real, c = batch.x, batch.c
+        ctx.scratch["batch"] = batch
+        z = self.ctx.sample_z(self.m)
         if self.reuse_fake:
-            fake_g = self.G(z)            # kept with its graph for the G step
+            fake_g = self._g(z, c)        # kept with its graph for the G step
             ctx.scratch["fake"] = fake_g
             fake = fake_g.detach()
         else:
             with torch.no_grad():
-                fake = self.G(z)
+                fake = self._g(z, c)
+        D = self._bound(c)
         real_in, fake_in = self.d_view(real, ctx.step), self.d_view(fake, ctx.step)
-        lr, lf = self.D(real_in), self.D(fake_in)
+        lr, lf = D(real_in), D(fake_in)
         loss = self.loss.d_loss(lr, lf)
         logs = {}
         for pen in self.d_penalties:
-            term = pen(self.D, real_in, fake_in, ctx.step)
+            term = pen(D, real_in, fake_in, ctx)
             loss = loss + term
             if ctx.logging and getattr(pen, "log_as", None):
                 logs[pen.log_as] = term.detach()
@@ -129,29 +246,29 @@ class GANObjective:
         return loss, logs
 
     def g_phase(self, ctx: StepContext):
+        batch = ctx.scratch["batch"]        # G generates for the last real batch's conditions
+        c = batch.c
         fake = ctx.scratch.pop("fake", None) if self.reuse_fake else None
         if fake is None:
-            fake = self.G(self.sample_noise(self.m))
+            fake = self._g(self.ctx.sample_z(self.m), c)
+        D = self._bound(c)
         fake_in = self.d_view(fake, ctx.step)
         if self.g_critic is None:
-            lf = self.D(fake_in)
+            lf = D(fake_in)
         else:   # G's loss against another view of D (unrolled look-ahead), on the same real batch
-            lf = self.g_critic(self.d_view(ctx.scratch["real"], ctx.step), fake_in)
+            lf = self.g_critic(self.d_view(ctx.scratch["real"], ctx.step), fake_in,
+                               *(() if c is None else (c,)))
         loss = self.loss.g_loss(lf)
         logs = {}
         for pen in self.g_penalties:
-            term = pen(self.D, ctx.scratch.get("real"), fake, ctx.step)
+            term = pen(D, ctx.scratch.get("real"), fake, ctx)
             loss = loss + term
             if ctx.logging and getattr(pen, "log_as", None):
                 logs[pen.log_as] = term.detach()
         return loss, logs
 
-    def build_phases(self) -> list[Phase]:
-        """The phases for the run's optimizers and k (set by the factory)."""
-        return self.phases(*self.optimizers, self.d_steps, self.d_after, self.g_after)
-
-    def phases(self, opt_d, opt_g, d_steps: Callable[[int], int] | int = 1,
-               d_after: list | None = None, g_after: list | None = None) -> list[Phase]:
+    def make_phases(self, opt_d, opt_g, d_steps: Callable[[int], int] | int = 1,
+                    d_after: list | None = None, g_after: list | None = None) -> list[Phase]:
         k = d_steps if callable(d_steps) else (lambda step, k=d_steps: k)
         # with k > 1 (or a schedule) only the last D step's fake could be reused: draw afresh
         if callable(d_steps) or d_steps > 1:
@@ -238,98 +355,5 @@ def _need(D, attr: str, what: str):
 
 
 @OBJECTIVES.register("gan", GANParams, "Algorithm 1: k D steps then one G step on G(z), plus remedies")
-def gan_objective(run, **options):
-    """Builds the GAN objective and wires in the remedies the options ask for.
-
-    Options that change D's architecture (pack, spectral_norm, minibatch) rebuild or wrap
-    ``run.D`` and rebuild D's optimizer, before any step is taken.
-    """
-    from gankit.train.build import build_optimizer
-    p = GANParams(**options)
-    cfg = run.cfg
-    D_changed = False
-    if p.pack > 1:
-        if cfg.train.batch_size % p.pack:
-            raise ConfigError(f"objective.pack: train.batch_size {cfg.train.batch_size} is not a "
-                              f"multiple of {p.pack}")
-        run.D = DISCRIMINATORS.build(cfg.discriminator.name, cfg.discriminator.params,
-                                     where="discriminator",
-                                     data=R.PackedData(run.dataset, p.pack)).to(run.device)
-        D_changed = True
-    if p.spectral_norm:   # before the minibatch read-out, whose zero init has no singular value
-        apply_spectral_norm(run.D)
-    if p.minibatch == "discrimination" and (p.r1 > 0 or p.gp > 0):
-        raise ConfigError("objective.minibatch=discrimination: its L1 distances (torch.cdist) have no "
-                          "second derivative, which objective.r1 / objective.gp need; set "
-                          "objective.r1=0 and objective.gp=0, or use objective.minibatch=std")
-    if p.minibatch != "none":
-        _need(run.D, "head", "minibatch")
-        feat = getattr(run.D, "feature_dim", None)
-        if p.minibatch == "std":
-            stats = R.MinibatchStd(p.minibatch_group)
-        else:
-            if feat is None:
-                _need(run.D, "feature_dim", "minibatch")
-            stats = R.MinibatchDiscrimination(feat, p.minibatch_kernels, p.minibatch_kernel_dim)
-        run.D.head = R.MinibatchHead(run.D.head, stats).to(run.device)
-        D_changed = True
-    if D_changed:
-        run.opt_d = build_optimizer(run.D.parameters(), cfg.optim_d)
-
-    obj = GANObjective(run.G, run.D, run.loss, run.sample_real, run.sample_z,
-                       cfg.train.batch_size, reuse_fake=p.reuse_fake)
-    obj.pack = p.pack
-    if p.instance_noise > 0:
-        obj.d_input.append(R.InstanceNoise(p.instance_noise, p.instance_noise_anneal,
-                                           p.instance_noise_schedule))
-    if p.pack > 1:
-        obj.d_input.append(lambda x, step, m=p.pack: R.pack(x, m))
-    if p.clip > 0:
-        obj.d_after.append(WeightClip(run.D, p.clip))
-    if p.gp > 0:
-        obj.d_penalties.append(_penalty(
-            lambda D, real, fake, step: gradient_penalty(D, real, fake, p.gp, p.gp_center), "gp"))
-    if p.r1 > 0:
-        obj.d_penalties.append(_penalty(lambda D, real, fake, step: r1_penalty(D, real, p.r1), "r1"))
-    if p.feature_matching > 0:
-        _need(run.D, "features", "feature_matching")
-
-        def feature_matching(D, real, fake, step):
-            fr = D.features(obj.d_view(real, step)).float().mean(0).detach()
-            ff = D.features(obj.d_view(fake, step)).float().mean(0)
-            return p.feature_matching * ((fr - ff) ** 2).sum()
-        obj.g_penalties.append(_penalty(feature_matching, "feature_matching"))
-    if p.historical_averaging > 0:
-        for name, net, pens, after in (("hist_d", run.D, obj.d_penalties, obj.d_after),
-                                       ("hist_g", run.G, obj.g_penalties, obj.g_after)):
-            ha = R.HistoricalAverage(net.parameters(), p.historical_averaging)
-            pens.append(_penalty(lambda D, real, fake, step, ha=ha: ha.penalty(), name))
-            after.append(ha.update)
-            obj.stateful[name] = ha
-    if p.ema > 0:
-        ema = R.EMA(run.G, p.ema, p.ema_start)
-        obj.g_after.append(ema.update)
-        obj.stateful["ema_g"] = ema
-        obj.G_eval = ema.shadow
-    if p.lr_decay_final < 1.0:
-        for opt_, oc, after in ((run.opt_d, cfg.optim_d, obj.d_after), (run.opt_g, cfg.optim_g, obj.g_after)):
-            after.append(R.LRDecay(opt_, oc.lr, cfg.train.steps, p.lr_decay_start, p.lr_decay_final))
-    if p.drs:
-        if run.conditioner is not None:
-            raise ConfigError("objective.drs: rejection sampling is for unconditional runs; "
-                              "set it to false for a conditional run")
-        if p.minibatch != "none":
-            raise ConfigError("objective.drs: a D with minibatch features scores batches, not "
-                              "samples; use drs without objective.minibatch")
-        from gankit.train.rejection import FitAtEnd, RejectionSampler
-        obj.rejection = RejectionSampler(run.D, p.pack, p.drs_steps, p.drs_lr, p.drs_quantile,
-                                         cfg.train.batch_size)
-        obj.stateful["drs"] = obj.rejection
-        obj.extra_callbacks.append(FitAtEnd(run))
-    if p.unroll > 0:
-        from gankit.train.unrolled import UnrolledD
-        obj.g_critic = UnrolledD(run.D, run.loss.d_loss, p.unroll, run.opt_d, p.unroll_lr)
-    obj.optimizers = (run.opt_d, run.opt_g)
-    obj.d_steps = (R.critic_schedule(cfg.train.d_steps, p.critic_boost, p.critic_boost_first,
-                                     p.critic_boost_every) if p.critic_boost > 0 else cfg.train.d_steps)
-    return obj
+def gan_objective(ctx: ObjectiveContext, **options) -> GANObjective:
+    return GANObjective(ctx, GANParams(**options))

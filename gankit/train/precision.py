@@ -31,18 +31,19 @@ def _fp32_output(module: nn.Module, args, output):
     return None
 
 
-def autocast_for(precision: str, device: torch.device, nets: list[nn.Module], objective: str = "gan"
-                 ) -> Callable[[], ContextManager]:
+def autocast_for(precision: str, device: torch.device, nets: list[nn.Module], supported: bool = True,
+                 objective: str = "gan") -> Callable[[], ContextManager]:
     """A factory of the context the training step's forward passes run in.  For bf16 it
     also hooks ``nets`` so their outputs come back as float32."""
     if precision == "fp32":
         return contextlib.nullcontext
     if precision != "bf16":
         raise ConfigError(f"train.precision: {precision!r} is not one of {PRECISIONS}")
-    if objective != "gan":
+    if not supported:
         # sequence GANs call their nets' own methods (sampling, log-probabilities), which
         # the float32 output hook does not see; their small recurrent nets gain little
-        raise ConfigError(f"train.precision = bf16 is for the gan objective (image and MLP nets); "
+        raise ConfigError(f"train.precision = bf16 is for objectives whose nets run plain forward "
+                          f"passes (gan: image and MLP nets); "
                           f"objective {objective!r} trains in float32: --set train.precision=fp32")
     if device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise ConfigError("train.precision = bf16: this GPU has no bfloat16 support; "

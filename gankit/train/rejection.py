@@ -31,6 +31,7 @@ import warnings
 import torch
 from torch import Tensor, nn
 
+from gankit.losses.adversarial import d_loss_bce
 from gankit.train import remedies as R
 
 
@@ -49,7 +50,6 @@ class RejectionSampler:
     def fit(self, D: nn.Module, generate, sample_real, sample_noise, n_quantile: int = 20000):
         """Fine-tunes a copy of D on real vs generate(z) (G frozen), then sets M.  Each fit
         starts afresh from D's weights with a new optimizer."""
-        from gankit.losses.adversarial import d_loss_bce   # (the losses import the registry)
         self.D.load_state_dict(D.state_dict())
         self.D.train()
         opt = torch.optim.Adam(self.D.parameters(), lr=self.lr, betas=(0.5, 0.999))
@@ -120,16 +120,16 @@ class RejectionSampler:
         self.M, self.acceptance = state["M"].cpu(), state["acceptance"].cpu()
 
 
-def fit_for_run(run) -> RejectionSampler:
-    """Fits ``run``'s rejection sampler on its current (final) G and logs the fit."""
-    sampler = run.objective.rejection
-    G = run.objective.G_eval or run.objective.G
+def fit_objective(objective, step: int, log) -> RejectionSampler:
+    """Fits a GAN objective's rejection sampler on its current (final) G, logs the fit."""
+    sampler = objective.rejection
+    G = objective.G_eval or objective.G
     was = G.training
     G.eval()
-    sampler.fit(run.objective.D, G, run.sample_real, run.sample_z)
+    sampler.fit(objective.D, G, lambda n: objective.ctx.sample_batch(n).x, objective.ctx.sample_z)
     G.train(was)
-    run.log({"step": run.step, "kind": "drs", "drs_acceptance": float(sampler.acceptance),
-             "drs_logit_max": float(sampler.M)})
+    log({"step": step, "kind": "drs", "drs_acceptance": float(sampler.acceptance),
+         "drs_logit_max": float(sampler.M)})
     return sampler
 
 
@@ -137,14 +137,13 @@ class FitAtEnd:
     """Callback: fits the rejection sampler at the last training step (before the final
     snapshot, evaluation and checkpoint, which then use it)."""
 
-    def __init__(self, run):
-        self.run = run
+    def __init__(self, objective, last_step: int, log):
+        self.objective, self.last_step, self.log = objective, last_step, log
 
     def on_step_end(self, trainer):
-        if trainer.step == self.run.cfg.train.steps:
-            self.run.step = trainer.step
+        if trainer.step == self.last_step:
             try:
-                fit_for_run(self.run)
+                fit_objective(self.objective, trainer.step, self.log)
             except ValueError as e:   # the trained G is kept: its checkpoint follows this step
                 warnings.warn(f"rejection sampling not fitted ({e}); samples come from G directly. "
-                              f"Retry with: gankit drs {self.run.dir} --steps N")
+                              f"Retry with: gankit drs RUN_DIR --steps N")

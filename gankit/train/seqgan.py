@@ -31,10 +31,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from gankit.components import OBJECTIVES
 from gankit.config import ConfigError, opt
 from gankit.data.text import valid_mask
+from gankit.registry import OBJECTIVES
 from gankit.train.loop import Phase, StepContext
+from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec
 
 
 def uniforms(z: Tensor, dist: str) -> Tensor:
@@ -60,31 +61,36 @@ def discounted_returns(r: Tensor, mask: Tensor, gamma: float) -> Tensor:
     return out
 
 
-def last_valid(x: Tensor, mask: Tensor) -> Tensor:
+def last_valid(mask: Tensor) -> Tensor:
     """Index of the last valid step of each row, (n,)."""
     return mask.long().sum(1).clamp_min(1) - 1
 
 
-class SeqGANObjective:
-    def __init__(self, run, estimator, pretrain_steps, d_pretrain_steps, rollouts, discount,
-                 baseline_decay, g_lr, mle_weight, tau, tau_min, tau_decay, d_embedding):
-        self.G, self.D, self.loss = run.G, run.D, run.loss
-        self.sample_real, self.sample_z = run.sample_real, run.sample_z
-        self.noise_dist = run.cfg.noise.dist
-        self.m = run.cfg.train.batch_size
-        self.d_steps = run.cfg.train.d_steps
-        self.opt_d, self.opt_g = run.opt_d, run.opt_g
-        self.mle_lr, self.g_lr = run.cfg.optim_g.lr, (g_lr or run.cfg.optim_g.lr)
-        self.end_id = run.dataset.end_id
+class SeqGANObjective(Objective):
+    def __init__(self, ctx: ObjectiveContext, estimator, pretrain_steps, d_pretrain_steps, rollouts,
+                 discount, baseline_decay, g_lr, mle_weight, tau, tau_min, tau_decay, d_embedding):
+        super().__init__()
+        cfg = ctx.cfg
+        self.G, self.D = ctx.build_nets()
+        self.modules = {"G": self.G, "D": self.D}
+        self.optimizers = {"d": OptimizerSpec(["D"], cfg.optim_d), "g": OptimizerSpec(["G"], cfg.optim_g)}
+        self.loss = ctx.loss
+        self.sample_real = lambda n: ctx.sample_batch(n).x
+        self.sample_z = ctx.sample_z
+        self.noise_dist = cfg.noise.dist
+        self.m = cfg.train.batch_size
+        self.d_steps = cfg.train.d_steps
+        self.mle_lr, self.g_lr = cfg.optim_g.lr, (g_lr or cfg.optim_g.lr)
+        self.end_id = ctx.dataset.end_id
         self.estimator, self.rollouts, self.gamma = estimator, rollouts, discount
         self.P, self.Pd = pretrain_steps, d_pretrain_steps
         self.baseline_decay, self.mle_weight = baseline_decay, mle_weight
         self.tau, self.tau_min, self.tau_decay = tau, tau_min, tau_decay
         if not hasattr(self.G, "sample") or not hasattr(self.G, "token_logp"):
             raise ConfigError("objective 'seqgan': needs a sequence generator (generator.name = 'seq')")
-        L = run.dataset.seq_len
-        self.baseline = torch.zeros(L, device=run.device)
-        self.baseline_set = torch.zeros((), dtype=torch.bool, device=run.device)
+        L = ctx.dataset.seq_len
+        self.baseline = torch.zeros(L, device=ctx.device)
+        self.baseline_set = torch.zeros((), dtype=torch.bool, device=ctx.device)
         self.d_embedding = d_embedding
         if d_embedding != "own":
             ge, de = self.G.embed.weight, getattr(self.D, "embed", None)
@@ -101,8 +107,11 @@ class SeqGANObjective:
     def _u(self, n: int) -> Tensor:
         return uniforms(self.sample_z(n), self.noise_dist)
 
-    def generate(self, z: Tensor) -> Tensor:
+    def generate(self, z: Tensor, c: Tensor | None = None) -> Tensor:
         return self.G.sample(uniforms(z, self.noise_dist))
+
+    def d_score(self, x: Tensor, c: Tensor | None = None) -> Tensor:
+        return self._sequence_logit(x)
 
     def _copy_embedding(self, step: int):
         if step == self.P - 1 or step < 0:
@@ -118,7 +127,7 @@ class SeqGANObjective:
         out = self.D(x)
         if out.dim() == 1:
             return out
-        idx = last_valid(x, valid_mask(x, self.end_id))
+        idx = last_valid(valid_mask(x, self.end_id))
         return out.gather(1, idx[:, None])[:, 0]
 
     def _d_logits(self, x: Tensor) -> Tensor:
@@ -126,16 +135,13 @@ class SeqGANObjective:
         out = self.D(x)
         return out if out.dim() == 1 else out[valid_mask(x, self.end_id)]
 
-    def extra_state(self) -> dict:
+    def state_dict(self) -> dict:
         return {"baseline": self.baseline.clone(), "baseline_set": self.baseline_set.clone()}
 
-    def load_extra_state(self, state: dict):
+    def load_state_dict(self, state: dict):
         if "baseline" in state:
             self.baseline.copy_(state["baseline"])
             self.baseline_set.copy_(state["baseline_set"])
-
-    def callbacks(self) -> list:
-        return []
 
     def tau_at(self, step: int) -> float:
         i = max(0, step - self.P - self.Pd)
@@ -194,7 +200,7 @@ class SeqGANObjective:
         self.D.train(was)
         if out.dim() == 1:     # a sequence-level D: one reward, at the last valid step
             r = torch.zeros(x.shape, device=x.device)
-            r.scatter_(1, last_valid(x, mask)[:, None], (2 * torch.sigmoid(out) - 1)[:, None])
+            r.scatter_(1, last_valid(mask)[:, None], (2 * torch.sigmoid(out) - 1)[:, None])
         else:
             r = 2 * torch.sigmoid(out) - 1      # r_t = 2 D(x_<=t) - 1 in [-1, 1]
         return discounted_returns(r, mask, self.gamma)
@@ -240,7 +246,11 @@ class SeqGANObjective:
             loss = loss + self.mle_weight * self._nll(self.sample_real(self.m))
         return loss, logs
 
-    def build_phases(self) -> list[Phase]:
+    def setup(self, optimizers):
+        self.opt_d, self.opt_g = optimizers["d"], optimizers["g"]
+        self.phases = self.make_phases()
+
+    def make_phases(self) -> list[Phase]:
         P, Pa = self.P, self.P + self.Pd
         k = self.d_steps
         g_params = list(self.G.parameters())
@@ -277,7 +287,7 @@ class SeqGANParams:
 
 @OBJECTIVES.register("seqgan", SeqGANParams, "sequence GAN: MLE pretraining, then REINFORCE "
                      "(rollouts or dense rewards) or Gumbel-softmax")
-def seqgan_objective(run, **kw):
-    if run.dataset.kind != "text":
+def seqgan_objective(ctx: ObjectiveContext, **kw):
+    if ctx.dataset.kind != "text":
         raise ConfigError("objective 'seqgan': needs text data (data.name = oracle, words or textfile)")
-    return SeqGANObjective(run, **kw)
+    return SeqGANObjective(ctx, **kw)

@@ -33,7 +33,7 @@ class UnrolledD:
     def _lr(self) -> float:
         return self.lr_override or self.opt.param_groups[0]["lr"]   # follows an LR schedule
 
-    def lookahead(self, real_in: Tensor, fake_in: Tensor) -> dict[str, Tensor]:
+    def lookahead(self, real_in: Tensor, fake_in: Tensor, *extra: Tensor) -> dict[str, Tensor]:
         """theta_k as a dict of tensors that depend on fake_in (and on D's current weights)."""
         params = dict(self.D.named_parameters())
         buffers = {n: b.clone() for n, b in self.D.named_buffers()}   # batch-norm stats: not advanced
@@ -49,8 +49,8 @@ class UnrolledD:
             else:
                 moments[n] = (torch.zeros_like(p), torch.zeros_like(p), 0.0)
         for _ in range(self.k):
-            out_r = functional_call(self.D, (params, buffers), (real_in,))
-            out_f = functional_call(self.D, (params, buffers), (fake_in,))
+            out_r = functional_call(self.D, (params, buffers), (real_in, *extra))
+            out_f = functional_call(self.D, (params, buffers), (fake_in, *extra))
             loss = self.d_loss(out_r, out_f)
             grads = torch.autograd.grad(loss, list(params.values()), create_graph=True)
             new = {}
@@ -67,8 +67,9 @@ class UnrolledD:
             params = new
         return params
 
-    def __call__(self, real_in: Tensor, fake_in: Tensor) -> Tensor:
-        """D_{theta_k}(fake_in): D's output after the look-ahead, differentiable w.r.t. fake_in."""
-        params = self.lookahead(real_in, fake_in)
+    def __call__(self, real_in: Tensor, fake_in: Tensor, *extra: Tensor) -> Tensor:
+        """D_{theta_k}(fake_in): D's output after the look-ahead, differentiable w.r.t. fake_in.
+        ``extra``: D's further arguments (a conditional D's condition)."""
+        params = self.lookahead(real_in, fake_in, *extra)
         buffers = {n: b.clone() for n, b in self.D.named_buffers()}
-        return functional_call(self.D, (params, buffers), (fake_in,))
+        return functional_call(self.D, (params, buffers), (fake_in, *extra))

@@ -1,4 +1,4 @@
-"""Typed run configuration: dataclasses, strict loading, presets, clear errors.
+"""Typed run configuration (the machinery; the sections are in schema.py): dataclasses, strict loading, presets, clear errors.
 
 Every field carries a one-line ``help``.  Loading checks unknown keys, types and
 bounds and names the offending key with the valid choices.  Sections whose
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 # Presets are the TOML files in the repository's configs/ folder (installed editable).
-PRESET_DIR = Path(__file__).resolve().parent.parent / "configs"
+PRESET_DIR = Path(__file__).resolve().parents[2] / "configs"
 
 
 class ConfigError(ValueError):
@@ -46,8 +46,8 @@ class Component:
 
 
 def _registry(kind: str):
-    from gankit import components  # late import: components imports config
-    return components.REGISTRIES[kind]
+    from gankit.registry import REGISTRIES   # late: the registry module imports this one
+    return REGISTRIES[kind]
 
 
 def _fmt_type(tp) -> str:
@@ -286,10 +286,19 @@ def resolve_source(name_or_path: str) -> dict:
 
 
 def load(name_or_path: str | dict, overrides: list[str] | None = None):
-    """Preset name, TOML path or raw dict (+ ``--set`` overrides) -> RunConfig."""
-    from gankit.schema import RunConfig
+    """Preset name, TOML path or raw dict (+ ``--set`` overrides) -> RunConfig.
+
+    The modules named in the config's ``imports`` are imported first, so components they
+    register (a user's dataset, net, loss, metric or objective) are known when it is checked.
+    """
+    from gankit.builtins import import_modules
+    from gankit.config.schema import RunConfig
     raw = resolve_source(name_or_path) if not isinstance(name_or_path, dict) else name_or_path
     raw = apply_overrides(raw, overrides or [])
+    imports = raw.get("imports", [])
+    if not isinstance(imports, list) or not all(isinstance(m, str) for m in imports):
+        raise ConfigError(f"imports: expected a list of module names, got {imports!r}")
+    import_modules(imports)
     return coerce_dataclass(RunConfig, raw, "")
 
 

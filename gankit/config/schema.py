@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gankit.config import Component, ConfigError, opt
+from gankit.config.core import Component, ConfigError, opt
 
 
 @dataclass
@@ -60,8 +60,7 @@ class EvalConfig:
 
     def check(self, where):
         if self.metrics:
-            import gankit.metrics  # noqa: F401  (registers the metrics)
-            from gankit.components import METRICS
+            from gankit.registry import METRICS
             unknown = [m for m in self.metrics if m not in METRICS.names()]
             if unknown:
                 raise ConfigError(f"{where}.metrics: unknown metric(s) {unknown}; "
@@ -88,7 +87,10 @@ class ConditionConfig:
 
 @dataclass
 class RunConfig:
-    seed: int = opt(0, "seed of every random number in the run")
+    seed: int = opt(0, "seed of every random number in the run", ge=0, le=2**63 - 1)
+    imports: list[str] = opt([], "Python modules to import before the config is checked: they "
+                                 "register your own datasets, nets, losses, metrics or objectives "
+                                 "(importable from the working directory or PYTHONPATH)")
     data: Component = opt(Component("ring"), "training data (gankit list: datasets)", registry="datasets")
     generator: Component = opt(Component("mlp"), "G's network (gankit list: nets)", registry="generators")
     discriminator: Component = opt(Component("mlp"), "D's network (gankit list: nets)",

@@ -1,0 +1,67 @@
+"""The one place that loads components: gankit's own, installed plug-ins, a user's modules.
+
+Registries hold names; nothing registers by being imported somewhere else.
+``load_builtins()`` imports the modules below once (the registries call it on their
+first look-up, the CLI calls it at start).  Third-party packages declare an entry point
+in the group ``gankit.components`` (its value: a module to import); a user's own module
+is named in the config's ``imports`` list or with ``gankit train --import MODULE``, and
+is recorded in the run's config.toml so the run reopens from the command line.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+from gankit.config.core import ConfigError
+
+BUILTIN_MODULES = (
+    "gankit.data.toy", "gankit.data.text", "gankit.data.images",
+    "gankit.nets.mlp", "gankit.nets.dcgan", "gankit.nets.sequence",
+    "gankit.losses.adversarial",
+    "gankit.metrics.points", "gankit.metrics.images", "gankit.metrics.text",
+    "gankit.metrics.conditional",
+    "gankit.train.gan", "gankit.train.seqgan",
+)
+ENTRY_POINT_GROUP = "gankit.components"
+
+_state = {"loaded": False, "loading": False}
+
+
+def load_builtins() -> None:
+    """Import gankit's component modules and the installed plug-ins (once)."""
+    if _state["loaded"] or _state["loading"]:
+        return
+    _state["loading"] = True
+    try:
+        for name in BUILTIN_MODULES:
+            importlib.import_module(name)
+        from importlib.metadata import entry_points
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            try:
+                ep.load()
+            except Exception as e:   # a broken plug-in must not stop gankit's own components
+                print(f"gankit: warning: plug-in {ep.name!r} ({ep.value}) failed to load: {e}",
+                      file=sys.stderr)
+        _state["loaded"] = True
+    finally:
+        _state["loading"] = False
+
+
+def import_modules(names: list[str]) -> None:
+    """Import a user's component modules (by module name, or a path to a .py file)."""
+    for name in names:
+        if name.endswith(".py"):
+            path = Path(name)
+            if not path.is_file():
+                raise ConfigError(f"imports: {name!r} is not a file")
+            folder, name = str(path.resolve().parent), path.stem
+            if folder not in sys.path:
+                sys.path.insert(0, folder)
+        elif "" not in sys.path and str(Path.cwd()) not in sys.path:
+            sys.path.insert(0, str(Path.cwd()))    # as `python -m` would: the working directory
+        try:
+            importlib.import_module(name)
+        except ImportError as e:
+            raise ConfigError(f"imports: cannot import {name!r} ({e}); put the module in the "
+                              "working directory or on PYTHONPATH") from None

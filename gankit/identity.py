@@ -1,0 +1,45 @@
+"""The identity of a run: a short hash of its resolved config.
+
+Two runs with the same identity train the same thing (same data, nets, objective, optimizers,
+steps and seed), however their config was written: a preset, a TOML file, or another preset plus
+``--set`` overrides.  Sweeps (gankit.sweep, benchmarks/pacgan_table.py) store it with every
+result so that ``--resume`` reuses a finished run instead of training it again.
+
+identity = first 16 hex digits of sha1(JSON of ``gankit.config.to_dict(cfg)``, keys sorted).
+
+Adding a config option changes every resolved config (the new key appears with its default), so
+it would change every identity and orphan the runs already recorded.  ADDED_OPTIONS lists the
+options added after runs were recorded, with their defaults: a run that leaves such an option at
+its default hashes as it did before the option existed; a run that sets it hashes differently.
+
+HOW TO ADD AN OPTION: when you add a field to the config (a section's dataclass in
+gankit/config/schema.py, or the parameters of a component such as an objective or a loss), add
+``("section", "key"): default`` below, with exactly the default the config resolves to (as
+``to_dict`` writes it: a list, not a tuple).  tests/test_sweep.py checks stored identities
+still match.  A key of ``cfg[section]``, or of the config itself when the section is "".
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+
+# (section, key) -> default; options added to the config after runs were recorded
+ADDED_OPTIONS: dict[tuple[str, str], object] = {
+    ("eval", "metrics"): [],
+    ("objective", "unroll"): 0,
+    ("objective", "unroll_lr"): 0.0,
+    ("train", "precision"): "fp32",
+    ("", "imports"): [],
+}
+
+
+def run_identity(cfg) -> str:
+    """16 hex digits identifying a run; ``cfg`` is a RunConfig or its resolved ``to_dict`` form."""
+    from gankit import config as C
+    d = C.to_dict(cfg)   # a fresh copy either way: the pops below leave the caller's dict alone
+    for (section, key), default in ADDED_OPTIONS.items():
+        node = d if section == "" else d.get(section)
+        # isinstance: a section may be a scalar in some configs; == keeps 0 == 0.0 as before
+        if isinstance(node, dict) and node.get(key, default) == default:
+            node.pop(key, None)
+    return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]

@@ -1,0 +1,28 @@
+"""Metrics of point data with known modes or a known density (PacGAN / VEEGAN protocol)."""
+from __future__ import annotations
+
+from gankit.metrics.base import Output, register_metric
+from gankit.metrics.divergence import jsd_on_grid
+from gankit.metrics.modes import mode_metrics
+
+
+@register_metric("modes", lambda ds: ds.modes is not None and ds.mode_std is not None,
+                 "modes covered, % high-quality samples, reverse KL (known modes)",
+                 {"modes_covered": Output("modes covered", "higher", "d"),
+                  "modes_total": Output("modes in the data", None, "d"),
+                  "hq_fraction": Output("high-quality samples", "higher", ".1%"),
+                  "reverse_kl": Output("reverse KL of the mode histogram", "lower", ".3f")})
+def modes(ctx):
+    ds, ec = ctx.dataset, ctx.settings
+    x = ctx.generate(ec.n_samples, "modes")
+    return mode_metrics(x, ds.modes, ds.mode_std, ec.hq_std)
+
+
+@register_metric("jsd", lambda ds: ds.has_density and ds.dim <= 2,
+                 "JSD(p_data || p_g) on a grid (1-D/2-D data with a known density)",
+                 {"jsd": Output("Jensen-Shannon divergence (nats)", "lower", ".4f")})
+def jsd(ctx):
+    ds, ec = ctx.dataset, ctx.settings
+    x = ctx.generate(ec.jsd_samples, "jsd").numpy()
+    lo, hi = ds.bounds()
+    return {"jsd": jsd_on_grid(ds.log_prob, x, lo.numpy(), hi.numpy(), ec.jsd_bins)}

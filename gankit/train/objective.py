@@ -1,0 +1,110 @@
+"""What an objective is, and the narrow context it is built from.
+
+Declare, then wrap.  An objective's constructor gets an ``ObjectiveContext`` (the config,
+the data, the loss, net builders and batch/noise samplers: not the Run) and declares
+
+    modules     {name: nn.Module}            every net it trains or samples with
+    optimizers  {name: OptimizerSpec}        which modules' parameters, with which settings
+
+Then the Run moves the modules to the device, wraps them (mixed-precision hooks; data
+parallel synchronisation), builds the optimizers, and calls ``setup(optimizers)``, where
+the objective makes its phases (the loop's work), its extra state (EMA weights, a
+baseline...) and callbacks.  The Run checkpoints every declared module and optimizer and
+the state; nothing replaces a module after it was wrapped.
+
+A batch is a typed record: ``Batch(x, c, y)`` with the condition fed to the nets and the
+class, where there are any.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+
+from gankit.train.loop import Phase
+
+
+@dataclass
+class Batch:
+    x: Tensor
+    c: Tensor | None = None    # the condition the nets see (a label, or a caption's token ids)
+    y: Tensor | None = None    # the class of each sample (for captions: the class they name)
+
+
+@dataclass
+class OptimizerSpec:
+    modules: list[str]         # the declared modules whose parameters it updates
+    config: object             # an OptimConfig (name, lr, betas, ...)
+
+
+@dataclass
+class ObjectiveContext:
+    """What an objective may use to declare its parts."""
+    cfg: object                                   # the RunConfig
+    dataset: object
+    loss: object                                  # the adversarial LossPair
+    device: torch.device
+    build_nets: Callable[..., tuple[nn.Module, nn.Module]]   # (data=None) -> (G, D), conditional-wrapped
+    build_discriminator: Callable[..., nn.Module]            # (data=None) -> D, conditional-wrapped
+    build_net: Callable[..., nn.Module]           # (registry name, component) -> a module
+    sample_batch: Callable[[int], Batch]          # n real samples on the device
+    sample_z: Callable[[int], Tensor]             # n noise vectors on the device
+    cond_gen: torch.Generator                     # draws of mismatched conditions
+    log: Callable[[dict], None] = print           # append a record to the run folder
+
+
+class Objective(ABC):
+    """Base class: subclasses fill ``modules`` and ``optimizers`` in their constructor and
+    build ``phases`` in ``setup``."""
+
+    sample_module = "G"          # the declared module that generates (objectives may override)
+    supports_bf16 = False        # can its step run under bf16 autocast (nets' plain forwards)?
+
+    def __init__(self):
+        self.modules: dict[str, nn.Module] = {}
+        self.optimizers: dict[str, OptimizerSpec] = {}
+        self.phases: list[Phase] = []
+        self.state: dict[str, object] = {}   # name -> object with state_dict()/load_state_dict()
+        self.callbacks: list = []
+
+    @abstractmethod
+    def setup(self, optimizers: dict[str, torch.optim.Optimizer]) -> None:
+        """Build ``phases`` (and ``state``, ``callbacks``) on the wrapped modules."""
+
+    # ---------------------------------------------------------------- sampling
+    def generate(self, z: Tensor, c: Tensor | None = None) -> Tensor:
+        """Samples for evaluation and snapshots (eval mode is set by the caller)."""
+        G = self.modules[self.sample_module]
+        return G(z) if c is None else G(z, c)
+
+    def d_score(self, x: Tensor, c: Tensor | None = None) -> Tensor | None:
+        """D's logit on single samples (plots of D over the plane); None when the objective
+        has no such score (the report then draws samples without D's heat map)."""
+        return None
+
+    def rejection_sampler(self):
+        """A fitted rejection sampler when the objective has one, else None."""
+        return None
+
+    # ---------------------------------------------------------------- state
+    def state_dict(self) -> dict:
+        return {k: v.state_dict() for k, v in self.state.items()}
+
+    def load_state_dict(self, state: dict):
+        missing = {k for k, v in self.state.items() if not getattr(v, "optional", False)} - set(state)
+        if missing:
+            raise KeyError(f"checkpoint lacks objective state {sorted(missing)}")
+        for k, v in self.state.items():
+            if k in state:
+                v.load_state_dict(state[k])
+
+
+def optimizer_params(spec: OptimizerSpec, modules: dict[str, nn.Module]) -> list[nn.Parameter]:
+    missing = [m for m in spec.modules if m not in modules]
+    if missing:
+        raise KeyError(f"optimizer over undeclared module(s) {missing}; declared: {sorted(modules)}")
+    return [p for m in spec.modules for p in modules[m].parameters()]
+
