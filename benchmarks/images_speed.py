@@ -8,22 +8,18 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import scipy.linalg
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from step_speed import gankit_loop, plain_loop, sync  # noqa: E402
-
-from gankit import config as C  # noqa: E402
-from gankit.metrics.image_measures import fid_from_features  # noqa: E402
-from gankit.train.run import Run  # noqa: E402
+from gankit import config as C
+from gankit.metrics.image_measures import fid_from_features
+from gankit.train.baseline import gankit_loop, plain_loop, sync
+from gankit.train.run import Run
 
 
 def step_flops(run: Run) -> float:

@@ -17,7 +17,6 @@ and no special tokens (``pad_id = end_id = None``).
 from __future__ import annotations
 
 import functools
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -309,7 +308,3 @@ def words(path, max_len, lowercase_only, test_fraction, seed):
         lines = [w for w in lines if w.isascii() and w.isalpha() and w.islower()]
     return lines_dataset(lines, "char", max_len, 1, 0, test_fraction, seed, path)
 
-
-def uniform_nll(vocab_size: int) -> float:
-    """Per-token NLL of the uniform model: log |V|."""
-    return math.log(vocab_size)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from gankit.config import Component, ConfigError, OptimConfig, RunConfig
 from gankit.registry import DISCRIMINATORS, GENERATORS, LOSSES, REGISTRIES
