@@ -67,12 +67,11 @@ def main():
     from gankit.registry import DATASETS
     from gankit.metrics import image_measures as M
     from gankit.metrics.features import classifier_outputs, load_classifier
+    from gankit.metrics.images import real_subset
     base = C.load(a.preset)
     ds = DATASETS.build(base.data.name, base.data.params)
     net = load_classifier(ds.classifier)
-    g = torch.Generator().manual_seed(base.seed + 17)      # the same real subset as the metrics use
-    tr = ds.split("train")
-    f_tr, _ = classifier_outputs(net, tr[torch.randperm(len(tr), generator=g)[:a.n]])
+    f_tr, _ = classifier_outputs(net, real_subset(ds, a.n, base.seed))   # the metrics' real subset
     f_ho, p_ho = classifier_outputs(net, ds.split("heldout", a.n))
     ref = {"step": 0, "minutes": 0, "fcd": M.fid_from_features(f_tr, f_ho),
            "cs": M.inception_score(p_ho.numpy())[0], **M.prdc(f_tr, f_ho, k=5)}

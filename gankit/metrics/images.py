@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from gankit import seeds
 from gankit.config import ConfigError
 from gankit.metrics.base import Output, register_metric
 from gankit.metrics.image_measures import (
@@ -85,16 +86,20 @@ def _fake_features(ctx):
 _REAL_CACHE: dict = {}
 
 
+def real_subset(ds, n: int, run_seed: int) -> Tensor:
+    """The n training images the feature metrics compare with (a fixed subset per run seed)."""
+    g = torch.Generator().manual_seed(seeds.stream_seed(run_seed, "real_subset"))
+    x = ds.split("train")
+    return x[torch.randperm(len(x), generator=g)[:n]]
+
+
 def _real_features(ctx, n: int):
     """Features of n training images (a fixed subset), cached per dataset and extractor."""
     ds = ctx.dataset
     key = (id(ds), n, _use_inception(ctx.settings))
     if key not in _REAL_CACHE:
-        g = torch.Generator().manual_seed(ctx.stream("real_subset"))
-        x = ds.split("train")
-        x = x[torch.randperm(len(x), generator=g)[:n]]
         _REAL_CACHE.clear()
-        _REAL_CACHE[key] = extract(ctx, x)
+        _REAL_CACHE[key] = extract(ctx, real_subset(ds, n, ctx.seed))
     return _REAL_CACHE[key]
 
 
