@@ -18,7 +18,10 @@ import torch
 from gankit.config import ConfigError
 
 STEPS = 400
-RECIPE = f"adam1e-3-b128-s{STEPS}-seed0-v1"
+
+
+def recipe() -> str:
+    return f"adam1e-3-b128-s{STEPS}-seed0-v1"
 
 
 def has_classifier(ds) -> bool:
@@ -35,11 +38,12 @@ def has_classifier(ds) -> bool:
     return labels is not None and int(labels.max()) >= 1
 
 
-def train_classifier(x, y, n_classes: int, steps: int = STEPS, seed: int = 0):
+def train_classifier(x, y, n_classes: int, steps: int | None = None, seed: int = 0):
     from gankit.metrics.features import EvalClassifier
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         net = EvalClassifier(in_channels=x.shape[1], n_classes=n_classes)
+    steps = STEPS if steps is None else steps
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     net.train()
@@ -76,7 +80,7 @@ def dataset_classifier(ds):
     from gankit.metrics.feature_nets import cache_dir, tensor_hash
     x, y = ds.split("train"), ds.split_labels("train")
     n_classes = int(ds.n_classes or int(y.max()) + 1)
-    name = tensor_hash(x, y) + "-" + RECIPE + f"-c{n_classes}"
+    name = tensor_hash(x, y) + "-" + recipe() + f"-c{n_classes}"
     path = cache_dir().parent / "classifiers" / f"{name[:24]}.safetensors"
     arch = {"in_channels": x.shape[1], "n_classes": n_classes}
     if path.is_file():
@@ -94,7 +98,7 @@ def dataset_classifier(ds):
     net = train_classifier(x, y, n_classes)
     held, hy = getattr(ds, "heldout", None), ds.split_labels("heldout")
     acc = accuracy(net, ds.split("heldout"), hy) if held is not None and hy is not None else float("nan")
-    net.meta = {"key": name, "arch": json.dumps(arch), "heldout_accuracy": f"{acc:.4f}", "recipe": RECIPE}
+    net.meta = {"key": name, "arch": json.dumps(arch), "heldout_accuracy": f"{acc:.4f}", "recipe": recipe()}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path), metadata=net.meta)
