@@ -110,3 +110,14 @@ def test_labelled_folder_conditional_run_trains_and_evaluates(tmp_path, tiny_img
     monkeypatch.setattr(own_classifier, "train_classifier", None)     # would fail if called for ds
     from gankit.metrics.own_classifier import dataset_classifier
     assert dataset_classifier(run.dataset) is not None
+
+
+def test_image_statistics_known_answers():
+    g = torch.Generator().manual_seed(0)
+    real = torch.rand(200, 1, 16, 16, generator=g) * 2 - 1
+    same = S.image_statistics(real, real)
+    assert same["pixel_js"] == 0 and same["spectrum_dist"] == 0 and same["sharpness_ratio"] == 1
+    k = torch.ones(1, 1, 3, 3) / 9
+    blurred = torch.nn.functional.conv2d(real, k, padding=1)
+    b = S.image_statistics(real, blurred)
+    assert b["sharpness_ratio"] < 0.6 and b["spectrum_dist"] > 0.5 and b["pixel_js"] > 0.05

@@ -193,34 +193,3 @@ def class_histogram(pred, n_classes: int, reference=None) -> dict:
     return {"class_counts": counts.tolist(), "classes_missing": int((counts == 0).sum()),
             "class_kl": float((q[nz] * np.log(q[nz] / np.clip(ref[nz], 1e-12, None))).sum()),
             "class_min_share": float(q.min()), "class_max_share": float(q.max())}
-
-
-def memorisation(samples: Tensor, train: Tensor, heldout: Tensor, tol: float = 0.02,
-                 seed: int = 0) -> dict:
-    """Nearest-neighbour distances (per-pixel RMS, data in [-1, 1]) of samples to the
-    training images, their horizontal mirror images, and held-out images.
-
-    - copy_frac: samples within ``tol`` of a training image (exact copies);
-    - flip_copy_frac: samples within ``tol`` of a mirrored training image and not of
-      an unmirrored one (the flip trick);
-    - nn_train_all: median NN distance to all training images;
-    - nn_train / nn_heldout: median NN distance to a training subset the size of the
-      held-out set, and to the held-out set (same size, so comparable); a ratio well
-      below 1 means samples sit closer to the training images than to unseen ones.
-    """
-    d = samples[0].numel()
-    flat = samples.reshape(len(samples), -1).float()
-    full, _ = nn_sq_dist(flat, train)
-    flipped, _ = nn_sq_dist(flat, train.flip(-1))
-    rms_full, rms_flip = (full / d).sqrt(), (flipped / d).sqrt()
-    g = torch.Generator().manual_seed(seed)
-    sub = train[torch.randperm(len(train), generator=g)[:len(heldout)]]
-    rms_sub = (nn_sq_dist(flat, sub)[0] / d).sqrt()
-    rms_held = (nn_sq_dist(flat, heldout)[0] / d).sqrt()
-    copy = rms_full <= tol
-    flip = (rms_flip <= tol) & ~copy
-    med_sub, med_held = float(rms_sub.median()), float(rms_held.median())
-    return {"copy_frac": float(copy.float().mean()), "flip_copy_frac": float(flip.float().mean()),
-            "nn_train_all": float(rms_full.median()), "nn_train": med_sub, "nn_heldout": med_held,
-            "nn_ratio": med_sub / med_held if med_held > 0 else float("nan"),
-            "nn_train_min": float(rms_full.min())}

@@ -12,8 +12,8 @@ each checked against an independent computation in tests/test_image_metrics.py):
 - ``parzen_protocol``: Goodfellow 2014's Gaussian Parzen window log-likelihood;
 - ``stacked_modes``: modes of Stacked MNIST covered and KL(histogram || uniform);
 - ``class_histogram``: mode dropping per class;
-- ``memorisation``: nearest-neighbour distances to training vs held-out images,
-  exact and horizontally flipped copies.
+- ``memorisation`` (gankit/metrics/memorisation.py): copies of training images,
+  tolerant to noise, 1-pixel shifts, flips and contrast.
 
 The registered metrics (``gankit eval RUN --metrics fid,is,...``) ask the dataset
 for its classifier key, classes, held-out split and per-channel classes; none
@@ -38,7 +38,6 @@ from gankit.metrics.image_measures import (
     parzen_protocol,
     stacked_modes,
     class_histogram,
-    memorisation,
 )
 
 
