@@ -19,7 +19,8 @@ BUILTIN_MODULES = (
     "gankit.data.toy", "gankit.data.text", "gankit.data.images",
     "gankit.nets.mlp", "gankit.nets.dcgan", "gankit.nets.sequence",
     "gankit.losses.adversarial",
-    "gankit.metrics.points", "gankit.metrics.images", "gankit.metrics.text",
+    "gankit.metrics.points", "gankit.metrics.samples", "gankit.metrics.images", "gankit.metrics.text",
+    "gankit.metrics.classifier_scores",
     "gankit.metrics.conditional",
     "gankit.train.gan", "gankit.train.seqgan",
 )

@@ -30,6 +30,18 @@ ADDED_OPTIONS: dict[tuple[str, str], object] = {
     ("objective", "unroll_lr"): 0.0,
     ("train", "precision"): "fp32",
     ("", "imports"): [],
+    ("data", "standardize"): "none",
+    ("eval", "jsd_cells"): "exact",
+    ("eval", "pr_k"): 3,
+    ("eval", "dc_k"): 5,
+    ("eval", "parzen_centres"): 10000,
+}
+
+
+# (section, key) -> the old default, for options whose default became None ("follow the data"):
+# a run that leaves them unset hashes as it did with the old default written out
+NONE_DEFAULTS: dict[tuple[str, str], object] = {
+    ("eval", "hq_std"): 3.0,
 }
 
 
@@ -37,6 +49,10 @@ def run_identity(cfg) -> str:
     """16 hex digits identifying a run; ``cfg`` is a RunConfig or its resolved ``to_dict`` form."""
     from gankit import config as C
     d = C.to_dict(cfg)   # a fresh copy either way: the pops below leave the caller's dict alone
+    for (section, key), old in NONE_DEFAULTS.items():
+        node = d if section == "" else d.get(section)
+        if isinstance(node, dict) and node.get(key) is None:
+            node[key] = old
     for (section, key), default in ADDED_OPTIONS.items():
         node = d if section == "" else d.get(section)
         # isinstance: a section may be a scalar in some configs; == keeps 0 == 0.0 as before

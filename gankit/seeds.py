@@ -12,7 +12,8 @@ import torch
 # training streams
 TRAIN = {"data": 0, "noise": 1_000_003, "fixed": 2_000_003, "cond": 3_000_003}
 # evaluation streams: samples drawn for a metric, and the real subset it compares with
-EVAL = {"modes": 7, "jsd": 11, "samples": 13, "real_subset": 17, "captions": 17, "within_class": 19}
+EVAL = {"modes": 7, "jsd": 11, "samples": 13, "real_subset": 17, "captions": 17, "within_class": 19,
+        "parzen": 23, "classifier": 29, "c2st": 31}
 
 
 def stream_seed(seed: int, name: str) -> int:

@@ -1,5 +1,13 @@
+import os
+
 import pytest
 import torch
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cache_dir(tmp_path_factory):
+    # feature and classifier caches of the suite live in a temporary folder, not ~/.cache
+    os.environ["GANKIT_CACHE"] = str(tmp_path_factory.mktemp("gankit-cache"))
 
 
 @pytest.fixture(autouse=True)
@@ -25,7 +33,8 @@ def tiny() -> list[str]:
 
 TINY_IMG = ["train.steps=4", "train.batch_size=16", "train.log_every=2", "train.sample_every=2",
             "train.checkpoint_every=2", "train.n_fixed=16", "train.progress=false",
-            "generator.width=8", "discriminator.width=8", "noise.dim=8", "eval.n_samples=200"]
+            "generator.width=8", "discriminator.width=8", "noise.dim=8", "eval.n_samples=200",
+            "eval.parzen_centres=200"]
 
 TINY_CLI = ["train.steps=12", "train.batch_size=32", "train.progress=false", "train.log_every=4",
             "train.sample_every=6", "train.n_fixed=64", "eval.n_samples=200", "eval.jsd_samples=500",

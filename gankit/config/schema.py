@@ -49,12 +49,22 @@ class EvalConfig:
     n_samples: int = opt(2500, "samples drawn from G for the metrics (PacGAN protocol: 2,500)", ge=1)
     metrics: list[str] = opt([], "metrics computed every train.eval_every steps (empty: all that "
                              "apply; gankit list metrics)")
-    hq_std: float = opt(3.0, "a sample is high quality within this many std of its nearest mode", gt=0.0)
+    hq_std: float | None = opt(None, "a sample is high quality within this many std of its nearest mode; "
+                               "unset: the radius that holds the same share of true data as 3 std in "
+                               "2-D (98.9%, a chi quantile with dim degrees of freedom)", gt=0.0)
     jsd_bins: int = opt(200, "grid cells per axis for the JSD estimate (1-D and 2-D data)", ge=10)
+    jsd_cells: str = opt("exact", "p_data's mass per JSD cell: exact (normal CDFs, Gaussian mixtures) or "
+                         "centre (density at the cell centre x volume: the protocol before 2026-11-28)",
+                         choices=["exact", "centre"])
+    pr_k: int = opt(3, "k of the k-NN balls of precision/recall (Kynkaanniemi et al. 2019: 3)", ge=1)
+    dc_k: int = opt(5, "k of density/coverage (Naeem et al. 2020: 5)", ge=1)
+    parzen_centres: int = opt(10000, "samples from G as Parzen centres (Goodfellow's parzen_ll.py: 10,000)",
+                              ge=10)
     jsd_samples: int = opt(50000, "samples from G for the JSD estimate", ge=100)
     features: str = opt("classifier", "image features for fid/kid/is/prdc: gankit's shipped classifier "
-                        "for the data, or Inception-v3 from eval.inception_weights",
-                        choices=["classifier", "inception"])
+                        "for the data (else Inception when its weights are given, else the random "
+                        "conv net), Inception-v3 from eval.inception_weights, or the fixed-seed random "
+                        "conv net (any images, no download)", choices=["classifier", "inception", "random"])
     inception_weights: str = opt("", "path of inception-2015-12-05.pt (TorchScript) for "
                                  "eval.features=inception (or env GANKIT_INCEPTION)")
 

@@ -148,6 +148,8 @@ class InceptionFeatures:
         p = Path(path).expanduser()
         if not p.is_file():
             raise ConfigError(f"Inception weights {str(p)!r} do not exist. " + INCEPTION_HELP)
+        from gankit.metrics.feature_nets import file_hash
+        self.weights_hash = file_hash(p)
         try:
             self.net = torch.jit.load(str(p), map_location=self.device).eval()
         except Exception as e:  # a pickle, a truncated download, another network

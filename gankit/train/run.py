@@ -18,6 +18,7 @@ from gankit import config as C
 from gankit import seeds
 from gankit.config import RunConfig
 from gankit.data import build_dataset
+from gankit.data.scaling import PointScaler, point_scaler
 from gankit.ops import sample_noise
 from gankit.registry import OBJECTIVES
 from gankit.runfolder import RunFolder, RunFolderError
@@ -54,6 +55,8 @@ class Run:
         self.device = resolve_device(device or cfg.train.device)
         self.dataset = build_dataset(cfg)
         self.conditional = cfg.condition.kind != "none"
+        # points the nets see standardised (data.standardize); every sample handed out is in data space
+        self.scaler = point_scaler(self.dataset, getattr(self.dataset, "standardize", "none"))
         self.loss = build_loss(cfg)
         s = cfg.seed
         self.data_gen = seeds.generator(s, "data")
@@ -99,8 +102,14 @@ class Run:
         """n training samples on the device (with their conditions and classes when conditional)."""
         if self.conditional:
             x, c, y = self.dataset.sample_conditional(n, self.data_gen)
-            return Batch(x.to(self.device, non_blocking=True), c.to(self.device), y.to(self.device))
-        return Batch(self.dataset.sample(n, self.data_gen).to(self.device, non_blocking=True))
+            return Batch(self._to_model(x.to(self.device, non_blocking=True)), c.to(self.device), y.to(self.device))
+        return Batch(self._to_model(self.dataset.sample(n, self.data_gen).to(self.device, non_blocking=True)))
+
+    def _to_model(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.scaler is None else self.scaler.to_model(x)
+
+    def _to_data(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.scaler is None else self.scaler.to_data(x)
 
     def sample_z(self, n: int) -> torch.Tensor:
         return sample_noise(n, self.cfg.noise.dim, self.cfg.noise.dist, self.noise_gen, self.device)
@@ -125,7 +134,7 @@ class Run:
         out = torch.cat([self.objective.generate(z[i:i + batch], None if c is None else c[i:i + batch])
                          for i in range(0, len(z), batch)]).cpu()
         G.train(was)
-        return out
+        return self._to_data(out)
 
     @torch.no_grad()
     def sample(self, n: int, seed: int | None = None, batch: int = 10000, y: torch.Tensor | None = None,
@@ -149,7 +158,7 @@ class Run:
             G.eval()
             out = sampler.sample(n, lambda k: self.objective.generate(noise(k)), u_gen, batch)
             G.train(was)
-            return out, None
+            return self._to_data(out), None
         z = noise(n)
         if self.conditional:
             c, y = self.conditions(n, seed, y, c)
@@ -168,7 +177,8 @@ class Run:
         modes = {k: m.training for k, m in self.modules.items()}
         for m in self.modules.values():
             m.eval()
-        chunks = [self.objective.d_score(x[i:i + 20000].to(self.device)) for i in range(0, len(x), 20000)]
+        chunks = [self.objective.d_score(self._to_model(x[i:i + 20000].to(self.device)))
+                  for i in range(0, len(x), 20000)]
         for k, m in self.modules.items():
             m.train(modes[k])
         if any(c is None for c in chunks):
@@ -191,6 +201,7 @@ class Run:
             "models": {k: m.state_dict() for k, m in self.modules.items()},
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
             "objective": self.objective.state_dict(),
+            **({"data_scale": self.scaler.state_dict()} if self.scaler is not None else {}),
             "rng": {"torch": self.torch_rng, "data": self.data_gen.get_state(),
                     "noise": self.noise_gen.get_state(), "noise_device": self.device.type,
                     "cond": self.cond_gen.get_state()},
@@ -207,6 +218,8 @@ class Run:
         for k, o in self.optimizers.items():
             o.load_state_dict(state["optimizers"][k])
         self.objective.load_state_dict(state.get("objective", {}))
+        if "data_scale" in state:     # the statistics the nets were trained with, whatever the code now says
+            self.scaler = PointScaler.from_state(state["data_scale"])
         self.torch_rng = state["rng"]["torch"]
         self.data_gen.set_state(state["rng"]["data"])
         if state["rng"].get("noise_device", "cpu") == self.device.type:
