@@ -30,6 +30,9 @@ ADDED_OPTIONS: dict[tuple[str, str], object] = {
     ("objective", "unroll_lr"): 0.0,
     ("train", "precision"): "fp32",
     ("", "imports"): [],
+    ("train", "threads"): 0,
+    ("train", "parallel_draws"): "per_rank",
+    ("eval", "threads"): 0,
 }
 
 
