@@ -22,11 +22,11 @@ from gankit import config as C
 from gankit import __version__, seeds
 from gankit.config import RunConfig
 from gankit.data import build_dataset
+from gankit.identity import run_identity
 from gankit.ops import sample_noise
 from gankit.registry import OBJECTIVES
 from gankit.runfolder import RunFolder, RunFolderError
 from gankit.train.build import build_loss, build_net, build_nets, build_optimizer
-from gankit.identity import run_identity
 from gankit.train import distributed, threads
 from gankit.train.callbacks import Checkpointer, MetricsLogger, PeriodicEval, Progress, Snapshots, finite_params
 from gankit.train.loop import Trainer
