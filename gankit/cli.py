@@ -10,6 +10,9 @@ from gankit.config import ConfigError
 
 
 def _cmd_train(a):
+    if a.nproc > 1:
+        from gankit.train.launch import launch, train_argv
+        return launch(a.nproc, train_argv(a))
     from gankit import config as C
     from gankit.report import write_report
     from gankit.train.run import Run
@@ -21,7 +24,8 @@ def _cmd_train(a):
                               f"{a.config!r} would be ignored; drop it (change options with --set, "
                               "e.g. --set train.steps=N)")
         run = Run.open(a.out, a.set)
-        print(f"resuming {a.out} at step {run.step} of {run.cfg.train.steps}", file=sys.stderr)
+        if run.is_main:
+            print(f"resuming {a.out} at step {run.step} of {run.cfg.train.steps}", file=sys.stderr)
     else:
         source = a.config or "ring"
         raw = C.resolve_source(source)
@@ -31,6 +35,8 @@ def _cmd_train(a):
         out = a.out or _default_out(source, cfg.seed)
         run = Run.create(cfg, out)
     run.train()
+    if not run.is_main:   # rank 0 alone evaluates and writes the report
+        return
     result = run.evaluate()
     run.log({"step": run.step, "kind": "eval", **result})
     report = write_report(run.dir)
@@ -178,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key, e.g. --set train.steps=2000 (repeatable)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    t.add_argument("--nproc", type=int, default=1, metavar="N",
+                   help="data-parallel on N local processes (torchrun --standalone --nproc-per-node N); "
+                        "train.batch_size stays the global batch")
     t.set_defaults(fn=_cmd_train)
     e = sub.add_parser("eval", help="metrics of a run's latest checkpoint")
     e.add_argument("run_dir")
@@ -218,14 +227,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         load_builtins()
         import_modules(getattr(args, "imports", None) or [])
-        args.fn(args)
+        rc = args.fn(args)
     except (ConfigError, RunFolderError, NonFiniteLoss, FileNotFoundError) as e:
         print(f"gankit: error: {e}", file=sys.stderr)
         return 2 if isinstance(e, ConfigError) else 1
     except KeyboardInterrupt:
         print("gankit: interrupted; the last checkpoint is kept (continue with --resume)", file=sys.stderr)
         return 130
-    return 0
+    return rc or 0
 
 
 if __name__ == "__main__":

@@ -35,6 +35,9 @@ ADDED_OPTIONS: dict[tuple[str, str], object] = {
     ("eval", "pr_k"): 3,
     ("eval", "dc_k"): 5,
     ("eval", "parzen_centres"): 10000,
+    ("train", "threads"): 0,
+    ("train", "parallel_draws"): "per_rank",
+    ("eval", "threads"): 0,
 }
 
 

@@ -27,3 +27,19 @@ def stream_seed(seed: int, name: str) -> int:
 
 def generator(seed: int, name: str, device: str | torch.device = "cpu") -> torch.Generator:
     return torch.Generator(device).manual_seed(stream_seed(seed, name))
+
+
+def rank_seed(seed: int, rank: int, step: int = 0) -> int:
+    """The seed of process ``rank``'s own streams in a data-parallel run of seed ``seed``.
+
+    Rank 0 keeps ``seed`` itself, so a one-process run (and rank 0 of any run) draws exactly
+    the numbers it always did.  Other ranks get a hash of (seed, rank), far from every
+    ``seed + offset`` above, so no rank repeats another's data or noise.  ``step`` > 0 names
+    a rank that joins a resumed run without a saved stream of its own (the world grew): its
+    streams start at a point unique to that step instead of replaying the run's first batches.
+    """
+    if rank == 0 and step == 0:
+        return seed
+    import hashlib
+    digest = hashlib.sha256(f"gankit-rank/{seed}/{rank}/{step}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 2      # < 2**62: room for the offsets

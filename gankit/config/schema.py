@@ -28,7 +28,8 @@ class OptimConfig:
 @dataclass
 class TrainConfig:
     steps: int = opt(5000, "G steps (iterations of Algorithm 1) to train for", ge=1)
-    batch_size: int = opt(256, "minibatch size m (real and fake alike)", ge=1)
+    batch_size: int = opt(256, "minibatch size m (real and fake alike); with several processes the "
+                               "global batch, split evenly over them (must divide)", ge=1)
     d_steps: int = opt(1, "k: D steps per G step (the paper used k = 1)", ge=1)
     log_every: int = opt(50, "write losses and D outputs to metrics.jsonl every this many steps", ge=1)
     sample_every: int = opt(500, "save fixed-noise samples (and D on a grid) every this many steps", ge=1)
@@ -42,6 +43,13 @@ class TrainConfig:
                                  "faster DCGAN steps on CPUs with AMX/AVX512-BF16, docs/core.md)",
                          choices=["fp32", "bf16"])
     progress: bool = opt(True, "show a progress bar with rate and ETA")
+    threads: int = opt(0, "CPU threads per process for training (0 = auto: OMP_NUM_THREADS if set, "
+                          "else 1 for point/text data, else cores / processes on this machine)", ge=0)
+    parallel_draws: str = opt("per_rank", "with several processes: per_rank (each draws its share of "
+                                          "the batch from streams of (seed, rank)) or global (each "
+                                          "draws the whole global batch from the run's streams and "
+                                          "keeps its share: one process's examples, world-size times "
+                                          "the sampling work)", choices=["per_rank", "global"])
 
 
 @dataclass
@@ -67,6 +75,7 @@ class EvalConfig:
                         "conv net (any images, no download)", choices=["classifier", "inception", "random"])
     inception_weights: str = opt("", "path of inception-2015-12-05.pt (TorchScript) for "
                                  "eval.features=inception (or env GANKIT_INCEPTION)")
+    threads: int = opt(0, "CPU threads for evaluation (0 = auto, as train.threads)", ge=0)
 
     def check(self, where):
         if self.metrics:

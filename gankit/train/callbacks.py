@@ -78,7 +78,8 @@ class PeriodicEval:
         self.run, self.every = run, every
 
     def on_step_end(self, trainer):
-        if self.every and trainer.step % self.every == 0:
+        # rank 0 alone: eval-mode sampling needs no other rank (docs/scaling.md, metrics)
+        if self.every and trainer.step % self.every == 0 and self.run.is_main:
             self.run.log({"step": trainer.step, "kind": "eval",
                           **self.run.evaluate(list(self.run.cfg.eval.metrics) or None)})
 

@@ -6,6 +6,10 @@ wrapped and checkpointed.
         -> objective.setup(optimizers) makes the phases -> the loop -> the run folder
 
 The run folder itself is read and written only through gankit.runfolder.RunFolder.
+
+Under torchrun every process builds the same Run; gankit.train.distributed gives it its
+rank, and the Run wraps for data parallelism (SyncBatchNorm, the loop's gradient and log
+averaging hooks).  Only rank 0 (``is_main``) writes the folder.
 """
 from __future__ import annotations
 
@@ -15,14 +19,16 @@ from pathlib import Path
 import torch
 
 from gankit import config as C
-from gankit import seeds
+from gankit import __version__, seeds
 from gankit.config import RunConfig
 from gankit.data import build_dataset
 from gankit.data.scaling import PointScaler, point_scaler
+from gankit.identity import run_identity
 from gankit.ops import sample_noise
 from gankit.registry import OBJECTIVES
 from gankit.runfolder import RunFolder, RunFolderError
 from gankit.train.build import build_loss, build_net, build_nets, build_optimizer
+from gankit.train import distributed, threads
 from gankit.train.callbacks import Checkpointer, MetricsLogger, PeriodicEval, Progress, Snapshots, finite_params
 from gankit.train.loop import Trainer
 from gankit.train.objective import Batch, ObjectiveContext, optimizer_params
@@ -52,18 +58,25 @@ class Run:
     def __init__(self, cfg: RunConfig, run_dir: str | Path, device: str | None = None):
         self.cfg = cfg
         self.folder = RunFolder(run_dir)
-        self.device = resolve_device(device or cfg.train.device)
+        self.world = distributed.setup(resolve_device(device or cfg.train.device))
+        self.device = self.world.device
+        distributed.check_same(self.world, "the run's identity (config hash) and gankit version",
+                               (run_identity(cfg), __version__),
+                               "start every process with the same preset, --set options and gankit")
+        local_cfg = distributed.local_config(cfg, self.world)   # the rank's share of the batch
         self.dataset = build_dataset(cfg)
         self.conditional = cfg.condition.kind != "none"
         # points the nets see standardised (data.standardize); every sample handed out is in data space
         self.scaler = point_scaler(self.dataset, getattr(self.dataset, "standardize", "none"))
         self.loss = build_loss(cfg)
-        s = cfg.seed
+        # per_rank: each rank its own streams (rank 0 the run's own); global: all share them
+        self.global_draws = self.world.parallel and cfg.train.parallel_draws == "global"
+        s = cfg.seed if self.global_draws else seeds.rank_seed(cfg.seed, self.world.rank)
         self.data_gen = seeds.generator(s, "data")
         self.noise_gen = seeds.generator(s, "noise", self.device)
         self.cond_gen = seeds.generator(s, "cond")        # mismatched conditions
         ctx = ObjectiveContext(
-            cfg=cfg, dataset=self.dataset, loss=self.loss, device=self.device,
+            cfg=local_cfg, dataset=self.dataset, loss=self.loss, device=self.device,
             build_nets=lambda data=None: build_nets(cfg, data or self.dataset),
             build_discriminator=lambda data=None: build_nets(cfg, data or self.dataset, only="D"),
             build_net=lambda registry, component, **kw: build_net(registry, component, data=self.dataset, **kw),
@@ -76,18 +89,28 @@ class Run:
             self.modules = dict(self.objective.modules)
             for m in self.modules.values():
                 m.to(self.device)
+                if self.world.parallel:   # batch statistics of the global batch
+                    from gankit.train.syncbn import convert_sync_batchnorm
+                    convert_sync_batchnorm(m, self.device)
             self.autocast = autocast_for(cfg.train.precision, self.device, list(self.modules.values()),
                                          self.objective.supports_bf16, cfg.objective.name)
             self.optimizers = {name: build_optimizer(optimizer_params(spec, self.modules), spec.config)
                                for name, spec in self.objective.optimizers.items()}
             self.objective.setup(self.optimizers)
             self.torch_rng = torch.get_rng_state()
+        if s != cfg.seed:     # dropout and other global draws: the rank's own stream too
+            self.torch_rng = torch.Generator().manual_seed(s).get_state()
         self.step = 0
 
     # ---------------------------------------------------------------- conveniences
     @property
     def dir(self) -> Path:
         return self.folder.path
+
+    @property
+    def is_main(self) -> bool:
+        """Whether this process writes the run folder (rank 0, or the only process)."""
+        return self.world.is_main
 
     @property
     def G(self):
@@ -98,12 +121,22 @@ class Run:
         return self.modules.get("D")
 
     # ---------------------------------------------------------------- sampling
+    def _share(self, n: int) -> tuple[int, slice]:
+        """How many to draw for n of this rank's samples, and which of them are its own: with
+        global draws every rank draws the world's batch and keeps its rank's rows."""
+        if not self.global_draws:
+            return n, slice(None)
+        r = self.world.rank
+        return n * self.world.size, slice(r * n, (r + 1) * n)
+
     def sample_batch(self, n: int) -> Batch:
         """n training samples on the device (with their conditions and classes when conditional)."""
+        k, mine = self._share(n)
         if self.conditional:
-            x, c, y = self.dataset.sample_conditional(n, self.data_gen)
-            return Batch(self._to_model(x.to(self.device, non_blocking=True)), c.to(self.device), y.to(self.device))
-        return Batch(self._to_model(self.dataset.sample(n, self.data_gen).to(self.device, non_blocking=True)))
+            x, c, y = self.dataset.sample_conditional(k, self.data_gen)
+            return Batch(self._to_model(x[mine].to(self.device, non_blocking=True)), c[mine].to(self.device),
+                         y[mine].to(self.device))
+        return Batch(self._to_model(self.dataset.sample(k, self.data_gen)[mine].to(self.device, non_blocking=True)))
 
     def _to_model(self, x: torch.Tensor) -> torch.Tensor:
         return x if self.scaler is None else self.scaler.to_model(x)
@@ -112,7 +145,8 @@ class Run:
         return x if self.scaler is None else self.scaler.to_data(x)
 
     def sample_z(self, n: int) -> torch.Tensor:
-        return sample_noise(n, self.cfg.noise.dim, self.cfg.noise.dist, self.noise_gen, self.device)
+        k, mine = self._share(n)
+        return sample_noise(k, self.cfg.noise.dim, self.cfg.noise.dist, self.noise_gen, self.device)[mine]
 
     def conditions(self, n: int, seed: int | None = None, y: torch.Tensor | None = None,
                    c: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -188,11 +222,19 @@ class Run:
 
     # ---------------------------------------------------------------- folder
     def log(self, record: dict):
-        self.folder.append(record)
+        if self.is_main:
+            self.folder.append(record)
 
     def save_snapshot(self, step: int):
+        if not self.is_main:    # eval-mode forwards only: no collective is skipped
+            return
         from gankit.train.snapshot import snapshot_arrays
         self.folder.save_snapshot(step, snapshot_arrays(self))
+
+    def _rng_state(self) -> dict:
+        return {"torch": self.torch_rng, "data": self.data_gen.get_state(),
+                "noise": self.noise_gen.get_state(), "noise_device": self.device.type,
+                "cond": self.cond_gen.get_state()}
 
     def state_dict(self) -> dict:
         return {
@@ -202,9 +244,8 @@ class Run:
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
             "objective": self.objective.state_dict(),
             **({"data_scale": self.scaler.state_dict()} if self.scaler is not None else {}),
-            "rng": {"torch": self.torch_rng, "data": self.data_gen.get_state(),
-                    "noise": self.noise_gen.get_state(), "noise_device": self.device.type,
-                    "cond": self.cond_gen.get_state()},
+            "rng": self._rng_state(),         # rank 0's streams: a one-process run's own
+            "world_size": self.world.size,
         }
 
     def load_state_dict(self, state: dict):
@@ -220,21 +261,42 @@ class Run:
         self.objective.load_state_dict(state.get("objective", {}))
         if "data_scale" in state:     # the statistics the nets were trained with, whatever the code now says
             self.scaler = PointScaler.from_state(state["data_scale"])
-        self.torch_rng = state["rng"]["torch"]
-        self.data_gen.set_state(state["rng"]["data"])
-        if state["rng"].get("noise_device", "cpu") == self.device.type:
-            self.noise_gen.set_state(state["rng"]["noise"])
-        # else: a run moved between CPU and GPU (their generators differ): training noise starts afresh
-        if "cond" in state["rng"]:
-            self.cond_gen.set_state(state["rng"]["cond"])
         self.step = int(state["step"])
+        rng = state["rng"]
+        if self.world.rank > 0 and not self.global_draws:
+            saved = state.get("rng_ranks") or []
+            if self.world.rank >= len(saved):   # the world grew: this rank starts fresh streams
+                self._reseed_rank(self.step)
+                return
+            rng = saved[self.world.rank]
+        self.torch_rng = rng["torch"]
+        self.data_gen.set_state(rng["data"])
+        if rng.get("noise_device", "cpu") == self.device.type:
+            self.noise_gen.set_state(rng["noise"])
+        # else: a run moved between CPU and GPU (their generators differ): training noise starts afresh
+        if "cond" in rng:
+            self.cond_gen.set_state(rng["cond"])
+
+    def _reseed_rank(self, step: int):
+        s = seeds.rank_seed(self.cfg.seed, self.world.rank, step)
+        for gen, name in ((self.data_gen, "data"), (self.noise_gen, "noise"), (self.cond_gen, "cond")):
+            gen.manual_seed(seeds.stream_seed(s, name))
+        self.torch_rng = torch.Generator().manual_seed(s).get_state()
 
     def save_checkpoint(self):
         if not finite_params(self.modules.values()):
             raise RunError(f"weights became non-finite by step {self.step}; not overwriting the last "
                            "good checkpoint. Lower the learning rates or add a penalty.")
         self.torch_rng = torch.get_rng_state()
-        self.folder.save_checkpoint(self.state_dict(), self.step, self.cfg.train.keep_checkpoints)
+        # every rank's streams, so a resume with the same world continues each exactly
+        ranks = (distributed.gather(self.world, self._rng_state())
+                 if self.world.parallel and not self.global_draws else None)
+        if not self.is_main:
+            return
+        state = self.state_dict()
+        if ranks is not None:
+            state["rng_ranks"] = ranks
+        self.folder.save_checkpoint(state, self.step, self.cfg.train.keep_checkpoints)
 
     # ---------------------------------------------------------------- life cycle
     @classmethod
@@ -244,9 +306,15 @@ class Run:
             raise RunError(f"{run_dir} already holds a trained run; continue it with --resume "
                            "or choose another --out folder")
         run = cls(cfg, run_dir)
-        folder.path.mkdir(parents=True, exist_ok=True)
-        folder.clear_records()
-        folder.write_config(C.dumps_toml(cfg))
+        if run.world.parallel:   # rank 0's folder (a default name has the clock in it)
+            run.folder = folder = RunFolder(distributed.agree(run.world, str(run_dir)))
+            if folder.checkpoints():
+                raise RunError(f"{folder.path} already holds a trained run; continue it with "
+                               "--resume or choose another --out folder")
+        if run.is_main:
+            folder.path.mkdir(parents=True, exist_ok=True)
+            folder.clear_records()
+            folder.write_config(C.dumps_toml(cfg))
         return run
 
     @classmethod
@@ -265,15 +333,21 @@ class Run:
         if load:
             state, _ = folder.load_checkpoint()   # on the CPU; load_state_dict moves
             run.load_state_dict(state)
-        if overrides:
+        if overrides and run.is_main:
             folder.write_config(C.dumps_toml(cfg))
         return run
 
     def train(self, progress: bool | None = None) -> "Run":
         cfg = self.cfg.train
-        if self.step > 0:
+        world = self.world
+        if self.step > 0 and self.is_main:
             self.folder.truncate_records(self.step)
-        show = cfg.progress if progress is None else progress
+        show = (cfg.progress if progress is None else progress) and self.is_main
+        n_threads = threads.resolve(cfg.threads, self.dataset.kind, world.local_size)
+        before = threads.apply(n_threads)
+        distributed.broadcast_modules(world, self.modules.values())   # same weights everywhere
+        self.log({"step": self.step, "kind": "launch", "world_size": world.size,
+                  "backend": world.backend or "none", "device": str(self.device), "threads": n_threads})
 
         class _Sync:  # keeps run.step in step with the loop, before any callback reads it
             def on_step_end(_, t):
@@ -283,12 +357,17 @@ class Run:
         callbacks = [_Sync(), MetricsLogger(self), Progress(cfg.steps, show), *self.objective.callbacks,
                      Snapshots(self, cfg.sample_every, cfg.steps), PeriodicEval(self, cfg.eval_every),
                      Checkpointer(self, cfg.checkpoint_every, cfg.steps)]
-        trainer = Trainer(self.objective.phases, callbacks, cfg.log_every, self.autocast)
+        trainer = Trainer(self.objective.phases, callbacks, cfg.log_every, self.autocast,
+                          grad_sync=distributed.GradSync(world) if world.parallel else None,
+                          reduce_logs=distributed.mean_over_ranks(world) if world.parallel else None)
         trainer.step = self.step
-        with torch.random.fork_rng(devices=[]):   # dropout etc. draw from the run's own stream
-            torch.set_rng_state(self.torch_rng)
-            trainer.fit(cfg.steps)
-            self.torch_rng = torch.get_rng_state()
+        try:
+            with torch.random.fork_rng(devices=[]):   # dropout etc. draw from the run's own stream
+                torch.set_rng_state(self.torch_rng)
+                trainer.fit(cfg.steps)
+                self.torch_rng = torch.get_rng_state()
+        finally:
+            torch.set_num_threads(before)
         return self
 
     def eval_context(self, rejection: bool = True):
@@ -305,4 +384,9 @@ class Run:
         """Every metric that applies (or the ones named); ``rejection=False`` measures G
         itself when a rejection sampler is fitted."""
         from gankit.metrics import evaluate
-        return evaluate(self.eval_context(rejection), names)
+        before = threads.apply(threads.resolve(self.cfg.eval.threads, self.dataset.kind,
+                                               self.world.local_size))
+        try:
+            return evaluate(self.eval_context(rejection), names)
+        finally:
+            torch.set_num_threads(before)
