@@ -30,6 +30,13 @@ ADDED_OPTIONS: dict[tuple[str, str], object] = {
     ("objective", "unroll_lr"): 0.0,
     ("train", "precision"): "fp32",
     ("", "imports"): [],
+    ("train", "lr_schedule"): "constant",
+    ("train", "lr_warmup"): 0.0,
+    ("train", "lr_decay_start"): 0.0,
+    ("train", "lr_final"): 0.0,
+    ("train", "lr_on_resume"): "continue",
+    ("train", "tensorboard"): False,
+    ("train", "live_report"): True,
 }
 
 

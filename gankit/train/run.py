@@ -9,6 +9,8 @@ The run folder itself is read and written only through gankit.runfolder.RunFolde
 """
 from __future__ import annotations
 
+import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -80,6 +82,12 @@ class Run:
             self.objective.setup(self.optimizers)
             self.torch_rng = torch.get_rng_state()
         self.step = 0
+        self.schedule_span = (0, cfg.train.steps)   # the lr schedule's segment (checkpointed)
+        self.train_time = 0.0                        # training seconds over every session
+        self._clock: float | None = None
+        self.overrides: list[str] = []               # the --set of this session (recorded)
+        self.config_changes: dict = {}               # key -> [old, new] against the checkpoint's config
+        self.watchers: list = []                     # objects with on_record / on_snapshot (TensorBoard, live report)
 
     # ---------------------------------------------------------------- conveniences
     @property
@@ -179,10 +187,21 @@ class Run:
     # ---------------------------------------------------------------- folder
     def log(self, record: dict):
         self.folder.append(record)
+        for w in self.watchers:
+            getattr(w, "on_record", lambda r: None)(record)
 
     def save_snapshot(self, step: int):
         from gankit.train.snapshot import snapshot_arrays
-        self.folder.save_snapshot(step, snapshot_arrays(self))
+        arrays = snapshot_arrays(self)
+        self.folder.save_snapshot(step, arrays)
+        for w in self.watchers:
+            getattr(w, "on_snapshot", lambda s, a: None)(step, arrays)
+
+    def elapsed(self) -> float:
+        """Training seconds so far, over every session of the run."""
+        if self._clock is None:
+            return self.train_time
+        return self.train_time + time.perf_counter() - self._clock
 
     def state_dict(self) -> dict:
         return {
@@ -191,6 +210,8 @@ class Run:
             "models": {k: m.state_dict() for k, m in self.modules.items()},
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
             "objective": self.objective.state_dict(),
+            "schedule_span": list(self.schedule_span),
+            "train_time": self.elapsed(),
             "rng": {"torch": self.torch_rng, "data": self.data_gen.get_state(),
                     "noise": self.noise_gen.get_state(), "noise_device": self.device.type,
                     "cond": self.cond_gen.get_state()},
@@ -215,6 +236,11 @@ class Run:
         if "cond" in state["rng"]:
             self.cond_gen.set_state(state["rng"]["cond"])
         self.step = int(state["step"])
+        self.schedule_span = tuple(state.get("schedule_span") or (0, state["config"]["train"]["steps"]))
+        self.train_time = float(state.get("train_time", 0.0))
+        old = state.get("config")
+        if old:
+            self.config_changes = config_changes(old, C.to_dict(self.cfg))
 
     def save_checkpoint(self):
         if not finite_params(self.modules.values()):
@@ -252,31 +278,73 @@ class Run:
         if load:
             state, _ = folder.load_checkpoint()   # on the CPU; load_state_dict moves
             run.load_state_dict(state)
-        if overrides:
+        if overrides:   # config.toml holds the config in force; the session record keeps the history
             folder.write_config(C.dumps_toml(cfg))
+        run.overrides = list(overrides or [])
         return run
 
-    def train(self, progress: bool | None = None) -> "Run":
+    def train(self, progress: bool | None = None, final_report: bool = True) -> "Run":
+        """Train up to train.steps.  ``final_report``: with train.live_report, rewrite
+        report.html at the end (False when the caller writes it after an evaluation)."""
+        from gankit.train.schedule import LRSchedules, schedule_for
+        from gankit.train.watch import live_report, session_record, tensorboard_writer
         cfg = self.cfg.train
         if self.step > 0:
             self.folder.truncate_records(self.step)
         show = cfg.progress if progress is None else progress
+        schedule = schedule_for(self.cfg, self.objective)
+        note = self._resume_schedule(schedule)
+        self.log(session_record(self, note))
+        watchers = [w for w in (tensorboard_writer(self), live_report(self, final_report)) if w is not None]
+        self.watchers += watchers
+        lrs = LRSchedules(self.optimizers, {k: s.config.lr for k, s in self.objective.optimizers.items()},
+                          schedule, *self.schedule_span)
 
         class _Sync:  # keeps run.step in step with the loop, before any callback reads it
             def on_step_end(_, t):
                 self.step = t.step
         # objective callbacks (e.g. DRS fitted at the last step) run before the snapshot,
         # evaluation and checkpoint of the same step
+        # the schedule steps before the checkpoint, so a checkpoint holds the next iteration's rates
         callbacks = [_Sync(), MetricsLogger(self), Progress(cfg.steps, show), *self.objective.callbacks,
-                     Snapshots(self, cfg.sample_every, cfg.steps), PeriodicEval(self, cfg.eval_every),
+                     lrs, Snapshots(self, cfg.sample_every, cfg.steps), PeriodicEval(self, cfg.eval_every),
                      Checkpointer(self, cfg.checkpoint_every, cfg.steps)]
         trainer = Trainer(self.objective.phases, callbacks, cfg.log_every, self.autocast)
         trainer.step = self.step
-        with torch.random.fork_rng(devices=[]):   # dropout etc. draw from the run's own stream
-            torch.set_rng_state(self.torch_rng)
-            trainer.fit(cfg.steps)
-            self.torch_rng = torch.get_rng_state()
+        self._clock = time.perf_counter()
+        try:
+            with torch.random.fork_rng(devices=[]):   # dropout etc. draw from the run's own stream
+                torch.set_rng_state(self.torch_rng)
+                trainer.fit(cfg.steps)
+                self.torch_rng = torch.get_rng_state()
+        finally:
+            self.train_time, self._clock = self.elapsed(), None
+            for w in watchers:
+                getattr(w, "close", lambda: None)()
+                self.watchers.remove(w)
         return self
+
+    def _resume_schedule(self, schedule) -> str:
+        """Where the lr schedule goes when a resume changed train.steps; a line saying so."""
+        begin, end = self.schedule_span
+        steps = self.cfg.train.steps
+        if self.step == 0:
+            self.schedule_span = (0, steps)
+            return ""
+        if end == steps or schedule.is_constant:
+            self.schedule_span = (begin, steps) if schedule.is_constant else (begin, end)
+            return ""
+        if self.cfg.train.lr_on_resume == "restart":
+            self.schedule_span = (self.step, steps)
+            note = (f"learning-rate schedule restarted: steps {self.step}..{steps} "
+                    f"(train.lr_on_resume = restart)")
+        else:
+            note = (f"learning-rate schedule continued as planned for steps {begin}..{end}; "
+                    + (f"the rates stay at their final value after step {end}" if steps > end else
+                       f"training stops at step {steps}, before its end")
+                    + " (--set train.lr_on_resume=restart starts it anew over the remaining steps)")
+        print(f"gankit: {note}", file=sys.stderr)
+        return note
 
     def eval_context(self, rejection: bool = True):
         from gankit.metrics.context import EvalContext
@@ -293,3 +361,16 @@ class Run:
         itself when a rejection sampler is fitted."""
         from gankit.metrics import evaluate
         return evaluate(self.eval_context(rejection), names)
+
+
+def config_changes(old: dict, new: dict, prefix: str = "") -> dict:
+    """{dotted key: [old, new]} for every value that differs between two config dicts."""
+    out = {}
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k), new.get(k)
+        key = f"{prefix}{k}"
+        if isinstance(a, dict) and isinstance(b, dict):
+            out.update(config_changes(a, b, key + "."))
+        elif a != b:
+            out[key] = [a, b]
+    return out
