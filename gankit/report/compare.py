@@ -91,10 +91,10 @@ def to_text(data: dict) -> str:
     lines.append("-" * len(lines[0]))
     lines.append(row("step", [str(r["step"]) for r in data["runs"]]))
     for m in data["metrics"]:
-        cells = [s + (" *" if i == m["best"] else "") for i, s in enumerate(m["shown"])]
+        cells = [s + (" *" if i in m["best"] else "") for i, s in enumerate(m["shown"])]
         lines.append(row(m["key"], cells, {"higher": "  (higher is better)",
                                            "lower": "  (lower is better)"}.get(m["better"], "")))
-    lines.append("* the better value")
+    lines.append("* the better value (ties: each; none when all are equal)")
     if data["config_diff"]:
         lines += ["", "config differences:"]
         lines += [row(d["key"], ["-" if v is None else json.dumps(v) for v in d["values"]])

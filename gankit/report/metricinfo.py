@@ -69,14 +69,17 @@ def eval_keys(evals: list[dict], infos: dict[str, KeyInfo]) -> list[str]:
     return sorted(keys, key=lambda k: (info(k, infos).better is None, info(k, infos).order, k))
 
 
-def better_of(values: list, better: str | None) -> int | None:
-    """Index of the best value under the direction (None when there is no direction or no number)."""
+def better_of(values: list, better: str | None) -> list[int]:
+    """Indices of the best value(s) under the direction: every run that ties for it; none
+    when there is no direction, fewer than two numbers, or all of them are equal."""
     idx = [i for i, v in enumerate(values) if is_number(v)]
     if better not in ("higher", "lower") or len(idx) < 2:
-        return None
-    pick = max if better == "higher" else min
-    best = pick(values[i] for i in idx)
-    return idx[[values[i] for i in idx].index(best)]
+        return []
+    nums = [values[i] for i in idx]
+    if min(nums) == max(nums):
+        return []
+    best = max(nums) if better == "higher" else min(nums)
+    return [i for i in idx if values[i] == best]
 
 
 ARROW = {"higher": "\u2191 higher is better", "lower": "\u2193 lower is better", None: "descriptive"}

@@ -98,6 +98,7 @@ def _style(ax, title: str):
     ax.set_title(title, fontsize=10, loc="left")
     ax.set_xlabel("step", fontsize=8)
     ax.tick_params(labelsize=7)
+    ax.ticklabel_format(axis="y", useOffset=False, style="plain") if ax.get_yscale() == "linear" else None
     ax.grid(alpha=0.25)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
