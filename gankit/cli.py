@@ -160,8 +160,9 @@ def _cmd_list(a):
     for name in C.preset_names():
         first = (C.PRESET_DIR / f"{name}.toml").read_text().splitlines()[0].lstrip("# ")
         t = times.get(name)
-        when = (f"~{t['estimate_min']:g} min ({t['steps']} steps, {t['threads']} threads, {t['date']})"
-                if t else "time not measured")
+        when = (f"~{t['estimate_min']:g} min ({t['steps']} steps, {t['threads']} threads, "
+                f"load {t.get('load', '?')}, {t['date']})" if t else
+                "time not measured (python benchmarks/preset_times.py measures it)")
         print(f"  {name:<16} {first}\n  {'':<16} {when}")
     for kind, reg in REGISTRIES.items():
         print(f"{kind}:")

@@ -96,11 +96,9 @@ def test_split_resume_matches_straight_run_rates(tmp_path, tiny):
 
 
 def _train_seen_from(run):
+    """Train with the run's planned segment kept (a fresh run would plan it over train.steps)."""
     rec = _LR(run)
     run.objective.callbacks.insert(0, rec)
-    from gankit.train.schedule import LRSchedules, schedule_for   # noqa: F401  (the run builds its own)
-    span = run.schedule_span
-    run._resume_schedule = lambda schedule: ""                      # keep the planned 0..20 segment
-    run.schedule_span = span
+    run._resume_schedule = lambda schedule: ""
     run.train()
     return rec.seen

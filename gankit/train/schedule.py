@@ -21,6 +21,7 @@ continues exactly.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -60,6 +61,9 @@ def schedule_for(cfg, objective) -> Schedule:
     GAN objective's lr_decay_final); both at once is a config error."""
     t = cfg.train
     own = Schedule(t.lr_schedule, t.lr_warmup, t.lr_decay_start, t.lr_final)
+    if getattr(objective, "sets_own_lr", False) and not own.is_constant:
+        raise ConfigError(f"train.lr_schedule / train.lr_warmup: the {cfg.objective.name!r} objective sets "
+                          "its learning rates itself in each phase; use train.lr_schedule=constant")
     declared = getattr(objective, "lr_schedule", None)
     if declared is None:
         return own
@@ -83,6 +87,11 @@ class LRSchedules:
         return self.schedule.factor(step, self.begin, self.end)
 
     def on_train_start(self, trainer):
+        if self.schedule.is_constant:      # the config's rates (a --set optim_*.lr on resume holds)
+            for name, opt in self.optimizers.items():
+                for g in opt.param_groups:
+                    g["lr"] = self.base_lrs[name]
+            return
         for name, opt in self.optimizers.items():
             for g in opt.param_groups:   # the base rate is the config's, whatever the checkpoint held
                 g["initial_lr"] = self.base_lrs[name]
@@ -91,5 +100,9 @@ class LRSchedules:
                 opt, self.lr_at, last_epoch=trainer.step - 1)
 
     def on_step_end(self, trainer):
-        for s in self.schedulers.values():
-            s.step()
+        with warnings.catch_warnings():
+            # an optimizer that did not step this iteration (e.g. an objective's idle phase) makes
+            # torch warn about the order; the rate is a function of the step either way
+            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step()`")
+            for s in self.schedulers.values():
+                s.step()
