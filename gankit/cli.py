@@ -10,12 +10,15 @@ from gankit.config import ConfigError
 
 
 def _cmd_train(a):
+    from gankit.train.distributed import launched
+    if not a.out and not a.resume and (a.nproc > 1 or launched()):
+        if launched():   # each process would name its own timestamped folder
+            raise ConfigError("under torchrun give --out RUN_DIR: every process must use the same run folder")
+        a.out = _default_out(a.config or "ring", a.set)
     if a.nproc > 1:
         from gankit.train.launch import launch, train_argv
         return launch(a.nproc, train_argv(a))
-    from gankit import config as C
-    from gankit.report import write_report
-    from gankit.train.run import Run
+    from gankit import api
     if a.resume:
         if not a.out:
             raise ConfigError("--resume needs --out RUN_DIR (the run folder to continue)")
@@ -23,32 +26,25 @@ def _cmd_train(a):
             raise ConfigError(f"--resume continues {a.out} with its own config.toml, so the preset "
                               f"{a.config!r} would be ignored; drop it (change options with --set, "
                               "e.g. --set train.steps=N)")
-        run = Run.open(a.out, a.set)
-        if run.is_main:
-            print(f"resuming {a.out} at step {run.step} of {run.cfg.train.steps}", file=sys.stderr)
+        run = api.train(out=a.out, overrides=a.set, resume=True)
     else:
         source = a.config or "ring"
-        raw = C.resolve_source(source)
-        if a.imports:   # recorded in config.toml, so eval/sample/resume find the components again
-            raw["imports"] = list(dict.fromkeys([*raw.get("imports", []), *a.imports]))
-        cfg = C.load(raw, a.set)
-        out = a.out or _default_out(source, cfg.seed)
-        run = Run.create(cfg, out)
-    run.train()
-    if not run.is_main:   # rank 0 alone evaluates and writes the report
+        run = api.train(source, a.out or _default_out(source, a.set), a.set, imports=a.imports)
+    if not run.is_main:   # rank 0 alone evaluates, writes the report and prints
         return
-    result = run.evaluate()
-    run.log({"step": run.step, "kind": "eval", **result})
-    report = write_report(run.dir)
+    result = {k: v for k, v in run.folder.records("eval")[-1].items()
+              if k not in ("step", "kind", "settings", "source")}
     print(_summary(result))
     print(f"run folder: {run.dir.resolve()}")
-    print(f"report:     {report.resolve()}")
+    print(f"report:     {run.folder.report_path.resolve()}")
 
 
-def _default_out(source: str, seed: int) -> str:
+def _default_out(source: str, overrides: list[str]) -> str:
     import time
-    stem = Path(source).stem
-    return str(Path("runs") / f"{stem}-s{seed}-{time.strftime('%Y%m%d-%H%M%S')}")
+
+    from gankit import config as C
+    seed = C.load(C.resolve_source(source), overrides).seed
+    return str(Path("runs") / f"{Path(source).stem}-s{seed}-{time.strftime('%Y%m%d-%H%M%S')}")
 
 
 def _summary(result: dict) -> str:
@@ -69,15 +65,19 @@ def _summary(result: dict) -> str:
 
 
 def _cmd_eval(a):
-    from gankit.train.run import Run
-    run = Run.open(a.run_dir)
+    from gankit import api
     names = [m for item in (a.metrics or []) for m in item.split(",") if m]
-    result = run.evaluate(names or None)
+    run = api.open_run(a.run_dir)
+    result = api.evaluate(run, names or None, overrides=a.set, record=not a.no_record, source="gankit eval",
+                          log=None if a.json else api._stderr)
     if a.json:
         from gankit.io import jsonable
         print(json.dumps({"step": run.step, **jsonable(result)}))
     else:
         print(f"step {run.step}: {_summary(result)}")
+        if not a.no_record:
+            print(f"recorded in {run.folder.records_path} (kind \"eval\"); gankit report {a.run_dir} "
+                  "shows it", file=sys.stderr)
 
 
 def _cmd_drs(a):
@@ -150,13 +150,30 @@ def _cmd_report(a):
     print(f"report: {write_report(a.run_dir).resolve()}")
 
 
+def _cmd_compare(a):
+    from gankit.report import compare as CMP
+    if a.json or a.text:
+        data = CMP.compare_data(a.run_dirs)
+        print(CMP.to_json(data) if a.json else CMP.to_text(data))
+    if a.out or not (a.json or a.text):
+        out = CMP.write_compare(a.run_dirs, a.out or "compare.html")
+        print(f"compare: {out.resolve()}", file=sys.stderr if a.json else sys.stdout)
+
+
 def _cmd_list(a):
     from gankit import config as C
     from gankit.registry import REGISTRIES
-    print("presets:")
+    times_file = C.PRESET_DIR / "times.json"
+    times = json.loads(times_file.read_text()) if times_file.is_file() else {}
+    print("presets (time: measured set-up + train.steps x s/step of training alone, "
+          "benchmarks/preset_times.py):")
     for name in C.preset_names():
         first = (C.PRESET_DIR / f"{name}.toml").read_text().splitlines()[0].lstrip("# ")
-        print(f"  {name:<16} {first}")
+        t = times.get(name)
+        when = (f"~{t['estimate_min']:g} min ({t['steps']} steps, {t['threads']} threads, "
+                f"load {t.get('load', '?')}, {t['date']})" if t else
+                "time not measured (python benchmarks/preset_times.py measures it)")
+        print(f"  {name:<16} {first}\n  {'':<16} {when}")
     for kind, reg in REGISTRIES.items():
         print(f"{kind}:")
         for e in reg.entries():
@@ -172,7 +189,9 @@ def _cmd_list(a):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from gankit import __version__
     p = argparse.ArgumentParser(prog="gankit", description="Train, watch and measure GANs.")
+    p.add_argument("--version", action="version", version=f"gankit {__version__}")
     p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
                    help="import a module that registers your own components (a dataset, net, loss, "
                         "metric or objective) first; `train` records it in the run's config.toml")
@@ -191,8 +210,18 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="metrics of a run's latest checkpoint")
     e.add_argument("run_dir")
     e.add_argument("--json", action="store_true", help="print one JSON object")
-    e.add_argument("--metrics", action="append", help="metric names (comma separated); default: all that apply")
+    e.add_argument("--metrics", action="append",
+                   help="metric names (comma separated); default: eval.metrics, else all that apply")
+    e.add_argument("--set", action="append", default=[], metavar="eval.KEY=VALUE",
+                   help="an eval setting for this evaluation only, e.g. --set eval.n_samples=10000 (repeatable)")
+    e.add_argument("--no-record", action="store_true", help="do not append the result to metrics.jsonl")
     e.set_defaults(fn=_cmd_eval)
+    c = sub.add_parser("compare", help="runs side by side: overlaid curves, final metrics, config differences")
+    c.add_argument("run_dirs", nargs="+", metavar="RUN")
+    c.add_argument("--out", default=None, help="write the HTML page here (default compare.html unless --json/--text)")
+    c.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    c.add_argument("--text", action="store_true", help="print the comparison as a text table")
+    c.set_defaults(fn=_cmd_compare)
     d = sub.add_parser("drs", help="discriminator rejection sampling for a trained run: fine-tune a "
                                    "copy of D on its G, then sample through it")
     d.add_argument("run_dir")

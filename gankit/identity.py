@@ -38,6 +38,13 @@ ADDED_OPTIONS: dict[tuple[str, str], object] = {
     ("train", "threads"): 0,
     ("train", "parallel_draws"): "per_rank",
     ("eval", "threads"): 0,
+    ("train", "lr_schedule"): "constant",
+    ("train", "lr_warmup"): 0.0,
+    ("train", "lr_decay_start"): 0.0,
+    ("train", "lr_final"): 0.0,
+    ("train", "lr_on_resume"): "continue",
+    ("train", "tensorboard"): False,
+    ("train", "live_report"): True,
 }
 
 

@@ -57,6 +57,11 @@ class RunFolder:
     def report_path(self) -> Path:
         return self.path / "report.html"
 
+    @property
+    def tensorboard_dir(self) -> Path:
+        """TensorBoard event files (train.tensorboard = true), written by TensorBoard's writer."""
+        return self.path / "tensorboard"
+
     def is_run(self) -> bool:
         return self.config_path.is_file()
 

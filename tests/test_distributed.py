@@ -107,7 +107,7 @@ def test_one_stream_one_set_of_checkpoints_world_size_recorded(runs):
     folder = RunFolder(runs["two"])
     steps = [r["step"] for r in folder.records("train")]
     assert steps == [1, 2, 3, 4, 5]                    # not written twice
-    assert [r["world_size"] for r in folder.records("launch")] == [2]
+    assert [r["world_size"] for r in folder.records("session")] == [2]
     assert [s for s, _ in folder.checkpoints()] == [5]
     state = last_state(runs["two"])
     assert state["world_size"] == 2
@@ -122,7 +122,7 @@ def test_resume_changes_world_size_both_ways(runs):
         state = last_state(runs[name])
         assert state["step"] == 8 and state["world_size"] == world
         assert max_diff(ref, state) < 1e-5, name
-    launches = [r["world_size"] for r in RunFolder(runs["up"]).records("launch")]
+    launches = [r["world_size"] for r in RunFolder(runs["up"]).records("session")]
     assert launches == [1, 2]
     steps = [r["step"] for r in RunFolder(runs["down"]).records("train")]
     assert steps == list(range(1, 9))
@@ -184,5 +184,5 @@ def test_cli_nproc_2(tmp_path, tiny_cli):
     steps = [r["step"] for r in folder.records("train")]
     assert steps == sorted(set(steps)) and steps[-1] == 12
     assert len(folder.records("eval")) == 1 and folder.report_path.is_file()
-    assert folder.records("launch")[0]["world_size"] == 2
+    assert folder.records("session")[0]["world_size"] == 2
     assert p.stdout.count("run folder:") == 1

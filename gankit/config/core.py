@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
-# Presets are the TOML files in the repository's configs/ folder (installed editable).
-PRESET_DIR = Path(__file__).resolve().parents[2] / "configs"
+# Presets are the TOML files shipped in the package (gankit/presets, package data; the
+# repository's configs/ is a link to it).
+PRESET_DIR = Path(__file__).resolve().parents[1] / "presets"
 
 
 class ConfigError(ValueError):

@@ -50,6 +50,24 @@ class TrainConfig:
                                           "draws the whole global batch from the run's streams and "
                                           "keeps its share: one process's examples, world-size times "
                                           "the sampling work)", choices=["per_rank", "global"])
+    lr_schedule: str = opt("constant", "learning-rate schedule of every optimizer (a torch LambdaLR "
+                           "over the steps): constant, linear or cosine decay to train.lr_final",
+                           choices=["constant", "linear", "cosine"])
+    lr_warmup: float = opt(0.0, "fraction of the steps over which the rates rise linearly from "
+                                "0 to optim_*.lr (any schedule)", ge=0.0, le=1.0)
+    lr_decay_start: float = opt(0.0, "fraction of the steps after which linear/cosine decay starts",
+                                ge=0.0, le=1.0)
+    lr_final: float = opt(0.0, "the rates at the last step, as a fraction of optim_*.lr (linear, cosine)",
+                          ge=0.0, le=1.0)
+    lr_on_resume: str = opt("continue", "a --resume that changes train.steps: continue the schedule "
+                            "planned for the old steps (past its end the rates stay at their final "
+                            "value), or restart it over the steps from the resume point",
+                            choices=["continue", "restart"])
+    tensorboard: bool = opt(False, "also write TensorBoard events to RUN_DIR/tensorboard: scalars, "
+                                   "eval metrics, sample images, the config (pip install "
+                                   "'gankit[tensorboard]')")
+    live_report: bool = opt(True, "rebuild report.html at snapshots while training (at most ~10% of "
+                                  "the training time); the page reloads itself until the run ends")
 
 
 @dataclass

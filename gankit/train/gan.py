@@ -151,9 +151,9 @@ class GANObjective(Objective):
             self.g_after.append(ema.update)
             self.state["ema_g"] = ema
             self.G_eval = ema.shadow
-        if p.lr_decay_final < 1.0:
-            for opt_, oc, after in ((opt_d, cfg.optim_d, self.d_after), (opt_g, cfg.optim_g, self.g_after)):
-                after.append(R.LRDecay(opt_, oc.lr, cfg.train.steps, p.lr_decay_start, p.lr_decay_final))
+        if p.lr_decay_final < 1.0:   # the Run turns this into a LambdaLR per optimizer
+            from gankit.train.schedule import Schedule
+            self.lr_schedule = Schedule("linear", 0.0, p.lr_decay_start, p.lr_decay_final)
         if p.drs:
             from gankit.train.rejection import FitAtEnd, RejectionSampler
             self.rejection = RejectionSampler(self.D, p.pack, p.drs_steps, p.drs_lr, p.drs_quantile,

@@ -13,6 +13,8 @@ averaging hooks).  Only rank 0 (``is_main``) writes the folder.
 """
 from __future__ import annotations
 
+import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -101,6 +103,12 @@ class Run:
         if s != cfg.seed:     # dropout and other global draws: the rank's own stream too
             self.torch_rng = torch.Generator().manual_seed(s).get_state()
         self.step = 0
+        self.schedule_span = (0, cfg.train.steps)   # the lr schedule's segment (checkpointed)
+        self.train_time = 0.0                        # training seconds over every session
+        self._clock: float | None = None
+        self.overrides: list[str] = []               # the --set of this session (recorded)
+        self.config_changes: dict = {}               # key -> [old, new] against the checkpoint's config
+        self.watchers: list = []                     # objects with on_record / on_snapshot (TensorBoard, live report)
 
     # ---------------------------------------------------------------- conveniences
     @property
@@ -222,14 +230,26 @@ class Run:
 
     # ---------------------------------------------------------------- folder
     def log(self, record: dict):
-        if self.is_main:
-            self.folder.append(record)
+        if not self.is_main:
+            return
+        self.folder.append(record)
+        for w in self.watchers:
+            getattr(w, "on_record", lambda r: None)(record)
 
     def save_snapshot(self, step: int):
         if not self.is_main:    # eval-mode forwards only: no collective is skipped
             return
         from gankit.train.snapshot import snapshot_arrays
-        self.folder.save_snapshot(step, snapshot_arrays(self))
+        arrays = snapshot_arrays(self)
+        self.folder.save_snapshot(step, arrays)
+        for w in self.watchers:
+            getattr(w, "on_snapshot", lambda s, a: None)(step, arrays)
+
+    def elapsed(self) -> float:
+        """Training seconds so far, over every session of the run."""
+        if self._clock is None:
+            return self.train_time
+        return self.train_time + time.perf_counter() - self._clock
 
     def _rng_state(self) -> dict:
         return {"torch": self.torch_rng, "data": self.data_gen.get_state(),
@@ -244,6 +264,8 @@ class Run:
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
             "objective": self.objective.state_dict(),
             **({"data_scale": self.scaler.state_dict()} if self.scaler is not None else {}),
+            "schedule_span": list(self.schedule_span),
+            "train_time": self.elapsed(),
             "rng": self._rng_state(),         # rank 0's streams: a one-process run's own
             "world_size": self.world.size,
         }
@@ -262,6 +284,11 @@ class Run:
         if "data_scale" in state:     # the statistics the nets were trained with, whatever the code now says
             self.scaler = PointScaler.from_state(state["data_scale"])
         self.step = int(state["step"])
+        self.schedule_span = tuple(state.get("schedule_span") or (0, state["config"]["train"]["steps"]))
+        self.train_time = float(state.get("train_time", 0.0))
+        old = state.get("config")
+        if old:
+            self.config_changes = config_changes(old, C.to_dict(self.cfg))
         rng = state["rng"]
         if self.world.rank > 0 and not self.global_draws:
             saved = state.get("rng_ranks") or []
@@ -333,11 +360,16 @@ class Run:
         if load:
             state, _ = folder.load_checkpoint()   # on the CPU; load_state_dict moves
             run.load_state_dict(state)
-        if overrides and run.is_main:
+        if overrides and run.is_main:   # config.toml: the config in force; session records keep the history
             folder.write_config(C.dumps_toml(cfg))
+        run.overrides = list(overrides or [])
         return run
 
-    def train(self, progress: bool | None = None) -> "Run":
+    def train(self, progress: bool | None = None, final_report: bool = True) -> "Run":
+        """Train up to train.steps.  ``final_report``: with train.live_report, rewrite
+        report.html at the end (False when the caller writes it after an evaluation)."""
+        from gankit.train.schedule import LRSchedules, schedule_for
+        from gankit.train.watch import live_report, session_record, tensorboard_writer
         cfg = self.cfg.train
         world = self.world
         if self.step > 0 and self.is_main:
@@ -346,21 +378,30 @@ class Run:
         n_threads = threads.resolve(cfg.threads, self.dataset.kind, world.local_size)
         before = threads.apply(n_threads)
         distributed.broadcast_modules(world, self.modules.values())   # same weights everywhere
-        self.log({"step": self.step, "kind": "launch", "world_size": world.size,
-                  "backend": world.backend or "none", "device": str(self.device), "threads": n_threads})
+        schedule = schedule_for(self.cfg, self.objective)
+        note = self._resume_schedule(schedule)
+        self.log({**session_record(self, note), "world_size": world.size, "backend": world.backend or "none",
+                  "device": str(self.device), "threads": n_threads})
+        watchers = ([w for w in (tensorboard_writer(self), live_report(self, final_report)) if w is not None]
+                    if self.is_main else [])
+        self.watchers += watchers
+        lrs = LRSchedules(self.optimizers, {k: s.config.lr for k, s in self.objective.optimizers.items()},
+                          schedule, *self.schedule_span)
 
         class _Sync:  # keeps run.step in step with the loop, before any callback reads it
             def on_step_end(_, t):
                 self.step = t.step
         # objective callbacks (e.g. DRS fitted at the last step) run before the snapshot,
         # evaluation and checkpoint of the same step
+        # the schedule steps before the checkpoint, so a checkpoint holds the next iteration's rates
         callbacks = [_Sync(), MetricsLogger(self), Progress(cfg.steps, show), *self.objective.callbacks,
-                     Snapshots(self, cfg.sample_every, cfg.steps), PeriodicEval(self, cfg.eval_every),
+                     lrs, Snapshots(self, cfg.sample_every, cfg.steps), PeriodicEval(self, cfg.eval_every),
                      Checkpointer(self, cfg.checkpoint_every, cfg.steps)]
         trainer = Trainer(self.objective.phases, callbacks, cfg.log_every, self.autocast,
                           grad_sync=distributed.GradSync(world) if world.parallel else None,
                           reduce_logs=distributed.mean_over_ranks(world) if world.parallel else None)
         trainer.step = self.step
+        self._clock = time.perf_counter()
         try:
             with torch.random.fork_rng(devices=[]):   # dropout etc. draw from the run's own stream
                 torch.set_rng_state(self.torch_rng)
@@ -368,7 +409,33 @@ class Run:
                 self.torch_rng = torch.get_rng_state()
         finally:
             torch.set_num_threads(before)
+            self.train_time, self._clock = self.elapsed(), None
+            for w in watchers:
+                getattr(w, "close", lambda: None)()
+                self.watchers.remove(w)
         return self
+
+    def _resume_schedule(self, schedule) -> str:
+        """Where the lr schedule goes when a resume changed train.steps; a line saying so."""
+        begin, end = self.schedule_span
+        steps = self.cfg.train.steps
+        if self.step == 0:
+            self.schedule_span = (0, steps)
+            return ""
+        if end == steps or schedule.is_constant:
+            self.schedule_span = (begin, steps) if schedule.is_constant else (begin, end)
+            return ""
+        if self.cfg.train.lr_on_resume == "restart":
+            self.schedule_span = (self.step, steps)
+            note = (f"learning-rate schedule restarted: steps {self.step}..{steps} "
+                    f"(train.lr_on_resume = restart)")
+        else:
+            note = (f"learning-rate schedule continued as planned for steps {begin}..{end}; "
+                    + (f"the rates stay at their final value after step {end}" if steps > end else
+                       f"training stops at step {steps}, before its end")
+                    + " (--set train.lr_on_resume=restart starts it anew over the remaining steps)")
+        print(f"gankit: {note}", file=sys.stderr)
+        return note
 
     def eval_context(self, rejection: bool = True):
         from gankit.metrics.context import EvalContext
@@ -390,3 +457,16 @@ class Run:
             return evaluate(self.eval_context(rejection), names)
         finally:
             torch.set_num_threads(before)
+
+
+def config_changes(old: dict, new: dict, prefix: str = "") -> dict:
+    """{dotted key: [old, new]} for every value that differs between two config dicts."""
+    out = {}
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k), new.get(k)
+        key = f"{prefix}{k}"
+        if isinstance(a, dict) and isinstance(b, dict):
+            out.update(config_changes(a, b, key + "."))
+        elif a != b:
+            out[key] = [a, b]
+    return out
