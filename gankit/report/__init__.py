@@ -54,7 +54,7 @@ def write_report(run_dir: str | Path) -> Path:
     if evals:
         last = evals[-1]
         rows = [(k, _fmt(v)) for k, v in last.items() if k not in ("kind", "mode_counts")]
-        sections.append(f"<h2>Evaluation at step {last['step']}</h2>" + _table(rows, ("metric", "value")))
+        sections.append(f"<h2>Evaluation at step {html.escape(str(last.get('step')))}</h2>" + _table(rows, ("metric", "value")))
         if "mode_counts" in last:
             counts = last["mode_counts"]
             total = max(sum(counts), 1)

@@ -9,6 +9,8 @@ The run folder itself is read and written only through gankit.runfolder.RunFolde
 """
 from __future__ import annotations
 
+import signal
+import threading
 import warnings
 from pathlib import Path
 
@@ -30,6 +32,42 @@ from gankit.train.precision import autocast_for
 
 class RunError(RunFolderError):
     pass
+
+
+class TrainingInterrupted(Exception):
+    """Training stopped on SIGINT or SIGTERM; ``exit_code`` is 128 + the signal's number
+    (130, 143), and the message says which checkpoint was kept."""
+
+    def __init__(self, signum: int, message: str):
+        super().__init__(message)
+        self.signum = signum
+        self.exit_code = 128 + signum
+
+
+class _StopOnSignal:
+    """While training: SIGINT/SIGTERM ask the loop to stop after the current step (the Run
+    then writes a checkpoint); a second signal stops at once (atomic writes keep the last
+    checkpoint whole).  Handlers are installed only in the main thread, and restored after."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, trainer):
+        self.trainer, self.saved = trainer, {}
+
+    def _handle(self, signum, frame):
+        if self.trainer.stop is not None:
+            raise TrainingInterrupted(signum, f"stopped at once by a second {signal.Signals(signum).name}; "
+                                      "the last checkpoint written is kept")
+        self.trainer.stop = signum
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self.saved = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc):
+        for s, h in self.saved.items():
+            signal.signal(s, h)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -54,6 +92,8 @@ class Run:
         self.device = resolve_device(device or cfg.train.device)
         self.dataset = build_dataset(cfg)
         self.conditional = cfg.condition.kind != "none"
+        from gankit.train.budget import check_memory
+        check_memory(cfg, self.dataset, self.device)   # before anything big is allocated
         self.loss = build_loss(cfg)
         s = cfg.seed
         self.data_gen = seeds.generator(s, "data")
@@ -198,14 +238,20 @@ class Run:
 
     def load_state_dict(self, state: dict):
         missing = [k for k in self.modules if k not in state["models"]]
-        missing += [k for k in self.optimizers if k not in state["optimizers"]]
+        missing += [k for k in self.optimizers if k not in state.get("optimizers", {})]
         if missing:
             raise RunError(f"the checkpoint lacks {missing}: it was written by another objective "
                            f"than {self.cfg.objective.name!r}")
-        for k, m in self.modules.items():
-            m.load_state_dict(state["models"][k])
-        for k, o in self.optimizers.items():
-            o.load_state_dict(state["optimizers"][k])
+        try:
+            for k, m in self.modules.items():
+                m.load_state_dict(state["models"][k])
+            for k, o in self.optimizers.items():
+                o.load_state_dict(state["optimizers"][k])
+        except (RuntimeError, ValueError, KeyError) as e:   # other shapes: another run's nets
+            first = str(e).strip().splitlines()
+            detail = " ".join(line.strip() for line in first[:3])[:300]
+            raise RunError(f"the checkpoint does not fit this run's networks ({detail}); it was "
+                           "written by a run with another config") from None
         self.objective.load_state_dict(state.get("objective", {}))
         self.torch_rng = state["rng"]["torch"]
         self.data_gen.set_state(state["rng"]["data"])
@@ -216,12 +262,16 @@ class Run:
             self.cond_gen.set_state(state["rng"]["cond"])
         self.step = int(state["step"])
 
-    def save_checkpoint(self):
+    def save_checkpoint(self) -> Path:
         if not finite_params(self.modules.values()):
             raise RunError(f"weights became non-finite by step {self.step}; not overwriting the last "
                            "good checkpoint. Lower the learning rates or add a penalty.")
         self.torch_rng = torch.get_rng_state()
-        self.folder.save_checkpoint(self.state_dict(), self.step, self.cfg.train.keep_checkpoints)
+        return self.folder.save_checkpoint(self.state_dict(), self.step, self.cfg.train.keep_checkpoints)
+
+    def close(self):
+        """Let go of the run folder's lock (also done when the Run is garbage collected)."""
+        self.folder.unlock()
 
     # ---------------------------------------------------------------- life cycle
     @classmethod
@@ -230,16 +280,19 @@ class Run:
         if folder.checkpoints():
             raise RunError(f"{run_dir} already holds a trained run; continue it with --resume "
                            "or choose another --out folder")
+        folder.check_new()              # a file, or the user's own folder: refuse before building
         run = cls(cfg, run_dir)
-        folder.path.mkdir(parents=True, exist_ok=True)
-        folder.clear_records()
-        folder.write_config(C.dumps_toml(cfg))
+        run.folder.claim_new()          # locked from here until the run is closed
+        run.folder.write_config(C.dumps_toml(cfg))
         return run
 
     @classmethod
     def open(cls, run_dir: str | Path, overrides: list[str] | None = None,
-             load: bool = True) -> "Run":
-        """Reopen a run folder from its config.toml (+ overrides) and latest checkpoint."""
+             load: bool = True, write: bool = False) -> "Run":
+        """Reopen a run folder from its config.toml (+ overrides) and latest checkpoint.
+
+        ``write``: this process will write the folder (resume, drs): it takes the lock first,
+        and a run killed before its first checkpoint starts again from step 0."""
         folder = RunFolder(run_dir)
         cfg = C.load(folder.read_config(), overrides or [])
         device = None
@@ -249,8 +302,16 @@ class Run:
                           "so it is opened on the CPU", stacklevel=2)
             device = "cpu"
         run = cls(cfg, run_dir, device=device)
-        if load:
-            state, _ = folder.load_checkpoint()   # on the CPU; load_state_dict moves
+        if write:
+            run.folder.claim_existing()
+        if load and write and not run.folder.checkpoints() and not run.folder._damaged() \
+                and run.folder.is_gankit_run():
+            warnings.warn(f"{run_dir} has no checkpoint yet (stopped before its first one); "
+                          "training starts again from step 0", stacklevel=2)
+            run.folder.clear_records()
+            run.folder.clear_snapshots()
+        elif load:
+            state, _ = run.folder.load_checkpoint(C.to_dict(cfg))   # on the CPU; load_state_dict moves
             run.load_state_dict(state)
         if overrides:
             folder.write_config(C.dumps_toml(cfg))
@@ -258,6 +319,7 @@ class Run:
 
     def train(self, progress: bool | None = None) -> "Run":
         cfg = self.cfg.train
+        self.folder.lock()    # one writer: another process training this folder stops here
         if self.step > 0:
             self.folder.truncate_records(self.step)
         show = cfg.progress if progress is None else progress
@@ -272,9 +334,16 @@ class Run:
                      Checkpointer(self, cfg.checkpoint_every, cfg.steps)]
         trainer = Trainer(self.objective.phases, callbacks, cfg.log_every, self.autocast)
         trainer.step = self.step
-        with torch.random.fork_rng(devices=[]):   # dropout etc. draw from the run's own stream
+        with torch.random.fork_rng(devices=[]), _StopOnSignal(trainer):   # the run's own RNG stream
             torch.set_rng_state(self.torch_rng)
             trainer.fit(cfg.steps)
+            if trainer.stop is not None:      # SIGINT/SIGTERM: keep every finished step
+                saved = self.folder.checkpoints()
+                path = saved[-1][1] if saved and saved[-1][0] == self.step else self.save_checkpoint()
+                name = signal.Signals(trainer.stop).name
+                raise TrainingInterrupted(trainer.stop, f"{name} received: stopped after step {self.step} "
+                                          f"of {cfg.steps}, checkpoint {path} written; continue with "
+                                          f"gankit train --resume --out {self.dir}")
             self.torch_rng = torch.get_rng_state()
         return self
 
