@@ -77,6 +77,18 @@ def _release(key: Path):
         os.close(held[0])   # closing the file drops the flock
 
 
+def _disk_full_cause(e: BaseException | None) -> bool:
+    """Whether a full disk caused ``e``: torch.save reports ENOSPC as a RuntimeError of its zip
+    writer, with the OSError as its context."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno in DISK_FULL:
+            return True
+        e = e.__cause__ or e.__context__
+    return False
+
+
 def intact(path: Path) -> bool:
     """Whether a checkpoint file is whole: torch writes a zip archive whose directory sits at
     the end, so a truncated or empty file has none (cheap: no tensors are read)."""
@@ -252,8 +264,8 @@ class RunFolder:
     def write_config(self, toml_text: str):
         try:
             write_text_atomic(self.config_path, toml_text)
-        except OSError as e:
-            if e.errno in DISK_FULL:
+        except Exception as e:
+            if _disk_full_cause(e):
                 raise self._disk_full(e, str(self.config_path)) from None
             raise
 
@@ -262,8 +274,8 @@ class RunFolder:
         self.path.mkdir(parents=True, exist_ok=True)
         try:
             append_jsonl(self.records_path, record)
-        except OSError as e:
-            if e.errno in DISK_FULL:
+        except Exception as e:
+            if _disk_full_cause(e):
                 raise self._disk_full(e, f"a record to {self.records_path}") from None
             raise
 
@@ -304,8 +316,8 @@ class RunFolder:
         target = self.checkpoint_dir / f"step_{step:08d}.pt"
         try:
             path = save_atomic(state, target)
-        except OSError as e:
-            if e.errno in DISK_FULL:
+        except Exception as e:
+            if _disk_full_cause(e):
                 prev = [p.name for s, p in self.checkpoints() if p != target]
                 kept = f"; the previous checkpoint {prev[-1]} is kept" if prev else ""
                 raise self._disk_full(e, str(target), kept) from None
@@ -369,8 +381,8 @@ class RunFolder:
         target = self.samples_dir / f"step_{step:08d}.npz"
         try:
             save_npz_atomic(target, {"step": np.int64(step), **arrays})
-        except OSError as e:
-            if e.errno in DISK_FULL:
+        except Exception as e:
+            if _disk_full_cause(e):
                 raise self._disk_full(e, str(target)) from None
             raise
 
@@ -397,7 +409,7 @@ class RunFolder:
     def write_report(self, html_text: str) -> Path:
         try:
             return write_text_atomic(self.report_path, html_text)
-        except OSError as e:
-            if e.errno in DISK_FULL:
+        except Exception as e:
+            if _disk_full_cause(e):
                 raise self._disk_full(e, str(self.report_path)) from None
             raise
