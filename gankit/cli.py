@@ -84,10 +84,13 @@ def _cmd_drs(a):
     over = ["objective.drs=true"] + ([f"objective.drs_steps={a.steps}"] if a.steps is not None else []) \
         + ([f"objective.drs_quantile={a.quantile}"] if a.quantile is not None else [])
     run = Run.open(a.run_dir, over, write=True)
-    if getattr(run.objective, "rejection", None) is None:
-        raise ConfigError(f"drs: the {run.cfg.objective.name!r} objective has no rejection sampler")
-    sampler = fit_objective(run.objective, run.step, run.log)
-    run.save_checkpoint()
+    try:
+        if getattr(run.objective, "rejection", None) is None:
+            raise ConfigError(f"drs: the {run.cfg.objective.name!r} objective has no rejection sampler")
+        sampler = fit_objective(run.objective, run.step, run.log)
+        run.save_checkpoint()
+    finally:
+        run.close()
     print(f"rejection sampler fitted at step {run.step}: acceptance {float(sampler.acceptance):.3f}; "
           f"samples, eval and report of {a.run_dir} now use it (objective.drs = true in its config.toml)")
 

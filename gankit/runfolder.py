@@ -201,7 +201,7 @@ class RunFolder:
             shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
             raise RunFolderError(f"--out {p} already holds files that are not a gankit run ({shown}); "
                                  "gankit never writes over them: choose a new or empty folder")
-        if self.checkpoints() or self._damaged():
+        if self.checkpoints() or self.damaged():
             raise RunFolderError(f"{p} already holds a trained run; continue it with --resume "
                                  "or choose another --out folder")
 
@@ -215,7 +215,7 @@ class RunFolder:
         except (FileExistsError, NotADirectoryError):
             raise RunFolderError(f"--out {p}: a part of this path is a file, not a folder") from None
         self.lock()
-        if self.checkpoints() or self._damaged():
+        if self.checkpoints() or self.damaged():
             self.unlock()
             raise RunFolderError(f"{p} already holds a trained run; continue it with --resume "
                                  "or choose another --out folder")
@@ -239,7 +239,7 @@ class RunFolder:
         warnings.warn(f"{path} is damaged (truncated or empty); renamed to {target.name} and "
                       "not used", stacklevel=3)
 
-    def _damaged(self) -> list[Path]:
+    def damaged(self) -> list[Path]:
         d = self.checkpoint_dir
         return sorted(d.glob("step_*.pt.damaged")) if d.is_dir() else []
 
@@ -359,7 +359,7 @@ class RunFolder:
                               f"using {path.name}", stacklevel=2)
             return state, path
         detail = ("; unreadable: " + "; ".join(errors)) if errors else ""
-        damaged = [p.name for p in self._damaged()]
+        damaged = [p.name for p in self.damaged()]
         if damaged:
             detail += f"; set aside as damaged: {', '.join(damaged)}"
         raise RunFolderError(f"no loadable checkpoint in {self.checkpoint_dir}{detail}. Train first: "

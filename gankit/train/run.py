@@ -302,20 +302,27 @@ class Run:
                           "so it is opened on the CPU", stacklevel=2)
             device = "cpu"
         run = cls(cfg, run_dir, device=device)
-        if write:
-            run.folder.claim_existing()
-        if load and write and not run.folder.checkpoints() and not run.folder._damaged() \
-                and run.folder.is_gankit_run():
-            warnings.warn(f"{run_dir} has no checkpoint yet (stopped before its first one); "
-                          "training starts again from step 0", stacklevel=2)
-            run.folder.clear_records()
-            run.folder.clear_snapshots()
-        elif load:
-            state, _ = run.folder.load_checkpoint(C.to_dict(cfg))   # on the CPU; load_state_dict moves
-            run.load_state_dict(state)
-        if overrides:
-            folder.write_config(C.dumps_toml(cfg))
+        try:
+            run._open(load, write, overrides)
+        except BaseException:
+            run.close()      # a refused checkpoint: the folder is not kept locked
+            raise
         return run
+
+    def _open(self, load: bool, write: bool, overrides):
+        if write:
+            self.folder.claim_existing()
+        if load and write and not self.folder.checkpoints() and not self.folder.damaged() \
+                and self.folder.is_gankit_run():
+            warnings.warn(f"{self.dir} has no checkpoint yet (stopped before its first one); "
+                          "training starts again from step 0", stacklevel=2)
+            self.folder.clear_records()
+            self.folder.clear_snapshots()
+        elif load:
+            state, _ = self.folder.load_checkpoint(C.to_dict(self.cfg))   # on the CPU; load_state_dict moves
+            self.load_state_dict(state)
+        if overrides:
+            self.folder.write_config(C.dumps_toml(self.cfg))
 
     def train(self, progress: bool | None = None) -> "Run":
         cfg = self.cfg.train
