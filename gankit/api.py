@@ -62,7 +62,7 @@ def train(config: str | Path | dict = "ring", out: str | Path | None = None, ove
     if resume:
         if out is None:
             raise C.ConfigError("resume needs out= (the run folder to continue)")
-        run = Run.open(out, overrides)
+        run = Run.open(out, overrides, write=True)
         if log and run.is_main:
             log(f"resuming {out} at step {run.step} of {run.cfg.train.steps}")
     else:
@@ -76,14 +76,17 @@ def train(config: str | Path | dict = "ring", out: str | Path | None = None, ove
             out = Path("runs") / f"{stem}-s{cfg.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
         run = Run.create(cfg, out)
         run.overrides = list(overrides or [])
-    run.train(progress, final_report=not report)
-    if not run.is_main:   # with several processes, rank 0 alone evaluates and reports
-        return run
-    if evaluate:
-        final_evaluation(run, log=log)
-    if report:
-        from gankit.report import write_report
-        write_report(run.dir, dataset=run.dataset)
+    try:   # the folder stays locked until the evaluation record and the report are written
+        run.train(progress, final_report=not report)
+        if not run.is_main:   # with several processes, rank 0 alone evaluates and reports
+            return run
+        if evaluate:
+            final_evaluation(run, log=log)
+        if report:
+            from gankit.report import write_report
+            write_report(run.dir, dataset=run.dataset)
+    finally:
+        run.close()
     return run
 
 

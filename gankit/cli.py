@@ -86,18 +86,35 @@ def _cmd_drs(a):
     from gankit.train.run import Run
     over = ["objective.drs=true"] + ([f"objective.drs_steps={a.steps}"] if a.steps is not None else []) \
         + ([f"objective.drs_quantile={a.quantile}"] if a.quantile is not None else [])
-    run = Run.open(a.run_dir, over)
-    if getattr(run.objective, "rejection", None) is None:
-        raise ConfigError(f"drs: the {run.cfg.objective.name!r} objective has no rejection sampler")
-    sampler = fit_objective(run.objective, run.step, run.log)
-    run.save_checkpoint()
+    run = Run.open(a.run_dir, over, write=True)
+    try:
+        if getattr(run.objective, "rejection", None) is None:
+            raise ConfigError(f"drs: the {run.cfg.objective.name!r} objective has no rejection sampler")
+        sampler = fit_objective(run.objective, run.step, run.log)
+        run.save_checkpoint()
+    finally:
+        run.close()
     print(f"rejection sampler fitted at step {run.step}: acceptance {float(sampler.acceptance):.3f}; "
           f"samples, eval and report of {a.run_dir} now use it (objective.drs = true in its config.toml)")
+
+
+SAMPLE_SUFFIXES = (".npy", ".csv", ".png", ".pdf", ".svg", ".txt")
 
 
 def _cmd_sample(a):
     import numpy as np
     from gankit.train.run import Run
+    if a.n < 1:
+        raise ConfigError(f"sample -n {a.n}: ask for at least 1 sample")
+    if a.out is not None:   # check the target before any work
+        target = Path(a.out)
+        if target.is_dir():
+            raise ConfigError(f"sample --out {a.out} is a folder; give a file name, e.g. {target / 'samples.npy'}")
+        if target.suffix not in SAMPLE_SUFFIXES:
+            raise ConfigError(f"--out {a.out}: unknown format {target.suffix!r}; use "
+                              f"{', '.join(SAMPLE_SUFFIXES)}")
+        if any(p.exists() and not p.is_dir() for p in target.parents):
+            raise ConfigError(f"sample --out {a.out}: a part of this path is a file, not a folder")
     run = Run.open(a.run_dir)
     x = run.generate(a.n, seed=a.seed, **_condition_args(run, a)).numpy()
     if run.dataset.kind == "text" and (a.out is None or Path(a.out).suffix == ".txt"):
@@ -122,7 +139,7 @@ def _cmd_sample(a):
         from gankit.report.plots import plot_samples_file
         plot_samples_file(run.dataset, x, out)
     else:
-        raise ConfigError(f"--out {out}: unknown format {out.suffix!r}; use .npy, .csv, .png, .pdf or .svg")
+        raise ConfigError(f"--out {out}: {out.suffix!r} is for text data; use .npy, .csv, .png, .pdf or .svg")
     print(f"wrote {len(x)} samples to {out}")
 
 
@@ -248,21 +265,71 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split()) or type(e).__name__
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """Warnings as one line each (a skipped checkpoint, a damaged record), not a source dump."""
+    print(f"gankit: warning: {_one_line(message)}", file=sys.stderr if file is None else file)
+
+
+def _terminated(signum, frame):
+    from gankit.train.run import TrainingInterrupted
+    raise TrainingInterrupted(signum, "SIGTERM received; stopped (the last checkpoint written is kept)")
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command.  Every expected failure prints ``gankit: error: ...`` (one line, no
+    traceback) and returns 2 for bad input (a config, an argument, a data file), 1 for
+    anything else (a run folder, the disk, memory), 128 + the signal on SIGINT/SIGTERM."""
+    import signal
+    import threading
+    import warnings
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:   # argparse has printed its one-line message
+        return e.code if isinstance(e.code, int) else 2
     from gankit.builtins import import_modules, load_builtins
     from gankit.runfolder import RunFolderError
     from gankit.train.loop import NonFiniteLoss
+    from gankit.train.run import TrainingInterrupted
+    main_thread = threading.current_thread() is threading.main_thread()
+    old_term = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
+    old_show = warnings.showwarning
+    warnings.showwarning = _show_warning
     try:
         load_builtins()
         import_modules(getattr(args, "imports", None) or [])
         rc = args.fn(args)
-    except (ConfigError, RunFolderError, NonFiniteLoss, FileNotFoundError) as e:
-        print(f"gankit: error: {e}", file=sys.stderr)
+    except (ConfigError, RunFolderError, NonFiniteLoss) as e:
+        print(f"gankit: error: {_one_line(e)}", file=sys.stderr)
         return 2 if isinstance(e, ConfigError) else 1
+    except TrainingInterrupted as e:
+        print(f"gankit: {_one_line(e)}", file=sys.stderr)
+        return e.exit_code
     except KeyboardInterrupt:
-        print("gankit: interrupted; the last checkpoint is kept (continue with --resume)", file=sys.stderr)
+        print("gankit: interrupted; the last checkpoint written is kept (continue with --resume)",
+              file=sys.stderr)
         return 130
+    except MemoryError:
+        print("gankit: error: out of memory; lower train.batch_size, the nets' widths or the sample "
+              "counts", file=sys.stderr)
+        return 1
+    except OSError as e:   # a file or folder the command was pointed at: say which and why
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"gankit: error: {where}{e.strerror or _one_line(e)}", file=sys.stderr)
+        return 1
+    except RuntimeError as e:
+        if "allocate" not in str(e) and "out of memory" not in str(e):
+            raise   # a bug: the traceback is the useful report
+        print(f"gankit: error: out of memory ({_one_line(e)[:200]}); lower train.batch_size, the nets' "
+              "widths or the sample counts", file=sys.stderr)
+        return 1
+    finally:
+        warnings.showwarning = old_show
+        if main_thread:
+            signal.signal(signal.SIGTERM, old_term)
     return rc or 0
 
 

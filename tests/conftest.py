@@ -58,3 +58,13 @@ def digits(tiny_img) -> list[str]:
 def tiny_cli() -> list[str]:
     """`--set` arguments for a 12-step command-line run of a point-data preset."""
     return [a for kv in TINY_CLI for a in ("--set", kv)]
+
+
+@pytest.fixture(scope="session")
+def tiny_run_dir(tmp_path_factory):
+    """A tiny trained ring run (30 steps, checkpoints at 10/20/30); copy it before changing it."""
+    from gankit import config as C
+    from gankit.train.run import Run
+    path = tmp_path_factory.mktemp("tiny-run") / "run"
+    Run.create(C.load("ring", TINY), path).train().close()
+    return path

@@ -112,6 +112,9 @@ class PointsFile(Dataset):
 
     def __init__(self, path):
         p = Path(path).expanduser()
+        if p.is_dir():
+            raise ConfigError(f"data.path: {str(p)!r} is a folder; give a .npy or .csv file with "
+                              "one point per row")
         if not p.is_file():
             raise ConfigError(f"data.path: file {str(p)!r} does not exist; give a .npy or .csv "
                               "file with one point per row")
@@ -125,14 +128,21 @@ class PointsFile(Dataset):
                     arr = np.loadtxt(p, delimiter=",", ndmin=2, skiprows=1)
             else:
                 raise ConfigError(f"data.path: {p.suffix!r} files are not supported; use .npy or .csv")
-        except (ValueError, OSError) as e:
+        except (ValueError, OSError, EOFError, UnicodeDecodeError) as e:
             raise ConfigError(f"data.path: cannot read {str(p)!r} as numbers: {e}") from None
+        if arr.dtype.kind not in "biuf":   # strings, objects, complex, dates: not points
+            raise ConfigError(f"data.path: {str(p)!r} holds {arr.dtype} values, not numbers; save "
+                              "the points as a float array")
         if arr.ndim == 1:
             arr = arr[:, None]
         if arr.ndim != 2 or len(arr) == 0:
             raise ConfigError(f"data.path: expected a (n_points, dim) array, got shape {arr.shape}")
         if not np.isfinite(arr).all():
             raise ConfigError(f"data.path: {str(p)!r} holds NaN or infinite values; remove those rows")
+        big = float(np.abs(arr).max())
+        if big > np.finfo(np.float32).max:   # training is in float32
+            raise ConfigError(f"data.path: {str(p)!r} holds {big:.3g}, beyond float32's range "
+                              "(3.4e38); rescale the points")
         self.x = torch.as_tensor(arr, dtype=torch.float32)
         self.size, self.dim = self.x.shape
 

@@ -63,6 +63,7 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.log_every = log_every
         self.step = 0
+        self.stop = None   # set (e.g. to a signal number) to stop after the current step
 
     def _grad_norm(self, params) -> Tensor:
         grads = [p.grad for p in params if p.grad is not None]
@@ -128,5 +129,7 @@ class Trainer:
                     getattr(cb, "on_log", lambda t, r: None)(self, record)
             for cb in self.callbacks:
                 getattr(cb, "on_step_end", lambda t: None)(self)
+            if self.stop is not None:
+                break
         for cb in self.callbacks:
             getattr(cb, "on_train_end", lambda t: None)(self)

@@ -13,7 +13,9 @@ averaging hooks).  Only rank 0 (``is_main``) writes the folder.
 """
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -39,6 +41,42 @@ from gankit.train.precision import autocast_for
 
 class RunError(RunFolderError):
     pass
+
+
+class TrainingInterrupted(Exception):
+    """Training stopped on SIGINT or SIGTERM; ``exit_code`` is 128 + the signal's number
+    (130, 143), and the message says which checkpoint was kept."""
+
+    def __init__(self, signum: int, message: str):
+        super().__init__(message)
+        self.signum = signum
+        self.exit_code = 128 + signum
+
+
+class _StopOnSignal:
+    """While training: SIGINT/SIGTERM ask the loop to stop after the current step (the Run
+    then writes a checkpoint); a second signal stops at once (atomic writes keep the last
+    checkpoint whole).  Handlers are installed only in the main thread, and restored after."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, trainer):
+        self.trainer, self.saved = trainer, {}
+
+    def _handle(self, signum, frame):
+        if self.trainer.stop is not None:
+            raise TrainingInterrupted(signum, f"stopped at once by a second {signal.Signals(signum).name}; "
+                                      "the last checkpoint written is kept")
+        self.trainer.stop = signum
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self.saved = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc):
+        for s, h in self.saved.items():
+            signal.signal(s, h)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -68,6 +106,8 @@ class Run:
         local_cfg = distributed.local_config(cfg, self.world)   # the rank's share of the batch
         self.dataset = build_dataset(cfg)
         self.conditional = cfg.condition.kind != "none"
+        from gankit.train.budget import check_memory
+        check_memory(cfg, self.dataset, self.device)   # before anything big is allocated
         # points the nets see standardised (data.standardize); every sample handed out is in data space
         self.scaler = point_scaler(self.dataset, getattr(self.dataset, "standardize", "none"))
         self.loss = build_loss(cfg)
@@ -272,14 +312,20 @@ class Run:
 
     def load_state_dict(self, state: dict):
         missing = [k for k in self.modules if k not in state["models"]]
-        missing += [k for k in self.optimizers if k not in state["optimizers"]]
+        missing += [k for k in self.optimizers if k not in state.get("optimizers", {})]
         if missing:
             raise RunError(f"the checkpoint lacks {missing}: it was written by another objective "
                            f"than {self.cfg.objective.name!r}")
-        for k, m in self.modules.items():
-            m.load_state_dict(state["models"][k])
-        for k, o in self.optimizers.items():
-            o.load_state_dict(state["optimizers"][k])
+        try:
+            for k, m in self.modules.items():
+                m.load_state_dict(state["models"][k])
+            for k, o in self.optimizers.items():
+                o.load_state_dict(state["optimizers"][k])
+        except (RuntimeError, ValueError, KeyError) as e:   # other shapes: another run's nets
+            first = str(e).strip().splitlines()
+            detail = " ".join(line.strip() for line in first[:3])[:300]
+            raise RunError(f"the checkpoint does not fit this run's networks ({detail}); it was "
+                           "written by a run with another config") from None
         self.objective.load_state_dict(state.get("objective", {}))
         if "data_scale" in state:     # the statistics the nets were trained with, whatever the code now says
             self.scaler = PointScaler.from_state(state["data_scale"])
@@ -310,7 +356,7 @@ class Run:
             gen.manual_seed(seeds.stream_seed(s, name))
         self.torch_rng = torch.Generator().manual_seed(s).get_state()
 
-    def save_checkpoint(self):
+    def save_checkpoint(self) -> Path:
         if not finite_params(self.modules.values()):
             raise RunError(f"weights became non-finite by step {self.step}; not overwriting the last "
                            "good checkpoint. Lower the learning rates or add a penalty.")
@@ -319,11 +365,15 @@ class Run:
         ranks = (distributed.gather(self.world, self._rng_state())
                  if self.world.parallel and not self.global_draws else None)
         if not self.is_main:
-            return
+            return None
         state = self.state_dict()
         if ranks is not None:
             state["rng_ranks"] = ranks
-        self.folder.save_checkpoint(state, self.step, self.cfg.train.keep_checkpoints)
+        return self.folder.save_checkpoint(state, self.step, self.cfg.train.keep_checkpoints)
+
+    def close(self):
+        """Let go of the run folder's lock (also done when the Run is garbage collected)."""
+        self.folder.unlock()
 
     # ---------------------------------------------------------------- life cycle
     @classmethod
@@ -332,6 +382,7 @@ class Run:
         if folder.checkpoints():
             raise RunError(f"{run_dir} already holds a trained run; continue it with --resume "
                            "or choose another --out folder")
+        folder.check_new()              # a file, or the user's own folder: refuse before building
         run = cls(cfg, run_dir)
         if run.world.parallel:   # rank 0's folder (a default name has the clock in it)
             run.folder = folder = RunFolder(distributed.agree(run.world, str(run_dir)))
@@ -339,15 +390,17 @@ class Run:
                 raise RunError(f"{folder.path} already holds a trained run; continue it with "
                                "--resume or choose another --out folder")
         if run.is_main:
-            folder.path.mkdir(parents=True, exist_ok=True)
-            folder.clear_records()
-            folder.write_config(C.dumps_toml(cfg))
+            run.folder.claim_new()          # locked from here until the run is closed
+            run.folder.write_config(C.dumps_toml(cfg))
         return run
 
     @classmethod
     def open(cls, run_dir: str | Path, overrides: list[str] | None = None,
-             load: bool = True) -> "Run":
-        """Reopen a run folder from its config.toml (+ overrides) and latest checkpoint."""
+             load: bool = True, write: bool = False) -> "Run":
+        """Reopen a run folder from its config.toml (+ overrides) and latest checkpoint.
+
+        ``write``: this process will write the folder (resume, drs): it takes the lock first,
+        and a run killed before its first checkpoint starts again from step 0."""
         folder = RunFolder(run_dir)
         cfg = C.load(folder.read_config(), overrides or [])
         device = None
@@ -357,13 +410,29 @@ class Run:
                           "so it is opened on the CPU", stacklevel=2)
             device = "cpu"
         run = cls(cfg, run_dir, device=device)
-        if load:
-            state, _ = folder.load_checkpoint()   # on the CPU; load_state_dict moves
-            run.load_state_dict(state)
-        if overrides and run.is_main:   # config.toml: the config in force; session records keep the history
-            folder.write_config(C.dumps_toml(cfg))
-        run.overrides = list(overrides or [])
+        try:
+            run._open(load, write, overrides)
+        except BaseException:
+            run.close()      # a refused checkpoint: the folder is not kept locked
+            raise
         return run
+
+    def _open(self, load: bool, write: bool, overrides):
+        write = write and self.is_main      # one writer: rank 0
+        if write:
+            self.folder.claim_existing()
+        if load and write and not self.folder.checkpoints() and not self.folder.damaged() \
+                and self.folder.is_gankit_run():
+            warnings.warn(f"{self.dir} has no checkpoint yet (stopped before its first one); "
+                          "training starts again from step 0", stacklevel=2)
+            self.folder.clear_records()
+            self.folder.clear_snapshots()
+        elif load:
+            state, _ = self.folder.load_checkpoint(C.to_dict(self.cfg))   # on the CPU; load_state_dict moves
+            self.load_state_dict(state)
+        if overrides and self.is_main:   # config.toml: the config in force; session records keep the history
+            self.folder.write_config(C.dumps_toml(self.cfg))
+        self.overrides = list(overrides or [])
 
     def train(self, progress: bool | None = None, final_report: bool = True) -> "Run":
         """Train up to train.steps.  ``final_report``: with train.live_report, rewrite
@@ -372,6 +441,8 @@ class Run:
         from gankit.train.watch import live_report, session_record, tensorboard_writer
         cfg = self.cfg.train
         world = self.world
+        if self.is_main:
+            self.folder.lock()    # one writer: another process training this folder stops here
         if self.step > 0 and self.is_main:
             self.folder.truncate_records(self.step)
         show = (cfg.progress if progress is None else progress) and self.is_main
@@ -403,9 +474,16 @@ class Run:
         trainer.step = self.step
         self._clock = time.perf_counter()
         try:
-            with torch.random.fork_rng(devices=[]):   # dropout etc. draw from the run's own stream
+            with torch.random.fork_rng(devices=[]), _StopOnSignal(trainer):   # the run's own RNG stream
                 torch.set_rng_state(self.torch_rng)
                 trainer.fit(cfg.steps)
+                if trainer.stop is not None:      # SIGINT/SIGTERM: keep every finished step
+                    saved = self.folder.checkpoints()
+                    path = saved[-1][1] if saved and saved[-1][0] == self.step else self.save_checkpoint()
+                    name = signal.Signals(trainer.stop).name
+                    raise TrainingInterrupted(trainer.stop, f"{name} received: stopped after step {self.step} "
+                                              f"of {cfg.steps}, checkpoint {path} written; continue with "
+                                              f"gankit train --resume --out {self.dir}")
                 self.torch_rng = torch.get_rng_state()
         finally:
             torch.set_num_threads(before)
