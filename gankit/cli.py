@@ -275,7 +275,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 
 
 def _terminated(signum, frame):
-    from gankit.train.run import TrainingInterrupted
+    from gankit.train.signals import TrainingInterrupted
     raise TrainingInterrupted(signum, "SIGTERM received; stopped (the last checkpoint written is kept)")
 
 
@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     from gankit.builtins import import_modules, load_builtins
     from gankit.runfolder import RunFolderError
     from gankit.train.loop import NonFiniteLoss
-    from gankit.train.run import TrainingInterrupted
+    from gankit.train.signals import TrainingInterrupted
     main_thread = threading.current_thread() is threading.main_thread()
     old_term = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
     old_show = warnings.showwarning

@@ -82,7 +82,7 @@ def test_resume_can_restart_the_schedule(tmp_path, tiny, capsys):
     assert seen[20]["g"] == pytest.approx(base) and seen[29]["g"] < base * 0.3
 
 
-def test_split_resume_matches_straight_run_rates(tmp_path, tiny):
+def test_split_resume_matches_straight_run_rates(tmp_path, tiny, monkeypatch):
     """The rate is a function of the step: 10 + 10 steps see the rates of 20 straight."""
     over = tiny + ["objective.lr_decay_final=1.0", "train.lr_schedule=\"cosine\"", "train.lr_warmup=0.2",
                    "train.steps=20", "train.checkpoint_every=10"]
@@ -90,15 +90,17 @@ def test_split_resume_matches_straight_run_rates(tmp_path, tiny):
     first = Run.create(C.load("ring", over), tmp_path / "b")
     first.cfg.train.steps = 10        # stop at the checkpoint, as an interrupted run would
     first.schedule_span = (0, 20)
-    part = _train_seen_from(first)
+    part = _train_seen_from(first, monkeypatch)
     part.update(_train_seen(Run.open(tmp_path / "b")))
     assert part == straight
 
 
-def _train_seen_from(run):
+def _train_seen_from(run, monkeypatch):
     """Train with the run's planned segment kept (a fresh run would plan it over train.steps)."""
+    import gankit.train.schedule
     rec = _LR(run)
     run.objective.callbacks.insert(0, rec)
-    run._resume_schedule = lambda schedule: ""
-    run.train()
+    with monkeypatch.context() as m:
+        m.setattr(gankit.train.schedule, "resume_schedule", lambda run, schedule: "")
+        run.train()
     return rec.seen

@@ -14,8 +14,6 @@ averaging hooks).  Only rank 0 (``is_main``) writes the folder.
 from __future__ import annotations
 
 import signal
-import sys
-import threading
 import time
 import warnings
 from pathlib import Path
@@ -37,46 +35,13 @@ from gankit.train.callbacks import Checkpointer, MetricsLogger, PeriodicEval, Pr
 from gankit.train.loop import Trainer
 from gankit.train.objective import Batch, ObjectiveContext, optimizer_params
 from gankit.train.precision import autocast_for
+from gankit.train.watch import config_changes
+from gankit.train.sampling import RunSampling
+from gankit.train.signals import StopOnSignal, TrainingInterrupted
 
 
 class RunError(RunFolderError):
     pass
-
-
-class TrainingInterrupted(Exception):
-    """Training stopped on SIGINT or SIGTERM; ``exit_code`` is 128 + the signal's number
-    (130, 143), and the message says which checkpoint was kept."""
-
-    def __init__(self, signum: int, message: str):
-        super().__init__(message)
-        self.signum = signum
-        self.exit_code = 128 + signum
-
-
-class _StopOnSignal:
-    """While training: SIGINT/SIGTERM ask the loop to stop after the current step (the Run
-    then writes a checkpoint); a second signal stops at once (atomic writes keep the last
-    checkpoint whole).  Handlers are installed only in the main thread, and restored after."""
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self, trainer):
-        self.trainer, self.saved = trainer, {}
-
-    def _handle(self, signum, frame):
-        if self.trainer.stop is not None:
-            raise TrainingInterrupted(signum, f"stopped at once by a second {signal.Signals(signum).name}; "
-                                      "the last checkpoint written is kept")
-        self.trainer.stop = signum
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            self.saved = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
-        return self
-
-    def __exit__(self, *exc):
-        for s, h in self.saved.items():
-            signal.signal(s, h)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -94,7 +59,7 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-class Run:
+class Run(RunSampling):
     def __init__(self, cfg: RunConfig, run_dir: str | Path, device: str | None = None):
         self.cfg = cfg
         self.folder = RunFolder(run_dir)
@@ -195,78 +160,6 @@ class Run:
     def sample_z(self, n: int) -> torch.Tensor:
         k, mine = self._share(n)
         return sample_noise(k, self.cfg.noise.dim, self.cfg.noise.dist, self.noise_gen, self.device)[mine]
-
-    def conditions(self, n: int, seed: int | None = None, y: torch.Tensor | None = None,
-                   c: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Conditions to generate with: given ones, ones for classes y, or random classes."""
-        g = torch.Generator().manual_seed(seeds.stream_seed(self.cfg.seed, "fixed") if seed is None else seed)
-        if c is None and y is None:   # fixed noise: every class in turn (even rows in reports)
-            y = (torch.arange(n) % self.dataset.n_classes if seed is None
-                 else self.dataset.random_classes(n, g))
-        if c is None:
-            c = self.dataset.conditions_for(y, g)
-        return c, y
-
-    @torch.no_grad()
-    def generate_from(self, z: torch.Tensor, c: torch.Tensor | None = None, batch: int = 10000) -> torch.Tensor:
-        """G(z) (or G(z, c)) in eval mode, in chunks, on the CPU."""
-        G = self.modules[self.objective.sample_module]
-        was = G.training
-        G.eval()
-        out = torch.cat([self.objective.generate(z[i:i + batch], None if c is None else c[i:i + batch])
-                         for i in range(0, len(z), batch)]).cpu()
-        G.train(was)
-        return self._to_data(out)
-
-    @torch.no_grad()
-    def sample(self, n: int, seed: int | None = None, batch: int = 10000, y: torch.Tensor | None = None,
-               c: torch.Tensor | None = None, rejection: bool = True):
-        """(samples, classes): n samples from G, fixed noise unless a seed is given.
-
-        Conditional runs generate for conditions ``c``, or classes ``y``, or classes in turn
-        (fixed noise) / random classes (a seed); unconditional runs return classes None.
-        A fitted rejection sampler filters G's proposals unless ``rejection`` is False.
-        """
-        if n < 1:
-            raise C.ConfigError(f"asked for {n} samples; ask for at least 1")
-        seed_ = seeds.stream_seed(self.cfg.seed, "fixed") if seed is None else seed
-        g = torch.Generator(self.device).manual_seed(seed_)
-        noise = lambda k: sample_noise(k, self.cfg.noise.dim, self.cfg.noise.dist, g, self.device)  # noqa: E731
-        sampler = self.objective.rejection_sampler() if rejection else None
-        if sampler is not None:   # DRS: proposals from G, kept by D's density ratio
-            u_gen = torch.Generator().manual_seed(g.initial_seed() + 1)
-            G = self.modules[self.objective.sample_module]
-            was = G.training
-            G.eval()
-            out = sampler.sample(n, lambda k: self.objective.generate(noise(k)), u_gen, batch)
-            G.train(was)
-            return self._to_data(out), None
-        z = noise(n)
-        if self.conditional:
-            c, y = self.conditions(n, seed, y, c)
-            return self.generate_from(z, c.to(self.device), batch), y
-        return self.generate_from(z, None, batch), None
-
-    def generate(self, n: int, seed: int | None = None, batch: int = 10000, y: torch.Tensor | None = None,
-                 c: torch.Tensor | None = None, rejection: bool = True) -> torch.Tensor:
-        """n samples from G (see ``sample``)."""
-        return self.sample(n, seed, batch, y, c, rejection)[0]
-
-    @torch.no_grad()
-    def d_prob(self, x: torch.Tensor) -> torch.Tensor | None:
-        """D(x) as a probability (sigmoid of the logit; the raw critic for WGAN-type losses);
-        None for an objective without a D."""
-        modes = {k: m.training for k, m in self.modules.items()}
-        for m in self.modules.values():
-            m.eval()
-        chunks = [self.objective.d_score(self._to_model(x[i:i + 20000].to(self.device)))
-                  for i in range(0, len(x), 20000)]
-        for k, m in self.modules.items():
-            m.train(modes[k])
-        if any(c is None for c in chunks):
-            return None
-        logits = torch.cat(chunks).cpu()
-        return torch.sigmoid(logits) if self.loss.probabilistic else logits
 
     # ---------------------------------------------------------------- folder
     def log(self, record: dict):
@@ -437,7 +330,7 @@ class Run:
     def train(self, progress: bool | None = None, final_report: bool = True) -> "Run":
         """Train up to train.steps.  ``final_report``: with train.live_report, rewrite
         report.html at the end (False when the caller writes it after an evaluation)."""
-        from gankit.train.schedule import LRSchedules, schedule_for
+        from gankit.train.schedule import LRSchedules, resume_schedule, schedule_for
         from gankit.train.watch import live_report, session_record, tensorboard_writer
         cfg = self.cfg.train
         world = self.world
@@ -450,7 +343,7 @@ class Run:
         before = threads.apply(n_threads)
         distributed.broadcast_modules(world, self.modules.values())   # same weights everywhere
         schedule = schedule_for(self.cfg, self.objective)
-        note = self._resume_schedule(schedule)
+        note = resume_schedule(self, schedule)
         self.log({**session_record(self, note), "world_size": world.size, "backend": world.backend or "none",
                   "device": str(self.device), "threads": n_threads})
         watchers = ([w for w in (tensorboard_writer(self), live_report(self, final_report)) if w is not None]
@@ -474,7 +367,7 @@ class Run:
         trainer.step = self.step
         self._clock = time.perf_counter()
         try:
-            with torch.random.fork_rng(devices=[]), _StopOnSignal(trainer):   # the run's own RNG stream
+            with torch.random.fork_rng(devices=[]), StopOnSignal(trainer):   # the run's own RNG stream
                 torch.set_rng_state(self.torch_rng)
                 trainer.fit(cfg.steps)
                 if trainer.stop is not None:      # SIGINT/SIGTERM: keep every finished step
@@ -492,28 +385,6 @@ class Run:
                 getattr(w, "close", lambda: None)()
                 self.watchers.remove(w)
         return self
-
-    def _resume_schedule(self, schedule) -> str:
-        """Where the lr schedule goes when a resume changed train.steps; a line saying so."""
-        begin, end = self.schedule_span
-        steps = self.cfg.train.steps
-        if self.step == 0:
-            self.schedule_span = (0, steps)
-            return ""
-        if end == steps or schedule.is_constant:
-            self.schedule_span = (begin, steps) if schedule.is_constant else (begin, end)
-            return ""
-        if self.cfg.train.lr_on_resume == "restart":
-            self.schedule_span = (self.step, steps)
-            note = (f"learning-rate schedule restarted: steps {self.step}..{steps} "
-                    f"(train.lr_on_resume = restart)")
-        else:
-            note = (f"learning-rate schedule continued as planned for steps {begin}..{end}; "
-                    + (f"the rates stay at their final value after step {end}" if steps > end else
-                       f"training stops at step {steps}, before its end")
-                    + " (--set train.lr_on_resume=restart starts it anew over the remaining steps)")
-        print(f"gankit: {note}", file=sys.stderr)
-        return note
 
     def eval_context(self, rejection: bool = True):
         from gankit.metrics.context import EvalContext
@@ -536,15 +407,3 @@ class Run:
         finally:
             torch.set_num_threads(before)
 
-
-def config_changes(old: dict, new: dict, prefix: str = "") -> dict:
-    """{dotted key: [old, new]} for every value that differs between two config dicts."""
-    out = {}
-    for k in sorted(set(old) | set(new)):
-        a, b = old.get(k), new.get(k)
-        key = f"{prefix}{k}"
-        if isinstance(a, dict) and isinstance(b, dict):
-            out.update(config_changes(a, b, key + "."))
-        elif a != b:
-            out[key] = [a, b]
-    return out

@@ -21,6 +21,7 @@ continues exactly.
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 from dataclasses import dataclass
 
@@ -106,3 +107,26 @@ class LRSchedules:
             warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step()`")
             for s in self.schedulers.values():
                 s.step()
+
+
+def resume_schedule(run, schedule) -> str:
+    """Where the lr schedule goes when a resume changed train.steps; a line saying so."""
+    begin, end = run.schedule_span
+    steps = run.cfg.train.steps
+    if run.step == 0:
+        run.schedule_span = (0, steps)
+        return ""
+    if end == steps or schedule.is_constant:
+        run.schedule_span = (begin, steps) if schedule.is_constant else (begin, end)
+        return ""
+    if run.cfg.train.lr_on_resume == "restart":
+        run.schedule_span = (run.step, steps)
+        note = (f"learning-rate schedule restarted: steps {run.step}..{steps} "
+                f"(train.lr_on_resume = restart)")
+    else:
+        note = (f"learning-rate schedule continued as planned for steps {begin}..{end}; "
+                + (f"the rates stay at their final value after step {end}" if steps > end else
+                   f"training stops at step {steps}, before its end")
+                + " (--set train.lr_on_resume=restart starts it anew over the remaining steps)")
+    print(f"gankit: {note}", file=sys.stderr)
+    return note

@@ -171,3 +171,15 @@ class LiveReport:
         if self.written and self.final and not self.failed:
             self._write(live=False)
 
+
+def config_changes(old: dict, new: dict, prefix: str = "") -> dict:
+    """{dotted key: [old, new]} for every value that differs between two config dicts."""
+    out = {}
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k), new.get(k)
+        key = f"{prefix}{k}"
+        if isinstance(a, dict) and isinstance(b, dict):
+            out.update(config_changes(a, b, key + "."))
+        elif a != b:
+            out[key] = [a, b]
+    return out

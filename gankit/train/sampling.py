@@ -1,0 +1,86 @@
+"""What a Run offers for drawing samples: conditions, G in eval mode, rejection, D's view.
+
+A mixin of the Run (it reads the run's config, dataset, device, modules, objective and
+point scaler), kept apart so the Run's file holds its life cycle.
+"""
+from __future__ import annotations
+
+import torch
+
+from gankit import config as C
+from gankit import seeds
+from gankit.ops import sample_noise
+
+
+class RunSampling:
+    def conditions(self, n: int, seed: int | None = None, y: torch.Tensor | None = None,
+                   c: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Conditions to generate with: given ones, ones for classes y, or random classes."""
+        g = torch.Generator().manual_seed(seeds.stream_seed(self.cfg.seed, "fixed") if seed is None else seed)
+        if c is None and y is None:   # fixed noise: every class in turn (even rows in reports)
+            y = (torch.arange(n) % self.dataset.n_classes if seed is None
+                 else self.dataset.random_classes(n, g))
+        if c is None:
+            c = self.dataset.conditions_for(y, g)
+        return c, y
+
+    @torch.no_grad()
+    def generate_from(self, z: torch.Tensor, c: torch.Tensor | None = None, batch: int = 10000) -> torch.Tensor:
+        """G(z) (or G(z, c)) in eval mode, in chunks, on the CPU."""
+        G = self.modules[self.objective.sample_module]
+        was = G.training
+        G.eval()
+        out = torch.cat([self.objective.generate(z[i:i + batch], None if c is None else c[i:i + batch])
+                         for i in range(0, len(z), batch)]).cpu()
+        G.train(was)
+        return self._to_data(out)
+
+    @torch.no_grad()
+    def sample(self, n: int, seed: int | None = None, batch: int = 10000, y: torch.Tensor | None = None,
+               c: torch.Tensor | None = None, rejection: bool = True):
+        """(samples, classes): n samples from G, fixed noise unless a seed is given.
+
+        Conditional runs generate for conditions ``c``, or classes ``y``, or classes in turn
+        (fixed noise) / random classes (a seed); unconditional runs return classes None.
+        A fitted rejection sampler filters G's proposals unless ``rejection`` is False.
+        """
+        if n < 1:
+            raise C.ConfigError(f"asked for {n} samples; ask for at least 1")
+        seed_ = seeds.stream_seed(self.cfg.seed, "fixed") if seed is None else seed
+        g = torch.Generator(self.device).manual_seed(seed_)
+        noise = lambda k: sample_noise(k, self.cfg.noise.dim, self.cfg.noise.dist, g, self.device)  # noqa: E731
+        sampler = self.objective.rejection_sampler() if rejection else None
+        if sampler is not None:   # DRS: proposals from G, kept by D's density ratio
+            u_gen = torch.Generator().manual_seed(g.initial_seed() + 1)
+            G = self.modules[self.objective.sample_module]
+            was = G.training
+            G.eval()
+            out = sampler.sample(n, lambda k: self.objective.generate(noise(k)), u_gen, batch)
+            G.train(was)
+            return self._to_data(out), None
+        z = noise(n)
+        if self.conditional:
+            c, y = self.conditions(n, seed, y, c)
+            return self.generate_from(z, c.to(self.device), batch), y
+        return self.generate_from(z, None, batch), None
+
+    def generate(self, n: int, seed: int | None = None, batch: int = 10000, y: torch.Tensor | None = None,
+                 c: torch.Tensor | None = None, rejection: bool = True) -> torch.Tensor:
+        """n samples from G (see ``sample``)."""
+        return self.sample(n, seed, batch, y, c, rejection)[0]
+
+    @torch.no_grad()
+    def d_prob(self, x: torch.Tensor) -> torch.Tensor | None:
+        """D(x) as a probability (sigmoid of the logit; the raw critic for WGAN-type losses);
+        None for an objective without a D."""
+        modes = {k: m.training for k, m in self.modules.items()}
+        for m in self.modules.values():
+            m.eval()
+        chunks = [self.objective.d_score(self._to_model(x[i:i + 20000].to(self.device)))
+                  for i in range(0, len(x), 20000)]
+        for k, m in self.modules.items():
+            m.train(modes[k])
+        if any(c is None for c in chunks):
+            return None
+        logits = torch.cat(chunks).cpu()
+        return torch.sigmoid(logits) if self.loss.probabilistic else logits

@@ -1,0 +1,41 @@
+"""Stopping a training run on SIGINT/SIGTERM without losing a finished step."""
+from __future__ import annotations
+
+import signal
+import threading
+
+
+class TrainingInterrupted(Exception):
+    """Training stopped on SIGINT or SIGTERM; ``exit_code`` is 128 + the signal's number
+    (130, 143), and the message says which checkpoint was kept."""
+
+    def __init__(self, signum: int, message: str):
+        super().__init__(message)
+        self.signum = signum
+        self.exit_code = 128 + signum
+
+
+class StopOnSignal:
+    """While training: SIGINT/SIGTERM ask the loop to stop after the current step (the Run
+    then writes a checkpoint); a second signal stops at once (atomic writes keep the last
+    checkpoint whole).  Handlers are installed only in the main thread, and restored after."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, trainer):
+        self.trainer, self.saved = trainer, {}
+
+    def _handle(self, signum, frame):
+        if self.trainer.stop is not None:
+            raise TrainingInterrupted(signum, f"stopped at once by a second {signal.Signals(signum).name}; "
+                                      "the last checkpoint written is kept")
+        self.trainer.stop = signum
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self.saved = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc):
+        for s, h in self.saved.items():
+            signal.signal(s, h)
