@@ -10,6 +10,7 @@ Groups (each trains through the gankit Run, writes one JSON line per run to --re
                     reconstruction error of inversion for the GAN, BiGAN and VAE runs of
                     `generate mnist5k` (run that first); completion examples (PNG)
     infogan         InfoGAN on MNIST-5k: categorical code accuracy after the best matching
+    figure DATA     the last snapshot's samples of each `generate DATA` run, side by side (--img)
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/families.py generate mnist5k [--steps 1200]
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/families.py ssl mnist5k --labels 10,100
@@ -159,9 +160,26 @@ def infogan(a):
         _save_rows(list(run.generate_from(z).split(10)), Path(a.img) / "infogan_codes.png")
 
 
+def figure(a):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from gankit.report.images import tile
+    from gankit.runfolder import RunFolder
+    fams = [f for f in a.families.split(",") if (Path(a.out) / f"{a.data}-{f}-s{a.seed}").is_dir()]
+    fig, axes = plt.subplots(1, len(fams), figsize=(2.6 * len(fams), 2.8), squeeze=False)
+    for ax, fam in zip(axes[0], fams):
+        snap = RunFolder(Path(a.out) / f"{a.data}-{fam}-s{a.seed}").snapshots()[-1]
+        ax.imshow(tile(snap["samples"][:36], 6)[..., 0], cmap="gray", vmin=0, vmax=1)
+        ax.set_axis_off()
+        ax.set_title(f"{fam}, step {int(snap['step'])}", fontsize=9)
+    Path(a.img).mkdir(parents=True, exist_ok=True)
+    fig.savefig(Path(a.img) / f"families_{a.data}.png", dpi=80, bbox_inches="tight")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("group", choices=["generate", "ssl", "bigan", "infogan"])
+    ap.add_argument("group", choices=["generate", "ssl", "bigan", "infogan", "figure"])
     ap.add_argument("data", nargs="?", default="mnist5k")
     ap.add_argument("--steps", type=int, default=1200)
     ap.add_argument("--n", type=int, default=2000, help="samples per evaluation")
@@ -174,7 +192,7 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
-    {"generate": generate, "ssl": ssl, "bigan": bigan, "infogan": infogan}[a.group](a)
+    {"generate": generate, "ssl": ssl, "bigan": bigan, "infogan": infogan, "figure": figure}[a.group](a)
 
 
 if __name__ == "__main__":
