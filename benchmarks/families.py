@@ -100,7 +100,8 @@ def _one_nn(train_f, train_y, test_f, test_y) -> float:
 def _features(run, x):
     from gankit.train.inversion import eval_mode
     with torch.no_grad(), eval_mode(run.modules):
-        return torch.cat([run.objective.encode(x[i:i + 1000]) for i in range(0, len(x), 1000)])
+        code = getattr(run.objective, "code", None) or run.objective.encode   # the AE's raw codes
+        return torch.cat([code(x[i:i + 1000]) for i in range(0, len(x), 1000)])
 
 
 def bigan(a):

@@ -110,6 +110,7 @@ def test_gaussian_codes_sample_the_codes_mean_and_covariance():
     x = gc.transform(torch.randn(20000, 2, generator=g))
     assert torch.allclose(x.mean(0), torch.tensor([3.0, -1.0]), atol=0.05)
     assert torch.allclose(torch.cov(x.T), A @ A.T, atol=0.1)
+    assert torch.allclose(gc.transform(gc.inverse(codes[:5])), codes[:5], atol=1e-4)
 
 
 def test_inversion_recovers_the_code_of_a_linear_generator_and_completes_images():

@@ -82,10 +82,17 @@ class GaussianCodes(nn.Module):
         self.second.mul_(a).add_((1 - a) * s)
         self.count += 1
 
-    def transform(self, eps: Tensor) -> Tensor:
+    def _chol(self) -> Tensor:
         cov = self.second - torch.outer(self.mean, self.mean)
         cov = (cov + cov.T) / 2 + 1e-5 * torch.eye(len(cov), device=cov.device)
-        return self.mean + eps @ torch.linalg.cholesky(cov).T
+        return torch.linalg.cholesky(cov)
+
+    def transform(self, eps: Tensor) -> Tensor:
+        return self.mean + eps @ self._chol().T
+
+    def inverse(self, codes: Tensor) -> Tensor:
+        """eps with transform(eps) = codes: L^-1 (codes - mu)."""
+        return torch.linalg.solve_triangular(self._chol(), (codes - self.mean).T, upper=False).T
 
 
 def need_images_with_labels(ds, who: str):

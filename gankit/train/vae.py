@@ -126,9 +126,14 @@ class AutoEncoderObjective(Objective):
         mu, logvar = self.E(x).chunk(2, 1)
         return mu, logvar.clamp(-12.0, 8.0)      # keeps exp(logvar) finite early in training
 
-    def encode(self, x: Tensor) -> Tensor:
+    def code(self, x: Tensor) -> Tensor:
         """The code of x: the posterior mean (VAE) or the encoder's output (AE)."""
         return self.posterior(x)[0] if self.variational else self.E(x)
+
+    def encode(self, x: Tensor) -> Tensor:
+        """The noise z with generate(z) ~ x (inversion's start): the code, mapped back through
+        the AE's fitted Gaussian."""
+        return self.code(x) if self.variational else self.codes.inverse(self.E(x))
 
     def setup(self, optimizers):
         def vae_step(c):
