@@ -10,9 +10,15 @@ from gankit.config import ConfigError
 
 
 def _cmd_train(a):
-    from gankit import config as C
-    from gankit.report import write_report
-    from gankit.train.run import Run
+    from gankit.train.distributed import launched
+    if not a.out and not a.resume and (a.nproc > 1 or launched()):
+        if launched():   # each process would name its own timestamped folder
+            raise ConfigError("under torchrun give --out RUN_DIR: every process must use the same run folder")
+        a.out = _default_out(a.config or "ring", a.set)
+    if a.nproc > 1:
+        from gankit.train.launch import launch, train_argv
+        return launch(a.nproc, train_argv(a))
+    from gankit import api
     if a.resume:
         if not a.out:
             raise ConfigError("--resume needs --out RUN_DIR (the run folder to continue)")
@@ -20,29 +26,25 @@ def _cmd_train(a):
             raise ConfigError(f"--resume continues {a.out} with its own config.toml, so the preset "
                               f"{a.config!r} would be ignored; drop it (change options with --set, "
                               "e.g. --set train.steps=N)")
-        run = Run.open(a.out, a.set)
-        print(f"resuming {a.out} at step {run.step} of {run.cfg.train.steps}", file=sys.stderr)
+        run = api.train(out=a.out, overrides=a.set, resume=True)
     else:
         source = a.config or "ring"
-        raw = C.resolve_source(source)
-        if a.imports:   # recorded in config.toml, so eval/sample/resume find the components again
-            raw["imports"] = list(dict.fromkeys([*raw.get("imports", []), *a.imports]))
-        cfg = C.load(raw, a.set)
-        out = a.out or _default_out(source, cfg.seed)
-        run = Run.create(cfg, out)
-    run.train()
-    result = run.evaluate()
-    run.log({"step": run.step, "kind": "eval", **result})
-    report = write_report(run.dir)
+        run = api.train(source, a.out or _default_out(source, a.set), a.set, imports=a.imports)
+    if not run.is_main:   # rank 0 alone evaluates, writes the report and prints
+        return
+    result = {k: v for k, v in run.folder.records("eval")[-1].items()
+              if k not in ("step", "kind", "settings", "source")}
     print(_summary(result))
     print(f"run folder: {run.dir.resolve()}")
-    print(f"report:     {report.resolve()}")
+    print(f"report:     {run.folder.report_path.resolve()}")
 
 
-def _default_out(source: str, seed: int) -> str:
+def _default_out(source: str, overrides: list[str]) -> str:
     import time
-    stem = Path(source).stem
-    return str(Path("runs") / f"{stem}-s{seed}-{time.strftime('%Y%m%d-%H%M%S')}")
+
+    from gankit import config as C
+    seed = C.load(C.resolve_source(source), overrides).seed
+    return str(Path("runs") / f"{Path(source).stem}-s{seed}-{time.strftime('%Y%m%d-%H%M%S')}")
 
 
 def _summary(result: dict) -> str:
@@ -63,15 +65,19 @@ def _summary(result: dict) -> str:
 
 
 def _cmd_eval(a):
-    from gankit.train.run import Run
-    run = Run.open(a.run_dir)
+    from gankit import api
     names = [m for item in (a.metrics or []) for m in item.split(",") if m]
-    result = run.evaluate(names or None)
+    run = api.open_run(a.run_dir)
+    result = api.evaluate(run, names or None, overrides=a.set, record=not a.no_record, source="gankit eval",
+                          log=None if a.json else api._stderr)
     if a.json:
         from gankit.io import jsonable
         print(json.dumps({"step": run.step, **jsonable(result)}))
     else:
         print(f"step {run.step}: {_summary(result)}")
+        if not a.no_record:
+            print(f"recorded in {run.folder.records_path} (kind \"eval\"); gankit report {a.run_dir} "
+                  "shows it", file=sys.stderr)
 
 
 def _cmd_drs(a):
@@ -80,18 +86,35 @@ def _cmd_drs(a):
     from gankit.train.run import Run
     over = ["objective.drs=true"] + ([f"objective.drs_steps={a.steps}"] if a.steps is not None else []) \
         + ([f"objective.drs_quantile={a.quantile}"] if a.quantile is not None else [])
-    run = Run.open(a.run_dir, over)
-    if getattr(run.objective, "rejection", None) is None:
-        raise ConfigError(f"drs: the {run.cfg.objective.name!r} objective has no rejection sampler")
-    sampler = fit_objective(run.objective, run.step, run.log)
-    run.save_checkpoint()
+    run = Run.open(a.run_dir, over, write=True)
+    try:
+        if getattr(run.objective, "rejection", None) is None:
+            raise ConfigError(f"drs: the {run.cfg.objective.name!r} objective has no rejection sampler")
+        sampler = fit_objective(run.objective, run.step, run.log)
+        run.save_checkpoint()
+    finally:
+        run.close()
     print(f"rejection sampler fitted at step {run.step}: acceptance {float(sampler.acceptance):.3f}; "
           f"samples, eval and report of {a.run_dir} now use it (objective.drs = true in its config.toml)")
+
+
+SAMPLE_SUFFIXES = (".npy", ".csv", ".png", ".pdf", ".svg", ".txt")
 
 
 def _cmd_sample(a):
     import numpy as np
     from gankit.train.run import Run
+    if a.n < 1:
+        raise ConfigError(f"sample -n {a.n}: ask for at least 1 sample")
+    if a.out is not None:   # check the target before any work
+        target = Path(a.out)
+        if target.is_dir():
+            raise ConfigError(f"sample --out {a.out} is a folder; give a file name, e.g. {target / 'samples.npy'}")
+        if target.suffix not in SAMPLE_SUFFIXES:
+            raise ConfigError(f"--out {a.out}: unknown format {target.suffix!r}; use "
+                              f"{', '.join(SAMPLE_SUFFIXES)}")
+        if any(p.exists() and not p.is_dir() for p in target.parents):
+            raise ConfigError(f"sample --out {a.out}: a part of this path is a file, not a folder")
     run = Run.open(a.run_dir)
     x = run.generate(a.n, seed=a.seed, **_condition_args(run, a)).numpy()
     if run.dataset.kind == "text" and (a.out is None or Path(a.out).suffix == ".txt"):
@@ -116,7 +139,7 @@ def _cmd_sample(a):
         from gankit.report.plots import plot_samples_file
         plot_samples_file(run.dataset, x, out)
     else:
-        raise ConfigError(f"--out {out}: unknown format {out.suffix!r}; use .npy, .csv, .png, .pdf or .svg")
+        raise ConfigError(f"--out {out}: {out.suffix!r} is for text data; use .npy, .csv, .png, .pdf or .svg")
     print(f"wrote {len(x)} samples to {out}")
 
 
@@ -144,13 +167,30 @@ def _cmd_report(a):
     print(f"report: {write_report(a.run_dir).resolve()}")
 
 
+def _cmd_compare(a):
+    from gankit.report import compare as CMP
+    if a.json or a.text:
+        data = CMP.compare_data(a.run_dirs)
+        print(CMP.to_json(data) if a.json else CMP.to_text(data))
+    if a.out or not (a.json or a.text):
+        out = CMP.write_compare(a.run_dirs, a.out or "compare.html")
+        print(f"compare: {out.resolve()}", file=sys.stderr if a.json else sys.stdout)
+
+
 def _cmd_list(a):
     from gankit import config as C
     from gankit.registry import REGISTRIES
-    print("presets:")
+    times_file = C.PRESET_DIR / "times.json"
+    times = json.loads(times_file.read_text()) if times_file.is_file() else {}
+    print("presets (time: measured set-up + train.steps x s/step of training alone, "
+          "benchmarks/preset_times.py):")
     for name in C.preset_names():
         first = (C.PRESET_DIR / f"{name}.toml").read_text().splitlines()[0].lstrip("# ")
-        print(f"  {name:<16} {first}")
+        t = times.get(name)
+        when = (f"~{t['estimate_min']:g} min ({t['steps']} steps, {t['threads']} threads, "
+                f"load {t.get('load', '?')}, {t['date']})" if t else
+                "time not measured (python benchmarks/preset_times.py measures it)")
+        print(f"  {name:<16} {first}\n  {'':<16} {when}")
     for kind, reg in REGISTRIES.items():
         print(f"{kind}:")
         for e in reg.entries():
@@ -166,7 +206,9 @@ def _cmd_list(a):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from gankit import __version__
     p = argparse.ArgumentParser(prog="gankit", description="Train, watch and measure GANs.")
+    p.add_argument("--version", action="version", version=f"gankit {__version__}")
     p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
                    help="import a module that registers your own components (a dataset, net, loss, "
                         "metric or objective) first; `train` records it in the run's config.toml")
@@ -178,12 +220,25 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key, e.g. --set train.steps=2000 (repeatable)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    t.add_argument("--nproc", type=int, default=1, metavar="N",
+                   help="data-parallel on N local processes (torchrun --standalone --nproc-per-node N); "
+                        "train.batch_size stays the global batch")
     t.set_defaults(fn=_cmd_train)
     e = sub.add_parser("eval", help="metrics of a run's latest checkpoint")
     e.add_argument("run_dir")
     e.add_argument("--json", action="store_true", help="print one JSON object")
-    e.add_argument("--metrics", action="append", help="metric names (comma separated); default: all that apply")
+    e.add_argument("--metrics", action="append",
+                   help="metric names (comma separated); default: eval.metrics, else all that apply")
+    e.add_argument("--set", action="append", default=[], metavar="eval.KEY=VALUE",
+                   help="an eval setting for this evaluation only, e.g. --set eval.n_samples=10000 (repeatable)")
+    e.add_argument("--no-record", action="store_true", help="do not append the result to metrics.jsonl")
     e.set_defaults(fn=_cmd_eval)
+    c = sub.add_parser("compare", help="runs side by side: overlaid curves, final metrics, config differences")
+    c.add_argument("run_dirs", nargs="+", metavar="RUN")
+    c.add_argument("--out", default=None, help="write the HTML page here (default compare.html unless --json/--text)")
+    c.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    c.add_argument("--text", action="store_true", help="print the comparison as a text table")
+    c.set_defaults(fn=_cmd_compare)
     d = sub.add_parser("drs", help="discriminator rejection sampling for a trained run: fine-tune a "
                                    "copy of D on its G, then sample through it")
     d.add_argument("run_dir")
@@ -212,22 +267,72 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split()) or type(e).__name__
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """Warnings as one line each (a skipped checkpoint, a damaged record), not a source dump."""
+    print(f"gankit: warning: {_one_line(message)}", file=sys.stderr if file is None else file)
+
+
+def _terminated(signum, frame):
+    from gankit.train.run import TrainingInterrupted
+    raise TrainingInterrupted(signum, "SIGTERM received; stopped (the last checkpoint written is kept)")
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command.  Every expected failure prints ``gankit: error: ...`` (one line, no
+    traceback) and returns 2 for bad input (a config, an argument, a data file), 1 for
+    anything else (a run folder, the disk, memory), 128 + the signal on SIGINT/SIGTERM."""
+    import signal
+    import threading
+    import warnings
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:   # argparse has printed its one-line message
+        return e.code if isinstance(e.code, int) else 2
     from gankit.builtins import import_modules, load_builtins
     from gankit.runfolder import RunFolderError
     from gankit.train.loop import NonFiniteLoss
+    from gankit.train.run import TrainingInterrupted
+    main_thread = threading.current_thread() is threading.main_thread()
+    old_term = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
+    old_show = warnings.showwarning
+    warnings.showwarning = _show_warning
     try:
         load_builtins()
         import_modules(getattr(args, "imports", None) or [])
-        args.fn(args)
-    except (ConfigError, RunFolderError, NonFiniteLoss, FileNotFoundError) as e:
-        print(f"gankit: error: {e}", file=sys.stderr)
+        rc = args.fn(args)
+    except (ConfigError, RunFolderError, NonFiniteLoss) as e:
+        print(f"gankit: error: {_one_line(e)}", file=sys.stderr)
         return 2 if isinstance(e, ConfigError) else 1
+    except TrainingInterrupted as e:
+        print(f"gankit: {_one_line(e)}", file=sys.stderr)
+        return e.exit_code
     except KeyboardInterrupt:
-        print("gankit: interrupted; the last checkpoint is kept (continue with --resume)", file=sys.stderr)
+        print("gankit: interrupted; the last checkpoint written is kept (continue with --resume)",
+              file=sys.stderr)
         return 130
-    return 0
+    except MemoryError:
+        print("gankit: error: out of memory; lower train.batch_size, the nets' widths or the sample "
+              "counts", file=sys.stderr)
+        return 1
+    except OSError as e:   # a file or folder the command was pointed at: say which and why
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"gankit: error: {where}{e.strerror or _one_line(e)}", file=sys.stderr)
+        return 1
+    except RuntimeError as e:
+        if "allocate" not in str(e) and "out of memory" not in str(e):
+            raise   # a bug: the traceback is the useful report
+        print(f"gankit: error: out of memory ({_one_line(e)[:200]}); lower train.batch_size, the nets' "
+              "widths or the sample counts", file=sys.stderr)
+        return 1
+    finally:
+        warnings.showwarning = old_show
+        if main_thread:
+            signal.signal(signal.SIGTERM, old_term)
+    return rc or 0
 
 
 if __name__ == "__main__":

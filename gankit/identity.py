@@ -30,16 +30,87 @@ ADDED_OPTIONS: dict[tuple[str, str], object] = {
     ("objective", "unroll_lr"): 0.0,
     ("train", "precision"): "fp32",
     ("", "imports"): [],
+    ("data", "standardize"): "none",
+    ("eval", "jsd_cells"): "exact",
+    ("eval", "pr_k"): 3,
+    ("eval", "dc_k"): 5,
+    ("eval", "parzen_centres"): 10000,
+    ("train", "threads"): 0,
+    ("train", "parallel_draws"): "per_rank",
+    ("eval", "threads"): 0,
+    ("train", "lr_schedule"): "constant",
+    ("train", "lr_warmup"): 0.0,
+    ("train", "lr_decay_start"): 0.0,
+    ("train", "lr_final"): 0.0,
+    ("train", "lr_on_resume"): "continue",
+    ("train", "tensorboard"): False,
+    ("train", "live_report"): True,
 }
 
 
-def run_identity(cfg) -> str:
-    """16 hex digits identifying a run; ``cfg`` is a RunConfig or its resolved ``to_dict`` form."""
+# (section, key) -> the old default, for options whose default became None ("follow the data"):
+# a run that leaves them unset hashes as it did with the old default written out
+NONE_DEFAULTS: dict[tuple[str, str], object] = {
+    ("eval", "hq_std"): 3.0,
+}
+
+
+# The parts of a config that say which networks a checkpoint holds and what they learn:
+# the data, the nets, their noise and conditioning, the loss, which objective, the seed.
+# Left out, because a run may change them and stay the same run: train.* (``--resume --set
+# train.steps=N``, device, precision, logging), eval.*, the optimizers (a lower lr to fine-tune)
+# and the objective's options (``gankit drs`` turns objective.drs on for a finished run).
+MODEL_KEYS = ("seed", "data", "generator", "discriminator", "noise", "condition", "loss")
+
+
+def _resolved(cfg) -> dict:
     from gankit import config as C
     d = C.to_dict(cfg)   # a fresh copy either way: the pops below leave the caller's dict alone
+    for (section, key), old in NONE_DEFAULTS.items():
+        node = d if section == "" else d.get(section)
+        if isinstance(node, dict) and node.get(key) is None:
+            node[key] = old
     for (section, key), default in ADDED_OPTIONS.items():
         node = d if section == "" else d.get(section)
         # isinstance: a section may be a scalar in some configs; == keeps 0 == 0.0 as before
         if isinstance(node, dict) and node.get(key, default) == default:
             node.pop(key, None)
+    return d
+
+
+def _hash(d) -> str:
     return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def run_identity(cfg) -> str:
+    """16 hex digits identifying a run; ``cfg`` is a RunConfig or its resolved ``to_dict`` form."""
+    return _hash(_resolved(cfg))
+
+
+def model_part(cfg) -> dict:
+    """The MODEL_KEYS of a config (plus the objective's name), as hashed by model_identity."""
+    d = _resolved(cfg)
+    part = {k: d[k] for k in MODEL_KEYS if k in d}
+    obj = d.get("objective")
+    part["objective"] = obj.get("name") if isinstance(obj, dict) else obj
+    return part
+
+
+def model_identity(cfg) -> str:
+    """16 hex digits naming what a checkpoint's networks are (MODEL_KEYS and the objective's
+    name); stored in every checkpoint, so a checkpoint of another run is refused on loading."""
+    return _hash(model_part(cfg))
+
+
+def model_differences(a, b) -> list[str]:
+    """Dotted keys where the model parts of configs ``a`` and ``b`` differ (for error messages)."""
+    def flat(d, prefix=""):
+        out = {}
+        for k, v in d.items():
+            if isinstance(v, dict):
+                out.update(flat(v, f"{prefix}{k}."))
+            else:
+                out[f"{prefix}{k}"] = v
+        return out
+    fa, fb = flat(model_part(a)), flat(model_part(b))
+    return sorted(k for k in fa.keys() | fb.keys() if fa.get(k) != fb.get(k))

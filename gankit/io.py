@@ -12,10 +12,13 @@ from pathlib import Path
 import numpy as np
 
 
+TMP_SUFFIX = ".tmp"
+
+
 def _atomic(path: Path, write) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -56,8 +59,15 @@ def jsonable(d: dict) -> dict:
 
 
 def append_jsonl(path: str | Path, record: dict):
-    with open(path, "a") as f:
-        f.write(json.dumps(jsonable(record)) + "\n")
+    """Append one record as one line.  After a torn write (a full disk, a kill) the file ends
+    mid-line; the record then starts on a fresh line, so only the torn one is lost."""
+    line = json.dumps(jsonable(record)) + "\n"
+    with open(path, "ab+") as f:
+        if f.tell() > 0:
+            f.seek(-1, os.SEEK_END)
+            if f.read(1) != b"\n":
+                line = "\n" + line
+        f.write(line.encode())
 
 
 def read_jsonl(path: str | Path) -> list[dict]:

@@ -5,36 +5,104 @@ Training, evaluation, sampling and the report meet only here:
     config.toml        the resolved config (every option, defaults filled in)
     metrics.jsonl      append-only records {"step", "kind": "train" | "eval" | ..., ...}
     checkpoints/       step_<8 digits>.pt: every declared module and optimizer, objective
-                       state, step, config, all RNG states
+                       state, step, config, the model identity, all RNG states
     samples/           step_<8 digits>.npz: fixed-noise samples, D on a grid (1-D/2-D data),
                        and the figures that need the model (z interpolation, nearest
                        training images), so the report never builds a model
     report.html        rebuilt from the folder alone
+    .gankit.lock       marks the folder as a gankit run; locked (flock) by the process that
+                       trains, and holds its PID
 
-Every file is written atomically (temp file, fsync, rename); checkpoints load with
-``torch.load(weights_only=True)``, so a damaged or hostile file cannot run code.
+What the folder promises (docs/reliability.md lists every case):
+- every file is written atomically (temp file, fsync, rename); a kill leaves the old file or
+  the new one, and the temp files of killed writers are removed when training starts again;
+- one writer at a time: a second ``train``/``--resume``/``drs`` on a locked folder stops at
+  once, naming the PID that holds it; the kernel drops the lock of a killed process;
+- a folder that is not a gankit run is never written into;
+- a torn last line of metrics.jsonl is skipped with a warning, and the next record starts on
+  a fresh line;
+- a checkpoint carries its run's model identity (gankit.identity.model_identity) and a
+  checkpoint of another run is refused; checkpoints load with ``torch.load(weights_only=True)``,
+  so a damaged or hostile file cannot run code;
+- an unreadable checkpoint is skipped with a warning naming it, and set aside (renamed
+  ``*.damaged``, never deleted) when training continues; pruning keeps the newest readable ones;
+- a full disk stops with a message saying so, and the previous checkpoint stays.
 """
 from __future__ import annotations
 
+import errno
+import fcntl
+import os
 import re
 import tomllib
 import warnings
+import weakref
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from gankit.io import append_jsonl, read_jsonl, save_atomic, save_npz_atomic, write_text_atomic
+from gankit.io import TMP_SUFFIX, append_jsonl, read_jsonl, save_atomic, save_npz_atomic, write_text_atomic
 
 STEP_FILE = re.compile(r"^step_(\d+)\.(pt|npz)$")
 
 
+LOCK_NAME = ".gankit.lock"
+# what a run folder may hold; a folder holding anything else is the user's, not a run
+RUN_ENTRIES = {"config.toml", "metrics.jsonl", "checkpoints", "samples", "report.html", LOCK_NAME}
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+# run folders this process holds the lock of: resolved path -> [fd, holders].  flock locks
+# belong to an open file, so two opens in one process would block each other; a process
+# takes the lock once and shares it between its RunFolder objects.
+_HELD: dict[Path, list] = {}
+
+
 class RunFolderError(RuntimeError):
-    """The folder is not a run, or none of its checkpoints can be read; the message says what to do."""
+    """The folder is not a run, is in use, or none of its checkpoints can be read; the
+    message says what to do."""
+
+
+def _release(key: Path):
+    held = _HELD.get(key)
+    if held is None:
+        return
+    held[1] -= 1
+    if held[1] <= 0:
+        del _HELD[key]
+        try:
+            os.ftruncate(held[0], 0)
+        except OSError:
+            pass
+        os.close(held[0])   # closing the file drops the flock
+
+
+def _disk_full_cause(e: BaseException | None) -> bool:
+    """Whether a full disk caused ``e``: torch.save reports ENOSPC as a RuntimeError of its zip
+    writer, with the OSError as its context."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno in DISK_FULL:
+            return True
+        e = e.__cause__ or e.__context__
+    return False
+
+
+def intact(path: Path) -> bool:
+    """Whether a checkpoint file is whole: torch writes a zip archive whose directory sits at
+    the end, so a truncated or empty file has none (cheap: no tensors are read)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            return bool(z.namelist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return False
 
 
 class RunFolder:
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self._lock_key: Path | None = None
 
     # ------------------------------------------------------------------ layout
     @property
@@ -57,13 +125,137 @@ class RunFolder:
     def report_path(self) -> Path:
         return self.path / "report.html"
 
+    @property
+    def tensorboard_dir(self) -> Path:
+        """TensorBoard event files (train.tensorboard = true), written by TensorBoard's writer."""
+        return self.path / "tensorboard"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.path / LOCK_NAME
+
     def is_run(self) -> bool:
         return self.config_path.is_file()
 
     def require_run(self):
+        if self.path.exists() and not self.path.is_dir():
+            raise RunFolderError(f"{self.path} is a file, not a run folder")
         if not self.is_run():
             raise RunFolderError(f"{self.path} is not a run folder (no config.toml); create one with "
                                  f"gankit train PRESET --out {self.path}")
+
+    def is_gankit_run(self) -> bool:
+        """Whether gankit made this folder: it has the lock file, or (a run from before the
+        lock file) it holds only what a run holds and its config.toml is a resolved config."""
+        if self.lock_path.is_file():
+            return True
+        if not self.path.is_dir() or not {p.name for p in self.path.iterdir()} <= RUN_ENTRIES:
+            return False
+        try:
+            raw = tomllib.loads(self.config_path.read_text())
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            return False
+        return all(isinstance(raw.get(k), dict) for k in ("train", "optim_d", "generator", "data"))
+
+    # ------------------------------------------------------------------ one writer
+    def lock(self):
+        """Take the folder's lock for this process (until ``unlock`` or the process ends).
+        Another process that holds it: RunFolderError naming its PID."""
+        if self._lock_key is not None:
+            return
+        key = self.path.resolve()
+        if key in _HELD:
+            _HELD[key][1] += 1
+        else:
+            self.path.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                raise RunFolderError(f"{self.path} is in use: another gankit process (PID {pid}) is "
+                                     "training it; wait for it to finish or stop it (kill "
+                                     f"{pid}), then continue with --resume") from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            _HELD[key] = [fd, 1]
+        self._lock_key = key
+        weakref.finalize(self, _release, key)
+
+    def unlock(self):
+        if self._lock_key is not None:
+            key, self._lock_key = self._lock_key, None
+            _release(key)
+
+    def _remove_stale_temps(self):
+        """Temp files of writers that were killed (only safe while this process holds the lock)."""
+        for folder in (self.path, self.checkpoint_dir, self.samples_dir):
+            if folder.is_dir():
+                for p in folder.iterdir():
+                    if p.name.startswith(".") and p.name.endswith(TMP_SUFFIX) and p.is_file():
+                        p.unlink(missing_ok=True)
+
+    def check_new(self):
+        """Refuse (without touching anything) a file, a folder of the user's and a trained run."""
+        p = self.path
+        if p.exists() and not p.is_dir():
+            raise RunFolderError(f"--out {p} is a file, not a folder; choose a folder for the run")
+        if p.is_dir() and any(p.iterdir()) and not self.is_gankit_run():
+            names = sorted(q.name for q in p.iterdir())
+            shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+            raise RunFolderError(f"--out {p} already holds files that are not a gankit run ({shown}); "
+                                 "gankit never writes over them: choose a new or empty folder")
+        if self.checkpoints() or self.damaged():
+            raise RunFolderError(f"{p} already holds a trained run; continue it with --resume "
+                                 "or choose another --out folder")
+
+    def claim_new(self):
+        """Make this folder a new run's (see ``check_new``): lock it, and clear what a run
+        that never reached its first checkpoint left."""
+        self.check_new()
+        p = self.path
+        try:
+            p.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise RunFolderError(f"--out {p}: a part of this path is a file, not a folder") from None
+        self.lock()
+        if self.checkpoints() or self.damaged():
+            self.unlock()
+            raise RunFolderError(f"{p} already holds a trained run; continue it with --resume "
+                                 "or choose another --out folder")
+        self._remove_stale_temps()
+        self.clear_records()
+        self.clear_snapshots()
+        self.report_path.unlink(missing_ok=True)
+
+    def claim_existing(self):
+        """Lock a run to continue writing it; remove stale temp files and set aside damaged
+        checkpoints (so they are neither loaded, nor counted when pruning, nor lost)."""
+        self.lock()
+        self._remove_stale_temps()
+        for _, path in self.checkpoints():
+            if not intact(path):
+                self._set_aside(path)
+
+    def _set_aside(self, path: Path):
+        target = path.with_name(path.name + ".damaged")
+        os.replace(path, target)
+        warnings.warn(f"{path} is damaged (truncated or empty); renamed to {target.name} and "
+                      "not used", stacklevel=3)
+
+    def damaged(self) -> list[Path]:
+        d = self.checkpoint_dir
+        return sorted(d.glob("step_*.pt.damaged")) if d.is_dir() else []
+
+    def _disk_full(self, e: OSError, what: str, kept: str = "") -> RunFolderError:
+        import shutil
+        try:
+            free = f"{shutil.disk_usage(self.path).free / 2**20:.1f} MB free"
+        except OSError:
+            free = "free space unknown"
+        return RunFolderError(f"disk full while writing {what} ({free}){kept}; free some space, then "
+                              f"continue with gankit train --resume --out {self.path}")
 
     # ------------------------------------------------------------------ config
     def read_config(self) -> dict:
@@ -75,16 +267,35 @@ class RunFolder:
             raise RunFolderError(f"{self.config_path} is damaged ({e}); restore it or train anew") from None
 
     def write_config(self, toml_text: str):
-        write_text_atomic(self.config_path, toml_text)
+        try:
+            write_text_atomic(self.config_path, toml_text)
+        except Exception as e:
+            if _disk_full_cause(e):
+                raise self._disk_full(e, str(self.config_path)) from None
+            raise
 
     # ------------------------------------------------------------------ records
     def append(self, record: dict):
         self.path.mkdir(parents=True, exist_ok=True)
-        append_jsonl(self.records_path, record)
+        try:
+            append_jsonl(self.records_path, record)
+        except Exception as e:
+            if _disk_full_cause(e):
+                raise self._disk_full(e, f"a record to {self.records_path}") from None
+            raise
 
     def records(self, kind: str | None = None) -> list[dict]:
-        recs = read_jsonl(self.records_path)
-        return [r for r in recs if kind is None or r.get("kind") == kind]
+        """The records, oldest first; one without an integer step (a damaged or foreign line)
+        is skipped with a warning, so every reader may rely on ``record["step"]``."""
+        out = []
+        for r in read_jsonl(self.records_path):
+            step = r.get("step")
+            if not isinstance(step, int) or isinstance(step, bool):
+                warnings.warn(f"{self.records_path}: a record without an integer step is skipped", stacklevel=2)
+                continue
+            if kind is None or r.get("kind") == kind:
+                out.append(r)
+        return out
 
     def clear_records(self):
         self.records_path.unlink(missing_ok=True)
@@ -109,11 +320,29 @@ class RunFolder:
         return self._numbered(self.checkpoint_dir, "pt")
 
     def save_checkpoint(self, state: dict, step: int, keep: int) -> Path:
-        """Write step_<step>.pt, then remove older checkpoints beyond the ``keep`` newest.
-        Files of later steps (left by a run that was resumed from an earlier checkpoint
-        because they could not be read) are never removed here."""
-        path = save_atomic(state, self.checkpoint_dir / f"step_{step:08d}.pt")
-        older = [p for s, p in self.checkpoints() if s < step]
+        """Write step_<step>.pt (with the model identity of ``state["config"]``), then remove
+        older checkpoints beyond the ``keep`` newest readable ones.  Only older files are
+        pruned, and only after the new one is on disk, so the newest readable checkpoint is
+        never removed; a damaged older file is set aside, not counted."""
+        if "config" in state:
+            from gankit.identity import model_identity
+            state = {**state, "identity": model_identity(state["config"])}
+        target = self.checkpoint_dir / f"step_{step:08d}.pt"
+        try:
+            path = save_atomic(state, target)
+        except Exception as e:
+            if _disk_full_cause(e):
+                prev = [p.name for s, p in self.checkpoints() if p != target]
+                kept = f"; the previous checkpoint {prev[-1]} is kept" if prev else ""
+                raise self._disk_full(e, str(target), kept) from None
+            raise
+        older = []
+        for s, p in self.checkpoints():
+            if s < step:
+                if intact(p):
+                    older.append(p)
+                else:
+                    self._set_aside(p)
         for old in older[:max(0, len(older) - (keep - 1))]:
             old.unlink(missing_ok=True)
         return path
@@ -123,27 +352,53 @@ class RunFolder:
         import torch
         return torch.load(path, map_location="cpu", weights_only=True)
 
-    def load_checkpoint(self) -> tuple[dict, Path]:
+    def load_checkpoint(self, config: dict | None = None) -> tuple[dict, Path]:
         """The newest checkpoint that loads (on the CPU).  A damaged newer one is skipped
-        with a warning naming it."""
+        with a warning naming it.  With ``config`` (the run's resolved config), a checkpoint
+        whose model identity differs is refused: it belongs to another run."""
         errors = []
         for _, path in reversed(self.checkpoints()):
             try:
                 state = self.load_file(path)
+                if not isinstance(state, dict) or "models" not in state:
+                    raise ValueError("not a gankit checkpoint")
             except Exception as e:  # truncated, empty or not a checkpoint: try the one before
-                errors.append(f"{path.name}: {type(e).__name__}: {str(e)[:200]}")
+                first = (str(e).strip().splitlines() or [""])[0].split(". ")[0][:160]
+                errors.append(f"{path.name} ({type(e).__name__}: {first})")
                 continue
+            if config is not None:
+                self._check_identity(state, path, config)
             if errors:
                 warnings.warn(f"{self.checkpoint_dir}: skipped unreadable {'; '.join(errors)}; "
                               f"using {path.name}", stacklevel=2)
             return state, path
         detail = ("; unreadable: " + "; ".join(errors)) if errors else ""
+        damaged = [p.name for p in self.damaged()]
+        if damaged:
+            detail += f"; set aside as damaged: {', '.join(damaged)}"
         raise RunFolderError(f"no loadable checkpoint in {self.checkpoint_dir}{detail}. Train first: "
                              "gankit train PRESET --out RUN_DIR")
 
+    def _check_identity(self, state: dict, path: Path, config: dict):
+        from gankit.identity import model_differences, model_identity
+        stored = state.get("identity")
+        if stored is None or stored == model_identity(config):   # None: written before identities
+            return
+        diff = model_differences(state.get("config", {}), config) if isinstance(state.get("config"), dict) else []
+        shown = ", ".join(diff[:6]) + (", ..." if len(diff) > 6 else "")
+        raise RunFolderError(f"{path} belongs to another run (model identity {stored}, this run's is "
+                             f"{model_identity(config)}" + (f"; they differ in {shown}" if shown else "")
+                             + "); move it out of this folder, or open the run it came from")
+
     # ------------------------------------------------------------------ snapshots
     def save_snapshot(self, step: int, arrays: dict):
-        save_npz_atomic(self.samples_dir / f"step_{step:08d}.npz", {"step": np.int64(step), **arrays})
+        target = self.samples_dir / f"step_{step:08d}.npz"
+        try:
+            save_npz_atomic(target, {"step": np.int64(step), **arrays})
+        except Exception as e:
+            if _disk_full_cause(e):
+                raise self._disk_full(e, str(target)) from None
+            raise
 
     def snapshots(self) -> list[dict]:
         """Every readable snapshot, oldest first (a damaged file is skipped with a warning)."""
@@ -151,9 +406,13 @@ class RunFolder:
         for _, p in self._numbered(self.samples_dir, "npz"):
             try:
                 with np.load(p, allow_pickle=False) as z:
-                    out.append({k: z[k] for k in z.files})
-            except Exception as e:
-                warnings.warn(f"{p}: damaged snapshot skipped ({type(e).__name__})", stacklevel=2)
+                    snap = {k: z[k] for k in z.files}
+                int(snap["step"])
+            except Exception as e:   # truncated, empty, not an npz, or no step in it
+                warnings.warn(f"{p}: damaged snapshot skipped ({type(e).__name__}: {str(e)[:120]})",
+                              stacklevel=2)
+                continue
+            out.append(snap)
         return sorted(out, key=lambda s: int(s["step"]))
 
     def clear_snapshots(self):
@@ -162,4 +421,9 @@ class RunFolder:
 
     # ------------------------------------------------------------------ report
     def write_report(self, html_text: str) -> Path:
-        return write_text_atomic(self.report_path, html_text)
+        try:
+            return write_text_atomic(self.report_path, html_text)
+        except Exception as e:
+            if _disk_full_cause(e):
+                raise self._disk_full(e, str(self.report_path)) from None
+            raise

@@ -1,5 +1,13 @@
+import os
+
 import pytest
 import torch
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cache_dir(tmp_path_factory):
+    # feature and classifier caches of the suite live in a temporary folder, not ~/.cache
+    os.environ["GANKIT_CACHE"] = str(tmp_path_factory.mktemp("gankit-cache"))
 
 
 @pytest.fixture(autouse=True)
@@ -25,7 +33,8 @@ def tiny() -> list[str]:
 
 TINY_IMG = ["train.steps=4", "train.batch_size=16", "train.log_every=2", "train.sample_every=2",
             "train.checkpoint_every=2", "train.n_fixed=16", "train.progress=false",
-            "generator.width=8", "discriminator.width=8", "noise.dim=8", "eval.n_samples=200"]
+            "generator.width=8", "discriminator.width=8", "noise.dim=8", "eval.n_samples=200",
+            "eval.parzen_centres=200"]
 
 TINY_CLI = ["train.steps=12", "train.batch_size=32", "train.progress=false", "train.log_every=4",
             "train.sample_every=6", "train.n_fixed=64", "eval.n_samples=200", "eval.jsd_samples=500",
@@ -49,3 +58,13 @@ def digits(tiny_img) -> list[str]:
 def tiny_cli() -> list[str]:
     """`--set` arguments for a 12-step command-line run of a point-data preset."""
     return [a for kv in TINY_CLI for a in ("--set", kv)]
+
+
+@pytest.fixture(scope="session")
+def tiny_run_dir(tmp_path_factory):
+    """A tiny trained ring run (30 steps, checkpoints at 10/20/30); copy it before changing it."""
+    from gankit import config as C
+    from gankit.train.run import Run
+    path = tmp_path_factory.mktemp("tiny-run") / "run"
+    Run.create(C.load("ring", TINY), path).train().close()
+    return path

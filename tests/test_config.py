@@ -27,7 +27,7 @@ def test_overrides_and_resolved_params():
     assert cfg.generator.params["hidden"] == [8, 8]
     # switching the dataset drops the old one's options
     cfg = C.load("ring", ["data.name=grid"])
-    assert cfg.data.params == {"n": 5, "spacing": 2.0, "std": 0.05}
+    assert cfg.data.params == {"n": 5, "spacing": 2.0, "std": 0.05, "standardize": "none"}
 
 
 def test_round_trip_through_toml(tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import tomllib
 import types
 import typing
@@ -17,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
-# Presets are the TOML files in the repository's configs/ folder (installed editable).
-PRESET_DIR = Path(__file__).resolve().parents[2] / "configs"
+# Presets are the TOML files shipped in the package (gankit/presets, package data; the
+# repository's configs/ is a link to it).
+PRESET_DIR = Path(__file__).resolve().parents[1] / "presets"
 
 
 class ConfigError(ValueError):
@@ -26,9 +28,12 @@ class ConfigError(ValueError):
 
 
 def opt(default: Any, help: str, *, choices=None, ge=None, gt=None, le=None,
-        registry: str | None = None):
-    """A config field with its description and constraints."""
-    meta = {"help": help, "choices": choices, "ge": ge, "gt": gt, "le": le, "registry": registry}
+        registry: str | None = None, allow_inf: bool = False):
+    """A config field with its description and constraints.  Float fields refuse NaN always
+    (it passes every bound check: nan < 0 and nan > 0 are both false) and +-inf unless
+    ``allow_inf``."""
+    meta = {"help": help, "choices": choices, "ge": ge, "gt": gt, "le": le, "registry": registry,
+            "allow_inf": allow_inf}
     if isinstance(default, (list, dict)) or dataclasses.is_dataclass(default):
         import copy
         return field(default_factory=lambda: copy.deepcopy(default), metadata=meta)
@@ -115,11 +120,19 @@ def coerce_value(tp, value, where: str, meta: dict | None = None):
                 value = int(value)
             else:
                 raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        if not -2**63 <= value <= 2**63 - 1:   # torch and numpy hold integers in 64 bits
+            raise ConfigError(f"{where}: {value} does not fit in 64 bits; "
+                              f"use a value of at most {2**63 - 1}")
         v = value
     elif tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{where}: expected a number, got {value!r}")
-        v = float(value)
+        try:
+            v = float(value)
+        except OverflowError:   # an integer past float's range
+            raise ConfigError(f"{where}: {value} is too large for a number") from None
+        if math.isnan(v) or (math.isinf(v) and not meta.get("allow_inf")):
+            raise ConfigError(f"{where}: must be a finite number, got {value!r}")
     elif tp is str:
         if not isinstance(value, str):
             raise ConfigError(f"{where}: expected a string, got {value!r}")
@@ -258,11 +271,21 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
 
 def read_toml(path: str | Path) -> dict:
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"config file {str(path)!r} is a folder, not a file; give a preset name "
+                          "or a path to a .toml file")
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} does not exist; give a preset name "
                           f"({', '.join(preset_names())}) or a path to a .toml file")
     try:
-        return tomllib.loads(path.read_text())
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not a text file in UTF-8 (byte {e.start} is 0x{e.object[e.start]:02x}); "
+                          "a config is a TOML text file") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read it ({e.strerror})") from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
 

@@ -28,7 +28,8 @@ class OptimConfig:
 @dataclass
 class TrainConfig:
     steps: int = opt(5000, "G steps (iterations of Algorithm 1) to train for", ge=1)
-    batch_size: int = opt(256, "minibatch size m (real and fake alike)", ge=1)
+    batch_size: int = opt(256, "minibatch size m (real and fake alike); with several processes the "
+                               "global batch, split evenly over them (must divide)", ge=1)
     d_steps: int = opt(1, "k: D steps per G step (the paper used k = 1)", ge=1)
     log_every: int = opt(50, "write losses and D outputs to metrics.jsonl every this many steps", ge=1)
     sample_every: int = opt(500, "save fixed-noise samples (and D on a grid) every this many steps", ge=1)
@@ -42,6 +43,31 @@ class TrainConfig:
                                  "faster DCGAN steps on CPUs with AMX/AVX512-BF16, docs/core.md)",
                          choices=["fp32", "bf16"])
     progress: bool = opt(True, "show a progress bar with rate and ETA")
+    threads: int = opt(0, "CPU threads per process for training (0 = auto: OMP_NUM_THREADS if set, "
+                          "else 1 for point/text data, else cores / processes on this machine)", ge=0)
+    parallel_draws: str = opt("per_rank", "with several processes: per_rank (each draws its share of "
+                                          "the batch from streams of (seed, rank)) or global (each "
+                                          "draws the whole global batch from the run's streams and "
+                                          "keeps its share: one process's examples, world-size times "
+                                          "the sampling work)", choices=["per_rank", "global"])
+    lr_schedule: str = opt("constant", "learning-rate schedule of every optimizer (a torch LambdaLR "
+                           "over the steps): constant, linear or cosine decay to train.lr_final",
+                           choices=["constant", "linear", "cosine"])
+    lr_warmup: float = opt(0.0, "fraction of the steps over which the rates rise linearly from "
+                                "0 to optim_*.lr (any schedule)", ge=0.0, le=1.0)
+    lr_decay_start: float = opt(0.0, "fraction of the steps after which linear/cosine decay starts",
+                                ge=0.0, le=1.0)
+    lr_final: float = opt(0.0, "the rates at the last step, as a fraction of optim_*.lr (linear, cosine)",
+                          ge=0.0, le=1.0)
+    lr_on_resume: str = opt("continue", "a --resume that changes train.steps: continue the schedule "
+                            "planned for the old steps (past its end the rates stay at their final "
+                            "value), or restart it over the steps from the resume point",
+                            choices=["continue", "restart"])
+    tensorboard: bool = opt(False, "also write TensorBoard events to RUN_DIR/tensorboard: scalars, "
+                                   "eval metrics, sample images, the config (pip install "
+                                   "'gankit[tensorboard]')")
+    live_report: bool = opt(True, "rebuild report.html at snapshots while training (at most ~10% of "
+                                  "the training time); the page reloads itself until the run ends")
 
 
 @dataclass
@@ -49,14 +75,25 @@ class EvalConfig:
     n_samples: int = opt(2500, "samples drawn from G for the metrics (PacGAN protocol: 2,500)", ge=1)
     metrics: list[str] = opt([], "metrics computed every train.eval_every steps (empty: all that "
                              "apply; gankit list metrics)")
-    hq_std: float = opt(3.0, "a sample is high quality within this many std of its nearest mode", gt=0.0)
+    hq_std: float | None = opt(None, "a sample is high quality within this many std of its nearest mode; "
+                               "unset: the radius that holds the same share of true data as 3 std in "
+                               "2-D (98.9%, a chi quantile with dim degrees of freedom)", gt=0.0)
     jsd_bins: int = opt(200, "grid cells per axis for the JSD estimate (1-D and 2-D data)", ge=10)
+    jsd_cells: str = opt("exact", "p_data's mass per JSD cell: exact (normal CDFs, Gaussian mixtures) or "
+                         "centre (density at the cell centre x volume: the protocol before 2026-11-28)",
+                         choices=["exact", "centre"])
+    pr_k: int = opt(3, "k of the k-NN balls of precision/recall (Kynkaanniemi et al. 2019: 3)", ge=1)
+    dc_k: int = opt(5, "k of density/coverage (Naeem et al. 2020: 5)", ge=1)
+    parzen_centres: int = opt(10000, "samples from G as Parzen centres (Goodfellow's parzen_ll.py: 10,000)",
+                              ge=10)
     jsd_samples: int = opt(50000, "samples from G for the JSD estimate", ge=100)
     features: str = opt("classifier", "image features for fid/kid/is/prdc: gankit's shipped classifier "
-                        "for the data, or Inception-v3 from eval.inception_weights",
-                        choices=["classifier", "inception"])
+                        "for the data (else Inception when its weights are given, else the random "
+                        "conv net), Inception-v3 from eval.inception_weights, or the fixed-seed random "
+                        "conv net (any images, no download)", choices=["classifier", "inception", "random"])
     inception_weights: str = opt("", "path of inception-2015-12-05.pt (TorchScript) for "
                                  "eval.features=inception (or env GANKIT_INCEPTION)")
+    threads: int = opt(0, "CPU threads for evaluation (0 = auto, as train.threads)", ge=0)
 
     def check(self, where):
         if self.metrics:

@@ -43,6 +43,8 @@ def read_idx(path: str | Path) -> np.ndarray:
     big-endian uint32 sizes; then the data, row-major.
     """
     p = Path(path)
+    if p.is_dir():
+        raise ImageDataError(f"IDX file {str(p)!r} is a folder, not a file")
     if not p.is_file():
         raise ImageDataError(f"IDX file {str(p)!r} does not exist")
     try:
@@ -89,6 +91,8 @@ def load_idx_dir(root: str | Path, what: str = "MNIST-format") -> dict[str, np.n
     The test files are optional (without them the held-out split is cut from train).
     """
     root = Path(root).expanduser()
+    if root.exists() and not root.is_dir():
+        raise ImageDataError(f"data.root: {str(root)!r} is a file; point it at the folder that holds it")
     if not root.is_dir():
         raise ImageDataError(f"data.root: folder {str(root)!r} does not exist; point it at the folder "
                              f"holding the {what} files train-images-idx3-ubyte(.gz) and "
@@ -155,13 +159,22 @@ def digits_8x8() -> tuple[np.ndarray, np.ndarray]:
     return x, d.target.astype(np.int64)
 
 
+MAX_PIXELS = 2**26   # 64 megapixels: a larger image here is a mistake or a decompression bomb
+
+
 def _open_image(path: Path, channels: int):
     from PIL import Image, UnidentifiedImageError
     try:
         with Image.open(path) as im:
+            w, h = im.size   # from the header, before decoding anything
+            if w * h > MAX_PIXELS:
+                warnings.warn(f"skipping {path}: it declares {w}x{h} pixels ({w * h / 1e6:.0f} "
+                              f"megapixels, over the {MAX_PIXELS / 1e6:.0f} allowed; a decompression "
+                              "bomb or a wrong file)", stacklevel=3)
+                return None
             im.load()
             return im.convert("L" if channels == 1 else "RGB")
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as e:
         warnings.warn(f"skipping {path}: not a readable image ({type(e).__name__}: {e})", stacklevel=3)
         return None
 
@@ -201,6 +214,9 @@ def load_image_folder(path: str | Path, size: int = 0, channels: int = 1, resize
     except ImportError:
         raise ImageDataError("reading image folders needs pillow: pip install pillow") from None
     root = Path(path).expanduser()
+    if root.exists() and not root.is_dir():
+        raise ImageDataError(f"data.path: {str(root)!r} is a file; give the folder of images "
+                             "(or one sub-folder of images per class)")
     if not root.is_dir():
         raise ImageDataError(f"data.path: folder {str(root)!r} does not exist")
     subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))

@@ -274,6 +274,8 @@ class TextFileParams:
 
 def _read_lines(path: str, lowercase: bool, hint: str = "") -> list[str]:
     p = Path(path).expanduser()
+    if path and p.is_dir():
+        raise ConfigError(f"data.path: {path!r} is a folder, not a file{hint}")
     if not path or not p.is_file():
         raise ConfigError(f"data.path: {path!r} is not a file{hint}")
     lines = [s.strip() for s in p.read_text(encoding="utf-8", errors="replace").splitlines()]

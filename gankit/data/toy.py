@@ -54,6 +54,19 @@ class GaussianMixture(Dataset):
         log_comp = -0.5 * d2 / var - 0.5 * self.dim * torch.log(2 * math.pi * var)
         return torch.logsumexp(log_comp + torch.log(self.weights)[None], dim=1)
 
+    def cell_probs(self, edges) -> np.ndarray:
+        """Exact mass of each cell of the grid with per-axis ``edges`` (ij order): each
+        component is a product over axes of normal-CDF differences."""
+        from scipy.special import ndtr
+        means, stds = self.means.double().numpy(), self.stds.double().numpy()
+        total = 0.0
+        for mu, s, w in zip(means, stds, self.weights.double().numpy()):
+            out = np.array(float(w))
+            for ax, e in enumerate(edges):
+                out = np.multiply.outer(out, np.diff(ndtr((np.asarray(e) - mu[ax]) / s)))
+            total = total + out
+        return total
+
     def bounds(self):
         pad = 4 * self.stds.max() + 0.1 * (self.means.max(0).values - self.means.min(0).values).clamp_min(1.0)
         return self.means.min(0).values - pad, self.means.max(0).values + pad
@@ -99,6 +112,9 @@ class PointsFile(Dataset):
 
     def __init__(self, path):
         p = Path(path).expanduser()
+        if p.is_dir():
+            raise ConfigError(f"data.path: {str(p)!r} is a folder; give a .npy or .csv file with "
+                              "one point per row")
         if not p.is_file():
             raise ConfigError(f"data.path: file {str(p)!r} does not exist; give a .npy or .csv "
                               "file with one point per row")
@@ -112,14 +128,21 @@ class PointsFile(Dataset):
                     arr = np.loadtxt(p, delimiter=",", ndmin=2, skiprows=1)
             else:
                 raise ConfigError(f"data.path: {p.suffix!r} files are not supported; use .npy or .csv")
-        except (ValueError, OSError) as e:
+        except (ValueError, OSError, EOFError, UnicodeDecodeError) as e:
             raise ConfigError(f"data.path: cannot read {str(p)!r} as numbers: {e}") from None
+        if arr.dtype.kind not in "biuf":   # strings, objects, complex, dates: not points
+            raise ConfigError(f"data.path: {str(p)!r} holds {arr.dtype} values, not numbers; save "
+                              "the points as a float array")
         if arr.ndim == 1:
             arr = arr[:, None]
         if arr.ndim != 2 or len(arr) == 0:
             raise ConfigError(f"data.path: expected a (n_points, dim) array, got shape {arr.shape}")
         if not np.isfinite(arr).all():
             raise ConfigError(f"data.path: {str(p)!r} holds NaN or infinite values; remove those rows")
+        big = float(np.abs(arr).max())
+        if big > np.finfo(np.float32).max:   # training is in float32
+            raise ConfigError(f"data.path: {str(p)!r} holds {big:.3g}, beyond float32's range "
+                              "(3.4e38); rescale the points")
         self.x = torch.as_tensor(arr, dtype=torch.float32)
         self.size, self.dim = self.x.shape
 
@@ -135,34 +158,47 @@ class PointsFile(Dataset):
 # ----------------------------------------------------------- registrations
 
 @dataclass
-class RingParams:
+class ScaleParams:
+    standardize: str = opt("none", "what G and D see: the data as it is (none), centred and divided by "
+                           "one overall std (global: a recipe then works at any scale), or by each "
+                           "coordinate's std (per_dim); samples and metrics stay in data space",
+                           choices=["none", "global", "per_dim"])
+
+
+def _scaled(ds: Dataset, standardize: str) -> Dataset:
+    ds.standardize = standardize     # read by the Run (gankit/data/scaling.py)
+    return ds
+
+@dataclass
+class RingParams(ScaleParams):
     n_modes: int = opt(8, "number of Gaussians on the circle", ge=1)
     radius: float = opt(1.0, "circle radius", gt=0)
     std: float = opt(0.01, "std of each Gaussian (PacGAN: 0.01)", gt=0)
 
 
 @DATASETS.register("ring", RingParams, "n Gaussians evenly on a circle (PacGAN ring: 8, radius 1, std 0.01)")
-def ring(n_modes, radius, std):
+def ring(n_modes, radius, std, standardize):
     a = 2 * math.pi * torch.arange(n_modes) / n_modes
-    return GaussianMixture(radius * torch.stack([torch.cos(a), torch.sin(a)], 1), std)
+    return _scaled(GaussianMixture(radius * torch.stack([torch.cos(a), torch.sin(a)], 1), std),
+                   standardize)
 
 
 @dataclass
-class GridParams:
+class GridParams(ScaleParams):
     n: int = opt(5, "modes per side (n x n modes)", ge=1)
     spacing: float = opt(2.0, "distance between neighbouring modes", gt=0)
     std: float = opt(0.05, "std of each Gaussian (PacGAN: 0.05)", gt=0)
 
 
 @DATASETS.register("grid", GridParams, "n x n Gaussians on a square grid centred at 0 (PacGAN: 5x5, {-4..4})")
-def grid(n, spacing, std):
+def grid(n, spacing, std, standardize):
     c = (torch.arange(n, dtype=torch.float32) - (n - 1) / 2) * spacing
     gx, gy = torch.meshgrid(c, c, indexing="ij")
-    return GaussianMixture(torch.stack([gx.reshape(-1), gy.reshape(-1)], 1), std)
+    return _scaled(GaussianMixture(torch.stack([gx.reshape(-1), gy.reshape(-1)], 1), std), standardize)
 
 
 @dataclass
-class GMMParams:
+class GMMParams(ScaleParams):
     dim: int = opt(2, "dimension of the space", ge=1)
     n_modes: int = opt(10, "number of Gaussians", ge=1)
     spread: float = opt(5.0, "means drawn uniformly in [-spread, spread]^dim", gt=0)
@@ -171,14 +207,14 @@ class GMMParams:
 
 
 @DATASETS.register("gmm", GMMParams, "n Gaussians with random means in any dimension")
-def gmm(dim, n_modes, spread, std, means_seed):
+def gmm(dim, n_modes, spread, std, means_seed, standardize):
     g = torch.Generator().manual_seed(means_seed)
     means = (2 * torch.rand(n_modes, dim, generator=g) - 1) * spread
-    return GaussianMixture(means, std)
+    return _scaled(GaussianMixture(means, std), standardize)
 
 
 @dataclass
-class Mixture1DParams:
+class Mixture1DParams(ScaleParams):
     means: list[float] = opt([-2.0, 2.0], "means of the 1-D Gaussians")
     stds: list[float] = opt([0.5, 0.5], "their stds (one per mean)")
     weights: list[float] = opt([], "their weights (empty: equal)")
@@ -193,12 +229,13 @@ class Mixture1DParams:
 
 
 @DATASETS.register("mixture1d", Mixture1DParams, "a 1-D mixture of Gaussians (the paper's Figure 1)")
-def mixture1d(means, stds, weights):
-    return GaussianMixture(torch.tensor(means)[:, None], torch.tensor(stds), weights or None)
+def mixture1d(means, stds, weights, standardize):
+    mix = GaussianMixture(torch.tensor(means)[:, None], torch.tensor(stds), weights or None)
+    return _scaled(mix, standardize)
 
 
 @dataclass
-class LinearParams:
+class LinearParams(ScaleParams):
     A: list[list[float]] = opt([[1.0, 2.0], [-0.1, 0.5]], "matrix A in X = N(0, I) A + b")
     b: list[float] = opt([1.0, 2.0], "offset b")
 
@@ -208,23 +245,23 @@ class LinearParams:
 
 
 @DATASETS.register("linear", LinearParams, "seed 001's Gaussian X = N(0, I) A + b")
-def linear(A, b):
-    return LinearGaussian(A, b)
+def linear(A, b, standardize):
+    return _scaled(LinearGaussian(A, b), standardize)
 
 
 @dataclass
-class SwissRollParams:
+class SwissRollParams(ScaleParams):
     noise: float = opt(0.25, "std of the Gaussian noise added to each point", ge=0)
     scale: float = opt(7.5, "divide coordinates by this", gt=0)
 
 
 @DATASETS.register("swissroll", SwissRollParams, "2-D swiss roll (no modes)")
-def swissroll(noise, scale):
-    return SwissRoll(noise, scale)
+def swissroll(noise, scale, standardize):
+    return _scaled(SwissRoll(noise, scale), standardize)
 
 
 @dataclass
-class PointsParams:
+class PointsParams(ScaleParams):
     path: str = opt("", "a .npy or .csv file of points, one per row")
 
     def check(self, where):
@@ -233,5 +270,5 @@ class PointsParams:
 
 
 @DATASETS.register("points", PointsParams, "your own points from a .npy or .csv file")
-def points(path):
-    return PointsFile(path)
+def points(path, standardize):
+    return _scaled(PointsFile(path), standardize)

@@ -1,7 +1,8 @@
 """Metrics of conditional generators: does G obey the condition?
 
 - cond_accuracy: share of samples for class c that are recognised as c (the nearest
-  mode for mixtures; the shipped evaluation classifier for images);
+  mode for mixtures; for images the shipped evaluation classifier, or one trained on the
+  labelled images, gankit/metrics/own_classifier.py);
 - attribute_accuracy (captions): share of asked words (thick/thin, ...) that the
   measured property of the sample matches; chance is 0.5;
 - fd_within_class: mean over classes of the Frechet distance between generated and
@@ -26,11 +27,10 @@ def _features_and_predictions(ctx, x):
     if ds.kind == "points":
         from gankit.metrics.modes import nearest_mode
         return x.double(), nearest_mode(x, ds.modes)[0]
-    from gankit.metrics.features import classifier_outputs, load_classifier
-    key = getattr(ds, "classifier", None)
-    if not key:
-        raise ValueError("conditional metrics on images need the dataset's evaluation classifier")
-    f, p = classifier_outputs(load_classifier(key), x, device=ctx.device)
+    from gankit.metrics.features import classifier_outputs
+    from gankit.metrics.own_classifier import dataset_classifier
+    # the shipped classifier, or one trained on the labelled images and cached on disk
+    f, p = classifier_outputs(dataset_classifier(ds), x, device=ctx.device)
     return f.double(), p.argmax(1)
 
 

@@ -146,8 +146,12 @@ class InceptionFeatures:
         if not path:
             raise ConfigError("eval.features=inception: no weights file given. " + INCEPTION_HELP)
         p = Path(path).expanduser()
+        if p.is_dir():
+            raise ConfigError(f"Inception weights {str(p)!r} is a folder; give the file. " + INCEPTION_HELP)
         if not p.is_file():
             raise ConfigError(f"Inception weights {str(p)!r} do not exist. " + INCEPTION_HELP)
+        from gankit.metrics.feature_nets import file_hash
+        self.weights_hash = file_hash(p)
         try:
             self.net = torch.jit.load(str(p), map_location=self.device).eval()
         except Exception as e:  # a pickle, a truncated download, another network

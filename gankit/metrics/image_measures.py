@@ -51,7 +51,9 @@ def inception_score(probs, splits: int = 10) -> tuple[float, float]:
     if len(p) < splits:
         raise ValueError(f"inception_score: {len(p)} samples for {splits} splits")
     scores = []
-    for part in np.array_split(p, splits):
+    n = len(p)
+    # the original code's boundaries (Salimans et al., inception_score.py): floor(i n / splits)
+    for part in (p[i * n // splits:(i + 1) * n // splits] for i in range(splits)):
         py = part.mean(0, keepdims=True)
         kl = (part * (np.log(np.clip(part, 1e-30, None)) - np.log(np.clip(py, 1e-30, None)))).sum(1)
         scores.append(math.exp(kl.mean()))
@@ -107,24 +109,26 @@ def _kth_nn_radius(x: Tensor, k: int) -> Tensor:
     return d.kthvalue(k + 1, dim=1).values.sqrt()   # k + 1: the row itself is at 0
 
 
-def prdc(real, fake, k: int = 5) -> dict[str, float]:
+def prdc(real, fake, k: int = 3, k_dc: int = 5) -> dict[str, float]:
     """k-NN precision, recall, density and coverage of fake features against real ones.
 
     A point's ball has the radius of its k-th nearest neighbour in its own set.
     precision = share of fakes inside some real ball; recall = share of reals
-    inside some fake ball; density = mean count of real balls holding a fake / k;
-    coverage = share of real balls holding at least one fake.
+    inside some fake ball (both with k = 3, Kynkaanniemi et al. 2019); density = mean
+    count of real balls holding a fake / k_dc; coverage = share of real balls holding at
+    least one fake (both with k_dc = 5, Naeem et al. 2020).
     """
-    real, fake = torch.as_tensor(np.asarray(real)).float(), torch.as_tensor(np.asarray(fake)).float()
-    if min(len(real), len(fake)) <= k:
-        raise ValueError(f"prdc: need more than k = {k} points in each set")
-    r_real, r_fake = _kth_nn_radius(real, k), _kth_nn_radius(fake, k)
+    real = torch.as_tensor(np.asarray(real)).reshape(len(real), -1).float()
+    fake = torch.as_tensor(np.asarray(fake)).reshape(len(fake), -1).float()
+    if min(len(real), len(fake)) <= max(k, k_dc):
+        raise ValueError(f"prdc: need more than k = {max(k, k_dc)} points in each set")
     d = pairwise_sq_dists(real, fake).sqrt()            # (n_real, n_fake)
-    inside = d <= r_real[:, None]                       # fake j in the ball of real i
-    precision = inside.any(0).float().mean()
+    r_real, r_fake = _kth_nn_radius(real, k), _kth_nn_radius(fake, k)
+    precision = (d <= r_real[:, None]).any(0).float().mean()    # fake j in the ball of some real i
     recall = (d <= r_fake[None, :]).any(1).float().mean()
-    density = inside.float().sum(0).mean() / k
-    coverage = (d.min(1).values <= r_real).float().mean()
+    r_dc = r_real if k_dc == k else _kth_nn_radius(real, k_dc)
+    density = (d <= r_dc[:, None]).float().sum(0).mean() / k_dc
+    coverage = (d.min(1).values <= r_dc).float().mean()
     return {"precision": float(precision), "recall": float(recall), "density": float(density),
             "coverage": float(coverage)}
 
@@ -189,34 +193,3 @@ def class_histogram(pred, n_classes: int, reference=None) -> dict:
     return {"class_counts": counts.tolist(), "classes_missing": int((counts == 0).sum()),
             "class_kl": float((q[nz] * np.log(q[nz] / np.clip(ref[nz], 1e-12, None))).sum()),
             "class_min_share": float(q.min()), "class_max_share": float(q.max())}
-
-
-def memorisation(samples: Tensor, train: Tensor, heldout: Tensor, tol: float = 0.02,
-                 seed: int = 0) -> dict:
-    """Nearest-neighbour distances (per-pixel RMS, data in [-1, 1]) of samples to the
-    training images, their horizontal mirror images, and held-out images.
-
-    - copy_frac: samples within ``tol`` of a training image (exact copies);
-    - flip_copy_frac: samples within ``tol`` of a mirrored training image and not of
-      an unmirrored one (the flip trick);
-    - nn_train_all: median NN distance to all training images;
-    - nn_train / nn_heldout: median NN distance to a training subset the size of the
-      held-out set, and to the held-out set (same size, so comparable); a ratio well
-      below 1 means samples sit closer to the training images than to unseen ones.
-    """
-    d = samples[0].numel()
-    flat = samples.reshape(len(samples), -1).float()
-    full, _ = nn_sq_dist(flat, train)
-    flipped, _ = nn_sq_dist(flat, train.flip(-1))
-    rms_full, rms_flip = (full / d).sqrt(), (flipped / d).sqrt()
-    g = torch.Generator().manual_seed(seed)
-    sub = train[torch.randperm(len(train), generator=g)[:len(heldout)]]
-    rms_sub = (nn_sq_dist(flat, sub)[0] / d).sqrt()
-    rms_held = (nn_sq_dist(flat, heldout)[0] / d).sqrt()
-    copy = rms_full <= tol
-    flip = (rms_flip <= tol) & ~copy
-    med_sub, med_held = float(rms_sub.median()), float(rms_held.median())
-    return {"copy_frac": float(copy.float().mean()), "flip_copy_frac": float(flip.float().mean()),
-            "nn_train_all": float(rms_full.median()), "nn_train": med_sub, "nn_heldout": med_held,
-            "nn_ratio": med_sub / med_held if med_held > 0 else float("nan"),
-            "nn_train_min": float(rms_full.min())}

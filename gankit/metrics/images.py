@@ -12,8 +12,8 @@ each checked against an independent computation in tests/test_image_metrics.py):
 - ``parzen_protocol``: Goodfellow 2014's Gaussian Parzen window log-likelihood;
 - ``stacked_modes``: modes of Stacked MNIST covered and KL(histogram || uniform);
 - ``class_histogram``: mode dropping per class;
-- ``memorisation``: nearest-neighbour distances to training vs held-out images,
-  exact and horizontally flipped copies.
+- ``memorisation`` (gankit/metrics/memorisation.py): copies of training images,
+  tolerant to noise, 1-pixel shifts, flips and contrast.
 
 The registered metrics (``gankit eval RUN --metrics fid,is,...``) ask the dataset
 for its classifier key, classes, held-out split and per-channel classes; none
@@ -39,7 +39,6 @@ from gankit.metrics.image_measures import (
     parzen_protocol,
     stacked_modes,
     class_histogram,
-    memorisation,
 )
 
 
@@ -51,39 +50,62 @@ def eval_samples(ctx, n: int | None = None) -> Tensor:
 
 
 def _inception_path(settings) -> str:
-    return getattr(settings, "inception_weights", "") or os.environ.get("GANKIT_INCEPTION", "")
+    from gankit.metrics.features import INCEPTION_ENV
+    return getattr(settings, "inception_weights", "") or os.environ.get(INCEPTION_ENV, "")
 
 
-def _use_inception(settings) -> bool:
-    return getattr(settings, "features", "classifier") == "inception"
+def _own_classifier(ds) -> bool:
+    from gankit.metrics.features import weights_path
+    return ds.classifier is not None and ds.shape[0] == 1 and weights_path(ds.classifier).is_file()
+
+
+def feature_kind(ctx) -> str:
+    """Which features the image metrics use: "inception", "classifier" or "random".
+
+    eval.features = inception needs the weights (config or GANKIT_INCEPTION); the default
+    "classifier" takes the dataset's shipped classifier, else Inception when its weights
+    are given, else the fixed-seed random conv net (gankit/metrics/feature_nets.py).
+    """
+    want = getattr(ctx.settings, "features", "classifier")
+    if want in ("inception", "random"):
+        return want
+    if _own_classifier(ctx.dataset):
+        return "classifier"
+    return "inception" if _inception_path(ctx.settings) else "random"
 
 
 def has_features(ds) -> bool:
-    """A dataset has evaluation features if a shipped classifier fits it (or Inception is set up)."""
-    if getattr(ds, "kind", None) != "image":
-        return False
-    from gankit.metrics.features import weights_path
-    own = ds.classifier is not None and ds.shape[0] == 1 and weights_path(ds.classifier).is_file()
-    return own or bool(os.environ.get("GANKIT_INCEPTION"))
+    """Every image dataset has features: at worst those of the random conv net."""
+    return getattr(ds, "kind", None) == "image"
 
 
-def extract(ctx, x: Tensor) -> tuple[Tensor, Tensor, str]:
-    """(features, class probabilities, name of the extractor) of images x."""
+def _extractor(ctx, kind: str):
+    """(fn images -> (features, probs or None), hash of the feature net's weights)."""
     ds = ctx.dataset
-    if _use_inception(ctx.settings) or ds.classifier is None or ds.shape[0] != 1:
+    if kind == "inception":
         from gankit.metrics.features import InceptionFeatures
-        f, p = InceptionFeatures(_inception_path(ctx.settings), ctx.device)(x)
-        return f, p, "inception"
-    from gankit.metrics.features import classifier_outputs, load_classifier
-    f, p = classifier_outputs(load_classifier(ds.classifier), x, device=ctx.device)
-    return f, p, "classifier"
+        net = ctx.cached("inception_net", lambda: InceptionFeatures(_inception_path(ctx.settings), ctx.device))
+        return net, net.weights_hash
+    if kind == "classifier":
+        from gankit.metrics.features import classifier_outputs, load_classifier
+        from gankit.metrics.feature_nets import module_hash
+        net = load_classifier(ds.classifier)
+        return (lambda x: classifier_outputs(net, x, device=ctx.device)), module_hash(net)
+    from gankit.metrics.feature_nets import module_hash, random_features_net
+    net = random_features_net(0)
+    return (lambda x: (net.features(x, device=ctx.device).double(), None)), module_hash(net)
+
+
+def extract(ctx, x: Tensor, kind: str | None = None) -> tuple[Tensor, Tensor | None, str]:
+    """(features, class probabilities or None, name of the extractor) of images x."""
+    kind = kind or feature_kind(ctx)
+    fn, _ = _extractor(ctx, kind)
+    f, p = fn(x)
+    return f, p, kind
 
 
 def _fake_features(ctx):
     return ctx.cached("fake_feat", lambda: extract(ctx, eval_samples(ctx)))
-
-
-_REAL_CACHE: dict = {}
 
 
 def real_subset(ds, n: int, run_seed: int) -> Tensor:
@@ -94,17 +116,30 @@ def real_subset(ds, n: int, run_seed: int) -> Tensor:
 
 
 def _real_features(ctx, n: int):
-    """Features of n training images (a fixed subset), cached per dataset and extractor."""
+    """Features of n training images (a fixed subset), cached on disk per data and feature net."""
+    from gankit.metrics.feature_nets import feature_cache, tensor_hash
     ds = ctx.dataset
-    key = (id(ds), n, _use_inception(ctx.settings))
-    if key not in _REAL_CACHE:
-        _REAL_CACHE.clear()
-        _REAL_CACHE[key] = extract(ctx, real_subset(ds, n, ctx.seed))
-    return _REAL_CACHE[key]
+    kind = feature_kind(ctx)
+
+    def load():
+        x = real_subset(ds, n, ctx.seed)
+        fn, net_hash = _extractor(ctx, kind)
+        key = ["real-features-v1", kind, net_hash, tensor_hash(x)]
+
+        def make():
+            f, p = fn(x)
+            return {"features": f.numpy(), "probs": (p if p is not None else torch.zeros(len(f), 0)).numpy()}
+        out = feature_cache(key, make)
+        p = torch.as_tensor(out["probs"]).double()
+        return torch.as_tensor(out["features"]).double(), (p if p.shape[1] else None), kind
+    return ctx.cached(("real_feat", n, kind), load)
+
+
+_PREFIX = {"inception": ("fid", "kid", "is"), "classifier": ("fcd", "kcd", "cs"), "random": ("frd", "krd", None)}
 
 
 def _fd_key(kind):
-    return "fid" if kind == "inception" else "fcd"   # Frechet classifier distance with gankit's nets
+    return _PREFIX[kind][0]
 
 
 def _image(ds):
@@ -127,25 +162,30 @@ def _stackable(ds):
             and weights_path(ds.classifier).is_file())
 
 
-@register_metric("fid", has_features, "Frechet distance of features (fcd: gankit's classifier; fid: Inception)",
+@register_metric("fid", has_features, "Frechet distance of features (fid: Inception; fcd: gankit's "
+                 "classifier; frd: the random conv net); `features` says which",
                  {"fcd": Output("Frechet classifier distance", "lower", ".3f"),
-                  "fid": Output("FID (Inception)", "lower", ".3f")})
+                  "fid": Output("FID (Inception)", "lower", ".3f"),
+                  "frd": Output("Frechet distance, random conv features", "lower", ".4g"),
+                  "features": Output("image features used", None, "s")})
 def _fid(ctx):
     f, _, kind = _fake_features(ctx)
     r, _, _ = _real_features(ctx, len(f))
-    return {_fd_key(kind): fid_from_features(r.numpy(), f.numpy())}
+    return {_fd_key(kind): fid_from_features(r.numpy(), f.numpy()), "features": kind}
 
 
 @register_metric("kid", has_features, "kernel distance of features, unbiased MMD^2 (kcd / kid)",
                  {"kcd": Output("kernel classifier distance", "lower", ".4f"),
                   "kcd_std": Output("kcd std over subsets", None, ".4f"),
                   "kid": Output("KID (Inception)", "lower", ".4f"),
-                  "kid_std": Output("KID std over subsets", None, ".4f")})
+                  "kid_std": Output("KID std over subsets", None, ".4f"),
+                  "krd": Output("kernel distance, random conv features", "lower", ".4g"),
+                  "krd_std": Output("krd std over subsets", None, ".4g")})
 def _kid(ctx):
     f, _, kind = _fake_features(ctx)
     r, _, _ = _real_features(ctx, len(f))
     m, s = kid(r.numpy(), f.numpy(), n_subsets=50, subset_size=min(1000, len(f)), seed=ctx.seed)
-    pre = "kid" if kind == "inception" else "kcd"
+    pre = _PREFIX[kind][1]
     return {pre: m, f"{pre}_std": s}
 
 
@@ -156,12 +196,15 @@ def _kid(ctx):
                   "is_std": Output("Inception Score std over splits", None, ".3f")})
 def _is(ctx):
     _, p, kind = _fake_features(ctx)
+    if p is None:          # the random conv net has no classes
+        return {}
     m, s = inception_score(p.numpy(), splits=10)
-    pre = "is" if kind == "inception" else "cs"     # "classifier score" with gankit's nets
+    pre = _PREFIX[kind][2]     # "cs": the classifier score with gankit's nets
     return {pre: m, f"{pre}_std": s}
 
 
-@register_metric("prdc", has_features, "k-NN precision, recall, density, coverage of features (k = 5)",
+@register_metric("prdc", has_features, "k-NN precision, recall (k = eval.pr_k = 3), density, coverage "
+                 "(k = eval.dc_k = 5) of features",
                  {"precision": Output("precision (k-NN)", "higher", ".3f"),
                   "recall": Output("recall (k-NN)", "higher", ".3f"),
                   "density": Output("density", "higher", ".3f"),
@@ -170,7 +213,7 @@ def _prdc(ctx):
     f, _, _ = _fake_features(ctx)
     n = min(len(f), 5000)
     r, _, _ = _real_features(ctx, len(f))
-    return prdc(r[:n], f[:n], k=5)
+    return prdc(r[:n], f[:n], k=ctx.settings.pr_k, k_dc=ctx.settings.dc_k)
 
 
 @register_metric("class_hist", _classified, "class histogram of samples: classes dropped, KL to data",
@@ -206,19 +249,30 @@ def _stacked(ctx):
                   "parzen_se": Output("Parzen standard error", None, ".1f"),
                   "parzen_sigma": Output("Parzen sigma", None, ".3f")})
 def _parzen(ctx):
+    # parzen_ll.py: 10,000 samples as centres, sigma by the mean log-likelihood of a validation
+    # set cut from the training images (MNIST: images 50,000-60,000, the last sixth), the
+    # score on the test set; pixels in [0, 1]
     ds = ctx.dataset
-    n = min(ctx.settings.n_samples, 10000)
-    centres = (eval_samples(ctx, n).reshape(n, -1) + 1) / 2        # pixels in [0, 1], as in the paper
-    held = (ds.split("heldout").reshape(-1, centres.shape[1]) + 1) / 2
-    n_valid = min(1000, len(held) // 2)
-    return parzen_protocol(centres, held[:n_valid], held[n_valid:n_valid + 10000])
+    n = ctx.settings.parzen_centres
+    centres = (ctx.generate(n, "parzen").float().reshape(n, -1) + 1) / 2
+    train = ds.split("train")
+    n_valid = min(10000, len(train) // 6)
+    valid = (train[len(train) - n_valid:].reshape(n_valid, -1) + 1) / 2
+    test = (ds.split("heldout")[:10000].reshape(-1, centres.shape[1]) + 1) / 2
+    return parzen_protocol(centres, valid, test)
 
 
-@register_metric("memorisation", _held, "NN distances to training vs held-out; exact and flipped copies",
-                 {"copy_frac": Output("share of exact copies of training images", "lower", ".3f"),
-                  "flip_copy_frac": Output("share of mirrored copies", "lower", ".3f"),
-                  "nn_ratio": Output("NN distance to training / to held-out", None, ".3f")})
+@register_metric("memorisation", _held, "copies of training images, tolerant to noise, 1-pixel shifts, "
+                 "flips and contrast; NN distance of samples vs held-out images",
+                 {"copy_frac": Output("share of (near-)copies of training images", "lower", ".3f"),
+                  "flip_copy_frac": Output("share of copies of mirrored or flipped images", "lower", ".3f"),
+                  "heldout_flagged": Output("held-out images flagged as copies (calibration)", None, ".3f"),
+                  "nn_train": Output("median copy distance of samples", None, ".3f"),
+                  "nn_heldout": Output("median copy distance of held-out images", None, ".3f"),
+                  "nn_ratio": Output("copy distance, samples / held-out (1 = as new as unseen data)", None, ".3f"),
+                  "copy_tau": Output("copy threshold", None, ".3f")})
 def _memorisation(ctx):
+    from gankit.metrics.memorisation import memorisation as tolerant
     ds = ctx.dataset
     x = eval_samples(ctx)[:2500]     # 2,500 samples: enough to see copies, cheap against 60k images
-    return memorisation(x, ds.split("train"), ds.split("heldout"))
+    return tolerant(x, ds.split("train"), ds.split("heldout"))

@@ -19,10 +19,12 @@ def modes(ctx):
 
 
 @register_metric("jsd", lambda ds: ds.has_density and ds.dim <= 2,
-                 "JSD(p_data || p_g) on a grid (1-D/2-D data with a known density)",
+                 "JSD(p_data || p_g) on a grid (1-D/2-D data with a known density; exact cell masses)",
                  {"jsd": Output("Jensen-Shannon divergence (nats)", "lower", ".4f")})
 def jsd(ctx):
     ds, ec = ctx.dataset, ctx.settings
     x = ctx.generate(ec.jsd_samples, "jsd").numpy()
     lo, hi = ds.bounds()
-    return {"jsd": jsd_on_grid(ds.log_prob, x, lo.numpy(), hi.numpy(), ec.jsd_bins)}
+    exact = getattr(ec, "jsd_cells", "exact") == "exact" and hasattr(ds, "cell_probs")
+    return {"jsd": jsd_on_grid(ds.log_prob, x, lo.numpy(), hi.numpy(), ec.jsd_bins,
+                               ds.cell_probs if exact else None)}

@@ -1,113 +1,157 @@
-"""The run report: one self-contained HTML file built from the run folder alone."""
+"""The run report: one self-contained HTML page built from the run folder alone
+(gankit.runfolder.RunFolder), through the Jinja2 templates in gankit/report/templates."""
 from __future__ import annotations
 
-import base64
-import html
-import io
+import time
 from pathlib import Path
 
-import numpy as np
-
-from gankit.report import plots
 from gankit.runfolder import RunFolder
+
+LIVE_REFRESH_S = 15      # the live page reloads itself this often while the run trains
 
 
 def read_metrics(run_dir: str | Path) -> list[dict]:
     return RunFolder(run_dir).records()
 
 
-def _png(fig) -> str:
-    import matplotlib.pyplot as plt
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    return f'<img src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
-
-
-def _table(rows: list[tuple], header: tuple) -> str:
-    th = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table><tr>{th}</tr>{body}</table>"
-
-
-def _fmt(v):
-    return f"{v:.4g}" if isinstance(v, float) else v
-
-
-def write_report(run_dir: str | Path) -> Path:
+def _point_sections(dataset, snaps: list[dict]) -> list:
+    import numpy as np
     import torch
 
-    from gankit import config as C
-    from gankit.data import build_dataset
-    from gankit.report.conditional import condition_sections
-
-    folder = RunFolder(run_dir)
-    run_dir = folder.path
-    cfg = C.load(folder.read_config())
-    dataset = build_dataset(cfg)
-    records = folder.records()
-    train = [r for r in records if r.get("kind") == "train"]
-    evals = [r for r in records if r.get("kind") == "eval"]
-    snaps = folder.snapshots()
-    sections = []
-
-    if evals:
-        last = evals[-1]
-        rows = [(k, _fmt(v)) for k, v in last.items() if k not in ("kind", "mode_counts")]
-        sections.append(f"<h2>Evaluation at step {last['step']}</h2>" + _table(rows, ("metric", "value")))
-        if "mode_counts" in last:
-            counts = last["mode_counts"]
-            total = max(sum(counts), 1)
-            modes = dataset.modes.numpy() if dataset.modes is not None else None
-            mrows = [(i, ", ".join(f"{c:.2f}" for c in modes[i]) if modes is not None else "", n,
-                      f"{100 * n / total:.1f}%", "yes" if n else "MISSED") for i, n in enumerate(counts)]
-            sections.append("<h2>Modes</h2><p>High-quality samples per mode (ideal: equal shares).</p>"
-                            + _table(mrows, ("mode", "centre", "HQ samples", "share", "covered")))
-
-    if snaps and dataset.dim in (1, 2):
+    from gankit.report import plots
+    from gankit.report.page import Section, png
+    if not snaps or getattr(dataset, "kind", "points") in ("image", "text"):
+        return []
+    if dataset.dim in (1, 2):
         chosen = plots.pick_snapshots(snaps, 6)
         real = dataset.sample(2500, torch.Generator().manual_seed(0)).numpy()
         if dataset.dim == 2:
             modes = dataset.modes.numpy() if dataset.modes is not None and len(dataset.modes) <= 100 else None
-            fig = plots.figure_2d(chosen, real, modes)
-            sections.append("<h2>Generated points over real ones, on D(x)</h2>"
-                            "<p>Black: real data. Orange: G's samples from fixed noise. Colour: D's "
-                            "output (red = judged real).</p>" + _png(fig))
-        else:
-            grid = chosen[-1]["grid"][:, 0] if "grid" in chosen[-1] else np.linspace(
-                real.min(), real.max(), 400)
-            p = np.exp(dataset.log_prob(torch.as_tensor(grid[:, None])).numpy()) if dataset.has_density else None
-            fig = plots.figure_1d(chosen, grid, p, real[:, 0])
-            sections.append("<h2>Figure 1: p_data, p_g and D(x) over training</h2>" + _png(fig))
-    elif snaps and getattr(dataset, "kind", "points") not in ("image", "text"):
-        x = snaps[-1]["samples"]
-        sections.append(f"<h2>Samples</h2><p>{len(x)} fixed-noise samples of dimension {x.shape[1]} "
-                        f"at step {int(snaps[-1]['step'])} (first two coordinates):</p>")
-        real = dataset.sample(len(x), torch.Generator().manual_seed(0)).numpy()
-        fig = plots.figure_2d([{"step": snaps[-1]["step"], "samples": x[:, :2]}], real[:, :2])
-        sections.append(_png(fig))
+            return [Section("Generated points over real ones, on D(x)", [
+                "Black: real data. Orange: G's samples from fixed noise. Colour: D's output "
+                "(red = judged real)."], png(plots.figure_2d(chosen, real, modes), "samples over D(x)"),
+                anchor="samples")]
+        grid = chosen[-1]["grid"][:, 0] if "grid" in chosen[-1] else np.linspace(real.min(), real.max(), 400)
+        p = np.exp(dataset.log_prob(torch.as_tensor(grid[:, None])).numpy()) if dataset.has_density else None
+        return [Section("Figure 1: p_data, p_g and D(x) over training", [],
+                        png(plots.figure_1d(chosen, grid, p, real[:, 0]), "p_data, p_g and D(x)"),
+                        anchor="samples")]
+    x = snaps[-1]["samples"]
+    real = dataset.sample(len(x), torch.Generator().manual_seed(0)).numpy()
+    fig = plots.figure_2d([{"step": snaps[-1]["step"], "samples": x[:, :2]}], real[:, :2])
+    return [Section("Samples", [f"{len(x)} fixed-noise samples of dimension {x.shape[1]} at step "
+                                f"{int(snaps[-1]['step'])} (first two coordinates)."],
+                    png(fig, "samples, first two coordinates", wide=False), anchor="samples")]
 
-    if getattr(dataset, "kind", None) == "image":  # grids, z interpolation, nearest neighbours
+
+def _mode_section(last: dict, dataset):
+    from gankit.report.page import Section
+    counts = last["mode_counts"]
+    total = max(sum(counts), 1)
+    modes = dataset.modes.numpy() if getattr(dataset, "modes", None) is not None else None
+    rows = [[i, ", ".join(f"{c:.2f}" for c in modes[i]) if modes is not None else "", n,
+             f"{100 * n / total:.1f}%", "yes" if n else "MISSED"] for i, n in enumerate(counts)]
+    return Section("Modes", ["High-quality samples per mode (ideal: equal shares)."],
+                   header=["mode", "centre", "HQ samples", "share", "covered"], rows=rows, anchor="modes")
+
+
+def _sessions(records: list[dict]) -> list[dict]:
+    out = []
+    for r in records:
+        if r.get("kind") != "session":
+            continue
+        changed = r.get("changed") or {}
+        out.append({"step": r.get("step", 0), "started": r.get("started", ""), "command": r.get("command", ""),
+                    "resume": bool(r.get("resume")), "overrides": r.get("overrides") or [],
+                    "changed": [f"{k}: {v[0]!r} \u2192 {v[1]!r}" for k, v in changed.items()],
+                    "versions": f"gankit {r.get('gankit', '?')}, torch {r.get('torch', '?')}, "
+                                f"Python {r.get('python', '?')}",
+                    "git": r.get("git") or "not a git checkout", "device": r.get("device", ""),
+                    "schedule": r.get("schedule", "")})
+    return out
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h} h {m:02d} min" if h else (f"{m} min {s:02d} s" if m else f"{s} s")
+
+
+def report_context(run_dir: str | Path, dataset=None, live: bool = False) -> dict:
+    """Everything the report template shows, from the folder alone (``dataset``: the run's,
+    when the caller holds it already, else built from config.toml)."""
+    from gankit import config as C
+    from gankit.report import metricinfo as MI
+    from gankit.report import plots
+    from gankit.report.page import Section, png
+
+    folder = RunFolder(run_dir)
+    cfg = C.load(folder.read_config())
+    if dataset is None:
+        from gankit.data import build_dataset
+        dataset = build_dataset(cfg)
+    records = folder.records()
+    train = [r for r in records if r.get("kind") == "train"]
+    evals = [r for r in records if r.get("kind") == "eval"]
+    refs = [r for r in records if r.get("kind") == "reference"]
+    reference = refs[-1] if refs else None
+    snaps = folder.snapshots()
+    infos = MI.key_infos()
+
+    sections = _point_sections(dataset, snaps)
+    kind = getattr(dataset, "kind", None)
+    if kind == "image":   # grids, z interpolation, nearest neighbours
         from gankit.report.images import image_sections
-        sections += image_sections(snaps, _png)
-    if getattr(dataset, "kind", None) == "text":  # decoded samples over training
+        sections += image_sections(snaps)
+    if kind == "text":
         from gankit.report.text import text_sections
         sections += text_sections(dataset, snaps)
+    from gankit.report.conditional import condition_sections
+    sections += condition_sections(dataset, snaps)
 
-    sections += condition_sections(dataset, snaps, _png)   # conditional runs: a row per condition
-
-    fig = plots.figure_curves(train, evals)
+    last = evals[-1] if evals else None
+    groups = MI.groups(last, reference, infos) if last else []
+    headline = [dict(row, metric=g["metric"]) for g in groups for row in g["rows"] if row["better"]][:6]
+    curves = []
+    fig = plots.figure_curves(train)
     if fig is not None:
-        sections.append("<h2>Training curves</h2>" + _png(fig))
+        curves.append(Section("Training curves", ["Every number the loop logged, averaged over each "
+                                                  "log interval (losses) or at the log step."],
+                              png(fig, "training curves"), anchor="curves"))
+    keys = MI.eval_keys(evals, infos)
+    fig = plots.figure_eval(evals, keys, infos, reference) if len(evals) >= 2 else None
+    if fig is not None:
+        curves.append(Section("Evaluation metrics over training", [
+            f"{len(evals)} evaluation(s); every recorded metric, with its direction; dashed: the same "
+            "metric measured on real data."], png(fig, "evaluation metrics over steps"), anchor="eval-curves"))
+    fig = plots.figure_lr(train)
+    if fig is not None:
+        curves.append(Section("Learning rate", [f"Schedule: {cfg.train.lr_schedule}"
+                                                f" (train.lr_schedule; objectives may declare their own)."],
+                              png(fig, "learning rate", wide=False), anchor="lr"))
+    if last and "mode_counts" in last:
+        curves.append(_mode_section(last, dataset))
 
-    sections.append("<h2>Config</h2><pre>" + html.escape(C.dumps_toml(cfg)) + "</pre>")
-    title = f"gankit run: {html.escape(run_dir.name)}"
-    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{title}</title>
-<style>body{{font-family:sans-serif;max-width:1400px;margin:2em auto;padding:0 1em;color:#222}}
-table{{border-collapse:collapse;margin:0.5em 0}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:left}}
-th{{background:#f0f0f0}}img{{max-width:100%}}pre{{background:#f7f7f7;padding:1em;font-size:12px}}</style>
-</head><body><h1>{title}</h1>
-<p>{html.escape(cfg.data.name)} data, {html.escape(cfg.loss.name)} loss,
-{len(train)} log points, {len(snaps)} snapshots. Everything here was rebuilt from the run folder.</p>
-{''.join(sections)}</body></html>"""
-    return folder.write_report(page)
+    step = max([int(s["step"]) for s in snaps] + [r.get("step", 0) for r in records], default=0)
+    seconds = max([r["time"] for r in train if MI.is_number(r.get("time"))], default=0.0)
+    sessions = _sessions(records)
+    return {
+        "title": folder.path.name, "live": live, "refresh": LIVE_REFRESH_S, "step": step,
+        "total": cfg.train.steps, "progress": min(100.0, 100.0 * step / max(cfg.train.steps, 1)),
+        "train_time": _duration(seconds), "built": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "facts": [("data", cfg.data.name), ("G", cfg.generator.name), ("D", cfg.discriminator.name),
+                  ("loss", cfg.loss.name), ("objective", cfg.objective.name), ("seed", str(cfg.seed)),
+                  ("batch", str(cfg.train.batch_size)), ("snapshots", str(len(snaps))),
+                  ("device", cfg.train.device)],
+        "headline": headline, "eval_step": last["step"] if last else None, "groups": groups,
+        "reference": reference, "sections": sections, "curves": curves, "sessions": sessions,
+        "config": C.dumps_toml(cfg),
+    }
+
+
+def write_report(run_dir: str | Path, dataset=None, live: bool = False) -> Path:
+    """Build RUN_DIR/report.html; ``live``: the page reloads itself (the run is training)."""
+    from gankit.report.page import render
+    page = render("report.html.j2", **report_context(run_dir, dataset, live))
+    return RunFolder(run_dir).write_report(page)

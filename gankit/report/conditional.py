@@ -1,12 +1,11 @@
 """Report panel of a conditional run: one row (images) or panel (points) per condition."""
 from __future__ import annotations
 
-import html
-
 import torch
 
 
-def condition_sections(dataset, snaps: list[dict], png) -> list[str]:
+def condition_sections(dataset, snaps: list[dict]) -> list:
+    from gankit.report.page import Section, png
     if not snaps or "labels" not in snaps[-1]:
         return []
     import matplotlib.pyplot as plt
@@ -42,6 +41,8 @@ def condition_sections(dataset, snaps: list[dict], png) -> list[str]:
         for ax in axes.ravel()[len(classes):]:
             ax.axis("off")
     fig.tight_layout()
-    return [f"<h2>One {'row' if dataset.kind == 'image' else 'panel'} per condition</h2>"
-            f"<p>Samples at step {int(snap['step'])} generated for each condition "
-            f"({html.escape(getattr(dataset, 'condition_kind', 'label'))}).</p>" + png(fig)]
+    kind = "row" if dataset.kind == "image" else "panel"
+    return [Section(f"One {kind} per condition",
+                    [f"Samples at step {int(snap['step'])} generated for each condition "
+                     f"({getattr(dataset, 'condition_kind', 'label')})."],
+                    png(fig, "samples per condition", wide=dataset.kind != "image"))]

@@ -64,26 +64,30 @@ def neighbours_figure(blocks: np.ndarray):
     return fig
 
 
-def image_sections(snaps: list[dict], png) -> list[str]:
-    """HTML sections for image data, from the snapshots alone; ``png(fig)`` embeds a figure."""
+def image_sections(snaps: list[dict]) -> list:
+    """Report sections for image data, from the snapshots alone."""
     from gankit.report import plots
+    from gankit.report.page import Section, png
     out = []
     if not snaps:
         return out
     chosen = plots.pick_snapshots(snaps, 6) if len(snaps) > 6 else snaps
-    out.append("<h2>Samples from fixed noise over training</h2>" + png(grid_figure(chosen)))
+    out.append(Section("Samples from fixed noise over training",
+                       [f"The same noise vectors at {len(chosen)} moments of training."],
+                       png(grid_figure(chosen), "sample grids over training"), anchor="samples"))
     last = [s for s in snaps if "neighbours" in s]
     if last:
         s = last[-1]
-        out.append(f"<h2>Nearest training images (paper Figure 2)</h2><p>Step {int(s['step'])}. Left: "
-                   f"a fixed-noise sample. Right: its nearest of {int(s['neighbour_pool'])} training "
-                   "images in pixel space. A sample equal to its neighbour is a copy; the "
-                   "memorisation metric also checks mirrored copies.</p>"
-                   + png(neighbours_figure(s["neighbours"])))
+        out.append(Section("Nearest training images (paper Figure 2)", [
+            f"Step {int(s['step'])}. Left: a fixed-noise sample. Right: its nearest of "
+            f"{int(s['neighbour_pool'])} training images in pixel space. A sample equal to its "
+            "neighbour is a copy; the memorisation metric also checks mirrored copies."],
+            png(neighbours_figure(s["neighbours"]), "samples beside their nearest training images",
+                wide=False)))
     last = [s for s in snaps if "interpolation" in s]
     if last:
         s = last[-1]
-        out.append(f"<h2>Linear interpolation in z (paper Figure 3)</h2><p>Step {int(s['step'])}: each "
-                   "row walks in a straight line between two random noise vectors.</p>"
-                   + png(interpolation_figure(s["interpolation"])))
+        out.append(Section("Linear interpolation in z (paper Figure 3)", [
+            f"Step {int(s['step'])}: each row walks in a straight line between two random noise vectors."],
+            png(interpolation_figure(s["interpolation"]), "interpolation in z", wide=False)))
     return out

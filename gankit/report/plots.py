@@ -91,33 +91,122 @@ CURVE_GROUPS = [
     ("JSD estimate (D's bound)", ["jsd_estimate"]),
     ("regularisers", ["gp", "r1", "feature_matching", "hist_d", "hist_g", "instance_noise"]),
 ]
+PALETTE = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000", "#f0e442"]
 
 
-def figure_curves(records: list[dict], evals: list[dict]):
-    groups = [(t, [k for k in keys if any(k in r for r in records)]) for t, keys in CURVE_GROUPS]
-    eval_keys = [k for k in ("modes_covered", "hq_fraction", "reverse_kl", "jsd")
-                 if sum(k in r for r in evals) >= 2]
-    groups = [(t, ks) for t, ks in groups if ks] + [(k, [k]) for k in eval_keys]
+def _style(ax, title: str):
+    ax.set_title(title, fontsize=10, loc="left")
+    ax.set_xlabel("step", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.ticklabel_format(axis="y", useOffset=False, style="plain") if ax.get_yscale() == "linear" else None
+    ax.grid(alpha=0.25)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+
+def _grid(n: int, cols: int = 3, w: float = 4.4, h: float = 2.8):
+    cols = max(1, min(cols, n))
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(w * cols, h * rows), squeeze=False)
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    return fig, axes.ravel()
+
+
+def _series(records: list[dict], key: str):
+    pts = [(r["step"], r[key]) for r in records
+           if isinstance(r.get(key), (int, float)) and not isinstance(r.get(key), bool)]
+    return zip(*pts) if pts else ((), ())
+
+
+def curve_groups(records: list[dict]) -> list[tuple[str, list[str]]]:
+    """Every numeric key of the train records in a panel: the known groups, then one panel
+    per other key (an objective's own logs too); learning rates apart (figure_lr)."""
+    from gankit.report.metricinfo import numeric_keys
+    keys = [k for k in numeric_keys(records) if not k.startswith("lr_")]
+    groups = [(t, [k for k in ks if k in keys]) for t, ks in CURVE_GROUPS]
+    groups = [(t, ks) for t, ks in groups if ks]
+    grouped = {k for _, ks in groups for k in ks}
+    return groups + [(k, [k]) for k in keys if k not in grouped]
+
+
+def figure_curves(records: list[dict], evals: list[dict] | None = None):
+    """The train records over steps, every key (evals are drawn by figure_eval)."""
+    groups = curve_groups(records)
     if not groups:
         return None
-    cols = min(3, len(groups))
-    rows = math.ceil(len(groups) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.0 * rows), squeeze=False)
-    for ax, (title, keys) in zip(axes.ravel(), groups):
-        src = evals if title in eval_keys else records
-        for k in keys:
-            pts = [(r["step"], r[k]) for r in src if isinstance(r.get(k), (int, float))]
-            if pts:
-                s, v = zip(*pts)
-                ax.plot(s, v, label=k, marker="o" if src is evals else None, ms=3)
-        ax.set_title(title)
-        ax.set_xlabel("step")
+    fig, axes = _grid(len(groups))
+    for ax, (title, keys) in zip(axes, groups):
+        for i, k in enumerate(keys):
+            s, v = _series(records, k)
+            ax.plot(s, v, label=k, lw=1.2, color=PALETTE[i % len(PALETTE)])
         if title == "gradient norms":
             ax.set_yscale("log")
-        ax.legend(fontsize=7)
-        ax.grid(alpha=0.3)
-    for ax in axes.ravel()[len(groups):]:
-        ax.axis("off")
+        _style(ax, title)
+        if len(keys) > 1:
+            ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def figure_lr(records: list[dict]):
+    keys = [k for k in {k: None for r in records for k in r if k.startswith("lr_")}]
+    if not keys:
+        return None
+    fig, ax = plt.subplots(figsize=(6.0, 2.6))
+    for i, k in enumerate(keys):
+        s, v = _series(records, k)
+        ax.plot(s, v, label=k[3:], lw=1.5, color=PALETTE[i % len(PALETTE)],
+                ls="-" if i % 2 == 0 else "--")
+    _style(ax, "learning rate per optimizer")
+    vals = [r[k] for r in records for k in keys if isinstance(r.get(k), (int, float)) and r[k] > 0]
+    if vals and max(vals) / min(vals) > 20:
+        ax.set_yscale("log")
+    ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def figure_eval(evals: list[dict], keys: list[str], infos, reference: dict | None = None):
+    """One panel per measured key over steps, titled with its label and direction; the
+    real-data reference as a dashed line where one was measured."""
+    from gankit.report.metricinfo import ARROW, info
+    if not keys:
+        return None
+    fig, axes = _grid(len(keys), cols=4, w=3.6, h=2.5)
+    for ax, k in zip(axes, keys):
+        ki = info(k, infos)
+        s, v = _series(evals, k)
+        ax.plot(s, v, marker="o", ms=3.5, lw=1.4, color="#0072b2")
+        ref = (reference or {}).get(k)
+        if isinstance(ref, (int, float)) and not isinstance(ref, bool):
+            ax.axhline(ref, ls="--", lw=1, color="#666666", label="real data")
+            ax.legend(fontsize=6, frameon=False)
+        _style(ax, f"{ki.label}\n{ki.metric} \u00b7 {ARROW[ki.better]}" if ki.better else
+               f"{ki.label}\n{ki.metric}")
+        ax.title.set_fontsize(8)
+    fig.tight_layout()
+    return fig
+
+
+def figure_compare(runs: list[tuple[str, list[dict]]], panels: list[tuple[str, str, str]]):
+    """Runs overlaid: ``runs`` = [(name, records)], ``panels`` = [(title, kind, key)] with
+    kind "train" or "eval"; one colour per run, the same in every panel."""
+    if not panels:
+        return None
+    fig, axes = _grid(len(panels), cols=3, w=4.4, h=2.8)
+    for ax, (title, kind, key) in zip(axes, panels):
+        for i, (name, recs) in enumerate(runs):
+            s, v = _series([r for r in recs if r.get("kind") == kind], key)
+            if s:
+                ax.plot(s, v, label=name, lw=1.3, color=PALETTE[i % len(PALETTE)],
+                        marker="o" if kind == "eval" else None, ms=3)
+        _style(ax, title)
+        ax.title.set_fontsize(9)
+    handles, labels = axes[0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 4), fontsize=8,
+                   frameon=False, bbox_to_anchor=(0.5, 1.0 + 0.02 * math.ceil(len(labels) / 4)))
     fig.tight_layout()
     return fig
 

@@ -1,19 +1,13 @@
 """The report's text section: decoded fixed-noise samples over training, beside real ones."""
 from __future__ import annotations
 
-import html
-
 import torch
 
 
-def _list(lines: list[str]) -> str:
-    return "<ol>" + "".join(f"<li><code>{html.escape(s) or '&lt;empty&gt;'}</code></li>"
-                            for s in lines) + "</ol>"
-
-
-def text_sections(dataset, snaps: list[dict], n: int = 20) -> list[str]:
-    """HTML sections: the first ``n`` fixed-noise samples at the first and last snapshot
-    (marked * when the sample is a training sequence), and ``n`` real test sequences."""
+def text_sections(dataset, snaps: list[dict], n: int = 20) -> list:
+    """Sections: the first ``n`` fixed-noise samples at the first and last snapshot (marked *
+    when the sample is a training sequence), and ``n`` real test sequences."""
+    from gankit.report.page import Section
     if not snaps:
         return []
     train = dataset.train_lines
@@ -21,9 +15,8 @@ def text_sections(dataset, snaps: list[dict], n: int = 20) -> list[str]:
     cols = []
     for s in chosen:
         lines = dataset.decode(torch.as_tensor(s["samples"][:n]))
-        lines = [f"{x} *" if x in train else x for x in lines]
-        cols.append(f"<td style='vertical-align:top'><b>step {int(s['step'])}</b>{_list(lines)}</td>")
-    real = dataset.decode(dataset.test[:n])
-    cols.append(f"<td style='vertical-align:top'><b>held-out real</b>{_list(real)}</td>")
-    return ["<h2>Samples</h2><p>Fixed-noise samples from G, decoded (* = copies a training "
-            "sequence), beside real held-out ones.</p><table><tr>" + "".join(cols) + "</tr></table>"]
+        cols.append((f"step {int(s['step'])}",
+                     [(f"{x} *" if x in train else x) or "<empty>" for x in lines]))
+    cols.append(("held-out real", [x or "<empty>" for x in dataset.decode(dataset.test[:n])]))
+    return [Section("Samples", ["Fixed-noise samples from G, decoded (* = copies a training "
+                                "sequence), beside real held-out ones."], columns=cols, anchor="samples")]

@@ -1,24 +1,21 @@
 """Callbacks that turn a training run into a run folder: logs, snapshots, checkpoints."""
 from __future__ import annotations
 
-import time
-
 import torch
 
 
 class MetricsLogger:
-    """Appends one JSON object per log step to metrics.jsonl."""
+    """Appends one JSON object per log step to metrics.jsonl: the loop's logs, the training
+    time over every session of the run, and each optimizer's learning rate (a Python float
+    held by the optimizer: no host sync)."""
 
     def __init__(self, run):
         self.run = run
-        self.t0 = None
-
-    def on_train_start(self, trainer):
-        self.t0 = time.perf_counter()
 
     def on_log(self, trainer, record):
-        self.run.log({"step": trainer.step, "kind": "train",
-                      "time": round(time.perf_counter() - self.t0, 3), **record})
+        lrs = {f"lr_{k}": o.param_groups[0]["lr"] for k, o in self.run.optimizers.items()}
+        self.run.log({"step": trainer.step, "kind": "train", "time": round(self.run.elapsed(), 3),
+                      **record, **lrs})
 
 
 class Progress:
@@ -78,7 +75,8 @@ class PeriodicEval:
         self.run, self.every = run, every
 
     def on_step_end(self, trainer):
-        if self.every and trainer.step % self.every == 0:
+        # rank 0 alone: eval-mode sampling needs no other rank (docs/scaling.md, metrics)
+        if self.every and trainer.step % self.every == 0 and self.run.is_main:
             self.run.log({"step": trainer.step, "kind": "eval",
                           **self.run.evaluate(list(self.run.cfg.eval.metrics) or None)})
 

@@ -73,7 +73,6 @@ class GANObjective(Objective):
         self.g_after: list[Callable[[int], None]] = []
         self.G_eval: nn.Module | None = None     # e.g. the EMA of G; None: G itself
         self.rejection = None                    # a RejectionSampler (DRS) once configured
-        self.use_rejection = True                # False: sample G directly even when fitted
         self.g_critic: Callable[..., Tensor] | None = None   # e.g. an unrolled D
         self.G, self.D = self._declare_nets(ctx, p)
         self.modules = {"G": self.G, "D": self.D}
@@ -127,9 +126,6 @@ class GANObjective(Objective):
                                                 p.instance_noise_schedule))
         if p.pack > 1:
             self.d_input.append(lambda x, step, m=p.pack: R.pack(x, m))
-        d_terms, g_terms = conditional_terms(cfg.condition, ctx.dataset, self.loss, ctx.cond_gen)
-        self.d_penalties += d_terms
-        self.g_penalties += g_terms
         if p.clip > 0:
             self.d_after.append(WeightClip(self.D, p.clip))
         if p.gp > 0:
@@ -155,9 +151,9 @@ class GANObjective(Objective):
             self.g_after.append(ema.update)
             self.state["ema_g"] = ema
             self.G_eval = ema.shadow
-        if p.lr_decay_final < 1.0:
-            for opt_, oc, after in ((opt_d, cfg.optim_d, self.d_after), (opt_g, cfg.optim_g, self.g_after)):
-                after.append(R.LRDecay(opt_, oc.lr, cfg.train.steps, p.lr_decay_start, p.lr_decay_final))
+        if p.lr_decay_final < 1.0:   # the Run turns this into a LambdaLR per optimizer
+            from gankit.train.schedule import Schedule
+            self.lr_schedule = Schedule("linear", 0.0, p.lr_decay_start, p.lr_decay_final)
         if p.drs:
             from gankit.train.rejection import FitAtEnd, RejectionSampler
             self.rejection = RejectionSampler(self.D, p.pack, p.drs_steps, p.drs_lr, p.drs_quantile,
@@ -167,6 +163,9 @@ class GANObjective(Objective):
         if p.unroll > 0:
             from gankit.train.unrolled import UnrolledD
             self.g_critic = UnrolledD(self.D, self.loss.d_loss, p.unroll, opt_d, p.unroll_lr)
+        d_terms, g_terms = conditional_terms(cfg.condition, ctx.dataset, self.loss, ctx.cond_gen)
+        self.d_penalties += d_terms      # after the remedies' terms, as they were always summed
+        self.g_penalties += g_terms
         k = (R.critic_schedule(cfg.train.d_steps, p.critic_boost, p.critic_boost_first,
                                p.critic_boost_every) if p.critic_boost > 0 else cfg.train.d_steps)
         self.phases = self.make_phases(opt_d, opt_g, k, self.d_after, self.g_after)
@@ -185,7 +184,7 @@ class GANObjective(Objective):
 
     def rejection_sampler(self):
         r = self.rejection
-        return r if (r is not None and r.ready and self.use_rejection) else None
+        return r if (r is not None and r.ready) else None
 
     # ---------------------------------------------------------------- phases
     def d_view(self, x: Tensor, step: int) -> Tensor:

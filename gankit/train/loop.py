@@ -45,15 +45,25 @@ class Trainer:
 
     Logs stay on the device as tensors and are summed; the host syncs once per
     log interval (no ``.item()`` in the hot step).
+
+    Data parallelism enters through two hooks the Run sets, unseen by the objective:
+    ``grad_sync(phase)`` between a phase's backward and its optimizer step (averages the
+    gradients across processes), and ``reduce_logs(values)`` on the vector of logged
+    values at a log step (averages them across processes).
     """
 
     def __init__(self, phases: list[Phase], callbacks: list = (), log_every: int = 50,
-                 autocast: Callable[[], ContextManager] = contextlib.nullcontext):
+                 autocast: Callable[[], ContextManager] = contextlib.nullcontext,
+                 grad_sync: Callable[[Phase], None] | None = None,
+                 reduce_logs: Callable[[Tensor], Tensor] | None = None):
         self.phases = phases
         self.autocast = autocast       # the forward passes' context (mixed precision)
+        self.grad_sync = grad_sync
+        self.reduce_logs = reduce_logs
         self.callbacks = list(callbacks)
         self.log_every = log_every
         self.step = 0
+        self.stop = None   # set (e.g. to a signal number) to stop after the current step
 
     def _grad_norm(self, params) -> Tensor:
         grads = [p.grad for p in params if p.grad is not None]
@@ -71,6 +81,8 @@ class Trainer:
                     loss, plogs = phase.loss(ctx)
                 phase.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+                if self.grad_sync is not None:
+                    self.grad_sync(phase)
                 if logging:
                     logs[f"grad_norm_{phase.name}"] = self._grad_norm(phase.params)
                 phase.optimizer.step()
@@ -101,7 +113,10 @@ class Trainer:
                 out.update({k: v / count for k, v in sums.items()})
                 keys = list(out)
                 values = torch.stack([torch.as_tensor(out[k], dtype=torch.float32).reshape(())
-                                      .to("cpu") for k in keys]).tolist()   # one host sync
+                                      .to("cpu") for k in keys])   # one host sync
+                if self.reduce_logs is not None:
+                    values = self.reduce_logs(values)
+                values = values.tolist()
                 record = dict(zip(keys, values))
                 sums, count = {}, 0
                 bad = [k for k, v in record.items() if v != v or v in (float("inf"), float("-inf"))]
@@ -114,5 +129,7 @@ class Trainer:
                     getattr(cb, "on_log", lambda t, r: None)(self, record)
             for cb in self.callbacks:
                 getattr(cb, "on_step_end", lambda t: None)(self)
+            if self.stop is not None:
+                break
         for cb in self.callbacks:
             getattr(cb, "on_train_end", lambda t: None)(self)

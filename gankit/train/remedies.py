@@ -210,18 +210,3 @@ def lr_factor(step: int, total: int, start: float, final: float) -> float:
     if step <= t0 or total <= t0:
         return 1.0
     return 1.0 + (final - 1.0) * min(1.0, (step - t0) / (total - t0))
-
-
-class LRDecay:
-    """After-step hook: sets the optimizer's learning rates for the next iteration to
-    base * lr_factor(step + 1).  The rates live in the optimizer's state, so a checkpoint
-    carries them."""
-
-    def __init__(self, optimizer, base_lr: float, total: int, start: float, final: float):
-        self.optimizer, self.base = optimizer, base_lr
-        self.total, self.start, self.final = total, start, final
-
-    def __call__(self, step: int):
-        lr = self.base * lr_factor(step + 1, self.total, self.start, self.final)
-        for g in self.optimizer.param_groups:
-            g["lr"] = lr

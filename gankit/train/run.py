@@ -6,22 +6,33 @@ wrapped and checkpointed.
         -> objective.setup(optimizers) makes the phases -> the loop -> the run folder
 
 The run folder itself is read and written only through gankit.runfolder.RunFolder.
+
+Under torchrun every process builds the same Run; gankit.train.distributed gives it its
+rank, and the Run wraps for data parallelism (SyncBatchNorm, the loop's gradient and log
+averaging hooks).  Only rank 0 (``is_main``) writes the folder.
 """
 from __future__ import annotations
 
+import signal
+import sys
+import threading
+import time
 import warnings
 from pathlib import Path
 
 import torch
 
 from gankit import config as C
-from gankit import seeds
+from gankit import __version__, seeds
 from gankit.config import RunConfig
 from gankit.data import build_dataset
+from gankit.data.scaling import PointScaler, point_scaler
+from gankit.identity import run_identity
 from gankit.ops import sample_noise
 from gankit.registry import OBJECTIVES
 from gankit.runfolder import RunFolder, RunFolderError
 from gankit.train.build import build_loss, build_net, build_nets, build_optimizer
+from gankit.train import distributed, threads
 from gankit.train.callbacks import Checkpointer, MetricsLogger, PeriodicEval, Progress, Snapshots, finite_params
 from gankit.train.loop import Trainer
 from gankit.train.objective import Batch, ObjectiveContext, optimizer_params
@@ -30,6 +41,42 @@ from gankit.train.precision import autocast_for
 
 class RunError(RunFolderError):
     pass
+
+
+class TrainingInterrupted(Exception):
+    """Training stopped on SIGINT or SIGTERM; ``exit_code`` is 128 + the signal's number
+    (130, 143), and the message says which checkpoint was kept."""
+
+    def __init__(self, signum: int, message: str):
+        super().__init__(message)
+        self.signum = signum
+        self.exit_code = 128 + signum
+
+
+class _StopOnSignal:
+    """While training: SIGINT/SIGTERM ask the loop to stop after the current step (the Run
+    then writes a checkpoint); a second signal stops at once (atomic writes keep the last
+    checkpoint whole).  Handlers are installed only in the main thread, and restored after."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, trainer):
+        self.trainer, self.saved = trainer, {}
+
+    def _handle(self, signum, frame):
+        if self.trainer.stop is not None:
+            raise TrainingInterrupted(signum, f"stopped at once by a second {signal.Signals(signum).name}; "
+                                      "the last checkpoint written is kept")
+        self.trainer.stop = signum
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self.saved = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc):
+        for s, h in self.saved.items():
+            signal.signal(s, h)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -51,16 +98,27 @@ class Run:
     def __init__(self, cfg: RunConfig, run_dir: str | Path, device: str | None = None):
         self.cfg = cfg
         self.folder = RunFolder(run_dir)
-        self.device = resolve_device(device or cfg.train.device)
+        self.world = distributed.setup(resolve_device(device or cfg.train.device))
+        self.device = self.world.device
+        distributed.check_same(self.world, "the run's identity (config hash) and gankit version",
+                               (run_identity(cfg), __version__),
+                               "start every process with the same preset, --set options and gankit")
+        local_cfg = distributed.local_config(cfg, self.world)   # the rank's share of the batch
         self.dataset = build_dataset(cfg)
         self.conditional = cfg.condition.kind != "none"
+        from gankit.train.budget import check_memory
+        check_memory(cfg, self.dataset, self.device)   # before anything big is allocated
+        # points the nets see standardised (data.standardize); every sample handed out is in data space
+        self.scaler = point_scaler(self.dataset, getattr(self.dataset, "standardize", "none"))
         self.loss = build_loss(cfg)
-        s = cfg.seed
+        # per_rank: each rank its own streams (rank 0 the run's own); global: all share them
+        self.global_draws = self.world.parallel and cfg.train.parallel_draws == "global"
+        s = cfg.seed if self.global_draws else seeds.rank_seed(cfg.seed, self.world.rank)
         self.data_gen = seeds.generator(s, "data")
         self.noise_gen = seeds.generator(s, "noise", self.device)
         self.cond_gen = seeds.generator(s, "cond")        # mismatched conditions
         ctx = ObjectiveContext(
-            cfg=cfg, dataset=self.dataset, loss=self.loss, device=self.device,
+            cfg=local_cfg, dataset=self.dataset, loss=self.loss, device=self.device,
             build_nets=lambda data=None: build_nets(cfg, data or self.dataset),
             build_discriminator=lambda data=None: build_nets(cfg, data or self.dataset, only="D"),
             build_net=lambda registry, component, **kw: build_net(registry, component, data=self.dataset, **kw),
@@ -73,18 +131,34 @@ class Run:
             self.modules = dict(self.objective.modules)
             for m in self.modules.values():
                 m.to(self.device)
+                if self.world.parallel:   # batch statistics of the global batch
+                    from gankit.train.syncbn import convert_sync_batchnorm
+                    convert_sync_batchnorm(m, self.device)
             self.autocast = autocast_for(cfg.train.precision, self.device, list(self.modules.values()),
                                          self.objective.supports_bf16, cfg.objective.name)
             self.optimizers = {name: build_optimizer(optimizer_params(spec, self.modules), spec.config)
                                for name, spec in self.objective.optimizers.items()}
             self.objective.setup(self.optimizers)
             self.torch_rng = torch.get_rng_state()
+        if s != cfg.seed:     # dropout and other global draws: the rank's own stream too
+            self.torch_rng = torch.Generator().manual_seed(s).get_state()
         self.step = 0
+        self.schedule_span = (0, cfg.train.steps)   # the lr schedule's segment (checkpointed)
+        self.train_time = 0.0                        # training seconds over every session
+        self._clock: float | None = None
+        self.overrides: list[str] = []               # the --set of this session (recorded)
+        self.config_changes: dict = {}               # key -> [old, new] against the checkpoint's config
+        self.watchers: list = []                     # objects with on_record / on_snapshot (TensorBoard, live report)
 
     # ---------------------------------------------------------------- conveniences
     @property
     def dir(self) -> Path:
         return self.folder.path
+
+    @property
+    def is_main(self) -> bool:
+        """Whether this process writes the run folder (rank 0, or the only process)."""
+        return self.world.is_main
 
     @property
     def G(self):
@@ -95,15 +169,32 @@ class Run:
         return self.modules.get("D")
 
     # ---------------------------------------------------------------- sampling
+    def _share(self, n: int) -> tuple[int, slice]:
+        """How many to draw for n of this rank's samples, and which of them are its own: with
+        global draws every rank draws the world's batch and keeps its rank's rows."""
+        if not self.global_draws:
+            return n, slice(None)
+        r = self.world.rank
+        return n * self.world.size, slice(r * n, (r + 1) * n)
+
     def sample_batch(self, n: int) -> Batch:
         """n training samples on the device (with their conditions and classes when conditional)."""
+        k, mine = self._share(n)
         if self.conditional:
-            x, c, y = self.dataset.sample_conditional(n, self.data_gen)
-            return Batch(x.to(self.device, non_blocking=True), c.to(self.device), y.to(self.device))
-        return Batch(self.dataset.sample(n, self.data_gen).to(self.device, non_blocking=True))
+            x, c, y = self.dataset.sample_conditional(k, self.data_gen)
+            return Batch(self._to_model(x[mine].to(self.device, non_blocking=True)), c[mine].to(self.device),
+                         y[mine].to(self.device))
+        return Batch(self._to_model(self.dataset.sample(k, self.data_gen)[mine].to(self.device, non_blocking=True)))
+
+    def _to_model(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.scaler is None else self.scaler.to_model(x)
+
+    def _to_data(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.scaler is None else self.scaler.to_data(x)
 
     def sample_z(self, n: int) -> torch.Tensor:
-        return sample_noise(n, self.cfg.noise.dim, self.cfg.noise.dist, self.noise_gen, self.device)
+        k, mine = self._share(n)
+        return sample_noise(k, self.cfg.noise.dim, self.cfg.noise.dist, self.noise_gen, self.device)[mine]
 
     def conditions(self, n: int, seed: int | None = None, y: torch.Tensor | None = None,
                    c: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -125,7 +216,7 @@ class Run:
         out = torch.cat([self.objective.generate(z[i:i + batch], None if c is None else c[i:i + batch])
                          for i in range(0, len(z), batch)]).cpu()
         G.train(was)
-        return out
+        return self._to_data(out)
 
     @torch.no_grad()
     def sample(self, n: int, seed: int | None = None, batch: int = 10000, y: torch.Tensor | None = None,
@@ -149,7 +240,7 @@ class Run:
             G.eval()
             out = sampler.sample(n, lambda k: self.objective.generate(noise(k)), u_gen, batch)
             G.train(was)
-            return out, None
+            return self._to_data(out), None
         z = noise(n)
         if self.conditional:
             c, y = self.conditions(n, seed, y, c)
@@ -168,7 +259,8 @@ class Run:
         modes = {k: m.training for k, m in self.modules.items()}
         for m in self.modules.values():
             m.eval()
-        chunks = [self.objective.d_score(x[i:i + 20000].to(self.device)) for i in range(0, len(x), 20000)]
+        chunks = [self.objective.d_score(self._to_model(x[i:i + 20000].to(self.device)))
+                  for i in range(0, len(x), 20000)]
         for k, m in self.modules.items():
             m.train(modes[k])
         if any(c is None for c in chunks):
@@ -178,11 +270,31 @@ class Run:
 
     # ---------------------------------------------------------------- folder
     def log(self, record: dict):
+        if not self.is_main:
+            return
         self.folder.append(record)
+        for w in self.watchers:
+            getattr(w, "on_record", lambda r: None)(record)
 
     def save_snapshot(self, step: int):
+        if not self.is_main:    # eval-mode forwards only: no collective is skipped
+            return
         from gankit.train.snapshot import snapshot_arrays
-        self.folder.save_snapshot(step, snapshot_arrays(self))
+        arrays = snapshot_arrays(self)
+        self.folder.save_snapshot(step, arrays)
+        for w in self.watchers:
+            getattr(w, "on_snapshot", lambda s, a: None)(step, arrays)
+
+    def elapsed(self) -> float:
+        """Training seconds so far, over every session of the run."""
+        if self._clock is None:
+            return self.train_time
+        return self.train_time + time.perf_counter() - self._clock
+
+    def _rng_state(self) -> dict:
+        return {"torch": self.torch_rng, "data": self.data_gen.get_state(),
+                "noise": self.noise_gen.get_state(), "noise_device": self.device.type,
+                "cond": self.cond_gen.get_state()}
 
     def state_dict(self) -> dict:
         return {
@@ -191,37 +303,77 @@ class Run:
             "models": {k: m.state_dict() for k, m in self.modules.items()},
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
             "objective": self.objective.state_dict(),
-            "rng": {"torch": self.torch_rng, "data": self.data_gen.get_state(),
-                    "noise": self.noise_gen.get_state(), "noise_device": self.device.type,
-                    "cond": self.cond_gen.get_state()},
+            **({"data_scale": self.scaler.state_dict()} if self.scaler is not None else {}),
+            "schedule_span": list(self.schedule_span),
+            "train_time": self.elapsed(),
+            "rng": self._rng_state(),         # rank 0's streams: a one-process run's own
+            "world_size": self.world.size,
         }
 
     def load_state_dict(self, state: dict):
         missing = [k for k in self.modules if k not in state["models"]]
-        missing += [k for k in self.optimizers if k not in state["optimizers"]]
+        missing += [k for k in self.optimizers if k not in state.get("optimizers", {})]
         if missing:
             raise RunError(f"the checkpoint lacks {missing}: it was written by another objective "
                            f"than {self.cfg.objective.name!r}")
-        for k, m in self.modules.items():
-            m.load_state_dict(state["models"][k])
-        for k, o in self.optimizers.items():
-            o.load_state_dict(state["optimizers"][k])
+        try:
+            for k, m in self.modules.items():
+                m.load_state_dict(state["models"][k])
+            for k, o in self.optimizers.items():
+                o.load_state_dict(state["optimizers"][k])
+        except (RuntimeError, ValueError, KeyError) as e:   # other shapes: another run's nets
+            first = str(e).strip().splitlines()
+            detail = " ".join(line.strip() for line in first[:3])[:300]
+            raise RunError(f"the checkpoint does not fit this run's networks ({detail}); it was "
+                           "written by a run with another config") from None
         self.objective.load_state_dict(state.get("objective", {}))
-        self.torch_rng = state["rng"]["torch"]
-        self.data_gen.set_state(state["rng"]["data"])
-        if state["rng"].get("noise_device", "cpu") == self.device.type:
-            self.noise_gen.set_state(state["rng"]["noise"])
-        # else: a run moved between CPU and GPU (their generators differ): training noise starts afresh
-        if "cond" in state["rng"]:
-            self.cond_gen.set_state(state["rng"]["cond"])
+        if "data_scale" in state:     # the statistics the nets were trained with, whatever the code now says
+            self.scaler = PointScaler.from_state(state["data_scale"])
         self.step = int(state["step"])
+        self.schedule_span = tuple(state.get("schedule_span") or (0, state["config"]["train"]["steps"]))
+        self.train_time = float(state.get("train_time", 0.0))
+        old = state.get("config")
+        if old:
+            self.config_changes = config_changes(old, C.to_dict(self.cfg))
+        rng = state["rng"]
+        if self.world.rank > 0 and not self.global_draws:
+            saved = state.get("rng_ranks") or []
+            if self.world.rank >= len(saved):   # the world grew: this rank starts fresh streams
+                self._reseed_rank(self.step)
+                return
+            rng = saved[self.world.rank]
+        self.torch_rng = rng["torch"]
+        self.data_gen.set_state(rng["data"])
+        if rng.get("noise_device", "cpu") == self.device.type:
+            self.noise_gen.set_state(rng["noise"])
+        # else: a run moved between CPU and GPU (their generators differ): training noise starts afresh
+        if "cond" in rng:
+            self.cond_gen.set_state(rng["cond"])
 
-    def save_checkpoint(self):
+    def _reseed_rank(self, step: int):
+        s = seeds.rank_seed(self.cfg.seed, self.world.rank, step)
+        for gen, name in ((self.data_gen, "data"), (self.noise_gen, "noise"), (self.cond_gen, "cond")):
+            gen.manual_seed(seeds.stream_seed(s, name))
+        self.torch_rng = torch.Generator().manual_seed(s).get_state()
+
+    def save_checkpoint(self) -> Path:
         if not finite_params(self.modules.values()):
             raise RunError(f"weights became non-finite by step {self.step}; not overwriting the last "
                            "good checkpoint. Lower the learning rates or add a penalty.")
         self.torch_rng = torch.get_rng_state()
-        self.folder.save_checkpoint(self.state_dict(), self.step, self.cfg.train.keep_checkpoints)
+        # every rank's streams, so a resume with the same world continues each exactly
+        ranks = (distributed.gather(self.world, self._rng_state())
+                 if self.world.parallel and not self.global_draws else None)
+        if not self.is_main:
+            return None
+        state = self.state_dict()
+        if ranks is not None:
+            state["rng_ranks"] = ranks
+        return self.folder.save_checkpoint(state, self.step, self.cfg.train.keep_checkpoints)
+
+    def close(self):
+        """Let go of the run folder's lock (also done when the Run is garbage collected)."""
+        self.folder.unlock()
 
     # ---------------------------------------------------------------- life cycle
     @classmethod
@@ -230,16 +382,25 @@ class Run:
         if folder.checkpoints():
             raise RunError(f"{run_dir} already holds a trained run; continue it with --resume "
                            "or choose another --out folder")
+        folder.check_new()              # a file, or the user's own folder: refuse before building
         run = cls(cfg, run_dir)
-        folder.path.mkdir(parents=True, exist_ok=True)
-        folder.clear_records()
-        folder.write_config(C.dumps_toml(cfg))
+        if run.world.parallel:   # rank 0's folder (a default name has the clock in it)
+            run.folder = folder = RunFolder(distributed.agree(run.world, str(run_dir)))
+            if folder.checkpoints():
+                raise RunError(f"{folder.path} already holds a trained run; continue it with "
+                               "--resume or choose another --out folder")
+        if run.is_main:
+            run.folder.claim_new()          # locked from here until the run is closed
+            run.folder.write_config(C.dumps_toml(cfg))
         return run
 
     @classmethod
     def open(cls, run_dir: str | Path, overrides: list[str] | None = None,
-             load: bool = True) -> "Run":
-        """Reopen a run folder from its config.toml (+ overrides) and latest checkpoint."""
+             load: bool = True, write: bool = False) -> "Run":
+        """Reopen a run folder from its config.toml (+ overrides) and latest checkpoint.
+
+        ``write``: this process will write the folder (resume, drs): it takes the lock first,
+        and a run killed before its first checkpoint starts again from step 0."""
         folder = RunFolder(run_dir)
         cfg = C.load(folder.read_config(), overrides or [])
         device = None
@@ -249,34 +410,110 @@ class Run:
                           "so it is opened on the CPU", stacklevel=2)
             device = "cpu"
         run = cls(cfg, run_dir, device=device)
-        if load:
-            state, _ = folder.load_checkpoint()   # on the CPU; load_state_dict moves
-            run.load_state_dict(state)
-        if overrides:
-            folder.write_config(C.dumps_toml(cfg))
+        try:
+            run._open(load, write, overrides)
+        except BaseException:
+            run.close()      # a refused checkpoint: the folder is not kept locked
+            raise
         return run
 
-    def train(self, progress: bool | None = None) -> "Run":
+    def _open(self, load: bool, write: bool, overrides):
+        write = write and self.is_main      # one writer: rank 0
+        if write:
+            self.folder.claim_existing()
+        if load and write and not self.folder.checkpoints() and not self.folder.damaged() \
+                and self.folder.is_gankit_run():
+            warnings.warn(f"{self.dir} has no checkpoint yet (stopped before its first one); "
+                          "training starts again from step 0", stacklevel=2)
+            self.folder.clear_records()
+            self.folder.clear_snapshots()
+        elif load:
+            state, _ = self.folder.load_checkpoint(C.to_dict(self.cfg))   # on the CPU; load_state_dict moves
+            self.load_state_dict(state)
+        if overrides and self.is_main:   # config.toml: the config in force; session records keep the history
+            self.folder.write_config(C.dumps_toml(self.cfg))
+        self.overrides = list(overrides or [])
+
+    def train(self, progress: bool | None = None, final_report: bool = True) -> "Run":
+        """Train up to train.steps.  ``final_report``: with train.live_report, rewrite
+        report.html at the end (False when the caller writes it after an evaluation)."""
+        from gankit.train.schedule import LRSchedules, schedule_for
+        from gankit.train.watch import live_report, session_record, tensorboard_writer
         cfg = self.cfg.train
-        if self.step > 0:
+        world = self.world
+        if self.is_main:
+            self.folder.lock()    # one writer: another process training this folder stops here
+        if self.step > 0 and self.is_main:
             self.folder.truncate_records(self.step)
-        show = cfg.progress if progress is None else progress
+        show = (cfg.progress if progress is None else progress) and self.is_main
+        n_threads = threads.resolve(cfg.threads, self.dataset.kind, world.local_size)
+        before = threads.apply(n_threads)
+        distributed.broadcast_modules(world, self.modules.values())   # same weights everywhere
+        schedule = schedule_for(self.cfg, self.objective)
+        note = self._resume_schedule(schedule)
+        self.log({**session_record(self, note), "world_size": world.size, "backend": world.backend or "none",
+                  "device": str(self.device), "threads": n_threads})
+        watchers = ([w for w in (tensorboard_writer(self), live_report(self, final_report)) if w is not None]
+                    if self.is_main else [])
+        self.watchers += watchers
+        lrs = LRSchedules(self.optimizers, {k: s.config.lr for k, s in self.objective.optimizers.items()},
+                          schedule, *self.schedule_span)
 
         class _Sync:  # keeps run.step in step with the loop, before any callback reads it
             def on_step_end(_, t):
                 self.step = t.step
         # objective callbacks (e.g. DRS fitted at the last step) run before the snapshot,
         # evaluation and checkpoint of the same step
+        # the schedule steps before the checkpoint, so a checkpoint holds the next iteration's rates
         callbacks = [_Sync(), MetricsLogger(self), Progress(cfg.steps, show), *self.objective.callbacks,
-                     Snapshots(self, cfg.sample_every, cfg.steps), PeriodicEval(self, cfg.eval_every),
+                     lrs, Snapshots(self, cfg.sample_every, cfg.steps), PeriodicEval(self, cfg.eval_every),
                      Checkpointer(self, cfg.checkpoint_every, cfg.steps)]
-        trainer = Trainer(self.objective.phases, callbacks, cfg.log_every, self.autocast)
+        trainer = Trainer(self.objective.phases, callbacks, cfg.log_every, self.autocast,
+                          grad_sync=distributed.GradSync(world) if world.parallel else None,
+                          reduce_logs=distributed.mean_over_ranks(world) if world.parallel else None)
         trainer.step = self.step
-        with torch.random.fork_rng(devices=[]):   # dropout etc. draw from the run's own stream
-            torch.set_rng_state(self.torch_rng)
-            trainer.fit(cfg.steps)
-            self.torch_rng = torch.get_rng_state()
+        self._clock = time.perf_counter()
+        try:
+            with torch.random.fork_rng(devices=[]), _StopOnSignal(trainer):   # the run's own RNG stream
+                torch.set_rng_state(self.torch_rng)
+                trainer.fit(cfg.steps)
+                if trainer.stop is not None:      # SIGINT/SIGTERM: keep every finished step
+                    saved = self.folder.checkpoints()
+                    path = saved[-1][1] if saved and saved[-1][0] == self.step else self.save_checkpoint()
+                    name = signal.Signals(trainer.stop).name
+                    raise TrainingInterrupted(trainer.stop, f"{name} received: stopped after step {self.step} "
+                                              f"of {cfg.steps}, checkpoint {path} written; continue with "
+                                              f"gankit train --resume --out {self.dir}")
+                self.torch_rng = torch.get_rng_state()
+        finally:
+            torch.set_num_threads(before)
+            self.train_time, self._clock = self.elapsed(), None
+            for w in watchers:
+                getattr(w, "close", lambda: None)()
+                self.watchers.remove(w)
         return self
+
+    def _resume_schedule(self, schedule) -> str:
+        """Where the lr schedule goes when a resume changed train.steps; a line saying so."""
+        begin, end = self.schedule_span
+        steps = self.cfg.train.steps
+        if self.step == 0:
+            self.schedule_span = (0, steps)
+            return ""
+        if end == steps or schedule.is_constant:
+            self.schedule_span = (begin, steps) if schedule.is_constant else (begin, end)
+            return ""
+        if self.cfg.train.lr_on_resume == "restart":
+            self.schedule_span = (self.step, steps)
+            note = (f"learning-rate schedule restarted: steps {self.step}..{steps} "
+                    f"(train.lr_on_resume = restart)")
+        else:
+            note = (f"learning-rate schedule continued as planned for steps {begin}..{end}; "
+                    + (f"the rates stay at their final value after step {end}" if steps > end else
+                       f"training stops at step {steps}, before its end")
+                    + " (--set train.lr_on_resume=restart starts it anew over the remaining steps)")
+        print(f"gankit: {note}", file=sys.stderr)
+        return note
 
     def eval_context(self, rejection: bool = True):
         from gankit.metrics.context import EvalContext
@@ -312,4 +549,22 @@ class Run:
         """Every metric that applies (or the ones named); ``rejection=False`` measures G
         itself when a rejection sampler is fitted."""
         from gankit.metrics import evaluate
-        return evaluate(self.eval_context(rejection), names)
+        before = threads.apply(threads.resolve(self.cfg.eval.threads, self.dataset.kind,
+                                               self.world.local_size))
+        try:
+            return evaluate(self.eval_context(rejection), names)
+        finally:
+            torch.set_num_threads(before)
+
+
+def config_changes(old: dict, new: dict, prefix: str = "") -> dict:
+    """{dotted key: [old, new]} for every value that differs between two config dicts."""
+    out = {}
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k), new.get(k)
+        key = f"{prefix}{k}"
+        if isinstance(a, dict) and isinstance(b, dict):
+            out.update(config_changes(a, b, key + "."))
+        elif a != b:
+            out[key] = [a, b]
+    return out

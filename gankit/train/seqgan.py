@@ -67,6 +67,7 @@ def last_valid(mask: Tensor) -> Tensor:
 
 
 class SeqGANObjective(Objective):
+    sets_own_lr = True      # its phases set G's rate (MLE vs adversarial): no lr schedule
     def __init__(self, ctx: ObjectiveContext, estimator, pretrain_steps, d_pretrain_steps, rollouts,
                  discount, baseline_decay, g_lr, mle_weight, tau, tau_min, tau_decay, d_embedding):
         super().__init__()

@@ -1,0 +1,178 @@
+"""gankit from Python: train, open, sample, evaluate, report, and register your own parts.
+
+    from gankit import api
+    run = api.train("ring", out="runs/ring", overrides=["train.steps=2000"])
+    x = api.sample(run, 500)                    # a (500, 2) tensor of G's samples
+    scores = api.evaluate(run)                  # {"modes_covered": 8, ...}, appended to metrics.jsonl
+    run = api.open("runs/ring")                 # a trained run, later
+    page = api.report("runs/ring")              # runs/ring/report.html
+
+Your own components register into the same registries the presets use (see
+examples/custom_parts.py):
+
+    from gankit.api import register_dataset, register_generator, register_metric, Output
+
+A run folder is the contract: what these functions write, ``gankit report``,
+``gankit compare`` and ``gankit eval`` read.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from gankit.metrics.base import Output, register_metric  # noqa: F401  (re-exported)
+from gankit.registry import DATASETS, DISCRIMINATORS, GENERATORS, LOSSES, OBJECTIVES
+
+register_dataset = DATASETS.register              # @register_dataset(name, ParamsDataclass, help)
+register_generator = GENERATORS.register          # factory(noise_dim, data, **params) -> nn.Module
+register_discriminator = DISCRIMINATORS.register  # factory(data, **params) -> nn.Module (logits)
+register_loss = LOSSES.register
+register_objective = OBJECTIVES.register
+
+__all__ = ["train", "open_run", "sample", "evaluate", "report", "final_evaluation", "record_reference", "Output",
+           "register_dataset", "register_generator", "register_discriminator", "register_loss",
+           "register_metric", "register_objective"]
+
+
+def _run(run_or_dir):
+    from gankit.train.run import Run
+    return run_or_dir if isinstance(run_or_dir, Run) else open_run(run_or_dir)
+
+
+def open_run(run_dir: str | Path, overrides: list[str] | None = None):
+    """A trained run (its config.toml + newest checkpoint) as a ``gankit.train.run.Run``."""
+    from gankit.train.run import Run
+    return Run.open(run_dir, overrides)
+
+
+def _stderr(msg: str):
+    print(msg, file=sys.stderr)
+
+
+def train(config: str | Path | dict = "ring", out: str | Path | None = None, overrides: list[str] | None = None,
+          resume: bool = False, evaluate: bool = True, report: bool = True, progress: bool | None = None,
+          imports: list[str] | None = None, log=_stderr):
+    """Train a preset, a TOML file or a config dict into the run folder ``out`` (``resume``:
+    continue ``out``, with ``overrides`` such as ``["train.steps=4000"]``), then run the
+    final evaluation and write the report.  Returns the Run."""
+    from gankit import config as C
+    from gankit.builtins import import_modules
+    from gankit.train.run import Run
+    import_modules(list(imports or []))
+    if resume:
+        if out is None:
+            raise C.ConfigError("resume needs out= (the run folder to continue)")
+        run = Run.open(out, overrides, write=True)
+        if log and run.is_main:
+            log(f"resuming {out} at step {run.step} of {run.cfg.train.steps}")
+    else:
+        raw = C.resolve_source(str(config)) if not isinstance(config, dict) else dict(config)
+        if imports:   # recorded in config.toml, so eval/sample/resume find the components again
+            raw["imports"] = list(dict.fromkeys([*raw.get("imports", []), *imports]))
+        cfg = C.load(raw, overrides or [])
+        if out is None:
+            import time
+            stem = Path(str(config)).stem if not isinstance(config, dict) else "run"
+            out = Path("runs") / f"{stem}-s{cfg.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+        run = Run.create(cfg, out)
+        run.overrides = list(overrides or [])
+    try:   # the folder stays locked until the evaluation record and the report are written
+        run.train(progress, final_report=not report)
+        if not run.is_main:   # with several processes, rank 0 alone evaluates and reports
+            return run
+        if evaluate:
+            final_evaluation(run, log=log)
+        if report:
+            from gankit.report import write_report
+            write_report(run.dir, dataset=run.dataset)
+    finally:
+        run.close()
+    return run
+
+
+def final_evaluation(run, log=_stderr) -> dict:
+    """The evaluation at the end of training: the metrics of eval.metrics (empty: every one
+    that applies), once: a periodic evaluation of this very step is reused, not repeated.
+    Records the real-data reference once per run (and eval settings)."""
+    names = list(run.cfg.eval.metrics) or None
+    every = run.cfg.train.eval_every
+    last = [r for r in run.folder.records("eval") if r.get("step") == run.step]
+    if last and every and run.step % every == 0:
+        if log:
+            log(f"evaluation of step {run.step}: measured during training (train.eval_every = {every})")
+        result = {k: v for k, v in last[-1].items() if k not in ("step", "kind", "settings", "source")}
+        record_reference(run, names, log)
+        return result
+    return evaluate(run, names, source="final", log=log)
+
+
+def evaluate(run_or_dir, metrics: list[str] | None = None, overrides: list[str] | None = None,
+             record: bool = True, reference: bool = True, source: str = "evaluate", log=None) -> dict:
+    """Metrics of a run's current weights (``metrics``: names; default eval.metrics, else all
+    that apply).  ``overrides`` change eval settings for this evaluation only (e.g.
+    ``["eval.n_samples=10000"]``); config.toml is left as it is.  ``record``: append
+    {"kind": "eval", "step", "source", "settings", ...numbers} to metrics.jsonl;
+    ``reference``: also measure and record the real-data reference when none with these
+    settings is recorded yet."""
+    from gankit import config as C
+    bad = [o for o in overrides or [] if not o.strip().startswith("eval.")]
+    if bad:
+        raise C.ConfigError(f"evaluate: only eval.* settings change for an evaluation (--set eval.x=...); "
+                            f"got {bad}")
+    run = _run(run_or_dir)
+    saved = run.cfg
+    if overrides:   # eval settings are read when the metrics run: swap them in for this evaluation
+        run.cfg = C.load(C.to_dict(saved), list(overrides))
+    try:
+        return _evaluate(run, metrics, record, reference, source, log)
+    finally:
+        run.cfg = saved
+
+
+def _evaluate(run, metrics, record, reference, source, log) -> dict:
+    from gankit import config as C
+    names = list(metrics or []) or list(run.cfg.eval.metrics) or None
+    if log:
+        what = ", ".join(names) if names else "every metric that applies (eval.metrics is empty)"
+        log(f"evaluating step {run.step}: {what}; {run.cfg.eval.n_samples} samples")
+    result = run.evaluate(names)
+    if record:
+        run.log({"step": run.step, "kind": "eval", "source": source, "settings": C.to_dict(run.cfg.eval),
+                 **result})
+        if reference:
+            record_reference(run, names, log)
+    return result
+
+
+def record_reference(run, names: list[str] | None, log=None) -> dict | None:
+    """Measure the metrics on real data (gankit.metrics.reference) and record them as
+    {"kind": "reference"}, unless a reference with the same eval settings is recorded."""
+    from gankit import config as C
+    from gankit.metrics.reference import evaluate_reference
+    settings = C.to_dict(run.cfg.eval)
+    done = [r for r in run.folder.records("reference") if r.get("settings") == settings
+            and (not r.get("metrics") or (names and set(r["metrics"]) >= set(names)))]
+    if done:
+        return None
+    if log:
+        log("measuring the same metrics on real data for the report's reference row (once per run)")
+    ref = evaluate_reference(run.dataset, run.cfg.eval, run.cfg.seed, names)
+    rec = {"step": run.step, "kind": "reference", "settings": settings, "metrics": names or [], **ref}
+    run.log(rec)
+    return rec
+
+
+def sample(run_or_dir, n: int, seed: int | None = None, label: int | None = None):
+    """n samples from G as a CPU tensor (fixed noise unless ``seed``; ``label``: a class of
+    a conditional run)."""
+    import torch
+    run = _run(run_or_dir)
+    y = None if label is None else torch.full((n,), label, dtype=torch.long)
+    return run.generate(n, seed=seed, y=y)
+
+
+def report(run_or_dir) -> Path:
+    """Write RUN_DIR/report.html from the run folder; returns its path."""
+    from gankit.report import write_report
+    path = run_or_dir.dir if hasattr(run_or_dir, "dir") else run_or_dir
+    return write_report(path)

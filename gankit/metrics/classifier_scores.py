@@ -1,0 +1,161 @@
+"""Scores of images from a classifier's class probabilities p(y|x) (Borji 2019, section 2).
+
+Pure functions (probabilities in, floats out) and their registered metrics.  The
+classifier is the dataset's shipped one or one trained on its labels
+(gankit/metrics/own_classifier.py); p*(y) is the class share of the training labels.
+
+- ``m_is``: modified Inception Score (Gurumurthy et al. 2017):
+  exp(E_k E_{x_i, x_j in class k} KL(p(y|x_i) || p(y|x_j))), samples grouped by their
+  predicted class k: within-class diversity (1 when every sample of a class is alike);
+- ``mode_score``: exp(E_x KL(p(y|x) || p*(y)) - KL(p(y) || p*(y))) (Che et al. 2017);
+  p(y) = E_x p(y|x); like the IS but against the data's class shares;
+- ``am_score``: KL(p*(y) || p(y)) + E_x H(p(y|x)) (Zhou et al. 2018); lower is better;
+- ``cas``: classification accuracy score (Ravuri & Vinyals 2019) = GAN-train (Shmelkov
+  et al. 2018): the held-out real accuracy of a classifier trained on generated images
+  with the labels G was asked for; ``gan_test``: accuracy of the real-data classifier on
+  those generated images; ``real_acc``: the same recipe trained on real images (the
+  reference CAS is read against).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from gankit.metrics.base import Output, register_metric
+
+EPS = 1e-12
+
+
+def _kl_rows(p, q):
+    return (p * (np.log(p + EPS) - np.log(q + EPS))).sum(-1)
+
+
+def m_is(probs, max_per_class: int = 500) -> float:
+    p = np.asarray(probs, np.float64)
+    pred = p.argmax(1)
+    per_class = []
+    for k in np.unique(pred):
+        a = p[pred == k][:max_per_class]
+        if len(a) < 2:
+            continue
+        # mean over ordered pairs i != j of KL(a_i || a_j); the diagonal is 0
+        kl = (a * np.log(a + EPS)).sum(1)[:, None] - a @ np.log(a + EPS).T
+        per_class.append(kl.sum() / (len(a) * (len(a) - 1)))
+    return float(math.exp(np.mean(per_class))) if per_class else 1.0
+
+
+def mode_score(probs, prior) -> float:
+    p = np.asarray(probs, np.float64)
+    prior = np.asarray(prior, np.float64) / np.sum(prior)
+    py = p.mean(0)
+    return float(math.exp(_kl_rows(p, prior[None]).mean() - _kl_rows(py, prior)))
+
+
+def am_score(probs, prior) -> float:
+    p = np.asarray(probs, np.float64)
+    prior = np.asarray(prior, np.float64) / np.sum(prior)
+    entropy = -(p * np.log(p + EPS)).sum(1).mean()
+    return float(_kl_rows(prior, p.mean(0)) + entropy)
+
+
+def _labelled(ds) -> bool:
+    from gankit.metrics.own_classifier import has_classifier
+    return has_classifier(ds)
+
+
+def _prior(ds):
+    y = ds.split_labels("train")
+    n = int(getattr(ds, "n_classes", None) or int(y.max()) + 1)
+    return np.bincount(y.numpy(), minlength=n)[:n].astype(np.float64)
+
+
+def _probs(ctx):
+    from gankit.metrics.features import classifier_outputs
+    from gankit.metrics.images import eval_samples
+    from gankit.metrics.own_classifier import dataset_classifier
+    net = dataset_classifier(ctx.dataset)
+    return ctx.cached("own_probs", lambda: classifier_outputs(net, eval_samples(ctx), device=ctx.device)[1])
+
+
+@register_metric("class_scores", _labelled, "m-IS, Mode Score and AM Score from the data's classifier",
+                 {"m_is": Output("modified Inception Score (within-class diversity)", "higher", ".3f"),
+                  "mode_score": Output("Mode Score", "higher", ".3f"),
+                  "am_score": Output("AM Score", "lower", ".3f")})
+def _class_scores(ctx):
+    p = _probs(ctx).numpy()
+    prior = _prior(ctx.dataset)
+    return {"m_is": m_is(p), "mode_score": mode_score(p, prior), "am_score": am_score(p, prior)}
+
+
+def _label_conditional(ds) -> bool:
+    return getattr(ds, "condition_kind", None) == "label" and _labelled(ds) \
+        and getattr(ds, "heldout", None) is not None
+
+
+@register_metric("cas", _label_conditional, "classification accuracy score (train on G, test on real) = "
+                 "GAN-train; GAN-test (real-data classifier on G's samples)",
+                 {"cas": Output("CAS / GAN-train (held-out real accuracy)", "higher", ".3f"),
+                  "gan_test": Output("GAN-test (real classifier on G)", "higher", ".3f"),
+                  "real_acc": Output("the same classifier trained on real images", None, ".3f")})
+def _cas(ctx):
+    from gankit.metrics.own_classifier import accuracy, dataset_classifier, train_classifier
+    ds = ctx.dataset
+    n = int(ds.n_classes)
+    per = max(1, min(ctx.settings.n_samples, len(ds.split("train"))) // n)
+    y = torch.arange(n).repeat_interleave(per)
+    x = ctx.generate(len(y), "classifier", y=y).float()
+    hx, hy = ds.split("heldout"), ds.split_labels("heldout")
+    fake_net = train_classifier(x, y, n, seed=ctx.seed)
+    g = torch.Generator().manual_seed(ctx.stream("classifier"))
+    rx, ry = ds.split("train"), ds.split_labels("train")
+    idx = torch.randperm(len(rx), generator=g)[:len(y)]
+    real_net = train_classifier(rx[idx], ry[idx], n, seed=ctx.seed)     # same size and recipe as CAS
+    return {"cas": accuracy(fake_net, hx, hy), "gan_test": accuracy(dataset_classifier(ds), x, y),
+            "real_acc": accuracy(real_net, hx, hy)}
+
+
+# ------------------------------------------------------------------ low-level image statistics
+
+def image_statistics(real, fake) -> dict:
+    """Low-level statistics (Borji's measures 22-23), generated against real images in [-1, 1]:
+
+    - ``pixel_js``: JS divergence of the pixel-intensity histograms (64 bins);
+    - ``spectrum_dist``: mean |log P_fake(f) - log P_real(f)| of the mean power spectra
+      (radially unaveraged, per frequency), blur and checkerboard artefacts raise it;
+    - ``sharpness_ratio``: mean gradient magnitude, generated / real (Mathieu et al.
+      2016's sharpness; below 1 is blurrier than the data).
+    """
+    real, fake = torch.as_tensor(real).float(), torch.as_tensor(fake).float()
+    hr = torch.histc(real, 64, -1, 1).double()
+    hf = torch.histc(fake.clamp(-1, 1), 64, -1, 1).double()
+    hr, hf = hr / hr.sum(), hf / hf.sum()
+    m = 0.5 * (hr + hf)
+
+    def kl(a, b):
+        nz = a > 0
+        return float((a[nz] * (a[nz] / b[nz]).log()).sum())
+
+    def spectrum(x):
+        return (torch.fft.fft2(x - x.mean((-2, -1), keepdim=True)).abs() ** 2).mean((0, 1)).double()
+
+    def sharp(x):
+        return float((x[..., 1:, :] - x[..., :-1, :]).abs().mean() + (x[..., :, 1:] - x[..., :, :-1]).abs().mean())
+    sd = float((spectrum(fake).clamp_min(1e-12).log() - spectrum(real).clamp_min(1e-12).log()).abs().mean())
+    return {"pixel_js": 0.5 * kl(hr, m) + 0.5 * kl(hf, m), "spectrum_dist": sd,
+            "sharpness_ratio": sharp(fake) / max(sharp(real), 1e-12)}
+
+
+@register_metric("image_stats", lambda ds: getattr(ds, "kind", None) == "image",
+                 "low-level image statistics: pixel histogram JS, power-spectrum distance, sharpness ratio",
+                 {"pixel_js": Output("JS of pixel histograms", "lower", ".4f"),
+                  "spectrum_dist": Output("mean |log power spectrum difference|", "lower", ".3f"),
+                  "sharpness_ratio": Output("sharpness, generated / real (1 = as sharp)", None, ".3f")})
+def _image_stats(ctx):
+    from gankit.metrics.images import eval_samples
+    x = eval_samples(ctx)
+    g = torch.Generator().manual_seed(ctx.stream("real_subset"))
+    tr = ctx.dataset.split("train")
+    real = tr[torch.randperm(len(tr), generator=g)[:len(x)]]
+    return image_statistics(real, x)

@@ -1,0 +1,131 @@
+"""Features for any image folder, and real-data features cached on disk.
+
+``RandomConvFeatures``: a convolutional net with fixed-seed random weights (no
+training, no download).  Naeem et al. 2020 (Reliable fidelity and diversity metrics,
+section 5) showed that random-weight CNN embeddings rank generators for
+density/coverage much as trained ones do; Frechet distance and KID on them are
+comparable between runs on the same data and feature net, not with published FIDs.
+
+    resize to 32x32 (bilinear, antialiased) -> grey to RGB ->
+    [conv3x3 -> ReLU -> 2x2 max pool] x 3 (64, 128, 256) -> conv3x3 512 -> ReLU
+    -> global mean and max pool -> 1024 features
+
+Weights are drawn from torch.Generator().manual_seed(seed) (Kaiming normal), so every
+machine with the same torch builds the same net; the cache key includes their hash.
+
+Cache: ``feature_cache(key_parts, make)`` keeps float32 arrays in
+``$GANKIT_CACHE`` (default ~/.cache/gankit)/features/<sha1>.npz, keyed by a hash of
+the data and the feature net's weights.  A file that cannot be read, holds objects
+(loaded with allow_pickle=False) or has the wrong shape is recomputed and rewritten.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+CACHE_ENV = "GANKIT_CACHE"
+
+
+class RandomConvFeatures(nn.Module):
+    resolution = 32
+
+    def __init__(self, seed: int = 0, widths=(64, 128, 256, 512)):
+        super().__init__()
+        layers, c = [], 3
+        for i, w in enumerate(widths):
+            layers += [nn.Conv2d(c, w, 3, padding=1), nn.ReLU()]
+            if i < len(widths) - 1:
+                layers.append(nn.MaxPool2d(2))
+            c = w
+        self.body = nn.Sequential(*layers)
+        g = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for m in self.body:
+                if isinstance(m, nn.Conv2d):
+                    fan_in = m.weight[0].numel()
+                    m.weight.copy_(torch.randn(m.weight.shape, generator=g) * (2.0 / fan_in) ** 0.5)
+                    m.bias.zero_()
+        self.seed = seed
+        self.eval()
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x.float()
+        if x.shape[1] == 1:
+            x = x.repeat(1, 3, 1, 1)
+        if x.shape[-1] != self.resolution or x.shape[-2] != self.resolution:
+            x = F.interpolate(x, size=(self.resolution, self.resolution), mode="bilinear",
+                              antialias=x.shape[-1] > self.resolution, align_corners=False)
+        h = self.body(x)
+        return torch.cat([h.mean((2, 3)), h.amax((2, 3))], 1)
+
+    @torch.no_grad()
+    def features(self, x: Tensor, batch: int = 500, device=None) -> Tensor:
+        if device is not None:
+            self.to(device)
+        dev = next(self.parameters()).device
+        return torch.cat([self(x[i:i + batch].to(dev)).cpu() for i in range(0, len(x), batch)])
+
+
+_NETS: dict[int, RandomConvFeatures] = {}
+
+
+def random_features_net(seed: int = 0) -> RandomConvFeatures:
+    if seed not in _NETS:
+        _NETS[seed] = RandomConvFeatures(seed)
+    return _NETS[seed]
+
+
+def tensor_hash(*tensors) -> str:
+    h = hashlib.sha1()
+    for t in tensors:
+        a = np.ascontiguousarray(t.detach().cpu().numpy() if isinstance(t, Tensor) else np.asarray(t))
+        h.update(str(a.dtype).encode() + str(a.shape).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def module_hash(net: nn.Module) -> str:
+    return tensor_hash(*[v for _, v in sorted(net.state_dict().items())])
+
+
+def file_hash(path) -> str:
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "gankit") / "features"
+
+
+def feature_cache(key_parts: list[str], make, names=("features", "probs")) -> dict[str, np.ndarray]:
+    """Arrays ``names`` from the cache file for ``key_parts``, or ``make()`` (a dict) saved there."""
+    key = hashlib.sha1("\x00".join(key_parts).encode()).hexdigest()
+    path = cache_dir() / f"{key}.npz"
+    if path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                out = {n: z[n] for n in names if n in z.files}
+            if set(out) == set(names) and len({len(v) for v in out.values()}) == 1:
+                return out
+            warnings.warn(f"feature cache {path} lacks {names}; recomputing", stacklevel=2)
+        except Exception as e:   # truncated, corrupt, or a pickle: never trusted
+            warnings.warn(f"feature cache {path} is damaged ({type(e).__name__}); recomputing", stacklevel=2)
+    out = {n: np.asarray(v, dtype=np.float32) for n, v in make().items()}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + f".{os.getpid()}.tmp.npz")
+        np.savez(tmp, **out)
+        os.replace(tmp, path)
+    except OSError as e:
+        warnings.warn(f"cannot write the feature cache {path}: {e}", stacklevel=2)
+    return out

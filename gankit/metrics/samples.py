@@ -1,0 +1,106 @@
+"""Metrics for any point data: two-sample measures that need no known modes or density.
+
+Each compares ``eval.n_samples`` draws from G with as many real points (stream
+"real_subset"), in data space, so a swiss roll or a user's CSV is measured as well as
+a mixture.  The pure functions are in gankit/metrics/distances.py.
+"""
+from __future__ import annotations
+
+import torch
+
+from gankit.metrics.base import Output, register_metric
+from gankit.metrics import distances as Dm
+from gankit.metrics.image_measures import prdc, pairwise_sq_dists
+
+PAIRWISE_MAX = 2500    # energy distance, MMD and PRDC hold n x n distance matrices
+
+
+def _points(ds) -> bool:
+    return getattr(ds, "kind", None) == "points"
+
+
+def pair(ctx, n: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(real, generated) points, (n, dim) each, shared by the metrics of one evaluation."""
+    n = n or ctx.settings.n_samples
+
+    def make():
+        fake = ctx.generate(n, "samples").double().reshape(n, -1)
+        g = torch.Generator().manual_seed(ctx.stream("real_subset"))
+        real = ctx.dataset.sample(n, g).double().reshape(n, -1)
+        return real, fake
+    return ctx.cached(("point_pair", n), make)
+
+
+def _small(ctx):
+    real, fake = pair(ctx)
+    return real[:PAIRWISE_MAX], fake[:PAIRWISE_MAX]
+
+
+@register_metric("sliced_wasserstein", _points, "sliced Wasserstein-2 distance to the data (256 directions)",
+                 {"swd": Output("sliced Wasserstein-2 distance", "lower", ".4g")})
+def _swd(ctx):
+    real, fake = pair(ctx)
+    return {"swd": Dm.sliced_wasserstein(real, fake, seed=ctx.seed)}
+
+
+@register_metric("energy", _points, "energy distance to the data (Szekely & Rizzo)",
+                 {"energy": Output("energy distance", "lower", ".4g")})
+def _energy(ctx):
+    return {"energy": Dm.energy_distance(*_small(ctx))}
+
+
+@register_metric("mmd", _points, "unbiased MMD^2, Gaussian kernel, bandwidth = median pairwise distance",
+                 {"mmd2": Output("MMD^2 (Gaussian, median bandwidth)", "lower", ".4g"),
+                  "mmd_bandwidth": Output("MMD kernel bandwidth", None, ".3g")})
+def _mmd(ctx):
+    v, h = Dm.mmd2(*_small(ctx))
+    return {"mmd2": v, "mmd_bandwidth": h}
+
+
+@register_metric("c2st", _points, "classifier two-sample test: held-out accuracy telling real from G (0.5 best)",
+                 {"c2st_acc": Output("C2ST accuracy (0.5 = indistinguishable)", "lower", ".3f"),
+                  "c2st_p": Output("C2ST p-value (small: G is told apart)", None, ".2g")})
+def _c2st(ctx):
+    real, fake = pair(ctx)
+    return Dm.c2st(real, fake, seed=ctx.seed)
+
+
+@register_metric("ndb", _points, "number of statistically different bins (k-means on data, z-tests)",
+                 {"ndb": Output("NDB (bins that differ)", "lower", "d"),
+                  "ndb_k": Output("NDB bins", None, "d"),
+                  "ndb_frac": Output("NDB / K", "lower", ".3f"),
+                  "ndb_js": Output("JS of the bin histograms", "lower", ".4f")})
+def _ndb(ctx):
+    real, fake = pair(ctx)
+    return Dm.ndb(real.numpy(), fake.numpy(), k=50, seed=ctx.seed)
+
+
+def duplicate_radius(real: torch.Tensor, q: float = 0.01) -> float:
+    """tau of the birthday test: the 1% quantile of the data's own nearest-neighbour distances."""
+    d = pairwise_sq_dists(real, real)
+    d.fill_diagonal_(float("inf"))
+    return float(torch.quantile(d.min(1).values.sqrt().double(), q))
+
+
+@register_metric("birthday", _points, "birthday-paradox support size of G vs of the data (Arora & Zhang)",
+                 {"birthday_support": Output("support estimate of G", "higher", ".4g"),
+                  "birthday_support_real": Output("support estimate of the data", None, ".4g"),
+                  "birthday_ratio": Output("support of G / of the data", "higher", ".3f")})
+def _birthday(ctx):
+    real, fake = _small(ctx)
+    tau = duplicate_radius(real)
+    g = Dm.birthday_support(fake, tau, seed=ctx.seed)
+    r = Dm.birthday_support(real, tau, seed=ctx.seed)
+    return {**g, "birthday_support_real": r["birthday_support"],
+            "birthday_ratio": g["birthday_support"] / r["birthday_support"]}
+
+
+@register_metric("prdc_points", _points, "k-NN precision/recall (k = eval.pr_k) and density/coverage "
+                 "(k = eval.dc_k) of the points themselves",
+                 {"precision": Output("precision (k-NN)", "higher", ".3f"),
+                  "recall": Output("recall (k-NN)", "higher", ".3f"),
+                  "density": Output("density", "higher", ".3f"),
+                  "coverage": Output("coverage", "higher", ".3f")})
+def _prdc_points(ctx):
+    real, fake = _small(ctx)
+    return prdc(real, fake, k=ctx.settings.pr_k, k_dc=ctx.settings.dc_k)

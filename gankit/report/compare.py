@@ -1,0 +1,126 @@
+"""`gankit compare RUN...`: runs side by side, from their run folders alone.
+
+Overlaid curves (losses, D's outputs, every eval metric over steps), the final metrics with
+the better value marked per metric direction (the metrics' declared ``Output.better``), and
+the config keys whose values differ between the runs.  The same data as text or JSON for
+scripts.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from gankit.report import metricinfo as MI
+from gankit.runfolder import RunFolder
+
+TRAIN_PANELS = [("loss_d", "D loss"), ("loss_g", "G loss"), ("d_real", "D(x) on real"),
+                ("d_fake", "D(G(z))"), ("critic_real", "critic on real"), ("critic_fake", "critic on fake"),
+                ("wasserstein_estimate", "Wasserstein estimate"), ("lr_g", "G learning rate")]
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _names(folders: list[RunFolder]) -> list[str]:
+    names = [f.path.name for f in folders]
+    if len(set(names)) < len(names):      # same folder names: show enough of the path to tell them apart
+        names = [str(f.path) for f in folders]
+    return names
+
+
+def compare_data(run_dirs: list[str | Path]) -> dict:
+    """Everything the comparison shows, as plain JSON-able data."""
+    if len(run_dirs) < 1:
+        raise ValueError("compare needs at least one run folder")
+    folders = [RunFolder(d) for d in run_dirs]
+    for f in folders:
+        f.require_run()
+    infos = MI.key_infos()
+    names = _names(folders)
+    runs, records, configs = [], [], []
+    for name, f in zip(names, folders):
+        recs = f.records()
+        train = [r for r in recs if r.get("kind") == "train"]
+        evals = [r for r in recs if r.get("kind") == "eval"]
+        seconds = max([r["time"] for r in train if MI.is_number(r.get("time"))], default=None)
+        runs.append({"name": name, "path": str(f.path), "step": max([r.get("step", 0) for r in recs], default=0),
+                     "train_time_s": seconds, "eval_step": evals[-1]["step"] if evals else None})
+        records.append(recs)
+        configs.append(_flatten(f.read_config()))
+    finals = []
+    for recs in records:
+        evals = [r for r in recs if r.get("kind") == "eval"]
+        finals.append(evals[-1] if evals else {})
+    keys = MI.eval_keys([e for e in finals if e], infos)
+    metrics = []
+    for k in keys:
+        ki = MI.info(k, infos)
+        values = [e.get(k) for e in finals]
+        metrics.append({"key": k, "label": ki.label, "metric": ki.metric, "better": ki.better,
+                        "values": values, "shown": [MI.fmt_value(v, ki.fmt) if v is not None else "" for v in values],
+                        "best": MI.better_of(values, ki.better)})
+    all_keys = sorted(set().union(*configs))
+    diff = [{"key": k, "values": [c.get(k) for c in configs]} for k in all_keys
+            if len({json.dumps(c.get(k), sort_keys=True) for c in configs}) > 1]
+    return {"runs": runs, "metrics": metrics, "config_diff": diff, "_records": records}
+
+
+def to_json(data: dict) -> str:
+    return json.dumps({k: v for k, v in data.items() if not k.startswith("_")}, indent=1)
+
+
+def to_text(data: dict) -> str:
+    names = [r["name"] for r in data["runs"]]
+    keys = [m["key"] for m in data["metrics"]] + [d["key"] for d in data["config_diff"]]
+    w = max([len("metric")] + [len(k) for k in keys])
+    cw = [max(len(n), 12) for n in names]
+
+    def row(first: str, cells: list[str], tail: str = "") -> str:
+        return first.ljust(w) + "  " + "  ".join(c.rjust(n) for c, n in zip(cells, cw)) + tail
+
+    lines = [row("run", names)]
+    lines.append("-" * len(lines[0]))
+    lines.append(row("step", [str(r["step"]) for r in data["runs"]]))
+    for m in data["metrics"]:
+        cells = [s + (" *" if i in m["best"] else "") for i, s in enumerate(m["shown"])]
+        lines.append(row(m["key"], cells, {"higher": "  (higher is better)",
+                                           "lower": "  (lower is better)"}.get(m["better"], "")))
+    lines.append("* the better value (ties: each; none when all are equal)")
+    if data["config_diff"]:
+        lines += ["", "config differences:"]
+        lines += [row(d["key"], ["-" if v is None else json.dumps(v) for v in d["values"]])
+                  for d in data["config_diff"]]
+    else:
+        lines.append("configs: identical")
+    return "\n".join(lines)
+
+
+def _panels(records: list[list[dict]], metrics: list[dict]) -> list[tuple[str, str, str]]:
+    present = {k for recs in records for r in recs if r.get("kind") == "train" for k in r}
+    panels = [(title, "train", k) for k, title in TRAIN_PANELS if k in present]
+    arrows = {"higher": " \u2191", "lower": " \u2193"}
+    return panels + [(m["label"] + arrows.get(m["better"], ""), "eval", m["key"]) for m in metrics]
+
+
+def write_compare(run_dirs: list[str | Path], out: str | Path = "compare.html") -> Path:
+    from gankit.io import write_text_atomic
+    from gankit.report import plots
+    from gankit.report.page import png, render
+    data = compare_data(run_dirs)
+    names = [r["name"] for r in data["runs"]]
+    fig = plots.figure_compare(list(zip(names, data["_records"])), _panels(data["_records"], data["metrics"]))
+    figure = png(fig, "runs overlaid") if fig is not None else None
+    colours = [plots.PALETTE[i % len(plots.PALETTE)] for i in range(len(names))]
+    page = render("compare.html.j2", runs=data["runs"], metrics=data["metrics"], diff=data["config_diff"],
+                  figure=figure, colours=colours, built=time.strftime("%Y-%m-%d %H:%M:%S"),
+                  live=False, refresh=0, fmt=lambda v: "\u2014" if v is None else json.dumps(v))
+    return write_text_atomic(Path(out), page)

@@ -1,0 +1,100 @@
+"""What the report and `gankit compare` know about recorded numbers: which metric declared
+each one, its label, whether higher or lower is better, and its format; all read from the
+registered metrics' ``outputs`` (gankit.metrics.base), never from a list of names here."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# keys of eval / reference records that are bookkeeping, not measurements
+META_KEYS = {"step", "kind", "settings", "source", "time", "n", "mode_counts", "metrics"}
+
+
+@dataclass
+class KeyInfo:
+    key: str
+    metric: str          # the registered metric that declares it ("other" when none does)
+    metric_help: str
+    label: str
+    better: str | None   # "higher", "lower" or None
+    fmt: str
+    order: int           # registration order, for a stable layout
+
+
+def key_infos() -> dict[str, KeyInfo]:
+    from gankit.registry import METRICS
+    out, i = {}, 0
+    for entry in METRICS.entries():
+        m = entry.factory()
+        for key, o in m.outputs.items():
+            out[key] = KeyInfo(key, entry.name, entry.help, o.label, o.better, o.fmt, i)
+            i += 1
+    return out
+
+
+def info(key: str, infos: dict[str, KeyInfo]) -> KeyInfo:
+    return infos.get(key) or KeyInfo(key, "other", "recorded numbers no registered metric declares",
+                                     key, None, ".4g", 10 ** 6)
+
+
+def is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def fmt_value(v, fmt: str = ".4g") -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, str):                       # "inf" / "-inf" as jsonable writes them
+        return v
+    try:
+        if fmt.endswith("d"):
+            return format(int(round(v)), fmt)
+        return format(v, fmt)
+    except (TypeError, ValueError):
+        return str(v)
+
+
+def numeric_keys(records: list[dict], skip=()) -> list[str]:
+    """Keys holding a number in any record, in first-seen order."""
+    seen = {}
+    for r in records:
+        for k, v in r.items():
+            if k not in META_KEYS and k not in skip and is_number(v):
+                seen.setdefault(k, None)
+    return list(seen)
+
+
+def eval_keys(evals: list[dict], infos: dict[str, KeyInfo]) -> list[str]:
+    """Every measured key of the eval records: scored ones first, in registration order."""
+    keys = numeric_keys(evals)
+    return sorted(keys, key=lambda k: (info(k, infos).better is None, info(k, infos).order, k))
+
+
+def better_of(values: list, better: str | None) -> list[int]:
+    """Indices of the best value(s) under the direction: every run that ties for it; none
+    when there is no direction, fewer than two numbers, or all of them are equal."""
+    idx = [i for i, v in enumerate(values) if is_number(v)]
+    if better not in ("higher", "lower") or len(idx) < 2:
+        return []
+    nums = [values[i] for i in idx]
+    if min(nums) == max(nums):
+        return []
+    best = max(nums) if better == "higher" else min(nums)
+    return [i for i in idx if values[i] == best]
+
+
+ARROW = {"higher": "\u2191 higher is better", "lower": "\u2193 lower is better", None: "descriptive"}
+
+
+def groups(record: dict, reference: dict | None, infos: dict[str, KeyInfo]) -> list[dict]:
+    """The eval record's numbers grouped by the metric that declares them, with labels,
+    direction, formatted value and the real-data reference where one was measured."""
+    out: dict[str, dict] = {}
+    for key in eval_keys([record], infos):
+        ki = info(key, infos)
+        g = out.setdefault(ki.metric, {"metric": ki.metric, "help": ki.metric_help, "rows": [],
+                                        "order": ki.order})
+        ref = reference.get(key) if reference else None
+        g["rows"].append({"key": key, "label": ki.label, "better": ki.better, "direction": ARROW[ki.better],
+                          "value": fmt_value(record[key], ki.fmt),
+                          "reference": fmt_value(ref, ki.fmt) if is_number(ref) else ""})
+    return sorted(out.values(), key=lambda g: g["order"])

@@ -1,0 +1,58 @@
+"""Pages through Jinja2 templates (gankit/report/templates, shipped as package data).
+
+Autoescape is on for every template: every value a run folder holds (its name, config
+strings, commands, decoded samples, metric keys) reaches the HTML escaped.  Figures are
+PNGs that gankit renders itself; they travel as base64 text, whose alphabet needs no
+escaping, so no template marks anything ``|safe``.
+"""
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass, field
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+
+@dataclass
+class Figure:
+    b64: str          # a PNG, base64
+    alt: str = ""
+    wide: bool = True
+
+
+@dataclass
+class Section:
+    """A titled block of the page: paragraphs, then a figure, a table or columns of text."""
+    title: str
+    paragraphs: list[str] = field(default_factory=list)
+    figure: Figure | None = None
+    header: list[str] | None = None
+    rows: list[list] | None = None
+    columns: list[tuple[str, list[str]]] | None = None    # (heading, lines) side by side
+    anchor: str = ""
+
+
+def png(fig, alt: str = "", dpi: int = 90, wide: bool = True) -> Figure:
+    """A matplotlib figure -> Figure (the figure is closed)."""
+    import matplotlib.pyplot as plt
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
+    plt.close(fig)
+    return Figure(base64.b64encode(buf.getvalue()).decode("ascii"), alt, wide)
+
+
+_ENV: Environment | None = None
+
+
+def environment() -> Environment:
+    global _ENV
+    if _ENV is None:
+        _ENV = Environment(loader=PackageLoader("gankit.report", "templates"),
+                           autoescape=select_autoescape(default=True, default_for_string=True),
+                           undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    return _ENV
+
+
+def render(template: str, **context) -> str:
+    return environment().get_template(template).render(**context)

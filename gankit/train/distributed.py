@@ -1,0 +1,239 @@
+"""Data-parallel training: one process per rank, launched by torchrun.
+
+    torchrun --nproc-per-node 2 -m gankit train ring          # or: gankit train ring --nproc 2
+
+Every rank builds the same run (same seed: same initial weights, checked by a broadcast
+from rank 0), draws its own share of each global batch (``train.batch_size`` is the
+global batch; each rank draws batch_size / world_size) from streams derived from
+(seed, rank) (gankit.seeds.rank_seed: rank 0 keeps the run's own streams), and after each
+phase's backward the gradients of that phase's parameters are averaged across ranks, so
+every rank takes the same optimizer step.  Only rank 0 writes the run folder.
+
+Gradient averaging: the approach of stylegan2-ada-pytorch (training/training_loop.py),
+not DistributedDataParallel.  After a phase's backward the gradients of the parameters
+its optimizer updates are flattened into one tensor, all-reduced once and divided by the
+world size (``GradSync``), before the optimizer steps.  Why:
+- penalties that need double backward (R1, gradient penalty: autograd.grad with
+  create_graph) work unchanged: nothing hooks into autograd;
+- the G step backpropagates through D; only G's gradients are synced there, D's (which
+  the next D step zeroes) never cross the wire.  With DDP both nets would be wrapped and
+  the G step would all-reduce D's gradients too, unless the objective opened
+  ``D.no_sync()`` around it: the objective would have to know;
+- modules stay plain nn.Modules: no ``module.`` prefix in checkpoints, no wrapper between
+  the objective and its nets (declare, then wrap), and the loop calls one hook.
+DDP overlaps its bucketed all-reduces with the backward, which this does not; on the
+nets gankit trains the one flat all-reduce is a small part of the step (measured in
+docs/scaling.md, benchmarks/scaling.py --sync).
+
+Batch norm: the Run converts the declared modules' batch norms to SyncBatchNorm
+(gankit.train.syncbn) when the world has more than one process, so statistics are those
+of the global batch, as in one process.  Other batch-level statistics (minibatch std /
+discrimination features, packing) are taken over each rank's own batch, as stylegan2-ada
+does for its minibatch std.
+
+The NCCL path (CUDA, one GPU per process chosen by LOCAL_RANK) follows torch's documented
+use but has not been run here: no GPU was available when it was written.
+"""
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from gankit.config import ConfigError
+
+TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+
+
+class DistributedError(ConfigError):
+    """A data-parallel launch gankit cannot run; the message says how to launch it."""
+
+
+@dataclass(frozen=True)
+class World:
+    size: int = 1
+    rank: int = 0
+    local_rank: int = 0
+    local_size: int = 1                 # processes on this machine (threads are shared among them)
+    backend: str | None = None          # None: one process, no process group
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def is_main(self) -> bool:
+        """The one process that writes the run folder (nanoGPT's master_process)."""
+        return self.rank == 0
+
+    @property
+    def parallel(self) -> bool:
+        return self.size > 1
+
+
+_WORLD: World | None = None
+
+
+def launched() -> bool:
+    """Whether torchrun (or a launcher like it) started this process."""
+    return any(k in os.environ for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK"))
+
+
+def _env_int(name: str) -> int:
+    try:
+        return int(os.environ[name])
+    except ValueError:
+        raise DistributedError(f"environment variable {name}={os.environ[name]!r} is not an integer; "
+                               "launch with torchrun (or gankit train ... --nproc N)") from None
+
+
+def setup(device: torch.device) -> World:
+    """This process's place in the run, joining the process group torchrun describes.
+
+    No torchrun variables, or WORLD_SIZE=1: one process, no process group.  Several: gloo
+    on the CPU, NCCL on CUDA (each process on the GPU of its LOCAL_RANK).  Idempotent.
+    """
+    global _WORLD
+    if _WORLD is not None and _WORLD.parallel:
+        if _WORLD.device.type != device.type:
+            raise DistributedError(f"this process joined the run's process group on {_WORLD.device}; "
+                                   f"it cannot also train on {device}")
+        return _WORLD
+    if not launched() and not (dist.is_available() and dist.is_initialized()):
+        return World(device=device)
+    missing = [k for k in TORCHRUN_ENV if k not in os.environ]
+    if dist.is_available() and dist.is_initialized():   # a caller's script joined the group itself
+        size, rank = dist.get_world_size(), dist.get_rank()
+        local_rank = int(os.environ.get("LOCAL_RANK", 0))
+    else:
+        if missing:
+            raise DistributedError(
+                f"this process looks launched by torchrun but lacks {', '.join(missing)}; launch "
+                "with `torchrun --nproc-per-node N -m gankit train ...` (or `gankit train ... "
+                "--nproc N`), or unset RANK / WORLD_SIZE / LOCAL_RANK for a one-process run")
+        size, rank, local_rank = _env_int("WORLD_SIZE"), _env_int("RANK"), _env_int("LOCAL_RANK")
+        if size == 1:
+            return World(device=device)
+        if not 0 <= rank < size:
+            raise DistributedError(f"RANK={rank} is outside WORLD_SIZE={size}")
+    local_size = int(os.environ.get("LOCAL_WORLD_SIZE", size))
+    if device.type == "cuda":
+        if device.index is not None and size > 1:
+            raise DistributedError(f"train.device={device}: with {size} processes each takes the GPU of "
+                                   "its LOCAL_RANK; set train.device=cuda (or auto)")
+        if local_rank >= torch.cuda.device_count():
+            raise DistributedError(f"LOCAL_RANK={local_rank} but this machine has "
+                                   f"{torch.cuda.device_count()} GPU(s); start at most that many "
+                                   "processes per node (--nproc-per-node)")
+        device = torch.device("cuda", local_rank)
+        torch.cuda.set_device(device)
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    if not dist.is_initialized():
+        if not dist.is_available():
+            raise DistributedError("this torch build has no torch.distributed; run one process")
+        try:
+            dist.init_process_group(backend, rank=rank, world_size=size)
+        except Exception as e:   # unreachable master, port taken, NCCL missing: say what to fix
+            raise DistributedError(
+                f"could not join the process group (backend {backend}, rank {rank} of {size}, "
+                f"MASTER_ADDR={os.environ.get('MASTER_ADDR')} MASTER_PORT={os.environ.get('MASTER_PORT')}): "
+                f"{type(e).__name__}: {e}. Launch every process with torchrun and the same "
+                "--rdzv-endpoint (see docs/scaling.md)") from None
+        atexit.register(_teardown)
+    backend = dist.get_backend()
+    if device.type == "cuda" and backend != "nccl" or device.type == "cpu" and backend != "gloo":
+        raise DistributedError(f"the process group uses {backend}, which cannot train on {device.type}; "
+                               "gankit uses gloo on the CPU and nccl on CUDA")
+    _WORLD = World(size, rank, local_rank, local_size, backend, device)
+    return _WORLD
+
+
+def _teardown():
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def local_config(cfg, world: World):
+    """The config an objective sees on this rank: ``train.batch_size`` is the rank's share
+    of the global batch (which must divide)."""
+    m = cfg.train.batch_size
+    if not world.parallel:
+        return cfg
+    if m % world.size:
+        raise ConfigError(f"train.batch_size = {m} is the global batch, split evenly over the "
+                          f"{world.size} processes; {m} does not divide by {world.size}: use a "
+                          f"multiple such as {max(1, m // world.size) * world.size}")
+    return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, batch_size=m // world.size))
+
+
+def gather(world: World, obj: Any) -> list:
+    """Every rank's ``obj`` (picklable), in rank order, on every rank."""
+    if not world.parallel:
+        return [obj]
+    out: list = [None] * world.size
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def agree(world: World, obj: Any) -> Any:
+    """Rank 0's ``obj`` on every rank (e.g. a default run folder named by the clock)."""
+    if not world.parallel:
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def check_same(world: World, what: str, value: Any, hint: str):
+    """Refuses to train when the ranks disagree on ``value`` (a config hash, a version)."""
+    values = gather(world, value)
+    if any(v != values[0] for v in values):
+        by_rank = ", ".join(f"rank {r}: {v}" for r, v in enumerate(values))
+        raise DistributedError(f"the processes disagree on {what} ({by_rank}); {hint}")
+
+
+def broadcast_modules(world: World, modules) -> None:
+    """Rank 0's parameters and buffers on every rank."""
+    if not world.parallel:
+        return
+    with torch.no_grad():
+        for m in modules:
+            for t in m.state_dict().values():
+                dist.broadcast(t, src=0)
+
+
+class GradSync:
+    """The loop's ``grad_sync(phase)``: averages the gradients of the parameters the phase's
+    optimizer updates, as one flat all-reduce (stylegan2-ada's per-phase sync)."""
+
+    def __init__(self, world: World):
+        self.world = world
+        self._params: dict[int, list[torch.nn.Parameter]] = {}
+
+    def __call__(self, phase) -> None:
+        params = self._params.get(id(phase.optimizer))
+        if params is None:
+            params = [p for g in phase.optimizer.param_groups for p in g["params"]]
+            self._params[id(phase.optimizer)] = params
+        # a parameter without a gradient is skipped by the optimizer; which ones have none
+        # follows from the nets and the phase, so it is the same on every rank
+        live = [p for p in params if p.grad is not None]
+        if not live:
+            return
+        flat = torch.cat([p.grad.reshape(-1) for p in live])
+        dist.all_reduce(flat)
+        flat /= self.world.size
+        for p, g in zip(live, flat.split([p.numel() for p in live])):
+            p.grad.copy_(g.view_as(p.grad))
+
+
+def mean_over_ranks(world: World):
+    """The loop's ``reduce_logs``: averages a vector of logged means across ranks, so a
+    record is the mean over the global batch, as one process would log it."""
+    def reduce(values: torch.Tensor) -> torch.Tensor:
+        x = values.to(world.device)
+        dist.all_reduce(x)
+        return (x / world.size).cpu()
+    return reduce

@@ -1,0 +1,108 @@
+"""Learning-rate schedules: a torch ``LambdaLR`` per optimizer, stepped once per iteration.
+
+The factor multiplying each optimizer's base rate (optim_*.lr) at iteration ``step`` of a
+schedule segment [begin, end) of n = end - begin steps, with i = step - begin:
+
+    warmup   i < W = round(warmup * n):      (i + 1) / W
+    decay    t0 = max(decay_start * n, W);  i <= t0:  1
+             linear:  1 + (final - 1) * min(1, (i - t0) / (n - t0))
+             cosine:  final + (1 - final) * (1 + cos(pi * min(1, (i - t0) / (n - t0)))) / 2
+
+With begin = 0, no warmup and the linear kind this is exactly the GAN objective's
+``lr_decay_final`` / ``lr_decay_start`` decay (``gankit.train.remedies.lr_factor``), which
+the objective declares as its schedule.
+
+The segment is part of the run's state (checkpointed).  A ``--resume`` that changes
+train.steps either keeps it (``train.lr_on_resume = continue``: past its end the rates
+stay at their final value) or starts a new segment from the resume step to the new
+train.steps (``restart``).  The rate is a pure function of the step, so a resumed run
+continues exactly.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import torch
+
+from gankit.config import ConfigError
+
+
+@dataclass
+class Schedule:
+    kind: str = "constant"       # constant | linear | cosine
+    warmup: float = 0.0
+    decay_start: float = 0.0
+    final: float = 1.0
+
+    def factor(self, step: int, begin: int, end: int) -> float:
+        n, i = end - begin, step - begin
+        warm = round(self.warmup * n)
+        if i < warm:
+            return (i + 1) / warm
+        if self.kind == "constant":
+            return 1.0
+        t0 = max(self.decay_start * n, warm)     # decay begins after the warmup
+        if i <= t0 or n <= t0:
+            return 1.0
+        frac = min(1.0, (i - t0) / (n - t0))
+        if self.kind == "linear":
+            return 1.0 + (self.final - 1.0) * frac
+        return self.final + (1.0 - self.final) * (1.0 + math.cos(math.pi * frac)) / 2.0
+
+    @property
+    def is_constant(self) -> bool:
+        return self.kind == "constant" and self.warmup == 0.0
+
+
+def schedule_for(cfg, objective) -> Schedule:
+    """The run's schedule: train.lr_schedule, or the one the objective declares (e.g. the
+    GAN objective's lr_decay_final); both at once is a config error."""
+    t = cfg.train
+    own = Schedule(t.lr_schedule, t.lr_warmup, t.lr_decay_start, t.lr_final)
+    if getattr(objective, "sets_own_lr", False) and not own.is_constant:
+        raise ConfigError(f"train.lr_schedule / train.lr_warmup: the {cfg.objective.name!r} objective sets "
+                          "its learning rates itself in each phase; use train.lr_schedule=constant")
+    declared = getattr(objective, "lr_schedule", None)
+    if declared is None:
+        return own
+    if not own.is_constant:
+        raise ConfigError(f"train.lr_schedule = {t.lr_schedule!r} (or train.lr_warmup) and the "
+                          f"{cfg.objective.name!r} objective's own learning-rate decay are both set; "
+                          "keep one (e.g. --set objective.lr_decay_final=1.0)")
+    return declared
+
+
+class LRSchedules:
+    """A callback: one LambdaLR per optimizer over the segment [begin, end), positioned at
+    the run's current step when training starts."""
+
+    def __init__(self, optimizers: dict, base_lrs: dict, schedule: Schedule, begin: int, end: int):
+        self.optimizers, self.base_lrs = optimizers, base_lrs
+        self.schedule, self.begin, self.end = schedule, begin, end
+        self.schedulers = {}
+
+    def lr_at(self, step: int) -> float:
+        return self.schedule.factor(step, self.begin, self.end)
+
+    def on_train_start(self, trainer):
+        if self.schedule.is_constant:      # the config's rates (a --set optim_*.lr on resume holds)
+            for name, opt in self.optimizers.items():
+                for g in opt.param_groups:
+                    g["lr"] = self.base_lrs[name]
+            return
+        for name, opt in self.optimizers.items():
+            for g in opt.param_groups:   # the base rate is the config's, whatever the checkpoint held
+                g["initial_lr"] = self.base_lrs[name]
+            # last_epoch = step - 1: the constructor steps once, setting the rate of iteration `step`
+            self.schedulers[name] = torch.optim.lr_scheduler.LambdaLR(
+                opt, self.lr_at, last_epoch=trainer.step - 1)
+
+    def on_step_end(self, trainer):
+        with warnings.catch_warnings():
+            # an optimizer that did not step this iteration (e.g. an objective's idle phase) makes
+            # torch warn about the order; the rate is a function of the step either way
+            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step()`")
+            for s in self.schedulers.values():
+                s.step()

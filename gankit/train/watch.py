@@ -1,0 +1,173 @@
+"""Watching a run while it trains: the session record, TensorBoard events, the live report.
+
+Watchers hang on the Run (``run.watchers``): ``on_record(record)`` sees every record the run
+appends (train records at log cadence, eval records), ``on_snapshot(step, arrays)`` every
+snapshot, ``close()`` the end of training.  They work on host values the loop has already
+synced, so they add no host sync to the training step.
+"""
+from __future__ import annotations
+
+import platform
+import shlex
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+import gankit
+from gankit.config import ConfigError
+
+
+# ---------------------------------------------------------------- provenance
+
+def git_revision() -> str | None:
+    """The commit of the gankit checkout this code runs from (+ "-dirty" with local edits);
+    None for an installed copy (a wheel in site-packages) or without git."""
+    pkg = Path(gankit.__file__).resolve().parent
+    try:
+        top = subprocess.run(["git", "-C", str(pkg), "rev-parse", "--show-toplevel"], capture_output=True,
+                             text=True, timeout=5)
+        if top.returncode or Path(top.stdout.strip()).resolve() != pkg.parent:
+            return None      # not a checkout of gankit itself (e.g. a venv inside some repository)
+        rev = subprocess.run(["git", "-C", str(pkg), "rev-parse", "--short=12", "HEAD"], capture_output=True,
+                             text=True, timeout=5).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(pkg), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return (rev + ("-dirty" if dirty else "")) or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def command_line() -> str:
+    argv = list(sys.argv)
+    if argv and (Path(argv[0]).name in ("gankit", "__main__.py")):
+        argv[0] = "gankit"
+    return shlex.join(argv)
+
+
+def session_record(run, schedule_note: str = "") -> dict:
+    """One record per training session: what ran, with what, and what a resume changed."""
+    import torch
+
+    from gankit import config as C
+    rec = {"step": run.step, "kind": "session", "resume": run.step > 0,
+           "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "command": command_line(),
+           "overrides": list(run.overrides), "gankit": gankit.__version__, "torch": torch.__version__,
+           "python": platform.python_version(), "git": git_revision(), "device": str(run.device),
+           "train_time": round(run.elapsed(), 3)}
+    if run.step > 0:
+        rec["changed"] = dict(run.config_changes)
+    else:
+        rec["config"] = C.to_dict(run.cfg)
+    if schedule_note:
+        rec["schedule"] = schedule_note
+    return rec
+
+
+# ---------------------------------------------------------------- TensorBoard
+
+def _summary_writer():
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise ConfigError("train.tensorboard = true needs the tensorboard package: "
+                          "pip install 'gankit[tensorboard]' (or pip install tensorboard), "
+                          "or --set train.tensorboard=false") from None
+    return SummaryWriter
+
+
+def tensorboard_writer(run):
+    return TensorBoardWriter(run) if run.cfg.train.tensorboard else None
+
+
+class TensorBoardWriter:
+    """Scalars (train/*, eval/*), sample images and the config into RUN_DIR/tensorboard."""
+
+    def __init__(self, run):
+        from gankit import config as C
+        self.run = run
+        # purge_step: a resumed run replaces the events written after its checkpoint
+        self.w = _summary_writer()(log_dir=str(run.folder.tensorboard_dir),
+                                   purge_step=run.step if run.step > 0 else None)
+        text = C.dumps_toml(run.cfg)
+        self.w.add_text("config", "    " + text.replace("\n", "\n    "), run.step)   # markdown code block
+
+    def on_record(self, record: dict):
+        kind, step = record.get("kind"), record.get("step")
+        if kind not in ("train", "eval") or step is None:
+            return
+        for k, v in record.items():
+            if k not in ("step", "kind") and isinstance(v, (int, float)) and not isinstance(v, bool):
+                self.w.add_scalar(f"{kind}/{k}", v, step)
+
+    def on_snapshot(self, step: int, arrays: dict):
+        ds = self.run.dataset
+        x = arrays["samples"]
+        if x.ndim == 4:                                  # images (n, C, H, W) in [-1, 1]
+            from gankit.report.images import tile
+            n = min(64, len(x))
+            self.w.add_image("samples", tile(x[:n], int(np.ceil(np.sqrt(n)))), step, dataformats="HWC")
+        elif getattr(ds, "kind", None) == "text":
+            import torch
+            lines = ds.decode(torch.as_tensor(x[:20]))
+            self.w.add_text("samples", "\n".join(f"    {s}" for s in lines), step)
+        elif x.ndim == 2 and x.shape[1] <= 2:            # points: scatter (2-D) or histogram (1-D)
+            import torch
+
+            from gankit.report import plots
+            real = ds.sample(1000, torch.Generator().manual_seed(0)).numpy()
+            snap = {"step": step, **arrays}
+            if x.shape[1] == 2:
+                fig = plots.figure_2d([snap], real)
+            else:
+                grid = arrays["grid"][:, 0] if "grid" in arrays else np.linspace(real.min(), real.max(), 400)
+                fig = plots.figure_1d([snap], grid, None, real[:, 0])
+            self.w.add_figure("samples", fig, step)       # closes the figure
+
+    def close(self):
+        self.w.close()
+
+
+# ---------------------------------------------------------------- live report
+
+def live_report(run, final: bool = True):
+    return LiveReport(run, final=final) if run.cfg.train.live_report else None
+
+
+class LiveReport:
+    """Rebuilds report.html at snapshots while the run trains, keeping the time spent on it
+    under ``share`` of the time since training began (a snapshot that would exceed it is
+    skipped: the page shows the last rebuilt one).  The page reloads itself while live; at
+    the end of training it is rewritten without the reload (unless ``final`` is False: the
+    caller writes the final page after its evaluation)."""
+
+    def __init__(self, run, share: float = 0.1, final: bool = True):
+        self.run, self.share, self.final = run, share, final
+        self.t0 = time.perf_counter()
+        self.spent = 0.0
+        self.written = False
+        self.failed = False
+
+    def _write(self, live: bool):
+        from gankit.report import write_report
+        t = time.perf_counter()
+        try:
+            write_report(self.run.dir, dataset=self.run.dataset, live=live)
+            self.written = True
+        except Exception as e:   # a report that fails must not stop the training
+            self.failed = True
+            warnings.warn(f"live report disabled: {type(e).__name__}: {e}", stacklevel=2)
+        self.spent += time.perf_counter() - t
+
+    def on_snapshot(self, step: int, arrays: dict):
+        if self.failed or self.spent > self.share * (time.perf_counter() - self.t0):
+            return
+        self._write(live=True)
+
+    def close(self):
+        if self.written and self.final and not self.failed:
+            self._write(live=False)
+

@@ -1,0 +1,94 @@
+"""gankit compare: final metrics with the better value per direction, config differences,
+text/JSON output; the report groups metrics and escapes what the folder holds."""
+import json
+
+import pytest
+
+from gankit.cli import main
+from gankit.report import compare as CMP
+from gankit.report.metricinfo import better_of
+from gankit.runfolder import RunFolder
+
+
+def test_better_of_follows_the_direction():
+    assert better_of([0.5, 0.2, 0.9], "lower") == [1]
+    assert better_of([0.5, 0.2, 0.9], "higher") == [2]
+    assert better_of([3, 8, 8], "higher") == [1, 2]         # ties: each
+    assert better_of([1.0, 1.0], "lower") == []             # all equal: none better
+    assert better_of([1.0, 2.0], None) == [] and better_of([1.0, None], "lower") == []
+
+
+def _fake_run(path, loss: str, jsd: float, covered: int, seed=0):
+    f = RunFolder(path)
+    f.path.mkdir(parents=True)
+    f.write_config(f'seed = {seed}\n[loss]\nname = "{loss}"\n[train]\nsteps = 100\n')
+    for step in (50, 100):
+        f.append({"step": step, "kind": "train", "loss_d": 1.3, "loss_g": 0.7, "d_real": 0.5, "time": step / 10})
+    f.append({"step": 100, "kind": "eval", "jsd": jsd, "modes_covered": covered, "modes_total": 8})
+    return f.path
+
+
+def test_compare_marks_the_better_run_per_metric(tmp_path, capsys):
+    a = _fake_run(tmp_path / "a", "nonsaturating", jsd=0.10, covered=6)
+    b = _fake_run(tmp_path / "b", "hinge", jsd=0.05, covered=5)
+    data = CMP.compare_data([a, b])
+    by = {m["key"]: m for m in data["metrics"]}
+    assert by["jsd"]["best"] == [1] and by["jsd"]["better"] == "lower"
+    assert by["modes_covered"]["best"] == [0] and by["modes_total"]["best"] == []
+    assert data["config_diff"] == [{"key": "loss.name", "values": ["nonsaturating", "hinge"]}]
+    assert main(["compare", str(a), str(b), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["runs"][0]["name"] == "a" and out["runs"][1]["train_time_s"] == 10.0
+    assert main(["compare", str(a), str(b), "--text"]) == 0
+    text = capsys.readouterr().out
+    assert "0.0500 *" in text and "(lower is better)" in text and '"hinge"' in text
+    page = tmp_path / "c.html"
+    assert main(["compare", str(a), str(b), "--out", str(page)]) == 0
+    html = page.read_text()
+    assert 'class="num best">0.0500' in html and "loss.name" in html
+
+
+def test_compare_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
+    assert main(["compare", str(tmp_path)]) == 1
+    assert "not a run folder" in capsys.readouterr().err
+
+
+def test_report_escapes_what_the_folder_holds(tmp_path, tiny):
+    """A hostile run name, command line and metric key reach the page escaped."""
+    import sys
+
+    from gankit import config as C
+    from gankit.report import write_report
+    from gankit.train.run import Run
+    run = Run.create(C.load("ring", tiny), tmp_path / "<b>x</b>")
+    argv = sys.argv
+    sys.argv = ["gankit", "train", "<script>alert(1)</script>"]
+    try:
+        run.train()
+    finally:
+        sys.argv = argv
+    run.log({"step": run.step, "kind": "eval", "<img src=x onerror=alert(2)>": 1.0, "jsd": 0.1})
+    page = write_report(run.dir).read_text()
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
+    assert "<img src=x" not in page and "<b>x</b>" not in page
+
+
+def test_report_groups_metrics_with_direction_and_reference(tmp_path, tiny_cli):
+    out = tmp_path / "r"
+    assert main(["train", "ring", "--out", str(out), *tiny_cli]) == 0
+    page = (out / "report.html").read_text()
+    for text in ("Evaluation at step 12", "modes covered", "\u2191 higher is better", "\u2193 lower is better",
+                 "real data", "Learning rate", "Provenance", "fresh draws from the data distribution"):
+        assert text in page, text
+    assert 'http-equiv="refresh"' not in page
+    ref = RunFolder(out).records("reference")[-1]
+    ev = RunFolder(out).records("eval")[-1]
+    # real samples cover every mode; their JSD is the floor of this protocol (500 samples): not 0
+    assert ref["modes_covered"] == 8 and 0 < ref["jsd"] < ev["jsd"]
+
+
+@pytest.mark.parametrize("fmt,value,shown", [(".1%", 0.5, "50.0%"), ("d", 7.0, "7"), (".3f", None, "n/a"),
+                                             (".4g", "inf", "inf")])
+def test_values_format_by_their_declared_format(fmt, value, shown):
+    from gankit.report.metricinfo import fmt_value
+    assert fmt_value(value, fmt) == shown

@@ -1,0 +1,188 @@
+"""Data-parallel training on 2 CPU processes (gloo), against one process.
+
+One spawn of 2 ranks runs every multi-process job (a process start costs seconds); the
+one-process references run in this process.  With ``train.parallel_draws=global`` each
+rank keeps its half of the batch one process draws, so the two must agree up to float
+rounding: that checks the gradient averaging, SyncBatchNorm, the checkpoints and resume
+across world sizes at once.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from gankit import config as C
+from gankit import seeds
+from gankit.runfolder import RunFolder
+from gankit.train import distributed, threads
+from gankit.train.run import Run
+
+RING = ["train.batch_size=16", "train.log_every=1", "train.checkpoint_every=5", "train.sample_every=100",
+        "train.n_fixed=50", "train.progress=false", "generator.hidden=[16, 16]",
+        "discriminator.hidden=[16, 16]", "objective.lr_decay_final=1.0", "train.parallel_draws=global"]
+DCGAN = ["train.steps=3", "train.batch_size=16", "train.log_every=1", "train.sample_every=100",
+         "train.checkpoint_every=3", "train.n_fixed=16", "train.progress=false", "generator.width=8",
+         "discriminator.width=8", "noise.dim=8", "data.name=digits8x8", "objective.name=gan",
+         "train.parallel_draws=global"]
+R1 = ["objective.r1=1.0"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def worker(rank: int, world: int, port: int, jobs: list):
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
+                      LOCAL_WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    for mode, preset, overrides, folder in jobs:
+        if mode == "create":
+            Run.create(C.load(preset, overrides), folder).train()
+        else:
+            Run.open(folder, overrides).train()
+
+
+def train_one(preset, overrides, folder):
+    return Run.create(C.load(preset, overrides), folder).train()
+
+
+def last_state(folder) -> dict:
+    state, _ = RunFolder(folder).load_checkpoint()
+    return state
+
+
+def max_diff(a: dict, b: dict) -> float:
+    """Largest |a - b| over every module's floating state (weights and BN statistics)."""
+    out = 0.0
+    for net in a["models"]:
+        for k, v in a["models"][net].items():
+            if v.is_floating_point():
+                out = max(out, float((v - b["models"][net][k]).abs().max()))
+    return out
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dp")
+    f = {k: root / k for k in ("one", "one_r1", "one8", "two", "two_r1", "up", "down", "dc1", "dc2")}
+    train_one("ring-vanilla", RING + ["train.steps=5"], f["one"])
+    train_one("ring-vanilla", RING + R1 + ["train.steps=5"], f["one_r1"])
+    train_one("ring-vanilla", RING + ["train.steps=8"], f["one8"])
+    train_one("mnist-dcgan", DCGAN, f["dc1"])
+    shutil.copytree(f["one"], f["up"])
+    jobs = [("create", "ring-vanilla", RING + ["train.steps=5"], str(f["two"])),
+            ("create", "ring-vanilla", RING + R1 + ["train.steps=5"], str(f["two_r1"])),
+            ("resume", None, ["train.steps=8"], str(f["up"])),     # 1 process -> 2
+            ("create", "mnist-dcgan", DCGAN, str(f["dc2"]))]
+    mp.spawn(worker, args=(2, free_port(), jobs), nprocs=2, join=True)
+    shutil.copytree(f["two"], f["down"])
+    Run.open(f["down"], ["train.steps=8"]).train()                 # 2 processes -> 1
+    return f
+
+
+def test_two_ranks_match_one_process(runs):
+    assert max_diff(last_state(runs["one"]), last_state(runs["two"])) < 1e-5
+
+
+def test_two_ranks_match_one_process_with_r1(runs):
+    one, two = last_state(runs["one_r1"]), last_state(runs["two_r1"])
+    assert max_diff(one, two) < 1e-5
+    r1 = [(r["step"], r["r1"]) for r in RunFolder(runs["two_r1"]).records("train")]
+    ref = [(r["step"], r["r1"]) for r in RunFolder(runs["one_r1"]).records("train")]
+    assert [s for s, _ in r1] == [s for s, _ in ref]
+    assert all(abs(a - b) < 1e-5 for (_, a), (_, b) in zip(r1, ref))   # logs: global-batch means
+
+
+def test_one_stream_one_set_of_checkpoints_world_size_recorded(runs):
+    folder = RunFolder(runs["two"])
+    steps = [r["step"] for r in folder.records("train")]
+    assert steps == [1, 2, 3, 4, 5]                    # not written twice
+    assert [r["world_size"] for r in folder.records("session")] == [2]
+    assert [s for s, _ in folder.checkpoints()] == [5]
+    state = last_state(runs["two"])
+    assert state["world_size"] == 2
+    assert not any(k.startswith("module.") for m in state["models"].values() for k in m)
+    snaps = sorted(p.name for p in folder.samples_dir.iterdir())
+    assert snaps == ["step_00000000.npz", "step_00000005.npz"]
+
+
+def test_resume_changes_world_size_both_ways(runs):
+    ref = last_state(runs["one8"])
+    for name, world in (("up", 2), ("down", 1)):
+        state = last_state(runs[name])
+        assert state["step"] == 8 and state["world_size"] == world
+        assert max_diff(ref, state) < 1e-5, name
+    launches = [r["world_size"] for r in RunFolder(runs["up"]).records("session")]
+    assert launches == [1, 2]
+    steps = [r["step"] for r in RunFolder(runs["down"]).records("train")]
+    assert steps == list(range(1, 9))
+
+
+def test_dcgan_with_sync_batchnorm_matches_one_process(runs):
+    one, two = last_state(runs["dc1"]), last_state(runs["dc2"])
+    assert any("running_var" in k for k in two["models"]["G"])
+    # batch statistics over the global batch: as one process; per-rank BN would differ by ~1e-2
+    assert max_diff(one, two) < 1e-4
+    assert len(RunFolder(runs["dc2"]).snapshots()) == 2
+
+
+def test_per_rank_streams_differ_and_rank0_keeps_the_run_seed():
+    assert seeds.rank_seed(7, 0) == 7
+    assert len({seeds.rank_seed(7, r) for r in range(4)}) == 4
+    assert seeds.rank_seed(7, 1, step=100) != seeds.rank_seed(7, 1)
+
+
+def test_global_batch_must_divide():
+    cfg = C.load("ring", ["train.batch_size=30"])
+    with pytest.raises(C.ConfigError, match="global batch.*30 does not divide by 4"):
+        distributed.local_config(cfg, distributed.World(size=4, rank=1))
+    assert distributed.local_config(cfg, distributed.World(size=3)).train.batch_size == 10
+
+
+def test_partial_torchrun_env_is_a_clear_error(monkeypatch):
+    for k in distributed.TORCHRUN_ENV:
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(distributed.DistributedError, match="lacks LOCAL_RANK, MASTER_ADDR, MASTER_PORT"):
+        distributed.setup(torch.device("cpu"))
+
+
+def test_ranks_disagreeing_on_the_config_are_refused(monkeypatch):
+    monkeypatch.setattr(distributed, "gather", lambda world, v: [v, ("other", v[1])])
+    with pytest.raises(distributed.DistributedError, match="disagree.*rank 1: \\('other'"):
+        distributed.check_same(distributed.World(size=2), "the config", ("abc", "0.1"), "same preset")
+
+
+def test_auto_threads(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert threads.auto_threads("points", 1) == 1
+    assert threads.auto_threads("image", 1) == threads.available_cores()
+    assert threads.auto_threads("image", 64) == 1          # never more threads than cores in all
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert threads.auto_threads("points", 1) == 3
+    assert threads.resolve(2, "points", 1) == 2
+
+
+def test_cli_nproc_2(tmp_path, tiny_cli):
+    out = tmp_path / "cli"
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(Path(__file__).parents[1]))
+    p = subprocess.run([sys.executable, "-m", "gankit", "train", "ring-vanilla", "--nproc", "2",
+                        "--out", str(out), *tiny_cli], capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    folder = RunFolder(out)
+    steps = [r["step"] for r in folder.records("train")]
+    assert steps == sorted(set(steps)) and steps[-1] == 12
+    assert len(folder.records("eval")) == 1 and folder.report_path.is_file()
+    assert folder.records("session")[0]["world_size"] == 2
+    assert p.stdout.count("run folder:") == 1

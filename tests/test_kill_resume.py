@@ -1,0 +1,118 @@
+"""SIGKILL a training process at random moments, some inside a checkpoint write, five times;
+resuming each time ends bit-identical to a run that was never interrupted."""
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from gankit import config as C
+from gankit.runfolder import RunFolder
+from gankit.train.run import Run
+
+ROOT = Path(__file__).resolve().parents[1]
+SETS = ["train.steps=800", "train.batch_size=16", "train.log_every=7", "train.sample_every=500",
+        "train.checkpoint_every=4", "train.keep_checkpoints=2", "train.n_fixed=16", "train.progress=false",
+        "generator.hidden=[32, 32]", "discriminator.hidden=[32, 32]",
+        "discriminator.dropout=0.3",        # the torch RNG stream must resume too
+        "eval.n_samples=100", "eval.jsd_samples=200", "eval.jsd_bins=20"]
+
+
+def _launch(run: Path, fresh: bool) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    args = ["train", "ring", "--out", str(run)] if fresh else ["train", "--resume", "--out", str(run)]
+    if fresh:
+        args += [a for kv in SETS for a in ("--set", kv)]
+    return subprocess.Popen([sys.executable, "-m", "gankit", *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def _training(run: Path, p: subprocess.Popen) -> bool:
+    """Wait until the process holds the run's lock (it is training); False if it ended."""
+    lock = run / ".gankit.lock"
+    while p.poll() is None:
+        try:
+            if lock.read_text().strip() == str(p.pid):
+                return True
+        except OSError:
+            pass
+        time.sleep(0.01)
+    return False
+
+
+def _kill_inside_a_write(run: Path, p: subprocess.Popen, timeout: float = 30.0) -> bool:
+    """SIGKILL as soon as a checkpoint temp file exists; True if one was there."""
+    ck = run / "checkpoints"
+    t0 = time.monotonic()
+    while p.poll() is None and time.monotonic() - t0 < timeout:
+        try:
+            if any(n.endswith(".tmp") for n in os.listdir(ck)):
+                p.kill()
+                return True
+        except FileNotFoundError:
+            pass
+    p.kill()
+    return False
+
+
+def _final_state(run: Path) -> dict:
+    state, path = RunFolder(run).load_checkpoint()
+    return state
+
+
+def _assert_equal(a, b, where="state"):
+    if isinstance(a, torch.Tensor):
+        assert isinstance(b, torch.Tensor) and torch.equal(a, b), where
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for k in a:
+            _assert_equal(a[k], b[k], f"{where}.{k}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            _assert_equal(x, y, f"{where}[{i}]")
+    else:
+        assert a == b, where
+
+
+def test_five_sigkills_then_resume_end_bit_identical(tmp_path):
+    reference = Run.create(C.load("ring", SETS), tmp_path / "reference").train()
+    reference.close()
+    want = _final_state(tmp_path / "reference")
+
+    run = tmp_path / "killed"
+    rng = random.Random(15)
+    kills, torn_writes = 0, 0
+    while kills < 5:
+        fresh = not (run / "config.toml").exists()
+        p = _launch(run, fresh)
+        if not _training(run, p):
+            raise AssertionError(f"the run ended before it was killed: {p.communicate()[1][-2000:]}")
+        if kills % 2:                              # kills 2 and 4: inside a checkpoint write
+            _kill_inside_a_write(run, p)
+            p.wait()
+            torn_writes += any(n.endswith(".tmp") for n in os.listdir(run / "checkpoints"))
+        else:                                      # kills 1, 3, 5: at a random moment
+            time.sleep(rng.uniform(0.0, 0.5))
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+        assert p.returncode == -signal.SIGKILL, "the run finished before the kill: make it longer"
+        kills += 1
+    assert torn_writes >= 1        # at least one kill left half a checkpoint behind
+    p = _launch(run, fresh=not (run / "config.toml").exists())
+    _, err = p.communicate(timeout=600)
+    assert p.returncode == 0, err
+    got = _final_state(run)
+    assert got["step"] == want["step"] == 800
+    for part in ("models", "optimizers", "objective", "rng"):
+        _assert_equal(want[part], got[part], part)
+    assert not [n for n in os.listdir(run / "checkpoints") if n.endswith(".tmp")]   # cleaned up
+    steps = [r["step"] for r in RunFolder(run).records("train")]
+    assert steps == sorted(set(steps))             # no duplicated or lost log steps
+    assert steps == [r["step"] for r in RunFolder(tmp_path / "reference").records("train")]

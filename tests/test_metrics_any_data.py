@@ -1,0 +1,127 @@
+"""Metrics for any data: two-sample point measures, HQ radius, exact JSD, protocols."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from gankit import config as C
+from gankit.data import build_dataset
+from gankit.metrics import distances as Dm
+from gankit.metrics import image_measures as M
+from gankit.metrics.divergence import jsd_on_grid
+from gankit.metrics.modes import hq_radius_std, mode_metrics
+
+
+def _ring(n, seed, drop=None):
+    ds = build_dataset(C.load("ring"))
+    x, idx = ds.sample_with_labels(2 * n, torch.Generator().manual_seed(seed))
+    if drop is not None:
+        x = x[idx != drop]
+    return x[:n].double()
+
+
+@pytest.fixture(scope="module")
+def sets():
+    real = _ring(600, 0)
+    return {"real": real, "same": _ring(600, 1), "shift": _ring(600, 1) + 0.3,
+            "drop": _ring(600, 1, drop=0), "copy": real.clone()}
+
+
+def test_sliced_wasserstein_known_answers(sets):
+    r = sets["real"]
+    assert Dm.sliced_wasserstein(r, sets["copy"]) == 0.0
+    same = Dm.sliced_wasserstein(r, sets["same"])
+    # a shift by s along (1, 1) moves each projection u.x by s (u1 + u2): SW_2 = s sqrt(E (u1+u2)^2) = s
+    assert abs(Dm.sliced_wasserstein(r, sets["shift"]) - 0.3) < 0.05
+    assert Dm.sliced_wasserstein(r, sets["drop"]) > 1.3 * same   # 600 points: sampling noise is ~0.12
+
+
+def test_energy_and_mmd_known_answers(sets):
+    r = sets["real"]
+    for f in (Dm.energy_distance, lambda a, b: Dm.mmd2(a, b)[0]):
+        same, drop, shift = f(r, sets["same"]), f(r, sets["drop"]), f(r, sets["shift"])
+        assert abs(same) < 0.2 * drop and drop < shift
+    # 1-D closed form: energy distance of N(0,1) and N(d,1) -> 2 E|X-Y| - 2 E|X-X'|
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(2000, 1, generator=g), torch.randn(2000, 1, generator=g) + 1.0
+    e_xy = 2 * math.sqrt(2) * (math.exp(-1 / 4) / math.sqrt(2 * math.pi)) + 1.0 * math.erf(1 / 2)
+    assert abs(Dm.energy_distance(a, b) - (2 * e_xy - 2 * 2 / math.sqrt(math.pi))) < 0.05
+    assert Dm.mmd2(r, r, bandwidth=0.5)[1] == 0.5
+
+
+def test_c2st_and_ndb_known_answers(sets):
+    r = sets["real"]
+    assert abs(Dm.c2st(r, sets["same"])["c2st_acc"] - 0.5) < 0.08
+    assert Dm.c2st(r, sets["shift"])["c2st_acc"] > 0.9
+    assert Dm.c2st(r, sets["shift"])["c2st_p"] < 1e-6
+    assert Dm.ndb(r.numpy(), sets["copy"].numpy(), k=10)["ndb"] == 0
+    assert Dm.ndb(r.numpy(), sets["same"].numpy(), k=10)["ndb"] <= 1
+    assert Dm.ndb(r.numpy(), sets["drop"].numpy(), k=10)["ndb"] >= 1
+
+
+def test_birthday_support_of_a_discrete_generator():
+    # G copies K points uniformly: the estimate should be near K
+    g = torch.Generator().manual_seed(0)
+    for K in (100, 1000):
+        pts = torch.randn(K, 2, generator=g) * 10
+        x = pts[torch.randint(0, K, (3000,), generator=g)]
+        est = Dm.birthday_support(x, tau=1e-6, trials=40)["birthday_support"]
+        assert K / 2 < est < 2 * K, (K, est)
+
+
+def test_prdc_uses_k3_for_precision_recall(sets):
+    r, f = sets["real"], sets["same"]
+    assert M.prdc(r, f) == M.prdc(r, f, k=3, k_dc=5)
+    assert M.prdc(r, sets["copy"])["precision"] == 1.0 and M.prdc(r, sets["copy"])["coverage"] == 1.0
+    assert M.prdc(r, f, k=3)["recall"] != M.prdc(r, f, k=5)["recall"]
+
+
+def test_hq_radius_follows_the_dimension():
+    assert hq_radius_std(2) == pytest.approx(3.0)
+    assert hq_radius_std(1) == 3.0 and hq_radius_std(1200, 37.0) == 37.0
+    for dim in (2, 10):
+        ds = build_dataset(C.load({"data": {"name": "gmm", "dim": dim, "n_modes": 5, "std": 0.1}}))
+        x = ds.sample(20000, torch.Generator().manual_seed(0))
+        hq = mode_metrics(x, ds.modes, ds.mode_std)["hq_fraction"]
+        assert abs(hq - (1 - math.exp(-4.5))) < 0.005, (dim, hq)
+        if dim == 10:   # the old fixed 3 std: less than half of the true data
+            assert mode_metrics(x, ds.modes, ds.mode_std, 3.0)["hq_fraction"] < 0.5
+
+
+def test_jsd_exact_cells_beat_the_midpoint_rule():
+    ds = build_dataset(C.load("ring"))
+    x = ds.sample(400000, torch.Generator().manual_seed(0)).numpy()
+    lo, hi = (t.numpy() for t in ds.bounds())
+    exact = jsd_on_grid(ds.log_prob, x, lo, hi, 200, ds.cell_probs)
+    centre = jsd_on_grid(ds.log_prob, x, lo, hi, 200)
+    assert exact < 0.0005 < centre
+    # the cell masses are exact: they sum to the mass inside the box (almost all of it)
+    edges = [np.linspace(lo[i], hi[i], 201) for i in range(2)]
+    assert abs(ds.cell_probs(edges).sum() - 1) < 1e-6
+
+
+def test_inception_score_splits_like_the_original_code():
+    rng = np.random.default_rng(0)
+    p = rng.dirichlet(np.ones(5) * 0.3, size=25)
+
+    def original(preds, splits):   # Salimans et al.'s inception_score.py loop
+        scores = []
+        for i in range(splits):
+            part = preds[(i * preds.shape[0] // splits):((i + 1) * preds.shape[0] // splits), :]
+            kl = part * (np.log(part) - np.log(np.expand_dims(np.mean(part, 0), 0)))
+            scores.append(np.exp(np.mean(np.sum(kl, 1))))
+        return np.mean(scores), np.std(scores)
+    got = M.inception_score(p, splits=10)
+    assert np.allclose(got, original(p, 10), rtol=1e-9)
+
+
+def test_point_metrics_apply_to_any_points(tmp_path, tiny):
+    from gankit.train.run import Run
+    np.savetxt(tmp_path / "pts.csv", np.random.default_rng(0).normal(size=(300, 3)), delimiter=",")
+    for data in (["data.name=swissroll"], ["data.name=points", f'data.path="{tmp_path / "pts.csv"}"']):
+        run = Run.create(C.load("ring-vanilla", tiny + data + ["train.steps=5"]), tmp_path / data[0][10:])
+        run.train(progress=False)
+        out = run.evaluate()
+        for key in ("swd", "energy", "mmd2", "c2st_acc", "ndb", "birthday_support", "precision", "coverage"):
+            assert key in out and math.isfinite(out[key]), (data, key)

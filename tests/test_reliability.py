@@ -1,0 +1,248 @@
+"""What a run folder promises (docs/reliability.md): one writer, a user's files never
+overwritten, checkpoints tied to their run, pruning that keeps the newest readable checkpoint,
+stale temp files removed, a torn record tolerated, a full disk reported, graceful SIGINT and
+SIGTERM, and a report that no string can inject markup into."""
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from gankit import config as C
+from gankit.cli import main
+from gankit.runfolder import RunFolder, RunFolderError
+from gankit.train.run import Run
+
+ROOT = Path(__file__).resolve().parents[1]
+SLOW_TRAIN = ["--set", "train.steps=100000", "--set", "train.batch_size=16", "--set", "train.progress=false",
+              "--set", "generator.hidden=[16, 16]", "--set", "discriminator.hidden=[16, 16]",
+              "--set", "train.log_every=5", "--set", "train.sample_every=100000",
+              "--set", "train.n_fixed=16", "--set", "eval.n_samples=100", "--set", "eval.jsd_samples=200"]
+
+
+def gankit_process(*args) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-m", "gankit", *map(str, args)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(cond, timeout=120.0, proc=None):
+    t0 = time.monotonic()
+    while not cond():
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"the process ended early: {proc.communicate()}")
+        assert time.monotonic() - t0 < timeout, "timed out"
+        time.sleep(0.05)
+
+
+def _copy(template, tmp_path) -> Path:
+    dst = tmp_path / "r"
+    shutil.copytree(template, dst)
+    return dst
+
+
+# ---------------------------------------------------------------- one writer
+def test_a_second_writer_is_refused_naming_the_pid_and_a_killed_holder_does_not_block(tmp_path, capsys):
+    run = tmp_path / "r"
+    p = gankit_process("train", "ring", "--out", run, "--set", "train.checkpoint_every=20", *SLOW_TRAIN)
+    try:
+        wait_for(lambda: RunFolder(run).checkpoints(), proc=p)
+        for argv in (["train", "--resume", "--out", run], ["drs", run]):
+            assert main([str(a) for a in argv]) == 1
+            err = capsys.readouterr().err
+            assert f"in use: another gankit process (PID {p.pid})" in err, err
+            assert "Traceback" not in err
+        assert main(["train", "ring", "--out", str(run)]) == 1       # a new run there: refused too
+        assert "already holds a trained run" in capsys.readouterr().err
+        # readers are not blocked
+        assert main(["eval", str(run), "--metrics", "modes"]) == 0
+    finally:
+        p.kill()                       # SIGKILL: the kernel drops its lock
+        p.communicate()
+    step = RunFolder(run).checkpoints()[-1][0]
+    assert main(["train", "--resume", "--out", str(run), "--set", f"train.steps={step + 3}"]) == 0
+    assert RunFolder(run).checkpoints()[-1][0] == step + 3
+
+
+def test_one_process_shares_its_lock_and_releases_it(tmp_path, tiny):
+    a = Run.create(C.load("ring", tiny), tmp_path / "r")
+    b = Run.open(tmp_path / "r", load=False)
+    b.folder.lock()                    # the same process: shared, not refused
+    a.close()
+    b.close()
+    import fcntl
+    with open(tmp_path / "r" / ".gankit.lock") as f:   # free again for anyone
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+# ---------------------------------------------------------------- checkpoints
+def _checkpoint_at(src: Path, step: int) -> Path:
+    return src.with_name(f"step_{step:08d}.pt")
+
+
+def test_resume_after_a_fallback_keeps_the_newest_readable_checkpoints(tmp_path, tiny, capsys):
+    """The issue's case: good 10/20, truncated 30, empty 40; a resume to step 25 used to prune
+    the good ones by step number and leave only the damaged files."""
+    Run.create(C.load("ring", tiny + ["train.steps=20", "train.keep_checkpoints=5"]), tmp_path / "r").train().close()
+    ck = tmp_path / "r" / "checkpoints"
+    good = (ck / "step_00000020.pt").read_bytes()
+    (ck / "step_00000030.pt").write_bytes(good[:400])
+    (ck / "step_00000040.pt").write_bytes(b"")
+    rc = main(["train", "--resume", "--out", str(tmp_path / "r"), "--set", "train.steps=25",
+               "--set", "train.checkpoint_every=5", "--set", "train.keep_checkpoints=2"])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert "step_00000030.pt is damaged" in err and "step_00000040.pt is damaged" in err
+    names = sorted(p.name for p in ck.iterdir())
+    assert names == ["step_00000020.pt", "step_00000025.pt", "step_00000030.pt.damaged",
+                     "step_00000040.pt.damaged"]   # set aside, never deleted
+    state, path = RunFolder(tmp_path / "r").load_checkpoint()
+    assert path.name == "step_00000025.pt" and state["step"] == 25
+    assert main(["eval", str(tmp_path / "r"), "--metrics", "modes"]) == 0
+
+
+def test_pruning_does_not_count_a_damaged_older_checkpoint(tmp_path, tiny):
+    run = Run.create(C.load("ring", tiny + ["train.steps=20", "train.keep_checkpoints=2"]), tmp_path / "r").train()
+    ck = run.folder.checkpoint_dir
+    (ck / "step_00000020.pt").write_bytes(b"")   # bit rot after it was written
+    run.step = 21
+    with pytest.warns(UserWarning, match="step_00000020.pt is damaged"):
+        run.save_checkpoint()
+    assert [s for s, _ in run.folder.checkpoints()] == [10, 21]   # 10 kept: 20 is not readable
+    assert (ck / "step_00000020.pt.damaged").exists()
+
+
+def test_identity_keys_allow_a_longer_schedule_and_refuse_another_model(tiny_run_dir, tmp_path):
+    run = _copy(tiny_run_dir, tmp_path)
+    r = Run.open(run, ["train.steps=40", "optim_d.lr=5e-4", "eval.n_samples=300"], write=True)
+    assert r.step == 30
+    r.close()
+    for other in (["loss.name=wgan"], ["seed=3"], ["generator.hidden=[16, 16, 16]"]):
+        with pytest.raises(RunFolderError, match="belongs to another run|does not fit"):
+            Run.open(run, other)
+
+
+def test_stale_temp_files_are_removed_when_training_starts(tiny_run_dir, tmp_path):
+    run = _copy(tiny_run_dir, tmp_path)
+    stale = [run / "checkpoints" / ".step_00000040.pt.x1y2.tmp", run / "samples" / ".step_00000040.npz.ab.tmp",
+             run / ".config.toml.zz.tmp"]
+    for p in stale:
+        p.write_bytes(b"half")
+    (run / "notes.tmp").write_text("the user's, not a temp file of gankit's")
+    Run.open(run, ["train.steps=31"], write=True).train().close()
+    assert not any(p.exists() for p in stale)
+    assert (run / "notes.tmp").exists()
+
+
+def test_a_run_killed_before_its_first_checkpoint_resumes_from_step_0(tmp_path, tiny, capsys):
+    Run.create(C.load("ring", tiny), tmp_path / "r").close()   # config written, no checkpoint yet
+    rc = main(["train", "--resume", "--out", str(tmp_path / "r"), "--set", "train.steps=5"])
+    assert rc == 0
+    assert "starts again from step 0" in capsys.readouterr().err
+
+
+def test_a_record_after_a_torn_line_starts_on_its_own_line(tmp_path):
+    f = RunFolder(tmp_path)
+    f.append({"step": 1, "kind": "train"})
+    with open(f.records_path, "a") as fh:
+        fh.write('{"step": 2, "ki')
+    f.append({"step": 3, "kind": "train"})
+    with pytest.warns(UserWarning, match="line 2 is damaged"):
+        assert [r["step"] for r in f.records()] == [1, 3]
+
+
+# ---------------------------------------------------------------- a full disk
+def _tmpfs(path: Path, size: str) -> bool:
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        return False
+    path.mkdir(parents=True, exist_ok=True)
+    return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                          capture_output=True).returncode == 0
+
+
+def test_a_full_disk_is_reported_and_the_previous_checkpoint_kept_tmpfs(tmp_path, tiny, capsys):
+    disk = tmp_path / "disk"
+    if not _tmpfs(disk, "2m"):
+        pytest.skip("cannot mount a tmpfs here (the injected-ENOSPC test covers the logic)")
+    try:
+        # about 1.6 MB a checkpoint (weights and two Adam moments): the first fits, the second not
+        rc = main(["train", "ring", "--out", str(disk / "r"), "--set", "train.steps=200",
+                   "--set", "train.checkpoint_every=10", "--set", "train.keep_checkpoints=2",
+                   "--set", "generator.hidden=[256, 256]", "--set", "discriminator.hidden=[256, 256]",
+                   "--set", "train.progress=false", "--set", "train.sample_every=1000",
+                   "--set", "train.n_fixed=16", "--set", "train.batch_size=16"])
+        err = capsys.readouterr().err
+        assert rc == 1 and "Traceback" not in err
+        assert "gankit: error: disk full while writing" in err and "--resume" in err
+        state, path = RunFolder(disk / "r").load_checkpoint()
+        assert state["step"] == 10
+        assert not [p for p in (disk / "r" / "checkpoints").iterdir() if p.name.endswith(".tmp")]
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+def test_a_full_disk_is_reported_and_the_previous_checkpoint_kept_injected(tmp_path, tiny, monkeypatch, capsys):
+    import gankit.runfolder as rf
+    real = rf.save_atomic
+    calls = []
+
+    def full_on_the_third(obj, path):
+        calls.append(path)
+        if len(calls) >= 3:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real(obj, path)
+    monkeypatch.setattr(rf, "save_atomic", full_on_the_third)
+    argv = ["train", "ring", "--out", str(tmp_path / "r")] + [a for kv in tiny for a in ("--set", kv)]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "disk full while writing" in err and "step_00000030.pt" in err
+    assert "the previous checkpoint step_00000020.pt is kept" in err
+    monkeypatch.setattr(rf, "save_atomic", real)
+    assert RunFolder(tmp_path / "r").load_checkpoint()[0]["step"] == 20
+
+
+# ---------------------------------------------------------------- SIGINT / SIGTERM
+@pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_finishes_the_step_writes_a_checkpoint_and_exits(tmp_path, sig, code):
+    run = tmp_path / "r"
+    p = gankit_process("train", "ring", "--out", run, "--set", "train.checkpoint_every=100000", *SLOW_TRAIN)
+    wait_for(lambda: RunFolder(run).records_path.exists(), proc=p)   # training has begun
+    p.send_signal(sig)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == code, err
+    assert "Traceback" not in err
+    assert f"{signal.Signals(sig).name} received: stopped after step" in err and "--resume" in err
+    (step, path), = RunFolder(run).checkpoints()    # none periodic: the final one only
+    assert step > 0 and f"{path}" in err
+    r = Run.open(run, [f"train.steps={step + 2}"], write=True).train()
+    assert r.step == step + 2
+    r.close()
+
+
+# ---------------------------------------------------------------- the report escapes everything
+PAYLOAD = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+def test_no_user_string_reaches_the_report_as_markup(tiny_run_dir, tmp_path):
+    run = tmp_path / PAYLOAD.replace("/", "_")          # the run folder's name
+    shutil.copytree(tiny_run_dir, run)
+    cfg_text = (run / "config.toml").read_text()
+    (run / "config.toml").write_text(cfg_text.replace('inception_weights = ""',
+                                                      f"inception_weights = {json.dumps(PAYLOAD)}"))
+    with open(run / "metrics.jsonl", "a") as f:         # metric names, values, the step, an error text
+        f.write(json.dumps({"step": 30, "kind": "train", PAYLOAD: 1.0, "loss_d": 0.5}) + "\n")
+        f.write(json.dumps({"step": PAYLOAD, "kind": "eval", PAYLOAD: PAYLOAD,
+                            "error": f"RuntimeError: {PAYLOAD}", "mode_counts": [1] * 8}) + "\n")
+    assert main(["report", str(run)]) == 0
+    page = (run / "report.html").read_text()
+    for raw in ("<script", "<img src=x"):   # raw tags; escaped text is harmless
+        assert raw not in page, raw
+    assert "&lt;script&gt;" in page   # the strings are there, escaped

@@ -1,0 +1,134 @@
+"""Watching runs: TensorBoard events, the live report, session records, training time,
+the final evaluation (once, obeying eval.metrics) and `gankit eval` records."""
+import pytest
+
+from gankit import config as C
+from gankit.cli import main
+from gankit.runfolder import RunFolder
+from gankit.train.run import Run
+
+
+def test_tensorboard_events_hold_the_expected_tags(tmp_path, tiny):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    cfg = C.load("ring", tiny + ["train.tensorboard=true", "train.eval_every=15",
+                                 "eval.metrics=[\"modes\"]", "train.live_report=false"])
+    run = Run.create(cfg, tmp_path / "r").train()
+    ea = EventAccumulator(str(run.folder.tensorboard_dir), size_guidance={"images": 0, "scalars": 0})
+    ea.Reload()
+    tags = ea.Tags()
+    for t in ("train/loss_d", "train/loss_g", "train/d_real", "train/lr_g", "train/time",
+              "eval/modes_covered", "eval/hq_fraction"):
+        assert t in tags["scalars"], t
+    assert [e.step for e in ea.Scalars("train/loss_d")] == [10, 20, 30]      # the log cadence
+    assert [e.step for e in ea.Scalars("eval/modes_covered")] == [15, 30]
+    assert "samples" in tags["images"]                                          # 2-D scatter per snapshot
+    assert [e.step for e in ea.Images("samples")] == [0, 15, 30]
+    assert "config/text_summary" in tags["tensors"]
+
+
+def test_tensorboard_missing_is_a_clear_error(tmp_path, tiny, monkeypatch):
+    import builtins
+    real_import = builtins.__import__
+
+    def no_tb(name, *a, **k):
+        if name.startswith("torch.utils.tensorboard"):
+            raise ImportError("no tensorboard")
+        return real_import(name, *a, **k)
+    monkeypatch.setattr(builtins, "__import__", no_tb)
+    run = Run.create(C.load("ring", tiny + ["train.tensorboard=true"]), tmp_path / "r")
+    with pytest.raises(C.ConfigError, match=r"gankit\[tensorboard\]"):
+        run.train()
+
+
+def test_live_report_refreshes_while_training_and_stops_at_the_end(tmp_path, tiny):
+    pages = []
+
+    class Peek:      # reads report.html right after each snapshot's rebuild
+        def on_snapshot(self, step, arrays):
+            p = run.folder.report_path
+            pages.append(p.read_text() if p.exists() else "")
+    cfg = C.load("ring", tiny + ["train.live_report=true"])
+    run = Run.create(cfg, tmp_path / "r")
+    from gankit.train import watch
+    real = watch.LiveReport
+
+    class EveryTime(real):   # no time budget in the test: rebuild at every snapshot
+        def __init__(self, run, final=True):
+            super().__init__(run, share=1e9, final=final)
+    watch.LiveReport = EveryTime
+    try:
+        run.watchers.append(Peek())
+        run.train()
+    finally:
+        watch.LiveReport = real
+    live = [p for p in pages if 'http-equiv="refresh"' in p]
+    assert len(live) >= 2, "the page was rebuilt at the snapshots while training"
+    final = run.folder.report_path.read_text()
+    assert 'http-equiv="refresh"' not in final and "finished" in final
+
+
+def test_live_report_keeps_within_its_time_share(tmp_path, tiny):
+    from gankit.train.watch import LiveReport
+    run = Run.create(C.load("ring", tiny), tmp_path / "r")
+    lr = LiveReport(run, share=0.1)
+    lr.spent = 100.0                      # already spent more than 10% of the elapsed time
+    lr.on_snapshot(0, {})
+    assert not run.folder.report_path.exists()
+
+
+def test_sessions_and_training_time_across_a_resume(tmp_path, tiny):
+    over = [o for o in tiny if not o.startswith("train.steps")]
+    Run.create(C.load("ring", over + ["train.steps=20"]), tmp_path / "r").train()
+    t1 = RunFolder(tmp_path / "r").records("train")[-1]["time"]
+    Run.open(tmp_path / "r", ["train.steps=30", "eval.n_samples=300"]).train()
+    folder = RunFolder(tmp_path / "r")
+    sessions = folder.records("session")
+    assert [s["step"] for s in sessions] == [0, 20] and [s["resume"] for s in sessions] == [False, True]
+    assert sessions[0]["config"]["train"]["steps"] == 20                  # the original config kept
+    assert sessions[1]["changed"] == {"train.steps": [20, 30], "eval.n_samples": [500, 300]}
+    assert sessions[1]["torch"] and sessions[1]["gankit"] and "command" in sessions[1]
+    times = [r["time"] for r in folder.records("train")]
+    assert times == sorted(times) and times[-1] > t1                       # cumulative, not restarted
+    page = (tmp_path / "r" / "report.html").read_text()
+    assert "train.steps: 20 \u2192 30" in page
+
+
+def test_final_snapshot_when_steps_are_not_a_multiple_of_sample_every(tmp_path, tiny):
+    run = Run.create(C.load("ring", tiny + ["train.steps=23", "train.sample_every=10"]), tmp_path / "r").train()
+    assert [int(s["step"]) for s in run.folder.snapshots()] == [0, 10, 20, 23]
+
+
+def test_final_evaluation_runs_once_and_obeys_eval_metrics(tmp_path, tiny_cli, capsys):
+    out = tmp_path / "r"
+    assert main(["train", "ring", "--out", str(out), *tiny_cli, "--set", "train.eval_every=6",
+                 "--set", "eval.metrics=[\"modes\"]"]) == 0
+    evals = RunFolder(out).records("eval")
+    assert [e["step"] for e in evals] == [6, 12]                     # the last step once, not twice
+    assert all("jsd" not in e and "modes_covered" in e for e in evals)
+    err = capsys.readouterr().err
+    assert "evaluation of step 12: measured during training" in err
+    refs = RunFolder(out).records("reference")
+    assert len(refs) == 1 and refs[0]["modes_covered"] == 8           # real data covers every mode
+
+
+def test_final_evaluation_says_what_it_does(tmp_path, tiny_cli, capsys):
+    assert main(["train", "ring", "--out", str(tmp_path / "r"), *tiny_cli,
+                 "--set", "eval.metrics=[\"jsd\"]"]) == 0
+    err = capsys.readouterr().err
+    assert "evaluating step 12: jsd" in err
+    (ev,) = RunFolder(tmp_path / "r").records("eval")
+    assert "jsd" in ev and "modes_covered" not in ev and ev["source"] == "final"
+
+
+def test_gankit_eval_records_with_its_settings(tmp_path, tiny_cli, capsys):
+    out = tmp_path / "r"
+    assert main(["train", "ring", "--out", str(out), *tiny_cli]) == 0
+    cfg_before = (out / "config.toml").read_text()
+    assert main(["eval", str(out), "--metrics", "modes", "--set", "eval.n_samples=300"]) == 0
+    last = RunFolder(out).records("eval")[-1]
+    assert last["source"] == "gankit eval" and last["step"] == 12
+    assert last["settings"]["n_samples"] == 300 and "modes_covered" in last and "jsd" not in last
+    assert (out / "config.toml").read_text() == cfg_before            # settings for this evaluation only
+    assert main(["eval", str(out), "--set", "train.steps=5"]) == 2
+    assert "only eval.* settings" in capsys.readouterr().err
