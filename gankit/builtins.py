@@ -21,8 +21,10 @@ BUILTIN_MODULES = (
     "gankit.losses.adversarial",
     "gankit.metrics.points", "gankit.metrics.samples", "gankit.metrics.images", "gankit.metrics.text",
     "gankit.metrics.classifier_scores",
-    "gankit.metrics.conditional",
+    "gankit.metrics.conditional", "gankit.metrics.inference",
     "gankit.train.gan", "gankit.train.seqgan",
+    "gankit.train.vae", "gankit.train.ebm", "gankit.train.bigan", "gankit.train.ssgan",
+    "gankit.train.infogan",
 )
 ENTRY_POINT_GROUP = "gankit.components"
 

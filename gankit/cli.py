@@ -262,6 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
     li.set_defaults(fn=_cmd_list)
     from gankit.sweep import add_parser as add_sweep
     add_sweep(sub)
+    from gankit.invert_cli import add_parser as add_inversion   # invert, complete
+    add_inversion(sub)
     return p
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import torch
 
 # training streams
-TRAIN = {"data": 0, "noise": 1_000_003, "fixed": 2_000_003, "cond": 3_000_003}
+TRAIN = {"data": 0, "noise": 1_000_003, "fixed": 2_000_003, "cond": 3_000_003,
+         "labels": 4_000_003}   # labels: which training images keep their label (semi-supervised)
 # evaluation streams: samples drawn for a metric, and the real subset it compares with
 EVAL = {"modes": 7, "jsd": 11, "samples": 13, "real_subset": 17, "captions": 17, "within_class": 19,
         "parzen": 23, "classifier": 29, "c2st": 31}

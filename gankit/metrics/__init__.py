@@ -11,6 +11,8 @@ def evaluate(ctx, names: list[str] | None = None) -> dict:
     from gankit.config import ConfigError
     from gankit.registry import METRICS
     metrics = [METRICS.build(n, where="eval.metrics") for n in (names or METRICS.names())]
+    if not names:
+        metrics = [m for m in metrics if m.default]
     out = {}
     for m in metrics:
         if not m.applies(ctx.dataset):

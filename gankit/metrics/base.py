@@ -35,16 +35,18 @@ class Metric:
     applies: Callable[[object], bool]
     help: str
     outputs: dict[str, Output] = field(default_factory=dict)
+    default: bool = True          # False: computed only when named (costly measures)
 
     def __call__(self, ctx) -> dict:
         return self.fn(ctx)
 
 
 def register_metric(name: str, applies: Callable[[object], bool], help: str,
-                    outputs: dict[str, Output] | None = None):
-    """Decorator: register ``fn(ctx) -> dict`` as metric ``name``."""
+                    outputs: dict[str, Output] | None = None, default: bool = True):
+    """Decorator: register ``fn(ctx) -> dict`` as metric ``name``; ``default=False`` leaves it
+    out of "every metric that applies" (it runs when named)."""
     def deco(fn):
-        metric = Metric(name, fn, applies, help, dict(outputs or {}))
+        metric = Metric(name, fn, applies, help, dict(outputs or {}), default)
         METRICS.register(name, None, help)(_factory(metric, fn))
         return fn
     return deco

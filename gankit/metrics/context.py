@@ -20,6 +20,10 @@ class EvalContext:
     # (n, seed=None, y=None, c=None) -> (samples on the CPU, their classes or None)
     sample: Callable[..., tuple[Tensor, Tensor | None]]
     likelihood: object | None = None      # a sequence model with token_logp (NLL of data under G)
+    # (x) -> class logits on the CPU, where the objective classifies (SS-GAN's D, InfoGAN's Q)
+    classify: Callable[[Tensor], Tensor] | None = None
+    # (x, **options) -> an Inversion (z, recon, error), where G can be inverted
+    invert: Callable[..., object] | None = None
     cache: dict = field(default_factory=dict)   # features shared by the metrics of one evaluation
 
     def stream(self, name: str) -> int:

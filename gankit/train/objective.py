@@ -86,6 +86,11 @@ class Objective(ABC):
         has no such score (the report then draws samples without D's heat map)."""
         return None
 
+    def classify(self, x: Tensor) -> Tensor | None:
+        """Class logits of x where the objective learns a classifier (the ``classify``
+        metric); None by default."""
+        return None
+
     def rejection_sampler(self):
         """A fitted rejection sampler when the objective has one, else None."""
         return None

@@ -1,0 +1,167 @@
+"""Discriminator only: an energy model trained by contrastive divergence (Du & Mordatch 2019).
+
+The configured discriminator's logit is the negative energy, E(x) = -D(x), of the model
+p(x) ~ exp(-E(x)).  Negatives come from short Langevin chains
+
+    x <- clamp(x - a grad_x E(x) + s eta),  eta ~ N(0, I)
+
+(s = sqrt(2 a) is exact Langevin; Du & Mordatch take a large step and a small s, and clip
+the gradient), started from a replay buffer of past chains (a fraction restarts from
+uniform noise).  D's loss is contrastive divergence plus their energy regulariser:
+
+    L = E E(x+) - E E(x-) + alpha (E E(x+)^2 + E E(x-)^2)
+
+The generator is the sampler: ``generate(z)`` starts chains from the noise z (mapped to a
+uniform over the data's box; noise.dim must be the data's dimension) and runs Langevin
+for ``sample_steps``.  Its noise is seeded by the start, so a fixed z gives a fixed sample.
+The replay buffer is objective state and travels in checkpoints.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from gankit.config import ConfigError, opt
+from gankit.losses.penalties import apply_spectral_norm
+from gankit.registry import OBJECTIVES
+from gankit.train.loop import Phase
+from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec
+
+
+def langevin(energy: Callable[[Tensor], Tensor], x: Tensor, steps: int, step_size: float,
+             noise_std: float = 0.0, grad_clamp: float = 0.0, bounds: tuple[Tensor, Tensor] | None = None,
+             generator: torch.Generator | None = None) -> Tensor:
+    """``steps`` Langevin updates of x under exp(-energy); noise_std 0 means sqrt(2 a)."""
+    s = noise_std if noise_std > 0 else math.sqrt(2 * step_size)
+    with torch.enable_grad():
+        for _ in range(steps):
+            x = x.detach().requires_grad_(True)
+            g, = torch.autograd.grad(energy(x).sum(), x)
+            if grad_clamp > 0:
+                g = g.clamp(-grad_clamp, grad_clamp)
+            eta = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+            x = x - step_size * g + s * eta
+            if bounds is not None:
+                x = torch.maximum(torch.minimum(x, bounds[1]), bounds[0])
+    return x.detach()
+
+
+class ReplayBuffer:
+    """Past chain ends; ``draw(n)`` restarts a share ``reinit`` from uniform noise."""
+
+    def __init__(self, size: int, lo: Tensor, hi: Tensor, reinit: float):
+        self.lo, self.hi, self.reinit = lo, hi, reinit
+        self.x = self.uniform(size)
+        self.idx: Tensor | None = None
+
+    def uniform(self, n: int) -> Tensor:
+        return self.lo + (self.hi - self.lo) * torch.rand(n, *self.lo.shape, device=self.lo.device)
+
+    def draw(self, n: int) -> Tensor:
+        self.idx = torch.randint(0, len(self.x), (n,), device=self.x.device)
+        x = self.x[self.idx].clone()
+        fresh = torch.rand(n, device=x.device) < self.reinit
+        x[fresh] = self.uniform(int(fresh.sum()))
+        return x
+
+    def put_back(self, x: Tensor):
+        self.x[self.idx] = x.detach()
+
+    def state_dict(self) -> dict:
+        return {"x": self.x.cpu()}
+
+    def load_state_dict(self, state: dict):
+        self.x = state["x"].to(self.lo.device)
+
+
+def _seed_of(z: Tensor) -> int:
+    """A seed determined by the chains' start (fixed z -> fixed Langevin noise)."""
+    return int.from_bytes(hashlib.sha1(z.detach().cpu().numpy().tobytes()).digest()[:7], "little")
+
+
+class EnergyObjective(Objective):
+    sample_module = "D"
+    has_latent = False           # samples come from Langevin chains: no code to invert
+
+    def __init__(self, ctx: ObjectiveContext, p: "EBMParams"):
+        super().__init__()
+        cfg, ds = ctx.cfg, ctx.dataset
+        if cfg.condition.kind != "none":
+            raise ConfigError("objective ebm: conditional runs are not supported; set condition.kind=none")
+        self.ctx, self.p, self.m = ctx, p, cfg.train.batch_size
+        self.shape = tuple(ds.shape)
+        if cfg.noise.dim != math.prod(self.shape):
+            raise ConfigError(f"objective ebm: Langevin chains start from the noise z, so noise.dim must "
+                              f"be the data's dimension: set noise.dim={math.prod(self.shape)}")
+        self.D = ctx.build_discriminator()
+        if p.spectral_norm:
+            apply_spectral_norm(self.D)
+        self.modules = {"D": self.D}
+        self.optimizers = {"d": OptimizerSpec(["D"], cfg.optim_d)}
+        lo, hi = ds.bounds()
+        self._box = (lo.reshape(self.shape).float(), hi.reshape(self.shape).float())
+        self.dist = cfg.noise.dist
+        self.buffer = None
+
+    def energy(self, x: Tensor) -> Tensor:
+        return -self.D(x)
+
+    def _bounds(self, device):
+        return tuple(b.to(device) for b in self._box)
+
+    def setup(self, optimizers):
+        p = self.p
+        lo, hi = self._bounds(self.ctx.device)
+        self.buffer = ReplayBuffer(p.buffer_size, lo, hi, p.reinit)
+        self.state = {"replay": self.buffer}
+
+        def d_step(c):
+            real = self.ctx.sample_batch(self.m).x
+            neg = langevin(self.energy, self.buffer.draw(self.m), p.langevin_steps, p.step_size,
+                           p.noise_std, p.grad_clamp, (lo, hi))
+            self.buffer.put_back(neg)
+            e_pos, e_neg = self.energy(real), self.energy(neg)
+            loss = e_pos.mean() - e_neg.mean() + p.alpha * ((e_pos ** 2).mean() + (e_neg ** 2).mean())
+            logs = {}
+            if c.logging:
+                logs = {"energy_real": e_pos.mean().detach(), "energy_negative": e_neg.mean().detach()}
+            return loss, logs
+        self.phases = [Phase("d", optimizers["d"], d_step)]
+
+    def generate(self, z: Tensor, c: Tensor | None = None) -> Tensor:
+        """Langevin chains from the noise z, mapped onto the data's box."""
+        lo, hi = self._bounds(z.device)
+        u = 0.5 * (1 + torch.erf(z / math.sqrt(2))) if self.dist == "normal" else (z + 1) / 2
+        x0 = lo + (hi - lo) * u.reshape(len(z), *self.shape)
+        g = torch.Generator(z.device).manual_seed(_seed_of(z))
+        p = self.p
+        return langevin(self.energy, x0, p.sample_steps, p.step_size, p.noise_std, p.grad_clamp,
+                        (lo, hi), g)
+
+    def d_score(self, x: Tensor, c: Tensor | None = None) -> Tensor:
+        """-E(x): the log of the unnormalised density (the report's heat map)."""
+        return self.D(x)
+
+
+@dataclass
+class EBMParams:
+    langevin_steps: int = opt(20, "Langevin steps per training iteration (from the replay buffer)", ge=1)
+    sample_steps: int = opt(100, "Langevin steps of a sample drawn from noise", ge=1)
+    step_size: float = opt(10.0, "a: the step along -grad E (Du & Mordatch: 10 with clipping)", gt=0.0)
+    noise_std: float = opt(0.005, "std of each step's Gaussian noise (0: sqrt(2 a), exact Langevin)",
+                           ge=0.0)
+    grad_clamp: float = opt(0.01, "clamp each coordinate of grad E to [-c, c] (0 = off)", ge=0.0)
+    alpha: float = opt(1.0, "weight of the energy regulariser E(x+)^2 + E(x-)^2", ge=0.0)
+    buffer_size: int = opt(10000, "chains kept in the replay buffer", ge=1)
+    reinit: float = opt(0.05, "share of chains restarted from uniform noise each iteration", ge=0.0, le=1.0)
+    spectral_norm: bool = opt(True, "spectral normalisation of D's layers (smooth energies)")
+
+
+@OBJECTIVES.register("ebm", EBMParams, "energy model: contrastive divergence, Langevin, replay buffer")
+def ebm_objective(ctx: ObjectiveContext, **kw) -> EnergyObjective:
+    return EnergyObjective(ctx, EBMParams(**kw))

@@ -1,0 +1,101 @@
+"""Parts the model-family objectives share (VAE/AE, energy model, BiGAN, SS-GAN, InfoGAN).
+
+Every net here is built from the run's configured discriminator or generator, so the MLP
+and DCGAN building blocks (widths, norms, the resolution ladder) are reused, not copied:
+
+- ``feature_body(ctx)``: the configured D without its one-logit read-out, exposing
+  ``features(x)`` and ``feature_dim`` (an encoder's, a classifier's or Q's trunk);
+- ``FeatureHead(body, out)``: that trunk plus a linear read-out to ``out`` numbers
+  (an encoder x -> z, or a K-class classifier);
+- ``JointD``: D on (x, z) pairs for BiGAN/ALI, x through the trunk, z through an MLP;
+- ``GaussianCodes``: running mean and covariance of an auto-encoder's codes, so the
+  AE samples by decoding draws of that Gaussian (checkpointed as buffers);
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from gankit.config import ConfigError
+from gankit.nets.mlp import mlp_body
+
+
+def feature_body(ctx) -> nn.Module:
+    """The run's discriminator as a trunk: its ``head`` replaced by nothing (no unused
+    parameters), read through ``features``."""
+    D = ctx.build_discriminator()
+    if not hasattr(D, "features") or not hasattr(D, "feature_dim"):
+        raise ConfigError(f"discriminator {type(D).__name__}: this objective reads D's features; "
+                          "use an mlp or dcgan discriminator")
+    if hasattr(D, "head"):
+        D.head = nn.Identity()
+    return D
+
+
+class FeatureHead(nn.Module):
+    """x -> Linear(features(x)): (n, out)."""
+
+    def __init__(self, body: nn.Module, out: int):
+        super().__init__()
+        self.body = body
+        self.head = nn.Linear(body.feature_dim, out)
+        self.feature_dim = body.feature_dim
+
+    def features(self, x: Tensor) -> Tensor:
+        return self.body.features(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.features(x))
+
+
+class JointD(nn.Module):
+    """D(x, z) = w . [f(x), g(z)] + b: the BiGAN/ALI discriminator on (x, z) pairs."""
+
+    def __init__(self, body: nn.Module, z_dim: int, hidden: list[int], dropout: float = 0.2):
+        super().__init__()
+        self.body = body
+        self.z_net, dz = mlp_body(z_dim, hidden, "leakyrelu", 2, dropout, "none", 0.2)
+        joint, dj = mlp_body(body.feature_dim + dz, hidden[-1:], "leakyrelu", 2, dropout, "none", 0.2)
+        self.joint = nn.Sequential(joint, nn.Linear(dj, 1))
+
+    def forward(self, x: Tensor, z: Tensor) -> Tensor:
+        return self.joint(torch.cat([self.body.features(x), self.z_net(z)], 1))[:, 0]
+
+
+class GaussianCodes(nn.Module):
+    """Exponential moving mean and covariance of codes; ``transform(eps)`` = mu + L eps
+    with L L^T = the covariance: draws of the fitted Gaussian from standard normal eps."""
+
+    def __init__(self, dim: int, decay: float = 0.99):
+        super().__init__()
+        self.decay = decay
+        self.register_buffer("mean", torch.zeros(dim))
+        self.register_buffer("second", torch.eye(dim))
+        self.register_buffer("count", torch.zeros((), dtype=torch.long))
+
+    @torch.no_grad()
+    def update(self, codes: Tensor):
+        codes = codes.detach().float()
+        m, s = codes.mean(0), codes.T @ codes / len(codes)
+        a = 0.0 if int(self.count) == 0 else self.decay   # the first batch sets the statistics
+        self.mean.mul_(a).add_((1 - a) * m)
+        self.second.mul_(a).add_((1 - a) * s)
+        self.count += 1
+
+    def _chol(self) -> Tensor:
+        cov = self.second - torch.outer(self.mean, self.mean)
+        cov = (cov + cov.T) / 2 + 1e-5 * torch.eye(len(cov), device=cov.device)
+        return torch.linalg.cholesky(cov)
+
+    def transform(self, eps: Tensor) -> Tensor:
+        return self.mean + eps @ self._chol().T
+
+    def inverse(self, codes: Tensor) -> Tensor:
+        """eps with transform(eps) = codes: L^-1 (codes - mu)."""
+        return torch.linalg.solve_triangular(self._chol(), (codes - self.mean).T, upper=False).T
+
+
+def need_images_with_labels(ds, who: str):
+    if getattr(ds, "labels", None) is None:
+        raise ConfigError(f"objective {who}: the data have no labels; use mnist5k, fashion-mnist, "
+                          "digits8x8 or an image folder with one sub-folder per class")

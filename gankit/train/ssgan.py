@@ -1,0 +1,118 @@
+"""Semi-supervised GAN (Salimans et al. 2016, section 5).
+
+D is a K-class classifier with logits l_1..l_K; the class "fake" (K + 1) gets the fixed
+logit 0, so p(fake | x) = 1 / (Z + 1) with Z = sum_k exp l_k, and D(x) = Z / (Z + 1) =
+sigmoid(logsumexp l).  D's loss on n labelled images per class plus all images unlabelled:
+
+    L_sup   = -E_(x,y) log p(y | x, y <= K)          (cross-entropy on the K logits)
+    L_unsup = -E_x log D(x) - E_z log(1 - D(G(z)))   = softplus(-lse l(x)) + softplus(lse l(G(z)))
+
+so without labels the K + 1 loss is exactly the GAN's (tests/test_families.py checks it).
+G uses feature matching on D's last hidden layer, ||E f(x) - E f(G(z))||^2.  With
+``adversarial = false`` only L_sup trains D: the same classifier on the labels alone, the
+baseline the semi-supervised accuracy is compared with.  ``classify`` gives D's K logits to
+the ``classify`` metric (held-out accuracy).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from gankit import seeds
+from gankit.config import ConfigError, opt
+from gankit.registry import OBJECTIVES
+from gankit.train.loop import Phase
+from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec
+from gankit.train.parts import FeatureHead, feature_body, need_images_with_labels
+
+
+def ssgan_d_loss(real: Tensor, fake: Tensor, labelled: Tensor | None = None, labels: Tensor | None = None,
+                 unsup_weight: float = 1.0) -> tuple[Tensor, Tensor, Tensor]:
+    """(loss, L_sup, L_unsup) from K-class logits of unlabelled real, fake and labelled images."""
+    unsup = F.softplus(-torch.logsumexp(real, 1)).mean() + F.softplus(torch.logsumexp(fake, 1)).mean()
+    sup = F.cross_entropy(labelled, labels) if labels is not None else torch.zeros((), device=real.device)
+    return sup + unsup_weight * unsup, sup, unsup
+
+
+def labelled_subset(labels: Tensor, per_class: int, seed: int) -> Tensor:
+    """Indices of ``per_class`` images of each class (all of a class that has fewer), drawn
+    with the run's "labels" stream."""
+    g = seeds.generator(seed, "labels")
+    perm = torch.randperm(len(labels), generator=g)
+    keep = [perm[labels[perm] == k][:per_class] for k in range(int(labels.max()) + 1)]
+    return torch.cat(keep).sort().values
+
+
+class SemiSupervisedGAN(Objective):
+    def __init__(self, ctx: ObjectiveContext, p: "SSGANParams"):
+        super().__init__()
+        cfg, ds = ctx.cfg, ctx.dataset
+        if cfg.condition.kind != "none":
+            raise ConfigError("objective ssgan: the classes are learned, not given to G; set "
+                              "condition.kind=none")
+        need_images_with_labels(ds, "ssgan")
+        self.ctx, self.p, self.m = ctx, p, cfg.train.batch_size
+        self.K = ds.n_classes
+        idx = labelled_subset(ds.split_labels("train"), p.labels_per_class, cfg.seed)
+        self.x_lab = ds.split("train")[idx].to(ctx.device)
+        self.y_lab = ds.split_labels("train")[idx].to(ctx.device)
+        self.G = ctx.build_net("generators", cfg.generator, noise_dim=cfg.noise.dim)
+        self.D = FeatureHead(feature_body(ctx), self.K)
+        self.modules = {"G": self.G, "D": self.D}
+        self.optimizers = {"d": OptimizerSpec(["D"], cfg.optim_d), "g": OptimizerSpec(["G"], cfg.optim_g)}
+
+    def _noisy(self, x: Tensor) -> Tensor:
+        return x + self.p.input_noise * torch.randn_like(x) if self.p.input_noise > 0 else x
+
+    def classify(self, x: Tensor) -> Tensor:
+        return self.D(x)
+
+    def setup(self, optimizers):
+        p = self.p
+
+        def d_step(c):
+            i = torch.randint(0, len(self.x_lab), (self.m,), device=self.x_lab.device)
+            lab = self.D(self._noisy(self.x_lab[i]))
+            if not p.adversarial:
+                sup = F.cross_entropy(lab, self.y_lab[i])
+                return sup, {"loss_sup": sup.detach()} if c.logging else {}
+            real = self.ctx.sample_batch(self.m).x
+            with torch.no_grad():
+                fake = self.G(self.ctx.sample_z(self.m))
+            c.scratch["real"] = real
+            lr, lf = self.D(self._noisy(real)), self.D(self._noisy(fake))
+            loss, sup, unsup = ssgan_d_loss(lr, lf, lab, self.y_lab[i], p.unsup_weight)
+            logs = {}
+            if c.logging:
+                logs = {"loss_sup": sup.detach(), "loss_unsup": unsup.detach(),
+                        "d_real": torch.sigmoid(torch.logsumexp(lr, 1)).mean().detach(),
+                        "d_fake": torch.sigmoid(torch.logsumexp(lf, 1)).mean().detach(),
+                        "label_acc": (lab.argmax(1) == self.y_lab[i]).float().mean().detach()}
+            return loss, logs
+
+        def g_step(c):
+            fake = self.G(self.ctx.sample_z(self.m))
+            fr = self.D.features(self._noisy(c.scratch["real"])).mean(0).detach()
+            ff = self.D.features(self._noisy(fake)).mean(0)
+            return ((fr - ff) ** 2).sum(), {}
+        self.phases = [Phase("d", optimizers["d"], d_step)]
+        if p.adversarial:
+            self.phases.append(Phase("g", optimizers["g"], g_step))
+
+
+@dataclass
+class SSGANParams:
+    labels_per_class: int = opt(100, "training images of each class that keep their label", ge=1)
+    adversarial: bool = opt(True, "false: D is trained on the labelled images alone (the baseline "
+                                  "classifier; G is not trained)")
+    unsup_weight: float = opt(1.0, "weight of the unsupervised (real vs fake) part of D's loss", ge=0.0)
+    input_noise: float = opt(0.3, "std of Gaussian noise added to D's inputs while training "
+                                  "(Salimans et al.: 0.3)", ge=0.0)
+
+
+@OBJECTIVES.register("ssgan", SSGANParams, "semi-supervised GAN: D a K+1-class classifier, feature matching")
+def ssgan_objective(ctx: ObjectiveContext, **kw) -> SemiSupervisedGAN:
+    return SemiSupervisedGAN(ctx, SSGANParams(**kw))

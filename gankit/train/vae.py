@@ -1,0 +1,190 @@
+"""Generator-only models: the variational auto-encoder and the plain auto-encoder.
+
+VAE (Kingma & Welling 2014): an encoder q(z|x) = N(mu(x), diag exp(logvar(x))), the
+configured generator as the decoder p(x|z), the prior p(z) = N(0, I); one phase maximises
+
+    ELBO(x) = E_q log p(x|z) - KL(q(z|x) || p(z))   <= log p(x)
+
+with z = mu + exp(logvar / 2) eps (reparameterisation, eps ~ N(0, I)) and the KL in
+closed form.  The decoder is Gaussian, p(x|z) = N(G(z), sigma^2 I) with sigma learned
+(one scalar) or fixed, or Bernoulli on pixels mapped to [0, 1] (G's output = logits; the
+sample shown is the mean, 2 sigmoid(G(z)) - 1 in the data's [-1, 1]).  The ELBO (nats per
+sample, in the data's units) and its two terms are logged.
+
+AE: a deterministic encoder and the squared error.  It has no prior to sample from, so
+it keeps the running mean and covariance of its codes and samples by decoding draws of
+that Gaussian (the usual AE baseline in GAN comparisons).
+
+The encoder is the configured discriminator's trunk with a linear read-out (MLP or DCGAN
+shaped, like the decoder); ``optim_g`` trains encoder and decoder together.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from gankit.config import ConfigError, opt
+from gankit.registry import GENERATORS, OBJECTIVES
+from gankit.train.loop import Phase
+from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec
+from gankit.train.parts import FeatureHead, GaussianCodes, feature_body
+
+LOG_2PI = math.log(2 * math.pi)
+
+
+# ------------------------------------------------------------------ the bound, as functions
+
+def kl_to_standard_normal(mu: Tensor, logvar: Tensor) -> Tensor:
+    """KL(N(mu, diag e^logvar) || N(0, I)) = 1/2 sum(mu^2 + e^logvar - 1 - logvar), per row."""
+    return 0.5 * (mu ** 2 + logvar.exp() - 1 - logvar).sum(1)
+
+
+def gaussian_log_lik(x: Tensor, mean: Tensor, log_sigma: Tensor) -> Tensor:
+    """log N(x; mean, sigma^2 I) per sample (nats)."""
+    d = x[0].numel()
+    r = ((x - mean) * torch.exp(-log_sigma)).flatten(1)
+    return -0.5 * (r ** 2).sum(1) - d * log_sigma - 0.5 * d * LOG_2PI
+
+
+def bernoulli_log_lik(x: Tensor, logits: Tensor) -> Tensor:
+    """log Bernoulli((x + 1) / 2; sigmoid(logits)) per sample: grey levels as soft targets."""
+    t = (x + 1) / 2
+    return -F.binary_cross_entropy_with_logits(logits, t, reduction="none").flatten(1).sum(1)
+
+
+def elbo(x: Tensor, mu: Tensor, logvar: Tensor, decode: Callable[[Tensor], Tensor],
+         log_lik: Callable[[Tensor, Tensor], Tensor], eps: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """(ELBO, E_q log p(x|z), KL) per sample, one reparameterised draw z = mu + sigma eps."""
+    z = mu + torch.exp(0.5 * logvar) * eps
+    rec = log_lik(x, decode(z))
+    kl = kl_to_standard_normal(mu, logvar)
+    return rec - kl, rec, kl
+
+
+# ------------------------------------------------------------------ the objectives
+
+class LogSigma(nn.Module):
+    """The Gaussian decoder's log sigma: one learned scalar, or a fixed one (a buffer)."""
+
+    def __init__(self, sigma: float):
+        super().__init__()
+        if sigma > 0:
+            self.register_buffer("value", torch.tensor(math.log(sigma)))
+        else:
+            self.value = nn.Parameter(torch.zeros(()))
+
+    def forward(self) -> Tensor:
+        return self.value
+
+
+def _unconditional_normal(cfg, who: str):
+    if cfg.condition.kind != "none":
+        raise ConfigError(f"objective {who}: conditional runs are not supported; set condition.kind=none")
+    if cfg.noise.dist != "normal":
+        raise ConfigError(f"objective {who}: the prior is N(0, I); set noise.dist=normal")
+
+
+class AutoEncoderObjective(Objective):
+    def __init__(self, ctx: ObjectiveContext, variational: bool, decoder: str, sigma: float,
+                 beta: float, code_decay: float):
+        super().__init__()
+        cfg = ctx.cfg
+        who = "vae" if variational else "ae"
+        _unconditional_normal(cfg, who)
+        self.ctx, self.variational, self.decoder, self.beta = ctx, variational, decoder, beta
+        self.m, k = cfg.train.batch_size, cfg.noise.dim
+        if decoder == "bernoulli":
+            out = GENERATORS.params_of(cfg.generator.name, cfg.generator.params, "generator")
+            if ctx.dataset.kind != "image":
+                raise ConfigError(f"objective.decoder=bernoulli models pixels; use gaussian for "
+                                  f"{ctx.dataset.kind} data")
+            if getattr(out, "output", "none") != "none":
+                raise ConfigError("objective.decoder=bernoulli: G's output must be logits; set "
+                                  "generator.output=none")
+        self.G = ctx.build_net("generators", cfg.generator, noise_dim=k)
+        self.E = FeatureHead(feature_body(ctx), 2 * k if variational else k)
+        self.modules = {"G": self.G, "E": self.E}
+        names = ["G", "E"]
+        if variational and decoder == "gaussian":
+            self.S = self.modules["S"] = LogSigma(sigma)
+            names.append("S")
+        if not variational:
+            self.codes = self.modules["codes"] = GaussianCodes(k, code_decay)
+        self.optimizers = {"g": OptimizerSpec(names, cfg.optim_g)}
+
+    def _log_lik(self, x: Tensor, out: Tensor) -> Tensor:
+        if self.decoder == "bernoulli":
+            return bernoulli_log_lik(x, out)
+        return gaussian_log_lik(x, out, self.S())
+
+    def posterior(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        mu, logvar = self.E(x).chunk(2, 1)
+        return mu, logvar.clamp(-12.0, 8.0)      # keeps exp(logvar) finite early in training
+
+    def code(self, x: Tensor) -> Tensor:
+        """The code of x: the posterior mean (VAE) or the encoder's output (AE)."""
+        return self.posterior(x)[0] if self.variational else self.E(x)
+
+    def encode(self, x: Tensor) -> Tensor:
+        """The noise z with generate(z) ~ x (inversion's start): the code, mapped back through
+        the AE's fitted Gaussian."""
+        return self.code(x) if self.variational else self.codes.inverse(self.E(x))
+
+    def setup(self, optimizers):
+        def vae_step(c):
+            x = self.ctx.sample_batch(self.m).x
+            mu, logvar = self.posterior(x)
+            bound, rec, kl = elbo(x, mu, logvar, self.G, self._log_lik, torch.randn_like(mu))
+            loss = -(rec - self.beta * kl).mean() / x[0].numel()    # per dimension: lr-friendly
+            logs = {}
+            if c.logging:
+                logs = {"elbo": bound.mean().detach(), "recon_ll": rec.mean().detach(),
+                        "kl": kl.mean().detach()}
+                if self.decoder == "gaussian":
+                    logs["sigma"] = self.S().exp().detach()
+            return loss, logs
+
+        def ae_step(c):
+            x = self.ctx.sample_batch(self.m).x
+            code = self.E(x)
+            self.codes.update(code)
+            mse = ((self.G(code) - x) ** 2).flatten(1).sum(1).mean()
+            return mse / x[0].numel(), {"recon_sq_error": mse.detach()} if c.logging else {}
+        self.phases = [Phase("g", optimizers["g"], vae_step if self.variational else ae_step)]
+
+    def generate(self, z: Tensor, c: Tensor | None = None) -> Tensor:
+        """Decoded prior draws: the decoder's mean (VAE); decoded draws of the codes' Gaussian (AE)."""
+        if not self.variational:
+            z = self.codes.transform(z)
+        out = self.G(z)
+        return torch.tanh(out / 2) if self.decoder == "bernoulli" else out  # 2 sigmoid(l) - 1
+
+
+@dataclass
+class VAEParams:
+    decoder: str = opt("gaussian", "p(x|z): gaussian N(G(z), sigma^2 I), or bernoulli on pixels in "
+                                   "[0, 1] (G's output = logits: generator.output=none)",
+                       choices=["gaussian", "bernoulli"])
+    sigma: float = opt(0.0, "the Gaussian decoder's fixed std (0: learned, one scalar)", ge=0.0)
+    beta: float = opt(1.0, "weight of the KL term (1: the ELBO; beta-VAE otherwise)", ge=0.0)
+
+
+@dataclass
+class AEParams:
+    code_decay: float = opt(0.99, "decay of the running mean/covariance of the codes that samples "
+                                  "are drawn from", ge=0.0, le=0.999)
+
+
+@OBJECTIVES.register("vae", VAEParams, "variational auto-encoder: encoder q(z|x), decoder G, ELBO")
+def vae_objective(ctx: ObjectiveContext, **kw) -> AutoEncoderObjective:
+    return AutoEncoderObjective(ctx, True, kw["decoder"], kw["sigma"], kw["beta"], 0.99)
+
+
+@OBJECTIVES.register("ae", AEParams, "auto-encoder; samples decode a Gaussian fitted to the codes")
+def ae_objective(ctx: ObjectiveContext, **kw) -> AutoEncoderObjective:
+    return AutoEncoderObjective(ctx, False, "gaussian", 1.0, 0.0, kw["code_decay"])

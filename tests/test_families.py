@@ -1,0 +1,127 @@
+"""Closed-form checks of the model families (gankit/train/vae.py, ebm.py, ssgan.py, parts.py,
+inversion.py, metrics/inference.py)."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from gankit.losses.adversarial import d_loss_bce
+from gankit.metrics.inference import cluster_accuracy
+from gankit.train.ebm import langevin
+from gankit.train.inversion import invert
+from gankit.train.parts import GaussianCodes
+from gankit.train.ssgan import labelled_subset, ssgan_d_loss
+from gankit.train.vae import elbo, gaussian_log_lik, kl_to_standard_normal
+
+
+def test_vae_kl_term_is_the_gaussian_formula():
+    g = torch.Generator().manual_seed(0)
+    mu, logvar = torch.randn(7, 4, generator=g), torch.randn(7, 4, generator=g)
+    q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))
+    p = torch.distributions.Normal(torch.zeros(4), torch.ones(4))
+    expected = torch.distributions.kl_divergence(q, p).sum(1)
+    assert torch.allclose(kl_to_standard_normal(mu, logvar), expected, atol=1e-5)
+    assert kl_to_standard_normal(torch.zeros(1, 3), torch.zeros(1, 3)).item() == 0.0
+
+
+def _linear_gaussian(d=5, k=2, s=0.5):
+    """x = W z + b + s eps with orthogonal columns of W: the exact posterior is diagonal."""
+    g = torch.Generator().manual_seed(1)
+    q, _ = torch.linalg.qr(torch.randn(d, d, generator=g, dtype=torch.float64))
+    W = q[:, :k] * torch.tensor([2.0, 0.7], dtype=torch.float64)
+    b = torch.randn(d, generator=g, dtype=torch.float64)
+    return W, b, s, g
+
+
+def test_linear_gaussian_vae_elbo_equals_the_exact_log_likelihood_at_the_true_posterior():
+    W, b, s, g = _linear_gaussian()
+    d, k = W.shape
+    x = torch.randn(4, d, generator=g, dtype=torch.float64) * 2 + b
+    exact = torch.distributions.MultivariateNormal(b, W @ W.T + s ** 2 * torch.eye(d, dtype=torch.float64)).log_prob(x)
+    m = torch.diag(W.T @ W) + s ** 2                         # M = W^T W + s^2 I (diagonal)
+    mu = ((x - b) @ W) / m                                    # posterior mean M^-1 W^T (x - b)
+    logvar = torch.log(s ** 2 / m).expand_as(mu)              # posterior covariance s^2 M^-1
+    S = 20000
+    xs, mus, lvs = (t.repeat(S, 1) for t in (x, mu, logvar))
+    eps = torch.randn(mus.shape, generator=g, dtype=torch.float64)
+    log_sigma = torch.tensor(math.log(s), dtype=torch.float64)
+    bound, _, _ = elbo(xs, mus, lvs, lambda z: z @ W.T + b, lambda x_, m_: gaussian_log_lik(x_, m_, log_sigma), eps)
+    est = bound.view(S, -1).mean(0)
+    assert torch.allclose(est, exact, atol=0.03), (est, exact)
+    # a wrong posterior (the prior) gives a strictly lower bound: the check can fail
+    worse, _, _ = elbo(xs, torch.zeros_like(mus), torch.zeros_like(lvs), lambda z: z @ W.T + b,
+                       lambda x_, m_: gaussian_log_lik(x_, m_, log_sigma), eps)
+    assert (worse.view(S, -1).mean(0) < exact - 0.5).all()
+
+
+def test_langevin_on_a_gaussian_energy_reproduces_the_gaussian():
+    mean, std = torch.tensor([1.0, -2.0]), torch.tensor([0.5, 1.5])
+    energy = lambda x: 0.5 * (((x - mean) / std) ** 2).sum(1)      # noqa: E731
+    g = torch.Generator().manual_seed(0)
+    x0 = 6 * torch.rand(4000, 2, generator=g) - 3
+    x = langevin(energy, x0, steps=1500, step_size=0.01, generator=g)   # noise sqrt(2 a): exact Langevin
+    assert torch.allclose(x.mean(0), mean, atol=0.08 * std.max())
+    assert torch.allclose(x.std(0), std, rtol=0.05), x.std(0)
+    # without the right noise the chains collapse onto the mode: the test sees the difference
+    cold = langevin(energy, x0, steps=1500, step_size=0.01, noise_std=1e-3, generator=g)
+    assert (cold.std(0) < 0.2 * std).all()
+
+
+def test_k_plus_one_loss_without_labels_is_the_unsupervised_gan_loss():
+    g = torch.Generator().manual_seed(0)
+    lr, lf = torch.randn(16, 10, generator=g) * 3, torch.randn(16, 10, generator=g) * 3
+    loss, sup, unsup = ssgan_d_loss(lr, lf)
+    # explicitly: K + 1 classes, the last ("fake") with logit 0
+    full = lambda l: torch.log_softmax(torch.cat([l, torch.zeros(len(l), 1)], 1), 1)   # noqa: E731
+    explicit = -torch.log1p(-full(lr)[:, -1].exp()).mean() - full(lf)[:, -1].mean()
+    assert torch.allclose(loss, explicit, atol=1e-5)
+    assert torch.allclose(loss, d_loss_bce(torch.logsumexp(lr, 1), torch.logsumexp(lf, 1)), atol=1e-5)
+    assert sup.item() == 0.0
+    # with labels: the supervised part is p(y | x, y <= K) of the same K + 1 softmax
+    y = torch.randint(0, 10, (16,), generator=g)
+    _, sup, _ = ssgan_d_loss(lr, lf, lr, y)
+    cond = full(lr)[torch.arange(16), y] - torch.log1p(-full(lr)[:, -1].exp())
+    assert torch.allclose(sup, -cond.mean(), atol=1e-5)
+
+
+def test_labelled_subset_takes_n_per_class():
+    y = torch.arange(100) % 4
+    idx = labelled_subset(y, 3, seed=0)
+    assert torch.bincount(y[idx]).tolist() == [3, 3, 3, 3]
+    assert not torch.equal(idx, labelled_subset(y, 3, seed=1))
+
+
+def test_cluster_accuracy_finds_the_best_matching():
+    true = torch.arange(50) % 5
+    perm = torch.tensor([3, 0, 4, 1, 2])
+    assert cluster_accuracy(perm[true], true) == 1.0
+    pred = perm[true].clone()
+    pred[:10] = 0
+    assert cluster_accuracy(pred, true) == pytest.approx(42 / 50)
+
+
+def test_gaussian_codes_sample_the_codes_mean_and_covariance():
+    g = torch.Generator().manual_seed(0)
+    A = torch.tensor([[2.0, 0.0], [1.0, 0.5]])
+    codes = torch.randn(20000, 2, generator=g) @ A.T + torch.tensor([3.0, -1.0])
+    gc = GaussianCodes(2)
+    gc.update(codes)
+    x = gc.transform(torch.randn(20000, 2, generator=g))
+    assert torch.allclose(x.mean(0), torch.tensor([3.0, -1.0]), atol=0.05)
+    assert torch.allclose(torch.cov(x.T), A @ A.T, atol=0.1)
+    assert torch.allclose(gc.transform(gc.inverse(codes[:5])), codes[:5], atol=1e-4)
+
+
+def test_inversion_recovers_the_code_of_a_linear_generator_and_completes_images():
+    g = torch.Generator().manual_seed(0)
+    W = torch.randn(12, 3, generator=g)
+    G = lambda z: z @ W.T                                     # noqa: E731
+    z_true = torch.randn(8, 3, generator=g)
+    inv = invert(G, G(z_true), torch.zeros(8, 3), steps=600, lr=0.05, prior=0.0)
+    assert torch.allclose(inv.z, z_true, atol=1e-2) and inv.error.max() < 1e-4
+    known = torch.ones(12)
+    known[8:] = 0                                             # 8 known pixels fix 3 unknowns
+    inv = invert(G, G(z_true) * known, torch.zeros(8, 3), steps=600, lr=0.05, mask=known, prior=0.0)
+    assert torch.allclose(inv.recon[:, 8:], G(z_true)[:, 8:], atol=5e-2)
+    assert F.mse_loss(torch.zeros(8, 4), G(z_true)[:, 8:]) > 0.1     # the hole was not trivial
