@@ -2,11 +2,14 @@
 and read so that damage is reported, never executed.  No gankit imports."""
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import math
 import os
 import tempfile
 import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -88,3 +91,71 @@ def read_jsonl(path: str | Path) -> list[dict]:
         if isinstance(rec, dict):
             out.append(rec)
     return out
+
+
+# ------------------------------------------------------------------ one writer per folder
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+# run folders this process holds the lock of: resolved path -> [fd, holders].  flock locks
+# belong to an open file, so two opens in one process would block each other; a process
+# takes the lock once and shares it between its RunFolder objects.
+_HELD: dict[Path, list] = {}
+
+
+def lock_file(path: Path) -> tuple[Path | None, str]:
+    """Take an exclusive flock on ``path`` for this process (shared by its callers): (key for
+    ``release_lock``, ""), or (None, the holder's PID as written in the file) when another
+    process holds it.  A killed holder's lock is dropped by the kernel."""
+    key = Path(path).resolve()
+    if key in _HELD:
+        _HELD[key][1] += 1
+        return key, ""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        return None, pid
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    _HELD[key] = [fd, 1]
+    return key, ""
+
+
+def release_lock(key: Path):
+    """Drop this process's hold of a lock taken by ``lock_file``."""
+    held = _HELD.get(key)
+    if held is None:
+        return
+    held[1] -= 1
+    if held[1] <= 0:
+        del _HELD[key]
+        try:
+            os.ftruncate(held[0], 0)
+        except OSError:
+            pass
+        os.close(held[0])   # closing the file drops the flock
+
+
+def disk_full_cause(e: BaseException | None) -> bool:
+    """Whether a full disk caused ``e``: torch.save reports ENOSPC as a RuntimeError of its zip
+    writer, with the OSError as its context."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno in DISK_FULL:
+            return True
+        e = e.__cause__ or e.__context__
+    return False
+
+
+def intact(path: Path) -> bool:
+    """Whether a checkpoint file is whole: torch writes a zip archive whose directory sits at
+    the end, so a truncated or empty file has none (cheap: no tensors are read)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            return bool(z.namelist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return False

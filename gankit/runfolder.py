@@ -30,19 +30,17 @@ What the folder promises (docs/reliability.md lists every case):
 """
 from __future__ import annotations
 
-import errno
-import fcntl
 import os
 import re
 import tomllib
 import warnings
 import weakref
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from gankit.io import TMP_SUFFIX, append_jsonl, read_jsonl, save_atomic, save_npz_atomic, write_text_atomic
+from gankit.io import (TMP_SUFFIX, append_jsonl, disk_full_cause, intact, lock_file, read_jsonl, release_lock,
+                       save_atomic, save_npz_atomic, write_text_atomic)
 
 STEP_FILE = re.compile(r"^step_(\d+)\.(pt|npz)$")
 
@@ -50,53 +48,9 @@ STEP_FILE = re.compile(r"^step_(\d+)\.(pt|npz)$")
 LOCK_NAME = ".gankit.lock"
 # what a run folder may hold; a folder holding anything else is the user's, not a run
 RUN_ENTRIES = {"config.toml", "metrics.jsonl", "checkpoints", "samples", "report.html", LOCK_NAME}
-DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
-
-# run folders this process holds the lock of: resolved path -> [fd, holders].  flock locks
-# belong to an open file, so two opens in one process would block each other; a process
-# takes the lock once and shares it between its RunFolder objects.
-_HELD: dict[Path, list] = {}
-
-
 class RunFolderError(RuntimeError):
     """The folder is not a run, is in use, or none of its checkpoints can be read; the
     message says what to do."""
-
-
-def _release(key: Path):
-    held = _HELD.get(key)
-    if held is None:
-        return
-    held[1] -= 1
-    if held[1] <= 0:
-        del _HELD[key]
-        try:
-            os.ftruncate(held[0], 0)
-        except OSError:
-            pass
-        os.close(held[0])   # closing the file drops the flock
-
-
-def _disk_full_cause(e: BaseException | None) -> bool:
-    """Whether a full disk caused ``e``: torch.save reports ENOSPC as a RuntimeError of its zip
-    writer, with the OSError as its context."""
-    seen = set()
-    while e is not None and id(e) not in seen:
-        seen.add(id(e))
-        if isinstance(e, OSError) and e.errno in DISK_FULL:
-            return True
-        e = e.__cause__ or e.__context__
-    return False
-
-
-def intact(path: Path) -> bool:
-    """Whether a checkpoint file is whole: torch writes a zip archive whose directory sits at
-    the end, so a truncated or empty file has none (cheap: no tensors are read)."""
-    try:
-        with zipfile.ZipFile(path) as z:
-            return bool(z.namelist())
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-        return False
 
 
 class RunFolder:
@@ -163,30 +117,19 @@ class RunFolder:
         Another process that holds it: RunFolderError naming its PID."""
         if self._lock_key is not None:
             return
-        key = self.path.resolve()
-        if key in _HELD:
-            _HELD[key][1] += 1
-        else:
-            self.path.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-                os.close(fd)
-                raise RunFolderError(f"{self.path} is in use: another gankit process (PID {pid}) is "
-                                     "training it; wait for it to finish or stop it (kill "
-                                     f"{pid}), then continue with --resume") from None
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-            _HELD[key] = [fd, 1]
+        self.path.mkdir(parents=True, exist_ok=True)
+        key, holder = lock_file(self.lock_path)
+        if key is None:
+            raise RunFolderError(f"{self.path} is in use: another gankit process (PID {holder}) is "
+                                 "training it; wait for it to finish or stop it (kill "
+                                 f"{holder}), then continue with --resume")
         self._lock_key = key
-        weakref.finalize(self, _release, key)
+        weakref.finalize(self, release_lock, key)
 
     def unlock(self):
         if self._lock_key is not None:
             key, self._lock_key = self._lock_key, None
-            _release(key)
+            release_lock(key)
 
     def _remove_stale_temps(self):
         """Temp files of writers that were killed (only safe while this process holds the lock)."""
@@ -270,7 +213,7 @@ class RunFolder:
         try:
             write_text_atomic(self.config_path, toml_text)
         except Exception as e:
-            if _disk_full_cause(e):
+            if disk_full_cause(e):
                 raise self._disk_full(e, str(self.config_path)) from None
             raise
 
@@ -280,7 +223,7 @@ class RunFolder:
         try:
             append_jsonl(self.records_path, record)
         except Exception as e:
-            if _disk_full_cause(e):
+            if disk_full_cause(e):
                 raise self._disk_full(e, f"a record to {self.records_path}") from None
             raise
 
@@ -331,7 +274,7 @@ class RunFolder:
         try:
             path = save_atomic(state, target)
         except Exception as e:
-            if _disk_full_cause(e):
+            if disk_full_cause(e):
                 prev = [p.name for s, p in self.checkpoints() if p != target]
                 kept = f"; the previous checkpoint {prev[-1]} is kept" if prev else ""
                 raise self._disk_full(e, str(target), kept) from None
@@ -396,7 +339,7 @@ class RunFolder:
         try:
             save_npz_atomic(target, {"step": np.int64(step), **arrays})
         except Exception as e:
-            if _disk_full_cause(e):
+            if disk_full_cause(e):
                 raise self._disk_full(e, str(target)) from None
             raise
 
@@ -424,6 +367,6 @@ class RunFolder:
         try:
             return write_text_atomic(self.report_path, html_text)
         except Exception as e:
-            if _disk_full_cause(e):
+            if disk_full_cause(e):
                 raise self._disk_full(e, str(self.report_path)) from None
             raise
