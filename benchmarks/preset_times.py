@@ -56,7 +56,7 @@ def main():
             continue
         r.update(date=time.strftime("%Y-%m-%d"), threads=torch.get_num_threads(), cpus=os.cpu_count(),
                  load=round(os.getloadavg()[0], 1),   # the machine is shared: a busy one measures slower
-                 command=f"python benchmarks/preset_times.py --steps {a.steps} --only {name}")
+                 command=f"python benchmarks/preset_times.py --steps {a.steps} --warmup {a.warmup} --only {name}")
         times[name] = r
         print(name, r, flush=True)
         OUT.write_text(json.dumps(times, indent=1, sort_keys=True) + "\n")
