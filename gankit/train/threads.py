@@ -3,10 +3,11 @@
 0 means auto:
 - OMP_NUM_THREADS when it is set (the user, or torchrun, asked; torchrun sets 1 per
   process when it starts several);
-- else 1 for point and text data: their nets are small matmuls, where a second thread
-  gains nothing on an idle machine and, when another program holds a core, makes
-  every op wait for the descheduled thread (measured in docs/scaling.md: the ring demo
-  ran 8x slower with 2 threads beside one busy process, and no faster alone);
+- else 1 for point and text data: their nets are small matmuls where, when another
+  program holds a core, a second thread makes every op wait for the descheduled one
+  (docs/scaling.md, idle machine: the ring demo ran 4x slower with 2 threads beside one
+  busy process and not slower with 1; alone, 2 threads were 17-19% faster: the price of
+  this default);
 - else (images) the cores this process may use, divided among the processes of this
   machine: threads x processes never exceeds the cores unless a number is given.
 """
