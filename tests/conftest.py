@@ -68,3 +68,17 @@ def tiny_run_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("tiny-run") / "run"
     Run.create(C.load("ring", TINY), path).train().close()
     return path
+
+
+@pytest.fixture
+def assert_same_state():
+    """Checks two Run.state_dict()s hold equal weights of every module and equal Adam moments."""
+    def check(a: dict, b: dict):
+        assert set(a["models"]) == set(b["models"])
+        for net in a["models"]:
+            for k, v in a["models"][net].items():
+                assert torch.equal(v, b["models"][net][k]), (net, k)
+        for name in a["optimizers"]:
+            for k, st in a["optimizers"][name]["state"].items():
+                assert torch.equal(st["exp_avg"], b["optimizers"][name]["state"][k]["exp_avg"]), name
+    return check

@@ -66,3 +66,10 @@ def output_info(key: str) -> Output | None:
         if key in out:
             return out[key]
     return None
+
+
+# the four numbers of k-NN precision/recall and density/coverage (on any features or points)
+PRDC_OUTPUTS = {"precision": Output("precision (k-NN)", "higher", ".3f"),
+                "recall": Output("recall (k-NN)", "higher", ".3f"),
+                "density": Output("density", "higher", ".3f"),
+                "coverage": Output("coverage", "higher", ".3f")}

@@ -30,7 +30,7 @@ from torch import Tensor
 
 from gankit import seeds
 from gankit.config import ConfigError
-from gankit.metrics.base import Output, register_metric
+from gankit.metrics.base import PRDC_OUTPUTS, Output, register_metric
 from gankit.metrics.image_measures import (
     fid_from_features,
     inception_score,
@@ -205,10 +205,7 @@ def _is(ctx):
 
 @register_metric("prdc", has_features, "k-NN precision, recall (k = eval.pr_k = 3), density, coverage "
                  "(k = eval.dc_k = 5) of features",
-                 {"precision": Output("precision (k-NN)", "higher", ".3f"),
-                  "recall": Output("recall (k-NN)", "higher", ".3f"),
-                  "density": Output("density", "higher", ".3f"),
-                  "coverage": Output("coverage", "higher", ".3f")})
+                 PRDC_OUTPUTS)
 def _prdc(ctx):
     f, _, _ = _fake_features(ctx)
     n = min(len(f), 5000)

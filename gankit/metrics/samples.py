@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from gankit.metrics.base import Output, register_metric
+from gankit.metrics.base import PRDC_OUTPUTS, Output, register_metric
 from gankit.metrics import distances as Dm
 from gankit.metrics.image_measures import prdc, pairwise_sq_dists
 
@@ -97,10 +97,7 @@ def _birthday(ctx):
 
 @register_metric("prdc_points", _points, "k-NN precision/recall (k = eval.pr_k) and density/coverage "
                  "(k = eval.dc_k) of the points themselves",
-                 {"precision": Output("precision (k-NN)", "higher", ".3f"),
-                  "recall": Output("recall (k-NN)", "higher", ".3f"),
-                  "density": Output("density", "higher", ".3f"),
-                  "coverage": Output("coverage", "higher", ".3f")})
+                 PRDC_OUTPUTS)
 def _prdc_points(ctx):
     real, fake = _small(ctx)
     return prdc(real, fake, k=ctx.settings.pr_k, k_dc=ctx.settings.dc_k)
