@@ -77,6 +77,20 @@ def test_live_report_keeps_within_its_time_share(tmp_path, tiny):
     assert not run.folder.report_path.exists()
 
 
+def test_live_report_counts_the_coming_rebuild(tmp_path, tiny):
+    """A short run pays nothing: at the start, the rebuild itself would exceed the share."""
+    import time
+
+    from gankit.train.watch import LiveReport
+    run = Run.create(C.load("ring", tiny), tmp_path / "r")
+    lr = LiveReport(run, share=0.1)
+    lr.on_snapshot(0, {})                 # ~0 s of training: a ~1 s page is over 10%
+    assert not run.folder.report_path.exists()
+    lr.t0 = time.perf_counter() - 100.0   # 100 s into training: 1 s fits within 10 s
+    lr.on_snapshot(10, {})
+    assert run.folder.report_path.exists() and lr.expected > 0
+
+
 def test_sessions_and_training_time_across_a_resume(tmp_path, tiny):
     over = [o for o in tiny if not o.startswith("train.steps")]
     Run.create(C.load("ring", over + ["train.steps=20"]), tmp_path / "r").train()
@@ -90,7 +104,8 @@ def test_sessions_and_training_time_across_a_resume(tmp_path, tiny):
     assert sessions[1]["torch"] and sessions[1]["gankit"] and "command" in sessions[1]
     times = [r["time"] for r in folder.records("train")]
     assert times == sorted(times) and times[-1] > t1                       # cumulative, not restarted
-    page = (tmp_path / "r" / "report.html").read_text()
+    from gankit.report import write_report
+    page = write_report(tmp_path / "r").read_text()
     assert "train.steps: 20 \u2192 30" in page
 
 

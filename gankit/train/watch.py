@@ -139,8 +139,9 @@ def live_report(run, final: bool = True):
 
 class LiveReport:
     """Rebuilds report.html at snapshots while the run trains, keeping the time spent on it
-    under ``share`` of the time since training began (a snapshot that would exceed it is
-    skipped: the page shows the last rebuilt one).  The page reloads itself while live; at
+    under ``share`` of the time since training began, the coming rebuild included (it is
+    expected to cost what the last one did; a page takes about a second before the first):
+    a snapshot that would exceed the budget is skipped, so a short run pays nothing.  The page reloads itself while live; at
     the end of training it is rewritten without the reload (unless ``final`` is False: the
     caller writes the final page after its evaluation)."""
 
@@ -148,6 +149,7 @@ class LiveReport:
         self.run, self.share, self.final = run, share, final
         self.t0 = time.perf_counter()
         self.spent = 0.0
+        self.expected = 1.0      # seconds a rebuild takes: updated by each one
         self.written = False
         self.failed = False
 
@@ -160,10 +162,11 @@ class LiveReport:
         except Exception as e:   # a report that fails must not stop the training
             self.failed = True
             warnings.warn(f"live report disabled: {type(e).__name__}: {e}", stacklevel=2)
-        self.spent += time.perf_counter() - t
+        self.expected = time.perf_counter() - t
+        self.spent += self.expected
 
     def on_snapshot(self, step: int, arrays: dict):
-        if self.failed or self.spent > self.share * (time.perf_counter() - self.t0):
+        if self.failed or self.spent + self.expected > self.share * (time.perf_counter() - self.t0):
             return
         self._write(live=True)
 
