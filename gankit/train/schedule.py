@@ -101,6 +101,8 @@ class LRSchedules:
                 opt, self.lr_at, last_epoch=trainer.step - 1)
 
     def on_step_end(self, trainer):
+        if not self.schedulers:            # constant rates: nothing to do in the hot loop
+            return
         with warnings.catch_warnings():
             # an optimizer that did not step this iteration (e.g. an objective's idle phase) makes
             # torch warn about the order; the rate is a function of the step either way
