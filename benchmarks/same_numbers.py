@@ -29,7 +29,7 @@ cases = {
  "seqgan-oracle": ["train.steps=6", "objective.pretrain_steps=2", "objective.d_pretrain_steps=1", "train.batch_size=8", "objective.rollouts=2", "eval.n_samples=50"],
  "mnist-dcgan": ["train.steps=4", "train.batch_size=16", "generator.width=8", "discriminator.width=8", "train.precision=bf16", "objective.ema=0.9", "eval.n_samples=100"],
 }
-import tempfile, os
+import tempfile
 for name in sys.argv[2:] or cases:
     ov = cases[name] + ["train.progress=false", "train.log_every=2", "train.sample_every=1000", "train.checkpoint_every=1000"]
     cfg = C.load(name.replace("-r1", ""), ov)
