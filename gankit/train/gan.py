@@ -93,7 +93,7 @@ class GANObjective(Objective):
         if p.spectral_norm:   # before the minibatch read-out, whose zero init has no singular value
             apply_spectral_norm(D)
         if p.minibatch == "discrimination" and (p.r1 > 0 or p.gp > 0):
-            raise ConfigError("objective.minibatch=discrimination: its L1 distances (torch.cdist) have no "
+            raise ConfigError("objective.minibatch=discrimination: its L1 distances (gankit.l1kernel) have no "
                               "second derivative, which objective.r1 / objective.gp need; set "
                               "objective.r1=0 and objective.gp=0, or use objective.minibatch=std")
         if p.minibatch != "none":

@@ -21,6 +21,8 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
+from gankit.l1kernel import closeness
+
 
 # ------------------------------------------------------------------ instance noise
 
@@ -115,8 +117,7 @@ class MinibatchDiscrimination(nn.Module):
 
     def _block(self, h: Tensor) -> Tensor:
         M = (h @ self.T).view(len(h), self.B, self.C).transpose(0, 1)     # (B, n, C)
-        l1 = torch.cdist(M, M, p=1)                                        # (B, n, n)
-        return (torch.exp(-l1).sum(2) - 1.0).T                             # minus exp(0) of self
+        return closeness(M).T
 
     def forward(self, h: Tensor) -> Tensor:
         h = h.reshape(len(h), -1)

@@ -1,0 +1,58 @@
+"""Minibatch discrimination's cost: a ring GAN step with it over the same step without it.
+
+Interleaved runs (plain, discrimination, [torch cdist kernel,] plain, ...) so background load
+hits all alike; medians over repeats.  Goal (issue 19): discrimination step / plain step <= 2.
+
+    .venv/bin/python benchmarks/minibatch_speed.py [--steps 300] [--repeats 3] [--threads 1] [--with-torch]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+
+import torch
+
+from gankit import config as C
+from gankit.l1kernel import closeness_torch
+from gankit.train import remedies
+from gankit.train.baseline import gankit_loop
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--preset", default="ring-vanilla")
+    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--with-torch", action="store_true",
+                    help="also time the torch.cdist expression the kernel replaced")
+    ap.add_argument("--set", action="append", default=[])
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    over = [f"train.steps={a.steps}", "train.sample_every=1000000", "train.checkpoint_every=1000000",
+            "train.progress=false", f"train.threads={a.threads}", *a.set]
+    variants = {"plain": [], "discrimination": []}
+    if a.with_torch:
+        variants["discrimination, torch.cdist"] = []
+    kernel = remedies.closeness
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(a.repeats):
+            for name, times in variants.items():
+                extra = [] if name == "plain" else ["objective.minibatch=discrimination"]
+                remedies.closeness = closeness_torch if "torch" in name else kernel
+                cfg = C.load(a.preset, over + extra)
+                times.append(gankit_loop(cfg, a.steps, f"{tmp}/{r}-{list(variants).index(name)}")[1])
+    remedies.closeness = kernel
+    base = statistics.median(variants["plain"])
+    print(f"preset {a.preset}, {a.steps} steps x {a.repeats} repeats, {a.threads} thread(s), "
+          f"load {os.getloadavg()[0]:.1f}")
+    for name, times in variants.items():
+        m = statistics.median(times)
+        print(f"{name:28s} {a.steps / m:7.1f} steps/s  {m / base:5.2f}x plain  "
+              f"(runs {[round(t, 2) for t in times]} s)")
+
+
+if __name__ == "__main__":
+    main()

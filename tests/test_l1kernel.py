@@ -1,0 +1,56 @@
+"""Minibatch discrimination's closeness kernel equals torch's cdist expression."""
+import pytest
+import torch
+
+from gankit.l1kernel import closeness, closeness_torch
+from gankit.train.remedies import MinibatchDiscrimination
+
+
+@pytest.mark.parametrize("shape", [(3, 17, 5), (1, 1, 1), (2, 64, 8), (4, 2, 3)])
+def test_values_and_gradients_equal_torch(shape):
+    g = torch.Generator().manual_seed(sum(shape))
+    M = torch.randn(*shape, generator=g).requires_grad_(True)
+    w = torch.randn(shape[0], shape[1], generator=g)
+    ours = closeness(M)
+    (ours * w).sum().backward()
+    grad = M.grad.clone()
+    M.grad = None
+    ref = closeness_torch(M)
+    (ref * w).sum().backward()
+    torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(grad, M.grad, rtol=1e-4, atol=1e-5)
+
+
+def test_gradcheck_float64():
+    M = torch.randn(2, 9, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(closeness, (M,), eps=1e-6, atol=1e-5)
+
+
+def test_ties_have_zero_subgradient_like_torch():
+    M = torch.zeros(1, 4, 2, requires_grad=True)      # all points equal: sign(0) = 0
+    closeness(M).sum().backward()
+    assert torch.equal(M.grad, torch.zeros_like(M))
+    assert torch.allclose(closeness(M.detach()), torch.full((1, 4), 3.0))
+
+
+def test_bfloat16_input_keeps_its_dtype():
+    M = torch.randn(2, 8, 4).bfloat16()
+    out = closeness(M)
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out.float(), closeness_torch(M.float()), rtol=2e-2, atol=2e-2)
+
+
+def test_bad_shape_named():
+    with pytest.raises(ValueError, match="kernels, n, dim"):
+        closeness(torch.randn(4, 5))
+
+
+def test_minibatch_discrimination_layer_uses_it_with_chunks():
+    torch.manual_seed(0)
+    layer = MinibatchDiscrimination(6, kernels=3, kernel_dim=2, chunk=5)
+    h = torch.randn(12, 6)
+    out = layer(h)
+    M = (h @ layer.T).view(12, 3, 2).transpose(0, 1)
+    ref = torch.cat([closeness_torch(M[:, i:i + 5]).T for i in (0, 5, 10)])
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+    assert out.shape == (12, 3)
