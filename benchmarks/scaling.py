@@ -55,18 +55,28 @@ def cmd_scale(a):
 
 
 def cmd_contention(a):
-    """The demo preset's speed alone and beside `python -c "while True: pass"`."""
-    for threads in (2, 0):          # 2: torch's default on this 2-core machine; 0: auto
-        for busy in (False, True):
-            hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
-            try:
-                time.sleep(0.5 if busy else 0)
-                r = train_speed("ring", a.steps, threads, extra=["objective.drs=false"])
-            finally:
-                if hog is not None:
-                    hog.kill()
-                    hog.wait()
-            print(json.dumps({**r, "competitor": busy, "threads": threads or "auto"}), flush=True)
+    """The demo preset's speed alone and beside `python -c "while True: pass"`, interleaved
+    over --repeats, with medians at the end."""
+    import statistics
+    rates = {}
+    for _ in range(a.repeats):
+        for threads in (2, 1, 0):     # 2: torch's default on this 2-core machine; 1; 0: auto
+            for busy in (False, True):
+                hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
+                try:
+                    time.sleep(0.5 if busy else 0)
+                    r = train_speed("ring", a.steps, threads, extra=["objective.drs=false"])
+                finally:
+                    if hog is not None:
+                        hog.kill()
+                        hog.wait()
+                r = {**r, "competitor": busy, "threads": threads or "auto"}
+                rates.setdefault((r["threads"], busy), []).append(r["steps_per_s"])
+                print(json.dumps(r), flush=True)
+    for (threads, busy), v in rates.items():
+        alone = statistics.median(rates[(threads, False)])
+        print(f"threads {threads!s:4}  {'competitor' if busy else 'alone     '}  median "
+              f"{statistics.median(v):7.1f} steps/s  {alone / statistics.median(v):5.2f}x slower than alone  {v}")
 
 
 def _sync_worker(rank: int, port: int, steps: int, out: str):
@@ -157,6 +167,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("what", choices=["scale", "contention", "sync", "metrics"])
     p.add_argument("--steps", type=int, default=600)
+    p.add_argument("--repeats", type=int, default=1, help="contention: interleaved repeats")
     a = p.parse_args()
     print(f"# {time.strftime('%Y-%m-%d %H:%M')} load {os.getloadavg()[0]:.2f}", flush=True)
     {"scale": cmd_scale, "contention": cmd_contention, "sync": cmd_sync, "metrics": cmd_metrics}[a.what](a)

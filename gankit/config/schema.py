@@ -44,7 +44,9 @@ class TrainConfig:
                          choices=["fp32", "bf16"])
     progress: bool = opt(True, "show a progress bar with rate and ETA")
     threads: int = opt(0, "CPU threads per process for training (0 = auto: OMP_NUM_THREADS if set, "
-                          "else 1 for point/text data, else cores / processes on this machine)", ge=0)
+                          "else following the machine's load (1-2) for nets whose results do not "
+                          "depend on the count, else 1 for point/text data, else cores / processes "
+                          "on this machine; docs/scaling.md)", ge=0)
     parallel_draws: str = opt("per_rank", "with several processes: per_rank (each draws its share of "
                                           "the batch from streams of (seed, rank)) or global (each "
                                           "draws the whole global batch from the run's streams and "

@@ -340,12 +340,15 @@ class Run(RunSampling):
             self.folder.truncate_records(self.step)
         show = (cfg.progress if progress is None else progress) and self.is_main
         n_threads = threads.resolve(cfg.threads, self.dataset.kind, world.local_size)
+        load_follower = threads.follower(cfg.threads, self.modules.values(), world.local_size)
+        if load_follower is not None:
+            n_threads = load_follower.initial()
         before = threads.apply(n_threads)
         distributed.broadcast_modules(world, self.modules.values())   # same weights everywhere
         schedule = schedule_for(self.cfg, self.objective)
         note = resume_schedule(self, schedule)
         self.log({**session_record(self, note), "world_size": world.size, "backend": world.backend or "none",
-                  "device": str(self.device), "threads": n_threads})
+                  "device": str(self.device), "threads": n_threads, "threads_follow_load": bool(load_follower)})
         watchers = ([w for w in (tensorboard_writer(self), live_report(self, final_report)) if w is not None]
                     if self.is_main else [])
         self.watchers += watchers
@@ -360,7 +363,7 @@ class Run(RunSampling):
         # the schedule steps before the checkpoint, so a checkpoint holds the next iteration's rates
         callbacks = [_Sync(), MetricsLogger(self), Progress(cfg.steps, show), *self.objective.callbacks,
                      lrs, Snapshots(self, cfg.sample_every, cfg.steps), PeriodicEval(self, cfg.eval_every),
-                     Checkpointer(self, cfg.checkpoint_every, cfg.steps)]
+                     Checkpointer(self, cfg.checkpoint_every, cfg.steps)] + ([load_follower] if load_follower else [])
         trainer = Trainer(self.objective.phases, callbacks, cfg.log_every, self.autocast,
                           grad_sync=distributed.GradSync(world) if world.parallel else None,
                           reduce_logs=distributed.mean_over_ranks(world) if world.parallel else None)

@@ -3,19 +3,27 @@
 0 means auto:
 - OMP_NUM_THREADS when it is set (the user, or torchrun, asked; torchrun sets 1 per
   process when it starts several);
-- else 1 for point and text data: their nets are small matmuls where, when another
-  program holds a core, a second thread makes every op wait for the descheduled one
-  (docs/scaling.md, idle machine: the ring demo ran 4x slower with 2 threads beside one
-  busy process and not slower with 1; alone, 2 threads were 17-19% faster: the price of
-  this default);
+- else, when every layer of the run's nets gives the same bits whatever the thread count
+  (``thread_invariant``: linear layers, embeddings, LSTM/GRU, elementwise activations; the
+  point and text presets), the count follows the machine's load while training
+  (``LoadFollower``): up to 2 threads while the cores are free, 1 while another program
+  holds one.  On the idle 2-core machine (docs/scaling.md) the ring demo ran 17-19% faster
+  with 2 threads than with 1 alone, and 4x slower with 2 beside one busy process (every op
+  waits for the descheduled thread), so neither fixed count is right for both; since the
+  results do not depend on the count, following the load costs no reproducibility;
+- else 1 for point and text data (small matmuls, see above);
 - else (images) the cores this process may use, divided among the processes of this
-  machine: threads x processes never exceeds the cores unless a number is given.
+  machine: threads x processes never exceeds the cores unless a number is given.  Batch
+  norm, layer norm and convolutions change their last bits with the thread count
+  (measured: BatchNorm1d, LayerNorm, mnist-dcgan's nets), so their count stays fixed.
 """
 from __future__ import annotations
 
 import os
+import time
 
 import torch
+from torch import nn
 
 _INTEROP_SET = False
 
@@ -56,3 +64,89 @@ def apply(n: int) -> int:
         except RuntimeError:   # parallel work already ran in this process (a test, a notebook)
             pass
     return before
+
+
+# leaf layers whose forward and backward gave identical bits with 1 and 2 threads (tests/
+# test_threads.py checks each); containers (Sequential, ModuleList, ...) have children and
+# are judged by their leaves
+_INVARIANT = (nn.Linear, nn.Bilinear, nn.Identity, nn.Embedding, nn.LSTM, nn.GRU, nn.RNN,
+              nn.Dropout, nn.Flatten, nn.Unflatten, nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid,
+              nn.ELU, nn.GELU, nn.SiLU, nn.Softplus, nn.Hardtanh)
+# more threads than this are not measured to help the small nets that qualify
+ADAPTIVE_MAX = 2
+
+
+def thread_invariant(modules) -> bool:
+    """True when every leaf layer of ``modules`` is one whose results do not depend on
+    the thread count."""
+    return all(isinstance(m, _INVARIANT)
+               for module in modules for m in module.modules() if not list(m.children()))
+
+
+def _cpu_ticks() -> tuple[int, int] | None:
+    """(busy ticks of all CPUs, busy ticks of this process) from /proc, or None off Linux."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+        with open("/proc/self/stat") as f:
+            own = f.read().rsplit(")", 1)[1].split()
+    except (OSError, ValueError, IndexError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)     # idle + iowait
+    busy = sum(fields[:8]) - idle                                  # guest time is inside user
+    return busy, int(own[11]) + int(own[12])                       # utime + stime, all threads
+
+
+class LoadFollower:
+    """A training callback: once a second, how many cores did other programs use?  Threads
+    = the cores left (at least 1, at most ``max_threads``).  Only for thread-invariant nets,
+    so the run's numbers are the same whatever it picks (tests/test_threads.py)."""
+
+    def __init__(self, max_threads: int, interval: float = 1.0, reader=None, clock=None):
+        self.max, self.interval = max_threads, interval
+        self.read, self.clock = reader or _cpu_ticks, clock or time.monotonic
+        self.cores = available_cores()
+        self.hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self.last = (self.clock(), self.read())
+        self.switches = 0
+
+    def initial(self) -> int:
+        """A first count from the 1-minute load average, until the first look."""
+        try:
+            load = os.getloadavg()[0]
+        except OSError:
+            return 1
+        return max(1, min(self.max, int(self.cores - load + 0.3)))
+
+    def others(self) -> float | None:
+        """Cores used by other processes since the last look."""
+        now, ticks = self.clock(), self.read()
+        (t0, before), self.last = self.last, (now, ticks)
+        if ticks is None or before is None or now <= t0:
+            return None
+        busy = (ticks[0] - before[0]) - (ticks[1] - before[1])
+        return max(0.0, busy / self.hz / (now - t0))
+
+    def on_step_end(self, trainer):
+        if self.clock() - self.last[0] < self.interval:
+            return
+        used = self.others()
+        if used is None:
+            return
+        # a process spinning on one core reads as ~1.0 (~0.7 while our 2 threads share the
+        # cores with it); background noise as < 0.3
+        want = max(1, min(self.max, int(self.cores - used + 0.3)))
+        if want != torch.get_num_threads():
+            torch.set_num_threads(want)
+            self.switches += 1
+
+
+def follower(threads: int, modules, processes: int = 1) -> LoadFollower | None:
+    """The load follower for ``train.threads`` when it applies (auto, no OMP_NUM_THREADS,
+    thread-invariant nets, /proc readable), else None."""
+    if threads > 0 or os.environ.get("OMP_NUM_THREADS", "").strip() or _cpu_ticks() is None:
+        return None
+    top = min(ADAPTIVE_MAX, available_cores() // max(1, processes))
+    if top < 2 or not thread_invariant(modules):
+        return None
+    return LoadFollower(top)

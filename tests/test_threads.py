@@ -1,0 +1,122 @@
+"""train.threads = auto: the count follows the load only for nets whose results do not
+depend on it, and then the run's numbers equal a fixed-count run's."""
+import pytest
+import torch
+from torch import nn
+
+from gankit import config as C
+from gankit.train import threads
+from gankit.train.run import Run
+
+
+def _grads(make, x, n):
+    torch.set_num_threads(n)
+    torch.manual_seed(0)
+    net = make()
+    out = net(x)
+    out = out[0] if isinstance(out, tuple) else out
+    out.float().pow(2).mean().backward()
+    return out.detach(), [p.grad.clone() for p in net.parameters()]
+
+
+LAYERS = {
+    "linear": (lambda: nn.Sequential(nn.Linear(64, 300), nn.LeakyReLU(0.2), nn.Linear(300, 1)),
+               lambda: torch.randn(2048, 64)),
+    "activations": (lambda: nn.Sequential(nn.Linear(8, 512), nn.Tanh(), nn.Linear(512, 512), nn.ELU(),
+                                          nn.Linear(512, 512), nn.GELU(), nn.SiLU(), nn.Softplus(),
+                                          nn.Sigmoid(), nn.Hardtanh(), nn.Dropout(0.0), nn.Linear(512, 4)),
+                    lambda: torch.randn(4096, 8)),
+    "embedding+lstm": (lambda: nn.Sequential(nn.Embedding(500, 32), nn.LSTM(32, 64, batch_first=True)),
+                       lambda: torch.randint(0, 500, (64, 20))),
+    "gru": (lambda: nn.GRU(16, 64, batch_first=True), lambda: torch.randn(128, 20, 16)),
+}
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_listed_layers_give_the_same_bits_with_1_and_2_threads(name):
+    make, data = LAYERS[name]
+    x = data()
+    before = torch.get_num_threads()
+    try:
+        (o1, g1), (o2, g2) = _grads(make, x, 1), _grads(make, x, 2)
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(o1, o2)
+    assert all(torch.equal(a, b) for a, b in zip(g1, g2))
+    assert threads.thread_invariant([make()])
+
+
+def test_norms_and_convolutions_are_not_invariant():
+    assert not threads.thread_invariant([nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))])
+    assert not threads.thread_invariant([nn.LayerNorm(4)])
+    assert not threads.thread_invariant([nn.Linear(4, 4), nn.Conv2d(1, 1, 3)])
+
+
+def _fake_machine(busy_other):
+    """A /proc reader where other programs use ``busy_other[k]`` cores in look k."""
+    state = {"t": 0.0, "busy": 0, "own": 0, "k": 0}
+
+    def clock():
+        return state["t"]
+
+    def reader():
+        return state["busy"], state["own"]
+
+    def advance(seconds=1.0):
+        k = min(state["k"], len(busy_other) - 1)
+        state["t"] += seconds
+        state["own"] += int(100 * seconds)
+        state["busy"] += int(100 * seconds * (1 + busy_other[k]))
+        state["k"] += 1
+    return clock, reader, advance
+
+
+def test_follower_drops_to_one_thread_beside_a_busy_program_and_returns(monkeypatch):
+    monkeypatch.setattr(threads, "available_cores", lambda: 2)
+    clock, reader, advance = _fake_machine([0.05, 1.0, 0.7, 0.1])
+    f = threads.LoadFollower(2, reader=reader, clock=clock)
+    f.hz = 100
+    before = torch.get_num_threads()
+    seen = []
+    try:
+        for _ in range(4):
+            advance()
+            f.on_step_end(None)
+            seen.append(torch.get_num_threads())
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [2, 1, 1, 2]
+
+
+def test_follower_applies_only_to_auto_invariant_runs(monkeypatch, tiny):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(threads, "available_cores", lambda: 2)
+    mlp = [nn.Sequential(nn.Linear(2, 8), nn.ReLU())]
+    assert threads.follower(0, mlp) is not None
+    assert threads.follower(2, mlp) is None                       # a number was given
+    assert threads.follower(0, mlp, processes=2) is None          # one core per process
+    assert threads.follower(0, [nn.Conv2d(1, 1, 3)]) is None
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert threads.follower(0, mlp) is None
+
+
+def test_switching_threads_mid_run_keeps_the_numbers(tmp_path, monkeypatch, tiny):
+    """The follower flipping 1 <-> 2 threads every step trains the same weights as 1 thread."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(threads, "available_cores", lambda: 2)
+    flips = {"n": 0}
+
+    class Flipping(threads.LoadFollower):
+        def on_step_end(self, trainer):
+            flips["n"] += 1
+            torch.set_num_threads(1 + flips["n"] % 2)
+    monkeypatch.setattr(threads, "LoadFollower", Flipping)
+    over = [*tiny, "train.steps=8", "train.batch_size=512", "generator.hidden=[256, 256]",
+            "discriminator.hidden=[256, 256]"]
+    a = Run.create(C.load("ring-vanilla", over), tmp_path / "a").train(progress=False)
+    assert flips["n"] == 8
+    b = Run.create(C.load("ring-vanilla", over + ["train.threads=1"]), tmp_path / "b").train(progress=False)
+    assert flips["n"] == 8                                        # fixed count: no follower
+    for name in ("G", "D"):
+        for p, q in zip(a.modules[name].state_dict().values(), b.modules[name].state_dict().values()):
+            assert torch.equal(p, q)
