@@ -65,7 +65,7 @@ def cmd_contention(a):
                 hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
                 try:
                     time.sleep(0.5 if busy else 0)
-                    r = train_speed("ring", a.steps, threads, extra=["objective.drs=false"])
+                    r = train_speed(a.preset, a.steps, threads, extra=["objective.drs=false"])
                 finally:
                     if hog is not None:
                         hog.kill()
@@ -168,6 +168,7 @@ def main():
     p.add_argument("what", choices=["scale", "contention", "sync", "metrics"])
     p.add_argument("--steps", type=int, default=600)
     p.add_argument("--repeats", type=int, default=1, help="contention: interleaved repeats")
+    p.add_argument("--preset", default="ring", help="contention: the preset timed")
     a = p.parse_args()
     print(f"# {time.strftime('%Y-%m-%d %H:%M')} load {os.getloadavg()[0]:.2f}", flush=True)
     {"scale": cmd_scale, "contention": cmd_contention, "sync": cmd_sync, "metrics": cmd_metrics}[a.what](a)

@@ -45,6 +45,7 @@ ADDED_OPTIONS: dict[tuple[str, str], object] = {
     ("train", "lr_on_resume"): "continue",
     ("train", "tensorboard"): False,
     ("train", "live_report"): True,
+    ("train", "compile"): False,
 }
 
 

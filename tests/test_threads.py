@@ -71,21 +71,41 @@ def _fake_machine(busy_other):
     return clock, reader, advance
 
 
-def test_follower_drops_to_one_thread_beside_a_busy_program_and_returns(monkeypatch):
+class _Trainer:
+    step = 0
+
+
+def test_follower_drops_to_one_thread_beside_a_busy_program(monkeypatch):
     monkeypatch.setattr(threads, "available_cores", lambda: 2)
-    clock, reader, advance = _fake_machine([0.05, 1.0, 0.7, 0.1])
+    clock, reader, advance = _fake_machine([0.05, 1.0, 0.7, 0.05])
     f = threads.LoadFollower(2, reader=reader, clock=clock)
     f.hz = 100
     before = torch.get_num_threads()
-    seen = []
+    seen, trainer = [], _Trainer()
     try:
+        torch.set_num_threads(2)
         for _ in range(4):
             advance()
-            f.on_step_end(None)
+            trainer.step += 100
+            f.on_step_end(trainer)
             seen.append(torch.get_num_threads())
     finally:
         torch.set_num_threads(before)
-    assert seen == [2, 1, 1, 2]
+    assert seen[1:3] == [1, 1]           # the competitor's core is left to it
+    assert seen[3] == 2                  # free again: 2 is tried (its rate is unknown)
+
+
+@pytest.mark.parametrize("faster", [1, 2])
+def test_follower_keeps_the_faster_count_when_free(faster):
+    f = threads.LoadFollower(2, explore_every=10.0, reader=lambda: (0, 0), clock=lambda: 0.0)
+    f.cores = 2
+    rate = {faster: 200.0, 3 - faster: 100.0}
+    current, picks = 2, []
+    for t in range(1, 40):
+        current = f.choose(0.0, current, rate[current], float(t))
+        picks.append(current)
+    assert picks.count(faster) >= 0.85 * len(picks)        # the other is only re-measured
+    assert picks.count(3 - faster) >= 2                      # ... now and then
 
 
 def test_follower_applies_only_to_auto_invariant_runs(monkeypatch, tiny):

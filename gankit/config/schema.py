@@ -42,6 +42,9 @@ class TrainConfig:
                                  "and matmuls in bfloat16, weights and losses in float32; 1.5-2x "
                                  "faster DCGAN steps on CPUs with AMX/AVX512-BF16, docs/core.md)",
                          choices=["fp32", "bf16"])
+    compile: bool = opt(False, "torch.compile each declared net (nn.Module.compile) before training: "
+                               "a one-off compile per process and batch shape; not with R1/GP (no "
+                               "double backward); measured in docs/speed.md, off by default")
     progress: bool = opt(True, "show a progress bar with rate and ETA")
     threads: int = opt(0, "CPU threads per process for training (0 = auto: OMP_NUM_THREADS if set, "
                           "else following the machine's load (1-2) for nets whose results do not "

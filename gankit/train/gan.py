@@ -92,6 +92,10 @@ class GANObjective(Objective):
             D = ctx.build_discriminator(data=R.PackedData(ctx.dataset, p.pack))
         if p.spectral_norm:   # before the minibatch read-out, whose zero init has no singular value
             apply_spectral_norm(D)
+        if cfg.train.compile and (p.r1 > 0 or p.gp > 0):
+            raise ConfigError("train.compile: R1 and the gradient penalty differentiate D's gradient "
+                              "(double backward), which torch.compile does not support; set "
+                              "train.compile=false, or objective.r1=0 and objective.gp=0")
         if p.minibatch == "discrimination" and (p.r1 > 0 or p.gp > 0):
             raise ConfigError("objective.minibatch=discrimination: its L1 distances (gankit.l1kernel) have no "
                               "second derivative, which objective.r1 / objective.gp need; set "

@@ -101,6 +101,9 @@ class Run(RunSampling):
                     convert_sync_batchnorm(m, self.device)
             self.autocast = autocast_for(cfg.train.precision, self.device, list(self.modules.values()),
                                          self.objective.supports_bf16, cfg.objective.name)
+            if cfg.train.compile:      # in place: state_dict keys stay plain (checkpoints unchanged)
+                for m in self.modules.values():
+                    m.compile()
             self.optimizers = {name: build_optimizer(optimizer_params(spec, self.modules), spec.config)
                                for name, spec in self.objective.optimizers.items()}
             self.objective.setup(self.optimizers)

@@ -6,11 +6,12 @@
 - else, when every layer of the run's nets gives the same bits whatever the thread count
   (``thread_invariant``: linear layers, embeddings, LSTM/GRU, elementwise activations; the
   point and text presets), the count follows the machine's load while training
-  (``LoadFollower``): up to 2 threads while the cores are free, 1 while another program
-  holds one.  On the idle 2-core machine (docs/scaling.md) the ring demo ran 17-19% faster
-  with 2 threads than with 1 alone, and 4x slower with 2 beside one busy process (every op
-  waits for the descheduled thread), so neither fixed count is right for both; since the
-  results do not depend on the count, following the load costs no reproducibility;
+  (``LoadFollower``): 1 thread while another program holds a core, else the faster of 1
+  and 2 as measured during the run.  On the idle 2-core machine (docs/scaling.md) the ring
+  demo ran ~25% faster with 2 threads than with 1 alone, and 5x slower with 2 beside one
+  busy process (every op waits for the descheduled thread), while ring-vanilla ran faster
+  with 1 even alone: no fixed count is right for all; since the results do not depend on
+  the count, following the load and the measured speed costs no reproducibility;
 - else 1 for point and text data (small matmuls, see above);
 - else (images) the cores this process may use, divided among the processes of this
   machine: threads x processes never exceeds the cores unless a number is given.  Batch
@@ -98,16 +99,24 @@ def _cpu_ticks() -> tuple[int, int] | None:
 
 
 class LoadFollower:
-    """A training callback: once a second, how many cores did other programs use?  Threads
-    = the cores left (at least 1, at most ``max_threads``).  Only for thread-invariant nets,
-    so the run's numbers are the same whatever it picks (tests/test_threads.py)."""
+    """A training callback that picks 1 or ``max_threads`` threads once a second.
 
-    def __init__(self, max_threads: int, interval: float = 1.0, reader=None, clock=None):
-        self.max, self.interval = max_threads, interval
+    While another program uses a core, 1 (two threads would wait on the descheduled one).
+    While the cores are free, whichever count ran faster: both are measured, the other one
+    again for one interval every ``explore_every`` seconds (on this machine 2 threads won
+    for the `ring` preset and lost for `ring-vanilla`: docs/scaling.md).  Only for
+    thread-invariant nets, so the run's numbers are the same whatever it picks
+    (tests/test_threads.py)."""
+
+    def __init__(self, max_threads: int, interval: float = 1.0, explore_every: float = 15.0,
+                 reader=None, clock=None):
+        self.max, self.interval, self.explore_every = max_threads, interval, explore_every
         self.read, self.clock = reader or _cpu_ticks, clock or time.monotonic
         self.cores = available_cores()
         self.hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
         self.last = (self.clock(), self.read())
+        self.last_step = None
+        self.rates: dict[int, tuple[float, float]] = {}    # threads -> (steps/s, when measured)
         self.switches = 0
 
     def initial(self) -> int:
@@ -127,16 +136,32 @@ class LoadFollower:
         busy = (ticks[0] - before[0]) - (ticks[1] - before[1])
         return max(0.0, busy / self.hz / (now - t0))
 
-    def on_step_end(self, trainer):
-        if self.clock() - self.last[0] < self.interval:
-            return
-        used = self.others()
-        if used is None:
-            return
+    def choose(self, used: float, current: int, rate: float | None, now: float) -> int:
         # a process spinning on one core reads as ~1.0 (~0.7 while our 2 threads share the
         # cores with it); background noise as < 0.3
-        want = max(1, min(self.max, int(self.cores - used + 0.3)))
-        if want != torch.get_num_threads():
+        if int(self.cores - used + 0.3) < 2:
+            return 1
+        if rate is not None:
+            self.rates[current] = (rate, now)
+        other = 1 if current != 1 else self.max
+        known = self.rates.get(other)
+        if rate is None or known is None or now - known[1] > self.explore_every:
+            return other if rate is not None else current
+        return current if rate >= known[0] else other
+
+    def on_step_end(self, trainer):
+        t0 = self.last[0]
+        if self.clock() - t0 < self.interval:
+            return
+        step, start = trainer.step, self.last_step
+        used = self.others()
+        self.last_step = step
+        if used is None:
+            return
+        rate = (step - start) / (self.last[0] - t0) if start is not None else None
+        current = torch.get_num_threads()
+        want = self.choose(used, current, rate, self.last[0])
+        if want != current:
             torch.set_num_threads(want)
             self.switches += 1
 
