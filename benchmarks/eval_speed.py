@@ -142,6 +142,58 @@ def fcd(a):
             f.write(json.dumps(rec) + "\n")
 
 
+def parts(a):
+    """The changed parts against their plain routes, side by side in one process on
+    Fashion-MNIST: KID (50 subsets of 1,000 from 2,500 classifier features), the memorisation
+    search (``--n`` held-out images as samples), the memorisation bank."""
+    from gankit import config as C
+    from gankit.builtins import load_builtins
+    from gankit.data import build_dataset
+    from gankit.metrics import image_measures as M
+    from gankit.metrics import memorisation as Mem
+    from gankit.metrics.features import classifier_outputs, load_classifier
+    load_builtins()
+    ds = build_dataset(C.load("fashion-dcgan"))
+    tr, he = ds.split("train"), ds.split("heldout")
+    net = load_classifier("fashion")
+    f1 = classifier_outputs(net, tr[:2500])[0].double().numpy()
+    f2 = classifier_outputs(net, he[:2500])[0].double().numpy()
+    x = he[:a.n]
+
+    def bank_plain():
+        return torch.cat([Mem.embed(tr), Mem.embed(tr.flip(-1)), Mem.embed(tr.flip(-2))]), len(tr)
+    bank = Mem.train_bank(tr)
+    index = Mem.NNIndex(bank[0])
+    pairs = {"kid": (lambda: M.kid_loop(f1, f2, 50, 1000, 0), lambda: M.kid(f1, f2, 50, 1000, 0)),
+             "memorisation_bank": (bank_plain, lambda: Mem.NNIndex(Mem.train_bank(tr)[0])),
+             "memorisation_search": (lambda: Mem.copy_distance_scan(x, bank),
+                                     lambda: Mem.copy_distance(x, bank, index))}
+    for name, (plain, fast) in pairs.items():
+        for rep in range(a.repeats):     # interleaved
+            up = _uptime()
+            t = time.perf_counter()
+            p = plain()
+            tp = time.perf_counter() - t
+            t = time.perf_counter()
+            q = fast()
+            tq = time.perf_counter() - t
+            same = ""
+            if name == "kid":
+                same = f"plain {p} fast {q}"
+            elif name == "memorisation_search":
+                same = (f"max |d diff| {float((p[0] - q[0]).abs().max()):.2e} (at d > 0.01: "
+                        f"{float((p[0] - q[0]).abs()[p[0] > 0.01].max()):.2e}), orientation equal "
+                        f"{bool((p[1] == q[1]).all())}")
+            rec = {"bench": "parts", "part": name, "rep": rep, "plain_s": round(tp, 3), "fast_s": round(tq, 3),
+                   "ratio": round(tp / tq, 2), "check": same, "uptime": up, "n": a.n,
+                   "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+            print(json.dumps(rec), flush=True)
+            if a.out:
+                with open(a.out, "a") as f:
+                    f.write(json.dumps(rec) + "\n")
+
+
+
 def drs(a):
     from gankit import api
     run = api.open_run(a.run)
@@ -168,7 +220,7 @@ def drs(a):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["final", "fcd", "drs"])
+    ap.add_argument("what", choices=["final", "fcd", "parts", "drs"])
     ap.add_argument("--only", nargs="*")
     ap.add_argument("--steps", type=int, default=20, help="training steps of the short run (final)")
     ap.add_argument("--n", type=int, default=10000, help="samples (fcd, drs)")
@@ -177,7 +229,7 @@ def main():
     ap.add_argument("--out")
     a = ap.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-    {"final": final, "fcd": fcd, "drs": drs}[a.what](a)
+    {"final": final, "fcd": fcd, "parts": parts, "drs": drs}[a.what](a)
 
 
 if __name__ == "__main__":

@@ -88,3 +88,15 @@ def test_progress_is_silent_when_quick_and_plain_lines_when_slow():
             bar.advance()
     lines = out.getvalue().splitlines()
     assert len(lines) == 2 and lines[0].startswith("evaluating: fid (1/2") and "kid (2/2" in lines[1]
+
+
+def test_nn_index_scans_queries_that_bound_nothing(monkeypatch):
+    import gankit.metrics.nn_index as N
+    monkeypatch.setattr(N, "MAX_CANDIDATES", 5)
+    g = torch.Generator().manual_seed(1)
+    bank = torch.randn(300, 20, generator=g)
+    q = torch.cat([bank[:10] + 1e-3 * torch.randn(10, 20, generator=g), torch.zeros(5, 20)])
+    d, j = NNIndex(bank, k=4).query(q, chunk=8)
+    full = torch.cdist(q.double(), bank.double()) ** 2
+    assert torch.equal(j, full.argmin(1))
+    assert torch.allclose(d.double(), full.min(1).values, atol=1e-5)

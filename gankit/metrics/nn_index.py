@@ -21,6 +21,8 @@ import torch
 from torch import Tensor
 
 MARGIN = 1e-3      # float32 rounding of L (norms <= ~1 here is ~1e-6); a wide margin costs a few rows
+MAX_CANDIDATES = 4096   # a query with more candidates than this is scanned in full
+PIECE = 65536           # candidate pairs measured at once: 65,536 x 784 float32 = 200 MB
 
 
 class NNIndex:
@@ -34,6 +36,7 @@ class NNIndex:
         self.V = vecs[:, -self.k:].float().contiguous()  # (D, k), orthonormal
         self.proj = self.bank @ self.V                    # (N, k)
         self.proj_sq = (self.proj * self.proj).sum(1)
+        self.bank_sq = (self.bank * self.bank).sum(1)
 
     def query(self, a: Tensor, chunk: int = 256) -> tuple[Tensor, Tensor]:
         """For each row of a: (squared distance to its nearest bank row, that row's index)."""
@@ -51,9 +54,26 @@ class NNIndex:
             best = s.argmin(1)
             ub = ((q - self.bank[best]) ** 2).sum(1)
             limit = ub - (qp * qp).sum(1) + MARGIN
-            rows, cols = (s <= limit[:, None]).nonzero(as_tuple=True)
-            d = ((q[rows] - self.bank[cols]) ** 2).sum(1)
+            mask = s <= limit[:, None]
+            heavy = mask.sum(1) > MAX_CANDIDATES
+            light = (~heavy).nonzero(as_tuple=True)[0]
+            rows, cols = mask[light].nonzero(as_tuple=True)
+            rows = light[rows]
+            d = torch.cat([((q[rows[p:p + PIECE]] - self.bank[cols[p:p + PIECE]]) ** 2).sum(1)
+                           for p in range(0, len(rows), PIECE)] or [torch.empty(0)])
+            if heavy.any():
+                # a query far from every row (a blank image) bounds nothing: scan the bank, then
+                # measure its nearest row as the candidates are measured
+                h = heavy.nonzero(as_tuple=True)[0]
+                full = torch.addmm(self.bank_sq[None].expand(len(h), n), q[h], self.bank.T, beta=1, alpha=-2,
+                                   out=buf[:len(h)])
+                j = full.argmin(1)
+                rows, cols = torch.cat([rows, h]), torch.cat([cols, j])
+                d = torch.cat([d, ((q[h] - self.bank[j]) ** 2).sum(1)])
             # per-row minimum over the candidates (the first index among equal distances)
+            key = rows * n + cols                              # rows, then columns, in order
+            pos = torch.argsort(key)
+            rows, cols, d = rows[pos], cols[pos], d[pos]
             order = torch.argsort(d, stable=True)
             first = torch.full((c,), -1, dtype=torch.long)
             first.scatter_reduce_(0, rows[order], torch.arange(len(order)), "amin", include_self=False)
