@@ -13,12 +13,19 @@ def evaluate(ctx, names: list[str] | None = None) -> dict:
     metrics = [METRICS.build(n, where="eval.metrics") for n in (names or METRICS.names())]
     if not names:
         metrics = [m for m in metrics if m.default]
-    out = {}
+    from gankit.metrics.progress import Progress
+    todo = []
     for m in metrics:
         if not m.applies(ctx.dataset):
             if names:
                 raise ConfigError(f"metric {m.name!r} does not apply to this data "
                                   f"({type(ctx.dataset).__name__})")
             continue
-        out.update(m(ctx))
+        todo.append(m)
+    out = {}
+    with Progress(len(todo), f"evaluating step {ctx.step}") as bar:
+        for m in todo:
+            bar.step(m.name)
+            out.update(m(ctx))
+            bar.advance()
     return out

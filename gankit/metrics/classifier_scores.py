@@ -108,12 +108,26 @@ def _cas(ctx):
     x = ctx.generate(len(y), "classifier", y=y).float()
     hx, hy = ds.split("heldout"), ds.split_labels("heldout")
     fake_net = train_classifier(x, y, n, seed=ctx.seed)
-    g = torch.Generator().manual_seed(ctx.stream("classifier"))
-    rx, ry = ds.split("train"), ds.split_labels("train")
-    idx = torch.randperm(len(rx), generator=g)[:len(y)]
-    real_net = train_classifier(rx[idx], ry[idx], n, seed=ctx.seed)     # same size and recipe as CAS
     return {"cas": accuracy(fake_net, hx, hy), "gan_test": accuracy(dataset_classifier(ds), x, y),
-            "real_acc": accuracy(real_net, hx, hy)}
+            "real_acc": real_accuracy(ds, len(y), n, ctx.seed, ctx.stream("classifier"))}
+
+
+def real_accuracy(ds, size: int, n_classes: int, seed: int, stream: int) -> float:
+    """Held-out accuracy of the CAS recipe trained on ``size`` real images: it depends on the
+    data, size and seeds alone, so it is trained once and its accuracy kept on disk."""
+    from gankit.metrics.feature_nets import feature_cache, tensor_hash
+    from gankit.metrics.own_classifier import accuracy, recipe, train_classifier
+    g = torch.Generator().manual_seed(stream)
+    rx, ry = ds.split("train"), ds.split_labels("train")
+    idx = torch.randperm(len(rx), generator=g)[:size]
+    hx, hy = ds.split("heldout"), ds.split_labels("heldout")
+    key = ["cas-real-acc-v1", recipe(), str(n_classes), str(seed), torch.__version__,
+           tensor_hash(rx[idx], ry[idx], hx, hy)]
+
+    def make():
+        real_net = train_classifier(rx[idx], ry[idx], n_classes, seed=seed)   # same size and recipe as CAS
+        return {"acc": np.array([accuracy(real_net, hx, hy)])}
+    return float(feature_cache(key, make, names=("acc",))["acc"][0])
 
 
 # ------------------------------------------------------------------ low-level image statistics

@@ -21,17 +21,24 @@ def _is_conditional(ds) -> bool:
     return getattr(ds, "condition_kind", None) is not None
 
 
-def _features_and_predictions(ctx, x):
-    """(features, predicted class) with no metric naming a dataset."""
+def _features_and_predictions(ctx, x, real: bool = False):
+    """(features, predicted class) with no metric naming a dataset; ``real``: x are real
+    images, whose outputs are kept on disk (keyed by the images and the classifier)."""
     ds = ctx.dataset
     if ds.kind == "points":
         from gankit.metrics.modes import nearest_mode
         return x.double(), nearest_mode(x, ds.modes)[0]
+    from gankit.metrics.feature_nets import feature_cache, module_hash, tensor_hash
     from gankit.metrics.features import classifier_outputs
     from gankit.metrics.own_classifier import dataset_classifier
     # the shipped classifier, or one trained on the labelled images and cached on disk
-    f, p = classifier_outputs(dataset_classifier(ds), x, device=ctx.device)
-    return f.double(), p.argmax(1)
+    net = dataset_classifier(ds)
+
+    def make():
+        f, p = classifier_outputs(net, x, device=ctx.device)
+        return {"features": f.numpy(), "probs": p.numpy()}
+    out = feature_cache(["class-outputs-v1", module_hash(net), tensor_hash(x)], make) if real else make()
+    return torch.as_tensor(out["features"]).double(), torch.as_tensor(out["probs"]).argmax(1)
 
 
 def _classes(ctx, n):
@@ -79,7 +86,7 @@ def _within_class(ctx):
     g = torch.Generator().manual_seed(ctx.stream("within_class"))
     real, _, ry = ds.sample_conditional(len(y), g)
     ff, _ = _features_and_predictions(ctx, x)
-    fr, _ = _features_and_predictions(ctx, real)
+    fr, _ = _features_and_predictions(ctx, real, real=True)
     fds, ratios = [], []
     for k in range(ds.n_classes):
         a, b = ff[y == k], fr[ry == k]

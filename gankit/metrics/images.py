@@ -269,7 +269,13 @@ def _parzen(ctx):
                   "nn_ratio": Output("copy distance, samples / held-out (1 = as new as unseen data)", None, ".3f"),
                   "copy_tau": Output("copy threshold", None, ".3f")})
 def _memorisation(ctx):
-    from gankit.metrics.memorisation import memorisation as tolerant
+    from gankit.metrics.feature_nets import feature_cache, tensor_hash
+    from gankit.metrics.memorisation import heldout_distance, memorisation as tolerant
     ds = ctx.dataset
     x = eval_samples(ctx)[:2500]     # 2,500 samples: enough to see copies, cheap against 60k images
-    return tolerant(x, ds.split("train"), ds.split("heldout"))
+    train, held = ds.split("train"), ds.split("heldout")
+    # the held-out calibration depends on the data alone: measured once, kept on disk
+    key = ["memorisation-heldout-v1", tensor_hash(train), tensor_hash(held)]
+    dh = ctx.cached(("memorisation_dh",), lambda: torch.as_tensor(feature_cache(
+        key, lambda: {"dist": heldout_distance(train, held).numpy()}, names=("dist",))["dist"]))
+    return tolerant(x, train, held, dh)

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gankit.metrics.image_measures import nn_sq_dist
+from gankit.metrics.nn_index import NNIndex
 
 TAU_FACTOR = 0.7
 TAU_QUANTILE = 0.01
@@ -38,12 +39,45 @@ def embed(x: Tensor) -> Tensor:
 
 
 def train_bank(train: Tensor) -> tuple[Tensor, int]:
-    """Embeddings of the training images in 3 orientations, and how many images there are."""
-    return torch.cat([embed(train), embed(train.flip(-1)), embed(train.flip(-2))]), len(train)
+    """Embeddings of the training images in 3 orientations, and how many images there are.
+
+    The blur kernel is symmetric and the normalisation ignores pixel order, so the
+    embedding of a flipped image is the flipped embedding (to float rounding): one
+    embedding pass, not three."""
+    e = embed(train).reshape(train.shape)
+    return torch.cat([e, e.flip(-1), e.flip(-2)]).reshape(3 * len(train), -1), len(train)
 
 
-def copy_distance(x: Tensor, bank: tuple[Tensor, int]) -> tuple[Tensor, Tensor]:
-    """(distance to the nearest training image over shifts and orientations, its orientation 0/1/2)."""
+_LAST: list = []     # (train tensor, bank, index) of the last call: the reference row reuses it
+
+
+def bank_index(train: Tensor) -> tuple[tuple[Tensor, int], NNIndex]:
+    """The bank of ``train`` and its pruned nearest-neighbour index (gankit/metrics/nn_index.py),
+    kept for the next call with the same tensor (an evaluation and its reference row)."""
+    if _LAST and _LAST[0] is train:
+        return _LAST[1], _LAST[2]
+    bank = train_bank(train)
+    index = NNIndex(bank[0])
+    _LAST[:] = [train, bank, index]
+    return bank, index
+
+
+def copy_distance(x: Tensor, bank: tuple[Tensor, int], index: NNIndex | None = None) -> tuple[Tensor, Tensor]:
+    """(distance to the nearest training image over shifts and orientations, its orientation 0/1/2).
+
+    The 9 shifted copies of x are searched at once; among equal distances the first
+    shift in SHIFTS and the lowest bank row win, as in a scan shift by shift."""
+    e, n = bank
+    index = index or NNIndex(e)
+    q = torch.cat([embed(torch.roll(x, (dy, dx), (-2, -1))) for dy, dx in SHIFTS])
+    d, j = index.query(q)
+    d, j = d.reshape(len(SHIFTS), len(x)), j.reshape(len(SHIFTS), len(x))
+    best, s = d.min(0)     # the first minimum: the earliest shift
+    return best.sqrt(), j.gather(0, s[None])[0] // n
+
+
+def copy_distance_scan(x: Tensor, bank: tuple[Tensor, int]) -> tuple[Tensor, Tensor]:
+    """copy_distance by a full scan of the bank, shift by shift (the reference it is tested against)."""
     e, n = bank
     best, which = None, None
     for dy, dx in SHIFTS:
@@ -56,10 +90,18 @@ def copy_distance(x: Tensor, bank: tuple[Tensor, int]) -> tuple[Tensor, Tensor]:
     return best.sqrt(), which // n
 
 
-def memorisation(samples: Tensor, train: Tensor, heldout: Tensor) -> dict:
-    bank = train_bank(train)
-    ds, orient = copy_distance(samples, bank)
-    dh, _ = copy_distance(heldout, bank)
+def heldout_distance(train: Tensor, heldout: Tensor) -> Tensor:
+    """Copy distances of the held-out images (the calibration: they depend on the data alone)."""
+    bank, index = bank_index(train)
+    return copy_distance(heldout, bank, index)[0]
+
+
+def memorisation(samples: Tensor, train: Tensor, heldout: Tensor, dh: Tensor | None = None) -> dict:
+    """``dh``: heldout_distance(train, heldout) when the caller has it (cached on disk)."""
+    bank, index = bank_index(train)
+    ds, orient = copy_distance(samples, bank, index)
+    if dh is None:
+        dh, _ = copy_distance(heldout, bank, index)
     tau = TAU_FACTOR * float(torch.quantile(dh.double(), TAU_QUANTILE))
     copy = ds <= tau
     mh = float(dh.median())

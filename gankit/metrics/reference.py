@@ -65,19 +65,26 @@ def evaluate_reference(dataset, settings, seed: int, names: list[str] | None = N
     ctx, source = reference_context(dataset, settings, seed)
     out = {}
     skipped = []
-    for name in names or METRICS.names():
-        m = METRICS.build(name, where="eval.metrics")
-        if not m.applies(dataset):
-            continue
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                res = m(ctx)
-        except Exception:     # NoReference, or a metric that needs what real data lacks (G's likelihood)
-            skipped.append(name)
-            continue
-        out.update({k: v for k, v in res.items() if k != "mode_counts"})
+    from gankit.metrics.progress import Progress
+    metrics = [METRICS.build(name, where="eval.metrics") for name in names or METRICS.names()]
+    metrics = [m for m in metrics if m.applies(dataset)]
+    with Progress(len(metrics), "reference (real data)") as bar:
+        for m in metrics:
+            bar.step(m.name)
+            _measure(m, ctx, out, skipped)
+            bar.advance()
     out["source"] = source
     if skipped:
         out["skipped"] = skipped
     return out
+
+
+def _measure(m, ctx, out: dict, skipped: list):
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = m(ctx)
+    except Exception:     # NoReference, or a metric that needs what real data lacks (G's likelihood)
+        skipped.append(m.name)
+        return
+    out.update({k: v for k, v in res.items() if k != "mode_counts"})

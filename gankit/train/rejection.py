@@ -92,11 +92,15 @@ class RejectionSampler:
             raise RuntimeError("rejection sampler used before it was fitted (it is fitted at the "
                                "last training step)")
         kept, have, tries = [], 0, 0
-        while have < n:       # proposals in chunks of ``batch``: memory stays bounded
-            x = draw(batch)
-            p = self.accept_prob(self.logit(x)).cpu()
-            ok = torch.rand(len(x), generator=u_gen) < p
-            kept.append(x.cpu()[ok])
+        rate = float(self.acceptance) if bool(torch.isfinite(self.acceptance)) else 1.0
+        while have < n:
+            # as many proposals as the fitted acceptance says are still needed (+10 %), at most
+            # ``batch`` a round (memory stays bounded): a small request draws no full batch
+            k = min(batch, max(64, int((n - have) / max(rate, 1e-4) * 1.1) + 1))
+            x = draw(k)
+            p = self.accept_prob(self.logit(x))
+            ok = torch.rand(len(x), generator=u_gen, device="cpu").to(p.device) < p
+            kept.append(x[ok].cpu())
             have += int(ok.sum())
             tries += len(x)
             if tries > 1000 * n + 100000:

@@ -1,0 +1,102 @@
+"""The fast routes of the evaluation give the numbers of the plain ones (docs/speed.md)."""
+import io
+
+import numpy as np
+import pytest
+import torch
+
+from gankit.metrics import image_measures as M
+from gankit.metrics import memorisation as Mem
+from gankit.metrics.nn_index import NNIndex
+from gankit.metrics.progress import Progress
+
+
+@pytest.mark.parametrize("n1,n2,subsets,size", [(300, 250, 7, 100), (60, 80, 5, 1000), (40, 40, 3, 40)])
+def test_vectorised_kid_equals_the_subset_loop(n1, n2, subsets, size):
+    g = np.random.default_rng(0)
+    a, b = g.normal(size=(n1, 16)), g.normal(size=(n2, 16)) + 0.2
+    fast, loop = M.kid(a, b, subsets, size, seed=3), M.kid_loop(a, b, subsets, size, seed=3)
+    assert fast == pytest.approx(loop, rel=1e-10, abs=1e-13)
+    if size < min(n1, n2):      # the seed picks the subsets
+        assert M.kid(a, b, subsets, size, seed=4)[0] != pytest.approx(loop[0], rel=1e-6)
+
+
+def test_kid_blocks_do_not_change_the_answer(monkeypatch):
+    g = np.random.default_rng(1)
+    a, b = g.normal(size=(90, 8)), g.normal(size=(70, 8))
+    whole = M.kid(a, b, 4, 50, seed=0)
+    monkeypatch.setattr(M, "_KID_BLOCK", 16)
+    assert M.kid(a, b, 4, 50, seed=0) == pytest.approx(whole, rel=1e-12)
+
+
+def test_nn_index_finds_the_exact_nearest_rows():
+    g = torch.Generator().manual_seed(0)
+    centres = torch.randn(20, 50, generator=g)
+    bank = centres.repeat(30, 1) + 0.3 * torch.randn(600, 50, generator=g)   # clustered, like images
+    q = torch.cat([bank[:40] + 1e-3 * torch.randn(40, 50, generator=g), torch.randn(60, 50, generator=g)])
+    d, j = NNIndex(bank, k=8).query(q, chunk=32)
+    full = torch.cdist(q.double(), bank.double()) ** 2
+    assert torch.equal(j, full.argmin(1))
+    assert torch.allclose(d.double(), full.min(1).values, atol=1e-5)
+
+
+def _images(n, seed):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 1, 12, 12, generator=g) * 2 - 1
+    x[..., :4] = 1.0
+    return x
+
+
+def test_copy_distance_equals_the_shift_by_shift_scan():
+    train = _images(200, 0)
+    x = torch.cat([_images(30, 1), train[:10].flip(-1), torch.roll(train[10:20], 1, -1),
+                   0.9 * train[20:30] + 0.02 * torch.randn(10, 1, 12, 12)])
+    bank = Mem.train_bank(train)
+    fast_d, fast_o = Mem.copy_distance(x, bank)
+    scan_d, scan_o = Mem.copy_distance_scan(x, bank)
+    assert torch.equal(fast_o, scan_o)
+    # the scan's ||a||^2 + ||b||^2 - 2 a.b loses ~1e-6 to cancellation: sqrt makes it ~1e-3 at 0
+    assert torch.allclose(fast_d, scan_d, atol=2e-3)
+    far = scan_d > 0.05
+    assert torch.allclose(fast_d[far], scan_d[far], rtol=1e-4)
+
+
+def test_flipped_bank_equals_embedding_flipped_images():
+    train = _images(20, 0)
+    e, n = Mem.train_bank(train)
+    direct = torch.cat([Mem.embed(train), Mem.embed(train.flip(-1)), Mem.embed(train.flip(-2))])
+    assert n == 20 and torch.allclose(e, direct, atol=1e-6)
+
+
+def test_memorisation_with_given_heldout_distances_is_the_same():
+    train, held, x = _images(150, 0), _images(60, 1), _images(40, 2)
+    dh = Mem.heldout_distance(train, held)
+    assert Mem.memorisation(x, train, held, dh) == Mem.memorisation(x, train, held)
+
+
+def test_progress_is_silent_when_quick_and_plain_lines_when_slow():
+    out = io.StringIO()
+    with Progress(3, "evaluating", stream=out) as bar:
+        for name in "abc":
+            bar.step(name)
+            bar.advance()
+    assert out.getvalue() == ""
+    out = io.StringIO()
+    with Progress(2, "evaluating", stream=out, after=0.0) as bar:
+        for name in ("fid", "kid"):
+            bar.step(name)
+            bar.advance()
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("evaluating: fid (1/2") and "kid (2/2" in lines[1]
+
+
+def test_nn_index_scans_queries_that_bound_nothing(monkeypatch):
+    import gankit.metrics.nn_index as N
+    monkeypatch.setattr(N, "MAX_CANDIDATES", 5)
+    g = torch.Generator().manual_seed(1)
+    bank = torch.randn(300, 20, generator=g)
+    q = torch.cat([bank[:10] + 1e-3 * torch.randn(10, 20, generator=g), torch.zeros(5, 20)])
+    d, j = NNIndex(bank, k=4).query(q, chunk=8)
+    full = torch.cdist(q.double(), bank.double()) ** 2
+    assert torch.equal(j, full.argmin(1))
+    assert torch.allclose(d.double(), full.min(1).values, atol=1e-5)
