@@ -45,6 +45,8 @@ ADDED_OPTIONS: dict[tuple[str, str], object] = {
     ("train", "lr_on_resume"): "continue",
     ("train", "tensorboard"): False,
     ("train", "live_report"): True,
+    ("objective", "hidden_noise"): 0.0,
+    ("objective", "weight_norm"): False,
 }
 
 

@@ -39,6 +39,9 @@ def test_each_family_trains_evaluates_samples_and_reports(tmp_path, capsys, pres
     if preset == "mnist-vae":
         assert {"elbo", "kl", "recon_ll"} <= set(train[-1])
         assert train[-1]["elbo"] == pytest.approx(train[-1]["recon_ll"] - train[-1]["kl"], rel=1e-4)
+    if preset == "mnist-ssgan":   # the parts of D's loss at the log step, not divided by log_every
+        last = train[-1]
+        assert 0.7 < (last["sup"] + last["unsup"]) / last["loss_d"] < 1.4, last
     capsys.readouterr()
     assert main(["eval", str(run), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
