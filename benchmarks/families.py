@@ -79,15 +79,15 @@ def generate(a):
 
 def ssl(a):
     for n_lab in [int(v) for v in a.labels.split(",")]:
-        for adv in (True, False):
+        for adv in [m == "ssgan" for m in a.models.split(",")]:
             out = Path(a.out) / f"{a.data}-ssgan-l{n_lab}-{'adv' if adv else 'sup'}-s{a.seed}"
             sets = [f"data.name={a.data}", f"objective.labels_per_class={n_lab}",
-                    f"objective.adversarial={str(adv).lower()}", *_common(out, a.steps, 500, a.seed)]
+                    f"objective.adversarial={str(adv).lower()}", *_common(out, a.steps, 500, a.seed), *a.set]
             run, cpu = train("mnist-ssgan", sets, out)
             res = run.evaluate(["classify"])
             record(Path(a.results), {"group": "ssl", "data": a.data, "labels_per_class": n_lab,
                                      "model": "ssgan" if adv else "labels only", "seed": a.seed,
-                                     "steps": a.steps, "cpu_train_s": round(cpu, 1),
+                                     "steps": a.steps, "cpu_train_s": round(cpu, 1), "sets": a.set,
                                      "test_error": round(1 - res["test_accuracy"], 4), "run": str(out)})
 
 
@@ -191,6 +191,8 @@ def main(argv=None):
     ap.add_argument("--results", default="benchmarks/results/families.jsonl")
     ap.add_argument("--img", default="", help="folder for completion / code figures (PNG)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--set", action="append", default=[], help="extra config override (ssl, infogan), repeatable")
+    ap.add_argument("--models", default="ssgan,labels", help="ssl: which of ssgan,labels to train")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     {"generate": generate, "ssl": ssl, "bigan": bigan, "infogan": infogan, "figure": figure}[a.group](a)

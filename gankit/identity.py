@@ -46,6 +46,8 @@ ADDED_OPTIONS: dict[tuple[str, str], object] = {
     ("train", "tensorboard"): False,
     ("train", "live_report"): True,
     ("train", "compile"): False,
+    ("objective", "hidden_noise"): 0.0,
+    ("objective", "weight_norm"): False,
 }
 
 

@@ -10,7 +10,7 @@ from gankit.losses.adversarial import d_loss_bce
 from gankit.metrics.inference import cluster_accuracy
 from gankit.train.ebm import langevin
 from gankit.train.inversion import invert
-from gankit.train.parts import GaussianCodes
+from gankit.train.parts import GaussianCodes, add_layer_noise, weight_norm_init
 from gankit.train.ssgan import labelled_subset, ssgan_d_loss
 from gankit.train.vae import elbo, gaussian_log_lik, kl_to_standard_normal
 
@@ -125,3 +125,25 @@ def test_inversion_recovers_the_code_of_a_linear_generator_and_completes_images(
     inv = invert(G, G(z_true) * known, torch.zeros(8, 3), steps=600, lr=0.05, mask=known, prior=0.0)
     assert torch.allclose(inv.recon[:, 8:], G(z_true)[:, 8:], atol=5e-2)
     assert F.mse_loss(torch.zeros(8, 4), G(z_true)[:, 8:]) > 0.1     # the hole was not trivial
+
+
+def test_weight_norm_init_gives_unit_variance_pre_activations_and_layer_noise_only_trains():
+    g = torch.Generator().manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.LeakyReLU(0.2), torch.nn.Flatten(),
+                              torch.nn.Linear(4 * 6 * 6, 5))
+    x = 3 * torch.randn(64, 1, 8, 8, generator=g) + 1
+    weight_norm_init(net, x)
+    assert hasattr(net[0], "parametrizations") and net.training
+    h = net[0](x)
+    assert torch.allclose(h.mean((0, 2, 3)), torch.zeros(4), atol=1e-4)
+    assert torch.allclose(h.std((0, 2, 3)), torch.ones(4), atol=1e-3)
+    out = net(x)      # the next layer is normalised on the normalised input
+    assert torch.allclose(out.std(0), torch.ones(5), atol=1e-3)
+    assert add_layer_noise(net, 0.5, skip_first=True) == 1
+    net.eval()
+    assert torch.equal(net(x), out)
+    net.train()
+    diff = net(x) - out
+    # noise of std 0.5 on the 144 inputs of a unit-norm read-out: std 0.5 * ||w|| per logit
+    w = net[3].weight
+    assert torch.allclose(diff.std(0), 0.5 * w.norm(dim=1), rtol=0.3)

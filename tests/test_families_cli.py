@@ -39,6 +39,9 @@ def test_each_family_trains_evaluates_samples_and_reports(tmp_path, capsys, pres
     if preset == "mnist-vae":
         assert {"elbo", "kl", "recon_ll"} <= set(train[-1])
         assert train[-1]["elbo"] == pytest.approx(train[-1]["recon_ll"] - train[-1]["kl"], rel=1e-4)
+    if preset == "mnist-ssgan":   # the parts of D's loss at the log step, not divided by log_every
+        last = train[-1]
+        assert 0.7 < (last["sup"] + last["unsup"]) / last["loss_d"] < 1.4, last
     capsys.readouterr()
     assert main(["eval", str(run), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
@@ -126,3 +129,20 @@ def test_toy_vae_trains_on_points(tmp_path, tiny):
     x = run.generate(100)
     assert x.shape == (100, 2) and torch.isfinite(x).all()
     assert run.d_prob(torch.zeros(3, 2)) is None          # no D: the report draws no heat map
+
+
+def test_infogan_generator_sees_a_one_hot_categorical_code_and_the_raw_free_noise(tmp_path):
+    run = Run(C.load("mnist-infogan", IMG + FAMILIES["mnist-infogan"]), tmp_path / "r")
+    obj, k = run.objective, run.objective.p.categories
+    z = torch.randn(4000, run.cfg.noise.dim, generator=torch.Generator().manual_seed(0))
+    lat = obj.latent(z)
+    n = obj.n_free
+    cat = lat[:, n:n + k]
+    assert torch.equal(cat.sum(1), torch.ones(len(z))) and set(cat.unique().tolist()) == {0.0, 1.0}
+    assert torch.equal(cat.argmax(1), obj.codes(z)[0])
+    assert torch.equal(lat[:, :n], z[:, :n]) and torch.equal(lat[:, n + k:], z[:, n + k:])
+    counts = torch.bincount(obj.codes(z)[0], minlength=k).float()
+    assert (counts / len(z) - 1 / k).abs().max() < 0.03     # c_cat is uniform over the K values
+    # G's input layer is as wide as the latent, so G reads the one-hot (not the raw noise)
+    assert obj.G(lat[:8]).shape[0] == 8
+    assert torch.equal(run.objective.generate(z[:8]), obj.G(lat[:8]))

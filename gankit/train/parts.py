@@ -10,6 +10,8 @@ and DCGAN building blocks (widths, norms, the resolution ladder) are reused, not
 - ``JointD``: D on (x, z) pairs for BiGAN/ALI, x through the trunk, z through an MLP;
 - ``GaussianCodes``: running mean and covariance of an auto-encoder's codes, so the
   AE samples by decoding draws of that Gaussian (checkpointed as buffers);
+- ``add_layer_noise`` / ``weight_norm_init``: Salimans et al. (2016)'s D: Gaussian noise on
+  every layer's input while training, weight normalisation initialised from data.
 """
 from __future__ import annotations
 
@@ -93,6 +95,59 @@ class GaussianCodes(nn.Module):
     def inverse(self, codes: Tensor) -> Tensor:
         """eps with transform(eps) = codes: L^-1 (codes - mu)."""
         return torch.linalg.solve_triangular(self._chol(), (codes - self.mean).T, upper=False).T
+
+
+def _layers(net: nn.Module) -> list[nn.Module]:
+    """The linear and conv layers of a net, in the order they were built (= applied, for the
+    sequential MLP and DCGAN trunks and a FeatureHead's read-out after its body)."""
+    return [m for m in net.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+
+
+def add_layer_noise(net: nn.Module, std: float, skip_first: bool = True) -> int:
+    """Add N(0, std^2) noise to the input of every linear/conv layer of ``net`` while it is in
+    training mode (a pre-hook: no parameters, checkpoints unchanged).  ``skip_first`` leaves
+    the image itself to the objective's own input noise.  Returns the number of layers."""
+    def hook(mod, inp):
+        if mod.training:
+            return (inp[0] + std * torch.randn_like(inp[0]),) + tuple(inp[1:])
+        return None
+    layers = _layers(net)[1 if skip_first else 0:]
+    for m in layers:
+        m.register_forward_pre_hook(hook)
+    return len(layers)
+
+
+@torch.no_grad()
+def weight_norm_init(net: nn.Module, x: Tensor) -> None:
+    """Weight-normalise every linear/conv layer (w = g v / ||v||) and set g and the bias so that
+    each unit's pre-activation has mean 0 and variance 1 on the batch ``x`` (Salimans & Kingma
+    2016's data-dependent initialisation; the net in eval mode, so no noise or dropout)."""
+    from torch.nn.utils.parametrizations import weight_norm
+    layers = _layers(net)
+    for m in layers:
+        weight_norm(m, dim=0)
+
+    def hook(mod, inp, out):
+        dims = [0] + list(range(2, out.dim()))
+        mean, std = out.mean(dims), out.std(dims) + 1e-6
+        shape = (-1,) + (1,) * (out.dim() - 2)
+        g = mod.parametrizations.weight.original0
+        g.div_(std.view(g.shape))
+        if mod.bias is None:    # no bias to centre with: scale only
+            mean = torch.zeros_like(mean)
+        else:
+            mod.bias.sub_(mean).div_(std)
+        return (out - mean.view(shape)) / std.view(shape)
+    modes = {m: m.training for m in net.modules()}
+    net.eval()
+    handles = [m.register_forward_hook(hook) for m in layers]
+    try:
+        net(x)
+    finally:
+        for h in handles:
+            h.remove()
+        for m, t in modes.items():
+            m.train(t)
 
 
 def need_images_with_labels(ds, who: str):

@@ -8,7 +8,11 @@ sigmoid(logsumexp l).  D's loss on n labelled images per class plus all images u
     L_unsup = -E_x log D(x) - E_z log(1 - D(G(z)))   = softplus(-lse l(x)) + softplus(lse l(G(z)))
 
 so without labels the K + 1 loss is exactly the GAN's (tests/test_families.py checks it).
-G uses feature matching on D's last hidden layer, ||E f(x) - E f(G(z))||^2.  With
+G uses feature matching on D's last hidden layer, ||E f(x) - E f(G(z))||^2.  Salimans et
+al.'s D also has Gaussian noise on every layer's input (``input_noise`` on the image,
+``hidden_noise`` before every later linear or conv layer and the read-out, only while
+training) and weight normalisation with a data-dependent initialisation (``weight_norm``).
+With
 ``adversarial = false`` only L_sup trains D: the same classifier on the labels alone, the
 baseline the semi-supervised accuracy is compared with.  ``classify`` gives D's K logits to
 the ``classify`` metric (held-out accuracy).
@@ -26,7 +30,8 @@ from gankit.config import ConfigError, opt
 from gankit.registry import OBJECTIVES
 from gankit.train.loop import Phase
 from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec
-from gankit.train.parts import FeatureHead, feature_body, need_images_with_labels
+from gankit.train.parts import (FeatureHead, add_layer_noise, feature_body, need_images_with_labels,
+                                weight_norm_init)
 
 
 def ssgan_d_loss(real: Tensor, fake: Tensor, labelled: Tensor | None = None, labels: Tensor | None = None,
@@ -61,6 +66,11 @@ class SemiSupervisedGAN(Objective):
         self.y_lab = ds.split_labels("train")[idx].to(ctx.device)
         self.G = ctx.build_net("generators", cfg.generator, noise_dim=cfg.noise.dim)
         self.D = FeatureHead(feature_body(ctx), self.K)
+        if p.hidden_noise > 0:
+            add_layer_noise(self.D, p.hidden_noise, skip_first=True)
+        if p.weight_norm:
+            # deterministic: the first 500 training images, no random stream consumed
+            weight_norm_init(self.D, ds.split("train")[:500].to(ctx.device))
         self.modules = {"G": self.G, "D": self.D}
         self.optimizers = {"d": OptimizerSpec(["D"], cfg.optim_d), "g": OptimizerSpec(["G"], cfg.optim_g)}
 
@@ -78,7 +88,7 @@ class SemiSupervisedGAN(Objective):
             lab = self.D(self._noisy(self.x_lab[i]))
             if not p.adversarial:
                 sup = F.cross_entropy(lab, self.y_lab[i])
-                return sup, {"loss_sup": sup.detach()} if c.logging else {}
+                return sup, {"sup": sup.detach()} if c.logging else {}
             real = self.ctx.sample_batch(self.m).x
             with torch.no_grad():
                 fake = self.G(self.ctx.sample_z(self.m))
@@ -87,7 +97,7 @@ class SemiSupervisedGAN(Objective):
             loss, sup, unsup = ssgan_d_loss(lr, lf, lab, self.y_lab[i], p.unsup_weight)
             logs = {}
             if c.logging:
-                logs = {"loss_sup": sup.detach(), "loss_unsup": unsup.detach(),
+                logs = {"sup": sup.detach(), "unsup": unsup.detach(),
                         "d_real": torch.sigmoid(torch.logsumexp(lr, 1)).mean().detach(),
                         "d_fake": torch.sigmoid(torch.logsumexp(lf, 1)).mean().detach(),
                         "label_acc": (lab.argmax(1) == self.y_lab[i]).float().mean().detach()}
@@ -111,6 +121,10 @@ class SSGANParams:
     unsup_weight: float = opt(1.0, "weight of the unsupervised (real vs fake) part of D's loss", ge=0.0)
     input_noise: float = opt(0.3, "std of Gaussian noise added to D's inputs while training "
                                   "(Salimans et al.: 0.3)", ge=0.0)
+    hidden_noise: float = opt(0.0, "std of Gaussian noise added to the input of every later layer of "
+                                   "D while training (Salimans et al.: 0.5)", ge=0.0)
+    weight_norm: bool = opt(False, "weight normalisation of D's linear and conv layers, initialised "
+                                   "from data (unit-variance pre-activations)")
 
 
 @OBJECTIVES.register("ssgan", SSGANParams, "semi-supervised GAN: D a K+1-class classifier, feature matching")
