@@ -45,6 +45,7 @@ ADDED_OPTIONS: dict[tuple[str, str], object] = {
     ("train", "lr_on_resume"): "continue",
     ("train", "tensorboard"): False,
     ("train", "live_report"): True,
+    ("condition", "attribute_mismatch"): 0.0,
 }
 
 
