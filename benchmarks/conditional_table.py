@@ -34,6 +34,10 @@ VARIANTS = {
                                               "condition.mismatch_weight=1"],
     "captions, GRU encoder, concat D + mismatched pairs": ["@fashion-text", "condition.text_encoder=gru",
                                                           "condition.mismatch_weight=1"],
+    # half of the mismatched captions keep the class and flip attribute words
+    "captions, GRU encoder, concat D + class and attribute mismatches": [
+        "@fashion-text", "condition.text_encoder=gru", "condition.mismatch_weight=1",
+        "condition.attribute_mismatch=0.5"],
     "concat D + mismatched pairs x2": ["condition.d_mode=concat", "condition.mismatch_weight=2"],
 }
 

@@ -48,6 +48,7 @@ ADDED_OPTIONS: dict[tuple[str, str], object] = {
     ("train", "compile"): False,
     ("objective", "hidden_noise"): 0.0,
     ("objective", "weight_norm"): False,
+    ("condition", "attribute_mismatch"): 0.0,
 }
 
 

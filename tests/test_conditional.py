@@ -88,6 +88,26 @@ def test_mismatched_sampler_never_pairs_a_sample_with_its_own_condition():
     assert (wrong_classes != y).all()
 
 
+def test_attribute_mismatches_keep_the_class_and_flip_an_attribute():
+    g = torch.Generator().manual_seed(0)
+    text = ConditionalData(synthetic_images(), "text")
+    _, c, y = text.sample_conditional(400, g)
+    assert torch.equal(text.caption_bits(c), text.attr_bits[:0].new_tensor(
+        [[text.parse(t)[1][a] for a in ("thickness", "size", "brightness")] for t in text.vocab.decode(c)]))
+    wrong = text.mismatched(y, g, c, attribute_share=0.5)
+    assert not (wrong == c).all(1).any()                      # never the sample's own caption
+    parsed = [text.parse(t) for t in text.vocab.decode(wrong)]
+    same = torch.tensor([k for k, _ in parsed]) == y
+    assert 0.4 < same.float().mean() < 0.6                    # about half keep the class...
+    bits = torch.tensor([[a[n] for n in ("thickness", "size", "brightness")] for _, a in parsed])
+    assert ((bits != text.caption_bits(c)).any(1) | ~same).all()   # ...and differ in an attribute
+    every = text.mismatched(y, g, c, attribute_share=1.0)
+    assert torch.equal(torch.tensor([text.parse(t)[0] for t in text.vocab.decode(every)]), y)
+    # without the option the draws are those of before (runs keep their numbers)
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    assert torch.equal(text.mismatched(y, g1), text.mismatched(y, g2, c, attribute_share=0.0))
+
+
 def test_captions_measure_the_image_and_round_trip():
     data = ConditionalData(synthetic_images(400), "text")
     x, c, y = data.sample_conditional(50, torch.Generator().manual_seed(0))

@@ -162,3 +162,17 @@ def test_d_embedding_copied_from_pretrained_g_and_frozen(tmp_path):
     assert not torch.equal(run.D.embed.weight, before)
     assert not run.D.embed.weight.requires_grad
     assert torch.equal(run.D.embed.weight, run.G.embed.weight)
+
+
+def test_nll_test_is_taken_at_the_sampling_temperature():
+    from gankit.metrics.text import model_nll
+    G = tiny_g(seed=2).eval()
+    x = torch.randint(0, 6, (9, 4))
+    with torch.no_grad():
+        logits = G(x)
+    for T in (1.0, 0.5, 2.0):
+        G.temperature = T
+        want = -torch.log_softmax(logits / T, -1).gather(-1, x[..., None]).mean().item()
+        assert abs(model_nll(G, x, None) - want) < 1e-5, T
+    G.temperature = 0.5
+    assert model_nll(G, x, None) != pytest.approx(-G.token_logp(x).mean().item())

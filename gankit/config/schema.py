@@ -121,6 +121,9 @@ class ConditionConfig:
                       choices=["concat", "projection", "acgan", "none"])
     mismatch_weight: float = opt(1.0, "weight of the matching-aware term: real x with a wrong "
                                       "condition scored as fake (0: off; concat/projection D only)", ge=0)
+    attribute_mismatch: float = opt(0.0, "captions: share of the mismatched pairs that keep the "
+                                    "class and flip one or more attribute words (else another class)",
+                                    ge=0, le=1)
     aux_weight: float = opt(1.0, "weight of AC-GAN's class loss (d_mode = acgan)", ge=0)
     text_encoder: str = opt("bag", "caption encoder: mean of word embeddings (bag) or a GRU",
                             choices=["bag", "gru"])

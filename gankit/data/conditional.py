@@ -173,10 +173,27 @@ class ConditionalData:
     def random_classes(self, n: int, generator: torch.Generator) -> Tensor:
         return torch.randint(0, self.n_classes, (n,), generator=generator)
 
-    def mismatched(self, y: Tensor, generator: torch.Generator) -> Tensor:
-        """For each row a condition of another class: never a sample's own condition."""
+    def caption_bits(self, captions: Tensor) -> Tensor:
+        """Caption token ids (n, max_words) -> the attribute bits they name, (n, n_attr)."""
+        hi = torch.tensor([self.vocab.index[w] for _, _, w in ATTRIBUTES], device=captions.device)
+        return (captions[:, :, None] == hi).any(1).long()
+
+    def mismatched(self, y: Tensor, generator: torch.Generator, captions: Tensor | None = None,
+                   attribute_share: float = 0.0) -> Tensor:
+        """For each row a wrong condition, never a sample's own: another class; or, for a share
+        ``attribute_share`` of the rows of a caption batch (``captions``, the real ones), the
+        same class with a random non-empty set of its attribute words flipped, so D learns
+        that the attribute words must match too."""
         shift = torch.randint(1, self.n_classes, (len(y),), generator=generator).to(y.device)
-        return self.conditions_for((y + shift) % self.n_classes, generator)
+        wrong = self.conditions_for((y + shift) % self.n_classes, generator)
+        if attribute_share <= 0 or self.condition_kind != "text" or captions is None:
+            return wrong          # no further draws: runs without the option stay as they were
+        n, A = len(y), len(ATTRIBUTES)
+        pick = torch.rand(n, generator=generator) < attribute_share
+        flip = torch.randint(1, 2 ** A, (n,), generator=generator)[:, None] >> torch.arange(A) & 1
+        bits = self.caption_bits(captions.cpu()) ^ flip
+        same = self.vocab.encode(self.caption(bits, y.cpu()), self.max_words)
+        return torch.where(pick[:, None], same, wrong.cpu()).to(wrong.device)
 
 
 def make_conditional(dataset, cfg):

@@ -61,16 +61,19 @@ def novelty_scores(samples: list[str], train: set[str], test: set[str]) -> dict[
 
 @torch.no_grad()
 def model_nll(G, x: torch.Tensor, end_id, batch: int = 1000) -> float:
-    """Per-token NLL of sequences x under G (valid positions only), G in eval mode."""
+    """Per-token NLL of sequences x under G (valid positions only), G in eval mode, at G's
+    sampling temperature: the distribution its samples come from (Caccia et al. 2020 trace
+    quality against this diversity measure over temperatures)."""
     from gankit.data.text import valid_mask
     was = G.training
     G.eval()
     dev = next(G.parameters()).device
+    temp = getattr(G, "temperature", 1.0)
     total, count = 0.0, 0
     for i in range(0, len(x), batch):
         xb = x[i:i + batch].to(dev)
         m = valid_mask(xb, end_id)
-        total += float(-(G.token_logp(xb) * m).sum())
+        total += float(-(G.token_logp(xb, temp) * m).sum())
         count += int(m.sum())
     G.train(was)
     return total / max(count, 1)
@@ -96,7 +99,7 @@ def _nll_oracle(ctx):
     return {"nll_oracle": float(ctx.dataset.oracle_nll(x).mean())}
 
 
-@register_metric("nll_test", _is_text, "per-token NLL of held-out sequences under G (text)",
+@register_metric("nll_test", _is_text, "per-token NLL of held-out sequences under G at its sampling temperature (text)",
                  {"nll_test": Output("NLL_test (nats/token)", "lower", ".3f")})
 def _nll_test(ctx):
     if ctx.likelihood is None:

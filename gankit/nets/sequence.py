@@ -81,9 +81,10 @@ class SeqGenerator(nn.Module):
         h, _ = self.rnn(self.drop(self._inputs(x)))
         return self.out(self.drop(h))
 
-    def token_logp(self, x: Tensor) -> Tensor:
-        """log p(x_t | x_<t), (n, L)."""
-        lp = torch.log_softmax(self(x), -1)
+    def token_logp(self, x: Tensor, temperature: float = 1.0) -> Tensor:
+        """log p(x_t | x_<t), (n, L), under softmax(logits / temperature)."""
+        logits = self(x)
+        lp = torch.log_softmax(logits if temperature == 1.0 else logits / temperature, -1)
         return lp.gather(-1, x.unsqueeze(-1)).squeeze(-1)
 
     # ---------------------------------------------------------------- sampling

@@ -55,7 +55,8 @@ def conditional_terms(c, dataset, loss, cond_gen: torch.Generator):
     # mismatched pairs only mean something to a D whose realism score sees c
     if c.mismatch_weight > 0 and c.d_mode in ("concat", "projection"):
         def mismatch(D, real, fake, ctx):
-            wrong = dataset.mismatched(ctx.scratch["batch"].y, cond_gen).to(real.device)
+            b = ctx.scratch["batch"]
+            wrong = dataset.mismatched(b.y, cond_gen, b.c, c.attribute_mismatch).to(real.device)
             return c.mismatch_weight * fake_half(D.net(real, wrong))
         mismatch.log_as = "mismatch"
         d_terms.append(mismatch)

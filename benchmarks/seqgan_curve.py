@@ -1,0 +1,154 @@
+"""SeqGAN's oracle at full MLE scale, measured as a quality-diversity curve (Caccia et al. 2020).
+
+Quality is NLL_oracle of G's samples (lower = samples the oracle finds likely); diversity is
+NLL_test, the NLL of held-out oracle data under G at the same sampling temperature (lower =
+G covers the data).  Lowering the temperature buys quality with diversity, so a GAN only
+beats MLE if its point lies beyond MLE's temperature curve: lower NLL_oracle than MLE at
+the same NLL_test.
+
+    # 1. MLE to convergence (80 epochs of 10,000 = 12,500 steps of 64), resumable with --resume
+    gankit train seqgan-oracle --out runs/full/mle --set train.steps=12500 \\
+        --set objective.pretrain_steps=12500 --set train.checkpoint_every=500
+    # 2. MLE's temperature curve
+    .venv/bin/python benchmarks/seqgan_curve.py sweep runs/full/mle
+    # 3. an adversarial recipe from that G (resumable: run the same command again)
+    .venv/bin/python benchmarks/seqgan_curve.py adv --mle runs/full/mle --out runs/full/gumbel \\
+        --recipe gumbel --d-steps 1000 --adv 800
+    # 4. the table and who lies beyond MLE's curve
+    .venv/bin/python benchmarks/seqgan_curve.py table runs/full/mle runs/full/gumbel ...
+
+Each run folder gets curve.json: {temperature: {nll_oracle, nll_test}}; temperatures
+already measured are skipped, so every stage can be cut and rerun.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gankit import config as C
+from gankit.runfolder import RunFolder
+from gankit.train.run import Run
+
+TEMPS = [0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25]
+RECIPES = {
+    "rollout": ["objective.estimator='rollout'"],
+    "dense": ["objective.estimator='dense'", "discriminator.name='lstm_step'"],
+    "gumbel": ["objective.estimator='gumbel'"],
+}
+EVAL = ["eval.n_samples={n}", "train.progress=false", "train.sample_every=1000000"]
+
+
+def sweep(folder: Path, temps, n: int):
+    path = folder / "curve.json"
+    curve = json.loads(path.read_text()) if path.exists() else {}
+    step = max(s for s, _ in RunFolder(folder).checkpoints())
+    curve = {t: v for t, v in curve.items() if v.get("step") == step}    # the latest G only
+    todo = [t for t in temps if f"{t:g}" not in curve]
+    if not todo:
+        return curve
+    run = Run.open(folder, [s.format(n=n) for s in EVAL], write=False)
+    try:
+        for t in todo:
+            run.G.temperature = t
+            r = run.evaluate(["nll_oracle", "nll_test"])
+            curve[f"{t:g}"] = {k: round(v, 4) for k, v in r.items()} | {"step": run.step}
+            print(folder.name, f"T={t:g}", curve[f"{t:g}"], flush=True)
+            path.write_text(json.dumps(curve, indent=1, sort_keys=True))
+    finally:
+        run.close()
+    return curve
+
+
+def adversarial(a):
+    out = Path(a.out)
+    P = RunFolder(a.mle).load_checkpoint()[0]["step"]
+    total = P + a.d_steps + a.adv
+    if RunFolder(out).checkpoints():          # resume where the last checkpoint left it
+        run = Run.open(out, [f"train.steps={total}"], write=True)
+        print(f"{out}: resuming at step {run.step} of {total}", flush=True)
+    else:
+        shutil.rmtree(out, ignore_errors=True)   # cut before its first checkpoint: start again
+        state, _ = RunFolder(a.mle).load_checkpoint()
+        mle_cfg = C.to_dict(C.load(RunFolder(a.mle).read_config()))
+        sets = [f"train.steps={total}", f"objective.pretrain_steps={P}",
+                f"objective.d_pretrain_steps={a.d_steps}", "train.progress=false",
+                f"train.checkpoint_every={a.checkpoint_every}", "train.log_every=25",
+                "train.sample_every=1000000"] + RECIPES[a.recipe] + a.set
+        cfg = C.load(mle_cfg, sets)
+        run = Run.create(cfg, out)
+        run.G.load_state_dict(state["models"]["G"])
+        run.optimizers["g"].load_state_dict(state["optimizers"]["g"])
+        run.step = P
+        run.save_checkpoint()                    # resumable from the start
+    t = time.process_time()
+    try:
+        run.train()
+    finally:
+        run.close()
+    cpu = time.process_time() - t
+    log = out / "cpu_s.txt"
+    prev = float(log.read_text()) if log.exists() else 0.0
+    log.write_text(f"{prev + cpu:.1f}")
+
+
+def mle_frontier(curve: dict):
+    """MLE's NLL_oracle as a function of NLL_test (piecewise linear over its temperatures)."""
+    pts = sorted((v["nll_test"], v["nll_oracle"]) for v in curve.values())
+    xs, ys = np.array([p[0] for p in pts]), np.array([p[1] for p in pts])
+    return lambda x: float(np.interp(x, xs, ys)) if xs[0] <= x <= xs[-1] else None
+
+
+def table(folders):
+    curves = {Path(f).name: json.loads((Path(f) / "curve.json").read_text()) for f in folders}
+    mle = curves[Path(folders[0]).name]
+    f = mle_frontier(mle)
+    print("| run | T | NLL_oracle | NLL_test | MLE's NLL_oracle at this NLL_test | beyond MLE's curve |")
+    print("|---|---|---|---|---|---|")
+    for name, curve in curves.items():
+        for t, v in sorted(curve.items(), key=lambda kv: float(kv[0])):
+            ref = f(v["nll_test"])
+            beyond = "" if name == Path(folders[0]).name else (
+                "outside MLE's range" if ref is None else ("yes" if v["nll_oracle"] < ref else "no"))
+            print(f"| {name} | {t} | {v['nll_oracle']:.3f} | {v['nll_test']:.3f} | "
+                  f"{'' if ref is None else f'{ref:.3f}'} | {beyond} |")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("sweep", help="NLL_oracle and NLL_test over sampling temperatures")
+    s.add_argument("runs", nargs="+")
+    s.add_argument("--temps", type=float, nargs="+", default=TEMPS)
+    s.add_argument("--eval-samples", type=int, default=5000)
+    d = sub.add_parser("adv", help="an adversarial recipe from a pretrained MLE run, then its sweep")
+    d.add_argument("--mle", required=True)
+    d.add_argument("--out", required=True)
+    d.add_argument("--recipe", choices=sorted(RECIPES), required=True)
+    d.add_argument("--d-steps", type=int, default=1000, help="D-only steps before the game")
+    d.add_argument("--adv", type=int, required=True, help="adversarial G steps")
+    d.add_argument("--checkpoint-every", type=int, default=100)
+    d.add_argument("--set", action="append", default=[], help="config override (repeatable)")
+    d.add_argument("--temps", type=float, nargs="+", default=TEMPS)
+    d.add_argument("--eval-samples", type=int, default=5000)
+    t = sub.add_parser("table", help="markdown table; the first run is MLE's curve")
+    t.add_argument("runs", nargs="+")
+    a = p.parse_args(argv)
+    torch.set_num_threads(1)
+    if a.cmd == "sweep":
+        for r in a.runs:
+            sweep(Path(r), a.temps, a.eval_samples)
+    elif a.cmd == "adv":
+        adversarial(a)
+        sweep(Path(a.out), a.temps, a.eval_samples)
+    else:
+        table(a.runs)
+
+
+if __name__ == "__main__":
+    main()
