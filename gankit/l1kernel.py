@@ -19,6 +19,24 @@ from torch import Tensor
 
 # numba costs ~1 s to import: gankit.l1kernel_numba is imported on the first call only
 HAVE_NUMBA = importlib.util.find_spec("numba") is not None
+_kernels = None
+
+
+def _nb():
+    """The compiled loops, or None (with one warning) where numba cannot load or cache them,
+    e.g. no writable cache folder: the torch expression then gives the same values, slower."""
+    global _kernels, HAVE_NUMBA
+    if _kernels is None:
+        try:
+            from gankit import l1kernel_numba
+            _kernels = l1kernel_numba
+        except Exception as e:      # numba's import/caching errors have no common base class
+            import warnings
+            warnings.warn(f"minibatch discrimination: numba kernels unavailable ({type(e).__name__}: "
+                          f"{e}); using torch.cdist (same values, ~3x slower steps). Setting "
+                          f"NUMBA_CACHE_DIR to a writable folder usually fixes this.")
+            HAVE_NUMBA = False
+    return _kernels
 
 
 def closeness_torch(M: Tensor) -> Tensor:
@@ -31,8 +49,7 @@ class _Closeness(torch.autograd.Function):
     def forward(ctx, M: Tensor) -> Tensor:
         Mt = M.detach().transpose(1, 2).contiguous()          # (B, C, n): rows contiguous in j
         K = np.empty((Mt.shape[0], Mt.shape[2], Mt.shape[2]), dtype=Mt.numpy().dtype)
-        from gankit import l1kernel_numba as nb
-        nb.l1(Mt.numpy(), K)
+        _kernels.l1(Mt.numpy(), K)
         np.negative(K, out=K)
         np.exp(K, out=K)                                       # numpy's SIMD exp, in place
         K = torch.from_numpy(K)
@@ -44,8 +61,7 @@ class _Closeness(torch.autograd.Function):
     def backward(ctx, g: Tensor) -> Tensor:
         Mt, K = ctx.saved_tensors
         out = torch.empty_like(Mt)
-        from gankit import l1kernel_numba as nb
-        nb.l1_grad(Mt.numpy(), K.numpy(), g.detach().contiguous().numpy(), out.numpy())
+        _kernels.l1_grad(Mt.numpy(), K.numpy(), g.detach().contiguous().numpy(), out.numpy())
         return out.transpose(1, 2)
 
 
@@ -53,7 +69,7 @@ def closeness(M: Tensor) -> Tensor:
     """(B, n, C) -> (B, n): o_bi = sum_{j != i} exp(-sum_c |M_bic - M_bjc|)."""
     if M.dim() != 3:
         raise ValueError(f"closeness: expected (kernels, n, dim), got shape {tuple(M.shape)}")
-    if not HAVE_NUMBA or M.device.type != "cpu":
+    if not HAVE_NUMBA or M.device.type != "cpu" or _nb() is None:
         return closeness_torch(M)
     if M.dtype in (torch.float32, torch.float64):
         return _Closeness.apply(M)

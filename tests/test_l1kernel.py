@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+from gankit import l1kernel
 from gankit.l1kernel import closeness, closeness_torch
 from gankit.train.remedies import MinibatchDiscrimination
 
@@ -54,3 +55,21 @@ def test_minibatch_discrimination_layer_uses_it_with_chunks():
     ref = torch.cat([closeness_torch(M[:, i:i + 5]).T for i in (0, 5, 10)])
     torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
     assert out.shape == (12, 3)
+
+
+def test_numba_that_cannot_load_falls_back_to_torch_with_a_warning(monkeypatch):
+    import builtins
+    real_import = builtins.__import__
+
+    def failing(name, *args, **kw):
+        if args and args[2] and "l1kernel_numba" in args[2]:
+            raise RuntimeError("cannot cache function: no locator available")
+        return real_import(name, *args, **kw)
+    monkeypatch.setattr(l1kernel, "_kernels", None)
+    monkeypatch.setattr(l1kernel, "HAVE_NUMBA", True)
+    monkeypatch.setattr(builtins, "__import__", failing)
+    M = torch.randn(2, 6, 3)
+    with pytest.warns(UserWarning, match="NUMBA_CACHE_DIR"):
+        out = closeness(M)
+    torch.testing.assert_close(out, closeness_torch(M))
+    assert l1kernel.HAVE_NUMBA is False
