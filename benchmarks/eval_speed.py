@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -69,13 +70,20 @@ def final(a):
     from gankit.builtins import load_builtins
     load_builtins()
     table = json.loads((Path(C.PRESET_DIR) / "times.json").read_text())
-    for name in a.only or C.preset_names():
+    runs = [(None, name) for name in a.only or C.preset_names()]
+    if a.trained:
+        runs = list(zip(map(Path, a.trained), a.only or [Path(r).name for r in a.trained]))
+    for src, name in runs:
         times: dict = {}
         _timed_metrics(times)
         with tempfile.TemporaryDirectory() as tmp:
             up0 = _uptime()
-            run = api.train(name, out=Path(tmp) / "r", overrides=QUIET + [f"train.steps={a.steps}"],
-                            evaluate=False, report=False, log=None)
+            if src is None:
+                run = api.train(name, out=Path(tmp) / "r", overrides=QUIET + [f"train.steps={a.steps}"],
+                                evaluate=False, report=False, log=None)
+            else:      # a copy, so that the trained folder stays without an evaluation
+                shutil.copytree(src, Path(tmp) / "r")
+                run = api.open_run(Path(tmp) / "r")
             t = time.perf_counter()
             api.final_evaluation(run, log=None)
             total = time.perf_counter() - t
@@ -83,7 +91,8 @@ def final(a):
         full = C.load(name)
         per = table.get(name, {}).get("s_per_step")
         train_s = per * full.train.steps if per else None
-        rec = {"preset": name, "eval_s": round(total, 2), "train_s_default": train_s and round(train_s, 1),
+        rec = {"preset": name, "trained": str(src) if src else None, "step": run.step,
+               "eval_s": round(total, 2), "train_s_default": train_s and round(train_s, 1),
                "ratio": train_s and round(total / train_s, 4), "metrics": times, "gankit": _commit(),
                "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "uptime_before": up0, "uptime_after": _uptime(),
                "cache": os.environ.get("GANKIT_CACHE", "~/.cache/gankit"), "threads": torch.get_num_threads()}
@@ -226,6 +235,8 @@ def main():
     ap.add_argument("--n", type=int, default=10000, help="samples (fcd, drs)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--run", help="a DRS run folder (drs)")
+    ap.add_argument("--trained", nargs="*", help="final: time the evaluation of these trained run folders "
+                    "(copied first) instead of short runs; --only: their preset names, in order")
     ap.add_argument("--out")
     a = ap.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))

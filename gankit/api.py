@@ -148,7 +148,7 @@ def record_reference(run, names: list[str] | None, log=None) -> dict | None:
     """Measure the metrics on real data (gankit.metrics.reference) and record them as
     {"kind": "reference"}, unless a reference with the same eval settings is recorded."""
     from gankit import config as C
-    from gankit.metrics.reference import evaluate_reference
+    from gankit.metrics.reference import cached_reference
     settings = C.to_dict(run.cfg.eval)
     done = [r for r in run.folder.records("reference") if r.get("settings") == settings
             and (not r.get("metrics") or (names and set(r["metrics"]) >= set(names)))]
@@ -156,7 +156,8 @@ def record_reference(run, names: list[str] | None, log=None) -> dict | None:
         return None
     if log:
         log("measuring the same metrics on real data for the report's reference row (once per run)")
-    ref = evaluate_reference(run.dataset, run.cfg.eval, run.cfg.seed, names)
+    ref = cached_reference(run.dataset, run.cfg.eval, run.cfg.seed, names, data_cfg=C.to_dict(run.cfg.data),
+                           settings_dict=settings)
     rec = {"step": run.step, "kind": "reference", "settings": settings, "metrics": names or [], **ref}
     run.log(rec)
     return rec

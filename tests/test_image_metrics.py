@@ -105,6 +105,19 @@ def test_parzen_matches_scipy_and_picks_sigma():
     assert out["parzen_se"] == pytest.approx(float(t.std() / math.sqrt(300)))
 
 
+def test_parzen_chunks_match_a_float64_logsumexp():
+    # float32 images in 784-d, sigmas where nearly every term underflows: the chunked,
+    # shifted float32 sum equals a float64 logsumexp of the same distances
+    g = torch.Generator().manual_seed(3)
+    c, x = torch.rand(700, 784, generator=g), torch.rand(300, 784, generator=g) * 0.9
+    sig = np.logspace(-1, 0, 10)
+    ours = M.parzen_lls(c, x, sig, chunk=128)
+    d2 = ((x.double()[:, None] - c.double()[None]) ** 2).sum(-1)
+    for j, s in enumerate(sig):
+        ref = (torch.logsumexp(-d2 / (2 * s * s), 1) - math.log(700) - 392 * math.log(2 * math.pi * s * s))
+        assert torch.allclose(ours[:, j], ref, rtol=1e-5, atol=0), s
+
+
 def test_stacked_modes_known_answers():
     all_modes = np.array([[a, b, c] for a in range(10) for b in range(10) for c in range(10)])
     r = M.stacked_modes(np.repeat(all_modes, 3, 0))

@@ -100,3 +100,14 @@ def test_nn_index_scans_queries_that_bound_nothing(monkeypatch):
     full = torch.cdist(q.double(), bank.double()) ** 2
     assert torch.equal(j, full.argmin(1))
     assert torch.allclose(d.double(), full.min(1).values, atol=1e-5)
+
+
+def test_embedding_blur_equals_the_binomial_convolution():
+    import torch.nn.functional as F
+    for shape in [(7, 1, 12, 12), (5, 3, 9, 16)]:
+        x = torch.rand(*shape, generator=torch.Generator().manual_seed(2)) * 2 - 1
+        k = torch.tensor([1.0, 2.0, 1.0])
+        w = ((k[:, None] * k[None]) / 16).expand(shape[1], 1, 3, 3)
+        b = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), w, groups=shape[1]).reshape(len(x), -1)
+        b = b - b.mean(1, keepdim=True)
+        assert torch.allclose(Mem.embed(x, chunk=3), b / b.norm(dim=1, keepdim=True), atol=1e-6)

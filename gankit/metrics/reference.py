@@ -88,3 +88,81 @@ def _measure(m, ctx, out: dict, skipped: list):
         skipped.append(m.name)
         return
     out.update({k: v for k, v in res.items() if k != "mode_counts"})
+
+
+# ------------------------------------------------------------------ the row, cached on disk
+#
+# A reference row depends on the data, the evaluation settings, the seed and the code that
+# measures it, never on G; on Fashion-MNIST it costs ~100 s (memorisation and Parzen against
+# 60,000 images), repeated by every run of a sweep at the same seed.  It is kept as JSON in
+# $GANKIT_CACHE/reference/, keyed by all of these.
+
+_SOURCES = ("metrics", "data")
+
+
+def _code_hash() -> str:
+    """sha1 of the source of gankit.metrics, gankit.data and the modules they read streams
+    and operators from: any change to how a row is measured makes a new key."""
+    import hashlib
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    h = hashlib.sha1()
+    files = [f for d in _SOURCES for f in sorted((root / d).glob("*.py"))]
+    for f in files + [root / "ops.py", root / "seeds.py"]:
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
+def reference_key(dataset, data_cfg: dict, settings: dict, seed: int, names: list[str] | None) -> str:
+    """The cache key of a reference row: the dataset's class and every tensor or array it
+    holds (content hashes, so a folder whose images changed gets a new row), the data and
+    eval settings, the seed, the metric names, torch/numpy versions and the code hash."""
+    import hashlib
+    import json
+
+    import numpy as np
+
+    from gankit.metrics.feature_nets import tensor_hash
+    parts = ["reference-v1", type(dataset).__module__ + "." + type(dataset).__qualname__,
+             torch.__version__, np.__version__, _code_hash(),
+             json.dumps(data_cfg, sort_keys=True, default=str), json.dumps(settings, sort_keys=True, default=str),
+             str(int(seed)), ",".join(sorted(names)) if names else "*"]
+    for k, v in sorted(vars(dataset).items()):
+        if isinstance(v, (torch.Tensor, np.ndarray)):
+            parts.append(f"{k}={tensor_hash(v)}")
+    return hashlib.sha1("\x00".join(parts).encode()).hexdigest()
+
+
+def _valid_row(row) -> bool:
+    def scalar(v):
+        return v is None or isinstance(v, (bool, int, float, str))
+    return isinstance(row, dict) and all(isinstance(k, str) and (scalar(v) or (
+        isinstance(v, list) and all(scalar(e) for e in v))) for k, v in row.items())
+
+
+def cached_reference(dataset, settings, seed: int, names: list[str] | None, *, data_cfg: dict,
+                     settings_dict: dict) -> dict:
+    """``evaluate_reference``, read from $GANKIT_CACHE/reference/ when the same row was
+    measured before (see ``reference_key``; ``data_cfg`` and ``settings_dict``: the run's
+    data and eval settings as plain dicts); a damaged or foreign file is measured again and
+    replaced, never trusted."""
+    import json
+
+    from gankit.io import jsonable, write_text_atomic
+    from gankit.metrics.feature_nets import cache_dir
+    key = reference_key(dataset, data_cfg, settings_dict, seed, names)
+    path = cache_dir().parent / "reference" / f"{key}.json"
+    if path.is_file():
+        try:
+            row = json.loads(path.read_text())
+            if _valid_row(row):
+                return row
+            warnings.warn(f"reference cache {path} does not hold a reference row; measuring again", stacklevel=2)
+        except (OSError, ValueError, UnicodeDecodeError) as e:
+            warnings.warn(f"reference cache {path} is damaged ({type(e).__name__}); measuring again", stacklevel=2)
+    row = jsonable(evaluate_reference(dataset, settings, seed, names))
+    try:
+        write_text_atomic(path, json.dumps(row))
+    except OSError as e:
+        warnings.warn(f"cannot write the reference cache {path}: {e}", stacklevel=2)
+    return row

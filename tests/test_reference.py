@@ -1,0 +1,66 @@
+"""The real-data reference row and its cache across runs (gankit/metrics/reference.py)."""
+import json
+
+import pytest
+import torch
+
+from gankit import api
+from gankit.metrics import reference as R
+
+METRICS = ["modes", "jsd"]
+
+
+def _run(tmp_path, name, tiny, *extra):
+    return api.train("ring", out=tmp_path / name, overrides=tiny + list(extra), evaluate=False, report=False,
+                     log=None)
+
+
+def _row(rec):
+    return {k: v for k, v in rec.items() if k != "step"}
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "reference"
+
+
+def test_a_second_run_reads_the_row_and_another_seed_measures_its_own(tmp_path, tiny, cache, monkeypatch):
+    first = api.record_reference(_run(tmp_path, "a", tiny), METRICS)
+    assert first["modes_covered"] == 8 and len(list(cache.glob("*.json"))) == 1
+
+    def measured(*a, **k):
+        raise AssertionError("measured again")
+    monkeypatch.setattr(R, "evaluate_reference", measured)
+    again = api.record_reference(_run(tmp_path, "b", tiny), METRICS)
+    assert _row(again) == _row(first)
+    with pytest.raises(AssertionError, match="measured again"):       # other seed: other draws
+        api.record_reference(_run(tmp_path, "c", tiny, "seed=1"), METRICS)
+    with pytest.raises(AssertionError, match="measured again"):       # other eval settings
+        api.record_reference(_run(tmp_path, "d", tiny, "eval.n_samples=400"), METRICS)
+    with pytest.raises(AssertionError, match="measured again"):       # other data
+        api.record_reference(_run(tmp_path, "e", tiny, "data.std=0.05"), METRICS)
+
+
+@pytest.mark.parametrize("content", ["{not json", '{"modes": {"__class__": "os.system"}}', "[1, 2]", "\udcff"])
+def test_a_damaged_or_foreign_cache_file_is_measured_again(tmp_path, tiny, cache, content):
+    first = api.record_reference(_run(tmp_path, "a", tiny), METRICS)
+    (path,) = cache.glob("*.json")
+    path.write_bytes(content.encode("utf-8", "surrogateescape"))
+    with pytest.warns(UserWarning, match="reference cache"):
+        again = api.record_reference(_run(tmp_path, "b", tiny), METRICS)
+    assert _row(again) == _row(first)
+    assert json.loads(path.read_text()) == {k: v for k, v in _row(first).items()
+                                            if k not in ("kind", "settings", "metrics")}
+
+
+def test_the_key_follows_the_datasets_content():
+    class Data:
+        pass
+    d = Data()
+    d.x, d.name = torch.zeros(4, 2), "folder"
+    key = R.reference_key(d, {"name": "folder"}, {"n_samples": 10}, 0, None)
+    assert R.reference_key(d, {"name": "folder"}, {"n_samples": 10}, 0, None) == key
+    d.x[0, 0] = 1                               # an image of the folder changed
+    assert R.reference_key(d, {"name": "folder"}, {"n_samples": 10}, 0, None) != key
+    assert R.reference_key(d, {"name": "folder"}, {"n_samples": 10}, 0, ["modes"]) != key
