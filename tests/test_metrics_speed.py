@@ -40,6 +40,33 @@ def test_nn_index_finds_the_exact_nearest_rows():
     assert torch.allclose(d.double(), full.min(1).values, atol=1e-5)
 
 
+def test_numba_and_torch_routes_of_the_index_agree(monkeypatch):
+    import builtins
+
+    from gankit.metrics import nn_index
+    g = torch.Generator().manual_seed(1)
+    bank = torch.randn(20, 40, generator=g).repeat(25, 1) + 0.2 * torch.randn(500, 40, generator=g)
+    bank = torch.cat([bank, bank[:50]])                 # exact ties: the lowest row wins
+    q = torch.cat([bank[:30], torch.randn(50, 40, generator=g), torch.zeros(3, 40)])
+    index = NNIndex(bank, k=6)
+    d, j = index.query(q, chunk=16)
+    dp, jp = index.query_projected(q, chunk=16)
+    assert torch.equal(j, jp) and torch.allclose(d, dp, atol=1e-5)
+    assert torch.equal(j[:30], torch.arange(30))
+    # numba that cannot load or cache: one warning, the torch route
+    real_import = builtins.__import__
+
+    def failing(name, *args, **kw):
+        if args and args[2] and "nn_index_numba" in args[2]:
+            raise RuntimeError("cannot cache function: no locator available")
+        return real_import(name, *args, **kw)
+    monkeypatch.setattr(nn_index, "_kernel", None)
+    monkeypatch.setattr(builtins, "__import__", failing)
+    with pytest.warns(UserWarning, match="NUMBA_CACHE_DIR"):
+        df, jf = index.query(q, chunk=16)
+    assert torch.equal(jf, jp) and torch.equal(df, dp)
+
+
 def _images(n, seed):
     g = torch.Generator().manual_seed(seed)
     x = torch.rand(n, 1, 12, 12, generator=g) * 2 - 1

@@ -14,15 +14,40 @@ small.  On the memorisation bank of Fashion-MNIST (180,000 rows of 784), k = 64 
 about 30 rows a query of 180,000 (docs/speed.md).  The answer is the one a full scan
 gives, up to float32 rounding: the candidates' distances are computed as sums of
 squared differences, the full scan's as ||a||^2 + ||b||^2 - 2 a.b.
+
+Steps 2-3 run in gankit/nn_index_numba.py where numba loads (one pass over each query's
+bounds, candidates measured in float64 and abandoned once past the best; else the torch
+route ``query_projected``, the same answers): torch's gathers of candidate rows took more
+than half the search time (docs/speed.md).  Grouping the bank's projections by k-means,
+to skip whole groups by the triangle inequality, was tried and skipped nothing: on
+Fashion-MNIST's bank the groups' radii (~0.6) exceed the nearest distances (~0.45).
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 
 MARGIN = 1e-3      # float32 rounding of L (norms <= ~1 here is ~1e-6); a wide margin costs a few rows
 MAX_CANDIDATES = 4096   # a query with more candidates than this is scanned in full
 PIECE = 65536           # candidate pairs measured at once: 65,536 x 784 float32 = 200 MB
+_kernel = None
+
+
+def _numba():
+    """gankit.nn_index_numba, or None (one warning) where numba cannot load or cache it."""
+    global _kernel
+    if _kernel is None:
+        try:
+            from gankit import nn_index_numba
+            _kernel = nn_index_numba
+        except Exception as e:      # numba's import/caching errors have no common base class
+            import warnings
+            warnings.warn(f"nearest-neighbour search: numba kernel unavailable ({type(e).__name__}: {e}); "
+                          f"using torch (same answers, slower). Setting NUMBA_CACHE_DIR to a writable "
+                          f"folder usually fixes this.")
+            _kernel = False
+    return _kernel or None
 
 
 class NNIndex:
@@ -40,6 +65,25 @@ class NNIndex:
 
     def query(self, a: Tensor, chunk: int = 256) -> tuple[Tensor, Tensor]:
         """For each row of a: (squared distance to its nearest bank row, that row's index)."""
+        nb = _numba()
+        if nb is None:
+            return self.query_projected(a, chunk)
+        a = a.reshape(len(a), -1).float().contiguous()
+        n = len(self.bank)
+        buf = torch.empty(min(chunk, len(a)), n)
+        dist, idx = np.empty(len(a)), np.empty(len(a), dtype=np.int64)
+        bank = self.bank.numpy()
+        for i in range(0, len(a), chunk):
+            q = a[i:i + chunk]
+            qp = q @ self.V
+            s = torch.addmm(self.proj_sq[None].expand(len(q), n), qp, self.proj.T, beta=1, alpha=-2,
+                            out=buf[:len(q)])
+            nb.nearest(s.numpy(), (qp * qp).sum(1).double().numpy(), q.numpy(), bank, MARGIN,
+                       dist[i:i + chunk], idx[i:i + chunk])
+        return torch.from_numpy(dist).float(), torch.from_numpy(idx)
+
+    def query_projected(self, a: Tensor, chunk: int = 256) -> tuple[Tensor, Tensor]:
+        """``query`` in torch: candidates gathered and measured in pieces."""
         a = a.reshape(len(a), -1).float()
         n = len(self.bank)
         buf = torch.empty(min(chunk, len(a)), n)       # reused: no fresh pages each chunk
