@@ -7,14 +7,16 @@ from numba import njit
 
 
 @njit(cache=True)
-def nearest(S, qp_sq, Q, bank, margin, out_d, out_j):
+def nearest(S, qp_sq, Q, bank, margin, max_candidates, out_d, out_j):
     """For each query i: the squared distance to its nearest bank row and that row's index.
 
     S[i, j] + qp_sq[i] is a lower bound of ||Q_i - bank_j||^2 (the projected distance).
     The row with the smallest bound gives a first distance; then only rows whose bound is
     within ``margin`` of the best distance so far are measured, each in float64 and
     abandoned as soon as its partial sum passes the best.  Among equal distances the
-    lowest row wins, as in a full scan."""
+    lowest row wins, as in a full scan.  A query with more than ``max_candidates`` rows
+    under its first limit (one far from every row, e.g. a blank image) is left to the
+    caller: out_j = -1."""
     m, n = S.shape
     D = Q.shape[1]
     for i in range(m):
@@ -29,6 +31,14 @@ def nearest(S, qp_sq, Q, bank, margin, out_d, out_j):
             best += e * e
         bj = j0
         limit = best - qp_sq[i] + margin
+        count = 0
+        for j in range(n):
+            if s[j] <= limit:
+                count += 1
+        if count > max_candidates:
+            out_d[i] = best
+            out_j[i] = -1
+            continue
         for j in range(n):
             if s[j] > limit or j == j0:
                 continue

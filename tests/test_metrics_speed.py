@@ -53,6 +53,10 @@ def test_numba_and_torch_routes_of_the_index_agree(monkeypatch):
     dp, jp = index.query_projected(q, chunk=16)
     assert torch.equal(j, jp) and torch.allclose(d, dp, atol=1e-5)
     assert torch.equal(j[:30], torch.arange(30))
+    monkeypatch.setattr(nn_index, "MAX_CANDIDATES", 3)     # most queries take the full scan
+    dh, jh = index.query(q, chunk=16)
+    full = torch.cdist(q.double(), bank.double()) ** 2
+    assert torch.equal(jh, j) and torch.equal(jh, full.argmin(1)) and torch.allclose(dh, d, atol=1e-5)
     # numba that cannot load or cache: one warning, the torch route
     real_import = builtins.__import__
 

@@ -78,9 +78,22 @@ class NNIndex:
             qp = q @ self.V
             s = torch.addmm(self.proj_sq[None].expand(len(q), n), qp, self.proj.T, beta=1, alpha=-2,
                             out=buf[:len(q)])
-            nb.nearest(s.numpy(), (qp * qp).sum(1).double().numpy(), q.numpy(), bank, MARGIN,
+            nb.nearest(s.numpy(), (qp * qp).sum(1).double().numpy(), q.numpy(), bank, MARGIN, MAX_CANDIDATES,
                        dist[i:i + chunk], idx[i:i + chunk])
+            heavy = np.flatnonzero(idx[i:i + chunk] < 0)
+            if len(heavy):
+                d, j = self._scan(q[torch.from_numpy(heavy)], buf)
+                dist[i + heavy], idx[i + heavy] = d.numpy(), j.numpy()
         return torch.from_numpy(dist).float(), torch.from_numpy(idx)
+
+    def _scan(self, q: Tensor, buf: Tensor) -> tuple[Tensor, Tensor]:
+        """A query far from every row (a blank image) bounds nothing: scan the bank, then
+        measure its nearest row as the candidates are measured."""
+        n = len(self.bank)
+        full = torch.addmm(self.bank_sq[None].expand(len(q), n), q, self.bank.T, beta=1, alpha=-2,
+                           out=buf[:len(q)])
+        j = full.argmin(1)
+        return ((q - self.bank[j]) ** 2).sum(1), j
 
     def query_projected(self, a: Tensor, chunk: int = 256) -> tuple[Tensor, Tensor]:
         """``query`` in torch: candidates gathered and measured in pieces."""
@@ -106,14 +119,9 @@ class NNIndex:
             d = torch.cat([((q[rows[p:p + PIECE]] - self.bank[cols[p:p + PIECE]]) ** 2).sum(1)
                            for p in range(0, len(rows), PIECE)] or [torch.empty(0)])
             if heavy.any():
-                # a query far from every row (a blank image) bounds nothing: scan the bank, then
-                # measure its nearest row as the candidates are measured
                 h = heavy.nonzero(as_tuple=True)[0]
-                full = torch.addmm(self.bank_sq[None].expand(len(h), n), q[h], self.bank.T, beta=1, alpha=-2,
-                                   out=buf[:len(h)])
-                j = full.argmin(1)
-                rows, cols = torch.cat([rows, h]), torch.cat([cols, j])
-                d = torch.cat([d, ((q[h] - self.bank[j]) ** 2).sum(1)])
+                dh, j = self._scan(q[h], buf)
+                rows, cols, d = torch.cat([rows, h]), torch.cat([cols, j]), torch.cat([d, dh])
             # per-row minimum over the candidates (the first index among equal distances)
             key = rows * n + cols                              # rows, then columns, in order
             pos = torch.argsort(key)
