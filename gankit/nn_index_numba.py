@@ -7,11 +7,12 @@ from numba import njit
 
 
 @njit(cache=True)
-def nearest(S, qp_sq, Q, bank, margin, max_candidates, out_d, out_j):
+def nearest(S, J0, qp_sq, Q, bank, margin, max_candidates, out_d, out_j):
     """For each query i: the squared distance to its nearest bank row and that row's index.
 
     S[i, j] + qp_sq[i] is a lower bound of ||Q_i - bank_j||^2 (the projected distance).
-    The row with the smallest bound gives a first distance; then only rows whose bound is
+    The row with the smallest bound (J0[i], found by torch's vectorised argmin) gives a
+    first distance; then only rows whose bound is
     within ``margin`` of the best distance so far are measured, each in float64 and
     abandoned as soon as its partial sum passes the best.  Among equal distances the
     lowest row wins, as in a full scan.  A query with more than ``max_candidates`` rows
@@ -21,10 +22,7 @@ def nearest(S, qp_sq, Q, bank, margin, max_candidates, out_d, out_j):
     D = Q.shape[1]
     for i in range(m):
         s = S[i]
-        j0 = 0
-        for j in range(1, n):
-            if s[j] < s[j0]:
-                j0 = j
+        j0 = J0[i]
         best = 0.0
         for u in range(D):
             e = np.float64(Q[i, u]) - np.float64(bank[j0, u])
@@ -33,8 +31,7 @@ def nearest(S, qp_sq, Q, bank, margin, max_candidates, out_d, out_j):
         limit = best - qp_sq[i] + margin
         count = 0
         for j in range(n):
-            if s[j] <= limit:
-                count += 1
+            count += s[j] <= limit
         if count > max_candidates:
             out_d[i] = best
             out_j[i] = -1
