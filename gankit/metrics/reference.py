@@ -101,14 +101,15 @@ _SOURCES = ("metrics", "data")
 
 
 def _code_hash() -> str:
-    """sha1 of the source of gankit.metrics, gankit.data and the modules they read streams
-    and operators from: any change to how a row is measured makes a new key."""
+    """sha1 of the source of gankit.metrics, gankit.data, the modules they read streams and
+    operators from and the compiled kernels: any change to how a row is measured makes a
+    new key."""
     import hashlib
     from pathlib import Path
     root = Path(__file__).resolve().parent.parent
     h = hashlib.sha1()
     files = [f for d in _SOURCES for f in sorted((root / d).glob("*.py"))]
-    for f in files + [root / "ops.py", root / "seeds.py"]:
+    for f in files + [root / "ops.py", root / "seeds.py", *sorted(root.glob("*_numba.py"))]:
         h.update(f.name.encode() + b"\0" + f.read_bytes())
     return h.hexdigest()
 
