@@ -43,14 +43,16 @@ def _common(out: Path, steps: int, n: int, seed: int) -> list[str]:
 
 
 def train(preset: str, sets: list[str], out: Path) -> tuple[Run, float]:
-    if (out / "checkpoints").is_dir() and any((out / "checkpoints").iterdir()):
-        run = Run.open(out)
+    resumed = (out / "checkpoints").is_dir() and any((out / "checkpoints").iterdir())
+    run = Run.open(out) if resumed else Run.create(C.load(preset, sets), out)
+    if resumed and run.step >= run.cfg.train.steps:
         cpu = next((r["cpu_s"] for r in run.folder.records() if r.get("kind") == "bench"), float("nan"))
         return run, cpu
-    run = Run.create(C.load(preset, sets), out)
     t = time.process_time()
-    run.train()
-    cpu = time.process_time() - t
+    run.train()          # a stopped run continues from its last checkpoint
+    cpu = time.process_time() - t if not resumed else float("nan")    # a resumed run's CPU is partial
+    if run.step < run.cfg.train.steps:    # stopped by a signal: no row for a run that did not finish
+        sys.exit(f"{out}: stopped at step {run.step} of {run.cfg.train.steps}; rerun to continue it")
     run.log({"step": run.step, "kind": "bench", "cpu_s": cpu})
     return run, cpu
 
