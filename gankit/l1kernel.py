@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from gankit.kernels import load_kernels
+
 # numba costs ~1 s to import: gankit.l1kernel_numba is imported on the first call only
 HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 _kernels = None
@@ -27,15 +29,9 @@ def _nb():
     e.g. no writable cache folder: the torch expression then gives the same values, slower."""
     global _kernels, HAVE_NUMBA
     if _kernels is None:
-        try:
-            from gankit import l1kernel_numba
-            _kernels = l1kernel_numba
-        except Exception as e:      # numba's import/caching errors have no common base class
-            import warnings
-            warnings.warn(f"minibatch discrimination: numba kernels unavailable ({type(e).__name__}: "
-                          f"{e}); using torch.cdist (same values, ~3x slower steps). Setting "
-                          f"NUMBA_CACHE_DIR to a writable folder usually fixes this.")
-            HAVE_NUMBA = False
+        _kernels = load_kernels("l1kernel_numba", "minibatch discrimination",
+                                "torch.cdist (same values, ~3x slower steps)")
+        HAVE_NUMBA = _kernels is not None
     return _kernels
 
 

@@ -82,3 +82,19 @@ def assert_same_state():
             for k, st in a["optimizers"][name]["state"].items():
                 assert torch.equal(st["exp_avg"], b["optimizers"][name]["state"][k]["exp_avg"]), name
     return check
+
+
+@pytest.fixture
+def numba_cannot_load(monkeypatch):
+    """numba_cannot_load("l1kernel_numba"): importing that gankit module raises as numba does
+    when it cannot cache its kernels."""
+    import builtins
+    real_import = builtins.__import__
+
+    def block(module: str):
+        def failing(name, *args, **kw):
+            if args and args[2] and module in args[2]:
+                raise RuntimeError("cannot cache function: no locator available")
+            return real_import(name, *args, **kw)
+        monkeypatch.setattr(builtins, "__import__", failing)
+    return block

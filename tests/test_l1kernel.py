@@ -57,17 +57,10 @@ def test_minibatch_discrimination_layer_uses_it_with_chunks():
     assert out.shape == (12, 3)
 
 
-def test_numba_that_cannot_load_falls_back_to_torch_with_a_warning(monkeypatch):
-    import builtins
-    real_import = builtins.__import__
-
-    def failing(name, *args, **kw):
-        if args and args[2] and "l1kernel_numba" in args[2]:
-            raise RuntimeError("cannot cache function: no locator available")
-        return real_import(name, *args, **kw)
+def test_numba_that_cannot_load_falls_back_to_torch_with_a_warning(monkeypatch, numba_cannot_load):
     monkeypatch.setattr(l1kernel, "_kernels", None)
     monkeypatch.setattr(l1kernel, "HAVE_NUMBA", True)
-    monkeypatch.setattr(builtins, "__import__", failing)
+    numba_cannot_load("l1kernel_numba")
     M = torch.randn(2, 6, 3)
     with pytest.warns(UserWarning, match="NUMBA_CACHE_DIR"):
         out = closeness(M)

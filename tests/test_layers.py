@@ -2,7 +2,7 @@
 
     config + registry + builtins          the base (config checks component names in the registry
                                           at call time; builtins load the components)
-    io, ops, seeds, l1kernel, *_numba     leaves: no gankit imports
+    io, ops, seeds, kernels, *_numba      leaves: no gankit imports (l1kernel: kernels only)
     data, nets, losses                    components: import neither train, cli nor report
     metrics                               features -> numbers: no train, cli, report
     report                                reads the run folder: no train, no cli
@@ -24,6 +24,7 @@ FORBIDDEN = {
     "ops": {"config", "registry", "data", "nets", "losses", "metrics", "report", "train", *TOP},
     "l1kernel": {"config", "registry", "data", "nets", "losses", "metrics", "report", "train", *TOP},
     "l1kernel_numba": {"config", "registry", "data", "nets", "losses", "metrics", "report", "train", *TOP},
+    "kernels": {"config", "registry", "data", "nets", "losses", "metrics", "report", "train", *TOP},
     "nn_index_numba": {"config", "registry", "data", "nets", "losses", "metrics", "report", "train", *TOP},
     "seeds": {"config", "registry", "data", "nets", "losses", "metrics", "report", "train", *TOP},
     "registry": {"data", "nets", "losses", "metrics", "report", "train", *TOP},

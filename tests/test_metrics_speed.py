@@ -40,9 +40,7 @@ def test_nn_index_finds_the_exact_nearest_rows():
     assert torch.allclose(d.double(), full.min(1).values, atol=1e-5)
 
 
-def test_numba_and_torch_routes_of_the_index_agree(monkeypatch):
-    import builtins
-
+def test_numba_and_torch_routes_of_the_index_agree(monkeypatch, numba_cannot_load):
     from gankit.metrics import nn_index
     g = torch.Generator().manual_seed(1)
     bank = torch.randn(20, 40, generator=g).repeat(25, 1) + 0.2 * torch.randn(500, 40, generator=g)
@@ -58,14 +56,8 @@ def test_numba_and_torch_routes_of_the_index_agree(monkeypatch):
     full = torch.cdist(q.double(), bank.double()) ** 2
     assert torch.equal(jh, j) and torch.equal(jh, full.argmin(1)) and torch.allclose(dh, d, atol=1e-5)
     # numba that cannot load or cache: one warning, the torch route
-    real_import = builtins.__import__
-
-    def failing(name, *args, **kw):
-        if args and args[2] and "nn_index_numba" in args[2]:
-            raise RuntimeError("cannot cache function: no locator available")
-        return real_import(name, *args, **kw)
     monkeypatch.setattr(nn_index, "_kernel", None)
-    monkeypatch.setattr(builtins, "__import__", failing)
+    numba_cannot_load("nn_index_numba")
     with pytest.warns(UserWarning, match="NUMBA_CACHE_DIR"):
         df, jf = index.query(q, chunk=16)
     assert torch.equal(jf, jp) and torch.equal(df, dp)

@@ -28,6 +28,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from gankit.kernels import load_kernels
+
 MARGIN = 1e-3      # float32 rounding of L (norms <= ~1 here is ~1e-6); a wide margin costs a few rows
 MAX_CANDIDATES = 4096   # a query with more candidates than this is scanned in full
 PIECE = 65536           # candidate pairs measured at once: 65,536 x 784 float32 = 200 MB
@@ -38,15 +40,7 @@ def _numba():
     """gankit.nn_index_numba, or None (one warning) where numba cannot load or cache it."""
     global _kernel
     if _kernel is None:
-        try:
-            from gankit import nn_index_numba
-            _kernel = nn_index_numba
-        except Exception as e:      # numba's import/caching errors have no common base class
-            import warnings
-            warnings.warn(f"nearest-neighbour search: numba kernel unavailable ({type(e).__name__}: {e}); "
-                          f"using torch (same answers, slower). Setting NUMBA_CACHE_DIR to a writable "
-                          f"folder usually fixes this.")
-            _kernel = False
+        _kernel = load_kernels("nn_index_numba", "nearest-neighbour search", "torch (same answers, slower)") or False
     return _kernel or None
 
 

@@ -1,0 +1,15 @@
+"""Loading gankit's numba-compiled loops (gankit/*_numba.py), with one clear fallback."""
+from __future__ import annotations
+
+import warnings
+
+
+def load_kernels(name: str, what: str, fallback: str):
+    """The module gankit.<name>, or None with one warning naming the fix where numba cannot
+    load or cache it (e.g. no writable cache folder); the caller then runs ``fallback``."""
+    try:
+        return getattr(__import__("gankit", globals(), None, [name], 0), name)
+    except Exception as e:      # numba's import/caching errors have no common base class
+        warnings.warn(f"{what}: numba kernels unavailable ({type(e).__name__}: {e}); using {fallback}. "
+                      f"Setting NUMBA_CACHE_DIR to a writable folder usually fixes this.", stacklevel=3)
+        return None
