@@ -155,7 +155,8 @@ def record_reference(run, names: list[str] | None, log=None) -> dict | None:
     if done:
         return None
     if log:
-        log("measuring the same metrics on real data for the report's reference row (once per run)")
+        log("the same metrics on real data for the report's reference row (measured once per data, seed and "
+            "eval settings; kept in $GANKIT_CACHE/reference)")
     ref = cached_reference(run.dataset, run.cfg.eval, run.cfg.seed, names, data_cfg=C.to_dict(run.cfg.data),
                            settings_dict=settings)
     rec = {"step": run.step, "kind": "reference", "settings": settings, "metrics": names or [], **ref}
