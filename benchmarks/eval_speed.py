@@ -72,6 +72,8 @@ def final(a):
     table = json.loads((Path(C.PRESET_DIR) / "times.json").read_text())
     runs = [(None, name) for name in a.only or C.preset_names()]
     if a.trained:
+        if a.only and len(a.only) != len(a.trained):
+            sys.exit("--trained RUN... needs --only with one preset name per run, in the same order")
         runs = list(zip(map(Path, a.trained), a.only or [Path(r).name for r in a.trained]))
     for src, name in runs:
         times: dict = {}

@@ -12,9 +12,9 @@ def nearest(S, J0, qp_sq, Q, bank, margin, max_candidates, out_d, out_j):
 
     S[i, j] + qp_sq[i] is a lower bound of ||Q_i - bank_j||^2 (the projected distance).
     The row with the smallest bound (J0[i], found by torch's vectorised argmin) gives a
-    first distance; then only rows whose bound is
-    within ``margin`` of the best distance so far are measured, each in float64 and
-    abandoned as soon as its partial sum passes the best.  Among equal distances the
+    first distance; then only rows whose bound is within ``margin`` of the best distance
+    so far are measured, each in float64 and abandoned as soon as its partial sum passes
+    the best.  Among equal distances the
     lowest row wins, as in a full scan.  A query with more than ``max_candidates`` rows
     under its first limit (one far from every row, e.g. a blank image) is left to the
     caller: out_j = -1."""

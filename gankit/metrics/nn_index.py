@@ -72,8 +72,8 @@ class NNIndex:
             qp = q @ self.V
             s = torch.addmm(self.proj_sq[None].expand(len(q), n), qp, self.proj.T, beta=1, alpha=-2,
                             out=buf[:len(q)])
-            nb.nearest(s.numpy(), s.argmin(1).numpy(), (qp * qp).sum(1).double().numpy(), q.numpy(), bank, MARGIN, MAX_CANDIDATES,
-                       dist[i:i + chunk], idx[i:i + chunk])
+            nb.nearest(s.numpy(), s.argmin(1).numpy(), (qp * qp).sum(1).double().numpy(), q.numpy(), bank,
+                       MARGIN, MAX_CANDIDATES, dist[i:i + chunk], idx[i:i + chunk])
             heavy = np.flatnonzero(idx[i:i + chunk] < 0)
             if len(heavy):
                 d, j = self._scan(q[torch.from_numpy(heavy)], buf)

@@ -128,7 +128,7 @@ def reference_key(dataset, data_cfg: dict, settings: dict, seed: int, names: lis
              torch.__version__, np.__version__, _code_hash(),
              json.dumps(data_cfg, sort_keys=True, default=str), json.dumps(settings, sort_keys=True, default=str),
              str(int(seed)), ",".join(sorted(names)) if names else "*"]
-    for k, v in sorted(vars(dataset).items()):
+    for k, v in sorted(getattr(dataset, "__dict__", {}).items()):   # none with __slots__: config only
         if isinstance(v, (torch.Tensor, np.ndarray)):
             parts.append(f"{k}={tensor_hash(v)}")
     return hashlib.sha1("\x00".join(parts).encode()).hexdigest()
