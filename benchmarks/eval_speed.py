@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -156,13 +157,19 @@ def fcd(a):
 def parts(a):
     """The changed parts against their plain routes, side by side in one process on
     Fashion-MNIST: KID (50 subsets of 1,000 from 2,500 classifier features), the memorisation
-    search (``--n`` held-out images as samples), the memorisation bank."""
+    search (``--n`` held-out images as samples), the memorisation bank; and (2026-12-03) the
+    blur of the embedding (grouped conv2d vs shifted sums, 60,000 images), Parzen (the whole
+    10,000 x 10,000 float64 matrix and a logsumexp per sigma vs ``parzen_lls``), and the
+    index's walk (``query_projected`` vs ``query``, the numba route) on the 9 shifts of the
+    ``--n`` samples.  ``--parts`` picks some."""
     from gankit import config as C
     from gankit.builtins import load_builtins
     from gankit.data import build_dataset
     from gankit.metrics import image_measures as M
     from gankit.metrics import memorisation as Mem
     from gankit.metrics.features import classifier_outputs, load_classifier
+    import numpy as np
+    import torch.nn.functional as F
     load_builtins()
     ds = build_dataset(C.load("fashion-dcgan"))
     tr, he = ds.split("train"), ds.split("heldout")
@@ -175,11 +182,39 @@ def parts(a):
         return torch.cat([Mem.embed(tr), Mem.embed(tr.flip(-1)), Mem.embed(tr.flip(-2))]), len(tr)
     bank = Mem.train_bank(tr)
     index = Mem.NNIndex(bank[0])
+    qs = torch.cat([Mem.embed(torch.roll(x, s, (-2, -1))) for s in Mem.SHIFTS])
+    index.query(qs[:10])     # numba's compile (or its disk cache) before the clock
+
+    def blur_conv():
+        k = torch.tensor([1.0, 2.0, 1.0])
+        w = ((k[:, None] * k[None]) / 16).expand(tr.shape[1], 1, 3, 3)
+        b = F.conv2d(F.pad(tr.float(), (1, 1, 1, 1), mode="replicate"), w, groups=tr.shape[1]).flatten(1)
+        b = b - b.mean(1, keepdim=True)
+        return b / b.norm(dim=1, keepdim=True).clamp_min(1e-6)
+
+    px = [(v[:10000].flatten(1) + 1) / 2 for v in (tr, tr.flip(0), he)]     # centres, valid, test
+
+    def parzen_plain():
+        sig = np.logspace(-1, 0, 10)
+        dim = px[0].shape[1]
+
+        def ll(d2, s):
+            return torch.logsumexp(-d2 / (2 * s ** 2), 1) - math.log(len(px[0])) - 0.5 * dim * math.log(
+                2 * math.pi * s ** 2)
+        dv = M.pairwise_sq_dists(px[1], px[0]).double()
+        best = float(sig[int(np.argmax([float(ll(dv, s).mean()) for s in sig]))])
+        return float(ll(M.pairwise_sq_dists(px[2], px[0]).double(), best).mean()), best
     pairs = {"kid": (lambda: M.kid_loop(f1, f2, 50, 1000, 0), lambda: M.kid(f1, f2, 50, 1000, 0)),
              "memorisation_bank": (bank_plain, lambda: Mem.NNIndex(Mem.train_bank(tr)[0])),
              "memorisation_search": (lambda: Mem.copy_distance_scan(x, bank),
-                                     lambda: Mem.copy_distance(x, bank, index))}
+                                     lambda: Mem.copy_distance(x, bank, index)),
+             "blur": (blur_conv, lambda: Mem.embed(tr)),
+             "parzen": (parzen_plain, lambda: tuple(M.parzen_protocol(*px)[k]
+                                                   for k in ("parzen_ll", "parzen_sigma"))),
+             "nn_query": (lambda: index.query_projected(qs), lambda: index.query(qs))}
     for name, (plain, fast) in pairs.items():
+        if a.parts and name not in a.parts:
+            continue
         for rep in range(a.repeats):     # interleaved
             up = _uptime()
             t = time.perf_counter()
@@ -191,6 +226,12 @@ def parts(a):
             same = ""
             if name == "kid":
                 same = f"plain {p} fast {q}"
+            elif name == "parzen":
+                same = f"plain {p} fast {q}"
+            elif name == "blur":
+                same = f"max |diff| {float((p - q).abs().max()):.1e}"
+            elif name == "nn_query":
+                same = f"same rows {bool(torch.equal(p[1], q[1]))}, max |d diff| {float((p[0] - q[0]).abs().max()):.1e}"
             elif name == "memorisation_search":
                 same = (f"max |d diff| {float((p[0] - q[0]).abs().max()):.2e} (at d > 0.01: "
                         f"{float((p[0] - q[0]).abs()[p[0] > 0.01].max()):.2e}), orientation equal "
@@ -239,6 +280,7 @@ def main():
     ap.add_argument("--run", help="a DRS run folder (drs)")
     ap.add_argument("--trained", nargs="*", help="final: time the evaluation of these trained run folders "
                     "(copied first) instead of short runs; --only: their preset names, in order")
+    ap.add_argument("--parts", nargs="*", help="parts: which pairs (default all)")
     ap.add_argument("--out")
     a = ap.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))

@@ -32,7 +32,8 @@ SHIFTS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
 def embed(x: Tensor, chunk: int = 8192) -> Tensor:
     """The 3x3 binomial blur ([1 2 1] / 4 along each axis, edges replicated), then each
     image centred and scaled to unit norm.  The blur is two shifted sums: a grouped
-    conv2d did the same in ~15x the time on 60,000 images (8.2 s vs 0.56 s, one thread)."""
+    conv2d took 12-22x the time on 60,000 images (`benchmarks/eval_speed.py parts --parts
+    blur`, docs/speed.md)."""
     x = x.float()
     out = []
     for i in range(0, len(x), chunk):
