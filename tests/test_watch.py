@@ -68,6 +68,31 @@ def test_live_report_refreshes_while_training_and_stops_at_the_end(tmp_path, tin
     assert 'http-equiv="refresh"' not in final and "finished" in final
 
 
+def test_live_report_writes_the_last_page_once(tmp_path, tiny, monkeypatch):
+    """The last step's snapshot does not rebuild a live page that close() replaces at once."""
+    from gankit import report
+    from gankit.train.watch import LiveReport
+    writes = []
+    real = report.write_report
+    monkeypatch.setattr(report, "write_report", lambda *a, **k: writes.append(k["live"]) or real(*a, **k))
+    run = Run.create(C.load("ring", tiny), tmp_path / "r")
+    lr = LiveReport(run, share=1e9)
+    lr.on_snapshot(run.cfg.train.steps // 2, {})
+    lr.on_snapshot(run.cfg.train.steps, {})
+    lr.close()
+    assert writes == [True, False]
+    writes.clear()
+    lr = LiveReport(run, share=1e9)        # a run whose only snapshot in budget is the last
+    lr.on_snapshot(run.cfg.train.steps, {})
+    lr.close()
+    assert writes == [False]
+    writes.clear()
+    lr = LiveReport(run, share=1e9, final=False)   # the caller writes the final page: keep the live one
+    lr.on_snapshot(run.cfg.train.steps, {})
+    lr.close()
+    assert writes == [True]
+
+
 def test_live_report_keeps_within_its_time_share(tmp_path, tiny):
     from gankit.train.watch import LiveReport
     run = Run.create(C.load("ring", tiny), tmp_path / "r")

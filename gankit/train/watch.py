@@ -151,6 +151,7 @@ class LiveReport:
         self.spent = 0.0
         self.expected = 1.0      # seconds a rebuild takes: updated by each one
         self.written = False
+        self.due = False         # the last step's snapshot left the page to close()
         self.failed = False
 
     def _write(self, live: bool):
@@ -168,10 +169,13 @@ class LiveReport:
     def on_snapshot(self, step: int, arrays: dict):
         if self.failed or self.spent + self.expected > self.share * (time.perf_counter() - self.t0):
             return
+        if self.final and step >= self.run.cfg.train.steps:
+            self.due = True       # close() writes the final page next: one rebuild, not two
+            return
         self._write(live=True)
 
     def close(self):
-        if self.written and self.final and not self.failed:
+        if (self.written or self.due) and self.final and not self.failed:
             self._write(live=False)
 
 
