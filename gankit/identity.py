@@ -49,6 +49,8 @@ ADDED_OPTIONS: dict[tuple[str, str], object] = {
     ("objective", "hidden_noise"): 0.0,
     ("objective", "weight_norm"): False,
     ("condition", "attribute_mismatch"): 0.0,
+    ("generator", "fc"): 0,
+    ("discriminator", "fc"): 0,
 }
 
 

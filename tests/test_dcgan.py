@@ -19,6 +19,21 @@ def test_shapes_and_ranges(res, ch):
     assert D(x).shape == (5,) and D.features(x).shape == (5, D.feature_dim)
 
 
+@pytest.mark.parametrize("norm", ["batch", "none", "layer", "instance"])
+def test_fully_connected_layers(norm):
+    """fc > 0: one hidden fc layer after G's input and before D's read-out; D's features are its units."""
+    G = DCGANGenerator(8, 1, 28, width=4, fc=32)
+    D = DCGANDiscriminator(1, 28, width=4, norm=norm, fc=16)
+    x = G(torch.randn(5, 8))
+    assert x.shape == (5, 1, 28, 28) and G.project.in_features == 32
+    assert D.feature_dim == 16 and D.features(x).shape == (5, 16) and D(x).shape == (5,)
+    linears = [m for m in D.body if isinstance(m, torch.nn.Linear)]
+    assert len(linears) == 1 and linears[0].out_features == 16
+    D(x).sum().backward()
+    assert linears[0].weight.grad.abs().sum() > 0
+    assert DCGANGenerator(8, 1, 28, width=4).project.in_features == 8     # fc = 0: as before
+
+
 def test_dcgan_guidelines():
     G, D = DCGANGenerator(16, 1, 32, width=8), DCGANDiscriminator(1, 32, width=8)
     assert not any(isinstance(m, (torch.nn.MaxPool2d, torch.nn.AvgPool2d)) for m in D.modules())

@@ -5,7 +5,8 @@ The DCGAN guidelines, as built here:
 - batch norm in both nets, but not on G's output layer nor on D's input layer
   (D's norm is an option: WGAN-GP asks for none or layer norm in the critic);
 - no fully connected hidden layers: G projects z to a b x b map, D's last map is
-  read out by one linear unit;
+  read out by one linear unit (``fc`` > 0 adds one of that many units, after G's input and
+  before D's read-out, as in InfoGAN's and Improved GAN's MNIST nets);
 - ReLU in G with tanh on the output; LeakyReLU(0.2) in D;
 - weights ~ N(0, 0.02).
 
@@ -59,17 +60,26 @@ def _d_norm(kind: str, ch: int) -> nn.Module:
     return nn.Identity()
 
 
+def _d_norm_1d(kind: str, n: int) -> nn.Module:
+    """D's norm for the fc layer's units; instance norm over one vector has nothing to normalise."""
+    return {"batch": nn.BatchNorm1d(n), "layer": nn.LayerNorm(n)}.get(kind, nn.Identity())
+
+
 class DCGANGenerator(nn.Module):
     """z (n, noise_dim) -> image (n, C, R, R) in [-1, 1] (tanh)."""
 
     def __init__(self, noise_dim: int, channels: int, resolution: int, width: int = 64,
-                 batchnorm: bool = True, output: str = "tanh"):
+                 batchnorm: bool = True, output: str = "tanh", fc: int = 0):
         super().__init__()
         b, levels = base_and_levels(resolution)
         ch = width * 2 ** (levels - 1)           # channels at the b x b map
         self.base, self.ch0 = b, ch
-        # project and reshape: one linear layer (no hidden fc layers after it)
-        self.project = nn.Linear(noise_dim, ch * b * b, bias=not batchnorm)
+        self.fc = nn.Identity()
+        if fc:                                   # z -> fc -> (BN) -> ReLU, then the projection
+            self.fc = nn.Sequential(nn.Linear(noise_dim, fc, bias=not batchnorm),
+                                    nn.BatchNorm1d(fc) if batchnorm else nn.Identity(), nn.ReLU(inplace=True))
+        # project and reshape: one linear layer
+        self.project = nn.Linear(fc or noise_dim, ch * b * b, bias=not batchnorm)
         self.bn0 = nn.BatchNorm1d(ch * b * b) if batchnorm else nn.Identity()
         layers: list[nn.Module] = []
         for i in range(levels - 1):
@@ -83,7 +93,7 @@ class DCGANGenerator(nn.Module):
         self.apply(dcgan_init)
 
     def forward(self, z: Tensor) -> Tensor:
-        h = torch.relu(self.bn0(self.project(z))).view(len(z), self.ch0, self.base, self.base)
+        h = torch.relu(self.bn0(self.project(self.fc(z)))).view(len(z), self.ch0, self.base, self.base)
         return self.out(self.body(h))
 
 
@@ -91,7 +101,7 @@ class DCGANDiscriminator(nn.Module):
     """image (n, C, R, R) -> logit (n,)."""
 
     def __init__(self, channels: int, resolution: int, width: int = 64, norm: str = "batch",
-                 slope: float = 0.2, dropout: float = 0.0):
+                 slope: float = 0.2, dropout: float = 0.0, fc: int = 0):
         super().__init__()
         b, levels = base_and_levels(resolution)
         layers: list[nn.Module] = []
@@ -104,14 +114,19 @@ class DCGANDiscriminator(nn.Module):
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))
             ch_in, ch = ch, ch * 2
-        self.body = nn.Sequential(*layers, nn.Flatten())
-        self.feature_dim = ch_in * b * b
+        layers.append(nn.Flatten())
+        if fc:                                     # the last map -> fc units, normed like the convs
+            layers += [nn.Linear(ch_in * b * b, fc, bias=norm == "none"), _d_norm_1d(norm, fc),
+                       nn.LeakyReLU(slope, inplace=True)]
+        self.body = nn.Sequential(*layers)
+        self.feature_dim = fc or ch_in * b * b
         self.head = nn.Linear(self.feature_dim, 1)
         self.in_shape = (channels, resolution, resolution)
         self.apply(dcgan_init)
 
     def features(self, x: Tensor) -> Tensor:
-        """The last convolutional map, flattened (feature matching, diagnostics)."""
+        """The last convolutional map, flattened, or the fc layer's units (feature matching,
+        diagnostics, heads on D such as InfoGAN's Q)."""
         return self.body(x)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -131,6 +146,7 @@ class DCGANGParams:
     width: int = opt(64, "channels of G's last hidden layer (doubling towards the input)", ge=1)
     batchnorm: bool = opt(True, "batch norm after every G layer but the output")
     output: str = opt("tanh", "activation of G's output (data are in [-1, 1])", choices=["tanh", "none"])
+    fc: int = opt(0, "units of a fully connected layer between z and the projection (0: none; InfoGAN: 1024)", ge=0)
 
 
 @dataclass
@@ -139,6 +155,7 @@ class DCGANDParams:
     norm: str = opt("batch", "norm after each D conv but the first (WGAN-GP: none or layer)", choices=D_NORMS)
     slope: float = opt(0.2, "negative slope of the LeakyReLUs", ge=0)
     dropout: float = opt(0.0, "dropout after each D layer", ge=0, le=0.95)
+    fc: int = opt(0, "units of a fully connected layer before the read-out (0: none; InfoGAN: 1024)", ge=0)
 
 
 @GENERATORS.register("dcgan", DCGANGParams, "DCGAN generator: transposed convs, BN, ReLU, tanh")
