@@ -150,9 +150,10 @@ def _save_rows(rows, path: Path):
 
 def infogan(a):
     out = Path(a.out) / f"mnist5k-infogan-s{a.seed}"
-    run, cpu = train("mnist-infogan", _common(out, a.steps, a.n, a.seed), out)
+    run, cpu = train("mnist-infogan", [*_common(out, a.steps, a.n, a.seed), *a.set], out)
     res = run.evaluate(["classify", "fid"])
     record(Path(a.results), {"group": "infogan", "seed": a.seed, "steps": a.steps, "cpu_train_s": round(cpu, 1),
+                             "sets": a.set,
                              "code_accuracy": res["cluster_accuracy"], "fcd": res["fcd"], "run": str(out)})
     if a.img:   # one row per categorical value, the other noise fixed per column
         g = torch.Generator().manual_seed(0)
