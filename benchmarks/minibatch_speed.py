@@ -2,6 +2,8 @@
 
 Interleaved runs (plain, discrimination, [torch cdist kernel,] plain, ...) so background load
 hits all alike; medians over repeats.  Goal (issue 19): discrimination step / plain step <= 2.
+The step is the steady state (the run's training clock between its first and last logged
+step); the whole run (with its one-off snapshot and report at the end) is printed beside it.
 
     .venv/bin/python benchmarks/minibatch_speed.py [--steps 300] [--repeats 3] [--threads 1] [--with-torch]
 """
@@ -36,6 +38,7 @@ def main():
     variants = {"plain": [], "discrimination": []}
     if a.with_torch:
         variants["discrimination, torch.cdist"] = []
+    whole = {k: [] for k in variants}
     kernel = remedies.closeness
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(a.repeats):
@@ -43,15 +46,19 @@ def main():
                 extra = [] if name == "plain" else ["objective.minibatch=discrimination"]
                 remedies.closeness = closeness_torch if "torch" in name else kernel
                 cfg = C.load(a.preset, over + extra)
-                times.append(gankit_loop(cfg, a.steps, f"{tmp}/{r}-{list(variants).index(name)}")[1])
+                run, t = gankit_loop(cfg, a.steps, f"{tmp}/{r}-{list(variants).index(name)}")
+                recs = run.folder.records("train")
+                times.append((recs[-1]["time"] - recs[0]["time"]) / (recs[-1]["step"] - recs[0]["step"]))
+                whole[name].append(t)
     remedies.closeness = kernel
-    base = statistics.median(variants["plain"])
+    base, base_whole = statistics.median(variants["plain"]), statistics.median(whole["plain"])
     print(f"preset {a.preset}, {a.steps} steps x {a.repeats} repeats, {a.threads} thread(s), "
           f"load {os.getloadavg()[0]:.1f}")
     for name, times in variants.items():
-        m = statistics.median(times)
-        print(f"{name:28s} {a.steps / m:7.1f} steps/s  {m / base:5.2f}x plain  "
-              f"(runs {[round(t, 2) for t in times]} s)")
+        m, w = statistics.median(times), statistics.median(whole[name])
+        print(f"{name:28s} {1 / m:7.1f} steps/s  step {m / base:5.2f}x plain  "
+              f"(ms per step {[round(1e3 * t, 2) for t in times]}); whole run {w / base_whole:5.2f}x plain "
+              f"({[round(t, 2) for t in whole[name]]} s)")
 
 
 if __name__ == "__main__":
