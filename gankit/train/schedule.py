@@ -1,4 +1,4 @@
-"""Learning-rate schedules: a torch ``LambdaLR`` per optimizer, stepped once per iteration.
+"""Learning-rate schedules: each optimizer's rate set from the step once per iteration.
 
 The factor multiplying each optimizer's base rate (optim_*.lr) at iteration ``step`` of a
 schedule segment [begin, end) of n = end - begin steps, with i = step - begin:
@@ -22,10 +22,7 @@ from __future__ import annotations
 
 import math
 import sys
-import warnings
 from dataclasses import dataclass
-
-import torch
 
 from gankit.config import ConfigError
 
@@ -76,39 +73,32 @@ def schedule_for(cfg, objective) -> Schedule:
 
 
 class LRSchedules:
-    """A callback: one LambdaLR per optimizer over the segment [begin, end), positioned at
-    the run's current step when training starts."""
+    """A callback: every optimizer's rate = its base rate x the schedule's factor at the step,
+    over the segment [begin, end), set at the start of training and after each iteration.
+    (Assigned directly, as torch's LambdaLR would with the same function: its step() cost
+    ~0.13 ms an iteration, 2% of a ring step; the rate is a pure function of the step, so
+    there is no scheduler state to checkpoint.)"""
 
     def __init__(self, optimizers: dict, base_lrs: dict, schedule: Schedule, begin: int, end: int):
         self.optimizers, self.base_lrs = optimizers, base_lrs
         self.schedule, self.begin, self.end = schedule, begin, end
-        self.schedulers = {}
 
     def lr_at(self, step: int) -> float:
         return self.schedule.factor(step, self.begin, self.end)
 
-    def on_train_start(self, trainer):
-        if self.schedule.is_constant:      # the config's rates (a --set optim_*.lr on resume holds)
-            for name, opt in self.optimizers.items():
-                for g in opt.param_groups:
-                    g["lr"] = self.base_lrs[name]
-            return
+    def _set(self, factor: float):
         for name, opt in self.optimizers.items():
-            for g in opt.param_groups:   # the base rate is the config's, whatever the checkpoint held
-                g["initial_lr"] = self.base_lrs[name]
-            # last_epoch = step - 1: the constructor steps once, setting the rate of iteration `step`
-            self.schedulers[name] = torch.optim.lr_scheduler.LambdaLR(
-                opt, self.lr_at, last_epoch=trainer.step - 1)
+            lr = self.base_lrs[name] * factor
+            for g in opt.param_groups:
+                g["lr"] = lr
+
+    def on_train_start(self, trainer):
+        # the config's rates, whatever the checkpoint held (a --set optim_*.lr on resume holds)
+        self._set(1.0 if self.schedule.is_constant else self.lr_at(trainer.step))
 
     def on_step_end(self, trainer):
-        if not self.schedulers:            # constant rates: nothing to do in the hot loop
-            return
-        with warnings.catch_warnings():
-            # an optimizer that did not step this iteration (e.g. an objective's idle phase) makes
-            # torch warn about the order; the rate is a function of the step either way
-            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step()`")
-            for s in self.schedulers.values():
-                s.step()
+        if not self.schedule.is_constant:      # constant rates: nothing to do in the hot loop
+            self._set(self.lr_at(trainer.step))
 
 
 def resume_schedule(run, schedule) -> str:
