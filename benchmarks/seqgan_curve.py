@@ -19,6 +19,11 @@ the same NLL_test.
 
 Each run folder gets curve.json: {temperature: {nll_oracle, nll_test}}; temperatures
 already measured are skipped, so every stage can be cut and rerun.
+
+Data without an oracle (the `words` preset: English words) have no NLL_oracle; quality is
+then the share of samples that are real words (`real_share`, higher = better; the share
+real *and* unseen in training and self-BLEU-4 are printed beside it), against the same
+NLL_test.  The same commands with `gankit train words ...` as step 1.
 """
 from __future__ import annotations
 
@@ -53,10 +58,12 @@ def sweep(folder: Path, temps, n: int):
     if not todo:
         return curve
     run = Run.open(folder, [s.format(n=n) for s in EVAL], write=False)
+    metrics = (["nll_oracle", "nll_test"] if hasattr(run.dataset, "oracle_nll")
+               else ["novelty", "self_bleu", "nll_test"])
     try:
         for t in todo:
             run.G.temperature = t
-            r = run.evaluate(["nll_oracle", "nll_test"])
+            r = run.evaluate(metrics)
             curve[f"{t:g}"] = {k: round(v, 4) for k, v in r.items()} | {"step": run.step}
             print(folder.name, f"T={t:g}", curve[f"{t:g}"], flush=True)
             path.write_text(json.dumps(curve, indent=1, sort_keys=True))
@@ -97,25 +104,32 @@ def adversarial(a):
     log.write_text(f"{prev + cpu:.1f}")
 
 
-def mle_frontier(curve: dict):
-    """MLE's NLL_oracle as a function of NLL_test (piecewise linear over its temperatures)."""
-    pts = sorted((v["nll_test"], v["nll_oracle"]) for v in curve.values())
+def mle_frontier(curve: dict, quality: str):
+    """MLE's quality as a function of NLL_test (piecewise linear over its temperatures)."""
+    pts = sorted((v["nll_test"], v[quality]) for v in curve.values())
     xs, ys = np.array([p[0] for p in pts]), np.array([p[1] for p in pts])
     return lambda x: float(np.interp(x, xs, ys)) if xs[0] <= x <= xs[-1] else None
 
 
 def table(folders):
     curves = {Path(f).name: json.loads((Path(f) / "curve.json").read_text()) for f in folders}
-    mle = curves[Path(folders[0]).name]
-    f = mle_frontier(mle)
-    print("| run | T | NLL_oracle | NLL_test | MLE's NLL_oracle at this NLL_test | beyond MLE's curve |")
-    print("|---|---|---|---|---|---|")
+    first = Path(folders[0]).name
+    mle = curves[first]
+    oracle = "nll_oracle" in next(iter(mle.values()))
+    q, better = ("nll_oracle", "lower") if oracle else ("real_share", "higher")
+    extra = [] if oracle else ["unseen_real_share", "self_bleu4"]
+    f = mle_frontier(mle, q)
+    print(f"| run | T | {q} | NLL_test | {' | '.join(extra) + ' | ' if extra else ''}"
+          f"MLE's {q} at this NLL_test | beyond MLE's curve ({better} {q}) |")
+    print("|---" * (6 + len(extra)) + "|")
     for name, curve in curves.items():
         for t, v in sorted(curve.items(), key=lambda kv: float(kv[0])):
             ref = f(v["nll_test"])
-            beyond = "" if name == Path(folders[0]).name else (
-                "outside MLE's range" if ref is None else ("yes" if v["nll_oracle"] < ref else "no"))
-            print(f"| {name} | {t} | {v['nll_oracle']:.3f} | {v['nll_test']:.3f} | "
+            wins = ref is not None and (v[q] < ref if oracle else v[q] > ref)
+            beyond = "" if name == first else (
+                "outside MLE's range" if ref is None else ("yes" if wins else "no"))
+            cols = "".join(f"{v[k]:.3f} | " for k in extra)
+            print(f"| {name} | {t} | {v[q]:.3f} | {v['nll_test']:.3f} | {cols}"
                   f"{'' if ref is None else f'{ref:.3f}'} | {beyond} |")
 
 
