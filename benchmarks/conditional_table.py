@@ -29,14 +29,19 @@ VARIANTS = {
     "AC-GAN": ["condition.d_mode=acgan", "condition.mismatch_weight=0"],
     # captions (preset fashion-text): the words carry thickness/size/brightness beyond the class
     "captions, concat D, no mismatched pairs": ["@fashion-text", "condition.text_encoder=bag",
-                                                "condition.mismatch_weight=0"],
+                                                "condition.mismatch_weight=0", "condition.attribute_mismatch=0"],
     "captions, concat D + mismatched pairs": ["@fashion-text", "condition.text_encoder=bag",
-                                              "condition.mismatch_weight=1"],
+                                              "condition.mismatch_weight=1", "condition.attribute_mismatch=0"],
     "captions, GRU encoder, concat D + mismatched pairs": ["@fashion-text", "condition.text_encoder=gru",
-                                                          "condition.mismatch_weight=1"],
+                                                          "condition.mismatch_weight=1",
+                                                          "condition.attribute_mismatch=0"],
     # half of the mismatched captions keep the class and flip attribute words
     "captions, GRU encoder, concat D + class and attribute mismatches": [
         "@fashion-text", "condition.text_encoder=gru", "condition.mismatch_weight=1",
+        "condition.attribute_mismatch=0.5"],
+    # the same with the matching-aware term counted twice (the fashion-text preset, at its 12,000 steps)
+    "captions, GRU encoder, concat D + class and attribute mismatches x2": [
+        "@fashion-text", "condition.text_encoder=gru", "condition.mismatch_weight=2",
         "condition.attribute_mismatch=0.5"],
     "concat D + mismatched pairs x2": ["condition.d_mode=concat", "condition.mismatch_weight=2"],
 }
