@@ -29,6 +29,7 @@ def test_fully_connected_layers(norm):
     assert D.feature_dim == 16 and D.features(x).shape == (5, 16) and D(x).shape == (5,)
     linears = [m for m in D.body if isinstance(m, torch.nn.Linear)]
     assert len(linears) == 1 and linears[0].out_features == 16
+    assert (linears[0].bias is None) == (norm in ("batch", "layer"))     # a bias only where no norm follows
     D(x).sum().backward()
     assert linears[0].weight.grad.abs().sum() > 0
     assert DCGANGenerator(8, 1, 28, width=4).project.in_features == 8     # fc = 0: as before

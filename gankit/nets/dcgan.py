@@ -116,8 +116,11 @@ class DCGANDiscriminator(nn.Module):
             ch_in, ch = ch, ch * 2
         layers.append(nn.Flatten())
         if fc:                                     # the last map -> fc units, normed like the convs
-            layers += [nn.Linear(ch_in * b * b, fc, bias=norm == "none"), _d_norm_1d(norm, fc),
+            fc_norm = _d_norm_1d(norm, fc)
+            layers += [nn.Linear(ch_in * b * b, fc, bias=isinstance(fc_norm, nn.Identity)), fc_norm,
                        nn.LeakyReLU(slope, inplace=True)]
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
         self.body = nn.Sequential(*layers)
         self.feature_dim = fc or ch_in * b * b
         self.head = nn.Linear(self.feature_dim, 1)
