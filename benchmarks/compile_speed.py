@@ -16,6 +16,7 @@ import time
 import torch
 
 from gankit import config as C
+from gankit.train.baseline import steady_seconds_per_step
 from gankit.train.run import Run
 
 
@@ -26,10 +27,7 @@ def speed(preset: str, steps: int, compiled: bool, folder: str) -> tuple[float, 
                           "train.progress=false", "train.live_report=false",
                           f"train.compile={'true' if compiled else 'false'}"])
     run = Run.create(cfg, folder).train(progress=False)
-    recs = run.folder.records("train")
-    first = recs[0]["time"]
-    rate = (recs[-1]["step"] - recs[0]["step"]) / (recs[-1]["time"] - first)
-    return rate, first
+    return 1.0 / steady_seconds_per_step(run), run.folder.records("train")[0]["time"]
 
 
 def main():

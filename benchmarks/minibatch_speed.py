@@ -19,7 +19,7 @@ import torch
 from gankit import config as C
 from gankit.l1kernel import closeness_torch
 from gankit.train import remedies
-from gankit.train.baseline import gankit_loop
+from gankit.train.baseline import gankit_loop, steady_seconds_per_step
 
 
 def main():
@@ -47,8 +47,7 @@ def main():
                 remedies.closeness = closeness_torch if "torch" in name else kernel
                 cfg = C.load(a.preset, over + extra)
                 run, t = gankit_loop(cfg, a.steps, f"{tmp}/{r}-{list(variants).index(name)}")
-                recs = run.folder.records("train")
-                times.append((recs[-1]["time"] - recs[0]["time"]) / (recs[-1]["step"] - recs[0]["step"]))
+                times.append(steady_seconds_per_step(run))
                 whole[name].append(t)
     remedies.closeness = kernel
     base, base_whole = statistics.median(variants["plain"]), statistics.median(whole["plain"])

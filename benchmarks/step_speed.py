@@ -19,7 +19,7 @@ import tempfile
 import torch
 
 from gankit import config as C
-from gankit.train.baseline import gankit_loop, plain_loop
+from gankit.train.baseline import gankit_loop, plain_loop, steady_seconds_per_step
 from gankit.train.run import Run
 
 
@@ -45,8 +45,7 @@ def main():
             plain.append(plain_loop(run, a.steps))
             run, t = gankit_loop(cfg, a.steps, f"{tmp}/g{r}")
             ours.append(t)
-            recs = run.folder.records("train")
-            steady.append((recs[-1]["time"] - recs[0]["time"]) / (recs[-1]["step"] - recs[0]["step"]) * a.steps)
+            steady.append(steady_seconds_per_step(run) * a.steps)
     p, g, st = statistics.median(plain), statistics.median(ours), statistics.median(steady)
     print(f"preset {a.preset}, batch {cfg.train.batch_size}, {a.steps} steps x {a.repeats} repeats, "
           f"{a.threads} thread(s), device {a.device}")

@@ -141,3 +141,15 @@ def test_k_d_steps_per_g_step(tmp_path, tiny):
         ph.loss = counted
     run.train()
     assert calls == {"d": 15, "g": 5}
+
+
+def test_steady_state_step_time_from_the_runs_own_clock(tmp_path, tiny):
+    """benchmarks' per-step figure: between the first and last logged step; too few logs are named."""
+    from gankit.train.baseline import gankit_loop, steady_seconds_per_step
+    over = [o for o in tiny if not o.startswith(("train.steps", "train.log_every"))]
+    run, whole = gankit_loop(C.load("ring", over + ["train.steps=20", "train.log_every=5"]), 20, str(tmp_path / "a"))
+    per_step = steady_seconds_per_step(run)
+    assert 0 < per_step * 15 <= whole
+    run, _ = gankit_loop(C.load("ring", over + ["train.steps=4", "train.log_every=50"]), 4, str(tmp_path / "b"))
+    with pytest.raises(ValueError, match="log_every"):
+        steady_seconds_per_step(run)

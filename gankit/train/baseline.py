@@ -50,6 +50,16 @@ def sync():
         torch.cuda.synchronize()
 
 
+def steady_seconds_per_step(run: Run) -> float:
+    """Seconds per step between the run's first and last logged step (its own training clock):
+    the step without what a run does once (set-up, the last snapshot and report)."""
+    recs = run.folder.records("train")
+    if len(recs) < 2 or recs[-1]["step"] == recs[0]["step"]:
+        raise ValueError(f"{run.dir}: {len(recs)} logged step(s); a steady-state rate needs two or more: "
+                         f"train more steps or lower train.log_every (now {run.cfg.train.log_every})")
+    return (recs[-1]["time"] - recs[0]["time"]) / (recs[-1]["step"] - recs[0]["step"])
+
+
 def gankit_loop(cfg, steps: int, folder: str) -> tuple[Run, float]:
     run = Run.create(cfg, folder)
     sync()
