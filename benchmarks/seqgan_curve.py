@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import time
 from pathlib import Path
@@ -45,6 +46,13 @@ RECIPES = {
     "rollout": ["objective.estimator='rollout'"],
     "dense": ["objective.estimator='dense'", "discriminator.name='lstm_step'"],
     "gumbel": ["objective.estimator='gumbel'"],
+    # RelGAN (Nie et al. 2019) on whatever G the MLE run has (generator.cell='rmc' for theirs):
+    # Gumbel-softmax with the inverse temperature raised to 100 over the game, the relativistic
+    # loss, gradients clipped at 5, Adam 1e-4 for both, 5 D steps a G step
+    "relgan": ["objective.estimator='gumbel'", "loss.name='rsgan'", "optim_g.grad_clip=5",
+               "optim_d.grad_clip=5", "objective.g_lr=1e-4", "optim_d.lr=1e-4",
+               "optim_d.betas=[0.9, 0.999]", "objective.tau=1", "objective.tau_min=0.01",
+               "train.d_steps=5"],
 }
 EVAL = ["eval.n_samples={n}", "train.progress=false", "train.sample_every=1000000"]
 
@@ -86,7 +94,10 @@ def adversarial(a):
         sets = [f"train.steps={total}", f"objective.pretrain_steps={P}",
                 f"objective.d_pretrain_steps={a.d_steps}", "train.progress=false",
                 f"train.checkpoint_every={a.checkpoint_every}", "train.log_every=25",
-                "train.sample_every=1000000"] + RECIPES[a.recipe] + a.set
+                "train.sample_every=1000000"] + RECIPES[a.recipe]
+        if a.recipe == "relgan":     # RelGAN's exponential schedule: tau = 100^(-i / adv)
+            sets.append(f"objective.tau_decay={math.log(100) / a.adv:.6g}")
+        sets += a.set
         cfg = C.load(mle_cfg, sets)
         run = Run.create(cfg, out)
         run.G.load_state_dict(state["models"]["G"])

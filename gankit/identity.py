@@ -51,6 +51,10 @@ ADDED_OPTIONS: dict[tuple[str, str], object] = {
     ("condition", "attribute_mismatch"): 0.0,
     ("generator", "fc"): 0,
     ("discriminator", "fc"): 0,
+    ("generator", "slots"): 1,
+    ("generator", "heads"): 2,
+    ("optim_d", "grad_clip"): 0.0,
+    ("optim_g", "grad_clip"): 0.0,
 }
 
 

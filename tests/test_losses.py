@@ -49,3 +49,42 @@ def test_registered_pairs():
     assert {"minimax", "nonsaturating"} <= set(LOSSES.names())
     ns = LOSSES.build("nonsaturating")
     assert ns.probabilistic and ns.g is g_loss_nonsaturating
+
+
+def test_rsgan_closed_form_pairs_and_refusals():
+    import pytest
+    from gankit.config import ConfigError
+    rs = LOSSES.build("rsgan")
+    real, fake = torch.tensor([2.0, -1.0]), torch.tensor([0.5, 0.5])
+    # -E log sigmoid(C(x_r) - C(x_f)), paired by index; G: the roles swapped
+    p = torch.sigmoid(real - fake)
+    assert torch.allclose(rs.d_loss(real, fake), -torch.log(p).mean(), atol=1e-6)
+    assert torch.allclose(rs.g_loss(fake, real), -torch.log(1 - p).mean(), atol=1e-6)
+    # equal logits: log 2 each; shifting both by a constant changes nothing (only differences count)
+    assert abs(float(rs.d_loss(fake, fake)) - math.log(2)) < 1e-6
+    assert torch.allclose(rs.d_loss(real + 7, fake + 7), rs.d_loss(real, fake))
+    # no gradient reaches the real logits from G's loss
+    r = real.clone().requires_grad_(True)
+    f = fake.clone().requires_grad_(True)
+    rs.g_loss(f, r).backward()
+    assert r.grad is None and f.grad.abs().sum() > 0
+    with pytest.raises(ConfigError, match="real data"):
+        rs.g_loss(fake)
+    with pytest.raises(ConfigError, match="by index"):
+        rs.d_loss(real, torch.zeros(3))
+
+
+def test_rsgan_trains_a_gan_and_refuses_reinforce(tmp_path, tiny):
+    import pytest
+    from gankit import config as C
+    from gankit.config import ConfigError
+    from gankit.train.run import Run
+    run = Run.create(C.load("ring", tiny + ["loss.name='rsgan'"]), tmp_path / "r")
+    seen = []
+    real_g = run.objective.loss.g
+    run.objective.loss.g = lambda fake, real: (seen.append((fake.shape, real.shape)), real_g(fake, real))[1]
+    run.train()
+    # every G step compared its fakes with a real batch of the same size
+    assert len(seen) == run.cfg.train.steps and all(f == r and len(f) for f, r in seen)
+    with pytest.raises(ConfigError, match="gumbel"):
+        Run.create(C.load("words", ["loss.name='rsgan'", "objective.estimator='rollout'"]), tmp_path / "w")

@@ -153,3 +153,19 @@ def test_steady_state_step_time_from_the_runs_own_clock(tmp_path, tiny):
     run, _ = gankit_loop(C.load("ring", over + ["train.steps=4", "train.log_every=50"]), 4, str(tmp_path / "b"))
     with pytest.raises(ValueError, match="log_every"):
         steady_seconds_per_step(run)
+
+
+def test_grad_clip_bounds_the_step_and_logs_the_norm_before_clipping():
+    from gankit.train.loop import Phase, Trainer
+    w = torch.nn.Parameter(torch.tensor([3.0, 4.0]))
+    opt = torch.optim.SGD([w], lr=1.0)
+    phase = Phase("g", opt, lambda ctx: ((w * w).sum(), {}), grad_clip=2.0)
+    logs = Trainer([phase]).run_iteration(0, logging=True)
+    assert torch.allclose(logs["grad_norm_g"], torch.tensor(10.0))          # ||2w|| = 10
+    assert torch.allclose(w.detach(), torch.tensor([3.0, 4.0]) - 2.0 * torch.tensor([0.6, 0.8]))
+
+
+def test_grad_clip_reaches_each_optimizers_phases(tmp_path, tiny):
+    run = Run.create(C.load("ring", tiny + ["optim_d.grad_clip=0.5"]), tmp_path / "r")
+    clips = {ph.name: ph.grad_clip for ph in run.objective.phases}
+    assert clips == {"d": 0.5, "g": 0.0}

@@ -19,6 +19,8 @@ class OptimConfig:
     betas: list[float] = opt([0.5, 0.999], "Adam's (beta1, beta2)")
     momentum: float = opt(0.0, "momentum for sgd and rmsprop", ge=0.0, le=1.0)
     weight_decay: float = opt(0.0, "L2 weight decay", ge=0.0)
+    grad_clip: float = opt(0.0, "clip the gradient's global norm to this before each step (0 = off; "
+                                "RelGAN: 5)", ge=0.0)
 
     def check(self, where):
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):

@@ -2,14 +2,15 @@
 
 With D(x) = sigmoid(l):  -log D(x) = softplus(-l)  and  -log(1 - D(x)) = softplus(l).
 Each loss is a pair: ``d_loss(real_logits, fake_logits)`` (D minimises it) and
-``g_loss(fake_logits)`` (G minimises it), both means over the batch.
+``g_loss(fake_logits)`` (G minimises it), both means over the batch.  A relativistic
+loss also gives G's loss the real logits, ``g_loss(fake_logits, real_logits)``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import torch.nn.functional as F
-from gankit.config import opt
+from gankit.config import ConfigError, opt
 from torch import Tensor
 
 from gankit.registry import LOSSES
@@ -78,6 +79,21 @@ def g_loss_lsgan(fake: Tensor) -> Tensor:
     return 0.5 * ((fake - 1) ** 2).mean()
 
 
+def d_loss_rsgan(real: Tensor, fake: Tensor) -> Tensor:
+    """Relativistic standard GAN (Jolicoeur-Martineau 2019; RelGAN's loss): D's output is the
+    log-odds that the real sample is more realistic than the fake one it is paired with,
+    -E log sigmoid(C(x_i) - C(G(z_i))) = E softplus(C(G(z_i)) - C(x_i)); pairs by index."""
+    if real.shape != fake.shape:
+        raise ConfigError(f"loss rsgan pairs real and fake logits by index, but got shapes "
+                          f"{tuple(real.shape)} and {tuple(fake.shape)}; use equal real and fake batches")
+    return F.softplus(fake - real).mean()
+
+
+def g_loss_rsgan(fake: Tensor, real: Tensor) -> Tensor:
+    """The roles swapped: E softplus(C(x_i) - C(G(z_i))) (real logits carry no gradient to G)."""
+    return d_loss_rsgan(fake, real.detach())
+
+
 @dataclass
 class LossPair:
     """A named pair of losses.
@@ -86,6 +102,7 @@ class LossPair:
     ``boundary``: D says "real" when its output is above this (for D's accuracy);
     None where the output is not a classifier's (the WGAN critic).
     ``wasserstein``: -d_loss estimates the earth-mover distance (WGAN critics).
+    ``relativistic``: G's loss compares its fakes with real logits: ``g_loss(fake, real)``.
     """
     name: str
     d: callable
@@ -93,12 +110,18 @@ class LossPair:
     probabilistic: bool = True
     boundary: float | None = 0.0
     wasserstein: bool = False
+    relativistic: bool = False
 
     def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         return self.d(real, fake)
 
-    def g_loss(self, fake: Tensor) -> Tensor:
-        return self.g(fake)
+    def g_loss(self, fake: Tensor, real: Tensor | None = None) -> Tensor:
+        if not self.relativistic:
+            return self.g(fake)
+        if real is None:
+            raise ConfigError(f"loss {self.name}: G's loss needs D's logits on real data, which this "
+                              f"objective's G step does not compute; use loss.name='nonsaturating'")
+        return self.g(fake, real)
 
 
 @dataclass
@@ -138,3 +161,10 @@ def hinge():
 @LOSSES.register("lsgan", None, "least squares (LSGAN): D regresses real to 1, fake to 0; G pulls fakes to 1")
 def lsgan():
     return LossPair("lsgan", d_loss_lsgan, g_loss_lsgan, probabilistic=False, boundary=0.5)
+
+
+@LOSSES.register("rsgan", None, "relativistic standard GAN (RelGAN): D: -E log sigmoid(D(x) - D(G(z))), "
+                 "real and fake paired by index; G: the roles swapped")
+def rsgan():
+    return LossPair("rsgan", d_loss_rsgan, g_loss_rsgan, probabilistic=False, boundary=0.0,
+                    relativistic=True)

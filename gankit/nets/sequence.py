@@ -1,4 +1,4 @@
-"""Sequence networks: an autoregressive LSTM/GRU generator and two discriminators.
+"""Sequence networks: an autoregressive LSTM/GRU/relational-memory generator and two discriminators.
 
 G is a decoder over the dataset's vocabulary.  It does not own a training step:
 the objective (gankit/train/seqgan.py) asks it for teacher-forced log-probabilities
@@ -26,6 +26,7 @@ from torch import Tensor, nn
 
 from gankit.registry import DISCRIMINATORS, GENERATORS
 from gankit.config import ConfigError, opt
+from gankit.nets.relational import RelationalMemory
 from gankit.ops import inverse_cdf_sample
 
 
@@ -58,17 +59,20 @@ class SeqGenerator(nn.Module):
     """Autoregressive decoder: p(x) = prod_t softmax(W h_t)[x_t], h_t = cell(emb(x_{t-1}), h_{t-1})."""
 
     def __init__(self, vocab: int, seq_len: int, end_id: int | None, pad_id: int | None,
-                 cell: str, embed_dim: int, hidden: int, dropout: float, temperature: float):
+                 cell: str, embed_dim: int, hidden: int, dropout: float, temperature: float,
+                 slots: int = 1, heads: int = 2):
         super().__init__()
         self.vocab, self.seq_len = vocab, seq_len
         self.end_id, self.pad_id = end_id, pad_id
         self.temperature = temperature
         self.embed = nn.Embedding(vocab, embed_dim)
         self.start = nn.Parameter(torch.randn(embed_dim) * 0.1)   # the input at step 0
-        rnn = {"lstm": nn.LSTM, "gru": nn.GRU}[cell]
-        self.rnn = rnn(embed_dim, hidden, batch_first=True)
+        if cell == "rmc":
+            self.rnn = RelationalMemory(embed_dim, slots, heads, hidden)
+        else:
+            self.rnn = {"lstm": nn.LSTM, "gru": nn.GRU}[cell](embed_dim, hidden, batch_first=True)
         self.drop = nn.Dropout(dropout)
-        self.out = nn.Linear(hidden, vocab)
+        self.out = nn.Linear(self.rnn.hidden_size, vocab)
 
     # ---------------------------------------------------------------- teacher forcing
     def _inputs(self, x: Tensor) -> Tensor:
@@ -194,9 +198,12 @@ class StepDiscriminator(nn.Module):
 
 @dataclass
 class SeqGParams:
-    cell: str = opt("lstm", "recurrent cell", choices=["lstm", "gru"])
+    cell: str = opt("lstm", "recurrent cell (rmc: RelGAN's relational memory, gankit/nets/relational.py)",
+                    choices=["lstm", "gru", "rmc"])
     embed_dim: int = opt(32, "token embedding size", ge=1)
-    hidden: int = opt(32, "recurrent state size", ge=1)
+    hidden: int = opt(32, "recurrent state size (rmc: the size of each memory row)", ge=1)
+    slots: int = opt(1, "rmc: memory rows (RelGAN: 1)", ge=1)
+    heads: int = opt(2, "rmc: attention heads (RelGAN: 2; hidden must be divisible by it)", ge=1)
     dropout: float = opt(0.0, "dropout on the cell's inputs and outputs while training", ge=0, le=0.9)
     temperature: float = opt(1.0, "sampling temperature of generated samples (< 1: sharper)", gt=0.0)
 
@@ -221,7 +228,7 @@ class StepDParams:
     dropout: float = opt(0.25, "dropout on the embeddings and on the LSTM's outputs", ge=0, le=0.95)
 
 
-@GENERATORS.register("seq", SeqGParams, "LSTM/GRU decoder over the vocabulary (text data)")
+@GENERATORS.register("seq", SeqGParams, "LSTM/GRU/relational-memory (RelGAN) decoder over the vocabulary (text data)")
 def seq_generator(noise_dim, data, **kw):
     _need_text(data, "generator 'seq'")
     if noise_dim < data.seq_len:

@@ -261,7 +261,10 @@ class GANObjective(Objective):
         else:   # G's loss against another view of D (unrolled look-ahead), on the same real batch
             lf = self.g_critic(self.d_view(ctx.scratch["real"], ctx.step), fake_in,
                                *(() if c is None else (c,)))
-        loss = self.loss.g_loss(lf)
+        if self.loss.relativistic:     # G's fakes against the last D step's real batch
+            loss = self.loss.g_loss(lf, D(self.d_view(ctx.scratch["real"], ctx.step)))
+        else:
+            loss = self.loss.g_loss(lf)
         logs = {}
         for pen in self.g_penalties:
             term = pen(D, ctx.scratch.get("real"), fake, ctx)

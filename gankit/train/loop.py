@@ -22,6 +22,7 @@ class Phase:
     repeat: Callable[[int], int] = lambda step: 1    # repeats at iteration `step`
     after_step: list[Callable[[int], None]] = field(default_factory=list)  # e.g. weight clipping
     params: list[torch.nn.Parameter] | None = None   # for gradient-norm logging
+    grad_clip: float = 0.0     # max global gradient norm (0: off); the Run sets it from the optimizer's config
 
     def __post_init__(self):
         if self.params is None:
@@ -83,7 +84,11 @@ class Trainer:
                 loss.backward()
                 if self.grad_sync is not None:
                     self.grad_sync(phase)
-                if logging:
+                if phase.grad_clip > 0:      # the norm before clipping is the one logged
+                    norm = torch.nn.utils.clip_grad_norm_(phase.params, phase.grad_clip)
+                    if logging:
+                        logs[f"grad_norm_{phase.name}"] = norm.detach()
+                elif logging:
                     logs[f"grad_norm_{phase.name}"] = self._grad_norm(phase.params)
                 phase.optimizer.step()
                 for hook in phase.after_step:

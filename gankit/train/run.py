@@ -107,6 +107,9 @@ class Run(RunSampling):
             self.optimizers = {name: build_optimizer(optimizer_params(spec, self.modules), spec.config)
                                for name, spec in self.objective.optimizers.items()}
             self.objective.setup(self.optimizers)
+            clip = {id(self.optimizers[n]): spec.config.grad_clip for n, spec in self.objective.optimizers.items()}
+            for phase in self.objective.phases:
+                phase.grad_clip = clip.get(id(phase.optimizer), 0.0)
             self.torch_rng = torch.get_rng_state()
         if s != cfg.seed:     # dropout and other global draws: the rank's own stream too
             self.torch_rng = torch.Generator().manual_seed(s).get_state()

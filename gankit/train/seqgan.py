@@ -87,6 +87,11 @@ class SeqGANObjective(Objective):
         self.P, self.Pd = pretrain_steps, d_pretrain_steps
         self.baseline_decay, self.mle_weight = baseline_decay, mle_weight
         self.tau, self.tau_min, self.tau_decay = tau, tau_min, tau_decay
+        if self.loss.relativistic and (estimator != "gumbel" or cfg.discriminator.name == "lstm_step"):
+            raise ConfigError(f"loss {self.loss.name}: pairs one real and one fake logit per sequence in "
+                              f"G's own loss, so it needs estimator 'gumbel' and a sequence-level D "
+                              f"(discriminator.name = 'cnn'); the REINFORCE estimators reward D's "
+                              f"probabilities: use loss.name='nonsaturating' with them")
         if not hasattr(self.G, "sample") or not hasattr(self.G, "token_logp"):
             raise ConfigError("objective 'seqgan': needs a sequence generator (generator.name = 'seq')")
         L = ctx.dataset.seq_len
@@ -228,7 +233,10 @@ class SeqGANObjective(Objective):
             ids = y.argmax(-1)
             out = self.D(y)
             lf = out if out.dim() == 1 else out[valid_mask(ids, self.end_id)]
-            loss = self.loss.g_loss(lf)
+            if self.loss.relativistic:
+                loss = self.loss.g_loss(lf, self._d_logits(self.sample_real(self.m)))
+            else:
+                loss = self.loss.g_loss(lf)
             if ctx.logging:
                 logs = {"tau": torch.tensor(tau), "g_d_fake": torch.sigmoid(lf.detach()).mean()}
         else:
