@@ -169,3 +169,18 @@ def test_grad_clip_reaches_each_optimizers_phases(tmp_path, tiny):
     run = Run.create(C.load("ring", tiny + ["optim_d.grad_clip=0.5"]), tmp_path / "r")
     clips = {ph.name: ph.grad_clip for ph in run.objective.phases}
     assert clips == {"d": 0.5, "g": 0.0}
+
+
+def test_opening_to_read_leaves_the_config_alone_training_records_the_overrides(tmp_path, tiny):
+    Run.create(C.load("ring", tiny + ["train.steps=20"]), tmp_path / "r").train().close()
+    path = tmp_path / "r" / "config.toml"
+    before = path.read_bytes()
+    reader = Run.open(tmp_path / "r", ["eval.n_samples=123", "train.progress=false"])
+    assert reader.cfg.eval.n_samples == 123
+    reader.evaluate(["mmd"])
+    reader.close()
+    assert path.read_bytes() == before           # an evaluation's settings are its own
+    run = Run.open(tmp_path / "r", ["train.steps=25"])
+    run.train()
+    run.close()
+    assert C.load(str(path)).train.steps == 25   # the run trained under them: config.toml says so

@@ -329,7 +329,9 @@ class Run(RunSampling):
         elif load:
             state, _ = self.folder.load_checkpoint(C.to_dict(self.cfg))   # on the CPU; load_state_dict moves
             self.load_state_dict(state)
-        if overrides and self.is_main:   # config.toml: the config in force; session records keep the history
+        # config.toml: the config in force for the sessions that train it (the session records keep
+        # the history); a reader's overrides (an evaluation, sampling) are its own, not the run's
+        if overrides and write:
             self.folder.write_config(C.dumps_toml(self.cfg))
         self.overrides = list(overrides or [])
 
@@ -342,6 +344,8 @@ class Run(RunSampling):
         world = self.world
         if self.is_main:
             self.folder.lock()    # one writer: another process training this folder stops here
+            if self.overrides:    # opened with overrides and now trained: they are the run's config
+                self.folder.write_config(C.dumps_toml(self.cfg))
         if self.step > 0 and self.is_main:
             self.folder.truncate_records(self.step)
         show = (cfg.progress if progress is None else progress) and self.is_main
