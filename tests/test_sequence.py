@@ -229,9 +229,13 @@ def test_relational_memory_refuses_rows_the_heads_do_not_divide():
 def test_tiny_relgan_run_end_to_end(tmp_path):
     out = tmp_path / "run"
     sets = _tiny(tmp_path, "gumbel") + ["--set", "generator.cell='rmc'", "--set", "generator.hidden=8",
-                                        "--set", "generator.slots=2"]
+                                        "--set", "generator.slots=2", "--set", "loss.name='rsgan'",
+                                        "--set", "optim_g.grad_clip=5", "--set", "discriminator.name='cnn'"]
     assert main(["train", "words", "--out", str(out)] + sets) == 0
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert any("tau" in r for r in records)
+    # the relativistic D's accuracy: the real sequence of a pair scored above the fake one
+    accs = [r["d_acc"] for r in records if "d_real_over_fake" in r]
+    assert accs and all(0 <= a <= 1 for a in accs)
     last = [r for r in records if r["kind"] == "eval"][-1]
     assert math.isfinite(last["nll_test"])

@@ -166,5 +166,6 @@ def lsgan():
 @LOSSES.register("rsgan", None, "relativistic standard GAN (RelGAN): D: -E log sigmoid(D(x) - D(G(z))), "
                  "real and fake paired by index; G: the roles swapped")
 def rsgan():
-    return LossPair("rsgan", d_loss_rsgan, g_loss_rsgan, probabilistic=False, boundary=0.0,
+    # no boundary: a logit alone says nothing, only its difference with the paired one
+    return LossPair("rsgan", d_loss_rsgan, g_loss_rsgan, probabilistic=False, boundary=None,
                     relativistic=True)

@@ -172,8 +172,11 @@ class SeqGANObjective(Objective):
         logs = {}
         if ctx.logging:
             with torch.no_grad():
-                logs = {"d_real": torch.sigmoid(lr_).mean(), "d_fake": torch.sigmoid(lf_).mean(),
-                        "d_acc": 0.5 * ((lr_ > 0).float().mean() + (lf_ < 0).float().mean())}
+                if self.loss.relativistic:   # D's odds that the real one of a pair is the real one
+                    logs = {"d_real_over_fake": torch.sigmoid(lr_ - lf_).mean(), "d_acc": (lr_ > lf_).float().mean()}
+                else:
+                    logs = {"d_real": torch.sigmoid(lr_).mean(), "d_fake": torch.sigmoid(lf_).mean(),
+                            "d_acc": 0.5 * ((lr_ > 0).float().mean() + (lf_ < 0).float().mean())}
         return loss, logs
 
     @torch.no_grad()
