@@ -88,3 +88,8 @@ def test_rsgan_trains_a_gan_and_refuses_reinforce(tmp_path, tiny):
     assert len(seen) == run.cfg.train.steps and all(f == r and len(f) for f, r in seen)
     with pytest.raises(ConfigError, match="gumbel"):
         Run.create(C.load("words", ["loss.name='rsgan'", "objective.estimator='rollout'"]), tmp_path / "w")
+    with pytest.raises(ConfigError, match="unroll"):
+        Run.create(C.load("ring", tiny + ["loss.name='rsgan'", "objective.unroll=2"]), tmp_path / "u")
+    for preset in ("mnist-infogan", "mnist-bigan"):    # their G steps score fakes alone
+        with pytest.raises(ConfigError, match="does not do"):
+            Run.create(C.load(preset, ["loss.name='rsgan'", "data.name=digits8x8"]), tmp_path / preset)

@@ -20,7 +20,7 @@ from torch import Tensor
 from gankit.config import ConfigError, opt
 from gankit.registry import OBJECTIVES
 from gankit.train.loop import Phase
-from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec
+from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec, absolute_loss
 from gankit.train.parts import FeatureHead, JointD, feature_body
 
 
@@ -34,7 +34,7 @@ class BiGANObjective(Objective):
             raise ConfigError("objective bigan: conditional runs are not supported; set condition.kind=none")
         if not z_hidden:
             raise ConfigError("objective.z_hidden: give D's z branch at least one layer")
-        self.ctx, self.loss, self.m = ctx, ctx.loss, cfg.train.batch_size
+        self.ctx, self.loss, self.m = ctx, absolute_loss(ctx.loss, "bigan"), cfg.train.batch_size
         self.G = ctx.build_net("generators", cfg.generator, noise_dim=cfg.noise.dim)
         self.E = FeatureHead(feature_body(ctx), cfg.noise.dim)
         self.D = JointD(feature_body(ctx), cfg.noise.dim, list(z_hidden), dropout)

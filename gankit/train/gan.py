@@ -164,6 +164,10 @@ class GANObjective(Objective):
                                               cfg.train.batch_size)
             self.state["drs"] = self.rejection
             self.callbacks.append(FitAtEnd(self, cfg.train.steps, ctx.log))
+        if p.unroll > 0 and self.loss.relativistic:
+            raise ConfigError(f"objective.unroll: G's loss is taken against an unrolled copy of D, "
+                              f"but loss {self.loss.name} pairs it with the current D's real logits; "
+                              f"use loss.name='nonsaturating' with unroll")
         if p.unroll > 0:
             from gankit.train.unrolled import UnrolledD
             self.g_critic = UnrolledD(self.D, self.loss.d_loss, p.unroll, opt_d, p.unroll_lr)

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from gankit.config import ConfigError, opt
 from gankit.registry import OBJECTIVES
 from gankit.train.loop import Phase
-from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec
+from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec, absolute_loss
 
 
 class InfoGANObjective(Objective):
@@ -39,7 +39,7 @@ class InfoGANObjective(Objective):
         if self.n_free < 1:
             raise ConfigError(f"objective infogan: noise.dim={cfg.noise.dim} must exceed categories + "
                               f"continuous = {p.categories + p.continuous}")
-        self.ctx, self.p, self.loss, self.m = ctx, p, ctx.loss, cfg.train.batch_size
+        self.ctx, self.p, self.loss, self.m = ctx, p, absolute_loss(ctx.loss, "infogan"), cfg.train.batch_size
         self.G, self.D = ctx.build_nets()
         if not hasattr(self.D, "features") or not hasattr(self.D, "feature_dim"):
             raise ConfigError(f"objective infogan: Q reads D's features; {type(self.D).__name__} has none")

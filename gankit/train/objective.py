@@ -24,6 +24,7 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
+from gankit.config import ConfigError
 from gankit.train.loop import Phase
 
 
@@ -106,6 +107,15 @@ class Objective(ABC):
         for k, v in self.state.items():
             if k in state:
                 v.load_state_dict(state[k])
+
+
+def absolute_loss(loss, objective: str):
+    """``loss``, refused when it is relativistic: the objective's G step scores fakes alone."""
+    if getattr(loss, "relativistic", False):
+        raise ConfigError(f"objective {objective}: loss {loss.name} compares fakes with real samples in "
+                          f"G's step, which this objective does not do; use loss.name='nonsaturating' "
+                          f"(the gan and seqgan objectives take {loss.name})")
+    return loss
 
 
 def optimizer_params(spec: OptimizerSpec, modules: dict[str, nn.Module]) -> list[nn.Parameter]:
