@@ -204,7 +204,7 @@ def test_relational_memory_step_matches_its_formula():
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rmc"])
 def test_generator_cells_are_causal_and_rollouts_continue_the_sampler(cell):
     torch.manual_seed(1)
-    G = SeqGenerator(7, 6, None, None, cell, 8, 16, 0.0, 1.0, slots=2, heads=2)
+    G = SeqGenerator(7, 6, None, None, cell, 8, 16, 0.0, 1.0, **({"slots": 2} if cell == "rmc" else {}))
     u = torch.rand(50, 6, generator=torch.Generator().manual_seed(2))
     a = G.sample(u)
     y = a.clone()
@@ -224,6 +224,8 @@ def test_relational_memory_refuses_rows_the_heads_do_not_divide():
     from gankit.config import ConfigError
     with pytest.raises(ConfigError, match="divisible by its heads"):
         SeqGenerator(7, 6, None, None, "rmc", 8, 15, 0.0, 1.0, slots=1, heads=2)
+    with pytest.raises(ConfigError, match="cell='rmc'"):     # memory options on an LSTM: a slip
+        SeqGenerator(7, 6, None, None, "lstm", 8, 16, 0.0, 1.0, slots=4, heads=2)
 
 
 def test_tiny_relgan_run_end_to_end(tmp_path):

@@ -69,6 +69,9 @@ class SeqGenerator(nn.Module):
         self.start = nn.Parameter(torch.randn(embed_dim) * 0.1)   # the input at step 0
         if cell == "rmc":
             self.rnn = RelationalMemory(embed_dim, slots, heads, hidden)
+        elif (slots, heads) != (1, 2):
+            raise ConfigError(f"generator.slots / generator.heads shape the relational memory, but "
+                              f"generator.cell = {cell!r}: set generator.cell='rmc', or leave them out")
         else:
             self.rnn = {"lstm": nn.LSTM, "gru": nn.GRU}[cell](embed_dim, hidden, batch_first=True)
         self.drop = nn.Dropout(dropout)
