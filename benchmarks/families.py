@@ -33,7 +33,7 @@ FAMILIES = {   # preset, extra overrides, steps as a fraction of --steps (None: 
     "gan": ("mnist-dcgan", [], 1.0),
     "vae": ("mnist-vae", [], 1.0),
     "ae": ("mnist-ae", [], 1.0),
-    "ebm": ("mnist-ebm", [], None),   # 60 Langevin steps an iteration: ~20x a GAN step's CPU
+    "ebm": ("mnist-ebm", [], None),   # 60 Langevin steps an iteration: ~22x a GAN step's CPU
 }
 
 
