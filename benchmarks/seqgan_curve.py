@@ -47,11 +47,11 @@ RECIPES = {
     "dense": ["objective.estimator='dense'", "discriminator.name='lstm_step'"],
     "gumbel": ["objective.estimator='gumbel'"],
     # RelGAN (Nie et al. 2019) on whatever G the MLE run has (generator.cell='rmc' for theirs):
-    # Gumbel-softmax with the inverse temperature raised to 100 over the game, the relativistic
+    # Gumbel-softmax with the inverse temperature raised to --beta-max (100) over the game, the relativistic
     # loss, gradients clipped at 5, Adam 1e-4 for both, 5 D steps a G step
     "relgan": ["objective.estimator='gumbel'", "loss.name='rsgan'", "optim_g.grad_clip=5",
                "optim_d.grad_clip=5", "objective.g_lr=1e-4", "optim_d.lr=1e-4",
-               "optim_d.betas=[0.9, 0.999]", "objective.tau=1", "objective.tau_min=0.01",
+               "optim_d.betas=[0.9, 0.999]", "objective.tau=1",
                "train.d_steps=5"],
 }
 EVAL = ["eval.n_samples={n}", "train.progress=false", "train.sample_every=1000000"]
@@ -95,8 +95,9 @@ def adversarial(a):
                 f"objective.d_pretrain_steps={a.d_steps}", "train.progress=false",
                 f"train.checkpoint_every={a.checkpoint_every}", "train.log_every=25",
                 "train.sample_every=1000000"] + RECIPES[a.recipe]
-        if a.recipe == "relgan":     # RelGAN's exponential schedule: tau = 100^(-i / adv)
-            sets.append(f"objective.tau_decay={math.log(100) / a.adv:.6g}")
+        if a.recipe == "relgan":     # RelGAN's exponential schedule: tau = beta_max^(-i / adv)
+            sets += [f"objective.tau_min={1 / a.beta_max:.6g}",
+                     f"objective.tau_decay={math.log(a.beta_max) / a.adv:.6g}"]
         sets += a.set
         cfg = C.load(mle_cfg, sets)
         run = Run.create(cfg, out)
@@ -175,6 +176,8 @@ def main(argv=None):
     d.add_argument("--d-steps", type=int, default=1000, help="D-only steps before the game")
     d.add_argument("--adv", type=int, required=True, help="adversarial G steps")
     d.add_argument("--checkpoint-every", type=int, default=100)
+    d.add_argument("--beta-max", type=float, default=100.0,
+                   help="relgan: the inverse temperature reached at the end of the game")
     d.add_argument("--set", action="append", default=[], help="config override (repeatable)")
     d.add_argument("--temps", type=float, nargs="+", default=TEMPS)
     d.add_argument("--eval-samples", type=int, default=5000)
