@@ -1,0 +1,106 @@
+"""What a Run saves and restores: its checkpoint state (weights, optimizers, the objective's
+state, the random streams of every rank, the training clock) and the checks on the way in
+and out (non-finite weights are never written; a checkpoint of other nets is refused).
+
+A mixin of the Run (it reads the run's config, modules, optimizers, objective, streams and
+world), kept apart so the Run's file holds its life cycle.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from gankit import config as C
+from gankit import seeds
+from gankit.data.scaling import PointScaler
+from gankit.runfolder import RunFolderError
+from gankit.train import distributed
+from gankit.train.callbacks import finite_params
+from gankit.train.watch import config_changes
+
+
+class RunError(RunFolderError):
+    pass
+
+
+class RunState:
+    def _rng_state(self) -> dict:
+        return {"torch": self.torch_rng, "data": self.data_gen.get_state(),
+                "noise": self.noise_gen.get_state(), "noise_device": self.device.type,
+                "cond": self.cond_gen.get_state()}
+
+    def state_dict(self) -> dict:
+        return {
+            "step": self.step,
+            "config": C.to_dict(self.cfg),
+            "models": {k: m.state_dict() for k, m in self.modules.items()},
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+            "objective": self.objective.state_dict(),
+            **({"data_scale": self.scaler.state_dict()} if self.scaler is not None else {}),
+            "schedule_span": list(self.schedule_span),
+            "train_time": self.elapsed(),
+            "rng": self._rng_state(),         # rank 0's streams: a one-process run's own
+            "world_size": self.world.size,
+        }
+
+    def load_state_dict(self, state: dict):
+        missing = [k for k in self.modules if k not in state["models"]]
+        missing += [k for k in self.optimizers if k not in state.get("optimizers", {})]
+        if missing:
+            raise RunError(f"the checkpoint lacks {missing}: it was written by another objective "
+                           f"than {self.cfg.objective.name!r}")
+        try:
+            for k, m in self.modules.items():
+                m.load_state_dict(state["models"][k])
+            for k, o in self.optimizers.items():
+                o.load_state_dict(state["optimizers"][k])
+        except (RuntimeError, ValueError, KeyError) as e:   # other shapes: another run's nets
+            first = str(e).strip().splitlines()
+            detail = " ".join(line.strip() for line in first[:3])[:300]
+            raise RunError(f"the checkpoint does not fit this run's networks ({detail}); it was "
+                           "written by a run with another config") from None
+        self.objective.load_state_dict(state.get("objective", {}))
+        if "data_scale" in state:     # the statistics the nets were trained with, whatever the code now says
+            self.scaler = PointScaler.from_state(state["data_scale"])
+        self.step = int(state["step"])
+        self.schedule_span = tuple(state.get("schedule_span") or (0, state["config"]["train"]["steps"]))
+        self.train_time = float(state.get("train_time", 0.0))
+        old = state.get("config")
+        if old:
+            self.config_changes = config_changes(old, C.to_dict(self.cfg))
+        rng = state["rng"]
+        if self.world.rank > 0 and not self.global_draws:
+            saved = state.get("rng_ranks") or []
+            if self.world.rank >= len(saved):   # the world grew: this rank starts fresh streams
+                self._reseed_rank(self.step)
+                return
+            rng = saved[self.world.rank]
+        self.torch_rng = rng["torch"]
+        self.data_gen.set_state(rng["data"])
+        if rng.get("noise_device", "cpu") == self.device.type:
+            self.noise_gen.set_state(rng["noise"])
+        # else: a run moved between CPU and GPU (their generators differ): training noise starts afresh
+        if "cond" in rng:
+            self.cond_gen.set_state(rng["cond"])
+
+    def _reseed_rank(self, step: int):
+        s = seeds.rank_seed(self.cfg.seed, self.world.rank, step)
+        for gen, name in ((self.data_gen, "data"), (self.noise_gen, "noise"), (self.cond_gen, "cond")):
+            gen.manual_seed(seeds.stream_seed(s, name))
+        self.torch_rng = torch.Generator().manual_seed(s).get_state()
+
+    def save_checkpoint(self) -> Path:
+        if not finite_params(self.modules.values()):
+            raise RunError(f"weights became non-finite by step {self.step}; not overwriting the last "
+                           "good checkpoint. Lower the learning rates or add a penalty.")
+        self.torch_rng = torch.get_rng_state()
+        # every rank's streams, so a resume with the same world continues each exactly
+        ranks = (distributed.gather(self.world, self._rng_state())
+                 if self.world.parallel and not self.global_draws else None)
+        if not self.is_main:
+            return None
+        state = self.state_dict()
+        if ranks is not None:
+            state["rng_ranks"] = ranks
+        return self.folder.save_checkpoint(state, self.step, self.cfg.train.keep_checkpoints)
