@@ -246,7 +246,9 @@ def load_image_folder(path: str | Path, size: int = 0, channels: int = 1, resize
         if size == 0:
             w, h = im.size
             if w != h and resize == "error":
-                raise ImageDataError(f"{p} is {w}x{h}, not square; set data.size and data.resize")
+                raise ImageDataError(f"{p} is {w}x{h}, not square; choose a resize policy with "
+                                     "--set data.resize=stretch|crop|pad (and a side with "
+                                     "--set data.size=N)")
             size = max(w, h) if resize == "error" else min(w, h)
         im = _fit(im, size, resize, p)
         a = np.asarray(im, dtype=np.uint8)
