@@ -185,6 +185,8 @@ def main(argv=None):
     t.add_argument("runs", nargs="+")
     t.add_argument("--eval-samples", type=int, default=2000, help="samples per point (the noise of shares)")
     a = p.parse_args(argv)
+    if a.cmd == "adv" and a.beta_max <= 1:
+        p.error(f"--beta-max must exceed 1 (the inverse temperature rises from 1 to it), got {a.beta_max:g}")
     torch.set_num_threads(1)
     if a.cmd == "sweep":
         for r in a.runs:
