@@ -187,6 +187,9 @@ def main(argv=None):
     a = p.parse_args(argv)
     if a.cmd == "adv" and a.beta_max <= 1:
         p.error(f"--beta-max must exceed 1 (the inverse temperature rises from 1 to it), got {a.beta_max:g}")
+    if a.cmd == "adv" and a.recipe != "relgan" and a.beta_max != 100:
+        p.error(f"--beta-max is the relgan recipe's schedule; recipe {a.recipe} anneals by "
+                "--set objective.tau_decay=R --set objective.tau_min=T")
     torch.set_num_threads(1)
     if a.cmd == "sweep":
         for r in a.runs:
