@@ -28,6 +28,11 @@ def test_overrides_and_resolved_params():
     # switching the dataset drops the old one's options
     cfg = C.load("ring", ["data.name=grid"])
     assert cfg.data.params == {"n": 5, "spacing": 2.0, "std": 0.05, "standardize": "none"}
+    # ... but not the user's own keys, whichever order they come in: they are checked against the new one
+    for sets in (["data.std=0.02", "data.name=grid"], ["data.name=grid", "data.std=0.02"]):
+        assert C.load("ring", sets).data.params["std"] == 0.02
+    with pytest.raises(ConfigError, match="n_modes"):
+        C.load("ring", ["data.n_modes=4", "data.name=grid"])
 
 
 def test_round_trip_through_toml(tmp_path):

@@ -254,6 +254,7 @@ def parse_override(item: str) -> tuple[list[str], Any]:
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     import copy
     raw = copy.deepcopy(raw)
+    given: dict[tuple, set] = {}          # section path -> keys the overrides themselves set
     for item in overrides:
         path, value = parse_override(item)
         node = raw
@@ -261,11 +262,14 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
             if not isinstance(node.get(p, {}), dict):
                 raise ConfigError(f"--set {item!r}: {p!r} is not a section")
             node = node.setdefault(p, {})
-        last = path[-1]
+        last, mine = path[-1], given.setdefault(tuple(path[:-1]), set())
         if last == "name" and isinstance(node, dict) and node.get("name") not in (None, value):
-            # switching component: the old component's options no longer apply
-            node.clear()
+            # switching component: the old component's options no longer apply, but the user's
+            # own --set keys stay (and are checked against the new component)
+            for k in [k for k in node if k not in mine]:
+                del node[k]
         node[last] = value
+        mine.add(last)
     return raw
 
 
