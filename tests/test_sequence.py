@@ -241,3 +241,14 @@ def test_tiny_relgan_run_end_to_end(tmp_path):
     assert accs and all(0 <= a <= 1 for a in accs)
     last = [r for r in records if r["kind"] == "eval"][-1]
     assert math.isfinite(last["nll_test"])
+
+
+def test_a_critic_logs_its_scores_not_probabilities(tmp_path):
+    out = tmp_path / "run"
+    sets = _tiny(tmp_path, "rollout") + ["--set", "loss.name='hinge'"]
+    assert main(["train", "words", "--out", str(out)] + sets) == 0
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    d = [r for r in records if "critic_real" in r]
+    assert d and not any("d_real" in r for r in records)
+    # hinge's boundary is 0: D's accuracy is still a share
+    assert all(0 <= r["d_acc"] <= 1 for r in d)

@@ -174,9 +174,14 @@ class SeqGANObjective(Objective):
             with torch.no_grad():
                 if self.loss.relativistic:   # D's odds that the real one of a pair is the real one
                     logs = {"d_real_over_fake": torch.sigmoid(lr_ - lf_).mean(), "d_acc": (lr_ > lf_).float().mean()}
-                else:
+                elif self.loss.probabilistic:
                     logs = {"d_real": torch.sigmoid(lr_).mean(), "d_fake": torch.sigmoid(lf_).mean(),
                             "d_acc": 0.5 * ((lr_ > 0).float().mean() + (lf_ < 0).float().mean())}
+                else:                        # a critic's scores are no probabilities: their means
+                    logs = {"critic_real": lr_.mean(), "critic_fake": lf_.mean()}
+                    if self.loss.boundary is not None:
+                        b = self.loss.boundary
+                        logs["d_acc"] = 0.5 * ((lr_ > b).float().mean() + (lf_ < b).float().mean())
         return loss, logs
 
     @torch.no_grad()
