@@ -44,6 +44,10 @@ from gankit.train.run import Run
 TEMPS = [0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25]
 RECIPES = {
     "rollout": ["objective.estimator='rollout'"],
+    # SeqGAN as published (Yu et al.'s code): 16 rollouts of D's probability as the reward, no baseline,
+    # G's Adam at 0.01 (its pretraining rate) with the gradient's norm clipped at 5
+    "seqgan": ["objective.estimator='rollout'", "objective.rollouts=16", "objective.baseline_decay=0",
+               "objective.g_lr=0.01", "optim_g.grad_clip=5"],
     "dense": ["objective.estimator='dense'", "discriminator.name='lstm_step'"],
     "gumbel": ["objective.estimator='gumbel'"],
     # RelGAN (Nie et al. 2019) on whatever G the MLE run has (generator.cell='rmc' for theirs):
