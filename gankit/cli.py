@@ -187,9 +187,13 @@ def _cmd_list(a):
     for name in C.preset_names():
         first = (C.PRESET_DIR / f"{name}.toml").read_text().splitlines()[0].lstrip("# ")
         t = times.get(name)
-        when = (f"~{t['estimate_min']:g} min ({t['steps']} steps, {t['threads']} threads, "
-                f"load {t.get('load', '?')}, {t['date']})" if t else
-                "time not measured (python benchmarks/preset_times.py measures it)")
+        if t:   # the preset's own train.steps x the measured s/step: a later change of steps is counted
+            steps = C.read_toml(C.PRESET_DIR / f"{name}.toml").get("train", {}).get("steps", t["steps"])
+            est = round((t.get("setup_s", 0.0) + steps * t["s_per_step"]) / 60, 1)
+            when = (f"~{est:g} min ({steps} steps, {t['threads']} threads, "
+                    f"load {t.get('load', '?')}, {t['date']})")
+        else:
+            when = "time not measured (python benchmarks/preset_times.py measures it)"
         print(f"  {name:<16} {first}\n  {'':<16} {when}")
     for kind, reg in REGISTRIES.items():
         print(f"{kind}:")

@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 
+from gankit import config as C
 
 
 def gankit(*args, check=True):
@@ -64,6 +65,12 @@ def test_list_names_every_kind():
     out = gankit("list").stdout
     for word in ("ring", "seed-linear", "gmm", "swissroll", "mlp", "minimax", "nonsaturating", "modes", "jsd"):
         assert word in out
+    # each preset's time is its own train.steps x the measured s/step, whatever steps were measured
+    times = json.loads((C.PRESET_DIR / "times.json").read_text())
+    for name, t in times.items():
+        steps = C.load(name).train.steps
+        est = round((t.get("setup_s", 0.0) + steps * t["s_per_step"]) / 60, 1)
+        assert f"~{est:g} min ({steps} steps" in out, name
 
 
 def test_bad_input_gives_a_clear_error_and_exit_code(tmp_path):
