@@ -17,6 +17,10 @@ def load_images(spec: str, dataset) -> torch.Tensor:
     """Images in the data's [-1, 1]: FILE.npy ((n, C, H, W) or (n, H, W), uint8 or floats in
     [-1, 1]), a folder of images, or ``heldout[:N]`` (the run's held-out split)."""
     shape = tuple(dataset.shape)
+    if getattr(dataset, "kind", "points") != "image" or len(shape) != 3:
+        raise ConfigError(f"invert and complete fit G to images; this run's data "
+                          f"({type(dataset).__name__}) are {getattr(dataset, 'kind', 'points')} of shape "
+                          f"{shape}: train on image data (mnist5k, fashion-mnist, a folder) to use them")
     if spec.startswith("heldout"):
         n = int(spec.split(":", 1)[1]) if ":" in spec else None
         return dataset.split("heldout", n)

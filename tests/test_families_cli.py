@@ -113,6 +113,17 @@ def test_the_energy_model_cannot_be_inverted(tmp_path, capsys):
     assert "no latent code" in capsys.readouterr().err
 
 
+def test_invert_and_complete_refuse_data_that_are_not_images(tmp_path, capsys):
+    run = tmp_path / "run"
+    tiny = [k for k in IMG if not k.startswith("data.")]
+    assert main(["train", "ring-vae", "--out", str(run), *_sets(tiny)]) == 0
+    capsys.readouterr()
+    for cmd in (["invert"], ["complete", "--mask", "left"]):
+        assert main([cmd[0], str(run), "--images", "heldout:2", *cmd[1:]]) == 2
+        err = capsys.readouterr().err
+        assert "fit G to images" in err and "points" in err and "Traceback" not in err
+
+
 @pytest.mark.parametrize("preset, sets, message", [
     ("mnist-ebm", ["noise.dim=10"], "noise.dim=64"),
     ("mnist-vae", ["generator.output=tanh"], "generator.output=none"),
