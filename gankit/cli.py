@@ -82,8 +82,14 @@ def _cmd_eval(a):
 
 def _cmd_drs(a):
     """Rejection sampling for a finished run: fit the sampler on its G, keep it in the run."""
+    from gankit import config as C
+    from gankit.runfolder import RunFolder
     from gankit.train.rejection import fit_objective
     from gankit.train.run import Run
+    cfg = C.load(RunFolder(a.run_dir).read_config())
+    if "drs" not in cfg.objective.params:       # refused before the run is opened for writing
+        raise ConfigError(f"drs: the {cfg.objective.name!r} objective has no rejection sampler; "
+                          "discriminator rejection sampling needs a GAN objective (gan) with its D")
     over = ["objective.drs=true"] + ([f"objective.drs_steps={a.steps}"] if a.steps is not None else []) \
         + ([f"objective.drs_quantile={a.quantile}"] if a.quantile is not None else [])
     run = Run.open(a.run_dir, over, write=True)

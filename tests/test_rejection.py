@@ -108,6 +108,19 @@ def test_drs_command_fits_a_sampler_for_a_run_trained_without_it(tmp_path, capsy
         assert torch.equal(v, run.G.state_dict()[k])
 
 
+def test_drs_command_refuses_an_objective_without_a_sampler_and_leaves_the_run_alone(tmp_path, capsys):
+    out = tmp_path / "vae"
+    sets = [a for kv in ["train.steps=12", "train.batch_size=32", "train.progress=false",
+                         "eval.n_samples=200"] for a in ("--set", kv)]
+    assert main(["train", "ring-vae", "--out", str(out), *sets]) == 0
+    config = (out / "config.toml").read_text()
+    capsys.readouterr()
+    assert main(["drs", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "'vae' objective has no rejection sampler" in err and "Traceback" not in err
+    assert (out / "config.toml").read_text() == config
+
+
 class NaNLogit(nn.Module):
     def __init__(self):
         super().__init__()
