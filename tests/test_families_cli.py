@@ -1,6 +1,7 @@
 """Each model family through the real command line (train, eval, sample, report), inversion and
 completion, resume of a three-module objective, and the families' configuration errors."""
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -122,6 +123,15 @@ def test_invert_and_complete_refuse_data_that_are_not_images(tmp_path, capsys):
         assert main([cmd[0], str(run), "--images", "heldout:2", *cmd[1:]]) == 2
         err = capsys.readouterr().err
         assert "fit G to images" in err and "points" in err and "Traceback" not in err
+
+
+def test_ssgan_warns_when_every_image_keeps_its_label(tmp_path):
+    base = IMG + FAMILIES["mnist-ssgan"]
+    with pytest.warns(UserWarning, match="every training image is labelled"):
+        Run(C.load("mnist-ssgan", base + ["objective.labels_per_class=100000"]), tmp_path / "a")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Run(C.load("mnist-ssgan", base), tmp_path / "b")
 
 
 @pytest.mark.parametrize("preset, sets, message", [

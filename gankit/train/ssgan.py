@@ -19,6 +19,7 @@ the ``classify`` metric (held-out accuracy).
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -61,7 +62,15 @@ class SemiSupervisedGAN(Objective):
         need_images_with_labels(ds, "ssgan")
         self.ctx, self.p, self.m = ctx, p, cfg.train.batch_size
         self.K = ds.n_classes
-        idx = labelled_subset(ds.split_labels("train"), p.labels_per_class, cfg.seed)
+        labels = ds.split_labels("train")
+        idx = labelled_subset(labels, p.labels_per_class, cfg.seed)
+        smallest = int(torch.bincount(labels).min())
+        if p.labels_per_class >= smallest:
+            warnings.warn(f"objective ssgan: labels_per_class={p.labels_per_class} is not below the smallest "
+                          f"class's {smallest} training images: "
+                          f"{'every training image is' if len(idx) == len(labels) else 'in some classes every training image is'} "
+                          "labelled and none is left to learn from unlabelled (semi-supervised learning "
+                          "needs fewer labels per class)", stacklevel=2)
         self.x_lab = ds.split("train")[idx].to(ctx.device)
         self.y_lab = ds.split_labels("train")[idx].to(ctx.device)
         self.G = ctx.build_net("generators", cfg.generator, noise_dim=cfg.noise.dim)
