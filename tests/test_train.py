@@ -184,3 +184,17 @@ def test_opening_to_read_leaves_the_config_alone_training_records_the_overrides(
     run.train()
     run.close()
     assert C.load(str(path)).train.steps == 25   # the run trained under them: config.toml says so
+
+
+def test_a_resume_with_overrides_writes_its_config_once(tiny_run_dir, tmp_path, monkeypatch):
+    import shutil
+    run_dir = tmp_path / "run"
+    shutil.copytree(tiny_run_dir, run_dir)
+    writes = []
+    real = RunFolder.write_config
+    monkeypatch.setattr(RunFolder, "write_config", lambda self, text: (writes.append(text), real(self, text)))
+    run = Run.open(run_dir, ["train.steps=32"], write=True)
+    run.train(final_report=False)
+    run.close()
+    assert len(writes) == 1 and "steps = 32" in writes[0]
+    assert C.load(str(run_dir / "config.toml")).train.steps == 32

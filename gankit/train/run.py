@@ -115,6 +115,7 @@ class Run(RunSampling, RunState):
         self.train_time = 0.0                        # training seconds over every session
         self._clock: float | None = None
         self.overrides: list[str] = []               # the --set of this session (recorded)
+        self._config_written = False                 # config.toml already holds those overrides
         self.config_changes: dict = {}               # key -> [old, new] against the checkpoint's config
         self.watchers: list = []                     # objects with on_record / on_snapshot (TensorBoard, live report)
 
@@ -250,6 +251,7 @@ class Run(RunSampling, RunState):
         # the history); a reader's overrides (an evaluation, sampling) are its own, not the run's
         if overrides and write:
             self.folder.write_config(C.dumps_toml(self.cfg))
+            self._config_written = True
         self.overrides = list(overrides or [])
 
     def train(self, progress: bool | None = None, final_report: bool = True) -> "Run":
@@ -261,8 +263,9 @@ class Run(RunSampling, RunState):
         world = self.world
         if self.is_main:
             self.folder.lock()    # one writer: another process training this folder stops here
-            if self.overrides:    # opened with overrides and now trained: they are the run's config
-                self.folder.write_config(C.dumps_toml(self.cfg))
+            if self.overrides and not self._config_written:   # opened with overrides, now trained:
+                self.folder.write_config(C.dumps_toml(self.cfg))  # they are the run's config
+                self._config_written = True
         if self.step > 0 and self.is_main:
             self.folder.truncate_records(self.step)
         show = (cfg.progress if progress is None else progress) and self.is_main
