@@ -64,7 +64,8 @@ class SemiSupervisedGAN(Objective):
         self.K = ds.n_classes
         labels = ds.split_labels("train")
         idx = labelled_subset(labels, p.labels_per_class, cfg.seed)
-        smallest = int(torch.bincount(labels).min())
+        counts = torch.bincount(labels)
+        smallest = int(counts[counts > 0].min())
         if p.labels_per_class >= smallest:
             warnings.warn(f"objective ssgan: labels_per_class={p.labels_per_class} is not below the smallest "
                           f"class's {smallest} training images: "
