@@ -7,7 +7,9 @@ from gankit.l1kernel import closeness, closeness_torch
 from gankit.train.remedies import MinibatchDiscrimination
 
 
-@pytest.mark.parametrize("shape", [(3, 17, 5), (1, 1, 1), (2, 64, 8), (4, 2, 3)])
+# n around the kernels' tiles of 4 rows, C around their passes of 4 dimensions
+@pytest.mark.parametrize("shape", [(3, 17, 5), (1, 1, 1), (2, 64, 8), (4, 2, 3), (2, 5, 4), (1, 9, 7),
+                                   (2, 8, 12), (1, 130, 3)])
 def test_values_and_gradients_equal_torch(shape):
     g = torch.Generator().manual_seed(sum(shape))
     M = torch.randn(*shape, generator=g).requires_grad_(True)
@@ -27,11 +29,36 @@ def test_gradcheck_float64():
     assert torch.autograd.gradcheck(closeness, (M,), eps=1e-6, atol=1e-5)
 
 
-def test_ties_have_zero_subgradient_like_torch():
-    M = torch.zeros(1, 4, 2, requires_grad=True)      # all points equal: sign(0) = 0
+@pytest.mark.parametrize("n", [4, 11])               # the last rows alone; and tiles of 4
+def test_ties_have_zero_subgradient_like_torch(n):
+    M = torch.zeros(1, n, 6, requires_grad=True)      # all points equal: sign(0) = 0
     closeness(M).sum().backward()
     assert torch.equal(M.grad, torch.zeros_like(M))
-    assert torch.allclose(closeness(M.detach()), torch.full((1, 4), 3.0))
+    assert torch.allclose(closeness(M.detach()), torch.full((1, n), n - 1.0))
+
+
+def test_partial_ties_match_torch():
+    g = torch.Generator().manual_seed(3)
+    M = torch.randn(2, 13, 5, generator=g)
+    M[:, 6] = M[:, 1]                                  # duplicate points (a collapsed batch)
+    M[:, 2:9, 3] = 0.5                                 # one dimension tied across tiles
+    M.requires_grad_(True)
+    w = torch.randn(2, 13, generator=g)
+    (closeness(M) * w).sum().backward()
+    grad = M.grad.clone()
+    M.grad = None
+    (closeness_torch(M) * w).sum().backward()
+    torch.testing.assert_close(grad, M.grad, rtol=1e-4, atol=1e-5)
+
+
+def test_far_points_underflow_to_zero():
+    """exp(-d) below float32's normal range (d > 87.3) is 0 instead of a subnormal (< 1.2e-38);
+    nearer pairs keep float32 precision, also where torch's expression, exp(-cdist).sum() - 1,
+    loses a term below 6e-8 of the self-term it subtracts."""
+    M = torch.tensor([0.0, 1.0, 45.0, 90.0, 91.0, 135.0, 180.0, 224.5, 260.0])[None, :, None]
+    D = torch.cdist(M.double(), M.double(), p=1)
+    ref = (torch.exp(-D) * (1 - torch.eye(9, dtype=torch.float64))).sum(-1)
+    torch.testing.assert_close(closeness(M).double(), ref, rtol=1e-6, atol=1.2e-38)
 
 
 def test_bfloat16_input_keeps_its_dtype():

@@ -21,7 +21,7 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
-from gankit.l1kernel import closeness
+from gankit.l1kernel import closeness_bcn
 
 
 # ------------------------------------------------------------------ instance noise
@@ -116,11 +116,13 @@ class MinibatchDiscrimination(nn.Module):
         self.out_dim = kernels
 
     def _block(self, h: Tensor) -> Tensor:
-        M = (h @ self.T).view(len(h), self.B, self.C).transpose(0, 1)     # (B, n, C)
-        return closeness(M).T
+        Mt = (self.T.t() @ h.t()).view(self.B, self.C, len(h))          # M_i = h_i T, as (B, C, n)
+        return closeness_bcn(Mt).T
 
     def forward(self, h: Tensor) -> Tensor:
         h = h.reshape(len(h), -1)
+        if len(h) <= self.chunk:
+            return self._block(h)
         return torch.cat([self._block(h[i:i + self.chunk]) for i in range(0, len(h), self.chunk)])
 
 
