@@ -29,7 +29,10 @@ def test_kid_blocks_do_not_change_the_answer(monkeypatch):
     assert M.kid(a, b, 4, 50, seed=0) == pytest.approx(whole, rel=1e-12)
 
 
-def test_nn_index_finds_the_exact_nearest_rows():
+@pytest.mark.parametrize("block", [4096, 64, 37])     # one block; the walk across blocks of the bank
+def test_nn_index_finds_the_exact_nearest_rows(monkeypatch, block):
+    from gankit.metrics import nn_index
+    monkeypatch.setattr(nn_index, "BLOCK", block)
     g = torch.Generator().manual_seed(0)
     centres = torch.randn(20, 50, generator=g)
     bank = centres.repeat(30, 1) + 0.3 * torch.randn(600, 50, generator=g)   # clustered, like images
@@ -42,6 +45,7 @@ def test_nn_index_finds_the_exact_nearest_rows():
 
 def test_numba_and_torch_routes_of_the_index_agree(monkeypatch, numba_cannot_load):
     from gankit.metrics import nn_index
+    monkeypatch.setattr(nn_index, "BLOCK", 100)        # the ties (rows 500-549 repeat 0-49) in other blocks
     g = torch.Generator().manual_seed(1)
     bank = torch.randn(20, 40, generator=g).repeat(25, 1) + 0.2 * torch.randn(500, 40, generator=g)
     bank = torch.cat([bank, bank[:50]])                 # exact ties: the lowest row wins

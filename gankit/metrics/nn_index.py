@@ -1,26 +1,33 @@
 """Exact nearest neighbours in a large bank, pruned by a low-dimensional lower bound.
 
 For an orthonormal basis V (D x k), ||V^T (a - b)|| <= ||a - b||: the distance in the
-projection never exceeds the true one.  So for each query a
+projection never exceeds the true one, and with the residual R = I - V V^T,
 
-    1. the projected squared distances L_j to every bank row (k flops a pair, not D);
-    2. ub = the true squared distance to the row with the smallest L_j;
-    3. the true nearest row has L_j <= its distance <= ub, so only rows with
-       L_j <= ub + MARGIN are measured in full.
+    ||a - b||^2 = ||V^T (a - b)||^2 + ||R (a - b)||^2 >= L_ab + (||R a|| - ||R b||)^2,
+
+L_ab the projected squared distance; ||R b|| is kept per bank row.  So for each query a
+
+    1. a first answer: the true squared distance ub to the row with the smallest L among
+       BLOCK rows spread over the bank;
+    2. the projected distances L_j to the bank's rows, a block of BLOCK rows at a time
+       (k flops a pair, not D; the block's bounds stay in cache while they are read);
+    3. the true nearest row has its bound <= its distance <= ub, so only rows with a bound
+       <= ub + MARGIN are measured in full, and ub tightens to each better row found.
 
 V is the top-k principal directions of (a subsample of) the bank, where most of a
 row's length lies; any orthonormal V keeps the answer exact, a good one keeps step 3
-small.  On the memorisation bank of Fashion-MNIST (180,000 rows of 784), k = 64 keeps
-about 30 rows a query of 180,000 (docs/speed.md).  The answer is the one a full scan
-gives, up to float32 rounding: the candidates' distances are computed as sums of
-squared differences, the full scan's as ||a||^2 + ||b||^2 - 2 a.b.
+small.  On the memorisation bank of Fashion-MNIST (180,000 rows of 784), k = 64 leaves
+a trained G's queries ~80 rows to measure of 180,000 (docs/speed.md).  The answer is the
+one a full scan gives, up to float32 rounding: the candidates' distances are computed as
+sums of squared differences, the full scan's as ||a||^2 + ||b||^2 - 2 a.b.
 
-Steps 2-3 run in gankit/nn_index_numba.py where numba loads (one pass over each query's
-bounds, candidates measured in float64 and abandoned once past the best; else the torch
-route ``query_projected``, the same answers): torch's gathers of candidate rows took more
-than half the search time (docs/speed.md).  Grouping the bank's projections by k-means,
-to skip whole groups by the triangle inequality, was tried and skipped nothing: on
-Fashion-MNIST's bank the groups' radii (~0.6) exceed the nearest distances (~0.45).
+Steps 1 and 3 run in gankit/nn_index_numba.py where numba loads (candidates measured in
+float64 and abandoned once past the best); else the torch route ``query_projected`` (all
+bounds of a chunk at once, candidates gathered), the same answers: torch's gathers of
+candidate rows took more than half its time, and its 184 MB of bounds per chunk went
+through main memory four times (docs/speed.md).  Grouping the bank's projections by
+k-means, to skip whole groups by the triangle inequality, was tried and skipped nothing:
+on Fashion-MNIST's bank the groups' radii (~0.6) exceed the nearest distances (~0.45).
 """
 from __future__ import annotations
 
@@ -32,6 +39,7 @@ from gankit.kernels import load_kernels
 
 MARGIN = 1e-3      # float32 rounding of L (norms <= ~1 here is ~1e-6); a wide margin costs a few rows
 MAX_CANDIDATES = 4096   # a query with more candidates than this is scanned in full
+BLOCK = 4096            # bank rows a block: 256 queries x 4,096 bounds (4 MB) stay in cache
 PIECE = 65536           # candidate pairs measured at once: 65,536 x 784 float32 = 200 MB
 _kernel = None
 
@@ -56,28 +64,46 @@ class NNIndex:
         self.proj = self.bank @ self.V                    # (N, k)
         self.proj_sq = (self.proj * self.proj).sum(1)
         self.bank_sq = (self.bank * self.bank).sum(1)
+        self.res = (self.bank_sq.double() - self.proj_sq.double()).clamp_min(0).sqrt().numpy()   # ||R b||
+        # the rows that give each query its first answer: every orientation and part of the bank
+        self.spread = torch.arange(0, len(self.bank), max(1, len(self.bank) // BLOCK))[:BLOCK]
+        self.spread_proj, self.spread_sq = self.proj[self.spread].contiguous(), self.proj_sq[self.spread]
 
     def query(self, a: Tensor, chunk: int = 256) -> tuple[Tensor, Tensor]:
-        """For each row of a: (squared distance to its nearest bank row, that row's index)."""
+        """For each row of a: (squared distance to its nearest bank row, that row's index).
+
+        The module's docstring gives the steps; a chunk of queries goes through them together."""
         nb = _numba()
         if nb is None:
             return self.query_projected(a, chunk)
         a = a.reshape(len(a), -1).float().contiguous()
         n = len(self.bank)
-        buf = torch.empty(min(chunk, len(a)), n)
+        width = min(BLOCK, n)
+        flat = torch.empty(min(chunk, len(a)) * width)
         dist, idx = np.empty(len(a)), np.empty(len(a), dtype=np.int64)
+        count = np.empty(len(a), dtype=np.int64)
         bank = self.bank.numpy()
         for i in range(0, len(a), chunk):
             q = a[i:i + chunk]
+            c = len(q)
             qp = q @ self.V
-            s = torch.addmm(self.proj_sq[None].expand(len(q), n), qp, self.proj.T, beta=1, alpha=-2,
-                            out=buf[:len(q)])
-            nb.nearest(s.numpy(), s.argmin(1).numpy(), (qp * qp).sum(1).double().numpy(), q.numpy(), bank,
-                       MARGIN, MAX_CANDIDATES, dist[i:i + chunk], idx[i:i + chunk])
-            heavy = np.flatnonzero(idx[i:i + chunk] < 0)
+            qp_sq = (qp * qp).sum(1).double()
+            rq = ((q * q).sum(1).double() - qp_sq).clamp_min(0).sqrt().numpy()     # ||R a||
+            qp_sq = qp_sq.numpy()
+            d, j, cnt = dist[i:i + c], idx[i:i + c], count[i:i + c]
+            # s = ||V^T b||^2 - 2 (V^T a).(V^T b); L = s + ||V^T a||^2
+            s = torch.addmm(self.spread_sq[None].expand(c, len(self.spread)), qp, self.spread_proj.T,
+                            beta=1, alpha=-2)
+            nb.start(self.spread[s.argmin(1)].numpy(), q.numpy(), bank, d, j, cnt)
+            for b0 in range(0, n, width):
+                w = min(width, n - b0)
+                s = torch.addmm(self.proj_sq[None, b0:b0 + w].expand(c, w), qp, self.proj[b0:b0 + w].T,
+                                beta=1, alpha=-2, out=flat[:c * w].view(c, w))
+                nb.walk(s.numpy(), b0, qp_sq, rq, self.res, q.numpy(), bank, MARGIN, MAX_CANDIDATES, d, j, cnt)
+            heavy = np.flatnonzero(cnt > MAX_CANDIDATES)
             if len(heavy):
-                d, j = self._scan(q[torch.from_numpy(heavy)], buf)
-                dist[i + heavy], idx[i + heavy] = d.numpy(), j.numpy()
+                hd, hj = self._scan(q[torch.from_numpy(heavy)], torch.empty(len(heavy), n))
+                d[heavy], j[heavy] = hd.numpy(), hj.numpy()
         return torch.from_numpy(dist).float(), torch.from_numpy(idx)
 
     def _scan(self, q: Tensor, buf: Tensor) -> tuple[Tensor, Tensor]:
