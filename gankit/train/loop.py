@@ -81,7 +81,10 @@ class Trainer:
                 with self.autocast():          # forward under autocast, backward outside
                     loss, plogs = phase.loss(ctx)
                 phase.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                # only the gradients this phase's optimizer steps: the G step skips D's weight
+                # gradients (D's input gradient still flows back to G), the textbook loop does not
+                torch.autograd.backward(loss, inputs=[p for g in phase.optimizer.param_groups
+                                                      for p in g["params"] if p.requires_grad] or None)
                 if self.grad_sync is not None:
                     self.grad_sync(phase)
                 if phase.grad_clip > 0:      # the norm before clipping is the one logged
