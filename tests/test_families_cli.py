@@ -168,3 +168,17 @@ def test_infogan_generator_sees_a_one_hot_categorical_code_and_the_raw_free_nois
     # G's input layer is as wide as the latent, so G reads the one-hot (not the raw noise)
     assert obj.G(lat[:8]).shape[0] == 8
     assert torch.equal(run.objective.generate(z[:8]), obj.G(lat[:8]))
+
+
+def test_infogan_q_batchnorm_trains_and_classifies_in_eval_mode(tmp_path):
+    over = IMG + FAMILIES["mnist-infogan"] + ["objective.q_batchnorm=true"]
+    run = Run.create(C.load("mnist-infogan", over), tmp_path / "r").train()
+    bn = [m for m in run.objective.Q if isinstance(m, torch.nn.BatchNorm1d)]
+    assert len(bn) == 1 and int(bn[0].num_batches_tracked) > 0      # trained with batch statistics
+    x = run.dataset.split("heldout")[:5]
+    classify = run.classifier()                                    # eval mode: running statistics
+    one = torch.cat([classify(x[i:i + 1]) for i in range(5)])
+    torch.testing.assert_close(one, classify(x))                   # so each image alone gets its logits
+    assert run.objective.Q.training                                # and training mode comes back
+    plain = Run(C.load("mnist-infogan", IMG + FAMILIES["mnist-infogan"]), tmp_path / "p")
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in plain.objective.Q)

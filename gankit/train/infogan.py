@@ -43,7 +43,8 @@ class InfoGANObjective(Objective):
         self.G, self.D = ctx.build_nets()
         if not hasattr(self.D, "features") or not hasattr(self.D, "feature_dim"):
             raise ConfigError(f"objective infogan: Q reads D's features; {type(self.D).__name__} has none")
-        self.Q = nn.Sequential(nn.Linear(self.D.feature_dim, p.q_hidden), nn.LeakyReLU(0.2),
+        self.Q = nn.Sequential(nn.Linear(self.D.feature_dim, p.q_hidden),
+                               *([nn.BatchNorm1d(p.q_hidden)] if p.q_batchnorm else []), nn.LeakyReLU(0.2),
                                nn.Linear(p.q_hidden, p.categories + p.continuous))
         self.modules = {"G": self.G, "D": self.D, "Q": self.Q}
         self.optimizers = {"d": OptimizerSpec(["D", "Q"], cfg.optim_d), "g": OptimizerSpec(["G"], cfg.optim_g)}
@@ -108,6 +109,8 @@ class InfoGANParams:
     info_weight: float = opt(1.0, "lambda: weight of the mutual-information term", ge=0.0)
     continuous_weight: float = opt(0.1, "weight of the continuous codes within the term", ge=0.0)
     q_hidden: int = opt(128, "hidden units of the Q head on D's features", ge=1)
+    q_batchnorm: bool = opt(False, "batch norm on Q's hidden layer (Chen et al.'s MNIST Q: fc 128, batch norm, "
+                                   "leaky ReLU)")
 
 
 @OBJECTIVES.register("infogan", InfoGANParams, "InfoGAN: categorical + continuous codes, Q head on D")
