@@ -68,6 +68,7 @@ class NNIndex:
         # the rows that give each query its first answer: every orientation and part of the bank
         self.spread = torch.arange(0, len(self.bank), max(1, len(self.bank) // BLOCK))[:BLOCK]
         self.spread_proj, self.spread_sq = self.proj[self.spread].contiguous(), self.proj_sq[self.spread]
+        self.spread_res = torch.from_numpy(self.res)[self.spread]
 
     def query(self, a: Tensor, chunk: int = 256) -> tuple[Tensor, Tensor]:
         """For each row of a: (squared distance to its nearest bank row, that row's index).
@@ -95,6 +96,11 @@ class NNIndex:
             s = torch.addmm(self.spread_sq[None].expand(c, len(self.spread)), qp, self.spread_proj.T,
                             beta=1, alpha=-2)
             nb.start(self.spread[s.argmin(1)].numpy(), q.numpy(), bank, d, j, cnt)
+            # a query whose first answer leaves many spread rows in reach (one far from every row,
+            # e.g. a blank image) would measure thousands of rows before the walk gave up: scan it
+            lb = s.double() + torch.from_numpy(qp_sq)[:, None] + (torch.from_numpy(rq)[:, None] - self.spread_res) ** 2
+            reach = (lb <= torch.from_numpy(d)[:, None] + MARGIN).sum(1) * (n / len(self.spread))
+            cnt[(reach > MAX_CANDIDATES).numpy()] = MAX_CANDIDATES + 1
             for b0 in range(0, n, width):
                 w = min(width, n - b0)
                 s = torch.addmm(self.proj_sq[None, b0:b0 + w].expand(c, w), qp, self.proj[b0:b0 + w].T,
