@@ -31,8 +31,9 @@ def walk(S, off, qp_sq, rq, rb, Q, bank, margin, max_candidates, out_d, out_j, c
     S[i, j] + qp_sq[i] is a lower bound of ||Q_i - bank_{off+j}||^2 (the projected distance),
     and S[i, j] + qp_sq[i] + (rq[i] - rb[off+j])^2 a tighter one (rq, rb: the norms of the parts
     outside the projection).  Only rows whose bound is within ``margin`` of the best distance
-    so far (out_d[i]) are measured, each in float64 and abandoned as soon as its partial sum passes the best; the
-    best tightens as the walk goes, so any first answer gives the exact nearest row.  Among
+    so far (out_d[i]) are measured, each in float64 and abandoned as soon as its partial sum
+    passes the best; the best tightens as the walk goes, so any first answer gives the exact
+    nearest row.  The caller passes finite queries only (fastmath assumes no NaN).  Among
     equal distances the lowest row wins, as in a full scan.  A query that has measured more
     than ``max_candidates`` rows (one far from every row, e.g. a blank image) is left for the
     caller to scan: its count stays above the limit and later blocks skip it."""

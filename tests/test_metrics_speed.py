@@ -138,3 +138,14 @@ def test_embedding_blur_equals_the_binomial_convolution():
         b = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), w, groups=shape[1]).reshape(len(x), -1)
         b = b - b.mean(1, keepdim=True)
         assert torch.allclose(Mem.embed(x, chunk=3), b / b.norm(dim=1, keepdim=True), atol=1e-6)
+
+
+def test_nn_index_gives_nan_for_non_finite_queries():
+    g = torch.Generator().manual_seed(2)
+    bank = torch.randn(200, 16, generator=g)
+    q = bank[:6] + 1e-3 * torch.randn(6, 16, generator=g)
+    q[2, 5], q[4, 0] = float("nan"), float("inf")
+    d, j = NNIndex(bank, k=4).query(q, chunk=4)
+    assert torch.isnan(d[[2, 4]]).all() and torch.equal(j[[2, 4]], torch.zeros(2, dtype=torch.long))
+    keep = [0, 1, 3, 5]
+    assert torch.equal(j[keep], torch.tensor(keep)) and torch.isfinite(d[keep]).all()

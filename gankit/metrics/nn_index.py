@@ -74,10 +74,16 @@ class NNIndex:
         """For each row of a: (squared distance to its nearest bank row, that row's index).
 
         The module's docstring gives the steps; a chunk of queries goes through them together."""
+        a = a.reshape(len(a), -1).float().contiguous()
+        ok = torch.isfinite(a).all(1)
+        if not bool(ok.all()):      # a NaN sample has no nearest row: NaN distance (as a scan gives), row 0
+            d, j = torch.full((len(a),), float("nan")), torch.zeros(len(a), dtype=torch.long)
+            if bool(ok.any()):
+                d[ok], j[ok] = self.query(a[ok], chunk)
+            return d, j
         nb = _numba()
         if nb is None:
             return self.query_projected(a, chunk)
-        a = a.reshape(len(a), -1).float().contiguous()
         n = len(self.bank)
         width = min(BLOCK, n)
         flat = torch.empty(min(chunk, len(a)) * width)
