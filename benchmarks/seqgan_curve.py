@@ -49,6 +49,8 @@ RECIPES = {
     "seqgan": ["objective.estimator='rollout'", "objective.rollouts=16", "objective.baseline_decay=0",
                "objective.g_lr=0.01", "optim_g.grad_clip=5"],
     "dense": ["objective.estimator='dense'", "discriminator.name='lstm_step'"],
+    # MaliGAN (Che et al. 2017): D/(1-D) normalised over the batch as the sequence's weight
+    "maligan": ["objective.estimator='maligan'"],
     "gumbel": ["objective.estimator='gumbel'"],
     # RelGAN (Nie et al. 2019) on whatever G the MLE run has (generator.cell='rmc' for theirs):
     # Gumbel-softmax with the inverse temperature raised to --beta-max (100) over the game, the relativistic

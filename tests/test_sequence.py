@@ -8,7 +8,7 @@ import torch
 from gankit.cli import main
 from gankit.metrics.text import bleu_scores, novelty_scores, self_bleu_scores
 from gankit.nets.sequence import CNNDiscriminator, SeqGenerator, StepDiscriminator, gumbel_softmax_st
-from gankit.train.seqgan import discounted_returns, reinforce_loss, uniforms
+from gankit.train.seqgan import discounted_returns, maligan_advantage, reinforce_loss, uniforms
 
 
 def tiny_g(end_id=None, pad_id=None, vocab=6, seq_len=4, seed=0):
@@ -30,6 +30,36 @@ def test_reinforce_rewarded_token_rises_penalised_falls():
         opt.step()
         p1 = torch.softmax(G(x)[0, 0], -1)[3].item()
         assert (p1 - p0) * sign > 1e-4, (sign, p0, p1)
+
+
+def test_maligan_weights_are_normalised_odds_and_favour_what_d_believes():
+    p = torch.tensor([0.9, 0.5, 0.2, 0.01])                   # D's probabilities of real
+    adv, ess = maligan_advantage(torch.logit(p))
+    r = p / (1 - p)
+    assert torch.allclose(adv, 4 * r / r.sum() - 1, atol=1e-6)
+    assert abs(adv.sum().item()) < 1e-5 and adv[0] > 0 > adv[2] > adv[3]
+    assert math.isclose(ess.item(), 1 / ((r / r.sum()) ** 2).sum().item(), rel_tol=1e-5)
+    adv, ess = maligan_advantage(torch.tensor([200.0, -200.0, -200.0]))   # a saturated D: finite
+    assert torch.allclose(adv, torch.tensor([2.0, -1.0, -1.0])) and math.isclose(ess.item(), 1.0)
+    adv, ess = maligan_advantage(torch.full((5,), 3.0))                   # all alike: no signal
+    assert torch.allclose(adv, torch.zeros(5), atol=1e-6) and math.isclose(ess.item(), 5.0)
+    # through REINFORCE: the sequence D rates higher becomes more likely, the other less
+    G = tiny_g()
+    opt = torch.optim.SGD(G.parameters(), lr=0.5)
+    x = torch.tensor([[3, 1, 2, 0], [4, 1, 2, 0]])
+    before = G.token_logp(x).sum(1).detach()
+    adv, _ = maligan_advantage(torch.tensor([2.0, -2.0]))
+    reinforce_loss(G.token_logp(x), adv[:, None].expand(x.shape), torch.ones(2, 4, dtype=torch.bool)).backward()
+    opt.step()
+    after = G.token_logp(x).sum(1).detach()
+    assert after[0] > before[0] + 1e-4 and after[1] < before[1] - 1e-4, (before, after)
+
+
+def test_maligan_refuses_a_critic(tmp_path, capsys):
+    args = _tiny(tmp_path, "maligan") + ["--set", "loss.name='wgan'"]
+    assert main(["train", "words", "--out", str(tmp_path / "run")] + args) == 2
+    err = capsys.readouterr().err
+    assert "maligan" in err and "classifier" in err and "Traceback" not in err
 
 
 def test_gumbel_straight_through_is_one_hot_with_gradients():
@@ -117,7 +147,7 @@ def _tiny(tmp_path, estimator, steps=10):
             "--set", "train.n_fixed=20", "--set", "train.progress=false", "--set", "eval.n_samples=20"]
 
 
-@pytest.mark.parametrize("estimator", ["rollout", "dense", "gumbel"])
+@pytest.mark.parametrize("estimator", ["rollout", "dense", "maligan", "gumbel"])
 def test_tiny_run_end_to_end(tmp_path, capsys, estimator):
     out = tmp_path / "run"
     assert main(["train", "words", "--out", str(out)] + _tiny(tmp_path, estimator)) == 0

@@ -8,7 +8,7 @@ phase gated by the iteration number (phases as data, no second loop):
     steps [P, P + Pd)       "d":   D learns real vs G's samples (G frozen)
     steps [P + Pd, ...)     "d" x k, then "g": the adversarial game
 
-The G phase has three estimators (``estimator``):
+The G phase has four estimators (``estimator``):
 - ``rollout`` (SeqGAN, Yu et al. 2017): REINFORCE with Q(x_<t, x_t) = mean over K
   Monte-Carlo completions of the prefix of D(completion); at t = L, D(x).
       grad J = E sum_t (Q_t - b_t) grad log G(x_t | x_<t)
@@ -16,6 +16,12 @@ The G phase has three estimators (``estimator``):
   a reward every step, r_t = 2 D(x_<=t) - 1; the return R_t = sum_{s>=t} gamma^(s-t) r_s;
   the baseline b_t is a moving average of R_t (per position); no rollouts, so large
   batches are affordable.  (A sequence-level D rewards only the last valid step.)
+- ``maligan`` (Che et al. 2017): REINFORCE with D's sequence score turned into normalised
+  importance weights: r_i = D(x_i) / (1 - D(x_i)) = exp(logit_i) estimates p_data / p_G, so
+  w_i = softmax(logits)_i over the batch, and every token of x_i gets the advantage
+  m w_i - 1 (mean zero: the normalisation is its own baseline).  With an optimal D the
+  weighted gradient E_G[(p_data / p_G) grad log G(x)] is the maximum-likelihood gradient
+  E_data[grad log G(x)], estimated from G's own samples.
 - ``gumbel``: no REINFORCE.  G emits straight-through Gumbel-softmax one-hots,
   D reads them as rows @ embedding, and the adversarial G loss backpropagates
   through the relaxation; the temperature anneals tau_i = max(tau_min, tau_0 exp(-rate i)).
@@ -61,6 +67,14 @@ def discounted_returns(r: Tensor, mask: Tensor, gamma: float) -> Tensor:
     return out
 
 
+def maligan_advantage(logits: Tensor) -> tuple[Tensor, Tensor]:
+    """MaliGAN's per-sequence advantage m w_i - 1 with w_i = r_i / sum_j r_j, r = D / (1 - D) =
+    exp(logit) (a softmax: no overflow at a saturated D), and the weights' effective sample
+    size 1 / sum w^2 (m when D scores all alike, 1 when one sequence takes all the weight)."""
+    w = torch.softmax(logits.double(), 0)
+    return (logits.shape[0] * w - 1).to(logits.dtype), 1.0 / (w * w).sum()
+
+
 def last_valid(mask: Tensor) -> Tensor:
     """Index of the last valid step of each row, (n,)."""
     return mask.long().sum(1).clamp_min(1) - 1
@@ -92,6 +106,10 @@ class SeqGANObjective(Objective):
                               f"G's own loss, so it needs estimator 'gumbel' and a sequence-level D "
                               f"(discriminator.name = 'cnn'); the REINFORCE estimators reward D's "
                               f"probabilities: use loss.name='nonsaturating' with them")
+        if estimator == "maligan" and not self.loss.probabilistic:
+            raise ConfigError(f"objective.estimator = 'maligan' reads D's logit as log D/(1-D), which "
+                              f"needs D trained as a classifier: loss.name = 'nonsaturating' or "
+                              f"'minimax', not {self.loss.name!r}")
         if not hasattr(self.G, "sample") or not hasattr(self.G, "token_logp"):
             raise ConfigError("objective 'seqgan': needs a sequence generator (generator.name = 'seq')")
         L = ctx.dataset.seq_len
@@ -219,6 +237,15 @@ class SeqGANObjective(Objective):
             r = 2 * torch.sigmoid(out) - 1      # r_t = 2 D(x_<=t) - 1 in [-1, 1]
         return discounted_returns(r, mask, self.gamma)
 
+    @torch.no_grad()
+    def _maligan(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        was = self.D.training
+        self.D.eval()
+        logits = self._sequence_logit(x)
+        self.D.train(was)
+        adv, ess = maligan_advantage(logits)
+        return adv[:, None].expand(x.shape), ess
+
     def _advantage(self, q: Tensor, mask: Tensor) -> Tensor:
         """Q - b with b a moving average of Q per position (updated after use)."""
         if self.baseline_decay <= 0:
@@ -251,14 +278,18 @@ class SeqGANObjective(Objective):
             with torch.no_grad():
                 x = self.G.sample(self._u(self.m), temperature=1.0)
             mask = valid_mask(x, self.end_id)
-            q = self.rollout_rewards(x) if self.estimator == "rollout" else self.dense_rewards(x, mask)
-            adv = self._advantage(q, mask)
+            if self.estimator == "maligan":
+                adv, ess = self._maligan(x)
+            else:
+                q = self.rollout_rewards(x) if self.estimator == "rollout" else self.dense_rewards(x, mask)
+                adv = self._advantage(q, mask)
             logp = self.G.token_logp(x)
             loss = reinforce_loss(logp, adv, mask)
             if ctx.logging:
                 m = mask.float()
-                logs = {"reward_mean": (q * m).sum() / m.sum(),
-                        "g_sample_nll": -(logp.detach() * m).sum() / m.sum()}
+                logs = {"g_sample_nll": -(logp.detach() * m).sum() / m.sum()}
+                logs |= ({"weights_ess": ess} if self.estimator == "maligan"
+                         else {"reward_mean": (q * m).sum() / m.sum()})
         if self.mle_weight > 0:
             loss = loss + self.mle_weight * self._nll(self.sample_real(self.m))
         return loss, logs
@@ -283,8 +314,10 @@ class SeqGANObjective(Objective):
 @dataclass
 class SeqGANParams:
     estimator: str = opt("rollout", "G's gradient: rollout (SeqGAN REINFORCE with Monte-Carlo "
-                         "rollouts), dense (ScratchGAN-style per-step rewards), gumbel "
-                         "(straight-through Gumbel-softmax)", choices=["rollout", "dense", "gumbel"])
+                         "rollouts), dense (ScratchGAN-style per-step rewards), maligan (REINFORCE "
+                         "with D/(1-D) normalised over the batch, Che et al. 2017), gumbel "
+                         "(straight-through Gumbel-softmax)",
+                         choices=["rollout", "dense", "maligan", "gumbel"])
     pretrain_steps: int = opt(1000, "maximum-likelihood steps of G before the game (P)", ge=0)
     d_pretrain_steps: int = opt(200, "D-only steps after MLE, before G's adversarial steps", ge=0)
     rollouts: int = opt(16, "Monte-Carlo completions per prefix (rollout; SeqGAN: 16)", ge=1)
