@@ -323,7 +323,8 @@ class SeqGANParams:
     rollouts: int = opt(16, "Monte-Carlo completions per prefix (rollout; SeqGAN: 16)", ge=1)
     discount: float = opt(0.95, "gamma of the discounted per-step returns (dense)", ge=0.0, le=1.0)
     baseline_decay: float = opt(0.9, "moving-average baseline b_t <- d b_t + (1-d) mean R_t, per "
-                                "position t (0: no baseline)", ge=0.0, le=0.9999)
+                                "position t (0: no baseline; rollout and dense: maligan's weights are their own "
+                                "baseline)", ge=0.0, le=0.9999)
     g_lr: float = opt(0.0, "G's learning rate in the adversarial phase (0: optim_g.lr)", ge=0.0)
     mle_weight: float = opt(0.0, "weight of an MLE term added to G's adversarial loss", ge=0.0)
     tau: float = opt(1.0, "initial Gumbel-softmax temperature (gumbel)", gt=0.0)
