@@ -1,9 +1,11 @@
 """Loading gankit's numba-compiled loops (gankit/*_numba.py), with one clear fallback."""
 from __future__ import annotations
 
+import functools
 import warnings
 
 
+@functools.cache     # one import, and at most one warning, per kernel module
 def load_kernels(name: str, what: str, fallback: str):
     """The module gankit.<name>, or None with one warning naming the fix where numba cannot
     load or cache it (e.g. no writable cache folder); the caller then runs ``fallback``."""

@@ -91,10 +91,14 @@ def numba_cannot_load(monkeypatch):
     import builtins
     real_import = builtins.__import__
 
+    from gankit.kernels import load_kernels
+
     def block(module: str):
+        load_kernels.cache_clear()          # kernels loaded by earlier tests are forgotten...
         def failing(name, *args, **kw):
             if args and args[2] and module in args[2]:
                 raise RuntimeError("cannot cache function: no locator available")
             return real_import(name, *args, **kw)
         monkeypatch.setattr(builtins, "__import__", failing)
-    return block
+    yield block
+    load_kernels.cache_clear()              # ...and the failure is forgotten by later ones

@@ -60,7 +60,6 @@ def test_numba_and_torch_routes_of_the_index_agree(monkeypatch, numba_cannot_loa
     full = torch.cdist(q.double(), bank.double()) ** 2
     assert torch.equal(jh, j) and torch.equal(jh, full.argmin(1)) and torch.allclose(dh, d, atol=1e-5)
     # numba that cannot load or cache: one warning, the torch route
-    monkeypatch.setattr(nn_index, "_kernel", None)
     numba_cannot_load("nn_index_numba")
     with pytest.warns(UserWarning, match="NUMBA_CACHE_DIR"):
         df, jf = index.query(q, chunk=16)
@@ -149,3 +148,39 @@ def test_nn_index_gives_nan_for_non_finite_queries():
     assert torch.isnan(d[[2, 4]]).all() and torch.equal(j[[2, 4]], torch.zeros(2, dtype=torch.long))
     keep = [0, 1, 3, 5]
     assert torch.equal(j[keep], torch.tensor(keep)) and torch.isfinite(d[keep]).all()
+
+
+@pytest.mark.parametrize("max_candidates", [4096, 3])     # the walk; most queries scanned in full
+def test_grouped_queries_answer_the_nearest_row_over_each_group(monkeypatch, max_candidates):
+    from gankit.metrics import nn_index
+    monkeypatch.setattr(nn_index, "BLOCK", 64)
+    monkeypatch.setattr(nn_index, "MAX_CANDIDATES", max_candidates)
+    g = torch.Generator().manual_seed(4)
+    bank = torch.randn(15, 30, generator=g).repeat(20, 1) + 0.2 * torch.randn(300, 30, generator=g)
+    bank = torch.cat([bank, bank[:40]])                     # exact ties: the lowest row wins
+    near = bank[:24] + 1e-3 * torch.randn(24, 30, generator=g)
+    q = torch.cat([torch.randn(24, 30, generator=g), near, bank[10:34], near])   # 4 queries a group
+    groups = np.tile(np.arange(24), 4)
+    q[[5, 24 + 5]] = bank[7]                  # group 5: the same row found by two queries: the first's
+    index = NNIndex(bank, k=5)
+    d, j = index.query(q, chunk=16, groups=groups)
+    full = torch.cdist(q.double(), bank.double()) ** 2
+    per_query = full.min(1).values.reshape(4, 24)
+    assert torch.allclose(d.double(), per_query.min(0).values, atol=1e-5)
+    expect = full.argmin(1).reshape(4, 24).gather(0, per_query.argmin(0)[None])[0]
+    assert torch.equal(j, expect)
+    assert torch.equal(j[10:24], torch.arange(20, 34)) and int(j[5]) == 7
+    # the same as the torch route's answer per query, reduced group by group
+    dq, jq = index.query_projected(q, chunk=16)
+    assert torch.equal(nn_index._group_min(dq, jq, groups, 24)[1], j)
+
+
+def test_a_group_with_a_non_finite_query_has_no_nearest_row():
+    g = torch.Generator().manual_seed(5)
+    bank = torch.randn(100, 12, generator=g)
+    q = torch.cat([bank[:4], bank[4:8] + 0.01])
+    q[6, 3] = float("nan")
+    d, j = NNIndex(bank, k=3).query(q, chunk=3, groups=np.tile(np.arange(4), 2))
+    assert torch.isnan(d[2]) and int(j[2]) == 0
+    keep = [0, 1, 3]
+    assert torch.equal(j[keep], torch.tensor(keep)) and torch.allclose(d[keep], torch.zeros(3), atol=1e-6)

@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from gankit.kernels import load_kernels
+
 def gaussian_stats(f) -> tuple[np.ndarray, np.ndarray]:
     """Mean and (unbiased) covariance of features (n, d), in float64."""
     f = np.asarray(f, dtype=np.float64)
@@ -186,15 +188,24 @@ def parzen_lls(centres: Tensor, x: Tensor, sigmas, chunk: int = 256) -> Tensor:
     clamped at -80: a term below e^-80 adds < 1e-30 to a sum >= 1, and exp's results
     below ~1e-38 (subnormal floats) made the 10-sigma search 2.4x slower here.  A float64
     logsumexp of the whole (n, N) matrix per sigma was 2-3x slower and took 800 MB at
-    10,000 x 10,000 (docs/speed.md)."""
+    10,000 x 10,000 (docs/speed.md).  Finite float32 inputs take gankit/parzen_numba.py
+    (the same sums, each row's in cache; exp below e^-87 is 0 there); float64 inputs, NaNs
+    and machines without numba take the torch loop."""
     dt = torch.promote_types(torch.promote_types(centres.dtype, x.dtype), torch.float32)
     c, x = centres.reshape(len(centres), -1).to(dt), x.reshape(len(x), -1).to(dt)
     cc = (c * c).sum(1)
     a = [1.0 / (2 * float(s) ** 2) for s in np.atleast_1d(np.asarray(sigmas, dtype=np.float64))]
     out = torch.empty(len(x), len(a), dtype=torch.float64)
     buf = torch.empty(min(chunk, len(x)), len(c), dtype=dt)
+    nb = load_kernels("parzen_numba", "Parzen window", "torch (same values, slower)") \
+        if dt == torch.float32 and bool(torch.isfinite(x).all()) and bool(torch.isfinite(c).all()) else None
     for i in range(0, len(x), chunk):
         xi = x[i:i + chunk]
+        if nb is not None:      # one pass per sigma over each row, in cache (gankit/parzen_numba.py)
+            g = torch.mm(xi, c.T, out=buf[:len(xi)])
+            nb.log_sums(g.numpy(), (xi * xi).sum(1).numpy(), cc.numpy(), np.asarray(a),
+                        np.asarray(a, dtype=np.float32), out[i:i + chunk].numpy())
+            continue
         d2 = ((xi * xi).sum(1)[:, None] + cc[None] - 2 * xi @ c.T).clamp_min_(0)
         m = d2.min(1, keepdim=True).values
         d2 -= m
