@@ -181,7 +181,7 @@ def parts(a):
     def bank_plain():
         return torch.cat([Mem.embed(tr), Mem.embed(tr.flip(-1)), Mem.embed(tr.flip(-2))]), len(tr)
     bank = Mem.train_bank(tr)
-    index = Mem.NNIndex(bank[0])
+    index = Mem.train_index(tr)
     qs = torch.cat([Mem.embed(torch.roll(x, s, (-2, -1))) for s in Mem.SHIFTS])
     index.query(qs[:10])     # numba's compile (or its disk cache) before the clock
 
@@ -205,9 +205,9 @@ def parts(a):
         best = float(sig[int(np.argmax([float(ll(dv, s).mean()) for s in sig]))])
         return float(ll(M.pairwise_sq_dists(px[2], px[0]).double(), best).mean()), best
     pairs = {"kid": (lambda: M.kid_loop(f1, f2, 50, 1000, 0), lambda: M.kid(f1, f2, 50, 1000, 0)),
-             "memorisation_bank": (bank_plain, lambda: Mem.NNIndex(Mem.train_bank(tr)[0])),
+             "memorisation_bank": (bank_plain, lambda: Mem.train_index(tr)),
              "memorisation_search": (lambda: Mem.copy_distance_scan(x, bank),
-                                     lambda: Mem.copy_distance(x, bank, index)),
+                                     lambda: Mem.copy_distance(x, index)),
              "blur": (blur_conv, lambda: Mem.embed(tr)),
              "parzen": (parzen_plain, lambda: tuple(M.parzen_protocol(*px)[k]
                                                    for k in ("parzen_ll", "parzen_sigma"))),

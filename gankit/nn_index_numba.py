@@ -17,11 +17,15 @@ def _better(d, q, j, grp, best_d, best_q, best_j):
 
 
 @njit(cache=True, fastmath={"nnan", "ninf", "nsz"})
-def _distance(Q, i, bank, j, stop):
-    """||Q_i - bank_j||^2 in float64, abandoned (some value > stop) once the partial sum passes stop."""
+def _distance(Q, i, rows, j, stop):
+    """||query i - bank row j||^2 in float64, abandoned (some value > stop) once the partial sum
+    passes stop.  Bank row j is rows[r] in orientation o (j = o n + r); Q[o, i] is query i
+    permuted to match it (gankit.metrics.nn_index.NNIndex)."""
+    o = j // rows.shape[0]
+    r = j - o * rows.shape[0]
     d = 0.0
-    for u in range(Q.shape[1]):
-        t = np.float64(Q[i, u]) - np.float64(bank[j, u])
+    for u in range(rows.shape[1]):
+        t = np.float64(Q[o, i, u]) - np.float64(rows[r, u])
         d += t * t
         if d > stop:
             break
@@ -29,12 +33,12 @@ def _distance(Q, i, bank, j, stop):
 
 
 @njit(cache=True)
-def start(J0, Q, q0, bank, groups, best_d, best_q, best_j, count):
+def start(J0, Q, q0, rows, groups, best_d, best_q, best_j, count):
     """Each query's first answer: the row J0[i] (the best bound among rows spread over the
     bank), measured in float64 and kept if it beats its group's answer so far; Q's row i is
     query q0 + i; no candidate counted yet."""
     for i in range(len(J0)):
-        d = _distance(Q, i, bank, J0[i], 1e300)
+        d = _distance(Q, i, rows, J0[i], 1e300)
         if _better(d, q0 + i, J0[i], groups[q0 + i], best_d, best_q, best_j):
             best_d[groups[q0 + i]] = d
             best_q[groups[q0 + i]] = q0 + i
@@ -43,8 +47,9 @@ def start(J0, Q, q0, bank, groups, best_d, best_q, best_j, count):
 
 
 @njit(cache=True, fastmath={"nnan", "ninf", "nsz"})   # min reductions vectorise; sums keep their order
-def walk(S, off, qp_sq, rq, rb, Q, q0, bank, margin, max_candidates, groups, best_d, best_q, best_j, count):
-    """One block of bank rows (off .. off + S.shape[1]) for each query i (query q0 + i).
+def walk(S, off, qp_sq, rq, rb, Q, q0, rows, margin, max_candidates, groups, best_d, best_q, best_j, count):
+    """One block of bank rows (off .. off + S.shape[1]) for each query i (query q0 + i; Q and
+    rows as in _distance).
 
     S[i, j] + qp_sq[i] is a lower bound of ||Q_i - bank_{off+j}||^2 (the projected distance),
     and S[i, j] + qp_sq[i] + (rq[i] - rb[off+j])^2 a tighter one (rq, rb: the norms of the parts
@@ -91,7 +96,7 @@ def walk(S, off, qp_sq, rq, rb, Q, q0, bank, margin, max_candidates, groups, bes
                 cnt += 1
                 if cnt > max_candidates:
                     break
-                d = _distance(Q, i, bank, jj, best_d[grp] + margin)
+                d = _distance(Q, i, rows, jj, best_d[grp] + margin)
                 if _better(d, q, jj, grp, best_d, best_q, best_j):
                     best_d[grp] = d
                     best_q[grp] = q

@@ -77,9 +77,8 @@ def test_copy_distance_equals_the_shift_by_shift_scan():
     train = _images(200, 0)
     x = torch.cat([_images(30, 1), train[:10].flip(-1), torch.roll(train[10:20], 1, -1),
                    0.9 * train[20:30] + 0.02 * torch.randn(10, 1, 12, 12)])
-    bank = Mem.train_bank(train)
-    fast_d, fast_o = Mem.copy_distance(x, bank)
-    scan_d, scan_o = Mem.copy_distance_scan(x, bank)
+    fast_d, fast_o = Mem.copy_distance(x, Mem.train_index(train))
+    scan_d, scan_o = Mem.copy_distance_scan(x, Mem.train_bank(train))
     assert torch.equal(fast_o, scan_o)
     # the scan's ||a||^2 + ||b||^2 - 2 a.b loses ~1e-6 to cancellation: sqrt makes it ~1e-3 at 0
     assert torch.allclose(fast_d, scan_d, atol=2e-3)
@@ -184,3 +183,25 @@ def test_a_group_with_a_non_finite_query_has_no_nearest_row():
     assert torch.isnan(d[2]) and int(j[2]) == 0
     keep = [0, 1, 3]
     assert torch.equal(j[keep], torch.tensor(keep)) and torch.allclose(d[keep], torch.zeros(3), atol=1e-6)
+
+
+@pytest.mark.parametrize("max_candidates", [4096, 2])     # the walk; most queries scanned in full
+def test_permuted_rows_are_searched_as_the_bank_they_stand_for(monkeypatch, max_candidates):
+    from gankit.metrics import nn_index
+    monkeypatch.setattr(nn_index, "BLOCK", 50)
+    monkeypatch.setattr(nn_index, "MAX_CANDIDATES", max_candidates)
+    g = torch.Generator().manual_seed(6)
+    rows = torch.randn(8, 12, generator=g).repeat(15, 1) + 0.3 * torch.randn(120, 12, generator=g)
+    perms = [torch.arange(12), torch.arange(12).flip(0), torch.randperm(12, generator=g)]
+    built = torch.cat([rows[:, p] for p in perms])           # row o * 120 + r = rows[r][perms[o]]
+    q = torch.cat([built[[5, 130, 250, 300]] + 1e-3 * torch.randn(4, 12, generator=g),
+                   torch.randn(20, 12, generator=g)])
+    index = NNIndex(rows, k=4, perms=perms)
+    d, j = index.query(q, chunk=8)
+    full = torch.cdist(q.double(), built.double()) ** 2
+    assert torch.equal(j, full.argmin(1)) and torch.equal(j[:4], torch.tensor([5, 130, 250, 300]))
+    assert torch.allclose(d.double(), full.min(1).values, atol=1e-5)
+    dp, jp = index.query_projected(q, chunk=8)
+    assert torch.equal(jp, j) and torch.allclose(dp, d, atol=1e-5)
+    with pytest.raises(ValueError, match="permutation of the 12 columns"):
+        NNIndex(rows, perms=[torch.arange(12), torch.zeros(12, dtype=torch.long)])

@@ -17,6 +17,8 @@ for a generator whose samples are as new as unseen data, near 0 for a copier.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -48,8 +50,16 @@ def embed(x: Tensor, chunk: int = 8192) -> Tensor:
     return torch.cat(out) if out else x.flatten(1)
 
 
+def flip_perms(shape) -> list[Tensor]:
+    """The column orders that turn a flattened (C, H, W) image into itself, its mirror image
+    (left-right) and its upside-down flip."""
+    idx = torch.arange(math.prod(shape)).reshape(tuple(shape))
+    return [idx.flatten(), idx.flip(-1).flatten(), idx.flip(-2).flatten()]
+
+
 def train_bank(train: Tensor) -> tuple[Tensor, int]:
-    """Embeddings of the training images in 3 orientations, and how many images there are.
+    """Embeddings of the training images in 3 orientations, and how many images there are:
+    the bank, built (the full scan's reference; the search builds only the embeddings).
 
     The blur kernel is symmetric and the normalisation ignores pixel order, so the
     embedding of a flipped image is the flipped embedding (to float rounding): one
@@ -58,30 +68,34 @@ def train_bank(train: Tensor) -> tuple[Tensor, int]:
     return torch.cat([e, e.flip(-1), e.flip(-2)]).reshape(3 * len(train), -1), len(train)
 
 
-_LAST: list = []     # (train tensor, bank, index) of the last call: the reference row reuses it
+def train_index(train: Tensor) -> NNIndex:
+    """The bank of train_bank as an NNIndex over the embeddings and the 3 orientations' column
+    orders (row o n + r: image r in orientation o), a third of the memory."""
+    return NNIndex(embed(train), perms=flip_perms(train.shape[1:]))
 
 
-def bank_index(train: Tensor) -> tuple[tuple[Tensor, int], NNIndex]:
-    """The bank of ``train`` and its pruned nearest-neighbour index (gankit/metrics/nn_index.py),
-    kept for the next call with the same tensor (an evaluation and its reference row)."""
+_LAST: list = []     # (train tensor, index) of the last call: the reference row reuses it
+
+
+def bank_index(train: Tensor) -> NNIndex:
+    """train_index(train), kept for the next call with the same tensor (an evaluation and its
+    reference row)."""
     if _LAST and _LAST[0] is train:
-        return _LAST[1], _LAST[2]
-    bank = train_bank(train)
-    index = NNIndex(bank[0])
-    _LAST[:] = [train, bank, index]
-    return bank, index
+        return _LAST[1]
+    index = train_index(train)
+    _LAST[:] = [train, index]
+    return index
 
 
-def copy_distance(x: Tensor, bank: tuple[Tensor, int], index: NNIndex | None = None) -> tuple[Tensor, Tensor]:
-    """(distance to the nearest training image over shifts and orientations, its orientation 0/1/2).
+def copy_distance(x: Tensor, index: NNIndex) -> tuple[Tensor, Tensor]:
+    """(distance to the nearest training image over shifts and orientations, its orientation 0/1/2),
+    ``index`` from train_index.
 
     The 9 shifted copies of x are searched at once; among equal distances the first
     shift in SHIFTS and the lowest bank row win, as in a scan shift by shift."""
-    e, n = bank
-    index = index or NNIndex(e)
     q = torch.cat([embed(torch.roll(x, (dy, dx), (-2, -1))) for dy, dx in SHIFTS])
     best, j = index.query(q, groups=np.tile(np.arange(len(x)), len(SHIFTS)))
-    return best.sqrt(), j // n
+    return best.sqrt(), j // index.n
 
 
 def copy_distance_scan(x: Tensor, bank: tuple[Tensor, int]) -> tuple[Tensor, Tensor]:
@@ -100,16 +114,15 @@ def copy_distance_scan(x: Tensor, bank: tuple[Tensor, int]) -> tuple[Tensor, Ten
 
 def heldout_distance(train: Tensor, heldout: Tensor) -> Tensor:
     """Copy distances of the held-out images (the calibration: they depend on the data alone)."""
-    bank, index = bank_index(train)
-    return copy_distance(heldout, bank, index)[0]
+    return copy_distance(heldout, bank_index(train))[0]
 
 
 def memorisation(samples: Tensor, train: Tensor, heldout: Tensor, dh: Tensor | None = None) -> dict:
     """``dh``: heldout_distance(train, heldout) when the caller has it (cached on disk)."""
-    bank, index = bank_index(train)
-    ds, orient = copy_distance(samples, bank, index)
+    index = bank_index(train)
+    ds, orient = copy_distance(samples, index)
     if dh is None:
-        dh, _ = copy_distance(heldout, bank, index)
+        dh, _ = copy_distance(heldout, index)
     tau = TAU_FACTOR * float(torch.quantile(dh.double(), TAU_QUANTILE))
     copy = ds <= tau
     mh = float(dh.median())

@@ -55,24 +55,49 @@ def _numba():
 
 
 class NNIndex:
-    def __init__(self, bank: Tensor, k: int = 64, fit_rows: int = 20000, seed: int = 0):
-        self.bank = bank.reshape(len(bank), -1).float().contiguous()
-        d = self.bank.shape[1]
+    """Exact nearest rows of a bank: ``rows`` (n, D), and with ``perms`` (O permutations of
+    the D columns) the bank of O x n rows whose row o n + r is rows[r][perms[o]] (e.g. the
+    training images mirrored and flipped), searched without being built: a permutation keeps
+    distances, so ||a - rows[r][p]|| = ||a[p^-1] - rows[r]|| and each query is permuted
+    instead (O x D numbers, against O x n x D for the bank)."""
+
+    def __init__(self, rows: Tensor, k: int = 64, fit_rows: int = 20000, seed: int = 0, perms=None):
+        self.rows = rows.reshape(len(rows), -1).float().contiguous()
+        self.n, d = self.rows.shape
+        ident = torch.arange(d)
+        self.perms = [ident] if perms is None else [torch.as_tensor(p, dtype=torch.long) for p in perms]
+        if any(sorted(p.tolist()) != list(range(d)) for p in self.perms):
+            raise ValueError(f"NNIndex: each of perms must be a permutation of the {d} columns")
+        self.inv = [torch.argsort(p) for p in self.perms]
+        self.size = len(self.perms) * self.n         # rows of the bank
         self.k = min(k, d)
         g = torch.Generator().manual_seed(seed)
-        sub = self.bank[torch.randperm(len(self.bank), generator=g)[:fit_rows]]
+        sub = self._gather(torch.randperm(self.size, generator=g)[:fit_rows])
         # uncentred: differences ignore the mean.  The product in float32 (0.2 vs 0.5 s): V only
         # steers the pruning, and any orthonormal V keeps the answers exact
         _, vecs = torch.linalg.eigh((sub.T @ sub).double())
         self.V = vecs[:, -self.k:].float().contiguous()  # (D, k), orthonormal
-        self.proj = self.bank @ self.V                    # (N, k)
+        # rows[r][p] V = rows[r] V[p^-1]: the bank's projection, orientation by orientation
+        self.proj = torch.cat([self.rows @ self.V[inv] for inv in self.inv])     # (size, k)
         self.proj_sq = (self.proj * self.proj).sum(1)
-        self.bank_sq = (self.bank * self.bank).sum(1)
+        self.bank_sq = (self.rows * self.rows).sum(1).repeat(len(self.perms))
         self.res = (self.bank_sq.double() - self.proj_sq.double()).clamp_min(0).sqrt().numpy()   # ||R b||
         # the rows that give each query its first answer: every orientation and part of the bank
-        self.spread = torch.arange(0, len(self.bank), max(1, len(self.bank) // BLOCK))[:BLOCK]
+        self.spread = torch.arange(0, self.size, max(1, self.size // BLOCK))[:BLOCK]
         self.spread_proj, self.spread_sq = self.proj[self.spread].contiguous(), self.proj_sq[self.spread]
         self.spread_res = torch.from_numpy(self.res)[self.spread]
+
+    def _gather(self, idx: Tensor) -> Tensor:
+        """Rows idx of the bank, (len(idx), D)."""
+        out = self.rows[idx % self.n]
+        for o, p in enumerate(self.perms[1:], 1):
+            m = (idx // self.n) == o
+            out[m] = out[m][:, p]
+        return out
+
+    def _oriented(self, q: Tensor) -> Tensor:
+        """(O, len(q), D): the queries permuted for each orientation of the bank's rows."""
+        return torch.stack([q[:, inv] for inv in self.inv])
 
     def query(self, a: Tensor, chunk: int = 256, groups=None) -> tuple[Tensor, Tensor]:
         """For each row of a: (squared distance to its nearest bank row, that row's index).
@@ -99,14 +124,14 @@ class NNIndex:
         return d, j
 
     def _walk(self, nb, a: Tensor, chunk: int, groups: np.ndarray, ngroups: int) -> tuple[Tensor, Tensor]:
-        n = len(self.bank)
+        n = self.size
         width = min(BLOCK, n)
         flat = torch.empty(min(chunk, len(a)) * width)
         best_d = np.full(ngroups, 1e300)                 # finite: the kernels assume no inf
         best_q = np.full(ngroups, len(a), dtype=np.int64)
         best_j = np.zeros(ngroups, dtype=np.int64)
         count = np.empty(len(a), dtype=np.int64)
-        bank = self.bank.numpy()
+        rows = self.rows.numpy()
         for i in range(0, len(a), chunk):
             q = a[i:i + chunk]
             c = len(q)
@@ -116,10 +141,11 @@ class NNIndex:
             rq = ((q * q).sum(1).double() - qp_sq).clamp_min(0).sqrt().numpy()     # ||R a||
             qp_sq = qp_sq.numpy()
             cnt = count[i:i + c]
+            qo = self._oriented(q).numpy()
             # s = ||V^T b||^2 - 2 (V^T a).(V^T b); L = s + ||V^T a||^2
             s = torch.addmm(self.spread_sq[None].expand(c, len(self.spread)), qp, self.spread_proj.T,
                             beta=1, alpha=-2)
-            nb.start(self.spread[s.argmin(1)].numpy(), q.numpy(), i, bank, groups, best_d, best_q, best_j, cnt)
+            nb.start(self.spread[s.argmin(1)].numpy(), qo, i, rows, groups, best_d, best_q, best_j, cnt)
             # a query whose first answer leaves many spread rows in reach (one far from every row,
             # e.g. a blank image) would measure thousands of rows before the walk gave up: scan it
             lb = s.double() + torch.from_numpy(qp_sq)[:, None] + (torch.from_numpy(rq)[:, None] - self.spread_res) ** 2
@@ -129,7 +155,7 @@ class NNIndex:
                 w = min(width, n - b0)
                 s = torch.addmm(self.proj_sq[None, b0:b0 + w].expand(c, w), qp, self.proj[b0:b0 + w].T,
                                 beta=1, alpha=-2, out=flat[:c * w].view(c, w))
-                nb.walk(s.numpy(), b0, qp_sq, rq, self.res, q.numpy(), i, bank, MARGIN, MAX_CANDIDATES,
+                nb.walk(s.numpy(), b0, qp_sq, rq, self.res, qo, i, rows, MARGIN, MAX_CANDIDATES,
                         groups, best_d, best_q, best_j, cnt)
             heavy = np.flatnonzero(cnt > MAX_CANDIDATES)
             if len(heavy):
@@ -143,16 +169,17 @@ class NNIndex:
     def _scan(self, q: Tensor, buf: Tensor) -> tuple[Tensor, Tensor]:
         """A query far from every row (a blank image) bounds nothing: scan the bank, then
         measure its nearest row as the candidates are measured."""
-        n = len(self.bank)
-        full = torch.addmm(self.bank_sq[None].expand(len(q), n), q, self.bank.T, beta=1, alpha=-2,
-                           out=buf[:len(q)])
-        j = full.argmin(1)
-        return ((q - self.bank[j]) ** 2).sum(1), j
+        full = buf[:len(q)].view(len(q), len(self.perms), self.n)
+        for o, qo in enumerate(self._oriented(q)):
+            torch.addmm(self.bank_sq[None, :self.n].expand(len(q), self.n), qo, self.rows.T, beta=1, alpha=-2,
+                        out=full[:, o])
+        j = full.view(len(q), -1).argmin(1)
+        return ((q - self._gather(j)) ** 2).sum(1), j
 
     def query_projected(self, a: Tensor, chunk: int = 256) -> tuple[Tensor, Tensor]:
         """``query`` in torch: candidates gathered and measured in pieces."""
         a = a.reshape(len(a), -1).float()
-        n = len(self.bank)
+        n = self.size
         buf = torch.empty(min(chunk, len(a)), n)       # reused: no fresh pages each chunk
         dist, idx = torch.empty(len(a)), torch.empty(len(a), dtype=torch.long)
         for i in range(0, len(a), chunk):
@@ -163,14 +190,14 @@ class NNIndex:
             # s = ||Vb||^2 - 2 (Va).(Vb); L = s + ||Va||^2
             torch.addmm(self.proj_sq[None].expand(c, n), qp, self.proj.T, beta=1, alpha=-2, out=s)
             best = s.argmin(1)
-            ub = ((q - self.bank[best]) ** 2).sum(1)
+            ub = ((q - self._gather(best)) ** 2).sum(1)
             limit = ub - (qp * qp).sum(1) + MARGIN
             mask = s <= limit[:, None]
             heavy = mask.sum(1) > MAX_CANDIDATES
             light = (~heavy).nonzero(as_tuple=True)[0]
             rows, cols = mask[light].nonzero(as_tuple=True)
             rows = light[rows]
-            d = torch.cat([((q[rows[p:p + PIECE]] - self.bank[cols[p:p + PIECE]]) ** 2).sum(1)
+            d = torch.cat([((q[rows[p:p + PIECE]] - self._gather(cols[p:p + PIECE])) ** 2).sum(1)
                            for p in range(0, len(rows), PIECE)] or [torch.empty(0)])
             if heavy.any():
                 h = heavy.nonzero(as_tuple=True)[0]
