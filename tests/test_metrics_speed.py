@@ -205,3 +205,15 @@ def test_permuted_rows_are_searched_as_the_bank_they_stand_for(monkeypatch, max_
     assert torch.equal(jp, j) and torch.allclose(dp, d, atol=1e-5)
     with pytest.raises(ValueError, match="permutation of the 12 columns"):
         NNIndex(rows, perms=[torch.arange(12), torch.zeros(12, dtype=torch.long)])
+
+
+def test_rows_closer_than_the_margin_are_told_apart():
+    # 200 rows within ~1e-4 of each other around 5 centres: many rows' bounds lie within the
+    # margin of the nearest one, and the exact nearest row differs from the bounds' order
+    g = torch.Generator().manual_seed(7)
+    centres = torch.nn.functional.normalize(torch.randn(5, 64, generator=g), dim=1)
+    bank = centres.repeat(40, 1) + 1e-4 * torch.randn(200, 64, generator=g)
+    q = bank[torch.arange(0, 200, 7)] + 3e-5 * torch.randn(29, 64, generator=g)
+    d, j = NNIndex(bank, k=16).query(q, chunk=8)
+    full = torch.cdist(q.double(), bank.double()) ** 2
+    assert torch.equal(j, full.argmin(1)) and torch.allclose(d.double(), full.min(1).values, atol=1e-7)
