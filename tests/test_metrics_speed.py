@@ -66,20 +66,22 @@ def test_numba_and_torch_routes_of_the_index_agree(monkeypatch, numba_cannot_loa
     assert torch.equal(jf, jp) and torch.equal(df, dp)
 
 
-def _images(n, seed):
+def _images(n, seed, shape=(1, 12, 12)):
     g = torch.Generator().manual_seed(seed)
-    x = torch.rand(n, 1, 12, 12, generator=g) * 2 - 1
+    x = torch.rand(n, *shape, generator=g) * 2 - 1
     x[..., :4] = 1.0
     return x
 
 
-def test_copy_distance_equals_the_shift_by_shift_scan():
-    train = _images(200, 0)
-    x = torch.cat([_images(30, 1), train[:10].flip(-1), torch.roll(train[10:20], 1, -1),
-                   0.9 * train[20:30] + 0.02 * torch.randn(10, 1, 12, 12)])
+@pytest.mark.parametrize("shape", [(1, 12, 12), (3, 9, 14)])     # grey and colour, not square
+def test_copy_distance_equals_the_shift_by_shift_scan(shape):
+    train = _images(200, 0, shape)
+    x = torch.cat([_images(30, 1, shape), train[:10].flip(-1), torch.roll(train[10:20], 1, -1),
+                   train[30:40].flip(-2), 0.9 * train[20:30] + 0.02 * torch.randn(10, *shape)])
     fast_d, fast_o = Mem.copy_distance(x, Mem.train_index(train))
     scan_d, scan_o = Mem.copy_distance_scan(x, Mem.train_bank(train))
     assert torch.equal(fast_o, scan_o)
+    assert (fast_o[30:40] == 1).all() and (fast_o[50:60] == 2).all() and (fast_d[30:40] < 1e-3).all()
     # the scan's ||a||^2 + ||b||^2 - 2 a.b loses ~1e-6 to cancellation: sqrt makes it ~1e-3 at 0
     assert torch.allclose(fast_d, scan_d, atol=2e-3)
     far = scan_d > 0.05
