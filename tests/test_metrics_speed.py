@@ -151,13 +151,24 @@ def test_nn_index_gives_nan_for_non_finite_queries():
     assert torch.equal(j[keep], torch.tensor(keep)) and torch.isfinite(d[keep]).all()
 
 
+def _small_blocks(monkeypatch, block: int, max_candidates: int):
+    """gankit.metrics.nn_index with blocks of ``block`` rows and the full scan after ``max_candidates``."""
+    from gankit.metrics import nn_index
+    monkeypatch.setattr(nn_index, "BLOCK", block)
+    monkeypatch.setattr(nn_index, "MAX_CANDIDATES", max_candidates)
+    return nn_index
+
+
+def _clustered(g, centres: int, copies: int, dim: int, spread: float) -> torch.Tensor:
+    return torch.randn(centres, dim, generator=g).repeat(copies, 1) + spread * torch.randn(
+        centres * copies, dim, generator=g)
+
+
 @pytest.mark.parametrize("max_candidates", [4096, 3])     # the walk; most queries scanned in full
 def test_grouped_queries_answer_the_nearest_row_over_each_group(monkeypatch, max_candidates):
-    from gankit.metrics import nn_index
-    monkeypatch.setattr(nn_index, "BLOCK", 64)
-    monkeypatch.setattr(nn_index, "MAX_CANDIDATES", max_candidates)
+    nn_index = _small_blocks(monkeypatch, 64, max_candidates)
     g = torch.Generator().manual_seed(4)
-    bank = torch.randn(15, 30, generator=g).repeat(20, 1) + 0.2 * torch.randn(300, 30, generator=g)
+    bank = _clustered(g, 15, 20, 30, 0.2)
     bank = torch.cat([bank, bank[:40]])                     # exact ties: the lowest row wins
     near = bank[:24] + 1e-3 * torch.randn(24, 30, generator=g)
     q = torch.cat([torch.randn(24, 30, generator=g), near, bank[10:34], near])   # 4 queries a group
@@ -189,11 +200,9 @@ def test_a_group_with_a_non_finite_query_has_no_nearest_row():
 
 @pytest.mark.parametrize("max_candidates", [4096, 2])     # the walk; most queries scanned in full
 def test_permuted_rows_are_searched_as_the_bank_they_stand_for(monkeypatch, max_candidates):
-    from gankit.metrics import nn_index
-    monkeypatch.setattr(nn_index, "BLOCK", 50)
-    monkeypatch.setattr(nn_index, "MAX_CANDIDATES", max_candidates)
+    _small_blocks(monkeypatch, 50, max_candidates)
     g = torch.Generator().manual_seed(6)
-    rows = torch.randn(8, 12, generator=g).repeat(15, 1) + 0.3 * torch.randn(120, 12, generator=g)
+    rows = _clustered(g, 8, 15, 12, 0.3)
     perms = [torch.arange(12), torch.arange(12).flip(0), torch.randperm(12, generator=g)]
     built = torch.cat([rows[:, p] for p in perms])           # row o * 120 + r = rows[r][perms[o]]
     q = torch.cat([built[[5, 130, 250, 300]] + 1e-3 * torch.randn(4, 12, generator=g),
