@@ -14,6 +14,7 @@ from torch import Tensor
 
 from gankit.kernels import load_kernels
 
+
 def gaussian_stats(f) -> tuple[np.ndarray, np.ndarray]:
     """Mean and (unbiased) covariance of features (n, d), in float64."""
     f = np.asarray(f, dtype=np.float64)
