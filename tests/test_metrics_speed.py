@@ -228,3 +228,11 @@ def test_rows_closer_than_the_margin_are_told_apart():
     d, j = NNIndex(bank, k=16).query(q, chunk=8)
     full = torch.cdist(q.double(), bank.double()) ** 2
     assert torch.equal(j, full.argmin(1)) and torch.allclose(d.double(), full.min(1).values, atol=1e-7)
+
+
+def test_queries_of_another_shape_are_refused_with_the_shapes():
+    index = NNIndex(torch.randn(50, 12), k=3)
+    with pytest.raises(ValueError, match="queries have 10 numbers each, the bank's rows 12"):
+        index.query(torch.randn(4, 10))
+    with pytest.raises(ValueError, match="3 group numbers for 4 queries"):
+        index.query(torch.randn(4, 12), groups=[0, 0, 1])

@@ -109,7 +109,12 @@ class NNIndex:
         non-finite query gets a NaN distance and row 0, as a scan gives.  The module's
         docstring gives the steps; a chunk of queries goes through them together."""
         a = a.reshape(len(a), -1).float().contiguous()
+        if a.shape[1] != self.rows.shape[1]:
+            raise ValueError(f"NNIndex.query: queries have {a.shape[1]} numbers each, the bank's rows "
+                             f"{self.rows.shape[1]}: compare images of the training images' shape")
         groups = np.arange(len(a)) if groups is None else np.asarray(groups, dtype=np.int64)
+        if len(groups) != len(a):
+            raise ValueError(f"NNIndex.query: {len(groups)} group numbers for {len(a)} queries")
         ngroups = int(groups.max()) + 1 if len(a) else 0
         ok = torch.isfinite(a).all(1).numpy()
         nb = _numba()
