@@ -39,12 +39,20 @@ CASES = {
     "fashion-cgan": (200, ["eval.n_samples=1000"]),
     "seqgan-oracle": (20, ["objective.pretrain_steps=50", "objective.d_pretrain_steps=10",
                            "objective.rollouts=4", "eval.n_samples=200"]),
+    # the other model families: nets their objectives build and initialise themselves
+    "mnist-ssgan": (200, ["eval.n_samples=1000"]),
+    "mnist-infogan": (200, ["objective.q_batchnorm=true", "eval.n_samples=1000"]),
+    "mnist-vae": (200, ["eval.n_samples=1000"]),
+    "mnist-ae": (200, ["eval.n_samples=1000"]),
+    "mnist-bigan": (200, ["eval.n_samples=1000"]),
+    "mnist-ebm": (20, ["eval.n_samples=1000"]),
 }
 
 
 def g_outputs(run: Run, z: torch.Tensor) -> torch.Tensor | None:
-    """G's output on the noise z (None for conditional and sequence G, which draw more randomness)."""
-    if run.conditional or run.cfg.objective.name == "seqgan":
+    """G's output on the noise z (None for conditional and sequence G, which draw more randomness,
+    and for an energy model, which has none)."""
+    if run.G is None or run.conditional or run.cfg.objective.name == "seqgan":
         return None
     with torch.no_grad():
         run.G.eval()
@@ -64,7 +72,8 @@ def check(name: str, steps: int, extra: list[str], device: str, folder: Path) ->
     on_dev = g_outputs(run, z)
     cpu = Run.open(folder, ["train.device=cpu"])
     on_cpu = g_outputs(cpu, z)
-    same = all(torch.equal(p.cpu(), q) for p, q in zip(run.G.state_dict().values(), cpu.G.state_dict().values()))
+    same = all(torch.equal(p.cpu(), q) for name in run.modules
+               for p, q in zip(run.modules[name].state_dict().values(), cpu.modules[name].state_dict().values()))
     diff = None if on_dev is None else float((on_dev - on_cpu).abs().max())
     return {"case": name, "steps": run.step, "train_s": round(seconds, 1), "device": str(run.device),
             "cpu_weights_equal": same, "cpu_g_max_abs_diff": diff,

@@ -121,8 +121,11 @@ def add_layer_noise(net: nn.Module, std: float, skip_first: bool = True) -> int:
 def weight_norm_init(net: nn.Module, x: Tensor) -> None:
     """Weight-normalise every linear/conv layer (w = g v / ||v||) and set g and the bias so that
     each unit's pre-activation has mean 0 and variance 1 on the batch ``x`` (Salimans & Kingma
-    2016's data-dependent initialisation; the net in eval mode, so no noise or dropout)."""
+    2016's data-dependent initialisation; the net in eval mode, so no noise or dropout).
+    ``x`` goes to the net's device: objectives build their nets on the CPU and the Run moves
+    them afterwards."""
     from torch.nn.utils.parametrizations import weight_norm
+    x = x.to(next(net.parameters()).device)
     layers = _layers(net)
     for m in layers:
         weight_norm(m, dim=0)

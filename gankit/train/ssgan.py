@@ -80,7 +80,7 @@ class SemiSupervisedGAN(Objective):
             add_layer_noise(self.D, p.hidden_noise, skip_first=True)
         if p.weight_norm:
             # deterministic: the first 500 training images, no random stream consumed
-            weight_norm_init(self.D, ds.split("train")[:500].to(ctx.device))
+            weight_norm_init(self.D, ds.split("train")[:500])
         self.modules = {"G": self.G, "D": self.D}
         self.optimizers = {"d": OptimizerSpec(["D"], cfg.optim_d), "g": OptimizerSpec(["G"], cfg.optim_g)}
 
