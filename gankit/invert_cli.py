@@ -13,40 +13,97 @@ from gankit.config import ConfigError
 MASKS = ("top", "bottom", "left", "right", "centre")
 
 
+def _load_npy(p: Path, what: str) -> torch.Tensor:
+    if not p.is_file():
+        raise ConfigError(f"{what} {p}: {'is a folder, not a .npy file' if p.is_dir() else 'no such file'}")
+    try:
+        a = np.load(p, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        raise ConfigError(f"{what} {p}: not a readable .npy array ({e}); write it with numpy.save "
+                          "from an array of numbers") from None
+    if not isinstance(a, np.ndarray) or a.dtype.kind not in "biuf":
+        raise ConfigError(f"{what} {p}: expected an array of numbers, got "
+                          f"{getattr(a, 'dtype', type(a).__name__)}")
+    return torch.as_tensor(a.astype(np.float32) if a.dtype.kind in "bf" and a.dtype != np.float32 else a)
+
+
+def _heldout(spec: str, dataset) -> torch.Tensor:
+    n = None
+    if spec != "heldout":
+        head, _, count = spec.partition(":")
+        if head != "heldout" or not count.isdigit() or int(count) < 1:
+            raise ConfigError(f"--images {spec}: write heldout (every held-out image) or heldout:N "
+                              "with N >= 1 (the first N)")
+        n = int(count)
+    if getattr(dataset, "heldout", None) is None:
+        raise ConfigError(f"--images {spec}: this run's data hold no images out (too few images, or "
+                          "data.holdout=0); give a .npy file, an image file or a folder of images")
+    return dataset.split("heldout", n)
+
+
+def _to_run_shape(x: torch.Tensor, shape: tuple[int, ...], spec: str) -> torch.Tensor:
+    """(n, C, H, W) from the layouts people save: (n, C, H, W), (n, H, W, C), one image
+    (C, H, W) / (H, W, C), and for grey data (n, H, W) / (H, W)."""
+    c, h, w = shape
+    if x.dim() == 2 and c == 1:
+        x = x[None]
+    if x.dim() == 3:
+        if tuple(x.shape) == shape:
+            x = x[None]
+        elif tuple(x.shape) == (h, w, c):
+            x = x[None]
+        elif c == 1:
+            x = x[:, None]
+    if x.dim() == 4 and tuple(x.shape[1:]) == (h, w, c) and c != h:
+        x = x.permute(0, 3, 1, 2)
+    if x.dim() != 4 or tuple(x.shape[1:]) != shape:
+        layouts = "(n, C, H, W) or (n, H, W, C)" + (", (n, H, W)" if c == 1 else "")
+        raise ConfigError(f"--images {spec}: array of shape {tuple(x.shape)}, but the run's images are "
+                          f"{shape} (C, H, W); give {layouts} with C={c}, H={h}, W={w}, or a folder or "
+                          f"an image file (resized to {h}x{w}, converted to {'grey' if c == 1 else 'RGB'})")
+    return x.contiguous()
+
+
 def load_images(spec: str, dataset) -> torch.Tensor:
-    """Images in the data's [-1, 1]: FILE.npy ((n, C, H, W) or (n, H, W), uint8 or floats in
-    [-1, 1]), a folder of images, or ``heldout[:N]`` (the run's held-out split)."""
+    """Images in the data's [-1, 1]: FILE.npy ((n, C, H, W), (n, H, W, C), one image, or
+    (n, H, W) for grey data; uint8 or floats in [-1, 1]), an image file, a folder of images
+    (both resized to the run's size), or ``heldout[:N]`` (the run's held-out split)."""
     shape = tuple(dataset.shape)
     if getattr(dataset, "kind", "points") != "image" or len(shape) != 3:
         raise ConfigError(f"invert and complete fit G to images; this run's data "
                           f"({type(dataset).__name__}) are {getattr(dataset, 'kind', 'points')} of shape "
                           f"{shape}: train on image data (mnist5k, fashion-mnist, a folder) to use them")
     if spec.startswith("heldout"):
-        n = int(spec.split(":", 1)[1]) if ":" in spec else None
-        return dataset.split("heldout", n)
-    p = Path(spec)
+        return _heldout(spec, dataset)
+    from gankit.data.image_files import IMAGE_SUFFIXES, load_image_file, load_image_folder
+    p = Path(spec).expanduser()
     if p.is_dir():
-        from gankit.data.image_files import load_image_folder
         x, _, _ = load_image_folder(p, shape[-1], shape[0], "stretch")
         x = torch.as_tensor(x)
-    elif p.suffix == ".npy" and p.is_file():
-        x = torch.as_tensor(np.load(p))
+    elif p.suffix.lower() == ".npy":
+        x = _to_run_shape(_load_npy(p, "--images"), shape, spec)
+    elif p.suffix.lower() in IMAGE_SUFFIXES:
+        x = torch.as_tensor(load_image_file(p, shape[-1], shape[0], "stretch"))[None]
+    elif not p.exists():
+        raise ConfigError(f"--images {spec}: no such file or folder; give a .npy file, an image file, "
+                          "a folder of images, or heldout[:N]")
     else:
-        raise ConfigError(f"--images {spec}: give a .npy file, a folder of images, or heldout[:N]")
-    if x.dim() == len(shape):
-        x = x.unsqueeze(1) if len(shape) == 3 else x
-    if tuple(x.shape[1:]) != shape:
-        raise ConfigError(f"--images {spec}: images of shape {tuple(x.shape[1:])}, the run's data are {shape}")
+        raise ConfigError(f"--images {spec}: give a .npy file, an image file "
+                          f"({', '.join(sorted(IMAGE_SUFFIXES))}), a folder of images, or heldout[:N]")
     if x.dtype == torch.uint8:
         return x.float() / 127.5 - 1
     x = x.float()
+    if not torch.isfinite(x).all():
+        raise ConfigError(f"--images {spec}: the array holds NaN or infinite values")
     if x.min() < -1.01 or x.max() > 1.01:
-        raise ConfigError(f"--images {spec}: float images must be in [-1, 1] (uint8 in [0, 255])")
-    return x
+        raise ConfigError(f"--images {spec}: values in [{float(x.min()):.3g}, {float(x.max()):.3g}]; "
+                          "give uint8 pixels in [0, 255] or floats in [-1, 1] (x / 127.5 - 1)")
+    return x.clamp(-1, 1)
 
 
 def make_mask(spec: str, shape: tuple[int, ...]) -> torch.Tensor:
-    """1 where pixels are missing: a named part of the image, or FILE.npy (H, W) / (C, H, W)."""
+    """1 where pixels are missing: a named part of the image, or FILE.npy (H, W), (1, H, W) or
+    (C, H, W) with values in [0, 1]."""
     h, w = shape[-2:]
     m = torch.zeros(shape)
     if spec in MASKS:
@@ -55,10 +112,23 @@ def make_mask(spec: str, shape: tuple[int, ...]) -> torch.Tensor:
               "centre": (slice(h // 4, h - h // 4), slice(w // 4, w - w // 4))}[spec]
         m[..., sl[0], sl[1]] = 1
         return m
-    p = Path(spec)
-    if p.suffix != ".npy" or not p.is_file():
+    p = Path(spec).expanduser()
+    if p.suffix.lower() != ".npy":
         raise ConfigError(f"--mask {spec}: one of {', '.join(MASKS)}, or a .npy file (1 = missing)")
-    return m + torch.as_tensor(np.load(p)).float().expand(shape)
+    a = _load_npy(p, "--mask").float()
+    ok = [(h, w), (1, h, w)] + ([tuple(shape)] if len(shape) == 3 else [])
+    if tuple(a.shape) not in ok:
+        raise ConfigError(f"--mask {spec}: shape {tuple(a.shape)}, but one mask for all images must be "
+                          f"{' or '.join(str(s) for s in dict.fromkeys(ok))} (1 = missing, 0 = known)")
+    if not torch.isfinite(a).all() or a.min() < 0 or a.max() > 1:
+        raise ConfigError(f"--mask {spec}: values must be in [0, 1] (1 = missing, 0 = known); got "
+                          f"[{float(a.nan_to_num().min()):.3g}, {float(a.nan_to_num().max()):.3g}]"
+                          + ("; a 0/255 mask: divide it by 255" if float(a.nan_to_num().max()) == 255 else ""))
+    if a.max() == 0 or a.min() == 1:
+        raise ConfigError(f"--mask {spec}: marks {'no' if a.max() == 0 else 'every'} pixel as missing, so there "
+                          "is nothing to " + ("fill" if a.max() == 0 else "fit G to")
+                          + " (1 = missing, 0 = known; to reconstruct whole images use gankit invert)")
+    return m + a.expand(shape)
 
 
 def _grid(rows: list[np.ndarray], out: Path):

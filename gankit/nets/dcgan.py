@@ -27,16 +27,31 @@ from gankit.config import ConfigError, opt
 D_NORMS = ["batch", "none", "layer", "instance"]
 
 
-def base_and_levels(resolution: int) -> tuple[int, int]:
+def base_and_levels(resolution: int, data=None) -> tuple[int, int]:
     """(b, L) with resolution = b * 2^L, b in 3..7 and L >= 1."""
     r, levels = resolution, 0
     while r % 2 == 0 and r > 7:
         r //= 2
         levels += 1
     if levels < 1 or not 3 <= r <= 7:
-        raise ConfigError(f"DCGAN: resolution {resolution} is not b * 2^L with b in 3..7 "
-                          "(use 28, 32, 64, ...; resize the data with data.resolution)")
+        below = [s for s in range(resolution - 1, 5, -1) if _ladder(s)][:1]
+        above = [s for s in range(resolution + 1, 2 * resolution + 8) if _ladder(s)][:1]
+        near = below + above
+        hint = getattr(data, "resize_hint", None)
+        how = (hint(near[0]) if hint else
+               f"--set data.resolution={near[0]} where the dataset has that key (mnist, fashion-mnist, "
+               f"mnist5k, digits8x8), --set data.size={near[0]} --set data.resize=stretch for an image folder")
+        raise ConfigError(f"DCGAN: resolution {resolution} is not b * 2^L with b in 3..7 and L >= 1 "
+                          f"(the nearest that are: {' and '.join(map(str, near))}); resize the data: {how}; "
+                          "or use the mlp generator and discriminator, which take any size")
     return r, levels
+
+
+def _ladder(resolution: int) -> bool:
+    r = resolution
+    while r % 2 == 0 and r > 7:
+        r //= 2
+    return r != resolution and 3 <= r <= 7
 
 
 def dcgan_init(m: nn.Module):
@@ -141,6 +156,7 @@ def _image_shape(data, who: str) -> tuple[int, int]:
     if len(shape) != 3 or shape[1] != shape[2]:
         raise ConfigError(f"{who}: DCGAN needs square images (C, H, W); dataset gives samples of shape "
                           f"{shape}; use an mlp for points or flattened images")
+    base_and_levels(shape[1], data)   # here the error can name the dataset's own resize option
     return shape[0], shape[1]
 
 

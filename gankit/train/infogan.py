@@ -25,6 +25,7 @@ from gankit.config import ConfigError, opt
 from gankit.registry import OBJECTIVES
 from gankit.train.loop import Phase
 from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec, absolute_loss
+from gankit.train.parts import refuse_batch_norm_on_one_sample
 
 
 class InfoGANObjective(Objective):
@@ -38,7 +39,8 @@ class InfoGANObjective(Objective):
         self.n_free = cfg.noise.dim - p.categories - p.continuous
         if self.n_free < 1:
             raise ConfigError(f"objective infogan: noise.dim={cfg.noise.dim} must exceed categories + "
-                              f"continuous = {p.categories + p.continuous}")
+                              f"continuous = {p.categories + p.continuous} (the rest is the free noise): "
+                              f"set noise.dim={p.categories + p.continuous + 1} or more, or fewer codes")
         self.ctx, self.p, self.loss, self.m = ctx, p, absolute_loss(ctx.loss, "infogan"), cfg.train.batch_size
         self.G, self.D = ctx.build_nets()
         if not hasattr(self.D, "features") or not hasattr(self.D, "feature_dim"):
@@ -47,6 +49,7 @@ class InfoGANObjective(Objective):
                                *([nn.BatchNorm1d(p.q_hidden)] if p.q_batchnorm else []), nn.LeakyReLU(0.2),
                                nn.Linear(p.q_hidden, p.categories + p.continuous))
         self.modules = {"G": self.G, "D": self.D, "Q": self.Q}
+        refuse_batch_norm_on_one_sample(self.modules, self.m, "infogan", {"Q": "objective.q_batchnorm=false"})
         self.optimizers = {"d": OptimizerSpec(["D", "Q"], cfg.optim_d), "g": OptimizerSpec(["G"], cfg.optim_g)}
 
     # ---------------------------------------------------------------- codes

@@ -79,6 +79,14 @@ def invert_run(run, x: Tensor, steps: int = 300, lr: float = 0.05, mask: Tensor 
     why = invertible(run)
     if why:
         raise ConfigError(f"invert: {why}")
+    if restarts < 1:
+        raise ConfigError(f"invert: restarts={restarts}; give at least 1 start per image (--restarts 1)")
+    if steps < 0:
+        raise ConfigError(f"invert: steps={steps}; give 0 (the start alone) or more Adam steps (--steps 300)")
+    if not lr > 0:
+        raise ConfigError(f"invert: lr={lr}; Adam's learning rate on z must be positive (--lr 0.05)")
+    if batch < 1:
+        raise ConfigError(f"invert: batch={batch}; invert at least 1 image at a time")
     obj, dev, k = run.objective, run.device, run.cfg.noise.dim
     encode = getattr(obj, "encode", None) if use_encoder else None
     g = torch.Generator(dev).manual_seed(seed)

@@ -86,8 +86,21 @@ class GaussianCodes(nn.Module):
 
     def _chol(self) -> Tensor:
         cov = self.second - torch.outer(self.mean, self.mean)
-        cov = (cov + cov.T) / 2 + 1e-5 * torch.eye(len(cov), device=cov.device)
-        return torch.linalg.cholesky(cov)
+        cov = (cov + cov.T) / 2
+        eye = torch.eye(len(cov), device=cov.device, dtype=cov.dtype)
+        # E[cc^T] - mu mu^T loses ~1e-7 of the codes' squared size to float32 rounding, and with
+        # fewer codes per batch than dimensions the covariance is singular: the jitter grows
+        # (x10 from 1e-5) until the factor exists, instead of failing on codes larger than ~3
+        scale = float(self.second.diagonal().abs().mean().clamp_min(1.0))
+        jitter = 1e-5
+        while True:
+            L, info = torch.linalg.cholesky_ex(cov + jitter * eye)
+            if int(info) == 0 or jitter > scale:
+                break
+            jitter *= 10
+        if int(info) != 0:     # not finite, or no factor at any jitter: the diagonal alone
+            return torch.diag(cov.diagonal().nan_to_num(1.0).clamp_min(1e-5).sqrt())
+        return L
 
     def transform(self, eps: Tensor) -> Tensor:
         return self.mean + eps @ self._chol().T
@@ -151,6 +164,37 @@ def weight_norm_init(net: nn.Module, x: Tensor) -> None:
             h.remove()
         for m, t in modes.items():
             m.train(t)
+
+
+# the option that turns off the batch norm of each shipped net (BatchNorm1d: over features)
+_BATCHNORM_OFF = {"DCGANGenerator": "generator.batchnorm=false", "MLPGenerator": "generator.norm=none",
+                  "DCGANDiscriminator": "discriminator.norm=layer (or none)",
+                  "MLPDiscriminator": "discriminator.norm=none"}
+
+
+def refuse_batch_norm_on_one_sample(modules: dict[str, nn.Module], batch_size: int, who: str,
+                                    extra: dict[str, str] | None = None) -> None:
+    """Batch norm over features (BatchNorm1d) has no batch statistics for one sample, and torch
+    stops mid-step with "Expected more than 1 value per channel"; say so before training.
+    ``extra`` maps module names to the option that removes their own batch norm."""
+    if batch_size > 1:
+        return
+    fixes, seen = [], set()
+    for name, net in modules.items():
+        for sub in net.modules():
+            fix = _BATCHNORM_OFF.get(type(sub).__name__)
+            bns = [m for m in sub.modules() if isinstance(m, nn.BatchNorm1d)]
+            if fix and bns:
+                fixes.append(fix)
+                seen.update(map(id, bns))
+        rest = [m for m in net.modules() if isinstance(m, nn.BatchNorm1d) and id(m) not in seen]
+        if rest:
+            fixes.append((extra or {}).get(name, f"a {name} without batch norm"))
+            seen.update(map(id, rest))
+    if fixes:
+        raise ConfigError(f"objective {who}: train.batch_size=1, but batch norm needs at least 2 samples "
+                          f"per batch; use --set train.batch_size=2 (or more), or turn the batch norm off: "
+                          f"{', '.join(dict.fromkeys(fixes))}")
 
 
 def need_images_with_labels(ds, who: str):

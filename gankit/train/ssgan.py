@@ -32,7 +32,7 @@ from gankit.registry import OBJECTIVES
 from gankit.train.loop import Phase
 from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec
 from gankit.train.parts import (FeatureHead, add_layer_noise, feature_body, need_images_with_labels,
-                                weight_norm_init)
+                                refuse_batch_norm_on_one_sample, weight_norm_init)
 
 
 def ssgan_d_loss(real: Tensor, fake: Tensor, labelled: Tensor | None = None, labels: Tensor | None = None,
@@ -62,6 +62,12 @@ class SemiSupervisedGAN(Objective):
         need_images_with_labels(ds, "ssgan")
         self.ctx, self.p, self.m = ctx, p, cfg.train.batch_size
         self.K = ds.n_classes
+        if self.K < 2:
+            names = getattr(ds, "class_names", None)
+            raise ConfigError(f"objective ssgan: the data have {self.K} class{'' if self.K == 1 else 'es'}"
+                              f"{f' ({names[0]!r})' if names else ''}; a classifier needs at least 2: give "
+                              "the image folder one sub-folder per class (2 or more), or train the "
+                              "unlabelled images with the gan objective")
         labels = ds.split_labels("train")
         idx = labelled_subset(labels, p.labels_per_class, cfg.seed)
         counts = torch.bincount(labels)
@@ -76,6 +82,7 @@ class SemiSupervisedGAN(Objective):
         self.y_lab = ds.split_labels("train")[idx].to(ctx.device)
         self.G = ctx.build_net("generators", cfg.generator, noise_dim=cfg.noise.dim)
         self.D = FeatureHead(feature_body(ctx), self.K)
+        refuse_batch_norm_on_one_sample({"G": self.G, "D": self.D}, self.m, "ssgan")
         if p.hidden_noise > 0:
             add_layer_noise(self.D, p.hidden_noise, skip_first=True)
         if p.weight_norm:

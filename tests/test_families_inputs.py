@@ -1,0 +1,232 @@
+"""The model families and ``gankit invert`` / ``gankit complete`` on inputs a user brings: their
+own image folders (odd sizes, RGB), batch sizes the nets cannot take, and image and mask files
+of the wrong shape, kind or content.  Every refusal is one ``gankit: error:`` line naming the
+problem and the fix, never a traceback."""
+import numpy as np
+import pytest
+import torch
+
+from gankit import config as C
+from gankit.cli import main
+from gankit.config import ConfigError
+from gankit.train.run import Run
+
+FAST = ["train.steps=2", "train.batch_size=4", "train.log_every=1", "train.sample_every=2",
+        "train.checkpoint_every=2", "train.n_fixed=4", "train.progress=false", "train.live_report=false",
+        "eval.n_samples=16", "eval.metrics=[\"image_stats\"]", "noise.dim=4"]
+DC = ["generator.width=4", "discriminator.width=4"]     # the DCGAN presets' nets, small
+
+
+def _folder(root, n, side, mode="RGB", seed=0):
+    from PIL import Image
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    shape = (side, side, 3) if mode == "RGB" else (side, side)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode).save(root / f"im{i:02d}.png")
+    return root
+
+
+def _folder_sets(path, channels):
+    return ["data.name=image-folder", f'data.path="{path}"', f"data.channels={channels}"]
+
+
+def _sets(items):
+    return [a for kv in items for a in ("--set", kv)]
+
+
+def _error_line(capsys):
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    lines = [line for line in err.splitlines() if line.startswith("gankit: error:")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+# ---------------------------------------------------------------- the nets on a user's folder
+
+def test_dcgan_resolution_error_names_the_image_folders_own_resize_option(tmp_path):
+    folder = _folder(tmp_path / "imgs", 6, 36, "L")
+    with pytest.raises(ConfigError) as e:
+        Run(C.load("mnist-ae", FAST + DC + _folder_sets(folder, 1)), tmp_path / "r")
+    msg = str(e.value)
+    # image folders are resized by data.size (they have no data.resolution); 32 and 40 fit DCGAN
+    assert "data.size=32" in msg and "data.resolution" not in msg and "32 and 40" in msg, msg
+    # the fix it names works
+    Run(C.load("mnist-ae", FAST + DC + _folder_sets(folder, 1) + ["data.size=32", "data.resize=stretch"]),
+        tmp_path / "r2")
+    with pytest.raises(ConfigError, match=r"data\.resolution=28"):     # the IDX-style sets keep theirs
+        Run(C.load("mnist-ae", FAST + DC + ["data.name=digits8x8", "data.resolution=30"]), tmp_path / "r3")
+
+
+@pytest.mark.parametrize("preset, sets, fix", [
+    ("mnist-vae", DC, "generator.batchnorm=false"),
+    ("mnist-ae", DC, "generator.batchnorm=false"),
+    ("mnist-bigan", DC + ["objective.z_hidden=[4]"], "generator.batchnorm=false"),
+    ("mnist-infogan", DC + ["noise.dim=16", "generator.fc=0", "discriminator.fc=8"], "discriminator.norm=layer"),
+    ("mnist-infogan", DC + ["noise.dim=16", "generator.fc=0", "discriminator.fc=0", "generator.batchnorm=false",
+                            "objective.q_batchnorm=true"], "objective.q_batchnorm=false"),
+    ("mnist-ssgan", ["generator.hidden=[4]", "discriminator.hidden=[4]", "objective.labels_per_class=1"],
+     "generator.norm=none"),
+    ("mnist-ebm", ["discriminator.name=mlp", "discriminator.hidden=[4]", "discriminator.norm=batch",
+                   "noise.dim=64"], "discriminator.norm=none"),
+    ("mnist-dcgan", DC, "generator.batchnorm=false"),     # the plain GAN objective too
+])
+def test_batch_of_one_with_batch_norm_is_refused_before_training(tmp_path, preset, sets, fix):
+    over = FAST + ["data.name=digits8x8", "train.batch_size=1"] + sets
+    with pytest.raises(ConfigError, match="batch_size=1") as e:
+        Run(C.load(preset, over), tmp_path / "r")
+    assert fix in str(e.value) and "train.batch_size=2" in str(e.value)
+
+
+def test_batch_of_one_trains_once_batch_norm_is_off(tmp_path):
+    over = FAST + DC + ["data.name=digits8x8", "train.batch_size=1", "generator.batchnorm=false"]
+    run = Run.create(C.load("mnist-vae", over), tmp_path / "r").train()
+    assert torch.isfinite(run.generate(3)).all()
+
+
+def test_families_train_on_an_rgb_folder_of_three_unequal_classes(tmp_path, capsys):
+    root = tmp_path / "classes"
+    for k, n in (("cat", 12), ("dog", 7), ("fox", 3)):
+        _folder(root / k, n, 8, seed=n)
+    for preset, extra in (("mnist-ssgan", ["objective.labels_per_class=5", "generator.hidden=[8]",
+                                           "discriminator.hidden=[8]"]),
+                          ("mnist-infogan", DC + ["noise.dim=12", "generator.fc=0", "discriminator.fc=0",
+                                             "objective.categories=3", "objective.continuous=0"])):
+        run = tmp_path / preset
+        assert main(["train", preset, "--out", str(run), *_sets(FAST + _folder_sets(root, 3) + extra)]) == 0
+        capsys.readouterr()
+        assert main(["eval", str(run), "--json", "--metrics", "classify"]) == 0
+        assert "cluster_accuracy" in capsys.readouterr().out
+        assert main(["sample", str(run), "-n", "3", "--out", str(tmp_path / "x.npy")]) == 0
+        assert np.load(tmp_path / "x.npy").shape == (3, 3, 8, 8)
+
+
+def test_ssgan_refuses_a_folder_of_one_class(tmp_path):
+    _folder(tmp_path / "imgs" / "cats", 6, 8)        # one sub-folder: labels, but a single class
+    over = FAST + _folder_sets(tmp_path / "imgs", 3) + ["generator.hidden=[4]", "discriminator.hidden=[4]"]
+    with pytest.raises(ConfigError, match="at least 2") as e:
+        Run(C.load("mnist-ssgan", over), tmp_path / "r")
+    assert "'cats'" in str(e.value) and "sub-folder per class" in str(e.value)
+
+
+# ---------------------------------------------------------------- invert / complete inputs
+
+@pytest.fixture(scope="module")
+def rgb_run(tmp_path_factory):
+    """A 2-step VAE on a folder of 24 RGB 8x8 images (so 2 are held out)."""
+    tmp = tmp_path_factory.mktemp("rgb")
+    folder = _folder(tmp / "imgs", 24, 8)
+    run = tmp / "run"
+    torch.set_num_threads(1)
+    assert main(["train", "mnist-vae", "--out", str(run), *_sets(FAST + DC + _folder_sets(folder, 3))]) == 0
+    return run
+
+
+def _invert(run, tmp_path, *args, cmd="invert"):
+    return main([cmd, str(run), *map(str, args), "--steps", "2", "--out", str(tmp_path / "out")])
+
+
+def test_invert_reads_the_layouts_people_save_and_single_image_files(rgb_run, tmp_path, capsys):
+    from PIL import Image
+    rng = np.random.default_rng(1)
+    one = rng.integers(0, 256, (3, 8, 8), dtype=np.uint8)
+    np.save(tmp_path / "one.npy", one)                              # one image (C, H, W)
+    np.save(tmp_path / "hwc.npy", np.stack([one.transpose(1, 2, 0)] * 2))   # channels last
+    Image.fromarray(rng.integers(0, 256, (20, 12, 3), dtype=np.uint8)).save(tmp_path / "photo.png")
+    for name, n in (("one.npy", 1), ("hwc.npy", 2), ("photo.png", 1)):
+        capsys.readouterr()
+        assert _invert(rgb_run, tmp_path, "--images", tmp_path / name) == 0, name
+        assert f"inverted {n} images" in capsys.readouterr().out
+        assert np.load(tmp_path / "out" / "reconstructions.npy").shape == (n, 3, 8, 8)
+    both = torch.as_tensor(np.load(tmp_path / "hwc.npy")).permute(0, 3, 1, 2).float() / 127.5 - 1
+    from gankit.invert_cli import load_images
+    assert torch.equal(load_images(str(tmp_path / "hwc.npy"), Run.open(rgb_run).dataset), both)
+
+
+def _bad_images(tmp_path, kind):
+    p = tmp_path / kind
+    if kind == "objects.npy":
+        np.save(p, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    elif kind == "damaged.npy":
+        p.write_bytes(b"\x93NUMPY not really")
+    elif kind == "damaged.png":
+        p.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    elif kind == "nan.npy":
+        np.save(p, np.full((2, 3, 8, 8), np.nan, np.float32))
+    elif kind == "size.npy":
+        np.save(p, np.zeros((2, 3, 6, 6), np.uint8))
+    elif kind == "grey.npy":
+        np.save(p, np.zeros((2, 1, 8, 8), np.uint8))
+    elif kind == "floats255.npy":
+        np.save(p, np.full((2, 3, 8, 8), 200.0, np.float32))
+    return p
+
+
+@pytest.mark.parametrize("images, words", [
+    ("objects.npy", ["not a readable .npy"]),
+    ("damaged.npy", ["not a readable .npy"]),
+    ("damaged.png", ["not a readable image"]),
+    ("missing.npy", ["no such file"]),
+    ("missing-folder", ["no such file or folder"]),
+    ("nan.npy", ["nan"]),
+    ("size.npy", ["(3, 8, 8)", "a folder or an image file"]),
+    ("grey.npy", ["(3, 8, 8)", "c=3"]),
+    ("floats255.npy", ["uint8", "[-1, 1]"]),
+    ("heldout:abc", ["heldout:n with n >= 1"]),
+    ("heldout:0", ["heldout:n with n >= 1"]),
+])
+def test_invert_refuses_bad_images_with_one_clear_line(rgb_run, tmp_path, capsys, images, words):
+    spec = images if images.startswith("heldout") else _bad_images(tmp_path, images)
+    assert _invert(rgb_run, tmp_path, "--images", spec) == 2
+    line = _error_line(capsys).lower()
+    assert all(w.lower() in line for w in words), line
+
+
+def test_invert_without_held_out_images_says_what_to_give(tmp_path, capsys):
+    folder = _folder(tmp_path / "few", 5, 8, "L")       # under 20 images: nothing is held out
+    run = tmp_path / "run"
+    assert main(["train", "mnist-vae", "--out", str(run), *_sets(FAST + DC + _folder_sets(folder, 1))]) == 0
+    capsys.readouterr()
+    assert _invert(run, tmp_path, "--images", "heldout:2") == 2
+    assert "hold no images out" in _error_line(capsys)
+    assert _invert(run, tmp_path, "--images", folder) == 0        # the fix it names works
+
+
+@pytest.mark.parametrize("mask, words", [
+    (np.zeros((6, 6)), ["shape (6, 6)", "(8, 8)"]),
+    (np.zeros((2, 8, 8)), ["shape (2, 8, 8)", "(3, 8, 8)"]),
+    (np.zeros((4, 1, 8, 8)), ["one mask for all images"]),
+    (np.full((8, 8), 255.0), ["[0, 1]", "divide it by 255"]),
+    (np.zeros((8, 8)), ["no pixel as missing"]),
+    (np.ones((8, 8)), ["every pixel"]),
+    ("damaged", ["not a readable .npy"]),
+    ("missing", ["no such file"]),
+])
+def test_complete_refuses_bad_masks_with_one_clear_line(rgb_run, tmp_path, capsys, mask, words):
+    p = tmp_path / "mask.npy"
+    if isinstance(mask, np.ndarray):
+        np.save(p, mask)
+    elif mask == "damaged":
+        p.write_bytes(b"\x93NUMPY not really")
+    assert _invert(rgb_run, tmp_path, "--images", "heldout", "--mask", p, cmd="complete") == 2
+    line = _error_line(capsys)
+    assert all(w.lower() in line.lower() for w in words), line
+
+
+def test_complete_takes_a_mask_of_one_image_for_all_channels(rgb_run, tmp_path, capsys):
+    m = np.zeros((8, 8), bool)
+    m[:, :3] = True
+    np.save(tmp_path / "mask.npy", m)
+    assert _invert(rgb_run, tmp_path, "--images", "heldout", "--mask", tmp_path / "mask.npy", cmd="complete") == 0
+    filled = np.load(tmp_path / "out" / "completions.npy")
+    known = Run.open(rgb_run).dataset.split("heldout").numpy()
+    assert np.allclose(filled[..., 3:], known[..., 3:]) and not np.allclose(filled[..., :3], known[..., :3])
+
+
+@pytest.mark.parametrize("args, words", [(["--restarts", "0"], ["restarts=0", "--restarts 1"]),
+                                         (["--lr", "0"], ["lr=0", "positive"])])
+def test_invert_refuses_impossible_options(rgb_run, tmp_path, capsys, args, words):
+    assert _invert(rgb_run, tmp_path, "--images", "heldout", *args) == 2
+    line = _error_line(capsys)
+    assert all(w in line for w in words), line
