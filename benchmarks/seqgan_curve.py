@@ -60,6 +60,8 @@ RECIPES = {
                "optim_d.betas=[0.9, 0.999]", "objective.tau=1",
                "train.d_steps=5"],
 }
+# RelGAN as its code has it: D reads the relaxed softmax rows (not straight-through one-hots), also in its own steps
+RECIPES["relgan-soft"] = RECIPES["relgan"] + ["objective.gumbel_hard=false"]
 EVAL = ["eval.n_samples={n}", "train.progress=false", "train.sample_every=1000000"]
 
 
@@ -101,7 +103,7 @@ def adversarial(a):
                 f"objective.d_pretrain_steps={a.d_steps}", "train.progress=false",
                 f"train.checkpoint_every={a.checkpoint_every}", "train.log_every=25",
                 "train.sample_every=1000000"] + RECIPES[a.recipe]
-        if a.recipe == "relgan":     # RelGAN's exponential schedule: tau = beta_max^(-i / adv)
+        if a.recipe.startswith("relgan"):     # RelGAN's exponential schedule: tau = beta_max^(-i / adv)
             sets += [f"objective.tau_min={1 / a.beta_max:.6g}",
                      f"objective.tau_decay={math.log(a.beta_max) / a.adv:.6g}"]
         sets += a.set
@@ -193,7 +195,7 @@ def main(argv=None):
     a = p.parse_args(argv)
     if a.cmd == "adv" and a.beta_max <= 1:
         p.error(f"--beta-max must exceed 1 (the inverse temperature rises from 1 to it), got {a.beta_max:g}")
-    if a.cmd == "adv" and a.recipe != "relgan" and a.beta_max != 100:
+    if a.cmd == "adv" and not a.recipe.startswith("relgan") and a.beta_max != 100:
         p.error(f"--beta-max is the relgan recipe's schedule; recipe {a.recipe} anneals by "
                 "--set objective.tau_decay=R --set objective.tau_min=T")
     torch.set_num_threads(1)

@@ -122,6 +122,9 @@ def _cmd_sample(a):
         if any(p.exists() and not p.is_dir() for p in target.parents):
             raise ConfigError(f"sample --out {a.out}: a part of this path is a file, not a folder")
     run = Run.open(a.run_dir)
+    if run.dataset.kind == "text" and a.out is not None and Path(a.out).suffix in {".png", ".pdf", ".svg"}:
+        raise ConfigError(f"sample --out {a.out}: text samples are written as .txt (or their token ids "
+                          f"as .npy / .csv), not as a plot")
     x = run.generate(a.n, seed=a.seed, **_condition_args(run, a)).numpy()
     if run.dataset.kind == "text" and (a.out is None or Path(a.out).suffix == ".txt"):
         text = "".join(line + "\n" for line in run.dataset.decode(x))   # one sample per line

@@ -76,3 +76,69 @@ def test_words_dataset():
     lines = ds.decode(ds.train[:50])
     assert all(w.isalpha() and w.islower() and len(w) <= 6 for w in lines)
     assert not (ds.train_lines & set(ds.decode(ds.test)))
+
+
+def _textfile(tmp_path, data: bytes, **kw):
+    f = tmp_path / "user.txt"
+    f.write_bytes(data)
+    return DATASETS.build("textfile", {"path": str(f), **kw})
+
+
+def test_bom_and_windows_line_endings_are_not_text(tmp_path):
+    data = "\ufeffcafé crème\r\nnaïve 😀 x\r\n中文 字符\r\nhello world\r\n".encode("utf-8")
+    for level in ("char", "word"):
+        ds = _textfile(tmp_path, data, level=level, max_len=12, test_fraction=0.25)
+        assert not any("\ufeff" in t or "\r" in t for t in ds.vocab), ds.vocab
+        assert ds.train_lines <= {"café crème", "naïve 😀 x", "中文 字符", "hello world"}, ds.train_lines
+    # one sample per line: a form feed or U+2028 inside a line does not split it
+    ds = _textfile(tmp_path, "a\u2028b\nc\x0cd\nef\n".encode(), level="char", max_len=3, test_fraction=0.3)
+    assert len(ds.train) + len(ds.test) == 3
+
+
+def test_invalid_utf8_reads_as_unk_with_a_warning(tmp_path):
+    with pytest.warns(UserWarning, match=r"not UTF-8 \(the first on line 2\).*iconv"):
+        ds = _textfile(tmp_path, b"good day\nbad \xff\xfeday\ngood \xc3 night\nday night\n",
+                       level="word", max_len=4, test_fraction=0.25)
+    assert not any("\ufffd" in t for t in ds.vocab), ds.vocab
+    assert ds.token_lists(ds.encode(["\ufffd\ufffdday"])) == [["<unk>"]]
+
+
+def test_files_with_too_few_usable_lines_say_why(tmp_path):
+    for data, want in [(b"", "no non-blank line"), (b"\n  \n\r\n", "no non-blank line"),
+                       (b"only one line\n", "at least 2 different"), (b"same\nsame\nsame\n", "at least 2 different"),
+                       (b"a b c d e\nf g h i j k l\n", r"--set data.max_len=7")]:
+        with pytest.raises(ConfigError, match=want):
+            _textfile(tmp_path, data, level="word", max_len=3)
+
+
+def test_every_split_keeps_a_training_line(tmp_path):
+    ds = _textfile(tmp_path, b"ab\ncd\n", level="char", max_len=3, test_fraction=0.9)
+    assert len(ds.train) == 1 and len(ds.test) == 1 and ds.vocab_size > 3
+
+
+def test_a_vocabulary_cut_to_nothing_is_refused(tmp_path):
+    data = b"the cat sat\nthe dog ran\na cat ran\nthe end\n"
+    for mv in (1, 2, 3):
+        with pytest.raises(ConfigError, match="data.max_vocab"):
+            _textfile(tmp_path, data, max_vocab=mv, test_fraction=0.25)
+    with pytest.raises(ConfigError, match=r"data.min_count = 50.*occurs \d+ time"):
+        _textfile(tmp_path, data, min_count=50, test_fraction=0.25)
+    one = _textfile(tmp_path, data, max_vocab=4, test_fraction=0.25)    # one token besides the specials
+    assert one.vocab_size == 4 and one.vocab[3] in ("the", "cat", "ran")
+
+
+def test_literal_special_tokens_are_not_control_tokens(tmp_path):
+    # e.g. the Penn Treebank writes <unk> in its text
+    ds = _textfile(tmp_path, b"the <unk> sat\na <unk> ran <end> x\nthe cat <pad>\nthe dog\n",
+                   max_len=6, test_fraction=0.25)
+    assert len(ds.vocab) == len(set(ds.vocab)) and ds.vocab.count("<unk>") == 1
+    x = ds.encode(["the <unk> <end> <pad> the"])
+    assert x[0, :5].tolist() == [ds.index["the"], ds.unk_id, ds.unk_id, ds.unk_id, ds.index["the"]]
+    assert int(x[0, 5]) == ds.end_id
+
+
+def test_token_lists_keep_a_character_unk_whole():
+    ds = lines_dataset(["abc", "bca", "cab"], "char", 4, 1, 0, 0.3, 0, "test")
+    x = ds.encode(["aZc"])
+    assert ds.token_lists(x) == [["a", "<unk>", "c"]]
+    assert ds.decode(x) == ["a<unk>c"]

@@ -13,5 +13,5 @@ def build_dataset(cfg):
     ds = DATASETS.build(cfg.data.name, cfg.data.params, where="data")
     if ds.size is not None and cfg.train.batch_size > ds.size:
         raise ConfigError(f"train.batch_size: {cfg.train.batch_size} is larger than the data "
-                          f"({ds.size} points); use --set train.batch_size={ds.size} or less")
+                          f"({ds.size} {'sequences' if getattr(ds, 'kind', '') == 'text' else 'samples'}); use --set train.batch_size={ds.size} or less")
     return make_conditional(ds, cfg)

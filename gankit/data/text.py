@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from gankit.io import save_atomic
 from gankit.ops import inverse_cdf_sample
 
 PAD, END, UNK = "<pad>", "<end>", "<unk>"
+REPLACEMENT = "\ufffd"   # what a byte that is not UTF-8 decodes to
 
 
 class TextDataset(Dataset):
@@ -84,26 +86,33 @@ class TextDataset(Dataset):
             out = torch.tensor([[self.index[t] for t in self.tokens(line)] for line in lines])
             return out.reshape(len(lines), self.seq_len)
         out = torch.full((len(lines), self.seq_len), self.pad_id, dtype=torch.long)
+        # a literal "<pad>" or "<end>" in a line is text, not a control token: it reads as <unk>
+        control = {self.vocab[self.pad_id], self.vocab[self.end_id]}
         for i, line in enumerate(lines):
-            ids = [self.index.get(t, self.unk_id) for t in self.tokens(line)][: self.seq_len - 1]
+            ids = [self.unk_id if t in control else self.index.get(t, self.unk_id)
+                   for t in self.tokens(line)][: self.seq_len - 1]
             out[i, : len(ids)] = torch.tensor(ids, dtype=torch.long)
             out[i, len(ids)] = self.end_id
         return out
 
-    def decode(self, x: Tensor) -> list[str]:
-        """(n, seq_len) ids -> lines; stops at <end>, drops <pad>."""
-        rows = torch.as_tensor(x).tolist()
-        sep = "" if self.level == "char" else " "
+    def token_lists(self, x: Tensor) -> list[list[str]]:
+        """(n, seq_len) ids -> each row's tokens; stops at <end>, drops <pad>.  Unlike
+        ``tokens(decode(x))`` a character-level <unk> stays one token (not 5 characters)."""
         out = []
-        for row in rows:
+        for row in torch.as_tensor(x).tolist():
             toks = []
             for i in row:
                 if i == self.end_id:
                     break
                 if i != self.pad_id:
                     toks.append(self.vocab[i])
-            out.append(sep.join(toks))
+            out.append(toks)
         return out
+
+    def decode(self, x: Tensor) -> list[str]:
+        """(n, seq_len) ids -> lines; stops at <end>, drops <pad>."""
+        sep = "" if self.level == "char" else " "
+        return [sep.join(toks) for toks in self.token_lists(x)]
 
     @property
     def train_lines(self) -> set[str]:
@@ -230,28 +239,59 @@ def oracle(vocab, seq_len, hidden, n_train, n_test, seed):
 # ---------------------------------------------------------------- text files
 
 def build_vocab(token_lists: list[list[str]], min_count: int, max_vocab: int) -> list[str]:
-    """<pad>, <end>, <unk>, then tokens by falling count (ties by token), at least min_count times."""
+    """<pad>, <end>, <unk>, then tokens by falling count (ties by token), at least min_count times.
+    Literal specials in the text are not new tokens, and U+FFFD (bytes that were not UTF-8)
+    stays out, so it reads as <unk>."""
     from collections import Counter
     counts = Counter(t for toks in token_lists for t in toks)
-    kept = sorted((t for t, c in counts.items() if c >= min_count), key=lambda t: (-counts[t], t))
+    kept = sorted((t for t, c in counts.items() if c >= min_count and t not in (PAD, END, UNK)
+                   and REPLACEMENT not in t), key=lambda t: (-counts[t], t))
     if max_vocab:
         kept = kept[: max(0, max_vocab - 3)]
     return [PAD, END, UNK] + kept
+
+
+def _no_usable_lines(lines: list[str], tok, level: str, max_len: int, source: str) -> ConfigError:
+    """Why fewer than 2 distinct lines of 1..max_len tokens are left, and what to change."""
+    distinct = list(dict.fromkeys(lines))
+    lengths = sorted(len(tok(s)) for s in distinct)
+    if not distinct:
+        return ConfigError(f"data: {source} has no non-blank line; give a file with one sample per line")
+    if len(distinct) >= 2:   # the lines are there, max_len leaves them out
+        fitting = sum(n <= max_len for n in lengths)
+        return ConfigError(f"data: {source} has {fitting} distinct line(s) of 1..{max_len} {level} "
+                           f"tokens ({len(distinct) - fitting} longer, left out); raise data.max_len "
+                           f"(--set data.max_len={lengths[1]} keeps the 2 shortest)")
+    return ConfigError(f"data: {source} has {len(distinct)} distinct line ({len(lines)} non-blank); a GAN "
+                       f"needs at least 2 different samples (one to train on, one held out): add lines")
 
 
 def lines_dataset(lines: list[str], level: str, max_len: int, min_count: int, max_vocab: int,
                   test_fraction: float, seed: int, source: str) -> TextDataset:
     """Split lines (shuffled by ``seed``) into train/test; the vocabulary comes from train only."""
     tok = (lambda s: list(s)) if level == "char" else (lambda s: s.split())
-    lines = [s for s in dict.fromkeys(lines) if 0 < len(tok(s)) <= max_len]
-    if len(lines) < 2:
-        raise ConfigError(f"data: {source} has fewer than 2 usable lines of 1..{max_len} "
-                          f"{level} tokens; raise data.max_len or check the file")
+    if 0 < max_vocab <= 3:
+        raise ConfigError(f"data.max_vocab = {max_vocab} leaves no room for tokens: it counts the 3 "
+                          f"specials {PAD}, {END}, {UNK}; use 0 (every token) or at least 4")
+    usable = [s for s in dict.fromkeys(lines) if 0 < len(tok(s)) <= max_len]
+    if len(usable) < 2:
+        raise _no_usable_lines(lines, tok, level, max_len, source)
+    lines = usable
     perm = torch.randperm(len(lines), generator=torch.Generator().manual_seed(seed)).tolist()
     lines = [lines[i] for i in perm]
-    n_test = max(1, int(round(test_fraction * len(lines))))
+    # at least one line on each side, whatever test_fraction rounds to
+    n_test = min(max(1, int(round(test_fraction * len(lines)))), len(lines) - 1)
     test, train = lines[:n_test], lines[n_test:]
     vocab = build_vocab([tok(s) for s in train], min_count, max_vocab)
+    if len(vocab) == 3:
+        from collections import Counter
+        counts = Counter(t for s in train for t in tok(s) if t not in (PAD, END, UNK) and REPLACEMENT not in t)
+        top = counts.most_common(1)
+        detail = (f"the most frequent {level} token, {top[0][0]!r}, occurs {top[0][1]} time(s)"
+                  if top else "it holds only unreadable bytes or special tokens")
+        raise ConfigError(f"data.min_count = {min_count}: no {level} token of the {len(train)} training "
+                          f"lines of {source} is kept ({detail}), so every token would be {UNK}; "
+                          f"lower data.min_count")
     ds = TextDataset(torch.zeros(0, max_len + 1, dtype=torch.long), torch.zeros(0, max_len + 1),
                      vocab, level, 0, 1, 2)
     ds.train, ds.test = ds.encode(train), ds.encode(test)
@@ -278,7 +318,18 @@ def _read_lines(path: str, lowercase: bool, hint: str = "") -> list[str]:
         raise ConfigError(f"data.path: {path!r} is a folder, not a file{hint}")
     if not path or not p.is_file():
         raise ConfigError(f"data.path: {path!r} is not a file{hint}")
-    lines = [s.strip() for s in p.read_text(encoding="utf-8", errors="replace").splitlines()]
+    raw = p.read_bytes()
+    try:   # utf-8-sig: a byte-order mark (Windows editors write one) is no character of the first line
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        text = raw.decode("utf-8-sig", errors="replace")
+        line = raw[:e.start].count(b"\n") + 1
+        warnings.warn(f"{path}: bytes that are not UTF-8 (the first on line {line}) "
+                      f"read as {UNK}; if the file is in another encoding, convert it, e.g. "
+                      f"`iconv -f latin1 -t utf-8 {path} > {path}.utf8`", stacklevel=3)
+    # one sample per line: \n, \r\n or \r, not the other separators str.splitlines knows
+    # (form feed, U+2028, ...), which can sit inside a sample
+    lines = [s.strip() for s in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     return [s.lower() if lowercase else s for s in lines if s]
 
 

@@ -15,6 +15,8 @@ samples and ``BLEU_REFERENCES`` test sequences.
 """
 from __future__ import annotations
 
+import warnings
+
 import torch
 
 from gankit.metrics.base import Output, register_metric
@@ -41,6 +43,8 @@ def bleu_scores(hypotheses: list[list[str]], references: list[list[str]],
 def self_bleu_scores(hypotheses: list[list[str]], orders=ORDERS) -> dict[int, float]:
     """Mean BLEU-n of each hypothesis against all the others (diversity: lower is more diverse)."""
     from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
+    if len(hypotheses) < 2:
+        raise ValueError(f"self-BLEU compares each hypothesis with the others: needs 2 or more, got {len(hypotheses)}")
     smooth = SmoothingFunction().method1
     weights = [tuple([1.0 / n] * n) for n in orders]
     sums = [0.0] * len(orders)
@@ -83,8 +87,9 @@ def _samples(ctx, n: int) -> torch.Tensor:
     return ctx.generate(n, "samples")
 
 
-def _tok(ds, lines):
-    return [ds.tokens(s) for s in lines]
+def _tok(ds, x):
+    """Rows of ids -> token lists (a character-level <unk> is one token, not the 5 of its name)."""
+    return ds.token_lists(x)
 
 
 def _is_text(ds):
@@ -111,8 +116,8 @@ def _nll_test(ctx):
                  {f"bleu{n}": Output(f"BLEU-{n}", "higher", ".3f") for n in ORDERS})
 def _bleu(ctx):
     ds = ctx.dataset
-    hyp = _tok(ds, ds.decode(_samples(ctx, min(ctx.settings.n_samples, BLEU_HYPOTHESES))))
-    refs = _tok(ds, ds.decode(ds.test[:BLEU_REFERENCES]))
+    hyp = _tok(ds, _samples(ctx, min(ctx.settings.n_samples, BLEU_HYPOTHESES)))
+    refs = _tok(ds, ds.test[:BLEU_REFERENCES])
     return {f"bleu{n}": v for n, v in bleu_scores(hyp, refs).items()}
 
 
@@ -120,7 +125,12 @@ def _bleu(ctx):
                  {f"self_bleu{n}": Output(f"self-BLEU-{n}", "lower", ".3f") for n in ORDERS})
 def _self_bleu(ctx):
     ds = ctx.dataset
-    hyp = _tok(ds, ds.decode(_samples(ctx, min(ctx.settings.n_samples, BLEU_HYPOTHESES))))
+    if ctx.settings.n_samples < 2:   # skipped, not fatal: the other metrics of the evaluation still run
+        warnings.warn(f"metric self_bleu skipped: it scores each sample against the others, so it needs "
+                      f"eval.n_samples >= 2 (got {ctx.settings.n_samples}); use --set "
+                      f"eval.n_samples={BLEU_HYPOTHESES}", stacklevel=2)
+        return {}
+    hyp = _tok(ds, _samples(ctx, min(ctx.settings.n_samples, BLEU_HYPOTHESES)))
     return {f"self_bleu{n}": v for n, v in self_bleu_scores(hyp).items()}
 
 

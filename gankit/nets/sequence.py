@@ -43,16 +43,27 @@ def embed_any(embedding: nn.Embedding, x: Tensor) -> Tensor:
     return x @ embedding.weight
 
 
-def gumbel_softmax_st(logits: Tensor, tau: float, u: Tensor) -> Tensor:
+def tempered(logits: Tensor, temperature: float) -> Tensor:
+    """logits / T, shifted so the largest is 0 first: at a tiny T the others go to -inf, not
+    the largest to +inf (softmax(inf - inf) is NaN), so T -> 0 is the argmax."""
+    if temperature == 1.0:
+        return logits
+    return (logits - logits.amax(-1, keepdim=True)) / temperature
+
+
+def gumbel_softmax_st(logits: Tensor, tau: float, u: Tensor, hard: bool = True) -> Tensor:
     """Straight-through Gumbel-softmax: a one-hot forward, the relaxed gradient backward.
 
     g = -log(-log u) ~ Gumbel(0, 1); y_soft = softmax((logits + g) / tau);
-    y = onehot(argmax y_soft) + y_soft - stop_grad(y_soft).
+    y = onehot(argmax y_soft) + y_soft - stop_grad(y_soft).  ``hard = False``: y_soft itself
+    (RelGAN's relaxation; its argmax is the same sampled token).
     """
     g = -torch.log(-torch.log(u.clamp(1e-10, 1 - 1e-7)))
     y_soft = torch.softmax((logits + g) / tau, -1)
-    hard = F.one_hot(y_soft.argmax(-1), logits.shape[-1]).to(y_soft.dtype)
-    return hard + y_soft - y_soft.detach()
+    if not hard:
+        return y_soft
+    onehot = F.one_hot(y_soft.argmax(-1), logits.shape[-1]).to(y_soft.dtype)
+    return onehot + y_soft - y_soft.detach()
 
 
 class SeqGenerator(nn.Module):
@@ -77,6 +88,16 @@ class SeqGenerator(nn.Module):
         self.drop = nn.Dropout(dropout)
         self.out = nn.Linear(self.rnn.hidden_size, vocab)
 
+    def _load_from_state_dict(self, state_dict, prefix, *args):
+        # the vocabulary comes from the data, rebuilt when a run is opened: a text file edited
+        # since training gives another size, which is no config change
+        w = state_dict.get(prefix + "embed.weight")
+        if w is not None and w.shape[0] != self.vocab:
+            raise ConfigError(f"data: the vocabulary has {self.vocab} tokens now, G was trained on "
+                              f"{w.shape[0]}: the data file changed since training; restore it or "
+                              f"train a new run")
+        super()._load_from_state_dict(state_dict, prefix, *args)
+
     # ---------------------------------------------------------------- teacher forcing
     def _inputs(self, x: Tensor) -> Tensor:
         e = embed_any(self.embed, x[:, :-1])
@@ -90,8 +111,7 @@ class SeqGenerator(nn.Module):
 
     def token_logp(self, x: Tensor, temperature: float = 1.0) -> Tensor:
         """log p(x_t | x_<t), (n, L), under softmax(logits / temperature)."""
-        logits = self(x)
-        lp = torch.log_softmax(logits if temperature == 1.0 else logits / temperature, -1)
+        lp = torch.log_softmax(tempered(self(x), temperature), -1)
         return lp.gather(-1, x.unsqueeze(-1)).squeeze(-1)
 
     # ---------------------------------------------------------------- sampling
@@ -113,7 +133,7 @@ class SeqGenerator(nn.Module):
         state, done, seq = None, torch.zeros(n, dtype=torch.bool, device=u.device), []
         for t in range(self.seq_len):
             logits, state = self._step(inp, state)
-            tok, done = self._fix_after_end(inverse_cdf_sample(logits / t_, u[:, t]), done)
+            tok, done = self._fix_after_end(inverse_cdf_sample(tempered(logits, t_), u[:, t]), done)
             seq.append(tok)
             inp = self.embed(tok)
         return torch.stack(seq, 1)
@@ -142,21 +162,25 @@ class SeqGenerator(nn.Module):
             inp = self.embed(tok)
         return torch.cat(seq, 1)
 
-    def sample_relaxed(self, n: int, tau: float, u: Tensor) -> Tensor:
+    def sample_relaxed(self, n: int, tau: float, u: Tensor, hard: bool = True) -> Tensor:
         """Straight-through Gumbel-softmax sequences (n, L, V): one-hot values whose gradient
-        flows into G through the relaxed softmax; u (n, L, V) uniforms."""
+        flows into G through the relaxed softmax; u (n, L, V) uniforms.  ``hard = False``: the
+        relaxed rows themselves (RelGAN), each step fed the sampled token's embedding, as RelGAN
+        does, so the tokens are those of the hard version."""
         inp = self.start.expand(n, -1)
         state, done, seq = None, torch.zeros(n, dtype=torch.bool, device=u.device), []
         pad = None if self.pad_id is None else F.one_hot(
             torch.tensor(self.pad_id, device=u.device), self.vocab).float()
         for t in range(self.seq_len):
             logits, state = self._step(inp, state)
-            y = gumbel_softmax_st(logits, tau, u[:, t])
+            y = gumbel_softmax_st(logits, tau, u[:, t], hard)
+            tok = y.argmax(-1)
             if self.end_id is not None:
                 y = torch.where(done[:, None], pad, y)
-                done = done | (y[:, self.end_id] > 0.5)
+                tok = torch.where(done, self.pad_id, tok)
+                done = done | (tok == self.end_id)
             seq.append(y)
-            inp = y @ self.embed.weight
+            inp = y @ self.embed.weight if hard else self.embed(tok)
         return torch.stack(seq, 1)
 
 

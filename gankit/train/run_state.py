@@ -55,6 +55,8 @@ class RunState:
                 m.load_state_dict(state["models"][k])
             for k, o in self.optimizers.items():
                 o.load_state_dict(state["optimizers"][k])
+        except C.ConfigError:       # a net's own clear message (e.g. the data's vocabulary changed)
+            raise
         except (RuntimeError, ValueError, KeyError) as e:   # other shapes: another run's nets
             first = str(e).strip().splitlines()
             detail = " ".join(line.strip() for line in first[:3])[:300]

@@ -25,6 +25,9 @@ The G phase has four estimators (``estimator``):
 - ``gumbel``: no REINFORCE.  G emits straight-through Gumbel-softmax one-hots,
   D reads them as rows @ embedding, and the adversarial G loss backpropagates
   through the relaxation; the temperature anneals tau_i = max(tau_min, tau_0 exp(-rate i)).
+  With ``gumbel_hard = false`` D reads the relaxed rows themselves, in its own steps too, as
+  RelGAN does: D can tell their softness from real one-hots, which pushes G towards peaked
+  distributions (lower entropy) as tau falls.
 
 The baseline (a moving average) is the only state beyond the nets and optimizers;
 it travels in the checkpoint (extra_state), so a resumed run continues exactly.
@@ -83,7 +86,8 @@ def last_valid(mask: Tensor) -> Tensor:
 class SeqGANObjective(Objective):
     sets_own_lr = True      # its phases set G's rate (MLE vs adversarial): no lr schedule
     def __init__(self, ctx: ObjectiveContext, estimator, pretrain_steps, d_pretrain_steps, rollouts,
-                 discount, baseline_decay, g_lr, mle_weight, tau, tau_min, tau_decay, d_embedding):
+                 discount, baseline_decay, g_lr, mle_weight, tau, tau_min, tau_decay, d_embedding,
+                 gumbel_hard=True):
         super().__init__()
         cfg = ctx.cfg
         self.G, self.D = ctx.build_nets()
@@ -97,10 +101,15 @@ class SeqGANObjective(Objective):
         self.d_steps = cfg.train.d_steps
         self.mle_lr, self.g_lr = cfg.optim_g.lr, (g_lr or cfg.optim_g.lr)
         self.end_id = ctx.dataset.end_id
+        self.vocab = list(ctx.dataset.vocab)
         self.estimator, self.rollouts, self.gamma = estimator, rollouts, discount
         self.P, self.Pd = pretrain_steps, d_pretrain_steps
         self.baseline_decay, self.mle_weight = baseline_decay, mle_weight
         self.tau, self.tau_min, self.tau_decay = tau, tau_min, tau_decay
+        self.gumbel_hard = gumbel_hard
+        if not gumbel_hard and estimator != "gumbel":
+            raise ConfigError(f"objective.gumbel_hard = false: D reads G's relaxed rows, which only "
+                              f"estimator 'gumbel' makes; with estimator {estimator!r} leave it true")
         if self.loss.relativistic and (estimator != "gumbel" or cfg.discriminator.name == "lstm_step"):
             raise ConfigError(f"loss {self.loss.name}: pairs one real and one fake logit per sequence in "
                               f"G's own loss, so it needs estimator 'gumbel' and a sequence-level D "
@@ -160,12 +169,22 @@ class SeqGANObjective(Objective):
         return out if out.dim() == 1 else out[valid_mask(x, self.end_id)]
 
     def state_dict(self) -> dict:
-        return {"baseline": self.baseline.clone(), "baseline_set": self.baseline_set.clone()}
+        # the vocabulary: a run reopened later rebuilds it from the data file, which may have changed
+        return {"baseline": self.baseline.clone(), "baseline_set": self.baseline_set.clone(),
+                "vocab": list(self.vocab)}
 
     def load_state_dict(self, state: dict):
         if "baseline" in state:
             self.baseline.copy_(state["baseline"])
             self.baseline_set.copy_(state["baseline_set"])
+        old = state.get("vocab")
+        if old is not None and list(old) != self.vocab:
+            i = next((i for i, (a, b) in enumerate(zip(old, self.vocab)) if a != b), min(len(old), len(self.vocab)))
+            then = repr(old[i]) if i < len(old) else "nothing"
+            now = repr(self.vocab[i]) if i < len(self.vocab) else "nothing"
+            raise ConfigError(f"data: the vocabulary differs from the one this run trained on (token {i}: "
+                              f"{then} then, {now} now), so G's tokens would decode as other words: the "
+                              f"data file changed since training; restore it or train a new run")
 
     def tau_at(self, step: int) -> float:
         i = max(0, step - self.P - self.Pd)
@@ -181,11 +200,26 @@ class SeqGANObjective(Objective):
         mask = valid_mask(x, self.end_id).float()
         return -(self.G.token_logp(x) * mask).sum() / mask.sum()
 
+    def _relaxed_logits(self, y: Tensor) -> Tensor:
+        """D's logits of relaxed rows (n, L, V), at the positions that count."""
+        out = self.D(y)
+        return out if out.dim() == 1 else out[valid_mask(y.argmax(-1), self.end_id)]
+
+    def _relaxed(self, step: int, hard: bool) -> Tensor:
+        u = torch.rand(self.m, self.G.seq_len, self.G.vocab, device=self.baseline.device)
+        return self.G.sample_relaxed(self.m, self.tau_at(step), u, hard)
+
     def d_phase(self, ctx: StepContext):
         real = self.sample_real(self.m)
-        with torch.no_grad():
-            fake = self.G.sample(self._u(self.m))
-        lr_, lf_ = self._d_logits(real), self._d_logits(fake)
+        lr_ = self._d_logits(real)
+        if self.gumbel_hard:
+            with torch.no_grad():
+                fake = self.G.sample(self._u(self.m))
+            lf_ = self._d_logits(fake)
+        else:   # RelGAN: D sees the relaxed rows G's loss will be computed on
+            with torch.no_grad():
+                fake = self._relaxed(ctx.step, hard=False)
+            lf_ = self._relaxed_logits(fake)
         loss = self.loss.d_loss(lr_, lf_)
         logs = {}
         if ctx.logging:
@@ -263,11 +297,7 @@ class SeqGANObjective(Objective):
         logs = {}
         if self.estimator == "gumbel":
             tau = self.tau_at(ctx.step)
-            u = torch.rand(self.m, self.G.seq_len, self.G.vocab, device=self.baseline.device)
-            y = self.G.sample_relaxed(self.m, tau, u)
-            ids = y.argmax(-1)
-            out = self.D(y)
-            lf = out if out.dim() == 1 else out[valid_mask(ids, self.end_id)]
+            lf = self._relaxed_logits(self._relaxed(ctx.step, self.gumbel_hard))
             if self.loss.relativistic:
                 loss = self.loss.g_loss(lf, self._d_logits(self.sample_real(self.m)))
             else:
@@ -331,6 +361,8 @@ class SeqGANParams:
     tau_min: float = opt(0.1, "floor of the annealed temperature (gumbel)", gt=0.0)
     tau_decay: float = opt(0.005, "tau_i = max(tau_min, tau exp(-tau_decay i)), i = adversarial step",
                            ge=0.0)
+    gumbel_hard: bool = opt(True, "gumbel: D reads straight-through one-hots (true) or, as RelGAN, the "
+                            "relaxed softmax rows themselves, in D's steps too (false)")
     d_embedding: str = opt("own", "D's token embedding: its own, or copied from G's MLE-pretrained "
                            "embedding at the end of pretraining (and optionally frozen)",
                            choices=["own", "from_g", "from_g_frozen"])

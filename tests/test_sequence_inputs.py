@@ -1,0 +1,96 @@
+"""Sequence GANs on the inputs users bring: odd temperatures, tiny evaluations, text files
+that change after training, and metrics on data with <unk>."""
+import math
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from gankit.cli import main
+from gankit.data.text import lines_dataset
+from gankit.metrics.text import model_nll, self_bleu_scores
+from gankit.nets.sequence import SeqGenerator
+
+LINES = ["the cat sat", "a dog ran", "the dog sat", "a cat ran", "the cat ran far", "a dog sat on",
+         "on the mat", "the mat sat", "far away", "a cat", "the dog ran away", "dog sat"]
+
+
+def _args(tmp_path, data, steps=3):
+    return ["--set", "data.name='textfile'", "--set", f"data.path='{data}'", "--set", "data.max_len=5",
+            "--set", "data.test_fraction=0.25", "--set", "noise.dim=6", "--set", "generator.hidden=8",
+            "--set", "generator.embed_dim=8", "--set", "discriminator.hidden=8",
+            "--set", "discriminator.embed_dim=8", "--set", "objective.pretrain_steps=1",
+            "--set", "objective.d_pretrain_steps=1", "--set", f"train.steps={steps}",
+            "--set", "train.batch_size=4", "--set", "train.log_every=1", "--set", "train.sample_every=100",
+            "--set", "train.checkpoint_every=100", "--set", "train.n_fixed=4", "--set", "train.progress=false",
+            "--set", "train.live_report=false", "--set", "eval.n_samples=8"]
+
+
+def test_a_tiny_temperature_samples_the_argmax():
+    torch.manual_seed(0)
+    G = SeqGenerator(6, 5, 1, 0, "lstm", 8, 16, 0.0, 1.0).eval()
+    u = torch.rand(16, 5, generator=torch.Generator().manual_seed(1))
+    greedy = G.sample(u, temperature=1e-6)
+    with torch.no_grad():
+        assert torch.equal(greedy[:, 0], G(greedy)[:, 0].argmax(-1).expand(16))
+    for T in (1e-40, 1e-45):     # 1 / T overflows float32: logits / T would be +-inf, softmax NaN
+        assert torch.equal(G.sample(u, temperature=T), greedy), T
+        G.temperature = T
+        nll = model_nll(G, greedy, 1)
+        assert not math.isnan(nll) and nll == pytest.approx(0.0, abs=1e-6), T
+    G.temperature = 1e30                 # huge: uniform over the vocabulary
+    assert model_nll(G, greedy, 1) == pytest.approx(math.log(6), rel=1e-4)
+
+
+def test_self_bleu_with_one_sample_is_skipped_not_a_traceback(tmp_path, capsys):
+    with pytest.raises(ValueError, match="2 or more"):
+        self_bleu_scores([["a", "b"]])
+    f = tmp_path / "lines.txt"
+    f.write_text("\n".join(LINES) + "\n")
+    out = tmp_path / "run"
+    assert main(["train", "words", "--out", str(out)] + _args(tmp_path, f)) == 0
+    capsys.readouterr()
+    assert main(["eval", str(out), "--no-record", "--set", "eval.n_samples=1"]) == 0
+    got = capsys.readouterr()
+    assert "bleu2" in got.out and "self_bleu2" not in got.out
+    assert "self_bleu skipped" in got.err and "eval.n_samples >= 2" in got.err and "Traceback" not in got.err
+
+
+def test_a_text_file_changed_after_training_is_refused_not_misdecoded(tmp_path, capsys):
+    f = tmp_path / "lines.txt"
+    f.write_text("\n".join(LINES) + "\n")
+    out = tmp_path / "run"
+    assert main(["train", "words", "--out", str(out)] + _args(tmp_path, f)) == 0
+    capsys.readouterr()
+    assert main(["sample", str(out), "-n", "4"]) == 0
+    before = capsys.readouterr().out
+    # the same number of distinct words, one renamed: the ids now mean other words
+    f.write_text("\n".join(s.replace("cat", "kitten") for s in LINES) + "\n")
+    assert main(["sample", str(out), "-n", "4"]) == 2
+    err = capsys.readouterr().err
+    assert "vocabulary differs" in err and "'cat' then, 'kitten' now" in err and "Traceback" not in err
+    assert main(["train", "--resume", "--out", str(out), "--set", "train.steps=4"]) == 2
+    assert "vocabulary differs" in capsys.readouterr().err
+    # more words: another vocabulary size
+    f.write_text("\n".join(LINES + ["zebra quux zebra", "quux zebra"]) + "\n")
+    assert main(["sample", str(out), "-n", "4"]) == 2
+    err = capsys.readouterr().err
+    assert "the data file changed since training" in err and "another config" not in err
+    f.write_text("\n".join(LINES) + "\n")      # restored: samples as before
+    assert main(["sample", str(out), "-n", "4"]) == 0
+    assert capsys.readouterr().out == before
+    # a plot is no format for text samples
+    assert main(["sample", str(out), "-n", "4", "--out", str(tmp_path / "s.png")]) == 2
+    assert ".txt" in capsys.readouterr().err and not (tmp_path / "s.png").exists()
+
+
+def test_bleu_reads_a_character_unk_as_one_token():
+    from gankit.metrics.text import _bleu
+    # the text itself holds the five characters "<unk>"; "Z" is not in the vocabulary
+    ds = lines_dataset(["<unk>", "<kn>", "unk", "<nu>", "ku<"], "char", 6, 1, 0, 0.2, 0, "test")
+    ds.test = ds.encode(["<unk>"])
+    hyp = ds.encode(["Z"] * 3)                          # one unknown character each
+    assert ds.decode(hyp) == ["<unk>"] * 3 and ds.decode(ds.test) == ["<unk>"]
+    ctx = SimpleNamespace(dataset=ds, settings=SimpleNamespace(n_samples=3), generate=lambda n, s: hyp[:n])
+    scores = _bleu(ctx)
+    assert scores["bleu2"] < 0.5, scores               # 1.0 if "<unk>" were re-split into characters
