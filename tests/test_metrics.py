@@ -1,6 +1,7 @@
 import math
 
 import numpy as np
+import pytest
 import torch
 
 from gankit.registry import DATASETS
@@ -71,3 +72,15 @@ def test_grid_jsd_near_zero_for_the_data_and_log2_for_a_far_set():
     ds, x = sample("mixture1d", 50000)
     lo, hi = ds.bounds()
     assert jsd_on_grid(ds.log_prob, x.numpy(), lo, hi, 400) < 0.01
+
+
+def test_a_named_metric_that_does_not_apply_says_what_it_needs():
+    from types import SimpleNamespace
+
+    from gankit.builtins import load_builtins
+    from gankit.config import ConfigError
+    from gankit.metrics import evaluate
+    load_builtins()
+    unlabelled = SimpleNamespace(kind="image", heldout=None, heldout_labels=None, modes=None)
+    with pytest.raises(ConfigError, match="classify.*needs labelled images with a held-out split"):
+        evaluate(SimpleNamespace(dataset=unlabelled, step=0), ["classify"])

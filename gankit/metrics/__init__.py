@@ -18,8 +18,9 @@ def evaluate(ctx, names: list[str] | None = None) -> dict:
     for m in metrics:
         if not m.applies(ctx.dataset):
             if names:
+                why = f": it needs {m.needs}" if m.needs else f" ({m.help})"
                 raise ConfigError(f"metric {m.name!r} does not apply to this data "
-                                  f"({type(ctx.dataset).__name__})")
+                                  f"({type(ctx.dataset).__name__}){why}")
             continue
         todo.append(m)
     out = {}

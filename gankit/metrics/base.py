@@ -36,17 +36,18 @@ class Metric:
     help: str
     outputs: dict[str, Output] = field(default_factory=dict)
     default: bool = True          # False: computed only when named (costly measures)
+    needs: str = ""               # what data it applies to, for the message when it does not
 
     def __call__(self, ctx) -> dict:
         return self.fn(ctx)
 
 
 def register_metric(name: str, applies: Callable[[object], bool], help: str,
-                    outputs: dict[str, Output] | None = None, default: bool = True):
+                    outputs: dict[str, Output] | None = None, default: bool = True, needs: str = ""):
     """Decorator: register ``fn(ctx) -> dict`` as metric ``name``; ``default=False`` leaves it
     out of "every metric that applies" (it runs when named)."""
     def deco(fn):
-        metric = Metric(name, fn, applies, help, dict(outputs or {}), default)
+        metric = Metric(name, fn, applies, help, dict(outputs or {}), default, needs)
         METRICS.register(name, None, help)(_factory(metric, fn))
         return fn
     return deco
