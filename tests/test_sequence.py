@@ -163,12 +163,17 @@ def test_tiny_run_end_to_end(tmp_path, capsys, estimator):
     assert len(lines) == 7 and all(set(s) <= set("abcdefghijklmnopqrstuvwxyz<unk>") for s in lines)
 
 
-def test_resume_is_bit_identical(tmp_path):
+@pytest.mark.parametrize("estimator, extra, stop", [
+    ("dense", [], 5),
+    ("gumbel", ["--set", "objective.gumbel_hard=true"], 7),     # stopped inside the game
+    ("gumbel", ["--set", "objective.gumbel_hard=false"], 7),    # RelGAN's relaxed rows
+])
+def test_resume_is_bit_identical(tmp_path, estimator, extra, stop):
     from gankit.runfolder import RunFolder
     a, b = tmp_path / "a", tmp_path / "b"
-    args = _tiny(tmp_path, "dense", steps=10)
+    args = _tiny(tmp_path, estimator, steps=10) + extra
     assert main(["train", "words", "--out", str(a)] + args) == 0
-    half = [s if s != "train.steps=10" else "train.steps=5" for s in args]
+    half = [s if s != "train.steps=10" else f"train.steps={stop}" for s in args]
     assert main(["train", "words", "--out", str(b)] + half) == 0
     assert main(["train", "--resume", "--out", str(b), "--set", "train.steps=10"]) == 0
     sa, _ = RunFolder(a).load_checkpoint()
