@@ -21,7 +21,7 @@ from gankit.config import ConfigError, opt
 from gankit.registry import OBJECTIVES
 from gankit.train.loop import Phase
 from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec, absolute_loss
-from gankit.train.parts import FeatureHead, JointD, feature_body, refuse_batch_norm_on_one_sample
+from gankit.train.parts import FeatureHead, JointD, feature_body
 
 
 class BiGANObjective(Objective):
@@ -39,7 +39,6 @@ class BiGANObjective(Objective):
         self.E = FeatureHead(feature_body(ctx), cfg.noise.dim)
         self.D = JointD(feature_body(ctx), cfg.noise.dim, list(z_hidden), dropout)
         self.modules = {"G": self.G, "E": self.E, "D": self.D}
-        refuse_batch_norm_on_one_sample(self.modules, self.m, "bigan")
         self.optimizers = {"d": OptimizerSpec(["D"], cfg.optim_d), "g": OptimizerSpec(["G", "E"], cfg.optim_g)}
 
     def encode(self, x: Tensor) -> Tensor:

@@ -31,7 +31,6 @@ from gankit.losses.penalties import apply_spectral_norm
 from gankit.registry import OBJECTIVES
 from gankit.train.loop import Phase
 from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec
-from gankit.train.parts import refuse_batch_norm_on_one_sample
 
 
 def langevin(energy: Callable[[Tensor], Tensor], x: Tensor, steps: int, step_size: float,
@@ -103,7 +102,6 @@ class EnergyObjective(Objective):
         if p.spectral_norm:
             apply_spectral_norm(self.D)
         self.modules = {"D": self.D}
-        refuse_batch_norm_on_one_sample(self.modules, self.m, "ebm")
         self.optimizers = {"d": OptimizerSpec(["D"], cfg.optim_d)}
         lo, hi = ds.bounds()
         self._box = (lo.reshape(self.shape).float(), hi.reshape(self.shape).float())

@@ -37,7 +37,6 @@ from gankit.train import remedies as R
 from gankit.train.conditional import conditional_terms
 from gankit.train.loop import Phase, StepContext
 from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec
-from gankit.train.parts import refuse_batch_norm_on_one_sample
 
 LOG4 = math.log(4.0)
 
@@ -78,7 +77,6 @@ class GANObjective(Objective):
         self.G, self.D = self._declare_nets(ctx, p)
         self.modules = {"G": self.G, "D": self.D}
         self.optimizers = {"d": OptimizerSpec(["D"], cfg.optim_d), "g": OptimizerSpec(["G"], cfg.optim_g)}
-        refuse_batch_norm_on_one_sample(self.modules, self.m, "gan")
 
     # ---------------------------------------------------------------- declaring
     def _declare_nets(self, ctx, p):

@@ -25,7 +25,6 @@ from gankit.config import ConfigError, opt
 from gankit.registry import OBJECTIVES
 from gankit.train.loop import Phase
 from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec, absolute_loss
-from gankit.train.parts import refuse_batch_norm_on_one_sample
 
 
 class InfoGANObjective(Objective):
@@ -49,7 +48,7 @@ class InfoGANObjective(Objective):
                                *([nn.BatchNorm1d(p.q_hidden)] if p.q_batchnorm else []), nn.LeakyReLU(0.2),
                                nn.Linear(p.q_hidden, p.categories + p.continuous))
         self.modules = {"G": self.G, "D": self.D, "Q": self.Q}
-        refuse_batch_norm_on_one_sample(self.modules, self.m, "infogan", {"Q": "objective.q_batchnorm=false"})
+        self.batchnorm_off = {"Q": "objective.q_batchnorm=false"}   # Run's batch-of-one message
         self.optimizers = {"d": OptimizerSpec(["D", "Q"], cfg.optim_d), "g": OptimizerSpec(["G"], cfg.optim_g)}
 
     # ---------------------------------------------------------------- codes

@@ -35,6 +35,7 @@ from gankit.train import distributed, threads
 from gankit.train.callbacks import Checkpointer, MetricsLogger, PeriodicEval, Progress, Snapshots
 from gankit.train.loop import Trainer
 from gankit.train.objective import Batch, ObjectiveContext, optimizer_params
+from gankit.train.parts import refuse_batch_norm_on_one_sample
 from gankit.train.precision import autocast_for
 from gankit.train.run_state import RunError, RunState
 from gankit.train.sampling import RunSampling
@@ -91,6 +92,8 @@ class Run(RunSampling, RunState):
             self.objective = OBJECTIVES.build(cfg.objective.name, cfg.objective.params,
                                               where="objective", ctx=ctx)
             self.modules = dict(self.objective.modules)
+            refuse_batch_norm_on_one_sample(self.modules, cfg.train.batch_size, cfg.objective.name,
+                                            getattr(self.objective, "batchnorm_off", None))
             for m in self.modules.values():
                 m.to(self.device)
                 if self.world.parallel:   # batch statistics of the global batch

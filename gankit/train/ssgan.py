@@ -32,7 +32,7 @@ from gankit.registry import OBJECTIVES
 from gankit.train.loop import Phase
 from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec
 from gankit.train.parts import (FeatureHead, add_layer_noise, feature_body, need_images_with_labels,
-                                refuse_batch_norm_on_one_sample, weight_norm_init)
+                                weight_norm_init)
 
 
 def ssgan_d_loss(real: Tensor, fake: Tensor, labelled: Tensor | None = None, labels: Tensor | None = None,
@@ -82,7 +82,6 @@ class SemiSupervisedGAN(Objective):
         self.y_lab = ds.split_labels("train")[idx].to(ctx.device)
         self.G = ctx.build_net("generators", cfg.generator, noise_dim=cfg.noise.dim)
         self.D = FeatureHead(feature_body(ctx), self.K)
-        refuse_batch_norm_on_one_sample({"G": self.G, "D": self.D}, self.m, "ssgan")
         if p.hidden_noise > 0:
             add_layer_noise(self.D, p.hidden_noise, skip_first=True)
         if p.weight_norm:

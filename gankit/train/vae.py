@@ -32,7 +32,7 @@ from gankit.config import ConfigError, opt
 from gankit.registry import GENERATORS, OBJECTIVES
 from gankit.train.loop import Phase
 from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec
-from gankit.train.parts import FeatureHead, GaussianCodes, feature_body, refuse_batch_norm_on_one_sample
+from gankit.train.parts import FeatureHead, GaussianCodes, feature_body
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -115,7 +115,6 @@ class AutoEncoderObjective(Objective):
             names.append("S")
         if not variational:
             self.codes = self.modules["codes"] = GaussianCodes(k, code_decay)
-        refuse_batch_norm_on_one_sample(self.modules, self.m, who)
         self.optimizers = {"g": OptimizerSpec(names, cfg.optim_g)}
 
     def _log_lik(self, x: Tensor, out: Tensor) -> Tensor:
