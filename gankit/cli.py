@@ -64,11 +64,30 @@ def _summary(result: dict) -> str:
     return "; ".join(parts + rest) or "no metric applies to this data"
 
 
+DATA_SET_HELP = "data.path=NEW or data.root=NEW: where the run's data are now, if they moved (repeatable)"
+
+
+def data_location_sets(sets: list[str], others: str | None = None) -> tuple[list[str], list[str]]:
+    """``--set`` items of a command that reads a trained run: (the data's new location, the rest);
+    the rest is refused unless it starts with ``others`` (e.g. "eval.")."""
+    from gankit.identity import DATA_LOCATION_KEYS
+    keys = {f"data.{k}" for k in DATA_LOCATION_KEYS}
+    where = [s for s in sets if s.split("=", 1)[0].strip() in keys]
+    rest = [s for s in sets if s not in where]
+    bad = [s for s in rest if others is None or not s.strip().startswith(others)]
+    if bad:
+        allowed = " or ".join(sorted(keys) + ([f"{others}KEY"] if others else []))
+        raise ConfigError(f"--set {bad[0]}: this command takes only {allowed} (a run's other settings "
+                          "change with gankit train --resume --out RUN --set KEY=VALUE)")
+    return where, rest
+
+
 def _cmd_eval(a):
     from gankit import api
     names = [m for item in (a.metrics or []) for m in item.split(",") if m]
-    run = api.open_run(a.run_dir)
-    result = api.evaluate(run, names or None, overrides=a.set, record=not a.no_record, source="gankit eval",
+    where, sets = data_location_sets(a.set, "eval.")
+    run = api.open_run(a.run_dir, where)
+    result = api.evaluate(run, names or None, overrides=sets, record=not a.no_record, source="gankit eval",
                           log=None if a.json else api._stderr)
     if a.json:
         from gankit.io import jsonable
@@ -121,7 +140,7 @@ def _cmd_sample(a):
                               f"{', '.join(SAMPLE_SUFFIXES)}")
         if any(p.exists() and not p.is_dir() for p in target.parents):
             raise ConfigError(f"sample --out {a.out}: a part of this path is a file, not a folder")
-    run = Run.open(a.run_dir)
+    run = Run.open(a.run_dir, data_location_sets(a.set)[0])
     if run.dataset.kind == "text" and a.out is not None and Path(a.out).suffix in {".png", ".pdf", ".svg"}:
         raise ConfigError(f"sample --out {a.out}: text samples are written as .txt (or their token ids "
                           f"as .npy / .csv), not as a plot")
@@ -173,7 +192,7 @@ def _condition_args(run, a) -> dict:
 
 def _cmd_report(a):
     from gankit.report import write_report
-    print(f"report: {write_report(a.run_dir).resolve()}")
+    print(f"report: {write_report(a.run_dir, overrides=data_location_sets(a.set)[0]).resolve()}")
 
 
 def _cmd_compare(a):
@@ -243,7 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--metrics", action="append",
                    help="metric names (comma separated); default: eval.metrics, else all that apply")
     e.add_argument("--set", action="append", default=[], metavar="eval.KEY=VALUE",
-                   help="an eval setting for this evaluation only, e.g. --set eval.n_samples=10000 (repeatable)")
+                   help="an eval setting for this evaluation only, e.g. --set eval.n_samples=10000; or "
+                        + DATA_SET_HELP)
     e.add_argument("--no-record", action="store_true", help="do not append the result to metrics.jsonl")
     e.set_defaults(fn=_cmd_eval)
     c = sub.add_parser("compare", help="runs side by side: overlaid curves, final metrics, config differences")
@@ -266,9 +286,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=None, help="noise seed (default: the run's fixed noise)")
     s.add_argument("--label", type=int, default=None, help="conditional runs: the class to generate")
     s.add_argument("--text", default=None, help='caption-conditioned runs: e.g. "a thin large trouser"')
+    s.add_argument("--set", action="append", default=[], metavar="data.KEY=VALUE", help=DATA_SET_HELP)
     s.set_defaults(fn=_cmd_sample)
     r = sub.add_parser("report", help="write RUN_DIR/report.html from the run folder")
     r.add_argument("run_dir")
+    r.add_argument("--set", action="append", default=[], metavar="data.KEY=VALUE", help=DATA_SET_HELP)
     r.set_defaults(fn=_cmd_report)
     li = sub.add_parser("list", help="presets, datasets, nets, losses, metrics")
     li.add_argument("-v", "--verbose", action="store_true", help="also every option with its description")

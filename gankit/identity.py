@@ -71,6 +71,10 @@ NONE_DEFAULTS: dict[tuple[str, str], object] = {
 # train.steps=N``, device, precision, logging), eval.*, the optimizers (a lower lr to fine-tune)
 # and the objective's options (``gankit drs`` turns objective.drs on for a finished run).
 MODEL_KEYS = ("seed", "data", "generator", "discriminator", "noise", "condition", "loss")
+# Where the data lie is not what the model is: a run whose data moved is the same run, opened with
+# ``--set data.path=NEW`` (or its config.toml edited).  Checkpoints written before this rule
+# hashed these keys too; RunFolder accepts those as well (``model_identity(..., legacy=True)``).
+DATA_LOCATION_KEYS = ("path", "root")
 
 
 def _resolved(cfg) -> dict:
@@ -97,19 +101,23 @@ def run_identity(cfg) -> str:
     return _hash(_resolved(cfg))
 
 
-def model_part(cfg) -> dict:
-    """The MODEL_KEYS of a config (plus the objective's name), as hashed by model_identity."""
+def model_part(cfg, legacy: bool = False) -> dict:
+    """The MODEL_KEYS of a config (plus the objective's name), as hashed by model_identity;
+    the data's location (DATA_LOCATION_KEYS) left out unless ``legacy``."""
     d = _resolved(cfg)
     part = {k: d[k] for k in MODEL_KEYS if k in d}
+    if not legacy and isinstance(part.get("data"), dict):
+        part["data"] = {k: v for k, v in part["data"].items() if k not in DATA_LOCATION_KEYS}
     obj = d.get("objective")
     part["objective"] = obj.get("name") if isinstance(obj, dict) else obj
     return part
 
 
-def model_identity(cfg) -> str:
+def model_identity(cfg, legacy: bool = False) -> str:
     """16 hex digits naming what a checkpoint's networks are (MODEL_KEYS and the objective's
-    name); stored in every checkpoint, so a checkpoint of another run is refused on loading."""
-    return _hash(model_part(cfg))
+    name); stored in every checkpoint, so a checkpoint of another run is refused on loading.
+    ``legacy``: as checkpoints written before 2026-12-05 hashed it (the data's location in)."""
+    return _hash(model_part(cfg, legacy))
 
 
 def model_differences(a, b) -> list[str]:

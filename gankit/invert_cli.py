@@ -154,8 +154,9 @@ def _write(out: Path, x, inv, extra: dict, shown: list[np.ndarray], stem: str):
 
 
 def _open(a):
+    from gankit.cli import data_location_sets
     from gankit.train.run import Run
-    return Run.open(a.run_dir)
+    return Run.open(a.run_dir, data_location_sets(a.set)[0])
 
 
 def _options(a) -> dict:
@@ -205,4 +206,6 @@ def add_parser(sub):
         p.add_argument("--restarts", type=int, default=1, help="starts per image; the best is kept")
         p.add_argument("--no-encoder", action="store_true",
                        help="start from the prior even when the run has an encoder")
+        from gankit.cli import DATA_SET_HELP
+        p.add_argument("--set", action="append", default=[], metavar="data.KEY=VALUE", help=DATA_SET_HELP)
         p.set_defaults(fn=fn)

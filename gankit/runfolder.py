@@ -325,8 +325,12 @@ class RunFolder:
     def _check_identity(self, state: dict, path: Path, config: dict):
         from gankit.identity import model_differences, model_identity
         stored = state.get("identity")
-        if stored is None or stored == model_identity(config):   # None: written before identities
-            return
+        if stored is None or stored in (model_identity(config), model_identity(config, legacy=True)):
+            return                                    # None: written before identities
+        own = state.get("config")
+        if isinstance(own, dict) and stored in (model_identity(own), model_identity(own, legacy=True)) \
+                and model_identity(own) == model_identity(config):
+            return      # the run's own checkpoint (legacy hash), its data since moved (data.path/root)
         diff = model_differences(state.get("config", {}), config) if isinstance(state.get("config"), dict) else []
         shown = ", ".join(diff[:6]) + (", ..." if len(diff) > 6 else "")
         raise RunFolderError(f"{path} belongs to another run (model identity {stored}, this run's is "

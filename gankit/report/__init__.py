@@ -78,19 +78,20 @@ def _duration(seconds: float) -> str:
     return f"{h} h {m:02d} min" if h else (f"{m} min {s:02d} s" if m else f"{s} s")
 
 
-def report_context(run_dir: str | Path, dataset=None, live: bool = False) -> dict:
+def report_context(run_dir: str | Path, dataset=None, live: bool = False, overrides: list[str] | None = None) -> dict:
     """Everything the report template shows, from the folder alone (``dataset``: the run's,
-    when the caller holds it already, else built from config.toml)."""
+    when the caller holds it already, else built from config.toml and ``overrides``, e.g.
+    the data's new place)."""
     from gankit import config as C
     from gankit.report import metricinfo as MI
     from gankit.report import plots
     from gankit.report.page import Section, png
 
     folder = RunFolder(run_dir)
-    cfg = C.load(folder.read_config())
+    cfg = C.load(folder.read_config(), overrides or [])
     if dataset is None:
-        from gankit.data import build_dataset
-        dataset = build_dataset(cfg)
+        from gankit.data import build_run_dataset
+        dataset = build_run_dataset(cfg, run_dir)
     records = folder.records()
     train = [r for r in records if r.get("kind") == "train"]
     evals = [r for r in records if r.get("kind") == "eval"]
@@ -150,8 +151,8 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False) -> dic
     }
 
 
-def write_report(run_dir: str | Path, dataset=None, live: bool = False) -> Path:
+def write_report(run_dir: str | Path, dataset=None, live: bool = False, overrides: list[str] | None = None) -> Path:
     """Build RUN_DIR/report.html; ``live``: the page reloads itself (the run is training)."""
     from gankit.report.page import render
-    page = render("report.html.j2", **report_context(run_dir, dataset, live))
+    page = render("report.html.j2", **report_context(run_dir, dataset, live, overrides))
     return RunFolder(run_dir).write_report(page)

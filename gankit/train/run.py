@@ -24,9 +24,9 @@ import torch
 from gankit import config as C
 from gankit import __version__, seeds
 from gankit.config import RunConfig
-from gankit.data import build_dataset
+from gankit.data import build_dataset, build_run_dataset
 from gankit.data.scaling import point_scaler
-from gankit.identity import run_identity
+from gankit.identity import DATA_LOCATION_KEYS, run_identity
 from gankit.ops import sample_noise
 from gankit.registry import OBJECTIVES
 from gankit.runfolder import RunFolder
@@ -58,7 +58,7 @@ def resolve_device(name: str) -> torch.device:
 
 
 class Run(RunSampling, RunState):
-    def __init__(self, cfg: RunConfig, run_dir: str | Path, device: str | None = None):
+    def __init__(self, cfg: RunConfig, run_dir: str | Path, device: str | None = None, dataset=None):
         self.cfg = cfg
         self.folder = RunFolder(run_dir)
         self.world = distributed.setup(resolve_device(device or cfg.train.device))
@@ -67,7 +67,7 @@ class Run(RunSampling, RunState):
                                (run_identity(cfg), __version__),
                                "start every process with the same preset, --set options and gankit")
         local_cfg = distributed.local_config(cfg, self.world)   # the rank's share of the batch
-        self.dataset = build_dataset(cfg)
+        self.dataset = build_dataset(cfg) if dataset is None else dataset
         self.conditional = cfg.condition.kind != "none"
         from gankit.train.budget import check_memory
         check_memory(cfg, self.dataset, self.device)   # before anything big is allocated
@@ -203,6 +203,10 @@ class Run(RunSampling, RunState):
             raise RunError(f"{run_dir} already holds a trained run; continue it with --resume "
                            "or choose another --out folder")
         folder.check_new()              # a file, or the user's own folder: refuse before building
+        for key in DATA_LOCATION_KEYS:  # recorded absolute: the run opens from any folder later
+            where = cfg.data.params.get(key)
+            if isinstance(where, str) and where and not Path(where).expanduser().is_absolute():
+                cfg.data.params[key] = str(Path(where).expanduser().absolute())
         run = cls(cfg, run_dir)
         if run.world.parallel:   # rank 0's folder (a default name has the clock in it)
             run.folder = folder = RunFolder(distributed.agree(run.world, str(run_dir)))
@@ -229,7 +233,8 @@ class Run(RunSampling, RunState):
             warnings.warn(f"{run_dir} was trained on {cfg.train.device}; CUDA is not available here, "
                           "so it is opened on the CPU", stacklevel=2)
             device = "cpu"
-        run = cls(cfg, run_dir, device=device)
+        # built here: data missing from where config.toml says, the error says how to give their new place
+        run = cls(cfg, run_dir, device=device, dataset=build_run_dataset(cfg, run_dir))
         try:
             run._open(load, write, overrides)
         except BaseException:

@@ -1,0 +1,90 @@
+"""A run's data may move: the run folder records where they were (absolute), says how to give
+their new place when they are gone, and opens with --set data.path=NEW (or an edited
+config.toml) without losing its checkpoints."""
+import numpy as np
+import pytest
+import torch
+
+from gankit import config as C
+from gankit.cli import main
+from gankit.identity import model_identity
+from gankit.runfolder import RunFolder
+
+
+@pytest.fixture
+def points_run(tmp_path, monkeypatch, tiny):
+    """A tiny run on a points file given by a relative path; returns (run folder, data file)."""
+    data = tmp_path / "mine" / "p.npy"
+    data.parent.mkdir()
+    np.save(data, np.random.default_rng(0).normal(size=(300, 2)).astype(np.float32))
+    monkeypatch.chdir(data.parent)
+    run = tmp_path / "run"
+    sets = [a for kv in tiny + ["data.name='points'", "data.path='p.npy'", "train.steps=10"]
+            for a in ("--set", kv)]
+    assert main(["train", "ring-vanilla", "--out", str(run), *sets]) == 0
+    monkeypatch.chdir(tmp_path)                      # later commands run from elsewhere
+    return run, data
+
+
+def test_a_relative_data_path_is_recorded_absolute_and_opens_from_any_folder(points_run, tmp_path):
+    run, data = points_run
+    assert C.load(RunFolder(run).read_config()).data.params["path"] == str(data)
+    assert main(["sample", str(run), "-n", "5", "--out", str(tmp_path / "s.npy")]) == 0
+    assert np.load(tmp_path / "s.npy").shape == (5, 2)
+
+
+def test_moved_data_are_named_with_the_fix_and_found_again(points_run, tmp_path, capsys):
+    run, data = points_run
+    moved = tmp_path / "elsewhere.npy"
+    data.rename(moved)
+    out = str(tmp_path / "s.npy")
+    assert main(["sample", str(run), "-n", "5", "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert str(data) in err and "--set data.path=NEW" in err and "config.toml" in err
+    where = ["--set", f"data.path={moved}"]
+    assert main(["sample", str(run), "-n", "5", "--out", out, *where]) == 0
+    assert main(["eval", str(run), "--no-record", "--metrics", "mmd", "--set", "eval.n_samples=100", *where]) == 0
+    assert main(["report", str(run), *where]) == 0
+    # another setting is not the data's place: refused, with where such settings change
+    assert main(["sample", str(run), "-n", "5", "--out", out, "--set", "train.steps=3"]) == 2
+    assert "train --resume" in capsys.readouterr().err
+    # continuing the run records the new place; so does editing config.toml by hand
+    assert main(["train", "--resume", "--out", str(run), "--set", "train.steps=12", *where]) == 0
+    assert C.load(RunFolder(run).read_config()).data.params["path"] == str(moved)
+    moved.rename(data)
+    toml = run / "config.toml"
+    toml.write_text(toml.read_text().replace(str(moved), str(data)))
+    assert main(["sample", str(run), "-n", "5", "--out", out]) == 0
+
+
+def test_checkpoints_hashed_with_the_data_location_still_open_after_a_move(points_run, tmp_path):
+    """Checkpoints written before the location left the model identity carry the old hash."""
+    run, data = points_run
+    for _, path in RunFolder(run).checkpoints():
+        state = torch.load(path, weights_only=True)
+        state["identity"] = model_identity(state["config"], legacy=True)
+        torch.save(state, path)
+    moved = tmp_path / "elsewhere.npy"
+    data.rename(moved)
+    assert main(["sample", str(run), "-n", "5", "--out", str(tmp_path / "s.npy"),
+                 "--set", f"data.path={moved}"]) == 0
+
+
+def test_the_model_identity_leaves_out_where_the_data_are_but_not_what_they_are():
+    base = C.load("ring-vanilla", ["data.name='points'", "data.path='/a/p.npy'"])
+    moved = C.load("ring-vanilla", ["data.name='points'", "data.path='/b/q.npy'"])
+    other = C.load("ring-vanilla", ["data.name='points'", "data.path='/a/p.npy'", "data.standardize='global'"])
+    assert model_identity(base) == model_identity(moved)
+    assert model_identity(base, legacy=True) != model_identity(moved, legacy=True)
+    assert model_identity(base) != model_identity(other)
+
+
+def test_a_checkpoint_of_other_data_is_still_refused(points_run, tmp_path, capsys):
+    run, data = points_run
+    ck = RunFolder(run).checkpoints()[-1][1]
+    state = torch.load(ck, weights_only=True)
+    state["config"]["data"]["standardize"] = "global"
+    state["identity"] = model_identity(state["config"], legacy=True)
+    torch.save(state, ck)
+    assert main(["sample", str(run), "-n", "5", "--out", str(tmp_path / "s.npy")]) == 1
+    assert "belongs to another run" in capsys.readouterr().err
