@@ -116,7 +116,7 @@ def model_part(cfg, legacy: bool = False) -> dict:
 def model_identity(cfg, legacy: bool = False) -> str:
     """16 hex digits naming what a checkpoint's networks are (MODEL_KEYS and the objective's
     name); stored in every checkpoint, so a checkpoint of another run is refused on loading.
-    ``legacy``: as checkpoints written before 2026-12-05 hashed it (the data's location in)."""
+    ``legacy``: as older checkpoints hashed it (the data's location in)."""
     return _hash(model_part(cfg, legacy))
 
 
