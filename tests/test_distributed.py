@@ -33,6 +33,7 @@ DCGAN = ["train.steps=3", "train.batch_size=16", "train.log_every=1", "train.sam
          "discriminator.width=8", "noise.dim=8", "data.name=digits8x8", "objective.name=gan",
          "train.parallel_draws=global"]
 R1 = ["objective.r1=1.0"]
+AE = [o for o in DCGAN if o != "objective.name=gan"]   # mnist-ae: an encoder and the codes' Gaussian
 
 
 def free_port() -> int:
@@ -47,7 +48,9 @@ def worker(rank: int, world: int, port: int, jobs: list):
     torch.set_num_threads(1)
     for mode, preset, overrides, folder in jobs:
         if mode == "create":
-            Run.create(C.load(preset, overrides), folder).train()
+            run = Run.create(C.load(preset, overrides), folder).train()
+            # each rank's own modules (only rank 0 writes checkpoints): are the ranks in step?
+            torch.save({k: m.state_dict() for k, m in run.modules.items()}, f"{folder}.rank{rank}.pt")
         else:
             Run.open(folder, overrides).train()
 
@@ -74,16 +77,18 @@ def max_diff(a: dict, b: dict) -> float:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("dp")
-    f = {k: root / k for k in ("one", "one_r1", "one8", "two", "two_r1", "up", "down", "dc1", "dc2")}
+    f = {k: root / k for k in ("one", "one_r1", "one8", "two", "two_r1", "up", "down", "dc1", "dc2", "ae1", "ae2")}
     train_one("ring-vanilla", RING + ["train.steps=5"], f["one"])
     train_one("ring-vanilla", RING + R1 + ["train.steps=5"], f["one_r1"])
     train_one("ring-vanilla", RING + ["train.steps=8"], f["one8"])
     train_one("mnist-dcgan", DCGAN, f["dc1"])
+    train_one("mnist-ae", AE, f["ae1"])
     shutil.copytree(f["one"], f["up"])
     jobs = [("create", "ring-vanilla", RING + ["train.steps=5"], str(f["two"])),
             ("create", "ring-vanilla", RING + R1 + ["train.steps=5"], str(f["two_r1"])),
             ("resume", None, ["train.steps=8"], str(f["up"])),     # 1 process -> 2
-            ("create", "mnist-dcgan", DCGAN, str(f["dc2"]))]
+            ("create", "mnist-dcgan", DCGAN, str(f["dc2"])),
+            ("create", "mnist-ae", AE, str(f["ae2"]))]
     mp.spawn(worker, args=(2, free_port(), jobs), nprocs=2, join=True)
     shutil.copytree(f["two"], f["down"])
     Run.open(f["down"], ["train.steps=8"]).train()                 # 2 processes -> 1
@@ -134,6 +139,19 @@ def test_dcgan_with_sync_batchnorm_matches_one_process(runs):
     # batch statistics over the global batch: as one process; per-rank BN would differ by ~1e-2
     assert max_diff(one, two) < 1e-4
     assert len(RunFolder(runs["dc2"]).snapshots()) == 2
+
+
+def test_the_ranks_stay_in_step_and_the_codes_gaussian_sees_the_global_batch(runs):
+    """Every module of every rank equal after training, the auto-encoder's running code
+    statistics (buffers, not gradients) included: fitted to the codes of the global batch,
+    as one process fits them."""
+    for name in ("two", "dc2", "ae2"):
+        r0, r1 = (torch.load(f"{runs[name]}.rank{r}.pt", weights_only=True) for r in (0, 1))
+        assert max_diff({"models": r0}, {"models": r1}) == 0.0, name
+    one, two = last_state(runs["ae1"])["models"]["codes"], last_state(runs["ae2"])["models"]["codes"]
+    assert int(two["count"]) == int(one["count"]) == 3
+    assert torch.allclose(one["mean"], two["mean"], atol=1e-4)
+    assert torch.allclose(one["second"], two["second"], atol=1e-4)
 
 
 def test_per_rank_streams_differ_and_rank0_keeps_the_run_seed():

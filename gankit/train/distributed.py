@@ -237,3 +237,26 @@ def mean_over_ranks(world: World):
         dist.all_reduce(x)
         return (x / world.size).cpu()
     return reduce
+
+
+def sum_over_ranks(x: torch.Tensor) -> torch.Tensor:
+    """The sum of ``x`` over the ranks of a data-parallel run (``x`` itself in one process);
+    differentiable: the gradient of every rank's copy is the sum of the ranks' gradients."""
+    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        return x
+    return _AllReduceSum.apply(x)
+
+
+class _AllReduceSum(torch.autograd.Function):
+    # torch.distributed.nn.functional.all_reduce does this too, but warns (deprecated) on every rank
+    @staticmethod
+    def forward(ctx, x):
+        y = x.clone()
+        dist.all_reduce(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        g = g.clone()
+        dist.all_reduce(g)
+        return g

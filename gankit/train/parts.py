@@ -77,8 +77,12 @@ class GaussianCodes(nn.Module):
 
     @torch.no_grad()
     def update(self, codes: Tensor):
+        """One batch of codes; in a data-parallel run, the global batch (every rank's codes)."""
+        from gankit.train.distributed import sum_over_ranks
         codes = codes.detach().float()
-        m, s = codes.mean(0), codes.T @ codes / len(codes)
+        d = codes.shape[1]
+        sums = sum_over_ranks(torch.cat([codes.sum(0), (codes.T @ codes).flatten(), codes.new_tensor([len(codes)])]))
+        m, s = sums[:d] / sums[-1], sums[d:-1].view(d, d) / sums[-1]
         a = 0.0 if int(self.count) == 0 else self.decay   # the first batch sets the statistics
         self.mean.mul_(a).add_((1 - a) * m)
         self.second.mul_(a).add_((1 - a) * s)

@@ -36,7 +36,7 @@ class SyncBatchNorm(_BatchNorm):
         world = _world()
         if not (self.training and world > 1):
             return super().forward(x)
-        from torch.distributed.nn.functional import all_reduce   # differentiable
+        from gankit.train.distributed import sum_over_ranks   # differentiable
         self._check_input_dim(x)
         C = x.shape[1]
         dims = [0, *range(2, x.dim())]
@@ -48,7 +48,7 @@ class SyncBatchNorm(_BatchNorm):
         table = torch.zeros(world, 2 * C + 1, dtype=torch.float32, device=x.device)
         table = table.index_copy(0, torch.tensor([dist.get_rank()], device=x.device),
                                  torch.cat([mean_r, var_r, count])[None])
-        table = all_reduce(table)
+        table = sum_over_ranks(table)
         means, variances, counts = table[:, :C], table[:, C:2 * C], table[:, 2 * C:]
         n = counts.sum()
         mean = (counts * means).sum(0) / n
