@@ -57,6 +57,14 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def _absolute_data_location(cfg: RunConfig):
+    """data.path / data.root as absolute paths (relative ones are to the current folder)."""
+    for key in DATA_LOCATION_KEYS:
+        where = cfg.data.params.get(key)
+        if isinstance(where, str) and where and not Path(where).expanduser().is_absolute():
+            cfg.data.params[key] = str(Path(where).expanduser().absolute())
+
+
 class Run(RunSampling, RunState):
     def __init__(self, cfg: RunConfig, run_dir: str | Path, device: str | None = None, dataset=None):
         self.cfg = cfg
@@ -203,10 +211,7 @@ class Run(RunSampling, RunState):
             raise RunError(f"{run_dir} already holds a trained run; continue it with --resume "
                            "or choose another --out folder")
         folder.check_new()              # a file, or the user's own folder: refuse before building
-        for key in DATA_LOCATION_KEYS:  # recorded absolute: the run opens from any folder later
-            where = cfg.data.params.get(key)
-            if isinstance(where, str) and where and not Path(where).expanduser().is_absolute():
-                cfg.data.params[key] = str(Path(where).expanduser().absolute())
+        _absolute_data_location(cfg)    # recorded absolute: the run opens from any folder later
         run = cls(cfg, run_dir)
         if run.world.parallel:   # rank 0's folder (a default name has the clock in it)
             run.folder = folder = RunFolder(distributed.agree(run.world, str(run_dir)))
@@ -227,6 +232,7 @@ class Run(RunSampling, RunState):
         and a run killed before its first checkpoint starts again from step 0."""
         folder = RunFolder(run_dir)
         cfg = C.load(folder.read_config(), overrides or [])
+        _absolute_data_location(cfg)    # a new place given relative (--set data.path=p.npy)
         device = None
         if cfg.train.device.startswith("cuda") and not torch.cuda.is_available():
             # a run trained on a GPU, opened on a machine without one: evaluate and sample on the CPU
