@@ -149,6 +149,17 @@ def test_weight_norm_init_gives_unit_variance_pre_activations_and_layer_noise_on
     assert torch.allclose(diff.std(0), 0.5 * w.norm(dim=1), rtol=0.3)
 
 
+def test_weight_norm_init_on_one_sample_centres_without_dividing_by_a_missing_spread():
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.LeakyReLU(0.2), torch.nn.Flatten(),
+                              torch.nn.Linear(4 * 6 * 6, 5))
+    x = torch.randn(1, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    weight_norm_init(net, x)
+    assert all(torch.isfinite(p).all() for p in net.parameters())
+    h = net[0](x)                                  # 36 positions per channel: a spread exists
+    assert torch.allclose(h.std((0, 2, 3)), torch.ones(4), atol=1e-3)
+    assert torch.allclose(net(x), torch.zeros(1, 5), atol=1e-4)   # one value per unit: centred
+
+
 def test_gaussian_codes_sample_codes_larger_than_one_from_batches_smaller_than_the_code():
     # an AE's codes are unbounded; with 2 codes per batch in 16 dimensions the covariance is
     # singular and E[cc^T] - mu mu^T rounds to slightly negative eigenvalues in float32

@@ -149,7 +149,9 @@ def weight_norm_init(net: nn.Module, x: Tensor) -> None:
 
     def hook(mod, inp, out):
         dims = [0] + list(range(2, out.dim()))
-        mean, std = out.mean(dims), out.std(dims) + 1e-6
+        mean = out.mean(dims)
+        # one value per unit (a linear layer fed one sample) has no spread: centre it, keep its scale
+        std = out.std(dims) + 1e-6 if out.numel() > out.shape[1] else torch.ones_like(mean)
         shape = (-1,) + (1,) * (out.dim() - 2)
         g = mod.parametrizations.weight.original0
         g.div_(std.view(g.shape))
