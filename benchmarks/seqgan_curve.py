@@ -127,11 +127,15 @@ def adversarial(a):
 def mle_frontier(curve: dict, quality: str, lower_is_better: bool):
     """The best quality MLE reaches at an NLL_test no worse than x, over its temperature curve
     (piecewise linear in temperature order; NLL_test need not be monotone in T: past its
-    minimum, heating G makes both worse).  None where MLE never reaches NLL_test <= x."""
+    minimum, heating G makes both worse).  None where MLE never reaches NLL_test <= x, and
+    past the coldest temperature's NLL_test: a colder MLE, not measured, would do better."""
     pts = [(v["nll_test"], v[quality]) for _, v in sorted(curve.items(), key=lambda kv: float(kv[0]))]
     pick = min if lower_is_better else max
+    widest = max(x for x, _ in pts)
 
     def best(x: float):
+        if x > widest:
+            return None
         cands = [y for xa, y in pts if xa <= x]
         for (x0, y0), (x1, y1) in zip(pts, pts[1:]):
             if (x0 - x) * (x1 - x) < 0:            # the segment crosses NLL_test = x
@@ -157,7 +161,7 @@ def table(folders, n: int):
             beyond = ""
             if name != first:
                 if ref is None:
-                    beyond = "outside MLE's range"
+                    beyond = "outside MLE's measured range"
                 elif (v[q] < ref) if oracle else (v[q] > ref):
                     beyond = f"yes, by {abs(v[q] - ref):.3f}"
                     if not oracle:     # a share of n samples: binomial noise of the difference
