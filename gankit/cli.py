@@ -76,7 +76,8 @@ def data_location_sets(sets: list[str], others: str | None = None) -> tuple[list
     rest = [s for s in sets if s not in where]
     bad = [s for s in rest if others is None or not s.strip().startswith(others)]
     if bad:
-        allowed = " or ".join(sorted(keys) + ([f"{others}KEY"] if others else []))
+        allowed = ([f"{others}KEY=VALUE settings"] if others else []) + sorted(keys)
+        allowed = ", ".join(allowed[:-1]) + " or " + allowed[-1]
         raise ConfigError(f"--set {bad[0]}: this command takes only {allowed} (a run's other settings "
                           "change with gankit train --resume --out RUN --set KEY=VALUE)")
     return where, rest
