@@ -29,6 +29,12 @@ class Dataset(ABC):
     def sample(self, n: int, generator: torch.Generator) -> Tensor:
         """n samples drawn with ``generator``; every dataset defines it."""
 
+    def rows(self) -> Tensor | None:
+        """Every sample of a finite dataset held in memory, or None (an endless sampler).  Metrics
+        draw distinct rows from it: drawn with replacement, repeats would shrink nearest-neighbour
+        radii to 0."""
+        return None
+
     @property
     def has_density(self) -> bool:
         return False

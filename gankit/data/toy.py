@@ -149,6 +149,9 @@ class PointsFile(Dataset):
     def sample(self, n, generator):
         return self.x[torch.randint(0, self.size, (n,), generator=generator)]
 
+    def rows(self):
+        return self.x
+
     def bounds(self):
         lo, hi = self.x.min(0).values, self.x.max(0).values
         pad = 0.15 * (hi - lo).clamp_min(1e-3)

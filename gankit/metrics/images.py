@@ -251,7 +251,8 @@ def _parzen(ctx):
     # score on the test set; pixels in [0, 1]
     ds = ctx.dataset
     n = ctx.settings.parzen_centres
-    centres = (ctx.generate(n, "parzen").float().reshape(n, -1) + 1) / 2
+    x = ctx.generate(n, "parzen").float()         # the reference row: at most the held-out images
+    centres = (x.reshape(len(x), -1) + 1) / 2
     train = ds.split("train")
     n_valid = min(10000, len(train) // 6)
     valid = (train[len(train) - n_valid:].reshape(n_valid, -1) + 1) / 2

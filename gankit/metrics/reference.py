@@ -37,6 +37,9 @@ def _pool(dataset):
     test = getattr(dataset, "test", None)
     if isinstance(test, torch.Tensor):
         return test, "test split"
+    rows = dataset.rows() if callable(getattr(dataset, "rows", None)) else None
+    if rows is not None:
+        return rows, "the data's own points (the set against itself: a ceiling)"
     return None, "fresh draws from the data distribution"
 
 
@@ -49,9 +52,9 @@ def reference_context(dataset, settings, seed: int, step: int = 0) -> tuple[Eval
         g = torch.Generator().manual_seed(0 if seed_ is None else int(seed_))
         if pool is None:
             return dataset.sample(n, g), None
-        idx = torch.randint(0, len(pool), (n,), generator=g) if n > len(pool) else \
-            torch.randperm(len(pool), generator=g)[:n]
-        return pool[idx], None
+        # at most the pool's size: drawn with replacement, repeats would shrink every
+        # nearest-neighbour radius to 0 (recall and coverage near 0 for real data)
+        return pool[torch.randperm(len(pool), generator=g)[:n]], None
 
     ctx = EvalContext(dataset=dataset, settings=settings, seed=seed, device=torch.device("cpu"), step=step,
                       sample=sample, likelihood=None)

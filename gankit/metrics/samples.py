@@ -6,6 +6,8 @@ a mixture.  The pure functions are in gankit/metrics/distances.py.
 """
 from __future__ import annotations
 
+import warnings
+
 import torch
 
 from gankit.metrics.base import PRDC_OUTPUTS, Output, register_metric
@@ -20,14 +22,22 @@ def _points(ds) -> bool:
 
 
 def pair(ctx, n: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """(real, generated) points, (n, dim) each, shared by the metrics of one evaluation."""
+    """(real, generated) points, (n, dim) each, shared by the metrics of one evaluation.  A finite
+    dataset (a user's file) gives distinct rows, so n is at most its number of rows."""
     n = n or ctx.settings.n_samples
+    rows = ctx.dataset.rows() if callable(getattr(ctx.dataset, "rows", None)) else None
+    if rows is not None and len(rows) < n:
+        ctx.cached(("points_capped", n), lambda: warnings.warn(
+            f"the data hold {len(rows)} points: the point metrics compare them with as many of G's "
+            f"samples (eval.n_samples = {n})", stacklevel=3))
+        n = len(rows)
 
     def make():
         fake = ctx.generate(n, "samples").double().reshape(n, -1)
         g = torch.Generator().manual_seed(ctx.stream("real_subset"))
-        real = ctx.dataset.sample(n, g).double().reshape(n, -1)
-        return real, fake
+        real = (rows[torch.randperm(len(rows), generator=g)[:n]] if rows is not None
+                else ctx.dataset.sample(n, g))
+        return real.double().reshape(n, -1), fake
     return ctx.cached(("point_pair", n), make)
 
 
@@ -76,10 +86,13 @@ def _ndb(ctx):
 
 
 def duplicate_radius(real: torch.Tensor, q: float = 0.01) -> float:
-    """tau of the birthday test: the 1% quantile of the data's own nearest-neighbour distances."""
+    """tau of the birthday test: the 1% quantile of the data's own nearest-neighbour distances,
+    between distinct points (a file's repeated rows would make it 0: only exact copies collide)."""
     d = pairwise_sq_dists(real, real)
     d.fill_diagonal_(float("inf"))
-    return float(torch.quantile(d.min(1).values.sqrt().double(), q))
+    nn = d.min(1).values.sqrt().double()
+    nn = nn[nn > 0]
+    return float(torch.quantile(nn, q)) if len(nn) else 0.0
 
 
 @register_metric("birthday", _points, "birthday-paradox support size of G vs of the data (Arora & Zhang)",
@@ -89,6 +102,10 @@ def duplicate_radius(real: torch.Tensor, q: float = 0.01) -> float:
 def _birthday(ctx):
     real, fake = _small(ctx)
     tau = duplicate_radius(real)
+    if tau == 0:
+        warnings.warn("birthday skipped: the data's points are all one point, so there is no radius "
+                      "at which to call two samples copies", stacklevel=2)
+        return {}
     g = Dm.birthday_support(fake, tau, seed=ctx.seed)
     r = Dm.birthday_support(real, tau, seed=ctx.seed)
     return {**g, "birthday_support_real": r["birthday_support"],
