@@ -167,3 +167,17 @@ def test_birthday_of_data_with_repeated_rows(tmp_path):
     ctx = _file_ctx(tmp_path, np.ones((40, 2)), 40, lambda n, g: torch.randn(n, 2, generator=g))
     with pytest.warns(UserWarning, match="birthday skipped"):
         assert evaluate(ctx, ["birthday"]) == {}
+
+
+def test_too_few_samples_skip_a_metric_not_the_evaluation(tmp_path, tiny, capsys):
+    """eval.n_samples of 1 or 3: the metrics that need more are skipped with a warning naming
+    eval.n_samples; the others are measured, at the end of training as in `gankit eval`."""
+    from gankit.cli import main
+    out = tmp_path / "run"
+    assert main(["train", "ring-vanilla", "--out", str(out)]
+                + [a for kv in tiny + ["train.steps=5", "eval.n_samples=3"] for a in ("--set", kv)]) == 0
+    err = capsys.readouterr().err
+    assert "metric prdc_points skipped" in err and "eval.n_samples = 3" in err and "Traceback" not in err
+    assert main(["eval", str(out), "--no-record", "--set", "eval.n_samples=1"]) == 0
+    got = capsys.readouterr()
+    assert "swd" in got.out and "c2st skipped" in got.err and "mmd skipped" in got.err

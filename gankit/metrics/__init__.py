@@ -23,10 +23,16 @@ def evaluate(ctx, names: list[str] | None = None) -> dict:
                                   f"({type(ctx.dataset).__name__}){why}")
             continue
         todo.append(m)
+    import warnings
+    from gankit.metrics.base import TooFewSamples
     out = {}
     with Progress(len(todo), f"evaluating step {ctx.step}") as bar:
         for m in todo:
             bar.step(m.name)
-            out.update(m(ctx))
+            try:
+                out.update(m(ctx))
+            except TooFewSamples as e:
+                warnings.warn(f"metric {m.name} skipped: {e} (eval.n_samples = {ctx.settings.n_samples}, "
+                              f"or the data's size; more samples: --set eval.n_samples=500)", stacklevel=2)
             bar.advance()
     return out

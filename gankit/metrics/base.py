@@ -17,6 +17,11 @@ from typing import Callable
 from gankit.registry import METRICS
 
 
+class TooFewSamples(ValueError):
+    """The sets a metric compares are too small for it: evaluation skips the metric, with a warning
+    that names eval.n_samples, instead of failing the whole evaluation (or the end of training)."""
+
+
 @dataclass(frozen=True)
 class Output:
     label: str

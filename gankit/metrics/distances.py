@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from gankit.metrics.base import TooFewSamples
 from gankit.metrics.image_measures import pairwise_sq_dists
 
 
@@ -55,6 +56,8 @@ def _mean_dist(a: Tensor, b: Tensor, same: bool) -> float:
     d = pairwise_sq_dists(a, b).sqrt()
     if same:
         n = len(a)
+        if n < 2:
+            raise TooFewSamples(f"energy: need 2 or more points in each set, got {n}")
         return float((d.sum() - d.diagonal().sum()) / (n * (n - 1)))
     return float(d.mean())
 
@@ -74,8 +77,10 @@ def median_bandwidth(x, y) -> float:
 def mmd2(x, y, bandwidth: float | None = None) -> tuple[float, float]:
     """(unbiased MMD^2, the bandwidth h used)."""
     x, y = _t(x), _t(y)
-    h = median_bandwidth(x, y) if bandwidth is None else float(bandwidth)
     m, n = len(x), len(y)
+    if min(m, n) < 2:
+        raise TooFewSamples(f"mmd: need 2 or more points in each set, got {m} and {n}")
+    h = median_bandwidth(x, y) if bandwidth is None else float(bandwidth)
 
     def k(a, b):
         return torch.exp(-pairwise_sq_dists(a, b) / (2 * h * h))
@@ -89,6 +94,8 @@ def c2st(x, y, seed: int = 0, steps: int = 500, hidden: int = 64) -> dict:
     """Classifier two-sample test: held-out accuracy of an MLP told real (0) from generated (1)."""
     x, y = _t(x).float(), _t(y).float()
     n = min(len(x), len(y))
+    if n < 4:
+        raise TooFewSamples(f"c2st: need 4 or more points in each set (half to train on), got {n}")
     g = torch.Generator().manual_seed(seed)
     x, y = x[torch.randperm(len(x), generator=g)[:n]], y[torch.randperm(len(y), generator=g)[:n]]
     h = n // 2
@@ -121,6 +128,8 @@ def ndb(real, fake, k: int = 50, alpha: float = 0.05, seed: int = 0) -> dict:
     """NDB: bins (k-means on real) where the shares of real and fake differ (two-proportion z-test)."""
     from sklearn.cluster import KMeans
     real, fake = np.asarray(_t(real)), np.asarray(_t(fake))
+    if min(len(real), len(fake)) < 4:
+        raise TooFewSamples(f"ndb: need 4 or more points in each set, got {len(real)} and {len(fake)}")
     k = min(k, len(real) // 2)
     km = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(real)
     pr = np.bincount(km.labels_, minlength=k) / len(real)

@@ -13,13 +13,14 @@ import torch
 from torch import Tensor
 
 from gankit.kernels import load_kernels
+from gankit.metrics.base import TooFewSamples
 
 
 def gaussian_stats(f) -> tuple[np.ndarray, np.ndarray]:
     """Mean and (unbiased) covariance of features (n, d), in float64."""
     f = np.asarray(f, dtype=np.float64)
     if f.ndim != 2 or len(f) < 2:
-        raise ValueError(f"need features of shape (n >= 2, d), got {f.shape}")
+        raise TooFewSamples(f"need features of shape (n >= 2, d), got {f.shape}")
     return f.mean(0), np.cov(f, rowvar=False)
 
 
@@ -52,7 +53,7 @@ def inception_score(probs, splits: int = 10) -> tuple[float, float]:
     """exp(mean_x KL(p(y|x) || p(y))) per split (p(y) = the split's mean); (mean, std)."""
     p = np.asarray(probs, dtype=np.float64)
     if len(p) < splits:
-        raise ValueError(f"inception_score: {len(p)} samples for {splits} splits")
+        raise TooFewSamples(f"inception_score: {len(p)} samples for {splits} splits")
     scores = []
     n = len(p)
     # the original code's boundaries (Salimans et al., inception_score.py): floor(i n / splits)
@@ -75,6 +76,8 @@ def kid(f1, f2, n_subsets: int = 100, subset_size: int = 1000, seed: int = 0) ->
     f1, f2 = np.asarray(f1, np.float64), np.asarray(f2, np.float64)
     d = f1.shape[1]
     m = min(len(f1), len(f2), subset_size)
+    if m < 2:
+        raise TooFewSamples(f"kid: need 2 or more features in each set, got {len(f1)} and {len(f2)}")
     rng = np.random.default_rng(seed)
     s1, s2 = np.zeros((n_subsets, len(f1))), np.zeros((n_subsets, len(f2)))
     for i in range(n_subsets):     # the loop's order of rng calls: x's subset, then y's
@@ -164,7 +167,7 @@ def prdc(real, fake, k: int = 3, k_dc: int = 5) -> dict[str, float]:
     real = torch.as_tensor(np.asarray(real)).reshape(len(real), -1).float()
     fake = torch.as_tensor(np.asarray(fake)).reshape(len(fake), -1).float()
     if min(len(real), len(fake)) <= max(k, k_dc):
-        raise ValueError(f"prdc: need more than k = {max(k, k_dc)} points in each set")
+        raise TooFewSamples(f"prdc: need more than k = {max(k, k_dc)} points in each set")
     d = pairwise_sq_dists(real, fake).sqrt()            # (n_real, n_fake)
     r_real, r_fake = _kth_nn_radius(real, k), _kth_nn_radius(fake, k)
     precision = (d <= r_real[:, None]).any(0).float().mean()    # fake j in the ball of some real i

@@ -10,7 +10,7 @@ import warnings
 
 import torch
 
-from gankit.metrics.base import PRDC_OUTPUTS, Output, register_metric
+from gankit.metrics.base import PRDC_OUTPUTS, Output, TooFewSamples, register_metric
 from gankit.metrics import distances as Dm
 from gankit.metrics.image_measures import prdc, pairwise_sq_dists
 
@@ -88,6 +88,8 @@ def _ndb(ctx):
 def duplicate_radius(real: torch.Tensor, q: float = 0.01) -> float:
     """tau of the birthday test: the 1% quantile of the data's own nearest-neighbour distances,
     between distinct points (a file's repeated rows would make it 0: only exact copies collide)."""
+    if len(real) < 10:
+        raise TooFewSamples(f"birthday: need 10 or more points, got {len(real)}")
     d = pairwise_sq_dists(real, real)
     d.fill_diagonal_(float("inf"))
     nn = d.min(1).values.sqrt().double()
