@@ -132,7 +132,7 @@ def make_mask(spec: str, shape: tuple[int, ...]) -> torch.Tensor:
 
 
 def _grid(rows: list[np.ndarray], out: Path):
-    import matplotlib.pyplot as plt
+    from gankit.report.plots import plt
 
     from gankit.report.images import tile
     img = tile(np.concatenate(rows), len(rows[0]))

@@ -92,3 +92,11 @@ def test_report_groups_metrics_with_direction_and_reference(tmp_path, tiny_cli):
 def test_values_format_by_their_declared_format(fmt, value, shown):
     from gankit.report.metricinfo import fmt_value
     assert fmt_value(value, fmt) == shown
+
+
+def test_a_dollar_in_a_run_name_prints_as_text(tmp_path):
+    """Run names reach matplotlib legends: "$^$" was parsed as math and failed the figure."""
+    a = _fake_run(tmp_path / "m$^$", "nonsaturating", jsd=0.10, covered=6)
+    b = _fake_run(tmp_path / "b", "hinge", jsd=0.05, covered=5)
+    assert main(["compare", str(a), str(b), "--out", str(tmp_path / "c.html")]) == 0
+    assert "m$^$" in (tmp_path / "c.html").read_text()

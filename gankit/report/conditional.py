@@ -8,7 +8,7 @@ def condition_sections(dataset, snaps: list[dict]) -> list:
     from gankit.report.page import Section, png
     if not snaps or "labels" not in snaps[-1]:
         return []
-    import matplotlib.pyplot as plt
+    from gankit.report.plots import plt
     snap = snaps[-1]
     x, y = snap["samples"], snap["labels"]
     classes = sorted(set(y.tolist()))[:20]

@@ -34,7 +34,7 @@ def _show(ax, img: np.ndarray, title: str = ""):
 
 
 def grid_figure(snaps: list[dict], n: int = 64):
-    import matplotlib.pyplot as plt
+    from gankit.report.plots import plt
     k = len(snaps)
     ncol = int(np.ceil(np.sqrt(min(n, len(snaps[0]["samples"])))))
     fig, axes = plt.subplots(1, k, figsize=(2.6 * k, 2.8), squeeze=False)
@@ -46,7 +46,7 @@ def grid_figure(snaps: list[dict], n: int = 64):
 
 def interpolation_figure(x: np.ndarray, steps: int = 10):
     """A snapshot's z walk (rows * steps images): one row per pair of noise vectors."""
-    import matplotlib.pyplot as plt
+    from gankit.report.plots import plt
     rows = len(x) // steps
     fig, ax = plt.subplots(figsize=(1.0 * steps, 1.0 * rows))
     _show(ax, tile(x, steps))
@@ -55,7 +55,7 @@ def interpolation_figure(x: np.ndarray, steps: int = 10):
 
 def neighbours_figure(blocks: np.ndarray):
     """A snapshot's (rows, 1 + k, C, H, W) array: each sample, a gap, its k nearest training images."""
-    import matplotlib.pyplot as plt
+    from gankit.report.plots import plt
     rows, k1 = blocks.shape[:2]
     gap = np.ones_like(blocks[:, :1])            # a white column between sample and neighbours
     x = np.concatenate([blocks[:, :1], gap, blocks[:, 1:]], 1).reshape(-1, *blocks.shape[2:])

@@ -35,7 +35,7 @@ class Section:
 
 def png(fig, alt: str = "", dpi: int = 90, wide: bool = True) -> Figure:
     """A matplotlib figure -> Figure (the figure is closed)."""
-    import matplotlib.pyplot as plt
+    from gankit.report.plots import plt
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
     plt.close(fig)

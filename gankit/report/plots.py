@@ -6,6 +6,8 @@ import math
 import matplotlib
 
 matplotlib.use("Agg")
+# labels carry user text (run folders, class folders, captions): a "$" must print, not start math
+matplotlib.rcParams["text.parse_math"] = False
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
