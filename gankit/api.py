@@ -137,8 +137,8 @@ def _evaluate(run, metrics, record, reference, source, log) -> dict:
         log(f"evaluating step {run.step}: {what}; {run.cfg.eval.n_samples} samples")
     result = run.evaluate(names)
     if record:
-        run.log({"step": run.step, "kind": "eval", "source": source, "settings": C.to_dict(run.cfg.eval),
-                 **result})
+        settings = C.to_dict(run.cfg.eval) | {"metrics": list(names or [])}   # what was asked, this time
+        run.log({"step": run.step, "kind": "eval", "source": source, "settings": settings, **result})
         if reference:
             record_reference(run, names, log)
     return result

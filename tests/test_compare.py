@@ -100,3 +100,15 @@ def test_a_dollar_in_a_run_name_prints_as_text(tmp_path):
     b = _fake_run(tmp_path / "b", "hinge", jsd=0.05, covered=5)
     assert main(["compare", str(a), str(b), "--out", str(tmp_path / "c.html")]) == 0
     assert "m$^$" in (tmp_path / "c.html").read_text()
+
+
+def test_a_later_eval_of_some_metrics_keeps_the_others_shown(tmp_path):
+    """`gankit eval RUN --metrics mmd` after the final evaluation adds mmd; jsd and the modes stay."""
+    a = _fake_run(tmp_path / "a", "nonsaturating", jsd=0.10, covered=6)
+    RunFolder(a).append({"step": 100, "kind": "eval", "mmd2": 0.01, "jsd": 0.09})
+    b = _fake_run(tmp_path / "b", "hinge", jsd=0.05, covered=5)
+    by = {m["key"]: m["values"] for m in CMP.compare_data([a, b])["metrics"]}
+    assert by["jsd"] == [0.09, 0.05] and by["modes_covered"] == [6, 5] and by["mmd2"] == [0.01, None]
+    RunFolder(a).append({"step": 200, "kind": "eval", "jsd": 0.2})      # a newer step: its record alone
+    by = {m["key"]: m["values"] for m in CMP.compare_data([a, b])["metrics"]}
+    assert by["jsd"] == [0.2, 0.05] and by["modes_covered"] == [None, 5]

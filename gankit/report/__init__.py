@@ -111,7 +111,7 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
     from gankit.report.conditional import condition_sections
     sections += condition_sections(dataset, snaps)
 
-    last = evals[-1] if evals else None
+    last = MI.final_eval(evals)
     groups = MI.groups(last, reference, infos) if last else []
     headline = [dict(row, metric=g["metric"]) for g in groups for row in g["rows"] if row["better"]][:6]
     curves = []

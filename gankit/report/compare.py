@@ -59,7 +59,7 @@ def compare_data(run_dirs: list[str | Path]) -> dict:
     finals = []
     for recs in records:
         evals = [r for r in recs if r.get("kind") == "eval"]
-        finals.append(evals[-1] if evals else {})
+        finals.append(MI.final_eval(evals) or {})
     keys = MI.eval_keys([e for e in finals if e], infos)
     metrics = []
     for k in keys:

@@ -63,6 +63,18 @@ def numeric_keys(records: list[dict], skip=()) -> list[str]:
     return list(seen)
 
 
+def final_eval(evals: list[dict]) -> dict | None:
+    """The evaluation of the newest evaluated step: its records merged in order, so a later
+    ``gankit eval --metrics X`` adds (or re-measures) X and the other metrics stay shown."""
+    if not evals:
+        return None
+    step, out = evals[-1].get("step"), {}
+    for r in evals:
+        if r.get("step") == step:
+            out.update(r)
+    return out
+
+
 def eval_keys(evals: list[dict], infos: dict[str, KeyInfo]) -> list[str]:
     """Every measured key of the eval records: scored ones first, in registration order."""
     keys = numeric_keys(evals)
