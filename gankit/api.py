@@ -77,17 +77,33 @@ def train(config: str | Path | dict = "ring", out: str | Path | None = None, ove
         run = Run.create(cfg, out)
         run.overrides = list(overrides or [])
     try:   # the folder stays locked until the evaluation record and the report are written
-        run.train(progress, final_report=not report)
-        if not run.is_main:   # with several processes, rank 0 alone evaluates and reports
-            return run
-        if evaluate:
-            final_evaluation(run, log=log)
-        if report:
-            from gankit.report import write_report
-            write_report(run.dir, dataset=run.dataset)
+        finished = False
+        try:
+            run.train(progress, final_report=not report)
+            if not run.is_main:   # with several processes, rank 0 alone evaluates and reports
+                return run
+            if evaluate:
+                final_evaluation(run, log=log)
+            finished = True
+        finally:
+            if report and run.is_main:   # also when stopped or failed: no page left saying LIVE
+                _final_report(run, quiet=not finished)
     finally:
         run.close()
     return run
+
+
+def _final_report(run, quiet: bool):
+    """report.html without the reload; ``quiet``: training or its evaluation is already failing,
+    so a report that fails too only warns, and the first error is the one raised."""
+    from gankit.report import write_report
+    try:
+        write_report(run.dir, dataset=run.dataset)
+    except Exception as e:
+        if not quiet:
+            raise
+        import warnings
+        warnings.warn(f"report.html not rewritten: {type(e).__name__}: {e}", stacklevel=2)
 
 
 def final_evaluation(run, log=_stderr) -> dict:
@@ -137,8 +153,11 @@ def _evaluate(run, metrics, record, reference, source, log) -> dict:
         log(f"evaluating step {run.step}: {what}; {run.cfg.eval.n_samples} samples")
     result = run.evaluate(names)
     if record:
+        from gankit.train.watch import tensorboard_record
         settings = C.to_dict(run.cfg.eval) | {"metrics": list(names or [])}   # what was asked, this time
-        run.log({"step": run.step, "kind": "eval", "source": source, "settings": settings, **result})
+        rec = {"step": run.step, "kind": "eval", "source": source, "settings": settings, **result}
+        run.log(rec)
+        tensorboard_record(run, rec)
         if reference:
             record_reference(run, names, log)
     return result

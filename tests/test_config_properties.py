@@ -37,7 +37,7 @@ def _nested(key, value):
     return raw
 
 
-hypothesis = pytest.importorskip("hypothesis")
+import hypothesis  # noqa: E402  (a test dependency: pyproject [test])
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 

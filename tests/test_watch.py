@@ -9,7 +9,6 @@ from gankit.train.run import Run
 
 
 def test_tensorboard_events_hold_the_expected_tags(tmp_path, tiny):
-    pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     cfg = C.load("ring", tiny + ["train.tensorboard=true", "train.eval_every=15",
                                  "eval.metrics=[\"modes\"]", "train.live_report=false"])
@@ -172,3 +171,27 @@ def test_gankit_eval_records_with_its_settings(tmp_path, tiny_cli, capsys):
     assert (out / "config.toml").read_text() == cfg_before            # settings for this evaluation only
     assert main(["eval", str(out), "--set", "train.steps=5"]) == 2
     assert "takes only eval.KEY=VALUE settings, data.path or data.root" in capsys.readouterr().err
+
+
+def test_the_final_evaluation_reaches_tensorboard(tmp_path, tiny):
+    """With no periodic evaluation the final one is the only eval record: it was logged after
+    training had closed the event writer, so TensorBoard showed no eval/* scalar at all."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from gankit import api
+    run = api.train("ring", out=tmp_path / "r", overrides=tiny + [
+        "train.tensorboard=true", "train.eval_every=0", "eval.metrics=[\"modes\"]"], report=False, log=None)
+    ea = EventAccumulator(str(run.folder.tensorboard_dir), size_guidance={"scalars": 0})
+    ea.Reload()
+    assert [e.step for e in ea.Scalars("eval/modes_covered")] == [30]
+    assert [e.step for e in ea.Scalars("train/loss_d")] == [10, 20, 30]     # the training events kept
+
+
+def test_a_run_that_fails_after_training_leaves_a_final_page(tmp_path, tiny, monkeypatch):
+    """The live page is rewritten without its reload when the evaluation (or training) fails or is
+    stopped: a page saying LIVE forever was left at an old step."""
+    from gankit import api
+    monkeypatch.setattr(api, "final_evaluation", lambda run, log=None: (_ for _ in ()).throw(RuntimeError("boom")))
+    with pytest.raises(RuntimeError, match="boom"):
+        api.train("ring", out=tmp_path / "r", overrides=tiny + ["train.live_report=true"], log=None)
+    page = (tmp_path / "r" / "report.html").read_text()
+    assert "LIVE" not in page and "http-equiv" not in page and "step 30" in page

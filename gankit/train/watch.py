@@ -83,6 +83,25 @@ def tensorboard_writer(run):
     return TensorBoardWriter(run) if run.cfg.train.tensorboard else None
 
 
+def _add_scalars(w, record: dict):
+    kind, step = record.get("kind"), record.get("step")
+    if kind not in ("train", "eval") or step is None:
+        return
+    for k, v in record.items():
+        if k not in ("step", "kind") and isinstance(v, (int, float)) and not isinstance(v, bool):
+            w.add_scalar(f"{kind}/{k}", v, step)
+
+
+def tensorboard_record(run, record: dict):
+    """One record written after training closed its writer (the final evaluation, `gankit eval`)."""
+    if run.cfg.train.tensorboard:
+        w = _summary_writer()(log_dir=str(run.folder.tensorboard_dir))
+        try:
+            _add_scalars(w, record)
+        finally:
+            w.close()
+
+
 class TensorBoardWriter:
     """Scalars (train/*, eval/*), sample images and the config into RUN_DIR/tensorboard."""
 
@@ -96,12 +115,7 @@ class TensorBoardWriter:
         self.w.add_text("config", "    " + text.replace("\n", "\n    "), run.step)   # markdown code block
 
     def on_record(self, record: dict):
-        kind, step = record.get("kind"), record.get("step")
-        if kind not in ("train", "eval") or step is None:
-            return
-        for k, v in record.items():
-            if k not in ("step", "kind") and isinstance(v, (int, float)) and not isinstance(v, bool):
-                self.w.add_scalar(f"{kind}/{k}", v, step)
+        _add_scalars(self.w, record)
 
     def on_snapshot(self, step: int, arrays: dict):
         ds = self.run.dataset
