@@ -106,7 +106,12 @@ def _cmd_drs(a):
     from gankit.runfolder import RunFolder
     from gankit.train.rejection import fit_objective
     from gankit.train.run import Run
-    cfg = C.load(RunFolder(a.run_dir).read_config())
+    folder = RunFolder(a.run_dir)
+    cfg = C.load(folder.read_config())
+    if not folder.checkpoints() and not folder.damaged():   # opened for writing, it would start from step 0
+        raise ConfigError(f"drs: {a.run_dir} has no checkpoint yet (stopped before its first one), so there "
+                          f"is no trained G to fit a sampler to; train it first: gankit train --resume "
+                          f"--out {a.run_dir}")
     if "drs" not in cfg.objective.params:       # refused before the run is opened for writing
         raise ConfigError(f"drs: the {cfg.objective.name!r} objective has no rejection sampler; "
                           "discriminator rejection sampling needs a GAN objective (gan) with its D")

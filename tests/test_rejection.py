@@ -121,6 +121,19 @@ def test_drs_command_refuses_an_objective_without_a_sampler_and_leaves_the_run_a
     assert (out / "config.toml").read_text() == config
 
 
+def test_drs_command_refuses_a_run_with_no_checkpoint(tmp_path, capsys, tiny):
+    """A run stopped before its first checkpoint: opened for writing it restarted at step 0, and the
+    sampler was fitted to untrained nets and saved as if the run were trained."""
+    from gankit import config as C
+    out = tmp_path / "early"
+    Run.create(C.load("ring", tiny + ["objective.drs=false"]), out).close()
+    config = (out / "config.toml").read_text()
+    assert main(["drs", str(out), "--steps", "5"]) == 2
+    err = capsys.readouterr().err
+    assert "no checkpoint yet" in err and "gankit train --resume" in err and "Traceback" not in err
+    assert not list(out.glob("checkpoints/*.pt")) and (out / "config.toml").read_text() == config
+
+
 class NaNLogit(nn.Module):
     def __init__(self):
         super().__init__()
