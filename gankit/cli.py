@@ -150,6 +150,8 @@ def _cmd_sample(a):
     if run.dataset.kind == "text" and a.out is not None and Path(a.out).suffix in {".png", ".pdf", ".svg"}:
         raise ConfigError(f"sample --out {a.out}: text samples are written as .txt (or their token ids "
                           f"as .npy / .csv), not as a plot")
+    if run.dataset.kind != "text" and a.out is not None and Path(a.out).suffix == ".txt":
+        raise ConfigError(f"--out {a.out}: .txt is for text data; use .npy, .csv, .png, .pdf or .svg")
     x = run.generate(a.n, seed=a.seed, **_condition_args(run, a)).numpy()
     if run.dataset.kind == "text" and (a.out is None or Path(a.out).suffix == ".txt"):
         text = "".join(line + "\n" for line in run.dataset.decode(x))   # one sample per line
@@ -167,8 +169,9 @@ def _cmd_sample(a):
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".npy":
         np.save(out, x)
-    elif out.suffix == ".csv":
-        np.savetxt(out, x, delimiter=",", fmt="%.6g")
+    elif out.suffix == ".csv":      # one sample a row; an image's C x H x W values flattened
+        header = f"one image a row: {' x '.join(map(str, x.shape[1:]))} (C x H x W) values" if x.ndim > 2 else ""
+        np.savetxt(out, x.reshape(len(x), -1), delimiter=",", fmt="%.6g", header=header)
     elif out.suffix in (".png", ".pdf", ".svg"):
         from gankit.report.plots import plot_samples_file
         plot_samples_file(run.dataset, x, out)

@@ -82,3 +82,13 @@ def test_bad_input_gives_a_clear_error_and_exit_code(tmp_path):
     p = gankit("train", "ring", "--set", "data.name=points", "--set", "data.path=missing.npy",
                "--out", str(tmp_path / "y"), check=False)
     assert p.returncode == 2 and "does not exist" in p.stderr
+
+
+def test_image_samples_as_csv_are_one_image_a_row(tmp_path, digits):
+    import numpy as np
+    out = tmp_path / "run"
+    assert main(["train", "mnist-dcgan", "--out", str(out)] + [a for kv in digits for a in ("--set", kv)]) == 0
+    assert main(["sample", str(out), "-n", "5", "--out", str(tmp_path / "s.csv")]) == 0
+    x = np.loadtxt(tmp_path / "s.csv", delimiter=",")
+    assert x.shape == (5, 64) and np.abs(x).max() <= 1
+    assert "1 x 8 x 8" in (tmp_path / "s.csv").read_text().splitlines()[0]
