@@ -85,7 +85,7 @@ def test_bad_input_gives_a_clear_error_and_exit_code(tmp_path):
 
 
 def test_image_samples_as_csv_are_one_image_a_row(tmp_path, digits):
-    import numpy as np
+    from gankit.cli import main
     out = tmp_path / "run"
     assert main(["train", "mnist-dcgan", "--out", str(out)] + [a for kv in digits for a in ("--set", kv)]) == 0
     assert main(["sample", str(out), "-n", "5", "--out", str(tmp_path / "s.csv")]) == 0
