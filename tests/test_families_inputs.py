@@ -230,3 +230,21 @@ def test_invert_refuses_impossible_options(rgb_run, tmp_path, capsys, args, word
     assert _invert(rgb_run, tmp_path, "--images", "heldout", *args) == 2
     line = _error_line(capsys)
     assert all(w in line for w in words), line
+
+
+def test_the_energy_models_chains_live_in_the_units_the_net_sees(tmp_path):
+    """Points far from 0 with data.standardize: the Langevin box was taken in data units while D
+    saw standardised points, so samples came out ~100x outside the data."""
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "far.npy", np.concatenate([rng.normal(m, 5, (300, 3)) for m in (900, 1100)]).astype("f4"))
+    cfg = C.load("mnist-ebm", ["data.name=points", f'data.path="{tmp_path / "far.npy"}"',
+                               "data.standardize=global", "discriminator.name=mlp", "discriminator.hidden=[16]",
+                               "noise.dim=3", "train.steps=3", "train.batch_size=16", "train.progress=false",
+                               "train.live_report=false", "objective.langevin_steps=5",
+                               "objective.sample_steps=5", "objective.buffer_size=64"])
+    run = Run.create(cfg, tmp_path / "run").train()
+    x = run.generate(50, seed=1)
+    lo, hi = run.dataset.bounds()
+    assert (x >= lo - 1e-3).all() and (x <= hi + 1e-3).all(), (x.min(0), x.max(0))
+    assert run.objective.buffer.x.abs().max() < 10          # the replay buffer in standardised units
+    run.close()

@@ -103,8 +103,8 @@ class EnergyObjective(Objective):
             apply_spectral_norm(self.D)
         self.modules = {"D": self.D}
         self.optimizers = {"d": OptimizerSpec(["D"], cfg.optim_d)}
-        lo, hi = ds.bounds()
-        self._box = (lo.reshape(self.shape).float(), hi.reshape(self.shape).float())
+        lo, hi = (ctx.to_model(b.reshape(1, -1).float()).reshape(self.shape) for b in ds.bounds())
+        self._box = (lo, hi)             # in the nets' units (data.standardize), as the chains are
         self.dist = cfg.noise.dist
         self.buffer = None
 

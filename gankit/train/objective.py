@@ -55,6 +55,8 @@ class ObjectiveContext:
     sample_z: Callable[[int], Tensor]             # n noise vectors on the device
     cond_gen: torch.Generator                     # draws of mismatched conditions
     log: Callable[[dict], None] = print           # append a record to the run folder
+    # data units -> what the nets see (data.standardize); samples_batch is already mapped
+    to_model: Callable[[Tensor], Tensor] = lambda x: x
 
 
 class Objective(ABC):

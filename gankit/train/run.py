@@ -94,7 +94,7 @@ class Run(RunSampling, RunState):
             build_discriminator=lambda data=None: build_nets(cfg, data or self.dataset, only="D"),
             build_net=lambda registry, component, **kw: build_net(registry, component, data=self.dataset, **kw),
             sample_batch=self.sample_batch, sample_z=self.sample_z, cond_gen=self.cond_gen,
-            log=self.log)
+            log=self.log, to_model=self._to_model)
         with torch.random.fork_rng(devices=[]):   # init from the seed; the caller's RNG untouched
             torch.manual_seed(cfg.seed)
             self.objective = OBJECTIVES.build(cfg.objective.name, cfg.objective.params,
