@@ -76,14 +76,17 @@ def load_images(spec: str, dataset) -> torch.Tensor:
     if spec.startswith("heldout"):
         return _heldout(spec, dataset)
     from gankit.data.image_files import IMAGE_SUFFIXES, load_image_file, load_image_folder
+    from gankit.data.images import resize_images
     p = Path(spec).expanduser()
+    # image files as the run's own were prepared: fitted by its resize policy, then resized
+    # (e.g. 28 -> 32 by a zero pad, data.resolution)
+    side, policy = getattr(dataset, "file_side", shape[-1]), getattr(dataset, "file_resize", "stretch")
     if p.is_dir():
-        x, _, _ = load_image_folder(p, shape[-1], shape[0], "stretch")
-        x = torch.as_tensor(x)
+        x = resize_images(torch.as_tensor(load_image_folder(p, side, shape[0], policy)[0]), shape[-1])
     elif p.suffix.lower() == ".npy":
         x = _to_run_shape(_load_npy(p, "--images"), shape, spec)
     elif p.suffix.lower() in IMAGE_SUFFIXES:
-        x = torch.as_tensor(load_image_file(p, shape[-1], shape[0], "stretch"))[None]
+        x = resize_images(torch.as_tensor(load_image_file(p, side, shape[0], policy))[None], shape[-1])
     elif not p.exists():
         raise ConfigError(f"--images {spec}: no such file or folder; give a .npy file, an image file, "
                           "a folder of images, or heldout[:N]")

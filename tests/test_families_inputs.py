@@ -248,3 +248,27 @@ def test_the_energy_models_chains_live_in_the_units_the_net_sees(tmp_path):
     assert (x >= lo - 1e-3).all() and (x <= hi + 1e-3).all(), (x.min(0), x.max(0))
     assert run.objective.buffer.x.abs().max() < 10          # the replay buffer in standardised units
     run.close()
+
+
+def test_image_files_given_to_invert_are_prepared_as_the_runs_own(tmp_path):
+    """--images files went through a stretch to the run's size, whatever the run's data.resize
+    (pad: black bars) or data.resolution (28 -> 32: a zero pad) had done to its own images."""
+    from PIL import Image
+    from gankit.data import build_dataset
+    from gankit.data.image_files import digits_8x8
+    from gankit.invert_cli import load_images
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "wide"
+    folder.mkdir()
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 256, (24, 40, 3), dtype=np.uint8), "RGB").save(folder / f"im{i}.png")
+    ds = build_dataset(C.load("mnist-vae", _folder_sets(folder, 3) + ["data.resize=pad", "data.size=20", "train.batch_size=2"]))
+    got = load_images(str(folder / "im1.png"), ds)
+    assert torch.equal(got[0], ds.x[1].float() / 127.5 - 1) and got[0, :, 0].max() == -1   # the black bar
+    assert torch.equal(load_images(str(folder), ds), ds.x.float() / 127.5 - 1)
+    raw = digits_8x8()[0][0]                                 # a digit as the data hold it, 8 x 8
+    Image.fromarray(raw.reshape(8, 8).astype(np.uint8), "L").save(tmp_path / "digit.png")
+    ds = build_dataset(C.load("mnist-vae", ["data.name=digits8x8", "data.resolution=12"]))
+    got = load_images(str(tmp_path / "digit.png"), ds)[0, 0]
+    assert got.shape == (12, 12) and (got[:2] == -1).all() and (got[:, :2] == -1).all()
+    assert torch.equal(got[2:10, 2:10], torch.as_tensor(raw.reshape(8, 8)).float() / 127.5 - 1)

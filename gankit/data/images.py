@@ -71,6 +71,9 @@ class ImageDataset(Dataset):
             heldout = torch.as_tensor(np.asarray(heldout))
             if heldout.ndim == 3:
                 heldout = heldout[:, None]
+        # how a user's image files become this data's images (gankit invert/complete --images):
+        # fitted to the side the files had (resize policy), then resized as these were
+        self.file_side, self.file_resize = x.shape[-1], "stretch"
         if resolution and resolution != x.shape[-1]:
             x = resize_images(x, resolution)
             heldout = resize_images(heldout, resolution) if heldout is not None else None
@@ -242,6 +245,7 @@ def image_folder(path, size, channels, resize, holdout):
         raise ImageDataError("data.path: name the image folder, e.g. --set data.path=~/faces")
     x, y, names = load_image_folder(path, size, channels, resize)
     ds = ImageDataset(x, y, class_names=names, name=Path(path).name, holdout=holdout)
+    ds.file_resize = resize if resize != "error" else "stretch"
     ds.resize_hint = lambda side: (f"--set data.size={side}"
                                    + (" --set data.resize=stretch (or crop, pad)" if resize == "error" else ""))
     return ds
