@@ -173,3 +173,23 @@ def test_gaussian_codes_sample_codes_larger_than_one_from_batches_smaller_than_t
         assert torch.isfinite(x).all()
         assert torch.allclose(x.mean(0), gc.mean, atol=0.5 * scale)
         assert torch.allclose(gc.transform(gc.inverse(codes)), codes, rtol=1e-3, atol=1e-3 * scale)
+
+
+def test_options_held_in_state_follow_the_config_on_resume(tmp_path):
+    """A fixed decoder sigma and the replay buffer's size, changed with --resume, hold: the
+    checkpoint's copies were restored over them while config.toml said otherwise."""
+    from gankit import config as C
+    from gankit.train.run import Run
+    fast = ["train.steps=4", "train.batch_size=8", "train.progress=false", "train.live_report=false"]
+    Run.create(C.load("ring-vae", fast + ["objective.sigma=0.1"]), tmp_path / "vae").train().close()
+    run = Run.open(tmp_path / "vae", ["objective.sigma=0.5", "train.steps=6"], write=True)
+    assert run.objective.S().exp().item() == pytest.approx(0.5)
+    run.train().close()
+    assert Run.open(tmp_path / "vae").objective.S().exp().item() == pytest.approx(0.5)
+    ebm = fast + ["data.name=ring", "discriminator.name=mlp", "discriminator.hidden=[8]", "noise.dim=2",
+                  "objective.langevin_steps=2", "objective.sample_steps=2", "objective.buffer_size=40"]
+    Run.create(C.load("mnist-ebm", ebm), tmp_path / "ebm").train().close()
+    with pytest.warns(UserWarning, match="buffer_size is 16, the checkpoint's replay buffer holds 40"):
+        run = Run.open(tmp_path / "ebm", ["objective.buffer_size=16", "train.steps=6"], write=True)
+    assert len(run.objective.buffer.x) == 16
+    run.train().close()

@@ -76,7 +76,14 @@ class ReplayBuffer:
         return {"x": self.x.cpu()}
 
     def load_state_dict(self, state: dict):
-        self.x = state["x"].to(self.lo.device)
+        x, n = state["x"].to(self.lo.device), len(self.x)
+        if len(x) != n:   # objective.buffer_size changed on --resume: the configured size holds
+            import warnings
+            warnings.warn(f"objective.buffer_size is {n}, the checkpoint's replay buffer holds {len(x)} "
+                          f"chains: keeping {min(n, len(x))} of them"
+                          + (f", {n - len(x)} new ones from uniform noise" if n > len(x) else ""), stacklevel=2)
+            x = x[:n] if len(x) > n else torch.cat([x, self.uniform(n - len(x))])
+        self.x = x
 
 
 def _seed_of(z: Tensor) -> int:

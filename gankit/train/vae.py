@@ -69,14 +69,20 @@ def elbo(x: Tensor, mu: Tensor, logvar: Tensor, decode: Callable[[Tensor], Tenso
 # ------------------------------------------------------------------ the objectives
 
 class LogSigma(nn.Module):
-    """The Gaussian decoder's log sigma: one learned scalar, or a fixed one (a buffer)."""
+    """The Gaussian decoder's log sigma: one learned scalar, or a fixed one that the config
+    gives (not the checkpoint: objective.sigma changed on --resume holds)."""
 
     def __init__(self, sigma: float):
         super().__init__()
         if sigma > 0:
-            self.register_buffer("value", torch.tensor(math.log(sigma)))
+            self.register_buffer("value", torch.tensor(math.log(sigma)), persistent=False)
         else:
             self.value = nn.Parameter(torch.zeros(()))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args):
+        if not isinstance(self.value, nn.Parameter):    # checkpoints before it was left out hold it
+            state_dict = {k: v for k, v in state_dict.items() if k != prefix + "value"}
+        super()._load_from_state_dict(state_dict, prefix, *args)
 
     def forward(self) -> Tensor:
         return self.value
