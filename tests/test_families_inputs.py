@@ -272,3 +272,28 @@ def test_image_files_given_to_invert_are_prepared_as_the_runs_own(tmp_path):
     got = load_images(str(tmp_path / "digit.png"), ds)[0, 0]
     assert got.shape == (12, 12) and (got[:2] == -1).all() and (got[:, :2] == -1).all()
     assert torch.equal(got[2:10, 2:10], torch.as_tensor(raw.reshape(8, 8)).float() / 127.5 - 1)
+
+
+def test_a_checkpoint_that_no_longer_fits_says_what_changed(tmp_path, capsys):
+    """A class folder added after training, or InfoGAN's categories changed on --resume: the error
+    named neither ("written by a run with another config", cut mid-word)."""
+    root = tmp_path / "classes"
+    for k in ("cat", "dog", "fox"):
+        _folder(root / k, 6, 8, seed=len(k))
+    ss = tmp_path / "ss"
+    assert main(["train", "mnist-ssgan", "--out", str(ss), *_sets(FAST + _folder_sets(root, 3) + [
+        "objective.labels_per_class=2", "generator.hidden=[8]", "discriminator.hidden=[8]"])]) == 0
+    _folder(root / "owl", 6, 8, seed=9)
+    capsys.readouterr()
+    assert main(["eval", str(ss)]) == 1
+    err = _error_line(capsys)
+    assert "head.bias is [3] in the checkpoint, [4] here" in err and "they hold 4 classes now" in err
+    info = tmp_path / "info"
+    sets = FAST + _folder_sets(root, 3) + DC + ["noise.dim=12", "generator.fc=0", "discriminator.fc=0",
+                                                "objective.categories=3", "objective.continuous=0"]
+    assert main(["train", "mnist-infogan", "--out", str(info), *_sets(sets)]) == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", "--out", str(info), "--set", "objective.categories=4",
+                 "--set", "train.steps=4"]) == 1
+    err = _error_line(capsys)
+    assert "objective.categories (3 -> 4)" in err and "in the checkpoint" in err

@@ -44,6 +44,30 @@ class RunState:
             "world_size": self.world.size,
         }
 
+    def _misfit(self, e: Exception, state: dict) -> str:
+        """Why a checkpoint's tensors do not fit: the first shapes that differ, the config keys
+        that differ from the checkpoint's, else the data (a class folder added, other images)."""
+        import re
+        text = str(e)
+        shapes = re.findall(r"size mismatch for (\S+): copying a param with shape torch\.Size\((\[.*?\])\) "
+                            r"from checkpoint, the shape in current model is torch\.Size\((\[.*?\])\)", text)
+        if shapes:
+            detail = "; ".join(f"{k} is {a} in the checkpoint, {b} here" for k, a, b in shapes[:3])
+        else:
+            detail = " ".join(line.strip() for line in text.strip().splitlines()[:2])[:300].rsplit(" ", 1)[0]
+        skip = ("train.", "eval.", "data.path", "data.root")
+        changed = {k: v for k, v in config_changes(state.get("config") or {}, C.to_dict(self.cfg)).items()
+                   if not k.startswith(skip)}
+        if changed:
+            why = "options changed since it was written: " + ", ".join(
+                f"{k} ({a!r} -> {b!r})" for k, (a, b) in list(changed.items())[:5])
+        else:
+            n = getattr(self.dataset, "n_classes", None)
+            why = ("the config is the checkpoint's, so the data changed shape since it was written"
+                   + (f" (they hold {n} classes now: a class folder added or removed?)" if n else "")
+                   + "; restore the data as they were, or train a new run")
+        return f"the checkpoint does not fit this run's networks: {detail}; {why}"
+
     def load_state_dict(self, state: dict):
         missing = [k for k in self.modules if k not in state["models"]]
         missing += [k for k in self.optimizers if k not in state.get("optimizers", {})]
@@ -58,10 +82,7 @@ class RunState:
         except C.ConfigError:       # a net's own clear message (e.g. the data's vocabulary changed)
             raise
         except (RuntimeError, ValueError, KeyError) as e:   # other shapes: another run's nets
-            first = str(e).strip().splitlines()
-            detail = " ".join(line.strip() for line in first[:3])[:300]
-            raise RunError(f"the checkpoint does not fit this run's networks ({detail}); it was "
-                           "written by a run with another config") from None
+            raise RunError(self._misfit(e, state)) from None
         self.objective.load_state_dict(state.get("objective", {}))
         if "data_scale" in state:     # the statistics the nets were trained with, whatever the code now says
             self.scaler = PointScaler.from_state(state["data_scale"])
