@@ -148,6 +148,25 @@ def test_image_folder_with_classes_and_junk(tmp_path):
     assert ds.shape == (3, 16, 16) and ds.n_classes == 2
 
 
+def test_image_folder_with_loose_images_and_an_empty_class(tmp_path):
+    """Images beside the class folders were dropped silently, and an empty folder became a class."""
+    for c in ("a", "b"):
+        (tmp_path / c).mkdir()
+        _png(tmp_path / c / "0.png", (8, 8))
+    (tmp_path / "empty").mkdir()
+    _png(tmp_path / "loose.png", (8, 8))
+    with pytest.warns(UserWarning) as rec:
+        x, y, names = load_image_folder(tmp_path)
+    msgs = " ".join(str(w.message) for w in rec)
+    assert "['empty'] hold no images" in msgs and "beside the class sub-folders" in msgs and "loose.png" in msgs
+    assert names == ["a", "b"] and len(x) == 2
+    (tmp_path / "a" / "0.png").unlink()
+    (tmp_path / "b" / "0.png").unlink()
+    with pytest.warns(UserWarning, match="hold no images"):
+        x, y, names = load_image_folder(tmp_path)      # only empty folders: the loose image is the data
+    assert len(x) == 1 and names is None
+
+
 def test_image_folder_sizes_and_policies(tmp_path):
     _png(tmp_path / "a.png", (16, 16))
     _png(tmp_path / "b.png", (20, 12))

@@ -227,6 +227,16 @@ def load_image_folder(path: str | Path, size: int = 0, channels: int = 1, resize
     if not root.is_dir():
         raise ImageDataError(f"data.path: folder {str(root)!r} does not exist")
     subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    empty = [d.name for d in subdirs
+             if not any(f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES for f in d.rglob("*"))]
+    if empty:
+        warnings.warn(f"{root}: sub-folder(s) {empty} hold no images and are not classes", stacklevel=2)
+        subdirs = [d for d in subdirs if d.name not in empty]
+    loose = [p.name for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    if subdirs and loose:
+        warnings.warn(f"{root}: {len(loose)} image(s) lie beside the class sub-folders, e.g. {sorted(loose)[:3]}, "
+                      "and are left out (sub-folders are the classes); move them into a class folder",
+                      stacklevel=2)
     groups = [(d.name, sorted(d.rglob("*"))) for d in subdirs] if subdirs else [(None, sorted(root.iterdir()))]
     files, names = [], []
     skipped = []
