@@ -123,13 +123,15 @@ def final_evaluation(run, log=_stderr) -> dict:
 
 
 def evaluate(run_or_dir, metrics: list[str] | None = None, overrides: list[str] | None = None,
-             record: bool = True, reference: bool = True, source: str = "evaluate", log=None) -> dict:
+             record: bool = True, reference: bool = True, source: str = "evaluate", log=None,
+             strict: bool = False) -> dict:
     """Metrics of a run's current weights (``metrics``: names; default eval.metrics, else all
     that apply).  ``overrides`` change eval settings for this evaluation only (e.g.
     ``["eval.n_samples=10000"]``); config.toml is left as it is.  ``record``: append
     {"kind": "eval", "step", "source", "settings", ...numbers} to metrics.jsonl;
     ``reference``: also measure and record the real-data reference when none with these
-    settings is recorded yet."""
+    settings is recorded yet.  ``strict``: metrics named that measure nothing on this data
+    are a ConfigError, not an empty record."""
     from gankit import config as C
     bad = [o for o in overrides or [] if not o.strip().startswith("eval.")]
     if bad:
@@ -140,18 +142,22 @@ def evaluate(run_or_dir, metrics: list[str] | None = None, overrides: list[str] 
     if overrides:   # eval settings are read when the metrics run: swap them in for this evaluation
         run.cfg = C.load(C.to_dict(saved), list(overrides))
     try:
-        return _evaluate(run, metrics, record, reference, source, log)
+        return _evaluate(run, metrics, record, reference, source, log, strict)
     finally:
         run.cfg = saved
 
 
-def _evaluate(run, metrics, record, reference, source, log) -> dict:
+def _evaluate(run, metrics, record, reference, source, log, strict=False) -> dict:
     from gankit import config as C
     names = list(metrics or []) or list(run.cfg.eval.metrics) or None
     if log:
         what = ", ".join(names) if names else "every metric that applies (eval.metrics is empty)"
         log(f"evaluating step {run.step}: {what}; {run.cfg.eval.n_samples} samples")
     result = run.evaluate(names)
+    if strict and metrics and not result:
+        raise C.ConfigError(f"metrics {list(metrics)}: nothing measured on this data ({type(run.dataset).__name__}); "
+                            "the warnings above say why, if any (image scores from class outputs need "
+                            "gankit's classifier for the data, or --set eval.features=inception with its weights)")
     if record:
         from gankit.train.watch import tensorboard_record
         settings = C.to_dict(run.cfg.eval) | {"metrics": list(names or [])}   # what was asked, this time

@@ -89,7 +89,7 @@ def _cmd_eval(a):
     where, sets = data_location_sets(a.set, "eval.")
     run = api.open_run(a.run_dir, where)
     result = api.evaluate(run, names or None, overrides=sets, record=not a.no_record, source="gankit eval",
-                          log=None if a.json else api._stderr)
+                          log=None if a.json else api._stderr, strict=True)
     if a.json:
         from gankit.io import jsonable
         print(json.dumps({"step": run.step, **jsonable(result)}))

@@ -93,3 +93,15 @@ def test_image_samples_as_csv_are_one_image_a_row(tmp_path, digits):
     x = np.loadtxt(tmp_path / "s.csv", delimiter=",")
     assert x.shape == (5, 64) and np.abs(x).max() <= 1
     assert "1 x 8 x 8" in (tmp_path / "s.csv").read_text().splitlines()[0]
+
+
+def test_eval_of_named_metrics_that_measure_nothing_is_an_error_not_an_empty_record(tmp_path, digits, capsys):
+    """`eval --metrics is` on images no classifier knows exited 0 with an empty record, which then
+    blanked the run's metrics in report and compare."""
+    from gankit.cli import main
+    from gankit.train.run import Run
+    out = tmp_path / "run"
+    Run.create(C.load("mnist-dcgan", digits), out).train().close()
+    assert main(["eval", str(out), "--metrics", "is"]) == 2
+    assert "nothing measured on this data" in capsys.readouterr().err
+    assert '"kind": "eval"' not in (out / "metrics.jsonl").read_text()
