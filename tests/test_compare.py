@@ -112,3 +112,15 @@ def test_a_later_eval_of_some_metrics_keeps_the_others_shown(tmp_path):
     RunFolder(a).append({"step": 200, "kind": "eval", "jsd": 0.2})      # a newer step: its record alone
     by = {m["key"]: m["values"] for m in CMP.compare_data([a, b])["metrics"]}
     assert by["jsd"] == [0.2, 0.05] and by["modes_covered"] == [None, 5]
+
+
+def test_runs_on_different_data_are_shown_but_not_ranked(tmp_path, capsys):
+    """A ring run's precision against an image run's: no value is 'better' across data."""
+    a = _fake_run(tmp_path / "a", "nonsaturating", jsd=0.10, covered=6)
+    b = _fake_run(tmp_path / "b", "nonsaturating", jsd=0.05, covered=5)
+    f = RunFolder(b)
+    f.write_config(f.path.joinpath("config.toml").read_text() + '[data]\nname = "grid"\n')
+    data = CMP.compare_data([a, b])
+    assert all(m["best"] == [] for m in data["metrics"]) and "data.name" in data["note"]
+    assert main(["compare", str(a), str(b), "--text"]) == 0
+    assert "no value is marked better" in capsys.readouterr().out

@@ -61,17 +61,36 @@ def compare_data(run_dirs: list[str | Path]) -> dict:
         evals = [r for r in recs if r.get("kind") == "eval"]
         finals.append(MI.final_eval(evals) or {})
     keys = MI.eval_keys([e for e in finals if e], infos)
+    apart = _not_comparable(configs, finals)
     metrics = []
     for k in keys:
         ki = MI.info(k, infos)
         values = [e.get(k) for e in finals]
         metrics.append({"key": k, "label": ki.label, "metric": ki.metric, "better": ki.better,
                         "values": values, "shown": [MI.fmt_value(v, ki.fmt) if v is not None else "" for v in values],
-                        "best": MI.better_of(values, ki.better)})
+                        "best": [] if apart else MI.better_of(values, ki.better)})
     all_keys = sorted(set().union(*configs))
     diff = [{"key": k, "values": [c.get(k) for c in configs]} for k in all_keys
             if len({json.dumps(c.get(k), sort_keys=True) for c in configs}) > 1]
-    return {"runs": runs, "metrics": metrics, "config_diff": diff, "_records": records}
+    note = (f"no value is marked better: the runs differ in {', '.join(apart)}, so their numbers measure "
+            "different things" if apart else "")
+    return {"runs": runs, "metrics": metrics, "config_diff": diff, "note": note, "_records": records}
+
+
+# what must match for two runs' final numbers to measure the same thing
+SAME_FOR_METRICS = ("data.", "condition.kind")
+SAME_EVAL_SETTINGS = ("n_samples", "features", "pr_k", "dc_k")
+
+
+def _not_comparable(configs: list[dict], finals: list[dict]) -> list[str]:
+    """The config keys and eval settings that differ between the runs and change what the
+    metrics measure (the data, the features, the sample count); empty when comparable."""
+    keys = sorted({k for c in configs for k in c if k.startswith(SAME_FOR_METRICS)})
+    out = [k for k in keys if len({json.dumps(c.get(k), sort_keys=True) for c in configs}) > 1]
+    settings = [e.get("settings") or {} for e in finals if e]
+    out += [f"eval.{k}" for k in SAME_EVAL_SETTINGS
+            if len({json.dumps(s.get(k), sort_keys=True) for s in settings}) > 1 and f"eval.{k}" not in out]
+    return out
 
 
 def to_json(data: dict) -> str:
@@ -94,7 +113,8 @@ def to_text(data: dict) -> str:
         cells = [s + (" *" if i in m["best"] else "") for i, s in enumerate(m["shown"])]
         lines.append(row(m["key"], cells, {"higher": "  (higher is better)",
                                            "lower": "  (lower is better)"}.get(m["better"], "")))
-    lines.append("* the better value (ties: each; none when all are equal)")
+    lines.append(f"* {data['note']}" if data.get("note") else
+                 "* the better value (ties: each; none when all are equal)")
     if data["config_diff"]:
         lines += ["", "config differences:"]
         lines += [row(d["key"], ["-" if v is None else json.dumps(v) for v in d["values"]])
@@ -121,6 +141,7 @@ def write_compare(run_dirs: list[str | Path], out: str | Path = "compare.html") 
     figure = png(fig, "runs overlaid") if fig is not None else None
     colours = [plots.PALETTE[i % len(plots.PALETTE)] for i in range(len(names))]
     page = render("compare.html.j2", runs=data["runs"], metrics=data["metrics"], diff=data["config_diff"],
+                  note=data["note"],
                   figure=figure, colours=colours, built=time.strftime("%Y-%m-%d %H:%M:%S"),
                   live=False, refresh=0, fmt=lambda v: "\u2014" if v is None else json.dumps(v))
     return write_text_atomic(Path(out), page)
