@@ -124,3 +124,22 @@ def test_runs_on_different_data_are_shown_but_not_ranked(tmp_path, capsys):
     assert all(m["best"] == [] for m in data["metrics"]) and "data.name" in data["note"]
     assert main(["compare", str(a), str(b), "--text"]) == 0
     assert "no value is marked better" in capsys.readouterr().out
+
+
+def test_hand_made_records_do_not_break_report_or_compare(tmp_path, capsys):
+    """Records a user (or a damaged file) wrote: a reference without its source, mode counts that
+    are not a list, NaN and -inf values. The report is written; NaN/inf are never 'better'."""
+    assert better_of([float("nan"), 0.2, 0.5], "lower") == [1]
+    assert better_of([float("-inf"), 0.2, 0.5], "lower") == [1]
+    a = _fake_run(tmp_path / "a", "nonsaturating", jsd=0.10, covered=6)
+    f = RunFolder(a)
+    f.append({"step": 100, "kind": "reference", "jsd": 0.01})
+    f.append({"step": 100, "kind": "eval", "mode_counts": "many", "mmd2": float("nan")})
+    b = _fake_run(tmp_path / "b", "hinge", jsd=0.05, covered=5)
+    RunFolder(b).append({"step": 100, "kind": "eval", "mode_counts": [1, 2, 3] * 40, "mmd2": 0.3})
+    assert main(["report", str(a)]) == 0 and main(["report", str(b)]) == 0
+    assert "source not recorded" in (a / "report.html").read_text()
+    assert main(["compare", str(a), str(b), "--out", str(tmp_path / "c.html")]) == 0
+    by = {m["key"]: m["best"] for m in CMP.compare_data([a, b])["metrics"]}
+    assert by["mmd2"] == []            # one finite value: nothing to rank
+    assert "Traceback" not in capsys.readouterr().err

@@ -49,7 +49,7 @@ def _mode_section(last: dict, dataset):
     counts = last["mode_counts"]
     total = max(sum(counts), 1)
     modes = dataset.modes.numpy() if getattr(dataset, "modes", None) is not None else None
-    rows = [[i, ", ".join(f"{c:.2f}" for c in modes[i]) if modes is not None else "", n,
+    rows = [[i, ", ".join(f"{c:.2f}" for c in modes[i]) if modes is not None and i < len(modes) else "", n,
              f"{100 * n / total:.1f}%", "yes" if n else "MISSED"] for i, n in enumerate(counts)]
     return Section("Modes", ["High-quality samples per mode (ideal: equal shares)."],
                    header=["mode", "centre", "HQ samples", "share", "covered"], rows=rows, anchor="modes")
@@ -131,7 +131,8 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
         curves.append(Section("Learning rate", [f"Schedule: {cfg.train.lr_schedule}"
                                                 f" (train.lr_schedule; objectives may declare their own)."],
                               png(fig, "learning rate", wide=False), anchor="lr"))
-    if last and "mode_counts" in last:
+    counts = (last or {}).get("mode_counts")
+    if isinstance(counts, list) and counts and all(MI.is_number(c) for c in counts):   # a damaged record: no table
         curves.append(_mode_section(last, dataset))
 
     step = max([int(s["step"]) for s in snaps] + [r.get("step", 0) for r in records], default=0)

@@ -3,6 +3,7 @@ each one, its label, whether higher or lower is better, and its format; all read
 registered metrics' ``outputs`` (gankit.metrics.base), never from a list of names here."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 # keys of eval / reference records that are bookkeeping, not measurements
@@ -84,7 +85,7 @@ def eval_keys(evals: list[dict], infos: dict[str, KeyInfo]) -> list[str]:
 def better_of(values: list, better: str | None) -> list[int]:
     """Indices of the best value(s) under the direction: every run that ties for it; none
     when there is no direction, fewer than two numbers, or all of them are equal."""
-    idx = [i for i, v in enumerate(values) if is_number(v)]
+    idx = [i for i, v in enumerate(values) if is_number(v) and math.isfinite(v)]   # NaN/inf: never "better"
     if better not in ("higher", "lower") or len(idx) < 2:
         return []
     nums = [values[i] for i in idx]
