@@ -123,6 +123,18 @@ def test_nan_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(tmp_p
     assert all(torch.isfinite(v).all() for v in state["models"]["G"].values())
 
 
+def test_nan_advice_is_the_objectives_and_says_when_no_checkpoint_exists(tmp_path):
+    """A VAE whose decoder sigma underflows: the message advised D's rate and a gradient penalty
+    (a VAE has no D) and promised a last good checkpoint that was never written."""
+    run = Run.create(C.load("ring-vae", ["objective.sigma=1e-25", "train.steps=10", "train.log_every=5",
+                                         "train.progress=false", "train.live_report=false"]), tmp_path / "v")
+    with pytest.raises(NonFiniteLoss) as e:
+        run.train()
+    msg = str(e.value)
+    assert "objective.sigma" in msg and "optim_d" not in msg and "penalty" not in msg
+    assert "before its first checkpoint" in msg and "last good checkpoint" not in msg
+
+
 def test_create_refuses_to_overwrite_a_trained_run(tmp_path, tiny):
     Run.create(C.load("ring", tiny), tmp_path / "r").train()
     with pytest.raises(RunError, match="--resume"):

@@ -92,6 +92,8 @@ def _seed_of(z: Tensor) -> int:
 
 
 class EnergyObjective(Objective):
+    nan_hint = ("Try a lower learning rate (--set optim_d.lr=...), a smaller Langevin step "
+                "(objective.step_size) or a larger energy penalty (objective.alpha).")
     sample_module = "D"
     has_latent = False           # samples come from Langevin chains: no code to invert
 

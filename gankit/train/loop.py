@@ -56,7 +56,10 @@ class Trainer:
     def __init__(self, phases: list[Phase], callbacks: list = (), log_every: int = 50,
                  autocast: Callable[[], ContextManager] = contextlib.nullcontext,
                  grad_sync: Callable[[Phase], None] | None = None,
-                 reduce_logs: Callable[[Tensor], Tensor] | None = None):
+                 reduce_logs: Callable[[Tensor], Tensor] | None = None,
+                 nan_hint: str = "Try a lower learning rate (--set optim_d.lr=... optim_g.lr=...), a gradient "
+                                 "penalty, or a bounded loss."):
+        self.nan_hint = nan_hint       # the objective's own advice (a VAE has no D to penalise)
         self.phases = phases
         self.autocast = autocast       # the forward passes' context (mixed precision)
         self.grad_sync = grad_sync
@@ -131,8 +134,7 @@ class Trainer:
                 if bad:
                     raise NonFiniteLoss(
                         f"non-finite values at step {self.step}: {', '.join(bad)}. Training stopped; "
-                        "the last good checkpoint is kept. Try a lower learning rate "
-                        "(--set optim_d.lr=... optim_g.lr=...), a gradient penalty, or a bounded loss.")
+                        f"the last good checkpoint is kept. {self.nan_hint}")
                 for cb in self.callbacks:
                     getattr(cb, "on_log", lambda t, r: None)(self, record)
             for cb in self.callbacks:

@@ -66,6 +66,7 @@ class Objective(ABC):
     sample_module = "G"          # the declared module that generates (objectives may override)
     supports_bf16 = False        # can its step run under bf16 autocast (nets' plain forwards)?
     lr_schedule = None           # a gankit.train.schedule.Schedule of its own (set in setup), or None
+    nan_hint = ""                # what to try when its losses turn NaN (empty: the GAN advice)
 
     def __init__(self):
         self.modules: dict[str, nn.Module] = {}

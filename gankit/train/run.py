@@ -33,7 +33,7 @@ from gankit.runfolder import RunFolder
 from gankit.train.build import build_loss, build_net, build_nets, build_optimizer
 from gankit.train import distributed, threads
 from gankit.train.callbacks import Checkpointer, MetricsLogger, PeriodicEval, Progress, Snapshots
-from gankit.train.loop import Trainer
+from gankit.train.loop import NonFiniteLoss, Trainer
 from gankit.train.objective import Batch, ObjectiveContext, optimizer_params
 from gankit.train.parts import refuse_batch_norm_on_one_sample
 from gankit.train.precision import autocast_for
@@ -310,7 +310,8 @@ class Run(RunSampling, RunState):
                      Checkpointer(self, cfg.checkpoint_every, cfg.steps)] + ([load_follower] if load_follower else [])
         trainer = Trainer(self.objective.phases, callbacks, cfg.log_every, self.autocast,
                           grad_sync=distributed.GradSync(world) if world.parallel else None,
-                          reduce_logs=distributed.mean_over_ranks(world) if world.parallel else None)
+                          reduce_logs=distributed.mean_over_ranks(world) if world.parallel else None,
+                          **({"nan_hint": self.objective.nan_hint} if self.objective.nan_hint else {}))
         trainer.step = self.step
         self._clock = time.perf_counter()
         try:
@@ -325,6 +326,11 @@ class Run(RunSampling, RunState):
                                               f"of {cfg.steps}, checkpoint {path} written; continue with "
                                               f"gankit train --resume --out {self.dir}")
                 self.torch_rng = torch.get_rng_state()
+        except NonFiniteLoss as e:
+            if self.folder.checkpoints():
+                raise
+            raise NonFiniteLoss(str(e).replace("the last good checkpoint is kept",
+                                               "it failed before its first checkpoint")) from None
         finally:
             torch.set_num_threads(before)
             self.train_time, self._clock = self.elapsed(), None

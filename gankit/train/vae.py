@@ -96,6 +96,9 @@ def _unconditional_normal(cfg, who: str):
 
 
 class AutoEncoderObjective(Objective):
+    nan_hint = ("Try a lower learning rate (--set optim_g.lr=...) or, with a Gaussian decoder, a larger "
+                "fixed sigma (--set objective.sigma=...; 0 learns it).")
+
     def __init__(self, ctx: ObjectiveContext, variational: bool, decoder: str, sigma: float,
                  beta: float, code_decay: float):
         super().__init__()
