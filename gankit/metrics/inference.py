@@ -51,7 +51,10 @@ def _classify(ctx):
     ds = ctx.dataset
     pred = ctx.classify(ds.split("heldout")).argmax(1).numpy()
     true = ds.split_labels("heldout").numpy()
-    return {"test_accuracy": float((pred == true).mean()), "cluster_accuracy": cluster_accuracy(pred, true)}
+    out = {"cluster_accuracy": cluster_accuracy(pred, true)}
+    if getattr(ctx.classify, "classes_named", True):     # an unsupervised code's index is not the class
+        out["test_accuracy"] = float((pred == true).mean())
+    return out
 
 
 @register_metric("recon_error", _heldout,

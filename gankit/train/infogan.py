@@ -73,6 +73,8 @@ class InfoGANObjective(Objective):
     def generate(self, z: Tensor, c: Tensor | None = None) -> Tensor:
         return self.G(self.latent(z))
 
+    classes_named = False       # the code's index is not a class: only cluster accuracy means something
+
     def classify(self, x: Tensor) -> Tensor:
         return self.Q(self.D.features(x))[:, :self.p.categories]
 

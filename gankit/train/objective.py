@@ -67,6 +67,7 @@ class Objective(ABC):
     supports_bf16 = False        # can its step run under bf16 autocast (nets' plain forwards)?
     lr_schedule = None           # a gankit.train.schedule.Schedule of its own (set in setup), or None
     nan_hint = ""                # what to try when its losses turn NaN (empty: the GAN advice)
+    classes_named = True         # classify()'s index i is class i (False: an unsupervised code, InfoGAN's)
 
     def __init__(self):
         self.modules: dict[str, nn.Module] = {}

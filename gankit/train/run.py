@@ -367,6 +367,7 @@ class Run(RunSampling, RunState):
             for k, m in self.modules.items():
                 m.train(modes[k])
             return out
+        classify.classes_named = self.objective.classes_named
         return classify
 
     def evaluate(self, names: list[str] | None = None, rejection: bool = True) -> dict:
