@@ -11,6 +11,8 @@ from gankit.config import ConfigError
 
 def _cmd_train(a):
     from gankit.train.distributed import launched
+    if a.nproc < 1:
+        raise ConfigError(f"--nproc {a.nproc}: give the number of processes, 1 or more")
     if not a.out and not a.resume and (a.nproc > 1 or launched()):
         if launched():   # each process would name its own timestamped folder
             raise ConfigError("under torchrun give --out RUN_DIR: every process must use the same run folder")

@@ -239,6 +239,15 @@ def mean_over_ranks(world: World):
     return reduce
 
 
+def max_over_ranks(world: World):
+    """The loop's ``agree_stop``: the largest of the ranks' integers (their stop signals)."""
+    def agree(code: int) -> int:
+        x = torch.tensor([code], dtype=torch.int64, device=world.device)
+        dist.all_reduce(x, op=dist.ReduceOp.MAX)
+        return int(x.item())
+    return agree
+
+
 def sum_over_ranks(x: torch.Tensor) -> torch.Tensor:
     """The sum of ``x`` over the ranks of a data-parallel run (``x`` itself in one process);
     differentiable: the gradient of every rank's copy is the sum of the ranks' gradients."""

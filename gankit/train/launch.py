@@ -34,10 +34,15 @@ def launch(nproc: int, gankit_argv: list[str]) -> int:
     if launched():
         raise ConfigError("--nproc: this process was itself started by torchrun; drop --nproc (torchrun "
                           "already starts the processes)")
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import main as torchrun
     try:
         torchrun(["--standalone", "--nproc-per-node", str(nproc), "-m", "gankit", *gankit_argv])
+    except SignalException as e:    # SIGTERM/SIGINT to the launcher: torchrun passed it on to the ranks
+        print(f"gankit: {e.sigval.name} received: the {nproc} processes were stopped (each stops after "
+              "a step all agree on and rank 0 writes a checkpoint); continue with --resume", file=sys.stderr)
+        return 128 + int(e.sigval)
     except ChildFailedError as e:   # each child printed its own `gankit: error: ...`
         codes = [f.exitcode for f in e.failures.values()]
         print(f"gankit: {len(codes)} of {nproc} processes failed (exit codes {codes})", file=sys.stderr)

@@ -37,6 +37,9 @@ class StepContext:
     scratch: dict = field(default_factory=dict)  # shared between phases of one iteration
 
 
+STOP_EVERY = 10    # steps between the processes' agreements on stopping (one scalar all-reduce)
+
+
 class NonFiniteLoss(RuntimeError):
     pass
 
@@ -57,6 +60,7 @@ class Trainer:
                  autocast: Callable[[], ContextManager] = contextlib.nullcontext,
                  grad_sync: Callable[[Phase], None] | None = None,
                  reduce_logs: Callable[[Tensor], Tensor] | None = None,
+                 agree_stop: Callable[[int], int] | None = None,
                  nan_hint: str = "Try a lower learning rate (--set optim_d.lr=... optim_g.lr=...), a gradient "
                                  "penalty, or a bounded loss."):
         self.nan_hint = nan_hint       # the objective's own advice (a VAE has no D to penalise)
@@ -64,6 +68,10 @@ class Trainer:
         self.autocast = autocast       # the forward passes' context (mixed precision)
         self.grad_sync = grad_sync
         self.reduce_logs = reduce_logs
+        # several processes: a signal reaches them at different steps, and one that stopped alone
+        # would leave the others waiting in a collective; every STOP_EVERY steps they agree
+        # (the max over ranks of each one's stop signal, 0 = none) and stop together
+        self.agree_stop = agree_stop
         self.callbacks = list(callbacks)
         self.log_every = log_every
         self.step = 0
@@ -139,7 +147,13 @@ class Trainer:
                     getattr(cb, "on_log", lambda t, r: None)(self, record)
             for cb in self.callbacks:
                 getattr(cb, "on_step_end", lambda t: None)(self)
-            if self.stop is not None:
-                break
+            if self.agree_stop is None:
+                if self.stop is not None:
+                    break
+            elif self.step % STOP_EVERY == 0 or self.step == steps:
+                agreed = self.agree_stop(int(self.stop or 0))
+                if agreed:
+                    self.stop = self.stop or agreed
+                    break
         for cb in self.callbacks:
             getattr(cb, "on_train_end", lambda t: None)(self)

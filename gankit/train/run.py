@@ -311,6 +311,7 @@ class Run(RunSampling, RunState):
         trainer = Trainer(self.objective.phases, callbacks, cfg.log_every, self.autocast,
                           grad_sync=distributed.GradSync(world) if world.parallel else None,
                           reduce_logs=distributed.mean_over_ranks(world) if world.parallel else None,
+                          agree_stop=distributed.max_over_ranks(world) if world.parallel else None,
                           **({"nan_hint": self.objective.nan_hint} if self.objective.nan_hint else {}))
         trainer.step = self.step
         self._clock = time.perf_counter()
@@ -322,6 +323,9 @@ class Run(RunSampling, RunState):
                     saved = self.folder.checkpoints()
                     path = saved[-1][1] if saved and saved[-1][0] == self.step else self.save_checkpoint()
                     name = signal.Signals(trainer.stop).name
+                    if not self.is_main:    # rank 0 wrote the checkpoint and says so
+                        raise TrainingInterrupted(trainer.stop, f"{name}: rank {world.rank} stopped after "
+                                                  f"step {self.step}")
                     raise TrainingInterrupted(trainer.stop, f"{name} received: stopped after step {self.step} "
                                               f"of {cfg.steps}, checkpoint {path} written; continue with "
                                               f"gankit train --resume --out {self.dir}")
