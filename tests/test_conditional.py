@@ -162,3 +162,19 @@ def test_conditional_command_line(tmp_path, tiny):
     p = subprocess.run(cmd + ["sample", str(run), "-n", "5", "--label", "99", "--out",
                               str(tmp_path / "s.npy")], capture_output=True, text=True, env=env)
     assert p.returncode == 2 and "valid labels are 0..7" in p.stderr
+
+
+def test_one_class_is_refused_and_thin_classes_are_named_by_within_class(tmp_path, tiny):
+    """One class: the mismatched-condition sampler drew from an empty range (a traceback at
+    step 0).  within_class with fewer than 3 samples a class divided by zero."""
+    import numpy as np
+    x = torch.randint(0, 255, (30, 1, 8, 8), dtype=torch.uint8)
+    with pytest.raises(ConfigError, match="one class"):
+        ConditionalData(ImageDataset(x, np.zeros(30, dtype=np.int64), class_names=["only"]), "label")
+    with pytest.raises(ConfigError, match="one class"):
+        Run.create(C.load("ring-cgan", tiny + ["data.n_modes=1"]), tmp_path / "one")
+    run = Run.create(C.load("ring-cgan", tiny + ["train.steps=4", "eval.n_samples=16"]), tmp_path / "r").train()
+    from gankit.metrics.base import TooFewSamples
+    with pytest.raises(TooFewSamples, match="no class had 3"):
+        from gankit.metrics import conditional as MC
+        MC._within_class(run.eval_context())

@@ -142,3 +142,10 @@ def test_token_lists_keep_a_character_unk_whole():
     x = ds.encode(["aZc"])
     assert ds.token_lists(x) == [["a", "<unk>", "c"]]
     assert ds.decode(x) == ["a<unk>c"]
+
+
+def test_words_whose_lines_the_lowercase_filter_drops_say_so(tmp_path):
+    f = tmp_path / "unicode.txt"
+    f.write_text("\n".join(["café", "日本語", "Apple", "über", "naïve"] * 10) + "\n")
+    with pytest.raises(ConfigError, match="lowercase_only keeps 0 of the 50 lines.*lowercase_only=false"):
+        DATASETS.build("words", {"path": str(f)})

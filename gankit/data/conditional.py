@@ -82,6 +82,10 @@ class ConditionalData:
             raise ConfigError(f"condition.kind = {kind!r}: dataset {type(base).__name__} has no labels; "
                               "use labelled data (a mixture, MNIST, Fashion-MNIST, a folder with "
                               "sub-folders) or condition.kind = 'none'")
+        if self.n_classes < 2:
+            raise ConfigError(f"condition.kind = {kind!r}: the data hold one class, so there is nothing to "
+                              "condition on (a folder needs two or more class sub-folders); use "
+                              "condition.kind = 'none'")
         if kind == "text":
             if base.kind != "image":
                 raise ConfigError("condition.kind = 'text': captions are measured from images; "

@@ -358,6 +358,11 @@ def words(path, max_len, lowercase_only, test_fraction, seed):
             "/usr/share/dict/words) or set data.path to any file with one word a line")
     lines = _read_lines(path, False, hint)
     if lowercase_only:
-        lines = [w for w in lines if w.isascii() and w.isalpha() and w.islower()]
+        kept = [w for w in lines if w.isascii() and w.isalpha() and w.islower()]
+        if len(set(kept)) < 2 <= len(set(w for w in lines if w.strip())):
+            raise ConfigError(f"data: data.lowercase_only keeps {len(set(kept))} of the {len(lines)} lines of "
+                              f"{path} (only lowercase a-z words pass); use --set data.lowercase_only=false, "
+                              "or data.name='textfile' for any text")
+        lines = kept
     return lines_dataset(lines, "char", max_len, 1, 0, test_fraction, seed, path)
 

@@ -94,4 +94,14 @@ def _within_class(ctx):
             continue
         fds.append(frechet_distance(*gaussian_stats(a.numpy()), *gaussian_stats(b.numpy())))
         ratios.append(float(torch.pdist(a).mean() / torch.pdist(b).mean().clamp_min(1e-12)))
+    if len(fds) < ds.n_classes:
+        from gankit.metrics.base import TooFewSamples
+        short = ds.n_classes - len(fds)
+        if not fds:
+            raise TooFewSamples(f"within_class: no class had 3 or more samples of each kind "
+                                f"({len(y)} samples over {ds.n_classes} classes)")
+        import warnings
+        warnings.warn(f"within_class: {short} of {ds.n_classes} classes had fewer than 3 samples of "
+                      f"each kind and are left out of the mean; more samples: --set eval.n_samples=N",
+                      stacklevel=2)
     return {"fd_within_class": sum(fds) / len(fds), "diversity_ratio": sum(ratios) / len(ratios)}
