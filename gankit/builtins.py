@@ -66,5 +66,15 @@ def import_modules(names: list[str]) -> None:
         try:
             importlib.import_module(name)
         except ImportError as e:
+            if e.name and e.name != name and not name.startswith(e.name + "."):   # the module ran; its import failed
+                raise ConfigError(f"imports: {name!r} imports {e.name!r}, which is not installed ({e}); "
+                                  f"install it (pip install ...) or remove that import") from None
             raise ConfigError(f"imports: cannot import {name!r} ({e}); put the module in the "
                               "working directory or on PYTHONPATH") from None
+        except ConfigError:
+            raise
+        except Exception as e:        # the user's module raised while it ran: where, in one line
+            import traceback
+            tb = traceback.extract_tb(e.__traceback__)
+            at = f" at {tb[-1].filename}:{tb[-1].lineno}" if tb else ""
+            raise ConfigError(f"imports: importing {name!r} failed{at}: {type(e).__name__}: {e}") from None

@@ -39,7 +39,17 @@ class Registry:
             old = self._entries.get(name)
             module = getattr(factory, "__module__", "") or ""
             if old is not None and old.module != module:
-                raise ValueError(f"{self.kind} {name!r} is registered twice ({old.module} and {module})")
+                raise ConfigError(f"{self.kind} {name!r} is registered twice ({old.module} and {module}); "
+                                  f"give the one in {module} another name")
+            if params is not None and dataclasses.is_dataclass(params):
+                import inspect
+                args = inspect.signature(factory).parameters
+                if not any(p.kind is p.VAR_KEYWORD for p in args.values()):
+                    stray = [f.name for f in dataclasses.fields(params) if f.name not in args]
+                    if stray:
+                        raise ConfigError(f"{self.kind} {name!r} ({module}): option(s) {stray} of "
+                                          f"{params.__name__} are not arguments of {factory.__name__}"
+                                          f"{inspect.signature(factory)}; a params field is passed by name")
             doc = (factory.__doc__ or "").strip().splitlines()
             self._entries[name] = Entry(name, factory, params, help or (doc[0] if doc else ""), module)
             return factory

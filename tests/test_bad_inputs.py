@@ -372,3 +372,23 @@ def test_bad_cli_arguments(tiny_run_dir, tmp_path, capsys, argv, code, words):
 def test_argparse_errors_return_2_without_a_traceback(capsys, argv):
     rc, out, err = run_cli(argv, capsys)
     assert rc == 2 and "Traceback" not in err and "error:" in err
+
+
+PLUGINS = {
+    "raises": ('raise ValueError("oops")\n', ["importing", "raises_mod", ":1", "ValueError: oops"]),
+    "dep": ("import not_installed_pkg_xyz\n", ["imports 'not_installed_pkg_xyz'", "not installed"]),
+    "clash": ("from gankit import api\n@api.register_loss('hinge', None, 'x')\ndef hinge():\n    pass\n",
+              ["loss 'hinge' is registered twice", "another name"]),
+    "typo": ("from dataclasses import dataclass\nfrom gankit import api\n@dataclass\nclass P:\n    widht: int = 3\n"
+             "@api.register_generator('typo_g', P, 'x')\ndef typo_g(noise_dim, data, width):\n    pass\n",
+             ["['widht']", "not arguments of typo_g"]),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(PLUGINS))
+def test_a_plugins_mistakes_are_one_line(tmp_path, capsys, kind):
+    """A user's --import module that raises, lacks a dependency, reuses a built-in name or whose
+    options do not match its factory: one line naming it, not a traceback."""
+    code, words = PLUGINS[kind]
+    (tmp_path / f"{kind}_mod.py").write_text(code)
+    assert_clear_error(*run_cli(["--import", str(tmp_path / f"{kind}_mod.py"), "list"], capsys), 2, words)
