@@ -392,3 +392,21 @@ def test_a_plugins_mistakes_are_one_line(tmp_path, capsys, kind):
     code, words = PLUGINS[kind]
     (tmp_path / f"{kind}_mod.py").write_text(code)
     assert_clear_error(*run_cli(["--import", str(tmp_path / f"{kind}_mod.py"), "list"], capsys), 2, words)
+
+
+def test_a_plugin_metric_returning_tensors_or_failing(tmp_path, tiny_run_dir, capsys):
+    """A user's metric returning a 0-d tensor was a traceback (not JSON); one that is not a dict,
+    or raises, names the metric and its module."""
+    (tmp_path / "mymetrics.py").write_text(
+        "import torch\nfrom gankit import api\n"
+        "@api.register_metric('m_tensor', lambda ds: True, 'x')\ndef m_tensor(ctx):\n    return {'m_t': torch.tensor(0.5)}\n"
+        "@api.register_metric('m_float', lambda ds: True, 'x')\ndef m_float(ctx):\n    return 0.5\n"
+        "@api.register_metric('m_raise', lambda ds: True, 'x')\ndef m_raise(ctx):\n    raise KeyError('nope')\n")
+    run = _copy_run(tiny_run_dir, tmp_path)
+    imp = ["--import", str(tmp_path / "mymetrics.py")]
+    rc, out, err = run_cli(imp + ["eval", run, "--metrics", "m_tensor", "--json"], capsys)
+    assert rc == 0 and '"m_t": 0.5' in out
+    assert_clear_error(*run_cli(imp + ["eval", run, "--metrics", "m_float"], capsys), 2,
+                       ["'m_float' (mymetrics) returned float"])
+    assert_clear_error(*run_cli(imp + ["eval", run, "--metrics", "m_raise"], capsys), 2,
+                       ["'m_raise' (mymetrics) failed: KeyError"])

@@ -7,6 +7,21 @@ Importing this package registers nothing; ``gankit.builtins.load_builtins()`` do
 from __future__ import annotations
 
 
+def _checked(m, res) -> dict:
+    """A metric's result as the record stores it: a dict; 0-d tensors and numpy scalars become
+    Python numbers (a user's metric may return torch.tensor(0.5))."""
+    from gankit.config import ConfigError
+    if not isinstance(res, dict):
+        raise ConfigError(f"metric {m.name!r} ({getattr(m.fn, '__module__', '?')}) returned "
+                          f"{type(res).__name__}, not a dict of {{name: number}}")
+    out = {}
+    for k, v in res.items():
+        if hasattr(v, "ndim") and getattr(v, "ndim", None) == 0 and hasattr(v, "item"):
+            v = v.item()
+        out[str(k)] = v
+    return out
+
+
 def evaluate(ctx, names: list[str] | None = None) -> dict:
     from gankit.config import ConfigError
     from gankit.registry import METRICS
@@ -30,9 +45,16 @@ def evaluate(ctx, names: list[str] | None = None) -> dict:
         for m in todo:
             bar.step(m.name)
             try:
-                out.update(m(ctx))
+                out.update(_checked(m, m(ctx)))
             except TooFewSamples as e:
                 warnings.warn(f"metric {m.name} skipped: {e} (eval.n_samples = {ctx.settings.n_samples}, "
                               f"or the data's size; more samples: --set eval.n_samples=500)", stacklevel=2)
+            except ConfigError:
+                raise
+            except Exception as e:        # a user's metric (--import) that fails: which one, in one line
+                module = getattr(m.fn, "__module__", "") or ""
+                if module.startswith("gankit."):
+                    raise
+                raise ConfigError(f"metric {m.name!r} ({module}) failed: {type(e).__name__}: {e}") from e
             bar.advance()
     return out

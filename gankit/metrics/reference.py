@@ -86,7 +86,8 @@ def _measure(m, ctx, out: dict, skipped: list):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = m(ctx)
+            from gankit.metrics import _checked
+            res = _checked(m, m(ctx))
     except Exception:     # NoReference, or a metric that needs what real data lacks (G's likelihood)
         skipped.append(m.name)
         return
