@@ -51,6 +51,7 @@ class Job:
     seed: int = 0
     raw: dict | None = None          # the config itself, e.g. SOURCE with its [data] swapped
     tags: dict = field(default_factory=dict)
+    imports: list[str] = field(default_factory=list)   # `gankit --import` modules: a spawned worker imports them
 
     def config(self, extra: list[str] = ()):
         """The resolved RunConfig; ConfigError for a bad source or override."""
@@ -82,6 +83,9 @@ def run_job(job: Job, metrics: list[str] | None = None, g_alone: bool = True) ->
     samples, so a table can show what rejection adds."""
     import torch
     torch.set_num_threads(1)   # parallel runs, not parallel matmuls: small nets scale badly
+    from gankit.builtins import import_modules, load_builtins
+    load_builtins()
+    import_modules(job.imports)
     from gankit.io import jsonable
     from gankit.train.run import Run
     steps = job.config().train.steps
@@ -180,12 +184,13 @@ def _describe(job: Job, r: dict) -> str:
 def run_sweep(jobs: list[Job], results_path: str | Path, workers: int = 2,
               metrics: list[str] | None = None, resume: bool = False,
               log: Callable[[str], None] = _stderr, identify: Callable[[dict], str] | None = None,
-              record: Callable[[dict], dict] | None = None) -> list[dict]:
+              record: Callable[[dict], dict] | None = None, failed: list | None = None) -> list[dict]:
     """Run ``jobs`` in ``workers`` processes; returns the records (reused ones first).
 
     Each record is appended to results_path as soon as its run ends; a failed run (an exception,
     e.g. a NaN loss) is logged and the sweep goes on.  ``record`` reshapes a record before it is
-    stored (a benchmark keeping its own format); ``identify``: see reuse."""
+    stored (a benchmark keeping its own format); ``identify``: see reuse.  ``failed`` collects
+    "label seed N: error" for each run that failed."""
     for j in jobs:
         j.identity   # a bad source or override fails here, before any training
     results, todo = reuse(jobs, results_path, identify, log) if resume else ([], list(jobs))
@@ -205,6 +210,8 @@ def run_sweep(jobs: list[Job], results_path: str | Path, workers: int = 2,
                 r = f.result()
             except Exception as e:   # one failed run is reported, not fatal
                 log(f"FAILED {_describe(j, {})} {type(e).__name__}: {e}")
+                if failed is not None:
+                    failed.append(f"{j.label} seed {j.seed}: {type(e).__name__}")
                 continue
             r = record(r) if record else r
             results.append(r)
@@ -278,22 +285,26 @@ def _cmd_sweep(a) -> None:
         raise ConfigError(f"--seeds must be at least 1, got {a.seeds}")
     if a.workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {a.workers}")
+    variants = [parse_variant(v) for v in a.variants]
+    labels = [v[0] for v in variants]
+    if len(set(labels)) < len(labels):
+        raise ConfigError(f"two variants share a label ({', '.join(labels)}); name them LABEL=SOURCE")
+    imports = list(getattr(a, "imports", None) or [])
+    jobs = [Job(label, src, ov + a.set, s, imports=imports) for label, src, ov in variants
+            for s in range(a.first_seed, a.first_seed + a.seeds)]
+    for j in jobs[::a.seeds]:
+        j.config()            # a bad variant fails here; the configs' own imports register their metrics
     metrics = [m for m in (a.metrics or "").split(",") if m] or None
     if metrics:
         from gankit.registry import METRICS
         unknown = [m for m in metrics if m not in METRICS.names()]
         if unknown:
             raise ConfigError(f"--metrics: unknown {', '.join(unknown)}; valid: {', '.join(METRICS.names())}")
-    variants = [parse_variant(v) for v in a.variants]
-    labels = [v[0] for v in variants]
-    if len(set(labels)) < len(labels):
-        raise ConfigError(f"two variants share a label ({', '.join(labels)}); name them LABEL=SOURCE")
-    jobs = [Job(label, src, ov + a.set, s) for label, src, ov in variants
-            for s in range(a.first_seed, a.first_seed + a.seeds)]
     if a.table_only:   # tabulate what the results file holds for these jobs, train nothing
         results = reuse(jobs, a.results)[0]
-    else:
-        results = run_sweep(jobs, a.results, a.workers, metrics, a.resume)
+    failed: list[str] = []
+    if not a.table_only:
+        results = run_sweep(jobs, a.results, a.workers, metrics, a.resume, failed=failed)
     ordered = []   # variants in command-line order; a DRS run also gets a row of G's own samples
     for label in labels:
         rs = [r for r in results if r["label"] == label]
@@ -305,6 +316,10 @@ def _cmd_sweep(a) -> None:
     if a.out:
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
         Path(a.out).write_text(md)
+    if failed:     # the table holds the runs that finished; the sweep itself did not
+        print(f"gankit: {len(failed)} of {len(jobs)} runs failed ({'; '.join(failed)}); their errors are "
+              "above", file=sys.stderr)
+        return 1
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:

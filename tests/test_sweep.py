@@ -163,3 +163,19 @@ def test_cli_bad_input_is_a_config_error(argv, message, tmp_path):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
         _cli([*argv, "--results", str(results)])
     assert not results.exists()   # nothing ran
+
+
+def test_cli_a_failed_run_fails_the_sweep_and_plugins_reach_the_workers(tmp_path, capsys):
+    """A run that failed left its variant out of the table with exit 0; `gankit --import M sweep`
+    failed every run (the spawned workers never imported M) and exited 0 too."""
+    from gankit.cli import main
+    (tmp_path / "mymetric.py").write_text(
+        "from gankit import api\n@api.register_metric('gap0', lambda ds: True, 'x')\n"
+        "def gap0(ctx):\n    return {'gap0': 0.25}\n")
+    sets = sum((["--set", s] for s in SWEEP_TINY), [])
+    rc = main(["--import", str(tmp_path / "mymetric.py"), "sweep", "ok=ring-vanilla",
+               "nan=ring-vanilla@optim_d.lr=1e30@optim_g.lr=1e30", "--seeds", "1", "--workers", "1",
+               "--metrics", "gap0", "--results", str(tmp_path / "r.jsonl"), *sets])
+    out, err = capsys.readouterr()
+    assert rc == 1 and "1 of 2 runs failed (nan seed 0: NonFiniteLoss)" in err
+    assert "| ok | 1 | " in out and "0.250" in out
