@@ -71,6 +71,8 @@ def test_a_text_file_changed_after_training_is_refused_not_misdecoded(tmp_path, 
     assert "vocabulary differs" in err and "'cat' then, 'kitten' now" in err and "Traceback" not in err
     assert main(["train", "--resume", "--out", str(out), "--set", "train.steps=4"]) == 2
     assert "vocabulary differs" in capsys.readouterr().err
+    assert main(["report", str(out)]) == 2       # its snapshots would decode as other words too
+    assert "vocabulary differs" in capsys.readouterr().err
     # more words: another vocabulary size
     f.write_text("\n".join(LINES + ["zebra quux zebra", "quux zebra"]) + "\n")
     assert main(["sample", str(out), "-n", "4"]) == 2

@@ -121,6 +121,19 @@ class TextDataset(Dataset):
         return self._train_lines
 
 
+def check_vocabulary(old: list[str] | None, now: list[str]) -> None:
+    """Refuses a vocabulary other than the one a run trained on (``old``, kept in its checkpoints):
+    rebuilt from a data file edited since, G's tokens would decode as other words."""
+    if old is None or list(old) == list(now):
+        return
+    i = next((i for i, (a, b) in enumerate(zip(old, now)) if a != b), min(len(old), len(now)))
+    then = repr(old[i]) if i < len(old) else "nothing"
+    here = repr(now[i]) if i < len(now) else "nothing"
+    raise ConfigError(f"data: the vocabulary differs from the one this run trained on (token {i}: "
+                      f"{then} then, {here} now), so G's tokens would decode as other words: the "
+                      f"data file changed since training; restore it or train a new run")
+
+
 def valid_mask(x: Tensor, end_id: int | None) -> Tensor:
     """(n, L) bool: positions up to and including the first <end> (all of them without one)."""
     if end_id is None:

@@ -92,6 +92,9 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
     if dataset is None:
         from gankit.data import build_run_dataset
         dataset = build_run_dataset(cfg, run_dir)
+        if getattr(dataset, "kind", None) == "text" and folder.checkpoints():   # snapshots decode with it
+            from gankit.data.text import check_vocabulary
+            check_vocabulary(folder.load_checkpoint()[0].get("objective", {}).get("vocab"), dataset.vocab)
     records = folder.records()
     train = [r for r in records if r.get("kind") == "train"]
     evals = [r for r in records if r.get("kind") == "eval"]

@@ -41,7 +41,7 @@ import torch
 from torch import Tensor
 
 from gankit.config import ConfigError, opt
-from gankit.data.text import valid_mask
+from gankit.data.text import check_vocabulary, valid_mask
 from gankit.registry import OBJECTIVES
 from gankit.train.loop import Phase, StepContext
 from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec
@@ -177,14 +177,7 @@ class SeqGANObjective(Objective):
         if "baseline" in state:
             self.baseline.copy_(state["baseline"])
             self.baseline_set.copy_(state["baseline_set"])
-        old = state.get("vocab")
-        if old is not None and list(old) != self.vocab:
-            i = next((i for i, (a, b) in enumerate(zip(old, self.vocab)) if a != b), min(len(old), len(self.vocab)))
-            then = repr(old[i]) if i < len(old) else "nothing"
-            now = repr(self.vocab[i]) if i < len(self.vocab) else "nothing"
-            raise ConfigError(f"data: the vocabulary differs from the one this run trained on (token {i}: "
-                              f"{then} then, {now} now), so G's tokens would decode as other words: the "
-                              f"data file changed since training; restore it or train a new run")
+        check_vocabulary(state.get("vocab"), self.vocab)
 
     def tau_at(self, step: int) -> float:
         i = max(0, step - self.P - self.Pd)
