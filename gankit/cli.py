@@ -66,14 +66,15 @@ def _summary(result: dict) -> str:
     return "; ".join(parts + rest) or "no metric applies to this data"
 
 
-DATA_SET_HELP = "data.path=NEW or data.root=NEW: where the run's data are now, if they moved (repeatable)"
+DATA_SET_HELP = ("data.path=NEW or data.root=NEW: where the run's data are now, if they moved; "
+                 "generator.temperature=T: sample a sequence G at temperature T (repeatable)")
 
 
 def data_location_sets(sets: list[str], others: str | None = None) -> tuple[list[str], list[str]]:
-    """``--set`` items of a command that reads a trained run: (the data's new location, the rest);
-    the rest is refused unless it starts with ``others`` (e.g. "eval.")."""
-    from gankit.identity import DATA_LOCATION_KEYS
-    keys = {f"data.{k}" for k in DATA_LOCATION_KEYS}
+    """``--set`` items of a command that reads a trained run: (the data's new location and G's
+    sampling settings, the rest); the rest is refused unless it starts with ``others`` (e.g. "eval.")."""
+    from gankit.identity import DATA_LOCATION_KEYS, SAMPLING_KEYS
+    keys = {f"data.{k}" for k in DATA_LOCATION_KEYS} | {f"generator.{k}" for k in SAMPLING_KEYS}
     where = [s for s in sets if s.split("=", 1)[0].strip() in keys]
     rest = [s for s in sets if s not in where]
     bad = [s for s in rest if others is None or not s.strip().startswith(others)]

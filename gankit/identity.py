@@ -75,6 +75,8 @@ MODEL_KEYS = ("seed", "data", "generator", "discriminator", "noise", "condition"
 # ``--set data.path=NEW`` (or its config.toml edited).  Checkpoints written before this rule
 # hashed these keys too; RunFolder accepts those as well (``model_identity(..., legacy=True)``).
 DATA_LOCATION_KEYS = ("path", "root")
+# how G samples, not what it is: changed for `sample` / `eval` (and on --resume) of the same nets
+SAMPLING_KEYS = ("temperature",)
 
 
 def _resolved(cfg) -> dict:
@@ -101,13 +103,16 @@ def run_identity(cfg) -> str:
     return _hash(_resolved(cfg))
 
 
-def model_part(cfg, legacy: bool = False) -> dict:
+def model_part(cfg, legacy: bool = False, sampling: bool = False) -> dict:
     """The MODEL_KEYS of a config (plus the objective's name), as hashed by model_identity;
-    the data's location (DATA_LOCATION_KEYS) left out unless ``legacy``."""
+    the data's location (DATA_LOCATION_KEYS) left out unless ``legacy``, G's sampling settings
+    (SAMPLING_KEYS) unless ``legacy`` or ``sampling``."""
     d = _resolved(cfg)
     part = {k: d[k] for k in MODEL_KEYS if k in d}
     if not legacy and isinstance(part.get("data"), dict):
         part["data"] = {k: v for k, v in part["data"].items() if k not in DATA_LOCATION_KEYS}
+    if not (legacy or sampling) and isinstance(part.get("generator"), dict):
+        part["generator"] = {k: v for k, v in part["generator"].items() if k not in SAMPLING_KEYS}
     obj = d.get("objective")
     part["objective"] = obj.get("name") if isinstance(obj, dict) else obj
     return part
@@ -118,6 +123,12 @@ def model_identity(cfg, legacy: bool = False) -> str:
     name); stored in every checkpoint, so a checkpoint of another run is refused on loading.
     ``legacy``: as older checkpoints hashed it (the data's location in)."""
     return _hash(model_part(cfg, legacy))
+
+
+def model_identities(cfg) -> set[str]:
+    """Every hash a checkpoint of these nets may carry: model_identity's, and those of older
+    checkpoints (with the data's location; with G's sampling settings, 2026-12-04)."""
+    return {model_identity(cfg), model_identity(cfg, legacy=True), _hash(model_part(cfg, sampling=True))}
 
 
 def model_differences(a, b) -> list[str]:

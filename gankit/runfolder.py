@@ -323,12 +323,12 @@ class RunFolder:
                              "gankit train PRESET --out RUN_DIR")
 
     def _check_identity(self, state: dict, path: Path, config: dict):
-        from gankit.identity import model_differences, model_identity
+        from gankit.identity import model_differences, model_identities, model_identity
         stored = state.get("identity")
-        if stored is None or stored in (model_identity(config), model_identity(config, legacy=True)):
+        if stored is None or stored in model_identities(config):
             return                                    # None: written before identities
         own = state.get("config")
-        if isinstance(own, dict) and stored in (model_identity(own), model_identity(own, legacy=True)) \
+        if isinstance(own, dict) and stored in model_identities(own) \
                 and model_identity(own) == model_identity(config):
             return      # the run's own checkpoint (legacy hash), its data since moved (data.path/root)
         diff = model_differences(state.get("config", {}), config) if isinstance(state.get("config"), dict) else []

@@ -96,3 +96,28 @@ def test_bleu_reads_a_character_unk_as_one_token():
     ctx = SimpleNamespace(dataset=ds, settings=SimpleNamespace(n_samples=3), generate=lambda n, s: hyp[:n])
     scores = _bleu(ctx)
     assert scores["bleu2"] < 0.5, scores               # 1.0 if "<unk>" were re-split into characters
+
+
+def test_the_sampling_temperature_changes_without_a_new_run(tmp_path, capsys):
+    """generator.temperature was part of the model identity: sample refused --set for it and
+    --resume called the run's own checkpoint another run's."""
+    import torch as T
+    from gankit.identity import _hash, model_part
+    from gankit.runfolder import RunFolder
+    f = tmp_path / "lines.txt"
+    f.write_text("\n".join(LINES) + "\n")
+    out = tmp_path / "run"
+    assert main(["train", "words", "--out", str(out)] + _args(tmp_path, f)) == 0
+    capsys.readouterr()
+    cold = ["sample", str(out), "-n", "6", "--seed", "3", "--set", "generator.temperature=1e-6"]
+    assert main(cold) == 0
+    first = capsys.readouterr().out
+    assert main(cold) == 0 and capsys.readouterr().out == first
+    assert len(set(first.splitlines())) == 1          # near 0: the argmax, whatever the noise
+    # a checkpoint hashed before (temperature in the identity) still opens, at another temperature
+    path = RunFolder(out).checkpoints()[-1][1]
+    state = T.load(path, weights_only=True)
+    state["identity"] = _hash(model_part(state["config"], sampling=True))
+    T.save(state, path)
+    assert main(["train", "--resume", "--out", str(out), "--set", "train.steps=5",
+                 "--set", "generator.temperature=0.7"]) == 0
