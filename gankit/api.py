@@ -68,7 +68,9 @@ def train(config: str | Path | dict = "ring", out: str | Path | None = None, ove
     else:
         raw = C.resolve_source(str(config)) if not isinstance(config, dict) else dict(config)
         if imports:   # recorded in config.toml, so eval/sample/resume find the components again
-            raw["imports"] = list(dict.fromkeys([*raw.get("imports", []), *imports]))
+            # a file given relative to here is recorded absolute: the run is opened from anywhere
+            given = [str(Path(m).resolve()) if m.endswith(".py") else m for m in imports]
+            raw["imports"] = list(dict.fromkeys([*raw.get("imports", []), *given]))
         cfg = C.load(raw, overrides or [])
         if out is None:
             import time

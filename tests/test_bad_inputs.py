@@ -379,6 +379,9 @@ PLUGINS = {
     "dep": ("import not_installed_pkg_xyz\n", ["imports 'not_installed_pkg_xyz'", "not installed"]),
     "clash": ("from gankit import api\n@api.register_loss('hinge', None, 'x')\ndef hinge():\n    pass\n",
               ["loss 'hinge' is registered twice", "another name"]),
+    "keyclash": ("from gankit import api\n@api.register_metric('my_jsd', lambda ds: True, 'x', "
+                 "{'jsd': api.Output('mine', 'higher')})\ndef my_jsd(ctx):\n    return {}\n",
+                 ["declares output(s) ['jsd']", "'jsd' (gankit.metrics.points)"]),
     "typo": ("from dataclasses import dataclass\nfrom gankit import api\n@dataclass\nclass P:\n    widht: int = 3\n"
              "@api.register_generator('typo_g', P, 'x')\ndef typo_g(noise_dim, data, width):\n    pass\n",
              ["['widht']", "not arguments of typo_g"]),
@@ -410,3 +413,26 @@ def test_a_plugin_metric_returning_tensors_or_failing(tmp_path, tiny_run_dir, ca
                        ["'m_float' (mymetrics) returned float"])
     assert_clear_error(*run_cli(imp + ["eval", run, "--metrics", "m_raise"], capsys), 2,
                        ["'m_raise' (mymetrics) failed: KeyError"])
+
+
+def test_a_relative_plugin_file_is_recorded_absolute_and_compare_loads_it(tmp_path, monkeypatch, capsys, tiny_cli):
+    """`--import plug/m.py` was recorded as written: from another folder the run would not open;
+    compare did not import a run's modules, so their metrics had no direction."""
+    import json
+    (tmp_path / "plug").mkdir()
+    (tmp_path / "plug" / "gapm.py").write_text(
+        "from gankit import api\n@api.register_metric('gap_rel', lambda ds: True, 'x', "
+        "{'gap_rel': api.Output('gap', 'lower')})\ndef gap_rel(ctx):\n    return {'gap_rel': 0.5}\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["--import", "plug/gapm.py", "train", "ring-vanilla", "--out", "r1", *tiny_cli]) == 0
+    assert main(["--import", "plug/gapm.py", "train", "ring-vanilla", "--out", "r2", *tiny_cli,
+                 "--set", "seed=1"]) == 0
+    assert str(tmp_path / "plug" / "gapm.py") in (tmp_path / "r1" / "config.toml").read_text()
+    (tmp_path / "else").mkdir()
+    monkeypatch.chdir(tmp_path / "else")
+    capsys.readouterr()
+    assert main(["eval", str(tmp_path / "r1"), "--metrics", "gap_rel", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["gap_rel"] == 0.5
+    from gankit.report import compare as CMP
+    by = {m["key"]: m for m in CMP.compare_data([tmp_path / "r1", tmp_path / "r2"])["metrics"]}
+    assert by["gap_rel"]["better"] == "lower"

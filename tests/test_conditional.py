@@ -178,3 +178,11 @@ def test_one_class_is_refused_and_thin_classes_are_named_by_within_class(tmp_pat
     with pytest.raises(TooFewSamples, match="no class had 3"):
         from gankit.metrics import conditional as MC
         MC._within_class(run.eval_context())
+
+
+def test_class_names_that_are_caption_words_are_refused():
+    import numpy as np
+    x = torch.randint(0, 255, (40, 1, 8, 8), dtype=torch.uint8)
+    y = np.repeat([0, 1], 20)
+    with pytest.raises(ConfigError, match=r"\['small'\] are caption words"):
+        ConditionalData(ImageDataset(x, y, class_names=["small", "cat"]), "text")

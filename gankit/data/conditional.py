@@ -93,6 +93,11 @@ class ConditionalData:
             names = getattr(base, "class_names", None) or [
                 DIGIT_NAMES[i] if self.n_classes <= 10 else f"class{i}" for i in range(self.n_classes)]
             self.class_names = [n.lower().replace(" ", "-").replace("/", "-") for n in names]
+            taken = {w for _, lo, hi in ATTRIBUTES for w in (lo, hi)} | {"a"}
+            clash = [n for n in self.class_names if n in taken]
+            if clash:   # a caption names one class and attribute words: the same word cannot be both
+                raise ConfigError(f"condition.kind = 'text': class name(s) {clash} are caption words "
+                                  f"({', '.join(sorted(taken))}); rename those class folders")
             x = base.split("train")
             props = measure(x)
             # per-class medians: a word says "more or less than usual for this class"

@@ -53,6 +53,13 @@ def register_metric(name: str, applies: Callable[[object], bool], help: str,
     out of "every metric that applies" (it runs when named)."""
     def deco(fn):
         metric = Metric(name, fn, applies, help, dict(outputs or {}), default, needs)
+        module = getattr(fn, "__module__", "") or ""
+        for other in METRICS._entries.values():   # a user's metric may not redefine a key's label and direction
+            mine = set(metric.outputs) & set(other.factory().outputs)
+            if mine and other.name != name and other.module != module and not module.startswith("gankit."):
+                from gankit.config import ConfigError
+                raise ConfigError(f"metric {name!r} ({module}) declares output(s) {sorted(mine)} that metric "
+                                  f"{other.name!r} ({other.module}) declares; give them other names")
         METRICS.register(name, None, help)(_factory(metric, fn))
         return fn
     return deco

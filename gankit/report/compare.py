@@ -37,6 +37,20 @@ def _names(folders: list[RunFolder]) -> list[str]:
     return names
 
 
+def _load_imports(folders: list[RunFolder]):
+    """The runs' own component modules (config.toml's imports), so their metrics' labels and
+    directions are known; one that cannot be imported any more is a warning, not a failure."""
+    import warnings
+    from gankit.builtins import import_modules
+    from gankit.config import ConfigError
+    for f in folders:
+        imports = f.read_config().get("imports") or []
+        try:
+            import_modules([m for m in imports if isinstance(m, str)])
+        except ConfigError as e:
+            warnings.warn(f"{f.path}: {e}; its own metrics are shown without label or direction", stacklevel=3)
+
+
 def compare_data(run_dirs: list[str | Path]) -> dict:
     """Everything the comparison shows, as plain JSON-able data."""
     if len(run_dirs) < 1:
@@ -44,6 +58,7 @@ def compare_data(run_dirs: list[str | Path]) -> dict:
     folders = [RunFolder(d) for d in run_dirs]
     for f in folders:
         f.require_run()
+    _load_imports(folders)
     infos = MI.key_infos()
     names = _names(folders)
     runs, records, configs = [], [], []

@@ -63,9 +63,11 @@ class RunState:
                 f"{k} ({a!r} -> {b!r})" for k, (a, b) in list(changed.items())[:5])
         else:
             n = getattr(self.dataset, "n_classes", None)
+            code = list(self.cfg.imports or [])
             why = ("the config is the checkpoint's, so the data changed shape since it was written"
                    + (f" (they hold {n} classes now: a class folder added or removed?)" if n else "")
-                   + "; restore the data as they were, or train a new run")
+                   + (f", or the code of the imported module(s) {code} changed" if code else "")
+                   + "; restore them as they were, or train a new run")
         return f"the checkpoint does not fit this run's networks: {detail}; {why}"
 
     def load_state_dict(self, state: dict):
