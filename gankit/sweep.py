@@ -301,7 +301,13 @@ def _cmd_sweep(a) -> None:
         if unknown:
             raise ConfigError(f"--metrics: unknown {', '.join(unknown)}; valid: {', '.join(METRICS.names())}")
     if a.table_only:   # tabulate what the results file holds for these jobs, train nothing
-        results = reuse(jobs, a.results)[0]
+        if not Path(a.results).is_file():
+            raise ConfigError(f"--table-only: no results file {a.results}; give the --results of the sweep "
+                              "that ran these variants")
+        results, missing = reuse(jobs, a.results)
+        if missing:
+            print(f"gankit: {len(missing)} of {len(jobs)} runs are not in {a.results} (e.g. {missing[0].label} "
+                  f"seed {missing[0].seed}); the table holds the others", file=sys.stderr)
     failed: list[str] = []
     if not a.table_only:
         results = run_sweep(jobs, a.results, a.workers, metrics, a.resume, failed=failed)

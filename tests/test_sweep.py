@@ -157,6 +157,7 @@ def test_cli_table_only(swept, tmp_path, capsys):
     (["ring-vanilla", "--set", "train.no_such_key=1"], "no_such_key"),
     (["ring-vanilla", "--metrics", "modes,nope"], "nope"),
     (["ring-vanilla", "ring-vanilla"], "label"),
+    (["ring-vanilla", "--table-only"], "no results file"),
 ])
 def test_cli_bad_input_is_a_config_error(argv, message, tmp_path):
     results = tmp_path / "runs.jsonl"
