@@ -436,3 +436,21 @@ def test_a_relative_plugin_file_is_recorded_absolute_and_compare_loads_it(tmp_pa
     from gankit.report import compare as CMP
     by = {m["key"]: m for m in CMP.compare_data([tmp_path / "r1", tmp_path / "r2"])["metrics"]}
     assert by["gap_rel"]["better"] == "lower"
+
+
+@pytest.mark.parametrize("net, words", [
+    ("from torch import nn\nfrom gankit import api\n@api.register_discriminator('d_two_logits', None, 'x')\n"
+     "def d_two_logits(data):\n    return nn.Linear(2, 2)\n", ["'d_two_logits'", "returns (2, 2)", "one score a sample"]),
+    ("from torch import nn\nfrom gankit import api\n@api.register_generator('g_flat3', None, 'x')\n"
+     "def g_flat3(noise_dim, data):\n    return nn.Linear(noise_dim, 3)\n", ["'g_flat3'", "returns (2, 3)", "(2, 2)"]),
+])
+def test_a_plugin_net_of_the_wrong_shape_is_refused_before_training(tmp_path, capsys, net, words, tiny_cli):
+    """Trained silently, then failed in the report (D with 2 logits) or in eval (G of 3 columns)."""
+    key = "discriminator" if "d_two" in net else "generator"
+    name = "d_two_logits" if key == "discriminator" else "g_flat3"
+    (tmp_path / f"{name}_mod.py").write_text(net)
+    out = tmp_path / "run"
+    sets = [a for kv in tiny_cli[1::2] if not kv.startswith(key) for a in ("--set", kv)]   # its own options only
+    assert_clear_error(*run_cli(["--import", str(tmp_path / f"{name}_mod.py"), "train", "ring-vanilla", "--out", str(out),
+                                 *sets, "--set", f"{key}.name={name}"], capsys), 2, words)
+    assert not list(out.glob("checkpoints/*.pt"))

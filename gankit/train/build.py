@@ -22,7 +22,36 @@ def build_nets(cfg: RunConfig, data, only: str | None = None):
         if G is None:
             raise ConfigError("a conditional D is built with its G")
         G, D = wrap_nets(cfg, data, G, D)
+    elif G is not None and getattr(data, "kind", "points") != "text":
+        _probe_user_nets(cfg, data, G, D)
     return D if only == "D" else (G, D)
+
+
+def _probe_user_nets(cfg: RunConfig, data, G, D):
+    """A user's net (--import) against the contract, on 2 samples before any training: G maps
+    (n, noise.dim) to (n, *data.shape), D gives one score a sample; caught here, not in the
+    report after training."""
+    g_entry, d_entry = GENERATORS.get(cfg.generator.name), DISCRIMINATORS.get(cfg.discriminator.name)
+    if g_entry.module.startswith("gankit.") and d_entry.module.startswith("gankit."):
+        return
+    modes = (G.training, D.training)
+    G.eval(), D.eval()
+    try:
+        with torch.no_grad():
+            x = G(torch.randn(2, noise_dim_for(cfg), generator=torch.Generator().manual_seed(0)))   # not the init stream
+            want = (2, *tuple(data.shape))
+            if not isinstance(x, torch.Tensor) or tuple(x.shape) != want:
+                got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+                raise ConfigError(f"generator {cfg.generator.name!r} ({g_entry.module}) returns {got} for 2 noise "
+                                  f"vectors; the data's samples are {want}")
+            if int((cfg.objective.params or {}).get("pack", 1) or 1) == 1:
+                out = D(x)
+                if not isinstance(out, torch.Tensor) or out.numel() != 2:
+                    got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+                    raise ConfigError(f"discriminator {cfg.discriminator.name!r} ({d_entry.module}) returns {got} "
+                                      "for 2 samples; it must give one score a sample: (2,) or (2, 1)")
+    finally:
+        G.train(modes[0]), D.train(modes[1])
 
 
 def build_net(registry: str, component: Component | dict, data, **kw):
