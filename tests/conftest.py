@@ -11,6 +11,20 @@ def _cache_dir(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
+def _registries_restored():
+    # a test's plug-in (--import) registers components in this process: they must not reach the
+    # next tests' "every metric that applies"
+    from gankit.builtins import load_builtins
+    from gankit.registry import REGISTRIES
+    load_builtins()
+    saved = {k: dict(r._entries) for k, r in REGISTRIES.items()}
+    yield
+    for k, r in REGISTRIES.items():
+        r._entries.clear()
+        r._entries.update(saved[k])
+
+
+@pytest.fixture(autouse=True)
 def _few_threads():
     # tests are small: one thread avoids contention when the suite runs beside other work
     n = torch.get_num_threads()
