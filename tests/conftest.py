@@ -19,7 +19,11 @@ def _registries_restored():
     load_builtins()
     saved = {k: dict(r._entries) for k, r in REGISTRIES.items()}
     yield
+    import sys
     for k, r in REGISTRIES.items():
+        for name, entry in list(r._entries.items()):
+            if name not in saved[k]:     # its module goes too: a later import registers it again
+                sys.modules.pop(entry.module, None)
         r._entries.clear()
         r._entries.update(saved[k])
 

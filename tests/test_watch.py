@@ -170,7 +170,8 @@ def test_gankit_eval_records_with_its_settings(tmp_path, tiny_cli, capsys):
     assert last["settings"]["n_samples"] == 300 and "modes_covered" in last and "jsd" not in last
     assert (out / "config.toml").read_text() == cfg_before            # settings for this evaluation only
     assert main(["eval", str(out), "--set", "train.steps=5"]) == 2
-    assert "takes only eval.KEY=VALUE settings, data.path or data.root" in capsys.readouterr().err
+    assert "takes only eval.KEY=VALUE settings, data.path, data.root or generator.temperature" in \
+        capsys.readouterr().err
 
 
 def test_the_final_evaluation_reaches_tensorboard(tmp_path, tiny):
