@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -370,6 +371,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gankit: error: {where}{e.strerror or _one_line(e)}", file=sys.stderr)
         return 1
     except RuntimeError as e:
+        if _peer_stopped(e):
+            print(f"gankit: rank {os.environ.get('RANK')}: another process of this run stopped ({_one_line(e)[:120]}); "
+                  "its error says why", file=sys.stderr)
+            return 1
         if "allocate" not in str(e) and "out of memory" not in str(e):
             raise   # a bug: the traceback is the useful report
         print(f"gankit: error: out of memory ({_one_line(e)[:200]}); lower train.batch_size, the nets' "
@@ -380,6 +385,17 @@ def main(argv: list[str] | None = None) -> int:
         if main_thread:
             signal.signal(signal.SIGTERM, old_term)
     return rc or 0
+
+
+def _peer_stopped(e: Exception) -> bool:
+    """A rank other than 0 whose collective failed because a peer left (e.g. rank 0 refused a
+    locked folder and exited): that peer's one-line error is the report, not this traceback."""
+    from gankit.train.distributed import launched
+    if not launched() or os.environ.get("RANK", "0") == "0":
+        return False
+    import torch.distributed as dist
+    lost = ("Connection closed by peer", "Connection reset by peer", "Broken pipe")
+    return isinstance(e, getattr(dist, "DistError", ())) or any(s in str(e) for s in lost)
 
 
 if __name__ == "__main__":

@@ -274,3 +274,22 @@ def test_a_signal_to_one_rank_stops_both_at_one_step_then_the_launcher_too(tmp_p
     assert len(steps) == 1 and steps[0] % 10 == 0, steps          # stopped together at an agreed step
     assert "rank 1 stopped after step" in err and f"stopped after step {steps[0]}" in err
     assert "checkpoint None" not in err
+
+
+def test_a_refusal_on_rank_0_is_one_line_on_every_rank(tmp_path, tiny_cli):
+    """--resume --nproc 2 of a folder another process holds: rank 0 refused in one line, rank 1
+    printed a gloo traceback (its peer had left)."""
+    out = tmp_path / "run"
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(Path(__file__).parents[1]))
+    gk = [sys.executable, "-m", "gankit", "train"]
+    p = subprocess.run(gk + ["ring-vanilla", "--out", str(out), *tiny_cli], capture_output=True, text=True,
+                       env=env, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    holder = Run.open(out, write=True)          # this process holds the folder's lock
+    try:
+        p = subprocess.run(gk + ["--resume", "--out", str(out), "--nproc", "2", "--set", "train.steps=20"],
+                           capture_output=True, text=True, env=env, timeout=300)
+    finally:
+        holder.close()
+    assert p.returncode != 0 and "in use" in p.stderr
+    assert "Traceback" not in p.stderr, p.stderr[-3000:]
