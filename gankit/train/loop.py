@@ -150,10 +150,12 @@ class Trainer:
             if self.agree_stop is None:
                 if self.stop is not None:
                     break
-            elif self.step % STOP_EVERY == 0 or self.step == steps:
+            elif self.step % STOP_EVERY == 0 and self.step < steps:
                 agreed = self.agree_stop(int(self.stop or 0))
                 if agreed:
                     self.stop = self.stop or agreed
                     break
+        if self.agree_stop is not None and self.step >= steps:
+            self.stop = None    # finished: a signal one rank got in the last steps stops nothing more
         for cb in self.callbacks:
             getattr(cb, "on_train_end", lambda t: None)(self)
