@@ -184,3 +184,23 @@ def test_infogan_q_batchnorm_trains_and_classifies_in_eval_mode(tmp_path):
     assert run.objective.Q.training                                # and training mode comes back
     plain = Run(C.load("mnist-infogan", IMG + FAMILIES["mnist-infogan"]), tmp_path / "p")
     assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in plain.objective.Q)
+
+
+@pytest.mark.parametrize("preset", ["mnist-bigan", "mnist-infogan", "mnist-ssgan"])
+def test_k_d_steps_per_g_step_in_every_family_with_a_g_step(tmp_path, preset):
+    run = Run.create(C.load(preset, IMG + FAMILIES[preset] + ["train.d_steps=3", "train.steps=4"]), tmp_path / "r")
+    calls = {ph.name: 0 for ph in run.objective.phases}
+    for ph in run.objective.phases:
+        def counted(ctx, f=ph.loss, name=ph.name):
+            calls[name] += 1
+            return f(ctx)
+        ph.loss = counted
+    run.train()
+    assert calls == {"d": 12, "g": 4}
+
+
+@pytest.mark.parametrize("preset,sets", [("mnist-vae", []), ("mnist-ae", []), ("mnist-ebm", []),
+                                         ("mnist-ssgan", ["objective.adversarial=false"])])
+def test_d_steps_is_refused_where_there_is_no_g_step_to_take_them_before(tmp_path, preset, sets):
+    with pytest.raises(ConfigError, match=r"train.d_steps=2 has no meaning.*train.steps"):
+        Run.create(C.load(preset, IMG + FAMILIES[preset] + sets + ["train.d_steps=2"]), tmp_path / "r")

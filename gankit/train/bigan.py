@@ -20,7 +20,7 @@ from torch import Tensor
 from gankit.config import ConfigError, opt
 from gankit.registry import OBJECTIVES
 from gankit.train.loop import Phase
-from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec, absolute_loss
+from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec, absolute_loss, d_repeat
 from gankit.train.parts import FeatureHead, JointD, feature_body
 
 
@@ -59,7 +59,7 @@ class BiGANObjective(Objective):
         def ge_step(c):
             x, z = self.ctx.sample_batch(self.m).x, self.ctx.sample_z(self.m)
             return self.loss.g_loss(self.D(self.G(z), z)) + self.loss.g_loss(-self.D(x, self.E(x))), {}
-        self.phases = [Phase("d", optimizers["d"], d_step), Phase("g", optimizers["g"], ge_step)]
+        self.phases = [Phase("d", optimizers["d"], d_step, d_repeat(self.ctx.cfg)), Phase("g", optimizers["g"], ge_step)]
 
 
 @dataclass

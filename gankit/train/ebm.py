@@ -30,7 +30,7 @@ from gankit.config import ConfigError, opt
 from gankit.losses.penalties import apply_spectral_norm
 from gankit.registry import OBJECTIVES
 from gankit.train.loop import Phase
-from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec
+from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec, no_d_steps
 
 
 def langevin(energy: Callable[[Tensor], Tensor], x: Tensor, steps: int, step_size: float,
@@ -102,6 +102,7 @@ class EnergyObjective(Objective):
         cfg, ds = ctx.cfg, ctx.dataset
         if cfg.condition.kind != "none":
             raise ConfigError("objective ebm: conditional runs are not supported; set condition.kind=none")
+        no_d_steps(cfg, "ebm")
         self.ctx, self.p, self.m = ctx, p, cfg.train.batch_size
         self.shape = tuple(ds.shape)
         if cfg.noise.dim != math.prod(self.shape):

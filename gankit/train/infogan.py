@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from gankit.config import ConfigError, opt
 from gankit.registry import OBJECTIVES
 from gankit.train.loop import Phase
-from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec, absolute_loss
+from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec, absolute_loss, d_repeat
 
 
 class InfoGANObjective(Objective):
@@ -103,7 +103,7 @@ class InfoGANObjective(Objective):
             fake = self.G(self.latent(z))
             info, _ = self.info_loss(fake, z)
             return self.loss.g_loss(self.D(fake)) + lam * info, {}
-        self.phases = [Phase("d", optimizers["d"], d_step), Phase("g", optimizers["g"], g_step)]
+        self.phases = [Phase("d", optimizers["d"], d_step, d_repeat(self.ctx.cfg)), Phase("g", optimizers["g"], g_step)]
 
 
 @dataclass

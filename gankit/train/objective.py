@@ -122,6 +122,20 @@ def absolute_loss(loss, objective: str):
     return loss
 
 
+def d_repeat(cfg) -> Callable[[int], int]:
+    """The D phase's repeats at each iteration: train.d_steps (k D steps per G step)."""
+    k = cfg.train.d_steps
+    return lambda step: k
+
+
+def no_d_steps(cfg, objective: str):
+    """Refuse train.d_steps != 1 for an objective with no D-then-G iteration to repeat D in."""
+    if cfg.train.d_steps != 1:
+        raise ConfigError(f"objective {objective}: train.d_steps={cfg.train.d_steps} has no meaning here "
+                          f"(there is no G step to take D steps before); leave train.d_steps=1 and "
+                          f"set train.steps for more updates")
+
+
 def optimizer_params(spec: OptimizerSpec, modules: dict[str, nn.Module]) -> list[nn.Parameter]:
     missing = [m for m in spec.modules if m not in modules]
     if missing:

@@ -30,7 +30,7 @@ from gankit import seeds
 from gankit.config import ConfigError, opt
 from gankit.registry import OBJECTIVES
 from gankit.train.loop import Phase
-from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec
+from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec, d_repeat, no_d_steps
 from gankit.train.parts import (FeatureHead, add_layer_noise, feature_body, need_images_with_labels,
                                 weight_norm_init)
 
@@ -60,6 +60,8 @@ class SemiSupervisedGAN(Objective):
             raise ConfigError("objective ssgan: the classes are learned, not given to G; set "
                               "condition.kind=none")
         need_images_with_labels(ds, "ssgan")
+        if not p.adversarial:
+            no_d_steps(cfg, "ssgan with objective.adversarial=false")
         self.ctx, self.p, self.m = ctx, p, cfg.train.batch_size
         self.K = ds.n_classes
         if self.K < 2:
@@ -124,7 +126,7 @@ class SemiSupervisedGAN(Objective):
             fr = self.D.features(self._noisy(c.scratch["real"])).mean(0).detach()
             ff = self.D.features(self._noisy(fake)).mean(0)
             return ((fr - ff) ** 2).sum(), {}
-        self.phases = [Phase("d", optimizers["d"], d_step)]
+        self.phases = [Phase("d", optimizers["d"], d_step, d_repeat(self.ctx.cfg))]
         if p.adversarial:
             self.phases.append(Phase("g", optimizers["g"], g_step))
 

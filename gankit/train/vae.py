@@ -31,7 +31,7 @@ from torch import Tensor, nn
 from gankit.config import ConfigError, opt
 from gankit.registry import GENERATORS, OBJECTIVES
 from gankit.train.loop import Phase
-from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec
+from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec, no_d_steps
 from gankit.train.parts import FeatureHead, GaussianCodes, feature_body
 
 LOG_2PI = math.log(2 * math.pi)
@@ -105,6 +105,7 @@ class AutoEncoderObjective(Objective):
         cfg = ctx.cfg
         who = "vae" if variational else "ae"
         _unconditional_normal(cfg, who)
+        no_d_steps(cfg, who)
         self.ctx, self.variational, self.decoder, self.beta = ctx, variational, decoder, beta
         self.m, k = cfg.train.batch_size, cfg.noise.dim
         if decoder == "bernoulli":
