@@ -3,6 +3,7 @@ line (the logic is gankit/train/inversion.py; this parses, loads images, writes 
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,11 @@ def _load_npy(p: Path, what: str) -> torch.Tensor:
     if not isinstance(a, np.ndarray) or a.dtype.kind not in "biuf":
         raise ConfigError(f"{what} {p}: expected an array of numbers, got "
                           f"{getattr(a, 'dtype', type(a).__name__)}")
-    return torch.as_tensor(a.astype(np.float32) if a.dtype.kind in "bf" and a.dtype != np.float32 else a)
+    if a.dtype.kind in "bf" and a.dtype != np.float32:
+        a = a.astype(np.float32)
+    elif a.dtype.kind in "iu" and a.dtype != np.uint8:
+        a = a.astype(np.int64)                       # torch's unsigned 16/32/64-bit types lack min/max
+    return torch.as_tensor(a)
 
 
 def _heldout(spec: str, dataset) -> torch.Tensor:
@@ -93,7 +98,10 @@ def load_images(spec: str, dataset) -> torch.Tensor:
     else:
         raise ConfigError(f"--images {spec}: give a .npy file, an image file "
                           f"({', '.join(sorted(IMAGE_SUFFIXES))}), a folder of images, or heldout[:N]")
-    if x.dtype == torch.uint8:
+    if not x.dtype.is_floating_point:                # integers (any width): pixels in [0, 255]
+        if len(x) and (x.min() < 0 or x.max() > 255):
+            raise ConfigError(f"--images {spec}: {str(x.dtype).replace('torch.', '')} values in "
+                              f"[{int(x.min())}, {int(x.max())}]; integer pixels must lie in [0, 255]")
         return x.float() / 127.5 - 1
     x = x.float()
     if not torch.isfinite(x).all():
@@ -101,6 +109,9 @@ def load_images(spec: str, dataset) -> torch.Tensor:
     if x.min() < -1.01 or x.max() > 1.01:
         raise ConfigError(f"--images {spec}: values in [{float(x.min()):.3g}, {float(x.max()):.3g}]; "
                           "give uint8 pixels in [0, 255] or floats in [-1, 1] (x / 127.5 - 1)")
+    if len(x) and x.min() >= 0:
+        warnings.warn(f"--images {spec}: float values all in [0, {float(x.max()):.3g}] are read as pixels in "
+                      "[-1, 1] (0 is mid-grey); if they are pixels in [0, 1], give x * 2 - 1", stacklevel=2)
     return x.clamp(-1, 1)
 
 

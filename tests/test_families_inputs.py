@@ -144,6 +144,19 @@ def test_invert_reads_the_layouts_people_save_and_single_image_files(rgb_run, tm
     assert torch.equal(load_images(str(tmp_path / "hwc.npy"), Run.open(rgb_run).dataset), both)
 
 
+def test_integer_pixel_arrays_of_any_width_read_as_uint8_and_unit_floats_are_questioned(rgb_run, tmp_path):
+    from gankit.invert_cli import load_images
+    ds = Run.open(rgb_run).dataset
+    px = np.random.default_rng(2).integers(0, 256, (2, 3, 8, 8))
+    want = torch.as_tensor(px).float() / 127.5 - 1
+    for dt in (np.uint8, np.int16, np.uint16, np.int64):
+        np.save(tmp_path / "px.npy", px.astype(dt))
+        assert torch.equal(load_images(str(tmp_path / "px.npy"), ds), want), dt
+    np.save(tmp_path / "unit.npy", (px / 255).astype(np.float32))
+    with pytest.warns(UserWarning, match=r"all in \[0, 1\] are read as pixels in \[-1, 1\].*x \* 2 - 1"):
+        load_images(str(tmp_path / "unit.npy"), ds)
+
+
 def _bad_images(tmp_path, kind):
     p = tmp_path / kind
     if kind == "objects.npy":
@@ -160,6 +173,8 @@ def _bad_images(tmp_path, kind):
         np.save(p, np.zeros((2, 1, 8, 8), np.uint8))
     elif kind == "floats255.npy":
         np.save(p, np.full((2, 3, 8, 8), 200.0, np.float32))
+    elif kind == "int300.npy":
+        np.save(p, np.full((2, 3, 8, 8), 300, np.int64))
     return p
 
 
@@ -173,6 +188,7 @@ def _bad_images(tmp_path, kind):
     ("size.npy", ["(3, 8, 8)", "a folder or an image file"]),
     ("grey.npy", ["(3, 8, 8)", "c=3"]),
     ("floats255.npy", ["uint8", "[-1, 1]"]),
+    ("int300.npy", ["int64 values in [300, 300]", "[0, 255]"]),
     ("heldout:abc", ["heldout:n with n >= 1"]),
     ("heldout:0", ["heldout:n with n >= 1"]),
 ])

@@ -126,6 +126,7 @@ def test_small_digit_sets():
 def _png(path, size, mode="L", seed=0):
     from PIL import Image
     rng = np.random.default_rng(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
     shape = (size[1], size[0]) if mode == "L" else (size[1], size[0], 3)
     Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode).save(path)
 
@@ -217,3 +218,92 @@ def test_cli_error_not_traceback(capsys):
     rc = main(["train", "mnist-dcgan", "--set", "data.name=mnist", "--out", "/tmp/gankit-never"])
     err = capsys.readouterr().err
     assert rc == 2 and "data.root" in err and "Traceback" not in err
+
+
+def test_idx_test_files_of_another_size_are_refused_at_load(tmp_path):
+    fake_mnist(tmp_path)
+    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", np.zeros((20, 32, 32), np.uint8))
+    with pytest.raises(ImageDataError, match=r"t10k-images.*32x32, the training images 28x28"):
+        load_idx_dir(tmp_path)
+
+
+def test_sixteen_bit_and_float_images_are_scaled_not_clipped(tmp_path):
+    from PIL import Image
+    ramp = np.linspace(0, 1, 32)[None].repeat(32, 0)
+    for d in ("p16", "tif", "tif255"):
+        (tmp_path / d).mkdir()
+    Image.fromarray((ramp * 65535).round().astype(np.uint16)).save(tmp_path / "p16" / "a.png")     # I;16
+    Image.fromarray(ramp.astype(np.float32)).save(tmp_path / "tif" / "a.tif")                     # F in [0, 1]
+    Image.fromarray((ramp * 255).astype(np.float32)).save(tmp_path / "tif255" / "a.tif")          # F in [0, 255]
+    want = np.rint(ramp[0] * 255)
+    for d in ("p16", "tif", "tif255"):
+        x = load_image_folder(tmp_path / d, 0, 1)[0]
+        assert np.abs(x[0, 0, 0].astype(float) - want).max() <= 1, d
+    (tmp_path / "bad").mkdir()
+    Image.fromarray((ramp * 1000 - 500).astype(np.float32)).save(tmp_path / "bad" / "a.tif")
+    with pytest.warns(UserWarning, match=r"skipping .*a.tif: float pixels in \[-500, 500\]; gankit reads "
+                      r"float images in \[0, 1\] or \[0, 255\]"), pytest.raises(ImageDataError, match="could be read"):
+        load_image_folder(tmp_path / "bad", 0, 1)
+
+
+def test_images_are_read_the_way_up_their_exif_orientation_says(tmp_path):
+    from PIL import Image
+    a = np.zeros((32, 32, 3), np.uint8)
+    a[:, :8] = 255                                 # stored: a white band on the left
+    im = Image.fromarray(a)
+    exif = im.getexif()
+    exif[0x0112] = 6                               # shown rotated: the band along the top
+    im.save(tmp_path / "a.jpg", exif=exif, quality=100)
+    x = load_image_folder(tmp_path, 0, 3)[0][0]
+    assert x[:, 0].mean() > 250 and x[:, 16].mean() < 5
+
+
+def test_transparent_pixels_are_composited_over_black_with_one_warning(tmp_path):
+    from PIL import Image
+    for i in range(3):
+        a = np.full((16, 16, 4), 200, np.uint8)
+        a[..., 3] = 255
+        a[8:, :, 3] = 0                            # bottom half transparent over a stored grey 200
+        Image.fromarray(a, "RGBA").save(tmp_path / f"{i}.png")
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        x = load_image_folder(tmp_path, 0, 3)[0]
+    assert (x[:, :, :8] == 200).all() and (x[:, :, 8:] == 0).all()
+    assert len([m for m in w if "transparent" in str(m.message)]) == 1
+    assert "3 image(s) have transparent pixels" in str([str(m.message) for m in w])
+
+
+def test_hidden_folders_inside_class_folders_and_broken_links(tmp_path):
+    for c in ("a", "b"):
+        for i in range(2):
+            _png(tmp_path / c / f"{i}.png", (16, 16), "RGB", seed=i)
+    _png(tmp_path / "a" / ".thumbs" / "t.png", (16, 16), "RGB", seed=9)
+    _png(tmp_path / "b" / "sub" / "deeper.png", (16, 16), "RGB", seed=8)     # nested, not hidden: kept
+    (tmp_path / "c").mkdir()
+    _png(tmp_path / "c" / ".ipynb_checkpoints" / "x.png", (16, 16), "RGB", seed=7)   # nothing visible
+    (tmp_path / "a" / "gone.png").symlink_to(tmp_path / "missing.png")
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        x, y, names = load_image_folder(tmp_path, 0, 3)
+    assert names == ["a", "b"] and list(np.bincount(y)) == [2, 3]
+    msgs = " ".join(str(m.message) for m in w)
+    assert "['c'] hold no images" in msgs and "link(s) to missing files" in msgs and "gone.png" in msgs
+
+
+def test_the_memory_estimate_counts_jsd_samples_only_where_jsd_is_measured(tmp_path):
+    from gankit import config as C
+    from gankit.data import build_dataset
+    from gankit.train.budget import estimate
+    for i in range(12):
+        _png(tmp_path / f"{i}.png", (64, 64), "RGB", seed=i)
+    base = ["data.name=image-folder", f"data.path={tmp_path}", "data.channels=3", "train.batch_size=8"]
+    cfg = C.load("mnist-dcgan", base)
+    ds = build_dataset(cfg)
+    few, many = (estimate(C.load("mnist-dcgan", base + [f"eval.jsd_samples={n}"]), ds) for n in (100, 10 ** 6))
+    assert few == many
+    parzen = estimate(C.load("mnist-dcgan", base + ["eval.parzen_centres=20000"]), ds)
+    assert parzen["evaluation samples"] == 2 * 20000 * 3 * 64 * 64 * 4       # the largest draw an image run makes
+    ring = C.load("ring", [])
+    ds = build_dataset(ring)
+    few, many = (estimate(C.load("ring", [f"eval.jsd_samples={n}"]), ds) for n in (100, 10 ** 6))
+    assert many["evaluation samples"] > few["evaluation samples"]

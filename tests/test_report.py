@@ -44,3 +44,16 @@ def test_conditional_image_report_has_the_interpolation(tmp_path, digits):
     page = write_report(run.dir).read_text()
     assert "Linear interpolation in z" in page and "per condition" in page
     assert "not available" not in page
+
+
+def test_log_axes_are_labelled_in_plain_numbers_not_raw_math():
+    from gankit.report.plots import figure_curves, figure_lr
+    recs = [{"step": s, "grad_norm_d": 3.0 + s, "grad_norm_g": 0.02 * (s + 1), "lr_d": 1e-2 * 0.5 ** s}
+            for s in range(12)]
+    for fig in (figure_curves(recs), figure_lr(recs)):
+        fig.canvas.draw()
+        logs = [ax for ax in fig.axes if ax.get_yscale() == "log"]
+        assert logs
+        labels = [t.get_text() for ax in logs for minor in (False, True)
+                  for t in ax.get_yticklabels(minor=minor) if t.get_text()]
+        assert labels and not any("$" in t or "mathdefault" in t for t in labels), labels

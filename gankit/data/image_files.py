@@ -109,6 +109,10 @@ def load_idx_dir(root: str | Path, what: str = "MNIST-format") -> dict[str, np.n
         x = read_idx(xi)
         if x.ndim != 3 or x.dtype != np.uint8:
             raise ImageDataError(f"{xi}: expected uint8 images of shape (n, H, W), got {x.dtype} {x.shape}")
+        if split == "test" and x.shape[1:] != out["train_x"].shape[1:]:
+            raise ImageDataError(f"{xi}: its images are {x.shape[1]}x{x.shape[2]}, the training images "
+                                 f"{out['train_x'].shape[1]}x{out['train_x'].shape[2]}; give test files of the "
+                                 f"training images' size, or remove them (the held-out split is then cut from train)")
         out[f"{split}_x"] = x
         if yi is not None:
             y = read_idx(yi)
@@ -162,9 +166,11 @@ def digits_8x8() -> tuple[np.ndarray, np.ndarray]:
 MAX_PIXELS = 2**26   # 64 megapixels: a larger image here is a mistake or a decompression bomb
 
 
-def _read_image(path: Path, channels: int):
-    """The decoded image, converted to grey (1) or RGB (3); an ImageDataError saying why not."""
-    from PIL import Image, UnidentifiedImageError
+def _read_image(path: Path, channels: int, notes: dict | None = None):
+    """The decoded image the way up a viewer shows it (EXIF orientation), converted to grey (1)
+    or RGB (3); an ImageDataError saying why not.  ``notes["transparent"]`` counts images whose
+    transparent pixels were composited over black."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
     try:
         with Image.open(path) as im:
             w, h = im.size   # from the header, before decoding anything
@@ -172,15 +178,58 @@ def _read_image(path: Path, channels: int):
                 raise ImageDataError(f"{path} declares {w}x{h} pixels ({w * h / 1e6:.0f} megapixels, over "
                                      f"the {MAX_PIXELS / 1e6:.0f} allowed; a decompression bomb or a wrong file)")
             im.load()
+            im = _opaque(_eight_bit(ImageOps.exif_transpose(im), path), path, notes)
             return im.convert("L" if channels == 1 else "RGB")
+    except ImageDataError:
+        raise
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as e:
         raise ImageDataError(f"{path} is not a readable image ({type(e).__name__}: {e}); it may be "
                              "truncated or not an image: replace it or remove it") from None
 
 
-def _open_image(path: Path, channels: int):
+def _eight_bit(im, path: Path):
+    """Grey images of 16 bits (I;16, I) or floats (F) as 8-bit L: Pillow's convert clips them at
+    255 instead of scaling (a 16-bit ramp came out 97% white, a [0, 1] float image black)."""
+    from PIL import Image
+    if not (im.mode.startswith("I") or im.mode == "F"):
+        return im
+    a = np.asarray(im, dtype=np.float64)
+    if not np.isfinite(a).all():
+        raise ImageDataError(f"{path} holds non-finite pixel values (NaN or inf); replace or remove it")
+    lo, hi = (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
+    if im.mode == "F":
+        if lo >= 0 and hi <= 1:
+            a = a * 255.0                              # floats in [0, 1]
+        elif not (lo >= 0 and hi <= 255):
+            raise ImageDataError(f"{path}: float pixels in [{lo:g}, {hi:g}]; gankit reads float images "
+                                 "in [0, 1] or [0, 255]: rescale the file to one of them")
+    elif lo < 0 or hi > 65535:
+        raise ImageDataError(f"{path}: integer pixels in [{lo:g}, {hi:g}]; gankit reads 8- and 16-bit "
+                             "images: rescale the file to [0, 65535] or [0, 255]")
+    elif im.mode.startswith("I;16") or hi > 255:
+        a = a / 257.0                                  # 16 bits: 65535 -> 255
+    return Image.fromarray(np.rint(a).astype(np.uint8), "L")
+
+
+def _opaque(im, path: Path, notes: dict | None):
+    """Transparent pixels composited over black (the pad policy's colour): convert alone drops the
+    alpha channel and shows whatever colour was stored under it."""
+    from PIL import Image
+    if not (im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (im.mode == "P" and "transparency" in im.info)):
+        return im
+    rgba = im.convert("RGBA")
+    if rgba.getextrema()[3][0] == 255:
+        return im
+    if notes is not None:
+        notes["transparent"] = notes.get("transparent", 0) + 1
+    else:
+        warnings.warn(f"{path} has transparent pixels: composited over black", stacklevel=4)
+    return Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba)
+
+
+def _open_image(path: Path, channels: int, notes: dict | None = None):
     try:
-        return _read_image(path, channels)
+        return _read_image(path, channels, notes)
     except ImageDataError as e:
         warnings.warn(f"skipping {e}", stacklevel=3)
         return None
@@ -227,8 +276,11 @@ def load_image_folder(path: str | Path, size: int = 0, channels: int = 1, resize
     if not root.is_dir():
         raise ImageDataError(f"data.path: folder {str(root)!r} does not exist")
     subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+    def visible(d: Path):          # files under d, none inside a hidden folder (.thumbs, .ipynb_checkpoints)
+        return sorted(p for p in d.rglob("*") if not any(q.startswith(".") for q in p.relative_to(d).parts))
     empty = [d.name for d in subdirs
-             if not any(f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES for f in d.rglob("*"))]
+             if not any(f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES for f in visible(d))]
     if empty:
         warnings.warn(f"{root}: sub-folder(s) {empty} hold no images and are not classes", stacklevel=2)
         subdirs = [d for d in subdirs if d.name not in empty]
@@ -237,11 +289,14 @@ def load_image_folder(path: str | Path, size: int = 0, channels: int = 1, resize
         warnings.warn(f"{root}: {len(loose)} image(s) lie beside the class sub-folders, e.g. {sorted(loose)[:3]}, "
                       "and are left out (sub-folders are the classes); move them into a class folder",
                       stacklevel=2)
-    groups = [(d.name, sorted(d.rglob("*"))) for d in subdirs] if subdirs else [(None, sorted(root.iterdir()))]
+    groups = [(d.name, visible(d)) for d in subdirs] if subdirs else [(None, sorted(root.iterdir()))]
     files, names = [], []
-    skipped = []
+    skipped, broken = [], []
     for label, paths in groups:
         for p in paths:
+            if p.is_symlink() and not p.exists():
+                broken.append(p.name)
+                continue
             if not p.is_file() or p.name.startswith("."):
                 continue
             if p.suffix.lower() not in IMAGE_SUFFIXES:
@@ -252,12 +307,14 @@ def load_image_folder(path: str | Path, size: int = 0, channels: int = 1, resize
             names.append(label)
     if skipped:
         warnings.warn(f"{root}: skipped {len(skipped)} non-image file(s), e.g. {skipped[:3]}", stacklevel=2)
+    if broken:
+        warnings.warn(f"{root}: skipped {len(broken)} link(s) to missing files, e.g. {broken[:3]}", stacklevel=2)
     if not files:
         raise ImageDataError(f"data.path: {str(root)!r} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}); "
                              "put the images there, or one sub-folder of images per class")
-    images, labels = [], []
+    images, labels, notes = [], [], {}
     for p, label in files:
-        im = _open_image(p, channels)
+        im = _open_image(p, channels, notes)
         if im is None:
             continue
         if size == 0:
@@ -271,6 +328,9 @@ def load_image_folder(path: str | Path, size: int = 0, channels: int = 1, resize
         a = np.asarray(im, dtype=np.uint8)
         images.append(a[None] if a.ndim == 2 else a.transpose(2, 0, 1))
         labels.append(label)
+    if notes.get("transparent"):
+        warnings.warn(f"{root}: {notes['transparent']} image(s) have transparent pixels; they are composited "
+                      "over black (the colour stored under them is not used)", stacklevel=2)
     if not images:
         raise ImageDataError(f"data.path: none of the {len(files)} image files in {str(root)!r} could be read")
     x = np.stack(images)

@@ -47,8 +47,10 @@ def evaluate(ctx, names: list[str] | None = None) -> dict:
             try:
                 out.update(_checked(m, m(ctx)))
             except TooFewSamples as e:
-                warnings.warn(f"metric {m.name} skipped: {e} (eval.n_samples = {ctx.settings.n_samples}, "
-                              f"or the data's size; more samples: --set eval.n_samples=500)", stacklevel=2)
+                n, size = ctx.settings.n_samples, getattr(ctx.dataset, "size", None)
+                hint = (f"the data hold {size} samples, too few for it" if size is not None and size <= n
+                        else f"eval.n_samples = {n}; more samples: --set eval.n_samples={max(500, 2 * n)}")
+                warnings.warn(f"metric {m.name} skipped: {e} ({hint})", stacklevel=2)
             except ConfigError:
                 raise
             except Exception as e:        # a user's metric (--import) that fails: which one, in one line

@@ -9,7 +9,16 @@ matplotlib.use("Agg")
 # labels carry user text (run folders, class folders, captions): a "$" must print, not start math
 matplotlib.rcParams["text.parse_math"] = False
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker as ticker  # noqa: E402
 import numpy as np  # noqa: E402
+
+
+def log_y(ax):
+    """A log y axis labelled in plain text: the default labels are math ("10^{1}"), which
+    text.parse_math=False would print raw, as "$\\mathdefault{10^{1}}$"."""
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(ticker.LogFormatter())
+    ax.yaxis.set_minor_formatter(ticker.LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
 
 
 def pick_snapshots(snaps: list[dict], n: int = 6) -> list[dict]:
@@ -143,7 +152,7 @@ def figure_curves(records: list[dict], evals: list[dict] | None = None):
             s, v = _series(records, k)
             ax.plot(s, v, label=k, lw=1.2, color=PALETTE[i % len(PALETTE)])
         if title == "gradient norms":
-            ax.set_yscale("log")
+            log_y(ax)
         _style(ax, title)
         if len(keys) > 1:
             ax.legend(fontsize=7, frameon=False)
@@ -163,7 +172,7 @@ def figure_lr(records: list[dict]):
     _style(ax, "learning rate per optimizer")
     vals = [r[k] for r in records for k in keys if isinstance(r.get(k), (int, float)) and r[k] > 0]
     if vals and max(vals) / min(vals) > 20:
-        ax.set_yscale("log")
+        log_y(ax)
     ax.legend(fontsize=7, frameon=False)
     fig.tight_layout()
     return fig

@@ -71,6 +71,17 @@ def estimate(cfg, dataset) -> dict[str, int]:
     per_x = math.prod(shape) * 4
     B = cfg.train.batch_size
     parts["data batches"] = 2 * B * per_x
+    dim = getattr(dataset, "dim", 0)
+    density_grid = getattr(dataset, "kind", "points") == "points" and dim <= 2 and dataset.has_density
+    # the largest draw from G: eval.jsd_samples only where the jsd metric applies (a density in
+    # 1-D or 2-D), eval.parzen_centres only for images (the parzen metric)
+    asked = set(cfg.eval.metrics)
+    draws = [cfg.train.n_fixed, cfg.eval.n_samples]
+    if density_grid and (not asked or "jsd" in asked):
+        draws.append(cfg.eval.jsd_samples)
+    if getattr(dataset, "kind", "points") == "image" and (not asked or "parzen" in asked):
+        draws.append(cfg.eval.parzen_centres)
+    n_eval = max(draws)
     try:
         with torch.random.fork_rng(devices=[]), torch.device("meta"):   # the caller's RNG untouched
             G, D = build_nets(cfg, dataset)
@@ -88,12 +99,9 @@ def estimate(cfg, dataset) -> dict[str, int]:
                 # G on B, D on B real + B fake; values kept for backward and their gradients
                 parts["one training step's activations"] = 2 * 4 * total * 3 * B
                 # without gradients only a layer's input and output are alive at once
-                biggest = max(cfg.train.n_fixed, cfg.eval.n_samples, cfg.eval.jsd_samples)
-                parts["generating samples (chunks of 10,000)"] = 2 * 4 * largest * min(biggest, GENERATE_CHUNK)
-    n_eval = max(cfg.train.n_fixed, cfg.eval.n_samples, cfg.eval.jsd_samples)
+                parts["generating samples (chunks of 10,000)"] = 2 * 4 * largest * min(n_eval, GENERATE_CHUNK)
     parts["evaluation samples"] = 2 * n_eval * per_x
-    dim = getattr(dataset, "dim", 0)
-    if getattr(dataset, "kind", "points") == "points" and dim <= 2 and dataset.has_density:
+    if density_grid:
         cells = cfg.eval.jsd_bins ** dim
         modes = len(dataset.modes) if dataset.modes is not None else 1
         # centres and mesh (float64), the density over every cell and mode (float32)
