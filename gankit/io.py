@@ -23,6 +23,7 @@ def _atomic(path: Path, write) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())    # mkstemp's 0600 would hide reports and runs from colleagues
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -33,6 +34,13 @@ def _atomic(path: Path, write) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+def _umask() -> int:
+    """The process's umask (the mode a plain open() would give new files)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def save_atomic(obj, path: str | Path) -> Path:
@@ -85,7 +93,7 @@ def read_jsonl(path: str | Path) -> list[dict]:
             continue
         try:
             rec = json.loads(line)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):     # JSONDecodeError, or nesting too deep to parse
             warnings.warn(f"{path}: line {i} is damaged and skipped", stacklevel=2)
             continue
         if isinstance(rec, dict):

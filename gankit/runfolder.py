@@ -95,6 +95,9 @@ class RunFolder:
         if self.path.exists() and not self.path.is_dir():
             raise RunFolderError(f"{self.path} is a file, not a run folder")
         if not self.is_run():
+            if self.checkpoints() or self.damaged():
+                raise RunFolderError(f"{self.path} holds checkpoints but no config.toml (removed?); put "
+                                     "config.toml back, or train anew into another folder (--out NEW)")
             raise RunFolderError(f"{self.path} is not a run folder (no config.toml); create one with "
                                  f"gankit train PRESET --out {self.path}")
 
@@ -295,12 +298,13 @@ class RunFolder:
         import torch
         return torch.load(path, map_location="cpu", weights_only=True)
 
-    def load_checkpoint(self, config: dict | None = None) -> tuple[dict, Path]:
+    def load_checkpoint(self, config: dict | None = None, stored: dict | None = None) -> tuple[dict, Path]:
         """The newest checkpoint that loads (on the CPU).  A damaged newer one is skipped
         with a warning naming it.  With ``config`` (the run's resolved config), a checkpoint
-        whose model identity differs is refused: it belongs to another run."""
+        whose model identity differs is refused: it belongs to another run, or (``stored``:
+        the config without this session's overrides) the overrides change what defines it."""
         errors = []
-        for _, path in reversed(self.checkpoints()):
+        for step, path in reversed(self.checkpoints()):
             try:
                 state = self.load_file(path)
                 if not isinstance(state, dict) or "models" not in state:
@@ -309,8 +313,12 @@ class RunFolder:
                 first = (str(e).strip().splitlines() or [""])[0].split(". ")[0][:160]
                 errors.append(f"{path.name} ({type(e).__name__}: {first})")
                 continue
+            inner = state.get("step")
+            if isinstance(inner, int) and inner != step:
+                raise RunFolderError(f"{path} holds step {inner}, not {step} as its name says (renamed or copied "
+                                     f"by hand); rename it step_{inner:08d}.pt or move it out of {self.checkpoint_dir}")
             if config is not None:
-                self._check_identity(state, path, config)
+                self._check_identity(state, path, config, stored)
             if errors:
                 warnings.warn(f"{self.checkpoint_dir}: skipped unreadable {'; '.join(errors)}; "
                               f"using {path.name}", stacklevel=2)
@@ -319,10 +327,11 @@ class RunFolder:
         damaged = [p.name for p in self.damaged()]
         if damaged:
             detail += f"; set aside as damaged: {', '.join(damaged)}"
-        raise RunFolderError(f"no loadable checkpoint in {self.checkpoint_dir}{detail}. Train first: "
-                             "gankit train PRESET --out RUN_DIR")
+        fix = ("put a good checkpoint back, or train anew into another folder (--out NEW)" if detail
+               else f"train first: gankit train PRESET --out {self.path}")
+        raise RunFolderError(f"no loadable checkpoint in {self.checkpoint_dir}{detail}; {fix}")
 
-    def _check_identity(self, state: dict, path: Path, config: dict):
+    def _check_identity(self, state: dict, path: Path, config: dict, without_overrides: dict | None = None):
         from gankit.identity import model_differences, model_identities, model_identity
         stored = state.get("identity")
         if stored is None or stored in model_identities(config):
@@ -331,6 +340,13 @@ class RunFolder:
         if isinstance(own, dict) and stored in model_identities(own) \
                 and model_identity(own) == model_identity(config):
             return      # the run's own checkpoint (legacy hash), its data since moved (data.path/root)
+        if without_overrides is not None and stored in model_identities(without_overrides):
+            diff = model_differences(without_overrides, config)
+            if diff:      # the run's own checkpoint: the overrides change what defines the run
+                shown = ", ".join(diff[:6]) + (", ..." if len(diff) > 6 else "")
+                raise RunFolderError(f"--set {shown}: these define the run (its model identity), so they "
+                                     f"cannot change on --resume; drop them, or start a new run with them "
+                                     f"(--out NEW)")
         diff = model_differences(state.get("config", {}), config) if isinstance(state.get("config"), dict) else []
         shown = ", ".join(diff[:6]) + (", ..." if len(diff) > 6 else "")
         raise RunFolderError(f"{path} belongs to another run (model identity {stored}, this run's is "

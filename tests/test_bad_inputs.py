@@ -245,6 +245,7 @@ def _damage(kind, run):
         state["config"]["loss"] = {"name": "wasserstein"}
         from gankit.identity import model_identity
         state["identity"] = model_identity(state["config"])
+        state["step"] = 99999
         torch.save(state, ck[-1].with_name("step_00099999.pt"))
     elif kind == "other shapes":      # an old checkpoint (no identity) of other nets
         state = torch.load(ck[-1], weights_only=True)

@@ -143,3 +143,23 @@ def test_hand_made_records_do_not_break_report_or_compare(tmp_path, capsys):
     by = {m["key"]: m["best"] for m in CMP.compare_data([a, b])["metrics"]}
     assert by["mmd2"] == []            # one finite value: nothing to rank
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_compare_tick_labels_stay_short_for_tiny_and_huge_values(tmp_path):
+    from gankit.report.plots import figure_compare
+    runs = [(f"r{i}", [{"step": s, "kind": "eval", "c2st_p": v * (1 + s), "big": 3e9 * (1 + s)}
+                       for s in range(3)]) for i, v in enumerate((1.6e-67, 4e-66))]
+    fig = figure_compare(runs, [("C2ST p-value", "eval", "c2st_p"), ("big", "eval", "big")])
+    fig.canvas.draw()
+    labels = [t.get_text() for ax in fig.axes for t in ax.get_yticklabels() if t.get_text()]
+    assert labels and max(map(len, labels)) <= 8, labels
+
+
+def test_compare_out_that_cannot_be_a_file_is_named_before_any_work(tmp_path, capsys):
+    a = _fake_run(tmp_path / "a", "nonsaturating", jsd=0.10, covered=6)
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "afile").write_text("x")
+    assert main(["compare", str(a), "--out", str(tmp_path / "folder")]) == 2
+    assert "is a folder; give a file name" in capsys.readouterr().err
+    assert main(["compare", str(a), "--out", str(tmp_path / "afile" / "c.html")]) == 2
+    assert "a part of this path is a file" in capsys.readouterr().err

@@ -90,3 +90,25 @@ def test_batch_larger_than_the_data(tmp_path):
 def test_options_of_a_default_component_need_no_name():
     cfg = C.load("figure1-1d", ["objective.reuse_fake=false"])
     assert cfg.objective.name == "gan" and cfg.objective.params["reuse_fake"] is False
+
+
+def test_a_preset_name_is_the_preset_even_beside_a_file_or_folder_of_that_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ring").mkdir()                       # a run folder named after its preset
+    (tmp_path / "words").write_text("apple\nbanana\n")  # a word list
+    assert C.load("ring").data.name == "ring"
+    assert C.load("words").data.name == C.load(str(C.PRESET_DIR / "words.toml")).data.name != "ring"
+    (tmp_path / "mine").write_text('[train]\nsteps = 7\n')
+    assert C.load("mine").train.steps == 7 and C.load("./mine").train.steps == 7
+    with pytest.raises(C.ConfigError, match="not valid TOML"):
+        C.load("./words")                             # asked for the file by path: read as a config
+
+
+def test_set_values_that_are_not_toml_say_so():
+    with pytest.raises(C.ConfigError, match=r"expected a list, got '\[modes\]' \(--set values are TOML: quote"):
+        C.load("ring", ["eval.metrics=[modes]"])
+    with pytest.raises(C.ConfigError, match=r"expected a number, got '.5' \(--set values are TOML.*0.5 rather than .5"):
+        C.load("ring", ["train.lr_warmup=.5"])
+    with pytest.raises(C.ConfigError) as e:
+        C.load("ring", ["optim_d.lr=fast"])
+    assert "TOML" not in str(e.value)

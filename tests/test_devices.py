@@ -28,6 +28,14 @@ def test_device_names(no_cuda):
         resolve_device("gpu0")
 
 
+def test_torch_devices_gankit_cannot_train_on_here_are_named(monkeypatch):
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    with pytest.raises(C.ConfigError, match="mps is not available on this machine.*train.device=cpu"):
+        resolve_device("mps")
+    with pytest.raises(C.ConfigError, match="trains on cpu, cuda.*not 'meta'"):
+        resolve_device("meta")
+
+
 def test_auto_device_trains(no_cuda, tmp_path, tiny):
     run = Run.create(C.load("ring", tiny + ["train.device=auto"]), tmp_path / "r").train()
     assert run.device.type == "cpu" and run.step == 30

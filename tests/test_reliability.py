@@ -19,7 +19,7 @@ import pytest
 from gankit import config as C
 from gankit.cli import main
 from gankit.runfolder import RunFolder, RunFolderError
-from gankit.train.run import Run
+from gankit.train.run import Run, RunError
 
 ROOT = Path(__file__).resolve().parents[1]
 SLOW_TRAIN = ["--set", "train.steps=100000", "--set", "train.batch_size=16", "--set", "train.progress=false",
@@ -125,8 +125,10 @@ def test_identity_keys_allow_a_longer_schedule_and_refuse_another_model(tiny_run
     r = Run.open(run, ["train.steps=40", "optim_d.lr=5e-4", "eval.n_samples=300"], write=True)
     assert r.step == 30
     r.close()
-    for other in (["loss.name=wgan"], ["seed=3"], ["generator.hidden=[16, 16, 16]"]):
-        with pytest.raises(RunFolderError, match="belongs to another run|does not fit"):
+    for other, key in ((["loss.name=wgan"], "loss.name"), (["seed=3"], "seed"),
+                       (["generator.hidden=[16, 16, 16]"], "generator.hidden")):
+        # the overrides, not the checkpoint, are what differs: the message names them
+        with pytest.raises(RunFolderError, match=rf"--set .*{key}.*define the run.*cannot change on --resume"):
             Run.open(run, other)
 
 
@@ -246,3 +248,61 @@ def test_no_user_string_reaches_the_report_as_markup(tiny_run_dir, tmp_path):
     for raw in ("<script", "<img src=x"):   # raw tags; escaped text is harmless
         assert raw not in page, raw
     assert "&lt;script&gt;" in page   # the strings are there, escaped
+
+
+def test_resume_of_a_trained_run_whose_checkpoints_are_gone_keeps_its_records(tiny_run_dir, tmp_path):
+    import shutil
+    run = _copy(tiny_run_dir, tmp_path)
+    before = (run / "metrics.jsonl").read_text()
+    shutil.rmtree(run / "checkpoints")
+    with pytest.raises(RunError, match=r"records of training to step \d+ but no checkpoint.*put the checkpoints back"):
+        Run.open(run, ["train.steps=40"], write=True)
+    assert (run / "metrics.jsonl").read_text() == before and list((run / "samples").iterdir())
+
+
+def test_a_checkpoint_renamed_by_hand_is_refused_not_trusted(tiny_run_dir, tmp_path):
+    import shutil
+    run = _copy(tiny_run_dir, tmp_path)
+    newest = RunFolder(run).checkpoints()[-1][1]
+    shutil.copy(newest, run / "checkpoints" / "step_00000099.pt")
+    with pytest.raises(RunFolderError, match=r"step_00000099.pt holds step 30, not 99.*rename it step_00000030.pt"):
+        Run.open(run)
+
+
+def test_advice_when_nothing_loads_does_not_send_the_user_in_a_circle(tiny_run_dir, tmp_path):
+    run = _copy(tiny_run_dir, tmp_path)
+    for _, p in RunFolder(run).checkpoints():
+        p.write_bytes(b"")
+    with pytest.raises(RunFolderError, match=r"put a good checkpoint back, or train anew into another folder"):
+        Run.open(run)
+    (run / "config.toml").unlink()
+    with pytest.raises(RunFolderError, match=r"holds checkpoints but no config.toml"):
+        RunFolder(run).require_run()
+
+
+def test_files_written_atomically_follow_the_umask(tmp_path):
+    import os
+    from gankit.io import write_text_atomic
+    old = os.umask(0o002)
+    try:
+        write_text_atomic(tmp_path / "report.html", "<p>hi</p>")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "report.html").stat().st_mode & 0o777 == 0o664
+
+
+def test_a_record_nested_too_deep_to_parse_is_skipped_like_a_damaged_line(tmp_path):
+    from gankit.io import read_jsonl
+    p = tmp_path / "metrics.jsonl"
+    p.write_text('{"step": 1, "kind": "train"}\n{"step": 2, "x": ' + "[" * 100000 + "]" * 100000 + "}\n"
+                 '{"step": 3, "kind": "train"}\n')
+    with pytest.warns(UserWarning, match="line 2 is damaged"):
+        assert [r["step"] for r in read_jsonl(p)] == [1, 3]
+
+
+def test_resume_with_fewer_steps_than_done_is_refused_and_rewrites_nothing(tiny_run_dir, tmp_path):
+    run = _copy(tiny_run_dir, tmp_path)
+    before = (run / "config.toml").read_text(), (run / "metrics.jsonl").read_text()
+    with pytest.raises(RunError, match=r"at step 30, past train.steps=5.*above 30"):
+        Run.open(run, ["train.steps=5"], write=True)
+    assert ((run / "config.toml").read_text(), (run / "metrics.jsonl").read_text()) == before

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import os
 import tomllib
 import types
 import typing
@@ -90,7 +91,7 @@ def coerce_value(tp, value, where: str, meta: dict | None = None):
         return value
     if origin in (list, tuple):
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where}: expected a list, got {value!r}")
+            raise ConfigError(f"{where}: expected a list, got {value!r}{_toml_hint(value)}")
         args = get_args(tp)
         if origin is tuple and args and args[-1] is not Ellipsis:
             if len(value) != len(args):
@@ -126,7 +127,7 @@ def coerce_value(tp, value, where: str, meta: dict | None = None):
         v = value
     elif tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
+            raise ConfigError(f"{where}: expected a number, got {value!r}{_toml_hint(value)}")
         try:
             v = float(value)
         except OverflowError:   # an integer past float's range
@@ -236,6 +237,15 @@ def describe(cls, prefix: str = "") -> list[tuple[str, Any, str]]:
 
 # ---------------------------------------------------------------- loading
 
+def _toml_hint(value) -> str:
+    """Why a --set value that looks like a list or a number arrived as text: it is not TOML."""
+    if isinstance(value, str) and value.strip()[:1] in ("[", ".", "-", "+") or \
+            isinstance(value, str) and value.strip()[:1].isdigit():
+        return (" (--set values are TOML: quote the strings in a list, [\"a\", \"b\"], and write "
+                "numbers in full, 0.5 rather than .5)")
+    return ""
+
+
 def parse_override(item: str) -> tuple[list[str], Any]:
     """``a.b=value`` -> (["a", "b"], value); the value is read as TOML, else a string."""
     if "=" not in item:
@@ -299,13 +309,15 @@ def preset_names() -> list[str]:
 
 
 def resolve_source(name_or_path: str) -> dict:
-    """A preset name or a TOML path -> raw dict."""
+    """A preset name or a TOML path -> raw dict.  A bare preset name is the preset even where a
+    file or folder of that name lies here (a run folder named after its preset, a word list
+    called words); such a file is read as ./NAME."""
     p = Path(name_or_path)
+    preset = PRESET_DIR / f"{name_or_path}.toml"
+    if p.suffix != ".toml" and "/" not in name_or_path and os.sep not in name_or_path and preset.is_file():
+        return read_toml(preset)
     if p.suffix == ".toml" or p.exists():
         return read_toml(p)
-    preset = PRESET_DIR / f"{name_or_path}.toml"
-    if preset.is_file():
-        return read_toml(preset)
     close = difflib.get_close_matches(name_or_path, preset_names(), n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     raise ConfigError(f"no preset or file named {name_or_path!r}{hint}; presets: "

@@ -109,7 +109,8 @@ def _style(ax, title: str):
     ax.set_title(title, fontsize=10, loc="left")
     ax.set_xlabel("step", fontsize=8)
     ax.tick_params(labelsize=7)
-    ax.ticklabel_format(axis="y", useOffset=False, style="plain") if ax.get_yscale() == "linear" else None
+    if ax.get_yscale() == "linear":   # no offset; a power-of-ten factor only outside 1e-4 .. 1e5 (a p-value of 1e-67)
+        ax.ticklabel_format(axis="y", useOffset=False, style="sci", scilimits=(-4, 5))
     ax.grid(alpha=0.25)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)

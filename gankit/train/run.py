@@ -54,6 +54,15 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise C.ConfigError("train.device: CUDA is not available on this machine; "
                             "use --set train.device=cpu (or auto)")
+    available = {"cpu": lambda: True, "cuda": lambda: True,
+                 "mps": lambda: torch.backends.mps.is_available(),
+                 "xpu": lambda: hasattr(torch, "xpu") and torch.xpu.is_available()}
+    if device.type not in available:
+        raise C.ConfigError(f"train.device: gankit trains on cpu, cuda (or mps, xpu where present), not "
+                            f"{device.type!r}; use --set train.device=cpu (or auto)")
+    if not available[device.type]():
+        raise C.ConfigError(f"train.device: {device.type} is not available on this machine; "
+                            "use --set train.device=cpu (or auto)")
     return device
 
 
@@ -254,13 +263,27 @@ class Run(RunSampling, RunState):
             self.folder.claim_existing()
         if load and write and not self.folder.checkpoints() and not self.folder.damaged() \
                 and self.folder.is_gankit_run():
+            # records past the first checkpoint's step: not a kill before it, the checkpoints went missing
+            first = min(self.cfg.train.checkpoint_every, self.cfg.train.steps)
+            recs = self.folder.records()
+            trained = max([r["step"] for r in recs if r.get("kind") == "train" and r["step"] > first]
+                          + [r["step"] for r in recs if r.get("kind") == "eval" and r["step"] >= first], default=0)
+            if trained:
+                raise RunError(f"{self.dir} has records of training to step {trained} but no checkpoint in "
+                               f"{self.folder.checkpoint_dir}; starting again would erase them: put the "
+                               "checkpoints back, or train anew into another folder (--out NEW)")
             warnings.warn(f"{self.dir} has no checkpoint yet (stopped before its first one); "
                           "training starts again from step 0", stacklevel=2)
             self.folder.clear_records()
             self.folder.clear_snapshots()
         elif load:
-            state, _ = self.folder.load_checkpoint(C.to_dict(self.cfg))   # on the CPU; load_state_dict moves
+            stored = C.to_dict(C.load(self.folder.read_config(), [])) if overrides else None
+            state, _ = self.folder.load_checkpoint(C.to_dict(self.cfg), stored)   # on the CPU; load_state_dict moves
             self.load_state_dict(state)
+        if write and self.step > self.cfg.train.steps:
+            raise RunError(f"{self.dir} is at step {self.step}, past train.steps={self.cfg.train.steps}; a run "
+                           f"does not go back: give train.steps above {self.step} to train on, or evaluate "
+                           f"an earlier state with a new run")
         # config.toml: the config in force for the sessions that train it (the session records keep
         # the history); a reader's overrides (an evaluation, sampling) are its own, not the run's
         if overrides and write:
