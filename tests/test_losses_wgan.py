@@ -77,3 +77,21 @@ def test_losses_pull_the_right_way(name):
     fake2 = torch.full((5,), 0.5, requires_grad=True)
     loss.g_loss(fake2).backward()
     assert (fake2.grad < 0).all()
+
+
+@pytest.mark.parametrize("constraint", [None, "objective.clip=0.01", "objective.gp=10",
+                                        "objective.spectral_norm=true"])
+def test_a_wgan_critic_without_a_lipschitz_constraint_is_warned_about(tmp_path, capsys, tiny_cli, constraint):
+    """With no clipping, gradient penalty or spectral norm the critic diverges: say so, once."""
+    from gankit.cli import main
+    torch.set_num_threads(1)
+    args = ["train", "ring", "--out", str(tmp_path / "w"), *tiny_cli, "--set", 'loss.name="wgan"',
+            "--set", 'eval.metrics=["energy"]']   # tiny_cli has objective.r1=0
+    assert main(args + (["--set", constraint] if constraint else [])) == 0
+    err = capsys.readouterr().err
+    warned = [line for line in err.splitlines() if "no Lipschitz constraint" in line]
+    if constraint is None:
+        assert len(warned) == 1 and warned[0].startswith("gankit: warning: loss.name=wgan")
+        assert "objective.gp=10" in warned[0] and "objective.clip=0.01" in warned[0]
+    else:
+        assert not warned

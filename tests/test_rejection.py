@@ -157,3 +157,24 @@ def test_a_non_finite_fit_is_refused_and_the_trained_run_is_still_checkpointed(t
         run.train()
     assert not run.objective.rejection.ready
     assert Run.open(tmp_path / "nan").step == 12
+
+
+def test_extending_a_finished_drs_run_is_bit_identical_to_training_straight_through(tmp_path, tiny_cli,
+                                                                                   assert_same_state):
+    """The fit at a session's last step draws from its own streams (and global RNG): the training
+    streams checkpointed after it are those a straight run continues with, so 6 + 6 == 12 steps."""
+    torch.set_num_threads(1)
+    over = [a for a in tiny_cli[1::2] if not a.startswith("train.steps")] + [
+        "objective.drs=true", "objective.drs_steps=5", "train.checkpoint_every=6",
+        "discriminator.dropout=0.1",          # the fit's D in train mode draws dropout masks
+        "objective.lr_decay_final=1.0"]       # no lr decay: its schedule depends on train.steps
+    straight = Run.create(C.load("ring", over + ["train.steps=12"]), tmp_path / "a").train()
+    first = Run.create(C.load("ring", over + ["train.steps=6"]), tmp_path / "b").train()
+    assert first.step == 6 and first.objective.rejection.ready
+    first.close()
+    resumed = Run.open(tmp_path / "b", ["train.steps=12"]).train()
+    a, b = straight.state_dict(), resumed.state_dict()
+    assert_same_state(a, b)
+    for k, v in a["objective"]["drs"]["D"].items():   # the final fit too: same D, same streams
+        assert torch.equal(v, b["objective"]["drs"]["D"][k]), k
+    assert torch.equal(a["objective"]["drs"]["M"], b["objective"]["drs"]["M"])

@@ -237,3 +237,46 @@ def test_resume_is_bit_identical_with_stateful_remedies(tmp_path, tiny_cli):
     assert torch.equal(straight.generate(5), resumed.generate(5))
     z = straight.sample_z(5)
     assert not torch.equal(straight.objective.generate(z), straight.G(z))
+
+
+@pytest.mark.parametrize("option,state", [("objective.ema=0.9", "ema_g"),
+                                          ("objective.historical_averaging=0.01", "hist_g")])
+def test_ema_or_historical_averaging_switched_on_at_resume_start_from_the_resumed_weights(
+        tmp_path, capsys, tiny_cli, option, state):
+    """Objective options may change at --resume: the checkpoint has no average to load, so it
+    starts from the resumed G (not G's initial weights), and the resume trains on."""
+    torch.set_num_threads(1)
+    out = tmp_path / "r"
+    quick = [*tiny_cli, "--set", 'eval.metrics=["energy"]']
+    assert main(["train", "ring", "--out", str(out), *quick]) == 0
+    initial = Run.create(C.load("ring", quick[1::2]), tmp_path / "init")
+    with pytest.warns(UserWarning, match=f"{state}.*resumed weights"):
+        run = Run.open(out, ["train.steps=16", option])
+    assert run.step == 12
+    avg = run.objective.state[state]
+    kept = list(avg.shadow.parameters()) if state == "ema_g" else avg.avg
+    for k, p in zip(kept, run.G.parameters()):
+        assert torch.equal(k, p)
+    assert any(not torch.equal(k, p) for k, p in zip(kept, initial.G.parameters()))
+    run.close()
+    initial.close()
+    capsys.readouterr()
+    assert main(["train", "--resume", "--out", str(out), "--set", "train.steps=16", "--set", option]) == 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "resumed weights" in err
+    assert Run.open(out).step == 16
+
+
+def test_a_minibatch_group_that_does_not_split_the_batch_is_a_config_error(tmp_path, capsys, tiny_cli):
+    """Group 3 of a batch of 32 was silently one group of the whole batch."""
+    std = ["--set", 'objective.minibatch="std"', "--set", "objective.minibatch_group=3",
+           "--set", 'eval.metrics=["energy"]']
+    assert main(["train", "ring", "--out", str(tmp_path / "g"), *tiny_cli, *std,
+                 "--set", "objective.pack=1"]) == 2
+    err = capsys.readouterr().err
+    assert "objective.minibatch_group: train.batch_size 32 is not a multiple of 3" in err
+    assert "Traceback" not in err
+    # packed, D sees batch_size / pack samples: those must split into groups
+    assert main(["train", "ring", "--out", str(tmp_path / "p"), *tiny_cli, *std,
+                 "--set", "objective.pack=2"]) == 2
+    assert "D's batch of 16 (train.batch_size 32 / pack 2) is not a multiple of 3" in capsys.readouterr().err

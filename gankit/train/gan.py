@@ -14,7 +14,9 @@ Extension points (each a list of plain callables, empty by default):
 - ``g_penalties``: extra G terms, same signature (feature matching, AC-GAN's class loss);
 - ``d_after`` / ``g_after``: after-step hooks ``h(step)`` (weight clipping, EMA);
 - ``state``: named objects with state_dict()/load_state_dict() that checkpoints must
-  carry (EMA weights, historical averages, the rejection sampler).
+  carry (EMA weights, historical averages, the rejection sampler); for a checkpoint
+  without one (switched on at resume), ``start_fresh()`` restarts it from the resumed
+  weights and ``optional`` leaves it as built (Objective.load_state_dict).
 
 The "gan" objective's options (GANParams) switch the remedies on.  The remedies
 themselves live in gankit/losses/penalties.py and gankit/train/remedies.py.
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import math
+import warnings
 
 import torch
 from torch import Tensor, nn
@@ -104,6 +107,16 @@ class GANObjective(Objective):
             _need(D, "head", "minibatch")
             feat = getattr(D, "feature_dim", None)
             if p.minibatch == "std":
+                # D's training batches must split into whole groups (a group at least the batch
+                # is the whole batch, as in Karras et al.); the forward's one-group fallback is
+                # for the other sizes D scores at evaluation (grids, samples)
+                rows, g = cfg.train.batch_size // p.pack, p.minibatch_group
+                if 0 < g < rows and rows % g:
+                    seen = (f"train.batch_size {cfg.train.batch_size}" if p.pack == 1 else
+                            f"D's batch of {rows} (train.batch_size {cfg.train.batch_size} / pack {p.pack})")
+                    raise ConfigError(f"objective.minibatch_group: {seen} is not a multiple of {g}; set "
+                                      f"objective.minibatch_group to a divisor of {rows} (0: the whole "
+                                      f"batch) or train.batch_size to a multiple of {g * p.pack}")
                 stats = R.MinibatchStd(p.minibatch_group)
             else:
                 if feat is None:
@@ -143,6 +156,14 @@ class GANObjective(Objective):
                 ff = D.features(self.d_view(fake, c.step)).float().mean(0)
                 return p.feature_matching * ((fr - ff) ** 2).sum()
             self.g_penalties.append(_penalty(feature_matching, "feature_matching"))
+        if self.loss.wasserstein and not (p.clip > 0 or p.gp > 0 or _spectral_normed(self.D)):
+            # a warning, not a refusal: an unconstrained critic is the classic demonstration of
+            # why WGAN needs one, and a user's D may bound itself in ways not visible here
+            self.callbacks.append(_WarnAtTrainStart(
+                f"loss.name={self.loss.name} with no Lipschitz constraint on the critic: nothing bounds "
+                f"E f(x) - E f(G(z)), so the critic diverges and wasserstein_estimate means nothing; set "
+                f"objective.gp=10 (WGAN-GP), objective.clip=0.01 (WGAN) or objective.spectral_norm=true "
+                f"(objective.r1 penalises D's gradient on real data only, which bounds nothing)"))
         if p.historical_averaging > 0:
             for name, net, pens, after in (("hist_d", self.D, self.d_penalties, self.d_after),
                                            ("hist_g", self.G, self.g_penalties, self.g_after)):
@@ -287,6 +308,28 @@ class GANObjective(Objective):
                       [p for p in self.D.parameters()]),
                 Phase("g", opt_g, self.g_phase, lambda step: 1, list(g_after or []),
                       [p for p in self.G.parameters()])]
+
+
+def _spectral_normed(D: nn.Module) -> bool:
+    """Whether a layer of D is spectrally normalised (objective.spectral_norm, or D's own)."""
+    for m in D.modules():
+        if hasattr(m, "weight_orig") and hasattr(m, "weight_u"):   # torch.nn.utils.spectral_norm
+            return True
+        if any("SpectralNorm" in type(f).__name__
+               for fs in getattr(m, "parametrizations", {}).values() for f in fs):
+            return True
+    return False
+
+
+class _WarnAtTrainStart:
+    """Callback: a warning each time training starts or resumes (not when the run is only
+    opened to evaluate or sample)."""
+
+    def __init__(self, message: str):
+        self.message = message
+
+    def on_train_start(self, trainer):
+        warnings.warn(self.message, stacklevel=2)
 
 
 def _penalty(fn, log_as: str):

@@ -17,6 +17,7 @@ class, where there are any.
 """
 from __future__ import annotations
 
+import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Callable
@@ -105,12 +106,25 @@ class Objective(ABC):
         return {k: v.state_dict() for k, v in self.state.items()}
 
     def load_state_dict(self, state: dict):
-        missing = {k for k, v in self.state.items() if not getattr(v, "optional", False)} - set(state)
+        """Loads each state the checkpoint holds; called after the modules were loaded.
+
+        A state the checkpoint lacks is an option switched on at resume (objective options
+        are not part of the model identity): one with ``start_fresh()`` starts from the
+        resumed weights, one marked ``optional`` is left as built; any other is refused."""
+        absent = [k for k in self.state if k not in state]
+        missing = [k for k in absent if not (hasattr(self.state[k], "start_fresh")
+                                             or getattr(self.state[k], "optional", False))]
         if missing:
             raise KeyError(f"checkpoint lacks objective state {sorted(missing)}")
         for k, v in self.state.items():
             if k in state:
                 v.load_state_dict(state[k])
+        fresh = [k for k in absent if hasattr(self.state[k], "start_fresh")]
+        for k in fresh:
+            self.state[k].start_fresh()
+        if fresh:
+            warnings.warn(f"the checkpoint holds no objective state {', '.join(fresh)} (an option switched "
+                          f"on at resume): it starts from the resumed weights", stacklevel=2)
 
 
 def absolute_loss(loss, objective: str):

@@ -26,12 +26,15 @@ rate vanish; samples above it are always accepted.
 from __future__ import annotations
 
 import copy
+import hashlib
 import warnings
 
 import torch
 from torch import Tensor, nn
 
+from gankit import seeds
 from gankit.losses.adversarial import d_loss_bce
+from gankit.ops import sample_noise
 from gankit.train import remedies as R
 
 
@@ -124,14 +127,34 @@ class RejectionSampler:
         self.M, self.acceptance = state["M"].cpu(), state["acceptance"].cpu()
 
 
+def fit_seed(seed: int) -> int:
+    """The base seed of the fit's own streams for a run seeded ``seed``: a hash, far from every
+    ``seed + offset`` of gankit.seeds (as seeds.rank_seed's are), so the fit shares no number
+    with training or evaluation."""
+    digest = hashlib.sha256(f"gankit-drs/{seed}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 2      # < 2**62: room for the offsets
+
+
 def fit_objective(objective, step: int, log) -> RejectionSampler:
-    """Fits a GAN objective's rejection sampler on its current (final) G, logs the fit."""
-    sampler = objective.rejection
+    """Fits a GAN objective's rejection sampler on its current (final) G, logs the fit.
+
+    The fit draws real samples, noise and D's dropout from streams of its own: a run's last
+    step is not its end when ``--resume`` extends it, and the training streams checkpointed
+    after the fit must be the ones a straight run would have continued with."""
+    sampler, ctx = objective.rejection, objective.ctx
+    s = fit_seed(ctx.cfg.seed)
+    data_gen, noise_gen = seeds.generator(s, "data"), seeds.generator(s, "noise", ctx.device)
+    real = lambda n: ctx.to_model(ctx.dataset.sample(n, data_gen).to(ctx.device))   # noqa: E731
+    noise = lambda n: sample_noise(n, ctx.cfg.noise.dim, ctx.cfg.noise.dist, noise_gen, ctx.device)  # noqa: E731
     G = objective.G_eval or objective.G
     was = G.training
     G.eval()
-    sampler.fit(objective.D, G, lambda n: objective.ctx.sample_batch(n).x, objective.ctx.sample_z)
-    G.train(was)
+    try:
+        with torch.random.fork_rng(devices=[ctx.device] if ctx.device.type == "cuda" else []):
+            torch.manual_seed(s)
+            sampler.fit(objective.D, G, real, noise)
+    finally:
+        G.train(was)
     log({"step": step, "kind": "drs", "drs_acceptance": float(sampler.acceptance),
          "drs_logit_max": float(sampler.M)})
     return sampler

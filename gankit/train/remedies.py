@@ -159,6 +159,15 @@ class EMA:
         for e, b in zip(self.shadow.buffers(), self.module.buffers()):
             e.copy_(b)
 
+    @torch.no_grad()
+    def start_fresh(self):
+        """The shadow becomes a copy of the module's current weights (EMA switched on at resume:
+        the average starts from the resumed G, not from its initial weights)."""
+        for e, p in zip(self.shadow.parameters(), self.module.parameters()):
+            e.copy_(p)
+        for e, b in zip(self.shadow.buffers(), self.module.buffers()):
+            e.copy_(b)
+
     def state_dict(self) -> dict:
         return self.shadow.state_dict()
 
@@ -184,6 +193,13 @@ class HistoricalAverage:
         w = 1.0 / float(self.count + 1)            # the initial weights count as the first
         for a, p in zip(self.avg, self.params):
             a.lerp_(p, w)
+
+    @torch.no_grad()
+    def start_fresh(self):
+        """The average restarts at the current weights (switched on at resume)."""
+        for a, p in zip(self.avg, self.params):
+            a.copy_(p)
+        self.count.zero_()
 
     def state_dict(self) -> dict:
         return {"avg": [a.clone() for a in self.avg], "count": self.count.clone()}
