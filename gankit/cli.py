@@ -50,14 +50,19 @@ def _default_out(source: str, overrides: list[str]) -> str:
     return str(Path("runs") / f"{Path(source).stem}-s{seed}-{time.strftime('%Y%m%d-%H%M%S')}")
 
 
+def _num(v, spec: str) -> str:
+    """A metric's value; one a record holds as text ("inf") or null (NaN) printed as it is."""
+    return format(v, spec) if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
+
+
 def _summary(result: dict) -> str:
     parts = []
     if "modes_covered" in result:
         parts.append(f"modes covered {result['modes_covered']}/{result['modes_total']}, "
                      f"high quality {100 * result['hq_fraction']:.1f}%, "
-                     f"reverse KL {result['reverse_kl']:.3f}")
+                     f"reverse KL {_num(result['reverse_kl'], '.3f')}")
     if "jsd" in result:
-        parts.append(f"JSD {result['jsd']:.4f} nats")
+        parts.append(f"JSD {_num(result['jsd'], '.4f')} nats")
     if "stacked_modes" in result:
         parts.append(f"Stacked MNIST modes {result['stacked_modes']}/{result['stacked_modes_total']}")
     if "classes_missing" in result:

@@ -257,7 +257,11 @@ def summarise(results: list[dict], group_by=("label",), keys: list[str] | None =
         row = {**dict(zip(group_by, values)), "n": len(rs)}
         for k in keys:
             xs = [r[k] for r in rs if _is_num(r.get(k))]
-            if xs:
+            ends = {math.copysign(math.inf, 1 if r[k] in ("inf", math.inf) else -1) for r in rs
+                    if r.get(k) in ("inf", "-inf", math.inf, -math.inf)}
+            if ends:     # a run at an infinite end (records write "inf"): the mean is there too
+                row[k] = (ends.pop() if len(ends) == 1 else float("nan"), float("nan"))
+            elif xs:
                 row[k] = mean_se(xs)
         rows.append(row)
     return rows

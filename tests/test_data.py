@@ -78,3 +78,51 @@ def test_points_file_errors(tmp_path):
         DATASETS.build("points", {"path": str(tmp_path / "nan.npy")})
     with pytest.raises(ConfigError, match="give the file"):
         DATASETS.build("points", {})
+
+
+def test_points_csv_a_numeric_first_line_is_never_a_header(tmp_path):
+    """A first line of numbers with one value too many was dropped as a header: 3 rows loaded."""
+    (tmp_path / "ragged.csv").write_text("1.0,2.0,3.0\n4.0,5.0\n6.0,7.0\n8.0,9.0\n")
+    with pytest.raises(ConfigError, match=r"line 1 holds 3 values but 3 of the 4 rows hold 2"):
+        DATASETS.build("points", {"path": str(tmp_path / "ragged.csv")})
+    (tmp_path / "late.csv").write_text("1,2\n3,4\n5,6,7\n")
+    with pytest.raises(ConfigError, match=r"line 3 holds 3 values"):
+        DATASETS.build("points", {"path": str(tmp_path / "late.csv")})
+    (tmp_path / "cell.csv").write_text("1,2\n3,4;\n")
+    with pytest.raises(ConfigError, match=r"line 2, column 2: '4;' is not a number"):
+        DATASETS.build("points", {"path": str(tmp_path / "cell.csv")})
+
+
+def test_points_csv_header_and_faults_named_by_the_files_own_lines(tmp_path):
+    (tmp_path / "h.csv").write_text("x,y\n1,2\n\n3,4\n")
+    assert DATASETS.build("points", {"path": str(tmp_path / "h.csv")}).x.tolist() == [[1, 2], [3, 4]]
+    (tmp_path / "bad.csv").write_text("x,y\n1,2\n\n3,abc\n")   # line 4 as an editor shows it
+    with pytest.raises(ConfigError, match=r"line 4, column 2: 'abc' is not a number"):
+        DATASETS.build("points", {"path": str(tmp_path / "bad.csv")})
+
+
+def test_points_npy_without_columns_is_refused(tmp_path):
+    np.save(tmp_path / "empty.npy", np.zeros((5, 0)))
+    with pytest.raises(ConfigError, match=r"no columns"):
+        DATASETS.build("points", {"path": str(tmp_path / "empty.npy")})
+
+
+@pytest.mark.parametrize("A", [[[1.0, 2.0], [2.0, 4.0]], [[1.0, 0.0, 2.0], [0.0, 1.0, 1.0]]])
+def test_linear_gaussian_with_singular_cov_samples_without_a_density(A):
+    """X = z A + b with rank(A) < d lies on a subspace: it samples, but has no density."""
+    from gankit.registry import METRICS
+    ds = DATASETS.build("linear", {"A": A, "b": [0.5] * len(A[0])})
+    x = ds.sample(20000, g())
+    At = torch.tensor(A)
+    assert x.shape == (20000, len(A[0])) and torch.allclose(torch.cov(x.T), At.T @ At, rtol=0.05, atol=0.05)
+    assert not ds.has_density and not METRICS.build("jsd").applies(ds)
+    with pytest.raises(ValueError, match="rank"):
+        ds.log_prob(x)
+
+
+def test_points_csv_with_a_byte_order_mark_keeps_its_first_row(tmp_path):
+    """Spreadsheets write a BOM: the first row then failed to parse and was dropped as a header."""
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbf1.0,2.0\r\n3,4\r\n")
+    assert DATASETS.build("points", {"path": str(tmp_path / "bom.csv")}).x.tolist() == [[1, 2], [3, 4]]
+    (tmp_path / "bomh.csv").write_bytes(b"\xef\xbb\xbfx,y\n3,4\n")
+    assert DATASETS.build("points", {"path": str(tmp_path / "bomh.csv")}).x.tolist() == [[3, 4]]

@@ -238,3 +238,38 @@ def test_features_do_not_depend_on_the_batch_size():
     f2, p2 = classifier_outputs(net, x, batch=1000)
     assert torch.allclose(f1, f2, atol=1e-5) and torch.allclose(p1, p2, atol=1e-6)
     assert net.training                                  # the caller's mode is restored
+
+
+@pytest.mark.parametrize("damage", ["rows", "width", "nan", "no_digest_same_arrays"])
+def test_feature_cache_recomputes_an_entry_of_the_wrong_shape_or_values(tmp_path, monkeypatch, damage):
+    """A readable entry cut to 20 of 200 rows was used silently (FCD 310 instead of 314); 10
+    columns instead of 128 or a NaN crashed the metric.  Each is recomputed, with a warning."""
+    from gankit.metrics import feature_nets as FN
+    monkeypatch.setenv(FN.CACHE_ENV, str(tmp_path))
+    rng = np.random.default_rng(0)
+    f, p = rng.normal(size=(200, 128)).astype(np.float32), rng.random((200, 10)).astype(np.float32)
+    calls = []
+
+    def make():
+        calls.append(1)
+        return {"features": f, "probs": p}
+    FN.feature_cache(["k"], make)
+    (path,) = (tmp_path / "features").glob("*.npz")
+    bad = {"rows": (f[:20], p[:20]), "width": (f[:, :10], p), "nan": (np.where(np.eye(200, 128) > 0, np.nan, f), p),
+           "no_digest_same_arrays": (f, p)}[damage]
+    np.savez(path, features=bad[0], probs=bad[1])
+    with pytest.warns(UserWarning, match="feature cache"):
+        out = FN.feature_cache(["k"], make)
+    assert len(calls) == 2 and np.array_equal(out["features"], f) and np.array_equal(out["probs"], p)
+    out = FN.feature_cache(["k"], make)               # the rewritten entry is trusted again
+    assert len(calls) == 2 and np.array_equal(out["features"], f)
+
+
+def test_feature_cache_checks_the_width_the_caller_knows(tmp_path, monkeypatch):
+    from gankit.metrics import feature_nets as FN
+    monkeypatch.setenv(FN.CACHE_ENV, str(tmp_path))
+    FN.feature_cache(["k"], lambda: {"features": np.ones((4, 10)), "probs": np.zeros((4, 0))})
+    with pytest.warns(UserWarning, match=r"shape \(4, 10\), not \(n, 128\)"):
+        out = FN.feature_cache(["k"], lambda: {"features": np.ones((4, 128)), "probs": np.zeros((4, 0))},
+                               widths={"features": 128})
+    assert out["features"].shape == (4, 128)

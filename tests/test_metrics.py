@@ -84,3 +84,41 @@ def test_a_named_metric_that_does_not_apply_says_what_it_needs():
     unlabelled = SimpleNamespace(kind="image", heldout=None, heldout_labels=None, modes=None)
     with pytest.raises(ConfigError, match="classify.*needs labelled images with a held-out split"):
         evaluate(SimpleNamespace(dataset=unlabelled, step=0), ["classify"])
+
+
+def test_each_mode_is_judged_by_its_own_std():
+    """A narrow mode (std 0.1) beside a wide one (std 1): a sample 10 narrow stds out is not of
+    high quality for the narrow mode; 2 wide stds out, it is for the wide one."""
+    ds = DATASETS.build("mixture1d", {"means": [0.0, 3.0], "stds": [0.1, 1.0]})
+    m = mode_metrics(torch.full((100, 1), 1.0), ds.modes, ds.mode_std)
+    assert m["mode_counts"] == [0, 100] and m["hq_fraction"] == 1.0
+    m = mode_metrics(torch.full((100, 1), -1.0), ds.modes, ds.mode_std)   # 10 and 4 stds out
+    assert m["hq_fraction"] == 0 and m["modes_covered"] == 0
+    m = mode_metrics(torch.full((100, 1), 0.25), ds.modes, ds.mode_std)   # 2.5 narrow stds
+    assert m["mode_counts"] == [100, 0]
+    x = ds.sample(20000, torch.Generator().manual_seed(0))
+    assert mode_metrics(x, ds.modes, ds.mode_std)["hq_fraction"] > 0.99
+
+
+def test_reverse_kl_is_measured_against_the_datas_weights():
+    ds = DATASETS.build("mixture1d", {"weights": [0.9, 0.1]})
+    x = ds.sample(20000, torch.Generator().manual_seed(0))
+    assert mode_metrics(x, ds.modes, ds.mode_std, weights=ds.mode_weights)["reverse_kl"] < 0.005
+    half = torch.cat([ds.modes[0].repeat(50, 1), ds.modes[1].repeat(50, 1)])
+    want = 0.5 * math.log(0.5 / 0.9) + 0.5 * math.log(0.5 / 0.1)
+    assert mode_metrics(half, ds.modes, ds.mode_std, weights=ds.mode_weights)["reverse_kl"] == pytest.approx(want)
+    # equal weights: KL to uniform, the numbers of the ring and grid exactly as before
+    ring, x = sample("ring", 1000)
+    assert ring.mode_weights is None
+    assert (mode_metrics(x, ring.modes, ring.mode_std, weights=[0.3] * 8)
+            == mode_metrics(x, ring.modes, ring.mode_std))
+
+
+@pytest.mark.parametrize("n_modes", [1, 8])
+def test_no_high_quality_sample_is_the_worst_reverse_kl(n_modes):
+    """With nothing covered reverse KL is inf, never 0 (the optimum) on one-mode data."""
+    ds = DATASETS.build("ring", {"n_modes": n_modes})
+    m = mode_metrics(torch.full((50, 2), 5.0), ds.modes, ds.mode_std)
+    assert m["modes_covered"] == 0 and m["reverse_kl"] == math.inf
+    one = mode_metrics(ds.modes[:1].repeat(50, 1), ds.modes, ds.mode_std)
+    assert one["reverse_kl"] < m["reverse_kl"]

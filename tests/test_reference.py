@@ -91,3 +91,35 @@ def test_a_text_reference_is_not_scored_against_itself(tmp_path):
                            "data.max_len=8", "noise.dim=9", "eval.n_samples=50"])
     row = R.evaluate_reference(build_dataset(cfg), cfg.eval, 0, ["bleu"])
     assert "past its first 200" in row["source"] and row["bleu5"] < 0.99
+
+
+@pytest.mark.parametrize("edit", ["wrong values", "empty", "key deleted", "value changed"])
+def test_a_cached_row_with_wrong_keys_or_values_is_measured_again(tmp_path, tiny, cache, edit):
+    """Valid JSON that is not the row as measured was trusted and written into the run's records."""
+    first = api.record_reference(_run(tmp_path, "a", tiny), METRICS)
+    (path,) = cache.glob("*.json")
+    row = json.loads(path.read_text())
+    if edit == "wrong values":
+        row.update({"modes_covered": "<b>abc</b>", "jsd": "oops"})
+    elif edit == "empty":
+        row = {}
+    elif edit == "key deleted":
+        del row["reverse_kl"]
+    else:
+        row["jsd"] = 0.5
+    path.write_text(json.dumps(row))
+    with pytest.warns(UserWarning, match="reference cache"):
+        again = api.record_reference(_run(tmp_path, "b", tiny), METRICS)
+    assert _row(again) == _row(first)
+    assert json.loads(path.read_text()) == {k: v for k, v in _row(first).items()
+                                            if k not in ("kind", "settings", "metrics")}
+
+
+def test_row_values_must_be_of_their_keys_kind():
+    ok = {"source": "fresh draws", "modes_covered": 8, "reverse_kl": "inf", "jsd": None,
+          "features": "random", "skipped": ["fid"], "my_metric_list": [1, 2]}
+    assert R._row_fault(ok) is None
+    for bad in ({"modes_covered": 8}, {"source": "x", "modes_covered": "<b>abc</b>"},
+                {"source": "x", "jsd": "oops"}, {"source": "x", "skipped": "fid"}, {"source": 3},
+                {"source": "x", "jsd": [0.1]}):
+        assert R._row_fault(bad), bad

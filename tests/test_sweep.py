@@ -180,3 +180,11 @@ def test_cli_a_failed_run_fails_the_sweep_and_plugins_reach_the_workers(tmp_path
     out, err = capsys.readouterr()
     assert rc == 1 and "1 of 2 runs failed (nan seed 0: NonFiniteLoss)" in err
     assert "| ok | 1 | " in out and "0.250" in out
+
+
+def test_summary_of_a_key_with_an_infinite_run_is_infinite_not_the_mean_of_the_others():
+    from gankit.sweep import markdown_table, summarise
+    rows = summarise([{"label": "a", "reverse_kl": 0.1}, {"label": "a", "reverse_kl": "inf"},
+                      {"label": "b", "reverse_kl": 0.2}, {"label": "b", "reverse_kl": 0.4}])
+    assert rows[0]["reverse_kl"][0] == float("inf") and rows[1]["reverse_kl"][0] == pytest.approx(0.3)
+    assert "| a | 2 | inf |" in markdown_table(rows)

@@ -18,7 +18,8 @@ class Dataset(ABC):
     kind: str = "points"             # what metrics and plots may assume: points, image, text
     size: int | None = None
     modes: Tensor | None = None      # (n_modes, dim) centres, when known
-    mode_std: float | None = None    # per-coordinate std of each mode, when known
+    mode_std: float | None = None    # per-coordinate std of the modes when known: one, or a tensor of one per mode
+    mode_weights = None              # the modes' weights when unequal (a tensor summing to 1), else None
 
     @property
     def shape(self) -> tuple[int, ...]:

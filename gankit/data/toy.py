@@ -32,7 +32,16 @@ class GaussianMixture(Dataset):
             raise ValueError("weights must be non-negative, one per mode, not all zero")
         self.weights = w / w.sum()
         self.modes = self.means
-        self.mode_std = float(std_in) if isinstance(std_in, (int, float)) else float(self.stds.max())
+        # one float when every mode has the same std (PacGAN's presets), else one per mode:
+        # the largest for all would call samples far out of a narrow mode high quality
+        if isinstance(std_in, (int, float)):
+            self.mode_std = float(std_in)
+        elif (self.stds == self.stds[0]).all():
+            self.mode_std = float(self.stds[0])
+        else:
+            self.mode_std = self.stds.clone()
+        # for the reverse KL of the mode histogram; None: equal weights (KL to uniform)
+        self.mode_weights = None if (self.weights == self.weights[0]).all() else self.weights.clone()
 
     def sample_with_labels(self, n, generator):
         """(samples, index of the mode each was drawn from)."""
@@ -73,14 +82,23 @@ class GaussianMixture(Dataset):
 
 
 class LinearGaussian(Dataset):
-    """Seed 001's example: X = N(0, I) @ A + b, a Gaussian with mean b and cov A^T A."""
+    """Seed 001's example: X = N(0, I) @ A + b, a Gaussian with mean b and cov A^T A.
+
+    With rank(A) < d (dependent rows or columns, or fewer rows than columns) the Gaussian
+    lives on a subspace: it samples as any other, but has no density, so the density
+    metrics (JSD) and plots leave it out."""
 
     def __init__(self, A, b):
         self.A = torch.as_tensor(A, dtype=torch.float32)
         self.b = torch.as_tensor(b, dtype=torch.float32)
         self.dim = self.A.shape[1]
-        cov = self.A.T @ self.A
-        self._mvn = torch.distributions.MultivariateNormal(self.b, covariance_matrix=cov)
+        self.rank = int(torch.linalg.matrix_rank(self.A))     # at float32's tolerance, as A is held
+        self._mvn = None
+        if self.rank == self.dim:
+            # the factor in float64: float32's Cholesky fails on ill-conditioned but full-rank A^T A
+            L, info = torch.linalg.cholesky_ex(self.A.double().T @ self.A.double())
+            if int(info) == 0 and bool((L.diagonal().float() > 0).all()):
+                self._mvn = torch.distributions.MultivariateNormal(self.b, scale_tril=L.float())
         self.modes = self.b[None]
         self.mode_std = None  # anisotropic: no single std, so no PacGAN mode metrics
 
@@ -89,9 +107,12 @@ class LinearGaussian(Dataset):
 
     @property
     def has_density(self):
-        return True
+        return self._mvn is not None
 
     def log_prob(self, x):
+        if self._mvn is None:
+            raise ValueError(f"data.A has rank {self.rank} < {self.dim}: the Gaussian lies on a subspace "
+                             "and has no density")
         return self._mvn.log_prob(torch.as_tensor(x, dtype=torch.float32))
 
 
@@ -105,6 +126,50 @@ class SwissRoll(Dataset):
         t = 1.5 * math.pi * (1 + 2 * torch.rand(n, generator=generator))
         x = torch.stack([t * torch.cos(t), t * torch.sin(t)], 1) / self.scale
         return x + self.noise * torch.randn(n, 2, generator=generator)
+
+
+def _is_number(field: str) -> bool:
+    try:
+        float(field)
+        return True
+    except ValueError:
+        return False
+
+
+def _read_csv(p: Path) -> np.ndarray:
+    """Comma-separated points.  The first line is a header only when one of its fields is
+    a word (not a number, holding a letter): a numeric first line with a fault is an error,
+    never a header to drop.  Faults are named by the file's own line numbers (1-based)."""
+    # utf-8-sig: the byte-order mark spreadsheets write would make the first value unreadable
+    lines = [line.rstrip("\r") for line in p.read_text(encoding="utf-8-sig").split("\n")]
+    try:
+        return np.loadtxt(lines, delimiter=",", ndmin=2)
+    except ValueError as e:
+        first_error = e
+    rows = []       # (line number, fields) of the lines that hold data, as loadtxt reads them
+    for no, line in enumerate(lines, 1):
+        line = line.split("#", 1)[0].strip()
+        if line:
+            rows.append((no, [f.strip() for f in line.split(",")]))
+    if rows and any(not _is_number(f) and any(c.isalpha() for c in f) for f in rows[0][1]):
+        header_line = rows.pop(0)[0]
+        try:
+            return np.loadtxt(lines[header_line:], delimiter=",", ndmin=2)
+        except ValueError as e:
+            first_error = e
+    if rows:
+        widths = [len(f) for _, f in rows]
+        width = max(set(widths), key=lambda w: (widths.count(w), -widths.index(w)))   # the most common
+        ref = rows[widths.index(width)][0]
+        for no, fields in rows:
+            if len(fields) != width:
+                raise ValueError(f"line {no} holds {len(fields)} values but {widths.count(width)} of the "
+                                 f"{len(rows)} rows hold {width} (line {ref} is one); give every row the "
+                                 "same number of values")
+            for col, f in enumerate(fields, 1):
+                if not _is_number(f):
+                    raise ValueError(f"line {no}, column {col}: {f!r} is not a number; fix or remove that row")
+    raise first_error
 
 
 class PointsFile(Dataset):
@@ -122,10 +187,7 @@ class PointsFile(Dataset):
             if p.suffix == ".npy":
                 arr = np.load(p, allow_pickle=False)
             elif p.suffix in (".csv", ".txt"):
-                try:
-                    arr = np.loadtxt(p, delimiter=",", ndmin=2)
-                except ValueError:
-                    arr = np.loadtxt(p, delimiter=",", ndmin=2, skiprows=1)
+                arr = _read_csv(p)
             else:
                 raise ConfigError(f"data.path: {p.suffix!r} files are not supported; use .npy or .csv")
         except (ValueError, OSError, EOFError, UnicodeDecodeError) as e:
@@ -137,6 +199,9 @@ class PointsFile(Dataset):
             arr = arr[:, None]
         if arr.ndim != 2 or len(arr) == 0:
             raise ConfigError(f"data.path: expected a (n_points, dim) array, got shape {arr.shape}")
+        if arr.shape[1] == 0:
+            raise ConfigError(f"data.path: {str(p)!r} holds {len(arr)} rows with no columns (shape "
+                              f"{arr.shape}); save the points as an (n_points, dim) array, dim >= 1")
         if not np.isfinite(arr).all():
             raise ConfigError(f"data.path: {str(p)!r} holds NaN or infinite values; remove those rows")
         big = float(np.abs(arr).max())

@@ -15,8 +15,11 @@ machine with the same torch builds the same net; the cache key includes their ha
 
 Cache: ``feature_cache(key_parts, make)`` keeps float32 arrays in
 ``$GANKIT_CACHE`` (default ~/.cache/gankit)/features/<sha1>.npz, keyed by a hash of
-the data and the feature net's weights.  A file that cannot be read, holds objects
-(loaded with allow_pickle=False) or has the wrong shape is recomputed and rewritten.
+the data and the feature net's weights.  Each file also holds a sha1 of its key and
+arrays, written with them: a file that cannot be read, holds objects (loaded with
+allow_pickle=False), lacks that digest or does not match it (cut short, edited, copied
+from another key), holds a NaN or inf, or whose arrays do not share one row count or
+have the wrong width (``widths``, when the caller knows them) is recomputed and rewritten.
 """
 from __future__ import annotations
 
@@ -107,24 +110,57 @@ def cache_dir() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "gankit") / "features"
 
 
-def feature_cache(key_parts: list[str], make, names=("features", "probs")) -> dict[str, np.ndarray]:
-    """Arrays ``names`` from the cache file for ``key_parts``, or ``make()`` (a dict) saved there."""
+DIGEST = "_sha1"
+
+
+def _digest(key: str, arrays: dict[str, np.ndarray]) -> str:
+    h = hashlib.sha1(key.encode())
+    for n in sorted(arrays):
+        a = np.ascontiguousarray(arrays[n])      # hashed in place: no copy of a large array
+        h.update(f"\x00{n}{a.dtype}{a.shape}".encode())
+        h.update(a.reshape(-1).view(np.uint8) if a.size else b"")
+    return h.hexdigest()
+
+
+def _fault(key: str, z, out: dict[str, np.ndarray], widths) -> str | None:
+    """Why the arrays ``out`` read from the cache file ``z`` cannot stand in for ``make()``, or None."""
+    if DIGEST not in z.files:
+        return "has no digest (an older gankit wrote it, or not gankit)"
+    if str(z[DIGEST]) != _digest(key, out):
+        return "does not match its digest (cut short, edited or from another key)"
+    if len({len(v) for v in out.values()}) != 1:
+        return f"holds arrays of different lengths {[len(v) for v in out.values()]}"
+    for n, w in (widths or {}).items():
+        if out[n].ndim != 2 or out[n].shape[1] != w:
+            return f"holds {n} of shape {out[n].shape}, not (n, {w})"
+    bad = [n for n, v in out.items() if v.dtype.kind == "f" and not np.isfinite(v).all()]
+    if bad:
+        return f"holds NaN or inf in {bad}"
+    return None
+
+
+def feature_cache(key_parts: list[str], make, names=("features", "probs"),
+                  widths: dict[str, int] | None = None) -> dict[str, np.ndarray]:
+    """Arrays ``names`` from the cache file for ``key_parts``, or ``make()`` (a dict) saved there.
+    ``widths``: {name: columns} the arrays must have, where the caller knows them."""
     key = hashlib.sha1("\x00".join(key_parts).encode()).hexdigest()
     path = cache_dir() / f"{key}.npz"
     if path.is_file():
         try:
             with np.load(path, allow_pickle=False) as z:
-                out = {n: z[n] for n in names if n in z.files}
-            if set(out) == set(names) and len({len(v) for v in out.values()}) == 1:
-                return out
-            warnings.warn(f"feature cache {path} lacks {names}; recomputing", stacklevel=2)
+                missing = [n for n in names if n not in z.files]
+                out = {} if missing else {n: z[n] for n in names}
+                fault = f"lacks {missing}" if missing else _fault(key, z, out, widths)
+                if fault is None:
+                    return out
+            warnings.warn(f"feature cache {path} {fault}; recomputing", stacklevel=2)
         except Exception as e:   # truncated, corrupt, or a pickle: never trusted
             warnings.warn(f"feature cache {path} is damaged ({type(e).__name__}); recomputing", stacklevel=2)
     out = {n: np.asarray(v, dtype=np.float32) for n, v in make().items()}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + f".{os.getpid()}.tmp.npz")
-        np.savez(tmp, **out)
+        np.savez(tmp, **out, **{DIGEST: np.array(_digest(key, {n: out[n] for n in names if n in out}))})
         os.replace(tmp, path)
     except OSError as e:
         warnings.warn(f"cannot write the feature cache {path}: {e}", stacklevel=2)

@@ -1,8 +1,9 @@
 """Mode coverage for data with known modes (PacGAN / VEEGAN protocol).
 
 A sample is high quality (HQ) when it lies within ``hq_std`` standard deviations
-of its nearest mode centre; a mode is covered when it holds at least one HQ
-sample; reverse KL = KL(histogram of HQ samples over modes || uniform).
+(its mode's own std) of its nearest mode centre; a mode is covered when it holds at
+least one HQ sample; reverse KL = KL(histogram of HQ samples over modes || the data's
+mode weights), uniform for equal weights as in PacGAN.
 
 PacGAN's 3 std is a 2-D rule: ||x - mu|| / std of a true sample is chi-distributed with
 ``dim`` degrees of freedom, so 3 std holds 1 - exp(-9/2) = 98.9% of a 2-D mode but 45.9%
@@ -37,21 +38,47 @@ def hq_radius_std(dim: int, hq_std: float | None = None) -> float:
     return max(3.0, float(math.sqrt(chi2.ppf(HQ_SHARE_2D, dim))))
 
 
-def mode_metrics(samples: Tensor, modes: Tensor, std: float, hq_std: float | None = None) -> dict:
+def mode_metrics(samples: Tensor, modes: Tensor, std, hq_std: float | None = None,
+                 weights=None) -> dict:
+    """Modes covered, HQ share, reverse KL and the HQ count of each mode.
+
+    ``std``: one std for every mode, or one per mode (a mixture of narrow and wide
+    Gaussians): a sample belongs to the mode it is closest to in that mode's std units,
+    and is HQ when that distance is within the radius.  ``weights``: the data's mode
+    weights; reverse KL = KL(HQ histogram || weights), uniform when None.  With no HQ
+    sample there is no histogram: reverse_kl is inf (the worst, never the best; records
+    write it "inf"), as it is when G's HQ samples sit on a mode of weight 0.
+    """
     if samples.ndim != 2 or samples.shape[1] != modes.shape[1]:
         raise ValueError(f"samples must have shape (n, {modes.shape[1]}), got {tuple(samples.shape)}")
     k = len(modes)
-    idx, dist = nearest_mode(samples, modes)
-    hq = dist <= hq_radius_std(modes.shape[1], hq_std) * std
+    stds = torch.as_tensor(std, dtype=torch.float64).reshape(-1)
+    if stds.numel() not in (1, k) or not (stds > 0).all():
+        raise ValueError(f"std must be positive, one value or one per mode ({k}), got {stds.numel()}")
+    radius = hq_radius_std(modes.shape[1], hq_std)
+    if stds.numel() == 1 or (stds == stds[0]).all():
+        idx, dist = nearest_mode(samples, modes)
+        hq = dist <= radius * float(stds[0])
+    else:
+        d = torch.cdist(samples.double(), modes.double())
+        idx = (d / stds[None]).argmin(1)
+        hq = d.gather(1, idx[:, None])[:, 0] <= radius * stds[idx]
     counts = torch.bincount(idx[hq], minlength=k).double()
+    w = None
+    if weights is not None:
+        w = torch.as_tensor(weights, dtype=torch.float64).reshape(-1)
+        if w.numel() != k or (w < 0).any() or not w.sum() > 0:
+            raise ValueError(f"weights must be non-negative, one per mode ({k}), not all zero")
+        w = None if (w == w[0]).all() else w / w.sum()
     n_hq = int(hq.sum())
     if n_hq:
         p = counts / n_hq
         nz = p > 0
-        # KL(p || uniform) = sum p log(p k); empty modes contribute 0 (0 log 0 = 0)
-        rkl = float((p[nz] * torch.log(p[nz] * k)).sum())
+        # empty modes contribute 0 (0 log 0 = 0); log(p k) when uniform keeps the recorded numbers exact
+        ratio = p[nz] * k if w is None else p[nz] / w[nz]
+        rkl = float((p[nz] * torch.log(ratio)).sum())
     else:
-        rkl = math.log(k)  # nothing of quality: as far from uniform as one mode
+        rkl = math.inf
     return {"modes_covered": int((counts > 0).sum()), "modes_total": k,
             "hq_fraction": n_hq / len(samples), "reverse_kl": rkl,
             "mode_counts": counts.long().tolist()}

@@ -15,7 +15,7 @@ from gankit.metrics.modes import mode_metrics
 def modes(ctx):
     ds, ec = ctx.dataset, ctx.settings
     x = ctx.generate(ec.n_samples, "modes")
-    return mode_metrics(x, ds.modes, ds.mode_std, ec.hq_std)
+    return mode_metrics(x, ds.modes, ds.mode_std, ec.hq_std, weights=getattr(ds, "mode_weights", None))
 
 
 @register_metric("jsd", lambda ds: ds.has_density and ds.dim <= 2,

@@ -142,11 +142,58 @@ def reference_key(dataset, data_cfg: dict, settings: dict, seed: int, names: lis
     return hashlib.sha1("\x00".join(parts).encode()).hexdigest()
 
 
+def _value_fault(key: str, v) -> str | None:
+    """Why ``v`` cannot be the recorded value of ``key``, or None.  A row holds what
+    ``jsonable`` writes: finite numbers (or booleans), null for NaN, "inf"/"-inf"; strings
+    only where the metric declares one (fmt "s", e.g. fid's ``features``); ``source`` a
+    string and ``skipped`` a list of metric names.  A key no registered metric declares (a user's
+    metric without outputs) may hold any JSON scalar or list of them."""
+    import json
+    import math
+
+    from gankit.metrics.base import output_info
+
+    def number(x):
+        return x is None or x in ("inf", "-inf") or (isinstance(x, (int, float)) and math.isfinite(x))
+
+    def scalar(x):
+        return x is None or isinstance(x, (bool, int, float, str))
+    if key == "source":
+        ok = isinstance(v, str)
+    elif key == "skipped":
+        ok = isinstance(v, list) and all(isinstance(e, str) for e in v)
+    else:
+        info = output_info(key)
+        if info is None:
+            ok = scalar(v) or (isinstance(v, list) and all(scalar(e) for e in v))
+        else:
+            ok = number(v) or (info.fmt == "s" and isinstance(v, str))
+    if ok:
+        return None
+    s = json.dumps(v)
+    return f"holds {key} = {s if len(s) <= 40 else s[:40] + '...'}, not a value a measurement writes"
+
+
+def _row_fault(row) -> str | None:
+    """Why a cached row is not a reference row as ``evaluate_reference`` writes it, or None."""
+    if not isinstance(row, dict) or not all(isinstance(k, str) for k in row):
+        return "is not a row of {name: value}"
+    if "source" not in row:
+        return "lacks source"
+    for k, v in row.items():
+        fault = _value_fault(k, v)
+        if fault:
+            return fault
+    return None
+
+
 def _valid_row(row) -> bool:
-    def scalar(v):
-        return v is None or isinstance(v, (bool, int, float, str))
-    return isinstance(row, dict) and all(isinstance(k, str) and (scalar(v) or (
-        isinstance(v, list) and all(scalar(e) for e in v))) for k, v in row.items())
+    return _row_fault(row) is None
+
+
+def _sha1(text: str) -> str:
+    import hashlib
+    return hashlib.sha1(text.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def cached_reference(dataset, settings, seed: int, names: list[str] | None, *, data_cfg: dict,
@@ -154,24 +201,36 @@ def cached_reference(dataset, settings, seed: int, names: list[str] | None, *, d
     """``evaluate_reference``, read from $GANKIT_CACHE/reference/ when the same row was
     measured before (see ``reference_key``; ``data_cfg`` and ``settings_dict``: the run's
     data and eval settings as plain dicts); a damaged or foreign file is measured again and
-    replaced, never trusted."""
+    replaced, never trusted.
+
+    Beside each <key>.json lies <key>.sha1, the digest of the row as written: a row with a
+    key deleted or a value changed no longer matches it (which keys a measurement yields
+    depends on the data and feature net, so only the row as measured can tell), and every
+    value must also be of its key's kind (``_row_fault``)."""
     import json
 
     from gankit.io import jsonable, write_text_atomic
     from gankit.metrics.feature_nets import cache_dir
     key = reference_key(dataset, data_cfg, settings_dict, seed, names)
     path = cache_dir().parent / "reference" / f"{key}.json"
+    digest = path.with_suffix(".sha1")
     if path.is_file():
         try:
-            row = json.loads(path.read_text())
-            if _valid_row(row):
+            text = path.read_text()
+            row = json.loads(text)
+            fault = _row_fault(row)
+            if fault is None and (not digest.is_file() or digest.read_text().strip() != _sha1(text)):
+                fault = "does not match its digest (edited, cut short or written without one)"
+            if fault is None:
                 return row
-            warnings.warn(f"reference cache {path} does not hold a reference row; measuring again", stacklevel=2)
+            warnings.warn(f"reference cache {path} {fault}; measuring again", stacklevel=2)
         except (OSError, ValueError, UnicodeDecodeError) as e:
             warnings.warn(f"reference cache {path} is damaged ({type(e).__name__}); measuring again", stacklevel=2)
     row = jsonable(evaluate_reference(dataset, settings, seed, names))
     try:
-        write_text_atomic(path, json.dumps(row))
+        text = json.dumps(row)
+        write_text_atomic(path, text)
+        write_text_atomic(digest, _sha1(text))
     except OSError as e:
         warnings.warn(f"cannot write the reference cache {path}: {e}", stacklevel=2)
     return row
