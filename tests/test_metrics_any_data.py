@@ -190,3 +190,63 @@ def test_too_few_samples_skip_a_metric_not_the_evaluation(tmp_path, tiny, capsys
     assert main(["eval", str(out), "--no-record", "--set", "eval.n_samples=1"]) == 0
     got = capsys.readouterr()
     assert "swd" in got.out and "c2st skipped" in got.err and "mmd skipped" in got.err
+
+
+def _ring_pts(n, seed, radius=3.0, std=0.01, shift=0.0):
+    g = torch.Generator().manual_seed(seed)
+    a = torch.randint(0, 8, (n,), generator=g) * (2 * math.pi / 8)
+    x = torch.stack([radius * torch.cos(a), radius * torch.sin(a)], 1).double()
+    return x + std * torch.randn(n, 2, generator=g, dtype=torch.float64) + shift
+
+
+def test_prdc_is_the_same_wherever_the_data_lie_and_matches_a_float64_scan():
+    from gankit.metrics.image_measures import prdc
+    real, fake = _ring_pts(1500, 0), _ring_pts(1500, 1)
+
+    def scan(r, f, k=3, k_dc=5):             # Kynkaanniemi 2019 / Naeem 2020 by float64 differences
+        d = torch.cdist(r, f)
+        kth = lambda s, kk: torch.cdist(s, s).kthvalue(kk + 1, 1).values   # noqa: E731
+        rr, rf, rdc = kth(r, k), kth(f, k), kth(r, k_dc)
+        return {"precision": float((d <= rr[:, None]).any(0).double().mean()),
+                "recall": float((d <= rf[None]).any(1).double().mean()),
+                "density": float((d <= rdc[:, None]).double().sum(0).mean() / k_dc),
+                "coverage": float((d.min(1).values <= rdc).double().mean())}
+    want = scan(real, fake)
+    for shift in (0.0, 1000.0):
+        got = prdc((real + shift).numpy(), (fake + shift).numpy())
+        assert got == pytest.approx(want, abs=2e-3), shift
+
+
+def test_birthday_support_is_the_same_wherever_the_data_lie():
+    from gankit.metrics.distances import birthday_support
+    from gankit.metrics.samples import duplicate_radius
+    x = _ring_pts(2500, 0)
+    tau = duplicate_radius(x)
+    assert duplicate_radius(x + 1000.0) == pytest.approx(tau, rel=1e-6)
+    d = torch.cdist(x, x)
+    d.fill_diagonal_(float("inf"))
+    close = int((d <= tau).sum()) // 2                 # pairs within tau, by float64 differences
+    assert close <= 40
+    a, b = birthday_support(x, tau), birthday_support(x + 1000.0, tau)
+    assert a == b and a["birthday_support"] > 1e5      # not every pair a "copy" once shifted
+
+
+def test_c2st_of_a_set_with_a_nan_is_nan_not_indistinguishable():
+    from gankit.metrics.distances import c2st
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(200, 2, generator=g), torch.randn(200, 2, generator=g) + 4
+    assert c2st(x, y)["c2st_acc"] > 0.95
+    y[7, 0] = float("nan")
+    out = c2st(x, y)
+    assert math.isnan(out["c2st_acc"]) and math.isnan(out["c2st_p"])
+
+
+def test_sliced_wasserstein_of_unequal_sets_is_w2_between_the_empirical_measures():
+    from gankit.metrics.distances import sliced_wasserstein
+    x = torch.tensor([[0.0], [1.0]])
+    assert sliced_wasserstein(x, torch.tensor([[0.0], [0.0], [1.0], [1.0]])) == pytest.approx(0, abs=1e-12)
+    assert sliced_wasserstein(x, torch.tensor([[0.0], [0.0], [1.0]])) == pytest.approx(math.sqrt(1 / 6))
+    z = torch.randn(30, 3, generator=torch.Generator().manual_seed(1))
+    assert sliced_wasserstein(z, z.repeat(3, 1)) == pytest.approx(0, abs=1e-12)
+    y = torch.randn(30, 3, generator=torch.Generator().manual_seed(2))
+    assert sliced_wasserstein(z, y) == pytest.approx(sliced_wasserstein(z, y.repeat(2, 1)), rel=1e-9)

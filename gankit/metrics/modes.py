@@ -6,7 +6,7 @@ least one HQ sample; reverse KL = KL(histogram of HQ samples over modes || the d
 mode weights), uniform for equal weights as in PacGAN.
 
 PacGAN's 3 std is a 2-D rule: ||x - mu|| / std of a true sample is chi-distributed with
-``dim`` degrees of freedom, so 3 std holds 1 - exp(-9/2) = 98.9% of a 2-D mode but 45.9%
+``dim`` degrees of freedom, so 3 std holds 1 - exp(-9/2) = 98.9% of a 2-D mode but 46.8%
 of a 10-D one.  Unless the radius is set (``eval.hq_std``), ``hq_radius_std(dim)`` is
 the chi quantile holding that same 98.9% in any dimension (3.0 exactly in 2-D; 3 is
 kept in 1-D, where the quantile would be 2.54, so 1-D and 2-D numbers are unchanged).

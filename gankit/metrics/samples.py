@@ -12,7 +12,7 @@ import torch
 
 from gankit.metrics.base import PRDC_OUTPUTS, Output, TooFewSamples, register_metric
 from gankit.metrics import distances as Dm
-from gankit.metrics.image_measures import prdc, pairwise_sq_dists
+from gankit.metrics.image_measures import centred64, prdc, pairwise_sq_dists
 
 PAIRWISE_MAX = 2500    # energy distance, MMD and PRDC hold n x n distance matrices
 
@@ -90,6 +90,7 @@ def duplicate_radius(real: torch.Tensor, q: float = 0.01) -> float:
     between distinct points (a file's repeated rows would make it 0: only exact copies collide)."""
     if len(real) < 10:
         raise TooFewSamples(f"birthday: need 10 or more points, got {len(real)}")
+    real, = centred64(real)
     d = pairwise_sq_dists(real, real)
     d.fill_diagonal_(float("inf"))
     nn = d.min(1).values.sqrt().double()
