@@ -132,6 +132,25 @@ def lock_file(path: Path) -> tuple[Path | None, str]:
     return key, ""
 
 
+def lock_holder(path: Path) -> str | None:
+    """The PID of another process holding the lock ``lock_file`` takes on ``path``, else None
+    (free, missing, or held by this process).  Probes with a shared lock: writes nothing."""
+    path = Path(path)
+    if path.resolve() in _HELD or not path.is_file():
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+    finally:
+        os.close(fd)             # closing drops a shared lock we took
+    return None
+
+
 def release_lock(key: Path):
     """Drop this process's hold of a lock taken by ``lock_file``."""
     held = _HELD.get(key)

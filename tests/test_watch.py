@@ -196,3 +196,52 @@ def test_a_run_that_fails_after_training_leaves_a_final_page(tmp_path, tiny, mon
         api.train("ring", out=tmp_path / "r", overrides=tiny + ["train.live_report=true"], log=None)
     page = (tmp_path / "r" / "report.html").read_text()
     assert "LIVE" not in page and "http-equiv" not in page and "step 30" in page
+
+
+def test_a_report_of_a_run_another_process_trains_stays_live(tmp_path, tiny):
+    import subprocess
+    import sys
+    import time
+    from gankit.report import write_report
+    run = Run.create(C.load("ring", tiny), tmp_path / "r")
+    run.train()
+    run.close()
+    lock = run.folder.lock_path
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, os, sys, time; fd = os.open(sys.argv[1], "
+                               "os.O_RDWR); fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); "
+                               "time.sleep(60)", str(lock)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        page = write_report(tmp_path / "r").read_text()
+        assert 'http-equiv="refresh"' in page and "LIVE" in page
+    finally:
+        holder.kill()
+        holder.wait()
+    time.sleep(0.1)
+    assert 'http-equiv="refresh"' not in write_report(tmp_path / "r").read_text()
+
+
+def test_a_stopped_run_is_labelled_stopped_not_finished(tmp_path, tiny):
+    from gankit.report import write_report
+    run = Run.create(C.load("ring", tiny), tmp_path / "r")
+    run.train()
+    steps = run.cfg.train.steps
+    run.close()
+    toml = tmp_path / "r" / "config.toml"
+    toml.write_text(toml.read_text().replace(f"steps = {steps}\n", f"steps = {steps * 4}\n", 1))
+    page = write_report(tmp_path / "r").read_text()
+    assert f"stopped at step {steps} of {steps * 4}" in page and ">finished<" not in page
+
+
+def test_report_text_says_what_is_drawn_and_which_schedule_is_in_force(tmp_path, tiny):
+    from gankit.report import write_report
+    run = Run.create(C.load("ring-vae", tiny), tmp_path / "v")
+    run.train()
+    run.close()
+    page = write_report(tmp_path / "v").read_text()
+    assert "Generated points over real ones" in page and "on D(x)" not in page and "no single D" in page
+    run = Run.create(C.load("ring", tiny), tmp_path / "g")           # the preset decays to 1% of its rates
+    run.train()
+    run.close()
+    page = write_report(tmp_path / "g").read_text()
+    assert "on D(x)" in page and "the objective&#39;s own decay, linear to 0.01" in page

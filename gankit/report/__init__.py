@@ -27,13 +27,19 @@ def _point_sections(dataset, snaps: list[dict]) -> list:
         real = dataset.sample(2500, torch.Generator().manual_seed(0)).numpy()
         if dataset.dim == 2:
             modes = dataset.modes.numpy() if dataset.modes is not None and len(dataset.modes) <= 100 else None
-            return [Section("Generated points over real ones, on D(x)", [
-                "Black: real data. Orange: G's samples from fixed noise. Colour: D's output "
-                "(red = judged real)."], png(plots.figure_2d(chosen, real, modes), "samples over D(x)"),
-                anchor="samples")]
+            if "d_grid" in chosen[-1]:
+                title, words = ("Generated points over real ones, on D(x)", "Black: real data. Orange: G's samples "
+                                "from fixed noise. Colour: D's output (red = judged real).")
+            else:      # no D (a VAE), or one D per condition (conditional runs)
+                title, words = ("Generated points over real ones", "Black: real data. Orange: G's samples from "
+                                "fixed noise. (No D(x) map: this run has no single D to draw.)")
+            return [Section(title, [words], png(plots.figure_2d(chosen, real, modes), title.lower()),
+                            anchor="samples")]
         grid = chosen[-1]["grid"][:, 0] if "grid" in chosen[-1] else np.linspace(real.min(), real.max(), 400)
         p = np.exp(dataset.log_prob(torch.as_tensor(grid[:, None])).numpy()) if dataset.has_density else None
-        return [Section("Figure 1: p_data, p_g and D(x) over training", [],
+        title = "Figure 1: p_data, p_g and D(x) over training" if "d_grid" in chosen[-1] else \
+            "Figure 1: p_data and p_g over training (no D(x): this run has no single D to draw)"
+        return [Section(title, [],
                         png(plots.figure_1d(chosen, grid, p, real[:, 0]), "p_data, p_g and D(x)"),
                         anchor="samples")]
     x = snaps[-1]["samples"]
@@ -131,8 +137,13 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
             "metric measured on real data."], png(fig, "evaluation metrics over steps"), anchor="eval-curves"))
     fig = plots.figure_lr(train)
     if fig is not None:
+        op = cfg.objective.params if isinstance(cfg.objective.params, dict) else {}
+        final = op.get("lr_decay_final", 1.0)
+        own = (f" In force instead: the objective's own decay, linear to {final:g} of each rate from "
+               f"{op.get('lr_decay_start', 0.5):g} of training on (objective.lr_decay_final, "
+               f"objective.lr_decay_start).") if isinstance(final, (int, float)) and final < 1 else ""
         curves.append(Section("Learning rate", [f"Schedule: {cfg.train.lr_schedule}"
-                                                f" (train.lr_schedule; objectives may declare their own)."],
+                                                f" (train.lr_schedule; objectives may declare their own).{own}"],
                               png(fig, "learning rate", wide=False), anchor="lr"))
     counts = (last or {}).get("mode_counts")
     if isinstance(counts, list) and counts and all(MI.is_number(c) for c in counts):   # a damaged record: no table
@@ -156,7 +167,11 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
 
 
 def write_report(run_dir: str | Path, dataset=None, live: bool = False, overrides: list[str] | None = None) -> Path:
-    """Build RUN_DIR/report.html; ``live``: the page reloads itself (the run is training)."""
+    """Build RUN_DIR/report.html; ``live``: the page reloads itself (the run is training).  A run
+    another process is training gets the live page whoever builds it: a finished page would
+    stop the reloads of a browser watching it."""
+    from gankit.io import lock_holder
     from gankit.report.page import render
+    live = live or lock_holder(RunFolder(run_dir).lock_path) is not None
     page = render("report.html.j2", **report_context(run_dir, dataset, live, overrides))
     return RunFolder(run_dir).write_report(page)
