@@ -104,7 +104,8 @@ def run_job(job: Job, metrics: list[str] | None = None, g_alone: bool = True) ->
         if g_alone and C.to_dict(cfg).get("objective", {}).get("drs", False):
             extra["g_alone"] = jsonable(run.evaluate(metrics, rejection=False))
     return {"label": job.label, "source": job.source, "overrides": list(job.overrides), **job.tags,
-            "seed": job.seed, "config_hash": job.identity, "steps": steps, **m, "cpu_s": cpu,
+            "seed": job.seed, "config_hash": job.identity, "steps": steps, **m,
+            "metrics_asked": list(metrics) if metrics else "all", "cpu_s": cpu,
             "wall_s": time.perf_counter() - w0, **extra}
 
 
@@ -139,12 +140,25 @@ def _append(path: Path, record: dict) -> None:
         fh.write((json.dumps(record) + "\n").encode())
 
 
+ANY_METRICS = object()      # reuse's default: a record counts whatever metrics it measured
+
+
+def _covers(record: dict, metrics) -> bool:
+    """Whether a record measured the metrics asked now (None: all that apply); a record from
+    before ``metrics_asked`` was kept counts as all."""
+    if metrics is ANY_METRICS:
+        return True
+    asked = record.get("metrics_asked", "all")
+    return asked == "all" or (metrics is not None and isinstance(asked, list) and set(metrics) <= set(asked))
+
+
 def reuse(jobs: list[Job], results_path: str | Path, identify: Callable[[dict], str] | None = None,
-          log: Callable[[str], None] = _stderr) -> tuple[list[dict], list[Job]]:
+          log: Callable[[str], None] = _stderr, metrics=ANY_METRICS) -> tuple[list[dict], list[Job]]:
     """(records already in results_path for these jobs, relabelled as the job; jobs still to run).
 
     A record is matched by its config_hash, or ``identify(record)`` for records written before
-    hashes were stored; the last record of an identity wins."""
+    hashes were stored; the last record of an identity wins.  One that did not measure every
+    metric asked now (``metrics``) is run again."""
     done = {}
     for r in read_results(results_path, log):
         h = r.get("config_hash")
@@ -153,7 +167,7 @@ def reuse(jobs: list[Job], results_path: str | Path, identify: Callable[[dict], 
                 h = identify(r)
             except (ConfigError, KeyError) as e:   # e.g. a preset renamed since: cannot match
                 log(f"warning: record {r.get('label')!r} seed {r.get('seed')} not identified: {e}")
-        if h:
+        if h and _covers(r, metrics):
             done[h] = r
     found, todo = [], []
     for j in jobs:
@@ -193,7 +207,7 @@ def run_sweep(jobs: list[Job], results_path: str | Path, workers: int = 2,
     "label seed N: error" for each run that failed."""
     for j in jobs:
         j.identity   # a bad source or override fails here, before any training
-    results, todo = reuse(jobs, results_path, identify, log) if resume else ([], list(jobs))
+    results, todo = reuse(jobs, results_path, identify, log, metrics) if resume else ([], list(jobs))
     log(f"{len(todo)} runs on {workers} workers" + (f", {len(results)} reused" if results else ""))
     if not todo:
         return results

@@ -188,3 +188,14 @@ def test_summary_of_a_key_with_an_infinite_run_is_infinite_not_the_mean_of_the_o
                       {"label": "b", "reverse_kl": 0.2}, {"label": "b", "reverse_kl": 0.4}])
     assert rows[0]["reverse_kl"][0] == float("inf") and rows[1]["reverse_kl"][0] == pytest.approx(0.3)
     assert "| a | 2 | inf |" in markdown_table(rows)
+
+
+def test_resume_runs_again_the_records_that_lack_a_metric_asked_now(swept, tmp_path):
+    from gankit.sweep import reuse
+    path = tmp_path / "runs.jsonl"
+    path.write_text(swept[0].read_text())
+    jobs = _jobs()
+    assert reuse(jobs, path, metrics=["modes"])[1] == []              # measured: reused
+    assert len(reuse(jobs, path, metrics=["modes", "energy"])[1]) == 4   # energy never measured: run again
+    assert len(reuse(jobs, path, metrics=None)[1]) == 4               # all that apply: run again
+    assert reuse(jobs, path)[1] == []                                 # --table-only: any record counts
