@@ -163,3 +163,45 @@ def test_compare_out_that_cannot_be_a_file_is_named_before_any_work(tmp_path, ca
     assert "is a folder; give a file name" in capsys.readouterr().err
     assert main(["compare", str(a), "--out", str(tmp_path / "afile" / "c.html")]) == 2
     assert "a part of this path is a file" in capsys.readouterr().err
+
+
+def test_an_infinite_metric_keeps_its_row(tmp_path):
+    """A reverse KL of "inf" (no high-quality sample; jsonable writes inf as "inf") had no
+    row in the report's table nor in compare's; it shows as "inf" and is never 'better'."""
+    from gankit.report.metricinfo import groups, key_infos
+    a = _fake_run(tmp_path / "a", "nonsaturating", jsd=0.10, covered=0)
+    RunFolder(a).append({"step": 100, "kind": "eval", "reverse_kl": float("inf")})
+    b = _fake_run(tmp_path / "b", "hinge", jsd=0.05, covered=5)
+    RunFolder(b).append({"step": 100, "kind": "eval", "reverse_kl": 0.3})
+    assert RunFolder(a).records("eval")[-1]["reverse_kl"] == "inf"
+    by = {m["key"]: m for m in CMP.compare_data([a, b])["metrics"]}
+    assert by["reverse_kl"]["shown"] == ["inf", "0.300"] and by["reverse_kl"]["best"] == []
+    rows = {r["key"]: r for g in groups({"step": 100, "reverse_kl": "inf", "jsd": 0.1}, None, key_infos())
+            for r in g["rows"]}
+    assert rows["reverse_kl"]["value"] == "inf"
+
+
+def test_compare_legend_names_every_run_in_run_order():
+    """The legend came from the first panel ("D loss"): a VAE, which logs no loss_d, was missing."""
+    import matplotlib.pyplot as plt
+
+    from gankit.report.plots import figure_compare
+    vae = [{"step": s, "kind": "train", "loss_g": 1.0 - 0.1 * s} for s in range(3)]
+    gan = [{"step": s, "kind": "train", "loss_d": 1.3, "loss_g": 0.7} for s in range(3)]
+    fig = figure_compare([("vae", vae), ("gan", gan), ("_seed2", gan)],
+                         [("D loss", "train", "loss_d"), ("G loss", "train", "loss_g")])
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["vae", "gan", "_seed2"]
+    colours = [h.get_color() for h in fig.legends[0].legend_handles]
+    from gankit.report.plots import PALETTE
+    assert colours == PALETTE[:3]
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("fmt,value,shown", [(".1f", 0.1289, "0.129"), (".1f", -35.04, "-35.0"),
+                                             (".3f", 0.5004, "0.500"), (".3f", 0.0123, "0.0123"),
+                                             (".1%", 0.0012, "0.120%"), (".3f", 1e-20, "1e-20"),
+                                             (".3f", 0.0, "0.000")])
+def test_small_values_keep_three_significant_digits(fmt, value, shown):
+    """A Parzen standard error of 0.1289 declared ".1f" printed as "0.1"."""
+    from gankit.report.metricinfo import fmt_value
+    assert fmt_value(value, fmt) == shown

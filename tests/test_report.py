@@ -57,3 +57,129 @@ def test_log_axes_are_labelled_in_plain_numbers_not_raw_math():
         labels = [t.get_text() for ax in logs for minor in (False, True)
                   for t in ax.get_yticklabels(minor=minor) if t.get_text()]
         assert labels and not any("$" in t or "mathdefault" in t for t in labels), labels
+
+
+def _legend_texts(fig) -> list[str]:
+    legends = list(fig.legends) + [ax.get_legend() for ax in fig.axes if ax.get_legend()]
+    return [t.get_text() for lg in legends for t in lg.get_texts()]
+
+
+def test_infinite_values_are_marked_not_dropped_from_the_curves():
+    """jsonable writes inf as "inf": the step still shows, as a marker at the panel's edge
+    named in the legend, and the line breaks there rather than joining its neighbours."""
+    import math
+
+    import matplotlib.pyplot as plt
+
+    from gankit.report.metricinfo import key_infos
+    from gankit.report.plots import figure_curves, figure_eval
+    evals = [{"step": s, "kind": "eval", "reverse_kl": v} for s, v in ((10, "inf"), (20, 2.1), (30, "inf"))]
+    fig = figure_eval(evals, ["reverse_kl"], key_infos())
+    texts = _legend_texts(fig)
+    assert any("inf at steps 10, 30" in t for t in texts), texts
+    ax = fig.axes[0]
+    marks = [ln for ln in ax.lines if ln.get_marker() == "^"]
+    assert marks and list(marks[0].get_xdata()) == [10, 30] and list(marks[0].get_ydata()) == [1.0, 1.0]
+    finite = [y for ln in ax.lines if ln.get_marker() == "o" for y in ln.get_ydata() if not math.isnan(y)]
+    assert finite == [2.1]
+    plt.close(fig)
+    recs = [{"step": s, "kind": "train", "loss_d": v} for s, v in ((1, 0.5), (2, "-inf"), (3, 0.4))]
+    fig = figure_curves(recs)
+    assert any("loss_d = -inf at step 2" in t for t in _legend_texts(fig)), _legend_texts(fig)
+    plt.close(fig)
+
+
+def test_samples_off_the_d_grid_are_shown_or_counted():
+    """G's samples outside the data's bounds: a frame widened to show those just outside, a
+    count in the title of those far out, and a histogram normalised by all samples."""
+    import matplotlib.pyplot as plt
+
+    from gankit.report.plots import figure_1d, figure_2d
+    grid = np.linspace(-0.1, 4.1, 200)
+    p = np.exp(-0.5 * (grid - 2) ** 2 / 0.25) / np.sqrt(2 * np.pi * 0.25)
+    near = {"step": 0, "samples": np.linspace(-0.21, -0.11, 100)[:, None]}
+    half = {"step": 5, "samples": np.concatenate([np.linspace(1.0, 3.0, 100), np.full(100, 1e3)])[:, None]}
+    fig = figure_1d([near, half], grid, p, np.zeros(10))
+    a, b = fig.axes[0], [ax for ax in fig.axes if ax.get_title().startswith("step 5")][0]
+    assert a.get_xlim()[0] <= -0.21 and "outside" not in a.get_title()
+    assert "50% of samples outside the frame" in b.get_title()
+    assert b.get_xlim()[1] < 10          # a diverged half does not squeeze the data into a corner
+
+    def area(poly):                      # the step outline's integral (shoelace)
+        x, y = poly.get_xy().T
+        return abs(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))) / 2
+    greens = [pt for pt in b.patches if pt.get_edgecolor()[:3] == (0.0, 0.5019607843137255, 0.0)]
+    assert greens and abs(area(greens[0]) - 0.5) < 0.02
+    plt.close(fig)
+    g = np.stack(np.meshgrid(np.linspace(-1, 1, 10), np.linspace(-1, 1, 10)), -1).reshape(-1, 2)
+    snap = {"step": 3, "grid": g, "grid_shape": [10, 10], "d_grid": np.full(100, 0.5),
+            "samples": np.array([[0.0, 0.0], [1.5, 0.0], [40.0, 40.0], [0.2, -0.3]])}
+    fig = figure_2d([snap], np.zeros((5, 2)))
+    ax = fig.axes[0]
+    assert ax.get_xlim()[1] >= 1.5 and ax.get_xlim()[1] < 40
+    assert "25% of samples outside the frame" in ax.get_title()
+    plt.close(fig)
+
+
+def test_log_axis_labels_are_distinct_readable_and_sized_alike():
+    """A log panel from 0.149 to 0.287 read "3e-01, 3e-01, 2e-01 ..."; minor labels were larger
+    than the major ones; the learning rate's labels collided."""
+    import matplotlib.pyplot as plt
+
+    from gankit.report.plots import figure_curves, figure_lr
+    narrow = [{"step": s, "grad_norm_d": 0.149 + 0.0125 * s, "grad_norm_g": 0.2} for s in range(12)]
+    lr = [{"step": s, "lr_d": 5e-4 * 0.66 ** s, "lr_g": 4e-4 * 0.66 ** s} for s in range(12)]
+    for fig in (figure_curves(narrow), figure_lr(lr)):
+        fig.canvas.draw()
+        r = fig.canvas.get_renderer()
+        ax = [ax for ax in fig.axes if ax.get_yscale() == "log"][0]
+        lo, hi = sorted(ax.get_ylim())
+        shown = [t for minor in (False, True) for t in ax.get_yticklabels(minor=minor)
+                 if t.get_text() and t.get_visible() and lo <= t.get_position()[1] <= hi]
+        texts = [t.get_text() for t in shown]
+        assert len(texts) >= 3 and len(set(texts)) == len(texts), texts
+        assert {t.get_fontsize() for t in shown} == {7}, texts
+        boxes = [t.get_window_extent(r) for t in shown]
+        assert not any(boxes[i].overlaps(boxes[j]) for i in range(len(boxes)) for j in range(i)), texts
+        plt.close(fig)
+
+
+def test_sample_legend_covers_no_data():
+    """The legend sat inside the first panel, on the data, with a huge "modes" marker."""
+    import matplotlib.pyplot as plt
+
+    from gankit.report.plots import figure_2d
+    ring = np.stack([np.cos(np.arange(8) * np.pi / 4), np.sin(np.arange(8) * np.pi / 4)], 1)
+    g = np.stack(np.meshgrid(np.linspace(-1.2, 1.2, 10), np.linspace(-1.2, 1.2, 10)), -1).reshape(-1, 2)
+    snaps = [{"step": s, "grid": g, "grid_shape": [10, 10], "d_grid": np.full(100, 0.5), "samples": ring * 0.9}
+             for s in (0, 5)]
+    fig = figure_2d(snaps, ring, modes=ring)
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    assert not any(ax.get_legend() for ax in fig.axes) and len(fig.legends) == 1
+    box = fig.legends[0].get_window_extent(r)
+    assert not any(box.overlaps(ax.get_window_extent(r)) for ax in fig.axes)
+    assert max(h.get_markersize() for h in fig.legends[0].legend_handles) <= 8
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["real", "generated", "modes"]
+    plt.close(fig)
+
+
+def test_every_curve_is_named():
+    """A panel of one key (r1 under "regularisers", a VAE's loss_g) and D(x) on Figure 1's
+    twin axis were drawn without a name."""
+    import matplotlib.pyplot as plt
+
+    from gankit.report.plots import figure_1d, figure_curves
+    recs = [{"step": s, "kind": "train", "loss_g": 1.0 / (s + 1), "r1": 0.01 * s, "elbo": -s} for s in range(5)]
+    fig = figure_curves(recs)
+    for ax in [ax for ax in fig.axes if ax.axison]:
+        keys = [k for k in ("loss_g", "r1", "elbo") if k in ax.get_title(loc="left") or
+                (ax.get_legend() and k in [t.get_text() for t in ax.get_legend().get_texts()])]
+        assert len(keys) == 1, ax.get_title(loc="left")
+    plt.close(fig)
+    grid = np.linspace(0, 1, 50)
+    snap = {"step": 1, "samples": np.full((10, 1), 0.5), "grid": grid[:, None], "d_grid": grid}
+    fig = figure_1d([snap], grid, None, np.linspace(0, 1, 20))
+    assert any("D(x)" in t for t in _legend_texts(fig)), _legend_texts(fig)
+    assert [ax.get_ylabel() for ax in fig.axes][1] == "D(x)"
+    plt.close(fig)

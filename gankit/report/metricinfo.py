@@ -4,6 +4,7 @@ registered metrics' ``outputs`` (gankit.metrics.base), never from a list of name
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 # keys of eval / reference records that are bookkeeping, not measurements
@@ -41,6 +42,43 @@ def is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+INF_STRINGS = {"inf": math.inf, "-inf": -math.inf}   # how gankit.io.jsonable writes infinities
+
+
+def is_measured(v) -> bool:
+    """A number, or an infinity as the records write it: a reverse KL of "inf" is a result."""
+    return is_number(v) or (isinstance(v, str) and v in INF_STRINGS)
+
+
+def as_float(v) -> float | None:
+    """The record value as a float (infinities included); None when it is not a measurement."""
+    if is_number(v):
+        return float(v)
+    return INF_STRINGS.get(v) if isinstance(v, str) else None
+
+
+MIN_SIGNIFICANT = 3
+_FIXED = re.compile(r"^(?P<head>.*\.)(?P<prec>\d+)(?P<type>[f%])$")
+
+
+def _format(v, fmt: str) -> str:
+    """``format(v, fmt)``, except that a fixed-point format (".1f", ".1%") gets more decimals
+    where the declared ones would leave a small value fewer than MIN_SIGNIFICANT digits
+    (0.1289 at ".1f" is not "0.1"); values large enough for the declared precision print as
+    declared, and tiny ones switch to exponent notation rather than a dozen zeros."""
+    m = _FIXED.match(fmt)
+    if not m or not is_number(v) or not math.isfinite(v) or v == 0:
+        return format(v, fmt)
+    pct = m["type"] == "%"
+    shown = v * 100 if pct else v
+    need = MIN_SIGNIFICANT - 1 - math.floor(math.log10(abs(shown)))
+    if need <= int(m["prec"]):
+        return format(v, fmt)
+    if need > 6:
+        return format(shown, f".{MIN_SIGNIFICANT}g") + ("%" if pct else "")
+    return format(v, f"{m['head']}{need}{m['type']}")
+
+
 def fmt_value(v, fmt: str = ".4g") -> str:
     if v is None:
         return "n/a"
@@ -49,17 +87,17 @@ def fmt_value(v, fmt: str = ".4g") -> str:
     try:
         if fmt.endswith("d"):
             return format(int(round(v)), fmt)
-        return format(v, fmt)
+        return _format(v, fmt)
     except (TypeError, ValueError):
         return str(v)
 
 
 def numeric_keys(records: list[dict], skip=()) -> list[str]:
-    """Keys holding a number in any record, in first-seen order."""
+    """Keys holding a measurement (a number or "inf"/"-inf") in any record, in first-seen order."""
     seen = {}
     for r in records:
         for k, v in r.items():
-            if k not in META_KEYS and k not in skip and is_number(v):
+            if k not in META_KEYS and k not in skip and is_measured(v):
                 seen.setdefault(k, None)
     return list(seen)
 
@@ -109,5 +147,5 @@ def groups(record: dict, reference: dict | None, infos: dict[str, KeyInfo]) -> l
         ref = reference.get(key) if reference else None
         g["rows"].append({"key": key, "label": ki.label, "better": ki.better, "direction": ARROW[ki.better],
                           "value": fmt_value(record[key], ki.fmt),
-                          "reference": fmt_value(ref, ki.fmt) if is_number(ref) else ""})
+                          "reference": fmt_value(ref, ki.fmt) if is_measured(ref) else ""})
     return sorted(out.values(), key=lambda g: g["order"])

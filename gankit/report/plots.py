@@ -3,22 +3,10 @@ from __future__ import annotations
 
 import math
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-# labels carry user text (run folders, class folders, captions): a "$" must print, not start math
-matplotlib.rcParams["text.parse_math"] = False
-import matplotlib.pyplot as plt  # noqa: E402
-import matplotlib.ticker as ticker  # noqa: E402
-import numpy as np  # noqa: E402
-
-
-def log_y(ax):
-    """A log y axis labelled in plain text: the default labels are math ("10^{1}"), which
-    text.parse_math=False would print raw, as "$\\mathdefault{10^{1}}$"."""
-    ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(ticker.LogFormatter())
-    ax.yaxis.set_minor_formatter(ticker.LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
+# plt and PALETTE are also imported from here by the other figure modules
+from gankit.report.axes import PALETTE, _grid, _legend, _plot_key, _style, log_y, plt
 
 
 def pick_snapshots(snaps: list[dict], n: int = 6) -> list[dict]:
@@ -33,12 +21,63 @@ def _d_label(snap) -> str:
     return "D(x)" if bool(snap.get("d_probabilistic", True)) else "critic f(x)"
 
 
+def _frame(lo: float, hi: float, values: np.ndarray) -> tuple[float, float]:
+    """The plotted range on one axis: the D grid's [lo, hi] (the data's bounds) widened to take
+    in G's samples, by at most half the grid's span on each side.  Widening shows a G just off
+    the data (a step-0 G at -0.2 beside a grid from -0.1) where it is; the cap keeps a diverged
+    G (samples at 1e3) from squeezing the data into a corner: what still lies outside is
+    counted in the panel's title (_outside_note) instead of vanishing."""
+    span = (hi - lo) if hi > lo else 1.0
+    v = values[np.isfinite(values)]
+    if v.size and (v.min() < lo or v.max() > hi):
+        new_lo, new_hi = max(min(lo, v.min()), lo - span / 2), min(max(hi, v.max()), hi + span / 2)
+        pad = 0.02 * (new_hi - new_lo)       # samples on the new edge stay visible
+        lo, hi = (new_lo - pad if new_lo < lo else lo), (new_hi + pad if new_hi > hi else hi)
+    return float(lo), float(hi)
+
+
+def _outside_note(x: np.ndarray, box: list[tuple[float, float]]) -> str:
+    """"12% of samples outside the frame" for the samples (rows of x) not within the box."""
+    inside = np.all(np.isfinite(x), axis=1)
+    for j, (lo, hi) in enumerate(box):
+        inside &= (x[:, j] >= lo) & (x[:, j] <= hi)
+    share = 1.0 - float(inside.mean()) if len(x) else 0.0
+    if share <= 0:
+        return ""
+    return f"{'<1' if share < 0.01 else f'{100 * share:.0f}'}% of samples outside the frame"
+
+
+def _title(ax, snap, note: str = ""):
+    ax.set_title(f"step {int(snap['step'])}" + (f"\n{note}" if note else ""), fontsize=10 if not note else 9)
+
+
+def _legend_row(fig, handles: list, labels: list[str], height_in: float):
+    """The figure's legend in a row above the panels, where it covers no data (points, the D
+    heat map); tight_layout leaves the row free, inside the figure (TensorBoard's add_figure
+    keeps no more than that)."""
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.32 / height_in))
+    # right above the panels' titles: equal-aspect panels end lower than tight_layout's row
+    renderer = fig.canvas.get_renderer()
+    top = max((ax.get_tightbbox(renderer).y1 for ax in fig.axes if ax.get_visible() and ax.axison),
+              default=fig.bbox.height)
+    fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, min(top / fig.bbox.height, 0.99)),
+               ncol=len(labels), fontsize=8, frameon=False, handletextpad=0.3, columnspacing=1.5)
+
+
 def figure_2d(snaps: list[dict], real: np.ndarray, modes: np.ndarray | None = None):
     """Generated points over real ones on top of D(x) as a heat map, one panel per moment."""
+    from matplotlib.lines import Line2D
     n = len(snaps)
     cols = min(n, 3)
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 4.0 * rows), squeeze=False)
+    height = 4.0 * rows + 0.3
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, height), squeeze=False)
+    gridded = [s for s in snaps if "d_grid" in s]
+    box = None
+    if gridded:      # one frame for every panel: equal panels that compare at a glance
+        g = np.concatenate([s["grid"] for s in gridded])
+        x = np.concatenate([s["samples"][:, :2] for s in gridded])
+        box = [_frame(g[:, j].min(), g[:, j].max(), x[:, j]) for j in (0, 1)]
     for ax, snap in zip(axes.ravel(), snaps):
         if "d_grid" in snap:
             g = snap["grid"]
@@ -48,48 +87,77 @@ def figure_2d(snaps: list[dict], real: np.ndarray, modes: np.ndarray | None = No
             im = ax.imshow(snap["d_grid"].reshape(k, k), origin="lower", extent=extent, cmap="RdBu_r",
                            vmin=0 if prob else None, vmax=1 if prob else None, aspect="auto", alpha=0.85)
             fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label=_d_label(snap))
-        ax.scatter(real[:, 0], real[:, 1], s=3, c="black", alpha=0.4, label="real", linewidths=0)
+        ax.scatter(real[:, 0], real[:, 1], s=3, c="black", alpha=0.4, linewidths=0)
         x = snap["samples"]
-        ax.scatter(x[:, 0], x[:, 1], s=3, c="#ffb000", alpha=0.6, label="generated", linewidths=0)
+        ax.scatter(x[:, 0], x[:, 1], s=3, c="#ffb000", alpha=0.6, linewidths=0)
         if modes is not None:
-            ax.scatter(modes[:, 0], modes[:, 1], marker="+", s=60, c="green", label="modes")
+            ax.scatter(modes[:, 0], modes[:, 1], marker="+", s=60, c="green")
+        note = ""
         if "d_grid" in snap:
-            ax.set_xlim(extent[0], extent[1])
-            ax.set_ylim(extent[2], extent[3])
-        ax.set_title(f"step {int(snap['step'])}")
+            ax.set_xlim(*box[0])
+            ax.set_ylim(*box[1])
+            note = _outside_note(x[:, :2], box)
+        _title(ax, snap, note)
         ax.set_aspect("equal", adjustable="box")
     for ax in axes.ravel()[n:]:
         ax.axis("off")
-    axes[0, 0].legend(loc="upper right", fontsize=7, markerscale=3)
-    fig.tight_layout()
+    handles = [Line2D([], [], ls="none", marker="o", ms=4, color="black", alpha=0.6),
+               Line2D([], [], ls="none", marker="o", ms=4, color="#ffb000")]
+    labels = ["real", "generated"]
+    if modes is not None:
+        handles.append(Line2D([], [], ls="none", marker="+", ms=7, mew=1.5, color="green"))
+        labels.append("modes")
+    _legend_row(fig, handles, labels, height)
     return fig
+
+
+def _density_hist(ax, x: np.ndarray, bins: np.ndarray, **kw):
+    """A histogram as a density of all of x: samples outside the bins count in the total, so
+    the visible part is not scaled up as if it were everything (density=True would)."""
+    x = np.asarray(x, dtype=float).ravel()
+    width = bins[1] - bins[0]
+    shown = x[np.isfinite(x)]
+    return ax.hist(shown, bins=bins, weights=np.full(len(shown), 1.0 / (max(len(x), 1) * width)),
+                   histtype="step", **kw)
 
 
 def figure_1d(snaps: list[dict], grid: np.ndarray, p_data: np.ndarray | None, real: np.ndarray):
     """The paper's Figure 1: data density (black dots), p_g (green), D(x) (blue dashes)."""
+    from matplotlib.lines import Line2D
     n = len(snaps)
-    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.2), squeeze=False)
-    lo, hi = grid.min(), grid.max()
+    height = 3.5
+    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, height), squeeze=False)
+    lo, hi = _frame(float(grid.min()), float(grid.max()),     # one frame for every panel, as figure_2d
+                    np.concatenate([np.asarray(s["samples"])[:, 0] for s in snaps]))
     bins = np.linspace(lo, hi, 80)
+    d_labels = []
     for ax, snap in zip(axes[0], snaps):
+        x = np.asarray(snap["samples"])
         if p_data is not None:
-            ax.plot(grid, p_data, ":", c="black", lw=2, label="p_data")
+            ax.plot(grid, p_data, ":", c="black", lw=2)
         else:
-            ax.hist(real, bins=bins, density=True, histtype="step", color="black", label="data")
-        ax.hist(snap["samples"][:, 0], bins=bins, density=True, histtype="step", color="green", lw=1.5,
-                label="p_g")
+            _density_hist(ax, real, bins, color="black")
+        _density_hist(ax, x[:, 0], bins, color="green", lw=1.5)
         if "d_grid" in snap:
             ax2 = ax.twinx()
-            ax2.plot(snap["grid"][:, 0], snap["d_grid"], "--", c="tab:blue", label=_d_label(snap))
+            ax2.plot(snap["grid"][:, 0], snap["d_grid"], "--", c="tab:blue")
             if bool(snap.get("d_probabilistic", True)):
                 ax2.set_ylim(0, 1)
-            ax2.tick_params(labelsize=7)
-        ax.set_title(f"step {int(snap['step'])}")
+            ax2.tick_params(labelsize=7, colors="tab:blue")
+            ax2.set_ylabel(_d_label(snap), fontsize=8, color="tab:blue", labelpad=2)
+            d_labels.append(_d_label(snap))
+        _title(ax, snap, _outside_note(x[:, :1], [(lo, hi)]))
         ax.set_xlim(lo, hi)
         if p_data is not None:   # a collapsed p_g spikes: keep p_data readable
             ax.set_ylim(0, 2.5 * float(np.max(p_data)))
-    axes[0, 0].legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
+    axes[0, 0].set_ylabel("density", fontsize=8)
+    handles = [Line2D([], [], ls=":" if p_data is not None else "-", lw=2 if p_data is not None else 1,
+                      color="black"), Line2D([], [], color="green", lw=1.5)]
+    labels = ["p_data" if p_data is not None else "data", "p_g (G's samples)"]
+    for lab in dict.fromkeys(d_labels):
+        handles.append(Line2D([], [], ls="--", color="tab:blue"))
+        labels.append(f"{lab} (right axis)")
+    _legend_row(fig, handles, labels, height)
     return fig
 
 
@@ -102,33 +170,6 @@ CURVE_GROUPS = [
     ("JSD estimate (D's bound)", ["jsd_estimate"]),
     ("regularisers", ["gp", "r1", "feature_matching", "hist_d", "hist_g", "instance_noise"]),
 ]
-PALETTE = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000", "#f0e442"]
-
-
-def _style(ax, title: str):
-    ax.set_title(title, fontsize=10, loc="left")
-    ax.set_xlabel("step", fontsize=8)
-    ax.tick_params(labelsize=7)
-    if ax.get_yscale() == "linear":   # no offset; a power-of-ten factor only outside 1e-4 .. 1e5 (a p-value of 1e-67)
-        ax.ticklabel_format(axis="y", useOffset=False, style="sci", scilimits=(-4, 5))
-    ax.grid(alpha=0.25)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-
-
-def _grid(n: int, cols: int = 3, w: float = 4.4, h: float = 2.8):
-    cols = max(1, min(cols, n))
-    rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(w * cols, h * rows), squeeze=False)
-    for ax in axes.ravel()[n:]:
-        ax.axis("off")
-    return fig, axes.ravel()
-
-
-def _series(records: list[dict], key: str):
-    pts = [(r["step"], r[key]) for r in records
-           if isinstance(r.get(key), (int, float)) and not isinstance(r.get(key), bool)]
-    return zip(*pts) if pts else ((), ())
 
 
 def curve_groups(records: list[dict]) -> list[tuple[str, list[str]]]:
@@ -149,32 +190,38 @@ def figure_curves(records: list[dict], evals: list[dict] | None = None):
         return None
     fig, axes = _grid(len(groups))
     for ax, (title, keys) in zip(axes, groups):
+        entries, notes = [], []
         for i, k in enumerate(keys):
-            s, v = _series(records, k)
-            ax.plot(s, v, label=k, lw=1.2, color=PALETTE[i % len(PALETTE)])
+            line, inf = _plot_key(ax, records, k, k, PALETTE[i % len(PALETTE)], lw=1.2)
+            entries += [(line, k)] if line is not None else []
+            notes += inf
         if title == "gradient norms":
             log_y(ax)
         _style(ax, title)
-        if len(keys) > 1:
-            ax.legend(fontsize=7, frameon=False)
+        # every curve named, a lone one too, unless the panel's title is its key already
+        named = entries if keys != [title] else []
+        _legend(ax, named + notes, fontsize=7, frameon=False)
     fig.tight_layout()
     return fig
 
 
 def figure_lr(records: list[dict]):
+    from gankit.report.metricinfo import as_float
     keys = [k for k in {k: None for r in records for k in r if k.startswith("lr_")}]
     if not keys:
         return None
     fig, ax = plt.subplots(figsize=(6.0, 2.6))
+    entries = []
     for i, k in enumerate(keys):
-        s, v = _series(records, k)
-        ax.plot(s, v, label=k[3:], lw=1.5, color=PALETTE[i % len(PALETTE)],
-                ls="-" if i % 2 == 0 else "--")
+        line, inf = _plot_key(ax, records, k, k[3:], PALETTE[i % len(PALETTE)], lw=1.5,
+                              ls="-" if i % 2 == 0 else "--")
+        entries += ([(line, k[3:])] if line is not None else []) + inf
     _style(ax, "learning rate per optimizer")
-    vals = [r[k] for r in records for k in keys if isinstance(r.get(k), (int, float)) and r[k] > 0]
+    vals = [v for r in records for k in keys for v in [as_float(r.get(k))]
+            if v is not None and 0 < v < math.inf]
     if vals and max(vals) / min(vals) > 20:
         log_y(ax)
-    ax.legend(fontsize=7, frameon=False)
+    _legend(ax, entries, fontsize=7, frameon=False)
     fig.tight_layout()
     return fig
 
@@ -188,12 +235,11 @@ def figure_eval(evals: list[dict], keys: list[str], infos, reference: dict | Non
     fig, axes = _grid(len(keys), cols=4, w=3.6, h=2.5)
     for ax, k in zip(axes, keys):
         ki = info(k, infos)
-        s, v = _series(evals, k)
-        ax.plot(s, v, marker="o", ms=3.5, lw=1.4, color="#0072b2")
+        _, entries = _plot_key(ax, evals, k, k, "#0072b2", marker="o", ms=3.5, lw=1.4)
         ref = (reference or {}).get(k)
         if isinstance(ref, (int, float)) and not isinstance(ref, bool):
-            ax.axhline(ref, ls="--", lw=1, color="#666666", label="real data")
-            ax.legend(fontsize=6, frameon=False)
+            entries.insert(0, (ax.axhline(ref, ls="--", lw=1, color="#666666"), "real data"))
+        _legend(ax, entries, fontsize=6, frameon=False)
         _style(ax, f"{ki.label}\n{ki.metric} \u00b7 {ARROW[ki.better]}" if ki.better else
                f"{ki.label}\n{ki.metric}")
         ax.title.set_fontsize(8)
@@ -207,17 +253,26 @@ def figure_compare(runs: list[tuple[str, list[dict]]], panels: list[tuple[str, s
     if not panels:
         return None
     fig, axes = _grid(len(panels), cols=3, w=4.4, h=2.8)
+    first: dict[int, object] = {}        # run index -> a line of it, whichever panel drew one
     for ax, (title, kind, key) in zip(axes, panels):
+        notes = []
         for i, (name, recs) in enumerate(runs):
-            s, v = _series([r for r in recs if r.get("kind") == kind], key)
-            if s:
-                ax.plot(s, v, label=name, lw=1.3, color=PALETTE[i % len(PALETTE)],
-                        marker="o" if kind == "eval" else None, ms=3)
+            line, inf = _plot_key(ax, [r for r in recs if r.get("kind") == kind], key, name,
+                                  PALETTE[i % len(PALETTE)], lw=1.3, marker="o" if kind == "eval" else None, ms=3)
+            if line is not None:
+                first.setdefault(i, line)
+            elif inf:
+                first.setdefault(i, inf[0][0])
+            notes += inf
         _style(ax, title)
         ax.title.set_fontsize(9)
-    handles, labels = axes[0].get_legend_handles_labels()
-    if handles:
-        fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 4), fontsize=8,
+        _legend(ax, notes, fontsize=6, frameon=False)
+    # one entry per run that any panel shows (a VAE logs no loss_d), in run order; explicit
+    # labels, since matplotlib would drop a run whose folder name starts with "_"
+    order = sorted(first)
+    if order:
+        labels = [runs[i][0] for i in order]
+        fig.legend([first[i] for i in order], labels, loc="upper center", ncol=min(len(labels), 4), fontsize=8,
                    frameon=False, bbox_to_anchor=(0.5, 1.0 + 0.02 * math.ceil(len(labels) / 4)))
     fig.tight_layout()
     return fig

@@ -1,0 +1,155 @@
+"""Axes helpers of the figures (gankit/report/plots.py and the other figure modules): matplotlib
+set up for user text, plain-text log axes, panel style and grids, and curves whose infinite
+values are marked rather than dropped."""
+from __future__ import annotations
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+# labels carry user text (run folders, class folders, captions): a "$" must print, not start math
+matplotlib.rcParams["text.parse_math"] = False
+import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker as ticker  # noqa: E402
+import numpy as np  # noqa: E402
+
+class _LogTicks(ticker.Locator):
+    """Minor ticks of a log axis: 2..9 times each power of ten, except over less than a
+    decade, where those are one or two ticks: then about four plain values (0.15, 0.2, 0.25)."""
+
+    def __call__(self):
+        return self.tick_values(*self.axis.get_view_interval())
+
+    def tick_values(self, vmin, vmax):
+        lo, hi = sorted((vmin, vmax))
+        if not (lo > 0 and np.isfinite(hi)):
+            return []
+        if hi / lo < 10:
+            ticks = ticker.MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
+            return ticks[ticks > 0]
+        return ticker.LogLocator(subs=np.arange(2, 10)).tick_values(lo, hi)
+
+
+class _LogLabels(ticker.Formatter):
+    """Plain-text labels for a log axis ("0.001", "0.15", "1e-05"): the default ones are math
+    ("10^{1}"), which text.parse_math=False would print raw as "$\\mathdefault{10^{1}}$".
+    At least 3 significant digits, more where needed to keep neighbours distinct.  Minor
+    ticks are labelled where the powers of ten alone say little: every one over less than
+    about a decade (_LogTicks makes them few), the 2s and 5s up to 2.5 decades (more would
+    collide in a short panel), none beyond."""
+
+    def __init__(self, minor: bool):
+        self.minor = minor
+        self.digits = 3
+
+    def set_locs(self, locs):
+        super().set_locs(locs)
+        lo, hi = sorted(self.axis.get_view_interval()) if self.axis is not None else (-np.inf, np.inf)
+        shown = [v for v in locs if lo <= v <= hi]
+        self.digits = 3
+        while self.digits < 8 and len({f"{v:.{self.digits}g}" for v in shown}) < len(shown):
+            self.digits += 1
+
+    def __call__(self, x, pos=None):
+        if not x > 0:
+            return ""
+        if self.minor and self.axis is not None:
+            lo, hi = sorted(self.axis.get_view_interval())
+            if lo > 0 and hi / lo >= 12:
+                mantissa = x / 10 ** np.floor(np.log10(x) + 1e-9)
+                if hi / lo > 10 ** 2.5 or not np.isclose(mantissa, [2, 5]).any():
+                    return ""
+        return f"{x:.{self.digits}g}"
+
+
+def log_y(ax):
+    """A log y axis labelled in plain text (_LogLabels), minor labels the size of the major ones."""
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(_LogLabels(minor=False))
+    ax.yaxis.set_minor_locator(_LogTicks())
+    ax.yaxis.set_minor_formatter(_LogLabels(minor=True))
+    size = ax.yaxis.get_major_ticks()[0].label1.get_fontsize() if ax.yaxis.get_major_ticks() else None
+    if size:
+        ax.tick_params(axis="y", which="minor", labelsize=size)
+
+
+PALETTE = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000", "#f0e442"]
+
+
+def _style(ax, title: str):
+    ax.set_title(title, fontsize=10, loc="left")
+    ax.set_xlabel("step", fontsize=8)
+    ax.tick_params(which="both", labelsize=7)
+    if ax.get_yscale() == "linear":   # no offset; a power-of-ten factor only outside 1e-4 .. 1e5 (a p-value of 1e-67)
+        ax.ticklabel_format(axis="y", useOffset=False, style="sci", scilimits=(-4, 5))
+    ax.grid(alpha=0.25)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+
+def _grid(n: int, cols: int = 3, w: float = 4.4, h: float = 2.8):
+    cols = max(1, min(cols, n))
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(w * cols, h * rows), squeeze=False)
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    return fig, axes.ravel()
+
+
+def _series(records: list[dict], key: str):
+    """(steps, values) of the key's measurements, infinities ("inf" / "-inf" in the records)
+    as NaN so a line breaks there instead of joining its neighbours; and the steps where it
+    was +inf and -inf, which no y axis can show (drawn by _mark_infinite)."""
+    from gankit.report.metricinfo import as_float
+    steps, values, pos, neg = [], [], [], []
+    for r in records:
+        v = as_float(r.get(key))
+        if v is None or not isinstance(r.get("step"), (int, float)):
+            continue
+        steps.append(r["step"])
+        values.append(v if math.isfinite(v) else math.nan)
+        if v == math.inf:
+            pos.append(r["step"])
+        elif v == -math.inf:
+            neg.append(r["step"])
+    return steps, values, pos, neg
+
+
+def _steps_text(steps: list) -> str:
+    shown = ", ".join(str(int(s)) if float(s).is_integer() else f"{s:g}" for s in steps[:4])
+    more = f" and {len(steps) - 4} more" if len(steps) > 4 else ""
+    return ("step " if len(steps) == 1 else "steps ") + shown + more
+
+
+def _mark_infinite(ax, name: str, pos: list, neg: list, color) -> list[tuple]:
+    """Infinite values cannot be drawn on the axis: a triangle at the panel's top (+inf) or
+    bottom (-inf) edge at their steps, and a legend entry naming them, so they are not lost.
+    Returns (handle, label) pairs for the panel's legend."""
+    from matplotlib.lines import Line2D
+    from matplotlib.transforms import blended_transform_factory
+    edge = blended_transform_factory(ax.transData, ax.transAxes)   # x in steps, y in panel height
+    out = []
+    for steps, y, marker, sign in ((pos, 1.0, "^", ""), (neg, 0.0, "v", "-")):
+        if not steps:
+            continue
+        ax.plot(steps, [y] * len(steps), ls="none", marker=marker, ms=6, color=color, transform=edge,
+                clip_on=False, zorder=5)
+        out.append((Line2D([], [], ls="none", marker=marker, ms=6, color=color),
+                    f"{name} = {sign}inf at {_steps_text(steps)}"))
+    return out
+
+
+def _plot_key(ax, records: list[dict], key: str, name: str, color, **kw):
+    """Draw one key over steps; returns its line (None when it has no finite value) and the
+    legend entries of its infinite values."""
+    s, v, pos, neg = _series(records, key)
+    line = None
+    if any(math.isfinite(x) for x in v):
+        line = ax.plot(s, v, color=color, **kw)[0]
+    return line, _mark_infinite(ax, name, pos, neg, color)
+
+
+def _legend(ax, entries: list[tuple], **kw):
+    if entries:
+        ax.legend([h for h, _ in entries], [lab for _, lab in entries], **kw)
