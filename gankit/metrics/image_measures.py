@@ -78,6 +78,9 @@ def kid(f1, f2, n_subsets: int = 100, subset_size: int = 1000, seed: int = 0) ->
     m = min(len(f1), len(f2), subset_size)
     if m < 2:
         raise TooFewSamples(f"kid: need 2 or more features in each set, got {len(f1)} and {len(f2)}")
+    whole = m == len(f1) == len(f2)     # every subset would be the whole of both sets
+    if whole:
+        n_subsets = 1
     rng = np.random.default_rng(seed)
     s1, s2 = np.zeros((n_subsets, len(f1))), np.zeros((n_subsets, len(f2)))
     for i in range(n_subsets):     # the loop's order of rng calls: x's subset, then y's
@@ -100,7 +103,8 @@ def kid(f1, f2, n_subsets: int = 100, subset_size: int = 1000, seed: int = 0) ->
     tyy, dyy = block_sums(f2, s2, f2, s2, True)
     txy, _ = block_sums(f1, s1, f2, s2, False)
     mmd = (txx - dxx) / (m * (m - 1)) + (tyy - dyy) / (m * (m - 1)) - 2 * txy / (m * m)
-    return float(np.mean(mmd)), float(np.std(mmd))
+    # subsets that are the whole sets have no spread to show: NaN, not a std of 0 that reads as exact
+    return float(np.mean(mmd)), float("nan") if whole else float(np.std(mmd))
 
 
 _KID_BLOCK = 1024      # columns of a kernel matrix held at once: memory n x 1024 float64
