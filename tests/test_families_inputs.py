@@ -313,3 +313,11 @@ def test_a_checkpoint_that_no_longer_fits_says_what_changed(tmp_path, capsys):
                  "--set", "train.steps=4"]) == 1
     err = _error_line(capsys)
     assert "objective.categories (3 -> 4)" in err and "in the checkpoint" in err
+
+
+def test_batch_norm_on_one_image_of_data_offers_only_what_can_work(tmp_path):
+    folder = _folder(tmp_path / "one", 1, 8)
+    over = FAST + DC + ["data.name=image-folder", f"data.path={folder}", "data.channels=3", "train.batch_size=1"]
+    with pytest.raises(ConfigError, match=r"the data hold one sample.*turn the batch norm off: generator.batchnorm=false") as e:
+        Run(C.load("mnist-dcgan", over), tmp_path / "r")
+    assert "batch_size=2" not in str(e.value)

@@ -179,10 +179,11 @@ _BATCHNORM_OFF = {"DCGANGenerator": "generator.batchnorm=false", "MLPGenerator":
 
 
 def refuse_batch_norm_on_one_sample(modules: dict[str, nn.Module], batch_size: int, who: str,
-                                    extra: dict[str, str] | None = None) -> None:
+                                    extra: dict[str, str] | None = None, data_size: int | None = None) -> None:
     """Batch norm over features (BatchNorm1d) has no batch statistics for one sample, and torch
     stops mid-step with "Expected more than 1 value per channel"; say so before training.
-    ``extra`` maps module names to the option that removes their own batch norm."""
+    ``extra`` maps module names to the option that removes their own batch norm; with
+    ``data_size`` 1 a larger batch is no way out, so it is not offered."""
     if batch_size > 1:
         return
     fixes, seen = [], set()
@@ -198,9 +199,12 @@ def refuse_batch_norm_on_one_sample(modules: dict[str, nn.Module], batch_size: i
             fixes.append((extra or {}).get(name, f"a {name} without batch norm"))
             seen.update(map(id, rest))
     if fixes:
+        off = ", ".join(dict.fromkeys(fixes))
+        if data_size == 1:
+            raise ConfigError(f"objective {who}: the data hold one sample, so batches hold one, but batch "
+                              f"norm needs at least 2 samples per batch; turn the batch norm off: {off}")
         raise ConfigError(f"objective {who}: train.batch_size=1, but batch norm needs at least 2 samples "
-                          f"per batch; use --set train.batch_size=2 (or more), or turn the batch norm off: "
-                          f"{', '.join(dict.fromkeys(fixes))}")
+                          f"per batch; use --set train.batch_size=2 (or more), or turn the batch norm off: {off}")
 
 
 def need_images_with_labels(ds, who: str):
