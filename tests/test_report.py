@@ -183,3 +183,13 @@ def test_every_curve_is_named():
     assert any("D(x)" in t for t in _legend_texts(fig)), _legend_texts(fig)
     assert [ax.get_ylabel() for ax in fig.axes][1] == "D(x)"
     plt.close(fig)
+
+
+def test_a_metric_without_a_real_counterpart_says_so_in_the_reference_column():
+    from gankit.builtins import load_builtins
+    from gankit.report.metricinfo import groups, key_infos
+    load_builtins()
+    rows = {r["key"]: r for g in groups({"step": 5, "kind": "eval", "nll_test": 9.1, "bleu2": 0.5},
+                                        {"kind": "reference", "bleu2": 0.9, "skipped": ["nll_test"]},
+                                        key_infos()) for r in g["rows"]}
+    assert rows["nll_test"]["reference"] == "no real counterpart" and rows["bleu2"]["reference"] == "0.900"

@@ -145,7 +145,10 @@ def groups(record: dict, reference: dict | None, infos: dict[str, KeyInfo]) -> l
         g = out.setdefault(ki.metric, {"metric": ki.metric, "help": ki.metric_help, "rows": [],
                                         "order": ki.order})
         ref = reference.get(key) if reference else None
+        skipped = reference is not None and ki.metric in (reference.get("skipped") or [])
         g["rows"].append({"key": key, "label": ki.label, "better": ki.better, "direction": ARROW[ki.better],
                           "value": fmt_value(record[key], ki.fmt),
-                          "reference": fmt_value(ref, ki.fmt) if is_measured(ref) else ""})
+                          # a metric with no real counterpart (G's likelihood, given conditions) says so
+                          "reference": fmt_value(ref, ki.fmt) if is_measured(ref) else
+                          "no real counterpart" if skipped else ""})
     return sorted(out.values(), key=lambda g: g["order"])
