@@ -4,7 +4,7 @@
     run = api.train("ring", out="runs/ring", overrides=["train.steps=2000"])
     x = api.sample(run, 500)                    # a (500, 2) tensor of G's samples
     scores = api.evaluate(run)                  # {"modes_covered": 8, ...}, appended to metrics.jsonl
-    run = api.open("runs/ring")                 # a trained run, later
+    run = api.open_run("runs/ring")             # a trained run, later
     page = api.report("runs/ring")              # runs/ring/report.html
 
 Your own components register into the same registries the presets use (see
@@ -49,6 +49,13 @@ def _stderr(msg: str):
     print(msg, file=sys.stderr)
 
 
+def _listed(name: str, value, example: str):
+    """A list argument given as one string would be read letter by letter: say so."""
+    if isinstance(value, (str, bytes)):
+        from gankit.config import ConfigError
+        raise ConfigError(f"{name}: a list of strings, e.g. {example}; got the string {value!r}")
+
+
 def train(config: str | Path | dict = "ring", out: str | Path | None = None, overrides: list[str] | None = None,
           resume: bool = False, evaluate: bool = True, report: bool = True, progress: bool | None = None,
           imports: list[str] | None = None, log=_stderr):
@@ -58,6 +65,8 @@ def train(config: str | Path | dict = "ring", out: str | Path | None = None, ove
     from gankit import config as C
     from gankit.builtins import import_modules
     from gankit.train.run import Run
+    _listed("overrides", overrides, '["train.steps=2000"]')
+    _listed("imports", imports, '["my_parts.py"]')
     import_modules(list(imports or []))
     if resume:
         if out is None:
@@ -67,10 +76,14 @@ def train(config: str | Path | dict = "ring", out: str | Path | None = None, ove
             log(f"resuming {out} at step {run.step} of {run.cfg.train.steps}")
     else:
         raw = C.resolve_source(str(config)) if not isinstance(config, dict) else dict(config)
-        if imports:   # recorded in config.toml, so eval/sample/resume find the components again
-            # a file given relative to here is recorded absolute: the run is opened from anywhere
-            given = [str(Path(m).resolve()) if m.endswith(".py") else m for m in imports]
-            raw["imports"] = list(dict.fromkeys([*raw.get("imports", []), *given]))
+        # imports are recorded in config.toml, so eval/sample/resume find the components again; a
+        # file given relative to here (--import, or the config's own imports) is recorded absolute,
+        # so the run is opened from anywhere
+        listed = raw.get("imports", [])
+        if isinstance(listed, list) and (imports or listed):     # another type: the config's own error
+            given = [*listed, *(imports or [])]
+            raw["imports"] = list(dict.fromkeys(str(Path(m).resolve()) if isinstance(m, str) and m.endswith(".py")
+                                                else m for m in given))
         cfg = C.load(raw, overrides or [])
         if out is None:
             import time
@@ -135,6 +148,8 @@ def evaluate(run_or_dir, metrics: list[str] | None = None, overrides: list[str] 
     settings is recorded yet.  ``strict``: metrics named that measure nothing on this data
     are a ConfigError, not an empty record."""
     from gankit import config as C
+    _listed("metrics", metrics, '["modes", "jsd"]')
+    _listed("overrides", overrides, '["eval.n_samples=10000"]')
     bad = [o for o in overrides or [] if not o.strip().startswith("eval.")]
     if bad:
         raise C.ConfigError(f"evaluate: only eval.* settings change for an evaluation (--set eval.x=...); "

@@ -122,3 +122,14 @@ def test_no_high_quality_sample_is_the_worst_reverse_kl(n_modes):
     assert m["modes_covered"] == 0 and m["reverse_kl"] == math.inf
     one = mode_metrics(ds.modes[:1].repeat(50, 1), ds.modes, ds.mode_std)
     assert one["reverse_kl"] < m["reverse_kl"]
+
+
+def test_a_metrics_array_values_are_stored_as_lists_json_can_hold():
+    import json
+    import types
+
+    import numpy as np
+    from gankit.metrics import _checked
+    m = types.SimpleNamespace(name="mine", fn=None)
+    out = _checked(m, {"a": torch.tensor([1.0, 2.0]), "b": np.arange(3), "c": torch.tensor(0.5)})
+    assert out == {"a": [1.0, 2.0], "b": [0, 1, 2], "c": 0.5} and json.dumps(out)

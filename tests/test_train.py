@@ -210,3 +210,38 @@ def test_a_resume_with_overrides_writes_its_config_once(tiny_run_dir, tmp_path, 
     run.close()
     assert len(writes) == 1 and "steps = 32" in writes[0]
     assert C.load(str(run_dir / "config.toml")).train.steps == 32
+
+
+def test_eval_metrics_that_cannot_measure_the_data_are_refused_before_training(tmp_path, tiny):
+    with pytest.raises(C.ConfigError, match=r"eval.metrics: 'fid' cannot measure this data \(GaussianMixture\)"):
+        Run.create(C.load("ring", tiny + ['eval.metrics=["fid", "modes"]']), tmp_path / "r")
+    assert not (tmp_path / "r" / "checkpoints").exists()
+
+
+def test_a_second_run_object_of_a_folder_does_not_undo_what_another_trained(tmp_path, tiny):
+    from gankit.train.run import RunError
+    Run.create(C.load("ring", tiny), tmp_path / "r").train().close()
+    steps = C.load("ring", tiny).train.steps
+    a = Run.open(tmp_path / "r", [f"train.steps={steps + 4}"])
+    b = Run.open(tmp_path / "r", [f"train.steps={steps + 8}"])
+    a.train()
+    with pytest.raises(RunError, match=rf"checkpoint of step {steps + 4}, past this Run's step {steps}"):
+        b.train()
+    assert max(s for s, _ in a.folder.checkpoints()) == steps + 4
+    a.close(), b.close()
+
+
+def test_api_records_the_configs_own_relative_imports_absolute_and_refuses_a_string_list(tmp_path, tiny,
+                                                                                          monkeypatch):
+    from gankit import api
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mods").mkdir()
+    (tmp_path / "mods" / "noop_parts.py").write_text("X = 1\n")
+    raw = {**C.to_dict(C.load("ring", tiny)), "imports": ["mods/noop_parts.py"]}
+    run = api.train(raw, out=tmp_path / "r", evaluate=False, report=False, log=None)
+    run.close()
+    assert C.load(RunFolder(tmp_path / "r").read_config()).imports == [str(tmp_path / "mods" / "noop_parts.py")]
+    with pytest.raises(C.ConfigError, match="overrides: a list of strings"):
+        api.train("ring", out=tmp_path / "s", overrides="train.steps=10")
+    with pytest.raises(C.ConfigError, match="metrics: a list of strings"):
+        api.evaluate(tmp_path / "r", "modes")

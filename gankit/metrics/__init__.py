@@ -9,7 +9,8 @@ from __future__ import annotations
 
 def _checked(m, res) -> dict:
     """A metric's result as the record stores it: a dict; 0-d tensors and numpy scalars become
-    Python numbers (a user's metric may return torch.tensor(0.5))."""
+    Python numbers (a user's metric may return torch.tensor(0.5)), larger ones lists (as
+    mode_counts is), which JSON can hold."""
     from gankit.config import ConfigError
     if not isinstance(res, dict):
         raise ConfigError(f"metric {m.name!r} ({getattr(m.fn, '__module__', '?')}) returned "
@@ -18,6 +19,8 @@ def _checked(m, res) -> dict:
     for k, v in res.items():
         if hasattr(v, "ndim") and getattr(v, "ndim", None) == 0 and hasattr(v, "item"):
             v = v.item()
+        elif isinstance(getattr(v, "ndim", None), int) and hasattr(v, "tolist"):
+            v = v.tolist()
         out[str(k)] = v
     return out
 

@@ -223,6 +223,13 @@ class Run(RunSampling, RunState):
         folder.check_new()              # a file, or the user's own folder: refuse before building
         _absolute_data_location(cfg)    # recorded absolute: the run opens from any folder later
         run = cls(cfg, run_dir)
+        from gankit.registry import METRICS
+        off = [n for n in cfg.eval.metrics if not METRICS.build(n, where="eval.metrics").applies(run.dataset)]
+        if off:     # found now, not when training is over and the final evaluation starts
+            run.close()
+            raise C.ConfigError(f"eval.metrics: {', '.join(map(repr, off))} cannot measure this data "
+                                f"({type(run.dataset).__name__}); drop {'it' if len(off) == 1 else 'them'} "
+                                "(gankit list shows what each metric needs)")
         if run.world.parallel:   # rank 0's folder (a default name has the clock in it)
             run.folder = folder = RunFolder(distributed.agree(run.world, str(run_dir)))
             if folder.checkpoints():
@@ -301,6 +308,13 @@ class Run(RunSampling, RunState):
         world = self.world
         if self.is_main:
             self.folder.lock()    # one writer: another process training this folder stops here
+            # the lock is per process: another Run of this folder in this process may have trained
+            # it since this one loaded its state; going on would cut its records and checkpoints
+            newest = max((s for s, _ in self.folder.checkpoints()), default=0)
+            if newest > self.step:
+                raise RunError(f"{self.dir} holds a checkpoint of step {newest}, past this Run's step "
+                               f"{self.step} (another Run object trained it since this one was opened); "
+                               "open the run again (api.open_run / Run.open) to continue from there")
             if self.overrides and not self._config_written:   # opened with overrides, now trained:
                 self.folder.write_config(C.dumps_toml(self.cfg))  # they are the run's config
                 self._config_written = True
