@@ -206,13 +206,35 @@ def record_reference(run, names: list[str] | None, log=None) -> dict | None:
     return rec
 
 
-def sample(run_or_dir, n: int, seed: int | None = None, label: int | None = None):
-    """n samples from G as a CPU tensor (fixed noise unless ``seed``; ``label``: a class of
-    a conditional run)."""
+def condition_args(run, n: int, label: int | None = None, text: str | None = None,
+                   names: tuple[str, str] = ("label", "text")) -> dict:
+    """``label`` / ``text`` of a conditional run -> generate()'s y or c, checked (``names``:
+    how the caller's user spells them, e.g. the CLI's --label / --text)."""
     import torch
+
+    from gankit.config import ConfigError
+    if label is None and text is None:
+        return {}
+    lab, txt = names
+    if not run.conditional:
+        raise ConfigError(f"{lab}/{txt}: this run is not conditional (condition.kind = 'none')")
+    ds = run.dataset
+    if label is not None:
+        if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < ds.n_classes:
+            raise ConfigError(f"{lab} {label!r}: valid labels are 0..{ds.n_classes - 1}")
+        # labels: the class itself; captions: random attribute words for that class
+        return {"y": torch.full((n,), label, dtype=torch.long)}
+    if ds.condition_kind != "text":
+        raise ConfigError(f"{txt}: this run is conditioned on labels; use {lab} N")
+    ds.parse(text)             # unknown words or no class name: a clear error
+    return {"c": ds.encode_text([text] * n)}
+
+
+def sample(run_or_dir, n: int, seed: int | None = None, label: int | None = None, text: str | None = None):
+    """n samples from G as a CPU tensor (fixed noise unless ``seed``; ``label``: a class of
+    a conditional run, ``text``: a caption of a text-conditioned one)."""
     run = _run(run_or_dir)
-    y = None if label is None else torch.full((n,), label, dtype=torch.long)
-    return run.generate(n, seed=seed, y=y)
+    return run.generate(n, seed=seed, **condition_args(run, n, label, text))
 
 
 def report(run_or_dir) -> Path:

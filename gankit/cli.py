@@ -197,21 +197,8 @@ def _cmd_sample(a):
 
 def _condition_args(run, a) -> dict:
     """--label / --text for a conditional run -> generate()'s y or c."""
-    import torch
-    if a.label is None and a.text is None:
-        return {}
-    if not run.conditional:
-        raise ConfigError("--label/--text: this run is not conditional (condition.kind = 'none')")
-    ds = run.dataset
-    if a.label is not None:
-        if not 0 <= a.label < ds.n_classes:
-            raise ConfigError(f"--label {a.label}: valid labels are 0..{ds.n_classes - 1}")
-        # labels: the class itself; captions: random attribute words for that class
-        return {"y": torch.full((a.n,), a.label, dtype=torch.long)}
-    if ds.condition_kind != "text":
-        raise ConfigError("--text: this run is conditioned on labels; use --label N")
-    ds.parse(a.text)             # unknown words or no class name: a clear error
-    return {"c": ds.encode_text([a.text] * a.n)}
+    from gankit.api import condition_args
+    return condition_args(run, a.n, a.label, a.text, ("--label", "--text"))
 
 
 def _cmd_report(a):

@@ -186,3 +186,18 @@ def test_class_names_that_are_caption_words_are_refused():
     y = np.repeat([0, 1], 20)
     with pytest.raises(ConfigError, match=r"\['small'\] are caption words"):
         ConditionalData(ImageDataset(x, y, class_names=["small", "cat"]), "text")
+
+
+def test_api_sample_checks_labels_as_the_cli_does(tmp_path, tiny):
+    from gankit import api
+    from gankit.config import ConfigError
+    from gankit.train.run import Run
+    cond = Run.create(C.load("ring-cgan", tiny), tmp_path / "c").train()
+    assert api.sample(cond, 4, label=2).shape == (4, 2)
+    for bad in (8, -1, True):
+        with pytest.raises(ConfigError, match=r"label .*valid labels are 0..7"):
+            api.sample(cond, 4, label=bad)
+    plain = Run.create(C.load("ring", tiny), tmp_path / "p").train()
+    with pytest.raises(ConfigError, match="label/text: this run is not conditional"):
+        api.sample(plain, 4, label=1)
+    cond.close(), plain.close()
