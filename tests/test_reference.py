@@ -123,3 +123,19 @@ def test_row_values_must_be_of_their_keys_kind():
                 {"source": "x", "jsd": "oops"}, {"source": "x", "skipped": "fid"}, {"source": 3},
                 {"source": "x", "jsd": [0.1]}):
         assert R._row_fault(bad), bad
+
+
+def test_a_users_metric_whose_code_changed_gets_a_new_reference_key(tmp_path):
+    """A fixed user metric (a notebook cell re-run, a module edited) must not keep its old row."""
+    from gankit.builtins import load_builtins
+    from gankit.metrics.reference import _user_code_hash
+    load_builtins()
+    base = _user_code_hash()
+
+    def define(version):
+        scope = {"__name__": "user_notebook_cell"}
+        exec("from gankit import api\n@api.register_metric('my_score', lambda ds: True, 'x')\n"
+             f"def my_score(ctx):\n    return {{'my_score': {version}}}\n", scope)
+        return _user_code_hash()
+    one, again, two = define(1.0), define(1.0), define(2.0)
+    assert base != one == again != two

@@ -122,6 +122,31 @@ def _code_hash() -> str:
     return h.hexdigest()
 
 
+def _user_code_hash() -> str:
+    """sha1 of the code of metrics and datasets registered outside gankit (a user's --import,
+    a notebook): fixing such a metric must measure its reference row again.  A module's file
+    where it has one, else the function's own code (a notebook cell)."""
+    import hashlib
+    import sys
+    from pathlib import Path
+
+    from gankit.registry import DATASETS, METRICS
+    h = hashlib.sha1()
+    user = [(reg, e) for reg in (METRICS, DATASETS) for e in reg.entries() if not e.module.startswith("gankit")]
+    for reg, e in sorted(user, key=lambda re: (re[1].module, re[1].name)):
+        path = getattr(sys.modules.get(e.module), "__file__", None)
+        try:
+            code = Path(path).read_bytes() if path else b""
+        except OSError:
+            code = b""
+        if not code:     # a metric's factory returns its Metric, whose fn is the user's function
+            fn = e.factory().fn if reg is METRICS else e.factory
+            c = getattr(fn, "__code__", None)
+            code = (c.co_code + repr(c.co_consts).encode()) if c is not None else repr(fn).encode()
+        h.update(f"{e.module}\0{e.name}\0".encode() + code)
+    return h.hexdigest()
+
+
 def reference_key(dataset, data_cfg: dict, settings: dict, seed: int, names: list[str] | None) -> str:
     """The cache key of a reference row: the dataset's class and every tensor or array it
     holds (content hashes, so a folder whose images changed gets a new row), the data and
@@ -133,7 +158,7 @@ def reference_key(dataset, data_cfg: dict, settings: dict, seed: int, names: lis
 
     from gankit.metrics.feature_nets import tensor_hash
     parts = ["reference-v1", type(dataset).__module__ + "." + type(dataset).__qualname__,
-             torch.__version__, np.__version__, _code_hash(),
+             torch.__version__, np.__version__, _code_hash(), _user_code_hash(),
              json.dumps(data_cfg, sort_keys=True, default=str), json.dumps(settings, sort_keys=True, default=str),
              str(int(seed)), ",".join(sorted(names)) if names else "*"]
     for k, v in sorted(getattr(dataset, "__dict__", {}).items()):   # none with __slots__: config only
