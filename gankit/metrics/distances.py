@@ -31,7 +31,7 @@ import torch
 from torch import Tensor
 
 from gankit.metrics.base import TooFewSamples
-from gankit.metrics.image_measures import pairwise_sq_dists
+from gankit.metrics.image_measures import centred64, pairwise_sq_dists
 
 
 def _t(a) -> Tensor:
@@ -170,8 +170,7 @@ def birthday_support(samples, tau: float, trials: int = 20, seed: int = 0) -> di
     Batch sizes are a geometric grid up to len(samples); without a collision even there,
     the estimate is a lower bound (``birthday_capped`` = 1).
     """
-    x = _t(samples)
-    x = x - x.mean(0)       # float64 and centred: tau^2 (~1e-8 on a ring of std 0.01) is below float32's rounding
+    x, = centred64(samples)     # tau^2 (~1e-8 on a ring of std 0.01) is below float32's rounding
     n = len(x)
     g = torch.Generator().manual_seed(seed)
     sizes = sorted({int(round(v)) for v in np.geomspace(2, n, 40)})
