@@ -310,7 +310,8 @@ class Run(RunSampling, RunState):
             self.folder.lock()    # one writer: another process training this folder stops here
             # the lock is per process: another Run of this folder in this process may have trained
             # it since this one loaded its state; going on would cut its records and checkpoints
-            newest = max((s for s, _ in self.folder.checkpoints()), default=0)
+            from gankit.io import intact     # a damaged newer file is no one's progress
+            newest = max((s for s, p in self.folder.checkpoints() if intact(p)), default=0)
             if newest > self.step:
                 raise RunError(f"{self.dir} holds a checkpoint of step {newest}, past this Run's step "
                                f"{self.step} (another Run object trained it since this one was opened); "
