@@ -56,12 +56,13 @@ def _listed(name: str, value, example: str):
         raise ConfigError(f"{name}: a list of strings, e.g. {example}; got the string {value!r}")
 
 
-def train(config: str | Path | dict = "ring", out: str | Path | None = None, overrides: list[str] | None = None,
+def train(config: str | Path | dict | None = None, out: str | Path | None = None, overrides: list[str] | None = None,
           resume: bool = False, evaluate: bool = True, report: bool = True, progress: bool | None = None,
           imports: list[str] | None = None, log=_stderr):
-    """Train a preset, a TOML file or a config dict into the run folder ``out`` (``resume``:
-    continue ``out``, with ``overrides`` such as ``["train.steps=4000"]``), then run the
-    final evaluation and write the report.  Returns the Run."""
+    """Train a preset, a TOML file or a config dict (default: the ring preset) into the run
+    folder ``out`` (``resume``: continue ``out`` with its own config.toml, changed only by
+    ``overrides`` such as ``["train.steps=4000"]``; a ``config`` then is refused, not ignored),
+    then run the final evaluation and write the report.  Returns the Run."""
     from gankit import config as C
     from gankit.builtins import import_modules
     from gankit.train.run import Run
@@ -71,10 +72,15 @@ def train(config: str | Path | dict = "ring", out: str | Path | None = None, ove
     if resume:
         if out is None:
             raise C.ConfigError("resume needs out= (the run folder to continue)")
+        if config is not None:
+            what = "a config dict" if isinstance(config, dict) else f"the config {str(config)!r}"
+            raise C.ConfigError(f"resume continues {out} with its own config.toml, so {what} would be "
+                                "ignored; drop it (change options with overrides, e.g. train.steps=N)")
         run = Run.open(out, overrides, write=True)
         if log and run.is_main:
             log(f"resuming {out} at step {run.step} of {run.cfg.train.steps}")
     else:
+        config = "ring" if config is None else config
         raw = C.resolve_source(str(config)) if not isinstance(config, dict) else dict(config)
         # imports are recorded in config.toml, so eval/sample/resume find the components again; a
         # file given relative to here (--import, or the config's own imports) is recorded absolute,
@@ -131,7 +137,8 @@ def final_evaluation(run, log=_stderr) -> dict:
     if last and every and run.step % every == 0:
         if log:
             log(f"evaluation of step {run.step}: measured during training (train.eval_every = {every})")
-        result = {k: v for k, v in last[-1].items() if k not in ("step", "kind", "settings", "source")}
+        from gankit.io import unjsonable
+        result = unjsonable({k: v for k, v in last[-1].items() if k not in ("step", "kind", "settings", "source")})
         record_reference(run, names, log)
         return result
     return evaluate(run, names, source="final", log=log)

@@ -69,6 +69,13 @@ def jsonable(d: dict) -> dict:
     return out
 
 
+def unjsonable(d: dict) -> dict:
+    """jsonable's inverse for numbers: "inf" / "-inf" back to infinities, null back to NaN (a
+    record reused in place of a measurement then reads as the measurement did)."""
+    back = {"inf": math.inf, "-inf": -math.inf, None: math.nan}
+    return {k: back[v] if (v is None or isinstance(v, str)) and v in back else v for k, v in d.items()}
+
+
 def append_jsonl(path: str | Path, record: dict):
     """Append one record as one line.  After a torn write (a full disk, a kill) the file ends
     mid-line; the record then starts on a fresh line, so only the torn one is lost."""

@@ -245,3 +245,32 @@ def test_api_records_the_configs_own_relative_imports_absolute_and_refuses_a_str
         api.train("ring", out=tmp_path / "s", overrides="train.steps=10")
     with pytest.raises(C.ConfigError, match="metrics: a list of strings"):
         api.evaluate(tmp_path / "r", "modes")
+
+
+def test_api_train_refuses_a_config_on_resume_and_ctrl_c_is_a_keyboard_interrupt(tmp_path, tiny):
+    """resume=True continues the folder's own config.toml, so a config given beside it is refused
+    (it was ignored); Ctrl-C in api.train reaches Python code as a KeyboardInterrupt, with the
+    run left resumable."""
+    import signal
+    import threading
+    import time
+    from gankit import api
+    from gankit.train.signals import TrainingInterrupted
+    out = tmp_path / "r"
+    api.train("ring", out=out, overrides=tiny, evaluate=False, report=False, log=None).close()
+    with pytest.raises(C.ConfigError, match="own config.toml, so the config 'grid' would be ignored"):
+        api.train("grid", out=out, resume=True)
+    with pytest.raises(C.ConfigError, match="so a config dict would be ignored"):
+        api.train(C.to_dict(C.load("ring", tiny)), out=out, resume=True)
+
+    def interrupt_once_training_logs():
+        deadline = time.time() + 60
+        while time.time() < deadline and not (tmp_path / "s" / "metrics.jsonl").exists():
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGINT)
+    threading.Thread(target=interrupt_once_training_logs, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt) as e:
+        api.train("ring", out=tmp_path / "s", overrides=tiny + ["train.steps=1000000"],
+                  evaluate=False, report=False, log=None)
+    assert isinstance(e.value, TrainingInterrupted) and e.value.exit_code == 130
+    assert RunFolder(tmp_path / "s").checkpoints()

@@ -245,3 +245,18 @@ def test_report_text_says_what_is_drawn_and_which_schedule_is_in_force(tmp_path,
     run.close()
     page = write_report(tmp_path / "g").read_text()
     assert "on D(x)" in page and "the objective&#39;s own decay, linear to 0.01" in page
+
+
+def test_a_reused_final_evaluation_reads_as_a_measured_one(tmp_path, tiny):
+    """An infinity (reverse KL with nothing of high quality) and a NaN come back as floats
+    when the final evaluation reuses the periodic record of its step, as when it measures."""
+    from gankit import api
+    cfg = C.load("ring", tiny + ["train.steps=6", "train.eval_every=6", 'eval.metrics=["modes"]'])
+    run = Run.create(cfg, tmp_path / "r").train()
+    (rec,) = run.folder.records("eval")
+    assert rec["reverse_kl"] == "inf"          # 6 steps: nothing of high quality yet
+    reused = api.final_evaluation(run, log=None)
+    measured = api.evaluate(run, ["modes"], record=False, reference=False)
+    run.close()
+    assert reused["reverse_kl"] == measured["reverse_kl"] == float("inf")
+    assert all(not isinstance(v, str) for v in reused.values())

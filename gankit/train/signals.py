@@ -5,9 +5,11 @@ import signal
 import threading
 
 
-class TrainingInterrupted(Exception):
+class TrainingInterrupted(KeyboardInterrupt):
     """Training stopped on SIGINT or SIGTERM; ``exit_code`` is 128 + the signal's number
-    (130, 143), and the message says which checkpoint was kept."""
+    (130, 143), and the message says which checkpoint was kept.  A KeyboardInterrupt, so
+    Python code (a notebook, a script's ``except KeyboardInterrupt``) sees Ctrl-C as Ctrl-C
+    and ``except Exception`` does not swallow it."""
 
     def __init__(self, signum: int, message: str):
         super().__init__(message)
