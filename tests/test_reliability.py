@@ -306,3 +306,16 @@ def test_resume_with_fewer_steps_than_done_is_refused_and_rewrites_nothing(tiny_
     with pytest.raises(RunError, match=r"at step 30, past train.steps=5.*above 30"):
         Run.open(run, ["train.steps=5"], write=True)
     assert ((run / "config.toml").read_text(), (run / "metrics.jsonl").read_text()) == before
+
+
+def test_a_damaged_newer_checkpoint_is_not_read_as_another_runs_progress(tiny_run_dir, tmp_path):
+    """Run.train refuses a folder another Run moved past its step, but a torn checkpoint newer
+    than the one loaded is no one's progress: training goes on from the last good one."""
+    run = _copy(tiny_run_dir, tmp_path)
+    (step, good), = [c for c in RunFolder(run).checkpoints() if c[0] == 30]
+    r = Run.open(run, ["train.steps=50"], write=True)
+    assert r.step == 30
+    (good.parent / "step_00000040.pt").write_bytes(good.read_bytes()[:1000])     # torn, e.g. by a kill
+    r.train()
+    assert r.step == 50 and max(s for s, _ in RunFolder(run).checkpoints()) == 50
+    r.close()
