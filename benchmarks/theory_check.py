@@ -24,12 +24,18 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(1)
     p_data = DATASETS.build("mixture1d", {"means": [-1.0, 1.5], "stds": [0.6, 0.5]})
-    x = torch.linspace(-5, 5, 2001)[:, None]
+
+    def grid(*mixtures):
+        """Where both densities have mass: 8 stds past every component (a wide p_g included)."""
+        lo = min(m - 8 * s for mix in mixtures for m, s in zip(*mix))
+        hi = max(m + 8 * s for mix in mixtures for m, s in zip(*mix))
+        return torch.linspace(lo, hi, max(2001, int(200 * (hi - lo))))[:, None]
     print("p_data = 0.5 N(-1, 0.6^2) + 0.5 N(1.5, 0.5^2)")
     print("| p_g | seed | max abs(D - D*) | V(G, D) | C(G) = -log4 + 2 JSD | JSD |")
     print("|---|---|---|---|---|---|")
     for means, stds in (([0.5], [1.0]), ([-1.0, 1.5], [0.6, 0.5]), ([3.0], [0.3])):
         p_g = DATASETS.build("mixture1d", {"means": means, "stds": stds})
+        x = grid(([-1.0, 1.5], [0.6, 0.5]), (means, stds))
         lp, lg = p_data.log_prob(x), p_g.log_prob(x)
         xs, pd, pg = x[:, 0].numpy(), lp.exp().numpy(), lg.exp().numpy()
         jsd = jsd_by_integration(pd, pg, xs)
