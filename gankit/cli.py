@@ -186,7 +186,7 @@ def _cmd_sample(a):
         np.save(out, x)
     elif out.suffix == ".csv":      # one sample a row; an image's C x H x W values flattened
         header = f"one image a row: {' x '.join(map(str, x.shape[1:]))} (C x H x W) values" if x.ndim > 2 else ""
-        np.savetxt(out, x.reshape(len(x), -1), delimiter=",", fmt="%.6g", header=header)
+        np.savetxt(out, x.reshape(len(x), -1), delimiter=",", fmt="%.9g", header=header)
     elif out.suffix in (".png", ".pdf", ".svg"):
         from gankit.report.plots import plot_samples_file
         plot_samples_file(run.dataset, x, out)
@@ -329,6 +329,21 @@ def _terminated(signum, frame):
     raise TrainingInterrupted(signum, "SIGTERM received; stopped (the last checkpoint written is kept)")
 
 
+def _oom_advice(e: BaseException) -> str:
+    """Where memory ran out (the innermost gankit frame) and the settings that change it: a
+    metric's memory does not depend on the batch size or the nets' widths."""
+    import traceback
+    frames = [f for f in traceback.extract_tb(e.__traceback__) if f"{os.sep}gankit{os.sep}" in f.filename]
+    if not frames:
+        return "; lower train.batch_size, the nets' widths or the sample counts"
+    f = frames[-1]
+    where = f" in {Path(f.filename).parent.name}/{Path(f.filename).name}:{f.name}"
+    if any(f"{os.sep}metrics{os.sep}" in g.filename for g in frames):
+        return (f"{where}, while measuring a metric; leave it out (eval.metrics, or gankit eval --metrics) "
+                "or lower eval.n_samples")
+    return f"{where}; lower train.batch_size, the nets' widths or the sample counts"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command.  Every expected failure prints ``gankit: error: ...`` (one line, no
     traceback) and returns 2 for bad input (a config, an argument, a data file), 1 for
@@ -362,9 +377,8 @@ def main(argv: list[str] | None = None) -> int:
         print("gankit: interrupted; the last checkpoint written is kept (continue with --resume)",
               file=sys.stderr)
         return 130
-    except MemoryError:
-        print("gankit: error: out of memory; lower train.batch_size, the nets' widths or the sample "
-              "counts", file=sys.stderr)
+    except MemoryError as e:
+        print(f"gankit: error: out of memory{_oom_advice(e)}", file=sys.stderr)
         return 1
     except OSError as e:   # a file or folder the command was pointed at: say which and why
         where = f"{e.filename}: " if e.filename else ""
@@ -377,8 +391,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         if "allocate" not in str(e) and "out of memory" not in str(e):
             raise   # a bug: the traceback is the useful report
-        print(f"gankit: error: out of memory ({_one_line(e)[:200]}); lower train.batch_size, the nets' "
-              "widths or the sample counts", file=sys.stderr)
+        print(f"gankit: error: out of memory ({_one_line(e)[:200]}){_oom_advice(e)}", file=sys.stderr)
         return 1
     finally:
         warnings.showwarning = old_show

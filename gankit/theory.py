@@ -31,6 +31,8 @@ def value_by_integration(d: np.ndarray, p_data: np.ndarray, p_g: np.ndarray, x: 
 
 def jsd_by_integration(p: np.ndarray, q: np.ndarray, x: np.ndarray) -> float:
     """JSD(P || Q) = 1/2 KL(P || M) + 1/2 KL(Q || M), M = (P + Q) / 2, in nats (1-D grid)."""
+    # float64: in float32, a density of 1e-45 beside 0 gives m = 0 and log(p / m) = inf
+    p, q, x = (np.asarray(a, dtype=np.float64) for a in (p, q, x))
     m = 0.5 * (p + q)
     with np.errstate(divide="ignore", invalid="ignore"):
         kp = np.where(p > 0, p * np.log(p / m), 0.0)

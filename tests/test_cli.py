@@ -95,6 +95,32 @@ def test_image_samples_as_csv_are_one_image_a_row(tmp_path, digits):
     assert "1 x 8 x 8" in (tmp_path / "s.csv").read_text().splitlines()[0]
 
 
+def test_sampled_points_as_csv_keep_float32_precision(tmp_path, tiny):
+    """Rows were written with 6 significant digits: a longitude of -122.4194 came back as
+    -122.419, coarser than the samples' own spread."""
+    from gankit.cli import main
+    from gankit.train.run import Run
+    out = tmp_path / "run"
+    Run.create(C.load("ring", tiny + ["data.radius=100", "data.std=0.001"]), out).train().close()
+    assert main(["sample", str(out), "-n", "50", "--out", str(tmp_path / "s.npy"), "--seed", "3"]) == 0
+    assert main(["sample", str(out), "-n", "50", "--out", str(tmp_path / "s.csv"), "--seed", "3"]) == 0
+    assert np.array_equal(np.loadtxt(tmp_path / "s.csv", delimiter=",").astype(np.float32),
+                          np.load(tmp_path / "s.npy"))
+
+
+def test_out_of_memory_in_a_metric_names_it_and_the_settings_that_help(tmp_path, tiny, monkeypatch, capsys):
+    from gankit.cli import main
+    from gankit.metrics import points as modes_module
+    from gankit.train.run import Run
+    out = tmp_path / "run"
+    Run.create(C.load("ring", tiny), out).train().close()
+    monkeypatch.setattr(modes_module, "mode_metrics", lambda *a, **k: (_ for _ in ()).throw(MemoryError()))
+    assert main(["eval", str(out), "--metrics", "modes"]) == 1
+    err = capsys.readouterr().err
+    assert "out of memory in metrics/points.py:modes, while measuring a metric" in err
+    assert "eval.metrics" in err and "train.batch_size" not in err
+
+
 def test_eval_of_named_metrics_that_measure_nothing_is_an_error_not_an_empty_record(tmp_path, digits, capsys):
     """`eval --metrics is` on images no classifier knows exited 0 with an empty record, which then
     blanked the run's metrics in report and compare."""

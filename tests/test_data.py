@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from gankit.registry import DATASETS
+from gankit import config as C
 from gankit.config import ConfigError
 
 
@@ -91,6 +92,21 @@ def test_points_csv_a_numeric_first_line_is_never_a_header(tmp_path):
     (tmp_path / "cell.csv").write_text("1,2\n3,4;\n")
     with pytest.raises(ConfigError, match=r"line 2, column 2: '4;' is not a number"):
         DATASETS.build("points", {"path": str(tmp_path / "cell.csv")})
+
+
+@pytest.mark.parametrize("first", ["NA,2", "12O,7", "0x10,2"])
+def test_points_csv_a_first_row_with_one_non_number_is_a_fault_not_a_header(tmp_path, first):
+    """A header is words only; a first row that mixes numbers and a typo or "NA" was dropped
+    silently, while the same fault on line 2 was an error."""
+    (tmp_path / "p.csv").write_text(f"{first}\n3,4\n5,6\n")
+    with pytest.raises(ConfigError, match=rf"line 1, column 1: '{first.split(',')[0]}' is not a number"):
+        DATASETS.build("points", {"path": str(tmp_path / "p.csv")})
+
+
+@pytest.mark.parametrize("weights", [[1.0, -1.0], [0.0, 0.0]])
+def test_mixture1d_weights_below_zero_or_all_zero_are_a_config_error(weights):
+    with pytest.raises(ConfigError, match=r"weights: .* must be >= 0 and not all 0"):
+        C.load("figure1-1d", ["data.means=[0.0, 3.0]", "data.stds=[0.5, 0.5]", f"data.weights={weights}"])
 
 
 def test_points_csv_header_and_faults_named_by_the_files_own_lines(tmp_path):

@@ -57,3 +57,12 @@ def test_disjoint_supports_give_jsd_log2():
     q = np.exp(-0.5 * (x - 5) ** 2 / 0.1 ** 2)
     p, q = p / np.trapezoid(p, x), q / np.trapezoid(q, x)
     assert abs(jsd_by_integration(p, q, x) - math.log(2)) < 1e-6
+
+
+def test_jsd_of_float32_densities_far_apart_is_log_2_not_inf():
+    """float32 densities: where one is the smallest subnormal and the other 0, the mixture
+    rounded to 0 and the JSD read inf."""
+    x = np.linspace(-10, 30, 8001)
+    p = (np.exp(-0.5 * x ** 2) / math.sqrt(2 * math.pi)).astype(np.float32)
+    q = (np.exp(-0.5 * ((x - 20) / 0.3) ** 2) / (0.3 * math.sqrt(2 * math.pi))).astype(np.float32)
+    assert abs(jsd_by_integration(p, q, x) - math.log(2)) < 1e-3

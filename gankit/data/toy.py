@@ -137,9 +137,10 @@ def _is_number(field: str) -> bool:
 
 
 def _read_csv(p: Path) -> np.ndarray:
-    """Comma-separated points.  The first line is a header only when one of its fields is
-    a word (not a number, holding a letter): a numeric first line with a fault is an error,
-    never a header to drop.  Faults are named by the file's own line numbers (1-based)."""
+    """Comma-separated points.  The first line is a header only when none of its fields is a
+    number and one is a word (holding a letter): a first line of numbers with a fault ("NA",
+    "12O") is an error, never a header to drop.  Faults are named by the file's own line
+    numbers (1-based)."""
     # utf-8-sig: the byte-order mark spreadsheets write would make the first value unreadable
     lines = [line.rstrip("\r") for line in p.read_text(encoding="utf-8-sig").split("\n")]
     try:
@@ -151,7 +152,8 @@ def _read_csv(p: Path) -> np.ndarray:
         line = line.split("#", 1)[0].strip()
         if line:
             rows.append((no, [f.strip() for f in line.split(",")]))
-    if rows and any(not _is_number(f) and any(c.isalpha() for c in f) for f in rows[0][1]):
+    first = rows[0][1] if rows else []
+    if first and not any(_is_number(f) for f in first) and any(c.isalpha() for f in first for c in f):
         header_line = rows.pop(0)[0]
         try:
             return np.loadtxt(lines[header_line:], delimiter=",", ndmin=2)
@@ -294,6 +296,9 @@ class Mixture1DParams(ScaleParams):
             raise ConfigError(f"{where}.weights: need one weight per mean or none")
         if any(s <= 0 for s in self.stds):
             raise ConfigError(f"{where}.stds: every std must be > 0")
+        if self.weights and (any(not w >= 0 for w in self.weights) or sum(self.weights) <= 0):
+            raise ConfigError(f"{where}.weights: {self.weights} must be >= 0 and not all 0 "
+                              f"(relative weights, e.g. [1, 2]; empty: equal)")
 
 
 @DATASETS.register("mixture1d", Mixture1DParams, "a 1-D mixture of Gaussians (the paper's Figure 1)")
