@@ -262,7 +262,7 @@ def summarise(results: list[dict], group_by=("label",), keys: list[str] | None =
     numeric top-level key of the records but bookkeeping (seed, steps, wall_s)."""
     if keys is None:
         keys = list(dict.fromkeys(k for r in results for k, v in r.items()
-                                  if _is_num(v) and k not in _NOT_METRICS))
+                                  if (_is_num(v) or v in _INFINITE) and k not in _NOT_METRICS))
     groups: dict[tuple, list[dict]] = {}
     for r in results:
         groups.setdefault(tuple(r.get(g) for g in group_by), []).append(r)
@@ -272,7 +272,7 @@ def summarise(results: list[dict], group_by=("label",), keys: list[str] | None =
         for k in keys:
             xs = [r[k] for r in rs if _is_num(r.get(k))]
             ends = {math.copysign(math.inf, 1 if r[k] in ("inf", math.inf) else -1) for r in rs
-                    if r.get(k) in ("inf", "-inf", math.inf, -math.inf)}
+                    if r.get(k) in _INFINITE}
             if ends:     # a run at an infinite end (records write "inf"): the mean is there too
                 row[k] = (ends.pop() if len(ends) == 1 else float("nan"), float("nan"))
             elif xs:
@@ -281,18 +281,30 @@ def summarise(results: list[dict], group_by=("label",), keys: list[str] | None =
     return rows
 
 
+# an infinite result as records write it ("inf") or as Python holds it
+_INFINITE = ("inf", "-inf", math.inf, -math.inf)
+
+
 def _digits(mu: float) -> int:
-    return 0 if abs(mu) >= 100 else 1 if abs(mu) >= 10 else 2 if abs(mu) >= 1 else 3
+    """Decimals: three below 1, more for small values, so 0.0027 is not 0.003 and 4e-4 not 0.000."""
+    if not math.isfinite(mu) or abs(mu) >= 1 or mu == 0:
+        return 0 if abs(mu) >= 100 else 1 if abs(mu) >= 10 else 2 if abs(mu) >= 1 else 3
+    return min(6, max(3, 2 - math.floor(math.log10(abs(mu)))))
+
+
+def _cell(v) -> str:
+    """A table cell: a "|" in a label would start another column."""
+    return str(v).replace("|", "\\|")
 
 
 def markdown_table(rows: list[dict], group_by=("label",), keys: list[str] | None = None) -> str:
     """Markdown table of summarise's rows: group columns, runs, then mean ± s.e. per key."""
     keys = keys if keys is not None else list(dict.fromkeys(
         k for row in rows for k in row if k not in (*group_by, "n")))
-    lines = ["| " + " | ".join([*group_by, "runs", *keys]) + " |",
+    lines = ["| " + " | ".join(_cell(c) for c in [*group_by, "runs", *keys]) + " |",
              "|" + "---|" * (len(group_by) + 1 + len(keys))]
     for row in rows:
-        cells = [str(row[g]) for g in group_by] + [str(row["n"])]
+        cells = [_cell(row[g]) for g in group_by] + [str(row["n"])]
         cells += [pm(*row[k], _digits(row[k][0])) if k in row else "–" for k in keys]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -190,6 +190,21 @@ def test_summary_of_a_key_with_an_infinite_run_is_infinite_not_the_mean_of_the_o
     assert "| a | 2 | inf |" in markdown_table(rows)
 
 
+def test_a_key_infinite_in_every_run_keeps_its_column_and_labels_and_small_values_read_right():
+    """A metric inf in every run vanished from the table; a "|" in a label added a column; a
+    mean of 0.0027 read 0.003 and one of 4e-4 read 0.000."""
+    from gankit.sweep import markdown_table, summarise
+    rows = summarise([{"label": "lr|0.01", "reverse_kl": "inf", "hq": 0.0027},
+                      {"label": "lr|0.01", "reverse_kl": "inf", "hq": 0.0027},
+                      {"label": "b", "reverse_kl": "inf", "hq": 0.0004},
+                      {"label": "b", "reverse_kl": "inf", "hq": 0.0004}])
+    table = markdown_table(rows).splitlines()
+    assert table[0] == "| label | runs | reverse_kl | hq |"
+    assert table[2].startswith("| lr\\|0.01 | 2 | inf | 0.00270 ± 0.00000")
+    assert table[3].startswith("| b | 2 | inf | 0.000400 ± ")
+    assert all(line.replace("\\|", "").count("|") == 5 for line in table)
+
+
 def test_resume_runs_again_the_records_that_lack_a_metric_asked_now(swept, tmp_path):
     from gankit.sweep import reuse
     path = tmp_path / "runs.jsonl"

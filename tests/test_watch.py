@@ -187,6 +187,23 @@ def test_the_final_evaluation_reaches_tensorboard(tmp_path, tiny):
     assert [e.step for e in ea.Scalars("train/loss_d")] == [10, 20, 30]     # the training events kept
 
 
+def test_resume_keeps_the_checkpoint_steps_tensorboard_events_and_eval_records_carry_settings(tmp_path, tiny):
+    """TensorBoard's purge_step dropped every event at the checkpoint's own step on --resume (the
+    resumed run never writes them again); periodic eval records now say where they come from and
+    with which settings, as every other eval record does (compare checks the sample counts)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    over = tiny + ["train.tensorboard=true", "train.eval_every=10", 'eval.metrics=["modes"]']
+    Run.create(C.load("ring", over + ["train.steps=20"]), tmp_path / "r").train().close()
+    Run.open(tmp_path / "r", ["train.steps=30"], write=True).train().close()
+    ea = EventAccumulator(str(tmp_path / "r" / "tensorboard"), size_guidance={"scalars": 0})
+    ea.Reload()
+    assert [e.step for e in ea.Scalars("train/loss_d")] == [10, 20, 30]
+    assert [e.step for e in ea.Scalars("eval/modes_covered")] == [10, 20, 30]
+    evals = RunFolder(tmp_path / "r").records("eval")
+    assert {e["source"] for e in evals} == {"train.eval_every"}
+    assert all(e["settings"]["n_samples"] == 500 for e in evals)
+
+
 def test_a_run_that_fails_after_training_leaves_a_final_page(tmp_path, tiny, monkeypatch):
     """The live page is rewritten without its reload when the evaluation (or training) fails or is
     stopped: a page saying LIVE forever was left at an old step."""

@@ -108,9 +108,10 @@ class TensorBoardWriter:
     def __init__(self, run):
         from gankit import config as C
         self.run = run
-        # purge_step: a resumed run replaces the events written after its checkpoint
+        # purge_step: a resumed run replaces the events written after its checkpoint; those of the
+        # checkpoint's own step stay (TensorBoard drops events at steps >= purge_step)
         self.w = _summary_writer()(log_dir=str(run.folder.tensorboard_dir),
-                                   purge_step=run.step if run.step > 0 else None)
+                                   purge_step=run.step + 1 if run.step > 0 else None)
         text = C.dumps_toml(run.cfg)
         self.w.add_text("config", "    " + text.replace("\n", "\n    "), run.step)   # markdown code block
 
