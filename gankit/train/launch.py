@@ -9,9 +9,12 @@ Several machines need torchrun itself with a rendezvous endpoint; see docs/scali
 """
 from __future__ import annotations
 
+import signal
 import sys
 
 from gankit.config import ConfigError
+
+_STOPS = (signal.SIGTERM, signal.SIGINT)   # how torchrun (or a user) stops a rank
 
 
 def train_argv(a) -> list[str]:
@@ -44,7 +47,49 @@ def launch(nproc: int, gankit_argv: list[str]) -> int:
               "a step all agree on and rank 0 writes a checkpoint); continue with --resume", file=sys.stderr)
         return 128 + int(e.sigval)
     except ChildFailedError as e:   # each child printed its own `gankit: error: ...`
-        codes = [f.exitcode for f in e.failures.values()]
-        print(f"gankit: {len(codes)} of {nproc} processes failed (exit codes {codes})", file=sys.stderr)
-        return next((c for c in codes if c and c > 0), 1)
+        codes = {rank: f.exitcode for rank, f in sorted(e.failures.items())}
+        print(failure_report(codes, nproc), file=sys.stderr)
+        return failure_exit_code(codes)
     return 0
+
+
+def _as_exit(code: int) -> int:
+    """A process's exit code as a shell gives it: killed by signal n (-n) is 128 + n."""
+    return 128 - code if code < 0 else code
+
+
+def _cause(codes: dict[int, int]) -> int | None:
+    """The rank whose own failure stopped the run: an error it reported (exit 1, 2) before a
+    death by a signal such as SIGABRT; None when every rank was stopped by SIGTERM/SIGINT."""
+    stops = {128 + s for s in _STOPS}
+    own = [(code < 0, rank) for rank, code in codes.items() if code and _as_exit(code) not in stops]
+    return min(own)[1] if own else None
+
+
+def failure_exit_code(codes: dict[int, int]) -> int:
+    """The launcher's exit code from its failed ranks' ``{rank: exit code}`` (negative: killed
+    by that signal).  When one rank fails, torchrun SIGTERMs the others, which exit 143: the
+    failing rank's code is the run's.  143/130 only when SIGTERM/SIGINT stopped every rank."""
+    cause = _cause(codes)
+    if cause is not None:
+        return _as_exit(codes[cause])
+    return next((_as_exit(c) for c in codes.values() if c), 1)
+
+
+def _describe(code: int) -> str:
+    if code >= 0:
+        return f"exit code {code}"
+    try:
+        return f"killed by {signal.Signals(-code).name}"
+    except ValueError:
+        return f"killed by signal {-code}"
+
+
+def failure_report(codes: dict[int, int], nproc: int) -> str:
+    """One line: how each rank ended, and which rank's failure the others' stop follows from."""
+    ranks = ", ".join(f"rank {r}: {_describe(c)}" for r, c in codes.items())
+    line = f"gankit: {len(codes)} of {nproc} processes failed ({ranks})"
+    cause = _cause(codes)
+    if cause is None or len(codes) == 1:
+        return line
+    return f"{line}; rank {cause}'s failure ended the run (torchrun then stopped the others with SIGTERM)"

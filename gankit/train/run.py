@@ -91,12 +91,16 @@ class Run(RunSampling, RunState):
         # points the nets see standardised (data.standardize); every sample handed out is in data space
         self.scaler = point_scaler(self.dataset, getattr(self.dataset, "standardize", "none"))
         self.loss = build_loss(cfg)
-        # per_rank: each rank its own streams (rank 0 the run's own); global: all share them
+        # data and noise: per_rank, each rank its own streams; global, all draw the world's batch
+        # from the run's streams and keep their rows.  Every other draw (mismatched conditions,
+        # torch's stream: dropout, instance noise, penalty interpolation) is the rank's own in both
+        # modes, or the ranks would repeat each other's draws.  Rank 0's own are the run's.
         self.global_draws = self.world.parallel and cfg.train.parallel_draws == "global"
-        s = cfg.seed if self.global_draws else seeds.rank_seed(cfg.seed, self.world.rank)
-        self.data_gen = seeds.generator(s, "data")
-        self.noise_gen = seeds.generator(s, "noise", self.device)
-        self.cond_gen = seeds.generator(s, "cond")        # mismatched conditions
+        own = seeds.rank_seed(cfg.seed, self.world.rank)
+        shared = cfg.seed if self.global_draws else own
+        self.data_gen = seeds.generator(shared, "data")
+        self.noise_gen = seeds.generator(shared, "noise", self.device)
+        self.cond_gen = seeds.generator(own, "cond")        # mismatched conditions
         ctx = ObjectiveContext(
             cfg=local_cfg, dataset=self.dataset, loss=self.loss, device=self.device,
             build_nets=lambda data=None: build_nets(cfg, data or self.dataset),
@@ -129,8 +133,8 @@ class Run(RunSampling, RunState):
             for phase in self.objective.phases:
                 phase.grad_clip = clip.get(id(phase.optimizer), 0.0)
             self.torch_rng = torch.get_rng_state()
-        if s != cfg.seed:     # dropout and other global draws: the rank's own stream too
-            self.torch_rng = torch.Generator().manual_seed(s).get_state()
+        if own != cfg.seed:   # a rank > 0: its own stream of dropout and other torch draws
+            self.torch_rng = torch.Generator().manual_seed(own).get_state()
         self.step = 0
         self.schedule_span = (0, cfg.train.steps)   # the lr schedule's segment (checkpointed)
         self.train_time = 0.0                        # training seconds over every session

@@ -94,25 +94,31 @@ class RunState:
         old = state.get("config")
         if old:
             self.config_changes = config_changes(old, C.to_dict(self.cfg))
-        rng = state["rng"]
-        if self.world.rank > 0 and not self.global_draws:
+        # data and noise: the run's (rank 0's) with global draws; torch and cond: always the rank's own
+        own = state["rng"]
+        if self.world.rank > 0:
             saved = state.get("rng_ranks") or []
-            if self.world.rank >= len(saved):   # the world grew: this rank starts fresh streams
-                self._reseed_rank(self.step)
-                return
-            rng = saved[self.world.rank]
-        self.torch_rng = rng["torch"]
-        self.data_gen.set_state(rng["data"])
-        if rng.get("noise_device", "cpu") == self.device.type:
-            self.noise_gen.set_state(rng["noise"])
-        # else: a run moved between CPU and GPU (their generators differ): training noise starts afresh
-        if "cond" in rng:
-            self.cond_gen.set_state(rng["cond"])
+            own = saved[self.world.rank] if self.world.rank < len(saved) else None
+        if own is None:      # the world grew: this rank starts fresh streams of its own
+            self._reseed_rank(self.step)
+        else:
+            self.torch_rng = own["torch"]
+            if "cond" in own:
+                self.cond_gen.set_state(own["cond"])
+        shared = state["rng"] if self.global_draws else own
+        if shared is not None:
+            self.data_gen.set_state(shared["data"])
+            if shared.get("noise_device", "cpu") == self.device.type:
+                self.noise_gen.set_state(shared["noise"])
+            # else: a run moved between CPU and GPU (their generators differ): training noise starts afresh
 
     def _reseed_rank(self, step: int):
+        """Fresh streams for a rank the checkpoint has none for (data and noise only if they are its own)."""
         s = seeds.rank_seed(self.cfg.seed, self.world.rank, step)
+        own = ("cond",) if self.global_draws else ("data", "noise", "cond")
         for gen, name in ((self.data_gen, "data"), (self.noise_gen, "noise"), (self.cond_gen, "cond")):
-            gen.manual_seed(seeds.stream_seed(s, name))
+            if name in own:
+                gen.manual_seed(seeds.stream_seed(s, name))
         self.torch_rng = torch.Generator().manual_seed(s).get_state()
 
     def save_checkpoint(self) -> Path:
@@ -121,8 +127,7 @@ class RunState:
                            "good checkpoint. Lower the learning rates or add a penalty.")
         self.torch_rng = torch.get_rng_state()
         # every rank's streams, so a resume with the same world continues each exactly
-        ranks = (distributed.gather(self.world, self._rng_state())
-                 if self.world.parallel and not self.global_draws else None)
+        ranks = distributed.gather(self.world, self._rng_state()) if self.world.parallel else None
         if not self.is_main:
             return None
         state = self.state_dict()
