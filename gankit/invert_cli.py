@@ -159,7 +159,7 @@ def _write(out: Path, x, inv, extra: dict, shown: list[np.ndarray], stem: str):
     np.save(out / "z.npy", inv.z.numpy())
     (out / "errors.csv").write_text("index,mse\n" + "".join(
         f"{i},{e:.6g}\n" for i, e in enumerate(inv.error.tolist())))
-    summary = {"n": len(x), "mse_mean": float(inv.error.mean()), "mse_median": float(inv.error.median()),
+    summary = {"n": len(x), "mse_mean": float(inv.error.mean()), "mse_median": float(inv.error.double().quantile(0.5)),
                **extra}
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     if x.dim() == 4:

@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from gankit import config as C
 from gankit.losses.adversarial import d_loss_bce
 from gankit.metrics.inference import cluster_accuracy
 from gankit.train.ebm import langevin
@@ -193,3 +194,25 @@ def test_options_held_in_state_follow_the_config_on_resume(tmp_path):
         run = Run.open(tmp_path / "ebm", ["objective.buffer_size=16", "train.steps=6"], write=True)
     assert len(run.objective.buffer.x) == 16
     run.train().close()
+
+
+def test_vae_logs_its_elbo_and_sigma_in_the_datas_units_under_standardize(tmp_path, tiny):
+    """The nets see standardised points; the logged ELBO and sigma were theirs, so the same data
+    in other units (x 100) logged the same ELBO.  In data units the ELBO differs by d log 100."""
+    import math
+    import numpy as np
+    from gankit.runfolder import RunFolder
+    from gankit.train.run import Run
+    x = np.random.default_rng(0).normal(size=(400, 3)) + [0.0, 5.0, -2.0]
+    logged = []
+    for factor in (1.0, 100.0):
+        np.save(tmp_path / f"p{factor}.npy", (x * factor).astype(np.float32))
+        over = tiny + ["data.name=points", f"data.path={tmp_path / f'p{factor}.npy'}", "data.standardize=global",
+                       "noise.dim=2", "train.steps=2", "train.log_every=1"]
+        Run.create(C.load("ring-vae", over), tmp_path / f"r{factor}").train().close()
+        logged.append(RunFolder(tmp_path / f"r{factor}").records("train")[0])
+    a, b = logged
+    assert a["kl"] == pytest.approx(b["kl"], rel=1e-5)
+    assert a["elbo"] - b["elbo"] == pytest.approx(3 * math.log(100), rel=1e-4)
+    assert a["recon_ll"] - b["recon_ll"] == pytest.approx(3 * math.log(100), rel=1e-4)
+    assert b["sigma"] / a["sigma"] == pytest.approx(100, rel=1e-4)

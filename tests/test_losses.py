@@ -1,5 +1,6 @@
 import math
 
+import pytest
 import torch
 
 from gankit.registry import LOSSES
@@ -93,3 +94,18 @@ def test_rsgan_trains_a_gan_and_refuses_reinforce(tmp_path, tiny):
     for preset in ("mnist-infogan", "mnist-bigan"):    # their G steps score fakes alone
         with pytest.raises(ConfigError, match="does not do"):
             Run.create(C.load(preset, ["loss.name='rsgan'", "data.name=digits8x8"]), tmp_path / preset)
+
+
+@pytest.mark.parametrize("name", ["nonsaturating", "minimax", "hinge", "wgan", "lsgan"])
+def test_the_swapped_g_loss_pulls_toward_the_fake_side(name):
+    """BiGAN's encoder wants its pairs scored fake.  g_loss(-D) does that for losses symmetric
+    about 0; for LSGAN it pulled D(x, E(x)) to -1, a target D never uses (its fake label is 0)."""
+    from gankit.registry import LOSSES
+    loss = LOSSES.build(name)
+    d = torch.linspace(-3, 3, 601, requires_grad=True)
+    per = torch.stack([loss.g_loss_swapped(v[None]) for v in d])
+    if name == "lsgan":
+        assert float(d[per.argmin()]) == pytest.approx(0.0, abs=1e-6)
+        assert float(loss.g_loss_swapped(torch.tensor([0.0]))) == 0.0
+    else:   # decreasing D's output lowers the loss everywhere
+        assert bool((per[1:] >= per[:-1] - 1e-7).all())

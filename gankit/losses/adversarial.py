@@ -79,6 +79,12 @@ def g_loss_lsgan(fake: Tensor) -> Tensor:
     return 0.5 * ((fake - 1) ** 2).mean()
 
 
+def g_loss_lsgan_swapped(real: Tensor) -> Tensor:
+    """LSGAN's G loss with the labels swapped (pull toward the fake label 0): 1/2 E D(x)^2.
+    Negating the output is no swap here: the labels 0 / 1 are not symmetric about 0."""
+    return 0.5 * (real ** 2).mean()
+
+
 def d_loss_rsgan(real: Tensor, fake: Tensor) -> Tensor:
     """Relativistic standard GAN (Jolicoeur-Martineau 2019; RelGAN's loss): D's output is the
     log-odds that the real sample is more realistic than the fake one it is paired with,
@@ -103,6 +109,8 @@ class LossPair:
     None where the output is not a classifier's (the WGAN critic).
     ``wasserstein``: -d_loss estimates the earth-mover distance (WGAN critics).
     ``relativistic``: G's loss compares its fakes with real logits: ``g_loss(fake, real)``.
+    ``g_swapped``: G's loss with the labels swapped (outputs a generator wants scored fake, e.g.
+    BiGAN's encoder pairs); None: ``g(-x)``, the swap for losses symmetric about 0.
     """
     name: str
     d: callable
@@ -111,6 +119,11 @@ class LossPair:
     boundary: float | None = 0.0
     wasserstein: bool = False
     relativistic: bool = False
+    g_swapped: callable = None
+
+    def g_loss_swapped(self, x: Tensor) -> Tensor:
+        """The generator's loss for outputs it wants D to score as fake."""
+        return self.g_swapped(x) if self.g_swapped is not None else self.g(-x)
 
     def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         return self.d(real, fake)
@@ -160,7 +173,8 @@ def hinge():
 
 @LOSSES.register("lsgan", None, "least squares (LSGAN): D regresses real to 1, fake to 0; G pulls fakes to 1")
 def lsgan():
-    return LossPair("lsgan", d_loss_lsgan, g_loss_lsgan, probabilistic=False, boundary=0.5)
+    return LossPair("lsgan", d_loss_lsgan, g_loss_lsgan, probabilistic=False, boundary=0.5,
+                    g_swapped=g_loss_lsgan_swapped)
 
 
 @LOSSES.register("rsgan", None, "relativistic standard GAN (RelGAN): D: -E log sigmoid(D(x) - D(G(z))), "

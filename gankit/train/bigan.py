@@ -5,7 +5,8 @@ pairs.  D separates (x, E(x)) from (G(z), z); G and E, trained together, try to 
 the two joint distributions equal, at whose optimum E inverts G:
 
     D:     loss.d_loss(D(x, E(x)), D(G(z), z))
-    G, E:  loss.g_loss(D(G(z), z)) + loss.g_loss(-D(x, E(x)))   (the labels swapped)
+    G, E:  loss.g_loss(D(G(z), z)) + loss.g_loss_swapped(D(x, E(x)))   (the labels swapped:
+           g_loss(-D) for losses symmetric about 0, LSGAN's toward its fake label 0)
 
 E is the configured discriminator's trunk with a linear read-out to noise.dim numbers
 (deterministic, as in BiGAN); D's x branch is another such trunk, its z branch an MLP.
@@ -58,7 +59,7 @@ class BiGANObjective(Objective):
 
         def ge_step(c):
             x, z = self.ctx.sample_batch(self.m).x, self.ctx.sample_z(self.m)
-            return self.loss.g_loss(self.D(self.G(z), z)) + self.loss.g_loss(-self.D(x, self.E(x))), {}
+            return self.loss.g_loss(self.D(self.G(z), z)) + self.loss.g_loss_swapped(self.D(x, self.E(x))), {}
         self.phases = [Phase("d", optimizers["d"], d_step, d_repeat(self.ctx.cfg)), Phase("g", optimizers["g"], ge_step)]
 
 

@@ -58,6 +58,8 @@ class ObjectiveContext:
     log: Callable[[dict], None] = print           # append a record to the run folder
     # data units -> what the nets see (data.standardize); samples_batch is already mapped
     to_model: Callable[[Tensor], Tensor] = lambda x: x
+    # sum over coordinates of log(data.standardize's scale): log p(x) = log p_model(to_model(x)) - it
+    data_log_scale: Callable[[], float] = lambda: 0.0
 
 
 class Objective(ABC):

@@ -107,7 +107,8 @@ class Run(RunSampling, RunState):
             build_discriminator=lambda data=None: build_nets(cfg, data or self.dataset, only="D"),
             build_net=lambda registry, component, **kw: build_net(registry, component, data=self.dataset, **kw),
             sample_batch=self.sample_batch, sample_z=self.sample_z, cond_gen=self.cond_gen,
-            log=self.log, to_model=self._to_model)
+            log=self.log, to_model=self._to_model,
+            data_log_scale=lambda: 0.0 if self.scaler is None else float(self.scaler.scale.log().sum()))
         with torch.random.fork_rng(devices=[]):   # init from the seed; the caller's RNG untouched
             torch.manual_seed(cfg.seed)
             self.objective = OBJECTIVES.build(cfg.objective.name, cfg.objective.params,

@@ -152,11 +152,12 @@ class AutoEncoderObjective(Objective):
             bound, rec, kl = elbo(x, mu, logvar, self.G, self._log_lik, torch.randn_like(mu))
             loss = -(rec - self.beta * kl).mean() / x[0].numel()    # per dimension: lr-friendly
             logs = {}
-            if c.logging:
-                logs = {"elbo": bound.mean().detach(), "recon_ll": rec.mean().detach(),
+            if c.logging:   # in the data's units: densities of standardised points differ by the scale
+                ls = self.ctx.data_log_scale()
+                logs = {"elbo": bound.mean().detach() - ls, "recon_ll": rec.mean().detach() - ls,
                         "kl": kl.mean().detach()}
-                if self.decoder == "gaussian":
-                    logs["sigma"] = self.S().exp().detach()
+                if self.decoder == "gaussian":   # per_dim scales: their geometric mean
+                    logs["sigma"] = (self.S() + ls / x[0].numel()).exp().detach()
             return loss, logs
 
         def ae_step(c):
