@@ -184,13 +184,44 @@ def _evaluate(run, metrics, record, reference, source, log, strict=False) -> dic
                             "gankit's classifier for the data, or --set eval.features=inception with its weights)")
     if record:
         from gankit.train.watch import tensorboard_record
-        settings = C.to_dict(run.cfg.eval) | {"metrics": list(names or [])}   # what was asked, this time
+        settings = eval_settings(run, names)
+        temperature = settings.get("temperature")
         rec = {"step": run.step, "kind": "eval", "source": source, "settings": settings, **result}
         run.log(rec)
-        tensorboard_record(run, rec)
+        tensorboard_record(run, _tensorboard_view(run, rec, temperature))
         if reference:
             record_reference(run, names, log)
     return result
+
+
+def eval_settings(run, names: list[str] | None) -> dict:
+    """An eval record's settings: the eval config, the metrics asked this time, and the sampling
+    temperature where G has one (G's samples and nll_test depend on it: the report tells the
+    run's own apart)."""
+    from gankit import config as C
+    settings = C.to_dict(run.cfg.eval) | {"metrics": list(names or [])}
+    temperature = _sampling_temperature(run)
+    if temperature is not None:
+        settings["temperature"] = temperature
+    return settings
+
+
+def _sampling_temperature(run) -> float | None:
+    """The temperature the evaluation's samples were drawn at: the sampling net's own (set from
+    ``generator.temperature``, e.g. by ``gankit eval --set generator.temperature=T``, or on the
+    net itself), or None for a G without one."""
+    t = getattr(run.modules.get(run.objective.sample_module), "temperature", None)
+    return float(t) if isinstance(t, (int, float)) and not isinstance(t, bool) else None
+
+
+def _tensorboard_view(run, rec: dict, temperature: float | None) -> dict:
+    """The record as TensorBoard's eval/* curves take it: at another temperature than the run's
+    own (config.toml's) its keys get a suffix, so the point is no step of the run's curve."""
+    from gankit.report.metricinfo import META_KEYS, own_temperature
+    if not run.cfg.train.tensorboard or temperature is None \
+            or temperature == own_temperature(run.folder.read_config().get("generator")):
+        return rec
+    return {k if k in META_KEYS else f"{k}_at_T{temperature:g}": v for k, v in rec.items()}
 
 
 def record_reference(run, names: list[str] | None, log=None) -> dict | None:

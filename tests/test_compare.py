@@ -205,3 +205,21 @@ def test_small_values_keep_three_significant_digits(fmt, value, shown):
     """A Parzen standard error of 0.1289 declared ".1f" printed as "0.1"."""
     from gankit.report.metricinfo import fmt_value
     assert fmt_value(value, fmt) == shown
+
+
+def test_each_run_is_compared_at_its_own_sampling_temperature(tmp_path, capsys):
+    """An eval at another generator.temperature (a point of the run's temperature curve) is not
+    the run's result: the table and curves take the records at config.toml's temperature."""
+    a = _fake_run(tmp_path / "a", "nonsaturating", jsd=0.10, covered=6)
+    b = _fake_run(tmp_path / "b", "nonsaturating", jsd=0.10, covered=6)
+    fb = RunFolder(b)
+    fb.write_config(fb.path.joinpath("config.toml").read_text() + '[generator]\nname = "seq"\ntemperature = 0.5\n')
+    for f, t, nll in [(RunFolder(a), 1.0, 4.0), (RunFolder(a), 0.5, 3.0), (fb, 0.5, 3.5), (fb, 2.0, 6.0)]:
+        f.append({"step": 100, "kind": "eval", "settings": {"temperature": t}, "nll_oracle": nll})
+    data = CMP.compare_data([a, b])
+    by = {m["key"]: m for m in data["metrics"]}
+    assert by["nll_oracle"]["values"] == [4.0, 3.5] and by["jsd"]["values"] == [0.10, 0.10]
+    assert [r["other_temperatures"] for r in data["runs"]] == [[0.5], [2.0]]
+    assert not any(r.get("nll_oracle") in (3.0, 6.0) for recs in data["_records"] for r in recs)
+    assert main(["compare", str(a), str(b), "--text"]) == 0
+    assert "a: evaluations at generator.temperature 0.5 left out (it samples at 1" in capsys.readouterr().out

@@ -201,3 +201,18 @@ def test_api_sample_checks_labels_as_the_cli_does(tmp_path, tiny):
     with pytest.raises(ConfigError, match="label/text: this run is not conditional"):
         api.sample(plain, 4, label=1)
     cond.close(), plain.close()
+
+
+def test_captions_g_would_misread_are_refused(tmp_path):
+    """A caption past condition.max_words was checked whole but encoded cut, class word and all;
+    "a thick thin tl" read as thick.  Both are refused, by parse and by encode_text."""
+    data = ConditionalData(synthetic_images(), "text", max_words=8)
+    for text, want in [("a a a a a a a a a tl", r"has 10 words, more than condition.max_words = 8"),
+                       ("a thick thin tl", r"both 'thin' and 'thick'.*contradictory"),
+                       ("a small large faint bright tl", r"both 'small' and 'large'; both 'faint' and 'bright'")]:
+        for check in (data.parse, lambda t: data.encode_text([t])):
+            with pytest.raises(ConfigError, match=want):
+                check(text)
+    assert data.parse("a thick small faint tl") == (0, {"thickness": 1, "size": 0, "brightness": 0})
+    with pytest.raises(ConfigError, match="condition.max_words = 4 cuts the 5-word captions"):
+        ConditionalData(synthetic_images(), "text", max_words=4)

@@ -93,6 +93,30 @@ def test_a_text_reference_is_not_scored_against_itself(tmp_path):
     assert "past its first 200" in row["source"] and row["bleu5"] < 0.99
 
 
+def test_a_small_test_split_scores_each_real_line_without_itself():
+    """A test split of <= 200 lines is BLEU's references and the reference's real lines at
+    once: every line scored against references holding itself read BLEU = 1.000."""
+    import itertools
+
+    from gankit import config as C
+    from gankit.builtins import load_builtins
+    from gankit.data.text import lines_dataset
+    from gankit.metrics.text import bleu_scores
+    load_builtins()
+    ds = lines_dataset(["".join(p) for p in itertools.permutations("abcdef", 4)][:150], "char", 5, 1, 0,
+                       0.3, 0, "test")
+    cfg = C.load("words", ["eval.n_samples=20"])
+    assert len(ds.test) == 45
+    row = R.evaluate_reference(ds, cfg.eval, 0, ["bleu"])
+    assert row["bleu4"] < 0.9 and "each line against the other" in row["source"]
+    # exactly: the 20 real lines drawn, each against the other 44
+    ctx, _ = R.reference_context(ds, cfg.eval, 0)
+    refs = ds.token_lists(ds.test)
+    drawn = R._drawn(len(ds.test), 20, ctx.stream("samples")).tolist()
+    want = sum(bleu_scores([refs[i]], refs[:i] + refs[i + 1:])[4] for i in drawn) / 20
+    assert row["bleu4"] == pytest.approx(want)
+
+
 @pytest.mark.parametrize("edit", ["wrong values", "empty", "key deleted", "value changed"])
 def test_a_cached_row_with_wrong_keys_or_values_is_measured_again(tmp_path, tiny, cache, edit):
     """Valid JSON that is not the row as measured was trusted and written into the run's records."""

@@ -193,3 +193,53 @@ def test_a_metric_without_a_real_counterpart_says_so_in_the_reference_column():
                                         {"kind": "reference", "bleu2": 0.9, "skipped": ["nll_test"]},
                                         key_infos()) for r in g["rows"]}
     assert rows["nll_test"]["reference"] == "no real counterpart" and rows["bleu2"]["reference"] == "0.900"
+
+
+def test_an_evaluation_at_another_temperature_is_not_the_runs_result(tmp_path, capsys):
+    """`gankit eval RUN --set generator.temperature=0.5` recorded no temperature, and report and
+    compare showed that point as the run's NLL (its T = 1 result hidden)."""
+    import json
+
+    from gankit.cli import main
+    from gankit.report import report_context
+    from gankit.report.compare import compare_data
+    from gankit.runfolder import RunFolder
+    data = tmp_path / "lines.txt"
+    data.write_text("\n".join(["the cat sat", "a dog ran", "the dog sat", "a cat ran", "the cat ran far",
+                               "on the mat", "the mat sat", "far away", "a cat", "dog sat"]) + "\n")
+    run = tmp_path / "run"
+    sets = ["data.name='textfile'", f"data.path='{data}'", "data.max_len=5", "data.test_fraction=0.25",
+            "noise.dim=6", "generator.hidden=8", "generator.embed_dim=8", "discriminator.hidden=8",
+            "discriminator.embed_dim=8", "objective.pretrain_steps=1", "objective.d_pretrain_steps=1",
+            "train.steps=3", "train.batch_size=4", "train.sample_every=100", "train.checkpoint_every=100",
+            "train.n_fixed=4", "train.progress=false", "train.live_report=false", "eval.n_samples=8",
+            "eval.metrics=['nll_test']"]
+    assert main(["train", "words", "--out", str(run), *[a for s in sets for a in ("--set", s)]]) == 0
+    own = RunFolder(run).records("eval")[-1]["nll_test"]
+    assert main(["eval", str(run), "--set", "generator.temperature=0.5", "--metrics", "nll_test"]) == 0
+    rec = RunFolder(run).records("eval")[-1]
+    assert rec["settings"]["temperature"] == 0.5 and rec["nll_test"] != own
+    capsys.readouterr()
+    ctx = report_context(run)
+    shown = {r["key"]: r["value"] for g in ctx["groups"] for r in g["rows"]}
+    assert shown["nll_test"] == f"{own:.3f}"
+    (apart,) = [s for s in ctx["curves"] if s.anchor == "other-temperatures"]
+    assert apart.rows == [["0.5", rec["step"], f"{rec['nll_test']:.3f}"]]
+    by = {m["key"]: m["values"] for m in compare_data([run])["metrics"]}
+    assert by["nll_test"] == [own]
+    assert main(["compare", str(run), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["runs"][0]["other_temperatures"] == [0.5]
+
+
+def test_tensorboard_keeps_another_temperatures_point_off_the_runs_curve(tmp_path):
+    from types import SimpleNamespace
+
+    from gankit.api import _tensorboard_view
+    from gankit.runfolder import RunFolder
+    folder = RunFolder(tmp_path)
+    folder.write_config('[generator]\nname = "seq"\ntemperature = 1.0\n')
+    run = SimpleNamespace(folder=folder, cfg=SimpleNamespace(train=SimpleNamespace(tensorboard=True)))
+    rec = {"step": 5, "kind": "eval", "settings": {"temperature": 0.5}, "nll_test": 3.0}
+    assert _tensorboard_view(run, rec, 0.5) == {"step": 5, "kind": "eval", "settings": {"temperature": 0.5},
+                                                "nll_test_at_T0.5": 3.0}
+    assert _tensorboard_view(run, rec, 1.0) is rec

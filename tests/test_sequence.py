@@ -289,3 +289,25 @@ def test_a_critic_logs_its_scores_not_probabilities(tmp_path):
     assert d and not any("d_real" in r for r in records)
     # hinge's boundary is 0: D's accuracy is still a share
     assert all(0 <= r["d_acc"] <= 1 for r in d)
+
+
+@pytest.mark.parametrize("estimator", ["rollout", "dense", "maligan", "gumbel"])
+def test_d_learns_the_policys_samples_whatever_the_sampling_temperature(tmp_path, estimator):
+    """generator.temperature is how G's samples are drawn for sampling and evaluation; the game
+    is played at T = 1: D judged T = 0.3 samples while REINFORCE scored T = 1 ones."""
+    import sys
+
+    from gankit import config as C
+    from gankit.train.run import Run
+    sets = _tiny(tmp_path, estimator, steps=8)[1::2] + ["generator.temperature=0.3"]
+    run = Run.create(C.load("words", sets), tmp_path / "run")
+    G, sample, seen = run.objective.G, run.objective.G.sample, []
+
+    def spy(u, temperature=None):
+        seen.append((sys._getframe(1).f_code.co_name, G.temperature if temperature is None else temperature))
+        return sample(u, temperature)
+    G.sample = spy
+    run.train(progress=False)
+    game = [(who, t) for who, t in seen if who in ("d_phase", "g_phase")]
+    assert any(who == "d_phase" for who, _ in game)
+    assert all(t == 1.0 for _, t in game), sorted(set(game))

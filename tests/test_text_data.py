@@ -149,3 +149,25 @@ def test_words_whose_lines_the_lowercase_filter_drops_say_so(tmp_path):
     f.write_text("\n".join(["café", "日本語", "Apple", "über", "naïve"] * 10) + "\n")
     with pytest.raises(ConfigError, match="lowercase_only keeps 0 of the 50 lines.*lowercase_only=false"):
         DATASETS.build("words", {"path": str(f)})
+
+
+def test_repeated_lines_keep_their_weight_and_stay_on_one_side(tmp_path):
+    """A file of 90 "yes" and 10 "no" is 90% "yes": every copy is a sample; the split is on
+    distinct lines, so no held-out line is a training line (novelty keeps its meaning)."""
+    import itertools
+    from collections import Counter
+
+    from gankit.metrics.text import novelty_scores
+    others = ["".join(p) for p in itertools.permutations("yesno", 3)]
+    lines = ["yes"] * 90 + ["no"] * 10 + others
+    ds = _textfile(tmp_path, ("\n".join(lines) + "\n").encode(), level="char", max_len=3, test_fraction=0.2)
+    train, test = Counter(ds.decode(ds.train)), Counter(ds.decode(ds.test))
+    assert train + test == Counter(lines)                    # nothing dropped, nothing invented
+    assert not set(train) & set(test)                        # every copy on the same side
+    assert len(test) == round(0.2 * (len(others) + 2))       # the share of distinct lines held out
+    assert ds.train_lines == set(train)
+    seen = next(s for s in ("yes", "no") if s in train)
+    assert novelty_scores([seen, seen], ds.train_lines, set(test))["novelty"] == 0.0
+    # the copies are spread through the split (BLEU's references are its first lines)
+    side = ds.decode(ds.train if "yes" in train else ds.test)
+    assert side[:90].count("yes") < 90

@@ -90,6 +90,11 @@ class ConditionalData:
             if base.kind != "image":
                 raise ConfigError("condition.kind = 'text': captions are measured from images; "
                                   "use an image dataset or condition.kind = 'label'")
+            need = len(ATTRIBUTES) + 2          # "a", the attribute words, the class
+            if max_words < need:
+                raise ConfigError(f"condition.max_words = {max_words} cuts the {need}-word captions the data "
+                                  f"make (e.g. 'a thick small faint seven'), class word included; "
+                                  f"use at least {need}")
             names = getattr(base, "class_names", None) or [
                 DIGIT_NAMES[i] if self.n_classes <= 10 else f"class{i}" for i in range(self.n_classes)]
             self.class_names = [n.lower().replace(" ", "-").replace("/", "-") for n in names]
@@ -134,9 +139,21 @@ class ConditionalData:
             out.append("a " + " ".join(words) + " " + self.class_names[k])
         return out
 
+    def _refuse_unreadable(self, text: str, words: list[str]):
+        """A caption G would not read as written: longer than condition.max_words (its encoding
+        is cut there, the class word with it), or naming both words of an attribute."""
+        if len(words) > self.max_words:
+            raise ConfigError(f"caption {text!r} has {len(words)} words, more than condition.max_words = "
+                              f"{self.max_words} (G reads only the first {self.max_words}); shorten it")
+        both = [f"{lo!r} and {hi!r}" for _, lo, hi in ATTRIBUTES if lo in words and hi in words]
+        if both:
+            raise ConfigError(f"caption {text!r} names both {'; both '.join(both)}: contradictory "
+                              "attribute words; keep one of each")
+
     def parse(self, text: str) -> tuple[int, dict[str, int]]:
         """Caption -> (class, {attribute: 0/1}) for the words it names."""
         words = Vocab.tokenize(text)
+        self._refuse_unreadable(text, words)
         unknown = self.vocab.unknown(text)
         if unknown:
             raise ConfigError(f"unknown word(s) {unknown} in {text!r}; known words: "
@@ -148,7 +165,8 @@ class ConditionalData:
         return classes[0], attrs
 
     def encode_text(self, texts: list[str]) -> Tensor:
-        for t in texts:
+        for t in dict.fromkeys(texts):
+            self._refuse_unreadable(t, Vocab.tokenize(t))
             bad = self.vocab.unknown(t)
             if bad:
                 warnings.warn(f"unknown word(s) {bad} in {t!r} are read as <unk>")

@@ -279,22 +279,42 @@ def _no_usable_lines(lines: list[str], tok, level: str, max_len: int, source: st
                        f"needs at least 2 different samples (one to train on, one held out): add lines")
 
 
+def _split_distinct(lines: list[str], test_fraction: float, seed: int) -> tuple[list[str], list[str]]:
+    """(train, test) lines, every copy of a line kept (a line repeated in the file is that much
+    more frequent in the data) and every copy on the same side, so no test line is a training
+    line; ``test_fraction`` is the share of distinct lines held out.  ([], []) with fewer than
+    2 distinct lines."""
+    distinct = list(dict.fromkeys(lines))
+    if len(distinct) < 2:
+        return [], []
+    g = torch.Generator().manual_seed(seed)
+    order = [distinct[i] for i in torch.randperm(len(distinct), generator=g).tolist()]
+    # at least one line on each side, whatever test_fraction rounds to
+    n_test = min(max(1, int(round(test_fraction * len(order)))), len(order) - 1)
+    copies: dict[str, int] = {}
+    for s in lines:
+        copies[s] = copies.get(s, 0) + 1
+    sides = [[s for s in order[n_test:] for _ in range(copies[s])],
+             [s for s in order[:n_test] for _ in range(copies[s])]]
+    if len(lines) > len(distinct):
+        # the copies of a line sit together: shuffled, so test[:BLEU_REFERENCES] is a fair draw
+        # (a file without repeats keeps the order, and with it the splits of existing runs)
+        sides = [[side[i] for i in torch.randperm(len(side), generator=g).tolist()] for side in sides]
+    return sides[0], sides[1]
+
+
 def lines_dataset(lines: list[str], level: str, max_len: int, min_count: int, max_vocab: int,
                   test_fraction: float, seed: int, source: str) -> TextDataset:
-    """Split lines (shuffled by ``seed``) into train/test; the vocabulary comes from train only."""
+    """Split lines (shuffled by ``seed``) into train/test, on distinct lines with every copy kept
+    (``_split_distinct``); the vocabulary comes from train only."""
     tok = (lambda s: list(s)) if level == "char" else (lambda s: s.split())
     if 0 < max_vocab <= 3:
         raise ConfigError(f"data.max_vocab = {max_vocab} leaves no room for tokens: it counts the 3 "
                           f"specials {PAD}, {END}, {UNK}; use 0 (every token) or at least 4")
-    usable = [s for s in dict.fromkeys(lines) if 0 < len(tok(s)) <= max_len]
-    if len(usable) < 2:
+    usable = [s for s in lines if 0 < len(tok(s)) <= max_len]
+    train, test = _split_distinct(usable, test_fraction, seed)
+    if not train:
         raise _no_usable_lines(lines, tok, level, max_len, source)
-    lines = usable
-    perm = torch.randperm(len(lines), generator=torch.Generator().manual_seed(seed)).tolist()
-    lines = [lines[i] for i in perm]
-    # at least one line on each side, whatever test_fraction rounds to
-    n_test = min(max(1, int(round(test_fraction * len(lines)))), len(lines) - 1)
-    test, train = lines[:n_test], lines[n_test:]
     vocab = build_vocab([tok(s) for s in train], min_count, max_vocab)
     if len(vocab) == 3:
         from collections import Counter
@@ -321,7 +341,8 @@ class TextFileParams:
     min_count: int = opt(1, "tokens seen fewer times in training become <unk>", ge=1)
     max_vocab: int = opt(0, "keep at most this many tokens, specials included (0: all)", ge=0)
     lowercase: bool = opt(False, "lowercase every line first")
-    test_fraction: float = opt(0.1, "share of lines held out as the test split", gt=0.0, le=0.9)
+    test_fraction: float = opt(0.1, "share of distinct lines held out as the test split (every copy of a "
+                               "line on the same side)", gt=0.0, le=0.9)
     seed: int = opt(0, "seed of the train/test split")
 
 

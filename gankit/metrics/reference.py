@@ -15,6 +15,7 @@ their reference says so in its ``source``.
 """
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import torch
@@ -37,14 +38,51 @@ def _pool(dataset):
     test = getattr(dataset, "test", None)
     if isinstance(test, torch.Tensor):
         from gankit.metrics.text import BLEU_REFERENCES
-        if getattr(dataset, "kind", None) == "text" and len(test) > BLEU_REFERENCES:
-            # BLEU scores against test[:BLEU_REFERENCES]: real lines drawn from those would score 1
-            return test[BLEU_REFERENCES:], f"test split past its first {BLEU_REFERENCES} lines (BLEU's references)"
+        if getattr(dataset, "kind", None) == "text":
+            # BLEU scores against test[:BLEU_REFERENCES]: a real line scored against references
+            # holding itself would score 1 (see _bleu_without_itself for a smaller split)
+            if len(test) > BLEU_REFERENCES:
+                return test[BLEU_REFERENCES:], f"test split past its first {BLEU_REFERENCES} lines (BLEU's references)"
+            return test, "test split (BLEU: each line against the other test lines)"
         return test, "test split"
     rows = dataset.rows() if callable(getattr(dataset, "rows", None)) else None
     if rows is not None:
         return rows, "the data's own points (the set against itself: a ceiling)"
     return None, "fresh draws from the data distribution"
+
+
+def _drawn(size: int, n: int, seed) -> torch.Tensor:
+    """Positions in a pool of ``size`` of the n real samples drawn with ``seed``: at most the
+    pool's size, drawn without replacement (repeats would shrink every nearest-neighbour
+    radius to 0: recall and coverage near 0 for real data)."""
+    g = torch.Generator().manual_seed(0 if seed is None else int(seed))
+    return torch.randperm(size, generator=g)[:n]
+
+
+def _bleu_without_itself(ctx) -> dict:
+    """The reference row's BLEU where the real lines are BLEU's references themselves (a test
+    split of at most BLEU_REFERENCES lines): each line against the references less its own
+    position.  Another copy of the same text stays: it is another sample of the data."""
+    from gankit.metrics.text import BLEU_HYPOTHESES, BLEU_REFERENCES, bleu_scores
+    ds = ctx.dataset
+    refs = ds.token_lists(ds.test[:BLEU_REFERENCES])
+    if len(refs) < 2:
+        raise NoReference("one test line: no other line to score it against")
+    idx = _drawn(len(ds.test), min(ctx.settings.n_samples, BLEU_HYPOTHESES), ctx.stream("samples")).tolist()
+    sums: dict[int, float] = {}
+    for i in idx:
+        for n, v in bleu_scores([refs[i]], refs[:i] + refs[i + 1:]).items():
+            sums[n] = sums.get(n, 0.0) + v
+    return {f"bleu{n}": v / len(idx) for n, v in sums.items()}
+
+
+def _for_reference(m, dataset):
+    """The metric as the reference row measures it: gankit's BLEU on a test split that is its
+    own references scores each line without itself; every other metric as it is."""
+    from gankit.metrics import text as T
+    if m.fn is T._bleu and _pool(dataset)[0] is getattr(dataset, "test", None):
+        return dataclasses.replace(m, fn=_bleu_without_itself)
+    return m
 
 
 def reference_context(dataset, settings, seed: int, step: int = 0) -> tuple[EvalContext, str]:
@@ -53,12 +91,9 @@ def reference_context(dataset, settings, seed: int, step: int = 0) -> tuple[Eval
     def sample(n, seed_=None, y=None, c=None):
         if y is not None or c is not None:
             raise NoReference("conditions")
-        g = torch.Generator().manual_seed(0 if seed_ is None else int(seed_))
         if pool is None:
-            return dataset.sample(n, g), None
-        # at most the pool's size: drawn with replacement, repeats would shrink every
-        # nearest-neighbour radius to 0 (recall and coverage near 0 for real data)
-        return pool[torch.randperm(len(pool), generator=g)[:n]], None
+            return dataset.sample(n, torch.Generator().manual_seed(0 if seed_ is None else int(seed_))), None
+        return pool[_drawn(len(pool), n, seed_)], None
 
     ctx = EvalContext(dataset=dataset, settings=settings, seed=seed, device=torch.device("cpu"), step=step,
                       sample=sample, likelihood=None)
@@ -74,7 +109,7 @@ def evaluate_reference(dataset, settings, seed: int, names: list[str] | None = N
     skipped = []
     from gankit.metrics.progress import Progress
     metrics = [METRICS.build(name, where="eval.metrics") for name in names or METRICS.names()]
-    metrics = [m for m in metrics if m.applies(dataset)]
+    metrics = [_for_reference(m, dataset) for m in metrics if m.applies(dataset)]
     with Progress(len(metrics), "reference (real data)") as bar:
         for m in metrics:
             bar.step(m.name)

@@ -61,6 +61,25 @@ def _mode_section(last: dict, dataset):
                    header=["mode", "centre", "HQ samples", "share", "covered"], rows=rows, anchor="modes")
 
 
+def _temperature_section(evals: list[dict], own: float, infos):
+    """Evaluations at sampling temperatures other than the run's own: one row per temperature
+    and step (its records merged in order, as for the run's own evaluation)."""
+    from gankit.report import metricinfo as MI
+    from gankit.report.page import Section
+    points: dict[tuple, dict] = {}
+    for r in evals:
+        points.setdefault((MI.record_temperature(r), r.get("step")), {}).update(r)
+    keys = MI.eval_keys(evals, infos)
+    rows = [[f"{t:g}", step, *(MI.fmt_value(rec[k], MI.info(k, infos).fmt) if MI.is_measured(rec.get(k)) else ""
+                               for k in keys)]
+            for (t, step), rec in sorted(points.items(), key=lambda kv: kv[0][0])]
+    return Section("Evaluations at other sampling temperatures",
+                   [f"Measured with G sampling at another temperature (gankit eval --set "
+                    f"generator.temperature=T). This run samples at {own:g} (generator.temperature in "
+                    f"config.toml): these points are not its result above."],
+                   header=["temperature", "step", *keys], rows=rows, anchor="other-temperatures")
+
+
 def _sessions(records: list[dict]) -> list[dict]:
     out = []
     for r in records:
@@ -103,7 +122,9 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
             check_vocabulary(folder.load_checkpoint()[0].get("objective", {}).get("vocab"), dataset.vocab)
     records = folder.records()
     train = [r for r in records if r.get("kind") == "train"]
-    evals = [r for r in records if r.get("kind") == "eval"]
+    # the run's result comes from evaluations at its own sampling temperature; the others apart
+    own = MI.own_temperature(cfg.generator.params)
+    evals, elsewhere = MI.by_temperature([r for r in records if r.get("kind") == "eval"], own)
     refs = [r for r in records if r.get("kind") == "reference"]
     reference = refs[-1] if refs else None
     snaps = folder.snapshots()
@@ -123,7 +144,7 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
     last = MI.final_eval(evals)
     groups = MI.groups(last, reference, infos) if last else []
     headline = [dict(row, metric=g["metric"]) for g in groups for row in g["rows"] if row["better"]][:6]
-    curves = []
+    curves = [_temperature_section(elsewhere, own, infos)] if elsewhere else []
     fig = plots.figure_curves(train)
     if fig is not None:
         curves.append(Section("Training curves", ["Every number the loop logged, averaged over each "

@@ -61,19 +61,23 @@ def compare_data(run_dirs: list[str | Path]) -> dict:
     _load_imports(folders)
     infos = MI.key_infos()
     names = _names(folders)
-    runs, records, configs = [], [], []
+    runs, records, configs, finals = [], [], [], []
     for name, f in zip(names, folders):
         recs = f.records()
+        raw = f.read_config()
         train = [r for r in recs if r.get("kind") == "train"]
-        evals = [r for r in recs if r.get("kind") == "eval"]
+        # a run's numbers are those at its own sampling temperature; points measured at another
+        # (gankit eval --set generator.temperature=T) are left out of its table and curves
+        own = MI.own_temperature(raw.get("generator"))
+        evals, elsewhere = MI.by_temperature([r for r in recs if r.get("kind") == "eval"], own)
         seconds = max([r["time"] for r in train if MI.is_number(r.get("time"))], default=None)
         runs.append({"name": name, "path": str(f.path), "step": max([r.get("step", 0) for r in recs], default=0),
-                     "train_time_s": seconds, "eval_step": evals[-1]["step"] if evals else None})
-        records.append(recs)
-        configs.append(_flatten(f.read_config()))
-    finals = []
-    for recs in records:
-        evals = [r for r in recs if r.get("kind") == "eval"]
+                     "train_time_s": seconds, "eval_step": evals[-1]["step"] if evals else None,
+                     "temperature": own,
+                     "other_temperatures": sorted({MI.record_temperature(r) for r in elsewhere})})
+        left_out = {id(r) for r in elsewhere}
+        records.append([r for r in recs if id(r) not in left_out])
+        configs.append(_flatten(raw))
         finals.append(MI.final_eval(evals) or {})
     keys = MI.eval_keys([e for e in finals if e], infos)
     apart = _not_comparable(configs, finals)
@@ -130,6 +134,11 @@ def to_text(data: dict) -> str:
                                            "lower": "  (lower is better)"}.get(m["better"], "")))
     lines.append(f"* {data['note']}" if data.get("note") else
                  "* the better value (ties: each; none when all are equal)")
+    for r in data["runs"]:
+        if r.get("other_temperatures"):
+            lines.append(f"{r['name']}: evaluations at generator.temperature "
+                         f"{', '.join(f'{t:g}' for t in r['other_temperatures'])} left out (it samples at "
+                         f"{r['temperature']:g}; its report shows them apart)")
     if data["config_diff"]:
         lines += ["", "config differences:"]
         lines += [row(d["key"], ["-" if v is None else json.dumps(v) for v in d["values"]])

@@ -114,6 +114,32 @@ def final_eval(evals: list[dict]) -> dict | None:
     return out
 
 
+def record_temperature(record: dict) -> float | None:
+    """The sampling temperature an eval record was measured at (its settings' ``temperature``,
+    e.g. from ``gankit eval --set generator.temperature=T``), or None when it says none."""
+    settings = record.get("settings")
+    t = settings.get("temperature") if isinstance(settings, dict) else None
+    return float(t) if is_number(t) else None
+
+
+def own_temperature(generator) -> float:
+    """A run's own sampling temperature from its generator's settings (config.toml's
+    ``[generator]`` or ``cfg.generator.params``): 1.0, the sequence G's default, when unset."""
+    t = generator.get("temperature") if isinstance(generator, dict) else None
+    return float(t) if is_number(t) else 1.0
+
+
+def by_temperature(evals: list[dict], own: float) -> tuple[list[dict], list[dict]]:
+    """(the eval records at the run's own sampling temperature, those at another): a point
+    measured at T = 0.5 is not the result of a run that samples at 1.  A record without a
+    temperature was taken at the run's own (evaluations during training, older records)."""
+    mine, other = [], []
+    for r in evals:
+        t = record_temperature(r)
+        (mine if t is None or math.isclose(t, own) else other).append(r)
+    return mine, other
+
+
 def eval_keys(evals: list[dict], infos: dict[str, KeyInfo]) -> list[str]:
     """Every measured key of the eval records: scored ones first, in registration order."""
     keys = numeric_keys(evals)

@@ -77,12 +77,11 @@ class PeriodicEval:
     def on_step_end(self, trainer):
         # rank 0 alone: eval-mode sampling needs no other rank (docs/scaling.md, metrics)
         if self.every and trainer.step % self.every == 0 and self.run.is_main:
-            from gankit.config import to_dict
+            from gankit.api import eval_settings
             names = list(self.run.cfg.eval.metrics)
             # source and settings as every other eval record: compare checks them (same sample count)
-            settings = to_dict(self.run.cfg.eval) | {"metrics": names}
             self.run.log({"step": trainer.step, "kind": "eval", "source": "train.eval_every",
-                          "settings": settings, **self.run.evaluate(names or None)})
+                          "settings": eval_settings(self.run, names), **self.run.evaluate(names or None)})
 
 
 def finite_params(modules) -> bool:

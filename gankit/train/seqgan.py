@@ -29,6 +29,9 @@ The G phase has four estimators (``estimator``):
   RelGAN does: D can tell their softness from real one-hots, which pushes G towards peaked
   distributions (lower entropy) as tau falls.
 
+The game is played at temperature 1 (D's fakes and G's step alike): ``generator.temperature``
+sets how samples are drawn for sampling and evaluation only.
+
 The baseline (a moving average) is the only state beyond the nets and optimizers;
 it travels in the checkpoint (extra_state), so a resumed run continues exactly.
 """
@@ -206,8 +209,8 @@ class SeqGANObjective(Objective):
         real = self.sample_real(self.m)
         lr_ = self._d_logits(real)
         if self.gumbel_hard:
-            with torch.no_grad():
-                fake = self.G.sample(self._u(self.m))
+            with torch.no_grad():   # the policy's own samples (T = 1), as G's step draws them
+                fake = self.G.sample(self._u(self.m), temperature=1.0)
             lf_ = self._d_logits(fake)
         else:   # RelGAN: D sees the relaxed rows G's loss will be computed on
             with torch.no_grad():
