@@ -23,6 +23,7 @@ from gankit import config as C
 from gankit import seeds
 from gankit.runfolder import RunFolder
 from gankit.train import distributed, threads
+from gankit.train.launch import failure_exit_code, failure_report
 from gankit.train.run import Run
 
 RING = ["train.batch_size=16", "train.log_every=1", "train.checkpoint_every=5", "train.sample_every=100",
@@ -34,6 +35,7 @@ DCGAN = ["train.steps=3", "train.batch_size=16", "train.log_every=1", "train.sam
          "train.parallel_draws=global"]
 R1 = ["objective.r1=1.0"]
 AE = [o for o in DCGAN if o != "objective.name=gan"]   # mnist-ae: an encoder and the codes' Gaussian
+NOISY = RING + ["train.steps=2", "objective.instance_noise=0.1"]   # instance noise: torch's own stream
 
 
 def free_port() -> int:
@@ -47,7 +49,22 @@ def worker(rank: int, world: int, port: int, jobs: list):
                       LOCAL_WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
     for mode, preset, overrides, folder in jobs:
-        if mode == "create":
+        if mode == "draws":     # the torch stream's draws each rank makes (instance noise), and its streams
+            drawn, randn_like = [], torch.randn_like
+
+            def recorded(x, *a, **k):
+                drawn.append(randn_like(x, *a, **k))
+                return drawn[-1]
+            torch.randn_like = recorded
+            try:
+                run = Run.create(C.load(preset, overrides), folder)
+                start = {"torch": run.torch_rng.clone(), "cond": run.cond_gen.get_state(),
+                         "data": run.data_gen.get_state(), "noise": run.noise_gen.get_state()}
+                run.train()
+            finally:
+                torch.randn_like = randn_like
+            torch.save({"start": start, "drawn": drawn}, f"{folder}.rank{rank}.pt")
+        elif mode == "create":
             run = Run.create(C.load(preset, overrides), folder).train()
             # each rank's own modules (only rank 0 writes checkpoints): are the ranks in step?
             torch.save({k: m.state_dict() for k, m in run.modules.items()}, f"{folder}.rank{rank}.pt")
@@ -77,7 +94,8 @@ def max_diff(a: dict, b: dict) -> float:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("dp")
-    f = {k: root / k for k in ("one", "one_r1", "one8", "two", "two_r1", "up", "down", "dc1", "dc2", "ae1", "ae2")}
+    f = {k: root / k for k in ("one", "one_r1", "one8", "two", "two_r1", "up", "down", "dc1", "dc2", "ae1", "ae2",
+                               "noisy1", "noisy2")}
     train_one("ring-vanilla", RING + ["train.steps=5"], f["one"])
     train_one("ring-vanilla", RING + R1 + ["train.steps=5"], f["one_r1"])
     train_one("ring-vanilla", RING + ["train.steps=8"], f["one8"])
@@ -88,7 +106,8 @@ def runs(tmp_path_factory):
             ("create", "ring-vanilla", RING + R1 + ["train.steps=5"], str(f["two_r1"])),
             ("resume", None, ["train.steps=8"], str(f["up"])),     # 1 process -> 2
             ("create", "mnist-dcgan", DCGAN, str(f["dc2"])),
-            ("create", "mnist-ae", AE, str(f["ae2"]))]
+            ("create", "mnist-ae", AE, str(f["ae2"])),
+            ("draws", "ring-vanilla", NOISY, str(f["noisy2"]))]
     mp.spawn(worker, args=(2, free_port(), jobs), nprocs=2, join=True)
     shutil.copytree(f["two"], f["down"])
     Run.open(f["down"], ["train.steps=8"]).train()                 # 2 processes -> 1
@@ -152,6 +171,27 @@ def test_the_ranks_stay_in_step_and_the_codes_gaussian_sees_the_global_batch(run
     assert int(two["count"]) == int(one["count"]) == 3
     assert torch.allclose(one["mean"], two["mean"], atol=1e-4)
     assert torch.allclose(one["second"], two["second"], atol=1e-4)
+
+
+def test_global_draws_share_data_and_noise_but_not_the_torch_stream(runs):
+    """train.parallel_draws=global: the data and noise streams are the run's on every rank; the
+    torch stream (instance noise here; dropout, penalties' interpolation) and the mismatched
+    conditions' stream are each rank's own, rank 0's the one-process run's.  They were the
+    run's on every rank: half of the global batch repeated the other half's instance noise."""
+    r0, r1 = (torch.load(f"{runs['noisy2']}.rank{r}.pt", weights_only=True) for r in (0, 1))
+    for stream in ("data", "noise"):
+        assert torch.equal(r0["start"][stream], r1["start"][stream]), stream
+    for stream in ("torch", "cond"):
+        assert not torch.equal(r0["start"][stream], r1["start"][stream]), stream
+    assert len(r0["drawn"]) == len(r1["drawn"]) > 0
+    assert not any(torch.equal(a, b) for a, b in zip(r0["drawn"], r1["drawn"]))
+    one = Run.create(C.load("ring-vanilla", NOISY), runs["noisy1"])
+    try:
+        assert torch.equal(r0["start"]["torch"], one.torch_rng)
+        assert torch.equal(r0["start"]["cond"], one.cond_gen.get_state())
+        assert torch.equal(r0["start"]["data"], one.data_gen.get_state())
+    finally:
+        one.close()
 
 
 def test_per_rank_streams_differ_and_rank0_keeps_the_run_seed():
@@ -293,3 +333,58 @@ def test_a_refusal_on_rank_0_is_one_line_on_every_rank(tmp_path, tiny_cli):
         holder.close()
     assert p.returncode != 0 and "in use" in p.stderr
     assert "Traceback" not in p.stderr, p.stderr[-3000:]
+
+
+def test_a_ranks_own_failure_is_the_launchers_exit_code_not_the_peers_sigterm():
+    """One rank failing makes torchrun SIGTERM the others, whose handler exits 143: a NaN
+    under --nproc 2 exited 143 ("a SIGTERM stopped the run") when the peer's code came first."""
+    assert failure_exit_code({0: 143, 1: -6}) == 134          # rank 1 aborted: SIGABRT
+    assert failure_exit_code({0: 143, 1: 1}) == 1
+    assert failure_exit_code({0: -15, 1: 2}) == 2
+    assert failure_exit_code({0: -6, 1: 1}) == 1               # the error a rank reported first
+    assert failure_exit_code({0: 1, 1: -15}) == 1
+    assert failure_exit_code({0: 143, 1: 143}) == 143          # a user's SIGTERM to a rank
+    assert failure_exit_code({0: 130, 1: -2}) == 130
+    line = failure_report({0: 143, 1: -6}, 2)
+    assert "rank 1: killed by SIGABRT" in line and "rank 1's failure ended the run" in line
+    assert "ended the run" not in failure_report({0: 143, 1: 143}, 2)
+
+
+def _feature_matching_worker(rank: int, world: int, port: int, folder: str, out: str):
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
+                      LOCAL_WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    from gankit.train.remedies import feature_matching
+    run = Run.create(C.load("ring-vanilla", FM), folder).train()   # joins the process group
+    # the loss itself, as SS-GAN's G step uses it, on this rank's rows of one global batch
+    gen = torch.Generator().manual_seed(0)
+    fr, ff = torch.randn(8, 3, generator=gen), torch.randn(8, 3, generator=gen) + 0.5
+    rows = slice(rank * 4, rank * 4 + 4)
+    mine = ff[rows].clone().requires_grad_(True)
+    loss = feature_matching(fr[rows], mine)
+    loss.backward()
+    torch.save({"loss": loss.detach(), "grad": mine.grad}, f"{out}.rank{rank}.pt")
+    run.close()
+
+
+FM = RING + ["train.steps=4", "objective.feature_matching=10.0"]
+
+
+def test_feature_matching_compares_the_global_batch_means(tmp_path):
+    """E f(x) - E f(G(z)) over the global batch, as one process computes it: each rank took
+    the means of its own half (another objective), and G drifted from the one-process run."""
+    from gankit.train.remedies import feature_matching
+    train_one("ring-vanilla", FM, tmp_path / "one")
+    mp.spawn(_feature_matching_worker, args=(2, free_port(), str(tmp_path / "two"), str(tmp_path / "fm")),
+             nprocs=2, join=True)
+    assert max_diff(last_state(tmp_path / "one"), last_state(tmp_path / "two")) < 1e-5
+    gen = torch.Generator().manual_seed(0)
+    fr, ff = torch.randn(8, 3, generator=gen), torch.randn(8, 3, generator=gen) + 0.5
+    ff.requires_grad_(True)
+    whole = feature_matching(fr, ff)
+    whole.backward()
+    for r in (0, 1):
+        got = torch.load(f"{tmp_path / 'fm'}.rank{r}.pt", weights_only=True)
+        assert torch.allclose(got["loss"], whole.detach(), atol=1e-6)
+        # each rank's gradient on its rows sums the ranks' (GradSync then averages them)
+        assert torch.allclose(got["grad"] / 2, ff.grad[r * 4:(r + 1) * 4], atol=1e-6)

@@ -75,3 +75,31 @@ def test_spectral_norm_top_singular_value_is_one():
         assert sigma == pytest.approx(1.0, abs=0.02)
     conv_w = D[5].weight.detach().reshape(4, -1)
     assert torch.linalg.matrix_norm(conv_w, ord=2).item() == pytest.approx(1.0, abs=0.02)
+
+
+def test_spectral_norm_of_a_named_matrix_that_is_no_layer():
+    """Minibatch discrimination's T is a bare Parameter: h -> h T has norm 1 once normalised,
+    whichever side the power iteration runs on (T and T^T share their singular values)."""
+    from gankit.train.remedies import MinibatchDiscrimination
+    torch.manual_seed(0)
+    D = nn.Sequential(nn.Linear(2, 6), MinibatchDiscrimination(6, 4, 3))
+    apply_spectral_norm(D)
+    for _ in range(30):
+        D(torch.randn(8, 2))
+    T = D[1].T.detach()
+    assert T.shape == (6, 12)
+    assert torch.linalg.matrix_norm(T, ord=2).item() == pytest.approx(1.0, abs=0.02)
+    h = torch.randn(100, 6)
+    assert ((h @ T).norm(dim=1) <= h.norm(dim=1) * 1.02).all()
+
+
+def test_feature_matching_is_the_squared_distance_of_the_means():
+    from gankit.train.remedies import feature_matching
+    torch.manual_seed(0)
+    fr, ff = torch.randn(16, 3, 2), torch.randn(16, 3, 2).requires_grad_(True)
+    got = feature_matching(fr.requires_grad_(True), ff)
+    want = ((fr.mean(0) - ff.mean(0)) ** 2).sum()
+    assert got.item() == pytest.approx(want.item(), rel=1e-6)
+    got.backward()
+    assert fr.grad is None                        # the real side is a fixed target
+    assert torch.allclose(ff.grad, 2 * (ff.mean(0) - fr.mean(0)).detach() / 16, atol=1e-7)

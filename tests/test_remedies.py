@@ -280,3 +280,134 @@ def test_a_minibatch_group_that_does_not_split_the_batch_is_a_config_error(tmp_p
     assert main(["train", "ring", "--out", str(tmp_path / "p"), *tiny_cli, *std,
                  "--set", "objective.pack=2"]) == 2
     assert "D's batch of 16 (train.batch_size 32 / pack 2) is not a multiple of 3" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- combinations refused at build
+
+@pytest.mark.parametrize("over,needle", [
+    # the L1 kernel's backward is once-differentiable: G's look-ahead gradient would be wrong
+    (['objective.minibatch="discrimination"', "objective.unroll=2"],
+     "second derivative, which objective.unroll needs; set objective.unroll=0, "
+     "or use objective.minibatch=std"),
+    # torch.compile has no double backward (a minute of compiling, then a torch traceback)
+    (["train.compile=true", "objective.unroll=2"],
+     "train.compile: objective.unroll differentiates D's gradient (double backward)"),
+    # D uses W / sigma(W), unchanged by clamping W
+    (["objective.clip=0.01", "objective.spectral_norm=true"],
+     "choose one Lipschitz constraint: objective.clip=0 or objective.spectral_norm=false"),
+], ids=["unroll-mbd", "unroll-compile", "clip-sn"])
+def test_combinations_that_cannot_work_are_refused_at_build(tmp_path, tiny, over, needle):
+    with pytest.raises(C.ConfigError) as e:
+        Run.create(C.load("ring-vanilla", tiny + over), tmp_path / "x")
+    assert needle in str(e.value) and "\n" not in str(e.value)
+
+
+# ---------------------------------------------------------------- spectral norm of the minibatch layers
+
+def _used_weights(D):
+    """Every weight matrix D computes with (what a parametrisation hands out, not its original)."""
+    out = {}
+    for name, m in D.named_modules():
+        if isinstance(m, nn.Linear):
+            out[name] = m.weight
+        if isinstance(m, R.MinibatchDiscrimination):
+            out[name + ".T"] = m.T
+    return out
+
+
+@pytest.mark.parametrize("minibatch", ["std", "discrimination"])
+def test_spectral_norm_reaches_the_minibatch_layers(tmp_path, tiny, minibatch):
+    """A spectrally normalised D with minibatch features: every matrix D uses has norm 1,
+    the read-out of the batch statistics and MBD's T included (they were left unnormalised)."""
+    over = tiny + ["train.steps=6", "objective.spectral_norm=true", f'objective.minibatch="{minibatch}"']
+    run = Run.create(C.load("ring-vanilla", over), tmp_path / "r").train()
+    D = run.D.train()
+    with torch.no_grad():   # power iteration (one a forward) trails the weights: a few more
+        for _ in range(30):
+            D(torch.randn(8, 2))
+        weights = _used_weights(D)
+        assert any("head" in k for k in weights)
+        assert (minibatch == "discrimination") == any(k.endswith(".T") for k in weights)
+        for k, W in weights.items():
+            # unnormalised, the read-out's norm was 0 and T's about 2
+            assert torch.linalg.matrix_norm(W, ord=2).item() == pytest.approx(1.0, abs=0.05), k
+    # the read-out of the statistics is part of D's one normalised head layer, and learns
+    stats = D.head.stats.out_dim
+    assert D.head.joint.weight[:, -stats:].abs().max() > 0
+    run.close()
+
+
+def test_a_joint_minibatch_head_starts_as_the_plain_head():
+    torch.manual_seed(0)
+    head = nn.Linear(5, 2)
+    h = torch.randn(8, 5)
+    joint = R.MinibatchHead(head, R.MinibatchStd(4), joint=True)
+    assert torch.allclose(joint(h), head(h))
+    with pytest.raises(ValueError, match="linear head"):
+        R.MinibatchHead(nn.Sequential(head), R.MinibatchStd(4), joint=True)
+
+
+# ---------------------------------------------------------------- sub-options of a remedy switched off
+
+@pytest.mark.parametrize("over,message", [
+    ("objective.ema_start=100", "objective.ema_start=100 has no effect: objective.ema is 0; switch it on "
+                                "with --set objective.ema=0.999"),
+    ("objective.instance_noise_anneal=50", "objective.instance_noise_anneal=50 has no effect: "
+                                           "objective.instance_noise is 0"),
+    ("objective.minibatch_group=8", "objective.minibatch_group=8 has no effect: objective.minibatch is none; "
+                                    "switch it on with --set objective.minibatch=std"),
+    ("objective.gp_center=0", "objective.gp_center=0 has no effect: objective.gp is 0"),
+    ("objective.drs_steps=7", "objective.drs_steps=7 has no effect: objective.drs is false; switch it on "
+                              "with --set objective.drs=true"),
+    ("objective.unroll_lr=0.0001", "objective.unroll_lr=0.0001 has no effect: objective.unroll is 0"),
+    ("objective.critic_boost_first=3", "objective.critic_boost_first=3 has no effect: "
+                                       "objective.critic_boost is 0"),
+], ids=["ema", "instance_noise", "minibatch", "gp", "drs", "unroll", "critic_boost"])
+def test_a_sub_option_of_a_switched_off_remedy_warns_at_build(tmp_path, tiny, over, message):
+    with pytest.warns(UserWarning) as record:
+        Run.create(C.load("ring-vanilla", tiny + [over]), tmp_path / "x").close()
+    mine = [str(w.message) for w in record if "has no effect" in str(w.message)]
+    assert len(mine) == 1 and mine[0].startswith(message), mine
+
+
+def test_every_sub_option_in_the_table_warns_only_while_its_switch_is_off(recwarn):
+    import dataclasses
+    from gankit.train.gan import SUB_OPTIONS, GANParams, _warn_idle_sub_options
+    defaults = GANParams()
+
+    def changed(v):
+        return "exponential" if isinstance(v, str) else (v + 1 if isinstance(v, int) else v + 0.125)
+
+    on = {"ema": 0.9, "instance_noise": 0.1, "gp": 1.0, "lr_decay_final": 0.5, "drs": True, "unroll": 2,
+          "critic_boost": 10, "minibatch_group": "std", "minibatch_kernels": "discrimination",
+          "minibatch_kernel_dim": "discrimination"}
+    for switch, _, _, subs in SUB_OPTIONS:
+        for k in subs:
+            p = dataclasses.replace(defaults, **{k: changed(getattr(defaults, k))})
+            recwarn.clear()
+            _warn_idle_sub_options(p)
+            assert [str(w.message).split("=")[0] for w in recwarn] == [f"objective.{k}"], k
+            recwarn.clear()
+            _warn_idle_sub_options(dataclasses.replace(p, **{switch: on.get(switch, on.get(k))}))
+            assert not recwarn.list, k
+    assert {s for s, *_ in SUB_OPTIONS} >= {"ema", "instance_noise", "gp", "minibatch", "drs", "unroll",
+                                           "critic_boost"}
+
+
+# ---------------------------------------------------------------- torchrun: divisibility in global terms
+
+def test_divisibility_refusals_name_the_global_batch_and_the_processes(tmp_path, tiny, monkeypatch):
+    """With 2 processes the objective sees train.batch_size 12 as 6 per process; the refusal
+    must say so and suggest a global batch that works (it said 'train.batch_size 6')."""
+    import gankit.train.gan as gan
+    monkeypatch.setattr(gan, "_world_size", lambda: 2, raising=False)
+    local = [o for o in tiny if not o.startswith("train.batch_size")] + ["train.batch_size=6"]
+    with pytest.raises(C.ConfigError) as e:
+        Run.create(C.load("ring-vanilla", local + ['objective.minibatch="std"']), tmp_path / "m")
+    assert ("objective.minibatch_group: each process's batch of 6 (train.batch_size 12 global / 2 processes) "
+            "is not a multiple of 4" in str(e.value))
+    assert "set train.batch_size to a multiple of 8 (e.g. 16)" in str(e.value)
+    with pytest.raises(C.ConfigError) as e:
+        Run.create(C.load("ring-vanilla", local + ["objective.pack=4"]), tmp_path / "p")
+    assert ("objective.pack: each process's batch of 6 (train.batch_size 12 global / 2 processes) is not a "
+            "multiple of 4; set train.batch_size to a multiple of 8 (e.g. 16)" in str(e.value))

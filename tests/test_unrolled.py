@@ -84,3 +84,44 @@ def test_g_gradient_flows_through_the_lookahead():
     torch.nn.functional.softplus(-D(G(z))).mean().backward()
     plain = torch.cat([p.grad.flatten() for p in G.parameters()])
     assert float(plain @ direction) != pytest.approx(numeric, rel=1e-3)
+
+
+class WithUnusedHead(nn.Module):
+    """A D with a parameter its forward never uses, as a conditional D leaves its base net's head."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1))
+        self.unused = nn.Linear(8, 1)
+
+    def forward(self, x, c=None):
+        return self.body(x)[:, 0]
+
+
+@pytest.mark.parametrize("optim", ["adam", "sgd"])
+def test_a_parameter_d_does_not_use_stays_put_in_the_lookahead(optim):
+    torch.manual_seed(0)
+    D = WithUnusedHead().double()
+    real, fake = torch.randn(16, 2, dtype=torch.double) + 2, torch.randn(16, 2, dtype=torch.double)
+    opt = warm_adam(D, real, fake) if optim == "adam" else torch.optim.SGD(D.parameters(), lr=0.1)
+    params = UnrolledD(D, d_loss, 2, opt).lookahead(real, fake)
+    assert torch.equal(params["unused.weight"], D.unused.weight)
+    # the used ones move as the real optimizer moves them (it skips a parameter with no gradient)
+    D2 = copy.deepcopy(D)
+    opt2 = type(opt)(D2.parameters(), **{k: v for k, v in opt.defaults.items()
+                                         if k in ("lr", "betas", "eps", "momentum")})
+    if optim == "adam":
+        opt2.load_state_dict(opt.state_dict())
+    for _ in range(2):
+        opt2.zero_grad()
+        d_loss(D2(real), D2(fake)).backward()
+        opt2.step()
+    for n, p in D2.named_parameters():
+        assert torch.allclose(params[n], p, atol=1e-9, rtol=1e-7), n
+
+
+def test_unroll_trains_a_conditional_run(tmp_path, tiny_cli):
+    from gankit.cli import main
+    assert main(["train", "ring-cgan", "--out", str(tmp_path / "run"), *tiny_cli,
+                 "--set", "train.steps=2", "--set", "train.batch_size=16",
+                 "--set", "objective.unroll=2"]) == 0

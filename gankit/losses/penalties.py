@@ -66,14 +66,19 @@ SN_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d, nn.
 def apply_spectral_norm(module: nn.Module, n_power_iterations: int = 1) -> nn.Module:
     """Spectral normalisation (Miyato et al. 2018) of every linear/conv layer's weight, in place:
     W -> W / sigma(W), sigma the top singular value from power iteration (one per step).
+    Other modules name their weight matrices in ``spectral_norm_params`` (the minibatch
+    discrimination tensor T, a bare Parameter).
 
     The parameter objects are kept (the parametrisation stores the same Parameter as
     ``original``), so an optimizer built before stays valid.
     """
     from torch.nn.utils.parametrizations import spectral_norm
-    layers = [m for m in module.modules() if isinstance(m, SN_LAYERS)]
-    if not layers:
+    targets = [(m, "weight") for m in module.modules() if isinstance(m, SN_LAYERS)]
+    if not targets:
         raise ValueError(f"spectral norm: {type(module).__name__} has no linear or conv layer")
-    for m in layers:
-        spectral_norm(m, n_power_iterations=n_power_iterations)
+    targets += [(m, name) for m in module.modules() for name in getattr(m, "spectral_norm_params", ())]
+    for m, name in targets:
+        # a matrix and its transpose share their singular values: for a 2-D weight the norm
+        # of x -> x W and of x -> W x is the same, whichever dim the power iteration uses
+        spectral_norm(m, name=name, n_power_iterations=n_power_iterations)
     return module

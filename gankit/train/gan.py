@@ -23,18 +23,20 @@ themselves live in gankit/losses/penalties.py and gankit/train/remedies.py.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Callable
 
 import math
 import warnings
 
 import torch
+import torch.distributed as dist
 from torch import Tensor, nn
 
 from gankit.config import ConfigError, opt
 from gankit.losses.adversarial import d_loss_bce
-from gankit.losses.penalties import WeightClip, apply_spectral_norm, gradient_penalty, r1_penalty
+from gankit.losses.penalties import (WeightClip, apply_spectral_norm, gradient_penalty,
+                                     r1_penalty)
 from gankit.registry import OBJECTIVES
 from gankit.train import remedies as R
 from gankit.train.conditional import conditional_terms
@@ -84,45 +86,22 @@ class GANObjective(Objective):
     # ---------------------------------------------------------------- declaring
     def _declare_nets(self, ctx, p):
         cfg = ctx.cfg
+        _refuse_combinations(cfg, p)
+        _warn_idle_sub_options(p)
         G, D = ctx.build_nets()
+        world = _world_size()
         if p.pack > 1:
             if cfg.train.batch_size % p.pack:
-                raise ConfigError(f"objective.pack: train.batch_size {cfg.train.batch_size} is not a "
-                                  f"multiple of {p.pack}")
+                raise ConfigError(f"objective.pack: {_batch_named(cfg.train.batch_size, world)} is not a "
+                                  f"multiple of {p.pack}; {_batch_fix(cfg.train.batch_size, world, p.pack)}")
             if self.conditional:
                 raise ConfigError("objective.pack > 1 cannot be combined with a condition (a packed D "
                                   "scores several samples with different conditions); set one of them off")
             D = ctx.build_discriminator(data=R.PackedData(ctx.dataset, p.pack))
-        if p.spectral_norm:   # before the minibatch read-out, whose zero init has no singular value
-            apply_spectral_norm(D)
-        if cfg.train.compile and (p.r1 > 0 or p.gp > 0):
-            raise ConfigError("train.compile: R1 and the gradient penalty differentiate D's gradient "
-                              "(double backward), which torch.compile does not support; set "
-                              "train.compile=false, or objective.r1=0 and objective.gp=0")
-        if p.minibatch == "discrimination" and (p.r1 > 0 or p.gp > 0):
-            raise ConfigError("objective.minibatch=discrimination: its L1 distances (gankit.l1kernel) have no "
-                              "second derivative, which objective.r1 / objective.gp need; set "
-                              "objective.r1=0 and objective.gp=0, or use objective.minibatch=std")
         if p.minibatch != "none":
-            _need(D, "head", "minibatch")
-            feat = getattr(D, "feature_dim", None)
-            if p.minibatch == "std":
-                # D's training batches must split into whole groups (a group at least the batch
-                # is the whole batch, as in Karras et al.); the forward's one-group fallback is
-                # for the other sizes D scores at evaluation (grids, samples)
-                rows, g = cfg.train.batch_size // p.pack, p.minibatch_group
-                if 0 < g < rows and rows % g:
-                    seen = (f"train.batch_size {cfg.train.batch_size}" if p.pack == 1 else
-                            f"D's batch of {rows} (train.batch_size {cfg.train.batch_size} / pack {p.pack})")
-                    raise ConfigError(f"objective.minibatch_group: {seen} is not a multiple of {g}; set "
-                                      f"objective.minibatch_group to a divisor of {rows} (0: the whole "
-                                      f"batch) or train.batch_size to a multiple of {g * p.pack}")
-                stats = R.MinibatchStd(p.minibatch_group)
-            else:
-                if feat is None:
-                    _need(D, "feature_dim", "minibatch")
-                stats = R.MinibatchDiscrimination(feat, p.minibatch_kernels, p.minibatch_kernel_dim)
-            D.head = R.MinibatchHead(D.head, stats)
+            D.head = _minibatch_head(D, cfg.train.batch_size, p, world)
+        if p.spectral_norm:   # after the minibatch layers: they are D's layers too
+            apply_spectral_norm(D)
         if p.feature_matching > 0:
             _need(D, "features", "feature_matching")
         if p.drs:
@@ -151,11 +130,10 @@ class GANObjective(Objective):
         if p.r1 > 0:
             self.d_penalties.append(_penalty(lambda D, real, fake, c: r1_penalty(D, real, p.r1), "r1"))
         if p.feature_matching > 0:
-            def feature_matching(D, real, fake, c):
-                fr = D.features(self.d_view(real, c.step)).float().mean(0).detach()
-                ff = D.features(self.d_view(fake, c.step)).float().mean(0)
-                return p.feature_matching * ((fr - ff) ** 2).sum()
-            self.g_penalties.append(_penalty(feature_matching, "feature_matching"))
+            def matching(D, real, fake, c):
+                return p.feature_matching * R.feature_matching(D.features(self.d_view(real, c.step)),
+                                                             D.features(self.d_view(fake, c.step)))
+            self.g_penalties.append(_penalty(matching, "feature_matching"))
         if self.loss.wasserstein and not (p.clip > 0 or p.gp > 0 or _spectral_normed(self.D)):
             # a warning, not a refusal: an unconstrained critic is the classic demonstration of
             # why WGAN needs one, and a user's D may bound itself in ways not visible here
@@ -319,6 +297,108 @@ def _spectral_normed(D: nn.Module) -> bool:
                for fs in getattr(m, "parametrizations", {}).values() for f in fs):
             return True
     return False
+
+
+def _minibatch_head(D: nn.Module, batch_size: int, p: "GANParams", world: int) -> nn.Module:
+    """D's head with the read-out of minibatch std or discrimination features (objective.minibatch);
+    ``batch_size`` is this process's share of the batch."""
+    _need(D, "head", "minibatch")
+    if p.minibatch == "std":
+        # D's training batches must split into whole groups (a group at least the batch
+        # is the whole batch, as in Karras et al.); the forward's one-group fallback is
+        # for the other sizes D scores at evaluation (grids, samples)
+        rows, g = batch_size // p.pack, p.minibatch_group
+        if 0 < g < rows and rows % g:
+            seen = _batch_named(batch_size, world, p.pack)
+            raise ConfigError(f"objective.minibatch_group: {seen} is not a multiple of {g}; set "
+                              f"objective.minibatch_group to a divisor of {rows} (0: the whole "
+                              f"batch) or {_batch_fix(batch_size, world, g * p.pack)}")
+        stats = R.MinibatchStd(p.minibatch_group)
+    else:
+        _need(D, "feature_dim", "minibatch")
+        stats = R.MinibatchDiscrimination(D.feature_dim, p.minibatch_kernels, p.minibatch_kernel_dim)
+    # spectrally normalised, the read-out of the statistics is one layer with D's head
+    if p.spectral_norm and not isinstance(D.head, nn.Linear):
+        raise ConfigError(f"objective.minibatch with objective.spectral_norm=true: D's head "
+                          f"({type(D.head).__name__}) must be one linear layer, normalised with the "
+                          f"read-out of the batch statistics; set one of the two options off")
+    return R.MinibatchHead(D.head, stats, joint=p.spectral_norm)
+
+
+def _refuse_combinations(cfg, p: "GANParams"):
+    """Options that cannot work together, refused before anything is built."""
+    # R1, the gradient penalty and the unrolled look-ahead differentiate D's gradient
+    double = [k for k in ("r1", "gp", "unroll") if getattr(p, k) > 0]
+    names = " and ".join(f"objective.{k}" for k in double)
+    off = " and ".join(f"objective.{k}=0" for k in double)
+    if cfg.train.compile and double:
+        raise ConfigError(f"train.compile: {names} differentiate{'s' * (len(double) == 1)} D's gradient "
+                          f"(double backward), which torch.compile does not support; set "
+                          f"train.compile=false, or {off}")
+    if p.minibatch == "discrimination" and double:
+        raise ConfigError(f"objective.minibatch=discrimination: its L1 distances (gankit.l1kernel) have no "
+                          f"second derivative, which {names} need{'s' * (len(double) == 1)}; set {off}, "
+                          f"or use objective.minibatch=std")
+    if p.clip > 0 and p.spectral_norm:
+        raise ConfigError("objective.clip with objective.spectral_norm=true: D uses W / sigma(W), which "
+                          "does not change when W is scaled, so clipping W bounds nothing D computes; choose "
+                          "one Lipschitz constraint: objective.clip=0 or objective.spectral_norm=false")
+
+
+# sub-options that do nothing while their remedy is off: (switch, is it on, a value that
+# switches it on, its sub-options)
+SUB_OPTIONS = (
+    ("ema", lambda p: p.ema > 0, "0.999", ("ema_start",)),
+    ("instance_noise", lambda p: p.instance_noise > 0, "0.1",
+     ("instance_noise_anneal", "instance_noise_schedule")),
+    ("gp", lambda p: p.gp > 0, "10", ("gp_center",)),
+    ("minibatch", lambda p: p.minibatch == "std", "std", ("minibatch_group",)),
+    ("minibatch", lambda p: p.minibatch == "discrimination", "discrimination",
+     ("minibatch_kernels", "minibatch_kernel_dim")),
+    ("lr_decay_final", lambda p: p.lr_decay_final < 1.0, "0.1", ("lr_decay_start",)),
+    ("drs", lambda p: p.drs, "true", ("drs_steps", "drs_lr", "drs_quantile")),
+    ("unroll", lambda p: p.unroll > 0, "5", ("unroll_lr",)),
+    ("critic_boost", lambda p: p.critic_boost > 0, "100", ("critic_boost_first", "critic_boost_every")),
+)
+
+
+def _warn_idle_sub_options(p: "GANParams"):
+    """A warning, not a refusal: presets and sweeps may set a sub-option for every run."""
+    defaults = {f.name: f.default for f in fields(p)}
+    for switch, on, example, subs in SUB_OPTIONS:
+        if on(p):
+            continue
+        for k in subs:
+            v = getattr(p, k)
+            if v != defaults[k]:
+                warnings.warn(f"objective.{k}={_show(v)} has no effect: objective.{switch} is "
+                              f"{_show(getattr(p, switch))}; switch it on with --set "
+                              f"objective.{switch}={example}", stacklevel=3)
+
+
+def _show(v) -> str:
+    return str(v).lower() if isinstance(v, bool) else f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def _world_size() -> int:
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def _batch_named(rows: int, world: int, pack: int = 1) -> str:
+    """The batch a divisibility refusal is about, in the config's terms: ``rows`` is this
+    process's share of train.batch_size, the global batch."""
+    parts = [f"train.batch_size {rows * world}" + (" global" if world > 1 else "")]
+    parts += [f"{world} processes"] * (world > 1) + [f"pack {pack}"] * (pack > 1)
+    if len(parts) == 1:
+        return parts[0]
+    what = "D's batch" if pack > 1 else "each process's batch"
+    return f"{what} of {rows // pack}{' per process' * (world > 1 and pack > 1)} ({' / '.join(parts)})"
+
+
+def _batch_fix(rows: int, world: int, multiple: int) -> str:
+    """How to set train.batch_size so that every process's share is a multiple of ``multiple``."""
+    step = multiple * world
+    return f"set train.batch_size to a multiple of {step} (e.g. {-(-rows * world // step) * step})"
 
 
 class _WarnAtTrainStart:

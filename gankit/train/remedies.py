@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from gankit.l1kernel import closeness_bcn
+from gankit.train.distributed import sum_over_ranks
 
 
 # ------------------------------------------------------------------ instance noise
@@ -109,6 +110,8 @@ class MinibatchDiscrimination(nn.Module):
     (n, features) -> (n, B): how close each sample is to the others of its batch.  Batches
     larger than ``chunk`` (D scored over a plot grid) compare within chunks of that size."""
 
+    spectral_norm_params = ("T",)      # h -> h T is a linear layer of D (apply_spectral_norm)
+
     def __init__(self, in_dim: int, kernels: int = 16, kernel_dim: int = 8, chunk: int = 1024):
         super().__init__()
         self.B, self.C, self.chunk = kernels, kernel_dim, chunk
@@ -128,16 +131,36 @@ class MinibatchDiscrimination(nn.Module):
 
 class MinibatchHead(nn.Module):
     """D's head plus a linear read-out of batch statistics of the features it sees:
-    head(h) + W stats(h), which equals head applied to [h, stats(h)] for a linear head."""
+    head(h) + W stats(h), which equals head applied to [h, stats(h)] for a linear head.
+    Both start as the plain head (W = 0).
 
-    def __init__(self, head: nn.Module, stats: nn.Module):
+    ``joint``: one linear layer on [h, stats(h)], initialised from the head's weights, for
+    a spectrally normalised D: normalising head and W apart would bound the read-out by
+    sqrt 2 instead of 1, and a zero W has no singular value (a single statistic's 1 x 1 W
+    would be fixed at +-1)."""
+
+    def __init__(self, head: nn.Module, stats: nn.Module, joint: bool = False):
         super().__init__()
-        self.head, self.stats = head, stats
+        self.stats, self.is_joint = stats, joint
         self.out_features = getattr(head, "out_features", 1)
+        if joint:
+            if not isinstance(head, nn.Linear):
+                raise ValueError(f"a joint minibatch read-out needs a linear head, not {type(head).__name__}")
+            self.joint = nn.Linear(head.in_features + stats.out_dim, head.out_features,
+                                   bias=head.bias is not None)
+            with torch.no_grad():
+                self.joint.weight.zero_()
+                self.joint.weight[:, :head.in_features] = head.weight
+                if head.bias is not None:
+                    self.joint.bias.copy_(head.bias)
+            return
+        self.head = head
         self.read = nn.Linear(stats.out_dim, self.out_features, bias=False)
-        nn.init.zeros_(self.read.weight)          # starts as the plain head
+        nn.init.zeros_(self.read.weight)
 
     def forward(self, h: Tensor) -> Tensor:
+        if self.is_joint:
+            return self.joint(torch.cat([h, self.stats(h)], -1))
         return self.head(h) + self.read(self.stats(h))
 
 
@@ -229,3 +252,16 @@ def lr_factor(step: int, total: int, start: float, final: float) -> float:
     if step <= t0 or total <= t0:
         return 1.0
     return 1.0 + (final - 1.0) * min(1.0, (step - t0) / (total - t0))
+
+
+def feature_matching(real_features: Tensor, fake_features: Tensor) -> Tensor:
+    """Feature matching (Salimans et al. 2016): ||E f(x) - E f(G(z))||^2, f(x) held fixed.
+
+    The means are over the global batch: in a data-parallel run each process holds its
+    share of the samples, and the loss of the whole batch is not the mean of the shares'
+    losses.  The gradient still reaches this process's fake samples (sum_over_ranks)."""
+    fr = real_features.detach().float().reshape(len(real_features), -1)
+    ff = fake_features.float().reshape(len(fake_features), -1)
+    d = fr.shape[1]
+    sums = sum_over_ranks(torch.cat([fr.sum(0), ff.sum(0), ff.new_tensor([len(fr), len(ff)])]))
+    return ((sums[:d] / sums[-2] - sums[d:2 * d] / sums[-1]) ** 2).sum()

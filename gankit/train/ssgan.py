@@ -28,6 +28,7 @@ from torch import Tensor
 
 from gankit import seeds
 from gankit.config import ConfigError, opt
+from gankit.train.remedies import feature_matching
 from gankit.registry import OBJECTIVES
 from gankit.train.loop import Phase
 from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec, d_repeat, no_d_steps
@@ -123,9 +124,9 @@ class SemiSupervisedGAN(Objective):
 
         def g_step(c):
             fake = self.G(self.ctx.sample_z(self.m))
-            fr = self.D.features(self._noisy(c.scratch["real"])).mean(0).detach()
-            ff = self.D.features(self._noisy(fake)).mean(0)
-            return ((fr - ff) ** 2).sum(), {}
+            # means over the global batch when several processes share it
+            return feature_matching(self.D.features(self._noisy(c.scratch["real"])),
+                                    self.D.features(self._noisy(fake))), {}
         self.phases = [Phase("d", optimizers["d"], d_step, d_repeat(self.ctx.cfg))]
         if p.adversarial:
             self.phases.append(Phase("g", optimizers["g"], g_step))

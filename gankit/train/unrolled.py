@@ -52,9 +52,15 @@ class UnrolledD:
             out_r = functional_call(self.D, (params, buffers), (real_in, *extra))
             out_f = functional_call(self.D, (params, buffers), (fake_in, *extra))
             loss = self.d_loss(out_r, out_f)
-            grads = torch.autograd.grad(loss, list(params.values()), create_graph=True)
+            # a parameter D's forward does not use (a conditional D leaves its base net's head
+            # unused) has no gradient: it stays as it is in the look-ahead
+            grads = torch.autograd.grad(loss, list(params.values()), create_graph=True,
+                                        allow_unused=True)
             new = {}
             for (n, p), g in zip(params.items(), grads):
+                if g is None:
+                    new[n] = p
+                    continue
                 if self.adam:
                     m, v, t = moments[n]
                     m, v, t = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g, t + 1
