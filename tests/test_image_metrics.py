@@ -139,6 +139,25 @@ def test_class_histogram_mode_dropping():
     assert abs(r["class_kl"] - math.log(5 / 3)) < 1e-12
 
 
+def test_class_histogram_counts_classes_the_data_lacks_and_calls_their_kl_infinite():
+    # a 10-digit classifier on data of digits 0-3 (the data's 4 classes, its label counts)
+    pred = np.array([0, 1, 2, 3] * 10 + [7] * 5)
+    r = M.class_histogram(pred, 4, [10, 10, 10, 10])
+    assert sum(r["class_counts"]) == len(pred) and r["class_counts"][7] == 5
+    assert r["class_kl"] == math.inf and r["classes_missing"] == 0
+    r = M.class_histogram(pred, 10, [10, 10, 10, 10] + [0] * 6)        # the classifier's width
+    assert r["class_counts"] == [10, 10, 10, 10, 0, 0, 0, 5, 0, 0] and r["class_kl"] == math.inf
+    r = M.class_histogram(pred[:40], 10, [10, 10, 10, 10] + [0] * 6)
+    assert r["class_kl"] == pytest.approx(0, abs=1e-12) and r["classes_missing"] == 0
+    r = M.class_histogram(np.array([0, 1, 2] * 10), 10, [10, 10, 10, 10] + [0] * 6)   # digit 3 dropped
+    assert r["classes_missing"] == 1 and r["class_min_share"] == 0
+    assert r["class_kl"] == pytest.approx(math.log(4 / 3))
+    # one class of data: only G's samples of that class score 0
+    assert M.class_histogram(np.zeros(20, dtype=int), 1, [50])["class_kl"] == 0
+    r = M.class_histogram(np.array([0] * 15 + [4] * 5), 1, [50])
+    assert r["class_kl"] == math.inf and sum(r["class_counts"]) == 20
+
+
 def _asym_images(n, seed=0):
     g = torch.Generator().manual_seed(seed)
     x = torch.rand(n, 1, 12, 12, generator=g) * 2 - 1

@@ -1,5 +1,6 @@
 """Image metrics for any folder: random features, the feature cache, the classifier trained on
 labelled images, classifier scores, tolerant memorisation, the Inception route."""
+import math
 import os
 from types import SimpleNamespace
 
@@ -52,6 +53,62 @@ def test_classifier_scores_known_answers():
     rng = np.random.default_rng(0)
     diverse = rng.dirichlet(np.ones(k) * 0.5, size=400)
     assert S.m_is(diverse) > 1.5
+
+
+def test_classifier_scores_refuse_a_prior_of_other_classes_than_the_probabilities():
+    p = np.eye(10)[np.arange(40) % 4]
+    for score in (S.mode_score, S.am_score):
+        with pytest.raises(ValueError, match="prior has 4 classes, the probabilities 10"):
+            score(p, np.ones(4))
+    # over the classifier's 10 classes, 0 for the 6 the data lacks: a perfect G of digits 0-3
+    assert S.am_score(p, np.r_[np.ones(4), np.zeros(6)]) == pytest.approx(0, abs=1e-9)
+    assert S.am_score(p, np.r_[1.0, np.zeros(9)]) == pytest.approx(math.log(4))   # one-class data
+
+
+def test_class_scores_do_not_apply_to_labels_the_shipped_classifier_cannot_name():
+    from gankit.data.images import ImageDataset
+    x = np.zeros((40, 28, 28), np.uint8)
+    assert S._scorable(ImageDataset(x, np.arange(40) % 10, classifier="mnist"))
+    assert not S._scorable(ImageDataset(x, np.arange(40) % 12, classifier="mnist"))   # 12 classes as MNIST
+
+
+def _idx_folder(path, labels):
+    """MNIST-format files of random 28x28 images with these labels."""
+    import struct
+    path.mkdir()
+    x = np.random.default_rng(0).integers(0, 256, (len(labels), 28, 28), dtype=np.uint8)
+    for name, a in (("train-images-idx3-ubyte", x), ("train-labels-idx1-ubyte", np.asarray(labels, np.uint8))):
+        (path / name).write_bytes(bytes([0, 0, 8, a.ndim]) + struct.pack(f">{a.ndim}I", *a.shape) + a.tobytes())
+    return path
+
+
+@pytest.mark.parametrize("labels,condition", [(np.arange(80) % 4, False), (np.arange(80) % 4, True),
+                                              (np.zeros(60, dtype=int), False)])
+def test_idx_data_of_fewer_digits_is_scored_over_the_shipped_classifiers_ten(tmp_path, tiny_img, labels,
+                                                                            condition):
+    """A user's MNIST-format folder of digits 0-3 (or one digit) under the shipped 10-digit classifier."""
+    from gankit.metrics.image_measures import class_histogram
+    from gankit.train.run import Run
+    root = _idx_folder(tmp_path / "idx", labels)
+    sets = tiny_img + ["data.name=mnist", f'data.root="{root}"']
+    sets += ["condition.kind=label"] if condition else []
+    run = Run.create(C.load("mnist-dcgan", sets), tmp_path / "run")
+    run.train(progress=False)
+    names = ["class_scores", "class_hist"] + (["cond_accuracy"] if condition else [])
+    out = run.evaluate(names)
+    ds = run.dataset
+    assert ds.n_classes == len(np.unique(labels))          # a condition takes the data's own classes
+    assert sum(out["class_counts"]) == run.cfg.eval.n_samples
+    produced = np.flatnonzero(out["class_counts"])
+    assert (out["class_kl"] == math.inf) == bool((produced >= ds.n_classes).any())
+    # the same numbers from the generated images' probabilities over all 10 digits
+    ctx = run.eval_context(True)
+    p = S._probs(ctx).numpy()
+    prior = np.bincount(ds.split_labels("train").numpy(), minlength=10)
+    assert p.shape[1] == 10 and out["am_score"] == pytest.approx(S.am_score(p, prior))
+    assert out["class_kl"] == class_histogram(p.argmax(1), 10, prior)["class_kl"]
+    if condition:
+        assert 0 <= out["cond_accuracy"] <= 1
 
 
 def test_memorisation_flags_perturbed_copies_not_heldout():

@@ -239,3 +239,62 @@ def test_queries_of_another_shape_are_refused_with_the_shapes():
         index.query(torch.randn(4, 10))
     with pytest.raises(ValueError, match="3 group numbers for 4 queries"):
         index.query(torch.randn(4, 12), groups=[0, 0, 1])
+
+
+def _eigh_at_most(monkeypatch, side):
+    """torch.linalg.eigh that refuses a matrix wider than side (a D x D one of wide images)."""
+    real = torch.linalg.eigh
+    sizes = []
+
+    def eigh(a, *args, **kw):
+        sizes.append(a.shape[-1])
+        assert a.shape[-1] <= side, f"eigh of a {a.shape[-1]} x {a.shape[-1]} matrix"
+        return real(a, *args, **kw)
+    monkeypatch.setattr(torch.linalg, "eigh", eigh)
+    return sizes
+
+
+@pytest.mark.parametrize("n,rank", [(40, 40), (90, 5)])     # rows of full rank; a rank below k
+def test_nn_index_of_wide_rows_fits_its_directions_on_the_rows_and_stays_exact(monkeypatch, n, rank):
+    g = torch.Generator().manual_seed(3)
+    d = 3 * 24 * 24                                          # wider than the bank is long
+    bank = (torch.randn(n, rank, generator=g) @ torch.randn(rank, d, generator=g)) / d ** 0.5
+    q = torch.cat([bank[:10] + 1e-3 * torch.randn(10, d, generator=g), torch.randn(20, d, generator=g)])
+    sizes = _eigh_at_most(monkeypatch, n)
+    index = NNIndex(bank, k=64)
+    assert sizes and max(sizes) <= n
+    V = index.V.double()
+    assert torch.allclose(V.T @ V, torch.eye(index.k, dtype=torch.float64), atol=1e-5)
+    dist, j = index.query(q, chunk=8)
+    full = torch.cdist(q.double(), bank.double()) ** 2
+    assert torch.equal(j, full.argmin(1)) and torch.allclose(dist.double(), full.min(1).values, atol=1e-5)
+
+
+def test_memorisation_of_64x64_colour_images_decomposes_no_pixel_by_pixel_matrix(monkeypatch):
+    """At 64x64 RGB (D = 12,288) a D x D eigh took minutes; at 128x128 its matrix is 9.7 GB."""
+    Mem._LAST.clear()
+    train, held = _images(24, 0, (3, 64, 64)), _images(8, 1, (3, 64, 64))
+    _eigh_at_most(monkeypatch, 3 * 24)
+    out = Mem.memorisation(torch.cat([train[:4], train[4:8].flip(-1), held[:4]]), train, held)
+    assert out["copy_frac"] == pytest.approx(8 / 12) and out["flip_copy_frac"] == pytest.approx(4 / 12)
+
+
+def test_the_bank_index_is_reused_for_the_same_images_in_a_new_tensor(monkeypatch):
+    Mem._LAST.clear()
+    train = _images(60, 0)
+    first = Mem.bank_index(train)
+    assert Mem.bank_index(train.clone()) is first        # ds.split("train") builds a new tensor each call
+    other = train.clone()
+    other[5, 0, 3, 3] += 0.5
+    second = Mem.bank_index(other)
+    assert second is not first and Mem.bank_index(train) is not second
+    assert len(Mem._LAST) == 2                            # one bank kept: the key and its index
+
+
+def test_copy_distance_in_batches_equals_the_scan(monkeypatch):
+    train = _images(120, 0)
+    x = torch.cat([_images(20, 1), train[:10].flip(-1), torch.roll(train[10:15], 1, -1)])
+    monkeypatch.setattr(Mem, "QUERY_NUMBERS", 9 * 7 * 144)      # 7 images a batch, the last one short
+    fast_d, fast_o = Mem.copy_distance(x, Mem.train_index(train))
+    scan_d, scan_o = Mem.copy_distance_scan(x, Mem.train_bank(train))
+    assert len(fast_d) == len(x) and torch.equal(fast_o, scan_o) and torch.allclose(fast_d, scan_d, atol=2e-3)

@@ -82,6 +82,8 @@ class ImageDataset(Dataset):
         self.heldout_labels = (None if heldout_labels is None
                                else torch.as_tensor(np.asarray(heldout_labels), dtype=torch.long))
         self.class_names = class_names
+        # the data's own classes (what a condition takes); a shipped classifier may know more
+        # (10 digits for IDX files of digits 0-3): class metrics take its classes from its outputs
         self.n_classes = (len(class_names) if class_names else
                           (int(y.max()) + 1 if y is not None else None))
         self.classifier = classifier   # key of a shipped evaluation classifier, or None

@@ -2,13 +2,16 @@
 
 Pure functions (probabilities in, floats out) and their registered metrics.  The
 classifier is the dataset's shipped one or one trained on its labels
-(gankit/metrics/own_classifier.py); p*(y) is the class share of the training labels.
+(gankit/metrics/own_classifier.py); p*(y) is the class share of the training labels over
+the classifier's classes (0 for those the data lacks: MNIST-format files of digits 0-3
+under the shipped 10-digit classifier).
 
 - ``m_is``: modified Inception Score (Gurumurthy et al. 2017):
   exp(E_k E_{x_i, x_j in class k} KL(p(y|x_i) || p(y|x_j))), samples grouped by their
   predicted class k: within-class diversity (1 when every sample of a class is alike);
 - ``mode_score``: exp(E_x KL(p(y|x) || p*(y)) - KL(p(y) || p*(y))) (Che et al. 2017);
-  p(y) = E_x p(y|x); like the IS but against the data's class shares;
+  p(y) = E_x p(y|x); as written the p* terms of its two KLs cancel, leaving the IS formula
+  (one split) for any p*;
 - ``am_score``: KL(p*(y) || p(y)) + E_x H(p(y|x)) (Zhou et al. 2018); lower is better;
 - ``cas``: classification accuracy score (Ravuri & Vinyals 2019) = GAN-train (Shmelkov
   et al. 2018): the held-out real accuracy of a classifier trained on generated images
@@ -46,16 +49,27 @@ def m_is(probs, max_per_class: int = 500) -> float:
     return float(math.exp(np.mean(per_class))) if per_class else 1.0
 
 
-def mode_score(probs, prior) -> float:
+def _shares(probs, prior, name: str):
     p = np.asarray(probs, np.float64)
-    prior = np.asarray(prior, np.float64) / np.sum(prior)
+    prior = np.asarray(prior, np.float64).reshape(-1)
+    if len(prior) != p.shape[1]:
+        raise ValueError(f"{name}: the prior has {len(prior)} classes, the probabilities {p.shape[1]}: "
+                         "give one share per class of the classifier (0 for classes the data lacks)")
+    return p, prior / prior.sum()
+
+
+def mode_score(probs, prior) -> float:
+    """The prior's terms of the two KLs, -sum_y p(y) log p*(y), cancel: the score is the same
+    for any p* (where p* is 0 for a class G produces, both KLs are infinite and the score is
+    this limit, finite)."""
+    p, prior = _shares(probs, prior, "mode_score")
     py = p.mean(0)
     return float(math.exp(_kl_rows(p, prior[None]).mean() - _kl_rows(py, prior)))
 
 
 def am_score(probs, prior) -> float:
-    p = np.asarray(probs, np.float64)
-    prior = np.asarray(prior, np.float64) / np.sum(prior)
+    """A class the data lacks (p* = 0) adds nothing to KL(p* || p(y)), whatever G does there."""
+    p, prior = _shares(probs, prior, "am_score")
     entropy = -(p * np.log(p + EPS)).sum(1).mean()
     return float(_kl_rows(prior, p.mean(0)) + entropy)
 
@@ -65,10 +79,29 @@ def _labelled(ds) -> bool:
     return has_classifier(ds)
 
 
-def _prior(ds):
-    y = ds.split_labels("train")
-    n = int(getattr(ds, "n_classes", None) or int(y.max()) + 1)
-    return np.bincount(y.numpy(), minlength=n)[:n].astype(np.float64)
+def _classifier_classes(ds) -> int:
+    """How many classes the data's classifier tells apart: the shipped one's (10 for MNIST's,
+    whatever digits the data holds), else the data's own (the classifier trained on it)."""
+    from gankit.metrics.features import load_classifier, weights_path
+    key = getattr(ds, "classifier", None)
+    if key and ds.shape[0] == 1 and weights_path(key).is_file():
+        return int(load_classifier(key).n_classes)
+    y = ds.labels
+    return int(getattr(ds, "n_classes", None) or int(y.max()) + 1)
+
+
+def _scorable(ds) -> bool:
+    """Labelled images whose labels the classifier knows (IDX files of 12 classes read as MNIST
+    would have labels the 10-digit classifier cannot name)."""
+    return (_labelled(ds) and getattr(ds, "labels", None) is not None
+            and int(ds.labels.max()) < _classifier_classes(ds))
+
+
+def _prior(ds, n_classes: int):
+    """Training label counts over the classifier's n_classes classes, 0 for those the data lacks
+    (MNIST-format files of digits 0-3: 4 classes of data, 10 of the shipped classifier)."""
+    y = ds.split_labels("train").numpy()
+    return np.bincount(y, minlength=n_classes)[:n_classes].astype(np.float64)
 
 
 def _probs(ctx):
@@ -79,13 +112,15 @@ def _probs(ctx):
     return ctx.cached("own_probs", lambda: classifier_outputs(net, eval_samples(ctx), device=ctx.device)[1])
 
 
-@register_metric("class_scores", _labelled, "m-IS, Mode Score and AM Score from the data's classifier",
+@register_metric("class_scores", _scorable, "m-IS, Mode Score and AM Score from the data's classifier",
                  {"m_is": Output("modified Inception Score (within-class diversity)", "higher", ".3f"),
                   "mode_score": Output("Mode Score", "higher", ".3f"),
-                  "am_score": Output("AM Score", "lower", ".3f")})
+                  "am_score": Output("AM Score", "lower", ".3f")},
+                 needs="labelled images whose labels the data's classifier knows (a shipped "
+                       "classifier: labels below its number of classes)")
 def _class_scores(ctx):
     p = _probs(ctx).numpy()
-    prior = _prior(ctx.dataset)
+    prior = _prior(ctx.dataset, p.shape[1])
     return {"m_is": m_is(p), "mode_score": mode_score(p, prior), "am_score": am_score(p, prior)}
 
 

@@ -275,12 +275,22 @@ def stacked_modes(digits, n_per_channel: int = 10) -> dict:
 
 
 def class_histogram(pred, n_classes: int, reference=None) -> dict:
-    """Predicted classes of samples: counts, classes never generated, KL(samples || reference)."""
-    counts = np.bincount(np.asarray(pred, dtype=np.int64), minlength=n_classes)[:n_classes]
+    """Predicted classes of samples: counts, the data's classes never generated, KL(samples || reference).
+
+    ``n_classes``: the classifier's classes; a predicted class beyond them and beyond the
+    reference (a 10-digit classifier on data of digits 0-3 named as 4 classes) widens the
+    histogram, so the counts add up to the samples.  ``reference``: the data's class counts
+    or shares, 0 (or past its end) for classes the data lacks; uniform over n_classes when
+    None.  class_kl is inf when G produces a class the reference gives no mass (never the
+    best score; records write "inf"); classes_missing and class_min_share are over the
+    reference's classes."""
+    pred = np.asarray(pred, dtype=np.int64)
+    ref = np.ones(n_classes) if reference is None else np.asarray(reference, np.float64).reshape(-1)
+    k = max(n_classes, len(ref), int(pred.max()) + 1 if len(pred) else 0)
+    counts = np.bincount(pred, minlength=k)
+    ref = np.pad(ref, (0, k - len(ref))) / ref.sum()
     q = counts / max(counts.sum(), 1)
-    ref = (np.full(n_classes, 1.0 / n_classes) if reference is None
-           else np.asarray(reference, np.float64) / np.sum(reference))
-    nz = q > 0
-    return {"class_counts": counts.tolist(), "classes_missing": int((counts == 0).sum()),
-            "class_kl": float((q[nz] * np.log(q[nz] / np.clip(ref[nz], 1e-12, None))).sum()),
-            "class_min_share": float(q.min()), "class_max_share": float(q.max())}
+    nz, data = q > 0, ref > 0
+    kl = math.inf if (nz & ~data).any() else float((q[nz] * np.log(q[nz] / ref[nz])).sum())
+    return {"class_counts": counts.tolist(), "classes_missing": int((counts[data] == 0).sum()),
+            "class_kl": kl, "class_min_share": float(q[data].min()), "class_max_share": float(q.max())}

@@ -22,10 +22,12 @@ unshifted image; docs/speed.md).
 
 V is the top-k principal directions of (a subsample of) the bank, where most of a
 row's length lies; any orthonormal V keeps the answer exact, a good one keeps step 3
-small.  On the memorisation bank of Fashion-MNIST (180,000 rows of 784), k = 64 leaves
-a trained G's queries ~80 rows to measure of 180,000 (docs/speed.md).  The answer is the
-one a full scan gives, up to float32 rounding: the candidates' distances are computed as
-sums of squared differences, the full scan's as ||a||^2 + ||b||^2 - 2 a.b.
+small (top_directions: for wide rows, as of 64x64 RGB images, from fewer rows than D,
+at a cost set by the rows).  On the memorisation bank of Fashion-MNIST (180,000 rows of
+784), k = 64 leaves a trained G's queries ~80 rows to measure of 180,000 (docs/speed.md).
+The answer is the one a full scan gives, up to float32 rounding: the candidates'
+distances are computed as sums of squared differences, the full scan's as
+||a||^2 + ||b||^2 - 2 a.b.
 
 Steps 1 and 3 run in gankit/nn_index_numba.py where numba loads (candidates measured in
 float64 and abandoned once past the best); else the torch route ``query_projected`` (all
@@ -46,7 +48,37 @@ from gankit.kernels import load_kernels
 MARGIN = 1e-3      # float32 rounding of L (norms <= ~1 here is ~1e-6); a wide margin costs a few rows
 MAX_CANDIDATES = 4096   # a query with more candidates than this is scanned in full
 BLOCK = 4096            # bank rows a block: 256 queries x 4,096 bounds (4 MB) stay in cache
-PIECE = 65536           # candidate pairs measured at once: 65,536 x 784 float32 = 200 MB
+PIECE = 65536 * 784     # numbers of the candidate pairs measured at once: 200 MB of float32
+FIT_NUMBERS = 20000 * 784   # numbers of the subsample V is fitted on: 63 MB of float32
+EIGH_MAX = 1024         # the largest matrix V's eigh decomposes: 0.75 s on one core (2,048: 8 s)
+
+
+def fit_size(size: int, d: int, fit_rows: int, k: int) -> int:
+    """Rows of the bank V is fitted on: fit_rows, fewer for wide rows (FIT_NUMBERS) and at most
+    EIGH_MAX where D is larger (top_directions then decomposes their Gram matrix), never
+    fewer than 2k; at most the bank."""
+    m = min(fit_rows, max(2 * k, FIT_NUMBERS // d))
+    if d > EIGH_MAX:
+        m = min(m, max(2 * k, EIGH_MAX))
+    return min(size, m)
+
+
+def top_directions(sub: Tensor, k: int) -> Tensor:
+    """(D, k') orthonormal, k' = min(k, rows, D): the top-k uncentred principal directions of
+    sub (m, D) (differences ignore the mean).  With at least D rows, eigh of sub^T sub (D x D;
+    the product in float32, 0.2 vs 0.5 s on Fashion-MNIST: V only steers the pruning, and any
+    orthonormal V keeps the answers exact); with fewer, eigh of the m x m Gram matrix, whose
+    eigenvectors u give the directions sub^T u: the cost follows the rows, not D (49,152 at
+    128x128 RGB, a 9.7 GB D x D matrix).  QR makes them orthonormal to rounding whatever the
+    spread of the eigenvalues (a rank below k among them)."""
+    m, d = sub.shape
+    k = min(k, m, d)
+    if d <= m:
+        _, vecs = torch.linalg.eigh((sub.T @ sub).double())
+        return vecs[:, -k:].float().contiguous()
+    _, u = torch.linalg.eigh((sub @ sub.T).double())
+    q, _ = torch.linalg.qr(sub.T.double() @ u[:, -k:])
+    return q.float().contiguous()
 
 
 def _numba():
@@ -70,13 +102,10 @@ class NNIndex:
             raise ValueError(f"NNIndex: each of perms must be a permutation of the {d} columns")
         self.inv = [torch.argsort(p) for p in self.perms]
         self.size = len(self.perms) * self.n         # rows of the bank
-        self.k = min(k, d)
         g = torch.Generator().manual_seed(seed)
-        sub = self._gather(torch.randperm(self.size, generator=g)[:fit_rows])
-        # uncentred: differences ignore the mean.  The product in float32 (0.2 vs 0.5 s): V only
-        # steers the pruning, and any orthonormal V keeps the answers exact
-        _, vecs = torch.linalg.eigh((sub.T @ sub).double())
-        self.V = vecs[:, -self.k:].float().contiguous()  # (D, k), orthonormal
+        sub = self._gather(torch.randperm(self.size, generator=g)[:fit_size(self.size, d, fit_rows, k)])
+        self.V = top_directions(sub, k)                 # (D, k), orthonormal; k <= the rows fitted
+        self.k = self.V.shape[1]
         # rows[r][p] V = rows[r] V[p^-1]: the bank's projection, orientation by orientation
         self.proj = torch.cat([self.rows @ self.V[inv] for inv in self.inv])     # (size, k)
         self.proj_sq = (self.proj * self.proj).sum(1)
@@ -202,8 +231,9 @@ class NNIndex:
             light = (~heavy).nonzero(as_tuple=True)[0]
             rows, cols = mask[light].nonzero(as_tuple=True)
             rows = light[rows]
-            d = torch.cat([((q[rows[p:p + PIECE]] - self._gather(cols[p:p + PIECE])) ** 2).sum(1)
-                           for p in range(0, len(rows), PIECE)] or [torch.empty(0)])
+            piece = max(1, PIECE // a.shape[1])
+            d = torch.cat([((q[rows[p:p + piece]] - self._gather(cols[p:p + piece])) ** 2).sum(1)
+                           for p in range(0, len(rows), piece)] or [torch.empty(0)])
             if heavy.any():
                 h = heavy.nonzero(as_tuple=True)[0]
                 dh, j = self._scan(q[h], buf)
