@@ -107,6 +107,7 @@ def test_idx_data_of_fewer_digits_is_scored_over_the_shipped_classifiers_ten(tmp
     prior = np.bincount(ds.split_labels("train").numpy(), minlength=10)
     assert p.shape[1] == 10 and out["am_score"] == pytest.approx(S.am_score(p, prior))
     assert out["class_kl"] == class_histogram(p.argmax(1), 10, prior)["class_kl"]
+    assert len(out["class_counts"]) == 10                  # the classifier's classes, every one shown
     if condition:
         assert 0 <= out["cond_accuracy"] <= 1
 

@@ -222,10 +222,11 @@ def _class_hist(ctx):
     _, p, kind = _fake_features(ctx)
     if kind != "classifier":
         raise ConfigError("class_hist needs the dataset's own classifier (eval.features=classifier)")
-    ref = None
-    if ds.labels is not None:
-        ref = np.bincount(ds.labels.numpy(), minlength=ds.n_classes)[:ds.n_classes]
-    return class_histogram(p.argmax(1).numpy(), ds.n_classes, ref)
+    if ds.labels is None:     # no class shares known: uniform over the data's classes
+        return class_histogram(p.argmax(1).numpy(), ds.n_classes)
+    # over the classifier's classes (10 digits on data of digits 0-3), those the data lacks at 0
+    ref = np.bincount(ds.labels.numpy(), minlength=ds.n_classes)[:ds.n_classes]
+    return class_histogram(p.argmax(1).numpy(), max(p.shape[1], ds.n_classes), ref)
 
 
 @register_metric("stacked_modes", _stackable, "Stacked MNIST: modes covered of 1,000 and KL to uniform",
