@@ -216,3 +216,29 @@ def test_vae_logs_its_elbo_and_sigma_in_the_datas_units_under_standardize(tmp_pa
     assert a["elbo"] - b["elbo"] == pytest.approx(3 * math.log(100), rel=1e-4)
     assert a["recon_ll"] - b["recon_ll"] == pytest.approx(3 * math.log(100), rel=1e-4)
     assert b["sigma"] / a["sigma"] == pytest.approx(100, rel=1e-4)
+
+
+def test_ssgan_warns_of_a_class_with_no_training_images(tmp_path):
+    """A class whose only images are held out got 0 labelled images without a word (bincount
+    without minlength dropped it), while its held-out images counted in test_accuracy."""
+    import warnings
+    import numpy as np
+    from gankit.data.images import ImageDataset
+    from gankit.train.run import Run
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 256, (40, 8, 8), dtype=np.uint8), np.arange(40) % 2
+    held, held_y = rng.integers(0, 256, (6, 8, 8), dtype=np.uint8), np.array([0, 1, 2, 2, 0, 1])
+    over = ["generator.hidden=[8]", "discriminator.hidden=[8]", "objective.labels_per_class=3",
+            "train.batch_size=8", "train.progress=false"]
+
+    def build(names, heldout_labels):
+        ds = ImageDataset(x, y, heldout=held, heldout_labels=heldout_labels, class_names=names)
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            Run(C.load("mnist-ssgan", over), tmp_path / str(len(names)), dataset=ds).close()
+        return [str(m.message) for m in w if "no training images" in str(m.message)]
+
+    mine = build(["a", "b", "c"], held_y)
+    assert len(mine) == 1 and "class 'c' has no training images" in mine[0], mine
+    assert "2 held-out images of it still count in test_accuracy" in mine[0]
+    assert build(["a", "b"], held_y % 2) == []

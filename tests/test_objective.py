@@ -147,3 +147,16 @@ def test_user_components_train_and_reopen_from_the_command_line(tmp_path, user_m
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "cannot import 'no_such_module_here'" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_the_run_gives_the_objective_its_world_size_and_batch_share(tmp_path, tiny, monkeypatch):
+    """Objectives name the global batch in their refusals from ctx.world_size (they read
+    torch.distributed themselves before); the Run sets it from its world."""
+    from gankit.train import distributed
+    monkeypatch.setattr(distributed, "setup", lambda device: distributed.World(size=2, device=device))
+    monkeypatch.setattr(distributed, "gather", lambda world, obj: [obj] * world.size)
+    over = [o for o in tiny if not o.startswith("train.batch_size")] + ["train.batch_size=12"]
+    run = Run(C.load("ring-vanilla", over), tmp_path / "r")
+    ctx = run.objective.ctx
+    assert (ctx.world_size, ctx.cfg.train.batch_size) == (2, 6)
+    run.close()

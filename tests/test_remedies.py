@@ -399,8 +399,11 @@ def test_every_sub_option_in_the_table_warns_only_while_its_switch_is_off(recwar
 def test_divisibility_refusals_name_the_global_batch_and_the_processes(tmp_path, tiny, monkeypatch):
     """With 2 processes the objective sees train.batch_size 12 as 6 per process; the refusal
     must say so and suggest a global batch that works (it said 'train.batch_size 6')."""
-    import gankit.train.gan as gan
-    monkeypatch.setattr(gan, "_world_size", lambda: 2, raising=False)
+    import dataclasses
+    import gankit.train.run as run_module
+    real = run_module.ObjectiveContext
+    monkeypatch.setattr(run_module, "ObjectiveContext",
+                        lambda **kw: dataclasses.replace(real(**kw), world_size=2))
     local = [o for o in tiny if not o.startswith("train.batch_size")] + ["train.batch_size=6"]
     with pytest.raises(C.ConfigError) as e:
         Run.create(C.load("ring-vanilla", local + ['objective.minibatch="std"']), tmp_path / "m")

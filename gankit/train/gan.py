@@ -19,18 +19,18 @@ Extension points (each a list of plain callables, empty by default):
   weights and ``optional`` leaves it as built (Objective.load_state_dict).
 
 The "gan" objective's options (GANParams) switch the remedies on.  The remedies
-themselves live in gankit/losses/penalties.py and gankit/train/remedies.py.
+themselves live in gankit/losses/penalties.py and gankit/train/remedies.py; the checks of
+the options while declaring, in gankit/train/gan_checks.py.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Callable
 
 import math
 import warnings
 
 import torch
-import torch.distributed as dist
 from torch import Tensor, nn
 
 from gankit.config import ConfigError, opt
@@ -40,6 +40,9 @@ from gankit.losses.penalties import (WeightClip, apply_spectral_norm, gradient_p
 from gankit.registry import OBJECTIVES
 from gankit.train import remedies as R
 from gankit.train.conditional import conditional_terms
+# SUB_OPTIONS is re-exported: docs/stabilisers.md and callers look for it beside GANParams
+from gankit.train.gan_checks import (SUB_OPTIONS, _batch_fix, _batch_named, _minibatch_head,  # noqa: F401
+                                     _need, _refuse_combinations, _spectral_normed, _warn_idle_sub_options)
 from gankit.train.loop import Phase, StepContext
 from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec
 
@@ -89,7 +92,7 @@ class GANObjective(Objective):
         _refuse_combinations(cfg, p)
         _warn_idle_sub_options(p)
         G, D = ctx.build_nets()
-        world = _world_size()
+        world = ctx.world_size      # ctx.cfg's batch is this process's share of the global one
         if p.pack > 1:
             if cfg.train.batch_size % p.pack:
                 raise ConfigError(f"objective.pack: {_batch_named(cfg.train.batch_size, world)} is not a "
@@ -288,119 +291,6 @@ class GANObjective(Objective):
                       [p for p in self.G.parameters()])]
 
 
-def _spectral_normed(D: nn.Module) -> bool:
-    """Whether a layer of D is spectrally normalised (objective.spectral_norm, or D's own)."""
-    for m in D.modules():
-        if hasattr(m, "weight_orig") and hasattr(m, "weight_u"):   # torch.nn.utils.spectral_norm
-            return True
-        if any("SpectralNorm" in type(f).__name__
-               for fs in getattr(m, "parametrizations", {}).values() for f in fs):
-            return True
-    return False
-
-
-def _minibatch_head(D: nn.Module, batch_size: int, p: "GANParams", world: int) -> nn.Module:
-    """D's head with the read-out of minibatch std or discrimination features (objective.minibatch);
-    ``batch_size`` is this process's share of the batch."""
-    _need(D, "head", "minibatch")
-    if p.minibatch == "std":
-        # D's training batches must split into whole groups (a group at least the batch
-        # is the whole batch, as in Karras et al.); the forward's one-group fallback is
-        # for the other sizes D scores at evaluation (grids, samples)
-        rows, g = batch_size // p.pack, p.minibatch_group
-        if 0 < g < rows and rows % g:
-            seen = _batch_named(batch_size, world, p.pack)
-            raise ConfigError(f"objective.minibatch_group: {seen} is not a multiple of {g}; set "
-                              f"objective.minibatch_group to a divisor of {rows} (0: the whole "
-                              f"batch) or {_batch_fix(batch_size, world, g * p.pack)}")
-        stats = R.MinibatchStd(p.minibatch_group)
-    else:
-        _need(D, "feature_dim", "minibatch")
-        stats = R.MinibatchDiscrimination(D.feature_dim, p.minibatch_kernels, p.minibatch_kernel_dim)
-    # spectrally normalised, the read-out of the statistics is one layer with D's head
-    if p.spectral_norm and not isinstance(D.head, nn.Linear):
-        raise ConfigError(f"objective.minibatch with objective.spectral_norm=true: D's head "
-                          f"({type(D.head).__name__}) must be one linear layer, normalised with the "
-                          f"read-out of the batch statistics; set one of the two options off")
-    return R.MinibatchHead(D.head, stats, joint=p.spectral_norm)
-
-
-def _refuse_combinations(cfg, p: "GANParams"):
-    """Options that cannot work together, refused before anything is built."""
-    # R1, the gradient penalty and the unrolled look-ahead differentiate D's gradient
-    double = [k for k in ("r1", "gp", "unroll") if getattr(p, k) > 0]
-    names = " and ".join(f"objective.{k}" for k in double)
-    off = " and ".join(f"objective.{k}=0" for k in double)
-    if cfg.train.compile and double:
-        raise ConfigError(f"train.compile: {names} differentiate{'s' * (len(double) == 1)} D's gradient "
-                          f"(double backward), which torch.compile does not support; set "
-                          f"train.compile=false, or {off}")
-    if p.minibatch == "discrimination" and double:
-        raise ConfigError(f"objective.minibatch=discrimination: its L1 distances (gankit.l1kernel) have no "
-                          f"second derivative, which {names} need{'s' * (len(double) == 1)}; set {off}, "
-                          f"or use objective.minibatch=std")
-    if p.clip > 0 and p.spectral_norm:
-        raise ConfigError("objective.clip with objective.spectral_norm=true: D uses W / sigma(W), which "
-                          "does not change when W is scaled, so clipping W bounds nothing D computes; choose "
-                          "one Lipschitz constraint: objective.clip=0 or objective.spectral_norm=false")
-
-
-# sub-options that do nothing while their remedy is off: (switch, is it on, a value that
-# switches it on, its sub-options)
-SUB_OPTIONS = (
-    ("ema", lambda p: p.ema > 0, "0.999", ("ema_start",)),
-    ("instance_noise", lambda p: p.instance_noise > 0, "0.1",
-     ("instance_noise_anneal", "instance_noise_schedule")),
-    ("gp", lambda p: p.gp > 0, "10", ("gp_center",)),
-    ("minibatch", lambda p: p.minibatch == "std", "std", ("minibatch_group",)),
-    ("minibatch", lambda p: p.minibatch == "discrimination", "discrimination",
-     ("minibatch_kernels", "minibatch_kernel_dim")),
-    ("lr_decay_final", lambda p: p.lr_decay_final < 1.0, "0.1", ("lr_decay_start",)),
-    ("drs", lambda p: p.drs, "true", ("drs_steps", "drs_lr", "drs_quantile")),
-    ("unroll", lambda p: p.unroll > 0, "5", ("unroll_lr",)),
-    ("critic_boost", lambda p: p.critic_boost > 0, "100", ("critic_boost_first", "critic_boost_every")),
-)
-
-
-def _warn_idle_sub_options(p: "GANParams"):
-    """A warning, not a refusal: presets and sweeps may set a sub-option for every run."""
-    defaults = {f.name: f.default for f in fields(p)}
-    for switch, on, example, subs in SUB_OPTIONS:
-        if on(p):
-            continue
-        for k in subs:
-            v = getattr(p, k)
-            if v != defaults[k]:
-                warnings.warn(f"objective.{k}={_show(v)} has no effect: objective.{switch} is "
-                              f"{_show(getattr(p, switch))}; switch it on with --set "
-                              f"objective.{switch}={example}", stacklevel=3)
-
-
-def _show(v) -> str:
-    return str(v).lower() if isinstance(v, bool) else f"{v:g}" if isinstance(v, float) else str(v)
-
-
-def _world_size() -> int:
-    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
-
-
-def _batch_named(rows: int, world: int, pack: int = 1) -> str:
-    """The batch a divisibility refusal is about, in the config's terms: ``rows`` is this
-    process's share of train.batch_size, the global batch."""
-    parts = [f"train.batch_size {rows * world}" + (" global" if world > 1 else "")]
-    parts += [f"{world} processes"] * (world > 1) + [f"pack {pack}"] * (pack > 1)
-    if len(parts) == 1:
-        return parts[0]
-    what = "D's batch" if pack > 1 else "each process's batch"
-    return f"{what} of {rows // pack}{' per process' * (world > 1 and pack > 1)} ({' / '.join(parts)})"
-
-
-def _batch_fix(rows: int, world: int, multiple: int) -> str:
-    """How to set train.batch_size so that every process's share is a multiple of ``multiple``."""
-    step = multiple * world
-    return f"set train.batch_size to a multiple of {step} (e.g. {-(-rows * world // step) * step})"
-
-
 class _WarnAtTrainStart:
     """Callback: a warning each time training starts or resumes (not when the run is only
     opened to evaluate or sample)."""
@@ -479,12 +369,6 @@ class GANParams:
     def check(self, where):
         if self.ema >= 1.0:
             raise ConfigError(f"{where}.ema: must be < 1 (0 switches it off), got {self.ema}")
-
-
-def _need(D, attr: str, what: str):
-    if not hasattr(D, attr):
-        raise ConfigError(f"objective.{what}: the discriminator {type(D).__name__} has no "
-                          f"{attr!r} (D must expose features(x) and head for this option)")
 
 
 @OBJECTIVES.register("gan", GANParams, "Algorithm 1: k D steps then one G step on G(z), plus remedies")

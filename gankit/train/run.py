@@ -6,7 +6,8 @@ wrapped and checkpointed.
         -> objective.setup(optimizers) makes the phases -> the loop -> the run folder
 
 The run folder itself is read and written only through gankit.runfolder.RunFolder; what a
-checkpoint holds, and how it is restored, is gankit.train.run_state.
+checkpoint holds, and how it is restored, is gankit.train.run_state; what a Run checks of the
+folder before training into it, gankit.train.run_checks.
 
 Under torchrun every process builds the same Run; gankit.train.distributed gives it its
 rank, and the Run wraps for data parallelism (SyncBatchNorm, the loop's gradient and log
@@ -31,39 +32,17 @@ from gankit.ops import sample_noise
 from gankit.registry import OBJECTIVES
 from gankit.runfolder import RunFolder
 from gankit.train.build import build_loss, build_net, build_nets, build_optimizer
+from gankit.train.device import resolve_device
 from gankit.train import distributed, threads
 from gankit.train.callbacks import Checkpointer, MetricsLogger, PeriodicEval, Progress, Snapshots
 from gankit.train.loop import NonFiniteLoss, Trainer
 from gankit.train.objective import Batch, ObjectiveContext, optimizer_params
 from gankit.train.parts import refuse_batch_norm_on_one_sample
 from gankit.train.precision import autocast_for
-from gankit.train.run_state import RunError, RunState
+from gankit.train.run_checks import refuse_going_back, refuse_moved_on, refuse_trained, start_again_or_refuse
+from gankit.train.run_state import RunError, RunState  # noqa: F401 (RunError: what a Run raises)
 from gankit.train.sampling import RunSampling
 from gankit.train.signals import StopOnSignal, TrainingInterrupted
-
-
-def resolve_device(name: str) -> torch.device:
-    """The torch device of `train.device`; "auto" is the first GPU when there is one."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise C.ConfigError(f"train.device: {name!r} is not a torch device; use cpu, cuda, cuda:1 "
-                            "or auto") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise C.ConfigError("train.device: CUDA is not available on this machine; "
-                            "use --set train.device=cpu (or auto)")
-    available = {"cpu": lambda: True, "cuda": lambda: True,
-                 "mps": lambda: torch.backends.mps.is_available(),
-                 "xpu": lambda: hasattr(torch, "xpu") and torch.xpu.is_available()}
-    if device.type not in available:
-        raise C.ConfigError(f"train.device: gankit trains on cpu, cuda (or mps, xpu where present), not "
-                            f"{device.type!r}; use --set train.device=cpu (or auto)")
-    if not available[device.type]():
-        raise C.ConfigError(f"train.device: {device.type} is not available on this machine; "
-                            "use --set train.device=cpu (or auto)")
-    return device
 
 
 def _absolute_data_location(cfg: RunConfig):
@@ -108,7 +87,8 @@ class Run(RunSampling, RunState):
             build_net=lambda registry, component, **kw: build_net(registry, component, data=self.dataset, **kw),
             sample_batch=self.sample_batch, sample_z=self.sample_z, cond_gen=self.cond_gen,
             log=self.log, to_model=self._to_model,
-            data_log_scale=lambda: 0.0 if self.scaler is None else float(self.scaler.scale.log().sum()))
+            data_log_scale=lambda: 0.0 if self.scaler is None else float(self.scaler.scale.log().sum()),
+            world_size=self.world.size)
         with torch.random.fork_rng(devices=[]):   # init from the seed; the caller's RNG untouched
             torch.manual_seed(cfg.seed)
             self.objective = OBJECTIVES.build(cfg.objective.name, cfg.objective.params,
@@ -222,9 +202,7 @@ class Run(RunSampling, RunState):
     @classmethod
     def create(cls, cfg: RunConfig, run_dir: str | Path) -> "Run":
         folder = RunFolder(run_dir)
-        if folder.checkpoints():
-            raise RunError(f"{run_dir} already holds a trained run; continue it with --resume "
-                           "or choose another --out folder")
+        refuse_trained(folder, run_dir)
         folder.check_new()              # a file, or the user's own folder: refuse before building
         _absolute_data_location(cfg)    # recorded absolute: the run opens from any folder later
         run = cls(cfg, run_dir)
@@ -237,9 +215,7 @@ class Run(RunSampling, RunState):
                                 "(gankit list shows what each metric needs)")
         if run.world.parallel:   # rank 0's folder (a default name has the clock in it)
             run.folder = folder = RunFolder(distributed.agree(run.world, str(run_dir)))
-            if folder.checkpoints():
-                raise RunError(f"{folder.path} already holds a trained run; continue it with "
-                               "--resume or choose another --out folder")
+            refuse_trained(folder, folder.path)
         if run.is_main:
             run.folder.claim_new()          # locked from here until the run is closed
             run.folder.write_config(C.dumps_toml(cfg))
@@ -276,27 +252,13 @@ class Run(RunSampling, RunState):
             self.folder.claim_existing()
         if load and write and not self.folder.checkpoints() and not self.folder.damaged() \
                 and self.folder.is_gankit_run():
-            # records past the first checkpoint's step: not a kill before it, the checkpoints went missing
-            first = min(self.cfg.train.checkpoint_every, self.cfg.train.steps)
-            recs = self.folder.records()
-            trained = max([r["step"] for r in recs if r.get("kind") == "train" and r["step"] > first]
-                          + [r["step"] for r in recs if r.get("kind") == "eval" and r["step"] >= first], default=0)
-            if trained:
-                raise RunError(f"{self.dir} has records of training to step {trained} but no checkpoint in "
-                               f"{self.folder.checkpoint_dir}; starting again would erase them: put the "
-                               "checkpoints back, or train anew into another folder (--out NEW)")
-            warnings.warn(f"{self.dir} has no checkpoint yet (stopped before its first one); "
-                          "training starts again from step 0", stacklevel=2)
-            self.folder.clear_records()
-            self.folder.clear_snapshots()
+            start_again_or_refuse(self)
         elif load:
             stored = C.to_dict(C.load(self.folder.read_config(), [])) if overrides else None
             state, _ = self.folder.load_checkpoint(C.to_dict(self.cfg), stored)   # on the CPU; load_state_dict moves
             self.load_state_dict(state)
-        if write and self.step > self.cfg.train.steps:
-            raise RunError(f"{self.dir} is at step {self.step}, past train.steps={self.cfg.train.steps}; a run "
-                           f"does not go back: give train.steps above {self.step} to train on, or evaluate "
-                           f"an earlier state with a new run")
+        if write:
+            refuse_going_back(self)
         # config.toml: the config in force for the sessions that train it (the session records keep
         # the history); a reader's overrides (an evaluation, sampling) are its own, not the run's
         if overrides and write:
@@ -313,14 +275,7 @@ class Run(RunSampling, RunState):
         world = self.world
         if self.is_main:
             self.folder.lock()    # one writer: another process training this folder stops here
-            # the lock is per process: another Run of this folder in this process may have trained
-            # it since this one loaded its state; going on would cut its records and checkpoints
-            from gankit.io import intact     # a damaged newer file is no one's progress
-            newest = max((s for s, p in self.folder.checkpoints() if intact(p)), default=0)
-            if newest > self.step:
-                raise RunError(f"{self.dir} holds a checkpoint of step {newest}, past this Run's step "
-                               f"{self.step} (another Run object trained it since this one was opened); "
-                               "open the run again (api.open_run / Run.open) to continue from there")
+            refuse_moved_on(self)
             if self.overrides and not self._config_written:   # opened with overrides, now trained:
                 self.folder.write_config(C.dumps_toml(self.cfg))  # they are the run's config
                 self._config_written = True

@@ -53,6 +53,28 @@ def labelled_subset(labels: Tensor, per_class: int, seed: int) -> Tensor:
     return torch.cat(keep).sort().values
 
 
+def _warn_untrained_classes(ds, counts: Tensor):
+    """A class with no training image gets no labelled image: D cannot learn it, while its
+    held-out images still count in test_accuracy."""
+    empty = [k for k in range(len(counts)) if counts[k] == 0]
+    if not empty:
+        return
+    names = getattr(ds, "class_names", None) or list(range(len(counts)))
+    held = ds.split_labels("heldout")
+    n_held = 0 if held is None else int(sum((held == k).sum() for k in empty))
+    many = len(empty) > 1
+    them = "them" if many else "it"
+    if n_held:
+        what = (f"{n_held} held-out image{'s' * (n_held != 1)} of {them} still count{'s' * (n_held == 1)} in "
+                f"test_accuracy as {'almost certain misses' if n_held > 1 else 'an almost certain miss'}")
+    else:
+        what = f"test_accuracy is not affected (no held-out image of {them} either)"
+    warnings.warn(f"objective ssgan: class{'es' * many} {', '.join(repr(names[k]) for k in empty)} "
+                  f"{'have' if many else 'has'} no training images, so none is labelled and D never learns "
+                  f"{them}; {what}: give every class enough images that some are left "
+                  "for training", stacklevel=3)
+
+
 class SemiSupervisedGAN(Objective):
     def __init__(self, ctx: ObjectiveContext, p: "SSGANParams"):
         super().__init__()
@@ -73,7 +95,8 @@ class SemiSupervisedGAN(Objective):
                               "unlabelled images with the gan objective")
         labels = ds.split_labels("train")
         idx = labelled_subset(labels, p.labels_per_class, cfg.seed)
-        counts = torch.bincount(labels)
+        counts = torch.bincount(labels, minlength=self.K)
+        _warn_untrained_classes(ds, counts)
         smallest = int(counts[counts > 0].min())
         if p.labels_per_class >= smallest:
             warnings.warn(f"objective ssgan: labels_per_class={p.labels_per_class} is not below the smallest "

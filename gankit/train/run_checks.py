@@ -1,0 +1,62 @@
+"""What a Run checks of its run folder before training into it, so that no session
+overwrites training it does not know of:
+
+- a new run refuses a folder that already holds a trained run;
+- a run opened to train with no checkpoint starts again from step 0 when it was stopped
+  before its first checkpoint, and is refused when its records go past that step (the
+  checkpoints went missing: starting again would erase them);
+- a run does not go back: train.steps below its step is refused;
+- a Run refuses to train a folder another Run object (in this process) trained since it
+  was opened.
+"""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+from gankit.runfolder import RunFolder
+from gankit.train.run_state import RunError
+
+
+def refuse_trained(folder: RunFolder, where: str | Path):
+    """A new run into ``folder``: refused when it holds checkpoints."""
+    if folder.checkpoints():
+        raise RunError(f"{where} already holds a trained run; continue it with --resume "
+                       "or choose another --out folder")
+
+
+def start_again_or_refuse(run):
+    """A folder opened to train that holds no checkpoint: killed before its first one, its
+    records and snapshots are cleared and training starts again from step 0."""
+    # records past the first checkpoint's step: not a kill before it, the checkpoints went missing
+    first = min(run.cfg.train.checkpoint_every, run.cfg.train.steps)
+    recs = run.folder.records()
+    trained = max([r["step"] for r in recs if r.get("kind") == "train" and r["step"] > first]
+                  + [r["step"] for r in recs if r.get("kind") == "eval" and r["step"] >= first], default=0)
+    if trained:
+        raise RunError(f"{run.dir} has records of training to step {trained} but no checkpoint in "
+                       f"{run.folder.checkpoint_dir}; starting again would erase them: put the "
+                       "checkpoints back, or train anew into another folder (--out NEW)")
+    warnings.warn(f"{run.dir} has no checkpoint yet (stopped before its first one); "
+                  "training starts again from step 0", stacklevel=3)
+    run.folder.clear_records()
+    run.folder.clear_snapshots()
+
+
+def refuse_going_back(run):
+    """A run opened to train past its train.steps: refused (a run does not go back)."""
+    if run.step > run.cfg.train.steps:
+        raise RunError(f"{run.dir} is at step {run.step}, past train.steps={run.cfg.train.steps}; a run "
+                       f"does not go back: give train.steps above {run.step} to train on, or evaluate "
+                       f"an earlier state with a new run")
+
+
+def refuse_moved_on(run):
+    """The folder's lock is per process: another Run of this folder in this process may have
+    trained it since ``run`` loaded its state; going on would cut its records and checkpoints."""
+    from gankit.io import intact     # a damaged newer file is no one's progress
+    newest = max((s for s, p in run.folder.checkpoints() if intact(p)), default=0)
+    if newest > run.step:
+        raise RunError(f"{run.dir} holds a checkpoint of step {newest}, past this Run's step "
+                       f"{run.step} (another Run object trained it since this one was opened); "
+                       "open the run again (api.open_run / Run.open) to continue from there")
