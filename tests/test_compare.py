@@ -167,7 +167,7 @@ def test_compare_out_that_cannot_be_a_file_is_named_before_any_work(tmp_path, ca
 
 def test_an_infinite_metric_keeps_its_row(tmp_path):
     """A reverse KL of "inf" (no high-quality sample; jsonable writes inf as "inf") had no
-    row in the report's table nor in compare's; it shows as "inf" and is never 'better'."""
+    row in the report's table nor in compare's; it shows as "inf", and the finite value beats it."""
     from gankit.report.metricinfo import groups, key_infos
     a = _fake_run(tmp_path / "a", "nonsaturating", jsd=0.10, covered=0)
     RunFolder(a).append({"step": 100, "kind": "eval", "reverse_kl": float("inf")})
@@ -175,10 +175,26 @@ def test_an_infinite_metric_keeps_its_row(tmp_path):
     RunFolder(b).append({"step": 100, "kind": "eval", "reverse_kl": 0.3})
     assert RunFolder(a).records("eval")[-1]["reverse_kl"] == "inf"
     by = {m["key"]: m for m in CMP.compare_data([a, b])["metrics"]}
-    assert by["reverse_kl"]["shown"] == ["inf", "0.300"] and by["reverse_kl"]["best"] == []
+    assert by["reverse_kl"]["shown"] == ["inf", "0.300"] and by["reverse_kl"]["best"] == [1]
     rows = {r["key"]: r for g in groups({"step": 100, "reverse_kl": "inf", "jsd": 0.1}, None, key_infos())
             for r in g["rows"]}
     assert rows["reverse_kl"]["value"] == "inf"
+
+
+def test_a_finite_value_beats_the_worst_infinity(tmp_path, capsys):
+    """`reverse_kl 2.079 vs inf (lower is better)` marked nothing: infinities were dropped
+    before ranking.  +inf (lower is better) or -inf (higher is better) is the worst value."""
+    assert better_of([2.079, "inf"], "lower") == [0] and better_of([2.079, float("inf")], "lower") == [0]
+    assert better_of(["-inf", 0.5], "higher") == [1] and better_of(["inf", "inf", 1.0], "lower") == [2]
+    assert better_of(["inf", "inf"], "lower") == [] and better_of(["inf", float("inf")], "lower") == []
+    assert better_of(["-inf", 0.5, 0.7], "lower") == [1]       # the wrong-way infinity: no measurement
+    a = _fake_run(tmp_path / "a", "nonsaturating", jsd=0.10, covered=6)
+    RunFolder(a).append({"step": 100, "kind": "eval", "reverse_kl": 2.079})
+    b = _fake_run(tmp_path / "b", "hinge", jsd=0.10, covered=6)
+    RunFolder(b).append({"step": 100, "kind": "eval", "reverse_kl": float("inf")})
+    assert main(["compare", str(a), str(b), "--text"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("reverse_kl"))
+    assert "2.079 *" in row and "inf *" not in row
 
 
 def test_compare_legend_names_every_run_in_run_order():
@@ -223,3 +239,69 @@ def test_each_run_is_compared_at_its_own_sampling_temperature(tmp_path, capsys):
     assert not any(r.get("nll_oracle") in (3.0, 6.0) for recs in data["_records"] for r in recs)
     assert main(["compare", str(a), str(b), "--text"]) == 0
     assert "a: evaluations at generator.temperature 0.5 left out (it samples at 1" in capsys.readouterr().out
+
+
+def test_more_than_eight_runs_are_told_apart_and_their_infinities_fit_the_panel(tmp_path):
+    """22 runs: r00, r08 and r16 had one colour; the "= inf at steps" lines of 20 runs ran
+    over the panel below and out of the figure."""
+    import re
+
+    import matplotlib.pyplot as plt
+
+    from gankit.report.plots import figure_compare, run_style
+    runs = [(f"r{i:02d}", [{"step": s, "kind": "eval", "jsd": 0.1 * i + s, "reverse_kl": "inf"} for s in (3, 6)])
+            for i in range(22)]
+    fig = figure_compare(runs, [("JSD", "eval", "jsd"), ("reverse KL", "eval", "reverse_kl"), ("JSD", "eval", "jsd")])
+    handles = fig.legends[0].legend_handles
+    assert len({(h.get_color(), h.get_linestyle(), h.get_marker()) for h in handles}) == 22
+    fig.canvas.draw()
+    panel = fig.axes[1]
+    box, legend = panel.get_window_extent(), panel.get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["22 runs = inf at steps 3, 6"]
+    ext = legend.get_window_extent()
+    assert box.x0 - 1 <= ext.x0 and ext.x1 <= box.x1 + 1 and box.y0 - 1 <= ext.y0 and ext.y1 <= box.y1 + 1
+    plt.close(fig)
+    folders = []
+    for i in range(10):
+        folders.append(_fake_run(tmp_path / f"r{i}", "hinge", jsd=0.1 * i, covered=i % 8))
+    page = tmp_path / "c.html"
+    assert main(["compare", *map(str, folders), "--out", str(page)]) == 0
+    swatches = re.findall(r'<svg class="swatch".*?stroke="([^"]+)"[^>]*?(?:stroke-dasharray="([^"]+)")?/>',
+                          page.read_text())
+    assert swatches == [(run_style(i).colour, run_style(i).dasharray) for i in range(10)]
+    assert len(set(swatches)) == 10
+
+
+def test_eval_records_without_settings_are_taken_at_the_runs_eval_config(tmp_path):
+    """Records written during training by an older gankit have no settings: None equalled None
+    (runs of 3,000 and 500 samples were ranked) and differed from real settings."""
+    def run(name, n_samples, settings=None):
+        f = RunFolder(_fake_run(tmp_path / name, "hinge", jsd=0.1, covered=6))
+        f.write_config(f.config_path.read_text() + f'[eval]\nn_samples = {n_samples}\nfeatures = "classifier"\n'
+                       'pr_k = 3\ndc_k = 5\n')
+        f.append({"step": 100, "kind": "eval", "jsd": 0.2 if settings else 0.3,
+                  **({"settings": settings} if settings else {})})
+        return f.path
+    old_3000, old_500 = run("a", 3000), run("b", 500)
+    assert "eval.n_samples" in CMP.compare_data([old_3000, old_500])["note"]
+    new_500 = run("c", 500, {"n_samples": 500, "features": "classifier", "pr_k": 3, "dc_k": 5, "metrics": []})
+    data = CMP.compare_data([old_500, new_500])
+    assert data["note"] == "" and {m["key"]: m["best"] for m in data["metrics"]}["jsd"] == [1]
+
+
+def test_a_checkpoint_past_the_records_gives_the_step_and_at_least_the_recorded_time(tmp_path):
+    """The step comes from the newest intact checkpoint's name; where its training time cannot
+    be read, the last record's is shown as a lower bound, not as the run's."""
+    import zipfile
+    a = _fake_run(tmp_path / "a", "hinge", jsd=0.1, covered=6)
+    f = RunFolder(a)
+    f.write_config(f.config_path.read_text().replace("steps = 100", "steps = 400"))
+    f.checkpoint_dir.mkdir()
+    with zipfile.ZipFile(f.checkpoint_dir / "step_00000181.pt", "w") as z:   # whole, but no torch pickle
+        z.writestr("archive/other", "x")
+    (f.checkpoint_dir / "step_00000190.pt").write_bytes(b"torn")                # not intact: not the step
+    (run,) = CMP.compare_data([a])["runs"]
+    assert run["step"] == 181 and run["train_time_s"] == 10.0 and run["train_time_at_least"]
+    page = tmp_path / "c.html"
+    assert main(["compare", str(a), "--out", str(page)]) == 0
+    assert ">at least 10.0 s<" in page.read_text()

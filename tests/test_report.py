@@ -243,3 +243,27 @@ def test_tensorboard_keeps_another_temperatures_point_off_the_runs_curve(tmp_pat
     assert _tensorboard_view(run, rec, 0.5) == {"step": 5, "kind": "eval", "settings": {"temperature": 0.5},
                                                 "nll_test_at_T0.5": 3.0}
     assert _tensorboard_view(run, rec, 1.0) is rec
+
+
+def _visible_points(ax) -> set:
+    """(x, y) of every point a line of the axes draws a marker at."""
+    return {(float(x), float(y)) for line in ax.get_lines() if line.get_marker() not in (None, "", "None", "none")
+            for x, y in zip(line.get_xdata(), line.get_ydata()) if np.isfinite(y)}
+
+
+def test_a_single_logged_value_is_drawn():
+    """A 4-step run logs one train record, and a finite value between infinities has no
+    neighbour: a line without markers through one point draws nothing."""
+    import matplotlib.pyplot as plt
+
+    from gankit.report.plots import figure_compare, figure_curves
+    fig = figure_curves([{"step": 4, "kind": "train", "loss_d": 1.3, "loss_g": 0.7}])
+    assert {(4.0, 1.3), (4.0, 0.7)} <= _visible_points(fig.axes[0])
+    plt.close(fig)
+    recs = [{"step": s, "kind": "train", "loss_g": v} for s, v in [(1, "inf"), (2, 0.5), (3, "inf"), (4, 0.6),
+                                                                   (5, 0.7)]]
+    fig = figure_compare([("a", recs), ("b", recs[3:4])], [("G loss", "train", "loss_g")])
+    points = _visible_points(fig.axes[0])
+    assert (2.0, 0.5) in points and (4.0, 0.6) in points          # both runs' lone values
+    assert (5.0, 0.7) not in points                               # on a line: no marker needed
+    plt.close(fig)

@@ -277,3 +277,46 @@ def test_a_reused_final_evaluation_reads_as_a_measured_one(tmp_path, tiny):
     run.close()
     assert reused["reverse_kl"] == measured["reverse_kl"] == float("inf")
     assert all(not isinstance(v, str) for v in reused.values())
+
+
+def test_a_run_stopped_between_log_steps_is_at_its_checkpoints_step(tmp_path, tiny):
+    """Ctrl-C at step 13 writes checkpoint 13 (what --resume continues from); the report said
+    "stopped at step 10", and compare showed 10 and the training time of that record."""
+    import signal
+
+    from gankit.report import write_report
+    from gankit.report.compare import compare_data
+    from gankit.train.signals import TrainingInterrupted
+
+    class CtrlCAt13:          # the signal handler's effect: stop after the current step
+        def on_step_end(self, trainer):
+            if trainer.step == 13:
+                trainer.stop = signal.SIGINT
+    run = Run.create(C.load("ring", tiny + ["train.steps=100", "train.checkpoint_every=50"]), tmp_path / "r")
+    run.objective.callbacks.append(CtrlCAt13())
+    with pytest.raises(TrainingInterrupted):
+        run.train()
+    run.close()
+    folder = RunFolder(tmp_path / "r")
+    assert [s for s, _ in folder.checkpoints()] == [13] and folder.records("train")[-1]["step"] == 10
+    held = folder.load_file(folder.checkpoints()[-1][1])["train_time"]
+    page = write_report(tmp_path / "r").read_text()
+    assert "stopped at step 13 of 100: continue with gankit train --resume" in page
+    (info,) = compare_data([tmp_path / "r"])["runs"]
+    assert info["step"] == 13 and info["train_time_s"] == pytest.approx(held, abs=1e-3)
+    assert info["train_time_s"] > folder.records("train")[-1]["time"] and not info["train_time_at_least"]
+
+
+def test_a_run_stopped_before_its_first_checkpoint_is_not_told_to_resume(tmp_path, tiny):
+    """A non-finite loss at step 2: no checkpoint, no train record; --resume would fail the same way."""
+    import re
+
+    from gankit.report import write_report
+    from gankit.train.loop import NonFiniteLoss
+    run = Run.create(C.load("ring", tiny + ["optim_d.lr=1e30", "optim_g.lr=1e30"]), tmp_path / "r")
+    with pytest.raises(NonFiniteLoss):
+        run.train()
+    run.close()
+    assert not RunFolder(tmp_path / "r").checkpoints() and not RunFolder(tmp_path / "r").records("train")
+    (badge,) = re.findall(r'class="badge stopped">(.*?)</span>', write_report(tmp_path / "r").read_text())
+    assert "--resume" not in badge and "before its first checkpoint" in badge and "start it again" in badge

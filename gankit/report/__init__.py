@@ -170,13 +170,16 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
     if isinstance(counts, list) and counts and all(MI.is_number(c) for c in counts):   # a damaged record: no table
         curves.append(_mode_section(last, dataset))
 
-    step = max([int(s["step"]) for s in snaps] + [r.get("step", 0) for r in records], default=0)
-    seconds = max([r["time"] for r in train if MI.is_number(r.get("time"))], default=0.0)
+    from gankit.report.progress import run_progress, stopped_note
+    done = run_progress(folder, records, [s["step"] for s in snaps])
+    step = done.step
     sessions = _sessions(records)
     return {
         "title": folder.path.name, "live": live, "refresh": LIVE_REFRESH_S, "step": step,
         "total": cfg.train.steps, "progress": min(100.0, 100.0 * step / max(cfg.train.steps, 1)),
-        "train_time": _duration(seconds), "built": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "stopped": stopped_note(done, cfg.train.steps, cfg.train.checkpoint_every),
+        "train_time": ("at least " if done.at_least else "") + _duration(done.seconds or 0.0),
+        "built": time.strftime("%Y-%m-%d %H:%M:%S"),
         "facts": [("data", cfg.data.name), ("G", cfg.generator.name), ("D", cfg.discriminator.name),
                   ("loss", cfg.loss.name), ("objective", cfg.objective.name), ("seed", str(cfg.seed)),
                   ("batch", str(cfg.train.batch_size)), ("snapshots", str(len(snaps))),

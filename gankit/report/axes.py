@@ -4,6 +4,8 @@ values are marked rather than dropped."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import matplotlib
 
@@ -75,6 +77,24 @@ def log_y(ax):
 
 
 PALETTE = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000", "#f0e442"]
+# beyond the 8 colours, each further 8 runs get the next line style and marker together:
+# (matplotlib style, the same dashes as an SVG stroke-dasharray for the page's swatch, marker)
+LINE_STYLES = [("-", "", "o"), ("--", "6 3", "s"), (":", "1.5 2.5", "^"), ("-.", "6 2 1.5 2", "D")]
+
+
+@dataclass(frozen=True)
+class RunStyle:
+    colour: str
+    ls: str
+    dasharray: str     # the line style as SVG draws it (the runs table's swatch); "" = solid
+    marker: str
+
+
+def run_style(i: int) -> RunStyle:
+    """Run i's style in compare's panels, legend and table: 8 colours x 4 line styles (with
+    a marker each), 32 runs told apart; beyond that styles repeat, the legend still names all."""
+    ls, dash, marker = LINE_STYLES[(i // len(PALETTE)) % len(LINE_STYLES)]
+    return RunStyle(PALETTE[i % len(PALETTE)], ls, dash, marker)
 
 
 def _style(ax, title: str):
@@ -122,10 +142,17 @@ def _steps_text(steps: list) -> str:
     return ("step " if len(steps) == 1 else "steps ") + shown + more
 
 
-def _mark_infinite(ax, name: str, pos: list, neg: list, color) -> list[tuple]:
+class InfNote(NamedTuple):
+    """A legend entry for infinite values: its handle and label, and which ones (sign "" or "-")."""
+    handle: object
+    label: str
+    sign: str
+    steps: list
+
+
+def _mark_infinite(ax, name: str, pos: list, neg: list, color) -> list[InfNote]:
     """Infinite values cannot be drawn on the axis: a triangle at the panel's top (+inf) or
-    bottom (-inf) edge at their steps, and a legend entry naming them, so they are not lost.
-    Returns (handle, label) pairs for the panel's legend."""
+    bottom (-inf) edge at their steps, and a legend entry naming them, so they are not lost."""
     from matplotlib.lines import Line2D
     from matplotlib.transforms import blended_transform_factory
     edge = blended_transform_factory(ax.transData, ax.transAxes)   # x in steps, y in panel height
@@ -135,21 +162,54 @@ def _mark_infinite(ax, name: str, pos: list, neg: list, color) -> list[tuple]:
             continue
         ax.plot(steps, [y] * len(steps), ls="none", marker=marker, ms=6, color=color, transform=edge,
                 clip_on=False, zorder=5)
-        out.append((Line2D([], [], ls="none", marker=marker, ms=6, color=color),
-                    f"{name} = {sign}inf at {_steps_text(steps)}"))
+        out.append(InfNote(Line2D([], [], ls="none", marker=marker, ms=6, color=color),
+                           f"{name} = {sign}inf at {_steps_text(steps)}", sign, list(steps)))
     return out
 
 
-def _plot_key(ax, records: list[dict], key: str, name: str, color, **kw):
+MAX_INF_LINES = 3     # a panel's legend names at most this many runs' infinities
+
+
+def _summarise_infinite(notes: list[InfNote]) -> list:
+    """The infinity entries of a panel; of more than MAX_INF_LINES runs, one line per sign
+    ("19 runs = inf at steps 3, 6"), so the legend stays inside its panel.  The triangles at
+    the edge keep each run's colour."""
+    from matplotlib.lines import Line2D
+    if len(notes) <= MAX_INF_LINES:
+        return notes
+    out = []
+    for sign, marker in (("", "^"), ("-", "v")):
+        mine = [n for n in notes if n.sign == sign]
+        if mine:
+            steps = sorted({s for n in mine for s in n.steps})
+            out.append((Line2D([], [], ls="none", marker=marker, ms=6, color="#555555"),
+                        f"{len(mine)} runs = {sign}inf at {_steps_text(steps)}"))
+    return out
+
+
+def _isolated(values: list) -> list[int]:
+    """Indices of finite values with no finite neighbour: a line through them is no line."""
+    fin = [math.isfinite(x) for x in values]
+    return [i for i, f in enumerate(fin)
+            if f and not (i > 0 and fin[i - 1]) and not (i + 1 < len(fin) and fin[i + 1])]
+
+
+def _plot_key(ax, records: list[dict], key: str, name: str, color, lone_marker: str = "o", **kw):
     """Draw one key over steps; returns its line (None when it has no finite value) and the
-    legend entries of its infinite values."""
+    legend entries of its infinite values.  A line drawn without markers gets one (``lone_marker``)
+    at each point that has no neighbour on it: a single logged value, or one between infinities."""
     s, v, pos, neg = _series(records, key)
     line = None
     if any(math.isfinite(x) for x in v):
         line = ax.plot(s, v, color=color, **kw)[0]
+        lone = _isolated(v) if kw.get("marker") in (None, "", "none", "None") else []
+        if lone:
+            ax.plot([s[i] for i in lone], [v[i] for i in lone], ls="none", marker=lone_marker,
+                    ms=max(kw.get("ms", 0), 4), color=color, zorder=line.get_zorder())
     return line, _mark_infinite(ax, name, pos, neg, color)
 
 
 def _legend(ax, entries: list[tuple], **kw):
+    """A legend of (handle, label, ...) entries."""
     if entries:
-        ax.legend([h for h, _ in entries], [lab for _, lab in entries], **kw)
+        ax.legend([e[0] for e in entries], [e[1] for e in entries], **kw)

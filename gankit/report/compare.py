@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from gankit.report import metricinfo as MI
+from gankit.report.progress import run_progress
 from gankit.runfolder import RunFolder
 
 TRAIN_PANELS = [("loss_d", "D loss"), ("loss_g", "G loss"), ("d_real", "D(x) on real"),
@@ -65,14 +66,14 @@ def compare_data(run_dirs: list[str | Path]) -> dict:
     for name, f in zip(names, folders):
         recs = f.records()
         raw = f.read_config()
-        train = [r for r in recs if r.get("kind") == "train"]
         # a run's numbers are those at its own sampling temperature; points measured at another
         # (gankit eval --set generator.temperature=T) are left out of its table and curves
         own = MI.own_temperature(raw.get("generator"))
         evals, elsewhere = MI.by_temperature([r for r in recs if r.get("kind") == "eval"], own)
-        seconds = max([r["time"] for r in train if MI.is_number(r.get("time"))], default=None)
-        runs.append({"name": name, "path": str(f.path), "step": max([r.get("step", 0) for r in recs], default=0),
-                     "train_time_s": seconds, "eval_step": evals[-1]["step"] if evals else None,
+        done = run_progress(f, recs)     # a run stopped between log steps: its checkpoint's step
+        runs.append({"name": name, "path": str(f.path), "step": done.step,
+                     "train_time_s": done.seconds, "train_time_at_least": done.at_least,
+                     "eval_step": evals[-1]["step"] if evals else None,
                      "temperature": own,
                      "other_temperatures": sorted({MI.record_temperature(r) for r in elsewhere})})
         left_out = {id(r) for r in elsewhere}
@@ -106,10 +107,19 @@ def _not_comparable(configs: list[dict], finals: list[dict]) -> list[str]:
     metrics measure (the data, the features, the sample count); empty when comparable."""
     keys = sorted({k for c in configs for k in c if k.startswith(SAME_FOR_METRICS)})
     out = [k for k in keys if len({json.dumps(c.get(k), sort_keys=True) for c in configs}) > 1]
-    settings = [e.get("settings") or {} for e in finals if e]
+    settings = [_eval_settings(e, c) for e, c in zip(finals, configs) if e]
     out += [f"eval.{k}" for k in SAME_EVAL_SETTINGS
             if len({json.dumps(s.get(k), sort_keys=True) for s in settings}) > 1 and f"eval.{k}" not in out]
     return out
+
+
+def _eval_settings(final: dict, config: dict) -> dict:
+    """The eval settings of a run's final evaluation: its record's, and for what that does not
+    hold (records an older gankit wrote during training have no settings) config.toml's eval.*,
+    which that evaluation used."""
+    recorded = final.get("settings")
+    recorded = recorded if isinstance(recorded, dict) else {}
+    return {k: recorded[k] if k in recorded else config.get(f"eval.{k}") for k in SAME_EVAL_SETTINGS}
 
 
 def to_json(data: dict) -> str:
@@ -163,9 +173,9 @@ def write_compare(run_dirs: list[str | Path], out: str | Path = "compare.html") 
     names = [r["name"] for r in data["runs"]]
     fig = plots.figure_compare(list(zip(names, data["_records"])), _panels(data["_records"], data["metrics"]))
     figure = png(fig, "runs overlaid") if fig is not None else None
-    colours = [plots.PALETTE[i % len(plots.PALETTE)] for i in range(len(names))]
+    styles = [plots.run_style(i) for i in range(len(names))]
     page = render("compare.html.j2", runs=data["runs"], metrics=data["metrics"], diff=data["config_diff"],
                   note=data["note"],
-                  figure=figure, colours=colours, built=time.strftime("%Y-%m-%d %H:%M:%S"),
+                  figure=figure, styles=styles, built=time.strftime("%Y-%m-%d %H:%M:%S"),
                   live=False, refresh=0, fmt=lambda v: "\u2014" if v is None else json.dumps(v))
     return write_text_atomic(Path(out), page)

@@ -148,15 +148,23 @@ def eval_keys(evals: list[dict], infos: dict[str, KeyInfo]) -> list[str]:
 
 def better_of(values: list, better: str | None) -> list[int]:
     """Indices of the best value(s) under the direction: every run that ties for it; none
-    when there is no direction, fewer than two numbers, or all of them are equal."""
-    idx = [i for i, v in enumerate(values) if is_number(v) and math.isfinite(v)]   # NaN/inf: never "better"
-    if better not in ("higher", "lower") or len(idx) < 2:
+    when there is no direction, fewer than two values, or all of them are equal.  The
+    worst infinity (+inf where lower is better, -inf where higher is; "inf" / "-inf" as the
+    records write them) is a result that any finite value beats; NaN and the opposite
+    infinity (a reverse KL of -inf) are no measurement and never rank."""
+    if better not in ("higher", "lower"):
         return []
-    nums = [values[i] for i in idx]
-    if min(nums) == max(nums):
+    worst = math.inf if better == "lower" else -math.inf
+    idx, nums = [], []
+    for i, v in enumerate(values):
+        x = as_float(v)
+        if x is not None and (math.isfinite(x) or x == worst):
+            idx.append(i)
+            nums.append(x)
+    if len(idx) < 2 or min(nums) == max(nums):
         return []
     best = max(nums) if better == "higher" else min(nums)
-    return [i for i in idx if values[i] == best]
+    return [i for i, x in zip(idx, nums) if x == best]
 
 
 ARROW = {"higher": "\u2191 higher is better", "lower": "\u2193 lower is better", None: "descriptive"}

@@ -6,7 +6,8 @@ import math
 import numpy as np
 
 # plt and PALETTE are also imported from here by the other figure modules
-from gankit.report.axes import PALETTE, _grid, _legend, _plot_key, _style, log_y, plt
+from gankit.report.axes import (PALETTE, _grid, _legend, _plot_key, _style, _summarise_infinite, log_y, plt,
+                                run_style)
 
 
 def pick_snapshots(snaps: list[dict], n: int = 6) -> list[dict]:
@@ -249,31 +250,36 @@ def figure_eval(evals: list[dict], keys: list[str], infos, reference: dict | Non
 
 def figure_compare(runs: list[tuple[str, list[dict]]], panels: list[tuple[str, str, str]]):
     """Runs overlaid: ``runs`` = [(name, records)], ``panels`` = [(title, kind, key)] with
-    kind "train" or "eval"; one colour per run, the same in every panel."""
+    kind "train" or "eval"; one style per run (run_style: colour, line style, marker), the
+    same in every panel."""
+    from matplotlib.lines import Line2D
     if not panels:
         return None
     fig, axes = _grid(len(panels), cols=3, w=4.4, h=2.8)
-    first: dict[int, object] = {}        # run index -> a line of it, whichever panel drew one
+    styles = [run_style(i) for i in range(len(runs))]
+    shown: set[int] = set()        # runs any panel draws (a VAE logs no loss_d)
     for ax, (title, kind, key) in zip(axes, panels):
         notes = []
         for i, (name, recs) in enumerate(runs):
-            line, inf = _plot_key(ax, [r for r in recs if r.get("kind") == kind], key, name,
-                                  PALETTE[i % len(PALETTE)], lw=1.3, marker="o" if kind == "eval" else None, ms=3)
-            if line is not None:
-                first.setdefault(i, line)
-            elif inf:
-                first.setdefault(i, inf[0][0])
+            st = styles[i]
+            line, inf = _plot_key(ax, [r for r in recs if r.get("kind") == kind], key, name, st.colour,
+                                  lone_marker=st.marker, lw=1.3, ls=st.ls,
+                                  marker=st.marker if kind == "eval" else None, ms=3)
+            if line is not None or inf:
+                shown.add(i)
             notes += inf
         _style(ax, title)
         ax.title.set_fontsize(9)
-        _legend(ax, notes, fontsize=6, frameon=False)
-    # one entry per run that any panel shows (a VAE logs no loss_d), in run order; explicit
-    # labels, since matplotlib would drop a run whose folder name starts with "_"
-    order = sorted(first)
+        _legend(ax, _summarise_infinite(notes), fontsize=6, frameon=False)
+    # one entry per run shown, in run order, in its full style; explicit labels, since
+    # matplotlib would drop a run whose folder name starts with "_"
+    order = sorted(shown)
     if order:
+        handles = [Line2D([], [], color=styles[i].colour, ls=styles[i].ls, marker=styles[i].marker, ms=4,
+                          lw=1.3) for i in order]
         labels = [runs[i][0] for i in order]
-        fig.legend([first[i] for i in order], labels, loc="upper center", ncol=min(len(labels), 4), fontsize=8,
-                   frameon=False, bbox_to_anchor=(0.5, 1.0 + 0.02 * math.ceil(len(labels) / 4)))
+        fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 4), fontsize=8,
+                   frameon=False, handlelength=3, bbox_to_anchor=(0.5, 1.0 + 0.02 * math.ceil(len(labels) / 4)))
     fig.tight_layout()
     return fig
 
