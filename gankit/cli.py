@@ -325,8 +325,12 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 
 
 def _terminated(signum, frame):
+    """SIGTERM outside the training loop (set-up, evaluation), whose own handler says more."""
+    from gankit.train.distributed import launched
     from gankit.train.signals import TrainingInterrupted
-    raise TrainingInterrupted(signum, "SIGTERM received; stopped (the last checkpoint written is kept)")
+    why = ("; torchrun stops every process when one fails, so another process's error may say why"
+           if launched() else "")
+    raise TrainingInterrupted(signum, f"SIGTERM received; stopped (checkpoints already written are kept){why}")
 
 
 def _oom_advice(e: BaseException) -> str:

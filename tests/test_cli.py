@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from gankit import config as C
 
@@ -131,3 +132,20 @@ def test_eval_of_named_metrics_that_measure_nothing_is_an_error_not_an_empty_rec
     assert main(["eval", str(out), "--metrics", "is"]) == 2
     assert "nothing measured on this data" in capsys.readouterr().err
     assert '"kind": "eval"' not in (out / "metrics.jsonl").read_text()
+
+
+def test_a_sigterm_under_torchrun_points_at_the_other_processes(monkeypatch):
+    """torchrun SIGTERMs every rank when one fails: the stopped rank said only that its last
+    checkpoint was kept, though the run may have none and the cause is another rank's error."""
+    import signal
+    from gankit.cli import _terminated
+    from gankit.train.signals import TrainingInterrupted
+    monkeypatch.delenv("RANK", raising=False)
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    with pytest.raises(TrainingInterrupted, match=r"checkpoints already written are kept\)$"):
+        _terminated(signal.SIGTERM, None)
+    monkeypatch.setenv("RANK", "1")
+    with pytest.raises(TrainingInterrupted, match="another process's error may say why") as e:
+        _terminated(signal.SIGTERM, None)
+    assert e.value.exit_code == 143
