@@ -320,6 +320,11 @@ def _cmd_sweep(a) -> None:
     if len(set(labels)) < len(labels):
         raise ConfigError(f"two variants share a label ({', '.join(labels)}); name them LABEL=SOURCE")
     imports = list(getattr(a, "imports", None) or [])
+    # each job's seed is its own (--first-seed, --seeds): one given here would be dropped
+    for label, _, ov in variants:
+        if any(o.split("=", 1)[0].strip() == "seed" for o in ov + a.set):
+            raise ConfigError(f"variant {label}: seed is set per job; drop seed=... and use "
+                              "--first-seed N --seeds K")
     jobs = [Job(label, src, ov + a.set, s, imports=imports) for label, src, ov in variants
             for s in range(a.first_seed, a.first_seed + a.seeds)]
     for j in jobs[::a.seeds]:

@@ -149,3 +149,18 @@ def test_a_sigterm_under_torchrun_points_at_the_other_processes(monkeypatch):
     with pytest.raises(TrainingInterrupted, match="another process's error may say why") as e:
         _terminated(signal.SIGTERM, None)
     assert e.value.exit_code == 143
+
+
+def test_sample_seed_out_of_range_and_an_unknown_eval_metric_are_one_line_each(tmp_path, tiny, capsys):
+    """sample --seed -1 (or past 64 bits) was a traceback; eval --metrics nope named a key
+    eval.metrics.name that does not exist."""
+    from gankit.cli import main
+    from gankit.train.run import Run
+    out = tmp_path / "run"
+    Run.create(C.load("ring", tiny), out).train().close()
+    for seed in ("-1", "18446744073709551615", "99999999999999999999999"):
+        assert main(["sample", str(out), "-n", "5", "--seed", seed, "--out", str(tmp_path / "s.npy")]) == 2
+        assert "give an integer in [0, 2^63 - 2]" in capsys.readouterr().err
+    assert main(["eval", str(out), "--metrics", "mode"]) == 2
+    err = capsys.readouterr().err
+    assert "--metrics: unknown metric 'mode' (did you mean 'modes'?)" in err and "eval.metrics.name" not in err

@@ -112,3 +112,16 @@ def test_set_values_that_are_not_toml_say_so():
     with pytest.raises(C.ConfigError) as e:
         C.load("ring", ["optim_d.lr=fast"])
     assert "TOML" not in str(e.value)
+
+
+@pytest.mark.parametrize("sets", [["data.n=3", "data=grid"], ["data=grid", "data.n=3"]])
+def test_a_component_set_by_its_name_keeps_the_users_own_keys(sets):
+    """`data=grid` replaced the whole table (data.n=3 given before it was dropped), and a key
+    after it was refused as "'data' is not a section"."""
+    d = C.to_dict(C.load("ring", sets))["data"]
+    assert d["name"] == "grid" and d["n"] == 3
+
+
+def test_a_component_written_as_its_name_in_a_file_takes_its_options(tmp_path):
+    (tmp_path / "c.toml").write_text('data = "grid"\n[train]\nsteps = 3\n')
+    assert C.to_dict(C.load(str(tmp_path / "c.toml"), ["data.n=3"]))["data"]["n"] == 3

@@ -241,7 +241,8 @@ def test_complete_takes_a_mask_of_one_image_for_all_channels(rgb_run, tmp_path, 
 
 
 @pytest.mark.parametrize("args, words", [(["--restarts", "0"], ["restarts=0", "--restarts 1"]),
-                                         (["--lr", "0"], ["lr=0", "positive"])])
+                                         (["--lr", "0"], ["lr=0", "positive"]),
+                                         (["--lr", "inf"], ["lr=inf", "finite"])])
 def test_invert_refuses_impossible_options(rgb_run, tmp_path, capsys, args, words):
     assert _invert(rgb_run, tmp_path, "--images", "heldout", *args) == 2
     line = _error_line(capsys)

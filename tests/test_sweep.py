@@ -214,3 +214,11 @@ def test_resume_runs_again_the_records_that_lack_a_metric_asked_now(swept, tmp_p
     assert len(reuse(jobs, path, metrics=["modes", "energy"])[1]) == 4   # energy never measured: run again
     assert len(reuse(jobs, path, metrics=None)[1]) == 4               # all that apply: run again
     assert reuse(jobs, path)[1] == []                                 # --table-only: any record counts
+
+
+def test_a_seed_given_to_a_sweep_variant_is_refused_not_dropped(capsys):
+    """Each job's seed is its own: `@seed=7` or `--set seed=7` trained seed 0 under the label."""
+    from gankit.cli import main
+    assert main(["sweep", "v=ring-vanilla@seed=7", "--seeds", "1", "--table-only", "--results", "x.jsonl"]) == 2
+    assert "seed is set per job" in capsys.readouterr().err
+    assert main(["sweep", "ring-vanilla", "--set", "seed=7", "--seeds", "1"]) == 2

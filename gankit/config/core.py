@@ -267,8 +267,12 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     given: dict[tuple, set] = {}          # section path -> keys the overrides themselves set
     for item in overrides:
         path, value = parse_override(item)
+        if isinstance(value, str) and len(path) >= 1 and _section_at(raw, path):
+            path = [*path, "name"]      # `data=grid` is `data.name=grid`: the user's own keys stay
         node = raw
         for p in path[:-1]:
+            if isinstance(node.get(p), str):     # a component written as its name: data = "grid"
+                node[p] = {"name": node[p]}
             if not isinstance(node.get(p, {}), dict):
                 raise ConfigError(f"--set {item!r}: {p!r} is not a section")
             node = node.setdefault(p, {})
@@ -281,6 +285,14 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
         node[last] = value
         mine.add(last)
     return raw
+
+
+def _section_at(raw: dict, path: list[str]) -> bool:
+    """Whether path names a component's table (one with a name) in raw."""
+    node = raw
+    for p in path:
+        node = node.get(p) if isinstance(node, dict) else None
+    return isinstance(node, dict) and "name" in node
 
 
 def read_toml(path: str | Path) -> dict:

@@ -24,6 +24,7 @@ the per-pixel mean would pull harder the more pixels there are: 0.72 x at 16x16 
 from __future__ import annotations
 
 import contextlib
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -94,8 +95,8 @@ def invert_run(run, x: Tensor, steps: int = 300, lr: float = 0.05, mask: Tensor 
         raise ConfigError(f"invert: restarts={restarts}; give at least 1 start per image (--restarts 1)")
     if steps < 0:
         raise ConfigError(f"invert: steps={steps}; give 0 (the start alone) or more Adam steps (--steps 300)")
-    if not lr > 0:
-        raise ConfigError(f"invert: lr={lr}; Adam's learning rate on z must be positive (--lr 0.05)")
+    if not 0 < lr < math.inf:
+        raise ConfigError(f"invert: lr={lr}; Adam's learning rate on z must be positive and finite (--lr 0.05)")
     if batch < 1:
         raise ConfigError(f"invert: batch={batch}; invert at least 1 image at a time")
     obj, dev, k = run.objective, run.device, run.cfg.noise.dim

@@ -46,6 +46,9 @@ class RunSampling:
         """
         if n < 1:
             raise C.ConfigError(f"asked for {n} samples; ask for at least 1")
+        if seed is not None and not (isinstance(seed, int) and 0 <= seed < 2 ** 63 - 1):
+            # the rejection stream takes seed + 1 (torch seeds are 64-bit)
+            raise C.ConfigError(f"sample seed {seed!r}: give an integer in [0, 2^63 - 2] (--seed)")
         seed_ = seeds.stream_seed(self.cfg.seed, "fixed") if seed is None else seed
         g = torch.Generator(self.device).manual_seed(seed_)
         noise = lambda k: sample_noise(k, self.cfg.noise.dim, self.cfg.noise.dist, g, self.device)  # noqa: E731
