@@ -258,8 +258,11 @@ def condition_args(run, n: int, label: int | None = None, text: str | None = Non
         raise ConfigError(f"{lab}/{txt}: this run is not conditional (condition.kind = 'none')")
     ds = run.dataset
     if label is not None:
-        if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < ds.n_classes:
-            raise ConfigError(f"{lab} {label!r}: valid labels are 0..{ds.n_classes - 1}")
+        have = ds.classes.tolist()      # the classes with data
+        if isinstance(label, bool) or not isinstance(label, int) or label not in have:
+            names = getattr(ds, "class_names", None)
+            listed = ", ".join(f"{k} ({names[k]})" if names and k < len(names) else str(k) for k in have)
+            raise ConfigError(f"{lab} {label!r}: the classes with data are {listed}; give one of the numbers")
         # labels: the class itself; captions: random attribute words for that class
         return {"y": torch.full((n,), label, dtype=torch.long)}
     if ds.condition_kind != "text":

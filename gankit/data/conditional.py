@@ -82,7 +82,11 @@ class ConditionalData:
             raise ConfigError(f"condition.kind = {kind!r}: dataset {type(base).__name__} has no labels; "
                               "use labelled data (a mixture, MNIST, Fashion-MNIST, a folder with "
                               "sub-folders) or condition.kind = 'none'")
-        if self.n_classes < 2:
+        # the classes with data: labels index a classifier's classes (MNIST-format files of digits
+        # 3, 5, 7 keep those digits), so 0 .. n_classes - 1 may include classes without any
+        self.classes = (torch.arange(self.n_classes) if self.labels is None
+                        else torch.unique(self.labels.long()).sort().values)
+        if len(self.classes) < 2:
             raise ConfigError(f"condition.kind = {kind!r}: the data hold one class, so there is nothing to "
                               "condition on (a folder needs two or more class sub-folders); use "
                               "condition.kind = 'none'")
@@ -198,7 +202,7 @@ class ConditionalData:
         return self.vocab.encode(self.caption(bits, y), self.max_words)
 
     def random_classes(self, n: int, generator: torch.Generator) -> Tensor:
-        return torch.randint(0, self.n_classes, (n,), generator=generator)
+        return self.classes[torch.randint(0, len(self.classes), (n,), generator=generator)]
 
     def caption_bits(self, captions: Tensor) -> Tensor:
         """Caption token ids (n, max_words) -> the attribute bits they name, (n, n_attr)."""

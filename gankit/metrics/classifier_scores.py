@@ -138,8 +138,9 @@ def _cas(ctx):
     from gankit.metrics.own_classifier import accuracy, dataset_classifier, train_classifier
     ds = ctx.dataset
     n = int(ds.n_classes)
-    per = max(1, min(ctx.settings.n_samples, len(ds.split("train"))) // n)
-    y = torch.arange(n).repeat_interleave(per)
+    classes = getattr(ds, "classes", torch.arange(n))     # those with data
+    per = max(1, min(ctx.settings.n_samples, len(ds.split("train"))) // len(classes))
+    y = classes.repeat_interleave(per)
     x = ctx.generate(len(y), "classifier", y=y).float()
     hx, hy = ds.split("heldout"), ds.split_labels("heldout")
     fake_net = train_classifier(x, y, n, seed=ctx.seed)

@@ -42,8 +42,8 @@ def _features_and_predictions(ctx, x, real: bool = False):
 
 
 def _classes(ctx, n):
-    per = max(1, n // ctx.dataset.n_classes)
-    return torch.arange(ctx.dataset.n_classes).repeat_interleave(per)
+    classes = ctx.dataset.classes          # those with data (a user's files may skip some digits)
+    return classes.repeat_interleave(max(1, n // len(classes)))
 
 
 @register_metric("cond_accuracy", _is_conditional,
@@ -88,20 +88,20 @@ def _within_class(ctx):
     ff, _ = _features_and_predictions(ctx, x)
     fr, _ = _features_and_predictions(ctx, real, real=True)
     fds, ratios = [], []
-    for k in range(ds.n_classes):
+    for k in ds.classes.tolist():
         a, b = ff[y == k], fr[ry == k]
         if len(a) < 3 or len(b) < 3:
             continue
         fds.append(frechet_distance(*gaussian_stats(a.numpy()), *gaussian_stats(b.numpy())))
         ratios.append(float(torch.pdist(a).mean() / torch.pdist(b).mean().clamp_min(1e-12)))
-    if len(fds) < ds.n_classes:
+    if len(fds) < len(ds.classes):
         from gankit.metrics.base import TooFewSamples
-        short = ds.n_classes - len(fds)
+        short = len(ds.classes) - len(fds)
         if not fds:
             raise TooFewSamples(f"within_class: no class had 3 or more samples of each kind "
-                                f"({len(y)} samples over {ds.n_classes} classes)")
+                                f"({len(y)} samples over {len(ds.classes)} classes)")
         import warnings
-        warnings.warn(f"within_class: {short} of {ds.n_classes} classes had fewer than 3 samples of "
+        warnings.warn(f"within_class: {short} of {len(ds.classes)} classes had fewer than 3 samples of "
                       f"each kind and are left out of the mean; more samples: --set eval.n_samples=N",
                       stacklevel=2)
     return {"fd_within_class": sum(fds) / len(fds), "diversity_ratio": sum(ratios) / len(ratios)}

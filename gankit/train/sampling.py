@@ -18,7 +18,8 @@ class RunSampling:
         """Conditions to generate with: given ones, ones for classes y, or random classes."""
         g = torch.Generator().manual_seed(seeds.stream_seed(self.cfg.seed, "fixed") if seed is None else seed)
         if c is None and y is None:   # fixed noise: every class in turn (even rows in reports)
-            y = (torch.arange(n) % self.dataset.n_classes if seed is None
+            classes = self.dataset.classes
+            y = (classes[torch.arange(n) % len(classes)] if seed is None
                  else self.dataset.random_classes(n, g))
         if c is None:
             c = self.dataset.conditions_for(y, g)

@@ -25,7 +25,8 @@ def interpolation(run, rows: int = 8, steps: int = 10, seed: int = 1) -> np.ndar
     z = (za[:, None] + t[None, :, None] * (zb - za)[:, None]).reshape(rows * steps, -1)
     c = None
     if run.conditional:                 # each row keeps one condition: a class in turn
-        y = torch.arange(rows).repeat_interleave(steps) % run.dataset.n_classes
+        classes = run.dataset.classes
+        y = classes[torch.arange(rows).repeat_interleave(steps) % len(classes)]
         c, _ = run.conditions(rows * steps, y=y)
         c = c.to(run.device)
     return run.generate_from(z, c).numpy()
