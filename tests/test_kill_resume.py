@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 from gankit import config as C
@@ -116,3 +117,26 @@ def test_five_sigkills_then_resume_end_bit_identical(tmp_path):
     steps = [r["step"] for r in RunFolder(run).records("train")]
     assert steps == sorted(set(steps))             # no duplicated or lost log steps
     assert steps == [r["step"] for r in RunFolder(tmp_path / "reference").records("train")]
+
+
+def test_the_first_record_after_a_resume_averages_the_same_steps_as_an_unbroken_run(tmp_path, tiny):
+    """A record's losses are the mean since the last record; the sums of the steps before a stop
+    between two records were lost, so the first record after --resume averaged fewer steps."""
+    from gankit.runfolder import RunFolder
+    from gankit.train.run import Run
+    from gankit.train.signals import TrainingInterrupted
+    over = tiny + ["train.steps=12", "train.log_every=3", "train.checkpoint_every=4"]
+    Run.create(C.load("ring", over), tmp_path / "a").train().close()
+
+    class StopAt7:
+        def on_step_end(self, trainer):
+            if trainer.step == 7:
+                trainer.stop = signal.SIGTERM
+    run = Run.create(C.load("ring", over), tmp_path / "b")
+    run.objective.callbacks.append(StopAt7())
+    with pytest.raises(TrainingInterrupted):
+        run.train()
+    run.close()
+    Run.open(tmp_path / "b", write=True).train().close()
+    strip = lambda rs: [{k: v for k, v in r.items() if k != "time"} for r in rs]   # noqa: E731
+    assert strip(RunFolder(tmp_path / "b").records("train")) == strip(RunFolder(tmp_path / "a").records("train"))

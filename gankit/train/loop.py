@@ -76,6 +76,10 @@ class Trainer:
         self.log_every = log_every
         self.step = 0
         self.stop = None   # set (e.g. to a signal number) to stop after the current step
+        # running sums of the losses since the last log step (a checkpoint keeps them: a record
+        # after a resume averages the same steps as one of a run never stopped)
+        self.loss_sums: dict[str, Tensor] = {}
+        self.loss_count = 0
 
     def _grad_norm(self, params) -> Tensor:
         grads = [p.grad for p in params if p.grad is not None]
@@ -115,8 +119,7 @@ class Trainer:
     def fit(self, steps: int):
         for cb in self.callbacks:
             getattr(cb, "on_train_start", lambda t: None)(self)
-        sums: dict[str, Tensor] = {}
-        count = 0
+        sums, count = self.loss_sums, self.loss_count
         while self.step < steps:
             step = self.step
             logging = (step + 1) % self.log_every == 0 or step + 1 == steps
@@ -126,6 +129,7 @@ class Trainer:
                 if k.startswith("loss_"):
                     sums[k] = sums.get(k, 0.0) + v
             count += 1
+            self.loss_sums, self.loss_count = sums, count
             self.step = step + 1
             if logging:
                 out = {k: v for k, v in logs.items() if not k.startswith("loss_")}
@@ -138,6 +142,7 @@ class Trainer:
                 values = values.tolist()
                 record = dict(zip(keys, values))
                 sums, count = {}, 0
+                self.loss_sums, self.loss_count = sums, count
                 bad = [k for k, v in record.items() if v != v or v in (float("inf"), float("-inf"))]
                 if bad:
                     raise NonFiniteLoss(

@@ -118,6 +118,7 @@ class Run(RunSampling, RunState):
             self.torch_rng = torch.Generator().manual_seed(own).get_state()
         self.step = 0
         self.schedule_span = (0, cfg.train.steps)   # the lr schedule's segment (checkpointed)
+        self.loss_window = ({}, 0)       # the trainer's loss sums since its last record (checkpointed)
         self.train_time = 0.0                        # training seconds over every session
         self._clock: float | None = None
         self.overrides: list[str] = []               # the --set of this session (recorded)
@@ -313,6 +314,10 @@ class Run(RunSampling, RunState):
                           agree_stop=distributed.max_over_ranks(world) if world.parallel else None,
                           **({"nan_hint": self.objective.nan_hint} if self.objective.nan_hint else {}))
         trainer.step = self.step
+        last = getattr(self, "_trainer", None)     # trained before in this process: its sums go on
+        sums, count = (last.loss_sums, last.loss_count) if last is not None else self.loss_window
+        trainer.loss_sums, trainer.loss_count = dict(sums), count
+        self._trainer = trainer
         self._clock = time.perf_counter()
         try:
             with torch.random.fork_rng(devices=[]), StopOnSignal(trainer):   # the run's own RNG stream

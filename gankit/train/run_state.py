@@ -26,9 +26,14 @@ class RunError(RunFolderError):
 
 class RunState:
     def _rng_state(self) -> dict:
+        """This rank's streams, and its loss sums since the last record (per rank, as the draws)."""
+        t = getattr(self, "_trainer", None)
+        sums, count = (t.loss_sums, t.loss_count) if t is not None else self.loss_window
         return {"torch": self.torch_rng, "data": self.data_gen.get_state(),
                 "noise": self.noise_gen.get_state(), "noise_device": self.device.type,
-                "cond": self.cond_gen.get_state()}
+                "cond": self.cond_gen.get_state(),
+                "losses": {"sums": {k: torch.as_tensor(v).detach().cpu() for k, v in sums.items()},
+                           "count": int(count)}}
 
     def state_dict(self) -> dict:
         return {
@@ -105,6 +110,8 @@ class RunState:
             self.torch_rng = own["torch"]
             if "cond" in own:
                 self.cond_gen.set_state(own["cond"])
+            losses = own.get("losses") or {}      # older checkpoints: the first record averages fewer steps
+            self.loss_window = (dict(losses.get("sums") or {}), int(losses.get("count") or 0))
         shared = state["rng"] if self.global_draws else own
         if shared is not None:
             self.data_gen.set_state(shared["data"])
