@@ -102,7 +102,7 @@ def test_the_swapped_g_loss_pulls_toward_the_fake_side(name):
     about 0; for LSGAN it pulled D(x, E(x)) to -1, a target D never uses (its fake label is 0)."""
     from gankit.registry import LOSSES
     loss = LOSSES.build(name)
-    d = torch.linspace(-3, 3, 601, requires_grad=True)
+    d = torch.linspace(-3, 3, 601)
     per = torch.stack([loss.g_loss_swapped(v[None]) for v in d])
     if name == "lsgan":
         assert float(d[per.argmin()]) == pytest.approx(0.0, abs=1e-6)
