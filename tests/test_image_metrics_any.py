@@ -201,3 +201,21 @@ def test_a_conditional_run_on_digits_the_data_skip_conditions_only_on_those_it_h
     with pytest.raises(ConfigError, match="the classes with data are 3, 5, 7"):
         api.sample(run, 2, label=0)
     run.close()
+
+
+def test_mismatched_conditions_are_other_classes_with_data():
+    """The matching-aware D's wrong conditions: another class with data, never the sample's own
+    (a shift over 0 .. max label landed on digits the data lack)."""
+    from gankit.data.conditional import ConditionalData
+
+    class Digits357:
+        kind, labels, n_classes = "image", torch.tensor([3, 5, 7] * 10), 8
+    ds = ConditionalData(Digits357(), "label")
+    y = torch.tensor([3, 5, 7] * 50)
+    wrong = ds.mismatched(y, torch.Generator().manual_seed(0))
+    assert set(wrong.tolist()) == {3, 5, 7} and not (wrong == y).any()
+    full = ConditionalData(type("All", (), {"kind": "image", "labels": torch.arange(8), "n_classes": 8})(), "label")
+    g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
+    y = torch.arange(8).repeat(4)
+    shift = torch.randint(1, 8, (len(y),), generator=g2)
+    assert torch.equal(full.mismatched(y, g1), (y + shift) % 8)     # all classes: the draws as before

@@ -215,8 +215,12 @@ class ConditionalData:
         ``attribute_share`` of the rows of a caption batch (``captions``, the real ones), the
         same class with a random non-empty set of its attribute words flipped, so D learns
         that the attribute words must match too."""
-        shift = torch.randint(1, self.n_classes, (len(y),), generator=generator).to(y.device)
-        wrong = self.conditions_for((y + shift) % self.n_classes, generator)
+        # another class with data: shift the class's place among them (all classes: the label itself)
+        k = len(self.classes)
+        classes = self.classes.to(y.device)
+        place = torch.searchsorted(classes, y)
+        shift = torch.randint(1, k, (len(y),), generator=generator).to(y.device)
+        wrong = self.conditions_for(classes[(place + shift) % k], generator)
         if attribute_share <= 0 or self.condition_kind != "text" or captions is None:
             return wrong          # no further draws: runs without the option stay as they were
         n, A = len(y), len(ATTRIBUTES)
