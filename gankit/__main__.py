@@ -1,5 +1,17 @@
+import os
 import sys
 
 from gankit.cli import main
 
-sys.exit(main())
+rc = main()
+from gankit.train.distributed import _teardown, launched  # noqa: E402
+
+if launched():
+    # a torchrun process: the process group is torn down while Python is whole, then the process
+    # leaves without C++'s static destructors, where gloo's worker threads could abort a run that
+    # had finished cleanly (SIGABRT, "terminate called without an active exception")
+    _teardown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(rc if isinstance(rc, int) else 0 if rc is None else 1)
+sys.exit(rc)
