@@ -69,10 +69,13 @@ def jsonable(d: dict) -> dict:
     return out
 
 
+INF_STRINGS = {"inf": math.inf, "-inf": -math.inf}   # how jsonable writes infinities
+
+
 def unjsonable(d: dict) -> dict:
     """jsonable's inverse for numbers: "inf" / "-inf" back to infinities, null back to NaN (a
     record reused in place of a measurement then reads as the measurement did)."""
-    back = {"inf": math.inf, "-inf": -math.inf, None: math.nan}
+    back = {**INF_STRINGS, None: math.nan}
     return {k: back[v] if (v is None or isinstance(v, str)) and v in back else v for k, v in d.items()}
 
 

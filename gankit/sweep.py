@@ -33,6 +33,7 @@ from typing import Callable
 from gankit import config as C
 from gankit.config import ConfigError
 from gankit.identity import run_identity
+from gankit.io import INF_STRINGS
 
 # bookkeeping numbers of a record that are not measurements
 _NOT_METRICS = {"seed", "steps", "wall_s"}
@@ -282,7 +283,7 @@ def summarise(results: list[dict], group_by=("label",), keys: list[str] | None =
 
 
 # an infinite result as records write it ("inf") or as Python holds it
-_INFINITE = ("inf", "-inf", math.inf, -math.inf)
+_INFINITE = (*INF_STRINGS, math.inf, -math.inf)
 
 
 def _digits(mu: float) -> int:

@@ -7,6 +7,8 @@ import math
 import re
 from dataclasses import dataclass
 
+from gankit.io import INF_STRINGS   # how gankit.io.jsonable writes infinities
+
 # keys of eval / reference records that are bookkeeping, not measurements
 META_KEYS = {"step", "kind", "settings", "source", "time", "n", "mode_counts", "metrics"}
 
@@ -42,7 +44,6 @@ def is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-INF_STRINGS = {"inf": math.inf, "-inf": -math.inf}   # how gankit.io.jsonable writes infinities
 
 
 def is_measured(v) -> bool:
