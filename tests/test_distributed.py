@@ -70,6 +70,15 @@ def worker(rank: int, world: int, port: int, jobs: list):
             torch.save({k: m.state_dict() for k, m in run.modules.items()}, f"{folder}.rank{rank}.pt")
         else:
             Run.open(folder, overrides).train()
+    # the process group torn down frees gloo's threads; threads still running at exit aborted
+    # finished ranks now and then (SIGABRT) when a module held the group past destroy
+    distributed._teardown()
+    Path(f"{jobs[0][3]}.threads.rank{rank}").write_text("\n".join(thread_names()))
+
+
+def thread_names() -> list[str]:
+    tasks = Path("/proc/self/task")
+    return [(t / "comm").read_text().strip() for t in tasks.iterdir()] if tasks.is_dir() else []
 
 
 def train_one(preset, overrides, folder):
@@ -125,6 +134,13 @@ def test_two_ranks_match_one_process_with_r1(runs):
     ref = [(r["step"], r["r1"]) for r in RunFolder(runs["one_r1"]).records("train")]
     assert [s for s, _ in r1] == [s for s, _ in ref]
     assert all(abs(a - b) < 1e-5 for (_, a), (_, b) in zip(r1, ref))   # logs: global-batch means
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="threads are read from Linux's /proc")
+def test_the_ranks_leave_no_communication_threads_behind(runs):
+    for rank in (0, 1):
+        names = Path(f"{runs['two']}.threads.rank{rank}").read_text().split("\n")
+        assert not [n for n in names if "gloo" in n or "tcpstore" in n], names
 
 
 def test_one_stream_one_set_of_checkpoints_world_size_recorded(runs):

@@ -133,6 +133,12 @@ def setup(device: torch.device) -> World:
     if not dist.is_initialized():
         if not dist.is_available():
             raise DistributedError("this torch build has no torch.distributed; run one process")
+        # torch.distributed.nn.functional binds group.WORLD as its functions' default argument
+        # when it is imported.  Imported after the group exists (a first meta-device kernel or
+        # torch._dynamo import it), it keeps the group alive past destroy_process_group, and
+        # gloo's threads still running at exit aborted a finished process now and then
+        # (SIGABRT, "terminate called without an active exception").  Imported now it binds None.
+        import torch.distributed.nn.functional  # noqa: F401
         try:
             dist.init_process_group(backend, rank=rank, world_size=size)
         except Exception as e:   # unreachable master, port taken, NCCL missing: say what to fix
