@@ -311,3 +311,29 @@ def test_d_learns_the_policys_samples_whatever_the_sampling_temperature(tmp_path
     game = [(who, t) for who, t in seen if who in ("d_phase", "g_phase")]
     assert any(who == "d_phase" for who, _ in game)
     assert all(t == 1.0 for _, t in game), sorted(set(game))
+
+
+def test_baseline_keeps_its_average_where_no_sequence_of_the_batch_reaches(tmp_path):
+    """A batch of short sequences saw no reward at the late positions: their moving average
+    must stay put (it decayed towards 0, giving long sequences' late tokens an advantage of
+    rewards never seen)."""
+    from gankit import config as C
+    from gankit.train.run import Run
+    f = tmp_path / "words.txt"
+    f.write_text("\n".join(WORDS) + "\n")
+    run = Run.create(C.load("words", _tiny(tmp_path, "rollout")[1::2]), tmp_path / "run")
+    obj = run.objective
+    L = obj.baseline.numel()
+    q = torch.full((4, L), 0.6)
+    full = torch.ones(4, L, dtype=torch.bool)
+    short = torch.zeros(4, L, dtype=torch.bool)
+    short[:, :2] = True
+    obj._advantage(q, short)                       # the first batch: late positions never set
+    assert obj.baseline_set.tolist() == [True, True] + [False] * (L - 2)
+    obj._advantage(q, full)
+    for _ in range(20):
+        obj._advantage(q, short)
+    assert torch.allclose(obj.baseline, torch.full((L,), 0.6))
+    assert torch.allclose(obj._advantage(q, full), torch.zeros(4, L), atol=1e-6)
+    obj._advantage(torch.full((4, L), 0.2), short)  # the reached positions still move
+    assert obj.baseline[0] < 0.6 and obj.baseline[-1] == pytest.approx(0.6)

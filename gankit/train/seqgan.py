@@ -126,7 +126,7 @@ class SeqGANObjective(Objective):
             raise ConfigError("objective 'seqgan': needs a sequence generator (generator.name = 'seq')")
         L = ctx.dataset.seq_len
         self.baseline = torch.zeros(L, device=ctx.device)
-        self.baseline_set = torch.zeros((), dtype=torch.bool, device=ctx.device)
+        self.baseline_set = torch.zeros(L, dtype=torch.bool, device=ctx.device)   # per position
         self.d_embedding = d_embedding
         if d_embedding != "own":
             ge, de = self.G.embed.weight, getattr(self.D, "embed", None)
@@ -179,7 +179,7 @@ class SeqGANObjective(Objective):
     def load_state_dict(self, state: dict):
         if "baseline" in state:
             self.baseline.copy_(state["baseline"])
-            self.baseline_set.copy_(state["baseline_set"])
+            self.baseline_set.copy_(state["baseline_set"])   # an older scalar flag broadcasts
         check_vocabulary(state.get("vocab"), self.vocab)
 
     def tau_at(self, step: int) -> float:
@@ -277,15 +277,18 @@ class SeqGANObjective(Objective):
         return adv[:, None].expand(x.shape), ess
 
     def _advantage(self, q: Tensor, mask: Tensor) -> Tensor:
-        """Q - b with b a moving average of Q per position (updated after use)."""
+        """Q - b with b a moving average of Q per position (updated after use).  A position no
+        sequence of the batch reaches keeps its average: it saw no reward, not a reward of 0."""
         if self.baseline_decay <= 0:
             return q
         m = mask.float()
+        seen = m.sum(0) > 0
         batch_mean = (q * m).sum(0) / m.sum(0).clamp_min(1.0)
         b = torch.where(self.baseline_set, self.baseline, batch_mean)
         a = q - b
-        self.baseline.copy_(self.baseline_decay * b + (1 - self.baseline_decay) * batch_mean)
-        self.baseline_set.fill_(True)
+        self.baseline.copy_(torch.where(seen, self.baseline_decay * b + (1 - self.baseline_decay) * batch_mean,
+                                        self.baseline))
+        self.baseline_set |= seen
         return a
 
     def g_phase(self, ctx: StepContext):
