@@ -267,3 +267,72 @@ def test_a_single_logged_value_is_drawn():
     assert (2.0, 0.5) in points and (4.0, 0.6) in points          # both runs' lone values
     assert (5.0, 0.7) not in points                               # on a line: no marker needed
     plt.close(fig)
+
+
+def test_sample_panels_keep_equal_aspect_only_where_the_axes_spans_compare():
+    """Columns on different scales (income ~50,000 beside age ~40) squeezed each panel to a
+    one-pixel strip under equal aspect; a ring keeps it, so it stays round."""
+    import matplotlib.pyplot as plt
+
+    from gankit.report.plots import figure_2d
+    rng = np.random.default_rng(0)
+
+    def panels(scale_x, scale_y, grid=True):
+        real = rng.normal(size=(200, 2)) * [scale_x, scale_y]
+        g = np.stack(np.meshgrid(np.linspace(-3, 3, 10) * scale_x, np.linspace(-3, 3, 10) * scale_y),
+                     -1).reshape(-1, 2)
+        snaps = [{"step": s, "samples": real[:50] * 0.5} for s in (0, 5)]
+        if grid:
+            snaps = [{**s, "grid": g, "grid_shape": [10, 10], "d_grid": np.full(100, 0.5)} for s in snaps]
+        fig = figure_2d(snaps, real)
+        fig.canvas.draw()
+        return fig, [ax for ax in fig.axes if ax.get_title().startswith("step")]
+
+    for grid in (True, False):
+        fig, axes = panels(15000.0, 12.0, grid)
+        for ax in axes:
+            assert ax.get_aspect() == "auto"
+            box = ax.get_position()
+            assert box.height > 0.3 * box.width, (box.width, box.height)
+        plt.close(fig)
+        fig, axes = panels(1.0, 1.0, grid)
+        assert len(axes) == 2 and all(ax.get_aspect() == 1.0 for ax in axes)
+        plt.close(fig)
+
+
+def test_conditional_point_report_draws_1d_and_higher_dimensional_data(monkeypatch):
+    """Label-conditional 1-D data crashed the report (it scattered column 1); 1-D classes now
+    get real-vs-generated histograms, each on its own range, and 3-D data its first two
+    coordinates, labelled so."""
+    import matplotlib.pyplot as plt
+    import torch
+
+    import gankit.report.page as page
+    from gankit.data.conditional import ConditionalData
+    from gankit.data.toy import GaussianMixture
+    from gankit.report.conditional import condition_sections
+    figs = []
+    monkeypatch.setattr(page, "png", lambda fig, *a, **k: figs.append(fig) or page.Figure(""))
+    y = np.repeat([0, 1], 100)
+
+    def panels(means, stds, x):
+        ds = ConditionalData(GaussianMixture(torch.tensor(means), torch.tensor(stds)), "label")
+        sections = condition_sections(ds, [{"step": 20, "samples": x, "labels": y}])
+        assert len(sections) == 1
+        return sections[0], [ax for ax in figs[-1].axes if ax.get_title().startswith("condition")]
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(0, 0.1, 100), rng.normal(10, 5, 100)])[:, None]
+    sec, (a, b) = panels([[0.0], [10.0]], [0.1, 5.0], x)
+    assert "histogram" in sec.paragraphs[0]
+    assert a.patches and b.patches                      # real and generated, per class
+    assert np.diff(a.get_xlim())[0] < 2 < 10 < np.diff(b.get_xlim())[0]
+    plt.close(figs[-1])
+    x3 = rng.normal(size=(200, 3))
+    sec, axes = panels([[0.0, 0, 0], [3, 3, 3]], [0.1, 0.1], x3)
+    assert "first two coordinates" in sec.paragraphs[0]
+    assert [(ax.get_xlabel(), ax.get_ylabel()) for ax in axes] == [("coordinate 1", "coordinate 2")] * 2
+    plt.close(figs[-1])
+    sec, axes = panels([[0.0, 0], [3, 3]], [0.1, 0.1], x3[:, :2])
+    assert len(axes) == 2 and "coordinates" not in sec.paragraphs[0] and not axes[0].get_xlabel()
+    plt.close(figs[-1])

@@ -52,6 +52,20 @@ def _title(ax, snap, note: str = ""):
     ax.set_title(f"step {int(snap['step'])}" + (f"\n{note}" if note else ""), fontsize=10 if not note else 9)
 
 
+# above the 2x that _frame's widening alone can make of a square frame (a ring's G drifting off)
+ASPECT_RATIO_MAX = 3.0
+
+
+def _comparable_spans(ax) -> bool:
+    """Whether the panel's two axes span comparable ranges (within ASPECT_RATIO_MAX of each
+    other), so equal aspect keeps shapes true (a ring stays round); columns on different
+    scales (income ~50,000 beside age ~40) would squeeze the panel to a strip."""
+    sx, sy = abs(np.diff(ax.get_xlim())[0]), abs(np.diff(ax.get_ylim())[0])
+    if not (np.isfinite(sx) and np.isfinite(sy)) or min(sx, sy) <= 0:
+        return False
+    return max(sx, sy) / min(sx, sy) <= ASPECT_RATIO_MAX
+
+
 def _legend_row(fig, handles: list, labels: list[str], height_in: float):
     """The figure's legend in a row above the panels, where it covers no data (points, the D
     heat map); tight_layout leaves the row free, inside the figure (TensorBoard's add_figure
@@ -99,7 +113,10 @@ def figure_2d(snaps: list[dict], real: np.ndarray, modes: np.ndarray | None = No
             ax.set_ylim(*box[1])
             note = _outside_note(x[:, :2], box)
         _title(ax, snap, note)
-        ax.set_aspect("equal", adjustable="box")
+    drawn = axes.ravel()[:n]     # one aspect for every panel, so they compare at a glance
+    if all(_comparable_spans(ax) for ax in drawn):
+        for ax in drawn:
+            ax.set_aspect("equal", adjustable="box")
     for ax in axes.ravel()[n:]:
         ax.axis("off")
     handles = [Line2D([], [], ls="none", marker="o", ms=4, color="black", alpha=0.6),
