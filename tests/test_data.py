@@ -142,3 +142,85 @@ def test_points_csv_with_a_byte_order_mark_keeps_its_first_row(tmp_path):
     assert DATASETS.build("points", {"path": str(tmp_path / "bom.csv")}).x.tolist() == [[1, 2], [3, 4]]
     (tmp_path / "bomh.csv").write_bytes(b"\xef\xbb\xbfx,y\n3,4\n")
     assert DATASETS.build("points", {"path": str(tmp_path / "bomh.csv")}).x.tolist() == [[3, 4]]
+
+
+def _load_points(path, **kw):
+    return DATASETS.build("points", {"path": str(path), **kw})
+
+
+def test_points_with_a_large_offset_warn_and_standardise_from_the_files_own_values(tmp_path):
+    """Timestamps near 1.7e9 with std 100: float32 (spacing 128) merged 500 distinct values into
+    5 without a word, and data.standardize divided by the rounded values' std (111, not 103)."""
+    from gankit.data.scaling import point_scaler
+    r = np.random.default_rng(0)
+    arr = np.c_[1.7e9 + r.normal(0, 100, 500), r.normal(size=500)]
+    np.save(tmp_path / "ts.npy", arr)
+    with pytest.warns(UserWarning, match=r"column 1: its 500 distinct values become \d, .*subtract that "
+                                         r"column's offset before saving") as rec:
+        ds = _load_points(tmp_path / "ts.npy", standardize="per_dim")
+    assert len(rec) == 1 and "column 2" not in str(rec[0].message)
+    assert np.allclose(point_scaler(ds, "per_dim").scale.numpy(), arr.std(0), rtol=1e-5)
+    # whole numbers above 2^24 are merged in pairs: named by the header of a .csv
+    np.savetxt(tmp_path / "ids.csv", np.c_[2 ** 24 + np.arange(300), np.arange(300) % 7], fmt="%d",
+               delimiter=",", header="id,k", comments="")
+    with pytest.warns(UserWarning, match=r"column 1 \('id'\): its 300 distinct values become 151"):
+        _load_points(tmp_path / "ids.csv")
+
+
+@pytest.mark.parametrize("arr", [np.random.default_rng(1).normal(size=(50000, 2)),          # plain floats
+                                 300 + 10 * np.random.default_rng(2).normal(size=(50000, 1)),  # kelvin
+                                 np.random.default_rng(3).integers(0, 1000, (100, 2))])
+def test_points_that_float32_holds_well_enough_load_without_a_warning(tmp_path, arr):
+    """Float32 merges a few neighbours of many fine floats; that costs nothing and is no warning."""
+    np.save(tmp_path / "p.npy", arr)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _load_points(tmp_path / "p.npy")
+
+
+def test_points_bounds_follow_the_scale_of_the_data(tmp_path):
+    """An absolute pad floor of 1e-3 framed data of span 6e-6 in a box 50 times wider."""
+    arr = np.random.default_rng(0).normal(size=(400, 2)) * 1e-6 + 1e-5
+    np.save(tmp_path / "small.npy", arr)
+    lo, hi = _load_points(tmp_path / "small.npy").bounds()
+    span = arr.max(0) - arr.min(0)
+    assert np.allclose((hi - lo).numpy(), 1.3 * span, rtol=1e-3)
+    # a constant column still gets a frame, also at an offset float32 cannot resolve finely
+    for const in (0.0, 7.0, 1.7e9):
+        np.save(tmp_path / "c.npy", np.c_[np.full(5, const), np.arange(5.0)])
+        lo, hi = _load_points(tmp_path / "c.npy").bounds()
+        assert bool((hi > lo).all()) and lo[0] < const < hi[0]
+
+
+def test_points_csv_written_by_pandas_with_its_row_index(tmp_path):
+    """df.to_csv() writes ',x,y' and a first column 0..n-1: it was read as a coordinate."""
+    arr = np.random.default_rng(1).normal(size=(30, 2))
+    lines = [",x,y"] + [f"{i},{a!r},{b!r}" for i, (a, b) in enumerate(arr.tolist())]
+    (tmp_path / "pd.csv").write_text("\n".join(lines) + "\n")
+    ds = _load_points(tmp_path / "pd.csv")
+    assert ds.dim == 2 and np.allclose(ds.x.numpy(), arr, atol=1e-6)
+    # an index of another kind (rows filtered out before saving) is refused, naming the fix
+    (tmp_path / "filtered.csv").write_text("\n".join(lines[:5] + lines[6:]) + "\n")
+    with pytest.raises(ConfigError, match=r"first name is empty.*index=False"):
+        _load_points(tmp_path / "filtered.csv")
+
+
+def test_points_file_errors_name_the_separator_the_suffix_and_missing_rows(tmp_path):
+    import warnings
+    for name, text, sep in (("semi.csv", "1;2\n3;4\n", "semicolons"), ("tab.csv", "1\t2\n", "tabs"),
+                            ("space.csv", "x y\n1 2\n3 4\n", "spaces")):
+        (tmp_path / name).write_text(text)
+        with pytest.raises(ConfigError, match=rf"is separated by {sep}, but gankit reads commas"):
+            _load_points(tmp_path / name)
+    for name in ("p.txt", "z.npz"):      # .npy or .csv, as the docs say
+        (tmp_path / name).write_text("1,2\n")
+        with pytest.raises(ConfigError) as e:
+            _load_points(tmp_path / name)
+        msg = str(e.value)
+        assert "files are not supported" in msg and msg.count("data.path") == 1 and "cannot read" not in msg
+    (tmp_path / "h.csv").write_text("x,y\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")       # numpy's "input contained no data" stays inside
+        with pytest.raises(ConfigError, match=r"holds a header but no rows of numbers"):
+            _load_points(tmp_path / "h.csv")
