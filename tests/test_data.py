@@ -191,6 +191,12 @@ def test_points_bounds_follow_the_scale_of_the_data(tmp_path):
         np.save(tmp_path / "c.npy", np.c_[np.full(5, const), np.arange(5.0)])
         lo, hi = _load_points(tmp_path / "c.npy").bounds()
         assert bool((hi > lo).all()) and lo[0] < const < hi[0]
+    # the datasets gankit draws from frame themselves by the same rule (a swiss roll at scale 1e5)
+    from gankit.data.toy import SwissRoll
+    roll = SwissRoll(0.0, 1e5)
+    x = roll.sample(20000, torch.Generator().manual_seed(12345))
+    lo, hi = roll.bounds()
+    assert torch.allclose(hi - lo, 1.3 * (x.max(0).values - x.min(0).values), rtol=1e-3)
 
 
 def test_points_csv_written_by_pandas_with_its_row_index(tmp_path):

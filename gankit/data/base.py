@@ -46,6 +46,16 @@ class Dataset(ABC):
     def bounds(self) -> tuple[Tensor, Tensor]:
         """A box holding almost all of the data (for plots and integration grids)."""
         x = self.sample(20000, torch.Generator().manual_seed(12345))
-        lo, hi = x.min(0).values, x.max(0).values
-        pad = 0.15 * (hi - lo).clamp_min(1e-3)
-        return lo - pad, hi + pad
+        return padded_box(x.min(0).values, x.max(0).values)
+
+
+def padded_box(lo: Tensor, hi: Tensor) -> tuple[Tensor, Tensor]:
+    """The box [lo, hi] widened by 15% of each coordinate's spread, so data at any scale fill
+    the frame (a floor in data units dwarfs data at 1e-6).  A constant coordinate borrows the
+    data's scale, and the pad stays above float32's step at its values: never an empty box."""
+    spread = hi - lo
+    scale = float(spread.max()) or float(torch.maximum(lo.abs(), hi.abs()).max()) or 1.0
+    width = torch.where(spread > 0, spread, torch.full_like(spread, 1e-3 * scale))
+    eps = torch.finfo(torch.float32).eps
+    pad = torch.maximum(0.15 * width, 4 * eps * torch.maximum(lo.abs(), hi.abs()))
+    return lo - pad, hi + pad

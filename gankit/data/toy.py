@@ -2,17 +2,15 @@
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
-from torch import Tensor
 
 from gankit.registry import DATASETS
 from gankit.config import ConfigError, opt
 from gankit.data.base import Dataset
+from gankit.data.points import PointsFile
 
 
 class GaussianMixture(Dataset):
@@ -127,187 +125,6 @@ class SwissRoll(Dataset):
         t = 1.5 * math.pi * (1 + 2 * torch.rand(n, generator=generator))
         x = torch.stack([t * torch.cos(t), t * torch.sin(t)], 1) / self.scale
         return x + self.noise * torch.randn(n, 2, generator=generator)
-
-
-def _is_number(field: str) -> bool:
-    try:
-        float(field)
-        return True
-    except ValueError:
-        return False
-
-
-def _loadtxt(lines: list[str]) -> np.ndarray:
-    with warnings.catch_warnings():     # no rows is reported by _read_csv, in its own words
-        warnings.filterwarnings("ignore", "loadtxt: input contained no data")
-        return np.loadtxt(lines, delimiter=",", ndmin=2)
-
-
-def _other_separator(field: str) -> str | None:
-    """The separator that splits a non-number into numbers ('1;2': semicolons), else None."""
-    for sep, name in ((";", "semicolons"), ("\t", "tabs"), (None, "spaces")):
-        parts = field.split(sep)
-        if len(parts) > 1 and all(_is_number(f) for f in parts):
-            return name
-    return None
-
-
-def _fields(lines: list[str]):
-    """(line number, fields) of each line that holds data, as loadtxt reads them."""
-    for no, line in enumerate(lines, 1):
-        line = line.split("#", 1)[0].strip()
-        if line:
-            yield no, [f.strip() for f in line.split(",")]
-
-
-def _row_fault(rows: list[tuple[int, list[str]]]) -> ValueError | None:
-    """The first row of another width, or the first field that is not a number (None: neither,
-    loadtxt's own error stands)."""
-    widths = [len(f) for _, f in rows]
-    width = max(set(widths), key=lambda w: (widths.count(w), -widths.index(w)))   # the most common
-    ref = rows[widths.index(width)][0]
-    for no, fields in rows:
-        if len(fields) != width:
-            return ValueError(f"line {no} holds {len(fields)} values but {widths.count(width)} of the "
-                              f"{len(rows)} rows hold {width} (line {ref} is one); give every row the "
-                              "same number of values")
-        for col, f in enumerate(fields, 1):
-            if _is_number(f):
-                continue
-            sep = _other_separator(f)
-            if sep:
-                return ValueError(f"line {no}: {f!r} is separated by {sep}, but gankit reads commas; "
-                                  "save the points comma-separated "
-                                  "(np.savetxt(path, x, delimiter=',')) or as .npy")
-            return ValueError(f"line {no}, column {col}: {f!r} is not a number; fix or remove that row")
-    return None
-
-
-def _read_csv(p: Path) -> tuple[np.ndarray, list[str] | None]:
-    """Comma-separated points and the header's names (None: no header).  The first line is a
-    header only when none of its fields is a number and one is a word (holding a letter): a
-    first line of numbers with a fault ("NA", "12O") is an error, never a header to drop.
-    Faults are named by the file's own line numbers (1-based)."""
-    # utf-8-sig: the byte-order mark spreadsheets write would make the first value unreadable
-    lines = [line.rstrip("\r") for line in p.read_text(encoding="utf-8-sig").split("\n")]
-    skip, first = next(_fields(lines), (0, []))
-    names = None
-    if first and not any(_is_number(f) for f in first) and any(c.isalpha() for f in first for c in f):
-        names = first
-    else:
-        skip = 0
-    try:
-        arr = _loadtxt(lines[skip:])
-    except ValueError as e:
-        raise _row_fault([r for r in _fields(lines) if r[0] > skip]) or e from None
-    if arr.size == 0:
-        raise ConfigError(f"data.path: {str(p)!r} holds {'a header but ' * bool(names)}no rows of "
-                          "numbers; give one point a row")
-    if names and names[0] == "" and arr.shape[1] > 1:
-        # pandas' df.to_csv() writes its row index as a first column with no name
-        if not np.array_equal(arr[:, 0], np.arange(len(arr))):
-            raise ConfigError(f"data.path: {str(p)!r}: the header's first name is empty, as pandas "
-                              "writes its row index, but that column is not 0..n-1; save the points "
-                              "with df.to_csv(path, index=False)")
-        arr, names = arr[:, 1:], names[1:]
-    return arr, names
-
-
-def _float32_damage(x: np.ndarray, x32: np.ndarray, names) -> list[str]:
-    """The columns that float32 rounding merges (distinct values become one) or whose spread it
-    changes, each described.  A merge counts when float32's step is not negligible against the
-    column's std (large files of plain floats merge a few neighbours harmlessly), and always
-    for whole numbers, which are exact by nature (float32 holds every integer only up to 2^24)."""
-    out = []
-    if np.array_equal(x, x32):
-        return out
-    for j in range(x.shape[1]):
-        col, col32 = x[:, j], x32[:, j].astype(np.float64)
-        std, std32 = col.std(), col32.std()
-        spread_changed = bool(abs(std32 - std) > 0.01 * std)
-        coarse = bool(np.abs(col32 - col).max() > 1e-4 * std) or bool((col == np.round(col)).all())
-        if std == 0 or not (coarse or spread_changed):
-            continue
-        n, n32 = len(np.unique(col)), len(np.unique(col32))
-        if n32 < 0.99 * n or spread_changed:
-            big = np.float32(np.abs(col).max())
-            name = f" ({names[j]!r})" if names and names[j] else ""
-            std_note = f", its std {std:.3g} becomes {std32:.3g}" * spread_changed
-            out.append(f"column {j + 1}{name}: its {n} distinct values become {n32}{std_note} (values "
-                       f"near {big:.3g} round to steps of {np.spacing(big):.3g})")
-    return out
-
-
-class PointsFile(Dataset):
-    """A user's points: .npy (n, d) or .csv (one point a row, optional header)."""
-
-    def __init__(self, path):
-        p = Path(path).expanduser()
-        if p.is_dir():
-            raise ConfigError(f"data.path: {str(p)!r} is a folder; give a .npy or .csv file with "
-                              "one point per row")
-        if not p.is_file():
-            raise ConfigError(f"data.path: file {str(p)!r} does not exist; give a .npy or .csv "
-                              "file with one point per row")
-        if p.suffix not in (".npy", ".csv"):
-            raise ConfigError(f"data.path: {p.suffix!r} files are not supported; give a .npy array or "
-                              "a .csv of comma-separated values, one point a row")
-        names = None
-        try:
-            if p.suffix == ".npy":
-                arr = np.load(p, allow_pickle=False)
-            else:
-                arr, names = _read_csv(p)
-        except ConfigError:
-            raise
-        except (ValueError, OSError, EOFError, UnicodeDecodeError) as e:
-            raise ConfigError(f"data.path: cannot read {str(p)!r} as numbers: {e}") from None
-        if arr.dtype.kind not in "biuf":   # strings, objects, complex, dates: not points
-            raise ConfigError(f"data.path: {str(p)!r} holds {arr.dtype} values, not numbers; save "
-                              "the points as a float array")
-        if arr.ndim == 1:
-            arr = arr[:, None]
-        if arr.ndim != 2 or len(arr) == 0:
-            raise ConfigError(f"data.path: expected a (n_points, dim) array, got shape {arr.shape}")
-        if arr.shape[1] == 0:
-            raise ConfigError(f"data.path: {str(p)!r} holds {len(arr)} rows with no columns (shape "
-                              f"{arr.shape}); save the points as an (n_points, dim) array, dim >= 1")
-        if not np.isfinite(arr).all():
-            raise ConfigError(f"data.path: {str(p)!r} holds NaN or infinite values; remove those rows")
-        big = float(np.abs(arr).max())
-        if big > np.finfo(np.float32).max:   # training is in float32
-            raise ConfigError(f"data.path: {str(p)!r} holds {big:.3g}, beyond float32's range "
-                              "(3.4e38); rescale the points")
-        x64 = arr.astype(np.float64)
-        x32 = arr.astype(np.float32)
-        # standardisation divides by these: float32's rounding would inflate (or zero) the std
-        # of a column with a large offset
-        self.exact_moments = (torch.from_numpy(x64.mean(0)), torch.from_numpy(x64.var(0)))
-        damage = _float32_damage(x64, x32, names)
-        if damage:
-            warnings.warn(f"data.path: {p.name!r} is trained in float32 (about 7 significant digits), "
-                          f"which blurs {'; '.join(damage)}; subtract that column's offset before "
-                          "saving (e.g. time since the first timestamp: t - t.min())", stacklevel=2)
-        self.x = torch.from_numpy(x32)
-        self.size, self.dim = self.x.shape
-
-    def sample(self, n, generator):
-        return self.x[torch.randint(0, self.size, (n,), generator=generator)]
-
-    def rows(self):
-        return self.x
-
-    def bounds(self):
-        lo, hi = self.x.min(0).values, self.x.max(0).values
-        spread = hi - lo
-        # a share of each column's own spread, so data at any scale fill the frame (a floor in
-        # data units dwarfs data at 1e-6); a constant column borrows the data's scale, and the
-        # pad stays above float32's step at the column's values so the frame is never empty
-        scale = float(spread.max()) or float(torch.maximum(lo.abs(), hi.abs()).max()) or 1.0
-        width = torch.where(spread > 0, spread, torch.full_like(spread, 1e-3 * scale))
-        eps = torch.finfo(torch.float32).eps
-        pad = torch.maximum(0.15 * width, 4 * eps * torch.maximum(lo.abs(), hi.abs()))
-        return lo - pad, hi + pad
 
 
 # ----------------------------------------------------------- registrations
