@@ -216,3 +216,29 @@ def test_captions_g_would_misread_are_refused(tmp_path):
     assert data.parse("a thick small faint tl") == (0, {"thickness": 1, "size": 0, "brightness": 0})
     with pytest.raises(ConfigError, match="condition.max_words = 4 cuts the 5-word captions"):
         ConditionalData(synthetic_images(), "text", max_words=4)
+
+
+def test_cond_accuracy_reads_a_point_as_the_modes_metric_does():
+    """Modes at 0 and 10 with stds 0.1 and 5: by the nearest centre, the wide mode's draws near 0
+    were the narrow mode's and a G that draws exactly the asked mode read 0.92.  Nearest in std
+    units, as `modes` puts them, it reads that rule's ceiling, 0.975 (docs/metrics.md), and a
+    point 3 std from the narrow mode and 2 from the wide one is the wide mode's for both."""
+    from types import SimpleNamespace
+
+    from gankit.data.toy import GaussianMixture
+    from gankit.metrics.conditional import _cond_accuracy
+    from gankit.metrics.context import EvalContext
+    from gankit.metrics.modes import mode_metrics
+    base = GaussianMixture(torch.tensor([[0.0], [10.0]]), torch.tensor([0.1, 5.0]))
+
+    def accuracy(draw):
+        def sample(n, seed=None, y=None, c=None):
+            return draw(y, torch.Generator().manual_seed(int(seed or 0))), None
+        return _cond_accuracy(EvalContext(
+            dataset=ConditionalData(base, "label"), settings=SimpleNamespace(n_samples=8000), seed=0,
+            device=torch.device("cpu"), step=0, sample=sample))["cond_accuracy"]
+
+    perfect = accuracy(lambda y, g: base.means[y] + torch.randn(len(y), 1, generator=g) * base.stds[y, None])
+    assert abs(perfect - 0.975) < 0.006, perfect
+    assert mode_metrics(torch.tensor([[0.3]]), base.modes, base.mode_std)["mode_counts"] == [0, 1]
+    assert accuracy(lambda y, g: torch.where(y == 1, 0.3, 0.0)[:, None]) == 1.0

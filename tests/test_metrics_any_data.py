@@ -250,3 +250,28 @@ def test_sliced_wasserstein_of_unequal_sets_is_w2_between_the_empirical_measures
     assert sliced_wasserstein(z, z.repeat(3, 1)) == pytest.approx(0, abs=1e-12)
     y = torch.randn(30, 3, generator=torch.Generator().manual_seed(2))
     assert sliced_wasserstein(z, y) == pytest.approx(sliced_wasserstein(z, y.repeat(2, 1)), rel=1e-9)
+
+
+def test_a_file_of_repeated_rows_is_measured_on_its_distinct_points(tmp_path):
+    """20 points each 20 times in the file: counted as neighbours, a point's copies gave every
+    k-NN ball radius 0 and precision, density and coverage 0 for a G close to the data, and NDB
+    asked k-means for 50 bins (sklearn's "distinct clusters" warning).  Copies are one point:
+    G and the reference row read ~1, a G collapsed onto one point keeps its low recall."""
+    import warnings
+
+    from gankit.metrics import evaluate
+    from gankit.metrics.reference import evaluate_reference
+    base = np.random.default_rng(0).normal(size=(20, 2))
+    near = torch.tensor(base, dtype=torch.float32)
+    ctx = _file_ctx(tmp_path, np.repeat(base, 20, axis=0), 400, lambda n, g: (
+        near[torch.randint(0, 20, (n,), generator=g)] + 0.01 * torch.randn(n, 2, generator=g)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = evaluate(ctx, ["prdc_points", "ndb"])
+    assert min(out["precision"], out["coverage"], out["recall"]) > 0.95 and 0.8 < out["density"] < 1.3, out
+    assert out["ndb_k"] == 20 and out["ndb"] <= 1
+    ref = evaluate_reference(ctx.dataset, ctx.settings, 0, ["prdc_points", "ndb"])
+    assert ref["precision"] == ref["coverage"] == 1.0 and ref["density"] == pytest.approx(1.2) and ref["ndb"] == 0
+    rows = torch.tensor(np.repeat(base, 20, axis=0))
+    collapsed = M.prdc(rows, rows[:1].repeat(400, 1))
+    assert collapsed["recall"] == pytest.approx(0.05) and collapsed["coverage"] == pytest.approx(0.2)

@@ -1,8 +1,9 @@
 """Metrics of conditional generators: does G obey the condition?
 
-- cond_accuracy: share of samples for class c that are recognised as c (the nearest
-  mode for mixtures; for images the shipped evaluation classifier, or one trained on the
-  labelled images, gankit/metrics/own_classifier.py);
+- cond_accuracy: share of samples for class c that are recognised as c (for mixtures the
+  mode the `modes` metric puts them on: nearest in that mode's std units; for images the
+  shipped evaluation classifier, or one trained on the labelled images,
+  gankit/metrics/own_classifier.py);
 - attribute_accuracy (captions): share of asked words (thick/thin, ...) that the
   measured property of the sample matches; chance is 0.5;
 - fd_within_class: mean over classes of the Frechet distance between generated and
@@ -21,13 +22,20 @@ def _is_conditional(ds) -> bool:
     return getattr(ds, "condition_kind", None) is not None
 
 
+def _mode_of(ds, x) -> torch.Tensor:
+    """The mode each point lies on, by the `modes` metric's own rule (nearest in that mode's
+    std units), so the two metrics never read a point differently."""
+    from gankit.metrics.modes import assign_modes
+    return assign_modes(x.cpu(), ds.modes, 1.0 if ds.mode_std is None else ds.mode_std)[0]
+
+
 def _features_and_predictions(ctx, x, real: bool = False):
     """(features, predicted class) with no metric naming a dataset; ``real``: x are real
-    images, whose outputs are kept on disk (keyed by the images and the classifier)."""
+    images, whose outputs are kept on disk (keyed by the images and the classifier).  Points
+    have no classifier: their class is their mode (_mode_of), so the prediction is None."""
     ds = ctx.dataset
     if ds.kind == "points":
-        from gankit.metrics.modes import nearest_mode
-        return x.double(), nearest_mode(x, ds.modes)[0]
+        return x.double(), None
     from gankit.metrics.feature_nets import feature_cache, module_hash, tensor_hash
     from gankit.metrics.features import classifier_outputs
     from gankit.metrics.own_classifier import dataset_classifier
@@ -52,6 +60,8 @@ def _classes(ctx, n):
 def _cond_accuracy(ctx):
     y = _classes(ctx, ctx.settings.n_samples)
     x = ctx.generate(len(y), "samples", y=y)
+    if ctx.dataset.kind == "points":
+        return {"cond_accuracy": float((_mode_of(ctx.dataset, x) == y.cpu()).float().mean())}
     _, pred = _features_and_predictions(ctx, x)
     return {"cond_accuracy": float((pred.cpu() == y).float().mean())}
 

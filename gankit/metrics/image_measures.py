@@ -166,30 +166,54 @@ def nn_sq_dist(a: Tensor, b: Tensor, chunk: int = 1024) -> tuple[Tensor, Tensor]
     return torch.cat(dist), torch.cat(idx)
 
 
-def _kth_nn_radius(x: Tensor, k: int) -> Tensor:
-    """Distance of each row of x to its k-th nearest other row."""
-    d = pairwise_sq_dists(x, x, out_dtype=torch.float32)
-    return d.kthvalue(k + 1, dim=1).values.sqrt()   # k + 1: the row itself is at 0
+def _copy_groups(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """(the distinct rows, which of them each row is, how many rows each row's copies make)."""
+    u, group, counts = torch.unique(x, dim=0, return_inverse=True, return_counts=True)
+    return u, group, counts[group]
+
+
+def _kth_nn_radius(x: Tensor, k: int, copies: tuple | None = None) -> Tensor:
+    """Distance of each row of x to its k-th nearest distinct other point, a row's copies
+    (``copies``: _copy_groups(x)) being one point; 0 when fewer than k points differ from it.
+    Counted as neighbours, a file's repeated rows would put every k-th neighbour at distance 0
+    and shrink every ball to a point."""
+    u, group, _ = _copy_groups(x) if copies is None else copies
+    if len(u) == len(x):       # no copies: the rows as they are, in their order
+        u, group = x, None
+    d = pairwise_sq_dists(u, u, out_dtype=torch.float32)
+    d.fill_diagonal_(float("inf"))
+    # k or fewer distinct points (a G collapsed onto them) have no k-th neighbour: a ball of
+    # radius 0, so the space between them is not credited
+    r = d.kthvalue(min(k, len(u)), dim=1).values.sqrt()
+    r = r.masked_fill_(torch.isposinf(r), 0.0)
+    return r if group is None else r[group]
 
 
 def prdc(real, fake, k: int = 3, k_dc: int = 5) -> dict[str, float]:
     """k-NN precision, recall, density and coverage of fake features against real ones.
 
-    A point's ball has the radius of its k-th nearest neighbour in its own set.
+    A point's ball has the radius of its k-th nearest neighbour in its own set, a set's
+    repeated rows counting as one point (real and fake alike).
     precision = share of fakes inside some real ball; recall = share of reals
     inside some fake ball (both with k = 3, Kynkaanniemi et al. 2019); density = mean
-    count of real balls holding a fake / k_dc; coverage = share of real balls holding at
-    least one fake (both with k_dc = 5, Naeem et al. 2020).
+    count of real balls holding a fake / k_dc, the m copies of a real point counting 1/m
+    each; coverage = share of real balls holding at least one fake (both with k_dc = 5,
+    Naeem et al. 2020).
     """
     real, fake = centred64(real, fake)
     if min(len(real), len(fake)) <= max(k, k_dc):
         raise TooFewSamples(f"prdc: need more than k = {max(k, k_dc)} points in each set")
+    copies = _copy_groups(real)
+    if len(copies[0]) <= max(k, k_dc):
+        raise TooFewSamples(f"prdc: the real set holds {len(copies[0])} distinct points; k-NN balls "
+                            f"need more than k = {max(k, k_dc)}")
     d = pairwise_sq_dists(real, fake, out_dtype=torch.float32).sqrt()     # (n_real, n_fake)
-    r_real, r_fake = _kth_nn_radius(real, k), _kth_nn_radius(fake, k)
+    r_real, r_fake = _kth_nn_radius(real, k, copies), _kth_nn_radius(fake, k)
     precision = (d <= r_real[:, None]).any(0).float().mean()    # fake j in the ball of some real i
     recall = (d <= r_fake[None, :]).any(1).float().mean()
-    r_dc = r_real if k_dc == k else _kth_nn_radius(real, k_dc)
-    density = (d <= r_dc[:, None]).float().sum(0).mean() / k_dc
+    r_dc = r_real if k_dc == k else _kth_nn_radius(real, k_dc, copies)
+    # a point's m copies are one ball: counted m times each, density would read m times too high
+    density = ((d <= r_dc[:, None]).float() / copies[2][:, None]).sum(0).mean() / k_dc
     coverage = (d.min(1).values <= r_dc).float().mean()
     return {"precision": float(precision), "recall": float(recall), "density": float(density),
             "coverage": float(coverage)}

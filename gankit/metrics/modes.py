@@ -38,6 +38,17 @@ def hq_radius_std(dim: int, hq_std: float | None = None) -> float:
     return max(3.0, float(math.sqrt(chi2.ppf(HQ_SHARE_2D, dim))))
 
 
+def assign_modes(samples: Tensor, modes: Tensor, std) -> tuple[Tensor, Tensor]:
+    """(mode index, distance) of each sample: the mode it is closest to in that mode's std
+    units (one std, or one per mode).  The one rule of every metric that puts a point on a mode."""
+    stds = torch.as_tensor(std, dtype=torch.float64).reshape(-1)
+    if stds.numel() == 1 or (stds == stds[0]).all():
+        return nearest_mode(samples, modes)
+    d = torch.cdist(samples.double(), modes.double())
+    idx = (d / stds[None]).argmin(1)
+    return idx, d.gather(1, idx[:, None])[:, 0]
+
+
 def mode_metrics(samples: Tensor, modes: Tensor, std, hq_std: float | None = None,
                  weights=None) -> dict:
     """Modes covered, HQ share, reverse KL and the HQ count of each mode.
@@ -56,13 +67,8 @@ def mode_metrics(samples: Tensor, modes: Tensor, std, hq_std: float | None = Non
     if stds.numel() not in (1, k) or not (stds > 0).all():
         raise ValueError(f"std must be positive, one value or one per mode ({k}), got {stds.numel()}")
     radius = hq_radius_std(modes.shape[1], hq_std)
-    if stds.numel() == 1 or (stds == stds[0]).all():
-        idx, dist = nearest_mode(samples, modes)
-        hq = dist <= radius * float(stds[0])
-    else:
-        d = torch.cdist(samples.double(), modes.double())
-        idx = (d / stds[None]).argmin(1)
-        hq = d.gather(1, idx[:, None])[:, 0] <= radius * stds[idx]
+    idx, dist = assign_modes(samples, modes, stds)
+    hq = dist <= (radius * float(stds[0]) if stds.numel() == 1 or (stds == stds[0]).all() else radius * stds[idx])
     counts = torch.bincount(idx[hq], minlength=k).double()
     w = None
     if weights is not None:

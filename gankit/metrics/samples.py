@@ -82,7 +82,14 @@ def _c2st(ctx):
                   "ndb_js": Output("JS of the bin histograms", "lower", ".4f")})
 def _ndb(ctx):
     real, fake = pair(ctx)
-    return Dm.ndb(real.numpy(), fake.numpy(), k=50, seed=ctx.seed)
+    # no more bins than distinct points: a file's repeated rows leave k-means fewer clusters than
+    # asked, and the bins it cannot fill would hold no real point to compare with
+    distinct = len(torch.unique(real, dim=0))
+    if distinct < 2:
+        warnings.warn("ndb skipped: the data's points are all one point, so there are no bins to "
+                      "compare", stacklevel=2)
+        return {}
+    return Dm.ndb(real.numpy(), fake.numpy(), k=min(50, distinct), seed=ctx.seed)
 
 
 def duplicate_radius(real: torch.Tensor, q: float = 0.01) -> float:
