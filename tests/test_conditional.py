@@ -214,7 +214,9 @@ def test_captions_g_would_misread_are_refused(tmp_path):
             with pytest.raises(ConfigError, match=want):
                 check(text)
     assert data.parse("a thick small faint tl") == (0, {"thickness": 1, "size": 0, "brightness": 0})
-    with pytest.raises(ConfigError, match="condition.max_words = 4 cuts the 5-word captions"):
+    # the example caption is one these data make (it was an MNIST digit's whatever the data)
+    with pytest.raises(ConfigError, match="condition.max_words = 4 cuts the 5-word captions the data make "
+                                          r"\(e.g. 'a thick large bright tl'\)"):
         ConditionalData(synthetic_images(), "text", max_words=4)
 
 

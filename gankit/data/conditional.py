@@ -94,14 +94,14 @@ class ConditionalData:
             if base.kind != "image":
                 raise ConfigError("condition.kind = 'text': captions are measured from images; "
                                   "use an image dataset or condition.kind = 'label'")
-            need = len(ATTRIBUTES) + 2          # "a", the attribute words, the class
-            if max_words < need:
-                raise ConfigError(f"condition.max_words = {max_words} cuts the {need}-word captions the data "
-                                  f"make (e.g. 'a thick small faint seven'), class word included; "
-                                  f"use at least {need}")
             names = getattr(base, "class_names", None) or [
                 DIGIT_NAMES[i] if self.n_classes <= 10 else f"class{i}" for i in range(self.n_classes)]
             self.class_names = [n.lower().replace(" ", "-").replace("/", "-") for n in names]
+            need = len(ATTRIBUTES) + 2          # "a", the attribute words, the class
+            if max_words < need:            # the example caption is one these data make
+                example = " ".join(["a", *(hi for _, _, hi in ATTRIBUTES), self.class_names[int(self.classes[0])]])
+                raise ConfigError(f"condition.max_words = {max_words} cuts the {need}-word captions the data "
+                                  f"make (e.g. '{example}'), class word included; use at least {need}")
             taken = {w for _, lo, hi in ATTRIBUTES for w in (lo, hi)} | {"a"}
             clash = [n for n in self.class_names if n in taken]
             if clash:   # a caption names one class and attribute words: the same word cannot be both
