@@ -104,3 +104,70 @@ def _train_seen_from(run, monkeypatch):
         m.setattr(gankit.train.schedule, "resume_schedule", lambda run, schedule: "")
         run.train()
     return rec.seen
+
+
+def test_resume_with_another_optimizer_starts_it_fresh(tmp_path, tiny, capsys):
+    """adam -> sgd on --resume: Adam's state and param groups do not fit SGD (it was a KeyError
+    'momentum' inside torch at the first step); SGD starts fresh, D's Adam carries on."""
+    import torch
+    Run.create(C.load("ring", tiny + ["train.steps=10"]), tmp_path / "r").train().close()
+    run = Run.open(tmp_path / "r", ["train.steps=12", "optim_g.name=\"sgd\"", "optim_g.momentum=0.9"])
+    assert "optim_g.name is 'sgd' now, 'adam' in the checkpoint: sgd starts with fresh state" \
+        in capsys.readouterr().err
+    assert isinstance(run.optimizers["g"], torch.optim.SGD) and not run.optimizers["g"].state
+    run.train()
+    g, d = run.optimizers["g"], run.optimizers["d"]
+    assert g.param_groups[0]["momentum"] == 0.9 and "betas" not in g.param_groups[0]
+    assert all("momentum_buffer" in s for s in g.state.values())
+    assert all(int(s["step"]) == 12 for s in d.state.values())     # D's moments went on
+
+
+@pytest.mark.parametrize("preset, first, over, want", [
+    ("ring", [], ["optim_d.betas=[0.9, 0.99]", "optim_d.weight_decay=0.1"],
+     {"betas": (0.9, 0.99), "weight_decay": 0.1}),
+    ("paper-mlp", [], ["optim_d.momentum=0.9"], {"momentum": 0.9}),
+    # RMSprop makes its momentum buffer only for a parameter without state: made on the way
+    ("ring", ["optim_d.name=\"rmsprop\""], ["optim_d.momentum=0.9"], {"momentum": 0.9}),
+])
+def test_resume_trains_with_the_configs_optimizer_hyperparameters(tmp_path, tiny, preset, first, over, want):
+    """torch's load_state_dict puts back the checkpoint's betas, momentum, weight decay: a
+    --set of them on --resume was recorded in config.toml but not used."""
+    Run.create(C.load(preset, tiny + ["train.steps=4", "train.checkpoint_every=2", *first]),
+               tmp_path / "r").train().close()
+    run = Run.open(tmp_path / "r", ["train.steps=6", *over])
+    assert {k: run.optimizers["d"].param_groups[0][k] for k in want} == want
+    run.train()
+    saved = run.folder.load_checkpoint()[0]["optimizers"]["d"]["param_groups"][0]
+    assert saved["lr"] == run.optimizers["d"].param_groups[0]["lr"]
+    assert {k: saved[k] for k in want} == want
+
+
+def test_a_schedule_switched_on_at_resume_runs_over_the_remaining_steps(tmp_path, tiny, capsys):
+    """Constant rates for 10 steps, then --set train.lr_schedule=linear with 20 steps: the stored
+    span (0, 10) was no schedule's plan; 'continue' trained every new step at lr_final (0)."""
+    over = tiny + ["objective.lr_decay_final=1.0", "train.steps=10"]
+    Run.create(C.load("ring", over), tmp_path / "r").train().close()
+    run = Run.open(tmp_path / "r", ["train.steps=20", "train.lr_schedule=\"linear\""])
+    seen = _train_seen(run)
+    assert "switched on at step 10 (the rates were constant before): it runs over steps 10..20" \
+        in capsys.readouterr().err
+    base = run.cfg.optim_g.lr
+    assert [seen[i]["g"] for i in range(10, 20)] == pytest.approx([base * (1 - k / 10) for k in range(10)])
+    session = [r for r in run.folder.records("session")][-1]
+    assert "switched on" in session["schedule"]
+    # a further resume of the new schedule continues it as planned
+    again = Run.open(tmp_path / "r", ["train.steps=22"])
+    assert again.schedule_span == (10, 20)
+
+
+def test_lr_final_is_the_rate_at_the_end_of_training_as_its_help_says():
+    """The schedule reaches lr_final at i = n, the end of training: the last step (n - 1) is one
+    step of the decay above it.  The help says so (it said "the rates at the last step")."""
+    import dataclasses
+
+    from gankit.config.schema import TrainConfig
+    s = Schedule("linear", 0.0, 0.0, 0.2)
+    assert s.factor(100, 0, 100) == pytest.approx(0.2)
+    assert s.factor(99, 0, 100) == pytest.approx(0.2 + 0.8 / 100)
+    help_ = {f.name: f.metadata["help"] for f in dataclasses.fields(TrainConfig)}["lr_final"]
+    assert "end of training" in help_ and "last step's rates are one step of the decay above" in help_

@@ -64,7 +64,8 @@ class TrainConfig:
                                 "0 to optim_*.lr (any schedule)", ge=0.0, le=1.0)
     lr_decay_start: float = opt(0.0, "fraction of the steps after which linear/cosine decay starts",
                                 ge=0.0, le=1.0)
-    lr_final: float = opt(0.0, "the rates at the last step, as a fraction of optim_*.lr (linear, cosine)",
+    lr_final: float = opt(0.0, "the rates reached at the end of training, as a fraction of optim_*.lr "
+                               "(linear, cosine); the last step's rates are one step of the decay above it",
                           ge=0.0, le=1.0)
     lr_on_resume: str = opt("continue", "a --resume that changes train.steps: continue the schedule "
                             "planned for the old steps (past its end the rates stay at their final "

@@ -74,3 +74,20 @@ def build_optimizer(params, oc: OptimConfig) -> torch.optim.Optimizer:
     if oc.name == "rmsprop":
         return torch.optim.RMSprop(params, lr=oc.lr, momentum=oc.momentum, weight_decay=oc.weight_decay)
     raise ConfigError(f"optimizer {oc.name!r}: valid choices: adam, sgd, rmsprop")
+
+
+def load_optimizer_state(opt: torch.optim.Optimizer, saved: dict):
+    """A checkpoint's moments and step counts under this optimizer's own hyperparameters: torch's
+    load_state_dict would also put back the saved betas, momentum, weight decay, eps, so a
+    config changed on --resume would be recorded but not used.  (lr is the schedule's.)"""
+    own = [{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups]
+    opt.load_state_dict(saved)
+    for group, hyper in zip(opt.param_groups, own):
+        group.update(hyper)
+    if isinstance(opt, torch.optim.RMSprop):
+        # momentum switched on: torch makes its buffer only for a parameter without state
+        for group in opt.param_groups:
+            for p in group["params"] if group["momentum"] > 0 else []:
+                state = opt.state.get(p)
+                if state and "momentum_buffer" not in state:
+                    state["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)

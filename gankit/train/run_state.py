@@ -7,6 +7,8 @@ world), kept apart so the Run's file holds its life cycle.
 """
 from __future__ import annotations
 
+import dataclasses
+import sys
 from pathlib import Path
 
 import torch
@@ -16,6 +18,7 @@ from gankit import seeds
 from gankit.data.scaling import PointScaler
 from gankit.runfolder import RunFolderError
 from gankit.train import distributed
+from gankit.train.build import load_optimizer_state
 from gankit.train.callbacks import finite_params
 from gankit.train.watch import config_changes
 
@@ -44,6 +47,8 @@ class RunState:
             "objective": self.objective.state_dict(),
             **({"data_scale": self.scaler.state_dict()} if self.scaler is not None else {}),
             "schedule_span": list(self.schedule_span),
+            # the schedule the span belongs to: a resume can tell whether one was in force
+            **({"schedule": self.schedule_in_force} if getattr(self, "schedule_in_force", None) else {}),
             "train_time": self.elapsed(),
             "rng": self._rng_state(),         # rank 0's streams: a one-process run's own
             "world_size": self.world.size,
@@ -81,11 +86,13 @@ class RunState:
         if missing:
             raise RunError(f"the checkpoint lacks {missing}: it was written by another objective "
                            f"than {self.cfg.objective.name!r}")
+        fresh = self._changed_optimizers(state)
         try:
             for k, m in self.modules.items():
                 m.load_state_dict(state["models"][k])
             for k, o in self.optimizers.items():
-                o.load_state_dict(state["optimizers"][k])
+                if k not in fresh:
+                    load_optimizer_state(o, state["optimizers"][k])
         except C.ConfigError:       # a net's own clear message (e.g. the data's vocabulary changed)
             raise
         except (RuntimeError, ValueError, KeyError) as e:   # other shapes: another run's nets
@@ -95,6 +102,7 @@ class RunState:
             self.scaler = PointScaler.from_state(state["data_scale"])
         self.step = int(state["step"])
         self.schedule_span = tuple(state.get("schedule_span") or (0, state["config"]["train"]["steps"]))
+        self.schedule_in_force = state.get("schedule")    # None: an older checkpoint, unknown
         self.train_time = float(state.get("train_time", 0.0))
         old = state.get("config")
         if old:
@@ -118,6 +126,23 @@ class RunState:
             if shared.get("noise_device", "cpu") == self.device.type:
                 self.noise_gen.set_state(shared["noise"])
             # else: a run moved between CPU and GPU (their generators differ): training noise starts afresh
+
+    def _changed_optimizers(self, state: dict) -> set[str]:
+        """The optimizers whose kind changed since the checkpoint (e.g. adam -> sgd): one kind's
+        state (Adam's moments) means nothing to another, so these start fresh, with a note."""
+        old = state.get("config") or {}
+        fresh = set()
+        for k, spec in self.objective.optimizers.items():
+            where = next((f.name for f in dataclasses.fields(self.cfg)
+                          if getattr(self.cfg, f.name) is spec.config), None)
+            was = (old.get(where) or {}).get("name") if where else None
+            if was is not None and was != spec.config.name:
+                fresh.add(k)
+                if self.is_main:
+                    print(f"gankit: {where}.name is {spec.config.name!r} now, {was!r} in the checkpoint: "
+                          f"{spec.config.name} starts with fresh state ({was}'s state does not carry over)",
+                          file=sys.stderr)
+        return fresh
 
     def _reseed_rank(self, step: int):
         """Fresh streams for a rank the checkpoint has none for (data and noise only if they are its own)."""

@@ -8,6 +8,9 @@ schedule segment [begin, end) of n = end - begin steps, with i = step - begin:
              linear:  1 + (final - 1) * min(1, (i - t0) / (n - t0))
              cosine:  final + (1 - final) * (1 + cos(pi * min(1, (i - t0) / (n - t0)))) / 2
 
+``final`` is reached at i = n, the end of training: the last iteration (i = n - 1) runs one
+step of the decay above it (e.g. linear, no delay: final + (1 - final) / n).
+
 With begin = 0, no warmup and the linear kind this is exactly the GAN objective's
 ``lr_decay_final`` / ``lr_decay_start`` decay (``gankit.train.remedies.lr_factor``), which
 the objective declares as its schedule.
@@ -15,11 +18,13 @@ the objective declares as its schedule.
 The segment is part of the run's state (checkpointed).  A ``--resume`` that changes
 train.steps either keeps it (``train.lr_on_resume = continue``: past its end the rates
 stay at their final value) or starts a new segment from the resume step to the new
-train.steps (``restart``).  The rate is a pure function of the step, so a resumed run
-continues exactly.
+train.steps (``restart``).  A schedule switched on at a resume (the checkpoint's was
+constant) always starts a new segment there.  The rate is a pure function of the step, so a
+resumed run continues exactly.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 from dataclasses import dataclass
@@ -102,16 +107,26 @@ class LRSchedules:
 
 
 def resume_schedule(run, schedule) -> str:
-    """Where the lr schedule goes when a resume changed train.steps; a line saying so."""
+    """Where the lr schedule goes at the start of a session (a resume may change train.steps or
+    switch a schedule on); a line saying so, or "" when nothing needs saying."""
     begin, end = run.schedule_span
     steps = run.cfg.train.steps
+    before = getattr(run, "schedule_in_force", None)   # the checkpoint's (None: older, unknown)
+    run.schedule_in_force = dataclasses.asdict(schedule)
     if run.step == 0:
         run.schedule_span = (0, steps)
         return ""
-    if end == steps or schedule.is_constant:
-        run.schedule_span = (begin, steps) if schedule.is_constant else (begin, end)
+    if schedule.is_constant:
+        run.schedule_span = (begin, steps)
         return ""
-    if run.cfg.train.lr_on_resume == "restart":
+    if before is not None and Schedule(**before).is_constant:
+        # the stored span was never a schedule's plan: the new one runs over what is left
+        run.schedule_span = (run.step, steps)
+        note = (f"learning-rate schedule switched on at step {run.step} (the rates were constant "
+                f"before): it runs over steps {run.step}..{steps}")
+    elif end == steps:
+        return ""
+    elif run.cfg.train.lr_on_resume == "restart":
         run.schedule_span = (run.step, steps)
         note = (f"learning-rate schedule restarted: steps {run.step}..{steps} "
                 f"(train.lr_on_resume = restart)")
