@@ -57,8 +57,8 @@ class TrainConfig:
                                           "draws the whole global batch from the run's streams and "
                                           "keeps its share: one process's examples, world-size times "
                                           "the sampling work)", choices=["per_rank", "global"])
-    lr_schedule: str = opt("constant", "learning-rate schedule of every optimizer (a torch LambdaLR "
-                           "over the steps): constant, linear or cosine decay to train.lr_final",
+    lr_schedule: str = opt("constant", "learning-rate schedule of every optimizer (a factor of the "
+                           "step): constant, linear or cosine decay to train.lr_final",
                            choices=["constant", "linear", "cosine"])
     lr_warmup: float = opt(0.0, "fraction of the steps over which the rates rise linearly from "
                                 "0 to optim_*.lr (any schedule)", ge=0.0, le=1.0)

@@ -157,7 +157,7 @@ class GANObjective(Objective):
             self.g_after.append(ema.update)
             self.state["ema_g"] = ema
             self.G_eval = ema.shadow
-        if p.lr_decay_final < 1.0:   # the Run turns this into a LambdaLR per optimizer
+        if p.lr_decay_final < 1.0:   # the Run's LRSchedules applies it to every optimizer
             from gankit.train.schedule import Schedule
             self.lr_schedule = Schedule("linear", 0.0, p.lr_decay_start, p.lr_decay_final)
         if p.drs:
@@ -346,7 +346,7 @@ class GANParams:
     ema_start: int = opt(0, "EMA: copy G's weights until this step, average after", ge=0)
     # schedules
     lr_decay_final: float = opt(1.0, "decay both learning rates linearly to this fraction of their "
-                                     "value by the last step (1 = no decay)", gt=0.0, le=1.0)
+                                     "value, reached at the end of training (1 = no decay)", gt=0.0, le=1.0)
     lr_decay_start: float = opt(0.5, "fraction of train.steps after which the learning-rate decay "
                                       "starts", ge=0.0, le=1.0)
     # sampling

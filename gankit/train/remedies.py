@@ -8,7 +8,7 @@
 - ``EMA``: an exponential moving average of G's weights, used for evaluation;
 - ``HistoricalAverage``: lam ||theta - mean of past theta||^2 (Salimans et al. 2016);
 - ``critic_schedule``: n_critic per iteration, e.g. WGAN's 100 critic steps early on;
-- ``LRDecay``: learning rates held, then decayed linearly to a fraction by the last step.
+- ``LRDecay``: learning rates held, then decayed linearly to a fraction reached at the end of training.
 
 Everything works for any sample shape: points (n, d), images (n, c, h, w), sequences.
 Random draws use torch's default generator, which the run forks and checkpoints.
