@@ -17,12 +17,19 @@ EVAL = {"modes": 7, "jsd": 11, "samples": 13, "real_subset": 17, "captions": 17,
         "parzen": 23, "classifier": 29, "c2st": 31}
 
 
+# stream seeds lie in [0, SEED_SPAN): a sample seed must (RunSampling.sample: its rejection
+# stream takes seed + 1 and torch seeds are 64-bit)
+SEED_SPAN = 2 ** 63 - 1
+
+
 def stream_seed(seed: int, name: str) -> int:
-    """The seed of stream ``name`` for a run seeded ``seed``."""
+    """The seed of stream ``name`` for a run seeded ``seed``: ``seed + offset``, wrapped into
+    [0, SEED_SPAN) for the seeds near 2^63 that the config accepts (every smaller seed's
+    streams are ``seed + offset`` itself)."""
     if name in TRAIN:
-        return seed + TRAIN[name]
+        return (seed + TRAIN[name]) % SEED_SPAN
     if name in EVAL:
-        return seed + EVAL[name]
+        return (seed + EVAL[name]) % SEED_SPAN
     raise KeyError(f"unknown random stream {name!r}; known: {', '.join([*TRAIN, *EVAL])}")
 
 

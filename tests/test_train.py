@@ -274,3 +274,94 @@ def test_api_train_refuses_a_config_on_resume_and_ctrl_c_is_a_keyboard_interrupt
                   evaluate=False, report=False, log=None)
     assert isinstance(e.value, TrainingInterrupted) and e.value.exit_code == 130
     assert RunFolder(tmp_path / "s").checkpoints()
+
+
+def test_training_time_leaves_out_evaluations_snapshots_checkpoints_and_watchers(tmp_path, tiny, monkeypatch):
+    """A record's `time`, the checkpoint's train_time and the session record's are training alone
+    (they ran from the start of fit, periodic evaluations and snapshots included), and a resume
+    goes on from the checkpoint's."""
+    import time
+    from gankit.report import read_metrics
+    pause = 0.06
+    real_eval, real_snap, real_ckpt = Run.evaluate, RunFolder.save_snapshot, RunFolder.save_checkpoint
+    monkeypatch.setattr(Run, "evaluate", lambda self, *a, **k: (time.sleep(pause), real_eval(self, ["mmd"]))[1])
+    monkeypatch.setattr(RunFolder, "save_snapshot", lambda *a, **k: (time.sleep(pause), real_snap(*a, **k))[1])
+    monkeypatch.setattr(RunFolder, "save_checkpoint", lambda *a, **k: (time.sleep(pause), real_ckpt(*a, **k))[1])
+
+    class SlowWatcher:
+        def on_record(self, record):
+            time.sleep(pause)
+    over = tiny + ["train.steps=3", "train.log_every=1", "train.sample_every=1", "train.eval_every=1",
+                   "train.checkpoint_every=1", "train.live_report=false", "eval.n_samples=100",
+                   "objective.drs=false"]    # its fit at the last step trains a D: training time
+    run = Run.create(C.load("ring", over), tmp_path / "r")
+    run.watchers.append(SlowWatcher())
+    run.train()
+    run.close()
+    # 11 pauses (0.66 s) came before the last record; three tiny steps take a few hundredths
+    times = [r["time"] for r in read_metrics(tmp_path / "r") if r["kind"] == "train"]
+    assert len(times) == 3 and times == sorted(times) and times[-1] < 0.4, times
+    state, _ = RunFolder(tmp_path / "r").load_checkpoint()
+    assert times[-1] - 0.001 <= state["train_time"] < times[-1] + 0.05     # records round to ms
+    resumed = Run.open(tmp_path / "r", ["train.steps=5"])
+    resumed.train()
+    resumed.close()
+    recs = read_metrics(tmp_path / "r")
+    session = [r for r in recs if r["kind"] == "session"][-1]
+    assert session["train_time"] == round(state["train_time"], 3)
+    later = [r["time"] for r in recs if r["kind"] == "train" and r["step"] > 3]
+    assert len(later) == 2 and state["train_time"] <= later[0] <= later[1] < state["train_time"] + 0.5, later
+
+
+def test_the_largest_seed_the_config_accepts_derives_stream_seeds_a_sample_takes(tmp_path, tiny):
+    """seed = 2^63 - 1 trained, then its final evaluation failed: the stream seeds (seed + offset)
+    passed 2^63 - 2, the largest sample seed.  They wrap; every ordinary seed's stay seed + offset."""
+    from gankit import seeds
+    top = 2 ** 63 - 1
+    for name in [*seeds.TRAIN, *seeds.EVAL]:
+        offset = {**seeds.TRAIN, **seeds.EVAL}[name]
+        assert 0 <= seeds.stream_seed(top, name) < top
+        for seed in (0, 12345, top - 1 - offset):
+            assert seeds.stream_seed(seed, name) == seed + offset
+    run = Run.create(C.load("ring", tiny + [f"seed={top}", "train.steps=2", "eval.n_samples=200",
+                                             "objective.drs=false"]), tmp_path / "r")
+    run.train()
+    assert {"modes_covered", "jsd"} <= set(run.evaluate(["modes", "jsd"]))
+    run.close()
+
+
+def test_a_resume_whose_new_settings_fail_before_training_leaves_the_config_as_it_was(tiny_run_dir, tmp_path,
+                                                                                    monkeypatch):
+    """--resume --set X wrote X into config.toml when the run was opened: a setting that fails when
+    training starts stayed, and the next plain --resume failed the same way."""
+    import shutil
+    run_dir = tmp_path / "run"
+    shutil.copytree(tiny_run_dir, run_dir)
+    path = run_dir / "config.toml"
+    before = path.read_bytes()
+    # the ring preset decays its rates itself (objective.lr_decay_final): a second schedule is refused
+    run = Run.open(run_dir, ["train.steps=40", "train.lr_schedule=cosine"], write=True)
+    with pytest.raises(C.ConfigError, match="lr_schedule"):
+        run.train()
+    run.close()
+    assert path.read_bytes() == before
+    # a failure in the first step (a plug-in's, say)
+    run = Run.open(run_dir, ["train.steps=40", "optim_d.lr=1e-3"], write=True)
+    phase = run.objective.phases[0]
+    monkeypatch.setattr(phase, "loss", lambda ctx: (_ for _ in ()).throw(RuntimeError("plug-in failed")))
+    with pytest.raises(RuntimeError, match="plug-in failed"):
+        run.train()
+    run.close()
+    assert path.read_bytes() == before
+    run = Run.open(run_dir, write=True)          # the plain resume trains
+    assert run.cfg.train.steps == 30 and run.cfg.train.lr_schedule == "constant"
+    run.close()
+    # a step trained: config.toml holds the overrides; so does a checkpoint written without training
+    run = Run.open(run_dir, ["train.steps=32", "optim_d.lr=1e-3"], write=True)
+    run.train()
+    run.close()
+    assert C.load(str(path)).optim_d.lr == 1e-3
+    run = Run.open(run_dir, ["objective.drs_quantile=0.9"], write=True)
+    run.save_checkpoint()
+    run.close()
+    assert C.load(str(path)).objective.params["drs_quantile"] == 0.9

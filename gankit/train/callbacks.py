@@ -1,4 +1,7 @@
-"""Callbacks that turn a training run into a run folder: logs, snapshots, checkpoints."""
+"""Callbacks that turn a training run into a run folder: logs, snapshots, checkpoints.
+
+What they do besides training (records, snapshots, checkpoints, evaluations) is off the run's
+training clock (Run.off_the_clock), so a record's ``time`` is the training alone."""
 from __future__ import annotations
 
 import torch
@@ -79,9 +82,10 @@ class PeriodicEval:
         if self.every and trainer.step % self.every == 0 and self.run.is_main:
             from gankit.api import eval_settings
             names = list(self.run.cfg.eval.metrics)
-            # source and settings as every other eval record: compare checks them (same sample count)
-            self.run.log({"step": trainer.step, "kind": "eval", "source": "train.eval_every",
-                          "settings": eval_settings(self.run, names), **self.run.evaluate(names or None)})
+            with self.run.off_the_clock():
+                # source and settings as every other eval record: compare checks them (same sample count)
+                self.run.log({"step": trainer.step, "kind": "eval", "source": "train.eval_every",
+                              "settings": eval_settings(self.run, names), **self.run.evaluate(names or None)})
 
 
 def finite_params(modules) -> bool:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import signal
 import time
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -120,7 +121,7 @@ class Run(RunSampling, RunState):
         self.schedule_span = (0, cfg.train.steps)   # the lr schedule's segment (checkpointed)
         self.loss_window = ({}, 0)       # the trainer's loss sums since its last record (checkpointed)
         self.train_time = 0.0                        # training seconds over every session
-        self._clock: float | None = None
+        self._clock: float | None = None             # when the clock last started; None: stopped
         self.overrides: list[str] = []               # the --set of this session (recorded)
         self._config_written = False                 # config.toml already holds those overrides
         self.config_changes: dict = {}               # key -> [old, new] against the checkpoint's config
@@ -176,24 +177,46 @@ class Run(RunSampling, RunState):
     def log(self, record: dict):
         if not self.is_main:
             return
-        self.folder.append(record)
-        for w in self.watchers:
-            getattr(w, "on_record", lambda r: None)(record)
+        with self.off_the_clock():     # watchers (TensorBoard) included
+            self.folder.append(record)
+            for w in self.watchers:
+                getattr(w, "on_record", lambda r: None)(record)
 
     def save_snapshot(self, step: int):
         if not self.is_main:    # eval-mode forwards only: no collective is skipped
             return
         from gankit.train.snapshot import snapshot_arrays
-        arrays = snapshot_arrays(self)
-        self.folder.save_snapshot(step, arrays)
-        for w in self.watchers:
-            getattr(w, "on_snapshot", lambda s, a: None)(step, arrays)
+        with self.off_the_clock():     # the live report's rebuilds included
+            arrays = snapshot_arrays(self)
+            self.folder.save_snapshot(step, arrays)
+            for w in self.watchers:
+                getattr(w, "on_snapshot", lambda s, a: None)(step, arrays)
+
+    def save_checkpoint(self) -> Path:
+        with self.off_the_clock():
+            self._record_config()      # first: a resume from this checkpoint reads config.toml
+            return super().save_checkpoint()
 
     def elapsed(self) -> float:
         """Training seconds so far, over every session of the run."""
         if self._clock is None:
             return self.train_time
         return self.train_time + time.perf_counter() - self._clock
+
+    @contextmanager
+    def off_the_clock(self):
+        """The block's time (records, snapshots, checkpoints, evaluations, watchers) is not
+        training time: the report, compare and benchmarks read that as the cost of training."""
+        if self._clock is None:        # stopped, or paused by an enclosing block
+            yield
+            return
+        if self.device.type == "cuda":   # queued training work is training time
+            torch.cuda.synchronize(self.device)
+        self.train_time, self._clock = self.elapsed(), None
+        try:
+            yield
+        finally:
+            self._clock = time.perf_counter()
 
     def close(self):
         """Let go of the run folder's lock (also done when the Run is garbage collected)."""
@@ -220,6 +243,7 @@ class Run(RunSampling, RunState):
         if run.is_main:
             run.folder.claim_new()          # locked from here until the run is closed
             run.folder.write_config(C.dumps_toml(cfg))
+            run._config_written = True      # the overrides are in cfg
         return run
 
     @classmethod
@@ -260,12 +284,16 @@ class Run(RunSampling, RunState):
             self.load_state_dict(state)
         if write:
             refuse_going_back(self)
-        # config.toml: the config in force for the sessions that train it (the session records keep
-        # the history); a reader's overrides (an evaluation, sampling) are its own, not the run's
-        if overrides and write:
+        self.overrides = list(overrides or [])     # config.toml takes them once they train (_record_config)
+
+    def _record_config(self):
+        """config.toml: the config of the sessions that trained it (session records keep the
+        history), written once a step trained or before a checkpoint (drs trains none): new
+        settings that fail before the first step leave it, so a plain --resume works again.
+        A reader's overrides (an evaluation, sampling) are its own, not the run's."""
+        if self.overrides and not self._config_written and self.is_main:
             self.folder.write_config(C.dumps_toml(self.cfg))
             self._config_written = True
-        self.overrides = list(overrides or [])
 
     def train(self, progress: bool | None = None, final_report: bool = True) -> "Run":
         """Train up to train.steps.  ``final_report``: with train.live_report, rewrite
@@ -277,9 +305,6 @@ class Run(RunSampling, RunState):
         if self.is_main:
             self.folder.lock()    # one writer: another process training this folder stops here
             refuse_moved_on(self)
-            if self.overrides and not self._config_written:   # opened with overrides, now trained:
-                self.folder.write_config(C.dumps_toml(self.cfg))  # they are the run's config
-                self._config_written = True
         if self.step > 0 and self.is_main:
             self.folder.truncate_records(self.step)
         show = (cfg.progress if progress is None else progress) and self.is_main
@@ -302,6 +327,7 @@ class Run(RunSampling, RunState):
         class _Sync:  # keeps run.step in step with the loop, before any callback reads it
             def on_step_end(_, t):
                 self.step = t.step
+                self._record_config()     # a step trained under the overrides: they are the run's
         # objective callbacks (e.g. DRS fitted at the last step) run before the snapshot,
         # evaluation and checkpoint of the same step
         # the schedule steps before the checkpoint, so a checkpoint holds the next iteration's rates
@@ -334,6 +360,7 @@ class Run(RunSampling, RunState):
                                               f"of {cfg.steps}, checkpoint {path} written; continue with "
                                               f"gankit train --resume --out {self.dir}")
                 self.torch_rng = torch.get_rng_state()
+            self._record_config()    # also when there was no step left to train
         except NonFiniteLoss as e:
             if self.folder.checkpoints():
                 raise
