@@ -216,6 +216,14 @@ def test_vae_logs_its_elbo_and_sigma_in_the_datas_units_under_standardize(tmp_pa
     assert a["elbo"] - b["elbo"] == pytest.approx(3 * math.log(100), rel=1e-4)
     assert a["recon_ll"] - b["recon_ll"] == pytest.approx(3 * math.log(100), rel=1e-4)
     assert b["sigma"] / a["sigma"] == pytest.approx(100, rel=1e-4)
+    # the auto-encoder's squared error likewise: 100^2 times larger for data 100 times larger
+    logged = []
+    for factor in (1.0, 100.0):
+        over = tiny + ["data.name=points", f"data.path={tmp_path / f'p{factor}.npy'}", "data.standardize=global",
+                       "noise.dim=2", "train.steps=2", "train.log_every=1", "objective.name=ae"]
+        Run.create(C.load("ring-vae", over), tmp_path / f"ae{factor}").train().close()
+        logged.append(RunFolder(tmp_path / f"ae{factor}").records("train")[0]["recon_sq_error"])
+    assert logged[1] / logged[0] == pytest.approx(100 ** 2, rel=1e-4)
 
 
 def test_ssgan_warns_of_a_class_with_no_training_images(tmp_path):

@@ -58,6 +58,8 @@ def test_c2st_and_ndb_known_answers(sets):
     assert Dm.ndb(r.numpy(), sets["copy"].numpy(), k=10)["ndb"] == 0
     assert Dm.ndb(r.numpy(), sets["same"].numpy(), k=10)["ndb"] <= 1
     assert Dm.ndb(r.numpy(), sets["drop"].numpy(), k=10)["ndb"] >= 1
+    # a run's seed may pass the 32 bits sklearn's random_state takes (it raised)
+    assert Dm.ndb(r.numpy(), sets["drop"].numpy(), k=10, seed=2**40 + 3)["ndb"] >= 1
 
 
 def test_birthday_support_of_a_discrete_generator():

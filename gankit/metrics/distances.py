@@ -140,7 +140,7 @@ def ndb(real, fake, k: int = 50, alpha: float = 0.05, seed: int = 0) -> dict:
     if min(len(real), len(fake)) < 4:
         raise TooFewSamples(f"ndb: need 4 or more points in each set, got {len(real)} and {len(fake)}")
     k = min(k, len(real) // 2)
-    km = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(real)
+    km = KMeans(n_clusters=k, n_init=3, random_state=seed % 2**32).fit(real)   # sklearn takes 32 bits
     pr = np.bincount(km.labels_, minlength=k) / len(real)
     pf = np.bincount(km.predict(fake), minlength=k) / len(fake)
     n1, n2 = len(real), len(fake)

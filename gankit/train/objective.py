@@ -60,6 +60,8 @@ class ObjectiveContext:
     to_model: Callable[[Tensor], Tensor] = lambda x: x
     # sum over coordinates of log(data.standardize's scale): log p(x) = log p_model(to_model(x)) - it
     data_log_scale: Callable[[], float] = lambda: 0.0
+    # data.standardize's scale per coordinate (None: the nets see the data's own units)
+    data_scale: Callable[[], Tensor | None] = lambda: None
     # processes sharing the run (torchrun): cfg.train.batch_size is this one's share of the global batch
     world_size: int = 1
 

@@ -89,6 +89,7 @@ class Run(RunSampling, RunState):
             sample_batch=self.sample_batch, sample_z=self.sample_z, cond_gen=self.cond_gen,
             log=self.log, to_model=self._to_model,
             data_log_scale=lambda: 0.0 if self.scaler is None else float(self.scaler.scale.log().sum()),
+            data_scale=lambda: None if self.scaler is None else self.scaler.scale,
             world_size=self.world.size)
         with torch.random.fork_rng(devices=[]):   # init from the seed; the caller's RNG untouched
             torch.manual_seed(cfg.seed)

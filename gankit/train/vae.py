@@ -164,8 +164,14 @@ class AutoEncoderObjective(Objective):
             x = self.ctx.sample_batch(self.m).x
             code = self.E(x)
             self.codes.update(code)
-            mse = ((self.G(code) - x) ** 2).flatten(1).sum(1).mean()
-            return mse / x[0].numel(), {"recon_sq_error": mse.detach()} if c.logging else {}
+            err = self.G(code) - x
+            mse = (err ** 2).flatten(1).sum(1).mean()
+            logs = {}
+            if c.logging:   # in the data's units, as the VAE's numbers
+                scale = self.ctx.data_scale()
+                logs = {"recon_sq_error": mse.detach() if scale is None else
+                        ((err.detach() * scale.to(err)) ** 2).flatten(1).sum(1).mean()}
+            return mse / x[0].numel(), logs
         self.phases = [Phase("g", optimizers["g"], vae_step if self.variational else ae_step)]
 
     def generate(self, z: Tensor, c: Tensor | None = None) -> Tensor:
