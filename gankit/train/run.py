@@ -41,6 +41,7 @@ from gankit.train.objective import Batch, ObjectiveContext, optimizer_params
 from gankit.train.parts import refuse_batch_norm_on_one_sample
 from gankit.train.precision import autocast_for
 from gankit.train.run_checks import refuse_going_back, refuse_moved_on, refuse_trained, start_again_or_refuse
+from gankit.train.run_eval import RunEvaluation
 from gankit.train.run_state import RunError, RunState  # noqa: F401 (RunError: what a Run raises)
 from gankit.train.sampling import RunSampling
 from gankit.train.signals import StopOnSignal, TrainingInterrupted
@@ -54,7 +55,7 @@ def _absolute_data_location(cfg: RunConfig):
             cfg.data.params[key] = str(Path(where).expanduser().absolute())
 
 
-class Run(RunSampling, RunState):
+class Run(RunSampling, RunEvaluation, RunState):
     def __init__(self, cfg: RunConfig, run_dir: str | Path, device: str | None = None, dataset=None):
         self.cfg = cfg
         self.folder = RunFolder(run_dir)
@@ -374,46 +375,3 @@ class Run(RunSampling, RunState):
                 getattr(w, "close", lambda: None)()
                 self.watchers.remove(w)
         return self
-
-    def eval_context(self, rejection: bool = True):
-        from gankit.metrics.context import EvalContext
-        G = self.modules.get(self.objective.sample_module)
-        from gankit.train.inversion import run_inverter
-        likelihood = G if hasattr(G, "token_logp") else None   # sequence models: NLL of data under G
-        return EvalContext(dataset=self.dataset, settings=self.cfg.eval, seed=self.cfg.seed,
-                           device=self.device, step=self.step,
-                           sample=lambda n, seed=None, y=None, c=None: self.sample(
-                               n, seed, y=y, c=c, rejection=rejection),
-                           likelihood=likelihood, classify=self.classifier(), invert=run_inverter(self))
-
-    def classifier(self):
-        """(x) -> the objective's class logits in eval mode, by chunks, on the CPU; None when
-        the objective has no classifier."""
-        from gankit.train.objective import Objective
-        if type(self.objective).classify is Objective.classify:
-            return None
-
-        @torch.no_grad()
-        def classify(x: torch.Tensor) -> torch.Tensor:
-            modes = {k: m.training for k, m in self.modules.items()}
-            for m in self.modules.values():
-                m.eval()
-            out = torch.cat([self.objective.classify(x[i:i + 2000].to(self.device)).float().cpu()
-                             for i in range(0, len(x), 2000)])
-            for k, m in self.modules.items():
-                m.train(modes[k])
-            return out
-        classify.classes_named = self.objective.classes_named
-        return classify
-
-    def evaluate(self, names: list[str] | None = None, rejection: bool = True) -> dict:
-        """Every metric that applies (or the ones named); ``rejection=False`` measures G
-        itself when a rejection sampler is fitted."""
-        from gankit.metrics import evaluate
-        before = threads.apply(threads.resolve(self.cfg.eval.threads, self.dataset.kind,
-                                               self.world.local_size))
-        try:
-            return evaluate(self.eval_context(rejection), names)
-        finally:
-            torch.set_num_threads(before)
-

@@ -1,0 +1,51 @@
+"""What a Run measures: the evaluation context its metrics read, and the objective's classifier."""
+from __future__ import annotations
+
+import torch
+
+from gankit.train import threads
+
+
+class RunEvaluation:
+    def eval_context(self, rejection: bool = True):
+        from gankit.metrics.context import EvalContext
+        G = self.modules.get(self.objective.sample_module)
+        from gankit.train.inversion import run_inverter
+        likelihood = G if hasattr(G, "token_logp") else None   # sequence models: NLL of data under G
+        return EvalContext(dataset=self.dataset, settings=self.cfg.eval, seed=self.cfg.seed,
+                           device=self.device, step=self.step,
+                           sample=lambda n, seed=None, y=None, c=None: self.sample(
+                               n, seed, y=y, c=c, rejection=rejection),
+                           likelihood=likelihood, classify=self.classifier(), invert=run_inverter(self))
+
+    def classifier(self):
+        """(x) -> the objective's class logits in eval mode, by chunks, on the CPU; None when
+        the objective has no classifier."""
+        from gankit.train.objective import Objective
+        if type(self.objective).classify is Objective.classify:
+            return None
+
+        @torch.no_grad()
+        def classify(x: torch.Tensor) -> torch.Tensor:
+            modes = {k: m.training for k, m in self.modules.items()}
+            for m in self.modules.values():
+                m.eval()
+            out = torch.cat([self.objective.classify(x[i:i + 2000].to(self.device)).float().cpu()
+                             for i in range(0, len(x), 2000)])
+            for k, m in self.modules.items():
+                m.train(modes[k])
+            return out
+        classify.classes_named = self.objective.classes_named
+        return classify
+
+    def evaluate(self, names: list[str] | None = None, rejection: bool = True) -> dict:
+        """Every metric that applies (or the ones named); ``rejection=False`` measures G
+        itself when a rejection sampler is fitted."""
+        from gankit.metrics import evaluate
+        before = threads.apply(threads.resolve(self.cfg.eval.threads, self.dataset.kind,
+                                               self.world.local_size))
+        try:
+            return evaluate(self.eval_context(rejection), names)
+        finally:
+            torch.set_num_threads(before)
+
