@@ -244,3 +244,25 @@ def test_cond_accuracy_reads_a_point_as_the_modes_metric_does():
     assert abs(perfect - 0.975) < 0.006, perfect
     assert mode_metrics(torch.tensor([[0.3]]), base.modes, base.mode_std)["mode_counts"] == [0, 1]
     assert accuracy(lambda y, g: torch.where(y == 1, 0.3, 0.0)[:, None]) == 1.0
+
+
+def test_a_conditional_runs_evaluation_draws_classes_at_the_datas_frequencies(tmp_path):
+    """A 90/10 mixture: classes drawn uniformly scored a G that draws exactly the asked mode as
+    if it had lost most of the large one (reverse KL 0.49 where the data read 0.00003)."""
+    from gankit.data.toy import GaussianMixture
+    g = torch.Generator().manual_seed(0)
+    mix = ConditionalData(GaussianMixture(torch.tensor([[-2.0], [2.0]]), 0.3, [0.9, 0.1]), "label")
+    assert abs(float((mix.random_classes(20000, g) == 0).float().mean()) - 0.9) < 0.01
+    imgs = synthetic_images()                     # labelled data: the training labels' own shares
+    data = ConditionalData(imgs, "label")
+    want = torch.bincount(imgs.labels.long(), minlength=4).double() / len(imgs.labels)
+    got = torch.bincount(data.random_classes(40000, g), minlength=4).double() / 40000
+    assert torch.allclose(got, want, atol=0.01)
+    run = Run.create(C.load("ring-cgan", ["data.name=mixture1d", "data.means=[-2.0, 2.0]", "data.stds=[0.3, 0.3]",
+                                          "data.weights=[0.9, 0.1]", "train.steps=1", "train.progress=false",
+                                          "eval.n_samples=2000"]), tmp_path / "r")
+    run.objective.generate = lambda z, c=None: (torch.tensor([-2.0, 2.0])[c.long()] + 0.3 * z[:, 0])[:, None]
+    x, y = run.sample(2000, seed=7)
+    assert abs(float((y == 0).float().mean()) - 0.9) < 0.03
+    assert run.evaluate(["modes"])["reverse_kl"] < 0.01
+    assert run.evaluate(["jsd"])["jsd"] < 0.02
