@@ -17,6 +17,7 @@ A run folder is the contract: what these functions write, ``gankit report``,
 """
 from __future__ import annotations
 
+import operator
 import sys
 from pathlib import Path
 
@@ -259,6 +260,10 @@ def condition_args(run, n: int, label: int | None = None, text: str | None = Non
     ds = run.dataset
     if label is not None:
         have = ds.classes.tolist()      # the classes with data
+        try:                            # numpy's and torch's integers are integers too
+            label = label if isinstance(label, bool) else operator.index(label)
+        except TypeError:
+            pass
         if isinstance(label, bool) or not isinstance(label, int) or label not in have:
             names = getattr(ds, "class_names", None)
             listed = ", ".join(f"{k} ({names[k]})" if names and k < len(names) else str(k) for k in have)

@@ -194,7 +194,10 @@ def test_api_sample_checks_labels_as_the_cli_does(tmp_path, tiny):
     from gankit.train.run import Run
     cond = Run.create(C.load("ring-cgan", tiny), tmp_path / "c").train()
     assert api.sample(cond, 4, label=2).shape == (4, 2)
-    for bad in (8, -1, True):
+    import numpy as np                          # numpy's and torch's integers are labels too
+    assert torch.equal(api.sample(cond, 4, seed=1, label=np.int64(2)), api.sample(cond, 4, seed=1, label=2))
+    assert torch.equal(api.sample(cond, 4, seed=1, label=torch.tensor(2)), api.sample(cond, 4, seed=1, label=2))
+    for bad in (8, -1, True, 2.0, np.int64(9)):
         with pytest.raises(ConfigError, match=r"label .*the classes with data are 0, 1, 2, 3, 4, 5, 6, 7"):
             api.sample(cond, 4, label=bad)
     plain = Run.create(C.load("ring", tiny), tmp_path / "p").train()
