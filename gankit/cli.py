@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import errno
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from gankit.config import ConfigError
@@ -121,6 +123,7 @@ def _cmd_drs(a):
     """Rejection sampling for a finished run: fit the sampler on its G, keep it in the run."""
     from gankit import config as C
     from gankit.runfolder import RunFolder
+    from gankit.train.objective import UnfittedState
     from gankit.train.rejection import fit_objective
     from gankit.train.run import Run
     folder = RunFolder(a.run_dir)
@@ -134,12 +137,22 @@ def _cmd_drs(a):
                           "discriminator rejection sampling needs a GAN objective (gan) with its D")
     over = ["objective.drs=true"] + ([f"objective.drs_steps={a.steps}"] if a.steps is not None else []) \
         + ([f"objective.drs_quantile={a.quantile}"] if a.quantile is not None else [])
-    run = Run.open(a.run_dir, over, write=True)
+    with warnings.catch_warnings():      # the checkpoint has no sampler yet: this command fits it
+        warnings.simplefilter("ignore", UnfittedState)
+        run = Run.open(a.run_dir, over, write=True)
     try:
         if getattr(run.objective, "rejection", None) is None:
             raise ConfigError(f"drs: the {run.cfg.objective.name!r} objective has no rejection sampler")
-        sampler = fit_objective(run.objective, run.step, run.log)
-        run.save_checkpoint()
+        fitted = []
+        sampler = fit_objective(run.objective, run.step, fitted.append)
+        # the checkpoint holding the sampler first, straight to the folder (Run.save_checkpoint
+        # writes config.toml before it), then config.toml, then the record: a kill or a failure
+        # on the way leaves the run as it was, not a config saying drs = true over a checkpoint
+        # without a sampler (sample and eval would use G alone)
+        run.folder.save_checkpoint(run.state_dict(), run.step, run.cfg.train.keep_checkpoints)
+        run.folder.write_config(C.dumps_toml(run.cfg))
+        for record in fitted:
+            run.log(record)
     finally:
         run.close()
     print(f"rejection sampler fitted at step {run.step}: acceptance {float(sampler.acceptance):.3f}; "
@@ -161,6 +174,8 @@ def _output_file(command: str, out: str, example: str) -> Path:
 
 def _cmd_sample(a):
     import numpy as np
+
+    from gankit.io import write_atomic, write_text_atomic
     from gankit.train.run import Run
     if a.n < 1:
         raise ConfigError(f"sample -n {a.n}: ask for at least 1 sample")
@@ -181,23 +196,23 @@ def _cmd_sample(a):
         if a.out is None:
             print(text, end="")
             return
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.out).write_text(text)
+        write_text_atomic(a.out, text)
         print(f"wrote {len(x)} samples to {a.out}")
         return
     if a.out is None:
         raise ConfigError("sample: --out FILE is needed for this data (.npy, .csv, .png, .pdf or .svg); "
                           "only text data prints its samples")
     out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    # written to a temp file beside it, then renamed: a failure or a kill keeps the old file whole
     if out.suffix == ".npy":
-        np.save(out, x)
+        write_atomic(out, lambda f: np.save(f, x))
     elif out.suffix == ".csv":      # one sample a row; an image's C x H x W values flattened
         header = f"one image a row: {' x '.join(map(str, x.shape[1:]))} (C x H x W) values" if x.ndim > 2 else ""
-        np.savetxt(out, x.reshape(len(x), -1), delimiter=",", fmt="%.9g", header=header)
+        write_atomic(out, lambda f: np.savetxt(f, x.reshape(len(x), -1), delimiter=",", fmt="%.9g",
+                                               header=header))
     elif out.suffix in (".png", ".pdf", ".svg"):
         from gankit.report.plots import plot_samples_file
-        plot_samples_file(run.dataset, x, out)
+        write_atomic(out, lambda tmp: plot_samples_file(run.dataset, x, tmp), by_name=True)
     else:
         raise ConfigError(f"--out {out}: {out.suffix!r} is for text data; use .npy, .csv, .png, .pdf or .svg")
     print(f"wrote {len(x)} samples to {out}")
@@ -362,12 +377,12 @@ def main(argv: list[str] | None = None) -> int:
     anything else (a run folder, the disk, memory), 128 + the signal on SIGINT/SIGTERM."""
     import signal
     import threading
-    import warnings
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as e:   # argparse has printed its one-line message
         return e.code if isinstance(e.code, int) else 2
     from gankit.builtins import import_modules, load_builtins
+    from gankit.io import DISK_FULL, os_error_cause, write_failure
     from gankit.runfolder import RunFolderError
     from gankit.train.loop import NonFiniteLoss
     from gankit.train.signals import TrainingInterrupted
@@ -393,13 +408,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gankit: error: out of memory{_oom_advice(e)}", file=sys.stderr)
         return 1
     except OSError as e:   # a file or folder the command was pointed at: say which and why
-        where = f"{e.filename}: " if e.filename else ""
-        print(f"gankit: error: {where}{e.strerror or _one_line(e)}", file=sys.stderr)
+        print(f"gankit: error: {_os_error_line(e)}", file=sys.stderr)
         return 1
     except RuntimeError as e:
         if _peer_stopped(e):
             print(f"gankit: rank {os.environ.get('RANK')}: another process of this run stopped ({_one_line(e)[:120]}); "
                   "its error says why", file=sys.stderr)
+            return 1
+        # torch's zip writer reports a write the storage refused as a RuntimeError (files written
+        # through gankit.io say which file; this is for any other)
+        cause = os_error_cause(e, (*DISK_FULL, errno.EFBIG))
+        if cause is not None:
+            print(f"gankit: error: a write failed: {write_failure(cause)}", file=sys.stderr)
             return 1
         if "allocate" not in str(e) and "out of memory" not in str(e):
             raise   # a bug: the traceback is the useful report
@@ -410,6 +430,15 @@ def main(argv: list[str] | None = None) -> int:
         if main_thread:
             signal.signal(signal.SIGTERM, old_term)
     return rc or 0
+
+
+def _os_error_line(e: OSError) -> str:
+    """The file (if named) and the cause; a WriteError already says both."""
+    from gankit.io import WriteError
+    if isinstance(e, WriteError):
+        return _one_line(e)
+    where = f"{e.filename}: " if e.filename else ""
+    return f"{where}{e.strerror or _one_line(e)}"
 
 
 def _peer_stopped(e: Exception) -> bool:

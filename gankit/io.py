@@ -18,22 +18,91 @@ import numpy as np
 TMP_SUFFIX = ".tmp"
 
 
-def _atomic(path: Path, write) -> Path:
+class WriteError(OSError):
+    """A file that could not be written, named as the caller knows it (never its temp file),
+    with the cause in words; ``errno`` is the cause's, so ``disk_full_cause`` still sees it."""
+
+    def __str__(self) -> str:
+        return f"cannot write {self.filename}: {self.strerror}"
+
+
+def write_atomic(path: str | Path, write, by_name: bool = False) -> Path:
+    """Write ``path`` so that a crash leaves the old file or the new one: ``write`` fills a
+    temp file in the same folder (``write(file)``, or with ``by_name`` ``write(temp_path)``
+    for writers that take the format from the name's suffix), which is fsynced and renamed.
+    A failure raises WriteError naming ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise WriteError(e.errno, f"its folder {e.filename or path.parent} cannot be created "
+                                  f"({e.strerror or e})", str(path)) from e
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                   suffix=TMP_SUFFIX + (path.suffix if by_name else ""))
+    except OSError as e:     # its message would name a random temp name that never existed
+        raise WriteError(e.errno, write_failure(e, "the folder"), str(path)) from e
     try:
         os.chmod(tmp, 0o666 & ~_umask())    # mkstemp's 0600 would hide reports and runs from colleagues
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
+        if by_name:
+            os.close(fd)
+            write(tmp)
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        else:
+            with os.fdopen(fd, "wb") as f:
+                write(f)
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
+        cause = os_error_cause(e) if isinstance(e, (OSError, RuntimeError)) else None
+        if cause is not None and cause.errno is None:     # numpy's short write keeps no errno
+            n = _errno_at_end(tmp)
+            cause = OSError(n, os.strerror(n)) if n else cause
         if os.path.exists(tmp):
             os.unlink(tmp)
-        raise
+        if cause is None or isinstance(e, WriteError):
+            raise
+        raise WriteError(cause.errno, write_failure(cause, "the file"), str(path)) from e
     return path
+
+
+TOO_LARGE = ("the file would exceed the file-size limit (ulimit -f) or the largest file this drive "
+             "takes (4 GB on FAT32)")
+
+
+def write_failure(e: OSError, where: str = "the file") -> str:
+    """Why a write failed, in words (``where``: "the folder" or "the file" it concerns)."""
+    said = e.strerror or str(e)
+    if e.errno in (errno.EACCES, errno.EPERM):
+        return f"{where} is not writable ({said})"
+    if e.errno == errno.EROFS:
+        return f"the drive is read-only ({said})"
+    if e.errno in DISK_FULL:
+        return f"the disk is full ({said})"
+    if e.errno == errno.EFBIG:
+        return f"{TOO_LARGE} ({said})"
+    return said
+
+
+def _errno_at_end(tmp: str) -> int | None:
+    """The errno of one more byte written at the end of ``tmp``: the kernel's reason (a
+    file-size limit, a full disk) for a short write whose writer kept only the byte counts."""
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_APPEND)
+    except OSError:
+        return None
+    try:
+        os.write(fd, b"\0")
+    except OSError as e:
+        return e.errno
+    finally:
+        os.close(fd)
+    return None
 
 
 def _umask() -> int:
@@ -46,15 +115,15 @@ def _umask() -> int:
 def save_atomic(obj, path: str | Path) -> Path:
     """torch.save to ``path`` atomically (temp file, fsync, rename)."""
     import torch
-    return _atomic(Path(path), lambda f: torch.save(obj, f))
+    return write_atomic(Path(path), lambda f: torch.save(obj, f))
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:
-    return _atomic(Path(path), lambda f: f.write(text.encode()))
+    return write_atomic(Path(path), lambda f: f.write(text.encode()))
 
 
 def save_npz_atomic(path: str | Path, arrays: dict) -> Path:
-    return _atomic(Path(path), lambda f: np.savez_compressed(f, **arrays))
+    return write_atomic(Path(path), lambda f: np.savez_compressed(f, **arrays))
 
 
 def jsonable(d: dict) -> dict:
@@ -83,12 +152,16 @@ def append_jsonl(path: str | Path, record: dict):
     """Append one record as one line.  After a torn write (a full disk, a kill) the file ends
     mid-line; the record then starts on a fresh line, so only the torn one is lost."""
     line = json.dumps(jsonable(record)) + "\n"
-    with open(path, "ab+") as f:
-        if f.tell() > 0:
-            f.seek(-1, os.SEEK_END)
-            if f.read(1) != b"\n":
-                line = "\n" + line
-        f.write(line.encode())
+    try:
+        with open(path, "ab+") as f:
+            if f.tell() > 0:
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":
+                    line = "\n" + line
+            f.write(line.encode())
+    except OSError as e:     # a failed write names no file
+        raise WriteError(e.errno, write_failure(e, "the file" if os.path.exists(path) else "the folder"),
+                         str(path)) from e
 
 
 def read_jsonl(path: str | Path) -> list[dict]:
@@ -176,16 +249,27 @@ def release_lock(key: Path):
         os.close(held[0])   # closing the file drops the flock
 
 
-def disk_full_cause(e: BaseException | None) -> bool:
-    """Whether a full disk caused ``e``: torch.save reports ENOSPC as a RuntimeError of its zip
-    writer, with the OSError as its context."""
+def os_error_cause(e: BaseException | None, errnos=None) -> OSError | None:
+    """The OSError behind ``e`` (itself, or in its cause/context chain: torch.save reports a
+    failed write as a RuntimeError of its zip writer), with one of ``errnos`` if given."""
     seen = set()
     while e is not None and id(e) not in seen:
         seen.add(id(e))
-        if isinstance(e, OSError) and e.errno in DISK_FULL:
-            return True
+        if isinstance(e, OSError) and (errnos is None or e.errno in errnos):
+            return e
         e = e.__cause__ or e.__context__
-    return False
+    return None
+
+
+def disk_full_cause(e: BaseException | None) -> bool:
+    """Whether a full disk (or quota) caused ``e``."""
+    return os_error_cause(e, DISK_FULL) is not None
+
+
+def too_large_cause(e: BaseException | None) -> bool:
+    """Whether a file-size limit caused ``e``: EFBIG, from ``ulimit -f`` or a drive's largest
+    file (FAT32: 4 GB)."""
+    return os_error_cause(e, (errno.EFBIG,)) is not None
 
 
 def intact(path: Path) -> bool:

@@ -26,21 +26,23 @@ What the folder promises (docs/reliability.md lists every case):
   so a damaged or hostile file cannot run code;
 - an unreadable checkpoint is skipped with a warning naming it, and set aside (renamed
   ``*.damaged``, never deleted) when training continues; pruning keeps the newest readable ones;
-- a full disk stops with a message saying so, and the previous checkpoint stays.
+- a full disk or a file-size limit stops with a message saying so, and the previous checkpoint
+  stays; any other failed write names the file (never its temp file) and why.
 """
 from __future__ import annotations
 
 import os
 import re
 import tomllib
+from contextlib import contextmanager
 import warnings
 import weakref
 from pathlib import Path
 
 import numpy as np
 
-from gankit.io import (TMP_SUFFIX, append_jsonl, disk_full_cause, intact, lock_file, read_jsonl, release_lock,
-                       save_atomic, save_npz_atomic, write_text_atomic)
+from gankit.io import (TMP_SUFFIX, TOO_LARGE, append_jsonl, disk_full_cause, intact, lock_file, read_jsonl,
+                       release_lock, save_atomic, save_npz_atomic, too_large_cause, write_text_atomic)
 
 STEP_FILE = re.compile(r"^step_(\d+)\.(pt|npz)$")
 
@@ -194,14 +196,27 @@ class RunFolder:
         d = self.checkpoint_dir
         return sorted(d.glob("step_*.pt.damaged")) if d.is_dir() else []
 
-    def _disk_full(self, e: OSError, what: str, kept: str = "") -> RunFolderError:
-        import shutil
+    @contextmanager
+    def _writing(self, what: str, kept=lambda: ""):
+        """A write the storage refuses (a full disk or quota, a file-size limit) ends in one
+        RunFolderError naming ``what`` and ``kept()`` (what survives); others pass through."""
         try:
-            free = f"{shutil.disk_usage(self.path).free / 2**20:.1f} MB free"
-        except OSError:
-            free = "free space unknown"
-        return RunFolderError(f"disk full while writing {what} ({free}){kept}; free some space, then "
-                              f"continue with gankit train --resume --out {self.path}")
+            yield
+        except Exception as e:
+            then = f"then run the command again (training: gankit train --resume --out {self.path})"
+            if disk_full_cause(e):
+                import shutil
+                try:
+                    free = f"{shutil.disk_usage(self.path).free / 2**20:.1f} MB free"
+                except OSError:
+                    free = "free space unknown"
+                raise RunFolderError(f"disk full while writing {what} ({free}){kept()}; free some "
+                                     f"space, {then}") from None
+            if too_large_cause(e):
+                raise RunFolderError(f"file too large while writing {what}: {TOO_LARGE}{kept()}; raise "
+                                     f"the limit (ulimit -f unlimited) or move the run to another drive, "
+                                     f"{then}") from None
+            raise
 
     # ------------------------------------------------------------------ config
     def read_config(self) -> dict:
@@ -213,22 +228,14 @@ class RunFolder:
             raise RunFolderError(f"{self.config_path} is damaged ({e}); restore it or train anew") from None
 
     def write_config(self, toml_text: str):
-        try:
+        with self._writing(str(self.config_path)):
             write_text_atomic(self.config_path, toml_text)
-        except Exception as e:
-            if disk_full_cause(e):
-                raise self._disk_full(e, str(self.config_path)) from None
-            raise
 
     # ------------------------------------------------------------------ records
     def append(self, record: dict):
         self.path.mkdir(parents=True, exist_ok=True)
-        try:
+        with self._writing(f"a record to {self.records_path}"):
             append_jsonl(self.records_path, record)
-        except Exception as e:
-            if disk_full_cause(e):
-                raise self._disk_full(e, f"a record to {self.records_path}") from None
-            raise
 
     def records(self, kind: str | None = None) -> list[dict]:
         """The records, oldest first; one without an integer step (a damaged or foreign line)
@@ -252,7 +259,8 @@ class RunFolder:
             return
         import json
         keep = [r for r in self.records() if r.get("step", 0) <= step]
-        write_text_atomic(self.records_path, "".join(json.dumps(r) + "\n" for r in keep))
+        with self._writing(str(self.records_path)):
+            write_text_atomic(self.records_path, "".join(json.dumps(r) + "\n" for r in keep))
 
     # ------------------------------------------------------------------ checkpoints
     def _numbered(self, folder: Path, ext: str) -> list[tuple[int, Path]]:
@@ -274,14 +282,12 @@ class RunFolder:
             from gankit.identity import model_identity
             state = {**state, "identity": model_identity(state["config"])}
         target = self.checkpoint_dir / f"step_{step:08d}.pt"
-        try:
+
+        def kept() -> str:
+            prev = [p.name for s, p in self.checkpoints() if p != target]
+            return f"; the previous checkpoint {prev[-1]} is kept" if prev else ""
+        with self._writing(str(target), kept):
             path = save_atomic(state, target)
-        except Exception as e:
-            if disk_full_cause(e):
-                prev = [p.name for s, p in self.checkpoints() if p != target]
-                kept = f"; the previous checkpoint {prev[-1]} is kept" if prev else ""
-                raise self._disk_full(e, str(target), kept) from None
-            raise
         older = []
         for s, p in self.checkpoints():
             if s < step:
@@ -356,12 +362,8 @@ class RunFolder:
     # ------------------------------------------------------------------ snapshots
     def save_snapshot(self, step: int, arrays: dict):
         target = self.samples_dir / f"step_{step:08d}.npz"
-        try:
+        with self._writing(str(target)):
             save_npz_atomic(target, {"step": np.int64(step), **arrays})
-        except Exception as e:
-            if disk_full_cause(e):
-                raise self._disk_full(e, str(target)) from None
-            raise
 
     def snapshots(self) -> list[dict]:
         """Every readable snapshot, oldest first (a damaged file is skipped with a warning)."""
@@ -384,9 +386,5 @@ class RunFolder:
 
     # ------------------------------------------------------------------ report
     def write_report(self, html_text: str) -> Path:
-        try:
+        with self._writing(str(self.report_path)):
             return write_text_atomic(self.report_path, html_text)
-        except Exception as e:
-            if disk_full_cause(e):
-                raise self._disk_full(e, str(self.report_path)) from None
-            raise

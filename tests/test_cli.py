@@ -1,7 +1,9 @@
 """The real command line, end to end, on a tiny config."""
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -164,3 +166,81 @@ def test_sample_seed_out_of_range_and_an_unknown_eval_metric_are_one_line_each(t
     assert main(["eval", str(out), "--metrics", "mode"]) == 2
     err = capsys.readouterr().err
     assert "--metrics: unknown metric 'mode' (did you mean 'modes'?)" in err and "eval.metrics.name" not in err
+
+
+def _under_file_size_limit(limit: int, *args) -> subprocess.CompletedProcess:
+    """gankit in a subprocess under ``ulimit -f`` (bytes): writes past it fail with EFBIG, as
+    they do at a FAT32 drive's 4 GB."""
+    import os
+    import resource
+    hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
+    return subprocess.run([sys.executable, "-m", "gankit", *map(str, args)], capture_output=True, text=True,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"},
+                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard)))
+
+
+def test_sample_past_a_file_size_limit_keeps_the_old_file_and_names_it(tiny_run_dir, tmp_path):
+    """np.save wrote over --out in place: the limit left a truncated file where a good one was,
+    and the error said only '200000 requested and 25568 written'."""
+    from gankit.cli import main
+    keep = tmp_path / "keep.npy"
+    assert main(["sample", str(tiny_run_dir), "-n", "100", "--out", str(keep)]) == 0
+    before = keep.read_bytes()
+    p = _under_file_size_limit(20_000, "sample", tiny_run_dir, "-n", "100000", "--out", keep)
+    assert p.returncode == 1 and "Traceback" not in p.stderr, p.stderr
+    assert f"cannot write {keep}: the file would exceed the file-size limit (ulimit -f)" in p.stderr
+    assert keep.read_bytes() == before and np.load(keep).shape == (100, 2)
+    assert sorted(q.name for q in tmp_path.iterdir()) == ["keep.npy"]      # no temp file left
+
+
+@pytest.mark.parametrize("suffix,writer", [(".npy", "numpy.save"), (".csv", "numpy.savetxt"),
+                                           (".pdf", "gankit.report.plots.plot_samples_file")])
+def test_a_failed_sample_write_keeps_the_old_file_whole(tiny_run_dir, tmp_path, monkeypatch, capsys,
+                                                        suffix, writer):
+    import errno
+    from gankit.cli import main
+    out = tmp_path / f"s{suffix}"
+    assert main(["sample", str(tiny_run_dir), "-n", "20", "--out", str(out)]) == 0
+    before = out.read_bytes()
+    if suffix == ".pdf":       # written by name: the temp file keeps the suffix that sets the format
+        assert before[:4] == b"%PDF"
+
+    def half_then_full(*args, **kw):
+        f = next(a for a in args if hasattr(a, "write") or isinstance(a, (str, os.PathLike)))
+        if hasattr(f, "write"):
+            f.write(b"half")
+        else:
+            Path(f).write_bytes(b"half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(writer, half_then_full)
+    assert main(["sample", str(tiny_run_dir), "-n", "20", "--out", str(out)]) == 1
+    assert f"cannot write {out}: the disk is full (No space left on device)" in capsys.readouterr().err
+    assert out.read_bytes() == before
+    assert [q.name for q in tmp_path.iterdir()] == [out.name]
+
+
+def test_a_write_error_inside_torch_is_one_line(monkeypatch, capsys):
+    """torch's zip writer turns a failed write into a RuntimeError; the OSError behind it is
+    the report, not a traceback."""
+    import errno
+    from gankit import cli
+
+    def report(a):
+        try:
+            raise OSError(errno.EFBIG, "File too large")
+        except OSError:
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 897408 vs 897296")
+    monkeypatch.setattr(cli, "_cmd_report", report)
+    assert cli.main(["report", "somewhere"]) == 1
+    err = capsys.readouterr().err
+
+    def bug(a):     # a missing file handled, then a bug: its traceback stays the report
+        try:
+            raise FileNotFoundError(errno.ENOENT, "No such file or directory", "cache.npz")
+        except OSError:
+            raise RuntimeError("a bug")
+    monkeypatch.setattr(cli, "_cmd_report", bug)
+    with pytest.raises(RuntimeError, match="a bug"):
+        cli.main(["report", "somewhere"])
+    assert err.strip() == ("gankit: error: a write failed: the file would exceed the file-size limit "
+                           "(ulimit -f) or the largest file this drive takes (4 GB on FAT32) (File too large)")

@@ -319,3 +319,91 @@ def test_a_damaged_newer_checkpoint_is_not_read_as_another_runs_progress(tiny_ru
     r.train()
     assert r.step == 50 and max(s for s, _ in RunFolder(run).checkpoints()) == 50
     r.close()
+
+
+# ---------------------------------------------------------------- a file-size limit, an unwritable folder
+def gankit_limited(limit: int, *args) -> subprocess.CompletedProcess:
+    """gankit under ``ulimit -f`` (bytes): a write past it fails with EFBIG, as at a FAT32 drive's 4 GB."""
+    import resource
+    hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
+    return subprocess.run([sys.executable, "-m", "gankit", *map(str, args)], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"},
+                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard)))
+
+
+def test_a_file_size_limit_is_one_line_naming_the_file_and_keeps_the_previous_checkpoint(tmp_path, tiny):
+    """EFBIG was a traceback from torch's zip writer."""
+    run = tmp_path / "r"
+    Run.create(C.load("ring", tiny + ["train.steps=10", "objective.drs=false",
+                                      "discriminator.hidden=[128, 128]"]), run).train().close()
+    small = (run / "checkpoints" / "step_00000010.pt").stat().st_size
+    # the sampler fitted at the last step adds a copy of D: that checkpoint passes the limit
+    p = gankit_limited(int(small * 1.15), "train", "--resume", "--out", run, "--set", "train.steps=20",
+                       "--set", "objective.drs=true", "--set", "objective.drs_steps=2")
+    assert p.returncode == 1 and "Traceback" not in p.stderr, p.stderr
+    assert f"file too large while writing {run}/checkpoints/step_00000020.pt: the file would exceed the " \
+           "file-size limit (ulimit -f)" in p.stderr
+    assert "the previous checkpoint step_00000010.pt is kept" in p.stderr and "--resume" in p.stderr
+    assert not [q for q in (run / "checkpoints").iterdir() if q.name.endswith(".tmp")]
+    assert RunFolder(run).load_checkpoint()[0]["step"] == 10
+
+
+def test_a_file_size_limit_on_a_record_names_the_file(tiny_run_dir, tmp_path):
+    """It said only 'File too large'."""
+    run = _copy(tiny_run_dir, tmp_path)
+    records = run / "metrics.jsonl"
+    before = records.read_bytes()
+    p = gankit_limited(len(before), "eval", run, "--metrics", "modes")
+    assert p.returncode == 1 and "Traceback" not in p.stderr, p.stderr
+    assert f"file too large while writing a record to {records}: the file would exceed" in p.stderr
+    assert records.read_bytes() == before
+
+
+def test_an_unwritable_folder_names_the_file_not_a_temp_name(tiny_run_dir, tmp_path, monkeypatch, capsys):
+    """A read-only checkpoints folder (or run folder) named mkstemp's random temp name, a file
+    that never existed."""
+    import types
+    import gankit.io as gio
+    run = _copy(tiny_run_dir, tmp_path)
+
+    def read_only(dir, prefix, suffix):      # as mkstemp fails in a folder without write permission
+        raise PermissionError(errno.EACCES, "Permission denied", os.path.join(dir, f"{prefix}egmv6nvk{suffix}"))
+    monkeypatch.setattr(gio, "tempfile", types.SimpleNamespace(mkstemp=read_only))
+    assert main(["report", str(run)]) == 1
+    err = capsys.readouterr().err
+    assert f"gankit: error: cannot write {run}/report.html: the folder is not writable (Permission denied)" in err
+    assert "egmv6nvk" not in err
+    with pytest.raises(OSError, match=rf"cannot write {run}/checkpoints/step_00000031.pt: the folder is not writable"):
+        RunFolder(run).save_checkpoint({"step": 31}, 31, keep=3)
+
+
+# ---------------------------------------------------------------- gankit drs stopped half-way
+def test_a_drs_stopped_before_its_checkpoint_leaves_the_run_as_it_was(tmp_path, tiny, monkeypatch, capsys):
+    """A kill before the checkpoint left config.toml saying drs = true and a "drs" record over a
+    checkpoint without a sampler: sample and eval then used G alone without a word."""
+    run = tmp_path / "r"
+    Run.create(C.load("ring", tiny + ["train.steps=10", "objective.drs=false"]), run).train().close()
+    before = (run / "config.toml").read_text(), (run / "metrics.jsonl").read_text()
+
+    def killed(*a, **k):
+        raise KeyboardInterrupt
+    with monkeypatch.context() as m:
+        m.setattr(RunFolder, "save_checkpoint", killed)
+        assert main(["drs", str(run), "--steps", "3"]) == 130
+    assert ((run / "config.toml").read_text(), (run / "metrics.jsonl").read_text()) == before
+    capsys.readouterr()
+    assert main(["drs", str(run), "--steps", "3"]) == 0
+    assert "holds no rejection sampler" not in capsys.readouterr().err    # drs fits it: no warning
+    r = Run.open(run)
+    assert r.cfg.objective.params["drs"] is True and r.objective.rejection.ready
+    assert [x["kind"] for x in r.folder.records() if x["kind"] == "drs"] == ["drs"]
+
+
+def test_a_config_with_drs_over_a_checkpoint_without_a_sampler_warns(tmp_path, tiny):
+    run = tmp_path / "r"
+    Run.create(C.load("ring", tiny + ["train.steps=10", "objective.drs=false"]), run).train().close()
+    cfg = run / "config.toml"
+    cfg.write_text(cfg.read_text().replace("drs = false", "drs = true"))     # as by hand
+    with pytest.warns(UserWarning, match=r"holds no rejection sampler .* come from G alone .* gankit drs RUN"):
+        r = Run.open(run)
+    assert not r.objective.rejection.ready
