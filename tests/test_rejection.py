@@ -73,6 +73,22 @@ def test_drs_run_fits_at_the_end_and_keeps_the_sampler_in_the_checkpoint(tmp_pat
     assert any(not torch.equal(v, run.D.state_dict()[k]) for k, v in tuned.items())
 
 
+def test_a_reopened_sampler_scores_in_eval_mode(tmp_path, tiny_cli):
+    """The reopened sampler's D was left in training mode: with dropout the same seed gave
+    other samples on each call, and the acceptance sampling applied was not the one reported."""
+    torch.set_num_threads(1)
+    out = tmp_path / "drop"
+    assert main(["train", "ring", "--out", str(out), *tiny_cli, "--set", "discriminator.dropout=0.5",
+                 "--set", "objective.drs=true", "--set", "objective.drs_steps=5"]) == 0
+    fit = [r for r in RunFolder(out).records() if r["kind"] == "drs"][0]
+    assert "drs_logit_quantile" in fit          # M is a quantile of the logits, not their maximum
+    run = Run.open(out)
+    s = run.objective.rejection
+    assert not s.D.training
+    x = run.generate(50, seed=1)
+    assert torch.equal(s.logit(x), s.logit(x)) and torch.equal(x, run.generate(50, seed=1))
+
+
 def test_drs_is_refused_with_minibatch_features(tmp_path, capsys, tiny_cli):
     assert main(["train", "ring", "--out", str(tmp_path / "x"), *tiny_cli, "--set", "objective.drs=true",
                  "--set", 'objective.minibatch="std"']) == 2

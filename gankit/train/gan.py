@@ -16,7 +16,7 @@ Extension points (each a list of plain callables, empty by default):
 - ``state``: named objects with state_dict()/load_state_dict() that checkpoints must
   carry (EMA weights, historical averages, the rejection sampler); for a checkpoint
   without one (switched on at resume), ``start_fresh()`` restarts it from the resumed
-  weights and ``optional`` leaves it as built (Objective.load_state_dict).
+  weights, or leaves it as built and returns why (Objective.load_state_dict).
 
 The "gan" objective's options (GANParams) switch the remedies on.  The remedies
 themselves live in gankit/losses/penalties.py and gankit/train/remedies.py; the checks of

@@ -29,6 +29,11 @@ from gankit.config import ConfigError
 from gankit.train.loop import Phase
 
 
+class UnfittedState(UserWarning):
+    """A state switched on at resume that cannot start from the resumed weights (e.g. a
+    rejection sampler, fitted only by `gankit drs` or at the last step)."""
+
+
 @dataclass
 class Batch:
     x: Tensor
@@ -116,20 +121,23 @@ class Objective(ABC):
 
         A state the checkpoint lacks is an option switched on at resume (objective options
         are not part of the model identity): one with ``start_fresh()`` starts from the
-        resumed weights, one marked ``optional`` is left as built; any other is refused."""
+        resumed weights (or says, in the string it returns, how it starts); any other is refused."""
         absent = [k for k in self.state if k not in state]
-        missing = [k for k in absent if not (hasattr(self.state[k], "start_fresh")
-                                             or getattr(self.state[k], "optional", False))]
+        missing = [k for k in absent if not hasattr(self.state[k], "start_fresh")]
         if missing:
             raise KeyError(f"checkpoint lacks objective state {sorted(missing)}")
         for k, v in self.state.items():
             if k in state:
                 v.load_state_dict(state[k])
-        fresh = [k for k in absent if hasattr(self.state[k], "start_fresh")]
-        for k in fresh:
-            self.state[k].start_fresh()
-        if fresh:
-            warnings.warn(f"the checkpoint holds no objective state {', '.join(fresh)} (an option switched "
+        generic = []
+        for k in absent:
+            note = self.state[k].start_fresh()
+            if note:
+                warnings.warn(UnfittedState(note), stacklevel=2)
+            else:
+                generic.append(k)
+        if generic:
+            warnings.warn(f"the checkpoint holds no objective state {', '.join(generic)} (an option switched "
                           f"on at resume): it starts from the resumed weights", stacklevel=2)
 
 

@@ -41,7 +41,8 @@ from gankit.train import remedies as R
 class RejectionSampler:
     def __init__(self, D: nn.Module, pack: int, steps: int, lr: float, quantile: float,
                  batch_size: int):
-        self.D = copy.deepcopy(D)      # loaded from the trained D when fitted
+        self.D = copy.deepcopy(D).eval()   # loaded from the trained D when fitted; eval mode but
+        # while fitting: dropout or batch statistics would make a sample's acceptance a draw
         self.pack, self.steps, self.lr, self.quantile, self.m = pack, steps, lr, quantile, batch_size
         self.M = torch.tensor(float("nan"))        # NaN until fitted
         self.acceptance = torch.tensor(float("nan"))
@@ -118,12 +119,19 @@ class RejectionSampler:
             return {}
         return {"D": self.D.state_dict(), "M": self.M, "acceptance": self.acceptance}
 
-    optional = True    # a checkpoint from before `drs` was switched on: left unfitted
+    def start_fresh(self) -> str:
+        """A checkpoint written while objective.drs was off (switched on at --resume, by hand in
+        config.toml, or a `gankit drs` stopped before its checkpoint): the sampler stays unfitted,
+        and the warning says so (sample, eval and the report would use G alone without a word)."""
+        return ("objective.drs is true but the checkpoint holds no rejection sampler (it was written "
+                "while drs was off): samples, eval and the report come from G alone until one is fitted "
+                "by gankit drs RUN (or at the last training step)")
 
     def load_state_dict(self, state: dict):
         if "D" not in state:
             return
         self.D.load_state_dict(state["D"])
+        self.D.eval()
         self.M, self.acceptance = state["M"].cpu(), state["acceptance"].cpu()
 
 
@@ -156,7 +164,7 @@ def fit_objective(objective, step: int, log) -> RejectionSampler:
     finally:
         G.train(was)
     log({"step": step, "kind": "drs", "drs_acceptance": float(sampler.acceptance),
-         "drs_logit_max": float(sampler.M)})
+         "drs_logit_quantile": float(sampler.M)})   # M: the objective.drs_quantile of the logits
     return sampler
 
 
