@@ -1,0 +1,134 @@
+"""``gankit sample`` and ``gankit drs``: samples of a trained G, into a file or the terminal,
+and the rejection sampler that refines them (the logic is gankit/train/rejection.py and the
+Run's sampling; this parses, checks the target, writes files atomically)."""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+from gankit.config import ConfigError
+
+
+def _cmd_drs(a):
+    """Rejection sampling for a finished run: fit the sampler on its G, keep it in the run."""
+    from gankit import config as C
+    from gankit.runfolder import RunFolder
+    from gankit.train.objective import UnfittedState
+    from gankit.train.rejection import fit_objective
+    from gankit.train.run import Run
+    folder = RunFolder(a.run_dir)
+    cfg = C.load(folder.read_config())
+    if not folder.checkpoints() and not folder.damaged():   # opened for writing, it would start from step 0
+        raise ConfigError(f"drs: {a.run_dir} has no checkpoint yet (stopped before its first one), so there "
+                          f"is no trained G to fit a sampler to; train it first: gankit train --resume "
+                          f"--out {a.run_dir}")
+    if "drs" not in cfg.objective.params:       # refused before the run is opened for writing
+        raise ConfigError(f"drs: the {cfg.objective.name!r} objective has no rejection sampler; "
+                          "discriminator rejection sampling needs a GAN objective (gan) with its D")
+    over = ["objective.drs=true"] + ([f"objective.drs_steps={a.steps}"] if a.steps is not None else []) \
+        + ([f"objective.drs_quantile={a.quantile}"] if a.quantile is not None else [])
+    with warnings.catch_warnings():      # the checkpoint has no sampler yet: this command fits it
+        warnings.simplefilter("ignore", UnfittedState)
+        run = Run.open(a.run_dir, over, write=True)
+    try:
+        if getattr(run.objective, "rejection", None) is None:
+            raise ConfigError(f"drs: the {run.cfg.objective.name!r} objective has no rejection sampler")
+        fitted = []
+        sampler = fit_objective(run.objective, run.step, fitted.append)
+        # the checkpoint holding the sampler first, straight to the folder (Run.save_checkpoint
+        # writes config.toml before it), then config.toml, then the record: a kill or a failure
+        # on the way leaves the run as it was, not a config saying drs = true over a checkpoint
+        # without a sampler (sample and eval would use G alone)
+        run.folder.save_checkpoint(run.state_dict(), run.step, run.cfg.train.keep_checkpoints)
+        run.folder.write_config(C.dumps_toml(run.cfg))
+        for record in fitted:
+            run.log(record)
+    finally:
+        run.close()
+    print(f"rejection sampler fitted at step {run.step}: acceptance {float(sampler.acceptance):.3f}; "
+          f"samples, eval and report of {a.run_dir} now use it (objective.drs = true in its config.toml)")
+
+
+SAMPLE_SUFFIXES = (".npy", ".csv", ".png", ".pdf", ".svg", ".txt")
+
+
+def _output_file(command: str, out: str, example: str) -> Path:
+    """--out FILE checked before any work: not a folder, no file where a folder must be."""
+    target = Path(out)
+    if target.is_dir():
+        raise ConfigError(f"{command} --out {out} is a folder; give a file name, e.g. {target / example}")
+    if any(p.exists() and not p.is_dir() for p in target.parents):
+        raise ConfigError(f"{command} --out {out}: a part of this path is a file, not a folder")
+    return target
+
+
+def _cmd_sample(a):
+    import numpy as np
+
+    from gankit.io import write_atomic, write_text_atomic
+    from gankit.train.run import Run
+    if a.n < 1:
+        raise ConfigError(f"sample -n {a.n}: ask for at least 1 sample")
+    if a.out is not None:   # check the target before any work
+        target = _output_file("sample", a.out, "samples.npy")
+        if target.suffix not in SAMPLE_SUFFIXES:
+            raise ConfigError(f"--out {a.out}: unknown format {target.suffix!r}; use "
+                              f"{', '.join(SAMPLE_SUFFIXES)}")
+    from gankit.cli import data_location_sets
+    run = Run.open(a.run_dir, data_location_sets(a.set)[0])
+    if run.dataset.kind == "text" and a.out is not None and Path(a.out).suffix in {".png", ".pdf", ".svg"}:
+        raise ConfigError(f"sample --out {a.out}: text samples are written as .txt (or their token ids "
+                          f"as .npy / .csv), not as a plot")
+    if run.dataset.kind != "text" and a.out is not None and Path(a.out).suffix == ".txt":
+        raise ConfigError(f"--out {a.out}: .txt is for text data; use .npy, .csv, .png, .pdf or .svg")
+    x = run.generate(a.n, seed=a.seed, **_condition_args(run, a)).numpy()
+    if run.dataset.kind == "text" and (a.out is None or Path(a.out).suffix == ".txt"):
+        text = "".join(line + "\n" for line in run.dataset.decode(x))   # one sample per line
+        if a.out is None:
+            print(text, end="")
+            return
+        write_text_atomic(a.out, text)
+        print(f"wrote {len(x)} samples to {a.out}")
+        return
+    if a.out is None:
+        raise ConfigError("sample: --out FILE is needed for this data (.npy, .csv, .png, .pdf or .svg); "
+                          "only text data prints its samples")
+    out = Path(a.out)
+    # written to a temp file beside it, then renamed: a failure or a kill keeps the old file whole
+    if out.suffix == ".npy":
+        write_atomic(out, lambda f: np.save(f, x))
+    elif out.suffix == ".csv":      # one sample a row; an image's C x H x W values flattened
+        header = f"one image a row: {' x '.join(map(str, x.shape[1:]))} (C x H x W) values" if x.ndim > 2 else ""
+        write_atomic(out, lambda f: np.savetxt(f, x.reshape(len(x), -1), delimiter=",", fmt="%.9g",
+                                               header=header))
+    elif out.suffix in (".png", ".pdf", ".svg"):
+        from gankit.report.plots import plot_samples_file
+        write_atomic(out, lambda tmp: plot_samples_file(run.dataset, x, tmp), by_name=True)
+    else:
+        raise ConfigError(f"--out {out}: {out.suffix!r} is for text data; use .npy, .csv, .png, .pdf or .svg")
+    print(f"wrote {len(x)} samples to {out}")
+
+
+def _condition_args(run, a) -> dict:
+    """--label / --text for a conditional run -> generate()'s y or c."""
+    from gankit.api import condition_args
+    return condition_args(run, a.n, a.label, a.text, ("--label", "--text"))
+
+
+def add_parser(sub, data_set_help: str):
+    d = sub.add_parser("drs", help="discriminator rejection sampling for a trained run: fine-tune a "
+                                   "copy of D on its G, then sample through it")
+    d.add_argument("run_dir")
+    d.add_argument("--steps", type=int, default=None, help="fine-tuning steps (objective.drs_steps)")
+    d.add_argument("--quantile", type=float, default=None, help="objective.drs_quantile")
+    d.set_defaults(fn=_cmd_drs)
+    s = sub.add_parser("sample", help="draw samples from a trained G")
+    s.add_argument("run_dir")
+    s.add_argument("-n", type=int, default=1000, help="how many samples")
+    s.add_argument("--out", help="FILE: .npy, .csv, or a plot (.png/.pdf/.svg); text data: .txt, "
+                   "or no --out to print one sample per line")
+    s.add_argument("--seed", type=int, default=None, help="noise seed (default: the run's fixed noise)")
+    s.add_argument("--label", type=int, default=None, help="conditional runs: the class to generate")
+    s.add_argument("--text", default=None, help='caption-conditioned runs: e.g. "a thin large trouser"')
+    s.add_argument("--set", action="append", default=[], metavar="data.KEY=VALUE", help=data_set_help)
+    s.set_defaults(fn=_cmd_sample)
