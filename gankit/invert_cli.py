@@ -154,16 +154,18 @@ def _grid(rows: list[np.ndarray], out: Path):
 
 
 def _write(out: Path, x, inv, extra: dict, shown: list[np.ndarray], stem: str):
+    # each file through a temp file and a rename: a failed or killed write keeps an older one whole
+    from gankit.io import write_atomic, write_text_atomic
     out.mkdir(parents=True, exist_ok=True)
-    np.save(out / f"{stem}.npy", shown[-1])
-    np.save(out / "z.npy", inv.z.numpy())
-    (out / "errors.csv").write_text("index,mse\n" + "".join(
+    write_atomic(out / f"{stem}.npy", lambda f: np.save(f, shown[-1]))
+    write_atomic(out / "z.npy", lambda f: np.save(f, inv.z.numpy()))
+    write_text_atomic(out / "errors.csv", "index,mse\n" + "".join(
         f"{i},{e:.6g}\n" for i, e in enumerate(inv.error.tolist())))
     summary = {"n": len(x), "mse_mean": float(inv.error.mean()), "mse_median": float(inv.error.double().quantile(0.5)),
                **extra}
-    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    write_text_atomic(out / "summary.json", json.dumps(summary, indent=1) + "\n")
     if x.dim() == 4:
-        _grid([s[:16] for s in shown], out / f"{stem}.png")
+        write_atomic(out / f"{stem}.png", lambda tmp: _grid([s[:16] for s in shown], tmp), by_name=True)
     return summary
 
 

@@ -356,8 +356,9 @@ def _cmd_sweep(a) -> None:
           + markdown_table(summarise(ordered)))
     print(md)
     if a.out:
+        from gankit.io import write_text_atomic
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.out).write_text(md)
+        write_text_atomic(a.out, md)    # a failed write keeps an older table whole
     if failed:     # the table holds the runs that finished; the sweep itself did not
         print(f"gankit: {len(failed)} of {len(jobs)} runs failed ({'; '.join(failed)}); their errors are "
               "above", file=sys.stderr)
