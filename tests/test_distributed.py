@@ -35,7 +35,8 @@ DCGAN = ["train.steps=3", "train.batch_size=16", "train.log_every=1", "train.sam
          "train.parallel_draws=global"]
 R1 = ["objective.r1=1.0"]
 AE = [o for o in DCGAN if o != "objective.name=gan"]   # mnist-ae: an encoder and the codes' Gaussian
-NOISY = RING + ["train.steps=2", "objective.instance_noise=0.1"]   # instance noise: torch's own stream
+NOISY = RING + ["train.steps=2", "objective.instance_noise=0.1"]
+WINDOW = RING + ["train.log_every=4"]      # a checkpoint at step 5 holds step 5 of the window 5..8   # instance noise: torch's own stream
 
 
 def free_port() -> int:
@@ -85,6 +86,13 @@ def train_one(preset, overrides, folder):
     return Run.create(C.load(preset, overrides), folder).train()
 
 
+def back_to_step_5(src, dst):
+    """A copy of a finished 8-step run as it stood at its step-5 checkpoint (inside the log
+    window 5..8: the checkpoint carries step 5's loss sums); resuming it retrains 6..8."""
+    shutil.copytree(src, dst)
+    (Path(dst) / "checkpoints" / "step_00000008.pt").unlink()
+
+
 def last_state(folder) -> dict:
     state, _ = RunFolder(folder).load_checkpoint()
     return state
@@ -104,8 +112,10 @@ def max_diff(a: dict, b: dict) -> float:
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("dp")
     f = {k: root / k for k in ("one", "one_r1", "one8", "two", "two_r1", "up", "down", "dc1", "dc2", "ae1", "ae2",
-                               "noisy1", "noisy2")}
+                               "noisy1", "noisy2", "one8w", "upw", "two8w", "downw")}
     train_one("ring-vanilla", RING + ["train.steps=5"], f["one"])
+    train_one("ring-vanilla", WINDOW + ["train.steps=8"], f["one8w"])
+    back_to_step_5(f["one8w"], f["upw"])
     train_one("ring-vanilla", RING + R1 + ["train.steps=5"], f["one_r1"])
     train_one("ring-vanilla", RING + ["train.steps=8"], f["one8"])
     train_one("mnist-dcgan", DCGAN, f["dc1"])
@@ -116,10 +126,14 @@ def runs(tmp_path_factory):
             ("resume", None, ["train.steps=8"], str(f["up"])),     # 1 process -> 2
             ("create", "mnist-dcgan", DCGAN, str(f["dc2"])),
             ("create", "mnist-ae", AE, str(f["ae2"])),
-            ("draws", "ring-vanilla", NOISY, str(f["noisy2"]))]
+            ("draws", "ring-vanilla", NOISY, str(f["noisy2"])),
+            ("create", "ring-vanilla", WINDOW + ["train.steps=8"], str(f["two8w"])),
+            ("resume", None, ["train.steps=8"], str(f["upw"]))]
     mp.spawn(worker, args=(2, free_port(), jobs), nprocs=2, join=True)
     shutil.copytree(f["two"], f["down"])
     Run.open(f["down"], ["train.steps=8"]).train()                 # 2 processes -> 1
+    back_to_step_5(f["two8w"], f["downw"])
+    Run.open(f["downw"], ["train.steps=8"]).train()
     return f
 
 
@@ -134,6 +148,18 @@ def test_two_ranks_match_one_process_with_r1(runs):
     ref = [(r["step"], r["r1"]) for r in RunFolder(runs["one_r1"]).records("train")]
     assert [s for s, _ in r1] == [s for s, _ in ref]
     assert all(abs(a - b) < 1e-5 for (_, a), (_, b) in zip(r1, ref))   # logs: global-batch means
+
+
+def test_a_resume_on_another_number_of_processes_logs_the_window_an_unbroken_run_logs(runs):
+    """The checkpoint at step 5 carries step 5's loss sums; the record at step 8 must average
+    steps 5..8 over the global batch.  Each rank kept its own saved sums: a rank new to the run
+    had none (1 -> 2: a 13% wrong loss_d), a rank gone from it was dropped (2 -> 1), and ranks
+    holding different keys all-reduced vectors of different lengths and hung."""
+    want = [r for r in RunFolder(runs["one8w"]).records("train") if r["step"] == 8][0]
+    for name in ("upw", "downw"):
+        got = [r for r in RunFolder(runs[name]).records("train") if r["step"] == 8][0]
+        for k in ("loss_d", "loss_g"):
+            assert abs(got[k] - want[k]) < 1e-5, (name, k, got[k], want[k])
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="threads are read from Linux's /proc")

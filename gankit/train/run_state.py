@@ -120,6 +120,8 @@ class RunState:
                 self.cond_gen.set_state(own["cond"])
             losses = own.get("losses") or {}      # older checkpoints: the first record averages fewer steps
             self.loss_window = (dict(losses.get("sums") or {}), int(losses.get("count") or 0))
+        if int(state.get("world_size", 1)) != self.world.size:
+            self.loss_window = _global_window(state)
         shared = state["rng"] if self.global_draws else own
         if shared is not None:
             self.data_gen.set_state(shared["data"])
@@ -166,3 +168,17 @@ class RunState:
         if ranks is not None:
             state["rng_ranks"] = ranks
         return self.folder.save_checkpoint(state, self.step, self.cfg.train.keep_checkpoints)
+
+
+def _global_window(state: dict) -> tuple[dict, int]:
+    """The loss sums since the last record of a checkpoint written by another number of
+    processes, as every rank of this world takes them: the mean of the saved ranks' sums (a
+    record is the mean over ranks of each rank's means, so these count the global batch; each
+    rank's own window would weigh a rank new to the run, or drop a rank gone from it, and ranks
+    holding different keys would all-reduce vectors of different lengths and wait forever)."""
+    windows = [(r or {}).get("losses") or {} for r in (state.get("rng_ranks") or [state["rng"]])]
+    sums: dict = {}
+    for w in windows:
+        for k, v in (w.get("sums") or {}).items():
+            sums[k] = sums.get(k, 0) + torch.as_tensor(v) / len(windows)
+    return sums, max((int(w.get("count") or 0) for w in windows), default=0)
