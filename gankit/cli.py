@@ -124,10 +124,20 @@ def _cmd_report(a):
     print(f"report: {write_report(a.run_dir, overrides=data_location_sets(a.set)[0]).resolve()}")
 
 
+def output_file(command: str, out: str, example: str) -> Path:
+    """--out FILE checked before any work: not a folder, no file where a folder must be."""
+    target = Path(out)
+    if target.is_dir():
+        raise ConfigError(f"{command} --out {out} is a folder; give a file name, e.g. {target / example}")
+    if any(p.exists() and not p.is_dir() for p in target.parents):
+        raise ConfigError(f"{command} --out {out}: a part of this path is a file, not a folder")
+    return target
+
+
 def _cmd_compare(a):
     from gankit.report import compare as CMP
     if a.out:
-        _output_file("compare", a.out, "compare.html")
+        output_file("compare", a.out, "compare.html")
     if a.json or a.text:
         data = CMP.compare_data(a.run_dirs)
         print(CMP.to_json(data) if a.json else CMP.to_text(data))

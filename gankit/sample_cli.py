@@ -52,17 +52,8 @@ def _cmd_drs(a):
 SAMPLE_SUFFIXES = (".npy", ".csv", ".png", ".pdf", ".svg", ".txt")
 
 
-def _output_file(command: str, out: str, example: str) -> Path:
-    """--out FILE checked before any work: not a folder, no file where a folder must be."""
-    target = Path(out)
-    if target.is_dir():
-        raise ConfigError(f"{command} --out {out} is a folder; give a file name, e.g. {target / example}")
-    if any(p.exists() and not p.is_dir() for p in target.parents):
-        raise ConfigError(f"{command} --out {out}: a part of this path is a file, not a folder")
-    return target
-
-
 def _cmd_sample(a):
+    from gankit.cli import data_location_sets, output_file
     import numpy as np
 
     from gankit.io import write_atomic, write_text_atomic
@@ -70,11 +61,10 @@ def _cmd_sample(a):
     if a.n < 1:
         raise ConfigError(f"sample -n {a.n}: ask for at least 1 sample")
     if a.out is not None:   # check the target before any work
-        target = _output_file("sample", a.out, "samples.npy")
+        target = output_file("sample", a.out, "samples.npy")
         if target.suffix not in SAMPLE_SUFFIXES:
             raise ConfigError(f"--out {a.out}: unknown format {target.suffix!r}; use "
                               f"{', '.join(SAMPLE_SUFFIXES)}")
-    from gankit.cli import data_location_sets
     run = Run.open(a.run_dir, data_location_sets(a.set)[0])
     if run.dataset.kind == "text" and a.out is not None and Path(a.out).suffix in {".png", ".pdf", ".svg"}:
         raise ConfigError(f"sample --out {a.out}: text samples are written as .txt (or their token ids "
