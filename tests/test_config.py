@@ -33,6 +33,11 @@ def test_overrides_and_resolved_params():
         assert C.load("ring", sets).data.params["std"] == 0.02
     with pytest.raises(ConfigError, match="n_modes"):
         C.load("ring", ["data.n_modes=4", "data.name=grid"])
+    # another optimizer keeps the section's settings: they apply to every optimizer (they fell
+    # back to the defaults, so --resume --set optim_g.name=rmsprop trained at 2x the run's rate)
+    cfg = C.load("ring", ["optim_g.weight_decay=0.01", "optim_g.grad_clip=1.0"])
+    switched = C.load(C.to_dict(cfg), ["optim_g.name=rmsprop"]).optim_g
+    assert (switched.name, switched.lr, switched.weight_decay, switched.grad_clip) == ("rmsprop", 5e-4, 0.01, 1.0)
 
 
 def test_round_trip_through_toml(tmp_path):

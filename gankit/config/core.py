@@ -261,7 +261,11 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     return key.split("."), value
 
 
-def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+def apply_overrides(raw: dict, overrides: list[str], components: set[str] | None = None) -> dict:
+    """``raw`` with the ``--set`` overrides applied.  A new ``name`` for a section in
+    ``components`` (registry entries: every entry has options of its own) drops the old entry's
+    options; other sections with a name (an optimizer) keep theirs: they apply to every name.
+    ``components=None``: every section with a name is a component."""
     import copy
     raw = copy.deepcopy(raw)
     given: dict[tuple, set] = {}          # section path -> keys the overrides themselves set
@@ -277,7 +281,8 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
                 raise ConfigError(f"--set {item!r}: {p!r} is not a section")
             node = node.setdefault(p, {})
         last, mine = path[-1], given.setdefault(tuple(path[:-1]), set())
-        if last == "name" and isinstance(node, dict) and node.get("name") not in (None, value):
+        swappable = components is None or (len(path) == 2 and path[0] in components)
+        if last == "name" and swappable and isinstance(node, dict) and node.get("name") not in (None, value):
             # switching component: the old component's options no longer apply, but the user's
             # own --set keys stay (and are checked against the new component)
             for k in [k for k in node if k not in mine]:
@@ -285,6 +290,12 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
         node[last] = value
         mine.add(last)
     return raw
+
+
+def component_sections(cls) -> set[str]:
+    """The top-level fields of config class ``cls`` that are registry components."""
+    hints = typing.get_type_hints(cls)
+    return {f.name for f in dataclasses.fields(cls) if hints[f.name] is Component}
 
 
 def _section_at(raw: dict, path: list[str]) -> bool:
@@ -345,7 +356,7 @@ def load(name_or_path: str | dict, overrides: list[str] | None = None):
     from gankit.builtins import import_modules
     from gankit.config.schema import RunConfig
     raw = resolve_source(name_or_path) if not isinstance(name_or_path, dict) else name_or_path
-    raw = apply_overrides(raw, overrides or [])
+    raw = apply_overrides(raw, overrides or [], component_sections(RunConfig))
     imports = raw.get("imports", [])
     if not isinstance(imports, list) or not all(isinstance(m, str) for m in imports):
         raise ConfigError(f"imports: expected a list of module names, got {imports!r}")
