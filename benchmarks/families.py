@@ -14,6 +14,9 @@ Groups (each trains through the gankit Run, writes one JSON line per run to --re
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/families.py generate mnist5k [--steps 1200]
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/families.py ssl mnist5k --labels 10,100
+
+A run already in its --out folder is reused: trained on to a larger --steps, evaluated on the
+new --n; one trained with other settings (another --set, say) is refused.
 """
 from __future__ import annotations
 
@@ -26,6 +29,8 @@ from pathlib import Path
 import torch
 
 from gankit import config as C
+from gankit.identity import DATA_LOCATION_KEYS
+from gankit.runfolder import RunFolder
 from gankit.train.run import Run
 
 GEN_METRICS = ["fid", "kid", "is", "prdc", "memorisation"]
@@ -42,15 +47,59 @@ def _common(out: Path, steps: int, n: int, seed: int) -> list[str]:
             f"train.checkpoint_every={steps}", f"eval.n_samples={n}", f"seed={seed}", "train.n_fixed=64"]
 
 
+# what _common derives from --steps and --n: a finished run continues to a larger --steps and is
+# evaluated on the new --n; any other difference makes it another run than the folder's
+FOLLOW_ARGS = {"train.steps", "train.sample_every", "train.checkpoint_every", "eval.n_samples"}
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
+
+
+def _differences(stored: C.RunConfig, wanted: C.RunConfig) -> list[str]:
+    """Dotted keys where the folder's config and the one asked for differ, but FOLLOW_ARGS;
+    the data's location compared as an absolute path (config.toml records it so)."""
+    a, b = _flat(C.to_dict(stored)), _flat(C.to_dict(wanted))
+    for d in (a, b):
+        for k in DATA_LOCATION_KEYS:
+            if isinstance(d.get(f"data.{k}"), str) and d[f"data.{k}"]:
+                d[f"data.{k}"] = str(Path(d[f"data.{k}"]).expanduser().absolute())
+    return sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k) and k not in FOLLOW_ARGS)
+
+
+def _bench_cpu(run: Run) -> float:
+    """CPU seconds of training recorded at the run's current step (nan: none, e.g. a session
+    that was stopped and continued, whose CPU is only partly known)."""
+    return next((r["cpu_s"] for r in reversed(run.folder.records("bench")) if r["step"] == run.step),
+                float("nan"))
+
+
 def train(preset: str, sets: list[str], out: Path) -> tuple[Run, float]:
-    resumed = (out / "checkpoints").is_dir() and any((out / "checkpoints").iterdir())
-    run = Run.open(out) if resumed else Run.create(C.load(preset, sets), out)
-    if resumed and run.step >= run.cfg.train.steps:
-        cpu = next((r["cpu_s"] for r in run.folder.records() if r.get("kind") == "bench"), float("nan"))
-        return run, cpu
+    """Train ``preset`` with ``sets`` into ``out``; a run already there is continued with the
+    sets applied (as ``gankit train --resume --set``) when only FOLLOW_ARGS differ."""
+    wanted, folder = C.load(preset, sets), RunFolder(out)
+    if not folder.checkpoints():
+        run = Run.create(wanted, out)
+        prior = 0.0
+    else:
+        diff = _differences(C.load(folder.read_config()), wanted)
+        if diff:
+            sys.exit(f"{out} holds a run with other settings ({', '.join(diff[:6])}"
+                     f"{', ...' if len(diff) > 6 else ''}); give another --out, or the settings it was trained with")
+        done = max(step for step, _ in folder.checkpoints())
+        if done > wanted.train.steps:
+            sys.exit(f"{out} is trained to step {done}, past the {wanted.train.steps} asked for; "
+                     f"give --steps for at least {done} steps, or another --out")
+        run = Run.open(out, sets, write=True)
+        prior = _bench_cpu(run)
+        if run.step == run.cfg.train.steps:
+            return run, prior
     t = time.process_time()
     run.train()          # a stopped run continues from its last checkpoint
-    cpu = time.process_time() - t if not resumed else float("nan")    # a resumed run's CPU is partial
+    cpu = prior + time.process_time() - t
     if run.step < run.cfg.train.steps:    # stopped by a signal: no row for a run that did not finish
         sys.exit(f"{out}: stopped at step {run.step} of {run.cfg.train.steps}; rerun to continue it")
     run.log({"step": run.step, "kind": "bench", "cpu_s": cpu})

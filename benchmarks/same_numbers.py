@@ -8,9 +8,7 @@ of G's and D's weights plus their metrics, so two checkouts can be compared line
 Extra arguments after the label pick cases (default: all).  Used 2026-11-28 to check the
 architecture change (issue 13) against e1b1672: all 11 cases equal.
 """
-import sys, hashlib, torch, warnings
-warnings.filterwarnings("ignore")
-torch.set_num_threads(1)
+import argparse, hashlib, torch, warnings
 try:
     import gankit.components  # noqa: F401  (a checkout from before gankit.builtins)
 except ImportError:
@@ -30,7 +28,17 @@ cases = {
  "mnist-dcgan": ["train.steps=4", "train.batch_size=16", "generator.width=8", "discriminator.width=8", "train.precision=bf16", "objective.ema=0.9", "eval.n_samples=100"],
 }
 import tempfile
-for name in sys.argv[2:] or cases:
+ap = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog=__doc__,
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+ap.add_argument("label", nargs="?", help="a name for this checkout (not printed; e.g. old, new)")
+ap.add_argument("cases", nargs="*", metavar="CASE", help="cases to run (default: all): " + ", ".join(cases))
+a = ap.parse_args()
+unknown = [c for c in a.cases if c not in cases]
+if unknown:
+    ap.error(f"unknown case {', '.join(unknown)}; choose from {', '.join(cases)}")
+warnings.filterwarnings("ignore")
+torch.set_num_threads(1)
+for name in a.cases or cases:
     ov = cases[name] + ["train.progress=false", "train.log_every=2", "train.sample_every=1000", "train.checkpoint_every=1000"]
     cfg = C.load(name.replace("-r1", ""), ov)
     d = tempfile.mkdtemp()

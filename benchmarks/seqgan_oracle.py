@@ -55,6 +55,17 @@ def evaluate(run, temperature=None):
     return {k: round(v, 4) for k, v in r.items()}
 
 
+def pretrain_cpu(pre: Path) -> float | None:
+    """CPU seconds of the MLE pretraining in ``pre`` from its cpu_s.txt; None (with a warning)
+    when it cannot be read, so the rows say their CPU time leaves it out."""
+    try:
+        return float((pre / "cpu_s.txt").read_text())
+    except (OSError, ValueError) as e:
+        print(f"warning: no CPU time of the pretraining in {pre / 'cpu_s.txt'} ({type(e).__name__}); "
+              "the CPU column leaves the pretraining out", file=sys.stderr)
+        return None
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--task", default="oracle", choices=sorted(TASKS))
@@ -68,7 +79,8 @@ def main(argv=None):
     p.add_argument("--eval-samples", type=int, default=5000, help="samples for NLL_oracle")
     p.add_argument("--only", default="", help="comma-separated row names to run (default: all)")
     p.add_argument("--pretrained", default=None, help="reuse this MLE pretraining run folder "
-                   "(its CPU time is read from its cpu_s.txt) instead of training one")
+                   "(its CPU time is read from its cpu_s.txt; without one, the CPU column leaves it out) "
+                   "instead of training one")
     p.add_argument("--set", action="append", default=[], help="extra config override for the "
                    "adversarial rows, e.g. --set objective.g_lr=0.01 (repeatable)")
     p.add_argument("--json", default=None, help="write the rows here (default OUT/results.json)")
@@ -84,17 +96,20 @@ def main(argv=None):
             "train.sample_every=100000", "train.checkpoint_every=100000"]
     P = a.mle_steps
     rows = []
+    mle_cpu: float | None = 0.0     # the pretraining's CPU seconds; None: not known
 
     def row(name, res, cpu, steps):
         r = {"method": name, **res, "cpu_s": round(cpu, 1), "g_steps": steps,
              "published": PUBLISHED.get(name) if a.task == "oracle" else None}
+        if mle_cpu is None:
+            r["cpu_excludes_pretraining"] = True
         rows.append(r)
         print(json.dumps(r), flush=True)
 
     # random G and the shared MLE pretraining
     if a.pretrained:
         pre = Path(a.pretrained)
-        mle_cpu = float((pre / "cpu_s.txt").read_text()) if (pre / "cpu_s.txt").exists() else 0.0
+        mle_cpu = pretrain_cpu(pre)
     else:
         pre = out / "mle-pretrain"
         shutil.rmtree(pre, ignore_errors=True)
@@ -137,7 +152,7 @@ def main(argv=None):
         run.step = P
         t = time.process_time()
         run.train()
-        cpu = mle_cpu + time.process_time() - t
+        cpu = (mle_cpu or 0.0) + time.process_time() - t
         row(name, evaluate(run), cpu, total - (a.d_steps if name != "MLE" else 0))
         if name == "MLE":
             row("MLE, sampled at temperature 0.9", evaluate(run, 0.9), cpu, total)
@@ -150,8 +165,10 @@ def main(argv=None):
     print("|---" * (len(cols) + 3) + "|")
     for r in rows:
         vals = " | ".join(f"{r[c]:.3f}" if c in r else "" for c in cols)
-        print(f"| {r['method']} | {vals} | {r['cpu_s']} | "
+        print(f"| {r['method']} | {vals} | {r['cpu_s']}{'*' if r.get('cpu_excludes_pretraining') else ''} | "
               f"{r['published'] if r['published'] is not None else ''} |")
+    if mle_cpu is None:
+        print(f"\n\\* without the MLE pretraining's CPU time ({pre / 'cpu_s.txt'} could not be read)")
 
 if __name__ == "__main__":
     main()
