@@ -17,6 +17,7 @@ A run folder is the contract: what these functions write, ``gankit report``,
 """
 from __future__ import annotations
 
+import json
 import operator
 import sys
 from pathlib import Path
@@ -164,9 +165,13 @@ def evaluate(run_or_dir, metrics: list[str] | None = None, overrides: list[str] 
                             f"got {bad}")
     run = _run(run_or_dir)
     saved = run.cfg
-    if overrides:   # eval settings are read when the metrics run: swap them in for this evaluation
-        run.cfg = C.load(C.to_dict(saved), list(overrides))
     try:
+        if overrides:   # eval settings are read when the metrics run: swap them in for this evaluation
+            run.cfg = C.load(C.to_dict(saved), list(overrides))
+            from gankit.train.budget import check_memory
+            # the Run checked the config it was built with; check this one, for the metrics asked
+            asked = [f"eval.metrics={json.dumps(list(metrics))}"] if metrics else []
+            check_memory(C.load(C.to_dict(run.cfg), asked), run.dataset, run.device)
         return _evaluate(run, metrics, record, reference, source, log, strict)
     finally:
         run.cfg = saved

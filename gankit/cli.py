@@ -258,7 +258,8 @@ def _oom_advice(e: BaseException) -> str:
     where = f" in {Path(f.filename).parent.name}/{Path(f.filename).name}:{f.name}"
     if any(f"{os.sep}metrics{os.sep}" in g.filename for g in frames):
         return (f"{where}, while measuring a metric; leave it out (eval.metrics, or gankit eval --metrics) "
-                "or lower eval.n_samples")
+                "or lower the sample counts that size it: eval.n_samples, eval.parzen_centres, "
+                "eval.jsd_bins, eval.jsd_samples")
     return f"{where}; lower train.batch_size, the nets' widths or the sample counts"
 
 

@@ -2,19 +2,26 @@
 need more memory than the machine has stops with a message saying what it would need, instead
 of an allocator traceback (or the kernel's OOM killer) minutes later.
 
-The estimate is a lower bound of the big parts, each counted once:
+The estimate is a lower bound of the big parts, each counted once, and the check compares the
+most alive at once (weights and batches, plus the largest of training, generating and the JSD
+grid) with the machine's memory:
 - G and D with their gradients and two Adam moments: 4 x parameters x 4 bytes; the nets are
   built on the ``meta`` device (shapes only, nothing allocated) to count their parameters;
 - one training step's activations: the outputs of every layer of G on a batch and of D on a
   real and a fake batch, kept for the backward pass (x 2 for their gradients), measured by
   running the meta nets with forward hooks;
 - evaluation: the largest sample set drawn from G (fixed-noise snapshots, eval samples, JSD
-  samples), G's largest layer on a chunk of 10,000 of them, and, for 1-D/2-D data with a density, the JSD grid (bins^dim cells).
+  samples, Parzen centres), what G holds generating a chunk of 10,000 of them (a layer's input
+  and output, more for conv layers), and, where the jsd metric is measured, the JSD grid
+  (bins^dim cells).
+Conditional and sequence nets need more than z and x to run, so their activations and
+generation are left out (a warning says so).
 """
 from __future__ import annotations
 
 import math
 import os
+import warnings
 
 import torch
 
@@ -37,18 +44,34 @@ def machine_memory(device: torch.device) -> int | None:
         return None
 
 
+# generating on the CPU, a conv layer holds about 2.5 x (its input + its output): oneDNN copies
+# both into blocked layouts.  Calibrated with DCGAN G at widths 16, 32 and 64 on 64x64x3
+# (eval mode, no_grad, peak RSS over 500-1000 samples minus that of 1): 2.4-2.55 x.
+CONV_GENERATE_FACTOR = 2.5
+CONV_TYPES = (torch.nn.modules.conv._ConvNd,)
+
+
 def _per_sample_activations(G, D, noise_dim: int, shape) -> tuple[int, int] | None:
-    """(all, largest): elements of the layer outputs of G on one z and D on one sample,
-    summed and the largest one (meta tensors)."""
+    """(all, generating): elements of the layer outputs of G on one z and D on one sample,
+    summed; and the most G holds at once without gradients: the largest of a layer's input plus
+    its output (x CONV_GENERATE_FACTOR for conv layers) (meta tensors)."""
     counts = [0, 0]
+
+    def numel(t):
+        return t[0].numel() if isinstance(t, torch.Tensor) and t.dim() else int(isinstance(t, torch.Tensor))
 
     def hook(module, inputs, output):
         if isinstance(output, torch.Tensor):
-            n = output[0].numel() if output.dim() else 1
-            counts[0] += n
-            counts[1] = max(counts[1], n)
+            counts[0] += numel(output)
 
-    handles = [m.register_forward_hook(hook) for net in (G, D) for m in net.modules()
+    def g_hook(module, inputs, output):
+        hook(module, inputs, output)
+        if isinstance(output, torch.Tensor):
+            ins = sum(numel(t) for t in inputs if t is not output)   # in place: one tensor
+            held = ins + numel(output)
+            counts[1] = max(counts[1], held * CONV_GENERATE_FACTOR if isinstance(module, CONV_TYPES) else held)
+
+    handles = [m.register_forward_hook(g_hook if net is G else hook) for net in (G, D) for m in net.modules()
                if not list(m.children())]
     try:
         G(torch.empty(2, noise_dim, device="meta"))
@@ -58,30 +81,48 @@ def _per_sample_activations(G, D, noise_dim: int, shape) -> tuple[int, int] | No
     finally:
         for h in handles:
             h.remove()
-    return counts[0], counts[1]
+    return counts[0], int(counts[1])
 
 
-def estimate(cfg, dataset) -> dict[str, int]:
+def jsd_grid_bytes(cfg, dataset) -> int:
+    """Bytes of the JSD grid: centres (float64), p_data per cell, the histogram and the
+    divergence's temporaries.  exact (normal-CDF products per axis, numpy, tracemalloc peak:
+    70-89 bytes a cell in 1-D and 2-D, any number of modes); centre (log_prob of every cell
+    for every mode)."""
+    dim = dataset.dim
+    cells = cfg.eval.jsd_bins ** dim
+    if getattr(cfg.eval, "jsd_cells", "exact") == "exact" and hasattr(dataset, "cell_probs"):
+        return cells * 8 * (dim + 9)
+    modes = len(dataset.modes) if dataset.modes is not None else 1
+    return cells * (8 * (3 * dim + 4) + 8 * modes * dim)
+
+
+def estimate(cfg, dataset, drivers: dict[str, str] | None = None) -> dict[str, int]:
     """Bytes of the big parts of a run (see the module's docstring); a part that cannot be
-    estimated for these nets is left out."""
+    estimated for these nets is left out.  ``drivers``, when given, is filled with each part's
+    settings that change it."""
     from gankit.train.build import build_nets
     from gankit.train.conditional import noise_dim_for
     parts: dict[str, int] = {}
+    why = {} if drivers is None else drivers
     shape = tuple(dataset.shape)
     per_x = math.prod(shape) * 4
     B = cfg.train.batch_size
     parts["data batches"] = 2 * B * per_x
+    why["data batches"] = "train.batch_size"
     dim = getattr(dataset, "dim", 0)
-    density_grid = getattr(dataset, "kind", "points") == "points" and dim <= 2 and dataset.has_density
+    asked = set(cfg.eval.metrics)
+    jsd_grid = (getattr(dataset, "kind", "points") == "points" and dim <= 2 and dataset.has_density
+                and (not asked or "jsd" in asked))
     # the largest draw from G: eval.jsd_samples only where the jsd metric applies (a density in
     # 1-D or 2-D), eval.parzen_centres only for images (the parzen metric)
-    asked = set(cfg.eval.metrics)
-    draws = [cfg.train.n_fixed, cfg.eval.n_samples]
-    if density_grid and (not asked or "jsd" in asked):
-        draws.append(cfg.eval.jsd_samples)
+    draws = {"train.n_fixed": cfg.train.n_fixed, "eval.n_samples": cfg.eval.n_samples}
+    if jsd_grid:
+        draws["eval.jsd_samples"] = cfg.eval.jsd_samples
     if getattr(dataset, "kind", "points") == "image" and (not asked or "parzen" in asked):
-        draws.append(cfg.eval.parzen_centres)
-    n_eval = max(draws)
+        draws["eval.parzen_centres"] = cfg.eval.parzen_centres
+    n_eval = max(draws.values())
+    drawn = ", ".join(k for k, v in draws.items() if v == n_eval)
     try:
         with torch.random.fork_rng(devices=[]), torch.device("meta"):   # the caller's RNG untouched
             G, D = build_nets(cfg, dataset)
@@ -92,34 +133,59 @@ def estimate(cfg, dataset) -> dict[str, int]:
     if G is not None:
         n_params = sum(p.numel() for net in (G, D) for p in net.parameters())
         parts["G and D weights with gradients and Adam state"] = 4 * 4 * n_params
+        why["G and D weights with gradients and Adam state"] = "the nets' widths"
         if cfg.condition.kind == "none" and getattr(dataset, "kind", "points") != "text":
             act = _per_sample_activations(G, D, noise_dim_for(cfg), shape)
             if act is not None:
-                total, largest = act
+                total, held = act
                 # G on B, D on B real + B fake; values kept for backward and their gradients
                 parts["one training step's activations"] = 2 * 4 * total * 3 * B
-                # without gradients only a layer's input and output are alive at once
-                parts["generating samples (chunks of 10,000)"] = 2 * 4 * largest * min(n_eval, GENERATE_CHUNK)
+                why["one training step's activations"] = "train.batch_size, the nets' widths"
+                chunk = min(n_eval, GENERATE_CHUNK)
+                key = f"generating samples (chunks of {chunk:,})"
+                parts[key] = 4 * held * chunk
+                why[key] = f"{drawn}, the generator's width"
     parts["evaluation samples"] = 2 * n_eval * per_x
-    if density_grid:
-        cells = cfg.eval.jsd_bins ** dim
-        modes = len(dataset.modes) if dataset.modes is not None else 1
-        # centres and mesh (float64), the density over every cell and mode (float32)
-        parts[f"JSD grid ({cfg.eval.jsd_bins}^{dim} cells)"] = cells * (8 * (3 * dim + 4) + 8 * modes * dim)
+    why["evaluation samples"] = drawn
+    if jsd_grid:
+        key = f"JSD grid ({cfg.eval.jsd_bins}^{dim} cells)"
+        parts[key] = jsd_grid_bytes(cfg, dataset)
+        why[key] = "eval.jsd_bins"
     return parts
 
 
+def peak(parts: dict[str, int]) -> int:
+    """Bytes alive at once: the weights and batches throughout, plus the largest phase: a
+    training step's activations, or generating the evaluation samples, or the JSD grid beside
+    them (each phase frees its memory before the next)."""
+    def part(prefix):
+        return sum(v for k, v in parts.items() if k.startswith(prefix))
+    samples = part("evaluation samples")
+    phases = (part("one training step's activations"), part("generating samples") + samples,
+              part("JSD grid") + samples)
+    return part("data batches") + part("G and D weights") + max(phases)
+
+
 def check_memory(cfg, dataset, device: torch.device):
-    """ConfigError when the estimate exceeds the device's memory, naming the big parts."""
+    """ConfigError when the estimate exceeds the device's memory, naming the big parts and the
+    settings that drive them."""
     total = machine_memory(device)
     if total is None:
         return
-    parts = estimate(cfg, dataset)
-    need = sum(parts.values())
+    drivers: dict[str, str] = {}
+    parts = estimate(cfg, dataset, drivers)
+    need = peak(parts)
+    # nets that need more than z and x (conditions, sequences) are not driven, so their activations
+    # and generation are left out: said only where what is counted already takes a large share
+    if "one training step's activations" not in parts and total / 8 < need <= total:
+        warnings.warn(f"the memory check counts {need / GB:.1f} GB of this machine's {total / GB:.1f} GB "
+                      "without these nets' activations and generation (they need more than z and x: "
+                      "conditions, sequences): a batch, width or sample count too big fails later, not here",
+                      stacklevel=2)
     if need <= total:
         return
-    shown = "; ".join(f"{k} {v / GB:.1f} GB" for k, v in sorted(parts.items(), key=lambda kv: -kv[1])
-                      if v >= 0.01 * need)
+    big = [k for k, v in sorted(parts.items(), key=lambda kv: -kv[1]) if v >= 0.01 * need]
+    shown = "; ".join(f"{k} {parts[k] / GB:.1f} GB: {drivers[k]}" for k in big)
     raise ConfigError(f"this config would need at least {need / GB:.1f} GB of memory ({shown}), but "
-                      f"this machine's {device.type} has {total / GB:.1f} GB; lower train.batch_size, "
-                      "the nets' widths, eval.jsd_bins or the sample counts")
+                      f"this machine's {device.type} has {total / GB:.1f} GB; lower the settings named "
+                      "after the largest parts")
