@@ -160,6 +160,24 @@ def test_a_schedule_switched_on_at_resume_runs_over_the_remaining_steps(tmp_path
     assert again.schedule_span == (10, 20)
 
 
+def test_a_schedule_switched_on_over_an_older_checkpoint_runs_over_the_remaining_steps(tmp_path, tiny, capsys):
+    """Checkpoints written before they named their schedule: the one in force is read from the
+    checkpoint's config (constant here), so the switched-on schedule runs over steps 10..20
+    (it 'continued' the span 0..10 and trained every new step at its final rate)."""
+    from gankit.runfolder import RunFolder
+    over = tiny + ["objective.lr_decay_final=1.0", "train.steps=10"]
+    Run.create(C.load("ring", over), tmp_path / "r").train().close()
+    folder = RunFolder(tmp_path / "r")
+    state, _ = folder.load_checkpoint()
+    del state["schedule"]                       # as this morning's code wrote them
+    folder.save_checkpoint(state, state["step"], 5)
+    run = Run.open(tmp_path / "r", ["train.steps=20", "train.lr_schedule=\"linear\""])
+    seen = _train_seen(run)
+    assert "switched on at step 10" in capsys.readouterr().err
+    base = run.cfg.optim_g.lr
+    assert [seen[i]["g"] for i in range(10, 20)] == pytest.approx([base * (1 - k / 10) for k in range(10)])
+
+
 def test_lr_final_is_the_rate_at_the_end_of_training_as_its_help_says():
     """The schedule reaches lr_final at i = n, the end of training: the last step (n - 1) is one
     step of the decay above it.  The help says so (it said "the rates at the last step")."""

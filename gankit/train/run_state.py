@@ -102,7 +102,7 @@ class RunState:
             self.scaler = PointScaler.from_state(state["data_scale"])
         self.step = int(state["step"])
         self.schedule_span = tuple(state.get("schedule_span") or (0, state["config"]["train"]["steps"]))
-        self.schedule_in_force = state.get("schedule")    # None: an older checkpoint, unknown
+        self.schedule_in_force = state.get("schedule") or _constant_before(state.get("config") or {})
         self.train_time = float(state.get("train_time", 0.0))
         old = state.get("config")
         if old:
@@ -182,3 +182,18 @@ def _global_window(state: dict) -> tuple[dict, int]:
         for k, v in (w.get("sums") or {}).items():
             sums[k] = sums.get(k, 0) + torch.as_tensor(v) / len(windows)
     return sums, max((int(w.get("count") or 0) for w in windows), default=0)
+
+
+def _constant_before(old: dict) -> dict | None:
+    """For a checkpoint written before checkpoints named their schedule: a constant one when its
+    config had none (no train.lr_schedule, no warmup, no objective.lr_decay_final below 1), so
+    a schedule switched on at this resume runs over the steps left; else None (unknown: an
+    older schedule continues its span)."""
+    from gankit.train.schedule import Schedule
+    t, o = old.get("train") or {}, old.get("objective") or {}
+    if not t:
+        return None
+    if (t.get("lr_schedule", "constant") == "constant" and float(t.get("lr_warmup", 0.0)) == 0.0
+            and float(o.get("lr_decay_final", 1.0)) >= 1.0):
+        return dataclasses.asdict(Schedule())
+    return None
