@@ -250,3 +250,82 @@ def test_ssgan_warns_of_a_class_with_no_training_images(tmp_path):
     assert len(mine) == 1 and "class 'c' has no training images" in mine[0], mine
     assert "2 held-out images of it still count in test_accuracy" in mine[0]
     assert build(["a", "b"], held_y % 2) == []
+
+
+def _train_warnings(cfg, path) -> list[str]:
+    import warnings
+    from gankit.train.run import Run
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        Run.create(cfg, path).train().close()
+    return [str(m.message) for m in w]
+
+
+@pytest.mark.parametrize("preset, objective, sets, named", [
+    ("ring-vae", "vae", ["loss.name='wgan'", "optim_d.lr=5", "optim_d.grad_clip=1"],
+     ["loss.name='wgan'", "optim_d.lr=5.0", "optim_d.grad_clip=1.0"]),
+    ("ring-vae", "ae", ["loss.label_smoothing=0.3"], ["loss.label_smoothing=0.3"]),
+    ("mnist-ebm", "ebm", ["loss.name='hinge'", "optim_g.lr=0.5"], ["loss.name='hinge'", "optim_g.lr=0.5"]),
+    ("mnist-ssgan", "ssgan", ["loss.name='hinge'"], ["loss.name='hinge'"]),
+    ("mnist-ssgan", "ssgan", ["objective.adversarial=false", "optim_g.lr=0.5"], ["optim_g.lr=0.5"]),
+])
+def test_settings_a_family_never_reads_are_named_when_it_trains(tmp_path, tiny, preset, objective, sets, named):
+    """loss.* and the unused optimizer's settings trained bit-identical runs without a word,
+    while config.toml and the report recorded them as the run's."""
+    base = tiny + ["train.steps=2", f"objective.name='{objective}'"]
+    if objective == "ebm":
+        base += ["data.name=ring", "discriminator.name=mlp", "discriminator.hidden=[8]", "noise.dim=2",
+                 "objective.langevin_steps=2", "objective.sample_steps=2"]
+    if preset == "mnist-ssgan":
+        base = ["train.steps=2", "train.batch_size=8", "train.progress=false", "data.name=digits8x8",
+                "generator.hidden=[8]", "discriminator.hidden=[8]", "objective.labels_per_class=3"] + sets
+    else:
+        base += sets
+    plain = [m for m in _train_warnings(C.load(preset, base[:len(base) - len(sets)]), tmp_path / "a")
+             if "does not read" in m]
+    assert plain == []
+    said = [m for m in _train_warnings(C.load(preset, base), tmp_path / "b") if "does not read" in m]
+    assert len(said) == 1 and said[0].startswith(f"objective {objective} does not read"), said
+    for n in named:
+        assert n in said[0], (n, said[0])
+
+
+@pytest.mark.parametrize("preset", ["mnist-vae", "mnist-ae", "ring-vae", "mnist-ebm", "mnist-ssgan",
+                                    "mnist-bigan", "mnist-infogan"])
+def test_the_family_presets_set_nothing_their_objective_ignores(preset):
+    from gankit.train.objective import _unread_keys
+    cfg = C.load(preset)
+    unread = {"vae": ["loss", "optim_d"], "ae": ["loss", "optim_d"], "ebm": ["loss", "optim_g"],
+              "ssgan": ["loss"]}.get(cfg.objective.name, [])
+    assert {s: _unread_keys(cfg, s) for s in unread} == {s: {} for s in unread}
+
+
+@pytest.mark.parametrize("preset", ["mnist-bigan", "mnist-infogan"])
+def test_a_wasserstein_loss_without_any_constraint_to_set_is_warned(tmp_path, preset):
+    """bigan and infogan took loss.name=wgan silently: the gan objective warns of a critic
+    with no Lipschitz constraint, and these objectives have none to offer."""
+    over = ["data.name=digits8x8", "generator.width=8", "discriminator.width=8", "generator.fc=0",
+            "discriminator.fc=0", "train.steps=2", "train.batch_size=16", "train.n_fixed=16",
+            "train.progress=false", "train.live_report=false", "eval.metrics=['fid']"]
+    said = _train_warnings(C.load(preset, over + ["loss.name='wgan'"]), tmp_path / "w")
+    assert any("no Lipschitz constraint" in m and "has none to set" in m for m in said), said
+    assert not any("Lipschitz" in m for m in _train_warnings(C.load(preset, over), tmp_path / "n"))
+
+
+def test_the_energy_models_heat_map_is_its_negative_energy_whatever_the_loss(tmp_path, tiny):
+    """The report drew sigmoid(-E(x)) on a [0, 1] scale labelled D(x) under the default loss, and
+    -E(x) under a Wasserstein one: the EBM never reads loss.name, so neither should its plot."""
+    from gankit.report.plots import _d_label
+    from gankit.runfolder import RunFolder
+    from gankit.train.run import Run
+    over = tiny + ["train.steps=2", "train.sample_every=2", "data.name=ring", "discriminator.name=mlp",
+                   "discriminator.hidden=[8]", "noise.dim=2", "objective.langevin_steps=2",
+                   "objective.sample_steps=2"]
+    Run.create(C.load("mnist-ebm", over), tmp_path / "e").train().close()
+    snap = RunFolder(tmp_path / "e").snapshots()[-1]
+    assert not bool(snap["d_probabilistic"]) and _d_label(snap) == "-E(x)"
+    run = Run.open(tmp_path / "e")
+    grid = torch.as_tensor(snap["grid"][:50])
+    with torch.no_grad():
+        run.objective.D.eval()
+        torch.testing.assert_close(torch.as_tensor(snap["d_grid"][:50]), run.objective.D(grid).reshape(-1))

@@ -19,6 +19,8 @@ def pick_snapshots(snaps: list[dict], n: int = 6) -> list[dict]:
 
 
 def _d_label(snap) -> str:
+    if "d_label" in snap:
+        return str(snap["d_label"]).replace("$", r"\$")    # read from disk: no mathtext
     return "D(x)" if bool(snap.get("d_probabilistic", True)) else "critic f(x)"
 
 

@@ -21,7 +21,7 @@ from torch import Tensor
 from gankit.config import ConfigError, opt
 from gankit.registry import OBJECTIVES
 from gankit.train.loop import Phase
-from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec, absolute_loss, d_repeat
+from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec, absolute_loss, d_repeat, warn_unconstrained_critic
 from gankit.train.parts import FeatureHead, JointD, feature_body
 
 
@@ -36,6 +36,7 @@ class BiGANObjective(Objective):
         if not z_hidden:
             raise ConfigError("objective.z_hidden: give D's z branch at least one layer")
         self.ctx, self.loss, self.m = ctx, absolute_loss(ctx.loss, "bigan"), cfg.train.batch_size
+        warn_unconstrained_critic(self, self.loss, "bigan")
         self.G = ctx.build_net("generators", cfg.generator, noise_dim=cfg.noise.dim)
         self.E = FeatureHead(feature_body(ctx), cfg.noise.dim)
         self.D = JointD(feature_body(ctx), cfg.noise.dim, list(z_hidden), dropout)

@@ -30,7 +30,7 @@ from gankit.config import ConfigError, opt
 from gankit.losses.penalties import apply_spectral_norm
 from gankit.registry import OBJECTIVES
 from gankit.train.loop import Phase
-from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec, no_d_steps
+from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec, no_d_steps, warn_unread
 
 
 def langevin(energy: Callable[[Tensor], Tensor], x: Tensor, steps: int, step_size: float,
@@ -95,6 +95,7 @@ class EnergyObjective(Objective):
     nan_hint = ("Try a lower learning rate (--set optim_d.lr=...), a smaller Langevin step "
                 "(objective.step_size) or a larger energy penalty (objective.alpha).")
     sample_module = "D"
+    score_name = "-E(x)"         # a log density up to a constant, whatever loss.name says
     has_latent = False           # samples come from Langevin chains: no code to invert
 
     def __init__(self, ctx: ObjectiveContext, p: "EBMParams"):
@@ -103,6 +104,8 @@ class EnergyObjective(Objective):
         if cfg.condition.kind != "none":
             raise ConfigError("objective ebm: conditional runs are not supported; set condition.kind=none")
         no_d_steps(cfg, "ebm")
+        warn_unread(self, cfg, "ebm", {"loss": "its energy net trains by contrastive divergence",
+                                       "optim_g": "it has no G: Langevin chains sample"})
         self.ctx, self.p, self.m = ctx, p, cfg.train.batch_size
         self.shape = tuple(ds.shape)
         if cfg.noise.dim != math.prod(self.shape):

@@ -44,7 +44,7 @@ from gankit.train.conditional import conditional_terms
 from gankit.train.gan_checks import (SUB_OPTIONS, _batch_fix, _batch_named, _minibatch_head,  # noqa: F401
                                      _need, _refuse_combinations, _spectral_normed, _warn_idle_sub_options)
 from gankit.train.loop import Phase, StepContext
-from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec
+from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec, WarnAtTrainStart
 
 LOG4 = math.log(4.0)
 
@@ -140,7 +140,7 @@ class GANObjective(Objective):
         if self.loss.wasserstein and not (p.clip > 0 or p.gp > 0 or _spectral_normed(self.D)):
             # a warning, not a refusal: an unconstrained critic is the classic demonstration of
             # why WGAN needs one, and a user's D may bound itself in ways not visible here
-            self.callbacks.append(_WarnAtTrainStart(
+            self.callbacks.append(WarnAtTrainStart(
                 f"loss.name={self.loss.name} with no Lipschitz constraint on the critic: nothing bounds "
                 f"E f(x) - E f(G(z)), so the critic diverges and wasserstein_estimate means nothing; set "
                 f"objective.gp=10 (WGAN-GP), objective.clip=0.01 (WGAN) or objective.spectral_norm=true "
@@ -289,17 +289,6 @@ class GANObjective(Objective):
                       [p for p in self.D.parameters()]),
                 Phase("g", opt_g, self.g_phase, lambda step: 1, list(g_after or []),
                       [p for p in self.G.parameters()])]
-
-
-class _WarnAtTrainStart:
-    """Callback: a warning each time training starts or resumes (not when the run is only
-    opened to evaluate or sample)."""
-
-    def __init__(self, message: str):
-        self.message = message
-
-    def on_train_start(self, trainer):
-        warnings.warn(self.message, stacklevel=2)
 
 
 def _penalty(fn, log_as: str):

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from gankit.config import ConfigError, opt
 from gankit.registry import OBJECTIVES
 from gankit.train.loop import Phase
-from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec, absolute_loss, d_repeat
+from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec, absolute_loss, d_repeat, warn_unconstrained_critic
 
 
 class InfoGANObjective(Objective):
@@ -41,6 +41,7 @@ class InfoGANObjective(Objective):
                               f"continuous = {p.categories + p.continuous} (the rest is the free noise): "
                               f"set noise.dim={p.categories + p.continuous + 1} or more, or fewer codes")
         self.ctx, self.p, self.loss, self.m = ctx, p, absolute_loss(ctx.loss, "infogan"), cfg.train.batch_size
+        warn_unconstrained_critic(self, self.loss, "infogan")
         self.G, self.D = ctx.build_nets()
         if not hasattr(self.D, "features") or not hasattr(self.D, "feature_dim"):
             raise ConfigError(f"objective infogan: Q reads D's features; {type(self.D).__name__} has none")

@@ -103,6 +103,12 @@ class Objective(ABC):
         has no such score (the report then draws samples without D's heat map)."""
         return None
 
+    score_name = None            # what d_score is where it is not D's logit under the loss (the EBM's -E(x))
+
+    def score_is_logit(self, loss) -> bool:
+        """Whether d_score is the logit of a probability (the report draws its sigmoid)."""
+        return self.score_name is None and loss.probabilistic
+
     def classify(self, x: Tensor) -> Tensor | None:
         """Class logits of x where the objective learns a classifier (the ``classify``
         metric); None by default."""
@@ -150,6 +156,17 @@ def absolute_loss(loss, objective: str):
     return loss
 
 
+def warn_unconstrained_critic(obj: "Objective", loss, objective: str):
+    """A Wasserstein loss in an objective with no Lipschitz constraint to set: warned at
+    training start (the gan objective's own check also knows its penalties)."""
+    if getattr(loss, "wasserstein", False):
+        obj.callbacks.append(WarnAtTrainStart(
+            f"loss.name={loss.name} with no Lipschitz constraint on the critic: objective {objective} "
+            f"has none to set (objective.gp, clip and spectral_norm are the gan objective's), so nothing "
+            f"bounds E f(x) - E f(G(z)) and the critic diverges; use loss.name='nonsaturating', "
+            f"'hinge' or 'lsgan'"))
+
+
 def d_repeat(cfg) -> Callable[[int], int]:
     """The D phase's repeats at each iteration: train.d_steps (k D steps per G step)."""
     k = cfg.train.d_steps
@@ -162,6 +179,48 @@ def no_d_steps(cfg, objective: str):
         raise ConfigError(f"objective {objective}: train.d_steps={cfg.train.d_steps} has no meaning here "
                           f"(there is no G step to take D steps before); leave train.d_steps=1 and "
                           f"set train.steps for more updates")
+
+
+class WarnAtTrainStart:
+    """Callback: a warning each time training starts or resumes (not when the run is only
+    opened to evaluate or sample)."""
+
+    def __init__(self, message: str):
+        self.message = message
+
+    def on_train_start(self, trainer):
+        warnings.warn(self.message, stacklevel=2)
+
+
+def _unread_keys(cfg, section: str) -> dict:
+    """The settings of config section ``section`` that differ from gankit's defaults (a
+    component's options against its registry entry's defaults: those of the entry named
+    by the default where the name is the default's, else of the entry named)."""
+    from gankit.config.core import component_sections, to_dict
+    from gankit.config.schema import RunConfig
+    default = getattr(RunConfig(), section)
+    now, base = to_dict(getattr(cfg, section)), to_dict(default)
+    if section in component_sections(RunConfig):
+        from gankit.registry import REGISTRIES
+        registry = {"loss": "losses"}[section]
+        params = REGISTRIES[registry].params_of(now["name"], {}, section)
+        base = {"name": default.name, **(to_dict(params) if params is not None else {})}
+    return {k: v for k, v in now.items() if base.get(k) != v}
+
+
+def warn_unread(obj: "Objective", cfg, objective: str, sections: dict[str, str]):
+    """Warn at training start about settings ``objective`` never reads: in each named section
+    (section -> what the objective does instead), those that differ from gankit's defaults.
+    A warning, not a refusal: a preset made for another objective sets them too."""
+    parts = []
+    for section, instead in sections.items():
+        changed = _unread_keys(cfg, section)
+        if changed:
+            parts.append(", ".join(f"{section}.{k}={v!r}" for k, v in changed.items()) + f" ({instead})")
+    if parts:
+        obj.callbacks.append(WarnAtTrainStart(
+            f"objective {objective} does not read " + "; ".join(parts) + ": these settings change "
+            "nothing in this run; remove them, or train an objective that uses them"))
 
 
 def optimizer_params(spec: OptimizerSpec, modules: dict[str, nn.Module]) -> list[nn.Parameter]:

@@ -87,4 +87,4 @@ class RunSampling:
         if any(c is None for c in chunks):
             return None
         logits = torch.cat(chunks).cpu()
-        return torch.sigmoid(logits) if self.loss.probabilistic else logits
+        return torch.sigmoid(logits) if self.objective.score_is_logit(self.loss) else logits

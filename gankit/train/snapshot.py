@@ -59,7 +59,9 @@ def snapshot_arrays(run) -> dict:
             out["grid"] = grid.numpy()
             out["grid_shape"] = np.array([n] * ds.dim)
             out["d_grid"] = d.numpy()
-            out["d_probabilistic"] = np.bool_(run.loss.probabilistic)
+            out["d_probabilistic"] = np.bool_(run.objective.score_is_logit(run.loss))
+            if run.objective.score_name:
+                out["d_label"] = np.str_(run.objective.score_name)
     if ds.kind == "image":
         out["interpolation"] = interpolation(run)
         train = ds.split("train")

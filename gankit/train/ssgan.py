@@ -31,7 +31,7 @@ from gankit.config import ConfigError, opt
 from gankit.train.remedies import feature_matching
 from gankit.registry import OBJECTIVES
 from gankit.train.loop import Phase
-from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec, d_repeat, no_d_steps
+from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec, d_repeat, no_d_steps, warn_unread
 from gankit.train.parts import (FeatureHead, add_layer_noise, feature_body, need_images_with_labels,
                                 weight_norm_init)
 
@@ -86,6 +86,10 @@ class SemiSupervisedGAN(Objective):
         if not p.adversarial:
             no_d_steps(cfg, "ssgan with objective.adversarial=false")
         self.ctx, self.p, self.m = ctx, p, cfg.train.batch_size
+        unread = {"loss": "D's loss is the K+1-class loss, G's is feature matching"}
+        if not p.adversarial:
+            unread["optim_g"] = "G is not trained with objective.adversarial=false"
+        warn_unread(self, cfg, "ssgan", unread)
         self.K = ds.n_classes
         if self.K < 2:
             names = getattr(ds, "class_names", None)

@@ -31,7 +31,7 @@ from torch import Tensor, nn
 from gankit.config import ConfigError, opt
 from gankit.registry import GENERATORS, OBJECTIVES
 from gankit.train.loop import Phase
-from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec, no_d_steps
+from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec, no_d_steps, warn_unread
 from gankit.train.parts import FeatureHead, GaussianCodes, feature_body
 
 LOG_2PI = math.log(2 * math.pi)
@@ -106,6 +106,8 @@ class AutoEncoderObjective(Objective):
         who = "vae" if variational else "ae"
         _unconditional_normal(cfg, who)
         no_d_steps(cfg, who)
+        warn_unread(self, cfg, who, {"loss": "it has no D: it trains by its reconstruction loss",
+                                     "optim_d": "its encoder and decoder train with optim_g"})
         self.ctx, self.variational, self.decoder, self.beta = ctx, variational, decoder, beta
         self.m, k = cfg.train.batch_size, cfg.noise.dim
         if decoder == "bernoulli":
