@@ -74,6 +74,20 @@ class InfoGANObjective(Objective):
     def generate(self, z: Tensor, c: Tensor | None = None) -> Tensor:
         return self.G(self.latent(z))
 
+    def inversion_starts(self, z0: Tensor) -> list[tuple[Tensor, Tensor | None]]:
+        """The category is an argmax: no gradient reaches it, so inversion tries each value
+        with it held (K times the work) and keeps the best."""
+        k, at = self.p.categories, self.n_free
+        free = torch.ones_like(z0[:1])
+        free[:, at:at + k] = 0
+        starts = []
+        for c in range(k):
+            z = z0.clone()
+            z[:, at:at + k] = 0
+            z[:, at + c] = 1
+            starts.append((z, free))
+        return starts
+
     classes_named = False       # the code's index is not a class: only cluster accuracy means something
 
     def classify(self, x: Tensor) -> Tensor:

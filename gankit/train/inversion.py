@@ -43,10 +43,11 @@ class Inversion:
 
 
 def invert(generate: Callable[[Tensor], Tensor], x: Tensor, z0: Tensor, steps: int = 300,
-           lr: float = 0.05, mask: Tensor | None = None, prior: float = 1e-3) -> Inversion:
+           lr: float = 0.05, mask: Tensor | None = None, prior: float = 1e-3,
+           free: Tensor | None = None) -> Inversion:
     """Fit z to x (where ``mask`` is 1, everywhere without a mask), starting at z0; ``prior``:
     the weight of ||z||^2 / 2 against the squared error summed over the known pixels (the
-    module's docstring)."""
+    module's docstring); ``free``: 1 where z is optimised (None: everywhere)."""
     m = torch.ones_like(x[:1]) if mask is None else mask.to(x.dtype).expand_as(x[:1])
     known = m.flatten(1).sum().clamp_min(1.0)
     z = z0.detach().clone().requires_grad_(True)
@@ -56,7 +57,7 @@ def invert(generate: Callable[[Tensor], Tensor], x: Tensor, z0: Tensor, steps: i
             err = (((generate(z) - x) * m) ** 2).flatten(1).sum(1) / known
             loss = err.sum() + prior * 0.5 * (z ** 2).sum() / known
             g, = torch.autograd.grad(loss, z)
-            z.grad = g
+            z.grad = g if free is None else g * free
             opt.step()
     with torch.no_grad():
         recon = generate(z)
@@ -87,7 +88,8 @@ def invertible(run) -> str | None:
 
 def invert_run(run, x: Tensor, steps: int = 300, lr: float = 0.05, mask: Tensor | None = None,
                restarts: int = 1, batch: int = 500, seed: int = 0, use_encoder: bool = True) -> Inversion:
-    """Invert the run's generator on images x (on the CPU, in the data's [-1, 1])."""
+    """Invert the run's generator on images x (on the CPU, in the data's [-1, 1]); each of the
+    ``restarts`` starts is tried in every form the objective gives (``inversion_starts``)."""
     why = invertible(run)
     if why:
         raise ConfigError(f"invert: {why}")
@@ -114,16 +116,19 @@ def invert_run(run, x: Tensor, steps: int = 300, lr: float = 0.05, mask: Tensor 
                         z0 = encode(xb if mb is None else xb * mb)
                 else:
                     z0 = sample_noise(len(xb), k, run.cfg.noise.dist, g, dev)
-                inv = invert(obj.generate, xb, z0, steps, lr, mb)
-                if best is None:
-                    best = inv
-                else:
-                    better = inv.error < best.error
-                    best = Inversion(torch.where(better[:, None], inv.z, best.z),
-                                     torch.where(better.view(-1, *[1] * (xb.dim() - 1)), inv.recon, best.recon),
-                                     torch.minimum(inv.error, best.error))
+                for start, free in obj.inversion_starts(z0):
+                    inv = invert(obj.generate, xb, start, steps, lr, mb, free=free)
+                    best = inv if best is None else _better(best, inv)
             out.append(Inversion(best.z.cpu(), best.recon.cpu(), best.error.cpu()))
     return Inversion(*(torch.cat([getattr(o, f) for o in out]) for f in ("z", "recon", "error")))
+
+
+def _better(best: Inversion, inv: Inversion) -> Inversion:
+    """Per image, the inversion with the lower error (the earlier one on ties)."""
+    better = inv.error < best.error
+    return Inversion(torch.where(better[:, None], inv.z, best.z),
+                     torch.where(better.view(-1, *[1] * (inv.recon.dim() - 1)), inv.recon, best.recon),
+                     torch.minimum(inv.error, best.error))
 
 
 def complete(run, x: Tensor, missing: Tensor, **kw) -> tuple[Tensor, Inversion]:

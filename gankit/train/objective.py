@@ -109,6 +109,12 @@ class Objective(ABC):
         """Whether d_score is the logit of a probability (the report draws its sigmoid)."""
         return self.score_name is None and loss.probabilistic
 
+    def inversion_starts(self, z0: Tensor) -> list[tuple[Tensor, Tensor | None]]:
+        """Starts for latent inversion from codes z0: (start, mask of the coordinates
+        optimised, None for all).  An objective whose code has discrete parts (InfoGAN's
+        category: no gradient reaches it) gives one start per value, those parts held."""
+        return [(z0, None)]
+
     def classify(self, x: Tensor) -> Tensor | None:
         """Class logits of x where the objective learns a classifier (the ``classify``
         metric); None by default."""
