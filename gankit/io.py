@@ -7,6 +7,7 @@ import fcntl
 import json
 import math
 import os
+import re
 import tempfile
 import warnings
 import zipfile
@@ -118,8 +119,33 @@ def save_atomic(obj, path: str | Path) -> Path:
     return write_atomic(Path(path), lambda f: torch.save(obj, f))
 
 
+# lone surrogates: a file name's undecodable bytes (surrogateescape keeps them as U+DC80..U+DCFF)
+# or a JSON "\\ud800" escape; no UTF-8 text can hold either
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_NOT_A_BYTE = re.compile("[\ud800-\udc7f\udd00-\udfff]")
+
+
+def displayable(text) -> str:
+    """``text`` as text that can be shown and written: a file name's undecodable bytes (kept
+    as lone surrogates by Python's surrogateescape) and any other lone surrogate become
+    U+FFFD, the rest is kept.  Plots (matplotlib refuses them) and pages use it."""
+    text = str(text)
+    if not _LONE_SURROGATE.search(text):
+        return text
+    raw = _NOT_A_BYTE.sub("\ufffd", text).encode("utf-8", "surrogateescape")
+    return raw.decode("utf-8", "replace")
+
+
 def write_text_atomic(path: str | Path, text: str) -> Path:
-    return write_atomic(Path(path), lambda f: f.write(text.encode()))
+    """Write ``text`` as UTF-8.  Text holding lone surrogates (see ``displayable``) is written
+    with U+FFFD in their place, and a warning: writing the original bytes back would leave a
+    file that is not UTF-8, which every reader of these files (TOML, JSON, a browser) refuses
+    or garbles, and refusing to write would lose the whole file for one character."""
+    shown = displayable(text)
+    if shown is not text:
+        warnings.warn(f"{path}: text that is not valid Unicode (the undecodable bytes of a file name?) "
+                      "is written with \ufffd in its place", stacklevel=2)
+    return write_atomic(Path(path), lambda f: f.write(shown.encode()))
 
 
 def save_npz_atomic(path: str | Path, arrays: dict) -> Path:

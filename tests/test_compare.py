@@ -305,3 +305,18 @@ def test_a_checkpoint_past_the_records_gives_the_step_and_at_least_the_recorded_
     page = tmp_path / "c.html"
     assert main(["compare", str(a), "--out", str(page)]) == 0
     assert ">at least 10.0 s<" in page.read_text()
+
+
+def test_undecodable_bytes_in_a_run_name_are_shown_replaced(tmp_path, capsys):
+    """A run folder named with non-UTF-8 bytes failed matplotlib (its legend entries); its name
+    is shown with U+FFFD, its path kept for scripts."""
+    import os
+    a = _fake_run(tmp_path / "a", "nonsaturating", jsd=0.10, covered=6)
+    b = _fake_run(tmp_path / os.fsdecode(b"bad\xff\xfe"), "hinge", jsd=float("inf"), covered=5)
+    page = tmp_path / "c.html"
+    assert main(["compare", str(a), str(b), "--out", str(page)]) == 0
+    assert "bad\ufffd\ufffd" in page.read_text(encoding="utf-8")
+    capsys.readouterr()
+    assert main(["compare", str(a), str(b), "--json"]) == 0
+    run = json.loads(capsys.readouterr().out)["runs"][1]
+    assert run["name"] == "bad\ufffd\ufffd" and os.fsencode(run["path"]).endswith(b"bad\xff\xfe")

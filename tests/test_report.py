@@ -336,3 +336,71 @@ def test_conditional_point_report_draws_1d_and_higher_dimensional_data(monkeypat
     sec, axes = panels([[0.0, 0], [3, 3]], [0.1, 0.1], x3[:, :2])
     assert len(axes) == 2 and "coordinates" not in sec.paragraphs[0] and not axes[0].get_xlabel()
     plt.close(figs[-1])
+
+
+def _copy_to(src, dst):
+    import shutil
+    shutil.copytree(src, dst)
+    (dst / "report.html").unlink(missing_ok=True)
+    return dst
+
+
+def test_undecodable_bytes_in_a_folder_name_are_shown_replaced(tmp_path, tiny_run_dir):
+    """A run folder named with non-UTF-8 bytes crashed the report (and the end of training)
+    when the page was encoded; its name now shows them as U+FFFD."""
+    import os
+
+    from gankit.report import write_report
+    run = _copy_to(tiny_run_dir, tmp_path / os.fsdecode(b"tr\xe9s"))
+    page = write_report(run).read_text(encoding="utf-8")
+    assert "<h1>tr\ufffds" in page
+
+
+def test_text_that_is_not_valid_unicode_is_written_replaced_with_a_warning(tmp_path):
+    import os
+
+    import pytest
+
+    from gankit.io import displayable, write_text_atomic
+    assert displayable(os.fsdecode(b"bad\xff\xfe")) == "bad\ufffd\ufffd"
+    assert displayable("a\ud800b") == "a\ufffdb" and displayable("caf\u00e9 \U0001F600") == "caf\u00e9 \U0001F600"
+    with pytest.warns(UserWarning, match="not valid Unicode"):
+        write_text_atomic(tmp_path / "t.txt", "x = " + os.fsdecode(b"\xe9") + "\ud800")
+    assert (tmp_path / "t.txt").read_bytes() == "x = \ufffd\ufffd".encode()
+
+
+def test_undecodable_bytes_in_a_class_folder_name_are_drawn_replaced(monkeypatch):
+    """An image-folder class named with non-UTF-8 bytes failed matplotlib (set_ylabel)."""
+    import os
+    from types import SimpleNamespace
+
+    import gankit.report.page as page
+    from gankit.report.conditional import condition_sections
+    figs = []
+    monkeypatch.setattr(page, "png", lambda fig, *a, **k: figs.append(fig) or page.Figure(""))
+    ds = SimpleNamespace(kind="image", class_names=["cat", os.fsdecode(b"bad\xff\xfe")])
+    x = np.random.default_rng(0).uniform(0, 1, size=(6, 1, 4, 4)).astype(np.float32)
+    assert len(condition_sections(ds, [{"step": 4, "samples": x, "labels": np.repeat([0, 1], 3)}])) == 1
+    labels = [ax.get_ylabel() for ax in figs[-1].axes]
+    assert labels == ["0: cat", "1: bad\ufffd\ufffd"]
+    figs[-1].savefig(__import__("io").BytesIO(), format="png")
+
+
+def test_a_damaged_session_record_is_skipped_with_a_warning(tmp_path, tiny_run_dir):
+    """A session record's fields are read from disk: a `changed` that is not {key: [old, new]}
+    (or any other field of the wrong type) crashed the report, and so every later resume."""
+    import pytest
+
+    from gankit.report import write_report
+    from gankit.runfolder import RunFolder
+    run = _copy_to(tiny_run_dir, tmp_path / "r")
+    f = RunFolder(run)
+    f.append({"step": 30, "kind": "session", "changed": "zz"})
+    f.append({"step": 30, "kind": "session", "resume": True, "changed": {"train.steps": 5, "seed": [1, 2]},
+              "command": {"x": 1}, "overrides": 7, "git": [1], "started": None})
+    with pytest.warns(UserWarning) as got:
+        page = write_report(run).read_text()
+    said = " ".join(str(w.message) for w in got)
+    for field in ("'changed'", "'changed.train.steps'", "'command'", "'overrides'", "'git'"):
+        assert field in said, field
+    assert "seed: 1 \u2192 2" in page and "not a git checkout" in page

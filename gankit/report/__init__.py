@@ -80,20 +80,64 @@ def _temperature_section(evals: list[dict], own: float, infos):
                    header=["temperature", "step", *keys], rows=rows, anchor="other-temperatures")
 
 
-def _sessions(records: list[dict]) -> list[dict]:
+SESSION_TEXT = ("started", "command", "gankit", "torch", "python", "git", "device", "schedule")
+
+
+def _sessions(records: list[dict], source: str = "metrics.jsonl") -> list[dict]:
+    """The provenance table's rows.  Each field is read from disk, so may hold any JSON value:
+    a field of the wrong type is left out with a warning naming it (``source``: the file),
+    the rest of its session shown."""
+    import warnings
     out = []
     for r in records:
         if r.get("kind") != "session":
             continue
-        changed = r.get("changed") or {}
-        out.append({"step": r.get("step", 0), "started": r.get("started", ""), "command": r.get("command", ""),
-                    "resume": bool(r.get("resume")), "overrides": r.get("overrides") or [],
-                    "changed": [f"{k}: {v[0]!r} \u2192 {v[1]!r}" for k, v in changed.items()],
-                    "versions": f"gankit {r.get('gankit', '?')}, torch {r.get('torch', '?')}, "
-                                f"Python {r.get('python', '?')}",
-                    "git": r.get("git") or "not a git checkout", "device": r.get("device", ""),
-                    "schedule": r.get("schedule", "")})
+
+        def bad(field: str, want: str):
+            warnings.warn(f"{source}: session record at step {r['step']}: its {field!r} is not "
+                          f"{want}; left out of the report")
+
+        text = {}
+        for k in SESSION_TEXT:
+            v = r.get(k)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (str, int, float))):
+                bad(k, "text")
+                v = None
+            text[k] = "" if v is None else str(v)
+        resume = r.get("resume")
+        if not isinstance(resume, bool):
+            if resume is not None:
+                bad("resume", "true or false")
+            resume = r["step"] > 0        # what it means: the session started from a checkpoint
+        overrides = r.get("overrides")
+        if overrides is not None and not (isinstance(overrides, list)
+                                          and all(isinstance(o, str) for o in overrides)):
+            bad("overrides", "a list of strings")
+            overrides = None
+        out.append({"step": r["step"], "started": text["started"], "command": text["command"],
+                    "resume": resume, "overrides": overrides or [], "changed": _changes(r.get("changed"), bad),
+                    "versions": f"gankit {text['gankit'] or '?'}, torch {text['torch'] or '?'}, "
+                                f"Python {text['python'] or '?'}",
+                    "git": text["git"] or "not a git checkout", "device": text["device"],
+                    "schedule": text["schedule"]})
     return out
+
+
+def _changes(changed, bad) -> list[str]:
+    """A resume's changes, {key: [old, new]}, as lines; entries of another shape are left out
+    (``bad`` warns)."""
+    if changed is None:
+        return []
+    if not isinstance(changed, dict):
+        bad("changed", "a table of {key: [old, new]}")
+        return []
+    lines = []
+    for k, v in changed.items():
+        if isinstance(v, list) and len(v) == 2:
+            lines.append(f"{k}: {v[0]!r} \u2192 {v[1]!r}")
+        else:
+            bad(f"changed.{k}", "a pair [old, new]")
+    return lines
 
 
 def _duration(seconds: float) -> str:
@@ -173,7 +217,7 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
     from gankit.report.progress import run_progress, stopped_note
     done = run_progress(folder, records, [s["step"] for s in snaps])
     step = done.step
-    sessions = _sessions(records)
+    sessions = _sessions(records, str(folder.records_path))
     return {
         "title": folder.path.name, "live": live, "refresh": LIVE_REFRESH_S, "step": step,
         "total": cfg.train.steps, "progress": min(100.0, 100.0 * step / max(cfg.train.steps, 1)),

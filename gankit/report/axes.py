@@ -16,6 +16,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker as ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
+from gankit.io import displayable  # noqa: E402
+
 class _LogTicks(ticker.Locator):
     """Minor ticks of a log axis: 2..9 times each power of ten, except over less than a
     decade, where those are one or two ticks: then about four plain values (0.15, 0.2, 0.25)."""
@@ -98,7 +100,7 @@ def run_style(i: int) -> RunStyle:
 
 
 def _style(ax, title: str):
-    ax.set_title(title, fontsize=10, loc="left")
+    ax.set_title(displayable(title), fontsize=10, loc="left")
     ax.set_xlabel("step", fontsize=8)
     ax.tick_params(which="both", labelsize=7)
     if ax.get_yscale() == "linear":   # no offset; a power-of-ten factor only outside 1e-4 .. 1e5 (a p-value of 1e-67)
@@ -210,6 +212,7 @@ def _plot_key(ax, records: list[dict], key: str, name: str, color, lone_marker: 
 
 
 def _legend(ax, entries: list[tuple], **kw):
-    """A legend of (handle, label, ...) entries."""
+    """A legend of (handle, label, ...) entries; labels name runs and keys read from disk,
+    which matplotlib cannot draw with a file name's undecodable bytes (displayable)."""
     if entries:
-        ax.legend([e[0] for e in entries], [e[1] for e in entries], **kw)
+        ax.legend([e[0] for e in entries], [displayable(e[1]) for e in entries], **kw)

@@ -11,6 +11,7 @@ import json
 import time
 from pathlib import Path
 
+from gankit.io import displayable
 from gankit.report import metricinfo as MI
 from gankit.report.progress import run_progress
 from gankit.runfolder import RunFolder
@@ -32,9 +33,11 @@ def _flatten(d: dict, prefix: str = "") -> dict:
 
 
 def _names(folders: list[RunFolder]) -> list[str]:
-    names = [f.path.name for f in folders]
-    if len(set(names)) < len(names):      # same folder names: show enough of the path to tell them apart
-        names = [str(f.path) for f in folders]
+    """The runs' names as shown (plots, pages, text): a folder name's undecodable bytes
+    replaced (displayable); the runs' "path" keeps them, for scripts to find the folder."""
+    names = [displayable(f.path.name) for f in folders]
+    if len(set(names)) < len(names):      # same names shown: show enough of the path to tell them apart
+        names = [displayable(f.path) for f in folders]
     return names
 
 

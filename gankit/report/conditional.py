@@ -82,6 +82,7 @@ def _point_panels(dataset, x, y, classes, label):
 
 
 def condition_sections(dataset, snaps: list[dict]) -> list:
+    from gankit.io import displayable
     from gankit.report.page import Section, png
     if not snaps or "labels" not in snaps[-1]:
         return []
@@ -89,7 +90,8 @@ def condition_sections(dataset, snaps: list[dict]) -> list:
     x, y = snap["samples"], snap["labels"]
     classes = sorted(set(y.tolist()))[:20]
     names = getattr(dataset, "class_names", None)
-    label = (lambda k: f"{k}: {names[k]}") if names and len(names) > max(classes) else str
+    # class names are folder names: their undecodable bytes cannot be drawn as they are
+    label = (lambda k: f"{k}: {displayable(names[k])}") if names and len(names) > max(classes) else str
     words = (f"Samples at step {int(snap['step'])} generated for each condition "
              f"({getattr(dataset, 'condition_kind', 'label')})")
     if dataset.kind == "image":

@@ -55,4 +55,7 @@ def environment() -> Environment:
 
 
 def render(template: str, **context) -> str:
-    return environment().get_template(template).render(**context)
+    """The page as text that can be written and shown: a folder name's undecodable bytes,
+    wherever the run's name, paths or records carry them, replaced (displayable)."""
+    from gankit.io import displayable
+    return displayable(environment().get_template(template).render(**context))

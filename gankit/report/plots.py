@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 # plt and PALETTE are also imported from here by the other figure modules
+from gankit.io import displayable
 from gankit.report.axes import (PALETTE, _grid, _legend, _plot_key, _style, _summarise_infinite, log_y, plt,
                                 run_style)
 
@@ -20,7 +21,7 @@ def pick_snapshots(snaps: list[dict], n: int = 6) -> list[dict]:
 
 def _d_label(snap) -> str:
     if "d_label" in snap:
-        return str(snap["d_label"]).replace("$", r"\$")    # read from disk: no mathtext
+        return displayable(snap["d_label"]).replace("$", r"\$")    # read from disk: no mathtext
     return "D(x)" if bool(snap.get("d_probabilistic", True)) else "critic f(x)"
 
 
@@ -77,7 +78,8 @@ def _legend_row(fig, handles: list, labels: list[str], height_in: float):
     renderer = fig.canvas.get_renderer()
     top = max((ax.get_tightbbox(renderer).y1 for ax in fig.axes if ax.get_visible() and ax.axison),
               default=fig.bbox.height)
-    fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, min(top / fig.bbox.height, 0.99)),
+    fig.legend(handles, [displayable(t) for t in labels], loc="lower center",
+               bbox_to_anchor=(0.5, min(top / fig.bbox.height, 0.99)),
                ncol=len(labels), fontsize=8, frameon=False, handletextpad=0.3, columnspacing=1.5)
 
 
@@ -296,7 +298,7 @@ def figure_compare(runs: list[tuple[str, list[dict]]], panels: list[tuple[str, s
     if order:
         handles = [Line2D([], [], color=styles[i].colour, ls=styles[i].ls, marker=styles[i].marker, ms=4,
                           lw=1.3) for i in order]
-        labels = [runs[i][0] for i in order]
+        labels = [displayable(runs[i][0]) for i in order]
         fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 4), fontsize=8,
                    frameon=False, handlelength=3, bbox_to_anchor=(0.5, 1.0 + 0.02 * math.ceil(len(labels) / 4)))
     fig.tight_layout()
