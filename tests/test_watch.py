@@ -320,3 +320,31 @@ def test_a_run_stopped_before_its_first_checkpoint_is_not_told_to_resume(tmp_pat
     assert not RunFolder(tmp_path / "r").checkpoints() and not RunFolder(tmp_path / "r").records("train")
     (badge,) = re.findall(r'class="badge stopped">(.*?)</span>', write_report(tmp_path / "r").read_text())
     assert "--resume" not in badge and "before its first checkpoint" in badge and "start it again" in badge
+
+
+def test_a_live_page_never_replaces_the_final_page_written_while_it_was_built(tmp_path, tiny, monkeypatch):
+    """A `gankit report` started while training ran decided "live", built its page for seconds,
+    and wrote it over the final page the training process wrote meanwhile: LIVE forever."""
+    import subprocess
+    import sys
+    from gankit import report
+    run = Run.create(C.load("ring", tiny), tmp_path / "r")
+    run.train()
+    run.close()
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, os, sys, time; fd = os.open(sys.argv[1], "
+                               "os.O_RDWR); fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); "
+                               "time.sleep(60)", str(run.folder.lock_path)], stdout=subprocess.PIPE, text=True)
+    real = report.report_context
+
+    def trainer_finishes_meanwhile(*a, **k):
+        ctx = real(*a, **k)
+        run.folder.write_report("<html>the final page</html>")     # the training process's last page
+        return ctx
+    monkeypatch.setattr(report, "report_context", trainer_finishes_meanwhile)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        report.write_report(tmp_path / "r")
+        assert run.folder.report_path.read_text() == "<html>the final page</html>"
+    finally:
+        holder.kill()
+        holder.wait()

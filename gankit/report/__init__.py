@@ -240,6 +240,22 @@ def write_report(run_dir: str | Path, dataset=None, live: bool = False, override
     stop the reloads of a browser watching it."""
     from gankit.io import lock_holder
     from gankit.report.page import render
-    live = live or lock_holder(RunFolder(run_dir).lock_path) is not None
-    page = render("report.html.j2", **report_context(run_dir, dataset, live, overrides))
-    return RunFolder(run_dir).write_report(page)
+    folder = RunFolder(run_dir)
+    theirs = lock_holder(folder.lock_path) is not None
+    before = _page_stamp(folder.report_path)
+    page = render("report.html.j2", **report_context(run_dir, dataset, live or theirs, overrides))
+    if theirs and _page_stamp(folder.report_path) != before:
+        # the training process wrote the page while this one was built (its final page when
+        # training ended meanwhile): it is at least as fresh, and a live page over a final
+        # one would reload forever
+        return folder.report_path
+    return folder.write_report(page)
+
+
+def _page_stamp(path: Path):
+    """What changes when report.html is rewritten (an atomic write is a new file)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
