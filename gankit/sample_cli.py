@@ -73,10 +73,12 @@ def _cmd_sample(a):
         raise ConfigError(f"--out {a.out}: .txt is for text data; use .npy, .csv, .png, .pdf or .svg")
     x = run.generate(a.n, seed=a.seed, **_condition_args(run, a)).numpy()
     if run.dataset.kind == "text" and (a.out is None or Path(a.out).suffix == ".txt"):
-        text = "".join(line + "\n" for line in run.dataset.decode(x))   # one sample per line
-        if a.out is None:
-            print(text, end="")
+        lines = run.dataset.decode(x)
+        if a.out is None:     # a terminal would act on control characters in the samples: escaped
+            from gankit.data.text import printable
+            print("".join(printable(line) + "\n" for line in lines), end="")
             return
+        text = "".join(line + "\n" for line in lines)   # one sample per line, exactly as decoded
         write_text_atomic(a.out, text)
         print(f"wrote {len(x)} samples to {a.out}")
         return
@@ -115,8 +117,9 @@ def add_parser(sub, data_set_help: str):
     s = sub.add_parser("sample", help="draw samples from a trained G")
     s.add_argument("run_dir")
     s.add_argument("-n", type=int, default=1000, help="how many samples")
-    s.add_argument("--out", help="FILE: .npy, .csv, or a plot (.png/.pdf/.svg); text data: .txt, "
-                   "or no --out to print one sample per line")
+    s.add_argument("--out", help="FILE: .npy, .csv, or a plot (.png/.pdf/.svg); text data: .txt (the "
+                   "exact text), or no --out to print one sample per line (control characters "
+                   "escaped, e.g. \\x1b)")
     s.add_argument("--seed", type=int, default=None, help="noise seed (default: the run's fixed noise)")
     s.add_argument("--label", type=int, default=None, help="conditional runs: the class to generate")
     s.add_argument("--text", default=None, help='caption-conditioned runs: e.g. "a thin large trouser"')

@@ -112,19 +112,21 @@ def run_job(job: Job, metrics: list[str] | None = None, g_alone: bool = True) ->
 
 def read_results(path: str | Path, log: Callable[[str], None] = _stderr) -> list[dict]:
     """The records of a JSONL results file ([] if none); damaged lines are skipped with a warning
-    (a sweep killed while writing leaves a torn last line)."""
+    (a sweep killed while writing leaves a torn last line; bytes that are not UTF-8 or nesting
+    too deep to parse are damage too, as in gankit.io.read_jsonl)."""
     path = Path(path)
     if not path.exists():
         return []
     out = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
+    # JSONL separates records by \n only: json.dumps never writes one inside a record
+    for n, line in enumerate(path.read_text(errors="replace").split("\n"), 1):
         if not line.strip():
             continue
         try:
             r = json.loads(line)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):   # JSONDecodeError, or nesting too deep to parse
             r = None
-        if isinstance(r, dict):
+        if isinstance(r, dict) and isinstance(r.get("config_hash"), (str, type(None))):
             out.append(r)
         else:
             log(f"warning: {path}:{n}: damaged record skipped: {line[:60]!r}")
@@ -150,7 +152,8 @@ def _covers(record: dict, metrics) -> bool:
     if metrics is ANY_METRICS:
         return True
     asked = record.get("metrics_asked", "all")
-    return asked == "all" or (metrics is not None and isinstance(asked, list) and set(metrics) <= set(asked))
+    return asked == "all" or (metrics is not None and isinstance(asked, list)
+                              and set(metrics) <= {m for m in asked if isinstance(m, str)})
 
 
 def reuse(jobs: list[Job], results_path: str | Path, identify: Callable[[dict], str] | None = None,

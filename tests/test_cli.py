@@ -244,3 +244,31 @@ def test_a_write_error_inside_torch_is_one_line(monkeypatch, capsys):
         cli.main(["report", "somewhere"])
     assert err.strip() == ("gankit: error: a write failed: the file would exceed the file-size limit "
                            "(ulimit -f) or the largest file this drive takes (4 GB on FAT32) (File too large)")
+
+
+def test_printed_text_samples_escape_control_characters_and_a_txt_file_keeps_them(tmp_path, capsys):
+    import re
+    import warnings
+
+    from gankit.cli import main
+    from gankit.train.run import Run
+    data = tmp_path / "hostile.txt"      # a vocabulary of little but escape sequences and bidi overrides
+    data.write_text("".join(f"{s}\n" for s in ["\x1b[31m\x07", "\u202e\x1b\x01", "\x9b\x1b\x07",
+                                              "\u2066\x1b[0m", "a\x1b"] * 4))
+    with pytest.warns(UserWarning, match=r"20 line\(s\) hold control characters, e.g. '\\x1b\[31m\\x07'"):
+        cfg = C.load("words", ["data.name=textfile", f"data.path={data}", "data.max_len=6", "noise.dim=8",
+                               "objective.pretrain_steps=2", "objective.d_pretrain_steps=1", "train.steps=2",
+                               "train.batch_size=8", "train.n_fixed=8", "train.progress=false",
+                               "eval.n_samples=20"])
+        Run.create(cfg, tmp_path / "run").train().close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["sample", str(tmp_path / "run"), "-n", "30"]) == 0
+        printed = capsys.readouterr().out
+        assert main(["sample", str(tmp_path / "run"), "-n", "30", "--out", str(tmp_path / "s.txt")]) == 0
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", printed)
+    assert re.search(r"\\x1b|\\x07|\\x01|\\x9b|\\u202e|\\u2066", printed)
+    kept = (tmp_path / "s.txt").read_text()
+    assert len(kept.split("\n")) == 31 and re.search("[\x1b\x07\x01\x9b\u202e\u2066]", kept)
+    from gankit.data.text import printable
+    assert printed == "".join(printable(line) + "\n" for line in kept.split("\n")[:-1])

@@ -222,3 +222,18 @@ def test_a_seed_given_to_a_sweep_variant_is_refused_not_dropped(capsys):
     assert main(["sweep", "v=ring-vanilla@seed=7", "--seeds", "1", "--table-only", "--results", "x.jsonl"]) == 2
     assert "seed is set per job" in capsys.readouterr().err
     assert main(["sweep", "ring-vanilla", "--set", "seed=7", "--seeds", "1"]) == 2
+
+
+def test_damaged_records_of_any_kind_are_skipped_with_a_warning(swept, tmp_path):
+    path = tmp_path / "runs.jsonl"
+    good = swept[0].read_bytes()
+    nested = b"[" * 100000 + b"]" * 100000                      # too deep for the json parser
+    path.write_bytes(b"bad \xff\xfe bytes\n" + good + nested + b"\n"
+                     + b'{"config_hash": [1], "seed": 5}\n'     # a hash no record can match
+                     + '{"label": "a\u2028b", "seed": 9}\n'.encode())   # U+2028 is no line end in JSONL
+    logs = []
+    records = read_results(path, log=logs.append)
+    assert sorted(r["seed"] for r in records) == [0, 0, 1, 1, 9]
+    assert [m.split(":")[2] for m in logs] == ["1", "6", "7"] and all("damaged" in m for m in logs)
+    found, todo = reuse(_jobs(), path, log=logs.append, metrics=["modes"])
+    assert len(found) == 4 and not todo

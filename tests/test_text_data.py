@@ -171,3 +171,50 @@ def test_repeated_lines_keep_their_weight_and_stay_on_one_side(tmp_path):
     # the copies are spread through the split (BLEU's references are its first lines)
     side = ds.decode(ds.train if "yes" in train else ds.test)
     assert side[:90].count("yes") < 90
+
+
+@pytest.mark.parametrize("bad", ["same_token", "ids_out_of_range", "dict", "float", "junk", "digest"])
+def test_oracle_cache_that_is_not_the_oracles_samples_is_redrawn(tmp_path, monkeypatch, bad):
+    import warnings
+
+    from gankit.data.text import _oracle_data
+    params = dict(vocab=50, seq_len=8, hidden=8, n_train=30, n_test=10, seed=4)
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "fresh"))
+    _oracle_data.cache_clear()
+    _, train, test = _oracle_data(**params)
+    drawn = torch.cat([train, test])
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("GANKIT_CACHE", str(cache))
+    _oracle_data.cache_clear()
+    _oracle_data(**params)                                   # writes the cache file
+    files = list(cache.glob("oracle-*.pt"))
+    assert len(files) == 1
+    fake = {"same_token": torch.full((40, 8), 3, dtype=torch.long),
+            "ids_out_of_range": torch.full((40, 8), 99999, dtype=torch.long),
+            "dict": {"a": 1}, "float": drawn.float(),
+            "digest": {"format": "gankit-oracle-samples", "samples": torch.full((40, 8), 3, dtype=torch.long),
+                       "sha256": "0" * 64}}.get(bad)
+    if fake is None:
+        files[0].write_bytes(b"junk")
+    else:
+        torch.save(fake, files[0])
+    _oracle_data.cache_clear()
+    with pytest.warns(UserWarning, match=rf"{files[0].name}: .*drawn again"):
+        _, train, test = _oracle_data(**params)
+    assert torch.equal(torch.cat([train, test]), drawn)      # the same seed's samples, not the file's
+    _oracle_data.cache_clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                       # rewritten whole: read without a word
+        _, train, _ = _oracle_data(**params)
+    assert torch.equal(train, drawn[:30])
+
+
+def test_oracle_cache_of_the_old_unchecked_format_is_not_trusted(tmp_path, monkeypatch):
+    from gankit.data.text import _oracle_data
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path))
+    _oracle_data.cache_clear()
+    # a bare tensor of the right shape and ids: nothing tells it from the oracle's own samples
+    torch.save(torch.full((40, 8), 3, dtype=torch.long), tmp_path / "oracle-v1-50-8-8-30-10-4.pt")
+    _, train, _ = _oracle_data(50, 8, 8, 30, 10, 4)
+    assert not bool((train == 3).all())
+    _oracle_data.cache_clear()

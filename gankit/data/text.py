@@ -17,7 +17,9 @@ and no special tokens (``pad_id = end_id = None``).
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,6 +123,29 @@ class TextDataset(Dataset):
         return self._train_lines
 
 
+# C0 controls but tab, DEL, C1 controls (a terminal acts on them: colours, cursor moves, title
+# changes), the bidirectional marks, embeddings, overrides and isolates (they reorder what is
+# shown around them) and the Unicode line and paragraph separators (one sample is one line)
+_CONTROLS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character escaped as \\xHH or \\uHHHH, for a terminal to show
+    rather than act on (a backslash itself is left as it is)."""
+    return _CONTROLS.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}",
+                         text)
+
+
+def _warn_controls(lines: list[str], source: str) -> None:
+    """One warning when samples hold control characters: they are tokens like any other, but a
+    user who did not know they were there should hear of it."""
+    hits = [s for s in lines if _CONTROLS.search(s)]
+    if hits:
+        warnings.warn(f"{source}: {len(hits)} line(s) hold control characters, e.g. "
+                      f"'{printable(hits[0][:60])}'; they are kept as tokens (`gankit sample` prints "
+                      f"them escaped)", stacklevel=3)
+
+
 def check_vocabulary(old: list[str] | None, now: list[str]) -> None:
     """Refuses a vocabulary other than the one a run trained on (``old``, kept in its checkpoints):
     rebuilt from a data file edited since, G's tokens would decode as other words."""
@@ -210,24 +235,59 @@ def cache_dir() -> Path:
     return Path(os.environ.get("GANKIT_CACHE", Path.home() / ".cache" / "gankit"))
 
 
+ORACLE_CACHE_FORMAT = "gankit-oracle-samples"
+
+
+def _samples_digest(key: str, x: Tensor) -> str:
+    """sha256 of the cache key and the samples: a file damaged, edited or renamed from another
+    key's since it was written no longer matches it."""
+    return hashlib.sha256(key.encode() + b"\0" + x.contiguous().numpy().tobytes()).hexdigest()
+
+
+def _cached_samples(path: Path, key: str, shape: tuple[int, int], vocab: int) -> Tensor | None:
+    """The oracle's samples as written to ``path`` by ``_oracle_data``, or None (with a warning
+    naming the file when one is there) for anything else: unreadable, another format, another
+    dtype or shape, ids outside [0, vocab), or a digest that does not match."""
+    if not path.is_file():
+        return None
+    try:
+        obj = torch.load(path, weights_only=True)
+    except Exception as e:    # truncated, not a torch file, unsafe pickle: all the same to a cache
+        why = f"unreadable as a torch file ({type(e).__name__})"
+    else:
+        x = obj.get("samples") if isinstance(obj, dict) and obj.get("format") == ORACLE_CACHE_FORMAT else None
+        if not isinstance(x, Tensor):
+            why = "not a gankit oracle sample file"
+        elif x.dtype != torch.long or tuple(x.shape) != shape:
+            why = f"{x.dtype} {tuple(x.shape)} where int64 {shape} was expected"
+        elif len(x) and not (0 <= int(x.min()) and int(x.max()) < vocab):
+            why = f"token ids outside [0, {vocab})"
+        elif obj.get("sha256") != _samples_digest(key, x):
+            why = "its digest does not match its samples"
+        else:
+            return x
+    warnings.warn(f"{path}: {why}; the oracle's samples are drawn again and the file rewritten",
+                  stacklevel=2)
+    return None
+
+
 @functools.lru_cache(maxsize=4)
 def _oracle_data(vocab: int, seq_len: int, hidden: int, n_train: int, n_test: int, seed: int):
     """The oracle (rebuilt from the seed) and its samples.  Drawing 12,000 sequences over a
     5,000-token vocabulary takes tens of seconds on a busy CPU, so the samples are cached on
-    disk, keyed by every parameter; the cache only saves time (the same seed redraws them)."""
+    disk, keyed by every parameter; the cache only saves time (the same seed redraws them), so a
+    file that fails ``_cached_samples``' checks is redrawn.  v1 files (a bare tensor, no digest)
+    cannot be told from a look-alike and are not read."""
     g = torch.Generator().manual_seed(seed)
     oracle = OracleLSTM(vocab, hidden, g)
-    path = cache_dir() / f"oracle-v1-{vocab}-{seq_len}-{hidden}-{n_train}-{n_test}-{seed}.pt"
-    x = None
-    if path.is_file():
-        try:
-            x = torch.load(path, weights_only=True)
-        except Exception:  # a damaged cache file: draw again
-            x = None
-    if x is None or tuple(x.shape) != (n_train + n_test, seq_len):
+    key = f"oracle-v2-{vocab}-{seq_len}-{hidden}-{n_train}-{n_test}-{seed}"
+    path = cache_dir() / f"{key}.pt"
+    x = _cached_samples(path, key, (n_train + n_test, seq_len), vocab)
+    if x is None:
         x = oracle.generate(n_train + n_test, seq_len, g)
         try:
-            save_atomic(x, path)
+            save_atomic({"format": ORACLE_CACHE_FORMAT, "samples": x,
+                         "sha256": _samples_digest(key, x)}, path)
         except OSError:
             pass   # a read-only home: no cache, same data
     return oracle, x[:n_train], x[n_train:]
@@ -370,6 +430,7 @@ def _read_lines(path: str, lowercase: bool, hint: str = "") -> list[str]:
 @DATASETS.register("textfile", TextFileParams, "a text file, one sample per line (char or word tokens)")
 def textfile(path, level, max_len, min_count, max_vocab, lowercase, test_fraction, seed):
     lines = _read_lines(path, lowercase, "; give data.path = a text file with one sample per line")
+    _warn_controls(lines, path)
     return lines_dataset(lines, level, max_len, min_count, max_vocab, test_fraction, seed, path)
 
 
@@ -398,5 +459,6 @@ def words(path, max_len, lowercase_only, test_fraction, seed):
                               f"{path} (only lowercase a-z words pass); use --set data.lowercase_only=false, "
                               "or data.name='textfile' for any text")
         lines = kept
+    _warn_controls(lines, path)
     return lines_dataset(lines, "char", max_len, 1, 0, test_fraction, seed, path)
 
