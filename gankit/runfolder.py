@@ -55,6 +55,15 @@ class RunFolderError(RuntimeError):
     message says what to do."""
 
 
+class _Vanished(Exception):
+    """A checkpoint listed a moment ago is gone: a training run pruned it (not damage)."""
+
+
+# times a reader lists the checkpoints again when one vanished under it; each pass loses only
+# if the writer prunes the newest file between the listing and the read, so a few suffice
+LIST_AGAIN = 10
+
+
 class RunFolder:
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -304,11 +313,9 @@ class RunFolder:
         import torch
         return torch.load(path, map_location="cpu", weights_only=True)
 
-    def load_checkpoint(self, config: dict | None = None, stored: dict | None = None) -> tuple[dict, Path]:
-        """The newest checkpoint that loads (on the CPU).  A damaged newer one is skipped
-        with a warning naming it.  With ``config`` (the run's resolved config), a checkpoint
-        whose model identity differs is refused: it belongs to another run, or (``stored``:
-        the config without this session's overrides) the overrides change what defines it."""
+    def _newest_loadable(self) -> tuple[tuple[int, Path, dict] | None, list[str]]:
+        """(step, path, state) of the newest checkpoint that loads (None: none does), and what
+        made the newer ones unreadable.  Raises _Vanished when a listed file is gone."""
         errors = []
         for step, path in reversed(self.checkpoints()):
             try:
@@ -316,9 +323,33 @@ class RunFolder:
                 if not isinstance(state, dict) or "models" not in state:
                     raise ValueError("not a gankit checkpoint")
             except Exception as e:  # truncated, empty or not a checkpoint: try the one before
+                if not path.exists():    # pruned (or set aside) by the training writing this run
+                    raise _Vanished(path.name) from None
                 first = (str(e).strip().splitlines() or [""])[0].split(". ")[0][:160]
                 errors.append(f"{path.name} ({type(e).__name__}: {first})")
                 continue
+            return (step, path, state), errors
+        return None, errors
+
+    def load_checkpoint(self, config: dict | None = None, stored: dict | None = None) -> tuple[dict, Path]:
+        """The newest checkpoint that loads (on the CPU).  A damaged newer one is skipped
+        with a warning naming it; one that vanished while being read (pruned by a training
+        run writing newer ones) is no damage: the folder is listed again.  With ``config``
+        (the run's resolved config), a checkpoint whose model identity differs is refused: it
+        belongs to another run, or (``stored``: the config without this session's overrides)
+        the overrides change what defines it."""
+        for _ in range(LIST_AGAIN):
+            try:
+                found, errors = self._newest_loadable()
+                break
+            except _Vanished:
+                continue
+        else:
+            raise RunFolderError(f"{self.checkpoint_dir}: the training writing this run pruned each checkpoint "
+                                 f"listed before it could be read, {LIST_AGAIN} times over; run the command "
+                                 "again (or have the run keep more: train.keep_checkpoints)")
+        if found is not None:
+            step, path, state = found
             inner = state.get("step")
             if isinstance(inner, int) and inner != step:
                 raise RunFolderError(f"{path} holds step {inner}, not {step} as its name says (renamed or copied "

@@ -230,3 +230,18 @@ def test_points_file_errors_name_the_separator_the_suffix_and_missing_rows(tmp_p
         warnings.simplefilter("error")       # numpy's "input contained no data" stays inside
         with pytest.raises(ConfigError, match=r"holds a header but no rows of numbers"):
             _load_points(tmp_path / "h.csv")
+
+
+@pytest.mark.parametrize("scale, words", [(1e25, "values up to 3.\\d+e\\+25.*overflow float32"),
+                                          (1e-25, "values no larger than .*e-25.*underflow")])
+def test_points_whose_scale_float32_cannot_train_warn_to_standardise(tmp_path, scale, words):
+    """Points of scale 1e25 diverged at the first step, and the error advised a lower learning
+    rate, which cannot help: loading them says so and names data.standardize=global, unless
+    the nets see them standardised already."""
+    import warnings
+    np.save(tmp_path / "p.npy", (np.random.default_rng(0).normal(size=(2000, 2)) * scale).astype(np.float32))
+    with pytest.warns(UserWarning, match=words + ".*--set data.standardize=global"):
+        _load_points(tmp_path / "p.npy")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _load_points(tmp_path / "p.npy", standardize="global")

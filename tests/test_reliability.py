@@ -407,3 +407,30 @@ def test_a_config_with_drs_over_a_checkpoint_without_a_sampler_warns(tmp_path, t
     with pytest.warns(UserWarning, match=r"holds no rejection sampler .* come from G alone .* gankit drs RUN"):
         r = Run.open(run)
     assert not r.objective.rejection.ready
+
+
+def test_a_checkpoint_pruned_while_a_reader_loads_it_is_not_damage(tiny_run_dir, tmp_path, monkeypatch):
+    """A reader racing a training run that keeps one checkpoint: the file it listed was pruned
+    before it read it, and it said the checkpoints were damaged; it lists them again instead."""
+    import warnings
+
+    import torch
+    run = _copy(tiny_run_dir, tmp_path)
+    folder = RunFolder(run)
+    real, calls = RunFolder.load_file, []
+
+    def load_while_the_writer_moves_on(path):
+        if not calls:    # the writer saves step 40 and prunes every older checkpoint
+            state = real(folder.checkpoints()[-1][1])
+            torch.save({**state, "step": 40}, run / "checkpoints" / "step_00000040.pt")
+            for s, p in folder.checkpoints():
+                if s < 40:
+                    p.unlink()
+        calls.append(Path(path).name)
+        return real(path)
+    monkeypatch.setattr(RunFolder, "load_file", staticmethod(load_while_the_writer_moves_on))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        state, path = folder.load_checkpoint()
+    assert state["step"] == 40 and path.name == "step_00000040.pt"
+    assert calls == ["step_00000030.pt", "step_00000040.pt"]

@@ -365,3 +365,61 @@ def test_a_resume_whose_new_settings_fail_before_training_leaves_the_config_as_i
     run.save_checkpoint()
     run.close()
     assert C.load(str(path)).objective.params["drs_quantile"] == 0.9
+
+
+def test_a_checkpoint_is_never_written_with_non_finite_optimizer_state(tmp_path, tiny):
+    """Adam's exp_avg_sq overflowed while the weights stayed finite: the checkpoint was written,
+    and a resume from this 'last good checkpoint' diverged again at once."""
+    run = Run.create(C.load("ring", tiny), tmp_path / "r")
+    opt = run.optimizers["d"]
+
+    def overflow(o, args, kwargs):
+        if run.step >= 12:     # during step 13
+            next(iter(o.state.values()))["exp_avg_sq"].fill_(float("inf"))
+    opt.register_step_post_hook(overflow)
+    with pytest.raises(NonFiniteLoss, match=r"non-finite values between steps 11 and 20 in "
+                                            r"optimizers/d/state/\d+/exp_avg_sq.*last good checkpoint is kept"):
+        run.train()
+    assert [s for s, _ in RunFolder(tmp_path / "r").checkpoints()] == [10]
+
+
+def test_huge_data_with_batch_norm_writes_no_checkpoint_of_infinite_statistics(tmp_path, tiny):
+    """Points of scale 1e25: D's batch-norm running_var was inf in every checkpoint, and the
+    run finished as a success."""
+    import numpy as np
+    np.save(tmp_path / "huge.npy", (np.random.default_rng(0).normal(size=(500, 2)) * 1e25).astype(np.float32))
+    cfg = C.load("ring-vanilla", tiny + ["data.name='points'", f"data.path='{tmp_path / 'huge.npy'}'",
+                                         "discriminator.norm='batch'", "train.checkpoint_every=1"])
+    with pytest.warns(UserWarning, match="data.standardize=global"):
+        run = Run.create(cfg, tmp_path / "r")
+    with pytest.raises(NonFiniteLoss, match=r"at step 1 in models/D/.*running_var.*before its first checkpoint"):
+        run.train()
+    assert not RunFolder(tmp_path / "r").checkpoints()
+
+
+def test_a_non_finite_loss_is_named_at_its_step_on_the_cpu(tmp_path, tiny):
+    """log_every=10: a NaN loss at step 23 was reported at step 30, the next log step."""
+    run = Run.create(C.load("ring", tiny), tmp_path / "r")
+    real = run.objective.ctx.sample_batch
+
+    def poisoned(n):
+        b = real(n)
+        return Batch(b.x * float("nan")) if run.step >= 22 else b
+    run.objective.ctx.sample_batch = poisoned
+    with pytest.raises(NonFiniteLoss, match=r"non-finite values at step 23: loss_d"):
+        run.train()
+
+
+def test_without_a_check_every_step_a_non_finite_mean_names_the_steps_it_covers():
+    """Where each step's check would cost a host sync (an accelerator, or several processes),
+    the log step finds a non-finite mean loss and names the steps since the last record."""
+    from gankit.train.loop import Phase, Trainer
+
+    def nan_at_step_7():
+        w = torch.nn.Parameter(torch.ones(2))
+        return [Phase("g", torch.optim.SGD([w], lr=0.1),
+                      lambda ctx: ((w * w).sum() * (float("nan") if ctx.step == 6 else 1.0), {}))]
+    with pytest.raises(NonFiniteLoss, match=r"between steps 6 and 10: .*loss_g"):
+        Trainer(nan_at_step_7(), log_every=5, agree_stop=lambda code: 0).fit(20)
+    with pytest.raises(NonFiniteLoss, match=r"at step 7: loss_g"):
+        Trainer(nan_at_step_7(), log_every=5).fit(20)

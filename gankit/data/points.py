@@ -123,8 +123,46 @@ def _float32_damage(x: np.ndarray, x32: np.ndarray, names) -> list[str]:
     return out
 
 
+# Beyond these magnitudes float32 training of the data as it is fails, whatever the learning
+# rate.  Large: squares of values past sqrt(float32 max) = 1.8e19 overflow (batch-norm
+# variances, Adam's second moments, squared-error losses, gradient norms), and hidden units and
+# sums over a batch or a layer run a few orders above the input (measured: D's batch-norm
+# running_var turns inf at data std 1e19, not at 1e18), so 1e16 leaves a margin of ~1e3.
+# Small: squares below float32's smallest normal (1.2e-38) flush to zero, and nets whose outputs
+# start near 0.1-1 cannot resolve such points; 1e-16 mirrors the large bound.
+TOO_LARGE, TOO_SMALL = 1e16, 1e-16
+
+
+def _scale_problem(big: float) -> str:
+    """Why training the points as they are fails at magnitude ``big`` ("" when it does not)."""
+    if big > TOO_LARGE:
+        return (f"values up to {big:.3g}: trained as they are, their squares (batch statistics, Adam's "
+                "moments, squared losses) overflow float32 (max 3.4e38) and training stops with "
+                "non-finite values however low the learning rate")
+    if 0 < big < TOO_SMALL:
+        return (f"values no larger than {big:.3g}: trained as they are, their squares underflow float32 "
+                "to zero and nets whose outputs start near 1 cannot resolve them")
+    return ""
+
+
 class PointsFile(Dataset):
     """A user's points: .npy (n, d) or .csv (one point a row, optional header)."""
+
+    _standardize = "none"
+
+    @property
+    def standardize(self) -> str:
+        """data.standardize, set by the registration once the points are loaded: a warning
+        then when the nets would see points whose scale float32 cannot train."""
+        return self._standardize
+
+    @standardize.setter
+    def standardize(self, mode: str):
+        self._standardize = mode
+        if mode == "none" and self.scale_problem:
+            warnings.warn(f"data.path: {self.path.name!r} holds {self.scale_problem}; set "
+                          "--set data.standardize=global (samples and metrics stay in the data's "
+                          "units)", stacklevel=2)
 
     def __init__(self, path):
         p = Path(path).expanduser()
@@ -175,6 +213,7 @@ class PointsFile(Dataset):
                           "saving (e.g. time since the first timestamp: t - t.min())", stacklevel=2)
         self.x = torch.from_numpy(x32)
         self.size, self.dim = self.x.shape
+        self.path, self.scale_problem = p, _scale_problem(big)
 
     def sample(self, n, generator):
         return self.x[torch.randint(0, self.size, (n,), generator=generator)]

@@ -88,5 +88,26 @@ class PeriodicEval:
                               "settings": eval_settings(self.run, names), **self.run.evaluate(names or None)})
 
 
-def finite_params(modules) -> bool:
-    return all(bool(torch.isfinite(p).all()) for m in modules for p in m.parameters())
+def nonfinite_tensors(state) -> list[str]:
+    """The paths ("optimizers/d/state/0/exp_avg_sq") of the floating tensors in a nested
+    dict/list ``state`` that hold NaN or inf: weights, buffers (batch-norm statistics),
+    optimizer moments, EMA copies.  One host sync per device, not one per tensor."""
+    found: list[tuple[str, torch.Tensor]] = []
+
+    def walk(o, path):
+        if isinstance(o, torch.Tensor):
+            if o.is_floating_point() or o.is_complex():
+                found.append((path, o))
+        elif isinstance(o, dict):
+            for k, v in o.items():
+                walk(v, f"{path}/{k}" if path else str(k))
+        elif isinstance(o, (list, tuple)):
+            for i, v in enumerate(o):
+                walk(v, f"{path}/{i}" if path else str(i))
+    walk(state, "")
+    ok: dict[str, bool] = {}
+    for device in {t.device for _, t in found}:    # Adam's step counts stay on the CPU
+        here = [(p, t) for p, t in found if t.device == device]
+        flags = torch.stack([torch.isfinite(t).all() for _, t in here]).tolist()
+        ok.update(zip((p for p, _ in here), flags))
+    return [p for p, _ in found if not ok[p]]

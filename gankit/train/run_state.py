@@ -1,6 +1,6 @@
 """What a Run saves and restores: its checkpoint state (weights, optimizers, the objective's
 state, the random streams of every rank, the training clock) and the checks on the way in
-and out (non-finite weights are never written; a checkpoint of other nets is refused).
+and out (no checkpoint holding NaN or inf is ever written; a checkpoint of other nets is refused).
 
 A mixin of the Run (it reads the run's config, modules, optimizers, objective, streams and
 world), kept apart so the Run's file holds its life cycle.
@@ -19,7 +19,8 @@ from gankit.data.scaling import PointScaler
 from gankit.runfolder import RunFolderError
 from gankit.train import distributed
 from gankit.train.build import load_optimizer_state
-from gankit.train.callbacks import finite_params
+from gankit.train.callbacks import nonfinite_tensors
+from gankit.train.loop import NonFiniteLoss
 from gankit.train.watch import config_changes
 
 
@@ -38,13 +39,28 @@ class RunState:
                 "losses": {"sums": {k: torch.as_tensor(v).detach().cpu() for k, v in sums.items()},
                            "count": int(count)}}
 
+    def _trained_state(self) -> dict:
+        """What training changes: weights and buffers, optimizer state, the objective's state."""
+        return {"models": {k: m.state_dict() for k, m in self.modules.items()},
+                "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+                "objective": self.objective.state_dict()}
+
+    def _divergence_message(self, bad: list[str]) -> str:
+        """NonFiniteLoss's words for non-finite state found at a checkpoint: the steps since
+        the last checkpoint (known finite), as the state is checked only there."""
+        good = max([s for s, _ in self.folder.checkpoints() if s < self.step], default=0)
+        when = f"at step {self.step}" if good + 1 >= self.step else f"between steps {good + 1} and {self.step}"
+        names = ", ".join(bad[:4]) + (f" and {len(bad) - 4} more" if len(bad) > 4 else "")
+        trainer = getattr(self, "_trainer", None)
+        hint = trainer.nan_hint if trainer is not None else ""
+        return (f"non-finite values {when} in {names}. Training stopped; the last good checkpoint is "
+                f"kept. {hint}").rstrip()
+
     def state_dict(self) -> dict:
         return {
             "step": self.step,
             "config": C.to_dict(self.cfg),
-            "models": {k: m.state_dict() for k, m in self.modules.items()},
-            "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
-            "objective": self.objective.state_dict(),
+            **self._trained_state(),
             **({"data_scale": self.scaler.state_dict()} if self.scaler is not None else {}),
             "schedule_span": list(self.schedule_span),
             # the schedule the span belongs to: a resume can tell whether one was in force
@@ -156,12 +172,23 @@ class RunState:
         self.torch_rng = torch.Generator().manual_seed(s).get_state()
 
     def save_checkpoint(self) -> Path:
-        if not finite_params(self.modules.values()):
-            raise RunError(f"weights became non-finite by step {self.step}; not overwriting the last "
-                           "good checkpoint. Lower the learning rates or add a penalty.")
+        """Write this step's checkpoint; never one holding NaN or inf (a resume from it would
+        diverge again at once): that stops training with NonFiniteLoss, the previous one kept."""
         self.torch_rng = torch.get_rng_state()
-        # every rank's streams, so a resume with the same world continues each exactly
-        ranks = distributed.gather(self.world, self._rng_state()) if self.world.parallel else None
+        rng = self._rng_state()
+        # each rank's own tensors (batch-norm statistics may differ between ranks)
+        bad = nonfinite_tensors({**self._trained_state(), "losses": rng["losses"]})
+        if self.world.parallel:
+            # every rank's streams, so a resume with the same world continues each exactly; the
+            # findings ride along, so every rank stops together (one alone would leave the others
+            # waiting in a collective)
+            both = distributed.gather(self.world, (rng, bad))
+            ranks = [r for r, _ in both]
+            bad = next((b for _, b in both if b), [])
+        else:
+            ranks = None
+        if bad:
+            raise NonFiniteLoss(self._divergence_message(bad))
         if not self.is_main:
             return None
         state = self.state_dict()
