@@ -269,3 +269,34 @@ def test_a_conditional_runs_evaluation_draws_classes_at_the_datas_frequencies(tm
     assert abs(float((y == 0).float().mean()) - 0.9) < 0.03
     assert run.evaluate(["modes"])["reverse_kl"] < 0.01
     assert run.evaluate(["jsd"])["jsd"] < 0.02
+
+
+def _within_class_on_pixels(monkeypatch, ds, n):
+    """within_class over a labelled image set, with pixels as features (no classifier to train)
+    and uniform noise as G's samples."""
+    from types import SimpleNamespace
+
+    from gankit.metrics import conditional as MC
+    monkeypatch.setattr(MC, "_features_and_predictions", lambda ctx, x, real=False: (x.flatten(1).double(), None))
+    g = torch.Generator().manual_seed(0)
+    ctx = SimpleNamespace(dataset=ConditionalData(ds, "label"), settings=SimpleNamespace(n_samples=n),
+                          device="cpu", stream=lambda name: 19,
+                          generate=lambda m, stream, y=None: torch.rand(m, *ds.shape, generator=g) * 2 - 1)
+    return MC._within_class(ctx)
+
+
+def test_a_class_with_one_real_image_is_left_out_of_the_diversity_ratio(monkeypatch):
+    """Real images are drawn with replacement: a one-image class gave copies of one image, a
+    mean pairwise distance of 0 and a diversity_ratio of ~1e10."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (56, 1, 8, 8), dtype=torch.uint8, generator=g)
+    y = torch.cat([torch.arange(18).repeat_interleave(3), torch.tensor([18, 19])])
+    ds = ImageDataset(x, y, class_names=[f"class{i:02d}" for i in range(20)], holdout=0)
+    with pytest.warns(UserWarning, match=r"diversity_ratio over 18 of 20 classes.*\(class18, class19\)"):
+        out = _within_class_on_pixels(monkeypatch, ds, 2000)
+    assert out["diversity_classes"] == 18 and 0.1 < out["diversity_ratio"] < 10
+    # no class with spread: the ratio is skipped, the Frechet distance still measured
+    one = ImageDataset(x[:2], torch.tensor([0, 1]), class_names=["a", "b"], holdout=0)
+    with pytest.warns(UserWarning, match=r"diversity_ratio skipped.*\(a, b\)"):
+        out = _within_class_on_pixels(monkeypatch, one, 200)
+    assert "diversity_ratio" not in out and out["diversity_classes"] == 0 and "fd_within_class" in out

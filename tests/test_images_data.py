@@ -307,3 +307,47 @@ def test_the_memory_estimate_counts_jsd_samples_only_where_jsd_is_measured(tmp_p
     ds = build_dataset(ring)
     few, many = (estimate(C.load("ring", [f"eval.jsd_samples={n}"]), ds) for n in (100, 10 ** 6))
     assert many["evaluation samples"] > few["evaluation samples"]
+
+
+def _old_holdout_rule(n, holdout):
+    """The split as it has always been cut: the last fraction of one fixed permutation."""
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(0))
+    n_hold = max(1, int(round(holdout * n)))
+    return perm[-n_hold:].sort().values, perm[:-n_hold].sort().values
+
+
+def test_a_class_whose_images_all_fall_in_the_held_out_split_keeps_one_for_training(tmp_path):
+    """The held-out cut ignored labels: a one-image class could land wholly in it and vanish
+    from training (gankit sample --label 0 then said class 0 had no data)."""
+    for c in range(20):
+        (tmp_path / f"class{c:02d}").mkdir()
+        _png(tmp_path / f"class{c:02d}" / "0.png", (8, 8), seed=c)
+    with pytest.warns(UserWarning) as rec:
+        ds = DATASETS.build("image-folder", {"path": str(tmp_path), "holdout": 0.1})
+    split = [str(w.message) for w in rec if "held out" in str(w.message)]
+    hold, _ = _old_holdout_rule(20, 0.1)
+    lost = ", ".join(f"class{int(k):02d}" for k in hold)
+    assert len(split) == 1 and lost in split[0] and "no image is held out" in split[0], split
+    assert sorted(ds.labels.tolist()) == list(range(20)) and ds.heldout is None
+    # a class with more images keeps the rest held out: only one goes back
+    y = np.repeat(np.arange(10), 3)
+    with pytest.warns(UserWarning, match="went back to training"):
+        ds = ImageDataset(torch.zeros(30, 1, 8, 8, dtype=torch.uint8), y, holdout=0.5)
+    assert set(ds.labels.tolist()) == set(range(10)) and len(ds.x) + len(ds.heldout) == 30
+
+
+def test_the_held_out_split_of_ordinary_data_is_unchanged(tmp_path):
+    """Data where every class keeps a training image are cut as before (old run folders reopen
+    with the same split) and give no warning."""
+    rng = np.random.default_rng(0)
+    x = torch.as_tensor(rng.integers(0, 256, (200, 1, 8, 8), dtype=np.uint8))
+    y = torch.as_tensor(rng.integers(0, 5, 200))
+    for holdout in (0.1, 0.3):
+        hold, keep = _old_holdout_rule(200, holdout)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            ds = ImageDataset(x, y, holdout=holdout)
+        assert torch.equal(ds.x, x[keep]) and torch.equal(ds.heldout, x[hold])
+        assert torch.equal(ds.labels, y[keep]) and torch.equal(ds.heldout_labels, y[hold])
+        unlabelled = ImageDataset(x, holdout=holdout)
+        assert torch.equal(unlabelled.x, x[keep]) and torch.equal(unlabelled.heldout, x[hold])

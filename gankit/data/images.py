@@ -43,6 +43,36 @@ def resize_images(x: Tensor, size: int) -> Tensor:
     return y.round().clamp(0, 255).to(torch.uint8)
 
 
+def _holdout_split(n: int, y: Tensor | None, holdout: float, class_names, name: str) -> tuple[Tensor, Tensor]:
+    """(held-out, kept) indices: a fixed, seed-independent cut, the last fraction of a fixed
+    permutation.  A class the cut would leave without a training image gets one back (a class
+    with no training image is a class G never sees and no condition can ask for)."""
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(0))
+    n_hold = max(1, int(round(holdout * n)))
+    hold, keep = perm[-n_hold:], perm[:-n_hold]
+    if y is not None:
+        lost = sorted(set(y[hold].tolist()) - set(y[keep].tolist()))
+        if lost:
+            # the first held-out image of each such class in permutation order goes back
+            back = torch.stack([hold[(y[hold] == k).nonzero()[0, 0]] for k in lost])
+            hold, keep = hold[~torch.isin(hold, back)], torch.cat([keep, back])
+            left = set(y[hold].tolist())
+            def label(k):
+                return class_names[k] if class_names and k < len(class_names) else str(k)
+            none = [label(k) for k in lost if k not in left]
+            after = (", so no image is held out (memorisation and Parzen windows need some)" if not len(hold)
+                     else f", so {_names(none)} have no held-out image" if none else "")
+            import warnings
+            warnings.warn(f"{name}: holding out {holdout:.0%} of the images (data.holdout) took every "
+                          f"image of {_names([label(k) for k in lost])}; one image of each went back to "
+                          f"training{after}; more images per class avoid this", stacklevel=3)
+    return hold.sort().values, keep.sort().values
+
+
+def _names(names: list[str], most: int = 8) -> str:
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
 class ImageDataset(Dataset):
     """Images held in memory: uint8 (n, C, H, W) pixels, served in [-1, 1]."""
 
@@ -60,13 +90,10 @@ class ImageDataset(Dataset):
             raise ImageDataError(f"{name}: no images")
         y = None if labels is None else torch.as_tensor(np.asarray(labels), dtype=torch.long)
         if heldout is None and holdout > 0 and len(x) >= 20:
-            # a fixed, seed-independent cut: the last fraction of a fixed permutation
-            perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
-            n_hold = max(1, int(round(holdout * len(x))))
-            hold, keep = perm[-n_hold:].sort().values, perm[:-n_hold].sort().values
-            heldout, x = x[hold], x[keep]
+            hold, keep = _holdout_split(len(x), y, holdout, class_names, name)
+            heldout, x = (x[hold] if len(hold) else None), x[keep]
             if y is not None:
-                heldout_labels, y = y[hold], y[keep]
+                heldout_labels, y = (y[hold] if len(hold) else None), y[keep]
         if heldout is not None:
             heldout = torch.as_tensor(np.asarray(heldout))
             if heldout.ndim == 3:

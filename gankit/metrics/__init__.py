@@ -51,7 +51,10 @@ def evaluate(ctx, names: list[str] | None = None) -> dict:
                 out.update(_checked(m, m(ctx)))
             except TooFewSamples as e:
                 n, size = ctx.settings.n_samples, getattr(ctx.dataset, "size", None)
-                hint = (f"the data hold {size} samples, too few for it" if size is not None and size <= n
+                # a metric that knows what it needs says so (within_class: 3 a class, times the classes)
+                need = getattr(e, "n_needed", None)
+                hint = (f"eval.n_samples = {n}; more samples: --set eval.n_samples={need}" if need
+                        else f"the data hold {size} samples, too few for it" if size is not None and size <= n
                         else f"eval.n_samples = {n}; more samples: --set eval.n_samples={max(500, 2 * n)}")
                 warnings.warn(f"metric {m.name} skipped: {e} ({hint})", stacklevel=2)
             except ConfigError:

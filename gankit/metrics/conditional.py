@@ -13,6 +13,8 @@
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 from gankit.metrics.base import Output, register_metric
@@ -84,34 +86,87 @@ def _attribute_accuracy(ctx):
     return out
 
 
+# samples of each kind (generated, real) a class needs: a covariance and a mean pairwise distance
+WITHIN_MIN = 3
+
+
+def _too_few(msg: str, n_needed: int):
+    """TooFewSamples that carries the eval.n_samples that would be enough (the evaluation's hint)."""
+    from gankit.metrics.base import TooFewSamples
+    e = TooFewSamples(msg)
+    e.n_needed = n_needed
+    return e
+
+
+def _enough_for_every_class(ds, real_per_class: int = WITHIN_MIN) -> int:
+    """An eval.n_samples that gives every class WITHIN_MIN generated samples and, at the data's
+    class frequencies (real samples are drawn as training draws them), ``real_per_class`` real
+    ones expected in its rarest class."""
+    k = len(ds.classes)
+    if ds.labels is None:
+        share = float(ds.base.weights.double()[ds.classes].min() / ds.base.weights.double().sum())
+    else:
+        share = float(torch.bincount(ds.labels.long())[ds.classes].min()) / len(ds.labels)
+    return max(WITHIN_MIN, math.ceil(real_per_class / (k * share))) * k
+
+
+def _class_name(ds, k: int) -> str:
+    names = getattr(ds, "class_names", None)
+    return names[k] if names and k < len(names) else str(k)
+
+
 @register_metric("within_class", _is_conditional,
                  "Frechet distance and diversity within each class (conditional runs)",
                  {"fd_within_class": Output("Frechet distance within classes", "lower", ".3f"),
-                  "diversity_ratio": Output("diversity within classes, generated / real", "higher", ".3f")})
+                  "diversity_ratio": Output("diversity within classes, generated / real", "higher", ".3f"),
+                  "diversity_classes": Output("classes diversity_ratio averages over (those with real spread)",
+                                              None, "d")})
 def _within_class(ctx):
     from gankit.metrics.image_measures import frechet_distance, gaussian_stats
     ds = ctx.dataset
-    y = _classes(ctx, ctx.settings.n_samples)
+    n, k = ctx.settings.n_samples, len(ds.classes)
+    if n // k < WITHIN_MIN:
+        raise _too_few(f"within_class: no class had {WITHIN_MIN} or more samples of each kind "
+                       f"({n} samples over {k} classes: {max(1, n // k)} each)", _enough_for_every_class(ds))
+    y = _classes(ctx, n)
     x = ctx.generate(len(y), "within_class", y=y)
     g = torch.Generator().manual_seed(ctx.stream("within_class"))
     real, _, ry = ds.sample_conditional(len(y), g)
     ff, _ = _features_and_predictions(ctx, x)
     fr, _ = _features_and_predictions(ctx, real, real=True)
-    fds, ratios = [], []
-    for k in ds.classes.tolist():
-        a, b = ff[y == k], fr[ry == k]
-        if len(a) < 3 or len(b) < 3:
+    # a class's real spread below this is none: its few images (drawn with replacement) are copies
+    flat = fr.std(0).norm() * 1e-6
+    fds, ratios, thin, no_spread = [], [], [], []
+    for c in ds.classes.tolist():
+        a, b = ff[y == c], fr[ry == c]
+        if len(b) < WITHIN_MIN:
+            thin.append(c)
             continue
         fds.append(frechet_distance(*gaussian_stats(a.numpy()), *gaussian_stats(b.numpy())))
-        ratios.append(float(torch.pdist(a).mean() / torch.pdist(b).mean().clamp_min(1e-12)))
-    if len(fds) < len(ds.classes):
-        from gankit.metrics.base import TooFewSamples
-        short = len(ds.classes) - len(fds)
+        spread = torch.pdist(b).mean()
+        if len(torch.unique(real[ry == c].flatten(1), dim=0)) < WITHIN_MIN or not spread > flat:
+            no_spread.append(c)
+            continue
+        ratios.append(float(torch.pdist(a).mean() / spread))
+    import warnings
+    if thin:
+        # real samples come at the data's class frequencies: 12 expected in the rarest class
+        # leave one class in thousands short of 3
+        more = _enough_for_every_class(ds, 4 * WITHIN_MIN)
         if not fds:
-            raise TooFewSamples(f"within_class: no class had 3 or more samples of each kind "
-                                f"({len(y)} samples over {len(ds.classes)} classes)")
-        import warnings
-        warnings.warn(f"within_class: {short} of {len(ds.classes)} classes had fewer than 3 samples of "
-                      f"each kind and are left out of the mean; more samples: --set eval.n_samples=N",
+            raise _too_few(f"within_class: no class had {WITHIN_MIN} or more real samples "
+                           f"({len(y)} drawn over {k} classes)", more)
+        warnings.warn(f"within_class: {len(thin)} of {k} classes drew fewer than {WITHIN_MIN} real samples "
+                      "and are left out of the mean"
+                      + (f"; more samples: --set eval.n_samples={more}" if more > n else ""), stacklevel=2)
+    out = {"fd_within_class": sum(fds) / len(fds), "diversity_classes": len(ratios)}
+    if no_spread:
+        names = ", ".join(_class_name(ds, c) for c in no_spread[:8]) + (" ..." if len(no_spread) > 8 else "")
+        what = f"over {len(ratios)} of {len(fds)} classes" if ratios else "skipped"
+        warnings.warn(f"within_class: diversity_ratio {what}: the real samples drawn of {len(no_spread)} "
+                      f"class(es) ({names}) hold fewer than {WITHIN_MIN} distinct images or lie on one "
+                      "point, no spread to compare G's with (a class needs 3 or more distinct images)",
                       stacklevel=2)
-    return {"fd_within_class": sum(fds) / len(fds), "diversity_ratio": sum(ratios) / len(ratios)}
+    if ratios:
+        out["diversity_ratio"] = sum(ratios) / len(ratios)
+    return out
