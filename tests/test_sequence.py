@@ -337,3 +337,36 @@ def test_baseline_keeps_its_average_where_no_sequence_of_the_batch_reaches(tmp_p
     assert torch.allclose(obj._advantage(q, full), torch.zeros(4, L), atol=1e-6)
     obj._advantage(torch.full((4, L), 0.2), short)  # the reached positions still move
     assert obj.baseline[0] < 0.6 and obj.baseline[-1] == pytest.approx(0.6)
+
+
+def test_nll_and_sampling_go_by_chunks_that_shrink_with_the_vocabulary(monkeypatch):
+    import gankit.nets.sequence as seq
+    from gankit.metrics.text import model_nll
+    # rows per chunk: the budget over the bytes of one row's logits (L * V floats)
+    assert seq.chunk_rows(20 * 5000) > seq.chunk_rows(20 * 50000) > seq.chunk_rows(40 * 50000) >= 1
+    assert seq.chunk_rows(40 * 50000) * 40 * 50000 * 4 <= seq.LOGIT_BUDGET
+    assert seq.chunk_rows(10 ** 12) == 1
+    G = tiny_g(end_id=1, pad_id=0, seed=3).eval()
+    x = torch.randint(0, 6, (9, 4))
+    u = torch.rand(9, 4, generator=torch.Generator().manual_seed(4))
+    whole, samples = model_nll(G, x, 1, batch=len(x)), G.sample(u)
+    sizes = []
+    token_logp = G.token_logp
+    G.token_logp = lambda xb, T: sizes.append(len(xb)) or token_logp(xb, T)
+    monkeypatch.setattr(seq, "LOGIT_BUDGET", 2 * 4 * 4 * 6)   # 2 rows of (L=4, V=6) logits
+    assert model_nll(G, x, 1) == pytest.approx(whole, rel=1e-6)
+    assert sizes == [2, 2, 2, 2, 1]
+    monkeypatch.setattr(seq, "LOGIT_BUDGET", 2 * 4 * 6)       # 2 rows of one step's V=6 logits
+    rows, step = [], G._step
+    G._step = lambda inp, state: rows.append(len(inp)) or step(inp, state)
+    assert torch.equal(G.sample(u), samples) and max(rows) == 2
+
+
+def test_token_logp_equals_log_softmax_at_every_temperature():
+    G = tiny_g(seed=5).eval()
+    x = torch.randint(0, 6, (7, 4))
+    with torch.no_grad():
+        logits = G(x)
+        for T in (1.0, 0.3, 4.0):
+            want = torch.log_softmax(logits / T, -1).gather(-1, x[..., None]).squeeze(-1)
+            assert torch.allclose(G.token_logp(x, T), want, atol=1e-6), T

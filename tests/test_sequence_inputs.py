@@ -121,3 +121,20 @@ def test_the_sampling_temperature_changes_without_a_new_run(tmp_path, capsys):
     T.save(state, path)
     assert main(["train", "--resume", "--out", str(out), "--set", "train.steps=5",
                  "--set", "generator.temperature=0.7"]) == 0
+
+
+def test_nll_oracle_scores_the_samples_by_chunks_that_fit_the_logit_budget(monkeypatch):
+    import gankit.nets.sequence as seq
+    from gankit.data.text import OracleDataset, OracleLSTM
+    from gankit.metrics.text import _nll_oracle
+    oracle = OracleLSTM(7, 4, torch.Generator().manual_seed(0))
+    x = torch.randint(0, 7, (9, 5), generator=torch.Generator().manual_seed(1))
+    ds = OracleDataset(oracle, x, x)
+    want = float(ds.oracle_nll(x).mean())
+    sizes = []
+    oracle_nll = ds.oracle_nll
+    ds.oracle_nll = lambda xb: sizes.append(len(xb)) or oracle_nll(xb)
+    ctx = SimpleNamespace(settings=SimpleNamespace(n_samples=9), dataset=ds, generate=lambda n, stream: x[:n])
+    monkeypatch.setattr(seq, "LOGIT_BUDGET", 4 * 5 * 7 * 4)   # 4 rows of (L=5, V=7) logits
+    assert _nll_oracle(ctx)["nll_oracle"] == pytest.approx(want, rel=1e-6)
+    assert sizes == [4, 4, 1]

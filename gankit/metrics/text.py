@@ -64,11 +64,14 @@ def novelty_scores(samples: list[str], train: set[str], test: set[str]) -> dict[
 
 
 @torch.no_grad()
-def model_nll(G, x: torch.Tensor, end_id, batch: int = 1000) -> float:
+def model_nll(G, x: torch.Tensor, end_id, batch: int | None = None) -> float:
     """Per-token NLL of sequences x under G (valid positions only), G in eval mode, at G's
     sampling temperature: the distribution its samples come from (Caccia et al. 2020 trace
-    quality against this diversity measure over temperatures)."""
+    quality against this diversity measure over temperatures).  ``batch`` rows at a time;
+    by default as many as keep their (rows, L, V) logits within LOGIT_BUDGET."""
     from gankit.data.text import valid_mask
+    from gankit.nets.sequence import chunk_rows
+    batch = batch or chunk_rows(x.shape[1] * G.vocab)
     was = G.training
     G.eval()
     dev = next(G.parameters()).device
@@ -100,8 +103,12 @@ def _is_text(ds):
                  "per-token NLL of G's samples under the known oracle (SeqGAN)",
                  {"nll_oracle": Output("NLL_oracle (nats/token)", "lower", ".3f")})
 def _nll_oracle(ctx):
+    from gankit.nets.sequence import chunk_rows
     x = _samples(ctx, ctx.settings.n_samples)
-    return {"nll_oracle": float(ctx.dataset.oracle_nll(x).mean())}
+    # the oracle's log-probabilities are vocabulary-wide too: score the samples by chunks
+    rows = chunk_rows(x.shape[1] * ctx.dataset.vocab_size)
+    return {"nll_oracle": float(torch.cat([ctx.dataset.oracle_nll(x[i:i + rows])
+                                           for i in range(0, len(x), rows)]).mean())}
 
 
 @register_metric("nll_test", _is_text, "per-token NLL of held-out sequences under G at its sampling temperature (text)",

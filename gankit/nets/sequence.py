@@ -43,6 +43,16 @@ def embed_any(embedding: nn.Embedding, x: Tensor) -> Tensor:
     return x @ embedding.weight
 
 
+# Bytes of vocabulary-wide logits that an evaluation over many sequences holds at once: with
+# a large vocabulary, (rows, L, V) float logits for a fixed number of rows run to gigabytes.
+LOGIT_BUDGET = 256 * 2 ** 20
+
+
+def chunk_rows(width: int) -> int:
+    """How many rows of ``width`` float32 logits each (L * V, or V for one step) fit LOGIT_BUDGET."""
+    return max(1, LOGIT_BUDGET // (4 * max(width, 1)))
+
+
 def tempered(logits: Tensor, temperature: float) -> Tensor:
     """logits / T, shifted so the largest is 0 first: at a tiny T the others go to -inf, not
     the largest to +inf (softmax(inf - inf) is NaN), so T -> 0 is the argmax."""
@@ -111,8 +121,9 @@ class SeqGenerator(nn.Module):
 
     def token_logp(self, x: Tensor, temperature: float = 1.0) -> Tensor:
         """log p(x_t | x_<t), (n, L), under softmax(logits / temperature)."""
-        lp = torch.log_softmax(tempered(self(x), temperature), -1)
-        return lp.gather(-1, x.unsqueeze(-1)).squeeze(-1)
+        z = tempered(self(x), temperature)
+        # picked logit - logsumexp = log_softmax then gather, with no (n, L, V) log-probabilities kept
+        return z.gather(-1, x.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(z, -1)
 
     # ---------------------------------------------------------------- sampling
     def _step(self, inp: Tensor, state):
@@ -126,7 +137,11 @@ class SeqGenerator(nn.Module):
         return tok, done | (tok == self.end_id)
 
     def sample(self, u: Tensor, temperature: float | None = None) -> Tensor:
-        """Sequences (n, L) from uniforms u (n, >= L); after <end> only <pad>."""
+        """Sequences (n, L) from uniforms u (n, >= L); after <end> only <pad>.  Rows are drawn
+        in chunks whose (rows, V) logits fit LOGIT_BUDGET (rows are independent given u)."""
+        rows = chunk_rows(self.vocab)
+        if len(u) > rows:
+            return torch.cat([self.sample(u[i:i + rows], temperature) for i in range(0, len(u), rows)])
         t_ = self.temperature if temperature is None else temperature
         n = len(u)
         inp = self.start.expand(n, -1)
