@@ -16,7 +16,7 @@ from pathlib import Path
 from gankit.config.core import ConfigError
 
 BUILTIN_MODULES = (
-    "gankit.data.toy", "gankit.data.text", "gankit.data.images",
+    "gankit.data.toy", "gankit.data.text", "gankit.data.oracle", "gankit.data.images",
     "gankit.nets.mlp", "gankit.nets.dcgan", "gankit.nets.sequence",
     "gankit.losses.adversarial",
     "gankit.metrics.points", "gankit.metrics.samples", "gankit.metrics.images", "gankit.metrics.text",

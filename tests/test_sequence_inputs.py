@@ -125,7 +125,7 @@ def test_the_sampling_temperature_changes_without_a_new_run(tmp_path, capsys):
 
 def test_nll_oracle_scores_the_samples_by_chunks_that_fit_the_logit_budget(monkeypatch):
     import gankit.nets.sequence as seq
-    from gankit.data.text import OracleDataset, OracleLSTM
+    from gankit.data.oracle import OracleDataset, OracleLSTM
     from gankit.metrics.text import _nll_oracle
     oracle = OracleLSTM(7, 4, torch.Generator().manual_seed(0))
     x = torch.randint(0, 7, (9, 5), generator=torch.Generator().manual_seed(1))

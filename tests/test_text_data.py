@@ -7,7 +7,8 @@ import torch
 
 from gankit.registry import DATASETS
 from gankit.config import ConfigError
-from gankit.data.text import OracleLSTM, lines_dataset, valid_mask
+from gankit.data.oracle import OracleLSTM
+from gankit.data.text import lines_dataset, valid_mask
 
 
 def small_oracle(seed=3, vocab=5000, n=64):
@@ -177,7 +178,7 @@ def test_repeated_lines_keep_their_weight_and_stay_on_one_side(tmp_path):
 def test_oracle_cache_that_is_not_the_oracles_samples_is_redrawn(tmp_path, monkeypatch, bad):
     import warnings
 
-    from gankit.data.text import _oracle_data
+    from gankit.data.oracle import _oracle_data
     params = dict(vocab=50, seq_len=8, hidden=8, n_train=30, n_test=10, seed=4)
     monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "fresh"))
     _oracle_data.cache_clear()
@@ -210,7 +211,7 @@ def test_oracle_cache_that_is_not_the_oracles_samples_is_redrawn(tmp_path, monke
 
 
 def test_oracle_cache_of_the_old_unchecked_format_is_not_trusted(tmp_path, monkeypatch):
-    from gankit.data.text import _oracle_data
+    from gankit.data.oracle import _oracle_data
     monkeypatch.setenv("GANKIT_CACHE", str(tmp_path))
     _oracle_data.cache_clear()
     # a bare tensor of the right shape and ids: nothing tells it from the oracle's own samples
