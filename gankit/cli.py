@@ -41,8 +41,9 @@ def _cmd_train(a):
     result = {k: v for k, v in run.folder.records("eval")[-1].items()
               if k not in ("step", "kind", "settings", "source")}
     print(_summary(result))
-    print(f"run folder: {run.dir.resolve()}")
-    print(f"report:     {run.folder.report_path.resolve()}")
+    from gankit.io import displayable    # a folder name's undecodable bytes: a strict terminal refuses them
+    print(f"run folder: {displayable(run.dir.resolve())}")
+    print(f"report:     {displayable(run.folder.report_path.resolve())}")
 
 
 def _default_out(source: str, overrides: list[str]) -> str:
@@ -121,7 +122,8 @@ def _cmd_eval(a):
 
 def _cmd_report(a):
     from gankit.report import write_report
-    print(f"report: {write_report(a.run_dir, overrides=data_location_sets(a.set)[0]).resolve()}")
+    from gankit.io import displayable
+    print(f"report: {displayable(write_report(a.run_dir, overrides=data_location_sets(a.set)[0]).resolve())}")
 
 
 def output_file(command: str, out: str, example: str) -> Path:
@@ -143,7 +145,8 @@ def _cmd_compare(a):
         print(CMP.to_json(data) if a.json else CMP.to_text(data))
     if a.out or not (a.json or a.text):
         out = CMP.write_compare(a.run_dirs, a.out or "compare.html")
-        print(f"compare: {out.resolve()}", file=sys.stderr if a.json else sys.stdout)
+        from gankit.io import displayable
+        print(f"compare: {displayable(out.resolve())}", file=sys.stderr if a.json else sys.stdout)
 
 
 def _cmd_list(a):

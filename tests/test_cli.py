@@ -272,3 +272,15 @@ def test_printed_text_samples_escape_control_characters_and_a_txt_file_keeps_the
     assert len(kept.split("\n")) == 31 and re.search("[\x1b\x07\x01\x9b\u202e\u2066]", kept)
     from gankit.data.text import printable
     assert printed == "".join(printable(line) + "\n" for line in kept.split("\n")[:-1])
+
+
+def test_report_of_a_folder_named_with_undecodable_bytes_prints_on_a_strict_terminal(tiny_run_dir, tmp_path):
+    """The page was written, then printing its path crashed where stdout's encoding refuses
+    the name's undecodable bytes (a strict UTF-8 terminal)."""
+    import shutil
+    bad = Path(os.fsdecode(os.fsencode(str(tmp_path)) + b"/r\xe9s"))
+    shutil.copytree(tiny_run_dir, bad)
+    p = subprocess.run([sys.executable, "-m", "gankit", "report", str(bad)], capture_output=True, text=True,
+                       env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONIOENCODING": "utf-8:strict"})
+    assert p.returncode == 0, p.stderr
+    assert "report: " in p.stdout and "r\ufffds" in p.stdout and "report.html" in p.stdout

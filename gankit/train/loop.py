@@ -54,6 +54,10 @@ def _finite(v: Tensor) -> bool:
     return math.isfinite(v.item()) if v.numel() == 1 else bool(torch.isfinite(v).all())
 
 
+GAN_NAN_HINT = ("Try a lower learning rate (--set optim_d.lr=... optim_g.lr=...), a gradient penalty, or "
+                "a bounded loss.")
+
+
 class Trainer:
     """Runs phases for ``steps`` iterations; callbacks see logs at log steps.
 
@@ -72,9 +76,8 @@ class Trainer:
                  grad_sync: Callable[[Phase], None] | None = None,
                  reduce_logs: Callable[[Tensor], Tensor] | None = None,
                  agree_stop: Callable[[int], int] | None = None,
-                 nan_hint: str = "Try a lower learning rate (--set optim_d.lr=... optim_g.lr=...), a gradient "
-                                 "penalty, or a bounded loss."):
-        self.nan_hint = nan_hint       # the objective's own advice (a VAE has no D to penalise)
+                 nan_hint: str = ""):
+        self.nan_hint = nan_hint or GAN_NAN_HINT   # the objective's own advice (a VAE has no D to penalise)
         self.phases = phases
         self.autocast = autocast       # the forward passes' context (mixed precision)
         self.grad_sync = grad_sync

@@ -297,6 +297,16 @@ class Run(RunSampling, RunEvaluation, RunState):
             self.folder.write_config(C.dumps_toml(self.cfg))
             self._config_written = True
 
+    def _nan_hint(self) -> str:
+        """What to try when training diverges: the objective's advice, after the data's scale
+        where float32 cannot train the points as they are (no learning rate helps then)."""
+        from gankit.train.loop import GAN_NAN_HINT
+        hint = self.objective.nan_hint or GAN_NAN_HINT
+        scale = getattr(self.dataset, "scale_problem", "")
+        if scale and getattr(self.dataset, "standardize", "none") == "none":
+            return f"The data hold {scale}: set --set data.standardize=global first. {hint}"
+        return hint
+
     def train(self, progress: bool | None = None, final_report: bool = True) -> "Run":
         """Train up to train.steps.  ``final_report``: with train.live_report, rewrite
         report.html at the end (False when the caller writes it after an evaluation)."""
@@ -340,7 +350,7 @@ class Run(RunSampling, RunEvaluation, RunState):
                           grad_sync=distributed.GradSync(world) if world.parallel else None,
                           reduce_logs=distributed.mean_over_ranks(world) if world.parallel else None,
                           agree_stop=distributed.max_over_ranks(world) if world.parallel else None,
-                          **({"nan_hint": self.objective.nan_hint} if self.objective.nan_hint else {}))
+                          nan_hint=self._nan_hint())
         trainer.step = self.step
         last = getattr(self, "_trainer", None)     # trained before in this process: its sums go on
         sums, count = (last.loss_sums, last.loss_count) if last is not None else self.loss_window
