@@ -155,3 +155,33 @@ def test_the_too_few_samples_hint_of_within_class_names_a_value_that_works(tmp_p
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")          # a few classes may draw too few real samples
         assert "fd_within_class" in evaluate(ctx, ["within_class"])
+
+
+def test_the_too_few_samples_hint_of_prdc_names_a_value_that_works_or_none(tmp_path, tiny):
+    """With eval.pr_k = 600 the hint said eval.n_samples=500 (max(500, 2 n) at n = 200), which
+    prdc skipped again; where the data themselves hold too few distinct points no number helps."""
+    import dataclasses
+    import warnings
+
+    import numpy as np
+    from gankit import config as C
+    from gankit.metrics import evaluate
+    from gankit.train.run import Run
+    run = Run.create(C.load("ring", tiny + ["train.steps=2"]), tmp_path / "r").train()
+    ctx = run.eval_context()
+    ctx.settings = dataclasses.replace(ctx.settings, n_samples=200, pr_k=600)
+    with pytest.warns(UserWarning, match=r"prdc_points skipped") as rec:
+        assert evaluate(ctx, ["prdc_points"]) == {}
+    need = int(str(rec[-1].message).rsplit("--set eval.n_samples=", 1)[1].rstrip(")"))
+    ctx.settings = dataclasses.replace(ctx.settings, n_samples=need)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert "precision" in evaluate(ctx, ["prdc_points"])
+    # 8 distinct points repeated: more samples cannot make more of them
+    np.save(tmp_path / "few.npy", np.repeat(np.random.default_rng(0).normal(size=(8, 2)), 50, 0).astype(np.float32))
+    run2 = Run.create(C.load("ring", tiny + ["train.steps=2", "data.name=points", f"data.path={tmp_path / 'few.npy'}"]),
+                      tmp_path / "p").train()
+    ctx = run2.eval_context()
+    ctx.settings = dataclasses.replace(ctx.settings, n_samples=200, pr_k=10)
+    with pytest.warns(UserWarning, match=r"prdc_points skipped.*8 distinct points.*more samples do not help"):
+        evaluate(ctx, ["prdc_points"])

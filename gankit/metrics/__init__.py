@@ -53,7 +53,8 @@ def evaluate(ctx, names: list[str] | None = None) -> dict:
                 n, size = ctx.settings.n_samples, getattr(ctx.dataset, "size", None)
                 # a metric that knows what it needs says so (within_class: 3 a class, times the classes)
                 need = getattr(e, "n_needed", None)
-                hint = (f"eval.n_samples = {n}; more samples: --set eval.n_samples={need}" if need
+                hint = ("more samples do not help" if not getattr(e, "more_helps", True)
+                        else f"eval.n_samples = {n}; more samples: --set eval.n_samples={max(need, n + 1)}" if need
                         else f"the data hold {size} samples, too few for it" if size is not None and size <= n
                         else f"eval.n_samples = {n}; more samples: --set eval.n_samples={max(500, 2 * n)}")
                 warnings.warn(f"metric {m.name} skipped: {e} ({hint})", stacklevel=2)

@@ -19,7 +19,13 @@ from gankit.registry import METRICS
 
 class TooFewSamples(ValueError):
     """The sets a metric compares are too small for it: evaluation skips the metric, with a warning
-    that names eval.n_samples, instead of failing the whole evaluation (or the end of training)."""
+    that names eval.n_samples, instead of failing the whole evaluation (or the end of training).
+    ``n_needed``: an eval.n_samples the metric knows is enough; ``more_helps=False``: no number of
+    samples is (the data themselves are too few), so the warning names none."""
+
+    def __init__(self, message: str, n_needed: int | None = None, more_helps: bool = True):
+        super().__init__(message)
+        self.n_needed, self.more_helps = n_needed, more_helps
 
 
 @dataclass(frozen=True)

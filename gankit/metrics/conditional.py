@@ -93,9 +93,7 @@ WITHIN_MIN = 3
 def _too_few(msg: str, n_needed: int):
     """TooFewSamples that carries the eval.n_samples that would be enough (the evaluation's hint)."""
     from gankit.metrics.base import TooFewSamples
-    e = TooFewSamples(msg)
-    e.n_needed = n_needed
-    return e
+    return TooFewSamples(msg, n_needed=n_needed)
 
 
 def _enough_for_every_class(ds, real_per_class: int = WITHIN_MIN) -> int:

@@ -201,12 +201,17 @@ def prdc(real, fake, k: int = 3, k_dc: int = 5) -> dict[str, float]:
     Naeem et al. 2020).
     """
     real, fake = centred64(real, fake)
-    if min(len(real), len(fake)) <= max(k, k_dc):
-        raise TooFewSamples(f"prdc: need more than k = {max(k, k_dc)} points in each set")
+    kk = max(k, k_dc)
+    if min(len(real), len(fake)) <= kk:
+        data_short = len(real) <= kk and len(real) < len(fake)     # the data, not eval.n_samples, ran out
+        raise TooFewSamples(f"prdc: need more than k = {kk} points in each set, got {len(real)} real and "
+                            f"{len(fake)} generated" + (" (lower eval.pr_k / eval.dc_k)" if data_short else ""),
+                            # the evaluation's usual hint (500 or more) does not reach a k this large
+                            n_needed=2 * (kk + 1) if 2 * (kk + 1) > 500 else None, more_helps=not data_short)
     copies = _copy_groups(real)
     if len(copies[0]) <= max(k, k_dc):
         raise TooFewSamples(f"prdc: the real set holds {len(copies[0])} distinct points; k-NN balls "
-                            f"need more than k = {max(k, k_dc)}")
+                            f"need more than k = {max(k, k_dc)} (lower eval.pr_k / eval.dc_k)", more_helps=False)
     d = pairwise_sq_dists(real, fake, out_dtype=torch.float32).sqrt()     # (n_real, n_fake)
     r_real, r_fake = _kth_nn_radius(real, k, copies), _kth_nn_radius(fake, k)
     precision = (d <= r_real[:, None]).any(0).float().mean()    # fake j in the ball of some real i
