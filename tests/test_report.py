@@ -404,3 +404,27 @@ def test_a_damaged_session_record_is_skipped_with_a_warning(tmp_path, tiny_run_d
     for field in ("'changed'", "'changed.train.steps'", "'command'", "'overrides'", "'git'"):
         assert field in said, field
     assert "seed: 1 \u2192 2" in page and "not a git checkout" in page
+
+
+def test_text_samples_reach_the_page_with_control_characters_escaped(tmp_path):
+    """Escaped as HTML, but a bidi override (U+202E) still reordered the page's text and NUL
+    and ESC went into <code> raw."""
+    import re
+    import warnings
+
+    from gankit import config as C
+    from gankit.report import write_report
+    from gankit.train.run import Run
+    data = tmp_path / "hostile.txt"
+    data.write_text("".join(f"{s}\n" for s in ["ab\u202ecd", "x\x1b[31my", "p\x00q", "ok"] * 5))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cfg = C.load("words", ["data.name=textfile", f"data.path={data}", "data.max_len=6", "noise.dim=8",
+                               "objective.pretrain_steps=2", "objective.d_pretrain_steps=1", "train.steps=2",
+                               "train.batch_size=8", "train.n_fixed=8", "train.progress=false",
+                               "train.sample_every=2", "eval.n_samples=20", "data.test_fraction=0.5"])
+        Run.create(cfg, tmp_path / "run").train().close()
+        page = write_report(tmp_path / "run").read_text()
+    samples = page[page.index('id="samples"'):]
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", samples)
+    assert re.search(r"\\u202e|\\x1b|\\x00", samples)

@@ -7,6 +7,7 @@ import torch
 def text_sections(dataset, snaps: list[dict], n: int = 20) -> list:
     """Sections: the first ``n`` fixed-noise samples at the first and last snapshot (marked *
     when the sample is a training sequence), and ``n`` real test sequences."""
+    from gankit.data.text import printable     # bidi overrides would reorder the page's text
     from gankit.report.page import Section
     if not snaps:
         return []
@@ -16,7 +17,7 @@ def text_sections(dataset, snaps: list[dict], n: int = 20) -> list:
     for s in chosen:
         lines = dataset.decode(torch.as_tensor(s["samples"][:n]))
         cols.append((f"step {int(s['step'])}",
-                     [(f"{x} *" if x in train else x) or "<empty>" for x in lines]))
-    cols.append(("held-out real", [x or "<empty>" for x in dataset.decode(dataset.test[:n])]))
+                     [printable(f"{x} *" if x in train else x) or "<empty>" for x in lines]))
+    cols.append(("held-out real", [printable(x) or "<empty>" for x in dataset.decode(dataset.test[:n])]))
     return [Section("Samples", ["Fixed-noise samples from G, decoded (* = copies a training "
                                 "sequence), beside real held-out ones."], columns=cols, anchor="samples")]

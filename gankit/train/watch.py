@@ -128,7 +128,8 @@ class TensorBoardWriter:
         elif getattr(ds, "kind", None) == "text":
             import torch
             lines = ds.decode(torch.as_tensor(x[:20]))
-            self.w.add_text("samples", "\n".join(f"    {s}" for s in lines), step)
+            from gankit.data.text import printable
+            self.w.add_text("samples", "\n".join(f"    {printable(s)}" for s in lines), step)
         elif x.ndim == 2 and x.shape[1] <= 2:            # points: scatter (2-D) or histogram (1-D)
             import torch
 
