@@ -339,6 +339,9 @@ def _cmd_sweep(a) -> None:
         unknown = [m for m in metrics if m not in METRICS.names()]
         if unknown:
             raise ConfigError(f"--metrics: unknown {', '.join(unknown)}; valid: {', '.join(METRICS.names())}")
+    if Path(a.results).is_dir():
+        raise ConfigError(f"--results {a.results} is a folder; name the JSONL file the runs' results go to, "
+                          f"e.g. --results {Path(a.results) / 'sweep.jsonl'}")
     if a.table_only:   # tabulate what the results file holds for these jobs, train nothing
         if not Path(a.results).is_file():
             raise ConfigError(f"--table-only: no results file {a.results}; give the --results of the sweep "

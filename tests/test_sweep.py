@@ -237,3 +237,11 @@ def test_damaged_records_of_any_kind_are_skipped_with_a_warning(swept, tmp_path)
     assert [m.split(":")[2] for m in logs] == ["1", "6", "7"] and all("damaged" in m for m in logs)
     found, todo = reuse(_jobs(), path, log=logs.append, metrics=["modes"])
     assert len(found) == 4 and not todo
+
+
+def test_results_that_name_a_folder_are_refused_before_any_run(tmp_path):
+    """--results DIR trained every run, then crashed appending the first record
+    (IsADirectoryError)."""
+    with pytest.raises(ConfigError, match=r"is a folder; name the JSONL file.*sweep\.jsonl"):
+        _cli(["ring-vanilla", "--seeds", "1", "--resume", "--results", str(tmp_path)])
+    assert list(tmp_path.iterdir()) == []
