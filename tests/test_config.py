@@ -130,3 +130,12 @@ def test_a_component_set_by_its_name_keeps_the_users_own_keys(sets):
 def test_a_component_written_as_its_name_in_a_file_takes_its_options(tmp_path):
     (tmp_path / "c.toml").write_text('data = "grid"\n[train]\nsteps = 3\n')
     assert C.to_dict(C.load(str(tmp_path / "c.toml"), ["data.n=3"]))["data"]["n"] == 3
+
+
+def test_a_value_with_undecodable_bytes_is_refused_naming_the_fix():
+    """--set data.path=<a Latin-1 folder name> trained, then config.toml recorded it with U+FFFD
+    in place of the bytes, so --resume could not find the data."""
+    import os
+    bad = os.fsdecode(b"/tmp/donn\xe9es.csv")
+    with pytest.raises(C.ConfigError, match=r"data\.path.*not UTF-8.*ln -s"):
+        C.load("ring", ["data.name=points", f"data.path={bad}"])

@@ -137,6 +137,12 @@ def coerce_value(tp, value, where: str, meta: dict | None = None):
     elif tp is str:
         if not isinstance(value, str):
             raise ConfigError(f"{where}: expected a string, got {value!r}")
+        if any("\ud800" <= ch <= "\udfff" for ch in value):
+            # a file name's undecodable bytes (surrogateescape): TOML holds only Unicode, so
+            # config.toml could not record the value and a resume would not find it
+            raise ConfigError(f"{where}: {value!r} holds bytes that are not UTF-8 (a file name in another "
+                              "encoding?), which config.toml cannot record; rename it, or link to it from a "
+                              "UTF-8 name (ln -s)")
         v = value
     else:
         raise ConfigError(f"{where}: unsupported type {_fmt_type(tp)}")
