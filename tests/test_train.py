@@ -107,14 +107,19 @@ def test_checkpoint_holds_everything_and_loads_weights_only(tmp_path, tiny):
     assert state["config"]["train"]["steps"] == 30
 
 
-def test_nan_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(tmp_path, tiny):
-    run = Run.create(C.load("ring", tiny), tmp_path / "r")
+def _poisoned_from_step(run, step: int):
+    """The run's real batches turn NaN once it has trained ``step`` steps."""
     real = run.objective.ctx.sample_batch
 
     def poisoned(n):
         b = real(n)
-        return Batch(b.x * float("nan")) if run.step >= 22 else b
+        return Batch(b.x * float("nan")) if run.step >= step else b
     run.objective.ctx.sample_batch = poisoned
+    return run
+
+
+def test_nan_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(tmp_path, tiny):
+    run = _poisoned_from_step(Run.create(C.load("ring", tiny), tmp_path / "r"), 22)
     with pytest.raises((NonFiniteLoss, RunError), match="non-finite"):
         run.train()
     steps = [s for s, _ in RunFolder(tmp_path / "r").checkpoints()]
@@ -401,13 +406,7 @@ def test_huge_data_with_batch_norm_writes_no_checkpoint_of_infinite_statistics(t
 
 def test_a_non_finite_loss_is_named_at_its_step_on_the_cpu(tmp_path, tiny):
     """log_every=10: a NaN loss at step 23 was reported at step 30, the next log step."""
-    run = Run.create(C.load("ring", tiny), tmp_path / "r")
-    real = run.objective.ctx.sample_batch
-
-    def poisoned(n):
-        b = real(n)
-        return Batch(b.x * float("nan")) if run.step >= 22 else b
-    run.objective.ctx.sample_batch = poisoned
+    run = _poisoned_from_step(Run.create(C.load("ring", tiny), tmp_path / "r"), 22)
     with pytest.raises(NonFiniteLoss, match=r"non-finite values at step 23: loss_d"):
         run.train()
 
