@@ -300,3 +300,63 @@ def test_a_class_with_one_real_image_is_left_out_of_the_diversity_ratio(monkeypa
     with pytest.warns(UserWarning, match=r"diversity_ratio skipped.*\(a, b\)"):
         out = _within_class_on_pixels(monkeypatch, one, 200)
     assert "diversity_ratio" not in out and out["diversity_classes"] == 0 and "fd_within_class" in out
+
+
+def test_caption_class_words_are_one_known_word_each_and_collisions_are_refused():
+    """Folders "T shirt" and "t-shirt" both became the word 't-shirt' (two classes, one caption);
+    "ring,box" stayed one vocabulary word that the tokenizer splits at the comma, so its
+    captions encoded as <unk> <unk>."""
+    from gankit.ops import UNK
+    x = synthetic_images().x
+    y = synthetic_images().labels
+    with pytest.raises(ConfigError, match=r"share a caption word \('T shirt', 't-shirt' -> 't-shirt'"):
+        ConditionalData(ImageDataset(x, y, class_names=["T shirt", "ring,box", "t-shirt", "cat"]), "text")
+    with pytest.raises(ConfigError, match=r"class name\(s\) \[' , '\] hold no caption word"):
+        ConditionalData(ImageDataset(x, y, class_names=["T shirt", " , ", "dog", "cat"]), "text")
+    names = ["T shirt", "ring,box", "Top/Coat  x", "Hat, Cap"]
+    data = ConditionalData(ImageDataset(x, y, class_names=names), "text")
+    assert data.class_names == ["t-shirt", "ring-box", "top-coat-x", "hat-cap"]
+    k = len(names)
+    for bits in torch.cartesian_prod(*[torch.tensor([0, 1])] * 3):
+        captions = data.caption(bits.repeat(k, 1), torch.arange(k))
+        ids = data.vocab.encode(captions, data.max_words)
+        assert not (ids == UNK).any(), captions
+        assert data.vocab.decode(ids) == captions
+        assert [data.parse(c)[0] for c in captions] == list(range(k))
+
+
+def test_a_zero_weight_mixture_mode_is_no_class(tmp_path, tiny):
+    """Means [-2, 0, 2] with weights [1, 0, 1]: the empty mode was a class, so training ended in
+    a ZeroDivisionError (within_class's sample hint), a third of the evaluation's and the grids'
+    classes asked for it, and --label 1 was accepted."""
+    from gankit import api
+    sets = tiny + ["data.name=mixture1d", "data.means=[-2.0, 0.0, 2.0]", "data.stds=[0.2, 0.2, 0.2]",
+                   "data.weights=[1.0, 0.0, 1.0]", "eval.n_samples=300"]
+    run = Run.create(C.load("ring-cgan", sets), tmp_path / "r").train()
+    ds = run.dataset
+    assert ds.classes.tolist() == [0, 2]
+    assert set(ds.mismatched(torch.tensor([0, 2] * 50), torch.Generator().manual_seed(0)).tolist()) == {0, 2}
+    assert set(run.sample(40)[1].tolist()) == {0, 2}          # fixed-noise samples: classes in turn
+    from gankit.metrics.conditional import _enough_for_every_class
+    assert _enough_for_every_class(ds) == 6           # 3 a class, over the 2 classes with data
+    assert "fd_within_class" in run.evaluate(["within_class"])
+    with pytest.raises(ConfigError, match=r"the classes with data are 0, 2"):
+        api.sample(run, 4, label=1)
+    run.close()
+
+
+@pytest.mark.parametrize("d_mode", ["concat", "projection", "acgan", "none"])
+def test_minibatch_features_on_a_conditional_d(tmp_path, tiny, d_mode):
+    """Minibatch std / discrimination on a conditional D were refused as the user's D lacking
+    'head' / 'feature_dim'.  Modes with a linear head on the features (projection, acgan, none)
+    take them; concat, whose MLP reads [features, condition], is refused in the config's terms."""
+    for mb in ("std", "discrimination"):
+        sets = tiny + [f"condition.d_mode={d_mode}", f"objective.minibatch={mb}", "train.steps=2"]
+        if d_mode == "concat":
+            with pytest.raises(ConfigError, match=f"objective.minibatch={mb} with condition.d_mode=concat.*"
+                                                  "use condition.d_mode=projection"):
+                Run.create(C.load("ring-cgan", sets), tmp_path / f"{d_mode}-{mb}")
+            continue
+        run = Run.create(C.load("ring-cgan", sets), tmp_path / f"{d_mode}-{mb}")
+        assert type(run.objective.D.head).__name__ == "MinibatchHead"
+        run.train().close()

@@ -351,3 +351,19 @@ def test_the_held_out_split_of_ordinary_data_is_unchanged(tmp_path):
         assert torch.equal(ds.labels, y[keep]) and torch.equal(ds.heldout_labels, y[hold])
         unlabelled = ImageDataset(x, holdout=holdout)
         assert torch.equal(unlabelled.x, x[keep]) and torch.equal(unlabelled.heldout, x[hold])
+
+
+def test_idx_labels_outside_the_ten_classes_are_refused(tmp_path):
+    """IDX labels 3, 17, 200 were taken: the shipped 10-digit classifier scored them (conditional
+    accuracy capped at 1/3), n_classes was 201 and --label 17 was accepted."""
+    x, y = fake_mnist(tmp_path)
+    write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.where(y == 1, 17, np.where(y == 2, 200, y)).astype(np.uint8))
+    with pytest.raises(ImageDataError, match=r"train-labels-idx1-ubyte.gz: labels 17, 200 lie outside 0-9.*"
+                                             r"data.name=image-folder with one sub-folder of images per class"):
+        DATASETS.build("mnist", {"root": str(tmp_path)})
+    fake_mnist(tmp_path)                                   # the held-out labels are checked too
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.full(20, 10, np.uint8))
+    with pytest.raises(ImageDataError, match=r"t10k-labels-idx1-ubyte.gz: labels 10 lie outside 0-9"):
+        DATASETS.build("mnist", {"root": str(tmp_path)})
+    fake_mnist(tmp_path)
+    assert DATASETS.build("mnist", {"root": str(tmp_path)}).n_classes == 10

@@ -68,6 +68,25 @@ class Vocab:
         return [" ".join(self.words[i] for i in row.tolist() if i != PAD) for row in ids]
 
 
+def _class_words(names: list[str]) -> list[str]:
+    """Each class name as one caption word, by the tokenizer's own rule (lowercase; spaces,
+    commas and '/' become '-'), so a caption's class word always encodes to itself; names
+    that become the same word, or no word, are refused (one word cannot tell two classes apart)."""
+    words = ["-".join(Vocab.tokenize(n.replace("/", " "))) for n in names]
+    empty = [n for n, w in zip(names, words) if not w]
+    if empty:
+        raise ConfigError(f"condition.kind = 'text': class name(s) {empty} hold no caption word "
+                          "(only spaces or commas); rename those class folders")
+    by_word: dict[str, list[str]] = {}
+    for n, w in zip(names, words):
+        by_word.setdefault(w, []).append(n)
+    same = [f"{', '.join(repr(n) for n in ns)} -> {w!r}" for w, ns in by_word.items() if len(ns) > 1]
+    if same:
+        raise ConfigError(f"condition.kind = 'text': class folders share a caption word ({'; '.join(same)}: "
+                          "names are lowercased, spaces, commas and '/' become '-'); rename all but one of each")
+    return words
+
+
 class ConditionalData:
     """Wraps a dataset with labels; everything else is forwarded to it."""
 
@@ -83,9 +102,14 @@ class ConditionalData:
                               "use labelled data (a mixture, MNIST, Fashion-MNIST, a folder with "
                               "sub-folders) or condition.kind = 'none'")
         # the classes with data: labels index a classifier's classes (MNIST-format files of digits
-        # 3, 5, 7 keep those digits), so 0 .. n_classes - 1 may include classes without any
-        self.classes = (torch.arange(self.n_classes) if self.labels is None
-                        else torch.unique(self.labels.long()).sort().values)
+        # 3, 5, 7 keep those digits) and a mixture's labels its modes (a mode of weight 0 has no
+        # samples), so 0 .. n_classes - 1 may include classes without any
+        if self.labels is None:
+            weights = getattr(base, "weights", None)
+            self.classes = (torch.arange(self.n_classes) if weights is None
+                            else (torch.as_tensor(weights) > 0).nonzero()[:, 0])
+        else:
+            self.classes = torch.unique(self.labels.long()).sort().values
         if len(self.classes) < 2:
             raise ConfigError(f"condition.kind = {kind!r}: the data hold one class, so there is nothing to "
                               "condition on (a folder needs two or more class sub-folders); use "
@@ -96,7 +120,7 @@ class ConditionalData:
                                   "use an image dataset or condition.kind = 'label'")
             names = getattr(base, "class_names", None) or [
                 DIGIT_NAMES[i] if self.n_classes <= 10 else f"class{i}" for i in range(self.n_classes)]
-            self.class_names = [n.lower().replace(" ", "-").replace("/", "-") for n in names]
+            self.class_names = _class_words(names)
             need = len(ATTRIBUTES) + 2          # "a", the attribute words, the class
             if max_words < need:            # the example caption is one these data make
                 example = " ".join(["a", *(hi for _, _, hi in ATTRIBUTES), self.class_names[int(self.classes[0])]])

@@ -85,10 +85,12 @@ def _find_idx(root: Path, stem: str) -> Path | None:
     return None
 
 
-def load_idx_dir(root: str | Path, what: str = "MNIST-format") -> dict[str, np.ndarray]:
+def load_idx_dir(root: str | Path, what: str = "MNIST-format", n_labels: int = 10) -> dict[str, np.ndarray]:
     """{"train_x", "train_y", "test_x", "test_y"} from the four standard IDX files in ``root``.
 
-    The test files are optional (without them the held-out split is cut from train).
+    The test files are optional (without them the held-out split is cut from train).  Labels
+    must lie in 0 .. n_labels - 1: they index the shipped classifier's classes (10 for MNIST
+    and Fashion-MNIST), which measures conditional runs.
     """
     root = Path(root).expanduser()
     if root.exists() and not root.is_dir():
@@ -118,8 +120,20 @@ def load_idx_dir(root: str | Path, what: str = "MNIST-format") -> dict[str, np.n
             y = read_idx(yi)
             if y.shape != (len(x),):
                 raise ImageDataError(f"{yi}: {len(y)} labels for {len(x)} images in {xi.name}")
-            out[f"{split}_y"] = y.astype(np.int64)
+            out[f"{split}_y"] = _checked_labels(y, yi, what, n_labels)
     return out
+
+
+def _checked_labels(y: np.ndarray, path: Path, what: str, n_labels: int) -> np.ndarray:
+    """Integer labels in 0 .. n_labels - 1: a label outside would be scored by a classifier that
+    cannot name it (labels 3, 17, 200 capped conditional accuracy at 1/3)."""
+    bad = np.unique(y[(y < 0) | (y >= n_labels)]) if len(y) else y
+    if len(bad):
+        shown = ", ".join(str(int(v)) for v in bad[:5]) + (" ..." if len(bad) > 5 else "")
+        raise ImageDataError(f"{path}: labels {shown} lie outside 0-{n_labels - 1}, the classes of the shipped "
+                             f"{what} classifier; for other classes use data.name=image-folder with one "
+                             "sub-folder of images per class (it trains its own classifier)")
+    return y.astype(np.int64)
 
 
 # ------------------------------------------------------------------ the dataset

@@ -12,6 +12,9 @@ linear in e(c).  Discriminator, on the base D's features h(x):
 ``projection`` logit = w.h + e(c).V h            (Miyato & Koyama 2018)
 ``acgan``      logit = w.h, plus class logits U h (Odena et al. 2017; labels only)
 ``none``       logit = w.h: D never sees c (the ablation: G is then free to ignore c)
+
+Every mode but ``concat`` has the linear head w.h on h alone, so objective.minibatch can
+add its read-out of batch statistics there (w.h + W s(h)); concat's MLP has no such head.
 """
 from __future__ import annotations
 
@@ -101,6 +104,7 @@ class CondDiscriminator(nn.Module):
         if not hasattr(base, "features"):
             raise ValueError(f"{type(base).__name__} has no features(x); it cannot be conditioned")
         self.base, self.encoder, self.mode = base, encoder, mode
+        self.feature_dim = feature_dim          # the size of h, what head (and minibatch features) read
         d = encoder.embed.embedding_dim
         if mode == "concat":
             self.joint = nn.Sequential(nn.Linear(feature_dim + d, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, 1))

@@ -34,6 +34,13 @@ def _spectral_normed(D: nn.Module) -> bool:
 def _minibatch_head(D: nn.Module, batch_size: int, p: "GANParams", world: int) -> nn.Module:
     """D's head with the read-out of minibatch std or discrimination features (objective.minibatch);
     ``batch_size`` is this process's share of the batch."""
+    from gankit.nets.conditional import CondDiscriminator
+    if isinstance(D, CondDiscriminator) and D.mode == "concat":
+        # a conditional D of d_mode concat reads [h, e(c)] with an MLP: there is no linear head
+        # on h alone to add the statistics' read-out to (projection, acgan and none have one)
+        raise ConfigError(f"objective.minibatch={p.minibatch} with condition.d_mode=concat: that D scores "
+                          "[features, condition] with an MLP, not a head on the features; use "
+                          "condition.d_mode=projection (or acgan, none), or objective.minibatch=none")
     _need(D, "head", "minibatch")
     if p.minibatch == "std":
         # D's training batches must split into whole groups (a group at least the batch
