@@ -135,7 +135,7 @@ def main(argv=None):
 
     recipes = [parse_recipe(r) for r in a.recipes]
     labels = [r[0] for r in recipes]
-    jobs = [make_job(label, src, ds, ov + a.set, s)
+    jobs = [make_job(label, src, ds, a.set + ov, s)    # a variant's own override wins over --set
             for ds in a.datasets for label, src, ov in recipes
             for s in range(a.first_seed, a.first_seed + a.seeds)]
     for j in jobs:   # fail fast on a bad recipe, before any training

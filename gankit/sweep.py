@@ -8,7 +8,8 @@ trains and evaluates it in this process; run_sweep runs jobs in worker processes
 record to a JSONL file as soon as it is measured and, with resume, reusing records of the same
 identity (gankit.identity: the resolved config, whatever the label); summarise and
 markdown_table give mean ± standard error over seeds.  A variant on the command line is
-``[LABEL=]SOURCE[@KEY=VALUE@KEY=VALUE...]``, its @ overrides its own.
+``[LABEL=]SOURCE[@KEY=VALUE@KEY=VALUE...]``, its @ overrides its own, applied after the
+common ``--set`` (so a variant's own value of a key wins).
 
 A record: label, source, overrides, the job's tags, seed, config_hash (the identity), steps, the
 metrics as Run.evaluate returns them, cpu_s (CPU seconds of training), wall_s (training and
@@ -329,7 +330,8 @@ def _cmd_sweep(a) -> None:
         if any(o.split("=", 1)[0].strip() == "seed" for o in ov + a.set):
             raise ConfigError(f"variant {label}: seed is set per job; drop seed=... and use "
                               "--first-seed N --seeds K")
-    jobs = [Job(label, src, ov + a.set, s, imports=imports) for label, src, ov in variants
+    # the variant's own @KEY=VALUE is the more specific: it comes last, so it wins over --set
+    jobs = [Job(label, src, a.set + ov, s, imports=imports) for label, src, ov in variants
             for s in range(a.first_seed, a.first_seed + a.seeds)]
     for j in jobs[::a.seeds]:
         j.config()            # a bad variant fails here; the configs' own imports register their metrics
@@ -386,7 +388,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--metrics", default=None, help="comma separated, e.g. modes,jsd (default: all that "
                    "apply)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override for every variant (repeatable)")
+                   help="override for every variant (repeatable); a variant's own @KEY=VALUE wins")
     p.add_argument("--results", default="runs/sweep.jsonl", help="JSONL of finished runs (appended)")
     p.add_argument("--resume", action="store_true",
                    help="reuse runs of the same resolved config already in --results (any label)")

@@ -245,3 +245,15 @@ def test_results_that_name_a_folder_are_refused_before_any_run(tmp_path):
     with pytest.raises(ConfigError, match=r"is a folder; name the JSONL file.*sweep\.jsonl"):
         _cli(["ring-vanilla", "--seeds", "1", "--resume", "--results", str(tmp_path)])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_variants_own_override_wins_over_the_common_set(tmp_path, monkeypatch):
+    """long=ring-vanilla@train.steps=40 --set train.steps=20 trained 20 steps: the common --set
+    came last, so two labels trained one config (same config_hash) and read as two recipes."""
+    from gankit import sweep as S
+    seen = []
+    monkeypatch.setattr(S, "run_sweep", lambda jobs, *a, **k: seen.extend(jobs) or [])
+    _cli(["base=ring-vanilla", "long=ring-vanilla@train.steps=40", "--set", "train.steps=20", "--seeds", "1",
+          "--results", str(tmp_path / "r.jsonl")])
+    steps = {j.label: j.config().train.steps for j in seen}
+    assert steps == {"base": 20, "long": 40}
