@@ -428,3 +428,11 @@ def test_text_samples_reach_the_page_with_control_characters_escaped(tmp_path):
     samples = page[page.index('id="samples"'):]
     assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", samples)
     assert re.search(r"\\u202e|\\x1b|\\x00", samples)
+
+
+def test_pick_snapshots_spreads_over_steps_not_over_files():
+    """Every 50 steps to 20,000, then every 1,000 to 40,000 (a resume with another
+    sample_every): five of six panels came from the first 42% of training."""
+    snaps = [{"step": s} for s in list(range(0, 20001, 50)) + list(range(21000, 40001, 1000))]
+    got = [s["step"] for s in pick_snapshots(snaps, 6)]
+    assert got == [0, 8000, 16000, 24000, 32000, 40000]

@@ -75,7 +75,7 @@ class TrainConfig:
                                    "eval metrics, sample images, the config (pip install "
                                    "'gankit[tensorboard]')")
     live_report: bool = opt(True, "rebuild report.html at snapshots while training (at most ~10% of "
-                                  "the training time); the page reloads itself until the run ends")
+                                  "the session's wall-clock time); the page reloads itself until the run ends")
 
 
 @dataclass

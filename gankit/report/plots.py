@@ -12,10 +12,14 @@ from gankit.report.axes import (PALETTE, _grid, _legend, _plot_key, _style, _sum
 
 
 def pick_snapshots(snaps: list[dict], n: int = 6) -> list[dict]:
-    """At most n snapshots spread evenly over training (always the first and last)."""
+    """At most n snapshots spread evenly over training's steps (always the first and last): the
+    one nearest each of n evenly spaced steps, so a run resumed with another sample_every is
+    not shown mostly from its denser part."""
     if len(snaps) <= n:
         return snaps
-    idx = np.unique(np.linspace(0, len(snaps) - 1, n).round().astype(int))
+    steps = np.array([float(s["step"]) for s in snaps])
+    targets = np.linspace(steps[0], steps[-1], n)
+    idx = np.unique(np.abs(steps[None, :] - targets[:, None]).argmin(1))
     return [snaps[i] for i in idx]
 
 
