@@ -185,3 +185,15 @@ def test_the_too_few_samples_hint_of_prdc_names_a_value_that_works_or_none(tmp_p
     ctx.settings = dataclasses.replace(ctx.settings, n_samples=200, pr_k=10)
     with pytest.warns(UserWarning, match=r"prdc_points skipped.*8 distinct points.*more samples do not help"):
         evaluate(ctx, ["prdc_points"])
+
+
+def test_a_mode_of_weight_zero_is_not_a_mode_to_cover():
+    """A mixture with weights [1, 0, 1] read "modes covered 2/3" for a perfect G, and a G on the
+    empty mode counted it as covered."""
+    modes = torch.tensor([[-2.0], [0.0], [2.0]])
+    perfect = torch.cat([modes[0].repeat(50, 1), modes[2].repeat(50, 1)])
+    m = mode_metrics(perfect, modes, 0.2, weights=[1.0, 0.0, 1.0])
+    assert (m["modes_covered"], m["modes_total"]) == (2, 2) and m["reverse_kl"] == pytest.approx(0.0)
+    wrong = torch.cat([modes[0].repeat(50, 1), modes[1].repeat(50, 1)])
+    m = mode_metrics(wrong, modes, 0.2, weights=[1.0, 0.0, 1.0])
+    assert (m["modes_covered"], m["modes_total"]) == (1, 2) and m["reverse_kl"] == math.inf

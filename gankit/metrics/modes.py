@@ -70,11 +70,12 @@ def mode_metrics(samples: Tensor, modes: Tensor, std, hq_std: float | None = Non
     idx, dist = assign_modes(samples, modes, stds)
     hq = dist <= (radius * float(stds[0]) if stds.numel() == 1 or (stds == stds[0]).all() else radius * stds[idx])
     counts = torch.bincount(idx[hq], minlength=k).double()
-    w = None
+    w, in_data = None, torch.ones(k, dtype=torch.bool)
     if weights is not None:
         w = torch.as_tensor(weights, dtype=torch.float64).reshape(-1)
         if w.numel() != k or (w < 0).any() or not w.sum() > 0:
             raise ValueError(f"weights must be non-negative, one per mode ({k}), not all zero")
+        in_data = w > 0         # a mode of weight 0 is not one of the data's: nothing to cover
         w = None if (w == w[0]).all() else w / w.sum()
     n_hq = int(hq.sum())
     if n_hq:
@@ -85,6 +86,6 @@ def mode_metrics(samples: Tensor, modes: Tensor, std, hq_std: float | None = Non
         rkl = float((p[nz] * torch.log(ratio)).sum())
     else:
         rkl = math.inf
-    return {"modes_covered": int((counts > 0).sum()), "modes_total": k,
+    return {"modes_covered": int((counts[in_data] > 0).sum()), "modes_total": int(in_data.sum()),
             "hq_fraction": n_hq / len(samples), "reverse_kl": rkl,
             "mode_counts": counts.long().tolist()}
