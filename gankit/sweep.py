@@ -98,8 +98,11 @@ def run_job(job: Job, metrics: list[str] | None = None, g_alone: bool = True) ->
                       f"train.log_every={max(50, steps // 20)}"])
     extra = {}
     with tempfile.TemporaryDirectory(prefix="gankit-sweep-") as tmp:
-        t0, w0 = time.process_time(), time.perf_counter()
+        w0 = time.perf_counter()
         run = Run.create(cfg, Path(tmp) / "run")
+        # training's CPU only: building the run (data, nets, the memory check, whose first meta
+        # forward imports torch._dynamo once per worker) would bias each worker's first job
+        t0 = time.process_time()
         run.train(progress=False)
         cpu = time.process_time() - t0
         m = jsonable(run.evaluate(metrics))

@@ -257,3 +257,22 @@ def test_a_variants_own_override_wins_over_the_common_set(tmp_path, monkeypatch)
           "--results", str(tmp_path / "r.jsonl")])
     steps = {j.label: j.config().train.steps for j in seen}
     assert steps == {"base": 20, "long": 40}
+
+
+def test_cpu_seconds_count_training_not_building_the_run(monkeypatch):
+    """A worker's first job counted ~1 s of one-off start-up (the memory check's first meta
+    forward imports torch._dynamo), so the first variant of a short sweep read slower."""
+    import time
+    from gankit import sweep as S
+    from gankit.train.run import Run
+    real = Run.create.__func__
+
+    def slow_create(cls, *a, **k):
+        t = time.process_time()
+        while time.process_time() - t < 0.5:      # CPU spent building, not training
+            pass
+        return real(cls, *a, **k)
+    monkeypatch.setattr(Run, "create", classmethod(slow_create))
+    job = S.Job("v", "ring-vanilla", ["train.steps=5", "train.batch_size=16", "eval.n_samples=100"], 0)
+    r = S.run_job(job, ["modes"])
+    assert r["cpu_s"] < 0.45 < r["wall_s"]
