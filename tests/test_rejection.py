@@ -194,3 +194,19 @@ def test_extending_a_finished_drs_run_is_bit_identical_to_training_straight_thro
     for k, v in a["objective"]["drs"]["D"].items():   # the final fit too: same D, same streams
         assert torch.equal(v, b["objective"]["drs"]["D"][k]), k
     assert torch.equal(a["objective"]["drs"]["M"], b["objective"]["drs"]["M"])
+
+
+def test_a_resume_past_the_fitted_step_shows_g_alone_until_the_new_last_step(tmp_path, tiny_cli):
+    """The sampler fitted at the old last step (6) filtered every snapshot and evaluation of steps
+    7-11 by that step's D, where a straight run shows G alone until its fit at step 12."""
+    import numpy as np
+    torch.set_num_threads(1)
+    over = [a for a in tiny_cli[1::2] if not a.startswith(("train.steps", "train.sample_every"))] + [
+        "objective.drs=true", "objective.drs_steps=5", "train.checkpoint_every=6", "train.sample_every=3",
+        "objective.lr_decay_final=1.0"]
+    Run.create(C.load("ring", over + ["train.steps=12"]), tmp_path / "a").train().close()
+    Run.create(C.load("ring", over + ["train.steps=6"]), tmp_path / "b").train().close()
+    Run.open(tmp_path / "b", ["train.steps=12"]).train().close()
+    snaps = [{int(s["step"]): s for s in RunFolder(tmp_path / r).snapshots()} for r in "ab"]
+    for step in (9, 12):
+        assert np.array_equal(snaps[0][step]["samples"], snaps[1][step]["samples"]), step

@@ -424,3 +424,17 @@ def test_without_a_check_every_step_a_non_finite_mean_names_the_steps_it_covers(
         Trainer(nan_at_step_7(), log_every=5, agree_stop=lambda code: 0).fit(20)
     with pytest.raises(NonFiniteLoss, match=r"at step 7: loss_g"):
         Trainer(nan_at_step_7(), log_every=5).fit(20)
+
+
+def test_a_resume_that_raises_train_steps_averages_its_first_record_as_an_unbroken_run(tmp_path, tiny):
+    """The session ending at step 43 wrote its last-step record and emptied the loss sums, so
+    the resumed run's record at 49 averaged steps 44-49 where an unbroken run's averages 43-49."""
+    over = [o for o in tiny if not o.startswith("train.steps")] + ["train.log_every=7",
+                                                                    "objective.lr_decay_final=1.0"]
+    Run.create(C.load("ring", over + ["train.steps=56"]), tmp_path / "a").train().close()
+    Run.create(C.load("ring", over + ["train.steps=43"]), tmp_path / "b").train().close()
+    Run.open(tmp_path / "b", ["train.steps=56"]).train().close()
+    rec = [{r["step"]: r for r in RunFolder(tmp_path / x).records("train")} for x in "ab"]
+    for step in (49, 56):
+        assert rec[0][step]["loss_d"] == rec[1][step]["loss_d"], step
+        assert rec[0][step]["loss_g"] == rec[1][step]["loss_g"], step

@@ -170,7 +170,11 @@ class Trainer:
                     values = self.reduce_logs(values)
                 values = values.tolist()
                 record = dict(zip(keys, values))
-                sums, count, n_mean = {}, 0, count
+                n_mean = count
+                if self.step % self.log_every == 0:
+                    sums, count = {}, 0
+                # else the last step's own record: its sums go on, so a resume that raises
+                # train.steps averages its next record over the same steps as an unbroken run
                 self.loss_sums, self.loss_count = sums, count
                 bad = [k for k, v in record.items() if not math.isfinite(v)]
                 if bad:

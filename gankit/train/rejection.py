@@ -127,6 +127,11 @@ class RejectionSampler:
                 "while drs was off): samples, eval and the report come from G alone until one is fitted "
                 "by gankit drs RUN (or at the last training step)")
 
+    def forget(self):
+        """Back to unfitted: a sampler fitted on an earlier D judges a G it was not fitted to."""
+        self.M = torch.tensor(float("nan"))
+        self.acceptance = torch.tensor(float("nan"))
+
     def load_state_dict(self, state: dict):
         if "D" not in state:
             return
@@ -174,6 +179,14 @@ class FitAtEnd:
 
     def __init__(self, objective, last_step: int, log):
         self.objective, self.last_step, self.log = objective, last_step, log
+
+    def on_train_start(self, trainer):
+        # a --resume that raises train.steps: the sampler fitted at the old last step belongs to
+        # that step's D, so until the new last step refits it, evaluations and snapshots come
+        # from G alone, as in an unbroken run
+        sampler = getattr(self.objective, "rejection", None)
+        if sampler is not None and sampler.ready and trainer.step < self.last_step:
+            sampler.forget()
 
     def on_step_end(self, trainer):
         if trainer.step == self.last_step:
