@@ -79,5 +79,8 @@ def point_scaler(ds, mode: str) -> PointScaler | None:
         scale = var.mean().sqrt().expand_as(mean)
     else:
         scale = var.sqrt()
-    scale = torch.where(scale > 1e-12, scale, torch.ones_like(scale))   # a constant coordinate stays as is
+    # a constant coordinate stays as is: no spread, or none float32 could hold beside its mean (an
+    # absolute floor would leave data of scale 1e-17 unscaled, where standardising is the fix)
+    constant = (scale <= 0) | (scale <= 1e-12 * mean.abs())
+    scale = torch.where(constant, torch.ones_like(scale), scale)
     return PointScaler(mean.float(), scale.float(), mode)
