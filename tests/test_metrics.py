@@ -196,4 +196,7 @@ def test_a_mode_of_weight_zero_is_not_a_mode_to_cover():
     assert (m["modes_covered"], m["modes_total"]) == (2, 2) and m["reverse_kl"] == pytest.approx(0.0)
     wrong = torch.cat([modes[0].repeat(50, 1), modes[1].repeat(50, 1)])
     m = mode_metrics(wrong, modes, 0.2, weights=[1.0, 0.0, 1.0])
-    assert (m["modes_covered"], m["modes_total"]) == (1, 2) and m["reverse_kl"] == math.inf
+    assert (m["modes_covered"], m["modes_total"]) == (1, 2) and m["hq_fraction"] == 0.5
+    assert m["reverse_kl"] == pytest.approx(math.log(2))      # all HQ mass on one of two modes
+    m = mode_metrics(modes[1].repeat(100, 1), modes, 0.2, weights=[1.0, 0.0, 1.0])
+    assert m["hq_fraction"] == 0.0 and m["reverse_kl"] == math.inf and m["modes_covered"] == 0

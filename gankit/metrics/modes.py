@@ -58,7 +58,8 @@ def mode_metrics(samples: Tensor, modes: Tensor, std, hq_std: float | None = Non
     and is HQ when that distance is within the radius.  ``weights``: the data's mode
     weights; reverse KL = KL(HQ histogram || weights), uniform when None.  With no HQ
     sample there is no histogram: reverse_kl is inf (the worst, never the best; records
-    write it "inf"), as it is when G's HQ samples sit on a mode of weight 0.
+    write it "inf").  A mode of weight 0 is not the data's: it is not counted in modes_total,
+    and samples near it are not high quality.
     """
     if samples.ndim != 2 or samples.shape[1] != modes.shape[1]:
         raise ValueError(f"samples must have shape (n, {modes.shape[1]}), got {tuple(samples.shape)}")
@@ -66,10 +67,6 @@ def mode_metrics(samples: Tensor, modes: Tensor, std, hq_std: float | None = Non
     stds = torch.as_tensor(std, dtype=torch.float64).reshape(-1)
     if stds.numel() not in (1, k) or not (stds > 0).all():
         raise ValueError(f"std must be positive, one value or one per mode ({k}), got {stds.numel()}")
-    radius = hq_radius_std(modes.shape[1], hq_std)
-    idx, dist = assign_modes(samples, modes, stds)
-    hq = dist <= (radius * float(stds[0]) if stds.numel() == 1 or (stds == stds[0]).all() else radius * stds[idx])
-    counts = torch.bincount(idx[hq], minlength=k).double()
     w, in_data = None, torch.ones(k, dtype=torch.bool)
     if weights is not None:
         w = torch.as_tensor(weights, dtype=torch.float64).reshape(-1)
@@ -77,6 +74,11 @@ def mode_metrics(samples: Tensor, modes: Tensor, std, hq_std: float | None = Non
             raise ValueError(f"weights must be non-negative, one per mode ({k}), not all zero")
         in_data = w > 0         # a mode of weight 0 is not one of the data's: nothing to cover
         w = None if (w == w[0]).all() else w / w.sum()
+    radius = hq_radius_std(modes.shape[1], hq_std)
+    idx, dist = assign_modes(samples, modes, stds)
+    hq = dist <= (radius * float(stds[0]) if stds.numel() == 1 or (stds == stds[0]).all() else radius * stds[idx])
+    hq &= in_data[idx]         # near a mode of weight 0 is where the data have no mass
+    counts = torch.bincount(idx[hq], minlength=k).double()
     n_hq = int(hq.sum())
     if n_hq:
         p = counts / n_hq
