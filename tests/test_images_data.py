@@ -353,17 +353,28 @@ def test_the_held_out_split_of_ordinary_data_is_unchanged(tmp_path):
         assert torch.equal(unlabelled.x, x[keep]) and torch.equal(unlabelled.heldout, x[hold])
 
 
-def test_idx_labels_outside_the_ten_classes_are_refused(tmp_path):
+def test_idx_labels_outside_the_ten_classes_are_dropped_with_a_warning(tmp_path, tiny_img):
     """IDX labels 3, 17, 200 were taken: the shipped 10-digit classifier scored them (conditional
-    accuracy capped at 1/3), n_classes was 201 and --label 17 was accepted."""
+    accuracy capped at 1/3), n_classes was 201 and --label 17 was accepted.  Refusing the files
+    stopped unconditional runs on EMNIST-style letters (labels 1-26), which never read them: the
+    images are used without labels."""
+    from gankit import config as C
+    from gankit.config import ConfigError
+    from gankit.train.run import Run
     x, y = fake_mnist(tmp_path)
     write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.where(y == 1, 17, np.where(y == 2, 200, y)).astype(np.uint8))
-    with pytest.raises(ImageDataError, match=r"train-labels-idx1-ubyte.gz: labels 17, 200 lie outside 0-9.*"
-                                             r"data.name=image-folder with one sub-folder of images per class"):
-        DATASETS.build("mnist", {"root": str(tmp_path)})
+    with pytest.warns(UserWarning, match=r"train-labels-idx1-ubyte.gz: labels 17, 200 lie outside 0-9.*"
+                                         r"used without labels.*data.name=image-folder"):
+        ds = DATASETS.build("mnist", {"root": str(tmp_path)})
+    assert ds.labels is None and ds.split_labels("heldout") is None
+    over = tiny_img + ["data.name=mnist", f"data.root={tmp_path}", "eval.metrics=['image_stats']"]
+    with pytest.warns(UserWarning, match="lie outside 0-9"):
+        Run.create(C.load("mnist-dcgan", over), tmp_path / "run").train().close()     # trains
+    with pytest.warns(UserWarning, match="lie outside 0-9"), pytest.raises(ConfigError, match="label"):
+        Run.create(C.load("fashion-cgan", over), tmp_path / "cond")
     fake_mnist(tmp_path)                                   # the held-out labels are checked too
     write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.full(20, 10, np.uint8))
-    with pytest.raises(ImageDataError, match=r"t10k-labels-idx1-ubyte.gz: labels 10 lie outside 0-9"):
-        DATASETS.build("mnist", {"root": str(tmp_path)})
+    with pytest.warns(UserWarning, match=r"t10k-labels-idx1-ubyte.gz: labels 10 lie outside 0-9"):
+        assert DATASETS.build("mnist", {"root": str(tmp_path)}).labels is None
     fake_mnist(tmp_path)
     assert DATASETS.build("mnist", {"root": str(tmp_path)}).n_classes == 10
