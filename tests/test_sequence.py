@@ -356,6 +356,12 @@ def test_nll_and_sampling_go_by_chunks_that_shrink_with_the_vocabulary(monkeypat
     monkeypatch.setattr(seq, "LOGIT_BUDGET", 2 * 4 * 4 * 6)   # 2 rows of (L=4, V=6) logits
     assert model_nll(G, x, 1) == pytest.approx(whole, rel=1e-6)
     assert sizes == [2, 2, 2, 2, 1]
+    # a small vocabulary: the budget would allow 100,000s of rows, whose activations fill memory
+    import gankit.metrics.text as text_metrics
+    monkeypatch.setattr(seq, "LOGIT_BUDGET", 256 * 2 ** 20)
+    monkeypatch.setattr(text_metrics, "NLL_ROWS", 4)
+    sizes.clear()
+    assert model_nll(G, x, 1) == pytest.approx(whole, rel=1e-6) and sizes == [4, 4, 1]
     monkeypatch.setattr(seq, "LOGIT_BUDGET", 2 * 4 * 6)       # 2 rows of one step's V=6 logits
     rows, step = [], G._step
     G._step = lambda inp, state: rows.append(len(inp)) or step(inp, state)
