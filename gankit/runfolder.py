@@ -120,7 +120,7 @@ class RunFolder:
         if not self.path.is_dir() or not {p.name for p in self.path.iterdir()} <= RUN_ENTRIES:
             return False
         try:
-            raw = tomllib.loads(self.config_path.read_text())
+            raw = tomllib.loads(self.config_path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
             return False
         return all(isinstance(raw.get(k), dict) for k in ("train", "optim_d", "generator", "data"))
@@ -232,7 +232,7 @@ class RunFolder:
         """The raw config dict of config.toml."""
         self.require_run()
         try:
-            return tomllib.loads(self.config_path.read_text())
+            return tomllib.loads(self.config_path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
             raise RunFolderError(f"{self.config_path} is damaged ({e}); restore it or train anew") from None
 

@@ -139,3 +139,16 @@ def test_a_value_with_undecodable_bytes_is_refused_naming_the_fix():
     bad = os.fsdecode(b"/tmp/donn\xe9es.csv")
     with pytest.raises(C.ConfigError, match=r"data\.path.*not UTF-8.*ln -s"):
         C.load("ring", ["data.name=points", f"data.path={bad}"])
+
+
+def test_a_utf8_name_under_an_ascii_locale_names_the_locale_not_the_name(monkeypatch):
+    """Under LC_ALL=C Python holds a UTF-8 argument's bytes as surrogates: the fix is a UTF-8
+    locale, not renaming the file; bytes that are not UTF-8 still get the rename advice."""
+    import sys
+    monkeypatch.setattr(sys, "getfilesystemencoding", lambda: "ascii")
+    utf8_bytes = "d\udcc3\udca4t\udcc3\udca4/p.npy"         # "dätä/p.npy" decoded as ASCII
+    with pytest.raises(ConfigError, match=r"data\.path: .*locale that is not UTF-8.*PYTHONUTF8=1") as e:
+        C.load("ring", ["data.name=points", f"data.path={utf8_bytes}"])
+    assert "rename" not in str(e.value)
+    with pytest.raises(ConfigError, match=r"data\.path: .*holds bytes that are not UTF-8.*rename it"):
+        C.load("ring", ["data.name=points", "data.path=bad\udcff.npy"])

@@ -90,3 +90,28 @@ def test_a_checkpoint_of_other_data_is_still_refused(points_run, tmp_path, capsy
     torch.save(state, ck)
     assert main(["sample", str(run), "-n", "5", "--out", str(tmp_path / "s.npy")]) == 1
     assert "belongs to another run" in capsys.readouterr().err
+
+
+def test_a_data_path_under_home_is_recorded_expanded(tmp_path, monkeypatch, tiny):
+    """~ is the home of the one who trains: recorded as typed, another HOME (another user, a
+    job scheduler) would look for the data in the wrong place."""
+    from gankit.train.run import _absolute_data_location
+    home, other = tmp_path / "home", tmp_path / "other"
+    home.mkdir(), other.mkdir()
+    np.save(home / "p.npy", np.random.default_rng(0).normal(size=(300, 2)).astype(np.float32))
+    monkeypatch.setenv("HOME", str(home))
+    run = tmp_path / "run"
+    sets = [a for kv in tiny + ["data.name='points'", "data.path='~/p.npy'", "train.steps=10",
+                                   "eval.metrics=['energy']"] for a in ("--set", kv)]
+    assert main(["train", "ring-vanilla", "--out", str(run), *sets]) == 0
+    assert C.load(RunFolder(run).read_config()).data.params["path"] == str(home / "p.npy")
+    monkeypatch.setenv("HOME", str(other))
+    assert main(["sample", str(run), "-n", "3", "--out", str(tmp_path / "s.npy")]) == 0
+    (home / "p.npy").rename(other / "p.npy")                 # moved: its new place given with ~
+    assert main(["train", "--resume", "--out", str(run), "--set", "data.path=~/p.npy",
+                 "--set", "train.steps=12"]) == 0
+    assert C.load(RunFolder(run).read_config()).data.params["path"] == str(other / "p.npy")
+    cfg = C.load("ring", ["data.name=points", "data.path=~/q.npy"])
+    cfg.data.params["root"] = "~/images"                     # data.root of an image folder
+    _absolute_data_location(cfg)
+    assert (cfg.data.params["path"], cfg.data.params["root"]) == (str(other / "q.npy"), str(other / "images"))

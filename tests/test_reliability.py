@@ -434,3 +434,18 @@ def test_a_checkpoint_pruned_while_a_reader_loads_it_is_not_damage(tiny_run_dir,
         state, path = folder.load_checkpoint()
     assert state["step"] == 40 and path.name == "step_00000040.pt"
     assert calls == ["step_00000030.pt", "step_00000040.pt"]
+
+
+def test_a_config_with_non_ascii_text_reads_under_an_ascii_locale(tmp_path):
+    """TOML is UTF-8 whatever the locale: an ASCII locale (LC_ALL=C) must not call config.toml
+    damaged, nor a run folder's config not a run's."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.toml").write_text(C.dumps_toml(C.load("ring", ["data.name=points", "data.path=/d\u00e4t\u00e4/p.npy"])),
+                                     encoding="utf-8")
+    probe = ("import sys; from gankit.runfolder import RunFolder; f = RunFolder(sys.argv[1]); "
+             "assert f.is_gankit_run(); print(ascii(f.read_config()['data']['path']))")
+    env = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0", "PYTHONPATH": str(ROOT)}
+    p = subprocess.run([sys.executable, "-c", probe, str(run)], capture_output=True, text=True, env=env, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == ascii("/d\u00e4t\u00e4/p.npy")

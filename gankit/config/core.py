@@ -12,6 +12,7 @@ import dataclasses
 import difflib
 import math
 import os
+import sys
 import tomllib
 import types
 import typing
@@ -140,14 +141,36 @@ def coerce_value(tp, value, where: str, meta: dict | None = None):
         if any("\ud800" <= ch <= "\udfff" for ch in value):
             # a file name's undecodable bytes (surrogateescape): TOML holds only Unicode, so
             # config.toml could not record the value and a resume would not find it
-            raise ConfigError(f"{where}: {value!r} holds bytes that are not UTF-8 (a file name in another "
-                              "encoding?), which config.toml cannot record; rename it, or link to it from a "
-                              "UTF-8 name (ln -s)")
+            raise ConfigError(_undecodable(value, where))
         v = value
     else:
         raise ConfigError(f"{where}: unsupported type {_fmt_type(tp)}")
     _check_bounds(v, where, meta)
     return v
+
+
+def _fs_utf8() -> bool:
+    return sys.getfilesystemencoding().lower().replace("_", "-") in ("utf-8", "utf8")
+
+
+def locale_message(name: str, where: str) -> str:
+    """Why a UTF-8 name cannot be used here: Python decodes names (arguments, file names) in
+    the locale's encoding, and an ASCII locale (LC_ALL=C) cannot spell a non-ASCII letter."""
+    return (f"{where}: {name!r} is a UTF-8 name, but Python runs under a locale that is not UTF-8 "
+            f"(names are read as {sys.getfilesystemencoding()}, e.g. LC_ALL=C); run gankit with "
+            "PYTHONUTF8=1 (or LANG=C.UTF-8)")
+
+
+def _undecodable(value: str, where: str) -> str:
+    """The error for a string holding a name's undecodable bytes (lone surrogates)."""
+    try:
+        name = os.fsencode(value).decode("utf-8")
+    except UnicodeError:        # bytes that are not UTF-8, or text mixed with them
+        name = None
+    if name is not None and not _fs_utf8():      # the bytes are UTF-8: the locale is the cause
+        return locale_message(name, where)
+    return (f"{where}: {value!r} holds bytes that are not UTF-8 (a file name in another encoding?), "
+            "which config.toml cannot record; rename it, or link to it from a UTF-8 name (ln -s)")
 
 
 def _check_bounds(v, where, meta):

@@ -15,6 +15,7 @@ averaging hooks).  Only rank 0 (``is_main``) writes the folder.
 """
 from __future__ import annotations
 
+import os
 import signal
 import time
 import warnings
@@ -26,6 +27,7 @@ import torch
 from gankit import config as C
 from gankit import __version__, seeds
 from gankit.config import RunConfig
+from gankit.config.core import locale_message
 from gankit.data import build_dataset, build_run_dataset
 from gankit.data.scaling import point_scaler
 from gankit.identity import DATA_LOCATION_KEYS, run_identity
@@ -48,11 +50,23 @@ from gankit.train.signals import StopOnSignal, TrainingInterrupted
 
 
 def _absolute_data_location(cfg: RunConfig):
-    """data.path / data.root as absolute paths (relative ones are to the current folder)."""
+    """data.path / data.root as absolute paths, ~ expanded (relative ones are to the current
+    folder), so the run opens from any folder and under any HOME later."""
     for key in DATA_LOCATION_KEYS:
         where = cfg.data.params.get(key)
-        if isinstance(where, str) and where and not Path(where).expanduser().is_absolute():
-            cfg.data.params[key] = str(Path(where).expanduser().absolute())
+        if not isinstance(where, str) or not where:
+            continue
+        try:
+            os.fsencode(where)
+        except UnicodeEncodeError:    # a UTF-8 name (config.toml) this locale cannot spell
+            raise C.ConfigError(locale_message(where, f"data.{key}")) from None
+        try:
+            full = str(Path(where).expanduser().absolute())
+        except RuntimeError:          # ~ or ~user whose home folder is unknown
+            raise C.ConfigError(f"data.{key}: {where!r}: the home folder its ~ names is unknown (no such user, "
+                                "or HOME is not set); give the full path") from None
+        if full != where:
+            cfg.data.params[key] = full
 
 
 class Run(RunSampling, RunEvaluation, RunState):
