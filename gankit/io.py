@@ -1,5 +1,6 @@
 """Files written so that a crash leaves the old file or the new one, never half of either;
-and read so that damage is reported, never executed.  No gankit imports."""
+read so that damage is reported, never executed; and the folder gankit's caches live in.
+No gankit imports."""
 from __future__ import annotations
 
 import errno
@@ -17,6 +18,34 @@ import numpy as np
 
 
 TMP_SUFFIX = ".tmp"
+
+CACHE_ENV = "GANKIT_CACHE"
+_warned_no_cache = False
+
+
+def cache_folder(part: str = "") -> Path | None:
+    """gankit's cache folder (with ``part``, that sub-folder of it): $GANKIT_CACHE when set and
+    not empty, else ~/.cache/gankit.  None, with one warning per process, when there is no home
+    folder to put it in (HOME unset and a user id with no passwd entry, as under ``docker run
+    --user``): every cache only saves time, so its users then work without it."""
+    global _warned_no_cache
+    root = os.environ.get(CACHE_ENV)     # empty counts as unset: "" would mean the current folder
+    if not root:
+        try:
+            home = Path.home()
+        except (RuntimeError, KeyError, OSError):
+            home = None
+        # a home that is not absolute ("~" itself where Python cannot expand it) would put the
+        # cache in whatever folder the process runs in
+        if home is None or not home.is_absolute():
+            if not _warned_no_cache:
+                _warned_no_cache = True
+                warnings.warn(f"no home folder (HOME is not set and this user has none), so gankit "
+                              f"keeps no caches; set {CACHE_ENV} (or HOME) to a writable folder to "
+                              "keep them", stacklevel=2)
+            return None
+        root = home / ".cache" / "gankit"
+    return Path(root) / part if part else Path(root)
 
 
 class WriteError(OSError):

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from gankit import api
+from gankit.io import read_jsonl
 from gankit.metrics import reference as R
 
 METRICS = ["modes", "jsd"]
@@ -163,3 +164,63 @@ def test_a_users_metric_whose_code_changed_gets_a_new_reference_key(tmp_path):
         return _user_code_hash()
     one, again, two = define(1.0), define(1.0), define(2.0)
     assert base != one == again != two
+
+
+@pytest.fixture
+def no_home(monkeypatch):
+    """No home folder: HOME unset and a user id with no passwd entry (``docker run --user 12345``)."""
+    import pwd
+
+    from gankit import io
+
+    def unknown(uid):
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+    monkeypatch.delenv("HOME", raising=False)
+    monkeypatch.setattr(pwd, "getpwuid", unknown)
+    monkeypatch.setattr(io, "_warned_no_cache", False, raising=False)
+
+
+def _no_cache_warnings(record):
+    return [w for w in record if "GANKIT_CACHE" in str(w.message) and "HOME" in str(w.message)]
+
+
+def test_without_a_home_folder_the_final_evaluation_and_report_are_written(tmp_path, tiny, monkeypatch, no_home):
+    """Path.home() raised out of the reference cache: the run's final evaluation and report were lost."""
+    monkeypatch.delenv("GANKIT_CACHE")
+    monkeypatch.chdir(tmp_path)
+    with pytest.warns(UserWarning) as record:
+        api.train("ring", out=tmp_path / "run", overrides=tiny + ['eval.metrics=["modes", "jsd"]', "train.steps=10"],
+                  log=None)
+    assert len(_no_cache_warnings(record)) == 1
+    assert (tmp_path / "run" / "report.html").is_file()
+    kinds = [r.get("kind") for r in read_jsonl(tmp_path / "run" / "metrics.jsonl")]
+    assert "eval" in kinds and "reference" in kinds
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]        # no cache in the current folder
+
+
+def test_without_a_home_folder_the_feature_cache_computes_and_keeps_nothing(tmp_path, monkeypatch, no_home):
+    from gankit.metrics import feature_nets as FN
+    monkeypatch.delenv("GANKIT_CACHE")
+    monkeypatch.chdir(tmp_path)
+    calls = []
+
+    def make():
+        calls.append(1)
+        return {"features": torch.ones(3, 2).numpy(), "probs": torch.zeros(3, 0).numpy()}
+    with pytest.warns(UserWarning) as record:
+        FN.feature_cache(["k"], make)
+        out = FN.feature_cache(["k"], make)
+    assert len(calls) == 2 and out["features"].shape == (3, 2)
+    assert len(_no_cache_warnings(record)) == 1 and list(tmp_path.iterdir()) == []
+
+
+def test_an_empty_gankit_cache_means_the_default_folder_for_every_cache(tmp_path, monkeypatch):
+    """GANKIT_CACHE= put the oracle's samples in the current folder, the other caches in ~/.cache."""
+    from gankit.io import cache_folder
+    from gankit.metrics import feature_nets as FN
+    monkeypatch.setenv("GANKIT_CACHE", "")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache_folder() == tmp_path / "home" / ".cache" / "gankit"
+    assert FN.cache_dir() == cache_folder("features") == cache_folder() / "features"
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "c"))
+    assert FN.cache_dir() == tmp_path / "c" / "features"

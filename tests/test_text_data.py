@@ -219,3 +219,59 @@ def test_oracle_cache_of_the_old_unchecked_format_is_not_trusted(tmp_path, monke
     _, train, _ = _oracle_data(50, 8, 8, 30, 10, 4)
     assert not bool((train == 3).all())
     _oracle_data.cache_clear()
+
+
+@pytest.fixture
+def no_home(monkeypatch):
+    """No home folder: HOME unset and a user id with no passwd entry (``docker run --user 12345``)."""
+    import pwd
+
+    from gankit import io
+
+    def unknown(uid):
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+    monkeypatch.delenv("HOME", raising=False)
+    monkeypatch.setattr(pwd, "getpwuid", unknown)
+    monkeypatch.setattr(io, "_warned_no_cache", False, raising=False)
+
+
+ORACLE = dict(vocab=50, seq_len=8, hidden=8, n_train=30, n_test=10, seed=4)
+
+
+def test_oracle_cache_in_gankit_cache_needs_no_home_folder(tmp_path, monkeypatch, no_home):
+    """The default ~/.cache was computed even with GANKIT_CACHE set, and raised without a home."""
+    from gankit.data.oracle import _oracle_data
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path))
+    _oracle_data.cache_clear()
+    _oracle_data(**ORACLE)
+    _oracle_data.cache_clear()
+    assert len(list(tmp_path.glob("oracle-v2-*.pt"))) == 1
+
+
+def test_oracle_without_a_home_folder_or_gankit_cache_draws_its_samples_with_one_warning(tmp_path, monkeypatch, no_home):
+    from gankit.data.oracle import _oracle_data
+    monkeypatch.delenv("GANKIT_CACHE")
+    monkeypatch.chdir(tmp_path)
+    _oracle_data.cache_clear()
+    with pytest.warns(UserWarning, match="GANKIT_CACHE") as record:
+        _, a, _ = _oracle_data(**ORACLE)
+        _oracle_data.cache_clear()
+        _, b, _ = _oracle_data(**ORACLE)
+    _oracle_data.cache_clear()
+    assert torch.equal(a, b) and a.shape == (30, 8)
+    assert len([w for w in record if "HOME" in str(w.message)]) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_oracle_cache_with_an_empty_gankit_cache_goes_to_the_default_folder(tmp_path, monkeypatch):
+    """GANKIT_CACHE= wrote the oracle's samples into the current folder."""
+    from gankit.data.oracle import _oracle_data
+    monkeypatch.setenv("GANKIT_CACHE", "")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+    _oracle_data.cache_clear()
+    _oracle_data(**ORACLE)
+    _oracle_data.cache_clear()
+    assert list((tmp_path / "cwd").iterdir()) == []
+    assert len(list((tmp_path / "home" / ".cache" / "gankit").glob("oracle-v2-*.pt"))) == 1

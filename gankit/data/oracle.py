@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,7 @@ from torch import Tensor, nn
 
 from gankit.config import opt
 from gankit.data.text import TextDataset
-from gankit.io import save_atomic
+from gankit.io import cache_folder, save_atomic
 from gankit.ops import inverse_cdf_sample
 from gankit.registry import DATASETS
 
@@ -81,11 +80,6 @@ class OracleDataset(TextDataset):
         return self.oracle.token_nll(torch.as_tensor(x).long()).mean(1)
 
 
-def cache_dir() -> Path:
-    """Where generated data is cached: $GANKIT_CACHE, else ~/.cache/gankit."""
-    return Path(os.environ.get("GANKIT_CACHE", Path.home() / ".cache" / "gankit"))
-
-
 ORACLE_CACHE_FORMAT = "gankit-oracle-samples"
 
 
@@ -132,15 +126,17 @@ def _oracle_data(vocab: int, seq_len: int, hidden: int, n_train: int, n_test: in
     g = torch.Generator().manual_seed(seed)
     oracle = OracleLSTM(vocab, hidden, g)
     key = f"oracle-v2-{vocab}-{seq_len}-{hidden}-{n_train}-{n_test}-{seed}"
-    path = cache_dir() / f"{key}.pt"
-    x = _cached_samples(path, key, (n_train + n_test, seq_len), vocab)
+    folder = cache_folder()
+    path = None if folder is None else folder / f"{key}.pt"
+    x = None if path is None else _cached_samples(path, key, (n_train + n_test, seq_len), vocab)
     if x is None:
         x = oracle.generate(n_train + n_test, seq_len, g)
-        try:
-            save_atomic({"format": ORACLE_CACHE_FORMAT, "samples": x,
-                         "sha256": _samples_digest(key, x)}, path)
-        except OSError:
-            pass   # a read-only home: no cache, same data
+        if path is not None:
+            try:
+                save_atomic({"format": ORACLE_CACHE_FORMAT, "samples": x,
+                             "sha256": _samples_digest(key, x)}, path)
+            except OSError:
+                pass   # a read-only home: no cache, same data
     return oracle, x[:n_train], x[n_train:]
 
 

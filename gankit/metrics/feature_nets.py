@@ -14,7 +14,8 @@ Weights are drawn from torch.Generator().manual_seed(seed) (Kaiming normal), so 
 machine with the same torch builds the same net; the cache key includes their hash.
 
 Cache: ``feature_cache(key_parts, make)`` keeps float32 arrays in
-``$GANKIT_CACHE`` (default ~/.cache/gankit)/features/<sha1>.npz, keyed by a hash of
+``$GANKIT_CACHE`` (default ~/.cache/gankit; none without a home folder, see
+``gankit.io.cache_folder``)/features/<sha1>.npz, keyed by a hash of
 the data and the feature net's weights.  Each file also holds a sha1 of its key and
 arrays, written with them: a file that cannot be read, holds objects (loaded with
 allow_pickle=False), lacks that digest or does not match it (cut short, edited, copied
@@ -33,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-CACHE_ENV = "GANKIT_CACHE"
+from gankit.io import CACHE_ENV, cache_folder  # noqa: F401  (CACHE_ENV: named here by callers)
 
 
 class RandomConvFeatures(nn.Module):
@@ -106,8 +107,9 @@ def file_hash(path) -> str:
     return h.hexdigest()
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "gankit") / "features"
+def cache_dir() -> Path | None:
+    """The feature cache's folder, or None where gankit keeps no caches (``cache_folder``)."""
+    return cache_folder("features")
 
 
 DIGEST = "_sha1"
@@ -144,8 +146,9 @@ def feature_cache(key_parts: list[str], make, names=("features", "probs"),
     """Arrays ``names`` from the cache file for ``key_parts``, or ``make()`` (a dict) saved there.
     ``widths``: {name: columns} the arrays must have, where the caller knows them."""
     key = hashlib.sha1("\x00".join(key_parts).encode()).hexdigest()
-    path = cache_dir() / f"{key}.npz"
-    if path.is_file():
+    folder = cache_dir()
+    path = None if folder is None else folder / f"{key}.npz"
+    if path is not None and path.is_file():
         try:
             with np.load(path, allow_pickle=False) as z:
                 missing = [n for n in names if n not in z.files]
@@ -157,6 +160,8 @@ def feature_cache(key_parts: list[str], make, names=("features", "probs"),
         except Exception as e:   # truncated, corrupt, or a pickle: never trusted
             warnings.warn(f"feature cache {path} is damaged ({type(e).__name__}); recomputing", stacklevel=2)
     out = {n: np.asarray(v, dtype=np.float32) for n, v in make().items()}
+    if path is None:
+        return out
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + f".{os.getpid()}.tmp.npz")

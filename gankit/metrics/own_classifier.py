@@ -77,13 +77,15 @@ def dataset_classifier(ds):
                           "put each class in its own sub-folder")
     from safetensors import safe_open
     from safetensors.torch import load_file, save_file
-    from gankit.metrics.feature_nets import cache_dir, tensor_hash
+    from gankit.io import cache_folder
+    from gankit.metrics.feature_nets import tensor_hash
     x, y = ds.split("train"), ds.split_labels("train")
     n_classes = int(ds.n_classes or int(y.max()) + 1)
     name = tensor_hash(x, y) + "-" + recipe() + f"-c{n_classes}"
-    path = cache_dir().parent / "classifiers" / f"{name[:24]}.safetensors"
+    folder = cache_folder("classifiers")
+    path = None if folder is None else folder / f"{name[:24]}.safetensors"
     arch = {"in_channels": x.shape[1], "n_classes": n_classes}
-    if path.is_file():
+    if path is not None and path.is_file():
         try:
             with safe_open(str(path), "pt") as f:
                 meta = f.metadata() or {}
@@ -99,6 +101,8 @@ def dataset_classifier(ds):
     held, hy = getattr(ds, "heldout", None), ds.split_labels("heldout")
     acc = accuracy(net, ds.split("heldout"), hy) if held is not None and hy is not None else float("nan")
     net.meta = {"key": name, "arch": json.dumps(arch), "heldout_accuracy": f"{acc:.4f}", "recipe": recipe()}
+    if path is None:
+        return net
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path), metadata=net.meta)

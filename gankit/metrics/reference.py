@@ -261,7 +261,7 @@ def cached_reference(dataset, settings, seed: int, names: list[str] | None, *, d
     """``evaluate_reference``, read from $GANKIT_CACHE/reference/ when the same row was
     measured before (see ``reference_key``; ``data_cfg`` and ``settings_dict``: the run's
     data and eval settings as plain dicts); a damaged or foreign file is measured again and
-    replaced, never trusted.
+    replaced, never trusted.  Without a cache folder (``gankit.io.cache_folder``) it is measured.
 
     Beside each <key>.json lies <key>.sha1, the digest of the row as written: a row with a
     key deleted or a value changed no longer matches it (which keys a measurement yields
@@ -269,10 +269,12 @@ def cached_reference(dataset, settings, seed: int, names: list[str] | None, *, d
     value must also be of its key's kind (``_row_fault``)."""
     import json
 
-    from gankit.io import jsonable, write_text_atomic
-    from gankit.metrics.feature_nets import cache_dir
+    from gankit.io import cache_folder, jsonable, write_text_atomic
+    folder = cache_folder("reference")
+    if folder is None:
+        return jsonable(evaluate_reference(dataset, settings, seed, names))
     key = reference_key(dataset, data_cfg, settings_dict, seed, names)
-    path = cache_dir().parent / "reference" / f"{key}.json"
+    path = folder / f"{key}.json"
     digest = path.with_suffix(".sha1")
     if path.is_file():
         try:
