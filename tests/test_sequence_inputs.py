@@ -138,3 +138,22 @@ def test_nll_oracle_scores_the_samples_by_chunks_that_fit_the_logit_budget(monke
     monkeypatch.setattr(seq, "LOGIT_BUDGET", 4 * 5 * 7 * 4)   # 4 rows of (L=5, V=7) logits
     assert _nll_oracle(ctx)["nll_oracle"] == pytest.approx(want, rel=1e-6)
     assert sizes == [4, 4, 1]
+
+
+def test_bleu_needs_no_home_folder():
+    """NLTK's import raised ValueError ("Could not find a default download directory") where
+    there is no home folder (HOME unset, a user id with no passwd entry): seqgan-oracle's
+    evaluation ended in a traceback."""
+    import os
+    import subprocess
+    import sys
+    code = ("import pwd\n"
+            "def _none(uid): raise KeyError(uid)\n"
+            "pwd.getpwuid = _none\n"
+            "from gankit.metrics.text import bleu_scores, self_bleu_scores\n"
+            "print(bleu_scores([['a', 'b']], [['a', 'b'], ['a', 'c']])[2], "
+            "self_bleu_scores([['a', 'b'], ['a', 'b']])[2])\n")
+    env = {k: v for k, v in os.environ.items() if k != "HOME"}
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["1.0", "1.0"]

@@ -26,10 +26,35 @@ BLEU_REFERENCES = 200   # NLTK scores each hypothesis against every reference: ~
 ORDERS = (2, 3, 4, 5)
 
 
+def _nltk_bleu():
+    """NLTK's sentence_bleu and SmoothingFunction.  NLTK's import looks for a download folder
+    under the home folder and raises ValueError where there is none (HOME unset, a user id
+    with no passwd entry); BLEU downloads nothing, so the import then runs with a temporary
+    folder as HOME."""
+    try:
+        from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
+    except ValueError:
+        import os
+        import sys
+        import tempfile
+        for name in [m for m in sys.modules if m == "nltk" or m.startswith("nltk.")]:
+            del sys.modules[name]            # the failed import's half-made modules
+        before = os.environ.get("HOME")
+        os.environ["HOME"] = tempfile.gettempdir()
+        try:
+            from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
+        finally:
+            if before is None:
+                del os.environ["HOME"]
+            else:
+                os.environ["HOME"] = before
+    return sentence_bleu, SmoothingFunction
+
+
 def bleu_scores(hypotheses: list[list[str]], references: list[list[str]],
                 orders=ORDERS) -> dict[int, float]:
     """Mean sentence BLEU-n of each hypothesis against all references (uniform n-gram weights)."""
-    from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
+    sentence_bleu, SmoothingFunction = _nltk_bleu()
     smooth = SmoothingFunction().method1
     weights = [tuple([1.0 / n] * n) for n in orders]
     sums = [0.0] * len(orders)
@@ -42,7 +67,7 @@ def bleu_scores(hypotheses: list[list[str]], references: list[list[str]],
 
 def self_bleu_scores(hypotheses: list[list[str]], orders=ORDERS) -> dict[int, float]:
     """Mean BLEU-n of each hypothesis against all the others (diversity: lower is more diverse)."""
-    from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
+    sentence_bleu, SmoothingFunction = _nltk_bleu()
     if len(hypotheses) < 2:
         raise ValueError(f"self-BLEU compares each hypothesis with the others: needs 2 or more, got {len(hypotheses)}")
     smooth = SmoothingFunction().method1
