@@ -41,6 +41,10 @@ def test_moved_data_are_named_with_the_fix_and_found_again(points_run, tmp_path,
     assert main(["sample", str(run), "-n", "5", "--out", out]) == 2
     err = capsys.readouterr().err
     assert str(data) in err and "--set data.path=NEW" in err and "config.toml" in err
+    # a --set place that is not there either: named as given, not as what the run trained on
+    assert main(["sample", str(run), "-n", "5", "--out", out, "--set", f"data.path={tmp_path / 'nowhere.npy'}"]) == 2
+    err = capsys.readouterr().err
+    assert "nowhere.npy" in err and "was trained on" not in err
     where = ["--set", f"data.path={moved}"]
     assert main(["sample", str(run), "-n", "5", "--out", out, *where]) == 0
     assert main(["eval", str(run), "--no-record", "--metrics", "mmd", "--set", "eval.n_samples=100", *where]) == 0

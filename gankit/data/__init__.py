@@ -32,6 +32,7 @@ def build_run_dataset(cfg, run_dir):
         if not moved:
             raise
         k, v = moved[0]
-        raise ConfigError(f"{e}. {run_dir} was trained on data.{k} = {v!r}: if the data moved, give their "
+        # v is config.toml's value or the reader's own --set: say nothing about which
+        raise ConfigError(f"{e}. {run_dir}: nothing at data.{k} = {v!r}; if the data moved, give their "
                           f"new place with --set data.{k}=NEW (gankit eval, sample, report, invert, complete, "
                           f"train --resume) or in {Path(run_dir) / 'config.toml'}") from None
