@@ -11,6 +11,7 @@ import warnings
 from pathlib import Path
 
 from gankit.config import ConfigError
+from gankit.streams import GuardedStdout, QuietStream, StdoutFailed, discard, shown
 
 
 def _cmd_train(a):
@@ -40,10 +41,24 @@ def _cmd_train(a):
         return
     result = {k: v for k, v in run.folder.records("eval")[-1].items()
               if k not in ("step", "kind", "settings", "source")}
-    print(_summary(result))
-    from gankit.io import displayable    # a folder name's undecodable bytes: a strict terminal refuses them
-    print(f"run folder: {displayable(run.dir.resolve())}")
-    print(f"report:     {displayable(run.folder.report_path.resolve())}")
+    try:
+        print(_summary(result))
+        print(f"run folder: {shown(run.dir.resolve())}")
+        print(f"report:     {shown(run.folder.report_path.resolve())}")
+        sys.stdout.flush()    # a file's buffer is written here, while the failure can be told
+    except StdoutFailed as e:
+        e.note = "the run folder is complete"
+        raise
+
+
+def _expand_home(args):
+    """~ in a path argument (bash leaves it as it is after = or in quotes): expanded as
+    data.path and --images are, not made a folder named ~."""
+    for name in ("out", "run_dir"):
+        if isinstance(getattr(args, name, None), str):
+            setattr(args, name, os.path.expanduser(getattr(args, name)))
+    if isinstance(getattr(args, "run_dirs", None), list):
+        args.run_dirs = [os.path.expanduser(d) if isinstance(d, str) else d for d in args.run_dirs]
 
 
 def _default_out(source: str, overrides: list[str]) -> str:
@@ -116,14 +131,13 @@ def _cmd_eval(a):
     else:
         print(f"step {run.step}: {_summary(result)}")
         if not a.no_record:
-            print(f"recorded in {run.folder.records_path} (kind \"eval\"); gankit report {a.run_dir} "
-                  "shows it", file=sys.stderr)
+            print(f"recorded in {shown(run.folder.records_path, sys.stderr)} (kind \"eval\"); gankit report "
+                  f"{shown(a.run_dir, sys.stderr)} shows it", file=sys.stderr)
 
 
 def _cmd_report(a):
     from gankit.report import write_report
-    from gankit.io import displayable
-    print(f"report: {displayable(write_report(a.run_dir, overrides=data_location_sets(a.set)[0]).resolve())}")
+    print(f"report: {shown(write_report(a.run_dir, overrides=data_location_sets(a.set)[0]).resolve())}")
 
 
 def output_file(command: str, out: str, example: str) -> Path:
@@ -142,11 +156,11 @@ def _cmd_compare(a):
         output_file("compare", a.out, "compare.html")
     if a.json or a.text:
         data = CMP.compare_data(a.run_dirs)
-        print(CMP.to_json(data) if a.json else CMP.to_text(data))
+        print(shown(CMP.to_json(data) if a.json else CMP.to_text(data)))   # the runs' paths in it
     if a.out or not (a.json or a.text):
         out = CMP.write_compare(a.run_dirs, a.out or "compare.html")
-        from gankit.io import displayable
-        print(f"compare: {displayable(out.resolve())}", file=sys.stderr if a.json else sys.stdout)
+        stream = sys.stderr if a.json else sys.stdout
+        print(f"compare: {shown(out.resolve(), stream)}", file=stream)
 
 
 def _cmd_list(a):
@@ -269,13 +283,42 @@ def _oom_advice(e: BaseException) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run one command.  Every expected failure prints ``gankit: error: ...`` (one line, no
     traceback) and returns 2 for bad input (a config, an argument, a data file), 1 for
-    anything else (a run folder, the disk, memory), 128 + the signal on SIGINT/SIGTERM."""
+    anything else (a run folder, the disk, memory), 128 + the signal on SIGINT/SIGTERM.
+    Diagnostics (stderr) that cannot be written are dropped, never stopping the command; a
+    standard output that cannot be written returns 1, or 0 silently for a reader that left
+    (``gankit list | head``)."""
+    out, err = sys.stdout, sys.stderr
+    guarded_out, guarded_err = (GuardedStdout(out) if out is not None else None), QuietStream(err)
+    sys.stdout, sys.stderr = guarded_out, guarded_err
+    try:
+        return _main(argv)
+    except StdoutFailed as e:    # --help, --version
+        return _stdout_failed(e)
+    finally:
+        sys.stdout, sys.stderr = out, err
+        if guarded_out is not None and guarded_out.failed:
+            discard(out)
+        if err is not None and guarded_err.failed:
+            discard(err)
+
+
+def _stdout_failed(e: StdoutFailed) -> int:
+    if e.error.errno == errno.EPIPE:    # the reader took what it wanted (| head): not an error
+        return 0
+    note = f"; {e.note}" if e.note else ""
+    print(f"gankit: error: could not write to standard output: {e.error.strerror or _one_line(e.error)}"
+          f"{note}", file=sys.stderr)
+    return 1
+
+
+def _main(argv: list[str] | None) -> int:
     import signal
     import threading
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as e:   # argparse has printed its one-line message
         return e.code if isinstance(e.code, int) else 2
+    _expand_home(args)
     from gankit.builtins import import_modules, load_builtins
     from gankit.io import DISK_FULL, os_error_cause, write_failure
     from gankit.runfolder import RunFolderError
@@ -289,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
         load_builtins()
         import_modules(getattr(args, "imports", None) or [])
         rc = args.fn(args)
+        if sys.stdout is not None:
+            sys.stdout.flush()    # a file's buffer is written here, while a failure can be told
     except (ConfigError, RunFolderError, NonFiniteLoss) as e:
         print(f"gankit: error: {_one_line(e)}", file=sys.stderr)
         return 2 if isinstance(e, ConfigError) else 1

@@ -186,8 +186,9 @@ def _cmd_invert(a):
     inv = invert_run(run, x, **_options(a))
     out = Path(a.out or Path(a.run_dir) / "inversion")
     s = _write(out, x, inv, {}, [x.numpy(), inv.recon.numpy()], "reconstructions")
+    from gankit.streams import shown
     print(f"inverted {s['n']} images: MSE per pixel mean {s['mse_mean']:.4f}, median "
-          f"{s['mse_median']:.4f}; wrote {out}/reconstructions.npy, errors.csv, summary.json")
+          f"{s['mse_median']:.4f}; wrote {shown(out / 'reconstructions.npy')}, errors.csv, summary.json")
 
 
 def _cmd_complete(a):
@@ -201,8 +202,9 @@ def _cmd_complete(a):
     masked = x * (1 - missing)
     s = _write(out, x, inv, {"missing_mse_mean": float(hole.mean())},
                [x.numpy(), masked.numpy(), filled.numpy()], "completions")
-    print(f"completed {s['n']} images ({a.mask} missing): MSE per pixel on the filled part "
-          f"{s['missing_mse_mean']:.4f}, on the known part {s['mse_mean']:.4f}; wrote {out}")
+    from gankit.streams import shown
+    print(f"completed {s['n']} images ({shown(a.mask)} missing): MSE per pixel on the filled part "
+          f"{s['missing_mse_mean']:.4f}, on the known part {s['mse_mean']:.4f}; wrote {shown(out)}")
 
 
 def add_parser(sub):

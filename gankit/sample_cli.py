@@ -45,8 +45,9 @@ def _cmd_drs(a):
             run.log(record)
     finally:
         run.close()
+    from gankit.streams import shown
     print(f"rejection sampler fitted at step {run.step}: acceptance {float(sampler.acceptance):.3f}; "
-          f"samples, eval and report of {a.run_dir} now use it (objective.drs = true in its config.toml)")
+          f"samples, eval and report of {shown(a.run_dir)} now use it (objective.drs = true in its config.toml)")
 
 
 SAMPLE_SUFFIXES = (".npy", ".csv", ".png", ".pdf", ".svg", ".txt")
@@ -54,6 +55,7 @@ SAMPLE_SUFFIXES = (".npy", ".csv", ".png", ".pdf", ".svg", ".txt")
 
 def _cmd_sample(a):
     from gankit.cli import data_location_sets, output_file
+    from gankit.streams import shown
     import numpy as np
 
     from gankit.io import write_atomic, write_text_atomic
@@ -76,11 +78,11 @@ def _cmd_sample(a):
         lines = run.dataset.decode(x)
         if a.out is None:     # a terminal would act on control characters in the samples: escaped
             from gankit.data.text import printable
-            print("".join(printable(line) + "\n" for line in lines), end="")
+            print(shown("".join(printable(line) + "\n" for line in lines)), end="")
             return
         text = "".join(line + "\n" for line in lines)   # one sample per line, exactly as decoded
         write_text_atomic(a.out, text)
-        print(f"wrote {len(x)} samples to {a.out}")
+        print(f"wrote {len(x)} samples to {shown(a.out)}")
         return
     if a.out is None:
         raise ConfigError("sample: --out FILE is needed for this data (.npy, .csv, .png, .pdf or .svg); "
@@ -98,7 +100,7 @@ def _cmd_sample(a):
         write_atomic(out, lambda tmp: plot_samples_file(run.dataset, x, tmp), by_name=True)
     else:
         raise ConfigError(f"--out {out}: {out.suffix!r} is for text data; use .npy, .csv, .png, .pdf or .svg")
-    print(f"wrote {len(x)} samples to {out}")
+    print(f"wrote {len(x)} samples to {shown(out)}")
 
 
 def _condition_args(run, a) -> dict:

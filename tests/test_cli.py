@@ -1,4 +1,6 @@
 """The real command line, end to end, on a tiny config."""
+import errno
+import io
 import json
 import os
 import subprocess
@@ -284,3 +286,86 @@ def test_report_of_a_folder_named_with_undecodable_bytes_prints_on_a_strict_term
                        env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONIOENCODING": "utf-8:strict"})
     assert p.returncode == 0, p.stderr
     assert "report: " in p.stdout and "r\ufffds" in p.stdout and "report.html" in p.stdout
+
+
+class _Unwritable(io.StringIO):
+    """A stream whose writes fail with ``err`` (an errno) once ``room`` characters are in it."""
+
+    def __init__(self, err: int, room: int = 0):
+        super().__init__()
+        self.err, self.room = err, room
+
+    def write(self, s):
+        if self.tell() + len(s) > self.room:
+            raise OSError(self.err, os.strerror(self.err))
+        return super().write(s)
+
+
+def test_a_closed_stderr_never_stops_training(tmp_path, tiny_cli):
+    """Closed (2>&-): Python's sys.stderr is None, and the progress bar's first write stopped the
+    run before its first checkpoint, silently."""
+    p = subprocess.run([sys.executable, "-m", "gankit", "train", "ring", "--out", str(tmp_path / "r"), *tiny_cli,
+                        "--set", "train.progress=true"], stdout=subprocess.PIPE, text=True,
+                       preexec_fn=lambda: os.close(2), env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert p.returncode == 0
+    assert "run folder:" in p.stdout and "evaluating" not in p.stdout     # diagnostics not sent to stdout
+    from gankit.runfolder import RunFolder
+    assert RunFolder(tmp_path / "r").checkpoints()[-1][0] == 12
+
+
+@pytest.mark.parametrize("room", [0, 45], ids=["full", "fills-after-the-first-line"])
+def test_a_stderr_on_a_full_disk_never_stops_training(tmp_path, tiny_cli, monkeypatch, capsys, room):
+    from gankit.cli import main
+    from gankit.runfolder import RunFolder
+    monkeypatch.setattr(sys, "stderr", _Unwritable(errno.ENOSPC, room))
+    assert main(["train", "ring", "--out", str(tmp_path / "r"), *tiny_cli, "--set", "train.progress=true",
+                 "--set", "train.log_every=1"]) == 0
+    assert RunFolder(tmp_path / "r").checkpoints()[-1][0] == 12
+    assert "run folder:" in capsys.readouterr().out
+
+
+def test_an_unwritable_stdout_says_so_and_a_closed_pipe_is_silent(tmp_path, tiny_cli, monkeypatch, capsys):
+    from gankit.cli import main
+    monkeypatch.setattr(sys, "stdout", _Unwritable(errno.ENOSPC))          # > /dev/full
+    assert main(["train", "ring", "--out", str(tmp_path / "r"), *tiny_cli]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == ("gankit: error: could not write to standard output: No space left on device; "
+                   "the run folder is complete")
+    assert (tmp_path / "r" / "report.html").is_file()
+    assert main(["list"]) == 1 and "could not write to standard output" in capsys.readouterr().err
+
+    read, write = os.pipe()      # gankit list -v | head -1: the reader has gone
+    os.close(read)
+    p = subprocess.run([sys.executable, "-m", "gankit", "list", "-v"], stdout=write, stderr=subprocess.PIPE,
+                       text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    os.close(write)
+    assert (p.returncode, p.stderr) == (0, "")
+
+
+def test_paths_print_under_an_ascii_locale(tmp_path, tiny_cli):
+    """LC_ALL=C without UTF-8 mode: the run was written, then printing its folder's name failed."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+    env.pop("PYTHONIOENCODING", None)
+    out = tmp_path / "r\u00fcn"
+    for args in (["train", "ring", "--out", str(out), *tiny_cli], ["report", str(out)]):
+        p = subprocess.run([sys.executable, "-m", "gankit", *args], capture_output=True, text=True,
+                           encoding="utf-8", errors="surrogateescape", env=env)
+        assert p.returncode == 0, p.stderr[-500:]
+        assert "r\\xfcn" in p.stdout and "Traceback" not in p.stderr
+
+
+def test_every_out_and_run_folder_expands_home(tmp_path, tiny_cli, monkeypatch, capsys):
+    """bash leaves ~ as it is after = or in quotes: a folder named ~ was made in the current one."""
+    from gankit.cli import _expand_home, build_parser, main
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "ring", "--out", "~/r", *tiny_cli]) == 0
+    assert (tmp_path / "home" / "r" / "checkpoints").is_dir() and not (tmp_path / "~").exists()
+    home = str(tmp_path / "home")
+    for argv in (["sample", "~/r", "--out", "~/s.npy"], ["invert", "~/r", "--images", "x.npy", "--out", "~/i"],
+                 ["complete", "~/r", "--images", "x.npy", "--mask", "top", "--out", "~/c"],
+                 ["compare", "~/r", "~/q", "--out", "~/c.html"], ["train", "--resume", "--out", "~/r"]):
+        a = build_parser().parse_args(argv)
+        _expand_home(a)
+        paths = [a.out] + ([a.run_dir] if hasattr(a, "run_dir") else []) + getattr(a, "run_dirs", [])
+        assert all(p.startswith(home + os.sep) for p in paths), (argv, paths)

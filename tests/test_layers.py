@@ -2,7 +2,7 @@
 
     config + registry + builtins          the base (config checks component names in the registry
                                           at call time; builtins load the components)
-    io, ops, seeds, kernels, *_numba      leaves: no gankit imports (l1kernel: kernels only)
+    io, ops, seeds, kernels, *_numba      leaves: no gankit imports (l1kernel: kernels only; streams: io)
     data, nets, losses                    components: import neither train, cli nor report
     metrics                               features -> numbers: no train, cli, report
     report                                reads the run folder: no train, no cli
@@ -22,6 +22,7 @@ FORBIDDEN = {
     "config": {"data", "nets", "losses", "metrics", "report", "train", *TOP},
     "io": {"config", "registry", "data", "nets", "losses", "metrics", "report", "train", *TOP},
     "ops": {"config", "registry", "data", "nets", "losses", "metrics", "report", "train", *TOP},
+    "streams": {"config", "registry", "data", "nets", "losses", "metrics", "report", "train", *TOP},
     "l1kernel": {"config", "registry", "data", "nets", "losses", "metrics", "report", "train", *TOP},
     "l1kernel_numba": {"config", "registry", "data", "nets", "losses", "metrics", "report", "train", *TOP},
     "kernels": {"config", "registry", "data", "nets", "losses", "metrics", "report", "train", *TOP},

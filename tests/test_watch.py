@@ -348,3 +348,23 @@ def test_a_live_page_never_replaces_the_final_page_written_while_it_was_built(tm
     finally:
         holder.kill()
         holder.wait()
+
+
+@pytest.mark.parametrize("room", [None, 0, 45], ids=["closed", "full", "fills-after-the-first-line"])
+def test_a_progress_bar_that_cannot_be_written_never_stops_training(tmp_path, tiny, monkeypatch, room):
+    """The bar writes to stderr: None (file descriptor 2 closed) or a disk that fills stopped the
+    run, losing the steps since its last checkpoint."""
+    import errno
+    import io
+    import os
+    import sys
+
+    class Full(io.StringIO):
+        def write(self, s):
+            if self.tell() + len(s) > room:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            return super().write(s)
+    monkeypatch.setattr(sys, "stderr", None if room is None else Full())
+    run = Run.create(C.load("ring", tiny + ["train.progress=true", "train.steps=60"]), tmp_path / "r")
+    run.train().close()
+    assert RunFolder(tmp_path / "r").checkpoints()[-1][0] == 60

@@ -4,6 +4,8 @@ What they do besides training (records, snapshots, checkpoints, evaluations) is 
 training clock (Run.off_the_clock), so a record's ``time`` is the training alone."""
 from __future__ import annotations
 
+import sys
+
 import torch
 
 
@@ -22,28 +24,41 @@ class MetricsLogger:
 
 
 class Progress:
-    """A progress bar with rate and ETA (tqdm)."""
+    """A progress bar with rate and ETA (tqdm) on stderr; a stderr that cannot be written
+    turns the bar off, never the training."""
 
     def __init__(self, total: int, enabled: bool):
-        self.total, self.enabled, self.bar = total, enabled, None
+        self.total, self.enabled, self.bar, self.stream = total, enabled, None, None
 
     def on_train_start(self, trainer):
-        if self.enabled:
+        from gankit.streams import QuietStream
+        self.stream = QuietStream(sys.stderr)
+        if self.enabled and not self.stream.failed:
             from tqdm import tqdm
-            self.bar = tqdm(total=self.total, initial=trainer.step, unit="step", dynamic_ncols=True)
+            self.bar = tqdm(total=self.total, initial=trainer.step, unit="step", dynamic_ncols=True,
+                            file=self.stream)
+            self._check()
+
+    def _check(self) -> bool:
+        """Whether the bar is still on: one whose stream failed is closed (its last writes dropped)."""
+        if self.bar is not None and self.stream.failed:
+            self.bar.close()
+            self.bar = None
+        return self.bar is not None
 
     def on_log(self, trainer, record):
-        if self.bar is not None:
+        if self._check():
             self.bar.set_postfix({k: f"{record[k]:.3f}" for k in ("loss_d", "loss_g", "d_real", "d_fake")
                                   if k in record}, refresh=False)
 
     def on_step_end(self, trainer):
-        if self.bar is not None:
+        if self._check():
             self.bar.update(1)
 
     def on_train_end(self, trainer):
         if self.bar is not None:
             self.bar.close()
+            self.bar = None
 
 
 class Snapshots:
