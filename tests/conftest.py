@@ -120,3 +120,17 @@ def numba_cannot_load(monkeypatch):
         monkeypatch.setattr(builtins, "__import__", failing)
     yield block
     load_kernels.cache_clear()              # ...and the failure is forgotten by later ones
+
+
+@pytest.fixture
+def no_home(monkeypatch):
+    """No home folder: HOME unset and a user id with no passwd entry (``docker run --user 12345``)."""
+    import pwd
+
+    from gankit import io
+
+    def unknown(uid):
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+    monkeypatch.delenv("HOME", raising=False)
+    monkeypatch.setattr(pwd, "getpwuid", unknown)
+    monkeypatch.setattr(io, "_warned_no_cache", False, raising=False)

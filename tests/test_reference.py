@@ -166,20 +166,6 @@ def test_a_users_metric_whose_code_changed_gets_a_new_reference_key(tmp_path):
     assert base != one == again != two
 
 
-@pytest.fixture
-def no_home(monkeypatch):
-    """No home folder: HOME unset and a user id with no passwd entry (``docker run --user 12345``)."""
-    import pwd
-
-    from gankit import io
-
-    def unknown(uid):
-        raise KeyError(f"getpwuid(): uid not found: {uid}")
-    monkeypatch.delenv("HOME", raising=False)
-    monkeypatch.setattr(pwd, "getpwuid", unknown)
-    monkeypatch.setattr(io, "_warned_no_cache", False, raising=False)
-
-
 def _no_cache_warnings(record):
     return [w for w in record if "GANKIT_CACHE" in str(w.message) and "HOME" in str(w.message)]
 

@@ -221,20 +221,6 @@ def test_oracle_cache_of_the_old_unchecked_format_is_not_trusted(tmp_path, monke
     _oracle_data.cache_clear()
 
 
-@pytest.fixture
-def no_home(monkeypatch):
-    """No home folder: HOME unset and a user id with no passwd entry (``docker run --user 12345``)."""
-    import pwd
-
-    from gankit import io
-
-    def unknown(uid):
-        raise KeyError(f"getpwuid(): uid not found: {uid}")
-    monkeypatch.delenv("HOME", raising=False)
-    monkeypatch.setattr(pwd, "getpwuid", unknown)
-    monkeypatch.setattr(io, "_warned_no_cache", False, raising=False)
-
-
 ORACLE = dict(vocab=50, seq_len=8, hidden=8, n_train=30, n_test=10, seed=4)
 
 
