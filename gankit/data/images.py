@@ -15,6 +15,7 @@ classifier fits these images) and, for Stacked MNIST, ``channel_classes``.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,7 +63,6 @@ def _holdout_split(n: int, y: Tensor | None, holdout: float, class_names, name: 
             none = [label(k) for k in lost if k not in left]
             after = (", so no image is held out (memorisation and Parzen windows need some)" if not len(hold)
                      else f", so {_names(none)} have no held-out image" if none else "")
-            import warnings
             warnings.warn(f"{name}: holding out {holdout:.0%} of the images (data.holdout) took every "
                           f"image of {_names([label(k) for k in lost])}; one image of each went back to "
                           f"training{after}; more images per class avoid this", stacklevel=3)
