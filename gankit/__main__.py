@@ -11,7 +11,11 @@ if launched():
     # leaves without C++'s static destructors, where gloo's worker threads could abort a run that
     # had finished cleanly (SIGABRT, "terminate called without an active exception")
     _teardown()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):     # None where the stream was closed (2>&-)
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            pass
     os._exit(rc if isinstance(rc, int) else 0 if rc is None else 1)
 sys.exit(rc)

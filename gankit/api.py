@@ -99,8 +99,9 @@ def train(config: str | Path | dict | None = None, out: str | Path | None = None
             out = Path("runs") / f"{stem}-s{cfg.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
         run = Run.create(cfg, out)
         run.overrides = list(overrides or [])
+    from gankit.train.loop import NonFiniteLoss
     try:   # the folder stays locked until the evaluation record and the report are written
-        finished = False
+        finished = wait_for_report = False
         try:
             run.train(progress, final_report=not report)
             if not run.is_main:   # with several processes, rank 0 alone evaluates and reports
@@ -108,9 +109,17 @@ def train(config: str | Path | dict | None = None, out: str | Path | None = None
             if evaluate:
                 final_evaluation(run, log=log)
             finished = True
+        except NonFiniteLoss:
+            # every rank stops at the same step; one that left at once would have torchrun stop
+            # rank 0 while it writes the report
+            wait_for_report = run.world.parallel
+            raise
         finally:
             if report and run.is_main:   # also when stopped or failed: no page left saying LIVE
                 _final_report(run, quiet=not finished)
+            if wait_for_report:
+                from gankit.train import distributed
+                distributed.gather(run.world, None)
     finally:
         run.close()
     return run

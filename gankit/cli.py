@@ -45,7 +45,8 @@ def _cmd_train(a):
         print(_summary(result))
         print(f"run folder: {shown(run.dir.resolve())}")
         print(f"report:     {shown(run.folder.report_path.resolve())}")
-        sys.stdout.flush()    # a file's buffer is written here, while the failure can be told
+        if sys.stdout is not None:     # None: closed (>&-), where print writes nothing
+            sys.stdout.flush()    # a file's buffer is written here, while the failure can be told
     except StdoutFailed as e:
         e.note = "the run folder is complete"
         raise
@@ -250,9 +251,18 @@ def _one_line(e: BaseException) -> str:
     return " ".join(str(e).split()) or type(e).__name__
 
 
+def _first_rank() -> bool:
+    """Whether this process speaks for the run: always, except a torchrun process other than
+    rank 0 (every rank loads the same data and config, so their warnings repeat rank 0's)."""
+    from gankit.train.distributed import launched
+    return not launched() or os.environ.get("RANK", "0") == "0"
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None):
-    """Warnings as one line each (a skipped checkpoint, a damaged record), not a source dump."""
-    print(f"gankit: warning: {_one_line(message)}", file=sys.stderr if file is None else file)
+    """Warnings as one line each (a skipped checkpoint, a damaged record), not a source dump;
+    once per run, not once per process."""
+    if _first_rank():
+        print(f"gankit: warning: {_one_line(message)}", file=sys.stderr if file is None else file)
 
 
 def _terminated(signum, frame):
@@ -335,7 +345,8 @@ def _main(argv: list[str] | None) -> int:
         if sys.stdout is not None:
             sys.stdout.flush()    # a file's buffer is written here, while a failure can be told
     except (ConfigError, RunFolderError, NonFiniteLoss) as e:
-        print(f"gankit: error: {_one_line(e)}", file=sys.stderr)
+        if _first_rank() or not isinstance(e, (ConfigError, NonFiniteLoss)):   # the same on every rank
+            print(f"gankit: error: {_one_line(e)}", file=sys.stderr)
         return 2 if isinstance(e, ConfigError) else 1
     except TrainingInterrupted as e:
         print(f"gankit: {_one_line(e)}", file=sys.stderr)
