@@ -219,6 +219,19 @@ def append_jsonl(path: str | Path, record: dict):
                          str(path)) from e
 
 
+def jsonl_lines(path: Path):
+    """(line number, line, parsed value or None where it does not parse) for each non-empty line
+    of a JSONL file: records are separated by \n only (json.dumps never writes one inside a
+    record), bytes that are not UTF-8 are replaced, and nesting too deep to parse is damage."""
+    for i, line in enumerate(path.read_text(encoding="utf-8", errors="replace").split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            yield i, line, json.loads(line)
+        except (ValueError, RecursionError):     # JSONDecodeError, or nesting too deep to parse
+            yield i, line, None
+
+
 def read_jsonl(path: str | Path) -> list[dict]:
     """The records of a JSONL file; a damaged line (a torn write at a full disk or a kill)
     is skipped with a warning naming it."""
@@ -226,15 +239,10 @@ def read_jsonl(path: str | Path) -> list[dict]:
     if not path.is_file():
         return []
     out = []
-    for i, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except (ValueError, RecursionError):     # JSONDecodeError, or nesting too deep to parse
+    for i, _, rec in jsonl_lines(path):
+        if rec is None:
             warnings.warn(f"{path}: line {i} is damaged and skipped", stacklevel=2)
-            continue
-        if isinstance(rec, dict):
+        elif isinstance(rec, dict):
             out.append(rec)
     return out
 

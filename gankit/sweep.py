@@ -121,15 +121,9 @@ def read_results(path: str | Path, log: Callable[[str], None] = _stderr) -> list
     path = Path(path)
     if not path.exists():
         return []
+    from gankit.io import jsonl_lines
     out = []
-    # JSONL separates records by \n only: json.dumps never writes one inside a record
-    for n, line in enumerate(path.read_text(errors="replace").split("\n"), 1):
-        if not line.strip():
-            continue
-        try:
-            r = json.loads(line)
-        except (ValueError, RecursionError):   # JSONDecodeError, or nesting too deep to parse
-            r = None
+    for n, line, r in jsonl_lines(path):
         if isinstance(r, dict) and isinstance(r.get("config_hash"), (str, type(None))):
             out.append(r)
         else:
