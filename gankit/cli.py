@@ -168,11 +168,11 @@ def _cmd_list(a):
     from gankit import config as C
     from gankit.registry import REGISTRIES
     times_file = C.PRESET_DIR / "times.json"
-    times = json.loads(times_file.read_text()) if times_file.is_file() else {}
+    times = json.loads(times_file.read_text(encoding="utf-8")) if times_file.is_file() else {}
     print("presets (time: measured set-up + train.steps x s/step of training alone, "
           "benchmarks/preset_times.py):")
     for name in C.preset_names():
-        first = (C.PRESET_DIR / f"{name}.toml").read_text().splitlines()[0].lstrip("# ")
+        first = (C.PRESET_DIR / f"{name}.toml").read_text(encoding="utf-8").splitlines()[0].lstrip("# ")
         t = times.get(name)
         if t:   # the preset's own train.steps x the measured s/step: a later change of steps is counted
             steps = C.read_toml(C.PRESET_DIR / f"{name}.toml").get("train", {}).get("steps", t["steps"])

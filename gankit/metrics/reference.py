@@ -278,10 +278,10 @@ def cached_reference(dataset, settings, seed: int, names: list[str] | None, *, d
     digest = path.with_suffix(".sha1")
     if path.is_file():
         try:
-            text = path.read_text()
+            text = path.read_text(encoding="utf-8")
             row = json.loads(text)
             fault = _row_fault(row)
-            if fault is None and (not digest.is_file() or digest.read_text().strip() != _sha1(text)):
+            if fault is None and (not digest.is_file() or digest.read_text(encoding="utf-8").strip() != _sha1(text)):
                 fault = "does not match its digest (edited, cut short or written without one)"
             if fault is None:
                 return row
