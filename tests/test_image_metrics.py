@@ -1,4 +1,5 @@
 """Image metrics against known answers and independent computations."""
+import copy
 import math
 
 import numpy as np
@@ -190,6 +191,23 @@ def test_classifier_input_fitting():
     padded = torch.nn.functional.pad(x, (2, 2, 2, 2), value=-1)
     assert torch.equal(net.fit_input(padded), x)
     assert net(torch.randn(2, 1, 64, 64)).shape == (2, 10)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_the_classifier_runs_channels_last_with_the_default_layouts_values(channels):
+    # the layout is what makes features ~2x faster (benchmarks/classifier_speed.py); a loaded
+    # or newly built net must keep it, and give the default layout's numbers
+    nets = [EvalClassifier(channels, 10, 8)] + ([load_classifier("fashion")] if channels == 1 else [])
+    x = torch.rand(20, channels, 28, 28) * 2 - 1
+    for net in nets:
+        convs = [m.weight for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+        assert all(w.is_contiguous(memory_format=torch.channels_last) for w in convs)
+        assert not all(w.is_contiguous() for w in convs)      # (a one-channel first layer is both)
+        plain = copy.deepcopy(net).to(memory_format=torch.contiguous_format)
+        assert all(m.weight.is_contiguous() for m in plain.modules() if isinstance(m, torch.nn.Conv2d))
+        f, p = classifier_outputs(net, x)
+        f0, p0 = classifier_outputs(plain, x)
+        assert torch.allclose(f, f0, atol=1e-5) and torch.allclose(p, p0, atol=1e-6)
 
 
 def test_shipped_mnist_classifier_accuracy():

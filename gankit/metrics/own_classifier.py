@@ -21,7 +21,7 @@ STEPS = 400
 
 
 def recipe() -> str:
-    return f"adam1e-3-b128-s{STEPS}-seed0-v1"
+    return f"adam1e-3-b128-s{STEPS}-seed0-v2"      # v2: trained in channels-last layout
 
 
 def has_classifier(ds) -> bool:
