@@ -25,7 +25,8 @@ def sets(items):
     return [x for item in items for x in ("--set", item)]
 
 
-def test_train_eval_sample_report_resume(tmp_path, tiny):
+def test_train_eval_sample_report_resume(tmp_path, tiny, capsys):
+    from gankit.cli import main      # each command once as its own process, the repeats in this one
     run = tmp_path / "run"
     # the ring preset samples through DRS: a short fine-tuning keeps that path in the test
     p = gankit("train", "ring", "--out", str(run), *sets(tiny + ["train.steps=20", "objective.drs_steps=20"]))
@@ -37,16 +38,21 @@ def test_train_eval_sample_report_resume(tmp_path, tiny):
     assert {"modes_covered", "modes_total", "hq_fraction", "reverse_kl", "jsd"} <= set(out)
     assert out["modes_total"] == 8 and 0 <= out["hq_fraction"] <= 1 and out["step"] == 20
 
-    for ext in ("npy", "csv", "png"):
-        gankit("sample", str(run), "-n", "50", "--out", str(tmp_path / f"s.{ext}"))
+    gankit("sample", str(run), "-n", "50", "--out", str(tmp_path / "s.npy"))
+    for ext in ("csv", "png"):
+        assert main(["sample", str(run), "-n", "50", "--out", str(tmp_path / f"s.{ext}")]) == 0
     assert np.load(tmp_path / "s.npy").shape == (50, 2)
     assert np.loadtxt(tmp_path / "s.csv", delimiter=",").shape == (50, 2)
     assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
 
-    p = gankit("train", "grid", "--out", str(run), "--resume", check=False)   # a preset it would ignore
-    assert p.returncode != 0 and "'grid' would be ignored" in p.stderr and "Traceback" not in p.stderr
-    gankit("train", "--out", str(run), "--resume", "--set", "train.steps=30")
-    assert json.loads(gankit("eval", str(run), "--json").stdout)["step"] == 30
+    capsys.readouterr()
+    assert main(["train", "grid", "--out", str(run), "--resume"]) != 0      # a preset it would ignore
+    err = capsys.readouterr().err
+    assert "'grid' would be ignored" in err and "Traceback" not in err
+    assert main(["train", "--out", str(run), "--resume", "--set", "train.steps=30"]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(run), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["step"] == 30
 
     (run / "report.html").unlink()
     gankit("report", str(run))
@@ -56,12 +62,14 @@ def test_train_eval_sample_report_resume(tmp_path, tiny):
     assert "Modes" in html and "Training curves" in html
 
 
-def test_one_d_and_other_presets_run(tmp_path, tiny):
+def test_one_d_and_other_presets_run(tmp_path, tiny, capsys):
+    from gankit.cli import main      # in this process: the command line itself is tested above
     for preset in ("figure1-1d", "seed-linear", "paper-mlp", "grid"):
         extra = tiny if preset != "seed-linear" else [t for t in tiny if "hidden" not in t
                                                        and "batch" not in t]
         drs = ["objective.drs_steps=20"] if preset == "grid" else []
-        gankit("train", preset, "--out", str(tmp_path / preset), *sets(extra + ["train.steps=20"] + drs))
+        assert main(["train", preset, "--out", str(tmp_path / preset), *sets(extra + ["train.steps=20"] + drs)]) == 0
+        assert "run folder:" in capsys.readouterr().out
         assert (tmp_path / preset / "report.html").is_file()
     assert "Figure 1" in (tmp_path / "figure1-1d" / "report.html").read_text()
 
