@@ -30,7 +30,7 @@ def test_list_prints_a_time_or_not_measured(capsys):
     assert "min (" in ring or "time not measured" in ring
 
 
-def test_installed_wheel_trains_a_preset(tmp_path):
+def test_installed_wheel_trains_a_preset(tmp_path, tiny_cli):
     """pip wheel --no-deps, installed into a folder of its own, run from outside the source tree."""
     wheels = tmp_path / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
@@ -45,8 +45,7 @@ def test_installed_wheel_trains_a_preset(tmp_path):
     assert Path(where).is_relative_to(site), where          # the wheel's copy, not the checkout
     assert (site / "gankit" / "presets" / "ring.toml").is_file()
     assert (site / "gankit" / "report" / "templates" / "report.html.j2").is_file()
-    r = subprocess.run([sys.executable, "-m", "gankit", "train", "ring", "--set", "train.steps=20",
-                        "--set", "train.progress=false", "--out", str(tmp_path / "run")],
+    r = subprocess.run([sys.executable, "-m", "gankit", "train", "ring", *tiny_cli, "--out", str(tmp_path / "run")],
                        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     assert (tmp_path / "run" / "report.html").is_file() and "modes covered" in r.stdout
