@@ -277,3 +277,22 @@ def test_a_file_of_repeated_rows_is_measured_on_its_distinct_points(tmp_path):
     rows = torch.tensor(np.repeat(base, 20, axis=0))
     collapsed = M.prdc(rows, rows[:1].repeat(400, 1))
     assert collapsed["recall"] == pytest.approx(0.05) and collapsed["coverage"] == pytest.approx(0.2)
+
+
+@pytest.mark.parametrize("means,std", [([[1, 0], [0, 1], [-1, 0], [0, -1]], 0.05), ([[-2.0], [2.0]], 0.5),
+                                       ([[0.0, 0.0]], 0.3)])
+@pytest.mark.parametrize("scale", [1e-6, 1e-3, 1e3])
+def test_the_jsd_of_a_mixture_does_not_depend_on_its_units(means, std, scale):
+    """The grid's box had a floor of 1.0 in data units: a ring of radius 1e-6 fell into one or two
+    cells, and a broad blob scored JSD ~0."""
+    from gankit.data.toy import GaussianMixture
+    from gankit.metrics.divergence import jsd_on_grid
+
+    def value(s):
+        ds = GaussianMixture(torch.tensor(means) * s, std * s)
+        x = np.random.default_rng(0).normal(0.0, 1.5, (4000, len(means[0]))) * s    # far from p_data
+        lo, hi = ds.bounds()
+        return jsd_on_grid(ds.log_prob, x, lo.numpy(), hi.numpy(), 100, ds.cell_probs)
+    ref = value(1.0)
+    assert ref > 0.1
+    assert value(scale) == pytest.approx(ref, rel=1e-3, abs=1e-4)

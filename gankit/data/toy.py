@@ -76,7 +76,10 @@ class GaussianMixture(Dataset):
         return total
 
     def bounds(self):
-        pad = 4 * self.stds.max() + 0.1 * (self.means.max(0).values - self.means.min(0).values).clamp_min(1.0)
+        # the floor of the spread is in the data's own units (2 stds), so the JSD grid scales with
+        # the data: a floor of 1.0 put a ring of radius 1e-6 into one or two cells
+        spread = (self.means.max(0).values - self.means.min(0).values).clamp_min(2 * float(self.stds.max()))
+        pad = 4 * self.stds.max() + 0.1 * spread
         return self.means.min(0).values - pad, self.means.max(0).values + pad
 
 
