@@ -173,8 +173,16 @@ def test_memorisation_catches_copies_and_flips():
     assert r["copy_frac"] == 1.0 and r["flip_copy_frac"] == 0.0 and r["nn_train"] < 1e-3
     r = memorisation(train[50:100].flip(-1), train, held)     # seed 003's trick: mirrored training images
     assert r["copy_frac"] == 1.0 and r["flip_copy_frac"] == 1.0
-    r = memorisation(_asym_images(50, 2), train, held)
+    new = _asym_images(50, 2)
+    r = memorisation(new, train, held)
     assert r["copy_frac"] == 0.0 and r["flip_copy_frac"] == 0.0 and 0.8 < r["nn_ratio"] < 1.25
+    # half copies, half new: the median is the midpoint of the two middle distances, not the
+    # lower one (which read nn_train 0, a pure copier)
+    half = memorisation(torch.cat([train[:50], new]), train, held)
+    assert half["copy_frac"] == 0.5
+    from gankit.metrics.memorisation import bank_index, copy_distance
+    nearest_new = float(copy_distance(new, bank_index(train))[0].min())
+    assert nearest_new > 0.1 and half["nn_train"] == pytest.approx(0.5 * nearest_new, rel=1e-5, abs=1e-6)
 
 
 def test_pairwise_and_nn_distances_agree_with_cdist():

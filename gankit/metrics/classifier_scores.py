@@ -25,6 +25,7 @@ import math
 
 import numpy as np
 import torch
+from scipy.special import xlogy
 
 from gankit.metrics.base import Output, register_metric
 
@@ -43,8 +44,11 @@ def m_is(probs, max_per_class: int = 500) -> float:
         a = p[pred == k][:max_per_class]
         if len(a) < 2:
             continue
-        # mean over ordered pairs i != j of KL(a_i || a_j); the diagonal is 0
-        kl = (a * np.log(a + EPS)).sum(1)[:, None] - a @ np.log(a + EPS).T
+        # mean over ordered pairs i != j of KL(a_i || a_j); the diagonal is 0.  Exact for any
+        # positive probability (a floor of 1e-12 under the logs cut the tails that dominate the
+        # KL of a confident classifier); an underflowed 0 reads as the smallest normal float
+        logs = np.log(np.maximum(a, np.finfo(np.float64).tiny))
+        kl = xlogy(a, a).sum(1)[:, None] - a @ logs.T
         per_class.append(kl.sum() / (len(a) * (len(a) - 1)))
     return float(math.exp(np.mean(per_class))) if per_class else 1.0
 

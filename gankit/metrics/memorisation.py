@@ -146,9 +146,11 @@ def memorisation(samples: Tensor, train: Tensor, heldout: Tensor, dh: Tensor | N
         dh, _ = copy_distance(heldout, index)
     tau = TAU_FACTOR * float(torch.quantile(dh.double(), TAU_QUANTILE))
     copy = ds <= tau
-    mh = float(dh.median())
+    # the midpoint median: torch's median is the lower middle value, so half the samples copied
+    # read nn_train 0 (a pure copier)
+    mt, mh = (float(torch.quantile(d.double(), 0.5)) for d in (ds, dh))
     return {"copy_frac": float(copy.float().mean()),
             "flip_copy_frac": float((copy & (orient > 0)).float().mean()),
             "heldout_flagged": float((dh <= tau).float().mean()),
-            "nn_train": float(ds.median()), "nn_heldout": mh,
-            "nn_ratio": float(ds.median()) / mh if mh > 0 else float("nan"), "copy_tau": tau}
+            "nn_train": mt, "nn_heldout": mh,
+            "nn_ratio": mt / mh if mh > 0 else float("nan"), "copy_tau": tau}
