@@ -51,13 +51,18 @@ def load_builtins() -> None:
         _state["loading"] = False
 
 
+# a run records its imports in config.toml, and every later command imports them from there
+RECORDED = ("a run's imports are recorded in its config.toml: if the module moved or was renamed, "
+            "edit imports = [...] there")
+
+
 def import_modules(names: list[str]) -> None:
     """Import a user's component modules (by module name, or a path to a .py file)."""
     for name in names:
         if name.endswith(".py"):
             path = Path(name)
             if not path.is_file():
-                raise ConfigError(f"imports: {name!r} is not a file")
+                raise ConfigError(f"imports: {name!r} is not a file ({RECORDED})")
             folder, name = str(path.resolve().parent), path.stem
             if folder not in sys.path:
                 sys.path.insert(0, folder)
@@ -70,11 +75,13 @@ def import_modules(names: list[str]) -> None:
                 raise ConfigError(f"imports: {name!r} imports {e.name!r}, which is not installed ({e}); "
                                   f"install it (pip install ...) or remove that import") from None
             raise ConfigError(f"imports: cannot import {name!r} ({e}); put the module in the "
-                              "working directory or on PYTHONPATH") from None
+                              f"working directory or on PYTHONPATH ({RECORDED})") from None
         except ConfigError:
             raise
         except Exception as e:        # the user's module raised while it ran: where, in one line
             import traceback
             tb = traceback.extract_tb(e.__traceback__)
             at = f" at {tb[-1].filename}:{tb[-1].lineno}" if tb else ""
+            if isinstance(e, SyntaxError):      # the frame is importlib's; the place is the file's
+                at = f" at {e.filename}:{e.lineno}"
             raise ConfigError(f"imports: importing {name!r} failed{at}: {type(e).__name__}: {e}") from None

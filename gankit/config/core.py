@@ -395,4 +395,20 @@ def load(name_or_path: str | dict, overrides: list[str] | None = None):
 
 def dumps_toml(cfg) -> str:
     import tomli_w
-    return tomli_w.dumps(to_dict(cfg))
+    return tomli_w.dumps(_without_none(to_dict(cfg), ""))
+
+
+def _without_none(d: dict, where: str) -> dict:
+    """TOML has no null: a component option left at a None default (Optional[float] = None) is
+    left out, and reading the file back gives the same default."""
+    out = {}
+    for k, v in d.items():
+        key = f"{where}{k}"
+        if isinstance(v, dict):
+            out[k] = _without_none(v, key + ".")
+        elif isinstance(v, (list, tuple)) and any(x is None for x in v):
+            raise ConfigError(f"{key}: {list(v)!r} holds None, which config.toml cannot record; "
+                              "give every item a value")
+        elif v is not None:
+            out[k] = v
+    return out

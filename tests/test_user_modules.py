@@ -1,0 +1,60 @@
+"""A user's component modules: options left at None, a module that moved, a syntax error."""
+import textwrap
+
+import pytest
+
+from gankit.builtins import import_modules
+from gankit.cli import main
+from gankit.config import ConfigError
+
+NONE_DEFAULT = '''
+from dataclasses import dataclass
+from typing import Optional
+from torch import nn
+from gankit import api
+
+@dataclass
+class P:
+    hidden: tuple[int, ...] = (16,)
+    scale: Optional[float] = None
+
+@api.register_generator("none_default_g", P, "a generator with an option left at None")
+def none_default_g(noise_dim, data, hidden, scale):
+    return nn.Sequential(nn.Linear(noise_dim, hidden[0]), nn.ReLU(), nn.Linear(hidden[0], 2),
+                         *([] if scale is None else [nn.Tanh()]))
+'''
+
+
+def test_an_option_left_at_none_trains_evaluates_and_resumes(tmp_path, tiny_cli, capsys):
+    """TOML has no null: writing config.toml crashed (TypeError: NoneType is not TOML serializable)."""
+    mod = tmp_path / "none_default_parts.py"
+    mod.write_text(NONE_DEFAULT)
+    run = tmp_path / "r"
+    assert main(["--import", str(mod), "train", "ring", "--out", str(run), *tiny_cli,
+                 "--set", "generator.name=none_default_g"]) == 0
+    text = (run / "config.toml").read_text()
+    assert 'name = "none_default_g"' in text and "scale" not in text
+    assert main(["eval", str(run), "--metrics", "modes"]) == 0
+    assert main(["train", "--resume", "--out", str(run), "--set", "train.steps=16"]) == 0
+    assert main(["--import", str(mod), "train", "ring", "--out", str(tmp_path / "s"), *tiny_cli,
+                 "--set", "generator.name=none_default_g", "--set", "generator.scale=0.5"]) == 0
+    assert "scale = 0.5" in (tmp_path / "s" / "config.toml").read_text()
+
+
+def test_a_moved_or_renamed_module_says_where_the_run_records_it(tmp_path):
+    with pytest.raises(ConfigError, match=r"is not a file \(a run's imports are recorded in its config.toml"):
+        import_modules([str(tmp_path / "gone.py")])
+    with pytest.raises(ConfigError, match=r"PYTHONPATH \(a run's imports are recorded in its config.toml"):
+        import_modules(["no_such_module_for_gankit_tests"])
+
+
+def test_a_syntax_error_names_the_users_file_and_line(tmp_path):
+    bad = tmp_path / "bad_syntax_parts.py"
+    bad.write_text(textwrap.dedent("""
+        x = 1
+        def broken(:
+            pass
+    """))
+    with pytest.raises(ConfigError) as e:
+        import_modules([str(bad)])
+    assert f"at {bad}:3: SyntaxError" in str(e.value) and "frozen" not in str(e.value)
