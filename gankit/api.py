@@ -94,9 +94,8 @@ def train(config: str | Path | dict | None = None, out: str | Path | None = None
                                                 else m for m in given))
         cfg = C.load(raw, overrides or [])
         if out is None:
-            import time
-            stem = Path(str(config)).stem if not isinstance(config, dict) else "run"
-            out = Path("runs") / f"{stem}-s{cfg.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+            from gankit.runfolder import default_run_dir
+            out = default_run_dir(Path(str(config)).stem if not isinstance(config, dict) else "run", cfg.seed)
         run = Run.create(cfg, out)
         run.overrides = list(overrides or [])
     from gankit.train.loop import NonFiniteLoss

@@ -63,11 +63,9 @@ def _expand_home(args):
 
 
 def _default_out(source: str, overrides: list[str]) -> str:
-    import time
-
     from gankit import config as C
-    seed = C.load(C.resolve_source(source), overrides).seed
-    return str(Path("runs") / f"{Path(source).stem}-s{seed}-{time.strftime('%Y%m%d-%H%M%S')}")
+    from gankit.runfolder import default_run_dir
+    return str(default_run_dir(Path(source).stem, C.load(C.resolve_source(source), overrides).seed))
 
 
 def _num(v, spec: str) -> str:

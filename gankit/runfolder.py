@@ -64,9 +64,22 @@ class _Vanished(Exception):
 LIST_AGAIN = 10
 
 
+def default_run_dir(stem: str, seed: int) -> Path:
+    """runs/STEM-sSEED-TIME, with -2, -3 ... when a folder of that second exists (runs started
+    in a loop finish within one second)."""
+    import time
+    base = Path("runs") / f"{stem}-s{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
+
+
 class RunFolder:
     def __init__(self, path: str | Path):
-        self.path = Path(path)
+        # absolute from the start: a notebook's %cd must not send records to a new folder there
+        self.path = Path(path).absolute()
         self._lock_key: Path | None = None
 
     # ------------------------------------------------------------------ layout

@@ -42,7 +42,8 @@ from gankit.train.loop import NonFiniteLoss, Trainer
 from gankit.train.objective import Batch, ObjectiveContext, optimizer_params
 from gankit.train.parts import refuse_batch_norm_on_one_sample
 from gankit.train.precision import autocast_for
-from gankit.train.run_checks import refuse_going_back, refuse_moved_on, refuse_trained, start_again_or_refuse
+from gankit.train.run_checks import (refuse_going_back, refuse_moved_on, refuse_torn, refuse_trained,
+                                     refuse_training_now, sole_writer_in_process, start_again_or_refuse)
 from gankit.train.run_eval import RunEvaluation
 from gankit.train.run_state import RunError, RunState  # noqa: F401 (RunError: what a Run raises)
 from gankit.train.sampling import RunSampling
@@ -290,6 +291,7 @@ class Run(RunSampling, RunEvaluation, RunState):
     def _open(self, load: bool, write: bool, overrides):
         write = write and self.is_main      # one writer: rank 0
         if write:
+            refuse_training_now(self)       # another Run of this process (a thread) is training it
             self.folder.claim_existing()
         if load and write and not self.folder.checkpoints() and not self.folder.damaged() \
                 and self.folder.is_gankit_run():
@@ -324,6 +326,11 @@ class Run(RunSampling, RunEvaluation, RunState):
     def train(self, progress: bool | None = None, final_report: bool = True) -> "Run":
         """Train up to train.steps.  ``final_report``: with train.live_report, rewrite
         report.html at the end (False when the caller writes it after an evaluation)."""
+        refuse_torn(self)
+        with sole_writer_in_process(self):
+            return self._train(progress, final_report)
+
+    def _train(self, progress: bool | None, final_report: bool) -> "Run":
         from gankit.train.schedule import LRSchedules, resume_schedule, schedule_for
         from gankit.train.watch import live_report, session_record, tensorboard_writer
         cfg = self.cfg.train
@@ -371,10 +378,12 @@ class Run(RunSampling, RunEvaluation, RunState):
         trainer.loss_sums, trainer.loss_count = dict(sums), count
         self._trainer = trainer
         self._clock = time.perf_counter()
+        at_a_step = False        # the loop ended between two steps: memory is a whole step's
         try:
             with torch.random.fork_rng(devices=[]), StopOnSignal(trainer):   # the run's own RNG stream
                 torch.set_rng_state(self.torch_rng)
                 trainer.fit(cfg.steps)
+                at_a_step = True
                 if trainer.stop is not None:      # SIGINT/SIGTERM: keep every finished step
                     saved = self.folder.checkpoints()
                     path = saved[-1][1] if saved and saved[-1][0] == self.step else self.save_checkpoint()
@@ -393,6 +402,8 @@ class Run(RunSampling, RunEvaluation, RunState):
             raise NonFiniteLoss(str(e).replace("the last good checkpoint is kept",
                                                "it failed before its first checkpoint")) from None
         finally:
+            if not at_a_step:    # a second Ctrl-C, a divergence or an error inside a step: D may hold the
+                self._torn = f"after step {self.step}"    # step's update and G not; train() refuses it
             torch.set_num_threads(before)
             self.train_time, self._clock = self.elapsed(), None
             for w in watchers:

@@ -7,10 +7,13 @@ overwrites training it does not know of:
   checkpoints went missing: starting again would erase them);
 - a run does not go back: train.steps below its step is refused;
 - a Run refuses to train a folder another Run object (in this process) trained since it
-  was opened.
+  was opened, or is training now (a thread: the folder lock is counted per process);
+- a Run whose training stopped inside a step (a second Ctrl-C, a divergence, an error) refuses
+  to train again from memory that matches no checkpoint.
 """
 from __future__ import annotations
 
+import contextlib
 import warnings
 from pathlib import Path
 
@@ -60,3 +63,33 @@ def refuse_moved_on(run):
         raise RunError(f"{run.dir} holds a checkpoint of step {newest}, past this Run's step "
                        f"{run.step} (another Run object trained it since this one was opened); "
                        "open the run again (api.open_run / Run.open) to continue from there")
+
+
+_TRAINING: set[str] = set()      # folders a Run of this process is training now
+
+
+def refuse_training_now(run):
+    if str(run.folder.path.resolve()) in _TRAINING:
+        raise RunError(f"{run.dir}: another Run in this process is training this folder (a thread?); "
+                       "one writer at a time: wait for it, or train into another folder")
+
+
+@contextlib.contextmanager
+def sole_writer_in_process(run):
+    refuse_training_now(run)
+    key = str(run.folder.path.resolve())
+    _TRAINING.add(key)
+    try:
+        yield
+    finally:
+        _TRAINING.discard(key)
+
+
+def refuse_torn(run):
+    """Run.train marks a Run whose loop ended inside a step (D may hold the step's update, G not)."""
+    torn = getattr(run, "_torn", None)
+    if torn:
+        raise RunError(f"{run.dir}: training stopped inside a step ({torn}), so this Run's weights match no "
+                       "checkpoint; open the run again to continue from its last checkpoint: "
+                       "gankit.api.train(resume=True, out=...) or Run.open(folder, write=True) in Python, "
+                       f"gankit train --resume --out {run.dir} on the command line")

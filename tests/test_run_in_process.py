@@ -1,0 +1,98 @@
+"""One long-lived process (a notebook): a Run stopped inside a step, a changed working folder,
+two writers of one folder, default folders of runs started within one second."""
+import os
+import signal
+
+import pytest
+
+from gankit import config as C
+from gankit.runfolder import RunFolder, default_run_dir
+from gankit.train import loop
+from gankit.train.run import Run, RunError
+
+
+def _cfg(tiny, steps=12):
+    return C.load("ring", tiny + [f"train.steps={steps}", "train.checkpoint_every=4", "train.log_every=4"])
+
+
+def test_a_run_stopped_inside_a_step_refuses_to_train_again_from_memory(tmp_path, tiny, monkeypatch):
+    """A second Ctrl-C between D's and G's update left D updated and G not; run.train() again
+    trained on from that torn state and wrote its checkpoints."""
+    real = loop.Trainer.run_iteration
+
+    def interrupted(self, step, logging):
+        if step == 6:
+            raise KeyboardInterrupt
+        return real(self, step, logging)
+    monkeypatch.setattr(loop.Trainer, "run_iteration", interrupted)
+    run = Run.create(_cfg(tiny), tmp_path / "r")
+    with pytest.raises(KeyboardInterrupt):
+        run.train()
+    monkeypatch.setattr(loop.Trainer, "run_iteration", real)
+    with pytest.raises(RunError, match="stopped inside a step .*open the run again"):
+        run.train()
+    assert [s for s, _ in RunFolder(tmp_path / "r").checkpoints()] == [4]    # nothing written from torn memory
+    run.close()
+    again = Run.open(tmp_path / "r", write=True).train()
+    assert again.step == 12
+    again.close()
+
+
+def test_a_stop_between_steps_trains_on_from_memory(tmp_path, tiny):
+    class StopAt5:
+        def on_step_end(self, trainer):
+            if trainer.step == 5:
+                trainer.stop = signal.SIGTERM
+    run = Run.create(_cfg(tiny), tmp_path / "r")
+    run.objective.callbacks.append(StopAt5())
+    from gankit.train.signals import TrainingInterrupted
+    with pytest.raises(TrainingInterrupted):
+        run.train()
+    run.objective.callbacks.pop()
+    assert run.train().step == 12
+    run.close()
+
+
+def test_the_run_folder_stays_where_it_was_after_the_working_folder_changes(tmp_path, tiny, monkeypatch):
+    """A relative folder followed the notebook's %cd: evaluations went to a new stray folder."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    run = Run.create(_cfg(tiny, 4), "runs/r").train()
+    monkeypatch.chdir(tmp_path / "b")
+    from gankit import api
+    api.evaluate(run, ["modes"])
+    run.close()
+    assert not (tmp_path / "b" / "runs").exists()
+    assert [r for r in RunFolder(tmp_path / "a" / "runs" / "r").records("eval")]
+
+
+def test_a_second_run_object_cannot_train_a_folder_one_is_training(tmp_path, tiny):
+    """The folder lock is counted per process: a thread training the same folder passed it and
+    the two sessions' records and checkpoints mixed."""
+    seen = []
+
+    class SecondWriter:
+        def on_step_end(self, trainer):
+            if trainer.step == 6 and not seen:
+                for second in (lambda: Run.open(tmp_path / "r", write=True), lambda: Run.open(tmp_path / "r").train()):
+                    try:
+                        second()
+                    except RunError as e:
+                        seen.append(str(e))
+    run = Run.create(_cfg(tiny, 8), tmp_path / "r")
+    run.objective.callbacks.append(SecondWriter())
+    run.train()
+    run.close()
+    assert len(seen) == 2 and all("another Run in this process is training this folder" in m for m in seen)
+    steps = [r["step"] for r in RunFolder(tmp_path / "r").records("train")]
+    assert steps == sorted(set(steps))
+
+
+def test_default_folders_of_runs_started_in_one_second_differ(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    first = default_run_dir("ring", 0)
+    first.mkdir(parents=True)
+    second = default_run_dir("ring", 0)
+    assert second != first and second.name.startswith(first.name) and not second.exists()
+    assert os.path.dirname(second) == os.path.dirname(first)
