@@ -146,11 +146,11 @@ def make_mask(spec: str, shape: tuple[int, ...]) -> torch.Tensor:
 
 
 def _grid(rows: list[np.ndarray], out: Path):
-    from gankit.report.plots import plt
+    from gankit.report.plots import figs
 
     from gankit.report.images import tile
     img = tile(np.concatenate(rows), len(rows[0]))
-    plt.imsave(out, img[..., 0] if img.shape[-1] == 1 else img, cmap="gray", vmin=0, vmax=1)
+    figs.imsave(out, img[..., 0] if img.shape[-1] == 1 else img, cmap="gray", vmin=0, vmax=1)
 
 
 def _write(out: Path, x, inv, extra: dict, shown: list[np.ndarray], stem: str):

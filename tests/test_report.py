@@ -436,3 +436,25 @@ def test_pick_snapshots_spreads_over_steps_not_over_files():
     snaps = [{"step": s} for s in list(range(0, 20001, 50)) + list(range(21000, 40001, 1000))]
     got = [s["step"] for s in pick_snapshots(snaps, 6)]
     assert got == [0, 8000, 16000, 24000, 32000, 40000]
+
+
+def test_the_report_figures_leave_the_users_matplotlib_settings_alone():
+    """Importing the report code set the Agg backend and text.parse_math=False for the whole
+    process: a notebook's figures stopped showing inline and its $...$ labels printed raw."""
+    import subprocess
+    import sys
+    code = """
+import matplotlib
+matplotlib.use("svg")
+from gankit.report.page import png
+from gankit.report.plots import figs
+fig, ax = figs.subplots(figsize=(2, 2))
+ax.set_title("$x^2$ costs $5")
+ax.plot([0, 1], [0, 1])
+assert png(fig, "t")
+title = [t for t in fig.findobj(matplotlib.text.Text) if t.get_text().startswith("$x")][0]
+print(matplotlib.get_backend(), matplotlib.rcParams["text.parse_math"], title.get_parse_math())
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split() == ["svg", "True", "False"]

@@ -8,15 +8,40 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import matplotlib
+import matplotlib.image
+import matplotlib.text
+import matplotlib.ticker as ticker
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-# labels carry user text (run folders, class folders, captions): a "$" must print, not start math
-matplotlib.rcParams["text.parse_math"] = False
-import matplotlib.pyplot as plt  # noqa: E402
-import matplotlib.ticker as ticker  # noqa: E402
-import numpy as np  # noqa: E402
+from gankit.io import displayable
 
-from gankit.io import displayable  # noqa: E402
+
+class _Figures:
+    """What the figure modules need of pyplot, without pyplot: figures drawn on their own Agg
+    canvas need no backend, so gankit never calls matplotlib.use or changes rcParams, and a
+    notebook's backend and settings stay as the user set them."""
+
+    @staticmethod
+    def subplots(nrows: int = 1, ncols: int = 1, figsize=None, **kw):
+        fig = Figure(figsize=figsize)
+        FigureCanvasAgg(fig)
+        return fig, fig.subplots(nrows, ncols, **kw)
+
+    @staticmethod
+    def save(fig, target, **kw):
+        # labels carry user text (run folders, class folders, captions): a "$" must print, not
+        # start math; texts made while drawing (ticks) see the same setting
+        for t in fig.findobj(matplotlib.text.Text):
+            t.set_parse_math(False)
+        with matplotlib.rc_context({"text.parse_math": False}):
+            fig.savefig(target, **kw)
+
+    imsave = staticmethod(matplotlib.image.imsave)
+
+
+figs = _Figures()
 
 class _LogTicks(ticker.Locator):
     """Minor ticks of a log axis: 2..9 times each power of ten, except over less than a
@@ -113,7 +138,7 @@ def _style(ax, title: str):
 def _grid(n: int, cols: int = 3, w: float = 4.4, h: float = 2.8):
     cols = max(1, min(cols, n))
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(w * cols, h * rows), squeeze=False)
+    fig, axes = figs.subplots(rows, cols, figsize=(w * cols, h * rows), squeeze=False)
     for ax in axes.ravel()[n:]:
         ax.axis("off")
     return fig, axes.ravel()

@@ -9,10 +9,10 @@ REAL, GENERATED = "#888888", "#d55e00"
 
 def _image_rows(x, y, classes, label):
     from gankit.report.images import tile
-    from gankit.report.plots import plt
+    from gankit.report.plots import figs
     per = 10
     rows = [x[y == k][:per] for k in classes]
-    fig, axes = plt.subplots(len(rows), 1, figsize=(per * 0.55 + 1.5, 0.62 * len(rows) + 0.3), squeeze=False)
+    fig, axes = figs.subplots(len(rows), 1, figsize=(per * 0.55 + 1.5, 0.62 * len(rows) + 0.3), squeeze=False)
     for ax, k, r in zip(axes[:, 0], classes, rows):
         ax.imshow(tile(r, per)[..., 0] if r.shape[1] == 1 else tile(r, per), cmap="gray",
                   vmin=0, vmax=1, interpolation="nearest")
@@ -37,13 +37,13 @@ def _point_panels(dataset, x, y, classes, label):
     points of each class over all the real ones, on the first two coordinates."""
     from matplotlib.lines import Line2D
 
-    from gankit.report.plots import _density_hist, _frame, _legend_row, _outside_note, plt
+    from gankit.report.plots import _density_hist, _frame, _legend_row, _outside_note, figs
     real, ry = _real_by_class(dataset)
     one_d = x.shape[1] == 1
     cols = min(len(classes), 5)
     nrow = -(-len(classes) // cols)
     height = 2.6 * nrow + 0.3
-    fig, axes = plt.subplots(nrow, cols, figsize=(2.6 * cols, height), squeeze=False)
+    fig, axes = figs.subplots(nrow, cols, figsize=(2.6 * cols, height), squeeze=False)
     for ax, k in zip(axes.ravel(), classes):
         pts = x[y == k]
         title = f"condition {label(k)}"

@@ -34,10 +34,10 @@ def _show(ax, img: np.ndarray, title: str = ""):
 
 
 def grid_figure(snaps: list[dict], n: int = 64):
-    from gankit.report.plots import plt
+    from gankit.report.plots import figs
     k = len(snaps)
     ncol = int(np.ceil(np.sqrt(min(n, len(snaps[0]["samples"])))))
-    fig, axes = plt.subplots(1, k, figsize=(2.6 * k, 2.8), squeeze=False)
+    fig, axes = figs.subplots(1, k, figsize=(2.6 * k, 2.8), squeeze=False)
     for ax, s in zip(axes[0], snaps):
         _show(ax, tile(s["samples"][:n], ncol), f"step {int(s['step'])}")
     fig.tight_layout()
@@ -46,20 +46,20 @@ def grid_figure(snaps: list[dict], n: int = 64):
 
 def interpolation_figure(x: np.ndarray, steps: int = 10):
     """A snapshot's z walk (rows * steps images): one row per pair of noise vectors."""
-    from gankit.report.plots import plt
+    from gankit.report.plots import figs
     rows = len(x) // steps
-    fig, ax = plt.subplots(figsize=(1.0 * steps, 1.0 * rows))
+    fig, ax = figs.subplots(figsize=(1.0 * steps, 1.0 * rows))
     _show(ax, tile(x, steps))
     return fig
 
 
 def neighbours_figure(blocks: np.ndarray):
     """A snapshot's (rows, 1 + k, C, H, W) array: each sample, a gap, its k nearest training images."""
-    from gankit.report.plots import plt
+    from gankit.report.plots import figs
     rows, k1 = blocks.shape[:2]
     gap = np.ones_like(blocks[:, :1])            # a white column between sample and neighbours
     x = np.concatenate([blocks[:, :1], gap, blocks[:, 1:]], 1).reshape(-1, *blocks.shape[2:])
-    fig, ax = plt.subplots(figsize=(1.0 * (k1 + 1), 1.0 * rows))
+    fig, ax = figs.subplots(figsize=(1.0 * (k1 + 1), 1.0 * rows))
     _show(ax, tile(x, k1 + 1), "sample | nearest training images")
     return fig
 

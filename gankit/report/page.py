@@ -34,11 +34,10 @@ class Section:
 
 
 def png(fig, alt: str = "", dpi: int = 90, wide: bool = True) -> Figure:
-    """A matplotlib figure -> Figure (the figure is closed)."""
-    from gankit.report.plots import plt
+    """A matplotlib figure -> Figure."""
+    from gankit.report.plots import figs
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
-    plt.close(fig)
+    figs.save(fig, buf, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
     return Figure(base64.b64encode(buf.getvalue()).decode("ascii"), alt, wide)
 
 

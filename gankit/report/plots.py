@@ -5,9 +5,9 @@ import math
 
 import numpy as np
 
-# plt and PALETTE are also imported from here by the other figure modules
+# figs and PALETTE are also imported from here by the other figure modules
 from gankit.io import displayable
-from gankit.report.axes import (PALETTE, _grid, _legend, _plot_key, _style, _summarise_infinite, log_y, plt,
+from gankit.report.axes import (PALETTE, _grid, _legend, _plot_key, _style, _summarise_infinite, log_y, figs,
                                 run_style)
 
 
@@ -94,7 +94,7 @@ def figure_2d(snaps: list[dict], real: np.ndarray, modes: np.ndarray | None = No
     cols = min(n, 3)
     rows = math.ceil(n / cols)
     height = 4.0 * rows + 0.3
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, height), squeeze=False)
+    fig, axes = figs.subplots(rows, cols, figsize=(4.2 * cols, height), squeeze=False)
     gridded = [s for s in snaps if "d_grid" in s]
     box = None
     if gridded:      # one frame for every panel: equal panels that compare at a glance
@@ -152,7 +152,7 @@ def figure_1d(snaps: list[dict], grid: np.ndarray, p_data: np.ndarray | None, re
     from matplotlib.lines import Line2D
     n = len(snaps)
     height = 3.5
-    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, height), squeeze=False)
+    fig, axes = figs.subplots(1, n, figsize=(3.6 * n, height), squeeze=False)
     lo, hi = _frame(float(grid.min()), float(grid.max()),     # one frame for every panel, as figure_2d
                     np.concatenate([np.asarray(s["samples"])[:, 0] for s in snaps]))
     bins = np.linspace(lo, hi, 80)
@@ -236,7 +236,7 @@ def figure_lr(records: list[dict]):
     keys = [k for k in {k: None for r in records for k in r if k.startswith("lr_")}]
     if not keys:
         return None
-    fig, ax = plt.subplots(figsize=(6.0, 2.6))
+    fig, ax = figs.subplots(figsize=(6.0, 2.6))
     entries = []
     for i, k in enumerate(keys):
         line, inf = _plot_key(ax, records, k, k[3:], PALETTE[i % len(PALETTE)], lw=1.5,
@@ -314,11 +314,11 @@ def plot_samples_file(dataset, x: np.ndarray, out):
     if x.ndim == 4:                       # images (n, C, H, W) in [-1, 1]: one grid
         from gankit.report.images import tile
         img = tile(x, int(np.ceil(np.sqrt(len(x)))))
-        plt.imsave(out, img[..., 0] if img.shape[-1] == 1 else img, cmap="gray", vmin=0, vmax=1)
+        figs.imsave(out, img[..., 0] if img.shape[-1] == 1 else img, cmap="gray", vmin=0, vmax=1)
         return
     import torch
     real = dataset.sample(len(x), torch.Generator().manual_seed(0)).numpy()
-    fig, ax = plt.subplots(figsize=(5, 5))
+    fig, ax = figs.subplots(figsize=(5, 5))
     if x.shape[1] == 1:
         ax.hist(real[:, 0], bins=80, density=True, histtype="step", color="black", label="real")
         ax.hist(x[:, 0], bins=80, density=True, histtype="step", color="green", label="generated")
@@ -328,5 +328,4 @@ def plot_samples_file(dataset, x: np.ndarray, out):
         if x.shape[1] > 2:
             ax.set_title("first two coordinates")
     ax.legend()
-    fig.savefig(out, dpi=120, bbox_inches="tight")
-    plt.close(fig)
+    figs.save(fig, out, dpi=120, bbox_inches="tight")
