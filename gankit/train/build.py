@@ -40,16 +40,28 @@ def _probe_user_nets(cfg: RunConfig, data, G, D):
         with torch.no_grad():
             x = G(torch.randn(2, noise_dim_for(cfg), generator=torch.Generator().manual_seed(0)))   # not the init stream
             want = (2, *tuple(data.shape))
+            g_named = f"generator {cfg.generator.name!r} ({g_entry.module})"
             if not isinstance(x, torch.Tensor) or tuple(x.shape) != want:
                 got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-                raise ConfigError(f"generator {cfg.generator.name!r} ({g_entry.module}) returns {got} for 2 noise "
-                                  f"vectors; the data's samples are {want}")
+                raise ConfigError(f"{g_named} returns {got} for 2 noise vectors; the data's samples are {want}")
+            # bf16 training casts half-precision outputs back to float32 (gankit/train/precision.py)
+            ok = (torch.float32,) + ((torch.bfloat16, torch.float16) if cfg.train.precision == "bf16" else ())
+            if x.dtype not in ok:
+                raise ConfigError(f"{g_named} returns {_dtype(x)} (train.precision = {cfg.train.precision}); "
+                                  f"return float32 (x.float(), or build its layers in float32)")
+            if not bool(torch.isfinite(x).all()):
+                raise ConfigError(f"{g_named} returns non-finite values (NaN or inf) for 2 noise vectors before "
+                                  "any training: look at its forward and its initialisation")
             if int((cfg.objective.params or {}).get("pack", 1) or 1) == 1:
                 out = D(x)
+                d_named = f"discriminator {cfg.discriminator.name!r} ({d_entry.module})"
                 if not isinstance(out, torch.Tensor) or out.numel() != 2:
                     got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-                    raise ConfigError(f"discriminator {cfg.discriminator.name!r} ({d_entry.module}) returns {got} "
-                                      "for 2 samples; it must give one score a sample: (2,) or (2, 1)")
+                    raise ConfigError(f"{d_named} returns {got} for 2 samples; it must give one score a "
+                                      "sample: (2,) or (2, 1)")
+                if not bool(torch.isfinite(out).all()):
+                    raise ConfigError(f"{d_named} returns non-finite scores (NaN or inf) for 2 samples before "
+                                      "any training: look at its forward and its initialisation")
     finally:
         G.train(modes[0]), D.train(modes[1])
 
@@ -61,8 +73,36 @@ def build_net(registry: str, component: Component | dict, data, **kw):
     return REGISTRIES[registry].build(comp.name, comp.params, where=registry, data=data, **kw)
 
 
+def _dtype(x: torch.Tensor) -> str:
+    return str(x.dtype).replace("torch.", "")
+
+
 def build_loss(cfg: RunConfig):
-    return LOSSES.build(cfg.loss.name, cfg.loss.params, where="loss")
+    loss = LOSSES.build(cfg.loss.name, cfg.loss.params, where="loss")
+    entry = LOSSES.get(cfg.loss.name)
+    if not entry.module.startswith("gankit."):
+        _probe_user_loss(loss, f"loss {cfg.loss.name!r} ({entry.module})")
+    return loss
+
+
+def _probe_user_loss(loss, named: str):
+    """A user's loss (--import) on made-up D outputs for 4 samples, (4, 1) as D gives them:
+    each of d_loss and g_loss must return a scalar, or backward fails in the first step with
+    torch's words, which name no loss."""
+    g = torch.Generator().manual_seed(0)
+    real, fake = torch.randn(4, 1, generator=g), torch.randn(4, 1, generator=g)
+    calls = (("d_loss", lambda: loss.d_loss(real, fake)),
+             ("g_loss", lambda: loss.g_loss(fake, real)))
+    for name, call in calls:
+        try:
+            with torch.no_grad():
+                out = call()
+        except Exception:   # noqa: BLE001 -- made-up inputs it may not take; the first step shows its own error
+            continue
+        if not isinstance(out, torch.Tensor) or out.numel() != 1:
+            got = f"shape {tuple(out.shape)}" if isinstance(out, torch.Tensor) else type(out).__name__
+            raise ConfigError(f"{named}: {name} returned {got} for D outputs of shape (4, 1); it must "
+                              f"return a scalar tensor (reduce it, e.g. with .mean())")
 
 
 def build_optimizer(params, oc: OptimConfig) -> torch.optim.Optimizer:

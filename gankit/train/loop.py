@@ -54,6 +54,16 @@ def _finite(v: Tensor) -> bool:
     return math.isfinite(v.item()) if v.numel() == 1 else bool(torch.isfinite(v).all())
 
 
+def _not_scalar(phase: Phase, loss, step: int) -> Exception:
+    """A phase whose loss is no scalar (a loss left unreduced): named here, where backward
+    would fail with torch's words ("grad can be implicitly created only for scalar outputs")."""
+    from gankit.config import ConfigError
+    got = f"shape {tuple(loss.shape)}" if isinstance(loss, Tensor) else type(loss).__name__
+    return ConfigError(f"phase {phase.name!r} returned a loss of {got} at step {step + 1}; a phase's loss "
+                       f"must be a scalar tensor: reduce it (e.g. .mean()) in the loss or objective that "
+                       f"computes it")
+
+
 GAN_NAN_HINT = ("Try a lower learning rate (--set optim_d.lr=... optim_g.lr=...), a gradient penalty, or "
                 "a bounded loss.")
 
@@ -109,6 +119,8 @@ class Trainer:
             for _ in range(n):
                 with self.autocast():          # forward under autocast, backward outside
                     loss, plogs = phase.loss(ctx)
+                if not isinstance(loss, Tensor) or loss.numel() != 1:    # metadata only: no sync
+                    raise _not_scalar(phase, loss, step)
                 phase.optimizer.zero_grad(set_to_none=True)
                 # only the gradients this phase's optimizer steps: the G step skips D's weight
                 # gradients (D's input gradient still flows back to G), the textbook loop does not

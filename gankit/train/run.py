@@ -378,10 +378,12 @@ class Run(RunSampling, RunEvaluation, RunState):
         trainer.loss_sums, trainer.loss_count = dict(sums), count
         self._trainer = trainer
         self._clock = time.perf_counter()
-        at_a_step = False        # the loop ended between two steps: memory is a whole step's
+        at_a_step = True         # False while inside the loop: memory may be half a step's
         try:
             with torch.random.fork_rng(devices=[]), StopOnSignal(trainer):   # the run's own RNG stream
                 torch.set_rng_state(self.torch_rng)
+                self.refuse_unloadable_state()
+                at_a_step = False
                 trainer.fit(cfg.steps)
                 at_a_step = True
                 if trainer.stop is not None:      # SIGINT/SIGTERM: keep every finished step

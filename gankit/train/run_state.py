@@ -1,6 +1,7 @@
 """What a Run saves and restores: its checkpoint state (weights, optimizers, the objective's
 state, the random streams of every rank, the training clock) and the checks on the way in
-and out (no checkpoint holding NaN or inf is ever written; a checkpoint of other nets is refused).
+and out (no checkpoint holding NaN or inf is ever written, nor one RunFolder cannot read back;
+a checkpoint of other nets is refused).
 
 A mixin of the Run (it reads the run's config, modules, optimizers, objective, streams and
 world), kept apart so the Run's file holds its life cycle.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections import Counter, OrderedDict
 from pathlib import Path
 
 import torch
@@ -28,7 +30,65 @@ class RunError(RunFolderError):
     pass
 
 
+# what torch.load(weights_only=True), RunFolder's loader, rebuilds: exact types (a subclass such
+# as a namedtuple, a defaultdict or a tensor subclass pickles by its own class, which it refuses)
+_LOADABLE = (dict, OrderedDict, Counter, list, tuple, set, str, bytes, bytearray, int, float, bool,
+             complex, type(None), torch.Tensor, torch.nn.Parameter, torch.Size, torch.device,
+             torch.dtype, torch.layout)
+
+
+def unloadable(state, path: str = "") -> tuple[str, str, str] | None:
+    """(key path such as "objective/baseline/value", its type's name, what to store instead) of
+    the first value in ``state`` that torch.load(weights_only=True) cannot read back (a numpy
+    number or array, an enum, an object), or None.  Types only, never a tensor's contents:
+    microseconds for a DCGAN's state."""
+    extra = tuple(t for t in torch.serialization.get_safe_globals() if isinstance(t, type))
+    stack = [(state, path)]
+    while stack:
+        o, where = stack.pop()
+        t = type(o)
+        if t not in _LOADABLE and t not in extra:
+            return where or "(the state itself)", _type_name(t), _store_instead(t)
+        if t in (dict, OrderedDict, Counter):
+            for k, v in o.items():
+                if type(k) not in _LOADABLE:
+                    return (f"{where}/{k!r} (a key)" if where else f"{k!r} (a key)", _type_name(type(k)),
+                            _store_instead(type(k)))
+                stack.append((v, f"{where}/{k}" if where else str(k)))
+        elif t in (list, tuple, set):
+            stack.extend((v, f"{where}/{i}" if where else str(i)) for i, v in enumerate(o))
+    return None
+
+
+def _type_name(t: type) -> str:
+    return t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
+
+
+def _store_instead(t: type) -> str:
+    if t.__module__ == "numpy" and t.__name__ == "ndarray":
+        return "store a tensor (torch.from_numpy(x))"
+    if t.__module__ == "numpy":
+        return "store a float or a tensor (float(x), int(x) or torch.as_tensor(x))"
+    return "store only numbers, strings, tensors and lists or dicts of them"
+
+
 class RunState:
+    def refuse_unloadable_state(self):
+        """Before a session's first step: a run whose checkpoints could never be read back trains
+        no step (each save checks again: state may change type while training, e.g. a float
+        baseline updated with a numpy number)."""
+        found = unloadable(self._trained_state())
+        if found:
+            raise C.ConfigError(self._unloadable_message(*found, "before training: no step was trained"))
+
+    def _unloadable_message(self, path: str, tname: str, fix: str, when: str) -> str:
+        parts = path.split("/")
+        held = (getattr(self.objective, "state", None) or {}).get(parts[1]) if len(parts) > 1 else None
+        whose = (f" in the state_dict() of objective.state[{parts[1]!r}] ({type(held).__module__})"
+                 if parts[0] == "objective" and held is not None else "")
+        return (f"checkpoint state {path}: {tname} cannot be read back (gankit loads checkpoints with "
+                f"torch.load(weights_only=True)); {fix}{whose}. Refused {when}")
+
     def _rng_state(self) -> dict:
         """This rank's streams, and its loss sums since the last record (per rank, as the draws)."""
         t = getattr(self, "_trainer", None)
@@ -177,21 +237,32 @@ class RunState:
         self.torch_rng = torch.get_rng_state()
         rng = self._rng_state()
         # each rank's own tensors (batch-norm statistics may differ between ranks)
-        bad = nonfinite_tensors({**self._trained_state(), "losses": rng["losses"]})
+        trained = self._trained_state()
+        bad = nonfinite_tensors({**trained, "losses": rng["losses"]})
+        odd = unloadable({**trained, "rng": rng})
         if self.world.parallel:
             # every rank's streams, so a resume with the same world continues each exactly; the
             # findings ride along, so every rank stops together (one alone would leave the others
             # waiting in a collective)
-            both = distributed.gather(self.world, (rng, bad))
-            ranks = [r for r, _ in both]
-            bad = next((b for _, b in both if b), [])
+            both = distributed.gather(self.world, (rng, bad, odd))
+            ranks = [r for r, _, _ in both]
+            bad = next((b for _, b, _ in both if b), [])
+            odd = next((o for _, _, o in both if o), None)
         else:
             ranks = None
+        if odd is None and self.is_main:
+            state = self.state_dict()     # the rest of it too (the data's scale, the schedule)
+            odd = unloadable({k: v for k, v in state.items() if k not in trained and k != "rng"})
+        if odd:
+            prev = [p.name for s, p in self.folder.checkpoints() if s < self.step]
+            kept = (f"the previous checkpoint {prev[-1]} is kept (once fixed, continue with gankit train "
+                    f"--resume --out {self.folder.path})" if prev else "no checkpoint was written")
+            raise C.ConfigError(self._unloadable_message(
+                *odd, f"at step {self.step}: training stopped; {kept}"))
         if bad:
             raise NonFiniteLoss(self._divergence_message(bad))
         if not self.is_main:
             return None
-        state = self.state_dict()
         if ranks is not None:
             state["rng_ranks"] = ranks
         return self.folder.save_checkpoint(state, self.step, self.cfg.train.keep_checkpoints)
