@@ -151,7 +151,7 @@ def final_evaluation(run, log=_stderr) -> dict:
         result = unjsonable({k: v for k, v in last[-1].items() if k not in ("step", "kind", "settings", "source")})
         record_reference(run, names, log)
         return result
-    return evaluate(run, names, source="final", log=log)
+    return evaluate(run, None, source="final", log=log)      # eval.metrics, not named by a caller
 
 
 def evaluate(run_or_dir, metrics: list[str] | None = None, overrides: list[str] | None = None,
@@ -191,7 +191,9 @@ def _evaluate(run, metrics, record, reference, source, log, strict=False) -> dic
     if log:
         what = ", ".join(names) if names else "every metric that applies (eval.metrics is empty)"
         log(f"evaluating step {run.step}: {what}; {run.cfg.eval.n_samples} samples")
-    result = run.evaluate(names)
+    # metrics the caller named: a user's metric that fails is an error; the config's or every
+    # one that applies (a training's final evaluation): left out with a warning, the rest kept
+    result = run.evaluate(names, named=bool(metrics))
     if strict and metrics and not result:
         raise C.ConfigError(f"metrics {list(metrics)}: nothing measured on this data ({type(run.dataset).__name__}); "
                             "the warnings above say why, if any (image scores from class outputs need "

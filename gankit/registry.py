@@ -18,6 +18,11 @@ from typing import Any, Callable
 from gankit.config.core import ConfigError, coerce_dataclass
 
 
+def is_gankit(module: str) -> bool:
+    """Whether ``module`` is gankit's own (a built-in component), not a user's or a plug-in's."""
+    return module == "gankit" or module.startswith("gankit.")
+
+
 @dataclass
 class Entry:
     name: str
@@ -39,8 +44,11 @@ class Registry:
             old = self._entries.get(name)
             module = getattr(factory, "__module__", "") or ""
             if old is not None and old.module != module:
+                # the user's component is the one to rename, whichever registered first (a script
+                # registers before gankit loads its own)
+                rename = old.module if is_gankit(module) and not is_gankit(old.module) else module
                 raise ConfigError(f"{self.kind} {name!r} is registered twice ({old.module} and {module}); "
-                                  f"give the one in {module} another name")
+                                  f"give the one in {rename} another name")
             if params is not None and dataclasses.is_dataclass(params):
                 import inspect
                 args = inspect.signature(factory).parameters

@@ -7,13 +7,23 @@ Importing this package registers nothing; ``gankit.builtins.load_builtins()`` do
 from __future__ import annotations
 
 
+def _where(m) -> str:
+    return getattr(m.fn, "__module__", "") or ""
+
+
+def _user(m) -> bool:
+    from gankit.registry import is_gankit
+    return not is_gankit(_where(m))
+
+
 def _checked(m, res) -> dict:
     """A metric's result as the record stores it: a dict; 0-d tensors and numpy scalars become
     Python numbers (a user's metric may return torch.tensor(0.5)), larger ones lists (as
-    mode_counts is), which JSON can hold."""
+    mode_counts is), which JSON can hold.  A user's metric may return only the keys it declares
+    (none declared: keys no other metric declares), never a record's own keys."""
     from gankit.config import ConfigError
     if not isinstance(res, dict):
-        raise ConfigError(f"metric {m.name!r} ({getattr(m.fn, '__module__', '?')}) returned "
+        raise ConfigError(f"metric {m.name!r} ({_where(m)}) returned "
                           f"{type(res).__name__}, not a dict of {{name: number}}")
     out = {}
     for k, v in res.items():
@@ -22,33 +32,95 @@ def _checked(m, res) -> dict:
         elif isinstance(getattr(v, "ndim", None), int) and hasattr(v, "tolist"):
             v = v.tolist()
         out[str(k)] = v
+    if _user(m):
+        for k, v in out.items():
+            _check_user_key(m, k, v)
     return out
 
 
-def evaluate(ctx, names: list[str] | None = None) -> dict:
+def _check_user_key(m, key: str, v):
+    """Refuses a key that would overwrite another metric's number or the record's own; warns
+    about a value the report and compare cannot read as the declared number (NaN and None are
+    fine: recorded as null)."""
+    import warnings
+
+    from gankit.config import ConfigError
+    from gankit.metrics.base import RESERVED_KEYS, declared_by
+    who, outputs = f"metric {m.name!r} ({_where(m)})", getattr(m, "outputs", None) or {}
+    if key in RESERVED_KEYS:
+        raise ConfigError(f"{who} returned key {key!r}, which every record uses for itself; rename it")
+    if outputs and key not in outputs:
+        raise ConfigError(f"{who} returned key {key!r}, which its outputs do not declare "
+                          f"({', '.join(outputs)}); declare it in outputs= or leave it out")
+    if not outputs:
+        other = declared_by(key)
+        if other is not None and other.name != m.name:
+            raise ConfigError(f"{who} returned key {key!r}, which metric {other.name!r} ({_where(other)}) "
+                              "declares; give it another name (and declare it in outputs=)")
+        return
+    fmt = outputs[key].fmt
+    if isinstance(v, (list, tuple, dict)):
+        warnings.warn(f"{who}: output {key!r} is a {type(v).__name__} of {len(v)} values, not one number; "
+                      "return one number per declared output (e.g. float(x.mean()))", stacklevel=3)
+    elif isinstance(v, str) and fmt != "s":
+        warnings.warn(f"{who}: output {key!r} is the string {v!r}, not a number; return a float "
+                      "(a text output declares Output(..., fmt='s'))", stacklevel=3)
+    elif v is not None and not isinstance(v, (int, float, str)):
+        warnings.warn(f"{who}: output {key!r} is a {type(v).__name__}, not a number; return a float", stacklevel=3)
+
+
+def evaluate(ctx, names: list[str] | None = None, named: bool | None = None) -> dict:
+    """{key: value} of every metric that applies (or of ``names``).  ``named`` (default: whether
+    ``names`` are given) says someone asked for these metrics: a user's metric that raises (in
+    ``applies`` or in its function) or returns keys it may not is then an error; otherwise (a
+    training's evaluation, the config's eval.metrics) it is left out with a warning and the
+    other metrics are kept.  gankit's own metrics raise either way: that is a bug."""
+    import warnings
+
     from gankit.config import ConfigError
     from gankit.registry import METRICS
+    named = bool(names) if named is None else named
     metrics = [METRICS.build(n, where="eval.metrics") for n in (names or METRICS.names())]
     if not names:
         metrics = [m for m in metrics if m.default]
     from gankit.metrics.progress import Progress
+
+    def left_out(e: ConfigError):
+        warnings.warn(f"{e}; left out of this evaluation, the other metrics are kept", stacklevel=3)
     todo = []
     for m in metrics:
-        if not m.applies(ctx.dataset):
+        strict = getattr(m.applies, "strict", None)     # a user's (gankit.metrics.base._UserApplies)
+        try:
+            ok = (strict or m.applies)(ctx.dataset)
+        except ConfigError as e:                  # a user's applies that raised
+            if named or strict is None:
+                raise
+            m.applies.warn(e)
+            continue
+        if not ok:
             if names:
                 why = f": it needs {m.needs}" if m.needs else f" ({m.help})"
                 raise ConfigError(f"metric {m.name!r} does not apply to this data "
                                   f"({type(ctx.dataset).__name__}){why}")
             continue
         todo.append(m)
-    import warnings
     from gankit.metrics.base import TooFewSamples
-    out = {}
+    out: dict = {}
+    by: dict[str, object] = {}     # key -> the metric that wrote it
     with Progress(len(todo), f"evaluating step {ctx.step}") as bar:
         for m in todo:
             bar.step(m.name)
             try:
-                out.update(_checked(m, m(ctx)))
+                res = _checked(m, m(ctx))
+                drop = _overwritten(m, res, by, named)
+                if drop is not None:      # the user's metric of the two is left out
+                    left_out(drop[1])
+                    if drop[0] is m:
+                        res = {}
+                    for k in [k for k, w in by.items() if w is drop[0]]:
+                        del out[k], by[k]
+                out.update(res)
+                by.update(dict.fromkeys(res, m))
             except TooFewSamples as e:
                 n, size = ctx.settings.n_samples, getattr(ctx.dataset, "size", None)
                 # a metric that knows what it needs says so (within_class: 3 a class, times the classes)
@@ -58,12 +130,32 @@ def evaluate(ctx, names: list[str] | None = None) -> dict:
                         else f"the data hold {size} samples, too few for it" if size is not None and size <= n
                         else f"eval.n_samples = {n}; more samples: --set eval.n_samples={max(500, 2 * n)}")
                 warnings.warn(f"metric {m.name} skipped: {e} ({hint})", stacklevel=2)
-            except ConfigError:
-                raise
             except Exception as e:        # a user's metric (--import) that fails: which one, in one line
-                module = getattr(m.fn, "__module__", "") or ""
-                if module.startswith("gankit."):
+                if not _user(m):
                     raise
-                raise ConfigError(f"metric {m.name!r} ({module}) failed: {type(e).__name__}: {e}") from e
+                err = e if isinstance(e, ConfigError) else ConfigError(
+                    f"metric {m.name!r} ({_where(m)}) failed: {type(e).__name__}: {e}")
+                if named:
+                    if err is e:
+                        raise
+                    raise err from e
+                left_out(err)
             bar.advance()
     return out
+
+
+def _overwritten(m, res: dict, by: dict, named: bool):
+    """Two metrics of one evaluation writing one key: the record would keep one number under
+    the other's label.  An error when the metrics were named or both are gankit's; else
+    (metric to leave out, the error): the user's one."""
+    from gankit.config import ConfigError
+    clash = [k for k in res if k in by]
+    if not clash:
+        return None
+    other = by[clash[0]]
+    err = ConfigError(f"metrics {other.name!r} ({_where(other)}) and {m.name!r} ({_where(m)}) both return "
+                      f"key {clash[0]!r}; give the one in {_where(m if _user(m) else other)} another name")
+    culprit = m if _user(m) else other
+    if named or not _user(culprit):
+        raise err
+    return culprit, err

@@ -100,7 +100,9 @@ class PeriodicEval:
             with self.run.off_the_clock():
                 # source and settings as every other eval record: compare checks them (same sample count)
                 self.run.log({"step": trainer.step, "kind": "eval", "source": "train.eval_every",
-                              "settings": eval_settings(self.run, names), **self.run.evaluate(names or None)})
+                              "settings": eval_settings(self.run, names),
+                              # a user's metric that fails is left out with a warning: training goes on
+                              **self.run.evaluate(names or None, named=False)})
 
 
 def nonfinite_tensors(state) -> list[str]:

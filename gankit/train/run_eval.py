@@ -38,14 +38,20 @@ class RunEvaluation:
         classify.classes_named = self.objective.classes_named
         return classify
 
-    def evaluate(self, names: list[str] | None = None, rejection: bool = True) -> dict:
+    def evaluate(self, names: list[str] | None = None, rejection: bool = True,
+                 named: bool | None = None) -> dict:
         """Every metric that applies (or the ones named); ``rejection=False`` measures G
-        itself when a rejection sampler is fitted."""
+        itself when a rejection sampler is fitted.  ``named``: someone asked for these metrics,
+        so a user's metric that fails is an error (gankit.metrics.evaluate); by default, names
+        other than the config's eval.metrics.  Otherwise (training's evaluations, eval.metrics,
+        every metric that applies) it is left out with a warning and the others are kept."""
         from gankit.metrics import evaluate
+        if named is None:
+            named = bool(names) and list(names) != list(self.cfg.eval.metrics)
         before = threads.apply(threads.resolve(self.cfg.eval.threads, self.dataset.kind,
                                                self.world.local_size))
         try:
-            return evaluate(self.eval_context(rejection), names)
+            return evaluate(self.eval_context(rejection), names, named=named)
         finally:
             torch.set_num_threads(before)
 
