@@ -41,8 +41,13 @@ class Registry:
 
     def register(self, name: str, params: type | None = None, help: str = ""):
         def deco(factory):
-            old = self._entries.get(name)
             module = getattr(factory, "__module__", "") or ""
+            if not is_gankit(module):
+                # gankit's own first: a clash is refused here, at the user's registration (found
+                # later, gankit's module failed to load and every later look-up failed with it)
+                from gankit.builtins import load_builtins
+                load_builtins()
+            old = self._entries.get(name)
             if old is not None and old.module != module:
                 # the user's component is the one to rename, whichever registered first (a script
                 # registers before gankit loads its own)

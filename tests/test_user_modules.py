@@ -58,3 +58,29 @@ def test_a_syntax_error_names_the_users_file_and_line(tmp_path):
     with pytest.raises(ConfigError) as e:
         import_modules([str(bad)])
     assert f"at {bad}:3: SyntaxError" in str(e.value) and "frozen" not in str(e.value)
+
+
+def test_a_script_registering_a_built_in_name_is_refused_at_once_and_the_process_stays_usable(tmp_path, tiny):
+    """Registered before gankit loaded its own components, the clash surfaced when they loaded:
+    every later api.train failed, also after the user renamed theirs, until the kernel restarted."""
+    import subprocess
+    import sys
+    code = f"""
+from gankit import api
+from gankit.config import ConfigError
+try:
+    @api.register_dataset("grid", None, "mine")
+    def mine():
+        from gankit.data.toy import GaussianMixture
+        return GaussianMixture([[0.0, 0.0]], 0.1)
+    print("accepted")
+except ConfigError as e:
+    print("refused:", e)
+run = api.train("ring", out={str(tmp_path / 'r')!r}, overrides={tiny!r}, evaluate=False, report=False, log=None)
+print("trained", run.step)
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                       env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "refused: dataset 'grid' is registered twice" in r.stdout and "another name" in r.stdout
+    assert "give the one in __main__ another name" in r.stdout and "trained 30" in r.stdout
