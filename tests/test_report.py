@@ -458,3 +458,14 @@ print(matplotlib.get_backend(), matplotlib.rcParams["text.parse_math"], title.ge
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.split() == ["svg", "True", "False"]
+
+
+def test_a_dollar_in_a_run_name_prints_in_compare_figures():
+    """Math parsing was switched off only at save time: tight_layout parsed '$\\frac$' and failed."""
+    from gankit.report.page import png
+    from gankit.report.plots import figure_compare
+    recs = [{"step": s, "kind": "train", "loss_d": 1.0, "loss_g": 0.5} for s in range(3)]
+    fig = figure_compare([("r$\\frac$x", recs), ("costs $5 and $6", recs)], [("D loss", "train", "loss_d")])
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["r$\\frac$x", "costs $5 and $6"]
+    assert not any(t.get_parse_math() for t in fig.legends[0].get_texts())
+    assert png(fig, "compare")

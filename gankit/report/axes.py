@@ -16,6 +16,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from gankit.io import displayable
+from gankit.report.literal import literal_text  # noqa: F401 (the figure modules' decorator)
 
 
 class _Figures:
@@ -42,6 +43,7 @@ class _Figures:
 
 
 figs = _Figures()
+
 
 class _LogTicks(ticker.Locator):
     """Minor ticks of a log axis: 2..9 times each power of ten, except over less than a

@@ -4,9 +4,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from gankit.report.literal import literal_text
+
 REAL, GENERATED = "#888888", "#d55e00"
 
 
+@literal_text
 def _image_rows(x, y, classes, label):
     from gankit.report.images import tile
     from gankit.report.plots import figs
@@ -32,6 +35,7 @@ def _real_by_class(dataset, n: int = 2000):
     return dataset.sample(n, g).numpy(), None
 
 
+@literal_text
 def _point_panels(dataset, x, y, classes, label):
     """1-D: real vs generated density of each class on one axis; 2-D and more: generated
     points of each class over all the real ones, on the first two coordinates."""

@@ -9,8 +9,9 @@ Both are rendered into the snapshots while training (gankit/train/snapshot.py).
 """
 from __future__ import annotations
 
-
 import numpy as np
+
+from gankit.report.literal import literal_text
 
 
 def tile(x: np.ndarray, ncol: int, pad: int = 1) -> np.ndarray:
@@ -33,6 +34,7 @@ def _show(ax, img: np.ndarray, title: str = ""):
         ax.set_title(title, fontsize=9)
 
 
+@literal_text
 def grid_figure(snaps: list[dict], n: int = 64):
     from gankit.report.plots import figs
     k = len(snaps)
@@ -44,6 +46,7 @@ def grid_figure(snaps: list[dict], n: int = 64):
     return fig
 
 
+@literal_text
 def interpolation_figure(x: np.ndarray, steps: int = 10):
     """A snapshot's z walk (rows * steps images): one row per pair of noise vectors."""
     from gankit.report.plots import figs
@@ -53,6 +56,7 @@ def interpolation_figure(x: np.ndarray, steps: int = 10):
     return fig
 
 
+@literal_text
 def neighbours_figure(blocks: np.ndarray):
     """A snapshot's (rows, 1 + k, C, H, W) array: each sample, a gap, its k nearest training images."""
     from gankit.report.plots import figs

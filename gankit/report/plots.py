@@ -7,8 +7,8 @@ import numpy as np
 
 # figs and PALETTE are also imported from here by the other figure modules
 from gankit.io import displayable
-from gankit.report.axes import (PALETTE, _grid, _legend, _plot_key, _style, _summarise_infinite, log_y, figs,
-                                run_style)
+from gankit.report.axes import (PALETTE, _grid, _legend, _plot_key, _style, _summarise_infinite, figs, literal_text,
+                                log_y, run_style)
 
 
 def pick_snapshots(snaps: list[dict], n: int = 6) -> list[dict]:
@@ -87,6 +87,7 @@ def _legend_row(fig, handles: list, labels: list[str], height_in: float):
                ncol=len(labels), fontsize=8, frameon=False, handletextpad=0.3, columnspacing=1.5)
 
 
+@literal_text
 def figure_2d(snaps: list[dict], real: np.ndarray, modes: np.ndarray | None = None):
     """Generated points over real ones on top of D(x) as a heat map, one panel per moment."""
     from matplotlib.lines import Line2D
@@ -147,6 +148,7 @@ def _density_hist(ax, x: np.ndarray, bins: np.ndarray, **kw):
                    histtype="step", **kw)
 
 
+@literal_text
 def figure_1d(snaps: list[dict], grid: np.ndarray, p_data: np.ndarray | None, real: np.ndarray):
     """The paper's Figure 1: data density (black dots), p_g (green), D(x) (blue dashes)."""
     from matplotlib.lines import Line2D
@@ -209,6 +211,7 @@ def curve_groups(records: list[dict]) -> list[tuple[str, list[str]]]:
     return groups + [(k, [k]) for k in keys if k not in grouped]
 
 
+@literal_text
 def figure_curves(records: list[dict], evals: list[dict] | None = None):
     """The train records over steps, every key (evals are drawn by figure_eval)."""
     groups = curve_groups(records)
@@ -231,6 +234,7 @@ def figure_curves(records: list[dict], evals: list[dict] | None = None):
     return fig
 
 
+@literal_text
 def figure_lr(records: list[dict]):
     from gankit.report.metricinfo import as_float
     keys = [k for k in {k: None for r in records for k in r if k.startswith("lr_")}]
@@ -252,6 +256,7 @@ def figure_lr(records: list[dict]):
     return fig
 
 
+@literal_text
 def figure_eval(evals: list[dict], keys: list[str], infos, reference: dict | None = None):
     """One panel per measured key over steps, titled with its label and direction; the
     real-data reference as a dashed line where one was measured."""
@@ -273,6 +278,7 @@ def figure_eval(evals: list[dict], keys: list[str], infos, reference: dict | Non
     return fig
 
 
+@literal_text
 def figure_compare(runs: list[tuple[str, list[dict]]], panels: list[tuple[str, str, str]]):
     """Runs overlaid: ``runs`` = [(name, records)], ``panels`` = [(title, kind, key)] with
     kind "train" or "eval"; one style per run (run_style: colour, line style, marker), the
@@ -309,6 +315,7 @@ def figure_compare(runs: list[tuple[str, list[dict]]], panels: list[tuple[str, s
     return fig
 
 
+@literal_text
 def plot_samples_file(dataset, x: np.ndarray, out):
     """``gankit sample --out plot.png``: an image grid, or samples over real data."""
     if x.ndim == 4:                       # images (n, C, H, W) in [-1, 1]: one grid
