@@ -236,3 +236,13 @@ def test_mismatched_conditions_are_other_classes_with_data():
     y = torch.arange(8).repeat(4)
     shift = torch.randint(1, 8, (len(y),), generator=g2)
     assert torch.equal(full.mismatched(y, g1), (y + shift) % 8)     # all classes: the draws as before
+
+
+def test_m_is_of_float32_probabilities_that_underflowed_stays_near_its_float64_value():
+    """A float32 probability that underflowed to 0 read as float64's smallest normal (log -708
+    instead of about -104): two samples 110 logits apart read m-IS 3e61 instead of ~3e9."""
+    from scipy.special import softmax
+    logits = np.array([[0.0, -1.0], [110.0, 0.0]])            # both predict class 0
+    exact = S.m_is(softmax(logits, 1))                         # float64: nothing underflows
+    got = S.m_is(softmax(logits, 1).astype(np.float32))       # exp(-110) = 1.7e-48 underflows
+    assert 0.1 < math.log(got) / math.log(exact) < 1.1

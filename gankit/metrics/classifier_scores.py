@@ -37,7 +37,12 @@ def _kl_rows(p, q):
 
 
 def m_is(probs, max_per_class: int = 500) -> float:
-    p = np.asarray(probs, np.float64)
+    given = np.asarray(probs)
+    # a probability that underflowed to 0 in the caller's precision reads as that precision's
+    # smallest positive value (float32: 1.4e-45), the nearest a 0 there can stand for
+    dtype = given.dtype if given.dtype in (np.float16, np.float32) else np.float64
+    floor = float(np.finfo(dtype).smallest_subnormal)
+    p = given.astype(np.float64)
     pred = p.argmax(1)
     per_class = []
     for k in np.unique(pred):
@@ -46,8 +51,8 @@ def m_is(probs, max_per_class: int = 500) -> float:
             continue
         # mean over ordered pairs i != j of KL(a_i || a_j); the diagonal is 0.  Exact for any
         # positive probability (a floor of 1e-12 under the logs cut the tails that dominate the
-        # KL of a confident classifier); an underflowed 0 reads as the smallest normal float
-        logs = np.log(np.maximum(a, np.finfo(np.float64).tiny))
+        # KL of a confident classifier); an underflowed 0 reads as the floor above
+        logs = np.log(np.maximum(a, floor))
         kl = xlogy(a, a).sum(1)[:, None] - a @ logs.T
         per_class.append(kl.sum() / (len(a) * (len(a) - 1)))
     return float(math.exp(np.mean(per_class))) if per_class else 1.0
