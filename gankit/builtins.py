@@ -52,8 +52,8 @@ def load_builtins() -> None:
 
 
 # a run records its imports in config.toml, and every later command imports them from there
-RECORDED = ("a run's imports are recorded in its config.toml: if the module moved or was renamed, "
-            "edit imports = [...] there")
+RECORDED = ("where a run's config.toml names it (its imports = [...]) and the module moved or was "
+            "renamed, edit it there")
 
 
 def import_modules(names: list[str]) -> None:

@@ -79,7 +79,7 @@ def default_run_dir(stem: str, seed: int) -> Path:
 class RunFolder:
     def __init__(self, path: str | Path):
         # absolute from the start: a notebook's %cd must not send records to a new folder there
-        self.path = Path(path).absolute()
+        self.path = Path(os.path.abspath(path))     # ".." collapsed, symlinks kept as given
         self._lock_key: Path | None = None
 
     # ------------------------------------------------------------------ layout

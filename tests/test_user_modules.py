@@ -17,9 +17,10 @@ from gankit import api
 class P:
     hidden: tuple[int, ...] = (16,)
     scale: Optional[float] = None
+    gain: Optional[float] = 2.0
 
 @api.register_generator("none_default_g", P, "a generator with an option left at None")
-def none_default_g(noise_dim, data, hidden, scale):
+def none_default_g(noise_dim, data, hidden, scale, gain):
     return nn.Sequential(nn.Linear(noise_dim, hidden[0]), nn.ReLU(), nn.Linear(hidden[0], 2),
                          *([] if scale is None else [nn.Tanh()]))
 '''
@@ -41,10 +42,22 @@ def test_an_option_left_at_none_trains_evaluates_and_resumes(tmp_path, tiny_cli,
     assert "scale = 0.5" in (tmp_path / "s" / "config.toml").read_text()
 
 
+def test_none_for_an_option_whose_default_is_not_none_is_refused_before_training(tmp_path, tiny):
+    """Left out of config.toml, it came back as its default 2.0: the resumed steps, eval and sample
+    ran another config than the one trained (or the checkpoint 'belonged to another run')."""
+    from gankit import api
+    mod = tmp_path / "none_default_parts2.py"
+    mod.write_text(NONE_DEFAULT.replace("none_default_g", "none_default_g2"))
+    with pytest.raises(ConfigError, match=r"generator.gain = None cannot be recorded in config.toml .* default 2.0"):
+        api.train({"data": {"name": "ring"}, "generator": {"name": "none_default_g2", "gain": None}},
+                  out=tmp_path / "r", overrides=tiny, imports=[str(mod)], log=None)
+    assert not (tmp_path / "r" / "checkpoints").exists() or not list((tmp_path / "r" / "checkpoints").iterdir())
+
+
 def test_a_moved_or_renamed_module_says_where_the_run_records_it(tmp_path):
-    with pytest.raises(ConfigError, match=r"is not a file \(a run's imports are recorded in its config.toml"):
+    with pytest.raises(ConfigError, match=r"is not a file \(where a run's config.toml names it"):
         import_modules([str(tmp_path / "gone.py")])
-    with pytest.raises(ConfigError, match=r"PYTHONPATH \(a run's imports are recorded in its config.toml"):
+    with pytest.raises(ConfigError, match=r"PYTHONPATH \(where a run's config.toml names it"):
         import_modules(["no_such_module_for_gankit_tests"])
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import math
 import os
 import sys
@@ -394,21 +395,34 @@ def load(name_or_path: str | dict, overrides: list[str] | None = None):
 
 
 def dumps_toml(cfg) -> str:
+    """config.toml's text.  TOML has no null: an option set to None is left out, which reading
+    the file back turns into its default; where that default is not None the run would resume,
+    evaluate and sample under another setting, so it is refused (before any training)."""
     import tomli_w
-    return tomli_w.dumps(_without_none(to_dict(cfg), ""))
+    full, dropped = to_dict(cfg), []
+    kept = _without_none(full, "", dropped)
+    if dropped:
+        back = to_dict(load(kept))
+        for key in dropped:
+            value = functools.reduce(lambda d, k: d.get(k) if isinstance(d, dict) else None, key.split("."), back)
+            if value is not None:
+                raise ConfigError(f"{key} = None cannot be recorded in config.toml (TOML has no null), and "
+                                  f"reading it back gives its default {value!r}: a resume, eval or sample would "
+                                  "run with that instead; give it a value")
+    return tomli_w.dumps(kept)
 
 
-def _without_none(d: dict, where: str) -> dict:
-    """TOML has no null: a component option left at a None default (Optional[float] = None) is
-    left out, and reading the file back gives the same default."""
+def _without_none(d: dict, where: str, dropped: list[str]) -> dict:
     out = {}
     for k, v in d.items():
         key = f"{where}{k}"
         if isinstance(v, dict):
-            out[k] = _without_none(v, key + ".")
+            out[k] = _without_none(v, key + ".", dropped)
         elif isinstance(v, (list, tuple)) and any(x is None for x in v):
             raise ConfigError(f"{key}: {list(v)!r} holds None, which config.toml cannot record; "
                               "give every item a value")
-        elif v is not None:
+        elif v is None:
+            dropped.append(key)
+        else:
             out[k] = v
     return out
