@@ -6,6 +6,8 @@
         --out gankit/eval_weights/mnist.safetensors
     python benchmarks/train_eval_classifier.py --data mnist --root ~/mnist --epochs 6 \
         --out gankit/eval_weights/mnist.safetensors      # full MNIST, where a user has it
+    python benchmarks/train_eval_classifier.py --data digits8x8 --epochs 40 --max-shift 1 \
+        --out gankit/eval_weights/digits8x8.safetensors
 
 Trains on the dataset's training split only and reports accuracy on its
 held-out split (the official test set for IDX data; the 500 held-out digits for
@@ -49,7 +51,7 @@ def accuracy(net, x, y) -> float:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", required=True, choices=["mnist", "mnist5k", "fashion-mnist"])
+    ap.add_argument("--data", required=True, choices=["mnist", "mnist5k", "fashion-mnist", "digits8x8"])
     ap.add_argument("--root", default="", help="IDX folder (mnist; fashion-mnist has a default)")
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--batch", type=int, default=128)
@@ -58,6 +60,7 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--flip", action="store_true", help="also random horizontal flips (clothes, not digits)")
+    ap.add_argument("--max-shift", type=int, default=2, help="random shifts of up to this many pixels (1 for 8x8 digits)")
     ap.add_argument("--smoothing", type=float, default=0.05, help="label smoothing of the cross-entropy")
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
@@ -78,7 +81,7 @@ def main(argv=None):
         perm = torch.randperm(len(x), generator=g)
         for i in range(0, len(x), a.batch):
             b = perm[i:i + a.batch]
-            xb = shift(x[b], g)
+            xb = shift(x[b], g, a.max_shift) if a.max_shift > 0 else x[b]
             if a.flip:
                 f = torch.rand(len(b), generator=g) < 0.5
                 xb = torch.where(f[:, None, None, None], xb.flip(-1), xb)
@@ -94,7 +97,7 @@ def main(argv=None):
     meta = {"arch": json.dumps({"in_channels": ds.shape[0], "n_classes": ds.n_classes, "width": a.width}),
             "data": a.data, "train_images": str(len(x)), "test_images": str(len(xt)),
             "test_accuracy": f"{acc:.4f}", "epochs": str(a.epochs), "seed": str(a.seed),
-            "flip": str(a.flip), "label_smoothing": str(a.smoothing),
+            "flip": str(a.flip), "max_shift": str(a.max_shift), "label_smoothing": str(a.smoothing),
             "command": " ".join(["python", *sys.argv]), "date": time.strftime("%Y-%m-%d")}
     save_file({k: v.contiguous() for k, v in net.state_dict().items()}, a.out, metadata=meta)
     print(json.dumps({"out": a.out, "test_accuracy": acc, "seconds": round(time.time() - t0)}))

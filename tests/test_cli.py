@@ -134,11 +134,15 @@ def test_out_of_memory_in_a_metric_names_it_and_the_settings_that_help(tmp_path,
     assert "eval.metrics" in err and "train.batch_size" not in err
 
 
-def test_eval_of_named_metrics_that_measure_nothing_is_an_error_not_an_empty_record(tmp_path, digits, capsys):
+def test_eval_of_named_metrics_that_measure_nothing_is_an_error_not_an_empty_record(tmp_path, digits, capsys,
+                                                                                   monkeypatch):
     """`eval --metrics is` on images no classifier knows exited 0 with an empty record, which then
     blanked the run's metrics in report and compare."""
     from gankit.cli import main
+    from gankit.metrics import features
     from gankit.train.run import Run
+    shipped = features.weights_path         # the digits without their shipped classifier: images no classifier knows
+    monkeypatch.setattr(features, "weights_path", lambda key: tmp_path / "none" if key == "digits8x8" else shipped(key))
     out = tmp_path / "run"
     Run.create(C.load("mnist-dcgan", digits), out).train().close()
     assert main(["eval", str(out), "--metrics", "is"]) == 2

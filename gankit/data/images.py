@@ -264,7 +264,7 @@ def mnist5k(resolution, holdout):
 @DATASETS.register("digits8x8", SmallParams, "scikit-learn's 1,797 8x8 digits (10% held out)")
 def digits8x8(resolution, holdout):
     x, y = digits_8x8()
-    return _resolution_hint(ImageDataset(x, y, classifier=None, name="digits8x8",
+    return _resolution_hint(ImageDataset(x, y, classifier="digits8x8", name="digits8x8",
                                          resolution=resolution or None, holdout=holdout))
 
 
