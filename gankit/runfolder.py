@@ -65,15 +65,19 @@ LIST_AGAIN = 10
 
 
 def default_run_dir(stem: str, seed: int) -> Path:
-    """runs/STEM-sSEED-TIME, with -2, -3 ... when a folder of that second exists (runs started
-    in a loop finish within one second)."""
+    """runs/STEM-sSEED-TIME, made here (empty) so that it is this run's: with -2, -3 ... when
+    a folder of that second exists (runs started in a loop, or at once from two shells)."""
     import time
     base = Path("runs") / f"{stem}-s{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+    base.parent.mkdir(parents=True, exist_ok=True)
     path, n = base, 1
-    while path.exists():
-        n += 1
-        path = base.with_name(f"{base.name}-{n}")
-    return path
+    while True:
+        try:
+            path.mkdir()           # atomic: of two processes choosing one name, one gets it
+            return path
+        except FileExistsError:
+            n += 1
+            path = base.with_name(f"{base.name}-{n}")
 
 
 class RunFolder:
