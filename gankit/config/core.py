@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import functools
 import math
 import os
 import sys
@@ -334,95 +333,3 @@ def _section_at(raw: dict, path: list[str]) -> bool:
     for p in path:
         node = node.get(p) if isinstance(node, dict) else None
     return isinstance(node, dict) and "name" in node
-
-
-def read_toml(path: str | Path) -> dict:
-    path = Path(path)
-    if path.is_dir():
-        raise ConfigError(f"config file {str(path)!r} is a folder, not a file; give a preset name "
-                          "or a path to a .toml file")
-    if not path.is_file():
-        raise ConfigError(f"config file {str(path)!r} does not exist; give a preset name "
-                          f"({', '.join(preset_names())}) or a path to a .toml file")
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"{path}: not a text file in UTF-8 (byte {e.start} is 0x{e.object[e.start]:02x}); "
-                          "a config is a TOML text file") from None
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read it ({e.strerror})") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML: {e}") from None
-
-
-def preset_names() -> list[str]:
-    return sorted(p.stem for p in PRESET_DIR.glob("*.toml"))
-
-
-def resolve_source(name_or_path: str) -> dict:
-    """A preset name or a TOML path -> raw dict.  A bare preset name is the preset even where a
-    file or folder of that name lies here (a run folder named after its preset, a word list
-    called words); such a file is read as ./NAME."""
-    p = Path(name_or_path)
-    preset = PRESET_DIR / f"{name_or_path}.toml"
-    if p.suffix != ".toml" and "/" not in name_or_path and os.sep not in name_or_path and preset.is_file():
-        return read_toml(preset)
-    if p.suffix == ".toml" or p.exists():
-        return read_toml(p)
-    close = difflib.get_close_matches(name_or_path, preset_names(), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise ConfigError(f"no preset or file named {name_or_path!r}{hint}; presets: "
-                      f"{', '.join(preset_names())}; or pass a path to a .toml file")
-
-
-def load(name_or_path: str | dict, overrides: list[str] | None = None):
-    """Preset name, TOML path or raw dict (+ ``--set`` overrides) -> RunConfig.
-
-    The modules named in the config's ``imports`` are imported first, so components they
-    register (a user's dataset, net, loss, metric or objective) are known when it is checked.
-    """
-    from gankit.builtins import import_modules
-    from gankit.config.schema import RunConfig
-    raw = resolve_source(name_or_path) if not isinstance(name_or_path, dict) else name_or_path
-    raw = apply_overrides(raw, overrides or [], component_sections(RunConfig))
-    imports = raw.get("imports", [])
-    if not isinstance(imports, list) or not all(isinstance(m, str) for m in imports):
-        raise ConfigError(f"imports: expected a list of module names, got {imports!r}")
-    import_modules(imports)
-    return coerce_dataclass(RunConfig, raw, "")
-
-
-def dumps_toml(cfg) -> str:
-    """config.toml's text.  TOML has no null: an option set to None is left out, which reading
-    the file back turns into its default; where that default is not None the run would resume,
-    evaluate and sample under another setting, so it is refused (before any training)."""
-    import tomli_w
-    full, dropped = to_dict(cfg), []
-    kept = _without_none(full, "", dropped)
-    if dropped:
-        back = to_dict(load(kept))
-        for key in dropped:
-            value = functools.reduce(lambda d, k: d.get(k) if isinstance(d, dict) else None, key.split("."), back)
-            if value is not None:
-                raise ConfigError(f"{key} = None cannot be recorded in config.toml (TOML has no null), and "
-                                  f"reading it back gives its default {value!r}: a resume, eval or sample would "
-                                  "run with that instead; give it a value")
-    return tomli_w.dumps(kept)
-
-
-def _without_none(d: dict, where: str, dropped: list[str]) -> dict:
-    out = {}
-    for k, v in d.items():
-        key = f"{where}{k}"
-        if isinstance(v, dict):
-            out[k] = _without_none(v, key + ".", dropped)
-        elif isinstance(v, (list, tuple)) and any(x is None for x in v):
-            raise ConfigError(f"{key}: {list(v)!r} holds None, which config.toml cannot record; "
-                              "give every item a value")
-        elif v is None:
-            dropped.append(key)
-        else:
-            out[k] = v
-    return out
