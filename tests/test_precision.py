@@ -79,7 +79,9 @@ def test_bad_precision_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="precision"):
         C.load("ring", ["train.precision=fp16"])
     with pytest.raises(ConfigError, match="precision=fp32"):
-        Run.create(C.load("seqgan-oracle", ["train.precision=bf16"]), tmp_path / "s")
+        Run.create(C.load("seqgan-oracle", ["train.precision=bf16", "data.vocab=50", "data.n_train=200",
+                                            "data.n_test=50", "generator.hidden=16", "generator.embed_dim=16"]),
+                   tmp_path / "s")
 
 
 def test_bf16_with_a_packed_d_returns_float32(tmp_path, digits):
