@@ -9,13 +9,13 @@ def build_dataset(cfg):
     """The run's dataset from ``cfg.data`` (wrapped for ``cfg.condition`` when conditional)."""
     from gankit.config import ConfigError
     from gankit.data.conditional import make_conditional
-    from gankit.registry import DATASETS
+    from gankit.registry import DATASETS, is_gankit
     ds = DATASETS.build(cfg.data.name, cfg.data.params, where="data")
     module = DATASETS.get(cfg.data.name).module
     named = f"dataset {cfg.data.name!r} ({module})"
     if ds.size == 0:
         raise ConfigError(f"{named} holds no samples")
-    if not module.startswith("gankit."):
+    if not is_gankit(module):
         probe_samples(ds, named)
     if ds.size is not None and cfg.train.batch_size > ds.size:
         raise ConfigError(f"train.batch_size: {cfg.train.batch_size} is larger than the data "

@@ -165,9 +165,9 @@ def _user_code_hash() -> str:
     import sys
     from pathlib import Path
 
-    from gankit.registry import DATASETS, METRICS
+    from gankit.registry import DATASETS, METRICS, is_gankit
     h = hashlib.sha1()
-    user = [(reg, e) for reg in (METRICS, DATASETS) for e in reg.entries() if not e.module.startswith("gankit")]
+    user = [(reg, e) for reg in (METRICS, DATASETS) for e in reg.entries() if not is_gankit(e.module)]
     for reg, e in sorted(user, key=lambda re: (re[1].module, re[1].name)):
         path = getattr(sys.modules.get(e.module), "__file__", None)
         try:

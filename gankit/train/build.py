@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from gankit.config import Component, ConfigError, OptimConfig, RunConfig
-from gankit.registry import DISCRIMINATORS, GENERATORS, LOSSES, REGISTRIES
+from gankit.registry import DISCRIMINATORS, GENERATORS, LOSSES, REGISTRIES, is_gankit
 from gankit.train.conditional import noise_dim_for, wrap_nets
 
 
@@ -32,7 +32,7 @@ def _probe_user_nets(cfg: RunConfig, data, G, D):
     (n, noise.dim) to (n, *data.shape), D gives one score a sample; caught here, not in the
     report after training."""
     g_entry, d_entry = GENERATORS.get(cfg.generator.name), DISCRIMINATORS.get(cfg.discriminator.name)
-    if g_entry.module.startswith("gankit.") and d_entry.module.startswith("gankit."):
+    if is_gankit(g_entry.module) and is_gankit(d_entry.module):
         return
     modes = (G.training, D.training)
     G.eval(), D.eval()
@@ -80,7 +80,7 @@ def _dtype(x: torch.Tensor) -> str:
 def build_loss(cfg: RunConfig):
     loss = LOSSES.build(cfg.loss.name, cfg.loss.params, where="loss")
     entry = LOSSES.get(cfg.loss.name)
-    if not entry.module.startswith("gankit."):
+    if not is_gankit(entry.module):
         _probe_user_loss(loss, f"loss {cfg.loss.name!r} ({entry.module})")
     return loss
 
