@@ -162,38 +162,6 @@ def _cmd_compare(a):
         print(f"compare: {shown(out.resolve(), stream)}", file=stream)
 
 
-def _cmd_list(a):
-    from gankit import config as C
-    from gankit.registry import REGISTRIES
-    times_file = C.PRESET_DIR / "times.json"
-    times = json.loads(times_file.read_text(encoding="utf-8")) if times_file.is_file() else {}
-    print("presets (time: measured set-up + train.steps x s/step of training alone, "
-          "benchmarks/preset_times.py):")
-    for name in C.preset_names():
-        first = (C.PRESET_DIR / f"{name}.toml").read_text(encoding="utf-8").splitlines()[0].lstrip("# ")
-        t = times.get(name)
-        if t:   # the preset's own train.steps x the measured s/step: a later change of steps is counted
-            steps = C.read_toml(C.PRESET_DIR / f"{name}.toml").get("train", {}).get("steps", t["steps"])
-            est = round((t.get("setup_s", 0.0) + steps * t["s_per_step"]) / 60, 1)
-            when = (f"~{est:g} min ({steps} steps, {t['threads']} threads, "
-                    f"load {t.get('load', '?')}, {t['date']})")
-        else:
-            when = "time not measured (python benchmarks/preset_times.py measures it)"
-        print(f"  {name:<16} {first}\n  {'':<16} {when}")
-    for kind, reg in REGISTRIES.items():
-        print(f"{kind}:")
-        for e in reg.entries():
-            print(f"  {e.name:<16} {e.help}")
-            if a.verbose:
-                for key, default, help in reg.describe(e.name):
-                    print(f"      {key} = {default!r}  # {help}")
-    if a.verbose:
-        from gankit.config import RunConfig
-        print("config keys (--set key=value):")
-        for key, default, help in C.describe(RunConfig):
-            print(f"  {key} = {default!r}  # {help}")
-
-
 def build_parser() -> argparse.ArgumentParser:
     from gankit import __version__
     p = argparse.ArgumentParser(prog="gankit", description="Train, watch and measure GANs.")
@@ -235,9 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("run_dir")
     r.add_argument("--set", action="append", default=[], metavar="data.KEY=VALUE", help=DATA_SET_HELP)
     r.set_defaults(fn=_cmd_report)
-    li = sub.add_parser("list", help="presets, datasets, nets, losses, metrics")
-    li.add_argument("-v", "--verbose", action="store_true", help="also every option with its description")
-    li.set_defaults(fn=_cmd_list)
+    from gankit.list_cli import add_parser as add_listing       # list
+    add_listing(sub)
     from gankit.sweep import add_parser as add_sweep
     add_sweep(sub)
     from gankit.invert_cli import add_parser as add_inversion   # invert, complete

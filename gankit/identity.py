@@ -143,3 +143,26 @@ def model_differences(a, b) -> list[str]:
         return out
     fa, fb = flat(model_part(a)), flat(model_part(b))
     return sorted(k for k in fa.keys() | fb.keys() if fa.get(k) != fb.get(k))
+
+
+def checkpoint_mismatch(state: dict, path, config: dict, without_overrides: dict | None = None) -> str | None:
+    """Why the checkpoint ``state`` (read from ``path``) is not this run's (``config``: its
+    resolved config; ``without_overrides``: the same without this session's --set), or None."""
+    stored = state.get("identity")
+    if stored is None or stored in model_identities(config):
+        return None                                   # None: written before identities
+    own = state.get("config")
+    if isinstance(own, dict) and stored in model_identities(own) \
+            and model_identity(own) == model_identity(config):
+        return None     # the run's own checkpoint (legacy hash), its data since moved (data.path/root)
+    if without_overrides is not None and stored in model_identities(without_overrides):
+        diff = model_differences(without_overrides, config)
+        if diff:      # the run's own checkpoint: the overrides change what defines the run
+            shown = ", ".join(diff[:6]) + (", ..." if len(diff) > 6 else "")
+            return (f"--set {shown}: these define the run (its model identity), so they cannot change on "
+                    f"--resume; drop them, or start a new run with them (--out NEW)")
+    diff = model_differences(own, config) if isinstance(own, dict) else []
+    shown = ", ".join(diff[:6]) + (", ..." if len(diff) > 6 else "")
+    return (f"{path} belongs to another run (model identity {stored}, this run's is {model_identity(config)}"
+            + (f"; they differ in {shown}" if shown else "")
+            + "); move it out of this folder, or open the run it came from")

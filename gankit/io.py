@@ -335,6 +335,22 @@ def too_large_cause(e: BaseException | None) -> bool:
     return os_error_cause(e, (errno.EFBIG,)) is not None
 
 
+def storage_refusal(e: BaseException, folder: Path) -> tuple[str, str, str] | None:
+    """(what happened, detail, the fix) when the storage refused a write (a full disk or quota,
+    a file-size limit), or None when ``e`` is another failure."""
+    if disk_full_cause(e):
+        import shutil
+        try:
+            free = f"{shutil.disk_usage(folder).free / 2**20:.1f} MB free"
+        except OSError:
+            free = "free space unknown"
+        return "disk full", f" ({free})", "free some space"
+    if too_large_cause(e):
+        return ("file too large", f": {TOO_LARGE}",
+                "raise the limit (ulimit -f unlimited) or move the run to another drive")
+    return None
+
+
 def intact(path: Path) -> bool:
     """Whether a checkpoint file is whole: torch writes a zip archive whose directory sits at
     the end, so a truncated or empty file has none (cheap: no tensors are read)."""

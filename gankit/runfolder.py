@@ -41,8 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gankit.io import (TMP_SUFFIX, TOO_LARGE, append_jsonl, disk_full_cause, intact, lock_file, read_jsonl,
-                       release_lock, save_atomic, save_npz_atomic, too_large_cause, write_text_atomic)
+from gankit.io import (TMP_SUFFIX, append_jsonl, intact, lock_file, read_jsonl, release_lock, save_atomic,
+                       save_npz_atomic, storage_refusal, write_text_atomic)
 
 STEP_FILE = re.compile(r"^step_(\d+)\.(pt|npz)$")
 
@@ -229,20 +229,12 @@ class RunFolder:
         try:
             yield
         except Exception as e:
-            then = f"then run the command again (training: gankit train --resume --out {self.path})"
-            if disk_full_cause(e):
-                import shutil
-                try:
-                    free = f"{shutil.disk_usage(self.path).free / 2**20:.1f} MB free"
-                except OSError:
-                    free = "free space unknown"
-                raise RunFolderError(f"disk full while writing {what} ({free}){kept()}; free some "
-                                     f"space, {then}") from None
-            if too_large_cause(e):
-                raise RunFolderError(f"file too large while writing {what}: {TOO_LARGE}{kept()}; raise "
-                                     f"the limit (ulimit -f unlimited) or move the run to another drive, "
-                                     f"{then}") from None
-            raise
+            refused = storage_refusal(e, self.path)
+            if refused is None:
+                raise
+            what_happened, detail, fix = refused
+            raise RunFolderError(f"{what_happened} while writing {what}{detail}{kept()}; {fix}, then run the "
+                                 f"command again (training: gankit train --resume --out {self.path})") from None
 
     # ------------------------------------------------------------------ config
     def read_config(self) -> dict:
@@ -372,7 +364,9 @@ class RunFolder:
                 raise RunFolderError(f"{path} holds step {inner}, not {step} as its name says (renamed or copied "
                                      f"by hand); rename it step_{inner:08d}.pt or move it out of {self.checkpoint_dir}")
             if config is not None:
-                self._check_identity(state, path, config, stored)
+                from gankit.identity import checkpoint_mismatch
+                if (problem := checkpoint_mismatch(state, path, config, stored)) is not None:
+                    raise RunFolderError(problem)
             if errors:
                 warnings.warn(f"{self.checkpoint_dir}: skipped unreadable {'; '.join(errors)}; "
                               f"using {path.name}", stacklevel=2)
@@ -384,28 +378,6 @@ class RunFolder:
         fix = ("put a good checkpoint back, or train anew into another folder (--out NEW)" if detail
                else f"train first: gankit train PRESET --out {self.path}")
         raise RunFolderError(f"no loadable checkpoint in {self.checkpoint_dir}{detail}; {fix}")
-
-    def _check_identity(self, state: dict, path: Path, config: dict, without_overrides: dict | None = None):
-        from gankit.identity import model_differences, model_identities, model_identity
-        stored = state.get("identity")
-        if stored is None or stored in model_identities(config):
-            return                                    # None: written before identities
-        own = state.get("config")
-        if isinstance(own, dict) and stored in model_identities(own) \
-                and model_identity(own) == model_identity(config):
-            return      # the run's own checkpoint (legacy hash), its data since moved (data.path/root)
-        if without_overrides is not None and stored in model_identities(without_overrides):
-            diff = model_differences(without_overrides, config)
-            if diff:      # the run's own checkpoint: the overrides change what defines the run
-                shown = ", ".join(diff[:6]) + (", ..." if len(diff) > 6 else "")
-                raise RunFolderError(f"--set {shown}: these define the run (its model identity), so they "
-                                     f"cannot change on --resume; drop them, or start a new run with them "
-                                     f"(--out NEW)")
-        diff = model_differences(state.get("config", {}), config) if isinstance(state.get("config"), dict) else []
-        shown = ", ".join(diff[:6]) + (", ..." if len(diff) > 6 else "")
-        raise RunFolderError(f"{path} belongs to another run (model identity {stored}, this run's is "
-                             f"{model_identity(config)}" + (f"; they differ in {shown}" if shown else "")
-                             + "); move it out of this folder, or open the run it came from")
 
     # ------------------------------------------------------------------ snapshots
     def save_snapshot(self, step: int, arrays: dict):

@@ -99,7 +99,7 @@ def test_a_checkpoint_of_other_data_is_still_refused(points_run, tmp_path, capsy
 def test_a_data_path_under_home_is_recorded_expanded(tmp_path, monkeypatch, tiny):
     """~ is the home of the one who trains: recorded as typed, another HOME (another user, a
     job scheduler) would look for the data in the wrong place."""
-    from gankit.train.run import _absolute_data_location
+    from gankit.data import absolute_data_location
     home, other = tmp_path / "home", tmp_path / "other"
     home.mkdir(), other.mkdir()
     np.save(home / "p.npy", np.random.default_rng(0).normal(size=(300, 2)).astype(np.float32))
@@ -117,5 +117,5 @@ def test_a_data_path_under_home_is_recorded_expanded(tmp_path, monkeypatch, tiny
     assert C.load(RunFolder(run).read_config()).data.params["path"] == str(other / "p.npy")
     cfg = C.load("ring", ["data.name=points", "data.path=~/q.npy"])
     cfg.data.params["root"] = "~/images"                     # data.root of an image folder
-    _absolute_data_location(cfg)
+    absolute_data_location(cfg)
     assert (cfg.data.params["path"], cfg.data.params["root"]) == (str(other / "q.npy"), str(other / "images"))

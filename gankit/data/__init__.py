@@ -44,6 +44,32 @@ def build_run_dataset(cfg, run_dir):
                           f"train --resume) or in {Path(run_dir) / 'config.toml'}") from None
 
 
+def absolute_data_location(cfg):
+    """data.path / data.root as absolute paths, ~ expanded (relative ones are to the current
+    folder), so the run opens from any folder and under any HOME later."""
+    import os
+    from pathlib import Path
+
+    from gankit.config import ConfigError
+    from gankit.config.core import locale_message
+    from gankit.identity import DATA_LOCATION_KEYS
+    for key in DATA_LOCATION_KEYS:
+        where = cfg.data.params.get(key)
+        if not isinstance(where, str) or not where:
+            continue
+        try:
+            os.fsencode(where)
+        except UnicodeEncodeError:    # a UTF-8 name (config.toml) this locale cannot spell
+            raise ConfigError(locale_message(where, f"data.{key}")) from None
+        try:
+            full = str(Path(where).expanduser().absolute())
+        except RuntimeError:          # ~ or ~user whose home folder is unknown
+            raise ConfigError(f"data.{key}: {where!r}: the home folder its ~ names is unknown (no such user, "
+                              "or HOME is not set); give the full path") from None
+        if full != where:
+            cfg.data.params[key] = full
+
+
 def probe_samples(ds, named: str):
     """A user's dataset (--import) against the contract, on one sample() before any training
     (as gankit/train/build.py probes user nets): a tensor of shape (n, *ds.shape), float32 and

@@ -15,7 +15,6 @@ averaging hooks).  Only rank 0 (``is_main``) writes the folder.
 """
 from __future__ import annotations
 
-import os
 import signal
 import time
 import warnings
@@ -27,10 +26,9 @@ import torch
 from gankit import config as C
 from gankit import __version__, seeds
 from gankit.config import RunConfig
-from gankit.config.core import locale_message
-from gankit.data import build_dataset, build_run_dataset
+from gankit.data import absolute_data_location, build_dataset, build_run_dataset
 from gankit.data.scaling import point_scaler
-from gankit.identity import DATA_LOCATION_KEYS, run_identity
+from gankit.identity import run_identity
 from gankit.ops import sample_noise
 from gankit.registry import OBJECTIVES
 from gankit.runfolder import RunFolder
@@ -48,26 +46,6 @@ from gankit.train.run_eval import RunEvaluation
 from gankit.train.run_state import RunError, RunState  # noqa: F401 (RunError: what a Run raises)
 from gankit.train.sampling import RunSampling
 from gankit.train.signals import StopOnSignal, TrainingInterrupted
-
-
-def _absolute_data_location(cfg: RunConfig):
-    """data.path / data.root as absolute paths, ~ expanded (relative ones are to the current
-    folder), so the run opens from any folder and under any HOME later."""
-    for key in DATA_LOCATION_KEYS:
-        where = cfg.data.params.get(key)
-        if not isinstance(where, str) or not where:
-            continue
-        try:
-            os.fsencode(where)
-        except UnicodeEncodeError:    # a UTF-8 name (config.toml) this locale cannot spell
-            raise C.ConfigError(locale_message(where, f"data.{key}")) from None
-        try:
-            full = str(Path(where).expanduser().absolute())
-        except RuntimeError:          # ~ or ~user whose home folder is unknown
-            raise C.ConfigError(f"data.{key}: {where!r}: the home folder its ~ names is unknown (no such user, "
-                                "or HOME is not set); give the full path") from None
-        if full != where:
-            cfg.data.params[key] = full
 
 
 class Run(RunSampling, RunEvaluation, RunState):
@@ -245,7 +223,7 @@ class Run(RunSampling, RunEvaluation, RunState):
         folder = RunFolder(run_dir)
         refuse_trained(folder, run_dir)
         folder.check_new()              # a file, or the user's own folder: refuse before building
-        _absolute_data_location(cfg)    # recorded absolute: the run opens from any folder later
+        absolute_data_location(cfg)    # recorded absolute: the run opens from any folder later
         run = cls(cfg, run_dir)
         from gankit.registry import METRICS
         off = [n for n in cfg.eval.metrics if not METRICS.build(n, where="eval.metrics").applies(run.dataset)]
@@ -272,7 +250,7 @@ class Run(RunSampling, RunEvaluation, RunState):
         and a run killed before its first checkpoint starts again from step 0."""
         folder = RunFolder(run_dir)
         cfg = C.load(folder.read_config(), overrides or [])
-        _absolute_data_location(cfg)    # a new place given relative (--set data.path=p.npy)
+        absolute_data_location(cfg)    # a new place given relative (--set data.path=p.npy)
         device = None
         if cfg.train.device.startswith("cuda") and not torch.cuda.is_available():
             # a run trained on a GPU, opened on a machine without one: evaluate and sample on the CPU
