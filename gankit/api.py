@@ -93,10 +93,11 @@ def train(config: str | Path | dict | None = None, out: str | Path | None = None
             raw["imports"] = list(dict.fromkeys(str(Path(m).resolve()) if isinstance(m, str) and m.endswith(".py")
                                                 else m for m in given))
         cfg = C.load(raw, overrides or [])
-        if out is None:
-            from gankit.runfolder import default_run_dir
-            out = default_run_dir(Path(str(config)).stem if not isinstance(config, dict) else "run", cfg.seed)
-        run = Run.create(cfg, out)
+        from gankit.runfolder import default_run_dir, gone_if_left_empty
+        made = None if out is not None else \
+            default_run_dir(Path(str(config)).stem if not isinstance(config, dict) else "run", cfg.seed)
+        with gone_if_left_empty(made):
+            run = Run.create(cfg, out if made is None else made)
         run.overrides = list(overrides or [])
     from gankit.train.loop import NonFiniteLoss
     try:   # the folder stays locked until the evaluation record and the report are written

@@ -18,11 +18,17 @@ def _cmd_train(a):
     from gankit.train.distributed import launched
     if a.nproc < 1:
         raise ConfigError(f"--nproc {a.nproc}: give the number of processes, 1 or more")
-    if not a.out and not a.resume and (a.nproc > 1 or launched()):
-        if launched():   # each process would name its own timestamped folder
-            raise ConfigError("under torchrun give --out RUN_DIR: every process must use the same run folder")
-        a.out = _default_out(a.config or "ring", a.set)
+    if not a.out and not a.resume and launched():   # each process would name its own timestamped folder
+        raise ConfigError("under torchrun give --out RUN_DIR: every process must use the same run folder")
+    made = None if a.out or a.resume else _default_out(a.config or "ring", a.set)
+    from gankit.runfolder import gone_if_left_empty
+    with gone_if_left_empty(made):
+        return _train(a, a.out or made)
+
+
+def _train(a, out: str | None):
     if a.nproc > 1:
+        a.out = out
         from gankit.train.launch import launch, train_argv
         return launch(a.nproc, train_argv(a))
     from gankit import api
@@ -36,7 +42,7 @@ def _cmd_train(a):
         run = api.train(out=a.out, overrides=a.set, resume=True)
     else:
         source = a.config or "ring"
-        run = api.train(source, a.out or _default_out(source, a.set), a.set, imports=a.imports)
+        run = api.train(source, out, a.set, imports=a.imports)
     if not run.is_main:   # rank 0 alone evaluates, writes the report and prints
         return
     result = {k: v for k, v in run.folder.records("eval")[-1].items()

@@ -80,6 +80,21 @@ def default_run_dir(stem: str, seed: int) -> Path:
             path = base.with_name(f"{base.name}-{n}")
 
 
+@contextmanager
+def gone_if_left_empty(path: str | Path | None):
+    """The block makes a run in ``path``, a folder made for it (``default_run_dir``): when it
+    fails before writing anything there, the empty folder goes too (None: nothing to do)."""
+    try:
+        yield
+    except BaseException:
+        if path is not None:
+            try:
+                os.rmdir(path)      # only ever an empty folder: whatever was written stays
+            except OSError:
+                pass
+        raise
+
+
 class RunFolder:
     def __init__(self, path: str | Path):
         # absolute from the start: a notebook's %cd must not send records to a new folder there

@@ -95,3 +95,15 @@ def test_default_folders_of_runs_started_in_one_second_differ(tmp_path, monkeypa
     second = default_run_dir("ring", 0)          # the same second, or another process at once
     assert second != first and second.name.startswith(first.name) and first.is_dir() and second.is_dir()
     assert os.path.dirname(second) == os.path.dirname(first)
+
+
+def test_a_run_refused_before_training_leaves_no_empty_default_folder(tmp_path, monkeypatch):
+    from gankit import api
+    from gankit.cli import main
+    monkeypatch.chdir(tmp_path)
+    bad = ["--set", "eval.metrics=['fid']", "--set", "train.steps=2"]    # found by Run.create, after the folder
+    assert main(["train", "ring", *bad]) != 0
+    assert list((tmp_path / "runs").iterdir()) == []
+    with pytest.raises(C.ConfigError, match="cannot measure this data"):
+        api.train("ring", overrides=bad[1::2], progress=False)
+    assert list((tmp_path / "runs").iterdir()) == []
