@@ -13,21 +13,14 @@ Training, evaluation, sampling and the report meet only here:
     .gankit.lock       marks the folder as a gankit run; locked (flock) by the process that
                        trains, and holds its PID
 
-What the folder promises (docs/reliability.md lists every case):
-- every file is written atomically (temp file, fsync, rename); a kill leaves the old file or
-  the new one, and the temp files of killed writers are removed when training starts again;
-- one writer at a time: a second ``train``/``--resume``/``drs`` on a locked folder stops at
-  once, naming the PID that holds it; the kernel drops the lock of a killed process;
-- a folder that is not a gankit run is never written into;
-- a torn last line of metrics.jsonl is skipped with a warning, and the next record starts on
-  a fresh line;
-- a checkpoint carries its run's model identity (gankit.identity.model_identity) and a
-  checkpoint of another run is refused; checkpoints load with ``torch.load(weights_only=True)``,
-  so a damaged or hostile file cannot run code;
-- an unreadable checkpoint is skipped with a warning naming it, and set aside (renamed
-  ``*.damaged``, never deleted) when training continues; pruning keeps the newest readable ones;
-- a full disk or a file-size limit stops with a message saying so, and the previous checkpoint
-  stays; any other failed write names the file (never its temp file) and why.
+What the folder promises (docs/reliability.md lists every case): atomic writes (temp file,
+fsync, rename; a killed writer's temp files go when training starts again); one writer at a
+time (a flock naming its PID); a folder that is not a gankit run is never written into; a torn
+last record is skipped with a warning; a checkpoint carries its run's model identity and loads
+with ``torch.load(weights_only=True)``, so one of another run is refused and a hostile file runs
+no code; an unreadable checkpoint is skipped, and set aside (``*.damaged``, never deleted) when
+training continues; a full disk or a file-size limit stops with a message saying so, and the
+previous checkpoint stays.
 """
 from __future__ import annotations
 
