@@ -107,3 +107,19 @@ def test_a_run_refused_before_training_leaves_no_empty_default_folder(tmp_path, 
     with pytest.raises(C.ConfigError, match="cannot measure this data"):
         api.train("ring", overrides=bad[1::2], progress=False)
     assert list((tmp_path / "runs").iterdir()) == []
+
+
+def test_a_resume_that_fails_before_its_first_step_leaves_no_session_record(tmp_path, tiny, monkeypatch):
+    run = Run.create(_cfg(tiny, 4), tmp_path / "r").train()
+    run.close()
+    monkeypatch.setattr(loop.Trainer, "run_iteration", lambda *a: 1 / 0)
+    again = Run.open(tmp_path / "r", ["train.steps=8"], write=True)
+    with pytest.raises(ZeroDivisionError):
+        again.train()
+    again.close()
+    assert [r["step"] for r in RunFolder(tmp_path / "r").records("session")] == [0]
+    monkeypatch.undo()
+    done = Run.open(tmp_path / "r", ["train.steps=8"], write=True).train()
+    done.train()                                 # no step left: the session is still recorded
+    done.close()
+    assert [r["step"] for r in RunFolder(tmp_path / "r").records("session")] == [0, 4, 8]

@@ -327,8 +327,14 @@ class Run(RunSampling, RunEvaluation, RunState):
         distributed.broadcast_modules(world, self.modules.values())   # same weights everywhere
         schedule = schedule_for(self.cfg, self.objective)
         note = resume_schedule(self, schedule)
-        self.log({**session_record(self, note), "world_size": world.size, "backend": world.backend or "none",
-                  "device": str(self.device), "threads": n_threads, "threads_follow_load": bool(load_follower)})
+        # written once a step trained (or none was left to train): a session refused or failed
+        # before its first step leaves no record of a session that never was
+        session = [{**session_record(self, note), "world_size": world.size, "backend": world.backend or "none",
+                    "device": str(self.device), "threads": n_threads, "threads_follow_load": bool(load_follower)}]
+
+        def log_session():
+            if session:
+                self.log(session.pop())
         watchers = ([w for w in (tensorboard_writer(self), live_report(self, final_report)) if w is not None]
                     if self.is_main else [])
         self.watchers += watchers
@@ -337,6 +343,7 @@ class Run(RunSampling, RunEvaluation, RunState):
 
         class _Sync:  # keeps run.step in step with the loop, before any callback reads it
             def on_step_end(_, t):
+                log_session()        # before the step's own records, with the session's first step
                 self.step = t.step
                 self._record_config()     # a step trained under the overrides: they are the run's
         # objective callbacks (e.g. DRS fitted at the last step) run before the snapshot,
@@ -364,6 +371,8 @@ class Run(RunSampling, RunEvaluation, RunState):
                 at_a_step = False
                 trainer.fit(cfg.steps)
                 at_a_step = True
+                if trainer.stop is None:
+                    log_session()    # when no step was left to train
                 if trainer.stop is not None:      # SIGINT/SIGTERM: keep every finished step
                     saved = self.folder.checkpoints()
                     path = saved[-1][1] if saved and saved[-1][0] == self.step else self.save_checkpoint()
