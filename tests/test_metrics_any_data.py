@@ -165,7 +165,9 @@ def test_birthday_of_data_with_repeated_rows(tmp_path):
     from gankit.metrics.samples import duplicate_radius
     base = np.random.default_rng(1).normal(size=(100, 2))
     twice = torch.tensor(np.concatenate([base, base]))
-    assert duplicate_radius(twice) > 0
+    assert duplicate_radius(twice) == pytest.approx(duplicate_radius(torch.tensor(base)), rel=1e-9)
+    grid = torch.tensor(np.random.default_rng(2).integers(0, 10, size=(400, 3)))   # integer columns repeat
+    assert duplicate_radius(grid) == pytest.approx(1.0)
     ctx = _file_ctx(tmp_path, np.ones((40, 2)), 40, lambda n, g: torch.randn(n, 2, generator=g))
     with pytest.warns(UserWarning, match="birthday skipped"):
         assert evaluate(ctx, ["birthday"]) == {}

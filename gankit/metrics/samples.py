@@ -97,10 +97,14 @@ def duplicate_radius(real: torch.Tensor, q: float = 0.01) -> float:
     between distinct points (a file's repeated rows would make it 0: only exact copies collide)."""
     if len(real) < 10:
         raise TooFewSamples(f"birthday: need 10 or more points, got {len(real)}")
-    real, = centred64(real)
+    # each distinct point once: through ||a||^2 + ||b||^2 - 2 a.b a row's exact copy lies a rounding
+    # error away (~1e-8), not 0, and would set tau there
+    real, = centred64(torch.unique(real, dim=0))
+    if len(real) < 2:
+        return 0.0
     d = pairwise_sq_dists(real, real)
     d.fill_diagonal_(float("inf"))
-    nn = d.min(1).values.sqrt().double()
+    nn = d.min(1).values.clamp_min(0).sqrt().double()
     nn = nn[nn > 0]
     return float(torch.quantile(nn, q)) if len(nn) else 0.0
 
