@@ -13,7 +13,8 @@ uniform noise).  D's loss is contrastive divergence plus their energy regularise
 
 The generator is the sampler: ``generate(z)`` starts chains from the noise z (mapped to a
 uniform over the data's box; noise.dim must be the data's dimension) and runs Langevin
-for ``sample_steps``.  Its noise is seeded by the start, so a fixed z gives a fixed sample.
+for ``sample_steps``.  Each chain's noise is seeded by its own start, so a fixed z gives a fixed
+sample, however many are drawn with it.
 The replay buffer is objective state and travels in checkpoints.
 """
 from __future__ import annotations
@@ -35,8 +36,9 @@ from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec, n
 
 def langevin(energy: Callable[[Tensor], Tensor], x: Tensor, steps: int, step_size: float,
              noise_std: float = 0.0, grad_clamp: float = 0.0, bounds: tuple[Tensor, Tensor] | None = None,
-             generator: torch.Generator | None = None) -> Tensor:
-    """``steps`` Langevin updates of x under exp(-energy); noise_std 0 means sqrt(2 a)."""
+             generator: torch.Generator | None = None, noise: Callable[[], Tensor] | None = None) -> Tensor:
+    """``steps`` Langevin updates of x under exp(-energy); noise_std 0 means sqrt(2 a).  Each
+    step's standard normal noise comes from ``noise()`` when given, else from ``generator``."""
     s = noise_std if noise_std > 0 else math.sqrt(2 * step_size)
     with torch.enable_grad():
         for _ in range(steps):
@@ -44,7 +46,8 @@ def langevin(energy: Callable[[Tensor], Tensor], x: Tensor, steps: int, step_siz
             g, = torch.autograd.grad(energy(x).sum(), x)
             if grad_clamp > 0:
                 g = g.clamp(-grad_clamp, grad_clamp)
-            eta = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+            eta = noise() if noise is not None else \
+                torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
             x = x - step_size * g + s * eta
             if bounds is not None:
                 x = torch.maximum(torch.minimum(x, bounds[1]), bounds[0])
@@ -87,8 +90,33 @@ class ReplayBuffer:
 
 
 def _seed_of(z: Tensor) -> int:
-    """A seed determined by the chains' start (fixed z -> fixed Langevin noise)."""
+    """A seed determined by a chain's start (fixed z -> fixed Langevin noise)."""
     return int.from_bytes(hashlib.sha1(z.detach().cpu().numpy().tobytes()).digest()[:7], "little")
+
+
+class ChainNoise:
+    """Each chain's own Gaussian stream, seeded by its start z: a chain's noise, so its sample,
+    does not depend on the chains drawn beside it (how many samples were asked for, in what
+    chunks).  Drawn a block of steps at a time, the block fixed by the chain's size alone
+    (torch draws a tensor of 16 or more normals another way than a smaller one, so the block
+    must not follow the number of chains)."""
+
+    BLOCK_NUMBERS = 4096      # normals a chain draws at once
+
+    def __init__(self, z: Tensor, shape: tuple, dtype: torch.dtype, steps: int):
+        self.shape, self.dtype, self.device = shape, dtype, z.device
+        self.d = math.prod(shape)
+        self.block = max(1, min(steps, self.BLOCK_NUMBERS // self.d))
+        self.gens = [torch.Generator().manual_seed(_seed_of(row)) for row in z.detach().cpu()]
+        self.buf, self.at = None, 0
+
+    def __call__(self) -> Tensor:
+        if self.buf is None or self.at == len(self.buf):
+            self.buf = torch.stack([torch.randn(self.block, self.d, generator=g) for g in self.gens], 1)
+            self.at = 0
+        eta = self.buf[self.at].reshape(len(self.gens), *self.shape)
+        self.at += 1
+        return eta.to(self.device, self.dtype)
 
 
 class EnergyObjective(Objective):
@@ -151,10 +179,10 @@ class EnergyObjective(Objective):
         lo, hi = self._bounds(z.device)
         u = 0.5 * (1 + torch.erf(z / math.sqrt(2))) if self.dist == "normal" else (z + 1) / 2
         x0 = lo + (hi - lo) * u.reshape(len(z), *self.shape)
-        g = torch.Generator(z.device).manual_seed(_seed_of(z))
         p = self.p
+        noise = ChainNoise(z, self.shape, x0.dtype, p.sample_steps)
         return langevin(self.energy, x0, p.sample_steps, p.step_size, p.noise_std, p.grad_clamp,
-                        (lo, hi), g)
+                        (lo, hi), noise=noise)
 
     def d_score(self, x: Tensor, c: Tensor | None = None) -> Tensor:
         """-E(x): the log of the unnormalised density (the report's heat map)."""
