@@ -173,7 +173,12 @@ class RunState:
             raise
         except (RuntimeError, ValueError, KeyError) as e:   # other shapes: another run's nets
             raise RunError(self._misfit(e, state)) from None
-        self.objective.load_state_dict(state.get("objective", {}))
+        own_objective = state.get("objective", {})
+        if self.world.rank > 0:     # this rank's own, where the checkpoint has it (the world grew: rank 0's)
+            saved = state.get("objective_ranks") or []
+            if self.world.rank < len(saved) and saved[self.world.rank] is not None:
+                own_objective = saved[self.world.rank]
+        self.objective.load_state_dict(own_objective)
         if "data_scale" in state:     # the statistics the nets were trained with, whatever the code now says
             self.scaler = PointScaler.from_state(state["data_scale"])
         self.step = int(state["step"])
@@ -244,10 +249,13 @@ class RunState:
             # every rank's streams, so a resume with the same world continues each exactly; the
             # findings ride along, so every rank stops together (one alone would leave the others
             # waiting in a collective)
-            both = distributed.gather(self.world, (rng, bad, odd))
-            ranks = [r for r, _, _ in both]
-            bad = next((b for _, b, _ in both if b), [])
-            odd = next((o for _, _, o in both if o), None)
+            # and every rank's objective state (an energy model's replay buffer holds each rank's
+            # own chains; rank 0's travels as "objective")
+            both = distributed.gather(self.world, (rng, None if self.is_main else trained["objective"], bad, odd))
+            ranks = [r for r, _, _, _ in both]
+            objectives = [o for _, o, _, _ in both]
+            bad = next((b for _, _, b, _ in both if b), [])
+            odd = next((o for _, _, _, o in both if o), None)
         else:
             ranks = None
         if odd is None and self.is_main:
@@ -265,6 +273,7 @@ class RunState:
             return None
         if ranks is not None:
             state["rng_ranks"] = ranks
+            state["objective_ranks"] = objectives
         return self.folder.save_checkpoint(state, self.step, self.cfg.train.keep_checkpoints)
 
 
