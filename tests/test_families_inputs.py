@@ -304,7 +304,7 @@ def test_a_checkpoint_that_no_longer_fits_says_what_changed(tmp_path, capsys):
     capsys.readouterr()
     assert main(["eval", str(ss)]) == 1
     err = _error_line(capsys)
-    assert "head.bias is [3] in the checkpoint, [4] here" in err and "they hold 4 classes now" in err
+    assert "head.bias is [3] in the checkpoint, [4] here" in err and "they hold samples of shape 3 x 8 x 8 in 4 classes now" in err
     info = tmp_path / "info"
     sets = FAST + _folder_sets(root, 3) + DC + ["noise.dim=12", "generator.fc=0", "discriminator.fc=0",
                                                 "objective.categories=3", "objective.continuous=0"]

@@ -149,9 +149,12 @@ class RunState:
                 f"{k} ({a!r} -> {b!r})" for k, (a, b) in list(changed.items())[:5])
         else:
             n = getattr(self.dataset, "n_classes", None)
+            shape = getattr(self.dataset, "shape", None)
+            now = ([f"samples of shape {' x '.join(map(str, shape))}"] if shape else []) \
+                + ([f"{n} classes"] if n else [])
             code = list(self.cfg.imports or [])
-            why = ("the config is the checkpoint's, so the data changed shape since it was written"
-                   + (f" (they hold {n} classes now: a class folder added or removed?)" if n else "")
+            why = ("the config is the checkpoint's, so the data changed since it was written"
+                   + (f" (they hold {' in '.join(now)} now)" if now else "")
                    + (f", or the code of the imported module(s) {code} changed" if code else "")
                    + "; restore them as they were, or train a new run")
         return f"the checkpoint does not fit this run's networks: {detail}; {why}"
