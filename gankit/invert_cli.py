@@ -12,24 +12,34 @@ import torch
 from gankit.config import ConfigError
 
 MASKS = ("top", "bottom", "left", "right", "centre")
+NPY_MAGIC = b"\x93NUMPY"                            # how every file numpy.save writes begins
 
 
-def _load_npy(p: Path, what: str) -> torch.Tensor:
+def _load_npy(p: Path, what: str) -> tuple[torch.Tensor, str]:
+    """The array in ``p`` as a tensor, and the dtype it was written with (messages name that,
+    not the wider type it is read as)."""
     if not p.is_file():
         raise ConfigError(f"{what} {p}: {'is a folder, not a .npy file' if p.is_dir() else 'no such file'}")
+    fix = "write it with numpy.save from an array of numbers"
+    with open(p, "rb") as f:
+        head = f.read(len(NPY_MAGIC))
+    if head != NPY_MAGIC:      # numpy would try it as a pickle and talk of allow_pickle
+        raise ConfigError(f"{what} {p}: not a readable .npy array: it is not a numpy array file (a text "
+                          f"file or another format named .npy?); {fix}")
     try:
         a = np.load(p, allow_pickle=False)
     except (ValueError, OSError, EOFError) as e:
-        raise ConfigError(f"{what} {p}: not a readable .npy array ({e}); write it with numpy.save "
-                          "from an array of numbers") from None
+        why = "it holds Python objects, not numbers" if "allow_pickle" in str(e) else str(e)
+        raise ConfigError(f"{what} {p}: not a readable .npy array ({why}); {fix}") from None
     if not isinstance(a, np.ndarray) or a.dtype.kind not in "biuf":
         raise ConfigError(f"{what} {p}: expected an array of numbers, got "
                           f"{getattr(a, 'dtype', type(a).__name__)}")
+    written = str(a.dtype)
     if a.dtype.kind in "bf" and a.dtype != np.float32:
         a = a.astype(np.float32)
     elif a.dtype.kind in "iu" and a.dtype != np.uint8:
         a = a.astype(np.int64)                       # torch's unsigned 16/32/64-bit types lack min/max
-    return torch.as_tensor(a)
+    return torch.as_tensor(a), written
 
 
 def _heldout(spec: str, dataset) -> torch.Tensor:
@@ -83,13 +93,15 @@ def load_images(spec: str, dataset) -> torch.Tensor:
     from gankit.data.image_files import IMAGE_SUFFIXES, load_image_file, load_image_folder
     from gankit.data.images import resize_images
     p = Path(spec).expanduser()
+    dtype = None                                     # the dtype a .npy was written with
     # image files as the run's own were prepared: fitted by its resize policy, then resized
     # (e.g. 28 -> 32 by a zero pad, data.resolution)
     side, policy = getattr(dataset, "file_side", shape[-1]), getattr(dataset, "file_resize", "stretch")
     if p.is_dir():
         x = resize_images(torch.as_tensor(load_image_folder(p, side, shape[0], policy)[0]), shape[-1])
     elif p.suffix.lower() == ".npy":
-        x = _to_run_shape(_load_npy(p, "--images"), shape, spec)
+        x, dtype = _load_npy(p, "--images")
+        x = _to_run_shape(x, shape, spec)
     elif p.suffix.lower() in IMAGE_SUFFIXES:
         x = resize_images(torch.as_tensor(load_image_file(p, side, shape[0], policy))[None], shape[-1])
     elif not p.exists():
@@ -100,7 +112,7 @@ def load_images(spec: str, dataset) -> torch.Tensor:
                           f"({', '.join(sorted(IMAGE_SUFFIXES))}), a folder of images, or heldout[:N]")
     if not x.dtype.is_floating_point:                # integers (any width): pixels in [0, 255]
         if len(x) and (x.min() < 0 or x.max() > 255):
-            raise ConfigError(f"--images {spec}: {str(x.dtype).replace('torch.', '')} values in "
+            raise ConfigError(f"--images {spec}: {dtype or str(x.dtype).replace('torch.', '')} values in "
                               f"[{int(x.min())}, {int(x.max())}]; integer pixels must lie in [0, 255]")
         return x.float() / 127.5 - 1
     x = x.float()
@@ -129,7 +141,7 @@ def make_mask(spec: str, shape: tuple[int, ...]) -> torch.Tensor:
     p = Path(spec).expanduser()
     if p.suffix.lower() != ".npy":
         raise ConfigError(f"--mask {spec}: one of {', '.join(MASKS)}, or a .npy file (1 = missing)")
-    a = _load_npy(p, "--mask").float()
+    a = _load_npy(p, "--mask")[0].float()
     ok = [(h, w), (1, h, w)] + ([tuple(shape)] if len(shape) == 3 else [])
     if tuple(a.shape) not in ok:
         raise ConfigError(f"--mask {spec}: shape {tuple(a.shape)}, but one mask for all images must be "
@@ -169,10 +181,32 @@ def _write(out: Path, x, inv, extra: dict, shown: list[np.ndarray], stem: str):
     return summary
 
 
+def _out_folder(a, default: str, stem: str) -> Path:
+    """The folder to write to, checked before any work: a file there cannot become one."""
+    command = getattr(a, "command", "invert")
+    if not a.out:
+        out = Path(a.run_dir) / default
+        if out.exists() and not out.is_dir():
+            raise ConfigError(f"{command}: {out}, the default output folder, is a file; give --out FOLDER "
+                              "(a new or existing folder)")
+        return out
+    out = Path(a.out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{command} --out {a.out} is a file; --out must be a folder (new or existing) for "
+                          f"{stem}.npy, z.npy, errors.csv and summary.json")
+    if any(p.exists() and not p.is_dir() for p in out.parents):
+        raise ConfigError(f"{command} --out {a.out}: a part of this path is a file; --out must be a folder")
+    return out
+
+
 def _open(a):
     from gankit.cli import data_location_sets
     from gankit.train.run import Run
     return Run.open(a.run_dir, data_location_sets(a.set)[0])
+
+
+def _images(n: int) -> str:
+    return f"{n} image{'s' * (n != 1)}"
 
 
 def _options(a) -> dict:
@@ -181,29 +215,29 @@ def _options(a) -> dict:
 
 def _cmd_invert(a):
     from gankit.train.inversion import invert_run
+    out = _out_folder(a, "inversion", "reconstructions")
     run = _open(a)
     x = load_images(a.images, run.dataset)
     inv = invert_run(run, x, **_options(a))
-    out = Path(a.out or Path(a.run_dir) / "inversion")
     s = _write(out, x, inv, {}, [x.numpy(), inv.recon.numpy()], "reconstructions")
     from gankit.streams import shown
-    print(f"inverted {s['n']} images: MSE per pixel mean {s['mse_mean']:.4f}, median "
+    print(f"inverted {_images(s['n'])}: MSE per pixel mean {s['mse_mean']:.4f}, median "
           f"{s['mse_median']:.4f}; wrote {shown(out / 'reconstructions.npy')}, errors.csv, summary.json")
 
 
 def _cmd_complete(a):
     from gankit.train.inversion import complete
+    out = _out_folder(a, "completion", "completions")
     run = _open(a)
     x = load_images(a.images, run.dataset)
     missing = make_mask(a.mask, tuple(x.shape[1:]))
     filled, inv = complete(run, x, missing, **_options(a))
     hole = ((filled - x) ** 2 * missing).flatten(1).sum(1) / missing.flatten().sum().clamp_min(1)
-    out = Path(a.out or Path(a.run_dir) / "completion")
     masked = x * (1 - missing)
     s = _write(out, x, inv, {"missing_mse_mean": float(hole.mean())},
                [x.numpy(), masked.numpy(), filled.numpy()], "completions")
     from gankit.streams import shown
-    print(f"completed {s['n']} images ({shown(a.mask)} missing): MSE per pixel on the filled part "
+    print(f"completed {_images(s['n'])} ({shown(a.mask)} missing): MSE per pixel on the filled part "
           f"{s['missing_mse_mean']:.4f}, on the known part {s['mse_mean']:.4f}; wrote {shown(out)}")
 
 

@@ -137,7 +137,7 @@ def test_invert_reads_the_layouts_people_save_and_single_image_files(rgb_run, tm
     for name, n in (("one.npy", 1), ("hwc.npy", 2), ("photo.png", 1)):
         capsys.readouterr()
         assert _invert(rgb_run, tmp_path, "--images", tmp_path / name) == 0, name
-        assert f"inverted {n} images" in capsys.readouterr().out
+        assert f"inverted {n} image{'s' * (n != 1)}:" in capsys.readouterr().out
         assert np.load(tmp_path / "out" / "reconstructions.npy").shape == (n, 3, 8, 8)
     both = torch.as_tensor(np.load(tmp_path / "hwc.npy")).permute(0, 3, 1, 2).float() / 127.5 - 1
     from gankit.invert_cli import load_images

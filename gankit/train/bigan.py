@@ -21,7 +21,8 @@ from torch import Tensor
 from gankit.config import ConfigError, opt
 from gankit.registry import OBJECTIVES
 from gankit.train.loop import Phase
-from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec, absolute_loss, d_repeat, warn_unconstrained_critic
+from gankit.train.objective import (Objective, ObjectiveContext, OptimizerSpec, absolute_loss, d_repeat,
+                                    no_text, warn_unconstrained_critic)
 from gankit.train.parts import FeatureHead, JointD, feature_body
 
 
@@ -31,6 +32,7 @@ class BiGANObjective(Objective):
     def __init__(self, ctx: ObjectiveContext, z_hidden: list[int], dropout: float):
         super().__init__()
         cfg = ctx.cfg
+        no_text(ctx.dataset, "bigan")
         if cfg.condition.kind != "none":
             raise ConfigError("objective bigan: conditional runs are not supported; set condition.kind=none")
         if not z_hidden:

@@ -31,7 +31,7 @@ from gankit.config import ConfigError, opt
 from gankit.losses.penalties import apply_spectral_norm
 from gankit.registry import OBJECTIVES
 from gankit.train.loop import Phase
-from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec, no_d_steps, warn_unread
+from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec, no_d_steps, no_text, warn_unread
 
 
 def langevin(energy: Callable[[Tensor], Tensor], x: Tensor, steps: int, step_size: float,
@@ -128,6 +128,7 @@ class EnergyObjective(Objective):
 
     def __init__(self, ctx: ObjectiveContext, p: "EBMParams"):
         super().__init__()
+        no_text(ctx.dataset, "ebm")
         cfg, ds = ctx.cfg, ctx.dataset
         if cfg.condition.kind != "none":
             raise ConfigError("objective ebm: conditional runs are not supported; set condition.kind=none")

@@ -24,7 +24,8 @@ from torch import Tensor, nn
 from gankit.config import ConfigError, opt
 from gankit.registry import OBJECTIVES
 from gankit.train.loop import Phase
-from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec, absolute_loss, d_repeat, warn_unconstrained_critic
+from gankit.train.objective import (Objective, ObjectiveContext, OptimizerSpec, absolute_loss, d_repeat,
+                                    no_text, warn_unconstrained_critic)
 
 
 class InfoGANObjective(Objective):
@@ -33,6 +34,7 @@ class InfoGANObjective(Objective):
     def __init__(self, ctx: ObjectiveContext, p: "InfoGANParams"):
         super().__init__()
         cfg = ctx.cfg
+        no_text(ctx.dataset, "infogan")
         if cfg.condition.kind != "none":
             raise ConfigError("objective infogan: the codes replace a condition; set condition.kind=none")
         self.n_free = cfg.noise.dim - p.categories - p.continuous

@@ -87,20 +87,22 @@ def invertible(run) -> str | None:
 
 
 def invert_run(run, x: Tensor, steps: int = 300, lr: float = 0.05, mask: Tensor | None = None,
-               restarts: int = 1, batch: int = 500, seed: int = 0, use_encoder: bool = True) -> Inversion:
+               restarts: int = 1, batch: int = 500, seed: int = 0, use_encoder: bool = True,
+               command: str = "invert") -> Inversion:
     """Invert the run's generator on images x (on the CPU, in the data's [-1, 1]); each of the
-    ``restarts`` starts is tried in every form the objective gives (``inversion_starts``)."""
+    ``restarts`` starts is tried in every form the objective gives (``inversion_starts``).
+    ``command``: what the user ran, named in the errors."""
     why = invertible(run)
     if why:
-        raise ConfigError(f"invert: {why}")
+        raise ConfigError(f"{command}: {why}")
     if restarts < 1:
-        raise ConfigError(f"invert: restarts={restarts}; give at least 1 start per image (--restarts 1)")
+        raise ConfigError(f"{command}: restarts={restarts}; give at least 1 start per image (--restarts 1)")
     if steps < 0:
-        raise ConfigError(f"invert: steps={steps}; give 0 (the start alone) or more Adam steps (--steps 300)")
+        raise ConfigError(f"{command}: steps={steps}; give 0 (the start alone) or more Adam steps (--steps 300)")
     if not 0 < lr < math.inf:
-        raise ConfigError(f"invert: lr={lr}; Adam's learning rate on z must be positive and finite (--lr 0.05)")
+        raise ConfigError(f"{command}: lr={lr}; Adam's learning rate on z must be positive and finite (--lr 0.05)")
     if batch < 1:
-        raise ConfigError(f"invert: batch={batch}; invert at least 1 image at a time")
+        raise ConfigError(f"{command}: batch={batch}; invert at least 1 image at a time")
     obj, dev, k = run.objective, run.device, run.cfg.noise.dim
     encode = getattr(obj, "encode", None) if use_encoder else None
     g = torch.Generator(dev).manual_seed(seed)
@@ -135,7 +137,7 @@ def complete(run, x: Tensor, missing: Tensor, **kw) -> tuple[Tensor, Inversion]:
     """Fill the ``missing`` part (1 = missing, shape of one image or broadcastable) of
     images x from G(z) fitted to the rest; returns (completions, the inversion)."""
     known = 1.0 - missing.float()
-    inv = invert_run(run, x, mask=known, **kw)
+    inv = invert_run(run, x, mask=known, **{"command": "complete", **kw})
     return x * known + inv.recon * (1 - known), inv
 
 

@@ -187,6 +187,14 @@ def no_d_steps(cfg, objective: str):
                           f"set train.steps for more updates")
 
 
+def no_text(dataset, objective: str):
+    """Refuse text data (token sequences) for an objective whose nets read and write vectors of
+    numbers: checked before any net is built, which would otherwise fail deep inside them."""
+    if getattr(dataset, "kind", None) == "text":
+        raise ConfigError(f"objective {objective} models images or points, not text (token sequences); "
+                          f"train text data with objective.name=seqgan (see docs/sequence.md)")
+
+
 class WarnAtTrainStart:
     """Callback: a warning each time training starts or resumes (not when the run is only
     opened to evaluate or sample)."""

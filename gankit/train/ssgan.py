@@ -32,7 +32,8 @@ from gankit.data.base import spread_rows
 from gankit.train.remedies import feature_matching
 from gankit.registry import OBJECTIVES
 from gankit.train.loop import Phase
-from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec, d_repeat, no_d_steps, warn_unread
+from gankit.train.objective import (Objective, ObjectiveContext, OptimizerSpec, WarnAtTrainStart, d_repeat,
+                                    no_d_steps, no_text, warn_unread)
 from gankit.train.parts import (FeatureHead, add_layer_noise, feature_body, need_images_with_labels,
                                 weight_norm_init)
 
@@ -80,6 +81,7 @@ class SemiSupervisedGAN(Objective):
     def __init__(self, ctx: ObjectiveContext, p: "SSGANParams"):
         super().__init__()
         cfg, ds = ctx.cfg, ctx.dataset
+        no_text(ds, "ssgan")
         if cfg.condition.kind != "none":
             raise ConfigError("objective ssgan: the classes are learned, not given to G; set "
                               "condition.kind=none")
@@ -103,12 +105,13 @@ class SemiSupervisedGAN(Objective):
         counts = torch.bincount(labels, minlength=self.K)
         _warn_untrained_classes(ds, counts)
         smallest = int(counts[counts > 0].min())
-        if p.labels_per_class >= smallest:
-            warnings.warn(f"objective ssgan: labels_per_class={p.labels_per_class} is not below the smallest "
-                          f"class's {smallest} training images: "
-                          f"{'every training image is' if len(idx) == len(labels) else 'in some classes every training image is'} "
-                          "labelled and none is left to learn from unlabelled (semi-supervised learning "
-                          "needs fewer labels per class)", stacklevel=2)
+        if p.labels_per_class >= smallest:     # about training: not said when the run is opened to sample
+            where = "every training image is" if len(idx) == len(labels) else \
+                "in some classes every training image is"
+            self.callbacks.append(WarnAtTrainStart(
+                f"objective ssgan: labels_per_class={p.labels_per_class} is not below the smallest class's "
+                f"{smallest} training images: {where} labelled and none is left to learn from unlabelled "
+                "(semi-supervised learning needs fewer labels per class)"))
         self.x_lab = ds.split("train")[idx].to(ctx.device)
         self.y_lab = ds.split_labels("train")[idx].to(ctx.device)
         self.G = ctx.build_net("generators", cfg.generator, noise_dim=cfg.noise.dim)

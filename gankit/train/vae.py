@@ -31,7 +31,7 @@ from torch import Tensor, nn
 from gankit.config import ConfigError, opt
 from gankit.registry import GENERATORS, OBJECTIVES
 from gankit.train.loop import Phase
-from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec, no_d_steps, warn_unread
+from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec, no_d_steps, no_text, warn_unread
 from gankit.train.parts import FeatureHead, GaussianCodes, feature_body
 
 LOG_2PI = math.log(2 * math.pi)
@@ -104,6 +104,7 @@ class AutoEncoderObjective(Objective):
         super().__init__()
         cfg = ctx.cfg
         who = "vae" if variational else "ae"
+        no_text(ctx.dataset, who)
         _unconditional_normal(cfg, who)
         no_d_steps(cfg, who)
         warn_unread(self, cfg, who, {"loss": "it has no D: it trains by its reconstruction loss",
