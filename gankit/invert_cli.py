@@ -146,10 +146,12 @@ def make_mask(spec: str, shape: tuple[int, ...]) -> torch.Tensor:
     if tuple(a.shape) not in ok:
         raise ConfigError(f"--mask {spec}: shape {tuple(a.shape)}, but one mask for all images must be "
                           f"{' or '.join(str(s) for s in dict.fromkeys(ok))} (1 = missing, 0 = known)")
-    if not torch.isfinite(a).all() or a.min() < 0 or a.max() > 1:
-        raise ConfigError(f"--mask {spec}: values must be in [0, 1] (1 = missing, 0 = known); got "
-                          f"[{float(a.nan_to_num().min()):.3g}, {float(a.nan_to_num().max()):.3g}]"
-                          + ("; a 0/255 mask: divide it by 255" if float(a.nan_to_num().max()) == 255 else ""))
+    other = a[(a != 0) & (a != 1)]
+    if len(other):      # a pixel is missing or known: a fraction would weigh the fit and the errors unevenly
+        top = float(a.nan_to_num().max())
+        raise ConfigError(f"--mask {spec}: values must be 0 (known) or 1 (missing); got {len(other)} other "
+                          f"value(s), e.g. {float(other[0]):.3g}"
+                          + ("; a 0/255 mask: divide it by 255" if top == 255 and not (other != 255).any() else ""))
     if a.max() == 0 or a.min() == 1:
         raise ConfigError(f"--mask {spec}: marks {'no' if a.max() == 0 else 'every'} pixel as missing, so there "
                           "is nothing to " + ("fill" if a.max() == 0 else "fit G to")

@@ -213,7 +213,8 @@ def test_invert_without_held_out_images_says_what_to_give(tmp_path, capsys):
     (np.zeros((6, 6)), ["shape (6, 6)", "(8, 8)"]),
     (np.zeros((2, 8, 8)), ["shape (2, 8, 8)", "(3, 8, 8)"]),
     (np.zeros((4, 1, 8, 8)), ["one mask for all images"]),
-    (np.full((8, 8), 255.0), ["[0, 1]", "divide it by 255"]),
+    (np.full((8, 8), 255.0), ["0 (known) or 1 (missing)", "divide it by 255"]),
+    (np.full((8, 8), 0.5), ["0 (known) or 1 (missing)", "e.g. 0.5"]),      # a fraction weighed the errors unevenly
     (np.zeros((8, 8)), ["no pixel as missing"]),
     (np.ones((8, 8)), ["every pixel"]),
     ("damaged", ["not a readable .npy"]),
