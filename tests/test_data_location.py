@@ -119,3 +119,25 @@ def test_a_data_path_under_home_is_recorded_expanded(tmp_path, monkeypatch, tiny
     cfg.data.params["root"] = "~/images"                     # data.root of an image folder
     absolute_data_location(cfg)
     assert (cfg.data.params["path"], cfg.data.params["root"]) == (str(other / "q.npy"), str(other / "images"))
+
+
+def test_images_added_to_the_folder_since_training_are_refused_not_held_out(tmp_path):
+    """The held-out split is the last tenth of a fixed permutation of the folder's images: 10 images
+    added made 11 of 15 held-out images ones the SS-GAN had trained on, and `classify` reported them
+    as held-out accuracy."""
+    import shutil
+
+    from test_families_inputs import DC, FAST, _folder
+
+    from gankit.train.run import Run, RunError
+    root = tmp_path / "imgs"
+    for k, name in enumerate(("cat", "dog")):
+        _folder(root / name, 12, 8, seed=k)
+    sets = FAST + DC + ["data.name=image-folder", f'data.path="{root}"', "data.channels=3"]
+    Run.create(C.load("mnist-dcgan", sets), tmp_path / "r").train().close()
+    Run.open(tmp_path / "r").close()                                   # the same data: opens
+    shutil.copy(root / "cat" / "im00.png", root / "cat" / "new.png")
+    with pytest.raises(RunError, match=r"holds 25 images now, 24 when this run was trained; its held-out split \(2 "):
+        Run.open(tmp_path / "r")
+    (root / "cat" / "new.png").unlink()
+    Run.open(tmp_path / "r", write=True).close()                      # as they were: opens again

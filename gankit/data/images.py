@@ -89,8 +89,12 @@ class ImageDataset(Dataset):
         if len(x) == 0:
             raise ImageDataError(f"{name}: no images")
         y = None if labels is None else torch.as_tensor(np.asarray(labels), dtype=torch.long)
+        # (images, held out) where the held-out split is cut from the images given: which images
+        # it takes follows their number, so a run records it and refuses data of another count
+        self.cut = None
         if heldout is None and holdout > 0 and len(x) >= 20:
             hold, keep = _holdout_split(len(x), y, holdout, class_names, name)
+            self.cut = (len(x), len(hold))
             heldout, x = (x[hold] if len(hold) else None), x[keep]
             if y is not None:
                 heldout_labels, y = (y[hold] if len(hold) else None), y[keep]
