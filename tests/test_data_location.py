@@ -129,7 +129,7 @@ def test_images_added_to_the_folder_since_training_are_refused_not_held_out(tmp_
 
     from test_families_inputs import DC, FAST, _folder
 
-    from gankit.train.run import Run, RunError
+    from gankit.train.run import Run
     root = tmp_path / "imgs"
     for k, name in enumerate(("cat", "dog")):
         _folder(root / name, 12, 8, seed=k)
@@ -137,7 +137,7 @@ def test_images_added_to_the_folder_since_training_are_refused_not_held_out(tmp_
     Run.create(C.load("mnist-dcgan", sets), tmp_path / "r").train().close()
     Run.open(tmp_path / "r").close()                                   # the same data: opens
     shutil.copy(root / "cat" / "im00.png", root / "cat" / "new.png")
-    with pytest.raises(RunError, match=r"holds 25 images now, 24 when this run was trained; its held-out split \(2 "):
+    with pytest.raises(C.ConfigError, match=r"holds 25 images now, 24 when this run was trained; its held-out split \(2 "):
         Run.open(tmp_path / "r")
     (root / "cat" / "new.png").unlink()
     Run.open(tmp_path / "r", write=True).close()                      # as they were: opens again

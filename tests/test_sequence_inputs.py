@@ -73,6 +73,10 @@ def test_a_text_file_changed_after_training_is_refused_not_misdecoded(tmp_path, 
     assert "vocabulary differs" in capsys.readouterr().err
     assert main(["report", str(out)]) == 2       # its snapshots would decode as other words too
     assert "vocabulary differs" in capsys.readouterr().err
+    # more lines of the same words: the test split, cut by the number of distinct lines, would move
+    f.write_text("\n".join(LINES + [" ".join(reversed(LINES[0].split()))]) + "\n")
+    assert main(["sample", str(out), "-n", "4"]) == 2
+    assert f"holds {len(set(LINES)) + 1} distinct lines now, {len(set(LINES))} when" in capsys.readouterr().err
     # more words: another vocabulary size
     f.write_text("\n".join(LINES + ["zebra quux zebra", "quux zebra"]) + "\n")
     assert main(["sample", str(out), "-n", "4"]) == 2

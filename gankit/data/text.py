@@ -241,6 +241,8 @@ def lines_dataset(lines: list[str], level: str, max_len: int, min_count: int, ma
                      vocab, level, 0, 1, 2)
     ds.train, ds.test = ds.encode(train), ds.encode(test)
     ds.size = len(ds.train)
+    # the split follows the number of distinct lines: a run records it (gankit.train.run_state)
+    ds.cut = (len(set(train)) + len(set(test)), len(set(test)))
     ds.source = source
     return ds
 

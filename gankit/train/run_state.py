@@ -133,23 +133,25 @@ class RunState:
 
     def _data_cut(self) -> tuple[int, int] | None:
         """(images, held out) of a dataset whose held-out split is cut from its images by a fixed
-        permutation of their number (an image folder, IDX files without test files), else None."""
+        permutation of their number (an image folder, IDX files without test files; a text file's
+        distinct lines), else None."""
         cut = getattr(self.dataset, "cut", None)
         return tuple(int(v) for v in cut) if isinstance(cut, tuple) else None
 
     def _refuse_other_cut(self, state: dict):
         """Images added to or removed from the data since the checkpoint: the permutation that
         cuts the held-out split now takes other images, some of them trained on, so held-out
-        measures (classify, recon_error, memorisation, Parzen) would score training images."""
+        measures (classify, recon_error, memorisation, Parzen, NLL_test) would score training data."""
         was, now = state.get("data_cut"), self._data_cut()
         if was is None or now is None or tuple(was) == now:
             return
         where = next((f"data.{k} = {self.cfg.data.params[k]!r}" for k in ("path", "root")
                       if self.cfg.data.params.get(k)), "the data")
-        raise RunError(f"{where} holds {now[0]} images now, {was[0]} when this run was trained; its held-out "
-                       f"split ({was[1]} images) is cut by their number, so it would now include images the "
-                       "run trained on: restore the data as they were (or give a copy of them with --set "
-                       "data.path=...), or train a new run on the data as they are")
+        what = "distinct lines" if getattr(self.dataset, "kind", None) == "text" else "images"
+        raise C.ConfigError(f"{where} holds {now[0]} {what} now, {was[0]} when this run was trained; its "
+                            f"held-out split ({was[1]} {what}) is cut by their number, so it would now include {what} "
+                            "the run trained on: restore the data as they were (or give a copy of them with "
+                            "--set data.path=...), or train a new run on the data as they are")
 
     def _misfit(self, e: Exception, state: dict) -> str:
         """Why a checkpoint's tensors do not fit: the first shapes that differ, the config keys
@@ -186,7 +188,6 @@ class RunState:
         if missing:
             raise RunError(f"the checkpoint lacks {missing}: it was written by another objective "
                            f"than {self.cfg.objective.name!r}")
-        self._refuse_other_cut(state)
         fresh = self._changed_optimizers(state)
         try:
             for k, m in self.modules.items():
@@ -198,6 +199,7 @@ class RunState:
             raise
         except (RuntimeError, ValueError, KeyError) as e:   # other shapes: another run's nets
             raise RunError(self._misfit(e, state)) from None
+        self._refuse_other_cut(state)      # after the nets: a changed vocabulary or shape says more
         own_objective = state.get("objective", {})
         if self.world.rank > 0:     # this rank's own, where the checkpoint has it (the world grew: rank 0's)
             saved = state.get("objective_ranks") or []
