@@ -238,11 +238,29 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 
 def _terminated(signum, frame):
     """SIGTERM outside the training loop (set-up, evaluation), whose own handler says more."""
-    from gankit.train.distributed import launched
+    from gankit.train.distributed import failed_peers
     from gankit.train.signals import TrainingInterrupted
-    why = ("; torchrun stops every process when one fails, so another process's error may say why"
-           if launched() else "")
+    peers = failed_peers()     # []: the user (or a scheduler) stopped the run; None: unknown (no torchrun store)
+    why = "" if peers == [] else "; torchrun stops every process when one fails, " + (
+        f"and rank {peers[0]} failed (its error says why)" if peers else "so another process's error may say why")
     raise TrainingInterrupted(signum, f"SIGTERM received; stopped (checkpoints already written are kept){why}")
+
+
+def _say_error(line: str):
+    """``gankit: error: LINE``, once per run: with several processes a rank > 0 prints its own
+    error (``rank N: ...``) unless rank 0 failed with the same one."""
+    import signal
+    import threading
+    from gankit.train import distributed
+    stopped = []
+    if distributed.launched_rank() is not None and threading.current_thread() is threading.main_thread():
+        # torchrun's SIGTERM (a peer exited) cuts the wait short, not the report; _main puts
+        # the caller's handler back
+        signal.signal(signal.SIGTERM, lambda signum, frame: stopped.append(signum))
+    said = distributed.error_line(line, stop=lambda: bool(stopped))
+    if said is not None:
+        print(f"gankit: error: {said}", file=sys.stderr)
+    distributed.post_error(line)   # after printing: a rank waiting for it exits only then
 
 
 def _oom_advice(e: BaseException) -> str:
@@ -264,7 +282,8 @@ def _oom_advice(e: BaseException) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run one command.  Every expected failure prints ``gankit: error: ...`` (one line, no
     traceback) and returns 2 for bad input (a config, an argument, a data file), 1 for
-    anything else (a run folder, the disk, memory), 128 + the signal on SIGINT/SIGTERM.
+    anything else (a run folder, the disk, memory), 128 + the signal on SIGINT/SIGTERM, and
+    3 on a process of a torchrun run stopped because another one left.
     Diagnostics (stderr) that cannot be written are dropped, never stopping the command; a
     standard output that cannot be written returns 1, or 0 silently for a reader that left
     (``gankit list | head``)."""
@@ -316,8 +335,7 @@ def _main(argv: list[str] | None) -> int:
         if sys.stdout is not None:
             sys.stdout.flush()    # a file's buffer is written here, while a failure can be told
     except (ConfigError, RunFolderError, NonFiniteLoss) as e:
-        if _first_rank() or not isinstance(e, (ConfigError, NonFiniteLoss)):   # the same on every rank
-            print(f"gankit: error: {_one_line(e)}", file=sys.stderr)
+        _say_error(_one_line(e))
         return 2 if isinstance(e, ConfigError) else 1
     except TrainingInterrupted as e:
         print(f"gankit: {_one_line(e)}", file=sys.stderr)
@@ -327,25 +345,29 @@ def _main(argv: list[str] | None) -> int:
               file=sys.stderr)
         return 130
     except MemoryError as e:
-        print(f"gankit: error: out of memory{_oom_advice(e)}", file=sys.stderr)
+        _say_error(f"out of memory{_oom_advice(e)}")
         return 1
     except OSError as e:   # a file or folder the command was pointed at: say which and why
-        print(f"gankit: error: {_os_error_line(e)}", file=sys.stderr)
+        _say_error(_os_error_line(e))
         return 1
     except RuntimeError as e:
         if _peer_stopped(e):
-            print(f"gankit: rank {os.environ.get('RANK')}: another process of this run stopped ({_one_line(e)[:120]}); "
-                  "its error says why", file=sys.stderr)
-            return 1
+            from gankit.train.distributed import failed_peers
+            from gankit.train.launch import PEER_LEFT
+            peers = failed_peers()
+            why = (f"rank {peers[0]} failed" if peers else
+                   f"another process of this run stopped ({_one_line(e)[:120]})")
+            print(f"gankit: rank {os.environ.get('RANK')}: stopped, as {why}; its error says why", file=sys.stderr)
+            return PEER_LEFT
         # torch's zip writer reports a write the storage refused as a RuntimeError (files written
         # through gankit.io say which file; this is for any other)
         cause = os_error_cause(e, (*DISK_FULL, errno.EFBIG))
         if cause is not None:
-            print(f"gankit: error: a write failed: {write_failure(cause)}", file=sys.stderr)
+            _say_error(f"a write failed: {write_failure(cause)}")
             return 1
         if "allocate" not in str(e) and "out of memory" not in str(e):
             raise   # a bug: the traceback is the useful report
-        print(f"gankit: error: out of memory ({_one_line(e)[:200]}){_oom_advice(e)}", file=sys.stderr)
+        _say_error(f"out of memory ({_one_line(e)[:200]}){_oom_advice(e)}")
         return 1
     finally:
         warnings.showwarning = old_show
@@ -364,10 +386,10 @@ def _os_error_line(e: OSError) -> str:
 
 
 def _peer_stopped(e: Exception) -> bool:
-    """A rank other than 0 whose collective failed because a peer left (e.g. rank 0 refused a
-    locked folder and exited): that peer's one-line error is the report, not this traceback."""
-    from gankit.train.distributed import launched
-    if not launched() or os.environ.get("RANK", "0") == "0":
+    """A rank whose collective failed because a peer left (e.g. one that refused its data and
+    exited): that peer's one-line error is the report, not this traceback."""
+    from gankit.train.distributed import launched_rank
+    if launched_rank() is None:
         return False
     import torch.distributed as dist
     lost = ("Connection closed by peer", "Connection reset by peer", "Broken pipe")

@@ -5,8 +5,9 @@ Importing this package registers nothing; ``gankit.builtins.load_builtins()`` do
 from __future__ import annotations
 
 
-def build_dataset(cfg):
-    """The run's dataset from ``cfg.data`` (wrapped for ``cfg.condition`` when conditional)."""
+def build_dataset(cfg, world_size: int = 1):
+    """The run's dataset from ``cfg.data`` (wrapped for ``cfg.condition`` when conditional);
+    ``world_size``: the processes that split ``train.batch_size`` (for the advice on it)."""
     from gankit.config import ConfigError
     from gankit.data.conditional import make_conditional
     from gankit.registry import DATASETS, is_gankit
@@ -18,12 +19,26 @@ def build_dataset(cfg):
     if not is_gankit(module):
         probe_samples(ds, named)
     if ds.size is not None and cfg.train.batch_size > ds.size:
-        raise ConfigError(f"train.batch_size: {cfg.train.batch_size} is larger than the data "
-                          f"({ds.size} {'sequences' if getattr(ds, 'kind', '') == 'text' else 'samples'}); use --set train.batch_size={ds.size} or less")
+        raise ConfigError(_batch_advice(cfg.train.batch_size, ds.size, world_size,
+                                        "sequences" if getattr(ds, "kind", "") == "text" else "samples"))
     return make_conditional(ds, cfg)
 
 
-def build_run_dataset(cfg, run_dir):
+def _batch_advice(batch: int, size: int, world_size: int, what: str) -> str:
+    """A batch larger than the data: the largest that fits, and that the processes can split evenly."""
+    head = f"train.batch_size: {batch} is larger than the data ({size} {what})"
+    if world_size <= 1:
+        return f"{head}; use --set train.batch_size={size} or less"
+    fits = size // world_size * world_size
+    if fits == 0:
+        fewer = "1 process" if size == 1 else f"{size} processes or fewer"
+        return (f"{head}, fewer than the {world_size} processes that split each batch (one or more each); "
+                f"train on {fewer} (--nproc {size}), or on more data")
+    return (f"{head}; use --set train.batch_size={fits}, or a smaller multiple of {world_size} (the "
+            f"{world_size} processes split each batch evenly)")
+
+
+def build_run_dataset(cfg, run_dir, world_size: int = 1):
     """``build_dataset`` for a run trained before: if its data are not where config.toml says,
     the error also says how to give their new place."""
     from pathlib import Path
@@ -31,7 +46,7 @@ def build_run_dataset(cfg, run_dir):
     from gankit.config import ConfigError
     from gankit.identity import DATA_LOCATION_KEYS
     try:
-        return build_dataset(cfg)
+        return build_dataset(cfg, world_size)
     except ConfigError as e:
         moved = [(k, v) for k, v in cfg.data.params.items()
                  if k in DATA_LOCATION_KEYS and isinstance(v, str) and v and not Path(v).expanduser().exists()]

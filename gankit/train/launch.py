@@ -15,6 +15,8 @@ import sys
 from gankit.config import ConfigError
 
 _STOPS = (signal.SIGTERM, signal.SIGINT)   # how torchrun (or a user) stops a rank
+PEER_LEFT = 3     # a rank's exit code when its collective failed because another rank left
+_STOPPED = {128 + s for s in _STOPS} | {PEER_LEFT}    # the exit codes of a rank stopped, not failing
 
 
 def train_argv(a) -> list[str]:
@@ -60,9 +62,9 @@ def _as_exit(code: int) -> int:
 
 def _cause(codes: dict[int, int]) -> int | None:
     """The rank whose own failure stopped the run: an error it reported (exit 1, 2) before a
-    death by a signal such as SIGABRT; None when every rank was stopped by SIGTERM/SIGINT."""
-    stops = {128 + s for s in _STOPS}
-    own = [(code < 0, rank) for rank, code in codes.items() if code and _as_exit(code) not in stops]
+    death by a signal such as SIGABRT; None when every rank was stopped (SIGTERM/SIGINT, or a
+    peer gone)."""
+    own = [(code < 0, rank) for rank, code in codes.items() if code and _as_exit(code) not in _STOPPED]
     return min(own)[1] if own else None
 
 
@@ -77,6 +79,8 @@ def failure_exit_code(codes: dict[int, int]) -> int:
 
 
 def _describe(code: int) -> str:
+    if code == PEER_LEFT:
+        return f"stopped as another left (exit code {code})"
     if code >= 0:
         return f"exit code {code}"
     try:
@@ -86,10 +90,16 @@ def _describe(code: int) -> str:
 
 
 def failure_report(codes: dict[int, int], nproc: int) -> str:
-    """One line: how each rank ended, and which rank's failure the others' stop follows from."""
+    """One line: how each rank ended, and which rank's failure the others' stop follows from
+    (when torchrun stopped any: ranks that each failed on their own are not said to be stopped)."""
     ranks = ", ".join(f"rank {r}: {_describe(c)}" for r, c in codes.items())
     line = f"gankit: {len(codes)} of {nproc} processes failed ({ranks})"
     cause = _cause(codes)
-    if cause is None or len(codes) == 1:
+    stopped = [r for r, c in codes.items() if r != cause and _as_exit(c) in _STOPPED]
+    if cause is None or not stopped:
         return line
-    return f"{line}; rank {cause}'s failure ended the run (torchrun then stopped the others with SIGTERM)"
+    others = "the others" if len(stopped) == len(codes) - 1 else \
+        ("rank " if len(stopped) == 1 else "ranks ") + ", ".join(map(str, stopped))
+    if all(_as_exit(codes[r]) == 128 + signal.SIGTERM for r in stopped):
+        return f"{line}; rank {cause}'s failure ended the run (torchrun then stopped {others} with SIGTERM)"
+    return f"{line}; rank {cause}'s failure ended the run ({others} stopped with it)"

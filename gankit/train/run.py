@@ -41,7 +41,7 @@ from gankit.train.objective import Batch, ObjectiveContext, optimizer_params
 from gankit.train.parts import refuse_batch_norm_on_one_sample
 from gankit.train.precision import autocast_for
 from gankit.train.run_checks import (refuse_going_back, refuse_moved_on, refuse_torn, refuse_trained,
-                                     refuse_training_now, sole_writer_in_process, start_again_or_refuse)
+                                     sole_writer_in_process, writer_decides)
 from gankit.train.run_eval import RunEvaluation
 from gankit.train.run_state import RunError, RunState  # noqa: F401 (RunError: what a Run raises)
 from gankit.train.sampling import RunSampling
@@ -58,7 +58,7 @@ class Run(RunSampling, RunEvaluation, RunState):
                                (run_identity(cfg), __version__),
                                "start every process with the same preset, --set options and gankit")
         local_cfg = distributed.local_config(cfg, self.world)   # the rank's share of the batch
-        self.dataset = build_dataset(cfg) if dataset is None else dataset
+        self.dataset = build_dataset(cfg, self.world.size) if dataset is None else dataset
         self.conditional = cfg.condition.kind != "none"
         from gankit.train.budget import check_memory
         check_memory(cfg, self.dataset, self.device)   # before anything big is allocated
@@ -258,7 +258,8 @@ class Run(RunSampling, RunEvaluation, RunState):
                           "so it is opened on the CPU", stacklevel=2)
             device = "cpu"
         # built here: data missing from where config.toml says, the error says how to give their new place
-        run = cls(cfg, run_dir, device=device, dataset=build_run_dataset(cfg, run_dir))
+        world = distributed.setup(resolve_device(device or cfg.train.device))   # the Run's own (idempotent)
+        run = cls(cfg, run_dir, device=device, dataset=build_run_dataset(cfg, run_dir, world.size))
         try:
             run._open(load, write, overrides)
         except BaseException:
@@ -267,19 +268,12 @@ class Run(RunSampling, RunEvaluation, RunState):
         return run
 
     def _open(self, load: bool, write: bool, overrides):
-        write = write and self.is_main      # one writer: rank 0
-        if write:
-            refuse_training_now(self)       # another Run of this process (a thread) is training it
-            self.folder.claim_existing()
-        if load and write and not self.folder.checkpoints() and not self.folder.damaged() \
-                and self.folder.is_gankit_run():
-            start_again_or_refuse(self)
-        elif load:
+        if writer_decides(self, load, write) == "load":
             stored = C.to_dict(C.load(self.folder.read_config(), [])) if overrides else None
             state, _ = self.folder.load_checkpoint(C.to_dict(self.cfg), stored)   # on the CPU; load_state_dict moves
             self.load_state_dict(state)
         if write:
-            refuse_going_back(self)
+            refuse_going_back(self)         # every rank loaded the same step: the same answer
         self.overrides = list(overrides or [])     # config.toml takes them once they train (_record_config)
 
     def _record_config(self):

@@ -4,7 +4,8 @@ overwrites training it does not know of:
 - a new run refuses a folder that already holds a trained run;
 - a run opened to train with no checkpoint starts again from step 0 when it was stopped
   before its first checkpoint, and is refused when its records go past that step (the
-  checkpoints went missing: starting again would erase them);
+  checkpoints went missing: starting again would erase them); with several processes
+  rank 0 decides, and the others follow it;
 - a run does not go back: train.steps below its step is refused;
 - a Run refuses to train a folder another Run object (in this process) trained since it
   was opened, or is training now (a thread: the folder lock is counted per process);
@@ -18,6 +19,7 @@ import warnings
 from pathlib import Path
 
 from gankit.runfolder import RunFolder
+from gankit.train import distributed
 from gankit.train.run_state import RunError
 
 
@@ -26,6 +28,31 @@ def refuse_trained(folder: RunFolder, where: str | Path):
     if folder.checkpoints():
         raise RunError(f"{where} already holds a trained run; continue it with --resume "
                        "or choose another --out folder")
+
+
+def writer_decides(run, load: bool, write: bool) -> str:
+    """"load" the latest checkpoint, train "again" from step 0 (a run killed before its first
+    checkpoint, its records cleared), or "none" (not loading).  Rank 0, the one writer, claims
+    the folder and decides; the other ranks follow it, and share its refusal, rather than each
+    judging a folder that rank 0 is changing or refused (a busy one, a start again)."""
+    decision, refusal = ("load" if load else "none"), None
+    if write and run.is_main:
+        try:
+            refuse_training_now(run)       # another Run of this process (a thread) is training it
+            run.folder.claim_existing()
+            if load and not run.folder.checkpoints() and not run.folder.damaged() and run.folder.is_gankit_run():
+                start_again_or_refuse(run)
+                decision = "again"
+        except Exception as e:
+            refusal = e
+    if write and run.world.parallel:
+        said = None if refusal is None else " ".join(str(refusal).split()) or type(refusal).__name__
+        decision, said = distributed.agree(run.world, (decision, said))
+        if refusal is None and said is not None:   # rank 0's words: the command line prints them once
+            raise RunError(said)
+    if refusal is not None:
+        raise refusal
+    return decision
 
 
 def start_again_or_refuse(run):
