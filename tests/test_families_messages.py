@@ -13,7 +13,7 @@ from gankit.cli import main
 from gankit.config import ConfigError
 from gankit.train.run import Run
 
-from test_families_inputs import DC, FAST, _error_line, _folder, _sets  # noqa: F401
+from test_families_inputs import FAST, _error_line, _folder, rgb_run  # noqa: F401 (rgb_run: a fixture)
 
 
 # ---------------------------------------------------------------- text data
@@ -53,18 +53,6 @@ def test_ssgan_labels_warning_is_given_when_training_not_when_the_run_is_opened(
 
 
 # ---------------------------------------------------------------- invert / complete
-
-@pytest.fixture(scope="module")
-def rgb_run(tmp_path_factory):
-    """A 2-step VAE on a folder of 24 RGB 8x8 images (so 2 are held out)."""
-    tmp = tmp_path_factory.mktemp("rgb")
-    folder = _folder(tmp / "imgs", 24, 8)
-    run = tmp / "run"
-    torch.set_num_threads(1)
-    sets = FAST + DC + ["data.name=image-folder", f'data.path="{folder}"', "data.channels=3"]
-    assert main(["train", "mnist-vae", "--out", str(run), *_sets(sets)]) == 0
-    return run
-
 
 def _cli(cmd, run, tmp_path, *args):
     return main([cmd, str(run), *map(str, args), "--steps", "2"])
