@@ -155,19 +155,6 @@ def output_file(command: str, out: str, example: str) -> Path:
     return target
 
 
-def _cmd_compare(a):
-    from gankit.report import compare as CMP
-    if a.out:
-        output_file("compare", a.out, "compare.html")
-    if a.json or a.text:
-        data = CMP.compare_data(a.run_dirs)
-        print(shown(CMP.to_json(data) if a.json else CMP.to_text(data)))   # the runs' paths in it
-    if a.out or not (a.json or a.text):
-        out = CMP.write_compare(a.run_dirs, a.out or "compare.html")
-        stream = sys.stderr if a.json else sys.stdout
-        print(f"compare: {shown(out.resolve(), stream)}", file=stream)
-
-
 def build_parser() -> argparse.ArgumentParser:
     from gankit import __version__
     p = argparse.ArgumentParser(prog="gankit", description="Train, watch and measure GANs.")
@@ -197,12 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
                         + DATA_SET_HELP)
     e.add_argument("--no-record", action="store_true", help="do not append the result to metrics.jsonl")
     e.set_defaults(fn=_cmd_eval)
-    c = sub.add_parser("compare", help="runs side by side: overlaid curves, final metrics, config differences")
-    c.add_argument("run_dirs", nargs="+", metavar="RUN")
-    c.add_argument("--out", default=None, help="write the HTML page here (default compare.html unless --json/--text)")
-    c.add_argument("--json", action="store_true", help="print the comparison as JSON")
-    c.add_argument("--text", action="store_true", help="print the comparison as a text table")
-    c.set_defaults(fn=_cmd_compare)
+    from gankit.compare_cli import add_parser as add_comparing   # compare
+    add_comparing(sub)
     from gankit.sample_cli import add_parser as add_sampling    # drs, sample
     add_sampling(sub, DATA_SET_HELP)
     r = sub.add_parser("report", help="write RUN_DIR/report.html from the run folder")

@@ -80,6 +80,37 @@ def _temperature_section(evals: list[dict], own: float, infos):
                    header=["temperature", "step", *keys], rows=rows, anchor="other-temperatures")
 
 
+def _measuring(settings) -> dict | None:
+    """Eval settings that change a number (not which metrics were asked, nor threads)."""
+    from gankit.report.metricinfo import NOT_MEASURING
+    if not isinstance(settings, dict):
+        return None
+    return {k: v for k, v in settings.items() if k not in NOT_MEASURING}
+
+
+def _matching_reference(sources: dict[str, dict], refs: list[dict]) -> dict | None:
+    """The real-data reference of each number of the final evaluation: the newest reference
+    record with the eval settings of the record that supplied that number (after a partial
+    ``gankit eval --set eval.n_samples=N`` the other metrics keep theirs); any reference for a
+    record without settings (older records)."""
+    if not refs:
+        return None
+    from gankit.report.metricinfo import META_KEYS
+    out, used = {}, []
+    for key, rec in sources.items():
+        mine = _measuring(rec.get("settings"))
+        ref = next((r for r in reversed(refs)
+                    if key in r and (mine is None or _measuring(r.get("settings")) == mine)), None)
+        if ref is not None and key not in META_KEYS:
+            out[key] = ref[key]
+            used.append(ref)
+    newest = next((r for r in reversed(refs) if any(r is u for u in used)), refs[-1])
+    # a metric without a real counterpart has none at any settings
+    skipped = sorted({m for r in refs if isinstance(r.get("skipped"), list)
+                      for m in r["skipped"] if isinstance(m, str)})
+    return {**{k: v for k, v in newest.items() if k in META_KEYS or k == "source"}, "skipped": skipped, **out}
+
+
 SESSION_TEXT = ("started", "command", "gankit", "torch", "python", "git", "device", "schedule")
 
 
@@ -170,7 +201,6 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
     own = MI.own_temperature(cfg.generator.params)
     evals, elsewhere = MI.by_temperature([r for r in records if r.get("kind") == "eval"], own)
     refs = [r for r in records if r.get("kind") == "reference"]
-    reference = refs[-1] if refs else None
     snaps = folder.snapshots()
     infos = MI.key_infos()
 
@@ -186,6 +216,7 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
     sections += condition_sections(dataset, snaps)
 
     last = MI.final_eval(evals)
+    reference = _matching_reference(MI.final_sources(evals), refs)
     groups = MI.groups(last, reference, infos) if last else []
     headline = [dict(row, metric=g["metric"]) for g in groups for row in g["rows"] if row["better"]][:6]
     curves = [_temperature_section(elsewhere, own, infos)] if elsewhere else []

@@ -8,6 +8,7 @@ scripts.
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 
@@ -55,17 +56,32 @@ def _load_imports(folders: list[RunFolder]):
             warnings.warn(f"{f.path}: {e}; its own metrics are shown without label or direction", stacklevel=3)
 
 
+def _distinct(run_dirs: list[str | Path]) -> list[RunFolder]:
+    """The run folders, each once: a folder given twice (``R2`` and ``./R2/``, or a link to
+    it) would be compared with itself, its curves drawn over each other."""
+    import warnings
+    folders, seen = [], {}
+    for d in run_dirs:
+        f = RunFolder(d)
+        f.require_run()
+        where = f.path.resolve()
+        if where in seen:
+            warnings.warn(f"{d} is the same run folder as {seen[where]}; it is compared once", stacklevel=3)
+            continue
+        seen[where] = d
+        folders.append(f)
+    return folders
+
+
 def compare_data(run_dirs: list[str | Path]) -> dict:
-    """Everything the comparison shows, as plain JSON-able data."""
+    """Everything the comparison shows, as plain data (to_json makes it JSON)."""
     if len(run_dirs) < 1:
         raise ValueError("compare needs at least one run folder")
-    folders = [RunFolder(d) for d in run_dirs]
-    for f in folders:
-        f.require_run()
+    folders = _distinct(run_dirs)
     _load_imports(folders)
     infos = MI.key_infos()
     names = _names(folders)
-    runs, records, configs, finals = [], [], [], []
+    runs, records, configs, finals, sources = [], [], [], [], []
     for name, f in zip(names, folders):
         recs = f.records()
         raw = f.read_config()
@@ -83,56 +99,96 @@ def compare_data(run_dirs: list[str | Path]) -> dict:
         records.append([r for r in recs if id(r) not in left_out])
         configs.append(_flatten(raw))
         finals.append(MI.final_eval(evals) or {})
+        sources.append(MI.final_sources(evals))
     keys = MI.eval_keys([e for e in finals if e], infos)
-    apart = _not_comparable(configs, finals)
+    apart = _not_comparable(configs)
     metrics = []
     for k in keys:
         ki = MI.info(k, infos)
         values = [e.get(k) for e in finals]
+        differ = [] if apart else _settings_apart(k, values, sources, configs)
         metrics.append({"key": k, "label": ki.label, "metric": ki.metric, "better": ki.better,
                         "values": values, "shown": [MI.fmt_value(v, ki.fmt) if v is not None else "" for v in values],
-                        "best": [] if apart else MI.better_of(values, ki.better)})
+                        "best": [] if apart or differ else MI.better_of(values, ki.better),
+                        "settings_differ": [name for name, _ in differ], "_differ": differ})
     all_keys = sorted(set().union(*configs))
     diff = [{"key": k, "values": [c.get(k) for c in configs]} for k in all_keys
             if len({json.dumps(c.get(k), sort_keys=True) for c in configs}) > 1]
     note = (f"no value is marked better: the runs differ in {', '.join(apart)}, so their numbers measure "
-            "different things" if apart else "")
+            "different things" if apart else _settings_note(metrics))
+    for m in metrics:
+        del m["_differ"]
     return {"runs": runs, "metrics": metrics, "config_diff": diff, "note": note, "_records": records}
 
 
 # what must match for two runs' final numbers to measure the same thing
 SAME_FOR_METRICS = ("data.", "condition.kind")
-SAME_EVAL_SETTINGS = ("n_samples", "features", "pr_k", "dc_k")
 
 
-def _not_comparable(configs: list[dict], finals: list[dict]) -> list[str]:
-    """The config keys and eval settings that differ between the runs and change what the
-    metrics measure (the data, the features, the sample count); empty when comparable."""
+def _not_comparable(configs: list[dict]) -> list[str]:
+    """The config keys that differ between the runs and change what every metric measures
+    (the data, the conditions); empty when comparable."""
     keys = sorted({k for c in configs for k in c if k.startswith(SAME_FOR_METRICS)})
-    out = [k for k in keys if len({json.dumps(c.get(k), sort_keys=True) for c in configs}) > 1]
-    settings = [_eval_settings(e, c) for e, c in zip(finals, configs) if e]
-    out += [f"eval.{k}" for k in SAME_EVAL_SETTINGS
-            if len({json.dumps(s.get(k), sort_keys=True) for s in settings}) > 1 and f"eval.{k}" not in out]
+    return [k for k in keys if len({json.dumps(c.get(k), sort_keys=True) for c in configs}) > 1]
+
+
+def _eval_settings(record: dict, config: dict) -> dict:
+    """The eval settings a number was measured with: its record's, and for what that does not
+    hold (records an older gankit wrote during training have no settings) config.toml's eval.*,
+    which that evaluation used."""
+    recorded = record.get("settings")
+    recorded = recorded if isinstance(recorded, dict) else {}
+    names = set(recorded) | {k[len("eval."):] for k in config if k.startswith("eval.")}
+    return {k: recorded[k] if k in recorded else config.get(f"eval.{k}") for k in names - MI.NOT_MEASURING}
+
+
+def _settings_apart(key: str, values: list, sources: list[dict], configs: list[dict]) -> list[tuple]:
+    """The eval settings (name, distinct values) that differ between the records that supplied
+    ``key``'s values: two values of a metric are comparable only if every eval setting recorded
+    with them is equal (a partial ``gankit eval --set eval.n_samples=N`` gives one metric of a
+    run other settings than the rest)."""
+    seen = [_eval_settings(src.get(key, {}), cfg) for v, src, cfg in zip(values, sources, configs)
+            if v is not None]
+    out = []
+    for name in sorted(set().union(*seen)) if len(seen) > 1 else []:
+        shown = list(dict.fromkeys("unset" if s.get(name) is None else
+                                   json.dumps(s.get(name), sort_keys=True, ensure_ascii=False) for s in seen))
+        if len(shown) > 1:
+            out.append((f"eval.{name}", shown))
     return out
 
 
-def _eval_settings(final: dict, config: dict) -> dict:
-    """The eval settings of a run's final evaluation: its record's, and for what that does not
-    hold (records an older gankit wrote during training have no settings) config.toml's eval.*,
-    which that evaluation used."""
-    recorded = final.get("settings")
-    recorded = recorded if isinstance(recorded, dict) else {}
-    return {k: recorded[k] if k in recorded else config.get(f"eval.{k}") for k in SAME_EVAL_SETTINGS}
+def _settings_note(metrics: list[dict]) -> str:
+    """One clause per set of differing settings, naming the metrics left unmarked."""
+    groups: dict[str, list[str]] = {}
+    for m in metrics:
+        if m["_differ"] and m["better"]:           # a descriptive number is never marked anyway
+            what = ", ".join(f"{name} {' / '.join(vals)}" for name, vals in m["_differ"])
+            groups.setdefault(what, []).append(m["key"])
+    return "; ".join(f"{', '.join(keys)}: not marked, measured with different eval settings ({what})"
+                     for what, keys in groups.items())
+
+
+def _plain(v):
+    """Strict JSON: NaN as null, infinities as "inf" / "-inf" (as the records write them)."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    return v
 
 
 def to_json(data: dict) -> str:
-    return json.dumps({k: v for k, v in data.items() if not k.startswith("_")}, indent=1)
+    return json.dumps(_plain({k: v for k, v in data.items() if not k.startswith("_")}), indent=1,
+                      allow_nan=False)
 
 
 def to_text(data: dict) -> str:
     names = [r["name"] for r in data["runs"]]
     keys = [m["key"] for m in data["metrics"]] + [d["key"] for d in data["config_diff"]]
-    w = max([len("metric")] + [len(k) for k in keys])
+    w = max([len("eval step")] + [len(k) for k in keys])
     cw = [max(len(n), 12) for n in names]
 
     def row(first: str, cells: list[str], tail: str = "") -> str:
@@ -141,12 +197,21 @@ def to_text(data: dict) -> str:
     lines = [row("run", names)]
     lines.append("-" * len(lines[0]))
     lines.append(row("step", [str(r["step"]) for r in data["runs"]]))
+    # the metrics below are those of each run's last evaluation, which may be older than its step
+    lines.append(row("eval step", ["none" if r["eval_step"] is None else str(r["eval_step"])
+                                   for r in data["runs"]]))
     for m in data["metrics"]:
         cells = [s + (" *" if i in m["best"] else "") for i, s in enumerate(m["shown"])]
         lines.append(row(m["key"], cells, {"higher": "  (higher is better)",
                                            "lower": "  (lower is better)"}.get(m["better"], "")))
-    lines.append(f"* {data['note']}" if data.get("note") else
-                 "* the better value (ties: each; none when all are equal)")
+    if not data["metrics"]:
+        lines.append("no evaluation recorded in these runs (gankit eval RUN records one)")
+    elif data.get("note", "").startswith("no value is marked better"):
+        lines.append(f"* {data['note']}")
+    else:
+        lines.append(f"* the better value (ties within {MI.TIE_REL_TOL:g} relative: each; none when all tie)")
+        if data.get("note"):
+            lines.append(f"* {data['note']}")
     for r in data["runs"]:
         if r.get("other_temperatures"):
             lines.append(f"{r['name']}: evaluations at generator.temperature "
@@ -154,7 +219,7 @@ def to_text(data: dict) -> str:
                          f"{r['temperature']:g}; its report shows them apart)")
     if data["config_diff"]:
         lines += ["", "config differences:"]
-        lines += [row(d["key"], ["-" if v is None else json.dumps(v) for v in d["values"]])
+        lines += [row(d["key"], ["-" if v is None else json.dumps(v, ensure_ascii=False) for v in d["values"]])
                   for d in data["config_diff"]]
     else:
         lines.append("configs: identical")
@@ -168,10 +233,50 @@ def _panels(records: list[list[dict]], metrics: list[dict]) -> list[tuple[str, s
     return panels + [(m["label"] + arrows.get(m["better"], ""), "eval", m["key"]) for m in metrics]
 
 
+PAGE_MARK = b"<title>gankit compare:"     # in the head of every page write_compare writes
+
+
+def check_out(out: str | Path, run_dirs: list[str | Path]) -> Path:
+    """Where the page may go, checked before any work: a name ending in .html, outside every run
+    folder (a run holds only gankit's own entries; compare.html there would make it no run), and
+    never over a file other than an earlier compare page (the user's notes, a run's config.toml)."""
+    from gankit.config import ConfigError
+    target = Path(out)
+    if target.suffix.lower() not in (".html", ".htm"):
+        raise ConfigError(f"compare --out {out}: the page is HTML; give a name ending in .html, e.g. "
+                          "compare.html")
+    compared = {RunFolder(d).path.resolve() for d in run_dirs}
+    for folder in target.resolve().parents:
+        if folder in compared or _is_run(folder):
+            raise ConfigError(f"compare --out {out} is inside the run folder {folder}, which holds only "
+                              "gankit's own files; write the page outside it, e.g. compare.html")
+    if target.is_file() and not _is_compare_page(target):
+        raise ConfigError(f"compare --out {out}: this file exists and gankit compare did not write it; "
+                          "give another name (or move the file away)")
+    return target
+
+
+def _is_run(folder: Path) -> bool:
+    f = RunFolder(folder)
+    try:
+        return f.is_run() and f.is_gankit_run()
+    except OSError:          # a folder we may pass through but not list
+        return False
+
+
+def _is_compare_page(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return PAGE_MARK in f.read(4096)
+    except OSError:
+        return False
+
+
 def write_compare(run_dirs: list[str | Path], out: str | Path = "compare.html") -> Path:
     from gankit.io import write_text_atomic
     from gankit.report import plots
     from gankit.report.page import png, render
+    check_out(out, run_dirs)
     data = compare_data(run_dirs)
     names = [r["name"] for r in data["runs"]]
     fig = plots.figure_compare(list(zip(names, data["_records"])), _panels(data["_records"], data["metrics"]))
@@ -180,5 +285,6 @@ def write_compare(run_dirs: list[str | Path], out: str | Path = "compare.html") 
     page = render("compare.html.j2", runs=data["runs"], metrics=data["metrics"], diff=data["config_diff"],
                   note=data["note"],
                   figure=figure, styles=styles, built=time.strftime("%Y-%m-%d %H:%M:%S"),
-                  live=False, refresh=0, fmt=lambda v: "\u2014" if v is None else json.dumps(v))
+                  live=False, refresh=0,
+                  fmt=lambda v: "\u2014" if v is None else json.dumps(v, ensure_ascii=False))
     return write_text_atomic(Path(out), page)

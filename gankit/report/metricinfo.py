@@ -11,6 +11,9 @@ from gankit.io import INF_STRINGS   # how gankit.io.jsonable writes infinities
 
 # keys of eval / reference records that are bookkeeping, not measurements
 META_KEYS = {"step", "kind", "settings", "source", "time", "n", "mode_counts", "metrics"}
+# eval settings that never change a number: which metrics were asked, CPU threads, and the
+# sampling temperature (a G setting: records at another one than the run's are set apart)
+NOT_MEASURING = {"metrics", "threads", "temperature"}
 
 
 @dataclass
@@ -41,14 +44,26 @@ def info(key: str, infos: dict[str, KeyInfo]) -> KeyInfo:
 
 
 def is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+    """An int or float that converts to a float: an integer of 400 digits (a hand-made record)
+    is not one, so ``float(v)`` after this check never raises."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    return isinstance(v, float) or not _huge(v)
 
 
+def _huge(v: int) -> bool:
+    try:
+        float(v)
+    except OverflowError:
+        return True
+    return False
 
 
 def is_measured(v) -> bool:
-    """A number, or an infinity as the records write it: a reverse KL of "inf" is a result."""
-    return is_number(v) or (isinstance(v, str) and v in INF_STRINGS)
+    """A number, or an infinity as the records write it: a reverse KL of "inf" is a result.
+    An integer too big for a float is shown too (as text: it is never ranked nor drawn)."""
+    return (is_number(v) or (isinstance(v, str) and v in INF_STRINGS)
+            or (isinstance(v, int) and not isinstance(v, bool)))
 
 
 def as_float(v) -> float | None:
@@ -85,11 +100,14 @@ def fmt_value(v, fmt: str = ".4g") -> str:
         return "n/a"
     if isinstance(v, str):                       # "inf" / "-inf" as jsonable writes them
         return v
+    if isinstance(v, int) and not isinstance(v, bool) and _huge(v):
+        from decimal import Decimal
+        return format(Decimal(v), ".4g")         # 1.000e+400: no float holds it
     try:
         if fmt.endswith("d"):
             return format(int(round(v)), fmt)
         return _format(v, fmt)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):     # NaN or inf at a "d" format
         return str(v)
 
 
@@ -112,6 +130,18 @@ def final_eval(evals: list[dict]) -> dict | None:
     for r in evals:
         if r.get("step") == step:
             out.update(r)
+    return out
+
+
+def final_sources(evals: list[dict]) -> dict[str, dict]:
+    """For each key of ``final_eval(evals)``, the record that supplied its value: its settings
+    are those that number was measured with (the merged record's are the last record's only)."""
+    if not evals:
+        return {}
+    step, out = evals[-1].get("step"), {}
+    for r in evals:
+        if r.get("step") == step:
+            out.update(dict.fromkeys(r, r))
     return out
 
 
@@ -147,9 +177,13 @@ def eval_keys(evals: list[dict], infos: dict[str, KeyInfo]) -> list[str]:
     return sorted(keys, key=lambda k: (info(k, infos).better is None, info(k, infos).order, k))
 
 
+# values this close (relative) are a tie: a JSD of ln 2 computed in two runs differs by ~1e-13
+TIE_REL_TOL = 1e-9
+
+
 def better_of(values: list, better: str | None) -> list[int]:
-    """Indices of the best value(s) under the direction: every run that ties for it; none
-    when there is no direction, fewer than two values, or all of them are equal.  The
+    """Indices of the best value(s) under the direction: every run that ties for it (within
+    TIE_REL_TOL); none when there is no direction, fewer than two values, or all tie.  The
     worst infinity (+inf where lower is better, -inf where higher is; "inf" / "-inf" as the
     records write them) is a result that any finite value beats; NaN and the opposite
     infinity (a reverse KL of -inf) are no measurement and never rank."""
@@ -162,10 +196,11 @@ def better_of(values: list, better: str | None) -> list[int]:
         if x is not None and (math.isfinite(x) or x == worst):
             idx.append(i)
             nums.append(x)
-    if len(idx) < 2 or min(nums) == max(nums):
+    if len(idx) < 2:
         return []
     best = max(nums) if better == "higher" else min(nums)
-    return [i for i, x in zip(idx, nums) if x == best]
+    tied = [i for i, x in zip(idx, nums) if math.isclose(x, best, rel_tol=TIE_REL_TOL)]
+    return [] if len(tied) == len(idx) else tied
 
 
 ARROW = {"higher": "\u2191 higher is better", "lower": "\u2193 lower is better", None: "descriptive"}
