@@ -175,3 +175,14 @@ def test_text_and_json_together_are_refused(tmp_path, capsys):
         build_parser().parse_args(["compare", str(a), "--text", "--json"])
     assert stop.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
     assert main(["compare", str(a), "--text", "--json"]) == 2
+
+
+def test_compare_draws_the_losses_other_objectives_log_not_only_a_gans():
+    """A VAE's or SeqGAN's own losses were left out: compare drew a fixed list of GAN keys."""
+    from gankit.report.compare import _panels
+    gan = [{"step": 1, "kind": "train", "time": 0.1, "loss_d": 1.0, "loss_g": 0.5, "grad_norm_d": 2.0, "gp": 0.1,
+            "lr_g": 1e-3}]
+    vae = [{"step": 1, "kind": "train", "time": 0.1, "elbo": -90.0, "kl": 3.0, "grad_norm_g": 1.0, "lr_g": 1e-3}]
+    assert [k for _, kind, k in _panels([gan], []) if kind == "train"] == ["loss_d", "loss_g", "lr_g"]
+    assert [k for _, kind, k in _panels([gan, vae], []) if kind == "train"] == ["loss_d", "loss_g", "lr_g", "elbo",
+                                                                                 "kl"]

@@ -227,8 +227,14 @@ def to_text(data: dict) -> str:
 
 
 def _panels(records: list[list[dict]], metrics: list[dict]) -> list[tuple[str, str, str]]:
-    present = {k for recs in records for r in recs if r.get("kind") == "train" for k in r}
+    """A GAN's losses and D's outputs, then what other objectives log as their own (a VAE's ELBO,
+    SeqGAN's MLE loss); a GAN's diagnostics (gradient norms, regularisers) stay in each report."""
+    from gankit.report.plots import CURVE_GROUPS
+    train = [r for recs in records for r in recs if r.get("kind") == "train"]
+    present = set(MI.numeric_keys(train))
     panels = [(title, "train", k) for k, title in TRAIN_PANELS if k in present]
+    diagnostics = {k for _, keys in CURVE_GROUPS for k in keys} | {k for k, _ in TRAIN_PANELS}
+    panels += [(k, "train", k) for k in MI.numeric_keys(train) if k not in diagnostics and not k.startswith("lr_")]
     arrows = {"higher": " \u2191", "lower": " \u2193"}
     return panels + [(m["label"] + arrows.get(m["better"], ""), "eval", m["key"]) for m in metrics]
 
