@@ -22,8 +22,11 @@ def _cmd_train(a):
         raise ConfigError("under torchrun give --out RUN_DIR: every process must use the same run folder")
     made = None if a.out or a.resume else _default_out(a.config or "ring", a.set)
     from gankit.runfolder import gone_if_left_empty
-    with gone_if_left_empty(made):
-        return _train(a, a.out or made)
+    with gone_if_left_empty(made) as remove_if_empty:
+        code = _train(a, a.out or made)
+        if code:          # processes launched by --nproc failed
+            remove_if_empty()
+        return code
 
 
 def _train(a, out: str | None):

@@ -76,15 +76,18 @@ def default_run_dir(stem: str, seed: int) -> Path:
 @contextmanager
 def gone_if_left_empty(path: str | Path | None):
     """The block makes a run in ``path``, a folder made for it (``default_run_dir``): when it
-    fails before writing anything there, the empty folder goes too (None: nothing to do)."""
-    try:
-        yield
-    except BaseException:
+    fails before writing anything there (raises, or calls the function it is given: the exit
+    code of ranks it launched), the empty folder goes too (None: nothing to do)."""
+    def remove():
         if path is not None:
             try:
                 os.rmdir(path)      # only ever an empty folder: whatever was written stays
             except OSError:
                 pass
+    try:
+        yield remove                # the block calls it on a failure it reports without raising
+    except BaseException:
+        remove()
         raise
 
 

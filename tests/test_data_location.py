@@ -141,3 +141,11 @@ def test_images_added_to_the_folder_since_training_are_refused_not_held_out(tmp_
         Run.open(tmp_path / "r")
     (root / "cat" / "new.png").unlink()
     Run.open(tmp_path / "r", write=True).close()                      # as they were: opens again
+    small = tmp_path / "small"                     # too few to hold any out: trained on all 18
+    for k, name in enumerate(("cat", "dog")):
+        _folder(small / name, 9, 8, seed=k)
+    Run.create(C.load("mnist-dcgan", sets[:-2] + [f'data.path="{small}"', "data.channels=3"]),
+               tmp_path / "s").train().close()
+    _folder(small / "cat2", 6, 8, seed=5)
+    with pytest.raises(C.ConfigError, match="holds 24 images now, 18 when this run was trained; it trained on all"):
+        Run.open(tmp_path / "s")

@@ -115,7 +115,7 @@ def max_diff(a: dict, b: dict) -> float:
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("dp")
     f = {k: root / k for k in ("one", "one_r1", "one8", "two", "two_r1", "up", "down", "dc1", "dc2", "ae1", "ae2",
-                               "noisy1", "noisy2", "one8w", "upw", "two8w", "downw", "ebm8", "ebm58")}
+                               "noisy1", "noisy2", "one8w", "upw", "two8w", "downw", "ebm8", "ebm58", "emadrs")}
     train_one("ring-vanilla", RING + ["train.steps=5"], f["one"])
     train_one("ring-vanilla", WINDOW + ["train.steps=8"], f["one8w"])
     back_to_step_5(f["one8w"], f["upw"])
@@ -132,6 +132,8 @@ def runs(tmp_path_factory):
             ("draws", "ring-vanilla", NOISY, str(f["noisy2"])),
             ("create", "ring-vanilla", WINDOW + ["train.steps=8"], str(f["two8w"])),
             ("resume", None, ["train.steps=8"], str(f["upw"])),
+            ("create", "ring-vanilla", RING + ["train.steps=5", "objective.ema=0.9", "objective.drs=true",
+                                               "objective.drs_steps=2"], str(f["emadrs"])),
             ("create", "mnist-ebm", EBM + ["train.steps=8"], str(f["ebm8"])),
             ("create", "mnist-ebm", EBM + ["train.steps=5"], str(f["ebm58"])),
             ("resume", None, ["train.steps=8"], str(f["ebm58"]))]
@@ -209,6 +211,13 @@ def test_a_resumed_energy_model_continues_each_ranks_own_chains(runs):
     buffers = [straight["objective"]["replay"]["x"], straight["objective_ranks"][1]["replay"]["x"]]
     assert not torch.equal(*buffers)                        # the ranks' chains are their own
     assert torch.equal(resumed["objective_ranks"][1]["replay"]["x"], buffers[1])
+
+
+def test_checkpoints_keep_only_what_differs_by_rank(runs):
+    """Rank 1's copy of the EMA (the same on every rank) and of DRS's fitted D (rank 0's is the
+    run's) made every 2-process checkpoint carry them twice."""
+    state = last_state(runs["emadrs"])
+    assert {"ema_g", "drs"} <= set(state["objective"]) and state["objective_ranks"] == [None, {}]
 
 
 def test_dcgan_with_sync_batchnorm_matches_one_process(runs):

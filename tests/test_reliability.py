@@ -260,6 +260,19 @@ def test_resume_of_a_trained_run_whose_checkpoints_are_gone_keeps_its_records(ti
     assert (run / "metrics.jsonl").read_text() == before and list((run / "samples").iterdir())
 
 
+def test_more_steps_on_resume_do_not_make_a_finished_run_look_killed_before_its_first_checkpoint(tmp_path, tiny):
+    """Its one checkpoint was at its last step (6): with --set train.steps=12 the first checkpoint
+    was taken to be at step 12, the records to step 6 "before" it, and the run was wiped."""
+    import shutil
+    Run.create(C.load("ring", tiny + ["train.steps=6", "train.checkpoint_every=100"]), tmp_path / "r").train().close()
+    RunFolder(tmp_path / "r").append({"step": 6, "kind": "eval", "modes": 8})      # its final evaluation
+    before = (tmp_path / "r" / "metrics.jsonl").read_text()
+    shutil.rmtree(tmp_path / "r" / "checkpoints")
+    with pytest.raises(RunError, match=r"records of training to step 6 but no checkpoint"):
+        Run.open(tmp_path / "r", ["train.steps=12"], write=True)
+    assert (tmp_path / "r" / "metrics.jsonl").read_text() == before
+
+
 def test_a_checkpoint_renamed_by_hand_is_refused_not_trusted(tiny_run_dir, tmp_path):
     import shutil
     run = _copy(tiny_run_dir, tmp_path)

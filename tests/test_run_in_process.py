@@ -123,3 +123,16 @@ def test_a_resume_that_fails_before_its_first_step_leaves_no_session_record(tmp_
     done.train()                                 # no step left: the session is still recorded
     done.close()
     assert [r["step"] for r in RunFolder(tmp_path / "r").records("session")] == [0, 4, 8]
+    logged = Run.create(C.load("ring", tiny + ["train.steps=2", "train.log_every=1"]), tmp_path / "every").train()
+    logged.close()                               # a record at the first step: the session's comes before it
+    assert [r["kind"] for r in RunFolder(tmp_path / "every").records()][:2] == ["session", "train"]
+
+
+def test_a_failed_nproc_launch_leaves_no_empty_default_folder(tmp_path, monkeypatch):
+    """--nproc returns the ranks' exit code rather than raising: the folder made for it stayed."""
+    from gankit.cli import main
+    from gankit.train import launch
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(launch, "launch", lambda n, argv: 2)          # every rank refused its data
+    assert main(["train", "ring", "--nproc", "2"]) == 2
+    assert list((tmp_path / "runs").iterdir()) == []

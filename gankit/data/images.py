@@ -98,6 +98,8 @@ class ImageDataset(Dataset):
             heldout, x = (x[hold] if len(hold) else None), x[keep]
             if y is not None:
                 heldout_labels, y = (y[hold] if len(hold) else None), y[keep]
+        elif heldout is None and holdout > 0:    # too few to hold any out: more images later would cut a split
+            self.cut = (len(x), 0)
         if heldout is not None:
             heldout = torch.as_tensor(np.asarray(heldout))
             if heldout.ndim == 3:

@@ -65,6 +65,7 @@ class BoundD:
 
 class GANObjective(Objective):
     supports_bf16 = True
+    rank0_state = ("drs",)       # only rank 0 samples: its fitted sampler is the run's
 
     def __init__(self, ctx: ObjectiveContext, p: "GANParams"):
         super().__init__()

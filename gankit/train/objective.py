@@ -80,6 +80,8 @@ class Objective(ABC):
     lr_schedule = None           # a gankit.train.schedule.Schedule of its own (set in setup), or None
     nan_hint = ""                # what to try when its losses turn NaN (empty: the GAN advice)
     classes_named = True         # classify()'s index i is class i (False: an unsupervised code, InfoGAN's)
+    # state names whose rank 0 copy alone counts (checkpoints keep no other rank's): DRS's sampler
+    rank0_state: tuple[str, ...] = ()
 
     def __init__(self):
         self.modules: dict[str, nn.Module] = {}

@@ -336,8 +336,11 @@ class Run(RunSampling, RunEvaluation, RunState):
                           schedule, *self.schedule_span)
 
         class _Sync:  # keeps run.step in step with the loop, before any callback reads it
+            def on_log(_, t, record):
+                log_session()        # first in the file: before the first step's own record
+
             def on_step_end(_, t):
-                log_session()        # before the step's own records, with the session's first step
+                log_session()        # with the session's first step (when it logs no record)
                 self.step = t.step
                 self._record_config()     # a step trained under the overrides: they are the run's
         # objective callbacks (e.g. DRS fitted at the last step) run before the snapshot,

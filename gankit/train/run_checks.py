@@ -58,8 +58,11 @@ def writer_decides(run, load: bool, write: bool) -> str:
 def start_again_or_refuse(run):
     """A folder opened to train that holds no checkpoint: killed before its first one, its
     records and snapshots are cleared and training starts again from step 0."""
-    # records past the first checkpoint's step: not a kill before it, the checkpoints went missing
-    first = min(run.cfg.train.checkpoint_every, run.cfg.train.steps)
+    # records past the first checkpoint's step: not a kill before it, the checkpoints went missing.
+    # That step is the trained config's (config.toml), not this session's --set train.steps=...
+    from gankit import config as C
+    trained_with = C.load(run.folder.read_config(), []).train
+    first = min(trained_with.checkpoint_every, trained_with.steps)
     recs = run.folder.records()
     trained = max([r["step"] for r in recs if r.get("kind") == "train" and r["step"] > first]
                   + [r["step"] for r in recs if r.get("kind") == "eval" and r["step"] >= first], default=0)

@@ -148,10 +148,12 @@ class RunState:
         where = next((f"data.{k} = {self.cfg.data.params[k]!r}" for k in ("path", "root")
                       if self.cfg.data.params.get(k)), "the data")
         what = "distinct lines" if getattr(self.dataset, "kind", None) == "text" else "images"
-        raise C.ConfigError(f"{where} holds {now[0]} {what} now, {was[0]} when this run was trained; its "
-                            f"held-out split ({was[1]} {what}) is cut by their number, so it would now include {what} "
-                            "the run trained on: restore the data as they were (or give a copy of them with "
-                            "--set data.path=...), or train a new run on the data as they are")
+        split = (f"its held-out split ({was[1]} {what}) is cut by their number, so it would now include"
+                 if was[1] else "it trained on all of them (too few to hold any out), so a held-out split cut now "
+                 "would hold")
+        raise C.ConfigError(f"{where} holds {now[0]} {what} now, {was[0]} when this run was trained; {split} "
+                            f"{what} the run trained on: restore the data as they were (or give a copy of them "
+                            "with --set data.path=...), or train a new run on the data as they are")
 
     def _misfit(self, e: Exception, state: dict) -> str:
         """Why a checkpoint's tensors do not fit: the first shapes that differ, the config keys
@@ -204,7 +206,7 @@ class RunState:
         if self.world.rank > 0:     # this rank's own, where the checkpoint has it (the world grew: rank 0's)
             saved = state.get("objective_ranks") or []
             if self.world.rank < len(saved) and saved[self.world.rank] is not None:
-                own_objective = saved[self.world.rank]
+                own_objective = {**own_objective, **saved[self.world.rank]}
         self.objective.load_state_dict(own_objective)
         if "data_scale" in state:     # the statistics the nets were trained with, whatever the code now says
             self.scaler = PointScaler.from_state(state["data_scale"])
@@ -278,7 +280,8 @@ class RunState:
             # waiting in a collective)
             # and every rank's objective state (an energy model's replay buffer holds each rank's
             # own chains; rank 0's travels as "objective")
-            both = distributed.gather(self.world, (rng, None if self.is_main else trained["objective"], bad, odd))
+            mine = {k: v for k, v in trained["objective"].items() if k not in self.objective.rank0_state}
+            both = distributed.gather(self.world, (rng, None if self.is_main else mine, bad, odd))
             ranks = [r for r, _, _, _ in both]
             objectives = [o for _, o, _, _ in both]
             bad = next((b for _, _, b, _ in both if b), [])
@@ -300,8 +303,23 @@ class RunState:
             return None
         if ranks is not None:
             state["rng_ranks"] = ranks
-            state["objective_ranks"] = objectives
+            # only what differs from rank 0's (EMA and averaged states are the same on every rank)
+            state["objective_ranks"] = [None if o is None else
+                                        {k: v for k, v in o.items() if not _same(v, state["objective"].get(k))}
+                                        for o in objectives]
         return self.folder.save_checkpoint(state, self.step, self.cfg.train.keep_checkpoints)
+
+
+def _same(a, b) -> bool:
+    """Whether two pieces of state hold the same values (tensors, numbers, nested dicts/lists)."""
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.shape == b.shape
+                and a.dtype == b.dtype and bool(torch.equal(a.cpu(), b.cpu())))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(v, b[k]) for k, v in a.items())
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return type(a) is type(b) and a == b
 
 
 def _global_window(state: dict) -> tuple[dict, int]:
