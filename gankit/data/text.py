@@ -91,21 +91,22 @@ class TextDataset(Dataset):
         return out
 
     def token_lists(self, x: Tensor) -> list[list[str]]:
-        """(n, seq_len) ids -> each row's tokens; stops at <end>, drops <pad>.  Unlike
-        ``tokens(decode(x))`` a character-level <unk> stays one token (not 5 characters)."""
+        """(n, seq_len) ids -> each row's tokens up to <end>.  A <pad> before <end> (G may
+        sample one; real rows never hold one) stays, as "<pad>": dropping it would show G's
+        "dog <pad> ran" as the real-looking "dog ran".  Unlike ``tokens(decode(x))`` a
+        character-level <unk> or <pad> stays one token (not 5 characters)."""
         out = []
         for row in torch.as_tensor(x).tolist():
             toks = []
             for i in row:
                 if i == self.end_id:
                     break
-                if i != self.pad_id:
-                    toks.append(self.vocab[i])
+                toks.append(self.vocab[i])
             out.append(toks)
         return out
 
     def decode(self, x: Tensor) -> list[str]:
-        """(n, seq_len) ids -> lines; stops at <end>, drops <pad>."""
+        """(n, seq_len) ids -> lines; stops at <end> (see ``token_lists``)."""
         sep = "" if self.level == "char" else " "
         return [sep.join(toks) for toks in self.token_lists(x)]
 
@@ -215,11 +216,29 @@ def _split_distinct(lines: list[str], test_fraction: float, seed: int) -> tuple[
     return sides[0], sides[1]
 
 
+def _warn_long(lines: list[str], tok, level: str, max_len: int, source: str) -> None:
+    """One warning when lines longer than ``max_len`` tokens are left out: how many, and the
+    max_len that keeps 95% of the lines (a user who left the default may lose most of a file)."""
+    lengths = sorted(len(tok(s)) for s in lines if tok(s))
+    long = sum(n > max_len for n in lengths)
+    if not long:
+        return
+    most = lengths[max(0, -(-95 * len(lengths) // 100) - 1)]    # the 95th percentile, rounded up
+    keep = (f"--set data.max_len={most} keeps 95% of them" if most > max_len
+            else f"--set data.max_len={lengths[-1]} keeps them all")
+    warnings.warn(f"data: {long} of the {len(lengths)} lines of {source} are longer than data.max_len = "
+                  f"{max_len} {level} tokens and are left out; {keep}", stacklevel=3)
+
+
 def lines_dataset(lines: list[str], level: str, max_len: int, min_count: int, max_vocab: int,
-                  test_fraction: float, seed: int, source: str) -> TextDataset:
+                  test_fraction: float, seed: int, source: str, warn_long: bool = True) -> TextDataset:
     """Split lines (shuffled by ``seed``) into train/test, on distinct lines with every copy kept
-    (``_split_distinct``); the vocabulary comes from train only."""
+    (``_split_distinct``); the vocabulary comes from train only.  At word level a line is its
+    token sequence: "a  b" and "a\tb" are the sample "a b", so they count as one distinct line
+    and sit on one side of the split (split on the raw text, a test line could be a training line)."""
     tok = (lambda s: list(s)) if level == "char" else (lambda s: s.split())
+    if level != "char":
+        lines = [" ".join(s.split()) for s in lines]
     if 0 < max_vocab <= 3:
         raise ConfigError(f"data.max_vocab = {max_vocab} leaves no room for tokens: it counts the 3 "
                           f"specials {PAD}, {END}, {UNK}; use 0 (every token) or at least 4")
@@ -227,6 +246,8 @@ def lines_dataset(lines: list[str], level: str, max_len: int, min_count: int, ma
     train, test = _split_distinct(usable, test_fraction, seed)
     if not train:
         raise _no_usable_lines(lines, tok, level, max_len, source)
+    if warn_long:
+        _warn_long(lines, tok, level, max_len, source)
     vocab = build_vocab([tok(s) for s in train], min_count, max_vocab)
     if len(vocab) == 3:
         from collections import Counter
@@ -314,5 +335,7 @@ def words(path, max_len, lowercase_only, test_fraction, seed):
                               "or data.name='textfile' for any text")
         lines = kept
     _warn_controls(lines, path)
-    return lines_dataset(lines, "char", max_len, 1, 0, test_fraction, seed, path)
+    # max_len here is a filter on which words to learn (5% of wamerican's are longer than 12
+    # letters), documented as such: no warning for the words it leaves out
+    return lines_dataset(lines, "char", max_len, 1, 0, test_fraction, seed, path, warn_long=False)
 

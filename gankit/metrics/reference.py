@@ -62,7 +62,8 @@ def _drawn(size: int, n: int, seed) -> torch.Tensor:
 def _bleu_without_itself(ctx) -> dict:
     """The reference row's BLEU where the real lines are BLEU's references themselves (a test
     split of at most BLEU_REFERENCES lines): each line against the references less its own
-    position.  Another copy of the same text stays: it is another sample of the data."""
+    position.  Another copy of the same text stays: it is another sample of the data.  An <unk>
+    matches nothing (``bleu_scores``): a test split of unseen words scores 0, not 1."""
     from gankit.metrics.text import BLEU_HYPOTHESES, BLEU_REFERENCES, bleu_scores
     ds = ctx.dataset
     refs = ds.token_lists(ds.test[:BLEU_REFERENCES])

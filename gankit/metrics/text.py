@@ -4,7 +4,8 @@
   SeqGAN oracle); lower = samples the oracle finds likely (precision, not diversity).
 - ``nll_test``: per-token NLL of held-out sequences under G (coverage / diversity).
 - ``bleu``: BLEU-2..5 of samples against the test split (NLTK's implementation,
-  smoothing method 1, each sample against all references, averaged; Texygen's protocol).
+  smoothing method 1, each sample against all references, averaged; Texygen's protocol);
+  an <unk> matches nothing, not even another <unk>.
 - ``self_bleu``: BLEU-2..5 of each sample against the other samples (high = repetitive).
 - ``novelty``: share of samples not in the training set, share of distinct samples,
   share equal to some real sequence (train or test), and share equal to a held-out
@@ -51,31 +52,49 @@ def _nltk_bleu():
     return sentence_bleu, SmoothingFunction
 
 
+# An unknown word is no word in particular: two <unk> are not the same word, so an n-gram
+# holding one must never match (else "<unk> <unk> ..." outscores real text wherever the
+# references hold <unk>).  Before NLTK sees them, <unk> becomes one of two tokens that no
+# text can hold (a NUL inside) and that differ between hypothesis and references.
+_UNK_HYP, _UNK_REF = "\0unk-hypothesis", "\0unk-reference"
+
+
+def _hide_unk(tokens: list[str], mark: str) -> list[str]:
+    from gankit.data.text import UNK
+    return [mark if t == UNK else t for t in tokens]
+
+
+def _sentence_bleus(references, hypothesis, orders) -> list[float]:
+    """NLTK's sentence BLEU for each order (uniform n-gram weights, smoothing method 1), <unk>
+    matching nothing."""
+    sentence_bleu, SmoothingFunction = _nltk_bleu()
+    s = sentence_bleu([_hide_unk(r, _UNK_REF) for r in references], _hide_unk(hypothesis, _UNK_HYP),
+                      weights=[tuple([1.0 / n] * n) for n in orders],
+                      smoothing_function=SmoothingFunction().method1)
+    return [s] if isinstance(s, float) else list(s)     # one weight tuple: NLTK returns a float
+
+
 def bleu_scores(hypotheses: list[list[str]], references: list[list[str]],
                 orders=ORDERS) -> dict[int, float]:
-    """Mean sentence BLEU-n of each hypothesis against all references (uniform n-gram weights)."""
-    sentence_bleu, SmoothingFunction = _nltk_bleu()
-    smooth = SmoothingFunction().method1
-    weights = [tuple([1.0 / n] * n) for n in orders]
+    """Mean sentence BLEU-n of each hypothesis against all references (uniform n-gram weights);
+    an <unk> matches nothing, not even another <unk>."""
+    orders = tuple(orders)
     sums = [0.0] * len(orders)
     for h in hypotheses:
-        s = sentence_bleu(references, h, weights=weights, smoothing_function=smooth)
-        for i, v in enumerate(s):
+        for i, v in enumerate(_sentence_bleus(references, h, orders)):
             sums[i] += v
     return {n: sums[i] / max(len(hypotheses), 1) for i, n in enumerate(orders)}
 
 
 def self_bleu_scores(hypotheses: list[list[str]], orders=ORDERS) -> dict[int, float]:
-    """Mean BLEU-n of each hypothesis against all the others (diversity: lower is more diverse)."""
-    sentence_bleu, SmoothingFunction = _nltk_bleu()
+    """Mean BLEU-n of each hypothesis against all the others (diversity: lower is more diverse);
+    an <unk> matches nothing."""
     if len(hypotheses) < 2:
         raise ValueError(f"self-BLEU compares each hypothesis with the others: needs 2 or more, got {len(hypotheses)}")
-    smooth = SmoothingFunction().method1
-    weights = [tuple([1.0 / n] * n) for n in orders]
+    orders = tuple(orders)
     sums = [0.0] * len(orders)
     for i, h in enumerate(hypotheses):
-        refs = hypotheses[:i] + hypotheses[i + 1:]
-        for j, v in enumerate(sentence_bleu(refs, h, weights=weights, smoothing_function=smooth)):
+        for j, v in enumerate(_sentence_bleus(hypotheses[:i] + hypotheses[i + 1:], h, orders)):
             sums[j] += v
     return {n: sums[i] / max(len(hypotheses), 1) for i, n in enumerate(orders)}
 
@@ -146,7 +165,33 @@ def _nll_oracle(ctx):
 def _nll_test(ctx):
     if ctx.likelihood is None:
         return {}
+    _warn_unk_targets(ctx.dataset)
     return {"nll_test": model_nll(ctx.likelihood, ctx.dataset.test, ctx.dataset.end_id)}
+
+
+def unk_share(ds, x: torch.Tensor) -> float:
+    """Share of the scored positions (up to and including <end>) of rows x that are <unk>."""
+    from gankit.data.text import valid_mask
+    if getattr(ds, "unk_id", None) is None or not len(x):
+        return 0.0
+    m = valid_mask(x, ds.end_id)
+    return float(((x == ds.unk_id) & m).sum()) / max(int(m.sum()), 1)
+
+
+def _warn_unk_targets(ds) -> None:
+    """The vocabulary comes from the training split, so a held-out word training never holds is
+    <unk> there; G learns p(<unk>) only from training's <unk> (none at data.min_count = 1), and
+    those positions can then dominate NLL_test.  The number keeps its definition (every token);
+    this says how much of it is <unk>.  Python shows a warning once per message and place, so
+    the evaluations of one training run say it once."""
+    test = unk_share(ds, ds.test)
+    if test == 0:
+        return
+    train = unk_share(ds, ds.train)
+    warnings.warn(f"nll_test: {test:.1%} of the held-out tokens are <unk> ({train:.1%} in training), words "
+                  f"outside the training vocabulary; G learns <unk> only as often as training shows it, so "
+                  f"NLL_test then largely measures the file's unseen words; raise data.min_count (e.g. 2) "
+                  f"so training holds <unk> too (docs/sequence.md)", stacklevel=3)
 
 
 @register_metric("bleu", _is_text, "BLEU-2..5 of samples against the test split (NLTK; text)",
