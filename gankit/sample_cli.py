@@ -39,7 +39,12 @@ def _cmd_drs(a):
         # writes config.toml before it), then config.toml, then the record: a kill or a failure
         # on the way leaves the run as it was, not a config saying drs = true over a checkpoint
         # without a sampler (sample and eval would use G alone)
-        run.folder.save_checkpoint(run.state_dict(), run.step, run.cfg.train.keep_checkpoints)
+        state = run.state_dict()
+        from gankit.train.run_state import unloadable
+        odd = unloadable(state)         # training checks every checkpoint it writes; so does this one
+        if odd:
+            raise ConfigError(run._unloadable_message(*odd, "by gankit drs: the run is left as it was"))
+        run.folder.save_checkpoint(state, run.step, run.cfg.train.keep_checkpoints)
         run.folder.write_config(C.dumps_toml(run.cfg))
         for record in fitted:
             run.log(record)

@@ -124,6 +124,23 @@ def test_drs_command_fits_a_sampler_for_a_run_trained_without_it(tmp_path, capsy
         assert torch.equal(v, run.G.state_dict()[k])
 
 
+def test_drs_command_checks_the_checkpoint_it_writes_can_be_read_back(tmp_path, capsys, tiny_cli, monkeypatch):
+    """Training refuses state torch.load(weights_only=True) cannot read at every checkpoint;
+    gankit drs wrote its own checkpoint unchecked."""
+    import numpy as np
+    from gankit.train import rejection
+    out = tmp_path / "plain"
+    assert main(["train", "ring", "--out", str(out), *tiny_cli, "--set", "objective.drs=false"]) == 0
+    files = sorted(p.name for p in (out / "checkpoints").iterdir())
+    real = rejection.RejectionSampler.state_dict
+    monkeypatch.setattr(rejection.RejectionSampler, "state_dict", lambda self: {**real(self), "M": np.float64(1.0)})
+    capsys.readouterr()
+    assert main(["drs", str(out), "--steps", "5"]) == 2
+    err = capsys.readouterr().err
+    assert "checkpoint state objective/drs/M: numpy.float64 cannot be read back" in err and "left as it was" in err
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == files
+
+
 def test_drs_command_refuses_an_objective_without_a_sampler_and_leaves_the_run_alone(tmp_path, capsys):
     out = tmp_path / "vae"
     sets = [a for kv in ["train.steps=12", "train.batch_size=32", "train.progress=false",
