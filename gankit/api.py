@@ -216,11 +216,21 @@ def eval_settings(run, names: list[str] | None) -> dict:
     temperature where G has one (G's samples and nll_test depend on it: the report tells the
     run's own apart)."""
     from gankit import config as C
-    settings = C.to_dict(run.cfg.eval) | {"metrics": list(names or [])}
+    settings = C.to_dict(run.cfg.eval) | _protocols(run) | {"metrics": list(names or [])}
     temperature = _sampling_temperature(run)
     if temperature is not None:
         settings["temperature"] = temperature
     return settings
+
+
+def _protocols(run) -> dict:
+    """How the metrics of this data are defined, where that changed since runs were recorded: a
+    number measured another way differs in its settings, so compare does not rank it against
+    a new one and the report's reference row is measured again."""
+    if getattr(run.dataset, "kind", None) == "text":
+        from gankit.metrics.text import TEXT_PROTOCOL
+        return {"text_protocol": TEXT_PROTOCOL}
+    return {}
 
 
 def _sampling_temperature(run) -> float | None:
@@ -246,7 +256,7 @@ def record_reference(run, names: list[str] | None, log=None) -> dict | None:
     {"kind": "reference"}, unless a reference with the same eval settings is recorded."""
     from gankit import config as C
     from gankit.metrics.reference import cached_reference
-    settings = C.to_dict(run.cfg.eval)
+    settings = C.to_dict(run.cfg.eval) | _protocols(run)
     done = [r for r in run.folder.records("reference") if r.get("settings") == settings
             and (not r.get("metrics") or (names and set(r["metrics"]) >= set(names)))]
     if done:

@@ -161,3 +161,59 @@ def test_bleu_needs_no_home_folder():
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert p.returncode == 0, p.stderr
     assert p.stdout.split() == ["1.0", "1.0"]
+
+
+def test_text_metrics_measured_before_their_definition_changed_are_not_ranked_or_reused(tmp_path, capsys):
+    """BLEU stopped matching <unk> (TEXT_PROTOCOL 2): an old run's BLEU was ranked against a new
+    one's, and its old reference row (2.5x the new one) was shown beside new numbers."""
+    import json
+    import shutil
+
+    from gankit.metrics.text import TEXT_PROTOCOL
+    from gankit.runfolder import RunFolder
+    f = tmp_path / "lines.txt"
+    f.write_text("\n".join(LINES) + "\n")
+    new = tmp_path / "new"
+    assert main(["train", "words", "--out", str(new)] + _args(tmp_path, f)) == 0
+    recs = RunFolder(new).records()
+    assert all(r["settings"]["text_protocol"] == TEXT_PROTOCOL for r in recs if r["kind"] in ("eval", "reference"))
+    old = tmp_path / "old"                          # as a gankit before the change wrote it
+    shutil.copytree(new, old)
+    lines = [json.loads(line) for line in (old / "metrics.jsonl").read_text().splitlines()]
+    for r in lines:
+        (r.get("settings") or {}).pop("text_protocol", None)
+    (old / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    capsys.readouterr()
+    assert main(["compare", str(old), str(new), "--json"]) == 0
+    bleu = [m for m in json.loads(capsys.readouterr().out)["metrics"] if m["key"] == "bleu2"][0]
+    assert bleu["settings_differ"] and "text_protocol" in json.dumps(bleu["settings_differ"])
+    refs = len(RunFolder(old).records("reference"))
+    assert main(["eval", str(old), "--metrics", "bleu"]) == 0                 # the old reference is not reused
+    assert len(RunFolder(old).records("reference")) == refs + 1
+
+
+def test_lines_left_out_are_said_when_the_run_is_made_not_each_time_it_is_opened(tmp_path, capsys):
+    f = tmp_path / "lines.txt"
+    f.write_text("\n".join(LINES + ["one two three four five six seven eight"]) + "\n")
+    out = tmp_path / "run"
+    assert main(["train", "words", "--out", str(out)] + _args(tmp_path, f)) == 0
+    assert "1 of the 13 lines" in capsys.readouterr().err
+    assert main(["sample", str(out), "-n", "2"]) == 0
+    assert "are left out" not in capsys.readouterr().err      # its advice (--set data.max_len) cannot apply now
+
+
+def test_a_word_level_run_counted_the_old_way_is_told_the_rule_changed(tmp_path, capsys):
+    """Lines differing only in whitespace were distinct before 2026-12-05: such a run's recorded
+    count differs with the file untouched, and "restore the data" alone would mislead."""
+    from gankit.runfolder import RunFolder
+    f = tmp_path / "lines.txt"
+    f.write_text("\n".join(LINES) + "\n")
+    out = tmp_path / "run"
+    assert main(["train", "words", "--out", str(out)] + _args(tmp_path, f)) == 0
+    _, path = RunFolder(out).load_checkpoint()
+    state = torch.load(path, weights_only=True)
+    state["data_cut"] = [state["data_cut"][0] + 1, state["data_cut"][1]]     # as the old rule counted
+    torch.save(state, path)
+    capsys.readouterr()
+    assert main(["sample", str(out), "-n", "2"]) == 2
+    assert "differ only in whitespace are one line" in capsys.readouterr().err

@@ -216,6 +216,11 @@ def _split_distinct(lines: list[str], test_fraction: float, seed: int) -> tuple[
     return sides[0], sides[1]
 
 
+class LinesLeftOut(UserWarning):
+    """Lines longer than data.max_len were left out (said when a run is made, not each time a
+    trained one is opened: its max_len is part of the model then)."""
+
+
 def _warn_long(lines: list[str], tok, level: str, max_len: int, source: str) -> None:
     """One warning when lines longer than ``max_len`` tokens are left out: how many, and the
     max_len that keeps 95% of the lines (a user who left the default may lose most of a file)."""
@@ -227,7 +232,7 @@ def _warn_long(lines: list[str], tok, level: str, max_len: int, source: str) -> 
     keep = (f"--set data.max_len={most} keeps 95% of them" if most > max_len
             else f"--set data.max_len={lengths[-1]} keeps them all")
     warnings.warn(f"data: {long} of the {len(lengths)} lines of {source} are longer than data.max_len = "
-                  f"{max_len} {level} tokens and are left out; {keep}", stacklevel=3)
+                  f"{max_len} {level} tokens and are left out; {keep}", LinesLeftOut, stacklevel=3)
 
 
 def lines_dataset(lines: list[str], level: str, max_len: int, min_count: int, max_vocab: int,

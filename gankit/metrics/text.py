@@ -25,6 +25,10 @@ from gankit.metrics.base import Output, register_metric
 BLEU_HYPOTHESES = 50
 BLEU_REFERENCES = 200   # NLTK scores each hypothesis against every reference: ~1 ms per pair
 ORDERS = (2, 3, 4, 5)
+# recorded with every evaluation of text data (eval records' "settings"); raise it when a text
+# metric's definition changes.  2 (2026-12-05): <unk> matches nothing in BLEU and self-BLEU, a
+# <pad> before <end> is a token, word-level lines are their token sequences (1: none of these)
+TEXT_PROTOCOL = 2
 
 
 def _nltk_bleu():

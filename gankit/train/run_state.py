@@ -151,9 +151,12 @@ class RunState:
         split = (f"its held-out split ({was[1]} {what}) is cut by their number, so it would now include"
                  if was[1] else "it trained on all of them (too few to hold any out), so a held-out split cut now "
                  "would hold")
-        raise C.ConfigError(f"{where} holds {now[0]} {what} now, {was[0]} when this run was trained; {split} "
-                            f"{what} the run trained on: restore the data as they were (or give a copy of them "
-                            "with --set data.path=...), or train a new run on the data as they are")
+        rule = (" (or this gankit counts them another way: since 2026-12-05 word-level lines that differ only in "
+                "whitespace are one line, which the older split could put on both sides)"
+                if what == "distinct lines" and getattr(self.dataset, "level", None) == "word" else "")
+        raise C.ConfigError(f"{where} holds {now[0]} {what} now, {was[0]} when this run was trained{rule}; "
+                            f"{split} {what} the run trained on: restore the data as they were (or give a copy "
+                            "of them with --set data.path=...), or train a new run on the data as they are")
 
     def _misfit(self, e: Exception, state: dict) -> str:
         """Why a checkpoint's tensors do not fit: the first shapes that differ, the config keys
