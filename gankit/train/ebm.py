@@ -112,11 +112,13 @@ class ChainNoise:
 
     def __call__(self) -> Tensor:
         if self.buf is None or self.at == len(self.buf):
-            self.buf = torch.stack([torch.randn(self.block, self.d, generator=g) for g in self.gens], 1)
+            # one copy to the device a block, not one a step
+            self.buf = torch.stack([torch.randn(self.block, self.d, generator=g) for g in self.gens], 1) \
+                .to(self.device, self.dtype)
             self.at = 0
         eta = self.buf[self.at].reshape(len(self.gens), *self.shape)
         self.at += 1
-        return eta.to(self.device, self.dtype)
+        return eta
 
 
 class EnergyObjective(Objective):
