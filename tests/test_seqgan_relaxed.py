@@ -1,9 +1,12 @@
 """RelGAN's relaxed Gumbel-softmax (objective.gumbel_hard = false): D reads the softmax rows."""
+import json
+import math
+
 import torch
 
 from gankit import config as C
 from gankit.cli import main
-from gankit.nets.sequence import gumbel_softmax_st
+from gankit.nets.sequence import CNNDiscriminator, gumbel_softmax_st
 from gankit.train.run import Run
 from test_sequence import _tiny, tiny_g
 
@@ -48,3 +51,66 @@ def test_relaxed_needs_the_gumbel_estimator(tmp_path, capsys):
     assert main(["train", "words", "--out", str(tmp_path / "r")] + args) == 2
     err = capsys.readouterr().err
     assert "gumbel_hard" in err and "Traceback" not in err
+
+
+def _slice_d(D, r: int) -> CNNDiscriminator:
+    """A one-representation D that reads only slice r of D's embedding, with D's other weights."""
+    E = D.embed.weight.shape[1] // D.reps
+    one = CNNDiscriminator(D.embed.weight.shape[0], 5, E, [1, 2, 3], 4, 0.0)
+    sd = {k: v for k, v in D.state_dict().items() if not k.startswith("embed.")}
+    one.load_state_dict(sd | {"embed.weight": D.embed.weight[:, r * E:(r + 1) * E]})
+    return one.eval()
+
+
+def test_each_representation_is_the_same_cnn_on_its_slice_of_the_embedding():
+    torch.manual_seed(0)
+    D = CNNDiscriminator(6, 5, 12, [1, 2, 3], 4, 0.0, reps=3).eval()
+    x = torch.randint(0, 6, (7, 5))
+    reps = D.rep_logits(x)
+    assert reps.shape == (7, 3)
+    for r in range(3):
+        assert torch.allclose(reps[:, r], _slice_d(D, r)(x), atol=1e-6)
+    assert not torch.allclose(reps[:, 0], reps[:, 1])       # the slices differ
+    assert torch.allclose(D(x), reps.mean(1))               # one score per sequence: the mean
+    # relaxed rows: the same embedding product, representation by representation
+    oh = torch.nn.functional.one_hot(x, 6).float()
+    assert torch.allclose(D.rep_logits(oh), reps, atol=1e-6)
+
+
+def test_the_loss_is_taken_over_every_representation(tmp_path):
+    args = _tiny(tmp_path, "gumbel", steps=8) + ["--set", "objective.gumbel_hard=false",
+                                                 "--set", "loss.name='rsgan'"]
+    i = args.index("discriminator.hidden=16")           # the LSTM D's key: the CNN D refuses it
+    args = args[:i - 1] + args[i + 1:] + ["--set", "discriminator.name='cnn'",
+                                          "--set", "discriminator.embed_dim=8", "--set", "discriminator.reps=4",
+                                          "--set", "discriminator.widths=[1, 2]", "--set", "discriminator.filters=4",
+                                          "--set", "discriminator.dropout=0.0"]
+    sets = [args[i + 1] for i in range(0, len(args), 2)]
+    run = Run.create(C.load("words", sets), tmp_path / "run")
+    obj = run.objective
+    x = obj.sample_real(8)
+    assert obj._d_logits(x).shape == (32,)
+    # D's loss: the relativistic loss of each representation's pair, averaged (RelGAN's), which is
+    # not the loss of the mean logits
+    real, fake = obj.sample_real(8), obj.generate(obj.sample_z(8))
+    lr_, lf_ = run.D.rep_logits(real), run.D.rep_logits(fake)
+    want = torch.nn.functional.softplus(lf_ - lr_).mean()
+    got = obj.loss.d_loss(obj._d_logits(real), obj._d_logits(fake))
+    assert torch.allclose(got, want)
+    assert not torch.allclose(got, torch.nn.functional.softplus(lf_.mean(1) - lr_.mean(1)).mean())
+    run.train()
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    losses = [r["loss_d"] for r in records if "loss_d" in r]
+    assert losses and all(math.isfinite(v) for v in losses)
+    assert any("d_real_over_fake" in r for r in records)
+
+
+def test_representations_must_divide_the_embedding(tmp_path, capsys):
+    args = _tiny(tmp_path, "gumbel")
+    i = args.index("discriminator.hidden=16")
+    args = args[:i - 1] + args[i + 1:] + ["--set", "discriminator.name='cnn'", "--set", "discriminator.embed_dim=10",
+                                          "--set", "discriminator.reps=4"]
+    assert main(["train", "words", "--out", str(tmp_path / "r")] + args) == 2
+    err = capsys.readouterr().err
+    assert "discriminator.reps = 4 must divide discriminator.embed_dim = 10" in err
+    assert "embed_dim=8" in err and "Traceback" not in err

@@ -201,26 +201,39 @@ class SeqGenerator(nn.Module):
 
 class CNNDiscriminator(nn.Module):
     """SeqGAN's D: embeddings -> convolutions of several widths -> max over time -> highway
-    -> dropout -> logit (n,)."""
+    -> dropout -> logit (n,).
+
+    ``reps > 1`` is RelGAN's D with multiple representations (Nie et al. 2019): the embedding
+    is cut into ``reps`` slices of ``embed_dim / reps`` numbers, the same convolutions, highway
+    and head read each slice as its own sequence, and each slice gives a logit.  The loss is
+    taken over all of them (``rep_logits``, (n, reps)); ``forward`` is their mean, the one
+    score per sequence that rewards, D's accuracy and sampling read."""
 
     def __init__(self, vocab: int, seq_len: int, embed_dim: int, widths: list[int], filters: int,
-                 dropout: float):
+                 dropout: float, reps: int = 1):
         super().__init__()
         widths = [w for w in widths if w <= seq_len] or [seq_len]   # a width > L sees nothing
+        self.reps = reps
         self.embed = nn.Embedding(vocab, embed_dim)
-        self.convs = nn.ModuleList(nn.Conv1d(embed_dim, filters, w) for w in widths)
+        self.convs = nn.ModuleList(nn.Conv1d(embed_dim // reps, filters, w) for w in widths)
         d = filters * len(widths)
         self.highway = nn.Linear(d, 2 * d)
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(d, 1)
 
-    def forward(self, x: Tensor) -> Tensor:
-        e = embed_any(self.embed, x).transpose(1, 2)                     # (n, E, L)
+    def rep_logits(self, x: Tensor) -> Tensor:
+        """One logit per sequence and representation, (n, reps)."""
+        e = embed_any(self.embed, x)                                      # (n, L, E)
+        n, L, E = e.shape
+        e = e.view(n, L, self.reps, E // self.reps).permute(0, 2, 3, 1).reshape(n * self.reps, -1, L)
         f = torch.cat([F.relu(c(e)).amax(-1) for c in self.convs], 1)   # max over time
         h, gate = self.highway(f).chunk(2, -1)
         gate = torch.sigmoid(gate)
         f = gate * F.relu(h) + (1 - gate) * f                            # highway
-        return self.head(self.drop(f))[:, 0]
+        return self.head(self.drop(f)).view(n, self.reps)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.rep_logits(x).mean(1)
 
 
 class StepDiscriminator(nn.Module):
@@ -257,10 +270,17 @@ class CNNDParams:
                             "(widths longer than the sequence are dropped)")
     filters: int = opt(64, "filters per width", ge=1)
     dropout: float = opt(0.25, "dropout before the output layer", ge=0, le=0.95)
+    reps: int = opt(1, "RelGAN's multiple representations: the embedding cut into this many slices, "
+                    "each read by the same CNN and scored on its own; the loss averages over them "
+                    "(RelGAN: 64 slices of a 64-wide embedding)", ge=1)
 
     def check(self, where):
         if not self.widths or any(w < 1 for w in self.widths):
             raise ConfigError(f"{where}.widths: need widths >= 1, got {self.widths}")
+        if self.embed_dim % self.reps:
+            raise ConfigError(f"{where}.reps = {self.reps} must divide {where}.embed_dim = "
+                              f"{self.embed_dim} (each representation is an equal slice of the "
+                              f"embedding); e.g. --set {where}.embed_dim={self.reps * max(1, self.embed_dim // self.reps)}")
 
 
 @dataclass

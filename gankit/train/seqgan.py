@@ -167,9 +167,15 @@ class SeqGANObjective(Objective):
         return out.gather(1, idx[:, None])[:, 0]
 
     def _d_logits(self, x: Tensor) -> Tensor:
-        """D's logits at the positions that count: (n,) or the valid steps of (n, L)."""
+        """The logits D's loss is taken over: (n,), each representation's of a multi-representation
+        D (n * reps, paired by index), or the valid steps of a per-step D's (n, L)."""
+        return self._logits_for_loss(x, lambda: x)
+
+    def _logits_for_loss(self, x: Tensor, tokens) -> Tensor:
+        if hasattr(self.D, "rep_logits"):
+            return self.D.rep_logits(x).reshape(-1)
         out = self.D(x)
-        return out if out.dim() == 1 else out[valid_mask(x, self.end_id)]
+        return out if out.dim() == 1 else out[valid_mask(tokens(), self.end_id)]
 
     def state_dict(self) -> dict:
         # the vocabulary: a run reopened later rebuilds it from the data file, which may have changed
@@ -197,9 +203,8 @@ class SeqGANObjective(Objective):
         return -(self.G.token_logp(x) * mask).sum() / mask.sum()
 
     def _relaxed_logits(self, y: Tensor) -> Tensor:
-        """D's logits of relaxed rows (n, L, V), at the positions that count."""
-        out = self.D(y)
-        return out if out.dim() == 1 else out[valid_mask(y.argmax(-1), self.end_id)]
+        """D's logits of relaxed rows (n, L, V), as ``_d_logits``."""
+        return self._logits_for_loss(y, lambda: y.argmax(-1))
 
     def _relaxed(self, step: int, hard: bool) -> Tensor:
         u = torch.rand(self.m, self.G.seq_len, self.G.vocab, device=self.baseline.device)
