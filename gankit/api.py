@@ -271,10 +271,13 @@ def record_reference(run, names: list[str] | None, log=None) -> dict | None:
     return rec
 
 
-def condition_args(run, n: int, label: int | None = None, text: str | None = None,
+def condition_args(run, n: int, label: int | str | None = None, text: str | None = None,
                    names: tuple[str, str] = ("label", "text")) -> dict:
-    """``label`` / ``text`` of a conditional run -> generate()'s y or c, checked (``names``:
-    how the caller's user spells them, e.g. the CLI's --label / --text)."""
+    """``label`` (a class number, or a class name: an image folder's sub-folder) / ``text`` of a
+    conditional run -> generate()'s y or c, checked (``names``: how the caller's user spells them,
+    e.g. the CLI's --label / --text)."""
+    import unicodedata
+
     import torch
 
     from gankit.config import ConfigError
@@ -286,14 +289,22 @@ def condition_args(run, n: int, label: int | None = None, text: str | None = Non
     ds = run.dataset
     if label is not None:
         have = ds.classes.tolist()      # the classes with data
+        called = getattr(ds, "folder_names", None) or getattr(ds, "class_names", None)
         try:                            # numpy's and torch's integers are integers too
             label = label if isinstance(label, bool) else operator.index(label)
         except TypeError:
             pass
+        asked = label
+        if isinstance(label, str) and called:      # a name: NFC, as folder names are
+            key = unicodedata.normalize("NFC", label)
+            label = called.index(key) if key in called else label
         if isinstance(label, bool) or not isinstance(label, int) or label not in have:
-            names = getattr(ds, "class_names", None)
-            listed = ", ".join(f"{k} ({names[k]})" if names and k < len(names) else str(k) for k in have)
-            raise ConfigError(f"{lab} {label!r}: the classes with data are {listed}; give one of the numbers")
+            listed = ", ".join(f"{k} ({called[k]})" if called and k < len(called) else str(k) for k in have)
+            # a number that is a folder's name, not its class number (folders 3, 7, 100)
+            named = [k for k in have if called and k < len(called) and called[k] == str(asked)]
+            hint = f" (folder {str(asked)!r} is class {named[0]}: {lab} {named[0]})" if named else ""
+            what = "one of the numbers or names" if called else "one of the numbers"
+            raise ConfigError(f"{lab} {asked!r}: the classes with data are {listed}; give {what}{hint}")
         # labels: the class itself; captions: random attribute words for that class
         return {"y": torch.full((n,), label, dtype=torch.long)}
     if ds.condition_kind != "text":

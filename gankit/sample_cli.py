@@ -3,6 +3,7 @@ and the rejection sampler that refines them (the logic is gankit/train/rejection
 Run's sampling; this parses, checks the target, writes files atomically)."""
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 
@@ -78,7 +79,9 @@ def _cmd_sample(a):
                           f"as .npy / .csv), not as a plot")
     if run.dataset.kind != "text" and a.out is not None and Path(a.out).suffix == ".txt":
         raise ConfigError(f"--out {a.out}: .txt is for text data; use .npy, .csv, .png, .pdf or .svg")
-    x = run.generate(a.n, seed=a.seed, **_condition_args(run, a)).numpy()
+    cond = _condition_args(run, a)
+    x = run.generate(a.n, seed=a.seed, **cond).numpy()
+    drew = _class_drawn(run, cond)
     if run.dataset.kind == "text" and (a.out is None or Path(a.out).suffix == ".txt"):
         lines = run.dataset.decode(x)
         if a.out is None:     # a terminal would act on control characters in the samples: escaped
@@ -87,7 +90,7 @@ def _cmd_sample(a):
             return
         text = "".join(line + "\n" for line in lines)   # one sample per line, exactly as decoded
         write_text_atomic(a.out, text)
-        print(f"wrote {len(x)} samples to {shown(a.out)}")
+        print(f"wrote {len(x)} samples{drew} to {shown(a.out)}")
         return
     if a.out is None:
         raise ConfigError("sample: --out FILE is needed for this data (.npy, .csv, .png, .pdf or .svg); "
@@ -105,13 +108,27 @@ def _cmd_sample(a):
         write_atomic(out, lambda tmp: plot_samples_file(run.dataset, x, tmp), by_name=True)
     else:
         raise ConfigError(f"--out {out}: {out.suffix!r} is for text data; use .npy, .csv, .png, .pdf or .svg")
-    print(f"wrote {len(x)} samples to {shown(out)}")
+    print(f"wrote {len(x)} samples{drew} to {shown(out)}")
 
 
 def _condition_args(run, a) -> dict:
-    """--label / --text for a conditional run -> generate()'s y or c."""
+    """--label / --text for a conditional run -> generate()'s y or c.  --label N is class number N;
+    any other word is a class name (an image folder's sub-folder)."""
     from gankit.api import condition_args
-    return condition_args(run, a.n, a.label, a.text, ("--label", "--text"))
+    label = a.label
+    if isinstance(label, str) and re.fullmatch(r"\s*[+-]?[0-9]+\s*", label):
+        label = int(label)
+    return condition_args(run, a.n, label, a.text, ("--label", "--text"))
+
+
+def _class_drawn(run, cond: dict) -> str:
+    """' of class 2 ('10')' for --label: class numbers are places in sorted folder-name order, so
+    the number asked may not be the folder of that name."""
+    if "y" not in cond:
+        return ""
+    k = int(cond["y"][0])
+    names = getattr(run.dataset, "folder_names", None) or getattr(run.dataset, "class_names", None)
+    return f" of class {k} ({names[k]!r})" if names and k < len(names) else f" of class {k}"
 
 
 def add_parser(sub, data_set_help: str):
@@ -128,7 +145,8 @@ def add_parser(sub, data_set_help: str):
                    "exact text), or no --out to print one sample per line (control characters "
                    "escaped, e.g. \\x1b)")
     s.add_argument("--seed", type=int, default=None, help="noise seed (default: the run's fixed noise)")
-    s.add_argument("--label", type=int, default=None, help="conditional runs: the class to generate")
+    s.add_argument("--label", default=None, help="conditional runs: the class to generate, by number or by "
+                   "name (an image folder's sub-folder)")
     s.add_argument("--text", default=None, help='caption-conditioned runs: e.g. "a thin large trouser"')
     s.add_argument("--set", action="append", default=[], metavar="data.KEY=VALUE", help=data_set_help)
     s.set_defaults(fn=_cmd_sample)

@@ -59,6 +59,13 @@ def build_run_dataset(cfg, run_dir, world_size: int = 1):
                           f"train --resume) or in {Path(run_dir) / 'config.toml'}") from None
 
 
+def data_named(cfg) -> str:
+    """How messages name a run's data: its location key and value, else "the data"."""
+    from gankit.identity import DATA_LOCATION_KEYS
+    params = cfg.data.params if isinstance(cfg.data.params, dict) else {}
+    return next((f"data.{k} = {params[k]!r}" for k in DATA_LOCATION_KEYS if params.get(k)), "the data")
+
+
 def absolute_data_location(cfg):
     """data.path / data.root as absolute paths, ~ expanded (relative ones are to the current
     folder), so the run opens from any folder and under any HOME later."""

@@ -9,6 +9,7 @@ checkable.
 """
 from __future__ import annotations
 
+import unicodedata
 import warnings
 
 import torch
@@ -52,7 +53,9 @@ class Vocab:
 
     @staticmethod
     def tokenize(text: str) -> list[str]:
-        return text.lower().replace(",", " ").split()
+        # NFC: macOS and zip files spell folder names decomposed (NFD), users type composed
+        # text; both spellings must be one word
+        return unicodedata.normalize("NFC", text).lower().replace(",", " ").split()
 
     def unknown(self, text: str) -> list[str]:
         return [w for w in self.tokenize(text) if w not in self.index]
@@ -83,8 +86,66 @@ def _class_words(names: list[str]) -> list[str]:
     same = [f"{', '.join(repr(n) for n in ns)} -> {w!r}" for w, ns in by_word.items() if len(ns) > 1]
     if same:
         raise ConfigError(f"condition.kind = 'text': class folders share a caption word ({'; '.join(same)}: "
-                          "names are lowercased, spaces, commas and '/' become '-'); rename all but one of each")
+                          "names are Unicode-normalised (NFC) and lowercased, spaces, commas and '/' become '-'); "
+                          "rename all but one of each")
     return words
+
+
+class ClassNumbering(UserWarning):
+    """Class folders named by numbers that are not their class numbers (positions in sorted name order)."""
+
+
+def _refuse_same_names(names: list[str]):
+    """Two class folders whose names are one name once normalised (NFC): 'café' spelt composed and
+    decomposed look alike everywhere a class is named (--label, the report, messages)."""
+    seen: dict[str, int] = {}
+    for k, n in enumerate(names):
+        if n in seen:
+            raise ConfigError(f"class folders {seen[n]} and {k} are both named {n!r} once Unicode is normalised "
+                              "(NFC; macOS and zip files spell names decomposed): one name cannot tell two classes "
+                              "apart; rename or merge them")
+        seen[n] = k
+
+
+def _warn_numbered_names(names: list[str]):
+    """Folders named 0..11 (or 3, 7, 100) are numbered by their place in sorted name order, so class
+    2 may be folder '10': said once, listing the first pairs (the numbering itself stays, old runs
+    keep their meaning)."""
+    try:
+        numbers = [int(n) for n in names]
+    except ValueError:
+        return
+    if numbers == list(range(len(names))):
+        return
+    pairs = ", ".join(f"{k} ({n})" for k, n in enumerate(names[:6])) + (", ..." if len(names) > 6 else "")
+    warnings.warn(f"class folders are named by numbers, but class numbers are positions in sorted name order: "
+                  f"{pairs}; --label, the report and the class metrics use these numbers (gankit sample names the "
+                  "class it drew)", ClassNumbering, stacklevel=3)
+
+
+def class_names_record(dataset) -> dict:
+    """{"class_names": [...]} for a checkpoint of a conditional run whose classes have names, else {}:
+    a class's number is its place among them, so the same numbers on other names mean other classes."""
+    names = getattr(dataset, "folder_names", None) if getattr(dataset, "condition_kind", None) else None
+    return {"class_names": list(names)} if names else {}
+
+
+def refuse_other_classes(was: list[str] | None, dataset, where: str = "the data"):
+    """A conditional run opened on data whose class names or their order differ from those it trained
+    on (a folder renamed, data moved): G's class k would be sampled, measured and trained as another
+    class.  Checkpoints that recorded no names (older runs) are accepted as before."""
+    now = class_names_record(dataset).get("class_names")
+    if not was or not now or list(was) == now:
+        return
+
+    def shown(names, k):
+        return repr(names[k]) if k < len(names) else "no class"
+    diff = [k for k in range(max(len(was), len(now))) if k >= len(was) or k >= len(now) or was[k] != now[k]]
+    said = "; ".join(f"class {k} was {shown(was, k)}, is now {shown(now, k)}" for k in diff[:3])
+    more = f" (and {len(diff) - 3} more)" if len(diff) > 3 else ""
+    raise ConfigError(f"{where} holds other class folders than this run trained on ({said}{more}): its class "
+                      "numbers would mean other classes; point data.path at the data the run trained on "
+                      "(--set data.path=...), or train a new run on these data")
 
 
 class ConditionalData:
@@ -114,11 +175,18 @@ class ConditionalData:
             raise ConfigError(f"condition.kind = {kind!r}: the data hold one class, so there is nothing to "
                               "condition on (a folder needs two or more class sub-folders); use "
                               "condition.kind = 'none'")
+        names = getattr(base, "class_names", None)
+        # the names --label takes and checkpoints record (folder names: NFC, as typed)
+        self.folder_names = [unicodedata.normalize("NFC", n) for n in names] if names else None
+        if self.folder_names:
+            _refuse_same_names(self.folder_names)
+            if kind == "label":
+                _warn_numbered_names(self.folder_names)
         if kind == "text":
             if base.kind != "image":
                 raise ConfigError("condition.kind = 'text': captions are measured from images; "
                                   "use an image dataset or condition.kind = 'label'")
-            names = getattr(base, "class_names", None) or [
+            names = self.folder_names or [
                 DIGIT_NAMES[i] if self.n_classes <= 10 else f"class{i}" for i in range(self.n_classes)]
             self.class_names = _class_words(names)
             need = len(ATTRIBUTES) + 2          # "a", the attribute words, the class

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import math
 import struct
+import unicodedata
 import warnings
 from pathlib import Path
 
@@ -308,7 +309,8 @@ def load_image_folder(path: str | Path, size: int = 0, channels: int = 1, resize
     groups = [(d.name, visible(d)) for d in subdirs] if subdirs else [(None, sorted(root.iterdir()))]
     files, names = [], []
     skipped, broken = [], []
-    for label, paths in groups:
+    for k, (name, paths) in enumerate(groups):
+        label = None if name is None else k
         for p in paths:
             if p.is_symlink() and not p.exists():
                 broken.append(p.name)
@@ -319,8 +321,9 @@ def load_image_folder(path: str | Path, size: int = 0, channels: int = 1, resize
                 skipped.append(p.name)
                 continue
             files.append((p, label))
-        if label is not None:
-            names.append(label)
+        if name is not None:
+            # NFC: a folder made on macOS or in a zip is spelt decomposed, the same name typed is not
+            names.append(unicodedata.normalize("NFC", name))
     if skipped:
         warnings.warn(f"{root}: skipped {len(skipped)} non-image file(s), e.g. {skipped[:3]}", stacklevel=2)
     if broken:
@@ -351,8 +354,9 @@ def load_image_folder(path: str | Path, size: int = 0, channels: int = 1, resize
         raise ImageDataError(f"data.path: none of the {len(files)} image files in {str(root)!r} could be read")
     x = np.stack(images)
     if names:
-        # classes that ended up empty (all files unreadable) keep their index: labels stay stable
-        y = np.array([names.index(lb) for lb in labels], dtype=np.int64)
+        # a class is its folder's place in sorted (raw) name order; classes that ended up empty (all
+        # files unreadable) keep their index: labels stay stable
+        y = np.array(labels, dtype=np.int64)
         return x, y, names
     return x, None, None
 

@@ -51,16 +51,21 @@ def _features_and_predictions(ctx, x, real: bool = False):
     return torch.as_tensor(out["features"]).double(), torch.as_tensor(out["probs"]).argmax(1)
 
 
-def _classes(ctx, n):
-    classes = ctx.dataset.classes          # those with data (a user's files may skip some digits)
-    return classes.repeat_interleave(max(1, n // len(classes)))
+def _classes(ctx, n, metric: str = "this metric"):
+    """n // k samples of each of the k classes with data (a user's files may skip some digits).
+    Fewer samples than classes is refused, not rounded up to one a class: the number would stand
+    in the record beside an eval.n_samples it did not use."""
+    classes = ctx.dataset.classes
+    if n < len(classes):
+        raise _too_few(f"{metric}: {n} samples cannot give each of the {len(classes)} classes one", len(classes))
+    return classes.repeat_interleave(n // len(classes))
 
 
 @register_metric("cond_accuracy", _is_conditional,
                  "share of samples for class c recognised as c (conditional runs)",
                  {"cond_accuracy": Output("conditional accuracy", "higher", ".3f")})
 def _cond_accuracy(ctx):
-    y = _classes(ctx, ctx.settings.n_samples)
+    y = _classes(ctx, ctx.settings.n_samples, "cond_accuracy")
     x = ctx.generate(len(y), "samples", y=y)
     if ctx.dataset.kind == "points":
         return {"cond_accuracy": float((_mode_of(ctx.dataset, x) == y.cpu()).float().mean())}
@@ -74,7 +79,7 @@ def _cond_accuracy(ctx):
 def _attribute_accuracy(ctx):
     ds = ctx.dataset
     g = torch.Generator().manual_seed(ctx.stream("captions"))
-    y = _classes(ctx, ctx.settings.n_samples)
+    y = _classes(ctx, ctx.settings.n_samples, "attribute_accuracy")
     bits = torch.randint(0, 2, (len(y), ds.attr_bits.shape[1]), generator=g)
     c = ds.vocab.encode(ds.caption(bits, y), ds.max_words)
     x = ctx.generate(len(y), "captions", c=c)
@@ -126,7 +131,7 @@ def _within_class(ctx):
     if n // k < WITHIN_MIN:
         raise _too_few(f"within_class: no class had {WITHIN_MIN} or more samples of each kind "
                        f"({n} samples over {k} classes: {max(1, n // k)} each)", _enough_for_every_class(ds))
-    y = _classes(ctx, n)
+    y = _classes(ctx, n, "within_class")
     x = ctx.generate(len(y), "within_class", y=y)
     g = torch.Generator().manual_seed(ctx.stream("within_class"))
     real, _, ry = ds.sample_conditional(len(y), g)

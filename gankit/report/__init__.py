@@ -192,9 +192,15 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
     if dataset is None:
         from gankit.data import build_run_dataset
         dataset = build_run_dataset(cfg, run_dir)
-        if getattr(dataset, "kind", None) == "text" and folder.checkpoints():   # snapshots decode with it
-            from gankit.data.text import check_vocabulary
-            check_vocabulary(folder.load_checkpoint()[0].get("objective", {}).get("vocab"), dataset.vocab)
+        text = getattr(dataset, "kind", None) == "text"
+        if (text or getattr(dataset, "condition_kind", "none") != "none") and folder.checkpoints():
+            state = folder.load_checkpoint()[0]
+            if text:                    # snapshots decode with it
+                from gankit.data.text import check_vocabulary
+                check_vocabulary(state.get("objective", {}).get("vocab"), dataset.vocab)
+            from gankit.data.conditional import refuse_other_classes   # class k's grid is class k
+            from gankit.data import data_named
+            refuse_other_classes(state.get("class_names"), dataset, data_named(cfg))
     records = folder.records()
     train = [r for r in records if r.get("kind") == "train"]
     # the run's result comes from evaluations at its own sampling temperature; the others apart

@@ -7,6 +7,7 @@ import torch
 from gankit.report.literal import literal_text
 
 REAL, GENERATED = "#888888", "#d55e00"
+SHOWN = 20          # classes drawn per grid
 
 
 @literal_text
@@ -92,12 +93,15 @@ def condition_sections(dataset, snaps: list[dict]) -> list:
         return []
     snap = snaps[-1]
     x, y = snap["samples"], snap["labels"]
-    classes = sorted(set(y.tolist()))[:20]
+    drawn = sorted(set(y.tolist()))
+    classes = drawn[:SHOWN]
     names = getattr(dataset, "class_names", None)
     # class names are folder names: their undecodable bytes cannot be drawn as they are
     label = (lambda k: f"{k}: {displayable(names[k])}") if names and len(names) > max(classes) else str
     words = (f"Samples at step {int(snap['step'])} generated for each condition "
              f"({getattr(dataset, 'condition_kind', 'label')})")
+    if len(drawn) > SHOWN:      # a grid of every class would be unreadable; the caption says it is cut
+        words += f", the first {SHOWN} of {len(drawn)} classes"
     if dataset.kind == "image":
         return [Section("One row per condition", [words + "."],
                         png(_image_rows(x, y, classes, label), "samples per condition", wide=False))]

@@ -17,6 +17,8 @@ import torch
 
 from gankit import config as C
 from gankit import seeds
+from gankit.data import data_named
+from gankit.data.conditional import class_names_record, refuse_other_classes
 from gankit.data.scaling import PointScaler
 from gankit.runfolder import RunFolderError
 from gankit.train import distributed
@@ -129,6 +131,7 @@ class RunState:
             "rng": self._rng_state(),         # rank 0's streams: a one-process run's own
             "world_size": self.world.size,
             **({"data_cut": list(self._data_cut())} if self._data_cut() else {}),
+            **class_names_record(self.dataset),    # what each class number meant when trained
         }
 
     def _data_cut(self) -> tuple[int, int] | None:
@@ -141,12 +144,14 @@ class RunState:
     def _refuse_other_cut(self, state: dict):
         """Images added to or removed from the data since the checkpoint: the permutation that
         cuts the held-out split now takes other images, some of them trained on, so held-out
-        measures (classify, recon_error, memorisation, Parzen, NLL_test) would score training data."""
+        measures (classify, recon_error, memorisation, Parzen, NLL_test) would score training data.
+        Likewise class folders renamed or reordered since (a conditional run's class numbers would
+        mean other classes)."""
+        where = data_named(self.cfg)
+        refuse_other_classes(state.get("class_names"), self.dataset, where)
         was, now = state.get("data_cut"), self._data_cut()
         if was is None or now is None or tuple(was) == now:
             return
-        where = next((f"data.{k} = {self.cfg.data.params[k]!r}" for k in ("path", "root")
-                      if self.cfg.data.params.get(k)), "the data")
         what = "distinct lines" if getattr(self.dataset, "kind", None) == "text" else "images"
         split = (f"its held-out split ({was[1]} {what}) is cut by their number, so it would now include"
                  if was[1] else "it trained on all of them (too few to hold any out), so a held-out split cut now "
