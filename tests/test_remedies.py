@@ -194,7 +194,7 @@ def test_diagnostics_are_logged(tmp_path, tiny_cli):
     last = [r for r in RunFolder(tmp_path / "w").records() if r["kind"] == "train"][-1]
     assert {"wasserstein_estimate", "critic_real", "critic_fake", "gp", "grad_norm_g"} <= set(last)
     assert main(["train", "ring", "--out", str(tmp_path / "n"), *tiny_cli,
-                 "--set", "objective.instance_noise=0.1"]) == 0
+                 "--set", "objective.instance_noise=0.1", "--set", "objective.pack=1"]) == 0
     last = [r for r in RunFolder(tmp_path / "n").records() if r["kind"] == "train"][-1]
     assert {"jsd_estimate", "d_acc_real", "d_acc_fake", "d_real", "instance_noise"} <= set(last)
     assert 0.0 <= last["d_acc_real"] <= 1.0 and -1.0 < last["jsd_estimate"] <= math.log(2) + 1e-6
@@ -279,7 +279,7 @@ def test_a_minibatch_group_that_does_not_split_the_batch_is_a_config_error(tmp_p
     # packed, D sees batch_size / pack samples: those must split into groups
     assert main(["train", "ring", "--out", str(tmp_path / "p"), *tiny_cli, *std,
                  "--set", "objective.pack=2"]) == 2
-    assert "D's batch of 16 (train.batch_size 32 / pack 2) is not a multiple of 3" in capsys.readouterr().err
+    assert "D's batch of 16 (train.batch_size 32 / objective.pack 2) is not a multiple of 3" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------- combinations refused at build

@@ -21,6 +21,12 @@ def d_loss_bce(real: Tensor, fake: Tensor) -> Tensor:
     return F.softplus(-real).mean() + F.softplus(fake).mean()
 
 
+def d_loss_bce_fake(fake: Tensor) -> Tensor:
+    """The fake half of the BCE D loss, -mean log(1 - D(G(z))) = mean softplus(l) (label smoothing
+    is one-sided: the fake targets stay 0)."""
+    return F.softplus(fake).mean()
+
+
 def d_loss_bce_smoothed(real: Tensor, fake: Tensor, smoothing: float) -> Tensor:
     """One-sided label smoothing (Salimans et al. 2016): real targets 1 - s, fake targets 0.
 
@@ -59,6 +65,11 @@ def d_loss_wgan(real: Tensor, fake: Tensor) -> Tensor:
     return fake.mean() - real.mean()
 
 
+def d_loss_wgan_fake(fake: Tensor) -> Tensor:
+    """The fake half of the critic's loss: E f(G(z))."""
+    return fake.mean()
+
+
 def g_loss_wgan(fake: Tensor) -> Tensor:
     """J_G = -E f(G(z)) (also the hinge loss's G loss)."""
     return -fake.mean()
@@ -69,9 +80,19 @@ def d_loss_hinge(real: Tensor, fake: Tensor) -> Tensor:
     return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
 
 
+def d_loss_hinge_fake(fake: Tensor) -> Tensor:
+    """The fake half of the hinge D loss: E max(0, 1 + f(G(z)))."""
+    return F.relu(1 + fake).mean()
+
+
 def d_loss_lsgan(real: Tensor, fake: Tensor) -> Tensor:
     """Least squares (Mao et al. 2017, a=0, b=1): 1/2 E (D(x) - 1)^2 + 1/2 E D(G(z))^2."""
     return 0.5 * ((real - 1) ** 2).mean() + 0.5 * (fake ** 2).mean()
+
+
+def d_loss_lsgan_fake(fake: Tensor) -> Tensor:
+    """The fake half of the LSGAN D loss: 1/2 E D(G(z))^2."""
+    return 0.5 * (fake ** 2).mean()
 
 
 def g_loss_lsgan(fake: Tensor) -> Tensor:
@@ -111,6 +132,9 @@ class LossPair:
     ``relativistic``: G's loss compares its fakes with real logits: ``g_loss(fake, real)``.
     ``g_swapped``: G's loss with the labels swapped (outputs a generator wants scored fake, e.g.
     BiGAN's encoder pairs); None: ``g(-x)``, the swap for losses symmetric about 0.
+    ``fake_half``: the fake half of ``d`` alone, ``fake_half(fake)`` (outputs D must score as fake
+    that are not G's, e.g. the matching-aware D's mismatched pairs); None: ``d(0, fake)``,
+    which carries the real half at output 0 as a constant.
     """
     name: str
     d: callable
@@ -120,6 +144,13 @@ class LossPair:
     wasserstein: bool = False
     relativistic: bool = False
     g_swapped: callable = None
+    fake_half: callable = None
+
+    def d_loss_fake(self, fake: Tensor) -> Tensor:
+        """D's loss on outputs it should score as fake, without a real half."""
+        if self.fake_half is not None:
+            return self.fake_half(fake)
+        return self.d(fake.new_zeros(fake.shape), fake)
 
     def g_loss_swapped(self, x: Tensor) -> Tensor:
         """The generator's loss for outputs it wants D to score as fake."""
@@ -151,35 +182,38 @@ def _bce_d(label_smoothing: float):
 
 @LOSSES.register("minimax", BCEParams, "the paper's saturating loss: G minimises log(1 - D(G(z)))")
 def minimax(label_smoothing=0.0):
-    return LossPair("minimax", _bce_d(label_smoothing), g_loss_minimax)
+    return LossPair("minimax", _bce_d(label_smoothing), g_loss_minimax, fake_half=d_loss_bce_fake)
 
 
 @LOSSES.register("nonsaturating", BCEParams, "non-saturating: G maximises log D(G(z)) (default)")
 def nonsaturating(label_smoothing=0.0):
-    return LossPair("nonsaturating", _bce_d(label_smoothing), g_loss_nonsaturating)
+    return LossPair("nonsaturating", _bce_d(label_smoothing), g_loss_nonsaturating, fake_half=d_loss_bce_fake)
 
 
 @LOSSES.register("wgan", None, "Wasserstein: critic f without sigmoid, J_D = E f(x) - E f(G(z)); "
                  "needs a Lipschitz constraint (objective clip, gp or spectral_norm)")
 def wgan():
     return LossPair("wgan", d_loss_wgan, g_loss_wgan, probabilistic=False, boundary=None,
-                    wasserstein=True)
+                    wasserstein=True, fake_half=d_loss_wgan_fake)
 
 
 @LOSSES.register("hinge", None, "hinge: D minimises E relu(1 - f(x)) + E relu(1 + f(G(z))); G: -E f(G(z))")
 def hinge():
-    return LossPair("hinge", d_loss_hinge, g_loss_wgan, probabilistic=False, boundary=0.0)
+    return LossPair("hinge", d_loss_hinge, g_loss_wgan, probabilistic=False, boundary=0.0,
+                    fake_half=d_loss_hinge_fake)
 
 
 @LOSSES.register("lsgan", None, "least squares (LSGAN): D regresses real to 1, fake to 0; G pulls fakes to 1")
 def lsgan():
     return LossPair("lsgan", d_loss_lsgan, g_loss_lsgan, probabilistic=False, boundary=0.5,
-                    g_swapped=g_loss_lsgan_swapped)
+                    g_swapped=g_loss_lsgan_swapped, fake_half=d_loss_lsgan_fake)
 
 
 @LOSSES.register("rsgan", None, "relativistic standard GAN (RelGAN): D: -E log sigmoid(D(x) - D(G(z))), "
                  "real and fake paired by index; G: the roles swapped")
 def rsgan():
     # no boundary: a logit alone says nothing, only its difference with the paired one
+    # no fake half of its own: D's loss compares pairs; a lone fake output is scored against a
+    # real one of 0, softplus(C(y) - 0), which has no real half to subtract
     return LossPair("rsgan", d_loss_rsgan, g_loss_rsgan, probabilistic=False, boundary=None,
-                    relativistic=True)
+                    relativistic=True, fake_half=d_loss_bce_fake)

@@ -196,6 +196,8 @@ CURVE_GROUPS = [
     ("gradient norms", ["grad_norm_d", "grad_norm_g"]),
     ("Wasserstein estimate", ["wasserstein_estimate"]),
     ("JSD estimate (D's bound)", ["jsd_estimate"]),
+    # a packed D (objective.pack = m) bounds the JSD of m-tuples, not the JSD of single samples
+    ("JSD(p^m, q^m) of m-packed samples (D's bound)", ["jsd_packed_estimate"]),
     ("regularisers", ["gp", "r1", "feature_matching", "hist_d", "hist_g", "instance_noise"]),
 ]
 

@@ -47,17 +47,13 @@ def conditional_terms(c, dataset, loss, cond_gen: torch.Generator):
         return [], []
     d_terms, g_terms = [], []
 
-    def fake_half(logits):
-        # the D loss's term for "judged fake": d_loss(ref, l) has the fake half's gradient in l
-        # when ref is a constant (every loss here is a sum of a real and a fake term)
-        return loss.d_loss(torch.zeros_like(logits), logits)
-
     # mismatched pairs only mean something to a D whose realism score sees c
     if c.mismatch_weight > 0 and c.d_mode in ("concat", "projection"):
         def mismatch(D, real, fake, ctx):
             b = ctx.scratch["batch"]
             wrong = dataset.mismatched(b.y, cond_gen, b.c, c.attribute_mismatch).to(real.device)
-            return c.mismatch_weight * fake_half(D.net(real, wrong))
+            # the fake half alone: 0 for a D that rejects every mismatched pair (non-saturating)
+            return c.mismatch_weight * loss.d_loss_fake(D.net(real, wrong))
         mismatch.log_as = "mismatch"
         d_terms.append(mismatch)
     if c.d_mode == "acgan":

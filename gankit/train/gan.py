@@ -75,6 +75,8 @@ class GANObjective(Objective):
         self.conditional = cfg.condition.kind != "none"
         self.reuse_fake = p.reuse_fake
         self.pack = p.pack
+        # D sees train.batch_size / pack rows: the Run's batch-norm check counts those
+        self.packed = {"D": ("objective.pack", p.pack)} if p.pack > 1 else {}
         self.d_input: list[Callable[[Tensor, int], Tensor]] = []
         self.d_penalties: list[Callable[..., Tensor]] = []
         self.g_penalties: list[Callable[..., Tensor]] = []
@@ -245,8 +247,11 @@ class GANObjective(Objective):
                     logs["d_acc_real"] = (lr > b).float().mean()
                     logs["d_acc_fake"] = (lf < b).float().mean()
                 if self.loss.probabilistic:
-                    # V(D, G) = -bce; with D = D*, V = -log 4 + 2 JSD, so JSD >= (log 4 - bce) / 2
-                    logs["jsd_estimate"] = 0.5 * (LOG4 - d_loss_bce(lr, lf))
+                    # V(D, G) = -bce; with D = D*, V = -log 4 + 2 JSD, so JSD >= (log 4 - bce) / 2.
+                    # A packed D judges m-tuples: its bound is of JSD(p^m, q^m), which is at least
+                    # JSD(p, q) and grows towards log 2 with m, so it is no estimate of JSD(p, q)
+                    key = "jsd_estimate" if self.pack == 1 else "jsd_packed_estimate"
+                    logs[key] = 0.5 * (LOG4 - d_loss_bce(lr, lf))
                 if self.loss.wasserstein:
                     # E f(x) - E f(G(z)): the critic's estimate of the earth-mover distance
                     logs["wasserstein_estimate"] = lr.mean() - lf.mean()
@@ -323,7 +328,7 @@ class GANParams:
     minibatch: str = opt("none", "batch-level features for D's last layer: std (minibatch standard "
                                  "deviation) or discrimination (Salimans et al.)",
                          choices=["none", "std", "discrimination"])
-    minibatch_group: int = opt(4, "minibatch std: group size (0 = the whole batch)", ge=0)
+    minibatch_group: int = opt(4, "minibatch std: group size, 2 or more (0 = the whole batch)", ge=0)
     minibatch_kernels: int = opt(16, "minibatch discrimination: number of kernels B", ge=1)
     minibatch_kernel_dim: int = opt(8, "minibatch discrimination: dimension C of each kernel", ge=1)
     # G

@@ -42,11 +42,25 @@ def _minibatch_head(D: nn.Module, batch_size: int, p: "GANParams", world: int) -
                           "[features, condition] with an MLP, not a head on the features; use "
                           "condition.d_mode=projection (or acgan, none), or objective.minibatch=none")
     _need(D, "head", "minibatch")
+    rows = batch_size // p.pack
+    if rows < 2:
+        # the statistics would be one constant for every input: the remedy silently off
+        why = ("one sample has no spread" if p.minibatch == "std"
+               else "one sample has no other sample to compare with")
+        step = p.pack * world
+        raise ConfigError(f"objective.minibatch={p.minibatch} with {_batch_named(batch_size, world, p.pack)}: "
+                          f"batch statistics need 2 or more samples, and {why}; set train.batch_size to "
+                          f"{2 * step} or more{f' (a multiple of {step})' * (step > 1)}, or "
+                          f"objective.minibatch=none")
     if p.minibatch == "std":
         # D's training batches must split into whole groups (a group at least the batch
         # is the whole batch, as in Karras et al.); the forward's one-group fallback is
         # for the other sizes D scores at evaluation (grids, samples)
-        rows, g = batch_size // p.pack, p.minibatch_group
+        g = p.minibatch_group
+        if g == 1:
+            raise ConfigError("objective.minibatch_group=1: a group of one sample has no spread, so D "
+                              "reads the same constant for every input; set objective.minibatch_group "
+                              "to 2 or more (Karras et al.: 4), or 0 for the whole batch")
         if 0 < g < rows and rows % g:
             seen = _batch_named(batch_size, world, p.pack)
             raise ConfigError(f"objective.minibatch_group: {seen} is not a multiple of {g}; set "
@@ -123,7 +137,7 @@ def _batch_named(rows: int, world: int, pack: int = 1) -> str:
     """The batch a divisibility refusal is about, in the config's terms: ``rows`` is this
     process's share of train.batch_size, the global batch."""
     parts = [f"train.batch_size {rows * world}" + (" global" if world > 1 else "")]
-    parts += [f"{world} processes"] * (world > 1) + [f"pack {pack}"] * (pack > 1)
+    parts += [f"{world} processes"] * (world > 1) + [f"objective.pack {pack}"] * (pack > 1)
     if len(parts) == 1:
         return parts[0]
     what = "D's batch" if pack > 1 else "each process's batch"

@@ -179,32 +179,50 @@ _BATCHNORM_OFF = {"DCGANGenerator": "generator.batchnorm=false", "MLPGenerator":
 
 
 def refuse_batch_norm_on_one_sample(modules: dict[str, nn.Module], batch_size: int, who: str,
-                                    extra: dict[str, str] | None = None, data_size: int | None = None) -> None:
+                                    extra: dict[str, str] | None = None, data_size: int | None = None,
+                                    packed: dict[str, tuple[str, int]] | None = None) -> None:
     """Batch norm over features (BatchNorm1d) has no batch statistics for one sample, and torch
     stops mid-step with "Expected more than 1 value per channel"; say so before training.
     ``extra`` maps module names to the option that removes their own batch norm; with
-    ``data_size`` 1 a larger batch is no way out, so it is not offered."""
-    if batch_size > 1:
-        return
-    fixes, seen = [], set()
+    ``data_size`` 1 a larger batch is no way out, so it is not offered.  ``packed`` maps a
+    module that sees ``m`` samples in each row (a PacGAN D) to (the option, m): it sees
+    batch_size / m rows."""
+    packed = {k: v for k, v in (packed or {}).items() if v[1] > 1}
+    rows = {name: batch_size // packed[name][1] if name in packed else batch_size for name in modules}
+    fixes, seen, short = [], set(), []
     for name, net in modules.items():
+        if rows[name] > 1:
+            continue
+        found = False
         for sub in net.modules():
             fix = _BATCHNORM_OFF.get(type(sub).__name__)
             bns = [m for m in sub.modules() if isinstance(m, nn.BatchNorm1d)]
             if fix and bns:
                 fixes.append(fix)
                 seen.update(map(id, bns))
+                found = True
         rest = [m for m in net.modules() if isinstance(m, nn.BatchNorm1d) and id(m) not in seen]
         if rest:
             fixes.append((extra or {}).get(name, f"a {name} without batch norm"))
             seen.update(map(id, rest))
-    if fixes:
-        off = ", ".join(dict.fromkeys(fixes))
+            found = True
+        if found:
+            short.append(name)
+    if not fixes:
+        return
+    off = ", ".join(dict.fromkeys(fixes))
+    if all(rows[name] == batch_size for name in short):
         if data_size == 1:
             raise ConfigError(f"objective {who}: the data hold one sample, so batches hold one, but batch "
                               f"norm needs at least 2 samples per batch; turn the batch norm off: {off}")
         raise ConfigError(f"objective {who}: train.batch_size=1, but batch norm needs at least 2 samples "
                           f"per batch; use --set train.batch_size=2 (or more), or turn the batch norm off: {off}")
+    name = next(n for n in short if n in packed)
+    key, m = packed[name]
+    # a packed module's rows hold m samples each: the batch must hold 2 m for 2 rows
+    raise ConfigError(f"objective {who}: {name}'s batch of {rows[name]} (train.batch_size {batch_size} / "
+                      f"{key} {m}), but batch norm needs at least 2 samples per batch; use --set "
+                      f"train.batch_size={2 * m} (or more, a multiple of {m}), or turn the batch norm off: {off}")
 
 
 def need_images_with_labels(ds, who: str):

@@ -92,7 +92,8 @@ class Run(RunSampling, RunEvaluation, RunState):
             self.modules = dict(self.objective.modules)
             refuse_batch_norm_on_one_sample(self.modules, cfg.train.batch_size, cfg.objective.name,
                                             getattr(self.objective, "batchnorm_off", None),
-                                            data_size=getattr(self.dataset, "size", None))
+                                            data_size=getattr(self.dataset, "size", None),
+                                            packed=getattr(self.objective, "packed", None))
             for m in self.modules.values():
                 m.to(self.device)
                 if self.world.parallel:   # batch statistics of the global batch
