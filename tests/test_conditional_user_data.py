@@ -166,3 +166,18 @@ def test_cond_accuracy_never_draws_more_samples_than_asked():
         _cond_accuracy(ctx(20))
     assert e.value.n_needed == 50 and not drawn
     assert _cond_accuracy(ctx(120))["cond_accuracy"] == 1.0 and drawn == [100]
+
+
+def test_numbered_folders_are_warned_when_the_run_is_made_not_at_each_open(tmp_path):
+    from test_families_inputs import DC, FAST, _folder
+
+    from gankit.data.conditional import ClassNumbering
+    root = tmp_path / "numbered"
+    for k, name in enumerate(("0", "1", "10")):
+        _folder(root / name, 4, 8, seed=k)
+    sets = FAST + DC + ["data.name=image-folder", f'data.path="{root}"', "data.channels=3", "condition.kind=label"]
+    with pytest.warns(ClassNumbering, match=r"2 \(10\)"):
+        Run.create(C.load("mnist-dcgan", sets), tmp_path / "run").train().close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ClassNumbering)
+        Run.open(tmp_path / "run").close()
