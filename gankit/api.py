@@ -188,7 +188,10 @@ def evaluate(run_or_dir, metrics: list[str] | None = None, overrides: list[str] 
 
 def _evaluate(run, metrics, record, reference, source, log, strict=False) -> dict:
     from gankit import config as C
+    from gankit.runfolder import RunFolderError
     names = list(metrics or []) or list(run.cfg.eval.metrics) or None
+    if record:      # found before measuring (FID takes minutes), not when the numbers are in
+        run.folder.check_records_writable(f"; {NO_RECORD} measures without recording")
     if log:
         what = ", ".join(names) if names else "every metric that applies (eval.metrics is empty)"
         log(f"evaluating step {run.step}: {what}; {run.cfg.eval.n_samples} samples")
@@ -204,11 +207,24 @@ def _evaluate(run, metrics, record, reference, source, log, strict=False) -> dic
         settings = eval_settings(run, names)
         temperature = settings.get("temperature")
         rec = {"step": run.step, "kind": "eval", "source": source, "settings": settings, **result}
-        run.log(rec)
+        try:
+            run.log(rec)
+        except (OSError, RunFolderError) as e:     # a disk that filled meanwhile: keep the numbers
+            raise RunFolderError(f"{' '.join(str(e).split())}; measured, not recorded: {_numbers(result)} "
+                                 f"({NO_RECORD} measures without recording)") from None
         tensorboard_record(run, _tensorboard_view(run, rec, temperature))
         if reference:
             record_reference(run, names, log)
     return result
+
+
+NO_RECORD = "gankit eval --no-record (api.evaluate(..., record=False))"
+
+
+def _numbers(result: dict) -> str:
+    """An evaluation's numbers in one line (lists such as mode counts left out)."""
+    return ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in result.items()
+                     if not isinstance(v, (list, tuple, dict))) or "none"
 
 
 def eval_settings(run, names: list[str] | None) -> dict:

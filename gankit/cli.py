@@ -306,7 +306,7 @@ def _main(argv: list[str] | None) -> int:
         return e.code if isinstance(e.code, int) else 2
     _expand_home(args)
     from gankit.builtins import import_modules, load_builtins
-    from gankit.io import DISK_FULL, os_error_cause, write_failure
+    from gankit.io import DISK_FULL, interruption_cause, os_error_cause, write_failure
     from gankit.runfolder import RunFolderError
     from gankit.train.loop import NonFiniteLoss
     from gankit.train.signals import TrainingInterrupted
@@ -337,6 +337,12 @@ def _main(argv: list[str] | None) -> int:
         _say_error(_os_error_line(e))
         return 1
     except RuntimeError as e:
+        stop = interruption_cause(e)
+        if stop is not None:   # a second signal inside torch.save, whose zip writer then failed
+            said = _one_line(stop) if isinstance(stop, TrainingInterrupted) else \
+                "interrupted; the last checkpoint written is kept (continue with --resume)"
+            print(f"gankit: {said}", file=sys.stderr)
+            return getattr(stop, "exit_code", 130)
         if _peer_stopped(e):
             from gankit.train.distributed import failed_peers
             from gankit.train.launch import PEER_LEFT

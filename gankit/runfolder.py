@@ -34,15 +34,24 @@ from pathlib import Path
 
 import numpy as np
 
-from gankit.io import (TMP_SUFFIX, append_jsonl, intact, lock_file, read_jsonl, release_lock, save_atomic,
-                       save_npz_atomic, storage_refusal, write_text_atomic)
+from gankit.io import (TMP_SUFFIX, append_jsonl, check_writable, checksum_failure, intact, lock_file,
+                       lock_location, read_jsonl, release_lock, save_atomic, save_npz_atomic, storage_refusal,
+                       write_failure, write_text_atomic)
 
 STEP_FILE = re.compile(r"^step_(\d+)\.(pt|npz)$")
 
 
 LOCK_NAME = ".gankit.lock"
+RECOVERED_CONFIG = "config.toml.recovered"
 # what a run folder may hold; a folder holding anything else is the user's, not a run
-RUN_ENTRIES = {"config.toml", "metrics.jsonl", "checkpoints", "samples", "report.html", LOCK_NAME}
+RUN_ENTRIES = {"config.toml", "metrics.jsonl", "checkpoints", "samples", "report.html", LOCK_NAME,
+               RECOVERED_CONFIG}
+# the tables every config.toml gankit writes holds (a resolved config); a file that parses
+# without one was cut or emptied, and defaults would fill in for the run's own settings
+CONFIG_SECTIONS = ("data", "generator", "discriminator", "objective", "loss", "optim_d", "optim_g",
+                   "train", "eval")
+
+
 class RunFolderError(RuntimeError):
     """The folder is not a run, is in use, or none of its checkpoints can be read; the
     message says what to do."""
@@ -96,6 +105,8 @@ class RunFolder:
         # absolute from the start: a notebook's %cd must not send records to a new folder there
         self.path = Path(os.path.abspath(path))     # ".." collapsed, symlinks kept as given
         self._lock_key: Path | None = None
+        self._lock_id: tuple[int, int] | None = None   # (device, inode) of the lock file taken
+        self._checked: set[tuple] = set()      # (path, size, mtime) whose checksums matched
 
     # ------------------------------------------------------------------ layout
     @property
@@ -159,14 +170,43 @@ class RunFolder:
         Another process that holds it: RunFolderError naming its PID."""
         if self._lock_key is not None:
             return
-        self.path.mkdir(parents=True, exist_ok=True)
-        key, holder = lock_file(self.lock_path)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            key, holder = lock_file(self.lock_path)
+            st = os.stat(self.lock_path)
+        except OSError as e:
+            raise RunFolderError(f"cannot write {self.lock_path}: {write_failure(e, 'the folder')}; training "
+                                 "and drs write the run folder: copy it somewhere writable (cp -a RUN NEW) "
+                                 "and run the command on the copy (eval --no-record, sample and compare "
+                                 "only read it)") from None
         if key is None:
             raise RunFolderError(f"{self.path} is in use: another gankit process (PID {holder}) is "
                                  "training it; wait for it to finish or stop it (kill "
                                  f"{holder}), then continue with --resume")
-        self._lock_key = key
+        self._lock_key, self._lock_id = key, (st.st_dev, st.st_ino)
         weakref.finalize(self, release_lock, key)
+
+    def _still_here(self):
+        """While this folder is locked: refuse to write once it was moved or deleted (a write
+        would recreate a partial folder at the old place, outside the lock)."""
+        if self._lock_key is None:
+            return
+        try:
+            st = os.stat(self.lock_path)
+            if (st.st_dev, st.st_ino) == self._lock_id:
+                return
+        except OSError:
+            pass
+        now = lock_location(self._lock_key) or ""
+        if now and not now.endswith(" (deleted)") and Path(now).name == LOCK_NAME:
+            new = Path(now).parent
+            raise RunFolderError(f"{self.path} was moved to {new} while training; the run's files are there "
+                                 f"and nothing more is written here: continue with gankit train --resume "
+                                 f"--out {new}")
+        gone = "is gone (deleted or moved)" if not self.path.is_dir() else f"lost its lock file {LOCK_NAME}"
+        raise RunFolderError(f"{self.path} {gone} while training; nothing more is written, so no partial "
+                             f"folder is made there: if it was moved, continue where it is now with gankit "
+                             "train --resume --out NEW_PLACE")
 
     def unlock(self):
         if self._lock_key is not None:
@@ -216,18 +256,37 @@ class RunFolder:
 
     def claim_existing(self):
         """Lock a run to continue writing it; remove stale temp files and set aside damaged
-        checkpoints (so they are neither loaded, nor counted when pruning, nor lost)."""
+        checkpoints (so they are neither loaded, nor counted when pruning, nor lost): every
+        truncated one, and the newest ones whose data fail their checksums, down to the one
+        training continues from (reading older ones too would cost a read of each)."""
         self.lock()
         self._remove_stale_temps()
         for _, path in self.checkpoints():
             if not intact(path):
                 self._set_aside(path)
+        for _, path in reversed(self.checkpoints()):
+            if (why := self._checksum_failure(path)) is None:
+                break
+            self._set_aside(path, f"its data do not match their checksums: {why}")
 
-    def _set_aside(self, path: Path):
+    def _checksum_failure(self, path: Path) -> str | None:
+        """checksum_failure, once per file version (claim_existing, then the load)."""
+        try:
+            st = path.stat()
+        except OSError:
+            return None            # gone: the reader says so
+        key = (str(path), st.st_size, st.st_mtime_ns)
+        if key in self._checked:
+            return None
+        why = checksum_failure(path)
+        if why is None:
+            self._checked.add(key)
+        return why
+
+    def _set_aside(self, path: Path, why: str = "truncated or empty"):
         target = path.with_name(path.name + ".damaged")
         os.replace(path, target)
-        warnings.warn(f"{path} is damaged (truncated or empty); renamed to {target.name} and "
-                      "not used", stacklevel=3)
+        warnings.warn(f"{path} is damaged ({why}); renamed to {target.name} and not used", stacklevel=3)
 
     def damaged(self) -> list[Path]:
         d = self.checkpoint_dir
@@ -237,6 +296,7 @@ class RunFolder:
     def _writing(self, what: str, kept=lambda: ""):
         """A write the storage refuses (a full disk or quota, a file-size limit) ends in one
         RunFolderError naming ``what`` and ``kept()`` (what survives); others pass through."""
+        self._still_here()
         try:
             yield
         except Exception as e:
@@ -249,12 +309,44 @@ class RunFolder:
 
     # ------------------------------------------------------------------ config
     def read_config(self) -> dict:
-        """The raw config dict of config.toml."""
+        """The raw config dict of config.toml.  One that is not UTF-8 or TOML, or (in a folder
+        gankit made) lacks a table gankit always writes (cut or emptied: defaults would stand in for the
+        run's settings), is damaged."""
         self.require_run()
         try:
-            return tomllib.loads(self.config_path.read_text(encoding="utf-8"))
+            raw = tomllib.loads(self.config_path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-            raise RunFolderError(f"{self.config_path} is damaged ({e}); restore it or train anew") from None
+            raise RunFolderError(f"{self.config_path} is damaged ({e}){self._recover_config()}") from None
+        # the lock file marks a folder gankit made, so gankit wrote its config.toml whole (folders
+        # made by hand, e.g. to compare records, may hold a few keys)
+        missing = [k for k in CONFIG_SECTIONS if not isinstance(raw.get(k), dict) or not raw[k]]
+        if missing and self.lock_path.is_file():
+            raise RunFolderError(f"{self.config_path} is damaged: it lacks [{'], ['.join(missing)}], which "
+                                 f"gankit always writes (cut or emptied?){self._recover_config()}")
+        return raw
+
+    def _recover_config(self) -> str:
+        """How to get a damaged config.toml back: every checkpoint holds the run's full config;
+        the newest readable one's is written beside it for the user to review (config.toml
+        itself is never written over: it may hold hand edits worth keeping)."""
+        fix = "; restore it from a backup, or train anew into another folder (--out NEW)"
+        try:
+            found = self._newest_loadable()[0]
+        except _Vanished:
+            found = None
+        if found is None or not isinstance(found[2].get("config"), dict):
+            return fix
+        target = self.path / RECOVERED_CONFIG
+        try:
+            import tomli_w
+
+            from gankit.config.files import without_none
+            write_text_atomic(target, tomli_w.dumps(without_none(found[2]["config"])))
+        except Exception as e:       # a read-only folder, or a config TOML cannot hold
+            return (f"; each checkpoint holds the run's full config, but writing it to {target} failed "
+                    f"({' '.join(str(e).split())[:120]}){fix}")
+        return (f"; each checkpoint holds the run's full config: {found[1].name}'s is now in {target}; review "
+                f"it, then put it in place: mv {target} {self.config_path}")
 
     def write_config(self, toml_text: str):
         with self._writing(str(self.config_path)):
@@ -262,7 +354,8 @@ class RunFolder:
 
     # ------------------------------------------------------------------ records
     def append(self, record: dict):
-        self.path.mkdir(parents=True, exist_ok=True)
+        if self._lock_key is None:      # locked: the folder exists, or was moved (_writing says so)
+            self.path.mkdir(parents=True, exist_ok=True)
         with self._writing(f"a record to {self.records_path}"):
             append_jsonl(self.records_path, record)
 
@@ -278,6 +371,10 @@ class RunFolder:
             if kind is None or r.get("kind") == kind:
                 out.append(r)
         return out
+
+    def check_records_writable(self, hint: str = ""):
+        """WriteError (naming metrics.jsonl, then ``hint``) when a record could not be appended."""
+        check_writable(self.records_path, hint)
 
     def clear_records(self):
         self.records_path.unlink(missing_ok=True)
@@ -339,6 +436,9 @@ class RunFolder:
         errors = []
         for step, path in reversed(self.checkpoints()):
             try:
+                # torch.load does not check the zip's CRCs: overwritten bytes would load as weights
+                if (why := self._checksum_failure(path)) is not None:
+                    raise ValueError(f"its data do not match their checksums: {why}")
                 state = self.load_file(path)
                 if not isinstance(state, dict) or "models" not in state:
                     raise ValueError("not a gankit checkpoint")
@@ -415,7 +515,17 @@ class RunFolder:
         for _, p in self._numbered(self.samples_dir, "npz"):
             p.unlink(missing_ok=True)
 
+    def truncate_snapshots(self, step: int):
+        """Remove snapshots of steps after ``step`` (a resume continues from that checkpoint, as
+        ``truncate_records``): they came from weights no checkpoint holds any more, and the
+        report would show them between the steps of the new trajectory."""
+        for s, p in self._numbered(self.samples_dir, "npz"):
+            if s > step:
+                p.unlink(missing_ok=True)
+
     # ------------------------------------------------------------------ report
     def write_report(self, html_text: str) -> Path:
+        if not self.path.is_dir():     # moved or deleted since it was read: make no partial folder
+            raise RunFolderError(f"{self.path} is gone (deleted or moved); report.html is not written")
         with self._writing(str(self.report_path)):
             return write_text_atomic(self.report_path, html_text)

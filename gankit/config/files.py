@@ -75,7 +75,7 @@ def dumps_toml(cfg) -> str:
     evaluate and sample under another setting, so it is refused (before any training)."""
     import tomli_w
     full, dropped = to_dict(cfg), []
-    kept = _without_none(full, "", dropped)
+    kept = without_none(full, dropped)
     if dropped:
         back = to_dict(load(kept))
         for key in dropped:
@@ -87,12 +87,15 @@ def dumps_toml(cfg) -> str:
     return tomli_w.dumps(kept)
 
 
-def _without_none(d: dict, where: str, dropped: list[str]) -> dict:
+def without_none(d: dict, dropped: list[str] | None = None, where: str = "") -> dict:
+    """``d`` as config.toml holds it: TOML has no null, so options set to None are left out
+    (their keys added to ``dropped``)."""
+    dropped = [] if dropped is None else dropped
     out = {}
     for k, v in d.items():
         key = f"{where}{k}"
         if isinstance(v, dict):
-            out[k] = _without_none(v, key + ".", dropped)
+            out[k] = without_none(v, dropped, key + ".")
         elif isinstance(v, (list, tuple)) and any(x is None for x in v):
             raise ConfigError(f"{key}: {list(v)!r} holds None, which config.toml cannot record; "
                               "give every item a value")

@@ -319,6 +319,7 @@ class Run(RunSampling, RunEvaluation, RunState):
             refuse_moved_on(self)
         if self.step > 0 and self.is_main:
             self.folder.truncate_records(self.step)
+            self.folder.truncate_snapshots(self.step)   # a discarded trajectory's, as its records
         show = (cfg.progress if progress is None else progress) and self.is_main
         n_threads = threads.resolve(cfg.threads, self.dataset.kind, world.local_size)
         load_follower = threads.follower(cfg.threads, self.modules.values(), world.local_size)
