@@ -21,6 +21,10 @@ with ``torch.load(weights_only=True)``, so one of another run is refused and a h
 no code; an unreadable checkpoint is skipped, and set aside (``*.damaged``, never deleted) when
 training continues; a full disk or a file-size limit stops with a message saying so, and the
 previous checkpoint stays.
+
+Its parts: lock.py (one writer, and a folder moved while training), config_file.py (config.toml
+read, a damaged one recovered from the checkpoints), defaults.py (folders made for a new run),
+errors.py.
 """
 from __future__ import annotations
 
@@ -29,36 +33,23 @@ import re
 import tomllib
 from contextlib import contextmanager
 import warnings
-import weakref
 from pathlib import Path
 
 import numpy as np
 
-from gankit.io import (TMP_SUFFIX, append_jsonl, check_writable, checksum_failure, intact, lock_file,
-                       lock_location, read_jsonl, release_lock, save_atomic, save_npz_atomic, storage_refusal,
-                       write_failure, write_text_atomic)
+from gankit.io import (TMP_SUFFIX, append_jsonl, check_writable, checksum_failure, intact, read_jsonl,
+                       save_atomic, save_npz_atomic, storage_refusal, write_text_atomic)
+from gankit.runfolder.config_file import RECOVERED_CONFIG, read_config_file
+from gankit.runfolder.defaults import default_run_dir, gone_if_left_empty  # noqa: F401
+from gankit.runfolder.errors import RunFolderError, _Vanished
+from gankit.runfolder.lock import LOCK_NAME, WriterLock
 
 STEP_FILE = re.compile(r"^step_(\d+)\.(pt|npz)$")
 
 
-LOCK_NAME = ".gankit.lock"
-RECOVERED_CONFIG = "config.toml.recovered"
 # what a run folder may hold; a folder holding anything else is the user's, not a run
 RUN_ENTRIES = {"config.toml", "metrics.jsonl", "checkpoints", "samples", "report.html", LOCK_NAME,
                RECOVERED_CONFIG}
-# the tables every config.toml gankit writes holds (a resolved config); a file that parses
-# without one was cut or emptied, and defaults would fill in for the run's own settings
-CONFIG_SECTIONS = ("data", "generator", "discriminator", "objective", "loss", "optim_d", "optim_g",
-                   "train", "eval")
-
-
-class RunFolderError(RuntimeError):
-    """The folder is not a run, is in use, or none of its checkpoints can be read; the
-    message says what to do."""
-
-
-class _Vanished(Exception):
-    """A checkpoint listed a moment ago is gone: a training run pruned it (not damage)."""
 
 
 # times a reader lists the checkpoints again when one vanished under it; each pass loses only
@@ -66,46 +57,11 @@ class _Vanished(Exception):
 LIST_AGAIN = 10
 
 
-def default_run_dir(stem: str, seed: int) -> Path:
-    """runs/STEM-sSEED-TIME, made here (empty) so that it is this run's: with -2, -3 ... when
-    a folder of that second exists (runs started in a loop, or at once from two shells)."""
-    import time
-    base = Path("runs") / f"{stem}-s{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
-    base.parent.mkdir(parents=True, exist_ok=True)
-    path, n = base, 1
-    while True:
-        try:
-            path.mkdir()           # atomic: of two processes choosing one name, one gets it
-            return path
-        except FileExistsError:
-            n += 1
-            path = base.with_name(f"{base.name}-{n}")
-
-
-@contextmanager
-def gone_if_left_empty(path: str | Path | None):
-    """The block makes a run in ``path``, a folder made for it (``default_run_dir``): when it
-    fails before writing anything there (raises, or calls the function it is given: the exit
-    code of ranks it launched), the empty folder goes too (None: nothing to do)."""
-    def remove():
-        if path is not None:
-            try:
-                os.rmdir(path)      # only ever an empty folder: whatever was written stays
-            except OSError:
-                pass
-    try:
-        yield remove                # the block calls it on a failure it reports without raising
-    except BaseException:
-        remove()
-        raise
-
-
 class RunFolder:
     def __init__(self, path: str | Path):
         # absolute from the start: a notebook's %cd must not send records to a new folder there
         self.path = Path(os.path.abspath(path))     # ".." collapsed, symlinks kept as given
-        self._lock_key: Path | None = None
-        self._lock_id: tuple[int, int] | None = None   # (device, inode) of the lock file taken
+        self._lock = WriterLock(self.path)
         self._checked: set[tuple] = set()      # (path, size, mtime) whose checksums matched
 
     # ------------------------------------------------------------------ layout
@@ -168,50 +124,14 @@ class RunFolder:
     def lock(self):
         """Take the folder's lock for this process (until ``unlock`` or the process ends).
         Another process that holds it: RunFolderError naming its PID."""
-        if self._lock_key is not None:
-            return
-        try:
-            self.path.mkdir(parents=True, exist_ok=True)
-            key, holder = lock_file(self.lock_path)
-            st = os.stat(self.lock_path)
-        except OSError as e:
-            raise RunFolderError(f"cannot write {self.lock_path}: {write_failure(e, 'the folder')}; training "
-                                 "and drs write the run folder: copy it somewhere writable (cp -a RUN NEW) "
-                                 "and run the command on the copy (eval --no-record, sample and compare "
-                                 "only read it)") from None
-        if key is None:
-            raise RunFolderError(f"{self.path} is in use: another gankit process (PID {holder}) is "
-                                 "training it; wait for it to finish or stop it (kill "
-                                 f"{holder}), then continue with --resume")
-        self._lock_key, self._lock_id = key, (st.st_dev, st.st_ino)
-        weakref.finalize(self, release_lock, key)
-
-    def _still_here(self):
-        """While this folder is locked: refuse to write once it was moved or deleted (a write
-        would recreate a partial folder at the old place, outside the lock)."""
-        if self._lock_key is None:
-            return
-        try:
-            st = os.stat(self.lock_path)
-            if (st.st_dev, st.st_ino) == self._lock_id:
-                return
-        except OSError:
-            pass
-        now = lock_location(self._lock_key) or ""
-        if now and not now.endswith(" (deleted)") and Path(now).name == LOCK_NAME:
-            new = Path(now).parent
-            raise RunFolderError(f"{self.path} was moved to {new} while training; the run's files are there "
-                                 f"and nothing more is written here: continue with gankit train --resume "
-                                 f"--out {new}")
-        gone = "is gone (deleted or moved)" if not self.path.is_dir() else f"lost its lock file {LOCK_NAME}"
-        raise RunFolderError(f"{self.path} {gone} while training; nothing more is written, so no partial "
-                             f"folder is made there: if it was moved, continue where it is now with gankit "
-                             "train --resume --out NEW_PLACE")
+        self._lock.take()
 
     def unlock(self):
-        if self._lock_key is not None:
-            key, self._lock_key = self._lock_key, None
-            release_lock(key)
+        self._lock.release()
+
+    @property
+    def locked(self) -> bool:
+        return self._lock.key is not None
 
     def _remove_stale_temps(self):
         """Temp files of writers that were killed (only safe while this process holds the lock)."""
@@ -296,7 +216,7 @@ class RunFolder:
     def _writing(self, what: str, kept=lambda: ""):
         """A write the storage refuses (a full disk or quota, a file-size limit) ends in one
         RunFolderError naming ``what`` and ``kept()`` (what survives); others pass through."""
-        self._still_here()
+        self._lock.still_here()
         try:
             yield
         except Exception as e:
@@ -309,44 +229,10 @@ class RunFolder:
 
     # ------------------------------------------------------------------ config
     def read_config(self) -> dict:
-        """The raw config dict of config.toml.  One that is not UTF-8 or TOML, or (in a folder
-        gankit made) lacks a table gankit always writes (cut or emptied: defaults would stand in for the
-        run's settings), is damaged."""
+        """The raw config dict of config.toml; RunFolderError where it is damaged
+        (gankit/runfolder/config_file.py)."""
         self.require_run()
-        try:
-            raw = tomllib.loads(self.config_path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-            raise RunFolderError(f"{self.config_path} is damaged ({e}){self._recover_config()}") from None
-        # the lock file marks a folder gankit made, so gankit wrote its config.toml whole (folders
-        # made by hand, e.g. to compare records, may hold a few keys)
-        missing = [k for k in CONFIG_SECTIONS if not isinstance(raw.get(k), dict) or not raw[k]]
-        if missing and self.lock_path.is_file():
-            raise RunFolderError(f"{self.config_path} is damaged: it lacks [{'], ['.join(missing)}], which "
-                                 f"gankit always writes (cut or emptied?){self._recover_config()}")
-        return raw
-
-    def _recover_config(self) -> str:
-        """How to get a damaged config.toml back: every checkpoint holds the run's full config;
-        the newest readable one's is written beside it for the user to review (config.toml
-        itself is never written over: it may hold hand edits worth keeping)."""
-        fix = "; restore it from a backup, or train anew into another folder (--out NEW)"
-        try:
-            found = self._newest_loadable()[0]
-        except _Vanished:
-            found = None
-        if found is None or not isinstance(found[2].get("config"), dict):
-            return fix
-        target = self.path / RECOVERED_CONFIG
-        try:
-            import tomli_w
-
-            from gankit.config.files import without_none
-            write_text_atomic(target, tomli_w.dumps(without_none(found[2]["config"])))
-        except Exception as e:       # a read-only folder, or a config TOML cannot hold
-            return (f"; each checkpoint holds the run's full config, but writing it to {target} failed "
-                    f"({' '.join(str(e).split())[:120]}){fix}")
-        return (f"; each checkpoint holds the run's full config: {found[1].name}'s is now in {target}; review "
-                f"it, then put it in place: mv {target} {self.config_path}")
+        return read_config_file(self)
 
     def write_config(self, toml_text: str):
         with self._writing(str(self.config_path)):
@@ -354,7 +240,7 @@ class RunFolder:
 
     # ------------------------------------------------------------------ records
     def append(self, record: dict):
-        if self._lock_key is None:      # locked: the folder exists, or was moved (_writing says so)
+        if not self.locked:      # locked: the folder exists, or was moved (_writing says so)
             self.path.mkdir(parents=True, exist_ok=True)
         with self._writing(f"a record to {self.records_path}"):
             append_jsonl(self.records_path, record)

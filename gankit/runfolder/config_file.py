@@ -1,0 +1,55 @@
+"""Reading a run's config.toml, and getting a damaged one back from the checkpoints."""
+from __future__ import annotations
+
+import tomllib
+
+from gankit.io import write_text_atomic
+from gankit.runfolder.errors import RunFolderError, _Vanished
+
+RECOVERED_CONFIG = "config.toml.recovered"
+# the tables every config.toml gankit writes holds (a resolved config); a file that parses
+# without one was cut or emptied, and defaults would fill in for the run's own settings
+CONFIG_SECTIONS = ("data", "generator", "discriminator", "objective", "loss", "optim_d", "optim_g",
+                   "train", "eval")
+
+
+def read_config_file(folder) -> dict:
+    """The raw config dict of ``folder``'s config.toml.  One that is not UTF-8 or TOML, or (in a
+    folder gankit made) lacks a table gankit always writes (cut or emptied: defaults would stand
+    in for the run's settings), is damaged."""
+    path = folder.config_path
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise RunFolderError(f"{path} is damaged ({e}){_recover(folder)}") from None
+    # the lock file marks a folder gankit made, so gankit wrote its config.toml whole (folders
+    # made by hand, e.g. to compare records, may hold a few keys)
+    missing = [k for k in CONFIG_SECTIONS if not isinstance(raw.get(k), dict) or not raw[k]]
+    if missing and folder.lock_path.is_file():
+        raise RunFolderError(f"{path} is damaged: it lacks [{'], ['.join(missing)}], which "
+                             f"gankit always writes (cut or emptied?){_recover(folder)}")
+    return raw
+
+
+def _recover(folder) -> str:
+    """How to get a damaged config.toml back: every checkpoint holds the run's full config;
+    the newest readable one's is written beside it for the user to review (config.toml
+    itself is never written over: it may hold hand edits worth keeping)."""
+    fix = "; restore it from a backup, or train anew into another folder (--out NEW)"
+    try:
+        found = folder._newest_loadable()[0]
+    except _Vanished:
+        found = None
+    if found is None or not isinstance(found[2].get("config"), dict):
+        return fix
+    target = folder.path / RECOVERED_CONFIG
+    try:
+        import tomli_w
+
+        from gankit.config.files import without_none
+        write_text_atomic(target, tomli_w.dumps(without_none(found[2]["config"])))
+    except Exception as e:       # a read-only folder, or a config TOML cannot hold
+        return (f"; each checkpoint holds the run's full config, but writing it to {target} failed "
+                f"({' '.join(str(e).split())[:120]}){fix}")
+    return (f"; each checkpoint holds the run's full config: {found[1].name}'s is now in {target}; review "
+            f"it, then put it in place: mv {target} {folder.config_path}")

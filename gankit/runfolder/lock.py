@@ -1,0 +1,68 @@
+"""One writer per run folder: the flock on ``.gankit.lock``, and the check that the folder
+holding it is still where it was (a folder moved or deleted while training is not recreated)."""
+from __future__ import annotations
+
+import os
+import weakref
+from pathlib import Path
+
+from gankit.io import lock_file, lock_location, release_lock, write_failure
+from gankit.runfolder.errors import RunFolderError
+
+LOCK_NAME = ".gankit.lock"
+
+
+class WriterLock:
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.path = folder / LOCK_NAME
+        self.key: Path | None = None
+        self._id: tuple[int, int] | None = None   # (device, inode) of the lock file taken
+
+    def take(self):
+        """Lock the folder for this process (made if missing); another process that holds it:
+        RunFolderError naming its PID."""
+        if self.key is not None:
+            return
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            key, holder = lock_file(self.path)
+            st = os.stat(self.path)
+        except OSError as e:
+            raise RunFolderError(f"cannot write {self.path}: {write_failure(e, 'the folder')}; training "
+                                 "and drs write the run folder: copy it somewhere writable (cp -a RUN NEW) "
+                                 "and run the command on the copy (eval --no-record, sample and compare "
+                                 "only read it)") from None
+        if key is None:
+            raise RunFolderError(f"{self.folder} is in use: another gankit process (PID {holder}) is "
+                                 "training it; wait for it to finish or stop it (kill "
+                                 f"{holder}), then continue with --resume")
+        self.key, self._id = key, (st.st_dev, st.st_ino)
+        weakref.finalize(self, release_lock, key)
+
+    def release(self):
+        if self.key is not None:
+            key, self.key = self.key, None
+            release_lock(key)
+
+    def still_here(self):
+        """While locked: refuse to write once the folder was moved or deleted (a write would
+        recreate a partial folder at the old place, outside the lock)."""
+        if self.key is None:
+            return
+        try:
+            st = os.stat(self.path)
+            if (st.st_dev, st.st_ino) == self._id:
+                return
+        except OSError:
+            pass
+        now = lock_location(self.key) or ""
+        if now and not now.endswith(" (deleted)") and Path(now).name == LOCK_NAME:
+            new = Path(now).parent
+            raise RunFolderError(f"{self.folder} was moved to {new} while training; the run's files are there "
+                                 f"and nothing more is written here: continue with gankit train --resume "
+                                 f"--out {new}")
+        gone = "is gone (deleted or moved)" if not self.folder.is_dir() else f"lost its lock file {LOCK_NAME}"
+        raise RunFolderError(f"{self.folder} {gone} while training; nothing more is written, so no partial "
+                             f"folder is made there: if it was moved, continue where it is now with gankit "
+                             "train --resume --out NEW_PLACE")
