@@ -204,6 +204,18 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _one_process_only(args):
+    """Only training runs on many processes: any other command started by torchrun would do the
+    same work once per process (and print it as often, or write the same files at once)."""
+    from gankit.train.distributed import launched
+    world = os.environ.get("WORLD_SIZE", "1")
+    if args.fn is _cmd_train or not launched() or world == "1":
+        return
+    name = args.command
+    raise ConfigError(f"gankit {name} runs in one process, but torchrun started {world}: only gankit train "
+                      f"trains on many; run it without torchrun (gankit {name} ...)")
+
+
 def _one_line(e: BaseException) -> str:
     return " ".join(str(e).split()) or type(e).__name__
 
@@ -317,6 +329,7 @@ def _main(argv: list[str] | None) -> int:
     try:
         load_builtins()
         import_modules(getattr(args, "imports", None) or [])
+        _one_process_only(args)
         rc = args.fn(args)
         if sys.stdout is not None:
             sys.stdout.flush()    # a file's buffer is written here, while a failure can be told

@@ -381,3 +381,16 @@ def test_every_out_and_run_folder_expands_home(tmp_path, tiny_cli, monkeypatch, 
         _expand_home(a)
         paths = [a.out] + ([a.run_dir] if hasattr(a, "run_dir") else []) + getattr(a, "run_dirs", [])
         assert all(p.startswith(home + os.sep) for p in paths), (argv, paths)
+
+
+def test_commands_other_than_train_refuse_many_torchrun_processes(tmp_path, monkeypatch, capsys):
+    """`torchrun -m gankit eval` evaluated (and printed) once per process; only train trains on many."""
+    from gankit.cli import main
+    for k, v in (("RANK", "0"), ("LOCAL_RANK", "0"), ("WORLD_SIZE", "2")):
+        monkeypatch.setenv(k, v)
+    for argv in (["eval", str(tmp_path / "r")], ["sample", str(tmp_path / "r"), "-n", "2"], ["list"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"gankit {argv[0]} runs in one process, but torchrun started 2" in err and "Traceback" not in err
+    monkeypatch.setenv("WORLD_SIZE", "1")       # one process under torchrun: as without it
+    assert main(["list"]) == 0
