@@ -55,6 +55,7 @@ ADDED_OPTIONS: dict[tuple[str, str], object] = {
     ("generator", "heads"): 2,
     ("optim_d", "grad_clip"): 0.0,
     ("optim_g", "grad_clip"): 0.0,
+    ("discriminator", "reps"): 1,
 }
 
 

@@ -276,3 +276,18 @@ def test_cpu_seconds_count_training_not_building_the_run(monkeypatch):
     job = S.Job("v", "ring-vanilla", ["train.steps=5", "train.batch_size=16", "eval.n_samples=100"], 0)
     r = S.run_job(job, ["modes"])
     assert r["cpu_s"] < 0.45 < r["wall_s"]
+
+
+def test_every_presets_identity_is_the_one_recorded():
+    """An option added to the config changes every run's identity unless identity.ADDED_OPTIONS
+    names its default: checkpoints of older runs would be refused as another run's, and stored
+    sweep results trained again.  A preset changed on purpose: update tests/data/preset_identities.json."""
+    import json
+
+    from gankit.config import preset_names
+    from gankit.identity import model_identity
+    want = json.loads((ROOT / "tests" / "data" / "preset_identities.json").read_text())
+    got = {n: [run_identity(load(n)), model_identity(load(n))] for n in sorted(preset_names())}
+    changed = sorted(n for n in got if got[n] != want.get(n))
+    assert not changed, (f"identities changed for {changed}: a new option needs its default in "
+                         "gankit/identity.py ADDED_OPTIONS (or the preset was changed on purpose)")
