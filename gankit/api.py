@@ -129,6 +129,13 @@ def _final_report(run, quiet: bool):
     """report.html without the reload; ``quiet``: training or its evaluation is already failing,
     so a report that fails too only warns, and the first error is the one raised."""
     from gankit.report import write_report
+    from gankit.runfolder import RunFolderError
+    try:
+        run.folder.still_here()
+    except RunFolderError:
+        if quiet:      # moved or deleted while training: the error raised says so and where
+            return
+        raise
     try:
         write_report(run.dir, dataset=run.dataset)
     except Exception as e:

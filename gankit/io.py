@@ -397,10 +397,12 @@ def lock_location(key: Path) -> str | None:
 
 
 def checksum_failure(path: Path) -> str | None:
-    """Which entry of a checkpoint's zip archive does not match its CRC-32 (bytes overwritten
-    inside the file, its directory whole), or None.  Reads the whole file once (about 20 ms
-    for 50 MB from the page cache); entries written without a checksum (CRC 0: torch's
-    ``set_crc32_options(False)``) are not checked."""
+    """Why a checkpoint's zip archive is damaged, or None: "truncated or empty" without its
+    directory, else the entry that does not match its CRC-32 (bytes overwritten inside the file,
+    its directory whole).  Reads the whole file once (about 20 ms for 50 MB from the page cache);
+    entries written without a checksum (CRC 0: torch's ``set_crc32_options(False)``) are not checked."""
+    if not intact(path):
+        return "truncated or empty"
     try:
         with zipfile.ZipFile(path) as z:
             for info in z.infolist():
@@ -410,7 +412,7 @@ def checksum_failure(path: Path) -> str | None:
                     while f.read(2**20):
                         pass
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as e:
-        return " ".join(str(e).split()) or type(e).__name__
+        return "its data do not match their checksums: " + (" ".join(str(e).split()) or type(e).__name__)
     return None
 
 

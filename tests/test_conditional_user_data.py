@@ -70,10 +70,28 @@ def test_a_renamed_class_folder_is_refused_naming_old_and_new(shapes_run, tmp_pa
 def test_checkpoints_without_class_names_open_as_before():
     from gankit.data.conditional import refuse_other_classes
     ds = ConditionalData(_images(["b", "a"]), "label")
-    refuse_other_classes(None, ds)                              # an older run: nothing recorded
-    refuse_other_classes(["b", "a"], ds)
+    refuse_other_classes({}, ds)                                # an older run: nothing recorded
+    refuse_other_classes({"class_names": ["b", "a"]}, ds)
     with pytest.raises(ConfigError, match="class 0 was 'a', is now 'b'"):
-        refuse_other_classes(["a", "b"], ds)
+        refuse_other_classes({"class_names": ["a", "b"]}, ds)
+
+
+def test_caption_word_ids_are_those_of_the_names_as_spelt_on_disk_and_recorded():
+    """Normalising decomposed names to NFC must not move word ids: a caption run made before sorted
+    the words as spelt on disk, and each word's embedding was trained under its id."""
+    from gankit.data.conditional import class_names_record, refuse_other_classes
+    names = [unicodedata.normalize("NFD", n) for n in ("café", "dog", "thé")]
+    ds = ConditionalData(_images(names, per=6), "text")
+    spelt = sorted(set(["-".join(n.lower().split()) for n in names] + [w for w in ds.vocab.words[2:]
+                                                                           if w not in ds.class_names]))
+    assert ds.vocab.words[2:] == [unicodedata.normalize("NFC", w) for w in spelt]
+    assert ds.vocab.words.index("thé") < ds.vocab.words.index("thick")     # NFD order: 'the\u0301' < 'thi'
+    rec = class_names_record(ds)
+    assert rec["caption_words"] == ds.vocab.words
+    refuse_other_classes(rec, ds)
+    moved = dict(rec, caption_words=rec["caption_words"][:-2] + rec["caption_words"][-1:-3:-1])
+    with pytest.raises(ConfigError, match=r"caption word \d+ was .*, is now"):
+        refuse_other_classes(moved, ds)
 
 
 def test_sample_names_the_class_it_drew_and_takes_a_name(shapes_run, tmp_path, capsys):
@@ -181,3 +199,13 @@ def test_numbered_folders_are_warned_when_the_run_is_made_not_at_each_open(tmp_p
     with warnings.catch_warnings():
         warnings.simplefilter("error", ClassNumbering)
         Run.open(tmp_path / "run").close()
+
+
+def test_the_report_of_a_conditional_run_with_no_readable_checkpoint_comes_from_its_records(shapes_run, tmp_path):
+    run, _ = shapes_run
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    for p in (copy / "checkpoints").glob("*.pt"):
+        p.write_bytes(p.read_bytes()[:100])                    # truncated
+    assert main(["report", str(copy)]) == 0
+    assert (copy / "report.html").is_file()

@@ -53,6 +53,15 @@ def test_a_checkpoint_overwritten_inside_its_data_is_skipped_by_readers(tiny_run
     assert state["step"] == 20 and path.name == "step_00000020.pt"
 
 
+def test_a_truncated_checkpoint_is_said_to_be_truncated_not_to_fail_its_checksums(tiny_run_dir, tmp_path):
+    run = _copy(tiny_run_dir, tmp_path)
+    p = run / "checkpoints" / "step_00000030.pt"
+    p.write_bytes(p.read_bytes()[:200])
+    with pytest.warns(UserWarning, match=r"skipped unreadable step_00000030\.pt \(truncated or empty\)") as w:
+        assert RunFolder(run).load_checkpoint()[0]["step"] == 20
+    assert not any("checksums" in str(x.message) for x in w)
+
+
 def test_resume_sets_aside_a_checkpoint_overwritten_inside_its_data(tiny_run_dir, tmp_path):
     run = _copy(tiny_run_dir, tmp_path)
     _overwrite_tensor_bytes(run / "checkpoints" / "step_00000030.pt")
@@ -183,6 +192,25 @@ def test_a_run_folder_moved_while_locked_is_not_recreated(tmp_path):
         folder.unlock()
     assert not (tmp_path / "run").exists()
     assert len((tmp_path / "moved" / "metrics.jsonl").read_text().splitlines()) == 1
+
+
+def test_training_into_a_folder_moved_away_says_where_it_went_and_nothing_else(tmp_path, monkeypatch, capsys):
+    """The report at the end warned "report.html not rewritten: ... not a run folder; create one"
+    before the error that says where the run went."""
+    from conftest import TINY
+    real = RunFolder.save_snapshot
+
+    def move_then_save(self, step, arrays):
+        if step > 0 and (tmp_path / "run").exists():
+            os.rename(tmp_path / "run", tmp_path / "moved")
+        return real(self, step, arrays)
+    monkeypatch.setattr(RunFolder, "save_snapshot", move_then_save)
+    argv = ["train", "ring", "--out", str(tmp_path / "run")] + [a for kv in TINY for a in ("--set", kv)]
+    assert main(argv + ["--set", "train.progress=false"]) == 1
+    err = capsys.readouterr().err
+    assert f"was moved to {tmp_path / 'moved'}" in err
+    assert "report.html not rewritten" not in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists()
 
 
 def test_a_run_folder_deleted_while_locked_is_not_recreated(tmp_path):

@@ -44,8 +44,9 @@ def measure(x: Tensor) -> dict[str, Tensor]:
 class Vocab:
     """Word-level vocabulary; 0 is padding, 1 the unknown word."""
 
-    def __init__(self, words: list[str]):
-        self.words = ["<pad>", "<unk>"] + sorted(set(words))
+    def __init__(self, words: list[str], order: dict[str, str] | None = None):
+        # ``order``: a word's sort key where it is not the word itself (see ConditionalData)
+        self.words = ["<pad>", "<unk>"] + sorted(set(words), key=lambda w: (order or {}).get(w, w))
         self.index = {w: i for i, w in enumerate(self.words)}
 
     def __len__(self):
@@ -127,25 +128,32 @@ def class_names_record(dataset) -> dict:
     """{"class_names": [...]} for a checkpoint of a conditional run whose classes have names, else {}:
     a class's number is its place among them, so the same numbers on other names mean other classes."""
     names = getattr(dataset, "folder_names", None) if getattr(dataset, "condition_kind", None) else None
-    return {"class_names": list(names)} if names else {}
+    out = {"class_names": list(names)} if names else {}
+    vocab = getattr(dataset, "vocab", None) if getattr(dataset, "condition_kind", None) == "text" else None
+    if isinstance(vocab, Vocab):      # a caption's word ids: each word's embedding was trained as that word
+        out["caption_words"] = list(vocab.words)
+    return out
 
 
-def refuse_other_classes(was: list[str] | None, dataset, where: str = "the data"):
+def refuse_other_classes(state: dict, dataset, where: str = "the data"):
     """A conditional run opened on data whose class names or their order differ from those it trained
-    on (a folder renamed, data moved): G's class k would be sampled, measured and trained as another
-    class.  Checkpoints that recorded no names (older runs) are accepted as before."""
-    now = class_names_record(dataset).get("class_names")
-    if not was or not now or list(was) == now:
-        return
+    on (a folder renamed, data moved), or whose caption words have other ids: G's class k (or word
+    k) would be sampled, measured and trained as another.  Checkpoints that recorded neither (older
+    runs) are accepted as before."""
+    now = class_names_record(dataset)
+    for key, what in (("class_names", "class"), ("caption_words", "caption word")):
+        was, have = state.get(key), now.get(key)
+        if not was or not have or list(was) == have:
+            continue
 
-    def shown(names, k):
-        return repr(names[k]) if k < len(names) else "no class"
-    diff = [k for k in range(max(len(was), len(now))) if k >= len(was) or k >= len(now) or was[k] != now[k]]
-    said = "; ".join(f"class {k} was {shown(was, k)}, is now {shown(now, k)}" for k in diff[:3])
-    more = f" (and {len(diff) - 3} more)" if len(diff) > 3 else ""
-    raise ConfigError(f"{where} holds other class folders than this run trained on ({said}{more}): its class "
-                      "numbers would mean other classes; point data.path at the data the run trained on "
-                      "(--set data.path=...), or train a new run on these data")
+        def shown(names, k):
+            return repr(names[k]) if k < len(names) else "none"
+        diff = [k for k in range(max(len(was), len(have))) if k >= len(was) or k >= len(have) or was[k] != have[k]]
+        said = "; ".join(f"{what} {k} was {shown(was, k)}, is now {shown(have, k)}" for k in diff[:3])
+        more = f" (and {len(diff) - 3} more)" if len(diff) > 3 else ""
+        raise ConfigError(f"{where} holds other class folders than this run trained on ({said}{more}): its "
+                          f"{what} numbers would mean other {what}s; point data.path at the data the run "
+                          "trained on (--set data.path=...), or train a new run on these data")
 
 
 class ConditionalData:
@@ -175,7 +183,7 @@ class ConditionalData:
             raise ConfigError(f"condition.kind = {kind!r}: the data hold one class, so there is nothing to "
                               "condition on (a folder needs two or more class sub-folders); use "
                               "condition.kind = 'none'")
-        names = getattr(base, "class_names", None)
+        names = names_on_disk = getattr(base, "class_names", None)
         # the names --label takes and checkpoints record (folder names: NFC, as typed)
         self.folder_names = [unicodedata.normalize("NFC", n) for n in names] if names else None
         if self.folder_names:
@@ -208,7 +216,10 @@ class ConditionalData:
                 for a, _, _ in ATTRIBUTES])                  # (n_attr, n_classes)
             self.attr_bits = self.attributes(x, self.labels)  # (n, n_attr) of 0/1
             words = [w for _, lo, hi in ATTRIBUTES for w in (lo, hi)] + self.class_names + ["a"]
-            self.vocab = Vocab(words)
+            # ids in the order of the names as spelt on disk, as before names were normalised: a
+            # decomposed (NFD) name sorts elsewhere composed, and runs made then keep their word ids
+            spelt = ["-".join(n.replace("/", " ").lower().replace(",", " ").split()) for n in names_on_disk]
+            self.vocab = Vocab(words, dict(zip(self.class_names, spelt)) if names_on_disk else None)
             self.n_conditions = len(self.vocab)
         else:
             self.n_conditions = self.n_classes

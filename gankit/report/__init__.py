@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from gankit.runfolder import RunFolder
+from gankit.runfolder import RunFolder, RunFolderError
 
 LIVE_REFRESH_S = 15      # the live page reloads itself this often while the run trains
 
@@ -193,14 +193,19 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
         from gankit.data import build_run_dataset
         dataset = build_run_dataset(cfg, run_dir)
         text = getattr(dataset, "kind", None) == "text"
+        state = None
         if (text or getattr(dataset, "condition_kind", "none") != "none") and folder.checkpoints():
-            state = folder.load_checkpoint()[0]
+            try:
+                state = folder.load_checkpoint()[0]
+            except RunFolderError:      # none readable: the page comes from the records alone
+                pass
+        if state is not None:
             if text:                    # snapshots decode with it
                 from gankit.data.text import check_vocabulary
                 check_vocabulary(state.get("objective", {}).get("vocab"), dataset.vocab)
             from gankit.data.conditional import refuse_other_classes   # class k's grid is class k
             from gankit.data import data_named
-            refuse_other_classes(state.get("class_names"), dataset, data_named(cfg))
+            refuse_other_classes(state, dataset, data_named(cfg))
     records = folder.records()
     train = [r for r in records if r.get("kind") == "train"]
     # the run's result comes from evaluations at its own sampling temperature; the others apart

@@ -133,6 +133,10 @@ class RunFolder:
     def locked(self) -> bool:
         return self._lock.key is not None
 
+    def still_here(self):
+        """RunFolderError once the folder this process locked was moved or deleted."""
+        self._lock.still_here()
+
     def _remove_stale_temps(self):
         """Temp files of writers that were killed (only safe while this process holds the lock)."""
         for folder in (self.path, self.checkpoint_dir, self.samples_dir):
@@ -187,7 +191,7 @@ class RunFolder:
         for _, path in reversed(self.checkpoints()):
             if (why := self._checksum_failure(path)) is None:
                 break
-            self._set_aside(path, f"its data do not match their checksums: {why}")
+            self._set_aside(path, why)
 
     def _checksum_failure(self, path: Path) -> str | None:
         """checksum_failure, once per file version (claim_existing, then the load)."""
@@ -216,7 +220,7 @@ class RunFolder:
     def _writing(self, what: str, kept=lambda: ""):
         """A write the storage refuses (a full disk or quota, a file-size limit) ends in one
         RunFolderError naming ``what`` and ``kept()`` (what survives); others pass through."""
-        self._lock.still_here()
+        self.still_here()
         try:
             yield
         except Exception as e:
@@ -321,10 +325,13 @@ class RunFolder:
         made the newer ones unreadable.  Raises _Vanished when a listed file is gone."""
         errors = []
         for step, path in reversed(self.checkpoints()):
+            # torch.load does not check the zip's CRCs: overwritten bytes would load as weights
+            if (why := self._checksum_failure(path)) is not None:
+                if not path.exists():
+                    raise _Vanished(path.name)
+                errors.append(f"{path.name} ({why})")
+                continue
             try:
-                # torch.load does not check the zip's CRCs: overwritten bytes would load as weights
-                if (why := self._checksum_failure(path)) is not None:
-                    raise ValueError(f"its data do not match their checksums: {why}")
                 state = self.load_file(path)
                 if not isinstance(state, dict) or "models" not in state:
                     raise ValueError("not a gankit checkpoint")

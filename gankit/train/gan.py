@@ -44,7 +44,7 @@ from gankit.train.conditional import conditional_terms
 from gankit.train.gan_checks import (SUB_OPTIONS, _batch_fix, _batch_named, _minibatch_head,  # noqa: F401
                                      _need, _refuse_combinations, _spectral_normed, _warn_idle_sub_options)
 from gankit.train.loop import Phase, StepContext
-from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec, WarnAtTrainStart
+from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec, RefuseAtTrainStart, WarnAtTrainStart
 
 LOG4 = math.log(4.0)
 
@@ -105,7 +105,9 @@ class GANObjective(Objective):
                                   "scores several samples with different conditions); set one of them off")
             D = ctx.build_discriminator(data=R.PackedData(ctx.dataset, p.pack))
         if p.minibatch != "none":
-            D.head = _minibatch_head(D, cfg.train.batch_size, p, world)
+            D.head, refusal = _minibatch_head(D, cfg.train.batch_size, p, world)
+            if refusal:
+                self.callbacks.append(RefuseAtTrainStart(refusal))
         if p.spectral_norm:   # after the minibatch layers: they are D's layers too
             apply_spectral_norm(D)
         if p.feature_matching > 0:

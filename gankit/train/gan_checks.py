@@ -31,7 +31,7 @@ def _spectral_normed(D: nn.Module) -> bool:
     return False
 
 
-def _minibatch_head(D: nn.Module, batch_size: int, p: "GANParams", world: int) -> nn.Module:
+def _minibatch_head(D: nn.Module, batch_size: int, p: "GANParams", world: int) -> tuple[nn.Module, str | None]:
     """D's head with the read-out of minibatch std or discrimination features (objective.minibatch);
     ``batch_size`` is this process's share of the batch."""
     from gankit.nets.conditional import CondDiscriminator
@@ -43,24 +43,27 @@ def _minibatch_head(D: nn.Module, batch_size: int, p: "GANParams", world: int) -
                           "condition.d_mode=projection (or acgan, none), or objective.minibatch=none")
     _need(D, "head", "minibatch")
     rows = batch_size // p.pack
+    # refused when training starts, not here: runs trained so before these checks existed must
+    # still open to sample and evaluate (G does not read the statistics)
+    refusal = None
     if rows < 2:
         # the statistics would be one constant for every input: the remedy silently off
         why = ("one sample has no spread" if p.minibatch == "std"
                else "one sample has no other sample to compare with")
         step = p.pack * world
-        raise ConfigError(f"objective.minibatch={p.minibatch} with {_batch_named(batch_size, world, p.pack)}: "
-                          f"batch statistics need 2 or more samples, and {why}; set train.batch_size to "
-                          f"{2 * step} or more{f' (a multiple of {step})' * (step > 1)}, or "
-                          f"objective.minibatch=none")
+        refusal = (f"objective.minibatch={p.minibatch} with {_batch_named(batch_size, world, p.pack)}: "
+                   f"batch statistics need 2 or more samples, and {why}; set train.batch_size to "
+                   f"{2 * step} or more{f' (a multiple of {step})' * (step > 1)}, or "
+                   f"objective.minibatch=none")
     if p.minibatch == "std":
         # D's training batches must split into whole groups (a group at least the batch
         # is the whole batch, as in Karras et al.); the forward's one-group fallback is
         # for the other sizes D scores at evaluation (grids, samples)
         g = p.minibatch_group
         if g == 1:
-            raise ConfigError("objective.minibatch_group=1: a group of one sample has no spread, so D "
-                              "reads the same constant for every input; set objective.minibatch_group "
-                              "to 2 or more (Karras et al.: 4), or 0 for the whole batch")
+            refusal = ("objective.minibatch_group=1: a group of one sample has no spread, so D "
+                       "reads the same constant for every input; set objective.minibatch_group "
+                       "to 2 or more (Karras et al.: 4), or 0 for the whole batch")
         if 0 < g < rows and rows % g:
             seen = _batch_named(batch_size, world, p.pack)
             raise ConfigError(f"objective.minibatch_group: {seen} is not a multiple of {g}; set "
@@ -75,7 +78,7 @@ def _minibatch_head(D: nn.Module, batch_size: int, p: "GANParams", world: int) -
         raise ConfigError(f"objective.minibatch with objective.spectral_norm=true: D's head "
                           f"({type(D.head).__name__}) must be one linear layer, normalised with the "
                           f"read-out of the batch statistics; set one of the two options off")
-    return R.MinibatchHead(D.head, stats, joint=p.spectral_norm)
+    return R.MinibatchHead(D.head, stats, joint=p.spectral_norm), refusal
 
 
 def _refuse_combinations(cfg, p: "GANParams"):

@@ -197,6 +197,17 @@ def no_text(dataset, objective: str):
                           f"train text data with objective.name=seqgan (see docs/sequence.md)")
 
 
+class RefuseAtTrainStart:
+    """Callback: a ConfigError when training starts or resumes, for settings a run cannot train
+    with but may still be opened with to evaluate or sample (e.g. one trained before the check)."""
+
+    def __init__(self, message: str):
+        self.message = message
+
+    def on_train_start(self, trainer):
+        raise ConfigError(self.message)
+
+
 class WarnAtTrainStart:
     """Callback: a warning each time training starts or resumes (not when the run is only
     opened to evaluate or sample)."""

@@ -93,9 +93,6 @@ class MinibatchStd(nn.Module):
 
     def __init__(self, group_size: int = 4, eps: float = 1e-8):
         super().__init__()
-        if group_size == 1:   # its std would be the constant sqrt(eps) for every input
-            raise ValueError("MinibatchStd: a group of 1 sample has no spread; use group_size 2 or more "
-                             "(0: the whole batch)")
         self.group_size, self.eps = group_size, eps
 
     def forward(self, h: Tensor) -> Tensor:

@@ -148,7 +148,7 @@ class RunState:
         Likewise class folders renamed or reordered since (a conditional run's class numbers would
         mean other classes)."""
         where = data_named(self.cfg)
-        refuse_other_classes(state.get("class_names"), self.dataset, where)
+        refuse_other_classes(state, self.dataset, where)
         was, now = state.get("data_cut"), self._data_cut()
         if was is None or now is None or tuple(was) == now:
             return
