@@ -469,3 +469,24 @@ def test_a_dollar_in_a_run_name_prints_in_compare_figures():
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["r$\\frac$x", "costs $5 and $6"]
     assert not any(t.get_parse_math() for t in fig.legends[0].get_texts())
     assert png(fig, "compare")
+
+
+def test_numbers_measured_with_other_eval_settings_are_said_so(tiny, tmp_path):
+    """A later `gankit eval --metrics X --set eval.n_samples=N` re-measures X only: the report's
+    table then mixes numbers of two sample counts, and said nothing."""
+    from gankit.cli import main
+    from gankit.report import mixed_settings_note
+    a = {"modes_covered": 8, "settings": {"n_samples": 500, "metrics": [], "threads": 0}}
+    b = {"jsd": 0.1, "settings": {"n_samples": 2500, "metrics": ["jsd"], "threads": 2}}
+    assert mixed_settings_note({"modes_covered": a, "settings": b, "jsd": b}) == (
+        "These numbers were measured with different eval settings: n_samples 500 (modes_covered); "
+        "n_samples 2500 (jsd).")
+    same = dict(b, settings={"n_samples": 500, "metrics": ["jsd"], "threads": 1})   # asked / threads: no
+    assert mixed_settings_note({"modes_covered": a, "jsd": same}) == ""
+    run = tmp_path / "r"
+    assert main(["train", "ring", "--out", str(run)] + [a for kv in tiny for a in ("--set", kv)]) == 0
+    assert "different eval settings" not in (run / "report.html").read_text()
+    assert main(["eval", str(run), "--metrics", "jsd", "--set", "eval.n_samples=300"]) == 0
+    assert main(["report", str(run)]) == 0
+    page = (run / "report.html").read_text()
+    assert "measured with different eval settings: n_samples" in page and "n_samples 300 (" in page

@@ -88,6 +88,31 @@ def _measuring(settings) -> dict | None:
     return {k: v for k, v in settings.items() if k not in NOT_MEASURING}
 
 
+def mixed_settings_note(sources: dict[str, dict]) -> str:
+    """A sentence when the final evaluation's numbers were measured with different eval settings
+    (a later ``gankit eval --metrics X --set eval.n_samples=N`` re-measured some): which settings
+    differ and which numbers each value holds; "" when they agree."""
+    import json
+
+    from gankit.report.metricinfo import META_KEYS, is_measured
+    by: dict[str, list[str]] = {}
+    kept: dict[str, dict] = {}
+    for key, rec in sources.items():
+        if key in META_KEYS or not is_measured(rec.get(key)):
+            continue
+        mine = _measuring(rec.get("settings")) or {}
+        tag = json.dumps(mine, sort_keys=True, default=str)
+        by.setdefault(tag, []).append(key)
+        kept[tag] = mine
+    if len(by) < 2:
+        return ""
+    names = sorted({k for m in kept.values() for k in m
+                    if len({json.dumps(m2.get(k), default=str) for m2 in kept.values()}) > 1})
+    parts = [", ".join(f"{n} {kept[tag].get(n, 'unrecorded')}" for n in names) + f" ({', '.join(keys)})"
+             for tag, keys in by.items()]
+    return "These numbers were measured with different eval settings: " + "; ".join(parts) + "."
+
+
 def _matching_reference(sources: dict[str, dict], refs: list[dict]) -> dict | None:
     """The real-data reference of each number of the final evaluation: the newest reference
     record with the eval settings of the record that supplied that number (after a partial
@@ -228,6 +253,7 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
 
     last = MI.final_eval(evals)
     reference = _matching_reference(MI.final_sources(evals), refs)
+    mixed = mixed_settings_note(MI.final_sources(evals))
     groups = MI.groups(last, reference, infos) if last else []
     headline = [dict(row, metric=g["metric"]) for g in groups for row in g["rows"] if row["better"]][:6]
     curves = [_temperature_section(elsewhere, own, infos)] if elsewhere else []
@@ -270,7 +296,7 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
                   ("loss", cfg.loss.name), ("objective", cfg.objective.name), ("seed", str(cfg.seed)),
                   ("batch", str(cfg.train.batch_size)), ("snapshots", str(len(snaps))),
                   ("device", cfg.train.device)],
-        "headline": headline, "eval_step": last["step"] if last else None, "groups": groups,
+        "headline": headline, "eval_step": last["step"] if last else None, "groups": groups, "mixed": mixed,
         "reference": reference, "sections": sections, "curves": curves, "sessions": sessions,
         "config": C.dumps_toml(cfg),
     }
