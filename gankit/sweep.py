@@ -17,15 +17,16 @@ evaluation) and, for runs with rejection sampling (objective.drs), g_alone: G's 
 """
 from __future__ import annotations
 
-import argparse
 import json
-import math
 import multiprocessing
 import os
+import shutil
+import signal
 import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,10 +35,16 @@ from typing import Callable
 from gankit import config as C
 from gankit.config import ConfigError
 from gankit.identity import run_identity
-from gankit.io import INF_STRINGS
+from gankit.sweep_table import (NOT_METRICS as _NOT_METRICS, _is_num, fmt, markdown_table,  # noqa: F401
+                                mean_se, pm, summarise)
 
-# bookkeeping numbers of a record that are not measurements
-_NOT_METRICS = {"seed", "steps", "wall_s"}
+
+class SweepInterrupted(Exception):
+    """SIGINT stopped a sweep; the runs that had finished are in the results file."""
+
+    def __init__(self, recorded: int, remaining: int, results_path):
+        super().__init__(f"sweep interrupted: {recorded} runs recorded in {results_path}; rerun with "
+                         f"--resume to run the other {remaining} (interrupted runs start over)")
 
 
 def _stderr(msg: str) -> None:
@@ -54,31 +61,54 @@ class Job:
     raw: dict | None = None          # the config itself, e.g. SOURCE with its [data] swapped
     tags: dict = field(default_factory=dict)
     imports: list[str] = field(default_factory=list)   # `gankit --import` modules: a spawned worker imports them
+    # the config as resolve() found it (seed and overrides applied): a worker trains this, not
+    # what the source file says by the time the job starts
+    resolved: dict | None = field(default=None, repr=False)
 
     def config(self, extra: list[str] = ()):
         """The resolved RunConfig; ConfigError for a bad source or override."""
+        if self.resolved is not None:
+            return C.load(self.resolved, list(extra))
         return C.load(self.raw if self.raw is not None else self.source,
                       [*self.overrides, f"seed={self.seed}", *extra])
+
+    def resolve(self) -> "Job":
+        """Fix the config now (a TOML edited while the sweep runs does not change this job)."""
+        if self.resolved is None:
+            self.resolved = C.to_dict(self.config())
+        return self
 
     @property
     def identity(self) -> str:
         # of the config as given, before run_job's fixed cadences (as recorded runs were hashed)
-        return run_identity(self.config())
+        return run_identity(self.resolved if self.resolved is not None else self.config())
 
 
 def parse_variant(text: str) -> tuple[str, str, list[str]]:
-    """``[LABEL=]SOURCE[@KEY=VALUE...]`` -> (label, source, overrides); the label defaults to text."""
+    """``[LABEL=]SOURCE[@KEY=VALUE...]`` -> (label, source, overrides); the label defaults to text.
+
+    Every "@" starts an override and the first "=" ends the label; neither has an escape."""
     head, *overrides = text.split("@")
     label, source = head.split("=", 1) if "=" in head else (text, head)
     if not label or not source:
         raise ConfigError(f"variant {text!r}: expected [LABEL=]SOURCE[@KEY=VALUE...], "
                           "e.g. fast=ring@train.steps=2000")
+    if "=" in source and not Path(source).exists():
+        raise ConfigError(f"variant {text!r}: label {label!r}, then source {source!r}, which no preset or file "
+                          "is named; a label cannot contain '=' (write e.g. lr1e-4=ring-vanilla)")
+    if any(c in label for c in "\r\n"):
+        raise ConfigError(f"variant {text!r}: a label cannot hold a line break (it would break the table's row)")
     for o in overrides:
-        C.parse_override(o)   # ConfigError now rather than in a worker
+        try:
+            C.parse_override(o)   # ConfigError now rather than in a worker
+        except ConfigError as e:
+            raise ConfigError(f"variant {label}: override {o!r}: {str(e).split(': ', 1)[-1]} ('@' starts each "
+                              "override and has no escape: a value holding '@' can only be given with "
+                              "--set KEY=VALUE, for every variant)") from None
     return label, source, overrides
 
 
-def run_job(job: Job, metrics: list[str] | None = None, g_alone: bool = True) -> dict:
+def run_job(job: Job, metrics: list[str] | None = None, g_alone: bool = True, tmp_root=None) -> dict:
     """Train and evaluate one job here, on one thread; ``metrics`` None: all that apply.
 
     With ``g_alone``, a run with rejection sampling (objective.drs) is also evaluated on G's own
@@ -97,7 +127,7 @@ def run_job(job: Job, metrics: list[str] | None = None, g_alone: bool = True) ->
                       f"train.checkpoint_every={steps}", "train.eval_every=0", "train.n_fixed=500",
                       f"train.log_every={max(50, steps // 20)}"])
     extra = {}
-    with tempfile.TemporaryDirectory(prefix="gankit-sweep-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="gankit-sweep-", dir=tmp_root) as tmp:
         w0 = time.perf_counter()
         run = Run.create(cfg, Path(tmp) / "run")
         # training's CPU only: building the run (data, nets, the memory check, whose first meta
@@ -194,203 +224,164 @@ def _env(**values):
 
 def _describe(job: Job, r: dict) -> str:
     nums = ", ".join(f"{k} {v:.4g}" for k, v in r.items() if _is_num(v) and k not in _NOT_METRICS)
-    return " ".join([job.label, *map(str, job.tags.values()), f"seed {job.seed}:", nums])
+    return " ".join([job.label, *map(str, job.tags.values()), f"seed {job.seed}:", nums]).rstrip()
+
+
+def only_asked(record: dict, metrics) -> dict:
+    """A reused record without the numbers of metrics not asked now: a row must not mix a
+    metric some seeds measured in an earlier sweep with seeds that never measured it."""
+    if not isinstance(metrics, list):
+        return record
+    from gankit.metrics.base import declared_by
+    out = {}
+    for k, v in record.items():
+        m = declared_by(k) if k not in ("label", "config_hash") else None
+        if m is None or m.name in metrics:
+            out[k] = only_asked(v, metrics) if k == "g_alone" and isinstance(v, dict) else v
+    return out
+
+
+def _worker_start():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # the main process stops the sweep and its workers
+
+
+def _work(job: Job, metrics, tmp_root: str, i: int):
+    """run_job in a worker: ("ok", record) or ("error", type name, message) -- an exception object
+    that cannot be unpickled in the main process would break the whole pool.  The marker files
+    tell the main process which run a worker that died held."""
+    marks = Path(tmp_root)
+    (marks / f"started-{i}").write_text(str(os.getpid()))
+    try:
+        return ("ok", run_job(job, metrics, tmp_root=tmp_root))
+    except Exception as e:
+        return ("error", type(e).__name__, " ".join(str(e).split()) or repr(e))
+    finally:
+        (marks / f"ended-{i}").touch()
+
+
+def _death(proc) -> str:
+    code = getattr(proc, "exitcode", None)
+    if code is not None and code < 0:
+        name = signal.Signals(-code).name if -code in signal.valid_signals() else f"signal {-code}"
+        why = "killed, likely out of memory: try fewer --workers" if -code == signal.SIGKILL else "killed"
+        return f"worker process died ({name}: {why})"
+    return "worker process died" + (f" (exit code {code})" if code is not None else " (killed? out of memory?)")
 
 
 def run_sweep(jobs: list[Job], results_path: str | Path, workers: int = 2,
               metrics: list[str] | None = None, resume: bool = False,
               log: Callable[[str], None] = _stderr, identify: Callable[[dict], str] | None = None,
-              record: Callable[[dict], dict] | None = None, failed: list | None = None) -> list[dict]:
+              record: Callable[[dict], dict] | None = None, failed: list | None = None,
+              failures: dict | None = None) -> list[dict]:
     """Run ``jobs`` in ``workers`` processes; returns the records (reused ones first).
 
     Each record is appended to results_path as soon as its run ends; a failed run (an exception,
-    e.g. a NaN loss) is logged and the sweep goes on.  ``record`` reshapes a record before it is
-    stored (a benchmark keeping its own format); ``identify``: see reuse.  ``failed`` collects
-    "label seed N: error" for each run that failed."""
+    e.g. a NaN loss, or its worker process dying) is logged and the sweep goes on.  ``record``
+    reshapes a record before it is stored (a benchmark keeping its own format); ``identify``:
+    see reuse.  ``failed`` collects "label seed N: error" for each run that failed, ``failures``
+    maps (label, seed) to the error's type.  SIGINT raises SweepInterrupted."""
     for j in jobs:
-        j.identity   # a bad source or override fails here, before any training
-    results, todo = reuse(jobs, results_path, identify, log, metrics) if resume else ([], list(jobs))
+        j.resolve()   # a bad source or override fails here, before any training; one config per job
+    path = Path(results_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    from gankit.io import lock_file, release_lock
+    # two sweeps on one file would both find the same runs missing and train them twice
+    key, holder = lock_file(path.with_name(path.name + ".lock"))
+    if key is None:
+        raise ConfigError(f"--results {path} is in use by another sweep (PID {holder}); give this one its own "
+                          "--results file, or wait for that one and rerun with --resume")
+    try:
+        return _run_locked(jobs, path, workers, metrics, resume, log, identify, record, failed, failures)
+    finally:
+        release_lock(key)
+
+
+def _run_locked(jobs, path, workers, metrics, resume, log, identify, record, failed, failures):
+    results, todo = reuse(jobs, path, identify, log, metrics) if resume else ([], list(jobs))
+    results = [only_asked(r, metrics) for r in results]
     log(f"{len(todo)} runs on {workers} workers" + (f", {len(results)} reused" if results else ""))
     if not todo:
         return results
-    path = Path(results_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # spawned workers import torch afresh, so OMP_NUM_THREADS=1 holds from their start (a forked
-    # child would inherit the parent's thread pools)
-    with _env(OMP_NUM_THREADS="1"), ProcessPoolExecutor(
-            workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futs = {pool.submit(run_job, j, metrics): j for j in todo}
-        for f in as_completed(futs):
-            j = futs[f]
-            try:
-                r = f.result()
-            except Exception as e:   # one failed run is reported, not fatal
-                log(f"FAILED {_describe(j, {})} {type(e).__name__}: {e}")
-                if failed is not None:
-                    failed.append(f"{j.label} seed {j.seed}: {type(e).__name__}")
-                continue
-            r = record(r) if record else r
-            results.append(r)
-            _append(path, r)
-            log(_describe(j, r))
+    tmp_root = tempfile.mkdtemp(prefix="gankit-sweep-")   # run folders and markers; removed at the end
+
+    def fail(j, kind, msg):
+        log(f"FAILED {_describe(j, {})} {kind}: {msg}")
+        if failed is not None:
+            failed.append(f"{j.label} seed {j.seed}: {kind}")
+        if failures is not None:
+            failures[(j.label, j.seed)] = kind
+
+    def take(j, out):
+        if out[0] != "ok":
+            return fail(j, out[1], out[2])
+        r = record(out[1]) if record else out[1]
+        results.append(r)
+        _append(path, r)
+        log(_describe(j, r))
+
+    pending = dict(enumerate(todo))
+    try:
+        # spawned workers import torch afresh, so OMP_NUM_THREADS=1 holds from their start (a
+        # forked child would inherit the parent's thread pools)
+        with _env(OMP_NUM_THREADS="1"):
+            while pending:     # a worker that died breaks the pool: a new one runs the rest
+                pool = ProcessPoolExecutor(min(workers, len(pending)), initializer=_worker_start,
+                                           mp_context=multiprocessing.get_context("spawn"))
+                futs, procs, broken = {}, {}, False
+                try:
+                    for i, j in pending.items():
+                        futs[pool.submit(_work, j, metrics, tmp_root, i)] = i
+                        procs.update(pool._processes or {})   # to tell how a worker ended
+                    for f in as_completed(futs):
+                        try:
+                            out = f.result()
+                        except BrokenProcessPool:
+                            broken = True
+                            continue
+                        take(pending.pop(futs[f]), out)
+                except KeyboardInterrupt:
+                    procs.update(pool._processes or {})
+                    for f, i in futs.items():   # finished while we were stopped: keep them
+                        if i in pending and f.done() and not f.cancelled() and f.exception() is None:
+                            take(pending.pop(i), f.result())
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    for p in procs.values():
+                        p.kill()
+                    for p in procs.values():
+                        p.join(5)
+                    raise SweepInterrupted(len(results), len(jobs) - len(results), path) from None
+                procs.update(pool._processes or {})
+                pool.shutdown(wait=True)
+                if broken:
+                    _blame(pending, procs, tmp_root, fail)
+    finally:
+        shutil.rmtree(tmp_root, ignore_errors=True)
     return results
 
 
-def _is_num(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+def _blame(pending: dict, procs: dict, tmp_root: str, fail) -> None:
+    """After a worker died: fail the run it held; the runs beside it (stopped by the pool) and
+    those not started stay pending.  A run whose worker handled the pool's SIGTERM wrote its end
+    marker; the dead one could not."""
+    root = Path(tmp_root)
+    held = {}
+    for i in list(pending):
+        start = root / f"started-{i}"
+        if start.exists():
+            held[i] = procs.get(int(start.read_text() or 0))
+            start.unlink()
+            ended = root / f"ended-{i}"
+            if ended.exists():
+                ended.unlink()
+                held.pop(i)
+    dead = {i: p for i, p in held.items() if getattr(p, "exitcode", None) != -signal.SIGTERM} or held
+    if not dead:    # died before starting any run (its start-up failed): it would die again
+        dead = {i: None for i in pending}
+    for i, p in dead.items():
+        fail(pending.pop(i), "WorkerDied", _death(p))
 
 
-def mean_se(xs: list[float]) -> tuple[float, float]:
-    """Mean and standard error of the mean (nan for one value)."""
-    n = len(xs)
-    mu = sum(xs) / n
-    if n < 2:
-        return mu, float("nan")
-    return mu, math.sqrt(sum((x - mu) ** 2 for x in xs) / (n - 1) / n)
-
-
-def pm(mu: float, se: float, digits: int) -> str:
-    """``mean ± s.e.``, or just the mean when there is no s.e. (one value)."""
-    return f"{mu:.{digits}f} ± {se:.{digits}f}" if se == se else f"{mu:.{digits}f}"
-
-
-def fmt(xs: list[float], digits: int) -> str:
-    return pm(*mean_se(xs), digits)
-
-
-def summarise(results: list[dict], group_by=("label",), keys: list[str] | None = None) -> list[dict]:
-    """One row per group (first seen first): its group_by values, n (runs) and, per key,
-    (mean, standard error) over the runs where the key is a finite number.  keys None: every
-    numeric top-level key of the records but bookkeeping (seed, steps, wall_s)."""
-    if keys is None:
-        keys = list(dict.fromkeys(k for r in results for k, v in r.items()
-                                  if (_is_num(v) or v in _INFINITE) and k not in _NOT_METRICS))
-    groups: dict[tuple, list[dict]] = {}
-    for r in results:
-        groups.setdefault(tuple(r.get(g) for g in group_by), []).append(r)
-    rows = []
-    for values, rs in groups.items():
-        row = {**dict(zip(group_by, values)), "n": len(rs)}
-        for k in keys:
-            xs = [r[k] for r in rs if _is_num(r.get(k))]
-            ends = {math.copysign(math.inf, 1 if r[k] in ("inf", math.inf) else -1) for r in rs
-                    if r.get(k) in _INFINITE}
-            if ends:     # a run at an infinite end (records write "inf"): the mean is there too
-                row[k] = (ends.pop() if len(ends) == 1 else float("nan"), float("nan"))
-            elif xs:
-                row[k] = mean_se(xs)
-        rows.append(row)
-    return rows
-
-
-# an infinite result as records write it ("inf") or as Python holds it
-_INFINITE = (*INF_STRINGS, math.inf, -math.inf)
-
-
-def _digits(mu: float) -> int:
-    """Decimals: three below 1, more for small values, so 0.0027 is not 0.003 and 4e-4 not 0.000."""
-    if not math.isfinite(mu) or abs(mu) >= 1 or mu == 0:
-        return 0 if abs(mu) >= 100 else 1 if abs(mu) >= 10 else 2 if abs(mu) >= 1 else 3
-    return min(6, max(3, 2 - math.floor(math.log10(abs(mu)))))
-
-
-def _cell(v) -> str:
-    """A table cell: a "|" in a label would start another column."""
-    return str(v).replace("|", "\\|")
-
-
-def markdown_table(rows: list[dict], group_by=("label",), keys: list[str] | None = None) -> str:
-    """Markdown table of summarise's rows: group columns, runs, then mean ± s.e. per key."""
-    keys = keys if keys is not None else list(dict.fromkeys(
-        k for row in rows for k in row if k not in (*group_by, "n")))
-    lines = ["| " + " | ".join(_cell(c) for c in [*group_by, "runs", *keys]) + " |",
-             "|" + "---|" * (len(group_by) + 1 + len(keys))]
-    for row in rows:
-        cells = [_cell(row[g]) for g in group_by] + [str(row["n"])]
-        cells += [pm(*row[k], _digits(row[k][0])) if k in row else "–" for k in keys]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def _cmd_sweep(a) -> None:
-    if a.seeds < 1:
-        raise ConfigError(f"--seeds must be at least 1, got {a.seeds}")
-    if a.workers < 1:
-        raise ConfigError(f"--workers must be at least 1, got {a.workers}")
-    variants = [parse_variant(v) for v in a.variants]
-    labels = [v[0] for v in variants]
-    if len(set(labels)) < len(labels):
-        raise ConfigError(f"two variants share a label ({', '.join(labels)}); name them LABEL=SOURCE")
-    imports = list(getattr(a, "imports", None) or [])
-    # each job's seed is its own (--first-seed, --seeds): one given here would be dropped
-    for label, _, ov in variants:
-        if any(o.split("=", 1)[0].strip() == "seed" for o in ov + a.set):
-            raise ConfigError(f"variant {label}: seed is set per job; drop seed=... and use "
-                              "--first-seed N --seeds K")
-    # the variant's own @KEY=VALUE is the more specific: it comes last, so it wins over --set
-    jobs = [Job(label, src, a.set + ov, s, imports=imports) for label, src, ov in variants
-            for s in range(a.first_seed, a.first_seed + a.seeds)]
-    for j in jobs[::a.seeds]:
-        j.config()            # a bad variant fails here; the configs' own imports register their metrics
-    metrics = [m for m in (a.metrics or "").split(",") if m] or None
-    if metrics:
-        from gankit.registry import METRICS
-        unknown = [m for m in metrics if m not in METRICS.names()]
-        if unknown:
-            raise ConfigError(f"--metrics: unknown {', '.join(unknown)}; valid: {', '.join(METRICS.names())}")
-    if Path(a.results).is_dir():
-        raise ConfigError(f"--results {a.results} is a folder; name the JSONL file the runs' results go to, "
-                          f"e.g. --results {Path(a.results) / 'sweep.jsonl'}")
-    if a.table_only:   # tabulate what the results file holds for these jobs, train nothing
-        if not Path(a.results).is_file():
-            raise ConfigError(f"--table-only: no results file {a.results}; give the --results of the sweep "
-                              "that ran these variants")
-        results, missing = reuse(jobs, a.results)
-        if missing:
-            print(f"gankit: {len(missing)} of {len(jobs)} runs are not in {a.results} (e.g. {missing[0].label} "
-                  f"seed {missing[0].seed}); the table holds the others", file=sys.stderr)
-    failed: list[str] = []
-    if not a.table_only:
-        results = run_sweep(jobs, a.results, a.workers, metrics, a.resume, failed=failed)
-    ordered = []   # variants in command-line order; a DRS run also gets a row of G's own samples
-    for label in labels:
-        rs = [r for r in results if r["label"] == label]
-        ordered += rs + [{**r, **r["g_alone"], "label": f"{label}: G alone, no rejection"}
-                         for r in rs if isinstance(r.get("g_alone"), dict)]
-    md = ("Mean ± standard error over seeds; cpu_s: CPU seconds of training on 1 thread.\n\n"
-          + markdown_table(summarise(ordered)))
-    print(md)
-    if a.out:
-        from gankit.io import write_text_atomic
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(a.out, md)    # a failed write keeps an older table whole
-    if failed:     # the table holds the runs that finished; the sweep itself did not
-        print(f"gankit: {len(failed)} of {len(jobs)} runs failed ({'; '.join(failed)}); their errors are "
-              "above", file=sys.stderr)
-        return 1
-
-
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    """Add the ``sweep`` sub-command to an argparse subparsers object."""
-    p = subparsers.add_parser(
-        "sweep", help="train variants x seeds in parallel; table of mean ± standard error",
-        description="Train every VARIANT for every seed (one process and thread per run), append "
-                    "each result to --results, print a markdown table of mean ± standard error.",
-        epilog="VARIANT: [LABEL=]SOURCE[@KEY=VALUE@...], SOURCE a preset or .toml file, e.g. "
-               "gankit sweep ring-vanilla fast=ring@train.steps=2000 --seeds 5")
-    p.add_argument("variants", nargs="+", metavar="VARIANT", help="[LABEL=]SOURCE[@KEY=VALUE...]")
-    p.add_argument("--seeds", type=int, default=3, help="seeds per variant (default 3)")
-    p.add_argument("--first-seed", type=int, default=0, help="seeds run from this one up")
-    p.add_argument("--workers", type=int, default=2, help="parallel worker processes, 1 thread each")
-    p.add_argument("--metrics", default=None, help="comma separated, e.g. modes,jsd (default: all that "
-                   "apply)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override for every variant (repeatable); a variant's own @KEY=VALUE wins")
-    p.add_argument("--results", default="runs/sweep.jsonl", help="JSONL of finished runs (appended)")
-    p.add_argument("--resume", action="store_true",
-                   help="reuse runs of the same resolved config already in --results (any label)")
-    p.add_argument("--table-only", action="store_true",
-                   help="only tabulate the runs already in --results, train none")
-    p.add_argument("--out", default=None, help="also write the markdown table here")
-    p.set_defaults(fn=_cmd_sweep)
-    return p
+def add_parser(subparsers):
+    """Add the ``sweep`` sub-command (gankit.sweep_cli) to an argparse subparsers object."""
+    from gankit.sweep_cli import add_parser as add
+    return add(subparsers)

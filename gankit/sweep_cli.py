@@ -1,0 +1,155 @@
+"""``gankit sweep``: variants x seeds from the command line, and their table.
+
+Everything a user can get wrong is refused before any training (a bad variant, a metric that
+does not apply to a variant's data, --out naming the results file); the table gives every
+variant a row, ``done/asked`` runs where fewer ran, and a note naming failed or missing runs.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from gankit import sweep as S
+from gankit.config import ConfigError
+from gankit.sweep_table import markdown_table, summarise
+
+
+def _check_metrics(variants, jobs, seeds: int, metrics) -> None:
+    """Each named metric must apply to each variant's data: found now, not after training."""
+    from gankit.data import build_dataset
+    from gankit.registry import METRICS
+    unknown = [m for m in metrics if m not in METRICS.names()]
+    if unknown:
+        raise ConfigError(f"--metrics: unknown {', '.join(unknown)}; valid: {', '.join(METRICS.names())}")
+    off = []
+    for (label, _, _), j in zip(variants, jobs[::seeds]):
+        ds = build_dataset(j.config())
+        for name in metrics:
+            m = METRICS.build(name, where="--metrics")
+            if not (getattr(m.applies, "strict", None) or m.applies)(ds):
+                why = f"it needs {m.needs}" if m.needs else m.help
+                off.append(f"variant {label}: metric {name!r} does not apply to its data ({type(ds).__name__}; {why})")
+    if off:
+        raise ConfigError("; ".join(off) + "; drop it from --metrics, or sweep that variant separately")
+
+
+def _cmd_sweep(a) -> int | None:
+    if a.seeds < 1:
+        raise ConfigError(f"--seeds must be at least 1, got {a.seeds}")
+    if a.workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {a.workers}")
+    if a.out and Path(a.out).resolve() == Path(a.results).resolve():
+        raise ConfigError(f"--out and --results name the same file ({a.results}); the table would replace "
+                          "the recorded runs: give --out another file, e.g. table.md")
+    variants = [S.parse_variant(v) for v in a.variants]
+    labels = [v[0] for v in variants]
+    if len(set(labels)) < len(labels):
+        raise ConfigError(f"two variants share a label ({', '.join(labels)}); name them LABEL=SOURCE")
+    imports = list(getattr(a, "imports", None) or [])
+    # each job's seed is its own (--first-seed, --seeds): one given here would be dropped
+    for label, _, ov in variants:
+        if any(o.split("=", 1)[0].strip() == "seed" for o in ov + a.set):
+            raise ConfigError(f"variant {label}: seed is set per job; drop seed=... and use "
+                              "--first-seed N --seeds K")
+    # the variant's own @KEY=VALUE is the more specific: it comes last, so it wins over --set
+    jobs = [S.Job(label, src, a.set + ov, s, imports=imports) for label, src, ov in variants
+            for s in range(a.first_seed, a.first_seed + a.seeds)]
+    for j in jobs[::a.seeds]:
+        try:   # a bad variant fails here; the configs' own imports register their metrics
+            j.config()
+        except ConfigError as e:
+            raise ConfigError(f"variant {j.label}: {e}") from None
+    metrics = [m for m in (a.metrics or "").split(",") if m] or None
+    if Path(a.results).is_dir():
+        raise ConfigError(f"--results {a.results} is a folder; name the JSONL file the runs' results go to, "
+                          f"e.g. --results {Path(a.results) / 'sweep.jsonl'}")
+    missing: list[S.Job] = []
+    if a.table_only:   # tabulate what the results file holds for these jobs, train nothing
+        if not Path(a.results).is_file():
+            raise ConfigError(f"--table-only: no results file {a.results}; give the --results of the sweep "
+                              "that ran these variants")
+        results, missing = S.reuse(jobs, a.results)
+        results = [S.only_asked(r, metrics) for r in results]
+        if missing:
+            print(f"gankit: {len(missing)} of {len(jobs)} runs are not in {a.results} (e.g. {missing[0].label} "
+                  f"seed {missing[0].seed}); the table holds the others", file=sys.stderr)
+    elif metrics:
+        _check_metrics(variants, jobs, a.seeds, metrics)
+    failed: list[str] = []
+    failures: dict = {}
+    if not a.table_only:
+        try:
+            results = S.run_sweep(jobs, a.results, a.workers, metrics, a.resume, failed=failed,
+                                failures=failures)
+        except S.SweepInterrupted as e:
+            print(f"gankit: {e}", file=sys.stderr)
+            return 130
+    md = _table(labels, results, a.seeds, failures, missing, a.results)
+    print(md)
+    if a.out:
+        from gankit.io import write_text_atomic
+        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(a.out, md)    # a failed write keeps an older table whole
+    if failed:     # the table holds the runs that finished; the sweep itself did not
+        print(f"gankit: {len(failed)} of {len(jobs)} runs failed ({'; '.join(failed)}); their errors are "
+              "above", file=sys.stderr)
+        return 1
+    if a.table_only and len(missing) == len(jobs):
+        return 1
+
+
+def _table(labels, results, seeds, failures, missing, results_path) -> str:
+    """The markdown table: a row per variant, even one with no run done (runs 0/N), and a
+    note under it for each variant with failed or missing runs."""
+    ordered, rows, notes = [], [], []
+    for label in labels:   # variants in command-line order; a DRS run also gets a row of G's own samples
+        rs = [r for r in results if r["label"] == label]
+        alone = [{**r, **r["g_alone"], "label": f"{label}: G alone, no rejection"}
+                 for r in rs if isinstance(r.get("g_alone"), dict)]
+        ordered.append((label, rs, alone))
+    keys_rows = summarise([r for _, rs, alone in ordered for r in rs + alone])
+    by = {row["label"]: row for row in keys_rows}
+    for label, rs, alone in ordered:
+        rows.append({**by.get(label, {"label": label, "n": 0}), "asked": seeds})
+        if alone:
+            rows.append({**by[alone[0]["label"]], "asked": seeds})
+        bad = sorted({k for (lab, _), k in failures.items() if lab == label})
+        n_failed = sum(lab == label for lab, _ in failures)
+        n_missing = sum(j.label == label for j in missing)
+        if n_failed or n_missing:
+            why = [f"{n_failed} failed ({', '.join(bad)})"] if n_failed else []
+            why += [f"{n_missing} not in {results_path}"] if n_missing else []
+            notes.append(f"- {label}: {len(rs)}/{seeds} runs, {', '.join(why)}")
+    md = "Mean ± standard error over seeds; cpu_s: CPU seconds of training on 1 thread.\n\n" + markdown_table(rows)
+    return md + ("\n" + "\n".join(notes) + "\n" if notes else "")
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Add the ``sweep`` sub-command to an argparse subparsers object."""
+    p = subparsers.add_parser(
+        "sweep", help="train variants x seeds in parallel; table of mean ± standard error",
+        description="Train every VARIANT for every seed (one process and thread per run), append "
+                    "each result to --results, print a markdown table of mean ± standard error. "
+                    "Runs train in temporary folders that are deleted when they end: only their numbers "
+                    "are kept (to inspect one, train it with gankit train SOURCE --set seed=N).",
+        epilog="VARIANT: [LABEL=]SOURCE[@KEY=VALUE@...], SOURCE a preset or .toml file, e.g. "
+               "gankit sweep ring-vanilla fast=ring@train.steps=2000 --seeds 5. A LABEL cannot contain "
+               "'=' and '@' has no escape: a value holding '@' can only be given with --set.")
+    p.add_argument("variants", nargs="+", metavar="VARIANT", help="[LABEL=]SOURCE[@KEY=VALUE...]")
+    p.add_argument("--seeds", type=int, default=3, help="seeds per variant (default 3)")
+    p.add_argument("--first-seed", type=int, default=0, help="seeds run from this one up")
+    p.add_argument("--workers", type=int, default=2, help="parallel worker processes, 1 thread each")
+    p.add_argument("--metrics", default=None, help="comma separated, e.g. modes,jsd (default: all that "
+                   "apply)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override for every variant (repeatable); a variant's own @KEY=VALUE wins")
+    p.add_argument("--results", default="runs/sweep.jsonl",
+                   help="JSONL of finished runs (appended; one sweep at a time: FILE.lock is held while it trains)")
+    p.add_argument("--resume", action="store_true",
+                   help="reuse runs of the same resolved config already in --results (any label)")
+    p.add_argument("--table-only", action="store_true",
+                   help="only tabulate the runs already in --results, train none")
+    p.add_argument("--out", default=None, help="also write the markdown table here")
+    p.set_defaults(fn=_cmd_sweep)
+    return p

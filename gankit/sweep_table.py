@@ -1,0 +1,126 @@
+"""A sweep's table: mean ± standard error over seeds per variant, with what each cell covers.
+
+A cell that averages fewer runs than its row holds says so, ``2.50 ± 1.50 (2/3)``: a metric a
+run did not measure (left out with a warning) or a run that failed would otherwise shrink the
+mean's sample unseen.  A NaN result (records write it as null) counts as a run's result and
+makes the cell ``nan``, as an infinite one makes it ``inf``: skipping it would leave the mean of
+the runs that went well.
+"""
+from __future__ import annotations
+
+import math
+
+from gankit.io import INF_STRINGS
+
+# bookkeeping numbers of a record that are not measurements
+NOT_METRICS = {"seed", "steps", "wall_s"}
+
+# an infinite result as records write it ("inf") or as Python holds it
+_INFINITE = (*INF_STRINGS, math.inf, -math.inf)
+
+
+def _is_num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _is_nan(v) -> bool:
+    return isinstance(v, float) and math.isnan(v)
+
+
+def mean_se(xs: list[float]) -> tuple[float, float]:
+    """Mean and standard error of the mean (nan for one value)."""
+    n = len(xs)
+    mu = sum(xs) / n
+    if n < 2:
+        return mu, float("nan")
+    return mu, math.sqrt(sum((x - mu) ** 2 for x in xs) / (n - 1) / n)
+
+
+def pm(mu: float, se: float, digits: int) -> str:
+    """``mean ± s.e.``, or just the mean when there is no s.e. (one value)."""
+    return f"{mu:.{digits}f} ± {se:.{digits}f}" if se == se else f"{mu:.{digits}f}"
+
+
+def fmt(xs: list[float], digits: int) -> str:
+    return pm(*mean_se(xs), digits)
+
+
+def summarise(results: list[dict], group_by=("label",), keys: list[str] | None = None) -> list[dict]:
+    """One row per group (first seen first): its group_by values, n (runs), per key (mean,
+    standard error) over the runs that hold the key, and ``n_of``: per key, how many runs
+    those were.  A NaN (null in a record) or an infinity in any run is the cell's mean.  keys
+    None: every numeric top-level key of the records but bookkeeping (seed, steps, wall_s)."""
+    if keys is None:
+        keys = list(dict.fromkeys(k for r in results for k, v in r.items()
+                                  if (_is_num(v) or _is_nan(v) or v in _INFINITE) and k not in NOT_METRICS))
+    groups: dict[tuple, list[dict]] = {}
+    for r in results:
+        groups.setdefault(tuple(r.get(g) for g in group_by), []).append(r)
+    rows = []
+    for values, rs in groups.items():
+        row = {**dict(zip(group_by, values)), "n": len(rs), "n_of": {}}
+        for k in keys:
+            xs = [r[k] for r in rs if _is_num(r.get(k))]
+            nans = sum(1 for r in rs if k in r and (r[k] is None or _is_nan(r[k])))
+            ends = {math.copysign(math.inf, 1 if r[k] in ("inf", math.inf) else -1) for r in rs
+                    if r.get(k) in _INFINITE}
+            count = len(xs) + nans + sum(1 for r in rs if r.get(k) in _INFINITE)
+            if nans or len(ends) > 1:
+                row[k] = (float("nan"), float("nan"))
+            elif ends:     # a run at an infinite end (records write "inf"): the mean is there too
+                row[k] = (ends.pop(), float("nan"))
+            elif xs:
+                row[k] = mean_se(xs)
+            else:
+                continue
+            row["n_of"][k] = count
+        rows.append(row)
+    return rows
+
+
+def _digits(mu: float) -> int:
+    """Decimals: three below 1, more for small values, so 0.0027 is not 0.003 and 4e-4 not 0.000."""
+    if not math.isfinite(mu) or abs(mu) >= 1 or mu == 0:
+        return 0 if abs(mu) >= 100 else 1 if abs(mu) >= 10 else 2 if abs(mu) >= 1 else 3
+    return min(6, max(3, 2 - math.floor(math.log10(abs(mu)))))
+
+
+def value_cell(mu: float, se: float) -> str:
+    """``mean ± s.e.``: fixed decimals, or scientific notation below 1e-4, where six decimals
+    would print a p-value of 1e-64 as 0.000000."""
+    if math.isfinite(mu) and mu != 0 and abs(mu) < 1e-4:
+        return f"{mu:.2e} ± {se:.1e}" if se == se else f"{mu:.2e}"
+    return pm(mu, se, _digits(mu))
+
+
+def _cell(v) -> str:
+    """A table cell: a "|" would start another column and a line break end the row; a
+    backslash is escaped first, so a label's own "\\|" stays text."""
+    text = " ".join(str(v).splitlines()) if v is not None else ""
+    return text.replace("\\", "\\\\").replace("|", "\\|")
+
+
+# keys of a summarise row that are not columns
+_ROW_INFO = ("n", "n_of", "asked")
+
+
+def markdown_table(rows: list[dict], group_by=("label",), keys: list[str] | None = None) -> str:
+    """Markdown table of summarise's rows: group columns, runs, then mean ± s.e. per key.
+
+    runs reads ``done/asked`` where a row has ``asked`` and fewer ran; a cell covering fewer
+    runs than its row ends with ``(n/runs)``."""
+    keys = keys if keys is not None else list(dict.fromkeys(
+        k for row in rows for k in row if k not in (*group_by, *_ROW_INFO)))
+    lines = ["| " + " | ".join(_cell(c) for c in [*group_by, "runs", *keys]) + " |",
+             "|" + "---|" * (len(group_by) + 1 + len(keys))]
+    for row in rows:
+        n, asked = row["n"], row.get("asked")
+        cells = [_cell(row.get(g)) for g in group_by] + [f"{n}/{asked}" if asked not in (None, n) else str(n)]
+        for k in keys:
+            if k not in row:
+                cells.append("–")
+                continue
+            got = row.get("n_of", {}).get(k, n)
+            cells.append(value_cell(*row[k]) + (f" ({got}/{n})" if got != n else ""))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
