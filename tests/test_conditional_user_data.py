@@ -199,6 +199,8 @@ def test_numbered_folders_are_warned_when_the_run_is_made_not_at_each_open(tmp_p
     with warnings.catch_warnings():
         warnings.simplefilter("error", ClassNumbering)
         Run.open(tmp_path / "run").close()
+        from gankit.report import write_report       # builds the data itself
+        write_report(tmp_path / "run")
 
 
 def test_the_report_of_a_conditional_run_with_no_readable_checkpoint_comes_from_its_records(shapes_run, tmp_path):

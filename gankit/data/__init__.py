@@ -40,13 +40,21 @@ def _batch_advice(batch: int, size: int, world_size: int, what: str) -> str:
 
 def build_run_dataset(cfg, run_dir, world_size: int = 1):
     """``build_dataset`` for a run trained before: if its data are not where config.toml says,
-    the error also says how to give their new place."""
+    the error also says how to give their new place.  Warnings said when the run was made
+    (lines left out of a text file, numbered class folders) are not said again: the run's
+    max_len and classes cannot change now."""
+    import warnings
     from pathlib import Path
 
     from gankit.config import ConfigError
+    from gankit.data.conditional import ClassNumbering
+    from gankit.data.text import LinesLeftOut
     from gankit.identity import DATA_LOCATION_KEYS
     try:
-        return build_dataset(cfg, world_size)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", LinesLeftOut)
+            warnings.simplefilter("ignore", ClassNumbering)
+            return build_dataset(cfg, world_size)
     except ConfigError as e:
         moved = [(k, v) for k, v in cfg.data.params.items()
                  if k in DATA_LOCATION_KEYS and isinstance(v, str) and v and not Path(v).expanduser().exists()]

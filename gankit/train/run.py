@@ -260,12 +260,7 @@ class Run(RunSampling, RunEvaluation, RunState):
             device = "cpu"
         # built here: data missing from where config.toml says, the error says how to give their new place
         world = distributed.setup(resolve_device(device or cfg.train.device))   # the Run's own (idempotent)
-        from gankit.data.conditional import ClassNumbering
-        from gankit.data.text import LinesLeftOut
-        with warnings.catch_warnings():      # said when the run was made; its max_len and classes cannot change now
-            warnings.simplefilter("ignore", LinesLeftOut)
-            warnings.simplefilter("ignore", ClassNumbering)
-            dataset = build_run_dataset(cfg, run_dir, world.size)
+        dataset = build_run_dataset(cfg, run_dir, world.size)
         run = cls(cfg, run_dir, device=device, dataset=dataset)
         try:
             run._open(load, write, overrides)
