@@ -252,8 +252,9 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
     sections += condition_sections(dataset, snaps)
 
     last = MI.final_eval(evals)
-    reference = _matching_reference(MI.final_sources(evals), refs)
-    mixed = mixed_settings_note(MI.final_sources(evals))
+    sources = MI.final_sources(evals)
+    reference = _matching_reference(sources, refs)
+    mixed = mixed_settings_note(sources)
     groups = MI.groups(last, reference, infos) if last else []
     headline = [dict(row, metric=g["metric"]) for g in groups for row in g["rows"] if row["better"]][:6]
     curves = [_temperature_section(elsewhere, own, infos)] if elsewhere else []
