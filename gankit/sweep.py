@@ -232,11 +232,17 @@ def only_asked(record: dict, metrics) -> dict:
     metric some seeds measured in an earlier sweep with seeds that never measured it."""
     if not isinstance(metrics, list):
         return record
-    from gankit.metrics.base import declared_by
+    from gankit.registry import METRICS
+    # every metric that declares a key: prdc and prdc_points share theirs, and asking for
+    # either keeps them
+    declarers: dict[str, set[str]] = {}
+    for entry in METRICS.entries():
+        for key in getattr(entry.factory(), "outputs", {}):
+            declarers.setdefault(key, set()).add(entry.name)
     out = {}
     for k, v in record.items():
-        m = declared_by(k) if k not in ("label", "config_hash") else None
-        if m is None or m.name in metrics:
+        names = declarers.get(k) if k not in ("label", "config_hash") else None
+        if not names or names & set(metrics):
             out[k] = only_asked(v, metrics) if k == "g_alone" and isinstance(v, dict) else v
     return out
 

@@ -39,6 +39,18 @@ def test_a_reused_record_keeps_only_the_metrics_asked_now():
     assert S.only_asked(r, None) == r
 
 
+@pytest.mark.parametrize("asked", [["prdc"], ["prdc_points"]])
+def test_numbers_two_metrics_declare_are_kept_when_either_is_asked(asked):
+    """prdc (features) and prdc_points (points) both declare precision..coverage: asking for
+    prdc kept none of them (only the first declarer was looked at)."""
+    r = {"label": "a", "seed": 0, "precision": 0.9, "recall": 0.8, "density": 1.0, "coverage": 0.7,
+         "fcd": 3.0}
+    kept = S.only_asked(r, asked)
+    assert {k: kept.get(k) for k in ("precision", "recall", "density", "coverage")} == \
+        {"precision": 0.9, "recall": 0.8, "density": 1.0, "coverage": 0.7}
+    assert "fcd" not in kept
+
+
 def test_a_toml_edited_while_the_sweep_runs_does_not_change_its_jobs(tmp_path):
     from gankit.config import load
     from gankit.config.files import dumps_toml
