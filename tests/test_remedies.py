@@ -190,7 +190,7 @@ def test_each_remedy_trains_a_tiny_run(tmp_path, name, tiny_cli):
 def test_diagnostics_are_logged(tmp_path, tiny_cli):
     torch.set_num_threads(1)
     assert main(["train", "ring", "--out", str(tmp_path / "w"), *tiny_cli,
-                 "--set", "loss.name=\"wgan\"", "--set", "objective.gp=10"]) == 0
+                 "--set", "loss.name=\"wgan\"", "--set", "objective.gp=10", "--set", "objective.pack=1"]) == 0
     last = [r for r in RunFolder(tmp_path / "w").records() if r["kind"] == "train"][-1]
     assert {"wasserstein_estimate", "critic_real", "critic_fake", "gp", "grad_norm_g"} <= set(last)
     assert main(["train", "ring", "--out", str(tmp_path / "n"), *tiny_cli,

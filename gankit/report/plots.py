@@ -195,6 +195,8 @@ CURVE_GROUPS = [
     ("D accuracy", ["d_acc_real", "d_acc_fake"]),
     ("gradient norms", ["grad_norm_d", "grad_norm_g"]),
     ("Wasserstein estimate", ["wasserstein_estimate"]),
+    # a packed critic (objective.pack = m) scores m-tuples: W1 between them, not W1(p_data, p_g)
+    ("W1(p^m, q^m) of m-packed samples (critic's estimate)", ["wasserstein_packed_estimate"]),
     ("JSD estimate (D's bound)", ["jsd_estimate"]),
     # a packed D (objective.pack = m) bounds the JSD of m-tuples, not the JSD of single samples
     ("JSD(p^m, q^m) of m-packed samples (D's bound)", ["jsd_packed_estimate"]),

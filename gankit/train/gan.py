@@ -41,10 +41,11 @@ from gankit.registry import OBJECTIVES
 from gankit.train import remedies as R
 from gankit.train.conditional import conditional_terms
 # SUB_OPTIONS is re-exported: docs/stabilisers.md and callers look for it beside GANParams
-from gankit.train.gan_checks import (SUB_OPTIONS, _batch_fix, _batch_named, _minibatch_head,  # noqa: F401
+from gankit.train.gan_checks import (SUB_OPTIONS, _batch_fix, _batch_named, _gradient_checks, _minibatch_head,  # noqa: F401
                                      _need, _refuse_combinations, _spectral_normed, _warn_idle_sub_options)
 from gankit.train.loop import Phase, StepContext
-from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec, RefuseAtTrainStart, WarnAtTrainStart
+from gankit.train.objective import (Objective, ObjectiveContext, OptimizerSpec, RefuseAtTrainStart, WarnAtTrainStart,
+                                    no_text)
 
 LOG4 = math.log(4.0)
 
@@ -69,6 +70,7 @@ class GANObjective(Objective):
 
     def __init__(self, ctx: ObjectiveContext, p: "GANParams"):
         super().__init__()
+        no_text(ctx.dataset, "gan")        # before the nets: sequence nets fail deep inside otherwise
         cfg = ctx.cfg
         self.ctx, self.p, self.loss = ctx, p, ctx.loss
         self.m = cfg.train.batch_size
@@ -110,6 +112,8 @@ class GANObjective(Objective):
                 self.callbacks.append(RefuseAtTrainStart(refusal))
         if p.spectral_norm:   # after the minibatch layers: they are D's layers too
             apply_spectral_norm(D)
+        for refusal in _gradient_checks(cfg, p, ctx.loss, D):
+            self.callbacks.append(refusal)
         if p.feature_matching > 0:
             _need(D, "features", "feature_matching")
         if p.drs:
@@ -185,6 +189,14 @@ class GANObjective(Objective):
                                p.critic_boost_every) if p.critic_boost > 0 else cfg.train.d_steps)
         self.phases = self.make_phases(opt_d, opt_g, k, self.d_after, self.g_after)
 
+    def _w_scale(self) -> float:
+        """data.standardize's one scale (global), by which the nets' W1 is the data's; 1 with
+        no scaling or a scale per coordinate (per_dim: a W1 under another metric, documented)."""
+        scale = self.ctx.data_scale()
+        if scale is None or scale.numel() == 0 or not bool((scale == scale.flatten()[0]).all()):
+            return 1.0
+        return float(scale.flatten()[0])
+
     # ---------------------------------------------------------------- sampling
     def generate(self, z: Tensor, c: Tensor | None = None) -> Tensor:
         G = self.G_eval or self.G
@@ -255,8 +267,12 @@ class GANObjective(Objective):
                     key = "jsd_estimate" if self.pack == 1 else "jsd_packed_estimate"
                     logs[key] = 0.5 * (LOG4 - d_loss_bce(lr, lf))
                 if self.loss.wasserstein:
-                    # E f(x) - E f(G(z)): the critic's estimate of the earth-mover distance
-                    logs["wasserstein_estimate"] = lr.mean() - lf.mean()
+                    # E f(x) - E f(G(z)): the critic's estimate of the earth-mover distance, in
+                    # the data's units (W1 scales with data.standardize=global's one scale); a
+                    # packed critic's is W1 between m-tuples (sqrt(m) times a shift), no estimate
+                    # of W1(p_data, p_g), so it has a key of its own
+                    key = "wasserstein_estimate" if self.pack == 1 else "wasserstein_packed_estimate"
+                    logs[key] = (lr.mean() - lf.mean()) * self._w_scale()
                 for t in self.d_input:
                     if hasattr(t, "sigma"):
                         logs["instance_noise"] = torch.tensor(t.sigma(ctx.step))

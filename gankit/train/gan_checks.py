@@ -31,6 +31,37 @@ def _spectral_normed(D: nn.Module) -> bool:
     return False
 
 
+def _gradient_checks(cfg, p: "GANParams", loss, D: nn.Module) -> list:
+    """Train-start callbacks (runs trained before these checks still open to evaluate):
+    a refusal of the matching-aware term under a Wasserstein critic, and a warning for the
+    gradient penalty on a batch-norm D."""
+    from gankit.train.objective import RefuseAtTrainStart, WarnAtTrainStart
+    from gankit.train.parts import _BATCHNORM_OFF
+    out = []
+    c = cfg.condition
+    if (loss.wasserstein and c.kind != "none" and c.mismatch_weight > 0
+            and c.d_mode in ("concat", "projection") and p.clip == 0):
+        out.append(RefuseAtTrainStart(
+            f"condition.mismatch_weight={c.mismatch_weight:g} with loss.name={loss.name}: the matching-aware "
+            f"term E f(x, wrong c) has no lower bound for a Wasserstein critic (objective.gp, r1 and "
+            f"spectral_norm bound f's slope in x, not how far the condition's embedding moves it), so "
+            f"the critic diverges; set condition.mismatch_weight=0 (the critic still reads c), or "
+            f"loss.name=hinge, or objective.clip=0.01 (clipping bounds every weight)"))
+    # the gradient penalty's target, a 1-Lipschitz critic, is a statement about each sample's
+    # gradient; R1 is left alone (stacked-mnist-r1 reaches its goal with a batch-norm D)
+    norms = [m for m in D.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if p.gp > 0 and norms:
+        fixes = [fix for m in D.modules() if (fix := _BATCHNORM_OFF.get(type(m).__name__))
+                 and any(isinstance(b, nn.modules.batchnorm._BatchNorm) for b in m.modules())]
+        fix = " or ".join(dict.fromkeys(fixes)) or "a D without batch norm"
+        out.append(WarnAtTrainStart(
+            f"objective.gp on a D with batch norm: the penalty takes each sample's input "
+            f"gradient of D's batch sum, which batch norm couples through the batch statistics, so it "
+            f"does not constrain each sample's gradient (Gulrajani et al.'s critic has no batch norm); "
+            f"set {fix}"))
+    return out
+
+
 def _minibatch_head(D: nn.Module, batch_size: int, p: "GANParams", world: int) -> tuple[nn.Module, str | None]:
     """D's head with the read-out of minibatch std or discrimination features (objective.minibatch);
     ``batch_size`` is this process's share of the batch."""
