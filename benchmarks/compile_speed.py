@@ -18,6 +18,7 @@ import torch
 from gankit import config as C
 from gankit.train.baseline import steady_seconds_per_step
 from gankit.train.run import Run
+import _cli   # benchmarks/_cli.py: this folder is on sys.path
 
 
 def speed(preset: str, steps: int, compiled: bool, folder: str) -> tuple[float, float]:
@@ -30,20 +31,33 @@ def speed(preset: str, steps: int, compiled: bool, folder: str) -> tuple[float, 
     return 1.0 / steady_seconds_per_step(run), run.folder.records("train")[0]["time"]
 
 
-def main():
+def preset_steps(item: str) -> tuple[str, int]:
+    """One --presets item, PRESET:STEPS."""
+    preset, sep, steps = item.rpartition(":")
+    if not sep or not preset or not steps.isdigit() or int(steps) < 2:
+        raise argparse.ArgumentTypeError(f"{item!r} is not PRESET:STEPS (e.g. ring-vanilla:1500; "
+                                         "STEPS a whole number, at least 2)")
+    return preset, int(steps)
+
+
+def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--presets", nargs="+", default=["ring-vanilla:1500", "mnist-dcgan:200"])
+    ap.add_argument("--presets", nargs="+", type=preset_steps, metavar="PRESET:STEPS",
+                    default=[("ring-vanilla", 1500), ("mnist-dcgan", 200)],
+                    help="presets to time, each with its number of training steps "
+                         "(default: ring-vanilla:1500 mnist-dcgan:200)")
     ap.add_argument("--repeats", type=int, default=2)
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
+    for preset, _ in a.presets:     # a wrong name (ConfigError) fails here, before any timing
+        C.load(preset)
     torch.set_num_threads(1)
     print(f"# {time.strftime('%Y-%m-%d %H:%M')} load {os.getloadavg()[0]:.1f}, 1 thread")
     with tempfile.TemporaryDirectory() as tmp:
-        for item in a.presets:
-            preset, steps = item.split(":")
+        for preset, steps in a.presets:
             res = {False: [], True: []}
             for r in range(a.repeats):
                 for compiled in (False, True):
-                    res[compiled].append(speed(preset, int(steps), compiled, f"{tmp}/{preset}-{r}-{compiled}"))
+                    res[compiled].append(speed(preset, steps, compiled, f"{tmp}/{preset}-{r}-{compiled}"))
             eager = statistics.median(x[0] for x in res[False])
             comp = statistics.median(x[0] for x in res[True])
             print(f"{preset}: eager {eager:.1f} steps/s, compiled {comp:.1f} steps/s, ratio {comp / eager:.2f}; "
@@ -52,4 +66,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    _cli.run_main(main)

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+import _cli   # benchmarks/_cli.py: this folder is on sys.path
 
 VARIANTS = {
     "D ignores c (none)": ["condition.d_mode=none", "condition.mismatch_weight=0"],
@@ -94,6 +95,7 @@ def main():
     ap.add_argument("--keep", default=None, help="keep the run folders under this directory "
                                                  "(default: a temporary one, deleted)")
     a = ap.parse_args()
+    _cli.choose(a.variants, VARIANTS, "variant")
     jobs = [(d, v) for d in a.data for v in a.variants]
     with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(a.workers) as pool:
         root = a.keep or tmp
@@ -120,4 +122,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    _cli.run_main(main)

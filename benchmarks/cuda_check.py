@@ -22,6 +22,7 @@ import torch
 
 from gankit import config as C
 from gankit.train.run import Run
+import _cli   # benchmarks/_cli.py: this folder is on sys.path
 
 # preset -> (G steps, extra overrides): tiny, every family and the GPU-sensitive pieces
 # (DRS, packing, gradient penalty, spectral norm, conditioning, policy gradient)
@@ -86,13 +87,14 @@ def main():
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--cases", default=",".join(CASES))
     a = ap.parse_args()
+    cases = _cli.choose(a.cases, CASES, "case")
     if not torch.cuda.is_available() and a.device.startswith("cuda"):
         raise SystemExit("no CUDA device here; this check needs a GPU")
     print(f"# {time.strftime('%Y-%m-%d %H:%M')} torch {torch.__version__}, "
           f"{torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu'}")
     failed = 0
     with tempfile.TemporaryDirectory() as tmp:
-        for name in a.cases.split(","):
+        for name in cases:
             steps, extra = CASES[name]
             try:
                 row = check(name, steps, extra, a.device, Path(tmp) / name)
@@ -106,4 +108,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    _cli.run_main(main)

@@ -15,6 +15,7 @@ import torch
 
 from gankit.train.rejection import RejectionSampler
 from gankit.train.run import Run
+import _cli   # benchmarks/_cli.py: this folder is on sys.path
 
 VARIANTS = [  # (drs_steps, drs_quantile, undivided)
     (1000, 0.99, False), (1000, 0.99, True), (3000, 0.99, False), (1000, 0.999, False)]
@@ -50,4 +51,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    _cli.run_main(main)

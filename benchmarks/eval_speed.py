@@ -34,6 +34,8 @@ from pathlib import Path
 
 import torch
 
+import _cli   # benchmarks/_cli.py: this folder is on sys.path
+
 QUIET = ["train.progress=false", "train.sample_every=1000000", "train.checkpoint_every=1000000",
          "train.log_every=10", "train.live_report=false", "train.eval_every=0"]
 
@@ -283,9 +285,11 @@ def main():
     ap.add_argument("--parts", nargs="*", help="parts: which pairs (default all)")
     ap.add_argument("--out")
     a = ap.parse_args()
+    if a.what == "drs" and not a.run:
+        ap.error("drs needs --run RUN_DIR, a run trained with objective.drs = true")
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     {"final": final, "fcd": fcd, "parts": parts, "drs": drs}[a.what](a)
 
 
 if __name__ == "__main__":
-    main()
+    _cli.run_main(main)

@@ -32,6 +32,7 @@ from gankit import config as C
 from gankit.identity import DATA_LOCATION_KEYS
 from gankit.runfolder import RunFolder
 from gankit.train.run import Run
+import _cli   # benchmarks/_cli.py: this folder is on sys.path
 
 GEN_METRICS = ["fid", "kid", "is", "prdc", "memorisation"]
 FAMILIES = {   # preset, extra overrides, steps as a fraction of --steps (None: the preset's own length)
@@ -220,6 +221,9 @@ def figure(a):
     from gankit.report.images import tile
     from gankit.runfolder import RunFolder
     fams = [f for f in a.families.split(",") if (Path(a.out) / f"{a.data}-{f}-s{a.seed}").is_dir()]
+    if not fams:
+        _cli.fail(f"no runs of `generate {a.data}` (families {a.families}, seed {a.seed}) in {a.out}; "
+                  f"run `families.py generate {a.data}` with this --out first")
     fig, axes = plt.subplots(1, len(fams), figsize=(2.6 * len(fams), 2.8), squeeze=False)
     for ax, fam in zip(axes[0], fams):
         snap = RunFolder(Path(a.out) / f"{a.data}-{fam}-s{a.seed}").snapshots()[-1]
@@ -246,9 +250,14 @@ def main(argv=None):
     ap.add_argument("--set", action="append", default=[], help="extra config override (ssl, infogan), repeatable")
     ap.add_argument("--models", default="ssgan,labels", help="ssl: which of ssgan,labels to train")
     a = ap.parse_args(argv)
+    if a.group in ("bigan", "infogan") and a.data != "mnist5k":
+        # their presets, comparisons (bigan reads the mnist5k runs of `generate`) and folder names are MNIST-5k's
+        _cli.fail(f"{a.group} trains on mnist5k only (preset mnist-{a.group}), not {a.data!r}; leave DATA out")
+    if a.group in ("generate", "figure"):
+        _cli.choose(a.families, FAMILIES, "family (--families)")
     torch.set_num_threads(a.threads)
     {"generate": generate, "ssl": ssl, "bigan": bigan, "infogan": infogan, "figure": figure}[a.group](a)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_cli.run_main(main))

@@ -21,6 +21,7 @@ import torch
 
 from gankit import config as C
 from gankit.train.run import Run
+import _cli   # benchmarks/_cli.py: this folder is on sys.path
 
 VARIANTS = {
     # the DCGAN recipe: Adam 2e-4, beta1 0.5, batch norm in D
@@ -31,6 +32,11 @@ VARIANTS = {
                 "optim_d.betas=[0.5, 0.9]", "optim_g.betas=[0.5, 0.9]"],
     "hinge": ["loss.name=hinge"],
 }
+
+
+def rounded(r: dict) -> dict:
+    """An evaluation's numbers to 4 decimals; its other values (e.g. "features": "classifier") as they are."""
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()}
 
 
 def save_grid(x, path: Path, title: str):
@@ -60,6 +66,12 @@ def main():
     ap.add_argument("--eval-only", action="store_true",
                     help="no training: evaluate the latest checkpoint of each run in --out")
     a = ap.parse_args()
+    losses = _cli.choose(a.losses, VARIANTS, "loss (--losses)")
+    if a.eval_only:
+        missing = [str(Path(a.out) / n) for n in losses if not (Path(a.out) / n).is_dir()]
+        if missing:
+            _cli.fail(f"--eval-only: no run folder {', '.join(missing)}; train them first (without "
+                      "--eval-only), or give the --out they were trained into")
     torch.set_num_threads(a.threads)
     points = sorted({round(a.steps * (i + 1) / a.evals) for i in range(a.evals)})
     results = {}
@@ -77,12 +89,12 @@ def main():
            "cs": M.inception_score(p_ho.numpy())[0], **M.prdc(f_tr, f_ho, k=5)}
     results["real held-out images"] = [ref]
     print("reference", json.dumps(ref), flush=True)
-    for name in a.losses.split(","):
+    for name in losses:
         folder = Path(a.out) / name
         if a.eval_only:
             run = Run.open(folder)
             r = run.evaluate(["fid", "is", "prdc"])
-            results[name] = [{"step": run.step, "minutes": "-", **{k: round(v, 4) for k, v in r.items()}}]
+            results[name] = [{"step": run.step, "minutes": "-", **rounded(r)}]
             print(name, json.dumps(results[name][0]), flush=True)
             continue
         shutil.rmtree(folder, ignore_errors=True)
@@ -95,7 +107,7 @@ def main():
             run.cfg.train.steps = p
             run.train(progress=False)
             r = run.evaluate(["fid", "is", "prdc"])
-            r = {"step": p, "minutes": round((time.time() - t0) / 60, 1), **{k: round(v, 4) for k, v in r.items()}}
+            r = {"step": p, "minutes": round((time.time() - t0) / 60, 1), **rounded(r)}
             run.log({"kind": "eval", **r})
             rows.append(r)
             print(name, json.dumps(r), flush=True)
@@ -113,4 +125,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    _cli.run_main(main)

@@ -24,6 +24,7 @@ from gankit import config as C
 from gankit.metrics.image_measures import parzen_protocol
 from gankit.runfolder import RunFolder
 from gankit.train.run import Run
+import _cli   # benchmarks/_cli.py: this folder is on sys.path
 
 
 VALID = 1000        # held-out images that pick sigma; the rest are the test set
@@ -99,4 +100,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    _cli.run_main(main)

@@ -20,6 +20,7 @@ from gankit import config as C
 from gankit.metrics.image_measures import fid_from_features
 from gankit.train.baseline import gankit_loop, plain_loop, sync
 from gankit.train.run import Run
+import _cli   # benchmarks/_cli.py: this folder is on sys.path
 
 
 def step_flops(run: Run) -> float:
@@ -97,4 +98,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    _cli.run_main(main)

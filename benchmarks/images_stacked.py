@@ -19,6 +19,7 @@ import torch
 
 from gankit import config as C
 from gankit.train.run import Run
+import _cli   # benchmarks/_cli.py: this folder is on sys.path
 
 VARIANTS = {"dcgan": [], "pacdcgan2": ["objective.name=gan", "objective.pack=2"]}
 
@@ -48,7 +49,7 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     rows = []
-    for name in a.variants.split(","):
+    for name in _cli.choose(a.variants, VARIANTS, "variant"):
         folder = Path(a.out) / f"{name}-s{a.seed}"
         shutil.rmtree(folder, ignore_errors=True)
         cfg = C.load("stacked-mnist", VARIANTS[name] + [f"train.steps={a.steps}", "train.progress=false",
@@ -82,4 +83,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    _cli.run_main(main)

@@ -20,6 +20,7 @@ from gankit import config as C
 from gankit.l1kernel import closeness_torch
 from gankit.train import remedies
 from gankit.train.baseline import gankit_loop, steady_seconds_per_step
+import _cli   # benchmarks/_cli.py: this folder is on sys.path
 
 
 def torch_bcn(Mt):
@@ -39,6 +40,7 @@ def main():
     torch.set_num_threads(a.threads)
     over = [f"train.steps={a.steps}", "train.sample_every=1000000", "train.checkpoint_every=1000000",
             "train.progress=false", f"train.threads={a.threads}", *a.set]
+    _cli.need_two_logs(C.load(a.preset, over))     # a wrong preset or key, or too few steps, fails here
     variants = {"plain": [], "discrimination": []}
     if a.with_torch:
         variants["discrimination, torch.cdist"] = []
@@ -65,4 +67,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    _cli.run_main(main)

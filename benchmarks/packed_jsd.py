@@ -38,6 +38,8 @@ def main():
     ap.add_argument("--out", required=True, help="folder for the data file and the runs")
     ap.add_argument("--packs", type=int, nargs="+", default=[1, 2, 4, 8])
     a = ap.parse_args()
+    if min(a.packs) < 1:
+        ap.error(f"--packs: each pack size must be 1 or more, got {min(a.packs)}")
     import torch
 
     from gankit.cli import main as gankit
@@ -50,7 +52,9 @@ def main():
         shutil.rmtree(run, ignore_errors=True)
         argv = ["train", "ring-vanilla", "--out", str(run), "--set", "data.name='points'",
                 "--set", f"data.path='{data}'", "--set", f"objective.pack={m}"]
-        assert gankit(argv + [x for s in SETS for x in ("--set", s)]) == 0
+        rc = gankit(argv + [x for s in SETS for x in ("--set", s)])
+        if rc:   # gankit has printed why
+            raise SystemExit(rc)
         g = torch.load(run / "checkpoints" / "step_00000030.pt", weights_only=True)["models"]["G"]
         w = next(v for k, v in g.items() if k.endswith("weight"))
         b = next(v for k, v in g.items() if k.endswith("bias"))

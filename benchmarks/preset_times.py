@@ -3,15 +3,17 @@
 For every preset: build the run (data, nets) and time it, then time `--steps` training
 steps after `--warmup` steps (no snapshots, checkpoints or evaluation in between), and
 extrapolate: estimate = set-up + train.steps x seconds per step.  Snapshots, evaluations and
-the report come on top.  Writes gankit/presets/times.json (read by `gankit list`).
+the report come on top.  Updates gankit/presets/times.json (read by `gankit list`), or the
+file given as --out (a trial run that should leave the shipped measurements alone).
 
-    OMP_NUM_THREADS=2 python benchmarks/preset_times.py [--steps 20] [--only ring grid]
+    OMP_NUM_THREADS=2 python benchmarks/preset_times.py [--steps 20] [--only ring grid] [--out FILE]
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -20,6 +22,7 @@ import torch
 
 from gankit import config as C
 from gankit.train.run import Run
+import _cli   # benchmarks/_cli.py: this folder is on sys.path
 
 OUT = Path(C.PRESET_DIR) / "times.json"
 QUIET = ["train.progress=false", "train.sample_every=1000000", "train.checkpoint_every=1000000",
@@ -41,26 +44,36 @@ def measure(name: str, steps: int, warmup: int) -> dict:
             "estimate_min": round((setup + per_step * full.train.steps) / 60, 1)}
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--only", nargs="*")
-    a = ap.parse_args()
-    times = json.loads(OUT.read_text()) if OUT.is_file() else {}
-    for name in a.only or C.preset_names():
+    ap.add_argument("--only", nargs="*", metavar="PRESET", help="presets to measure (default: all)")
+    ap.add_argument("--out", type=Path, default=OUT,
+                    help="JSON file to update (default: the shipped gankit/presets/times.json, "
+                         "which `gankit list` reads)")
+    a = ap.parse_args(argv)
+    names = _cli.choose(a.only, C.preset_names(), "preset") if a.only else C.preset_names()
+    times = json.loads(a.out.read_text()) if a.out.is_file() else {}
+    failed = []
+    for name in names:
         try:
             r = measure(name, a.steps, a.warmup)
         except Exception as e:      # e.g. a Debian data package missing: say so, measure the rest
-            print(f"{name}: not measured ({type(e).__name__}: {e})")
+            print(f"{name}: not measured ({type(e).__name__}: {e})", flush=True)
+            failed.append(name)
             continue
         r.update(date=time.strftime("%Y-%m-%d"), threads=torch.get_num_threads(), cpus=os.cpu_count(),
                  load=round(os.getloadavg()[0], 1),   # the machine is shared: a busy one measures slower
                  command=f"python benchmarks/preset_times.py --steps {a.steps} --warmup {a.warmup} --only {name}")
         times[name] = r
         print(name, r, flush=True)
-        OUT.write_text(json.dumps(times, indent=1, sort_keys=True) + "\n")
+        a.out.parent.mkdir(parents=True, exist_ok=True)
+        a.out.write_text(json.dumps(times, indent=1, sort_keys=True) + "\n")
+    if failed:
+        _cli.fail(f"not measured: {', '.join(failed)} (reasons above)", status=1)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(_cli.run_main(main))

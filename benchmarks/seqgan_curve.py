@@ -40,6 +40,7 @@ import torch
 from gankit import config as C
 from gankit.runfolder import RunFolder
 from gankit.train.run import Run
+import _cli   # benchmarks/_cli.py: this folder is on sys.path
 
 TEMPS = [0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25]
 RECIPES = {
@@ -71,7 +72,10 @@ EVAL = ["eval.n_samples={n}", "train.progress=false", "train.sample_every=100000
 def sweep(folder: Path, temps, n: int):
     path = folder / "curve.json"
     curve = json.loads(path.read_text()) if path.exists() else {}
-    step = max(s for s, _ in RunFolder(folder).checkpoints())
+    saved = RunFolder(folder).checkpoints() if folder.is_dir() else []
+    if not saved:
+        _cli.fail(f"{folder}: no checkpoints to sweep; give a trained run folder")
+    step = max(s for s, _ in saved)
     curve = {t: v for t, v in curve.items() if v.get("step") == step}    # the latest G only
     todo = [t for t in temps if f"{t:g}" not in curve]
     if not todo:
@@ -148,6 +152,9 @@ def mle_frontier(curve: dict, quality: str, lower_is_better: bool):
 
 
 def table(folders, n: int):
+    missing = [str(f) for f in folders if not (Path(f) / "curve.json").is_file()]
+    if missing:
+        _cli.fail(f"no curve.json in {', '.join(missing)}; run `seqgan_curve.py sweep` on those folders first")
     curves = {Path(f).name: json.loads((Path(f) / "curve.json").read_text()) for f in folders}
     first = Path(folders[0]).name
     mle = curves[first]
@@ -217,4 +224,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    _cli.run_main(main)

@@ -35,6 +35,7 @@ import torch
 from gankit import config as C
 from gankit.runfolder import RunFolder
 from gankit.train.run import Run
+import _cli   # benchmarks/_cli.py: this folder is on sys.path
 
 PUBLISHED = {"random": 10.310, "MLE": 9.038, "SeqGAN rollouts": 8.736}
 
@@ -90,11 +91,27 @@ def main(argv=None):
     task = TASKS[a.task]
     METRICS = task["metrics"]
     preset = task["preset"]
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
     base = ["train.progress=false", f"eval.n_samples={a.eval_samples}", "train.log_every=50",
             "train.sample_every=100000", "train.checkpoint_every=100000"]
     P = a.mle_steps
+    variants = {
+        "MLE": ([f"objective.pretrain_steps={P + a.d_steps + a.adv_dense}"], a.d_steps + a.adv_dense),
+        "SeqGAN rollouts": (["objective.estimator='rollout'", f"objective.rollouts={a.rollouts}"],
+                            a.adv_rollout),
+        "ScratchGAN-style": (["objective.estimator='dense'", "discriminator.name='lstm_step'"],
+                             a.adv_dense),
+        "Gumbel-softmax": (["objective.estimator='gumbel'"], a.adv_gumbel),
+        # REINFORCE with the CNN D's sequence score as a terminal reward (gamma = 1): no rollouts
+        "REINFORCE (sequence reward)": (["objective.estimator='dense'", "objective.discount=1.0"],
+                                       a.adv_dense),
+    }
+    # checked before any training: the names hold spaces and parentheses, easy to mistype
+    only = set(_cli.choose([s.strip() for s in a.only.split(",") if s.strip()], variants, "row (--only)"))
+    if a.pretrained and not Path(a.pretrained).is_dir():
+        _cli.fail(f"--pretrained {a.pretrained}: no such folder; give an MLE pretraining run folder, "
+                  "or leave --pretrained out to train one")
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
     rows = []
     mle_cpu: float | None = 0.0     # the pretraining's CPU seconds; None: not known
 
@@ -125,18 +142,6 @@ def main(argv=None):
     if state["step"] != P:
         raise SystemExit(f"{pre} was pretrained for {state['step']} steps, not --mle-steps {P}")
 
-    variants = {
-        "MLE": ([f"objective.pretrain_steps={P + a.d_steps + a.adv_dense}"], a.d_steps + a.adv_dense),
-        "SeqGAN rollouts": (["objective.estimator='rollout'", f"objective.rollouts={a.rollouts}"],
-                            a.adv_rollout),
-        "ScratchGAN-style": (["objective.estimator='dense'", "discriminator.name='lstm_step'"],
-                             a.adv_dense),
-        "Gumbel-softmax": (["objective.estimator='gumbel'"], a.adv_gumbel),
-        # REINFORCE with the CNN D's sequence score as a terminal reward (gamma = 1): no rollouts
-        "REINFORCE (sequence reward)": (["objective.estimator='dense'", "objective.discount=1.0"],
-                                       a.adv_dense),
-    }
-    only = {s.strip() for s in a.only.split(",") if s.strip()}
     for name, (sets, adv) in variants.items():
         if only and name not in only:
             continue
@@ -171,4 +176,4 @@ def main(argv=None):
         print(f"\n\\* without the MLE pretraining's CPU time ({pre / 'cpu_s.txt'} could not be read)")
 
 if __name__ == "__main__":
-    main()
+    _cli.run_main(main)

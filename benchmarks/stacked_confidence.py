@@ -14,6 +14,7 @@ import torch
 
 from gankit.metrics.features import channel_probs, load_classifier
 from gankit.train.run import Run
+import _cli   # benchmarks/_cli.py: this folder is on sys.path
 
 
 def confidence(net, x: torch.Tensor) -> tuple[float, float]:
@@ -43,4 +44,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    _cli.run_main(main)

@@ -21,6 +21,7 @@ import torch
 from gankit import config as C
 from gankit.train.baseline import gankit_loop, plain_loop, steady_seconds_per_step
 from gankit.train.run import Run
+import _cli   # benchmarks/_cli.py: this folder is on sys.path
 
 
 def main():
@@ -38,6 +39,7 @@ def main():
             "train.checkpoint_every=1000000",
             "train.progress=false", "loss.name=nonsaturating", "train.d_steps=1", *a.set]
     cfg = C.load(a.preset, over)
+    _cli.need_two_logs(cfg)
     plain, ours, steady = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(a.repeats):
@@ -57,4 +59,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    _cli.run_main(main)

@@ -1,6 +1,10 @@
 """The benchmark scripts' own logic (benchmarks/*.py), where a check is fast: their tables,
 their refusals, their command lines.  The benchmarks themselves are not run here."""
+import argparse
+import contextlib
 import importlib.util
+import io
+import json
 import math
 import subprocess
 import sys
@@ -13,6 +17,8 @@ BENCH = ROOT / "benchmarks"
 
 
 def _script(name: str):
+    if str(BENCH) not in sys.path:     # as when run: the scripts import benchmarks/_cli.py
+        sys.path.insert(0, str(BENCH))
     spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -79,3 +85,137 @@ def test_families_continues_a_run_to_more_steps_and_refuses_other_settings(tmp_p
         fam.train("mnist-dcgan", sets(6, "optim_g.lr=0.001"), out)
     with pytest.raises(SystemExit, match="trained to step 4"):
         fam.train("mnist-dcgan", sets(2), out)
+
+
+def _refused(p: subprocess.CompletedProcess, *words: str):
+    """A user's mistake: a one-line error naming it, exit status 2, no traceback."""
+    assert p.returncode == 2, (p.returncode, p.stderr[-2000:])
+    assert "Traceback" not in p.stderr and "error:" in p.stderr.strip().splitlines()[-1], p.stderr[-2000:]
+    for w in words:
+        assert w in p.stderr, (w, p.stderr[-2000:])
+
+
+# benchmarks/sweep.py
+
+def _sweep(tmp_path, lines: str, *args):
+    jobs = tmp_path / "jobs.txt"
+    jobs.write_text(lines)
+    return _script("sweep").main([str(jobs), "--logs", str(tmp_path / "logs"), *args])
+
+
+def test_sweep_refuses_an_unset_variable_before_starting_any_job(tmp_path, monkeypatch):
+    monkeypatch.delenv("GANKIT_TEST_UNSET", raising=False)
+    monkeypatch.setenv("GANKIT_TEST_SET", "x")
+    done = tmp_path / "done"
+    py = sys.executable
+    with pytest.raises(SystemExit, match=r"\$GANKIT_TEST_UNSET is not set, used on line\(s\) 3 \(b\)"):
+        _sweep(tmp_path, f"# a comment\na: {py} -c 'open(\"{done}\", \"w\")' $GANKIT_TEST_SET\n"
+                         f"b: {py} -c pass --results $GANKIT_TEST_UNSET\n")
+    assert not done.exists() and not (tmp_path / "logs").exists()
+
+
+def test_sweep_exits_non_zero_when_a_job_fails(tmp_path, capsys):
+    assert _sweep(tmp_path, f"ok: {sys.executable} -c pass\nf: {sys.executable} -c 'import sys; sys.exit(3)'\n") == 1
+    out = capsys.readouterr().out
+    assert "f: exit 3" in out and "failed: f (exit 3)" in out
+
+
+def test_sweep_records_a_missing_program_as_failed_and_watches_the_others(tmp_path, capsys):
+    done = tmp_path / "done"
+    code = f"import time; time.sleep(1.5); open('{done}', 'w')"
+    assert _sweep(tmp_path, f'slow: {sys.executable} -c "{code}"\nb: no-such-program-for-gankit\n') == 1
+    assert done.exists()             # the sweep waited for the running job
+    out = capsys.readouterr().out
+    assert "b: could not start" in out and "failed: b (could not start)" in out
+    assert "could not start" in (tmp_path / "logs" / "b.log").read_text()
+
+
+def test_sweep_names_a_missing_jobs_file(tmp_path):
+    with pytest.raises(SystemExit, match="cannot read the jobs file .*nope.txt"):
+        _script("sweep").main([str(tmp_path / "nope.txt"), "--logs", str(tmp_path / "logs")])
+
+
+# bad input: one line, no traceback, nothing trained
+
+def test_images_fashion_rounds_only_the_numbers():
+    r = _script("images_fashion").rounded({"fcd": 95.612345, "features": "classifier", "n": 3})
+    assert r == {"fcd": 95.6123, "features": "classifier", "n": 3}
+
+
+def test_seqgan_oracle_refuses_an_unknown_row_before_training(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        _script("seqgan_oracle").main(["--only", "SeqGAN rollout", "--out", str(tmp_path / "o"),
+                                       "--mle-steps", "2", "--eval-samples", "20"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "unknown row (--only) 'SeqGAN rollout'" in err and "'SeqGAN rollouts'" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_families_infogan_and_bigan_refuse_other_data(tmp_path, capsys):
+    fam = _script("families")
+    for group in ("infogan", "bigan"):
+        with pytest.raises(SystemExit) as e:
+            fam.main([group, "fashion-mnist", "--steps", "1", "--n", "20", "--out", str(tmp_path / "o"),
+                      "--results", str(tmp_path / "r.jsonl"), *[x for s in FAM_TINY for x in ("--set", s)]])
+        assert e.value.code == 2 and f"{group} trains on mnist5k only" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists() and not (tmp_path / "r.jsonl").exists()
+
+
+def test_families_unknown_family_and_figure_without_runs(tmp_path, capsys):
+    fam = _script("families")
+    with pytest.raises(SystemExit) as e:
+        fam.main(["generate", "--families", "gan,nosuch", "--out", str(tmp_path / "o")])
+    assert e.value.code == 2 and "unknown family (--families) 'nosuch'; choose from 'gan'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        fam.main(["figure", "mnist5k", "--out", str(tmp_path / "o"), "--img", str(tmp_path / "img")])
+    assert e.value.code == 2 and "no runs of `generate mnist5k`" in capsys.readouterr().err
+
+
+def test_seqgan_curve_table_and_sweep_name_what_is_missing(tmp_path, capsys):
+    sc = _script("seqgan_curve")
+    with pytest.raises(SystemExit) as e:
+        sc.main(["table", str(tmp_path)])
+    assert e.value.code == 2 and "no curve.json in" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        sc.main(["sweep", str(tmp_path / "nope")])
+    assert e.value.code == 2 and "no checkpoints to sweep" in capsys.readouterr().err
+
+
+def test_preset_times_refuses_an_unknown_preset_and_writes_to_out(tmp_path, capsys):
+    pt = _script("preset_times")
+    shipped = pt.OUT.read_bytes()
+    with pytest.raises(SystemExit) as e:
+        pt.main(["--only", "nosuch", "--out", str(tmp_path / "t.json")])
+    assert e.value.code == 2 and "unknown preset 'nosuch'" in capsys.readouterr().err
+    assert pt.main(["--only", "ring-vanilla", "--steps", "2", "--warmup", "1", "--out", str(tmp_path / "t.json")]) == 0
+    assert "ring-vanilla" in json.loads((tmp_path / "t.json").read_text())
+    assert pt.OUT.read_bytes() == shipped
+
+
+def test_compile_speed_documents_and_checks_preset_steps(tmp_path):
+    cs = _script("compile_speed")
+    assert cs.preset_steps("ring-vanilla:1500") == ("ring-vanilla", 1500)
+    with pytest.raises(argparse.ArgumentTypeError, match="not PRESET:STEPS"):
+        cs.preset_steps("ring-vanilla")
+    with pytest.raises(SystemExit), contextlib.redirect_stdout(io.StringIO()) as out:
+        cs.main(["--help"])
+    assert "PRESET:STEPS" in out.getvalue()
+
+
+@pytest.mark.parametrize("args, words", [
+    (["cuda_check", "--device", "cpu", "--cases", "ring,nosuch"], ["unknown case 'nosuch'; choose from 'ring'"]),
+    (["images_stacked", "--steps", "1", "--variants", "nosuch"], ["unknown variant 'nosuch'; choose from"]),
+    (["conditional_table", "--steps", "1", "--variants", "nosuch"], ["unknown variant 'nosuch'; choose from"]),
+    (["step_speed", "--preset", "nosuch", "--steps", "5"], ["no preset or file named 'nosuch'"]),
+    (["step_speed", "--steps", "5", "--repeats", "1"], ["--steps 5 logs one step only"]),
+    (["compile_speed", "--presets", "ring-vanilla", "--repeats", "1"], ["PRESET:STEPS"]),
+    (["eval_speed", "drs", "--n", "10"], ["drs needs --run"]),
+    (["drs_variants", "/nonexistent/run"], ["is not a run folder"]),
+])
+def test_bad_input_is_one_line_without_a_traceback(tmp_path, args, words):
+    _refused(_run(*args, cwd=tmp_path), *words)
+
+
+def test_packed_jsd_refuses_a_pack_of_zero(tmp_path):
+    _refused(_run("packed_jsd", "--out", str(tmp_path / "pk"), "--packs", "0", cwd=tmp_path), "--packs")
+    assert not (tmp_path / "pk").exists()
