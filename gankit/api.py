@@ -201,7 +201,10 @@ def _evaluate(run, metrics, record, reference, source, log, strict=False) -> dic
         run.folder.check_records_writable(f"; {NO_RECORD} measures without recording")
     if log:
         what = ", ".join(names) if names else "every metric that applies (eval.metrics is empty)"
-        log(f"evaluating step {run.step}: {what}; {run.cfg.eval.n_samples} samples")
+        from gankit.metrics import draws_said
+        # each metric draws the sample count it reads (jsd: eval.jsd_samples, not eval.n_samples)
+        draws = draws_said(names, run.dataset, run.cfg.eval)
+        log(f"evaluating step {run.step}: {what}" + (f"; {draws}" if draws else ""))
     # metrics the caller named: a user's metric that fails is an error; the config's or every
     # one that applies (a training's final evaluation): left out with a warning, the rest kept
     result = run.evaluate(names, named=bool(metrics))

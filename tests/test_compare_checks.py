@@ -46,7 +46,7 @@ def test_a_partial_reevaluation_does_not_hide_the_other_metrics_sample_count(tmp
     assert "0.9000 *" not in text and "eval.n_samples 500 / 2500" in text
 
 
-@pytest.mark.parametrize("setting,other", [("jsd_samples", 500), ("jsd_bins", 20), ("parzen_centres", 100)])
+@pytest.mark.parametrize("setting,other", [("jsd_samples", 500), ("jsd_bins", 20), ("jsd_cells", "centre")])
 def test_a_setting_one_metric_reads_counts_for_it(tmp_path, setting, other):
     """The same checkpoint's JSD at jsd_samples=500 'beat' itself at 50,000 (configs identical)."""
     a = _run(tmp_path / "a", ({setting: other}, {"jsd": 0.43}))

@@ -476,17 +476,17 @@ def test_numbers_measured_with_other_eval_settings_are_said_so(tiny, tmp_path):
     table then mixes numbers of two sample counts, and said nothing."""
     from gankit.cli import main
     from gankit.report import mixed_settings_note
-    a = {"modes_covered": 8, "settings": {"n_samples": 500, "metrics": [], "threads": 0}}
-    b = {"jsd": 0.1, "settings": {"n_samples": 2500, "metrics": ["jsd"], "threads": 2}}
-    assert mixed_settings_note({"modes_covered": a, "settings": b, "jsd": b}) == (
-        "These numbers were measured with different eval settings: n_samples 500 (modes_covered); "
-        "n_samples 2500 (jsd).")
-    same = dict(b, settings={"n_samples": 500, "metrics": ["jsd"], "threads": 1})   # asked / threads: no
-    assert mixed_settings_note({"modes_covered": a, "jsd": same}) == ""
+    a = {"modes_covered": 8, "swd": 0.2, "settings": {"n_samples": 500, "metrics": [], "threads": 0}}
+    b = {"modes_covered": 7, "settings": {"n_samples": 2500, "metrics": ["modes"], "threads": 2}}
+    assert mixed_settings_note({"modes_covered": b, "swd": a}) == (
+        "These numbers were measured with different eval settings: n_samples 2500 (modes_covered); "
+        "n_samples 500 (swd).")
+    same = dict(b, settings={"n_samples": 500, "metrics": ["modes"], "threads": 1})   # asked / threads: no
+    assert mixed_settings_note({"modes_covered": same, "swd": a}) == ""
     run = tmp_path / "r"
     assert main(["train", "ring", "--out", str(run)] + [a for kv in tiny for a in ("--set", kv)]) == 0
     assert "different eval settings" not in (run / "report.html").read_text()
-    assert main(["eval", str(run), "--metrics", "jsd", "--set", "eval.n_samples=300"]) == 0
+    assert main(["eval", str(run), "--metrics", "modes", "--set", "eval.n_samples=300"]) == 0
     assert main(["report", str(run)]) == 0
     page = (run / "report.html").read_text()
     assert "measured with different eval settings: n_samples" in page and "n_samples 300 (" in page

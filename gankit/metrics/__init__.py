@@ -144,6 +144,44 @@ def evaluate(ctx, names: list[str] | None = None, named: bool | None = None) -> 
     return out
 
 
+def draws_said(names: list[str] | None, dataset, settings) -> str:
+    """How many samples of G the metrics ``names`` (None: every default one that applies to
+    ``dataset``) draw, for the eval message: "2500 samples"; "50000 samples (eval.jsd_samples)"
+    for jsd alone; "2500 samples; jsd: 50000 (eval.jsd_samples)" for both; "" when none draws.
+    A metric that declares no reads (a plug-in) is taken to draw eval.n_samples."""
+    from gankit.metrics.base import DRAWS
+    from gankit.registry import METRICS, is_gankit
+    try:
+        metrics = [METRICS.build(n, where="eval.metrics") for n in names or METRICS.names()]
+    except Exception:        # an unknown name: the evaluation itself says so
+        return ""
+    if not names:            # gankit's own applies are cheap; a plug-in's is not called (it may warn)
+        metrics = [m for m in metrics if m.default and (not is_gankit(_where(m)) or _applies(m, dataset))]
+    by: dict[str, list[str]] = {}
+    for m in metrics:
+        reads = m.reads if m.reads is not None else ("n_samples",)
+        for setting in DRAWS:
+            if setting in reads:
+                by.setdefault(setting, []).append(m.name)
+    said = []
+    for setting, who in by.items():
+        n = getattr(settings, setting)
+        if setting == "n_samples":
+            said.insert(0, f"{n} samples")
+        elif len(by) == 1:
+            said.append(f"{n} samples (eval.{setting})")
+        else:
+            said.append(f"{', '.join(who)}: {n} (eval.{setting})")
+    return "; ".join(said)
+
+
+def _applies(m, dataset) -> bool:
+    try:
+        return bool(m.applies(dataset))
+    except Exception:        # the evaluation itself reports it
+        return False
+
+
 def _overwritten(m, res: dict, by: dict, named: bool):
     """Two metrics of one evaluation writing one key: the record would keep one number under
     the other's label.  An error when the metrics were named or both are gankit's; else

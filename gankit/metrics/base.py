@@ -48,6 +48,10 @@ class Metric:
     outputs: dict[str, Output] = field(default_factory=dict)
     default: bool = True          # False: computed only when named (costly measures)
     needs: str = ""               # what data it applies to, for the message when it does not
+    # the eval settings (eval.* names, and protocols such as text_protocol) that change its
+    # numbers: the report and compare weigh only these for them.  None (a plug-in that declares
+    # nothing): every setting may, as gankit cannot tell
+    reads: tuple[str, ...] | None = None
 
     def __call__(self, ctx) -> dict:
         return self.fn(ctx)
@@ -92,15 +96,23 @@ class _UserApplies:
             warnings.warn(msg, stacklevel=3)
 
 
+# recorded beside the eval settings where the data has them (gankit/api.py _protocols)
+PROTOCOLS = ("text_protocol",)
+# the settings that are numbers of samples drawn from G (the eval message says those asked for)
+DRAWS = ("n_samples", "jsd_samples", "parzen_centres")
+
+
 def register_metric(name: str, applies: Callable[[object], bool], help: str,
-                    outputs: dict[str, Output] | None = None, default: bool = True, needs: str = ""):
+                    outputs: dict[str, Output] | None = None, default: bool = True, needs: str = "",
+                    reads: tuple[str, ...] | None = None):
     """Decorator: register ``fn(ctx) -> dict`` as metric ``name``; ``default=False`` leaves it
-    out of "every metric that applies" (it runs when named)."""
+    out of "every metric that applies" (it runs when named).  ``reads``: the eval settings that
+    change its numbers (e.g. ``("n_samples", "pr_k")``; ``()``: none); left out, every one does."""
     def deco(fn):
         module = getattr(fn, "__module__", "") or ""
         user = not is_gankit(module)
         metric = Metric(name, fn, _UserApplies(name, module, applies) if user else applies, help,
-                        dict(outputs or {}), default, needs)
+                        dict(outputs or {}), default, needs, _reads(name, module, reads))
         if user:
             # the built-ins first, whatever the import order (a script registers before gankit
             # loads its own); while they load, a plug-in's call returns at once, after gankit's
@@ -110,6 +122,53 @@ def register_metric(name: str, applies: Callable[[object], bool], help: str,
         METRICS.register(name, None, help)(_factory(metric, fn))
         return fn
     return deco
+
+
+def _reads(name: str, module: str, reads) -> tuple[str, ...] | None:
+    """``reads`` as a tuple of known setting names (one name alone is taken as such): a misspelt
+    one would let a change of the setting it meant pass unnoticed in report and compare."""
+    if reads is None:
+        return None
+    from gankit.config import ConfigError
+    names = (reads,) if isinstance(reads, str) else reads
+    if not isinstance(names, (tuple, list, set, frozenset)) or not all(isinstance(n, str) for n in names):
+        raise ConfigError(f"metric {name!r} ({module}): reads= takes eval setting names, e.g. "
+                          f"reads=(\"n_samples\",); got {reads!r}")
+    from dataclasses import fields
+
+    from gankit.config.schema import EvalConfig
+    known = [f.name for f in fields(EvalConfig)] + list(PROTOCOLS)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ConfigError(f"metric {name!r} ({module}): reads= names {unknown}, not eval settings; "
+                          f"valid: {', '.join(known)}")
+    return tuple(dict.fromkeys(names))
+
+
+def declared_settings() -> frozenset[str]:
+    """Every setting some registered metric declares it reads: a recorded setting outside these
+    (a newer gankit's) counts for every number."""
+    out: set[str] = set()
+    for entry in METRICS.entries():
+        out.update(getattr(entry.factory(), "reads", None) or ())
+    return frozenset(out)
+
+
+def reads_of_key(key: str) -> frozenset[str] | None:
+    """The settings that change recorded number ``key``: those of every metric that declares it
+    (prdc and prdc_points share keys); None when one of them declares nothing or none declares
+    ``key``."""
+    out: set[str] = set()
+    found = False
+    for entry in METRICS.entries():
+        m = entry.factory()
+        if key in getattr(m, "outputs", {}):
+            found = True
+            reads = getattr(m, "reads", None)
+            if reads is None:
+                return None
+            out.update(reads)
+    return frozenset(out) if found else None
 
 
 def _check_keys(metric: Metric, module: str):

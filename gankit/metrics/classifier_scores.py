@@ -126,7 +126,7 @@ def _probs(ctx):
                   "mode_score": Output("Mode Score", "higher", ".3f"),
                   "am_score": Output("AM Score", "lower", ".3f")},
                  needs="labelled images whose labels the data's classifier knows (a shipped "
-                       "classifier: labels below its number of classes)")
+                       "classifier: labels below its number of classes)", reads=("n_samples",))
 def _class_scores(ctx):
     p = _probs(ctx).numpy()
     prior = _prior(ctx.dataset, p.shape[1])
@@ -142,7 +142,8 @@ def _label_conditional(ds) -> bool:
                  "GAN-train; GAN-test (real-data classifier on G's samples)",
                  {"cas": Output("CAS / GAN-train (held-out real accuracy)", "higher", ".3f"),
                   "gan_test": Output("GAN-test (real classifier on G)", "higher", ".3f"),
-                  "real_acc": Output("the same classifier trained on real images", None, ".3f")})
+                  "real_acc": Output("the same classifier trained on real images", None, ".3f")},
+                 reads=("n_samples",))
 def _cas(ctx):
     from gankit.metrics.own_classifier import accuracy, dataset_classifier, train_classifier
     ds = ctx.dataset
@@ -210,7 +211,8 @@ def image_statistics(real, fake) -> dict:
                  "low-level image statistics: pixel histogram JS, power-spectrum distance, sharpness ratio",
                  {"pixel_js": Output("JS of pixel histograms", "lower", ".4f"),
                   "spectrum_dist": Output("mean |log power spectrum difference|", "lower", ".3f"),
-                  "sharpness_ratio": Output("sharpness, generated / real (1 = as sharp)", None, ".3f")})
+                  "sharpness_ratio": Output("sharpness, generated / real (1 = as sharp)", None, ".3f")},
+                 reads=("n_samples",))
 def _image_stats(ctx):
     from gankit.metrics.images import eval_samples
     x = eval_samples(ctx)

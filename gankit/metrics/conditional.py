@@ -63,7 +63,7 @@ def _classes(ctx, n, metric: str = "this metric"):
 
 @register_metric("cond_accuracy", _is_conditional,
                  "share of samples for class c recognised as c (conditional runs)",
-                 {"cond_accuracy": Output("conditional accuracy", "higher", ".3f")})
+                 {"cond_accuracy": Output("conditional accuracy", "higher", ".3f")}, reads=("n_samples",))
 def _cond_accuracy(ctx):
     y = _classes(ctx, ctx.settings.n_samples, "cond_accuracy")
     x = ctx.generate(len(y), "samples", y=y)
@@ -75,7 +75,8 @@ def _cond_accuracy(ctx):
 
 @register_metric("attribute_accuracy", lambda ds: getattr(ds, "condition_kind", None) == "text",
                  "share of caption words (thick/thin, small/large, faint/bright) the sample matches",
-                 {"attribute_accuracy": Output("attribute accuracy (chance 0.5)", "higher", ".3f")})
+                 {"attribute_accuracy": Output("attribute accuracy (chance 0.5)", "higher", ".3f")},
+                 reads=("n_samples",))
 def _attribute_accuracy(ctx):
     ds = ctx.dataset
     g = torch.Generator().manual_seed(ctx.stream("captions"))
@@ -123,7 +124,7 @@ def _class_name(ds, k: int) -> str:
                  {"fd_within_class": Output("Frechet distance within classes", "lower", ".3f"),
                   "diversity_ratio": Output("diversity within classes, generated / real", "higher", ".3f"),
                   "diversity_classes": Output("classes diversity_ratio averages over (those with real spread)",
-                                              None, "d")})
+                                              None, "d")}, reads=("n_samples",))
 def _within_class(ctx):
     from gankit.metrics.image_measures import frechet_distance, gaussian_stats
     ds = ctx.dataset

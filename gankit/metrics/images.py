@@ -75,6 +75,10 @@ def feature_kind(ctx) -> str:
     return "inception" if _inception_path(ctx.settings) else "random"
 
 
+# the eval settings the feature metrics read: how many samples, and which features of them
+FEATURES = ("n_samples", "features", "inception_weights")
+
+
 def has_features(ds) -> bool:
     """Every image dataset has features: at worst those of the random conv net."""
     return getattr(ds, "kind", None) == "image"
@@ -168,7 +172,7 @@ def _stackable(ds):
                  {"fcd": Output("Frechet classifier distance", "lower", ".3f"),
                   "fid": Output("FID (Inception)", "lower", ".3f"),
                   "frd": Output("Frechet distance, random conv features", "lower", ".4g"),
-                  "features": Output("image features used", None, "s")})
+                  "features": Output("image features used", None, "s")}, reads=FEATURES)
 def _fid(ctx):
     f, _, kind = _fake_features(ctx)
     r, _, _ = _real_features(ctx, len(f))
@@ -181,7 +185,7 @@ def _fid(ctx):
                   "kid": Output("KID (Inception)", "lower", ".4f"),
                   "kid_std": Output("KID std over subsets", None, ".4f"),
                   "krd": Output("kernel distance, random conv features", "lower", ".4g"),
-                  "krd_std": Output("krd std over subsets", None, ".4g")})
+                  "krd_std": Output("krd std over subsets", None, ".4g")}, reads=FEATURES)
 def _kid(ctx):
     f, _, kind = _fake_features(ctx)
     r, _, _ = _real_features(ctx, len(f))
@@ -194,7 +198,7 @@ def _kid(ctx):
                  {"cs": Output("classifier score", "higher", ".3f"),
                   "cs_std": Output("classifier score std over splits", None, ".3f"),
                   "is": Output("Inception Score", "higher", ".3f"),
-                  "is_std": Output("Inception Score std over splits", None, ".3f")})
+                  "is_std": Output("Inception Score std over splits", None, ".3f")}, reads=FEATURES)
 def _is(ctx):
     _, p, kind = _fake_features(ctx)
     if p is None:          # the random conv net has no classes
@@ -206,7 +210,7 @@ def _is(ctx):
 
 @register_metric("prdc", has_features, "k-NN precision, recall (k = eval.pr_k = 3), density, coverage "
                  "(k = eval.dc_k = 5) of features",
-                 PRDC_OUTPUTS)
+                 PRDC_OUTPUTS, reads=FEATURES + ("pr_k", "dc_k"))
 def _prdc(ctx):
     f, _, _ = _fake_features(ctx)
     n = min(len(f), 5000)
@@ -217,7 +221,8 @@ def _prdc(ctx):
 @register_metric("class_hist", _classified, "class histogram of samples: classes dropped, KL to data",
                  {"classes_missing": Output("classes never generated", "lower", "d"),
                   "class_kl": Output("KL(class histogram || data)", "lower", ".4f"),
-                  "class_min_share": Output("share of the rarest class", "higher", ".3f")})
+                  "class_min_share": Output("share of the rarest class", "higher", ".3f")},
+                 reads=("n_samples", "features"))
 def _class_hist(ctx):
     ds = ctx.dataset
     _, p, kind = _fake_features(ctx)
@@ -234,7 +239,8 @@ def _class_hist(ctx):
                  {"stacked_modes": Output("Stacked MNIST modes covered", "higher", "d"),
                   "stacked_modes_total": Output("Stacked MNIST modes", None, "d"),
                   "stacked_kl": Output("KL(mode histogram || uniform)", "lower", ".3f"),
-                  "stacked_channel_kl": Output("per-channel digit-share KL", "lower", ".3f")})
+                  "stacked_channel_kl": Output("per-channel digit-share KL", "lower", ".3f")},
+                 reads=("n_samples",))
 def _stacked(ctx):
     from gankit.metrics.features import channel_probs, load_classifier
     ds = ctx.dataset
@@ -246,7 +252,7 @@ def _stacked(ctx):
 @register_metric("parzen", _held, "Parzen window log-likelihood of held-out images (Goodfellow 2014)",
                  {"parzen_ll": Output("Parzen log-likelihood (nats)", "higher", ".1f"),
                   "parzen_se": Output("Parzen standard error", None, ".1f"),
-                  "parzen_sigma": Output("Parzen sigma", None, ".3f")})
+                  "parzen_sigma": Output("Parzen sigma", None, ".3f")}, reads=("parzen_centres",))
 def _parzen(ctx):
     # parzen_ll.py: 10,000 samples as centres, sigma by the mean log-likelihood of a validation
     # set cut from the training images (MNIST: images 50,000-60,000, a sixth of them), the
@@ -271,7 +277,7 @@ def _parzen(ctx):
                   "nn_train": Output("median copy distance of samples", None, ".3f"),
                   "nn_heldout": Output("median copy distance of held-out images", None, ".3f"),
                   "nn_ratio": Output("copy distance, samples / held-out (1 = as new as unseen data)", None, ".3f"),
-                  "copy_tau": Output("copy threshold", None, ".3f")})
+                  "copy_tau": Output("copy threshold", None, ".3f")}, reads=("n_samples",))
 def _memorisation(ctx):
     from gankit.metrics.feature_nets import feature_cache, tensor_hash
     from gankit.metrics.memorisation import heldout_distance, memorisation as tolerant

@@ -45,7 +45,8 @@ def _heldout(ds) -> bool:
                  {"test_accuracy": Output("held-out accuracy", "higher", ".4f"),
                   "cluster_accuracy": Output("held-out accuracy, best class matching", "higher", ".4f")},
                  needs="labelled images with a held-out split: mnist5k, fashion-mnist, digits8x8, or a "
-                       "folder with one sub-folder per class and at least 20 images (data.holdout > 0)")
+                       "folder with one sub-folder per class and at least 20 images (data.holdout > 0)",
+                 reads=())
 def _classify(ctx):
     if ctx.classify is None:
         return {}
@@ -62,7 +63,7 @@ def _classify(ctx):
                  f"MSE per pixel of G's best reconstruction of {RECON_IMAGES} held-out images (inversion)",
                  {"recon_mse": Output("reconstruction MSE per pixel (held-out)", "lower", ".4f"),
                   "recon_mse_median": Output("median reconstruction MSE", "lower", ".4f")},
-                 default=False)
+                 default=False, reads=())
 def _recon(ctx):
     if ctx.invert is None:
         raise ConfigError("recon_error: this run's samples have no latent code to invert")

@@ -11,7 +11,8 @@ from gankit.metrics.modes import mode_metrics
                  {"modes_covered": Output("modes covered", "higher", "d"),
                   "modes_total": Output("modes in the data", None, "d"),
                   "hq_fraction": Output("high-quality samples", "higher", ".1%"),
-                  "reverse_kl": Output("reverse KL of the mode histogram", "lower", ".3f")})
+                  "reverse_kl": Output("reverse KL of the mode histogram", "lower", ".3f")},
+                 reads=("n_samples", "hq_std"))
 def modes(ctx):
     ds, ec = ctx.dataset, ctx.settings
     x = ctx.generate(ec.n_samples, "modes")
@@ -20,7 +21,8 @@ def modes(ctx):
 
 @register_metric("jsd", lambda ds: ds.has_density and ds.dim <= 2,
                  "JSD(p_data || p_g) on a grid (1-D/2-D data with a known density; exact cell masses)",
-                 {"jsd": Output("Jensen-Shannon divergence (nats)", "lower", ".4f")})
+                 {"jsd": Output("Jensen-Shannon divergence (nats)", "lower", ".4f")},
+                 reads=("jsd_samples", "jsd_bins", "jsd_cells"))
 def jsd(ctx):
     ds, ec = ctx.dataset, ctx.settings
     x = ctx.generate(ec.jsd_samples, "jsd").numpy()

@@ -15,6 +15,7 @@ from gankit.metrics import distances as Dm
 from gankit.metrics.image_measures import centred64, prdc, pairwise_sq_dists
 
 PAIRWISE_MAX = 2500    # energy distance, MMD and PRDC hold n x n distance matrices
+SAMPLES = ("n_samples",)    # the eval settings these metrics read: how many points they compare
 
 
 def _points(ds) -> bool:
@@ -47,21 +48,21 @@ def _small(ctx):
 
 
 @register_metric("sliced_wasserstein", _points, "sliced Wasserstein-2 distance to the data (256 directions)",
-                 {"swd": Output("sliced Wasserstein-2 distance", "lower", ".4g")})
+                 {"swd": Output("sliced Wasserstein-2 distance", "lower", ".4g")}, reads=SAMPLES)
 def _swd(ctx):
     real, fake = pair(ctx)
     return {"swd": Dm.sliced_wasserstein(real, fake, seed=ctx.seed)}
 
 
 @register_metric("energy", _points, "energy distance to the data (Szekely & Rizzo)",
-                 {"energy": Output("energy distance", "lower", ".4g")})
+                 {"energy": Output("energy distance", "lower", ".4g")}, reads=SAMPLES)
 def _energy(ctx):
     return {"energy": Dm.energy_distance(*_small(ctx))}
 
 
 @register_metric("mmd", _points, "unbiased MMD^2, Gaussian kernel, bandwidth = median pairwise distance",
                  {"mmd2": Output("MMD^2 (Gaussian, median bandwidth)", "lower", ".4g"),
-                  "mmd_bandwidth": Output("MMD kernel bandwidth", None, ".3g")})
+                  "mmd_bandwidth": Output("MMD kernel bandwidth", None, ".3g")}, reads=SAMPLES)
 def _mmd(ctx):
     v, h = Dm.mmd2(*_small(ctx))
     return {"mmd2": v, "mmd_bandwidth": h}
@@ -69,7 +70,7 @@ def _mmd(ctx):
 
 @register_metric("c2st", _points, "classifier two-sample test: held-out accuracy telling real from G (0.5 best)",
                  {"c2st_acc": Output("C2ST accuracy (0.5 = indistinguishable)", "lower", ".3f"),
-                  "c2st_p": Output("C2ST p-value (small: G is told apart)", None, ".2g")})
+                  "c2st_p": Output("C2ST p-value (small: G is told apart)", None, ".2g")}, reads=SAMPLES)
 def _c2st(ctx):
     real, fake = pair(ctx)
     return Dm.c2st(real, fake, seed=ctx.seed)
@@ -79,7 +80,7 @@ def _c2st(ctx):
                  {"ndb": Output("NDB (bins that differ)", "lower", "d"),
                   "ndb_k": Output("NDB bins", None, "d"),
                   "ndb_frac": Output("NDB / K", "lower", ".3f"),
-                  "ndb_js": Output("JS of the bin histograms", "lower", ".4f")})
+                  "ndb_js": Output("JS of the bin histograms", "lower", ".4f")}, reads=SAMPLES)
 def _ndb(ctx):
     real, fake = pair(ctx)
     # no more bins than distinct points: a file's repeated rows leave k-means fewer clusters than
@@ -112,7 +113,7 @@ def duplicate_radius(real: torch.Tensor, q: float = 0.01) -> float:
 @register_metric("birthday", _points, "birthday-paradox support size of G vs of the data (Arora & Zhang)",
                  {"birthday_support": Output("support estimate of G", "higher", ".4g"),
                   "birthday_support_real": Output("support estimate of the data", None, ".4g"),
-                  "birthday_ratio": Output("support of G / of the data", "higher", ".3f")})
+                  "birthday_ratio": Output("support of G / of the data", "higher", ".3f")}, reads=SAMPLES)
 def _birthday(ctx):
     real, fake = _small(ctx)
     tau = duplicate_radius(real)
@@ -128,7 +129,7 @@ def _birthday(ctx):
 
 @register_metric("prdc_points", _points, "k-NN precision/recall (k = eval.pr_k) and density/coverage "
                  "(k = eval.dc_k) of the points themselves",
-                 PRDC_OUTPUTS)
+                 PRDC_OUTPUTS, reads=("n_samples", "pr_k", "dc_k"))
 def _prdc_points(ctx):
     real, fake = _small(ctx)
     return prdc(real, fake, k=ctx.settings.pr_k, k_dc=ctx.settings.dc_k)

@@ -154,7 +154,8 @@ def _is_text(ds):
 
 @register_metric("nll_oracle", lambda ds: hasattr(ds, "oracle_nll"),
                  "per-token NLL of G's samples under the known oracle (SeqGAN)",
-                 {"nll_oracle": Output("NLL_oracle (nats/token)", "lower", ".3f")})
+                 {"nll_oracle": Output("NLL_oracle (nats/token)", "lower", ".3f")},
+                 reads=("n_samples", "text_protocol"))
 def _nll_oracle(ctx):
     from gankit.nets.sequence import chunk_rows
     x = _samples(ctx, ctx.settings.n_samples)
@@ -165,7 +166,7 @@ def _nll_oracle(ctx):
 
 
 @register_metric("nll_test", _is_text, "per-token NLL of held-out sequences under G at its sampling temperature (text)",
-                 {"nll_test": Output("NLL_test (nats/token)", "lower", ".3f")})
+                 {"nll_test": Output("NLL_test (nats/token)", "lower", ".3f")}, reads=("text_protocol",))
 def _nll_test(ctx):
     if ctx.likelihood is None:
         return {}
@@ -199,7 +200,8 @@ def _warn_unk_targets(ds) -> None:
 
 
 @register_metric("bleu", _is_text, "BLEU-2..5 of samples against the test split (NLTK; text)",
-                 {f"bleu{n}": Output(f"BLEU-{n}", "higher", ".3f") for n in ORDERS})
+                 {f"bleu{n}": Output(f"BLEU-{n}", "higher", ".3f") for n in ORDERS},
+                 reads=("n_samples", "text_protocol"))
 def _bleu(ctx):
     ds = ctx.dataset
     hyp = _tok(ds, _samples(ctx, min(ctx.settings.n_samples, BLEU_HYPOTHESES)))
@@ -208,7 +210,8 @@ def _bleu(ctx):
 
 
 @register_metric("self_bleu", _is_text, "self-BLEU-2..5 of samples (repetitiveness; text)",
-                 {f"self_bleu{n}": Output(f"self-BLEU-{n}", "lower", ".3f") for n in ORDERS})
+                 {f"self_bleu{n}": Output(f"self-BLEU-{n}", "lower", ".3f") for n in ORDERS},
+                 reads=("n_samples", "text_protocol"))
 def _self_bleu(ctx):
     ds = ctx.dataset
     if ctx.settings.n_samples < 2:   # skipped, not fatal: the other metrics of the evaluation still run
@@ -224,7 +227,8 @@ def _self_bleu(ctx):
                  {"novelty": Output("share not in training", None, ".3f"),
                   "unique": Output("share distinct", "higher", ".3f"),
                   "real_share": Output("share real (train or test)", "higher", ".3f"),
-                  "unseen_real_share": Output("share real and unseen in training", "higher", ".3f")})
+                  "unseen_real_share": Output("share real and unseen in training", "higher", ".3f")},
+                 reads=("n_samples", "text_protocol"))
 def _novelty(ctx):
     ds = ctx.dataset
     lines = ds.decode(_samples(ctx, ctx.settings.n_samples))

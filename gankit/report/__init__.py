@@ -80,53 +80,64 @@ def _temperature_section(evals: list[dict], own: float, infos):
                    header=["temperature", "step", *keys], rows=rows, anchor="other-temperatures")
 
 
-def _measuring(settings) -> dict | None:
-    """Eval settings that change a number (not which metrics were asked, nor threads)."""
-    from gankit.report.metricinfo import NOT_MEASURING
-    if not isinstance(settings, dict):
-        return None
-    return {k: v for k, v in settings.items() if k not in NOT_MEASURING}
+def _measuring(settings, key: str, measuring=None) -> dict | None:
+    """The eval settings of a record that change number ``key``: those its metric reads (not
+    which metrics were asked, nor threads; gankit.report.metricinfo.Measuring)."""
+    from gankit.report.metricinfo import Measuring
+    return (measuring or Measuring()).of(key, settings)
 
 
-def mixed_settings_note(sources: dict[str, dict]) -> str:
-    """A sentence when the final evaluation's numbers were measured with different eval settings
-    (a later ``gankit eval --metrics X --set eval.n_samples=N`` re-measured some): which settings
-    differ and which numbers each value holds; "" when they agree."""
+def mixed_settings_note(sources: dict[str, dict], infos=None) -> str:
+    """A sentence when the final evaluation's numbers were measured with different values of an
+    eval setting that they read (a later ``gankit eval --metrics X --set eval.n_samples=N``
+    re-measured some): which settings differ and which numbers each value holds; "" when they
+    agree.  A setting a number's metric never reads (jsd and eval.n_samples) is no difference."""
     import json
 
-    from gankit.report.metricinfo import META_KEYS, is_measured
+    from gankit.report.metricinfo import META_KEYS, Measuring, is_measured
+    measuring = Measuring(infos)
+    mine: dict[str, dict] = {}          # key -> the settings that change it, as recorded with it
+    for key, rec in sources.items():
+        if key not in META_KEYS and is_measured(rec.get(key)):
+            mine[key] = _measuring(rec.get("settings"), key, measuring) or {}
+    names = sorted({n for m in mine.values() for n in m})
+
+    def shown(key, n):
+        return json.dumps(mine[key].get(n), sort_keys=True, default=str)
+    # a setting differs when two numbers that read it were measured at different values of it
+    names = [n for n in names if len({shown(k, n) for k in mine if measuring.counts(k, n)}) > 1]
+    if not names:
+        return ""
     by: dict[str, list[str]] = {}
     kept: dict[str, dict] = {}
-    for key, rec in sources.items():
-        if key in META_KEYS or not is_measured(rec.get(key)):
-            continue
-        mine = _measuring(rec.get("settings")) or {}
-        tag = json.dumps(mine, sort_keys=True, default=str)
-        by.setdefault(tag, []).append(key)
-        kept[tag] = mine
-    if len(by) < 2:
-        return ""
-    names = sorted({k for m in kept.values() for k in m
-                    if len({json.dumps(m2.get(k), default=str) for m2 in kept.values()}) > 1})
-    parts = [", ".join(f"{n} {kept[tag].get(n, 'unrecorded')}" for n in names) + f" ({', '.join(keys)})"
+    for key in mine:
+        read = {n: mine[key].get(n, "unrecorded") for n in names if measuring.counts(key, n)}
+        if read:                         # a number that reads none of them is right at any of them
+            tag = json.dumps(read, sort_keys=True, default=str)
+            by.setdefault(tag, []).append(key)
+            kept[tag] = read
+    parts = [", ".join(f"{n} {v}" for n, v in kept[tag].items()) + f" ({', '.join(keys)})"
              for tag, keys in by.items()]
     return "These numbers were measured with different eval settings: " + "; ".join(parts) + "."
 
 
-def _matching_reference(sources: dict[str, dict], refs: list[dict]) -> dict | None:
+def _matching_reference(sources: dict[str, dict], refs: list[dict], infos=None) -> dict | None:
     """The real-data reference of each number of the final evaluation: the newest reference
-    record with the eval settings of the record that supplied that number (after a partial
+    record with the eval settings that change that number, as recorded with it (after a partial
     ``gankit eval --set eval.n_samples=N`` the other metrics keep theirs); any reference for a
     record without settings (older records)."""
     if not refs:
         return None
-    from gankit.report.metricinfo import META_KEYS
+    from gankit.report.metricinfo import META_KEYS, Measuring
+    measuring = Measuring(infos)
     out, used = {}, []
     for key, rec in sources.items():
-        mine = _measuring(rec.get("settings"))
+        if key in META_KEYS:
+            continue
+        mine = _measuring(rec.get("settings"), key, measuring)
         ref = next((r for r in reversed(refs)
-                    if key in r and (mine is None or _measuring(r.get("settings")) == mine)), None)
-        if ref is not None and key not in META_KEYS:
+                    if key in r and (mine is None or _measuring(r.get("settings"), key, measuring) == mine)), None)
+        if ref is not None:
             out[key] = ref[key]
             used.append(ref)
     newest = next((r for r in reversed(refs) if any(r is u for u in used)), refs[-1])

@@ -102,11 +102,12 @@ def compare_data(run_dirs: list[str | Path]) -> dict:
         sources.append(MI.final_sources(evals))
     keys = MI.eval_keys([e for e in finals if e], infos)
     apart = _not_comparable(configs)
+    measuring = MI.Measuring(infos)
     metrics = []
     for k in keys:
         ki = MI.info(k, infos)
         values = [e.get(k) for e in finals]
-        differ = [] if apart else _settings_apart(k, values, sources, configs)
+        differ = [] if apart else _settings_apart(k, values, sources, configs, measuring)
         metrics.append({"key": k, "label": ki.label, "metric": ki.metric, "better": ki.better,
                         "values": values, "shown": [MI.fmt_value(v, ki.fmt) if v is not None else "" for v in values],
                         "best": [] if apart or differ else MI.better_of(values, ki.better),
@@ -132,22 +133,25 @@ def _not_comparable(configs: list[dict]) -> list[str]:
     return [k for k in keys if len({json.dumps(c.get(k), sort_keys=True) for c in configs}) > 1]
 
 
-def _eval_settings(record: dict, config: dict) -> dict:
-    """The eval settings a number was measured with: its record's, and for what that does not
-    hold (records an older gankit wrote during training have no settings) config.toml's eval.*,
-    which that evaluation used."""
+def _eval_settings(record: dict, config: dict, key: str, measuring: MI.Measuring) -> dict:
+    """The eval settings number ``key`` was measured with, of those that change it: its record's,
+    and for what that does not hold (records an older gankit wrote during training have no
+    settings) config.toml's eval.*, which that evaluation used."""
     recorded = record.get("settings")
     recorded = recorded if isinstance(recorded, dict) else {}
     names = set(recorded) | {k[len("eval."):] for k in config if k.startswith("eval.")}
-    return {k: recorded[k] if k in recorded else config.get(f"eval.{k}") for k in names - MI.NOT_MEASURING}
+    return {k: recorded[k] if k in recorded else config.get(f"eval.{k}") for k in names
+            if measuring.counts(key, k)}
 
 
-def _settings_apart(key: str, values: list, sources: list[dict], configs: list[dict]) -> list[tuple]:
+def _settings_apart(key: str, values: list, sources: list[dict], configs: list[dict],
+                    measuring: MI.Measuring | None = None) -> list[tuple]:
     """The eval settings (name, distinct values) that differ between the records that supplied
-    ``key``'s values: two values of a metric are comparable only if every eval setting recorded
-    with them is equal (a partial ``gankit eval --set eval.n_samples=N`` gives one metric of a
-    run other settings than the rest)."""
-    seen = [_eval_settings(src.get(key, {}), cfg) for v, src, cfg in zip(values, sources, configs)
+    ``key``'s values: two values of a metric are comparable only if every eval setting it reads
+    is equal between them (a partial ``gankit eval --set eval.n_samples=N`` gives one metric of a
+    run other settings than the rest; eval.jsd_samples changes no number but jsd's)."""
+    measuring = measuring or MI.Measuring()
+    seen = [_eval_settings(src.get(key, {}), cfg, key, measuring) for v, src, cfg in zip(values, sources, configs)
             if v is not None]
     out = []
     for name in sorted(set().union(*seen)) if len(seen) > 1 else []:

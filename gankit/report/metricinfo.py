@@ -25,15 +25,18 @@ class KeyInfo:
     better: str | None   # "higher", "lower" or None
     fmt: str
     order: int           # registration order, for a stable layout
+    # the eval settings that change it (gankit.metrics.base.reads_of_key); None: every one may
+    reads: frozenset[str] | None = None
 
 
 def key_infos() -> dict[str, KeyInfo]:
+    from gankit.metrics.base import reads_of_key
     from gankit.registry import METRICS
     out, i = {}, 0
     for entry in METRICS.entries():
         m = entry.factory()
         for key, o in m.outputs.items():
-            out[key] = KeyInfo(key, entry.name, entry.help, o.label, o.better, o.fmt, i)
+            out[key] = KeyInfo(key, entry.name, entry.help, o.label, o.better, o.fmt, i, reads_of_key(key))
             i += 1
     return out
 
@@ -41,6 +44,30 @@ def key_infos() -> dict[str, KeyInfo]:
 def info(key: str, infos: dict[str, KeyInfo]) -> KeyInfo:
     return infos.get(key) or KeyInfo(key, "other", "recorded numbers no registered metric declares",
                                      key, None, ".4g", 10 ** 6)
+
+
+class Measuring:
+    """Which recorded eval settings change which recorded number: those its metric declares it
+    reads (``register_metric(reads=...)``: jsd never reads eval.n_samples), every one for a
+    number of a metric that declares none or of no registered metric, and for every number
+    the settings no metric declares (a newer gankit's); never NOT_MEASURING."""
+
+    def __init__(self, infos: dict[str, KeyInfo] | None = None):
+        from gankit.metrics.base import declared_settings
+        self.infos = key_infos() if infos is None else infos
+        self.declared = declared_settings()
+
+    def counts(self, key: str, name: str) -> bool:
+        if name in NOT_MEASURING:
+            return False
+        reads = info(key, self.infos).reads
+        return reads is None or name in reads or name not in self.declared
+
+    def of(self, key: str, settings) -> dict | None:
+        """The settings of a record that change ``key``'s number; None when it holds none (older records)."""
+        if not isinstance(settings, dict):
+            return None
+        return {k: v for k, v in settings.items() if self.counts(key, k)}
 
 
 def is_number(v) -> bool:
