@@ -152,14 +152,36 @@ def final_evaluation(run, log=_stderr) -> dict:
     names = list(run.cfg.eval.metrics) or None
     every = run.cfg.train.eval_every
     last = [r for r in run.folder.records("eval") if r.get("step") == run.step]
+    said = None
     if last and every and run.step % every == 0:
+        said = f"measured during training (train.eval_every = {every})"
+    elif (earlier := _earlier_final(run, names)) is not None:
+        last, said = [earlier], "recorded by an earlier session with the same eval settings; not repeated"
+    if said is not None:
         if log:
-            log(f"evaluation of step {run.step}: measured during training (train.eval_every = {every})")
+            log(f"evaluation of step {run.step}: {said}")
         from gankit.io import unjsonable
         result = unjsonable({k: v for k, v in last[-1].items() if k not in ("step", "kind", "settings", "source")})
         record_reference(run, names, log)
         return result
     return evaluate(run, None, source="final", log=log)      # eval.metrics, not named by a caller
+
+
+def _earlier_final(run, names) -> dict | None:
+    """The final evaluation of this very step that an earlier session recorded (a --resume of
+    a finished run trains nothing), when measured with today's eval settings (threads aside)
+    and not followed by a new rejection-sampler fit (gankit drs changes the samples)."""
+    want = {k: v for k, v in eval_settings(run, names).items() if k != "threads"}
+    found = None
+    for r in run.folder.records():
+        if r.get("step") != run.step:
+            continue
+        if r.get("kind") == "eval" and r.get("source") == "final" and isinstance(r.get("settings"), dict) \
+                and {k: v for k, v in r["settings"].items() if k != "threads"} == want:
+            found = r
+        elif r.get("kind") == "drs":
+            found = None
+    return found
 
 
 def evaluate(run_or_dir, metrics: list[str] | None = None, overrides: list[str] | None = None,

@@ -140,3 +140,21 @@ def test_the_first_record_after_a_resume_averages_the_same_steps_as_an_unbroken_
     Run.open(tmp_path / "b", write=True).train().close()
     strip = lambda rs: [{k: v for k, v in r.items() if k != "time"} for r in rs]   # noqa: E731
     assert strip(RunFolder(tmp_path / "b").records("train")) == strip(RunFolder(tmp_path / "a").records("train"))
+
+
+def test_resuming_a_finished_run_does_not_evaluate_it_again(tmp_path, tiny, capsys):
+    """--resume of a finished run trains nothing; it measured every metric again and recorded a
+    second final evaluation of the same step (minutes for image presets).  After a new
+    rejection-sampler fit (gankit drs) or with other eval settings it does measure again."""
+    from gankit.cli import main
+    sets = [a for kv in tiny + ['eval.metrics=["modes"]'] for a in ("--set", kv)]
+    assert main(["train", "ring", "--out", str(tmp_path / "r"), *sets]) == 0
+    finals = lambda: [r for r in RunFolder(tmp_path / "r").records("eval") if r["source"] == "final"]  # noqa: E731
+    first = finals()
+    assert len(first) == 1
+    capsys.readouterr()
+    assert main(["train", "--resume", "--out", str(tmp_path / "r")]) == 0
+    assert finals() == first
+    assert "recorded by an earlier session with the same eval settings; not repeated" in capsys.readouterr().err
+    assert main(["train", "--resume", "--out", str(tmp_path / "r"), "--set", "eval.n_samples=300"]) == 0
+    assert len(finals()) == 2 and finals()[-1]["settings"]["n_samples"] == 300

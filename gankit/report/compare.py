@@ -19,7 +19,11 @@ from gankit.runfolder import RunFolder
 
 TRAIN_PANELS = [("loss_d", "D loss"), ("loss_g", "G loss"), ("d_real", "D(x) on real"),
                 ("d_fake", "D(G(z))"), ("critic_real", "critic on real"), ("critic_fake", "critic on fake"),
-                ("wasserstein_estimate", "Wasserstein estimate"), ("lr_g", "G learning rate")]
+                ("wasserstein_estimate", "Wasserstein estimate"),
+                # a packed D's numbers bound the m-tuples' divergence: panels of their own
+                ("wasserstein_packed_estimate", "W1 of m-packed samples"),
+                ("jsd_estimate", "JSD estimate (D's bound)"),
+                ("jsd_packed_estimate", "JSD of m-packed samples (D's bound)"), ("lr_g", "G learning rate")]
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:
