@@ -305,7 +305,8 @@ def record_reference(run, names: list[str] | None, log=None) -> dict | None:
     from gankit import config as C
     from gankit.metrics.reference import cached_reference
     settings = C.to_dict(run.cfg.eval) | _protocols(run)
-    done = [r for r in run.folder.records("reference") if r.get("settings") == settings
+    read = _settings_read(names)
+    done = [r for r in run.folder.records("reference") if _same_where_read(r.get("settings"), settings, read)
             and (not r.get("metrics") or (names and set(r["metrics"]) >= set(names)))]
     if done:
         return None
@@ -317,6 +318,37 @@ def record_reference(run, names: list[str] | None, log=None) -> dict | None:
     rec = {"step": run.step, "kind": "reference", "settings": settings, "metrics": names or [], **ref}
     run.log(rec)
     return rec
+
+
+def _settings_read(names: list[str] | None) -> frozenset[str] | None:
+    """The eval settings that change the numbers of the metrics ``names`` (their declared
+    reads); None, every setting, for all metrics or one that declares none (a plug-in)."""
+    if not names:
+        return None
+    from gankit.registry import METRICS
+    read: set[str] = set()
+    for n in names:
+        try:
+            reads = METRICS.build(n, where="eval.metrics").reads
+        except Exception:        # an unknown name: the evaluation itself says so
+            return None
+        if reads is None:
+            return None
+        read.update(reads)
+    return frozenset(read)
+
+
+def _same_where_read(recorded, settings: dict, read: frozenset[str] | None) -> bool:
+    """A recorded reference's settings agree with ``settings`` on those the metrics read (a
+    jsd re-measured at another eval.n_samples reuses the reference: jsd never reads it)."""
+    if not isinstance(recorded, dict):
+        return False
+    if read is None:
+        return recorded == settings
+    from gankit.metrics.base import declared_settings
+    # a setting no metric declares (a newer gankit's) counts, as in the report
+    keys = {k for k in set(recorded) | set(settings) if k in read or k not in declared_settings()}
+    return all(recorded.get(k) == settings.get(k) for k in keys)
 
 
 def condition_args(run, n: int, label: int | str | None = None, text: str | None = None,

@@ -179,3 +179,17 @@ def test_the_docs_table_of_what_each_metric_reads_is_the_declarations():
             said[name.strip()] = set() if reads == "none" else {r.strip() for r in reads.split(",")}
     said["prdc"] = said["fid"] | {"pr_k", "dc_k"}
     assert said == {e.name: set(e.factory().reads) for e in METRICS.entries()}
+
+
+def test_a_metric_re_measured_at_a_setting_it_does_not_read_reuses_the_reference(tmp_path):
+    """jsd at another eval.n_samples measured the real-data reference again (the same numbers)."""
+    from gankit import api
+    from conftest import TINY_CLI
+    run = tmp_path / "r"
+    api.train("ring", run, TINY_CLI + ['eval.metrics=["modes", "jsd"]'], report=False, log=lambda s: None)
+    refs = lambda: RunFolder(run).records("reference")       # noqa: E731
+    assert len(refs()) == 1
+    api.evaluate(run, ["jsd"], ["eval.n_samples=300"], log=lambda s: None)
+    assert len(refs()) == 1
+    api.evaluate(run, ["modes"], ["eval.n_samples=300"], log=lambda s: None)     # modes reads it
+    assert len(refs()) == 2 and refs()[-1]["settings"]["n_samples"] == 300
