@@ -227,3 +227,22 @@ def test_a_resume_past_the_fitted_step_shows_g_alone_until_the_new_last_step(tmp
     snaps = [{int(s["step"]): s for s in RunFolder(tmp_path / r).snapshots()} for r in "ab"]
     for step in (9, 12):
         assert np.array_equal(snaps[0][step]["samples"], snaps[1][step]["samples"]), step
+
+
+def test_extending_a_drs_run_redraws_the_old_last_snapshot_from_g_alone(tmp_path, tiny_cli):
+    """The snapshot of the old last step came through the sampler fitted there (4% of its rows
+    as an unbroken run's); extended, the run drops that sampler, and the snapshot with it."""
+    import numpy as np
+    torch.set_num_threads(1)
+    sets = [*tiny_cli, "--set", "objective.drs=true", "--set", "objective.drs_steps=5",
+            "--set", "train.sample_every=6", "--set", 'eval.metrics=["energy"]',
+            "--set", "objective.lr_decay_final=1.0"]      # no decay tied to train.steps
+    assert main(["train", "ring", "--out", str(tmp_path / "short"), *sets, "--set", "train.steps=6"]) == 0
+    assert main(["train", "--resume", "--out", str(tmp_path / "short"), "--set", "train.steps=12"]) == 0
+    assert main(["train", "ring", "--out", str(tmp_path / "whole"), *sets]) == 0
+    for step in (6, 12):
+        with np.load(tmp_path / "short" / "samples" / f"step_{step:08d}.npz") as a, \
+                np.load(tmp_path / "whole" / "samples" / f"step_{step:08d}.npz") as b:
+            assert sorted(a.files) == sorted(b.files)
+            for k in a.files:
+                np.testing.assert_array_equal(a[k], b[k], err_msg=f"step {step}: {k}")

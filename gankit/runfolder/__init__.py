@@ -389,6 +389,9 @@ class RunFolder:
         with self._writing(str(target)):
             save_npz_atomic(target, {"step": np.int64(step), **arrays})
 
+    def has_snapshot(self, step: int) -> bool:
+        return (self.samples_dir / f"step_{step:08d}.npz").is_file()
+
     def snapshots(self) -> list[dict]:
         """Every readable snapshot, oldest first (a damaged file is skipped with a warning)."""
         out = []

@@ -71,6 +71,12 @@ class Snapshots:
     def on_train_start(self, trainer):
         if trainer.step == 0:
             self.run.save_snapshot(0)
+        elif (trainer.step < self.total and getattr(self.run.objective, "rejection", None) is not None
+              and self.run.folder.has_snapshot(trainer.step)):
+            # a --resume that raises train.steps of a DRS run: the snapshot of the old last step
+            # was drawn through the sampler fitted there, which is now dropped (FitAtEnd, before
+            # this callback); an unbroken run drew it from G alone, so draw it again
+            self.run.save_snapshot(trainer.step)
 
     def on_step_end(self, trainer):
         if trainer.step % self.every == 0 or trainer.step == self.total:
