@@ -231,9 +231,11 @@ def _evaluate(run, metrics, record, reference, source, log, strict=False) -> dic
     # one that applies (a training's final evaluation): left out with a warning, the rest kept
     result = run.evaluate(names, named=bool(metrics))
     if strict and metrics and not result:
+        images = getattr(run.dataset, "kind", None) == "image"
         raise C.ConfigError(f"metrics {list(metrics)}: nothing measured on this data ({type(run.dataset).__name__}); "
-                            "the warnings above say why, if any (image scores from class outputs need "
-                            "gankit's classifier for the data, or --set eval.features=inception with its weights)")
+                            "the warnings above say why, if any" + (
+                                " (image scores from class outputs need gankit's classifier for the data, or "
+                                "--set eval.features=inception with its weights)" if images else ""))
     if record:
         from gankit.train.watch import tensorboard_record
         settings = eval_settings(run, names)

@@ -99,6 +99,9 @@ def _summary(result: dict) -> str:
     return "; ".join(parts + rest) or "no metric applies to this data"
 
 
+# where the run's data are now (every command that opens a run); the temperature is for sampling
+# and evaluating a sequence G (not for invert / complete, which take image runs)
+DATA_MOVED_HELP = "data.path=NEW or data.root=NEW: where the run's data are now, if they moved (repeatable)"
 DATA_SET_HELP = ("data.path=NEW or data.root=NEW: where the run's data are now, if they moved; "
                  "generator.temperature=T: sample a sequence G at temperature T (repeatable)")
 

@@ -255,11 +255,11 @@ def add_parser(sub):
             p.add_argument("--mask", required=True, help=f"the part to fill: {', '.join(MASKS)}, or "
                            "FILE.npy (1 = missing)")
         p.add_argument("--out", help=f"output folder (default RUN_DIR/{'inversion' if name == 'invert' else 'completion'})")
-        p.add_argument("--steps", type=int, default=300, help="Adam steps on z")
-        p.add_argument("--lr", type=float, default=0.05, help="Adam's learning rate on z")
-        p.add_argument("--restarts", type=int, default=1, help="starts per image; the best is kept")
+        p.add_argument("--steps", type=int, default=300, help="Adam steps on z (default 300)")
+        p.add_argument("--lr", type=float, default=0.05, help="Adam's learning rate on z (default 0.05)")
+        p.add_argument("--restarts", type=int, default=1, help="starts per image; the best is kept (default 1)")
         p.add_argument("--no-encoder", action="store_true",
                        help="start from the prior even when the run has an encoder")
-        from gankit.cli import DATA_SET_HELP
-        p.add_argument("--set", action="append", default=[], metavar="data.KEY=VALUE", help=DATA_SET_HELP)
+        from gankit.cli import DATA_MOVED_HELP
+        p.add_argument("--set", action="append", default=[], metavar="data.KEY=VALUE", help=DATA_MOVED_HELP)
         p.set_defaults(fn=fn)

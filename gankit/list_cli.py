@@ -10,6 +10,27 @@ def add_parser(sub):
     li.set_defaults(fn=_cmd_list)
 
 
+def _first_sentence(toml_text: str) -> str:
+    """The preset's opening comment up to the end of its first sentence (comments wrap
+    sentences over lines: the first line alone stopped mid-way)."""
+    import re
+    lines = []
+    for line in toml_text.splitlines():
+        if not line.startswith("#") or not line.lstrip("# ").strip():
+            break
+        lines.append(line.lstrip("# ").strip())
+    text = " ".join(lines)
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        # a sentence ends at a period outside brackets, followed by a space or the end, and not
+        # one of "et al.", "e.g.", "i.e." or a decimal point
+        if ch == "." and depth <= 0 and (i + 1 == len(text) or text[i + 1] == " ") \
+                and not re.search(r"(\bal|\be\.g|\bi\.e)$", text[:i]):
+            return text[:i + 1]
+    return text
+
+
 def _cmd_list(a):
     from gankit import config as C
     from gankit.registry import REGISTRIES
@@ -18,7 +39,7 @@ def _cmd_list(a):
     print("presets (time: measured set-up + train.steps x s/step of training alone, "
           "benchmarks/preset_times.py):")
     for name in C.preset_names():
-        first = (C.PRESET_DIR / f"{name}.toml").read_text(encoding="utf-8").splitlines()[0].lstrip("# ")
+        first = _first_sentence((C.PRESET_DIR / f"{name}.toml").read_text(encoding="utf-8"))
         t = times.get(name)
         if t:   # the preset's own train.steps x the measured s/step: a later change of steps is counted
             steps = C.read_toml(C.PRESET_DIR / f"{name}.toml").get("train", {}).get("steps", t["steps"])

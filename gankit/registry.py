@@ -85,8 +85,11 @@ class Registry:
             import difflib
             close = difflib.get_close_matches(str(name), list(entries), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
+            # a run made by a script that registered its own parts is opened from anywhere else
+            # only with that code loaded
             raise ConfigError(f"{where}: unknown {self.kind} {name!r}{hint}; "
-                              f"valid choices: {', '.join(self.names())}")
+                              f"valid choices: {', '.join(self.names())}; a {self.kind} of your own is "
+                              f"loaded with gankit --import MODULE (or the config's imports = [...])")
         return entries[name]
 
     def params_of(self, name: str, kwargs: dict | None, where: str):
@@ -118,7 +121,8 @@ class Registry:
         for f in dataclasses.fields(entry.params):
             default = f.default if f.default is not dataclasses.MISSING else (
                 f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
-            out.append((f.name, default, f.metadata.get("help", "")))
+            from gankit.config.core import with_choices
+            out.append((f.name, default, with_choices(f.metadata.get("help", ""), f.metadata.get("choices"))))
         return out
 
 

@@ -140,7 +140,7 @@ def add_parser(sub, data_set_help: str):
     d.set_defaults(fn=_cmd_drs)
     s = sub.add_parser("sample", help="draw samples from a trained G")
     s.add_argument("run_dir")
-    s.add_argument("-n", type=int, default=1000, help="how many samples")
+    s.add_argument("-n", type=int, default=1000, help="how many samples (default 1000)")
     s.add_argument("--out", help="FILE: .npy, .csv, or a plot (.png/.pdf/.svg); text data: .txt (the "
                    "exact text), or no --out to print one sample per line (control characters "
                    "escaped, e.g. \\x1b)")

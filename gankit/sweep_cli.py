@@ -138,14 +138,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                "'=' and '@' has no escape: a value holding '@' can only be given with --set.")
     p.add_argument("variants", nargs="+", metavar="VARIANT", help="[LABEL=]SOURCE[@KEY=VALUE...]")
     p.add_argument("--seeds", type=int, default=3, help="seeds per variant (default 3)")
-    p.add_argument("--first-seed", type=int, default=0, help="seeds run from this one up")
-    p.add_argument("--workers", type=int, default=2, help="parallel worker processes, 1 thread each")
+    p.add_argument("--first-seed", type=int, default=0, help="seeds run from this one up (default 0)")
+    p.add_argument("--workers", type=int, default=2, help="parallel worker processes, 1 thread each (default 2)")
     p.add_argument("--metrics", default=None, help="comma separated, e.g. modes,jsd (default: all that "
                    "apply)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override for every variant (repeatable); a variant's own @KEY=VALUE wins")
     p.add_argument("--results", default="runs/sweep.jsonl",
-                   help="JSONL of finished runs (appended; one sweep at a time: FILE.lock is held while it trains)")
+                   help="JSONL of finished runs (default runs/sweep.jsonl; appended; one sweep at a time: FILE.lock is "
+                        "held while it trains)")
     p.add_argument("--resume", action="store_true",
                    help="reuse runs of the same resolved config already in --results (any label)")
     p.add_argument("--table-only", action="store_true",

@@ -249,6 +249,13 @@ def to_dict(obj) -> Any:
     return obj
 
 
+def with_choices(help: str, choices) -> str:
+    """An option's help with the values it takes (gankit list -v showed only the default)."""
+    if not choices:
+        return help
+    return f"{help} (one of: {', '.join(map(str, choices))})"
+
+
 def describe(cls, prefix: str = "") -> list[tuple[str, Any, str]]:
     """(dotted key, default, help) for every field, recursively."""
     out = []
@@ -260,7 +267,7 @@ def describe(cls, prefix: str = "") -> list[tuple[str, Any, str]]:
             out.extend(describe(tp, key + "."))
             continue
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        out.append((key, to_dict(default), f.metadata.get("help", "")))
+        out.append((key, to_dict(default), with_choices(f.metadata.get("help", ""), f.metadata.get("choices"))))
     return out
 
 

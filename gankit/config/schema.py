@@ -82,10 +82,10 @@ class TrainConfig:
 class EvalConfig:
     n_samples: int = opt(2500, "samples drawn from G for the metrics (PacGAN protocol: 2,500)", ge=1)
     metrics: list[str] = opt([], "metrics computed every train.eval_every steps (empty: all that "
-                             "apply; gankit list metrics)")
+                             "apply; gankit list shows the metrics)")
     hq_std: float | None = opt(None, "a sample is high quality within this many std of its nearest mode; "
                                "unset: the radius that holds the same share of true data as 3 std in "
-                               "2-D (98.9%, a chi quantile with dim degrees of freedom)", gt=0.0)
+                               "2-D (98.9%, a chi quantile with dim degrees of freedom), and 3 in 1-D", gt=0.0)
     jsd_bins: int = opt(200, "grid cells per axis for the JSD estimate (1-D and 2-D data)", ge=10)
     jsd_cells: str = opt("exact", "p_data's mass per JSD cell: exact (normal CDFs, Gaussian mixtures) or "
                          "centre (density at the cell centre x volume: the protocol before 2026-11-28)",
@@ -140,8 +140,8 @@ class RunConfig:
                                  "register your own datasets, nets, losses, metrics or objectives "
                                  "(importable from the working directory or PYTHONPATH)")
     data: Component = opt(Component("ring"), "training data (gankit list: datasets)", registry="datasets")
-    generator: Component = opt(Component("mlp"), "G's network (gankit list: nets)", registry="generators")
-    discriminator: Component = opt(Component("mlp"), "D's network (gankit list: nets)",
+    generator: Component = opt(Component("mlp"), "G's network (gankit list: generators)", registry="generators")
+    discriminator: Component = opt(Component("mlp"), "D's network (gankit list: discriminators)",
                                    registry="discriminators")
     noise: NoiseConfig = opt(NoiseConfig(), "G's input noise")
     condition: ConditionConfig = opt(ConditionConfig(), "conditional GAN: what G and D see besides z and x")

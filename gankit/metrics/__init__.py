@@ -101,7 +101,7 @@ def evaluate(ctx, names: list[str] | None = None, named: bool | None = None) -> 
             if names:
                 why = f": it needs {m.needs}" if m.needs else f" ({m.help})"
                 raise ConfigError(f"metric {m.name!r} does not apply to this data "
-                                  f"({type(ctx.dataset).__name__}){why}")
+                                  f"({type(ctx.dataset).__name__}){why}; {applying_said(ctx.dataset)}")
             continue
         todo.append(m)
     from gankit.metrics.base import TooFewSamples
@@ -173,6 +173,14 @@ def draws_said(names: list[str] | None, dataset, settings) -> str:
         else:
             said.append(f"{', '.join(who)}: {n} (eval.{setting})")
     return "; ".join(said)
+
+
+def applying_said(dataset) -> str:
+    """"metrics that apply to this data: a, b, ..." (gankit's own and plug-ins whose check
+    passes), for the messages that refuse one that does not."""
+    from gankit.registry import METRICS
+    names = [e.name for e in METRICS.entries() if _applies(e.factory(), dataset)]
+    return "metrics that apply to this data: " + (", ".join(names) if names else "none")
 
 
 def _applies(m, dataset) -> bool:

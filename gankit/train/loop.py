@@ -64,8 +64,8 @@ def _not_scalar(phase: Phase, loss, step: int) -> Exception:
                        f"computes it")
 
 
-GAN_NAN_HINT = ("Try a lower learning rate (--set optim_d.lr=... optim_g.lr=...), a gradient penalty, or "
-                "a bounded loss.")
+GAN_NAN_HINT = ("Try a lower learning rate (--set optim_d.lr=... --set optim_g.lr=...), a gradient penalty, "
+                "or a bounded loss.")
 
 
 class Trainer:

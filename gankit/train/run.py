@@ -230,9 +230,10 @@ class Run(RunSampling, RunEvaluation, RunState):
         off = [n for n in cfg.eval.metrics if not METRICS.build(n, where="eval.metrics").applies(run.dataset)]
         if off:     # found now, not when training is over and the final evaluation starts
             run.close()
+            from gankit.metrics import applying_said
             raise C.ConfigError(f"eval.metrics: {', '.join(map(repr, off))} cannot measure this data "
                                 f"({type(run.dataset).__name__}); drop {'it' if len(off) == 1 else 'them'} "
-                                "(gankit list shows what each metric needs)")
+                                f"({applying_said(run.dataset)})")
         if run.world.parallel:   # rank 0's folder (a default name has the clock in it)
             run.folder = folder = RunFolder(distributed.agree(run.world, str(run_dir)))
             refuse_trained(folder, folder.path)

@@ -96,14 +96,16 @@ def _unconditional_normal(cfg, who: str):
 
 
 class AutoEncoderObjective(Objective):
-    nan_hint = ("Try a lower learning rate (--set optim_g.lr=...) or, with a Gaussian decoder, a larger "
-                "fixed sigma (--set objective.sigma=...; 0 learns it).")
+    nan_hint = ("Try a lower learning rate (--set optim_g.lr=...) or a larger fixed sigma of the Gaussian "
+                "decoder (--set objective.sigma=...; 0 learns it).")
 
     def __init__(self, ctx: ObjectiveContext, variational: bool, decoder: str, sigma: float,
                  beta: float, code_decay: float):
         super().__init__()
         cfg = ctx.cfg
         who = "vae" if variational else "ae"
+        if not (variational and decoder == "gaussian"):     # only that decoder has a sigma to set
+            self.nan_hint = "Try a lower learning rate (--set optim_g.lr=...)."
         no_text(ctx.dataset, who)
         _unconditional_normal(cfg, who)
         no_d_steps(cfg, who)
