@@ -246,3 +246,44 @@ def test_extending_a_drs_run_redraws_the_old_last_snapshot_from_g_alone(tmp_path
             assert sorted(a.files) == sorted(b.files)
             for k in a.files:
                 np.testing.assert_array_equal(a[k], b[k], err_msg=f"step {step}: {k}")
+
+
+def test_a_signal_during_the_drs_fit_stops_it_and_resume_fits_it(tmp_path):
+    """SIGTERM while the sampler was fitted at the last step left the process running to the
+    end of the fit (55 s at batch 100,000); it now stops between the fit's steps, the step's
+    checkpoint is written, and --resume fits the sampler."""
+    import signal
+    import warnings
+    from gankit.train.rejection import RejectionSampler
+    over = ["train.steps=4", "train.batch_size=16", "train.log_every=1", "train.progress=false",
+            "train.live_report=false", "generator.hidden=[8]", "discriminator.hidden=[8]",
+            "objective.drs=true", "objective.drs_steps=50", "eval.n_samples=50", 'eval.metrics=["energy"]']
+    run = Run.create(C.load("ring", over), tmp_path / "r")
+    taken = []
+    real_step = torch.optim.Adam.step
+
+    def counting_step(self, *a, **k):         # the fit's optimizer steps, after training's last
+        if run.step == 4 and any(p is q for g in self.param_groups for p in g["params"]
+                                 for q in run.objective.rejection.D.parameters()):
+            taken.append(1)
+            if len(taken) == 3:
+                run._trainer.stop = signal.SIGTERM      # what StopOnSignal does on a signal
+        return real_step(self, *a, **k)
+    torch.optim.Adam.step = counting_step
+    try:
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            try:
+                run.train()
+            except BaseException:        # the run reports the stop its own way
+                pass
+    finally:
+        torch.optim.Adam.step = real_step
+        run.close()
+    assert len(taken) == 3                       # stopped inside the fit, not after its 50 steps
+    assert any("rejection sampling not fitted: training was asked to stop" in str(w.message) for w in said)
+    assert not [r for r in RunFolder(tmp_path / "r").records() if r["kind"] == "drs"]
+    resumed = Run.open(tmp_path / "r", write=True)
+    resumed.train().close()
+    assert [r["step"] for r in RunFolder(tmp_path / "r").records() if r["kind"] == "drs"] == [4]
+    assert Run.open(tmp_path / "r").objective.rejection.ready

@@ -89,6 +89,12 @@ class Checkpointer:
     def __init__(self, run, every: int, total: int):
         self.run, self.every, self.total = run, every, total
 
+    def on_train_start(self, trainer):
+        objective = self.run.objective
+        if getattr(objective, "unsaved_state", False):    # after the objective's own callbacks
+            self.run.save_checkpoint()
+            objective.unsaved_state = False
+
     def on_step_end(self, trainer):
         if trainer.step % self.every == 0 or trainer.step == self.total:
             self.run.save_checkpoint()

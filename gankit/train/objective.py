@@ -79,6 +79,9 @@ class Objective(ABC):
     supports_bf16 = False        # can its step run under bf16 autocast (nets' plain forwards)?
     lr_schedule = None           # a gankit.train.schedule.Schedule of its own (set in setup), or None
     nan_hint = ""                # what to try when its losses turn NaN (empty: the GAN advice)
+    # set by a callback that changed the objective's state when training started (not in a
+    # step): the Run's checkpointer writes it then
+    unsaved_state = False
     classes_named = True         # classify()'s index i is class i (False: an unsupervised code, InfoGAN's)
     # state names whose rank 0 copy alone counts (checkpoints keep no other rank's): DRS's sampler
     rank0_state: tuple[str, ...] = ()

@@ -28,6 +28,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import warnings
+from typing import Callable
 
 import torch
 from torch import Tensor, nn
@@ -51,14 +52,18 @@ class RejectionSampler:
     def ready(self) -> bool:
         return not bool(torch.isnan(self.M))
 
-    def fit(self, D: nn.Module, generate, sample_real, sample_noise, n_quantile: int = 20000):
+    def fit(self, D: nn.Module, generate, sample_real, sample_noise, n_quantile: int = 20000,
+            stop: Callable[[], bool] | None = None):
         """Fine-tunes a copy of D on real vs generate(z) (G frozen), then sets M.  Each fit
-        starts afresh from D's weights with a new optimizer."""
+        starts afresh from D's weights with a new optimizer.  ``stop()`` true (a signal asked
+        training to stop) ends it between steps with FitStopped, the sampler left unfitted."""
         self.D.load_state_dict(D.state_dict())
         self.D.train()
         opt = torch.optim.Adam(self.D.parameters(), lr=self.lr, betas=(0.5, 0.999))
         view = (lambda x: R.pack(x, self.pack)) if self.pack > 1 else (lambda x: x)
         for _ in range(self.steps):
+            if stop is not None and stop():
+                raise FitStopped
             real = sample_real(self.m)
             with torch.no_grad():
                 fake = generate(sample_noise(self.m))
@@ -148,7 +153,11 @@ def fit_seed(seed: int) -> int:
     return int.from_bytes(digest[:8], "little") >> 2      # < 2**62: room for the offsets
 
 
-def fit_objective(objective, step: int, log) -> RejectionSampler:
+class FitStopped(Exception):
+    """A signal asked training to stop while the rejection sampler was being fitted."""
+
+
+def fit_objective(objective, step: int, log, stop: Callable[[], bool] | None = None) -> RejectionSampler:
     """Fits a GAN objective's rejection sampler on its current (final) G, logs the fit.
 
     The fit draws real samples, noise and D's dropout from streams of its own: a run's last
@@ -165,7 +174,7 @@ def fit_objective(objective, step: int, log) -> RejectionSampler:
     try:
         with torch.random.fork_rng(devices=[ctx.device] if ctx.device.type == "cuda" else []):
             torch.manual_seed(s)
-            sampler.fit(objective.D, G, real, noise)
+            sampler.fit(objective.D, G, real, noise, stop=stop)
     finally:
         G.train(was)
     log({"step": step, "kind": "drs", "drs_acceptance": float(sampler.acceptance),
@@ -187,11 +196,19 @@ class FitAtEnd:
         sampler = getattr(self.objective, "rejection", None)
         if sampler is not None and sampler.ready and trainer.step < self.last_step:
             sampler.forget()
+        if sampler is not None and not sampler.ready and trainer.step == self.last_step:
+            # a --resume of a run whose fit a signal stopped (no step is left to train): fit,
+            # and have the Run's checkpointer keep it
+            self.on_step_end(trainer)
+            self.objective.unsaved_state = sampler.ready
 
     def on_step_end(self, trainer):
         if trainer.step == self.last_step:
             try:
-                fit_objective(self.objective, trainer.step, self.log)
+                fit_objective(self.objective, trainer.step, self.log, stop=lambda: trainer.stop is not None)
+            except FitStopped:        # the checkpoint of this step follows, without the sampler
+                warnings.warn("rejection sampling not fitted: training was asked to stop while it was "
+                              "fitted; gankit train --resume (or gankit drs RUN_DIR) fits it")
             except ValueError as e:   # the trained G is kept: its checkpoint follows this step
                 warnings.warn(f"rejection sampling not fitted ({e}); samples come from G directly. "
                               f"Retry with: gankit drs RUN_DIR --steps N")
