@@ -201,6 +201,8 @@ def evaluate(run_or_dir, metrics: list[str] | None = None, overrides: list[str] 
     if bad:
         raise C.ConfigError(f"evaluate: only eval.* settings change for an evaluation (--set eval.x=...); "
                             f"got {bad}")
+    if metrics:     # a name given twice was measured twice, then refused as a clash of keys
+        metrics = list(dict.fromkeys(metrics))
     run = _run(run_or_dir)
     saved = run.cfg
     try:
@@ -368,6 +370,9 @@ def condition_args(run, n: int, label: int | str | None = None, text: str | None
     lab, txt = names
     if not run.conditional:
         raise ConfigError(f"{lab}/{txt}: this run is not conditional (condition.kind = 'none')")
+    if label is not None and text is not None:     # the label won and the caption was dropped
+        raise ConfigError(f"give {lab} or {txt}, not both: a caption names its class ({txt} "
+                          f"\"a thick small trouser\"), and {lab} N draws random captions of class N")
     ds = run.dataset
     if label is not None:
         have = ds.classes.tolist()      # the classes with data

@@ -98,9 +98,16 @@ def load_images(spec: str, dataset) -> torch.Tensor:
     # (e.g. 28 -> 32 by a zero pad, data.resolution)
     side, policy = getattr(dataset, "file_side", shape[-1]), getattr(dataset, "file_resize", "stretch")
     if p.is_dir():
-        x = resize_images(torch.as_tensor(load_image_folder(p, side, shape[0], policy)[0]), shape[-1])
+        try:
+            x = resize_images(torch.as_tensor(load_image_folder(p, side, shape[0], policy)[0]), shape[-1])
+        except ConfigError as e:      # its messages speak of training data (data.path, class folders)
+            why = str(e).split(": ", 1)[-1].split("; put the images there")[0]
+            raise ConfigError(f"--images {spec}: {why}; give a folder holding image files, a .npy file, "
+                              f"an image file or heldout[:N]") from None
     elif p.suffix.lower() == ".npy":
         x, dtype = _load_npy(p, "--images")
+        if dtype == "bool":                          # binary pixels: black and white, not mid-grey
+            x = x * 2 - 1
         x = _to_run_shape(x, shape, spec)
     elif p.suffix.lower() in IMAGE_SUFFIXES:
         x = resize_images(torch.as_tensor(load_image_file(p, side, shape[0], policy))[None], shape[-1])
@@ -110,6 +117,8 @@ def load_images(spec: str, dataset) -> torch.Tensor:
     else:
         raise ConfigError(f"--images {spec}: give a .npy file, an image file "
                           f"({', '.join(sorted(IMAGE_SUFFIXES))}), a folder of images, or heldout[:N]")
+    if len(x) == 0:
+        raise ConfigError(f"--images {spec}: holds 0 images; give at least one")
     if not x.dtype.is_floating_point:                # integers (any width): pixels in [0, 255]
         if len(x) and (x.min() < 0 or x.max() > 255):
             raise ConfigError(f"--images {spec}: {dtype or str(x.dtype).replace('torch.', '')} values in "

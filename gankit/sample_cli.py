@@ -70,19 +70,20 @@ def _cmd_sample(a):
         raise ConfigError(f"sample -n {a.n}: ask for at least 1 sample")
     if a.out is not None:   # check the target before any work
         target = output_file("sample", a.out, "samples.npy")
-        if target.suffix not in SAMPLE_SUFFIXES:
+        if target.suffix.lower() not in SAMPLE_SUFFIXES:
             raise ConfigError(f"--out {a.out}: unknown format {target.suffix!r}; use "
                               f"{', '.join(SAMPLE_SUFFIXES)}")
+    suffix = Path(a.out).suffix.lower() if a.out is not None else None     # x.NPY is x.npy
     run = Run.open(a.run_dir, data_location_sets(a.set)[0])
-    if run.dataset.kind == "text" and a.out is not None and Path(a.out).suffix in {".png", ".pdf", ".svg"}:
+    if run.dataset.kind == "text" and suffix in {".png", ".pdf", ".svg"}:
         raise ConfigError(f"sample --out {a.out}: text samples are written as .txt (or their token ids "
                           f"as .npy / .csv), not as a plot")
-    if run.dataset.kind != "text" and a.out is not None and Path(a.out).suffix == ".txt":
+    if run.dataset.kind != "text" and suffix == ".txt":
         raise ConfigError(f"--out {a.out}: .txt is for text data; use .npy, .csv, .png, .pdf or .svg")
     cond = _condition_args(run, a)
     x = run.generate(a.n, seed=a.seed, **cond).numpy()
     drew = _class_drawn(run, cond)
-    if run.dataset.kind == "text" and (a.out is None or Path(a.out).suffix == ".txt"):
+    if run.dataset.kind == "text" and (a.out is None or suffix == ".txt"):
         lines = run.dataset.decode(x)
         if a.out is None:     # a terminal would act on control characters in the samples: escaped
             from gankit.data.text import printable
@@ -90,25 +91,29 @@ def _cmd_sample(a):
             return
         text = "".join(line + "\n" for line in lines)   # one sample per line, exactly as decoded
         write_text_atomic(a.out, text)
-        print(f"wrote {len(x)} samples{drew} to {shown(a.out)}")
+        print(f"wrote {_count(len(x))}{drew} to {shown(a.out)}")
         return
     if a.out is None:
         raise ConfigError("sample: --out FILE is needed for this data (.npy, .csv, .png, .pdf or .svg); "
                           "only text data prints its samples")
     out = Path(a.out)
     # written to a temp file beside it, then renamed: a failure or a kill keeps the old file whole
-    if out.suffix == ".npy":
+    if suffix == ".npy":
         write_atomic(out, lambda f: np.save(f, x))
-    elif out.suffix == ".csv":      # one sample a row; an image's C x H x W values flattened
+    elif suffix == ".csv":      # one sample a row; an image's C x H x W values flattened
         header = f"one image a row: {' x '.join(map(str, x.shape[1:]))} (C x H x W) values" if x.ndim > 2 else ""
         write_atomic(out, lambda f: np.savetxt(f, x.reshape(len(x), -1), delimiter=",", fmt="%.9g",
                                                header=header))
-    elif out.suffix in (".png", ".pdf", ".svg"):
+    elif suffix in (".png", ".pdf", ".svg"):
         from gankit.report.plots import plot_samples_file
         write_atomic(out, lambda tmp: plot_samples_file(run.dataset, x, tmp), by_name=True)
     else:
         raise ConfigError(f"--out {out}: {out.suffix!r} is for text data; use .npy, .csv, .png, .pdf or .svg")
-    print(f"wrote {len(x)} samples{drew} to {shown(out)}")
+    print(f"wrote {_count(len(x))}{drew} to {shown(out)}")
+
+
+def _count(n: int) -> str:
+    return f"{n} sample" + ("s" if n != 1 else "")
 
 
 def _condition_args(run, a) -> dict:

@@ -248,7 +248,7 @@ def _open_image(path: Path, channels: int, notes: dict | None = None):
     try:
         return _read_image(path, channels, notes)
     except ImageDataError as e:
-        warnings.warn(f"skipping {e}", stacklevel=3)
+        warnings.warn(f"{e}; skipped", stacklevel=3)
         return None
 
 

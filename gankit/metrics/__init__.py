@@ -104,7 +104,7 @@ def evaluate(ctx, names: list[str] | None = None, named: bool | None = None) -> 
                                   f"({type(ctx.dataset).__name__}){why}; {applying_said(ctx.dataset)}")
             continue
         todo.append(m)
-    from gankit.metrics.base import TooFewSamples
+    from gankit.metrics.base import NotForThisRun, TooFewSamples
     out: dict = {}
     by: dict[str, object] = {}     # key -> the metric that wrote it
     with Progress(len(todo), f"evaluating step {ctx.step}") as bar:
@@ -121,6 +121,9 @@ def evaluate(ctx, names: list[str] | None = None, named: bool | None = None) -> 
                         del out[k], by[k]
                 out.update(res)
                 by.update(dict.fromkeys(res, m))
+            except NotForThisRun as e:
+                if named:
+                    raise ConfigError(f"metric {m.name!r}: {e}") from None
             except TooFewSamples as e:
                 n, size = ctx.settings.n_samples, getattr(ctx.dataset, "size", None)
                 # a metric that knows what it needs says so (within_class: 3 a class, times the classes)

@@ -28,6 +28,12 @@ class TooFewSamples(ValueError):
         self.n_needed, self.more_helps = n_needed, more_helps
 
 
+class NotForThisRun(ValueError):
+    """The metric applies to the data but not to this run's model (an objective without a
+    classifier, samples without a latent code): named, it is an error saying so; in an
+    evaluation of every metric that applies it is left out quietly."""
+
+
 @dataclass(frozen=True)
 class Output:
     label: str

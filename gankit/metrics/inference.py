@@ -12,9 +12,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from gankit.config import ConfigError
 from gankit.data.base import spread_rows
-from gankit.metrics.base import Output, register_metric
+from gankit.metrics.base import NotForThisRun, Output, register_metric
 
 RECON_IMAGES = 256      # held-out images inverted (the first ones of the split: fixed across runs)
 RECON_STEPS = 300       # Adam steps on z per image
@@ -49,7 +48,8 @@ def _heldout(ds) -> bool:
                  reads=())
 def _classify(ctx):
     if ctx.classify is None:
-        return {}
+        raise NotForThisRun("this run's objective has no classifier to measure (the ssgan objective's D "
+                            "and infogan's categorical code have one)")
     ds = ctx.dataset
     pred = ctx.classify(ds.split("heldout")).argmax(1).numpy()
     true = ds.split_labels("heldout").numpy()
@@ -66,7 +66,7 @@ def _classify(ctx):
                  default=False, reads=())
 def _recon(ctx):
     if ctx.invert is None:
-        raise ConfigError("recon_error: this run's samples have no latent code to invert")
+        raise NotForThisRun("this run's samples cannot be inverted")
     x = spread_rows(ctx.dataset.split("heldout"), RECON_IMAGES)     # every class, also from a sorted file
     err = ctx.invert(x, steps=RECON_STEPS).error
     return {"recon_mse": float(err.mean()), "recon_mse_median": float(err.double().quantile(0.5))}

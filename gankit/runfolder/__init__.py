@@ -379,7 +379,11 @@ class RunFolder:
         damaged = [p.name for p in self.damaged()]
         if damaged:
             detail += f"; set aside as damaged: {', '.join(damaged)}"
+        from gankit.io import lock_holder
+        holder = None if detail else lock_holder(self.lock_path)
         fix = ("put a good checkpoint back, or train anew into another folder (--out NEW)" if detail
+               else f"process {holder} is training it and has written none yet: try again after its first "
+                    f"checkpoint (train.checkpoint_every)" if holder
                else f"train first: gankit train PRESET --out {self.path}")
         raise RunFolderError(f"no loadable checkpoint in {self.checkpoint_dir}{detail}; {fix}")
 

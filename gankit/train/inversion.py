@@ -103,6 +103,8 @@ def invert_run(run, x: Tensor, steps: int = 300, lr: float = 0.05, mask: Tensor 
         raise ConfigError(f"{command}: lr={lr}; Adam's learning rate on z must be positive and finite (--lr 0.05)")
     if batch < 1:
         raise ConfigError(f"{command}: batch={batch}; invert at least 1 image at a time")
+    if len(x) == 0:
+        raise ConfigError(f"{command}: no images given; give at least one")
     obj, dev, k = run.objective, run.device, run.cfg.noise.dim
     encode = getattr(obj, "encode", None) if use_encoder else None
     g = torch.Generator(dev).manual_seed(seed)
@@ -142,7 +144,13 @@ def complete(run, x: Tensor, missing: Tensor, **kw) -> tuple[Tensor, Inversion]:
 
 
 def run_inverter(run):
-    """The EvalContext's ``invert(x) -> reconstructions`` for this run, or None."""
-    if invertible(run):
-        return None
+    """The EvalContext's ``invert(x) -> reconstructions`` for this run; for a run that cannot
+    be inverted, one that says why (recon_error: an error when named, left out otherwise)."""
+    why = invertible(run)
+    if why:
+        from gankit.metrics.base import NotForThisRun
+
+        def refuse(x, **kw):
+            raise NotForThisRun(why)
+        return refuse
     return lambda x, **kw: invert_run(run, x, **kw)

@@ -45,9 +45,18 @@ class RunSampling:
         (fixed noise) / random classes (a seed); unconditional runs return classes None.
         A fitted rejection sampler filters G's proposals unless ``rejection`` is False.
         """
+        import operator
+        given = n
+        try:                  # numpy's integers count; 1e3 (a float) and True do not
+            n = operator.index(n) if not isinstance(n, bool) else None
+        except TypeError:
+            n = None
+        if n is None:
+            raise C.ConfigError(f"sample count {given!r}: give an integer, e.g. 1000 (not 1e3)")
         if n < 1:
             raise C.ConfigError(f"asked for {n} samples; ask for at least 1")
-        if seed is not None and not (isinstance(seed, int) and 0 <= seed < 2 ** 63 - 1):
+        if seed is not None and not (isinstance(seed, int) and not isinstance(seed, bool)
+                                     and 0 <= seed < 2 ** 63 - 1):
             # the rejection stream takes seed + 1 (torch seeds are 64-bit)
             raise C.ConfigError(f"sample seed {seed!r}: give an integer in [0, 2^63 - 2] (--seed)")
         seed_ = seeds.stream_seed(self.cfg.seed, "fixed") if seed is None else seed
