@@ -178,7 +178,9 @@ def test_the_docs_table_of_what_each_metric_reads_is_the_declarations():
         for name in names.replace("(and prdc, with pr_k, dc_k)", "").split(","):
             said[name.strip()] = set() if reads == "none" else {r.strip() for r in reads.split(",")}
     said["prdc"] = said["fid"] | {"pr_k", "dc_k"}
-    assert said == {e.name: set(e.factory().reads) for e in METRICS.entries()}
+    from gankit.registry import is_gankit
+    # gankit's own: other tests register plug-ins (docs/architecture.md's mean_gap)
+    assert said == {e.name: set(e.factory().reads) for e in METRICS.entries() if is_gankit(e.module)}
 
 
 def test_a_metric_re_measured_at_a_setting_it_does_not_read_reuses_the_reference(tmp_path):
