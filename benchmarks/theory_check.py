@@ -24,7 +24,7 @@ from gankit.theory import (c_of_g, fit_discriminator, jsd_by_integration, nonsat
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     ap.add_argument("--steps", type=int, default=2500)
     ap.add_argument("--seeds", type=int, default=3)
     a = ap.parse_args()

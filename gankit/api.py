@@ -147,39 +147,52 @@ def _final_report(run, quiet: bool):
 
 def final_evaluation(run, log=_stderr) -> dict:
     """The evaluation at the end of training: the metrics of eval.metrics (empty: every one
-    that applies), once: a periodic evaluation of this very step is reused, not repeated.
-    Records the real-data reference once per run (and eval settings)."""
+    that applies), once: an evaluation of this very step already recorded that measured the
+    same thing (``_reusable_eval``) is reused, not repeated.  Records the real-data reference
+    once per run (and eval settings)."""
     names = list(run.cfg.eval.metrics) or None
-    every = run.cfg.train.eval_every
-    last = [r for r in run.folder.records("eval") if r.get("step") == run.step]
-    said = None
-    if last and every and run.step % every == 0:
-        said = f"measured during training (train.eval_every = {every})"
-    elif (earlier := _earlier_final(run, names)) is not None:
-        last, said = [earlier], "recorded by an earlier session with the same eval settings; not repeated"
-    if said is not None:
+    found = _reusable_eval(run, names)
+    if found is not None:
         if log:
+            said = (f"measured during training (train.eval_every = {run.cfg.train.eval_every})"
+                    if found.get("source") == "train.eval_every"
+                    else "recorded by an earlier session with the same settings; not repeated")
             log(f"evaluation of step {run.step}: {said}")
         from gankit.io import unjsonable
-        result = unjsonable({k: v for k, v in last[-1].items() if k not in ("step", "kind", "settings", "source")})
+        result = unjsonable({k: v for k, v in found.items() if k not in ("step", "kind", "settings", "source")})
         record_reference(run, names, log)
         return result
     return evaluate(run, None, source="final", log=log)      # eval.metrics, not named by a caller
 
 
-def _earlier_final(run, names) -> dict | None:
-    """The final evaluation of this very step that an earlier session recorded (a --resume of
-    a finished run trains nothing), when measured with today's eval settings (threads aside)
-    and not followed by a new rejection-sampler fit (gankit drs changes the samples)."""
+def _sampling_config(config: dict) -> dict:
+    """What draws a run's samples: every config section but train and eval, and the precision."""
+    train = config.get("train") if isinstance(config.get("train"), dict) else {}
+    return {**{k: v for k, v in config.items() if k not in ("train", "eval")}, "precision": train.get("precision")}
+
+
+def _reusable_eval(run, names) -> dict | None:
+    """The evaluation of this very step that train.eval_every recorded, or the final one of an
+    earlier session (a --resume of a finished run trains nothing), when it measured what a
+    final evaluation would measure now: the same eval settings (threads aside), no
+    rejection-sampler fit after it (gankit drs, or the fit a resume makes), and the same
+    settings that draw the samples in force when it was written (a resume may switch DRS or
+    EMA off).  A `gankit eval` record is never the final one: it may hold some metrics only."""
+    from gankit import config as C
     want = {k: v for k, v in eval_settings(run, names).items() if k != "threads"}
-    found = None
+    now = _sampling_config(C.to_dict(run.cfg))
+    found, config = None, None
     for r in run.folder.records():
-        if r.get("step") != run.step:
+        kind = r.get("kind")
+        if kind == "session":
+            config = r.get("config") if isinstance(r.get("config"), dict) else None
+        elif r.get("step") != run.step:
             continue
-        if r.get("kind") == "eval" and r.get("source") == "final" and isinstance(r.get("settings"), dict) \
+        elif kind == "eval" and r.get("source") in ("final", "train.eval_every") \
+                and isinstance(r.get("settings"), dict) \
                 and {k: v for k, v in r["settings"].items() if k != "threads"} == want:
-            found = r
-        elif r.get("kind") == "drs":
+            found = r if config is not None and _sampling_config(config) == now else None
+        elif kind == "drs":
             found = None
     return found
 

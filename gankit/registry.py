@@ -88,7 +88,8 @@ class Registry:
             # a run made by a script that registered its own parts is opened from anywhere else
             # only with that code loaded
             raise ConfigError(f"{where}: unknown {self.kind} {name!r}{hint}; "
-                              f"valid choices: {', '.join(self.names())}; a {self.kind} of your own is "
+                              f"valid choices: {', '.join(self.names())}; {'an' if self.kind[0] in 'aeiou' else 'a'} "
+                              f"{self.kind} of your own is "
                               f"loaded with gankit --import MODULE (or the config's imports = [...])")
         return entries[name]
 

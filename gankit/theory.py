@@ -51,7 +51,10 @@ def _expect(p: np.ndarray, f: np.ndarray) -> np.ndarray:
 
 
 def value_by_integration(d: np.ndarray, p_data: np.ndarray, p_g: np.ndarray, x: np.ndarray) -> float:
-    """V(G, D) = integral of p_data log D + p_g log(1 - D) dx on the grid x (1-D)."""
+    """V(G, D) = integral of p_data log D + p_g log(1 - D) dx on the grid x (1-D); ``d`` may be
+    one number (a constant D, e.g. 1/2)."""
+    if np.ndim(d) == 0:
+        d = np.full(np.shape(x)[0] if np.ndim(x) else 0, float(d))
     x, d, p_data, p_g = _on_grid(x, d, p_data, p_g)
     d = np.clip(d, 1e-12, 1 - 1e-12)
     return float(np.trapezoid(_expect(p_data, np.log(d)) + _expect(p_g, np.log1p(-d)), x))
@@ -82,7 +85,8 @@ def nonsaturating_terms(p_data: np.ndarray, p_g: np.ndarray, x: np.ndarray) -> d
     D* fixed, so G's gradient is that of KL(p_g || p_data) - 2 JSD: the KL punishes p_g's mass
     where p_data has none (missing precision) without bound, and missing p_data's modes only
     through the bounded JSD (seed 002's account of mode collapse).  ``residual`` is the
-    identity's integration error."""
+    identity's integration error: NaN where the KL is infinite (p_g has mass where p_data has
+    none, so the loss is infinite too)."""
     x, p_data, p_g = _on_grid(x, p_data, p_g)
     with np.errstate(divide="ignore"):
         d = optimal_d(torch.from_numpy(np.log(p_data)), torch.from_numpy(np.log(p_g))).numpy()

@@ -155,6 +155,34 @@ def test_resuming_a_finished_run_does_not_evaluate_it_again(tmp_path, tiny, caps
     capsys.readouterr()
     assert main(["train", "--resume", "--out", str(tmp_path / "r")]) == 0
     assert finals() == first
-    assert "recorded by an earlier session with the same eval settings; not repeated" in capsys.readouterr().err
+    assert "recorded by an earlier session with the same settings; not repeated" in capsys.readouterr().err
     assert main(["train", "--resume", "--out", str(tmp_path / "r"), "--set", "eval.n_samples=300"]) == 0
     assert len(finals()) == 2 and finals()[-1]["settings"]["n_samples"] == 300
+
+
+def test_a_finished_runs_evaluation_is_measured_again_when_what_draws_the_samples_changed(tmp_path, tiny):
+    """--resume --set objective.ema=0 of a finished run kept the EMA G's numbers as its final
+    evaluation, though the samples now come from the raw G."""
+    from gankit.cli import main
+    sets = [a for kv in tiny + ['eval.metrics=["modes"]', "objective.ema=0.9"] for a in ("--set", kv)]
+    assert main(["train", "ring-vanilla", "--out", str(tmp_path / "r"), *sets]) == 0
+    assert main(["train", "--resume", "--out", str(tmp_path / "r"), "--set", "objective.ema=0"]) == 0
+    finals = [r for r in RunFolder(tmp_path / "r").records("eval") if r["source"] == "final"]
+    assert len(finals) == 2
+
+
+def test_a_partial_gankit_eval_is_never_taken_for_the_final_evaluation(tmp_path, tiny):
+    """A later `gankit eval --metrics energy` record of the last step was reused as "measured
+    during training" by the next --resume: its one metric at other settings became the final
+    numbers."""
+    from gankit import api
+    over = tiny + ["train.eval_every=15", 'eval.metrics=["modes", "energy"]']
+    api.train("ring-vanilla", tmp_path / "r", over, report=False, log=lambda s: None)
+    api.evaluate(tmp_path / "r", ["energy"], ["eval.n_samples=300"], log=lambda s: None)
+    said = []
+    run = Run.open(tmp_path / "r", write=True)
+    try:
+        result = api.final_evaluation(run, log=said.append)
+    finally:
+        run.close()
+    assert "modes_covered" in result and "measured during training (train.eval_every = 15)" in said[0]

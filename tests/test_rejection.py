@@ -287,3 +287,56 @@ def test_a_signal_during_the_drs_fit_stops_it_and_resume_fits_it(tmp_path):
     resumed.train().close()
     assert [r["step"] for r in RunFolder(tmp_path / "r").records() if r["kind"] == "drs"] == [4]
     assert Run.open(tmp_path / "r").objective.rejection.ready
+
+
+def test_after_resume_fits_the_sampler_the_last_snapshot_is_drawn_through_it(tmp_path):
+    """The fit a signal stopped is made by --resume; the last step's snapshot stayed G's alone,
+    beside DRS numbers."""
+    import numpy as np
+    over = ["train.steps=4", "train.batch_size=16", "train.log_every=1", "train.progress=false",
+            "train.live_report=false", "generator.hidden=[8]", "discriminator.hidden=[8]", "train.sample_every=2",
+            "objective.drs=true", "objective.drs_steps=5", "eval.n_samples=50", 'eval.metrics=["energy"]',
+            "objective.lr_decay_final=1.0", "train.eval_every=4"]
+    whole = tmp_path / "whole"
+    Run.create(C.load("ring", over), whole).train().close()
+    cut = tmp_path / "cut"
+    run = Run.create(C.load("ring", over), cut)
+    from gankit.train import rejection as Rj
+    real_fit = Rj.RejectionSampler.fit
+    Rj.RejectionSampler.fit = lambda self, *a, stop=None, **k: (_ for _ in ()).throw(Rj.FitStopped())
+    try:
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                run.train()
+            except BaseException:
+                pass
+    finally:
+        Rj.RejectionSampler.fit = real_fit
+        run.close()
+    # train.eval_every = 4 measured step 4 from G alone before the stop: not the final evaluation
+    assert main(["train", "--resume", "--out", str(cut), "--set", "train.eval_every=4"]) == 0
+    kinds = [(r["kind"], r.get("source")) for r in RunFolder(cut).records() if r["step"] == 4
+             and r["kind"] in ("eval", "drs")]
+    assert kinds[-2:] == [("drs", None), ("eval", "final")], kinds
+    with np.load(cut / "samples" / "step_00000004.npz") as a, np.load(whole / "samples" / "step_00000004.npz") as b:
+        for k in a.files:
+            np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def test_a_stop_that_cut_the_fit_short_is_kept_past_the_last_step_with_several_processes():
+    """With torchrun the last step cleared the stop, and rank 0 went on to a final evaluation of
+    G alone before exiting."""
+    from gankit.train.loop import Phase, Trainer
+    p = nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=0.1)
+
+    class CutsTheFit:
+        def on_step_end(self, trainer):
+            if trainer.step == 3:
+                trainer.stop, trainer.keep_stop = 15, True
+    t = Trainer([Phase("g", opt, lambda ctx: ((p - 1).pow(2).sum(), {}))], [CutsTheFit()], log_every=1,
+                agree_stop=lambda s: s)
+    t.fit(3)
+    assert t.stop == 15

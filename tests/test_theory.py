@@ -150,3 +150,9 @@ def test_disjoint_supports_with_zero_densities_give_v_of_d_star_equal_c_of_g():
     assert not np.isnan(d).any() and d[np.searchsorted(x, 25.0)] == 0.5
     assert abs(value_by_integration(d, p, q, x) - c_of_g(jsd_by_integration(p, q, x))) < 1e-9
     assert abs(c_of_g(jsd_by_integration(p, q, x))) < 1e-9
+
+
+def test_a_constant_d_is_one_number():
+    x = np.linspace(-6, 6, 4001)
+    p = np.exp(-0.5 * x ** 2) / math.sqrt(2 * math.pi)
+    assert value_by_integration(0.5, p, p, x) == pytest.approx(-math.log(4), abs=1e-6)

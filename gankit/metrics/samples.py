@@ -113,7 +113,10 @@ def duplicate_radius(real: torch.Tensor, q: float = 0.01) -> float:
 @register_metric("birthday", _points, "birthday-paradox support size of G vs of the data (Arora & Zhang)",
                  {"birthday_support": Output("support estimate of G", "higher", ".4g"),
                   "birthday_support_real": Output("support estimate of the data", None, ".4g"),
-                  "birthday_ratio": Output("support of G / of the data", "higher", ".3f")}, reads=SAMPLES)
+                  "birthday_ratio": Output("support of G / of the data", "higher", ".3f"),
+                  "birthday_batch": Output("birthday batch: samples drawn at the first duplicate", None, "d"),
+                  "birthday_capped": Output("1: no duplicate in the whole sample, support is a lower bound",
+                                            None, "d")}, reads=SAMPLES)
 def _birthday(ctx):
     real, fake = _small(ctx)
     tau = duplicate_radius(real)

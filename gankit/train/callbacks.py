@@ -71,11 +71,13 @@ class Snapshots:
     def on_train_start(self, trainer):
         if trainer.step == 0:
             self.run.save_snapshot(0)
-        elif (trainer.step < self.total and getattr(self.run.objective, "rejection", None) is not None
+        elif (getattr(self.run.objective, "rejection", None) is not None
+              and (trainer.step < self.total or getattr(self.run.objective, "unsaved_state", False))
               and self.run.folder.has_snapshot(trainer.step)):
-            # a --resume that raises train.steps of a DRS run: the snapshot of the old last step
-            # was drawn through the sampler fitted there, which is now dropped (FitAtEnd, before
-            # this callback); an unbroken run drew it from G alone, so draw it again
+            # a DRS run's sampler changed when training started (FitAtEnd, before this callback):
+            # a --resume that raises train.steps dropped the one fitted at the old last step (an
+            # unbroken run drew that snapshot from G alone), or a resume fitted the one a signal
+            # stopped (an unbroken run drew the last snapshot through it): draw it again
             self.run.save_snapshot(trainer.step)
 
     def on_step_end(self, trainer):

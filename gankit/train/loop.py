@@ -100,6 +100,9 @@ class Trainer:
         self.log_every = log_every
         self.step = 0
         self.stop = None   # set (e.g. to a signal number) to stop after the current step
+        # a stop that cut short work of the last step (the DRS fit): the run ends stopped, so
+        # --resume completes it, even where the last step would otherwise clear the stop
+        self.keep_stop = False
         # running sums of the losses since the last log step (a checkpoint keeps them: a record
         # after a resume averages the same steps as one of a run never stopped)
         self.loss_sums: dict[str, Tensor] = {}
@@ -206,7 +209,7 @@ class Trainer:
                 if agreed:
                     self.stop = self.stop or agreed
                     break
-        if self.agree_stop is not None and self.step >= steps:
+        if self.agree_stop is not None and self.step >= steps and not self.keep_stop:
             self.stop = None    # finished: a signal one rank got in the last steps stops nothing more
         for cb in self.callbacks:
             getattr(cb, "on_train_end", lambda t: None)(self)

@@ -207,6 +207,7 @@ class FitAtEnd:
             try:
                 fit_objective(self.objective, trainer.step, self.log, stop=lambda: trainer.stop is not None)
             except FitStopped:        # the checkpoint of this step follows, without the sampler
+                trainer.keep_stop = True
                 warnings.warn("rejection sampling not fitted: training was asked to stop while it was "
                               "fitted; gankit train --resume (or gankit drs RUN_DIR) fits it")
             except ValueError as e:   # the trained G is kept: its checkpoint follows this step
