@@ -171,6 +171,16 @@ def _sampling_config(config: dict) -> dict:
     return {**{k: v for k, v in config.items() if k not in ("train", "eval")}, "precision": train.get("precision")}
 
 
+def _resolved(config: dict) -> dict:
+    """A session record's config with today's defaults for options added since it was written
+    (an older run's record lacks them, and would never match); as recorded if it no longer loads."""
+    from gankit import config as C
+    try:
+        return C.to_dict(C.load(config, []))
+    except Exception:
+        return config
+
+
 def _reusable_eval(run, names) -> dict | None:
     """The evaluation of this very step that train.eval_every recorded, or the final one of an
     earlier session (a --resume of a finished run trains nothing), when it measured what a
@@ -185,7 +195,7 @@ def _reusable_eval(run, names) -> dict | None:
     for r in run.folder.records():
         kind = r.get("kind")
         if kind == "session":
-            config = r.get("config") if isinstance(r.get("config"), dict) else None
+            config = _resolved(r.get("config")) if isinstance(r.get("config"), dict) else None
         elif r.get("step") != run.step:
             continue
         elif kind == "eval" and r.get("source") in ("final", "train.eval_every") \

@@ -186,3 +186,20 @@ def test_a_partial_gankit_eval_is_never_taken_for_the_final_evaluation(tmp_path,
     finally:
         run.close()
     assert "modes_covered" in result and "measured during training (train.eval_every = 15)" in said[0]
+
+
+def test_a_final_evaluation_recorded_before_an_option_existed_is_still_reused(tmp_path, tiny):
+    """A session record written by an older gankit lacks options added since (data.standardize
+    here): read with today's defaults it matches, so the resume does not measure again."""
+    import json
+    from gankit.cli import main
+    sets = [a for kv in tiny + ['eval.metrics=["modes"]'] for a in ("--set", kv)]
+    assert main(["train", "ring-vanilla", "--out", str(tmp_path / "r"), *sets]) == 0
+    path = tmp_path / "r" / "metrics.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    for r in rows:
+        if r["kind"] == "session":
+            del r["config"]["data"]["standardize"]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["train", "--resume", "--out", str(tmp_path / "r")]) == 0
+    assert len([r for r in RunFolder(tmp_path / "r").records("eval") if r["source"] == "final"]) == 1
