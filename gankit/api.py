@@ -419,6 +419,11 @@ def condition_args(run, n: int, label: int | str | None = None, text: str | None
         return {"y": torch.full((n,), label, dtype=torch.long)}
     if ds.condition_kind != "text":
         raise ConfigError(f"{txt}: this run is conditioned on labels; use {lab} N")
+    # a typed sentence's full stop or "!" is no word of the captions: "a thick bag." is "a thick bag"
+    # (only where the word without it is known: captions may hold punctuation as words)
+    vocab = ds.vocab
+    text = " ".join(w.rstrip(".!?;:") if w not in vocab.index and w.rstrip(".!?;:") in vocab.index else w
+                    for w in vocab.tokenize(text))
     ds.parse(text)             # unknown words or no class name: a clear error
     return {"c": ds.encode_text([text] * n)}
 

@@ -146,3 +146,16 @@ def test_upper_case_suffixes_and_one_sample(ring_run, tmp_path, capsys):
     assert main(["sample", str(ring_run), "-n", "1", "--out", str(tmp_path / "x.NPY")]) == 0
     assert np.load(tmp_path / "x.NPY").shape == (1, 2)
     assert "wrote 1 sample to" in capsys.readouterr().out
+
+
+def test_a_typed_captions_full_stop_is_no_word():
+    """"a thick bag." was refused: unknown word(s) ['bag.']."""
+    from gankit.data.conditional import Vocab
+    parsed = []
+    vocab = Vocab(["a", "thick", "bag", "e.g."])
+    ds = SimpleNamespace(condition_kind="text", vocab=vocab, parse=parsed.append,
+                         encode_text=lambda texts: torch.zeros(len(texts), 4))
+    run = SimpleNamespace(conditional=True, dataset=ds)
+    api.condition_args(run, 2, text="A thick bag.")
+    api.condition_args(run, 2, text="a bag e.g.")         # a word of the captions keeps its stop
+    assert parsed == ["a thick bag", "a bag e.g."]
