@@ -166,9 +166,34 @@ def final_evaluation(run, log=_stderr) -> dict:
 
 
 def _sampling_config(config: dict) -> dict:
-    """What draws a run's samples: every config section but train and eval, and the precision."""
+    """What draws a run's samples: every config section but train and eval, and the precision;
+    not where the data lie (a run's data moved: --set data.path=NEW)."""
+    from gankit.identity import DATA_LOCATION_KEYS
     train = config.get("train") if isinstance(config.get("train"), dict) else {}
-    return {**{k: v for k, v in config.items() if k not in ("train", "eval")}, "precision": train.get("precision")}
+    out = {k: v for k, v in config.items() if k not in ("train", "eval")}
+    if isinstance(out.get("data"), dict):
+        out["data"] = {k: v for k, v in out["data"].items() if k not in DATA_LOCATION_KEYS}
+    return {**out, "precision": train.get("precision")}
+
+
+def _config_after(config: dict | None, changed) -> dict | None:
+    """The config of a resumed session: the one before it with the session record's changes
+    ({dotted key: [old, new]}) applied; None when either is unknown."""
+    import copy
+    if config is None or not isinstance(changed, dict):
+        return None
+    out = copy.deepcopy(config)
+    for key, pair in changed.items():
+        if not (isinstance(pair, list) and len(pair) == 2):
+            return None
+        *path, last = key.split(".")
+        node = out
+        for part in path:
+            node = node.setdefault(part, {}) if isinstance(node, dict) else None
+            if node is None:
+                return None
+        node[last] = pair[1]
+    return out
 
 
 def _resolved(config: dict) -> dict:
@@ -195,7 +220,9 @@ def _reusable_eval(run, names) -> dict | None:
     for r in run.folder.records():
         kind = r.get("kind")
         if kind == "session":
-            config = _resolved(r.get("config")) if isinstance(r.get("config"), dict) else None
+            # a run's first session records its config; a resumed one what it changed
+            config = (_resolved(r["config"]) if isinstance(r.get("config"), dict)
+                      else _config_after(config, r.get("changed")) if r.get("resume") else None)
         elif r.get("step") != run.step:
             continue
         elif kind == "eval" and r.get("source") in ("final", "train.eval_every") \

@@ -130,7 +130,7 @@ def load_images(spec: str, dataset) -> torch.Tensor:
     if x.min() < -1.01 or x.max() > 1.01:
         raise ConfigError(f"--images {spec}: values in [{float(x.min()):.3g}, {float(x.max()):.3g}]; "
                           "give uint8 pixels in [0, 255] or floats in [-1, 1] (x / 127.5 - 1)")
-    if len(x) and x.min() >= 0:
+    if len(x) and x.min() >= 0 and dtype != "bool":      # a bool array was mapped to -1 / +1 already
         warnings.warn(f"--images {spec}: float values all in [0, {float(x.max()):.3g}] are read as pixels in "
                       "[-1, 1] (0 is mid-grey); if they are pixels in [0, 1], give x * 2 - 1", stacklevel=2)
     return x.clamp(-1, 1)

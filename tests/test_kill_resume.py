@@ -203,3 +203,25 @@ def test_a_final_evaluation_recorded_before_an_option_existed_is_still_reused(tm
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert main(["train", "--resume", "--out", str(tmp_path / "r")]) == 0
     assert len([r for r in RunFolder(tmp_path / "r").records("eval") if r["source"] == "final"]) == 1
+
+
+def test_evaluations_after_a_resumed_session_are_reused_and_a_moved_data_file_changes_nothing(tmp_path, tiny):
+    """A resumed session's record holds what it changed, not the whole config: evaluations it
+    wrote were never reused (the final evaluation ran twice, and again at every resume); and a
+    run whose data file moved (--set data.path=NEW) was measured again at every resume."""
+    import numpy as np
+    from gankit.cli import main
+    pts = np.random.default_rng(0).normal(size=(300, 2)).astype(np.float32)
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+        np.save(tmp_path / d / "p.npy", pts)
+    sets = [a for kv in [k for k in tiny if not k.startswith("train.steps")]
+            + ['eval.metrics=["energy"]', "train.eval_every=10", 'data.name="points"',
+               f'data.path="{tmp_path / "a" / "p.npy"}"'] for a in ("--set", kv)]
+    run = tmp_path / "r"
+    assert main(["train", "ring-vanilla", "--out", str(run), *sets, "--set", "train.steps=20"]) == 0
+    assert main(["train", "--resume", "--out", str(run), "--set", "train.steps=30"]) == 0
+    assert main(["train", "--resume", "--out", str(run), "--set", f'data.path="{tmp_path / "b" / "p.npy"}"']) == 0
+    assert main(["train", "--resume", "--out", str(run)]) == 0
+    at_30 = [r["source"] for r in RunFolder(run).records("eval") if r["step"] == 30]
+    assert at_30 == ["train.eval_every"], at_30

@@ -159,3 +159,24 @@ def test_a_typed_captions_full_stop_is_no_word():
     api.condition_args(run, 2, text="A thick bag.")
     api.condition_args(run, 2, text="a bag e.g.")         # a word of the captions keeps its stop
     assert parsed == ["a thick bag", "a bag e.g."]
+
+
+def test_a_metric_listed_in_eval_metrics_that_the_model_cannot_give_is_left_out_with_a_warning(digit_run):
+    """classify listed in eval.metrics on a plain GAN vanished without a word."""
+    import warnings
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        out = api.evaluate(digit_run, None, ['eval.metrics=["classify", "class_hist"]'], record=False,
+                           reference=False)
+    assert out and [w for w in said if "metric 'classify': this run's objective has no classifier" in str(w.message)
+                    and "left out" in str(w.message)]
+
+
+def test_an_all_true_binary_array_is_not_warned_about_as_floats(digit_run, tmp_path):
+    import warnings
+    from gankit.invert_cli import load_images
+    np.save(tmp_path / "b.npy", np.ones((2, 8, 8), bool))
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        x = load_images(str(tmp_path / "b.npy"), Run.open(digit_run).dataset)
+    assert float(x.min()) == 1.0 and not [w for w in said if "float values" in str(w.message)]

@@ -124,6 +124,8 @@ def evaluate(ctx, names: list[str] | None = None, named: bool | None = None) -> 
             except NotForThisRun as e:
                 if named:
                     raise ConfigError(f"metric {m.name!r}: {e}") from None
+                if names:             # listed in eval.metrics: say why it is missing
+                    left_out(ConfigError(f"metric {m.name!r}: {e}"))
             except TooFewSamples as e:
                 n, size = ctx.settings.n_samples, getattr(ctx.dataset, "size", None)
                 # a metric that knows what it needs says so (within_class: 3 a class, times the classes)
