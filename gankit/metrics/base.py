@@ -39,6 +39,7 @@ class Output:
     label: str
     better: str | None = None     # "higher", "lower", or None (a description, not a score)
     fmt: str = ".4g"
+    headline: bool = False        # one of the numbers the report shows first (a key result)
 
     def __post_init__(self):
         if self.better not in ("higher", "lower", None):

@@ -63,7 +63,7 @@ def _classes(ctx, n, metric: str = "this metric"):
 
 @register_metric("cond_accuracy", _is_conditional,
                  "share of samples for class c recognised as c (conditional runs)",
-                 {"cond_accuracy": Output("conditional accuracy", "higher", ".3f")}, reads=("n_samples",))
+                 {"cond_accuracy": Output("conditional accuracy", "higher", ".3f", headline=True)}, reads=("n_samples",))
 def _cond_accuracy(ctx):
     y = _classes(ctx, ctx.settings.n_samples, "cond_accuracy")
     x = ctx.generate(len(y), "samples", y=y)

@@ -169,8 +169,8 @@ def _stackable(ds):
 
 @register_metric("fid", has_features, "Frechet distance of features (fid: Inception; fcd: gankit's "
                  "classifier; frd: the random conv net); `features` says which",
-                 {"fcd": Output("Frechet classifier distance", "lower", ".3f"),
-                  "fid": Output("FID (Inception)", "lower", ".3f"),
+                 {"fcd": Output("Frechet classifier distance", "lower", ".3f", headline=True),
+                  "fid": Output("FID (Inception)", "lower", ".3f", headline=True),
                   "frd": Output("Frechet distance, random conv features", "lower", ".4g"),
                   "features": Output("image features used", None, "s")}, reads=FEATURES)
 def _fid(ctx):
@@ -236,9 +236,9 @@ def _class_hist(ctx):
 
 
 @register_metric("stacked_modes", _stackable, "Stacked MNIST: modes covered of 1,000 and KL to uniform",
-                 {"stacked_modes": Output("Stacked MNIST modes covered", "higher", "d"),
+                 {"stacked_modes": Output("Stacked MNIST modes covered", "higher", "d", headline=True),
                   "stacked_modes_total": Output("Stacked MNIST modes", None, "d"),
-                  "stacked_kl": Output("KL(mode histogram || uniform)", "lower", ".3f"),
+                  "stacked_kl": Output("KL(mode histogram || uniform)", "lower", ".3f", headline=True),
                   "stacked_channel_kl": Output("per-channel digit-share KL", "lower", ".3f")},
                  reads=("n_samples",))
 def _stacked(ctx):

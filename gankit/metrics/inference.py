@@ -41,8 +41,9 @@ def _heldout(ds) -> bool:
 
 @register_metric("classify", _labelled_heldout,
                  "held-out accuracy of the objective's classifier (SS-GAN's D, InfoGAN's code)",
-                 {"test_accuracy": Output("held-out accuracy", "higher", ".4f"),
-                  "cluster_accuracy": Output("held-out accuracy, best class matching", "higher", ".4f")},
+                 {"test_accuracy": Output("held-out accuracy", "higher", ".4f", headline=True),
+                  "cluster_accuracy": Output("held-out accuracy, best class matching", "higher", ".4f",
+                                             headline=True)},
                  needs="labelled images with a held-out split: mnist5k, fashion-mnist, digits8x8, or a "
                        "folder with one sub-folder per class and at least 20 images (data.holdout > 0)",
                  reads=())

@@ -8,10 +8,10 @@ from gankit.metrics.modes import mode_metrics
 
 @register_metric("modes", lambda ds: ds.modes is not None and ds.mode_std is not None,
                  "modes covered, % high-quality samples, reverse KL (known modes)",
-                 {"modes_covered": Output("modes covered", "higher", "d"),
+                 {"modes_covered": Output("modes covered", "higher", "d", headline=True),
                   "modes_total": Output("modes in the data", None, "d"),
-                  "hq_fraction": Output("high-quality samples", "higher", ".1%"),
-                  "reverse_kl": Output("reverse KL of the mode histogram", "lower", ".3f")},
+                  "hq_fraction": Output("high-quality samples", "higher", ".1%", headline=True),
+                  "reverse_kl": Output("reverse KL of the mode histogram", "lower", ".3f", headline=True)},
                  reads=("n_samples", "hq_std"))
 def modes(ctx):
     ds, ec = ctx.dataset, ctx.settings
@@ -21,7 +21,7 @@ def modes(ctx):
 
 @register_metric("jsd", lambda ds: ds.has_density and ds.dim <= 2,
                  "JSD(p_data || p_g) on a grid (1-D/2-D data with a known density; exact cell masses)",
-                 {"jsd": Output("Jensen-Shannon divergence (nats)", "lower", ".4f")},
+                 {"jsd": Output("Jensen-Shannon divergence (nats)", "lower", ".4f", headline=True)},
                  reads=("jsd_samples", "jsd_bins", "jsd_cells"))
 def jsd(ctx):
     ds, ec = ctx.dataset, ctx.settings

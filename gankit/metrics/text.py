@@ -154,7 +154,7 @@ def _is_text(ds):
 
 @register_metric("nll_oracle", lambda ds: hasattr(ds, "oracle_nll"),
                  "per-token NLL of G's samples under the known oracle (SeqGAN)",
-                 {"nll_oracle": Output("NLL_oracle (nats/token)", "lower", ".3f")},
+                 {"nll_oracle": Output("NLL_oracle (nats/token)", "lower", ".3f", headline=True)},
                  reads=("n_samples", "text_protocol"))
 def _nll_oracle(ctx):
     from gankit.nets.sequence import chunk_rows

@@ -14,7 +14,7 @@ def read_metrics(run_dir: str | Path) -> list[dict]:
     return RunFolder(run_dir).records()
 
 
-def _point_sections(dataset, snaps: list[dict]) -> list:
+def _point_sections(dataset, snaps: list[dict], pack: int = 1) -> list:
     import numpy as np
     import torch
 
@@ -29,10 +29,15 @@ def _point_sections(dataset, snaps: list[dict]) -> list:
             modes = dataset.modes.numpy() if dataset.modes is not None and len(dataset.modes) <= 100 else None
             if "d_grid" in chosen[-1]:
                 title, words = ("Generated points over real ones, on D(x)", "Black: real data. Orange: G's samples "
-                                "from fixed noise. Colour: D's output (red = judged real).")
+                                "from fixed noise. Colour: D's output (red = judged real)" + (
+                                    f", on x packed with {pack - 1} cop{'y' if pack == 2 else 'ies'} of itself (D judges {pack} samples "
+                                    "at once, and is trained on distinct ones: the map is a slice of it)."
+                                    if pack > 1 else ".") + (" Green +: the mixture's modes." if modes is not None
+                                                              else ""))
             else:      # no D (a VAE), or one D per condition (conditional runs)
                 title, words = ("Generated points over real ones", "Black: real data. Orange: G's samples from "
-                                "fixed noise. (No D(x) map: this run has no single D to draw.)")
+                                "fixed noise. (No D(x) map: this run has no single D to draw.)" + (
+                                    " Green +: the mixture's modes." if modes is not None else ""))
             return [Section(title, [words], png(plots.figure_2d(chosen, real, modes), title.lower()),
                             anchor="samples")]
         grid = chosen[-1]["grid"][:, 0] if "grid" in chosen[-1] else np.linspace(real.min(), real.max(), 400)
@@ -251,7 +256,9 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
     snaps = folder.snapshots()
     infos = MI.key_infos()
 
-    sections = _point_sections(dataset, snaps)
+    op = cfg.objective.params if isinstance(cfg.objective.params, dict) else {}
+    pack = op.get("pack", 1) if isinstance(op.get("pack", 1), int) else 1
+    sections = _point_sections(dataset, snaps, pack)
     kind = getattr(dataset, "kind", None)
     if kind == "image":   # grids, z interpolation, nearest neighbours
         from gankit.report.images import image_sections
@@ -267,7 +274,10 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
     reference = _matching_reference(sources, refs)
     mixed = mixed_settings_note(sources)
     groups = MI.groups(last, reference, infos) if last else []
-    headline = [dict(row, metric=g["metric"]) for g in groups for row in g["rows"] if row["better"]][:6]
+    scored = [dict(row, metric=g["metric"]) for g in groups for row in g["rows"] if row["better"]]
+    # the key results first (modes and HQ on mixtures, FCD, conditional accuracy, NLL_oracle...),
+    # then the other scored numbers in their order
+    headline = sorted(scored, key=lambda row: not MI.info(row["key"], infos).headline)[:6]
     curves = [_temperature_section(elsewhere, own, infos)] if elsewhere else []
     fig = plots.figure_curves(train)
     if fig is not None:
@@ -275,14 +285,15 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
                                                   "log interval (losses) or at the log step."],
                               png(fig, "training curves"), anchor="curves"))
     keys = MI.eval_keys(evals, infos)
-    fig = plots.figure_eval(evals, keys, infos, reference) if len(evals) >= 2 else None
+    # over training: at least two steps (evaluations of one step, e.g. a later `gankit eval`, are no curve)
+    steps = {r.get("step") for r in evals}
+    fig = plots.figure_eval(evals, keys, infos, reference) if len(steps) >= 2 else None
     if fig is not None:
         curves.append(Section("Evaluation metrics over training", [
             f"{len(evals)} evaluation(s); every recorded metric, with its direction; dashed: the same "
             "metric measured on real data."], png(fig, "evaluation metrics over steps"), anchor="eval-curves"))
     fig = plots.figure_lr(train)
     if fig is not None:
-        op = cfg.objective.params if isinstance(cfg.objective.params, dict) else {}
         final = op.get("lr_decay_final", 1.0)
         own = (f" In force instead: the objective's own decay, linear to {final:g} of each rate from "
                f"{op.get('lr_decay_start', 0.5):g} of training on (objective.lr_decay_final, "

@@ -27,6 +27,7 @@ class KeyInfo:
     order: int           # registration order, for a stable layout
     # the eval settings that change it (gankit.metrics.base.reads_of_key); None: every one may
     reads: frozenset[str] | None = None
+    headline: bool = False   # a key result, shown first (Output.headline)
 
 
 def key_infos() -> dict[str, KeyInfo]:
@@ -36,7 +37,8 @@ def key_infos() -> dict[str, KeyInfo]:
     for entry in METRICS.entries():
         m = entry.factory()
         for key, o in m.outputs.items():
-            out[key] = KeyInfo(key, entry.name, entry.help, o.label, o.better, o.fmt, i, reads_of_key(key))
+            out[key] = KeyInfo(key, entry.name, entry.help, o.label, o.better, o.fmt, i, reads_of_key(key),
+                               getattr(o, "headline", False))
             i += 1
     return out
 

@@ -114,8 +114,9 @@ def figure_2d(snaps: list[dict], real: np.ndarray, modes: np.ndarray | None = No
         ax.scatter(real[:, 0], real[:, 1], s=3, c="black", alpha=0.4, linewidths=0)
         x = snap["samples"]
         ax.scatter(x[:, 0], x[:, 1], s=3, c="#ffb000", alpha=0.6, linewidths=0)
-        if modes is not None:
-            ax.scatter(modes[:, 0], modes[:, 1], marker="+", s=60, c="green")
+        if modes is not None:    # thin and under the points: G's mass on a mode must stay visible
+            ax.scatter(modes[:, 0], modes[:, 1], marker="+", s=40, c="green", linewidths=0.6, alpha=0.7,
+                       zorder=0.5)
         note = ""
         if "d_grid" in snap:
             ax.set_xlim(*box[0])
