@@ -8,7 +8,9 @@ def test_sample_plot_of_images_is_a_grid(tmp_path):
     plot_samples_file(None, x, tmp_path / "g.png")
     import matplotlib.image as mpimg
     img = mpimg.imread(tmp_path / "g.png")
-    assert img.shape[:2] == (3 * 8 + 2, 3 * 8 + 2)     # 3 x 3 tiles with 1-pixel gaps
+    k = 512 // (3 * 8 + 2)                            # enlarged by a whole factor to ~512 pixels
+    assert img.shape[:2] == (k * (3 * 8 + 2), k * (3 * 8 + 2))     # 3 x 3 tiles with 1-pixel gaps
+    assert np.array_equal(img[::k, ::k], img[k - 1::k, k - 1::k])   # each pixel a k x k block
 
 
 def test_pick_snapshots_keeps_first_and_last():

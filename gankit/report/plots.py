@@ -97,11 +97,11 @@ def figure_2d(snaps: list[dict], real: np.ndarray, modes: np.ndarray | None = No
     height = 4.0 * rows + 0.3
     fig, axes = figs.subplots(rows, cols, figsize=(4.2 * cols, height), squeeze=False)
     gridded = [s for s in snaps if "d_grid" in s]
-    box = None
-    if gridded:      # one frame for every panel: equal panels that compare at a glance
-        g = np.concatenate([s["grid"] for s in gridded])
-        x = np.concatenate([s["samples"][:, :2] for s in gridded])
-        box = [_frame(g[:, j].min(), g[:, j].max(), x[:, j]) for j in (0, 1)]
+    # one frame for every panel: equal panels that compare at a glance (the D grid's bounds, or
+    # without a D map the real data's, widened for G's samples)
+    g = np.concatenate([s["grid"] for s in gridded]) if gridded else np.asarray(real)[:, :2]
+    x = np.concatenate([s["samples"][:, :2] for s in (gridded or snaps)])
+    box = [_frame(g[:, j].min(), g[:, j].max(), x[:, j]) for j in (0, 1)] if len(g) else None
     for ax, snap in zip(axes.ravel(), snaps):
         if "d_grid" in snap:
             g = snap["grid"]
@@ -118,7 +118,7 @@ def figure_2d(snaps: list[dict], real: np.ndarray, modes: np.ndarray | None = No
             ax.scatter(modes[:, 0], modes[:, 1], marker="+", s=40, c="green", linewidths=0.6, alpha=0.7,
                        zorder=0.5)
         note = ""
-        if "d_grid" in snap:
+        if box is not None:
             ax.set_xlim(*box[0])
             ax.set_ylim(*box[1])
             note = _outside_note(x[:, :2], box)
@@ -177,8 +177,13 @@ def figure_1d(snaps: list[dict], grid: np.ndarray, p_data: np.ndarray | None, re
             d_labels.append(_d_label(snap))
         _title(ax, snap, _outside_note(x[:, :1], [(lo, hi)]))
         ax.set_xlim(lo, hi)
-        if p_data is not None:   # a collapsed p_g spikes: keep p_data readable
-            ax.set_ylim(0, 2.5 * float(np.max(p_data)))
+        if p_data is not None:   # a collapsed p_g spikes: keep p_data readable, and say so
+            top = 2.5 * float(np.max(p_data))
+            ax.set_ylim(0, top)
+            peak = float(np.max(np.histogram(x[:, 0], bins=bins, density=True)[0])) if len(x) else 0.0
+            if peak > top:
+                ax.text(0.02, 0.97, f"p_g peaks at {peak:.3g}, cut off", transform=ax.transAxes,
+                        fontsize=7, va="top", color="green")
     axes[0, 0].set_ylabel("density", fontsize=8)
     handles = [Line2D([], [], ls=":" if p_data is not None else "-", lw=2 if p_data is not None else 1,
                       color="black"), Line2D([], [], color="green", lw=1.5)]
@@ -229,7 +234,7 @@ def figure_curves(records: list[dict], evals: list[dict] | None = None):
             line, inf = _plot_key(ax, records, k, k, PALETTE[i % len(PALETTE)], lw=1.2)
             entries += [(line, k)] if line is not None else []
             notes += inf
-        if title == "gradient norms":
+        if title == "gradient norms" or _spans_decades(records, keys):
             log_y(ax)
         _style(ax, title)
         # every curve named, a lone one too, unless the panel's title is its key already
@@ -237,6 +242,15 @@ def figure_curves(records: list[dict], evals: list[dict] | None = None):
         _legend(ax, named + notes, fontsize=7, frameon=False)
     fig.tight_layout()
     return fig
+
+
+def _spans_decades(records: list[dict], keys: list[str]) -> bool:
+    """All of a panel's values positive and spanning more than 20x: a linear axis would flatten
+    the small curves (a loss of 5 beside one of 690), as for the learning rates."""
+    from gankit.report.metricinfo import as_float
+    vals = [as_float(r.get(k)) for r in records for k in keys if k in r]
+    vals = [v for v in vals if v is not None and math.isfinite(v)]
+    return bool(vals) and min(vals) > 0 and max(vals) / min(vals) > 20
 
 
 @literal_text
@@ -252,9 +266,7 @@ def figure_lr(records: list[dict]):
                               ls="-" if i % 2 == 0 else "--")
         entries += ([(line, k[3:])] if line is not None else []) + inf
     _style(ax, "learning rate per optimizer")
-    vals = [v for r in records for k in keys for v in [as_float(r.get(k))]
-            if v is not None and 0 < v < math.inf]
-    if vals and max(vals) / min(vals) > 20:
+    if _spans_decades(records, keys):
         log_y(ax)
     _legend(ax, entries, fontsize=7, frameon=False)
     fig.tight_layout()
@@ -276,8 +288,9 @@ def figure_eval(evals: list[dict], keys: list[str], infos, reference: dict | Non
         if isinstance(ref, (int, float)) and not isinstance(ref, bool):
             entries.insert(0, (ax.axhline(ref, ls="--", lw=1, color="#666666"), "real data"))
         _legend(ax, entries, fontsize=6, frameon=False)
-        _style(ax, f"{ki.label}\n{ki.metric} \u00b7 {ARROW[ki.better]}" if ki.better else
-               f"{ki.label}\n{ki.metric}")
+        import textwrap
+        label = "\n".join(textwrap.wrap(ki.label, 34))      # 4 panels a row: long labels ran together
+        _style(ax, f"{label}\n{ki.metric} \u00b7 {ARROW[ki.better]}" if ki.better else f"{label}\n{ki.metric}")
         ax.title.set_fontsize(8)
     fig.tight_layout()
     return fig
@@ -326,18 +339,24 @@ def plot_samples_file(dataset, x: np.ndarray, out):
     if x.ndim == 4:                       # images (n, C, H, W) in [-1, 1]: one grid
         from gankit.report.images import tile
         img = tile(x, int(np.ceil(np.sqrt(len(x)))))
+        # one screen pixel per image pixel made 64 8x8 digits a 71-pixel stamp: enlarged by a
+        # whole factor (each pixel a block) to about 512 pixels a side
+        k = max(1, 512 // max(img.shape[:2]))
+        img = np.repeat(np.repeat(img, k, axis=0), k, axis=1)
         figs.imsave(out, img[..., 0] if img.shape[-1] == 1 else img, cmap="gray", vmin=0, vmax=1)
         return
     import torch
     real = dataset.sample(len(x), torch.Generator().manual_seed(0)).numpy()
     fig, ax = figs.subplots(figsize=(5, 5))
-    if x.shape[1] == 1:
-        ax.hist(real[:, 0], bins=80, density=True, histtype="step", color="black", label="real")
-        ax.hist(x[:, 0], bins=80, density=True, histtype="step", color="green", label="generated")
+    if x.shape[1] == 1:        # one set of bins for both, so their heights compare
+        both = np.concatenate([real[:, 0], x[:, 0]])
+        bins = np.linspace(*np.nanquantile(both[np.isfinite(both)], [0.0, 1.0]), 81)
+        ax.hist(real[:, 0], bins=bins, density=True, histtype="step", color="black", label="real")
+        ax.hist(x[:, 0], bins=bins, density=True, histtype="step", color="green", label="generated")
     else:
         ax.scatter(real[:, 0], real[:, 1], s=3, c="black", alpha=0.4, label="real")
         ax.scatter(x[:, 0], x[:, 1], s=3, c="#ffb000", alpha=0.6, label="generated")
         if x.shape[1] > 2:
             ax.set_title("first two coordinates")
-    ax.legend()
+    ax.legend(loc="best", framealpha=0.8)
     figs.save(fig, out, dpi=120, bbox_inches="tight")
