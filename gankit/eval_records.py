@@ -1,0 +1,106 @@
+"""Which evaluation already recorded a new one may stand on: the final evaluation of a run whose
+training ended at a step measured before (train.eval_every, or a finished run resumed), and the
+real-data reference of eval settings the asked metrics do not read.  Read from the run folder's
+records alone; gankit/api.py measures whatever is not found here."""
+from __future__ import annotations
+
+
+def _sampling_config(config: dict) -> dict:
+    """What draws a run's samples: every config section but train and eval, and the precision;
+    not where the data lie (a run's data moved: --set data.path=NEW)."""
+    from gankit.identity import DATA_LOCATION_KEYS
+    train = config.get("train") if isinstance(config.get("train"), dict) else {}
+    out = {k: v for k, v in config.items() if k not in ("train", "eval")}
+    if isinstance(out.get("data"), dict):
+        out["data"] = {k: v for k, v in out["data"].items() if k not in DATA_LOCATION_KEYS}
+    return {**out, "precision": train.get("precision")}
+
+
+def _config_after(config: dict | None, changed) -> dict | None:
+    """The config of a resumed session: the one before it with the session record's changes
+    ({dotted key: [old, new]}) applied; None when either is unknown."""
+    import copy
+    if config is None or not isinstance(changed, dict):
+        return None
+    out = copy.deepcopy(config)
+    for key, pair in changed.items():
+        if not (isinstance(pair, list) and len(pair) == 2):
+            return None
+        *path, last = key.split(".")
+        node = out
+        for part in path:
+            node = node.setdefault(part, {}) if isinstance(node, dict) else None
+            if node is None:
+                return None
+        node[last] = pair[1]
+    return out
+
+
+def _resolved(config: dict) -> dict:
+    """A session record's config with today's defaults for options added since it was written
+    (an older run's record lacks them, and would never match); as recorded if it no longer loads."""
+    from gankit import config as C
+    try:
+        return C.to_dict(C.load(config, []))
+    except Exception:
+        return config
+
+
+def reusable_eval(run, names, settings: dict) -> dict | None:
+    """The evaluation of this very step that train.eval_every recorded, or the final one of an
+    earlier session (a --resume of a finished run trains nothing), when it measured what a
+    final evaluation would measure now: the same eval settings (threads aside), no
+    rejection-sampler fit after it (gankit drs, or the fit a resume makes), and the same
+    settings that draw the samples in force when it was written (a resume may switch DRS or
+    EMA off).  A `gankit eval` record is never the final one: it may hold some metrics only.
+    ``settings``: the eval settings a final evaluation would record now (api.eval_settings)."""
+    from gankit import config as C
+    want = {k: v for k, v in settings.items() if k != "threads"}
+    now = _sampling_config(C.to_dict(run.cfg))
+    found, config = None, None
+    for r in run.folder.records():
+        kind = r.get("kind")
+        if kind == "session":
+            # a run's first session records its config; a resumed one what it changed
+            config = (_resolved(r["config"]) if isinstance(r.get("config"), dict)
+                      else _config_after(config, r.get("changed")) if r.get("resume") else None)
+        elif r.get("step") != run.step:
+            continue
+        elif kind == "eval" and r.get("source") in ("final", "train.eval_every") \
+                and isinstance(r.get("settings"), dict) \
+                and {k: v for k, v in r["settings"].items() if k != "threads"} == want:
+            found = r if config is not None and _sampling_config(config) == now else None
+        elif kind == "drs":
+            found = None
+    return found
+
+
+def settings_read(names: list[str] | None) -> frozenset[str] | None:
+    """The eval settings that change the numbers of the metrics ``names`` (their declared
+    reads); None, every setting, for all metrics or one that declares none (a plug-in)."""
+    if not names:
+        return None
+    from gankit.registry import METRICS
+    read: set[str] = set()
+    for n in names:
+        try:
+            reads = METRICS.build(n, where="eval.metrics").reads
+        except Exception:        # an unknown name: the evaluation itself says so
+            return None
+        if reads is None:
+            return None
+        read.update(reads)
+    return frozenset(read)
+
+
+def same_where_read(recorded, settings: dict, read: frozenset[str] | None) -> bool:
+    """A recorded reference's settings agree with ``settings`` on those the metrics read (a
+    jsd re-measured at another eval.n_samples reuses the reference: jsd never reads it)."""
+    if not isinstance(recorded, dict):
+        return False
+    if read is None:
+        return recorded == settings
+    from gankit.metrics.base import declared_settings
+    # a setting no metric declares (a newer gankit's) counts, as in the report
+    keys = {k for k in set(recorded) | set(settings) if k in read or k not in declared_settings()}
+    return all(recorded.get(k) == settings.get(k) for k in keys)
