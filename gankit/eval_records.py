@@ -95,12 +95,15 @@ def settings_read(names: list[str] | None) -> frozenset[str] | None:
 
 def same_where_read(recorded, settings: dict, read: frozenset[str] | None) -> bool:
     """A recorded reference's settings agree with ``settings`` on those the metrics read (a
-    jsd re-measured at another eval.n_samples reuses the reference: jsd never reads it)."""
+    jsd re-measured at another eval.n_samples reuses the reference: jsd never reads it); the
+    settings that change no number (report.metricinfo.NOT_MEASURING: threads...) aside."""
     if not isinstance(recorded, dict):
         return False
-    if read is None:
-        return recorded == settings
     from gankit.metrics.base import declared_settings
-    # a setting no metric declares (a newer gankit's) counts, as in the report
-    keys = {k for k in set(recorded) | set(settings) if k in read or k not in declared_settings()}
+    from gankit.report.metricinfo import NOT_MEASURING
+    declared = declared_settings()
+    # every setting for all metrics; else those read, and one no metric declares (a newer
+    # gankit's) counts, as in the report
+    keys = {k for k in set(recorded) | set(settings) if k not in NOT_MEASURING
+            and (read is None or k in read or k not in declared)}
     return all(recorded.get(k) == settings.get(k) for k in keys)

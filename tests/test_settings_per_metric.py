@@ -195,3 +195,13 @@ def test_a_metric_re_measured_at_a_setting_it_does_not_read_reuses_the_reference
     assert len(refs()) == 1
     api.evaluate(run, ["modes"], ["eval.n_samples=300"], log=lambda s: None)     # modes reads it
     assert len(refs()) == 2 and refs()[-1]["settings"]["n_samples"] == 300
+
+
+def test_the_reference_is_not_measured_again_for_another_thread_count(tmp_path):
+    """eval.threads changes no number; a reference recorded at another count was measured again."""
+    from gankit import api
+    from conftest import TINY_CLI
+    run = tmp_path / "r"
+    api.train("ring", run, TINY_CLI + ['eval.metrics=["modes"]'], report=False, log=lambda s: None)
+    api.evaluate(run, None, ["eval.threads=1"], log=lambda s: None)
+    assert len(RunFolder(run).records("reference")) == 1
