@@ -29,19 +29,20 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    runs = [Run.open(d) for d in a.runs]   # every run checked before anything is printed
+    for d, run in zip(a.runs, runs):
+        if getattr(run.dataset, "channel_classes", None) is None:
+            _cli.fail(f"{d}: not a Stacked-MNIST run (data.name = {run.cfg.data.name!r}); "
+                      "give run folders trained on stacked-mnist")
     print(f"# {time.strftime('%Y-%m-%d %H:%M')} {a.n} samples per row; top = mean top class "
           "probability per channel, low = share of channels with top < 0.5")
-    for i, d in enumerate(a.runs):
-        run = Run.open(d)
-        if getattr(run.dataset, "channel_classes", None) is None:
-            raise SystemExit(f"{d}: not a Stacked-MNIST run (data.name = {run.cfg.data.name!r}); "
-                             "give run folders trained on stacked-mnist")
+    net = load_classifier(runs[0].dataset.classifier)
+    # fixed triples, whatever the run's data stream state: rows stay comparable
+    real = runs[0].dataset.sample(a.n, torch.Generator().manual_seed(0))
+    print("real triples (training split): top %.3f, low %.3f" % confidence(net, real))
+    for d, run in zip(a.runs, runs):
         net = load_classifier(run.dataset.classifier)
-        if i == 0:   # fixed triples, whatever the run's data stream state: rows stay comparable
-            real = run.dataset.sample(a.n, torch.Generator().manual_seed(0))
-            print("real triples (training split): top %.3f, low %.3f" % confidence(net, real))
         print(f"{d} (step {run.step}): top %.3f, low %.3f" % confidence(net, run.generate(a.n, seed=5)))
-
 
 if __name__ == "__main__":
     _cli.run_main(main)
