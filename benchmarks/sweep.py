@@ -90,6 +90,8 @@ def main(argv=None):
                     p.kill()
                 log.close()
             print(f"not started: {', '.join(n for n, _ in todo) or 'none'}", flush=True)
+            if failed:
+                print(f"failed: {', '.join(failed)}", flush=True)
             return 1
         while todo and len(running) < a.parallel:
             name, cmd = todo.pop(0)

@@ -130,6 +130,13 @@ def test_sweep_records_a_missing_program_as_failed_and_watches_the_others(tmp_pa
     assert "could not start" in (tmp_path / "logs" / "b.log").read_text()
 
 
+def test_sweep_names_failed_jobs_when_the_deadline_stops_it(tmp_path, capsys):
+    lines = f"f: {sys.executable} -c 'import sys; sys.exit(3)'\nslow: {sys.executable} -c 'import time; time.sleep(60)'\n"
+    assert _sweep(tmp_path, lines, "--deadline", "2.5") == 1
+    out = capsys.readouterr().out
+    assert "deadline: stopping slow" in out and "failed: f (exit 3)" in out
+
+
 def test_sweep_names_a_missing_jobs_file(tmp_path):
     with pytest.raises(SystemExit, match="cannot read the jobs file .*nope.txt"):
         _script("sweep").main([str(tmp_path / "nope.txt"), "--logs", str(tmp_path / "logs")])
