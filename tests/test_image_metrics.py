@@ -76,7 +76,22 @@ def test_prdc_set_with_itself():
     f = np.random.default_rng(4).normal(size=(300, 8))
     r = M.prdc(f, f, k=5)
     assert r["precision"] == 1.0 and r["recall"] == 1.0 and r["coverage"] == 1.0
-    assert r["density"] >= 1.0
+    # open balls (Naeem et al.'s code): a copy of the data reads 1, not 1 + 1/k for each fake
+    # lying on the sphere of the point it is the k-th neighbour of
+    assert r["density"] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_prdc_recall_of_a_g_repeating_a_few_outputs_is_near_0():
+    """Kynkaanniemi et al.: a generated point's copies are its neighbours at distance 0.  Merged
+    into one point, 4 distinct outputs x 250 had balls reaching each other and recall 1."""
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(1000, 16))
+    for distinct in (4, 10, 50):
+        fake = np.repeat(rng.normal(size=(distinct, 16)), 1000 // distinct, axis=0)
+        assert M.prdc(real, fake)["recall"] == 0.0, distinct
+    copier = np.repeat(real[:50], 20, axis=0)                # 50 real points, each 20 times
+    r = M.prdc(real, copier)
+    assert r["recall"] == pytest.approx(0.05) and r["precision"] == 1.0
 
 
 def test_prdc_collapse_lowers_recall_not_precision():

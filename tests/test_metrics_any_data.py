@@ -207,14 +207,14 @@ def test_prdc_is_the_same_wherever_the_data_lie_and_matches_a_float64_scan():
     from gankit.metrics.image_measures import prdc
     real, fake = _ring_pts(1500, 0), _ring_pts(1500, 1)
 
-    def scan(r, f, k=3, k_dc=5):             # Kynkaanniemi 2019 / Naeem 2020 by float64 differences
+    def scan(r, f, k=3, k_dc=5):             # Kynkaanniemi 2019 / Naeem 2020's code by float64 differences
         d = torch.cdist(r, f)
         kth = lambda s, kk: torch.cdist(s, s).kthvalue(kk + 1, 1).values   # noqa: E731
         rr, rf, rdc = kth(r, k), kth(f, k), kth(r, k_dc)
         return {"precision": float((d <= rr[:, None]).any(0).double().mean()),
                 "recall": float((d <= rf[None]).any(1).double().mean()),
-                "density": float((d <= rdc[:, None]).double().sum(0).mean() / k_dc),
-                "coverage": float((d.min(1).values <= rdc).double().mean())}
+                "density": float((d < rdc[:, None]).double().sum(0).mean() / k_dc),     # Naeem's open balls
+                "coverage": float((d.min(1).values < rdc).double().mean())}
     want = scan(real, fake)
     for shift in (0.0, 1000.0):
         got = prdc((real + shift).numpy(), (fake + shift).numpy())
@@ -275,7 +275,7 @@ def test_a_file_of_repeated_rows_is_measured_on_its_distinct_points(tmp_path):
     assert min(out["precision"], out["coverage"], out["recall"]) > 0.95 and 0.8 < out["density"] < 1.3, out
     assert out["ndb_k"] == 20 and out["ndb"] <= 1
     ref = evaluate_reference(ctx.dataset, ctx.settings, 0, ["prdc_points", "ndb"])
-    assert ref["precision"] == ref["coverage"] == 1.0 and ref["density"] == pytest.approx(1.2) and ref["ndb"] == 0
+    assert ref["precision"] == ref["coverage"] == 1.0 and ref["density"] == pytest.approx(1.0) and ref["ndb"] == 0
     rows = torch.tensor(np.repeat(base, 20, axis=0))
     collapsed = M.prdc(rows, rows[:1].repeat(400, 1))
     assert collapsed["recall"] == pytest.approx(0.05) and collapsed["coverage"] == pytest.approx(0.2)

@@ -172,12 +172,14 @@ def _copy_groups(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     return u, group, counts[group]
 
 
-def _kth_nn_radius(x: Tensor, k: int, copies: tuple | None = None) -> Tensor:
-    """Distance of each row of x to its k-th nearest distinct other point, a row's copies
-    (``copies``: _copy_groups(x)) being one point; 0 when fewer than k points differ from it.
-    Counted as neighbours, a file's repeated rows would put every k-th neighbour at distance 0
-    and shrink every ball to a point."""
-    u, group, _ = _copy_groups(x) if copies is None else copies
+def _kth_nn_radius(x: Tensor, k: int, copies: tuple | None = None, merge: bool = True) -> Tensor:
+    """Distance of each row of x to its k-th nearest other point.  ``merge``: a row's copies
+    (``copies``: _copy_groups(x)) are one point, and the radius is 0 when fewer than k points
+    differ from it; counted as neighbours, a data file's repeated rows would put every k-th
+    neighbour at distance 0 and shrink every ball to a point.  Without ``merge`` (generated
+    samples) copies are neighbours at distance 0, as Kynkaanniemi et al. define it: a G that
+    repeats a few outputs has balls of radius 0, not balls reaching its other outputs."""
+    u, group, _ = (_copy_groups(x) if copies is None else copies) if merge else (x, None, None)
     if len(u) == len(x):       # no copies: the rows as they are, in their order
         u, group = x, None
     d = pairwise_sq_dists(u, u, out_dtype=torch.float32)
@@ -192,13 +194,16 @@ def _kth_nn_radius(x: Tensor, k: int, copies: tuple | None = None) -> Tensor:
 def prdc(real, fake, k: int = 3, k_dc: int = 5) -> dict[str, float]:
     """k-NN precision, recall, density and coverage of fake features against real ones.
 
-    A point's ball has the radius of its k-th nearest neighbour in its own set, a set's
-    repeated rows counting as one point (real and fake alike).
+    A point's ball has the radius of its k-th nearest neighbour in its own set; the real
+    set's repeated rows count as one point (a data file may repeat rows), the generated
+    set's as neighbours at distance 0 (a G repeating itself is collapsed).
     precision = share of fakes inside some real ball; recall = share of reals
-    inside some fake ball (both with k = 3, Kynkaanniemi et al. 2019); density = mean
-    count of real balls holding a fake / k_dc, the m copies of a real point counting 1/m
-    each; coverage = share of real balls holding at least one fake (both with k_dc = 5,
-    Naeem et al. 2020).
+    inside some fake ball (both with k = 3 and closed balls, Kynkaanniemi et al. 2019);
+    density = mean count of real balls holding a fake / k_dc, the m copies of a real point
+    counting 1/m each; coverage = share of real balls holding at least one fake (both with
+    k_dc = 5 and open balls, as Naeem et al.'s code: a copy of the data reads density 1, where
+    closed balls would also count each fake on the sphere of the points it is the k-th
+    neighbour of).
     """
     real, fake = centred64(real, fake)
     kk = max(k, k_dc)
@@ -213,13 +218,13 @@ def prdc(real, fake, k: int = 3, k_dc: int = 5) -> dict[str, float]:
         raise TooFewSamples(f"prdc: the real set holds {len(copies[0])} distinct points; k-NN balls "
                             f"need more than k = {max(k, k_dc)} (lower eval.pr_k / eval.dc_k)", more_helps=False)
     d = pairwise_sq_dists(real, fake, out_dtype=torch.float32).sqrt()     # (n_real, n_fake)
-    r_real, r_fake = _kth_nn_radius(real, k, copies), _kth_nn_radius(fake, k)
+    r_real, r_fake = _kth_nn_radius(real, k, copies), _kth_nn_radius(fake, k, merge=False)
     precision = (d <= r_real[:, None]).any(0).float().mean()    # fake j in the ball of some real i
     recall = (d <= r_fake[None, :]).any(1).float().mean()
     r_dc = r_real if k_dc == k else _kth_nn_radius(real, k_dc, copies)
     # a point's m copies are one ball: counted m times each, density would read m times too high
-    density = ((d <= r_dc[:, None]).float() / copies[2][:, None]).sum(0).mean() / k_dc
-    coverage = (d.min(1).values <= r_dc).float().mean()
+    density = ((d < r_dc[:, None]).float() / copies[2][:, None]).sum(0).mean() / k_dc
+    coverage = (d.min(1).values < r_dc).float().mean()
     return {"precision": float(precision), "recall": float(recall), "density": float(density),
             "coverage": float(coverage)}
 
