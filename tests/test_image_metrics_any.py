@@ -146,6 +146,22 @@ def test_memorisation_flags_perturbed_copies_not_heldout():
     assert new["copy_frac"] < 0.05 and 0.7 < new["nn_ratio"] < 1.4
 
 
+def test_memorisation_keeps_its_threshold_when_held_out_images_repeat_training_ones():
+    """2% of the held-out images are training images (a split of data holding duplicates): the
+    1% quantile of their copy distances, and the threshold, were 0, and noisy copies read 0."""
+    from sklearn.datasets import load_digits
+    x = torch.tensor(load_digits().images, dtype=torch.float32)[:, None] / 8 - 1
+    train, held = x[:1500], x[1500:].clone()
+    g = torch.Generator().manual_seed(0)
+    copies = (train[:300] + 0.05 * torch.randn(300, 1, 8, 8, generator=g)).clamp(-1, 1)
+    clean = memorisation(copies, train, held)
+    held[:6] = torch.roll(train[600:606], 1, -1)              # 6 of 297: shifted training images
+    with pytest.warns(UserWarning, match="6 of 297 held-out images are copies of training images"):
+        r = memorisation(copies, train, held)
+    assert r["copy_tau"] == pytest.approx(clean["copy_tau"], rel=0.05) and r["copy_frac"] > 0.98, r
+    assert r["heldout_flagged"] == pytest.approx(6 / 297)
+
+
 def test_inception_weights_from_the_config_count(tmp_path, monkeypatch):
     from gankit.metrics.images import feature_kind
     monkeypatch.delenv("GANKIT_INCEPTION", raising=False)
