@@ -136,3 +136,19 @@ def test_a_failed_nproc_launch_leaves_no_empty_default_folder(tmp_path, monkeypa
     monkeypatch.setattr(launch, "launch", lambda n, argv: 2)          # every rank refused its data
     assert main(["train", "ring", "--nproc", "2"]) == 2
     assert list((tmp_path / "runs").iterdir()) == []
+
+
+def test_inception_features_without_their_weights_are_refused_before_training(tmp_path, digits, monkeypatch):
+    """Found only by the first evaluation: at the end of training, or at eval_every with the
+    steps since the last checkpoint lost."""
+    monkeypatch.delenv("GANKIT_INCEPTION", raising=False)
+    feats = ["eval.metrics=['fid']", "eval.features='inception'"]
+    with pytest.raises(C.ConfigError, match="eval.features=inception: no weights file given"):
+        Run.create(C.load("mnist-dcgan", digits + feats), tmp_path / "a")
+    missing = str(tmp_path / "nope.pt")
+    with pytest.raises(C.ConfigError, match="do not exist"):
+        Run.create(C.load("mnist-dcgan", digits + feats + [f"eval.inception_weights='{missing}'"]), tmp_path / "b")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    # metrics that read no features train as before; so does the default (the digits' own features)
+    Run.create(C.load("mnist-dcgan", digits + ["eval.metrics=['image_stats']", "eval.features='inception'"]),
+               tmp_path / "c").close()

@@ -141,6 +141,21 @@ def channel_probs(net: nn.Module, x: Tensor, device: torch.device | str | None =
                         for c in range(x.shape[1])], 1)
 
 
+def inception_weights_file(path: str | None) -> Path:
+    """The Inception weights file named by ``path`` (eval.inception_weights) or $GANKIT_INCEPTION;
+    ConfigError when there is none, or it is a folder or missing (checked when training starts too,
+    so a run does not train to its first evaluation before finding out)."""
+    path = path or os.environ.get(INCEPTION_ENV, "")
+    if not path:
+        raise ConfigError("eval.features=inception: no weights file given. " + INCEPTION_HELP)
+    p = Path(path).expanduser()
+    if p.is_dir():
+        raise ConfigError(f"Inception weights {str(p)!r} is a folder; give the file. " + INCEPTION_HELP)
+    if not p.is_file():
+        raise ConfigError(f"Inception weights {str(p)!r} do not exist. " + INCEPTION_HELP)
+    return p
+
+
 class InceptionFeatures:
     """Inception-v3 pool3 features (2048) and class probabilities (1008) from the FID TorchScript file.
 
@@ -150,14 +165,7 @@ class InceptionFeatures:
 
     def __init__(self, path: str | None, device: torch.device | str = "cpu"):
         self.device = torch.device(device)
-        path = path or os.environ.get(INCEPTION_ENV, "")
-        if not path:
-            raise ConfigError("eval.features=inception: no weights file given. " + INCEPTION_HELP)
-        p = Path(path).expanduser()
-        if p.is_dir():
-            raise ConfigError(f"Inception weights {str(p)!r} is a folder; give the file. " + INCEPTION_HELP)
-        if not p.is_file():
-            raise ConfigError(f"Inception weights {str(p)!r} do not exist. " + INCEPTION_HELP)
+        p = inception_weights_file(path)
         from gankit.metrics.feature_nets import file_hash
         self.weights_hash = file_hash(p)
         try:

@@ -23,6 +23,7 @@ names a dataset.
 from __future__ import annotations
 
 import os
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -73,6 +74,17 @@ def feature_kind(ctx) -> str:
     if _own_classifier(ctx.dataset):
         return "classifier"
     return "inception" if _inception_path(ctx.settings) else "random"
+
+
+def check_feature_net(dataset, settings, metrics) -> None:
+    """Refuse, before training, Inception features whose weights file is missing: the first
+    evaluation would find out only after eval_every steps (or at the end)."""
+    from gankit.metrics.features import inception_weights_file
+    from gankit.registry import METRICS
+    built = [METRICS.build(n, where="eval.metrics") for n in metrics]
+    uses = [m for m in built if "features" in (m.reads or ()) and m.applies(dataset)]
+    if uses and feature_kind(SimpleNamespace(settings=settings, dataset=dataset)) == "inception":
+        inception_weights_file(getattr(settings, "inception_weights", ""))
 
 
 # the eval settings the feature metrics read: how many samples, and which features of them

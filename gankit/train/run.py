@@ -234,6 +234,12 @@ class Run(RunSampling, RunEvaluation, RunState):
             raise C.ConfigError(f"eval.metrics: {', '.join(map(repr, off))} cannot measure this data "
                                 f"({type(run.dataset).__name__}); drop {'it' if len(off) == 1 else 'them'} "
                                 f"({applying_said(run.dataset)})")
+        try:
+            from gankit.metrics.images import check_feature_net
+            check_feature_net(run.dataset, cfg.eval, cfg.eval.metrics)
+        except C.ConfigError:
+            run.close()
+            raise
         if run.world.parallel:   # rank 0's folder (a default name has the clock in it)
             run.folder = folder = RunFolder(distributed.agree(run.world, str(run_dir)))
             refuse_trained(folder, folder.path)
