@@ -63,6 +63,18 @@ def test_a_gpu_run_opens_on_a_cpu_machine(no_cuda, tmp_path, tiny):
     assert more.step == 40 and more.device.type == "cpu"
 
 
+def test_asking_for_cuda_when_resuming_a_cpu_run_is_refused_as_a_new_run_is(no_cuda, tmp_path, tiny):
+    """It warned that the run "was trained on cuda", trained on the CPU and wrote cuda into
+    config.toml, so every later open repeated the false warning."""
+    Run.create(C.load("ring", tiny), tmp_path / "r").train().close()
+    before = (tmp_path / "r" / "config.toml").read_text()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")      # and no "was trained on" warning on the way
+        with pytest.raises(C.ConfigError, match="CUDA is not available.*train.device=cpu"):
+            Run.open(tmp_path / "r", ["train.steps=40", "train.device='cuda'"], write=True)
+    assert (tmp_path / "r" / "config.toml").read_text() == before
+
+
 def test_periodic_eval_computes_the_listed_metrics(tmp_path, tiny):
     run = Run.create(C.load("ring", tiny + ["train.eval_every=10", 'eval.metrics=["modes"]']),
                      tmp_path / "r").train()

@@ -257,10 +257,13 @@ class Run(RunSampling, RunEvaluation, RunState):
         ``write``: this process will write the folder (resume, drs): it takes the lock first,
         and a run killed before its first checkpoint starts again from step 0."""
         folder = RunFolder(run_dir)
-        cfg = C.load(folder.read_config(), overrides or [])
+        raw = folder.read_config()
+        cfg = C.load(raw, overrides or [])
         absolute_data_location(cfg)    # a new place given relative (--set data.path=p.npy)
         device = None
-        if cfg.train.device.startswith("cuda") and not torch.cuda.is_available():
+        # the fallback is for the device config.toml holds; one asked for now is checked as a new run's
+        stored = C.load(raw, []).train.device if overrides else cfg.train.device
+        if stored == cfg.train.device and stored.startswith("cuda") and not torch.cuda.is_available():
             # a run trained on a GPU, opened on a machine without one: evaluate and sample on the CPU
             warnings.warn(f"{run_dir} was trained on {cfg.train.device}; CUDA is not available here, "
                           "so it is opened on the CPU", stacklevel=2)
