@@ -130,6 +130,11 @@ def _refuse_combinations(cfg, p: "GANParams"):
         raise ConfigError("objective.clip with objective.spectral_norm=true: D uses W / sigma(W), which "
                           "does not change when W is scaled, so clipping W bounds nothing D computes; choose "
                           "one Lipschitz constraint: objective.clip=0 or objective.spectral_norm=false")
+    if p.clip > 0 and p.gp > 0:
+        warnings.warn(f"objective.clip={p.clip:g} with objective.gp={p.gp:g}: the gradient penalty replaces "
+                      "weight clipping (Gulrajani et al.), and clipping keeps the critic from reaching the "
+                      "gradient norm the penalty asks for; keep one: objective.clip=0 or objective.gp=0",
+                      stacklevel=3)
 
 
 # sub-options that do nothing while their remedy is off: (switch, is it on, a value that

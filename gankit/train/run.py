@@ -34,6 +34,7 @@ from gankit.registry import OBJECTIVES
 from gankit.runfolder import RunFolder
 from gankit.train.build import build_loss, build_net, build_nets, build_optimizer
 from gankit.train.device import resolve_device
+from gankit.train.idle_options import warn_idle_options
 from gankit.train import distributed, threads
 from gankit.train.callbacks import Checkpointer, MetricsLogger, PeriodicEval, Progress, Snapshots
 from gankit.train.loop import NonFiniteLoss, Trainer
@@ -240,6 +241,8 @@ class Run(RunSampling, RunEvaluation, RunState):
         except C.ConfigError:
             run.close()
             raise
+        if run.is_main:
+            warn_idle_options(cfg)
         if run.world.parallel:   # rank 0's folder (a default name has the clock in it)
             run.folder = folder = RunFolder(distributed.agree(run.world, str(run_dir)))
             refuse_trained(folder, folder.path)
@@ -286,6 +289,8 @@ class Run(RunSampling, RunEvaluation, RunState):
             self.load_state_dict(state)
         if write:
             refuse_going_back(self)         # every rank loaded the same step: the same answer
+            if overrides and self.is_main:    # what this session's settings add, not config.toml's own
+                warn_idle_options(self.cfg, C.load(self.folder.read_config(), []))
         self.overrides = list(overrides or [])     # config.toml takes them once they train (_record_config)
 
     def _record_config(self):
