@@ -175,9 +175,26 @@ def test_one_class_is_refused_and_thin_classes_are_named_by_within_class(tmp_pat
         Run.create(C.load("ring-cgan", tiny + ["data.n_modes=1"]), tmp_path / "one")
     run = Run.create(C.load("ring-cgan", tiny + ["train.steps=4", "eval.n_samples=16"]), tmp_path / "r").train()
     from gankit.metrics.base import TooFewSamples
-    with pytest.raises(TooFewSamples, match="no class had 3"):
-        from gankit.metrics import conditional as MC
+    from gankit.metrics import conditional as MC
+    with pytest.raises(TooFewSamples, match="no class had 3") as e:
         MC._within_class(run.eval_context())
+    # the count asked for is the one that also gives the real side enough (it asked for 24, then
+    # warned that classes drew too few real samples and asked for 96)
+    assert e.value.n_needed == MC._enough_for_every_class(run.dataset, 4 * MC.WITHIN_MIN) == 96
+
+
+def test_conditional_metrics_measure_eval_n_samples_not_a_multiple_of_the_classes(tmp_path, tiny):
+    """25 samples over 8 classes were measured as 24 beside eval.n_samples = 25."""
+    from gankit.metrics import conditional as MC
+    run = Run.create(C.load("ring-cgan", tiny + ["train.steps=2", "eval.n_samples=25"]), tmp_path / "r").train()
+    y = MC._classes(run.eval_context(), 25)
+    assert len(y) == 25 and sorted(torch.bincount(y).tolist()) == [3] * 7 + [4]
+    seen = []
+    ctx = run.eval_context()
+    real_generate = ctx.generate
+    ctx.generate = lambda n, *a, **k: seen.append(n) or real_generate(n, *a, **k)
+    MC._cond_accuracy(ctx)
+    assert seen == [25]
 
 
 def test_class_names_that_are_caption_words_are_refused():

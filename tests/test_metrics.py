@@ -150,7 +150,7 @@ def test_the_too_few_samples_hint_of_within_class_names_a_value_that_works(tmp_p
     with pytest.warns(UserWarning, match=r"within_class.*100 samples over 200 classes") as rec:
         assert evaluate(ctx, ["within_class"]) == {}
     need = int(str(rec[-1].message).rsplit("--set eval.n_samples=", 1)[1].rstrip(")"))
-    assert need == 600
+    assert need == 2400     # 12 real samples expected in each class, as the warning on the real side asks
     ctx.settings = dataclasses.replace(ctx.settings, n_samples=need)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")          # a few classes may draw too few real samples
@@ -170,7 +170,7 @@ def test_the_too_few_samples_hint_of_prdc_names_a_value_that_works_or_none(tmp_p
     run = Run.create(C.load("ring", tiny + ["train.steps=2"]), tmp_path / "r").train()
     ctx = run.eval_context()
     ctx.settings = dataclasses.replace(ctx.settings, n_samples=200, pr_k=600)
-    with pytest.warns(UserWarning, match=r"prdc_points skipped") as rec:
+    with pytest.warns(UserWarning, match=r"'prdc_points' skipped") as rec:
         assert evaluate(ctx, ["prdc_points"]) == {}
     need = int(str(rec[-1].message).rsplit("--set eval.n_samples=", 1)[1].rstrip(")"))
     ctx.settings = dataclasses.replace(ctx.settings, n_samples=need)
@@ -183,7 +183,7 @@ def test_the_too_few_samples_hint_of_prdc_names_a_value_that_works_or_none(tmp_p
                       tmp_path / "p").train()
     ctx = run2.eval_context()
     ctx.settings = dataclasses.replace(ctx.settings, n_samples=200, pr_k=10)
-    with pytest.warns(UserWarning, match=r"prdc_points skipped.*8 distinct points.*more samples do not help"):
+    with pytest.warns(UserWarning, match=r"'prdc_points' skipped.*8 distinct points.*more samples do not help"):
         evaluate(ctx, ["prdc_points"])
 
 

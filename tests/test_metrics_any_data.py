@@ -177,7 +177,7 @@ def test_a_metric_skipped_for_want_of_data_does_not_ask_for_more_samples(tmp_pat
     from gankit.metrics import evaluate
     ctx = _file_ctx(tmp_path, np.random.default_rng(0).normal(size=(4, 2)), 100,
                     lambda n, g: torch.randn(n, 2, generator=g))
-    with pytest.warns(UserWarning, match=r"prdc_points skipped.*\(the data hold 4 samples, too few for it\)"):
+    with pytest.warns(UserWarning, match=r"'prdc_points' skipped.*\(the data hold 4 samples, too few for it\)"):
         assert "precision" not in evaluate(ctx, ["prdc_points"])
 
 
@@ -189,11 +189,11 @@ def test_too_few_samples_skip_a_metric_not_the_evaluation(tmp_path, tiny, capsys
     assert main(["train", "ring-vanilla", "--out", str(out)]
                 + [a for kv in tiny + ["train.steps=5", "eval.n_samples=3"] for a in ("--set", kv)]) == 0
     err = capsys.readouterr().err
-    assert "metric prdc_points skipped" in err and "eval.n_samples = 3; more samples: --set eval.n_samples=500" in err
+    assert "metric 'prdc_points' skipped" in err and "eval.n_samples = 3; more samples: --set eval.n_samples=500" in err
     assert "Traceback" not in err
     assert main(["eval", str(out), "--no-record", "--set", "eval.n_samples=1"]) == 0
     got = capsys.readouterr()
-    assert "swd" in got.out and "c2st skipped" in got.err and "mmd skipped" in got.err
+    assert "swd" in got.out and "'c2st' skipped" in got.err and "'mmd' skipped" in got.err
 
 
 def _ring_pts(n, seed, radius=3.0, std=0.01, shift=0.0):

@@ -53,7 +53,7 @@ def test_self_bleu_with_one_sample_is_skipped_not_a_traceback(tmp_path, capsys):
     assert main(["eval", str(out), "--no-record", "--set", "eval.n_samples=1"]) == 0
     got = capsys.readouterr()
     assert "bleu2" in got.out and "self_bleu2" not in got.out
-    assert "self_bleu skipped" in got.err and "eval.n_samples >= 2" in got.err and "Traceback" not in got.err
+    assert "'self_bleu' skipped" in got.err and "eval.n_samples >= 2" in got.err and "Traceback" not in got.err
 
 
 def test_a_text_file_changed_after_training_is_refused_not_misdecoded(tmp_path, capsys):

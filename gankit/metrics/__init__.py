@@ -134,7 +134,7 @@ def evaluate(ctx, names: list[str] | None = None, named: bool | None = None) -> 
                         else f"eval.n_samples = {n}; more samples: --set eval.n_samples={max(need, n + 1)}" if need
                         else f"the data hold {size} samples, too few for it" if size is not None and size <= n
                         else f"eval.n_samples = {n}; more samples: --set eval.n_samples={max(500, 2 * n)}")
-                warnings.warn(f"metric {m.name} skipped: {e} ({hint})", stacklevel=2)
+                warnings.warn(f"metric {m.name!r} skipped: {e} ({hint})", stacklevel=2)
             except Exception as e:        # a user's metric (--import) that fails: which one, in one line
                 if not _user(m):
                     raise

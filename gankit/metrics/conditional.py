@@ -52,13 +52,16 @@ def _features_and_predictions(ctx, x, real: bool = False):
 
 
 def _classes(ctx, n, metric: str = "this metric"):
-    """n // k samples of each of the k classes with data (a user's files may skip some digits).
-    Fewer samples than classes is refused, not rounded up to one a class: the number would stand
-    in the record beside an eval.n_samples it did not use."""
+    """n samples over the k classes with data (a user's files may skip some digits): n // k of
+    each, and one more of each of the first n % k, so the number measured is eval.n_samples (it
+    was rounded down to n // k a class without a word).  Fewer samples than classes is refused,
+    not rounded up to one a class: the number would stand in the record beside an
+    eval.n_samples it did not use."""
     classes = ctx.dataset.classes
     if n < len(classes):
         raise _too_few(f"{metric}: {n} samples cannot give each of the {len(classes)} classes one", len(classes))
-    return classes.repeat_interleave(n // len(classes))
+    y = classes.repeat_interleave(n // len(classes))
+    return torch.cat([y, classes[:n % len(classes)]])
 
 
 @register_metric("cond_accuracy", _is_conditional,
@@ -68,9 +71,9 @@ def _cond_accuracy(ctx):
     y = _classes(ctx, ctx.settings.n_samples, "cond_accuracy")
     x = ctx.generate(len(y), "samples", y=y)
     if ctx.dataset.kind == "points":
-        return {"cond_accuracy": float((_mode_of(ctx.dataset, x) == y.cpu()).float().mean())}
+        return {"cond_accuracy": float((_mode_of(ctx.dataset, x) == y.cpu()).double().mean())}
     _, pred = _features_and_predictions(ctx, x)
-    return {"cond_accuracy": float((pred.cpu() == y).float().mean())}
+    return {"cond_accuracy": float((pred.cpu() == y).double().mean())}
 
 
 @register_metric("attribute_accuracy", lambda ds: getattr(ds, "condition_kind", None) == "text",
@@ -86,9 +89,9 @@ def _attribute_accuracy(ctx):
     x = ctx.generate(len(y), "captions", c=c)
     got = ds.attributes(x, y)
     from gankit.data.conditional import ATTRIBUTES
-    out = {f"attr_acc_{a}": float((got[:, i] == bits[:, i]).float().mean())
+    out = {f"attr_acc_{a}": float((got[:, i] == bits[:, i]).double().mean())
            for i, (a, _, _) in enumerate(ATTRIBUTES)}
-    out["attribute_accuracy"] = float((got == bits).float().mean())
+    out["attribute_accuracy"] = float((got == bits).double().mean())
     return out
 
 
@@ -130,8 +133,10 @@ def _within_class(ctx):
     ds = ctx.dataset
     n, k = ctx.settings.n_samples, len(ds.classes)
     if n // k < WITHIN_MIN:
+        # the same count the warning below asks for when real samples run short: one hint that works
         raise _too_few(f"within_class: no class had {WITHIN_MIN} or more samples of each kind "
-                       f"({n} samples over {k} classes: {max(1, n // k)} each)", _enough_for_every_class(ds))
+                       f"({n} samples over {k} classes: {max(1, n // k)} each)",
+                       _enough_for_every_class(ds, 4 * WITHIN_MIN))
     y = _classes(ctx, n, "within_class")
     x = ctx.generate(len(y), "within_class", y=y)
     g = torch.Generator().manual_seed(ctx.stream("within_class"))

@@ -219,12 +219,12 @@ def prdc(real, fake, k: int = 3, k_dc: int = 5) -> dict[str, float]:
                             f"need more than k = {max(k, k_dc)} (lower eval.pr_k / eval.dc_k)", more_helps=False)
     d = pairwise_sq_dists(real, fake, out_dtype=torch.float32).sqrt()     # (n_real, n_fake)
     r_real, r_fake = _kth_nn_radius(real, k, copies), _kth_nn_radius(fake, k, merge=False)
-    precision = (d <= r_real[:, None]).any(0).float().mean()    # fake j in the ball of some real i
-    recall = (d <= r_fake[None, :]).any(1).float().mean()
+    precision = (d <= r_real[:, None]).any(0).double().mean()    # fake j in the ball of some real i
+    recall = (d <= r_fake[None, :]).any(1).double().mean()
     r_dc = r_real if k_dc == k else _kth_nn_radius(real, k_dc, copies)
     # a point's m copies are one ball: counted m times each, density would read m times too high
-    density = ((d < r_dc[:, None]).float() / copies[2][:, None]).sum(0).mean() / k_dc
-    coverage = (d.min(1).values < r_dc).float().mean()
+    density = ((d < r_dc[:, None]).double() / copies[2][:, None]).sum(0).mean() / k_dc
+    coverage = (d.min(1).values < r_dc).double().mean()
     return {"precision": float(precision), "recall": float(recall), "density": float(density),
             "coverage": float(coverage)}
 

@@ -215,7 +215,7 @@ def _bleu(ctx):
 def _self_bleu(ctx):
     ds = ctx.dataset
     if ctx.settings.n_samples < 2:   # skipped, not fatal: the other metrics of the evaluation still run
-        warnings.warn(f"metric self_bleu skipped: it scores each sample against the others, so it needs "
+        warnings.warn(f"metric 'self_bleu' skipped: it scores each sample against the others, so it needs "
                       f"eval.n_samples >= 2 (got {ctx.settings.n_samples}); use --set "
                       f"eval.n_samples={BLEU_HYPOTHESES}", stacklevel=2)
         return {}
