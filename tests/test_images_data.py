@@ -246,6 +246,30 @@ def test_sixteen_bit_and_float_images_are_scaled_not_clipped(tmp_path):
         load_image_folder(tmp_path / "bad", 0, 1)
 
 
+def test_a_folder_of_32_bit_or_float_images_is_read_on_one_scale(tmp_path):
+    """The range of an I or F file was guessed from its own pixels: the same stored 200 read 200
+    in one file and 1 in another holding a single pixel of 300."""
+    from PIL import Image
+    for d in ("int", "flt", "int8"):
+        (tmp_path / d).mkdir()
+    a = np.full((8, 8), 200, np.int32)
+    b = a.copy()
+    b[0, 0] = 300
+    Image.fromarray(a, "I").save(tmp_path / "int" / "a.tif")
+    Image.fromarray(b, "I").save(tmp_path / "int" / "b.tif")
+    with pytest.warns(UserWarning, match=r"1 32-bit integer image\(s\) have every pixel in \[0, 255\].*'a.tif'.*"
+                                         r"read as \[0, 65535\]"):
+        x = load_image_folder(tmp_path / "int", 0, 1)[0]
+    assert x[0, 0, 1, 1] == x[1, 0, 1, 1] == 1                    # 200 / 257, in both files
+    Image.fromarray(np.full((8, 8), 0.9, np.float32)).save(tmp_path / "flt" / "dark.tif")
+    Image.fromarray(np.full((8, 8), 2.0, np.float32)).save(tmp_path / "flt" / "darker.tif")
+    with pytest.warns(UserWarning, match=r"1 float image\(s\).*\[0, 1\].*'dark.tif'.*read as \[0, 255\]"):
+        x = load_image_folder(tmp_path / "flt", 0, 1)[0]
+    assert x[:, 0, 0, 0].tolist() == [1, 2]                       # 0.9 is darker than 2.0, not 229
+    Image.fromarray(a, "I").save(tmp_path / "int8" / "a.tif")     # every file narrow: read as 8-bit
+    assert load_image_folder(tmp_path / "int8", 0, 1)[0][0, 0, 1, 1] == 200
+
+
 def test_images_are_read_the_way_up_their_exif_orientation_says(tmp_path):
     from PIL import Image
     a = np.zeros((32, 32, 3), np.uint8)

@@ -183,10 +183,11 @@ def digits_8x8() -> tuple[np.ndarray, np.ndarray]:
 MAX_PIXELS = 2**26   # 64 megapixels: a larger image here is a mistake or a decompression bomb
 
 
-def _read_image(path: Path, channels: int, notes: dict | None = None):
+def _read_image(path: Path, channels: int, notes: dict | None = None, wide: bool = False):
     """The decoded image the way up a viewer shows it (EXIF orientation), converted to grey (1)
     or RGB (3); an ImageDataError saying why not.  ``notes["transparent"]`` counts images whose
-    transparent pixels were composited over black."""
+    transparent pixels were composited over black; ``notes["depth"]`` maps each integer or float
+    image's path to the range its own pixels suggested (_eight_bit), ``wide`` forces the wider."""
     from PIL import Image, ImageOps, UnidentifiedImageError
     try:
         with Image.open(path) as im:
@@ -195,7 +196,7 @@ def _read_image(path: Path, channels: int, notes: dict | None = None):
                 raise ImageDataError(f"{path} declares {w}x{h} pixels ({w * h / 1e6:.0f} megapixels, over "
                                      f"the {MAX_PIXELS / 1e6:.0f} allowed; a decompression bomb or a wrong file)")
             im.load()
-            im = _opaque(_eight_bit(ImageOps.exif_transpose(im), path), path, notes)
+            im = _opaque(_eight_bit(ImageOps.exif_transpose(im), path, notes, wide), path, notes)
             return im.convert("L" if channels == 1 else "RGB")
     except ImageDataError:
         raise
@@ -204,9 +205,15 @@ def _read_image(path: Path, channels: int, notes: dict | None = None):
                              "truncated or not an image: replace it or remove it") from None
 
 
-def _eight_bit(im, path: Path):
+# ranges an integer (I) or float (F) image may hold: the narrow one where its pixels fit, else the wide
+NARROW, WIDE = {"I": "[0, 255]", "F": "[0, 1]"}, {"I": "[0, 65535]", "F": "[0, 255]"}
+
+
+def _eight_bit(im, path: Path, notes: dict | None = None, wide: bool = False):
     """Grey images of 16 bits (I;16, I) or floats (F) as 8-bit L: Pillow's convert clips them at
-    255 instead of scaling (a 16-bit ramp came out 97% white, a [0, 1] float image black)."""
+    255 instead of scaling (a 16-bit ramp came out 97% white, a [0, 1] float image black).
+    A 32-bit integer (I) or float (F) file does not say its range: the narrow one is taken where
+    its pixels fit in it, unless ``wide`` (a folder holds one scale: load_image_folder)."""
     from PIL import Image
     if not (im.mode.startswith("I") or im.mode == "F"):
         return im
@@ -215,16 +222,21 @@ def _eight_bit(im, path: Path):
         raise ImageDataError(f"{path} holds non-finite pixel values (NaN or inf); replace or remove it")
     lo, hi = (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
     if im.mode == "F":
-        if lo >= 0 and hi <= 1:
-            a = a * 255.0                              # floats in [0, 1]
-        elif not (lo >= 0 and hi <= 255):
+        if not (lo >= 0 and hi <= 255):
             raise ImageDataError(f"{path}: float pixels in [{lo:g}, {hi:g}]; gankit reads float images "
                                  "in [0, 1] or [0, 255]: rescale the file to one of them")
+        narrow = hi <= 1
+        if narrow and not wide:
+            a = a * 255.0                              # floats in [0, 1]
     elif lo < 0 or hi > 65535:
         raise ImageDataError(f"{path}: integer pixels in [{lo:g}, {hi:g}]; gankit reads 8- and 16-bit "
                              "images: rescale the file to [0, 65535] or [0, 255]")
-    elif im.mode.startswith("I;16") or hi > 255:
-        a = a / 257.0                                  # 16 bits: 65535 -> 255
+    else:
+        narrow = hi <= 255 and not im.mode.startswith("I;16")
+        if wide or not narrow:
+            a = a / 257.0                              # 16 bits: 65535 -> 255
+    if notes is not None and not im.mode.startswith("I;16"):
+        notes.setdefault("depth", {})[path] = (im.mode[0], narrow)
     return Image.fromarray(np.rint(a).astype(np.uint8), "L")
 
 
@@ -244,9 +256,9 @@ def _opaque(im, path: Path, notes: dict | None):
     return Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba)
 
 
-def _open_image(path: Path, channels: int, notes: dict | None = None):
+def _open_image(path: Path, channels: int, notes: dict | None = None, wide: bool = False):
     try:
-        return _read_image(path, channels, notes)
+        return _read_image(path, channels, notes, wide)
     except ImageDataError as e:
         warnings.warn(f"{e}; skipped", stacklevel=3)
         return None
@@ -331,11 +343,12 @@ def load_image_folder(path: str | Path, size: int = 0, channels: int = 1, resize
     if not files:
         raise ImageDataError(f"data.path: {str(root)!r} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}); "
                              "put the images there, or one sub-folder of images per class")
-    images, labels, notes = [], [], {}
+    images, labels, notes, read = [], [], {}, []
     for p, label in files:
         im = _open_image(p, channels, notes)
         if im is None:
             continue
+        read.append(p)
         if size == 0:
             w, h = im.size
             if w != h and resize == "error":
@@ -347,6 +360,8 @@ def load_image_folder(path: str | Path, size: int = 0, channels: int = 1, resize
         a = np.asarray(im, dtype=np.uint8)
         images.append(a[None] if a.ndim == 2 else a.transpose(2, 0, 1))
         labels.append(label)
+    _one_scale(root, images, read, notes.get("depth", {}), lambda p: _fit(_read_image(p, channels, wide=True),
+                                                                            size, resize, p))
     if notes.get("transparent"):
         warnings.warn(f"{root}: {notes['transparent']} image(s) have transparent pixels; they are composited "
                       "over black (the colour stored under them is not used)", stacklevel=2)
@@ -359,6 +374,23 @@ def load_image_folder(path: str | Path, size: int = 0, channels: int = 1, resize
         y = np.array(labels, dtype=np.int64)
         return x, y, names
     return x, None, None
+
+
+def _one_scale(root: Path, images: list, read: list, depth: dict, reread):
+    """One range for a folder's 32-bit integer (or float) images: where some file's pixels exceed
+    the narrow range, the files whose pixels fit in it are read again in the wide one (the same
+    stored value was 200 in one file and 1 in another), with a warning naming them."""
+    for kind, what in (("I", "32-bit integer"), ("F", "float")):
+        narrow = [p for p, (k, n) in depth.items() if k == kind and n]
+        if not narrow or len(narrow) == sum(k == kind for k, _ in depth.values()):
+            continue
+        where = {p: i for i, p in enumerate(read)}
+        for p in narrow:
+            a = np.asarray(reread(p), dtype=np.uint8)
+            images[where[p]] = a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
+        warnings.warn(f"{root}: {len(narrow)} {what} image(s) have every pixel in {NARROW[kind]} while others "
+                      f"exceed it, e.g. {[p.name for p in narrow[:3]]}; every {what} image is read as "
+                      f"{WIDE[kind]} (one scale for the folder): rescale the files if they are not", stacklevel=3)
 
 
 def load_image_file(path: str | Path, size: int, channels: int = 1, resize: str = "stretch") -> np.ndarray:
