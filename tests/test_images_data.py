@@ -402,3 +402,25 @@ def test_idx_labels_outside_the_ten_classes_are_dropped_with_a_warning(tmp_path,
         assert DATASETS.build("mnist", {"root": str(tmp_path)}).labels is None
     fake_mnist(tmp_path)
     assert DATASETS.build("mnist", {"root": str(tmp_path)}).n_classes == 10
+
+
+def test_a_folder_too_small_to_hold_images_out_says_so_and_so_do_the_metrics_needing_them(tmp_path, tiny_img):
+    """data.holdout was dropped without a word below 20 images, and `gankit eval --metrics
+    memorisation` then said the metric does not apply to an ImageDataset."""
+    from PIL import Image
+
+    from gankit import config as C
+    from gankit.config import ConfigError
+    from gankit.train.run import Run
+    rng = np.random.default_rng(0)
+    for i in range(7):
+        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(tmp_path / f"{i}.png")
+    with pytest.warns(UserWarning, match=r"7 image\(s\) are too few to hold any out \(data.holdout needs 20"):
+        DATASETS.build("image-folder", {"path": str(tmp_path), "channels": 1, "holdout": 0.5})
+    sets = tiny_img + ["data.name='image-folder'", f"data.path='{tmp_path}'", "train.batch_size=4",
+                       "train.steps=1", "eval.metrics=['image_stats']"]
+    with pytest.warns(UserWarning, match="too few to hold any out"):
+        run = Run.create(C.load("mnist-dcgan", sets), tmp_path / "run")
+    with pytest.raises(ConfigError, match="'memorisation' does not apply.*it needs a held-out split of the images"):
+        run.evaluate(["memorisation"])
+    run.close()

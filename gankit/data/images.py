@@ -44,6 +44,10 @@ def resize_images(x: Tensor, size: int) -> Tensor:
     return y.round().clamp(0, 255).to(torch.uint8)
 
 
+# fewer images than this are all training images: a held-out split of one or two says nothing
+MIN_HOLDOUT_IMAGES = 20
+
+
 def _holdout_split(n: int, y: Tensor | None, holdout: float, class_names, name: str) -> tuple[Tensor, Tensor]:
     """(held-out, kept) indices: a fixed, seed-independent cut, the last fraction of a fixed
     permutation.  A class the cut would leave without a training image gets one back (a class
@@ -92,7 +96,7 @@ class ImageDataset(Dataset):
         # (images, held out) where the held-out split is cut from the images given: which images
         # it takes follows their number, so a run records it and refuses data of another count
         self.cut = None
-        if heldout is None and holdout > 0 and len(x) >= 20:
+        if heldout is None and holdout > 0 and len(x) >= MIN_HOLDOUT_IMAGES:
             hold, keep = _holdout_split(len(x), y, holdout, class_names, name)
             self.cut = (len(x), len(hold))
             heldout, x = (x[hold] if len(hold) else None), x[keep]
@@ -100,6 +104,9 @@ class ImageDataset(Dataset):
                 heldout_labels, y = (y[hold] if len(hold) else None), y[keep]
         elif heldout is None and holdout > 0:    # too few to hold any out: more images later would cut a split
             self.cut = (len(x), 0)
+            warnings.warn(f"{name}: {len(x)} image(s) are too few to hold any out (data.holdout needs "
+                          f"{MIN_HOLDOUT_IMAGES} or more); every image trains, and memorisation and parzen, "
+                          "which compare with held-out images, do not apply", stacklevel=3)
         if heldout is not None:
             heldout = torch.as_tensor(np.asarray(heldout))
             if heldout.ndim == 3:

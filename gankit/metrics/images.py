@@ -163,6 +163,10 @@ def _image(ds):
     return getattr(ds, "kind", None) == "image"
 
 
+HELD_NEEDS = ("a held-out split of the images (data.holdout > 0 and at least 20 images; a smaller "
+              "folder keeps every image for training)")
+
+
 def _held(ds):
     return _image(ds) and getattr(ds, "heldout", None) is not None
 
@@ -264,7 +268,8 @@ def _stacked(ctx):
 @register_metric("parzen", _held, "Parzen window log-likelihood of held-out images (Goodfellow 2014)",
                  {"parzen_ll": Output("Parzen log-likelihood (nats)", "higher", ".1f"),
                   "parzen_se": Output("Parzen standard error", None, ".1f"),
-                  "parzen_sigma": Output("Parzen sigma", None, ".3f")}, reads=("parzen_centres",))
+                  "parzen_sigma": Output("Parzen sigma", None, ".3f")}, reads=("parzen_centres",),
+                 needs=HELD_NEEDS)
 def _parzen(ctx):
     # parzen_ll.py: 10,000 samples as centres, sigma by the mean log-likelihood of a validation
     # set cut from the training images (MNIST: images 50,000-60,000, a sixth of them), the
@@ -289,7 +294,7 @@ def _parzen(ctx):
                   "nn_train": Output("median copy distance of samples", None, ".3f"),
                   "nn_heldout": Output("median copy distance of held-out images", None, ".3f"),
                   "nn_ratio": Output("copy distance, samples / held-out (1 = as new as unseen data)", None, ".3f"),
-                  "copy_tau": Output("copy threshold", None, ".3f")}, reads=("n_samples",))
+                  "copy_tau": Output("copy threshold", None, ".3f")}, reads=("n_samples",), needs=HELD_NEEDS)
 def _memorisation(ctx):
     from gankit.metrics.feature_nets import feature_cache, tensor_hash
     from gankit.metrics.memorisation import heldout_distance, memorisation as tolerant
