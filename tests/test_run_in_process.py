@@ -152,3 +152,24 @@ def test_inception_features_without_their_weights_are_refused_before_training(tm
     # metrics that read no features train as before; so does the default (the digits' own features)
     Run.create(C.load("mnist-dcgan", digits + ["eval.metrics=['image_stats']", "eval.features='inception'"]),
                tmp_path / "c").close()
+
+
+@pytest.mark.parametrize("fails", ["save_snapshot", "evaluate"])
+def test_a_snapshot_or_evaluation_failing_at_a_checkpoint_step_keeps_that_steps_checkpoint(tmp_path, tiny,
+                                                                                             monkeypatch, fails):
+    """They ran before the checkpoint: out of memory drawing a grid of 1024x1024 images lost the
+    steps since the last checkpoint (all of them in a two-step run)."""
+    run = Run.create(C.load("ring", tiny + [
+        "train.steps=8", "train.checkpoint_every=4", "train.sample_every=4", "train.eval_every=4",
+        "eval.metrics=['modes']"]), tmp_path / "r")
+    real = getattr(Run, fails)
+
+    def boom(self, *a, **k):
+        if self.step == 4:
+            raise MemoryError("out of memory")
+        return real(self, *a, **k)
+    monkeypatch.setattr(Run, fails, boom)
+    with pytest.raises(MemoryError):
+        run.train()
+    run.close()
+    assert [s for s, _ in RunFolder(tmp_path / "r").checkpoints()] == [4]

@@ -91,15 +91,23 @@ class Checkpointer:
     def __init__(self, run, every: int, total: int):
         self.run, self.every, self.total = run, every, total
 
-    def on_train_start(self, trainer):
-        objective = self.run.objective
-        if getattr(objective, "unsaved_state", False):    # after the objective's own callbacks
-            self.run.save_checkpoint()
-            objective.unsaved_state = False
-
     def on_step_end(self, trainer):
         if trainer.step % self.every == 0 or trainer.step == self.total:
             self.run.save_checkpoint()
+
+
+class SaveStartState:
+    """A checkpoint when training starts with state the last one lacks (a DRS sampler a resume
+    fitted): after the objective's own callbacks and after Snapshots, which reads the flag."""
+
+    def __init__(self, run):
+        self.run = run
+
+    def on_train_start(self, trainer):
+        objective = self.run.objective
+        if getattr(objective, "unsaved_state", False):
+            self.run.save_checkpoint()
+            objective.unsaved_state = False
 
 
 class PeriodicEval:

@@ -36,7 +36,8 @@ from gankit.train.build import build_loss, build_net, build_nets, build_optimize
 from gankit.train.device import resolve_device
 from gankit.train.idle_options import warn_idle_options
 from gankit.train import distributed, threads
-from gankit.train.callbacks import Checkpointer, MetricsLogger, PeriodicEval, Progress, Snapshots
+from gankit.train.callbacks import (Checkpointer, MetricsLogger, PeriodicEval, Progress, SaveStartState,
+                                     Snapshots)
 from gankit.train.loop import NonFiniteLoss, Trainer
 from gankit.train.objective import Batch, ObjectiveContext, optimizer_params
 from gankit.train.parts import refuse_batch_norm_on_one_sample
@@ -364,9 +365,12 @@ class Run(RunSampling, RunEvaluation, RunState):
         # objective callbacks (e.g. DRS fitted at the last step) run before the snapshot,
         # evaluation and checkpoint of the same step
         # the schedule steps before the checkpoint, so a checkpoint holds the next iteration's rates
+        # the checkpoint before the step's snapshot and evaluation: one of them failing (out of
+        # memory drawing a grid of large images) lost the steps since the last checkpoint
         callbacks = [_Sync(), MetricsLogger(self), Progress(cfg.steps, show), *self.objective.callbacks,
-                     lrs, Snapshots(self, cfg.sample_every, cfg.steps), PeriodicEval(self, cfg.eval_every),
-                     Checkpointer(self, cfg.checkpoint_every, cfg.steps)] + ([load_follower] if load_follower else [])
+                     lrs, Checkpointer(self, cfg.checkpoint_every, cfg.steps),
+                     Snapshots(self, cfg.sample_every, cfg.steps), PeriodicEval(self, cfg.eval_every),
+                     SaveStartState(self)] + ([load_follower] if load_follower else [])
         trainer = Trainer(self.objective.phases, callbacks, cfg.log_every, self.autocast,
                           grad_sync=distributed.GradSync(world) if world.parallel else None,
                           reduce_logs=distributed.mean_over_ranks(world) if world.parallel else None,
