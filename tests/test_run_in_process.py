@@ -173,3 +173,6 @@ def test_a_snapshot_or_evaluation_failing_at_a_checkpoint_step_keeps_that_steps_
         run.train()
     run.close()
     assert [s for s, _ in RunFolder(tmp_path / "r").checkpoints()] == [4]
+    monkeypatch.undo()
+    Run.open(tmp_path / "r", write=True).train().close()     # --resume draws the missing snapshot
+    assert all(RunFolder(tmp_path / "r").has_snapshot(s) for s in (0, 4, 8))

@@ -79,6 +79,9 @@ class Snapshots:
             # unbroken run drew that snapshot from G alone), or a resume fitted the one a signal
             # stopped (an unbroken run drew the last snapshot through it): draw it again
             self.run.save_snapshot(trainer.step)
+        elif trainer.step % self.every == 0 and not self.run.folder.has_snapshot(trainer.step):
+            # the process died drawing it, after the step's checkpoint: the same fixed noise again
+            self.run.save_snapshot(trainer.step)
 
     def on_step_end(self, trainer):
         if trainer.step % self.every == 0 or trainer.step == self.total:
