@@ -61,10 +61,13 @@ def _fmt_type(tp) -> str:
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
 
-def _suggest(key: str, valid: list[str]) -> str:
-    close = difflib.get_close_matches(key, valid, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"{hint}; valid keys: {', '.join(valid)}"
+def _suggest(key: str, valid: list[str], where: str = "") -> str:
+    return f"{_did_you_mean(key, valid, where)}; valid keys: {', '.join(valid)}"
+
+
+def _did_you_mean(key: str, valid: list[str], where: str) -> str:
+    from gankit.config.schema import did_you_mean     # late: schema imports this module
+    return did_you_mean(key, valid, where)
 
 
 def coerce_value(tp, value, where: str, meta: dict | None = None):
@@ -92,7 +95,7 @@ def coerce_value(tp, value, where: str, meta: dict | None = None):
         return value
     if origin in (list, tuple):
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where}: expected a list, got {value!r}{_toml_hint(value)}")
+            raise ConfigError(f"{where}: expected a list, got {value!r}{_list_hint(value, where, tp)}")
         args = get_args(tp)
         if origin is tuple and args and args[-1] is not Ellipsis:
             if len(value) != len(args):
@@ -114,16 +117,19 @@ def coerce_value(tp, value, where: str, meta: dict | None = None):
         return coerce_dataclass(tp, value, where)
     if tp is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+            lower = f"; TOML writes them lower-case: {where}={value.strip().lower()}" \
+                if isinstance(value, str) and value.strip().lower() in ("true", "false") else ""
+            raise ConfigError(f"{where}: expected true or false, got {value!r}{lower}")
         v = value
     elif tp is int:
+        given = value       # 1e30 is named as given, not as int(1e30)'s 31 digits
         if isinstance(value, bool) or not isinstance(value, int):
             if isinstance(value, float) and value.is_integer():
                 value = int(value)
             else:
                 raise ConfigError(f"{where}: expected an integer, got {value!r}")
         if not -2**63 <= value <= 2**63 - 1:   # torch and numpy hold integers in 64 bits
-            raise ConfigError(f"{where}: {value} does not fit in 64 bits; "
+            raise ConfigError(f"{where}: {given!r} does not fit in 64 bits; "
                               f"use a value of at most {2**63 - 1}")
         v = value
     elif tp is float:
@@ -194,6 +200,14 @@ def _coerce_component(value, where: str, registry: str) -> Component:
     value = dict(value)
     name = value.pop("name")
     reg = _registry(registry)
+    if not isinstance(name, str):    # a list or a table would reach the registry's look-up
+        example = name[0] if isinstance(name, list) and name and isinstance(name[0], str) else reg.names()[0]
+        raise ConfigError(f"{where}.name: a component's name is a string, e.g. {where}.name = \"{example}\"; "
+                          f"got {name!r}")
+    if value and reg.get(name, f"{where}.name").params is None:
+        first = sorted(value)[0]
+        raise ConfigError(f"{where}: {reg.kind} {name!r} takes no options, got {', '.join(sorted(value))}"
+                          f"{_did_you_mean(first, [], where)}")
     params = reg.params_of(name, value, where)
     resolved = dataclasses.asdict(params) if params is not None else {}
     # tuples -> lists so the resolved config writes back to TOML unchanged
@@ -213,7 +227,7 @@ def coerce_dataclass(cls, data: dict, where: str):
     for key in data:
         if key not in fields:
             path = f"{where}.{key}" if where else key
-            raise ConfigError(f"{path}: unknown key {key!r}{_suggest(key, valid)}")
+            raise ConfigError(f"{path}: unknown key {key!r}{_suggest(key, valid, where)}")
     kwargs = {}
     for name, f in fields.items():
         key = f"{where}.{name}" if where else name
@@ -282,6 +296,19 @@ def _toml_hint(value) -> str:
     return ""
 
 
+def _list_hint(value, where: str, tp) -> str:
+    """How to write the list a --set value meant (modes,jsd -> ["modes", "jsd"])."""
+    texts = get_args(tp)[:1] == (str,)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or value.strip()[:1] == "[":
+        return _toml_hint(value)
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    if texts:
+        items = ['"' + v.strip('"\'') + '"' for v in items]
+    return f"; a list is written --set '{where}=[{', '.join(items)}]'"
+
+
 def parse_override(item: str) -> tuple[list[str], Any]:
     """``a.b=value`` -> (["a", "b"], value); the value is read as TOML, else a string."""
     if "=" not in item:
@@ -297,35 +324,67 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     return key.split("."), value
 
 
-def apply_overrides(raw: dict, overrides: list[str], components: set[str] | None = None) -> dict:
+def apply_overrides(raw: dict, overrides: list[str], components: set[str] | None = None,
+                    dropped: list | None = None) -> dict:
     """``raw`` with the ``--set`` overrides applied.  A new ``name`` for a section in
     ``components`` (registry entries: every entry has options of its own) drops the old entry's
     options; other sections with a name (an optimizer) keep theirs: they apply to every name.
-    ``components=None``: every section with a name is a component."""
+    ``components=None``: every section with a name is a component.  A table given for a section
+    (``data={std=0.2}``) is its keys given one by one, in order (``data.std=0.2``).  ``dropped``
+    collects (section, old name, new name, {dropped option: value}, the keys the overrides set
+    in that section) for each switch that dropped options."""
     import copy
     raw = copy.deepcopy(raw)
     given: dict[tuple, set] = {}          # section path -> keys the overrides themselves set
     for item in overrides:
         path, value = parse_override(item)
-        if isinstance(value, str) and len(path) >= 1 and _section_at(raw, path):
-            path = [*path, "name"]      # `data=grid` is `data.name=grid`: the user's own keys stay
-        node = raw
-        for p in path[:-1]:
-            if isinstance(node.get(p), str):     # a component written as its name: data = "grid"
-                node[p] = {"name": node[p]}
-            if not isinstance(node.get(p, {}), dict):
-                raise ConfigError(f"--set {item!r}: {p!r} is not a section")
-            node = node.setdefault(p, {})
-        last, mine = path[-1], given.setdefault(tuple(path[:-1]), set())
-        swappable = components is None or (len(path) == 2 and path[0] in components)
-        if last == "name" and swappable and isinstance(node, dict) and node.get("name") not in (None, value):
-            # switching component: the old component's options no longer apply, but the user's
-            # own --set keys stay (and are checked against the new component)
-            for k in [k for k in node if k not in mine]:
-                del node[k]
-        node[last] = value
-        mine.add(last)
+        for path, value in _key_by_key(raw, path, value, components):
+            _apply_one(raw, item, path, value, components, given, dropped)
     return raw
+
+
+def _key_by_key(raw: dict, path: list[str], value, components):
+    """(path, value) of each key of a table given for a section, in order, nested tables key by
+    key too; a table given for a key that holds a value is that value (its type error follows).
+    Lazy: each key is looked at after the ones before it were applied (a name switch drops keys)."""
+    node = raw
+    for i, p in enumerate(path):
+        node = node.get(p) if isinstance(node, dict) else 0
+        if isinstance(node, str) and i == 0 and (components is None or p in components):
+            node = {}                     # a component written as its name: data = "grid"
+    if isinstance(value, dict) and (node is None or isinstance(node, dict)):
+        for k, v in value.items():
+            yield from _key_by_key(raw, [*path, k], v, components)
+    else:
+        yield path, value
+
+
+def _apply_one(raw, item, path, value, components, given, dropped):
+    if isinstance(value, str) and len(path) >= 1 and _section_at(raw, path):
+        path = [*path, "name"]      # `data=grid` is `data.name=grid`: the user's own keys stay
+    node = raw
+    for i, p in enumerate(path[:-1]):
+        if isinstance(node.get(p), str):
+            if i == 0 and (components is None or p in components):
+                node[p] = {"name": node[p]}     # a component written as its name: data = "grid"
+            else:
+                key = ".".join(path[:i + 1])
+                what = "a name (a string)" if p == "name" else f"a value ({node[p]!r})"
+                fix = f"; write {key}={value}" if p == "name" and isinstance(value, str) else ""
+                raise ConfigError(f"--set {item!r}: {key} is {what}, not a table{fix}")
+        if not isinstance(node.get(p, {}), dict):
+            raise ConfigError(f"--set {item!r}: {p!r} is not a section")
+        node = node.setdefault(p, {})
+    last, mine = path[-1], given.setdefault(tuple(path[:-1]), set())
+    swappable = components is None or (len(path) == 2 and path[0] in components)
+    if last == "name" and swappable and isinstance(node, dict) and node.get("name") not in (None, value):
+        # switching component: the old component's options no longer apply, but the user's
+        # own --set keys stay (and are checked against the new component)
+        gone = {k: node.pop(k) for k in [k for k in node if k not in mine and k != "name"]}
+        if gone and dropped is not None:     # mine: its keys given later are the user's own
+            dropped.append((".".join(path[:-1]), node["name"], value, gone, mine))
+    node[last] = value
+    mine.add(last)
 
 
 def component_sections(cls) -> set[str]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import difflib
 import functools
 import os
+import re
 import tomllib
+import warnings
 from pathlib import Path
 
 from gankit.config.core import PRESET_DIR, ConfigError, apply_overrides, coerce_dataclass, component_sections, to_dict
@@ -61,12 +63,16 @@ def load(name_or_path: str | dict, overrides: list[str] | None = None):
     from gankit.builtins import import_modules
     from gankit.config.schema import RunConfig
     raw = resolve_source(name_or_path) if not isinstance(name_or_path, dict) else name_or_path
-    raw = apply_overrides(raw, overrides or [], component_sections(RunConfig))
+    raw, dropped = _metrics_once(raw), []
+    raw = apply_overrides(raw, overrides or [], component_sections(RunConfig), dropped)
     imports = raw.get("imports", [])
     if not isinstance(imports, list) or not all(isinstance(m, str) for m in imports):
         raise ConfigError(f"imports: expected a list of module names, got {imports!r}")
     import_modules(imports)
-    return coerce_dataclass(RunConfig, raw, "")
+    cfg = coerce_dataclass(RunConfig, raw, "")
+    for note in _dropped_notes(cfg, dropped):
+        warnings.warn(note)     # one place: the CLI's two loads of a config say it once
+    return cfg
 
 
 def dumps_toml(cfg) -> str:
@@ -104,3 +110,52 @@ def without_none(d: dict, dropped: list[str] | None = None, where: str = "") -> 
         else:
             out[k] = v
     return out
+
+
+# the tables every config.toml gankit writes holds (gankit/runfolder/config_file.py's
+# CONFIG_SECTIONS; this layer does not import runfolder)
+WRITTEN_SECTIONS = ("data", "generator", "discriminator", "objective", "loss", "optim_d", "optim_g",
+                    "train", "eval")
+
+
+def _metrics_once(raw: dict) -> dict:
+    """``raw`` with a metric named twice in eval.metrics named once, where raw is a resolved
+    config (every table config.toml holds): a run's config.toml written before such lists were
+    refused is still evaluated and reported.  A preset, a file or --set with one is refused."""
+    ev = raw.get("eval")
+    if not all(isinstance(raw.get(k), dict) for k in WRITTEN_SECTIONS) or \
+            not isinstance(ev.get("metrics"), list) or not all(isinstance(m, str) for m in ev["metrics"]):
+        return raw
+    return {**raw, "eval": {**ev, "metrics": list(dict.fromkeys(ev["metrics"]))}}
+
+
+def _dropped_notes(cfg, dropped: list) -> list[str]:
+    """A line for each --set SECTION.name=NEW that dropped options NEW also takes (with
+    another value): the switch keeps dropping them, the user learns how to keep them."""
+    notes = []
+    for section, old, new, gone, mine in dropped:
+        comp = getattr(cfg, section, None)
+        params = comp.params if getattr(comp, "name", None) == new else {}
+        kept = {k: v for k, v in gone.items() if k in params and k not in mine and params[k] != v}
+        if not kept:
+            continue
+        sets = " ".join(_set_arg(f"{section}.{k}", v) for k, v in kept.items())
+        notes.append(f"{section}.name={new}: {old}'s {', '.join(f'{k}={_shown(v)}' for k, v in kept.items())} "
+                     f"not carried over ({new} uses {', '.join(f'{k}={_shown(params[k])}' for k in kept)}); "
+                     f"to keep {'them' if len(kept) > 1 else 'it'}: {sets}")
+    return notes
+
+
+def _shown(value) -> str:
+    """``value`` as --set reads it back: TOML, a plain word unquoted (global, not "global")."""
+    import tomli_w
+    text = tomli_w.dumps({"v": value}).strip()[4:]
+    if isinstance(value, str) and re.fullmatch(r"[A-Za-z_][\w.+-]*", value) and value not in ("true", "false",
+                                                                                             "inf", "nan"):
+        return value
+    return text
+
+
+def _set_arg(key: str, value) -> str:
+    text = _shown(value)
+    return f"--set {key}={text}" if re.fullmatch(r"[\w.+-]+", text) else f"--set '{key}={text}'"

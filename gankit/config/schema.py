@@ -1,6 +1,10 @@
-"""The run configuration's sections, each field with a one-line description."""
+"""The run configuration's sections, each field with a one-line description, and the keys an
+unknown key may have meant."""
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import typing
 from dataclasses import dataclass
 
 from gankit.config.core import Component, ConfigError, opt
@@ -104,6 +108,11 @@ class EvalConfig:
     threads: int = opt(0, "CPU threads for evaluation (0 = auto, as train.threads)", ge=0)
 
     def check(self, where):
+        twice = sorted({m for m in self.metrics if self.metrics.count(m) > 1})
+        if twice:     # found now: the final evaluation would refuse two metrics writing one key
+            once = ", ".join(f'"{m}"' for m in dict.fromkeys(self.metrics))
+            raise ConfigError(f"{where}.metrics: {', '.join(map(repr, twice))} listed more than once; "
+                              f"list each metric once: {where}.metrics = [{once}]")
         if self.metrics:
             from gankit.registry import METRICS
             unknown = [m for m in self.metrics if m not in METRICS.names()]
@@ -153,3 +162,86 @@ class RunConfig:
     optim_g: OptimConfig = opt(OptimConfig(), "G's optimizer")
     train: TrainConfig = opt(TrainConfig(), "training loop")
     eval: EvalConfig = opt(EvalConfig(), "evaluation")
+
+
+# Names other GAN code uses for these options (argparse flags of the papers' code, common
+# trainers), for the unknown-key message; tests/test_config_user_values.py checks that each
+# target is a key here, and the message shows a target only while it is one.
+ALIASES: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("n_critic", "critic_iters", "n_dis", "d_iters", "d_updates", "k"), ("train.d_steps",)),
+    **dict.fromkeys(("epochs", "n_epochs", "n_steps", "num_steps", "max_steps", "total_steps", "iterations",
+                     "iters", "n_iter", "n_iters", "niter"), ("train.steps",)),
+    **dict.fromkeys(("learning_rate", "lr_both"), ("optim_d.lr", "optim_g.lr")),
+    **dict.fromkeys(("lr_d", "d_lr", "lr_disc"), ("optim_d.lr",)),
+    **dict.fromkeys(("lr_g", "lr_gen"), ("optim_g.lr",)),
+    **dict.fromkeys(("beta1", "beta2", "b1", "b2"), ("optim_d.betas", "optim_g.betas")),
+    **dict.fromkeys(("optimizer", "optim", "opt"), ("optim_d", "optim_g")),
+    **dict.fromkeys(("bs", "batch"), ("train.batch_size",)),
+    **dict.fromkeys(("z_dim", "nz", "latent_dim", "noise_dim", "zdim", "dimension"), ("noise.dim",)),
+    **dict.fromkeys(("ema_decay", "ema_beta"), ("objective.ema",)),
+    **dict.fromkeys(("log_interval", "log_freq", "print_every", "print_freq"), ("train.log_every",)),
+    **dict.fromkeys(("save_every", "save_interval", "ckpt_every", "checkpoint_interval"), ("train.checkpoint_every",)),
+    **dict.fromkeys(("sample_interval", "sample_freq"), ("train.sample_every",)),
+    **dict.fromkeys(("eval_interval", "eval_freq"), ("train.eval_every",)),
+    **dict.fromkeys(("manual_seed", "random_seed"), ("seed",)),
+    **dict.fromkeys(("lambda_gp", "gp_weight", "gp_lambda", "lambda"), ("objective.gp",)),
+    **dict.fromkeys(("clip_value", "weight_clip", "clamp"), ("objective.clip",)),
+    **dict.fromkeys(("smoothing", "label_smooth"), ("loss.label_smoothing",)),
+}
+
+
+def key_index() -> dict[str, dict[str, list[str]]]:
+    """Every key of the config by its last name: {name: {dotted key: the components that take
+    it ([] for a key of a fixed section or the top level, None for a section)}}, the components
+    as registered now."""
+    from gankit.config.core import _registry
+    index: dict[str, dict[str, list[str]]] = {}
+    hints = typing.get_type_hints(RunConfig)
+    for f in dataclasses.fields(RunConfig):
+        tp = hints[f.name]
+        index.setdefault(f.name, {})[f.name] = None if tp is Component or dataclasses.is_dataclass(tp) else []
+        if tp is Component:
+            for entry in _registry(f.metadata["registry"]).entries():
+                for p in dataclasses.fields(entry.params) if entry.params else ():
+                    index.setdefault(p.name, {}).setdefault(f"{f.name}.{p.name}", []).append(entry.name)
+        elif dataclasses.is_dataclass(tp):
+            for p in dataclasses.fields(tp):
+                index.setdefault(p.name, {})[f"{f.name}.{p.name}"] = []
+    return index
+
+
+def did_you_mean(key: str, valid: list[str], where: str) -> str:
+    """The key meant by an unknown ``where.key``: another component's option of this section,
+    the keys another code's name stands for (n_critic), the key in another section (train.seed,
+    train.lr), else a close spelling in this section."""
+    index = key_index()
+    own = f"{where}.{key}" if where else key
+    others = index.get(key, {}).get(own)
+    if others:
+        return f" ({key!r} is an option of {where} {', '.join(others)})"
+    meant = [k for k in ALIASES.get(key.lower(), ()) if k in index.get(k.rsplit(".", 1)[-1], {})]
+    # a key of another section; a section's name (data.noise) is not meant as a key
+    meant = meant or [k for k, owners in index.get(key, {}).items() if k != own and owners is not None]
+    if meant:
+        mine = [k for k in meant if k.rsplit(".", 1)[0] == where and "." in k]
+        fixed = [k for k in meant if not index[k.rsplit(".", 1)[-1]][k]]   # not one component's option
+        return f" (did you mean {' or '.join(_where_key(k, where, index) for k in (mine or fixed or meant)[:3])}?)"
+    # a start of a key (checkpoint -> checkpoint_every) or one of its words (smoothing -> label_smoothing)
+    close = [v for v in valid if len(key) >= 4 and (v.startswith(key) or key in v.split("_"))]
+    if not close:
+        scored = sorted(((difflib.SequenceMatcher(None, key, v).ratio(), v) for v in valid), reverse=True)
+        close = [v for r, v in scored if r >= 0.75 and r >= scored[0][0] - 0.02]
+    return f" (did you mean {' or '.join(map(repr, close[:2]))}?)" if close else ""
+
+
+def _where_key(key: str, where: str, index: dict) -> str:
+    """``key`` as the unknown-key message names it: bare in its own section, marked at the top
+    level, with the components that take it."""
+    section, _, name = key.rpartition(".")
+    if section == where:
+        return repr(name)
+    if not section:
+        return f"{key!r} (top level)"
+    owners = index[name][key]
+    shown = ", ".join(owners[:3]) + (", ..." if len(owners) > 3 else "")
+    return f"{key!r} ({section} {shown})" if owners else repr(key)

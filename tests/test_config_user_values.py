@@ -1,0 +1,177 @@
+"""Config values as users write them: a table for a section, a metric listed twice, a name that
+is not a string, keys from other code or another section, options a component switch drops,
+and the hints of --set values that are not TOML."""
+import tomllib
+import warnings
+
+import pytest
+import tomli_w
+
+from gankit import config as C
+from gankit.config.schema import ALIASES, key_index
+
+
+def _same(source, table: list[str], dotted: list[str]):
+    assert C.to_dict(C.load(source, table)) == C.to_dict(C.load(source, dotted))
+
+
+# ---------------------------------------------------------------- a table for a section
+
+def test_a_table_for_a_section_is_its_keys_one_by_one():
+    cfg = C.load("grid", ["data={std=0.2}"])
+    assert cfg.data.name == "grid" and cfg.data.params["std"] == 0.2
+    _same("grid", ["data={std=0.2}"], ["data.std=0.2"])
+    wgan = C.load("wgan", ["train={steps=3, batch_size=8, progress=false}", "optim_d={lr=0.1}"])
+    assert wgan.train.d_steps == 5 and wgan.train.steps == 3 and wgan.train.batch_size == 8
+    assert wgan.optim_d.name == "rmsprop" and wgan.optim_d.lr == 0.1
+    _same("wgan", ["train={steps=3, batch_size=8}"], ["train.steps=3", "train.batch_size=8"])
+
+
+@pytest.mark.parametrize("table, dotted", [
+    (['data={name="grid", std=0.3}'], ["data.name=grid", "data.std=0.3"]),
+    (['data={std=0.3, name="grid"}'], ["data.std=0.3", "data.name=grid"]),
+    (['loss={name="minimax"}'], ["loss.name=minimax"]),
+    (['optim_d={name="sgd", momentum=0.9}'], ["optim_d.name=sgd", "optim_d.momentum=0.9"]),
+    (["data={}"], []),
+])
+def test_a_name_in_the_table_switches_the_component_as_the_dotted_key_does(table, dotted, tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text('[loss]\nname = "nonsaturating"\nlabel_smoothing = 0.1\n[data]\nname = "ring"\nstd = 0.05\n'
+                    '[optim_d]\nname = "adam"\nlr = 0.01\n')
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")       # the note on dropped options: tested below
+        _same(str(path), table, dotted)
+
+
+def test_a_table_on_resume_changes_only_its_keys():
+    # a resume loads the run's config.toml with the --set overrides (Run.open: C.load(raw, overrides))
+    written = tomllib.loads(C.dumps_toml(C.load("ring", ["train.batch_size=32", "train.log_every=5",
+                                                         "train.progress=false"])))
+    cfg = C.load(written, ["train={steps=22}"])
+    assert (cfg.train.steps, cfg.train.batch_size, cfg.train.log_every, cfg.train.progress) == (22, 32, 5, False)
+
+
+# ---------------------------------------------------------------- a metric listed twice
+
+def test_a_metric_listed_twice_is_refused_before_training(tmp_path):
+    with pytest.raises(C.ConfigError, match=r"^eval.metrics: 'modes' listed more than once; list each metric "
+                                            r"once: eval.metrics = \[\"modes\", \"jsd\"\]$"):
+        C.load("ring", ['eval.metrics=["modes", "jsd", "modes"]'])
+    path = tmp_path / "mine.toml"
+    path.write_text('[eval]\nmetrics = ["jsd", "jsd"]\n')
+    with pytest.raises(C.ConfigError, match="'jsd' listed more than once"):
+        C.load(str(path))
+
+
+def test_an_old_run_whose_config_lists_a_metric_twice_is_still_evaluated_and_reported(tmp_path, tiny):
+    from gankit import api
+    from gankit.train.run import Run
+    run = tmp_path / "old"
+    made = Run.create(C.load("ring", tiny + ['eval.metrics=["modes"]', "eval.n_samples=100"]), run)
+    made.save_checkpoint()      # step 0 is enough to reopen
+    made.close()
+    raw = tomllib.loads((run / "config.toml").read_text())
+    raw["eval"]["metrics"] = ["modes", "modes"]          # written before such lists were refused
+    (run / "config.toml").write_text(tomli_w.dumps(raw))
+    assert "modes_covered" in api.evaluate(str(run), record=False)
+    assert api.report(str(run)).is_file()
+
+
+# ---------------------------------------------------------------- a name that is not a string
+
+@pytest.mark.parametrize("sets, message", [
+    (['data.name=["grid"]'], r"^data.name: a component's name is a string, e.g. data.name = \"grid\"; got \['grid'\]$"),
+    (["data.name.x=grid"], r"data.name is a name \(a string\), not a table; write data.name=grid$"),
+    (["optim_d.name.x=sgd"], r"optim_d.name is a name \(a string\), not a table; write optim_d.name=sgd$"),
+])
+def test_a_name_that_is_not_a_string_is_a_config_error(sets, message):
+    with pytest.raises(C.ConfigError, match=message) as e:
+        C.load("ring", sets)
+    assert "'name': 'adam'" not in str(e.value)
+
+
+def test_a_name_table_in_a_file_is_a_config_error(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text("[loss.name]\nx = 1\n")
+    with pytest.raises(C.ConfigError, match=r"^loss.name: a component's name is a string, e.g. loss.name = "):
+        C.load(str(path))
+
+
+# ---------------------------------------------------------------- unknown keys
+
+@pytest.mark.parametrize("key, meant", [
+    ("train.n_steps", "(did you mean 'steps'?)"),
+    ("train.epochs", "(did you mean 'steps'?)"),
+    ("objective.n_critic", "(did you mean 'train.d_steps'?)"),
+    ("train.log_interval", "(did you mean 'log_every'?)"),
+    ("train.seed", "(did you mean 'seed' (top level)?)"),
+    ("train.lr", "(did you mean 'optim_d.lr' or 'optim_g.lr'?)"),
+    ("loss.gp", "(did you mean 'objective.gp' (objective gan)?)"),
+    ("train.clip", "(did you mean 'objective.clip' (objective gan)?)"),
+    ("objective.label_smoothing", "(did you mean 'loss.label_smoothing' (loss minimax, nonsaturating)?)"),
+    ("optim_d.beta1", "(did you mean 'betas'?)"),
+    ("train.stpes", "(did you mean 'steps'?)"),
+    ("generator.width", "('width' is an option of generator dcgan)"),
+])
+def test_an_unknown_key_names_the_key_meant(key, meant):
+    with pytest.raises(C.ConfigError) as e:
+        C.load("ring-vanilla", [f"{key}=1"])
+    assert meant in str(e.value), str(e.value)
+
+
+@pytest.mark.parametrize("key", ["optim_d.extra", "train.whatever"])
+def test_an_unrelated_key_gets_no_suggestion(key):
+    with pytest.raises(C.ConfigError) as e:
+        C.load("ring-vanilla", [f"{key}=1"])
+    assert "did you mean" not in str(e.value) and "valid keys" in str(e.value)
+
+
+def test_a_key_given_to_a_component_without_options_names_the_key_meant():
+    with pytest.raises(C.ConfigError, match=r"loss 'wgan' takes no options, got gp \(did you mean 'objective.gp'"):
+        C.load("wgan", ["loss.gp=10"])
+
+
+def test_every_alias_names_real_keys_and_no_real_key_is_an_alias():
+    index = key_index()
+    for alias, targets in ALIASES.items():
+        for target in targets:
+            assert target in index.get(target.rsplit(".", 1)[-1], {}), f"{alias} -> {target}: not a key"
+    assert not set(ALIASES) & set(index)
+
+
+# ---------------------------------------------------------------- options a switch drops
+
+def test_a_switch_that_drops_the_files_options_says_how_to_keep_them(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text('[loss]\nname = "nonsaturating"\nlabel_smoothing = 0.1\n'
+                    '[data]\nname = "ring"\nstd = 0.05\nstandardize = "global"\n')
+    with pytest.warns(UserWarning) as rec:
+        cfg = C.load(str(path), ["loss.name=minimax", "data.name=gmm"])
+    said = [str(w.message) for w in rec]
+    assert cfg.loss.params["label_smoothing"] == 0.0 and cfg.data.params["std"] == 0.1   # still dropped
+    assert ("loss.name=minimax: nonsaturating's label_smoothing=0.1 not carried over (minimax uses "
+            "label_smoothing=0.0); to keep it: --set loss.label_smoothing=0.1") in said
+    assert any(s.startswith("data.name=gmm: ring's std=0.05, standardize=global not carried over")
+               and s.endswith("to keep them: --set data.std=0.05 --set data.standardize=global") for s in said)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")        # given again after the switch: nothing was lost
+        C.load(str(path), ["loss.name=minimax", "loss.label_smoothing=0.1", "data.name=gmm", "data.std=0.05",
+                           "data.standardize=global"])
+
+
+# ---------------------------------------------------------------- hints for --set values
+
+@pytest.mark.parametrize("sets, hint", [
+    (["eval.metrics=modes"], """eval.metrics: expected a list, got 'modes'; a list is written """
+                             """--set 'eval.metrics=["modes"]'"""),
+    (["eval.metrics=modes,jsd"], """; a list is written --set 'eval.metrics=["modes", "jsd"]'"""),
+    (["generator.hidden=16,16"], "; a list is written --set 'generator.hidden=[16, 16]'"),
+    (["train.progress=True"], "train.progress: expected true or false, got 'True'; TOML writes them lower-case: "
+                              "train.progress=true"),
+    (["train.steps=1e30"], "train.steps: 1e+30 does not fit in 64 bits"),
+])
+def test_set_values_hint_how_to_write_them(sets, hint):
+    with pytest.raises(C.ConfigError) as e:
+        C.load("ring", sets)
+    assert hint in str(e.value), str(e.value)
+    assert "1000000000000000019884624838656" not in str(e.value)
