@@ -424,3 +424,13 @@ def test_a_folder_too_small_to_hold_images_out_says_so_and_so_do_the_metrics_nee
     with pytest.raises(ConfigError, match="'memorisation' does not apply.*it needs a held-out split of the images"):
         run.evaluate(["memorisation"])
     run.close()
+
+
+def test_pad_with_no_size_keeps_every_pixel_crop_keeps_the_short_side(tmp_path):
+    """pad with data.size = 0 took the short side: a 40x24 picture became 24x14 on a 24x24 canvas."""
+    from PIL import Image
+    a = np.full((24, 40), 255, np.uint8)                  # 40 wide, 24 high, white
+    Image.fromarray(a).save(tmp_path / "a.png")
+    x = load_image_folder(tmp_path, 0, 1, resize="pad")[0][0, 0]
+    assert x.shape == (40, 40) and (x > 127).all(1).sum() == 24      # 24 white rows, every pixel kept
+    assert load_image_folder(tmp_path, 0, 1, resize="crop")[0].shape[-2:] == (24, 24)

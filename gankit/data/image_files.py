@@ -291,7 +291,8 @@ def _fit(im, size: int, policy: str, path: Path):
 def load_image_folder(path: str | Path, size: int = 0, channels: int = 1, resize: str = "error"):
     """Images in ``path`` (labels from sub-folder names when there are sub-folders).
 
-    ``size`` 0 means: every image must have the first image's (square) size.
+    ``size`` 0 means: every image must have the first image's (square) size, or under a resize
+    policy its long side (pad) or short side (crop, stretch).
     Returns (x uint8 (n, C, S, S), labels or None, class names or None).
     """
     try:
@@ -355,7 +356,8 @@ def load_image_folder(path: str | Path, size: int = 0, channels: int = 1, resize
                 raise ImageDataError(f"{p} is {w}x{h}, not square; choose a resize policy with "
                                      "--set data.resize=stretch|crop|pad (and a side with "
                                      "--set data.size=N)")
-            size = max(w, h) if resize == "error" else min(w, h)
+            # pad keeps every pixel (the long side); crop and stretch the short side, as crop needs
+            size = max(w, h) if resize in ("error", "pad") else min(w, h)
         im = _fit(im, size, resize, p)
         a = np.asarray(im, dtype=np.uint8)
         images.append(a[None] if a.ndim == 2 else a.transpose(2, 0, 1))
