@@ -262,3 +262,24 @@ def test_m_is_of_float32_probabilities_that_underflowed_stays_near_its_float64_v
     exact = S.m_is(softmax(logits, 1))                         # float64: nothing underflows
     got = S.m_is(softmax(logits, 1).astype(np.float32))       # exp(-110) = 1.7e-48 underflows
     assert 0.1 < math.log(got) / math.log(exact) < 1.1
+
+
+def test_the_inception_score_on_random_features_says_why_it_measures_nothing(tmp_path, digits):
+    """Named, `is` ended in "nothing measured on this data"; listed, it was dropped without a word."""
+    from gankit import config as C
+    from gankit.config import ConfigError
+    from gankit.train.run import Run
+    from PIL import Image
+    (tmp_path / "pics").mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(24):                      # unlabelled pictures: no classifier, random conv features
+        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(tmp_path / "pics" / f"{i}.png")
+    sets = digits + ["train.steps=1", "eval.n_samples=50", "data.name='image-folder'",
+                     f"data.path='{tmp_path / 'pics'}'", "train.batch_size=8"]
+    run = Run.create(C.load("mnist-dcgan", sets), tmp_path / "r").train()
+    with pytest.raises(ConfigError, match="metric 'is': the features of this data are the random conv net's"):
+        run.evaluate(["is"])
+    with pytest.warns(UserWarning, match="metric 'is': the features of this data are the random conv net's"):
+        out = run.evaluate(["is", "image_stats"], named=False)
+    assert "cs" not in out and "is" not in out
+    run.close()

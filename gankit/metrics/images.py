@@ -32,7 +32,7 @@ from torch import Tensor
 from gankit import seeds
 from gankit.config import ConfigError
 from gankit.data.base import spread_rows
-from gankit.metrics.base import PRDC_OUTPUTS, Output, register_metric
+from gankit.metrics.base import PRDC_OUTPUTS, NotForThisRun, Output, register_metric
 from gankit.metrics.image_measures import (
     fid_from_features,
     inception_score,
@@ -218,7 +218,9 @@ def _kid(ctx):
 def _is(ctx):
     _, p, kind = _fake_features(ctx)
     if p is None:          # the random conv net has no classes
-        return {}
+        raise NotForThisRun("the features of this data are the random conv net's, which has no classes to "
+                            "score; give the Inception weights (--set eval.features=inception "
+                            "--set eval.inception_weights=PATH) or use data with a classifier (mnist, fashion-mnist)")
     m, s = inception_score(p.numpy(), splits=10)
     pre = _PREFIX[kind][2]     # "cs": the classifier score with gankit's nets
     return {pre: m, f"{pre}_std": s}
