@@ -79,10 +79,11 @@ def _to_run_shape(x: torch.Tensor, shape: tuple[int, ...], spec: str) -> torch.T
     return x.contiguous()
 
 
-def load_images(spec: str, dataset) -> torch.Tensor:
+def load_images(spec: str, dataset, files: list | None = None) -> torch.Tensor:
     """Images in the data's [-1, 1]: FILE.npy ((n, C, H, W), (n, H, W, C), one image, or
     (n, H, W) for grey data; uint8 or floats in [-1, 1]), an image file, a folder of images
-    (both resized to the run's size), or ``heldout[:N]`` (the run's held-out split)."""
+    (both resized to the run's size), or ``heldout[:N]`` (the run's held-out split).  ``files``
+    gets each image's file, relative to the folder, where they came from files."""
     shape = tuple(dataset.shape)
     if getattr(dataset, "kind", "points") != "image" or len(shape) != 3:
         raise ConfigError(f"invert and complete fit G to images; this run's data "
@@ -99,7 +100,10 @@ def load_images(spec: str, dataset) -> torch.Tensor:
     side, policy = getattr(dataset, "file_side", shape[-1]), getattr(dataset, "file_resize", "stretch")
     if p.is_dir():
         try:
-            x = resize_images(torch.as_tensor(load_image_folder(p, side, shape[0], policy)[0]), shape[-1])
+            read: list = []
+            x = resize_images(torch.as_tensor(load_image_folder(p, side, shape[0], policy, read)[0]), shape[-1])
+            if files is not None:
+                files.extend(str(f.relative_to(p)) for f in read)
         except ConfigError as e:      # its messages speak of training data (data.path, class folders)
             why = str(e).split(": ", 1)[-1].split("; put the images there")[0]
             raise ConfigError(f"--images {spec}: {why}; give a folder holding image files, a .npy file, "
@@ -111,6 +115,8 @@ def load_images(spec: str, dataset) -> torch.Tensor:
         x = _to_run_shape(x, shape, spec)
     elif p.suffix.lower() in IMAGE_SUFFIXES:
         x = resize_images(torch.as_tensor(load_image_file(p, side, shape[0], policy))[None], shape[-1])
+        if files is not None:
+            files.append(p.name)
     elif not p.exists():
         raise ConfigError(f"--images {spec}: no such file or folder; give a .npy file, an image file, "
                           "a folder of images, or heldout[:N]")
@@ -176,14 +182,23 @@ def _grid(rows: list[np.ndarray], out: Path):
     figs.imsave(out, img[..., 0] if img.shape[-1] == 1 else img, cmap="gray", vmin=0, vmax=1)
 
 
-def _write(out: Path, x, inv, extra: dict, shown: list[np.ndarray], stem: str):
+def _write(out: Path, x, inv, extra: dict, shown: list[np.ndarray], stem: str, files: list[str] | None = None):
     # each file through a temp file and a rename: a failed or killed write keeps an older one whole
     from gankit.io import write_atomic, write_text_atomic
     out.mkdir(parents=True, exist_ok=True)
     write_atomic(out / f"{stem}.npy", lambda f: np.save(f, shown[-1]))
     write_atomic(out / "z.npy", lambda f: np.save(f, inv.z.numpy()))
-    write_text_atomic(out / "errors.csv", "index,mse\n" + "".join(
-        f"{i},{e:.6g}\n" for i, e in enumerate(inv.error.tolist())))
+    if files:        # the row of each file: unreadable files in a folder were skipped
+        import csv
+        import io
+        table = io.StringIO()
+        rows = csv.writer(table, lineterminator="\n")
+        rows.writerow(["index", "file", "mse"])
+        rows.writerows([i, f, f"{e:.6g}"] for i, (f, e) in enumerate(zip(files, inv.error.tolist())))
+        write_text_atomic(out / "errors.csv", table.getvalue())
+    else:
+        write_text_atomic(out / "errors.csv", "index,mse\n" + "".join(
+            f"{i},{e:.6g}\n" for i, e in enumerate(inv.error.tolist())))
     summary = {"n": len(x), "mse_mean": float(inv.error.mean()), "mse_median": float(inv.error.double().quantile(0.5)),
                **extra}
     write_text_atomic(out / "summary.json", json.dumps(summary, indent=1) + "\n")
@@ -228,9 +243,10 @@ def _cmd_invert(a):
     from gankit.train.inversion import invert_run
     out = _out_folder(a, "inversion", "reconstructions")
     run = _open(a)
-    x = load_images(a.images, run.dataset)
+    files: list[str] = []
+    x = load_images(a.images, run.dataset, files)
     inv = invert_run(run, x, **_options(a))
-    s = _write(out, x, inv, {}, [x.numpy(), inv.recon.numpy()], "reconstructions")
+    s = _write(out, x, inv, {}, [x.numpy(), inv.recon.numpy()], "reconstructions", files)
     from gankit.streams import shown
     print(f"inverted {_images(s['n'])}: MSE per pixel mean {s['mse_mean']:.4f}, median "
           f"{s['mse_median']:.4f}; wrote {shown(out / 'reconstructions.npy')}, errors.csv, summary.json")
@@ -240,13 +256,14 @@ def _cmd_complete(a):
     from gankit.train.inversion import complete
     out = _out_folder(a, "completion", "completions")
     run = _open(a)
-    x = load_images(a.images, run.dataset)
+    files: list[str] = []
+    x = load_images(a.images, run.dataset, files)
     missing = make_mask(a.mask, tuple(x.shape[1:]))
     filled, inv = complete(run, x, missing, **_options(a))
     hole = ((filled - x) ** 2 * missing).flatten(1).sum(1) / missing.flatten().sum().clamp_min(1)
     masked = x * (1 - missing)
     s = _write(out, x, inv, {"missing_mse_mean": float(hole.mean())},
-               [x.numpy(), masked.numpy(), filled.numpy()], "completions")
+               [x.numpy(), masked.numpy(), filled.numpy()], "completions", files)
     from gankit.streams import shown
     print(f"completed {_images(s['n'])} ({shown(a.mask)} missing): MSE per pixel on the filled part "
           f"{s['missing_mse_mean']:.4f}, on the known part {s['mse_mean']:.4f}; wrote {shown(out)}")

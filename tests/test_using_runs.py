@@ -180,3 +180,23 @@ def test_an_all_true_binary_array_is_not_warned_about_as_floats(digit_run, tmp_p
         warnings.simplefilter("always")
         x = load_images(str(tmp_path / "b.npy"), Run.open(digit_run).dataset)
     assert float(x.min()) == 1.0 and not [w for w in said if "float values" in str(w.message)]
+
+
+@pytest.mark.parametrize("command", ["invert", "complete"])
+def test_errors_csv_names_the_file_of_each_row(digit_run, tmp_path, capsys, command):
+    """Rows were numbered by position alone: with an unreadable file skipped, row 1 was a2.png."""
+    from PIL import Image
+    (tmp_path / "in").mkdir()
+    for name in ("a0.png", "a2.png"):
+        Image.fromarray(np.full((8, 8), 200, np.uint8)).save(tmp_path / "in" / name)
+    (tmp_path / "in" / "a1.png").write_bytes(b"")             # zero bytes: skipped with a warning
+    args = [command, str(digit_run), "--images", str(tmp_path / "in"), "--steps", "1", "--out", str(tmp_path / "o")]
+    assert main(args + (["--mask", "top"] if command == "complete" else [])) == 0
+    import csv
+    rows = list(csv.DictReader((tmp_path / "o" / "errors.csv").open()))
+    assert [(r["index"], r["file"]) for r in rows] == [("0", "a0.png"), ("1", "a2.png")]
+    assert "a1.png" in capsys.readouterr().err
+    np.save(tmp_path / "x.npy", np.zeros((2, 8, 8), np.uint8))       # an array: no files to name
+    assert main([command, str(digit_run), "--images", str(tmp_path / "x.npy"), "--steps", "1", "--out",
+                 str(tmp_path / "o2")] + (["--mask", "top"] if command == "complete" else [])) == 0
+    assert (tmp_path / "o2" / "errors.csv").read_text().splitlines()[0] == "index,mse"

@@ -288,8 +288,10 @@ def _fit(im, size: int, policy: str, path: Path):
     return canvas
 
 
-def load_image_folder(path: str | Path, size: int = 0, channels: int = 1, resize: str = "error"):
-    """Images in ``path`` (labels from sub-folder names when there are sub-folders).
+def load_image_folder(path: str | Path, size: int = 0, channels: int = 1, resize: str = "error",
+                      files_read: list | None = None):
+    """Images in ``path`` (labels from sub-folder names when there are sub-folders);
+    ``files_read`` gets the path of each image returned, in order (unreadable files skipped).
 
     ``size`` 0 means: every image must have the first image's (square) size, or under a resize
     policy its long side (pad) or short side (crop, stretch).
@@ -370,6 +372,8 @@ def load_image_folder(path: str | Path, size: int = 0, channels: int = 1, resize
     if not images:
         raise ImageDataError(f"data.path: none of the {len(files)} image files in {str(root)!r} could be read")
     x = np.stack(images)
+    if files_read is not None:
+        files_read.extend(read)
     if names:
         # a class is its folder's place in sorted (raw) name order; classes that ended up empty (all
         # files unreadable) keep their index: labels stay stable
