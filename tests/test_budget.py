@@ -125,3 +125,17 @@ def test_oom_advice_in_a_metric_names_the_settings_that_size_metrics():
         advice = _oom_advice(e)
     for setting in ("eval.n_samples", "eval.parzen_centres", "eval.jsd_bins"):
         assert setting in advice
+
+
+def test_the_memory_a_cpu_run_may_use_is_the_containers_limit_where_lower(tmp_path, monkeypatch):
+    """Physical RAM alone: a run in a container limited to 16 GB on a 23 GB machine was let through
+    and killed for memory at its first snapshot."""
+    (tmp_path / "v2").write_text("17179869184\n")
+    (tmp_path / "none").write_text("max\n")
+    (tmp_path / "v1").write_text("9223372036854771712\n")            # cgroup v1's "no limit"
+    assert budget.container_limit([str(tmp_path / "v2")]) == 16 * budget.GB
+    assert budget.container_limit([str(tmp_path / "none")]) is None
+    assert budget.container_limit([str(tmp_path / "v1")]) is None
+    assert budget.container_limit([str(tmp_path / "missing"), str(tmp_path / "v2")]) == 16 * budget.GB
+    monkeypatch.setattr(budget, "container_limit", lambda: budget.GB)
+    assert budget.machine_memory(torch.device("cpu")) == budget.GB

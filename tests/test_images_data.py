@@ -434,3 +434,15 @@ def test_pad_with_no_size_keeps_every_pixel_crop_keeps_the_short_side(tmp_path):
     x = load_image_folder(tmp_path, 0, 1, resize="pad")[0][0, 0]
     assert x.shape == (40, 40) and (x > 127).all(1).sum() == 24      # 24 white rows, every pixel kept
     assert load_image_folder(tmp_path, 0, 1, resize="crop")[0].shape[-2:] == (24, 24)
+
+
+def test_a_folder_of_large_pictures_names_the_way_to_train_smaller(tmp_path):
+    from PIL import Image
+    for i in range(2):
+        Image.fromarray(np.zeros((512, 512), np.uint8)).save(tmp_path / f"{i}.png")
+    with pytest.warns(UserWarning, match=r"images of 512x512 .*to train smaller: --set data.size=64"):
+        DATASETS.build("image-folder", {"path": str(tmp_path), "holdout": 0})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")          # a size the user chose is theirs
+        assert DATASETS.build("image-folder", {"path": str(tmp_path), "holdout": 0, "size": 512,
+                                               "resize": "stretch"}).shape[-1] == 512

@@ -291,7 +291,17 @@ def image_folder(path, size, channels, resize, holdout):
     ds.file_resize = resize if resize != "error" else "stretch"
     ds.resize_hint = lambda side: (f"--set data.size={side}"
                                    + (" --set data.resize=stretch (or crop, pad)" if resize == "error" else ""))
+    side = x.shape[-1]
+    if size == 0 and side > LARGE_SIDE:     # the user did not choose it: a photo folder's native size
+        warnings.warn(f"{ds.name}: images of {side}x{side} (data.size = 0 keeps the first image's size); a "
+                      f"DCGAN's G and D grow a layer of twice the channels each time the side doubles "
+                      f"({side * 8}-channel maps at width 32), slow to train on a CPU and large in memory; "
+                      f"to train smaller: {ds.resize_hint(64)}", stacklevel=2)
     return ds
+
+
+# a side above which an image folder's own size is named with the way to train smaller
+LARGE_SIDE = 256
 
 
 @DATASETS.register("stacked-mnist", StackedParams, "three digits as RGB channels: 1,000 modes")

@@ -32,16 +32,35 @@ GENERATE_CHUNK = 10000   # Run.generate_from draws samples in chunks of this man
 
 
 def machine_memory(device: torch.device) -> int | None:
-    """Bytes of memory of the device (physical RAM for the CPU); None when unknown."""
+    """Bytes of memory of the device (physical RAM for the CPU, or the container's limit where
+    it is lower: a process past it is killed however much RAM the machine has); None when unknown."""
     if device.type == "cuda":
         try:
             return torch.cuda.get_device_properties(device).total_memory
         except (RuntimeError, AssertionError):
             return None
     try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
         return None
+    limit = container_limit()
+    return min(ram, limit) if limit else ram
+
+
+CGROUP_LIMITS = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")   # v2, v1
+
+
+def container_limit(paths=CGROUP_LIMITS) -> int | None:
+    """The cgroup's memory limit in bytes; None where there is none ("max", v1's huge number)."""
+    for p in paths:
+        try:
+            text = open(p).read().strip()
+        except OSError:
+            continue
+        if text.isdigit() and int(text) < 2**60:
+            return int(text)
+        return None
+    return None
 
 
 # generating on the CPU, a conv layer holds about 2.5 x (its input + its output): oneDNN copies
