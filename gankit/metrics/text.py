@@ -103,12 +103,18 @@ def self_bleu_scores(hypotheses: list[list[str]], orders=ORDERS) -> dict[int, fl
     return {n: sums[i] / max(len(hypotheses), 1) for i, n in enumerate(orders)}
 
 
-def novelty_scores(samples: list[str], train: set[str], test: set[str]) -> dict[str, float]:
+def novelty_scores(samples: list[str], train: set[str], test: set[str],
+                   unknown: list[bool] | None = None) -> dict[str, float]:
+    """Shares of samples not in training, distinct, in training or test, in test alone.
+    ``unknown``: the samples holding an <unk>, which match no line (as in BLEU): "cat <unk>" is
+    not the real "cat purred" or "cat yawned" whose rare word also became <unk>."""
     n = max(len(samples), 1)
-    return {"novelty": sum(s not in train for s in samples) / n,
+    unknown = unknown or [False] * len(samples)
+    known = [s for s, u in zip(samples, unknown) if not u]
+    return {"novelty": 1.0 - sum(s in train for s in known) / n if samples else 0.0,
             "unique": len(set(samples)) / n,
-            "real_share": sum(s in train or s in test for s in samples) / n,
-            "unseen_real_share": sum(s in test and s not in train for s in samples) / n}
+            "real_share": sum(s in train or s in test for s in known) / n,
+            "unseen_real_share": sum(s in test and s not in train for s in known) / n}
 
 
 # at most this many sequences a forward pass: below the logit budget, G's own activations (rows x
@@ -231,5 +237,7 @@ def _self_bleu(ctx):
                  reads=("n_samples", "text_protocol"))
 def _novelty(ctx):
     ds = ctx.dataset
-    lines = ds.decode(_samples(ctx, ctx.settings.n_samples))
-    return novelty_scores(lines, ds.train_lines, set(ds.decode(ds.test)))
+    x = _samples(ctx, ctx.settings.n_samples)
+    from gankit.data.text import UNK
+    return novelty_scores(ds.decode(x), ds.train_lines, set(ds.decode(ds.test)),
+                          [UNK in toks for toks in _tok(ds, x)])
