@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shutil
 import time
 from pathlib import Path
@@ -76,7 +77,8 @@ def sweep(folder: Path, temps, n: int):
     if not saved:
         _cli.fail(f"{folder}: no checkpoints to sweep; give a trained run folder")
     step = max(s for s, _ in saved)
-    curve = {t: v for t, v in curve.items() if v.get("step") == step}    # the latest G only
+    # the latest G only, measured on as many samples as asked (one curve, one noise level)
+    curve = {t: v for t, v in curve.items() if v.get("step") == step and v.get("n", n) == n}
     todo = [t for t in temps if f"{t:g}" not in curve]
     if not todo:
         return curve
@@ -87,7 +89,7 @@ def sweep(folder: Path, temps, n: int):
         for t in todo:
             run.G.temperature = t
             r = run.evaluate(metrics)
-            curve[f"{t:g}"] = {k: round(v, 4) for k, v in r.items()} | {"step": run.step}
+            curve[f"{t:g}"] = {k: round(v, 4) for k, v in r.items()} | {"step": run.step, "n": n}
             print(folder.name, f"T={t:g}", curve[f"{t:g}"], flush=True)
             path.write_text(json.dumps(curve, indent=1, sort_keys=True))
     finally:
@@ -138,10 +140,10 @@ def mle_frontier(curve: dict, quality: str, lower_is_better: bool):
     past the coldest temperature's NLL_test: a colder MLE, not measured, would do better."""
     pts = [(v["nll_test"], v[quality]) for _, v in sorted(curve.items(), key=lambda kv: float(kv[0]))]
     pick = min if lower_is_better else max
-    widest = max(x for x, _ in pts)
+    coldest = pts[0][0]      # a hot G's NLL_test may exceed it too: the bound is the cold end's
 
     def best(x: float):
-        if x > widest:
+        if x > coldest:
             return None
         cands = [y for xa, y in pts if xa <= x]
         for (x0, y0), (x1, y1) in zip(pts, pts[1:]):
@@ -155,9 +157,13 @@ def table(folders, n: int):
     missing = [str(f) for f in folders if not (Path(f) / "curve.json").is_file()]
     if missing:
         _cli.fail(f"no curve.json in {', '.join(missing)}; run `seqgan_curve.py sweep` on those folders first")
-    curves = {Path(f).name: json.loads((Path(f) / "curve.json").read_text()) for f in folders}
-    first = Path(folders[0]).name
+    if len(set(map(os.path.normpath, folders))) < len(folders):
+        _cli.fail("a run folder is named twice; give each once")
+    # keyed by the folder as given: seeds in runs/s0/relgan and runs/s1/relgan are two rows
+    curves = {f: json.loads((Path(f) / "curve.json").read_text()) for f in folders}
+    first = folders[0]
     mle = curves[first]
+    n_mle = min((v.get("n", n) for v in mle.values()), default=n)
     oracle = "nll_oracle" in next(iter(mle.values()))
     q, better = ("nll_oracle", "lower") if oracle else ("real_share", "higher")
     extra = [] if oracle else ["unseen_real_share", "self_bleu4"]
@@ -174,8 +180,8 @@ def table(folders, n: int):
                     beyond = "outside MLE's measured range"
                 elif (v[q] < ref) if oracle else (v[q] > ref):
                     beyond = f"yes, by {abs(v[q] - ref):.3f}"
-                    if not oracle:     # a share of n samples: binomial noise of the difference
-                        se = (2 * ref * (1 - ref) / n) ** 0.5
+                    if not oracle:     # shares of the points' own sample counts: binomial noise of the difference
+                        se = (ref * (1 - ref) * (1 / v.get("n", n) + 1 / n_mle)) ** 0.5
                         beyond += " (within 2 s.e.)" if abs(v[q] - ref) < 2 * se else f" (2 s.e. = {2 * se:.3f})"
                 else:
                     beyond = "no"
@@ -205,7 +211,8 @@ def main(argv=None):
     d.add_argument("--eval-samples", type=int, default=5000)
     t = sub.add_parser("table", help="markdown table; the first run is MLE's curve")
     t.add_argument("runs", nargs="+")
-    t.add_argument("--eval-samples", type=int, default=2000, help="samples per point (the noise of shares)")
+    t.add_argument("--eval-samples", type=int, default=2000,
+                   help="samples per point where curve.json does not record them (sweeps before 2026-12-05)")
     a = p.parse_args(argv)
     if a.cmd == "adv" and a.beta_max <= 1:
         p.error(f"--beta-max must exceed 1 (the inverse temperature rises from 1 to it), got {a.beta_max:g}")

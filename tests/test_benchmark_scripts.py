@@ -188,6 +188,29 @@ def test_seqgan_curve_table_and_sweep_name_what_is_missing(tmp_path, capsys):
     assert e.value.code == 2 and "no checkpoints to sweep" in capsys.readouterr().err
 
 
+def _curve(folder, points):
+    folder.mkdir(parents=True)
+    (folder / "curve.json").write_text(json.dumps(
+        {f"{t:g}": {"nll_oracle": q, "nll_test": x, "step": 1} for t, q, x in points}))
+
+
+def test_seqgan_curve_table_calls_points_colder_than_mle_outside_its_range(tmp_path, capsys):
+    """The bound was the largest NLL_test at any temperature: with a hot point past the cold
+    end's NLL_test, MLE's own G sampled colder read "beyond MLE's curve" by up to 1 nat."""
+    sc = _script("seqgan_curve")
+    _curve(tmp_path / "mle", [(0.8, 3.406, 2.956), (1, 3.903, 2.891), (4, 5.888, 3.441), (8, 6.142, 3.660)])
+    _curve(tmp_path / "s0" / "gan", [(0.5, 2.372, 3.510), (1, 3.80, 2.90)])
+    _curve(tmp_path / "s1" / "gan", [(1, 3.70, 2.90)])
+    sc.main(["table", str(tmp_path / "mle"), str(tmp_path / "s0" / "gan"), str(tmp_path / "s1" / "gan")])
+    rows = [r for r in capsys.readouterr().out.splitlines() if "gan |" in r]
+    assert len(rows) == 3                                  # both seeds' rows, not the last folder's alone
+    assert rows[0].endswith("outside MLE's measured range |") and "| 0.5 |" in rows[0]
+    assert "yes, by" in rows[1] and "yes, by" in rows[2]
+    with pytest.raises(SystemExit) as e:
+        sc.main(["table", str(tmp_path / "mle"), str(tmp_path / "s0" / "gan"), str(tmp_path / "s0" / "gan/")])
+    assert e.value.code == 2 and "named twice" in capsys.readouterr().err
+
+
 def test_preset_times_refuses_an_unknown_preset_and_writes_to_out(tmp_path, capsys):
     pt = _script("preset_times")
     shipped = pt.OUT.read_bytes()
