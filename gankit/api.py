@@ -100,6 +100,7 @@ def train(config: str | Path | dict | None = None, out: str | Path | None = None
             run = Run.create(cfg, out if made is None else made)
         run.overrides = list(overrides or [])
     from gankit.train.loop import NonFiniteLoss
+    from gankit.train.signals import TrainingInterrupted
     try:   # the folder stays locked until the evaluation record and the report are written
         finished = wait_for_report = False
         try:
@@ -109,10 +110,11 @@ def train(config: str | Path | dict | None = None, out: str | Path | None = None
             if evaluate:
                 final_evaluation(run, log=log)
             finished = True
-        except NonFiniteLoss:
+        except (NonFiniteLoss, TrainingInterrupted) as e:
             # every rank stops at the same step; one that left at once would have torchrun stop
-            # rank 0 while it writes the report
-            wait_for_report = run.world.parallel
+            # rank 0 while it writes the stop checkpoint or the report (as a second signal: the
+            # checkpoint was lost).  A second signal stops one rank anywhere: no waiting then
+            wait_for_report = run.world.parallel and not getattr(e, "at_once", False)
             raise
         finally:
             if report and run.is_main:   # also when stopped or failed: no page left saying LIVE

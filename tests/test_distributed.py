@@ -382,6 +382,10 @@ def test_a_signal_to_one_rank_stops_both_at_one_step_then_the_launcher_too(tmp_p
     assert len(steps) == 1 and steps[0] % 10 == 0, steps          # stopped together at an agreed step
     assert "rank 1 stopped after step" in err and f"stopped after step {steps[0]}" in err
     assert "checkpoint None" not in err
+    # rank 1 waits for rank 0's checkpoint and report: leaving at once, it had torchrun SIGTERM rank 0
+    # while it wrote them (a large checkpoint was lost, as to "a second SIGTERM")
+    assert f"continue with gankit train --resume --out {out}" in err and "second SIGTERM" not in err, err[-2000:]
+    assert (out / "report.html").is_file()
 
 
 def test_a_refusal_on_rank_0_is_one_line_on_every_rank(tmp_path, tiny_cli):

@@ -176,3 +176,35 @@ def test_a_snapshot_or_evaluation_failing_at_a_checkpoint_step_keeps_that_steps_
     monkeypatch.undo()
     Run.open(tmp_path / "r", write=True).train().close()     # --resume draws the missing snapshot
     assert all(RunFolder(tmp_path / "r").has_snapshot(s) for s in (0, 4, 8))
+
+
+def test_a_signal_during_a_periodic_evaluation_stops_it_between_metrics(tmp_path, tiny):
+    """The evaluation ran to its end first: under torchrun a long one outlived the launcher's 30 s
+    grace, rank 0 was killed, and the steps since the last checkpoint were lost."""
+    import signal
+
+    from gankit.metrics.base import Output, register_metric
+    seen = []
+
+    @register_metric("signals_itself", lambda ds: True, "sends SIGTERM to its own process",
+                     {"signalled": Output("signalled")}, reads=())
+    def _signals(ctx):
+        seen.append("signals_itself")
+        os.kill(os.getpid(), signal.SIGTERM)
+        return {"signalled": 1.0}
+
+    @register_metric("after_it", lambda ds: True, "never reached", {"after": Output("after")}, reads=())
+    def _after(ctx):
+        seen.append("after_it")
+        return {"after": 1.0}
+    cfg = C.load("ring", tiny + ["train.steps=8", "train.eval_every=2", "train.checkpoint_every=100",
+                                 "eval.metrics=['signals_itself', 'after_it']"])
+    run = Run.create(cfg, tmp_path / "r")
+    from gankit.train.signals import TrainingInterrupted
+    with pytest.warns(UserWarning, match="the evaluation of step 2 was stopped by the signal and not recorded"), \
+            pytest.raises(TrainingInterrupted, match="stopped after step 2 of 8, checkpoint"):
+        run.train()
+    run.close()
+    assert seen == ["signals_itself"]
+    assert [s for s, _ in RunFolder(tmp_path / "r").checkpoints()] == [2]
+    assert not [r for r in RunFolder(tmp_path / "r").records() if r["kind"] == "eval"]

@@ -189,3 +189,16 @@ def test_lr_final_is_the_rate_at_the_end_of_training_as_its_help_says():
     assert s.factor(99, 0, 100) == pytest.approx(0.2 + 0.8 / 100)
     help_ = {f.name: f.metadata["help"] for f in dataclasses.fields(TrainConfig)}["lr_final"]
     assert "end of training" in help_ and "last step's rates are one step of the decay above" in help_
+
+
+def test_the_schedule_note_is_said_once_for_a_run_of_several_processes(capsys):
+    """Each rank printed it (no other message of a run comes from every rank)."""
+    from types import SimpleNamespace
+
+    from gankit.train.schedule import Schedule, resume_schedule
+    sched = Schedule(kind="linear", warmup=0.0, decay_start=0.0, final=0.1)
+    for is_main in (True, False):
+        run = SimpleNamespace(schedule_span=(0, 20), cfg=SimpleNamespace(train=SimpleNamespace(
+            steps=30, lr_on_resume="continue")), step=20, is_main=is_main)
+        assert "continued as planned" in resume_schedule(run, sched)
+        assert ("continued as planned" in capsys.readouterr().err) == is_main

@@ -69,12 +69,17 @@ def _check_user_key(m, key: str, v):
         warnings.warn(f"{who}: output {key!r} is a {type(v).__name__}, not a number; return a float", stacklevel=3)
 
 
-def evaluate(ctx, names: list[str] | None = None, named: bool | None = None) -> dict:
+class EvaluationStopped(Exception):
+    """``stop()`` turned true between two metrics (a signal during training's evaluation)."""
+
+
+def evaluate(ctx, names: list[str] | None = None, named: bool | None = None, stop=None) -> dict:
     """{key: value} of every metric that applies (or of ``names``).  ``named`` (default: whether
     ``names`` are given) says someone asked for these metrics: a user's metric that raises (in
     ``applies`` or in its function) or returns keys it may not is then an error; otherwise (a
     training's evaluation, the config's eval.metrics) it is left out with a warning and the
-    other metrics are kept.  gankit's own metrics raise either way: that is a bug."""
+    other metrics are kept.  gankit's own metrics raise either way: that is a bug.  ``stop``: a
+    callable looked at before each metric; EvaluationStopped once it is true."""
     import warnings
 
     from gankit.config import ConfigError
@@ -109,6 +114,8 @@ def evaluate(ctx, names: list[str] | None = None, named: bool | None = None) -> 
     by: dict[str, object] = {}     # key -> the metric that wrote it
     with Progress(len(todo), f"evaluating step {ctx.step}") as bar:
         for m in todo:
+            if stop is not None and stop():
+                raise EvaluationStopped(f"stopped before {m.name}")
             bar.step(m.name)
             try:
                 res = _checked(m, m(ctx))

@@ -5,6 +5,7 @@ training clock (Run.off_the_clock), so a record's ``time`` is the training alone
 from __future__ import annotations
 
 import sys
+import warnings
 
 import torch
 
@@ -121,13 +122,21 @@ class PeriodicEval:
         # rank 0 alone: eval-mode sampling needs no other rank (docs/scaling.md, metrics)
         if self.every and trainer.step % self.every == 0 and self.run.is_main:
             from gankit.api import eval_settings
+            from gankit.metrics import EvaluationStopped
             names = list(self.run.cfg.eval.metrics)
             with self.run.off_the_clock():
+                try:
+                    # a user's metric that fails is left out with a warning: training goes on.  A
+                    # signal stops it between metrics: the stop checkpoint comes first (torchrun
+                    # kills a process still busy 30 s after its SIGTERM)
+                    out = self.run.evaluate(names or None, named=False, stop=lambda: trainer.stop is not None)
+                except EvaluationStopped:
+                    warnings.warn(f"the evaluation of step {trainer.step} was stopped by the signal and not "
+                                  f"recorded; measure it with gankit eval RUN", stacklevel=2)
+                    return
                 # source and settings as every other eval record: compare checks them (same sample count)
                 self.run.log({"step": trainer.step, "kind": "eval", "source": "train.eval_every",
-                              "settings": eval_settings(self.run, names),
-                              # a user's metric that fails is left out with a warning: training goes on
-                              **self.run.evaluate(names or None, named=False)})
+                              "settings": eval_settings(self.run, names), **out})
 
 
 def nonfinite_tensors(state) -> list[str]:

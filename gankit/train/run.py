@@ -394,7 +394,10 @@ class Run(RunSampling, RunEvaluation, RunState):
                     log_session()    # when no step was left to train
                 if trainer.stop is not None:      # SIGINT/SIGTERM: keep every finished step
                     saved = self.folder.checkpoints()
-                    path = saved[-1][1] if saved and saved[-1][0] == self.step else self.save_checkpoint()
+                    # rank 0's view for every rank: another rank may read the folder before rank 0's
+                    # write ends, or see another folder, and saving is collective
+                    have = distributed.agree(world, bool(saved and saved[-1][0] == self.step))
+                    path = saved[-1][1] if have and self.is_main else self.save_checkpoint() if not have else None
                     name = signal.Signals(trainer.stop).name
                     if not self.is_main:    # rank 0 wrote the checkpoint and says so
                         raise TrainingInterrupted(trainer.stop, f"{name}: rank {world.rank} stopped after "

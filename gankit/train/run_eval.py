@@ -39,7 +39,7 @@ class RunEvaluation:
         return classify
 
     def evaluate(self, names: list[str] | None = None, rejection: bool = True,
-                 named: bool | None = None) -> dict:
+                 named: bool | None = None, stop=None) -> dict:
         """Every metric that applies (or the ones named); ``rejection=False`` measures G
         itself when a rejection sampler is fitted.  ``named``: someone asked for these metrics,
         so a user's metric that fails is an error (gankit.metrics.evaluate); by default, names
@@ -51,7 +51,7 @@ class RunEvaluation:
         before = threads.apply(threads.resolve(self.cfg.eval.threads, self.dataset.kind,
                                                self.world.local_size))
         try:
-            return evaluate(self.eval_context(rejection), names, named=named)
+            return evaluate(self.eval_context(rejection), names, named=named, stop=stop)
         finally:
             torch.set_num_threads(before)
 

@@ -135,5 +135,6 @@ def resume_schedule(run, schedule) -> str:
                 + (f"the rates stay at their final value after step {end}" if steps > end else
                    f"training stops at step {steps}, before its end")
                 + " (--set train.lr_on_resume=restart starts it anew over the remaining steps)")
-    print(f"gankit: {note}", file=sys.stderr)
+    if getattr(run, "is_main", True):     # one line for the run, not one per process
+        print(f"gankit: {note}", file=sys.stderr)
     return note

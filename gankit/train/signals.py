@@ -11,10 +11,11 @@ class TrainingInterrupted(KeyboardInterrupt):
     Python code (a notebook, a script's ``except KeyboardInterrupt``) sees Ctrl-C as Ctrl-C
     and ``except Exception`` does not swallow it."""
 
-    def __init__(self, signum: int, message: str):
+    def __init__(self, signum: int, message: str, at_once: bool = False):
         super().__init__(message)
         self.signum = signum
         self.exit_code = 128 + signum
+        self.at_once = at_once     # a second signal: not at a step the processes agreed on
 
 
 class StopOnSignal:
@@ -30,7 +31,7 @@ class StopOnSignal:
     def _handle(self, signum, frame):
         if self.trainer.stop is not None:
             raise TrainingInterrupted(signum, f"stopped at once by a second {signal.Signals(signum).name}; "
-                                      "the last checkpoint written is kept")
+                                      "the last checkpoint written is kept", at_once=True)
         self.trainer.stop = signum
 
     def __enter__(self):
