@@ -207,6 +207,9 @@ def _evaluate(run, metrics, record, reference, source, log, strict=False) -> dic
     names = list(metrics or []) or list(run.cfg.eval.metrics) or None
     if record:      # found before measuring (FID takes minutes), not when the numbers are in
         run.folder.check_records_writable(f"; {NO_RECORD} measures without recording")
+    if metrics:      # refused before the line announcing them
+        from gankit.metrics import refuse_not_applying
+        refuse_not_applying(names, run.dataset)
     if log:
         what = ", ".join(names) if names else "every metric that applies (eval.metrics is empty)"
         from gankit.metrics import draws_said
@@ -300,8 +303,10 @@ def record_reference(run, names: list[str] | None, log=None) -> dict | None:
     if done:
         return None
     if log:
+        from gankit.io import cache_folder
+        kept = cache_folder("reference")
         log("the same metrics on real data for the report's reference row (measured once per data, seed and "
-            "eval settings; kept in $GANKIT_CACHE/reference)")
+            + ("eval settings; kept in " + str(kept) + ")" if kept else "eval settings)"))
     ref = cached_reference(run.dataset, run.cfg.eval, run.cfg.seed, names, data_cfg=C.to_dict(run.cfg.data),
                            settings_dict=settings)
     rec = {"step": run.step, "kind": "reference", "settings": settings, "metrics": names or [], **ref}

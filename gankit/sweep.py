@@ -223,7 +223,10 @@ def _env(**values):
 
 
 def _describe(job: Job, r: dict) -> str:
-    nums = ", ".join(f"{k} {v:.4g}" for k, v in r.items() if _is_num(v) and k not in _NOT_METRICS)
+    from gankit.io import INF_STRINGS
+    # records write an infinite result as a string ("inf"): shown as the table shows it
+    nums = ", ".join(f"{k} {v:.4g}" if _is_num(v) else f"{k} {v}" for k, v in r.items()
+                     if (_is_num(v) or v in INF_STRINGS) and k not in _NOT_METRICS)
     return " ".join([job.label, *map(str, job.tags.values()), f"seed {job.seed}:", nums]).rstrip()
 
 

@@ -83,8 +83,9 @@ def test_report_groups_metrics_with_direction_and_reference(tmp_path, tiny_cli):
     assert 'http-equiv="refresh"' not in page
     ref = RunFolder(out).records("reference")[-1]
     ev = RunFolder(out).records("eval")[-1]
-    # real samples cover every mode; their JSD is the floor of this protocol (500 samples): not 0
-    assert ref["modes_covered"] == 8 and 0 < ref["jsd"] < ev["jsd"]
+    # real samples cover every mode; their JSD is the floor of this protocol (500 samples): not 0,
+    # and small (docs/watching.md: ~0.004 with exact cells; the midpoint rule read ~0.2)
+    assert ref["modes_covered"] == 8 and 0 < ref["jsd"] < min(0.02, ev["jsd"])
 
 
 @pytest.mark.parametrize("fmt,value,shown", [(".1%", 0.5, "50.0%"), ("d", 7.0, "7"), (".3f", None, "n/a"),

@@ -180,3 +180,10 @@ def test_a_second_sweep_on_the_same_results_file_is_refused(tmp_path):
         with pytest.raises(ConfigError, match=r"in use by another sweep \(PID 4242\)"):
             S.run_sweep([S.Job("a", "ring-vanilla", TINY, 0)], path, workers=1, log=lambda m: None)
     assert not path.exists() and os.path.exists(tmp_path / "r.jsonl.lock")
+
+
+def test_a_runs_line_shows_an_infinite_result_as_the_table_does():
+    """The line dropped reverse_kl "inf" (a seed that covered no mode) while the table printed inf."""
+    job = S.Job(label="r1", source="ring", seed=0)
+    line = S._describe(job, {"modes_covered": 0, "reverse_kl": "inf", "cpu_s": 1.5, "seed": 0})
+    assert line == "r1 seed 0: modes_covered 0, reverse_kl inf, cpu_s 1.5"

@@ -200,3 +200,10 @@ def test_errors_csv_names_the_file_of_each_row(digit_run, tmp_path, capsys, comm
     assert main([command, str(digit_run), "--images", str(tmp_path / "x.npy"), "--steps", "1", "--out",
                  str(tmp_path / "o2")] + (["--mask", "top"] if command == "complete" else [])) == 0
     assert (tmp_path / "o2" / "errors.csv").read_text().splitlines()[0] == "index,mse"
+
+
+def test_eval_of_a_metric_that_does_not_apply_announces_nothing(ring_run, capsys):
+    """It printed "evaluating step N: fid; ..." and then refused fid."""
+    assert main(["eval", str(ring_run), "--metrics", "fid", "--no-record"]) == 2
+    err = capsys.readouterr().err
+    assert "evaluating step" not in err and "metric 'fid' does not apply to this data" in err

@@ -69,6 +69,24 @@ def _check_user_key(m, key: str, v):
         warnings.warn(f"{who}: output {key!r} is a {type(v).__name__}, not a number; return a float", stacklevel=3)
 
 
+def not_applying(m, dataset):
+    """The ConfigError of a metric named for data it does not apply to."""
+    from gankit.config import ConfigError
+    why = f": it needs {m.needs}" if m.needs else f" ({m.help})"
+    return ConfigError(f"metric {m.name!r} does not apply to this data "
+                       f"({type(dataset).__name__}){why}; {applying_said(dataset)}")
+
+
+def refuse_not_applying(names, dataset) -> None:
+    """gankit's own metrics among ``names`` that do not apply to ``dataset``, refused before
+    anything is announced or drawn (a user's applies is left to evaluate, which handles its errors)."""
+    from gankit.registry import METRICS
+    for n in names or []:
+        m = METRICS.build(n, where="eval.metrics")
+        if not _user(m) and not m.applies(dataset):
+            raise not_applying(m, dataset)
+
+
 class EvaluationStopped(Exception):
     """``stop()`` turned true between two metrics (a signal during training's evaluation)."""
 
@@ -104,9 +122,7 @@ def evaluate(ctx, names: list[str] | None = None, named: bool | None = None, sto
             continue
         if not ok:
             if names:
-                why = f": it needs {m.needs}" if m.needs else f" ({m.help})"
-                raise ConfigError(f"metric {m.name!r} does not apply to this data "
-                                  f"({type(ctx.dataset).__name__}){why}; {applying_said(ctx.dataset)}")
+                raise not_applying(m, ctx.dataset)
             continue
         todo.append(m)
     from gankit.metrics.base import NotForThisRun, TooFewSamples
