@@ -426,14 +426,17 @@ def test_a_folder_too_small_to_hold_images_out_says_so_and_so_do_the_metrics_nee
     run.close()
 
 
-def test_pad_with_no_size_keeps_every_pixel_crop_keeps_the_short_side(tmp_path):
-    """pad with data.size = 0 took the short side: a 40x24 picture became 24x14 on a 24x24 canvas."""
+def test_pad_to_the_long_side_keeps_every_pixel_and_size_0_stays_the_short_side(tmp_path):
+    """data.size = 0 is the short side under every policy: runs trained so open at their side
+    (pad once took the long side, and such runs no longer opened); the long side given, pad
+    keeps every pixel."""
     from PIL import Image
     a = np.full((24, 40), 255, np.uint8)                  # 40 wide, 24 high, white
     Image.fromarray(a).save(tmp_path / "a.png")
-    x = load_image_folder(tmp_path, 0, 1, resize="pad")[0][0, 0]
+    x = load_image_folder(tmp_path, 40, 1, resize="pad")[0][0, 0]
     assert x.shape == (40, 40) and (x > 127).all(1).sum() == 24      # 24 white rows, every pixel kept
-    assert load_image_folder(tmp_path, 0, 1, resize="crop")[0].shape[-2:] == (24, 24)
+    for policy in ("pad", "crop", "stretch"):
+        assert load_image_folder(tmp_path, 0, 1, resize=policy)[0].shape[-2:] == (24, 24)
 
 
 def test_a_folder_of_large_pictures_names_the_way_to_train_smaller(tmp_path):

@@ -294,7 +294,7 @@ def load_image_folder(path: str | Path, size: int = 0, channels: int = 1, resize
     ``files_read`` gets the path of each image returned, in order (unreadable files skipped).
 
     ``size`` 0 means: every image must have the first image's (square) size, or under a resize
-    policy its long side (pad) or short side (crop, stretch).
+    policy its short side.
     Returns (x uint8 (n, C, S, S), labels or None, class names or None).
     """
     try:
@@ -358,8 +358,9 @@ def load_image_folder(path: str | Path, size: int = 0, channels: int = 1, resize
                 raise ImageDataError(f"{p} is {w}x{h}, not square; choose a resize policy with "
                                      "--set data.resize=stretch|crop|pad (and a side with "
                                      "--set data.size=N)")
-            # pad keeps every pixel (the long side); crop and stretch the short side, as crop needs
-            size = max(w, h) if resize in ("error", "pad") else min(w, h)
+            # the short side under every policy (pad too: runs trained so must open at their side;
+            # data.size = the long side pads keeping every pixel)
+            size = max(w, h) if resize == "error" else min(w, h)
         im = _fit(im, size, resize, p)
         a = np.asarray(im, dtype=np.uint8)
         images.append(a[None] if a.ndim == 2 else a.transpose(2, 0, 1))

@@ -227,8 +227,8 @@ class SmallParams(ResolutionParams):
 @dataclass
 class FolderParams:
     path: str = opt("", "folder of PNG/JPEG images; sub-folders = classes")
-    size: int = opt(0, "square image size (0: the first image's size; under data.resize, its long side "
-                       "for pad, its short side for crop and stretch)", ge=0)
+    size: int = opt(0, "square image size (0: the first image's size; under data.resize, its short side: "
+                       "give the long side to pad keeping every pixel)", ge=0)
     channels: int = opt(1, "1 = grey, 3 = RGB", choices=[1, 3])
     resize: str = opt("error", "images of another size: error, stretch, crop (centre) or pad",
                       choices=RESIZE_POLICIES)
