@@ -73,6 +73,13 @@ def test_asking_for_cuda_when_resuming_a_cpu_run_is_refused_as_a_new_run_is(no_c
         with pytest.raises(C.ConfigError, match="CUDA is not available.*train.device=cpu"):
             Run.open(tmp_path / "r", ["train.steps=40", "train.device='cuda'"], write=True)
     assert (tmp_path / "r" / "config.toml").read_text() == before
+    # asked for explicitly, cuda is refused even where config.toml already says it (a GPU run
+    # opened on the CPU falls back only when nobody asked)
+    cfg_path = tmp_path / "r" / "config.toml"
+    cfg_path.write_text(before.replace('device = "cpu"', 'device = "cuda"'))
+    for asked in ("train.device='cuda'", "train={device='cuda'}"):
+        with pytest.raises(C.ConfigError, match="CUDA is not available"):
+            Run.open(tmp_path / "r", ["train.steps=40", asked], write=True)
 
 
 def test_periodic_eval_computes_the_listed_metrics(tmp_path, tiny):

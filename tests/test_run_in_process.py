@@ -149,6 +149,8 @@ def test_inception_features_without_their_weights_are_refused_before_training(tm
     with pytest.raises(C.ConfigError, match="do not exist"):
         Run.create(C.load("mnist-dcgan", digits + feats + [f"eval.inception_weights='{missing}'"]), tmp_path / "b")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    with pytest.raises(C.ConfigError, match="no weights file given"):     # every metric that applies
+        Run.create(C.load("mnist-dcgan", digits + ["eval.metrics=[]", "eval.features='inception'"]), tmp_path / "d")
     # metrics that read no features train as before; so does the default (the digits' own features)
     Run.create(C.load("mnist-dcgan", digits + ["eval.metrics=['image_stats']", "eval.features='inception'"]),
                tmp_path / "c").close()
@@ -189,8 +191,9 @@ def test_a_signal_during_a_periodic_evaluation_stops_it_between_metrics(tmp_path
     @register_metric("signals_itself", lambda ds: True, "sends SIGTERM to its own process",
                      {"signalled": Output("signalled")}, reads=())
     def _signals(ctx):
+        if not seen:                           # the first evaluation only
+            os.kill(os.getpid(), signal.SIGTERM)
         seen.append("signals_itself")
-        os.kill(os.getpid(), signal.SIGTERM)
         return {"signalled": 1.0}
 
     @register_metric("after_it", lambda ds: True, "never reached", {"after": Output("after")}, reads=())
@@ -201,10 +204,52 @@ def test_a_signal_during_a_periodic_evaluation_stops_it_between_metrics(tmp_path
                                  "eval.metrics=['signals_itself', 'after_it']"])
     run = Run.create(cfg, tmp_path / "r")
     from gankit.train.signals import TrainingInterrupted
-    with pytest.warns(UserWarning, match="the evaluation of step 2 was stopped by the signal and not recorded"), \
+    with pytest.warns(UserWarning, match="the evaluation of step 2 was stopped by the signal; gankit train "
+                                         "--resume measures it"), \
             pytest.raises(TrainingInterrupted, match="stopped after step 2 of 8, checkpoint"):
         run.train()
     run.close()
     assert seen == ["signals_itself"]
     assert [s for s, _ in RunFolder(tmp_path / "r").checkpoints()] == [2]
     assert not [r for r in RunFolder(tmp_path / "r").records() if r["kind"] == "eval"]
+    # the resume measures step 2 first (a kill -9 during it leaves the same gap)
+    Run.open(tmp_path / "r", write=True).train().close()
+    evals = [r["step"] for r in RunFolder(tmp_path / "r").records("eval")]
+    assert evals == [2, 4, 6, 8] and seen.count("after_it") == 4
+
+
+def test_a_final_snapshot_off_the_sample_grid_is_drawn_again_when_its_drawing_died(tmp_path, tiny, monkeypatch):
+    """30 steps, a snapshot every 20: the last step's snapshot is drawn off the grid, and was never
+    drawn again after a kill during it."""
+    run = Run.create(C.load("ring", tiny + ["train.steps=6", "train.checkpoint_every=2", "train.sample_every=4"]),
+                     tmp_path / "r")
+    real = Run.save_snapshot
+
+    def boom(self, step):
+        if step == 6:
+            raise MemoryError("out of memory")
+        return real(self, step)
+    monkeypatch.setattr(Run, "save_snapshot", boom)
+    with pytest.raises(MemoryError):
+        run.train()
+    run.close()
+    monkeypatch.undo()
+    Run.open(tmp_path / "r", write=True).train().close()
+    assert RunFolder(tmp_path / "r").has_snapshot(6)
+
+
+def test_a_signal_stops_an_evaluation_only_where_training_stops_after_the_step():
+    """With several processes the stop waits for their agreement (every STOP_EVERY steps): the
+    evaluations before it were each dropped with a warning."""
+    from gankit.train.loop import STOP_EVERY, Trainer
+    t = Trainer([], [], log_every=1)
+    t.steps, t.step = 100, 5
+    assert not t.stopping_after_this_step()
+    t.stop = 15
+    assert t.stopping_after_this_step()                      # one process: at once
+    t.agree_stop = lambda s: s
+    assert not t.stopping_after_this_step()                  # several: not before they agree
+    t.step = STOP_EVERY
+    assert t.stopping_after_this_step()
+    t.step = t.steps = 10 * STOP_EVERY
+    assert not t.stopping_after_this_step()                  # the last step: training finishes

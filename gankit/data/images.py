@@ -96,6 +96,7 @@ class ImageDataset(Dataset):
         # (images, held out) where the held-out split is cut from the images given: which images
         # it takes follows their number, so a run records it and refuses data of another count
         self.cut = None
+        self.creation_notes: list[str] = []
         if heldout is None and holdout > 0 and len(x) >= MIN_HOLDOUT_IMAGES:
             hold, keep = _holdout_split(len(x), y, holdout, class_names, name)
             self.cut = (len(x), len(hold))
@@ -104,9 +105,11 @@ class ImageDataset(Dataset):
                 heldout_labels, y = (y[hold] if len(hold) else None), y[keep]
         elif heldout is None and holdout > 0:    # too few to hold any out: more images later would cut a split
             self.cut = (len(x), 0)
-            warnings.warn(f"{name}: {len(x)} image(s) are too few to hold any out (data.holdout needs "
-                          f"{MIN_HOLDOUT_IMAGES} or more); every image trains, and memorisation and parzen, "
-                          "which compare with held-out images, do not apply", stacklevel=3)
+            # said when a run is made (Run.create), not by every command that opens one
+            self.creation_notes.append(
+                f"{name}: {len(x)} image(s) are too few to hold any out (data.holdout needs "
+                f"{MIN_HOLDOUT_IMAGES} or more); every image trains, and memorisation and parzen, "
+                "which compare with held-out images, do not apply")
         if heldout is not None:
             heldout = torch.as_tensor(np.asarray(heldout))
             if heldout.ndim == 3:
@@ -293,10 +296,11 @@ def image_folder(path, size, channels, resize, holdout):
                                    + (" --set data.resize=stretch (or crop, pad)" if resize == "error" else ""))
     side = x.shape[-1]
     if size == 0 and side > LARGE_SIDE:     # the user did not choose it: a photo folder's native size
-        warnings.warn(f"{ds.name}: images of {side}x{side} (data.size = 0 keeps the first image's size); a "
-                      f"DCGAN's G and D grow a layer of twice the channels each time the side doubles "
-                      f"({side * 8}-channel maps at width 32), slow to train on a CPU and large in memory; "
-                      f"to train smaller: {ds.resize_hint(64)}", stacklevel=2)
+        ds.creation_notes.append(
+            f"{ds.name}: images of {side}x{side} (data.size = 0 keeps the first image's size); a "
+            f"DCGAN's G and D grow a layer of twice the channels each time the side doubles "
+            f"({side * 8}-channel maps at width 32), slow to train on a CPU and large in memory; "
+            f"to train smaller: {ds.resize_hint(64)}")
     return ds
 
 

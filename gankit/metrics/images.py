@@ -81,7 +81,9 @@ def check_feature_net(dataset, settings, metrics) -> None:
     evaluation would find out only after eval_every steps (or at the end)."""
     from gankit.metrics.features import inception_weights_file
     from gankit.registry import METRICS
-    built = [METRICS.build(n, where="eval.metrics") for n in metrics]
+    # an empty list is every metric that applies by default
+    built = ([METRICS.build(n, where="eval.metrics") for n in metrics] if metrics else
+             [m for m in (METRICS.build(n) for n in METRICS.names()) if m.default])
     uses = [m for m in built if "features" in (m.reads or ()) and m.applies(dataset)]
     if uses and feature_kind(SimpleNamespace(settings=settings, dataset=dataset)) == "inception":
         inception_weights_file(getattr(settings, "inception_weights", ""))

@@ -80,7 +80,8 @@ class Snapshots:
             # unbroken run drew that snapshot from G alone), or a resume fitted the one a signal
             # stopped (an unbroken run drew the last snapshot through it): draw it again
             self.run.save_snapshot(trainer.step)
-        elif trainer.step % self.every == 0 and not self.run.folder.has_snapshot(trainer.step):
+        elif ((trainer.step % self.every == 0 or trainer.step == self.total)
+              and not self.run.folder.has_snapshot(trainer.step)):
             # the process died drawing it, after the step's checkpoint: the same fixed noise again
             self.run.save_snapshot(trainer.step)
 
@@ -115,28 +116,43 @@ class SaveStartState:
 
 
 class PeriodicEval:
+    """The config's metrics every ``every`` steps (rank 0 alone: eval-mode sampling needs no
+    other rank; docs/scaling.md, metrics).  A signal that will end training after this step
+    stops it between metrics, so the stop checkpoint comes in time (torchrun kills a process
+    still busy 30 s after its SIGTERM); a resume measures a step whose evaluation is missing
+    (stopped so, or the process killed during it, after the step's checkpoint)."""
+
+    SOURCE = "train.eval_every"
+
     def __init__(self, run, every: int):
         self.run, self.every = run, every
 
+    def on_train_start(self, trainer):
+        step = trainer.step
+        if self.every and step > 0 and step % self.every == 0 and self.run.is_main and not any(
+                r["step"] == step and r.get("source") in (self.SOURCE, "final")
+                for r in self.run.folder.records("eval")):
+            self._evaluate(trainer)
+
     def on_step_end(self, trainer):
-        # rank 0 alone: eval-mode sampling needs no other rank (docs/scaling.md, metrics)
         if self.every and trainer.step % self.every == 0 and self.run.is_main:
-            from gankit.api import eval_settings
-            from gankit.metrics import EvaluationStopped
-            names = list(self.run.cfg.eval.metrics)
-            with self.run.off_the_clock():
-                try:
-                    # a user's metric that fails is left out with a warning: training goes on.  A
-                    # signal stops it between metrics: the stop checkpoint comes first (torchrun
-                    # kills a process still busy 30 s after its SIGTERM)
-                    out = self.run.evaluate(names or None, named=False, stop=lambda: trainer.stop is not None)
-                except EvaluationStopped:
-                    warnings.warn(f"the evaluation of step {trainer.step} was stopped by the signal and not "
-                                  f"recorded; measure it with gankit eval RUN", stacklevel=2)
-                    return
-                # source and settings as every other eval record: compare checks them (same sample count)
-                self.run.log({"step": trainer.step, "kind": "eval", "source": "train.eval_every",
-                              "settings": eval_settings(self.run, names), **out})
+            self._evaluate(trainer)
+
+    def _evaluate(self, trainer):
+        from gankit.api import eval_settings
+        from gankit.metrics import EvaluationStopped
+        names = list(self.run.cfg.eval.metrics)
+        with self.run.off_the_clock():
+            try:
+                # a user's metric that fails is left out with a warning: training goes on
+                out = self.run.evaluate(names or None, named=False, stop=trainer.stopping_after_this_step)
+            except EvaluationStopped:
+                warnings.warn(f"the evaluation of step {trainer.step} was stopped by the signal; "
+                              "gankit train --resume measures it", stacklevel=2)
+                return
+            # source and settings as every other eval record: compare checks them (same sample count)
+            self.run.log({"step": trainer.step, "kind": "eval", "source": self.SOURCE,
+                          "settings": eval_settings(self.run, names), **out})
 
 
 def nonfinite_tensors(state) -> list[str]:

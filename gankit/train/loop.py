@@ -151,7 +151,18 @@ class Trainer:
         return NonFiniteLoss(f"non-finite values {when}: {', '.join(bad)}. Training stopped; "
                              f"the last good checkpoint is kept. {self.nan_hint}")
 
+    def stopping_after_this_step(self) -> bool:
+        """Whether a signal received will end training after the current step: at once in one
+        process; with several, only at a step where they agree on stopping (every STOP_EVERY),
+        and not at the last (a signal in the last steps stops nothing more)."""
+        if self.stop is None:
+            return False
+        if self.agree_stop is None:
+            return True
+        return self.step % STOP_EVERY == 0 and self.step < getattr(self, "steps", self.step + 1)
+
     def fit(self, steps: int):
+        self.steps = steps
         for cb in self.callbacks:
             getattr(cb, "on_train_start", lambda t: None)(self)
         sums, count = self.loss_sums, self.loss_count

@@ -244,6 +244,10 @@ class Run(RunSampling, RunEvaluation, RunState):
             raise
         if run.is_main:
             warn_idle_options(cfg)
+            ds = run.dataset
+            notes = getattr(ds, "creation_notes", None) or getattr(getattr(ds, "base", None), "creation_notes", ())
+            for note in notes:         # about the data: once, when the run is made
+                warnings.warn(note, stacklevel=2)
         if run.world.parallel:   # rank 0's folder (a default name has the clock in it)
             run.folder = folder = RunFolder(distributed.agree(run.world, str(run_dir)))
             refuse_trained(folder, folder.path)
@@ -265,9 +269,11 @@ class Run(RunSampling, RunEvaluation, RunState):
         cfg = C.load(raw, overrides or [])
         absolute_data_location(cfg)    # a new place given relative (--set data.path=p.npy)
         device = None
-        # the fallback is for the device config.toml holds; one asked for now is checked as a new run's
-        stored = C.load(raw, []).train.device if overrides else cfg.train.device
-        if stored == cfg.train.device and stored.startswith("cuda") and not torch.cuda.is_available():
+        # the fallback is for the device config.toml holds; one asked for now (even the same) is
+        # checked as a new run's
+        asked = any(k.strip() == "train.device" or (k.strip() == "train" and "device" in v)
+                    for k, _, v in (o.partition("=") for o in overrides or []))
+        if not asked and cfg.train.device.startswith("cuda") and not torch.cuda.is_available():
             # a run trained on a GPU, opened on a machine without one: evaluate and sample on the CPU
             warnings.warn(f"{run_dir} was trained on {cfg.train.device}; CUDA is not available here, "
                           "so it is opened on the CPU", stacklevel=2)
