@@ -226,7 +226,7 @@ def _describe(job: Job, r: dict) -> str:
     from gankit.io import INF_STRINGS
     # records write an infinite result as a string ("inf"): shown as the table shows it
     nums = ", ".join(f"{k} {v:.4g}" if _is_num(v) else f"{k} {v}" for k, v in r.items()
-                     if (_is_num(v) or v in INF_STRINGS) and k not in _NOT_METRICS)
+                     if (_is_num(v) or isinstance(v, str) and v in INF_STRINGS) and k not in _NOT_METRICS)
     return " ".join([job.label, *map(str, job.tags.values()), f"seed {job.seed}:", nums]).rstrip()
 
 

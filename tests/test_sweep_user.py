@@ -185,5 +185,6 @@ def test_a_second_sweep_on_the_same_results_file_is_refused(tmp_path):
 def test_a_runs_line_shows_an_infinite_result_as_the_table_does():
     """The line dropped reverse_kl "inf" (a seed that covered no mode) while the table printed inf."""
     job = S.Job(label="r1", source="ring", seed=0)
-    line = S._describe(job, {"modes_covered": 0, "reverse_kl": "inf", "cpu_s": 1.5, "seed": 0})
+    line = S._describe(job, {"modes_covered": 0, "reverse_kl": "inf", "cpu_s": 1.5, "seed": 0,
+                             "class_counts": [3, 4], "settings": {"n_samples": 5}, "metrics": "all"})
     assert line == "r1 seed 0: modes_covered 0, reverse_kl inf, cpu_s 1.5"
