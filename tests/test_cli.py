@@ -146,7 +146,7 @@ def test_eval_of_named_metrics_that_measure_nothing_is_an_error_not_an_empty_rec
     out = tmp_path / "run"
     Run.create(C.load("mnist-dcgan", digits), out).train().close()
     assert main(["eval", str(out), "--metrics", "is"]) == 2
-    assert "nothing measured on this data" in capsys.readouterr().err
+    assert "metric 'is': the features of this data are the random conv net's" in capsys.readouterr().err
     assert '"kind": "eval"' not in (out / "metrics.jsonl").read_text()
 
 

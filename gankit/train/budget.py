@@ -54,7 +54,8 @@ def container_limit(paths=CGROUP_LIMITS) -> int | None:
     """The cgroup's memory limit in bytes; None where there is none ("max", v1's huge number)."""
     for p in paths:
         try:
-            text = open(p).read().strip()
+            with open(p) as f:
+                text = f.read().strip()
         except OSError:
             continue
         if text.isdigit() and int(text) < 2**60:
