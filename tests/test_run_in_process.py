@@ -191,7 +191,7 @@ def test_a_signal_during_a_periodic_evaluation_stops_it_between_metrics(tmp_path
     @register_metric("signals_itself", lambda ds: True, "sends SIGTERM to its own process",
                      {"signalled": Output("signalled")}, reads=())
     def _signals(ctx):
-        if not seen:                           # the first evaluation only
+        if len(seen) < 2:                      # the first evaluation, and the resume's of the same step
             os.kill(os.getpid(), signal.SIGTERM)
         seen.append("signals_itself")
         return {"signalled": 1.0}
@@ -212,10 +212,17 @@ def test_a_signal_during_a_periodic_evaluation_stops_it_between_metrics(tmp_path
     assert seen == ["signals_itself"]
     assert [s for s, _ in RunFolder(tmp_path / "r").checkpoints()] == [2]
     assert not [r for r in RunFolder(tmp_path / "r").records() if r["kind"] == "eval"]
-    # the resume measures step 2 first (a kill -9 during it leaves the same gap)
+    # the resume measures step 2 first (a kill -9 during it leaves the same gap), under its own session
+    # record; a signal during that evaluation lets it end (the loop trains a step before it stops:
+    # stopped there, no later resume would measure step 2)
+    again = Run.open(tmp_path / "r", write=True)
+    with pytest.raises(TrainingInterrupted, match="stopped after step 3 of 8"):
+        again.train()
+    again.close()
     Run.open(tmp_path / "r", write=True).train().close()
-    evals = [r["step"] for r in RunFolder(tmp_path / "r").records("eval")]
-    assert evals == [2, 4, 6, 8] and seen.count("after_it") == 4
+    kinds = [(r["kind"], r["step"]) for r in RunFolder(tmp_path / "r").records() if r["kind"] in ("session", "eval")]
+    assert kinds[:3] == [("session", 0), ("session", 2), ("eval", 2)], kinds
+    assert [s for k, s in kinds if k == "eval"] == [2, 4, 6, 8] and seen.count("after_it") == 4
 
 
 def test_a_final_snapshot_off_the_sample_grid_is_drawn_again_when_its_drawing_died(tmp_path, tiny, monkeypatch):

@@ -124,32 +124,36 @@ class PeriodicEval:
 
     SOURCE = "train.eval_every"
 
-    def __init__(self, run, every: int):
-        self.run, self.every = run, every
+    def __init__(self, run, every: int, log_session=lambda: None):
+        self.run, self.every, self.log_session = run, every, log_session
 
     def on_train_start(self, trainer):
         step = trainer.step
         if self.every and step > 0 and step % self.every == 0 and self.run.is_main and not any(
                 r["step"] == step and r.get("source") in (self.SOURCE, "final")
                 for r in self.run.folder.records("eval")):
-            self._evaluate(trainer)
+            # to its end: the loop trains a step before it looks at a signal, so one stopped here
+            # would be measured by no later resume
+            self._evaluate(trainer, stop=None)
 
     def on_step_end(self, trainer):
         if self.every and trainer.step % self.every == 0 and self.run.is_main:
-            self._evaluate(trainer)
+            self._evaluate(trainer, stop=trainer.stopping_after_this_step)
 
-    def _evaluate(self, trainer):
+    def _evaluate(self, trainer, stop):
         from gankit.api import eval_settings
         from gankit.metrics import EvaluationStopped
         names = list(self.run.cfg.eval.metrics)
         with self.run.off_the_clock():
             try:
                 # a user's metric that fails is left out with a warning: training goes on
-                out = self.run.evaluate(names or None, named=False, stop=trainer.stopping_after_this_step)
+                out = self.run.evaluate(names or None, named=False, stop=stop)
             except EvaluationStopped:
                 warnings.warn(f"the evaluation of step {trainer.step} was stopped by the signal; "
                               "gankit train --resume measures it", stacklevel=2)
                 return
+            # the session measuring it first: its record holds the settings this one was measured with
+            self.log_session()
             # source and settings as every other eval record: compare checks them (same sample count)
             self.run.log({"step": trainer.step, "kind": "eval", "source": self.SOURCE,
                           "settings": eval_settings(self.run, names), **out})

@@ -375,7 +375,7 @@ class Run(RunSampling, RunEvaluation, RunState):
         # memory drawing a grid of large images) lost the steps since the last checkpoint
         callbacks = [_Sync(), MetricsLogger(self), Progress(cfg.steps, show), *self.objective.callbacks,
                      lrs, Checkpointer(self, cfg.checkpoint_every, cfg.steps),
-                     Snapshots(self, cfg.sample_every, cfg.steps), PeriodicEval(self, cfg.eval_every),
+                     Snapshots(self, cfg.sample_every, cfg.steps), PeriodicEval(self, cfg.eval_every, log_session),
                      SaveStartState(self)] + ([load_follower] if load_follower else [])
         trainer = Trainer(self.objective.phases, callbacks, cfg.log_every, self.autocast,
                           grad_sync=distributed.GradSync(world) if world.parallel else None,
