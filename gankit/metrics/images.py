@@ -32,6 +32,7 @@ from torch import Tensor
 from gankit import seeds
 from gankit.config import ConfigError
 from gankit.data.base import spread_rows
+from gankit.data.images import MIN_HOLDOUT_IMAGES
 from gankit.metrics.base import PRDC_OUTPUTS, NotForThisRun, Output, register_metric
 from gankit.metrics.image_measures import (
     fid_from_features,
@@ -165,8 +166,8 @@ def _image(ds):
     return getattr(ds, "kind", None) == "image"
 
 
-HELD_NEEDS = ("a held-out split of the images (data.holdout > 0 and at least 20 images; a smaller "
-              "folder keeps every image for training)")
+HELD_NEEDS = (f"a held-out split of the images (data.holdout > 0 and at least {MIN_HOLDOUT_IMAGES} images; "
+              "a smaller folder keeps every image for training)")
 
 
 def _held(ds):
