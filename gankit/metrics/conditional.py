@@ -53,8 +53,8 @@ def _features_and_predictions(ctx, x, real: bool = False):
 
 def _classes(ctx, n, metric: str = "this metric"):
     """n samples over the k classes with data (a user's files may skip some digits): n // k of
-    each, and one more of each of the first n % k, so the number measured is eval.n_samples (it
-    was rounded down to n // k a class without a word).  Fewer samples than classes is refused,
+    each, and one more of each of the first n % k, so the number measured is the recorded
+    eval.n_samples.  Fewer samples than classes is refused,
     not rounded up to one a class: the number would stand in the record beside an
     eval.n_samples it did not use."""
     classes = ctx.dataset.classes
