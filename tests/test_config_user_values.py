@@ -159,6 +159,22 @@ def test_a_switch_that_drops_the_files_options_says_how_to_keep_them(tmp_path):
                            "data.standardize=global"])
 
 
+def test_a_presets_hq_radius_stays_with_its_data():
+    """gmm1200's 37 std was set for 1,200-D modes: on 2-D data or a ring it calls every sample high quality."""
+    from gankit.metrics.modes import hq_radius_std
+    for sets, now in ((["data.dim=2"], "data.dim=2"), (["data.name=ring"], "data.name=ring")):
+        with pytest.warns(UserWarning) as rec:
+            cfg = C.load("gmm1200", sets)
+        assert cfg.eval.hq_std is None and hq_radius_std(2, cfg.eval.hq_std) == pytest.approx(3.0)
+        assert (f"eval.hq_std=37.0 was set for gmm data of dim 1200: not carried over to {now} (the HQ radius "
+                "follows the data's dimension, docs/metrics.md); to keep it: --set eval.hq_std=37.0") in \
+            [str(w.message) for w in rec]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert C.load("gmm1200", ["data.dim=2", "eval.hq_std=37"]).eval.hq_std == 37.0   # the user's own
+        assert C.load("gmm1200", ["data.std=0.1", "train.steps=3"]).eval.hq_std == 37.0  # same dimension
+
+
 # ---------------------------------------------------------------- hints for --set values
 
 @pytest.mark.parametrize("sets, hint", [

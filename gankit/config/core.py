@@ -325,17 +325,18 @@ def parse_override(item: str) -> tuple[list[str], Any]:
 
 
 def apply_overrides(raw: dict, overrides: list[str], components: set[str] | None = None,
-                    dropped: list | None = None) -> dict:
+                    dropped: list | None = None, given: dict | None = None) -> dict:
     """``raw`` with the ``--set`` overrides applied.  A new ``name`` for a section in
     ``components`` (registry entries: every entry has options of its own) drops the old entry's
     options; other sections with a name (an optimizer) keep theirs: they apply to every name.
     ``components=None``: every section with a name is a component.  A table given for a section
     (``data={std=0.2}``) is its keys given one by one, in order (``data.std=0.2``).  ``dropped``
     collects (section, old name, new name, {dropped option: value}, the keys the overrides set
-    in that section) for each switch that dropped options."""
+    in that section) for each switch that dropped options; ``given`` (section path -> keys)
+    collects the keys the overrides themselves set."""
     import copy
     raw = copy.deepcopy(raw)
-    given: dict[tuple, set] = {}          # section path -> keys the overrides themselves set
+    given = {} if given is None else given
     for item in overrides:
         path, value = parse_override(item)
         for path, value in _key_by_key(raw, path, value, components):

@@ -63,14 +63,16 @@ def load(name_or_path: str | dict, overrides: list[str] | None = None):
     from gankit.builtins import import_modules
     from gankit.config.schema import RunConfig
     raw = resolve_source(name_or_path) if not isinstance(name_or_path, dict) else name_or_path
-    raw, dropped = _metrics_once(raw), []
-    raw = apply_overrides(raw, overrides or [], component_sections(RunConfig), dropped)
+    raw, dropped, given = _metrics_once(raw), [], {}
+    source = raw
+    raw = apply_overrides(raw, overrides or [], component_sections(RunConfig), dropped, given)
+    notes = _radius_follows_data(source, raw, "hq_std" in given.get(("eval",), ()))
     imports = raw.get("imports", [])
     if not isinstance(imports, list) or not all(isinstance(m, str) for m in imports):
         raise ConfigError(f"imports: expected a list of module names, got {imports!r}")
     import_modules(imports)
     cfg = coerce_dataclass(RunConfig, raw, "")
-    for note in _dropped_notes(cfg, dropped):
+    for note in notes + _dropped_notes(cfg, dropped):
         warnings.warn(note)     # one place: the CLI's two loads of a config say it once
     return cfg
 
@@ -127,6 +129,29 @@ def _metrics_once(raw: dict) -> dict:
             not isinstance(ev.get("metrics"), list) or not all(isinstance(m, str) for m in ev["metrics"]):
         return raw
     return {**raw, "eval": {**ev, "metrics": list(dict.fromkeys(ev["metrics"]))}}
+
+
+def _data_kind(raw: dict) -> tuple:
+    data = raw.get("data")
+    return (data, None) if isinstance(data, str) else \
+        (data.get("name"), data.get("dim")) if isinstance(data, dict) else (None, None)
+
+
+def _radius_follows_data(source: dict, raw: dict, user_set: bool) -> list[str]:
+    """A preset's or file's eval.hq_std is a radius in std for its own data's dimension (gmm1200's
+    37 holds 99.95 % of a 1,200-D mode; in 2-D it would call everything high quality), so an
+    override that changes data.name or data.dim drops it, where the overrides did not set it
+    too, and the radius follows the new data (docs/metrics.md)."""
+    ev = raw.get("eval")
+    if user_set or not isinstance(ev, dict) or ev.get("hq_std") is None or \
+            _data_kind(source) == _data_kind(raw):
+        return []
+    value = ev.pop("hq_std")
+    (old_name, old_dim), (new_name, new_dim) = _data_kind(source), _data_kind(raw)
+    was = f"{old_name} data" + (f" of dim {old_dim}" if old_dim is not None else "")
+    now = f"data.name={new_name}" if new_name != old_name else f"data.dim={new_dim}"
+    return [f"eval.hq_std={_shown(value)} was set for {was}: not carried over to {now} (the HQ radius "
+            f"follows the data's dimension, docs/metrics.md); to keep it: {_set_arg('eval.hq_std', value)}"]
 
 
 def _dropped_notes(cfg, dropped: list) -> list[str]:
