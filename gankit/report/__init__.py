@@ -60,10 +60,20 @@ def _mode_section(last: dict, dataset):
     counts = last["mode_counts"]
     total = max(sum(counts), 1)
     modes = dataset.modes.numpy() if getattr(dataset, "modes", None) is not None else None
-    rows = [[i, ", ".join(f"{c:.2f}" for c in modes[i]) if modes is not None and i < len(modes) else "", n,
-             f"{100 * n / total:.1f}%", "yes" if n else "MISSED"] for i, n in enumerate(counts)]
-    return Section("Modes", ["High-quality samples per mode (ideal: equal shares)."],
-                   header=["mode", "centre", "HQ samples", "share", "covered"], rows=rows, anchor="modes")
+    weights = getattr(dataset, "mode_weights", None)
+    weights = None if weights is None or len(weights) != len(counts) else [float(w) for w in weights]
+
+    def covered(i, n):    # a mode of weight 0 is not part of the data: the metric does not count it
+        return "weight 0" if weights is not None and weights[i] == 0 else "yes" if n else "MISSED"
+
+    rows = [[i, ", ".join(f"{c:.4g}" for c in modes[i]) if modes is not None and i < len(modes) else "", n,
+             f"{100 * n / total:.1f}%", *([f"{100 * weights[i]:.1f}%"] if weights is not None else []),
+             covered(i, n)] for i, n in enumerate(counts)]
+    ideal = "ideal: each mode's share of the data" if weights is not None else "ideal: equal shares"
+    return Section("Modes", [f"High-quality samples per mode ({ideal})."],
+                   header=["mode", "centre", "HQ samples", "share",
+                           *(["data's share"] if weights is not None else []), "covered"],
+                   rows=rows, anchor="modes")
 
 
 def _temperature_section(evals: list[dict], own: float, infos):
