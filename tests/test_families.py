@@ -2,6 +2,7 @@
 inversion.py, metrics/inference.py)."""
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -100,6 +101,17 @@ def test_cluster_accuracy_finds_the_best_matching():
     pred = perm[true].clone()
     pred[:10] = 0
     assert cluster_accuracy(pred, true) == pytest.approx(42 / 50)
+
+
+def test_cluster_accuracy_with_more_or_fewer_codes_than_classes():
+    """20 codes for 3 classes: a code that splits every class over pure values scores 1, one that
+    ignores the image the largest class's share (one-to-one matching ranked them the other way)."""
+    true = np.repeat([0, 1, 2], [100, 100, 100])
+    pure = true * 6 + np.arange(300) % 6                     # codes 0..17, each within one class
+    assert cluster_accuracy(pure, true, 20, 3) == 1.0
+    assert cluster_accuracy(np.zeros(300, np.int64), true, 20, 3) == pytest.approx(1 / 3)
+    assert cluster_accuracy(true % 2, true, 2, 3) == pytest.approx(2 / 3)   # fewer codes: class 2 lost
+    assert cluster_accuracy(2 - true, true, 3, 3) == 1.0                 # equal counts: matched
 
 
 def test_gaussian_codes_sample_the_codes_mean_and_covariance():

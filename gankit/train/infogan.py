@@ -11,7 +11,7 @@ features predicts the codes; the mutual-information term is its variational lowe
 weight lambda to D's loss (training D's trunk and Q, on detached fakes) and to G's.
 ``classify`` gives Q's categorical logits on real images: the ``classify`` metric's
 ``cluster_accuracy`` is the code's accuracy against the true class after the best
-matching of codes to classes.
+matching of codes to classes (many-to-one where the counts differ).
 """
 from __future__ import annotations
 
