@@ -71,15 +71,20 @@ def test_a_conv_batch_norm_d_packed_to_one_image_still_trains(tmp_path):
 # ---------------------------------------------------------------- minibatch features on one sample
 
 def _training_refusal(tmp_path, over) -> str:
-    """Refused when training starts; the run itself opens (runs trained so before the check
-    existed must still sample and evaluate)."""
-    run = Run.create(C.load("ring-vanilla", SMALL + over), tmp_path / "r")
+    """A new run is refused before its folder is written; a folder with these settings (a run
+    trained before the check existed) still opens to sample and evaluate, and refuses training."""
+    cfg = C.load("ring-vanilla", SMALL + over)
+    with pytest.raises(C.ConfigError) as made:
+        Run.create(cfg, tmp_path / "r")
+    assert not (tmp_path / "r").exists()
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "config.toml").write_text(C.dumps_toml(cfg))
+    run = Run.open(tmp_path / "old", load=False)
     with pytest.raises(C.ConfigError) as e:
         run.train()
     run.close()
-    Run.open(tmp_path / "r", load=False).close()
     msg = str(e.value)
-    assert "\n" not in msg
+    assert "\n" not in msg and str(made.value) == msg
     return msg
 
 

@@ -238,7 +238,11 @@ class Run(RunSampling, RunEvaluation, RunState):
                                 f"({applying_said(run.dataset)})")
         try:
             from gankit.metrics.images import check_feature_net
+            from gankit.train.objective import RefuseAtTrainStart
             check_feature_net(run.dataset, cfg.eval, cfg.eval.metrics)
+            for c in run.objective.callbacks:    # a new run: refused before its folder is written
+                if isinstance(c, RefuseAtTrainStart):
+                    raise C.ConfigError(c.message)
         except C.ConfigError:
             run.close()
             raise
