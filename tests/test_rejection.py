@@ -283,7 +283,13 @@ def test_a_signal_during_the_drs_fit_stops_it_and_resume_fits_it(tmp_path):
     assert len(taken) == 3                       # stopped inside the fit, not after its 50 steps
     assert any("rejection sampling not fitted: training was asked to stop" in str(w.message) for w in said)
     assert not [r for r in RunFolder(tmp_path / "r").records() if r["kind"] == "drs"]
-    resumed = Run.open(tmp_path / "r", write=True)
+    from gankit.train.objective import UnfittedState
+    with pytest.warns(UnfittedState, match=r"was not fitted \(training stopped during the fit at its last step\): "
+                                           r"samples and eval come from G alone until gankit drs"):
+        Run.open(tmp_path / "r").close()        # sample and eval said G alone without a word
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnfittedState)
+        resumed = Run.open(tmp_path / "r", write=True)      # the resume fits it: nothing to say
     resumed.train().close()
     assert [r["step"] for r in RunFolder(tmp_path / "r").records() if r["kind"] == "drs"] == [4]
     assert Run.open(tmp_path / "r").objective.rejection.ready

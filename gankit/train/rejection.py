@@ -145,6 +145,20 @@ class RejectionSampler:
         self.M, self.acceptance = state["M"].cpu(), state["acceptance"].cpu()
 
 
+def unfitted_note(objective, step: int, steps: int, run_dir) -> str | None:
+    """What a reader of a run with objective.drs on but no fitted sampler gets (sample, eval):
+    G alone, said, as the option asks for the sampler.  Before the last step that is the design
+    (the sampler is fitted there); at it, the fit was stopped."""
+    rej = getattr(objective, "rejection", None)
+    if rej is None or rej.ready:
+        return None
+    if step < steps:
+        return (f"objective.drs is on but the rejection sampler is fitted at the last step ({steps}) and "
+                f"this checkpoint is step {step}: samples and eval come from G alone")
+    return (f"objective.drs is on but the rejection sampler was not fitted (training stopped during the fit "
+            f"at its last step): samples and eval come from G alone until gankit drs {run_dir} fits it")
+
+
 def fit_seed(seed: int) -> int:
     """The base seed of the fit's own streams for a run seeded ``seed``: a hash, far from every
     ``seed + offset`` of gankit.seeds (as seeds.rank_seed's are), so the fit shares no number

@@ -298,6 +298,11 @@ class Run(RunSampling, RunEvaluation, RunState):
             stored = C.to_dict(C.load(self.folder.read_config(), [])) if overrides else None
             state, _ = self.folder.load_checkpoint(C.to_dict(self.cfg), stored)   # on the CPU; load_state_dict moves
             self.load_state_dict(state)
+            from gankit.train.rejection import unfitted_note
+            note = None if write else unfitted_note(self.objective, self.step, self.cfg.train.steps, self.folder.path)
+            if note:
+                from gankit.train.objective import UnfittedState
+                warnings.warn(UnfittedState(note), stacklevel=3)
         if write:
             refuse_going_back(self)         # every rank loaded the same step: the same answer
             if overrides and self.is_main:    # what this session's settings add, not config.toml's own
