@@ -5,11 +5,16 @@ labelled images (a folder with one sub-folder per class, sklearn's digits),
 ``dataset_classifier(ds)`` trains gankit's small CNN (features.EvalClassifier) on the
 training split, with a fixed seed and recipe (Adam 1e-3, batch 128, ``STEPS`` steps),
 and keeps it as safetensors under the gankit cache dir, keyed by a hash of the images,
-labels, architecture and recipe.  A damaged file is retrained.  ``gankit classifier RUN``
-does this ahead of time and prints the held-out accuracy.
+labels, architecture and recipe.  safetensors keeps no checksum, so the file's metadata
+also holds a sha1 of its key and weights (``DIGEST``): a file that cannot be read, belongs
+to another key, lacks that digest (an older gankit wrote it), does not match it (damaged
+bytes load without an error) or holds NaN or inf weights is retrained, with a warning, and
+rewritten atomically.  ``gankit classifier RUN`` does this ahead of time and prints the
+held-out accuracy.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import warnings
 
@@ -18,6 +23,7 @@ import torch
 from gankit.config import ConfigError
 
 STEPS = 400
+DIGEST = "sha1"     # metadata entry: sha1 of the key and every weight, written with them
 
 
 def recipe() -> str:
@@ -66,18 +72,62 @@ def accuracy(net, x, y) -> float:
     return float((p.argmax(1) == y).float().mean())
 
 
+def _digest(key: str, tensors: dict) -> str:
+    h = hashlib.sha1(key.encode())
+    for n in sorted(tensors):
+        a = tensors[n].detach().cpu().contiguous()
+        h.update(f"\x00{n}{a.dtype}{tuple(a.shape)}".encode())
+        h.update(a.reshape(-1).view(torch.uint8).numpy().tobytes() if a.numel() else b"")
+    return h.hexdigest()
+
+
+def _fault(key: str, meta: dict, tensors: dict) -> str | None:
+    """Why the cached weights ``tensors`` with ``meta`` cannot stand in for a fresh training, or None."""
+    if meta.get("key") != key:
+        return "belongs to other data or another recipe"
+    if DIGEST not in meta:
+        return "has no digest (an older gankit wrote it)"
+    if meta[DIGEST] != _digest(key, tensors):
+        return "is damaged (digest mismatch)"
+    bad = [n for n, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        return f"holds NaN or inf in {bad[:3]}"
+    return None
+
+
+def _load_cached(path, key: str, arch: dict):
+    """The classifier cached at ``path``, or None (with a one-line warning) when it cannot be trusted."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+    from gankit.metrics.features import EvalClassifier
+    try:
+        with safe_open(str(path), "pt") as f:
+            meta = f.metadata() or {}
+        tensors = load_file(str(path))
+        fault = _fault(key, meta, tensors)
+        if fault is None:
+            net = EvalClassifier(**arch)
+            net.load_state_dict(tensors)
+            net.eval()
+            net.meta = meta
+            return net
+    except Exception as e:   # truncated, foreign layout or shapes: retrain, never trust it
+        fault = f"is damaged ({type(e).__name__})"
+    warnings.warn(f"classifier cache {path} {fault}; retraining it", stacklevel=3)
+    return None
+
+
 def dataset_classifier(ds):
     """The shipped classifier of ds, or one trained on its labelled training split (cached)."""
-    from gankit.metrics.features import EvalClassifier, load_classifier, weights_path
+    from gankit.metrics.features import load_classifier, weights_path
     key = getattr(ds, "classifier", None)
     if key and ds.shape[0] == 1 and weights_path(key).is_file():
         return load_classifier(key)
     if not has_classifier(ds):
         raise ConfigError("this image data has no labels, so no classifier can be trained on it; "
                           "put each class in its own sub-folder")
-    from safetensors import safe_open
-    from safetensors.torch import load_file, save_file
-    from gankit.io import cache_folder
+    from safetensors.torch import save_file
+    from gankit.io import cache_folder, write_atomic
     from gankit.metrics.feature_nets import tensor_hash
     x, y = ds.split("train"), ds.split_labels("train")
     n_classes = int(ds.n_classes or int(y.max()) + 1)
@@ -86,26 +136,19 @@ def dataset_classifier(ds):
     path = None if folder is None else folder / f"{name[:24]}.safetensors"
     arch = {"in_channels": x.shape[1], "n_classes": n_classes}
     if path is not None and path.is_file():
-        try:
-            with safe_open(str(path), "pt") as f:
-                meta = f.metadata() or {}
-            if meta.get("key") == name:
-                net = EvalClassifier(**arch)
-                net.load_state_dict(load_file(str(path)))
-                net.eval()
-                net.meta = meta
-                return net
-        except Exception as e:   # truncated or foreign file: retrain, never trust it
-            warnings.warn(f"classifier cache {path} is damaged ({type(e).__name__}); retraining", stacklevel=2)
+        net = _load_cached(path, name, arch)
+        if net is not None:
+            return net
     net = train_classifier(x, y, n_classes)
     held, hy = getattr(ds, "heldout", None), ds.split_labels("heldout")
     acc = accuracy(net, ds.split("heldout"), hy) if held is not None and hy is not None else float("nan")
     net.meta = {"key": name, "arch": json.dumps(arch), "heldout_accuracy": f"{acc:.4f}", "recipe": recipe()}
     if path is None:
         return net
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path), metadata=net.meta)
+    tensors = {k: v.contiguous() for k, v in net.state_dict().items()}
+    net.meta[DIGEST] = _digest(name, tensors)
+    try:   # atomic: a crash or a second process never leaves half a file under the key
+        write_atomic(path, lambda tmp: save_file(tensors, tmp, metadata=net.meta), by_name=True)
     except OSError as e:
         warnings.warn(f"cannot write the classifier cache {path}: {e}", stacklevel=2)
     return net
