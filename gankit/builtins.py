@@ -57,7 +57,11 @@ RECORDED = ("where a run's config.toml names it (its imports = [...]) and the mo
 
 
 def import_modules(names: list[str]) -> None:
-    """Import a user's component modules (by module name, or a path to a .py file)."""
+    """Import a user's component modules (by module name, or a path to a .py file), at their
+    word (a config they gave, --import, or a run folder's entries they trusted before): their
+    code is recorded as theirs, so the run folders that name it import it later."""
+    from gankit import trusted_imports
+    trusted_imports.trust(names)
     for name in names:
         if name.endswith(".py"):
             path = Path(name)

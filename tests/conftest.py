@@ -8,6 +8,8 @@ import torch
 def _cache_dir(tmp_path_factory):
     # feature and classifier caches of the suite live in a temporary folder, not ~/.cache
     os.environ["GANKIT_CACHE"] = str(tmp_path_factory.mktemp("gankit-cache"))
+    # and the record of the user's trusted imports (gankit/trusted_imports.py), not ~/.config
+    os.environ["GANKIT_CONFIG_DIR"] = str(tmp_path_factory.mktemp("gankit-config"))
 
 
 @pytest.fixture(autouse=True)

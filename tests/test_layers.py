@@ -23,6 +23,7 @@ FORBIDDEN = {
     "io": {"config", "registry", "data", "nets", "losses", "metrics", "report", "train", *TOP},
     "ops": {"config", "registry", "data", "nets", "losses", "metrics", "report", "train", *TOP},
     "streams": {"config", "registry", "data", "nets", "losses", "metrics", "report", "train", *TOP},
+    "trusted_imports": {"config", "registry", "data", "nets", "losses", "metrics", "report", "train", *TOP},
     "l1kernel": {"config", "registry", "data", "nets", "losses", "metrics", "report", "train", *TOP},
     "l1kernel_numba": {"config", "registry", "data", "nets", "losses", "metrics", "report", "train", *TOP},
     "kernels": {"config", "registry", "data", "nets", "losses", "metrics", "report", "train", *TOP},

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import tomllib
 
+from gankit import trusted_imports
 from gankit.io import write_text_atomic
 from gankit.runfolder.errors import RunFolderError, _Vanished
 
@@ -28,7 +29,25 @@ def read_config_file(folder) -> dict:
     if missing and folder.lock_path.is_file():
         raise RunFolderError(f"{path} is damaged: it lacks [{'], ['.join(missing)}], which "
                              f"gankit always writes (cut or emptied?){_recover(folder)}")
-    return raw
+    return _trusted_imports_only(raw, path)
+
+
+def _trusted_imports_only(raw: dict, path) -> dict:
+    """``raw`` without the imports whose code this user never imported with gankit: a folder
+    from elsewhere may name a module of its own, and importing runs it (gankit/trusted_imports.py)."""
+    imports = raw.get("imports")
+    if not isinstance(imports, list) or not all(isinstance(m, str) for m in imports):
+        return raw           # refused as a config error when it is read
+    left = trusted_imports.untrusted(imports)
+    if not left:
+        return raw
+    import shlex
+    import warnings
+    sets = " ".join(f"--import {shlex.quote(m)}" for m in left)
+    warnings.warn(f"{path} names imports {', '.join(map(repr, left))}, code that runs when imported and that "
+                  f"you have not imported with gankit before: not imported (components they register are "
+                  f"unknown); if you trust it: gankit {sets} COMMAND ...", stacklevel=3)
+    return {**raw, "imports": [m for m in imports if m not in left]}
 
 
 def _recover(folder) -> str:
