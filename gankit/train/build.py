@@ -124,6 +124,12 @@ def load_optimizer_state(opt: torch.optim.Optimizer, saved: dict):
     opt.load_state_dict(saved)
     for group, hyper in zip(opt.param_groups, own):
         group.update(hyper)
+    for group in opt.param_groups:    # torch checks the groups' sizes, not the moments' shapes
+        for p in group["params"]:
+            for k, v in opt.state.get(p, {}).items():
+                if isinstance(v, torch.Tensor) and v.dim() > 0 and v.shape != p.shape:
+                    raise ValueError(f"the optimizer state's {k} has shape {list(v.shape)}, its parameter "
+                                     f"{list(p.shape)}")
     if isinstance(opt, torch.optim.RMSprop):
         # momentum switched on: torch makes its buffer only for a parameter without state
         for group in opt.param_groups:

@@ -140,6 +140,9 @@ class RejectionSampler:
     def load_state_dict(self, state: dict):
         if "D" not in state:
             return
+        for k in ("M", "acceptance"):
+            if not isinstance(state.get(k), torch.Tensor) or state[k].numel() != 1:
+                raise ValueError(f"the rejection sampler's {k} is not one number")
         self.D.load_state_dict(state["D"])
         self.D.eval()
         self.M, self.acceptance = state["M"].cpu(), state["acceptance"].cpu()

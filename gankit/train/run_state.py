@@ -173,7 +173,9 @@ class RunState:
         if shapes:
             detail = "; ".join(f"{k} is {a} in the checkpoint, {b} here" for k, a, b in shapes[:3])
         else:
-            detail = " ".join(line.strip() for line in text.strip().splitlines()[:2])[:300].rsplit(" ", 1)[0]
+            detail = " ".join(line.strip() for line in text.strip().splitlines()[:2])
+            if len(detail) > 300:     # cut at a word: the key names of a short message stay whole
+                detail = detail[:300].rsplit(" ", 1)[0] + " ..."
         skip = ("train.", "eval.", "data.path", "data.root")
         changed = {k: v for k, v in config_changes(state.get("config") or {}, C.to_dict(self.cfg)).items()
                    if not k.startswith(skip)}
@@ -189,10 +191,15 @@ class RunState:
             why = ("the config is the checkpoint's, so the data changed since it was written"
                    + (f" (they hold {' in '.join(now)} now)" if now else "")
                    + (f", or the code of the imported module(s) {code} changed" if code else "")
-                   + "; restore them as they were, or train a new run")
+                   + ", or the file is damaged; restore them as they were, or train a new run")
         return f"the checkpoint does not fit this run's networks: {detail}; {why}"
 
     def load_state_dict(self, state: dict):
+        from gankit.runfolder.checkpoint_check import checkpoint_fault
+        fault = checkpoint_fault(state)
+        if fault:
+            raise RunError(f"the checkpoint is damaged: {fault}; put back a good one, or train anew "
+                           "into another folder (--out NEW)")
         missing = [k for k in self.modules if k not in state["models"]]
         missing += [k for k in self.optimizers if k not in state.get("optimizers", {})]
         if missing:
@@ -215,7 +222,12 @@ class RunState:
             saved = state.get("objective_ranks") or []
             if self.world.rank < len(saved) and saved[self.world.rank] is not None:
                 own_objective = {**own_objective, **saved[self.world.rank]}
-        self.objective.load_state_dict(own_objective)
+        try:
+            self.objective.load_state_dict(own_objective)
+        except (RuntimeError, ValueError, TypeError) as e:     # the objective's parts, damaged
+            raise RunError(f"the checkpoint is damaged: its objective state does not load "
+                           f"({' '.join(str(e).split())[:200]}); put back a good one, or train anew "
+                           "into another folder (--out NEW)") from None
         if "data_scale" in state:     # the statistics the nets were trained with, whatever the code now says
             self.scaler = PointScaler.from_state(state["data_scale"])
         self.step = int(state["step"])
