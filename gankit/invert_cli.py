@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from gankit.config import ConfigError
+from gankit.data.points import npy_shortfall
 
 MASKS = ("top", "bottom", "left", "right", "centre")
 NPY_MAGIC = b"\x93NUMPY"                            # how every file numpy.save writes begins
@@ -26,6 +27,8 @@ def _load_npy(p: Path, what: str) -> tuple[torch.Tensor, str]:
     if head != NPY_MAGIC:      # numpy would try it as a pickle and talk of allow_pickle
         raise ConfigError(f"{what} {p}: not a readable .npy array: it is not a numpy array file (a text "
                           f"file or another format named .npy?); {fix}")
+    if (short := npy_shortfall(p)) is not None:
+        raise ConfigError(f"{what} {p}: not a readable .npy array: it {short}; {fix}")
     try:
         a = np.load(p, allow_pickle=False)
     except (ValueError, OSError, EOFError) as e:

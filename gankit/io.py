@@ -9,6 +9,7 @@ import json
 import math
 import os
 import re
+import stat
 import tempfile
 import warnings
 import zipfile
@@ -210,18 +211,53 @@ def unjsonable(d: dict) -> dict:
 
 def append_jsonl(path: str | Path, record: dict):
     """Append one record as one line.  After a torn write (a full disk, a kill) the file ends
-    mid-line; the record then starts on a fresh line, so only the torn one is lost."""
+    mid-line; the record then starts on a fresh line, so only the torn one is lost.  A link or
+    anything but a regular file there is refused (``open_in_place``)."""
     line = json.dumps(jsonable(record)) + "\n"
     try:
-        with open(path, "ab+") as f:
+        with os.fdopen(open_in_place(path, os.O_RDWR | os.O_APPEND | os.O_CREAT), "ab+") as f:
             if f.tell() > 0:
                 f.seek(-1, os.SEEK_END)
                 if f.read(1) != b"\n":
                     line = "\n" + line
             f.write(line.encode())
+    except WriteError:
+        raise
     except OSError as e:     # a failed write names no file
         raise WriteError(e.errno, write_failure(e, "the file" if os.path.exists(path) else "the folder"),
                          str(path)) from e
+
+
+NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+LINKED = ("it is a symbolic link, and gankit writes this file only in place, never through a link "
+          "(it could lead out of the folder); replace the link by a copy of the file it points to, or remove it")
+NOT_REGULAR = "it is not a regular file (a FIFO, a device or a socket), and gankit writes only regular files; remove it"
+
+
+def open_in_place(path: str | Path, flags: int, mode: int = 0o666) -> int:
+    """A descriptor of ``path`` opened with ``flags`` (for files written in place: records
+    appended, the lock).  A symbolic link is never followed (one planted in a run folder would
+    have gankit extend or truncate a file outside it, such as a shell's start-up file) and a
+    FIFO or device never opened (a FIFO blocks): both raise WriteError saying so."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        st = None
+    if st is not None and stat.S_ISLNK(st.st_mode):
+        raise WriteError(errno.ELOOP, LINKED, str(path))
+    if st is not None and not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):
+        raise WriteError(errno.EINVAL, NOT_REGULAR, str(path))
+    try:     # O_NOFOLLOW and the fstat below: a link or FIFO put there since the lstat
+        fd = os.open(path, flags | NOFOLLOW | os.O_NONBLOCK, mode)
+    except OSError as e:
+        if e.errno == errno.ELOOP and os.path.islink(path):
+            raise WriteError(errno.ELOOP, LINKED, str(path)) from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise WriteError(errno.EINVAL, NOT_REGULAR, str(path))
+    os.set_blocking(fd, True)
+    return fd
 
 
 def jsonl_lines(path: Path):
@@ -270,7 +306,7 @@ def lock_file(path: Path) -> tuple[Path | None, str]:
     if key in _HELD:
         _HELD[key][1] += 1
         return key, ""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = open_in_place(path, os.O_RDWR | os.O_CREAT, 0o644)     # truncated below: never through a link
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -373,11 +409,13 @@ def check_writable(path: str | Path, hint: str = ""):
     a read-only drive, no permission.  Writes nothing (a missing file: its folder is checked)."""
     path = Path(path)
     try:
-        if path.exists():
-            os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
+        if os.path.lexists(path):
+            os.close(open_in_place(path, os.O_WRONLY | os.O_APPEND))
         elif not os.access(path.parent, os.W_OK):     # access() keeps no errno: ask the drive
             n = errno.EROFS if os.statvfs(path.parent).f_flag & os.ST_RDONLY else errno.EACCES
             raise OSError(n, os.strerror(n), str(path.parent))
+    except WriteError as e:      # a link or a FIFO there
+        raise WriteError(e.errno, e.strerror + hint, str(path)) from None
     except OSError as e:
         where = "the file" if path.exists() else "the folder"
         raise WriteError(e.errno, write_failure(e, where) + hint, str(path)) from None
@@ -404,12 +442,12 @@ def checksum_failure(path: Path) -> str | None:
     if not intact(path):
         return "truncated or empty"
     try:
-        with zipfile.ZipFile(path) as z:
+        with open_regular(path) as f, zipfile.ZipFile(f) as z:
             for info in z.infolist():
                 if info.CRC == 0:
                     continue
-                with z.open(info) as f:        # zipfile checks the CRC at the entry's end
-                    while f.read(2**20):
+                with z.open(info) as e:        # zipfile checks the CRC at the entry's end
+                    while e.read(2**20):
                         pass
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as e:
         return "its data do not match their checksums: " + (" ".join(str(e).split()) or type(e).__name__)
@@ -418,9 +456,30 @@ def checksum_failure(path: Path) -> str | None:
 
 def intact(path: Path) -> bool:
     """Whether a checkpoint file is whole: torch writes a zip archive whose directory sits at
-    the end, so a truncated or empty file has none (cheap: no tensors are read)."""
+    the end, so a truncated or empty file has none (cheap: no tensors are read).  Anything but a
+    regular file is not (``open_regular``)."""
     try:
-        with zipfile.ZipFile(path) as z:
+        with open_regular(path) as f, zipfile.ZipFile(f) as z:
             return bool(z.namelist())
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         return False
+
+
+def is_regular(path: str | Path) -> bool:
+    """Whether ``path`` is a regular file, or a link to one; looked at, never opened: a FIFO
+    blocks whoever opens it, and a device such as /dev/zero never ends."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def open_regular(path: str | Path):
+    """``path`` opened for reading in binary; OSError, without blocking, where it is not a
+    regular file (``is_regular``; checked on the opened file, so nothing swapped in since counts)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")

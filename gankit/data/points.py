@@ -5,6 +5,8 @@ a one-line message naming the row or the fix when they cannot be read as points.
 """
 from __future__ import annotations
 
+import math
+import os
 import warnings
 from pathlib import Path
 
@@ -13,6 +15,42 @@ import torch
 
 from gankit.config import ConfigError
 from gankit.data.base import Dataset, padded_box
+
+
+def _amount(n: int) -> str:
+    """A byte count as people read it: "64 bytes", "1.46 TiB"."""
+    if n < 1024:
+        return f"{n} bytes"
+    for unit in ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
+        n /= 1024
+        if n < 1024:
+            break
+    return f"{n:.3g} {unit}"
+
+
+def npy_shortfall(path: Path) -> str | None:
+    """What a .npy file's header declares and the file holds, in words, where it declares more
+    (a damaged or cut file, or a crafted header); else None.  Checked before np.load, which first
+    allocates what the header declares: (1e11, 2) float64 in a 192-byte file would end in "out of
+    memory".  A header numpy cannot parse is left to np.load to report."""
+    fmt = np.lib.format
+    try:
+        with open(path, "rb") as f:
+            version = fmt.read_magic(f)
+            # version 3.0 differs from 2.0 only in the header's encoding (UTF-8, for field names)
+            read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+            shape, _, dtype = read(f)
+            held = os.fstat(f.fileno()).st_size - f.tell()
+    except (OSError, ValueError, EOFError, SyntaxError):
+        return None
+    if dtype.hasobject:      # pickled objects: no size to check (np.load refuses them)
+        return None
+    declared = math.prod(shape) * dtype.itemsize
+    if declared <= held:
+        return None
+    return (f"declares {_amount(declared)} of data (shape {tuple(shape)}, {dtype}) but holds {_amount(held)}: "
+            "the file is damaged or cut")
+
 
 def _is_number(field: str) -> bool:
     try:
@@ -175,6 +213,9 @@ class PointsFile(Dataset):
         if p.suffix not in (".npy", ".csv"):
             raise ConfigError(f"data.path: {p.suffix!r} files are not supported; give a .npy array or "
                               "a .csv of comma-separated values, one point a row")
+        if p.suffix == ".npy" and (short := npy_shortfall(p)) is not None:
+            raise ConfigError(f"data.path: cannot read {str(p)!r} as numbers: it {short}; save the points "
+                              "again with numpy.save")
         names = None
         try:
             if p.suffix == ".npy":

@@ -37,8 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gankit.io import (TMP_SUFFIX, append_jsonl, check_writable, checksum_failure, intact, read_jsonl,
-                       save_atomic, save_npz_atomic, storage_refusal, write_text_atomic)
+from gankit.io import (TMP_SUFFIX, append_jsonl, check_writable, checksum_failure, intact, is_regular,
+                       read_jsonl, save_atomic, save_npz_atomic, storage_refusal, write_text_atomic)
 from gankit.runfolder.config_file import RECOVERED_CONFIG, read_config_file
 from gankit.runfolder.defaults import default_run_dir, gone_if_left_empty  # noqa: F401
 from gankit.runfolder.errors import RunFolderError, _Vanished
@@ -63,6 +63,7 @@ class RunFolder:
         self.path = Path(os.path.abspath(path))     # ".." collapsed, symlinks kept as given
         self._lock = WriterLock(self.path)
         self._checked: set[tuple] = set()      # (path, size, mtime) whose checksums matched
+        self._skipped: set[Path] = set()       # step files warned of as not regular files
 
     # ------------------------------------------------------------------ layout
     @property
@@ -280,10 +281,21 @@ class RunFolder:
 
     # ------------------------------------------------------------------ checkpoints
     def _numbered(self, folder: Path, ext: str) -> list[tuple[int, Path]]:
+        """The step_<n>.<ext> files of ``folder`` by step.  Those that are not regular files
+        (a FIFO would block every reader, a link to /dev/zero fill the memory) are skipped with
+        a warning, once per folder object: only looked at, never opened."""
         if not folder.is_dir():
             return []
-        found = [(int(m.group(1)), p) for p in folder.iterdir()
-                 if (m := STEP_FILE.match(p.name)) and m.group(2) == ext]
+        found = []
+        for p in folder.iterdir():
+            if not ((m := STEP_FILE.match(p.name)) and m.group(2) == ext):
+                continue
+            if is_regular(p):
+                found.append((int(m.group(1)), p))
+            elif os.path.lexists(p) and p not in self._skipped:     # else pruned since the listing
+                self._skipped.add(p)
+                warnings.warn(f"{p}: not a regular file (a FIFO, a device, a folder, or a link to one or to "
+                              "nothing); skipped: remove it, or put the real file there", stacklevel=3)
         return sorted(found)
 
     def checkpoints(self) -> list[tuple[int, Path]]:
