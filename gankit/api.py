@@ -209,7 +209,7 @@ def _evaluate(run, metrics, record, reference, source, log, strict=False) -> dic
         run.folder.check_records_writable(f"; {NO_RECORD} measures without recording")
     if metrics:      # refused before the line announcing them
         from gankit.metrics import refuse_not_applying
-        refuse_not_applying(names, run.dataset)
+        refuse_not_applying(names, run.dataset, run.eval_context())    # its classifier, if any
     if log:
         what = ", ".join(names) if names else "every metric that applies (eval.metrics is empty)"
         from gankit.metrics import draws_said

@@ -83,20 +83,25 @@ def _num(v, spec: str) -> str:
 
 
 def _summary(result: dict) -> str:
+    """The result in one line, escaped (a reused record's keys and values come from metrics.jsonl)."""
+    from gankit.data.text import printable
     parts = []
     if "modes_covered" in result:
-        parts.append(f"modes covered {result['modes_covered']}/{result['modes_total']}, "
-                     f"high quality {100 * result['hq_fraction']:.1f}%, "
-                     f"reverse KL {_num(result['reverse_kl'], '.3f')}")
+        hq = result.get("hq_fraction")
+        hq = f"{100 * hq:.1f}%" if isinstance(hq, (int, float)) and not isinstance(hq, bool) else str(hq)
+        parts.append(f"modes covered {result['modes_covered']}/{result.get('modes_total')}, "
+                     f"high quality {hq}, reverse KL {_num(result.get('reverse_kl'), '.3f')}")
     if "jsd" in result:
         parts.append(f"JSD {_num(result['jsd'], '.4f')} nats")
     if "stacked_modes" in result:
-        parts.append(f"Stacked MNIST modes {result['stacked_modes']}/{result['stacked_modes_total']}")
+        parts.append(f"Stacked MNIST modes {result['stacked_modes']}/{result.get('stacked_modes_total')}")
     if "classes_missing" in result:
-        parts.append(f"classes never generated {result['classes_missing']}")
+        n = result["classes_missing"]
+        # the count first: after the words it reads as a class's number
+        parts.append(f"{n} class{'' if n == 1 else 'es'} never generated")
     rest = [f"{k} {v:.4g}" for k, v in result.items()
             if isinstance(v, float) and k not in ("hq_fraction", "reverse_kl", "jsd")]
-    return "; ".join(parts + rest) or "no metric applies to this data"
+    return printable("; ".join(parts + rest) or "no metric applies to this data")
 
 
 # where the run's data are now (every command that opens a run); the temperature is for sampling

@@ -72,7 +72,34 @@ def reusable_eval(run, names, settings: dict) -> dict | None:
             found = r if config is not None and _sampling_config(config) == now else None
         elif kind == "drs":
             found = None
+    fault = _record_fault(found) if found is not None else None
+    if fault:
+        import warnings
+
+        from gankit.data.text import printable
+        warnings.warn(printable(f"the evaluation of step {run.step} in {run.folder.records_path} {fault}; "
+                                "not reused, measuring it again"), stacklevel=2)
+        return None
     return found
+
+
+def _record_fault(record: dict) -> str | None:
+    """Why an eval record's numbers are not what its metrics write (an edited or damaged file:
+    a dict where a count belongs, text where a number does), or None.  The same check as a
+    cached reference row's: reused, such a value would be printed and returned as the result."""
+    import math
+
+    from gankit.metrics.reference import _value_fault
+    for k, v in record.items():
+        if k in ("step", "kind", "source", "settings") or (isinstance(v, float) and math.isnan(v)):
+            continue       # a NaN written as NaN, not null, still reads as the NaN measured
+        try:
+            fault = _value_fault(k, v)
+        except OverflowError:    # an integer too large for a float: no measurement wrote it
+            fault = f"holds {k} = an integer of {len(str(v))} digits, not a value a measurement writes"
+        if fault:
+            return fault
+    return None
 
 
 def settings_read(names: list[str] | None) -> frozenset[str] | None:

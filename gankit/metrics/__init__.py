@@ -69,22 +69,25 @@ def _check_user_key(m, key: str, v):
         warnings.warn(f"{who}: output {key!r} is a {type(v).__name__}, not a number; return a float", stacklevel=3)
 
 
-def not_applying(m, dataset):
-    """The ConfigError of a metric named for data it does not apply to."""
+def not_applying(m, dataset, ctx=None):
+    """The ConfigError of a metric named for data it does not apply to.  A metric's ``needs`` may
+    be a function of the data (what is missing differs: image data, or their held-out split);
+    ``ctx``: the run's EvalContext, when at hand (see ``applying_said``)."""
     from gankit.config import ConfigError
-    why = f": it needs {m.needs}" if m.needs else f" ({m.help})"
+    needs = m.needs(dataset) if callable(m.needs) else m.needs
+    why = f": it needs {needs}" if needs else f" ({m.help})"
     return ConfigError(f"metric {m.name!r} does not apply to this data "
-                       f"({type(dataset).__name__}){why}; {applying_said(dataset)}")
+                       f"({type(dataset).__name__}){why}; {applying_said(dataset, ctx)}")
 
 
-def refuse_not_applying(names, dataset) -> None:
+def refuse_not_applying(names, dataset, ctx=None) -> None:
     """gankit's own metrics among ``names`` that do not apply to ``dataset``, refused before
     anything is announced or drawn (a user's applies is left to evaluate, which handles its errors)."""
     from gankit.registry import METRICS
     for n in names or []:
         m = METRICS.build(n, where="eval.metrics")
         if not _user(m) and not m.applies(dataset):
-            raise not_applying(m, dataset)
+            raise not_applying(m, dataset, ctx)
 
 
 class EvaluationStopped(Exception):
@@ -122,7 +125,7 @@ def evaluate(ctx, names: list[str] | None = None, named: bool | None = None, sto
             continue
         if not ok:
             if names:
-                raise not_applying(m, ctx.dataset)
+                raise not_applying(m, ctx.dataset, ctx)
             continue
         todo.append(m)
     from gankit.metrics.base import NotForThisRun, TooFewSamples
@@ -203,12 +206,24 @@ def draws_said(names: list[str] | None, dataset, settings) -> str:
     return "; ".join(said)
 
 
-def applying_said(dataset) -> str:
+# gankit's metrics that measure a part of the run, not its samples: the EvalContext field each
+# reads, None for a run without that part (classify: an objective without a classifier)
+RUN_PARTS = {"classify": "classify"}
+
+
+def applying_said(dataset, ctx=None) -> str:
     """"metrics that apply to this data: a, b, ..." (gankit's own and plug-ins whose check
-    passes), for the messages that refuse one that does not."""
+    passes), for the messages that refuse one that does not.  ``ctx``: the run's EvalContext;
+    with it, a metric of RUN_PARTS the run lacks the part for is left out (named, it would fail)."""
     from gankit.registry import METRICS
-    names = [e.name for e in METRICS.entries() if _applies(e.factory(), dataset)]
+    names = [e.name for e in METRICS.entries() if _applies(e.factory(), dataset) and not _lacks_part(e.factory(), ctx)]
     return "metrics that apply to this data: " + (", ".join(names) if names else "none")
+
+
+def _lacks_part(m, ctx) -> bool:
+    """Whether the run of ``ctx`` lacks the part gankit's metric ``m`` measures (RUN_PARTS)."""
+    part = RUN_PARTS.get(m.name)
+    return ctx is not None and part is not None and not _user(m) and getattr(ctx, part, None) is None
 
 
 def _applies(m, dataset) -> bool:

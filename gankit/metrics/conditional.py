@@ -134,8 +134,10 @@ def _within_class(ctx):
     n, k = ctx.settings.n_samples, len(ds.classes)
     if n // k < WITHIN_MIN:
         # the same count the warning below asks for when real samples run short: one hint that works
+        each = ("fewer than one each" if n < k else f"{n // k} each" if n % k == 0
+                else f"{n // k} or {n // k + 1} each")      # as _classes deals them out
         raise _too_few(f"within_class: no class had {WITHIN_MIN} or more samples of each kind "
-                       f"({n} samples over {k} classes: {max(1, n // k)} each)",
+                       f"({n} sample{'' if n == 1 else 's'} over {k} classes: {each})",
                        _enough_for_every_class(ds, 4 * WITHIN_MIN))
     y = _classes(ctx, n, "within_class")
     x = ctx.generate(len(y), "within_class", y=y)

@@ -166,8 +166,13 @@ def _image(ds):
     return getattr(ds, "kind", None) == "image"
 
 
-HELD_NEEDS = (f"a held-out split of the images (data.holdout > 0 and at least {MIN_HOLDOUT_IMAGES} images; "
-              "a smaller folder keeps every image for training)")
+_HELD = (f"a held-out split of the images (data.holdout > 0 and at least {MIN_HOLDOUT_IMAGES} images; "
+         "a smaller folder keeps every image for training)")
+
+
+def held_needs(ds) -> str:
+    """What parzen and memorisation need, said for ``ds``: on points or text no data.holdout helps."""
+    return _HELD if _image(ds) else f"image data, with {_HELD}"
 
 
 def _held(ds):
@@ -274,7 +279,7 @@ def _stacked(ctx):
                  {"parzen_ll": Output("Parzen log-likelihood (nats)", "higher", ".1f"),
                   "parzen_se": Output("Parzen standard error", None, ".1f"),
                   "parzen_sigma": Output("Parzen sigma", None, ".3f")}, reads=("parzen_centres",),
-                 needs=HELD_NEEDS)
+                 needs=held_needs)
 def _parzen(ctx):
     # parzen_ll.py: 10,000 samples as centres, sigma by the mean log-likelihood of a validation
     # set cut from the training images (MNIST: images 50,000-60,000, a sixth of them), the
@@ -299,7 +304,7 @@ def _parzen(ctx):
                   "nn_train": Output("median copy distance of samples", None, ".3f"),
                   "nn_heldout": Output("median copy distance of held-out images", None, ".3f"),
                   "nn_ratio": Output("copy distance, samples / held-out (1 = as new as unseen data)", None, ".3f"),
-                  "copy_tau": Output("copy threshold", None, ".3f")}, reads=("n_samples",), needs=HELD_NEEDS)
+                  "copy_tau": Output("copy threshold", None, ".3f")}, reads=("n_samples",), needs=held_needs)
 def _memorisation(ctx):
     from gankit.metrics.feature_nets import feature_cache, tensor_hash
     from gankit.metrics.memorisation import heldout_distance, memorisation as tolerant

@@ -83,6 +83,8 @@ def _c2st(ctx):
                   "ndb_js": Output("JS of the bin histograms", "lower", ".4f")}, reads=SAMPLES)
 def _ndb(ctx):
     real, fake = pair(ctx)
+    if min(len(real), len(fake)) < 4:     # before the distinct points: one sample is one point too
+        raise TooFewSamples(f"ndb: need 4 or more points in each set, got {len(real)} and {len(fake)}")
     # no more bins than distinct points: a file's repeated rows leave k-means fewer clusters than
     # asked, and the bins it cannot fill would hold no real point to compare with
     distinct = len(torch.unique(real, dim=0))

@@ -194,8 +194,12 @@ def to_json(data: dict) -> str:
 
 
 def to_text(data: dict) -> str:
-    names = [r["name"] for r in data["runs"]]
-    keys = [m["key"] for m in data["metrics"]] + [d["key"] for d in data["config_diff"]]
+    """The comparison as a table for a terminal: what comes from the run folders (their names,
+    record keys, texts, config values) escaped as text samples are (a terminal acts on control
+    characters: colours, title changes), before the columns are measured."""
+    from gankit.data.text import printable
+    names = [printable(r["name"]) for r in data["runs"]]
+    keys = [printable(m["key"]) for m in data["metrics"]] + [printable(d["key"]) for d in data["config_diff"]]
     w = max([len("eval step")] + [len(k) for k in keys])
     cw = [max(len(n), 12) for n in names]
 
@@ -209,25 +213,26 @@ def to_text(data: dict) -> str:
     lines.append(row("eval step", ["none" if r["eval_step"] is None else str(r["eval_step"])
                                    for r in data["runs"]]))
     for m in data["metrics"]:
-        cells = [s + (" *" if i in m["best"] else "") for i, s in enumerate(m["shown"])]
-        lines.append(row(m["key"], cells, {"higher": "  (higher is better)",
-                                           "lower": "  (lower is better)"}.get(m["better"], "")))
+        cells = [printable(s) + (" *" if i in m["best"] else "") for i, s in enumerate(m["shown"])]
+        lines.append(row(printable(m["key"]), cells, {"higher": "  (higher is better)",
+                                                      "lower": "  (lower is better)"}.get(m["better"], "")))
     if not data["metrics"]:
         lines.append("no evaluation recorded in these runs (gankit eval RUN records one)")
     elif data.get("note", "").startswith("no value is marked better"):
-        lines.append(f"* {data['note']}")
+        lines.append(f"* {printable(data['note'])}")
     else:
         lines.append(f"* the better value (ties within {MI.TIE_REL_TOL:g} relative: each; none when all tie)")
         if data.get("note"):
-            lines.append(f"* {data['note']}")
+            lines.append(f"* {printable(data['note'])}")
     for r in data["runs"]:
         if r.get("other_temperatures"):
-            lines.append(f"{r['name']}: evaluations at generator.temperature "
+            lines.append(f"{printable(r['name'])}: evaluations at generator.temperature "
                          f"{', '.join(f'{t:g}' for t in r['other_temperatures'])} left out (it samples at "
                          f"{r['temperature']:g}; its report shows them apart)")
     if data["config_diff"]:
         lines += ["", "config differences:"]
-        lines += [row(d["key"], ["-" if v is None else json.dumps(v, ensure_ascii=False) for v in d["values"]])
+        lines += [row(printable(d["key"]), ["-" if v is None else printable(json.dumps(v, ensure_ascii=False))
+                                            for v in d["values"]])
                   for d in data["config_diff"]]
     else:
         lines.append("configs: identical")
