@@ -37,19 +37,25 @@ CASES = ["G a list", "step a string", "config a string", "rng missing", "rng 3 b
 
 
 @pytest.mark.parametrize("how", CASES)
-def test_a_checkpoint_of_odd_parts_is_refused_in_one_line(tmp_path, tiny_run_dir, how):
+def test_a_checkpoint_of_odd_parts_is_skipped_or_refused_in_one_line(tmp_path, tiny_run_dir, how):
+    """Parts no gankit checkpoint holds: skipped as unreadable, the one before taken; moments of
+    another shape (seen only against the optimizer): refused in one line."""
     run_dir = tmp_path / "r"
     shutil.copytree(tiny_run_dir, run_dir)
-    newest = sorted((run_dir / "checkpoints").glob("step_*.pt"))[-1]
+    older, newest = sorted((run_dir / "checkpoints").glob("step_*.pt"))[-2:]
     state = torch.load(newest, weights_only=True)
     assert checkpoint_fault(state) is None
     torch.save(_damage(state, how), newest)
-    if how != "moment of another shape":
-        assert checkpoint_fault(state)
-    with pytest.raises(RunError) as e:
-        Run.open(run_dir).close()
-    msg = str(e.value)
-    assert "\n" not in msg and ("damaged" in msg), msg
+    if how == "moment of another shape":
+        with pytest.raises(RunError) as e:
+            Run.open(run_dir).close()
+        assert "\n" not in str(e.value) and "damaged" in str(e.value), str(e.value)
+        return
+    assert checkpoint_fault(state)
+    with pytest.warns(UserWarning, match=f"skipped unreadable {newest.name}"):
+        run = Run.open(run_dir)
+    assert run.step == int(older.stem.split("_")[1])
+    run.close()
 
 
 def test_a_short_missing_key_message_keeps_its_key_name(tmp_path, tiny_run_dir):
@@ -62,3 +68,15 @@ def test_a_short_missing_key_message_keeps_its_key_name(tmp_path, tiny_run_dir):
     torch.save(state, newest)
     with pytest.raises(RunError, match=f'Missing key\\(s\\) in state_dict: "{key}"'):
         Run.open(run_dir).close()
+
+
+def test_an_older_good_checkpoint_is_taken_and_resume_sets_the_odd_one_aside(tmp_path, tiny_run_dir):
+    run_dir = tmp_path / "r"
+    shutil.copytree(tiny_run_dir, run_dir)
+    older, newest = sorted((run_dir / "checkpoints").glob("step_*.pt"))[-2:]
+    state = torch.load(newest, weights_only=True)
+    torch.save(_damage(state, "step a string"), newest)
+    with pytest.warns(UserWarning, match=f"skipped unreadable {newest.name} .*its step is '30'"):
+        run = Run.open(run_dir)
+    assert run.step == int(older.stem.split("_")[1])
+    run.close()

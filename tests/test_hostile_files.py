@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 import numpy as np
 import pytest
+import torch
 
 from gankit.config import ConfigError
 from gankit.io import WriteError, append_jsonl, intact, write_text_atomic
@@ -88,7 +89,8 @@ def test_records_still_append_to_a_regular_file_and_atomic_writes_replace_a_link
 # ------------------------------------------------------------------ checkpoints and snapshots
 def _folder_with_checkpoint(tmp_path) -> RunFolder:
     folder = RunFolder(tmp_path / "run")
-    folder.save_checkpoint({"models": {}, "step": 10}, 10, keep=3)
+    folder.save_checkpoint({"models": {"G": {"w": torch.zeros(1)}}, "step": 10, "rng": {"torch": torch.get_rng_state()}},
+                           10, keep=3)
     return folder
 
 

@@ -215,7 +215,10 @@ def _value_fault(key: str, v) -> str | None:
     from gankit.metrics.base import output_info
 
     def number(x):
-        return x is None or x in ("inf", "-inf") or (isinstance(x, (int, float)) and math.isfinite(x))
+        try:
+            return x is None or x in ("inf", "-inf") or (isinstance(x, (int, float)) and math.isfinite(x))
+        except OverflowError:       # an integer of hundreds of digits: no measurement writes one
+            return False
 
     def scalar(x):
         return x is None or isinstance(x, (bool, int, float, str))

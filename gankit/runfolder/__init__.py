@@ -39,6 +39,7 @@ import numpy as np
 
 from gankit.io import (TMP_SUFFIX, append_jsonl, check_writable, checksum_failure, intact, is_regular,
                        read_jsonl, save_atomic, save_npz_atomic, storage_refusal, write_text_atomic)
+from gankit.runfolder.checkpoint_check import checkpoint_fault
 from gankit.runfolder.config_file import RECOVERED_CONFIG, read_config_file
 from gankit.runfolder.defaults import default_run_dir, gone_if_left_empty  # noqa: F401
 from gankit.runfolder.errors import RunFolderError, _Vanished
@@ -345,8 +346,8 @@ class RunFolder:
                 continue
             try:
                 state = self.load_file(path)
-                if not isinstance(state, dict) or "models" not in state:
-                    raise ValueError("not a gankit checkpoint")
+                if (fault := checkpoint_fault(state)) is not None:    # valid CRCs, parts gankit never writes
+                    raise ValueError(fault)
             except Exception as e:  # truncated, empty or not a checkpoint: try the one before
                 if not path.exists():    # pruned (or set aside) by the training writing this run
                     raise _Vanished(path.name) from None
