@@ -132,3 +132,7 @@ def test_classify_is_not_offered_to_a_run_whose_objective_has_no_classifier(tmp_
         api.evaluate(path, ["stacked_modes"], record=False, reference=False)
     listed = str(e.value).split("metrics that apply to this data:")[1]
     assert "classify" not in [n.strip() for n in listed.split(",")] and "class_hist" in listed
+    with pytest.raises(C.ConfigError, match="metrics that apply to this data") as e:     # a new run's refusal
+        Run.create(C.load("mnist-dcgan", TINY_IMG + ["data.name=digits8x8", 'eval.metrics=["modes"]']), tmp_path / "n")
+    listed = str(e.value).split("metrics that apply to this data:")[1].rstrip(")")
+    assert "classify" not in [n.strip() for n in listed.split(",")] and "class_hist" in listed

@@ -54,7 +54,7 @@ class Metric:
     help: str
     outputs: dict[str, Output] = field(default_factory=dict)
     default: bool = True          # False: computed only when named (costly measures)
-    needs: str = ""               # what data it applies to, for the message when it does not
+    needs: str | Callable = ""    # what data it applies to (or dataset -> that), for the message when it does not
     # the eval settings (eval.* names, and protocols such as text_protocol) that change its
     # numbers: the report and compare weigh only these for them.  None (a plug-in that declares
     # nothing): every setting may, as gankit cannot tell
@@ -110,7 +110,7 @@ DRAWS = ("n_samples", "jsd_samples", "parzen_centres")
 
 
 def register_metric(name: str, applies: Callable[[object], bool], help: str,
-                    outputs: dict[str, Output] | None = None, default: bool = True, needs: str = "",
+                    outputs: dict[str, Output] | None = None, default: bool = True, needs: str | Callable = "",
                     reads: tuple[str, ...] | None = None):
     """Decorator: register ``fn(ctx) -> dict`` as metric ``name``; ``default=False`` leaves it
     out of "every metric that applies" (it runs when named).  ``reads``: the eval settings that

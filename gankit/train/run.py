@@ -18,6 +18,7 @@ from __future__ import annotations
 import signal
 import time
 import warnings
+from types import SimpleNamespace
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -235,7 +236,7 @@ class Run(RunSampling, RunEvaluation, RunState):
             from gankit.metrics import applying_said
             raise C.ConfigError(f"eval.metrics: {', '.join(map(repr, off))} cannot measure this data "
                                 f"({type(run.dataset).__name__}); drop {'it' if len(off) == 1 else 'them'} "
-                                f"({applying_said(run.dataset)})")
+                                f"({applying_said(run.dataset, SimpleNamespace(classify=run.classifier()))})")
         try:
             from gankit.metrics.images import check_feature_net
             from gankit.train.objective import RefuseAtTrainStart
