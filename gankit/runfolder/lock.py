@@ -6,7 +6,7 @@ import os
 import weakref
 from pathlib import Path
 
-from gankit.io import lock_file, lock_location, release_lock, write_failure
+from gankit.io import WriteError, lock_file, lock_location, release_lock, write_failure
 from gankit.runfolder.errors import RunFolderError
 
 LOCK_NAME = ".gankit.lock"
@@ -28,6 +28,8 @@ class WriterLock:
             self.folder.mkdir(parents=True, exist_ok=True)
             key, holder = lock_file(self.path)
             st = os.stat(self.path)
+        except WriteError as e:      # a link or a FIFO in the lock's place: its own message
+            raise RunFolderError(str(e)) from None
         except OSError as e:
             raise RunFolderError(f"cannot write {self.path}: {write_failure(e, 'the folder')}; training "
                                  "and drs write the run folder: copy it somewhere writable (cp -a RUN NEW) "
