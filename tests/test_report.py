@@ -506,3 +506,30 @@ def test_the_modes_table_reads_the_data_s_weights():
     assert "each mode's share of the data" in sec.paragraphs[0]
     even = _mode_section({"mode_counts": [5, 0]}, GaussianMixture([[0.0, 1.0], [1.0, 0.0]], 0.1))
     assert even.header[-2:] == ["share", "covered"] and even.rows[1][-1] == "MISSED"
+
+
+def test_a_snapshot_of_odd_arrays_leaves_a_note_not_a_traceback(tmp_path, tiny_run_dir):
+    """snapshots() checks only that a file unpacks and has a step: a grid of another shape
+    crashed the whole page (and so the live report of a training run)."""
+    import pytest
+
+    from gankit.report import write_report
+    run = _copy_to(tiny_run_dir, tmp_path / "r")
+    newest = sorted((run / "samples").glob("step_*.npz"))[-1]
+    arrays = dict(np.load(newest))
+    arrays["grid_shape"] = np.array([7, 7])
+    np.savez(newest, **arrays)
+    with pytest.warns(UserWarning, match="could not be drawn from .*samples .*move the odd file out"):
+        page = write_report(run).read_text()
+    assert "holds arrays this run does not write" in page
+
+
+def test_a_token_id_outside_the_vocabulary_is_refused_not_read_from_the_end():
+    import pytest
+
+    from gankit.data.text import TextDataset
+    ds = TextDataset.__new__(TextDataset)
+    ds.vocab, ds.end_id = ["<pad>", "<end>", "cat", "dog"], 1
+    assert ds.token_lists(np.array([[2, 3, 1, 0]])) == [["cat", "dog"]]
+    with pytest.raises(ValueError, match="token id -1 is outside the vocabulary of 4"):
+        ds.token_lists(np.array([[2, -1]]))

@@ -101,6 +101,8 @@ class TextDataset(Dataset):
             for i in row:
                 if i == self.end_id:
                     break
+                if not 0 <= i < len(self.vocab):    # a negative id would read the last word
+                    raise ValueError(f"token id {i} is outside the vocabulary of {len(self.vocab)}")
                 toks.append(self.vocab[i])
             out.append(toks)
         return out

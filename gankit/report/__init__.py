@@ -55,6 +55,23 @@ def _point_sections(dataset, snaps: list[dict], pack: int = 1) -> list:
                     png(fig, "samples, first two coordinates", wide=False), anchor="samples")]
 
 
+def _drawn(what: str, folder, draw, *args) -> list:
+    """``draw(*args)``'s sections; where the snapshots hold arrays of shapes or values no run
+    writes (a damaged or edited file: snapshots() checks only that each unpacks and has a step),
+    a section saying so instead of a traceback that loses the whole page."""
+    from gankit.report.page import Section
+    try:
+        return draw(*args)
+    except (ValueError, IndexError, TypeError, KeyError) as e:
+        import warnings
+        why = f"{type(e).__name__}: {' '.join(str(e).split())[:160]}"
+        note = (f"The {what} could not be drawn from {folder.samples_dir} ({why}): a snapshot there holds "
+                "arrays this run does not write (damaged or edited); move the odd file out and build the "
+                "report again.")
+        warnings.warn(note, stacklevel=3)
+        return [Section(what.capitalize(), [note], anchor="samples")]
+
+
 def _mode_section(last: dict, dataset):
     from gankit.report.page import Section
     counts = last["mode_counts"]
@@ -268,16 +285,16 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
 
     op = cfg.objective.params if isinstance(cfg.objective.params, dict) else {}
     pack = op.get("pack", 1) if isinstance(op.get("pack", 1), int) else 1
-    sections = _point_sections(dataset, snaps, pack)
+    sections = _drawn("samples", folder, _point_sections, dataset, snaps, pack)
     kind = getattr(dataset, "kind", None)
     if kind == "image":   # grids, z interpolation, nearest neighbours
         from gankit.report.images import image_sections
-        sections += image_sections(snaps)
+        sections += _drawn("image grids", folder, image_sections, snaps)
     if kind == "text":
         from gankit.report.text import text_sections
-        sections += text_sections(dataset, snaps)
+        sections += _drawn("text samples", folder, text_sections, dataset, snaps)
     from gankit.report.conditional import condition_sections
-    sections += condition_sections(dataset, snaps)
+    sections += _drawn("per-condition samples", folder, condition_sections, dataset, snaps)
 
     last = MI.final_eval(evals)
     sources = MI.final_sources(evals)
