@@ -26,14 +26,19 @@ def _train(tmp_path, preset, over, name="r"):
 
 def test_a_wasserstein_critic_with_the_matching_aware_term_is_refused_at_training(tmp_path):
     """E f(x, wrong c) has no lower bound: the critic fell to -2,650 in 1,500 steps, silently."""
-    run = Run.create(C.load("wgan-gp", SMALL + COND), tmp_path / "r")
+    cfg = C.load("wgan-gp", SMALL + COND)
     with pytest.raises(C.ConfigError) as e:
-        run.train()
-    run.close()
+        Run.create(cfg, tmp_path / "r")         # a new run: before its folder is written
+    assert not (tmp_path / "r").exists()
     msg = str(e.value)
     assert "\n" not in msg and msg.startswith("condition.mismatch_weight=1 with loss.name=wgan")
     assert "condition.mismatch_weight=0" in msg and "loss.name=hinge" in msg
-    Run.open(tmp_path / "r", load=False).close()          # such a run still opens to evaluate
+    (tmp_path / "old").mkdir()               # a run trained before the check: opens to evaluate
+    (tmp_path / "old" / "config.toml").write_text(C.dumps_toml(cfg))
+    run = Run.open(tmp_path / "old", load=False)
+    with pytest.raises(C.ConfigError, match="condition.mismatch_weight=1 with loss.name=wgan"):
+        run.train()
+    run.close()
 
 
 @pytest.mark.parametrize("fix", [["condition.mismatch_weight=0"], ['loss.name="hinge"'],

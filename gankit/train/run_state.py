@@ -224,6 +224,8 @@ class RunState:
                 own_objective = {**own_objective, **saved[self.world.rank]}
         try:
             self.objective.load_state_dict(own_objective)
+        except C.ConfigError:       # its own clear message (the data's vocabulary changed)
+            raise
         except (RuntimeError, ValueError, TypeError) as e:     # the objective's parts, damaged
             raise RunError(f"the checkpoint is damaged: its objective state does not load "
                            f"({' '.join(str(e).split())[:200]}); put back a good one, or train anew "
