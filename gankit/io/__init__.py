@@ -4,15 +4,12 @@ No gankit imports."""
 from __future__ import annotations
 
 import errno
-import fcntl
 import json
 import math
 import os
 import re
-import stat
 import tempfile
 import warnings
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -228,38 +225,6 @@ def append_jsonl(path: str | Path, record: dict):
                          str(path)) from e
 
 
-NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-LINKED = ("it is a symbolic link, and gankit writes this file only in place, never through a link "
-          "(it could lead out of the folder); replace the link by a copy of the file it points to, or remove it")
-NOT_REGULAR = "it is not a regular file (a FIFO, a device or a socket), and gankit writes only regular files; remove it"
-
-
-def open_in_place(path: str | Path, flags: int, mode: int = 0o666) -> int:
-    """A descriptor of ``path`` opened with ``flags`` (for files written in place: records
-    appended, the lock).  A symbolic link is never followed (one planted in a run folder would
-    have gankit extend or truncate a file outside it, such as a shell's start-up file) and a
-    FIFO or device never opened (a FIFO blocks): both raise WriteError saying so."""
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        st = None
-    if st is not None and stat.S_ISLNK(st.st_mode):
-        raise WriteError(errno.ELOOP, LINKED, str(path))
-    if st is not None and not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):
-        raise WriteError(errno.EINVAL, NOT_REGULAR, str(path))
-    try:     # O_NOFOLLOW and the fstat below: a link or FIFO put there since the lstat
-        fd = os.open(path, flags | NOFOLLOW | os.O_NONBLOCK, mode)
-    except OSError as e:
-        if e.errno == errno.ELOOP and os.path.islink(path):
-            raise WriteError(errno.ELOOP, LINKED, str(path)) from None
-        raise
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise WriteError(errno.EINVAL, NOT_REGULAR, str(path))
-    os.set_blocking(fd, True)
-    return fd
-
-
 def jsonl_lines(path: Path):
     """(line number, line, parsed value or None where it does not parse) for each non-empty line
     of a JSONL file: records are separated by \n only (json.dumps never writes one inside a
@@ -291,67 +256,6 @@ def read_jsonl(path: str | Path) -> list[dict]:
 # ------------------------------------------------------------------ one writer per folder
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
-
-# run folders this process holds the lock of: resolved path -> [fd, holders].  flock locks
-# belong to an open file, so two opens in one process would block each other; a process
-# takes the lock once and shares it between its RunFolder objects.
-_HELD: dict[Path, list] = {}
-
-
-def lock_file(path: Path) -> tuple[Path | None, str]:
-    """Take an exclusive flock on ``path`` for this process (shared by its callers): (key for
-    ``release_lock``, ""), or (None, the holder's PID as written in the file) when another
-    process holds it.  A killed holder's lock is dropped by the kernel."""
-    key = Path(path).resolve()
-    if key in _HELD:
-        _HELD[key][1] += 1
-        return key, ""
-    fd = open_in_place(path, os.O_RDWR | os.O_CREAT, 0o644)     # truncated below: never through a link
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-        os.close(fd)
-        return None, pid
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-    _HELD[key] = [fd, 1]
-    return key, ""
-
-
-def lock_holder(path: Path) -> str | None:
-    """The PID of another process holding the lock ``lock_file`` takes on ``path``, else None
-    (free, missing, or held by this process).  Probes with a shared lock: writes nothing."""
-    path = Path(path)
-    if path.resolve() in _HELD or not path.is_file():
-        return None
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-    finally:
-        os.close(fd)             # closing drops a shared lock we took
-    return None
-
-
-def release_lock(key: Path):
-    """Drop this process's hold of a lock taken by ``lock_file``."""
-    held = _HELD.get(key)
-    if held is None:
-        return
-    held[1] -= 1
-    if held[1] <= 0:
-        del _HELD[key]
-        try:
-            os.ftruncate(held[0], 0)
-        except OSError:
-            pass
-        os.close(held[0])   # closing the file drops the flock
-
 
 def os_error_cause(e: BaseException | None, errnos=None) -> OSError | None:
     """The OSError behind ``e`` (itself, or in its cause/context chain: torch.save reports a
@@ -421,65 +325,7 @@ def check_writable(path: str | Path, hint: str = ""):
         raise WriteError(e.errno, write_failure(e, where) + hint, str(path)) from None
 
 
-def lock_location(key: Path) -> str | None:
-    """Where the lock file this process holds under ``key`` (``lock_file``) is now: its path,
-    followed through a rename of its folder, or None where the system cannot say (it may end
-    in " (deleted)")."""
-    held = _HELD.get(key)
-    if held is None:
-        return None
-    try:
-        return os.readlink(f"/proc/self/fd/{held[0]}")     # Linux; elsewhere nothing to follow
-    except OSError:
-        return None
-
-
-def checksum_failure(path: Path) -> str | None:
-    """Why a checkpoint's zip archive is damaged, or None: "truncated or empty" without its
-    directory, else the entry that does not match its CRC-32 (bytes overwritten inside the file,
-    its directory whole).  Reads the whole file once (about 20 ms for 50 MB from the page cache);
-    entries written without a checksum (CRC 0: torch's ``set_crc32_options(False)``) are not checked."""
-    if not intact(path):
-        return "truncated or empty"
-    try:
-        with open_regular(path) as f, zipfile.ZipFile(f) as z:
-            for info in z.infolist():
-                if info.CRC == 0:
-                    continue
-                with z.open(info) as e:        # zipfile checks the CRC at the entry's end
-                    while e.read(2**20):
-                        pass
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as e:
-        return "its data do not match their checksums: " + (" ".join(str(e).split()) or type(e).__name__)
-    return None
-
-
-def intact(path: Path) -> bool:
-    """Whether a checkpoint file is whole: torch writes a zip archive whose directory sits at
-    the end, so a truncated or empty file has none (cheap: no tensors are read).  Anything but a
-    regular file is not (``open_regular``)."""
-    try:
-        with open_regular(path) as f, zipfile.ZipFile(f) as z:
-            return bool(z.namelist())
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-        return False
-
-
-def is_regular(path: str | Path) -> bool:
-    """Whether ``path`` is a regular file, or a link to one; looked at, never opened: a FIFO
-    blocks whoever opens it, and a device such as /dev/zero never ends."""
-    try:
-        return stat.S_ISREG(os.stat(path).st_mode)
-    except (OSError, ValueError):
-        return False
-
-
-def open_regular(path: str | Path):
-    """``path`` opened for reading in binary; OSError, without blocking, where it is not a
-    regular file (``is_regular``; checked on the opened file, so nothing swapped in since counts)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise OSError(errno.EINVAL, "not a regular file", str(path))
-    os.set_blocking(fd, True)
-    return os.fdopen(fd, "rb")
+# the parts that live in their own modules, under the names every caller imports them by
+from gankit.io.files import (LINKED, NOFOLLOW, NOT_REGULAR, checksum_failure, intact, is_regular,  # noqa: E402,F401
+                             open_in_place, open_regular)
+from gankit.io.locks import lock_file, lock_holder, lock_location, release_lock  # noqa: E402,F401

@@ -1,0 +1,81 @@
+"""One writer per run folder: an flock on its lock file, taken once per process."""
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+from gankit.io.files import open_in_place
+
+# run folders this process holds the lock of: resolved path -> [fd, holders].  flock locks
+# belong to an open file, so two opens in one process would block each other; a process
+# takes the lock once and shares it between its RunFolder objects.
+_HELD: dict[Path, list] = {}
+
+
+def lock_file(path: Path) -> tuple[Path | None, str]:
+    """Take an exclusive flock on ``path`` for this process (shared by its callers): (key for
+    ``release_lock``, ""), or (None, the holder's PID as written in the file) when another
+    process holds it.  A killed holder's lock is dropped by the kernel."""
+    key = Path(path).resolve()
+    if key in _HELD:
+        _HELD[key][1] += 1
+        return key, ""
+    fd = open_in_place(path, os.O_RDWR | os.O_CREAT, 0o644)     # truncated below: never through a link
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        return None, pid
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    _HELD[key] = [fd, 1]
+    return key, ""
+
+
+def lock_holder(path: Path) -> str | None:
+    """The PID of another process holding the lock ``lock_file`` takes on ``path``, else None
+    (free, missing, or held by this process).  Probes with a shared lock: writes nothing."""
+    path = Path(path)
+    if path.resolve() in _HELD or not path.is_file():
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+    finally:
+        os.close(fd)             # closing drops a shared lock we took
+    return None
+
+
+def release_lock(key: Path):
+    """Drop this process's hold of a lock taken by ``lock_file``."""
+    held = _HELD.get(key)
+    if held is None:
+        return
+    held[1] -= 1
+    if held[1] <= 0:
+        del _HELD[key]
+        try:
+            os.ftruncate(held[0], 0)
+        except OSError:
+            pass
+        os.close(held[0])   # closing the file drops the flock
+
+
+def lock_location(key: Path) -> str | None:
+    """Where the lock file this process holds under ``key`` (``lock_file``) is now: its path,
+    followed through a rename of its folder, or None where the system cannot say (it may end
+    in " (deleted)")."""
+    held = _HELD.get(key)
+    if held is None:
+        return None
+    try:
+        return os.readlink(f"/proc/self/fd/{held[0]}")     # Linux; elsewhere nothing to follow
+    except OSError:
+        return None
