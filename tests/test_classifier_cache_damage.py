@@ -59,9 +59,17 @@ def _verifies_afterwards(ds, fresh, path, monkeypatch):
     assert [p.name for p in path.parent.iterdir()] == [path.name]     # no temp file left behind
 
 
+def _retrained(cached, monkeypatch, said: str):
+    ds, fresh, path = cached
+    with pytest.warns(UserWarning, match=f"classifier cache .* {said}; retraining it"):
+        net = OC.dataset_classifier(ds)
+    assert _weights_equal(net, fresh)
+    _verifies_afterwards(ds, fresh, path, monkeypatch)
+
+
 @pytest.mark.parametrize("fill", [b"\x7f", b"\x00"])
 def test_damaged_weight_bytes_are_retrained(cached, monkeypatch, fill):
-    ds, fresh, path = cached
+    path = cached[2]
     b = bytearray(path.read_bytes())
     start = 8 + struct.unpack("<Q", b[:8])[0]
     if fill == b"\x00":
@@ -70,33 +78,24 @@ def test_damaged_weight_bytes_are_retrained(cached, monkeypatch, fill):
         mid = start + (len(b) - start) // 2
         b[mid:mid + 4096] = fill * 4096
     path.write_bytes(bytes(b))
-    with pytest.warns(UserWarning, match=r"classifier cache .* is damaged \(digest mismatch\); retraining it"):
-        net = OC.dataset_classifier(ds)
-    assert _weights_equal(net, fresh)
-    _verifies_afterwards(ds, fresh, path, monkeypatch)
+    _retrained(cached, monkeypatch, r"is damaged \(digest mismatch\)")
 
 
 def test_a_cache_without_digest_is_retrained(cached, monkeypatch):
-    ds, fresh, path = cached
+    path = cached[2]
     with safe_open(str(path), "pt") as f:
         meta = f.metadata()
     old = {k: meta[k] for k in ("key", "arch", "heldout_accuracy", "recipe")}   # as gankit wrote it before digests
     save_file(load_file(str(path)), str(path), metadata=old)
-    with pytest.warns(UserWarning, match=r"classifier cache .* has no digest .*; retraining it"):
-        net = OC.dataset_classifier(ds)
-    assert _weights_equal(net, fresh)
-    _verifies_afterwards(ds, fresh, path, monkeypatch)
+    _retrained(cached, monkeypatch, "has no digest .*")
 
 
 def test_nan_weights_are_retrained_even_with_a_matching_digest(cached, monkeypatch):
-    ds, fresh, path = cached
+    path = cached[2]
     with safe_open(str(path), "pt") as f:
         meta = f.metadata()
     tensors = load_file(str(path))
     tensors["head.weight"][0, 0] = float("nan")
     meta[OC.DIGEST] = OC._digest(meta["key"], tensors)
     save_file(tensors, str(path), metadata=meta)
-    with pytest.warns(UserWarning, match=r"classifier cache .* holds NaN or inf in \['head.weight'\]; retraining it"):
-        net = OC.dataset_classifier(ds)
-    assert _weights_equal(net, fresh)
-    _verifies_afterwards(ds, fresh, path, monkeypatch)
+    _retrained(cached, monkeypatch, r"holds NaN or inf in \['head.weight'\]")
