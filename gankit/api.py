@@ -92,6 +92,9 @@ def train(config: str | Path | dict | None = None, out: str | Path | None = None
             given = [*listed, *(imports or [])]
             raw["imports"] = list(dict.fromkeys(str(Path(m).resolve()) if isinstance(m, str) and m.endswith(".py")
                                                 else m for m in given))
+            if all(isinstance(m, str) for m in raw["imports"]):    # the user's own config: their word
+                from gankit import trusted_imports
+                trusted_imports.given(raw["imports"])
         cfg = C.load(raw, overrides or [])
         from gankit.runfolder import default_run_dir, gone_if_left_empty
         made = None if out is not None else \

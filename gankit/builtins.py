@@ -61,6 +61,7 @@ def import_modules(names: list[str]) -> None:
     word (a config they gave, --import, or a run folder's entries they trusted before): their
     code is recorded as theirs, so the run folders that name it import it later."""
     from gankit import trusted_imports
+    names = [n for n in names if n not in trusted_imports.LEFT_OUT]    # a run folder's, not trusted
     trusted_imports.trust(names)
     for name in names:
         if name.endswith(".py"):

@@ -339,6 +339,8 @@ def _main(argv: list[str] | None) -> int:
     warnings.showwarning = _show_warning
     try:
         load_builtins()
+        from gankit import trusted_imports
+        trusted_imports.given(getattr(args, "imports", None) or [])
         import_modules(getattr(args, "imports", None) or [])
         _one_process_only(args)
         rc = args.fn(args)

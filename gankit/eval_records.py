@@ -40,6 +40,10 @@ def _resolved(config: dict) -> dict:
     """A session record's config with today's defaults for options added since it was written
     (an older run's record lacks them, and would never match); as recorded if it no longer loads."""
     from gankit import config as C
+    from gankit import trusted_imports
+    imports = config.get("imports") if isinstance(config, dict) else None
+    if isinstance(imports, list) and all(isinstance(m, str) for m in imports):   # read from disk: never run
+        trusted_imports.leave_out(imports, "a session record in metrics.jsonl")
     try:
         return C.to_dict(C.load(config, []))
     except Exception:

@@ -71,25 +71,70 @@ def _read() -> set[str]:
         return set()
 
 
+# the code this process imported at the user's word (also where the store cannot be written),
+# and the entries of run folders it leaves out (gankit.builtins.import_modules skips them)
+_SESSION: set[str] = set()
+LEFT_OUT: set[str] = set()
+
+
 def trust(entries: list[str]) -> None:
-    """Record the code of ``entries`` (imported at the user's word) as theirs.  A store that
-    cannot be written is no failure: the folder's later readers then ask for --import."""
+    """Record the code of ``entries`` (imported at the user's word) as theirs: one line each,
+    appended (processes started together each add theirs).  A store that cannot be written is
+    no failure: this process still trusts them, later ones ask for --import."""
     found = {where for where in map(locate, entries) if where}
-    known = _read()
-    if found <= known:
-        return
+    _SESSION.update(found)
+    new = found - _read()
     path = store_path()
-    if path is None:
+    if not new or path is None:
         return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(path, "".join(f"{line}\n" for line in sorted(known | found)))
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as f:
+            f.write("".join(f"{line}\n" for line in sorted(new)))
     except OSError:
         pass
+
+
+def given(entries: list[str]) -> None:
+    """The user's own word for ``entries`` (``--import``, a config they gave to train): trusted,
+    also where a run folder read earlier in this process had them left out."""
+    LEFT_OUT.difference_update(entries)
+    trust(entries)
+
+
+def _imported_here(entry: str, where: str) -> bool:
+    """Whether this process already runs the code ``entry`` resolves to (a script that imported
+    its module before opening a run): importing it again runs nothing new."""
+    name = Path(entry).stem if entry.endswith(".py") else entry.split(".")[0]
+    origin = getattr(sys.modules.get(name), "__file__", None)
+    try:
+        return origin is not None and str(Path(origin).resolve()) == where
+    except OSError:
+        return False
 
 
 def untrusted(entries: list[str]) -> list[str]:
     """The entries whose code this user never imported with gankit (an entry that resolves to
     nothing runs nothing: it stays, and its import says it cannot be found)."""
-    known = _read()
-    return [e for e in entries if (where := locate(e)) is not None and where not in known]
+    known = _read() | _SESSION
+    return [e for e in entries if (where := locate(e)) is not None and where not in known
+            and not _imported_here(e, where)]
+
+
+def leave_out(entries: list[str], named_in) -> list[str]:
+    """The untrusted ``entries`` a run folder's file ``named_in`` lists, left out of every
+    import in this process (said once each); the folder's own record of them is not changed."""
+    left = untrusted(entries)
+    new = [e for e in left if e not in LEFT_OUT]
+    LEFT_OUT.difference_update(entries)
+    LEFT_OUT.update(left)
+    if new:
+        import shlex
+        import warnings
+        sets = " ".join(f"--import {shlex.quote(m)}" for m in new)
+        warnings.warn(f"{named_in} names imports {', '.join(map(repr, new))}, code that runs when imported and "
+                      f"that you have not imported with gankit before: not imported (components they register "
+                      f"are unknown); if you trust it: gankit {sets} COMMAND ... (in Python: import it first)",
+                      stacklevel=3)
+    return left

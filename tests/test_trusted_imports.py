@@ -1,5 +1,6 @@
 """A run folder's imports run only where the user imported that code with gankit before
 (gankit/trusted_imports.py, gankit/runfolder/config_file.py)."""
+import re
 import shutil
 import sys
 
@@ -26,14 +27,15 @@ def test_a_folder_from_elsewhere_runs_none_of_its_code(tmp_path, tiny_run_dir, c
     evil = tmp_path / "evil.py"
     evil.write_text(MARKER_MODULE)
     run = _folder_naming(tmp_path, tiny_run_dir, str(evil))
-    with pytest.warns(UserWarning, match=r"names imports '.*evil\.py', code that runs when imported .* not "
-                                         r"imported .* if you trust it: gankit --import .*evil\.py COMMAND"):
-        assert main(["report", str(run)]) == 0
-        assert main(["compare", str(run), str(tiny_run_dir), "--text"]) == 0
-        assert main(["eval", str(run), "--no-record", "--metrics", "energy"]) == 0
-        from gankit import api
-        api.open_run(run).close()
+    assert main(["report", str(run)]) == 0
+    assert re.search(r"names imports '.*evil\.py', code that runs when imported .* not imported .* if you trust "
+                     r"it: gankit --import .*evil\.py COMMAND", capsys.readouterr().err)
+    assert main(["compare", str(run), str(tiny_run_dir), "--text"]) == 0
+    assert main(["eval", str(run), "--no-record", "--metrics", "energy"]) == 0
+    from gankit import api
+    api.open_run(run).close()
     assert not evil.with_suffix(".ran").exists()
+    assert "names imports" not in capsys.readouterr().err     # said once a process
     # the user's explicit yes: imported now, and from then on
     assert main(["--import", str(evil), "report", str(run)]) == 0
     assert evil.with_suffix(".ran").read_text() == "ran"
@@ -73,3 +75,52 @@ def test_the_users_own_imports_reopen_their_run(tmp_path, tiny_cli, monkeypatch)
         warnings.simplefilter("error")      # trusted at training: imported again, without a word
         assert main(["eval", str(tmp_path / "r"), "--no-record", "--metrics", "my_count"]) == 0
     assert "my_parts" in sys.modules
+
+
+def test_a_left_out_import_stays_in_the_folders_record_and_the_final_evaluation_runs_none(tmp_path, tiny_cli,
+                                                                                          monkeypatch, capsys):
+    """A resume with --set rewrote config.toml without the entry (lost for good), and the final
+    evaluation's look at the session records imported it anyway, then trusted it."""
+    (tmp_path / "theirs").mkdir()
+    (tmp_path / "theirs" / "extra_mod.py").write_text("X = 1\n")
+    monkeypatch.chdir(tmp_path / "theirs")
+    monkeypatch.setenv(trusted_imports.CONFIG_ENV, str(tmp_path / "their-cfg"))
+    run = tmp_path / "run"
+    assert main(["--import", "extra_mod", "train", "ring", "--out", str(run), *tiny_cli]) == 0
+    sys.modules.pop("extra_mod", None)
+    (tmp_path / "mine").mkdir()                   # the user's folder, a module of that name in it
+    (tmp_path / "mine" / "extra_mod.py").write_text(MARKER_MODULE)
+    monkeypatch.chdir(tmp_path / "mine")
+    monkeypatch.setenv(trusted_imports.CONFIG_ENV, str(tmp_path / "my-cfg"))
+    assert main(["train", "--resume", "--out", str(run), "--set", "train.steps=14"]) == 0
+    assert "names imports 'extra_mod'" in capsys.readouterr().err
+    assert not (tmp_path / "mine" / "extra_mod.ran").exists()
+    import tomllib
+    assert tomllib.loads((run / "config.toml").read_text())["imports"] == ["extra_mod"]
+    assert not (tmp_path / "my-cfg" / trusted_imports.STORE).exists()
+
+
+def _trust_one(args):
+    import os
+    os.environ[trusted_imports.CONFIG_ENV] = args[0]
+    trusted_imports.trust([args[1]])
+
+
+def test_processes_started_together_each_keep_their_entry(tmp_path, monkeypatch):
+    import multiprocessing
+    files = []
+    for i in range(8):
+        (tmp_path / f"m{i}.py").write_text("")
+        files.append(str(tmp_path / f"m{i}.py"))
+    with multiprocessing.get_context("fork").Pool(8) as pool:
+        pool.map(_trust_one, [(str(tmp_path / "cfg"), f) for f in files])
+    assert set((tmp_path / "cfg" / trusted_imports.STORE).read_text().splitlines()) == set(files)
+
+
+def test_the_users_word_holds_where_the_store_cannot_be_written(tmp_path, monkeypatch):
+    (tmp_path / "blocked").write_text("a file where the folder would be")
+    monkeypatch.setenv(trusted_imports.CONFIG_ENV, str(tmp_path / "blocked" / "cfg"))
+    (tmp_path / "mymod.py").write_text("")
+    monkeypatch.chdir(tmp_path)
+    trusted_imports.given(["mymod"])
+    assert trusted_imports.untrusted(["mymod"]) == []

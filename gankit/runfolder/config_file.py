@@ -33,21 +33,13 @@ def read_config_file(folder) -> dict:
 
 
 def _trusted_imports_only(raw: dict, path) -> dict:
-    """``raw`` without the imports whose code this user never imported with gankit: a folder
-    from elsewhere may name a module of its own, and importing runs it (gankit/trusted_imports.py)."""
+    """``raw``, its imports whose code this user never imported with gankit left out of this
+    process's imports (a folder from elsewhere may name a module of its own, and importing runs
+    it: gankit/trusted_imports.py).  The list itself stays: a resume writes it back whole."""
     imports = raw.get("imports")
-    if not isinstance(imports, list) or not all(isinstance(m, str) for m in imports):
-        return raw           # refused as a config error when it is read
-    left = trusted_imports.untrusted(imports)
-    if not left:
-        return raw
-    import shlex
-    import warnings
-    sets = " ".join(f"--import {shlex.quote(m)}" for m in left)
-    warnings.warn(f"{path} names imports {', '.join(map(repr, left))}, code that runs when imported and that "
-                  f"you have not imported with gankit before: not imported (components they register are "
-                  f"unknown); if you trust it: gankit {sets} COMMAND ...", stacklevel=3)
-    return {**raw, "imports": [m for m in imports if m not in left]}
+    if isinstance(imports, list) and all(isinstance(m, str) for m in imports):   # else a config error
+        trusted_imports.leave_out(imports, path)
+    return raw
 
 
 def _recover(folder) -> str:
