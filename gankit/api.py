@@ -70,6 +70,8 @@ def train(config: str | Path | dict | None = None, out: str | Path | None = None
     from gankit.train.run import Run
     _listed("overrides", overrides, '["train.steps=2000"]')
     _listed("imports", imports, '["my_parts.py"]')
+    from gankit import trusted_imports
+    trusted_imports.given(list(imports or []))      # the user's own word, also after a folder left them out
     import_modules(list(imports or []))
     if resume:
         if out is None:

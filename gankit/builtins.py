@@ -56,6 +56,27 @@ RECORDED = ("where a run's config.toml names it (its imports = [...]) and the mo
             "renamed, edit it there")
 
 
+def _import_file(name: str, path: Path) -> None:
+    """The file ``path`` itself as module ``name`` (the one the trust check looked at: an import
+    by name would take the first ``name``.py on sys.path, e.g. one in the working directory)."""
+    import importlib.util
+    have = sys.modules.get(name)
+    if have is not None:
+        here = getattr(have, "__file__", None)
+        if here is not None and Path(here).resolve() == path:
+            return
+        raise ConfigError(f"imports: {str(path)!r} would be module {name!r}, but a module of that name from "
+                          f"{here or 'elsewhere'} is already imported; rename one of the two files")
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+
+
 def import_modules(names: list[str]) -> None:
     """Import a user's component modules (by module name, or a path to a .py file), at their
     word (a config they gave, --import, or a run folder's entries they trusted before): their
@@ -64,17 +85,22 @@ def import_modules(names: list[str]) -> None:
     names = [n for n in names if n not in trusted_imports.LEFT_OUT]    # a run folder's, not trusted
     trusted_imports.trust(names)
     for name in names:
+        path = None
         if name.endswith(".py"):
             path = Path(name)
             if not path.is_file():
                 raise ConfigError(f"imports: {name!r} is not a file ({RECORDED})")
-            folder, name = str(path.resolve().parent), path.stem
+            path = path.resolve()
+            folder, name = str(path.parent), path.stem
             if folder not in sys.path:
-                sys.path.insert(0, folder)
+                sys.path.insert(0, folder)      # the module's own imports of files beside it
         elif "" not in sys.path and str(Path.cwd()) not in sys.path:
             sys.path.insert(0, str(Path.cwd()))    # as `python -m` would: the working directory
         try:
-            importlib.import_module(name)
+            if path is None:
+                importlib.import_module(name)
+            else:
+                _import_file(name, path)
         except ImportError as e:
             if e.name and e.name != name and not name.startswith(e.name + "."):   # the module ran; its import failed
                 raise ConfigError(f"imports: {name!r} imports {e.name!r}, which is not installed ({e}); "

@@ -75,12 +75,13 @@ def _read() -> set[str]:
 # and the entries of run folders it leaves out (gankit.builtins.import_modules skips them)
 _SESSION: set[str] = set()
 LEFT_OUT: set[str] = set()
+_UNRECORDED: set[str] = set()
 
 
 def trust(entries: list[str]) -> None:
     """Record the code of ``entries`` (imported at the user's word) as theirs: one line each,
     appended (processes started together each add theirs).  A store that cannot be written is
-    no failure: this process still trusts them, later ones ask for --import."""
+    said once: this process still trusts them, later ones will ask for --import."""
     found = {where for where in map(locate, entries) if where}
     _SESSION.update(found)
     new = found - _read()
@@ -89,11 +90,16 @@ def trust(entries: list[str]) -> None:
         return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)    # a link (dotfiles) is the user's
         with os.fdopen(fd, "a", encoding="utf-8") as f:
             f.write("".join(f"{line}\n" for line in sorted(new)))
-    except OSError:
-        pass
+    except OSError as e:
+        if not _UNRECORDED:
+            import warnings
+            warnings.warn(f"could not record the imported code {', '.join(sorted(new))} in {path} "
+                          f"({e.strerror or e}): later commands on runs that name it will ask for --import "
+                          f"(set {CONFIG_ENV} to a writable folder)", stacklevel=3)
+        _UNRECORDED.update(new)
 
 
 def given(entries: list[str]) -> None:
@@ -132,9 +138,16 @@ def leave_out(entries: list[str], named_in) -> list[str]:
     if new:
         import shlex
         import warnings
-        sets = " ".join(f"--import {shlex.quote(m)}" for m in new)
-        warnings.warn(f"{named_in} names imports {', '.join(map(repr, new))}, code that runs when imported and "
-                      f"that you have not imported with gankit before: not imported (components they register "
-                      f"are unknown); if you trust it: gankit {sets} COMMAND ... (in Python: import it first)",
+        known = _read() | _SESSION
+        said = []
+        for e in new:
+            where = locate(e)
+            stem = Path(where).parent.name if where.endswith("__init__.py") else Path(where).stem
+            yours = sorted(k for k in known if Path(k).stem == stem or Path(k).parent.name == stem)
+            said.append(f"{e!r} (here {where}" + (f", not the {yours[0]} you imported before" if yours else "") + ")")
+        sets = " ".join(f"--import {shlex.quote(locate(e) if e.endswith('.py') else e)}" for e in new)
+        warnings.warn(f"{named_in} names imports {', '.join(said)}: code that runs when imported and that you have "
+                      f"not imported with gankit before, so not imported (components they register are unknown); "
+                      f"if you trust that file: gankit {sets} COMMAND ... (in Python: import it first)",
                       stacklevel=3)
     return left

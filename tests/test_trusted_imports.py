@@ -28,8 +28,8 @@ def test_a_folder_from_elsewhere_runs_none_of_its_code(tmp_path, tiny_run_dir, c
     evil.write_text(MARKER_MODULE)
     run = _folder_naming(tmp_path, tiny_run_dir, str(evil))
     assert main(["report", str(run)]) == 0
-    assert re.search(r"names imports '.*evil\.py', code that runs when imported .* not imported .* if you trust "
-                     r"it: gankit --import .*evil\.py COMMAND", capsys.readouterr().err)
+    assert re.search(r"names imports '.*evil\.py' \(here .*evil\.py\): code that runs when imported .* not "
+                     r"imported .* if you trust that file: gankit --import .*evil\.py COMMAND", capsys.readouterr().err)
     assert main(["compare", str(run), str(tiny_run_dir), "--text"]) == 0
     assert main(["eval", str(run), "--no-record", "--metrics", "energy"]) == 0
     from gankit import api
@@ -117,10 +117,50 @@ def test_processes_started_together_each_keep_their_entry(tmp_path, monkeypatch)
     assert set((tmp_path / "cfg" / trusted_imports.STORE).read_text().splitlines()) == set(files)
 
 
-def test_the_users_word_holds_where_the_store_cannot_be_written(tmp_path, monkeypatch):
+def test_the_users_word_holds_where_the_store_cannot_be_written_and_that_is_said(tmp_path, monkeypatch):
     (tmp_path / "blocked").write_text("a file where the folder would be")
     monkeypatch.setenv(trusted_imports.CONFIG_ENV, str(tmp_path / "blocked" / "cfg"))
     (tmp_path / "mymod.py").write_text("")
     monkeypatch.chdir(tmp_path)
-    trusted_imports.given(["mymod"])
+    monkeypatch.setattr(trusted_imports, "_UNRECORDED", set())
+    with pytest.warns(UserWarning, match=r"could not record the imported code .*mymod\.py .* will ask for --import"):
+        trusted_imports.given(["mymod"])
     assert trusted_imports.untrusted(["mymod"]) == []
+
+
+def test_a_trusted_file_is_imported_itself_not_a_namesake_first_on_the_path(tmp_path, monkeypatch):
+    """The check looked at the file, the import took the first mymod.py on sys.path: a sent
+    folder's, from the working directory or PYTHONPATH."""
+    from gankit.builtins import import_modules
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "proj" / "mymod_t.py").write_text("WHO = 'mine'\n")
+    (tmp_path / "sent").mkdir()
+    (tmp_path / "sent" / "mymod_t.py").write_text(MARKER_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path / "proj"))    # on the path (PYTHONPATH), behind the sent folder
+    monkeypatch.syspath_prepend(str(tmp_path / "sent"))
+    monkeypatch.delitem(sys.modules, "mymod_t", raising=False)
+    import_modules([str(tmp_path / "proj" / "mymod_t.py")])
+    assert sys.modules["mymod_t"].WHO == "mine" and not (tmp_path / "sent" / "mymod_t.ran").exists()
+
+
+def test_the_warning_names_the_file_and_the_users_own_namesake(tmp_path, monkeypatch):
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "proj" / "parts_x.py").write_text("")
+    (tmp_path / "sent").mkdir()
+    (tmp_path / "sent" / "parts_x.py").write_text(MARKER_MODULE)
+    trusted_imports.trust([str(tmp_path / "proj" / "parts_x.py")])
+    monkeypatch.chdir(tmp_path / "sent")
+    with pytest.warns(UserWarning, match=rf"'parts_x' \(here {tmp_path}/sent/parts_x\.py, not the "
+                                         rf"{tmp_path}/proj/parts_x\.py you imported before\)"):
+        assert trusted_imports.leave_out(["parts_x"], "config.toml") == ["parts_x"]
+
+
+def test_api_imports_are_the_users_word_after_a_folder_left_them_out(tmp_path, monkeypatch, tiny):
+    from gankit import api
+    (tmp_path / "later_mod.py").write_text("LOADED = True\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delitem(sys.modules, "later_mod", raising=False)
+    api.train("ring", out=tmp_path / "r", overrides=tiny + ["train.steps=2"]).close()
+    trusted_imports.LEFT_OUT.add("later_mod")          # a folder read earlier in this process named it
+    api.train(out=tmp_path / "r", resume=True, overrides=["train.steps=3"], imports=["later_mod"]).close()
+    assert sys.modules["later_mod"].LOADED
