@@ -368,3 +368,28 @@ def test_a_progress_bar_that_cannot_be_written_never_stops_training(tmp_path, ti
     run = Run.create(C.load("ring", tiny + ["train.progress=true", "train.steps=60"]), tmp_path / "r")
     run.train().close()
     assert RunFolder(tmp_path / "r").checkpoints()[-1][0] == 60
+
+
+def test_a_run_started_again_in_its_folder_shows_none_of_the_old_runs_tensorboard_events(tmp_path, tiny):
+    """A run started again into the folder (records cleared: the old run died before a checkpoint)
+    kept the old run's events: two values at each step, and the old run's later steps."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from torch.utils.tensorboard import SummaryWriter
+    run = Run.create(C.load("ring", tiny + ["train.tensorboard=true", "train.steps=20"]), tmp_path / "r")
+    old = SummaryWriter(log_dir=str(run.folder.tensorboard_dir))     # what the dead run left
+    for step in range(10, 60, 10):
+        old.add_scalar("train/loss_d", 99.0, step)
+    old.close()
+    run.train().close()
+    ea = EventAccumulator(str(tmp_path / "r" / "tensorboard"), size_guidance={"scalars": 0})
+    ea.Reload()
+    assert [(e.step, e.value != 99.0) for e in ea.Scalars("train/loss_d")] == [(10, True), (20, True)]
+
+
+def test_the_stopped_note_names_the_checkpoint_a_resume_continues_from():
+    from gankit.report.progress import Progress, stopped_note
+    note = stopped_note(Progress(1100, 10.0, False, 1000), 1500, 250)
+    assert note == ("stopped at step 1100 of 1500: continue with gankit train --resume (from its checkpoint of "
+                    "step 1000: steps 1001-1100 are trained again)")
+    assert stopped_note(Progress(1000, 10.0, False, 1000), 1500, 250) == \
+        "stopped at step 1000 of 1500: continue with gankit train --resume"

@@ -64,7 +64,9 @@ def stopped_note(p: Progress, total: int, checkpoint_every: int) -> str:
     """The badge of a run stopped before train.steps: how to go on, honest about what is there."""
     where = f"stopped at step {p.step} of {total}"
     if p.checkpoint is not None:
-        return f"{where}: continue with gankit train --resume"
+        again = (f" (from its checkpoint of step {p.checkpoint}: steps {p.checkpoint + 1}-{p.step} are "
+                 "trained again)") if p.checkpoint < p.step else ""
+        return f"{where}: continue with gankit train --resume{again}"
     if not p.damaged and p.step < min(checkpoint_every, total):
         return (f"{where}, before its first checkpoint: nothing to resume; start it again "
                 "(if it failed, with the fix its error named)")

@@ -109,9 +109,11 @@ class TensorBoardWriter:
         from gankit import config as C
         self.run = run
         # purge_step: a resumed run replaces the events written after its checkpoint; those of the
-        # checkpoint's own step stay (TensorBoard drops events at steps >= purge_step)
+        # checkpoint's own step stay (TensorBoard drops events at steps >= purge_step).  At step 0
+        # every older event goes: a run started again in the folder (its records cleared) would
+        # show the old run's curves under the new one's
         self.w = _summary_writer()(log_dir=str(run.folder.tensorboard_dir),
-                                   purge_step=run.step + 1 if run.step > 0 else None)
+                                   purge_step=run.step + 1 if run.step > 0 else 0)
         text = C.dumps_toml(run.cfg)
         self.w.add_text("config", "    " + text.replace("\n", "\n    "), run.step)   # markdown code block
 
