@@ -215,18 +215,21 @@ def test_a_run_that_fails_after_training_leaves_a_final_page(tmp_path, tiny, mon
     assert "LIVE" not in page and "http-equiv" not in page and "step 30" in page
 
 
-def test_a_report_of_a_run_another_process_trains_stays_live(tmp_path, tiny):
+def _holding_the_lock(lock):
     import subprocess
     import sys
+    return subprocess.Popen([sys.executable, "-c", "import fcntl, os, sys, time; fd = os.open(sys.argv[1], "
+                             "os.O_RDWR); fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); "
+                             "time.sleep(60)", str(lock)], stdout=subprocess.PIPE, text=True)
+
+
+def test_a_report_of_a_run_another_process_trains_stays_live(tmp_path, tiny):
     import time
     from gankit.report import write_report
     run = Run.create(C.load("ring", tiny), tmp_path / "r")
-    run.train()
+    run.train()          # its final evaluation not recorded yet: the holder may be measuring it
     run.close()
-    lock = run.folder.lock_path
-    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, os, sys, time; fd = os.open(sys.argv[1], "
-                               "os.O_RDWR); fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); "
-                               "time.sleep(60)", str(lock)], stdout=subprocess.PIPE, text=True)
+    holder = _holding_the_lock(run.folder.lock_path)
     try:
         assert holder.stdout.readline().strip() == "held"
         page = write_report(tmp_path / "r").read_text()
@@ -236,6 +239,22 @@ def test_a_report_of_a_run_another_process_trains_stays_live(tmp_path, tiny):
         holder.wait()
     time.sleep(0.1)
     assert 'http-equiv="refresh"' not in write_report(tmp_path / "r").read_text()
+
+
+def test_a_finished_and_evaluated_run_held_by_drs_is_not_live(tmp_path, tiny):
+    """`gankit drs` holds the lock and never rewrites the page: a report built meanwhile said LIVE at
+    step 300 of 300 and reloaded until the next `gankit report`."""
+    from gankit import api
+    from gankit.report import write_report
+    api.train("ring", out=tmp_path / "r", overrides=tiny, log=None).close()
+    holder = _holding_the_lock(RunFolder(tmp_path / "r").lock_path)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        page = write_report(tmp_path / "r").read_text()
+        assert 'http-equiv="refresh"' not in page and "finished" in page
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def test_a_stopped_run_is_labelled_stopped_not_finished(tmp_path, tiny):

@@ -361,7 +361,11 @@ def write_report(run_dir: str | Path, dataset=None, live: bool = False, override
     folder = RunFolder(run_dir)
     theirs = lock_holder(folder.lock_path) is not None
     before = _page_stamp(folder.report_path)
-    page = render("report.html.j2", **report_context(run_dir, dataset, live or theirs, overrides))
+    context = report_context(run_dir, dataset, live or theirs, overrides)
+    if theirs and not live and context["step"] >= context["total"] and any(
+            r.get("source") == "final" and r.get("step") == context["step"] for r in folder.records("eval")):
+        context["live"] = False       # trained and evaluated: the holder is `gankit drs`, not training
+    page = render("report.html.j2", **context)
     if theirs and _page_stamp(folder.report_path) != before:
         # the training process wrote the page while this one was built (its final page when
         # training ended meanwhile): it is at least as fresh, and a live page over a final
