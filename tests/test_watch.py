@@ -64,7 +64,7 @@ def test_live_report_refreshes_while_training_and_stops_at_the_end(tmp_path, tin
     live = [p for p in pages if 'http-equiv="refresh"' in p]
     assert len(live) >= 2, "the page was rebuilt at the snapshots while training"
     final = run.folder.report_path.read_text()
-    assert 'http-equiv="refresh"' not in final and "finished" in final
+    assert 'http-equiv="refresh"' not in final and "the final evaluation was not recorded" in final   # Run.train alone
 
 
 def test_live_report_writes_the_last_page_once(tmp_path, tiny, monkeypatch):
@@ -412,3 +412,17 @@ def test_the_stopped_note_names_the_checkpoint_a_resume_continues_from():
                     "step 1000: steps 1001-1100 are trained again)")
     assert stopped_note(Progress(1000, 10.0, False, 1000), 1500, 250) == \
         "stopped at step 1000 of 1500: continue with gankit train --resume"
+
+
+def test_a_run_stopped_during_its_final_evaluation_is_not_called_finished(tmp_path, tiny):
+    """SIGTERM during the final evaluation left no record of it, and the page said "finished"."""
+    from gankit.report import write_report
+    run = Run.create(C.load("ring", tiny), tmp_path / "r")
+    run.train()          # trained to the end; the final evaluation (api.train's) never ran
+    run.close()
+    page = write_report(tmp_path / "r").read_text()
+    assert ">finished<" not in page
+    assert f"the final evaluation was not recorded: gankit eval {tmp_path / 'r'} measures it" in page
+    from gankit import api
+    api.evaluate(tmp_path / "r", None, log=None)
+    assert ">finished<" in write_report(tmp_path / "r").read_text()

@@ -340,6 +340,10 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
         "title": folder.path.name, "live": live, "refresh": LIVE_REFRESH_S, "step": step,
         "total": cfg.train.steps, "progress": min(100.0, 100.0 * step / max(cfg.train.steps, 1)),
         "stopped": stopped_note(done, cfg.train.steps, cfg.train.checkpoint_every),
+        # trained to the end, but no evaluation of the last step (stopped during the final one)
+        "unevaluated": (f"trained; the final evaluation was not recorded: gankit eval {folder.path} measures it"
+                        if step >= cfg.train.steps and not live
+                        and not any(r.get("step") == step for r in evals) else ""),
         "train_time": ("at least " if done.at_least else "") + _duration(done.seconds or 0.0),
         "built": time.strftime("%Y-%m-%d %H:%M:%S"),
         "facts": [("data", cfg.data.name), ("G", cfg.generator.name), ("D", cfg.discriminator.name),
