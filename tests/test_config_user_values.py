@@ -175,6 +175,14 @@ def test_a_presets_hq_radius_stays_with_its_data():
         assert C.load("gmm1200", ["data.std=0.1", "train.steps=3"]).eval.hq_std == 37.0  # same dimension
 
 
+def test_a_dropped_list_is_shown_on_one_line_as_set_reads_it():
+    """tomli_w writes an array one item a line: the note's --set spread over five lines."""
+    from gankit.config.files import _set_arg
+    assert _set_arg("generator.hidden", [128, 128, 128]) == "--set 'generator.hidden=[128, 128, 128]'"
+    assert _set_arg("x.names", ["a b", "c"]) == """--set 'x.names=["a b", "c"]'"""
+    assert C.apply_overrides({"generator": {}}, ["generator.hidden=[128, 128, 128]"])["generator"]["hidden"] == [128] * 3
+
+
 # ---------------------------------------------------------------- hints for --set values
 
 @pytest.mark.parametrize("sets, hint", [

@@ -174,6 +174,9 @@ def _dropped_notes(cfg, dropped: list) -> list[str]:
 def _shown(value) -> str:
     """``value`` as --set reads it back: TOML, a plain word unquoted (global, not "global")."""
     import tomli_w
+    if isinstance(value, (list, tuple)):    # one line (tomli_w writes an array one item a line)
+        return "[" + ", ".join(tomli_w.dumps({"v": v}).strip()[4:] if isinstance(v, str) else _shown(v)
+                               for v in value) + "]"
     text = tomli_w.dumps({"v": value}).strip()[4:]
     if isinstance(value, str) and re.fullmatch(r"[A-Za-z_][\w.+-]*", value) and value not in ("true", "false",
                                                                                              "inf", "nan"):
