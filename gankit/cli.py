@@ -238,8 +238,9 @@ def _first_rank() -> bool:
 def _show_warning(message, category, filename, lineno, file=None, line=None):
     """Warnings as one line each (a skipped checkpoint, a damaged record), not a source dump;
     once per run, not once per process."""
-    if _first_rank():
-        print(f"gankit: warning: {_one_line(message)}", file=sys.stderr if file is None else file)
+    if _first_rank():     # escaped: a warning may quote a folder name or a file's content
+        from gankit.data.text import printable
+        print(f"gankit: warning: {printable(_one_line(message))}", file=sys.stderr if file is None else file)
 
 
 def _terminated(signum, frame):
@@ -265,7 +266,8 @@ def _say_error(line: str):
         signal.signal(signal.SIGTERM, lambda signum, frame: stopped.append(signum))
     said = distributed.error_line(line, stop=lambda: bool(stopped))
     if said is not None:
-        print(f"gankit: error: {said}", file=sys.stderr)
+        from gankit.data.text import printable
+        print(f"gankit: error: {printable(said)}", file=sys.stderr)
     distributed.post_error(line)   # after printing: a rank waiting for it exits only then
 
 

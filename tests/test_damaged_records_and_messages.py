@@ -136,3 +136,14 @@ def test_classify_is_not_offered_to_a_run_whose_objective_has_no_classifier(tmp_
         Run.create(C.load("mnist-dcgan", TINY_IMG + ["data.name=digits8x8", 'eval.metrics=["modes"]']), tmp_path / "n")
     listed = str(e.value).split("metrics that apply to this data:")[1].rstrip(")")
     assert "classify" not in [n.strip() for n in listed.split(",")] and "class_hist" in listed
+
+
+def test_a_warning_quoting_a_folder_name_reaches_the_terminal_escaped(capsys):
+    """Warnings quote folder names and file content (compare's, the data's): an escape sequence in
+    one set the terminal's title or colours."""
+    from gankit.cli import _say_error, _show_warning
+    _show_warning(UserWarning("run\x1b]0;TITLE\x07 and \x1b[31mred"), UserWarning, "f", 1)
+    _say_error("no such folder 'x\x1b[2Jy'")
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\x07" not in err and "run\\x1b]0;TITLE\\x07 and \\x1b[31mred" in err
+    assert "'x\\x1b[2Jy'" in err
