@@ -339,6 +339,35 @@ def test_a_run_stopped_before_its_first_checkpoint_is_not_told_to_resume(tmp_pat
     assert not RunFolder(tmp_path / "r").checkpoints() and not RunFolder(tmp_path / "r").records("train")
     (badge,) = re.findall(r'class="badge stopped">(.*?)</span>', write_report(tmp_path / "r").read_text())
     assert "--resume" not in badge and "before its first checkpoint" in badge and "start it again" in badge
+    assert badge.startswith("diverged: non-finite values at step") and "learning rate" in badge
+
+
+def test_a_diverged_run_is_badged_diverged_until_a_resume_trains_on(tmp_path, tiny):
+    """The badge said "stopped at step N: continue with --resume", as for Ctrl-C, with no word of
+    the divergence; a later session that trains on drops the word."""
+    import re
+
+    from gankit.report import write_report
+    from gankit.train.loop import NonFiniteLoss
+
+    def badge():
+        return re.findall(r'class="badge (\w+)">(.*?)</span>', write_report(tmp_path / "r").read_text())[0]
+
+    run = Run.create(C.load("ring", tiny + ["train.steps=20"]), tmp_path / "r")
+    run.train()
+    run.close()
+    run = Run.open(tmp_path / "r", ["train.steps=30", "optim_d.lr=1e30", "optim_g.lr=1e30"], write=True)
+    with pytest.raises(NonFiniteLoss):
+        run.train()
+    run.close()
+    kind, text = badge()
+    assert kind == "stopped" and text.startswith("diverged: non-finite values")
+    assert "continue with gankit train --resume and the fix" in text and "learning rate" in text
+    lr = C.load("ring").optim_d.lr, C.load("ring").optim_g.lr
+    run = Run.open(tmp_path / "r", ["train.steps=30", f"optim_d.lr={lr[0]}", f"optim_g.lr={lr[1]}"], write=True)
+    run.train()
+    run.close()
+    assert badge() == ("done", "finished") or badge()[1].startswith("trained;")
 
 
 def test_a_live_page_never_replaces_the_final_page_written_while_it_was_built(tmp_path, tiny, monkeypatch):

@@ -332,14 +332,16 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
     if isinstance(counts, list) and counts and all(MI.is_number(c) for c in counts):   # a damaged record: no table
         curves.append(_mode_section(last, dataset))
 
-    from gankit.report.progress import run_progress, stopped_note
+    from gankit.report.progress import divergence, run_progress, stopped_note
     done = run_progress(folder, records, [s["step"] for s in snaps])
+    diverged = divergence(records)
     step = done.step
     sessions = _sessions(records, str(folder.records_path))
     return {
         "title": folder.path.name, "live": live, "refresh": LIVE_REFRESH_S, "step": step,
         "total": cfg.train.steps, "progress": min(100.0, 100.0 * step / max(cfg.train.steps, 1)),
-        "stopped": stopped_note(done, cfg.train.steps, cfg.train.checkpoint_every),
+        "stopped": stopped_note(done, cfg.train.steps, cfg.train.checkpoint_every, diverged),
+        "diverged": diverged is not None and not live,
         # trained to the end, but no evaluation of the last step (stopped during the final one)
         "unevaluated": (f"trained; the final evaluation was not recorded: gankit eval {folder.path} measures it"
                         if step >= cfg.train.steps and not live

@@ -60,14 +60,36 @@ def run_progress(folder: RunFolder, records: list[dict], snapshot_steps=()) -> P
     return Progress(step, seconds, at_least, newest[0])
 
 
-def stopped_note(p: Progress, total: int, checkpoint_every: int) -> str:
-    """The badge of a run stopped before train.steps: how to go on, honest about what is there."""
+def divergence(records: list[dict]) -> str | None:
+    """What the newest session's divergence said (gankit.train.run writes a ``stop`` record
+    when training meets non-finite values), or None: it did not diverge, or a later session
+    (a resume) started after it."""
+    said = None
+    for r in records:
+        if r.get("kind") == "session":
+            said = None
+        elif r.get("kind") == "stop" and r.get("reason") == "diverged":
+            message = r.get("message")
+            said = message if isinstance(message, str) else "non-finite values"
+    return said
+
+
+def stopped_note(p: Progress, total: int, checkpoint_every: int, diverged: str | None = None) -> str:
+    """The badge of a run stopped before train.steps: how to go on, honest about what is there.
+    ``diverged``: the divergence's message (``divergence``), said first."""
     where = f"stopped at step {p.step} of {total}"
+    if diverged is not None:
+        return f"diverged: {diverged.strip()} ({where}; {_resume_note(p, total, checkpoint_every, True)})"
+    return f"{where}: {_resume_note(p, total, checkpoint_every)}"
+
+
+def _resume_note(p: Progress, total: int, checkpoint_every: int, diverged: bool = False) -> str:
     if p.checkpoint is not None:
-        again = (f" (from its checkpoint of step {p.checkpoint}: steps {p.checkpoint + 1}-{p.step} are "
-                 "trained again)") if p.checkpoint < p.step else ""
-        return f"{where}: continue with gankit train --resume{again}"
+        lost = f"step {p.step} is" if p.step == p.checkpoint + 1 else f"steps {p.checkpoint + 1}-{p.step} are"
+        again = (f" (from its checkpoint of step {p.checkpoint}: {lost} trained again)"
+                 if p.checkpoint < p.step else "")
+        return "continue with gankit train --resume" + (" and the fix" if diverged else "") + again
     if not p.damaged and p.step < min(checkpoint_every, total):
-        return (f"{where}, before its first checkpoint: nothing to resume; start it again "
-                "(if it failed, with the fix its error named)")
-    return f"{where}, with no intact checkpoint left in checkpoints/: nothing to resume from"
+        return ("before its first checkpoint: nothing to resume; start it again " +
+                ("with the fix" if diverged else "(if it failed, with the fix its error named)"))
+    return "no intact checkpoint left in checkpoints/: nothing to resume from"

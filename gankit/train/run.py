@@ -181,6 +181,14 @@ class Run(RunSampling, RunEvaluation, RunState):
             for w in self.watchers:
                 getattr(w, "on_record", lambda r: None)(record)
 
+    def _record_divergence(self, message: str):
+        """A record saying training diverged, so the report's badge can say so (not only
+        "stopped"); a folder that cannot take it leaves the error as the only word."""
+        try:
+            self.log({"step": self.step, "kind": "stop", "reason": "diverged", "message": message})
+        except Exception as e:      # the divergence is the error to show, not this
+            warnings.warn(f"could not record the divergence in {self.folder.records_path}: {e}")
+
     def save_snapshot(self, step: int):
         if not self.is_main:    # eval-mode forwards only: no collective is skipped
             return
@@ -424,10 +432,13 @@ class Run(RunSampling, RunEvaluation, RunState):
                 self.torch_rng = torch.get_rng_state()
             self._record_config()    # also when there was no step left to train
         except NonFiniteLoss as e:
-            if self.folder.checkpoints():
+            kept = bool(self.folder.checkpoints())
+            said = str(e) if kept else str(e).replace("the last good checkpoint is kept",
+                                                      "it failed before its first checkpoint")
+            self._record_divergence(said)
+            if kept:
                 raise
-            raise NonFiniteLoss(str(e).replace("the last good checkpoint is kept",
-                                               "it failed before its first checkpoint")) from None
+            raise NonFiniteLoss(said) from None
         finally:
             if not at_a_step:    # a second Ctrl-C, a divergence or an error inside a step: D may hold the
                 self._torn = f"after step {self.step}"    # step's update and G not; train() refuses it
