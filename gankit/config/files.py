@@ -1,5 +1,5 @@
 """Where configs come from and go: presets and TOML files in (``load``), config.toml out
-(``dumps_toml``); the types, coercion and overrides they go through are core.py's."""
+(``dumps_toml``); the types and coercion they go through are core.py's, the overrides overrides.py's."""
 from __future__ import annotations
 
 import difflib
@@ -10,7 +10,8 @@ import tomllib
 import warnings
 from pathlib import Path
 
-from gankit.config.core import PRESET_DIR, ConfigError, apply_overrides, coerce_dataclass, component_sections, to_dict
+from gankit.config.core import PRESET_DIR, ConfigError, coerce_dataclass, component_sections, to_dict
+from gankit.config.overrides import apply_overrides
 
 
 def read_toml(path: str | Path) -> dict:

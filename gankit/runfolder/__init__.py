@@ -22,7 +22,8 @@ no code; an unreadable checkpoint is skipped, and set aside (``*.damaged``, neve
 training continues; a full disk or a file-size limit stops with a message saying so, and the
 previous checkpoint stays.
 
-Its parts: lock.py (one writer, and a folder moved while training), config_file.py (config.toml
+Its parts: lock.py (one writer, and a folder moved while training), checkpoint_read.py (the
+newest checkpoint that loads; damaged ones skipped or set aside), config_file.py (config.toml
 read, a damaged one recovered from the checkpoints), defaults.py (folders made for a new run),
 errors.py.
 """
@@ -37,12 +38,12 @@ from pathlib import Path
 
 import numpy as np
 
-from gankit.io import (TMP_SUFFIX, append_jsonl, check_writable, checksum_failure, intact, is_regular,
-                       read_jsonl, save_atomic, save_npz_atomic, storage_refusal, write_text_atomic)
-from gankit.runfolder.checkpoint_check import checkpoint_fault
+from gankit.io import (TMP_SUFFIX, append_jsonl, check_writable, intact, is_regular, read_jsonl, save_atomic,
+                       save_npz_atomic, storage_refusal, write_text_atomic)
+from gankit.runfolder.checkpoint_read import CheckpointReading
 from gankit.runfolder.config_file import RECOVERED_CONFIG, read_config_file
 from gankit.runfolder.defaults import default_run_dir, gone_if_left_empty  # noqa: F401
-from gankit.runfolder.errors import RunFolderError, _Vanished
+from gankit.runfolder.errors import RunFolderError
 from gankit.runfolder.lock import LOCK_NAME, WriterLock
 
 STEP_FILE = re.compile(r"^step_(\d+)\.(pt|npz)$")
@@ -53,12 +54,7 @@ RUN_ENTRIES = {"config.toml", "metrics.jsonl", "checkpoints", "samples", "report
                RECOVERED_CONFIG}
 
 
-# times a reader lists the checkpoints again when one vanished under it; each pass loses only
-# if the writer prunes the newest file between the listing and the read, so a few suffice
-LIST_AGAIN = 10
-
-
-class RunFolder:
+class RunFolder(CheckpointReading):
     def __init__(self, path: str | Path):
         # absolute from the start: a notebook's %cd must not send records to a new folder there
         self.path = Path(os.path.abspath(path))     # ".." collapsed, symlinks kept as given
@@ -195,29 +191,6 @@ class RunFolder:
                 break
             self._set_aside(path, why)
 
-    def _checksum_failure(self, path: Path) -> str | None:
-        """checksum_failure, once per file version (claim_existing, then the load)."""
-        try:
-            st = path.stat()
-        except OSError:
-            return None            # gone: the reader says so
-        key = (str(path), st.st_size, st.st_mtime_ns)
-        if key in self._checked:
-            return None
-        why = checksum_failure(path)
-        if why is None:
-            self._checked.add(key)
-        return why
-
-    def _set_aside(self, path: Path, why: str = "truncated or empty"):
-        target = path.with_name(path.name + ".damaged")
-        os.replace(path, target)
-        warnings.warn(f"{path} is damaged ({why}); renamed to {target.name} and not used", stacklevel=3)
-
-    def damaged(self) -> list[Path]:
-        d = self.checkpoint_dir
-        return sorted(d.glob("step_*.pt.damaged")) if d.is_dir() else []
-
     @contextmanager
     def _writing(self, what: str, kept=lambda: ""):
         """A write the storage refuses (a full disk or quota, a file-size limit) ends in one
@@ -327,78 +300,6 @@ class RunFolder:
         for old in older[:max(0, len(older) - (keep - 1))]:
             old.unlink(missing_ok=True)
         return path
-
-    @staticmethod
-    def load_file(path: str | Path) -> dict:
-        import torch
-        return torch.load(path, map_location="cpu", weights_only=True)
-
-    def _newest_loadable(self) -> tuple[tuple[int, Path, dict] | None, list[str]]:
-        """(step, path, state) of the newest checkpoint that loads (None: none does), and what
-        made the newer ones unreadable.  Raises _Vanished when a listed file is gone."""
-        errors = []
-        for step, path in reversed(self.checkpoints()):
-            # torch.load does not check the zip's CRCs: overwritten bytes would load as weights
-            if (why := self._checksum_failure(path)) is not None:
-                if not path.exists():
-                    raise _Vanished(path.name)
-                errors.append(f"{path.name} ({why})")
-                continue
-            try:
-                state = self.load_file(path)
-                if (fault := checkpoint_fault(state)) is not None:    # valid CRCs, parts gankit never writes
-                    raise ValueError(fault)
-            except Exception as e:  # truncated, empty or not a checkpoint: try the one before
-                if not path.exists():    # pruned (or set aside) by the training writing this run
-                    raise _Vanished(path.name) from None
-                first = (str(e).strip().splitlines() or [""])[0].split(". ")[0][:160]
-                errors.append(f"{path.name} ({type(e).__name__}: {first})")
-                continue
-            return (step, path, state), errors
-        return None, errors
-
-    def load_checkpoint(self, config: dict | None = None, stored: dict | None = None) -> tuple[dict, Path]:
-        """The newest checkpoint that loads (on the CPU).  A damaged newer one is skipped
-        with a warning naming it; one that vanished while being read (pruned by a training
-        run writing newer ones) is no damage: the folder is listed again.  With ``config``
-        (the run's resolved config), a checkpoint whose model identity differs is refused: it
-        belongs to another run, or (``stored``: the config without this session's overrides)
-        the overrides change what defines it."""
-        for _ in range(LIST_AGAIN):
-            try:
-                found, errors = self._newest_loadable()
-                break
-            except _Vanished:
-                continue
-        else:
-            raise RunFolderError(f"{self.checkpoint_dir}: the training writing this run pruned each checkpoint "
-                                 f"listed before it could be read, {LIST_AGAIN} times over; run the command "
-                                 "again (or have the run keep more: train.keep_checkpoints)")
-        if found is not None:
-            step, path, state = found
-            inner = state.get("step")
-            if isinstance(inner, int) and inner != step:
-                raise RunFolderError(f"{path} holds step {inner}, not {step} as its name says (renamed or copied "
-                                     f"by hand); rename it step_{inner:08d}.pt or move it out of {self.checkpoint_dir}")
-            if config is not None:
-                from gankit.identity import checkpoint_mismatch
-                if (problem := checkpoint_mismatch(state, path, config, stored)) is not None:
-                    raise RunFolderError(problem)
-            if errors:
-                warnings.warn(f"{self.checkpoint_dir}: skipped unreadable {'; '.join(errors)}; "
-                              f"using {path.name}", stacklevel=2)
-            return state, path
-        detail = ("; unreadable: " + "; ".join(errors)) if errors else ""
-        damaged = [p.name for p in self.damaged()]
-        if damaged:
-            detail += f"; set aside as damaged: {', '.join(damaged)}"
-        from gankit.io import lock_holder
-        holder = None if detail else lock_holder(self.lock_path)
-        fix = ("put a good checkpoint back, or train anew into another folder (--out NEW)" if detail
-               else f"process {holder} is training it and has written none yet: try again after its first "
-                    f"checkpoint (train.checkpoint_every)" if holder
-               else f"train first: gankit train PRESET --out {self.path}")
-        raise RunFolderError(f"no loadable checkpoint in {self.checkpoint_dir}{detail}; {fix}")
 
     # ------------------------------------------------------------------ snapshots
     def save_snapshot(self, step: int, arrays: dict):

@@ -1,0 +1,99 @@
+"""``--set`` overrides: ``key=value`` items read as TOML and applied to a raw config dict, before
+the dict is coerced (core.py) into the typed config.
+
+Apart from core.py: these edit plain dicts (a table given for a section, a component switched by
+name, the options that switch drops), and know nothing of the types the result is checked against.
+"""
+from __future__ import annotations
+
+import tomllib
+from typing import Any
+
+from gankit.config.core import ConfigError
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """``a.b=value`` -> (["a", "b"], value); the value is read as TOML, else a string."""
+    if "=" not in item:
+        raise ConfigError(f"--set {item!r}: expected key=value, for example train.steps=2000")
+    key, raw = item.split("=", 1)
+    key = key.strip()
+    if not key:
+        raise ConfigError(f"--set {item!r}: empty key")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key.split("."), value
+
+
+def apply_overrides(raw: dict, overrides: list[str], components: set[str] | None = None,
+                    dropped: list | None = None, given: dict | None = None) -> dict:
+    """``raw`` with the ``--set`` overrides applied.  A new ``name`` for a section in
+    ``components`` (registry entries: every entry has options of its own) drops the old entry's
+    options; other sections with a name (an optimizer) keep theirs: they apply to every name.
+    ``components=None``: every section with a name is a component.  A table given for a section
+    (``data={std=0.2}``) is its keys given one by one, in order (``data.std=0.2``).  ``dropped``
+    collects (section, old name, new name, {dropped option: value}, the keys the overrides set
+    in that section) for each switch that dropped options; ``given`` (section path -> keys)
+    collects the keys the overrides themselves set."""
+    import copy
+    raw = copy.deepcopy(raw)
+    given = {} if given is None else given
+    for item in overrides:
+        path, value = parse_override(item)
+        for path, value in _key_by_key(raw, path, value, components):
+            _apply_one(raw, item, path, value, components, given, dropped)
+    return raw
+
+
+def _key_by_key(raw: dict, path: list[str], value, components):
+    """(path, value) of each key of a table given for a section, in order, nested tables key by
+    key too; a table given for a key that holds a value is that value (its type error follows).
+    Lazy: each key is looked at after the ones before it were applied (a name switch drops keys)."""
+    node = raw
+    for i, p in enumerate(path):
+        node = node.get(p) if isinstance(node, dict) else 0
+        if isinstance(node, str) and i == 0 and (components is None or p in components):
+            node = {}                     # a component written as its name: data = "grid"
+    if isinstance(value, dict) and (node is None or isinstance(node, dict)):
+        for k, v in value.items():
+            yield from _key_by_key(raw, [*path, k], v, components)
+    else:
+        yield path, value
+
+
+def _apply_one(raw, item, path, value, components, given, dropped):
+    if isinstance(value, str) and len(path) >= 1 and _section_at(raw, path):
+        path = [*path, "name"]      # `data=grid` is `data.name=grid`: the user's own keys stay
+    node = raw
+    for i, p in enumerate(path[:-1]):
+        if isinstance(node.get(p), str):
+            if i == 0 and (components is None or p in components):
+                node[p] = {"name": node[p]}     # a component written as its name: data = "grid"
+            else:
+                key = ".".join(path[:i + 1])
+                what = "a name (a string)" if p == "name" else f"a value ({node[p]!r})"
+                fix = f"; write {key}={value}" if p == "name" and isinstance(value, str) else ""
+                raise ConfigError(f"--set {item!r}: {key} is {what}, not a table{fix}")
+        if not isinstance(node.get(p, {}), dict):
+            raise ConfigError(f"--set {item!r}: {p!r} is not a section")
+        node = node.setdefault(p, {})
+    last, mine = path[-1], given.setdefault(tuple(path[:-1]), set())
+    swappable = components is None or (len(path) == 2 and path[0] in components)
+    if last == "name" and swappable and isinstance(node, dict) and node.get("name") not in (None, value):
+        # switching component: the old component's options no longer apply, but the user's
+        # own --set keys stay (and are checked against the new component)
+        gone = {k: node.pop(k) for k in [k for k in node if k not in mine and k != "name"]}
+        if gone and dropped is not None:     # mine: its keys given later are the user's own
+            dropped.append((".".join(path[:-1]), node["name"], value, gone, mine))
+    node[last] = value
+    mine.add(last)
+
+
+def _section_at(raw: dict, path: list[str]) -> bool:
+    """Whether path names a component's table (one with a name) in raw."""
+    node = raw
+    for p in path:
+        node = node.get(p) if isinstance(node, dict) else None
+    return isinstance(node, dict) and "name" in node

@@ -1,0 +1,138 @@
+"""Decoding one image file for gankit: what Pillow reads, turned into the grey or RGB picture a
+viewer shows (EXIF orientation; 16-bit, 32-bit and float pixels scaled to 8 bits, one scale for
+a folder's files; transparent pixels over black; decompression bombs refused from the header),
+and fitted to a square side by a resize policy.
+
+Apart from image_files.py, which finds the files (IDX sets, image folders, single files) and
+decides what a bad one means there (an error, or a warning and a skip): these read one file.
+``ImageDataError`` lives here, the lowest of the two; image_files.py re-exports it.
+"""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from gankit.config import ConfigError
+
+
+class ImageDataError(ConfigError):
+    """An image file or folder cannot be used; the message says which and why."""
+
+
+MAX_PIXELS = 2**26   # 64 megapixels: a larger image here is a mistake or a decompression bomb
+
+
+def read_image(path: Path, channels: int, notes: dict | None = None, wide: bool = False):
+    """The decoded image the way up a viewer shows it (EXIF orientation), converted to grey (1)
+    or RGB (3); an ImageDataError saying why not.  ``notes["transparent"]`` counts images whose
+    transparent pixels were composited over black; ``notes["depth"]`` maps each integer or float
+    image's path to the range its own pixels suggested (_eight_bit), ``wide`` forces the wider."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+    try:
+        with Image.open(path) as im:
+            w, h = im.size   # from the header, before decoding anything
+            if w * h > MAX_PIXELS:
+                raise ImageDataError(f"{path} declares {w}x{h} pixels ({w * h / 1e6:.0f} megapixels, over "
+                                     f"the {MAX_PIXELS / 1e6:.0f} allowed; a decompression bomb or a wrong file)")
+            im.load()
+            im = _opaque(_eight_bit(ImageOps.exif_transpose(im), path, notes, wide), path, notes)
+            return im.convert("L" if channels == 1 else "RGB")
+    except ImageDataError:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as e:
+        raise ImageDataError(f"{path} is not a readable image ({type(e).__name__}: {e}); it may be "
+                             "truncated or not an image: replace it or remove it") from None
+
+
+# ranges an integer (I) or float (F) image may hold: the narrow one where its pixels fit, else the wide
+NARROW, WIDE = {"I": "[0, 255]", "F": "[0, 1]"}, {"I": "[0, 65535]", "F": "[0, 255]"}
+
+
+def _eight_bit(im, path: Path, notes: dict | None = None, wide: bool = False):
+    """Grey images of 16 bits (I;16, I) or floats (F) as 8-bit L: Pillow's convert clips them at
+    255 instead of scaling (a 16-bit ramp came out 97% white, a [0, 1] float image black).
+    A 32-bit integer (I) or float (F) file does not say its range: the narrow one is taken where
+    its pixels fit in it, unless ``wide`` (a folder holds one scale: load_image_folder)."""
+    from PIL import Image
+    if not (im.mode.startswith("I") or im.mode == "F"):
+        return im
+    a = np.asarray(im, dtype=np.float64)
+    if not np.isfinite(a).all():
+        raise ImageDataError(f"{path} holds non-finite pixel values (NaN or inf); replace or remove it")
+    lo, hi = (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
+    if im.mode == "F":
+        if not (lo >= 0 and hi <= 255):
+            raise ImageDataError(f"{path}: float pixels in [{lo:g}, {hi:g}]; gankit reads float images "
+                                 "in [0, 1] or [0, 255]: rescale the file to one of them")
+        narrow = hi <= 1
+        if narrow and not wide:
+            a = a * 255.0                              # floats in [0, 1]
+    elif lo < 0 or hi > 65535:
+        raise ImageDataError(f"{path}: integer pixels in [{lo:g}, {hi:g}]; gankit reads 8- and 16-bit "
+                             "images: rescale the file to [0, 65535] or [0, 255]")
+    else:
+        narrow = hi <= 255 and not im.mode.startswith("I;16")
+        if wide or not narrow:
+            a = a / 257.0                              # 16 bits: 65535 -> 255
+    if notes is not None and not im.mode.startswith("I;16"):
+        notes.setdefault("depth", {})[path] = (im.mode[0], narrow)
+    return Image.fromarray(np.rint(a).astype(np.uint8), "L")
+
+
+def _opaque(im, path: Path, notes: dict | None):
+    """Transparent pixels composited over black (the pad policy's colour): convert alone drops the
+    alpha channel and shows whatever colour was stored under it."""
+    from PIL import Image
+    if not (im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (im.mode == "P" and "transparency" in im.info)):
+        return im
+    rgba = im.convert("RGBA")
+    if rgba.getextrema()[3][0] == 255:
+        return im
+    if notes is not None:
+        notes["transparent"] = notes.get("transparent", 0) + 1
+    else:
+        warnings.warn(f"{path} has transparent pixels: composited over black", stacklevel=4)
+    return Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba)
+
+
+def fit_image(im, size: int, policy: str, path: Path):
+    from PIL import Image
+    w, h = im.size
+    if (w, h) == (size, size):
+        return im
+    if policy == "error":
+        raise ImageDataError(f"{path} is {w}x{h}, not {size}x{size}; choose a resize policy with "
+                             "--set data.resize=stretch|crop|pad or set data.size")
+    if policy == "stretch":
+        return im.resize((size, size), Image.BILINEAR)
+    if policy == "crop":  # scale the short side to size, centre crop the long one
+        s = size / min(w, h)
+        im = im.resize((max(size, round(w * s)), max(size, round(h * s))), Image.BILINEAR)
+        w, h = im.size
+        left, top = (w - size) // 2, (h - size) // 2
+        return im.crop((left, top, left + size, top + size))
+    # pad: scale the long side to size, centre on a black square
+    s = size / max(w, h)
+    im = im.resize((max(1, round(w * s)), max(1, round(h * s))), Image.BILINEAR)
+    canvas = Image.new(im.mode, (size, size))
+    canvas.paste(im, ((size - im.size[0]) // 2, (size - im.size[1]) // 2))
+    return canvas
+
+
+def one_scale(root: Path, images: list, read: list, depth: dict, reread):
+    """One range for a folder's 32-bit integer (or float) images: where some file's pixels exceed
+    the narrow range, the files whose pixels fit in it are read again in the wide one (the same
+    stored value was 200 in one file and 1 in another), with a warning naming them."""
+    for kind, what in (("I", "32-bit integer"), ("F", "float")):
+        narrow = [p for p, (k, n) in depth.items() if k == kind and n]
+        if not narrow or len(narrow) == sum(k == kind for k, _ in depth.values()):
+            continue
+        where = {p: i for i, p in enumerate(read)}
+        for p in narrow:
+            a = np.asarray(reread(p), dtype=np.uint8)
+            images[where[p]] = a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
+        warnings.warn(f"{root}: {len(narrow)} {what} image(s) have every pixel in {NARROW[kind]} while others "
+                      f"exceed it, e.g. {[p.name for p in narrow[:3]]}; every {what} image is read as "
+                      f"{WIDE[kind]} (one scale for the folder): rescale the files if they are not", stacklevel=3)

@@ -1,0 +1,120 @@
+"""Reading a run's checkpoints back: the newest one that loads, damaged ones skipped with a
+warning or set aside (``*.damaged``, never deleted), and a listing taken again when a file
+vanished under the reader (a training run pruned it: no damage).
+
+A mixin of RunFolder (it lists the checkpoints and reads the folder's paths through it), apart
+from __init__.py, which holds the folder's layout and its writes: every reader of a checkpoint
+goes through here, and so does a damaged one found by a writer (claim_existing, pruning).
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+from gankit.io import checksum_failure
+from gankit.runfolder.checkpoint_check import checkpoint_fault
+from gankit.runfolder.errors import RunFolderError, _Vanished
+
+# times a reader lists the checkpoints again when one vanished under it; each pass loses only
+# if the writer prunes the newest file between the listing and the read, so a few suffice
+LIST_AGAIN = 10
+
+
+class CheckpointReading:
+    """RunFolder's checkpoint reading (it reads the folder's paths, listing and lock file)."""
+
+    def _checksum_failure(self, path: Path) -> str | None:
+        """checksum_failure, once per file version (claim_existing, then the load)."""
+        try:
+            st = path.stat()
+        except OSError:
+            return None            # gone: the reader says so
+        key = (str(path), st.st_size, st.st_mtime_ns)
+        if key in self._checked:
+            return None
+        why = checksum_failure(path)
+        if why is None:
+            self._checked.add(key)
+        return why
+
+    def _set_aside(self, path: Path, why: str = "truncated or empty"):
+        target = path.with_name(path.name + ".damaged")
+        os.replace(path, target)
+        warnings.warn(f"{path} is damaged ({why}); renamed to {target.name} and not used", stacklevel=3)
+
+    def damaged(self) -> list[Path]:
+        d = self.checkpoint_dir
+        return sorted(d.glob("step_*.pt.damaged")) if d.is_dir() else []
+
+    @staticmethod
+    def load_file(path: str | Path) -> dict:
+        import torch
+        return torch.load(path, map_location="cpu", weights_only=True)
+
+    def _newest_loadable(self) -> tuple[tuple[int, Path, dict] | None, list[str]]:
+        """(step, path, state) of the newest checkpoint that loads (None: none does), and what
+        made the newer ones unreadable.  Raises _Vanished when a listed file is gone."""
+        errors = []
+        for step, path in reversed(self.checkpoints()):
+            # torch.load does not check the zip's CRCs: overwritten bytes would load as weights
+            if (why := self._checksum_failure(path)) is not None:
+                if not path.exists():
+                    raise _Vanished(path.name)
+                errors.append(f"{path.name} ({why})")
+                continue
+            try:
+                state = self.load_file(path)
+                if (fault := checkpoint_fault(state)) is not None:    # valid CRCs, parts gankit never writes
+                    raise ValueError(fault)
+            except Exception as e:  # truncated, empty or not a checkpoint: try the one before
+                if not path.exists():    # pruned (or set aside) by the training writing this run
+                    raise _Vanished(path.name) from None
+                first = (str(e).strip().splitlines() or [""])[0].split(". ")[0][:160]
+                errors.append(f"{path.name} ({type(e).__name__}: {first})")
+                continue
+            return (step, path, state), errors
+        return None, errors
+
+    def load_checkpoint(self, config: dict | None = None, stored: dict | None = None) -> tuple[dict, Path]:
+        """The newest checkpoint that loads (on the CPU).  A damaged newer one is skipped
+        with a warning naming it; one that vanished while being read (pruned by a training
+        run writing newer ones) is no damage: the folder is listed again.  With ``config``
+        (the run's resolved config), a checkpoint whose model identity differs is refused: it
+        belongs to another run, or (``stored``: the config without this session's overrides)
+        the overrides change what defines it."""
+        for _ in range(LIST_AGAIN):
+            try:
+                found, errors = self._newest_loadable()
+                break
+            except _Vanished:
+                continue
+        else:
+            raise RunFolderError(f"{self.checkpoint_dir}: the training writing this run pruned each checkpoint "
+                                 f"listed before it could be read, {LIST_AGAIN} times over; run the command "
+                                 "again (or have the run keep more: train.keep_checkpoints)")
+        if found is not None:
+            step, path, state = found
+            inner = state.get("step")
+            if isinstance(inner, int) and inner != step:
+                raise RunFolderError(f"{path} holds step {inner}, not {step} as its name says (renamed or copied "
+                                     f"by hand); rename it step_{inner:08d}.pt or move it out of {self.checkpoint_dir}")
+            if config is not None:
+                from gankit.identity import checkpoint_mismatch
+                if (problem := checkpoint_mismatch(state, path, config, stored)) is not None:
+                    raise RunFolderError(problem)
+            if errors:
+                warnings.warn(f"{self.checkpoint_dir}: skipped unreadable {'; '.join(errors)}; "
+                              f"using {path.name}", stacklevel=2)
+            return state, path
+        detail = ("; unreadable: " + "; ".join(errors)) if errors else ""
+        damaged = [p.name for p in self.damaged()]
+        if damaged:
+            detail += f"; set aside as damaged: {', '.join(damaged)}"
+        from gankit.io import lock_holder
+        holder = None if detail else lock_holder(self.lock_path)
+        fix = ("put a good checkpoint back, or train anew into another folder (--out NEW)" if detail
+               else f"process {holder} is training it and has written none yet: try again after its first "
+                    f"checkpoint (train.checkpoint_every)" if holder
+               else f"train first: gankit train PRESET --out {self.path}")
+        raise RunFolderError(f"no loadable checkpoint in {self.checkpoint_dir}{detail}; {fix}")
