@@ -388,6 +388,28 @@ def test_a_checkpoint_is_never_written_with_non_finite_optimizer_state(tmp_path,
     assert [s for s, _ in RunFolder(tmp_path / "r").checkpoints()] == [10]
 
 
+@pytest.mark.parametrize("last", [True, False])
+def test_an_update_that_breaks_g_is_caught_before_its_state_is_saved_or_evaluated(tmp_path, tiny, last):
+    """G's weights stayed finite while its outputs overflowed: the step's losses (computed before
+    its update) were fine, so the last step "finished" with a final evaluation of 1e38 samples,
+    or a checkpoint step saved a "last good checkpoint" every resume diverged from at once."""
+    run = Run.create(C.load("ring", tiny + ["objective.drs=false", "train.eval_every=10"]), tmp_path / "r")
+
+    def blow_up(o, args, kwargs):
+        if run.step == (29 if last else 19):     # the update of step 30 (the last) or 20 (a checkpoint's)
+            with torch.no_grad():
+                for p in run.modules["G"].parameters():
+                    p.mul_(1e30)
+    run.optimizers["g"].register_step_post_hook(blow_up)
+    with pytest.raises(NonFiniteLoss, match=r"at step (30|20): G's samples after its update \(64 of 64 .*"
+                                            r"last good checkpoint is kept"):
+        run.train()
+    folder = RunFolder(tmp_path / "r")
+    assert [s for s, _ in folder.checkpoints()] == ([10, 20] if last else [10])
+    assert [r["step"] for r in folder.records("eval")] == ([10, 20] if last else [10])
+    assert all(torch.isfinite(p).all() for p in run.modules["G"].parameters())     # finite weights
+
+
 def test_huge_data_with_batch_norm_writes_no_checkpoint_of_infinite_statistics(tmp_path, tiny):
     """Points of scale 1e25: D's batch-norm running_var was inf in every checkpoint, and the
     run finished as a success."""

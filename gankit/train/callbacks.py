@@ -90,6 +90,35 @@ class Snapshots:
             self.run.save_snapshot(trainer.step)
 
 
+OVERFLOWS = 1.8e19      # sqrt of float32's largest value
+
+
+class FiniteSamples:
+    """Stops training when G's samples are not finite after a step whose state something uses:
+    a checkpoint, snapshot or evaluation step, and the last step.  The loop checks a step's
+    losses, computed before its update; an update that leaves G's weights finite but its
+    outputs NaN or 1e38 would otherwise be saved as the "last good" checkpoint, or evaluated
+    and reported as finished.  The fixed noise (the snapshots' first ``n``) draws no stream."""
+
+    def __init__(self, run, every: list[int], total: int, n: int = 64):
+        self.run, self.every, self.total, self.n = run, [e for e in every if e], total, n
+
+    def on_step_end(self, trainer):
+        step = trainer.step
+        if self.run.dataset.kind == "text" or not (step == self.total or any(step % e == 0 for e in self.every)):
+            return      # token ids are integers
+        with self.run.off_the_clock():
+            x = self.run.sample(self.n, rejection=False)[0]
+        # past sqrt(float32 max) squares overflow: every distance-based metric would read inf
+        bad = int((~(x.reshape(len(x), -1).abs() < OVERFLOWS).all(1)).sum()) if x.is_floating_point() else 0
+        if self.run.world.parallel:     # every rank stops at the same step (batch-norm statistics differ)
+            from gankit.train import distributed
+            bad = max(distributed.gather(self.run.world, bad))
+        if bad:
+            raise trainer._diverged([f"G's samples after its update ({bad} of {self.n} from the fixed "
+                                     f"noise NaN, inf or beyond {OVERFLOWS:.1e})"], step)
+
+
 class Checkpointer:
     """Writes checkpoints every ``every`` steps and at the end; never a non-finite one."""
 

@@ -16,8 +16,8 @@ import warnings
 import torch
 
 from gankit.train import distributed, threads
-from gankit.train.callbacks import (Checkpointer, MetricsLogger, PeriodicEval, Progress, SaveStartState,
-                                     Snapshots)
+from gankit.train.callbacks import (Checkpointer, FiniteSamples, MetricsLogger, PeriodicEval, Progress,
+                                     SaveStartState, Snapshots)
 from gankit.train.loop import NonFiniteLoss, Trainer
 from gankit.train.run_checks import refuse_moved_on, refuse_torn, sole_writer_in_process
 from gankit.train.signals import StopOnSignal, TrainingInterrupted
@@ -96,7 +96,10 @@ class RunTraining:
         # the schedule steps before the checkpoint, so a checkpoint holds the next iteration's rates
         # the checkpoint before the step's snapshot and evaluation: one of them failing (out of
         # memory drawing a grid of large images) lost the steps since the last checkpoint
-        callbacks = [_Sync(), MetricsLogger(self), Progress(cfg.steps, show), *self.objective.callbacks,
+        # G's samples are checked before anything uses or saves the step's state
+        callbacks = [_Sync(), MetricsLogger(self), Progress(cfg.steps, show),
+                     FiniteSamples(self, [cfg.checkpoint_every, cfg.sample_every, cfg.eval_every], cfg.steps),
+                     *self.objective.callbacks,
                      lrs, Checkpointer(self, cfg.checkpoint_every, cfg.steps),
                      Snapshots(self, cfg.sample_every, cfg.steps), PeriodicEval(self, cfg.eval_every, log_session),
                      SaveStartState(self)] + ([load_follower] if load_follower else [])
