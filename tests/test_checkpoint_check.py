@@ -29,11 +29,15 @@ def _damage(state, how):
         state["rng"]["losses"] = "x"
     elif how == "moment of another shape":
         state["optimizers"]["g"]["state"][0]["exp_avg"] = torch.zeros(7)
+    elif how == "G NaN":       # finite-looking file, NaN weights: sample and eval drew NaN, a resume diverged at once
+        next(v for v in state["models"]["G"].values() if v.is_floating_point())[0] = float("nan")
+    elif how == "moment inf":
+        state["optimizers"]["d"]["state"][0]["exp_avg_sq"][0] = float("inf")
     return state
 
 
 CASES = ["G a list", "step a string", "config a string", "rng missing", "rng 3 bytes", "span a string",
-         "time a string", "losses a string", "moment of another shape"]
+         "time a string", "losses a string", "moment of another shape", "G NaN", "moment inf"]
 
 
 @pytest.mark.parametrize("how", CASES)

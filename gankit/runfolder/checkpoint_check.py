@@ -75,4 +75,20 @@ def checkpoint_fault(state) -> str | None:
     for i, own in enumerate(state.get("rng_ranks") or []):
         if own is not None and (fault := _rng_fault(own, f"rng_ranks[{i}]")):
             return fault
+    for part in ("models", "optimizers", "objective"):
+        if (where := _nonfinite(state.get(part), part)) is not None:
+            return f"{where} holds NaN or inf (gankit never saves such a state)"
+    return None
+
+
+def _nonfinite(x, path: str) -> str | None:
+    """The path of the first floating tensor in nested tables and lists that is not finite: a
+    file gankit did not write (training refuses to save one), which would load and train or
+    sample NaN."""
+    if isinstance(x, torch.Tensor):
+        return path if (x.is_floating_point() or x.is_complex()) and not bool(torch.isfinite(x).all()) else None
+    items = x.items() if isinstance(x, Mapping) else enumerate(x) if isinstance(x, (list, tuple)) else ()
+    for k, v in items:
+        if (found := _nonfinite(v, f"{path}.{k}")) is not None:
+            return found
     return None
