@@ -376,3 +376,17 @@ def test_token_logp_equals_log_softmax_at_every_temperature():
         for T in (1.0, 0.3, 4.0):
             want = torch.log_softmax(logits / T, -1).gather(-1, x[..., None]).squeeze(-1)
             assert torch.allclose(G.token_logp(x, T), want, atol=1e-6), T
+
+
+@pytest.mark.parametrize("estimator", ["rollout", "gumbel"])
+def test_divergence_advice_names_the_adversarial_rate_and_the_temperature_floor(tmp_path, estimator):
+    """The sequence GANs gave the image GAN's advice: optim_g.lr, which the adversarial phase does
+    not use where objective.g_lr is set, and nothing of Gumbel's temperature."""
+    from gankit import config as C
+    from gankit.train.run import Run
+    sets = _tiny(tmp_path, estimator)[1::2] + ["objective.g_lr=0.0003", "objective.tau_min=0.01"]
+    run = Run.create(C.load("words", sets), tmp_path / "r")
+    hint = run._nan_hint()
+    run.close()
+    assert "objective.g_lr=... (now 0.0003" in hint and "--set optim_g.lr" not in hint
+    assert ("objective.tau_min=..., now 0.01" in hint) == (estimator == "gumbel")

@@ -88,3 +88,16 @@ def test_text_data_for_the_gan_objective_is_refused_in_one_line(tmp_path, over):
                           + ['data.name="oracle"', "data.n_train=64", "data.n_test=16"] + over), tmp_path / "r")
     assert "objective gan models images or points, not text" in str(e.value)
     assert "objective.name=seqgan" in str(e.value)
+
+
+def test_divergence_advice_names_the_runs_own_penalty_and_its_weight():
+    """A gradient-penalty weight of 1e30 diverged at step 1 and the advice was "try ... a gradient
+    penalty": the run had one, and its weight was the cause."""
+    from types import SimpleNamespace
+
+    from gankit.train.gan import gan_nan_hint
+    assert "objective.gp=..., now 1e+30" in gan_nan_hint(SimpleNamespace(gp=1e30, r1=0.0))
+    assert "a gradient penalty" not in gan_nan_hint(SimpleNamespace(gp=10.0, r1=0.0))
+    both = gan_nan_hint(SimpleNamespace(gp=0.0, r1=0.0))
+    assert "a gradient penalty" in both and "objective.gp" not in both and "optim_d.lr" in both
+    assert "objective.r1=..., now 5" in gan_nan_hint(SimpleNamespace(gp=0.0, r1=5.0))

@@ -64,6 +64,19 @@ class BoundD:
         return getattr(self.net, name)
 
 
+def gan_nan_hint(p) -> str:
+    """The divergence advice for the run's own settings: a penalty it has is named with its
+    weight (its weight may be the cause), one it lacks is suggested."""
+    tries = ["a lower learning rate (--set optim_d.lr=... --set optim_g.lr=...)"]
+    if p.gp > 0:
+        tries.append(f"a lower gradient-penalty weight (--set objective.gp=..., now {p.gp:g})")
+    if p.r1 > 0:
+        tries.append(f"a lower R1 weight (--set objective.r1=..., now {p.r1:g})")
+    if not (p.gp > 0 or p.r1 > 0):
+        tries.append("a gradient penalty")
+    return f"Try {', '.join(tries)} or a bounded loss."
+
+
 class GANObjective(Objective):
     supports_bf16 = True
     rank0_state = ("drs",)       # only rank 0 samples: its fitted sampler is the run's
@@ -141,6 +154,7 @@ class GANObjective(Objective):
                 lambda D, real, fake, c: gradient_penalty(D, real, fake, p.gp, p.gp_center), "gp"))
         if p.r1 > 0:
             self.d_penalties.append(_penalty(lambda D, real, fake, c: r1_penalty(D, real, p.r1), "r1"))
+        self.nan_hint = gan_nan_hint(p)
         if p.feature_matching > 0:
             def matching(D, real, fake, c):
                 return p.feature_matching * R.feature_matching(D.features(self.d_view(real, c.step)),

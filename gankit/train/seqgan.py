@@ -110,6 +110,12 @@ class SeqGANObjective(Objective):
         self.baseline_decay, self.mle_weight = baseline_decay, mle_weight
         self.tau, self.tau_min, self.tau_decay = tau, tau_min, tau_decay
         self.gumbel_hard = gumbel_hard
+        # the adversarial phase trains G at objective.g_lr where it is set (optim_g.lr is MLE's)
+        g_rate = (f"objective.g_lr=... (now {g_lr:g}; optim_g.lr is the MLE pretraining's)" if g_lr
+                  else "optim_g.lr=...")
+        self.nan_hint = (f"Try a lower learning rate (--set optim_d.lr=... --set {g_rate})" +
+                         (f" or a higher Gumbel-softmax temperature floor (--set objective.tau_min=..., now "
+                          f"{tau_min:g})" if estimator == "gumbel" else "") + ".")
         if not gumbel_hard and estimator != "gumbel":
             raise ConfigError(f"objective.gumbel_hard = false: D reads G's relaxed rows, which only "
                               f"estimator 'gumbel' makes; with estimator {estimator!r} leave it true")
