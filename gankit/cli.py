@@ -259,6 +259,7 @@ def _main(argv: list[str] | None) -> int:
     _expand_home(args)
     from gankit.builtins import import_modules, load_builtins
     from gankit.io import DISK_FULL, interruption_cause, os_error_cause, write_failure
+    from gankit.metrics.context import NonFiniteSamples
     from gankit.runfolder import RunFolderError
     from gankit.train.loop import NonFiniteLoss
     from gankit.train.signals import TrainingInterrupted
@@ -275,7 +276,7 @@ def _main(argv: list[str] | None) -> int:
         rc = args.fn(args)
         if sys.stdout is not None:
             sys.stdout.flush()    # a file's buffer is written here, while a failure can be told
-    except (ConfigError, RunFolderError, NonFiniteLoss) as e:
+    except (ConfigError, RunFolderError, NonFiniteLoss, NonFiniteSamples) as e:
         _say_error(_one_line(e))
         return 2 if isinstance(e, ConfigError) else 1
     except TrainingInterrupted as e:

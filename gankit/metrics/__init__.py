@@ -129,6 +129,7 @@ def evaluate(ctx, names: list[str] | None = None, named: bool | None = None, sto
             continue
         todo.append(m)
     from gankit.metrics.base import NotForThisRun, TooFewSamples
+    from gankit.metrics.context import NonFiniteSamples
     out: dict = {}
     by: dict[str, object] = {}     # key -> the metric that wrote it
     with Progress(len(todo), f"evaluating step {ctx.step}") as bar:
@@ -161,6 +162,8 @@ def evaluate(ctx, names: list[str] | None = None, named: bool | None = None, sto
                         else f"the data hold {size} samples, too few for it" if size is not None and size <= n
                         else f"eval.n_samples = {n}; more samples: --set eval.n_samples={max(500, 2 * n)}")
                 warnings.warn(f"metric {m.name!r} skipped: {e} ({hint})", stacklevel=2)
+            except NonFiniteSamples:      # G diverged: no metric's number means anything, a user's neither
+                raise
             except Exception as e:        # a user's metric (--import) that fails: which one, in one line
                 if not _user(m):
                     raise

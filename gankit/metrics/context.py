@@ -10,6 +10,20 @@ from torch import Tensor
 from gankit import seeds
 
 
+class NonFiniteSamples(RuntimeError):
+    """G's samples hold NaN or inf: G diverged.  Every number measured on them would be
+    meaningless (a JSD of ln 2, no mode, a support larger than the data's) or a library's
+    traceback, so the evaluation stops and records nothing."""
+
+    def __init__(self, step: int, bad: int, n: int):
+        self.step, self.bad, self.n = step, bad, n
+        super().__init__(
+            f"G diverged: {bad} of {n} samples drawn at step {step} hold NaN or inf, so nothing was measured "
+            "or recorded; resume from a checkpoint before the divergence with a lower learning rate (gankit "
+            "eval and gankit train --resume use the newest step_*.pt in the run's checkpoints/ folder: move "
+            "later ones out of it)")
+
+
 @dataclass
 class EvalContext:
     dataset: object                       # exposes modes, classes, splits...: never named by a metric
@@ -32,8 +46,13 @@ class EvalContext:
 
     def generate(self, n: int, stream: str = "samples", y: Tensor | None = None,
                  c: Tensor | None = None) -> Tensor:
-        """n samples drawn with the noise of evaluation stream ``stream``."""
-        return self.sample(n, self.stream(stream), y=y, c=c)[0]
+        """n samples drawn with the noise of evaluation stream ``stream``; NonFiniteSamples
+        when any holds NaN or inf (token ids are integers: never)."""
+        x = self.sample(n, self.stream(stream), y=y, c=c)[0]
+        # one reduction per draw; the per-sample count only on the way out
+        if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+            raise NonFiniteSamples(self.step, int((~torch.isfinite(x.reshape(len(x), -1))).any(1).sum()), len(x))
+        return x
 
     def cached(self, key, make: Callable[[], object]):
         if key not in self.cache:

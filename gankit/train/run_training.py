@@ -15,6 +15,7 @@ import warnings
 
 import torch
 
+from gankit.metrics.context import NonFiniteSamples
 from gankit.train import distributed, threads
 from gankit.train.callbacks import (Checkpointer, FiniteSamples, MetricsLogger, PeriodicEval, Progress,
                                      SaveStartState, Snapshots)
@@ -139,12 +140,12 @@ class RunTraining:
                                               f"gankit train --resume --out {self.dir}")
                 self.torch_rng = torch.get_rng_state()
             self._record_config()    # also when there was no step left to train
-        except NonFiniteLoss as e:
+        except (NonFiniteLoss, NonFiniteSamples) as e:    # the latter: a periodic evaluation's draw
             kept = bool(self.folder.checkpoints())
             said = str(e) if kept else str(e).replace("the last good checkpoint is kept",
                                                       "it failed before its first checkpoint")
             self._record_divergence(said)
-            if kept:
+            if kept and isinstance(e, NonFiniteLoss):
                 raise
             raise NonFiniteLoss(said) from None
         finally:
