@@ -15,7 +15,7 @@ def _cmd_drs(a):
     from gankit import config as C
     from gankit.runfolder import RunFolder
     from gankit.train.objective import UnfittedState
-    from gankit.train.rejection import fit_objective
+    from gankit.train.rejection import FitFailed, fit_objective, retry_advice
     from gankit.train.run import Run
     folder = RunFolder(a.run_dir)
     cfg = C.load(folder.read_config())
@@ -27,7 +27,8 @@ def _cmd_drs(a):
         raise ConfigError(f"drs: the {cfg.objective.name!r} objective has no rejection sampler; "
                           "discriminator rejection sampling needs a GAN objective (gan) with its D")
     over = ["objective.drs=true"] + ([f"objective.drs_steps={a.steps}"] if a.steps is not None else []) \
-        + ([f"objective.drs_quantile={a.quantile}"] if a.quantile is not None else [])
+        + ([f"objective.drs_quantile={a.quantile}"] if a.quantile is not None else []) \
+        + ([f"objective.drs_lr={a.lr!r}"] if a.lr is not None else [])
     with warnings.catch_warnings():      # the checkpoint has no sampler yet: this command fits it
         warnings.simplefilter("ignore", UnfittedState)
         run = Run.open(a.run_dir, over, write=True)
@@ -35,7 +36,11 @@ def _cmd_drs(a):
         if getattr(run.objective, "rejection", None) is None:
             raise ConfigError(f"drs: the {run.cfg.objective.name!r} objective has no rejection sampler")
         fitted = []
-        sampler = fit_objective(run.objective, run.step, fitted.append)
+        try:
+            sampler = fit_objective(run.objective, run.step, fitted.append)
+        except FitFailed as e:     # a diverged G or fine-tuning: one line, and what can mend it
+            raise ConfigError(f"drs: rejection sampler not fitted, the run is left as it was: {e}"
+                              f"{retry_advice(e.cause, a.run_dir, run.objective.rejection.lr)}") from None
         # the checkpoint holding the sampler first, straight to the folder (Run.save_checkpoint
         # writes config.toml before it), then config.toml, then the record: a kill or a failure
         # on the way leaves the run as it was, not a config saying drs = true over a checkpoint
@@ -142,6 +147,8 @@ def add_parser(sub, data_set_help: str):
     d.add_argument("run_dir")
     d.add_argument("--steps", type=int, default=None, help="fine-tuning steps (objective.drs_steps)")
     d.add_argument("--quantile", type=float, default=None, help="objective.drs_quantile")
+    d.add_argument("--lr", type=float, default=None, help="Adam learning rate of the fine-tuning "
+                   "(objective.drs_lr); lower it when the fit gives non-finite logits")
     d.set_defaults(fn=_cmd_drs)
     s = sub.add_parser("sample", help="draw samples from a trained G")
     s.add_argument("run_dir")

@@ -346,3 +346,69 @@ def test_a_stop_that_cut_the_fit_short_is_kept_past_the_last_step_with_several_p
                 agree_stop=lambda s: s)
     t.fit(3)
     assert t.stop == 15
+
+
+def _fit(generate, D=None, steps=3):
+    sampler = RejectionSampler(D or nn.Linear(2, 1), 1, steps, 1e-4, 0.99, 8)
+    g = torch.Generator().manual_seed(0)
+    sampler.fit(sampler.D, generate, lambda n: torch.randn(n, 2, generator=g),
+                lambda n: torch.randn(n, 2, generator=g), n_quantile=64)
+    return sampler
+
+
+def test_a_fit_on_a_diverged_g_blames_g_not_the_fine_tuning():
+    """NaN samples from G were reported as D's fine-tuning diverging (lower objective.drs_lr)."""
+    for steps in (0, 3):
+        with pytest.raises(ValueError, match=r"^G's samples are non-finite .*training diverged") as e:
+            _fit(lambda z: z * float("nan"), steps=steps)
+        assert e.value.cause == "g" and "drs_lr" not in str(e.value)
+    D = nn.Linear(2, 1)
+    with torch.no_grad():
+        D.bias.fill_(float("inf"))                   # the trained D itself diverged
+    with pytest.raises(ValueError, match=r"^the trained D gives non-finite logits before any fine-tuning"):
+        _fit(lambda z: z, D=D)
+    assert _fit(lambda z: z).ready
+
+
+def test_the_note_tells_a_stopped_fit_from_a_failed_one_and_reads_old_checkpoints():
+    """Every unfitted last step read 'training stopped during the fit', also when the fit failed."""
+    from types import SimpleNamespace
+    from gankit.train.rejection import unfitted_note
+    s = RejectionSampler(nn.Linear(2, 1), 1, 5, 1e10, 0.99, 8)
+    obj = SimpleNamespace(rejection=s)
+    s.load_state_dict({})                           # what older checkpoints hold: no reason
+    assert "its fit at the last step was stopped or failed" in unfitted_note(obj, 4, 4, "R")
+    s.load_state_dict({"fit": "stopped"})
+    assert "training stopped during the fit" in unfitted_note(obj, 4, 4, "R")
+    s.load_state_dict({"fit": "failed", "cause": "g", "why": "G's samples are non-finite"})
+    note = unfitted_note(obj, 4, 4, "R")
+    assert "fit at the last step failed (G's samples are non-finite)" in note and "stopped" not in note
+    assert s.state_dict() == {"fit": "failed", "cause": "g", "why": "G's samples are non-finite"}
+    assert unfitted_note(obj, 3, 4, "R").endswith("samples and eval come from G alone")
+    s.start_fresh()          # no sampler in the checkpoint at all: its own warning is the whole story
+    assert unfitted_note(obj, 4, 4, "R") is None and s.state_dict() == {}
+
+
+def test_a_diverging_drs_fit_is_one_line_and_lr_mends_it(tmp_path, capsys, tiny_cli):
+    """gankit drs ended in a ValueError traceback whose advice (a lower objective.drs_lr) it took
+    no option for; training's warning sent the user back to that same command."""
+    from gankit.train.objective import UnfittedState
+    torch.set_num_threads(1)
+    out = tmp_path / "r"
+    assert main(["train", "ring", "--out", str(out), *tiny_cli, "--set", "objective.drs=true",
+                 "--set", "objective.drs_steps=20", "--set", "objective.drs_lr=1e30",
+                 "--set", 'eval.metrics=["energy"]']) == 0
+    said = [x for x in capsys.readouterr().err.splitlines() if "rejection sampling not fitted" in x]
+    assert said == [f"gankit: warning: rejection sampling not fitted (the fine-tuned D gives non-finite logits at "
+                    f"objective.drs_lr = 1e+30 over objective.drs_steps = 20); samples come from G directly; fit it "
+                    f"with a lower learning rate: gankit drs {out} --lr 0.0001 (or fewer --steps)"]
+    with pytest.warns(UnfittedState, match=r"fit at the last step failed \(the fine-tuned D .*gankit drs .* --lr"):
+        Run.open(out).close()
+    assert main(["drs", str(out), "--steps", "20"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("gankit: error: drs: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert f"gankit drs {out} --lr 0.0001" in err
+    assert main(["drs", str(out), "--steps", "20", "--lr", "1e-4"]) == 0
+    run = Run.open(out)
+    assert run.objective.rejection.ready and run.cfg.objective.params["drs_lr"] == 1e-4
+    run.close()

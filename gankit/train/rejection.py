@@ -47,6 +47,9 @@ class RejectionSampler:
         self.pack, self.steps, self.lr, self.quantile, self.m = pack, steps, lr, quantile, batch_size
         self.M = torch.tensor(float("nan"))        # NaN until fitted
         self.acceptance = torch.tensor(float("nan"))
+        # why the fit at the last step left it unfitted: {"fit": "stopped"} (a signal), or
+        # {"fit": "failed", "cause": FitFailed.cause, "why": its message}; None: not known
+        self.why: dict | None = None
 
     @property
     def ready(self) -> bool:
@@ -56,28 +59,44 @@ class RejectionSampler:
             stop: Callable[[], bool] | None = None):
         """Fine-tunes a copy of D on real vs generate(z) (G frozen), then sets M.  Each fit
         starts afresh from D's weights with a new optimizer.  ``stop()`` true (a signal asked
-        training to stop) ends it between steps with FitStopped, the sampler left unfitted."""
+        training to stop) ends it between steps with FitStopped, the sampler left unfitted.
+        Non-finite values raise FitFailed naming their source: G's samples and the trained D's
+        logits are checked on the first batch, before the fine-tuning can be blamed."""
         self.D.load_state_dict(D.state_dict())
         self.D.train()
+        self.forget()          # a refit that fails must not leave an earlier M beside this D
         opt = torch.optim.Adam(self.D.parameters(), lr=self.lr, betas=(0.5, 0.999))
         view = (lambda x: R.pack(x, self.pack)) if self.pack > 1 else (lambda x: x)
-        for _ in range(self.steps):
+        for i in range(self.steps):
             if stop is not None and stop():
                 raise FitStopped
             real = sample_real(self.m)
             with torch.no_grad():
                 fake = generate(sample_noise(self.m))
-            loss = d_loss_bce(self.D(view(real)), self.D(view(fake)))
+            if i == 0 and not bool(torch.isfinite(fake).all()):
+                raise FitFailed("g", G_NONFINITE)
+            real_logits, fake_logits = self.D(view(real)), self.D(view(fake))
+            if i == 0 and not bool(torch.isfinite(real_logits).all() and torch.isfinite(fake_logits).all()):
+                raise FitFailed("d", D_NONFINITE)
+            loss = d_loss_bce(real_logits, fake_logits)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
         self.D.eval()
         with torch.no_grad():
-            logits = torch.cat([self.logit(generate(sample_noise(self.m * 4)))
-                                for _ in range(max(1, n_quantile // (self.m * 4)))]).float().cpu()
+            finite, chunks = [], []
+            for _ in range(max(1, n_quantile // (self.m * 4))):
+                x = generate(sample_noise(self.m * 4))
+                finite.append(torch.isfinite(x).all())      # read once, after the loop: one sync
+                chunks.append(self.logit(x))
+            logits = torch.cat(chunks).float().cpu()
+            if not bool(torch.stack(finite).all()):
+                raise FitFailed("g", G_NONFINITE)
             if not bool(torch.isfinite(logits).all()):
-                raise ValueError("the fine-tuned D gives non-finite logits; try a lower "
-                                 "objective.drs_lr or fewer objective.drs_steps")
+                if self.steps == 0:
+                    raise FitFailed("d", D_NONFINITE)
+                raise FitFailed("lr", f"the fine-tuned D gives non-finite logits at objective.drs_lr = "
+                                      f"{self.lr:g} over objective.drs_steps = {self.steps}")
             self.M = torch.quantile(logits, self.quantile)
             self.acceptance = self.accept_prob(logits).mean()
 
@@ -119,15 +138,16 @@ class RejectionSampler:
         return torch.cat(kept)[:n]
 
     def state_dict(self) -> dict:
-        """Empty until fitted: checkpoints during training do not carry a second D."""
+        """Until fitted, no second D: only why the last step's fit left it unfitted, if it did."""
         if not self.ready:
-            return {}
+            return dict(self.why) if (self.why or {}).get("fit") in ("stopped", "failed") else {}
         return {"D": self.D.state_dict(), "M": self.M, "acceptance": self.acceptance}
 
     def start_fresh(self) -> str:
         """A checkpoint written while objective.drs was off (switched on at --resume, by hand in
         config.toml, or a `gankit drs` stopped before its checkpoint): the sampler stays unfitted,
         and the warning says so (sample, eval and the report would use G alone without a word)."""
+        self.why = {"fit": "none"}       # no fit was made: unfitted_note has nothing to add
         return ("objective.drs is true but the checkpoint holds no rejection sampler (it was written "
                 "while drs was off): samples, eval and the report come from G alone until one is fitted "
                 "by gankit drs RUN (or at the last training step)")
@@ -136,10 +156,14 @@ class RejectionSampler:
         """Back to unfitted: a sampler fitted on an earlier D judges a G it was not fitted to."""
         self.M = torch.tensor(float("nan"))
         self.acceptance = torch.tensor(float("nan"))
+        self.why = None
 
     def load_state_dict(self, state: dict):
-        if "D" not in state:
+        if "D" not in state:    # unfitted: {} says nothing of why (so do older gankit's checkpoints)
+            ok = state.get("fit") in ("stopped", "failed") and all(isinstance(v, str) for v in state.values())
+            self.why = dict(state) if ok else None
             return
+        self.why = None
         for k in ("M", "acceptance"):
             if not isinstance(state.get(k), torch.Tensor) or state[k].numel() != 1:
                 raise ValueError(f"the rejection sampler's {k} is not one number")
@@ -151,15 +175,49 @@ class RejectionSampler:
 def unfitted_note(objective, step: int, steps: int, run_dir) -> str | None:
     """What a reader of a run with objective.drs on but no fitted sampler gets (sample, eval):
     G alone, said, as the option asks for the sampler.  Before the last step that is the design
-    (the sampler is fitted there); at it, the fit was stopped."""
+    (the sampler is fitted there); at it, the fit was stopped or failed, as its checkpoint says."""
     rej = getattr(objective, "rejection", None)
     if rej is None or rej.ready:
         return None
     if step < steps:
         return (f"objective.drs is on but the rejection sampler is fitted at the last step ({steps}) and "
                 f"this checkpoint is step {step}: samples and eval come from G alone")
-    return (f"objective.drs is on but the rejection sampler was not fitted (training stopped during the fit "
-            f"at its last step): samples and eval come from G alone until gankit drs {run_dir} fits it")
+    why = rej.why or {}
+    if why.get("fit") == "none":        # start_fresh has said it
+        return None
+    if why.get("fit") == "failed":
+        return (f"objective.drs is on but the rejection sampler's fit at the last step failed ({why.get('why')}): "
+                f"samples and eval come from G alone{retry_advice(why.get('cause'), run_dir, rej.lr)}")
+    cause = ("training stopped during the fit at its last step" if why.get("fit") == "stopped" else
+             "its fit at the last step was stopped or failed")
+    return (f"objective.drs is on but the rejection sampler was not fitted ({cause}): samples and eval "
+            f"come from G alone until gankit drs {run_dir} fits it")
+
+
+G_NONFINITE = ("G's samples are non-finite (NaN or inf): training diverged, and rejection sampling cannot "
+               "mend that; train again with lower learning rates (--set optim_d.lr=... --set optim_g.lr=...), "
+               "from the start or from an earlier checkpoint kept in checkpoints/")
+D_NONFINITE = ("the trained D gives non-finite logits before any fine-tuning: training diverged, and "
+               "rejection sampling cannot mend that; train again with lower learning rates "
+               "(--set optim_d.lr=... --set optim_g.lr=...)")
+
+
+class FitFailed(ValueError):
+    """The fit gave no usable sampler.  ``cause``: "g" (G's samples are non-finite), "d" (the
+    trained D's logits are) or "lr" (the fine-tuning diverged: a lower objective.drs_lr helps)."""
+
+    def __init__(self, cause: str, message: str):
+        super().__init__(message)
+        self.cause = cause
+
+
+def retry_advice(cause: str | None, run_dir, lr: float) -> str:
+    """The command that can mend a failed fit (cause "lr": a lower objective.drs_lr), else ""."""
+    if cause != "lr":
+        return ""
+    lower = 1e-4 if lr > 1e-4 else lr / 10      # 1e-4: objective.drs_lr's default
+    return (f"; fit it with a lower learning rate: gankit drs {run_dir} --lr {lower:g} "
+            f"(or fewer --steps)")
 
 
 def fit_seed(seed: int) -> int:
@@ -211,8 +269,8 @@ class FitAtEnd:
         # that step's D, so until the new last step refits it, evaluations and snapshots come
         # from G alone, as in an unbroken run
         sampler = getattr(self.objective, "rejection", None)
-        if sampler is not None and sampler.ready and trainer.step < self.last_step:
-            sampler.forget()
+        if sampler is not None and trainer.step < self.last_step:
+            sampler.forget()       # also the reason an old last step's fit failed
         if sampler is not None and not sampler.ready and trainer.step == self.last_step:
             # a --resume of a run whose fit a signal stopped (no step is left to train): fit,
             # and have the Run's checkpointer keep it
@@ -221,12 +279,21 @@ class FitAtEnd:
 
     def on_step_end(self, trainer):
         if trainer.step == self.last_step:
+            sampler = self.objective.rejection
             try:
                 fit_objective(self.objective, trainer.step, self.log, stop=lambda: trainer.stop is not None)
             except FitStopped:        # the checkpoint of this step follows, without the sampler
                 trainer.keep_stop = True
+                sampler.why = {"fit": "stopped"}
                 warnings.warn("rejection sampling not fitted: training was asked to stop while it was "
                               "fitted; gankit train --resume (or gankit drs RUN_DIR) fits it")
-            except ValueError as e:   # the trained G is kept: its checkpoint follows this step
-                warnings.warn(f"rejection sampling not fitted ({e}); samples come from G directly. "
-                              f"Retry with: gankit drs RUN_DIR --steps N")
+            except ValueError as e:   # the trained G is kept: its checkpoint (with the reason) follows
+                cause = getattr(e, "cause", "")
+                sampler.why = {"fit": "failed", "cause": cause, "why": str(e)}
+                warnings.warn(f"rejection sampling not fitted ({e}); samples come from G directly"
+                              f"{retry_advice(cause, self._run_dir(), sampler.lr)}")
+
+    def _run_dir(self) -> str:
+        """The run folder, for the advice: ``log`` is the Run's own method (RUN_DIR elsewhere)."""
+        folder = getattr(getattr(self.log, "__self__", None), "folder", None)
+        return str(folder.path) if folder is not None else "RUN_DIR"
