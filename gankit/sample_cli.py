@@ -87,6 +87,9 @@ def _cmd_sample(a):
         raise ConfigError(f"--out {a.out}: .txt is for text data; use .npy, .csv, .png, .pdf or .svg")
     cond = _condition_args(run, a)
     x = run.generate(a.n, seed=a.seed, **cond).numpy()
+    if x.dtype.kind == "f" and not np.isfinite(x).all():    # G diverged: no file of NaN rows
+        from gankit.metrics.context import NonFiniteSamples
+        raise NonFiniteSamples(run.step, int((~np.isfinite(x.reshape(len(x), -1))).any(1).sum()), len(x))
     drew = _class_drawn(run, cond)
     if run.dataset.kind == "text" and (a.out is None or suffix == ".txt"):
         lines = run.dataset.decode(x)

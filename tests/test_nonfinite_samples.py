@@ -164,3 +164,25 @@ def test_a_periodic_evaluation_of_non_finite_samples_stops_training_as_a_diverge
         run.train()
     (stop,) = RunFolder(tmp_path / "r").records("stop")
     assert stop["reason"] == "diverged" and "G diverged" in stop["message"]
+
+
+def test_gankit_sample_writes_no_file_of_nan_rows(plain_run, tmp_path, capsys):
+    from gankit.cli import main
+    run = _poisoned(plain_run, tmp_path / "run")
+    assert main(["sample", str(run), "-n", "50", "--out", str(tmp_path / "x.csv")]) == 1
+    err = capsys.readouterr().err
+    assert "G diverged: 50 of 50 samples" in err and "Traceback" not in err
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_rejection_sampling_of_a_diverged_g_names_the_divergence(tmp_path):
+    """A fitted sampler rejected NaN proposals one by one: 600,000 proposals, then "the calibration
+    D rejects almost everything G makes", a traceback."""
+    from gankit.train.rejection import RejectionSampler
+    sampler = RejectionSampler(torch.nn.Linear(2, 1), pack=1, steps=0, lr=1e-4, quantile=0.95, batch_size=8)
+    sampler.M, sampler.acceptance = torch.tensor(0.0), torch.tensor(0.5)     # as fitted
+    x = sampler.sample(30, lambda k: torch.full((k, 2), float("nan")), torch.Generator().manual_seed(0), 100)
+    assert x.shape == (30, 2) and torch.isnan(x).all()    # returned as drawn: EvalContext.generate names it
+    with pytest.raises(NonFiniteSamples, match="30 of 30"):
+        _ctx(lambda n: sampler.sample(n, lambda k: torch.full((k, 2), float("nan")),
+                                      torch.Generator().manual_seed(0), 100)).generate(30)

@@ -126,6 +126,8 @@ class RejectionSampler:
             # ``batch`` a round (memory stays bounded): a small request draws no full batch
             k = min(batch, max(64, int((n - have) / max(rate, 1e-4) * 1.1) + 1))
             x = draw(k)
+            if not bool(torch.isfinite(x).all()):   # G diverged: no filter mends that, the caller's check names it
+                return x[:n].cpu() if len(x) >= n else torch.cat([x.cpu(), draw(n - len(x)).cpu()])
             p = self.accept_prob(self.logit(x))
             ok = torch.rand(len(x), generator=u_gen, device="cpu").to(p.device) < p
             kept.append(x[ok].cpu())
