@@ -96,3 +96,43 @@ def test_bf16_with_a_packed_d_returns_float32(tmp_path, digits):
     with run.autocast():
         packed = run.sample_batch(4).x.reshape(2, 2, 8, 8)     # two samples side by side
         assert run.D(packed).dtype == torch.float32
+
+
+def test_bf16_on_points_it_merges_warns_and_on_pixels_it_does_not(tmp_path):
+    """Three modes of std 0.05 near (100, 100): bf16's step there is 0.5, and D saw 512 real points
+    as 3 inputs, silently."""
+    import numpy as np
+
+    from gankit.train.precision import bf16_merge_note
+    rng = np.random.default_rng(0)
+    pts = np.concatenate([rng.normal(c, 0.05, size=(300, 2)) for c in (100.0, 103.0, 97.0)])
+    note = bf16_merge_note(torch.as_tensor(pts, dtype=torch.float32))
+    assert note and "become 3 " in note and "its step is 0.5" in note and "train.precision=fp32" in note
+    pixels = (torch.arange(256.0) / 127.5 - 1).reshape(256, 1)    # 8-bit values in [-1, 1]: bf16 keeps each
+    assert bf16_merge_note(pixels) is None
+    np.save(tmp_path / "p.npy", pts)
+    run = Run.create(C.load("ring-vanilla", ["data.name=points", f"data.path='{tmp_path / 'p.npy'}'",
+                                             "train.precision=bf16", "train.steps=1", "train.progress=false"]),
+                     tmp_path / "r")
+    with pytest.warns(UserWarning, match="points drawn from the data become 3 "):
+        run.train()
+    run.close()
+
+
+def test_the_bf16_refusal_names_the_objectives_that_declare_it():
+    """It said bf16 was for "gan" alone, for nets that "run plain forward passes", to a VAE whose
+    nets do; InfoGAN and BiGAN train in bf16."""
+    from gankit.train.bigan import BiGANObjective
+    from gankit.train.ebm import EnergyObjective
+    from gankit.train.gan import GANObjective
+    from gankit.train.infogan import InfoGANObjective
+    from gankit.train.precision import BF16_OBJECTIVES, autocast_for
+    from gankit.train.seqgan import SeqGANObjective
+    from gankit.train.ssgan import SemiSupervisedGAN
+    from gankit.train.vae import AutoEncoderObjective
+    declared = {"gan": GANObjective, "infogan": InfoGANObjective, "bigan": BiGANObjective,
+                "vae": AutoEncoderObjective, "ebm": EnergyObjective, "ssgan": SemiSupervisedGAN,
+                "seqgan": SeqGANObjective}
+    assert set(BF16_OBJECTIVES) == {k for k, cls in declared.items() if cls.supports_bf16}
+    with pytest.raises(C.ConfigError, match="objective 'vae' trains in float32 only .*gan, infogan, bigan do"):
+        autocast_for("bf16", torch.device("cpu"), [], supported=False, objective="vae")

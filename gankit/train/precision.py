@@ -14,6 +14,7 @@ CPU without bf16 units it is slower, so it is off by default.
 from __future__ import annotations
 
 import contextlib
+import math
 from typing import Callable, ContextManager
 
 import torch
@@ -22,6 +23,24 @@ from torch import Tensor, nn
 from gankit.config import ConfigError
 
 PRECISIONS = ["fp32", "bf16"]
+BF16_OBJECTIVES = ("gan", "infogan", "bigan")    # gankit's objectives with supports_bf16 (tests/test_precision.py)
+
+
+def bf16_merge_note(x: Tensor) -> str | None:
+    """The warning for point data (rows ``x`` as D sees them) that bfloat16 rounding merges:
+    under bf16 autocast D's first layer reads its input with 8 significant bits, so points
+    closer than bfloat16's step at their magnitude are one point to D (a mode of std 0.05
+    near 100 became one input: the step there is 0.5).  None when rounding keeps 90% apart."""
+    flat = x.reshape(len(x), -1).float()
+    n = len(torch.unique(flat, dim=0))
+    kept = len(torch.unique(flat.bfloat16().float(), dim=0))
+    if kept >= 0.9 * n:
+        return None
+    big = float(flat.abs().max())
+    step = 2.0 ** (math.floor(math.log2(big)) - 7) if big > 0 else 0.0
+    return (f"train.precision = bf16: D reads its input in bfloat16 (8 significant bits), and {n} distinct "
+            f"points drawn from the data become {kept} (near {big:.3g} its step is {step:.3g}), so D cannot "
+            f"tell nearby points apart; train point data in float32: --set train.precision=fp32")
 
 
 def _fp32_output(module: nn.Module, args, output):
@@ -40,11 +59,12 @@ def autocast_for(precision: str, device: torch.device, nets: list[nn.Module], su
     if precision != "bf16":
         raise ConfigError(f"train.precision: {precision!r} is not one of {PRECISIONS}")
     if not supported:
-        # sequence GANs call their nets' own methods (sampling, log-probabilities), which
-        # the float32 output hook does not see; their small recurrent nets gain little
-        raise ConfigError(f"train.precision = bf16 is for objectives whose nets run plain forward "
-                          f"passes (gan: image and MLP nets); "
-                          f"objective {objective!r} trains in float32: --set train.precision=fp32")
+        # an objective declares it (Objective.supports_bf16) where its step calls its nets' plain
+        # forwards, which the float32 output hook sees: sequence GANs sample and score through
+        # their nets' own methods; the others were not measured in bf16
+        raise ConfigError(f"train.precision = bf16: objective {objective!r} trains in float32 only (an "
+                          f"objective declares bf16 with supports_bf16; of gankit's own, "
+                          f"{', '.join(BF16_OBJECTIVES)} do): --set train.precision=fp32")
     if device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise ConfigError("train.precision = bf16: this GPU has no bfloat16 support; "
                           "use --set train.precision=fp32")

@@ -62,6 +62,11 @@ class RunTraining:
             self.folder.truncate_records(self.step)
             self.folder.truncate_snapshots(self.step)   # a discarded trajectory's, as its records
         show = (cfg.progress if progress is None else progress) and self.is_main
+        if cfg.precision == "bf16" and self.dataset.kind == "points" and self.is_main:
+            from gankit.train.precision import bf16_merge_note    # drawn by its own generator: no stream moves
+            note = bf16_merge_note(self._to_model(self.dataset.sample(2048, torch.Generator().manual_seed(0))))
+            if note:
+                warnings.warn(note, stacklevel=2)
         n_threads = threads.resolve(cfg.threads, self.dataset.kind, world.local_size)
         load_follower = threads.follower(cfg.threads, self.modules.values(), world.local_size)
         if load_follower is not None:
