@@ -377,3 +377,19 @@ def test_minibatch_features_on_a_conditional_d(tmp_path, tiny, d_mode):
         run = Run.create(C.load("ring-cgan", sets), tmp_path / f"{d_mode}-{mb}")
         assert type(run.objective.D.head).__name__ == "MinibatchHead"
         run.train().close()
+
+
+def test_generate_checks_the_classes_and_takes_a_numpy_seed(tmp_path, tiny):
+    """Run.generate(n, y=...) with a class the run lacks raised the embedding's IndexError, a float
+    y torch's "Expected tensor for argument 'indices'"; seed=np.int64(3) was "not an integer"."""
+    import numpy as np
+    run = Run.create(C.load("ring-cgan", tiny + ["train.steps=2"]), tmp_path / "r")
+    with pytest.raises(C.ConfigError, match=r"y: class 99 is not one of this run's classes: \[0, 1, 2, 3, 4, 5, 6, 7\]"):
+        run.generate(3, y=torch.tensor([0, 1, 99]))
+    with pytest.raises(C.ConfigError, match="1-D tensor of integers"):
+        run.generate(3, y=torch.tensor([0.0, 1.0, 2.0]))
+    assert torch.equal(run.generate(3, y=torch.tensor([0, 1, 2])), run.generate(3, y=np.array([0, 1, 2])))
+    assert torch.equal(run.generate(5, seed=np.int64(3)), run.generate(5, seed=3))
+    with pytest.raises(C.ConfigError, match="sample seed True"):
+        run.generate(5, seed=True)
+    run.close()

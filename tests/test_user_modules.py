@@ -99,3 +99,36 @@ print("trained", run.step)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "refused: dataset 'grid' is registered twice" in r.stdout and "another name" in r.stdout
     assert "give the one in __main__ another name" in r.stdout and "trained 30" in r.stdout
+
+
+def test_a_net_registered_again_under_its_name_is_named_when_the_checkpoint_no_longer_fits(tmp_path, tiny):
+    """A notebook cell edited (one more layer) and run again: every earlier run failed to open with
+    "the data changed ... or the file is damaged", never naming the user's own generator."""
+    from dataclasses import dataclass
+
+    from torch import nn
+
+    from gankit import api
+    from gankit import config as C
+    from gankit.config import opt
+    from gankit.train.run import Run
+    from gankit.train.run_state import RunError
+
+    @dataclass
+    class W:
+        width: int = opt(16, "width", ge=1)
+
+    def register(layers):
+        @api.register_generator("cell_g", W, "a notebook's generator")
+        def cell_g(noise_dim, data, width):
+            inner = [m for _ in range(layers) for m in (nn.Linear(width, width), nn.ReLU())]
+            return nn.Sequential(nn.Linear(noise_dim, width), nn.ReLU(), *inner, nn.Linear(width, 2))
+    register(0)
+    sets = [s for s in tiny if not s.startswith("generator.")] + ["generator.name=cell_g", "train.steps=10"]
+    run = Run.create(C.load("ring", sets), tmp_path / "r")
+    run.train()
+    run.close()
+    register(1)
+    with pytest.raises(RunError, match=r"or the code of generator 'cell_g' \(test_user_modules\) changed since "
+                                       r"the run was trained \(register it as it was\)"):
+        Run.open(tmp_path / "r")

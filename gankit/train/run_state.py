@@ -188,11 +188,29 @@ class RunState:
             now = ([f"samples of shape {' x '.join(map(str, shape))}"] if shape else []) \
                 + ([f"{n} classes"] if n else [])
             code = list(self.cfg.imports or [])
+            own = self._user_components()
             why = ("the config is the checkpoint's, so the data changed since it was written"
                    + (f" (they hold {' in '.join(now)} now)" if now else "")
                    + (f", or the code of the imported module(s) {code} changed" if code else "")
+                   + (f", or the code of {own} changed since the run was trained (register it as it was)"
+                      if own else "")
                    + ", or the file is damaged; restore them as they were, or train a new run")
         return f"the checkpoint does not fit this run's networks: {detail}; {why}"
+
+    def _user_components(self) -> str:
+        """The run's components registered outside gankit ("generator 'my-g' (__main__)"): a
+        notebook cell edited and run again changes a net under the same name."""
+        from gankit.registry import DISCRIMINATORS, GENERATORS, OBJECTIVES, is_gankit
+        found = []
+        for reg, name in ((GENERATORS, self.cfg.generator.name), (DISCRIMINATORS, self.cfg.discriminator.name),
+                          (OBJECTIVES, self.cfg.objective.name)):
+            try:
+                entry = reg.get(name)
+            except Exception:     # not registered here: the build said so already
+                continue
+            if not is_gankit(entry.module):
+                found.append(f"{reg.kind} {name!r} ({entry.module or 'unknown module'})")
+        return ", ".join(found)
 
     def load_state_dict(self, state: dict):
         from gankit.runfolder.checkpoint_check import checkpoint_fault

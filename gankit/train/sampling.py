@@ -17,6 +17,8 @@ class RunSampling:
                    c: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Conditions to generate with: given ones, ones for classes y, or random classes."""
         g = torch.Generator().manual_seed(seeds.stream_seed(self.cfg.seed, "fixed") if seed is None else seed)
+        if c is None and y is not None:
+            y = self._checked_classes(y)
         if c is None and y is None:   # fixed noise: every class in turn (even rows in reports)
             classes = self.dataset.classes
             y = (classes[torch.arange(n) % len(classes)] if seed is None
@@ -24,6 +26,20 @@ class RunSampling:
         if c is None:
             c = self.dataset.conditions_for(y, g)
         return c, y
+
+    def _checked_classes(self, y) -> torch.Tensor:
+        """Classes given to generate(): a 1-D integer tensor of this run's classes (an embedding's
+        IndexError, or torch's "Expected tensor for argument 'indices'", before)."""
+        classes = torch.as_tensor(self.dataset.classes)
+        shown = classes.tolist() if len(classes) <= 20 else f"{len(classes)} classes from {int(classes.min())}"
+        y = torch.as_tensor(y)
+        if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool or y.dim() != 1:
+            raise C.ConfigError(f"y: give the classes as a 1-D tensor of integers (a {y.dtype} tensor of shape "
+                                f"{tuple(y.shape)} was given); this run's classes: {shown}")
+        unknown = y[~torch.isin(y, classes.to(y.dtype))]
+        if len(unknown):
+            raise C.ConfigError(f"y: class {int(unknown[0])} is not one of this run's classes: {shown}")
+        return y
 
     @torch.no_grad()
     def generate_from(self, z: torch.Tensor, c: torch.Tensor | None = None, batch: int = 10000) -> torch.Tensor:
@@ -55,10 +71,15 @@ class RunSampling:
             raise C.ConfigError(f"sample count {given!r}: give an integer, e.g. 1000 (not 1e3)")
         if n < 1:
             raise C.ConfigError(f"asked for {n} samples; ask for at least 1")
-        if seed is not None and not (isinstance(seed, int) and not isinstance(seed, bool)
-                                     and 0 <= seed < 2 ** 63 - 1):
-            # the rejection stream takes seed + 1 (torch seeds are 64-bit)
-            raise C.ConfigError(f"sample seed {seed!r}: give an integer in [0, 2^63 - 2] (--seed)")
+        if seed is not None:
+            given = seed
+            try:                # numpy's integers count, as for n
+                seed = operator.index(seed) if not isinstance(seed, bool) else None
+            except TypeError:
+                seed = None
+            if seed is None or not 0 <= seed < 2 ** 63 - 1:
+                # the rejection stream takes seed + 1 (torch seeds are 64-bit)
+                raise C.ConfigError(f"sample seed {given!r}: give an integer in [0, 2^63 - 2] (--seed)")
         seed_ = seeds.stream_seed(self.cfg.seed, "fixed") if seed is None else seed
         g = torch.Generator(self.device).manual_seed(seed_)
         noise = lambda k: sample_noise(k, self.cfg.noise.dim, self.cfg.noise.dist, g, self.device)  # noqa: E731
