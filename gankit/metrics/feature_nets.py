@@ -25,7 +25,6 @@ have the wrong width (``widths``, when the caller knows them) is recomputed and 
 from __future__ import annotations
 
 import hashlib
-import os
 import warnings
 from pathlib import Path
 
@@ -162,11 +161,10 @@ def feature_cache(key_parts: list[str], make, names=("features", "probs"),
     out = {n: np.asarray(v, dtype=np.float32) for n, v in make().items()}
     if path is None:
         return out
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + f".{os.getpid()}.tmp.npz")
-        np.savez(tmp, **out, **{DIGEST: np.array(_digest(key, {n: out[n] for n in names if n in out}))})
-        os.replace(tmp, path)
+    from gankit.io import write_atomic
+    digest = np.array(_digest(key, {n: out[n] for n in names if n in out}))
+    try:   # a failed write (a full disk) leaves no temp file behind to keep it full
+        write_atomic(path, lambda f: np.savez(f, **out, **{DIGEST: digest}))
     except OSError as e:
         warnings.warn(f"cannot write the feature cache {path}: {e}", stacklevel=2)
     return out
