@@ -3,6 +3,7 @@ line (the logic is gankit/train/inversion.py; this parses, loads images, writes 
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from pathlib import Path
 
@@ -186,11 +187,30 @@ def _grid(rows: list[np.ndarray], out: Path):
 
 
 def _write(out: Path, x, inv, extra: dict, shown: list[np.ndarray], stem: str, files: list[str] | None = None):
-    # each file through a temp file and a rename: a failed or killed write keeps an older one whole
+    # the set is written under pending names, then each renamed into place: a write that fails
+    # (a full disk) leaves the folder's earlier set whole, never new images beside old z and errors
     from gankit.io import write_atomic, write_text_atomic
     out.mkdir(parents=True, exist_ok=True)
-    write_atomic(out / f"{stem}.npy", lambda f: np.save(f, shown[-1]))
-    write_atomic(out / "z.npy", lambda f: np.save(f, inv.z.numpy()))
+    pending: list[tuple[Path, Path]] = []
+
+    def stage(name: str) -> Path:
+        path = out / f".pending.{name}"
+        pending.append((path, out / name))
+        return path
+    try:
+        summary = _write_set(stage, x, inv, extra, shown, stem, files, write_atomic, write_text_atomic)
+    except BaseException:
+        for path, _ in pending:
+            path.unlink(missing_ok=True)
+        raise
+    for path, final in pending:
+        os.replace(path, final)
+    return summary
+
+
+def _write_set(stage, x, inv, extra, shown, stem, files, write_atomic, write_text_atomic) -> dict:
+    write_atomic(stage(f"{stem}.npy"), lambda f: np.save(f, shown[-1]))
+    write_atomic(stage("z.npy"), lambda f: np.save(f, inv.z.numpy()))
     if files:        # the row of each file: unreadable files in a folder were skipped
         import csv
         import io
@@ -198,15 +218,15 @@ def _write(out: Path, x, inv, extra: dict, shown: list[np.ndarray], stem: str, f
         rows = csv.writer(table, lineterminator="\n")
         rows.writerow(["index", "file", "mse"])
         rows.writerows([i, f, f"{e:.6g}"] for i, (f, e) in enumerate(zip(files, inv.error.tolist())))
-        write_text_atomic(out / "errors.csv", table.getvalue())
+        write_text_atomic(stage("errors.csv"), table.getvalue())
     else:
-        write_text_atomic(out / "errors.csv", "index,mse\n" + "".join(
+        write_text_atomic(stage("errors.csv"), "index,mse\n" + "".join(
             f"{i},{e:.6g}\n" for i, e in enumerate(inv.error.tolist())))
     summary = {"n": len(x), "mse_mean": float(inv.error.mean()), "mse_median": float(inv.error.double().quantile(0.5)),
                **extra}
-    write_text_atomic(out / "summary.json", json.dumps(summary, indent=1) + "\n")
+    write_text_atomic(stage("summary.json"), json.dumps(summary, indent=1) + "\n")
     if x.dim() == 4:
-        write_atomic(out / f"{stem}.png", lambda tmp: _grid([s[:16] for s in shown], tmp), by_name=True)
+        write_atomic(stage(f"{stem}.png"), lambda tmp: _grid([s[:16] for s in shown], tmp), by_name=True)
     return summary
 
 

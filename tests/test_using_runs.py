@@ -207,3 +207,34 @@ def test_eval_of_a_metric_that_does_not_apply_announces_nothing(ring_run, capsys
     assert main(["eval", str(ring_run), "--metrics", "fid", "--no-record"]) == 2
     err = capsys.readouterr().err
     assert "evaluating step" not in err and "metric 'fid' does not apply to this data" in err
+
+
+@pytest.mark.parametrize("command", ["invert", "complete"])
+def test_an_output_set_that_cannot_be_written_keeps_the_earlier_set_whole(digit_run, tmp_path, capsys,
+                                                                            monkeypatch, command):
+    """A full disk part-way through left 150 new reconstructions beside the earlier 5 images' z.npy,
+    errors.csv and summary.json: whole files, wrongly paired, without a word."""
+    import errno
+    import json
+
+    import gankit.io
+    out = tmp_path / "o"
+    mask = ["--mask", "top"] if command == "complete" else []
+    np.save(tmp_path / "five.npy", np.zeros((5, 8, 8), np.uint8))
+    np.save(tmp_path / "seven.npy", np.full((7, 8, 8), 100, np.uint8))
+    args = [command, str(digit_run), "--steps", "1", "--out", str(out), *mask]
+    assert main(args + ["--images", str(tmp_path / "five.npy")]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    real = gankit.io.write_text_atomic
+
+    def full(path, text):      # summary.json, the fourth file of the set: the disk fills there
+        if str(path).endswith("summary.json"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path, text)
+    monkeypatch.setattr(gankit.io, "write_text_atomic", full)
+    assert main(args + ["--images", str(tmp_path / "seven.npy")]) == 1
+    monkeypatch.setattr(gankit.io, "write_text_atomic", real)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before      # no pending file left either
+    assert json.loads((out / "summary.json").read_text())["n"] == 5
+    assert main(args + ["--images", str(tmp_path / "seven.npy")]) == 0
+    assert json.loads((out / "summary.json").read_text())["n"] == 7 and len(np.load(out / "z.npy")) == 7
