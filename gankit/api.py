@@ -299,12 +299,16 @@ def record_reference(run, names: list[str] | None, log=None) -> dict | None:
     """Measure the metrics on real data (gankit.metrics.reference) and record them as
     {"kind": "reference"}, unless a reference with the same eval settings is recorded."""
     from gankit import config as C
-    from gankit.metrics.reference import cached_reference
+    from gankit.metrics.reference import cached_reference, user_code
     settings = C.to_dict(run.cfg.eval) | _protocols(run)
     from gankit.eval_records import same_where_read, settings_read
     read = settings_read(names)
+    # one measured by other code of the user's metrics or dataset (edited since) is not this one;
+    # a record without user_code was made with none
+    code = user_code(names, C.to_dict(run.cfg.data).get("name"))
     done = [r for r in run.folder.records("reference") if same_where_read(r.get("settings"), settings, read)
-            and (not r.get("metrics") or (names and set(r["metrics"]) >= set(names)))]
+            and (not r.get("metrics") or (names and set(r["metrics"]) >= set(names)))
+            and all(_dict(r.get("user_code")).get(k) == v for k, v in code.items())]
     if done:
         return None
     if log:
@@ -315,8 +319,14 @@ def record_reference(run, names: list[str] | None, log=None) -> dict | None:
     ref = cached_reference(run.dataset, run.cfg.eval, run.cfg.seed, names, data_cfg=C.to_dict(run.cfg.data),
                            settings_dict=settings)
     rec = {"step": run.step, "kind": "reference", "settings": settings, "metrics": names or [], **ref}
+    if code:
+        rec["user_code"] = code
     run.log(rec)
     return rec
+
+
+def _dict(v) -> dict:
+    return v if isinstance(v, dict) else {}
 
 
 def condition_args(run, n: int, label: int | str | None = None, text: str | None = None,
@@ -329,6 +339,8 @@ def condition_args(run, n: int, label: int | str | None = None, text: str | None
     import torch
 
     from gankit.config import ConfigError
+    from gankit.train.sampling import sample_count
+    n = sample_count(n)     # before torch.full((n,), ...) or n captions make a traceback of it
     if label is None and text is None:
         return {}
     lab, txt = names

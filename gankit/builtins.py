@@ -56,25 +56,43 @@ RECORDED = ("where a run's config.toml names it (its imports = [...]) and the mo
             "renamed, edit it there")
 
 
+# the sha1 of the bytes each file _import_file ran, by path: a file passed again after an edit is
+# imported again
+_RAN: dict[str, str] = {}
+
+
 def _import_file(name: str, path: Path) -> None:
     """The file ``path`` itself as module ``name`` (the one the trust check looked at: an import
-    by name would take the first ``name``.py on sys.path, e.g. one in the working directory)."""
+    by name would take the first ``name``.py on sys.path, e.g. one in the working directory).
+    Imported once, unless its bytes changed since: then again, as a new process would (a module
+    the user's own script imported counts as the file it is now: gankit cannot tell)."""
+    import hashlib
     import importlib.util
+    source = path.read_bytes()
+    now = hashlib.sha1(source).hexdigest()
     have = sys.modules.get(name)
     if have is not None:
         here = getattr(have, "__file__", None)
-        if here is not None and Path(here).resolve() == path:
+        if here is None or Path(here).resolve() != path:
+            raise ConfigError(f"imports: {str(path)!r} would be module {name!r}, but a module of that name from "
+                              f"{here or 'elsewhere'} is already imported; rename one of the two files")
+        if _RAN.setdefault(str(path), now) == now:
             return
-        raise ConfigError(f"imports: {str(path)!r} would be module {name!r}, but a module of that name from "
-                          f"{here or 'elsewhere'} is already imported; rename one of the two files")
+        import warnings
+        warnings.warn(f"imports: {path} changed since this process imported it; importing it again "
+                      "(its components are registered anew under the same names)", stacklevel=3)
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
+    try:    # the bytes read, not a .pyc of the same second and size as an edit (Python's check)
+        exec(compile(source, str(path), "exec", dont_inherit=True), module.__dict__)
     except BaseException:
-        sys.modules.pop(name, None)
+        if have is None:
+            sys.modules.pop(name, None)
+        else:             # the edit failed to import: the code that ran before stays in use
+            sys.modules[name] = have
         raise
+    _RAN[str(path)] = now
 
 
 def import_modules(names: list[str]) -> None:

@@ -66,7 +66,7 @@ class Metric:
 
 # keys an eval or reference record, or the report, reads as its own (gankit/report/metricinfo.py
 # META_KEYS; mode_counts is the modes metric's histogram): a user's metric may not return them
-RESERVED_KEYS = frozenset({"step", "kind", "source", "settings", "metrics", "skipped", "time", "n", "mode_counts"})
+RESERVED_KEYS = frozenset({"step", "kind", "source", "settings", "metrics", "skipped", "time", "n", "mode_counts", "user_code"})
 
 
 class _UserApplies:

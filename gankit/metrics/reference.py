@@ -16,11 +16,16 @@ their reference says so in its ``source``.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import warnings
+from pathlib import Path
 
+import numpy as np
 import torch
 
 from gankit.metrics.context import EvalContext
+from gankit.metrics.user_code import _hash_of, _user_code, _user_code_hash, user_code  # noqa: F401  (api, tests)
 
 
 class NoReference(Exception):
@@ -148,8 +153,6 @@ def _code_hash() -> str:
     """sha1 of the source of gankit.metrics, gankit.data, the modules they read streams and
     operators from and the compiled kernels: any change to how a row is measured makes a
     new key."""
-    import hashlib
-    from pathlib import Path
     root = Path(__file__).resolve().parent.parent
     h = hashlib.sha1()
     files = [f for d in _SOURCES for f in sorted((root / d).glob("*.py"))]
@@ -158,43 +161,18 @@ def _code_hash() -> str:
     return h.hexdigest()
 
 
-def _user_code_hash() -> str:
-    """sha1 of the code of metrics and datasets registered outside gankit (a user's --import,
-    a notebook): fixing such a metric must measure its reference row again.  A module's file
-    where it has one, else the function's own code (a notebook cell)."""
-    import hashlib
-    import sys
-    from pathlib import Path
-
-    from gankit.registry import DATASETS, METRICS, is_gankit
-    h = hashlib.sha1()
-    user = [(reg, e) for reg in (METRICS, DATASETS) for e in reg.entries() if not is_gankit(e.module)]
-    for reg, e in sorted(user, key=lambda re: (re[1].module, re[1].name)):
-        path = getattr(sys.modules.get(e.module), "__file__", None)
-        try:
-            code = Path(path).read_bytes() if path else b""
-        except OSError:
-            code = b""
-        if not code:     # a metric's factory returns its Metric, whose fn is the user's function
-            fn = e.factory().fn if reg is METRICS else e.factory
-            c = getattr(fn, "__code__", None)
-            code = (c.co_code + repr(c.co_consts).encode()) if c is not None else repr(fn).encode()
-        h.update(f"{e.module}\0{e.name}\0".encode() + code)
-    return h.hexdigest()
-
-
-def reference_key(dataset, data_cfg: dict, settings: dict, seed: int, names: list[str] | None) -> str:
+def reference_key(dataset, data_cfg: dict, settings: dict, seed: int, names: list[str] | None) -> str | None:
     """The cache key of a reference row: the dataset's class and every tensor or array it
     holds (content hashes, so a folder whose images changed gets a new row), the data and
-    eval settings, the seed, the metric names, torch/numpy versions and the code hash."""
-    import hashlib
-    import json
-
-    import numpy as np
-
+    eval settings, the seed, the metric names, torch/numpy versions, gankit's code and the user's
+    metrics' and dataset's (``_user_code``).  None where the user's code can be keyed for this
+    process alone: such a row is never found again on disk, so it is not kept."""
     from gankit.metrics.feature_nets import tensor_hash
+    user, opaque = _user_code(names, data_cfg.get("name"))
+    if opaque:
+        return None
     parts = ["reference-v1", type(dataset).__module__ + "." + type(dataset).__qualname__,
-             torch.__version__, np.__version__, _code_hash(), _user_code_hash(),
+             torch.__version__, np.__version__, _code_hash(), _hash_of(user),
              json.dumps(data_cfg, sort_keys=True, default=str), json.dumps(settings, sort_keys=True, default=str),
              str(int(seed)), ",".join(sorted(names)) if names else "*"]
     for k, v in sorted(getattr(dataset, "__dict__", {}).items()):   # none with __slots__: config only
@@ -209,7 +187,6 @@ def _value_fault(key: str, v) -> str | None:
     only where the metric declares one (fmt "s", e.g. fid's ``features``); ``source`` a
     string and ``skipped`` a list of metric names.  A key no registered metric declares (a user's
     metric without outputs) may hold any JSON scalar or list of them."""
-    import json
     import math
 
     from gankit.metrics.base import output_info
@@ -256,7 +233,6 @@ def _valid_row(row) -> bool:
 
 
 def _sha1(text: str) -> str:
-    import hashlib
     return hashlib.sha1(text.encode("utf-8", "surrogateescape")).hexdigest()
 
 
@@ -271,13 +247,11 @@ def cached_reference(dataset, settings, seed: int, names: list[str] | None, *, d
     key deleted or a value changed no longer matches it (which keys a measurement yields
     depends on the data and feature net, so only the row as measured can tell), and every
     value must also be of its key's kind (``_row_fault``)."""
-    import json
-
     from gankit.io import cache_folder, jsonable, write_text_atomic
     folder = cache_folder("reference")
-    if folder is None:
+    key = None if folder is None else reference_key(dataset, data_cfg, settings_dict, seed, names)
+    if key is None:
         return jsonable(evaluate_reference(dataset, settings, seed, names))
-    key = reference_key(dataset, data_cfg, settings_dict, seed, names)
     path = folder / f"{key}.json"
     digest = path.with_suffix(".sha1")
     if path.is_file():

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from gankit.io import INF_STRINGS   # how gankit.io.jsonable writes infinities
 
 # keys of eval / reference records that are bookkeeping, not measurements
-META_KEYS = {"step", "kind", "settings", "source", "time", "n", "mode_counts", "metrics"}
+META_KEYS = {"step", "kind", "settings", "source", "time", "n", "mode_counts", "metrics", "user_code"}
 # eval settings that never change a number: which metrics were asked, CPU threads, and the
 # sampling temperature (a G setting: records at another one than the run's are set apart)
 NOT_MEASURING = {"metrics", "threads", "temperature"}

@@ -12,6 +12,26 @@ from gankit import seeds
 from gankit.ops import sample_noise
 
 
+def whole_number(v) -> int | None:
+    """``v`` as an int where it is one (numpy's integers are; 1e3, a float, and True are not)."""
+    import operator
+    try:
+        return operator.index(v) if not isinstance(v, bool) else None
+    except TypeError:
+        return None
+
+
+def sample_count(n) -> int:
+    """``n`` as a number of samples, or a one-line ConfigError (also before conditions are built
+    for ``n`` rows: api.condition_args)."""
+    count = whole_number(n)
+    if count is None:
+        raise C.ConfigError(f"sample count {n!r}: give an integer, e.g. 1000 (not 1e3)")
+    if count < 1:
+        raise C.ConfigError(f"asked for {count} samples; ask for at least 1")
+    return count
+
+
 class RunSampling:
     def conditions(self, n: int, seed: int | None = None, y: torch.Tensor | None = None,
                    c: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -61,22 +81,9 @@ class RunSampling:
         (fixed noise) / random classes (a seed); unconditional runs return classes None.
         A fitted rejection sampler filters G's proposals unless ``rejection`` is False.
         """
-        import operator
-        given = n
-        try:                  # numpy's integers count; 1e3 (a float) and True do not
-            n = operator.index(n) if not isinstance(n, bool) else None
-        except TypeError:
-            n = None
-        if n is None:
-            raise C.ConfigError(f"sample count {given!r}: give an integer, e.g. 1000 (not 1e3)")
-        if n < 1:
-            raise C.ConfigError(f"asked for {n} samples; ask for at least 1")
+        n = sample_count(n)
         if seed is not None:
-            given = seed
-            try:                # numpy's integers count, as for n
-                seed = operator.index(seed) if not isinstance(seed, bool) else None
-            except TypeError:
-                seed = None
+            given, seed = seed, whole_number(seed)
             if seed is None or not 0 <= seed < 2 ** 63 - 1:
                 # the rejection stream takes seed + 1 (torch seeds are 64-bit)
                 raise C.ConfigError(f"sample seed {given!r}: give an integer in [0, 2^63 - 2] (--seed)")
