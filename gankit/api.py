@@ -264,6 +264,10 @@ def eval_settings(run, names: list[str] | None) -> dict:
     temperature = _sampling_temperature(run)
     if temperature is not None:
         settings["temperature"] = temperature
+    from gankit.metrics.user_code import user_code
+    user = user_code(names, run.cfg.data.name)      # a user's metric edited since: not the same numbers
+    if user:
+        settings["user_code"] = user
     return settings
 
 

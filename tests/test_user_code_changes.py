@@ -156,3 +156,19 @@ def test_a_bad_sample_count_with_a_label_is_the_error_it_is_without(cgan, n):
 def test_a_numpy_count_with_a_label_samples(cgan):
     import numpy as np
     assert tuple(api.sample(cgan, np.int64(3), label=1).shape) == (3, 2)
+
+
+def test_a_final_evaluation_is_not_reused_after_its_users_metric_changed(tmp_path):
+    """--resume of a finished run reused the last step's evaluation record, measured by the metric's
+    old code (its settings matched: the code was in none of them)."""
+    from conftest import TINY
+    _cell(METRIC.format(body="1.0"))
+    run = Run.create(C.load("ring", TINY + ["train.steps=10", "objective.drs=false", 'eval.metrics=["spread_t"]']),
+                     tmp_path / "r")
+    run.train()
+    assert api.final_evaluation(run, log=None)["spread_t"] == 1.0
+    assert api.final_evaluation(run, log=None)["spread_t"] == 1.0          # the same code: reused
+    assert len(run.folder.records("eval")) == 1
+    _cell(METRIC.format(body="2.0"))
+    assert api.final_evaluation(run, log=None)["spread_t"] == 2.0
+    run.close()
