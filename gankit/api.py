@@ -146,10 +146,13 @@ def _final_report(run, quiet: bool):
     try:
         write_report(run.dir, dataset=run.dataset)
     except Exception as e:
-        if not quiet:
+        # a page that cannot be written (a full disk) is no failed training: the run and its
+        # numbers are kept, and the page is built from them later
+        if not quiet and not isinstance(e, OSError):
             raise
         import warnings
-        warnings.warn(f"report.html not rewritten: {type(e).__name__}: {e}", stacklevel=2)
+        warnings.warn(f"report.html not written: {e if isinstance(e, OSError) else f'{type(e).__name__}: {e}'}; "
+                      f"the run and its numbers are kept: gankit report {run.dir} writes it", stacklevel=2)
 
 
 def final_evaluation(run, log=_stderr) -> dict:

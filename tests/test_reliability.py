@@ -211,6 +211,23 @@ def test_a_full_disk_is_reported_and_the_previous_checkpoint_kept_injected(tmp_p
     assert RunFolder(tmp_path / "r").load_checkpoint()[0]["step"] == 20
 
 
+def test_a_final_report_that_cannot_be_written_fails_no_trained_and_evaluated_run(tmp_path, tiny, monkeypatch, capsys):
+    """The disk filled at report.html after training and its evaluation had succeeded: exit 1, the
+    numbers not printed, and advice to --resume (which had nothing left to do)."""
+    import gankit.report as rp
+    real = rp.write_report
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device", "report.html")
+    monkeypatch.setattr(rp, "write_report", full)
+    argv = ["train", "ring", "--out", str(tmp_path / "r")] + [a for kv in tiny for a in ("--set", kv)]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "report.html not written" in captured.err and f"gankit report {tmp_path / 'r'} writes it" in captured.err
+    assert "modes" in captured.out + captured.err and RunFolder(tmp_path / "r").records("eval")
+    monkeypatch.setattr(rp, "write_report", real)
+
+
 # ---------------------------------------------------------------- SIGINT / SIGTERM
 @pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_signal_finishes_the_step_writes_a_checkpoint_and_exits(tmp_path, sig, code):
