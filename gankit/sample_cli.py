@@ -19,6 +19,9 @@ def _cmd_drs(a):
     from gankit.train.run import Run
     folder = RunFolder(a.run_dir)
     cfg = C.load(folder.read_config())
+    if (missing := folder.missing_checkpoints()) is not None:     # not a run stopped before its first one
+        from gankit.runfolder import RunFolderError
+        raise RunFolderError(f"drs: {missing[0]}; there is no trained G to fit a sampler to: {missing[1]}")
     if not folder.checkpoints() and not folder.damaged():   # opened for writing, it would start from step 0
         raise ConfigError(f"drs: {a.run_dir} has no checkpoint yet (stopped before its first one), so there "
                           f"is no trained G to fit a sampler to; train it first: gankit train --resume "
@@ -32,6 +35,7 @@ def _cmd_drs(a):
     with warnings.catch_warnings():      # the checkpoint has no sampler yet: this command fits it
         warnings.simplefilter("ignore", UnfittedState)
         run = Run.open(a.run_dir, over, write=True)
+    run.folder.again = f"run gankit drs {a.run_dir} again"     # a failed write: drs, not training, is redone
     try:
         if getattr(run.objective, "rejection", None) is None:
             raise ConfigError(f"drs: the {run.cfg.objective.name!r} objective has no rejection sampler")

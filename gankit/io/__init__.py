@@ -63,8 +63,7 @@ def write_atomic(path: str | Path, write, by_name: bool = False) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise WriteError(e.errno, f"its folder {e.filename or path.parent} cannot be created "
-                                  f"({e.strerror or e})", str(path)) from e
+        raise WriteError(e.errno, _folder_failure(e, path.parent), str(path)) from e
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
                                    suffix=TMP_SUFFIX + (path.suffix if by_name else ""))
@@ -102,6 +101,17 @@ def write_atomic(path: str | Path, write, by_name: bool = False) -> Path:
             raise
         raise WriteError(cause.errno, write_failure(cause, "the file"), str(path)) from e
     return path
+
+
+def _folder_failure(e: OSError, folder: Path) -> str:
+    """Why ``folder`` could not be made, in words: a file in the way is named as such (its
+    errno, File exists or Not a directory, does not say which part of the path it is)."""
+    if e.errno in (errno.EEXIST, errno.ENOTDIR):
+        for part in (folder, *folder.parents):
+            if os.path.lexists(part) and not part.is_dir():
+                return (f"its folder {folder} cannot be created: {part} is a file, not a folder; move that "
+                        "file away (if it is what belongs there, put the folder back in its place)")
+    return f"its folder {e.filename or folder} cannot be created ({e.strerror or e})"
 
 
 TOO_LARGE = ("the file would exceed the file-size limit (ulimit -f) or the largest file this drive "
@@ -296,16 +306,28 @@ def storage_refusal(e: BaseException, folder: Path) -> tuple[str, str, str] | No
     """(what happened, detail, the fix) when the storage refused a write (a full disk or quota,
     a file-size limit), or None when ``e`` is another failure."""
     if disk_full_cause(e):
-        import shutil
         try:
-            free = f"{shutil.disk_usage(folder).free / 2**20:.1f} MB free"
+            st = os.statvfs(_nearest_existing(Path(folder)))
         except OSError:
-            free = "free space unknown"
+            return "disk full", " (free space unknown)", "free some space"
+        free = f"{st.f_bavail * st.f_frsize / 2**20:.1f} MB free"
+        # f_files 0: a drive with no fixed number of files (btrfs); else all of them are used
+        if st.f_files > 0 and st.f_favail == 0:
+            return ("no free inodes", f" (the drive holds as many files as it can, {free})",
+                    "remove files you do not need from that drive (freeing space alone does not help)")
         return "disk full", f" ({free})", "free some space"
     if too_large_cause(e):
         return ("file too large", f": {TOO_LARGE}",
                 "raise the limit (ulimit -f unlimited) or move the run to another drive")
     return None
+
+
+def _nearest_existing(path: Path) -> Path:
+    """``path``, or its nearest folder that exists (a run folder not made yet is on its drive)."""
+    for part in (path, *path.parents):
+        if part.exists():
+            return part
+    return path
 
 
 def check_writable(path: str | Path, hint: str = ""):
@@ -328,4 +350,4 @@ def check_writable(path: str | Path, hint: str = ""):
 # the parts that live in their own modules, under the names every caller imports them by
 from gankit.io.files import (LINKED, NOFOLLOW, NOT_REGULAR, checksum_failure, intact, is_regular,  # noqa: E402,F401
                              open_in_place, open_regular)
-from gankit.io.locks import lock_file, lock_holder, lock_location, release_lock  # noqa: E402,F401
+from gankit.io.locks import held_here, lock_file, lock_holder, lock_location, release_lock  # noqa: E402,F401

@@ -28,10 +28,24 @@ def lock_file(path: Path) -> tuple[Path | None, str]:
         pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
         os.close(fd)
         return None, pid
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    except BaseException:
+        # an fd left open keeps the flock: a retry in this process (a notebook, once the disk
+        # has room) would find the folder "in use by PID unknown"
+        os.close(fd)
+        raise
     _HELD[key] = [fd, 1]
     return key, ""
+
+
+def held_here(path: Path) -> bool:
+    """Whether this process holds the lock ``lock_file`` takes on ``path``."""
+    try:
+        return Path(path).resolve() in _HELD
+    except OSError:
+        return False
 
 
 def lock_holder(path: Path) -> str | None:

@@ -29,6 +29,7 @@ errors.py.
 """
 from __future__ import annotations
 
+import errno
 import os
 import re
 import tomllib
@@ -38,8 +39,9 @@ from pathlib import Path
 
 import numpy as np
 
-from gankit.io import (TMP_SUFFIX, append_jsonl, check_writable, intact, is_regular, read_jsonl, save_atomic,
-                       save_npz_atomic, storage_refusal, write_text_atomic)
+from gankit.io import (TMP_SUFFIX, WriteError, append_jsonl, check_writable, held_here, intact, is_regular,
+                       os_error_cause, read_jsonl, save_atomic, save_npz_atomic, storage_refusal, write_failure,
+                       write_text_atomic)
 from gankit.runfolder.checkpoint_read import CheckpointReading
 from gankit.runfolder.config_file import RECOVERED_CONFIG, read_config_file
 from gankit.runfolder.defaults import default_run_dir, gone_if_left_empty  # noqa: F401
@@ -47,6 +49,7 @@ from gankit.runfolder.errors import RunFolderError
 from gankit.runfolder.lock import LOCK_NAME, WriterLock
 
 STEP_FILE = re.compile(r"^step_(\d+)\.(pt|npz)$")
+NOT_WRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)
 
 
 # what a run folder may hold; a folder holding anything else is the user's, not a run
@@ -61,6 +64,9 @@ class RunFolder(CheckpointReading):
         self._lock = WriterLock(self.path)
         self._checked: set[tuple] = set()      # (path, size, mtime) whose checksums matched
         self._skipped: set[Path] = set()       # step files warned of as not regular files
+        # what a failed write tells the user to run once the storage has room (None: the command
+        # again, or, where this process trains the folder, gankit train --resume)
+        self.again: str | None = None
 
     # ------------------------------------------------------------------ layout
     @property
@@ -156,6 +162,14 @@ class RunFolder(CheckpointReading):
         if self.checkpoints() or self.damaged():
             raise RunFolderError(f"{p} already holds a trained run; continue it with --resume "
                                  "or choose another --out folder")
+        self._refuse_missing_checkpoints()
+
+    def _refuse_missing_checkpoints(self):
+        """A run whose checkpoints went missing (or whose checkpoints/ is a file) is no run stopped
+        before its first checkpoint: a new run there would erase its records and snapshots."""
+        if (missing := self.missing_checkpoints()) is not None:
+            raise RunFolderError(f"{missing[0]}; training a new run into it would erase its records and "
+                                 f"snapshots: {missing[1]}")
 
     def claim_new(self):
         """Make this folder a new run's (see ``check_new``): lock it, and clear what a run
@@ -171,6 +185,11 @@ class RunFolder(CheckpointReading):
             self.unlock()
             raise RunFolderError(f"{p} already holds a trained run; continue it with --resume "
                                  "or choose another --out folder")
+        try:
+            self._refuse_missing_checkpoints()
+        except RunFolderError:
+            self.unlock()
+            raise
         self._remove_stale_temps()
         self.clear_records()
         self.clear_snapshots()
@@ -203,8 +222,17 @@ class RunFolder(CheckpointReading):
             if refused is None:
                 raise
             what_happened, detail, fix = refused
-            raise RunFolderError(f"{what_happened} while writing {what}{detail}{kept()}; {fix}, then run the "
-                                 f"command again (training: gankit train --resume --out {self.path})") from None
+            raise RunFolderError(f"{what_happened} while writing {what}{detail}{kept()}; {fix}, then "
+                                 f"{self._again()}") from None
+
+    def _again(self) -> str:
+        """What to run once a failed write is mended: training is continued, not run again
+        (gankit train PRESET --out RUN would be refused)."""
+        if self.again is not None:
+            return self.again
+        if self.locked or held_here(self.lock_path):
+            return f"continue with gankit train --resume --out {self.path}"
+        return "run the command again"
 
     # ------------------------------------------------------------------ config
     def read_config(self) -> dict:
@@ -285,7 +313,10 @@ class RunFolder(CheckpointReading):
             state = {**state, "identity": model_identity(state["config"])}
         target = self.checkpoint_dir / f"step_{step:08d}.pt"
 
+        there = is_regular(target)     # gankit drs writes its step again: the file there stays whole
         def kept() -> str:
+            if there:
+                return f"; {target.name} is kept as it was"
             prev = [p.name for s, p in self.checkpoints() if p != target]
             return f"; the previous checkpoint {prev[-1]} is kept" if prev else ""
         with self._writing(str(target), kept):
@@ -341,5 +372,12 @@ class RunFolder(CheckpointReading):
     def write_report(self, html_text: str) -> Path:
         if not self.path.is_dir():     # moved or deleted since it was read: make no partial folder
             raise RunFolderError(f"{self.path} is gone (deleted or moved); report.html is not written")
-        with self._writing(str(self.report_path)):
-            return write_text_atomic(self.report_path, html_text)
+        try:
+            with self._writing(str(self.report_path)):
+                return write_text_atomic(self.report_path, html_text)
+        except OSError as e:         # a read-only folder or drive: the report can be made from a copy
+            if (denied := os_error_cause(e, NOT_WRITABLE)) is None:
+                raise
+            said = str(e) if isinstance(e, WriteError) else f"cannot write {self.report_path}: {write_failure(denied)}"
+            raise RunFolderError(f"{said}; copy the run somewhere writable (cp -a {self.path} NEW) and run "
+                                 "gankit report NEW") from None

@@ -47,6 +47,44 @@ class CheckpointReading:
         d = self.checkpoint_dir
         return sorted(d.glob("step_*.pt.damaged")) if d.is_dir() else []
 
+    def _first_checkpoint_step(self) -> int | None:
+        """The step of the run's first checkpoint, from config.toml (train.checkpoint_every,
+        train.steps); None where it cannot be read."""
+        import tomllib
+        try:
+            train = tomllib.loads(self.config_path.read_text(encoding="utf-8")).get("train", {})
+            every, steps = train["checkpoint_every"], train["steps"]
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError, AttributeError):
+            return None
+        ints = all(isinstance(v, int) and not isinstance(v, bool) for v in (every, steps))
+        return min(every, steps) if ints else None
+
+    def missing_checkpoints(self, first: int | None = None) -> tuple[str, str] | None:
+        """(what is wrong, the fix) for a run with no checkpoint that is not one stopped before its
+        first: its records go past the first checkpoint's step (``first``, else config.toml's;
+        unknown: any step), so the checkpoints went missing, or checkpoints/ is a file.  Starting
+        such a run again would erase its records and snapshots.  None: not so."""
+        d = self.checkpoint_dir
+        if d.is_dir() and (self.checkpoints() or self.damaged()):
+            return None
+        a_file = os.path.lexists(d) and not d.is_dir()
+        first = self._first_checkpoint_step() if first is None else first
+        with warnings.catch_warnings():      # a damaged record is warned of by the command's own read
+            warnings.simplefilter("ignore")
+            recs = self.records()
+        trained = max([r["step"] for r in recs if r.get("kind") == "train" and r["step"] > (first or 0)]
+                      + [r["step"] for r in recs if r.get("kind") == "eval" and r["step"] >= (first or 1)],
+                      default=0)
+        if not trained and not a_file:
+            return None
+        where = (f"{d} is a file, not a folder" if a_file else f"{d} is missing" if not os.path.lexists(d)
+                 else f"{d} holds none")
+        fix = (f"put the checkpoints back in {d}" + (" (move that file away first)" if a_file else "")
+               + ", or train anew into another folder (--out NEW)")
+        if trained:
+            return f"{self.path} has records of training to step {trained} but no checkpoint: {where}", fix
+        return f"{where}; gankit keeps the run's checkpoints in that folder", fix
+
     @staticmethod
     def load_file(path: str | Path) -> dict:
         import torch
@@ -111,6 +149,9 @@ class CheckpointReading:
         damaged = [p.name for p in self.damaged()]
         if damaged:
             detail += f"; set aside as damaged: {', '.join(damaged)}"
+        if not detail and (missing := self.missing_checkpoints()) is not None:
+            # "train first: gankit train PRESET --out RUN" would erase what is left of the run
+            raise RunFolderError(f"no loadable checkpoint: {missing[0]}; {missing[1]}")
         from gankit.io import lock_holder
         holder = None if detail else lock_holder(self.lock_path)
         fix = ("put a good checkpoint back, or train anew into another folder (--out NEW)" if detail

@@ -6,7 +6,7 @@ import os
 import weakref
 from pathlib import Path
 
-from gankit.io import WriteError, lock_file, lock_location, release_lock, write_failure
+from gankit.io import WriteError, lock_file, lock_location, release_lock, storage_refusal, write_failure
 from gankit.runfolder.errors import RunFolderError
 
 LOCK_NAME = ".gankit.lock"
@@ -31,6 +31,10 @@ class WriterLock:
         except WriteError as e:      # a link or a FIFO in the lock's place: its own message
             raise RunFolderError(str(e)) from None
         except OSError as e:
+            if (refused := storage_refusal(e, self.folder)) is not None:    # a full disk: room, not a copy
+                what, detail, fix = refused
+                raise RunFolderError(f"cannot write {self.path}: {what}{detail}; {fix}, then run the command "
+                                     "again") from None
             raise RunFolderError(f"cannot write {self.path}: {write_failure(e, 'the folder')}; training "
                                  "and drs write the run folder: copy it somewhere writable (cp -a RUN NEW) "
                                  "and run the command on the copy (eval --no-record, sample and compare "

@@ -62,14 +62,9 @@ def start_again_or_refuse(run):
     # That step is the trained config's (config.toml), not this session's --set train.steps=...
     from gankit import config as C
     trained_with = C.load(run.folder.read_config(), []).train
-    first = min(trained_with.checkpoint_every, trained_with.steps)
-    recs = run.folder.records()
-    trained = max([r["step"] for r in recs if r.get("kind") == "train" and r["step"] > first]
-                  + [r["step"] for r in recs if r.get("kind") == "eval" and r["step"] >= first], default=0)
-    if trained:
-        raise RunError(f"{run.dir} has records of training to step {trained} but no checkpoint in "
-                       f"{run.folder.checkpoint_dir}; starting again would erase them: put the "
-                       "checkpoints back, or train anew into another folder (--out NEW)")
+    missing = run.folder.missing_checkpoints(min(trained_with.checkpoint_every, trained_with.steps))
+    if missing is not None:      # the same check as a new run's into the folder (RunFolder.check_new)
+        raise RunError(f"{missing[0]}; starting again would erase its records and snapshots: {missing[1]}")
     warnings.warn(f"{run.dir} has no checkpoint yet (stopped before its first one); "
                   "training starts again from step 0", stacklevel=3)
     run.folder.clear_records()
