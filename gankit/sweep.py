@@ -17,7 +17,6 @@ evaluation) and, for runs with rejection sampling (objective.drs), g_alone: G's 
 """
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import shutil
@@ -35,8 +34,8 @@ from typing import Callable
 from gankit import config as C
 from gankit.config import ConfigError
 from gankit.identity import run_identity
-from gankit.sweep_table import (NOT_METRICS as _NOT_METRICS, _is_num, fmt, markdown_table,  # noqa: F401
-                                mean_se, pm, summarise)
+from gankit.sweep_table import (NOT_METRICS as _NOT_METRICS, _append, _is_num, fmt, markdown_table,  # noqa: F401
+                                mean_se, pm, read_results, results_refused, summarise)
 
 
 class SweepInterrupted(Exception):
@@ -144,31 +143,19 @@ def run_job(job: Job, metrics: list[str] | None = None, g_alone: bool = True, tm
             "wall_s": time.perf_counter() - w0, **extra}
 
 
-def read_results(path: str | Path, log: Callable[[str], None] = _stderr) -> list[dict]:
-    """The records of a JSONL results file ([] if none); damaged lines are skipped with a warning
-    (a sweep killed while writing leaves a torn last line; bytes that are not UTF-8 or nesting
-    too deep to parse are damage too, as in gankit.io.read_jsonl)."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    from gankit.io import jsonl_lines
-    out = []
-    for n, line, r in jsonl_lines(path):
-        if isinstance(r, dict) and isinstance(r.get("config_hash"), (str, type(None))):
-            out.append(r)
-        else:
-            log(f"warning: {path}:{n}: damaged record skipped: {line[:60]!r}")
-    return out
-
-
-def _append(path: Path, record: dict) -> None:
-    with open(path, "a+b") as fh:
-        fh.seek(0, os.SEEK_END)
-        if fh.tell():   # after a torn last line, start a new line so this record stays whole
-            fh.seek(-1, os.SEEK_END)
-            if fh.read(1) != b"\n":
-                fh.write(b"\n")
-        fh.write((json.dumps(record) + "\n").encode())
+def _tmp_full(e: Exception, tmp_root: str) -> str | None:
+    """A run that failed because the sweep's temporary folders (TMPDIR) filled: what to fix; None
+    for another failure.  Its run folder is deleted: the run folder's own advice would point there."""
+    from gankit.io import disk_full_cause
+    if not (disk_full_cause(e) and tmp_root in str(e)):
+        return None
+    try:
+        free = f"{shutil.disk_usage(tmp_root).free / 2**20:.1f} MB free"
+    except OSError:
+        free = "free space unknown"
+    return (f"disk full in the sweep's temporary run folders under TMPDIR={Path(tmp_root).parent} ({free}); "
+            "free some space there or point TMPDIR at a drive with room, then rerun with --resume "
+            "(TMPDIR=DIR gankit sweep ... --resume)")
 
 
 ANY_METRICS = object()      # reuse's default: a record counts whatever metrics it measured
@@ -263,7 +250,7 @@ def _work(job: Job, metrics, tmp_root: str, i: int):
     try:
         return ("ok", run_job(job, metrics, tmp_root=tmp_root))
     except Exception as e:
-        return ("error", type(e).__name__, " ".join(str(e).split()) or repr(e))
+        return ("error", type(e).__name__, _tmp_full(e, tmp_root) or " ".join(str(e).split()) or repr(e))
     finally:
         (marks / f"ended-{i}").touch()
 
@@ -281,37 +268,54 @@ def run_sweep(jobs: list[Job], results_path: str | Path, workers: int = 2,
               metrics: list[str] | None = None, resume: bool = False,
               log: Callable[[str], None] = _stderr, identify: Callable[[dict], str] | None = None,
               record: Callable[[dict], dict] | None = None, failed: list | None = None,
-              failures: dict | None = None) -> list[dict]:
+              failures: dict | None = None, unrecorded: list | None = None) -> list[dict]:
     """Run ``jobs`` in ``workers`` processes; returns the records (reused ones first).
 
     Each record is appended to results_path as soon as its run ends; a failed run (an exception,
     e.g. a NaN loss, or its worker process dying) is logged and the sweep goes on.  ``record``
     reshapes a record before it is stored (a benchmark keeping its own format); ``identify``:
     see reuse.  ``failed`` collects "label seed N: error" for each run that failed, ``failures``
-    maps (label, seed) to the error's type.  SIGINT raises SweepInterrupted."""
+    maps (label, seed) to the error's type.  A record that cannot be appended (a full disk) is
+    logged with its numbers and kept in the returned records, and ``unrecorded`` collects its
+    "label seed N".  A results file that cannot be written is refused before any training.  SIGINT
+    raises SweepInterrupted."""
     for j in jobs:
         j.resolve()   # a bad source or override fails here, before any training; one config per job
     path = Path(results_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    from gankit.io import lock_file, release_lock
-    # two sweeps on one file would both find the same runs missing and train them twice
-    key, holder = lock_file(path.with_name(path.name + ".lock"))
+    from gankit.io import WriteError, check_writable, lock_file, release_lock
+    lock = path.with_name(path.name + ".lock")
+    try:      # refused now, not after a run trained for its record
+        path.parent.mkdir(parents=True, exist_ok=True)
+        check_writable(path, "; make it writable or give --results another file, then rerun the same command")
+        # two sweeps on one file would both find the same runs missing and train them twice
+        key, holder = lock_file(lock)
+    except OSError as e:
+        if isinstance(e, WriteError):
+            raise
+        raise results_refused(e, lock if path.parent.is_dir() else path.parent, "rerun the same command") from None
     if key is None:
         raise ConfigError(f"--results {path} is in use by another sweep (PID {holder}); give this one its own "
                           "--results file, or wait for that one and rerun with --resume")
     try:
-        return _run_locked(jobs, path, workers, metrics, resume, log, identify, record, failed, failures)
+        return _run_locked(jobs, path, workers, metrics, resume, log, identify, record, failed, failures,
+                           unrecorded)
     finally:
         release_lock(key)
 
 
-def _run_locked(jobs, path, workers, metrics, resume, log, identify, record, failed, failures):
+def _run_locked(jobs, path, workers, metrics, resume, log, identify, record, failed, failures, unrecorded):
     results, todo = reuse(jobs, path, identify, log, metrics) if resume else ([], list(jobs))
     results = [only_asked(r, metrics) for r in results]
     log(f"{len(todo)} runs on {workers} workers" + (f", {len(results)} reused" if results else ""))
     if not todo:
         return results
-    tmp_root = tempfile.mkdtemp(prefix="gankit-sweep-")   # run folders and markers; removed at the end
+    try:
+        tmp_root = tempfile.mkdtemp(prefix="gankit-sweep-")   # run folders and markers; removed at the end
+    except OSError as e:
+        from gankit.io import WriteError, write_failure
+        raise WriteError(e.errno, f"{write_failure(e, 'the folder')}: the sweep trains its runs there; free some "
+                         "space there or point TMPDIR at a writable drive with room (TMPDIR=DIR gankit sweep ...)",
+                         e.filename or tempfile.gettempdir()) from None
 
     def fail(j, kind, msg):
         log(f"FAILED {_describe(j, {})} {kind}: {msg}")
@@ -325,8 +329,14 @@ def _run_locked(jobs, path, workers, metrics, resume, log, identify, record, fai
             return fail(j, out[1], out[2])
         r = record(out[1]) if record else out[1]
         results.append(r)
-        _append(path, r)
-        log(_describe(j, r))
+        log(_describe(j, r))     # first: the numbers are shown whatever becomes of the file
+        try:
+            _append(path, r)
+        except OSError as e:
+            log(f"{j.label} seed {j.seed}: measured, not recorded: " + str(results_refused(
+                e, path, f"rerun the same command with --resume (runs recorded in {path.name} are reused)")))
+            if unrecorded is not None:
+                unrecorded.append(f"{j.label} seed {j.seed}")
 
     pending = dict(enumerate(todo))
     try:

@@ -78,10 +78,11 @@ def _cmd_sweep(a) -> int | None:
         _check_metrics(variants, jobs, a.seeds, metrics)
     failed: list[str] = []
     failures: dict = {}
+    unrecorded: list[str] = []
     if not a.table_only:
         try:
             results = S.run_sweep(jobs, a.results, a.workers, metrics, a.resume, failed=failed,
-                                failures=failures)
+                                  failures=failures, unrecorded=unrecorded)
         except S.SweepInterrupted as e:
             print(f"gankit: {e}", file=sys.stderr)
             return 130
@@ -91,9 +92,15 @@ def _cmd_sweep(a) -> int | None:
         from gankit.io import write_text_atomic
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(a.out, md)    # a failed write keeps an older table whole
+    if unrecorded:   # in the table and on their lines above, but a --resume cannot reuse them
+        print(f"gankit: {len(unrecorded)} of {len(jobs)} runs measured but not recorded in {a.results} "
+              f"({'; '.join(unrecorded)}): their numbers are above and in the table; free some space (or fix "
+              "what the lines above say), then rerun the same command with --resume: the runs recorded are "
+              "reused, these run again", file=sys.stderr)
     if failed:     # the table holds the runs that finished; the sweep itself did not
         print(f"gankit: {len(failed)} of {len(jobs)} runs failed ({'; '.join(failed)}); their errors are "
               "above", file=sys.stderr)
+    if failed or unrecorded:
         return 1
     if a.table_only and len(missing) == len(jobs):
         return 1

@@ -1,4 +1,5 @@
-"""A sweep's table: mean ± standard error over seeds per variant, with what each cell covers.
+"""A sweep's results file (one JSONL record per run) and its table: mean ± standard error over
+seeds per variant, with what each cell covers.
 
 A cell that averages fewer runs than its row holds says so, ``2.50 ± 1.50 (2/3)``: a metric a
 run did not measure (left out with a warning) or a run that failed would otherwise shrink the
@@ -8,7 +9,13 @@ the runs that went well.
 """
 from __future__ import annotations
 
+import errno
+import json
 import math
+import os
+import sys
+from pathlib import Path
+from typing import Callable
 
 from gankit.io import INF_STRINGS
 
@@ -17,6 +24,64 @@ NOT_METRICS = {"seed", "steps", "wall_s"}
 
 # an infinite result as records write it ("inf") or as Python holds it
 _INFINITE = (*INF_STRINGS, math.inf, -math.inf)
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def read_results(path: str | Path, log: Callable[[str], None] = _stderr) -> list[dict]:
+    """The records of a JSONL results file ([] if none); damaged lines are skipped with a warning
+    (a sweep killed while writing leaves a torn last line; bytes that are not UTF-8 or nesting
+    too deep to parse are damage too, as in gankit.io.read_jsonl)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    from gankit.io import jsonl_lines
+    out = []
+    for n, line, r in jsonl_lines(path):
+        if isinstance(r, dict) and isinstance(r.get("config_hash"), (str, type(None))):
+            out.append(r)
+        else:
+            log(f"warning: {path}:{n}: damaged record skipped: {line[:60]!r}")
+    return out
+
+
+def _append(path: Path, record: dict) -> None:
+    """Append one record as one line; a write that fails (a full disk) is cut back off, so the
+    file keeps no torn line of it."""
+    line = (json.dumps(record) + "\n").encode()
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        end = os.lseek(fd, 0, os.SEEK_END)
+        if end and os.pread(fd, 1, end - 1) != b"\n":   # after a torn last line (a kill): a new line
+            line = b"\n" + line
+        try:
+            view = memoryview(line)
+            while view:
+                view = view[os.write(fd, view):]
+        except OSError:
+            try:
+                os.ftruncate(fd, end)
+            except OSError:
+                pass     # the reader skips a torn line with a warning
+            raise
+    finally:
+        os.close(fd)
+
+
+def results_refused(e: OSError, path: Path, then: str) -> OSError:
+    """A write to the results file (or its lock) refused, as one line: the file, why, the fix,
+    then ``then``."""
+    from gankit.io import WriteError, disk_full_cause, storage_refusal, write_failure
+    where = "the file" if path.exists() else "the folder"
+    if disk_full_cause(e):
+        said, fix = f"the disk is full{storage_refusal(e, path.parent)[1]}", "free some space"
+    elif e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        said, fix = write_failure(e, where), "make it writable or give --results another file"
+    else:
+        said, fix = write_failure(e, where), "give --results a file on another drive"
+    return WriteError(e.errno, f"{said}; {fix}, then {then}", str(path))
 
 
 def _is_num(v) -> bool:

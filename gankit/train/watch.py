@@ -7,18 +7,22 @@ synced, so they add no host sync to the training step.
 """
 from __future__ import annotations
 
+import errno
 import platform
 import shlex
 import subprocess
 import sys
+import threading
 import time
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 import gankit
 from gankit.config import ConfigError
+from gankit.io import DISK_FULL, os_error_cause, write_failure
 
 
 # ---------------------------------------------------------------- provenance
@@ -68,6 +72,9 @@ def session_record(run, schedule_note: str = "") -> dict:
 
 
 # ---------------------------------------------------------------- TensorBoard
+# TensorBoard is only a view of the records: a write it cannot make (a full disk, a folder made
+# read-only) warns once and turns it off for the rest of the command; training, evaluation and
+# the run's own records go on.
 
 def _summary_writer():
     try:
@@ -76,7 +83,69 @@ def _summary_writer():
         raise ConfigError("train.tensorboard = true needs the tensorboard package: "
                           "pip install 'gankit[tensorboard]' (or pip install tensorboard), "
                           "or --set train.tensorboard=false") from None
+    _quiet_writer_threads()
     return SummaryWriter
+
+
+_THREADS_QUIETED = False
+
+
+def _quiet_writer_threads():
+    """TensorBoard's writer thread keeps a write error for the writer's next call (which
+    reports it, once, below), then re-raises it: printed by threading's hook, a traceback."""
+    global _THREADS_QUIETED
+    if _THREADS_QUIETED:
+        return
+    _THREADS_QUIETED = True
+    previous = threading.excepthook
+
+    def hook(args):
+        if not (type(args.thread).__name__ == "_AsyncWriterThread" and issubclass(args.exc_type, OSError)):
+            previous(args)
+    threading.excepthook = hook
+
+
+def tensorboard_off(run) -> bool:
+    """Whether TensorBoard is off for ``run``: not asked for, or a write of it failed."""
+    return not run.cfg.train.tensorboard or getattr(run, "_tensorboard_failed", False)
+
+
+def _event_files(folder: Path) -> set[Path]:
+    try:
+        return set(folder.glob("events.out.tfevents.*"))
+    except OSError:
+        return set()
+
+
+def _drop(files, every: bool = False):
+    """Remove the event files a failed writer left: the empty ones (or ``every`` one)."""
+    for f in files:
+        try:
+            if every or f.stat().st_size == 0:
+                f.unlink()
+        except OSError:
+            pass
+
+
+def _writing_failed(run, e: Exception, new_files, every: bool = False):
+    """``e`` from a TensorBoard write: warn once and turn TensorBoard off for this run (the
+    command's); anything but a refused write is raised."""
+    cause = os_error_cause(e)
+    if cause is None:
+        raise e
+    _drop(new_files, every)
+    if getattr(run, "_tensorboard_failed", False):
+        return
+    run._tensorboard_failed = True      # the Run is the command's: the next command tries again
+    if cause.errno in DISK_FULL:
+        fix = "free some space"
+    elif cause.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        fix = "make it writable"
+    else:
+        fix = "fix that"
+    warnings.warn(f"TensorBoard off for the rest of this command: cannot write {run.folder.tensorboard_dir}: "
+                  f"{write_failure(cause, 'the folder')}; training, evaluation and the run's records go on ({fix} "
+                  "to have TensorBoard again from the next command, or --set train.tensorboard=false)", stacklevel=3)
 
 
 def tensorboard_writer(run):
@@ -94,12 +163,19 @@ def _add_scalars(w, record: dict):
 
 def tensorboard_record(run, record: dict):
     """One record written after training closed its writer (the final evaluation, `gankit eval`)."""
-    if run.cfg.train.tensorboard:
-        w = _summary_writer()(log_dir=str(run.folder.tensorboard_dir))
+    if tensorboard_off(run):
+        return
+    SummaryWriter = _summary_writer()
+    folder = run.folder.tensorboard_dir
+    before = _event_files(folder)
+    try:
+        w = SummaryWriter(log_dir=str(folder))
         try:
             _add_scalars(w, record)
         finally:
             w.close()
+    except Exception as e:     # this file holds this record alone: a failed one is removed whole
+        _writing_failed(run, e, _event_files(folder) - before, every=True)
 
 
 class TensorBoardWriter:
@@ -107,20 +183,46 @@ class TensorBoardWriter:
 
     def __init__(self, run):
         from gankit import config as C
-        self.run = run
-        # purge_step: a resumed run replaces the events written after its checkpoint; those of the
-        # checkpoint's own step stay (TensorBoard drops events at steps >= purge_step).  At step 0
-        # every older event goes: a run started again in the folder (its records cleared) would
-        # show the old run's curves under the new one's
-        self.w = _summary_writer()(log_dir=str(run.folder.tensorboard_dir),
+        self.run, self.w = run, None
+        if tensorboard_off(run):
+            return
+        SummaryWriter = _summary_writer()      # a missing package stays an error
+        self.before = _event_files(run.folder.tensorboard_dir)
+        with self._guard():
+            # purge_step: a resumed run replaces the events written after its checkpoint; those of the
+            # checkpoint's own step stay (TensorBoard drops events at steps >= purge_step).  At step 0
+            # every older event goes: a run started again in the folder (its records cleared) would
+            # show the old run's curves under the new one's
+            self.w = SummaryWriter(log_dir=str(run.folder.tensorboard_dir),
                                    purge_step=run.step + 1 if run.step > 0 else 0)
-        text = C.dumps_toml(run.cfg)
-        self.w.add_text("config", "    " + text.replace("\n", "\n    "), run.step)   # markdown code block
+            text = C.dumps_toml(run.cfg)
+            self.w.add_text("config", "    " + text.replace("\n", "\n    "), run.step)   # markdown code block
+
+    @contextmanager
+    def _guard(self):
+        try:
+            yield
+        except Exception as e:
+            w, self.w = self.w, None
+            if w is not None:
+                try:
+                    w.close()
+                except Exception:   # the same error again: the writer is dropped either way
+                    pass
+            _writing_failed(self.run, e, _event_files(self.run.folder.tensorboard_dir) - self.before)
 
     def on_record(self, record: dict):
-        _add_scalars(self.w, record)
+        if self.w is not None:
+            with self._guard():
+                _add_scalars(self.w, record)
 
     def on_snapshot(self, step: int, arrays: dict):
+        if self.w is None:
+            return
+        with self._guard():
+            self._snapshot(step, arrays)
+
+    def _snapshot(self, step: int, arrays: dict):
         ds = self.run.dataset
         x = arrays["samples"]
         if x.ndim == 4:                                  # images (n, C, H, W) in [-1, 1]
@@ -146,7 +248,10 @@ class TensorBoardWriter:
             self.w.add_figure("samples", fig, step)       # closes the figure
 
     def close(self):
-        self.w.close()
+        if self.w is not None:
+            with self._guard():
+                self.w.close()
+            self.w = None
 
 
 # ---------------------------------------------------------------- live report
