@@ -267,6 +267,8 @@ def eval_settings(run, names: list[str] | None) -> dict:
     temperature = _sampling_temperature(run)
     if temperature is not None:
         settings["temperature"] = temperature
+    if run.objective.rejection_sampler() is not None:    # samples kept by DRS, not G's own
+        settings["sampler"] = "drs"
     from gankit.metrics.user_code import user_code
     user = user_code(names, run.cfg.data.name)      # a user's metric edited since: not the same numbers
     if user:

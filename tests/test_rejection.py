@@ -412,3 +412,16 @@ def test_a_diverging_drs_fit_is_one_line_and_lr_mends_it(tmp_path, capsys, tiny_
     run = Run.open(out)
     assert run.objective.rejection.ready and run.cfg.objective.params["drs_lr"] == 1e-4
     run.close()
+
+
+def test_an_evaluation_record_says_its_samples_were_kept_by_drs(tmp_path, tiny_cli):
+    """Records of a run evaluated through its fitted sampler and of one evaluated from G alone had
+    the same settings: compare ranked them as measured alike."""
+    from gankit import api
+    over = [a for a in tiny_cli[1::2]] + ["objective.drs=true", "objective.drs_steps=5",
+                                          'eval.metrics=["modes"]']
+    run = Run.create(C.load("ring", over), tmp_path / "r").train()
+    assert api.eval_settings(run, ["modes"])["sampler"] == "drs"
+    run.objective.rejection.forget()
+    assert "sampler" not in api.eval_settings(run, ["modes"])
+    run.close()
