@@ -533,3 +533,23 @@ def test_a_token_id_outside_the_vocabulary_is_refused_not_read_from_the_end():
     assert ds.token_lists(np.array([[2, 3, 1, 0]])) == [["cat", "dog"]]
     with pytest.raises(ValueError, match="token id -1 is outside the vocabulary of 4"):
         ds.token_lists(np.array([[2, -1]]))
+
+
+def test_the_reference_row_stands_beside_drs_and_user_metric_numbers():
+    """Evaluations record sampler = drs and the user's metric code in their settings; the real-data
+    reference has neither (no sampler; its code beside its settings): its row vanished from DRS runs."""
+    from gankit.builtins import load_builtins
+    from gankit.report import _matching_reference
+    from gankit.report.metricinfo import key_infos
+    load_builtins()
+    settings = {"n_samples": 100, "hq_std": 3.0, "jsd_samples": 1000, "jsd_bins": 20, "jsd_cells": 0}
+    ev = {"step": 5, "kind": "eval", "modes_covered": 7, "jsd": 0.1,
+          "settings": {**settings, "sampler": "drs", "user_code": {"metric mine": "abc"}}}
+    sources = {"modes_covered": ev, "jsd": ev, "mine": ev}
+    ref = {"kind": "reference", "modes_covered": 8, "jsd": 0.01, "mine": 1.0, "settings": settings,
+           "user_code": {"metric mine": "abc"}}
+    got = _matching_reference(sources, [ref], key_infos())
+    assert (got["modes_covered"], got["jsd"], got["mine"]) == (8, 0.01, 1.0)
+    edited = {**ref, "user_code": {"metric mine": "old"}}           # measured by the metric's old code
+    got = _matching_reference(sources, [edited], key_infos())
+    assert got["modes_covered"] == 8 and "mine" not in got

@@ -163,12 +163,21 @@ def _matching_reference(sources: dict[str, dict], refs: list[dict], infos=None) 
     from gankit.report.metricinfo import META_KEYS, Measuring
     measuring = Measuring(infos)
     out, used = {}, []
+    def apart(settings):
+        """A reference's settings and an evaluation's, compared without what real data lack: the
+        sampler (DRS keeps G's samples only) and the user's code (the reference record keeps
+        its own beside its settings)."""
+        return None if settings is None else {k: v for k, v in settings.items() if k not in ("sampler", "user_code")}
+
     for key, rec in sources.items():
         if key in META_KEYS:
             continue
         mine = _measuring(rec.get("settings"), key, measuring)
+        code = (mine or {}).get("user_code") or {}
         ref = next((r for r in reversed(refs)
-                    if key in r and (mine is None or _measuring(r.get("settings"), key, measuring) == mine)), None)
+                    if key in r and (mine is None or apart(_measuring(r.get("settings"), key, measuring)) == apart(mine))
+                    and all((r.get("user_code") if isinstance(r.get("user_code"), dict) else {}).get(n) == h
+                            for n, h in code.items())), None)
         if ref is not None:
             out[key] = ref[key]
             used.append(ref)

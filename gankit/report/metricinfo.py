@@ -69,7 +69,14 @@ class Measuring:
         """The settings of a record that change ``key``'s number; None when it holds none (older records)."""
         if not isinstance(settings, dict):
             return None
-        return {k: v for k, v in settings.items() if self.counts(key, k)}
+        out = {k: v for k, v in settings.items() if self.counts(key, k)}
+        code = out.get("user_code")
+        metric = info(key, self.infos).metric
+        if isinstance(code, dict) and metric != "other":   # only the code that measured this number
+            out["user_code"] = {n: h for n, h in code.items() if n == f"metric {metric}" or n.startswith("dataset ")}
+            if not out["user_code"]:
+                del out["user_code"]
+        return out
 
 
 def is_number(v) -> bool:
