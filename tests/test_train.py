@@ -410,6 +410,20 @@ def test_an_update_that_breaks_g_is_caught_before_its_state_is_saved_or_evaluate
     assert all(torch.isfinite(p).all() for p in run.modules["G"].parameters())     # finite weights
 
 
+def test_standardised_data_of_1e20_is_no_divergence(tmp_path, tiny):
+    """The check of G's samples compared them in data units with 1.8e19: points of 1e20, trained
+    standardised as the loader advises, stopped as "diverged" at the first checkpoint."""
+    import numpy as np
+    rows = np.random.default_rng(0).normal(size=(2000, 2)) * 1e20
+    np.save(tmp_path / "big.npy", rows)
+    cfg = C.load("ring-vanilla", tiny + ["data.name='points'", f"data.path='{tmp_path / 'big.npy'}'",
+                                         "data.standardize=global", "train.steps=6", "train.checkpoint_every=3",
+                                         'eval.metrics=["mmd"]'])
+    run = Run.create(cfg, tmp_path / "r")
+    run.train()
+    assert [s for s, _ in RunFolder(tmp_path / "r").checkpoints()] == [3, 6]
+
+
 def test_huge_data_with_batch_norm_writes_no_checkpoint_of_infinite_statistics(tmp_path, tiny):
     """Points of scale 1e25: D's batch-norm running_var was inf in every checkpoint, and the
     run finished as a success."""

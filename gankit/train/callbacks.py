@@ -108,7 +108,8 @@ class FiniteSamples:
         if self.run.dataset.kind == "text" or not (step == self.total or any(step % e == 0 for e in self.every)):
             return      # token ids are integers
         with self.run.off_the_clock():
-            x = self.run.sample(self.n, rejection=False)[0]
+            # in the nets' units: data of 1e20, standardised, are G's outputs of about 1
+            x = self.run._to_model(self.run.sample(self.n, rejection=False)[0])
         # past sqrt(float32 max) squares overflow: every distance-based metric would read inf
         bad = int((~(x.reshape(len(x), -1).abs() < OVERFLOWS).all(1)).sum()) if x.is_floating_point() else 0
         if self.run.world.parallel:     # every rank stops at the same step (batch-norm statistics differ)
