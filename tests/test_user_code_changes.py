@@ -172,3 +172,32 @@ def test_a_final_evaluation_is_not_reused_after_its_users_metric_changed(tmp_pat
     _cell(METRIC.format(body="2.0"))
     assert api.final_evaluation(run, log=None)["spread_t"] == 2.0
     run.close()
+
+
+def test_a_metric_naming_a_library_object_records_the_same_code_in_every_process(tmp_path):
+    """A module-level numpy Generator was keyed by this process's id of it: every process recorded
+    another user_code for unchanged code, so compare ranked no two runs and the reference was
+    measured again each time."""
+    import subprocess
+    import sys
+    parts = tmp_path / "rngparts.py"
+    parts.write_text("import numpy as np\nfrom gankit.api import register_metric\nRNG = np.random.default_rng(0)\n"
+                     "@register_metric('np_gap_t', lambda ds: True, 'gap')\n"
+                     "def np_gap_t(ctx):\n    return {'np_gap_t': float(RNG.random())}\n")
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import rngparts; "
+            "from gankit.metrics.user_code import _user_code; print(_user_code(['np_gap_t'])[0])")
+    seen = {subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True,
+                           check=True).stdout for _ in range(2)}
+    assert len(seen) == 1 and "metric np_gap_t" in seen.pop()
+
+
+def test_one_evaluation_of_a_users_metric_and_gankits_is_no_mix_of_settings():
+    """The report said "These numbers were measured with different eval settings: user_code
+    {'metric cls_gap': ...} (cls_gap); user_code unrecorded (mmd2, ...)" for a single record."""
+    from gankit.builtins import load_builtins
+    from gankit.report import mixed_settings_note
+    from gankit.report.metricinfo import key_infos
+    load_builtins()
+    rec = {"step": 2, "kind": "eval", "mmd2": 0.1, "mine_t": 1.0,
+           "settings": {"n_samples": 100, "user_code": {"metric mine_t": "abc"}}}
+    assert mixed_settings_note({"mmd2": rec, "mine_t": rec}, key_infos()) == ""

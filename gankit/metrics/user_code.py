@@ -79,9 +79,12 @@ class _Digest:
         return self.memo[id(v)][1]
 
     def opaque_key(self, v) -> str:
+        """An object whose state cannot be read (a library's random generator): named by its type,
+        the same in every process, so records of unchanged code stay comparable; the flag keeps
+        a row keyed so off the disk cache, where another state's row would be a wrong hit."""
         self.opaque = True
-        _OPAQUE.setdefault(id(v), v)
-        return f"opaque:{_PROCESS}:{id(v)}"
+        t = type(v)
+        return f"opaque:{t.__module__}.{t.__qualname__}{_version(t.__module__)}"
 
     def _text(self, v) -> str:
         t = type(v)
@@ -165,8 +168,10 @@ def _user_code(names: list[str] | None = None, data: str | None = None) -> tuple
             digest = _Digest(e.module)     # one each: an entry's digest never depends on the others asked
             try:
                 code = digest(runs)
-            except Exception:      # an object that fails to be read: a key of this process alone
-                code = digest.opaque_key(runs)
+            except Exception:      # code that fails to be read: a key of this process alone
+                digest.opaque = True
+                _OPAQUE.setdefault(id(runs), runs)
+                code = f"unreadable:{_PROCESS}:{id(runs)}"
             opaque |= digest.opaque
             code = f"{sys.version}\0{e.module}\0{code}"     # bytecode is the interpreter's
             parts[f"{reg.kind} {e.name}"] = hashlib.sha1(code.encode("utf-8", "surrogateescape")).hexdigest()

@@ -132,6 +132,9 @@ def mixed_settings_note(sources: dict[str, dict], infos=None) -> str:
     for key, rec in sources.items():
         if key not in META_KEYS and is_measured(rec.get(key)):
             mine[key] = _measuring(rec.get("settings"), key, measuring) or {}
+            # the code of a user's metric is each number's own (metricinfo.Measuring), not a
+            # setting shared by the numbers of one evaluation
+            mine[key].pop("user_code", None)
     names = sorted({n for m in mine.values() for n in m})
 
     def shown(key, n):
