@@ -288,7 +288,8 @@ def _cmd_complete(a):
     s = _write(out, x, inv, {"missing_mse_mean": float(hole.mean())},
                [x.numpy(), masked.numpy(), filled.numpy()], "completions", files)
     from gankit.streams import shown
-    print(f"completed {_images(s['n'])} ({shown(a.mask)} missing): MSE per pixel on the filled part "
+    named = f"the part {shown(a.mask)} marks" if Path(a.mask).suffix.lower() == ".npy" else shown(a.mask)
+    print(f"completed {_images(s['n'])} ({named} missing): MSE per pixel on the filled part "
           f"{s['missing_mse_mean']:.4f}, on the known part {s['mse_mean']:.4f}; wrote {shown(out)}")
 
 

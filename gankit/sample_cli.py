@@ -29,6 +29,14 @@ def _cmd_drs(a):
     if "drs" not in cfg.objective.params:       # refused before the run is opened for writing
         raise ConfigError(f"drs: the {cfg.objective.name!r} objective has no rejection sampler; "
                           "discriminator rejection sampling needs a GAN objective (gan) with its D")
+    # the objective's own refusals name objective.drs, which this command sets: said here instead
+    if cfg.condition.kind != "none":
+        raise ConfigError(f"drs: rejection sampling is for unconditional runs; {a.run_dir} is conditional "
+                          f"(condition.kind = {cfg.condition.kind!r})")
+    if cfg.objective.params.get("minibatch", "none") != "none":
+        raise ConfigError(f"drs: a D with minibatch features (objective.minibatch = "
+                          f"{cfg.objective.params['minibatch']!r}) scores batches, not samples; rejection "
+                          "sampling needs one score per sample")
     over = ["objective.drs=true"] + ([f"objective.drs_steps={a.steps}"] if a.steps is not None else []) \
         + ([f"objective.drs_quantile={a.quantile}"] if a.quantile is not None else []) \
         + ([f"objective.drs_lr={a.lr!r}"] if a.lr is not None else [])

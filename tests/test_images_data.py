@@ -453,3 +453,15 @@ def test_a_folder_of_large_pictures_names_the_way_to_train_smaller(tmp_path):
     assert re.search(r"images of 512x512 .*to train smaller: --set data.size=64", notes[0]), notes
     chosen = DATASETS.build("image-folder", {"path": str(tmp_path), "holdout": 0, "size": 512, "resize": "stretch"})
     assert chosen.shape[-1] == 512 and chosen.creation_notes == []      # a size the user chose is theirs
+
+
+def test_the_resize_refusal_offers_data_size_only_where_it_helps(tmp_path):
+    """Under resize=error a 20x30 image was told "or set data.size", which no size mends."""
+    from PIL import Image
+
+    from gankit.data.image_decode import ImageDataError, fit_image
+    with pytest.raises(ImageDataError) as e:
+        fit_image(Image.new("L", (20, 30)), 16, "error", tmp_path / "a.png")
+    assert "data.resize=stretch|crop|pad" in str(e.value) and "data.size" not in str(e.value)
+    with pytest.raises(ImageDataError, match=r"or set data.size=24$"):
+        fit_image(Image.new("L", (24, 24)), 16, "error", tmp_path / "b.png")

@@ -425,3 +425,16 @@ def test_an_evaluation_record_says_its_samples_were_kept_by_drs(tmp_path, tiny_c
     run.objective.rejection.forget()
     assert "sampler" not in api.eval_settings(run, ["modes"])
     run.close()
+
+
+def test_drs_command_refuses_a_conditional_run_without_advice_it_cannot_follow(tmp_path, capsys, tiny_cli):
+    """It said "objective.drs: ... set it to false for a conditional run": the run's config said
+    false already, and this command is what sets it true."""
+    out = tmp_path / "c"
+    sets = [a for kv in tiny_cli[1::2] if not kv.startswith("objective.") for a in ("--set", kv)]
+    assert main(["train", "ring-cgan", "--out", str(out), *sets]) == 0
+    capsys.readouterr()
+    assert main(["drs", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "drs: rejection sampling is for unconditional runs" in err and "condition.kind = 'label'" in err
+    assert "set it to false" not in err

@@ -152,7 +152,7 @@ def refuse_other_classes(state: dict, dataset, where: str = "the data"):
         said = "; ".join(f"{what} {k} was {shown(was, k)}, is now {shown(have, k)}" for k in diff[:3])
         more = f" (and {len(diff) - 3} more)" if len(diff) > 3 else ""
         raise ConfigError(f"{where} holds other class folders than this run trained on ({said}{more}): its "
-                          f"{what} numbers would mean other {what}s; point data.path at the data the run "
+                          f"{what} numbers would mean other {'classes' if what == 'class' else what + 's'}; point data.path at the data the run "
                           "trained on (--set data.path=...), or train a new run on these data")
 
 

@@ -103,8 +103,9 @@ def fit_image(im, size: int, policy: str, path: Path):
     if (w, h) == (size, size):
         return im
     if policy == "error":
+        # data.size helps only where the image is square (a folder of one size): then it is that size
         raise ImageDataError(f"{path} is {w}x{h}, not {size}x{size}; choose a resize policy with "
-                             "--set data.resize=stretch|crop|pad or set data.size")
+                             "--set data.resize=stretch|crop|pad" + (f" or set data.size={w}" if w == h else ""))
     if policy == "stretch":
         return im.resize((size, size), Image.BILINEAR)
     if policy == "crop":  # scale the short side to size, centre crop the long one

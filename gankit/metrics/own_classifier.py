@@ -9,8 +9,8 @@ labels, architecture and recipe.  safetensors keeps no checksum, so the file's m
 also holds a sha1 of its key and weights (``DIGEST``): a file that cannot be read, belongs
 to another key, lacks that digest (an older gankit wrote it), does not match it (damaged
 bytes load without an error) or holds NaN or inf weights is retrained, with a warning, and
-rewritten atomically.  ``gankit classifier RUN`` does this ahead of time and prints the
-held-out accuracy.
+rewritten atomically.  The first evaluation that needs it trains it (``gankit eval RUN
+--metrics class_scores`` does so ahead of time).
 """
 from __future__ import annotations
 
