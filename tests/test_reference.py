@@ -210,3 +210,15 @@ def test_an_empty_gankit_cache_means_the_default_folder_for_every_cache(tmp_path
     assert FN.cache_dir() == cache_folder("features") == cache_folder() / "features"
     monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "c"))
     assert FN.cache_dir() == tmp_path / "c" / "features"
+
+
+def test_an_image_set_without_a_held_out_split_is_not_called_fresh_draws():
+    """With data.holdout = 0 the reference scored training images against themselves (FRD 2.8 where
+    held-out images read 39.6) and called them "fresh draws from the data distribution"."""
+    import torch
+
+    from gankit.data.images import ImageDataset
+    from gankit.metrics.reference import _pool
+    ds = ImageDataset(torch.randint(0, 256, (300, 1, 8, 8), dtype=torch.uint8), holdout=0)
+    pool, said = _pool(ds)
+    assert pool is None and "no held-out split (data.holdout = 0)" in said and "fresh" not in said

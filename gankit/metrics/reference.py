@@ -53,6 +53,9 @@ def _pool(dataset):
     rows = dataset.rows() if callable(getattr(dataset, "rows", None)) else None
     if rows is not None:
         return rows, "the data's own points (the set against itself: a ceiling)"
+    if getattr(dataset, "kind", None) == "image":     # a finite set with no held-out split (data.holdout = 0)
+        return None, ("training images drawn again, no held-out split (data.holdout = 0): the set "
+                      "against itself, a ceiling only a copy of it reaches")
     return None, "fresh draws from the data distribution"
 
 
