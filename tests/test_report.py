@@ -553,3 +553,14 @@ def test_the_reference_row_stands_beside_drs_and_user_metric_numbers():
     edited = {**ref, "user_code": {"metric mine": "old"}}           # measured by the metric's old code
     got = _matching_reference(sources, [edited], key_infos())
     assert got["modes_covered"] == 8 and "mine" not in got
+
+
+def test_numbers_two_metrics_write_are_not_labelled_by_the_last_one_registered():
+    """An image run's precision/recall/density/coverage (prdc, on features) sat under "prdc_points:
+    ... of the points themselves", the metric registered last with the same keys."""
+    from gankit.builtins import load_builtins
+    from gankit.report.metricinfo import groups, key_infos
+    load_builtins()
+    (g,) = groups({"step": 1, "kind": "eval", "precision": 0.5, "recall": 0.4}, None, key_infos())
+    assert "prdc" in g["metric"] and "prdc_points" in g["metric"]
+    assert "of features" in g["help"] and "of the points themselves" in g["help"]

@@ -3,6 +3,7 @@ each one, its label, whether higher or lower is better, and its format; all read
 registered metrics' ``outputs`` (gankit.metrics.base), never from a list of names here."""
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass
@@ -37,6 +38,13 @@ def key_infos() -> dict[str, KeyInfo]:
     for entry in METRICS.entries():
         m = entry.factory()
         for key, o in m.outputs.items():
+            was = out.get(key)
+            if was is not None and was.metric != entry.name:
+                # a key two metrics write (prdc on image features, prdc_points on points): the
+                # record does not say which, so the group names both (it named the last alone)
+                out[key] = dataclasses.replace(was, metric=f"{was.metric} / {entry.name}",
+                                               metric_help=f"{was.metric_help}; {entry.name}: {entry.help}")
+                continue
             out[key] = KeyInfo(key, entry.name, entry.help, o.label, o.better, o.fmt, i, reads_of_key(key),
                                getattr(o, "headline", False))
             i += 1
@@ -251,7 +259,7 @@ def groups(record: dict, reference: dict | None, infos: dict[str, KeyInfo]) -> l
         g = out.setdefault(ki.metric, {"metric": ki.metric, "help": ki.metric_help, "rows": [],
                                         "order": ki.order})
         ref = reference.get(key) if reference else None
-        skipped = reference is not None and ki.metric in (reference.get("skipped") or [])
+        skipped = reference is not None and any(m in (reference.get("skipped") or []) for m in ki.metric.split(" / "))
         g["rows"].append({"key": key, "label": ki.label, "better": ki.better, "direction": ARROW[ki.better],
                           "value": fmt_value(record[key], ki.fmt),
                           # a metric with no real counterpart (G's likelihood, given conditions) says so
