@@ -465,3 +465,20 @@ def test_the_resize_refusal_offers_data_size_only_where_it_helps(tmp_path):
     assert "data.resize=stretch|crop|pad" in str(e.value) and "data.size" not in str(e.value)
     with pytest.raises(ImageDataError, match=r"or set data.size=24$"):
         fit_image(Image.new("L", (24, 24)), 16, "error", tmp_path / "b.png")
+
+
+def test_a_colour_folder_read_as_grey_says_so(tmp_path):
+    """data.channels defaults to 1: a folder of colour photos trained, sampled and reported in grey
+    with no word of it."""
+    from PIL import Image
+
+    from gankit.data.image_files import load_image_folder
+    for i in range(4):
+        Image.new("RGB", (8, 8), (200, 20 * i, 10)).save(tmp_path / f"c{i}.png")
+    Image.new("RGB", (8, 8), (90, 90, 90)).save(tmp_path / "grey.png")     # colour mode, grey pixels
+    with pytest.warns(UserWarning, match=r"4 of 5 images are in colour; .*--set data.channels=3"):
+        load_image_folder(tmp_path, 8, 1, "error")
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_image_folder(tmp_path, 8, 3, "error")

@@ -38,6 +38,10 @@ def read_image(path: Path, channels: int, notes: dict | None = None, wide: bool 
                                      f"the {MAX_PIXELS / 1e6:.0f} allowed; a decompression bomb or a wrong file)")
             im.load()
             im = _opaque(_eight_bit(ImageOps.exif_transpose(im), path, notes, wide), path, notes)
+            if channels == 1 and notes is not None and im.mode not in ("L", "1", "I", "F"):
+                rgb = np.asarray(im.convert("RGB"))
+                if (rgb[..., 0] != rgb[..., 1]).any() or (rgb[..., 1] != rgb[..., 2]).any():
+                    notes["colour"] = notes.get("colour", 0) + 1     # its colour is lost to grey: said once
             return im.convert("L" if channels == 1 else "RGB")
     except ImageDataError:
         raise

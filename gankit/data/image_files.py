@@ -271,6 +271,9 @@ def load_image_folder(path: str | Path, size: int = 0, channels: int = 1, resize
                       "over black (the colour stored under them is not used)", stacklevel=2)
     if not images:
         raise ImageDataError(f"data.path: none of the {len(files)} image files in {str(root)!r} could be read")
+    if notes.get("colour", 0) * 2 > len(images):
+        warnings.warn(f"{root}: {notes['colour']} of {len(images)} images are in colour; they are read as grey "
+                      "(data.channels = 1): --set data.channels=3 keeps the colour", stacklevel=2)
     x = np.stack(images)
     if files_read is not None:
         files_read.extend(read)
