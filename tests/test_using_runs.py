@@ -238,3 +238,11 @@ def test_an_output_set_that_cannot_be_written_keeps_the_earlier_set_whole(digit_
     assert json.loads((out / "summary.json").read_text())["n"] == 5
     assert main(args + ["--images", str(tmp_path / "seven.npy")]) == 0
     assert json.loads((out / "summary.json").read_text())["n"] == 7 and len(np.load(out / "z.npy")) == 7
+
+
+def test_class_hist_refused_says_what_it_needs(ring_run, capsys):
+    """It said "does not apply to this data (ConditionalData) (class histogram of samples: ...)" on a
+    labelled folder, with no reason: it needs a shipped classifier."""
+    assert main(["eval", str(ring_run), "--metrics", "class_hist", "--no-record"]) == 2
+    err = capsys.readouterr().err
+    assert "it needs one-channel images with a shipped evaluation classifier" in err and "class_scores" in err

@@ -248,7 +248,10 @@ def _prdc(ctx):
                  {"classes_missing": Output("classes never generated", "lower", "d"),
                   "class_kl": Output("KL(class histogram || data)", "lower", ".4f"),
                   "class_min_share": Output("share of the rarest class", "higher", ".3f")},
-                 reads=("n_samples", "features"))
+                 reads=("n_samples", "features"),
+                 needs="one-channel images with a shipped evaluation classifier (mnist5k, fashion-mnist, "
+                       "digits8x8); for a labelled folder class_scores and cond_accuracy use the classifier "
+                       "gankit trains for it")
 def _class_hist(ctx):
     ds = ctx.dataset
     _, p, kind = _fake_features(ctx)
