@@ -9,7 +9,8 @@ the distances into exp(-d) and row sums in the same pass: 0.38 ms forward and 0.
 at that size (docs/speed.md).  Results equal cdist's to float rounding (tests/test_l1kernel.py,
 gradcheck in float64).
 
-CUDA tensors, and machines without numba, take the torch expression (same values).
+CUDA tensors, machines without numba and batches holding a NaN or inf take the torch
+expression (same values; for non-finite input the reference's NaN pattern).
 The function has no second derivative; the GAN objective refuses R1 / GP with it.
 """
 from __future__ import annotations
@@ -81,6 +82,11 @@ def closeness_bcn(Mt: Tensor) -> Tensor:
         raise ValueError(f"closeness: expected (kernels, dim, n), got shape {tuple(Mt.shape)}")
     if not HAVE_NUMBA or Mt.device.type != "cpu" or _nb() is None:
         return closeness_torch(Mt.transpose(1, 2))
-    if Mt.dtype in (torch.float32, torch.float64):
-        return _Closeness.apply(Mt)
-    return _Closeness.apply(Mt.float()).to(Mt.dtype)          # bf16/fp16: computed in float32
+    x = Mt if Mt.dtype in (torch.float32, torch.float64) else Mt.float()   # bf16/fp16: in float32
+    if not np.isfinite(x.detach().numpy()).all():
+        # the kernels are compiled with fastmath, which assumes no NaN or inf: one NaN left most
+        # rows finite and an inf entry read 0.0.  The torch expression gives the reference's NaN
+        # pattern (every row for a NaN; its own row for an inf), and its gradient; a NaN in a
+        # batch is rare, so the check (~6 us, 1-2% of a forward at n = 256) is all the kernel pays
+        return closeness_torch(x.transpose(1, 2)).to(Mt.dtype)
+    return _Closeness.apply(x) if x is Mt else _Closeness.apply(x).to(Mt.dtype)

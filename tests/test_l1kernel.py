@@ -93,3 +93,20 @@ def test_numba_that_cannot_load_falls_back_to_torch_with_a_warning(monkeypatch, 
         out = closeness(M)
     torch.testing.assert_close(out, closeness_torch(M))
     assert l1kernel.HAVE_NUMBA is False
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+def test_a_non_finite_entry_gives_torchs_nan_pattern(bad, dtype):
+    """The kernels assume finite numbers (fastmath): one NaN left rows 4-8 of a batch of 9 finite
+    and an inf entry read 0.0, where the reference gives NaN for every row (NaN) or its own (inf)."""
+    g = torch.Generator().manual_seed(0)
+    M = torch.randn(2, 9, 4, generator=g)
+    M[0, 3, 1] = bad
+    M = M.to(dtype).requires_grad_(True)
+    ours, ref = closeness(M), closeness_torch(M.float()).to(dtype)
+    assert ours.dtype == dtype and torch.equal(torch.isnan(ours), torch.isnan(ref))
+    assert torch.isnan(ref[0]).sum() == (9 if bad != bad else 1) and not torch.isnan(ref[1]).any()
+    torch.testing.assert_close(ours[1], ref[1], rtol=2e-2, atol=2e-2)
+    ours.nansum().backward()                           # the fallback keeps a gradient
+    assert M.grad is not None and torch.isfinite(M.grad[1]).all()

@@ -125,7 +125,8 @@ def test_point_metrics_apply_to_any_points(tmp_path, tiny):
         run = Run.create(C.load("ring-vanilla", tiny + data + ["train.steps=5"]), tmp_path / data[0][10:])
         run.train(progress=False)
         out = run.evaluate()
-        for key in ("swd", "energy", "mmd2", "c2st_acc", "ndb", "birthday_support", "precision", "coverage"):
+        for key in ("swd", "energy", "mmd2", "c2st_acc", "c2st_gap", "ndb", "birthday_support", "precision",
+                    "coverage"):
             assert key in out and math.isfinite(out[key]), (data, key)
 
 
@@ -242,7 +243,51 @@ def test_c2st_of_a_set_with_a_nan_is_nan_not_indistinguishable():
     assert c2st(x, y)["c2st_acc"] > 0.95
     y[7, 0] = float("nan")
     out = c2st(x, y)
-    assert math.isnan(out["c2st_acc"]) and math.isnan(out["c2st_p"])
+    assert math.isnan(out["c2st_acc"]) and math.isnan(out["c2st_gap"]) and math.isnan(out["c2st_p"])
+
+
+def test_c2st_ranks_the_distance_from_chance_so_a_copier_is_not_best():
+    """A G returning the data's own points read accuracy ~0.34 (each point in the training half
+    with one label, the test half with the other); ranked "lower", it beat fresh draws."""
+    from gankit.builtins import load_builtins
+    from gankit.metrics.base import output_info
+    load_builtins()
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((200, 3))
+    copier, fresh = Dm.c2st(x, x[rng.permutation(200)]), Dm.c2st(x, rng.standard_normal((200, 3)))
+    assert copier["c2st_acc"] < 0.4 and copier["c2st_gap"] == pytest.approx(0.5 - copier["c2st_acc"])
+    assert fresh["c2st_gap"] == pytest.approx(abs(fresh["c2st_acc"] - 0.5))
+    assert fresh["c2st_gap"] < copier["c2st_gap"]
+    assert output_info("c2st_gap").better == "lower" and output_info("c2st_acc").better is None
+
+
+def test_energy_and_mmd_are_the_same_far_from_the_origin():
+    """Spread 0.01 at offset 1e6: energy read +38% and MMD^2 -26% from uncentred float64 rows."""
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((300, 2)) * 0.01, (rng.standard_normal((300, 2)) * 1.05 + 0.05) * 0.01
+    e0, (m0, h0) = Dm.energy_distance(x, y), Dm.mmd2(x, y)
+    e, (m, h) = Dm.energy_distance(x + 1e6, y + 1e6), Dm.mmd2(x + 1e6, y + 1e6)
+    assert e == pytest.approx(e0, rel=1e-4) and m == pytest.approx(m0, rel=1e-4) and h == pytest.approx(h0, rel=1e-6)
+
+
+def test_mmd_median_bandwidth_is_the_midpoint_for_an_even_count_of_pairs():
+    from scipy.spatial.distance import pdist
+    x, y = np.array([[0.0], [1.0]]), np.array([[3.0], [7.0]])     # 6 pairs: 1 2 3 4 6 7
+    assert Dm.median_bandwidth(x, y) == pytest.approx(float(np.median(pdist(np.r_[x, y])))) == 3.5
+    assert Dm.mmd2(x, y)[1] == 3.5
+    assert Dm.median_bandwidth(x, y[:1]) == 2.0           # 3 pairs: 1 2 3, the middle one
+
+
+@pytest.mark.parametrize("which", ["real", "fake"])
+def test_prdc_of_a_set_with_a_nan_is_nan_not_zero(which):
+    """One NaN among 300 generated points read coverage 0; one among the real points, all four 0."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((300, 5))
+    sets = {"real": x, "fake": x.copy()}
+    sets[which][3, 0] = np.nan
+    out = M.prdc(sets["real"], sets["fake"])
+    assert sorted(out) == ["coverage", "density", "precision", "recall"]
+    assert all(math.isnan(v) for v in out.values()), out
 
 
 def test_sliced_wasserstein_of_unequal_sets_is_w2_between_the_empirical_measures():

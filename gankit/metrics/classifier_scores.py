@@ -36,12 +36,16 @@ def _kl_rows(p, q):
     return (p * (np.log(p + EPS) - np.log(q + EPS))).sum(-1)
 
 
+def _underflow_floor(given: np.ndarray) -> float:
+    """A probability that underflowed to 0 in the caller's precision reads as that precision's
+    smallest positive value (float32: 1.4e-45), the nearest a 0 there can stand for."""
+    dtype = given.dtype if given.dtype in (np.float16, np.float32) else np.float64
+    return float(np.finfo(dtype).smallest_subnormal)
+
+
 def m_is(probs, max_per_class: int = 500) -> float:
     given = np.asarray(probs)
-    # a probability that underflowed to 0 in the caller's precision reads as that precision's
-    # smallest positive value (float32: 1.4e-45), the nearest a 0 there can stand for
-    dtype = given.dtype if given.dtype in (np.float16, np.float32) else np.float64
-    floor = float(np.finfo(dtype).smallest_subnormal)
+    floor = _underflow_floor(given)
     p = given.astype(np.float64)
     pred = p.argmax(1)
     per_class = []
@@ -77,10 +81,15 @@ def mode_score(probs, prior) -> float:
 
 
 def am_score(probs, prior) -> float:
-    """A class the data lacks (p* = 0) adds nothing to KL(p* || p(y)), whatever G does there."""
+    """A class the data lacks (p* = 0) adds nothing to KL(p* || p(y)), whatever G does there.
+    Exact for any positive probability (a floor of 1e-12 under the logs capped the KL of a
+    confident classifier: 22.6 instead of 51.7 for a logit gap of 60); an underflowed 0 in
+    p(y) reads as the caller's smallest positive value, as in ``m_is``."""
+    floor = _underflow_floor(np.asarray(probs))
     p, prior = _shares(probs, prior, "am_score")
-    entropy = -(p * np.log(p + EPS)).sum(1).mean()
-    return float(_kl_rows(prior, p.mean(0)) + entropy)
+    entropy = -xlogy(p, p).sum(1).mean()
+    kl = (xlogy(prior, prior) - xlogy(prior, np.maximum(p.mean(0), floor))).sum()
+    return float(kl + entropy)
 
 
 def _labelled(ds) -> bool:

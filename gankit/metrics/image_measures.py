@@ -203,7 +203,7 @@ def prdc(real, fake, k: int = 3, k_dc: int = 5) -> dict[str, float]:
     counting 1/m each; coverage = share of real balls holding at least one fake (both with
     k_dc = 5 and open balls, as Naeem et al.'s code: a copy of the data reads density 1, where
     closed balls would also count each fake on the sphere of the points it is the k-th
-    neighbour of).
+    neighbour of).  A non-finite value in either set gives NaN for all four.
     """
     real, fake = centred64(real, fake)
     kk = max(k, k_dc)
@@ -213,6 +213,10 @@ def prdc(real, fake, k: int = 3, k_dc: int = 5) -> dict[str, float]:
                             f"{len(fake)} generated" + (" (lower eval.pr_k / eval.dc_k)" if data_short else ""),
                             # the evaluation's usual hint (500 or more) does not reach a k this large
                             n_needed=2 * (kk + 1) if 2 * (kk + 1) > 500 else None, more_helps=not data_short)
+    if not (torch.isfinite(real).all() and torch.isfinite(fake).all()):
+        # one NaN row made every distance to it NaN, and NaN <= r is False: coverage read 0 for
+        # one bad sample, all four 0 for one bad real point, as if G were far off
+        return dict.fromkeys(("precision", "recall", "density", "coverage"), float("nan"))
     copies = _copy_groups(real)
     if len(copies[0]) <= max(k, k_dc):
         raise TooFewSamples(f"prdc: the real set holds {len(copies[0])} distinct points; k-NN balls "

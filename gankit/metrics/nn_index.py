@@ -135,8 +135,9 @@ class NNIndex:
         row over the group's queries (among equal distances the earliest query's); the walk
         then measures only rows that could beat the group's best, which spares the queries
         whose own nearest row is farther (the other shifts of an image).  A group with a
-        non-finite query gets a NaN distance and row 0, as a scan gives.  The module's
-        docstring gives the steps; a chunk of queries goes through them together."""
+        non-finite query gets a NaN distance and row 0, as a scan gives, and so does a group
+        number no query has.  The module's docstring gives the steps; a chunk of queries goes
+        through them together."""
         a = a.reshape(len(a), -1).float().contiguous()
         if a.shape[1] != self.rows.shape[1]:
             raise ValueError(f"NNIndex.query: queries have {a.shape[1]} numbers each, the bank's rows "
@@ -198,7 +199,9 @@ class NNIndex:
                     g, qi = grp[h], i + h
                     if (dh, qi, jh) < (best_d[g], best_q[g], best_j[g]):
                         best_d[g], best_q[g], best_j[g] = dh, qi, jh
-        return torch.from_numpy(best_d).float(), torch.from_numpy(best_j)
+        d = torch.from_numpy(best_d).float()
+        d[torch.from_numpy(best_q == len(a))] = float("nan")    # a group no query has, as _group_min
+        return d, torch.from_numpy(best_j)
 
     def _scan(self, q: Tensor, buf: Tensor) -> tuple[Tensor, Tensor]:
         """A query far from every row (a blank image) bounds nothing: scan the bank, then

@@ -68,8 +68,13 @@ def _mmd(ctx):
     return {"mmd2": v, "mmd_bandwidth": h}
 
 
-@register_metric("c2st", _points, "classifier two-sample test: held-out accuracy telling real from G (0.5 best)",
-                 {"c2st_acc": Output("C2ST accuracy (0.5 = indistinguishable)", "lower", ".3f"),
+# c2st_acc is no score: below 0.5 the classifier was misled by points found in both sets (a G
+# repeating data points), not beaten by a better G; c2st_gap = |acc - 0.5| is ranked instead
+@register_metric("c2st", _points, "classifier two-sample test: held-out accuracy telling real from G "
+                 "(c2st_gap = |accuracy - 0.5|, 0 best)",
+                 {"c2st_acc": Output("C2ST accuracy (0.5 = indistinguishable; below 0.5: G repeats data "
+                                     "points, not a better G)", None, ".3f"),
+                  "c2st_gap": Output("C2ST |accuracy - 0.5| (0 = indistinguishable)", "lower", ".3f"),
                   "c2st_p": Output("C2ST p-value (small: G is told apart)", None, ".2g")}, reads=SAMPLES)
 def _c2st(ctx):
     real, fake = pair(ctx)
