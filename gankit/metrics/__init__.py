@@ -132,7 +132,13 @@ def evaluate(ctx, names: list[str] | None = None, named: bool | None = None, sto
     from gankit.metrics.context import NonFiniteSamples
     out: dict = {}
     by: dict[str, object] = {}     # key -> the metric that wrote it
-    with Progress(len(todo), f"evaluating step {ctx.step}") as bar:
+    import torch
+    # metrics draw from their own seeds; a net built with default init (a feature net the
+    # first time, a user's metric) must not draw from the caller's stream, which is the
+    # run's training stream during training: a periodic evaluation changed the training
+    # after it and broke the bit-identical resume from a checkpoint written before it
+    rng = torch.random.fork_rng(devices=[ctx.device] if torch.device(ctx.device).type == "cuda" else [])
+    with rng, Progress(len(todo), f"evaluating step {ctx.step}") as bar:
         for m in todo:
             if stop is not None and stop():
                 raise EvaluationStopped(f"stopped before {m.name}")

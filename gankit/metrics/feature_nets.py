@@ -81,7 +81,8 @@ _NETS: dict[int, RandomConvFeatures] = {}
 
 def random_features_net(seed: int = 0) -> RandomConvFeatures:
     if seed not in _NETS:
-        _NETS[seed] = RandomConvFeatures(seed)
+        with torch.random.fork_rng(devices=[]):     # default init, overwritten: the caller's stream untouched
+            _NETS[seed] = RandomConvFeatures(seed)
     return _NETS[seed]
 
 

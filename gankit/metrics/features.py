@@ -102,7 +102,8 @@ def load_classifier(key: str) -> EvalClassifier:
     with safe_open(str(path), "pt") as f:
         meta = f.metadata() or {}
     arch = json.loads(meta.get("arch", "{}"))
-    net = EvalClassifier(**arch)
+    with torch.random.fork_rng(devices=[]):    # default init, overwritten: the caller's stream untouched
+        net = EvalClassifier(**arch)
     net.load_state_dict(load_file(str(path)))
     net.eval()
     net.meta = meta
