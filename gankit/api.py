@@ -64,7 +64,8 @@ def train(config: str | Path | dict | None = None, out: str | Path | None = None
     """Train a preset, a TOML file or a config dict (default: the ring preset) into the run
     folder ``out`` (``resume``: continue ``out`` with its own config.toml, changed only by
     ``overrides`` such as ``["train.steps=4000"]``; a ``config`` then is refused, not ignored),
-    then run the final evaluation and write the report.  Returns the Run."""
+    then run the final evaluation and write the report.  Returns the Run; ``run.final_result``
+    holds the final evaluation's numbers (None with ``evaluate=False``)."""
     from gankit import config as C
     from gankit.builtins import import_modules
     from gankit.train.run import Run
@@ -106,14 +107,15 @@ def train(config: str | Path | dict | None = None, out: str | Path | None = None
         run.overrides = list(overrides or [])
     from gankit.train.loop import NonFiniteLoss
     from gankit.train.signals import TrainingInterrupted
+    run.final_result = None
     try:   # the folder stays locked until the evaluation record and the report are written
         finished = wait_for_report = False
         try:
             run.train(progress, final_report=not report)
             if not run.is_main:   # with several processes, rank 0 alone evaluates and reports
                 return run
-            if evaluate:
-                final_evaluation(run, log=log)
+            if evaluate:     # the run's result, as measured or as the record reused holds it
+                run.final_result = final_evaluation(run, log=log)
             finished = True
         except (NonFiniteLoss, TrainingInterrupted) as e:
             # every rank stops at the same step; one that left at once would have torchrun stop

@@ -50,10 +50,8 @@ def _train(a, out: str | None):
         run = api.train(source, out, a.set, imports=a.imports)
     if not run.is_main:   # rank 0 alone evaluates, writes the report and prints
         return
-    result = {k: v for k, v in run.folder.records("eval")[-1].items()
-              if k not in ("step", "kind", "settings", "source")}
-    try:
-        print(_summary(result))
+    try:      # the final evaluation's own numbers: a later record (a quick gankit eval) is no result
+        print(_summary(run.final_result))
         print(f"run folder: {shown(run.dir.resolve())}")
         print(f"report:     {shown(run.folder.report_path.resolve())}")
         if sys.stdout is not None:     # None: closed (>&-), where print writes nothing

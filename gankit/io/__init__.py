@@ -248,21 +248,6 @@ def jsonl_lines(path: Path):
             yield i, line, None
 
 
-def read_jsonl(path: str | Path) -> list[dict]:
-    """The records of a JSONL file; a damaged line (a torn write at a full disk or a kill)
-    is skipped with a warning naming it."""
-    path = Path(path)
-    if not path.is_file():
-        return []
-    out = []
-    for i, _, rec in jsonl_lines(path):
-        if rec is None:
-            warnings.warn(f"{path}: line {i} is damaged and skipped", stacklevel=2)
-        elif isinstance(rec, dict):
-            out.append(rec)
-    return out
-
-
 # ------------------------------------------------------------------ one writer per folder
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
@@ -351,3 +336,4 @@ def check_writable(path: str | Path, hint: str = ""):
 from gankit.io.files import (LINKED, NOFOLLOW, NOT_REGULAR, checksum_failure, intact, is_regular,  # noqa: E402,F401
                              open_in_place, open_regular)
 from gankit.io.locks import held_here, lock_file, lock_holder, lock_location, release_lock  # noqa: E402,F401
+from gankit.io.jsonl import JsonlLog, read_jsonl  # noqa: E402,F401

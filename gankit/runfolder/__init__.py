@@ -39,9 +39,9 @@ from pathlib import Path
 
 import numpy as np
 
-from gankit.io import (TMP_SUFFIX, WriteError, append_jsonl, check_writable, held_here, intact, is_regular,
-                       os_error_cause, read_jsonl, save_atomic, save_npz_atomic, storage_refusal, write_failure,
-                       write_text_atomic)
+from gankit.io import (TMP_SUFFIX, JsonlLog, WriteError, append_jsonl, check_writable, held_here, intact,
+                       is_regular, os_error_cause, save_atomic, save_npz_atomic, storage_refusal, write_atomic,
+                       write_failure, write_text_atomic)
 from gankit.runfolder.checkpoint_read import CheckpointReading
 from gankit.runfolder.config_file import RECOVERED_CONFIG, read_config_file
 from gankit.runfolder.defaults import default_run_dir, gone_if_left_empty  # noqa: F401
@@ -55,6 +55,16 @@ NOT_WRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)
 # what a run folder may hold; a folder holding anything else is the user's, not a run
 RUN_ENTRIES = {"config.toml", "metrics.jsonl", "checkpoints", "samples", "report.html", LOCK_NAME,
                RECOVERED_CONFIG}
+
+_LOGS: dict[str, JsonlLog] = {}      # metrics.jsonl path -> its records, read once per process
+_LOGS_KEPT = 16
+
+
+def _step_fault(record: dict) -> str | None:
+    step = record.get("step")
+    if isinstance(step, int) and not isinstance(step, bool):
+        return None
+    return "a record without an integer step is skipped"
 
 
 class RunFolder(CheckpointReading):
@@ -252,18 +262,22 @@ class RunFolder(CheckpointReading):
         with self._writing(f"a record to {self.records_path}"):
             append_jsonl(self.records_path, record)
 
+    def _log(self) -> JsonlLog:
+        """metrics.jsonl's parsed records, shared by every RunFolder of this path in the process."""
+        key = str(self.records_path)
+        if (log := _LOGS.get(key)) is None:
+            while len(_LOGS) >= _LOGS_KEPT:      # a process opening many runs (compare) keeps the newest
+                _LOGS.pop(next(iter(_LOGS)), None)
+            log = _LOGS.setdefault(key, JsonlLog(self.records_path, _step_fault))
+        return log
+
     def records(self, kind: str | None = None) -> list[dict]:
-        """The records, oldest first; one without an integer step (a damaged or foreign line)
-        is skipped with a warning, so every reader may rely on ``record["step"]``."""
-        out = []
-        for r in read_jsonl(self.records_path):
-            step = r.get("step")
-            if not isinstance(step, int) or isinstance(step, bool):
-                warnings.warn(f"{self.records_path}: a record without an integer step is skipped", stacklevel=2)
-                continue
-            if kind is None or r.get("kind") == kind:
-                out.append(r)
-        return out
+        """The records, oldest first (a new list; the dicts are shared within the process: read
+        them, never change them); one without an integer step (a damaged or foreign line) is
+        skipped with a warning, so every reader may rely on ``record["step"]``.  The file is
+        parsed once, then only what was appended (gankit.io.JsonlLog)."""
+        out = self._log().read()
+        return out if kind is None else [r for r in out if r.get("kind") == kind]
 
     def check_records_writable(self, hint: str = ""):
         """WriteError (naming metrics.jsonl, then ``hint``) when a record could not be appended."""
@@ -271,15 +285,15 @@ class RunFolder(CheckpointReading):
 
     def clear_records(self):
         self.records_path.unlink(missing_ok=True)
+        self._log().forget()
 
     def truncate_records(self, step: int):
-        """Drop records written after ``step`` (a resume continues from that checkpoint)."""
-        if not self.records_path.exists():
-            return
-        import json
-        keep = [r for r in self.records() if r.get("step", 0) <= step]
-        with self._writing(str(self.records_path)):
-            write_text_atomic(self.records_path, "".join(json.dumps(r) + "\n" for r in keep))
+        """Drop records written after ``step`` (a resume continues from that checkpoint): the
+        lines kept are copied as they are, and left in place where none is dropped."""
+        def rewrite(write):
+            with self._writing(str(self.records_path)):
+                write_atomic(self.records_path, write)
+        self._log().keep_only(lambda r: r["step"] <= step, rewrite)
 
     # ------------------------------------------------------------------ checkpoints
     def _numbered(self, folder: Path, ext: str) -> list[tuple[int, Path]]:
@@ -341,20 +355,33 @@ class RunFolder(CheckpointReading):
     def has_snapshot(self, step: int) -> bool:
         return (self.samples_dir / f"step_{step:08d}.npz").is_file()
 
+    def snapshot_steps(self) -> list[int]:
+        """The steps of the regular samples/step_*.npz files, ascending: from the names alone,
+        no file opened (a damaged one is found only when ``snapshot`` loads it)."""
+        return [s for s, _ in self._numbered(self.samples_dir, "npz")]
+
+    def snapshot(self, step: int) -> dict | None:
+        """The snapshot of ``step``; None where there is none or it is damaged (with a warning)."""
+        p = self.samples_dir / f"step_{step:08d}.npz"
+        if not is_regular(p):      # a name with another number of digits (step_5.npz)
+            p = next((q for s, q in self._numbered(self.samples_dir, "npz") if s == step), None)
+        return None if p is None else self._load_snapshot(p)
+
     def snapshots(self) -> list[dict]:
         """Every readable snapshot, oldest first (a damaged file is skipped with a warning)."""
-        out = []
-        for _, p in self._numbered(self.samples_dir, "npz"):
-            try:
-                with np.load(p, allow_pickle=False) as z:
-                    snap = {k: z[k] for k in z.files}
-                int(snap["step"])
-            except Exception as e:   # truncated, empty, not an npz, or no step in it
-                warnings.warn(f"{p}: damaged snapshot skipped ({type(e).__name__}: {str(e)[:120]})",
-                              stacklevel=2)
-                continue
-            out.append(snap)
+        out = [snap for _, p in self._numbered(self.samples_dir, "npz")
+               if (snap := self._load_snapshot(p)) is not None]
         return sorted(out, key=lambda s: int(s["step"]))
+
+    def _load_snapshot(self, p: Path) -> dict | None:
+        try:
+            with np.load(p, allow_pickle=False) as z:
+                snap = {k: z[k] for k in z.files}
+            int(snap["step"])
+        except Exception as e:   # truncated, empty, not an npz, or no step in it
+            warnings.warn(f"{p}: damaged snapshot skipped ({type(e).__name__}: {str(e)[:120]})", stacklevel=3)
+            return None
+        return snap
 
     def clear_snapshots(self):
         for _, p in self._numbered(self.samples_dir, "npz"):

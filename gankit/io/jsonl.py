@@ -1,0 +1,142 @@
+"""Reading an append-only JSONL file (a run's metrics.jsonl) once per process, and afterwards
+only what was appended."""
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+from stat import S_ISREG
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    """The records of a JSONL file; a damaged line (a torn write at a full disk or a kill)
+    is skipped with a warning naming it."""
+    return JsonlLog(path).read()
+
+
+class JsonlLog:
+    """An append-only JSONL file's records, parsed once per process: a later ``read`` parses only
+    the lines appended since (whole lines: a torn last line is read again until its newline comes).
+    The file is read whole again where it was replaced (another inode: an atomic rewrite), cut
+    below what was read, or rewritten in place (same size, another mtime; or the bytes before the
+    point read to differ).  ``check(record)``: a warning for a record to skip, or None.  A damaged
+    or skipped line is warned of once.  Callers get a new list, but the records themselves are
+    shared: never change them."""
+
+    def __init__(self, path: str | Path, check=None):
+        import threading
+        self.path, self.check, self._mutex = Path(path), check, threading.Lock()
+        self.forget()
+
+    def forget(self):
+        self.identity = self.mtime = None
+        self.offset = self.size = self.lines = self.skipped = 0     # bytes / lines parsed
+        self.seen, self.records, self.tail, self.warned = b"", [], [], set()
+        from array import array
+        self.linenos = array("q")      # each record's line
+
+    def read(self) -> list[dict]:
+        with self._mutex:
+            self._catch_up()
+            return self.records + self.tail
+
+    def _catch_up(self):
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return self.forget()
+        if not S_ISREG(st.st_mode):
+            return self.forget()
+        if (st.st_dev, st.st_ino) == self.identity and (st.st_size, st.st_mtime_ns) == (self.size, self.mtime):
+            return
+        with open(self.path, "rb") as f:
+            st = os.fstat(f.fileno())
+            if (st.st_dev, st.st_ino) != self.identity or st.st_size < self.offset or \
+                    (st.st_size == self.size and st.st_mtime_ns != self.mtime):
+                self.forget()
+            f.seek(self.offset - len(self.seen))
+            if f.read(len(self.seen)) != self.seen:
+                self.forget()
+                f.seek(0)
+            tail = b""
+            for line in f:
+                if not line.endswith(b"\n"):
+                    tail = line
+                    break
+                self.lines += 1
+                self.offset += len(line)
+                self._take(self.lines, line[:-1])
+            f.seek(max(0, self.offset - 64))
+            self.seen = f.read(self.offset - f.tell())
+        # the size seen before reading: a line appended while this read ran is then read again from offset
+        self.identity, self.mtime, self.size = (st.st_dev, st.st_ino), st.st_mtime_ns, st.st_size
+        rec = self._parse(self.lines + 1, tail)
+        self.tail = [] if rec is None else [rec]
+
+    def _take(self, lineno: int, raw: bytes):
+        rec = self._parse(lineno, raw)
+        if rec is None:
+            self.skipped += 1
+        else:
+            self.records.append(rec)
+            self.linenos.append(lineno)
+
+    def _parse(self, lineno: int, raw: bytes) -> dict | None:
+        """A line's record, or None (blank, damaged, not an object, or refused by ``check``)."""
+        text = raw.decode("utf-8", errors="replace")
+        if not text.strip():
+            return None
+        try:
+            rec = json.loads(text)
+        except (ValueError, RecursionError):     # JSONDecodeError, or nesting too deep to parse
+            why = f"{self.path}: line {lineno} is damaged and skipped"
+        else:
+            if not isinstance(rec, dict):
+                return None
+            if not (why := self.check and self.check(rec)):
+                return rec
+            why = f"{self.path}: line {lineno}: {why}"
+        if lineno not in self.warned:
+            self.warned.add(lineno)
+            warnings.warn(why, stacklevel=5)
+        return None
+
+    def keep_only(self, keep, rewrite) -> None:
+        """Leave only the records ``keep(record)`` accepts: ``rewrite(write)`` replaces the file
+        atomically (``write(file)`` copies the lines kept, unparsed); nothing to leave out, and the
+        file is not written.  The kept records stay cached."""
+        with self._mutex:
+            self._catch_up()
+            if self.identity is None:
+                return
+            keep_lines, kept = bytearray(self.lines + 1), []      # 1 at each line kept
+            for r, n in zip(self.records, self.linenos):
+                if keep(r):
+                    keep_lines[n] = 1
+                    kept.append(r)
+            if len(kept) == len(self.records) and not self.skipped and self.size == self.offset:
+                return
+            lines, written = self.lines, [0, b""]
+
+            def copy(out, line):
+                out.write(line)
+                written[0], written[1] = written[0] + len(line), (written[1] + line)[-64:]
+
+            def write(out):
+                with open(self.path, "rb") as f:
+                    for n, line in enumerate(f, 1):
+                        if n > lines:       # appended since (another process): as read, never lost
+                            if (rec := self._parse(n, line.rstrip(b"\n"))) is not None and keep(rec):
+                                copy(out, line.rstrip(b"\n") + b"\n")
+                                kept.append(rec)
+                        elif keep_lines[n]:
+                            copy(out, line)
+            rewrite(write)
+            st = os.stat(self.path)
+            self.forget()
+            from array import array
+            self.records, self.linenos, self.lines = kept, array("q", range(1, len(kept) + 1)), len(kept)
+            self.offset, self.seen = written
+            # what this process wrote, as if read: a later append is read from its end
+            self.identity, self.mtime, self.size = (st.st_dev, st.st_ino), st.st_mtime_ns, written[0]
