@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from gankit.report.snapshots import Snapshots
 from gankit.runfolder import RunFolder, RunFolderError
 
 LIVE_REFRESH_S = 15      # the live page reloads itself this often while the run trains
@@ -57,7 +58,7 @@ def _point_sections(dataset, snaps: list[dict], pack: int = 1) -> list:
 
 def _drawn(what: str, folder, draw, *args) -> list:
     """``draw(*args)``'s sections; where the snapshots hold arrays of shapes or values no run
-    writes (a damaged or edited file: snapshots() checks only that each unpacks and has a step),
+    writes (a damaged or edited file: RunFolder.snapshot checks only that it unpacks and has a step),
     a section saying so instead of a traceback that loses the whole page."""
     from gankit.report.page import Section
     try:
@@ -292,21 +293,25 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
     own = MI.own_temperature(cfg.generator.params)
     evals, elsewhere = MI.by_temperature([r for r in records if r.get("kind") == "eval"], own)
     refs = [r for r in records if r.get("kind") == "reference"]
-    snaps = folder.snapshots()
+    snaps = Snapshots(folder)      # read only those drawn
     infos = MI.key_infos()
 
     op = cfg.objective.params if isinstance(cfg.objective.params, dict) else {}
     pack = op.get("pack", 1) if isinstance(op.get("pack", 1), int) else 1
-    sections = _drawn("samples", folder, _point_sections, dataset, snaps, pack)
     kind = getattr(dataset, "kind", None)
+    sections = []
+    if kind not in ("image", "text"):   # 1-D and 2-D: panels over training; more: the newest
+        sections += _drawn("samples", folder, _point_sections, dataset,
+                           snaps.spread(6) if getattr(dataset, "dim", None) in (1, 2) else snaps.last(), pack)
     if kind == "image":   # grids, z interpolation, nearest neighbours
         from gankit.report.images import image_sections
-        sections += _drawn("image grids", folder, image_sections, snaps)
+        sections += _drawn("image grids", folder, image_sections,
+                           snaps.newest_with("neighbours") + snaps.newest_with("interpolation"), snaps.spread(6))
     if kind == "text":
         from gankit.report.text import text_sections
-        sections += _drawn("text samples", folder, text_sections, dataset, snaps)
+        sections += _drawn("text samples", folder, text_sections, dataset, snaps.ends())
     from gankit.report.conditional import condition_sections
-    sections += _drawn("per-condition samples", folder, condition_sections, dataset, snaps)
+    sections += _drawn("per-condition samples", folder, condition_sections, dataset, snaps.last())
 
     last = MI.final_eval(evals)
     sources = MI.final_sources(evals)
@@ -345,7 +350,7 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
         curves.append(_mode_section(last, dataset))
 
     from gankit.report.progress import divergence, run_progress, stopped_note
-    done = run_progress(folder, records, [s["step"] for s in snaps])
+    done = run_progress(folder, records, snaps.steps)
     diverged = divergence(records)
     step = done.step
     sessions = _sessions(records, str(folder.records_path))

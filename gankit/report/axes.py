@@ -153,16 +153,71 @@ def _series(records: list[dict], key: str):
     from gankit.report.metricinfo import as_float
     steps, values, pos, neg = [], [], [], []
     for r in records:
-        v = as_float(r.get(key))
-        if v is None or not isinstance(r.get("step"), (int, float)):
+        v = r.get(key)
+        if type(v) is not float:        # the common case first: a run logged every step has 10^6
+            v = as_float(v)
+            if v is None:
+                continue
+        step = r.get("step")
+        if not isinstance(step, (int, float)):
             continue
-        steps.append(r["step"])
-        values.append(v if math.isfinite(v) else math.nan)
-        if v == math.inf:
-            pos.append(r["step"])
-        elif v == -math.inf:
-            neg.append(r["step"])
+        steps.append(step)
+        if math.isfinite(v):
+            values.append(v)
+        else:
+            values.append(math.nan)
+            if v == math.inf:
+                pos.append(step)
+            elif v == -math.inf:
+                neg.append(step)
     return steps, values, pos, neg
+
+
+# a curve of more points than this is thinned before drawing (a 1M-step run logged every step):
+# matplotlib would draw every point into a panel ~400 pixels wide, a solid band, in minutes and GBs
+MAX_DRAWN = 4000
+BINS = 1000          # about twice the widest panel's pixels: the thinned curve looks the same
+
+
+def _bins(steps: np.ndarray, bins: int = BINS) -> np.ndarray:
+    """Each step's bin of ``bins`` equal spans of steps."""
+    lo, span = float(steps.min()), float(steps.max() - steps.min())
+    if not span > 0:
+        return np.zeros(len(steps), dtype=np.int64)
+    return np.minimum(((steps - lo) * (bins / span)).astype(np.int64), bins - 1)
+
+
+def decimate(steps, values, limit: int = MAX_DRAWN, bins: int = BINS):
+    """(steps, values) to draw: as they are up to ``limit`` points; beyond, per bin of steps
+    the lowest and the highest finite value (so a spike stays visible) and the bin's first NaN
+    (the break an infinity makes in the line), plus the first and last points, in their order."""
+    if len(steps) <= limit:
+        return steps, values
+    s, v = np.asarray(steps, dtype=float), np.asarray(values, dtype=float)
+    b = _bins(s, bins)
+    idx = np.arange(len(s))
+    fin = np.isfinite(v)
+    keep = [idx[[0, -1]]]
+    if fin.any():
+        f = idx[fin]
+        order = f[np.lexsort((v[f], b[f]))]            # by bin, then by value
+        ob = b[order]
+        starts = np.flatnonzero(np.r_[True, ob[1:] != ob[:-1]])
+        ends = np.r_[starts[1:], len(order)] - 1
+        keep += [order[starts], order[ends]]
+    if not fin.all():
+        nan = idx[~fin]
+        keep.append(nan[np.unique(b[nan], return_index=True)[1]])
+    kept = np.unique(np.concatenate(keep))
+    return s[kept], v[kept]
+
+
+def _thin_steps(steps: list, limit: int = MAX_DRAWN, bins: int = BINS) -> list:
+    """Marker positions along the step axis: as they are up to ``limit``, else one per bin."""
+    if len(steps) <= limit:
+        return steps
+    s = np.asarray(steps, dtype=float)
+    return list(s[np.unique(_bins(s, bins), return_index=True)[1]])
 
 
 def _steps_text(steps: list) -> str:
@@ -189,7 +244,8 @@ def _mark_infinite(ax, name: str, pos: list, neg: list, color) -> list[InfNote]:
     for steps, y, marker, sign in ((pos, 1.0, "^", ""), (neg, 0.0, "v", "-")):
         if not steps:
             continue
-        ax.plot(steps, [y] * len(steps), ls="none", marker=marker, ms=6, color=color, transform=edge,
+        drawn = _thin_steps(steps)     # the legend below names them all
+        ax.plot(drawn, [y] * len(drawn), ls="none", marker=marker, ms=6, color=color, transform=edge,
                 clip_on=False, zorder=5)
         out.append(InfNote(Line2D([], [], ls="none", marker=marker, ms=6, color=color),
                            f"{name} = {sign}inf at {_steps_text(steps)}", sign, list(steps)))
@@ -218,22 +274,25 @@ def _summarise_infinite(notes: list[InfNote]) -> list:
 
 def _isolated(values: list) -> list[int]:
     """Indices of finite values with no finite neighbour: a line through them is no line."""
-    fin = [math.isfinite(x) for x in values]
-    return [i for i, f in enumerate(fin)
-            if f and not (i > 0 and fin[i - 1]) and not (i + 1 < len(fin) and fin[i + 1])]
+    fin = np.isfinite(np.asarray(values, dtype=float))
+    if not fin.size:
+        return []
+    before, after = np.r_[False, fin[:-1]], np.r_[fin[1:], False]
+    return np.flatnonzero(fin & ~before & ~after).tolist()
 
 
 def _plot_key(ax, records: list[dict], key: str, name: str, color, lone_marker: str = "o", **kw):
     """Draw one key over steps; returns its line (None when it has no finite value) and the
     legend entries of its infinite values.  A line drawn without markers gets one (``lone_marker``)
-    at each point that has no neighbour on it: a single logged value, or one between infinities."""
+    at each point that has no neighbour on it: a single logged value, or one between infinities.
+    Lone points and infinities are found on every point; a long curve is drawn thinned (decimate)."""
     s, v, pos, neg = _series(records, key)
     line = None
     if any(math.isfinite(x) for x in v):
-        line = ax.plot(s, v, color=color, **kw)[0]
+        line = ax.plot(*decimate(s, v), color=color, **kw)[0]
         lone = _isolated(v) if kw.get("marker") in (None, "", "none", "None") else []
         if lone:
-            ax.plot([s[i] for i in lone], [v[i] for i in lone], ls="none", marker=lone_marker,
+            ax.plot(*decimate([s[i] for i in lone], [v[i] for i in lone]), ls="none", marker=lone_marker,
                     ms=max(kw.get("ms", 0), 4), color=color, zorder=line.get_zorder())
     return line, _mark_infinite(ax, name, pos, neg, color)
 

@@ -93,7 +93,8 @@ def compare_data(run_dirs: list[str | Path]) -> dict:
         # (gankit eval --set generator.temperature=T) are left out of its table and curves
         own = MI.own_temperature(raw.get("generator"))
         evals, elsewhere = MI.by_temperature([r for r in recs if r.get("kind") == "eval"], own)
-        done = run_progress(f, recs)     # a run stopped between log steps: its checkpoint's step
+        # as the report states it: the newest of records, snapshots (names only) and checkpoints
+        done = run_progress(f, recs, f.snapshot_steps())
         runs.append({"name": name, "path": str(f.path), "step": done.step,
                      "train_time_s": done.seconds, "train_time_at_least": done.at_least,
                      "eval_step": evals[-1]["step"] if evals else None,
@@ -193,29 +194,47 @@ def to_json(data: dict) -> str:
                       allow_nan=False)
 
 
+TEXT_WIDTH = 120     # a terminal's line: wider, the table is turned (one row per run)
+
+
 def to_text(data: dict) -> str:
     """The comparison as a table for a terminal: what comes from the run folders (their names,
     record keys, texts, config values) escaped as text samples are (a terminal acts on control
-    characters: colours, title changes), before the columns are measured."""
+    characters: colours, title changes), before the columns are measured.  One column per run
+    while the runs fit TEXT_WIDTH, else one row per run (60 runs made 873-character rows)."""
     from gankit.data.text import printable
     names = [printable(r["name"]) for r in data["runs"]]
     keys = [printable(m["key"]) for m in data["metrics"]] + [printable(d["key"]) for d in data["config_diff"]]
     w = max([len("eval step")] + [len(k) for k in keys])
     cw = [max(len(n), 12) for n in names]
+    steps = [str(r["step"]) for r in data["runs"]]
+    # the metrics are those of each run's last evaluation, which may be older than its step
+    eval_steps = ["none" if r["eval_step"] is None else str(r["eval_step"]) for r in data["runs"]]
+    metric_cells = [[printable(s) + (" *" if i in m["best"] else "") for i, s in enumerate(m["shown"])]
+                    for m in data["metrics"]]
+    config_cells = [["-" if v is None else printable(json.dumps(v, ensure_ascii=False)) for v in d["values"]]
+                    for d in data["config_diff"]]
+    better = {"higher": "higher is better", "lower": "lower is better"}
+    turned = w + sum(n + 2 for n in cw) > TEXT_WIDTH
 
     def row(first: str, cells: list[str], tail: str = "") -> str:
         return first.ljust(w) + "  " + "  ".join(c.rjust(n) for c, n in zip(cells, cw)) + tail
 
-    lines = [row("run", names)]
-    lines.append("-" * len(lines[0]))
-    lines.append(row("step", [str(r["step"]) for r in data["runs"]]))
-    # the metrics below are those of each run's last evaluation, which may be older than its step
-    lines.append(row("eval step", ["none" if r["eval_step"] is None else str(r["eval_step"])
-                                   for r in data["runs"]]))
-    for m in data["metrics"]:
-        cells = [printable(s) + (" *" if i in m["best"] else "") for i, s in enumerate(m["shown"])]
-        lines.append(row(printable(m["key"]), cells, {"higher": "  (higher is better)",
-                                                      "lower": "  (lower is better)"}.get(m["better"], "")))
+    if turned:
+        lines = _by_run(names, ["step", "eval step"] + [printable(m["key"]) for m in data["metrics"]],
+                        [steps, eval_steps] + metric_cells)
+        for word in ("higher", "lower"):
+            mine = [printable(m["key"]) for m in data["metrics"] if m["better"] == word]
+            if mine:
+                lines.append(f"{better[word]}: {', '.join(mine)}")
+    else:
+        lines = [row("run", names)]
+        lines.append("-" * len(lines[0]))
+        lines.append(row("step", steps))
+        lines.append(row("eval step", eval_steps))
+        for m, cells in zip(data["metrics"], metric_cells):
+            lines.append(row(printable(m["key"]), cells, f"  ({better[m['better']]})" if m["better"] in better
+                             else ""))
     if not data["metrics"]:
         lines.append("no evaluation recorded in these runs (gankit eval RUN records one)")
     elif data.get("note", "").startswith("no value is marked better"):
@@ -231,12 +250,25 @@ def to_text(data: dict) -> str:
                          f"{r['temperature']:g}; its report shows them apart)")
     if data["config_diff"]:
         lines += ["", "config differences:"]
-        lines += [row(printable(d["key"]), ["-" if v is None else printable(json.dumps(v, ensure_ascii=False))
-                                            for v in d["values"]])
-                  for d in data["config_diff"]]
+        if turned:
+            lines += _by_run(names, [printable(d["key"]) for d in data["config_diff"]], config_cells)
+        else:
+            lines += [row(printable(d["key"]), cells) for d, cells in zip(data["config_diff"], config_cells)]
     else:
         lines.append("configs: identical")
     return "\n".join(lines)
+
+
+def _by_run(names: list[str], headers: list[str], columns: list[list[str]]) -> list[str]:
+    """A table with one row per run (in the order given) and one column per header."""
+    first = max([len("run")] + [len(n) for n in names])
+    widths = [max([len(h)] + [len(c) for c in col]) for h, col in zip(headers, columns)]
+
+    def row(name: str, cells: list[str]) -> str:
+        return "  ".join([name.ljust(first)] + [c.rjust(n) for c, n in zip(cells, widths)]).rstrip()
+
+    head = row("run", headers)
+    return [head, "-" * len(head)] + [row(n, [col[i] for col in columns]) for i, n in enumerate(names)]
 
 
 def _panels(records: list[list[dict]], metrics: list[dict]) -> list[tuple[str, str, str]]:

@@ -68,14 +68,16 @@ def neighbours_figure(blocks: np.ndarray):
     return fig
 
 
-def image_sections(snaps: list[dict]) -> list:
-    """Report sections for image data, from the snapshots alone."""
+def image_sections(snaps: list[dict], grids: list[dict] | None = None) -> list:
+    """Report sections for image data, from the snapshots alone: ``grids`` those of the sample
+    grids (by default 6 of ``snaps`` spread over training), the newest of ``snaps`` holding
+    them for the neighbours and the interpolation."""
     from gankit.report import plots
     from gankit.report.page import Section, png
     out = []
-    if not snaps:
+    if not snaps and not grids:
         return out
-    chosen = plots.pick_snapshots(snaps, 6) if len(snaps) > 6 else snaps
+    chosen = grids if grids is not None else plots.pick_snapshots(snaps, 6)
     out.append(Section("Samples from fixed noise over training",
                        [f"The same noise vectors at {len(chosen)} moments of training."],
                        png(grid_figure(chosen), "sample grids over training"), anchor="samples"))

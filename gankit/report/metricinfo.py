@@ -160,7 +160,7 @@ def numeric_keys(records: list[dict], skip=()) -> list[str]:
     seen = {}
     for r in records:
         for k, v in r.items():
-            if k not in META_KEYS and k not in skip and is_measured(v):
+            if k not in seen and k not in META_KEYS and k not in skip and is_measured(v):
                 seen.setdefault(k, None)
     return list(seen)
 

@@ -12,15 +12,10 @@ from gankit.report.axes import (PALETTE, _grid, _legend, _plot_key, _style, _sum
 
 
 def pick_snapshots(snaps: list[dict], n: int = 6) -> list[dict]:
-    """At most n snapshots spread evenly over training's steps (always the first and last): the
-    one nearest each of n evenly spaced steps, so a run resumed with another sample_every is
-    not shown mostly from its denser part."""
-    if len(snaps) <= n:
-        return snaps
-    steps = np.array([float(s["step"]) for s in snaps])
-    targets = np.linspace(steps[0], steps[-1], n)
-    idx = np.unique(np.abs(steps[None, :] - targets[:, None]).argmin(1))
-    return [snaps[i] for i in idx]
+    """At most n snapshots spread evenly over training's steps (always the first and last;
+    gankit.report.snapshots.pick_steps)."""
+    from gankit.report.snapshots import pick_steps
+    return [snaps[i] for i in pick_steps([s["step"] for s in snaps], n)]
 
 
 def _d_label(snap) -> str:
@@ -248,7 +243,7 @@ def _spans_decades(records: list[dict], keys: list[str]) -> bool:
     """All of a panel's values positive and spanning more than 20x: a linear axis would flatten
     the small curves (a loss of 5 beside one of 690), as for the learning rates."""
     from gankit.report.metricinfo import as_float
-    vals = [as_float(r.get(k)) for r in records for k in keys if k in r]
+    vals = [v if type(v) is float else as_float(v) for r in records for k in keys if (v := r.get(k)) is not None]
     vals = [v for v in vals if v is not None and math.isfinite(v)]
     return bool(vals) and min(vals) > 0 and max(vals) / min(vals) > 20
 
