@@ -245,9 +245,15 @@ def _evaluate(run, metrics, record, reference, source, log, strict=False) -> dic
         except (OSError, RunFolderError) as e:     # a disk that filled meanwhile: keep the numbers
             raise RunFolderError(f"{' '.join(str(e).split())}; measured, not recorded: {_numbers(result)} "
                                  f"({NO_RECORD} measures without recording)") from None
-        tensorboard_record(run, _tensorboard_view(run, rec, temperature))
-        if reference:
-            record_reference(run, names, log)
+        try:
+            tensorboard_record(run, _tensorboard_view(run, rec, temperature))
+            if reference:
+                record_reference(run, names, log)
+        except KeyboardInterrupt as e:   # Ctrl-C or SIGTERM: the record is in, its numbers unseen
+            e.evaluation_recorded = (run.step, _numbers(result))    # gankit.cli_errors.interrupted_line
+            e.add_note(f"the evaluation of step {run.step} was recorded ({_numbers(result)}); the reference "
+                       "row was not measured")
+            raise
     return result
 
 

@@ -11,7 +11,7 @@ import warnings
 from pathlib import Path
 
 from gankit.cli_errors import (_oom_advice, _one_line, _os_error_line, _peer_stopped, _say_error, _show_warning,
-                               _stdout_failed, _terminated)
+                               _stdout_failed, _terminated, interrupted_line)
 from gankit.config import ConfigError
 from gankit.streams import GuardedStdout, QuietStream, StdoutFailed, discard, shown
 
@@ -23,6 +23,7 @@ def _cmd_train(a):
     if not a.out and not a.resume and launched():   # each process would name its own timestamped folder
         raise ConfigError("under torchrun give --out RUN_DIR: every process must use the same run folder")
     made = None if a.out or a.resume else _default_out(a.config or "ring", a.set)
+    a.run_folder = a.out or made     # what an interruption's line names
     from gankit.runfolder import gone_if_left_empty
     with gone_if_left_empty(made) as remove_if_empty:
         code = _train(a, a.out or made)
@@ -250,21 +251,35 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None) -> int:
     import signal
     import threading
+    # before anything slow (parsing imports torch): a signal from the very start is one line
+    main_thread = threading.current_thread() is threading.main_thread()
+    old_term = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
+    old_show = warnings.showwarning
+    warnings.showwarning = _show_warning
+    args = None
     try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as e:   # argparse has printed its one-line message
-        return e.code if isinstance(e.code, int) else 2
-    _expand_home(args)
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as e:   # argparse has printed its one-line message
+            return e.code if isinstance(e.code, int) else 2
+        _expand_home(args)
+        return _run_command(args)
+    except KeyboardInterrupt as e:    # Ctrl-C; SIGTERM (_terminated); training's own stop
+        print(f"gankit: {interrupted_line(args, e)}", file=sys.stderr)
+        return getattr(e, "exit_code", 130)
+    finally:
+        warnings.showwarning = old_show
+        if main_thread:
+            signal.signal(signal.SIGTERM, old_term)
+
+
+def _run_command(args) -> int:
+    """The command, each expected failure told in one line (an interruption: _main)."""
     from gankit.builtins import import_modules, load_builtins
     from gankit.io import DISK_FULL, interruption_cause, os_error_cause, write_failure
     from gankit.metrics.context import NonFiniteSamples
     from gankit.runfolder import RunFolderError
     from gankit.train.loop import NonFiniteLoss
-    from gankit.train.signals import TrainingInterrupted
-    main_thread = threading.current_thread() is threading.main_thread()
-    old_term = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
-    old_show = warnings.showwarning
-    warnings.showwarning = _show_warning
     try:
         load_builtins()
         from gankit import trusted_imports
@@ -277,13 +292,6 @@ def _main(argv: list[str] | None) -> int:
     except (ConfigError, RunFolderError, NonFiniteLoss, NonFiniteSamples) as e:
         _say_error(_one_line(e))
         return 2 if isinstance(e, ConfigError) else 1
-    except TrainingInterrupted as e:
-        print(f"gankit: {_one_line(e)}", file=sys.stderr)
-        return e.exit_code
-    except KeyboardInterrupt:
-        print("gankit: interrupted; the last checkpoint written is kept (continue with --resume)",
-              file=sys.stderr)
-        return 130
     except MemoryError as e:
         _say_error(f"out of memory{_oom_advice(e)}")
         return 1
@@ -293,10 +301,7 @@ def _main(argv: list[str] | None) -> int:
     except RuntimeError as e:
         stop = interruption_cause(e)
         if stop is not None:   # a second signal inside torch.save, whose zip writer then failed
-            said = _one_line(stop) if isinstance(stop, TrainingInterrupted) else \
-                "interrupted; the last checkpoint written is kept (continue with --resume)"
-            print(f"gankit: {said}", file=sys.stderr)
-            return getattr(stop, "exit_code", 130)
+            raise stop from None
         if _peer_stopped(e):
             from gankit.train.distributed import failed_peers
             from gankit.train.launch import PEER_LEFT
@@ -315,10 +320,6 @@ def _main(argv: list[str] | None) -> int:
             raise   # a bug: the traceback is the useful report
         _say_error(f"out of memory ({_one_line(e)[:200]}){_oom_advice(e)}")
         return 1
-    finally:
-        warnings.showwarning = old_show
-        if main_thread:
-            signal.signal(signal.SIGTERM, old_term)
     return rc or 0
 
 

@@ -1,7 +1,7 @@
 """How the command line tells a failure: one escaped line each for errors and warnings (once per
 run under torchrun, not once per process), where memory ran out and what to lower, SIGTERM
-outside the training loop, a standard output that cannot be written, and a rank stopped because
-another one left.
+outside the training loop, what each command kept when a signal stopped it, a standard output
+that cannot be written, and a rank stopped because another one left.
 
 Apart from cli.py, which parses and runs the commands: ``cli._main`` catches each kind of
 failure and picks its exit code; the words and the per-rank rules are here.
@@ -13,7 +13,8 @@ import os
 import sys
 from pathlib import Path
 
-from gankit.streams import StdoutFailed
+from gankit.streams import StdoutFailed, shown
+from gankit.train.signals import TrainingInterrupted
 
 
 def _one_line(e: BaseException) -> str:
@@ -35,14 +36,92 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
         print(f"gankit: warning: {printable(_one_line(message))}", file=sys.stderr if file is None else file)
 
 
+class Terminated(TrainingInterrupted):
+    """SIGTERM outside the training loop; ``why`` is what torchrun's stop adds (another rank's
+    failure), and ``cli._main`` says what the command kept (``interrupted_line``)."""
+
+    def __init__(self, signum: int, why: str = ""):
+        super().__init__(signum, f"SIGTERM received; stopped (checkpoints already written are kept){why}")
+        self.why = why
+
+
 def _terminated(signum, frame):
-    """SIGTERM outside the training loop (set-up, evaluation), whose own handler says more."""
-    from gankit.train.distributed import failed_peers
-    from gankit.train.signals import TrainingInterrupted
-    peers = failed_peers()     # []: the user (or a scheduler) stopped the run; None: unknown (no torchrun store)
+    """SIGTERM outside the training loop (start-up, set-up, evaluation), whose own handler says more."""
+    # before gankit.train.distributed is imported (start-up) no peer can have been asked, and
+    # importing it here could meet torch half-imported by the code this signal interrupted
+    dist = sys.modules.get("gankit.train.distributed")
+    launched = any(k in os.environ for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK"))
+    peers = dist.failed_peers() if dist is not None else None if launched else []
+    # []: the user (or a scheduler) stopped the run; None: unknown (no torchrun store)
     why = "" if peers == [] else "; torchrun stops every process when one fails, " + (
         f"and rank {peers[0]} failed (its error says why)" if peers else "so another process's error may say why")
-    raise TrainingInterrupted(signum, f"SIGTERM received; stopped (checkpoints already written are kept){why}")
+    raise Terminated(signum, why)
+
+
+def _kept_by_train(a) -> str:
+    folder = getattr(a, "run_folder", None)     # set by _cmd_train once it knows the folder
+    if folder and (Path(folder) / "config.toml").is_file():
+        return f"{_path(folder)} keeps what was written; continue with gankit train --resume --out {_path(folder)}"
+    return "no run folder was written; run the same command again"
+
+
+def _kept_by_eval(a, stop) -> str:
+    done = getattr(stop, "evaluation_recorded", None)     # (step, numbers): set by api._evaluate
+    if done is None:
+        return "nothing was recorded; run the same command again"
+    from gankit.data.text import printable      # a user's metric names its own keys
+    return (f"the evaluation of step {done[0]} was recorded ({printable(done[1])}), the reference row was not "
+            "measured; run the same command again to measure it (it records the evaluation once more)")
+
+
+def _page(a) -> str:
+    page = a.out or (None if a.json or a.text else "compare.html")
+    return f"{_path(page)} is left as it was" if page else "nothing was written"
+
+
+# what each command keeps when a signal stops it, and what to run next; a command not named
+# here changes nothing
+_KEPT = {
+    "train": lambda a, stop: _kept_by_train(a),
+    "eval": _kept_by_eval,
+    "drs": lambda a, stop: f"the run is left as it was (no sampler kept); run gankit drs {_path(a.run_dir)} again",
+    "sample": lambda a, stop: (f"{_path(a.out)} is left as it was" if a.out else
+                               "the samples printed are not all of them") + "; run the same command again",
+    "invert": lambda a, stop: f"{_path(a.out or Path(a.run_dir) / 'inversion')} is left as it was; run the "
+                              "same command again",
+    "complete": lambda a, stop: f"{_path(a.out or Path(a.run_dir) / 'completion')} is left as it was; run the "
+                                "same command again",
+    "report": lambda a, stop: f"{_path(Path(a.run_dir) / 'report.html')} is left as it was; run the same "
+                              "command again",
+    "compare": lambda a, stop: f"{_page(a)}; run the same command again",
+    # a second Ctrl-C in the sweep's own clean-up reaches here instead of its SweepInterrupted
+    "sweep": lambda a, stop: (f"the runs that finished are recorded in {_path(a.results)}; rerun the same "
+                              "command with --resume to run the others (interrupted runs start over)"),
+}
+
+
+def _path(p) -> str:
+    return shown(p, sys.stderr)
+
+
+def interrupted_line(args, stop: KeyboardInterrupt) -> str:
+    """The one line for a command stopped by SIGINT or SIGTERM (``args``: None before its
+    arguments were parsed): the training loop's own message, else what the command kept and
+    what to run next."""
+    import signal
+    command = getattr(args, "command", None)
+    if isinstance(stop, TrainingInterrupted) and not isinstance(stop, Terminated):
+        said = _one_line(stop)      # the loop's: it names the checkpoint kept
+        folder = getattr(args, "run_folder", None)
+        if stop.at_once and command == "train" and folder and "--resume" not in said:
+            said += f"; continue with gankit train --resume --out {_path(folder)}"
+        return said
+    name = signal.Signals(getattr(stop, "signum", signal.SIGINT)).name
+    why = getattr(stop, "why", "")
+    if command is None:
+        return f"stopped by {name} before the command started: nothing was changed; run the same command again{why}"
+    kept = _KEPT.get(command, lambda a, s: "nothing was changed; run the same command again")
+    return f"{command} stopped by {name}: {kept(args, stop)}{why}"
 
 
 def _say_error(line: str):
