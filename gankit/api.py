@@ -18,12 +18,12 @@ A run folder is the contract: what these functions write, ``gankit report``,
 from __future__ import annotations
 
 import json
-import operator
 import sys
 from pathlib import Path
 
 from gankit.metrics.base import Output, register_metric  # noqa: F401  (re-exported)
 from gankit.registry import DATASETS, DISCRIMINATORS, GENERATORS, LOSSES, OBJECTIVES
+from gankit.train.sampling import condition_args  # noqa: F401  (re-exported: gankit sample calls it here)
 
 register_dataset = DATASETS.register              # @register_dataset(name, ParamsDataclass, help)
 register_generator = GENERATORS.register          # factory(noise_dim, data, **params) -> nn.Module
@@ -344,58 +344,6 @@ def record_reference(run, names: list[str] | None, log=None) -> dict | None:
 
 def _dict(v) -> dict:
     return v if isinstance(v, dict) else {}
-
-
-def condition_args(run, n: int, label: int | str | None = None, text: str | None = None,
-                   names: tuple[str, str] = ("label", "text")) -> dict:
-    """``label`` (a class number, or a class name: an image folder's sub-folder) / ``text`` of a
-    conditional run -> generate()'s y or c, checked (``names``: how the caller's user spells them,
-    e.g. the CLI's --label / --text)."""
-    import unicodedata
-
-    import torch
-
-    from gankit.config import ConfigError
-    from gankit.train.sampling import sample_count
-    n = sample_count(n)     # before torch.full((n,), ...) or n captions make a traceback of it
-    if label is None and text is None:
-        return {}
-    lab, txt = names
-    if not run.conditional:
-        raise ConfigError(f"{lab}/{txt}: this run is not conditional (condition.kind = 'none')")
-    if label is not None and text is not None:     # the label won and the caption was dropped
-        raise ConfigError(f"give {lab} or {txt}, not both: a caption names its class ({txt} "
-                          f"\"a thick small trouser\"), and {lab} N draws random captions of class N")
-    ds = run.dataset
-    if label is not None:
-        have = ds.classes.tolist()      # the classes with data
-        called = getattr(ds, "folder_names", None) or getattr(ds, "class_names", None)
-        try:                            # numpy's and torch's integers are integers too
-            label = label if isinstance(label, bool) else operator.index(label)
-        except TypeError:
-            pass
-        asked = label
-        if isinstance(label, str) and called:      # a name: NFC, as folder names are
-            key = unicodedata.normalize("NFC", label)
-            label = called.index(key) if key in called else label
-        if isinstance(label, bool) or not isinstance(label, int) or label not in have:
-            listed = ", ".join(f"{k} ({called[k]})" if called and k < len(called) else str(k) for k in have)
-            # a number that is a folder's name, not its class number (folders 3, 7, 100)
-            named = [k for k in have if called and k < len(called) and called[k] == str(asked)]
-            hint = f" (folder {str(asked)!r} is class {named[0]}: {lab} {named[0]})" if named else ""
-            what = "one of the numbers or names" if called else "one of the numbers"
-            raise ConfigError(f"{lab} {asked!r}: the classes with data are {listed}; give {what}{hint}")
-        # labels: the class itself; captions: random attribute words for that class
-        return {"y": torch.full((n,), label, dtype=torch.long)}
-    if ds.condition_kind != "text":
-        raise ConfigError(f"{txt}: this run is conditioned on labels; use {lab} N")
-    # a typed sentence's full stop or "!" is no word of the captions: "a thick bag." is "a thick bag"
-    # (only where the word without it is known: captions may hold punctuation as words)
-    vocab = ds.vocab
-    text = " ".join(w.rstrip(".!?;:") if w not in vocab.index and w.rstrip(".!?;:") in vocab.index else w
-                    for w in vocab.tokenize(text))
-    ds.parse(text)             # unknown words or no class name: a clear error
-    return {"c": ds.encode_text([text] * n)}
 
 
 def sample(run_or_dir, n: int, seed: int | None = None, label: int | None = None, text: str | None = None):
