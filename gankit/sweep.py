@@ -23,6 +23,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -359,15 +360,17 @@ def _run_locked(jobs, path, workers, metrics, resume, log, identify, record, fai
                             continue
                         take(pending.pop(futs[f]), out)
                 except KeyboardInterrupt:
-                    procs.update(pool._processes or {})
-                    for f, i in futs.items():   # finished while we were stopped: keep them
-                        if i in pending and f.done() and not f.cancelled() and f.exception() is None:
-                            take(pending.pop(i), f.result())
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    for p in procs.values():
-                        p.kill()
-                    for p in procs.values():
-                        p.join(5)
+                    with _shielded():
+                        procs.update(pool._processes or {})
+                        for f, i in futs.items():   # finished while we were stopped: keep them
+                            if i in pending and f.done() and not f.cancelled() and f.exception() is None:
+                                take(pending.pop(i), f.result())
+                        pool.shutdown(wait=False, cancel_futures=True)
+                        for p in procs.values():
+                            p.kill()
+                        for p in procs.values():
+                            p.join(5)
+                        shutil.rmtree(tmp_root, ignore_errors=True)
                     raise SweepInterrupted(len(results), len(jobs) - len(results), path) from None
                 procs.update(pool._processes or {})
                 pool.shutdown(wait=True)
@@ -376,6 +379,22 @@ def _run_locked(jobs, path, workers, metrics, resume, log, identify, record, fai
     finally:
         shutil.rmtree(tmp_root, ignore_errors=True)
     return results
+
+
+@contextmanager
+def _shielded():
+    """SIGINT and SIGTERM ignored while a stopped sweep kills its workers and removes its folders:
+    a second Ctrl-C there would leave workers running and replace SweepInterrupted's counts."""
+    main = threading.current_thread() is threading.main_thread()     # the only one that may set handlers
+    old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)} if main else {}
+    old = {s: h for s, h in old.items() if h is not None}   # None: set outside Python, could not be put back
+    for s in old:
+        signal.signal(s, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
 def _blame(pending: dict, procs: dict, tmp_root: str, fail) -> None:
