@@ -35,8 +35,9 @@ from typing import Callable
 from gankit import config as C
 from gankit.config import ConfigError
 from gankit.identity import run_identity
-from gankit.sweep_table import (NOT_METRICS as _NOT_METRICS, _append, _is_num, fmt, markdown_table,  # noqa: F401
-                                mean_se, pm, read_results, results_refused, summarise)
+from gankit.sweep_table import (ANY_METRICS, NOT_METRICS as _NOT_METRICS, _append, _is_num, fmt,  # noqa: F401
+                                markdown_table, mean_se, only_asked, pm, read_results, results_refused, reuse,
+                                summarise)
 
 
 class SweepInterrupted(Exception):
@@ -159,46 +160,6 @@ def _tmp_full(e: Exception, tmp_root: str) -> str | None:
             "(TMPDIR=DIR gankit sweep ... --resume)")
 
 
-ANY_METRICS = object()      # reuse's default: a record counts whatever metrics it measured
-
-
-def _covers(record: dict, metrics) -> bool:
-    """Whether a record measured the metrics asked now (None: all that apply); a record from
-    before ``metrics_asked`` was kept counts as all."""
-    if metrics is ANY_METRICS:
-        return True
-    asked = record.get("metrics_asked", "all")
-    return asked == "all" or (metrics is not None and isinstance(asked, list)
-                              and set(metrics) <= {m for m in asked if isinstance(m, str)})
-
-
-def reuse(jobs: list[Job], results_path: str | Path, identify: Callable[[dict], str] | None = None,
-          log: Callable[[str], None] = _stderr, metrics=ANY_METRICS) -> tuple[list[dict], list[Job]]:
-    """(records already in results_path for these jobs, relabelled as the job; jobs still to run).
-
-    A record is matched by its config_hash, or ``identify(record)`` for records written before
-    hashes were stored; the last record of an identity wins.  One that did not measure every
-    metric asked now (``metrics``) is run again."""
-    done = {}
-    for r in read_results(results_path, log):
-        h = r.get("config_hash")
-        if not h and identify is not None:
-            try:
-                h = identify(r)
-            except (ConfigError, KeyError) as e:   # e.g. a preset renamed since: cannot match
-                log(f"warning: record {r.get('label')!r} seed {r.get('seed')} not identified: {e}")
-        if h and _covers(r, metrics):
-            done[h] = r
-    found, todo = [], []
-    for j in jobs:
-        h = j.identity
-        if h in done:
-            found.append({**done[h], "label": j.label})
-        else:
-            todo.append(j)
-    return found, todo
-
-
 @contextmanager
 def _env(**values):
     old = {k: os.environ.get(k) for k in values}
@@ -216,26 +177,6 @@ def _describe(job: Job, r: dict) -> str:
     nums = ", ".join(f"{k} {v:.4g}" if _is_num(v) else f"{k} {v}" for k, v in r.items()
                      if (_is_num(v) or isinstance(v, str) and v in INF_STRINGS) and k not in _NOT_METRICS)
     return " ".join([job.label, *map(str, job.tags.values()), f"seed {job.seed}:", nums]).rstrip()
-
-
-def only_asked(record: dict, metrics) -> dict:
-    """A reused record without the numbers of metrics not asked now: a row must not mix a
-    metric some seeds measured in an earlier sweep with seeds that never measured it."""
-    if not isinstance(metrics, list):
-        return record
-    from gankit.registry import METRICS
-    # every metric that declares a key: prdc and prdc_points share theirs, and asking for
-    # either keeps them
-    declarers: dict[str, set[str]] = {}
-    for entry in METRICS.entries():
-        for key in getattr(entry.factory(), "outputs", {}):
-            declarers.setdefault(key, set()).add(entry.name)
-    out = {}
-    for k, v in record.items():
-        names = declarers.get(k) if k not in ("label", "config_hash") else None
-        if not names or names & set(metrics):
-            out[k] = only_asked(v, metrics) if k == "g_alone" and isinstance(v, dict) else v
-    return out
 
 
 def _worker_start():

@@ -1,4 +1,4 @@
-"""A sweep's results file (one JSONL record per run) and its table: mean ± standard error over
+"""A sweep's results file (one JSONL record per run: read, reused by --resume, appended) and its table: mean ± standard error over
 seeds per variant, with what each cell covers.
 
 A cell that averages fewer runs than its row holds says so, ``2.50 ± 1.50 (2/3)``: a metric a
@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+from gankit.config import ConfigError
 from gankit.io import INF_STRINGS
 
 # bookkeeping numbers of a record that are not measurements
@@ -189,3 +190,64 @@ def markdown_table(rows: list[dict], group_by=("label",), keys: list[str] | None
             cells.append(value_cell(*row[k]) + (f" ({got}/{n})" if got != n else ""))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+ANY_METRICS = object()      # reuse's default: a record counts whatever metrics it measured
+
+
+def _covers(record: dict, metrics) -> bool:
+    """Whether a record measured the metrics asked now (None: all that apply); a record from
+    before ``metrics_asked`` was kept counts as all."""
+    if metrics is ANY_METRICS:
+        return True
+    asked = record.get("metrics_asked", "all")
+    return asked == "all" or (metrics is not None and isinstance(asked, list)
+                              and set(metrics) <= {m for m in asked if isinstance(m, str)})
+
+
+def reuse(jobs: list, results_path: str | Path, identify: Callable[[dict], str] | None = None,
+          log: Callable[[str], None] = _stderr, metrics=ANY_METRICS) -> tuple[list[dict], list]:
+    """(records already in results_path for these jobs (gankit.sweep.Job), relabelled as the
+    job; jobs still to run).
+
+    A record is matched by its config_hash, or ``identify(record)`` for records written before
+    hashes were stored; the last record of an identity wins.  One that did not measure every
+    metric asked now (``metrics``) is run again."""
+    done = {}
+    for r in read_results(results_path, log):
+        h = r.get("config_hash")
+        if not h and identify is not None:
+            try:
+                h = identify(r)
+            except (ConfigError, KeyError) as e:   # e.g. a preset renamed since: cannot match
+                log(f"warning: record {r.get('label')!r} seed {r.get('seed')} not identified: {e}")
+        if h and _covers(r, metrics):
+            done[h] = r
+    found, todo = [], []
+    for j in jobs:
+        h = j.identity
+        if h in done:
+            found.append({**done[h], "label": j.label})
+        else:
+            todo.append(j)
+    return found, todo
+
+
+def only_asked(record: dict, metrics) -> dict:
+    """A reused record without the numbers of metrics not asked now: a row must not mix a
+    metric some seeds measured in an earlier sweep with seeds that never measured it."""
+    if not isinstance(metrics, list):
+        return record
+    from gankit.registry import METRICS
+    # every metric that declares a key: prdc and prdc_points share theirs, and asking for
+    # either keeps them
+    declarers: dict[str, set[str]] = {}
+    for entry in METRICS.entries():
+        for key in getattr(entry.factory(), "outputs", {}):
+            declarers.setdefault(key, set()).add(entry.name)
+    out = {}
+    for k, v in record.items():
+        names = declarers.get(k) if k not in ("label", "config_hash") else None
+        if not names or names & set(metrics):
+            out[k] = only_asked(v, metrics) if k == "g_alone" and isinstance(v, dict) else v
+    return out
