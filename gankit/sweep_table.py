@@ -1,5 +1,5 @@
-"""A sweep's results file (one JSONL record per run: read, reused by --resume, appended) and its table: mean ± standard error over
-seeds per variant, with what each cell covers.
+"""A sweep's results file (one JSONL record per run: read, reused by --resume, appended) and
+its table: mean ± standard error over seeds per variant, with what each cell covers.
 
 A cell that averages fewer runs than its row holds says so, ``2.50 ± 1.50 (2/3)``: a metric a
 run did not measure (left out with a warning) or a run that failed would otherwise shrink the
