@@ -10,10 +10,17 @@ import sys
 import warnings
 from pathlib import Path
 
-from gankit.cli_errors import (_oom_advice, _one_line, _os_error_line, _peer_stopped, _say_error, _show_warning,
-                               _stdout_failed, _terminated, interrupted_line)
-from gankit.config import ConfigError
-from gankit.streams import GuardedStdout, QuietStream, StdoutFailed, discard, shown
+from gankit.environment import import_failure_line, missing_dependencies, missing_line, print_error
+
+try:    # numpy (gankit.io) is imported here: where it cannot be, main() says so in one line
+    from gankit.cli_errors import (_oom_advice, _one_line, _os_error_line, _peer_stopped, _say_error,
+                                   _show_warning, _stdout_failed, _terminated, interrupted_line)
+    from gankit.config import ConfigError
+    from gankit.streams import GuardedStdout, QuietStream, StdoutFailed, discard, shown
+    _IMPORT_FAILED: ImportError | None = None
+except ImportError as _e:
+    _IMPORT_FAILED = _e
+
 
 
 def _cmd_train(a):
@@ -225,14 +232,37 @@ def _one_process_only(args):
                       f"trains on many; run it without torchrun (gankit {name} ...)")
 
 
+def _ignore_sigint_from_now() -> None:
+    """The command is done: a Ctrl-C while Python shuts down (atexit, finalizers) would only
+    print "Exception ignored ... KeyboardInterrupt"."""
+    import signal
+    import threading
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command.  Every expected failure prints ``gankit: error: ...`` (one line, no
-    traceback) and returns 2 for bad input (a config, an argument, a data file), 1 for
-    anything else (a run folder, the disk, memory), 128 + the signal on SIGINT/SIGTERM, and
-    3 on a process of a torchrun run stopped because another one left.
+    traceback) and returns 2 for bad input (a config, an argument, a data file) or a damaged
+    environment (a declared dependency missing or broken), 1 for anything else (a run folder,
+    the disk, memory), 128 + the signal on SIGINT/SIGTERM, and 3 on a process of a torchrun
+    run stopped because another one left.
     Diagnostics (stderr) that cannot be written are dropped, never stopping the command; a
     standard output that cannot be written returns 1, or 0 silently for a reader that left
-    (``gankit list | head``)."""
+    (``gankit list | head``).  The process's own command (``argv`` None: the console script,
+    ``python -m gankit``) ignores SIGINT once it has returned."""
+    try:
+        missing = missing_dependencies()    # before any work: not a traceback at the final report
+        if missing or _IMPORT_FAILED is not None:
+            print_error(missing_line(missing) if missing else import_failure_line(_IMPORT_FAILED))
+            return 2
+        return _guarded_main(argv)
+    finally:
+        if argv is None:
+            _ignore_sigint_from_now()
+
+
+def _guarded_main(argv: list[str] | None) -> int:
     out, err = sys.stdout, sys.stderr
     guarded_out, guarded_err = (GuardedStdout(out) if out is not None else None), QuietStream(err)
     sys.stdout, sys.stderr = guarded_out, guarded_err
@@ -267,6 +297,12 @@ def _main(argv: list[str] | None) -> int:
     except KeyboardInterrupt as e:    # Ctrl-C; SIGTERM (_terminated); training's own stop
         print(f"gankit: {interrupted_line(args, e)}", file=sys.stderr)
         return getattr(e, "exit_code", 130)
+    except ImportError as e:     # installed (missing_dependencies found it) but broken
+        try:
+            _say_error(import_failure_line(e))
+        except Exception:    # _say_error's own imports (torch) may be what is broken
+            print_error(import_failure_line(e))
+        return 2
     finally:
         warnings.showwarning = old_show
         if main_thread:

@@ -36,8 +36,8 @@ def _cmd_list(a):
     from gankit.registry import REGISTRIES
     times_file = C.PRESET_DIR / "times.json"
     times = json.loads(times_file.read_text(encoding="utf-8")) if times_file.is_file() else {}
-    print("presets (time: measured set-up + train.steps x s/step of training alone, "
-          "benchmarks/preset_times.py):")
+    print("presets (time: measured set-up + train.steps x s/step of training alone, by "
+          "benchmarks/preset_times.py in gankit's source repository):")
     for name in C.preset_names():
         first = _first_sentence((C.PRESET_DIR / f"{name}.toml").read_text(encoding="utf-8"))
         t = times.get(name)
@@ -47,7 +47,7 @@ def _cmd_list(a):
             when = (f"~{est:g} min ({steps} steps, {t['threads']} threads, "
                     f"load {t.get('load', '?')}, {t['date']})")
         else:
-            when = "time not measured (python benchmarks/preset_times.py measures it)"
+            when = "time not measured (benchmarks/preset_times.py in gankit's source repository measures it)"
         print(f"  {name:<16} {first}\n  {'':<16} {when}")
     for kind, reg in REGISTRIES.items():
         print(f"{kind}:")

@@ -96,7 +96,8 @@ def load_classifier(key: str) -> EvalClassifier:
     if not path.is_file():
         raise ConfigError(f"no evaluation classifier {key!r} in {WEIGHTS_DIR} (have: "
                           f"{', '.join(available_classifiers()) or 'none'}); train it with "
-                          f"python benchmarks/train_eval_classifier.py --data ... --out {path}")
+                          f"python benchmarks/train_eval_classifier.py --data ... --out {path} (a script "
+                          "in gankit's source repository)")
     from safetensors import safe_open
     from safetensors.torch import load_file
     with safe_open(str(path), "pt") as f:

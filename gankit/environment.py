@@ -1,0 +1,69 @@
+"""Whether gankit's environment is whole, told before any work: the declared dependencies that
+are not installed, and a package that is installed but cannot be imported, each as one line
+with its pip command.  Standard library only: it must work where numpy or torch is what is
+broken (gankit.cli imports it before anything else).
+"""
+from __future__ import annotations
+
+import re
+import shlex
+import sys
+
+PIP_NAMES = {"PIL": "pillow", "sklearn": "scikit-learn", "tomli_w": "tomli-w", "yaml": "pyyaml",   # import: pip
+             "skimage": "scikit-image", "cv2": "opencv-python"}
+
+
+def missing_dependencies() -> list[str]:
+    """gankit's declared dependencies (extras aside) that are not installed, as their requirement
+    strings; [] where gankit is no installed distribution (a source tree on PYTHONPATH). Reads
+    installed metadata only, imports none of them (a few ms)."""
+    from importlib import metadata
+    try:
+        declared = metadata.requires("gankit") or []
+    except metadata.PackageNotFoundError:
+        return []
+    missing = []
+    for req in declared:
+        spec, _, marker = req.partition(";")
+        if marker and ("extra" in marker or not _marker_applies(marker)):
+            continue    # an extra's (tensorboard), or one for other platforms
+        name = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", spec)
+        if name and next(iter(metadata.distributions(name=name.group(1))), None) is None:
+            missing.append(spec.strip())
+    return missing
+
+
+def _marker_applies(marker: str) -> bool:
+    try:     # packaging only where a requirement has a marker (none but extras so far)
+        from packaging.markers import Marker
+        return Marker(marker).evaluate()
+    except Exception:      # no packaging, or a marker it cannot read: not claimed missing
+        return False
+
+
+def missing_line(missing: list[str]) -> str:
+    names = [re.split(r"[^A-Za-z0-9._-]", spec, maxsplit=1)[0] for spec in missing]
+    one = len(names) == 1
+    return (f"gankit's declared dependenc{'y' if one else 'ies'} {', '.join(names)} {'is' if one else 'are'} "
+            f"not installed (a damaged environment): pip install {' '.join(map(shlex.quote, missing))}, "
+            "or reinstall gankit")
+
+
+def import_failure_line(e: ImportError) -> str:
+    """A package that is installed but cannot be imported: the module, and the reinstall."""
+    name, tb = e.name, e.__traceback__
+    while not name and tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next       # raised by the package's own code (numpy's C part failing): its module
+    name = name or (tb.tb_frame.f_globals.get("__name__") if tb is not None else None)
+    name = None if name == "__main__" else name
+    module = (name or "gankit").split(".")[0]
+    why, package = " ".join(str(e).split()) or type(e).__name__, PIP_NAMES.get(module, module)
+    return f"cannot import {name or 'a module'} ({why}): pip install --force-reinstall {package}"
+
+
+def print_error(line: str) -> None:
+    try:      # before main's stream guards: a closed (None) or broken stderr drops the line
+        if sys.stderr is not None:
+            print(f"gankit: error: {line}", file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
