@@ -173,7 +173,7 @@ def final_evaluation(run, log=_stderr) -> dict:
             log(f"evaluation of step {run.step}: {said}")
         from gankit.io import unjsonable
         result = unjsonable({k: v for k, v in found.items() if k not in ("step", "kind", "settings", "source")})
-        record_reference(run, names, log)
+        record_reference(run, names, log, keys=result)
         return result
     return evaluate(run, None, source="final", log=log)      # eval.metrics, not named by a caller
 
@@ -248,7 +248,7 @@ def _evaluate(run, metrics, record, reference, source, log, strict=False) -> dic
         try:
             tensorboard_record(run, _tensorboard_view(run, rec, temperature))
             if reference:
-                record_reference(run, names, log)
+                record_reference(run, names, log, keys=result)
         except KeyboardInterrupt as e:   # Ctrl-C or SIGTERM: the record is in, its numbers unseen
             e.evaluation_recorded = (run.step, _numbers(result))    # gankit.cli_errors.interrupted_line
             e.add_note(f"the evaluation of step {run.step} was recorded ({_numbers(result)}); the reference "
@@ -312,9 +312,12 @@ def _tensorboard_view(run, rec: dict, temperature: float | None) -> dict:
     return {k if k in META_KEYS else f"{k}_at_T{temperature:g}": v for k, v in rec.items()}
 
 
-def record_reference(run, names: list[str] | None, log=None) -> dict | None:
+def record_reference(run, names: list[str] | None, log=None, keys=None) -> dict | None:
     """Measure the metrics on real data (gankit.metrics.reference) and record them as
-    {"kind": "reference"}, unless a reference with the same eval settings is recorded."""
+    {"kind": "reference"}, unless a reference with the same eval settings is recorded.
+    ``keys``: the keys of the evaluation this row goes with; a recorded reference then covers
+    it only where it holds each of them that a metric declares (one measured before the metric
+    gained a key, e.g. c2st_gap, is measured again), bar the metrics it skipped."""
     from gankit import config as C
     from gankit.metrics.reference import cached_reference, user_code
     settings = C.to_dict(run.cfg.eval) | _protocols(run)
@@ -325,7 +328,8 @@ def record_reference(run, names: list[str] | None, log=None) -> dict | None:
     code = user_code(names, C.to_dict(run.cfg.data).get("name"))
     done = [r for r in run.folder.records("reference") if same_where_read(r.get("settings"), settings, read)
             and (not r.get("metrics") or (names and set(r["metrics"]) >= set(names)))
-            and all(_dict(r.get("user_code")).get(k) == v for k, v in code.items())]
+            and all(_dict(r.get("user_code")).get(k) == v for k, v in code.items())
+            and _holds_keys(r, keys)]
     if done:
         return None
     if log:
@@ -340,6 +344,21 @@ def record_reference(run, names: list[str] | None, log=None) -> dict | None:
         rec["user_code"] = code
     run.log(rec)
     return rec
+
+
+def _holds_keys(ref: dict, keys) -> bool:
+    """Whether a reference record holds the outputs among ``keys`` (an eval result's) of each
+    metric it measured: one that holds some of a metric's outputs but not all of these was
+    measured before the metric gained a key (c2st_gap).  A metric it holds none of measured
+    nothing on real data (skipped, or nll_test without G's likelihood); a key no metric
+    declares (a user's metric without outputs) cannot be told apart, and is not asked for."""
+    from gankit.metrics.base import RESERVED_KEYS
+    from gankit.registry import METRICS
+    missing = [k for k in keys or () if k not in ref and k not in RESERVED_KEYS]
+    if not missing:
+        return True
+    outputs = [set(getattr(e.factory(), "outputs", None) or {}) for e in METRICS.entries()]
+    return not any(k in out and any(o in ref for o in out) for k in missing for out in outputs)
 
 
 def _dict(v) -> dict:

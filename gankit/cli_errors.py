@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -58,11 +59,30 @@ def _terminated(signum, frame):
     raise Terminated(signum, why)
 
 
+def _resume_command(a, folder) -> str:
+    """``gankit train --resume --out FOLDER``, pasteable; a resume's own --set arguments
+    repeated: stopped before its config.toml was written, the run would go on without them
+    (once written, applying them again changes nothing)."""
+    sets = [x for kv in getattr(a, "set", None) or [] for x in ("--set", kv)] if getattr(a, "resume", False) else []
+    return _command("train", "--resume", "--out", folder, *sets)
+
+
 def _kept_by_train(a) -> str:
     folder = getattr(a, "run_folder", None)     # set by _cmd_train once it knows the folder
+    if folder is None and getattr(a, "resume", False) and getattr(a, "out", None):
+        # stopped before _cmd_train began (its imports): the run to continue is untouched
+        if (Path(a.out) / "config.toml").is_file():
+            return f"nothing was changed; continue with {_resume_command(a, a.out)}"
+        return "nothing was changed; run the same command again"
     if folder and (Path(folder) / "config.toml").is_file():
-        return f"{_path(folder)} keeps what was written; continue with gankit train --resume --out {_path(folder)}"
+        return f"{_path(folder)} keeps what was written; continue with {_resume_command(a, folder)}"
     return "no run folder was written; run the same command again"
+
+
+def _kept_by_drs(a) -> str:
+    options = [x for o in ("steps", "quantile", "lr") if getattr(a, o, None) is not None
+               for x in (f"--{o}", str(getattr(a, o)))]
+    return f"the run is left as it was (no sampler kept); run {_command('drs', a.run_dir, *options)} again"
 
 
 def _kept_by_eval(a, stop) -> str:
@@ -84,7 +104,7 @@ def _page(a) -> str:
 _KEPT = {
     "train": lambda a, stop: _kept_by_train(a),
     "eval": _kept_by_eval,
-    "drs": lambda a, stop: f"the run is left as it was (no sampler kept); run gankit drs {_path(a.run_dir)} again",
+    "drs": lambda a, stop: _kept_by_drs(a),
     "sample": lambda a, stop: (f"{_path(a.out)} is left as it was" if a.out else
                                "the samples printed are not all of them") + "; run the same command again",
     "invert": lambda a, stop: f"{_path(a.out or Path(a.run_dir) / 'inversion')} is left as it was; run the "
@@ -104,6 +124,12 @@ def _path(p) -> str:
     return shown(p, sys.stderr)
 
 
+def _command(*words) -> str:
+    """``gankit WORDS...`` as it can be pasted into a shell: each word quoted where it must be
+    (a folder named "my run", a --set value holding spaces or quotes)."""
+    return " ".join(["gankit", *(shlex.quote(_path(w)) for w in words)])
+
+
 def interrupted_line(args, stop: KeyboardInterrupt) -> str:
     """The one line for a command stopped by SIGINT or SIGTERM (``args``: None before its
     arguments were parsed): the training loop's own message, else what the command kept and
@@ -114,7 +140,7 @@ def interrupted_line(args, stop: KeyboardInterrupt) -> str:
         said = _one_line(stop)      # the loop's: it names the checkpoint kept
         folder = getattr(args, "run_folder", None)
         if stop.at_once and command == "train" and folder and "--resume" not in said:
-            said += f"; continue with gankit train --resume --out {_path(folder)}"
+            said += f"; continue with {_resume_command(args, folder)}"
         return said
     name = signal.Signals(getattr(stop, "signum", signal.SIGINT)).name
     why = getattr(stop, "why", "")

@@ -76,7 +76,7 @@ def test_drs_stopped_says_the_run_is_as_it_was_and_to_run_drs_again(run_copy, mo
     assert run_main(["drs", run_copy, "--steps", "3"]) == 128 + sig
     name = signal.Signals(sig).name
     assert lines(capsys) == [f"gankit: drs stopped by {name}: the run is left as it was (no sampler kept); "
-                             f"run gankit drs {run_copy} again"]
+                             f"run gankit drs {run_copy} --steps 3 again"]
     assert ((run_copy / "config.toml").read_text(), (run_copy / "metrics.jsonl").read_text()) == before
 
 

@@ -112,7 +112,7 @@ def test_the_report_reads_only_the_snapshots_it_draws(tiny_run_dir, tmp_path, mo
     assert len(loads) <= 7 and loads[-1] == "step_00000069.npz", loads       # its neighbour instead
     (samples,) = [s for s in ctx["sections"] if s.anchor == "samples"]
     assert samples.figure is not None
-    assert ("snapshots", "43") in ctx["facts"]
+    assert ("snapshots", "42") in ctx["facts"]      # the damaged one is not counted
 
 
 def test_compare_gives_the_reports_step_for_a_run_stopped_after_a_snapshot(tiny_run_dir, tmp_path):
@@ -128,6 +128,26 @@ def test_compare_gives_the_reports_step_for_a_run_stopped_after_a_snapshot(tiny_
     data = CMP.compare_data([run])
     assert data["runs"][0]["step"] == 30
     assert CMP.to_text(data).splitlines()[2].split()[-1] == "30"
+
+
+def test_a_damaged_newest_snapshot_is_no_step_reached_nor_counted(tiny_run_dir, tmp_path):
+    """A copy cut short at step 40 (and a foreign npz without a step at 50) of a run trained to 30:
+    the report said "step 40 of 30" and 5 snapshots, compare step 40."""
+    from gankit.report import report_context
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run_dir, run)
+    samples = run / "samples"
+    (samples / "step_00000040.npz").write_bytes((samples / "step_00000030.npz").read_bytes()[:100])
+    np.savez(samples / "step_00000050.npz", samples=np.zeros((2, 2)))
+    with pytest.warns(UserWarning, match="damaged snapshot"):       # the panels' choice falls back
+        ctx = report_context(run)
+    assert ctx["step"] == 30
+    assert ("snapshots", "3") in ctx["facts"]
+    with pytest.warns(UserWarning, match="damaged snapshot"):
+        snaps = Snapshots(RunFolder(run))
+        assert snaps.whole_steps() == [0, 15, 30] and snaps.newest_whole() == [30]
+        assert [int(s["step"]) for s in snaps.last()] == [30]
+    assert CMP.compare_data([run])["runs"][0]["step"] == 30
 
 
 def _many(n: int) -> dict:
@@ -165,3 +185,12 @@ def test_few_runs_keep_one_column_each():
     lines = CMP.to_text(_many(3)).splitlines()
     assert lines[0].split() == ["run", "run00", "run01", "run02"]
     assert lines[4].split()[:4] == ["modes_covered", "6", "*", "1"] and "(higher is better)" in lines[4]
+
+
+def test_runs_stay_one_column_each_where_one_row_each_would_be_wider():
+    """8 runs of a full evaluation (27 metrics): the turned table had 307 columns, the other 153."""
+    data = _many(8)
+    data["metrics"] = [dict(m, key=f"{m['key']}_{j}") for j in range(9) for m in data["metrics"]]
+    lines = CMP.to_text(data).splitlines()
+    assert lines[0].split() == ["run"] + [f"run{i:02d}" for i in range(8)]
+    assert max(len(s) for s in lines) < 160

@@ -12,7 +12,12 @@ LIVE_REFRESH_S = 15      # the live page reloads itself this often while the run
 
 
 def read_metrics(run_dir: str | Path) -> list[dict]:
-    return RunFolder(run_dir).records()
+    """The records of RUN_DIR/metrics.jsonl, in order, as the caller's own copies: the folder's
+    records are shared within the process (RunFolder.records), and an edit made here must not
+    reach the report, compare or the final evaluation's reuse."""
+    import copy
+    return [copy.deepcopy(r) if any(isinstance(v, (dict, list)) for v in r.values()) else dict(r)
+            for r in RunFolder(run_dir).records()]
 
 
 def _point_sections(dataset, snaps: list[dict], pack: int = 1) -> list:
@@ -350,7 +355,8 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
         curves.append(_mode_section(last, dataset))
 
     from gankit.report.progress import divergence, run_progress, stopped_note
-    done = run_progress(folder, records, snaps.steps)
+    counted = snaps.whole_steps()      # a damaged file is no step reached, nor a snapshot
+    done = run_progress(folder, records, counted)
     diverged = divergence(records)
     step = done.step
     sessions = _sessions(records, str(folder.records_path))
@@ -367,7 +373,7 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
         "built": time.strftime("%Y-%m-%d %H:%M:%S"),
         "facts": [("data", cfg.data.name), ("G", cfg.generator.name), ("D", cfg.discriminator.name),
                   ("loss", cfg.loss.name), ("objective", cfg.objective.name), ("seed", str(cfg.seed)),
-                  ("batch", str(cfg.train.batch_size)), ("snapshots", str(len(snaps))),
+                  ("batch", str(cfg.train.batch_size)), ("snapshots", str(len(counted))),
                   ("device", cfg.train.device)],
         "headline": headline, "eval_step": last["step"] if last else None, "groups": groups, "mixed": mixed,
         "reference": reference, "sections": sections, "curves": curves, "sessions": sessions,

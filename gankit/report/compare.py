@@ -15,6 +15,7 @@ from pathlib import Path
 from gankit.io import displayable
 from gankit.report import metricinfo as MI
 from gankit.report.progress import run_progress
+from gankit.report.snapshots import Snapshots
 from gankit.runfolder import RunFolder
 
 TRAIN_PANELS = [("loss_d", "D loss"), ("loss_g", "G loss"), ("d_real", "D(x) on real"),
@@ -93,8 +94,8 @@ def compare_data(run_dirs: list[str | Path]) -> dict:
         # (gankit eval --set generator.temperature=T) are left out of its table and curves
         own = MI.own_temperature(raw.get("generator"))
         evals, elsewhere = MI.by_temperature([r for r in recs if r.get("kind") == "eval"], own)
-        # as the report states it: the newest of records, snapshots (names only) and checkpoints
-        done = run_progress(f, recs, f.snapshot_steps())
+        # as the report states it: the newest of records, whole snapshots and checkpoints
+        done = run_progress(f, recs, Snapshots(f).newest_whole())
         runs.append({"name": name, "path": str(f.path), "step": done.step,
                      "train_time_s": done.seconds, "train_time_at_least": done.at_least,
                      "eval_step": evals[-1]["step"] if evals else None,
@@ -194,14 +195,26 @@ def to_json(data: dict) -> str:
                       allow_nan=False)
 
 
-TEXT_WIDTH = 120     # a terminal's line: wider, the table is turned (one row per run)
+TEXT_WIDTH = 120     # a terminal's line: wider, the table is turned (one row per run) if that is narrower
 
 
 def to_text(data: dict) -> str:
     """The comparison as a table for a terminal: what comes from the run folders (their names,
     record keys, texts, config values) escaped as text samples are (a terminal acts on control
     characters: colours, title changes), before the columns are measured.  One column per run
-    while the runs fit TEXT_WIDTH, else one row per run (60 runs made 873-character rows)."""
+    while the runs fit TEXT_WIDTH; past it one row per run (60 runs made 873-character rows),
+    unless that is wider still (a full evaluation's 27 metrics over 8 runs)."""
+    lines, wide = _text_lines(data, turned=False)
+    if wide > TEXT_WIDTH:
+        other, turned_wide = _text_lines(data, turned=True)
+        if turned_wide < wide:
+            lines = other
+    return "\n".join(lines)
+
+
+def _text_lines(data: dict, turned: bool) -> tuple[list[str], int]:
+    """to_text's lines, one column per run, or ``turned``: one row per run; and the width of
+    their tables (the notes under them are the same either way)."""
     from gankit.data.text import printable
     names = [printable(r["name"]) for r in data["runs"]]
     keys = [printable(m["key"]) for m in data["metrics"]] + [printable(d["key"]) for d in data["config_diff"]]
@@ -215,14 +228,14 @@ def to_text(data: dict) -> str:
     config_cells = [["-" if v is None else printable(json.dumps(v, ensure_ascii=False)) for v in d["values"]]
                     for d in data["config_diff"]]
     better = {"higher": "higher is better", "lower": "lower is better"}
-    turned = w + sum(n + 2 for n in cw) > TEXT_WIDTH
 
     def row(first: str, cells: list[str], tail: str = "") -> str:
         return first.ljust(w) + "  " + "  ".join(c.rjust(n) for c, n in zip(cells, cw)) + tail
 
     if turned:
-        lines = _by_run(names, ["step", "eval step"] + [printable(m["key"]) for m in data["metrics"]],
+        table = _by_run(names, ["step", "eval step"] + [printable(m["key"]) for m in data["metrics"]],
                         [steps, eval_steps] + metric_cells)
+        lines = list(table)
         for word in ("higher", "lower"):
             mine = [printable(m["key"]) for m in data["metrics"] if m["better"] == word]
             if mine:
@@ -235,6 +248,7 @@ def to_text(data: dict) -> str:
         for m, cells in zip(data["metrics"], metric_cells):
             lines.append(row(printable(m["key"]), cells, f"  ({better[m['better']]})" if m["better"] in better
                              else ""))
+        table = list(lines)
     if not data["metrics"]:
         lines.append("no evaluation recorded in these runs (gankit eval RUN records one)")
     elif data.get("note", "").startswith("no value is marked better"):
@@ -251,12 +265,14 @@ def to_text(data: dict) -> str:
     if data["config_diff"]:
         lines += ["", "config differences:"]
         if turned:
-            lines += _by_run(names, [printable(d["key"]) for d in data["config_diff"]], config_cells)
+            diff = _by_run(names, [printable(d["key"]) for d in data["config_diff"]], config_cells)
         else:
-            lines += [row(printable(d["key"]), cells) for d, cells in zip(data["config_diff"], config_cells)]
+            diff = [row(printable(d["key"]), cells) for d, cells in zip(data["config_diff"], config_cells)]
+        lines += diff
+        table = table + diff
     else:
         lines.append("configs: identical")
-    return "\n".join(lines)
+    return lines, max(map(len, table))
 
 
 def _by_run(names: list[str], headers: list[str], columns: list[list[str]]) -> list[str]:

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from gankit.io import open_regular
 from gankit.runfolder import RunFolder
+
+
+def whole(path) -> bool:
+    """Whether a snapshot file opens with its step: the zip directory (at the end of the file, so
+    a cut or foreign file has none) and the small ``step`` member are read, not the arrays."""
+    try:
+        with open_regular(path) as f, np.load(f, allow_pickle=False) as z:
+            int(z["step"])
+    except Exception:        # cut, empty, not an npz, or no step in it
+        return False
+    return True
 
 
 def pick_steps(steps: list, n: int = 6) -> list[int]:
@@ -25,11 +37,32 @@ class Snapshots:
 
     def __init__(self, folder: RunFolder):
         self.folder = folder
-        self.steps = folder.snapshot_steps()
+        self.steps = folder.snapshot_steps()      # the panels' choice: names only
         self._read: dict[int, dict | None] = {}
+        self._whole: dict[int, bool] = {}
 
     def __len__(self) -> int:
         return len(self.steps)
+
+    def _is_whole(self, step: int, paths: dict) -> bool:
+        if step not in self._whole:
+            self._whole[step] = step in paths and whole(paths[step])
+        return self._whole[step]
+
+    def _paths(self) -> dict:
+        return dict(self.folder._numbered(self.folder.samples_dir, "npz"))
+
+    def whole_steps(self) -> list[int]:
+        """The steps of the snapshot files that open (``whole``), ascending: what the run's
+        snapshot count and step count, so a damaged file is not taken for training's progress."""
+        paths = self._paths()
+        return [s for s in self.steps if self._is_whole(s, paths)]
+
+    def newest_whole(self) -> list[int]:
+        """The newest of ``whole_steps``, in a list (empty when none opens); checked from the
+        newest down, so usually one file is opened."""
+        paths = self._paths()
+        return next(([s] for s in reversed(self.steps) if self._is_whole(s, paths)), [])
 
     def _at(self, i: int) -> dict | None:
         if i not in self._read:
