@@ -50,7 +50,7 @@ class Snapshots:
         return self._whole[step]
 
     def _paths(self) -> dict:
-        return dict(self.folder._numbered(self.folder.samples_dir, "npz"))
+        return dict(self.folder.snapshot_paths())
 
     def whole_steps(self) -> list[int]:
         """The steps of the snapshot files that open (``whole``), ascending: what the run's

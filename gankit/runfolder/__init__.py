@@ -24,8 +24,8 @@ previous checkpoint stays.
 
 Its parts: lock.py (one writer, and a folder moved while training), checkpoint_read.py (the
 newest checkpoint that loads; damaged ones skipped or set aside), config_file.py (config.toml
-read, a damaged one recovered from the checkpoints), defaults.py (folders made for a new run),
-errors.py.
+read, a damaged one recovered from the checkpoints), snapshot_files.py (samples/step_<n>.npz,
+listed by name and loaded one at a time), defaults.py (folders made for a new run), errors.py.
 """
 from __future__ import annotations
 
@@ -37,16 +37,15 @@ from contextlib import contextmanager
 import warnings
 from pathlib import Path
 
-import numpy as np
-
 from gankit.io import (TMP_SUFFIX, JsonlLog, WriteError, append_jsonl, check_writable, held_here, intact,
-                       is_regular, os_error_cause, save_atomic, save_npz_atomic, storage_refusal, write_atomic,
+                       is_regular, os_error_cause, save_atomic, storage_refusal, write_atomic,
                        write_failure, write_text_atomic)
 from gankit.runfolder.checkpoint_read import CheckpointReading
 from gankit.runfolder.config_file import RECOVERED_CONFIG, read_config_file
 from gankit.runfolder.defaults import default_run_dir, gone_if_left_empty  # noqa: F401
 from gankit.runfolder.errors import RunFolderError
 from gankit.runfolder.lock import LOCK_NAME, WriterLock
+from gankit.runfolder.snapshot_files import SnapshotFiles
 
 STEP_FILE = re.compile(r"^step_(\d+)\.(pt|npz)$")
 NOT_WRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)
@@ -67,7 +66,7 @@ def _step_fault(record: dict) -> str | None:
     return "a record without an integer step is skipped"
 
 
-class RunFolder(CheckpointReading):
+class RunFolder(CheckpointReading, SnapshotFiles):
     def __init__(self, path: str | Path):
         # absolute from the start: a notebook's %cd must not send records to a new folder there
         self.path = Path(os.path.abspath(path))     # ".." collapsed, symlinks kept as given
@@ -345,55 +344,6 @@ class RunFolder(CheckpointReading):
         for old in older[:max(0, len(older) - (keep - 1))]:
             old.unlink(missing_ok=True)
         return path
-
-    # ------------------------------------------------------------------ snapshots
-    def save_snapshot(self, step: int, arrays: dict):
-        target = self.samples_dir / f"step_{step:08d}.npz"
-        with self._writing(str(target)):
-            save_npz_atomic(target, {"step": np.int64(step), **arrays})
-
-    def has_snapshot(self, step: int) -> bool:
-        return (self.samples_dir / f"step_{step:08d}.npz").is_file()
-
-    def snapshot_steps(self) -> list[int]:
-        """The steps of the regular samples/step_*.npz files, ascending: from the names alone,
-        no file opened (a damaged one is found only when ``snapshot`` loads it)."""
-        return [s for s, _ in self._numbered(self.samples_dir, "npz")]
-
-    def snapshot(self, step: int) -> dict | None:
-        """The snapshot of ``step``; None where there is none or it is damaged (with a warning)."""
-        p = self.samples_dir / f"step_{step:08d}.npz"
-        if not is_regular(p):      # a name with another number of digits (step_5.npz)
-            p = next((q for s, q in self._numbered(self.samples_dir, "npz") if s == step), None)
-        return None if p is None else self._load_snapshot(p)
-
-    def snapshots(self) -> list[dict]:
-        """Every readable snapshot, oldest first (a damaged file is skipped with a warning)."""
-        out = [snap for _, p in self._numbered(self.samples_dir, "npz")
-               if (snap := self._load_snapshot(p)) is not None]
-        return sorted(out, key=lambda s: int(s["step"]))
-
-    def _load_snapshot(self, p: Path) -> dict | None:
-        try:
-            with np.load(p, allow_pickle=False) as z:
-                snap = {k: z[k] for k in z.files}
-            int(snap["step"])
-        except Exception as e:   # truncated, empty, not an npz, or no step in it
-            warnings.warn(f"{p}: damaged snapshot skipped ({type(e).__name__}: {str(e)[:120]})", stacklevel=3)
-            return None
-        return snap
-
-    def clear_snapshots(self):
-        for _, p in self._numbered(self.samples_dir, "npz"):
-            p.unlink(missing_ok=True)
-
-    def truncate_snapshots(self, step: int):
-        """Remove snapshots of steps after ``step`` (a resume continues from that checkpoint, as
-        ``truncate_records``): they came from weights no checkpoint holds any more, and the
-        report would show them between the steps of the new trajectory."""
-        for s, p in self._numbered(self.samples_dir, "npz"):
-            if s > step:
-                p.unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ report
     def write_report(self, html_text: str) -> Path:

@@ -1,0 +1,66 @@
+"""RunFolder's snapshots: samples/step_<n>.npz, written atomically at train.sample_every, listed by
+name (no file opened) and loaded one at a time, a damaged file skipped with a warning."""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from gankit.io import is_regular, save_npz_atomic
+
+
+class SnapshotFiles:
+    """The snapshot half of RunFolder (it uses the folder's samples_dir, _numbered and _writing)."""
+
+    def save_snapshot(self, step: int, arrays: dict):
+        target = self.samples_dir / f"step_{step:08d}.npz"
+        with self._writing(str(target)):
+            save_npz_atomic(target, {"step": np.int64(step), **arrays})
+
+    def has_snapshot(self, step: int) -> bool:
+        return (self.samples_dir / f"step_{step:08d}.npz").is_file()
+
+    def snapshot_paths(self) -> list[tuple[int, Path]]:
+        """(step, path) of the regular samples/step_*.npz files, ascending: from the names alone."""
+        return self._numbered(self.samples_dir, "npz")
+
+    def snapshot_steps(self) -> list[int]:
+        """The steps of the regular samples/step_*.npz files, ascending: from the names alone,
+        no file opened (a damaged one is found only when ``snapshot`` loads it)."""
+        return [s for s, _ in self._numbered(self.samples_dir, "npz")]
+
+    def snapshot(self, step: int) -> dict | None:
+        """The snapshot of ``step``; None where there is none or it is damaged (with a warning)."""
+        p = self.samples_dir / f"step_{step:08d}.npz"
+        if not is_regular(p):      # a name with another number of digits (step_5.npz)
+            p = next((q for s, q in self._numbered(self.samples_dir, "npz") if s == step), None)
+        return None if p is None else self._load_snapshot(p)
+
+    def snapshots(self) -> list[dict]:
+        """Every readable snapshot, oldest first (a damaged file is skipped with a warning)."""
+        out = [snap for _, p in self._numbered(self.samples_dir, "npz")
+               if (snap := self._load_snapshot(p)) is not None]
+        return sorted(out, key=lambda s: int(s["step"]))
+
+    def _load_snapshot(self, p: Path) -> dict | None:
+        try:
+            with np.load(p, allow_pickle=False) as z:
+                snap = {k: z[k] for k in z.files}
+            int(snap["step"])
+        except Exception as e:   # truncated, empty, not an npz, or no step in it
+            warnings.warn(f"{p}: damaged snapshot skipped ({type(e).__name__}: {str(e)[:120]})", stacklevel=3)
+            return None
+        return snap
+
+    def clear_snapshots(self):
+        for _, p in self._numbered(self.samples_dir, "npz"):
+            p.unlink(missing_ok=True)
+
+    def truncate_snapshots(self, step: int):
+        """Remove snapshots of steps after ``step`` (a resume continues from that checkpoint, as
+        ``truncate_records``): they came from weights no checkpoint holds any more, and the
+        report would show them between the steps of the new trajectory."""
+        for s, p in self._numbered(self.samples_dir, "npz"):
+            if s > step:
+                p.unlink(missing_ok=True)
