@@ -137,7 +137,9 @@ def evaluate(ctx, names: list[str] | None = None, named: bool | None = None, sto
     # first time, a user's metric) must not draw from the caller's stream, which is the
     # run's training stream during training: a periodic evaluation changed the training
     # after it and broke the bit-identical resume from a checkpoint written before it
-    rng = torch.random.fork_rng(devices=[ctx.device] if torch.device(ctx.device).type == "cuda" else [])
+    device = getattr(ctx, "device", None)      # a context built by hand may name none
+    cuda = device is not None and torch.device(device).type == "cuda"
+    rng = torch.random.fork_rng(devices=[device] if cuda else [])
     with rng, Progress(len(todo), f"evaluating step {ctx.step}") as bar:
         for m in todo:
             if stop is not None and stop():
