@@ -4,13 +4,15 @@ import sys
 from gankit.cli import main
 
 rc = main()
-from gankit.train.distributed import _teardown, launched  # noqa: E402
+# loaded by every command that set up a process group; not imported here otherwise (it imports
+# torch, which may be what main() found broken and told in one line)
+dist = sys.modules.get("gankit.train.distributed")
 
-if launched():
+if dist is not None and dist.launched():
     # a torchrun process: the process group is torn down while Python is whole, then the process
     # leaves without C++'s static destructors, where gloo's worker threads could abort a run that
     # had finished cleanly (SIGABRT, "terminate called without an active exception")
-    _teardown()
+    dist._teardown()
     for stream in (sys.stdout, sys.stderr):     # None where the stream was closed (2>&-)
         try:
             if stream is not None:

@@ -349,7 +349,7 @@ def record_reference(run, names: list[str] | None, log=None, keys=None) -> dict 
 def _holds_keys(ref: dict, keys) -> bool:
     """Whether a reference record holds the outputs among ``keys`` (an eval result's) of each
     metric it measured: one that holds some of a metric's outputs but not all of these was
-    measured before the metric gained a key (c2st_gap).  A metric it holds none of measured
+    measured before the metric gained a key (c2st_gap; gankit's metrics only).  A metric it holds none of measured
     nothing on real data (skipped, or nll_test without G's likelihood); a key no metric
     declares (a user's metric without outputs) cannot be told apart, and is not asked for."""
     from gankit.metrics.base import RESERVED_KEYS
@@ -357,7 +357,10 @@ def _holds_keys(ref: dict, keys) -> bool:
     missing = [k for k in keys or () if k not in ref and k not in RESERVED_KEYS]
     if not missing:
         return True
-    outputs = [set(getattr(e.factory(), "outputs", None) or {}) for e in METRICS.entries()]
+    from gankit.metrics import _user
+    # gankit's own metrics only: a user's metric may give some of its outputs on real data and
+    # not others (an inverse-dependent key), and an edit of it is caught by its code's hash
+    outputs = [set(m.outputs or {}) for e in METRICS.entries() if not _user(m := e.factory())]
     return not any(k in out and any(o in ref for o in out) for k in missing for out in outputs)
 
 

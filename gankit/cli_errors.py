@@ -82,7 +82,9 @@ def _kept_by_train(a) -> str:
 def _kept_by_drs(a) -> str:
     options = [x for o in ("steps", "quantile", "lr") if getattr(a, o, None) is not None
                for x in (f"--{o}", str(getattr(a, o)))]
-    return f"the run is left as it was (no sampler kept); run {_command('drs', a.run_dir, *options)} again"
+    run = str(a.run_dir)
+    run = "./" + run if run.startswith("-") else run      # a folder named -x is no option
+    return f"the run is left as it was (no sampler kept); run {_command('drs', run, *options)} again"
 
 
 def _kept_by_eval(a, stop) -> str:

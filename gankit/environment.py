@@ -13,21 +13,33 @@ PIP_NAMES = {"PIL": "pillow", "sklearn": "scikit-learn", "tomli_w": "tomli-w", "
              "skimage": "scikit-image", "cv2": "opencv-python"}
 
 
+# declared, but gankit runs without them: numba's kernels have a torch route with the same values
+# (gankit/kernels.py warns once and says to install it)
+HAS_FALLBACK = {"numba"}
+
+
 def missing_dependencies() -> list[str]:
-    """gankit's declared dependencies (extras aside) that are not installed, as their requirement
-    strings; [] where gankit is no installed distribution (a source tree on PYTHONPATH). Reads
-    installed metadata only, imports none of them (a few ms)."""
+    """gankit's declared dependencies (extras aside, and numba, which has a fallback) that are not
+    installed, as their requirement strings; [] where the gankit running is no installed
+    distribution (a source tree on PYTHONPATH, or another version's metadata found first).
+    Reads installed metadata only, imports none of them (a few ms)."""
     from importlib import metadata
+
+    import gankit
     try:
-        declared = metadata.requires("gankit") or []
+        dist = metadata.distribution("gankit")
     except metadata.PackageNotFoundError:
         return []
+    if dist.version != gankit.__version__:    # another gankit's metadata (a source tree run over an install)
+        return []
     missing = []
-    for req in declared:
+    for req in dist.requires or []:
         spec, _, marker = req.partition(";")
         if marker and ("extra" in marker or not _marker_applies(marker)):
             continue    # an extra's (tensorboard), or one for other platforms
         name = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", spec)
+        if name and name.group(1).lower() in HAS_FALLBACK:
+            continue
         if name and next(iter(metadata.distributions(name=name.group(1))), None) is None:
             missing.append(spec.strip())
     return missing

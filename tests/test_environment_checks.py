@@ -17,10 +17,15 @@ from gankit.kernels import load_kernels
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def declared(monkeypatch, requirements, hidden=()):
-    """gankit's metadata declares ``requirements``; the distributions in ``hidden`` look uninstalled."""
-    real = metadata.distributions
-    monkeypatch.setattr(metadata, "requires", lambda name: list(requirements) if name == "gankit" else None)
+def declared(monkeypatch, requirements, hidden=(), version=None):
+    """gankit's metadata (of ``version``: the running gankit's by default) declares
+    ``requirements``; the distributions in ``hidden`` look uninstalled."""
+    import types
+
+    import gankit
+    real, real_one = metadata.distributions, metadata.distribution
+    fake = types.SimpleNamespace(version=version or gankit.__version__, requires=list(requirements))
+    monkeypatch.setattr(metadata, "distribution", lambda name: fake if name == "gankit" else real_one(name))
     monkeypatch.setattr(metadata, "distributions",
                         lambda **kw: iter([]) if kw.get("name") in hidden else real(**kw))
 
@@ -56,10 +61,18 @@ def test_one_missing_dependency_and_markers(monkeypatch, capsys):
 def test_gankit_not_installed_as_a_distribution_checks_nothing(monkeypatch, capsys):
     def absent(name):
         raise metadata.PackageNotFoundError(name)
-    monkeypatch.setattr(metadata, "requires", absent)
+    monkeypatch.setattr(metadata, "distribution", absent)
     assert cli.missing_dependencies() == []
     assert cli.main(["--version"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_another_gankits_metadata_or_a_missing_numba_refuses_nothing(monkeypatch):
+    # a source tree run over an older install reads that install's metadata; numba has a torch route
+    declared(monkeypatch, ["visdom>=0.2"], hidden={"visdom"}, version="0.0.9")
+    assert cli.missing_dependencies() == []
+    declared(monkeypatch, ["numba>=0.59", "scipy>=1.10"], hidden={"numba", "scipy"})
+    assert cli.missing_dependencies() == ["scipy>=1.10"]
 
 
 def test_the_installed_gankit_has_its_dependencies():

@@ -122,3 +122,25 @@ def test_an_old_reference_without_a_newer_key_is_measured_again(run_copy):
         assert len(run.folder.records("reference")) == 2
     finally:
         run.close()
+
+
+def test_a_users_metric_giving_part_of_its_outputs_on_real_data_keeps_its_reference():
+    # an inverse-dependent key has no real-data value: the reference row is not old for that
+    # (it was measured again at every gankit eval); an edit of the metric is caught by its hash
+    from gankit import api
+    from gankit.api import _holds_keys
+
+    @api.register_metric("part_out", lambda ds: True, "x",
+                         {"pa": api.Output("a", "lower"), "pb": api.Output("b", "lower")})
+    def part(ctx):
+        return {}
+    assert _holds_keys({"pa": 1.0}, ["pa", "pb"])
+    assert not _holds_keys({"c2st_acc": 0.5}, ["c2st_acc", "c2st_gap"])     # gankit's own: measured again
+
+
+def test_drs_stopped_on_a_folder_named_like_an_option_names_it_as_a_path():
+    import argparse
+
+    from gankit.cli_errors import interrupted_line
+    a = argparse.Namespace(command="drs", run_dir="-dash", steps=None, quantile=None, lr=1e-4)
+    assert "run gankit drs ./-dash --lr 0.0001 again" in interrupted_line(a, KeyboardInterrupt())

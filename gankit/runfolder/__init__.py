@@ -32,6 +32,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import shlex
 import tomllib
 from contextlib import contextmanager
 import warnings
@@ -240,7 +241,7 @@ class RunFolder(CheckpointReading, SnapshotFiles):
         if self.again is not None:
             return self.again
         if self.locked or held_here(self.lock_path):
-            return f"continue with gankit train --resume --out {self.path}"
+            return f"continue with gankit train --resume --out {shlex.quote(str(self.path))}"
         return "run the command again"
 
     # ------------------------------------------------------------------ config

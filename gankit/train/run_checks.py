@@ -15,6 +15,7 @@ overwrites training it does not know of:
 from __future__ import annotations
 
 import contextlib
+import shlex
 import warnings
 from pathlib import Path
 
@@ -117,4 +118,4 @@ def refuse_torn(run):
         raise RunError(f"{run.dir}: training stopped inside a step ({torn}), so this Run's weights match no "
                        "checkpoint; open the run again to continue from its last checkpoint: "
                        "gankit.api.train(resume=True, out=...) or Run.open(folder, write=True) in Python, "
-                       f"gankit train --resume --out {run.dir} on the command line")
+                       f"gankit train --resume --out {shlex.quote(str(run.dir))} on the command line")

@@ -9,6 +9,7 @@ world), kept apart so the Run's file holds its life cycle.
 from __future__ import annotations
 
 import dataclasses
+import shlex
 import sys
 from collections import Counter, OrderedDict
 from pathlib import Path
@@ -334,7 +335,7 @@ class RunState:
         if odd:
             prev = [p.name for s, p in self.folder.checkpoints() if s < self.step]
             kept = (f"the previous checkpoint {prev[-1]} is kept (once fixed, continue with gankit train "
-                    f"--resume --out {self.folder.path})" if prev else "no checkpoint was written")
+                    f"--resume --out {shlex.quote(str(self.folder.path))})" if prev else "no checkpoint was written")
             raise C.ConfigError(self._unloadable_message(
                 *odd, f"at step {self.step}: training stopped; {kept}"))
         if bad:

@@ -9,6 +9,7 @@ checkpoint carries, run_checks.py what is refused before training.
 """
 from __future__ import annotations
 
+import shlex
 import signal
 import time
 import warnings
@@ -142,7 +143,7 @@ class RunTraining:
                                                   f"step {self.step}")
                     raise TrainingInterrupted(trainer.stop, f"{name} received: stopped after step {self.step} "
                                               f"of {cfg.steps}, checkpoint {path} written; continue with "
-                                              f"gankit train --resume --out {self.dir}")
+                                              f"gankit train --resume --out {shlex.quote(str(self.dir))}")
                 self.torch_rng = torch.get_rng_state()
             self._record_config()    # also when there was no step left to train
         except (NonFiniteLoss, NonFiniteSamples) as e:    # the latter: a periodic evaluation's draw
