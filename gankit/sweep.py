@@ -43,9 +43,10 @@ from gankit.sweep_table import (ANY_METRICS, NOT_METRICS as _NOT_METRICS, _appen
 class SweepInterrupted(Exception):
     """SIGINT stopped a sweep; the runs that had finished are in the results file."""
 
-    def __init__(self, recorded: int, remaining: int, results_path):
+    def __init__(self, recorded: int, remaining: int, results_path, exit_code: int = 130):
         super().__init__(f"sweep interrupted: {recorded} runs recorded in {results_path}; rerun with "
                          f"--resume to run the other {remaining} (interrupted runs start over)")
+        self.exit_code = exit_code      # 128 + the signal: 130 for SIGINT, 143 for SIGTERM
 
 
 def _stderr(msg: str) -> None:
@@ -300,7 +301,7 @@ def _run_locked(jobs, path, workers, metrics, resume, log, identify, record, fai
                             broken = True
                             continue
                         take(pending.pop(futs[f]), out)
-                except KeyboardInterrupt:
+                except KeyboardInterrupt as stop:    # Ctrl-C; SIGTERM (the CLI's handler) carries its code
                     with _shielded():
                         procs.update(pool._processes or {})
                         for f, i in futs.items():   # finished while we were stopped: keep them
@@ -312,7 +313,8 @@ def _run_locked(jobs, path, workers, metrics, resume, log, identify, record, fai
                         for p in procs.values():
                             p.join(5)
                         shutil.rmtree(tmp_root, ignore_errors=True)
-                    raise SweepInterrupted(len(results), len(jobs) - len(results), path) from None
+                    raise SweepInterrupted(len(results), len(jobs) - len(results), path,
+                                           getattr(stop, "exit_code", 130)) from None
                 procs.update(pool._processes or {})
                 pool.shutdown(wait=True)
                 if broken:

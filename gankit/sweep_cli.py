@@ -85,7 +85,7 @@ def _cmd_sweep(a) -> int | None:
                                   failures=failures, unrecorded=unrecorded)
         except S.SweepInterrupted as e:
             print(f"gankit: {e}", file=sys.stderr)
-            return 130
+            return e.exit_code
     md = _table(labels, results, a.seeds, failures, missing, a.results)
     print(md)
     if a.out:

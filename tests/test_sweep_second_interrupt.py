@@ -90,3 +90,16 @@ def test_a_second_ctrl_c_in_the_clean_up_still_says_what_is_recorded(tmp_path, s
     assert stopped_sweep and not any(Path(p).exists() for p in stopped_sweep)    # the temp folder is removed
     # the caller's handlers are back: a Ctrl-C after the sweep is a Ctrl-C again
     assert signal.getsignal(signal.SIGINT) is int_before and signal.getsignal(signal.SIGTERM) is term_before
+
+
+def test_a_sweep_stopped_by_sigterm_exits_143(tmp_path, stopped_sweep, monkeypatch, capsys):
+    from gankit.cli_errors import Terminated
+
+    def sigterm(futs):
+        raise Terminated(signal.SIGTERM)
+        yield
+    monkeypatch.setattr(S, "as_completed", sigterm)
+    rc = _cli(["a=ring-vanilla", "--seeds", "2", "--workers", "2", "--results", str(tmp_path / "r.jsonl"),
+               *sum((["--set", s] for s in TINY), [])])
+    assert rc == 143
+    assert "sweep interrupted: 1 runs recorded" in capsys.readouterr().err
