@@ -17,7 +17,7 @@ from gankit.config import ConfigError
 from gankit.train import remedies as R
 
 if TYPE_CHECKING:
-    from gankit.train.gan import GANParams
+    from gankit.train.gan_options import GANParams
 
 
 def _spectral_normed(D: nn.Module) -> bool:
