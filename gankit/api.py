@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 from gankit.metrics.base import Output, register_metric  # noqa: F401  (re-exported)
+from gankit.process_state import holding
 from gankit.registry import DATASETS, DISCRIMINATORS, GENERATORS, LOSSES, OBJECTIVES
 from gankit.train.sampling import condition_args  # noqa: F401  (re-exported: gankit sample calls it here)
 
@@ -58,6 +59,7 @@ def _listed(name: str, value, example: str):
         raise ConfigError(f"{name}: a list of strings, e.g. {example}; got the string {value!r}")
 
 
+@holding
 def train(config: str | Path | dict | None = None, out: str | Path | None = None, overrides: list[str] | None = None,
           resume: bool = False, evaluate: bool = True, report: bool = True, progress: bool | None = None,
           imports: list[str] | None = None, log=_stderr):
@@ -157,6 +159,7 @@ def _final_report(run, quiet: bool):
                       f"the run and its numbers are kept: gankit report {run.dir} writes it", stacklevel=2)
 
 
+@holding
 def final_evaluation(run, log=_stderr) -> dict:
     """The evaluation at the end of training: the metrics of eval.metrics (empty: every one
     that applies), once: an evaluation of this very step already recorded that measured the
@@ -178,6 +181,7 @@ def final_evaluation(run, log=_stderr) -> dict:
     return evaluate(run, None, source="final", log=log)      # eval.metrics, not named by a caller
 
 
+@holding
 def evaluate(run_or_dir, metrics: list[str] | None = None, overrides: list[str] | None = None,
              record: bool = True, reference: bool = True, source: str = "evaluate", log=None,
              strict: bool = False) -> dict:
@@ -368,6 +372,7 @@ def _dict(v) -> dict:
     return v if isinstance(v, dict) else {}
 
 
+@holding
 def sample(run_or_dir, n: int, seed: int | None = None, label: int | None = None, text: str | None = None):
     """n samples from G as a CPU tensor (fixed noise unless ``seed``; ``label``: a class of
     a conditional run, ``text``: a caption of a text-conditioned one)."""

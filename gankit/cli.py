@@ -282,8 +282,9 @@ def _main(argv: list[str] | None) -> int:
     import signal
     import threading
     # before anything slow (parsing imports torch): a signal from the very start is one line
-    main_thread = threading.current_thread() is threading.main_thread()
-    old_term = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
+    # None: a handler set outside Python (a host that embeds it): left alone, it could not be put back
+    ours = threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is not None
+    old_term = signal.signal(signal.SIGTERM, _terminated) if ours else None
     old_show = warnings.showwarning
     warnings.showwarning = _show_warning
     args = None
@@ -305,7 +306,7 @@ def _main(argv: list[str] | None) -> int:
         return 2
     finally:
         warnings.showwarning = old_show
-        if main_thread:
+        if ours:
             signal.signal(signal.SIGTERM, old_term)
 
 

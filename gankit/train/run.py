@@ -31,6 +31,7 @@ from gankit.data import absolute_data_location, build_dataset, build_run_dataset
 from gankit.data.scaling import point_scaler
 from gankit.identity import run_identity
 from gankit.ops import sample_noise
+from gankit.process_state import holding, trainable
 from gankit.registry import OBJECTIVES
 from gankit.runfolder import RunFolder
 from gankit.train.build import build_loss, build_net, build_nets, build_optimizer
@@ -48,6 +49,7 @@ from gankit.train.sampling import RunSampling
 
 
 class Run(RunTraining, RunSampling, RunEvaluation, RunState):
+    @trainable     # parameters built as ordinary tensors, from the run's own seed, in float32
     def __init__(self, cfg: RunConfig, run_dir: str | Path, device: str | None = None, dataset=None):
         self.cfg = cfg
         self.folder = RunFolder(run_dir)
@@ -219,6 +221,7 @@ class Run(RunTraining, RunSampling, RunEvaluation, RunState):
 
     # ---------------------------------------------------------------- life cycle
     @classmethod
+    @holding
     def create(cls, cfg: RunConfig, run_dir: str | Path) -> "Run":
         folder = RunFolder(run_dir)
         refuse_trained(folder, run_dir)
@@ -259,6 +262,7 @@ class Run(RunTraining, RunSampling, RunEvaluation, RunState):
         return run
 
     @classmethod
+    @holding
     def open(cls, run_dir: str | Path, overrides: list[str] | None = None,
              load: bool = True, write: bool = False) -> "Run":
         """Reopen a run folder from its config.toml (+ overrides) and latest checkpoint.

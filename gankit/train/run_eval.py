@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 
+from gankit.process_state import holding
 from gankit.train import threads
 
 
@@ -38,6 +39,7 @@ class RunEvaluation:
         classify.classes_named = self.objective.classes_named
         return classify
 
+    @holding
     def evaluate(self, names: list[str] | None = None, rejection: bool = True,
                  named: bool | None = None, stop=None) -> dict:
         """Every metric that applies (or the ones named); ``rejection=False`` measures G

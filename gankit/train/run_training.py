@@ -17,6 +17,7 @@ import warnings
 import torch
 
 from gankit.metrics.context import NonFiniteSamples
+from gankit.process_state import trainable
 from gankit.train import distributed, threads
 from gankit.train.callbacks import (Checkpointer, FiniteSamples, MetricsLogger, PeriodicEval, Progress,
                                      SaveStartState, Snapshots)
@@ -44,6 +45,7 @@ class RunTraining:
             return f"The data hold {scale}: set --set data.standardize=global first. {hint}"
         return hint
 
+    @trainable
     def train(self, progress: bool | None = None, final_report: bool = True) -> "Run":
         """Train up to train.steps.  ``final_report``: with train.live_report, rewrite
         report.html at the end (False when the caller writes it after an evaluation)."""

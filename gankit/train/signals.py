@@ -36,7 +36,10 @@ class StopOnSignal:
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            self.saved = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+            # None: a handler set outside Python (a host that embeds it), which could not be put
+            # back after; it is left in place
+            self.saved = {s: signal.signal(s, self._handle) for s in self.SIGNALS
+                          if signal.getsignal(s) is not None}
         return self
 
     def __exit__(self, *exc):
