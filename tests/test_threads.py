@@ -19,31 +19,36 @@ def _grads(make, x, n):
     return out.detach(), [p.grad.clone() for p in net.parameters()]
 
 
-LAYERS = {
+BATCH = 256
+LAYERS = {    # inputs at the shapes threads.same_bits probes: (BATCH, features), (BATCH, 8, ...)
     "linear": (lambda: nn.Sequential(nn.Linear(64, 300), nn.LeakyReLU(0.2), nn.Linear(300, 1)),
-               lambda: torch.randn(2048, 64)),
+               lambda: torch.randn(BATCH, 64)),
     "activations": (lambda: nn.Sequential(nn.Linear(8, 512), nn.Tanh(), nn.Linear(512, 512), nn.ELU(),
                                           nn.Linear(512, 512), nn.GELU(), nn.SiLU(), nn.Softplus(),
                                           nn.Sigmoid(), nn.Hardtanh(), nn.Dropout(0.0), nn.Linear(512, 4)),
-                    lambda: torch.randn(4096, 8)),
+                    lambda: torch.randn(BATCH, 8)),
     "embedding+lstm": (lambda: nn.Sequential(nn.Embedding(500, 32), nn.LSTM(32, 64, batch_first=True)),
-                       lambda: torch.randint(0, 500, (64, 20))),
-    "gru": (lambda: nn.GRU(16, 64, batch_first=True), lambda: torch.randn(128, 20, 16)),
+                       lambda: torch.randint(0, 500, (BATCH, 8))),
+    "gru": (lambda: nn.GRU(16, 64, batch_first=True), lambda: torch.randn(BATCH, 8, 16)),
 }
 
 
 @pytest.mark.parametrize("name", LAYERS)
-def test_listed_layers_give_the_same_bits_with_1_and_2_threads(name):
+def test_the_machines_verdict_on_listed_layers_is_what_1_and_2_threads_give(name):
+    """Whether these layers give the same bits with 1 and 2 threads depends on the CPU (MKL's
+    blocking: on some, a linear layer's weight gradient changes with the count); the probe
+    that gates the load follower must say what a whole net's passes show on this machine."""
     make, data = LAYERS[name]
     x = data()
+    assert threads.thread_invariant([make()])
     before = torch.get_num_threads()
     try:
         (o1, g1), (o2, g2) = _grads(make, x, 1), _grads(make, x, 2)
     finally:
         torch.set_num_threads(before)
-    assert torch.equal(o1, o2)
-    assert all(torch.equal(a, b) for a, b in zip(g1, g2))
-    assert threads.thread_invariant([make()])
+    same = torch.equal(o1, o2) and all(torch.equal(a, b) for a, b in zip(g1, g2))
+    assert threads.same_bits([make()], [BATCH]) == same
+    assert torch.get_num_threads() == before
 
 
 def test_norms_and_convolutions_are_not_invariant():
@@ -112,6 +117,9 @@ def test_follower_applies_only_to_auto_invariant_runs(monkeypatch, tiny):
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(threads, "available_cores", lambda: 2)
     mlp = [nn.Sequential(nn.Linear(2, 8), nn.ReLU())]
+    monkeypatch.setattr(threads, "same_bits", lambda modules, batches: False)
+    assert threads.follower(0, mlp) is None                       # this machine's library disagrees
+    monkeypatch.setattr(threads, "same_bits", lambda modules, batches: True)
     assert threads.follower(0, mlp) is not None
     assert threads.follower(2, mlp) is None                       # a number was given
     assert threads.follower(0, mlp, processes=2) is None          # one core per process
@@ -134,9 +142,10 @@ def test_switching_threads_mid_run_keeps_the_numbers(tmp_path, monkeypatch, tiny
     over = [*tiny, "train.steps=8", "train.batch_size=512", "generator.hidden=[256, 256]",
             "discriminator.hidden=[256, 256]"]
     a = Run.create(C.load("ring-vanilla", over), tmp_path / "a").train(progress=False)
-    assert flips["n"] == 8
+    agree = threads.same_bits(a.modules.values(), (512, 1024))
+    assert flips["n"] == (8 if agree else 0)     # a machine where the count changes the bits: no follower
     b = Run.create(C.load("ring-vanilla", over + ["train.threads=1"]), tmp_path / "b").train(progress=False)
-    assert flips["n"] == 8                                        # fixed count: no follower
+    assert flips["n"] == (8 if agree else 0)                      # fixed count: no follower
     for name in ("G", "D"):
         for p, q in zip(a.modules[name].state_dict().values(), b.modules[name].state_dict().values()):
             assert torch.equal(p, q)

@@ -71,7 +71,8 @@ class RunTraining:
             if note:
                 warnings.warn(note, stacklevel=2)
         n_threads = threads.resolve(cfg.threads, self.dataset.kind, world.local_size)
-        load_follower = threads.follower(cfg.threads, self.modules.values(), world.local_size)
+        load_follower = threads.follower(cfg.threads, self.modules.values(), world.local_size,
+                                          cfg.batch_size // max(1, world.size))
         if load_follower is not None:
             n_threads = load_follower.initial()
         before = threads.apply(n_threads)

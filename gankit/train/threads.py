@@ -5,7 +5,9 @@
   process when it starts several);
 - else, when every layer of the run's nets gives the same bits whatever the thread count
   (``thread_invariant``: linear layers, embeddings, LSTM/GRU, elementwise activations; the
-  point and text presets), the count follows the machine's load while training
+  point and text presets), and this machine's math library confirms it for the run's own
+  layer shapes and batch (``same_bits``: on some CPUs MKL splits a linear layer's products
+  among threads, and the last bits change), the count follows the machine's load while training
   (``LoadFollower``): 1 thread while another program holds a core, else the faster of 1
   and 2 as measured during the run.  On the idle 2-core machine (docs/scaling.md) the ring
   demo ran ~25% faster with 2 threads than with 1 alone, and 5x slower with 2 beside one
@@ -20,6 +22,7 @@
 """
 from __future__ import annotations
 
+import copy
 import os
 import time
 
@@ -82,6 +85,60 @@ def thread_invariant(modules) -> bool:
     the thread count."""
     return all(isinstance(m, _INVARIANT)
                for module in modules for m in module.modules() if not list(m.children()))
+
+
+_AGREED: dict[tuple, bool] = {}    # probe -> verdict, per process (the machine does not change)
+_SEQ = 8    # time steps of a recurrent layer's probe
+
+
+def _probe_input(m: nn.Module, batch: int, g: torch.Generator):
+    if isinstance(m, nn.Linear):
+        return (torch.randn(batch, m.in_features, generator=g),)
+    if isinstance(m, nn.Bilinear):
+        return torch.randn(batch, m.in1_features, generator=g), torch.randn(batch, m.in2_features, generator=g)
+    if isinstance(m, nn.Embedding):
+        return (torch.randint(0, m.num_embeddings, (batch, _SEQ), generator=g),)
+    if isinstance(m, nn.RNNBase):
+        shape = (batch, _SEQ) if m.batch_first else (_SEQ, batch)
+        return (torch.randn(*shape, m.input_size, generator=g),)
+    return None      # elementwise: nothing for threads to split differently
+
+
+def _pass(layer: nn.Module, inputs, n: int):
+    torch.set_num_threads(n)
+    layer.zero_grad(set_to_none=True)
+    with torch.random.fork_rng(devices=[]):     # a recurrent layer's dropout draws the same
+        torch.manual_seed(0)
+        out = layer(*inputs)
+    out = out[0] if isinstance(out, tuple) else out
+    out.float().pow(2).mean().backward()
+    return [out.detach()] + [p.grad.clone() for p in layer.parameters() if p.grad is not None]
+
+
+def same_bits(modules, batches) -> bool:
+    """Whether each layer with weights of ``modules`` (a copy, at its own shape, in float32 on the
+    CPU) gives the same forward and backward bits with 1 and ADAPTIVE_MAX threads for each batch
+    size of ``batches`` on this machine.  Measured once per shape in a process, a few passes
+    (milliseconds for the point and text presets' nets)."""
+    before = torch.get_num_threads()
+    try:
+        for module in modules:
+            for m in module.modules():
+                for batch in batches:
+                    key = (type(m).__name__, repr(m), int(batch))
+                    if key not in _AGREED:
+                        inputs = _probe_input(m, int(batch), torch.Generator().manual_seed(0))
+                        if inputs is None:
+                            continue
+                        with torch.enable_grad():
+                            layer = copy.deepcopy(m).float().cpu().train()
+                            a, b = _pass(layer, inputs, 1), _pass(layer, inputs, ADAPTIVE_MAX)
+                        _AGREED[key] = len(a) == len(b) and all(torch.equal(x, y) for x, y in zip(a, b))
+                    if not _AGREED[key]:
+                        return False
+    finally:
+        torch.set_num_threads(before)
+    return True
 
 
 def _cpu_ticks() -> tuple[int, int] | None:
@@ -166,12 +223,14 @@ class LoadFollower:
             self.switches += 1
 
 
-def follower(threads: int, modules, processes: int = 1) -> LoadFollower | None:
+def follower(threads: int, modules, processes: int = 1, batch: int = 64) -> LoadFollower | None:
     """The load follower for ``train.threads`` when it applies (auto, no OMP_NUM_THREADS,
-    thread-invariant nets, /proc readable), else None."""
+    thread-invariant nets, confirmed on this machine at ``batch`` and twice it (D may see real
+    and fake together), /proc readable), else None."""
     if threads > 0 or os.environ.get("OMP_NUM_THREADS", "").strip() or _cpu_ticks() is None:
         return None
     top = min(ADAPTIVE_MAX, available_cores() // max(1, processes))
-    if top < 2 or not thread_invariant(modules):
+    modules = list(modules)
+    if top < 2 or not thread_invariant(modules) or not same_bits(modules, (batch, 2 * batch)):
         return None
     return LoadFollower(top)
