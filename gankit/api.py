@@ -221,6 +221,7 @@ def _evaluate(run, metrics, record, reference, source, log, strict=False) -> dic
     names = list(metrics or []) or list(run.cfg.eval.metrics) or None
     if record:      # found before measuring (FID takes minutes), not when the numbers are in
         run.folder.check_records_writable(f"; {NO_RECORD} measures without recording")
+        _refuse_stale(run)
     if metrics:      # refused before the line announcing them
         from gankit.metrics import refuse_not_applying
         refuse_not_applying(names, run.dataset, run.eval_context())    # its classifier, if any
@@ -232,7 +233,9 @@ def _evaluate(run, metrics, record, reference, source, log, strict=False) -> dic
         log(f"evaluating step {run.step}: {what}" + (f"; {draws}" if draws else ""))
     # metrics the caller named: a user's metric that fails is an error; the config's or every
     # one that applies (a training's final evaluation): left out with a warning, the rest kept
-    result = run.evaluate(names, named=bool(metrics))
+    from gankit.metrics.progress import silenced
+    with silenced(log is None):      # no log: the caller asked for no messages
+        result = run.evaluate(names, named=bool(metrics))
     if strict and metrics and not result:
         images = getattr(run.dataset, "kind", None) == "image"
         raise C.ConfigError(f"metrics {list(metrics)}: nothing measured on this data ({type(run.dataset).__name__}); "
@@ -262,6 +265,20 @@ def _evaluate(run, metrics, record, reference, source, log, strict=False) -> dic
 
 
 NO_RECORD = "gankit eval --no-record (api.evaluate(..., record=False))"
+
+
+def _refuse_stale(run):
+    """A Run object opened before its folder was trained further (a notebook keeps ``run`` from
+    an earlier cell, another cell resumes the folder): its evaluation would be recorded after
+    the newer step's, as if it were the run's newest."""
+    from gankit.io import intact
+    from gankit.train.run_state import RunError
+    newer = [s for s, p in run.folder.checkpoints() if s > run.step and intact(p)]
+    if newer:
+        raise RunError(f"{run.dir} holds a checkpoint of step {max(newer)}, past this Run's step {run.step} "
+                       "(another Run object trained it since this one was opened); open the run again "
+                       f"(api.open_run) to evaluate step {max(newer)}, or measure these weights without "
+                       "recording (api.evaluate(..., record=False))")
 
 
 def _numbers(result: dict) -> str:
@@ -341,8 +358,10 @@ def record_reference(run, names: list[str] | None, log=None, keys=None) -> dict 
         kept = cache_folder("reference")
         log("the same metrics on real data for the report's reference row (measured once per data, seed and "
             + ("eval settings; kept in " + str(kept) + ")" if kept else "eval settings)"))
-    ref = cached_reference(run.dataset, run.cfg.eval, run.cfg.seed, names, data_cfg=C.to_dict(run.cfg.data),
-                           settings_dict=settings)
+    from gankit.metrics.progress import silenced
+    with silenced(log is None):
+        ref = cached_reference(run.dataset, run.cfg.eval, run.cfg.seed, names, data_cfg=C.to_dict(run.cfg.data),
+                               settings_dict=settings)
     rec = {"step": run.step, "kind": "reference", "settings": settings, "metrics": names or [], **ref}
     if code:
         rec["user_code"] = code

@@ -198,6 +198,29 @@ def _work(job: Job, metrics, tmp_root: str, i: int):
         (marks / f"ended-{i}").touch()
 
 
+def _refuse_unseen_parts(jobs, metrics):
+    """Parts a job names that were registered in an interactive session (a notebook: module
+    __main__ without a file): the workers are new processes, which cannot import them again,
+    so each would fail with "unknown dataset"."""
+    main = sys.modules.get("__main__")
+    if getattr(main, "__file__", None):     # a script: each worker imports it again
+        return
+    from gankit.registry import REGISTRIES
+    unseen = {(r.kind, e.name) for r in REGISTRIES.values() for e in r._entries.values() if e.module == "__main__"}
+    used = set()
+    for j in jobs:
+        cfg = j.resolved or {}
+        for section, kind in (("data", "dataset"), ("generator", "generator"), ("discriminator", "discriminator"),
+                              ("loss", "loss"), ("objective", "objective")):
+            used.add((kind, (cfg.get(section) or {}).get("name")))
+        used.update(("metric", m) for m in [*((cfg.get("eval") or {}).get("metrics") or []), *(metrics or [])])
+    hit = sorted(unseen & used)
+    if hit:
+        raise ConfigError(f"{', '.join(f'{k} {n!r}' for k, n in hit)}: registered in this interactive session, "
+                          "which the sweep's workers (new processes) cannot see; put the code in a module file "
+                          "and give it to each job: Job(..., imports=['my_parts.py'])")
+
+
 def _death(proc) -> str:
     code = getattr(proc, "exitcode", None)
     if code is not None and code < 0:
@@ -224,6 +247,7 @@ def run_sweep(jobs: list[Job], results_path: str | Path, workers: int = 2,
     raises SweepInterrupted."""
     for j in jobs:
         j.resolve()   # a bad source or override fails here, before any training; one config per job
+    _refuse_unseen_parts(jobs, metrics)
     path = Path(results_path)
     from gankit.io import WriteError, check_writable, lock_file, release_lock
     lock = path.with_name(path.name + ".lock")
@@ -359,7 +383,17 @@ def _blame(pending: dict, procs: dict, tmp_root: str, fail) -> None:
     if not dead:    # died before starting any run (its start-up failed): it would die again
         dead = {i: None for i in pending}
     for i, p in dead.items():
-        fail(pending.pop(i), "WorkerDied", _death(p))
+        fail(pending.pop(i), "WorkerDied", _death(p) if held else _died_starting())
+
+
+def _died_starting() -> str:
+    main = sys.modules.get("__main__")
+    script = getattr(main, "__file__", None)
+    users = script and Path(script).stem != "gankit" and getattr(getattr(main, "__spec__", None), "name",
+                                                                   "") != "gankit.__main__"
+    hint = ("; a script that calls run_sweep must call it under `if __name__ == \"__main__\":` (each worker "
+            "process starts by importing the script again)") if users else ""
+    return f"worker process died before starting any run{hint}"
 
 
 def add_parser(subparsers):

@@ -2,23 +2,36 @@
 
 On a terminal, a tqdm bar (``delay``: nothing appears before ``AFTER`` seconds); otherwise
 (a log file, a test's captured stderr) one plain line per metric, and only for metrics
-that start after ``AFTER`` seconds, so short evaluations print nothing.
+that start after ``AFTER`` seconds, so short evaluations print nothing.  Inside ``silenced``
+(a caller of the API that asked for no messages: ``log=None``) nothing at all.
 """
 from __future__ import annotations
 
 import sys
 import time
+from contextlib import contextmanager
 
 AFTER = 3.0     # seconds an evaluation runs silent
+_SILENCED = 0   # depth of silenced(); one gankit computation at a time (gankit/process_state.py)
+
+
+@contextmanager
+def silenced(on: bool = True):
+    global _SILENCED
+    _SILENCED += bool(on)
+    try:
+        yield
+    finally:
+        _SILENCED -= bool(on)
 
 
 class Progress:
-    def __init__(self, total: int, desc: str, stream=None, after: float = AFTER):
+    def __init__(self, total: int, desc: str, stream=None, after: float | None = None):
         self.stream = stream or sys.stderr
-        self.total, self.desc, self.after = total, desc, after
+        self.total, self.desc, self.after = total, desc, AFTER if after is None else after
         self.start, self.done = time.perf_counter(), 0
-        self.bar = None
-        if _isatty(self.stream):
+        self.bar, self.silent = None, _SILENCED > 0
+        if not self.silent and _isatty(self.stream):
             from tqdm import tqdm
             self.bar = tqdm(total=total, desc=desc, unit="metric", file=self.stream, delay=after,
                             leave=False, dynamic_ncols=True)
@@ -28,7 +41,7 @@ class Progress:
         if self.bar is not None:
             self.bar.set_postfix_str(name, refresh=False)
             self.bar.update(0)
-        elif time.perf_counter() - self.start >= self.after:
+        elif not self.silent and time.perf_counter() - self.start >= self.after:
             print(f"{self.desc}: {name} ({self.done + 1}/{self.total}, "
                   f"{time.perf_counter() - self.start:.0f} s)", file=self.stream, flush=True)
 

@@ -98,7 +98,7 @@ def compare_data(run_dirs: list[str | Path]) -> dict:
         done = run_progress(f, recs, Snapshots(f).newest_whole())
         runs.append({"name": name, "path": str(f.path), "step": done.step,
                      "train_time_s": done.seconds, "train_time_at_least": done.at_least,
-                     "eval_step": evals[-1]["step"] if evals else None,
+                     "eval_step": MI.final_step(evals) if evals else None,
                      "temperature": own,
                      "other_temperatures": sorted({MI.record_temperature(r) for r in elsewhere})})
         left_out = {id(r) for r in elsewhere}

@@ -165,12 +165,20 @@ def numeric_keys(records: list[dict], skip=()) -> list[str]:
     return list(seen)
 
 
+def final_step(evals: list[dict]):
+    """The newest evaluated step (by step, not by place in the file: a Run object opened before
+    a resume could append an older step's evaluation after the newer one)."""
+    steps = [r.get("step") for r in evals]
+    numbers = [s for s in steps if isinstance(s, (int, float)) and not isinstance(s, bool)]
+    return max(numbers) if numbers else steps[-1]
+
+
 def final_eval(evals: list[dict]) -> dict | None:
     """The evaluation of the newest evaluated step: its records merged in order, so a later
     ``gankit eval --metrics X`` adds (or re-measures) X and the other metrics stay shown."""
     if not evals:
         return None
-    step, out = evals[-1].get("step"), {}
+    step, out = final_step(evals), {}
     for r in evals:
         if r.get("step") == step:
             out.update(r)
@@ -182,7 +190,7 @@ def final_sources(evals: list[dict]) -> dict[str, dict]:
     are those that number was measured with (the merged record's are the last record's only)."""
     if not evals:
         return {}
-    step, out = evals[-1].get("step"), {}
+    step, out = final_step(evals), {}
     for r in evals:
         if r.get("step") == step:
             out.update(dict.fromkeys(r, r))

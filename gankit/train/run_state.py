@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import shlex
-import sys
+import warnings
 from collections import Counter, OrderedDict
 from pathlib import Path
 
@@ -292,9 +292,9 @@ class RunState:
             if was is not None and was != spec.config.name:
                 fresh.add(k)
                 if self.is_main:
-                    print(f"gankit: {where}.name is {spec.config.name!r} now, {was!r} in the checkpoint: "
-                          f"{spec.config.name} starts with fresh state ({was}'s state does not carry over)",
-                          file=sys.stderr)
+                    warnings.warn(f"{where}.name is {spec.config.name!r} now, {was!r} in the checkpoint: "
+                                  f"{spec.config.name} starts with fresh state ({was}'s state does not carry over)",
+                                  stacklevel=4)
         return fresh
 
     def _reseed_rank(self, step: int):

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import sys
+import warnings
 from dataclasses import dataclass
 
 from gankit.config import ConfigError
@@ -136,5 +136,5 @@ def resume_schedule(run, schedule) -> str:
                    f"training stops at step {steps}, before its end")
                 + " (--set train.lr_on_resume=restart starts it anew over the remaining steps)")
     if getattr(run, "is_main", True):     # one line for the run, not one per process
-        print(f"gankit: {note}", file=sys.stderr)
+        warnings.warn(note, stacklevel=3)     # a caller of the API silences it as any warning
     return note

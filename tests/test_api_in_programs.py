@@ -1,0 +1,89 @@
+"""The API as notebooks and scripts call it: an old Run object, messages a caller turned off,
+sweeps started from a script or a notebook."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import types
+import warnings
+
+import pytest
+
+from gankit import api
+from gankit.config import ConfigError
+from gankit.metrics import progress
+from gankit.report import metricinfo as MI
+from gankit.train.run_state import RunError
+
+QUIET = dict(evaluate=False, report=False, progress=False, log=None)
+
+
+def test_an_old_run_object_does_not_record_over_the_newer_step(tmp_path, tiny):
+    run = api.train("ring", out=tmp_path / "r", overrides=tiny + ["train.steps=10"], **QUIET)
+    api.train(out=tmp_path / "r", resume=True, overrides=["train.steps=20"], **QUIET)
+    with pytest.raises(RunError, match=r"checkpoint of step 20, past this Run's step 10.*record=False"):
+        api.evaluate(run, ["modes"])
+    assert not run.folder.records("eval")
+    assert "modes_covered" in api.evaluate(run, ["modes"], record=False)       # measuring is fine
+    api.evaluate(api.open_run(tmp_path / "r"), ["modes"])
+    assert [r["step"] for r in run.folder.records("eval")] == [20]
+
+
+def test_the_final_evaluation_is_the_newest_step_not_the_last_line():
+    evals = [{"step": 20, "kind": "eval", "a": 1.0}, {"step": 10, "kind": "eval", "a": 2.0},
+             {"step": 20, "kind": "eval", "b": 3.0}]
+    assert MI.final_step(evals) == 20
+    assert MI.final_eval(evals) == {"step": 20, "kind": "eval", "a": 1.0, "b": 3.0}
+    assert MI.final_sources(evals)["a"] is evals[0]
+
+
+def test_no_log_means_no_evaluation_progress(tmp_path, tiny, capsys, monkeypatch):
+    monkeypatch.setattr(progress, "AFTER", 0.0)       # every metric would print its line
+    run = api.train("ring", out=tmp_path / "r", overrides=tiny + ["train.steps=10"], **QUIET)
+    capsys.readouterr()
+    api.evaluate(run, ["modes", "jsd"], log=None)
+    assert capsys.readouterr().err == ""
+    api.evaluate(run, ["modes", "jsd"], log=print)
+    assert "evaluating step 10: jsd (2/2" in capsys.readouterr().err
+
+
+def test_the_resumed_schedule_note_is_a_warning_a_caller_can_silence(tmp_path, tiny, capsys):
+    api.train("ring", out=tmp_path / "r", overrides=tiny + ["train.steps=10", "train.lr_schedule=\"linear\"",
+                                                      "objective.lr_decay_final=1.0"],
+              **QUIET)
+    with pytest.warns(UserWarning, match="learning-rate schedule continued as planned"):
+        api.train(out=tmp_path / "r", resume=True, overrides=["train.steps=20"], **QUIET)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        api.train(out=tmp_path / "r", resume=True, overrides=["train.steps=30"], **QUIET)
+    assert "schedule" not in capsys.readouterr().err
+
+
+def test_a_sweep_of_parts_registered_in_a_notebook_is_refused(tmp_path, monkeypatch):
+    from gankit.registry import DATASETS
+    from gankit.sweep import Job, run_sweep
+
+    def notebook_ring(**kw):
+        raise AssertionError("not built: refused before")
+    notebook_ring.__module__ = "__main__"
+    DATASETS.register("nb-ring-a103")(notebook_ring)
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))     # no __file__
+    try:
+        with pytest.raises(ConfigError, match=r"dataset 'nb-ring-a103': registered in this interactive "
+                                              r"session.*imports=\['my_parts.py'\]"):
+            run_sweep([Job(label="a", source="ring", seed=0, overrides=['data.name="nb-ring-a103"'])],
+                      tmp_path / "res.jsonl", workers=1, log=lambda m: None)
+    finally:
+        DATASETS._entries.pop("nb-ring-a103", None)
+    assert not (tmp_path / "res.jsonl").exists()
+
+
+def test_a_script_without_the_main_guard_is_told_so(tmp_path):
+    script = tmp_path / "noguard.py"
+    script.write_text("from gankit.sweep import Job, run_sweep\n"
+                      "run_sweep([Job(label='a', source='ring', seed=0, overrides=['train.steps=5'])], "
+                      "'res.jsonl', workers=1)\n")
+    out = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=300, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+    assert "worker process died before starting any run; a script that calls run_sweep must call it " \
+           "under `if __name__ == \"__main__\":`" in out.stderr
