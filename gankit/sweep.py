@@ -17,6 +17,7 @@ evaluation) and, for runs with rejection sampling (objective.drs), g_alone: G's 
 """
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import shutil
@@ -132,18 +133,26 @@ def run_job(job: Job, metrics: list[str] | None = None, g_alone: bool = True, tm
     with tempfile.TemporaryDirectory(prefix="gankit-sweep-", dir=tmp_root) as tmp:
         w0 = time.perf_counter()
         run = Run.create(cfg, Path(tmp) / "run")
-        # training's CPU only: building the run (data, nets, the memory check, whose first meta
-        # forward imports torch._dynamo once per worker) would bias each worker's first job
-        t0 = time.process_time()
-        run.train(progress=False)
-        cpu = time.process_time() - t0
-        m = jsonable(run.evaluate(metrics))
-        if g_alone and C.to_dict(cfg).get("objective", {}).get("drs", False):
-            extra["g_alone"] = jsonable(run.evaluate(metrics, rejection=False))
-    return {"label": job.label, "source": job.source, "overrides": list(job.overrides), **job.tags,
-            "seed": job.seed, "config_hash": job.identity, "steps": steps, **m,
-            "metrics_asked": list(metrics) if metrics else "all", "cpu_s": cpu,
-            "wall_s": time.perf_counter() - w0, **extra}
+        try:
+            # training's CPU only: building the run (data, nets, the memory check, whose first meta
+            # forward imports torch._dynamo once per worker) would bias each worker's first job
+            t0 = time.process_time()
+            run.train(progress=False)
+            cpu = time.process_time() - t0
+            m = jsonable(run.evaluate(metrics))
+            if g_alone and C.to_dict(cfg).get("objective", {}).get("drs", False):
+                extra["g_alone"] = jsonable(run.evaluate(metrics, rejection=False))
+        finally:
+            run.close()     # the lock's descriptor now, before its folder is deleted
+    out = {"label": job.label, "source": job.source, "overrides": list(job.overrides), **job.tags,
+           "seed": job.seed, "config_hash": job.identity, "steps": steps, **m,
+           "metrics_asked": list(metrics) if metrics else "all", "cpu_s": cpu,
+           "wall_s": time.perf_counter() - w0, **extra}
+    # a Run sits in reference cycles (its trainer's callbacks, its objective's hooks): without a
+    # collection each finished job's nets and data would stay until Python's next full one
+    del run
+    gc.collect()
+    return out
 
 
 def _tmp_full(e: Exception, tmp_root: str) -> str | None:
@@ -196,6 +205,10 @@ def _work(job: Job, metrics, tmp_root: str, i: int):
         return ("error", type(e).__name__, _tmp_full(e, tmp_root) or " ".join(str(e).split()) or repr(e))
     finally:
         (marks / f"ended-{i}").touch()
+        # what outlived a job (modules, torch's state) is set aside from collection: run_job's
+        # gc.collect then scans the next job's objects alone (under 1 ms, not ~0.2 s over torch's)
+        gc.collect()
+        gc.freeze()
 
 
 def _refuse_unseen_parts(jobs, metrics):

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+import threading
 import warnings
+from collections import OrderedDict
 from pathlib import Path
 from stat import S_ISREG
+
+
+_intern = sys.intern
 
 
 def read_jsonl(path: str | Path) -> list[dict]:
@@ -22,10 +28,13 @@ class JsonlLog:
     below what was read, or rewritten in place (same size, another mtime; or the bytes before the
     point read to differ).  ``check(record)``: a warning for a record to skip, or None.  A damaged
     or skipped line is warned of once.  Callers get a new list, but the records themselves are
-    shared: never change them."""
+    shared: never change them.
+
+    A record holds about 0.87 KB of memory (a line of ~390 bytes; its keys and short strings are
+    interned, shared by every record, which halves it).  The logs a process keeps (``JsonlLogs``,
+    RunFolder's records) are bounded by the records they hold together, not by their number."""
 
     def __init__(self, path: str | Path, check=None):
-        import threading
         self.path, self.check, self._mutex = Path(path), check, threading.Lock()
         self.forget()
 
@@ -95,7 +104,8 @@ class JsonlLog:
             if not isinstance(rec, dict):
                 return None
             if not (why := self.check and self.check(rec)):
-                return rec
+                # the same keys (and "kind" values) on every line: one string each, not one per record
+                return {_intern(k): _intern(v) if type(v) is str and len(v) <= 32 else v for k, v in rec.items()}
             why = f"{self.path}: line {lineno}: {why}"
         if lineno not in self.warned:
             self.warned.add(lineno)
@@ -140,3 +150,44 @@ class JsonlLog:
             self.offset, self.seen = written
             # what this process wrote, as if read: a later append is read from its end
             self.identity, self.mtime, self.size = (st.st_dev, st.st_ino), st.st_mtime_ns, written[0]
+
+
+class JsonlLogs:
+    """The parsed logs a process keeps (path -> JsonlLog), bounded by the records they hold
+    together (``max_records``; about 0.87 KB each): the least recently read logs go first.  A log
+    above the bound alone is still read whole and kept while it is the one read last.  A log read
+    again costs nothing while it is kept; one dropped is parsed whole at its next read."""
+
+    def __init__(self, max_records: int, check=None):
+        self.max_records, self.check = max_records, check
+        self._logs: OrderedDict[str, JsonlLog] = OrderedDict()
+        self._mutex = threading.Lock()
+
+    def get(self, path: str | Path) -> JsonlLog:
+        """The log of ``path``, now the most recently used (for its other calls: keep_only, forget)."""
+        key = str(path)
+        with self._mutex:
+            if (log := self._logs.get(key)) is None:
+                log = self._logs[key] = JsonlLog(path, self.check)
+            self._logs.move_to_end(key)
+            return log
+
+    def read(self, path: str | Path) -> list[dict]:
+        """``path``'s records (JsonlLog.read), then the oldest logs dropped past the bound."""
+        out = self.get(path).read()
+        with self._mutex:
+            held = sum(len(log.records) for log in self._logs.values())
+            while held > self.max_records and len(self._logs) > 1:
+                held -= len(self._logs.popitem(last=False)[1].records)
+        return out
+
+    def __len__(self) -> int:
+        return len(self._logs)
+
+    def values(self) -> list[JsonlLog]:
+        with self._mutex:
+            return list(self._logs.values())
+
+    def clear(self):
+        with self._mutex:
+            self._logs.clear()

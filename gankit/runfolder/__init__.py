@@ -41,6 +41,7 @@ from pathlib import Path
 from gankit.io import (TMP_SUFFIX, JsonlLog, WriteError, append_jsonl, check_writable, held_here, intact,
                        is_regular, os_error_cause, save_atomic, storage_refusal, write_atomic,
                        write_failure, write_text_atomic)
+from gankit.io.jsonl import JsonlLogs
 from gankit.runfolder.checkpoint_read import CheckpointReading
 from gankit.runfolder.config_file import RECOVERED_CONFIG, read_config_file
 from gankit.runfolder.defaults import default_run_dir, gone_if_left_empty  # noqa: F401
@@ -56,15 +57,17 @@ NOT_WRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)
 RUN_ENTRIES = {"config.toml", "metrics.jsonl", "checkpoints", "samples", "report.html", LOCK_NAME,
                RECOVERED_CONFIG}
 
-_LOGS: dict[str, JsonlLog] = {}      # metrics.jsonl path -> its records, read once per process
-_LOGS_KEPT = 16
-
 
 def _step_fault(record: dict) -> str | None:
     step = record.get("step")
     if isinstance(step, int) and not isinstance(step, bool):
         return None
     return "a record without an integer step is skipped"
+
+
+# metrics.jsonl path -> its records, read once per process; a notebook reporting or comparing many
+# long runs keeps about 200,000 records (~175 MB), the least recently read runs dropped first
+_LOGS = JsonlLogs(200_000, _step_fault)
 
 
 class RunFolder(CheckpointReading, SnapshotFiles):
@@ -264,19 +267,15 @@ class RunFolder(CheckpointReading, SnapshotFiles):
 
     def _log(self) -> JsonlLog:
         """metrics.jsonl's parsed records, shared by every RunFolder of this path in the process."""
-        key = str(self.records_path)
-        if (log := _LOGS.get(key)) is None:
-            while len(_LOGS) >= _LOGS_KEPT:      # a process opening many runs (compare) keeps the newest
-                _LOGS.pop(next(iter(_LOGS)), None)
-            log = _LOGS.setdefault(key, JsonlLog(self.records_path, _step_fault))
-        return log
+        return _LOGS.get(self.records_path)
 
     def records(self, kind: str | None = None) -> list[dict]:
         """The records, oldest first (a new list; the dicts are shared within the process: read
         them, never change them); one without an integer step (a damaged or foreign line) is
         skipped with a warning, so every reader may rely on ``record["step"]``.  The file is
-        parsed once, then only what was appended (gankit.io.JsonlLog)."""
-        out = self._log().read()
+        parsed once, then only what was appended (gankit.io.JsonlLog), while the process keeps
+        it (_LOGS: the runs read last, up to 200,000 records in all)."""
+        out = _LOGS.read(self.records_path)
         return out if kind is None else [r for r in out if r.get("kind") == kind]
 
     def check_records_writable(self, hint: str = ""):

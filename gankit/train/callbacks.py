@@ -61,6 +61,10 @@ class Progress:
             self.bar.close()
             self.bar = None
 
+    # a bar left open (training diverged or failed) would push every later bar of this process
+    # a line lower, and print its frozen last state when collected
+    on_train_abort = on_train_end
+
 
 class Snapshots:
     """Fixed-noise samples (and what the report draws from the model) every ``every`` steps

@@ -162,6 +162,18 @@ class Trainer:
         return self.step % STOP_EVERY == 0 and self.step < getattr(self, "steps", self.step + 1)
 
     def fit(self, steps: int):
+        """Train up to ``steps``: callbacks' on_train_start, then per step on_log and on_step_end,
+        and on_train_end at the end or a stop; on any other way out (a divergence, an error, a
+        second Ctrl-C) on_train_abort instead, so what a callback holds open (a progress bar) is
+        closed, and the error raised."""
+        try:
+            self._fit(steps)
+        except BaseException:
+            for cb in self.callbacks:
+                getattr(cb, "on_train_abort", lambda t: None)(self)
+            raise
+
+    def _fit(self, steps: int):
         self.steps = steps
         for cb in self.callbacks:
             getattr(cb, "on_train_start", lambda t: None)(self)
