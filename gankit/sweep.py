@@ -36,6 +36,7 @@ from typing import Callable
 from gankit import config as C
 from gankit.config import ConfigError
 from gankit.identity import run_identity
+from gankit.sweep_failures import death, died_starting, refuse_unseen_parts, tmp_full
 from gankit.sweep_table import (ANY_METRICS, NOT_METRICS as _NOT_METRICS, _append, _is_num, fmt,  # noqa: F401
                                 markdown_table, mean_se, only_asked, pm, read_results, results_refused, reuse,
                                 summarise)
@@ -155,20 +156,6 @@ def run_job(job: Job, metrics: list[str] | None = None, g_alone: bool = True, tm
     return out
 
 
-def _tmp_full(e: Exception, tmp_root: str) -> str | None:
-    """A run that failed because the sweep's temporary folders (TMPDIR) filled: what to fix; None
-    for another failure.  Its run folder is deleted: the run folder's own advice would point there."""
-    from gankit.io import disk_full_cause
-    if not (disk_full_cause(e) and tmp_root in str(e)):
-        return None
-    try:
-        free = f"{shutil.disk_usage(tmp_root).free / 2**20:.1f} MB free"
-    except OSError:
-        free = "free space unknown"
-    return (f"disk full in the sweep's temporary run folders under TMPDIR={Path(tmp_root).parent} ({free}); "
-            "free some space there or point TMPDIR at a drive with room, then rerun with --resume "
-            "(TMPDIR=DIR gankit sweep ... --resume)")
-
 
 @contextmanager
 def _env(**values):
@@ -202,45 +189,13 @@ def _work(job: Job, metrics, tmp_root: str, i: int):
     try:
         return ("ok", run_job(job, metrics, tmp_root=tmp_root))
     except Exception as e:
-        return ("error", type(e).__name__, _tmp_full(e, tmp_root) or " ".join(str(e).split()) or repr(e))
+        return ("error", type(e).__name__, tmp_full(e, tmp_root) or " ".join(str(e).split()) or repr(e))
     finally:
         (marks / f"ended-{i}").touch()
         # what outlived a job (modules, torch's state) is set aside from collection: run_job's
         # gc.collect then scans the next job's objects alone (under 1 ms, not ~0.2 s over torch's)
         gc.collect()
         gc.freeze()
-
-
-def _refuse_unseen_parts(jobs, metrics):
-    """Parts a job names that were registered in an interactive session (a notebook: module
-    __main__ without a file): the workers are new processes, which cannot import them again,
-    so each would fail with "unknown dataset"."""
-    main = sys.modules.get("__main__")
-    if getattr(main, "__file__", None):     # a script: each worker imports it again
-        return
-    from gankit.registry import REGISTRIES
-    unseen = {(r.kind, e.name) for r in REGISTRIES.values() for e in r._entries.values() if e.module == "__main__"}
-    used = set()
-    for j in jobs:
-        cfg = j.resolved or {}
-        for section, kind in (("data", "dataset"), ("generator", "generator"), ("discriminator", "discriminator"),
-                              ("loss", "loss"), ("objective", "objective")):
-            used.add((kind, (cfg.get(section) or {}).get("name")))
-        used.update(("metric", m) for m in [*((cfg.get("eval") or {}).get("metrics") or []), *(metrics or [])])
-    hit = sorted(unseen & used)
-    if hit:
-        raise ConfigError(f"{', '.join(f'{k} {n!r}' for k, n in hit)}: registered in this interactive session, "
-                          "which the sweep's workers (new processes) cannot see; put the code in a module file "
-                          "and give it to each job: Job(..., imports=['my_parts.py'])")
-
-
-def _death(proc) -> str:
-    code = getattr(proc, "exitcode", None)
-    if code is not None and code < 0:
-        name = signal.Signals(-code).name if -code in signal.valid_signals() else f"signal {-code}"
-        why = "killed, likely out of memory: try fewer --workers" if -code == signal.SIGKILL else "killed"
-        return f"worker process died ({name}: {why})"
-    return "worker process died" + (f" (exit code {code})" if code is not None else " (killed? out of memory?)")
 
 
 def run_sweep(jobs: list[Job], results_path: str | Path, workers: int = 2,
@@ -260,7 +215,7 @@ def run_sweep(jobs: list[Job], results_path: str | Path, workers: int = 2,
     raises SweepInterrupted."""
     for j in jobs:
         j.resolve()   # a bad source or override fails here, before any training; one config per job
-    _refuse_unseen_parts(jobs, metrics)
+    refuse_unseen_parts(jobs, metrics)
     path = Path(results_path)
     from gankit.io import WriteError, check_writable, lock_file, release_lock
     lock = path.with_name(path.name + ".lock")
@@ -396,17 +351,7 @@ def _blame(pending: dict, procs: dict, tmp_root: str, fail) -> None:
     if not dead:    # died before starting any run (its start-up failed): it would die again
         dead = {i: None for i in pending}
     for i, p in dead.items():
-        fail(pending.pop(i), "WorkerDied", _death(p) if held else _died_starting())
-
-
-def _died_starting() -> str:
-    main = sys.modules.get("__main__")
-    script = getattr(main, "__file__", None)
-    users = script and Path(script).stem != "gankit" and getattr(getattr(main, "__spec__", None), "name",
-                                                                   "") != "gankit.__main__"
-    hint = ("; a script that calls run_sweep must call it under `if __name__ == \"__main__\":` (each worker "
-            "process starts by importing the script again)") if users else ""
-    return f"worker process died before starting any run{hint}"
+        fail(pending.pop(i), "WorkerDied", death(p) if held else died_starting())
 
 
 def add_parser(subparsers):
