@@ -306,13 +306,13 @@ def eval_settings(run, names: list[str] | None) -> dict:
 
 
 def _protocols(run) -> dict:
-    """How the metrics of this data are defined, where that changed since runs were recorded: a
-    number measured another way differs in its settings, so compare does not rank it against
-    a new one and the report's reference row is measured again."""
-    if getattr(run.dataset, "kind", None) == "text":
-        from gankit.metrics.text import TEXT_PROTOCOL
-        return {"text_protocol": TEXT_PROTOCOL}
-    return {}
+    """How the metrics are defined: the hash of gankit's code that measures them and, for text,
+    the protocol.  A number measured another way differs in its settings, so compare does not
+    rank it against a new one, a final evaluation is not reused and the reference is measured again."""
+    from gankit.metrics.reference import metrics_code
+    from gankit.metrics.text import TEXT_PROTOCOL
+    text = getattr(run.dataset, "kind", None) == "text"
+    return {"metrics_code": metrics_code(), **({"text_protocol": TEXT_PROTOCOL} if text else {})}
 
 
 def _sampling_temperature(run) -> float | None:

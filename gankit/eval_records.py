@@ -39,21 +39,19 @@ def _config_after(config: dict | None, changed) -> dict | None:
 def _resolved(config: dict) -> dict:
     """A session record's config with today's defaults for options added since it was written
     (an older run's record lacks them, and would never match); as recorded if it no longer loads."""
-    from gankit import config as C
     from gankit import trusted_imports
+    from gankit.identity import with_current_defaults
     imports = config.get("imports") if isinstance(config, dict) else None
     if isinstance(imports, list) and all(isinstance(m, str) for m in imports):   # read from disk: never run
         trusted_imports.leave_out(imports, "a session record in metrics.jsonl")
-    try:
-        return C.to_dict(C.load(config, []))
-    except Exception:
-        return config
+    return with_current_defaults(config)
 
 
 def reusable_eval(run, names, settings: dict) -> dict | None:
     """The evaluation of this very step that train.eval_every recorded, or the final one of an
     earlier session (a --resume of a finished run trains nothing), when it measured what a
-    final evaluation would measure now: the same eval settings (threads aside), no
+    final evaluation would measure now: the same eval settings (threads aside; they hold the
+    metrics code that measured it, api._protocols: an older gankit's record is measured again), no
     rejection-sampler fit after it (gankit drs, or the fit a resume makes), and the same
     settings that draw the samples in force when it was written (a resume may switch DRS or
     EMA off).  A `gankit eval` record is never the final one: it may hold some metrics only.

@@ -17,6 +17,8 @@ gankit/config/schema.py, or the parameters of a component such as an objective o
 ``("section", "key"): default`` below, with exactly the default the config resolves to (as
 ``to_dict`` writes it: a list, not a tuple).  tests/test_sweep.py checks stored identities
 still match.  A key of ``cfg[section]``, or of the config itself when the section is "".
+An entry added after runs were recorded with the option in (a release that forgot it) also goes
+in LATE_ENTRIES, so the identities those runs hold still match (run_identities).
 """
 from __future__ import annotations
 
@@ -56,7 +58,15 @@ ADDED_OPTIONS: dict[tuple[str, str], object] = {
     ("optim_d", "grad_clip"): 0.0,
     ("optim_g", "grad_clip"): 0.0,
     ("discriminator", "reps"): 1,
+    ("objective", "q_batchnorm"): False,
+    ("objective", "gumbel_hard"): True,
 }
+
+
+# entries of ADDED_OPTIONS made after runs were recorded with the option at its default in their
+# identity (between the option's commit and its entry): sweeps match those records too
+LATE_ENTRIES: tuple[tuple[str, str], ...] = (("discriminator", "reps"), ("objective", "q_batchnorm"),
+                                             ("objective", "gumbel_hard"))
 
 
 # (section, key) -> the old default, for options whose default became None ("follow the data"):
@@ -80,7 +90,24 @@ DATA_LOCATION_KEYS = ("path", "root")
 SAMPLING_KEYS = ("temperature",)
 
 
-def _resolved(cfg) -> dict:
+def with_current_defaults(config: dict) -> dict:
+    """A config dict as a gankit of any version wrote it (config.toml, a checkpoint's, a session
+    record's) resolved by this one: the options added since take today's defaults, which is how
+    the older gankit ran (ADDED_OPTIONS), so they are no difference; as given where it no longer
+    loads (a component renamed, a module left out).  Callers leave out imports they do not trust."""
+    import warnings
+
+    from gankit import config as C
+    try:
+        with warnings.catch_warnings():      # notes about the config are said where it is run
+            warnings.simplefilter("ignore")
+            return C.to_dict(C.load(config, []))
+    except Exception:
+        return config
+
+
+def _resolved(cfg, keep=()) -> dict:
+    """The config as identities hash it; ``keep``: entries of ADDED_OPTIONS left in at their default."""
     from gankit import config as C
     d = C.to_dict(cfg)   # a fresh copy either way: the pops below leave the caller's dict alone
     for (section, key), old in NONE_DEFAULTS.items():
@@ -90,7 +117,7 @@ def _resolved(cfg) -> dict:
     for (section, key), default in ADDED_OPTIONS.items():
         node = d if section == "" else d.get(section)
         # isinstance: a section may be a scalar in some configs; == keeps 0 == 0.0 as before
-        if isinstance(node, dict) and node.get(key, default) == default:
+        if isinstance(node, dict) and node.get(key, default) == default and (section, key) not in keep:
             node.pop(key, None)
     return d
 
@@ -102,6 +129,20 @@ def _hash(d) -> str:
 def run_identity(cfg) -> str:
     """16 hex digits identifying a run; ``cfg`` is a RunConfig or its resolved ``to_dict`` form."""
     return _hash(_resolved(cfg))
+
+
+def run_identities(cfg) -> list[str]:
+    """run_identity, then every other identity a recorded run of this config may hold: hashed with
+    some of the LATE_ENTRIES options it holds left in (recorded before their entries were made)."""
+    from itertools import combinations
+    d = _resolved(cfg, keep=LATE_ENTRIES)
+    held = [(s, k) for s, k in LATE_ENTRIES if isinstance(d if s == "" else d.get(s), dict)
+            and k in (d if s == "" else d[s])]
+    out = [run_identity(d)]
+    for n in range(1, len(held) + 1):
+        for keep in combinations(held, n):
+            out.append(_hash(_resolved(d, keep=keep)))
+    return list(dict.fromkeys(out))
 
 
 def model_part(cfg, legacy: bool = False, sampling: bool = False) -> dict:

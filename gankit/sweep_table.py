@@ -210,7 +210,8 @@ def reuse(jobs: list, results_path: str | Path, identify: Callable[[dict], str] 
     """(records already in results_path for these jobs (gankit.sweep.Job), relabelled as the
     job; jobs still to run).
 
-    A record is matched by its config_hash, or ``identify(record)`` for records written before
+    A record is matched by its config_hash (the job's identity, or one an older gankit gave the
+    same run: gankit.identity.run_identities), or ``identify(record)`` for records written before
     hashes were stored; the last record of an identity wins.  One that did not measure every
     metric asked now (``metrics``) is run again."""
     done = {}
@@ -225,12 +226,21 @@ def reuse(jobs: list, results_path: str | Path, identify: Callable[[dict], str] 
             done[h] = r
     found, todo = [], []
     for j in jobs:
-        h = j.identity
-        if h in done:
+        h = next((h for h in _identities(j) if h in done), None) if done else None
+        if h is not None:
             found.append({**done[h], "label": j.label})
         else:
             todo.append(j)
     return found, todo
+
+
+def _identities(job) -> list[str]:
+    """The job's identity, then those older records of the same run may hold."""
+    from gankit.identity import run_identities
+    config = getattr(job, "resolved", None)
+    if config is None and callable(getattr(job, "config", None)):
+        config = job.config()
+    return list(dict.fromkeys([job.identity, *(run_identities(config) if config is not None else [])]))
 
 
 def only_asked(record: dict, metrics) -> dict:

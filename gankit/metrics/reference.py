@@ -164,6 +164,14 @@ def _code_hash() -> str:
     return h.hexdigest()
 
 
+def metrics_code() -> str:
+    """16 hex digits of ``_code_hash``: the version of the code that measures every metric, kept
+    in each eval and reference record's settings (gankit/api.py _protocols), so numbers measured
+    by an older gankit, whose definitions may differ (reverse KL's cap, mmd2's bandwidth), are
+    told apart from this one's."""
+    return _code_hash()[:16]
+
+
 def reference_key(dataset, data_cfg: dict, settings: dict, seed: int, names: list[str] | None) -> str | None:
     """The cache key of a reference row: the dataset's class and every tensor or array it
     holds (content hashes, so a folder whose images changed gets a new row), the data and

@@ -103,7 +103,7 @@ def compare_data(run_dirs: list[str | Path]) -> dict:
                      "other_temperatures": sorted({MI.record_temperature(r) for r in elsewhere})})
         left_out = {id(r) for r in elsewhere}
         records.append([r for r in recs if id(r) not in left_out])
-        configs.append(_flatten(raw))
+        configs.append(_current(raw))
         finals.append(MI.final_eval(evals) or {})
         sources.append(MI.final_sources(evals))
     keys = MI.eval_keys([e for e in finals if e], infos)
@@ -119,13 +119,32 @@ def compare_data(run_dirs: list[str | Path]) -> dict:
                         "best": [] if apart or differ else MI.better_of(values, ki.better),
                         "settings_differ": [name for name, _ in differ], "_differ": differ})
     all_keys = sorted(set().union(*configs))
-    diff = [{"key": k, "values": [c.get(k) for c in configs]} for k in all_keys
-            if len({json.dumps(c.get(k), sort_keys=True) for c in configs}) > 1]
+    diff = [{"key": k, "values": [c.get(k) for c in configs]} for k in all_keys if _differs(k, configs)]
     note = (f"no value is marked better: the runs differ in {', '.join(apart)}, so their numbers measure "
             "different things" if apart else _settings_note(metrics))
     for m in metrics:
         del m["_differ"]
     return {"runs": runs, "metrics": metrics, "config_diff": diff, "note": note, "_records": records}
+
+
+def _current(raw: dict) -> dict:
+    """config.toml flattened, its values as this gankit resolves them, with the options added
+    since an older gankit wrote it at today's defaults, which is how it ran
+    (gankit.identity.ADDED_OPTIONS): no difference to a newer run's, nor a reason to refuse."""
+    from gankit.identity import ADDED_OPTIONS, with_current_defaults
+    given = _flatten(raw)
+    added = {f"{section}.{key}" if section else key for section, key in ADDED_OPTIONS}
+    return {k: v for k, v in _flatten(with_current_defaults(raw)).items() if k in given or k in added}
+
+
+def _differs(key: str, configs: list[dict]) -> bool:
+    """Whether the runs' values of ``key`` differ; an option whose default became None ("follow
+    the data") left unset runs as its old default written out (gankit.identity.NONE_DEFAULTS)."""
+    from gankit.identity import NONE_DEFAULTS
+    section, _, name = key.rpartition(".")
+    old = NONE_DEFAULTS.get((section, name))
+    return len({json.dumps(old if old is not None and c.get(key) is None else c.get(key), sort_keys=True)
+                for c in configs}) > 1
 
 
 # what must match for two runs' final numbers to measure the same thing
@@ -136,7 +155,7 @@ def _not_comparable(configs: list[dict]) -> list[str]:
     """The config keys that differ between the runs and change what every metric measures
     (the data, the conditions); empty when comparable."""
     keys = sorted({k for c in configs for k in c if k.startswith(SAME_FOR_METRICS)})
-    return [k for k in keys if len({json.dumps(c.get(k), sort_keys=True) for c in configs}) > 1]
+    return [k for k in keys if _differs(k, configs)]
 
 
 def _eval_settings(record: dict, config: dict, key: str, measuring: MI.Measuring) -> dict:
@@ -161,22 +180,41 @@ def _settings_apart(key: str, values: list, sources: list[dict], configs: list[d
             if v is not None]
     out = []
     for name in sorted(set().union(*seen)) if len(seen) > 1 else []:
-        shown = list(dict.fromkeys("unset" if s.get(name) is None else
-                                   json.dumps(s.get(name), sort_keys=True, ensure_ascii=False) for s in seen))
+        if name == CODE:
+            shown = list(dict.fromkeys(_code_shown(s.get(name)) for s in seen))
+        else:
+            shown = list(dict.fromkeys("unset" if s.get(name) is None else
+                                       json.dumps(s.get(name), sort_keys=True, ensure_ascii=False) for s in seen))
         if len(shown) > 1:
-            out.append((f"eval.{name}", shown))
+            out.append((name if name == CODE else f"eval.{name}", shown))
     return out
 
 
+# the setting every eval record holds: the hash of the gankit code that measured it (api._protocols)
+CODE = "metrics_code"
+
+
+def _code_shown(code) -> str:
+    return code[:8] if isinstance(code, str) and code else "unrecorded: an older gankit"
+
+
 def _settings_note(metrics: list[dict]) -> str:
-    """One clause per set of differing settings, naming the metrics left unmarked."""
+    """One clause per set of differing settings, naming the metrics left unmarked: measured by
+    another version of gankit's metrics code (their definitions may differ), or with other eval
+    settings."""
     groups: dict[str, list[str]] = {}
     for m in metrics:
         if m["_differ"] and m["better"]:           # a descriptive number is never marked anyway
-            what = ", ".join(f"{name} {' / '.join(vals)}" for name, vals in m["_differ"])
+            code = [vals for name, vals in m["_differ"] if name == CODE]
+            rest = [(name, vals) for name, vals in m["_differ"] if name != CODE]
+            settings = ", ".join(f"{name} {' / '.join(vals)}" for name, vals in rest)
+            what = " and ".join(([f"by different versions of gankit's metrics code ({' / '.join(code[0])})"]
+                                 if code else []) + ([f"with different eval settings ({settings})"] if rest else []))
             groups.setdefault(what, []).append(m["key"])
-    return "; ".join(f"{', '.join(keys)}: not marked, measured with different eval settings ({what})"
-                     for what, keys in groups.items())
+    note = "; ".join(f"{', '.join(keys)}: not marked, measured {what}" for what, keys in groups.items())
+    if any(what.startswith("by different versions") for what in groups):
+        note += " (gankit eval RUN measures a run again with this version)"
+    return note
 
 
 def _plain(v):

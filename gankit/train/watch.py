@@ -302,14 +302,21 @@ class LiveReport:
             self._write(live=False)
 
 
-def config_changes(old: dict, new: dict, prefix: str = "") -> dict:
-    """{dotted key: [old, new]} for every value that differs between two config dicts."""
+def config_changes(old: dict, new: dict) -> dict:
+    """{dotted key: [old, new]} for every value that differs between two config dicts; ``old``
+    (a checkpoint's, perhaps an older gankit's) resolved as this gankit reads it, so the options
+    added since, which ran at today's defaults, are no change (gankit.identity.ADDED_OPTIONS)."""
+    from gankit.identity import with_current_defaults
+    return _changes(with_current_defaults(old) if old else old, new, "")
+
+
+def _changes(old: dict, new: dict, prefix: str) -> dict:
     out = {}
     for k in sorted(set(old) | set(new)):
         a, b = old.get(k), new.get(k)
         key = f"{prefix}{k}"
         if isinstance(a, dict) and isinstance(b, dict):
-            out.update(config_changes(a, b, key + "."))
+            out.update(_changes(a, b, key + "."))
         elif a != b:
             out[key] = [a, b]
     return out
