@@ -36,6 +36,7 @@ from typing import Callable
 from gankit import config as C
 from gankit.config import ConfigError
 from gankit.identity import run_identity
+from gankit.metrics.reference import metrics_code
 from gankit.sweep_failures import death, died_starting, refuse_unseen_parts, tmp_full
 from gankit.sweep_table import (ANY_METRICS, NOT_METRICS as _NOT_METRICS, _append, _is_num, fmt,  # noqa: F401
                                 markdown_table, mean_se, only_asked, pm, read_results, results_refused, reuse,
@@ -147,7 +148,7 @@ def run_job(job: Job, metrics: list[str] | None = None, g_alone: bool = True, tm
             run.close()     # the lock's descriptor now, before its folder is deleted
     out = {"label": job.label, "source": job.source, "overrides": list(job.overrides), **job.tags,
            "seed": job.seed, "config_hash": job.identity, "steps": steps, **m,
-           "metrics_asked": list(metrics) if metrics else "all", "cpu_s": cpu,
+           "metrics_asked": list(metrics) if metrics else "all", "metrics_code": metrics_code(), "cpu_s": cpu,
            "wall_s": time.perf_counter() - w0, **extra}
     # a Run sits in reference cycles (its trainer's callbacks, its objective's hooks): without a
     # collection each finished job's nets and data would stay until Python's next full one

@@ -86,6 +86,9 @@ def _cmd_sweep(a) -> int | None:
         except S.SweepInterrupted as e:
             print(f"gankit: {e}", file=sys.stderr)
             return e.exit_code
+    mixed = mixed_code_note(results, a.results)
+    if mixed:
+        print(f"gankit: {mixed}", file=sys.stderr)
     md = _table(labels, results, a.seeds, failures, missing, a.results)
     print(md)
     if a.out:
@@ -104,6 +107,20 @@ def _cmd_sweep(a) -> int | None:
         return 1
     if a.table_only and len(missing) == len(jobs):
         return 1
+
+
+def mixed_code_note(results: list[dict], results_path) -> str:
+    """A table whose records were measured by different versions of gankit's metrics code (a
+    results file that outlived an upgrade: --resume reused its older lines) averages numbers
+    whose definitions may differ; say so ("" when they agree)."""
+    codes = {r.get("metrics_code") for r in results}
+    if len(codes) < 2:
+        return ""
+    old = sum(1 for r in results if r.get("metrics_code") is None)
+    return (f"the table averages runs measured by {len(codes)} versions of gankit's metrics code"
+            + (f" ({old} by an older gankit that did not record it)" if old else "")
+            + f": a metric whose definition changed between them mixes two definitions; delete the older "
+            f"lines from {results_path} and rerun with --resume to measure them again with this version")
 
 
 def _table(labels, results, seeds, failures, missing, results_path) -> str:

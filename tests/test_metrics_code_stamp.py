@@ -91,3 +91,18 @@ def test_resume_of_a_finished_run_measures_an_older_gankits_final_evaluation_aga
     # the real-data reference of an older gankit is measured again, for the report's row
     refs = RunFolder(old).records("reference")
     assert refs[-1]["settings"]["metrics_code"] == metrics_code()
+
+
+def test_a_sweep_table_of_records_from_two_metrics_codes_says_so(tmp_path, tiny):
+    """A results file that outlived an upgrade: --resume reuses its older lines beside new ones,
+    and the table would average two definitions of a metric without a word."""
+    from gankit import sweep as S
+    from gankit.metrics.reference import metrics_code
+    from gankit.sweep_cli import mixed_code_note
+    r = S.run_job(S.Job("v", "ring", tiny, 0), ["modes"], tmp_root=str(tmp_path))
+    assert r["metrics_code"] == metrics_code()
+    assert mixed_code_note([r, dict(r, seed=1)], "res.jsonl") == ""
+    old = {k: v for k, v in r.items() if k != "metrics_code"}
+    note = mixed_code_note([r, old], "res.jsonl")
+    assert "2 versions of gankit's metrics code (1 by an older gankit that did not record it)" in note
+    assert "delete the older lines from res.jsonl and rerun with --resume" in note
