@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 from gankit.metrics.base import Output, register_metric  # noqa: F401  (re-exported)
+from gankit.eval_records import eval_settings, protocols  # noqa: F401 (eval_settings re-exported)
 from gankit.process_state import holding
 from gankit.registry import DATASETS, DISCRIMINATORS, GENERATORS, LOSSES, OBJECTIVES
 from gankit.train.sampling import condition_args  # noqa: F401  (re-exported: gankit sample calls it here)
@@ -287,42 +288,6 @@ def _numbers(result: dict) -> str:
                      if not isinstance(v, (list, tuple, dict))) or "none"
 
 
-def eval_settings(run, names: list[str] | None) -> dict:
-    """An eval record's settings: the eval config, the metrics asked this time, and the sampling
-    temperature where G has one (G's samples and nll_test depend on it: the report tells the
-    run's own apart)."""
-    from gankit import config as C
-    settings = C.to_dict(run.cfg.eval) | _protocols(run) | {"metrics": list(names or [])}
-    temperature = _sampling_temperature(run)
-    if temperature is not None:
-        settings["temperature"] = temperature
-    if run.objective.rejection_sampler() is not None:    # samples kept by DRS, not G's own
-        settings["sampler"] = "drs"
-    from gankit.metrics.user_code import user_code
-    user = user_code(names, run.cfg.data.name)      # a user's metric edited since: not the same numbers
-    if user:
-        settings["user_code"] = user
-    return settings
-
-
-def _protocols(run) -> dict:
-    """How the metrics are defined: the hash of gankit's code that measures them and, for text,
-    the protocol.  A number measured another way differs in its settings, so compare does not
-    rank it against a new one, a final evaluation is not reused and the reference is measured again."""
-    from gankit.metrics.reference import metrics_code
-    from gankit.metrics.text import TEXT_PROTOCOL
-    text = getattr(run.dataset, "kind", None) == "text"
-    return {"metrics_code": metrics_code(), **({"text_protocol": TEXT_PROTOCOL} if text else {})}
-
-
-def _sampling_temperature(run) -> float | None:
-    """The temperature the evaluation's samples were drawn at: the sampling net's own (set from
-    ``generator.temperature``, e.g. by ``gankit eval --set generator.temperature=T``, or on the
-    net itself), or None for a G without one."""
-    t = getattr(run.modules.get(run.objective.sample_module), "temperature", None)
-    return float(t) if isinstance(t, (int, float)) and not isinstance(t, bool) else None
-
-
 def _tensorboard_view(run, rec: dict, temperature: float | None) -> dict:
     """The record as TensorBoard's eval/* curves take it: at another temperature than the run's
     own (config.toml's) its keys get a suffix, so the point is no step of the run's curve."""
@@ -341,7 +306,7 @@ def record_reference(run, names: list[str] | None, log=None, keys=None) -> dict 
     gained a key, e.g. c2st_gap, is measured again), bar the metrics it skipped."""
     from gankit import config as C
     from gankit.metrics.reference import cached_reference, user_code
-    settings = C.to_dict(run.cfg.eval) | _protocols(run)
+    settings = C.to_dict(run.cfg.eval) | protocols(run)
     from gankit.eval_records import same_where_read, settings_read
     read = settings_read(names)
     # one measured by other code of the user's metrics or dataset (edited since) is not this one;

@@ -51,11 +51,11 @@ def reusable_eval(run, names, settings: dict) -> dict | None:
     """The evaluation of this very step that train.eval_every recorded, or the final one of an
     earlier session (a --resume of a finished run trains nothing), when it measured what a
     final evaluation would measure now: the same eval settings (threads aside; they hold the
-    metrics code that measured it, api._protocols: an older gankit's record is measured again), no
+    metrics code that measured it, protocols: an older gankit's record is measured again), no
     rejection-sampler fit after it (gankit drs, or the fit a resume makes), and the same
     settings that draw the samples in force when it was written (a resume may switch DRS or
     EMA off).  A `gankit eval` record is never the final one: it may hold some metrics only.
-    ``settings``: the eval settings a final evaluation would record now (api.eval_settings)."""
+    ``settings``: the eval settings a final evaluation would record now (eval_settings)."""
     from gankit import config as C
     want = {k: v for k, v in settings.items() if k != "threads"}
     now = _sampling_config(C.to_dict(run.cfg))
@@ -133,3 +133,39 @@ def same_where_read(recorded, settings: dict, read: frozenset[str] | None) -> bo
     keys = {k for k in set(recorded) | set(settings) if k not in NOT_MEASURING
             and (read is None or k in read or k not in declared)}
     return all(recorded.get(k) == settings.get(k) for k in keys)
+
+
+def eval_settings(run, names: list[str] | None) -> dict:
+    """An eval record's settings: the eval config, the metrics asked this time, and the sampling
+    temperature where G has one (G's samples and nll_test depend on it: the report tells the
+    run's own apart)."""
+    from gankit import config as C
+    settings = C.to_dict(run.cfg.eval) | protocols(run) | {"metrics": list(names or [])}
+    temperature = sampling_temperature(run)
+    if temperature is not None:
+        settings["temperature"] = temperature
+    if run.objective.rejection_sampler() is not None:    # samples kept by DRS, not G's own
+        settings["sampler"] = "drs"
+    from gankit.metrics.user_code import user_code
+    user = user_code(names, run.cfg.data.name)      # a user's metric edited since: not the same numbers
+    if user:
+        settings["user_code"] = user
+    return settings
+
+
+def protocols(run) -> dict:
+    """How the metrics are defined: the hash of gankit's code that measures them and, for text,
+    the protocol.  A number measured another way differs in its settings, so compare does not
+    rank it against a new one, a final evaluation is not reused and the reference is measured again."""
+    from gankit.metrics.reference import metrics_code
+    from gankit.metrics.text import TEXT_PROTOCOL
+    text = getattr(run.dataset, "kind", None) == "text"
+    return {"metrics_code": metrics_code(), **({"text_protocol": TEXT_PROTOCOL} if text else {})}
+
+
+def sampling_temperature(run) -> float | None:
+    """The temperature the evaluation's samples were drawn at: the sampling net's own (set from
+    ``generator.temperature``, e.g. by ``gankit eval --set generator.temperature=T``, or on the
+    net itself), or None for a G without one."""
+    t = getattr(run.modules.get(run.objective.sample_module), "temperature", None)
+    return float(t) if isinstance(t, (int, float)) and not isinstance(t, bool) else None

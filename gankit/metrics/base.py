@@ -103,7 +103,7 @@ class _UserApplies:
             warnings.warn(msg, stacklevel=3)
 
 
-# recorded beside the eval settings where the data has them (gankit/api.py _protocols)
+# recorded beside the eval settings where the data has them (gankit/eval_records.py protocols)
 PROTOCOLS = ("text_protocol",)
 # the settings that are numbers of samples drawn from G (the eval message says those asked for)
 DRAWS = ("n_samples", "jsd_samples", "parzen_centres")

@@ -166,7 +166,7 @@ def _code_hash() -> str:
 
 def metrics_code() -> str:
     """16 hex digits of ``_code_hash``: the version of the code that measures every metric, kept
-    in each eval and reference record's settings (gankit/api.py _protocols), so numbers measured
+    in each eval and reference record's settings (gankit/eval_records.py protocols), so numbers measured
     by an older gankit, whose definitions may differ (reverse KL's cap, mmd2's bandwidth), are
     told apart from this one's."""
     return _code_hash()[:16]

@@ -190,7 +190,7 @@ def _settings_apart(key: str, values: list, sources: list[dict], configs: list[d
     return out
 
 
-# the setting every eval record holds: the hash of the gankit code that measured it (api._protocols)
+# the setting every eval record holds: the hash of the gankit code that measured it (gankit/eval_records.py protocols)
 CODE = "metrics_code"
 
 

@@ -175,7 +175,7 @@ class PeriodicEval:
             self._evaluate(trainer, stop=trainer.stopping_after_this_step)
 
     def _evaluate(self, trainer, stop):
-        from gankit.api import eval_settings
+        from gankit.eval_records import eval_settings
         from gankit.metrics import EvaluationStopped
         names = list(self.run.cfg.eval.metrics)
         with self.run.off_the_clock():
