@@ -10,13 +10,17 @@ from gankit.train.run import Run
 
 
 def _grads(make, x, n):
+    """The net's output and gradients: its weights' and its input's (what flows back through D
+    into G)."""
     torch.set_num_threads(n)
     torch.manual_seed(0)
     net = make()
+    if x.is_floating_point():
+        x = x.detach().requires_grad_()
     out = net(x)
     out = out[0] if isinstance(out, tuple) else out
     out.float().pow(2).mean().backward()
-    return out.detach(), [p.grad.clone() for p in net.parameters()]
+    return out.detach(), [p.grad.clone() for p in net.parameters()] + ([x.grad.clone()] if x.grad is not None else [])
 
 
 BATCH = 256
@@ -30,6 +34,9 @@ LAYERS = {    # inputs at the shapes threads.same_bits probes: (BATCH, features)
     "embedding+lstm": (lambda: nn.Sequential(nn.Embedding(500, 32), nn.LSTM(32, 64, batch_first=True)),
                        lambda: torch.randint(0, 500, (BATCH, 8))),
     "gru": (lambda: nn.GRU(16, 64, batch_first=True), lambda: torch.randn(BATCH, 8, 16)),
+    # paper-mlp's maxout D is this wide: on one CPU only the input's gradient changed with the count
+    "wide linear": (lambda: nn.Sequential(nn.Linear(240, 1200), nn.Linear(1200, 1)),
+                    lambda: torch.randn(64, 240)),
 }
 
 
@@ -47,7 +54,7 @@ def test_the_machines_verdict_on_listed_layers_is_what_1_and_2_threads_give(name
     finally:
         torch.set_num_threads(before)
     same = torch.equal(o1, o2) and all(torch.equal(a, b) for a, b in zip(g1, g2))
-    assert threads.same_bits([make()], [BATCH]) == same
+    assert threads.same_bits([make()], [len(x)]) == same
     assert torch.get_num_threads() == before
 
 
@@ -149,3 +156,23 @@ def test_switching_threads_mid_run_keeps_the_numbers(tmp_path, monkeypatch, tiny
     for name in ("G", "D"):
         for p, q in zip(a.modules[name].state_dict().values(), b.modules[name].state_dict().values()):
             assert torch.equal(p, q)
+
+
+def test_a_resume_at_another_count_says_the_run_will_differ(tmp_path, tiny, monkeypatch):
+    """On a machine where the count changes the nets' bits, a resume at another count than the
+    run's previous session cannot end with an uninterrupted run's weights: it says so."""
+    import warnings
+    over = [*tiny, "train.steps=4", "train.checkpoint_every=2"]
+    monkeypatch.setattr(threads, "same_bits", lambda modules, batches: False)
+    Run.create(C.load("ring-vanilla", over + ["train.threads=1"]), tmp_path / "r").train(progress=False).close()
+    with pytest.warns(UserWarning, match=r"this session trains with 2 threads, the run's previous one with 1: .*"
+                                         r"--set train.threads=1 keeps its count"):
+        Run.open(tmp_path / "r", ["train.steps=6", "train.threads=2"], write=True).train(progress=False).close()
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")     # the same count again: nothing to say
+        Run.open(tmp_path / "r", ["train.steps=8", "train.threads=2"], write=True).train(progress=False).close()
+    monkeypatch.setattr(threads, "same_bits", lambda modules, batches: True)
+    with warnings.catch_warnings(record=True) as said_invariant:
+        warnings.simplefilter("always")     # nets whose bits do not depend on it
+        Run.open(tmp_path / "r", ["train.steps=10", "train.threads=1"], write=True).train(progress=False).close()
+    assert not [w for w in said + said_invariant if "this session trains with" in str(w.message)]

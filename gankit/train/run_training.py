@@ -75,6 +75,11 @@ class RunTraining:
                                           cfg.batch_size // max(1, world.size))
         if load_follower is not None:
             n_threads = load_follower.initial()
+        elif self.step > 0 and self.is_main and self.device.type == "cpu":
+            said = threads.resumed_count_note(self.folder.records("session"), n_threads, world.size,
+                                              self.modules.values(), cfg.batch_size // max(1, world.size))
+            if said:
+                warnings.warn(said, stacklevel=2)
         before = threads.apply(n_threads)
         distributed.broadcast_modules(world, self.modules.values())   # same weights everywhere
         schedule = schedule_for(self.cfg, self.objective)

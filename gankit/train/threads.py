@@ -105,20 +105,24 @@ def _probe_input(m: nn.Module, batch: int, g: torch.Generator):
 
 
 def _pass(layer: nn.Module, inputs, n: int):
+    """The layer's output and every gradient it gives: its weights' and its input's (the one that
+    flows back to the layers before it, and through D into G)."""
     torch.set_num_threads(n)
     layer.zero_grad(set_to_none=True)
+    inputs = [x.detach().requires_grad_() if x.is_floating_point() else x for x in inputs]
     with torch.random.fork_rng(devices=[]):     # a recurrent layer's dropout draws the same
         torch.manual_seed(0)
         out = layer(*inputs)
     out = out[0] if isinstance(out, tuple) else out
     out.float().pow(2).mean().backward()
-    return [out.detach()] + [p.grad.clone() for p in layer.parameters() if p.grad is not None]
+    return ([out.detach()] + [p.grad.clone() for p in layer.parameters() if p.grad is not None]
+            + [x.grad.clone() for x in inputs if x.grad is not None])
 
 
 def same_bits(modules, batches) -> bool:
     """Whether each layer with weights of ``modules`` (a copy, at its own shape, in float32 on the
-    CPU) gives the same forward and backward bits with 1 and ADAPTIVE_MAX threads for each batch
-    size of ``batches`` on this machine.  Measured once per shape in a process, a few passes
+    CPU) gives the same forward and backward bits (output, weight and input gradients) with 1 and
+    ADAPTIVE_MAX threads for each batch size of ``batches`` on this machine.  Measured once per shape in a process, a few passes
     (milliseconds for the point and text presets' nets)."""
     before = torch.get_num_threads()
     try:
@@ -139,6 +143,23 @@ def same_bits(modules, batches) -> bool:
     finally:
         torch.set_num_threads(before)
     return True
+
+
+def resumed_count_note(sessions: list[dict], n: int, world_size: int, modules, batch: int) -> str | None:
+    """A resume at another thread count than the run's previous session, for nets whose bits
+    depend on the count on this machine: the run will not end with the weights it would have
+    at one count throughout (the resume's promise), so say so and how to keep the count."""
+    last = next((r for r in reversed(sessions) if isinstance(r.get("threads"), int)), None)
+    if last is None or last["threads"] == n or last.get("world_size", 1) != world_size \
+            or last.get("threads_follow_load"):
+        return None
+    modules = list(modules)
+    if thread_invariant(modules) and same_bits(modules, (batch, 2 * batch)):
+        return None
+    was = last["threads"]
+    return (f"this session trains with {n} thread{'s' * (n != 1)}, the run's previous one with {was}: on this "
+            "machine the run's nets give other last bits at another count, so the run will not be "
+            f"bit-identical to one trained at {was} throughout (--set train.threads={was} keeps its count)")
 
 
 def _cpu_ticks() -> tuple[int, int] | None:
