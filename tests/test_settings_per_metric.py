@@ -198,7 +198,8 @@ def test_a_metric_re_measured_at_a_setting_it_does_not_read_reuses_the_reference
 
 
 def test_the_reference_is_not_measured_again_for_another_thread_count(tmp_path):
-    """eval.threads changes no number; a reference recorded at another count was measured again."""
+    """eval.threads counts for no number (a few change in their last bits: docs/metrics.md); a
+    reference recorded at another count was measured again."""
     from gankit import api
     from conftest import TINY_CLI
     run = tmp_path / "r"
