@@ -273,8 +273,12 @@ def _refuse_stale(run):
     an earlier cell, another cell resumes the folder): its evaluation would be recorded after
     the newer step's, as if it were the run's newest."""
     from gankit.io import intact
+    from gankit.runfolder import WRITTEN_HERE
     from gankit.train.run_state import RunError
-    newer = [s for s, p in run.folder.checkpoints() if s > run.step and intact(p)]
+    seen = getattr(run, "checkpoints_seen", set())     # there when it was opened: skipped as unreadable
+    here = str(run.folder.path.resolve())       # a training in another process is no stale Run here
+    newer = [s for s, p in run.folder.checkpoints() if s > run.step and s not in seen
+             and (here, s) in WRITTEN_HERE and intact(p)]
     if newer:
         raise RunError(f"{run.dir} holds a checkpoint of step {max(newer)}, past this Run's step {run.step} "
                        "(another Run object trained it since this one was opened); open the run again "

@@ -14,11 +14,12 @@ PAD, UNK = 0, 1     # reserved token ids: padding, the unknown word
 
 def sample_noise(n: int, dim: int, dist: str, generator: torch.Generator,
                  device: str | torch.device = "cpu") -> torch.Tensor:
-    """z ~ N(0, I) or U(-1, 1)^dim, drawn from an explicit generator."""
+    """z ~ N(0, I) or U(-1, 1)^dim in float32 (whatever torch's default dtype), drawn from an
+    explicit generator."""
     if dist == "normal":
-        z = torch.randn(n, dim, generator=generator, device=generator.device)
+        z = torch.randn(n, dim, generator=generator, device=generator.device, dtype=torch.float32)
     elif dist == "uniform":
-        z = 2 * torch.rand(n, dim, generator=generator, device=generator.device) - 1
+        z = 2 * torch.rand(n, dim, generator=generator, device=generator.device, dtype=torch.float32) - 1
     else:
         raise ValueError(f"noise.dist: unknown prior {dist!r}; valid choices: normal, uniform")
     return z.to(device)

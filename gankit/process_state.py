@@ -9,14 +9,17 @@ depend on the other's timing), and a caller's ``torch.set_default_dtype(torch.fl
 would build float64 nets and draw other noise.
 
 ``held`` makes each gankit computation (building or opening a Run, training, evaluating,
-sampling) the process's only one while it runs: another thread's waits, and says so once;
-the same thread may nest them.  Inside, the default dtype is float32, the caller's put back
+an API call) the process's only one while it runs: another thread's waits, and says so once;
+the same thread may nest them.  Run.sample is not held (it draws from explicit generators, in
+float32): a user's metric may sample from its own threads during an evaluation.  A child
+forked meanwhile starts with a lock of its own.  Inside, the default dtype is float32, the caller's put back
 after.  What gankit cannot guard: a thread that draws from torch's generator itself while a
 gankit computation runs in another (docs/reliability.md).
 """
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import threading
 from contextlib import contextmanager
@@ -24,6 +27,16 @@ from contextlib import contextmanager
 import torch
 
 _LOCK = threading.RLock()
+
+
+def _fresh_lock():
+    """A child forked while a thread held the lock has no such thread: it starts with its own."""
+    global _LOCK
+    _LOCK = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_fresh_lock)
 
 WAITING = ("gankit: waiting for the gankit computation in another thread to end (torch's random "
            "generator and default dtype are shared by the whole process: two at once would change "
@@ -60,12 +73,19 @@ def holding(fn):
     return inner
 
 
+@contextmanager
+def gradients_on():
+    """Gradients on even when the caller turned them off (``torch.no_grad``,
+    ``torch.inference_mode``: serving code often runs under one): what gankit builds or loads here
+    is an ordinary tensor, and what it trains can differentiate."""
+    with torch.inference_mode(False), torch.enable_grad():
+        yield
+
+
 def trainable(fn):
-    """``fn`` runs ``held``, with gradients on even when the caller turned them off
-    (``torch.no_grad``, ``torch.inference_mode``: serving code often runs under one), so the
-    nets it builds are ordinary tensors and training can differentiate."""
+    """``fn`` runs ``held``, with ``gradients_on``."""
     @functools.wraps(fn)
     def inner(*args, **kwargs):
-        with held(), torch.inference_mode(False), torch.enable_grad():
+        with held(), gradients_on():
             return fn(*args, **kwargs)
     return inner

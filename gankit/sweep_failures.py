@@ -31,18 +31,21 @@ def refuse_unseen_parts(jobs, metrics):
     """Parts a job names that were registered in an interactive session (a notebook: module
     __main__ without a file): the workers are new processes, which cannot import them again,
     so each would fail with "unknown dataset"."""
-    main = sys.modules.get("__main__")
-    if getattr(main, "__file__", None):     # a script: each worker imports it again
+    if _script():     # a script: each worker imports it again
         return
     from gankit.registry import REGISTRIES
     unseen = {(r.kind, e.name) for r in REGISTRIES.values() for e in r._entries.values() if e.module == "__main__"}
     used = set()
     for j in jobs:
+        if j.imports:       # the job's own modules register its parts in each worker
+            continue
         cfg = j.resolved or {}
         for section, kind in (("data", "dataset"), ("generator", "generator"), ("discriminator", "discriminator"),
                               ("loss", "loss"), ("objective", "objective")):
             used.add((kind, (cfg.get(section) or {}).get("name")))
-        used.update(("metric", m) for m in [*((cfg.get("eval") or {}).get("metrics") or []), *(metrics or [])])
+        asked = [*((cfg.get("eval") or {}).get("metrics") or []), *(metrics or [])]
+        # none asked: every metric that applies, a session's own among them
+        used.update(("metric", m) for m in asked) if asked else used.update(k for k in unseen if k[0] == "metric")
     hit = sorted(unseen & used)
     if hit:
         raise ConfigError(f"{', '.join(f'{k} {n!r}' for k, n in hit)}: registered in this interactive session, "
@@ -59,9 +62,16 @@ def death(proc) -> str:
     return "worker process died" + (f" (exit code {code})" if code is not None else " (killed? out of memory?)")
 
 
+def _script() -> str | None:
+    """The file of the program's main module, which each spawned worker imports again; None for an
+    interactive session, a notebook, ``python -c`` or a program read from stdin ("<stdin>")."""
+    script = getattr(sys.modules.get("__main__"), "__file__", None)
+    return script if script and not str(script).startswith("<") else None
+
+
 def died_starting() -> str:
     main = sys.modules.get("__main__")
-    script = getattr(main, "__file__", None)
+    script = _script()
     users = script and Path(script).stem != "gankit" and getattr(getattr(main, "__spec__", None), "name",
                                                                    "") != "gankit.__main__"
     hint = ("; a script that calls run_sweep must call it under `if __name__ == \"__main__\":` (each worker "

@@ -87,3 +87,45 @@ def test_a_script_without_the_main_guard_is_told_so(tmp_path):
                          timeout=300, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
     assert "worker process died before starting any run; a script that calls run_sweep must call it " \
            "under `if __name__ == \"__main__\":`" in out.stderr
+
+
+def _damaged_copy(folder, step_from: int, step_to: int):
+    """A checkpoint that is a whole zip (``intact``) whose pickle does not load."""
+    import zipfile
+    src = folder / "checkpoints" / f"step_{step_from:08d}.pt"
+    with zipfile.ZipFile(src) as z, zipfile.ZipFile(folder / "checkpoints" / f"step_{step_to:08d}.pt", "w") as out:
+        for n in z.namelist():
+            d = z.read(n)
+            out.writestr(n, b"\x00garbage" + d[8:] if n.endswith("data.pkl") else d)
+
+
+def test_a_newest_checkpoint_that_does_not_load_leaves_the_older_one_evaluable(tmp_path, tiny):
+    """It is skipped with a warning when the run is opened; it is no other Run's progress."""
+    api.train("ring", out=tmp_path / "r", overrides=tiny + ["train.steps=10", "train.checkpoint_every=5"], **QUIET)
+    _damaged_copy(tmp_path / "r", 10, 15)
+    with pytest.warns(UserWarning, match="step_00000015.pt"):
+        run = api.open_run(tmp_path / "r")
+    assert run.step == 10
+    api.evaluate(run, ["modes"])
+    assert [r["step"] for r in run.folder.records("eval")] == [10]
+
+
+def test_a_sweep_whose_jobs_import_their_parts_is_not_refused(tmp_path, monkeypatch):
+    from gankit.registry import DATASETS
+    from gankit.sweep_failures import refuse_unseen_parts
+    from gankit.sweep import Job
+
+    def notebook_ring(**kw):
+        raise AssertionError("not built")
+    notebook_ring.__module__ = "__main__"
+    DATASETS.register("nb-ring-a108")(notebook_ring)
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
+    try:
+        job = Job(label="a", source="ring", seed=0, overrides=['data.name="nb-ring-a108"'], imports=["parts.py"])
+        job.resolved = {"data": {"name": "nb-ring-a108"}}
+        refuse_unseen_parts([job], None)          # its module registers the dataset in each worker
+        job.imports = []
+        with pytest.raises(ConfigError, match="nb-ring-a108"):
+            refuse_unseen_parts([job], None)
+    finally:
+        DATASETS._entries.pop("nb-ring-a108", None)

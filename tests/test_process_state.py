@@ -93,3 +93,61 @@ def test_a_handler_set_outside_python_is_left_in_place(monkeypatch):
         assert signal.SIGTERM not in stop.saved and signal.SIGINT in stop.saved
     assert signal.SIGTERM not in installed
     assert real(signal.SIGINT) is before
+
+
+def test_a_metric_may_sample_from_its_own_threads(tmp_path):
+    """A user's metric that draws its samples in worker threads during an evaluation: the
+    evaluation holds the process's gankit lock, and sampling does not wait for it (it hung:
+    run in a process of its own, so a hang fails this test and no other)."""
+    import subprocess
+    import sys
+    (tmp_path / "parts.py").write_text(
+        "from concurrent.futures import ThreadPoolExecutor\n"
+        "from gankit.metrics.base import Output, register_metric\n"
+        "@register_metric('par_mean', applies=lambda ds: ds.kind == 'points', help='drawn in threads',\n"
+        "                 outputs={'par_mean': Output('mean', 'lower')}, default=False, reads=('n_samples',))\n"
+        "def par_mean(ctx):\n"
+        "    with ThreadPoolExecutor(2) as ex:\n"
+        "        a, b = ex.map(lambda s: ctx.generate(50, s), ['samples', 'jsd'])\n"
+        "    return {'par_mean': float(a.mean() + b.mean())}\n")
+    _train(tmp_path / "r")
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import parts; from gankit import api; "
+            "print(api.evaluate(sys.argv[2], ['par_mean'], record=False)['par_mean'])")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path), str(tmp_path / "r")], capture_output=True,
+                         text=True, timeout=120, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert float(out.stdout.split()[-1]) == float(out.stdout.split()[-1])     # a number, not NaN
+
+
+def test_a_child_forked_while_gankit_works_in_a_thread_has_its_own_lock(tmp_path):
+    import multiprocessing as mp
+    ref = _train(tmp_path / "r")
+    want = api.sample(ref, 5, seed=3)
+    started, release = threading.Event(), threading.Event()
+
+    def holder():
+        from gankit.process_state import held
+        with held():
+            started.set()
+            release.wait(60)
+    t = threading.Thread(target=holder)
+    t.start()
+    started.wait(60)
+    try:
+        with mp.get_context("fork").Pool(1) as pool:
+            got = pool.apply_async(api.sample, (str(tmp_path / "r"), 5, 3)).get(timeout=60)
+    finally:
+        release.set()
+        t.join()
+    assert torch.equal(got, want)
+
+
+def test_resume_and_evaluation_under_a_callers_grad_mode(tmp_path):
+    _train(tmp_path / "r")
+    with torch.inference_mode():
+        run = api.train(out=tmp_path / "r", resume=True, overrides=["train.steps=60"], evaluate=False,
+                        report=False, progress=False, log=None)
+    assert run.step == 60
+    with torch.no_grad():
+        out = api.evaluate(run, ["c2st", "modes"], record=False)
+    assert 0.0 <= out["c2st_acc"] <= 1.0

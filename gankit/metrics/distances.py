@@ -128,18 +128,20 @@ def c2st(x, y, seed: int = 0, steps: int = 500, hidden: int = 64) -> dict:
     yte = torch.cat([torch.zeros(n - h), torch.ones(n - h)])
     mu, sd = xtr.mean(0), xtr.std(0).clamp_min(1e-6)    # scale-free: the same test at any scale
     xtr, xte = (xtr - mu) / sd, (xte - mu) / sd
-    with torch.random.fork_rng(devices=[]):    # the init draws from the seed, not the caller's stream
-        torch.manual_seed(seed)
-        net = torch.nn.Sequential(torch.nn.Linear(xtr.shape[1], hidden), torch.nn.ReLU(),
-                                  torch.nn.Linear(hidden, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, 1))
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    bs = min(256, len(xtr))
-    for _ in range(steps):
-        i = torch.randint(0, len(xtr), (bs,), generator=g)
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(net(xtr[i]).squeeze(1), ytr[i])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    from gankit.process_state import gradients_on
+    with gradients_on():     # the classifier trains also under a caller's torch.no_grad
+        with torch.random.fork_rng(devices=[]):    # the init draws from the seed, not the caller's stream
+            torch.manual_seed(seed)
+            net = torch.nn.Sequential(torch.nn.Linear(xtr.shape[1], hidden), torch.nn.ReLU(),
+                                      torch.nn.Linear(hidden, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, 1))
+        opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+        bs = min(256, len(xtr))
+        for _ in range(steps):
+            i = torch.randint(0, len(xtr), (bs,), generator=g)
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(net(xtr[i]).squeeze(1), ytr[i])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
     with torch.no_grad():
         acc = float(((net(xte).squeeze(1) > 0).float() == yte).float().mean())
     n_te = len(yte)

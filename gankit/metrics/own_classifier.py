@@ -64,7 +64,8 @@ def train_classifier(x, y, n_classes: int, steps: int | None = None, seed: int =
     400 steps make that another classifier (held-out accuracy 0.9778 at 1 thread, 0.9722 at 2),
     so cas and a cached classifier would depend on eval.threads, torchrun or the machine's load.
     It costs 1.6-1.9x the time of two threads on a 2-core machine (docs/metrics.md)."""
-    with one_thread():
+    from gankit.process_state import gradients_on
+    with one_thread(), gradients_on():     # also under a caller's torch.no_grad
         return _train(x, y, n_classes, steps, seed)
 
 

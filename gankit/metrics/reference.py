@@ -164,12 +164,18 @@ def _code_hash() -> str:
     return h.hexdigest()
 
 
+_METRICS_CODE: list[str] = []
+
+
 def metrics_code() -> str:
     """16 hex digits of ``_code_hash``: the version of the code that measures every metric, kept
     in each eval and reference record's settings (gankit/eval_records.py protocols), so numbers measured
     by an older gankit, whose definitions may differ (reverse KL's cap, mmd2's bandwidth), are
-    told apart from this one's."""
-    return _code_hash()[:16]
+    told apart from this one's.  Hashed once per process: the code that runs is the code loaded
+    (a source tree updated during a long training does not change what measures its evaluations)."""
+    if not _METRICS_CODE:
+        _METRICS_CODE.append(_code_hash()[:16])
+    return _METRICS_CODE[0]
 
 
 def reference_key(dataset, data_cfg: dict, settings: dict, seed: int, names: list[str] | None) -> str | None:

@@ -68,6 +68,10 @@ def _step_fault(record: dict) -> str | None:
 # metrics.jsonl path -> its records, read once per process; a notebook reporting or comparing many
 # long runs keeps about 200,000 records (~175 MB), the least recently read runs dropped first
 _LOGS = JsonlLogs(200_000, _step_fault)
+# (folder, step) of each checkpoint this process wrote: a Run object that a newer one of these
+# passed is stale (another Run object of this process trained the folder since it was opened);
+# one another process writes (a training beside a reader) is not this process's to refuse
+WRITTEN_HERE: set[tuple[str, int]] = set()
 
 
 class RunFolder(CheckpointReading, SnapshotFiles):
@@ -334,6 +338,7 @@ class RunFolder(CheckpointReading, SnapshotFiles):
             return f"; the previous checkpoint {prev[-1]} is kept" if prev else ""
         with self._writing(str(target), kept):
             path = save_atomic(state, target)
+        WRITTEN_HERE.add((str(self.path.resolve()), step))
         older = []
         for s, p in self.checkpoints():
             if s < step:

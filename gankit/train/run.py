@@ -31,7 +31,7 @@ from gankit.data import absolute_data_location, build_dataset, build_run_dataset
 from gankit.data.scaling import point_scaler
 from gankit.identity import run_identity
 from gankit.ops import sample_noise
-from gankit.process_state import holding, trainable
+from gankit.process_state import trainable
 from gankit.registry import OBJECTIVES
 from gankit.runfolder import RunFolder
 from gankit.train.build import build_loss, build_net, build_nets, build_optimizer
@@ -221,7 +221,7 @@ class Run(RunTraining, RunSampling, RunEvaluation, RunState):
 
     # ---------------------------------------------------------------- life cycle
     @classmethod
-    @holding
+    @trainable
     def create(cls, cfg: RunConfig, run_dir: str | Path) -> "Run":
         folder = RunFolder(run_dir)
         refuse_trained(folder, run_dir)
@@ -251,7 +251,7 @@ class Run(RunTraining, RunSampling, RunEvaluation, RunState):
             ds = run.dataset
             notes = getattr(ds, "creation_notes", None) or getattr(getattr(ds, "base", None), "creation_notes", ())
             for note in notes:         # about the data: once, when the run is made
-                warnings.warn(note, stacklevel=2)
+                warnings.warn(note, stacklevel=3)    # the caller's line, past the @trainable wrapper
         if run.world.parallel:   # rank 0's folder (a default name has the clock in it)
             run.folder = folder = RunFolder(distributed.agree(run.world, str(run_dir)))
             refuse_trained(folder, folder.path)
@@ -262,7 +262,7 @@ class Run(RunTraining, RunSampling, RunEvaluation, RunState):
         return run
 
     @classmethod
-    @holding
+    @trainable    # a checkpoint loaded under the caller's inference_mode would be no training state
     def open(cls, run_dir: str | Path, overrides: list[str] | None = None,
              load: bool = True, write: bool = False) -> "Run":
         """Reopen a run folder from its config.toml (+ overrides) and latest checkpoint.
@@ -281,7 +281,7 @@ class Run(RunTraining, RunSampling, RunEvaluation, RunState):
         if not asked and cfg.train.device.startswith("cuda") and not torch.cuda.is_available():
             # a run trained on a GPU, opened on a machine without one: evaluate and sample on the CPU
             warnings.warn(f"{run_dir} was trained on {cfg.train.device}; CUDA is not available here, "
-                          "so it is opened on the CPU", stacklevel=2)
+                          "so it is opened on the CPU", stacklevel=3)
             device = "cpu"
         # built here: data missing from where config.toml says, the error says how to give their new place
         world = distributed.setup(resolve_device(device or cfg.train.device))   # the Run's own (idempotent)
@@ -295,6 +295,10 @@ class Run(RunTraining, RunSampling, RunEvaluation, RunState):
         return run
 
     def _open(self, load: bool, write: bool, overrides):
+        # the checkpoints there when this Run read the folder: one written after them is another
+        # Run's progress (run_checks.refuse_moved_on); one there already, newer than the step loaded,
+        # was skipped as unreadable
+        self.checkpoints_seen = {s for s, _ in self.folder.checkpoints()}
         if writer_decides(self, load, write) == "load":
             stored = C.to_dict(C.load(self.folder.read_config(), [])) if overrides else None
             state, _ = self.folder.load_checkpoint(C.to_dict(self.cfg), stored)   # on the CPU; load_state_dict moves
@@ -303,7 +307,7 @@ class Run(RunTraining, RunSampling, RunEvaluation, RunState):
             note = None if write else unfitted_note(self.objective, self.step, self.cfg.train.steps, self.folder.path)
             if note:
                 from gankit.train.objective import UnfittedState
-                warnings.warn(UnfittedState(note), stacklevel=3)
+                warnings.warn(UnfittedState(note), stacklevel=4)
         if write:
             refuse_going_back(self)         # every rank loaded the same step: the same answer
             if overrides and self.is_main:    # what this session's settings add, not config.toml's own

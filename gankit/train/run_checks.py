@@ -84,7 +84,8 @@ def refuse_moved_on(run):
     """The folder's lock is per process: another Run of this folder in this process may have
     trained it since ``run`` loaded its state; going on would cut its records and checkpoints."""
     from gankit.io import intact     # a damaged newer file is no one's progress
-    newest = max((s for s, p in run.folder.checkpoints() if intact(p)), default=0)
+    seen = getattr(run, "checkpoints_seen", set())     # there when it was opened: skipped as unreadable
+    newest = max((s for s, p in run.folder.checkpoints() if s not in seen and intact(p)), default=0)
     if newest > run.step:
         raise RunError(f"{run.dir} holds a checkpoint of step {newest}, past this Run's step "
                        f"{run.step} (another Run object trained it since this one was opened); "

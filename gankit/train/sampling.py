@@ -14,7 +14,6 @@ import torch
 from gankit import config as C
 from gankit import seeds
 from gankit.ops import sample_noise
-from gankit.process_state import holding
 
 
 def whole_number(v) -> int | None:
@@ -78,7 +77,6 @@ class RunSampling:
         return self._to_data(out)
 
     @torch.no_grad()
-    @holding
     def sample(self, n: int, seed: int | None = None, batch: int = 10000, y: torch.Tensor | None = None,
                c: torch.Tensor | None = None, rejection: bool = True):
         """(samples, classes): n samples from G, fixed noise unless a seed is given.
