@@ -10,10 +10,10 @@ would build float64 nets and draw other noise.
 
 ``held`` makes each gankit computation (building or opening a Run, training, evaluating,
 an API call) the process's only one while it runs: another thread's waits, and says so once;
-the same thread may nest them.  Run.sample is not held (it draws from explicit generators, in
-float32): a user's metric may sample from its own threads during an evaluation.  A child
-forked meanwhile starts with a lock of its own.  Inside, the default dtype is float32, the caller's put back
-after.  What gankit cannot guard: a thread that draws from torch's generator itself while a
+the same thread may nest them.  Inside, the default dtype is float32, the caller's put back
+after.  Run.sample is not held (it draws from explicit generators, in float32): a user's metric
+may sample from its own threads during an evaluation.  A child forked meanwhile starts with a
+lock of its own.  What gankit cannot guard: a thread that draws from torch's generator itself while a
 gankit computation runs in another (docs/reliability.md).
 """
 from __future__ import annotations

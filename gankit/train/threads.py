@@ -122,8 +122,8 @@ def _pass(layer: nn.Module, inputs, n: int):
 def same_bits(modules, batches) -> bool:
     """Whether each layer with weights of ``modules`` (a copy, at its own shape, in float32 on the
     CPU) gives the same forward and backward bits (output, weight and input gradients) with 1 and
-    ADAPTIVE_MAX threads for each batch size of ``batches`` on this machine.  Measured once per shape in a process, a few passes
-    (milliseconds for the point and text presets' nets)."""
+    ADAPTIVE_MAX threads for each batch size of ``batches`` on this machine.  Measured once per
+    shape in a process, a few passes (milliseconds for the point and text presets' nets)."""
     before = torch.get_num_threads()
     try:
         for module in modules:
