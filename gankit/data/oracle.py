@@ -128,15 +128,21 @@ def _oracle_data(vocab: int, seq_len: int, hidden: int, n_train: int, n_test: in
     key = f"oracle-v2-{vocab}-{seq_len}-{hidden}-{n_train}-{n_test}-{seed}"
     folder = cache_folder()
     path = None if folder is None else folder / f"{key}.pt"
-    x = None if path is None else _cached_samples(path, key, (n_train + n_test, seq_len), vocab)
-    if x is None:
+    shape = (n_train + n_test, seq_len)
+    x = None if path is None else _cached_samples(path, key, shape, vocab)
+    if x is None and path is None:
         x = oracle.generate(n_train + n_test, seq_len, g)
-        if path is not None:
-            try:
-                save_atomic({"format": ORACLE_CACHE_FORMAT, "samples": x,
-                             "sha256": _samples_digest(key, x)}, path)
-            except OSError:
-                pass   # a read-only home: no cache, same data
+    elif x is None:
+        from gankit.io.locks import computing
+        with computing(path, "the oracle's samples") as waited:
+            x = _cached_samples(path, key, shape, vocab) if waited else None
+            if x is None:
+                x = oracle.generate(n_train + n_test, seq_len, g)
+                try:
+                    save_atomic({"format": ORACLE_CACHE_FORMAT, "samples": x,
+                                 "sha256": _samples_digest(key, x)}, path)
+                except OSError:
+                    pass   # a read-only home: no cache, same data
     return oracle, x[:n_train], x[n_train:]
 
 

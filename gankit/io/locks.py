@@ -1,8 +1,11 @@
-"""One writer per run folder: an flock on its lock file, taken once per process."""
+"""One writer per run folder: an flock on its lock file, taken once per process; and one
+process at a time computing a cache file (``computing``)."""
 from __future__ import annotations
 
 import fcntl
 import os
+import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from gankit.io.files import open_in_place
@@ -93,3 +96,47 @@ def lock_location(key: Path) -> str | None:
         return os.readlink(f"/proc/self/fd/{held[0]}")     # Linux; elsewhere nothing to follow
     except OSError:
         return None
+
+
+@contextmanager
+def computing(path: Path, what: str):
+    """Held while this process computes the cache file ``path`` (a trained classifier, a
+    reference row, features): another process about to compute the same file waits for this
+    one, and the block's value (True) tells it to read what was written instead of computing it
+    a second time (two sweep workers evaluating on the same data; the test suite's workers).
+    The lock file is the cache's locks/<folder>-<name>.lock, left there (removing it would let a
+    third process lock a file the second no longer sees), so the cache folders hold only their
+    entries.  Where no lock can be taken (no cache folder, read-only, no flock), each process
+    computes as before: the cache only saves time."""
+    from gankit.io import cache_folder
+    fd = None
+    try:
+        folder = cache_folder("locks")
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd = open_in_place(folder / f"{Path(path).parent.name}-{Path(path).name}.lock",
+                               os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        pass
+    waited = False
+    if fd is not None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                print(f"gankit: waiting for another process computing {what} (cache file {path})",
+                      file=sys.stderr, flush=True)
+            except (OSError, ValueError, AttributeError):   # no stderr to say it on
+                pass
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                waited = True
+            except OSError:
+                pass
+        except OSError:
+            pass
+    try:
+        yield waited
+    finally:
+        if fd is not None:
+            os.close(fd)             # closing drops the flock

@@ -148,24 +148,42 @@ def feature_cache(key_parts: list[str], make, names=("features", "probs"),
     key = hashlib.sha1("\x00".join(key_parts).encode()).hexdigest()
     folder = cache_dir()
     path = None if folder is None else folder / f"{key}.npz"
-    if path is not None and path.is_file():
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                missing = [n for n in names if n not in z.files]
-                out = {} if missing else {n: z[n] for n in names}
-                fault = f"lacks {missing}" if missing else _fault(key, z, out, widths)
-                if fault is None:
-                    return out
-            warnings.warn(f"feature cache {path} {fault}; recomputing", stacklevel=2)
-        except Exception as e:   # truncated, corrupt, or a pickle: never trusted
-            warnings.warn(f"feature cache {path} is damaged ({type(e).__name__}); recomputing", stacklevel=2)
-    out = {n: np.asarray(v, dtype=np.float32) for n, v in make().items()}
-    if path is None:
+    out = None if path is None else _read_cached(path, key, names, widths)
+    if out is not None:
         return out
+    if path is None:
+        return {n: np.asarray(v, dtype=np.float32) for n, v in make().items()}
+    from gankit.io.locks import computing
+    with computing(path, "features") as waited:
+        out = _read_cached(path, key, names, widths) if waited else None
+        return out if out is not None else _computed(path, key, make, names)
+
+
+def _read_cached(path: Path, key: str, names, widths) -> dict[str, np.ndarray] | None:
+    """The arrays ``names`` of the cache file ``path``; None where it is missing, or (with a
+    warning) damaged or not what the key asks for."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            missing = [n for n in names if n not in z.files]
+            out = {} if missing else {n: z[n] for n in names}
+            fault = f"lacks {missing}" if missing else _fault(key, z, out, widths)
+            if fault is None:
+                return out
+        warnings.warn(f"feature cache {path} {fault}; recomputing", stacklevel=3)
+    except Exception as e:   # truncated, corrupt, or a pickle: never trusted
+        warnings.warn(f"feature cache {path} is damaged ({type(e).__name__}); recomputing", stacklevel=3)
+    return None
+
+
+def _computed(path: Path, key: str, make, names) -> dict[str, np.ndarray]:
+    """``make()``'s arrays as float32, saved at ``path`` with their digest."""
+    out = {n: np.asarray(v, dtype=np.float32) for n, v in make().items()}
     from gankit.io import write_atomic
     digest = np.array(_digest(key, {n: out[n] for n in names if n in out}))
     try:   # a failed write (a full disk) leaves no temp file behind to keep it full
         write_atomic(path, lambda f: np.savez(f, **out, **{DIGEST: digest}))
     except OSError as e:
-        warnings.warn(f"cannot write the feature cache {path}: {e}", stacklevel=2)
+        warnings.warn(f"cannot write the feature cache {path}: {e}", stacklevel=3)
     return out

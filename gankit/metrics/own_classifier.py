@@ -151,8 +151,7 @@ def dataset_classifier(ds):
     if not has_classifier(ds):
         raise ConfigError("this image data has no labels, so no classifier can be trained on it; "
                           "put each class in its own sub-folder")
-    from safetensors.torch import save_file
-    from gankit.io import cache_folder, write_atomic
+    from gankit.io import cache_folder
     from gankit.metrics.feature_nets import tensor_hash
     x, y = ds.split("train"), ds.split_labels("train")
     n_classes = int(ds.n_classes or int(y.max()) + 1)
@@ -164,6 +163,18 @@ def dataset_classifier(ds):
         net = _load_cached(path, name, arch)
         if net is not None:
             return net
+    if path is None:
+        return _trained(ds, x, y, n_classes, name, arch, None)
+    from gankit.io.locks import computing
+    with computing(path, "this data's classifier") as waited:
+        net = _load_cached(path, name, arch) if waited and path.is_file() else None
+        return net if net is not None else _trained(ds, x, y, n_classes, name, arch, path)
+
+
+def _trained(ds, x, y, n_classes: int, name: str, arch: dict, path):
+    """A classifier trained on (x, y), its held-out accuracy in its meta; saved at ``path``."""
+    from safetensors.torch import save_file
+    from gankit.io import write_atomic
     net = train_classifier(x, y, n_classes)
     held, hy = getattr(ds, "heldout", None), ds.split_labels("heldout")
     acc = accuracy(net, ds.split("heldout"), hy) if held is not None and hy is not None else float("nan")

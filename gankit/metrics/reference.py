@@ -270,24 +270,39 @@ def cached_reference(dataset, settings, seed: int, names: list[str] | None, *, d
     if key is None:
         return jsonable(evaluate_reference(dataset, settings, seed, names))
     path = folder / f"{key}.json"
-    digest = path.with_suffix(".sha1")
-    if path.is_file():
+    row = _read_row(path)
+    if row is not None:
+        return row
+    from gankit.io.locks import computing
+    with computing(path, "the data's reference row") as waited:
+        row = _read_row(path) if waited else None
+        if row is not None:
+            return row
+        row = jsonable(evaluate_reference(dataset, settings, seed, names))
         try:
-            text = path.read_text(encoding="utf-8")
-            row = json.loads(text)
-            fault = _row_fault(row)
-            if fault is None and (not digest.is_file() or digest.read_text(encoding="utf-8").strip() != _sha1(text)):
-                fault = "does not match its digest (edited, cut short or written without one)"
-            if fault is None:
-                return row
-            warnings.warn(f"reference cache {path} {fault}; measuring again", stacklevel=2)
-        except (OSError, ValueError, UnicodeDecodeError) as e:
-            warnings.warn(f"reference cache {path} is damaged ({type(e).__name__}); measuring again", stacklevel=2)
-    row = jsonable(evaluate_reference(dataset, settings, seed, names))
+            text = json.dumps(row)
+            write_text_atomic(path, text)
+            write_text_atomic(path.with_suffix(".sha1"), _sha1(text))
+        except OSError as e:
+            warnings.warn(f"cannot write the reference cache {path}: {e}", stacklevel=2)
+        return row
+
+
+def _read_row(path: Path) -> dict | None:
+    """The reference row cached at ``path`` (its digest beside it, ``.sha1``); None where it is
+    missing, or (with a warning) damaged, edited or not a row."""
+    if not path.is_file():
+        return None
+    digest = path.with_suffix(".sha1")
     try:
-        text = json.dumps(row)
-        write_text_atomic(path, text)
-        write_text_atomic(digest, _sha1(text))
-    except OSError as e:
-        warnings.warn(f"cannot write the reference cache {path}: {e}", stacklevel=2)
-    return row
+        text = path.read_text(encoding="utf-8")
+        row = json.loads(text)
+        fault = _row_fault(row)
+        if fault is None and (not digest.is_file() or digest.read_text(encoding="utf-8").strip() != _sha1(text)):
+            fault = "does not match its digest (edited, cut short or written without one)"
+        if fault is None:
+            return row
+        warnings.warn(f"reference cache {path} {fault}; measuring again", stacklevel=3)
+    except (OSError, ValueError, UnicodeDecodeError) as e:
+        warnings.warn(f"reference cache {path} is damaged ({type(e).__name__}); measuring again", stacklevel=3)
+    return None

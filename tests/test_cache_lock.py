@@ -1,0 +1,81 @@
+"""Two processes asking for the same cache file: the second waits for the first and reads what
+it wrote instead of computing it again (two sweep workers evaluating on the same data)."""
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from gankit.io.locks import computing
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CHILD = """
+import os, sys, time
+import numpy as np
+from gankit.metrics.feature_nets import feature_cache
+log = sys.argv[1]
+def make():
+    with open(log, "a") as f:
+        f.write("made\\n")
+    t0 = time.monotonic()
+    while not os.path.exists(sys.argv[2]) and time.monotonic() - t0 < 120:   # the test says when
+        time.sleep(0.02)
+    return {"features": np.arange(12, dtype=np.float32).reshape(4, 3), "probs": np.ones((4, 2))}
+out = feature_cache(["lock-test", "v1"], make)
+np.save(sys.argv[3], out["features"])
+"""
+
+
+def _locked(lock: Path) -> bool:
+    if not lock.is_file():
+        return False
+    fd = os.open(lock, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+def test_a_second_process_waits_and_reads_the_first_ones_features(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "GANKIT_CACHE": str(tmp_path / "cache")}
+    log, go = tmp_path / "made.log", tmp_path / "go"
+    first = subprocess.Popen([sys.executable, "-c", CHILD, str(log), str(go), str(tmp_path / "a.npy")], env=env,
+                             stderr=subprocess.PIPE, text=True)
+    t0 = time.monotonic()
+    while not log.is_file():                           # the first is computing (and holds the lock)
+        assert first.poll() is None and time.monotonic() - t0 < 120, first.communicate()[1]
+        time.sleep(0.02)
+    assert any(_locked(p) for p in (tmp_path / "cache" / "locks").glob("features-*.lock"))
+    with open(tmp_path / "second.err", "w") as err:
+        second = subprocess.Popen([sys.executable, "-c", CHILD, str(log), str(go), str(tmp_path / "b.npy")],
+                                  env=env, stderr=err, text=True)
+    # until the second waits, or computes too (as it did before the lock)
+    while "waiting" not in (tmp_path / "second.err").read_text() and log.read_text().count("made") < 2:
+        assert second.poll() is None and time.monotonic() - t0 < 120, (tmp_path / "second.err").read_text()
+        time.sleep(0.02)
+    go.touch()
+    assert first.wait(timeout=300) == 0, first.communicate()[1]
+    assert second.wait(timeout=300) == 0, (tmp_path / "second.err").read_text()
+    assert log.read_text() == "made\n"                 # computed once, by the first process
+    assert "waiting for another process computing features" in (tmp_path / "second.err").read_text()
+    np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
+
+
+def test_an_unshared_lock_does_not_wait_and_a_folder_without_one_still_computes(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
+    with computing(tmp_path / "cache" / "features" / "x.npz", "features") as waited:
+        assert waited is False and (tmp_path / "cache" / "locks" / "features-x.npz.lock").is_file()
+    assert not (tmp_path / "cache" / "features").exists()      # the cache folder holds entries only
+    (tmp_path / "cache" / "locks" / "features-y.npz.lock").symlink_to(tmp_path / "elsewhere")
+    with computing(tmp_path / "cache" / "features" / "y.npz", "features") as waited:
+        assert waited is False                                  # computed without a lock
+    assert not (tmp_path / "elsewhere").exists()                # a planted link is never followed
