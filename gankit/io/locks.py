@@ -103,7 +103,7 @@ def computing(path: Path, what: str):
     """Held while this process computes the cache file ``path`` (a trained classifier, a
     reference row, features): another process about to compute the same file waits for this
     one, and the block's value (True) tells it to read what was written instead of computing it
-    a second time (two sweep workers evaluating on the same data; the test suite's workers).
+    a second time (two sweep workers evaluating on the same data).
     The lock file is the cache's locks/<folder>-<name>.lock, left there (removing it would let a
     third process lock a file the second no longer sees), so the cache folders hold only their
     entries.  Where no lock can be taken (no cache folder, read-only, no flock), each process
