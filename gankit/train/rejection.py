@@ -259,6 +259,27 @@ def fit_objective(objective, step: int, log, stop: Callable[[], bool] | None = N
     return sampler
 
 
+def _fit_stop(trainer) -> Callable[[], bool]:
+    """The fit's ``stop()``: in one process, whether a signal asked training to stop; with
+    several, whether any process was asked, agreed every STOP_EVERY fit steps as the training
+    loop does (each process fits the same number of steps, so all call it alike).  Stopping on
+    one process alone left the other fitting, or waiting forever in a synced batch norm."""
+    from gankit.train.loop import STOP_EVERY
+    if trainer.agree_stop is None:
+        return lambda: trainer.stop is not None
+    calls = [0]
+
+    def stop() -> bool:
+        calls[0] += 1
+        if calls[0] % STOP_EVERY:
+            return False
+        agreed = trainer.agree_stop(int(trainer.stop or 0))
+        if agreed:
+            trainer.stop = trainer.stop or agreed
+        return bool(agreed)
+    return stop
+
+
 class FitAtEnd:
     """Callback: fits the rejection sampler at the last training step (before the final
     snapshot, evaluation and checkpoint, which then use it)."""
@@ -283,7 +304,7 @@ class FitAtEnd:
         if trainer.step == self.last_step:
             sampler = self.objective.rejection
             try:
-                fit_objective(self.objective, trainer.step, self.log, stop=lambda: trainer.stop is not None)
+                fit_objective(self.objective, trainer.step, self.log, stop=_fit_stop(trainer))
             except FitStopped:        # the checkpoint of this step follows, without the sampler
                 trainer.keep_stop = True
                 sampler.why = {"fit": "stopped"}
