@@ -13,7 +13,7 @@ from pathlib import Path
 from gankit.environment import import_failure_line, missing_dependencies, missing_line, print_error
 
 try:    # numpy (gankit.io) is imported here: where it cannot be, main() says so in one line
-    from gankit.cli_errors import (_oom_advice, _one_line, _os_error_line, _peer_stopped, _say_error,
+    from gankit.cli_errors import (_clipped, _oom_advice, _one_line, _os_error_line, _peer_stopped, _say_error,
                                    _show_warning, _stdout_failed, _terminated, interrupted_line)
     from gankit.config import ConfigError
     from gankit.streams import GuardedStdout, QuietStream, StdoutFailed, discard, shown
@@ -344,7 +344,7 @@ def _run_command(args) -> int:
             from gankit.train.launch import PEER_LEFT
             peers = failed_peers()
             why = (f"rank {peers[0]} failed" if peers else
-                   f"another process of this run stopped ({_one_line(e)[:120]})")
+                   f"another process of this run stopped ({_clipped(_one_line(e), 160)})")
             print(f"gankit: rank {os.environ.get('RANK')}: stopped, as {why}; its error says why", file=sys.stderr)
             return PEER_LEFT
         # torch's zip writer reports a write the storage refused as a RuntimeError (files written

@@ -22,6 +22,13 @@ def _one_line(e: BaseException) -> str:
     return " ".join(str(e).split()) or type(e).__name__
 
 
+def _clipped(text: str, n: int) -> str:
+    """``text`` cut to about ``n`` characters at a word's end, with "..." where it was cut."""
+    if len(text) <= n:
+        return text
+    return text[:n].rsplit(" ", 1)[0] + " ..."
+
+
 def _first_rank() -> bool:
     """Whether this process speaks for the run: always, except a torchrun process other than
     rank 0 (every rank loads the same data and config, so their warnings repeat rank 0's)."""

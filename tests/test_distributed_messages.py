@@ -150,3 +150,12 @@ def test_the_other_ranks_follow_rank_0_on_a_resume_before_the_first_checkpoint(m
         Run.open(folder.path, ["train.steps=20"], write=True)
     assert str(refused.value) == busy                                 # rank 0's words: printed once
 
+
+
+def test_a_peers_error_quoted_in_a_stop_line_is_cut_at_a_word():
+    """The quoted gloo error ended mid-word ("... This );")."""
+    from gankit.cli_errors import _clipped
+    text = "[pair.cc:553] Connection closed by peer [127.0.0.1]:5123 " + "word " * 40
+    out = _clipped(text, 100)
+    assert out.endswith(" ...") and len(out) <= 104 and out[:-4].endswith(("word", "5123"))
+    assert _clipped("short", 100) == "short"
