@@ -2,6 +2,8 @@
 own image folders (odd sizes, RGB), batch sizes the nets cannot take, and image and mask files
 of the wrong shape, kind or content.  Every refusal is one ``gankit: error:`` line naming the
 problem and the fix, never a traceback."""
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +11,7 @@ import torch
 from gankit import config as C
 from gankit.cli import main
 from gankit.config import ConfigError
+from gankit.runfolder import RunFolder
 from gankit.train.run import Run
 
 FAST = ["train.steps=2", "train.batch_size=4", "train.log_every=1", "train.sample_every=2",
@@ -340,3 +343,47 @@ def test_an_image_an_identity_generator_makes_is_reconstructed_and_completed_at_
     known[..., : shape[-2] // 2, :] = 0                      # `complete` fits the known half alone
     inv = invert(G, x, z0, mask=known)
     assert inv.error.max() < 1e-5 and torch.allclose(inv.recon * known, x * known, atol=2e-3)
+
+
+def test_infogan_with_other_code_and_class_counts_warns_and_reports_purity(tmp_path, capsys):
+    """10 codes on a folder of 3 classes: no word at training, and the many-to-one score (0.60 for a
+    code carrying nothing) was reported under the one-to-one score's name, which compare ranked."""
+    root = tmp_path / "classes"
+    for k, n in (("cat", 12), ("dog", 7), ("fox", 3)):
+        _folder(root / k, n, 8, seed=n)
+    base = FAST + _folder_sets(root, 3) + DC + ["noise.dim=14", "generator.fc=0", "discriminator.fc=0",
+                                                "objective.continuous=0"]
+    assert main(["train", "mnist-infogan", "--out", str(tmp_path / "k10"), *_sets(base)]) == 0
+    err = capsys.readouterr().err
+    assert "has 10 values (objective.categories) but the data has 3 classes" in err and \
+        "set objective.categories=3" in err, err
+    assert main(["eval", str(tmp_path / "k10"), "--json", "--metrics", "classify"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert "cluster_purity" in out and "cluster_accuracy" not in out
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)     # as many codes as classes: no warning
+        Run.create(C.load("mnist-infogan", base + ["objective.categories=3"]), tmp_path / "k3").close()
+
+
+def test_metrics_the_objective_cannot_give_are_refused_before_training(tmp_path, capsys):
+    """classify on a VAE trained, then recorded an empty evaluation; a resume naming a metric that
+    does not apply trained its steps, then failed and kept the list for every later resume."""
+    root = tmp_path / "classes"
+    for k, n in (("cat", 12), ("dog", 7), ("fox", 3)):
+        _folder(root / k, n, 8, seed=n)
+    run = tmp_path / "vae"
+    vae = FAST + _folder_sets(root, 3) + DC
+    rc = main(["train", "mnist-vae", "--out", str(run), *_sets(vae + ['eval.metrics=["classify"]'])])
+    err = capsys.readouterr().err
+    assert rc == 2 and "'classify' measures a part this run's objective (vae) does not have" in err, err
+    assert not (run / "checkpoints").exists()
+    assert main(["train", "mnist-vae", "--out", str(run), *_sets(vae)]) == 0
+    step = max(s for s, _ in RunFolder(run).checkpoints())
+    capsys.readouterr()
+    rc = main(["train", "--resume", "--out", str(run), *_sets([f"train.steps={step + 10}",
+                                                                'eval.metrics=["energy"]'])])
+    err = capsys.readouterr().err
+    assert rc == 2 and "'energy' cannot measure this data" in err, err
+    assert max(s for s, _ in RunFolder(run).checkpoints()) == step          # refused before training
+    assert "energy" not in (run / "config.toml").read_text()

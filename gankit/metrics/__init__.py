@@ -231,6 +231,25 @@ def applying_said(dataset, ctx=None) -> str:
     return "metrics that apply to this data: " + (", ".join(names) if names else "none")
 
 
+def unmeasurable(names, dataset, ctx, objective: str) -> str | None:
+    """Why metrics ``names`` (eval.metrics) cannot measure this run, or None: a metric that does
+    not apply to the data, or one of RUN_PARTS the run lacks (``ctx``: its parts, e.g.
+    ``classify``).  Said when the run is built or resumed, not when training is over."""
+    from gankit.registry import METRICS
+    built = [(n, METRICS.build(n, where="eval.metrics")) for n in names]
+    off = [n for n, m in built if not _applies(m, dataset)]
+    if off:
+        return (f"eval.metrics: {', '.join(map(repr, off))} cannot measure this data "
+                f"({type(dataset).__name__}); drop {'it' if len(off) == 1 else 'them'} "
+                f"({applying_said(dataset, ctx)})")
+    lacking = [n for n, m in built if _lacks_part(m, ctx)]
+    if lacking:
+        return (f"eval.metrics: {', '.join(map(repr, lacking))} measures a part this run's objective "
+                f"({objective}) does not have (classify: the ssgan objective's D and infogan's categorical "
+                f"code); drop {'it' if len(lacking) == 1 else 'them'} ({applying_said(dataset, ctx)})")
+    return None
+
+
 def _lacks_part(m, ctx) -> bool:
     """Whether the run of ``ctx`` lacks the part gankit's metric ``m`` measures (RUN_PARTS)."""
     part = RUN_PARTS.get(m.name)

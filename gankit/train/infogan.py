@@ -11,9 +11,10 @@ features predicts the codes; the mutual-information term is its variational lowe
 weight lambda to D's loss (training D's trunk and Q, on detached fakes) and to G's.
 ``classify`` gives Q's categorical logits on real images: the ``classify`` metric's
 ``cluster_accuracy`` is the code's accuracy against the true class after the best
-matching of codes to classes (many-to-one where the counts differ).
+matching of codes to classes (``cluster_purity``, many-to-one, where the counts differ).
 """
 from __future__ import annotations
+
 
 from dataclasses import dataclass
 
@@ -24,8 +25,8 @@ from torch import Tensor, nn
 from gankit.config import ConfigError, opt
 from gankit.registry import OBJECTIVES
 from gankit.train.loop import Phase
-from gankit.train.objective import (Objective, ObjectiveContext, OptimizerSpec, absolute_loss, d_repeat,
-                                    no_text, warn_unconstrained_critic)
+from gankit.train.objective import (Objective, ObjectiveContext, OptimizerSpec, WarnAtTrainStart, absolute_loss,
+                                    d_repeat, no_text, warn_unconstrained_critic)
 
 
 class InfoGANObjective(Objective):
@@ -43,6 +44,13 @@ class InfoGANObjective(Objective):
                               f"continuous = {p.categories + p.continuous} (the rest is the free noise): "
                               f"set noise.dim={p.categories + p.continuous + 1} or more, or fewer codes")
         self.ctx, self.p, self.loss, self.m = ctx, p, absolute_loss(ctx.loss, "infogan"), cfg.train.batch_size
+        classes = getattr(ctx.dataset, "n_classes", None)
+        if classes and classes != p.categories:
+            self.callbacks.append(WarnAtTrainStart(
+                f"objective infogan: the categorical code has {p.categories} values (objective.categories) "
+                f"but the data has {classes} classes, so the code cannot match them one to one: classify "
+                f"reports cluster_purity (each value read as the class it holds most of), not "
+                f"cluster_accuracy; set objective.categories={classes} to give each class a value"))
         warn_unconstrained_critic(self, self.loss, "infogan")
         self.G, self.D = ctx.build_nets()
         if not hasattr(self.D, "features") or not hasattr(self.D, "feature_dim"):

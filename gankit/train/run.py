@@ -228,15 +228,8 @@ class Run(RunTraining, RunSampling, RunEvaluation, RunState):
         folder.check_new()              # a file, or the user's own folder: refuse before building
         absolute_data_location(cfg)    # recorded absolute: the run opens from any folder later
         run = cls(cfg, run_dir)
-        from gankit.registry import METRICS
-        off = [n for n in cfg.eval.metrics if not METRICS.build(n, where="eval.metrics").applies(run.dataset)]
-        if off:     # found now, not when training is over and the final evaluation starts
-            run.close()
-            from gankit.metrics import applying_said
-            raise C.ConfigError(f"eval.metrics: {', '.join(map(repr, off))} cannot measure this data "
-                                f"({type(run.dataset).__name__}); drop {'it' if len(off) == 1 else 'them'} "
-                                f"({applying_said(run.dataset, SimpleNamespace(classify=run.classifier()))})")
         try:
+            run._refuse_unmeasurable()      # found now, not when training is over
             from gankit.metrics.images import check_feature_net
             from gankit.train.objective import RefuseAtTrainStart
             check_feature_net(run.dataset, cfg.eval, cfg.eval.metrics)
@@ -310,9 +303,20 @@ class Run(RunTraining, RunSampling, RunEvaluation, RunState):
                 warnings.warn(UnfittedState(note), stacklevel=4)
         if write:
             refuse_going_back(self)         # every rank loaded the same step: the same answer
+            if overrides:
+                self._refuse_unmeasurable()
             if overrides and self.is_main:    # what this session's settings add, not config.toml's own
                 warn_idle_options(self.cfg, C.load(self.folder.read_config(), []))
         self.overrides = list(overrides or [])     # config.toml takes them once they train (_record_config)
+
+    def _refuse_unmeasurable(self):
+        """eval.metrics that cannot measure this run (its data, its objective): refused before
+        training, not after it (a resume's new list would also be saved with the run)."""
+        from gankit.metrics import unmeasurable
+        why = unmeasurable(self.cfg.eval.metrics, self.dataset, SimpleNamespace(classify=self.classifier()),
+                           self.cfg.objective.name)
+        if why:
+            raise C.ConfigError(why)
 
     def _record_config(self):
         """config.toml: the config of the sessions that trained it (session records keep the
