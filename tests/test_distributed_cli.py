@@ -141,5 +141,5 @@ def test_a_signal_to_one_rank_during_the_rejection_fit_stops_both(tmp_path, tiny
     assert p.returncode == 128 + signal.SIGTERM, err[-3000:]
     assert "rejection sampling not fitted" in err and "processes failed" not in err, err[-3000:]
     assert "gankit: the 2 processes stopped on SIGTERM" in err, err[-3000:]
-    assert f"continue with gankit train --resume --out {out}" in err, err[-2000:]
+    assert f"continue with gankit train --resume --out {out} --nproc 2" in err, err[-2000:]
     assert [s for s, _ in RunFolder(out).checkpoints()] == [20]

@@ -159,3 +159,14 @@ def test_a_peers_error_quoted_in_a_stop_line_is_cut_at_a_word():
     out = _clipped(text, 100)
     assert out.endswith(" ...") and len(out) <= 104 and out[:-4].endswith(("word", "5123"))
     assert _clipped("short", 100) == "short"
+
+
+def test_the_report_says_a_session_ran_on_several_processes():
+    """The session's command is one process's argv (no --nproc): pasted, it trained one process,
+    whose draws differ; the report did not say the run had two."""
+    from gankit.report.provenance import sessions
+    rows = sessions([{"kind": "session", "step": 0, "command": "gankit train ring --out r", "world_size": 2},
+                     {"kind": "session", "step": 5, "command": "gankit train --resume --out r", "world_size": 1},
+                     {"kind": "session", "step": 9, "command": "gankit train --resume --out r", "world_size": True}])
+    assert rows[0]["command"] == "gankit train ring --out r (each of 2 processes: --nproc 2 or torchrun)"
+    assert rows[1]["command"] == rows[2]["command"] == "gankit train --resume --out r"

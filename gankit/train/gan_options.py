@@ -48,7 +48,8 @@ class GANParams:
     minibatch: str = opt("none", "batch-level features for D's last layer: std (minibatch standard "
                                  "deviation) or discrimination (Salimans et al.)",
                          choices=["none", "std", "discrimination"])
-    minibatch_group: int = opt(4, "minibatch std: group size, 2 or more (0 = the whole batch)", ge=0)
+    minibatch_group: int = opt(4, "minibatch std: group size, 2 or more (0 = the whole batch: each process's own "
+                                 "with several)", ge=0)
     minibatch_kernels: int = opt(16, "minibatch discrimination: number of kernels B", ge=1)
     minibatch_kernel_dim: int = opt(8, "minibatch discrimination: dimension C of each kernel", ge=1)
     # G

@@ -151,7 +151,8 @@ class RunTraining:
                                                   f"step {self.step}")
                     raise TrainingInterrupted(trainer.stop, f"{name} received: stopped after step {self.step} "
                                               f"of {cfg.steps}, checkpoint {path} written; continue with "
-                                              f"gankit train --resume --out {shlex.quote(str(self.dir))}")
+                                              f"gankit train --resume --out {shlex.quote(str(self.dir))}"
+                                              + (f" --nproc {world.size}" if world.size > 1 else ""))
                 self.torch_rng = torch.get_rng_state()
             self._record_config()    # also when there was no step left to train
         except (NonFiniteLoss, NonFiniteSamples) as e:    # the latter: a periodic evaluation's draw
