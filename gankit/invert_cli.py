@@ -64,6 +64,7 @@ def _to_run_shape(x: torch.Tensor, shape: tuple[int, ...], spec: str) -> torch.T
     """(n, C, H, W) from the layouts people save: (n, C, H, W), (n, H, W, C), one image
     (C, H, W) / (H, W, C), and for grey data (n, H, W) / (H, W)."""
     c, h, w = shape
+    given = tuple(x.shape)         # the error names the array as the user gave it
     if x.dim() == 2 and c == 1:
         x = x[None]
     if x.dim() == 3:
@@ -77,7 +78,7 @@ def _to_run_shape(x: torch.Tensor, shape: tuple[int, ...], spec: str) -> torch.T
         x = x.permute(0, 3, 1, 2)
     if x.dim() != 4 or tuple(x.shape[1:]) != shape:
         layouts = "(n, C, H, W) or (n, H, W, C)" + (", (n, H, W)" if c == 1 else "")
-        raise ConfigError(f"--images {spec}: array of shape {tuple(x.shape)}, but the run's images are "
+        raise ConfigError(f"--images {spec}: array of shape {given}, but the run's images are "
                           f"{shape} (C, H, W); give {layouts} with C={c}, H={h}, W={w}, or a folder or "
                           f"an image file (resized to {h}x{w}, converted to {'grey' if c == 1 else 'RGB'})")
     return x.contiguous()

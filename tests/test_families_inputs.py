@@ -387,3 +387,11 @@ def test_metrics_the_objective_cannot_give_are_refused_before_training(tmp_path,
     assert rc == 2 and "'energy' cannot measure this data" in err, err
     assert max(s for s, _ in RunFolder(run).checkpoints()) == step          # refused before training
     assert "energy" not in (run / "config.toml").read_text()
+
+
+def test_a_wrong_size_grey_array_is_named_in_the_shape_it_was_given():
+    """(3, 28, 28) for a 20 x 20 run was reported as "array of shape (3, 1, 28, 28)"."""
+    from gankit.invert_cli import _to_run_shape
+    with pytest.raises(ConfigError, match=r"array of shape \(3, 28, 28\), but the run's images are \(1, 20, 20\)"):
+        _to_run_shape(torch.zeros(3, 28, 28), (1, 20, 20), "g28.npy")
+    assert _to_run_shape(torch.zeros(3, 20, 20), (1, 20, 20), "g.npy").shape == (3, 1, 20, 20)
