@@ -204,13 +204,17 @@ def infogan(a):
     res = run.evaluate(["classify", "fid"])
     record(Path(a.results), {"group": "infogan", "seed": a.seed, "steps": a.steps, "cpu_train_s": round(cpu, 1),
                              "sets": a.set,
-                             "code_accuracy": res["cluster_accuracy"], "fcd": res["fcd"], "run": str(out)})
-    if a.img:   # one row per categorical value, the other noise fixed per column
+                             # with objective.categories other than the classes: the purity
+                             **({"code_accuracy": res["cluster_accuracy"]} if "cluster_accuracy" in res
+                                else {"code_purity": res["cluster_purity"]}),
+                             "fcd": res["fcd"], "run": str(out)})
+    if a.img:   # one row per categorical value, the other noise fixed per column (10 columns)
+        K = run.objective.p.categories
         g = torch.Generator().manual_seed(0)
-        z = torch.randn(10, run.cfg.noise.dim, generator=g).repeat(10, 1)
+        z = torch.randn(10, run.cfg.noise.dim, generator=g).repeat(K, 1)
         k = run.objective.n_free
-        z[:, k:k + 10] = -5.0
-        z[torch.arange(100), k + torch.arange(100) // 10] = 5.0
+        z[:, k:k + K] = -5.0
+        z[torch.arange(10 * K), k + torch.arange(10 * K) // 10] = 5.0
         _save_rows(list(run.generate_from(z).split(10)), Path(a.img) / "infogan_codes.png")
 
 

@@ -59,14 +59,14 @@ def test_a_second_process_waits_and_reads_the_first_ones_features(tmp_path):
         second = subprocess.Popen([sys.executable, "-c", CHILD, str(log), str(go), str(tmp_path / "b.npy")],
                                   env=env, stderr=err, text=True)
     # until the second waits, or computes too (as it did before the lock)
-    while "waiting" not in (tmp_path / "second.err").read_text() and log.read_text().count("made") < 2:
+    while "waiting for process" not in (tmp_path / "second.err").read_text() and log.read_text().count("made") < 2:
         assert second.poll() is None and time.monotonic() - t0 < 120, (tmp_path / "second.err").read_text()
         time.sleep(0.02)
     go.touch()
     assert first.wait(timeout=300) == 0, first.communicate()[1]
     assert second.wait(timeout=300) == 0, (tmp_path / "second.err").read_text()
     assert log.read_text() == "made\n"                 # computed once, by the first process
-    assert "waiting for another process computing features" in (tmp_path / "second.err").read_text()
+    assert f"waiting for process {first.pid} computing features" in (tmp_path / "second.err").read_text()
     np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
 
 
@@ -79,3 +79,56 @@ def test_an_unshared_lock_does_not_wait_and_a_folder_without_one_still_computes(
     with computing(tmp_path / "cache" / "features" / "y.npz", "features") as waited:
         assert waited is False                                  # computed without a lock
     assert not (tmp_path / "elsewhere").exists()                # a planted link is never followed
+
+
+def test_a_child_forked_while_the_lock_is_held_does_not_keep_it(tmp_path, monkeypatch):
+    """A child forked while a thread held a cache lock shared its flock: after the parent was done,
+    the child (and every other process) waited for the entry for as long as the child lived."""
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
+    entry = tmp_path / "cache" / "features" / "x.npz"
+    with computing(entry, "features"):
+        pid = os.fork()
+        if pid == 0:                                    # the child: wait for the parent, then take it
+            code = 1
+            try:
+                with computing(entry, "features") as waited:
+                    code = 0 if waited else 2
+            finally:
+                os._exit(code)
+        time.sleep(0.5)                                 # the child is waiting now
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 20:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.05)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    raise AssertionError("the forked child still waits for a lock only it holds")
+
+
+def test_a_holder_that_never_lets_go_is_waited_for_a_bounded_time(tmp_path, monkeypatch, capsys):
+    from gankit.io import locks
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(locks, "WAIT_LIMIT", 0.5)
+    entry = tmp_path / "cache" / "features" / "y.npz"
+    holder = subprocess.Popen([sys.executable, "-c", f"""
+import os, sys, time
+from gankit.io.locks import computing
+with computing({str(entry)!r}, "features"):
+    print("held", flush=True)
+    time.sleep(60)
+"""], env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        t0 = time.monotonic()
+        with computing(entry, "features") as waited:
+            assert waited is False                      # computed here, not read
+        assert time.monotonic() - t0 < 10
+    finally:
+        holder.kill()
+        holder.wait()
+    err = capsys.readouterr().err
+    assert f"waiting for process {holder.pid} computing features" in err
+    assert f"process {holder.pid} still holds features after" in err and "computing it here" in err

@@ -387,6 +387,26 @@ def test_metrics_the_objective_cannot_give_are_refused_before_training(tmp_path,
     assert rc == 2 and "'energy' cannot measure this data" in err, err
     assert max(s for s, _ in RunFolder(run).checkpoints()) == step          # refused before training
     assert "energy" not in (run / "config.toml").read_text()
+    assert "--set 'eval.metrics=[]'" in err
+
+
+def test_a_stored_metric_list_an_older_gankit_accepted_still_resumes_with_other_settings(tmp_path, capsys):
+    """Only a list given now is checked on --resume: config.toml's own (accepted when the run was
+    made, e.g. classify on a GAN) does not refuse a resume that changes train.steps."""
+    root = tmp_path / "classes"
+    for k, n in (("cat", 12), ("dog", 7), ("fox", 3)):
+        _folder(root / k, n, 8, seed=n)
+    run = tmp_path / "vae"
+    assert main(["train", "mnist-vae", "--out", str(run), *_sets(FAST + _folder_sets(root, 3) + DC)]) == 0
+    import tomllib
+
+    import tomli_w
+    raw = tomllib.loads((run / "config.toml").read_text())
+    raw["eval"]["metrics"] = ["classify"]
+    (run / "config.toml").write_text(tomli_w.dumps(raw))
+    assert tomllib.loads((run / "config.toml").read_text())["eval"]["metrics"] == ["classify"]
+    capsys.readouterr()
+    assert main(["train", "--resume", "--out", str(run), "--set", "train.steps=4"]) == 0, capsys.readouterr().err
 
 
 def test_a_wrong_size_grey_array_is_named_in_the_shape_it_was_given():

@@ -98,16 +98,34 @@ def lock_location(key: Path) -> str | None:
         return None
 
 
+# descriptors of the cache locks ``computing`` holds now.  A child forked meanwhile (a
+# multiprocessing pool started by a thread) shares them, and with them the flock: it closes its
+# copies at once, so neither it nor another process waits on a lock the child cannot release.
+_COMPUTING: set[int] = set()
+
+if hasattr(os, "register_at_fork"):
+    def _forget_in_child():
+        for fd in list(_COMPUTING):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        _COMPUTING.clear()
+    os.register_at_fork(after_in_child=_forget_in_child)
+
+WAIT_LIMIT = 600.0     # seconds: past it, the entry is computed here (the holder may be stopped)
+
+
 @contextmanager
 def computing(path: Path, what: str):
     """Held while this process computes the cache file ``path`` (a trained classifier, a
     reference row, features): another process about to compute the same file waits for this
-    one, and the block's value (True) tells it to read what was written instead of computing it
-    a second time (two sweep workers evaluating on the same data).
-    The lock file is the cache's locks/<folder>-<name>.lock, left there (removing it would let a
-    third process lock a file the second no longer sees), so the cache folders hold only their
-    entries.  Where no lock can be taken (no cache folder, read-only, no flock), each process
-    computes as before: the cache only saves time."""
+    one (naming its PID; at most WAIT_LIMIT seconds), and the block's value (True) tells it to
+    read what was written instead of computing it a second time (two sweep workers evaluating
+    on the same data).  The lock file is the cache's locks/<folder>-<name>.lock, left there
+    (removing it would let a third process lock a file the second no longer sees), so the cache
+    folders hold only their entries.  Where no lock can be taken (no cache folder, read-only,
+    no flock), each process computes as before: the cache only saves time."""
     from gankit.io import cache_folder
     fd = None
     try:
@@ -119,24 +137,56 @@ def computing(path: Path, what: str):
     except OSError:
         pass
     waited = False
-    if fd is not None:
+    taken = None if fd is None else _take(fd, path, what)
+    if fd is not None and taken is None:
+        os.close(fd)
+        fd = None
+    elif fd is not None:
+        waited = taken == "waited"
+        _COMPUTING.add(fd)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            try:
-                print(f"gankit: waiting for another process computing {what} (cache file {path})",
-                      file=sys.stderr, flush=True)
-            except (OSError, ValueError, AttributeError):   # no stderr to say it on
-                pass
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                waited = True
-            except OSError:
-                pass
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         except OSError:
             pass
     try:
         yield waited
     finally:
-        if fd is not None:
+        if fd is not None and fd in _COMPUTING:      # not closed by a fork since
+            _COMPUTING.discard(fd)
             os.close(fd)             # closing drops the flock
+
+
+def _take(fd: int, path: Path, what: str) -> str | None:
+    """The flock on ``fd``: "free" (taken at once), "waited" (after its holder let go, up to
+    WAIT_LIMIT s), or None where the folder takes no flock or the holder kept it past the limit."""
+    import time
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return "free"
+    except BlockingIOError:
+        pass
+    except OSError:
+        return None
+    holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+    _say(f"gankit: waiting for process {holder} computing {what} (cache file {path}); at most "
+         f"{WAIT_LIMIT / 60:g} minutes, then it is computed here")
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < WAIT_LIMIT:
+        time.sleep(0.1)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return "waited"
+        except BlockingIOError:
+            continue
+        except OSError:
+            return None
+    _say(f"gankit: process {holder} still holds {what} after {WAIT_LIMIT / 60:g} minutes; computing it here")
+    return None
+
+
+def _say(line: str):
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except (OSError, ValueError, AttributeError):   # no stderr to say it on
+        pass

@@ -236,18 +236,21 @@ def unmeasurable(names, dataset, ctx, objective: str) -> str | None:
     not apply to the data, or one of RUN_PARTS the run lacks (``ctx``: its parts, e.g.
     ``classify``).  Said when the run is built or resumed, not when training is over."""
     from gankit.registry import METRICS
+    import json
     built = [(n, METRICS.build(n, where="eval.metrics")) for n in names]
     off = [n for n, m in built if not _applies(m, dataset)]
+    lacking = [n for n, m in built if n not in off and _lacks_part(m, ctx)]
+    if not off and not lacking:
+        return None
+    kept = [n for n in names if n not in off and n not in lacking]
+    fix = (f"drop {'it' if len(off) + len(lacking) == 1 else 'them'}: --set 'eval.metrics={json.dumps(kept)}' "
+           f"({applying_said(dataset, ctx)})")
     if off:
         return (f"eval.metrics: {', '.join(map(repr, off))} cannot measure this data "
-                f"({type(dataset).__name__}); drop {'it' if len(off) == 1 else 'them'} "
-                f"({applying_said(dataset, ctx)})")
-    lacking = [n for n, m in built if _lacks_part(m, ctx)]
-    if lacking:
-        return (f"eval.metrics: {', '.join(map(repr, lacking))} measures a part this run's objective "
-                f"({objective}) does not have (classify: the ssgan objective's D and infogan's categorical "
-                f"code); drop {'it' if len(lacking) == 1 else 'them'} ({applying_said(dataset, ctx)})")
-    return None
+                f"({type(dataset).__name__}); {fix}")
+    return (f"eval.metrics: {', '.join(map(repr, lacking))} measures a part this run's objective "
+            f"({objective}) does not have (classify: the ssgan objective's D and infogan's categorical "
+            f"code); {fix}")
 
 
 def _lacks_part(m, ctx) -> bool:

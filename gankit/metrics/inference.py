@@ -51,7 +51,8 @@ def _heldout(ds) -> bool:
                   "cluster_accuracy": Output("held-out accuracy, codes matched to classes one to one", "higher",
                                              ".4f", headline=True),
                   "cluster_purity": Output("held-out purity: each code read as the class it holds most of "
-                                           "(as many codes as classes gives cluster_accuracy)", "higher", ".4f")},
+                                           "(as many codes as classes gives cluster_accuracy)", "higher", ".4f",
+                                         headline=True)},
                  needs="labelled images with a held-out split: mnist5k, fashion-mnist, digits8x8, or a "
                        "folder with one sub-folder per class and at least 20 images (data.holdout > 0)",
                  reads=())

@@ -303,7 +303,9 @@ class Run(RunTraining, RunSampling, RunEvaluation, RunState):
                 warnings.warn(UnfittedState(note), stacklevel=4)
         if write:
             refuse_going_back(self)         # every rank loaded the same step: the same answer
-            if overrides:
+            # a new list given now is checked before training; one config.toml holds already was
+            # accepted when the run was made (a metric left out then is left out again)
+            if any(o.partition("=")[0].strip() in ("eval", "eval.metrics") for o in overrides or []):
                 self._refuse_unmeasurable()
             if overrides and self.is_main:    # what this session's settings add, not config.toml's own
                 warn_idle_options(self.cfg, C.load(self.folder.read_config(), []))
