@@ -155,8 +155,10 @@ def interrupted_line(args, stop: KeyboardInterrupt) -> str:
     why = getattr(stop, "why", "")
     if command is None:
         return f"stopped by {name} before the command started: nothing was changed; run the same command again{why}"
-    kept = _KEPT.get(command, lambda a, s: "nothing was changed; run the same command again")
-    return f"{command} stopped by {name}: {kept(args, stop)}{why}"
+    kept = _KEPT.get(command, lambda a, s: "nothing was changed; run the same command again")(args, stop)
+    if why:     # stopped by torchrun for another process's failure: the same command fails again
+        kept = kept.replace("run the same command again", "run the same command again once that error is fixed")
+    return f"{command} stopped by {name}{why}: {kept}"
 
 
 def _say_error(line: str):

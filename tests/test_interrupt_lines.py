@@ -190,6 +190,7 @@ def test_sigterm_from_torchrun_still_points_at_the_other_processes(tmp_path, mon
     monkeypatch.delenv("TORCHELASTIC_USE_AGENT_STORE", raising=False)     # no store to ask
     monkeypatch.setattr(cli, "_train", stop_with(signal.SIGTERM))
     assert run_main(["train", "ring", "--out", tmp_path / "r"]) == 143
-    assert lines(capsys) == ["gankit: train stopped by SIGTERM: no run folder was written; run the same command "
-                             "again; torchrun stops every process when one fails, so another process's error may "
-                             "say why"]
+    # the other process's error comes first: the same command, run again, fails the same way
+    assert lines(capsys) == ["gankit: train stopped by SIGTERM; torchrun stops every process when one fails, so "
+                             "another process's error may say why: no run folder was written; run the same "
+                             "command again once that error is fixed"]
