@@ -161,28 +161,31 @@ def _take(fd: int, path: Path, what: str) -> str | None:
     """The flock on ``fd``: "free" (taken at once), "waited" (after its holder let go, up to
     WAIT_LIMIT s), or None where the folder takes no flock or the holder kept it past the limit."""
     import time
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return "free"
-    except BlockingIOError:
-        pass
-    except OSError:
-        return None
+    got = _try_flock(fd)
+    if got is not False:
+        return got and "free"
     holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
     _say(f"gankit: waiting for process {holder} computing {what} (cache file {path}); at most "
          f"{WAIT_LIMIT / 60:g} minutes, then it is computed here")
     t0 = time.monotonic()
     while time.monotonic() - t0 < WAIT_LIMIT:
         time.sleep(0.1)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return "waited"
-        except BlockingIOError:
-            continue
-        except OSError:
-            return None
+        got = _try_flock(fd)
+        if got is not False:
+            return got and "waited"
     _say(f"gankit: process {holder} still holds {what} after {WAIT_LIMIT / 60:g} minutes; computing it here")
     return None
+
+
+def _try_flock(fd: int) -> bool | None:
+    """True: the exclusive flock is taken; False: another holds it; None: no flock here."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    except OSError:
+        return None
 
 
 def _say(line: str):
