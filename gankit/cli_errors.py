@@ -154,7 +154,8 @@ def interrupted_line(args, stop: KeyboardInterrupt) -> str:
     name = signal.Signals(getattr(stop, "signum", signal.SIGINT)).name
     why = getattr(stop, "why", "")
     if command is None:
-        return f"stopped by {name} before the command started: nothing was changed; run the same command again{why}"
+        again = "run the same command again" + (" once that error is fixed" if why else "")
+        return f"stopped by {name} before the command started{why}: nothing was changed; {again}"
     kept = _KEPT.get(command, lambda a, s: "nothing was changed; run the same command again")(args, stop)
     if why:     # stopped by torchrun for another process's failure: the same command fails again
         kept = kept.replace("run the same command again", "run the same command again once that error is fixed")

@@ -132,3 +132,24 @@ with computing({str(entry)!r}, "features"):
     err = capsys.readouterr().err
     assert f"waiting for process {holder.pid} computing features" in err
     assert f"process {holder.pid} still holds features after" in err and "computing it here" in err
+
+
+def test_the_descriptor_is_known_while_waiting_and_closed_on_ctrl_c(tmp_path, monkeypatch):
+    """A child forked while a thread waited for the lock kept the flock the thread took later (the
+    descriptor was registered only once taken); a Ctrl-C while waiting leaked the descriptor."""
+    from gankit.io import locks
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
+    seen = []
+
+    def interrupted(fd, path, what):
+        seen.append(any(h.fd == fd for h in locks._COMPUTING))      # a fork now would close its copy
+        raise KeyboardInterrupt
+    monkeypatch.setattr(locks, "_take", interrupted)
+    before = set(os.listdir("/proc/self/fd"))
+    try:
+        with computing(tmp_path / "cache" / "features" / "z.npz", "features"):
+            raise AssertionError("not reached")
+    except KeyboardInterrupt:
+        pass
+    assert seen == [True] and not locks._COMPUTING
+    assert set(os.listdir("/proc/self/fd")) <= before                # nothing left open

@@ -168,5 +168,6 @@ def test_the_report_says_a_session_ran_on_several_processes():
     rows = sessions([{"kind": "session", "step": 0, "command": "gankit train ring --out r", "world_size": 2},
                      {"kind": "session", "step": 5, "command": "gankit train --resume --out r", "world_size": 1},
                      {"kind": "session", "step": 9, "command": "gankit train --resume --out r", "world_size": True}])
-    assert rows[0]["command"] == "gankit train ring --out r (each of 2 processes: --nproc 2 or torchrun)"
-    assert rows[1]["command"] == rows[2]["command"] == "gankit train --resume --out r"
+    assert rows[0]["command"] == "gankit train ring --out r"        # pasteable as it is
+    assert rows[0]["processes"] == "each of 2 processes (--nproc 2 or torchrun)"
+    assert rows[1]["processes"] == rows[2]["processes"] == ""

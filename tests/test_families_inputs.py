@@ -415,3 +415,16 @@ def test_a_wrong_size_grey_array_is_named_in_the_shape_it_was_given():
     with pytest.raises(ConfigError, match=r"array of shape \(3, 28, 28\), but the run's images are \(1, 20, 20\)"):
         _to_run_shape(torch.zeros(3, 28, 28), (1, 20, 20), "g28.npy")
     assert _to_run_shape(torch.zeros(3, 20, 20), (1, 20, 20), "g.npy").shape == (3, 1, 20, 20)
+
+
+def test_a_run_started_again_from_step_0_checks_its_metrics_against_new_data(tmp_path, capsys):
+    """--resume of a run stopped before its first checkpoint trains from step 0 with the new
+    settings: data it names now could no longer be measured by the stored list, found only after
+    training (and kept in config.toml)."""
+    run = tmp_path / "r"
+    Run.create(C.load("ring-vanilla", ['eval.metrics=["modes"]', "train.progress=false"]), run).close()
+    assert not RunFolder(run).checkpoints()
+    rc = main(["train", "--resume", "--out", str(run), "--set", "data=swissroll", "--set", "train.steps=5"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "'modes' cannot measure this data" in err, err
+    assert not RunFolder(run).checkpoints()

@@ -98,19 +98,33 @@ def lock_location(key: Path) -> str | None:
         return None
 
 
-# descriptors of the cache locks ``computing`` holds now.  A child forked meanwhile (a
-# multiprocessing pool started by a thread) shares them, and with them the flock: it closes its
-# copies at once, so neither it nor another process waits on a lock the child cannot release.
-_COMPUTING: set[int] = set()
+class _Hold:
+    """One ``computing`` block's lock file descriptor (None once closed)."""
+    __slots__ = ("fd",)
+
+    def __init__(self, fd: int):
+        self.fd: int | None = fd
+
+
+# the cache lock descriptors ``computing`` holds or waits on now.  A child forked meanwhile (a
+# multiprocessing pool started by another thread) shares them, and with them the flock, taken
+# or still to come: it closes its copies at once, so neither it nor another process waits on a
+# lock the child cannot release.  Each block has its own token, not a descriptor number, which
+# the child may reuse.
+_COMPUTING: set[_Hold] = set()
+
+
+def _release(hold: _Hold | None):
+    if hold is not None and hold.fd is not None:
+        _COMPUTING.discard(hold)
+        fd, hold.fd = hold.fd, None
+        os.close(fd)             # closing drops the flock
+
 
 if hasattr(os, "register_at_fork"):
     def _forget_in_child():
-        for fd in list(_COMPUTING):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        _COMPUTING.clear()
+        for hold in list(_COMPUTING):
+            _release(hold)
     os.register_at_fork(after_in_child=_forget_in_child)
 
 WAIT_LIMIT = 600.0     # seconds: past it, the entry is computed here (the holder may be stopped)
@@ -127,34 +141,29 @@ def computing(path: Path, what: str):
     folders hold only their entries.  Where no lock can be taken (no cache folder, read-only,
     no flock), each process computes as before: the cache only saves time."""
     from gankit.io import cache_folder
-    fd = None
+    hold = None
     try:
         folder = cache_folder("locks")
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)
-            fd = open_in_place(folder / f"{Path(path).parent.name}-{Path(path).name}.lock",
-                               os.O_RDWR | os.O_CREAT, 0o644)
+            hold = _Hold(open_in_place(folder / f"{Path(path).parent.name}-{Path(path).name}.lock",
+                                       os.O_RDWR | os.O_CREAT, 0o644))
+            _COMPUTING.add(hold)
     except OSError:
         pass
-    waited = False
-    taken = None if fd is None else _take(fd, path, what)
-    if fd is not None and taken is None:
-        os.close(fd)
-        fd = None
-    elif fd is not None:
-        waited = taken == "waited"
-        _COMPUTING.add(fd)
-        try:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        except OSError:
-            pass
-    try:
-        yield waited
+    try:      # a Ctrl-C while waiting closes the descriptor too
+        taken = None if hold is None else _take(hold.fd, path, what)
+        if taken is None:
+            _release(hold)
+        else:
+            try:
+                os.ftruncate(hold.fd, 0)
+                os.pwrite(hold.fd, f"{os.getpid()}\n".encode(), 0)
+            except OSError:
+                pass
+        yield taken == "waited"
     finally:
-        if fd is not None and fd in _COMPUTING:      # not closed by a fork since
-            _COMPUTING.discard(fd)
-            os.close(fd)             # closing drops the flock
+        _release(hold)
 
 
 def _take(fd: int, path: Path, what: str) -> str | None:

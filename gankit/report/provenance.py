@@ -42,9 +42,8 @@ def sessions(records: list[dict], source: str = "metrics.jsonl") -> list[dict]:
             overrides = None
         world = r.get("world_size")         # data-parallel: the command is one process's
         many = isinstance(world, int) and not isinstance(world, bool) and world > 1
-        out.append({"step": r["step"], "started": text["started"],
-                    "command": text["command"] + (f" (each of {world} processes: --nproc {world} or torchrun)"
-                                                  if many else ""),
+        out.append({"step": r["step"], "started": text["started"], "command": text["command"],
+                    "processes": f"each of {world} processes (--nproc {world} or torchrun)" if many else "",
                     "resume": resume, "overrides": overrides or [], "changed": _changes(r.get("changed"), bad),
                     "versions": f"gankit {text['gankit'] or '?'}, torch {text['torch'] or '?'}, "
                                 f"Python {text['python'] or '?'}",

@@ -94,10 +94,11 @@ def failure_report(codes: dict[int, int], nproc: int) -> str:
     (when torchrun stopped any: ranks that each failed on their own are not said to be stopped)."""
     ranks = ", ".join(f"rank {r}: {_describe(c)}" for r, c in codes.items())
     signalled = {_as_exit(c) for c in codes.values()}
-    if len(codes) == nproc and len(signalled) == 1 and signalled <= {128 + s for s in _STOPS}:
-        # a signal stopped every rank at a step they agreed on: each said so, none failed
-        name = signal.Signals(signalled.pop() - 128).name
-        return f"gankit: the {nproc} processes stopped on {name} ({ranks}), as said above"
+    if signalled <= {128 + s for s in _STOPS}:
+        # stopped by a signal (at a step they agreed on, or in an evaluation): each said so, none failed
+        names = "/".join(sorted(signal.Signals(x - 128).name for x in signalled))
+        who = f"the {nproc} processes" if len(codes) == nproc else f"{len(codes)} of {nproc} processes"
+        return f"gankit: {who} stopped on {names} ({ranks}), as said above"
     line = f"gankit: {len(codes)} of {nproc} processes failed ({ranks})"
     cause = _cause(codes)
     stopped = [r for r, c in codes.items() if r != cause and _as_exit(c) in _STOPPED]

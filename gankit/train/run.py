@@ -292,7 +292,8 @@ class Run(RunTraining, RunSampling, RunEvaluation, RunState):
         # Run's progress (run_checks.refuse_moved_on); one there already, newer than the step loaded,
         # was skipped as unreadable
         self.checkpoints_seen = {s for s, _ in self.folder.checkpoints()}
-        if writer_decides(self, load, write) == "load":
+        decided = writer_decides(self, load, write)
+        if decided == "load":
             stored = C.to_dict(C.load(self.folder.read_config(), [])) if overrides else None
             state, _ = self.folder.load_checkpoint(C.to_dict(self.cfg), stored)   # on the CPU; load_state_dict moves
             self.load_state_dict(state)
@@ -305,7 +306,9 @@ class Run(RunTraining, RunSampling, RunEvaluation, RunState):
             refuse_going_back(self)         # every rank loaded the same step: the same answer
             # a new list given now is checked before training; one config.toml holds already was
             # accepted when the run was made (a metric left out then is left out again)
-            if any(o.partition("=")[0].strip() in ("eval", "eval.metrics") for o in overrides or []):
+            # (and on a run started again from step 0, whose data or objective the overrides may change)
+            if any(o.partition("=")[0].strip() in ("eval", "eval.metrics") for o in overrides or []) or \
+                    (overrides and decided == "again"):
                 self._refuse_unmeasurable()
             if overrides and self.is_main:    # what this session's settings add, not config.toml's own
                 warn_idle_options(self.cfg, C.load(self.folder.read_config(), []))
