@@ -2,6 +2,7 @@
 (gankit.runfolder.RunFolder), through the Jinja2 templates in gankit/report/templates."""
 from __future__ import annotations
 
+import shlex
 import time
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from gankit.report.snapshots import Snapshots
 from gankit.runfolder import RunFolder, RunFolderError
 
 LIVE_REFRESH_S = 15      # the live page reloads itself this often while the run trains
+STALE_AFTER_S = 600      # a live page older than this (or than 3 of its intervals) says no update came
 
 
 def read_metrics(run_dir: str | Path) -> list[dict]:
@@ -208,6 +210,7 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
     """Everything the report template shows, from the folder alone (``dataset``: the run's,
     when the caller holds it already, else built from config.toml and ``overrides``, e.g.
     the data's new place)."""
+    t0 = time.perf_counter()
     from gankit import config as C
     from gankit.report import metricinfo as MI
     from gankit.report import plots
@@ -299,8 +302,16 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
     done = run_progress(folder, records, counted)
     diverged = divergence(records)
     step = done.step
+    from gankit.report.page import local_time
     from gankit.report.provenance import sessions as session_rows
     sessions = session_rows(records, str(folder.records_path))
+    now = time.time()
+    # a live page whose process was killed is never rewritten: its script compares ``built_epoch``
+    # with the browser's clock and says so past ``stale_after`` seconds (numbers only reach it)
+    stamp = _page_stamp(folder.report_path)
+    from gankit.report.progress import live_interval
+    interval = live_interval(records, cfg.train.sample_every, stamp and stamp[1] / 1e9,
+                             time.perf_counter() - t0, now) if live else 0.0
     return {
         "title": folder.path.name, "live": live, "refresh": LIVE_REFRESH_S, "step": step,
         "total": cfg.train.steps, "progress": min(100.0, 100.0 * step / max(cfg.train.steps, 1)),
@@ -311,7 +322,9 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
                         if step >= cfg.train.steps and not live
                         and not any(r.get("step") == step for r in evals) else ""),
         "train_time": ("at least " if done.at_least else "") + _duration(done.seconds or 0.0),
-        "built": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "built": local_time(now), "built_epoch": int(now), "interval": _duration(interval),
+        "stale_after": int(max(STALE_AFTER_S, 3 * interval)),
+        "rebuild": f"gankit report {shlex.quote(str(folder.path))}",
         "facts": [("data", cfg.data.name), ("G", cfg.generator.name), ("D", cfg.discriminator.name),
                   ("loss", cfg.loss.name), ("objective", cfg.objective.name), ("seed", str(cfg.seed)),
                   ("batch", str(cfg.train.batch_size)), ("snapshots", str(len(counted))),

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from gankit.io import displayable
 from gankit.report import metricinfo as MI
+from gankit.report.page import local_time
 from gankit.report.progress import run_progress
 from gankit.report.snapshots import Snapshots
 from gankit.runfolder import RunFolder
@@ -389,7 +390,7 @@ def write_compare(run_dirs: list[str | Path], out: str | Path = "compare.html") 
     styles = [plots.run_style(i) for i in range(len(names))]
     page = render("compare.html.j2", runs=data["runs"], metrics=data["metrics"], diff=data["config_diff"],
                   note=data["note"],
-                  figure=figure, styles=styles, built=time.strftime("%Y-%m-%d %H:%M:%S"),
+                  figure=figure, styles=styles, built=local_time(time.time()),
                   live=False, refresh=0,
                   fmt=lambda v: "\u2014" if v is None else json.dumps(v, ensure_ascii=False))
     return write_text_atomic(Path(out), page)

@@ -58,3 +58,11 @@ def render(template: str, **context) -> str:
     wherever the run's name, paths or records carry them, replaced (displayable)."""
     from gankit.io import displayable
     return displayable(environment().get_template(template).render(**context))
+
+
+def local_time(t: float) -> str:
+    """``t`` in local time with its offset from UTC: unambiguous wherever the page is read."""
+    from datetime import datetime
+    d = datetime.fromtimestamp(t).astimezone()
+    z = d.strftime("%z")
+    return f"{d:%Y-%m-%d %H:%M:%S} UTC{z[:3]}:{z[3:5]}"

@@ -3,6 +3,7 @@ continues from and the training time up to it.  Records are written at log steps
 stopped between two (Ctrl-C) has its newest checkpoint further on, and that is its step."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from gankit.report.metricinfo import is_number
@@ -93,3 +94,29 @@ def _resume_note(p: Progress, total: int, checkpoint_every: int, diverged: bool 
         return ("before its first checkpoint: nothing to resume; start it again " +
                 ("with the fix" if diverged else "(if it failed, with the fix its error named)"))
     return "no intact checkpoint left in checkpoints/: nothing to resume from"
+
+
+def live_interval(records: list[dict], sample_every: int, previous_page: float | None, build_s: float,
+                  now: float) -> float:
+    """Seconds expected between two pages of a run that trains: they are written at snapshots,
+    some skipped to keep rebuilds under a tenth of the time (gankit.train.watch.LiveReport).  The
+    longest of: ``sample_every`` steps at the newest session's rate on the training clock, ten
+    times ``build_s`` (this page's cost), and the time since ``previous_page`` (its mtime) where
+    that page was written in this session (it counts what the training clock leaves out:
+    evaluations, checkpoints, the skipped snapshots)."""
+    from datetime import datetime
+
+    start = max((i for i, r in enumerate(records) if r.get("kind") == "session"), default=-1)
+    train = [r for r in records[start + 1:] if r.get("kind") == "train" and is_number(r.get("time"))
+             and is_number(r.get("step"))]
+    steps = train[-1]["step"] - train[0]["step"] if len(train) > 1 else 0
+    cadence = (train[-1]["time"] - train[0]["time"]) / steps * sample_every if steps > 0 else 0.0
+    expected = max(10 * build_s, cadence if math.isfinite(cadence) else 0.0)     # damaged times: not read
+    try:
+        started = datetime.strptime(records[start]["started"], "%Y-%m-%dT%H:%M:%S%z").timestamp() \
+            if start >= 0 else None
+    except (KeyError, TypeError, ValueError):
+        started = None           # an older or damaged session record: the previous page may be another session's
+    if previous_page is not None and started is not None and started <= previous_page <= now:
+        expected = max(expected, now - previous_page)
+    return expected
