@@ -296,7 +296,9 @@ def _main(argv: list[str] | None) -> int:
         _expand_home(args)
         return _run_command(args)
     except KeyboardInterrupt as e:    # Ctrl-C; SIGTERM (_terminated); training's own stop
-        print(f"gankit: {interrupted_line(args, e)}", file=sys.stderr)
+        line = interrupted_line(args, e)
+        if line is not None:
+            print(f"gankit: {line}", file=sys.stderr)
         return getattr(e, "exit_code", 130)
     except ImportError as e:     # installed (missing_dependencies found it) but broken
         try:

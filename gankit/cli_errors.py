@@ -46,11 +46,19 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 
 class Terminated(TrainingInterrupted):
     """SIGTERM outside the training loop; ``why`` is what torchrun's stop adds (another rank's
-    failure), and ``cli._main`` says what the command kept (``interrupted_line``)."""
+    failure), ``peers`` the ranks known to have failed (None: unknown), and ``cli._main`` says
+    what the command kept (``interrupted_line``)."""
 
-    def __init__(self, signum: int, why: str = ""):
+    def __init__(self, signum: int, why: str = "", peers: list[int] | None = ()):
         super().__init__(signum, f"SIGTERM received; stopped (checkpoints already written are kept){why}")
         self.why = why
+        self.peers = list(peers) if peers is not None else None
+
+
+def _why(peers: list[int] | None) -> str:
+    # []: the user (or a scheduler) stopped the run; None: unknown (no torchrun store)
+    return "" if peers == [] else "; torchrun stops every process when one fails, " + (
+        f"and rank {peers[0]} failed (its error says why)" if peers else "so another process's error may say why")
 
 
 def _terminated(signum, frame):
@@ -60,52 +68,76 @@ def _terminated(signum, frame):
     dist = sys.modules.get("gankit.train.distributed")
     launched = any(k in os.environ for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK"))
     peers = dist.failed_peers() if dist is not None else None if launched else []
-    # []: the user (or a scheduler) stopped the run; None: unknown (no torchrun store)
-    why = "" if peers == [] else "; torchrun stops every process when one fails, " + (
-        f"and rank {peers[0]} failed (its error says why)" if peers else "so another process's error may say why")
-    raise Terminated(signum, why)
+    raise Terminated(signum, _why(peers), peers)
+
+
+def _processes(a) -> int:
+    """How many processes the run trains on: --nproc in the process that launches them, the
+    world size in each process torchrun started (which the loop's own line names too)."""
+    n = getattr(a, "nproc", 1)
+    if isinstance(n, int) and n > 1:
+        return n
+    try:
+        return max(1, int(os.environ.get("WORLD_SIZE", "1")))
+    except ValueError:
+        return 1
 
 
 def _resume_command(a, folder) -> str:
     """``gankit train --resume --out FOLDER``, pasteable; a resume's own --set arguments
     repeated: stopped before its config.toml was written, the run would go on without them
-    (once written, applying them again changes nothing)."""
+    (once written, applying them again changes nothing); ``--nproc N`` for a run on N
+    processes, which one process would continue with another world size."""
     sets = [x for kv in getattr(a, "set", None) or [] for x in ("--set", kv)] if getattr(a, "resume", False) else []
-    return _command("train", "--resume", "--out", folder, *sets)
+    n = _processes(a)
+    return _command("train", "--resume", "--out", folder, *sets, *(("--nproc", str(n)) if n > 1 else ()))
 
 
-def _kept_by_train(a) -> str:
+AGAIN = "run the same command again"
+
+
+def _kept_by_train(a) -> tuple[str, str]:
     folder = getattr(a, "run_folder", None)     # set by _cmd_train once it knows the folder
     if folder is None and getattr(a, "resume", False) and getattr(a, "out", None):
         # stopped before _cmd_train began (its imports): the run to continue is untouched
         if (Path(a.out) / "config.toml").is_file():
-            return f"nothing was changed; continue with {_resume_command(a, a.out)}"
-        return "nothing was changed; run the same command again"
+            return "nothing was changed", f"continue with {_resume_command(a, a.out)}"
+        return "nothing was changed", AGAIN
     if folder and (Path(folder) / "config.toml").is_file():
-        return f"{_path(folder)} keeps what was written; continue with {_resume_command(a, folder)}"
-    return "no run folder was written; run the same command again"
+        return f"{_path(folder)} keeps what was written", f"continue with {_resume_command(a, folder)}"
+    return "no run folder was written", AGAIN
 
 
-def _kept_by_drs(a) -> str:
+def train_stop_advice(a) -> str:
+    """What a stopped ``gankit train`` kept and what to run next, for the process that launched
+    its ranks (--nproc)."""
+    return "; ".join(_kept_by_train(a))
+
+
+def _kept_by_drs(a) -> tuple[str, str]:
     options = [x for o in ("steps", "quantile", "lr") if getattr(a, o, None) is not None
                for x in (f"--{o}", str(getattr(a, o)))]
     run = str(a.run_dir)
     run = "./" + run if run.startswith("-") else run      # a folder named -x is no option
-    return f"the run is left as it was (no sampler kept); run {_command('drs', run, *options)} again"
+    return "the run is left as it was (no sampler kept)", f"run {_command('drs', run, *options)} again"
 
 
-def _kept_by_eval(a, stop) -> str:
+def _kept_by_eval(a, stop) -> tuple[str, str]:
     done = getattr(stop, "evaluation_recorded", None)     # (step, numbers): set by api._evaluate
     if done is None:
-        return "nothing was recorded; run the same command again"
+        return "nothing was recorded", AGAIN
     from gankit.data.text import printable      # a user's metric names its own keys
     return (f"the evaluation of step {done[0]} was recorded ({printable(done[1])}), the reference row was not "
-            "measured; run the same command again to measure it (it records the evaluation once more)")
+            "measured", f"{AGAIN} to measure it (it records the evaluation once more)")
 
 
 def _page(a) -> str:
     page = a.out or (None if a.json or a.text else "compare.html")
     return f"{_path(page)} is left as it was" if page else "nothing was written"
+
+
+def _left(p) -> tuple[str, str]:
+    return f"{_path(p)} is left as it was", AGAIN
 
 
 # what each command keeps when a signal stops it, and what to run next; a command not named
@@ -114,19 +146,21 @@ _KEPT = {
     "train": lambda a, stop: _kept_by_train(a),
     "eval": _kept_by_eval,
     "drs": lambda a, stop: _kept_by_drs(a),
-    "sample": lambda a, stop: (f"{_path(a.out)} is left as it was" if a.out else
-                               "the samples printed are not all of them") + "; run the same command again",
-    "invert": lambda a, stop: f"{_path(a.out or Path(a.run_dir) / 'inversion')} is left as it was; run the "
-                              "same command again",
-    "complete": lambda a, stop: f"{_path(a.out or Path(a.run_dir) / 'completion')} is left as it was; run the "
-                                "same command again",
-    "report": lambda a, stop: f"{_path(Path(a.run_dir) / 'report.html')} is left as it was; run the same "
-                              "command again",
-    "compare": lambda a, stop: f"{_page(a)}; run the same command again",
+    "sample": lambda a, stop: _left(a.out) if a.out else ("the samples printed are not all of them", AGAIN),
+    "invert": lambda a, stop: _left(a.out or Path(a.run_dir) / "inversion"),
+    "complete": lambda a, stop: _left(a.out or Path(a.run_dir) / "completion"),
+    "report": lambda a, stop: _left(Path(a.run_dir) / "report.html"),
+    "compare": lambda a, stop: (_page(a), AGAIN),
     # a second Ctrl-C in the sweep's own clean-up reaches here instead of its SweepInterrupted
-    "sweep": lambda a, stop: (f"the runs that finished are recorded in {_path(a.results)}; rerun the same "
-                              "command with --resume to run the others (interrupted runs start over)"),
+    "sweep": lambda a, stop: (f"the runs that finished are recorded in {_path(a.results)}",
+                              "rerun the same command with --resume to run the others (interrupted runs start over)"),
 }
+
+
+def _once_fixed(then: str) -> str:
+    """The next step after a stop that followed another process's error: that error first (the
+    same command would fail the same way)."""
+    return f"{then} once that error is fixed" if then.endswith(" again") else f"once that error is fixed, {then}"
 
 
 def _path(p) -> str:
@@ -139,10 +173,11 @@ def _command(*words) -> str:
     return " ".join(["gankit", *(shlex.quote(_path(w)) for w in words)])
 
 
-def interrupted_line(args, stop: KeyboardInterrupt) -> str:
+def interrupted_line(args, stop: KeyboardInterrupt) -> str | None:
     """The one line for a command stopped by SIGINT or SIGTERM (``args``: None before its
     arguments were parsed): the training loop's own message, else what the command kept and
-    what to run next."""
+    what to run next.  None for a rank > 0 that torchrun stopped as rank 0 failed, before the
+    command changed anything: rank 0's error is the one line to read."""
     import signal
     command = getattr(args, "command", None)
     if isinstance(stop, TrainingInterrupted) and not isinstance(stop, Terminated):
@@ -152,14 +187,29 @@ def interrupted_line(args, stop: KeyboardInterrupt) -> str:
             said += f"; continue with {_resume_command(args, folder)}"
         return said
     name = signal.Signals(getattr(stop, "signum", signal.SIGINT)).name
-    why = getattr(stop, "why", "")
+    why, peers = getattr(stop, "why", ""), getattr(stop, "peers", [])
+    if why and peers is None and all(m in sys.modules for m in ("torch", "torch.distributed")):
+        # unknown in the handler (start-up had not imported the store's client yet); asked now,
+        # outside it, with torch whole (an import the signal cut short leaves sys.modules)
+        try:
+            from gankit.train.distributed import failed_peers
+            peers = failed_peers()
+        except (Exception, KeyboardInterrupt):     # a half-imported module, a second signal: unknown
+            peers = None
+        why = _why(peers) if peers else why
     if command is None:
-        again = "run the same command again" + (" once that error is fixed" if why else "")
-        return f"stopped by {name} before the command started{why}: nothing was changed; {again}"
-    kept = _KEPT.get(command, lambda a, s: "nothing was changed; run the same command again")(args, stop)
+        kept, then = "nothing was changed", AGAIN
+    else:
+        kept, then = _KEPT.get(command, lambda a, s: ("nothing was changed", AGAIN))(args, stop)
+    if why and then == AGAIN and 0 in (peers or []) and not _first_rank():
+        # nothing begun and rank 0's error to fix: that error says it (and --nproc's summary
+        # that torchrun stopped this rank); a second line here read as a second cause
+        return None
     if why:     # stopped by torchrun for another process's failure: the same command fails again
-        kept = kept.replace("run the same command again", "run the same command again once that error is fixed")
-    return f"{command} stopped by {name}{why}: {kept}"
+        then = _once_fixed(then)
+    if command is None:
+        return f"stopped by {name} before the command started{why}: {kept}; {then}"
+    return f"{command} stopped by {name}{why}: {kept}; {then}"
 
 
 def _say_error(line: str):

@@ -46,13 +46,27 @@ def launch(nproc: int, gankit_argv: list[str]) -> int:
         torchrun(["--standalone", "--nproc-per-node", str(nproc), "-m", "gankit", *gankit_argv])
     except SignalException as e:    # SIGTERM/SIGINT to the launcher: torchrun passed it on to the ranks
         print(f"gankit: {e.sigval.name} received: the {nproc} processes were stopped (each stops after "
-              "a step all agree on and rank 0 writes a checkpoint); continue with --resume", file=sys.stderr)
+              f"a step all agree on and rank 0 writes a checkpoint); {_stop_advice(nproc, gankit_argv)}",
+              file=sys.stderr)
         return 128 + int(e.sigval)
     except ChildFailedError as e:   # each child printed its own `gankit: error: ...`
         codes = {rank: f.exitcode for rank, f in sorted(e.failures.items())}
         print(failure_report(codes, nproc), file=sys.stderr)
         return failure_exit_code(codes)
     return 0
+
+
+def _stop_advice(nproc: int, gankit_argv: list[str]) -> str:
+    """What the stopped ranks kept and the command to run next, as each rank's own line says it:
+    "--resume" added to the command given fails for a preset or a folder named by the clock."""
+    from gankit.cli import build_parser
+    from gankit.cli_errors import train_stop_advice
+    try:
+        a = build_parser().parse_args(gankit_argv)
+    except (Exception, SystemExit):     # not the arguments train_argv wrote
+        return "continue with --resume"
+    a.nproc, a.run_folder = nproc, a.out
+    return train_stop_advice(a)
 
 
 def _as_exit(code: int) -> int:
