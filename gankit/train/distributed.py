@@ -335,6 +335,17 @@ def mean_over_ranks(world: World):
     return reduce
 
 
+def ratios_over_ranks(pairs: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Each name's sum / count over the global batch, for a logged mean whose count differs by
+    rank (SeqGAN's valid tokens: sequences end at different steps).  The loop averages a logged
+    number over the ranks (``mean_over_ranks``), a mean of their ratios; summed here (one
+    all-reduce; none in one process), every rank logs the ratio of all tokens and the loop's
+    mean of equal numbers keeps it."""
+    t = sum_over_ranks(torch.stack([torch.stack([num.detach().float(), den.detach().float()])
+                                    for num, den in pairs.values()]))
+    return dict(zip(pairs, t[:, 0] / t[:, 1]))
+
+
 def max_over_ranks(world: World):
     """The loop's ``agree_stop``: the largest of the ranks' integers (their stop signals)."""
     def agree(code: int) -> int:

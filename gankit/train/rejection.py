@@ -37,13 +37,17 @@ from gankit import seeds
 from gankit.losses.adversarial import d_loss_bce
 from gankit.ops import sample_noise
 from gankit.train import remedies as R
+from gankit.train.syncbn import revert_sync_batchnorm
 
 
 class RejectionSampler:
     def __init__(self, D: nn.Module, pack: int, steps: int, lr: float, quantile: float,
                  batch_size: int):
-        self.D = copy.deepcopy(D).eval()   # loaded from the trained D when fitted; eval mode but
-        # while fitting: dropout or batch statistics would make a sample's acceptance a draw
+        # loaded from the trained D when fitted; eval mode but while fitting: dropout or batch
+        # statistics would make a sample's acceptance a draw.  Its batch norms are plain: every
+        # rank fits the same batches, which synced ones would all-reduce (several times slower
+        # a step) and count once per rank (the running variance's n / (n - 1))
+        self.D = revert_sync_batchnorm(copy.deepcopy(D)).eval()
         self.pack, self.steps, self.lr, self.quantile, self.m = pack, steps, lr, quantile, batch_size
         self.M = torch.tensor(float("nan"))        # NaN until fitted
         self.acceptance = torch.tensor(float("nan"))

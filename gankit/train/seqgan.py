@@ -46,6 +46,7 @@ from torch import Tensor
 from gankit.config import ConfigError, opt
 from gankit.data.text import check_vocabulary, valid_mask
 from gankit.registry import OBJECTIVES
+from gankit.train.distributed import ratios_over_ranks
 from gankit.train.loop import Phase, StepContext
 from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec
 
@@ -233,14 +234,20 @@ class SeqGANObjective(Objective):
             with torch.no_grad():
                 if self.loss.relativistic:   # D's odds that the real one of a pair is the real one
                     logs = {"d_real_over_fake": torch.sigmoid(lr_ - lf_).mean(), "d_acc": (lr_ > lf_).float().mean()}
-                elif self.loss.probabilistic:
-                    logs = {"d_real": torch.sigmoid(lr_).mean(), "d_fake": torch.sigmoid(lf_).mean(),
-                            "d_acc": 0.5 * ((lr_ > 0).float().mean() + (lf_ < 0).float().mean())}
-                else:                        # a critic's scores are no probabilities: their means
-                    logs = {"critic_real": lr_.mean(), "critic_fake": lf_.mean()}
-                    if self.loss.boundary is not None:
-                        b = self.loss.boundary
-                        logs["d_acc"] = 0.5 * ((lr_ > b).float().mean() + (lf_ < b).float().mean())
+                else:   # a per-step D's logits are the valid steps, as many as a rank's sequences have
+                    lr, lf = lr_.float(), lf_.float()
+                    nr, nf = lr.new_tensor(lr.numel()), lf.new_tensor(lf.numel())
+                    if self.loss.probabilistic:
+                        b, pairs = 0.0, {"d_real": (torch.sigmoid(lr).sum(), nr),
+                                         "d_fake": (torch.sigmoid(lf).sum(), nf)}
+                    else:               # a critic's scores are no probabilities: their means
+                        b, pairs = self.loss.boundary, {"critic_real": (lr.sum(), nr),
+                                                        "critic_fake": (lf.sum(), nf)}
+                    if b is not None:
+                        pairs |= {"acc_real": ((lr > b).sum(), nr), "acc_fake": ((lf < b).sum(), nf)}
+                    logs = ratios_over_ranks(pairs)
+                    if b is not None:
+                        logs["d_acc"] = 0.5 * (logs.pop("acc_real") + logs.pop("acc_fake"))
         return loss, logs
 
     @torch.no_grad()
@@ -327,9 +334,12 @@ class SeqGANObjective(Objective):
             loss = reinforce_loss(logp, adv, mask)
             if ctx.logging:
                 m = mask.float()
-                logs = {"g_sample_nll": -(logp.detach() * m).sum() / m.sum()}
-                logs |= ({"weights_ess": ess} if self.estimator == "maligan"
-                         else {"reward_mean": (q * m).sum() / m.sum()})
+                pairs = {"g_sample_nll": (-(logp.detach() * m).sum(), m.sum())}
+                if self.estimator != "maligan":
+                    pairs["reward_mean"] = ((q * m).sum(), m.sum())
+                logs = ratios_over_ranks(pairs)
+                if self.estimator == "maligan":   # the weights are the rank's own batch's
+                    logs["weights_ess"] = ess
         if self.mle_weight > 0:
             loss = loss + self.mle_weight * self._nll(self.sample_real(self.m))
         return loss, logs

@@ -13,7 +13,9 @@ gets the gradient of the sum of all ranks' losses through the shared statistics:
 the loop's gradient averaging this is the gradient one process gets on the whole batch.
 
 Outside training, or in a one-process run, it is a plain batch norm; its state_dict has
-BatchNorm's keys, so checkpoints load into either.
+BatchNorm's keys, so checkpoints load into either.  ``revert_sync_batchnorm`` turns them back
+into plain batch norms, for a copy every rank trains alike on the same batches (the DRS fit):
+syncing it would all-reduce identical statistics and count each sample once per rank.
 """
 from __future__ import annotations
 
@@ -88,6 +90,46 @@ def convert_sync_batchnorm(module: nn.Module, device: torch.device) -> int:
                     new.running_mean, new.running_var = child.running_mean, child.running_var
                     new.num_batches_tracked = child.num_batches_tracked
                 new.train(child.training)
+                new.plain_class = type(child)         # what revert_sync_batchnorm restores
                 setattr(parent, name, new.to(device))
                 replaced += 1
     return replaced
+
+
+class BatchNorm(_BatchNorm):
+    """A plain batch norm of any (N, C, ...) input: what a synced one not made by
+    convert_sync_batchnorm (declared so by a net) reverts to, its input rank unknown."""
+
+    def _check_input_dim(self, x: Tensor):
+        if x.dim() < 2:
+            raise ValueError(f"BatchNorm expects (N, C, ...) input, got shape {tuple(x.shape)}")
+
+
+_PLAIN = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+
+
+def revert_sync_batchnorm(module: nn.Module) -> nn.Module:
+    """Replaces, in place, every synced batch norm below ``module`` (gankit's or torch's) by a
+    plain one, the torch.nn.BatchNorm1d/2d/3d convert_sync_batchnorm replaced where known,
+    keeping parameters, buffers and mode (the state_dict keys are the same).  Returns
+    ``module``, or its replacement when it is itself a synced batch norm."""
+    def plain(bn: _BatchNorm) -> _BatchNorm:
+        cls = getattr(bn, "plain_class", None)
+        new = (cls if cls in _PLAIN else BatchNorm)(bn.num_features, bn.eps, bn.momentum, bn.affine,
+                                                   bn.track_running_stats)
+        if bn.affine:
+            new.weight, new.bias = bn.weight, bn.bias
+        if bn.track_running_stats:
+            new.running_mean, new.running_var = bn.running_mean, bn.running_var
+            new.num_batches_tracked = bn.num_batches_tracked
+        new.train(bn.training)
+        return new
+
+    synced = (SyncBatchNorm, torch.nn.SyncBatchNorm)
+    if isinstance(module, synced):
+        return plain(module)
+    for parent in list(module.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, synced):
+                setattr(parent, name, plain(child))
+    return module
