@@ -33,7 +33,7 @@ class Progress:
         self.bar, self.silent = None, _SILENCED > 0
         if not self.silent and _isatty(self.stream):
             from tqdm import tqdm
-            self.bar = tqdm(total=total, desc=desc, unit="metric", file=self.stream, delay=after,
+            self.bar = tqdm(total=total, desc=desc, unit="metric", file=self.stream, delay=self.after,
                             leave=False, dynamic_ncols=True)
 
     def step(self, name: str):
