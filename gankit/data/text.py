@@ -14,8 +14,8 @@ and no special tokens (``pad_id = end_id = None``).
 """
 from __future__ import annotations
 
-import re
 import warnings
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,9 +25,10 @@ from torch import Tensor
 from gankit.registry import DATASETS
 from gankit.config import ConfigError, opt
 from gankit.data.base import Dataset
+from gankit.data.text_encoding import CONTROLS as _CONTROLS, REPLACEMENT
+from gankit.data.text_encoding import shell_path as _shell_path, wide_encoding as _wide_encoding
 
 PAD, END, UNK = "<pad>", "<end>", "<unk>"
-REPLACEMENT = "\ufffd"   # what a byte that is not UTF-8 decodes to
 
 
 class TextDataset(Dataset):
@@ -119,12 +120,6 @@ class TextDataset(Dataset):
         return self._train_lines
 
 
-# C0 controls but tab, DEL, C1 controls (a terminal acts on them: colours, cursor moves, title
-# changes), the bidirectional marks, embeddings, overrides and isolates (they reorder what is
-# shown around them) and the Unicode line and paragraph separators (one sample is one line)
-_CONTROLS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
-
-
 def printable(text: str) -> str:
     """``text`` with every control character escaped as \\xHH or \\uHHHH, for a terminal to show
     rather than act on (a backslash itself is left as it is)."""
@@ -170,7 +165,6 @@ def build_vocab(token_lists: list[list[str]], min_count: int, max_vocab: int) ->
     """<pad>, <end>, <unk>, then tokens by falling count (ties by token), at least min_count times.
     Literal specials in the text are not new tokens, and U+FFFD (bytes that were not UTF-8)
     stays out, so it reads as <unk>."""
-    from collections import Counter
     counts = Counter(t for toks in token_lists for t in toks)
     kept = sorted((t for t, c in counts.items() if c >= min_count and t not in (PAD, END, UNK)
                    and REPLACEMENT not in t), key=lambda t: (-counts[t], t))
@@ -257,7 +251,6 @@ def lines_dataset(lines: list[str], level: str, max_len: int, min_count: int, ma
         _warn_long(lines, tok, level, max_len, source)
     vocab = build_vocab([tok(s) for s in train], min_count, max_vocab)
     if len(vocab) == 3:
-        from collections import Counter
         counts = Counter(t for s in train for t in tok(s) if t not in (PAD, END, UNK) and REPLACEMENT not in t)
         top = counts.most_common(1)
         detail = (f"the most frequent {level} token, {top[0][0]!r}, occurs {top[0][1]} time(s)"
@@ -288,21 +281,32 @@ class TextFileParams:
     seed: int = opt(0, "seed of the train/test split")
 
 
-def _read_lines(path: str, lowercase: bool, hint: str = "") -> list[str]:
+def _read_lines(path: str, lowercase: bool, hint: str = "",
+                bad_bytes: str = f"they read as {UNK}") -> list[str]:
+    """The file's non-blank lines, stripped.  ``bad_bytes`` says what becomes of bytes that are
+    not UTF-8 (the warning names it): a file in another single-byte code is read, its other
+    letters lost; a UTF-16 or UTF-32 file, which would be read as NULs between letters, is refused."""
     p = Path(path).expanduser()
     if path and p.is_dir():
         raise ConfigError(f"data.path: {path!r} is a folder, not a file{hint}")
     if not path or not p.is_file():
         raise ConfigError(f"data.path: {path!r} is not a file{hint}")
     raw = p.read_bytes()
+    src, out = _shell_path(p), _shell_path(Path(f"{p}.utf8.txt"))
+    wide = _wide_encoding(raw)
+    if wide:
+        raise ConfigError(f"data.path: {path!r} is {wide[0]}, and gankit reads UTF-8 text; convert it with "
+                          f"`iconv -f {wide[1]} -t UTF-8 {src} > {out}`, then --set data.path={out}")
     try:   # utf-8-sig: a byte-order mark (Windows editors write one) is no character of the first line
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         text = raw.decode("utf-8-sig", errors="replace")
         line = raw[:e.start].count(b"\n") + 1
-        warnings.warn(f"{path}: bytes that are not UTF-8 (the first on line {line}) "
-                      f"read as {UNK}; if the file is in another encoding, convert it, e.g. "
-                      f"`iconv -f latin1 -t utf-8 {path} > {path}.utf8`", stacklevel=3)
+        # not "the file is latin-1": any single-byte code (or Shift-JIS, GBK, ...) lands here, and
+        # cp1252 is latin-1 plus the quotes and dashes Windows puts at 0x80-0x9f
+        warnings.warn(f"{path}: bytes that are not UTF-8 (the first on line {line}): {bad_bytes}; if "
+                      f"the file is latin-1/cp1252, convert it with `iconv -f CP1252 -t UTF-8 {src} > "
+                      f"{out}` (for another encoding name it after -f)", stacklevel=3)
     # one sample per line: \n, \r\n or \r, not the other separators str.splitlines knows
     # (form feed, U+2028, ...), which can sit inside a sample
     lines = [s.strip() for s in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
@@ -333,13 +337,18 @@ class WordsParams:
 def words(path, max_len, lowercase_only, test_fraction, seed):
     hint = ("; install the word list with `apt-get install wamerican` (it provides "
             "/usr/share/dict/words) or set data.path to any file with one word a line")
-    lines = _read_lines(path, False, hint)
+    # lowercase_only keeps a-z words: a word with bytes that are not UTF-8 is not one of them
+    lines = _read_lines(path, False, hint, "the words holding them are left out (data.lowercase_only keeps "
+                        "only a-z words)" if lowercase_only else f"they read as {UNK}")
     if lowercase_only:
         kept = [w for w in lines if w.isascii() and w.isalpha() and w.islower()]
         if len(set(kept)) < 2 <= len(set(w for w in lines if w.strip())):
+            bad = sum(REPLACEMENT in w for w in lines)
+            fix = (f"{bad} of them hold bytes that are not UTF-8: convert the file to UTF-8 (the warning "
+                   "above names the command), and for words beyond a-z --set data.lowercase_only=false"
+                   if bad else "use --set data.lowercase_only=false, or data.name='textfile' for any text")
             raise ConfigError(f"data: data.lowercase_only keeps {len(set(kept))} of the {len(lines)} lines of "
-                              f"{path} (only lowercase a-z words pass); use --set data.lowercase_only=false, "
-                              "or data.name='textfile' for any text")
+                              f"{path} (only lowercase a-z words pass); {fix}")
         lines = kept
     _warn_controls(lines, path)
     # max_len here is a filter on which words to learn (5% of wamerican's are longer than 12
