@@ -96,7 +96,7 @@ def train(config: str | Path | dict | None = None, out: str | Path | None = None
         listed = raw.get("imports", [])
         if isinstance(listed, list) and (imports or listed):     # another type: the config's own error
             given = [*listed, *(imports or [])]
-            raw["imports"] = list(dict.fromkeys(str(Path(m).resolve()) if isinstance(m, str) and m.endswith(".py")
+            raw["imports"] = list(dict.fromkeys(str(Path(m).expanduser().resolve()) if isinstance(m, str) and m.endswith(".py")
                                                 else m for m in given))
             if all(isinstance(m, str) for m in raw["imports"]):    # the user's own config: their word
                 from gankit import trusted_imports

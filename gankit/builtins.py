@@ -105,7 +105,7 @@ def import_modules(names: list[str]) -> None:
     for name in names:
         path = None
         if name.endswith(".py"):
-            path = Path(name)
+            path = Path(name).expanduser()
             if not path.is_file():
                 raise ConfigError(f"imports: {name!r} is not a file ({RECORDED})")
             path = path.resolve()

@@ -71,12 +71,23 @@ def _train(a, out: str | None):
 
 def _expand_home(args):
     """~ in a path argument (bash leaves it as it is after = or in quotes): expanded as
-    data.path and --images are, not made a folder named ~."""
-    for name in ("out", "run_dir"):
+    data.path and --images are, not made a folder named ~.  A preset or module name never
+    starts with ~, so the config and --import arguments are expanded too; a sweep variant's
+    source is its part between the label's = and the first @ (gankit.sweep.parse_variant)."""
+    for name in ("out", "run_dir", "config", "results"):
         if isinstance(getattr(args, name, None), str):
             setattr(args, name, os.path.expanduser(getattr(args, name)))
-    if isinstance(getattr(args, "run_dirs", None), list):
-        args.run_dirs = [os.path.expanduser(d) if isinstance(d, str) else d for d in args.run_dirs]
+    for name, expand in (("run_dirs", os.path.expanduser), ("imports", os.path.expanduser),
+                         ("variants", _expand_variant)):
+        if isinstance(getattr(args, name, None), list):
+            setattr(args, name, [expand(v) if isinstance(v, str) else v for v in getattr(args, name)])
+
+
+def _expand_variant(text: str) -> str:
+    """``[LABEL=]SOURCE[@KEY=VALUE...]`` with ~ in SOURCE expanded (the label stays as given)."""
+    head, at, overrides = text.partition("@")
+    label, eq, source = head.partition("=") if "=" in head else ("", "", head)
+    return f"{label}{eq}{os.path.expanduser(source)}{at}{overrides}"
 
 
 def _default_out(source: str, overrides: list[str]) -> str:

@@ -43,7 +43,7 @@ def resolve_source(name_or_path: str) -> dict:
     """A preset name or a TOML path -> raw dict.  A bare preset name is the preset even where a
     file or folder of that name lies here (a run folder named after its preset, a word list
     called words); such a file is read as ./NAME."""
-    p = Path(name_or_path)
+    p = Path(name_or_path).expanduser()      # ~/cfg.toml given through the API (the CLI expands its own)
     preset = PRESET_DIR / f"{name_or_path}.toml"
     if p.suffix != ".toml" and "/" not in name_or_path and os.sep not in name_or_path and preset.is_file():
         return read_toml(preset)

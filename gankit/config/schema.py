@@ -51,7 +51,7 @@ class TrainConfig:
     compile: bool = opt(False, "torch.compile each declared net (nn.Module.compile) before training: "
                                "a one-off compile per process and batch shape; not with R1/GP (no "
                                "double backward); measured in docs/speed.md, off by default")
-    progress: bool = opt(True, "show a progress bar with rate and ETA")
+    progress: bool = opt(True, "show progress with rate and ETA: a bar on a terminal, else a plain line every 30 s")
     threads: int = opt(0, "CPU threads per process for training (0 = auto: OMP_NUM_THREADS if set, "
                           "else following the machine's load (1-2) for nets whose results do not "
                           "depend on the count, else 1 for point/text data, else cores / processes "

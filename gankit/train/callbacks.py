@@ -5,6 +5,7 @@ training clock (Run.off_the_clock), so a record's ``time`` is the training alone
 from __future__ import annotations
 
 import sys
+import time
 import warnings
 
 import torch
@@ -25,20 +26,35 @@ class MetricsLogger:
 
 
 class Progress:
-    """A progress bar with rate and ETA (tqdm) on stderr; a stderr that cannot be written
-    turns the bar off, never the training."""
+    """Training's progress on stderr.  On a terminal, a tqdm bar with rate and ETA; otherwise
+    (a log file, a pipe) a plain line once training has run ``AFTER`` seconds, then one every
+    ``EVERY`` seconds, and one at the end if any came before: a log gets lines, not a bar's
+    carriage-return frames, and a short run prints nothing, as an evaluation's progress
+    (gankit.metrics.progress).  Inside its ``silenced`` (a caller of the API that asked for no
+    messages) nothing; a stderr that cannot be written turns it off, never the training."""
+
+    AFTER = 3.0       # seconds before the first plain line (an evaluation's own AFTER)
+    EVERY = 30.0      # seconds between plain lines
+    SHOWN = ("loss_d", "loss_g", "d_real", "d_fake")     # a log record's numbers, as the bar's postfix
 
     def __init__(self, total: int, enabled: bool):
         self.total, self.enabled, self.bar, self.stream = total, enabled, None, None
+        self.plain, self.said, self.last, self.losses = False, 0, None, {}
 
     def on_train_start(self, trainer):
+        from gankit.metrics import progress
         from gankit.streams import QuietStream
         self.stream = QuietStream(sys.stderr)
-        if self.enabled and not self.stream.failed:
+        if not self.enabled or self.stream.failed or progress._SILENCED > 0:
+            return
+        if progress._isatty(self.stream):
             from tqdm import tqdm
             self.bar = tqdm(total=self.total, initial=trainer.step, unit="step", dynamic_ncols=True,
                             file=self.stream)
             self._check()
+        else:
+            self.plain, self.first, self.start = True, trainer.step, time.perf_counter()
+            self.next_at = self.start + self.AFTER
 
     def _check(self) -> bool:
         """Whether the bar is still on: one whose stream failed is closed (its last writes dropped)."""
@@ -48,22 +64,45 @@ class Progress:
         return self.bar is not None
 
     def on_log(self, trainer, record):
+        self.losses = {k: f"{record[k]:.3f}" for k in self.SHOWN if k in record}
         if self._check():
-            self.bar.set_postfix({k: f"{record[k]:.3f}" for k in ("loss_d", "loss_g", "d_real", "d_fake")
-                                  if k in record}, refresh=False)
+            self.bar.set_postfix(self.losses, refresh=False)
 
     def on_step_end(self, trainer):
         if self._check():
             self.bar.update(1)
+        elif self.plain and time.perf_counter() >= self.next_at:
+            self._say(trainer.step)
+            self.next_at = time.perf_counter() + self.EVERY
+
+    def _say(self, step: int):
+        from tqdm import tqdm
+        if self.stream.failed:
+            self.plain = False
+            return
+        elapsed = time.perf_counter() - self.start
+        rate = (step - self.first) / elapsed if elapsed > 0 else 0.0
+        parts = [f"step {step}/{self.total}",
+                 (f"{rate:.1f} step/s" if rate >= 1 else f"{1 / rate:.1f} s/step") if rate > 0 else "",
+                 f"{tqdm.format_interval(elapsed)} elapsed",
+                 f"{tqdm.format_interval((self.total - step) / rate)} left" if rate > 0 and step < self.total else ""]
+        losses = ", ".join(f"{k}={v}" for k, v in self.losses.items())
+        print(f"training: {', '.join(p for p in parts if p)}" + (f"; {losses}" if losses else ""),
+              file=self.stream, flush=True)
+        self.said, self.last = self.said + 1, step
 
     def on_train_end(self, trainer):
+        if self.plain and self.said and self.last != trainer.step:
+            self._say(trainer.step)      # where a log that had lines ends: finished or stopped
+        self.on_train_abort(trainer)
+
+    # a bar left open (training diverged or failed) would push every later bar of this process
+    # a line lower, and print its frozen last state when collected; the error says where it stopped
+    def on_train_abort(self, trainer):
+        self.plain = False
         if self.bar is not None:
             self.bar.close()
             self.bar = None
-
-    # a bar left open (training diverged or failed) would push every later bar of this process
-    # a line lower, and print its frozen last state when collected
-    on_train_abort = on_train_end
 
 
 class Snapshots:
