@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import errno
 import os
-import shlex
 import sys
 from pathlib import Path
 
-from gankit.streams import StdoutFailed, shown
+from gankit.streams import StdoutFailed, pasteable, shown, unescaped_bytes
 from gankit.train.signals import TrainingInterrupted
 
 
@@ -71,16 +70,13 @@ def _terminated(signum, frame):
     raise Terminated(signum, _why(peers), peers)
 
 
-def _processes(a) -> int:
-    """How many processes the run trains on: --nproc in the process that launches them, the
-    world size in each process torchrun started (which the loop's own line names too)."""
+def _processes(a) -> int | None:
+    """The processes a resume of this run names (gankit.train.launch.resume_nproc): --nproc in the
+    process that launches them, one machine's world size in each process torchrun started, None
+    for a launch across machines."""
+    from gankit.train.launch import resume_nproc
     n = getattr(a, "nproc", 1)
-    if isinstance(n, int) and n > 1:
-        return n
-    try:
-        return max(1, int(os.environ.get("WORLD_SIZE", "1")))
-    except ValueError:
-        return 1
+    return resume_nproc(n if isinstance(n, int) else 1)
 
 
 def _resume_command(a, folder) -> str:
@@ -89,8 +85,9 @@ def _resume_command(a, folder) -> str:
     (once written, applying them again changes nothing); ``--nproc N`` for a run on N
     processes, which one process would continue with another world size."""
     sets = [x for kv in getattr(a, "set", None) or [] for x in ("--set", kv)] if getattr(a, "resume", False) else []
-    n = _processes(a)
-    return _command("train", "--resume", "--out", folder, *sets, *(("--nproc", str(n)) if n > 1 else ()))
+    from gankit.train.launch import resume_words
+    words, after = resume_words(_processes(a))
+    return _command("train", "--resume", "--out", folder, *sets, *words) + after
 
 
 AGAIN = "run the same command again"
@@ -170,7 +167,7 @@ def _path(p) -> str:
 def _command(*words) -> str:
     """``gankit WORDS...`` as it can be pasted into a shell: each word quoted where it must be
     (a folder named "my run", a --set value holding spaces or quotes)."""
-    return " ".join(["gankit", *(shlex.quote(_path(w)) for w in words)])
+    return " ".join(["gankit", *(pasteable(w, sys.stderr) for w in words)])
 
 
 def interrupted_line(args, stop: KeyboardInterrupt) -> str | None:
@@ -226,7 +223,9 @@ def _say_error(line: str):
     said = distributed.error_line(line, stop=lambda: bool(stopped))
     if said is not None:
         from gankit.data.text import printable
-        print(f"gankit: error: {printable(said)}", file=sys.stderr)
+        # an argument quoted by repr() under an ASCII locale ('caf\udcc3\udca9') as stderr shows
+        # any other text (caf\xe9), the form of the paths in the same line
+        print(f"gankit: error: {printable(unescaped_bytes(said))}", file=sys.stderr)
     distributed.post_error(line)   # after printing: a rank waiting for it exits only then
 
 

@@ -1,10 +1,14 @@
 """The command line's standard streams, so that output which cannot be written never costs
 the work it reports on: diagnostics (stderr) that fail are dropped (``QuietStream``), and a
 failed standard output is told apart from a failed run-folder write (``GuardedStdout``).
+Both write any text as their stream's encoding can take it (``shown``): under an ASCII locale
+a help text's "±", a class named "café" or a folder's undecodable bytes never stop a command.
 """
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import sys
 
 from gankit.io import displayable
@@ -28,7 +32,8 @@ class QuietStream:
         return None
 
     def write(self, text: str) -> int:
-        self._guarded("write", text)
+        if not self.failed:
+            self._guarded("write", _writable(text, self.stream))
         return len(text)
 
     def flush(self):
@@ -68,7 +73,8 @@ class GuardedStdout:
             raise StdoutFailed(e) from e
 
     def write(self, text: str):
-        return self._call("write", text)
+        self._call("write", _writable(text, self.stream))
+        return len(text)
 
     def flush(self):
         self._call("flush")
@@ -88,6 +94,55 @@ def shown(text, stream=None) -> str:
         return text.encode(encoding, "backslashreplace").decode(encoding)
     except LookupError:
         return text.encode("ascii", "backslashreplace").decode("ascii")
+
+
+def _writable(text: str, stream) -> str:
+    # ASCII (nearly every write: progress frames, numbers) is written as it is, at no cost
+    return text if text.isascii() else shown(text, stream)
+
+
+# repr()'s escapes of a file name's undecodable bytes (surrogateescape keeps byte 0xHH as
+# U+DCHH), not preceded by an escaped backslash of its own
+_ESCAPED_BYTES = re.compile(r"(?<!\\)((?:\\\\)*)((?:\\udc[89a-f][0-9a-f])+)")
+
+
+def unescaped_bytes(text: str) -> str:
+    """``text`` with repr()'s ``\\udcHH`` escapes (a message quoting an argument or a name that
+    Python read under an ASCII locale: 'caf\\udcc3\\udca9') turned back into the text those
+    bytes encode ('café' from UTF-8; U+FFFD where they are not UTF-8), so that they are shown as
+    ``shown`` shows any other text."""
+    def back(m):
+        raw = bytes(int(m[2][i + 4:i + 6], 16) for i in range(0, len(m[2]), 6))
+        return m[1] + raw.decode("utf-8", "replace")
+    return _ESCAPED_BYTES.sub(back, text)
+
+
+def pasteable(word, stream=None) -> str:
+    """``word`` (a path, an argument) quoted for a shell command the user copies from ``stream``
+    (default: stderr) and pastes back: shlex.quote where the stream shows it as it is; else
+    bash's and zsh's $'...' (POSIX.1-2024) with each byte the stream cannot show, and each
+    control character or run of spaces (a one-line message would garble them), as \\xHH, so the
+    paste names the very file: a name with bytes that are not UTF-8, or any non-ASCII name
+    under an ASCII locale."""
+    text = str(word)
+    encoding = getattr(sys.stderr if stream is None else stream, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)       # strict: refuses lone surrogates (undecodable bytes) too
+        plain = text.isprintable() and "  " not in text
+    except (UnicodeEncodeError, LookupError):
+        plain = False
+    if plain:
+        return shlex.quote(text)
+    try:
+        raw = os.fsencode(text)     # the name's bytes as the file system holds them
+    except UnicodeEncodeError:      # a character the locale's encoding lacks: read from a UTF-8 file
+        raw = text.encode("utf-8", "surrogateescape")
+    out = []
+    for i, b in enumerate(raw):
+        c = chr(b)
+        lone = c == " " and raw[i - 1:i] != b" " and raw[i + 1:i + 2] != b" "
+        out.append(f"\\{c}" if c in "\\'" else c if (0x20 < b < 0x7f or lone) else f"\\x{b:02x}")
+    return "$'" + "".join(out) + "'"
 
 
 def discard(stream):

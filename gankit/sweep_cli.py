@@ -90,11 +90,13 @@ def _cmd_sweep(a) -> int | None:
     if mixed:
         print(f"gankit: {mixed}", file=sys.stderr)
     md = _table(labels, results, a.seeds, failures, missing, a.results)
-    print(md)
-    if a.out:
-        from gankit.io import write_text_atomic
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(a.out, md)    # a failed write keeps an older table whole
+    try:
+        if a.out:     # before printing: a standard output that fails does not cost the file
+            from gankit.io import write_text_atomic
+            Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(a.out, md)    # a failed write keeps an older table whole
+    finally:          # a failed write still shows the table, its error after it
+        print(_for_stdout(md))
     if unrecorded:   # in the table and on their lines above, but a --resume cannot reuse them
         print(f"gankit: {len(unrecorded)} of {len(jobs)} runs measured but not recorded in {a.results} "
               f"({'; '.join(unrecorded)}): their numbers are above and in the table; free some space (or fix "
@@ -107,6 +109,16 @@ def _cmd_sweep(a) -> int | None:
         return 1
     if a.table_only and len(missing) == len(jobs):
         return 1
+
+
+def _for_stdout(md: str) -> str:
+    """The table with "+-" for "±" where standard output's encoding lacks it (an ASCII locale),
+    not the stream's \\xb1; the file (--out) keeps "±", being UTF-8."""
+    try:
+        "\u00b1".encode(getattr(sys.stdout, "encoding", None) or "utf-8")
+        return md
+    except (UnicodeEncodeError, LookupError):
+        return md.replace("\u00b1", "+-")
 
 
 def mixed_code_note(results: list[dict], results_path) -> str:
@@ -152,9 +164,9 @@ def _table(labels, results, seeds, failures, missing, results_path) -> str:
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``sweep`` sub-command to an argparse subparsers object."""
     p = subparsers.add_parser(
-        "sweep", help="train variants x seeds in parallel; table of mean ± standard error",
+        "sweep", help="train variants x seeds in parallel; table of mean +- standard error",
         description="Train every VARIANT for every seed (one process and thread per run), append "
-                    "each result to --results, print a markdown table of mean ± standard error. "
+                    "each result to --results, print a markdown table of mean +- standard error. "
                     "Runs train in temporary folders that are deleted when they end: only their numbers "
                     "are kept (to inspect one, train it with gankit train SOURCE --set seed=N).",
         epilog="VARIANT: [LABEL=]SOURCE[@KEY=VALUE@...], SOURCE a preset or .toml file, e.g. "

@@ -136,8 +136,9 @@ def leave_out(entries: list[str], named_in) -> list[str]:
     LEFT_OUT.difference_update(entries)
     LEFT_OUT.update(left)
     if new:
-        import shlex
         import warnings
+
+        from gankit.streams import pasteable
         known = _read() | _SESSION
         said = []
         for e in new:
@@ -145,7 +146,7 @@ def leave_out(entries: list[str], named_in) -> list[str]:
             stem = Path(where).parent.name if where.endswith("__init__.py") else Path(where).stem
             yours = sorted(k for k in known if Path(k).stem == stem or Path(k).parent.name == stem)
             said.append(f"{e!r} (here {where}" + (f", not the {yours[0]} you imported before" if yours else "") + ")")
-        sets = " ".join(f"--import {shlex.quote(locate(e) if e.endswith('.py') else e)}" for e in new)
+        sets = " ".join(f"--import {pasteable(locate(e) if e.endswith('.py') else e)}" for e in new)
         warnings.warn(f"{named_in} names imports {', '.join(said)}: code that runs when imported and that you have "
                       f"not imported with gankit before, so not imported (components they register are unknown); "
                       f"if you trust that file: gankit {sets} COMMAND ... (in Python: import it first)",

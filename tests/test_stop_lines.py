@@ -21,15 +21,18 @@ FIXED = "once that error is fixed"
 
 @pytest.fixture
 def one_process(monkeypatch):
-    for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "TORCHELASTIC_USE_AGENT_STORE"):
+    for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "TORCHELASTIC_USE_AGENT_STORE"):
         monkeypatch.delenv(k, raising=False)
 
 
-def as_rank(monkeypatch, rank: int, world: int = 2):
-    """This process as torchrun's rank ``rank`` of ``world``, with no store to ask."""
+def as_rank(monkeypatch, rank: int, world: int = 2, local: int | None = None):
+    """This process as torchrun's rank ``rank`` of ``world`` (``local`` of them on this machine:
+    all by default), with no store to ask."""
+    local = world if local is None else local
     monkeypatch.setenv("RANK", str(rank))
-    monkeypatch.setenv("LOCAL_RANK", str(rank))
+    monkeypatch.setenv("LOCAL_RANK", str(rank % local))
     monkeypatch.setenv("WORLD_SIZE", str(world))
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", str(local))
     monkeypatch.delenv("TORCHELASTIC_USE_AGENT_STORE", raising=False)
 
 
@@ -119,11 +122,30 @@ def test_every_resume_command_of_a_run_on_several_processes_carries_nproc(tmp_pa
     assert interrupted_line(begun, KeyboardInterrupt()).endswith(
         f"nothing was changed; continue with gankit train --resume --out {run} --set train.steps=9 --nproc 2")
     # the process that launches the ranks (--nproc 3) knows it from its arguments
-    for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+    for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE"):
         monkeypatch.delenv(k)
     launcher = Namespace(command="train", run_folder=str(run), resume=False, set=[], nproc=3)
     assert interrupted_line(launcher, KeyboardInterrupt()).endswith(f"--resume --out {run} --nproc 3")
     assert interrupted_line(folder, KeyboardInterrupt()).endswith(f"--resume --out {run}")    # one process
+    # a WORLD_SIZE left exported in the shell of a plain command is no launch (torchrun sets RANK
+    # and LOCAL_WORLD_SIZE beside it): no --nproc 4, which that command would refuse
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    assert interrupted_line(folder, KeyboardInterrupt()).endswith(f"--resume --out {run}")
+    # two machines of 4 processes each: --nproc (this machine's processes) cannot say 8
+    as_rank(monkeypatch, 5, world=8, local=4)
+    assert interrupted_line(folder, KeyboardInterrupt()).endswith(
+        f"--resume --out {run} started on every machine by the torchrun command that launched the run")
+
+
+def test_the_loops_resume_command_follows_the_launch(monkeypatch, one_process):
+    from gankit.train.run_training import _resume_suffix
+    assert _resume_suffix() == ""
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    assert _resume_suffix() == ""
+    as_rank(monkeypatch, 0, world=2)
+    assert _resume_suffix() == " --nproc 2"
+    as_rank(monkeypatch, 0, world=8, local=4)
+    assert _resume_suffix() == " started on every machine by the torchrun command that launched the run"
 
 
 def test_a_rank_stopped_before_anything_began_leaves_the_line_to_rank_0s_error(tmp_path, monkeypatch):
@@ -204,3 +226,13 @@ def test_a_config_error_on_two_ranks_is_one_line_when_rank_1_is_stopped_first(tm
     assert "rank 1: exit code 143" in err, err[-3000:]      # rank 1 was stopped, not failing on its own
     assert err.count("gankit: error: train.steps: expected an integer") == 1, err[-3000:]
     assert "stopped by SIGTERM" not in err, err[-3000:]
+
+
+def test_the_ranks_argv_keeps_a_folder_named_like_an_option():
+    """`gankit train ring --out=-x --nproc 2`: the ranks got `--out -x` and each failed with
+    `argument --out: expected one argument`."""
+    from gankit.cli import build_parser
+    from gankit.train.launch import train_argv
+    a = build_parser().parse_args(["train", "ring", "--out=-x", "--nproc", "2", "--set", "train.steps=3"])
+    again = build_parser().parse_args(train_argv(a))
+    assert (again.out, again.config, again.set) == ("-x", "ring", ["train.steps=3"])

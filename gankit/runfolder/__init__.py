@@ -32,7 +32,6 @@ from __future__ import annotations
 import errno
 import os
 import re
-import shlex
 import tomllib
 from contextlib import contextmanager
 import warnings
@@ -48,6 +47,7 @@ from gankit.runfolder.defaults import default_run_dir, gone_if_left_empty  # noq
 from gankit.runfolder.errors import RunFolderError
 from gankit.runfolder.lock import LOCK_NAME, WriterLock
 from gankit.runfolder.snapshot_files import SnapshotFiles
+from gankit.streams import pasteable
 
 STEP_FILE = re.compile(r"^step_(\d+)\.(pt|npz)$")
 NOT_WRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)
@@ -248,7 +248,7 @@ class RunFolder(CheckpointReading, SnapshotFiles):
         if self.again is not None:
             return self.again
         if self.locked or held_here(self.lock_path):
-            return f"continue with gankit train --resume --out {shlex.quote(str(self.path))}"
+            return f"continue with gankit train --resume --out {pasteable(self.path)}"
         return "run the command again"
 
     # ------------------------------------------------------------------ config

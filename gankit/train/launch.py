@@ -9,6 +9,7 @@ Several machines need torchrun itself with a rendezvous endpoint; see docs/scali
 """
 from __future__ import annotations
 
+import os
 import signal
 import sys
 
@@ -25,12 +26,38 @@ def train_argv(a) -> list[str]:
     if a.config is not None:
         argv.append(a.config)
     if a.out:
-        argv += ["--out", a.out]
+        argv.append(f"--out={a.out}")      # a folder named -x is no option
     for kv in a.set:
         argv += ["--set", kv]
     if a.resume:
         argv.append("--resume")
     return argv
+
+
+def resume_nproc(given: int = 1) -> int | None:
+    """The --nproc a resume command carries: ``given`` (this launcher's own --nproc) above 1; in a
+    process torchrun started, its world size where the launch is one machine's (--nproc means
+    processes on this machine); None where it spans machines (LOCAL_WORLD_SIZE below WORLD_SIZE:
+    the same torchrun command on each machine resumes it); else 1, also for a WORLD_SIZE merely
+    left in the shell of a plain command (torchrun sets RANK and LOCAL_WORLD_SIZE beside it)."""
+    if given > 1:
+        return given
+    env = os.environ
+    try:
+        world, local = int(env["WORLD_SIZE"]), int(env["LOCAL_WORLD_SIZE"])
+        int(env["RANK"])
+    except (KeyError, ValueError):
+        return 1
+    if world <= 1:
+        return 1
+    return world if local == world else None
+
+
+def resume_words(n: int | None) -> tuple[tuple[str, ...], str]:
+    """(the words a resume command on ``n`` processes adds, what follows the command)."""
+    if n is None:
+        return (), " started on every machine by the torchrun command that launched the run"
+    return (("--nproc", str(n)) if n > 1 else ()), ""
 
 
 def launch(nproc: int, gankit_argv: list[str]) -> int:

@@ -15,11 +15,11 @@ overwrites training it does not know of:
 from __future__ import annotations
 
 import contextlib
-import shlex
 import warnings
 from pathlib import Path
 
 from gankit.runfolder import RunFolder
+from gankit.streams import pasteable
 from gankit.train import distributed
 from gankit.train.run_state import RunError
 
@@ -119,4 +119,4 @@ def refuse_torn(run):
         raise RunError(f"{run.dir}: training stopped inside a step ({torn}), so this Run's weights match no "
                        "checkpoint; open the run again to continue from its last checkpoint: "
                        "gankit.api.train(resume=True, out=...) or Run.open(folder, write=True) in Python, "
-                       f"gankit train --resume --out {shlex.quote(str(run.dir))} on the command line")
+                       f"gankit train --resume --out {pasteable(run.dir)} on the command line")

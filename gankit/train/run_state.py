@@ -9,7 +9,6 @@ world), kept apart so the Run's file holds its life cycle.
 from __future__ import annotations
 
 import dataclasses
-import shlex
 import warnings
 from collections import Counter, OrderedDict
 from pathlib import Path
@@ -22,6 +21,7 @@ from gankit.data import data_named
 from gankit.data.conditional import class_names_record, refuse_other_classes
 from gankit.data.scaling import PointScaler
 from gankit.runfolder import RunFolderError
+from gankit.streams import pasteable
 from gankit.train import distributed
 from gankit.train.build import load_optimizer_state
 from gankit.train.callbacks import nonfinite_tensors
@@ -335,7 +335,7 @@ class RunState:
         if odd:
             prev = [p.name for s, p in self.folder.checkpoints() if s < self.step]
             kept = (f"the previous checkpoint {prev[-1]} is kept (once fixed, continue with gankit train "
-                    f"--resume --out {shlex.quote(str(self.folder.path))})" if prev else "no checkpoint was written")
+                    f"--resume --out {pasteable(self.folder.path)})" if prev else "no checkpoint was written")
             raise C.ConfigError(self._unloadable_message(
                 *odd, f"at step {self.step}: training stopped; {kept}"))
         if bad:

@@ -9,7 +9,6 @@ checkpoint carries, run_checks.py what is refused before training.
 """
 from __future__ import annotations
 
-import shlex
 import signal
 import time
 import warnings
@@ -18,6 +17,7 @@ import torch
 
 from gankit.metrics.context import NonFiniteSamples
 from gankit.process_state import trainable
+from gankit.streams import pasteable
 from gankit.train import distributed, threads
 from gankit.train.callbacks import (Checkpointer, FiniteSamples, MetricsLogger, PeriodicEval, Progress,
                                      SaveStartState, Snapshots)
@@ -151,8 +151,8 @@ class RunTraining:
                                                   f"step {self.step}")
                     raise TrainingInterrupted(trainer.stop, f"{name} received: stopped after step {self.step} "
                                               f"of {cfg.steps}, checkpoint {path} written; continue with "
-                                              f"gankit train --resume --out {shlex.quote(str(self.dir))}"
-                                              + (f" --nproc {world.size}" if world.size > 1 else ""))
+                                              f"gankit train --resume --out {pasteable(self.dir)}"
+                                              + _resume_suffix())
                 self.torch_rng = torch.get_rng_state()
             self._record_config()    # also when there was no step left to train
         except (NonFiniteLoss, NonFiniteSamples) as e:    # the latter: a periodic evaluation's draw
@@ -172,3 +172,10 @@ class RunTraining:
                 getattr(w, "close", lambda: None)()
                 self.watchers.remove(w)
         return self
+
+
+def _resume_suffix() -> str:
+    """What follows ``gankit train --resume --out RUN`` for a run on several processes."""
+    from gankit.train.launch import resume_nproc, resume_words
+    words, after = resume_words(resume_nproc())
+    return "".join(f" {w}" for w in words) + after

@@ -22,7 +22,7 @@ import numpy as np
 
 import gankit
 from gankit.config import ConfigError
-from gankit.io import DISK_FULL, os_error_cause, write_failure
+from gankit.io import DISK_FULL, displayable, os_error_cause, write_failure
 
 
 # ---------------------------------------------------------------- provenance
@@ -46,7 +46,10 @@ def git_revision() -> str | None:
 
 
 def command_line() -> str:
-    argv = list(sys.argv)
+    """The command as the user typed it; an argument read under an ASCII locale (a folder
+    named cé: Python holds its bytes as lone surrogates, which no JSON reader takes) as the
+    text its bytes encode (cé; U+FFFD where they are not UTF-8)."""
+    argv = [displayable(w) for w in sys.argv]
     if argv and (Path(argv[0]).name in ("gankit", "__main__.py")):
         argv[0] = "gankit"
     return shlex.join(argv)
