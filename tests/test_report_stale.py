@@ -96,6 +96,22 @@ def test_the_threshold_follows_the_pages_cadence():
     damaged = recs[:-1] + [{"step": 400, "kind": "train", "time": float("inf")}]
     assert live_interval(damaged, 2000, None, 1.0, now) == pytest.approx(10)
     assert live_interval([], 2000, now - 60, 0.0, now) == 0
+    # sample_every beyond the steps left: the next page is the one after the last step
+    assert live_interval(recs, 100000, None, 1.0, now, steps_left=300) == pytest.approx(150)
+    assert live_interval(recs, 2000, None, 1.0, now, steps_left=0) == pytest.approx(10)   # at the end: the budget
+
+
+def test_a_run_that_evaluates_while_training_says_an_evaluation_may_be_running(tmp_path, tiny_run_dir):
+    run = _copy(tiny_run_dir, tmp_path / "r")
+    toml = run / "config.toml"
+    toml.write_text(toml.read_text().replace("steps = 30\n", "steps = 120\n", 1))
+    assert "a periodic evaluation (train.eval_every) may still be running" not in \
+        write_report(run, live=True).read_text().replace("eval_every = 0", "")
+    text = toml.read_text()
+    assert "eval_every = " in text
+    toml.write_text(text.replace("eval_every = 0\n", "eval_every = 10\n", 1) if "eval_every = 0\n" in text
+                    else text)
+    assert "a periodic evaluation (train.eval_every) may still be running" in write_report(run, live=True).read_text()
 
 
 def test_a_slow_runs_page_waits_three_of_its_intervals(tmp_path, tiny_run_dir):
@@ -106,7 +122,8 @@ def test_a_slow_runs_page_waits_three_of_its_intervals(tmp_path, tiny_run_dir):
             for r in map(json.loads, lines)]
     folder.records_path.write_text("\n".join(slow) + "\n")
     toml = run / "config.toml"
-    toml.write_text(toml.read_text().replace("sample_every = 15\n", "sample_every = 500\n", 1))
+    toml.write_text(toml.read_text().replace("sample_every = 15\n", "sample_every = 500\n", 1)
+                    .replace("steps = 30\n", "steps = 3000\n", 1))      # 2,970 steps left: a page due in 500
     _, after = _numbers(write_report(run, live=True).read_text())
     assert after == 3 * 500 * 2
 

@@ -89,6 +89,41 @@ def test_the_logged_per_token_means_are_those_of_all_ranks_tokens(tmp_path):
     assert off == []
 
 
+def _gumbel_worker(rank: int, world: int, port: int, words_file: str, folder: str, out: str):
+    """The Gumbel-softmax estimator with a per-step D: G's logged g_d_fake over the relaxed rows'
+    valid steps, as many as each rank's sequences have."""
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
+                      LOCAL_WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    sets = [s for s in _sets(words_file) if not s.startswith("objective.estimator")]
+    run = Run.create(C.load("words", sets + ["objective.estimator='gumbel'", "discriminator.name='lstm_step'"]),
+                     folder)
+    obj, seen = run.objective, {}
+    relaxed_logits = obj._relaxed_logits
+
+    def logits_of(y):
+        seen["lf"] = relaxed_logits(y).detach()
+        return seen["lf"]
+    obj._relaxed_logits = logits_of
+    _, logs = obj.g_phase(StepContext(0, True))
+    record = distributed.mean_over_ranks(run.world)(logs["g_d_fake"].float().reshape(1).clone())   # it reduces in place
+    p = torch.sigmoid(seen["lf"].float())
+    torch.save({"logged": float(logs["g_d_fake"]), "record": float(record[0]),
+                "sums": (float(p.sum()), float(p.numel()))}, f"{out}.rank{rank}.pt")
+    distributed._teardown()
+
+
+def test_the_gumbel_estimators_logged_d_fake_is_over_all_ranks_steps(tmp_path):
+    words = tmp_path / "words.txt"
+    words.write_text("\n".join(WORDS) + "\n")
+    out = str(tmp_path / "logs")
+    mp.spawn(_gumbel_worker, args=(2, _free_port(), str(words), str(tmp_path / "run"), out), nprocs=2, join=True)
+    got = [torch.load(f"{out}.rank{r}.pt", weights_only=True) for r in (0, 1)]
+    assert got[0]["sums"][1] != got[1]["sums"][1]      # the ranks' counts of valid steps differ
+    want = sum(g["sums"][0] for g in got) / sum(g["sums"][1] for g in got)
+    assert [(g["logged"], g["record"]) for g in got] == [(pytest.approx(want, rel=1e-5),) * 2] * 2
+
+
 def test_token_means_in_one_process_are_the_plain_ratios():
     from gankit.train.distributed import ratios_over_ranks as token_means
     out = token_means({"a": (torch.tensor(3.0), torch.tensor(4.0)), "b": (torch.tensor(1), torch.tensor(8))})

@@ -311,7 +311,7 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
     stamp = _page_stamp(folder.report_path)
     from gankit.report.progress import live_interval
     interval = live_interval(records, cfg.train.sample_every, stamp and stamp[1] / 1e9,
-                             time.perf_counter() - t0, now) if live else 0.0
+                             time.perf_counter() - t0, now, cfg.train.steps - step) if live else 0.0
     return {
         "title": folder.path.name, "live": live, "refresh": LIVE_REFRESH_S, "step": step,
         "total": cfg.train.steps, "progress": min(100.0, 100.0 * step / max(cfg.train.steps, 1)),
@@ -323,7 +323,7 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
                         and not any(r.get("step") == step for r in evals) else ""),
         "train_time": ("at least " if done.at_least else "") + _duration(done.seconds or 0.0),
         "built": local_time(now), "built_epoch": int(now), "interval": _duration(interval),
-        "stale_after": int(max(STALE_AFTER_S, 3 * interval)),
+        "stale_after": int(max(STALE_AFTER_S, 3 * interval)), "evaluates": bool(cfg.train.eval_every),
         "rebuild": f"gankit report {shlex.quote(str(folder.path))}",
         "facts": [("data", cfg.data.name), ("G", cfg.generator.name), ("D", cfg.discriminator.name),
                   ("loss", cfg.loss.name), ("objective", cfg.objective.name), ("seed", str(cfg.seed)),

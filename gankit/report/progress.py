@@ -97,10 +97,11 @@ def _resume_note(p: Progress, total: int, checkpoint_every: int, diverged: bool 
 
 
 def live_interval(records: list[dict], sample_every: int, previous_page: float | None, build_s: float,
-                  now: float) -> float:
+                  now: float, steps_left: int | None = None) -> float:
     """Seconds expected between two pages of a run that trains: they are written at snapshots,
     some skipped to keep rebuilds under a tenth of the time (gankit.train.watch.LiveReport).  The
-    longest of: ``sample_every`` steps at the newest session's rate on the training clock, ten
+    longest of: ``sample_every`` steps (at most ``steps_left``, those to the last step, whose page
+    comes after the final evaluation) at the newest session's rate on the training clock, ten
     times ``build_s`` (this page's cost), and the time since ``previous_page`` (its mtime) where
     that page was written in this session (it counts what the training clock leaves out:
     evaluations, checkpoints, the skipped snapshots)."""
@@ -110,7 +111,8 @@ def live_interval(records: list[dict], sample_every: int, previous_page: float |
     train = [r for r in records[start + 1:] if r.get("kind") == "train" and is_number(r.get("time"))
              and is_number(r.get("step"))]
     steps = train[-1]["step"] - train[0]["step"] if len(train) > 1 else 0
-    cadence = (train[-1]["time"] - train[0]["time"]) / steps * sample_every if steps > 0 else 0.0
+    every = sample_every if steps_left is None else max(1, min(sample_every, steps_left))
+    cadence = (train[-1]["time"] - train[0]["time"]) / steps * every if steps > 0 else 0.0
     expected = max(10 * build_s, cadence if math.isfinite(cadence) else 0.0)     # damaged times: not read
     try:
         started = datetime.strptime(records[start]["started"], "%Y-%m-%dT%H:%M:%S%z").timestamp() \

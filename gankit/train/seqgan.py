@@ -320,7 +320,8 @@ class SeqGANObjective(Objective):
             else:
                 loss = self.loss.g_loss(lf)
             if ctx.logging:
-                logs = {"tau": torch.tensor(tau), "g_d_fake": torch.sigmoid(lf.detach()).mean()}
+                p = torch.sigmoid(lf.detach().float())      # a per-step D: as many as the rank's valid steps
+                logs = {"tau": torch.tensor(tau), **ratios_over_ranks({"g_d_fake": (p.sum(), p.new_tensor(p.numel()))})}
         else:
             with torch.no_grad():
                 x = self.G.sample(self._u(self.m), temperature=1.0)
