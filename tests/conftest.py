@@ -136,3 +136,42 @@ def no_home(monkeypatch):
     monkeypatch.delenv("HOME", raising=False)
     monkeypatch.setattr(pwd, "getpwuid", unknown)
     monkeypatch.setattr(io, "_warned_no_cache", False, raising=False)
+
+
+class Terminal:
+    """A pseudo-terminal of 24 x 80 (a new pty has 0 columns, and a bar of width 0 draws
+    nothing): ``tty`` to write to (or ``slave``, a descriptor for a subprocess's stderr), and
+    ``drawn()``, what reached the screen so far."""
+
+    def __init__(self):
+        import fcntl
+        import struct
+        import termios
+        self.master, self.slave = os.openpty()
+        fcntl.ioctl(self.slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+        self.tty = open(self.slave, "w", closefd=False)
+        os.set_blocking(self.master, False)
+
+    def drawn(self) -> str:
+        self.tty.flush()
+        out = b""
+        try:
+            while chunk := os.read(self.master, 65536):
+                out += chunk
+        except (BlockingIOError, OSError):
+            pass
+        return out.decode(errors="replace")
+
+    def close(self):
+        self.tty.close()
+        os.close(self.master)
+        os.close(self.slave)
+
+
+@pytest.fixture
+def terminal():
+    """A pseudo-terminal (Terminal): the paths gankit takes on a terminal run in tests too (an
+    evaluation on a terminal crashed while every test ran with stderr captured)."""
+    t = Terminal()
+    yield t
+    t.close()

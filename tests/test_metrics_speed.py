@@ -300,60 +300,30 @@ def test_copy_distance_in_batches_equals_the_scan(monkeypatch):
     assert len(fast_d) == len(x) and torch.equal(fast_o, scan_o) and torch.allclose(fast_d, scan_d, atol=2e-3)
 
 
-def _terminal() -> tuple[int, int]:
-    """A pseudo-terminal of 24 x 80 (a new pty has 0 columns, and a bar of width 0 draws nothing)."""
-    import fcntl
-    import os
-    import struct
-    import termios
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-    return master, slave
-
-
-def test_progress_on_a_terminal_draws_a_bar_after_its_delay():
+def test_progress_on_a_terminal_draws_a_bar_after_its_delay(terminal):
     """stderr on a terminal takes the tqdm bar: its delay is the default AFTER when none is given
     (None reached tqdm and every evaluation on a terminal ended in a TypeError)."""
-    import os
-    master, slave = _terminal()
-    try:
-        with open(slave, "w", closefd=False) as tty:
-            with Progress(2, "evaluating", stream=tty) as bar:     # the default delay: nothing drawn
-                assert bar.bar is not None and bar.bar.delay == AFTER
-                for name in ("fid", "kid"):
-                    bar.step(name)
-                    bar.advance()
-            with Progress(2, "evaluating", stream=tty, after=0.0) as bar:
-                bar.step("fid")
-                bar.advance()
-            tty.flush()
-        os.set_blocking(master, False)
-        drawn = os.read(master, 65536).decode(errors="replace")
-        assert "evaluating" in drawn and "0/2" in drawn
-    finally:
-        os.close(master)
-        os.close(slave)
+    with Progress(2, "evaluating", stream=terminal.tty) as bar:     # the default delay: nothing drawn
+        assert bar.bar is not None and bar.bar.delay == AFTER
+        for name in ("fid", "kid"):
+            bar.step(name)
+            bar.advance()
+    with Progress(2, "evaluating", stream=terminal.tty, after=0.0) as bar:
+        bar.step("fid")
+        bar.advance()
+    drawn = terminal.drawn()
+    assert "evaluating" in drawn and "0/2" in drawn
 
 
-def test_gankit_eval_with_stderr_on_a_terminal(tmp_path, tiny_run_dir):
+def test_gankit_eval_with_stderr_on_a_terminal(tmp_path, tiny_run_dir, terminal):
     import os
     import shutil
     import subprocess
     import sys
     run = tmp_path / "run"
     shutil.copytree(tiny_run_dir, run)
-    master, slave = _terminal()
-    try:
-        out = subprocess.run([sys.executable, "-m", "gankit", "eval", str(run), "--metrics", "energy", "--no-record"],
-                             stdout=subprocess.PIPE, stderr=slave, text=True, timeout=300,
-                             env={**os.environ, "OMP_NUM_THREADS": "1"})
-        os.set_blocking(master, False)
-        try:
-            err = os.read(master, 65536).decode(errors="replace")
-        except BlockingIOError:
-            err = ""
-    finally:
-        os.close(master)
-        os.close(slave)
-    assert out.returncode == 0, err
+    out = subprocess.run([sys.executable, "-m", "gankit", "eval", str(run), "--metrics", "energy", "--no-record"],
+                         stdout=subprocess.PIPE, stderr=terminal.slave, text=True, timeout=300,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 0, terminal.drawn()
     assert "energy" in out.stdout

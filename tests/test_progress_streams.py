@@ -1,9 +1,5 @@
 """Training's progress on the stream stderr is: a tqdm bar on a terminal, plain lines in a log
 file or a pipe; and ~ in every path argument of the command line."""
-import fcntl
-import os
-import struct
-import termios
 from types import SimpleNamespace
 
 import pytest
@@ -16,24 +12,6 @@ from gankit.train.run import Run
 TINY = ["train.steps=30", "train.batch_size=16", "train.log_every=10", "train.sample_every=30",
         "train.checkpoint_every=30", "train.n_fixed=64", "train.progress=true",
         "generator.hidden=[8]", "discriminator.hidden=[8]", "eval.n_samples=100"]
-
-
-def _terminal() -> tuple[int, int]:
-    """A pseudo-terminal of 24 x 80 (a new pty has 0 columns, and a bar of width 0 draws nothing)."""
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-    return master, slave
-
-
-def _drained(master: int) -> str:
-    os.set_blocking(master, False)
-    out = b""
-    try:
-        while chunk := os.read(master, 65536):
-            out += chunk
-    except (BlockingIOError, OSError):
-        pass
-    return out.decode(errors="replace")
 
 
 def _steps(bar: Progress, first: int, last: int, record=None):
@@ -112,52 +90,36 @@ def test_a_stderr_that_fails_stops_the_lines_not_the_training(monkeypatch):
     assert Broken.writes == 1
 
 
-def test_training_on_a_terminal_draws_the_bar(tmp_path, monkeypatch):
+def test_training_on_a_terminal_draws_the_bar(tmp_path, monkeypatch, terminal):
     """The terminal's own path runs in a test (an evaluation on a terminal crashed unnoticed)."""
     from tqdm import tqdm
-    master, slave = _terminal()
+    monkeypatch.setattr("sys.stderr", terminal.tty)
+    before = set(tqdm._instances)
+    run = Run.create(C.load("ring-vanilla", TINY), tmp_path / "run")
     try:
-        with open(slave, "w", closefd=False) as tty:
-            monkeypatch.setattr("sys.stderr", tty)
-            before = set(tqdm._instances)
-            run = Run.create(C.load("ring-vanilla", TINY), tmp_path / "run")
-            try:
-                run.train()
-            finally:
-                run.close()
-            assert [b for b in tqdm._instances if b not in before] == []
-            tty.flush()
-        drawn = _drained(master)
+        run.train()
     finally:
-        os.close(master)
-        os.close(slave)
+        run.close()
+    assert [b for b in tqdm._instances if b not in before] == []
+    drawn = terminal.drawn()
     assert "\r" in drawn and "30/30" in drawn and "step/s" in drawn, drawn
     assert "loss_d=" in drawn and "training: " not in drawn
 
 
-def test_a_diverged_training_on_a_terminal_closes_its_bar(tmp_path, monkeypatch):
+def test_a_diverged_training_on_a_terminal_closes_its_bar(tmp_path, monkeypatch, terminal):
     """A bar left open pushed every later bar of the process a line lower."""
     from tqdm import tqdm
 
     from gankit.train.loop import NonFiniteLoss
-    master, slave = _terminal()
+    monkeypatch.setattr("sys.stderr", terminal.tty)
+    before = set(tqdm._instances)
+    run = Run.create(C.load("ring-vanilla", TINY + ["optim_d.lr=1e30", "optim_g.lr=1e30"]), tmp_path / "run")
     try:
-        with open(slave, "w", closefd=False) as tty:
-            monkeypatch.setattr("sys.stderr", tty)
-            before = set(tqdm._instances)
-            run = Run.create(C.load("ring-vanilla", TINY + ["optim_d.lr=1e30", "optim_g.lr=1e30"]),
-                             tmp_path / "run")
-            try:
-                with pytest.raises(NonFiniteLoss):
-                    run.train()
-                assert [b for b in tqdm._instances if b not in before] == []
-            finally:
-                run.close()
-            tty.flush()
-        _drained(master)
+        with pytest.raises(NonFiniteLoss):
+            run.train()
+        assert [b for b in tqdm._instances if b not in before] == []
     finally:
-        os.close(master)
-        os.close(slave)
+        run.close()
 
 
 # ~ in path arguments (bash leaves it after = or in quotes)
@@ -201,19 +163,19 @@ def test_train_a_config_file_and_an_import_under_home(tmp_path, monkeypatch, cap
 
 
 def test_the_api_expands_home_in_a_config_path_and_imports(tmp_path, monkeypatch):
-    """api.train('~/cfg/my.toml', imports=['~/parts.py']): the CLI expands its own arguments, the
+    """api.train('~/cfg/my.toml', imports=['~/api_parts.py']): the CLI expands its own arguments, the
     API and a config's own imports entries did not (a folder './~' was looked in)."""
     from gankit import api
     from gankit.config.core import PRESET_DIR
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)
     (tmp_path / "home" / "cfg").mkdir(parents=True)
-    (tmp_path / "home" / "parts.py").write_text("PARTS = 2\n")
-    (tmp_path / "home" / "more.py").write_text("MORE = 3\n")
+    (tmp_path / "home" / "api_parts.py").write_text("API_PARTS = 2\n")
+    (tmp_path / "home" / "api_more.py").write_text("API_MORE = 3\n")
     text = (PRESET_DIR / "ring-vanilla.toml").read_text()
-    (tmp_path / "home" / "cfg" / "my.toml").write_text('imports = ["~/more.py"]\n' + text)
+    (tmp_path / "home" / "cfg" / "my.toml").write_text('imports = ["~/api_more.py"]\n' + text)
     run = api.train("~/cfg/my.toml", tmp_path / "run", TINY + ["train.progress=false", 'eval.metrics=["energy"]'],
-                    imports=["~/parts.py"], log=None, report=False)
+                    imports=["~/api_parts.py"], log=None, report=False)
     home = tmp_path / "home"
-    assert C.read_toml(tmp_path / "run" / "config.toml")["imports"] == [str(home / "more.py"), str(home / "parts.py")]
+    assert C.read_toml(tmp_path / "run" / "config.toml")["imports"] == [str(home / "api_more.py"), str(home / "api_parts.py")]
     assert run.step == run.cfg.train.steps

@@ -34,10 +34,15 @@ def _sets(words_file: str) -> list[str]:
             "eval.n_samples=20"]
 
 
-def _worker(rank: int, world: int, port: int, words_file: str, folder: str, out: str):
+def _join(rank: int, world: int, port: int):
+    """This spawned process as torchrun's rank ``rank`` of ``world`` on this machine."""
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
                       LOCAL_WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
+
+
+def _worker(rank: int, world: int, port: int, words_file: str, folder: str, out: str):
+    _join(rank, world, port)
     run = Run.create(C.load("words", _sets(words_file)), folder)     # joins the process group
     obj, seen = run.objective, {}
     token_logp, dense_rewards, d_logits = obj.G.token_logp, obj.dense_rewards, obj._d_logits
@@ -71,12 +76,17 @@ def _worker(rank: int, world: int, port: int, words_file: str, folder: str, out:
     distributed._teardown()
 
 
-def test_the_logged_per_token_means_are_those_of_all_ranks_tokens(tmp_path):
+def _on_two_ranks(worker, tmp_path) -> list[dict]:
+    """What ``worker`` saved on each of two ranks of a run on WORDS."""
     words = tmp_path / "words.txt"
     words.write_text("\n".join(WORDS) + "\n")
     out = str(tmp_path / "logs")
-    mp.spawn(_worker, args=(2, _free_port(), str(words), str(tmp_path / "run"), out), nprocs=2, join=True)
-    got = [torch.load(f"{out}.rank{r}.pt", weights_only=True) for r in (0, 1)]
+    mp.spawn(worker, args=(2, _free_port(), str(words), str(tmp_path / "run"), out), nprocs=2, join=True)
+    return [torch.load(f"{out}.rank{r}.pt", weights_only=True) for r in (0, 1)]
+
+
+def test_the_logged_per_token_means_are_those_of_all_ranks_tokens(tmp_path):
+    got = _on_two_ranks(_worker, tmp_path)
     total = {k: [sum(g["sums"][k][i] for g in got) for i in (0, 1)] for k in got[0]["sums"]}
     # the ranks' counts of valid tokens differ, else a mean of ratios is the ratio of sums
     for k in ("g_sample_nll", "d_real", "d_fake"):
@@ -92,9 +102,7 @@ def test_the_logged_per_token_means_are_those_of_all_ranks_tokens(tmp_path):
 def _gumbel_worker(rank: int, world: int, port: int, words_file: str, folder: str, out: str):
     """The Gumbel-softmax estimator with a per-step D: G's logged g_d_fake over the relaxed rows'
     valid steps, as many as each rank's sequences have."""
-    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
-                      LOCAL_WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    torch.set_num_threads(1)
+    _join(rank, world, port)
     sets = [s for s in _sets(words_file) if not s.startswith("objective.estimator")]
     run = Run.create(C.load("words", sets + ["objective.estimator='gumbel'", "discriminator.name='lstm_step'"]),
                      folder)
@@ -114,11 +122,7 @@ def _gumbel_worker(rank: int, world: int, port: int, words_file: str, folder: st
 
 
 def test_the_gumbel_estimators_logged_d_fake_is_over_all_ranks_steps(tmp_path):
-    words = tmp_path / "words.txt"
-    words.write_text("\n".join(WORDS) + "\n")
-    out = str(tmp_path / "logs")
-    mp.spawn(_gumbel_worker, args=(2, _free_port(), str(words), str(tmp_path / "run"), out), nprocs=2, join=True)
-    got = [torch.load(f"{out}.rank{r}.pt", weights_only=True) for r in (0, 1)]
+    got = _on_two_ranks(_gumbel_worker, tmp_path)
     assert got[0]["sums"][1] != got[1]["sums"][1]      # the ranks' counts of valid steps differ
     want = sum(g["sums"][0] for g in got) / sum(g["sums"][1] for g in got)
     assert [(g["logged"], g["record"]) for g in got] == [(pytest.approx(want, rel=1e-5),) * 2] * 2
