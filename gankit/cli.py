@@ -10,6 +10,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from gankit.cli_parser import Gankit, Parser
 from gankit.environment import import_failure_line, missing_dependencies, missing_line, print_error
 
 try:    # numpy (gankit.io) is imported here: where it cannot be, main() says so in one line
@@ -20,7 +21,6 @@ try:    # numpy (gankit.io) is imported here: where it cannot be, main() says so
     _IMPORT_FAILED: ImportError | None = None
 except ImportError as _e:
     _IMPORT_FAILED = _e
-
 
 
 def _cmd_train(a):
@@ -187,15 +187,18 @@ def output_file(command: str, out: str, example: str) -> Path:
 
 def build_parser() -> argparse.ArgumentParser:
     from gankit import __version__
-    p = argparse.ArgumentParser(prog="gankit", description="Train, watch and measure GANs.")
+    p = Gankit(prog="gankit", description="Train, watch and measure GANs.",
+                epilog="gankit help COMMAND (or gankit COMMAND --help) shows a command's options.")
     p.add_argument("--version", action="version", version=f"gankit {__version__}")
     p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
                    help="import a module that registers your own components (a dataset, net, loss, "
                         "metric or objective) first; `train` records it in the run's config.toml")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.commands = p.add_subparsers(dest="command", title="commands", metavar="COMMAND",
+                                         parser_class=Parser)
     t = sub.add_parser("train", help="train a preset or a TOML config")
-    t.add_argument("config", nargs="?", default=None,
-                   help="preset name or path to a .toml file (default: ring; not with --resume)")
+    t.add_argument("config", nargs="?", default=None, metavar="PRESET",
+                   help="a preset's name (gankit list shows them) or the path to a .toml file "
+                        "(default: ring; not with --resume)")
     t.add_argument("--out", help="run folder (default runs/NAME-sSEED-TIME)")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key, e.g. --set train.steps=2000 (repeatable)")
@@ -228,6 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_sweep(sub)
     from gankit.invert_cli import add_parser as add_inversion   # invert, complete
     add_inversion(sub)
+    h = sub.add_parser("help", help="the commands, or a command's options")
+    h.add_argument("topic", nargs="?", metavar="COMMAND", choices=list(sub.choices),
+                   help="the command whose options to show (default: the list of commands)")
     return p
 
 
@@ -293,8 +299,10 @@ def _main(argv: list[str] | None) -> int:
     import signal
     import threading
     # before anything slow (parsing imports torch): a signal from the very start is one line
-    # None: a handler set outside Python (a host that embeds it): left alone, it could not be put back
-    ours = threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is not None
+    # None: a handler set outside Python (a host that embeds it): left alone, it could not be put back;
+    # SIG_IGN: whoever started gankit asked it to ignore SIGTERM (nohup-like launchers)
+    ours = (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGTERM) not in (None, signal.SIG_IGN))
     old_term = signal.signal(signal.SIGTERM, _terminated) if ours else None
     old_show = warnings.showwarning
     warnings.showwarning = _show_warning

@@ -21,7 +21,8 @@ class TrainingInterrupted(KeyboardInterrupt):
 class StopOnSignal:
     """While training: SIGINT/SIGTERM ask the loop to stop after the current step (the Run
     then writes a checkpoint); a second signal stops at once (atomic writes keep the last
-    checkpoint whole).  Handlers are installed only in the main thread, and restored after."""
+    checkpoint whole).  Handlers are installed only in the main thread, and restored after; a
+    signal the process ignores stays ignored."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -37,9 +38,10 @@ class StopOnSignal:
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
             # None: a handler set outside Python (a host that embeds it), which could not be put
-            # back after; it is left in place
+            # back after; SIG_IGN: the signal is ignored on purpose (a shell's background job `cmd &`
+            # ignores SIGINT, so Ctrl-C at the terminal is not for it), as outside training
             self.saved = {s: signal.signal(s, self._handle) for s in self.SIGNALS
-                          if signal.getsignal(s) is not None}
+                          if signal.getsignal(s) not in (None, signal.SIG_IGN)}
         return self
 
     def __exit__(self, *exc):
