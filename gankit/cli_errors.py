@@ -37,10 +37,61 @@ def _first_rank() -> bool:
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
     """Warnings as one line each (a skipped checkpoint, a damaged record), not a source dump;
-    once per run, not once per process."""
+    once per run, not once per process; above the progress bars on screen (say_over_bars)."""
     if _first_rank():     # escaped: a warning may quote a folder name or a file's content
         from gankit.data.text import printable
-        print(f"gankit: warning: {printable(_one_line(message))}", file=sys.stderr if file is None else file)
+        say_over_bars(f"gankit: warning: {printable(_one_line(message))}", sys.stderr if file is None else file)
+
+
+def say_over_bars(text: str, stream) -> None:
+    """``text`` as a line of ``stream``, as tqdm.write puts it: the bars drawn on the same
+    terminal cleared, the line printed, the bars drawn again below it.  Printed straight, it
+    would follow a bar's frame on that frame's line (a warning of a periodic evaluation) and
+    leave the frame half-drawn above it."""
+    bars = _bars_on(stream)
+    if not bars:
+        print(text, file=stream)
+        return
+    from tqdm import tqdm
+    with tqdm.get_lock():
+        for bar in bars:
+            bar.clear(nolock=True)
+        print(text, file=stream, flush=True)
+        for bar in bars:
+            bar.refresh(nolock=True)
+
+
+def _bars_on(stream) -> list:
+    """The tqdm bars drawn on ``stream``'s terminal: tqdm.write's own test misses them, as each
+    holds its stream under wrappers (QuietStream, tqdm's), and stdout and stderr may be one
+    terminal.  A bar whose ``delay`` has not run out is not drawn yet: redrawn, it would appear
+    early, and its close would leave it on screen."""
+    tqdm = getattr(sys.modules.get("tqdm"), "tqdm", None)     # no bar without tqdm imported
+    if tqdm is None:
+        return []
+    where = _terminal(stream)
+    return [bar for bar in list(getattr(tqdm, "_instances", ()))
+            if not getattr(bar, "disable", True) and getattr(bar, "sp", None) is not None
+            and getattr(bar, "last_print_t", 0) >= getattr(bar, "start_t", 0) + (getattr(bar, "delay", 0) or 0)
+            and _terminal(bar.fp) == where]
+
+
+def _terminal(stream):
+    """What ``stream`` writes to: the file it opens ((device, inode): two descriptors of one
+    terminal are one), else the stream under gankit's and tqdm's wrappers."""
+    from gankit.streams import GuardedStdout, QuietStream
+    for _ in range(10):
+        inner = vars(stream).get("_wrapped") if hasattr(stream, "__dict__") else None
+        if isinstance(stream, (QuietStream, GuardedStdout)):
+            inner = stream.stream
+        if inner is None:
+            break
+        stream = inner
+    try:
+        st = os.fstat(stream.fileno())
+        return st.st_dev, st.st_ino
+    except (AttributeError, OSError, ValueError):     # no descriptor (StringIO, pytest's capture)
+        return id(stream)
 
 
 class Terminated(TrainingInterrupted):

@@ -4,6 +4,7 @@ What they do besides training (records, snapshots, checkpoints, evaluations) is 
 training clock (Run.off_the_clock), so a record's ``time`` is the training alone."""
 from __future__ import annotations
 
+import functools
 import sys
 import time
 import warnings
@@ -48,9 +49,8 @@ class Progress:
         if not self.enabled or self.stream.failed or progress._SILENCED > 0:
             return
         if progress._isatty(self.stream):
-            from tqdm import tqdm
-            self.bar = tqdm(total=self.total, initial=trainer.step, unit="step", dynamic_ncols=True,
-                            file=self.stream)
+            self.bar = _training_bar()(total=self.total, initial=trainer.step, unit="step", dynamic_ncols=True,
+                                       file=self.stream)
             self._check()
         else:
             self.plain, self.first, self.start = True, trainer.step, time.perf_counter()
@@ -66,7 +66,7 @@ class Progress:
     def on_log(self, trainer, record):
         self.losses = {k: f"{record[k]:.3f}" for k in self.SHOWN if k in record}
         if self._check():
-            self.bar.set_postfix(self.losses, refresh=False)
+            self.bar.values = {k: f"{record[k]:.3g}" for k in self.SHOWN if k in record}
 
     def on_step_end(self, trainer):
         if self._check():
@@ -103,6 +103,57 @@ class Progress:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+# the training bar's frames, richest first: the first that leaves the bar BAR columns of the
+# terminal is drawn (at 80 columns tqdm's own left it one, and cut the values off)
+BAR = 8
+LAYOUTS = (("| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{values}]", ", ", False),
+           ("| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}]{values}", " ", True),
+           ("| {n_fmt}/{total_fmt} [{elapsed}<{remaining}]{values}", " ", True),
+           ("| {n_fmt}/{total_fmt} [<{remaining}]{values}", " ", True))
+PAIRS = (("loss_d", "loss_g", "loss_d/g"), ("d_real", "d_fake", "d_real/fake"))
+
+
+def _values(values: dict[str, str], paired: bool) -> str:
+    """``loss_d=1.33, loss_g=0.836, ...``; ``paired``: a pair under one name (``loss_d/g=1.33/0.836``),
+    still the records' names."""
+    if not paired:
+        return ", ".join(f"{k}={v}" for k, v in values.items())
+    left, said = dict(values), []
+    for a, b, both in PAIRS:
+        if a in left and b in left:
+            said.append(f"{both}={left.pop(a)}/{left.pop(b)}")
+    return " ".join(said + [f"{k}={v}" for k, v in left.items()])
+
+
+def _frame(values: dict[str, str], ncols=None, bar_format=None, postfix=None, **meter) -> str:
+    from tqdm import tqdm
+    from tqdm.utils import disp_len
+    for layout, sep, paired in LAYOUTS:
+        if meter["n"] >= meter["total"]:    # the frame left on screen: the time it took, not 00:00 left
+            layout = layout.replace("[<{remaining}]", "[{elapsed}]")
+        text = _values(values, paired)
+        fmt = "{l_bar}{bar}" + layout.replace("{values}", sep + text if text else "")
+        # no room for the bar once the rest is drawn: the next layout, or the last one as it is
+        rest = tqdm.format_meter(ncols=None, bar_format=fmt.replace("{bar}", ""), **meter)
+        if not ncols or ncols - disp_len(rest) >= BAR:
+            break
+    return tqdm.format_meter(ncols=ncols, bar_format=fmt, **meter)
+
+
+@functools.cache
+def _training_bar():
+    """The training bar's tqdm class: a frame that shows ``values`` (the last record's, by name)
+    in the layout that fits the terminal, chosen at each frame (a terminal resized): _frame."""
+    from gankit.metrics.progress import bar_class
+
+    class TrainingBar(bar_class()):
+        values: dict[str, str] = {}
+
+        def __str__(self):
+            return _frame(self.values, **self.format_dict)
+    return TrainingBar
 
 
 class Snapshots:
