@@ -42,8 +42,10 @@ def _cmd_train(a):
 def _train(a, out: str | None):
     if a.nproc > 1:
         a.out = out
+        from gankit.cli_errors import train_stop_advice
         from gankit.train.launch import launch, train_argv
-        return launch(a.nproc, train_argv(a))
+        a.run_folder = out          # the ranks' folder, whose config.toml says whether to --resume
+        return launch(a.nproc, train_argv(a), lambda: train_stop_advice(a))
     from gankit import api
     if a.resume:
         if not a.out:

@@ -369,7 +369,7 @@ def test_bad_cli_arguments(tiny_run_dir, tmp_path, capsys, argv, code, words):
     assert_clear_error(*run_cli(argv, capsys), code, words)
 
 
-@pytest.mark.parametrize("argv", [[], ["nosuch"], ["sample", "r", "-n", "abc"], ["train", "--bogus"]])
+@pytest.mark.parametrize("argv", [["nosuch"], ["sample", "r", "-n", "abc"], ["train", "--bogus"]])   # []: test_cli_entry
 def test_argparse_errors_return_2_without_a_traceback(capsys, argv):
     rc, out, err = run_cli(argv, capsys)
     assert rc == 2 and "Traceback" not in err and "error:" in err

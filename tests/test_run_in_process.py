@@ -133,7 +133,7 @@ def test_a_failed_nproc_launch_leaves_no_empty_default_folder(tmp_path, monkeypa
     from gankit.cli import main
     from gankit.train import launch
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(launch, "launch", lambda n, argv: 2)          # every rank refused its data
+    monkeypatch.setattr(launch, "launch", lambda n, argv, advice=None: 2)   # every rank refused its data
     assert main(["train", "ring", "--nproc", "2"]) == 2
     assert list((tmp_path / "runs").iterdir()) == []
 

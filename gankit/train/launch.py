@@ -60,8 +60,11 @@ def resume_words(n: int | None) -> tuple[tuple[str, ...], str]:
     return (("--nproc", str(n)) if n > 1 else ()), ""
 
 
-def launch(nproc: int, gankit_argv: list[str]) -> int:
-    """Runs ``python -m gankit *gankit_argv`` on ``nproc`` local processes; their exit code."""
+def launch(nproc: int, gankit_argv: list[str], stop_advice=None) -> int:
+    """Runs ``python -m gankit *gankit_argv`` on ``nproc`` local processes; their exit code.
+    ``stop_advice()``: what the ranks kept and what to run next, asked when a signal stops them
+    (the command line's words, gankit.cli_errors.train_stop_advice: "--resume" added to the
+    command given fails for a preset or a folder named by the clock)."""
     from gankit.train.distributed import launched
     if launched():
         raise ConfigError("--nproc: this process was itself started by torchrun; drop --nproc (torchrun "
@@ -73,7 +76,8 @@ def launch(nproc: int, gankit_argv: list[str]) -> int:
         torchrun(["--standalone", "--nproc-per-node", str(nproc), "-m", "gankit", *gankit_argv])
     except SignalException as e:    # SIGTERM/SIGINT to the launcher: torchrun passed it on to the ranks
         print(f"gankit: {e.sigval.name} received: the {nproc} processes were stopped (each stops after "
-              f"a step all agree on and rank 0 writes a checkpoint); {_stop_advice(nproc, gankit_argv)}",
+              f"a step all agree on and rank 0 writes a checkpoint); "
+              f"{stop_advice() if stop_advice else 'continue with --resume'}",
               file=sys.stderr)
         return 128 + int(e.sigval)
     except ChildFailedError as e:   # each child printed its own `gankit: error: ...`
@@ -81,19 +85,6 @@ def launch(nproc: int, gankit_argv: list[str]) -> int:
         print(failure_report(codes, nproc), file=sys.stderr)
         return failure_exit_code(codes)
     return 0
-
-
-def _stop_advice(nproc: int, gankit_argv: list[str]) -> str:
-    """What the stopped ranks kept and the command to run next, as each rank's own line says it:
-    "--resume" added to the command given fails for a preset or a folder named by the clock."""
-    from gankit.cli import build_parser
-    from gankit.cli_errors import train_stop_advice
-    try:
-        a = build_parser().parse_args(gankit_argv)
-    except (Exception, SystemExit):     # not the arguments train_argv wrote
-        return "continue with --resume"
-    a.nproc, a.run_folder = nproc, a.out
-    return train_stop_advice(a)
 
 
 def _as_exit(code: int) -> int:
