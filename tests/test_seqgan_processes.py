@@ -132,3 +132,84 @@ def test_token_means_in_one_process_are_the_plain_ratios():
     from gankit.train.distributed import ratios_over_ranks as token_means
     out = token_means({"a": (torch.tensor(3.0), torch.tensor(4.0)), "b": (torch.tensor(1), torch.tensor(8))})
     assert list(out) == ["a", "b"] and float(out["a"]) == 0.75 and float(out["b"]) == 0.125
+
+
+# ---------------------------------------------------------------- losses over all ranks' tokens
+
+def _fixed_batch(vocab: int, L: int, end_id: int, seed: int, n: int = 8) -> torch.Tensor:
+    """n sequences of tokens 3.. with an <end> at a random step (none in some rows)."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(3, vocab, (n, L), generator=g)
+    for i, e in enumerate(torch.randint(1, L + 2, (n,), generator=g).tolist()):
+        if e < L:
+            x[i, e] = end_id
+    return x
+
+
+def _phase_grads(obj, batches: dict, estimator: str) -> dict:
+    """Each phase's loss and the gradients it gives, on the given real and fake sequences."""
+    obj.sample_real = lambda m: batches["real"]
+    obj.G.sample = lambda u, temperature=1.0: batches["fake"]
+    obj._relaxed = lambda step, hard: obj.G.sample_relaxed(len(batches["u"]), obj.tau_at(step), batches["u"], hard)
+    obj.estimator = estimator
+    out = {}
+    for name, phase, net in (("mle", obj.mle_phase, obj.G), ("d", obj.d_phase, obj.D), ("g", obj.g_phase, obj.G)):
+        net.zero_grad(set_to_none=True)
+        loss, _ = phase(StepContext(0, False))
+        loss.backward()
+        out[name] = (loss.detach(), [p.grad.clone() for p in net.parameters() if p.grad is not None])
+    out["baseline"] = obj.baseline.clone()
+    return out
+
+
+def _grads_worker(rank: int, world: int, port: int, words_file: str, folder: str, out: str):
+    _join(rank, world, port)
+    sets = [s for s in _sets(words_file) if not s.startswith("objective.estimator")]
+    run = Run.create(C.load("words", sets + ["discriminator.name='lstm_step'", "discriminator.dropout=0.0"]), folder)
+    obj = run.objective
+    saved = {"G": {k: v.clone() for k, v in obj.G.state_dict().items()},
+             "D": {k: v.clone() for k, v in obj.D.state_dict().items()}}
+    V, L = obj.G.vocab, obj.G.seq_len
+    got = {}
+    for est in ("dense", "maligan", "gumbel"):
+        obj.baseline.zero_(), obj.baseline_set.zero_()
+        batches = {"real": _fixed_batch(V, L, obj.end_id, 10 + rank), "fake": _fixed_batch(V, L, obj.end_id, 20 + rank),
+                   "u": torch.rand(8, L, V, generator=torch.Generator().manual_seed(30 + rank))}
+        res = _phase_grads(obj, batches, est)
+        for name in ("mle", "d", "g"):     # the loop's GradSync and its record: means over the ranks
+            loss, grads = res[name]
+            for t in [loss, *grads]:
+                torch.distributed.all_reduce(t)
+                t /= world
+        got[est] = res | {"batches": batches}
+    torch.save({"init": saved, "got": got, "V": V, "L": L, "end": obj.end_id}, f"{out}.rank{rank}.pt")
+    distributed._teardown()
+
+
+def test_seqgan_losses_on_two_ranks_are_one_processs_on_the_global_batch(tmp_path):
+    """Sequences end at different steps, so the ranks hold different numbers of valid tokens: the
+    MLE, per-step D, dense-reward, MaliGAN and Gumbel losses, averaged over the ranks as the loop does,
+    give one process's loss and gradients on both ranks' sequences, and the baseline is the
+    same on every rank."""
+    got = _on_two_ranks(_grads_worker, tmp_path)
+    words = tmp_path / "words.txt"
+    sets = [s for s in _sets(str(words)) if not s.startswith("objective.estimator")]
+    run = Run.create(C.load("words", sets + ["discriminator.name='lstm_step'", "discriminator.dropout=0.0"]), str(tmp_path / "one"))
+    obj = run.objective
+    obj.G.load_state_dict(got[0]["init"]["G"]), obj.D.load_state_dict(got[0]["init"]["D"])
+    for est in ("dense", "maligan", "gumbel"):
+        both = {k: torch.cat([g["got"][est]["batches"][k] for g in got]) for k in ("real", "fake", "u")}
+        assert valid_mask(got[0]["got"][est]["batches"]["real"], got[0]["end"]).sum() != \
+            valid_mask(got[1]["got"][est]["batches"]["real"], got[1]["end"]).sum()
+        obj.baseline.zero_(), obj.baseline_set.zero_()
+        one = _phase_grads(obj, both, est)
+        for name in ("mle", "d", "g"):
+            loss, grads = one[name]
+            for rank in (0, 1):
+                loss_r, grads_r = got[rank]["got"][est][name]
+                assert float(loss_r) == pytest.approx(float(loss), rel=1e-5, abs=1e-6), (est, name, rank)
+                assert len(grads_r) == len(grads)
+                for a, b in zip(grads_r, grads):
+                    torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6, msg=f"{est} {name} rank {rank}")
+        for rank in (0, 1):
+            torch.testing.assert_close(got[rank]["got"][est]["baseline"], one["baseline"])

@@ -346,6 +346,32 @@ def ratios_over_ranks(pairs: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> di
     return dict(zip(pairs, t[:, 0] / t[:, 1]))
 
 
+def shares_of_all(*counts: torch.Tensor) -> list[torch.Tensor | float]:
+    """For each count n of items a loss on this rank is a mean over: n / (the ranks' mean of n).
+
+    The loop averages gradients over the ranks (``GradSync``), a mean of the ranks' means; each
+    rank's mean times its share makes that average the mean over all ranks' items, the loss one
+    process takes over the global batch (SeqGAN's valid tokens: sequences end at different steps,
+    so ranks hold different numbers of them).  1.0 each in one process, without a collective."""
+    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        return [1.0] * len(counts)
+    n = torch.stack([c.detach().to(torch.float64).reshape(()) for c in counts])   # on the run's device
+    total = sum_over_ranks(n)
+    return list((n * dist.get_world_size() / total.clamp_min(1.0)).to(torch.float32).unbind())
+
+
+def rows_of_all(x: torch.Tensor) -> tuple[torch.Tensor, slice]:
+    """Every rank's ``x`` (the same shape on each) stacked along dim 0 in rank order, and the
+    slice that is this rank's: a quantity normalised over the global batch (MaliGAN's weights)
+    computed on it as one process would.  ``x`` and all of it in one process."""
+    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        return x, slice(None)
+    parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, x.contiguous())
+    n, r = x.shape[0], dist.get_rank()
+    return torch.cat(parts), slice(r * n, (r + 1) * n)
+
+
 def max_over_ranks(world: World):
     """The loop's ``agree_stop``: the largest of the ranks' integers (their stop signals)."""
     def agree(code: int) -> int:

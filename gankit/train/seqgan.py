@@ -46,7 +46,7 @@ from torch import Tensor
 from gankit.config import ConfigError, opt
 from gankit.data.text import check_vocabulary, valid_mask
 from gankit.registry import OBJECTIVES
-from gankit.train.distributed import ratios_over_ranks
+from gankit.train.distributed import ratios_over_ranks, rows_of_all, shares_of_all, sum_over_ranks
 from gankit.train.loop import Phase, StepContext
 from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec
 
@@ -58,9 +58,12 @@ def uniforms(z: Tensor, dist: str) -> Tensor:
 
 
 def reinforce_loss(logp: Tensor, advantage: Tensor, mask: Tensor) -> Tensor:
-    """-mean over valid steps of A_t log G(x_t | x_<t); its gradient is the REINFORCE estimate."""
+    """-mean over valid steps of A_t log G(x_t | x_<t); its gradient is the REINFORCE estimate.
+    On several processes the mean is over all ranks' valid steps (``shares_of_all``)."""
     m = mask.to(logp.dtype)
-    return -(advantage.detach() * logp * m).sum() / m.sum().clamp_min(1.0)
+    n = m.sum()
+    share, = shares_of_all(n)
+    return -(advantage.detach() * logp * m).sum() / n.clamp_min(1.0) * share
 
 
 def discounted_returns(r: Tensor, mask: Tensor, gamma: float) -> Tensor:
@@ -206,8 +209,11 @@ class SeqGANObjective(Objective):
         return self._nll(x), {}
 
     def _nll(self, x: Tensor) -> Tensor:
+        """G's NLL per valid token (over all ranks' tokens on several processes)."""
         mask = valid_mask(x, self.end_id).float()
-        return -(self.G.token_logp(x) * mask).sum() / mask.sum()
+        n = mask.sum()
+        share, = shares_of_all(n)
+        return -(self.G.token_logp(x) * mask).sum() / n * share
 
     def _relaxed_logits(self, y: Tensor) -> Tensor:
         """D's logits of relaxed rows (n, L, V), as ``_d_logits``."""
@@ -228,7 +234,7 @@ class SeqGANObjective(Objective):
             with torch.no_grad():
                 fake = self._relaxed(ctx.step, hard=False)
             lf_ = self._relaxed_logits(fake)
-        loss = self.loss.d_loss(lr_, lf_)
+        loss = self._d_loss(lr_, lf_)
         logs = {}
         if ctx.logging:
             with torch.no_grad():
@@ -249,6 +255,17 @@ class SeqGANObjective(Objective):
                     if b is not None:
                         logs["d_acc"] = 0.5 * (logs.pop("acc_real") + logs.pop("acc_fake"))
         return loss, logs
+
+    def _d_loss(self, lr: Tensor, lf: Tensor) -> Tensor:
+        """D's loss; on several processes each half a mean over all ranks' logits: a per-step D
+        scores the valid steps, as many as each rank's sequences have.  (A relativistic loss
+        pairs real and fake logits by index, so a rank holds as many of each.)"""
+        loss = self.loss.d_loss(lr, lf)
+        wr, wf = shares_of_all(lr.new_tensor(lr.numel()), lf.new_tensor(lf.numel()))
+        if self.loss.relativistic or (wr == 1.0 and wf == 1.0):
+            return loss
+        fake = self.loss.d_loss_fake(lf)
+        return (loss - fake) * wr + fake * wf
 
     @torch.no_grad()
     def rollout_rewards(self, x: Tensor) -> Tensor:
@@ -291,8 +308,9 @@ class SeqGANObjective(Objective):
         self.D.eval()
         logits = self._sequence_logit(x)
         self.D.train(was)
-        adv, ess = maligan_advantage(logits)
-        return adv[:, None].expand(x.shape), ess
+        everyone, mine = rows_of_all(logits)    # the weights are normalised over the global batch
+        adv, ess = maligan_advantage(everyone)
+        return adv[mine, None].expand(x.shape), ess
 
     def _advantage(self, q: Tensor, mask: Tensor) -> Tensor:
         """Q - b with b a moving average of Q per position (updated after use).  A position no
@@ -300,8 +318,10 @@ class SeqGANObjective(Objective):
         if self.baseline_decay <= 0:
             return q
         m = mask.float()
-        seen = m.sum(0) > 0
-        batch_mean = (q * m).sum(0) / m.sum(0).clamp_min(1.0)
+        # sums over all ranks' sequences: every rank keeps the same baseline, one process's
+        total, count = sum_over_ranks(torch.stack([(q * m).sum(0), m.sum(0)])).unbind()
+        seen = count > 0
+        batch_mean = total / count.clamp_min(1.0)
         b = torch.where(self.baseline_set, self.baseline, batch_mean)
         a = q - b
         self.baseline.copy_(torch.where(seen, self.baseline_decay * b + (1 - self.baseline_decay) * batch_mean,
@@ -317,8 +337,9 @@ class SeqGANObjective(Objective):
             lf = self._relaxed_logits(self._relaxed(ctx.step, self.gumbel_hard))
             if self.loss.relativistic:
                 loss = self.loss.g_loss(lf, self._d_logits(self.sample_real(self.m)))
-            else:
-                loss = self.loss.g_loss(lf)
+            else:   # a per-step D's valid steps: a mean over all ranks' (``shares_of_all``)
+                share, = shares_of_all(lf.new_tensor(lf.numel()))
+                loss = self.loss.g_loss(lf) * share
             if ctx.logging:
                 p = torch.sigmoid(lf.detach().float())      # a per-step D: as many as the rank's valid steps
                 logs = {"tau": torch.tensor(tau), **ratios_over_ranks({"g_d_fake": (p.sum(), p.new_tensor(p.numel()))})}
@@ -339,7 +360,7 @@ class SeqGANObjective(Objective):
                 if self.estimator != "maligan":
                     pairs["reward_mean"] = ((q * m).sum(), m.sum())
                 logs = ratios_over_ranks(pairs)
-                if self.estimator == "maligan":   # the weights are the rank's own batch's
+                if self.estimator == "maligan":   # the global batch's, the same on every rank
                     logs["weights_ess"] = ess
         if self.mle_weight > 0:
             loss = loss + self.mle_weight * self._nll(self.sample_real(self.m))
