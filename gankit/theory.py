@@ -4,12 +4,13 @@ For fixed G the optimal discriminator is D*(x) = p_data(x) / (p_data(x) + p_g(x)
 (Proposition 1), and V(G, D*) = -log 4 + 2 JSD(p_data || p_g) (Theorem 1).  With D*, the
 non-saturating G loss is KL(p_g || p_data) - 2 JSD plus terms G's gradient does not see
 (Arjovsky & Bottou 2017; ``nonsaturating_terms``).
-These functions work on densities known in closed form (1-D here; the
-integration is a trapezoid rule on a grid).
+These functions work on densities known in closed form, or on their logs (``log=True``) where
+the densities underflow (1-D here; the integration is a trapezoid rule on an increasing grid).
 """
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Callable
 
 import numpy as np
@@ -32,8 +33,8 @@ def optimal_d(log_p_data: Tensor, log_p_g: Tensor) -> Tensor:
 def _on_grid(x, *densities) -> list[np.ndarray]:
     """x and the densities as float64 1-D arrays of one length; an (n, 1) column (the shape
     ``Dataset.log_prob`` takes) is read as its n values.  Anything else is refused: these
-    functions integrate along one axis."""
-    # float64: in float32, a density of 1e-45 beside 0 gives m = 0 and log(p / m) = inf
+    functions integrate along one axis, from left to right."""
+    # float64: the trapezoid sums thousands of terms
     arrays = [np.asarray(a, dtype=np.float64) for a in (x, *densities)]
     arrays = [a[:, 0] if a.ndim == 2 and a.shape[1] == 1 else a for a in arrays]
     if any(a.ndim != 1 or len(a) != len(arrays[0]) for a in arrays) or len(arrays[0]) < 2:
@@ -41,42 +42,96 @@ def _on_grid(x, *densities) -> list[np.ndarray]:
         raise ValueError(f"gankit.theory integrates 1-D densities on a 1-D grid: x and each density need "
                          f"one value per grid point, at least 2 (got shapes {shapes}); for data of more "
                          f"dimensions use the jsd metric (gankit eval RUN --metrics jsd)")
+    # a descending grid would flip every integral's sign; an unsorted one would give nonsense
+    steps = np.diff(arrays[0])
+    if not (steps > 0).all():
+        i = int(np.argmin(steps > 0))
+        grid = arrays[0]
+        raise ValueError(f"gankit.theory needs a strictly increasing grid x, but x[{i + 1}] = {grid[i + 1]:g} "
+                         f"follows x[{i}] = {grid[i]:g}; sort x and reorder the densities with it "
+                         f"(order = np.argsort(x)), dropping repeated points")
     return arrays
 
 
-def _expect(p: np.ndarray, f: np.ndarray) -> np.ndarray:
-    """p f with 0 where p = 0, whatever f is there (0 log 0 = 0)."""
-    with np.errstate(invalid="ignore"):
-        return np.where(p > 0, p * f, 0.0)
+def _logs(x, *densities, log: bool) -> list[np.ndarray]:
+    """The grid and the log-densities: given (``log=True``) or the logs of the densities."""
+    x, *values = _on_grid(x, *densities)
+    return [x, *(values if log else _log(*values))]
 
 
-def value_by_integration(d: np.ndarray, p_data: np.ndarray, p_g: np.ndarray, x: np.ndarray) -> float:
-    """V(G, D) = integral of p_data log D + p_g log(1 - D) dx on the grid x (1-D); ``d`` may be
-    one number (a constant D, e.g. 1/2)."""
+def _log(*densities: np.ndarray) -> list[np.ndarray]:
+    with np.errstate(divide="ignore"):
+        return [np.log(p) for p in densities]
+
+
+def _expect(log_p: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """p f with 0 where p = 0 (log p = -inf), whatever f is there (0 log 0 = 0), and +-inf where
+    f is infinite and p > 0, also where exp(log p) underflows."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        pf = np.where(np.isinf(f), f, np.exp(log_p) * f)
+    return np.where(log_p > -np.inf, pf, 0.0)
+
+
+def _warn_if_underflow(log_p: np.ndarray, log_q: np.ndarray, log: bool, what: str,
+                       p: str = "p", q: str = "q"):
+    """An infinite KL(P || Q) from densities may be q underflowing to 0 (float32, far tails),
+    which reads the same as Q having no mass there: say which points, and the way out."""
+    lacking = (log_q == -np.inf) & (log_p > -np.inf)
+    if not log and lacking.any():
+        largest = float(np.exp(log_p[lacking].max()))
+        warnings.warn(f"{what} is inf: {q} is 0 at {int(lacking.sum())} grid points where {p} > 0 (largest "
+                      f"{p} there {largest:.3g}); right if {q} has no mass there, but if it underflowed "
+                      f"(float32 densities, far tails) pass log-densities with log=True (e.g. "
+                      f"Dataset.log_prob(x)) for the finite value", RuntimeWarning, stacklevel=3)
+
+
+def value_by_integration(d: np.ndarray, p_data: np.ndarray, p_g: np.ndarray, x: np.ndarray, *,
+                         log: bool = False) -> float:
+    """V(G, D) = integral of p_data log D + p_g log(1 - D) dx on the increasing grid x (1-D);
+    ``d`` may be one number (a constant D, e.g. 1/2); ``log=True`` takes log p_data and log p_g.
+
+    D is clipped to [1e-12, 1 - 1e-12]: a D computed as a sigmoid rounds to exactly 1 (past a
+    logit of 17 in float32, 37 in float64) or 0 where one density dwarfs the other, and log 0
+    there would make V -inf though those points weigh nothing.  So a D that is 0 where p_data
+    has mass (or 1 where p_g has) gives log(1e-12) = -27.6 times that mass, not -inf."""
     if np.ndim(d) == 0:
         d = np.full(np.shape(x)[0] if np.ndim(x) else 0, float(d))
-    x, d, p_data, p_g = _on_grid(x, d, p_data, p_g)
+    x, d, *densities = _on_grid(x, d, p_data, p_g)
+    log_data, log_g = densities if log else _log(*densities)
     d = np.clip(d, 1e-12, 1 - 1e-12)
-    return float(np.trapezoid(_expect(p_data, np.log(d)) + _expect(p_g, np.log1p(-d)), x))
+    return float(np.trapezoid(_expect(log_data, np.log(d)) + _expect(log_g, np.log1p(-d)), x))
 
 
-def kl_by_integration(p: np.ndarray, q: np.ndarray, x: np.ndarray) -> float:
-    """KL(P || Q) = integral of p log(p / q) dx in nats (1-D grid); inf where P has mass Q lacks."""
-    x, p, q = _on_grid(x, p, q)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return float(np.trapezoid(_expect(p, np.log(p / q)), x))
+def _kl(x: np.ndarray, log_p: np.ndarray, log_q: np.ndarray) -> float:
+    with np.errstate(invalid="ignore"):      # -inf - -inf where both are 0: _expect drops it
+        return float(np.trapezoid(_expect(log_p, log_p - log_q), x))
 
 
-def jsd_by_integration(p: np.ndarray, q: np.ndarray, x: np.ndarray) -> float:
-    """JSD(P || Q) = 1/2 KL(P || M) + 1/2 KL(Q || M), M = (P + Q) / 2, in nats (1-D grid)."""
-    x, p, q = _on_grid(x, p, q)
-    m = 0.5 * (p + q)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return float(0.5 * np.trapezoid(_expect(p, np.log(p / m)), x)
-                     + 0.5 * np.trapezoid(_expect(q, np.log(q / m)), x))
+def _jsd(x: np.ndarray, log_p: np.ndarray, log_q: np.ndarray) -> float:
+    log_m = np.logaddexp(log_p, log_q) - math.log(2.0)
+    return 0.5 * _kl(x, log_p, log_m) + 0.5 * _kl(x, log_q, log_m)
 
 
-def nonsaturating_terms(p_data: np.ndarray, p_g: np.ndarray, x: np.ndarray) -> dict[str, float]:
+def kl_by_integration(p: np.ndarray, q: np.ndarray, x: np.ndarray, *, log: bool = False) -> float:
+    """KL(P || Q) = integral of p log(p / q) dx in nats on the increasing grid x (1-D), worked in
+    log space; ``log=True`` takes log p and log q, which stay finite where densities underflow
+    (float32 densities, far tails).  inf where q is 0 and p is not: with densities a warning
+    says so, as such a 0 may be q underflowing rather than Q having no mass there."""
+    x, log_p, log_q = _logs(x, p, q, log=log)
+    kl = _kl(x, log_p, log_q)
+    if kl == math.inf:
+        _warn_if_underflow(log_p, log_q, log, "KL(P || Q)")
+    return kl
+
+
+def jsd_by_integration(p: np.ndarray, q: np.ndarray, x: np.ndarray, *, log: bool = False) -> float:
+    """JSD(P || Q) = 1/2 KL(P || M) + 1/2 KL(Q || M), M = (P + Q) / 2, in nats on the increasing
+    grid x (1-D); ``log=True`` takes log p and log q.  Finite (at most log 2) either way."""
+    return _jsd(*_logs(x, p, q, log=log))
+
+
+def nonsaturating_terms(p_data: np.ndarray, p_g: np.ndarray, x: np.ndarray, *,
+                        log: bool = False) -> dict[str, float]:
     """The non-saturating G loss against D*, E_pg[-log D*(x)], and its parts:
 
         E_pg[-log D*] = KL(p_g || p_data) - 2 JSD(p_data || p_g) + log 4 + E_pdata[log D*]
@@ -86,14 +141,19 @@ def nonsaturating_terms(p_data: np.ndarray, p_g: np.ndarray, x: np.ndarray) -> d
     where p_data has none (missing precision) without bound, and missing p_data's modes only
     through the bounded JSD (seed 002's account of mode collapse).  ``residual`` is the
     identity's integration error: NaN where the KL is infinite (p_g has mass where p_data has
-    none, so the loss is infinite too)."""
-    x, p_data, p_g = _on_grid(x, p_data, p_g)
-    with np.errstate(divide="ignore"):
-        d = optimal_d(torch.from_numpy(np.log(p_data)), torch.from_numpy(np.log(p_g))).numpy()
-    with np.errstate(divide="ignore"):
-        loss = float(np.trapezoid(_expect(p_g, -np.log(d)), x))
-        data_term = float(np.trapezoid(_expect(p_data, np.log(d)), x))
-    kl, jsd = kl_by_integration(p_g, p_data, x), jsd_by_integration(p_data, p_g, x)
+    none, so the loss is infinite too).  On the increasing grid x (1-D), in log space;
+    ``log=True`` takes log p_data and log p_g, which keep far tails finite (densities that
+    underflow to 0 where p_g > 0 make the KL and the loss inf, with a warning)."""
+    x, log_data, log_g = _logs(x, p_data, p_g, log=log)
+    # log D* = -log(1 + p_g / p_data), and D* = 1/2 where both are 0, as in optimal_d
+    neither = (log_data == -np.inf) & (log_g == -np.inf)
+    with np.errstate(invalid="ignore"):
+        log_d = -np.logaddexp(0.0, np.where(neither, 0.0, log_g - log_data))
+    loss = float(np.trapezoid(_expect(log_g, -log_d), x))
+    data_term = float(np.trapezoid(_expect(log_data, log_d), x))
+    kl, jsd = _kl(x, log_g, log_data), _jsd(x, log_data, log_g)
+    if kl == math.inf:
+        _warn_if_underflow(log_g, log_data, log, "KL(p_g || p_data)", "p_g", "p_data")
     return {"ns_loss": loss, "kl_g_data": kl, "jsd": jsd, "data_term": data_term,
             "residual": loss - (kl - 2 * jsd + math.log(4.0) + data_term)}
 
