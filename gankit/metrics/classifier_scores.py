@@ -27,7 +27,8 @@ import numpy as np
 import torch
 from scipy.special import xlogy
 
-from gankit.metrics.base import Output, register_metric
+from gankit.metrics.base import Output, TooFewSamples, register_metric
+from gankit.metrics.image_measures import as_array, as_probabilities
 
 EPS = 1e-12
 
@@ -44,9 +45,10 @@ def _underflow_floor(given: np.ndarray) -> float:
 
 
 def m_is(probs, max_per_class: int = 500) -> float:
-    given = np.asarray(probs)
-    floor = _underflow_floor(given)
-    p = given.astype(np.float64)
+    """Classes predicted for one sample have no pair to compare and are left out; with no class
+    of 2 samples there is nothing to average, and 1 would read as a G without diversity."""
+    floor = _underflow_floor(as_array(probs, None))
+    p = as_probabilities(probs, "m_is")
     pred = p.argmax(1)
     per_class = []
     for k in np.unique(pred):
@@ -59,11 +61,13 @@ def m_is(probs, max_per_class: int = 500) -> float:
         logs = np.log(np.maximum(a, floor))
         kl = xlogy(a, a).sum(1)[:, None] - a @ logs.T
         per_class.append(kl.sum() / (len(a) * (len(a) - 1)))
-    return float(math.exp(np.mean(per_class))) if per_class else 1.0
+    if not per_class:
+        raise TooFewSamples(f"m_is: no predicted class holds 2 or more of the {len(p)} samples")
+    return float(math.exp(np.mean(per_class)))
 
 
 def _shares(probs, prior, name: str):
-    p = np.asarray(probs, np.float64)
+    p = as_probabilities(probs, name)
     prior = np.asarray(prior, np.float64).reshape(-1)
     if len(prior) != p.shape[1]:
         raise ValueError(f"{name}: the prior has {len(prior)} classes, the probabilities {p.shape[1]}: "
@@ -74,8 +78,10 @@ def _shares(probs, prior, name: str):
 def mode_score(probs, prior) -> float:
     """The prior's terms of the two KLs, -sum_y p(y) log p*(y), cancel: the score is the same
     for any p* (where p* is 0 for a class G produces, both KLs are infinite and the score is
-    this limit, finite)."""
+    this limit, finite).  One sample scores 1 whatever it is (p(y) is its p(y|x)): 2 or more."""
     p, prior = _shares(probs, prior, "mode_score")
+    if len(p) < 2:
+        raise TooFewSamples(f"mode_score: need 2 or more samples, got {len(p)}")
     py = p.mean(0)
     return float(math.exp(_kl_rows(p, prior[None]).mean() - _kl_rows(py, prior)))
 
@@ -85,7 +91,7 @@ def am_score(probs, prior) -> float:
     Exact for any positive probability (a floor of 1e-12 under the logs capped the KL of a
     confident classifier: 22.6 instead of 51.7 for a logit gap of 60); an underflowed 0 in
     p(y) reads as the caller's smallest positive value, as in ``m_is``."""
-    floor = _underflow_floor(np.asarray(probs))
+    floor = _underflow_floor(as_array(probs, None))
     p, prior = _shares(probs, prior, "am_score")
     entropy = -xlogy(p, p).sum(1).mean()
     kl = (xlogy(prior, prior) - xlogy(prior, np.maximum(p.mean(0), floor))).sum()
@@ -139,7 +145,14 @@ def _probs(ctx):
 def _class_scores(ctx):
     p = _probs(ctx).numpy()
     prior = _prior(ctx.dataset, p.shape[1])
-    return {"m_is": m_is(p), "mode_score": mode_score(p, prior), "am_score": am_score(p, prior)}
+    scores = {"mode_score": mode_score(p, prior), "am_score": am_score(p, prior)}   # 2 or more samples
+    try:
+        return {"m_is": m_is(p), **scores}
+    except TooFewSamples as e:     # the other two stand: they need no class of 2
+        import warnings
+        warnings.warn(f"class_scores: m_is left out: {e} (eval.n_samples = {len(p)}; more samples: "
+                      f"--set eval.n_samples={max(500, 2 * len(p))})", stacklevel=2)
+        return scores
 
 
 def _label_conditional(ds) -> bool:

@@ -9,7 +9,8 @@
 - fd_within_class: mean over classes of the Frechet distance between generated and
   real samples of that class (classifier features for images, coordinates for points);
 - diversity_ratio: mean pairwise distance within a class, generated over real (1 is
-  as diverse as the data; near 0 is collapse inside the class).
+  as diverse as the data; near 0 is collapse inside the class; above 1 is wider than the
+  data, noise reads so: a description, not a score ranked either way).
 """
 from __future__ import annotations
 
@@ -125,7 +126,9 @@ def _class_name(ds, k: int) -> str:
 @register_metric("within_class", _is_conditional,
                  "Frechet distance and diversity within each class (conditional runs)",
                  {"fd_within_class": Output("Frechet distance within classes", "lower", ".3f"),
-                  "diversity_ratio": Output("diversity within classes, generated / real", "higher", ".3f"),
+                  # described, not ranked: above 1 is more spread than the data (noise), not better
+                  "diversity_ratio": Output("diversity within classes, generated / real (1 = the data's; "
+                                            "above 1: wider than the data, not better)", None, ".3f"),
                   "diversity_classes": Output("classes diversity_ratio averages over (those with real spread)",
                                               None, "d")}, reads=("n_samples",))
 def _within_class(ctx):

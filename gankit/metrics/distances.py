@@ -32,11 +32,12 @@ import torch
 from torch import Tensor
 
 from gankit.metrics.base import TooFewSamples
-from gankit.metrics.image_measures import centred64, pairwise_sq_dists
+from gankit.metrics.image_measures import as_tensor, centred64, pairwise_sq_dists
 
 
 def _t(a) -> Tensor:
-    return torch.as_tensor(np.asarray(a) if not isinstance(a, Tensor) else a).reshape(len(a), -1).double()
+    a = as_tensor(a)
+    return a.reshape(len(a), -1).double()
 
 
 def sliced_wasserstein(x, y, n_proj: int = 256, seed: int = 0) -> float:
@@ -150,12 +151,19 @@ def c2st(x, y, seed: int = 0, steps: int = 500, hidden: int = 64) -> dict:
 
 
 def ndb(real, fake, k: int = 50, alpha: float = 0.05, seed: int = 0) -> dict:
-    """NDB: bins (k-means on real) where the shares of real and fake differ (two-proportion z-test)."""
+    """NDB: bins (k-means on real) where the shares of real and fake differ (two-proportion z-test).
+    NaN for a set holding a NaN or inf, as prdc and c2st; refused when the real points are all
+    one point (no bins: every test would pass, ndb 0)."""
     from sklearn.cluster import KMeans
     real, fake = np.asarray(_t(real)), np.asarray(_t(fake))
     if min(len(real), len(fake)) < 4:
         raise TooFewSamples(f"ndb: need 4 or more points in each set, got {len(real)} and {len(fake)}")
     k = min(k, len(real) // 2)
+    if not (np.isfinite(real).all() and np.isfinite(fake).all()):
+        return {"ndb": math.nan, "ndb_k": k, "ndb_frac": math.nan, "ndb_js": math.nan}
+    if (real == real[0]).all():
+        raise TooFewSamples("ndb: the real points are all one point, so there are no bins to compare",
+                            more_helps=False)
     km = KMeans(n_clusters=k, n_init=3, random_state=seed % 2**32).fit(real)   # sklearn takes 32 bits
     pr = np.bincount(km.labels_, minlength=k) / len(real)
     pf = np.bincount(km.predict(fake), minlength=k) / len(fake)

@@ -16,12 +16,48 @@ from gankit.kernels import load_kernels
 from gankit.metrics.base import TooFewSamples
 
 
+def as_tensor(x) -> Tensor:
+    """A caller's numbers as a tensor the measures can compute on: numpy arrays and lists
+    converted, a tensor detached (one that requires grad cannot be read as numpy), dtypes kept."""
+    return x.detach() if isinstance(x, Tensor) else torch.as_tensor(np.asarray(x))
+
+
+def as_array(x, dtype=np.float64) -> np.ndarray:
+    """A caller's numbers as a numpy array of ``dtype`` (None: the caller's): tensors detached and
+    moved to the CPU, bfloat16 (which numpy has no type for) widened to float32 first, exactly."""
+    if isinstance(x, Tensor):
+        x = x.detach().cpu()
+        x = x.float() if x.dtype == torch.bfloat16 else x
+    return np.asarray(x, dtype=dtype)
+
+
+def as_probabilities(probs, name: str) -> np.ndarray:
+    """Rows of class probabilities (n, classes) in float64, refused when they are not any:
+    logits or unnormalised scores would give numbers (IS 4.5e70 for raw logits), not an error."""
+    p = as_array(probs)
+    if p.ndim != 2:
+        raise ValueError(f"{name}: probabilities must have shape (n, classes), got {p.shape}")
+    # a float32 softmax over 1,000 classes sums to 1 within ~1e-5; float16's and bfloat16's are coarser
+    dtype = probs.dtype if isinstance(probs, (Tensor, np.ndarray)) else None
+    eps = (torch.finfo(dtype).eps if isinstance(dtype, torch.dtype) and dtype.is_floating_point
+           else float(np.finfo(dtype).eps) if isinstance(dtype, np.dtype) and dtype.kind == "f" else 0.0)
+    tol = max(1e-3, 8 * eps)
+    sums = p.sum(1)
+    bad = ~np.isfinite(p).all(1) | (p < 0).any(1) | (np.abs(sums - 1) > tol)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{name}: {int(bad.sum())} of {len(p)} rows are not probabilities (row {i}: sum "
+                         f"{sums[i]:.4g}, min {p[i].min():.4g}); pass softmax(logits), each row >= 0 summing to 1")
+    return p
+
+
 def gaussian_stats(f) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and (unbiased) covariance of features (n, d), in float64."""
-    f = np.asarray(f, dtype=np.float64)
+    """Mean and (unbiased) covariance of features (n, d), in float64 (NaN for a NaN or inf row)."""
+    f = as_array(f)
     if f.ndim != 2 or len(f) < 2:
         raise TooFewSamples(f"need features of shape (n >= 2, d), got {f.shape}")
-    return f.mean(0), np.cov(f, rowvar=False)
+    with np.errstate(invalid="ignore", over="ignore"):     # inf - inf: NaN, as frechet_distance says
+        return f.mean(0), np.cov(f, rowvar=False)
 
 
 def _sqrt_psd(s: np.ndarray) -> np.ndarray:
@@ -38,6 +74,9 @@ def frechet_distance(mu1, s1, mu2, s2) -> float:
     """
     mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
     s1, s2 = np.atleast_2d(np.asarray(s1, np.float64)), np.atleast_2d(np.asarray(s2, np.float64))
+    if not all(np.isfinite(a).all() for a in (mu1, mu2, s1, s2)):
+        # eigh does not converge on a NaN ("Eigenvalues did not converge"): NaN, as prdc, kid and c2st give
+        return float("nan")
     r1 = _sqrt_psd(s1)
     m = r1 @ s2 @ r1
     tr_covmean = np.sqrt(np.clip(np.linalg.eigvalsh((m + m.T) / 2), 0, None)).sum()
@@ -50,10 +89,13 @@ def fid_from_features(f1, f2) -> float:
 
 
 def inception_score(probs, splits: int = 10) -> tuple[float, float]:
-    """exp(mean_x KL(p(y|x) || p(y))) per split (p(y) = the split's mean); (mean, std)."""
-    p = np.asarray(probs, dtype=np.float64)
-    if len(p) < splits:
-        raise TooFewSamples(f"inception_score: {len(p)} samples for {splits} splits")
+    """exp(mean_x KL(p(y|x) || p(y))) per split (p(y) = the split's mean); (mean, std).
+
+    Each split needs 2 or more samples: one sample's p(y) is its own p(y|x), a score of 1
+    whatever G does.  A split of m samples scores at most m (p(y) >= p(y|x) / m)."""
+    p = as_probabilities(probs, "inception_score")
+    if len(p) < 2 * splits:
+        raise TooFewSamples(f"inception_score: {len(p)} samples for {splits} splits; each split needs 2 or more")
     scores = []
     n = len(p)
     # the original code's boundaries (Salimans et al., inception_score.py): floor(i n / splits)
@@ -73,7 +115,7 @@ def kid(f1, f2, n_subsets: int = 100, subset_size: int = 1000, seed: int = 0) ->
     Same numbers up to float64 summation order; 50 subsets of 1,000 from 2,500 features:
     benchmarks/eval_speed.py (docs/speed.md).
     """
-    f1, f2 = np.asarray(f1, np.float64), np.asarray(f2, np.float64)
+    f1, f2 = as_array(f1), as_array(f2)
     d = f1.shape[1]
     m = min(len(f1), len(f2), subset_size)
     if m < 2:
@@ -112,7 +154,7 @@ _KID_BLOCK = 1024      # columns of a kernel matrix held at once: memory n x 102
 
 def kid_loop(f1, f2, n_subsets: int = 100, subset_size: int = 1000, seed: int = 0) -> tuple[float, float]:
     """KID by the plain per-subset loop (the reference that ``kid`` is tested and timed against)."""
-    f1, f2 = np.asarray(f1, np.float64), np.asarray(f2, np.float64)
+    f1, f2 = as_array(f1), as_array(f2)
     d = f1.shape[1]
     m = min(len(f1), len(f2), subset_size)
     rng = np.random.default_rng(seed)
@@ -146,7 +188,7 @@ def centred64(first, *others) -> list[Tensor]:
     - 2 a.b lose ~1e-7 ||x||^2 in float32: more than the k-NN radii of data away from the origin
     or with close neighbours (a ring of std 0.01: density 1.16 instead of 1.01; shifted by
     1,000, 36 instead of 1.01); centring and float64 leave ~1e-16 of the spread."""
-    sets = [torch.as_tensor(np.asarray(s) if not isinstance(s, Tensor) else s) for s in (first, *others)]
+    sets = [as_tensor(s) for s in (first, *others)]
     sets = [s.reshape(len(s), -1).double() for s in sets]
     mu = sets[0].mean(0) if len(sets[0]) else 0.0
     return [s - mu for s in sets]
@@ -191,16 +233,26 @@ def _kth_nn_radius(x: Tensor, k: int, copies: tuple | None = None, merge: bool =
     return r if group is None else r[group]
 
 
+def _per_point(hit: Tensor, copies: tuple) -> Tensor:
+    """The share of distinct points hit, from one 0/1 value per row: a point's m copies count 1/m
+    each (they agree, up to the rounding of their distances)."""
+    u, group, _ = copies
+    if len(u) == len(hit):
+        return hit.double().mean()
+    hits = torch.zeros(len(u), dtype=torch.float64).index_add_(0, group, hit.double())
+    return (hits / torch.bincount(group, minlength=len(u))).mean()
+
+
 def prdc(real, fake, k: int = 3, k_dc: int = 5) -> dict[str, float]:
     """k-NN precision, recall, density and coverage of fake features against real ones.
 
     A point's ball has the radius of its k-th nearest neighbour in its own set; the real
-    set's repeated rows count as one point (a data file may repeat rows), the generated
-    set's as neighbours at distance 0 (a G repeating itself is collapsed).
-    precision = share of fakes inside some real ball; recall = share of reals
+    set's repeated rows count as one point (a data file may repeat rows) in all four, the
+    generated set's as neighbours at distance 0 (a G repeating itself is collapsed).
+    precision = share of fakes inside some real ball; recall = share of distinct reals
     inside some fake ball (both with k = 3 and closed balls, Kynkaanniemi et al. 2019);
     density = mean count of real balls holding a fake / k_dc, the m copies of a real point
-    counting 1/m each; coverage = share of real balls holding at least one fake (both with
+    counting 1/m each; coverage = share of distinct real balls holding a fake (both with
     k_dc = 5 and open balls, as Naeem et al.'s code: a copy of the data reads density 1, where
     closed balls would also count each fake on the sphere of the points it is the k-th
     neighbour of).  A non-finite value in either set gives NaN for all four.
@@ -224,11 +276,12 @@ def prdc(real, fake, k: int = 3, k_dc: int = 5) -> dict[str, float]:
     d = pairwise_sq_dists(real, fake, out_dtype=torch.float32).sqrt()     # (n_real, n_fake)
     r_real, r_fake = _kth_nn_radius(real, k, copies), _kth_nn_radius(fake, k, merge=False)
     precision = (d <= r_real[:, None]).any(0).double().mean()    # fake j in the ball of some real i
-    recall = (d <= r_fake[None, :]).any(1).double().mean()
     r_dc = r_real if k_dc == k else _kth_nn_radius(real, k_dc, copies)
-    # a point's m copies are one ball: counted m times each, density would read m times too high
+    # a point's m copies are one ball: counted m times each, density would read m times too high,
+    # and recall and coverage would weigh the point m times (its copies' hits are its own)
     density = ((d < r_dc[:, None]).double() / copies[2][:, None]).sum(0).mean() / k_dc
-    coverage = (d.min(1).values < r_dc).double().mean()
+    recall = _per_point((d <= r_fake[None, :]).any(1), copies)
+    coverage = _per_point(d.min(1).values < r_dc, copies)
     return {"precision": float(precision), "recall": float(recall), "density": float(density),
             "coverage": float(coverage)}
 
@@ -249,6 +302,7 @@ def parzen_lls(centres: Tensor, x: Tensor, sigmas, chunk: int = 256) -> Tensor:
     10,000 x 10,000 (docs/speed.md).  Finite float32 inputs take gankit/parzen_numba.py
     (the same sums, each row's in cache; exp below e^-87 is 0 there); float64 inputs, NaNs
     and machines without numba take the torch loop."""
+    centres, x = as_tensor(centres), as_tensor(x)
     dt = torch.promote_types(torch.promote_types(centres.dtype, x.dtype), torch.float32)
     c, x = centres.reshape(len(centres), -1).to(dt), x.reshape(len(x), -1).to(dt)
     cc = (c * c).sum(1)

@@ -18,6 +18,8 @@ import math
 import torch
 from torch import Tensor
 
+from gankit.metrics.image_measures import as_tensor
+
 
 def nearest_mode(samples: Tensor, modes: Tensor) -> tuple[Tensor, Tensor]:
     """(index of the nearest mode, Euclidean distance to it) for each sample."""
@@ -59,8 +61,9 @@ def mode_metrics(samples: Tensor, modes: Tensor, std, hq_std: float | None = Non
     weights; reverse KL = KL(HQ histogram || weights), uniform when None.  With no HQ
     sample there is no histogram: reverse_kl is inf (the worst, never the best; records
     write it "inf").  A mode of weight 0 is not the data's: it is not counted in modes_total,
-    and samples near it are not high quality.
+    and samples near it are not high quality.  Samples and modes: tensors, arrays or lists.
     """
+    samples, modes = as_tensor(samples), as_tensor(modes)
     if samples.ndim != 2 or samples.shape[1] != modes.shape[1]:
         raise ValueError(f"samples must have shape (n, {modes.shape[1]}), got {tuple(samples.shape)}")
     k = len(modes)
