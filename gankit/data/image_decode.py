@@ -9,6 +9,7 @@ decides what a bad one means there (an error, or a warning and a skip): these re
 """
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -101,15 +102,25 @@ def _opaque(im, path: Path, notes: dict | None):
     return Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba)
 
 
-def fit_image(im, size: int, policy: str, path: Path):
+def fit_image(im, size: int, policy: str, path: Path, first: Path | None = None):
+    """``im`` at size x size by ``policy``.  ``first``: the first image a folder's walk read, where
+    the caller knows it (``path`` itself for the first); under "error" every image read before this
+    one was size x size, so the message can tell one odd image from a folder of several sizes."""
     from PIL import Image
     w, h = im.size
     if (w, h) == (size, size):
         return im
     if policy == "error":
-        # data.size helps only where the image is square (a folder of one size): then it is that size
-        raise ImageDataError(f"{path} is {w}x{h}, not {size}x{size}; choose a resize policy with "
-                             "--set data.resize=stretch|crop|pad" + (f" or set data.size={w}" if w == h else ""))
+        resize = "choose a resize policy with --set data.resize=stretch|crop|pad"
+        if first is not None and first != path:
+            # data.size=w would refuse the images read before this one: only a resize policy fits both
+            root = Path(os.path.commonpath([first, path]))      # the folder, above its class folders
+            raise ImageDataError(f"{root} holds images of several sizes, e.g. {first.relative_to(root)} is "
+                                 f"{size}x{size} and {path.relative_to(root)} is {w}x{h}; {resize}")
+        # data.size fits every image seen where this square one is the first read (or the caller
+        # knows no other: a single file)
+        offer = f" or set data.size={w}" if w == h else ""
+        raise ImageDataError(f"{path} is {w}x{h}, not {size}x{size}; {resize}{offer}")
     if policy == "stretch":
         return im.resize((size, size), Image.BILINEAR)
     if policy == "crop":  # scale the short side to size, centre crop the long one

@@ -260,7 +260,7 @@ def load_image_folder(path: str | Path, size: int = 0, channels: int = 1, resize
             # the short side under every policy (pad too: runs trained so must open at their side;
             # data.size = the long side pads keeping every pixel)
             size = max(w, h) if resize == "error" else min(w, h)
-        im = fit_image(im, size, resize, p)
+        im = fit_image(im, size, resize, p, first=read[0])
         a = np.asarray(im, dtype=np.uint8)
         images.append(a[None] if a.ndim == 2 else a.transpose(2, 0, 1))
         labels.append(label)

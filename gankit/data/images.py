@@ -117,7 +117,7 @@ class ImageDataset(Dataset):
         # how a user's image files become this data's images (gankit invert/complete --images):
         # fitted to the side the files had (resize policy), then resized as these were
         self.file_side, self.file_resize = x.shape[-1], "stretch"
-        if resolution and resolution != x.shape[-1]:
+        if resolution and tuple(x.shape[-2:]) != (resolution, resolution):     # 20x24 to 24 too
             x = resize_images(x, resolution)
             heldout = resize_images(heldout, resolution) if heldout is not None else None
         self.x, self.labels = x.contiguous(), y

@@ -88,6 +88,10 @@ def refuse_not_applying(names, dataset, ctx=None) -> None:
         m = METRICS.build(n, where="eval.metrics")
         if not _user(m) and not m.applies(dataset):
             raise not_applying(m, dataset, ctx)
+        why = _cannot_run(m, ctx)
+        if why:
+            from gankit.config import ConfigError
+            raise ConfigError(f"metric {n!r}: {why}; {applying_said(dataset, ctx)}")
 
 
 class EvaluationStopped(Exception):
@@ -254,9 +258,20 @@ def unmeasurable(names, dataset, ctx, objective: str) -> str | None:
 
 
 def _lacks_part(m, ctx) -> bool:
-    """Whether the run of ``ctx`` lacks the part gankit's metric ``m`` measures (RUN_PARTS)."""
+    """Whether the run of ``ctx`` lacks the part gankit's metric ``m`` measures (RUN_PARTS), or
+    its settings leave the metric nothing to measure (_cannot_run)."""
     part = RUN_PARTS.get(m.name)
-    return ctx is not None and part is not None and not _user(m) and getattr(ctx, part, None) is None
+    return (ctx is not None and part is not None and not _user(m) and getattr(ctx, part, None) is None
+            or bool(_cannot_run(m, ctx)))
+
+
+def _cannot_run(m, ctx) -> str | None:
+    """Why gankit's metric ``m`` cannot run with the settings of ``ctx`` on data it applies to, or
+    None (is: features without classes, the random conv net's)."""
+    if m.name != "is" or _user(m) or getattr(ctx, "settings", None) is None or not _applies(m, ctx.dataset):
+        return None
+    from gankit.metrics.images import no_classes
+    return no_classes(ctx)
 
 
 def _applies(m, dataset) -> bool:

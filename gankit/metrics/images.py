@@ -99,6 +99,18 @@ def has_features(ds) -> bool:
     return getattr(ds, "kind", None) == "image"
 
 
+def no_classes(ctx) -> str | None:
+    """Why ``is`` cannot score a run's samples, or None: the features feature_kind picks for the
+    run's settings and data are the random conv net's, which has no classes.  ``has_features``
+    cannot tell (the settings decide), so the lists of metrics that apply ask this with the run's
+    EvalContext (``settings``, ``dataset``)."""
+    if not has_features(ctx.dataset) or feature_kind(ctx) != "random":
+        return None
+    return ("the features of this data are the random conv net's, which has no classes to score; give "
+            "the Inception weights (--set eval.features=inception --set eval.inception_weights=PATH) "
+            "or use data with a classifier (mnist, fashion-mnist)")
+
+
 def _extractor(ctx, kind: str):
     """(fn images -> (features, probs or None), hash of the feature net's weights)."""
     ds = ctx.dataset
@@ -224,11 +236,10 @@ def _kid(ctx):
                   "is": Output("Inception Score", "higher", ".3f"),
                   "is_std": Output("Inception Score std over splits", None, ".3f")}, reads=FEATURES)
 def _is(ctx):
+    why = no_classes(ctx)
+    if why:
+        raise NotForThisRun(why)
     _, p, kind = _fake_features(ctx)
-    if p is None:          # the random conv net has no classes
-        raise NotForThisRun("the features of this data are the random conv net's, which has no classes to "
-                            "score; give the Inception weights (--set eval.features=inception "
-                            "--set eval.inception_weights=PATH) or use data with a classifier (mnist, fashion-mnist)")
     m, s = inception_score(p.numpy(), splits=10)
     pre = _PREFIX[kind][2]     # "cs": the classifier score with gankit's nets
     return {pre: m, f"{pre}_std": s}

@@ -11,7 +11,7 @@ The DCGAN guidelines, as built here:
 - weights ~ N(0, 0.02).
 
 Resolution and channels come from the dataset (``data.shape``): 28 = 7 * 2^2,
-32 = 4 * 2^3, 64 = 4 * 2^4, 8 = 4 * 2 ...  ``width`` is the channel count of the
+32 = 4 * 2^3, 64 = 4 * 2^4, 8 = 4 * 2, 6 = 3 * 2 ...  ``width`` is the channel count of the
 highest-resolution hidden layer; it doubles at each halving of the resolution.
 """
 from __future__ import annotations
@@ -27,31 +27,50 @@ from gankit.config import ConfigError, opt
 D_NORMS = ["batch", "none", "layer", "instance"]
 
 
-def base_and_levels(resolution: int, data=None) -> tuple[int, int]:
-    """(b, L) with resolution = b * 2^L, b in 3..7 and L >= 1."""
+# the mlp nets take images of any size; G must end in tanh there too, as the data are in [-1, 1]
+MLP_NETS = "--set generator.name=mlp --set discriminator.name=mlp"
+MLP_FOR_IMAGES = f"{MLP_NETS} --set generator.output=tanh"
+
+
+def _split(resolution: int) -> tuple[int, int]:
+    """(b, L) halving while b stays even and above 7, and once at least where b is still even and
+    its half is 3 or more (6 = 3 * 2); b may then be out of 3..7 (a refusal)."""
     r, levels = resolution, 0
-    while r % 2 == 0 and r > 7:
+    while r % 2 == 0 and r // 2 >= 3 and (r > 7 or levels == 0):
         r //= 2
         levels += 1
-    if levels < 1 or not 3 <= r <= 7:
-        below = [s for s in range(resolution - 1, 5, -1) if _ladder(s)][:1]
-        above = [s for s in range(resolution + 1, 2 * resolution + 8) if _ladder(s)][:1]
-        near = below + above
-        hint = getattr(data, "resize_hint", None)
-        how = (hint(near[0]) if hint else
-               f"--set data.resolution={near[0]} where the dataset has that key (mnist, fashion-mnist, "
-               f"mnist5k, digits8x8), --set data.size={near[0]} --set data.resize=stretch for an image folder")
-        raise ConfigError(f"DCGAN: resolution {resolution} is not b * 2^L with b in 3..7 and L >= 1 "
-                          f"(the nearest that are: {' and '.join(map(str, near))}); resize the data: {how}; "
-                          "or use the mlp generator and discriminator, which take any size")
     return r, levels
 
 
 def _ladder(resolution: int) -> bool:
-    r = resolution
-    while r % 2 == 0 and r > 7:
-        r //= 2
-    return r != resolution and 3 <= r <= 7
+    r, levels = _split(resolution)
+    return levels >= 1 and 3 <= r <= 7
+
+
+def _nearest(resolution: int) -> list[int]:
+    """The nearest sizes DCGAN takes, the one below (if any) first."""
+    below = [s for s in range(resolution - 1, 5, -1) if _ladder(s)][:1]
+    above = [s for s in range(resolution + 1, 2 * resolution + 8) if _ladder(s)][:1]
+    return below + above
+
+
+def _resize_how(size: int, data=None) -> str:
+    hint = getattr(data, "resize_hint", None)
+    return (hint(size) if hint else
+            f"--set data.resolution={size} where the dataset has that key (mnist, fashion-mnist, "
+            f"mnist5k, digits8x8), --set data.size={size} --set data.resize=stretch for an image folder")
+
+
+def base_and_levels(resolution: int, data=None) -> tuple[int, int]:
+    """(b, L) with resolution = b * 2^L, b in 3..7 and L >= 1."""
+    r, levels = _split(resolution)
+    if levels < 1 or not 3 <= r <= 7:
+        near = _nearest(resolution)
+        raise ConfigError(f"DCGAN: resolution {resolution} is not b * 2^L with b in 3..7 and L >= 1 "
+                          f"(the nearest that are: {' and '.join(map(str, near))}); resize the data: "
+                          f"{_resize_how(near[0], data)}; or use the mlp nets, which take any size: "
+                          f"{MLP_FOR_IMAGES}")
+    return r, levels
 
 
 def dcgan_init(m: nn.Module):
@@ -153,9 +172,17 @@ class DCGANDiscriminator(nn.Module):
 
 def _image_shape(data, who: str) -> tuple[int, int]:
     shape = tuple(data.shape)
-    if len(shape) != 3 or shape[1] != shape[2]:
+    if len(shape) != 3:
         raise ConfigError(f"{who}: DCGAN needs square images (C, H, W); dataset gives samples of shape "
-                          f"{shape}; use an mlp for points or flattened images")
+                          f"{shape}; use the mlp nets for points: {MLP_NETS}")
+    if shape[1] != shape[2]:
+        # the long side (or the nearest size DCGAN takes): stretching keeps every row and column
+        side = max(shape[1:])
+        side = side if _ladder(side) else _nearest(side)[0]
+        how = (f"stretch them to a square: {data.resize_hint(side)}; " if getattr(data, "resize_hint", None)
+               else "")
+        raise ConfigError(f"{who}: DCGAN needs square images (C, H, W); dataset gives samples of shape "
+                          f"{shape}; {how}or use the mlp nets, which take any size: {MLP_FOR_IMAGES}")
     base_and_levels(shape[1], data)   # here the error can name the dataset's own resize option
     return shape[0], shape[1]
 

@@ -24,13 +24,22 @@ def _d_label(snap) -> str:
     return "D(x)" if bool(snap.get("d_probabilistic", True)) else "critic f(x)"
 
 
-def _frame(lo: float, hi: float, values: np.ndarray) -> tuple[float, float]:
+def _frame(lo: float, hi: float, values: np.ndarray, scale: float | None = None) -> tuple[float, float]:
     """The plotted range on one axis: the D grid's [lo, hi] (the data's bounds) widened to take
     in G's samples, by at most half the grid's span on each side.  Widening shows a G just off
     the data (a step-0 G at -0.2 beside a grid from -0.1) where it is; the cap keeps a diverged
     G (samples at 1e3) from squeezing the data into a corner: what still lies outside is
-    counted in the panel's title (_outside_note) instead of vanishing."""
-    span = (hi - lo) if hi > lo else 1.0
+    counted in the panel's title (_outside_note) instead of vanishing.  A constant coordinate
+    (hi == lo) is framed centred on its value, as wide as ``scale`` (the other coordinates'
+    spread, as padded_box borrows it) or else its own magnitude: a frame starting at the value
+    put the data on its edge and a G on the other side of it wholly outside."""
+    lo, hi = float(lo), float(hi)
+    if not hi > lo:
+        width = next((w for w in (scale, abs(lo)) if w is not None and np.isfinite(w) and w > 0), 1.0)
+        # float64 steps at the value: a frame narrower than them would be empty
+        width = max(width, 8 * np.spacing(abs(lo)))
+        lo, hi = lo - width / 2, hi + width / 2
+    span = hi - lo
     v = values[np.isfinite(values)]
     if v.size and (v.min() < lo or v.max() > hi):
         new_lo, new_hi = max(min(lo, v.min()), lo - span / 2), min(max(hi, v.max()), hi + span / 2)
@@ -96,7 +105,8 @@ def figure_2d(snaps: list[dict], real: np.ndarray, modes: np.ndarray | None = No
     # without a D map the real data's, widened for G's samples)
     g = np.concatenate([s["grid"] for s in gridded]) if gridded else np.asarray(real)[:, :2]
     x = np.concatenate([s["samples"][:, :2] for s in (gridded or snaps)])
-    box = [_frame(g[:, j].min(), g[:, j].max(), x[:, j]) for j in (0, 1)] if len(g) else None
+    spread = float(np.ptp(g, axis=0).max()) if len(g) else None     # a constant column's width
+    box = [_frame(g[:, j].min(), g[:, j].max(), x[:, j], spread) for j in (0, 1)] if len(g) else None
     for ax, snap in zip(axes.ravel(), snaps):
         if "d_grid" in snap:
             g = snap["grid"]
