@@ -90,6 +90,17 @@ DATA_LOCATION_KEYS = ("path", "root")
 SAMPLING_KEYS = ("temperature",)
 
 
+def as_written_then(config: dict) -> dict:
+    """A stored config (config.toml, a checkpoint's, a session record's) with the default it ran
+    with where that default has changed since: a points file (``data.name = points``) whose config
+    has no ``data.standardize`` was written before the option existed and trained on the raw
+    points; a points file's default is now ``global``."""
+    data = config.get("data") if isinstance(config, dict) else None
+    if isinstance(data, dict) and data.get("name") == "points" and "standardize" not in data:
+        return {**config, "data": {**data, "standardize": "none"}}
+    return config
+
+
 def with_current_defaults(config: dict) -> dict:
     """A config dict as a gankit of any version wrote it (config.toml, a checkpoint's, a session
     record's) resolved by this one: the options added since take today's defaults, which is how
@@ -98,6 +109,7 @@ def with_current_defaults(config: dict) -> dict:
     import warnings
 
     from gankit import config as C
+    config = as_written_then(config)
     try:
         with warnings.catch_warnings():      # notes about the config are said where it is run
             warnings.simplefilter("ignore")

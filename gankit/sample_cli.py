@@ -122,8 +122,12 @@ def _cmd_sample(a):
         write_atomic(out, lambda f: np.save(f, x))
     elif suffix == ".csv":      # one sample a row; an image's C x H x W values flattened
         header = f"one image a row: {' x '.join(map(str, x.shape[1:]))} (C x H x W) values" if x.ndim > 2 else ""
+        # a points file's own header, as its first line (no "# "), so the samples read as the data do
+        names = getattr(run.dataset, "column_names", None)
+        named = x.ndim == 2 and bool(names) and len(names) == x.shape[1]
         write_atomic(out, lambda f: np.savetxt(f, x.reshape(len(x), -1), delimiter=",", fmt="%.9g",
-                                               header=header))
+                                               header=",".join(names) if named else header,
+                                               comments="" if named else "# "))
     elif suffix in (".png", ".pdf", ".svg"):
         from gankit.report.plots import plot_samples_file
         write_atomic(out, lambda tmp: plot_samples_file(run.dataset, x, tmp), by_name=True)

@@ -97,3 +97,27 @@ def test_a_resume_lists_no_option_added_since_as_changed():
     assert config_changes(old, cfg) == {}
     now = C.to_dict(C.load("ring", ["train.steps=40", "data.standardize=\"global\""]))
     assert config_changes(old, now) == {"train.steps": [30, 40], "data.standardize": ["none", "global"]}
+
+
+def test_a_points_run_from_before_data_standardize_opens_as_it_trained(tmp_path, tiny_cli, capsys):
+    """A points file's default became global; a config.toml written before the option existed
+    has no data.standardize and trained raw: it still opens as that run (sample, eval), and a
+    resume lists nothing as changed."""
+    import numpy as np
+
+    from gankit.train.run import Run
+    from gankit.train.watch import config_changes
+    pts = tmp_path / "pts.npy"
+    np.save(pts, np.random.default_rng(0).normal(size=(300, 2)).astype(np.float32))
+    run = tmp_path / "old"
+    sets = ["--set", "data.name=points", "--set", f"data.path='{pts}'", "--set", "data.standardize=none"]
+    assert main(["train", "ring-vanilla", "--out", str(run), *tiny_cli, *sets]) == 0
+    raw = tomllib.loads((run / "config.toml").read_text())
+    del raw["data"]["standardize"]
+    (run / "config.toml").write_text(tomli_w.dumps(raw))
+    opened = Run.open(str(run))
+    assert opened.cfg.data.params["standardize"] == "none" and opened.scaler is None
+    capsys.readouterr()
+    assert main(["sample", str(run), "-n", "5", "--out", str(tmp_path / "s.npy")]) == 0
+    assert np.load(tmp_path / "s.npy").shape == (5, 2)
+    assert config_changes(raw, C.to_dict(opened.cfg)) == {}

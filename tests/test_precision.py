@@ -112,7 +112,8 @@ def test_bf16_on_points_it_merges_warns_and_on_pixels_it_does_not(tmp_path):
     assert bf16_merge_note(pixels) is None
     np.save(tmp_path / "p.npy", pts)
     run = Run.create(C.load("ring-vanilla", ["data.name=points", f"data.path='{tmp_path / 'p.npy'}'",
-                                             "train.precision=bf16", "train.steps=1", "train.progress=false"]),
+                                             "data.standardize='none'", "train.precision=bf16",
+                                             "train.steps=1", "train.progress=false"]),
                      tmp_path / "r")
     with pytest.warns(UserWarning, match="points drawn from the data become 3 "):
         run.train()

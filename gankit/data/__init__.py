@@ -20,40 +20,62 @@ def build_dataset(cfg, world_size: int = 1):
         probe_samples(ds, named)
     if ds.size is not None and cfg.train.batch_size > ds.size:
         raise ConfigError(_batch_advice(cfg.train.batch_size, ds.size, world_size,
-                                        "sequences" if getattr(ds, "kind", "") == "text" else "samples"))
+                                        "sequences" if getattr(ds, "kind", "") == "text" else "samples",
+                                        _held_out(ds, cfg)))
     return make_conditional(ds, cfg)
 
 
-def _batch_advice(batch: int, size: int, world_size: int, what: str) -> str:
-    """A batch larger than the data: the largest that fits, and that the processes can split evenly."""
-    head = f"train.batch_size: {batch} is larger than the data ({size} {what})"
+def _held_out(ds, cfg) -> tuple[int, int, object] | None:
+    """(samples given, held out of them, data.holdout's value or None) where the data set holds
+    some of its own samples out of training (an image folder's held-out split); else None."""
+    cut = getattr(ds, "cut", None)
+    if not cut or not cut[1]:
+        return None
+    params = cfg.data.params if isinstance(cfg.data.params, dict) else {}
+    return int(cut[0]), int(cut[1]), params.get("holdout")
+
+
+def _batch_advice(batch: int, size: int, world_size: int, what: str, held=None) -> str:
+    """A batch larger than the data: the largest that fits, and that the processes can split
+    evenly; ``held``: _held_out's (given, held out, data.holdout) where the data hold some out."""
+    head = f"train.batch_size: {batch} is larger than the data ({size} {what}"
+    if held:
+        by = "the dataset" if held[2] is None else f"data.holdout = {held[2]}"
+        head += f": {held[1]} of the {held[0]} are held out of training by {by}"
+    head += ")"
+    # with no held-out split every sample trains: offered where the batch then fits
+    keep = (f", or --set data.holdout=0 to train on all {held[0]} (memorisation and parzen, which "
+            "compare with held-out samples, then do not apply)"
+            if held and held[2] is not None and batch <= held[0] else "")
     if world_size <= 1:
-        return f"{head}; use --set train.batch_size={size} or less"
+        return f"{head}; use --set train.batch_size={size} or less{keep}"
     fits = size // world_size * world_size
     if fits == 0:
         fewer = "1 process" if size == 1 else f"{size} processes or fewer"
         return (f"{head}, fewer than the {world_size} processes that split each batch (one or more each); "
-                f"train on {fewer} (--nproc {size}), or on more data")
+                f"train on {fewer} (--nproc {size}), or on more data{keep}")
     return (f"{head}; use --set train.batch_size={fits}, or a smaller multiple of {world_size} (the "
-            f"{world_size} processes split each batch evenly)")
+            f"{world_size} processes split each batch evenly){keep}")
 
 
 def build_run_dataset(cfg, run_dir, world_size: int = 1):
     """``build_dataset`` for a run trained before: if its data are not where config.toml says,
     the error also says how to give their new place.  Warnings said when the run was made
     (lines left out of a text file, numbered class folders) are not said again: the run's
-    max_len and classes cannot change now."""
+    max_len and classes cannot change now, nor its data.standardize (the points' scale)."""
     import warnings
     from pathlib import Path
 
     from gankit.config import ConfigError
     from gankit.data.conditional import ClassNumbering
+    from gankit.data.points import ScaleAdvice
     from gankit.data.text import LinesLeftOut
     from gankit.identity import DATA_LOCATION_KEYS
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", LinesLeftOut)
             warnings.simplefilter("ignore", ClassNumbering)
+            warnings.simplefilter("ignore", ScaleAdvice)
             return build_dataset(cfg, world_size)
     except ConfigError as e:
         moved = [(k, v) for k, v in cfg.data.params.items()

@@ -106,11 +106,11 @@ def _row_fault(rows: list[tuple[int, list[str]]]) -> ValueError | None:
     return None
 
 
-def _read_csv(p: Path) -> tuple[np.ndarray, list[str] | None]:
-    """Comma-separated points and the header's names (None: no header).  The first line is a
-    header only when none of its fields is a number and one is a word (holding a letter): a
-    first line of numbers with a fault ("NA", "12O") is an error, never a header to drop.
-    Faults are named by the file's own line numbers (1-based)."""
+def _read_csv(p: Path) -> tuple[np.ndarray, list[str] | None, list[int] | None]:
+    """Comma-separated points, the header's names (None: no header) and each row's line number
+    in the file.  The first line is a header only when none of its fields is a number and one
+    is a word (holding a letter): a first line of numbers with a fault ("NA", "12O") is an
+    error, never a header to drop.  Faults are named by the file's own line numbers (1-based)."""
     # utf-8-sig: the byte-order mark spreadsheets write would make the first value unreadable
     lines = [line.rstrip("\r") for line in p.read_text(encoding="utf-8-sig").split("\n")]
     skip, first = next(_fields(lines), (0, []))
@@ -133,7 +133,9 @@ def _read_csv(p: Path) -> tuple[np.ndarray, list[str] | None]:
                               "writes its row index, but that column is not 0..n-1; save the points "
                               "with df.to_csv(path, index=False)")
         arr, names = arr[:, 1:], names[1:]
-    return arr, names
+    # loadtxt skips what _fields skips (blank lines, comments), so row i is the i-th line it yields
+    line_nos = [no for no, _ in _fields(lines) if no > skip]
+    return arr, names, line_nos if len(line_nos) == len(arr) else None
 
 
 def _float32_damage(x: np.ndarray, x32: np.ndarray, names) -> list[str]:
@@ -161,6 +163,41 @@ def _float32_damage(x: np.ndarray, x32: np.ndarray, names) -> list[str]:
     return out
 
 
+def _column(j: int, names) -> str:
+    return f"{j + 1}" + (f" ({names[j]!r})" if names and j < len(names) and names[j] else "")
+
+
+def _columns(cols: list[int], names) -> str:
+    return ("column " if len(cols) == 1 else "columns ") + ", ".join(_column(j, names) for j in cols)
+
+
+def _kinds(values: np.ndarray) -> str:
+    return " and ".join(k for k, bad in (("NaN", np.isnan), ("inf", np.isinf)) if bad(values).any())
+
+
+def _non_finite(p: Path, arr: np.ndarray, names, line_nos) -> str:
+    """Where the points hold NaN or inf, in one line: how many rows, the first (its line in a
+    .csv), the columns; a column that is non-finite in every row is one to drop, not rows."""
+    bad = ~np.isfinite(arr)
+    head = f"data.path: {str(p)!r} holds NaN or infinite values"
+    whole = [j for j in range(arr.shape[1]) if bad[:, j].all()]
+    if len(whole) == arr.shape[1]:
+        return f"{head} only ({_kinds(arr)}), no finite value; save the points again"
+    part = [j for j in range(arr.shape[1]) if bad[:, j].any() and j not in whole]
+    said = []
+    if whole:
+        said.append(f"{_columns(whole, names)} {'is' if len(whole) == 1 else 'are'} {_kinds(arr[:, whole])} "
+                    f"in every row; drop {'that column' if len(whole) == 1 else 'those columns'} "
+                    "and save the points again")
+    if part:
+        rows = bad[:, part].any(1)
+        first, n = int(rows.argmax()), int(rows.sum())
+        where = f"line {line_nos[first]}" if line_nos else f"row {first}, counting from 0"
+        said.append(f"{n} of its {len(arr)} rows {'holds' if n == 1 else 'hold'} {_kinds(arr[:, part])} in "
+                    f"{_columns(part, names)} (the first: {where}); remove or fix those rows")
+    return f"{head}: " + "; also ".join(said)
+
+
 # Beyond these magnitudes float32 training of the data as it is fails, whatever the learning
 # rate.  Large: squares of values past sqrt(float32 max) = 1.8e19 overflow (batch-norm
 # variances, Adam's second moments, squared-error losses, gradient norms), and hidden units and
@@ -183,6 +220,27 @@ def _scale_problem(big: float) -> str:
     return ""
 
 
+# The presets' recipes (learning rates, noise, G's initial outputs near 0) were tuned near unit
+# scale: points whose overall std lies outside these bounds, or whose mean lies further than
+# OFF_CENTRE of those stds from 0, train as they are to little (measured: a file centred at 1e4
+# with spread 1e3 gave a G centred near 4.7e3, prdc precision 0.03; 0.98 standardised)
+UNIT_STD, OFF_CENTRE = (1e-2, 1e2), 100
+
+
+def _off_scale(mean: np.ndarray, var: np.ndarray) -> str:
+    """How points of these per-coordinate moments lie far from unit scale ("" when they do not,
+    or have no spread for standardising to fix)."""
+    std, far = float(np.sqrt(var.mean())), float(np.abs(mean).max())
+    if not std > 0 or (UNIT_STD[0] <= std <= UNIT_STD[1] and far <= OFF_CENTRE * std):
+        return ""
+    return f"values far from unit scale (overall std {std:.3g}, a coordinate's mean {far:.3g})"
+
+
+class ScaleAdvice(UserWarning):
+    """The points' scale and data.standardize = none: said when a run is made, not again by the
+    commands that open it (its standardisation is part of what it is)."""
+
+
 class PointsFile(Dataset):
     """A user's points: .npy (n, d) or .csv (one point a row, optional header)."""
 
@@ -191,16 +249,24 @@ class PointsFile(Dataset):
     @property
     def standardize(self) -> str:
         """data.standardize, set by the registration once the points are loaded: a warning
-        then when the nets would see points whose scale float32 cannot train."""
+        then when the nets would see points whose scale float32 cannot train, or that lie far
+        from the unit scale the recipes were tuned at (once: the first that applies)."""
         return self._standardize
 
     @standardize.setter
     def standardize(self, mode: str):
         self._standardize = mode
-        if mode == "none" and self.scale_problem:
+        if mode != "none":
+            return
+        if self.scale_problem:
             warnings.warn(f"data.path: {self.path.name!r} holds {self.scale_problem}; set "
                           "--set data.standardize=global (samples and metrics stay in the data's "
-                          "units)", stacklevel=2)
+                          "units)", ScaleAdvice, stacklevel=2)
+        elif self.off_scale:
+            warnings.warn(f"data.path: {self.path.name!r} holds {self.off_scale} and data.standardize = "
+                          "none trains them as they are, where recipes tuned near unit scale may learn "
+                          "little; set --set data.standardize=global (samples and metrics stay in the "
+                          "data's units)", ScaleAdvice, stacklevel=2)
 
     def __init__(self, path):
         p = Path(path).expanduser()
@@ -216,12 +282,12 @@ class PointsFile(Dataset):
         if p.suffix == ".npy" and (short := npy_shortfall(p)) is not None:
             raise ConfigError(f"data.path: cannot read {str(p)!r} as numbers: it {short}; save the points "
                               "again with numpy.save")
-        names = None
+        names = line_nos = None
         try:
             if p.suffix == ".npy":
                 arr = np.load(p, allow_pickle=False)
             else:
-                arr, names = _read_csv(p)
+                arr, names, line_nos = _read_csv(p)
         except ConfigError:
             raise
         except (ValueError, OSError, EOFError, UnicodeDecodeError) as e:
@@ -237,7 +303,7 @@ class PointsFile(Dataset):
             raise ConfigError(f"data.path: {str(p)!r} holds {len(arr)} rows with no columns (shape "
                               f"{arr.shape}); save the points as an (n_points, dim) array, dim >= 1")
         if not np.isfinite(arr).all():
-            raise ConfigError(f"data.path: {str(p)!r} holds NaN or infinite values; remove those rows")
+            raise ConfigError(_non_finite(p, arr, names, line_nos))
         big = float(np.abs(arr).max())
         if big > np.finfo(np.float32).max:   # training is in float32
             raise ConfigError(f"data.path: {str(p)!r} holds {big:.3g}, beyond float32's range "
@@ -246,7 +312,8 @@ class PointsFile(Dataset):
         x32 = arr.astype(np.float32)
         # standardisation divides by these: float32's rounding would inflate (or zero) the std
         # of a column with a large offset
-        self.exact_moments = (torch.from_numpy(x64.mean(0)), torch.from_numpy(x64.var(0)))
+        mean, var = x64.mean(0), x64.var(0)
+        self.exact_moments = (torch.from_numpy(mean), torch.from_numpy(var))
         damage = _float32_damage(x64, x32, names)
         if damage:
             warnings.warn(f"data.path: {p.name!r} is trained in float32 (about 7 significant digits), "
@@ -255,6 +322,9 @@ class PointsFile(Dataset):
         self.x = torch.from_numpy(x32)
         self.size, self.dim = self.x.shape
         self.path, self.scale_problem = p, _scale_problem(big)
+        self.off_scale = _off_scale(mean, var)
+        # the header's names, for the samples' .csv (gankit sample); None: the file had none
+        self.column_names = names if names and len(names) == self.dim else None
 
     def sample(self, n, generator):
         return self.x[torch.randint(0, self.size, (n,), generator=generator)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import tomllib
 
 from gankit import trusted_imports
+from gankit.identity import as_written_then
 from gankit.io import write_text_atomic
 from gankit.runfolder.errors import RunFolderError, _Vanished
 
@@ -39,7 +40,7 @@ def _trusted_imports_only(raw: dict, path) -> dict:
     imports = raw.get("imports")
     if isinstance(imports, list) and all(isinstance(m, str) for m in imports):   # else a config error
         trusted_imports.leave_out(imports, path)
-    return raw
+    return as_written_then(raw)
 
 
 def _recover(folder) -> str:

@@ -37,10 +37,11 @@ class RunTraining:
 
     def _nan_hint(self) -> str:
         """What to try when training diverges: the objective's advice, after the data's scale
-        where float32 cannot train the points as they are (no learning rate helps then)."""
+        where float32 cannot train the points as they are (no learning rate helps then) or they
+        lie far from the unit scale the recipes were tuned at."""
         from gankit.train.loop import GAN_NAN_HINT
         hint = self.objective.nan_hint or GAN_NAN_HINT
-        scale = getattr(self.dataset, "scale_problem", "")
+        scale = getattr(self.dataset, "scale_problem", "") or getattr(self.dataset, "off_scale", "")
         if scale and getattr(self.dataset, "standardize", "none") == "none":
             return f"The data hold {scale}: set --set data.standardize=global first. {hint}"
         return hint
