@@ -98,11 +98,13 @@ def _cmd_sample(a):
     if run.dataset.kind != "text" and suffix == ".txt":
         raise ConfigError(f"--out {a.out}: .txt is for text data; use .npy, .csv, .png, .pdf or .svg")
     cond = _condition_args(run, a)
-    x = run.generate(a.n, seed=a.seed, **cond).numpy()
+    x, classes = run.sample(a.n, seed=a.seed, **cond)
+    x = x.numpy()
     if x.dtype.kind == "f" and not np.isfinite(x).all():    # G diverged: no file of NaN rows
         from gankit.metrics.context import NonFiniteSamples
         raise NonFiniteSamples(run.step, int((~np.isfinite(x.reshape(len(x), -1))).any(1).sum()), len(x))
     drew = _class_drawn(run, cond)
+    said = _classes_drawn(run, classes, a.seed) if not drew else ""
     if run.dataset.kind == "text" and (a.out is None or suffix == ".txt"):
         lines = run.dataset.decode(x)
         if a.out is None:     # a terminal would act on control characters in the samples: escaped
@@ -111,7 +113,7 @@ def _cmd_sample(a):
             return
         text = "".join(line + "\n" for line in lines)   # one sample per line, exactly as decoded
         write_text_atomic(a.out, text)
-        print(f"wrote {_count(len(x))}{drew} to {shown(a.out)}")
+        print(f"wrote {_count(len(x))}{drew} to {shown(a.out)}{said}")
         return
     if a.out is None:
         raise ConfigError("sample: --out FILE is needed for this data (.npy, .csv, .png, .pdf or .svg); "
@@ -133,7 +135,7 @@ def _cmd_sample(a):
         write_atomic(out, lambda tmp: plot_samples_file(run.dataset, x, tmp), by_name=True)
     else:
         raise ConfigError(f"--out {out}: {out.suffix!r} is for text data; use .npy, .csv, .png, .pdf or .svg")
-    print(f"wrote {_count(len(x))}{drew} to {shown(out)}")
+    print(f"wrote {_count(len(x))}{drew} to {shown(out)}{said}")
 
 
 def _count(n: int) -> str:
@@ -158,6 +160,27 @@ def _class_drawn(run, cond: dict) -> str:
     k = int(cond["y"][0])
     names = getattr(run.dataset, "folder_names", None) or getattr(run.dataset, "class_names", None)
     return f" of class {k} ({names[k]!r})" if names and k < len(names) else f" of class {k}"
+
+
+def _classes_drawn(run, classes, seed) -> str:
+    """For a conditional run sampled without --label (the samples' files do not hold their
+    classes), a line after the file's: 'classes in turn (sample i is class i mod K)' for the run's fixed noise, or
+    the classes drawn at random (--seed), by count."""
+    if classes is None or len(classes) == 0:
+        return ""
+    names = getattr(run.dataset, "folder_names", None) or getattr(run.dataset, "class_names", None)
+
+    def name(k: int) -> str:
+        return f"{k} ({names[k]!r})" if names and 0 <= k < len(names) else str(k)
+    ks = [int(k) for k in run.dataset.classes]
+    if seed is None:
+        listed = ", ".join(name(k) for k in ks[:6]) + (f", ... ({len(ks)} classes)" if len(ks) > 6 else "")
+        return (f"\n  classes in turn: sample i is the (i mod {len(ks)})-th of {listed}; "
+                "--label draws one class")
+    counts = {k: n for k, n in zip(*(t.tolist() for t in classes.unique(return_counts=True)))}
+    drawn = ", ".join(f"{name(k)} x{n}" for k, n in sorted(counts.items())[:6])
+    more = f", ... ({len(counts)} classes)" if len(counts) > 6 else ""
+    return f"\n  classes drawn at the data's frequencies: {drawn}{more}; --label draws one class"
 
 
 def add_parser(sub, data_set_help: str):

@@ -2,6 +2,7 @@
 sorted name order, so a run records its class names and refuses data whose names or order
 differ; numbered folders, Unicode spellings, class names on --label, the report's grid of many
 classes and conditional accuracy with fewer samples than classes (audit a56)."""
+import re
 import shutil
 import unicodedata
 import warnings
@@ -104,6 +105,22 @@ def test_sample_names_the_class_it_drew_and_takes_a_name(shapes_run, tmp_path, c
     assert main(["sample", str(run), "-n", "3", "--label", "triangle", "--out", out]) == 2
     err = capsys.readouterr().err
     assert "--label 'triangle': the classes with data are 0 (circle), 1 (square)" in err and "usage" not in err
+
+
+def test_sample_without_a_label_says_which_classes_it_drew(shapes_run, tmp_path, capsys):
+    """The samples' file does not hold their classes: the run's fixed noise takes them in turn,
+    a --seed at the data's frequencies; the command says which."""
+    import numpy as np
+    run, _ = shapes_run
+    out = str(tmp_path / "s.npy")
+    assert main(["sample", str(run), "-n", "4", "--out", out]) == 0
+    said = capsys.readouterr().out
+    assert "classes in turn: sample i is the (i mod 2)-th of 0 ('circle'), 1 ('square')" in said
+    assert main(["sample", str(run), "-n", "5", "--seed", "1", "--out", out]) == 0
+    said = capsys.readouterr().out
+    counts = re.findall(r"(\d) \('(?:circle|square)'\) x(\d)", said)
+    assert "classes drawn at the data's frequencies" in said and sum(int(n) for _, n in counts) == 5
+    assert np.load(out).shape[0] == 5
 
 
 def test_condition_args_takes_a_name_or_a_number():
