@@ -17,8 +17,10 @@ A run folder is the contract: what these functions write, ``gankit report``,
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+import warnings
 from pathlib import Path
 
 from gankit.metrics.base import Output, register_metric  # noqa: F401  (re-exported)
@@ -155,7 +157,6 @@ def _final_report(run, quiet: bool):
         # numbers are kept, and the page is built from them later
         if not quiet and not isinstance(e, OSError):
             raise
-        import warnings
         warnings.warn(f"report.html not written: {e if isinstance(e, OSError) else f'{type(e).__name__}: {e}'}; "
                       f"the run and its numbers are kept: gankit report {run.dir} writes it", stacklevel=2)
 
@@ -235,14 +236,12 @@ def _evaluate(run, metrics, record, reference, source, log, strict=False) -> dic
     # metrics the caller named: a user's metric that fails is an error; the config's or every
     # one that applies (a training's final evaluation): left out with a warning, the rest kept
     from gankit.metrics.progress import silenced
-    with silenced(log is None):      # no log: the caller asked for no messages
+    shown: list[str] = []
+    # no log: the caller asked for no messages; strict: the metrics skipped are named in its error
+    with silenced(log is None), (_warnings_seen(shown) if strict else contextlib.nullcontext()):
         result = run.evaluate(names, named=bool(metrics))
     if strict and metrics and not result:
-        images = getattr(run.dataset, "kind", None) == "image"
-        raise C.ConfigError(f"metrics {list(metrics)}: nothing measured on this data ({type(run.dataset).__name__}); "
-                            "the warnings above say why, if any" + (
-                                " (image scores from class outputs need gankit's classifier for the data, or "
-                                "--set eval.features=inception with its weights)" if images else ""))
+        raise C.ConfigError(f"metrics {list(metrics)}: nothing measured; {_why_skipped(shown, run.cfg.eval.n_samples)}")
     if record:
         from gankit.train.watch import tensorboard_record
         settings = eval_settings(run, names)
@@ -263,6 +262,34 @@ def _evaluate(run, metrics, record, reference, source, log, strict=False) -> dic
                        "row was not measured")
             raise
     return result
+
+
+@contextlib.contextmanager
+def _warnings_seen(seen: list[str]):
+    """Warnings shown meanwhile, shown as ever and kept in ``seen`` as text."""
+    show = warnings.showwarning
+
+    def keep(message, *args, **kwargs):
+        seen.append(str(message))
+        return show(message, *args, **kwargs)
+    warnings.showwarning = keep
+    try:
+        yield
+    finally:
+        warnings.showwarning = show
+
+
+def _why_skipped(shown: list[str], n: int) -> str:
+    """The metrics skipped (their "metric 'x' skipped: ..." warnings) and the eval.n_samples they ask for."""
+    import re
+    skips = [re.match(r"metric '([^']+)' skipped:.*?(?:--set eval\.n_samples=(\d+)\))?$", w, re.S) for w in shown]
+    skips = [m.groups() for m in skips if m]
+    if not skips:
+        return "the warnings above say why, if any"
+    said = f"{', '.join(m for m, _ in skips)} skipped with eval.n_samples = {n} (the warnings above say why)"
+    if all(need for _, need in skips):     # each asked for more samples: the most lets all of them run
+        said += f"; --set eval.n_samples={max(int(k) for _, k in skips)} lets {'it' if len(skips) == 1 else 'them all'} run"
+    return said
 
 
 NO_RECORD = "gankit eval --no-record (api.evaluate(..., record=False))"

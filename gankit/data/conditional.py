@@ -218,8 +218,12 @@ class ConditionalData:
             words = [w for _, lo, hi in ATTRIBUTES for w in (lo, hi)] + self.class_names + ["a"]
             # ids in the order of the names as spelt on disk, as before names were normalised: a
             # decomposed (NFD) name sorts elsewhere composed, and runs made then keep their word ids
-            spelt = ["-".join(n.replace("/", " ").lower().replace(",", " ").split()) for n in names_on_disk]
-            self.vocab = Vocab(words, dict(zip(self.class_names, spelt)) if names_on_disk else None)
+            # (data without class names, e.g. MNIST's digits, caption the digit names: plain order)
+            order = None
+            if names_on_disk:
+                spelt = ["-".join(n.replace("/", " ").lower().replace(",", " ").split()) for n in names_on_disk]
+                order = dict(zip(self.class_names, spelt))
+            self.vocab = Vocab(words, order)
             self.n_conditions = len(self.vocab)
         else:
             self.n_conditions = self.n_classes
@@ -261,13 +265,16 @@ class ConditionalData:
         """Caption -> (class, {attribute: 0/1}) for the words it names."""
         words = Vocab.tokenize(text)
         self._refuse_unreadable(text, words)
+        # the words offered: a class without data (an unreadable folder, a digit absent from the
+        # files) keeps its word id but is not offered, as --label does not offer it
+        have = [self.class_names[k] for k in self.classes.tolist()]
         unknown = self.vocab.unknown(text)
         if unknown:
-            raise ConfigError(f"unknown word(s) {unknown} in {text!r}; known words: "
-                              f"{', '.join(self.vocab.words[2:])}")
+            known = [w for w in self.vocab.words[2:] if w not in self.class_names or w in have]
+            raise ConfigError(f"unknown word(s) {unknown} in {text!r}; known words: {', '.join(known)}")
         classes = [self.class_names.index(w) for w in words if w in self.class_names]
         if len(classes) != 1:
-            raise ConfigError(f"{text!r} must name exactly one class of: {', '.join(self.class_names)}")
+            raise ConfigError(f"{text!r} must name exactly one class of: {', '.join(have)}")
         attrs = {a: (1 if hi in words else 0) for a, lo, hi in ATTRIBUTES if lo in words or hi in words}
         return classes[0], attrs
 

@@ -135,7 +135,7 @@ def _within_class(ctx):
     from gankit.metrics.image_measures import frechet_distance, gaussian_stats
     ds = ctx.dataset
     n, k = ctx.settings.n_samples, len(ds.classes)
-    if n // k < WITHIN_MIN:
+    if n // k + (n % k > 0) < WITHIN_MIN:       # _classes gives the first n % k classes one more
         # the same count the warning below asks for when real samples run short: one hint that works
         each = ("fewer than one each" if n < k else f"{n // k} each" if n % k == 0
                 else f"{n // k} or {n // k + 1} each")      # as _classes deals them out
@@ -153,7 +153,7 @@ def _within_class(ctx):
     fds, ratios, thin, no_spread = [], [], [], []
     for c in ds.classes.tolist():
         a, b = ff[y == c], fr[ry == c]
-        if len(b) < WITHIN_MIN:
+        if len(a) < WITHIN_MIN or len(b) < WITHIN_MIN:      # too few generated (n % k) or real ones drawn
             thin.append(c)
             continue
         fds.append(frechet_distance(*gaussian_stats(a.numpy()), *gaussian_stats(b.numpy())))
@@ -168,10 +168,11 @@ def _within_class(ctx):
         # leave one class in thousands short of 3
         more = _enough_for_every_class(ds, 4 * WITHIN_MIN)
         if not fds:
-            raise _too_few(f"within_class: no class had {WITHIN_MIN} or more real samples "
+            raise _too_few(f"within_class: no class had {WITHIN_MIN} or more samples of each kind "
                            f"({len(y)} drawn over {k} classes)", more)
-        warnings.warn(f"within_class: {len(thin)} of {k} classes drew fewer than {WITHIN_MIN} real samples "
-                      "and are left out of the mean"
+        names = ", ".join(_class_name(ds, c) for c in thin[:8]) + (" ..." if len(thin) > 8 else "")
+        warnings.warn(f"within_class: {len(thin)} of {k} classes ({names}) had fewer than {WITHIN_MIN} "
+                      f"generated or real samples ({n} over {k} classes) and are left out of the mean"
                       + (f"; more samples: --set eval.n_samples={more}" if more > n else ""), stacklevel=2)
     out = {"fd_within_class": sum(fds) / len(fds), "diversity_classes": len(ratios)}
     if no_spread:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from gankit.io import displayable
 from gankit.report import metricinfo as MI
+from gankit.report.compare_text import to_text  # noqa: F401  (compare's text form: CMP.to_text)
 from gankit.report.page import local_time
 from gankit.report.progress import run_progress
 from gankit.report.snapshots import Snapshots
@@ -108,7 +109,7 @@ def compare_data(run_dirs: list[str | Path]) -> dict:
         finals.append(MI.final_eval(evals) or {})
         sources.append(MI.final_sources(evals))
     keys = MI.eval_keys([e for e in finals if e], infos)
-    apart = _not_comparable(configs)
+    apart = _not_comparable(configs) + _data_apart(folders, names)
     measuring = MI.Measuring(infos)
     metrics = []
     for k in keys:
@@ -157,6 +158,32 @@ def _not_comparable(configs: list[dict]) -> list[str]:
     (the data, the conditions); empty when comparable."""
     keys = sorted({k for c in configs for k in c if k.startswith(SAME_FOR_METRICS)})
     return [k for k in keys if _differs(k, configs)]
+
+
+def _trained_on(folder: RunFolder) -> dict:
+    """class_names and data_cut (images, held out) as the newest readable checkpoint recorded them
+    (memory-mapped: its tensors are not read); {} for a run that recorded none (an older one)."""
+    import torch
+    for _, path in reversed(folder.checkpoints()):
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except Exception:       # damaged or being written: the one before
+            continue
+        return {k: state[k] for k in ("class_names", "data_cut") if isinstance(state, dict) and state.get(k)}
+    return {}
+
+
+def _data_apart(folders: list[RunFolder], names: list[str]) -> list[str]:
+    """What differs in the data the runs trained on though their data.* keys agree (a class folder
+    or images added under one data.path): class k, chance level and the metrics mean other things."""
+    seen = [_trained_on(f) for f in folders]
+    out = []
+    for key, what, show in (("class_names", "class folders", ", ".join),
+                            ("data_cut", "the data's images", lambda v: f"{v[0]} ({v[1]} held out)")):
+        have = [(n, s[key]) for n, s in zip(names, seen) if key in s]
+        if len({json.dumps(v, ensure_ascii=False) for _, v in have}) > 1:
+            out.append(f"{what} ({'; '.join(f'{n}: {show(v)}' for n, v in have)})")
+    return out
 
 
 def _eval_settings(record: dict, config: dict, key: str, measuring: MI.Measuring) -> dict:
@@ -232,98 +259,6 @@ def _plain(v):
 def to_json(data: dict) -> str:
     return json.dumps(_plain({k: v for k, v in data.items() if not k.startswith("_")}), indent=1,
                       allow_nan=False)
-
-
-TEXT_WIDTH = 120     # a terminal's line: wider, the table is turned (one row per run) if that is narrower
-
-
-def to_text(data: dict) -> str:
-    """The comparison as a table for a terminal: what comes from the run folders (their names,
-    record keys, texts, config values) escaped as text samples are (a terminal acts on control
-    characters: colours, title changes), before the columns are measured.  One column per run
-    while the runs fit TEXT_WIDTH; past it one row per run (60 runs made 873-character rows),
-    unless that is wider still (a full evaluation's 27 metrics over 8 runs)."""
-    lines, wide = _text_lines(data, turned=False)
-    if wide > TEXT_WIDTH:
-        other, turned_wide = _text_lines(data, turned=True)
-        if turned_wide < wide:
-            lines = other
-    return "\n".join(lines)
-
-
-def _text_lines(data: dict, turned: bool) -> tuple[list[str], int]:
-    """to_text's lines, one column per run, or ``turned``: one row per run; and the width of
-    their tables (the notes under them are the same either way)."""
-    from gankit.data.text import printable
-    names = [printable(r["name"]) for r in data["runs"]]
-    keys = [printable(m["key"]) for m in data["metrics"]] + [printable(d["key"]) for d in data["config_diff"]]
-    w = max([len("eval step")] + [len(k) for k in keys])
-    cw = [max(len(n), 12) for n in names]
-    steps = [str(r["step"]) for r in data["runs"]]
-    # the metrics are those of each run's last evaluation, which may be older than its step
-    eval_steps = ["none" if r["eval_step"] is None else str(r["eval_step"]) for r in data["runs"]]
-    metric_cells = [[printable(s) + (" *" if i in m["best"] else "") for i, s in enumerate(m["shown"])]
-                    for m in data["metrics"]]
-    config_cells = [["-" if v is None else printable(json.dumps(v, ensure_ascii=False)) for v in d["values"]]
-                    for d in data["config_diff"]]
-    better = {"higher": "higher is better", "lower": "lower is better"}
-
-    def row(first: str, cells: list[str], tail: str = "") -> str:
-        return first.ljust(w) + "  " + "  ".join(c.rjust(n) for c, n in zip(cells, cw)) + tail
-
-    if turned:
-        table = _by_run(names, ["step", "eval step"] + [printable(m["key"]) for m in data["metrics"]],
-                        [steps, eval_steps] + metric_cells)
-        lines = list(table)
-        for word in ("higher", "lower"):
-            mine = [printable(m["key"]) for m in data["metrics"] if m["better"] == word]
-            if mine:
-                lines.append(f"{better[word]}: {', '.join(mine)}")
-    else:
-        lines = [row("run", names)]
-        lines.append("-" * len(lines[0]))
-        lines.append(row("step", steps))
-        lines.append(row("eval step", eval_steps))
-        for m, cells in zip(data["metrics"], metric_cells):
-            lines.append(row(printable(m["key"]), cells, f"  ({better[m['better']]})" if m["better"] in better
-                             else ""))
-        table = list(lines)
-    if not data["metrics"]:
-        lines.append("no evaluation recorded in these runs (gankit eval RUN records one)")
-    elif data.get("note", "").startswith("no value is marked better"):
-        lines.append(f"* {printable(data['note'])}")
-    else:
-        lines.append(f"* the better value (ties within {MI.TIE_REL_TOL:g} relative: each; none when all tie)")
-        if data.get("note"):
-            lines.append(f"* {printable(data['note'])}")
-    for r in data["runs"]:
-        if r.get("other_temperatures"):
-            lines.append(f"{printable(r['name'])}: evaluations at generator.temperature "
-                         f"{', '.join(f'{t:g}' for t in r['other_temperatures'])} left out (it samples at "
-                         f"{r['temperature']:g}; its report shows them apart)")
-    if data["config_diff"]:
-        lines += ["", "config differences:"]
-        if turned:
-            diff = _by_run(names, [printable(d["key"]) for d in data["config_diff"]], config_cells)
-        else:
-            diff = [row(printable(d["key"]), cells) for d, cells in zip(data["config_diff"], config_cells)]
-        lines += diff
-        table = table + diff
-    else:
-        lines.append("configs: identical")
-    return lines, max(map(len, table))
-
-
-def _by_run(names: list[str], headers: list[str], columns: list[list[str]]) -> list[str]:
-    """A table with one row per run (in the order given) and one column per header."""
-    first = max([len("run")] + [len(n) for n in names])
-    widths = [max([len(h)] + [len(c) for c in col]) for h, col in zip(headers, columns)]
-
-    def row(name: str, cells: list[str]) -> str:
-        return "  ".join([name.ljust(first)] + [c.rjust(n) for c, n in zip(cells, widths)]).rstrip()
-
-    head = row("run", headers)
-    return [head, "-" * len(head)] + [row(n, [col[i] for col in columns]) for i, n in enumerate(names)]
 
 
 def _panels(records: list[list[dict]], metrics: list[dict]) -> list[tuple[str, str, str]]:

@@ -100,8 +100,13 @@ def condition_sections(dataset, snaps: list[dict]) -> list:
     label = (lambda k: f"{k}: {displayable(names[k])}") if names and len(names) > max(classes) else str
     words = (f"Samples at step {int(snap['step'])} generated for each condition "
              f"({getattr(dataset, 'condition_kind', 'label')})")
-    if len(drawn) > SHOWN:      # a grid of every class would be unreadable; the caption says it is cut
-        words += f", the first {SHOWN} of {len(drawn)} classes"
+    # the classes with data: fixed samples fewer than them (train.n_fixed) hold only the first ones
+    with_data = getattr(dataset, "classes", None)
+    total = max(len(drawn), 0 if with_data is None else len(with_data))
+    if len(classes) < total:    # a grid of every class would be unreadable; the caption says it is cut
+        words += f", the first {len(classes)} of {total} classes"
+        if len(drawn) < total:
+            words += " (the run's fixed samples, train.n_fixed, hold no others)"
     if dataset.kind == "image":
         return [Section("One row per condition", [words + "."],
                         png(_image_rows(x, y, classes, label), "samples per condition", wide=False))]

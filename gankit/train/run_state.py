@@ -234,6 +234,12 @@ class RunState:
         except C.ConfigError:       # a net's own clear message (e.g. the data's vocabulary changed)
             raise
         except (RuntimeError, ValueError, KeyError) as e:   # other shapes: another run's nets
+            was, now = state.get("class_names"), class_names_record(self.dataset).get("class_names")
+            if was and now and len(was) != len(now):    # a class folder added or removed: its names say which
+                try:
+                    refuse_other_classes(state, self.dataset, data_named(self.cfg))
+                except C.ConfigError as named:
+                    raise named from None
             raise RunError(self._misfit(e, state)) from None
         self._refuse_other_cut(state)      # after the nets: a changed vocabulary or shape says more
         own_objective = state.get("objective", {})

@@ -7,6 +7,7 @@ user's label or caption checked and turned into what ``generate`` takes.
 from __future__ import annotations
 
 import operator
+import re
 import unicodedata
 
 import torch
@@ -133,9 +134,9 @@ class RunSampling:
 
 def condition_args(run, n: int, label: int | str | None = None, text: str | None = None,
                    names: tuple[str, str] = ("label", "text")) -> dict:
-    """``label`` (a class number, or a class name: an image folder's sub-folder) / ``text`` of a
-    conditional run -> generate()'s y or c, checked (``names``: how the caller's user spells them,
-    e.g. the CLI's --label / --text)."""
+    """``label`` (a class number, a string of digits too, or a class name: an image folder's
+    sub-folder) / ``text`` of a conditional run -> generate()'s y or c, checked (``names``: how the
+    caller's user spells them, e.g. the CLI's --label / --text)."""
     n = sample_count(n)     # before torch.full((n,), ...) or n captions make a traceback of it
     if label is None and text is None:
         return {}
@@ -153,12 +154,14 @@ def condition_args(run, n: int, label: int | str | None = None, text: str | None
             label = label if isinstance(label, bool) else operator.index(label)
         except TypeError:
             pass
+        if isinstance(label, str) and re.fullmatch(r"\s*[+-]?[0-9]+\s*", label):
+            label = int(label)          # digits are a class number, as gankit sample --label reads them
         asked = label
         if isinstance(label, str) and called:      # a name: NFC, as folder names are
             key = unicodedata.normalize("NFC", label)
             label = called.index(key) if key in called else label
         if isinstance(label, bool) or not isinstance(label, int) or label not in have:
-            listed = ", ".join(f"{k} ({called[k]})" if called and k < len(called) else str(k) for k in have)
+            listed = _classes_listed(have, called)
             # a number that is a folder's name, not its class number (folders 3, 7, 100)
             named = [k for k in have if called and k < len(called) and called[k] == str(asked)]
             hint = f" (folder {str(asked)!r} is class {named[0]}: {lab} {named[0]})" if named else ""
@@ -173,5 +176,15 @@ def condition_args(run, n: int, label: int | str | None = None, text: str | None
     vocab = ds.vocab
     text = " ".join(w.rstrip(".!?;:") if w not in vocab.index and w.rstrip(".!?;:") in vocab.index else w
                     for w in vocab.tokenize(text))
-    ds.parse(text)             # unknown words or no class name: a clear error
+    k = ds.parse(text)[0]      # unknown words or no class name: a clear error
+    have = ds.classes.tolist()
+    if k not in have:          # its word is known, but G never saw an image of it
+        called = getattr(ds, "folder_names", None) or ds.class_names
+        raise C.ConfigError(f"{txt} {text!r}: class {k} ({ds.class_names[k]}) has no data; the classes with data "
+                            f"are {_classes_listed(have, called)}; name one of them")
     return {"c": ds.encode_text([text] * n)}
+
+
+def _classes_listed(have: list[int], called: list[str] | None) -> str:
+    """'0 (circle), 1 (square)': the classes with data, as --label and --text refusals list them."""
+    return ", ".join(f"{k} ({called[k]})" if called and k < len(called) else str(k) for k in have)

@@ -1,0 +1,98 @@
+"""``gankit compare --text``: the comparison of ``gankit.report.compare.compare_data`` as a table
+for a terminal."""
+from __future__ import annotations
+
+import json
+
+from gankit.report import metricinfo as MI
+
+TEXT_WIDTH = 120     # a terminal's line: wider, the table is turned (one row per run) if that is narrower
+
+
+def to_text(data: dict) -> str:
+    """The comparison as a table for a terminal: what comes from the run folders (their names,
+    record keys, texts, config values) escaped as text samples are (a terminal acts on control
+    characters: colours, title changes), before the columns are measured.  One column per run
+    while the runs fit TEXT_WIDTH; past it one row per run (60 runs made 873-character rows),
+    unless that is wider still (a full evaluation's 27 metrics over 8 runs)."""
+    lines, wide = _text_lines(data, turned=False)
+    if wide > TEXT_WIDTH:
+        other, turned_wide = _text_lines(data, turned=True)
+        if turned_wide < wide:
+            lines = other
+    return "\n".join(lines)
+
+
+def _text_lines(data: dict, turned: bool) -> tuple[list[str], int]:
+    """to_text's lines, one column per run, or ``turned``: one row per run; and the width of
+    their tables (the notes under them are the same either way)."""
+    from gankit.data.text import printable
+    names = [printable(r["name"]) for r in data["runs"]]
+    keys = [printable(m["key"]) for m in data["metrics"]] + [printable(d["key"]) for d in data["config_diff"]]
+    w = max([len("eval step")] + [len(k) for k in keys])
+    cw = [max(len(n), 12) for n in names]
+    steps = [str(r["step"]) for r in data["runs"]]
+    # the metrics are those of each run's last evaluation, which may be older than its step
+    eval_steps = ["none" if r["eval_step"] is None else str(r["eval_step"]) for r in data["runs"]]
+    metric_cells = [[printable(s) + (" *" if i in m["best"] else "") for i, s in enumerate(m["shown"])]
+                    for m in data["metrics"]]
+    config_cells = [["-" if v is None else printable(json.dumps(v, ensure_ascii=False)) for v in d["values"]]
+                    for d in data["config_diff"]]
+    better = {"higher": "higher is better", "lower": "lower is better"}
+
+    def row(first: str, cells: list[str], tail: str = "") -> str:
+        return first.ljust(w) + "  " + "  ".join(c.rjust(n) for c, n in zip(cells, cw)) + tail
+
+    if turned:
+        table = _by_run(names, ["step", "eval step"] + [printable(m["key"]) for m in data["metrics"]],
+                        [steps, eval_steps] + metric_cells)
+        lines = list(table)
+        for word in ("higher", "lower"):
+            mine = [printable(m["key"]) for m in data["metrics"] if m["better"] == word]
+            if mine:
+                lines.append(f"{better[word]}: {', '.join(mine)}")
+    else:
+        lines = [row("run", names)]
+        lines.append("-" * len(lines[0]))
+        lines.append(row("step", steps))
+        lines.append(row("eval step", eval_steps))
+        for m, cells in zip(data["metrics"], metric_cells):
+            lines.append(row(printable(m["key"]), cells, f"  ({better[m['better']]})" if m["better"] in better
+                             else ""))
+        table = list(lines)
+    if not data["metrics"]:
+        lines.append("no evaluation recorded in these runs (gankit eval RUN records one)")
+    elif data.get("note", "").startswith("no value is marked better"):
+        lines.append(f"* {printable(data['note'])}")
+    else:
+        lines.append(f"* the better value (ties within {MI.TIE_REL_TOL:g} relative: each; none when all tie)")
+        if data.get("note"):
+            lines.append(f"* {printable(data['note'])}")
+    for r in data["runs"]:
+        if r.get("other_temperatures"):
+            lines.append(f"{printable(r['name'])}: evaluations at generator.temperature "
+                         f"{', '.join(f'{t:g}' for t in r['other_temperatures'])} left out (it samples at "
+                         f"{r['temperature']:g}; its report shows them apart)")
+    if data["config_diff"]:
+        lines += ["", "config differences:"]
+        if turned:
+            diff = _by_run(names, [printable(d["key"]) for d in data["config_diff"]], config_cells)
+        else:
+            diff = [row(printable(d["key"]), cells) for d, cells in zip(data["config_diff"], config_cells)]
+        lines += diff
+        table = table + diff
+    else:
+        lines.append("configs: identical")
+    return lines, max(map(len, table))
+
+
+def _by_run(names: list[str], headers: list[str], columns: list[list[str]]) -> list[str]:
+    """A table with one row per run (in the order given) and one column per header."""
+    first = max([len("run")] + [len(n) for n in names])
+    widths = [max([len(h)] + [len(c) for c in col]) for h, col in zip(headers, columns)]
+
+    def row(name: str, cells: list[str]) -> str:
+        return "  ".join([name.ljust(first)] + [c.rjust(n) for c, n in zip(cells, widths)]).rstrip()
+
+    head = row("run", headers)
+    return [head, "-" * len(head)] + [row(n, [col[i] for col in columns]) for i, n in enumerate(names)]
