@@ -161,3 +161,18 @@ def test_a_string_of_digits_given_to_the_api_is_a_class_number_as_on_the_command
     for asked in ("3", 3):
         with pytest.raises(ConfigError, match=hint):
             condition_args(three, 1, asked)
+
+
+def test_a_points_file_for_a_conditional_run_says_its_columns_are_coordinates(tmp_path):
+    """A CSV with a 'label' column: every column of a points file is a coordinate; the refusal
+    said "PointsFile has no labels", a class name the user never wrote."""
+    from gankit import config as C
+    from gankit.data.conditional import ConditionalData
+    from gankit.data.points import PointsFile
+    path = tmp_path / "pts.csv"
+    path.write_text("x,y,label\n" + "".join(f"{i * 0.1},{i * 0.2},{i % 2}\n" for i in range(20)))
+    with pytest.raises(C.ConfigError) as e:
+        ConditionalData(PointsFile(path), "label")
+    said = str(e.value)
+    assert "the points file 'pts.csv' has no labels" in said and "coordinate" in said
+    assert "PointsFile" not in said

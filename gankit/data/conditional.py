@@ -156,6 +156,17 @@ def refuse_other_classes(state: dict, dataset, where: str = "the data"):
                           "trained on (--set data.path=...), or train a new run on these data")
 
 
+def _unlabelled(base) -> str:
+    """Why ``base`` has no labels, in the user's terms."""
+    if type(base).__name__ == "PointsFile":
+        return (f"the points file {getattr(getattr(base, 'path', None), 'name', '')!r} has no labels (every "
+                "column of a points file is a coordinate, a 'label' column too)")
+    if getattr(base, "kind", None) == "images":
+        return ("these images have no labels (an image folder without class sub-folders, or MNIST-format "
+                "files whose labels were left out: the warning above says why)")
+    return f"the data ({getattr(base, 'name', type(base).__name__)}) have no labels"
+
+
 class ConditionalData:
     """Wraps a dataset with labels; everything else is forwarded to it."""
 
@@ -167,9 +178,9 @@ class ConditionalData:
         elif self.labels is not None:
             self.n_classes = int(getattr(base, "n_classes", None) or int(self.labels.max()) + 1)
         else:
-            raise ConfigError(f"condition.kind = {kind!r}: dataset {type(base).__name__} has no labels; "
-                              "use labelled data (a mixture, MNIST, Fashion-MNIST, a folder with "
-                              "sub-folders) or condition.kind = 'none'")
+            raise ConfigError(f"condition.kind = {kind!r}: {_unlabelled(base)}; use labelled data (a "
+                              "mixture, MNIST, Fashion-MNIST, a folder of images with one sub-folder per "
+                              "class) or condition.kind = 'none'")
         # the classes with data: labels index a classifier's classes (MNIST-format files of digits
         # 3, 5, 7 keep those digits) and a mixture's labels its modes (a mode of weight 0 has no
         # samples), so 0 .. n_classes - 1 may include classes without any
