@@ -186,3 +186,18 @@ def test_compare_draws_the_losses_other_objectives_log_not_only_a_gans():
     assert [k for _, kind, k in _panels([gan], []) if kind == "train"] == ["loss_d", "loss_g", "lr_g"]
     assert [k for _, kind, k in _panels([gan, vae], []) if kind == "train"] == ["loss_d", "loss_g", "lr_g", "elbo",
                                                                                  "kl"]
+
+
+def test_runs_apart_only_in_data_standardize_are_ranked(tmp_path):
+    """How the nets see the data is a training choice: samples and metrics are in the data's own
+    units either way, so the runs are ranked (the difference is listed); other data keys still
+    stop the ranking."""
+    data_toml = '[data]\nname = "points"\npath = "p.npy"\nstandardize = "{}"\n'
+    a = _run(tmp_path / "a", ({}, {"mmd2": 0.01}), config=data_toml.format("global"))
+    b = _run(tmp_path / "b", ({}, {"mmd2": 0.02}), config=data_toml.format("none"))
+    data = CMP.compare_data([a, b])
+    assert [d["key"] for d in data["config_diff"]] == ["data.standardize"]
+    assert not data["note"].startswith("no value is marked better")
+    assert _by_key(data)["mmd2"]["best"] == [0]
+    c = _run(tmp_path / "c", ({}, {"mmd2": 0.005}), config=data_toml.format("none").replace("p.npy", "q.npy"))
+    assert CMP.compare_data([b, c])["note"].startswith("no value is marked better: the runs differ in data.path")

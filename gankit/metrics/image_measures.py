@@ -46,6 +46,9 @@ def as_probabilities(probs, name: str) -> np.ndarray:
     bad = ~np.isfinite(p).all(1) | (p < 0).any(1) | (np.abs(sums - 1) > tol)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
+        if not np.isfinite(p[i]).all():     # a diverged classifier or G: softmax would not mend it
+            raise ValueError(f"{name}: {int((~np.isfinite(p).all(1)).sum())} of {len(p)} rows hold NaN or "
+                             f"infinite values (row {i}); the probabilities came from non-finite inputs")
         raise ValueError(f"{name}: {int(bad.sum())} of {len(p)} rows are not probabilities (row {i}: sum "
                          f"{sums[i]:.4g}, min {p[i].min():.4g}); pass softmax(logits), each row >= 0 summing to 1")
     return p

@@ -151,12 +151,15 @@ def _differs(key: str, configs: list[dict]) -> bool:
 
 # what must match for two runs' final numbers to measure the same thing
 SAME_FOR_METRICS = ("data.", "condition.kind")
+# data keys that say how the nets see the data, not what the metrics measure (samples and metrics
+# are in the data's own units whatever the standardisation): a training choice to compare
+TRAINING_CHOICES = ("data.standardize",)
 
 
 def _not_comparable(configs: list[dict]) -> list[str]:
     """The config keys that differ between the runs and change what every metric measures
     (the data, the conditions); empty when comparable."""
-    keys = sorted({k for c in configs for k in c if k.startswith(SAME_FOR_METRICS)})
+    keys = sorted({k for c in configs for k in c if k.startswith(SAME_FOR_METRICS) and k not in TRAINING_CHOICES})
     return [k for k in keys if _differs(k, configs)]
 
 
