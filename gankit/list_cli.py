@@ -102,6 +102,7 @@ def _cmd_list(a):
         names = [*C.preset_names(), *(e.name for reg in REGISTRIES.values() for e in reg.entries()), *kinds]
         close = [m for w in words for m in difflib.get_close_matches(w, names, n=3, cutoff=0.7)]
         hint = f" (did you mean {', '.join(dict.fromkeys(close))}?)" if close else ""
-        raise C.ConfigError(f"no preset, part or option is named or described by {' '.join(a.words)!r}{hint}; "
+        among = f"among the {' and '.join(sorted(whole))}, " if whole else ""
+        raise C.ConfigError(f"{among}nothing is named or described by {' '.join(words)!r}{hint}; "
                             f"`gankit list` shows everything, `gankit list KIND` one kind "
                             f"({', '.join(sorted(kinds))}), and `gankit list -v WORD` searches every option too")

@@ -71,3 +71,8 @@ def test_no_words_lists_everything(capsys, args):
     for title in ("presets", "datasets:", "generators:", "discriminators:", "losses:", "metrics:", "objectives:"):
         assert title in out
     assert ("config keys" in out) == bool(args)
+
+
+def test_nothing_found_within_a_kind_says_the_kind_and_quotes_only_the_words(capsys):
+    rc, _, err = _list(capsys, "-v", "losses", "decay")
+    assert rc == 2 and "among the losses, nothing is named or described by 'decay'" in err
