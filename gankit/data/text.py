@@ -14,6 +14,7 @@ and no special tokens (``pad_id = end_id = None``).
 """
 from __future__ import annotations
 
+import hashlib
 import warnings
 from collections import Counter
 from dataclasses import dataclass
@@ -150,6 +151,27 @@ def check_vocabulary(old: list[str] | None, now: list[str]) -> None:
                       f"data file changed since training; restore it or train a new run")
 
 
+def lines_digest(lines: list[str]) -> str:
+    """Which distinct lines ``lines`` holds, whatever their order or copies (sha256, 16 hex digits)."""
+    return hashlib.sha256("\n".join(sorted(set(lines))).encode("utf-8")).hexdigest()[:16]
+
+
+def refuse_other_split(state: dict, ds, where: str) -> None:
+    """Refuses a held-out split of other lines than a run recorded (its checkpoint's "data_split"),
+    their number unchanged: lines reordered (``sort -o``) or edited in place change which lines
+    the permutation holds out, so held-out measures would score lines the run trained on and a
+    resume would train on held-out ones.  A checkpoint without the record (older) opens as before."""
+    was, now = state.get("data_split"), getattr(ds, "split_digest", None)
+    if was is None or now is None or was == now:
+        return
+    check_vocabulary((state.get("objective") or {}).get("vocab"), ds.vocab)    # names the token that changed
+    raise ConfigError(f"{where}: its held-out split ({ds.cut[1]} of {ds.cut[0]} distinct lines, as many as when "
+                      f"this run was trained) now holds other lines, so it would include lines the run trained "
+                      f"on: the file's lines were reordered or edited, and their order decides the split; restore "
+                      f"the file as it was (or give a copy of it with --set data.path=...), or train a new run "
+                      f"on the data as they are")
+
+
 def valid_mask(x: Tensor, end_id: int | None) -> Tensor:
     """(n, L) bool: positions up to and including the first <end> (all of them without one)."""
     if end_id is None:
@@ -262,8 +284,10 @@ def lines_dataset(lines: list[str], level: str, max_len: int, min_count: int, ma
                      vocab, level, 0, 1, 2)
     ds.train, ds.test = ds.encode(train), ds.encode(test)
     ds.size = len(ds.train)
-    # the split follows the number of distinct lines: a run records it (gankit.train.run_state)
+    # the split follows the number of distinct lines and their order: a run records both
+    # (gankit.train.run_state; refuse_other_split)
     ds.cut = (len(set(train)) + len(set(test)), len(set(test)))
+    ds.split_digest = lines_digest(test)
     ds.source = source
     return ds
 
@@ -307,6 +331,9 @@ def _read_lines(path: str, lowercase: bool, hint: str = "",
         warnings.warn(f"{path}: bytes that are not UTF-8 (the first on line {line}): {bad_bytes}; if "
                       f"the file is latin-1/cp1252, convert it with `iconv -f CP1252 -t UTF-8 {src} > "
                       f"{out}` (for another encoding name it after -f)", stacklevel=3)
+    # a mark inside the file (two files joined by `cat`) is no character either: it would glue
+    # itself to a word ("\ufeffcat")
+    text = text.replace("\ufeff", "")
     # one sample per line: \n, \r\n or \r, not the other separators str.splitlines knows
     # (form feed, U+2028, ...), which can sit inside a sample
     lines = [s.strip() for s in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]

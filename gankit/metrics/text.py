@@ -12,7 +12,9 @@
   sequence not in training (for words: real English words G never saw).
 
 BLEU cost grows with hypotheses x references, so it uses at most ``BLEU_HYPOTHESES``
-samples and ``BLEU_REFERENCES`` test sequences.
+samples and ``BLEU_REFERENCES`` test sequences.  An order n at which most samples (or most
+test lines) are shorter than n tokens is left out with a warning, and all-empty samples skip
+BLEU and self-BLEU (``measurable_orders``): there, the numbers would measure nothing.
 """
 from __future__ import annotations
 
@@ -75,7 +77,7 @@ def _sentence_bleus(references, hypothesis, orders) -> list[float]:
     s = sentence_bleu([_hide_unk(r, _UNK_REF) for r in references], _hide_unk(hypothesis, _UNK_HYP),
                       weights=[tuple([1.0 / n] * n) for n in orders],
                       smoothing_function=SmoothingFunction().method1)
-    return [s] if isinstance(s, float) else list(s)     # one weight tuple: NLTK returns a float
+    return [s] if isinstance(s, (int, float)) else list(s)     # one weight tuple: a number (int 0 for no match)
 
 
 def bleu_scores(hypotheses: list[list[str]], references: list[list[str]],
@@ -101,6 +103,44 @@ def self_bleu_scores(hypotheses: list[list[str]], orders=ORDERS) -> dict[int, fl
         for j, v in enumerate(_sentence_bleus(hypotheses[:i] + hypotheses[i + 1:], h, orders)):
             sums[j] += v
     return {n: sums[i] / max(len(hypotheses), 1) for i, n in enumerate(orders)}
+
+
+def measurable_orders(metric: str, hypotheses: list[list[str]], references: list[list[str]] | None = None,
+                      orders=ORDERS) -> tuple[int, ...]:
+    """The orders at which BLEU (``references`` given) or self-BLEU measures something, with one
+    warning naming those left out and why.  A sample shorter than n tokens has no n-grams: NLTK
+    scores an empty one 0 (self-BLEU's best, "diverse") and smoothing fills a short one's missing
+    precisions with a constant (identical one-token samples read 0.316 at order 2).  So an order
+    at which most samples (for BLEU, or most references) are shorter than n is left out; all
+    samples empty leave out the metric."""
+    name = "self-BLEU" if references is None else "BLEU"
+    if hypotheses and not any(hypotheses):
+        which = "the one sample is" if len(hypotheses) == 1 else f"all {len(hypotheses)} samples are"
+        warnings.warn(f"metric {metric!r} skipped: {which} empty (<end> first), and {name} scores "
+                      f"an empty sample 0"
+                      + (", which reads as the most diverse" if references is None else ""), stacklevel=3)
+        return ()
+    kept, short, short_refs = [], [], []
+    for n in orders:
+        h, r = sum(len(x) < n for x in hypotheses), sum(len(x) < n for x in references or [])
+        if 2 * h > len(hypotheses):
+            short.append((n, h))
+        elif references and 2 * r > len(references):
+            short_refs.append((n, r))
+        else:
+            kept.append(n)
+    why = [f"{what} shorter than n tokens: {found[0][1]} of {total} at n = {found[0][0]}"
+           + "".join(f", {k} at {n}" for n, k in found[1:])
+           for what, found, total in (("samples", short, len(hypotheses)),
+                                      ("test lines", short_refs, len(references or [])))
+           if found]
+    if why:
+        left = " skipped" if not kept else ": " + ", ".join(f"{name}-{n}" for n, _ in sorted(short + short_refs)) \
+            + " left out"
+        warnings.warn(f"metric {metric!r}{left} ({'; '.join(why)}): a sequence shorter "
+                      f"than n tokens has no n-grams, and NLTK's smoothing fills in a constant that measures "
+                      f"nothing", stacklevel=3)
+    return tuple(kept)
 
 
 def novelty_scores(samples: list[str], train: set[str], test: set[str],
@@ -212,7 +252,8 @@ def _bleu(ctx):
     ds = ctx.dataset
     hyp = _tok(ds, _samples(ctx, min(ctx.settings.n_samples, BLEU_HYPOTHESES)))
     refs = _tok(ds, ds.test[:BLEU_REFERENCES])
-    return {f"bleu{n}": v for n, v in bleu_scores(hyp, refs).items()}
+    orders = measurable_orders("bleu", hyp, refs)
+    return {f"bleu{n}": v for n, v in bleu_scores(hyp, refs, orders).items()} if orders else {}
 
 
 @register_metric("self_bleu", _is_text, "self-BLEU-2..5 of samples (repetitiveness; text)",
@@ -226,7 +267,8 @@ def _self_bleu(ctx):
                       f"eval.n_samples={BLEU_HYPOTHESES}", stacklevel=2)
         return {}
     hyp = _tok(ds, _samples(ctx, min(ctx.settings.n_samples, BLEU_HYPOTHESES)))
-    return {f"self_bleu{n}": v for n, v in self_bleu_scores(hyp).items()}
+    orders = measurable_orders("self_bleu", hyp)
+    return {f"self_bleu{n}": v for n, v in self_bleu_scores(hyp, orders).items()} if orders else {}
 
 
 @register_metric("novelty", _is_text, "shares of novel, distinct, real and real-but-unseen samples (text)",

@@ -20,6 +20,7 @@ from gankit import seeds
 from gankit.data import data_named
 from gankit.data.conditional import class_names_record, refuse_other_classes
 from gankit.data.scaling import PointScaler
+from gankit.data.text import refuse_other_split
 from gankit.runfolder import RunFolderError
 from gankit.streams import pasteable
 from gankit.train import distributed
@@ -132,6 +133,7 @@ class RunState:
             "rng": self._rng_state(),         # rank 0's streams: a one-process run's own
             "world_size": self.world.size,
             **({"data_cut": list(self._data_cut())} if self._data_cut() else {}),
+            **({"data_split": self.dataset.split_digest} if getattr(self.dataset, "split_digest", None) else {}),
             **class_names_record(self.dataset),    # what each class number meant when trained
         }
 
@@ -152,7 +154,7 @@ class RunState:
         refuse_other_classes(state, self.dataset, where)
         was, now = state.get("data_cut"), self._data_cut()
         if was is None or now is None or tuple(was) == now:
-            return
+            return refuse_other_split(state, self.dataset, where)    # as many text lines: the same held out?
         what = "distinct lines" if getattr(self.dataset, "kind", None) == "text" else "images"
         split = (f"its held-out split ({was[1]} {what}) is cut by their number, so it would now include"
                  if was[1] else "it trained on all of them (too few to hold any out), so a held-out split cut now "
