@@ -93,3 +93,17 @@ def test_a_byte_order_mark_inside_the_file_is_dropped(tmp_path):
         warnings.simplefilter("ignore")
         ds = lines_dataset(_read_lines(str(f), False) * 2, "word", 5, 1, 0, 0.5, 0, "f")
     assert not any("\ufeff" in t for t in ds.vocab)
+
+
+def test_compare_ranks_no_runs_whose_held_out_lines_differ(tmp_path, capsys):
+    """Two runs on one text file, its lines reordered between them: the same data.* keys, other
+    held-out lines, so their NLL_test and novelty are not comparable."""
+    from gankit.report import compare as CMP
+    f = tmp_path / "lines.txt"
+    f.write_text("\n".join(PERMS) + "\n")
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert main(["train", "words", "--out", str(a)] + _args(f)) == 0
+    f.write_text("\n".join(sorted(PERMS, reverse=True)) + "\n")
+    assert main(["train", "words", "--out", str(b)] + _args(f)) == 0
+    note = CMP.compare_data([a, b])["note"]
+    assert note.startswith("no value is marked better") and "the held-out lines" in note, note

@@ -164,7 +164,8 @@ def _not_comparable(configs: list[dict]) -> list[str]:
 
 
 def _trained_on(folder: RunFolder) -> dict:
-    """class_names and data_cut (images, held out) as the newest readable checkpoint recorded them
+    """class_names, data_cut (images, held out) and data_split (a text file's held-out lines'
+    digest) as the newest readable checkpoint recorded them
     (memory-mapped: its tensors are not read); {} for a run that recorded none (an older one)."""
     import torch
     for _, path in reversed(folder.checkpoints()):
@@ -172,17 +173,20 @@ def _trained_on(folder: RunFolder) -> dict:
             state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
         except Exception:       # damaged or being written: the one before
             continue
-        return {k: state[k] for k in ("class_names", "data_cut") if isinstance(state, dict) and state.get(k)}
+        return {k: state[k] for k in ("class_names", "data_cut", "data_split")
+                if isinstance(state, dict) and state.get(k)}
     return {}
 
 
 def _data_apart(folders: list[RunFolder], names: list[str]) -> list[str]:
     """What differs in the data the runs trained on though their data.* keys agree (a class folder
-    or images added under one data.path): class k, chance level and the metrics mean other things."""
+    or images added under one data.path, a text file's lines reordered): class k, chance level, the
+    held-out lines and the metrics mean other things."""
     seen = [_trained_on(f) for f in folders]
     out = []
     for key, what, show in (("class_names", "class folders", ", ".join),
-                            ("data_cut", "the data's images", lambda v: f"{v[0]} ({v[1]} held out)")):
+                            ("data_cut", "the data's images", lambda v: f"{v[0]} ({v[1]} held out)"),
+                            ("data_split", "the held-out lines (the file's order decides them)", str)):
         have = [(n, s[key]) for n, s in zip(names, seen) if key in s]
         if len({json.dumps(v, ensure_ascii=False) for _, v in have}) > 1:
             out.append(f"{what} ({'; '.join(f'{n}: {show(v)}' for n, v in have)})")
