@@ -51,9 +51,9 @@ def test_a_mistyped_command_says_which_was_meant(capsys, typed, meant):
 
 
 def test_a_commands_extra_words_are_refused_with_its_own_usage(capsys):
-    assert main(["list", "ring"]) == 2
+    assert main(["report", "a", "b"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("usage: gankit list ") and "gankit list: error: unrecognized arguments: ring" in err, err
+    assert err.startswith("usage: gankit report ") and "gankit report: error: unrecognized arguments: b" in err, err
     assert main(["--bogus", "list"]) == 2          # an option before the command is gankit's own
     assert "gankit: error: unrecognized arguments: --bogus" in capsys.readouterr().err
 

@@ -46,6 +46,7 @@ def _worker(rank: int, world: int, port: int, words_file: str, folder: str, out:
     run = Run.create(C.load("words", _sets(words_file)), folder)     # joins the process group
     obj, seen = run.objective, {}
     token_logp, dense_rewards, d_logits = obj.G.token_logp, obj.dense_rewards, obj._d_logits
+    torch.manual_seed(100 + rank)      # G's samples outside training: the global stream, fixed per rank
 
     def logp_of(x):
         seen["logp"], seen["mask"] = token_logp(x), valid_mask(x, obj.end_id).float()
@@ -108,6 +109,9 @@ def _gumbel_worker(rank: int, world: int, port: int, words_file: str, folder: st
                      folder)
     obj, seen = run.objective, {}
     relaxed_logits = obj._relaxed_logits
+    # the relaxed rows' uniforms come from torch's global stream, which training seeds per rank;
+    # called outside training, seeded here, so the ranks' counts of valid steps are fixed
+    torch.manual_seed(100 + rank)
 
     def logits_of(y):
         seen["lf"] = relaxed_logits(y).detach()

@@ -153,8 +153,8 @@ def test_a_typed_captions_full_stop_is_no_word():
     from gankit.data.conditional import Vocab
     parsed = []
     vocab = Vocab(["a", "thick", "bag", "e.g."])
-    ds = SimpleNamespace(condition_kind="text", vocab=vocab, parse=parsed.append,
-                         encode_text=lambda texts: torch.zeros(len(texts), 4))
+    ds = SimpleNamespace(condition_kind="text", vocab=vocab, parse=lambda t: (parsed.append(t), (0, {}))[1],
+                         classes=torch.tensor([0]), encode_text=lambda texts: torch.zeros(len(texts), 4))
     run = SimpleNamespace(conditional=True, dataset=ds)
     api.condition_args(run, 2, text="A thick bag.")
     api.condition_args(run, 2, text="a bag e.g.")         # a word of the captions keeps its stop
