@@ -65,31 +65,33 @@ def test_one_token_data_measure_no_order():
     assert _measure(ctx)[0] == {}
 
 
-def test_ordinary_samples_keep_their_numbers_and_say_nothing():
-    """Values computed with gankit before orders could be left out (a few samples shorter than
-    5 tokens, as real samples have, leave every order in)."""
-    words = ["garden", "planet", "silver", "winter", "yellow", "market", "castle", "bridge", "forest", "candle",
-             "pencil", "rabbit", "ticket", "window", "button", "carpet", "dinner", "finger", "hammer", "jacket",
-             "cat", "door", "tape", "river", "stone", "plant", "table", "chair"]
-    samples = ["garden", "gardle", "planes", "silter", "winder", "yellow", "marker", "castle", "bridet", "cat",
-               "forest", "door"]
-    out, said = _measure(_ctx(words, "char", samples))
+ORDINARY = [  # (data, level, samples, the numbers gankit gave before orders could be left out)
+    (["garden", "planet", "silver", "winter", "yellow", "market", "castle", "bridge", "forest", "candle",
+      "pencil", "rabbit", "ticket", "window", "button", "carpet", "dinner", "finger", "hammer", "jacket",
+      "cat", "door", "tape", "river", "stone", "plant", "table", "chair"], "char",
+     ["garden", "gardle", "planes", "silter", "winder", "yellow", "marker", "castle", "bridet", "cat",
+      "forest", "door"],
+     {"bleu2": 0.45014582208348597, "bleu3": 0.33505419406073483, "bleu4": 0.2632262087255525,
+      "bleu5": 0.18266942909635328, "self_bleu2": 0.5554580018486951, "self_bleu3": 0.2814938487716509,
+      "self_bleu4": 0.20889281876884025, "self_bleu5": 0.15258764027869923}),
+    (["the cat sat on the mat", "a dog ran far away", "the dog sat on the mat", "a cat ran to the door",
+      "the cat ran far away", "a dog sat on a chair", "on the mat the cat sat", "the mat sat on the floor",
+      "far away a dog ran", "a cat sat", "the dog ran away", "dog sat on the chair"], "word",
+     ["the cat sat on the floor", "a dog ran to the mat", "the dog ran", "a cat sat on the mat",
+      "the mat ran far away", "on the chair a cat sat"],
+     {"bleu2": 0.68677226546327, "bleu3": 0.4661929369332137, "bleu4": 0.37512040605666397,
+      "bleu5": 0.3304994462268113, "self_bleu2": 0.5995077276708239, "self_bleu3": 0.420874897313378,
+      "self_bleu4": 0.3063134163422736, "self_bleu5": 0.20613388172769}),
+]
+
+
+@pytest.mark.parametrize("data,level,samples,before", ORDINARY, ids=["char", "word"])
+def test_ordinary_samples_keep_their_numbers_and_say_nothing(data, level, samples, before):
+    """A few samples shorter than 5 tokens, as real samples have, leave every order in, at the
+    numbers they had."""
+    out, said = _measure(_ctx(data, level, samples))
     assert said == []
-    assert out == pytest.approx({
-        "bleu2": 0.45014582208348597, "bleu3": 0.33505419406073483, "bleu4": 0.2632262087255525,
-        "bleu5": 0.18266942909635328, "self_bleu2": 0.5554580018486951, "self_bleu3": 0.2814938487716509,
-        "self_bleu4": 0.20889281876884025, "self_bleu5": 0.15258764027869923}, rel=1e-12)
-    sents = ["the cat sat on the mat", "a dog ran far away", "the dog sat on the mat", "a cat ran to the door",
-             "the cat ran far away", "a dog sat on a chair", "on the mat the cat sat", "the mat sat on the floor",
-             "far away a dog ran", "a cat sat", "the dog ran away", "dog sat on the chair"]
-    samples = ["the cat sat on the floor", "a dog ran to the mat", "the dog ran", "a cat sat on the mat",
-               "the mat ran far away", "on the chair a cat sat"]
-    out, said = _measure(_ctx(sents, "word", samples))
-    assert said == []
-    assert out == pytest.approx({
-        "bleu2": 0.68677226546327, "bleu3": 0.4661929369332137, "bleu4": 0.37512040605666397,
-        "bleu5": 0.3304994462268113, "self_bleu2": 0.5995077276708239, "self_bleu3": 0.420874897313378,
-        "self_bleu4": 0.3063134163422736, "self_bleu5": 0.20613388172769}, rel=1e-12)
+    assert out == pytest.approx(before, rel=1e-12)
 
 
 def test_one_order_left_with_no_match_scores_0_not_a_traceback():
