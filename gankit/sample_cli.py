@@ -3,7 +3,6 @@ and the rejection sampler that refines them (the logic is gankit/train/rejection
 Run's sampling; this parses, checks the target, writes files atomically)."""
 from __future__ import annotations
 
-import re
 import warnings
 from pathlib import Path
 
@@ -145,11 +144,8 @@ def _count(n: int) -> str:
 def _condition_args(run, a) -> dict:
     """--label / --text for a conditional run -> generate()'s y or c.  --label N is class number N;
     any other word is a class name (an image folder's sub-folder)."""
-    from gankit.api import condition_args
-    label = a.label
-    if isinstance(label, str) and re.fullmatch(r"\s*[+-]?[0-9]+\s*", label):
-        label = int(label)
-    return condition_args(run, a.n, label, a.text, ("--label", "--text"))
+    from gankit.api import condition_args     # a string of digits is a class number there
+    return condition_args(run, a.n, a.label, a.text, ("--label", "--text"))
 
 
 def _class_drawn(run, cond: dict) -> str:
