@@ -223,7 +223,7 @@ def _scale_problem(big: float) -> str:
 # The presets' recipes (learning rates, noise, G's initial outputs near 0) were tuned near unit
 # scale: points whose overall std lies outside these bounds, or whose mean lies further than
 # OFF_CENTRE of those stds from 0, train as they are to little (measured: a file centred at 1e4
-# with spread 1e3 gave a G centred near 4.7e3, prdc precision 0.03; 0.98 standardised)
+# with spread 1e3 gave a G centred near 4.7e3, prdc precision 0.03; 0.98 standardised: docs/metrics.md)
 UNIT_STD, OFF_CENTRE = (1e-2, 1e2), 100
 
 
