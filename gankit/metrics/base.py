@@ -223,7 +223,7 @@ def output_info(key: str) -> Output | None:
 
 # the four numbers of k-NN precision/recall and density/coverage (on any features or points).
 # density is described, not ranked: the data read ~1, and a G piled on the data's dense parts
-# reads above it (1.28 against 1.04 on a ring), so "higher is better" marked it the best; the
+# reads above it (docs/metrics.md, prdc), so "higher is better" marked it the best; the
 # direction system has no "closest to 1"
 PRDC_OUTPUTS = {"precision": Output("precision (k-NN)", "higher", ".3f"),
                 "recall": Output("recall (k-NN)", "higher", ".3f"),
