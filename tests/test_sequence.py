@@ -8,7 +8,7 @@ import torch
 from gankit.cli import main
 from gankit.metrics.text import bleu_scores, novelty_scores, self_bleu_scores
 from gankit.nets.sequence import CNNDiscriminator, SeqGenerator, StepDiscriminator, gumbel_softmax_st
-from gankit.train.seqgan import discounted_returns, maligan_advantage, reinforce_loss, uniforms
+from gankit.train.policy_gradient import discounted_returns, maligan_advantage, reinforce_loss, uniforms
 
 
 def tiny_g(end_id=None, pad_id=None, vocab=6, seq_len=4, seed=0):
