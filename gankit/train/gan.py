@@ -203,12 +203,25 @@ class GANObjective(Objective):
         G = self.G_eval or self.G
         return G(z) if c is None else G(z, c)
 
-    def d_score(self, x: Tensor, c: Tensor | None = None) -> Tensor:
+    @property
+    def reference_rows(self) -> int:
+        """Real samples that d_score's ``reference`` should hold: where D's batch-level features
+        compare a sample with its batch, a training batch less the scored sample's own pack;
+        0 where D scores each sample alone.  (Unconditional scoring only: the plots of D.)"""
+        return self.m - self.pack if R.reads_batch(self.D) else 0
+
+    def d_score(self, x: Tensor, c: Tensor | None = None, reference: Tensor | None = None) -> Tensor:
         """D's output on single samples x (plots of D over the plane): a packed D sees
-        each sample packed with copies of itself."""
+        each sample packed with copies of itself.  ``reference`` (reference_rows real samples):
+        a D with batch-level features scores each sample as one more of a training batch of
+        them, not beside the other samples scored."""
         if self.pack > 1:
             x = R.pack(x.repeat_interleave(self.pack, 0), self.pack)
-        return self.D(x) if c is None else self.D(x, c)
+        if reference is None or c is not None or not R.reads_batch(self.D):
+            return self.D(x) if c is None else self.D(x, c)
+        ref = R.pack(reference, self.pack) if self.pack > 1 else reference
+        with R.beside(self.D, len(ref)):
+            return self.D(torch.cat([ref.to(x.dtype), x]))[len(ref):]
 
     def rejection_sampler(self):
         r = self.rejection

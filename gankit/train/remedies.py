@@ -16,6 +16,7 @@ Random draws use torch's default generator, which the run forks and checkpoints.
 from __future__ import annotations
 
 import copy
+from contextlib import contextmanager
 from typing import Callable
 
 import torch
@@ -90,27 +91,51 @@ class MinibatchStd(nn.Module):
     features: one number per group, appended to every sample of the group.  (n, ...) -> (n, 1)."""
 
     out_dim = 1
+    reference = 0        # beside(): the batch's first rows are a reference batch
 
     def __init__(self, group_size: int = 4, eps: float = 1e-8):
         super().__init__()
         self.group_size, self.eps = group_size, eps
 
-    def forward(self, h: Tensor) -> Tensor:
-        n = len(h)
+    def _group(self, n: int) -> int:
         g = min(self.group_size, n) if self.group_size > 0 else n
-        if n % g:
-            g = n                                   # a ragged batch: one group
-        h = h.reshape(n // g, g, -1)                # (groups, g, features)
-        std = (h.var(1, unbiased=False) + self.eps).sqrt().mean(1)   # (groups,)
-        return std.repeat_interleave(g)[:, None]
+        return n if n % g else g                    # a ragged batch: one group
+
+    def _std(self, h: Tensor) -> Tensor:
+        """(groups, g, features) -> (groups,)"""
+        return (h.var(1, unbiased=False) + self.eps).sqrt().mean(1)
+
+    def forward(self, h: Tensor) -> Tensor:
+        r = self.reference
+        if r:
+            return torch.cat([self._batch(h[:r]), self._beside(h[:r], h[r:])])
+        return self._batch(h)
+
+    def _batch(self, h: Tensor) -> Tensor:
+        n = len(h)
+        g = self._group(n)
+        return self._std(h.reshape(n // g, g, -1)).repeat_interleave(g)[:, None]
+
+    def _beside(self, ref: Tensor, x: Tensor, chunk: int = 256) -> Tensor:
+        """Each row of x as the last member of a batch of len(ref) + 1: its group is the
+        last g - 1 reference rows and itself."""
+        g = self._group(len(ref) + 1)
+        mates = ref.reshape(len(ref), -1)[len(ref) - (g - 1):][None]
+        x = x.reshape(len(x), 1, -1)
+        return torch.cat([self._std(torch.cat([mates.expand(len(p), -1, -1), p], 1))
+                          for p in x.split(chunk)] or [x.new_zeros(0)])[:, None]
 
 
 class MinibatchDiscrimination(nn.Module):
-    """Salimans et al. 2016: M_i = h_i T (B x C); o_b(x_i) = sum_j exp(-||M_i,b - M_j,b||_1).
+    """Salimans et al. 2016: M_i = h_i T (B x C); o_b(x_i) = sum_{j != i} exp(-||M_i,b - M_j,b||_1)
+    (Salimans et al. sum over every j: 1 more per kernel, which the read-out's bias absorbs).
     (n, features) -> (n, B): how close each sample is to the others of its batch.  Batches
-    larger than ``chunk`` (D scored over a plot grid) compare within chunks of that size."""
+    larger than ``chunk`` compare within chunks of that size; D scored over a plot grid is
+    scored ``beside`` a reference batch instead (a grid's dense neighbours would read as a
+    collapsed batch)."""
 
     spectral_norm_params = ("T",)      # h -> h T is a linear layer of D (apply_spectral_norm)
+    reference = 0        # beside(): the batch's first rows are a reference batch
 
     def __init__(self, in_dim: int, kernels: int = 16, kernel_dim: int = 8, chunk: int = 1024):
         super().__init__()
@@ -124,9 +149,40 @@ class MinibatchDiscrimination(nn.Module):
 
     def forward(self, h: Tensor) -> Tensor:
         h = h.reshape(len(h), -1)
+        r = self.reference
+        if r:
+            return torch.cat([self._block(h[:r]), self._beside(h[:r], h[r:])])
         if len(h) <= self.chunk:
             return self._block(h)
         return torch.cat([self._block(h[i:i + self.chunk]) for i in range(0, len(h), self.chunk)])
+
+    def _beside(self, ref: Tensor, x: Tensor, chunk: int = 256) -> Tensor:
+        """Each row of x as one more member of the reference batch: its closeness to every
+        reference row (the reference rows' own closeness is not changed by it)."""
+        Mr = (ref @ self.T).view(1, len(ref), self.B, self.C)
+        return torch.cat([torch.exp(-((p @ self.T).view(len(p), 1, self.B, self.C) - Mr).abs().sum(-1)).sum(1)
+                          for p in x.split(chunk)] or [x.new_zeros(0, self.B)])
+
+
+def reads_batch(D: nn.Module) -> bool:
+    """D's output for a sample depends on the other samples of its batch (minibatch features)."""
+    return any(isinstance(m, (MinibatchStd, MinibatchDiscrimination)) for m in D.modules())
+
+
+@contextmanager
+def beside(D: nn.Module, n_ref: int):
+    """Within it, D's batch-level features read a batch as n_ref reference rows, then rows to
+    score: each row to score gets the features it would have as one more sample of the
+    reference batch, whatever the other rows to score (a plot grid's points, scored together,
+    would otherwise be each other's batch)."""
+    layers = [m for m in D.modules() if isinstance(m, (MinibatchStd, MinibatchDiscrimination))]
+    for m in layers:
+        m.reference = n_ref
+    try:
+        yield
+    finally:
+        for m in layers:
+            m.reference = 0
 
 
 class MinibatchHead(nn.Module):

@@ -122,7 +122,12 @@ class RunSampling:
         modes = {k: m.training for k, m in self.modules.items()}
         for m in self.modules.values():
             m.eval()
-        chunks = [self.objective.d_score(self._to_model(x[i:i + 20000].to(self.device)))
+        # a D with batch-level features scores each point as one more of a batch of real samples
+        # (the same ones for every snapshot: drawn by their own generator, not training's stream)
+        n_ref = getattr(self.objective, "reference_rows", 0)
+        kw = {"reference": self._to_model(self.dataset.sample(
+            n_ref, torch.Generator().manual_seed(self.cfg.seed)).to(self.device))} if n_ref > 0 else {}
+        chunks = [self.objective.d_score(self._to_model(x[i:i + 20000].to(self.device)), **kw)
                   for i in range(0, len(x), 20000)]
         for k, m in self.modules.items():
             m.train(modes[k])
