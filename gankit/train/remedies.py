@@ -29,8 +29,8 @@ from gankit.train.distributed import sum_over_ranks
 # ------------------------------------------------------------------ instance noise
 
 def instance_noise_std(step: int, sigma0: float, anneal_steps: int, schedule: str = "linear") -> float:
-    """sigma(t): linear sigma0 (1 - t/T)_+, or exponential sigma0 * 0.01^(t/T) (1 % of sigma0 at T,
-    0 after); T = 0 keeps sigma0 for the whole run."""
+    """sigma(t): linear sigma0 (1 - t/T)_+, or exponential sigma0 * 0.01^(t/T) (1 % of sigma0
+    just before T, 0 from T on); T = 0 keeps sigma0 for the whole run."""
     if sigma0 <= 0:
         return 0.0
     if anneal_steps <= 0:
