@@ -178,6 +178,17 @@ def displayable(text) -> str:
     return raw.decode("utf-8", "replace")
 
 
+# bidirectional embeddings, overrides, isolates and marks: in a name they reorder what follows
+_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def shown_name(text) -> str:
+    """``displayable(text)`` with bidirectional controls written as \\uHHHH, for a name (a run
+    folder, a class folder) shown inside a sentence, a title or a caption: a name holding U+202E
+    would show the rest of the line reversed.  Right-to-left letters are kept as they are."""
+    return _BIDI.sub(lambda m: f"\\u{ord(m[0]):04x}", displayable(text))
+
+
 def write_text_atomic(path: str | Path, text: str) -> Path:
     """Write ``text`` as UTF-8.  Text holding lone surrogates (see ``displayable``) is written
     with U+FFFD in their place, and a warning: writing the original bytes back would leave a
