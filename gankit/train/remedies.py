@@ -156,11 +156,13 @@ class MinibatchDiscrimination(nn.Module):
             return self._block(h)
         return torch.cat([self._block(h[i:i + self.chunk]) for i in range(0, len(h), self.chunk)])
 
-    def _beside(self, ref: Tensor, x: Tensor, chunk: int = 256) -> Tensor:
+    def _beside(self, ref: Tensor, x: Tensor, chunk: int = 2048) -> Tensor:
         """Each row of x as one more member of the reference batch: its closeness to every
-        reference row (the reference rows' own closeness is not changed by it)."""
-        Mr = (ref @ self.T).view(1, len(ref), self.B, self.C)
-        return torch.cat([torch.exp(-((p @ self.T).view(len(p), 1, self.B, self.C) - Mr).abs().sum(-1)).sum(1)
+        reference row (the reference rows' own closeness is not changed by it).  Forward only
+        (plots): cdist's slow backward is not in play here."""
+        Mr = (self.T.t() @ ref.t()).view(self.B, self.C, len(ref)).transpose(1, 2)     # (B, r, C)
+        return torch.cat([torch.exp(-torch.cdist((self.T.t() @ p.t()).view(self.B, self.C, len(p)).transpose(1, 2),
+                                                 Mr, p=1)).sum(2).t()
                           for p in x.split(chunk)] or [x.new_zeros(0, self.B)])
 
 
