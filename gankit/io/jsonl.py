@@ -13,6 +13,9 @@ from stat import S_ISREG
 
 
 _intern = sys.intern
+# what json.loads gives for a line that is valid JSON but no object, as the warning names it
+_JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true or false",
+               type(None): "null"}
 
 
 def read_jsonl(path: str | Path) -> list[dict]:
@@ -101,12 +104,14 @@ class JsonlLog:
         except (ValueError, RecursionError):     # JSONDecodeError, or nesting too deep to parse
             why = f"{self.path}: line {lineno} is damaged and skipped"
         else:
-            if not isinstance(rec, dict):
-                return None
-            if not (why := self.check and self.check(rec)):
+            if not isinstance(rec, dict):      # valid JSON, but no record: [1, 2], 42, "text", null
+                why = f"{self.path}: line {lineno} is {_JSON_TYPES.get(type(rec), 'a value')}, not a record " \
+                      "(a JSON object), and is skipped"
+            elif not (why := self.check and self.check(rec)):
                 # the same keys (and "kind" values) on every line: one string each, not one per record
                 return {_intern(k): _intern(v) if type(v) is str and len(v) <= 32 else v for k, v in rec.items()}
-            why = f"{self.path}: line {lineno}: {why}"
+            else:
+                why = f"{self.path}: line {lineno}: {why}"
         if lineno not in self.warned:
             self.warned.add(lineno)
             warnings.warn(why, stacklevel=5)

@@ -2,10 +2,10 @@
 (gankit.runfolder.RunFolder), through the Jinja2 templates in gankit/report/templates."""
 from __future__ import annotations
 
-import shlex
 import time
 from pathlib import Path
 
+from gankit.io import shown_name
 from gankit.report.snapshots import Snapshots
 from gankit.runfolder import RunFolder, RunFolderError
 
@@ -73,7 +73,7 @@ def _drawn(what: str, folder, draw, *args) -> list:
     except (ValueError, IndexError, TypeError, KeyError) as e:
         import warnings
         why = f"{type(e).__name__}: {' '.join(str(e).split())[:160]}"
-        note = (f"The {what} could not be drawn from {folder.samples_dir} ({why}): a snapshot there holds "
+        note = (f"The {what} could not be drawn from {shown_name(folder.samples_dir)} ({why}): a snapshot there holds "
                 "arrays this run does not write (damaged or edited); move the odd file out and build the "
                 "report again.")
         warnings.warn(note, stacklevel=3)
@@ -199,11 +199,50 @@ def _matching_reference(sources: dict[str, dict], refs: list[dict], infos=None) 
     return {**{k: v for k, v in newest.items() if k in META_KEYS or k == "source"}, "skipped": skipped, **out}
 
 
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h} h {m:02d} min" if h else (f"{m} min {s:02d} s" if m else f"{s} s")
+def run_config(folder: RunFolder, overrides: list[str] | None = None):
+    """The run's config: its config.toml, then ``overrides`` (the data's new place).  A value of
+    the wrong type in the file (a hand edit: std = "0.01") is named with the file, as a damaged
+    file is, and the config every checkpoint holds is written beside it (config.toml.recovered)."""
+    from gankit import config as C
+    try:
+        return C.load(folder.read_config(), overrides or [])
+    except C.ConfigError as e:
+        fault = e
+        if overrides:
+            try:                # the file alone loads: the overrides are wrong, as the message says
+                C.load(folder.read_config())
+            except C.ConfigError as alone:
+                fault = alone
+            else:
+                raise
+    if str(fault).startswith("imports:"):       # a module missing here: the checkpoints name it too
+        raise fault
+    from gankit.runfolder.config_file import _recover
+    raise C.ConfigError(f"{shown_name(folder.config_path)}: {fault}; correct it "
+                        f"there{_recover(folder)}") from None
+
+
+def _warn_left_out(folder: RunFolder, records: list[dict], last: dict | None, infos):
+    """A warning for what the page would leave out without a word: records without a "kind"
+    (nothing says whether one is an evaluation), and values of the final evaluation that are no
+    number (precision = "high", recall = [1, 2]: an edited file)."""
+    import json
+    import warnings
+
+    from gankit.report.metricinfo import META_KEYS, is_measured
+
+    def listed(items: list[str]) -> str:
+        return ", ".join(items[:4]) + (f" and {len(items) - 4} more" if len(items) > 4 else "")
+    where = shown_name(folder.records_path)
+    kindless = [str(r["step"]) for r in records if not isinstance(r.get("kind"), str)]
+    if kindless:
+        warnings.warn(f"{where}: {len(kindless)} record(s) without a \"kind\" (\"train\", \"eval\", ...), "
+                      f"at step(s) {listed(kindless)}, left out of the report", stacklevel=3)
+    odd = [f"{k} = {json.dumps(v, default=str)[:40]}" for k, v in (last or {}).items()
+           if k not in META_KEYS and k in infos and infos[k].fmt != "s" and v is not None and not is_measured(v)]
+    if odd:
+        warnings.warn(f"{where}: the evaluation of step {last['step']} holds {listed(odd)}: no number, left out "
+                      "of the report (an edited record?)", stacklevel=3)
 
 
 def report_context(run_dir: str | Path, dataset=None, live: bool = False, overrides: list[str] | None = None) -> dict:
@@ -214,10 +253,10 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
     from gankit import config as C
     from gankit.report import metricinfo as MI
     from gankit.report import plots
-    from gankit.report.page import Section, png
+    from gankit.report.page import Section, command_word, duration, page_stamp, png
 
     folder = RunFolder(run_dir)
-    cfg = C.load(folder.read_config(), overrides or [])
+    cfg = run_config(folder, overrides)
     if dataset is None:
         from gankit.data import build_run_dataset
         dataset = build_run_dataset(cfg, run_dir)
@@ -260,9 +299,12 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
         sections += _drawn("text samples", folder, text_sections, dataset, snaps.ends())
     from gankit.report.conditional import condition_sections
     sections += _drawn("per-condition samples", folder, condition_sections, dataset, snaps.last())
+    if not any(s.anchor == "samples" for s in sections):    # the reader is told why, the nav's link kept
+        sections.insert(0, Section("Samples", [snaps.none_note(live)], anchor="samples"))
 
     last = MI.final_eval(evals)
     sources = MI.final_sources(evals)
+    _warn_left_out(folder, records, last, infos)
     reference = _matching_reference(sources, refs)
     mixed = mixed_settings_note(sources)
     groups = MI.groups(last, reference, infos) if last else []
@@ -308,23 +350,24 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
     now = time.time()
     # a live page whose process was killed is never rewritten: its script compares ``built_epoch``
     # with the browser's clock and says so past ``stale_after`` seconds (numbers only reach it)
-    stamp = _page_stamp(folder.report_path)
+    stamp = page_stamp(folder.report_path)
     from gankit.report.progress import live_interval
     interval = live_interval(records, cfg.train.sample_every, stamp and stamp[1] / 1e9,
                              time.perf_counter() - t0, now, cfg.train.steps - step) if live else 0.0
     return {
-        "title": folder.path.name, "live": live, "refresh": LIVE_REFRESH_S, "step": step,
+        "title": shown_name(folder.path.name), "live": live, "refresh": LIVE_REFRESH_S, "step": step,
         "total": cfg.train.steps, "progress": min(100.0, 100.0 * step / max(cfg.train.steps, 1)),
         "stopped": stopped_note(done, cfg.train.steps, cfg.train.checkpoint_every, diverged),
         "diverged": diverged is not None and not live,
         # trained to the end, but no evaluation of the last step (stopped during the final one)
-        "unevaluated": (f"trained; the final evaluation was not recorded: gankit eval {folder.path} measures it"
+        "unevaluated": (f"trained; the final evaluation was not recorded: gankit eval {command_word(folder.path)} "
+                        "measures it"
                         if step >= cfg.train.steps and not live
                         and not any(r.get("step") == step for r in evals) else ""),
-        "train_time": ("at least " if done.at_least else "") + _duration(done.seconds or 0.0),
-        "built": local_time(now), "built_epoch": int(now), "interval": _duration(interval),
+        "train_time": ("at least " if done.at_least else "") + duration(done.seconds or 0.0),
+        "built": local_time(now), "built_epoch": int(now), "interval": duration(interval),
         "stale_after": int(max(STALE_AFTER_S, 3 * interval)), "evaluates": bool(cfg.train.eval_every),
-        "rebuild": f"gankit report {shlex.quote(str(folder.path))}",
+        "rebuild": f"gankit report {command_word(folder.path)}",
         "facts": [("data", cfg.data.name), ("G", cfg.generator.name), ("D", cfg.discriminator.name),
                   ("loss", cfg.loss.name), ("objective", cfg.objective.name), ("seed", str(cfg.seed)),
                   ("batch", str(cfg.train.batch_size)), ("snapshots", str(len(counted))),
@@ -340,27 +383,18 @@ def write_report(run_dir: str | Path, dataset=None, live: bool = False, override
     another process is training gets the live page whoever builds it: a finished page would
     stop the reloads of a browser watching it."""
     from gankit.io import lock_holder
-    from gankit.report.page import render
+    from gankit.report.page import page_stamp, render
     folder = RunFolder(run_dir)
     theirs = lock_holder(folder.lock_path) is not None
-    before = _page_stamp(folder.report_path)
+    before = page_stamp(folder.report_path)
     context = report_context(run_dir, dataset, live or theirs, overrides)
     if theirs and not live and context["step"] >= context["total"] and any(
             r.get("source") == "final" and r.get("step") == context["step"] for r in folder.records("eval")):
         context["live"] = False       # trained and evaluated: the holder is `gankit drs`, not training
     page = render("report.html.j2", **context)
-    if theirs and _page_stamp(folder.report_path) != before:
+    if theirs and page_stamp(folder.report_path) != before:
         # the training process wrote the page while this one was built (its final page when
         # training ended meanwhile): it is at least as fresh, and a live page over a final
         # one would reload forever
         return folder.report_path
     return folder.write_report(page)
-
-
-def _page_stamp(path: Path):
-    """What changes when report.html is rewritten (an atomic write is a new file)."""
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return st.st_ino, st.st_mtime_ns, st.st_size

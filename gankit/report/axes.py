@@ -4,6 +4,7 @@ values are marked rather than dropped."""
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -53,13 +54,23 @@ class _LogTicks(ticker.Locator):
         return self.tick_values(*self.axis.get_view_interval())
 
     def tick_values(self, vmin, vmax):
-        lo, hi = sorted((vmin, vmax))
+        lo, hi = sorted((float(vmin), float(vmax)))
         if not (lo > 0 and np.isfinite(hi)):
             return []
         if hi / lo < 10:
             ticks = ticker.MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
             return ticks[ticks > 0]
-        return ticker.LogLocator(subs=np.arange(2, 10)).tick_values(lo, hi)
+        return _FiniteLogLocator(subs=np.arange(2, 10)).tick_values(lo, hi)
+
+
+class _FiniteLogLocator(ticker.LogLocator):
+    """LogLocator for an axis reaching the float limit (a damaged record's 1e308): its ticks a
+    decade or more past it are computed without numpy's overflow warning, and left out."""
+
+    def tick_values(self, vmin, vmax):
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            ticks = super().tick_values(vmin, vmax)
+        return ticks[np.isfinite(ticks) & (ticks > 0)]
 
 
 class _LogLabels(ticker.Formatter):
@@ -95,14 +106,27 @@ class _LogLabels(ticker.Formatter):
 
 
 def log_y(ax):
-    """A log y axis labelled in plain text (_LogLabels), minor labels the size of the major ones."""
-    ax.set_yscale("log")
+    """A log y axis labelled in plain text (_LogLabels), minor labels the size of the major ones.
+    Values near the float limit (a damaged record's 1e308) get limits set here: matplotlib's margin
+    would pass 1e308 (numpy's "overflow encountered in exp") and leave the panel at 1..10, empty."""
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        ax.set_yscale("log")
+    ax.yaxis.set_major_locator(_FiniteLogLocator(10))
+    lo, hi = float(ax.dataLim.minposy), float(ax.dataLim.y1)     # the smallest positive and the largest drawn
+    if 0 < lo <= hi < math.inf and not _covers(ax.get_ylim(), lo, hi):
+        pad = 10 ** (0.05 * (math.log10(hi) - math.log10(lo)) or 0.5)    # matplotlib's margin, in decades
+        ax.set_ylim(max(lo / pad, sys.float_info.min), min(hi * pad, sys.float_info.max))
     ax.yaxis.set_major_formatter(_LogLabels(minor=False))
     ax.yaxis.set_minor_locator(_LogTicks())
     ax.yaxis.set_minor_formatter(_LogLabels(minor=True))
     size = ax.yaxis.get_major_ticks()[0].label1.get_fontsize() if ax.yaxis.get_major_ticks() else None
     if size:
         ax.tick_params(axis="y", which="minor", labelsize=size)
+
+
+def _covers(limits, lo: float, hi: float) -> bool:
+    bottom, top = sorted(limits)
+    return bool(0 < bottom <= lo and hi <= top < math.inf)
 
 
 PALETTE = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000", "#f0e442"]

@@ -60,9 +60,37 @@ def render(template: str, **context) -> str:
     return displayable(environment().get_template(template).render(**context))
 
 
+class _Utf8Page:
+    encoding = "utf-8"        # a page shows every character a name holds
+
+
+def command_word(word) -> str:
+    """``word`` (a run folder) written into a command the page suggests, for the reader to paste
+    into a shell: quoted (a name with spaces or ``;``), and $'...' with \\xHH for a name holding
+    control or bidirectional characters, which would reorder the page's line (gankit.streams.pasteable)."""
+    from gankit.streams import pasteable
+    return pasteable(word, _Utf8Page)
+
+
 def local_time(t: float) -> str:
     """``t`` in local time with its offset from UTC: unambiguous wherever the page is read."""
     from datetime import datetime
     d = datetime.fromtimestamp(t).astimezone()
     z = d.strftime("%z")
     return f"{d:%Y-%m-%d %H:%M:%S} UTC{z[:3]}:{z[3:5]}"
+
+
+def duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h} h {m:02d} min" if h else (f"{m} min {s:02d} s" if m else f"{s} s")
+
+
+def page_stamp(path) -> tuple | None:
+    """What changes when report.html is rewritten (an atomic write is a new file)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size

@@ -44,6 +44,22 @@ class Snapshots:
     def __len__(self) -> int:
         return len(self.steps)
 
+    def none_note(self, live: bool = False) -> str:
+        """Why the page shows no samples, in a sentence: samples/ is gone, holds no snapshot, or
+        none of its snapshots opens."""
+        from gankit.io import shown_name
+        where = shown_name(self.folder.samples_dir)
+        if live and not self.steps:
+            return f"No samples yet: training writes its first snapshot to {where} as it starts."
+        if not self.folder.samples_dir.is_dir():
+            return (f"No samples: {where} is missing (moved or deleted?); the page draws them from the "
+                    "snapshots training writes there (samples/step_<n>.npz).")
+        if not self.steps:
+            return (f"No samples: {where} holds no snapshot (samples/step_<n>.npz, written every "
+                    "train.sample_every steps).")
+        return (f"No samples: none of the {len(self.steps)} snapshot(s) in {where} opens (damaged: each "
+                "is named in a warning).")
+
     def _is_whole(self, step: int, paths: dict) -> bool:
         if step not in self._whole:
             self._whole[step] = step in paths and whole(paths[step])
