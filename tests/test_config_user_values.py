@@ -199,3 +199,22 @@ def test_set_values_hint_how_to_write_them(sets, hint):
         C.load("ring", sets)
     assert hint in str(e.value), str(e.value)
     assert "1000000000000000019884624838656" not in str(e.value)
+
+
+def test_advice_on_writing_set_values_only_for_set_values(tmp_path):
+    """A value of the wrong type read from a file was not written with --set: no --set advice."""
+    from gankit import config as C
+    raw = C.to_dict(C.load("ring-vanilla"))
+    raw["data"]["std"] = "0.01"
+    raw["eval"]["metrics"] = "modes,jsd"
+    with pytest.raises(C.ConfigError) as e:
+        C.load(raw)
+    assert str(e.value) == "data.std: expected a number, got '0.01'"
+    raw["data"]["std"] = 0.01
+    with pytest.raises(C.ConfigError) as e:
+        C.load(raw)
+    assert "--set" not in str(e.value) and str(e.value).startswith("eval.metrics: expected a list")
+    with pytest.raises(C.ConfigError, match=r"--set values are TOML"):
+        C.load("ring-vanilla", ['data.std="0.01"'])
+    with pytest.raises(C.ConfigError, match=r"a list is written --set 'eval.metrics=\[\"modes\", \"jsd\"\]'"):
+        C.load("ring-vanilla", ["eval.metrics=modes,jsd"])

@@ -25,7 +25,18 @@ PRESET_DIR = Path(__file__).resolve().parents[1] / "presets"
 
 
 class ConfigError(ValueError):
-    """A config key, value or file is wrong; the message says which and how to fix it."""
+    """A config key, value or file is wrong; the message says which and how to fix it.
+    ``plain``: the message without its advice on writing a --set value, for a value that came
+    from a file (gankit.config.files.load says which); ``where``: the key."""
+
+    def __init__(self, message: str = "", plain: str | None = None, where: str | None = None):
+        super().__init__(message)
+        self.plain, self.where = plain, where
+
+
+def _hinted(where: str, message: str, hint: str) -> ConfigError:
+    """A value's error with advice on how --set writes it (``hint``, may be empty)."""
+    return ConfigError(message + hint, plain=message if hint else None, where=where)
 
 
 def opt(default: Any, help: str, *, choices=None, ge=None, gt=None, le=None,
@@ -94,7 +105,7 @@ def coerce_value(tp, value, where: str, meta: dict | None = None):
         return value
     if origin in (list, tuple):
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where}: expected a list, got {value!r}{_list_hint(value, where, tp)}")
+            raise _hinted(where, f"{where}: expected a list, got {value!r}", _list_hint(value, where, tp))
         args = get_args(tp)
         if origin is tuple and args and args[-1] is not Ellipsis:
             if len(value) != len(args):
@@ -118,7 +129,7 @@ def coerce_value(tp, value, where: str, meta: dict | None = None):
         if not isinstance(value, bool):
             lower = f"; TOML writes them lower-case: {where}={value.strip().lower()}" \
                 if isinstance(value, str) and value.strip().lower() in ("true", "false") else ""
-            raise ConfigError(f"{where}: expected true or false, got {value!r}{lower}")
+            raise _hinted(where, f"{where}: expected true or false, got {value!r}", lower)
         v = value
     elif tp is int:
         given = value       # 1e30 is named as given, not as int(1e30)'s 31 digits
@@ -133,7 +144,7 @@ def coerce_value(tp, value, where: str, meta: dict | None = None):
         v = value
     elif tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where}: expected a number, got {value!r}{_toml_hint(value)}")
+            raise _hinted(where, f"{where}: expected a number, got {value!r}", _toml_hint(value))
         try:
             v = float(value)
         except OverflowError:   # an integer past float's range

@@ -72,10 +72,23 @@ def load(name_or_path: str | dict, overrides: list[str] | None = None):
     if not isinstance(imports, list) or not all(isinstance(m, str) for m in imports):
         raise ConfigError(f"imports: expected a list of module names, got {imports!r}")
     import_modules(imports)
-    cfg = coerce_dataclass(RunConfig, raw, "")
+    try:
+        cfg = coerce_dataclass(RunConfig, raw, "")
+    except ConfigError as e:
+        if e.plain is not None and not _given(e.where, given):
+            raise ConfigError(e.plain, where=e.where) from None    # the file's value: no --set advice
+        raise
     for note in notes + _dropped_notes(cfg, dropped):
         warnings.warn(note)     # one place: the CLI's two loads of a config say it once
     return cfg
+
+
+def _given(where: str | None, given: dict) -> bool:
+    """Whether key ``where`` ("data.std", "eval.metrics[0]") was given by --set (apply_overrides' record)."""
+    if not where:
+        return False
+    *section, key = re.sub(r"\[\d+\]", "", where).split(".")
+    return key in given.get(tuple(section), ())
 
 
 def dumps_toml(cfg) -> str:
