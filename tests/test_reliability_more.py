@@ -297,3 +297,16 @@ def test_resume_of_a_read_only_run_says_cannot_write(tiny_run_dir, tmp_path, rea
     assert err == (f"gankit: error: cannot write {run / '.gankit.lock'}: the drive is read-only (Read-only file "
                    "system); training and drs write the run folder: copy it somewhere writable (cp -a RUN NEW) "
                    "and run the command on the copy (eval --no-record, sample and compare only read it)")
+
+
+def test_the_recovery_command_works_when_pasted_for_a_folder_with_spaces(tiny_run_dir, tmp_path, capsys):
+    import subprocess
+    run = tmp_path / "my run; (copy)"
+    shutil.copytree(tiny_run_dir, run)
+    _cut_before(run / "config.toml", "train")
+    assert main(["eval", str(run), "--no-record"]) == 1
+    err = capsys.readouterr().err.strip()
+    command = err[err.index("mv "):]
+    subprocess.run(["bash", "-c", command], check=True)      # the advice, pasted as it is
+    assert not (run / "config.toml.recovered").exists()
+    assert RunFolder(run).read_config()["train"]

@@ -217,9 +217,9 @@ def run_config(folder: RunFolder, overrides: list[str] | None = None):
                 raise
     if str(fault).startswith("imports:"):       # a module missing here: the checkpoints name it too
         raise fault
-    from gankit.runfolder.config_file import _recover
+    from gankit.runfolder.config_file import recovery_advice
     raise C.ConfigError(f"{shown_name(folder.config_path)}: {fault}; correct it "
-                        f"there{_recover(folder)}") from None
+                        f"there{recovery_advice(folder)}") from None
 
 
 def _warn_left_out(folder: RunFolder, records: list[dict], last: dict | None, infos):

@@ -23,13 +23,13 @@ def read_config_file(folder) -> dict:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise RunFolderError(f"{path} is damaged ({e}){_recover(folder)}") from None
+        raise RunFolderError(f"{path} is damaged ({e}){recovery_advice(folder)}") from None
     # the lock file marks a folder gankit made, so gankit wrote its config.toml whole (folders
     # made by hand, e.g. to compare records, may hold a few keys)
     missing = [k for k in CONFIG_SECTIONS if not isinstance(raw.get(k), dict) or not raw[k]]
     if missing and folder.lock_path.is_file():
         raise RunFolderError(f"{path} is damaged: it lacks [{'], ['.join(missing)}], which "
-                             f"gankit always writes (cut or emptied?){_recover(folder)}")
+                             f"gankit always writes (cut or emptied?){recovery_advice(folder)}")
     return _trusted_imports_only(raw, path)
 
 
@@ -43,7 +43,7 @@ def _trusted_imports_only(raw: dict, path) -> dict:
     return as_written_then(raw)
 
 
-def _recover(folder) -> str:
+def recovery_advice(folder) -> str:
     """How to get a damaged config.toml back: every checkpoint holds the run's full config;
     the newest readable one's is written beside it for the user to review (config.toml
     itself is never written over: it may hold hand edits worth keeping)."""
@@ -60,8 +60,9 @@ def _recover(folder) -> str:
 
         from gankit.config.files import without_none
         write_text_atomic(target, tomli_w.dumps(without_none(found[2]["config"])))
+        from gankit.streams import pasteable
     except Exception as e:       # a read-only folder, or a config TOML cannot hold
         return (f"; each checkpoint holds the run's full config, but writing it to {target} failed "
                 f"({' '.join(str(e).split())[:120]}){fix}")
     return (f"; each checkpoint holds the run's full config: {found[1].name}'s is now in {target}; review "
-            f"it, then put it in place: mv {target} {folder.config_path}")
+            f"it, then put it in place: mv {pasteable(target)} {pasteable(folder.config_path)}")
