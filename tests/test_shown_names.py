@@ -12,3 +12,9 @@ def test_other_names_are_kept():
     for name in ("שלום", "données", "a&b <img>", "my run #1 %20"):
         assert shown_name(name) == name          # escaping for HTML is the template engine's
     assert shown_name("a\udc80b") == "a\ufffdb"   # an undecodable byte of a file name, as displayable
+
+
+def test_the_provenance_rows_show_commands_with_bidi_controls_written_out():
+    from gankit.report.provenance import sessions
+    rows = sessions([{"step": 0, "kind": "session", "command": "gankit train ring --out run\u202eabc"}])
+    assert rows[0]["command"] == "gankit train ring --out run\\u202eabc"

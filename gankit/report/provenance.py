@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import warnings
 
+from gankit.io import shown_name
+
 
 SESSION_TEXT = ("started", "command", "gankit", "torch", "python", "git", "device", "schedule")
 
@@ -29,7 +31,7 @@ def sessions(records: list[dict], source: str = "metrics.jsonl") -> list[dict]:
             if v is not None and (isinstance(v, bool) or not isinstance(v, (str, int, float))):
                 bad(k, "text")
                 v = None
-            text[k] = "" if v is None else str(v)
+            text[k] = "" if v is None else shown_name(v)     # a folder name's U+202E would reverse the row
         resume = r.get("resume")
         if not isinstance(resume, bool):
             if resume is not None:
