@@ -117,7 +117,7 @@ def test_the_nav_links_no_section_the_page_lacks():
     from gankit.report.page import Section, render
     ctx = dict(title="t", live=False, refresh=15, step=3, total=3, progress=100.0, stopped="", diverged=False,
                unevaluated="", train_time="1 s", built="now", built_epoch=0, interval="1 s", stale_after=600,
-               evaluates=False, rebuild="", facts=[], headline=[], eval_step=None, groups=[], mixed="",
+               evaluates=False, rebuild="", facts=[], headline=[], eval_step=None, groups=[], mixed="", data_note=None,
                reference=None, sections=[Section("Text", ["words"])], curves=[], sessions=[], config="")
     links, ids = _nav_targets(render("report.html.j2", **ctx))
     assert "samples" not in links and all(a in ids for a in links), (links, ids)

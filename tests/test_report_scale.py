@@ -151,7 +151,7 @@ def test_a_damaged_newest_snapshot_is_no_step_reached_nor_counted(tiny_run_dir, 
 
 
 def _many(n: int) -> dict:
-    runs = [{"name": f"run{i:02d}", "path": f"/x/run{i:02d}", "step": 6000, "eval_step": 6000 if i else None}
+    runs = [{"name": f"run{i:02d}", "path": f"/x/run{i:02d}", "step": 6000, "state": "finished", "total_steps": 6000, "eval_step": 6000 if i else None}
             for i in range(n)]
     covered = [6 if i % 3 == 0 else i % 3 for i in range(n)]
     metrics = [{"key": "modes_covered", "better": "higher", "shown": [str(c) for c in covered],
@@ -169,11 +169,11 @@ def test_many_runs_make_one_row_each():
     lines = text.splitlines()
     assert max(len(s) for s in lines) <= 120, max(lines, key=len)
     head = lines[0].split()
-    assert head == ["run", "step", "eval", "step", "modes_covered", "reverse_kl", "birthday_support"]
+    assert head == ["run", "step", "state", "eval", "step", "modes_covered", "reverse_kl", "birthday_support"]
     rows = [s for s in lines if s.startswith("run") and s.split()[0] != "run"]
     assert [s.split()[0] for s in rows[:60]] == [f"run{i:02d}" for i in range(60)]      # the order given
-    assert rows[0].split()[1:] == ["6000", "none", "6", "*", "0.100", "*", "12"]
-    assert rows[3].split()[3:5] == ["6", "*"] and "*" not in rows[1]
+    assert rows[0].split()[1:] == ["6000", "of", "6000", "finished", "none", "6", "*", "0.100", "*", "12"]
+    assert rows[3].split()[6:8] == ["6", "*"] and "*" not in rows[1]
     assert "higher is better: modes_covered" in text and "lower is better: reverse_kl" in text
     assert "* the better value" in text
     seeds = lines[lines.index("config differences:") + 1:]
@@ -184,7 +184,8 @@ def test_many_runs_make_one_row_each():
 def test_few_runs_keep_one_column_each():
     lines = CMP.to_text(_many(3)).splitlines()
     assert lines[0].split() == ["run", "run00", "run01", "run02"]
-    assert lines[4].split()[:4] == ["modes_covered", "6", "*", "1"] and "(higher is better)" in lines[4]
+    assert lines[3].split() == ["state", "finished", "finished", "finished"]
+    assert lines[5].split()[:4] == ["modes_covered", "6", "*", "1"] and "(higher is better)" in lines[5]
 
 
 def test_runs_stay_one_column_each_where_one_row_each_would_be_wider():

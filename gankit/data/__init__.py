@@ -5,9 +5,10 @@ Importing this package registers nothing; ``gankit.builtins.load_builtins()`` do
 from __future__ import annotations
 
 
-def build_dataset(cfg, world_size: int = 1):
+def build_dataset(cfg, world_size: int = 1, check_batch: bool = True):
     """The run's dataset from ``cfg.data`` (wrapped for ``cfg.condition`` when conditional);
-    ``world_size``: the processes that split ``train.batch_size`` (for the advice on it)."""
+    ``world_size``: the processes that split ``train.batch_size`` (for the advice on it);
+    ``check_batch``: refuse a batch larger than the data (training's check, see refuse_batch)."""
     from gankit.config import ConfigError
     from gankit.data.conditional import make_conditional
     from gankit.registry import DATASETS, is_gankit
@@ -18,11 +19,18 @@ def build_dataset(cfg, world_size: int = 1):
         raise ConfigError(f"{named} holds no samples")
     if not is_gankit(module):
         probe_samples(ds, named)
+    if check_batch:
+        refuse_batch(ds, cfg, world_size)
+    return make_conditional(ds, cfg)
+
+
+def refuse_batch(ds, cfg, world_size: int = 1):
+    """A batch larger than the data: a check for training only (drawing a run needs no batch)."""
+    from gankit.config import ConfigError
     if ds.size is not None and cfg.train.batch_size > ds.size:
         raise ConfigError(_batch_advice(cfg.train.batch_size, ds.size, world_size,
                                         "sequences" if getattr(ds, "kind", "") == "text" else "samples",
                                         _held_out(ds, cfg)))
-    return make_conditional(ds, cfg)
 
 
 def _held_out(ds, cfg) -> tuple[int, int, object] | None:
@@ -58,11 +66,77 @@ def _batch_advice(batch: int, size: int, world_size: int, what: str, held=None) 
             f"{world_size} processes split each batch evenly){keep}")
 
 
-def build_run_dataset(cfg, run_dir, world_size: int = 1):
+class DataChanged(UserWarning):
+    """The points a run is drawn beside (gankit report) are not those it trained on."""
+
+
+def build_run_dataset(cfg, run_dir, world_size: int = 1, training: bool = True):
     """``build_dataset`` for a run trained before: if its data are not where config.toml says,
     the error also says how to give their new place.  Warnings said when the run was made
     (lines left out of a text file, numbered class folders) are not said again: the run's
-    max_len and classes cannot change now, nor its data.standardize (the points' scale)."""
+    max_len and classes cannot change now, nor its data.standardize (the points' scale).
+    ``training`` False: for a command that only draws the run (gankit report): no check that
+    only training needs (a batch larger than the data), and a points file changed since training
+    is said (a DataChanged warning), not refused as the run's checkpoints refuse it."""
+    import warnings
+
+    from gankit.data.points import refuse_other_points
+    ds = _run_dataset(cfg, run_dir, world_size)
+    where = data_named(cfg)
+    if not training:
+        if getattr(ds, "data_digest", None) is not None:
+            changed = data_changed(run_dir, ds, where)
+            if changed:
+                warnings.warn(f"{changed}; the report draws the points the file holds now beside the run's "
+                              "samples", DataChanged, stacklevel=2)
+        return ds
+    from gankit.config import ConfigError
+    try:
+        refuse_batch(ds, cfg, world_size)
+    except ConfigError:
+        # a file replaced by fewer points: say that (checkpoints refuse it anyway), not the batch
+        if getattr(ds, "data_digest", None) is not None:
+            refuse_other_points(trained_on(run_dir), ds, where)
+        raise
+    return ds
+
+
+# what a checkpoint records of the data its run trained on (gankit/train/run_state.py state_dict)
+TRAINED_ON = ("class_names", "data_cut", "data_split", "data_digest")
+
+
+def trained_on(run_dir) -> dict:
+    """The TRAINED_ON records of the newest readable checkpoint of ``run_dir`` (a path or a
+    RunFolder; memory-mapped: its tensors are not read), and "text": True for a run on text
+    (its checkpoint holds the vocabulary); {} for a run whose checkpoints hold none (older ones)."""
+    import torch
+
+    from gankit.runfolder import RunFolder
+    folder = run_dir if isinstance(run_dir, RunFolder) else RunFolder(run_dir)
+    for _, path in reversed(folder.checkpoints()):
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except Exception:       # damaged or being written: the one before
+            continue
+        if not isinstance(state, dict):
+            return {}
+        out = {k: state[k] for k in TRAINED_ON if state.get(k)}
+        objective = state.get("objective")
+        if "data_split" in out or isinstance(objective, dict) and isinstance(objective.get("vocab"), list):
+            out["text"] = True
+        return out
+    return {}
+
+
+def data_changed(run_dir, ds, where: str = "the data") -> str | None:
+    """How the points ``ds`` holds differ from those the run in ``run_dir`` trained on, in words
+    (gankit.data.points.points_changed); None when they agree or no checkpoint recorded them."""
+    from gankit.data.points import points_changed
+    return points_changed(trained_on(run_dir).get("data_digest"), ds, where)
+
+
+def _run_dataset(cfg, run_dir, world_size: int):
+    """build_run_dataset's dataset, before the checks that depend on what the command does."""
     import warnings
     from pathlib import Path
 
@@ -76,7 +150,7 @@ def build_run_dataset(cfg, run_dir, world_size: int = 1):
             warnings.simplefilter("ignore", LinesLeftOut)
             warnings.simplefilter("ignore", ClassNumbering)
             warnings.simplefilter("ignore", ScaleAdvice)
-            return build_dataset(cfg, world_size)
+            return build_dataset(cfg, world_size, check_batch=False)
     except ConfigError as e:
         moved = [(k, v) for k, v in cfg.data.params.items()
                  if k in DATA_LOCATION_KEYS and isinstance(v, str) and v and not Path(v).expanduser().exists()]

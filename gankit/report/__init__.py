@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from gankit.io import shown_name
+from gankit.report.inputs import run_config, warn_left_out
 from gankit.report.snapshots import Snapshots
 from gankit.runfolder import RunFolder, RunFolderError
 
@@ -199,52 +200,6 @@ def _matching_reference(sources: dict[str, dict], refs: list[dict], infos=None) 
     return {**{k: v for k, v in newest.items() if k in META_KEYS or k == "source"}, "skipped": skipped, **out}
 
 
-def run_config(folder: RunFolder, overrides: list[str] | None = None):
-    """The run's config: its config.toml, then ``overrides`` (the data's new place).  A value of
-    the wrong type in the file (a hand edit: std = "0.01") is named with the file, as a damaged
-    file is, and the config every checkpoint holds is written beside it (config.toml.recovered)."""
-    from gankit import config as C
-    try:
-        return C.load(folder.read_config(), overrides or [])
-    except C.ConfigError as e:
-        fault = e
-        if overrides:
-            try:                # the file alone loads: the overrides are wrong, as the message says
-                C.load(folder.read_config())
-            except C.ConfigError as alone:
-                fault = alone
-            else:
-                raise
-    if str(fault).startswith("imports:"):       # a module missing here: the checkpoints name it too
-        raise fault
-    from gankit.runfolder.config_file import recovery_advice
-    raise C.ConfigError(f"{shown_name(folder.config_path)}: {fault}; correct it "
-                        f"there{recovery_advice(folder)}") from None
-
-
-def _warn_left_out(folder: RunFolder, records: list[dict], last: dict | None, infos):
-    """A warning for what the page would leave out without a word: records without a "kind"
-    (nothing says whether one is an evaluation), and values of the final evaluation that are no
-    number (precision = "high", recall = [1, 2]: an edited file)."""
-    import json
-    import warnings
-
-    from gankit.report.metricinfo import META_KEYS, is_measured
-
-    def listed(items: list[str]) -> str:
-        return ", ".join(items[:4]) + (f" and {len(items) - 4} more" if len(items) > 4 else "")
-    where = shown_name(folder.records_path)
-    kindless = [str(r["step"]) for r in records if not isinstance(r.get("kind"), str)]
-    if kindless:
-        warnings.warn(f"{where}: {len(kindless)} record(s) without a \"kind\" (\"train\", \"eval\", ...), "
-                      f"at step(s) {listed(kindless)}, left out of the report", stacklevel=3)
-    odd = [f"{k} = {json.dumps(v, default=str)[:40]}" for k, v in (last or {}).items()
-           if k not in META_KEYS and k in infos and infos[k].fmt != "s" and v is not None and not is_measured(v)]
-    if odd:
-        warnings.warn(f"{where}: the evaluation of step {last['step']} holds {listed(odd)}: no number, left out "
-                      "of the report (an edited record?)", stacklevel=3)
-
-
 def report_context(run_dir: str | Path, dataset=None, live: bool = False, overrides: list[str] | None = None) -> dict:
     """Everything the report template shows, from the folder alone (``dataset``: the run's,
     when the caller holds it already, else built from config.toml and ``overrides``, e.g.
@@ -257,9 +212,12 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
 
     folder = RunFolder(run_dir)
     cfg = run_config(folder, overrides)
+    data_note = None
     if dataset is None:
-        from gankit.data import build_run_dataset
-        dataset = build_run_dataset(cfg, run_dir)
+        from gankit.data import build_run_dataset, data_changed, data_named
+        dataset = build_run_dataset(cfg, run_dir, training=False)      # says a changed points file
+        if getattr(dataset, "data_digest", None) is not None:
+            data_note = data_changed(run_dir, dataset, data_named(cfg))
         text = getattr(dataset, "kind", None) == "text"
         state = None
         if (text or getattr(dataset, "condition_kind", "none") != "none") and folder.checkpoints():
@@ -304,7 +262,7 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
 
     last = MI.final_eval(evals)
     sources = MI.final_sources(evals)
-    _warn_left_out(folder, records, last, infos)
+    warn_left_out(folder, records, last, infos)
     reference = _matching_reference(sources, refs)
     mixed = mixed_settings_note(sources)
     groups = MI.groups(last, reference, infos) if last else []
@@ -373,6 +331,7 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
                   ("batch", str(cfg.train.batch_size)), ("snapshots", str(len(counted))),
                   ("device", cfg.train.device)],
         "headline": headline, "eval_step": last["step"] if last else None, "groups": groups, "mixed": mixed,
+        "data_note": data_note and f"{data_note}: the real data drawn here are the file's points now",
         "reference": reference, "sections": sections, "curves": curves, "sessions": sessions,
         "config": C.dumps_toml(cfg),
     }

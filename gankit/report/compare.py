@@ -8,13 +8,15 @@ scripts.
 from __future__ import annotations
 
 import json
-import math
+import re
+import textwrap
 import time
 from pathlib import Path
 
-from gankit.io import displayable
+from gankit.io import shown_name
 from gankit.report import metricinfo as MI
-from gankit.report.compare_text import to_text  # noqa: F401  (compare's text form: CMP.to_text)
+# compare's text and JSON forms (CMP.to_text, CMP.to_json) and its words for a run's state
+from gankit.report.compare_text import STATE_WORDS, step_shown, to_json, to_text, unfinished_note  # noqa: F401
 from gankit.report.page import local_time
 from gankit.report.progress import run_progress
 from gankit.report.snapshots import Snapshots
@@ -42,25 +44,57 @@ def _flatten(d: dict, prefix: str = "") -> dict:
 
 def _names(folders: list[RunFolder]) -> list[str]:
     """The runs' names as shown (plots, pages, text): a folder name's undecodable bytes
-    replaced (displayable); the runs' "path" keeps them, for scripts to find the folder."""
-    names = [displayable(f.path.name) for f in folders]
+    replaced and its bidirectional controls written out (shown_name: U+202E would reverse the
+    rest of a sentence naming it); the runs' "path" keeps them, for scripts to find the folder."""
+    names = [shown_name(f.path.name) for f in folders]
     if len(set(names)) < len(names):      # same names shown: show enough of the path to tell them apart
-        names = [displayable(f.path) for f in folders]
+        names = [shown_name(f.path) for f in folders]
     return names
 
 
-def _load_imports(folders: list[RunFolder]):
+def _load_imports(folders: list[RunFolder]) -> set[int]:
     """The runs' own component modules (config.toml's imports), so their metrics' labels and
-    directions are known; one that cannot be imported any more is a warning, not a failure."""
+    directions are known; one that cannot be imported any more is a warning, not a failure.
+    The indices of the runs whose imports did not all load (their values cannot be checked)."""
     import warnings
+    from gankit import trusted_imports
     from gankit.builtins import import_modules
     from gankit.config import ConfigError
-    for f in folders:
-        imports = f.read_config().get("imports") or []
+    unloaded = set()
+    for i, f in enumerate(folders):
+        imports = [m for m in f.read_config().get("imports") or [] if isinstance(m, str)]
+        if any(m in trusted_imports.LEFT_OUT for m in imports):
+            unloaded.add(i)
         try:
-            import_modules([m for m in imports if isinstance(m, str)])
+            import_modules(imports)
         except ConfigError as e:
+            unloaded.add(i)
             warnings.warn(f"{f.path}: {e}; its own metrics are shown without label or direction", stacklevel=3)
+    return unloaded
+
+
+_UNKNOWN_PART = re.compile(r": unknown (dataset|generator|discriminator|loss|metric|objective)")
+
+
+def _checked(folder: RunFolder, raw: dict, unchecked: bool):
+    """The run's config as this gankit reads it (its steps and checkpoints for the run's state),
+    or None where it cannot be checked (its own components not loaded here: compared from its
+    records as they are).  A value of a wrong type (``std = "0.01"``, edited by hand) is refused
+    naming the file: compare would otherwise call it a difference between the runs."""
+    import warnings
+
+    from gankit import config as C
+    if unchecked:
+        return None
+    try:
+        with warnings.catch_warnings():       # the notes on --set values: none was given
+            warnings.simplefilter("ignore")
+            return C.load(raw, [])
+    except C.ConfigError as e:
+        if _UNKNOWN_PART.search(str(e)):
+            return None
+        raise C.ConfigError(f"{folder.config_path} holds an invalid value: {e}; "
+                            "correct it in that file (report, eval and --resume refuse it too)") from None
 
 
 def _distinct(run_dirs: list[str | Path]) -> list[RunFolder]:
@@ -85,13 +119,14 @@ def compare_data(run_dirs: list[str | Path]) -> dict:
     if len(run_dirs) < 1:
         raise ValueError("compare needs at least one run folder")
     folders = _distinct(run_dirs)
-    _load_imports(folders)
+    unloaded = _load_imports(folders)
     infos = MI.key_infos()
     names = _names(folders)
     runs, records, configs, finals, sources = [], [], [], [], []
-    for name, f in zip(names, folders):
+    for i, (name, f) in enumerate(zip(names, folders)):
         recs = f.records()
         raw = f.read_config()
+        cfg = _checked(f, raw, i in unloaded)
         # a run's numbers are those at its own sampling temperature; points measured at another
         # (gankit eval --set generator.temperature=T) are left out of its table and curves
         own = MI.own_temperature(raw.get("generator"))
@@ -99,6 +134,7 @@ def compare_data(run_dirs: list[str | Path]) -> dict:
         # as the report states it: the newest of records, whole snapshots and checkpoints
         done = run_progress(f, recs, Snapshots(f).newest_whole())
         runs.append({"name": name, "path": str(f.path), "step": done.step,
+                     **_state(f, cfg.train if cfg is not None else raw.get("train"), done, recs, evals),
                      "train_time_s": done.seconds, "train_time_at_least": done.at_least,
                      "eval_step": MI.final_step(evals) if evals else None,
                      "temperature": own,
@@ -118,12 +154,13 @@ def compare_data(run_dirs: list[str | Path]) -> dict:
         differ = [] if apart else _settings_apart(k, values, sources, configs, measuring)
         metrics.append({"key": k, "label": ki.label, "metric": ki.metric, "better": ki.better,
                         "values": values, "shown": [MI.fmt_value(v, ki.fmt) if v is not None else "" for v in values],
-                        "best": [] if apart or differ else MI.better_of(values, ki.better),
+                        "best": [] if apart or differ else MI.better_of(_rankable(values, runs), ki.better),
                         "settings_differ": [name for name, _ in differ], "_differ": differ})
     all_keys = sorted(set().union(*configs))
     diff = [{"key": k, "values": [c.get(k) for c in configs]} for k in all_keys if _differs(k, configs)]
     note = (f"no value is marked better: the runs differ in {', '.join(apart)}, so their numbers measure "
             "different things" if apart else _settings_note(metrics))
+    note = "; ".join(n for n in (note, unfinished_note(runs, finals)) if n)
     for m in metrics:
         del m["_differ"]
     return {"runs": runs, "metrics": metrics, "config_diff": diff, "note": note, "_records": records}
@@ -163,34 +200,67 @@ def _not_comparable(configs: list[dict]) -> list[str]:
     return [k for k in keys if _differs(k, configs)]
 
 
-def _trained_on(folder: RunFolder) -> dict:
-    """class_names, data_cut (images, held out) and data_split (a text file's held-out lines'
-    digest) as the newest readable checkpoint recorded them
-    (memory-mapped: its tensors are not read); {} for a run that recorded none (an older one)."""
-    import torch
-    for _, path in reversed(folder.checkpoints()):
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        except Exception:       # damaged or being written: the one before
-            continue
-        return {k: state[k] for k in ("class_names", "data_cut", "data_split")
-                if isinstance(state, dict) and state.get(k)}
-    return {}
-
-
 def _data_apart(folders: list[RunFolder], names: list[str]) -> list[str]:
-    """What differs in the data the runs trained on though their data.* keys agree (a class folder
-    or images added under one data.path, a text file's lines reordered): class k, chance level, the
+    """What differs in the data the runs trained on though their data.* keys agree, as their
+    checkpoints recorded it (gankit.data.trained_on; a class folder or images added under one
+    data.path, a text file's lines reordered, a points file replaced): class k, chance level, the
     held-out lines and the metrics mean other things."""
-    seen = [_trained_on(f) for f in folders]
+    from gankit.data import trained_on
+    seen = [trained_on(f) for f in folders]
+    texts = {bool(s.get("text")) for s in seen if "data_cut" in s}
+    items = "the data's distinct lines" if texts == {True} else "the data's images" if texts == {False} else "the data"
+
+    def cut(v, s):
+        return f"{v[0]} {'distinct lines' if s.get('text') else 'images'} ({v[1]} held out)"
     out = []
-    for key, what, show in (("class_names", "class folders", ", ".join),
-                            ("data_cut", "the data's images", lambda v: f"{v[0]} ({v[1]} held out)"),
-                            ("data_split", "the held-out lines (the file's order decides them)", str)):
-        have = [(n, s[key]) for n, s in zip(names, seen) if key in s]
-        if len({json.dumps(v, ensure_ascii=False) for _, v in have}) > 1:
-            out.append(f"{what} ({'; '.join(f'{n}: {show(v)}' for n, v in have)})")
+    for key, what, show in (("class_names", "class folders", lambda v, s: ", ".join(map(shown_name, v))),
+                            ("data_cut", items, cut),
+                            ("data_split", "the held-out lines (the file's order decides them)", lambda v, s: str(v)),
+                            ("data_digest", "the points in the file", lambda v, s: (
+                                f"{v.get('rows')} rows, digest {str(v.get('sha256'))[:8]}" if isinstance(v, dict)
+                                else shown_name(v)))):
+        have = [(n, s[key], s) for n, s in zip(names, seen) if key in s]
+        if len({json.dumps(v, ensure_ascii=False, sort_keys=True) for _, v, _ in have}) > 1:
+            out.append(f"{what} ({'; '.join(f'{n}: {show(v, s)}' for n, v, s in have)})")
     return out
+
+
+def _state(folder: RunFolder, train, done, records: list[dict], evals: list[dict]) -> dict:
+    """The run's state as its report's badge gives it (gankit.report.progress; the lock's holder
+    trains it unless it is trained and evaluated to the end, as gankit drs holds it): training,
+    stopped, diverged, unevaluated (its final evaluation not recorded), finished, or unknown (no
+    train.steps to read); the steps it trains to; stopped or diverged, the report's sentence on it.
+    ``train``: the checked config's [train], or config.toml's as written (its components unknown here)."""
+    from gankit.config.schema import TrainConfig
+    from gankit.io import lock_holder
+    from gankit.report.progress import divergence, stopped_note
+    read = train if isinstance(train, dict) else vars(train) if train is not None else {}
+    total, every, step = read.get("steps"), read.get("checkpoint_every", TrainConfig().checkpoint_every), done.step
+    if not all(isinstance(n, int) and not isinstance(n, bool) for n in (total, every)):
+        return {"state": "unknown", "total_steps": None}
+    final = step >= total and any(r.get("source") == "final" and r.get("step") == step for r in records
+                                  if r.get("kind") == "eval")
+    diverged = divergence(records)
+    if lock_holder(folder.lock_path) is not None and not final:
+        state = "training"
+    elif step < total or diverged is not None:
+        state = "diverged" if diverged is not None else "stopped"
+        return {"state": state, "total_steps": total,
+                "state_note": stopped_note(done, total, every, diverged)}
+    else:
+        state = "finished" if any(r.get("step") == step for r in evals) else "unevaluated"
+    return {"state": state, "total_steps": total}
+
+
+def _rankable(values: list, runs: list[dict]) -> list:
+    """``values`` as better_of may rank them: a value of an unfinished run (training, stopped,
+    diverged, or its last evaluation older than its last step) is never marked against a finished
+    run's; runs none of which finished are ranked only where evaluated at the same step."""
+    have = [i for i, v in enumerate(values) if v is not None]
+    final = [i for i in have if runs[i]["state"] not in STATE_WORDS]
+    if final:
+        return [v if i in final else None for i, v in enumerate(values)]
+    return values if len({runs[i]["eval_step"] for i in have}) <= 1 else [None] * len(values)
 
 
 def _eval_settings(record: dict, config: dict, key: str, measuring: MI.Measuring) -> dict:
@@ -252,22 +322,6 @@ def _settings_note(metrics: list[dict]) -> str:
     return note
 
 
-def _plain(v):
-    """Strict JSON: NaN as null, infinities as "inf" / "-inf" (as the records write them)."""
-    if isinstance(v, float) and not math.isfinite(v):
-        return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
-    if isinstance(v, dict):
-        return {k: _plain(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_plain(x) for x in v]
-    return v
-
-
-def to_json(data: dict) -> str:
-    return json.dumps(_plain({k: v for k, v in data.items() if not k.startswith("_")}), indent=1,
-                      allow_nan=False)
-
-
 def _panels(records: list[list[dict]], metrics: list[dict]) -> list[tuple[str, str, str]]:
     """A GAN's losses and D's outputs, then what other objectives log as their own (a VAE's ELBO,
     SeqGAN's MLE loss); a GAN's diagnostics (gradient norms, regularisers) stay in each report."""
@@ -278,7 +332,9 @@ def _panels(records: list[list[dict]], metrics: list[dict]) -> list[tuple[str, s
     diagnostics = {k for _, keys in CURVE_GROUPS for k in keys} | {k for k, _ in TRAIN_PANELS}
     panels += [(k, "train", k) for k in MI.numeric_keys(train) if k not in diagnostics and not k.startswith("lr_")]
     arrows = {"higher": " \u2191", "lower": " \u2193"}
-    return panels + [(m["label"] + arrows.get(m["better"], ""), "eval", m["key"]) for m in metrics]
+    panels += [(m["label"] + arrows.get(m["better"], ""), "eval", m["key"]) for m in metrics]
+    # a panel is about 50 characters of its title's type wide: a longer title ran into the next one
+    return [(textwrap.fill(title, 48, break_long_words=False), kind, key) for title, kind, key in panels]
 
 
 PAGE_MARK = b"<title>gankit compare:"     # in the head of every page write_compare writes
@@ -330,9 +386,13 @@ def write_compare(run_dirs: list[str | Path], out: str | Path = "compare.html") 
     fig = plots.figure_compare(list(zip(names, data["_records"])), _panels(data["_records"], data["metrics"]))
     figure = png(fig, "runs overlaid") if fig is not None else None
     styles = [plots.run_style(i) for i in range(len(names))]
-    page = render("compare.html.j2", runs=data["runs"], metrics=data["metrics"], diff=data["config_diff"],
+    # the page's step column: how far of how many, and the state where not finished; its folder
+    # as read (bidirectional controls written out), where --json gives the path as it is
+    runs = [{**r, "step": step_shown(r) + (f", {STATE_WORDS[r['state']]}" if r["state"] in STATE_WORDS else ""),
+             "path": shown_name(r["path"])} for r in data["runs"]]
+    page = render("compare.html.j2", runs=runs, metrics=data["metrics"], diff=data["config_diff"],
                   note=data["note"],
                   figure=figure, styles=styles, built=local_time(time.time()),
                   live=False, refresh=0,
-                  fmt=lambda v: "\u2014" if v is None else json.dumps(v, ensure_ascii=False))
+                  fmt=lambda v: "\u2014" if v is None else shown_name(json.dumps(v, ensure_ascii=False)))
     return write_text_atomic(Path(out), page)

@@ -1,8 +1,9 @@
-"""``gankit compare --text``: the comparison of ``gankit.report.compare.compare_data`` as a table
-for a terminal."""
+"""``gankit compare --text`` and ``--json``: the comparison of ``gankit.report.compare.compare_data``
+as a table for a terminal, or as strict JSON; and compare's words for a run's state."""
 from __future__ import annotations
 
 import json
+import math
 
 from gankit.report import metricinfo as MI
 
@@ -31,7 +32,8 @@ def _text_lines(data: dict, turned: bool) -> tuple[list[str], int]:
     keys = [printable(m["key"]) for m in data["metrics"]] + [printable(d["key"]) for d in data["config_diff"]]
     w = max([len("eval step")] + [len(k) for k in keys])
     cw = [max(len(n), 12) for n in names]
-    steps = [str(r["step"]) for r in data["runs"]]
+    steps = [step_shown(r) for r in data["runs"]]
+    states = [STATE_SHOWN.get(r.get("state"), "?") for r in data["runs"]]
     # the metrics are those of each run's last evaluation, which may be older than its step
     eval_steps = ["none" if r["eval_step"] is None else str(r["eval_step"]) for r in data["runs"]]
     metric_cells = [[printable(s) + (" *" if i in m["best"] else "") for i, s in enumerate(m["shown"])]
@@ -44,8 +46,8 @@ def _text_lines(data: dict, turned: bool) -> tuple[list[str], int]:
         return first.ljust(w) + "  " + "  ".join(c.rjust(n) for c, n in zip(cells, cw)) + tail
 
     if turned:
-        table = _by_run(names, ["step", "eval step"] + [printable(m["key"]) for m in data["metrics"]],
-                        [steps, eval_steps] + metric_cells)
+        table = _by_run(names, ["step", "state", "eval step"] + [printable(m["key"]) for m in data["metrics"]],
+                        [steps, states, eval_steps] + metric_cells)
         lines = list(table)
         for word in ("higher", "lower"):
             mine = [printable(m["key"]) for m in data["metrics"] if m["better"] == word]
@@ -55,6 +57,7 @@ def _text_lines(data: dict, turned: bool) -> tuple[list[str], int]:
         lines = [row("run", names)]
         lines.append("-" * len(lines[0]))
         lines.append(row("step", steps))
+        lines.append(row("state", states))
         lines.append(row("eval step", eval_steps))
         for m, cells in zip(data["metrics"], metric_cells):
             lines.append(row(printable(m["key"]), cells, f"  ({better[m['better']]})" if m["better"] in better
@@ -86,6 +89,33 @@ def _text_lines(data: dict, turned: bool) -> tuple[list[str], int]:
     return lines, max(map(len, table))
 
 
+# a run's state (gankit.report.compare._state) in a table cell, and in a sentence where its values
+# are not final (the states missing here: finished, unknown)
+STATE_SHOWN = {"training": "training", "stopped": "stopped", "diverged": "diverged",
+               "unevaluated": "no final eval", "finished": "finished", "unknown": "unknown"}
+STATE_WORDS = {"training": "still training", "stopped": "stopped", "diverged": "diverged",
+               "unevaluated": "trained, its final evaluation not recorded"}
+
+
+def unfinished_note(runs: list[dict], finals: list[dict]) -> str:
+    """Which runs' values come from an unfinished run, and that they are not marked against
+    finished ones ("" when every run with values finished)."""
+    said = [f"{r['name']} {STATE_WORDS[r['state']]} (step {r['step']} of {r['total_steps']}, "
+            f"{'last ' * (r['state'] == 'unevaluated')}evaluated at step {r['eval_step']})"
+            for r, e in zip(runs, finals) if e and r["state"] in STATE_WORDS]
+    if not said:
+        return ""
+    return (f"not final: {', '.join(said)}; "
+            + ("their values are not marked against those of finished runs" if len(said) < sum(map(bool, finals))
+               else "values are marked only where every run was evaluated at the same step"))
+
+
+def step_shown(run: dict) -> str:
+    """A run's step out of those it trains to: "866 of 2000" ("866" where unknown)."""
+    total = run.get("total_steps")
+    return str(run["step"]) if total is None else f"{run['step']} of {total}"
+
+
 def _by_run(names: list[str], headers: list[str], columns: list[list[str]]) -> list[str]:
     """A table with one row per run (in the order given) and one column per header."""
     first = max([len("run")] + [len(n) for n in names])
@@ -96,3 +126,19 @@ def _by_run(names: list[str], headers: list[str], columns: list[list[str]]) -> l
 
     head = row("run", headers)
     return [head, "-" * len(head)] + [row(n, [col[i] for col in columns]) for i, n in enumerate(names)]
+
+
+def _plain(v):
+    """Strict JSON: NaN as null, infinities as "inf" / "-inf" (as the records write them)."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    return v
+
+
+def to_json(data: dict) -> str:
+    return json.dumps(_plain({k: v for k, v in data.items() if not k.startswith("_")}), indent=1,
+                      allow_nan=False)

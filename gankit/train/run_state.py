@@ -19,6 +19,7 @@ from gankit import config as C
 from gankit import seeds
 from gankit.data import data_named
 from gankit.data.conditional import class_names_record, refuse_other_classes
+from gankit.data.points import refuse_other_points
 from gankit.data.scaling import PointScaler
 from gankit.data.text import refuse_other_split
 from gankit.runfolder import RunFolderError
@@ -134,6 +135,7 @@ class RunState:
             "world_size": self.world.size,
             **({"data_cut": list(self._data_cut())} if self._data_cut() else {}),
             **({"data_split": self.dataset.split_digest} if getattr(self.dataset, "split_digest", None) else {}),
+            **({"data_digest": self.dataset.data_digest} if getattr(self.dataset, "data_digest", None) else {}),
             **class_names_record(self.dataset),    # what each class number meant when trained
         }
 
@@ -149,9 +151,10 @@ class RunState:
         cuts the held-out split now takes other images, some of them trained on, so held-out
         measures (classify, recon_error, memorisation, Parzen, NLL_test) would score training data.
         Likewise class folders renamed or reordered since (a conditional run's class numbers would
-        mean other classes)."""
+        mean other classes), and a points file replaced by other points."""
         where = data_named(self.cfg)
         refuse_other_classes(state, self.dataset, where)
+        refuse_other_points(state, self.dataset, where)
         was, now = state.get("data_cut"), self._data_cut()
         if was is None or now is None or tuple(was) == now:
             return refuse_other_split(state, self.dataset, where)    # as many text lines: the same held out?
