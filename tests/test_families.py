@@ -406,3 +406,29 @@ def test_an_energy_models_sample_of_a_fixed_z_does_not_depend_on_the_others_draw
     torch.testing.assert_close(run.generate_from(z, batch=7), whole, atol=1e-5, rtol=0)   # other chunks
     assert not torch.equal(whole[0], whole[1])
     run.close()
+
+
+@pytest.mark.parametrize("standardize", ["global", "per_dim"])
+def test_a_fixed_vae_sigma_is_in_the_datas_units(tmp_path, tiny, standardize):
+    """objective.sigma = 0.1 on standardised points was 0.1 of the data's scale (logged 0.149 for
+    a file of std 1.49; per_dim another std on each coordinate): it is the decoder's std in the
+    data's units, on every coordinate, as the docs say."""
+    from gankit.runfolder import RunFolder
+    from gankit.train.run import Run
+    x = np.random.default_rng(0).normal(size=(400, 3)) * [5.0, 0.2, 0.7] + [0.0, 5.0, -2.0]
+    np.save(tmp_path / "p.npy", x.astype(np.float32))
+    over = tiny + ["data.name=points", f"data.path={tmp_path / 'p.npy'}", f"data.standardize={standardize}",
+                   "noise.dim=2", "train.steps=2", "train.log_every=1", "objective.sigma=0.1"]
+    run = Run.create(C.load("ring-vae", over), tmp_path / "r").train()
+    # the decoder's std the nets use, back in data units: 0.1 on each coordinate
+    seen = run.objective._log_sigma().exp() * run.scaler.scale
+    assert torch.allclose(seen, torch.full((3,), 0.1), rtol=1e-5)
+    # the log-likelihood is a Gaussian's of std 0.1 in data units, less the log scale (the change
+    # of variables to the standardised points the nets see)
+    xm, mean = run._to_model(torch.as_tensor(x[:5], dtype=torch.float32)), torch.zeros(5, 3)
+    got = gaussian_log_lik(xm, mean, run.objective._log_sigma()) - run.scaler.scale.log().sum()
+    mean_data = run.scaler.to_data(mean)
+    want = torch.distributions.Normal(mean_data, 0.1).log_prob(torch.as_tensor(x[:5], dtype=torch.float32)).sum(1)
+    assert torch.allclose(got, want, rtol=1e-4)
+    run.close()
+    assert RunFolder(tmp_path / "r").records("train")[0]["sigma"] == pytest.approx(0.1, rel=1e-5)

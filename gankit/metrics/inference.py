@@ -15,7 +15,7 @@ import torch
 from gankit.data.base import spread_rows
 from gankit.metrics.base import NotForThisRun, Output, register_metric
 
-RECON_IMAGES = 256      # held-out images inverted (the first ones of the split: fixed across runs)
+RECON_IMAGES = 256      # held-out images inverted (spread over the split by a fixed permutation: every class)
 RECON_STEPS = 300       # Adam steps on z per image
 
 

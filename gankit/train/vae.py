@@ -45,10 +45,12 @@ def kl_to_standard_normal(mu: Tensor, logvar: Tensor) -> Tensor:
 
 
 def gaussian_log_lik(x: Tensor, mean: Tensor, log_sigma: Tensor) -> Tensor:
-    """log N(x; mean, sigma^2 I) per sample (nats)."""
+    """log N(x; mean, diag(sigma^2)) per sample (nats); ``log_sigma`` one scalar, or one per
+    coordinate of a sample (a fixed sigma in data units, seen by standardised points)."""
     d = x[0].numel()
     r = ((x - mean) * torch.exp(-log_sigma)).flatten(1)
-    return -0.5 * (r ** 2).sum(1) - d * log_sigma - 0.5 * d * LOG_2PI
+    total = d * log_sigma if log_sigma.ndim == 0 else log_sigma.expand(x.shape[1:]).sum()
+    return -0.5 * (r ** 2).sum(1) - total - 0.5 * d * LOG_2PI
 
 
 def bernoulli_log_lik(x: Tensor, logits: Tensor) -> Tensor:
@@ -135,7 +137,15 @@ class AutoEncoderObjective(Objective):
     def _log_lik(self, x: Tensor, out: Tensor) -> Tensor:
         if self.decoder == "bernoulli":
             return bernoulli_log_lik(x, out)
-        return gaussian_log_lik(x, out, self.S())
+        return gaussian_log_lik(x, out, self._log_sigma())
+
+    def _log_sigma(self) -> Tensor:
+        """The decoder's log sigma as the nets see the data: a fixed ``objective.sigma`` is in the
+        data's units, so standardised points see log sigma - log scale (per coordinate); a learned
+        one is learned where the nets are."""
+        s = self.S()
+        scale = self.ctx.data_scale() if not isinstance(self.S.value, nn.Parameter) else None
+        return s if scale is None else s - scale.to(s).log()
 
     def posterior(self, x: Tensor) -> tuple[Tensor, Tensor]:
         mu, logvar = self.E(x).chunk(2, 1)
@@ -162,7 +172,7 @@ class AutoEncoderObjective(Objective):
                 logs = {"elbo": bound.mean().detach() - ls, "recon_ll": rec.mean().detach() - ls,
                         "kl": kl.mean().detach()}
                 if self.decoder == "gaussian":   # per_dim scales: their geometric mean
-                    logs["sigma"] = (self.S() + ls / x[0].numel()).exp().detach()
+                    logs["sigma"] = (self._log_sigma().mean() + ls / x[0].numel()).exp().detach()
             return loss, logs
 
         def ae_step(c):
@@ -192,7 +202,8 @@ class VAEParams:
     decoder: str = opt("gaussian", "p(x|z): gaussian N(G(z), sigma^2 I), or bernoulli on pixels in "
                                    "[0, 1] (G's output = logits: generator.output=none)",
                        choices=["gaussian", "bernoulli"])
-    sigma: float = opt(0.0, "the Gaussian decoder's fixed std (0: learned, one scalar)", ge=0.0)
+    sigma: float = opt(0.0, "the Gaussian decoder's fixed std, in the data's units (0: learned, one scalar)",
+                       ge=0.0)
     beta: float = opt(1.0, "weight of the KL term (1: the ELBO; beta-VAE otherwise)", ge=0.0)
 
 
