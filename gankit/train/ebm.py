@@ -136,7 +136,8 @@ class EnergyObjective(Objective):
             raise ConfigError("objective ebm: conditional runs are not supported; set condition.kind=none")
         no_d_steps(cfg, "ebm")
         warn_unread(self, cfg, "ebm", {"loss": "its energy net trains by contrastive divergence",
-                                       "optim_g": "it has no G: Langevin chains sample"})
+                                       "optim_g": "it has no G: Langevin chains sample",
+                                       "generator": "it has no G: Langevin chains sample"})
         self.ctx, self.p, self.m = ctx, p, cfg.train.batch_size
         self.shape = tuple(ds.shape)
         if cfg.noise.dim != math.prod(self.shape):

@@ -232,7 +232,7 @@ def _unread_keys(cfg, section: str) -> dict:
     now, base = to_dict(getattr(cfg, section)), to_dict(default)
     if section in component_sections(RunConfig):
         from gankit.registry import REGISTRIES
-        registry = {"loss": "losses"}[section]
+        registry = {"loss": "losses", "generator": "generators", "discriminator": "discriminators"}[section]
         params = REGISTRIES[registry].params_of(now["name"], {}, section)
         base = {"name": default.name, **(to_dict(params) if params is not None else {})}
     return {k: v for k, v in now.items() if base.get(k) != v}

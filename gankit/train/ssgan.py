@@ -91,7 +91,7 @@ class SemiSupervisedGAN(Objective):
         self.ctx, self.p, self.m = ctx, p, cfg.train.batch_size
         unread = {"loss": "D's loss is the K+1-class loss, G's is feature matching"}
         if not p.adversarial:
-            unread["optim_g"] = "G is not trained with objective.adversarial=false"
+            unread["optim_g"] = unread["generator"] = "G is not trained with objective.adversarial=false"
         warn_unread(self, cfg, "ssgan", unread)
         self.K = ds.n_classes
         if self.K < 2:
