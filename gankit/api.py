@@ -23,6 +23,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from gankit.api_eval import (NO_RECORD, _numbers, _refuse_stale, _tensorboard_view,  # noqa: F401 (tests import some)
+                             _warnings_seen, _why_skipped)
 from gankit.metrics.base import Output, register_metric  # noqa: F401  (re-exported)
 from gankit.eval_records import eval_settings, protocols  # noqa: F401 (eval_settings re-exported)
 from gankit.process_state import holding
@@ -91,6 +93,9 @@ def train(config: str | Path | dict | None = None, out: str | Path | None = None
             log(f"resuming {out} at step {run.step} of {run.cfg.train.steps}")
     else:
         config = "ring" if config is None else config
+        if out is not None and not isinstance(config, dict):
+            from gankit.runfolder import RunFolder
+            RunFolder(out).refuse_own_config(config)       # the run's config.toml would replace it
         raw = C.resolve_source(str(config)) if not isinstance(config, dict) else dict(config)
         # imports are recorded in config.toml, so eval/sample/resume find the components again; a
         # file given relative to here (--import, or the config's own imports) is recorded absolute,
@@ -153,12 +158,18 @@ def _final_report(run, quiet: bool):
     try:
         write_report(run.dir, dataset=run.dataset)
     except Exception as e:
-        # a page that cannot be written (a full disk) is no failed training: the run and its
-        # numbers are kept, and the page is built from them later
-        if not quiet and not isinstance(e, OSError):
+        # a page that cannot be written (a full disk: the run folder's RunFolderError) is no failed
+        # training: the run and its numbers are kept, and the page is built from them later
+        unwritable = isinstance(e, (OSError, RunFolderError))
+        if not (quiet or unwritable):
             raise
-        warnings.warn(f"report.html not written: {e if isinstance(e, OSError) else f'{type(e).__name__}: {e}'}; "
-                      f"the run and its numbers are kept: gankit report {run.dir} writes it", stacklevel=2)
+        said = " ".join(str(e).split()) if unwritable else f"{type(e).__name__}: {' '.join(str(e).split())}"
+        if quiet:     # the error training stops with comes next, and says what to do
+            warnings.warn(f"report.html not rebuilt ({said.split('; ')[0]})", stacklevel=2)
+            return
+        # the folder's advice ends ", then continue with gankit train --resume": nothing is left to train
+        warnings.warn(f"report.html not written: {said.split(', then ')[0]}; the run and its numbers are kept: "
+                      f"gankit report {run.dir} writes it", stacklevel=2)
 
 
 @holding
@@ -256,77 +267,16 @@ def _evaluate(run, metrics, record, reference, source, log, strict=False) -> dic
             tensorboard_record(run, _tensorboard_view(run, rec, temperature))
             if reference:
                 record_reference(run, names, log, keys=result)
+        except (OSError, RunFolderError) as e:      # a disk that filled after the eval record
+            raise RunFolderError(f"{' '.join(str(e).split())}; the evaluation of step {run.step} was recorded "
+                                 f"({_numbers(result)}), only the reference row was not (run again, the command "
+                                 "records the evaluation once more)") from None
         except KeyboardInterrupt as e:   # Ctrl-C or SIGTERM: the record is in, its numbers unseen
             e.evaluation_recorded = (run.step, _numbers(result))    # gankit.cli_errors.interrupted_line
             e.add_note(f"the evaluation of step {run.step} was recorded ({_numbers(result)}); the reference "
                        "row was not measured")
             raise
     return result
-
-
-@contextlib.contextmanager
-def _warnings_seen(seen: list[str]):
-    """Warnings shown meanwhile, shown as ever and kept in ``seen`` as text."""
-    show = warnings.showwarning
-
-    def keep(message, *args, **kwargs):
-        seen.append(str(message))
-        return show(message, *args, **kwargs)
-    warnings.showwarning = keep
-    try:
-        yield
-    finally:
-        warnings.showwarning = show
-
-
-def _why_skipped(shown: list[str], n: int) -> str:
-    """The metrics skipped (their "metric 'x' skipped: ..." warnings) and the eval.n_samples they ask for."""
-    import re
-    skips = [re.match(r"metric '([^']+)' skipped:.*?(?:--set eval\.n_samples=(\d+)\))?$", w, re.S) for w in shown]
-    skips = [m.groups() for m in skips if m]
-    if not skips:
-        return "the warnings above say why, if any"
-    said = f"{', '.join(m for m, _ in skips)} skipped with eval.n_samples = {n} (the warnings above say why)"
-    if all(need for _, need in skips):     # each asked for more samples: the most lets all of them run
-        said += f"; --set eval.n_samples={max(int(k) for _, k in skips)} lets {'it' if len(skips) == 1 else 'them all'} run"
-    return said
-
-
-NO_RECORD = "gankit eval --no-record (api.evaluate(..., record=False))"
-
-
-def _refuse_stale(run):
-    """A Run object opened before its folder was trained further (a notebook keeps ``run`` from
-    an earlier cell, another cell resumes the folder): its evaluation would be recorded after
-    the newer step's, as if it were the run's newest."""
-    from gankit.io import intact
-    from gankit.runfolder import WRITTEN_HERE
-    from gankit.train.run_state import RunError
-    seen = getattr(run, "checkpoints_seen", set())     # there when it was opened: skipped as unreadable
-    here = str(run.folder.path.resolve())       # a training in another process is no stale Run here
-    newer = [s for s, p in run.folder.checkpoints() if s > run.step and s not in seen
-             and (here, s) in WRITTEN_HERE and intact(p)]
-    if newer:
-        raise RunError(f"{run.dir} holds a checkpoint of step {max(newer)}, past this Run's step {run.step} "
-                       "(another Run object trained it since this one was opened); open the run again "
-                       f"(api.open_run) to evaluate step {max(newer)}, or measure these weights without "
-                       "recording (api.evaluate(..., record=False))")
-
-
-def _numbers(result: dict) -> str:
-    """An evaluation's numbers in one line (lists such as mode counts left out)."""
-    return ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in result.items()
-                     if not isinstance(v, (list, tuple, dict))) or "none"
-
-
-def _tensorboard_view(run, rec: dict, temperature: float | None) -> dict:
-    """The record as TensorBoard's eval/* curves take it: at another temperature than the run's
-    own (config.toml's) its keys get a suffix, so the point is no step of the run's curve."""
-    from gankit.report.metricinfo import META_KEYS, own_temperature
-    if not run.cfg.train.tensorboard or temperature is None \
-            or temperature == own_temperature(run.folder.read_config().get("generator")):
-        return rec
-    return {k if k in META_KEYS else f"{k}_at_T{temperature:g}": v for k, v in rec.items()}
 
 
 def record_reference(run, names: list[str] | None, log=None, keys=None) -> dict | None:

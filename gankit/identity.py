@@ -217,6 +217,38 @@ def checkpoint_mismatch(state: dict, path, config: dict, without_overrides: dict
                     f"--resume; drop them, or start a new run with them (--out NEW)")
     diff = model_differences(own, config) if isinstance(own, dict) else []
     shown = ", ".join(diff[:6]) + (", ..." if len(diff) > 6 else "")
+    if isinstance(own, dict) and stored in model_identities(own) \
+            and (edited := _edited_config(path, own, stored, state.get("step"), shown)) is not None:
+        return edited
     return (f"{path} belongs to another run (model identity {stored}, this run's is {model_identity(config)}"
             + (f"; they differ in {shown}" if shown else "")
             + "); move it out of this folder, or open the run it came from")
+
+
+def _edited_config(path, own: dict, stored: str, step, shown: str) -> str | None:
+    """Why the run's own checkpoint (``path``, whose config ``own`` has the identity ``stored``)
+    differs from config.toml: config.toml was edited, as the run's records say (the config its
+    last session up to ``step`` trained has the checkpoint's identity).  The checkpoint's config
+    is written to config.toml.recovered, for the user to put back.  None where the records do
+    not agree, or hold no config: a checkpoint of another run, as far as gankit can tell."""
+    import warnings
+    from pathlib import Path
+
+    from gankit.runfolder import RECOVERED_CONFIG, RunFolder
+    from gankit.streams import pasteable
+    folder = RunFolder(Path(path).parent.parent)
+    with warnings.catch_warnings():        # a damaged record is warned of by the command's own read
+        warnings.simplefilter("ignore")
+        sessions = [r for r in folder.records("session") if isinstance(r.get("config"), dict)
+                    and not (isinstance(step, int) and r["step"] > step)]
+    if not sessions or stored not in model_identities(sessions[-1]["config"]):
+        return None
+    config, target = folder.config_path, folder.path / RECOVERED_CONFIG
+    try:      # as for a damaged config.toml: never written over, it may hold edits worth keeping
+        from gankit.runfolder.config_file import write_recovered
+        write_recovered(folder, own)
+        fix = f"{Path(path).name}'s config is now in {target}: put it back (mv {pasteable(target)} {pasteable(config)})"
+    except Exception:       # a read-only folder, or a config TOML cannot hold
+        fix = "restore it from a backup"
+    return (f"{config} differs from the run's checkpoints in {shown or 'what defines the run'} (edited by hand?); "
+            f"{fix}, or train a new run with it (gankit train {pasteable(config)} --out NEW)")

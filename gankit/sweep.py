@@ -38,6 +38,7 @@ from gankit.config import ConfigError
 from gankit.identity import run_identity
 from gankit.metrics.reference import metrics_code
 from gankit.sweep_failures import death, died_starting, refuse_unseen_parts, tmp_full
+from gankit.sweep_orphans import make_folder, worker_start
 from gankit.sweep_table import (ANY_METRICS, NOT_METRICS as _NOT_METRICS, _append, _is_num, fmt,  # noqa: F401
                                 markdown_table, mean_se, only_asked, pm, read_results, results_refused, reuse,
                                 summarise)
@@ -177,10 +178,6 @@ def _describe(job: Job, r: dict) -> str:
     return " ".join([job.label, *map(str, job.tags.values()), f"seed {job.seed}:", nums]).rstrip()
 
 
-def _worker_start():
-    signal.signal(signal.SIGINT, signal.SIG_IGN)   # the main process stops the sweep and its workers
-
-
 def _work(job: Job, metrics, tmp_root: str, i: int):
     """run_job in a worker: ("ok", record) or ("error", type name, message) -- an exception object
     that cannot be unpickled in the main process would break the whole pool.  The marker files
@@ -246,7 +243,7 @@ def _run_locked(jobs, path, workers, metrics, resume, log, identify, record, fai
     if not todo:
         return results
     try:
-        tmp_root = tempfile.mkdtemp(prefix="gankit-sweep-")   # run folders and markers; removed at the end
+        tmp_root = make_folder()     # run folders and markers; removed at the end (or by the next sweep)
     except OSError as e:
         from gankit.io import WriteError, write_failure
         raise WriteError(e.errno, f"{write_failure(e, 'the folder')}: the sweep trains its runs there; free some "
@@ -280,8 +277,9 @@ def _run_locked(jobs, path, workers, metrics, resume, log, identify, record, fai
         # forked child would inherit the parent's thread pools)
         with _env(OMP_NUM_THREADS="1"):
             while pending:     # a worker that died breaks the pool: a new one runs the rest
-                pool = ProcessPoolExecutor(min(workers, len(pending)), initializer=_worker_start,
-                                           mp_context=multiprocessing.get_context("spawn"))
+                # the workers end with this process, also when it is killed outright (SIGKILL)
+                pool = ProcessPoolExecutor(min(workers, len(pending)), initializer=worker_start,
+                                           initargs=(os.getpid(),), mp_context=multiprocessing.get_context("spawn"))
                 futs, procs, broken = {}, {}, False
                 try:
                     for i, j in pending.items():

@@ -473,6 +473,7 @@ def test_a_config_with_non_ascii_text_reads_under_an_ascii_locale(tmp_path):
     run.mkdir()
     (run / "config.toml").write_text(C.dumps_toml(C.load("ring", ["data.name=points", "data.path=/d\u00e4t\u00e4/p.npy"])),
                                      encoding="utf-8")
+    (run / "metrics.jsonl").write_text("")      # a run: training wrote there (a lone config.toml is the user's)
     probe = ("import sys; from gankit.runfolder import RunFolder; f = RunFolder(sys.argv[1]); "
              "assert f.is_gankit_run(); print(ascii(f.read_config()['data']['path']))")
     env = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0", "PYTHONPATH": str(ROOT)}

@@ -130,16 +130,38 @@ class RunFolder(CheckpointReading, SnapshotFiles):
 
     def is_gankit_run(self) -> bool:
         """Whether gankit made this folder: it has the lock file, or (a run from before the
-        lock file) it holds only what a run holds and its config.toml is a resolved config."""
+        lock file) it holds only what a run holds, something only training writes, and a resolved
+        config.toml.  A config.toml alone is no run: it may be the user's own, copied from a run
+        and edited, which a new run there would write over."""
         if self.lock_path.is_file():
             return True
-        if not self.path.is_dir() or not {p.name for p in self.path.iterdir()} <= RUN_ENTRIES:
+        if not self.path.is_dir() or not {p.name for p in self.path.iterdir()} <= RUN_ENTRIES \
+                or not self._trained_here():
             return False
         try:
             raw = tomllib.loads(self.config_path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
             return False
         return all(isinstance(raw.get(k), dict) for k in ("train", "optim_d", "generator", "data"))
+
+    def _trained_here(self) -> bool:
+        """Records, or a step file in checkpoints/ or samples/ (set aside as damaged too)."""
+        if self.records_path.is_file():
+            return True
+        return any(folder.is_dir() and any(STEP_FILE.match(p.name.removesuffix(".damaged")) for p in folder.iterdir())
+                   for folder in (self.checkpoint_dir, self.samples_dir))
+
+    def refuse_own_config(self, source: str | Path):
+        """A new run into the folder whose config.toml is the config given (``source``) would write
+        over that file (the run's resolved config goes there): refused."""
+        try:
+            same = os.path.samefile(Path(source).expanduser(), self.config_path)
+        except (OSError, ValueError):
+            return
+        if same:
+            raise RunFolderError(f"{source} is the config.toml of --out {self.path}, which the run would write "
+                                 "over (with the resolved config); the file can stay where it is: train into "
+                                 f"another folder (gankit train {pasteable(source)} --out NEW)")
 
     # ------------------------------------------------------------------ one writer
     def lock(self):
@@ -216,7 +238,14 @@ class RunFolder(CheckpointReading, SnapshotFiles):
         """Lock a run to continue writing it; remove stale temp files and set aside damaged
         checkpoints (so they are neither loaded, nor counted when pruning, nor lost): every
         truncated one, and the newest ones whose data fail their checksums, down to the one
-        training continues from (reading older ones too would cost a read of each)."""
+        training continues from (reading older ones too would cost a read of each).  A folder
+        holding a config.toml and nothing gankit wrote is the user's: refused before it is locked
+        (taking the lock makes the lock file that marks a gankit run)."""
+        if not self.lock_path.is_file() and not self._trained_here():
+            raise RunFolderError(f"{self.path} holds a config.toml but no run (no records, checkpoints or "
+                                 f"{LOCK_NAME}): gankit trains no run into your folder; train a new run with "
+                                 f"it into another folder: gankit train {pasteable(self.config_path)} --out NEW "
+                                 "(the file can stay where it is)")
         self.lock()
         self._remove_stale_temps()
         for _, path in self.checkpoints():

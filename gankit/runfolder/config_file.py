@@ -56,13 +56,19 @@ def recovery_advice(folder) -> str:
         return fix
     target = folder.path / RECOVERED_CONFIG
     try:
-        import tomli_w
-
-        from gankit.config.files import without_none
-        write_text_atomic(target, tomli_w.dumps(without_none(found[2]["config"])))
+        write_recovered(folder, found[2]["config"])
         from gankit.streams import pasteable
     except Exception as e:       # a read-only folder, or a config TOML cannot hold
         return (f"; each checkpoint holds the run's full config, but writing it to {target} failed "
                 f"({' '.join(str(e).split())[:120]}){fix}")
     return (f"; each checkpoint holds the run's full config: {found[1].name}'s is now in {target}; review "
             f"it, then put it in place: mv {pasteable(target)} {pasteable(folder.config_path)}")
+
+
+def write_recovered(folder, config: dict):
+    """``config`` (a checkpoint's) as config.toml.recovered beside config.toml, which is never
+    written over: it may hold hand edits worth keeping.  Its path."""
+    import tomli_w
+
+    from gankit.config.files import without_none
+    return write_text_atomic(folder.path / RECOVERED_CONFIG, tomli_w.dumps(without_none(config)))
