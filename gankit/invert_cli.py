@@ -84,6 +84,67 @@ def _to_run_shape(x: torch.Tensor, shape: tuple[int, ...], spec: str) -> torch.T
     return x.contiguous()
 
 
+def _read_file(p: Path, dataset, notes: dict, wide: bool = False) -> np.ndarray:
+    """One image file as the run's uint8 (C, H, W): as it is where it already has the run's size
+    (a held-out image saved at it comes back unchanged); else prepared as the run's own files
+    were, fitted by its resize policy to the side they had, then resized (28 -> 32: a zero pad)."""
+    from gankit.data.image_decode import fit_image, read_image
+    from gankit.data.images import resize_images
+    c, h, w = dataset.shape
+    im = read_image(p, c, notes, wide)
+    if im.size != (w, h):
+        im = fit_image(im, getattr(dataset, "file_side", w), getattr(dataset, "file_resize", "stretch"), p)
+    a = np.array(im, dtype=np.uint8)                 # a writable copy: torch warns of a read-only one
+    a = a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
+    return resize_images(torch.as_tensor(a)[None], w)[0].numpy()
+
+
+def _read_folder(root: Path, spec: str, dataset, files: list | None) -> torch.Tensor:
+    """Every image file under ``root`` (sub-folders too: invert has no classes; hidden ones
+    left out), each read by _read_file; an unreadable one is skipped with a warning.  The
+    training-data reader's messages (data.path, class folders, data.channels) are not for here."""
+    import warnings as w
+    from gankit.data.image_decode import ImageDataError, one_scale
+    from gankit.data.image_files import IMAGE_SUFFIXES
+    give = "give a folder holding image files, a .npy file, an image file or heldout[:N]"
+    paths = sorted(q for q in root.rglob("*") if not any(part.startswith(".") for part in q.relative_to(root).parts))
+    broken = [q for q in paths if q.is_symlink() and not q.exists()]
+    found = [q for q in paths if q.is_file() and q.suffix.lower() in IMAGE_SUFFIXES]
+    other = [q for q in paths if q.is_file() and q.suffix.lower() not in IMAGE_SUFFIXES]
+    for what, some in (("non-image file(s)", other), ("link(s) to missing files", broken)):
+        if some:
+            w.warn(f"--images {spec}: skipped {len(some)} {what}, e.g. "
+                   f"{[str(q.relative_to(root)) for q in some[:3]]}", stacklevel=3)
+    if not found:
+        raise ConfigError(f"--images {spec}: holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}); {give}")
+    images, read, notes = [], [], {}
+    for q in found:
+        try:
+            images.append(_read_file(q, dataset, notes))
+        except ImageDataError as e:
+            w.warn(f"{e}; skipped", stacklevel=3)
+            continue
+        read.append(q)
+    if not images:
+        raise ConfigError(f"--images {spec}: none of the {len(found)} image files could be read; {give}")
+    one_scale(root, images, read, notes.get("depth", {}),
+              lambda q: _read_file(q, dataset, {}, wide=True).transpose(1, 2, 0))
+    _say_notes(spec, notes, len(images))
+    if files is not None:
+        files.extend(str(q.relative_to(root)) for q in read)
+    return torch.as_tensor(np.stack(images))
+
+
+def _say_notes(spec: str, notes: dict, n: int):
+    """What reading the files changed, in an invert user's terms (the run's channels are fixed)."""
+    if notes.get("colour"):
+        warnings.warn(f"--images {spec}: {notes['colour']} of {n} image(s) are in colour; they are "
+                      "converted to grey, as the run's images are", stacklevel=4)
+    if notes.get("transparent"):
+        warnings.warn(f"--images {spec}: {notes['transparent']} of {n} image(s) have transparent pixels; "
+                      "they are composited over black", stacklevel=4)
+
+
 def load_images(spec: str, dataset, files: list | None = None) -> torch.Tensor:
     """Images in the data's [-1, 1]: FILE.npy ((n, C, H, W), (n, H, W, C), one image, or
     (n, H, W) for grey data; uint8 or floats in [-1, 1]), an image file, a folder of images
@@ -96,30 +157,20 @@ def load_images(spec: str, dataset, files: list | None = None) -> torch.Tensor:
                           f"{shape}: train on image data (mnist5k, fashion-mnist, a folder) to use them")
     if spec.startswith("heldout"):
         return _heldout(spec, dataset)
-    from gankit.data.image_files import IMAGE_SUFFIXES, load_image_file, load_image_folder
-    from gankit.data.images import resize_images
+    from gankit.data.image_files import IMAGE_SUFFIXES
     p = Path(spec).expanduser()
     dtype = None                                     # the dtype a .npy was written with
-    # image files as the run's own were prepared: fitted by its resize policy, then resized
-    # (e.g. 28 -> 32 by a zero pad, data.resolution)
-    side, policy = getattr(dataset, "file_side", shape[-1]), getattr(dataset, "file_resize", "stretch")
     if p.is_dir():
-        try:
-            read: list = []
-            x = resize_images(torch.as_tensor(load_image_folder(p, side, shape[0], policy, read)[0]), shape[-1])
-            if files is not None:
-                files.extend(str(f.relative_to(p)) for f in read)
-        except ConfigError as e:      # its messages speak of training data (data.path, class folders)
-            why = str(e).split(": ", 1)[-1].split("; put the images there")[0]
-            raise ConfigError(f"--images {spec}: {why}; give a folder holding image files, a .npy file, "
-                              f"an image file or heldout[:N]") from None
+        x = _read_folder(p, spec, dataset, files)
     elif p.suffix.lower() == ".npy":
         x, dtype = _load_npy(p, "--images")
         if dtype == "bool":                          # binary pixels: black and white, not mid-grey
             x = x * 2 - 1
         x = _to_run_shape(x, shape, spec)
-    elif p.suffix.lower() in IMAGE_SUFFIXES:
-        x = resize_images(torch.as_tensor(load_image_file(p, side, shape[0], policy))[None], shape[-1])
+    elif p.suffix.lower() in IMAGE_SUFFIXES and p.is_file():
+        notes: dict = {}
+        x = torch.as_tensor(_read_file(p, dataset, notes))[None]      # unreadable: its error, not a skip
+        _say_notes(spec, notes, 1)
         if files is not None:
             files.append(p.name)
     elif not p.exists():
@@ -134,6 +185,10 @@ def load_images(spec: str, dataset, files: list | None = None) -> torch.Tensor:
         if len(x) and (x.min() < 0 or x.max() > 255):
             raise ConfigError(f"--images {spec}: {dtype or str(x.dtype).replace('torch.', '')} values in "
                               f"[{int(x.min())}, {int(x.max())}]; integer pixels must lie in [0, 255]")
+        if dtype is not None and x.max() <= 1:        # 0/1 of 255 is black: binary images saved as ints
+            warnings.warn(f"--images {spec}: {dtype} values all in [0, 1] are read as pixels in [0, 255] "
+                          "(nearly black); if they are binary images, give x * 255 or x.astype(bool)",
+                          stacklevel=2)
         return x.float() / 127.5 - 1
     x = x.float()
     if not torch.isfinite(x).all():
@@ -231,21 +286,41 @@ def _write_set(stage, x, inv, extra, shown, stem, files, write_atomic, write_tex
     return summary
 
 
+# what invert and complete write into their folder: an existing --out holding anything else is
+# someone's folder (the images read, say), whose same-named files they would replace
+WRITTEN = {f"{stem}.{ext}" for stem in ("reconstructions", "completions") for ext in ("npy", "png")} | {
+    "z.npy", "errors.csv", "summary.json"}
+
+
 def _out_folder(a, default: str, stem: str) -> Path:
-    """The folder to write to, checked before any work: a file there cannot become one."""
+    """The folder to write to, checked before any work: a file there cannot become one, and the
+    images' own folder (or one holding other files) is not written into."""
     command = getattr(a, "command", "invert")
+    out = Path(a.out).expanduser() if a.out else Path(a.run_dir) / default
+    spec = getattr(a, "images", None) or "heldout"
+    images = Path(spec).expanduser()
+    if not spec.startswith("heldout") and images.is_dir() and (
+            out.resolve() == images.resolve() or images.resolve() in out.resolve().parents):
+        given = f"{command} --out {a.out}" if a.out else f"{command}: {out}, the default output folder,"
+        raise ConfigError(f"{given} is {'inside ' * (out.resolve() != images.resolve())}the --images folder, "
+                          "whose files it could replace and would read as images next time; give --out a "
+                          "folder outside it")
     if not a.out:
-        out = Path(a.run_dir) / default
         if out.exists() and not out.is_dir():
             raise ConfigError(f"{command}: {out}, the default output folder, is a file; give --out FOLDER "
                               "(a new or existing folder)")
         return out
-    out = Path(a.out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"{command} --out {a.out} is a file; --out must be a folder (new or existing) for "
                           f"{stem}.npy, z.npy, errors.csv and summary.json")
     if any(p.exists() and not p.is_dir() for p in out.parents):
         raise ConfigError(f"{command} --out {a.out}: a part of this path is a file; --out must be a folder")
+    theirs = sorted(p.name for p in out.iterdir() if p.name not in WRITTEN
+                    and not p.name.startswith(".")) if out.is_dir() else []
+    if theirs:
+        raise ConfigError(f"{command} --out {a.out} holds {len(theirs)} file(s) invert and complete do not "
+                          f"write ({', '.join(theirs[:3])}{', ...' * (len(theirs) > 3)}): it is not their "
+                          "output folder; give a new or empty folder, or one they wrote before")
     return out
 
 
@@ -301,7 +376,8 @@ def add_parser(sub):
                              "the rest")):
         p = sub.add_parser(name, help=help_)
         p.add_argument("run_dir")
-        p.add_argument("--images", required=True, help="FILE.npy, a folder of images, or heldout[:N]")
+        p.add_argument("--images", required=True, help="FILE.npy, an image file (PNG, JPEG, ...), a folder of "
+                       "image files (sub-folders too), or heldout[:N]")
         if name == "complete":
             p.add_argument("--mask", required=True, help=f"the part to fill: {', '.join(MASKS)}, or "
                            "FILE.npy (1 = missing)")

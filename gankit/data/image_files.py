@@ -283,17 +283,3 @@ def load_image_folder(path: str | Path, size: int = 0, channels: int = 1, resize
         y = np.array(labels, dtype=np.int64)
         return x, y, names
     return x, None, None
-
-
-def load_image_file(path: str | Path, size: int, channels: int = 1, resize: str = "stretch") -> np.ndarray:
-    """One image file as uint8 (C, size, size); unlike a folder, an unreadable file is an
-    ImageDataError, not a warning."""
-    try:
-        import PIL  # noqa: F401
-    except ImportError:
-        raise ImageDataError("reading image files needs pillow: pip install pillow") from None
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise ImageDataError(f"image file {str(p)!r} does not exist")
-    a = np.array(fit_image(read_image(p, channels), size, resize, p), dtype=np.uint8)   # a writable copy
-    return np.ascontiguousarray(a[None] if a.ndim == 2 else a.transpose(2, 0, 1))
