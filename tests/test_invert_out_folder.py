@@ -7,18 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gankit import config as C
 from gankit.cli import main
-from gankit.train.run import Run
-
-
-@pytest.fixture(scope="module")
-def digit_run(tmp_path_factory):
-    from conftest import TINY_IMG
-    path = tmp_path_factory.mktemp("dig") / "r"
-    Run.create(C.load("mnist-dcgan", TINY_IMG + ["data.name=digits8x8", 'eval.metrics=["class_hist"]']),
-               path).train().close()
-    return path
+from test_using_runs import digit_run  # noqa: F401 (a fixture: a tiny digits8x8 run)
 
 
 def _images(folder: Path, n: int = 2) -> Path:
