@@ -12,14 +12,14 @@ from gankit.config import ConfigError
 def _cmd_drs(a):
     """Rejection sampling for a finished run: fit the sampler on its G, keep it in the run."""
     from gankit import config as C
-    from gankit.runfolder import RunFolder
+    from gankit.runfolder import RunFolder, RunFolderError
+    from gankit.runfolder.lock import FolderInUse
     from gankit.train.objective import UnfittedState
     from gankit.train.rejection import FitFailed, fit_objective, retry_advice
     from gankit.train.run import Run
     folder = RunFolder(a.run_dir)
     cfg = C.load(folder.read_config())
     if (missing := folder.missing_checkpoints()) is not None:     # not a run stopped before its first one
-        from gankit.runfolder import RunFolderError
         raise RunFolderError(f"drs: {missing[0]}; there is no trained G to fit a sampler to: {missing[1]}")
     if not folder.checkpoints() and not folder.damaged():   # opened for writing, it would start from step 0
         raise ConfigError(f"drs: {a.run_dir} has no checkpoint yet (stopped before its first one), so there "
@@ -39,13 +39,17 @@ def _cmd_drs(a):
     over = ["objective.drs=true"] + ([f"objective.drs_steps={a.steps}"] if a.steps is not None else []) \
         + ([f"objective.drs_quantile={a.quantile}"] if a.quantile is not None else []) \
         + ([f"objective.drs_lr={a.lr!r}"] if a.lr is not None else [])
-    with warnings.catch_warnings():      # the checkpoint has no sampler yet: this command fits it
-        warnings.simplefilter("ignore", UnfittedState)
-        run = Run.open(a.run_dir, over, write=True)
+    try:
+        with warnings.catch_warnings():      # the checkpoint has no sampler yet: this command fits it
+            warnings.simplefilter("ignore", UnfittedState)
+            run = Run.open(a.run_dir, over, write=True)
+    except FolderInUse as e:    # its advice is training's: --resume would train on, not fit
+        raise RunFolderError(e.busy(f"run gankit drs {a.run_dir} again")) from None
     run.folder.again = f"run gankit drs {a.run_dir} again"     # a failed write: drs, not training, is redone
     try:
         if getattr(run.objective, "rejection", None) is None:
             raise ConfigError(f"drs: the {run.cfg.objective.name!r} objective has no rejection sampler")
+        _refuse_skipped_newer(run, a.run_dir)
         fitted = []
         try:
             sampler = fit_objective(run.objective, run.step, fitted.append)
@@ -57,10 +61,16 @@ def _cmd_drs(a):
         # on the way leaves the run as it was, not a config saying drs = true over a checkpoint
         # without a sampler (sample and eval would use G alone)
         state = run.state_dict()
+        from gankit.train.callbacks import nonfinite_tensors
         from gankit.train.run_state import unloadable
         odd = unloadable(state)         # training checks every checkpoint it writes; so does this one
         if odd:
             raise ConfigError(run._unloadable_message(*odd, "by gankit drs: the run is left as it was"))
+        # nor one holding NaN or inf (readers would skip it for an older step without a sampler)
+        if bad := nonfinite_tensors(state):
+            names = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+            raise ConfigError(f"drs: rejection sampler not fitted, the run is left as it was: the fine-tuning "
+                              f"diverged (NaN or inf in {names}){retry_advice('lr', a.run_dir, sampler.lr)}")
         run.folder.save_checkpoint(state, run.step, run.cfg.train.keep_checkpoints)
         run.folder.write_config(C.dumps_toml(run.cfg))
         for record in fitted:
@@ -72,13 +82,31 @@ def _cmd_drs(a):
           f"samples, eval and report of {shown(a.run_dir)} now use it (objective.drs = true in its config.toml)")
 
 
+def _refuse_skipped_newer(run, run_dir):
+    """A newer checkpoint the run was opened past (unreadable: damaged, or holding NaN or inf, as
+    an older gankit drs could write): fitting now would rewrite the older step's file, and readers
+    would go on skipping to it without a word about the sampler."""
+    newer = [p for s, p in run.folder.checkpoints() if s > run.step]
+    if not newer:
+        return
+    from gankit.runfolder.checkpoint_check import checkpoint_fault
+    from gankit.streams import pasteable
+    try:
+        why = checkpoint_fault(run.folder.load_file(newer[-1])) or "it does not load"
+    except Exception as e:      # noqa: BLE001 - whatever stops the load is the reason
+        why = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+    bad = pasteable(newer[-1])
+    raise ConfigError(f"drs: the newest checkpoint {newer[-1].name} is unreadable ({why}); drs would fit at "
+                      f"step {run.step} and rewrite that older checkpoint: move it aside (mv {bad} {bad}.damaged: "
+                      f"gankit keeps such files and reads none), then run gankit drs {run_dir} again")
+
+
 SAMPLE_SUFFIXES = (".npy", ".csv", ".png", ".pdf", ".svg", ".txt")
 
 
 def _cmd_sample(a):
     from gankit.cli import data_location_sets, output_file
     from gankit.streams import shown
-    import numpy as np
 
     from gankit.io import write_atomic, write_text_atomic
     from gankit.train.run import Run
@@ -97,13 +125,24 @@ def _cmd_sample(a):
     if run.dataset.kind != "text" and suffix == ".txt":
         raise ConfigError(f"--out {a.out}: .txt is for text data; use .npy, .csv, .png, .pdf or .svg")
     cond = _condition_args(run, a)
-    x, classes = run.sample(a.n, seed=a.seed, **cond)
-    x = x.numpy()
-    if x.dtype.kind == "f" and not np.isfinite(x).all():    # G diverged: no file of NaN rows
-        from gankit.metrics.context import NonFiniteSamples
-        raise NonFiniteSamples(run.step, int((~np.isfinite(x.reshape(len(x), -1))).any(1).sum()), len(x))
+    if suffix in (".png", ".pdf", ".svg") and run.dataset.kind == "image" and a.n > MAX_GRID:
+        side = int(MAX_GRID ** 0.5)
+        raise ConfigError(f"sample -n {a.n} --out {a.out}: a plot tiles at most {MAX_GRID} images ({side} x {side}; "
+                          f"more would be too small to see); ask for -n {MAX_GRID} or fewer, or write them all to "
+                          ".npy or .csv")
+    streamed = suffix in (".npy", ".csv")      # written piece by piece: memory holds one chunk
+    _refuse_beyond_memory(a.n, a.n * run.cfg.noise.dim * 4, "the noise")
+    chunks, classes = run.sample_chunks(a.n, seed=a.seed, **cond)
     drew = _class_drawn(run, cond)
     said = _classes_drawn(run, classes, a.seed) if not drew else ""
+    if streamed:
+        out = Path(a.out)
+        # written to a temp file beside it, then renamed: a failure or a kill keeps the old file whole
+        write = _write_npy if suffix == ".npy" else _write_csv
+        write_atomic(out, lambda f: write(f, chunks, a.n, run))
+        print(f"wrote {_count(a.n)}{drew} to {shown(out)}{said}")
+        return
+    x = _gathered(chunks, a.n, run.step).numpy()
     if run.dataset.kind == "text" and (a.out is None or suffix == ".txt"):
         lines = run.dataset.decode(x)
         if a.out is None:     # a terminal would act on control characters in the samples: escaped
@@ -118,23 +157,92 @@ def _cmd_sample(a):
         raise ConfigError("sample: --out FILE is needed for this data (.npy, .csv, .png, .pdf or .svg); "
                           "only text data prints its samples")
     out = Path(a.out)
-    # written to a temp file beside it, then renamed: a failure or a kill keeps the old file whole
-    if suffix == ".npy":
-        write_atomic(out, lambda f: np.save(f, x))
-    elif suffix == ".csv":      # one sample a row; an image's C x H x W values flattened
-        header = f"one image a row: {' x '.join(map(str, x.shape[1:]))} (C x H x W) values" if x.ndim > 2 else ""
-        # a points file's own header, as its first line (no "# "), so the samples read as the data do
-        names = getattr(run.dataset, "column_names", None)
-        named = x.ndim == 2 and bool(names) and len(names) == x.shape[1]
-        write_atomic(out, lambda f: np.savetxt(f, x.reshape(len(x), -1), delimiter=",", fmt="%.9g",
-                                               header=",".join(names) if named else header,
-                                               comments="" if named else "# "))
-    elif suffix in (".png", ".pdf", ".svg"):
+    if suffix in (".png", ".pdf", ".svg"):
         from gankit.report.plots import plot_samples_file
+        # written to a temp file beside it, then renamed: a failure or a kill keeps the old file whole
         write_atomic(out, lambda tmp: plot_samples_file(run.dataset, x, tmp), by_name=True)
     else:
         raise ConfigError(f"--out {out}: {out.suffix!r} is for text data; use .npy, .csv, .png, .pdf or .svg")
     print(f"wrote {_count(len(x))}{drew} to {shown(out)}{said}")
+
+
+MAX_GRID = 10000        # images a plot tiles: 100 x 100
+
+
+def _refuse_beyond_memory(n: int, need: int, what: str):
+    """A refusal up front, naming the size, rather than a kill by the kernel's OOM killer
+    (exit 137, no word) minutes in; no check where MemAvailable cannot be read."""
+    have = _mem_available()
+    if have is not None and need > have:
+        raise ConfigError(f"sample -n {n}: {what} would take about {need / 1e9:.1f} GB of memory, "
+                          f"{have / 1e9:.1f} GB is available; ask for fewer samples (or write .npy or .csv, "
+                          "written piece by piece)")
+
+
+def _mem_available() -> int | None:
+    """Linux's MemAvailable in bytes (what can be allocated without swapping), or None."""
+    try:
+        with open("/proc/meminfo") as f:
+            return next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        return None
+
+
+def _nonfinite_rows(x) -> int:
+    return int((~x.reshape(len(x), -1).isfinite()).any(1).sum()) if x.is_floating_point() else 0
+
+
+def _checked(chunks, step: int):
+    """The chunks, each checked as it comes: a diverged G's NaN rows end the file's writing,
+    counted among the samples drawn so far."""
+    from gankit.metrics.context import NonFiniteSamples
+    seen = bad = 0
+    for x in chunks:
+        seen, bad = seen + len(x), bad + _nonfinite_rows(x)
+        if bad:
+            raise NonFiniteSamples(step, bad, seen)
+        yield x
+
+
+def _gathered(chunks, n: int, step: int):
+    """All n samples in memory (plots, text), checked against the memory available once the
+    first chunk gives a sample's size, and for NaN or inf."""
+    import torch
+    from gankit.metrics.context import NonFiniteSamples
+    parts = []
+    for x in chunks:
+        if not parts:
+            _refuse_beyond_memory(n, 2 * n * x[0].numel() * x.element_size(), "the samples")
+        parts.append(x)
+    x = torch.cat(parts)
+    if bad := _nonfinite_rows(x):    # G diverged: no file of NaN rows
+        raise NonFiniteSamples(step, bad, len(x))
+    return x
+
+
+def _write_npy(f, chunks, n: int, run):
+    """np.save's bytes, written chunk by chunk: its header for the whole array, then the rows."""
+    import numpy as np
+    for i, x in enumerate(_checked(chunks, run.step)):
+        x = np.ascontiguousarray(x.numpy())
+        if i == 0:
+            head = np.lib.format.header_data_from_array_1_0(x)
+            np.lib.format.write_array_header_1_0(f, {**head, "shape": (n, *x.shape[1:])})
+        f.write(x.tobytes())
+
+
+def _write_csv(f, chunks, n: int, run):
+    """One sample a row; an image's C x H x W values flattened; the header on the first chunk."""
+    import numpy as np
+    for i, x in enumerate(_checked(chunks, run.step)):
+        x = x.numpy()
+        header = f"one image a row: {' x '.join(map(str, x.shape[1:]))} (C x H x W) values" if x.ndim > 2 else ""
+        # a points file's own header, as its first line (no "# "), so the samples read as the data do
+        names = getattr(run.dataset, "column_names", None)
+        named = x.ndim == 2 and bool(names) and len(names) == x.shape[1]
+        np.savetxt(f, x.reshape(len(x), -1), delimiter=",", fmt="%.9g",
+                   header=(",".join(names) if named else header) if i == 0 else "",
+                   comments="" if named else "# ")
 
 
 def _count(n: int) -> str:

@@ -207,7 +207,8 @@ def test_sample_past_a_file_size_limit_keeps_the_old_file_and_names_it(tiny_run_
     assert sorted(q.name for q in tmp_path.iterdir()) == ["keep.npy"]      # no temp file left
 
 
-@pytest.mark.parametrize("suffix,writer", [(".npy", "numpy.save"), (".csv", "numpy.savetxt"),
+@pytest.mark.parametrize("suffix,writer", [(".npy", "numpy.lib.format.write_array_header_1_0"),
+                                           (".csv", "numpy.savetxt"),
                                            (".pdf", "gankit.report.plots.plot_samples_file")])
 def test_a_failed_sample_write_keeps_the_old_file_whole(tiny_run_dir, tmp_path, monkeypatch, capsys,
                                                         suffix, writer):

@@ -12,6 +12,20 @@ from gankit.runfolder.errors import RunFolderError
 LOCK_NAME = ".gankit.lock"
 
 
+class FolderInUse(RunFolderError):
+    """Another process holds the folder's lock.  The advice is training's (continue with
+    --resume); a command that is not training, such as gankit drs, says ``busy(then)`` instead:
+    what to run once the folder is free."""
+
+    def __init__(self, folder: Path, holder):
+        self.folder, self.holder = folder, holder
+        super().__init__(self.busy("continue with --resume"))
+
+    def busy(self, then: str) -> str:
+        return (f"{self.folder} is in use: another gankit process (PID {self.holder}) is training it; wait "
+                f"for it to finish or stop it (kill {self.holder}), then {then}")
+
+
 class WriterLock:
     def __init__(self, folder: Path):
         self.folder = folder
@@ -40,9 +54,7 @@ class WriterLock:
                                  "and run the command on the copy (eval --no-record, sample and compare "
                                  "only read it)") from None
         if key is None:
-            raise RunFolderError(f"{self.folder} is in use: another gankit process (PID {holder}) is "
-                                 "training it; wait for it to finish or stop it (kill "
-                                 f"{holder}), then continue with --resume")
+            raise FolderInUse(self.folder, holder)
         self.key, self._id = key, (st.st_dev, st.st_ino)
         weakref.finalize(self, release_lock, key)
 

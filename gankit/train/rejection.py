@@ -37,6 +37,7 @@ from gankit import seeds
 from gankit.losses.adversarial import d_loss_bce
 from gankit.ops import sample_noise
 from gankit.train import remedies as R
+from gankit.train.callbacks import nonfinite_tensors
 from gankit.train.syncbn import revert_sync_batchnorm
 
 
@@ -101,6 +102,14 @@ class RejectionSampler:
                     raise FitFailed("d", D_NONFINITE)
                 raise FitFailed("lr", f"the fine-tuned D gives non-finite logits at objective.drs_lr = "
                                       f"{self.lr:g} over objective.drs_steps = {self.steps}")
+            # finite logits do not make a finite D: a batch norm's running variance can overflow
+            # to inf while eval mode's x / sqrt(inf) stays 0, and the checkpoint would hold it
+            if bad := nonfinite_tensors(self.D.state_dict()):
+                if self.steps == 0:
+                    raise FitFailed("d", D_NONFINITE)
+                names = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+                raise FitFailed("lr", f"the fine-tuning diverged: the fine-tuned D holds NaN or inf ({names}) "
+                                      f"at objective.drs_lr = {self.lr:g} over objective.drs_steps = {self.steps}")
             self.M = torch.quantile(logits, self.quantile)
             self.acceptance = self.accept_prob(logits).mean()
 
@@ -120,28 +129,40 @@ class RejectionSampler:
     @torch.no_grad()
     def sample(self, n: int, draw, u_gen: torch.Generator, batch: int) -> Tensor:
         """n accepted samples; ``draw(k)`` returns k proposals from G."""
+        kept = []
+        for x in self.chunks(n, draw, u_gen, batch):
+            if not bool(torch.isfinite(x).all()):   # G diverged: no filter mends that, the caller's check names it
+                return x[:n] if len(x) >= n else torch.cat([x, draw(n - len(x)).cpu()])
+            kept.append(x)
+        return torch.cat(kept)
+
+    @torch.no_grad()
+    def chunks(self, n: int, draw, u_gen: torch.Generator, batch: int):
+        """``sample``'s n accepted samples piece by piece, on the CPU, as they are accepted (a
+        file of millions is written without holding them); proposals holding NaN or inf end it,
+        yielded whole."""
         if not self.ready:
             raise RuntimeError("rejection sampler used before it was fitted (it is fitted at the "
                                "last training step)")
-        kept, have, tries = [], 0, 0
+        have, tries = 0, 0
         rate = float(self.acceptance) if bool(torch.isfinite(self.acceptance)) else 1.0
         while have < n:
             # as many proposals as the fitted acceptance says are still needed (+10 %), at most
             # ``batch`` a round (memory stays bounded): a small request draws no full batch
             k = min(batch, max(64, int((n - have) / max(rate, 1e-4) * 1.1) + 1))
             x = draw(k)
-            if not bool(torch.isfinite(x).all()):   # G diverged: no filter mends that, the caller's check names it
-                return x[:n].cpu() if len(x) >= n else torch.cat([x.cpu(), draw(n - len(x)).cpu()])
+            if not bool(torch.isfinite(x).all()):
+                yield x.cpu()
+                return
             p = self.accept_prob(self.logit(x))
             ok = torch.rand(len(x), generator=u_gen, device="cpu").to(p.device) < p
-            kept.append(x[ok].cpu())
+            yield x[ok].cpu()[:n - have]
             have += int(ok.sum())
             tries += len(x)
             if tries > 1000 * n + 100000:
                 raise RuntimeError(f"rejection sampling accepted {have} of {tries} proposals; the "
                                    "calibration D rejects almost everything G makes (set "
                                    "objective.drs = false to sample G directly)")
-        return torch.cat(kept)[:n]
 
     def state_dict(self) -> dict:
         """Until fitted, no second D: only why the last step's fit left it unfitted, if it did."""

@@ -86,6 +86,17 @@ class RunSampling:
         (fixed noise) / random classes (a seed); unconditional runs return classes None.
         A fitted rejection sampler filters G's proposals unless ``rejection`` is False.
         """
+        chunks, classes = self.sample_chunks(n, seed, batch, y, c, rejection)
+        return torch.cat(list(chunks)), classes
+
+    @torch.no_grad()        # the eager part (noise, conditions); each chunk is made under its own
+    def sample_chunks(self, n: int, seed: int | None = None, batch: int = 10000, y: torch.Tensor | None = None,
+                      c: torch.Tensor | None = None, rejection: bool = True):
+        """(chunks, classes): ``sample``'s n samples as an iterator of CPU tensors of at most
+        ``batch`` rows, each generated as it is read, so a file of millions of samples is written
+        without holding them all; joined, they are ``sample``'s.  The noise is drawn at once (n x
+        noise.dim): torch's normal numbers drawn in pieces need not be those of one draw (they
+        differ for draws under 16 numbers, and on CUDA)."""
         n = sample_count(n)
         if seed is not None:
             given, seed = seed, whole_number(seed)
@@ -95,20 +106,33 @@ class RunSampling:
         seed_ = seeds.stream_seed(self.cfg.seed, "fixed") if seed is None else seed
         g = torch.Generator(self.device).manual_seed(seed_)
         noise = lambda k: sample_noise(k, self.cfg.noise.dim, self.cfg.noise.dist, g, self.device)  # noqa: E731
+        G = self.modules[self.objective.sample_module]
         sampler = self.objective.rejection_sampler() if rejection else None
         if sampler is not None:   # DRS: proposals from G, kept by D's density ratio
             u_gen = torch.Generator().manual_seed(g.initial_seed() + 1)
-            G = self.modules[self.objective.sample_module]
-            was = G.training
-            G.eval()
-            out = sampler.sample(n, lambda k: self.objective.generate(noise(k)), u_gen, batch)
-            G.train(was)
-            return self._to_data(out), None
+            draw = lambda k: self._in_eval(G, lambda: self.objective.generate(noise(k)))  # noqa: E731
+            return (self._to_data(x) for x in sampler.chunks(n, draw, u_gen, batch)), None
         z = noise(n)
         if self.conditional:
             c, y = self.conditions(n, seed, y, c)
-            return self.generate_from(z, c.to(self.device), batch), y
-        return self.generate_from(z, None, batch), None
+            c = c.to(self.device)
+        else:
+            c, y = None, None
+        parts = (self._in_eval(G, lambda i=i: self.objective.generate(z[i:i + batch], None if c is None else
+                                                                     c[i:i + batch])).cpu()
+                 for i in range(0, n, batch))
+        return (self._to_data(x) for x in parts), y
+
+    @staticmethod
+    @torch.no_grad()
+    def _in_eval(G, make):
+        """make() with G in eval mode, G's mode kept (chunks are made as their reader asks)."""
+        was = G.training
+        G.eval()
+        try:
+            return make()
+        finally:
+            G.train(was)
 
     def generate(self, n: int, seed: int | None = None, batch: int = 10000, y: torch.Tensor | None = None,
                  c: torch.Tensor | None = None, rejection: bool = True) -> torch.Tensor:
