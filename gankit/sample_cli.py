@@ -68,9 +68,9 @@ def _cmd_drs(a):
             raise ConfigError(run._unloadable_message(*odd, "by gankit drs: the run is left as it was"))
         # nor one holding NaN or inf (readers would skip it for an older step without a sampler)
         if bad := nonfinite_tensors(state):
-            names = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+            from gankit.streams import listed
             raise ConfigError(f"drs: rejection sampler not fitted, the run is left as it was: the fine-tuning "
-                              f"diverged (NaN or inf in {names}){retry_advice('lr', a.run_dir, sampler.lr)}")
+                              f"diverged (NaN or inf in {listed(bad, 3)}){retry_advice('lr', a.run_dir, sampler.lr)}")
         run.folder.save_checkpoint(state, run.step, run.cfg.train.keep_checkpoints)
         run.folder.write_config(C.dumps_toml(run.cfg))
         for record in fitted:

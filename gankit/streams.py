@@ -157,3 +157,9 @@ def discard(stream):
         os.dup2(null, fd)
     finally:
         os.close(null)
+
+
+def listed(items, most: int = 4) -> str:
+    """The first ``most`` of ``items`` joined for a message, and how many more there are."""
+    items = [str(i) for i in items]
+    return ", ".join(items[:most]) + (f" and {len(items) - most} more" if len(items) > most else "")

@@ -74,7 +74,8 @@ def _holdout_split(n: int, y: Tensor | None, holdout: float, class_names, name: 
 
 
 def _names(names: list[str], most: int = 8) -> str:
-    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+    from gankit.streams import listed
+    return listed(names, most)
 
 
 class ImageDataset(Dataset):

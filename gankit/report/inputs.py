@@ -38,8 +38,7 @@ def warn_left_out(folder: RunFolder, records: list[dict], last: dict | None, inf
 
     from gankit.report.metricinfo import META_KEYS, is_measured
 
-    def listed(items: list[str]) -> str:
-        return ", ".join(items[:4]) + (f" and {len(items) - 4} more" if len(items) > 4 else "")
+    from gankit.streams import listed
     where = shown_name(folder.records_path)
     kindless = [str(r["step"]) for r in records if not isinstance(r.get("kind"), str)]
     if kindless:

@@ -107,8 +107,8 @@ class RejectionSampler:
             if bad := nonfinite_tensors(self.D.state_dict()):
                 if self.steps == 0:
                     raise FitFailed("d", D_NONFINITE)
-                names = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
-                raise FitFailed("lr", f"the fine-tuning diverged: the fine-tuned D holds NaN or inf ({names}) "
+                from gankit.streams import listed
+                raise FitFailed("lr", f"the fine-tuning diverged: the fine-tuned D holds NaN or inf ({listed(bad, 3)}) "
                                       f"at objective.drs_lr = {self.lr:g} over objective.drs_steps = {self.steps}")
             self.M = torch.quantile(logits, self.quantile)
             self.acceptance = self.accept_prob(logits).mean()

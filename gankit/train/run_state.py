@@ -23,7 +23,7 @@ from gankit.data.points import refuse_other_points
 from gankit.data.scaling import PointScaler
 from gankit.data.text import refuse_other_split
 from gankit.runfolder import RunFolderError
-from gankit.streams import pasteable
+from gankit.streams import listed, pasteable
 from gankit.train import distributed
 from gankit.train.build import load_optimizer_state
 from gankit.train.callbacks import nonfinite_tensors
@@ -115,7 +115,7 @@ class RunState:
         the last checkpoint (known finite), as the state is checked only there."""
         good = max([s for s, _ in self.folder.checkpoints() if s < self.step], default=0)
         when = f"at step {self.step}" if good + 1 >= self.step else f"between steps {good + 1} and {self.step}"
-        names = ", ".join(bad[:4]) + (f" and {len(bad) - 4} more" if len(bad) > 4 else "")
+        names = listed(bad)
         trainer = getattr(self, "_trainer", None)
         hint = trainer.nan_hint if trainer is not None else ""
         return (f"non-finite values {when} in {names}. Training stopped; the last good checkpoint is "
