@@ -24,7 +24,7 @@ except ImportError as _e:
 
 
 def _cmd_train(a):
-    from gankit.train.distributed import launched
+    from gankit.rank_errors import launched
     if a.nproc < 1:
         raise ConfigError(f"--nproc {a.nproc}: give the number of processes, 1 or more")
     if not a.out and not a.resume and launched():   # each process would name its own timestamped folder
@@ -242,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _one_process_only(args):
     """Only training runs on many processes: any other command started by torchrun would do the
     same work once per process (and print it as often, or write the same files at once)."""
-    from gankit.train.distributed import launched
+    from gankit.rank_errors import launched
     world = os.environ.get("WORLD_SIZE", "1")
     if args.fn is _cmd_train or not launched() or world == "1":
         return
@@ -363,7 +363,7 @@ def _run_command(args) -> int:
         if stop is not None:   # a second signal inside torch.save, whose zip writer then failed
             raise stop from None
         if _peer_stopped(e):
-            from gankit.train.distributed import failed_peers
+            from gankit.rank_errors import failed_peers
             from gankit.train.launch import PEER_LEFT
             peers = failed_peers()
             why = (f"rank {peers[0]} failed" if peers else

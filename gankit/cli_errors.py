@@ -31,7 +31,7 @@ def _clipped(text: str, n: int) -> str:
 def _first_rank() -> bool:
     """Whether this process speaks for the run: always, except a torchrun process other than
     rank 0 (every rank loads the same data and config, so their warnings repeat rank 0's)."""
-    from gankit.train.distributed import launched
+    from gankit.rank_errors import launched
     return not launched() or os.environ.get("RANK", "0") == "0"
 
 
@@ -113,11 +113,11 @@ def _why(peers: list[int] | None) -> str:
 
 def _terminated(signum, frame):
     """SIGTERM outside the training loop (start-up, set-up, evaluation), whose own handler says more."""
-    # before gankit.train.distributed is imported (start-up) no peer can have been asked, and
-    # importing it here could meet torch half-imported by the code this signal interrupted
-    dist = sys.modules.get("gankit.train.distributed")
-    launched = any(k in os.environ for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK"))
-    peers = dist.failed_peers() if dist is not None else None if launched else []
+    # before gankit.train.distributed is imported (start-up) the store is not asked: importing
+    # torch here could meet torch half-imported by the code this signal interrupted; the marks
+    # failed ranks leave need no torch
+    from gankit import rank_errors
+    peers = rank_errors.failed_peers(ask_store="gankit.train.distributed" in sys.modules)
     raise Terminated(signum, _why(peers), peers)
 
 
@@ -240,7 +240,7 @@ def interrupted_line(args, stop: KeyboardInterrupt) -> str | None:
         # unknown in the handler (start-up had not imported the store's client yet); asked now,
         # outside it, with torch whole (an import the signal cut short leaves sys.modules)
         try:
-            from gankit.train.distributed import failed_peers
+            from gankit.rank_errors import failed_peers
             peers = failed_peers()
         except (Exception, KeyboardInterrupt):     # a half-imported module, a second signal: unknown
             peers = None
@@ -265,19 +265,19 @@ def _say_error(line: str):
     error (``rank N: ...``) unless rank 0 failed with the same one."""
     import signal
     import threading
-    from gankit.train import distributed
+    from gankit import rank_errors
     stopped = []
-    if distributed.launched_rank() is not None and threading.current_thread() is threading.main_thread():
+    if rank_errors.launched_rank() is not None and threading.current_thread() is threading.main_thread():
         # torchrun's SIGTERM (a peer exited) cuts the wait short, not the report; _main puts
         # the caller's handler back
         signal.signal(signal.SIGTERM, lambda signum, frame: stopped.append(signum))
-    said = distributed.error_line(line, stop=lambda: bool(stopped))
+    said = rank_errors.error_line(line, stop=lambda: bool(stopped))
     if said is not None:
         from gankit.data.text import printable
         # an argument quoted by repr() under an ASCII locale ('caf\udcc3\udca9') as stderr shows
         # any other text (caf\xe9), the form of the paths in the same line
         print(f"gankit: error: {printable(unescaped_bytes(said))}", file=sys.stderr)
-    distributed.post_error(line)   # after printing: a rank waiting for it exits only then
+    rank_errors.post_error(line)   # after printing: a rank waiting for it exits only then
 
 
 def _oom_advice(e: BaseException) -> str:
@@ -320,7 +320,7 @@ def _os_error_line(e: OSError) -> str:
 def _peer_stopped(e: Exception) -> bool:
     """A rank whose collective failed because a peer left (e.g. one that refused its data and
     exited): that peer's one-line error is the report, not this traceback."""
-    from gankit.train.distributed import launched_rank
+    from gankit.rank_errors import launched_rank
     if launched_rank() is None:
         return False
     import torch.distributed as dist

@@ -12,6 +12,7 @@ from gankit import config as C
 from gankit.config import ConfigError
 from gankit.data import _batch_advice
 from gankit.runfolder import RunFolder
+from gankit import rank_errors
 from gankit.train import distributed
 from gankit.train.launch import PEER_LEFT, failure_exit_code, failure_report
 from gankit.train.run import Run, RunError
@@ -25,8 +26,8 @@ SMALL = ["train.steps=2", "train.progress=false", "train.log_every=1", "train.ch
 def store(monkeypatch):
     """The launch's store, shared by the ranks this test plays in turn."""
     s = dist.HashStore()
-    monkeypatch.setattr(distributed, "_error_store", lambda: s)
-    monkeypatch.setattr(distributed, "ERROR_WAIT", 0.2)
+    monkeypatch.setattr(rank_errors, "_error_store", lambda: s)
+    monkeypatch.setattr(rank_errors, "ERROR_WAIT", 0.2)
     return s
 
 
@@ -57,7 +58,7 @@ def test_an_error_of_rank_1_alone_is_printed_and_one_every_rank_hits_once(monkey
     as_rank(monkeypatch, 1)                   # so rank 1 leaves it to rank 0
     assert cli.main(NO_OUT) == 2
     assert errors(capsys) == []
-    said = distributed.error_line("its own data are missing", store=store)   # a different error: its own
+    said = rank_errors.error_line("its own data are missing", store=store)   # a different error: its own
     assert said == "rank 1: its own data are missing"
 
 
@@ -69,7 +70,7 @@ def test_a_rank_stopped_by_the_user_does_not_blame_another_process(monkeypatch, 
         cli._terminated(15, None)
     assert "error" not in str(stopped.value) and "SIGTERM received; stopped" in str(stopped.value)
     as_rank(monkeypatch, 1)
-    distributed.post_error("data.path: cannot read it")      # rank 1 failed: then rank 0 says so
+    rank_errors.post_error("data.path: cannot read it")      # rank 1 failed: then rank 0 says so
     as_rank(monkeypatch, 0)
     with pytest.raises(TrainingInterrupted) as stopped:
         cli._terminated(15, None)

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from gankit import cli
+from gankit import cli, rank_errors
 from gankit.cli_errors import Terminated, interrupted_line
-from gankit.train import distributed
 from gankit.train.signals import TrainingInterrupted
 
 FIXED = "once that error is fixed"
@@ -162,13 +161,13 @@ def test_a_rank_stopped_before_anything_began_leaves_the_line_to_rank_0s_error(t
     as_rank(monkeypatch, 1, world=3)
     assert "rank 2 failed" in interrupted_line(nothing, stopped_by_torchrun([2]))
     # unknown in the signal handler (set-up had not imported the store's client): asked again
-    monkeypatch.setattr(distributed, "failed_peers", lambda store=None: [0])
+    monkeypatch.setattr(rank_errors, "failed_peers", lambda store=None, ask_store=True: [0])
     assert interrupted_line(nothing, stopped_by_torchrun(None)) is None
     assert interrupted_line(None, stopped_by_torchrun(None)) is None      # before the arguments were parsed
-    monkeypatch.setattr(distributed, "failed_peers", lambda store=None: [2])
+    monkeypatch.setattr(rank_errors, "failed_peers", lambda store=None, ask_store=True: [2])
     assert "and rank 2 failed (its error says why): no run folder was written; run the same command again " \
            f"{FIXED}" in interrupted_line(nothing, stopped_by_torchrun(None))
-    monkeypatch.setattr(distributed, "failed_peers", lambda store=None: None)
+    monkeypatch.setattr(rank_errors, "failed_peers", lambda store=None, ask_store=True: None)
     assert "another process's error may say why" in interrupted_line(nothing, stopped_by_torchrun(None))
     # rank 0 always says its own
     as_rank(monkeypatch, 0)
@@ -177,7 +176,7 @@ def test_a_rank_stopped_before_anything_began_leaves_the_line_to_rank_0s_error(t
 
 def test_main_prints_nothing_for_a_rank_stopped_as_rank_0_failed(tmp_path, monkeypatch, capsys):
     as_rank(monkeypatch, 1)
-    monkeypatch.setattr(distributed, "failed_peers", lambda store=None: [0])
+    monkeypatch.setattr(rank_errors, "failed_peers", lambda store=None, ask_store=True: [0])
 
     def stopped(a, out):
         signal.raise_signal(signal.SIGTERM)
@@ -226,6 +225,63 @@ def test_a_config_error_on_two_ranks_is_one_line_when_rank_1_is_stopped_first(tm
     assert "rank 1: exit code 143" in err, err[-3000:]      # rank 1 was stopped, not failing on its own
     assert err.count("gankit: error: train.steps: expected an integer") == 1, err[-3000:]
     assert "stopped by SIGTERM" not in err, err[-3000:]
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="torchrun's ranks (Linux)")
+def test_a_rank_stopped_while_it_imports_torch_leaves_the_line_to_rank_0s_error(tmp_path, tiny_cli):
+    """Under load rank 1 was still importing torch when torchrun stopped it for rank 0's config
+    error: it could not ask the store and printed its own stop line (1 CI run in ~50).  Here rank
+    1's import of torch waits until the signal comes."""
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(
+        "import os, sys, time\n"
+        "class Slow:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'torch' and 'gankit.cli' in sys.modules:\n"
+        "            time.sleep(60)\n"
+        "if os.environ.get('RANK') == '1':\n"
+        "    sys.meta_path.insert(0, Slow())\n")
+    env = dict(os.environ, OMP_NUM_THREADS="1",
+               PYTHONPATH=os.pathsep.join([str(hook), str(Path(__file__).parents[1])]))
+    p = subprocess.run([sys.executable, "-m", "gankit", "train", "ring-vanilla", "--nproc", "2",
+                        "--out", str(tmp_path / "r"), *tiny_cli, "--set", "train.steps=abc"],
+                       capture_output=True, text=True, env=env, timeout=120)
+    err = p.stderr
+    assert p.returncode == 2, err[-3000:]
+    assert "rank 1: exit code 143" in err, err[-3000:]      # stopped in its import, not failing on its own
+    assert err.count("gankit: error: train.steps: expected an integer") == 1, err[-3000:]
+    assert "stopped by SIGTERM" not in err, err[-3000:]
+
+
+def test_the_marks_of_failed_ranks_are_read_without_the_store(tmp_path, monkeypatch):
+    """torchrun's folder for the attempt holds each rank's error file; a failed rank marks itself
+    there, so a rank without torch (or without a store) knows who failed."""
+    attempt = tmp_path / "run_x" / "attempt_0"
+
+    def as_local_rank(rank, world=2, local=2, attempt=attempt):
+        as_rank(monkeypatch, rank, world, local)
+        (attempt / str(rank % local)).mkdir(parents=True, exist_ok=True)
+        monkeypatch.setenv("TORCHELASTIC_ERROR_FILE", str(attempt / str(rank % local) / "error.json"))
+    monkeypatch.setattr(rank_errors, "_error_store", lambda: None)
+    as_local_rank(1)
+    assert rank_errors.failed_peers(ask_store=False) == []       # every rank is on this machine: none failed
+    as_local_rank(0)
+    rank_errors.post_error("train.steps: expected an integer")
+    as_local_rank(1)
+    assert rank_errors.failed_peers(ask_store=False) == [0]
+    with pytest.raises(TrainingInterrupted, match="rank 0 failed"):
+        cli._terminated(signal.SIGTERM, None)
+    # ranks on other machines: no mark seen is not "none failed"
+    as_local_rank(5, world=8, local=4, attempt=tmp_path / "run_y" / "attempt_0")
+    assert rank_errors.failed_peers(ask_store=False) is None
+    # another restart's folder, or an error file of another layout: nothing read, nothing written
+    monkeypatch.setenv("TORCHELASTIC_RESTART_COUNT", "1")
+    as_local_rank(1)
+    assert rank_errors.failed_peers(ask_store=False) is None
+    monkeypatch.setenv("TORCHELASTIC_ERROR_FILE", str(tmp_path / "error.json"))
+    rank_errors.post_error("x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run_x", "run_y"]
 
 
 def test_the_ranks_argv_keeps_a_folder_named_like_an_option():

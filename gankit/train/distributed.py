@@ -39,15 +39,14 @@ from __future__ import annotations
 import atexit
 import dataclasses
 import os
-import time
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import torch
 import torch.distributed as dist
 
 from gankit.config import ConfigError
+from gankit.rank_errors import launched
 
 TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
 
@@ -76,11 +75,6 @@ class World:
 
 
 _WORLD: World | None = None
-
-
-def launched() -> bool:
-    """Whether torchrun (or a launcher like it) started this process."""
-    return any(k in os.environ for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK"))
 
 
 def _env_int(name: str) -> int:
@@ -174,94 +168,6 @@ def local_config(cfg, world: World):
                           f"{world.size} processes; {m} does not divide by {world.size}: use a "
                           f"multiple such as {max(1, m // world.size) * world.size}")
     return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, batch_size=m // world.size))
-
-
-# ---------------------------------------------------------------- errors, once per run
-# A rank's error goes through the launch's key-value store: a rank > 0 prints its own unless
-# rank 0 failed with the same message (a bad config, a divergence: said once), so an error only
-# one rank hits (its data, its machine) is never lost; and a rank stopped by torchrun can name
-# the rank whose failure stopped it.
-ERROR_WAIT = 5.0     # seconds a rank > 0 waits for rank 0's error before printing its own
-
-
-def launched_rank() -> int | None:
-    """This process's rank when torchrun started it among several; None for one process."""
-    if not launched() or os.environ.get("WORLD_SIZE", "") == "1":
-        return None
-    try:
-        return int(os.environ.get("RANK", "0"))
-    except ValueError:
-        return None
-
-
-def _error_store():
-    """The launch's store: torchrun's agent store (reachable before and after the process group
-    exists), else the process group's; None without either."""
-    try:
-        if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True" and "MASTER_PORT" in os.environ:
-            return dist.TCPStore(os.environ.get("MASTER_ADDR", "localhost"), int(os.environ["MASTER_PORT"]),
-                                 is_master=False, timeout=timedelta(seconds=2))
-        if dist.is_available() and dist.is_initialized():
-            return dist.distributed_c10d._get_default_store()
-    except Exception:
-        pass
-    return None
-
-
-def _error_key(rank: int) -> str:
-    # a restarted torchrun (--max-restarts) keeps its store: an earlier attempt's errors are not this one's
-    return f"gankit/error/{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}/{rank}"
-
-
-def error_line(message: str, wait: float | None = None, stop=lambda: False, store=None) -> str | None:
-    """What this process prints for its error ``message``: rank 0 (or a lone process) the
-    message; a rank > 0 ``rank N: message``, or None when rank 0 failed with the same message
-    (waited for up to ``wait`` seconds, or until ``stop()``)."""
-    rank = launched_rank()
-    if not rank:
-        return message
-    store = _error_store() if store is None else store
-    theirs = None
-    if store is not None:
-        key, deadline = _error_key(0), time.monotonic() + (ERROR_WAIT if wait is None else wait)
-        try:
-            while not store.check([key]) and time.monotonic() < deadline and not stop():
-                time.sleep(0.05)
-            theirs = store.get(key).decode() if store.check([key]) else None
-        except (Exception, KeyboardInterrupt):   # store gone, Ctrl-C: the rank says its own
-            pass
-    elif not (dist.is_available() and dist.is_initialized()):
-        # no store and no group yet: a failure before joining comes from the arguments and the
-        # config, the same on every rank; rank 0 says it
-        return None
-    return None if theirs == message else f"rank {rank}: {message}"
-
-
-def post_error(message: str, store=None):
-    """Tells the other ranks this one failed with ``message`` (after printing it)."""
-    rank = launched_rank()
-    store = (_error_store() if store is None else store) if rank is not None else None
-    if store is not None:
-        try:
-            store.set(_error_key(rank), message)
-        except Exception:
-            pass
-
-
-def failed_peers(store=None) -> list[int] | None:
-    """The other ranks that reported an error (post_error) in this launch; None when that
-    cannot be known (no store)."""
-    rank = launched_rank()
-    if rank is None:
-        return []
-    store = _error_store() if store is None else store
-    if store is None:
-        return None
-    try:
-        size = int(os.environ.get("WORLD_SIZE", "1"))
-        return [r for r in range(size) if r != rank and store.check([_error_key(r)])]
-    except Exception:
-        return None
 
 
 def gather(world: World, obj: Any) -> list:

@@ -65,7 +65,7 @@ def launch(nproc: int, gankit_argv: list[str], stop_advice=None) -> int:
     ``stop_advice()``: what the ranks kept and what to run next, asked when a signal stops them
     (the command line's words, gankit.cli_errors.train_stop_advice: "--resume" added to the
     command given fails for a preset or a folder named by the clock)."""
-    from gankit.train.distributed import launched
+    from gankit.rank_errors import launched
     if launched():
         raise ConfigError("--nproc: this process was itself started by torchrun; drop --nproc (torchrun "
                           "already starts the processes)")
