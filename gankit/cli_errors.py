@@ -244,14 +244,15 @@ def interrupted_line(args, stop: KeyboardInterrupt) -> str | None:
             peers = failed_peers()
         except (Exception, KeyboardInterrupt):     # a half-imported module, a second signal: unknown
             peers = None
-        why = _why(peers) if peers else why
+        why = _why(peers) if peers is not None else why
     if command is None:
         kept, then = "nothing was changed", AGAIN
     else:
         kept, then = _KEPT.get(command, lambda a, s: ("nothing was changed", AGAIN))(args, stop)
-    if why and then == AGAIN and 0 in (peers or []) and not _first_rank():
-        # nothing begun and rank 0's error to fix: that error says it (and --nproc's summary
-        # that torchrun stopped this rank); a second line here read as a second cause
+    if then == AGAIN and not _first_rank() and (0 in (peers or []) if why else peers == []):
+        # nothing begun, and rank 0's error to fix or a stop every rank got (Ctrl-C, the
+        # launcher's SIGTERM): rank 0's line says it (and --nproc's summary that torchrun
+        # stopped this rank); the same line once per process read as several causes
         return None
     if why:     # stopped by torchrun for another process's failure: the same command fails again
         then = _once_fixed(then)

@@ -123,6 +123,14 @@ def test_the_batch_advice_for_small_data_is_one_the_processes_can_split(monkeypa
     assert "--nproc 1" in _batch_advice(8, 1, 2, "samples")    # fewer samples than processes
 
 
+def test_the_advice_for_fewer_samples_than_processes_names_a_batch_that_fits():
+    """2 rows, batch 3 on 3 processes: the advice (--nproc 2) kept batch 3, larger than the data
+    and not dividing by 2."""
+    said = _batch_advice(3, 2, 3, "samples")
+    assert "--nproc 2 --set train.batch_size=2" in said, said
+    assert "--nproc 1 --set train.batch_size=1" in _batch_advice(8, 1, 2, "samples")
+
+
 def killed_before_its_first_checkpoint(tmp_path) -> RunFolder:
     folder = tmp_path / "run"
     Run.create(C.load("ring-vanilla", [*SMALL, "train.steps=100", "train.checkpoint_every=100"]), folder).close()

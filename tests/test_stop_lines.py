@@ -174,6 +174,24 @@ def test_a_rank_stopped_before_anything_began_leaves_the_line_to_rank_0s_error(t
     assert interrupted_line(nothing, stopped_by_torchrun([1])) is not None
 
 
+def test_a_stop_every_rank_got_before_anything_began_is_said_once(tmp_path, monkeypatch):
+    """Ctrl-C during set-up on 3 processes printed "stopped by SIGINT ...: run the same command
+    again" three times, with no rank named; rank 0 says it for all."""
+    nothing = Namespace(command="train", run_folder=str(tmp_path / "none"), resume=False, set=[], nproc=1)
+    as_rank(monkeypatch, 2, world=3)
+    assert interrupted_line(nothing, KeyboardInterrupt()) is None
+    assert interrupted_line(None, KeyboardInterrupt()) is None                # before the arguments were parsed
+    assert interrupted_line(nothing, Terminated(signal.SIGTERM, "", [])) is None   # the launcher's SIGTERM
+    # asked after the handler could not: nobody failed, so nothing to blame and nothing to add
+    monkeypatch.setattr(rank_errors, "failed_peers", lambda store=None, ask_store=True: [])
+    assert interrupted_line(nothing, stopped_by_torchrun(None)) is None
+    # a folder written: this rank's line names what to continue (rank 0's says the same, as before)
+    kept = Namespace(command="train", run_folder=str(written(tmp_path)), resume=False, set=[], nproc=1)
+    assert "continue with" in interrupted_line(kept, KeyboardInterrupt())
+    as_rank(monkeypatch, 0, world=3)
+    assert interrupted_line(nothing, KeyboardInterrupt()).startswith("train stopped by SIGINT")
+
+
 def test_main_prints_nothing_for_a_rank_stopped_as_rank_0_failed(tmp_path, monkeypatch, capsys):
     as_rank(monkeypatch, 1)
     monkeypatch.setattr(rank_errors, "failed_peers", lambda store=None, ask_store=True: [0])
@@ -206,8 +224,10 @@ def test_the_launchers_line_names_the_resume_command_of_its_ranks(tmp_path, monk
     if wrote:
         assert line.endswith(f"; {run} keeps what was written; continue with gankit train --resume --out {run} "
                              "--nproc 2"), line
+        assert "rank 0 writes a checkpoint" in line, line
     else:
         assert line.endswith("; no run folder was written; run the same command again"), line
+        assert "checkpoint" not in line, line        # nothing to agree on before the folder exists
 
 
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="torchrun's ranks (Linux)")

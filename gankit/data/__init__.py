@@ -60,8 +60,10 @@ def _batch_advice(batch: int, size: int, world_size: int, what: str, held=None) 
     fits = size // world_size * world_size
     if fits == 0:
         fewer = "1 process" if size == 1 else f"{size} processes or fewer"
+        # the batch must fit the data and divide among the processes: `size` of each at most
         return (f"{head}, fewer than the {world_size} processes that split each batch (one or more each); "
-                f"train on {fewer} (--nproc {size}), or on more data{keep}")
+                f"train on {fewer} with a batch that fits (--nproc {size} --set train.batch_size={size}), "
+                f"or on more data{keep}")
     return (f"{head}; use --set train.batch_size={fits}, or a smaller multiple of {world_size} (the "
             f"{world_size} processes split each batch evenly){keep}")
 

@@ -75,9 +75,11 @@ def launch(nproc: int, gankit_argv: list[str], stop_advice=None) -> int:
     try:
         torchrun(["--standalone", "--nproc-per-node", str(nproc), "-m", "gankit", *gankit_argv])
     except SignalException as e:    # SIGTERM/SIGINT to the launcher: torchrun passed it on to the ranks
-        print(f"gankit: {e.sigval.name} received: the {nproc} processes were stopped (each stops after "
-              f"a step all agree on and rank 0 writes a checkpoint); "
-              f"{stop_advice() if stop_advice else 'continue with --resume'}",
+        advice = stop_advice() if stop_advice else "continue with --resume"
+        # before the folder exists there is no step to agree on and no checkpoint to write
+        how = (" (each stops after a step all agree on and rank 0 writes a checkpoint)"
+               if "keeps what was written" in advice or not stop_advice else "")
+        print(f"gankit: {e.sigval.name} received: the {nproc} processes were stopped{how}; {advice}",
               file=sys.stderr)
         return 128 + int(e.sigval)
     except ChildFailedError as e:   # each child printed its own `gankit: error: ...`
