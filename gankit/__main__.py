@@ -12,6 +12,8 @@ if dist is not None and dist.launched():
     # a torchrun process: the process group is torn down while Python is whole, then the process
     # leaves without C++'s static destructors, where gloo's worker threads could abort a run that
     # had finished cleanly (SIGABRT, "terminate called without an active exception")
+    from gankit.rank_errors import mark_left
+    mark_left()      # os._exit runs no atexit: without it this rank would look killed to the others
     dist._teardown()
     for stream in (sys.stdout, sys.stderr):     # None where the stream was closed (2>&-)
         try:

@@ -99,14 +99,19 @@ class Terminated(TrainingInterrupted):
     failure), ``peers`` the ranks known to have failed (None: unknown), and ``cli._main`` says
     what the command kept (``interrupted_line``)."""
 
-    def __init__(self, signum: int, why: str = "", peers: list[int] | None = ()):
+    def __init__(self, signum: int, why: str = "", peers: list[int] | None = (), lost: list[int] = ()):
         super().__init__(signum, f"SIGTERM received; stopped (checkpoints already written are kept){why}")
         self.why = why
         self.peers = list(peers) if peers is not None else None
+        self.lost = list(lost)      # ranks that ended without a word (killed), where no rank failed
 
 
-def _why(peers: list[int] | None) -> str:
-    # []: the user (or a scheduler) stopped the run; None: unknown (no torchrun store)
+def _why(peers: list[int] | None, lost: list[int] = ()) -> str:
+    # []: the user (or a scheduler) stopped the run, unless a rank was killed; None: unknown
+    if peers == [] and lost:
+        return (f"; rank {lost[0]} ended without an error of its own (killed by a signal, such as the "
+                "out-of-memory killer's; torchrun's summary gives its exit code), and torchrun stops every "
+                "process when one ends")
     return "" if peers == [] else "; torchrun stops every process when one fails, " + (
         f"and rank {peers[0]} failed (its error says why)" if peers else "so another process's error may say why")
 
@@ -118,7 +123,8 @@ def _terminated(signum, frame):
     # failed ranks leave need no torch
     from gankit import rank_errors
     peers = rank_errors.failed_peers(ask_store="gankit.train.distributed" in sys.modules)
-    raise Terminated(signum, _why(peers), peers)
+    lost = rank_errors.lost_peers() if peers == [] else []
+    raise Terminated(signum, _why(peers, lost), peers, lost)
 
 
 def _processes(a) -> int | None:
@@ -205,10 +211,10 @@ _KEPT = {
 }
 
 
-def _once_fixed(then: str) -> str:
+def _once_fixed(then: str, what: str = "that error") -> str:
     """The next step after a stop that followed another process's error: that error first (the
     same command would fail the same way)."""
-    return f"{then} once that error is fixed" if then.endswith(" again") else f"once that error is fixed, {then}"
+    return f"{then} once {what} is fixed" if then.endswith(" again") else f"once {what} is fixed, {then}"
 
 
 def _path(p) -> str:
@@ -244,18 +250,19 @@ def interrupted_line(args, stop: KeyboardInterrupt) -> str | None:
             peers = failed_peers()
         except (Exception, KeyboardInterrupt):     # a half-imported module, a second signal: unknown
             peers = None
-        why = _why(peers) if peers is not None else why
+        why = _why(peers, getattr(stop, "lost", [])) if peers is not None else why
     if command is None:
         kept, then = "nothing was changed", AGAIN
     else:
         kept, then = _KEPT.get(command, lambda a, s: ("nothing was changed", AGAIN))(args, stop)
-    if then == AGAIN and not _first_rank() and (0 in (peers or []) if why else peers == []):
+    lost = getattr(stop, "lost", [])
+    if then == AGAIN and not _first_rank() and (0 in peers if peers else peers == [] and 0 not in lost):
         # nothing begun, and rank 0's error to fix or a stop every rank got (Ctrl-C, the
-        # launcher's SIGTERM): rank 0's line says it (and --nproc's summary that torchrun
-        # stopped this rank); the same line once per process read as several causes
+        # launcher's SIGTERM, a killed rank): rank 0's line says it (and --nproc's summary that
+        # torchrun stopped this rank); the same line once per process read as several causes
         return None
-    if why:     # stopped by torchrun for another process's failure: the same command fails again
-        then = _once_fixed(then)
+    if why:     # stopped by torchrun for another process's end: the same command ends the same way
+        then = _once_fixed(then, "its cause" if peers == [] and lost else "that error")
     if command is None:
         return f"stopped by {name} before the command started{why}: {kept}; {then}"
     return f"{command} stopped by {name}{why}: {kept}; {then}"

@@ -75,9 +75,73 @@ def _marks_folder() -> Path | None:
     return folder if folder.name == f"attempt_{_attempt()}" and folder.is_dir() else None
 
 
-def _mark(rank: int) -> Path | None:
+def _mark(rank: int, kind: str = "error") -> Path | None:
     folder = _marks_folder()
-    return None if folder is None else folder / f"gankit-error-rank-{rank}"
+    return None if folder is None else folder / f"gankit-{kind}-rank-{rank}"
+
+
+def mark_alive():
+    """This rank's pid in the attempt's folder, and a mark when it leaves through Python: a rank
+    whose process is gone with neither that mark nor an error was killed (SIGKILL: the
+    out-of-memory killer), which no message of its own can say."""
+    import atexit
+    rank = launched_rank()
+    mark = None if rank is None else _mark(rank, "pid")
+    if mark is None:
+        return
+    try:
+        mark.write_text(str(os.getpid()))
+    except OSError:
+        return
+    atexit.register(mark_left)
+
+
+def mark_left():
+    """This rank ends through Python (gankit.__main__ calls it before os._exit, where atexit
+    does not run)."""
+    rank = launched_rank()
+    mark = None if rank is None else _mark(rank, "left")
+    if mark is not None and mark.with_name(f"gankit-pid-rank-{rank}").exists():
+        try:
+            mark.touch()
+        except OSError:
+            pass
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:        # another user's process of that number: alive
+        return False
+    try:      # a zombie not yet reaped by torchrun is gone too
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def lost_peers() -> list[int]:
+    """The other ranks on this machine that ended without a word: no error, no exit through
+    Python (killed by a signal)."""
+    rank = launched_rank()
+    if rank is None or _marks_folder() is None:
+        return []
+    try:
+        size = int(os.environ.get("WORLD_SIZE", "1"))
+    except ValueError:
+        return []
+    lost = []
+    for r in range(size):
+        pid = _mark(r, "pid")
+        if r == rank or not pid.exists() or _mark(r, "left").exists() or _mark(r).exists():
+            continue
+        try:
+            if _gone(int(pid.read_text())):
+                lost.append(r)
+        except (OSError, ValueError):
+            continue
+    return lost
 
 
 def _marked_peers(rank: int) -> list[int] | None:

@@ -304,6 +304,41 @@ def test_the_marks_of_failed_ranks_are_read_without_the_store(tmp_path, monkeypa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run_x", "run_y"]
 
 
+def test_a_rank_killed_without_a_word_is_named_by_the_ranks_torchrun_stopped(tmp_path, monkeypatch):
+    """Rank 1 SIGKILLed (the out-of-memory killer) under plain torchrun: rank 0 said "train
+    stopped by SIGTERM ...; continue with --resume", as if someone had stopped the run."""
+    attempt = tmp_path / "run_x" / "attempt_0"
+    for r in (0, 1):
+        (attempt / str(r)).mkdir(parents=True)
+
+    def as_local_rank(rank):
+        as_rank(monkeypatch, rank)
+        monkeypatch.setenv("TORCHELASTIC_ERROR_FILE", str(attempt / str(rank) / "error.json"))
+    monkeypatch.setattr(rank_errors, "_error_store", lambda: None)
+    monkeypatch.setattr("atexit.register", lambda f: None)       # this test process is no rank leaving
+    killed = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    as_local_rank(1)
+    monkeypatch.setattr(os, "getpid", lambda: killed.pid)
+    rank_errors.mark_alive()
+    monkeypatch.undo()
+    as_local_rank(0)
+    monkeypatch.setattr(rank_errors, "_error_store", lambda: None)
+    assert rank_errors.lost_peers() == []                      # alive
+    killed.kill()
+    killed.wait()
+    assert rank_errors.lost_peers() == [1]
+    with pytest.raises(Terminated) as stop:
+        cli._terminated(signal.SIGTERM, None)
+    nothing = Namespace(command="train", run_folder=str(tmp_path / "none"), resume=False, set=[], nproc=1)
+    line = interrupted_line(nothing, stop.value)
+    assert "rank 1 ended without an error of its own (killed by a signal" in line, line
+    assert line.endswith("run the same command again once its cause is fixed"), line
+    as_local_rank(1)       # a rank that left through Python (its mark) or with an error is not lost
+    rank_errors.mark_left()
+    as_local_rank(0)
+    assert rank_errors.lost_peers() == []
+
+
 def test_the_ranks_argv_keeps_a_folder_named_like_an_option():
     """`gankit train ring --out=-x --nproc 2`: the ranks got `--out -x` and each failed with
     `argument --out: expected one argument`."""

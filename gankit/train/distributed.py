@@ -46,6 +46,7 @@ import torch
 import torch.distributed as dist
 
 from gankit.config import ConfigError
+from gankit import rank_errors
 from gankit.rank_errors import launched
 
 TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
@@ -144,6 +145,7 @@ def setup(device: torch.device) -> World:
                 f"{type(e).__name__}: {e}. Launch every process with torchrun and the same "
                 "--rdzv-endpoint (see docs/scaling.md)") from None
         atexit.register(_teardown)
+        rank_errors.mark_alive()
     backend = dist.get_backend()
     if device.type == "cuda" and backend != "nccl" or device.type == "cpu" and backend != "gloo":
         raise DistributedError(f"the process group uses {backend}, which cannot train on {device.type}; "
