@@ -50,7 +50,9 @@ def _run(run_or_dir):
 def open_run(run_dir: str | Path, overrides: list[str] | None = None):
     """A trained run (its config.toml + newest checkpoint) as a ``gankit.train.run.Run``."""
     from gankit.train.run import Run
-    return Run.open(run_dir, overrides)
+    _listed("overrides", overrides, '["eval.n_samples=10000"]')
+    with _api_words():
+        return Run.open(run_dir, overrides)
 
 
 def _stderr(msg: str):
@@ -62,6 +64,29 @@ def _listed(name: str, value, example: str):
     if isinstance(value, (str, bytes)):
         from gankit.config import ConfigError
         raise ConfigError(f"{name}: a list of strings, e.g. {example}; got the string {value!r}")
+
+
+@contextlib.contextmanager
+def _api_words():
+    """The run folder's and the config's errors in this API's words: they advise the command line's
+    (--resume, --out NEW, --set KEY=VALUE), which a program calling train() does not have; a whole
+    command they suggest ("gankit train --resume --out RUN") stays one to paste."""
+    import re
+
+    from gankit.config import ConfigError
+    from gankit.runfolder import RunFolderError
+    try:
+        yield
+    except (ConfigError, RunFolderError) as e:
+        if e.args and isinstance(e.args[0], str):
+            words = ((r"--resume\b", "resume=True"), (r"--out (?=[A-Z])", "out="), (r"--out\b", "out="),
+                     (r"--set ([^\s=:;,()]+=[^\s;,()]+)", r'overrides=["\1"]'), (r"--set ([\w.]+)", r"overrides \1"))
+            commands = re.findall(r"gankit [a-z]+\b[^;()]*", e.args[0])
+            msg = re.sub(r"gankit [a-z]+\b[^;()]*", "\0", e.args[0])
+            for cli, api in words:
+                msg = re.sub(cli, api, msg)
+            e.args = (re.sub("\0", lambda _: commands.pop(0), msg), *e.args[1:])
+        raise
 
 
 @holding
@@ -88,14 +113,16 @@ def train(config: str | Path | dict | None = None, out: str | Path | None = None
             what = "a config dict" if isinstance(config, dict) else f"the config {str(config)!r}"
             raise C.ConfigError(f"resume continues {out} with its own config.toml, so {what} would be "
                                 "ignored; drop it (change options with overrides, e.g. train.steps=N)")
-        run = Run.open(out, overrides, write=True)
+        with _api_words():
+            run = Run.open(out, overrides, write=True)
         if log and run.is_main:
             log(f"resuming {out} at step {run.step} of {run.cfg.train.steps}")
     else:
         config = "ring" if config is None else config
         if out is not None and not isinstance(config, dict):
             from gankit.runfolder import RunFolder
-            RunFolder(out).refuse_own_config(config)       # the run's config.toml would replace it
+            with _api_words():
+                RunFolder(out).refuse_own_config(config)       # the run's config.toml would replace it
         raw = C.resolve_source(str(config)) if not isinstance(config, dict) else dict(config)
         # imports are recorded in config.toml, so eval/sample/resume find the components again; a
         # file given relative to here (--import, or the config's own imports) is recorded absolute,
@@ -108,12 +135,13 @@ def train(config: str | Path | dict | None = None, out: str | Path | None = None
             if all(isinstance(m, str) for m in raw["imports"]):    # the user's own config: their word
                 from gankit import trusted_imports
                 trusted_imports.given(raw["imports"])
-        cfg = C.load(raw, overrides or [])
         from gankit.runfolder import default_run_dir, gone_if_left_empty
-        made = None if out is not None else \
-            default_run_dir(Path(str(config)).stem if not isinstance(config, dict) else "run", cfg.seed)
-        with gone_if_left_empty(made):
-            run = Run.create(cfg, out if made is None else made)
+        with _api_words():
+            cfg = C.load(raw, overrides or [])
+            made = None if out is not None else \
+                default_run_dir(Path(str(config)).stem if not isinstance(config, dict) else "run", cfg.seed)
+            with gone_if_left_empty(made):
+                run = Run.create(cfg, out if made is None else made)
         run.overrides = list(overrides or [])
     from gankit.train.loop import NonFiniteLoss
     from gankit.train.signals import TrainingInterrupted
@@ -210,7 +238,7 @@ def evaluate(run_or_dir, metrics: list[str] | None = None, overrides: list[str] 
     _listed("overrides", overrides, '["eval.n_samples=10000"]')
     bad = [o for o in overrides or [] if not o.strip().startswith("eval.")]
     if bad:
-        raise C.ConfigError(f"evaluate: only eval.* settings change for an evaluation (--set eval.x=...); "
+        raise C.ConfigError(f"evaluate: only eval.* settings change for an evaluation (overrides=['eval.x=...']); "
                             f"got {bad}")
     if metrics:     # a name given twice was measured twice, then refused as a clash of keys
         metrics = list(dict.fromkeys(metrics))

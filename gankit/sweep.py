@@ -37,7 +37,7 @@ from gankit import config as C
 from gankit.config import ConfigError
 from gankit.identity import run_identity
 from gankit.metrics.reference import metrics_code
-from gankit.sweep_failures import death, died_starting, refuse_unseen_parts, tmp_full
+from gankit.sweep_failures import death, died_starting, refuse_stdin, refuse_unseen_parts, tmp_full
 from gankit.sweep_orphans import make_folder, worker_start
 from gankit.sweep_table import (ANY_METRICS, NOT_METRICS as _NOT_METRICS, _append, _is_num, fmt,  # noqa: F401
                                 markdown_table, mean_se, only_asked, pm, read_results, results_refused, reuse,
@@ -88,6 +88,14 @@ class Job:
     def identity(self) -> str:
         # of the config as given, before run_job's fixed cadences (as recorded runs were hashed)
         return run_identity(self.resolved if self.resolved is not None else self.config())
+
+    def user_code(self, metrics: list[str] | None) -> dict[str, str]:
+        """The code of the user's own dataset and metrics this job measures with
+        (gankit.metrics.user_code), as registered in this process: an edited --import module
+        measures other numbers from the same config."""
+        from gankit.metrics.user_code import user_code
+        cfg = self.resolved if self.resolved is not None else C.to_dict(self.config())
+        return user_code(metrics or None, (cfg.get("data") or {}).get("name"))
 
 
 def parse_variant(text: str) -> tuple[str, str, list[str]]:
@@ -149,7 +157,8 @@ def run_job(job: Job, metrics: list[str] | None = None, g_alone: bool = True, tm
             run.close()     # the lock's descriptor now, before its folder is deleted
     out = {"label": job.label, "source": job.source, "overrides": list(job.overrides), **job.tags,
            "seed": job.seed, "config_hash": job.identity, "steps": steps, **m,
-           "metrics_asked": list(metrics) if metrics else "all", "metrics_code": metrics_code(), "cpu_s": cpu,
+           "metrics_asked": list(metrics) if metrics else "all", "metrics_code": metrics_code(),
+           "user_code": job.user_code(metrics), "cpu_s": cpu,
            "wall_s": time.perf_counter() - w0, **extra}
     # a Run sits in reference cycles (its trainer's callbacks, its objective's hooks): without a
     # collection each finished job's nets and data would stay until Python's next full one
@@ -211,8 +220,19 @@ def run_sweep(jobs: list[Job], results_path: str | Path, workers: int = 2,
     logged with its numbers and kept in the returned records, and ``unrecorded`` collects its
     "label seed N".  A results file that cannot be written is refused before any training.  SIGINT
     raises SweepInterrupted."""
-    for j in jobs:
-        j.resolve()   # a bad source or override fails here, before any training; one config per job
+    refuse_stdin()     # before anything else: every run would be lost
+    for j in jobs:     # a bad source or override fails here, before any training; one config per job
+        try:
+            j.resolve()
+        except ConfigError:
+            if not j.imports:
+                raise
+            # a notebook that named its modules without importing them: they register the job's
+            # parts here only then (a module that fails to import is reported run by run)
+            from gankit.builtins import import_modules, load_builtins
+            load_builtins()
+            import_modules(j.imports)
+            j.resolve()
     refuse_unseen_parts(jobs, metrics)
     path = Path(results_path)
     from gankit.io import WriteError, check_writable, lock_file, release_lock
@@ -237,9 +257,12 @@ def run_sweep(jobs: list[Job], results_path: str | Path, workers: int = 2,
 
 
 def _run_locked(jobs, path, workers, metrics, resume, log, identify, record, failed, failures, unrecorded):
-    results, todo = reuse(jobs, path, identify, log, metrics) if resume else ([], list(jobs))
+    results, todo = reuse(jobs, path, identify, log, metrics, lambda j: j.user_code(metrics)) \
+        if resume else ([], list(jobs))
     results = [only_asked(r, metrics) for r in results]
-    log(f"{len(todo)} runs on {workers} workers" + (f", {len(results)} reused" if results else ""))
+    # the pool starts no more workers than runs
+    log(f"{len(todo)} runs" + (f" on {min(workers, len(todo))} workers" if todo else "")
+        + (f", {len(results)} reused" if results else ""))
     if not todo:
         return results
     try:

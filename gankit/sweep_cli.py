@@ -126,8 +126,15 @@ def mixed_code_note(results: list[dict], results_path) -> str:
     results file that outlived an upgrade: --resume reused its older lines) averages numbers
     whose definitions may differ; say so ("" when they agree)."""
     codes = {r.get("metrics_code") for r in results}
-    if len(codes) < 2:
+    # --resume runs again a record of other user code; one from before user_code was kept cannot tell
+    untold = sum(1 for r in results if "user_code" not in r)
+    yours = untold and any(r.get("user_code") for r in results)
+    if len(codes) < 2 and not yours:
         return ""
+    if len(codes) < 2:
+        return (f"the table averages {untold} runs reused from records that did not keep which code of your own "
+                f"dataset and metrics measured them (an older gankit): if you edited those since, delete the "
+                f"older lines from {results_path} and rerun with --resume to measure them again")
     old = sum(1 for r in results if r.get("metrics_code") is None)
     return (f"the table averages runs measured by {len(codes)} versions of gankit's metrics code"
             + (f" ({old} by an older gankit that did not record it)" if old else "")

@@ -28,13 +28,16 @@ def tmp_full(e: Exception, tmp_root: str) -> str | None:
 
 
 def refuse_unseen_parts(jobs, metrics):
-    """Parts a job names that were registered in an interactive session (a notebook: module
-    __main__ without a file): the workers are new processes, which cannot import them again,
-    so each would fail with "unknown dataset"."""
-    if _script():     # a script: each worker imports it again
+    """Parts a job names that the workers (new processes, which import the job's ``imports`` and
+    gankit's plug-ins, and in a script the script again) cannot register: those of an interactive
+    session (a notebook: module __main__ without a file), and those of a module the session
+    imported but the job does not list.  Each run would fail with "unknown dataset"."""
+    if _script():     # a script: each worker imports it again, and the modules it imports
         return
-    from gankit.registry import REGISTRIES
-    unseen = {(r.kind, e.name) for r in REGISTRIES.values() for e in r._entries.values() if e.module == "__main__"}
+    from gankit.registry import REGISTRIES, is_gankit
+    where = {(r.kind, e.name): e.module for r in REGISTRIES.values() for e in r._entries.values()
+             if e.module and not is_gankit(e.module) and _top(e.module) not in _plugins()}
+    unseen = {k for k, m in where.items() if m == "__main__"}
     used = set()
     for j in jobs:
         if j.imports:       # the job's own modules register its parts in each worker
@@ -45,12 +48,49 @@ def refuse_unseen_parts(jobs, metrics):
             used.add((kind, (cfg.get(section) or {}).get("name")))
         asked = [*((cfg.get("eval") or {}).get("metrics") or []), *(metrics or [])]
         # none asked: every metric that applies, a session's own among them
-        used.update(("metric", m) for m in asked) if asked else used.update(k for k in unseen if k[0] == "metric")
+        used.update(("metric", m) for m in asked) if asked else used.update(k for k in where if k[0] == "metric")
     hit = sorted(unseen & used)
     if hit:
         raise ConfigError(f"{', '.join(f'{k} {n!r}' for k, n in hit)}: registered in this interactive session, "
                           "which the sweep's workers (new processes) cannot see; put the code in a module file "
                           "and give it to each job: Job(..., imports=['my_parts.py'])")
+    modules = sorted({where[k] for k in used & set(where)})
+    if modules:
+        parts = ", ".join(f"{k} {n!r} ({where[(k, n)]})" for k, n in sorted(used & set(where)))
+        listed = ", ".join(repr(_importable(m)) for m in modules)
+        raise ConfigError(f"{parts}: registered by a module this session imported, which the sweep's workers (new "
+                          f"processes) do not import; give it to each job: Job(..., imports=[{listed}])")
+
+
+def _top(module: str) -> str:
+    return str(module).split(".")[0]
+
+
+def _plugins() -> set[str]:
+    """The packages of gankit's installed plug-ins, which every worker loads."""
+    from importlib.metadata import entry_points
+
+    from gankit.builtins import ENTRY_POINT_GROUP
+    return {_top(ep.module) for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def _importable(module: str) -> str:
+    """What Job.imports names ``module`` by: its file (found from any folder), a package's module
+    by name (its relative imports need the package)."""
+    path = getattr(sys.modules.get(module), "__file__", None)
+    return path if path and "." not in module and path.endswith(".py") else module
+
+
+def refuse_stdin() -> None:
+    """A program read from standard input (``python - < script.py``): each spawned worker starts by
+    running the program's file again, "<stdin>", and dies, so every run would be lost."""
+    main = sys.modules.get("__main__")
+    name = getattr(main, "__file__", None)
+    if isinstance(name, str) and name.startswith("<") and getattr(getattr(main, "__spec__", None), "name", None) is None:
+        raise ConfigError(f"a sweep cannot run from a program read from standard input ({name}, e.g. python - < "
+                          "script.py): each worker process starts by reading the program's file again; save it "
+                          "as a file and run that (python script.py), its run_sweep call under "
+                          "`if __name__ == \"__main__\":`")
 
 
 def death(proc) -> str:

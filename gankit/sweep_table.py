@@ -206,14 +206,17 @@ def _covers(record: dict, metrics) -> bool:
 
 
 def reuse(jobs: list, results_path: str | Path, identify: Callable[[dict], str] | None = None,
-          log: Callable[[str], None] = _stderr, metrics=ANY_METRICS) -> tuple[list[dict], list]:
+          log: Callable[[str], None] = _stderr, metrics=ANY_METRICS,
+          code: Callable[[object], dict] | None = None) -> tuple[list[dict], list]:
     """(records already in results_path for these jobs (gankit.sweep.Job), relabelled as the
     job; jobs still to run).
 
     A record is matched by its config_hash (the job's identity, or one an older gankit gave the
     same run: gankit.identity.run_identities), or ``identify(record)`` for records written before
     hashes were stored; the last record of an identity wins.  One that did not measure every
-    metric asked now (``metrics``) is run again."""
+    metric asked now (``metrics``) is run again, as is one whose ``user_code`` (the user's own
+    dataset and metrics it was measured with) differs from ``code(job)``, the code loaded now; a
+    record without it (an older gankit) counts as before."""
     done = {}
     for r in read_results(results_path, log):
         h = r.get("config_hash")
@@ -224,13 +227,22 @@ def reuse(jobs: list, results_path: str | Path, identify: Callable[[dict], str] 
                 log(f"warning: record {r.get('label')!r} seed {r.get('seed')} not identified: {e}")
         if h and _covers(r, metrics):
             done[h] = r
-    found, todo = [], []
+    found, todo, edited, stale = [], [], set(), 0
     for j in jobs:
         h = next((h for h in _identities(j) if h in done), None) if done else None
+        if h is not None and code is not None and isinstance(done[h].get("user_code"), dict):
+            was, now = done[h]["user_code"], code(j)
+            if was != now:
+                edited.update(part for part in set(was) | set(now) if was.get(part) != now.get(part))
+                stale, h = stale + 1, None
         if h is not None:
             found.append({**done[h], "label": j.label})
         else:
             todo.append(j)
+    if stale:
+        from gankit.streams import listed
+        log(f"{stale} recorded runs were measured with other code of your {listed(sorted(edited))} than is "
+            "loaded now (an edited module): running them again")
     return found, todo
 
 

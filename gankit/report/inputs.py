@@ -22,11 +22,22 @@ def run_config(folder: RunFolder, overrides: list[str] | None = None):
                 fault = alone
             else:
                 raise
-    if str(fault).startswith("imports:"):       # a module missing here: the checkpoints name it too
-        raise fault
+    if str(fault).startswith("imports:") or unregistered(fault):   # code missing here, not a bad file:
+        raise fault         # the checkpoints name the same parts, and gankit eval says the same
     from gankit.runfolder.config_file import recovery_advice
     raise C.ConfigError(f"{shown_name(folder.config_path)}: {fault}; correct it "
                         f"there{recovery_advice(folder)}") from None
+
+
+def unregistered(e: Exception) -> bool:
+    """Whether ``e`` names a part that is not registered in this process ("data.name: unknown
+    dataset 'mine'"): one a notebook or script registered when it made the run."""
+    import re
+
+    from gankit.registry import NETS, REGISTRIES
+    kinds = {r.kind for r in (*REGISTRIES.values(), NETS)}
+    m = re.match(r"[\w.\[\]]+: unknown (\w+)", str(e))     # "metric(s)" too: eval.metrics
+    return bool(m) and m.group(1) in kinds
 
 
 def warn_left_out(folder: RunFolder, records: list[dict], last: dict | None, infos):
