@@ -90,12 +90,12 @@ class Job:
         return run_identity(self.resolved if self.resolved is not None else self.config())
 
     def user_code(self, metrics: list[str] | None) -> dict[str, str]:
-        """The code of the user's own dataset and metrics this job measures with
-        (gankit.metrics.user_code), as registered in this process: an edited --import module
-        measures other numbers from the same config."""
-        from gankit.metrics.user_code import user_code
+        """The code of the user's own parts this job trains and measures with (nets, losses, an
+        objective, the dataset, metrics: gankit.metrics.user_code), as registered in this
+        process: an edited --import module gives other numbers from the same config."""
+        from gankit.metrics.user_code import trained_code, user_code
         cfg = self.resolved if self.resolved is not None else C.to_dict(self.config())
-        return user_code(metrics or None, (cfg.get("data") or {}).get("name"))
+        return {**trained_code(cfg), **user_code(metrics or None, (cfg.get("data") or {}).get("name"))}
 
 
 def parse_variant(text: str) -> tuple[str, str, list[str]]:

@@ -120,3 +120,27 @@ def test_the_table_says_when_reused_records_did_not_keep_the_users_code():
                            "r.jsonl")
     assert note.startswith("the table averages 1 runs reused from records that did not keep") and "r.jsonl" in note
     assert mixed_code_note([{"metrics_code": "a", "user_code": {}}, {"metrics_code": "a"}], "r.jsonl") == ""
+
+
+def test_the_code_a_job_trains_with_covers_the_users_nets_losses_and_objectives(monkeypatch):
+    """Only the user's dataset and metrics were keyed: a sweep resumed after an edit of the user's
+    own loss (or generator, objective) reused the old numbers."""
+    from gankit.metrics.user_code import trained_code
+    from gankit.registry import LOSSES
+    monkeypatch.setattr(LOSSES, "_entries", dict(LOSSES._all()))
+
+    def first(**params):
+        return 1.0
+    LOSSES.register("f55_loss", None, "mine")(first)
+    cfg = {"loss": {"name": "f55_loss"}, "generator": {"name": "mlp"}, "data": {"name": "ring"}}
+    code = trained_code(cfg)
+    assert list(code) == ["loss f55_loss"]           # gankit's own mlp and ring are gankit's version's
+    assert trained_code({**cfg, "loss": {"name": "minimax"}}) == {}
+
+    def edited(**params):
+        return 2.0
+    LOSSES._entries.pop("f55_loss")
+    LOSSES.register("f55_loss", None, "mine")(edited)
+    assert trained_code(cfg) != code
+    assert S.Job("a", "ring-vanilla", [*TINY, "loss.name=f55_loss"], 0).user_code(["modes"]) == trained_code(cfg)
+    assert S.Job("a", "ring-vanilla", TINY, 0).user_code(["modes"]) == {}

@@ -165,17 +165,39 @@ def _user_code(names: list[str] | None = None, data: str | None = None) -> tuple
                 m = e.factory()
                 applies = getattr(m, "applies", None)      # a user's is wrapped (_UserApplies)
                 runs = (getattr(m, "fn", m), getattr(applies, "fn", applies))
-            digest = _Digest(e.module)     # one each: an entry's digest never depends on the others asked
-            try:
-                code = digest(runs)
-            except Exception:      # code that fails to be read: a key of this process alone
-                digest.opaque = True
-                _OPAQUE.setdefault(id(runs), runs)
-                code = f"unreadable:{_PROCESS}:{id(runs)}"
-            opaque |= digest.opaque
-            code = f"{sys.version}\0{e.module}\0{code}"     # bytecode is the interpreter's
-            parts[f"{reg.kind} {e.name}"] = hashlib.sha1(code.encode("utf-8", "surrogateescape")).hexdigest()
+            parts[f"{reg.kind} {e.name}"], unread = _entry_code(e, runs)
+            opaque |= unread
     return parts, opaque
+
+
+def _entry_code(e, runs) -> tuple[str, bool]:
+    """(sha1 of what a registered entry runs, whether some of it was keyed for this process alone)."""
+    digest = _Digest(e.module)     # one each: an entry's digest never depends on the others asked
+    try:
+        code = digest(runs)
+    except Exception:      # code that fails to be read: a key of this process alone
+        digest.opaque = True
+        _OPAQUE.setdefault(id(runs), runs)
+        code = f"unreadable:{_PROCESS}:{id(runs)}"
+    code = f"{sys.version}\0{e.module}\0{code}"     # bytecode is the interpreter's
+    return hashlib.sha1(code.encode("utf-8", "surrogateescape")).hexdigest(), digest.opaque
+
+
+def trained_code(cfg: dict) -> dict[str, str]:
+    """{"KIND NAME": sha1 of its code} of the user's own parts a config trains with (nets,
+    losses, an objective, a dataset): named by any ``name`` in its tables and registered outside
+    gankit.  An edited one trains other numbers from the same config (a sweep's results)."""
+    from gankit.registry import METRICS, NETS, REGISTRIES, is_gankit
+
+    def names(t) -> set[str]:
+        if not isinstance(t, dict):
+            return set()
+        own = {t["name"]} if isinstance(t.get("name"), str) else set()
+        return own.union(*(names(v) for v in t.values()))
+    used = names(cfg)
+    return {f"{reg.kind} {e.name}": _entry_code(e, e.factory)[0]
+            for reg in (*REGISTRIES.values(), NETS) if reg is not METRICS
+            for e in reg.entries() if e.name in used and not is_gankit(e.module)}
 
 
 def user_code(names: list[str] | None = None, data: str | None = None) -> dict[str, str]:
