@@ -1,9 +1,9 @@
 """What a gankit computation holds of the process while it runs.
 
 torch's global random generator and its default dtype belong to the whole process, not to a
-thread.  gankit keeps a run's randomness its own (``torch.random.fork_rng`` around the
-initialisation, the training and each evaluation: the generator's state is saved, set to the
-run's, and put back) and builds its nets and noise in float32.  Two gankit computations at
+thread.  gankit keeps a run's randomness its own (gankit.train.rng_state around the
+initialisation and the training, ``torch.random.fork_rng`` around each evaluation: the CPU
+generator's state, and on a GPU that GPU's, is saved, set to the run's, and put back) and builds its nets and noise in float32.  Two gankit computations at
 once, in two threads, would overwrite each other's generator state (each run's weights then
 depend on the other's timing), and a caller's ``torch.set_default_dtype(torch.float64)``
 would build float64 nets and draw other noise.

@@ -184,6 +184,7 @@ class InceptionFeatures:
             if xb.shape[1] == 1:
                 xb = xb.repeat(1, 3, 1, 1)
             u8 = ((xb + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)   # the file expects 0..255
-            feats.append(self.net(u8, return_features=True).double().cpu())
-            probs.append(self.net(u8, no_output_bias=True).double().cpu())      # StyleGAN2-ADA's IS protocol
+            # float64 on the CPU: mps has no float64
+            feats.append(self.net(u8, return_features=True).cpu().double())
+            probs.append(self.net(u8, no_output_bias=True).cpu().double())      # StyleGAN2-ADA's IS protocol
         return torch.cat(feats), torch.cat(probs)

@@ -74,6 +74,7 @@ class GaussianCodes(nn.Module):
         self.register_buffer("mean", torch.zeros(dim))
         self.register_buffer("second", torch.eye(dim))
         self.register_buffer("count", torch.zeros((), dtype=torch.long))
+        self._started: bool | None = None     # count > 0, kept on the host: None: read count once
 
     @torch.no_grad()
     def update(self, codes: Tensor):
@@ -83,10 +84,17 @@ class GaussianCodes(nn.Module):
         d = codes.shape[1]
         sums = sum_over_ranks(torch.cat([codes.sum(0), (codes.T @ codes).flatten(), codes.new_tensor([len(codes)])]))
         m, s = sums[:d] / sums[-1], sums[d:-1].view(d, d) / sums[-1]
-        a = 0.0 if int(self.count) == 0 else self.decay   # the first batch sets the statistics
+        if self._started is None:     # reading a GPU buffer waits for the GPU: once, not every step
+            self._started = int(self.count) > 0
+        a = self.decay if self._started else 0.0   # the first batch sets the statistics
         self.mean.mul_(a).add_((1 - a) * m)
         self.second.mul_(a).add_((1 - a) * s)
         self.count += 1
+        self._started = True
+
+    def _load_from_state_dict(self, *args, **kwargs):
+        super()._load_from_state_dict(*args, **kwargs)
+        self._started = None       # the loaded count decides, at the next update
 
     def _chol(self) -> Tensor:
         cov = self.second - torch.outer(self.mean, self.mean)

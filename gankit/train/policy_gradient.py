@@ -40,8 +40,13 @@ def maligan_advantage(logits: Tensor) -> tuple[Tensor, Tensor]:
     """MaliGAN's per-sequence advantage m w_i - 1 with w_i = r_i / sum_j r_j, r = D / (1 - D) =
     exp(logit) (a softmax: no overflow at a saturated D), and the weights' effective sample
     size 1 / sum w^2 (m when D scores all alike, 1 when one sequence takes all the weight)."""
-    w = torch.softmax(logits.double(), 0)
+    w = torch.softmax(_wide(logits), 0)
     return (logits.shape[0] * w - 1).to(logits.dtype), 1.0 / (w * w).sum()
+
+
+def _wide(x: Tensor) -> Tensor:
+    """x in float64 where its device has it (mps has none: float32 there)."""
+    return x.float() if x.device.type == "mps" else x.double()
 
 
 def last_valid(mask: Tensor) -> Tensor:

@@ -65,9 +65,11 @@ def autocast_for(precision: str, device: torch.device, nets: list[nn.Module], su
         raise ConfigError(f"train.precision = bf16: objective {objective!r} trains in float32 only (an "
                           f"objective declares bf16 with supports_bf16; of gankit's own, "
                           f"{', '.join(BF16_OBJECTIVES)} do): --set train.precision=fp32")
-    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        raise ConfigError("train.precision = bf16: this GPU has no bfloat16 support; "
-                          "use --set train.precision=fp32")
+    # bfloat16 units from Ampere (compute capability 8) on; is_bf16_supported() also says yes where
+    # older GPUs emulate it (slower than float32), and asks of the current device, not the run's
+    if device.type == "cuda" and torch.cuda.get_device_properties(device).major < 8:
+        raise ConfigError(f"train.precision = bf16: {device} has no bfloat16 units (compute capability "
+                          f"below 8.0); use --set train.precision=fp32")
     if device.type not in ("cpu", "cuda"):
         raise ConfigError(f"train.precision = bf16: autocast is set up for cpu and cuda, "
                           f"not {device.type}; use --set train.precision=fp32")

@@ -35,9 +35,9 @@ from gankit.process_state import trainable
 from gankit.registry import OBJECTIVES
 from gankit.runfolder import RunFolder
 from gankit.train.build import build_loss, build_net, build_nets, build_optimizer
-from gankit.train.device import resolve_device
+from gankit.train.device import missing, resolve_device
 from gankit.train.idle_options import warn_idle_options
-from gankit.train import distributed
+from gankit.train import distributed, rng_state
 from gankit.train.objective import Batch, ObjectiveContext, optimizer_params
 from gankit.train.parts import refuse_batch_norm_on_one_sample
 from gankit.train.precision import autocast_for
@@ -86,8 +86,8 @@ class Run(RunTraining, RunSampling, RunEvaluation, RunState):
             data_log_scale=lambda: 0.0 if self.scaler is None else float(self.scaler.scale.log().sum()),
             data_scale=lambda: None if self.scaler is None else self.scaler.scale,
             world_size=self.world.size)
-        with torch.random.fork_rng(devices=[]):   # init from the seed; the caller's RNG untouched
-            torch.manual_seed(cfg.seed)
+        with rng_state.forked(self.device):   # init from the seed; the caller's RNG untouched
+            rng_state.seed(self.device, cfg.seed)
             self.objective = OBJECTIVES.build(cfg.objective.name, cfg.objective.params,
                                               where="objective", ctx=ctx)
             self.modules = dict(self.objective.modules)
@@ -112,8 +112,10 @@ class Run(RunTraining, RunSampling, RunEvaluation, RunState):
             for phase in self.objective.phases:
                 phase.grad_clip = clip.get(id(phase.optimizer), 0.0)
             self.torch_rng = torch.get_rng_state()
+            self.device_rng = rng_state.device_state(self.device)    # None on the CPU
         if own != cfg.seed:   # a rank > 0: its own stream of dropout and other torch draws
             self.torch_rng = torch.Generator().manual_seed(own).get_state()
+            self.device_rng = rng_state.fresh_device_state(self.device, own)
         self.step = 0
         self.schedule_span = (0, cfg.train.steps)   # the lr schedule's segment (checkpointed)
         self.loss_window = ({}, 0)       # the trainer's loss sums since its last record (checkpointed)
@@ -271,10 +273,14 @@ class Run(RunTraining, RunSampling, RunEvaluation, RunState):
         # checked as a new run's
         asked = any(k.strip() == "train.device" or (k.strip() == "train" and "device" in v)
                     for k, _, v in (o.partition("=") for o in overrides or []))
-        if not asked and cfg.train.device.startswith("cuda") and not torch.cuda.is_available():
-            # a run trained on a GPU, opened on a machine without one: evaluate and sample on the CPU
-            warnings.warn(f"{run_dir} was trained on {cfg.train.device}; CUDA is not available here, "
-                          "so it is opened on the CPU", stacklevel=3)
+        lacking = None if asked else _lacking(cfg.train.device)
+        if lacking:
+            # a run trained on a device this machine lacks (a GPU, another GPU's index, a Mac's mps):
+            # evaluate and sample on the CPU; a resume trains there
+            then = (f", and training continues on the CPU (if that is not meant, stop it with Ctrl-C and "
+                    f"resume on a machine with {cfg.train.device}: its checkpoints are kept)" if write else "")
+            warnings.warn(f"{run_dir} was trained on {cfg.train.device}; {lacking}, so it is opened on the "
+                          f"CPU{then}", stacklevel=3)
             device = "cpu"
         # built here: data missing from where config.toml says, the error says how to give their new place
         world = distributed.setup(resolve_device(device or cfg.train.device))   # the Run's own (idempotent)
@@ -331,3 +337,12 @@ class Run(RunTraining, RunSampling, RunEvaluation, RunState):
         if self.overrides and not self._config_written and self.is_main:
             self.folder.write_config(C.dumps_toml(self.cfg))
             self._config_written = True
+
+
+def _lacking(name: str) -> str | None:
+    """Why this machine lacks the device config.toml names, or None (present, or no device at
+    all: resolve_device says so)."""
+    try:
+        return None if name == "auto" else missing(torch.device(name))
+    except RuntimeError:
+        return None

@@ -24,7 +24,7 @@ from gankit.data.scaling import PointScaler
 from gankit.data.text import refuse_other_split
 from gankit.runfolder import RunFolderError
 from gankit.streams import listed, pasteable
-from gankit.train import distributed
+from gankit.train import distributed, rng_state
 from gankit.train.build import load_optimizer_state
 from gankit.train.callbacks import nonfinite_tensors
 from gankit.train.loop import NonFiniteLoss
@@ -98,7 +98,8 @@ class RunState:
         """This rank's streams, and its loss sums since the last record (per rank, as the draws)."""
         t = getattr(self, "_trainer", None)
         sums, count = (t.loss_sums, t.loss_count) if t is not None else self.loss_window
-        return {"torch": self.torch_rng, "data": self.data_gen.get_state(),
+        return {"torch": self.torch_rng, **rng_state.saved(self.device, getattr(self, "device_rng", None)),
+                "data": self.data_gen.get_state(),
                 "noise": self.noise_gen.get_state(), "noise_device": self.device.type,
                 "cond": self.cond_gen.get_state(),
                 "losses": {"sums": {k: torch.as_tensor(v).detach().cpu() for k, v in sums.items()},
@@ -278,12 +279,14 @@ class RunState:
             self._reseed_rank(self.step)
         else:
             self.torch_rng = own["torch"]
+            fresh = seeds.rank_seed(self.cfg.seed, self.world.rank, self.step)   # not the first session's draws
+            self.device_rng = rng_state.restored(own, self.device, fresh)
             if "cond" in own:
                 self.cond_gen.set_state(own["cond"])
             losses = own.get("losses") or {}      # older checkpoints: the first record averages fewer steps
             self.loss_window = (dict(losses.get("sums") or {}), int(losses.get("count") or 0))
         if int(state.get("world_size", 1)) != self.world.size:
-            self.loss_window = _global_window(state)
+            self.loss_window = rng_state.global_window(state)
         shared = state["rng"] if self.global_draws else own
         if shared is not None:
             self.data_gen.set_state(shared["data"])
@@ -316,11 +319,12 @@ class RunState:
             if name in own:
                 gen.manual_seed(seeds.stream_seed(s, name))
         self.torch_rng = torch.Generator().manual_seed(s).get_state()
+        self.device_rng = rng_state.fresh_device_state(self.device, s)
 
     def save_checkpoint(self) -> Path:
         """Write this step's checkpoint; never one holding NaN or inf (a resume from it would
         diverge again at once): that stops training with NonFiniteLoss, the previous one kept."""
-        self.torch_rng = torch.get_rng_state()
+        self.torch_rng, self.device_rng = torch.get_rng_state(), rng_state.device_state(self.device)
         rng = self._rng_state()
         # each rank's own tensors (batch-norm statistics may differ between ranks)
         trained = self._trained_state()
@@ -332,7 +336,9 @@ class RunState:
             # waiting in a collective)
             # and every rank's objective state (an energy model's replay buffer holds each rank's
             # own chains; rank 0's travels as "objective")
-            mine = {k: v for k, v in trained["objective"].items() if k not in self.objective.rank0_state}
+            # on the CPU: a CUDA tensor unpickled on rank 0 is rebuilt on the sending rank's device index
+            mine = {k: rng_state.on_cpu(v) for k, v in trained["objective"].items()
+                    if k not in self.objective.rank0_state}
             both = distributed.gather(self.world, (rng, None if self.is_main else mine, bad, odd))
             ranks = [r for r, _, _, _ in both]
             objectives = [o for _, o, _, _ in both]
@@ -372,20 +378,6 @@ def _same(a, b) -> bool:
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         return type(a) is type(b) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
     return type(a) is type(b) and a == b
-
-
-def _global_window(state: dict) -> tuple[dict, int]:
-    """The loss sums since the last record of a checkpoint written by another number of
-    processes, as every rank of this world takes them: the mean of the saved ranks' sums (a
-    record is the mean over ranks of each rank's means, so these count the global batch; each
-    rank's own window would weigh a rank new to the run, or drop a rank gone from it, and ranks
-    holding different keys would all-reduce vectors of different lengths and wait forever)."""
-    windows = [(r or {}).get("losses") or {} for r in (state.get("rng_ranks") or [state["rng"]])]
-    sums: dict = {}
-    for w in windows:
-        for k, v in (w.get("sums") or {}).items():
-            sums[k] = sums.get(k, 0) + torch.as_tensor(v) / len(windows)
-    return sums, max((int(w.get("count") or 0) for w in windows), default=0)
 
 
 def _constant_before(old: dict) -> dict | None:

@@ -18,7 +18,7 @@ import torch
 from gankit.metrics.context import NonFiniteSamples
 from gankit.process_state import trainable
 from gankit.streams import pasteable
-from gankit.train import distributed, threads
+from gankit.train import distributed, rng_state, threads
 from gankit.train.callbacks import (Checkpointer, FiniteSamples, MetricsLogger, PeriodicEval, Progress,
                                      SaveStartState, Snapshots)
 from gankit.train.loop import NonFiniteLoss, Trainer
@@ -132,8 +132,9 @@ class RunTraining:
         self._clock = time.perf_counter()
         at_a_step = True         # False while inside the loop: memory may be half a step's
         try:
-            with torch.random.fork_rng(devices=[]), StopOnSignal(trainer):   # the run's own RNG stream
+            with rng_state.forked(self.device), StopOnSignal(trainer):   # the run's own RNG streams
                 torch.set_rng_state(self.torch_rng)
+                rng_state.set_device_state(self.device, self.device_rng)
                 self.refuse_unloadable_state()
                 at_a_step = False
                 trainer.fit(cfg.steps)
@@ -155,6 +156,7 @@ class RunTraining:
                                               f"gankit train --resume --out {pasteable(self.dir)}"
                                               + _resume_suffix())
                 self.torch_rng = torch.get_rng_state()
+                self.device_rng = rng_state.device_state(self.device)
             self._record_config()    # also when there was no step left to train
         except (NonFiniteLoss, NonFiniteSamples) as e:    # the latter: a periodic evaluation's draw
             kept = bool(self.folder.checkpoints())
