@@ -7,6 +7,8 @@ changes every number measured with it.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 
 # training streams
@@ -51,3 +53,54 @@ def rank_seed(seed: int, rank: int, step: int = 0) -> int:
     import hashlib
     digest = hashlib.sha256(f"gankit-rank/{seed}/{rank}/{step}".encode()).digest()
     return int.from_bytes(digest[:8], "little") >> 2      # < 2**62: room for the offsets
+
+
+# ---------------------------------------------------------------- torch's global generators
+# Dropout, penalty interpolation and default initialisation draw from the global generator of
+# the device their tensors live on.  Code that seeds them for its own work forks them, and
+# seeds only the CPU's and its own device's: torch.manual_seed would also seed every GPU's,
+# which on a GPU is the run's training stream (a periodic evaluation would change the training
+# after it).
+
+CPU = torch.device("cpu")
+
+
+def _module(device: torch.device):
+    """torch's module of the device's global generator (torch.cuda, torch.mps, ...), None on the CPU."""
+    return None if device.type == "cpu" else torch.get_device_module(device.type)
+
+
+def device_state(device: torch.device) -> torch.Tensor | None:
+    """The state of the device's global generator now; None on the CPU (torch.get_rng_state's)."""
+    mod = _module(device)
+    return None if mod is None else mod.get_rng_state(device)
+
+
+def set_device_state(device: torch.device, state: torch.Tensor | None):
+    mod = _module(device)
+    if mod is not None and state is not None:
+        mod.set_rng_state(state, device)
+
+
+def fresh_device_state(device: torch.device, seed: int) -> torch.Tensor | None:
+    """The state of the device's generator seeded with ``seed`` (None on the CPU)."""
+    if _module(device) is None:
+        return None
+    return torch.Generator(device=device).manual_seed(seed).get_state()
+
+
+def seed(device: torch.device, seed: int):
+    """Seed the CPU generator and the run's device's (only that one, unlike torch.manual_seed)."""
+    torch.random.default_generator.manual_seed(seed)
+    set_device_state(device, fresh_device_state(device, seed))
+
+
+@contextmanager
+def forked(device: torch.device):
+    """The CPU generator and the device's are put back as they were when the block ends."""
+    before = device_state(device)
+    with torch.random.fork_rng(devices=[]):
+        try:
+            yield
+        finally:
+            set_device_state(device, before)

@@ -32,9 +32,9 @@ class FakeDeviceGenerator:
 
 @pytest.fixture
 def gpu(monkeypatch):
-    from gankit.train import rng_state
+    from gankit import seeds
     fake = FakeDeviceGenerator()
-    monkeypatch.setattr(rng_state, "_module", lambda device: fake)
+    monkeypatch.setattr(seeds, "_module", lambda device: fake)
     return fake
 
 
@@ -54,8 +54,7 @@ def test_a_run_seeds_no_gpu_generator(monkeypatch, tmp_path, tiny):
     for name in ("manual_seed_all", "manual_seed"):
         real = getattr(torch.cuda, name)
         monkeypatch.setattr(torch.cuda, name, lambda s, real=real, name=name: (calls.append(name), real(s))[1])
-    # (DRS off: rejection.py seeds its fit with torch.manual_seed, a finding of its own)
-    Run.create(C.load("ring", tiny + ["objective.drs=false"]), tmp_path / "r").train().close()
+    Run.create(C.load("ring", tiny), tmp_path / "r").train().close()       # DRS's fit included
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         Run.open(tmp_path / "r", ["train.steps=40"], write=True).train().close()
@@ -131,3 +130,18 @@ def test_each_ranks_objective_state_goes_to_the_cpu_before_the_gather(monkeypatc
     assert run.save_checkpoint() is None
     sent = gathered[0][1]["ema"]["w"]
     assert id(held) in moved and torch.equal(sent, held)
+
+
+def test_metrics_that_seed_their_own_nets_leave_every_gpu_generator_alone(monkeypatch):
+    """c2st and the dataset's own classifier seeded their CPU nets with torch.manual_seed, which
+    also seeds every GPU's generator: on a GPU, the run's training stream, changed by a periodic
+    evaluation (a resume from before it then differed)."""
+    from gankit.metrics.distances import c2st
+    from gankit.metrics.own_classifier import train_classifier
+    calls = []
+    for name in ("manual_seed_all", "manual_seed"):
+        monkeypatch.setattr(torch.cuda, name, lambda s, name=name: calls.append(name))
+    g = torch.Generator().manual_seed(0)
+    c2st(torch.randn(64, 2, generator=g), torch.randn(64, 2, generator=g) + 1, steps=3)
+    train_classifier(torch.rand(32, 1, 8, 8, generator=g), torch.arange(32) % 2, 2, steps=2)
+    assert calls == []

@@ -142,8 +142,8 @@ def evaluate(ctx, names: list[str] | None = None, named: bool | None = None, sto
     # run's training stream during training: a periodic evaluation changed the training
     # after it and broke the bit-identical resume from a checkpoint written before it
     device = getattr(ctx, "device", None)      # a context built by hand may name none
-    cuda = device is not None and torch.device(device).type == "cuda"
-    rng = torch.random.fork_rng(devices=[device] if cuda else [])
+    from gankit import seeds
+    rng = seeds.forked(torch.device("cpu" if device is None else device))
     with rng, Progress(len(todo), f"evaluating step {ctx.step}") as bar:
         for m in todo:
             if stop is not None and stop():

@@ -31,7 +31,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from gankit import seeds
 from gankit.metrics.base import TooFewSamples
+from gankit.seeds import CPU
 from gankit.metrics.image_measures import as_tensor, centred64, pairwise_sq_dists
 
 
@@ -131,8 +133,8 @@ def c2st(x, y, seed: int = 0, steps: int = 500, hidden: int = 64) -> dict:
     xtr, xte = (xtr - mu) / sd, (xte - mu) / sd
     from gankit.process_state import gradients_on
     with gradients_on():     # the classifier trains also under a caller's torch.no_grad
-        with torch.random.fork_rng(devices=[]):    # the init draws from the seed, not the caller's stream
-            torch.manual_seed(seed)
+        with seeds.forked(CPU):    # the init draws from the seed, not the caller's stream
+            seeds.seed(CPU, seed)
             net = torch.nn.Sequential(torch.nn.Linear(xtr.shape[1], hidden), torch.nn.ReLU(),
                                       torch.nn.Linear(hidden, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, 1))
         opt = torch.optim.Adam(net.parameters(), lr=1e-3)

@@ -21,7 +21,9 @@ import warnings
 
 import torch
 
+from gankit import seeds
 from gankit.config import ConfigError
+from gankit.seeds import CPU
 
 STEPS = 400
 DIGEST = "sha1"     # metadata entry: sha1 of the key and every weight, written with them
@@ -71,15 +73,15 @@ def train_classifier(x, y, n_classes: int, steps: int | None = None, seed: int =
 
 def _train(x, y, n_classes: int, steps: int | None, seed: int):
     from gankit.metrics.features import EvalClassifier
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeds.forked(CPU):
+        seeds.seed(CPU, seed)
         net = EvalClassifier(in_channels=x.shape[1], n_classes=n_classes)
     steps = STEPS if steps is None else steps
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     net.train()
-    with torch.random.fork_rng(devices=[]):     # dropout draws from the seed, not the caller's stream
-        torch.manual_seed(seed)
+    with seeds.forked(CPU):     # dropout draws from the seed, not the caller's stream
+        seeds.seed(CPU, seed)
         for _ in range(steps):
             i = torch.randint(0, len(x), (min(128, len(x)),), generator=g)
             loss = torch.nn.functional.cross_entropy(net(x[i]), y[i])

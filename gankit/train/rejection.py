@@ -274,8 +274,8 @@ def fit_objective(objective, step: int, log, stop: Callable[[], bool] | None = N
     was = G.training
     G.eval()
     try:
-        with torch.random.fork_rng(devices=[ctx.device] if ctx.device.type == "cuda" else []):
-            torch.manual_seed(s)
+        with seeds.forked(ctx.device):
+            seeds.seed(ctx.device, s)
             sampler.fit(objective.D, G, real, noise, stop=stop)
     finally:
         G.train(was)

@@ -10,50 +10,11 @@ device is touched: ``torch.manual_seed`` would seed every GPU of the process.
 from __future__ import annotations
 
 import copy
-from contextlib import contextmanager
 
 import torch
 
-
-def _module(device: torch.device):
-    """torch's module of the device's global generator (torch.cuda, torch.mps, ...), None on the CPU."""
-    return None if device.type == "cpu" else torch.get_device_module(device.type)
-
-
-def device_state(device: torch.device) -> torch.Tensor | None:
-    """The state of the device's global generator now; None on the CPU (torch.get_rng_state's)."""
-    mod = _module(device)
-    return None if mod is None else mod.get_rng_state(device)
-
-
-def set_device_state(device: torch.device, state: torch.Tensor | None):
-    mod = _module(device)
-    if mod is not None and state is not None:
-        mod.set_rng_state(state, device)
-
-
-def fresh_device_state(device: torch.device, seed: int) -> torch.Tensor | None:
-    """The state of the device's generator seeded with ``seed`` (None on the CPU)."""
-    if _module(device) is None:
-        return None
-    return torch.Generator(device=device).manual_seed(seed).get_state()
-
-
-def seed(device: torch.device, seed: int):
-    """Seed the CPU generator and the run's device's (only that one, unlike torch.manual_seed)."""
-    torch.random.default_generator.manual_seed(seed)
-    set_device_state(device, fresh_device_state(device, seed))
-
-
-@contextmanager
-def forked(device: torch.device):
-    """The CPU generator and the device's are put back as they were when the block ends."""
-    before = device_state(device)
-    with torch.random.fork_rng(devices=[]):
-        try:
-            yield
-        finally:
-            set_device_state(device, before)
+# the global generators' fork and seed are gankit.seeds' (metrics use them too)
+from gankit.seeds import device_state, forked, fresh_device_state, seed, set_device_state  # noqa: F401
 
 
 def saved(device: torch.device, state: torch.Tensor | None) -> dict:

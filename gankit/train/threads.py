@@ -29,6 +29,8 @@ import time
 import torch
 from torch import nn
 
+from gankit import seeds
+
 _INTEROP_SET = False
 
 
@@ -110,8 +112,8 @@ def _pass(layer: nn.Module, inputs, n: int):
     torch.set_num_threads(n)
     layer.zero_grad(set_to_none=True)
     inputs = [x.detach().requires_grad_() if x.is_floating_point() else x for x in inputs]
-    with torch.random.fork_rng(devices=[]):     # a recurrent layer's dropout draws the same
-        torch.manual_seed(0)
+    with seeds.forked(seeds.CPU):     # a recurrent layer's dropout draws the same
+        seeds.seed(seeds.CPU, 0)
         out = layer(*inputs)
     out = out[0] if isinstance(out, tuple) else out
     out.float().pow(2).mean().backward()
