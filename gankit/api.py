@@ -28,6 +28,7 @@ from gankit.api_eval import (NO_RECORD, _numbers, _refuse_stale, _tensorboard_vi
 from gankit.metrics.base import Output, register_metric  # noqa: F401  (re-exported)
 from gankit.eval_records import eval_settings, protocols  # noqa: F401 (eval_settings re-exported)
 from gankit.process_state import holding
+from gankit.wording import api_words as _api_words
 from gankit.registry import DATASETS, DISCRIMINATORS, GENERATORS, LOSSES, OBJECTIVES
 from gankit.train.sampling import condition_args  # noqa: F401  (re-exported: gankit sample calls it here)
 
@@ -64,29 +65,6 @@ def _listed(name: str, value, example: str):
     if isinstance(value, (str, bytes)):
         from gankit.config import ConfigError
         raise ConfigError(f"{name}: a list of strings, e.g. {example}; got the string {value!r}")
-
-
-@contextlib.contextmanager
-def _api_words():
-    """The run folder's and the config's errors in this API's words: they advise the command line's
-    (--resume, --out NEW, --set KEY=VALUE), which a program calling train() does not have; a whole
-    command they suggest ("gankit train --resume --out RUN") stays one to paste."""
-    import re
-
-    from gankit.config import ConfigError
-    from gankit.runfolder import RunFolderError
-    try:
-        yield
-    except (ConfigError, RunFolderError) as e:
-        if e.args and isinstance(e.args[0], str):
-            words = ((r"--resume\b", "resume=True"), (r"--out (?=[A-Z])", "out="), (r"--out\b", "out="),
-                     (r"--set ([^\s=:;,()]+=[^\s;,()]+)", r'overrides=["\1"]'), (r"--set ([\w.]+)", r"overrides \1"))
-            commands = re.findall(r"gankit [a-z]+\b[^;()]*", e.args[0])
-            msg = re.sub(r"gankit [a-z]+\b[^;()]*", "\0", e.args[0])
-            for cli, api in words:
-                msg = re.sub(cli, api, msg)
-            e.args = (re.sub("\0", lambda _: commands.pop(0), msg), *e.args[1:])
-        raise
 
 
 @holding

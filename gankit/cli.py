@@ -10,7 +10,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from gankit.cli_parser import Gankit, Parser
+from gankit.cli_parser import Gankit, Parser, empty_argument
 from gankit.environment import import_failure_line, missing_dependencies, missing_line, print_error
 
 try:    # numpy (gankit.io) is imported here: where it cannot be, main() says so in one line
@@ -29,7 +29,7 @@ def _cmd_train(a):
         raise ConfigError(f"--nproc {a.nproc}: give the number of processes, 1 or more")
     if not a.out and not a.resume and launched():   # each process would name its own timestamped folder
         raise ConfigError("under torchrun give --out RUN_DIR: every process must use the same run folder")
-    made = None if a.out or a.resume else _default_out(a.config or "ring", a.set)
+    made = None if a.out or a.resume else _default_out("ring" if a.config is None else a.config, a.set)
     a.run_folder = a.out or made     # what an interruption's line names
     from gankit.runfolder import gone_if_left_empty
     with gone_if_left_empty(made) as remove_if_empty:
@@ -56,7 +56,7 @@ def _train(a, out: str | None):
                               "e.g. --set train.steps=N)")
         run = api.train(out=a.out, overrides=a.set, resume=True)
     else:
-        source = a.config or "ring"
+        source = "ring" if a.config is None else a.config
         run = api.train(source, out, a.set, imports=a.imports)
     if not run.is_main:   # rank 0 alone evaluates, writes the report and prints
         return
@@ -314,6 +314,9 @@ def _main(argv: list[str] | None) -> int:
             args = build_parser().parse_args(argv)
         except SystemExit as e:   # argparse has printed its one-line message
             return e.code if isinstance(e.code, int) else 2
+        if (empty := empty_argument(args)) is not None:
+            print(f"gankit: error: {empty}", file=sys.stderr)
+            return 2
         _expand_home(args)
         return _run_command(args)
     except KeyboardInterrupt as e:    # Ctrl-C; SIGTERM (_terminated); training's own stop
@@ -346,7 +349,9 @@ def _run_command(args) -> int:
         trusted_imports.given(getattr(args, "imports", None) or [])
         import_modules(getattr(args, "imports", None) or [])
         _one_process_only(args)
-        rc = args.fn(args)
+        from gankit.wording import command_line
+        with command_line():      # gankit.api, which the commands call, speaks in their words
+            rc = args.fn(args)
         if sys.stdout is not None:
             sys.stdout.flush()    # a file's buffer is written here, while a failure can be told
     except (ConfigError, RunFolderError, NonFiniteLoss, NonFiniteSamples) as e:

@@ -301,6 +301,8 @@ def _oom_advice(e: BaseException) -> str:
         return (f"{where}, while measuring a metric; leave it out (eval.metrics, or gankit eval --metrics) "
                 "or lower the sample counts that size it: eval.n_samples, eval.parzen_centres, "
                 "eval.jsd_bins, eval.jsd_samples")
+    if f"{os.sep}gankit{os.sep}data{os.sep}" in f.filename:     # building or drawing the data
+        return f"{where}, while building the data; lower the data's own sizes (data.n_modes, data.dim, ...)"
     if any(g.filename.endswith(f"{os.sep}sample_cli.py") for g in frames):
         # gankit sample holds every sample it was asked for (one array written at the end)
         return f"{where}, while sampling; ask for fewer samples (-n), e.g. in several runs with --seed"

@@ -8,9 +8,37 @@ import difflib
 import sys
 
 
+# path arguments by their dest, named as the usage names them: an empty one (an unset shell
+# variable: gankit train "$CFG") would be taken as not given (train's default preset, a timestamped
+# folder) or as the current folder
+PATH_ARGUMENTS = {"config": "PRESET", "out": "--out", "run_dir": "RUN_DIR", "run_dirs": "RUN",
+                  "results": "--results", "images": "--images", "imports": "--import",
+                  "variants": "VARIANT"}
+
+
+def empty_argument(args) -> str | None:
+    """The one-line refusal of an empty path argument of ``args``, else None."""
+    for dest, name in PATH_ARGUMENTS.items():
+        value = getattr(args, dest, None)
+        if any(v == "" for v in (value if isinstance(value, list) else [value])):
+            fix = {"config": "a preset's name or a path to a .toml file, or leave PRESET out (ring)",
+                   "out": "a path, or leave --out out for the default"}.get(dest, "one")
+            return f"{name} is an empty string (an unset shell variable?); give {fix}"
+    return None
+
+
+# options of other tools, or of another command, given to a command: what to write instead
+OPTION_HINTS = {("sweep", "--seed"): "one seed N: --first-seed N --seeds 1"}
+
+
 class Parser(argparse.ArgumentParser):
     """A command's parser: a mistyped choice gets a "did you mean" (as a preset's name does), and
-    words it does not take are refused with its own usage (argparse gave gankit's)."""
+    words it does not take are refused with its own usage (argparse gave gankit's).  Options are
+    never abbreviated: argparse's prefixes read sweep's --seed 2 as --seeds 2."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def _check_value(self, action, value):     # argparse's check of a choice, its only hook
         if action.choices is not None and value not in action.choices:
@@ -22,8 +50,33 @@ class Parser(argparse.ArgumentParser):
     def parse_known_args(self, args=None, namespace=None):
         namespace, extra = super().parse_known_args(args, namespace)
         if extra:
-            self.error(f"unrecognized arguments: {' '.join(extra)}")
+            self.error(f"unrecognized arguments: {' '.join(extra)}{self._hint(extra)}")
         return namespace, extra
+
+    def _hint(self, extra: list[str]) -> str:
+        """What the first unknown --option may have meant: another option of this command, or a
+        config key given through --set (train --steps 100: --set train.steps=100)."""
+        i, word = next(((i, w) for i, w in enumerate(extra) if w.startswith("--")), (0, ""))
+        name, eq, value = word.partition("=")
+        if not name:
+            return ""
+        command = self.prog.split()[-1]
+        if (command, name) in OPTION_HINTS:
+            return f" ({OPTION_HINTS[command, name]})"
+        if not eq:
+            value = extra[i + 1] if i + 1 < len(extra) and not extra[i + 1].startswith("-") else "VALUE"
+        if "--set" in self._option_string_actions:
+            from gankit.config.schema import ALIASES, key_index
+            key = name[2:].replace("-", "_")
+            index = key_index()
+            keys = [k for k, owners in index.get(key, {}).items() if owners is not None]
+            keys = [k for k in keys if not index[key][k]] or keys      # a fixed key before a component's
+            keys = keys or [k for k in ALIASES.get(key.lower(), ()) if k in index.get(k.rsplit(".", 1)[-1], {})]
+            if keys:
+                return f" (a config key is set with --set: {' or '.join(f'--set {k}={value}' for k in keys[:2])})"
+        options = [o for o in self._option_string_actions if o.startswith("--")]
+        close = [o for o in options if o.startswith(name)] or difflib.get_close_matches(name, options, n=1)
+        return f" (did you mean {close[0]}?)" if close else ""
 
 
 class Gankit(Parser):

@@ -2,7 +2,8 @@
 
     config + registry + builtins          the base (config checks component names in the registry
                                           at call time; builtins load the components)
-    io, ops, seeds, kernels, *_numba      leaves: no gankit imports (l1kernel: kernels only; streams: io)
+    io, ops, seeds, kernels, *_numba,     leaves: no gankit imports (l1kernel: kernels only; streams: io)
+    rank_errors
     data, nets, losses                    components: import neither train, cli nor report
     metrics                               features -> numbers: no train, cli, report
     report                                reads the run folder: no train, no cli
@@ -29,6 +30,8 @@ FORBIDDEN = {
     "kernels": {"config", "registry", "data", "nets", "losses", "metrics", "report", "train", *TOP},
     "nn_index_numba": {"config", "registry", "data", "nets", "losses", "metrics", "report", "train", *TOP},
     "seeds": {"config", "registry", "data", "nets", "losses", "metrics", "report", "train", *TOP},
+    "rank_errors": {"config", "registry", "data", "nets", "losses", "metrics", "report", "train", *TOP},
+    "wording": {"registry", "data", "nets", "losses", "metrics", "report", "train", *TOP},
     "registry": {"data", "nets", "losses", "metrics", "report", "train", *TOP},
     "runfolder": {"registry", "data", "nets", "losses", "metrics", "report", "train", *TOP},
     "data": {"nets", "losses", "metrics", "report", "train", *TOP},

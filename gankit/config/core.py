@@ -10,6 +10,7 @@ checked against that entry's own parameter dataclass.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import math
 import os
 import sys
@@ -153,7 +154,7 @@ def coerce_value(tp, value, where: str, meta: dict | None = None):
             raise ConfigError(f"{where}: must be a finite number, got {value!r}")
     elif tp is str:
         if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected a string, got {value!r}")
+            raise _hinted(where, f"{where}: expected a string, got {value!r}", _quote_hint(value, where))
         if any("\ud800" <= ch <= "\udfff" for ch in value):
             # a file name's undecodable bytes (surrogateescape): TOML holds only Unicode, so
             # config.toml could not record the value and a resume would not find it
@@ -310,6 +311,17 @@ def _toml_hint(value) -> str:
         return (" (--set values are TOML: quote the strings in a list, [\"a\", \"b\"], and write "
                 "numbers in full, 0.5 rather than .5)")
     return ""
+
+
+def _quote_hint(value, where: str) -> str:
+    """How to give as text a --set value that TOML read as a date, a time, a number or a boolean."""
+    if isinstance(value, (datetime.date, datetime.time)):
+        text = value.isoformat()
+    elif isinstance(value, (bool, int, float)):
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+    else:
+        return ""
+    return f"; TOML reads it as a {type(value).__name__}: quote it to give text, --set '{where}=\"{text}\"'"
 
 
 def _list_hint(value, where: str, tp) -> str:

@@ -19,11 +19,15 @@ def read_toml(path: str | Path) -> dict:
     if path.is_dir():
         raise ConfigError(f"config file {str(path)!r} is a folder, not a file; give a preset name "
                           "or a path to a .toml file")
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(f"config file {str(path)!r} does not exist; give a preset name "
                           f"({', '.join(preset_names())}) or a path to a .toml file")
+    if not path.is_file():   # a pipe (<(...)) is read once, but a run reads its config more than once
+        raise ConfigError(f"config file {str(path)!r} is not a regular file (a pipe or a device); "
+                          "save the config to a .toml file and give its path")
     try:
-        text = path.read_bytes().decode("utf-8")
+        # a byte order mark (some Windows editors write one) is no TOML: read past it
+        text = path.read_bytes().decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as e:
         raise ConfigError(f"{path}: not a text file in UTF-8 (byte {e.start} is 0x{e.object[e.start]:02x}); "
                           "a config is a TOML text file") from None

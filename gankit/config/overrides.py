@@ -21,9 +21,13 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     if not key:
         raise ConfigError(f"--set {item!r}: empty key")
     try:
-        value = tomllib.loads(f"v = {raw}")["v"]
+        doc = tomllib.loads(f"v = {raw}")
     except tomllib.TOMLDecodeError:
-        value = raw
+        doc = {"v": raw}
+    if len(doc) > 1:     # a line break ended the value: TOML read the rest as keys of its own
+        raise ConfigError(f"--set {item!r}: a line break ends the value, and what follows it would be "
+                          "dropped; give one key=value on one line to each --set")
+    value = doc["v"]
     return key.split("."), value
 
 

@@ -10,6 +10,13 @@ from dataclasses import dataclass
 from gankit.config.core import Component, ConfigError, opt
 
 
+# the most CPU threads train.threads / eval.threads may ask for: above the cores of the largest
+# machines (a few hundred), and fixed rather than this machine's count, so a config.toml stays valid
+# where the run resumes or is evaluated; 1,024 threads start fine (measured), while tens of
+# thousands make the OpenMP runtime fail (30,000: "Thread creation failed") or crash (100,000)
+MAX_THREADS = 1024
+
+
 @dataclass
 class NoiseConfig:
     dist: str = opt("normal", "prior p_z of G's input noise", choices=["normal", "uniform"])
@@ -55,7 +62,7 @@ class TrainConfig:
     threads: int = opt(0, "CPU threads per process for training (0 = auto: OMP_NUM_THREADS if set, "
                           "else following the machine's load (1-2) for nets whose results do not "
                           "depend on the count, else 1 for point/text data, else cores / processes "
-                          "on this machine; docs/scaling.md)", ge=0)
+                          "on this machine; docs/scaling.md)", ge=0, le=MAX_THREADS)
     parallel_draws: str = opt("per_rank", "with several processes: per_rank (each draws its share of "
                                           "the batch from streams of (seed, rank)) or global (each "
                                           "draws the whole global batch from the run's streams and "
@@ -105,7 +112,7 @@ class EvalConfig:
                         "conv net (any images, no download)", choices=["classifier", "inception", "random"])
     inception_weights: str = opt("", "path of inception-2015-12-05.pt (TorchScript) for "
                                  "eval.features=inception (or env GANKIT_INCEPTION)")
-    threads: int = opt(0, "CPU threads for evaluation (0 = auto, as train.threads)", ge=0)
+    threads: int = opt(0, "CPU threads for evaluation (0 = auto, as train.threads)", ge=0, le=MAX_THREADS)
 
     def check(self, where):
         twice = sorted({m for m in self.metrics if self.metrics.count(m) > 1})

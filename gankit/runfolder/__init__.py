@@ -125,6 +125,10 @@ class RunFolder(CheckpointReading, SnapshotFiles):
             if self.checkpoints() or self.damaged():
                 raise RunFolderError(f"{self.path} holds checkpoints but no config.toml (removed?); put "
                                      "config.toml back, or train anew into another folder (--out NEW)")
+            if self.path.is_dir() and any(self.path.iterdir()):    # the user's files: never trained into
+                raise RunFolderError(f"{self.path} is not a run folder (no config.toml) but holds other files; "
+                                     "give a run folder, or train one into a new folder: gankit train PRESET "
+                                     "--out NEW")
             raise RunFolderError(f"{self.path} is not a run folder (no config.toml); create one with "
                                  f"gankit train PRESET --out {self.path}")
 

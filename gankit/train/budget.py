@@ -13,7 +13,12 @@ grid) with the machine's memory:
 - evaluation: the largest sample set drawn from G (fixed-noise snapshots, eval samples, JSD
   samples, Parzen centres), what G holds generating a chunk of 10,000 of them (a layer's input
   and output, more for conv layers), and, where the jsd metric is measured, the JSD grid
-  (bins^dim cells).
+  (bins^dim cells), and the noise of the largest draw (drawn at once: n x noise.dim);
+- the toy mixtures' own tensors (ring, grid, gmm: their modes' means, stds and weights), counted
+  from the config alone, so that ``check_data_memory`` refuses a data.n_modes the machine cannot
+  hold before the dataset is built.
+On a GPU the parts held on the host (the data's tensors, the evaluation samples, the JSD grid in
+numpy) are checked against the host's available memory, the rest against the GPU's.
 Conditional and sequence nets need more than z and x to run, so their activations and
 generation are left out (a warning says so).
 """
@@ -45,6 +50,18 @@ def machine_memory(device: torch.device) -> int | None:
         return None
     limit = container_limit()
     return min(ram, limit) if limit else ram
+
+
+def available_host_memory() -> int | None:
+    """Bytes of host memory free for this process now (MemAvailable, within the container's limit);
+    else the machine's memory (off Linux)."""
+    ram = machine_memory(torch.device("cpu"))
+    try:
+        with open("/proc/meminfo") as f:
+            kb = next(int(line.split()[1]) for line in f if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        return ram
+    return min(kb * 1024, ram) if ram else kb * 1024
 
 
 CGROUP_LIMITS = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")   # v2, v1
@@ -117,6 +134,33 @@ def jsd_grid_bytes(cfg, dataset) -> int:
     return cells * (8 * (3 * dim + 4) + 8 * modes * dim)
 
 
+# the toy mixtures whose tensors grow with a setting: name -> (modes, dimension, the settings)
+_MIXTURES = {"ring": (lambda p: p["n_modes"], lambda p: 2, "data.n_modes"),
+             "grid": (lambda p: p["n"] ** 2, lambda p: 2, "data.n"),
+             "gmm": (lambda p: p["n_modes"], lambda p: p["dim"], "data.n_modes, data.dim")}
+# building one: the means, one std and one weight a mode kept (4 x dim + 8 bytes), and the
+# temporaries beside them (measured peak RSS: 21-25 bytes a mode in 2-D, 130 for gmm in 16-D)
+MIXTURE_BUILD_BYTES = (8, 12)      # 8 x dim + 12 bytes a mode
+
+
+def data_parts(cfg, building: bool = False, drivers: dict[str, str] | None = None) -> dict[str, int]:
+    """Bytes of the data's own tensors that the config alone tells (the toy mixtures' modes): what
+    the dataset keeps, or with ``building`` what building it holds at its peak."""
+    entry = _MIXTURES.get(cfg.data.name)
+    if entry is None:
+        return {}
+    params = cfg.data.params
+    try:
+        modes, dim = int(entry[0](params)), int(entry[1](params))
+    except (KeyError, TypeError, ValueError):     # a user's own entry under this name
+        return {}
+    per_mode = MIXTURE_BUILD_BYTES[0] * dim + MIXTURE_BUILD_BYTES[1] if building else 4 * dim + 8
+    key = f"the data's {modes:,} modes"
+    if drivers is not None:
+        drivers[key] = entry[2]
+    return {key: modes * per_mode}
+
+
 def estimate(cfg, dataset, drivers: dict[str, str] | None = None) -> dict[str, int]:
     """Bytes of the big parts of a run (see the module's docstring); a part that cannot be
     estimated for these nets is left out.  ``drivers``, when given, is filled with each part's
@@ -167,6 +211,9 @@ def estimate(cfg, dataset, drivers: dict[str, str] | None = None) -> dict[str, i
                 why[key] = f"{drawn}, the generator's width"
     parts["evaluation samples"] = 2 * n_eval * per_x
     why["evaluation samples"] = drawn
+    parts["noise of the largest draw"] = 4 * n_eval * cfg.noise.dim
+    why["noise of the largest draw"] = f"{drawn}, noise.dim"
+    parts.update(data_parts(cfg, drivers=why))
     if jsd_grid:
         key = f"JSD grid ({cfg.eval.jsd_bins}^{dim} cells)"
         parts[key] = jsd_grid_bytes(cfg, dataset)
@@ -181,19 +228,43 @@ def peak(parts: dict[str, int]) -> int:
     def part(prefix):
         return sum(v for k, v in parts.items() if k.startswith(prefix))
     samples = part("evaluation samples")
-    phases = (part("one training step's activations"), part("generating samples") + samples,
+    phases = (part("one training step's activations"),
+              part("generating samples") + part("noise of the largest draw") + samples,
               part("JSD grid") + samples)
-    return part("data batches") + part("G and D weights") + max(phases)
+    return part("data batches") + part("G and D weights") + part("the data's") + max(phases)
+
+
+# parts held in host memory whatever the device: the dataset, the samples gathered on the CPU,
+# the JSD grid (numpy)
+HOST_PARTS = ("the data's", "evaluation samples", "JSD grid")
+
+
+def check_data_memory(cfg, device: torch.device | None = None):
+    """ConfigError when building the dataset would need more memory than the host has: called
+    before it is built (a ring of 10^9 modes was killed by the kernel, with no message)."""
+    cpu = device is None or device.type == "cpu"
+    total = machine_memory(torch.device("cpu")) if cpu else available_host_memory()
+    drivers: dict[str, str] = {}
+    parts = data_parts(cfg, building=True, drivers=drivers)
+    if total is not None and parts and sum(parts.values()) > total:
+        _refuse(parts, drivers, sum(parts.values()), total,
+                "this machine's cpu has" if cpu else "this machine has available")
 
 
 def check_memory(cfg, dataset, device: torch.device):
     """ConfigError when the estimate exceeds the device's memory, naming the big parts and the
     settings that drive them."""
+    drivers: dict[str, str] = {}
+    parts = estimate(cfg, dataset, drivers)
+    if device.type != "cpu":    # the host's parts against the host, the rest against the device
+        host = {k: v for k, v in parts.items() if k.startswith(HOST_PARTS)}
+        free = available_host_memory()
+        if free is not None and peak(host) > free:
+            _refuse(host, drivers, peak(host), free, "this machine has available")
+        parts = {k: v for k, v in parts.items() if k not in host}
     total = machine_memory(device)
     if total is None:
         return
-    drivers: dict[str, str] = {}
-    parts = estimate(cfg, dataset, drivers)
     need = peak(parts)
     # nets that need more than z and x (conditions, sequences) are not driven, so their activations
     # and generation are left out: said only where what is counted already takes a large share
@@ -202,10 +273,12 @@ def check_memory(cfg, dataset, device: torch.device):
                       "without these nets' activations and generation (they need more than z and x: "
                       "conditions, sequences): a batch, width or sample count too big fails later, not here",
                       stacklevel=2)
-    if need <= total:
-        return
+    if need > total:
+        _refuse(parts, drivers, need, total, f"this machine's {device.type} has")
+
+
+def _refuse(parts: dict[str, int], drivers: dict[str, str], need: int, total: int, has: str):
     big = [k for k, v in sorted(parts.items(), key=lambda kv: -kv[1]) if v >= 0.01 * need]
     shown = "; ".join(f"{k} {parts[k] / GB:.1f} GB: {drivers[k]}" for k in big)
     raise ConfigError(f"this config would need at least {need / GB:.1f} GB of memory ({shown}), but "
-                      f"this machine's {device.type} has {total / GB:.1f} GB; lower the settings named "
-                      "after the largest parts")
+                      f"{has} {total / GB:.1f} GB; lower the settings named after the largest parts")

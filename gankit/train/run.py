@@ -59,6 +59,9 @@ class Run(RunTraining, RunSampling, RunEvaluation, RunState):
                                (run_identity(cfg), __version__),
                                "start every process with the same preset, --set options and gankit")
         local_cfg = distributed.local_config(cfg, self.world)   # the rank's share of the batch
+        if dataset is None:
+            from gankit.train.budget import check_data_memory
+            check_data_memory(cfg, self.device)     # a mixture's modes, counted before they are built
         self.dataset = build_dataset(cfg, self.world.size) if dataset is None else dataset
         self.conditional = cfg.condition.kind != "none"
         from gankit.train.budget import check_memory

@@ -1,0 +1,42 @@
+"""The words of an error: gankit.api's (resume=True, out=, overrides=) where a program called
+it, the command line's (--resume, --out, --set) where the gankit command did (it calls gankit.api
+too)."""
+from __future__ import annotations
+
+import contextlib
+from contextvars import ContextVar
+
+COMMAND_LINE: ContextVar[bool] = ContextVar("gankit_command_line", default=False)
+
+
+@contextlib.contextmanager
+def command_line():
+    """Errors raised inside keep the command line's words."""
+    token = COMMAND_LINE.set(True)
+    try:
+        yield
+    finally:
+        COMMAND_LINE.reset(token)
+
+
+@contextlib.contextmanager
+def api_words():
+    """The run folder's and the config's errors in this API's words: they advise the command line's
+    (--resume, --out NEW, --set KEY=VALUE), which a program calling train() does not have; a whole
+    command they suggest ("gankit train --resume --out RUN") stays one to paste."""
+    import re
+
+    from gankit.config import ConfigError
+    from gankit.runfolder import RunFolderError
+    try:
+        yield
+    except (ConfigError, RunFolderError) as e:
+        if e.args and isinstance(e.args[0], str) and not COMMAND_LINE.get():
+            words = ((r"--resume\b", "resume=True"), (r"--out (?=[A-Z])", "out="), (r"--out\b", "out="),
+                     (r"--set ([^\s=:;,()]+=[^\s;,()]+)", r'overrides=["\1"]'), (r"--set ([\w.]+)", r"overrides \1"))
+            commands = re.findall(r"gankit [a-z]+\b[^;()]*", e.args[0])
+            msg = re.sub(r"gankit [a-z]+\b[^;()]*", "\0", e.args[0])
+            for cli, api in words:
+                msg = re.sub(cli, api, msg)
+            e.args = (re.sub("\0", lambda _: commands.pop(0), msg), *e.args[1:])
+        raise
