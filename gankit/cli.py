@@ -368,12 +368,16 @@ def _run_command(args) -> int:
         if stop is not None:   # a second signal inside torch.save, whose zip writer then failed
             raise stop from None
         if _peer_stopped(e):
-            from gankit.rank_errors import failed_peers
+            from gankit.rank_errors import failed_peers, lost_peers
             from gankit.train.launch import PEER_LEFT
             peers = failed_peers()
-            why = (f"rank {peers[0]} failed" if peers else
-                   f"another process of this run stopped ({_clipped(_one_line(e), 160)})")
-            print(f"gankit: rank {os.environ.get('RANK')}: stopped, as {why}; its error says why", file=sys.stderr)
+            lost = [] if peers else lost_peers()
+            why = (f"rank {peers[0]} failed; its error says why" if peers else
+                   f"rank {lost[0]} ended without an error of its own (killed by a signal, such as the "
+                   "out-of-memory killer's; torchrun's summary gives its exit code)" if lost else
+                   f"another process of this run stopped ({_clipped(_one_line(e), 160)}); its error, if "
+                   "it printed one, says why")
+            print(f"gankit: rank {os.environ.get('RANK')}: stopped, as {why}", file=sys.stderr)
             return PEER_LEFT
         # torch's zip writer reports a write the storage refused as a RuntimeError (files written
         # through gankit.io say which file; this is for any other)

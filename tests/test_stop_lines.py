@@ -304,7 +304,7 @@ def test_the_marks_of_failed_ranks_are_read_without_the_store(tmp_path, monkeypa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run_x", "run_y"]
 
 
-def test_a_rank_killed_without_a_word_is_named_by_the_ranks_torchrun_stopped(tmp_path, monkeypatch):
+def test_a_rank_killed_without_a_word_is_named_by_the_ranks_torchrun_stopped(tmp_path, monkeypatch, capsys):
     """Rank 1 SIGKILLed (the out-of-memory killer) under plain torchrun: rank 0 said "train
     stopped by SIGTERM ...; continue with --resume", as if someone had stopped the run."""
     attempt = tmp_path / "run_x" / "attempt_0"
@@ -333,6 +333,14 @@ def test_a_rank_killed_without_a_word_is_named_by_the_ranks_torchrun_stopped(tmp
     line = interrupted_line(nothing, stop.value)
     assert "rank 1 ended without an error of its own (killed by a signal" in line, line
     assert line.endswith("run the same command again once its cause is fixed"), line
+
+    def collective_failed(a, out):
+        raise RuntimeError("[gloo] Connection reset by peer")
+    monkeypatch.setattr(cli, "_train", collective_failed)        # a collective that lost its peer
+    assert cli.main(["train", "ring", "--out", str(tmp_path / "r")]) == 3
+    said = capsys.readouterr().err
+    assert "rank 0: stopped, as rank 1 ended without an error of its own (killed" in said, said
+    assert "its error" not in said, said
     as_local_rank(1)       # a rank that left through Python (its mark) or with an error is not lost
     rank_errors.mark_left()
     as_local_rank(0)
