@@ -25,10 +25,12 @@ def _cmd_compare(a):
         output_file("compare", a.out, "compare.html")
     if page:
         CMP.check_out(page, a.run_dirs)           # before any work, as output_file
+    data = None
     if a.json or a.text:
-        data = CMP.compare_data(a.run_dirs)
+        # built once: with the page's curves only where a page is written too
+        data = CMP.compare_data(a.run_dirs, curves=bool(page))
         print(shown(CMP.to_json(data) if a.json else CMP.to_text(data)))   # the runs' paths in it
     if page:
-        out = CMP.write_compare(a.run_dirs, page)
+        out = CMP.write_compare(a.run_dirs, page, data)
         stream = sys.stderr if a.json else sys.stdout
         print(f"compare: {shown(out.resolve(), stream)}", file=stream)

@@ -9,27 +9,19 @@ from __future__ import annotations
 
 import json
 import re
-import textwrap
 import time
 from pathlib import Path
 
 from gankit.io import shown_name
 from gankit.report import metricinfo as MI
+# the page's panels and what it draws of each run (_panels: CMP._panels for the tests)
+from gankit.report.compare_curves import TRAIN_PANELS, drawn_records, panels as _panels  # noqa: F401
 # compare's text and JSON forms (CMP.to_text, CMP.to_json) and its words for a run's state
 from gankit.report.compare_text import STATE_WORDS, step_shown, to_json, to_text, unfinished_note  # noqa: F401
 from gankit.report.page import local_time
 from gankit.report.progress import run_progress
 from gankit.report.snapshots import Snapshots
 from gankit.runfolder import RunFolder
-
-TRAIN_PANELS = [("loss_d", "D loss"), ("loss_g", "G loss"), ("d_real", "D(x) on real"),
-                ("d_fake", "D(G(z))"), ("critic_real", "critic on real"), ("critic_fake", "critic on fake"),
-                ("wasserstein_estimate", "Wasserstein estimate"),
-                # a packed D's numbers bound the m-tuples' divergence: panels of their own
-                ("wasserstein_packed_estimate", "W1 of m-packed samples"),
-                ("jsd_estimate", "JSD estimate (D's bound)"),
-                ("jsd_packed_estimate", "JSD of m-packed samples (D's bound)"), ("lr_g", "G learning rate")]
-
 
 def _flatten(d: dict, prefix: str = "") -> dict:
     out = {}
@@ -45,11 +37,15 @@ def _flatten(d: dict, prefix: str = "") -> dict:
 def _names(folders: list[RunFolder]) -> list[str]:
     """The runs' names as shown (plots, pages, text): a folder name's undecodable bytes
     replaced and its bidirectional controls written out (shown_name: U+202E would reverse the
-    rest of a sentence naming it); the runs' "path" keeps them, for scripts to find the folder."""
-    names = [shown_name(f.path.name) for f in folders]
-    if len(set(names)) < len(names):      # same names shown: show enough of the path to tell them apart
-        names = [shown_name(f.path) for f in folders]
-    return names
+    rest of a sentence naming it); the runs' "path" keeps them, for scripts to find the folder.
+    Where folder names repeat (a sweep's lr_0.001/seed_1, lr_0.01/seed_1), as many of each
+    path's last parts as tell them all apart, the same number for every run."""
+    parts = [f.path.parts for f in folders]
+    for n in range(1, max(map(len, parts)) + 1):
+        names = [shown_name(Path(*p[-n:])) for p in parts]
+        if len(set(names)) == len(names):
+            return names
+    return [shown_name(f.path) for f in folders]
 
 
 def _load_imports(folders: list[RunFolder]) -> set[int]:
@@ -114,8 +110,10 @@ def _distinct(run_dirs: list[str | Path]) -> list[RunFolder]:
     return folders
 
 
-def compare_data(run_dirs: list[str | Path]) -> dict:
-    """Everything the comparison shows, as plain data (to_json makes it JSON)."""
+def compare_data(run_dirs: list[str | Path], curves: bool = True) -> dict:
+    """Everything the comparison shows, as plain data (to_json makes it JSON); ``curves``: with
+    what the page draws of each run ("_records", thinned: compare_curves), which --text and
+    --json do without (a run's records are let go once read either way)."""
     if len(run_dirs) < 1:
         raise ValueError("compare needs at least one run folder")
     folders = _distinct(run_dirs)
@@ -139,13 +137,15 @@ def compare_data(run_dirs: list[str | Path]) -> dict:
                      "eval_step": MI.final_step(evals) if evals else None,
                      "temperature": own,
                      "other_temperatures": sorted({MI.record_temperature(r) for r in elsewhere})})
-        left_out = {id(r) for r in elsewhere}
-        records.append([r for r in recs if id(r) not in left_out])
+        records.append(drawn_records(recs, evals) if curves else None)
+        del recs
         configs.append(_current(raw))
         finals.append(MI.final_eval(evals) or {})
         sources.append(MI.final_sources(evals))
     keys = MI.eval_keys([e for e in finals if e], infos)
-    apart = _not_comparable(configs) + _data_apart(folders, names)
+    from gankit.data import trained_on
+    seen = [trained_on(f) for f in folders]
+    apart = _not_comparable(configs, seen) + _data_apart(seen, names)
     measuring = MI.Measuring(infos)
     metrics = []
     for k in keys:
@@ -163,7 +163,8 @@ def compare_data(run_dirs: list[str | Path]) -> dict:
     note = "; ".join(n for n in (note, unfinished_note(runs, finals)) if n)
     for m in metrics:
         del m["_differ"]
-    return {"runs": runs, "metrics": metrics, "config_diff": diff, "note": note, "_records": records}
+    return {"runs": runs, "metrics": metrics, "config_diff": diff, "note": note,
+            **({"_records": records} if curves else {})}
 
 
 def _current(raw: dict) -> dict:
@@ -193,20 +194,24 @@ SAME_FOR_METRICS = ("data.", "condition.kind")
 TRAINING_CHOICES = ("data.standardize",)
 
 
-def _not_comparable(configs: list[dict]) -> list[str]:
+def _not_comparable(configs: list[dict], seen: list[dict]) -> list[str]:
     """The config keys that differ between the runs and change what every metric measures
-    (the data, the conditions); empty when comparable."""
-    keys = sorted({k for c in configs for k in c if k.startswith(SAME_FOR_METRICS) and k not in TRAINING_CHOICES})
+    (the data, the conditions); empty when comparable.  Where the data lie (data.path, moved and
+    recorded with --resume --set data.path=NEW) is no difference where every run's checkpoint
+    recorded the points it trained on (``seen``: trained_on; _data_apart compares them); a
+    folder of images or text records only counts and names, so there the place still counts."""
+    from gankit.identity import DATA_LOCATION_KEYS
+    known = all("data_digest" in s for s in seen)
+    left = set(TRAINING_CHOICES) | ({f"data.{k}" for k in DATA_LOCATION_KEYS} if known else set())
+    keys = sorted({k for c in configs for k in c if k.startswith(SAME_FOR_METRICS) and k not in left})
     return [k for k in keys if _differs(k, configs)]
 
 
-def _data_apart(folders: list[RunFolder], names: list[str]) -> list[str]:
+def _data_apart(seen: list[dict], names: list[str]) -> list[str]:
     """What differs in the data the runs trained on though their data.* keys agree, as their
     checkpoints recorded it (gankit.data.trained_on; a class folder or images added under one
     data.path, a text file's lines reordered, a points file replaced): class k, chance level, the
-    held-out lines and the metrics mean other things."""
-    from gankit.data import trained_on
-    seen = [trained_on(f) for f in folders]
+    held-out lines and the metrics mean other things.  ``seen``: each run's trained_on."""
     texts = {bool(s.get("text")) for s in seen if "data_cut" in s}
     items = "the data's distinct lines" if texts == {True} else "the data's images" if texts == {False} else "the data"
 
@@ -322,21 +327,6 @@ def _settings_note(metrics: list[dict]) -> str:
     return note
 
 
-def _panels(records: list[list[dict]], metrics: list[dict]) -> list[tuple[str, str, str]]:
-    """A GAN's losses and D's outputs, then what other objectives log as their own (a VAE's ELBO,
-    SeqGAN's MLE loss); a GAN's diagnostics (gradient norms, regularisers) stay in each report."""
-    from gankit.report.plots import CURVE_GROUPS
-    train = [r for recs in records for r in recs if r.get("kind") == "train"]
-    present = set(MI.numeric_keys(train))
-    panels = [(title, "train", k) for k, title in TRAIN_PANELS if k in present]
-    diagnostics = {k for _, keys in CURVE_GROUPS for k in keys} | {k for k, _ in TRAIN_PANELS}
-    panels += [(k, "train", k) for k in MI.numeric_keys(train) if k not in diagnostics and not k.startswith("lr_")]
-    arrows = {"higher": " \u2191", "lower": " \u2193"}
-    panels += [(m["label"] + arrows.get(m["better"], ""), "eval", m["key"]) for m in metrics]
-    # a panel is about 50 characters of its title's type wide: a longer title ran into the next one
-    return [(textwrap.fill(title, 48, break_long_words=False), kind, key) for title, kind, key in panels]
-
-
 PAGE_MARK = b"<title>gankit compare:"     # in the head of every page write_compare writes
 
 
@@ -376,12 +366,15 @@ def _is_compare_page(path: Path) -> bool:
         return False
 
 
-def write_compare(run_dirs: list[str | Path], out: str | Path = "compare.html") -> Path:
+def write_compare(run_dirs: list[str | Path], out: str | Path = "compare.html", data: dict | None = None) -> Path:
+    """The comparison as an HTML page at ``out``; ``data``: compare_data of these runs already
+    built (with its curves), so --text --out reads every log once."""
     from gankit.io import write_text_atomic
     from gankit.report import plots
     from gankit.report.page import png, render
     check_out(out, run_dirs)
-    data = compare_data(run_dirs)
+    if data is None or "_records" not in data:
+        data = compare_data(run_dirs)
     names = [r["name"] for r in data["runs"]]
     fig = plots.figure_compare(list(zip(names, data["_records"])), _panels(data["_records"], data["metrics"]))
     figure = png(fig, "runs overlaid") if fig is not None else None

@@ -31,7 +31,6 @@ def _text_lines(data: dict, turned: bool) -> tuple[list[str], int]:
     names = [printable(r["name"]) for r in data["runs"]]
     keys = [printable(m["key"]) for m in data["metrics"]] + [printable(d["key"]) for d in data["config_diff"]]
     w = max([len("eval step")] + [len(k) for k in keys])
-    cw = [max(len(n), 12) for n in names]
     steps = [step_shown(r) for r in data["runs"]]
     states = [STATE_SHOWN.get(r.get("state"), "?") for r in data["runs"]]
     # the metrics are those of each run's last evaluation, which may be older than its step
@@ -41,6 +40,9 @@ def _text_lines(data: dict, turned: bool) -> tuple[list[str], int]:
     config_cells = [["-" if v is None else printable(json.dumps(v, ensure_ascii=False)) for v in d["values"]]
                     for d in data["config_diff"]]
     better = {"higher": "higher is better", "lower": "lower is better"}
+    # each run's column as wide as its widest cell ("1.234e+400 *", a config value), not its name only
+    cw = [max([len(n), 12] + [len(col[i]) for col in [steps, states, eval_steps] + metric_cells + config_cells])
+          for i, n in enumerate(names)]
 
     def row(first: str, cells: list[str], tail: str = "") -> str:
         return first.ljust(w) + "  " + "  ".join(c.rjust(n) for c, n in zip(cells, cw)) + tail
