@@ -83,6 +83,7 @@ def build_run_dataset(cfg, run_dir, world_size: int = 1, training: bool = True):
     import warnings
 
     from gankit.data.points import refuse_other_points
+    refuse_relative_recorded(cfg, run_dir)      # Run.open refuses with its overrides: for the others
     ds = _run_dataset(cfg, run_dir, world_size)
     where = data_named(cfg)
     if not training:
@@ -172,30 +173,96 @@ def data_named(cfg) -> str:
     return next((f"data.{k} = {params[k]!r}" for k in DATA_LOCATION_KEYS if params.get(k)), "the data")
 
 
-def absolute_data_location(cfg):
-    """data.path / data.root as absolute paths, ~ expanded (relative ones are to the current
-    folder), so the run opens from any folder and under any HOME later."""
+def absolute_data_location(cfg, overrides: list[str] | None = None):
+    """data.path / data.root and eval.inception_weights as absolute paths, ~ expanded and ``..``
+    folded (relative ones are to the current folder), so the run opens from any folder and under
+    any HOME later, and one file has one name (compare, eval records).  ``overrides``: the --set
+    items of a command reopening a run (None: a new run, all of whose settings are given now); a
+    relative eval.inception_weights config.toml records (an older gankit) is then left as read."""
+    given = None if overrides is None else _named(overrides)
+    for table, key in [("data", k) for k in _location_keys()] + [("eval", "inception_weights")]:
+        if table == "data":
+            where = cfg.data.params.get(key)
+        elif given is not None and f"eval.{key}" not in given:
+            continue
+        else:
+            where = getattr(cfg.eval, key, None)
+        full = _absolute(where, f"{table}.{key}")
+        if full is None or full == where:
+            continue
+        if table == "data":
+            cfg.data.params[key] = full
+        else:
+            setattr(cfg.eval, key, full)
+
+
+def _location_keys() -> tuple[str, ...]:
+    from gankit.identity import DATA_LOCATION_KEYS
+    return DATA_LOCATION_KEYS
+
+
+def _absolute(where, name: str) -> str | None:
+    """``where`` absolute, ~ expanded, ``..`` folded (os.path.abspath, not resolve(): a symlinked
+    folder stays as the user named it); None for no path."""
     import os
     from pathlib import Path
 
     from gankit.config import ConfigError
     from gankit.config.core import locale_message
-    from gankit.identity import DATA_LOCATION_KEYS
-    for key in DATA_LOCATION_KEYS:
-        where = cfg.data.params.get(key)
-        if not isinstance(where, str) or not where:
-            continue
-        try:
-            os.fsencode(where)
-        except UnicodeEncodeError:    # a UTF-8 name (config.toml) this locale cannot spell
-            raise ConfigError(locale_message(where, f"data.{key}")) from None
-        try:
-            full = str(Path(where).expanduser().absolute())
-        except RuntimeError:          # ~ or ~user whose home folder is unknown
-            raise ConfigError(f"data.{key}: {where!r}: the home folder its ~ names is unknown (no such user, "
-                              "or HOME is not set); give the full path") from None
-        if full != where:
-            cfg.data.params[key] = full
+    if not isinstance(where, str) or not where:
+        return None
+    try:
+        os.fsencode(where)
+    except UnicodeEncodeError:    # a UTF-8 name (config.toml) this locale cannot spell
+        raise ConfigError(locale_message(where, name)) from None
+    try:
+        return os.path.abspath(Path(where).expanduser())
+    except RuntimeError:          # ~ or ~user whose home folder is unknown
+        raise ConfigError(f"{name}: {where!r}: the home folder its ~ names is unknown (no such user, "
+                          "or HOME is not set); give the full path") from None
+
+
+def _named(overrides) -> set[str]:
+    """The dotted keys ``overrides`` (--set KEY=VALUE items) set, a table's keys given inline too
+    ("data={path=...}" names data.path)."""
+    named = set()
+    for item in overrides or []:
+        key, _, value = str(item).partition("=")
+        key = key.strip()
+        named.add(key)
+        for table, k in [("data", k) for k in _location_keys()] + [("eval", "inception_weights")]:
+            if key == table and k in value:
+                named.add(f"{table}.{k}")
+    return named
+
+
+def refuse_relative_recorded(cfg, run_dir, overrides: list[str] | None = None):
+    """Refuse a data location that a run's config.toml records relative: gankit before 2026-12-04
+    recorded data.path / data.root as given, and read against the current folder a same-named
+    file here would be taken without a word (and recorded by a resume for good).  A place given
+    now is the user's, relative to here: one ``overrides`` names, or (``overrides`` None: the
+    caller holds only the config) one that differs from config.toml's."""
+    import os
+    from pathlib import Path
+
+    from gankit.config import ConfigError
+    params = cfg.data.params if isinstance(cfg.data.params, dict) else {}
+    relative = [k for k in _location_keys() if isinstance(params.get(k), str) and params[k]
+                and not params[k].startswith("~") and not os.path.isabs(params[k])]
+    if not relative:
+        return
+    if overrides is not None:
+        given = _named(overrides)
+        recorded = [k for k in relative if f"data.{k}" not in given]
+    else:
+        from gankit.runfolder import RunFolder
+        data = RunFolder(run_dir).read_config().get("data")
+        data = data if isinstance(data, dict) else {}
+        recorded = [k for k in relative if data.get(k) == params[k]]
+    if recorded:
+        k = recorded[0]
+        raise ConfigError(f"{Path(run_dir) / 'config.toml'} records data.{k} {params[k]!r} relative (an older "
+                          f"gankit); give its place: --set data.{k}=ABSOLUTE (or edit config.toml)")
 
 
 def probe_samples(ds, named: str):

@@ -270,7 +270,9 @@ class Run(RunTraining, RunSampling, RunEvaluation, RunState):
         folder = RunFolder(run_dir)
         raw = folder.read_config()
         cfg = C.load(raw, overrides or [])
-        absolute_data_location(cfg)    # a new place given relative (--set data.path=p.npy)
+        from gankit.data import refuse_relative_recorded
+        refuse_relative_recorded(cfg, run_dir, overrides or [])    # not read against this folder
+        absolute_data_location(cfg, overrides or [])    # a new place given relative (--set data.path=p.npy)
         device = None
         # the fallback is for the device config.toml holds; one asked for now (even the same) is
         # checked as a new run's
