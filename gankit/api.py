@@ -225,6 +225,8 @@ def evaluate(run_or_dir, metrics: list[str] | None = None, overrides: list[str] 
     try:
         if overrides:   # eval settings are read when the metrics run: swap them in for this evaluation
             run.cfg = C.load(C.to_dict(saved), list(overrides))
+            from gankit.data import absolute_data_location
+            absolute_data_location(run.cfg, list(overrides))    # weights given relative: recorded absolute
             from gankit.train.budget import check_memory
             # the Run checked the config it was built with; check this one, for the metrics asked
             asked = [f"eval.metrics={json.dumps(list(metrics))}"] if metrics else []

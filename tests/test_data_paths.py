@@ -116,3 +116,19 @@ def test_inception_weights_are_recorded_absolute_and_so_are_an_eval_records_sett
     assert cfg.eval.inception_weights == "inc.pt"
     absolute_data_location(cfg, ["eval.inception_weights=inc.pt"])
     assert cfg.eval.inception_weights == str(tmp_path / "inc.pt")
+
+
+def test_an_evaluations_own_inception_weights_are_recorded_absolute(tmp_path, monkeypatch):
+    """api.evaluate(overrides=["eval.inception_weights=../w.pt"]) recorded the path as typed."""
+    import json
+
+    from gankit import api
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+    api.train("ring-vanilla", out="run", overrides=["train.steps=4", "train.progress=false",
+                                                    'eval.metrics=["modes"]', "eval.n_samples=200"],
+              report=False)
+    api.evaluate("run", ["modes"], overrides=["eval.inception_weights=../w.pt"])
+    evals = [json.loads(x) for x in (tmp_path / "sub" / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["settings"].get("inception_weights") for r in evals if r.get("kind") == "eval"][-1] == \
+        str(tmp_path / "w.pt")
