@@ -43,6 +43,28 @@ def open_in_place(path: str | Path, flags: int, mode: int = 0o666) -> int:
     return fd
 
 
+def unshare(path: str | Path) -> None:
+    """Give ``path`` a file of its own before it is written in place (records appended): a
+    regular file hard-linked elsewhere (st_nlink > 1: a run snapshot made with ``cp -al``) is
+    replaced by a copy (temp file in the same folder, fsynced, renamed over it), so the other
+    name keeps the file as it was.  Missing, or not a regular file: left to the writer."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink <= 1:
+        return
+    import shutil
+
+    from gankit.io import write_atomic
+
+    def copy(out):
+        os.fchmod(out.fileno(), stat.S_IMODE(st.st_mode))
+        with open_regular(path) as f:
+            shutil.copyfileobj(f, out)
+    write_atomic(path, copy)
+
+
 def checksum_failure(path: Path) -> str | None:
     """Why a checkpoint's zip archive is damaged, or None: "truncated or empty" without its
     directory, else the entry that does not match its CRC-32 (bytes overwritten inside the file,

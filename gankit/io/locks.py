@@ -2,12 +2,15 @@
 process at a time computing a cache file (``computing``)."""
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import sys
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+from gankit.io import TMP_SUFFIX, _umask
 from gankit.io.files import open_in_place
 
 # run folders this process holds the lock of: resolved path -> [fd, holders].  flock locks
@@ -19,28 +22,92 @@ _HELD: dict[Path, list] = {}
 def lock_file(path: Path) -> tuple[Path | None, str]:
     """Take an exclusive flock on ``path`` for this process (shared by its callers): (key for
     ``release_lock``, ""), or (None, the holder's PID as written in the file) when another
-    process holds it.  A killed holder's lock is dropped by the kernel."""
+    process holds it.  A killed holder's lock is dropped by the kernel.  A lock file hard-linked
+    with another folder's (a ``cp -al`` copy of a run) is replaced by one of this folder's
+    (``_own_lock``), so the two folders are locked apart."""
     key = Path(path).resolve()
     if key in _HELD:
         _HELD[key][1] += 1
         return key, ""
-    fd = open_in_place(path, os.O_RDWR | os.O_CREAT, 0o644)     # truncated below: never through a link
+    for _ in range(100):       # again only where the file was replaced between its open and its flock
+        fd = open_in_place(path, os.O_RDWR | os.O_CREAT, 0o644)     # truncated below: never through a link
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            taken = True
+        except BlockingIOError:
+            taken = False
+        try:
+            shared = os.fstat(fd).st_nlink > 1
+            pid = "" if taken else os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            if not taken and not (shared and _held_elsewhere(pid, key)):
+                os.close(fd)
+                return None, pid
+            if shared:       # free, or held through the other folder's name: a new file here
+                old, fd = fd, _own_lock(path, fd)
+                os.close(old)
+                if fd is None:      # replaced meanwhile by another process: open it again
+                    continue
+            elif not _still_at(path, fd):     # replaced since the open: the flock is on no folder's file
+                os.close(fd)
+                continue
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except BaseException:
+            # an fd left open keeps the flock: a retry in this process (a notebook, once the disk
+            # has room) would find the folder "in use by PID unknown"
+            if fd is not None:
+                os.close(fd)
+            raise
+        _HELD[key] = [fd, 1]
+        return key, ""
+    raise OSError(errno.EAGAIN, "its lock file keeps being replaced by another process", str(path))
+
+
+def _still_at(path: Path, fd: int) -> bool:
+    """Whether ``path`` is still the file open as ``fd``."""
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-        os.close(fd)
-        return None, pid
+        st, now = os.fstat(fd), os.lstat(path)
+    except OSError:
+        return False
+    return (st.st_dev, st.st_ino) == (now.st_dev, now.st_ino)
+
+
+def _held_elsewhere(pid: str, key: Path) -> bool:
+    """Whether process ``pid`` holds its lock through a name other than ``key`` (the lock file of
+    a hard-linked copy of the folder); False where that cannot be seen (no /proc, another
+    user's process): then the folder counts as in use."""
+    if not pid.isdigit():
+        return False
     try:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-    except BaseException:
-        # an fd left open keeps the flock: a retry in this process (a notebook, once the disk
-        # has room) would find the folder "in use by PID unknown"
-        os.close(fd)
-        raise
-    _HELD[key] = [fd, 1]
-    return key, ""
+        names = [os.readlink(f"/proc/{pid}/fd/{n}") for n in os.listdir(f"/proc/{pid}/fd")]
+    except OSError:
+        return False
+    return str(key) not in names and any(Path(n).name == key.name for n in names)
+
+
+def _own_lock(path: Path, shared: int) -> int | None:
+    """A new lock file in ``path``'s place, flocked, replacing the hard-linked one open as
+    ``shared``: the other folder keeps that one.  None where another process replaced it first.
+    The folder itself is flocked meanwhile, so two processes of this folder replace it one at a
+    time (the second finds it replaced)."""
+    folder = os.open(Path(path).parent, os.O_RDONLY)
+    fd = None
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)       # held for a rename: never long
+        if not _still_at(path, shared):
+            return None
+        fd, tmp = tempfile.mkstemp(dir=Path(path).parent, prefix=f".{Path(path).name}.", suffix=TMP_SUFFIX)
+        try:
+            os.fchmod(fd, 0o644 & ~_umask())
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)     # a new file: nobody else holds it
+            os.replace(tmp, path)
+        except BaseException:
+            os.close(fd)
+            os.unlink(tmp)
+            raise
+        return fd
+    finally:
+        os.close(folder)       # closing drops the folder's flock
 
 
 def held_here(path: Path) -> bool:
@@ -53,7 +120,7 @@ def held_here(path: Path) -> bool:
 
 def lock_holder(path: Path) -> str | None:
     """The PID of another process holding the lock ``lock_file`` takes on ``path``, else None
-    (free, missing, or held by this process).  Probes with a shared lock: writes nothing."""
+    (free, missing, held by this process, or held through a hard-linked copy's name).  Probes with a shared lock: writes nothing."""
     path = Path(path)
     if path.resolve() in _HELD or not path.is_file():
         return None
@@ -64,7 +131,9 @@ def lock_holder(path: Path) -> str | None:
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
-        return os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        # a hard-linked copy's lock, held through the other folder's name: this one is free
+        return None if os.fstat(fd).st_nlink > 1 and _held_elsewhere(pid, path.resolve()) else pid
     finally:
         os.close(fd)             # closing drops a shared lock we took
     return None

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import warnings
 from pathlib import Path
 
@@ -270,29 +271,48 @@ def cached_reference(dataset, settings, seed: int, names: list[str] | None, *, d
     if key is None:
         return jsonable(evaluate_reference(dataset, settings, seed, names))
     path = folder / f"{key}.json"
-    row = _read_row(path)
+    # first without the lock (a row measured before costs no wait); a row missing or failing
+    # its digest is read again under it, where no writer is half done, and only then warned of
+    row, _ = _read_row(path)
     if row is not None:
         return row
     from gankit.io.locks import computing
-    with computing(path, "the data's reference row") as waited:
-        row = _read_row(path) if waited else None
+    with computing(path, "the data's reference row"):
+        row, fault = _read_row(path)
         if row is not None:
             return row
+        if fault:
+            warnings.warn(f"reference cache {path} {fault}; measuring again", stacklevel=2)
         row = jsonable(evaluate_reference(dataset, settings, seed, names))
         try:
             text = json.dumps(row)
-            write_text_atomic(path, text)
+            # the digest first: a reader without the lock then finds the row with its digest, or no row
             write_text_atomic(path.with_suffix(".sha1"), _sha1(text))
+            write_text_atomic(path, text)
         except OSError as e:
-            warnings.warn(f"cannot write the reference cache {path}: {e}", stacklevel=2)
+            warnings.warn(f"cannot write the reference cache {path}: {e}; the row is not kept, and is measured "
+                          "again next time", stacklevel=2)
         return row
 
 
-def _read_row(path: Path) -> dict | None:
-    """The reference row cached at ``path`` (its digest beside it, ``.sha1``); None where it is
-    missing, or (with a warning) damaged, edited or not a row."""
-    if not path.is_file():
+def reference_cache_where() -> Path | None:
+    """Where reference rows are kept, or None where none can be (no cache folder, or one that
+    cannot be written): what ``gankit eval`` names before it measures the row."""
+    from gankit.io import cache_folder
+    folder = cache_folder("reference")
+    if folder is None:
         return None
+    there = folder
+    while not there.exists() and there != there.parent:     # made at the first write: its nearest folder
+        there = there.parent
+    return folder if there.is_dir() and os.access(there, os.W_OK | os.X_OK) else None
+
+
+def _read_row(path: Path) -> tuple[dict | None, str | None]:
+    """(the reference row cached at ``path``, None) (its digest beside it, ``.sha1``); (None, None)
+    where it is missing; (None, why) where it is damaged, edited or not a row."""
+    if not path.is_file():
+        return None, None
     digest = path.with_suffix(".sha1")
     try:
         text = path.read_text(encoding="utf-8")
@@ -300,9 +320,6 @@ def _read_row(path: Path) -> dict | None:
         fault = _row_fault(row)
         if fault is None and (not digest.is_file() or digest.read_text(encoding="utf-8").strip() != _sha1(text)):
             fault = "does not match its digest (edited, cut short or written without one)"
-        if fault is None:
-            return row
-        warnings.warn(f"reference cache {path} {fault}; measuring again", stacklevel=3)
+        return (row, None) if fault is None else (None, fault)
     except (OSError, ValueError, UnicodeDecodeError) as e:
-        warnings.warn(f"reference cache {path} is damaged ({type(e).__name__}); measuring again", stacklevel=3)
-    return None
+        return None, f"is damaged ({type(e).__name__})"

@@ -25,14 +25,13 @@ previous checkpoint stays.
 Its parts: lock.py (one writer, and a folder moved while training), checkpoint_read.py (the
 newest checkpoint that loads; damaged ones skipped or set aside), config_file.py (config.toml
 read, a damaged one recovered from the checkpoints), snapshot_files.py (samples/step_<n>.npz,
-listed by name and loaded one at a time), defaults.py (folders made for a new run), errors.py.
+listed by name and loaded one at a time), ownership.py (whether gankit made the folder),
+defaults.py (folders made for a new run), errors.py.
 """
 from __future__ import annotations
 
 import errno
 import os
-import re
-import tomllib
 from contextlib import contextmanager
 import warnings
 from pathlib import Path
@@ -40,22 +39,18 @@ from pathlib import Path
 from gankit.io import (TMP_SUFFIX, JsonlLog, WriteError, append_jsonl, check_writable, held_here, intact,
                        is_regular, os_error_cause, save_atomic, storage_refusal, write_atomic,
                        write_failure, write_text_atomic)
+from gankit.io.files import unshare
 from gankit.io.jsonl import JsonlLogs
 from gankit.runfolder.checkpoint_read import CheckpointReading
 from gankit.runfolder.config_file import RECOVERED_CONFIG, read_config_file
 from gankit.runfolder.defaults import default_run_dir, gone_if_left_empty  # noqa: F401
 from gankit.runfolder.errors import RunFolderError
 from gankit.runfolder.lock import LOCK_NAME, WriterLock
+from gankit.runfolder.ownership import RUN_ENTRIES, STEP_FILE, Ownership  # noqa: F401
 from gankit.runfolder.snapshot_files import SnapshotFiles
 from gankit.streams import pasteable
 
-STEP_FILE = re.compile(r"^step_(\d+)\.(pt|npz)$")
 NOT_WRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)
-
-
-# what a run folder may hold; a folder holding anything else is the user's, not a run
-RUN_ENTRIES = {"config.toml", "metrics.jsonl", "checkpoints", "samples", "report.html", LOCK_NAME,
-               RECOVERED_CONFIG}
 
 
 def _step_fault(record: dict) -> str | None:
@@ -74,11 +69,12 @@ _LOGS = JsonlLogs(200_000, _step_fault)
 WRITTEN_HERE: set[tuple[str, int]] = set()
 
 
-class RunFolder(CheckpointReading, SnapshotFiles):
+class RunFolder(CheckpointReading, SnapshotFiles, Ownership):
     def __init__(self, path: str | Path):
         # absolute from the start: a notebook's %cd must not send records to a new folder there
         self.path = Path(os.path.abspath(path))     # ".." collapsed, symlinks kept as given
         self._lock = WriterLock(self.path)
+        self._was_there = self.path.is_dir()     # a folder gone since is not made again by a record
         self._checked: set[tuple] = set()      # (path, size, mtime) whose checksums matched
         self._skipped: set[Path] = set()       # step files warned of as not regular files
         # what a failed write tells the user to run once the storage has room (None: the command
@@ -131,29 +127,6 @@ class RunFolder(CheckpointReading, SnapshotFiles):
                                      "--out NEW")
             raise RunFolderError(f"{self.path} is not a run folder (no config.toml); create one with "
                                  f"gankit train PRESET --out {self.path}")
-
-    def is_gankit_run(self) -> bool:
-        """Whether gankit made this folder: it has the lock file, or (a run from before the
-        lock file) it holds only what a run holds, something only training writes, and a resolved
-        config.toml.  A config.toml alone is no run: it may be the user's own, copied from a run
-        and edited, which a new run there would write over."""
-        if self.lock_path.is_file():
-            return True
-        if not self.path.is_dir() or not {p.name for p in self.path.iterdir()} <= RUN_ENTRIES \
-                or not self._trained_here():
-            return False
-        try:
-            raw = tomllib.loads(self.config_path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-            return False
-        return all(isinstance(raw.get(k), dict) for k in ("train", "optim_d", "generator", "data"))
-
-    def _trained_here(self) -> bool:
-        """Records, or a step file in checkpoints/ or samples/ (set aside as damaged too)."""
-        if self.records_path.is_file():
-            return True
-        return any(folder.is_dir() and any(STEP_FILE.match(p.name.removesuffix(".damaged")) for p in folder.iterdir())
-                   for folder in (self.checkpoint_dir, self.samples_dir))
 
     def refuse_own_config(self, source: str | Path):
         """A new run into the folder whose config.toml is the config given (``source``) would write
@@ -297,9 +270,13 @@ class RunFolder(CheckpointReading, SnapshotFiles):
 
     # ------------------------------------------------------------------ records
     def append(self, record: dict):
-        if not self.locked:      # locked: the folder exists, or was moved (_writing says so)
+        if not self.locked and not self.path.is_dir():     # locked: moved or deleted, _writing says so
+            if self._was_there:     # moved or deleted meanwhile (gankit eval measuring): no new folder
+                raise RunFolderError(f"{self.path} is gone (moved or deleted since it was opened); nothing is "
+                                     "written there, so no new folder is made")
             self.path.mkdir(parents=True, exist_ok=True)
         with self._writing(f"a record to {self.records_path}"):
+            unshare(self.records_path)      # a cp -al copy's records: appended to this folder's alone
             append_jsonl(self.records_path, record)
 
     def _log(self) -> JsonlLog:
