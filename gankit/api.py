@@ -308,8 +308,8 @@ def record_reference(run, names: list[str] | None, log=None, keys=None) -> dict 
     if done:
         return None
     if log:
-        from gankit.io import cache_folder
-        kept = cache_folder("reference")
+        from gankit.metrics.reference import reference_cache_where
+        kept = reference_cache_where()      # None where the row cannot be kept
         log("the same metrics on real data for the report's reference row (measured once per data, seed and "
             + ("eval settings; kept in " + str(kept) + ")" if kept else "eval settings)"))
     from gankit.metrics.progress import silenced
