@@ -278,6 +278,25 @@ def figure_lr(records: list[dict]):
     return fig
 
 
+def compact_steps(ax):
+    """Step labels a narrow panel has room for (the default put nine labels of a 200,000-step run
+    edge to edge on 3.6 in): at most 6 ticks, in thousands (200k) or millions (1.5M) from 10,000."""
+    from matplotlib import ticker
+
+    class StepLabels(ticker.Formatter):
+        scale, unit = 1.0, ""
+
+        def set_locs(self, locs):        # one unit for the whole axis: 0 5k 10k, not 0 5000 10k
+            super().set_locs(locs)
+            top = max((abs(v) for v in locs), default=0.0)
+            self.scale, self.unit = (1e6, "M") if top >= 1e6 else (1e3, "k") if top >= 1e4 else (1.0, "")
+
+        def __call__(self, x, pos=None):
+            return f"{x / self.scale:g}{self.unit}" if x else "0"
+    ax.xaxis.set_major_locator(ticker.MaxNLocator(nbins=5, integer=True, min_n_ticks=3))
+    ax.xaxis.set_major_formatter(StepLabels())
+
+
 @literal_text
 def figure_eval(evals: list[dict], keys: list[str], infos, reference: dict | None = None):
     """One panel per measured key over steps, titled with its label and direction; the
@@ -297,6 +316,7 @@ def figure_eval(evals: list[dict], keys: list[str], infos, reference: dict | Non
         label = "\n".join(textwrap.wrap(ki.label, 34))      # 4 panels a row: long labels ran together
         _style(ax, f"{label}\n{ki.metric} \u00b7 {ARROW[ki.better]}" if ki.better else f"{label}\n{ki.metric}")
         ax.title.set_fontsize(8)
+        compact_steps(ax)
     fig.tight_layout()
     return fig
 
@@ -332,10 +352,25 @@ def figure_compare(runs: list[tuple[str, list[dict]]], panels: list[tuple[str, s
         handles = [Line2D([], [], color=styles[i].colour, ls=styles[i].ls, marker=styles[i].marker, ms=4,
                           lw=1.3) for i in order]
         labels = [displayable(runs[i][0]) for i in order]
-        fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 4), fontsize=8,
-                   frameon=False, handlelength=3, bbox_to_anchor=(0.5, 1.0 + 0.02 * math.ceil(len(labels) / 4)))
-    fig.tight_layout()
+        _legend_on_top(fig, handles, labels)
+    else:
+        fig.tight_layout()
     return fig
+
+
+def _legend_on_top(fig, handles: list, labels: list[str], pad_in: float = 0.1):
+    """The runs' legend above the panels in the columns (at most 4) the figure's width takes, the
+    figure made taller by its own height (inches), so it covers no panel however many runs it names."""
+    renderer = fig.canvas.get_renderer()
+    for ncol in range(min(len(labels), 4), 0, -1):
+        legend = fig.legend(handles, labels, loc="upper center", ncol=ncol, fontsize=8, frameon=False,
+                            handlelength=3, bbox_to_anchor=(0.5, 1.0))
+        if ncol == 1 or legend.get_window_extent(renderer).width <= fig.bbox.width:
+            break
+        legend.remove()
+    height_in = legend.get_window_extent(renderer).height / fig.dpi + pad_in
+    fig.set_figheight(fig.get_figheight() + height_in)
+    fig.tight_layout(rect=(0, 0, 1, 1 - height_in / fig.get_figheight()))
 
 
 @literal_text

@@ -181,12 +181,22 @@ def tensorboard_record(run, record: dict):
         _writing_failed(run, e, _event_files(folder) - before, every=True)
 
 
+# Samples at a snapshot cost up to 0.4 s (a matplotlib figure of points; a 2000-step ring run at
+# sample_every=20 took 65.8 s with them, 26.5 s without): they are drawn while the time spent on
+# them, the coming one included, stays under SAMPLES_SHARE of the wall clock since training began
+# or under SAMPLES_FREE_S in all, so a short run shows every snapshot; the last step's always.
+# Scalars are always written.
+SAMPLES_SHARE = 0.1
+SAMPLES_FREE_S = 5.0
+
+
 class TensorBoardWriter:
     """Scalars (train/*, eval/*), sample images and the config into RUN_DIR/tensorboard."""
 
     def __init__(self, run):
         from gankit import config as C
         self.run, self.w = run, None
+        self.t0, self.spent, self.expected = time.perf_counter(), 0.0, 0.0   # seconds on samples
         if tensorboard_off(run):
             return
         SummaryWriter = _summary_writer()      # a missing package stays an error
@@ -222,8 +232,14 @@ class TensorBoardWriter:
     def on_snapshot(self, step: int, arrays: dict):
         if self.w is None:
             return
+        t = time.perf_counter()
+        if (self.spent + self.expected > max(SAMPLES_FREE_S, SAMPLES_SHARE * (t - self.t0))
+                and step < self.run.cfg.train.steps):     # the last step's samples are always shown
+            return
         with self._guard():
             self._snapshot(step, arrays)
+        self.expected = time.perf_counter() - t
+        self.spent += self.expected
 
     def _snapshot(self, step: int, arrays: dict):
         ds = self.run.dataset
@@ -263,19 +279,36 @@ def live_report(run, final: bool = True):
     return LiveReport(run, final=final) if run.cfg.train.live_report else None
 
 
+# A rebuild parses the whole of metrics.jsonl: about 0.4 s a megabyte on one loaded core (a
+# 200,000-record log, 79 MB: 31.6 s; 7.9 MB: 6.6 s), and about a second for the page however small
+# the folder.  Before the first rebuild of a session the folder's log size is all there is to go by.
+REBUILD_SECONDS_PER_MB = 0.4
+REBUILD_SECONDS_MIN = 1.0
+
+
+def rebuild_estimate(records_path: Path) -> float:
+    """Seconds the first rebuild of a page over ``records_path`` is expected to take."""
+    try:
+        size = records_path.stat().st_size
+    except OSError:      # no log yet (a new run)
+        size = 0
+    return max(REBUILD_SECONDS_MIN, size / 1e6 * REBUILD_SECONDS_PER_MB)
+
+
 class LiveReport:
     """Rebuilds report.html at snapshots while the run trains, keeping the time spent on it
     under ``share`` of the time since training began, the coming rebuild included (it is
-    expected to cost what the last one did; a page takes about a second before the first):
-    a snapshot that would exceed the budget is skipped, so a short run pays nothing.  The page reloads itself while live; at
-    the end of training it is rewritten without the reload (unless ``final`` is False: the
-    caller writes the final page after its evaluation)."""
+    expected to cost what the last one did; before the first, what the folder's log size
+    suggests: a resumed long run waits until the session has run long enough to afford it):
+    a snapshot that would exceed the budget is skipped, so a short run pays nothing.  The page
+    reloads itself while live; at the end of training it is rewritten without the reload
+    (unless ``final`` is False: the caller writes the final page after its evaluation)."""
 
     def __init__(self, run, share: float = 0.1, final: bool = True):
         self.run, self.share, self.final = run, share, final
         self.t0 = time.perf_counter()
         self.spent = 0.0
-        self.expected = 1.0      # seconds a rebuild takes: updated by each one
+        self.expected = rebuild_estimate(run.folder.records_path)   # updated by each rebuild
         self.written = False
         self.due = False         # the last step's snapshot left the page to close()
         self.failed = False
