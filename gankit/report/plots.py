@@ -7,8 +7,8 @@ import numpy as np
 
 # figs and PALETTE are also imported from here by the other figure modules
 from gankit.io import displayable
-from gankit.report.axes import (PALETTE, _grid, _legend, _plot_key, _style, _summarise_infinite, figs, literal_text,
-                                log_y, run_style)
+from gankit.report.axes import (PALETTE, _grid, _legend, _plot_key, _style, _summarise_infinite, compact_steps, figs,
+                                literal_text, log_y, run_style)
 
 
 def pick_snapshots(snaps: list[dict], n: int = 6) -> list[dict]:
@@ -276,25 +276,6 @@ def figure_lr(records: list[dict]):
     _legend(ax, entries, fontsize=7, frameon=False)
     fig.tight_layout()
     return fig
-
-
-def compact_steps(ax):
-    """Step labels a narrow panel has room for (the default put nine labels of a 200,000-step run
-    edge to edge on 3.6 in): at most 6 ticks, in thousands (200k) or millions (1.5M) from 10,000."""
-    from matplotlib import ticker
-
-    class StepLabels(ticker.Formatter):
-        scale, unit = 1.0, ""
-
-        def set_locs(self, locs):        # one unit for the whole axis: 0 5k 10k, not 0 5000 10k
-            super().set_locs(locs)
-            top = max((abs(v) for v in locs), default=0.0)
-            self.scale, self.unit = (1e6, "M") if top >= 1e6 else (1e3, "k") if top >= 1e4 else (1.0, "")
-
-        def __call__(self, x, pos=None):
-            return f"{x / self.scale:g}{self.unit}" if x else "0"
-    ax.xaxis.set_major_locator(ticker.MaxNLocator(nbins=5, integer=True, min_n_ticks=3))
-    ax.xaxis.set_major_formatter(StepLabels())
 
 
 @literal_text
