@@ -78,6 +78,8 @@ def test_a_relative_data_path_read_from_config_toml_is_refused(old_run, tmp_path
     assert main(["sample", str(run), "-n", "3", "--out", str(tmp_path / "s.npy"),
                  "--set", f"data.path={data}"]) == 0
     assert main(["report", str(run), "--set", "data.path=../data/pts.npy"]) == 0
+    # the recorded word given now is the user's too (report drew the decoy then, saying so)
+    assert main(["report", str(run), "--set", "data.path=pts.npy"]) == 0
     assert main(["train", "--resume", "--out", str(run), "--set", "train.steps=12",
                  "--set", "data.path=../data/pts.npy"]) == 0
     assert C.load(RunFolder(run).read_config()).data.params["path"] == str(data)
@@ -132,3 +134,17 @@ def test_an_evaluations_own_inception_weights_are_recorded_absolute(tmp_path, mo
     evals = [json.loads(x) for x in (tmp_path / "sub" / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [r["settings"].get("inception_weights") for r in evals if r.get("kind") == "eval"][-1] == \
         str(tmp_path / "w.pt")
+
+
+def test_a_folder_made_by_training_then_moved_is_not_made_again_by_a_record(tmp_path, tiny):
+    """The folder did not exist when its RunFolder was built (training made it): once moved, an
+    evaluation's record made the old path again, holding only a metrics.jsonl."""
+    from gankit.runfolder import RunFolderError
+    folder = RunFolder(tmp_path / "nb")
+    folder.claim_new()
+    folder.unlock()
+    (tmp_path / "nb").rename(tmp_path / "moved")
+    with pytest.raises(RunFolderError, match="is gone"):
+        folder.append({"step": 1, "kind": "eval"})
+    assert not (tmp_path / "nb").exists()
+

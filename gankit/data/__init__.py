@@ -72,7 +72,7 @@ class DataChanged(UserWarning):
     """The points a run is drawn beside (gankit report) are not those it trained on."""
 
 
-def build_run_dataset(cfg, run_dir, world_size: int = 1, training: bool = True):
+def build_run_dataset(cfg, run_dir, world_size: int = 1, training: bool = True, overrides: list[str] | None = None):
     """``build_dataset`` for a run trained before: if its data are not where config.toml says,
     the error also says how to give their new place.  Warnings said when the run was made
     (lines left out of a text file, numbered class folders) are not said again: the run's
@@ -83,7 +83,7 @@ def build_run_dataset(cfg, run_dir, world_size: int = 1, training: bool = True):
     import warnings
 
     from gankit.data.points import refuse_other_points
-    refuse_relative_recorded(cfg, run_dir)      # Run.open refuses with its overrides: for the others
+    refuse_relative_recorded(cfg, run_dir, overrides)      # Run.open refuses with its overrides: for the others
     ds = _run_dataset(cfg, run_dir, world_size)
     where = data_named(cfg)
     if not training:

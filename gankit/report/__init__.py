@@ -215,7 +215,7 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
     data_note = None
     if dataset is None:
         from gankit.data import build_run_dataset, data_changed, data_named
-        dataset = build_run_dataset(cfg, run_dir, training=False)      # says a changed points file
+        dataset = build_run_dataset(cfg, run_dir, training=False, overrides=overrides)   # says a changed points file
         if getattr(dataset, "data_digest", None) is not None:
             data_note = data_changed(run_dir, dataset, data_named(cfg))
         text = getattr(dataset, "kind", None) == "text"

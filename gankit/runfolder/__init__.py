@@ -145,6 +145,7 @@ class RunFolder(CheckpointReading, SnapshotFiles, Ownership):
         """Take the folder's lock for this process (until ``unlock`` or the process ends).
         Another process that holds it: RunFolderError naming its PID."""
         self._lock.take()
+        self._was_there = True      # made or found: once gone, a record does not make it again
 
     def unlock(self):
         self._lock.release()
@@ -275,6 +276,7 @@ class RunFolder(CheckpointReading, SnapshotFiles, Ownership):
                 raise RunFolderError(f"{self.path} is gone (moved or deleted since it was opened); nothing is "
                                      "written there, so no new folder is made")
             self.path.mkdir(parents=True, exist_ok=True)
+            self._was_there = True
         with self._writing(f"a record to {self.records_path}"):
             unshare(self.records_path)      # a cp -al copy's records: appended to this folder's alone
             append_jsonl(self.records_path, record)
