@@ -6,6 +6,8 @@
     scores = api.evaluate(run)                  # {"modes_covered": 8, ...}, appended to metrics.jsonl
     run = api.open_run("runs/ring")             # a trained run, later
     page = api.report("runs/ring")              # runs/ring/report.html
+    inv = api.invert("runs/mnist", images)      # an image run's codes, reconstructions, errors
+    filled, inv = api.complete("runs/mnist", images, mask="left")
 
 Your own components register into the same registries the presets use (see
 examples/custom_parts.py):
@@ -23,6 +25,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from gankit.api_inversion import complete, invert  # noqa: F401  (re-exported)
 from gankit.api_eval import (NO_RECORD, _numbers, _refuse_stale, _tensorboard_view,  # noqa: F401 (tests import some)
                              _warnings_seen, _why_skipped)
 from gankit.metrics.base import Output, register_metric  # noqa: F401  (re-exported)
@@ -38,7 +41,8 @@ register_discriminator = DISCRIMINATORS.register  # factory(data, **params) -> n
 register_loss = LOSSES.register
 register_objective = OBJECTIVES.register
 
-__all__ = ["train", "open_run", "sample", "evaluate", "report", "final_evaluation", "record_reference", "Output",
+__all__ = ["train", "open_run", "sample", "evaluate", "report", "invert", "complete", "final_evaluation",
+           "record_reference", "Output",
            "register_dataset", "register_generator", "register_discriminator", "register_loss",
            "register_metric", "register_objective"]
 

@@ -143,12 +143,12 @@ def test_invert_reads_the_layouts_people_save_and_single_image_files(rgb_run, tm
         assert f"inverted {n} image{'s' * (n != 1)}:" in capsys.readouterr().out
         assert np.load(tmp_path / "out" / "reconstructions.npy").shape == (n, 3, 8, 8)
     both = torch.as_tensor(np.load(tmp_path / "hwc.npy")).permute(0, 3, 1, 2).float() / 127.5 - 1
-    from gankit.invert_cli import load_images
+    from gankit.train.inversion_inputs import load_images
     assert torch.equal(load_images(str(tmp_path / "hwc.npy"), Run.open(rgb_run).dataset), both)
 
 
 def test_integer_pixel_arrays_of_any_width_read_as_uint8_and_unit_floats_are_questioned(rgb_run, tmp_path):
-    from gankit.invert_cli import load_images
+    from gankit.train.inversion_inputs import load_images
     ds = Run.open(rgb_run).dataset
     px = np.random.default_rng(2).integers(0, 256, (2, 3, 8, 8))
     want = torch.as_tensor(px).float() / 127.5 - 1
@@ -277,7 +277,7 @@ def test_image_files_given_to_invert_are_prepared_as_the_runs_own(tmp_path):
     from PIL import Image
     from gankit.data import build_dataset
     from gankit.data.image_files import digits_8x8
-    from gankit.invert_cli import load_images
+    from gankit.train.inversion_inputs import load_images
     rng = np.random.default_rng(0)
     folder = tmp_path / "wide"
     folder.mkdir()
@@ -411,7 +411,7 @@ def test_a_stored_metric_list_an_older_gankit_accepted_still_resumes_with_other_
 
 def test_a_wrong_size_grey_array_is_named_in_the_shape_it_was_given():
     """(3, 28, 28) for a 20 x 20 run was reported as "array of shape (3, 1, 28, 28)"."""
-    from gankit.invert_cli import _to_run_shape
+    from gankit.train.inversion_inputs import _to_run_shape
     with pytest.raises(ConfigError, match=r"array of shape \(3, 28, 28\), but the run's images are \(1, 20, 20\)"):
         _to_run_shape(torch.zeros(3, 28, 28), (1, 20, 20), "g28.npy")
     assert _to_run_shape(torch.zeros(3, 20, 20), (1, 20, 20), "g.npy").shape == (3, 1, 20, 20)

@@ -157,8 +157,8 @@ def test_points_whose_header_declares_more_than_the_file_holds_are_refused(tmp_p
 
 
 def test_invert_images_whose_header_declares_too_much_are_refused(tmp_path):
-    from gankit.invert_cli import _load_npy
+    from gankit.train.inversion_inputs import _load_npy
     p = _declaring_huge(tmp_path / "huge.npy")
     with pytest.raises(ConfigError, match=r"--images .*huge.npy: not a readable .npy array: it declares "
                                           r"1.46 TiB .* but holds 64 bytes: the file is damaged or cut"):
-        _load_npy(p, "--images")
+        _load_npy(p, f"--images {p}")

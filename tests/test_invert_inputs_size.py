@@ -11,7 +11,7 @@ from PIL import Image
 
 from gankit import config as C
 from gankit.data import build_dataset
-from gankit.invert_cli import load_images
+from gankit.train.inversion_inputs import load_images
 
 
 def _digits(resolution: int | None):

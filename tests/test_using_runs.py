@@ -66,7 +66,7 @@ def test_an_empty_or_unreadable_images_folder_is_named_as_images(digit_run, tmp_
 
 
 def test_a_binary_image_array_is_black_and_white(digit_run, tmp_path):
-    from gankit.invert_cli import load_images
+    from gankit.train.inversion_inputs import load_images
     a = np.zeros((2, 8, 8), bool)
     a[:, :4] = True
     np.save(tmp_path / "b.npy", a)
@@ -174,7 +174,7 @@ def test_a_metric_listed_in_eval_metrics_that_the_model_cannot_give_is_left_out_
 
 def test_an_all_true_binary_array_is_not_warned_about_as_floats(digit_run, tmp_path):
     import warnings
-    from gankit.invert_cli import load_images
+    from gankit.train.inversion_inputs import load_images
     np.save(tmp_path / "b.npy", np.ones((2, 8, 8), bool))
     with warnings.catch_warnings(record=True) as said:
         warnings.simplefilter("always")

@@ -91,16 +91,21 @@ def invert_run(run, x: Tensor, steps: int = 300, lr: float = 0.05, mask: Tensor 
                command: str = "invert") -> Inversion:
     """Invert the run's generator on images x (on the CPU, in the data's [-1, 1]); each of the
     ``restarts`` starts is tried in every form the objective gives (``inversion_starts``).
-    ``command``: what the user ran, named in the errors."""
+    ``command``: what the user ran, named in the errors (``api.NAME``: a program's call, whose
+    advice is NAME's argument, not an option)."""
+    def give(name: str, value) -> str:
+        return f"{name}={value}" if command.startswith("api.") else f"--{name} {value}"
     why = invertible(run)
     if why:
         raise ConfigError(f"{command}: {why}")
     if restarts < 1:
-        raise ConfigError(f"{command}: restarts={restarts}; give at least 1 start per image (--restarts 1)")
+        raise ConfigError(f"{command}: restarts={restarts}; give at least 1 start per image ({give('restarts', 1)})")
     if steps < 0:
-        raise ConfigError(f"{command}: steps={steps}; give 0 (the start alone) or more Adam steps (--steps 300)")
+        raise ConfigError(f"{command}: steps={steps}; give 0 (the start alone) or more Adam steps "
+                          f"({give('steps', 300)})")
     if not 0 < lr < math.inf:
-        raise ConfigError(f"{command}: lr={lr}; Adam's learning rate on z must be positive and finite (--lr 0.05)")
+        raise ConfigError(f"{command}: lr={lr}; Adam's learning rate on z must be positive and finite "
+                          f"({give('lr', 0.05)})")
     if batch < 1:
         raise ConfigError(f"{command}: batch={batch}; invert at least 1 image at a time")
     if len(x) == 0:

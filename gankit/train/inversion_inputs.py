@@ -1,0 +1,265 @@
+"""The images and masks that latent inversion reads (``gankit invert``/``complete`` and
+``gankit.api.invert``/``complete``): files, folders, arrays and the run's held-out split, in the
+run's (C, H, W) and the data's [-1, 1]; every wrong input refused with what to give instead."""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gankit.config import ConfigError
+from gankit.data.points import npy_shortfall
+
+MASKS = ("top", "bottom", "left", "right", "centre")
+NPY_MAGIC = b"\x93NUMPY"                            # how every file numpy.save writes begins
+
+
+def _load_npy(p: Path, said: str) -> tuple[torch.Tensor, str]:
+    """The array in ``p`` as a tensor, and the dtype it was written with (messages name that,
+    not the wider type it is read as); ``said``: the input as the user gave it, in messages."""
+    if not p.is_file():
+        raise ConfigError(f"{said}: {'is a folder, not a .npy file' if p.is_dir() else 'no such file'}")
+    fix = "write it with numpy.save from an array of numbers"
+    with open(p, "rb") as f:
+        head = f.read(len(NPY_MAGIC))
+    if head != NPY_MAGIC:      # numpy would try it as a pickle and talk of allow_pickle
+        raise ConfigError(f"{said}: not a readable .npy array: it is not a numpy array file (a text "
+                          f"file or another format named .npy?); {fix}")
+    if (short := npy_shortfall(p)) is not None:
+        raise ConfigError(f"{said}: not a readable .npy array: it {short}; {fix}")
+    try:
+        a = np.load(p, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        why = "it holds Python objects, not numbers" if "allow_pickle" in str(e) else str(e)
+        raise ConfigError(f"{said}: not a readable .npy array ({why}); {fix}") from None
+    return _numbers(a, said)
+
+
+def _numbers(a, said: str) -> tuple[torch.Tensor, str]:
+    """An array of numbers (numpy's, torch's, nested lists) as a CPU tensor of a type the checks
+    can take, and the dtype it was given in."""
+    if isinstance(a, torch.Tensor):
+        a = a.detach().cpu()
+        a = (a.float() if a.dtype == torch.bfloat16 else a).numpy()     # numpy has no bfloat16
+    elif not isinstance(a, np.ndarray):
+        try:
+            a = np.asarray(a)
+        except ValueError as e:                      # ragged nested lists
+            raise ConfigError(f"{said}: not an array of numbers ({e})") from None
+    if a.dtype.kind not in "biuf":
+        raise ConfigError(f"{said}: expected an array of numbers, got {a.dtype}")
+    written = str(a.dtype)
+    if a.dtype.kind in "bf" and a.dtype != np.float32:
+        a = a.astype(np.float32)
+    elif a.dtype.kind in "iu" and a.dtype != np.uint8:
+        a = a.astype(np.int64)                       # torch's unsigned 16/32/64-bit types lack min/max
+    return torch.as_tensor(np.ascontiguousarray(a)), written
+
+
+def _heldout(spec: str, dataset, said: str) -> torch.Tensor:
+    n = None
+    if spec != "heldout":
+        head, _, count = spec.partition(":")
+        if head != "heldout" or not count.isdigit() or int(count) < 1:
+            raise ConfigError(f"{said}: write heldout (every held-out image) or heldout:N "
+                              "with N >= 1 (the first N)")
+        n = int(count)
+    if getattr(dataset, "heldout", None) is None:
+        raise ConfigError(f"{said}: this run's data hold no images out (too few images, or "
+                          "data.holdout=0); give a .npy file, an image file or a folder of images")
+    return dataset.split("heldout", n)
+
+
+def _to_run_shape(x: torch.Tensor, shape: tuple[int, ...], said: str) -> torch.Tensor:
+    """(n, C, H, W) from the layouts people save: (n, C, H, W), (n, H, W, C), one image
+    (C, H, W) / (H, W, C), and for grey data (n, H, W) / (H, W)."""
+    c, h, w = shape
+    given = tuple(x.shape)         # the error names the array as the user gave it
+    if x.dim() == 2 and c == 1:
+        x = x[None]
+    if x.dim() == 3:
+        if tuple(x.shape) == shape:
+            x = x[None]
+        elif tuple(x.shape) == (h, w, c):
+            x = x[None]
+        elif c == 1:
+            x = x[:, None]
+    if x.dim() == 4 and tuple(x.shape[1:]) == (h, w, c) and c != h:
+        x = x.permute(0, 3, 1, 2)
+    if x.dim() != 4 or tuple(x.shape[1:]) != shape:
+        layouts = "(n, C, H, W) or (n, H, W, C)" + (", (n, H, W)" if c == 1 else "")
+        raise ConfigError(f"{said}: array of shape {given}, but the run's images are "
+                          f"{shape} (C, H, W); give {layouts} with C={c}, H={h}, W={w}, or a folder or "
+                          f"an image file (resized to {h}x{w}, converted to {'grey' if c == 1 else 'RGB'})")
+    return x.contiguous()
+
+
+def _read_file(p: Path, dataset, notes: dict, wide: bool = False) -> np.ndarray:
+    """One image file as the run's uint8 (C, H, W): as it is where it already has the run's size
+    (a held-out image saved at it comes back unchanged); else prepared as the run's own files
+    were, fitted by its resize policy to the side they had, then resized (28 -> 32: a zero pad)."""
+    from gankit.data.image_decode import fit_image, read_image
+    from gankit.data.images import resize_images
+    c, h, w = dataset.shape
+    im = read_image(p, c, notes, wide)
+    if im.size != (w, h):
+        im = fit_image(im, getattr(dataset, "file_side", w), getattr(dataset, "file_resize", "stretch"), p)
+    a = np.array(im, dtype=np.uint8)                 # a writable copy: torch warns of a read-only one
+    a = a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
+    return resize_images(torch.as_tensor(a)[None], w)[0].numpy()
+
+
+def _read_folder(root: Path, said: str, dataset, files: list | None) -> torch.Tensor:
+    """Every image file under ``root`` (sub-folders too: invert has no classes; hidden ones
+    left out), each read by _read_file; an unreadable one is skipped with a warning.  The
+    training-data reader's messages (data.path, class folders, data.channels) are not for here."""
+    import warnings as w
+    from gankit.data.image_decode import ImageDataError, one_scale
+    from gankit.data.image_files import IMAGE_SUFFIXES
+    give = "give a folder holding image files, a .npy file, an image file or heldout[:N]"
+    paths = sorted(q for q in root.rglob("*") if not any(part.startswith(".") for part in q.relative_to(root).parts))
+    broken = [q for q in paths if q.is_symlink() and not q.exists()]
+    found = [q for q in paths if q.is_file() and q.suffix.lower() in IMAGE_SUFFIXES]
+    other = [q for q in paths if q.is_file() and q.suffix.lower() not in IMAGE_SUFFIXES]
+    for what, some in (("non-image file(s)", other), ("link(s) to missing files", broken)):
+        if some:
+            w.warn(f"{said}: skipped {len(some)} {what}, e.g. "
+                   f"{[str(q.relative_to(root)) for q in some[:3]]}", stacklevel=3)
+    if not found:
+        raise ConfigError(f"{said}: holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}); {give}")
+    images, read, notes = [], [], {}
+    for q in found:
+        try:
+            images.append(_read_file(q, dataset, notes))
+        except ImageDataError as e:
+            w.warn(f"{e}; skipped", stacklevel=3)
+            continue
+        read.append(q)
+    if not images:
+        raise ConfigError(f"{said}: none of the {len(found)} image files could be read; {give}")
+    one_scale(root, images, read, notes.get("depth", {}),
+              lambda q: _read_file(q, dataset, {}, wide=True).transpose(1, 2, 0))
+    _say_notes(said, notes, len(images))
+    if files is not None:
+        files.extend(str(q.relative_to(root)) for q in read)
+    return torch.as_tensor(np.stack(images))
+
+
+def _say_notes(said: str, notes: dict, n: int):
+    """What reading the files changed, in an invert user's terms (the run's channels are fixed)."""
+    if notes.get("colour"):
+        warnings.warn(f"{said}: {notes['colour']} of {n} image(s) are in colour; they are "
+                      "converted to grey, as the run's images are", stacklevel=4)
+    if notes.get("transparent"):
+        warnings.warn(f"{said}: {notes['transparent']} of {n} image(s) have transparent pixels; "
+                      "they are composited over black", stacklevel=4)
+
+
+def load_images(spec, dataset, files: list | None = None, said: str | None = None) -> torch.Tensor:
+    """Images in the data's [-1, 1] from ``spec``: FILE.npy or an array ((n, C, H, W), (n, H, W, C),
+    one image, or (n, H, W) for grey data; uint8 or floats in [-1, 1]), an image file, a folder of
+    images (both resized to the run's size), or ``heldout[:N]`` (the run's held-out split).
+    ``files`` gets each image's file, relative to the folder, where they came from files;
+    ``said``: how messages name the input (default ``--images SPEC``, the command line's)."""
+    shape = tuple(dataset.shape)
+    if getattr(dataset, "kind", "points") != "image" or len(shape) != 3:
+        raise ConfigError(f"invert and complete fit G to images; this run's data "
+                          f"({type(dataset).__name__}) are {getattr(dataset, 'kind', 'points')} of shape "
+                          f"{shape}: train on image data (mnist5k, fashion-mnist, a folder) to use them")
+    dtype = None                                     # the dtype an array was given in
+    if not isinstance(spec, (str, Path)):
+        said = said or "images"
+        x, dtype = _numbers(spec, said)
+        x = _pixels_in_shape(x, dtype, shape, said)
+    elif str(spec).startswith("heldout"):
+        return _heldout(str(spec), dataset, said or f"--images {spec}")
+    else:
+        said = said or f"--images {spec}"
+        x, dtype = _read_path(Path(spec).expanduser(), dataset, files, said, shape)
+    if len(x) == 0:
+        raise ConfigError(f"{said}: holds 0 images; give at least one")
+    if not x.dtype.is_floating_point:                # integers (any width): pixels in [0, 255]
+        if len(x) and (x.min() < 0 or x.max() > 255):
+            raise ConfigError(f"{said}: {dtype or str(x.dtype).replace('torch.', '')} values in "
+                              f"[{int(x.min())}, {int(x.max())}]; integer pixels must lie in [0, 255]")
+        if dtype is not None and x.max() <= 1:        # 0/1 of 255 is black: binary images saved as ints
+            warnings.warn(f"{said}: {dtype} values all in [0, 1] are read as pixels in [0, 255] "
+                          "(nearly black); if they are binary images, give x * 255 or x.astype(bool)",
+                          stacklevel=2)
+        return x.float() / 127.5 - 1
+    x = x.float()
+    if not torch.isfinite(x).all():
+        raise ConfigError(f"{said}: the array holds NaN or infinite values")
+    if x.min() < -1.01 or x.max() > 1.01:
+        raise ConfigError(f"{said}: values in [{float(x.min()):.3g}, {float(x.max()):.3g}]; "
+                          "give uint8 pixels in [0, 255] or floats in [-1, 1] (x / 127.5 - 1)")
+    if len(x) and x.min() >= 0 and dtype != "bool":      # a bool array was mapped to -1 / +1 already
+        warnings.warn(f"{said}: float values all in [0, {float(x.max()):.3g}] are read as pixels in "
+                      "[-1, 1] (0 is mid-grey); if they are pixels in [0, 1], give x * 2 - 1", stacklevel=2)
+    return x.clamp(-1, 1)
+
+
+def _pixels_in_shape(x: torch.Tensor, dtype: str, shape: tuple[int, ...], said: str) -> torch.Tensor:
+    if dtype == "bool":                              # binary pixels: black and white, not mid-grey
+        x = x * 2 - 1
+    return _to_run_shape(x, shape, said)
+
+
+def _read_path(p: Path, dataset, files: list | None, said: str, shape) -> tuple[torch.Tensor, str | None]:
+    from gankit.data.image_files import IMAGE_SUFFIXES
+    if p.is_dir():
+        return _read_folder(p, said, dataset, files), None
+    if p.suffix.lower() == ".npy":
+        x, dtype = _load_npy(p, said)
+        return _pixels_in_shape(x, dtype, shape, said), dtype
+    if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file():
+        notes: dict = {}
+        x = torch.as_tensor(_read_file(p, dataset, notes))[None]      # unreadable: its error, not a skip
+        _say_notes(said, notes, 1)
+        if files is not None:
+            files.append(p.name)
+        return x, None
+    if not p.exists():
+        raise ConfigError(f"{said}: no such file or folder; give a .npy file, an image file, "
+                          "a folder of images, or heldout[:N]")
+    raise ConfigError(f"{said}: give a .npy file, an image file "
+                      f"({', '.join(sorted(IMAGE_SUFFIXES))}), a folder of images, or heldout[:N]")
+
+
+def make_mask(spec, shape: tuple[int, ...], said: str | None = None) -> torch.Tensor:
+    """1 where pixels are missing: a named part of the image, or FILE.npy or an array of (H, W),
+    (1, H, W) or (C, H, W) with values 0 (known) and 1 (missing); ``said`` as load_images'."""
+    h, w = shape[-2:]
+    m = torch.zeros(shape)
+    if isinstance(spec, str) and spec in MASKS:
+        sl = {"top": (slice(0, h // 2), slice(None)), "bottom": (slice(h // 2, None), slice(None)),
+              "left": (slice(None), slice(0, w // 2)), "right": (slice(None), slice(w // 2, None)),
+              "centre": (slice(h // 4, h - h // 4), slice(w // 4, w - w // 4))}[spec]
+        m[..., sl[0], sl[1]] = 1
+        return m
+    if isinstance(spec, (str, Path)):
+        said = said or f"--mask {spec}"
+        p = Path(spec).expanduser()
+        if p.suffix.lower() != ".npy":
+            raise ConfigError(f"{said}: one of {', '.join(MASKS)}, or a .npy file (1 = missing)")
+        a = _load_npy(p, said)[0].float()
+    else:
+        said = said or "mask"
+        a = _numbers(spec, said)[0].float()
+    ok = [(h, w), (1, h, w)] + ([tuple(shape)] if len(shape) == 3 else [])
+    if tuple(a.shape) not in ok:
+        raise ConfigError(f"{said}: shape {tuple(a.shape)}, but one mask for all images must be "
+                          f"{' or '.join(str(s) for s in dict.fromkeys(ok))} (1 = missing, 0 = known)")
+    other = a[(a != 0) & (a != 1)]
+    if len(other):      # a pixel is missing or known: a fraction would weigh the fit and the errors unevenly
+        top = float(a.nan_to_num().max())
+        raise ConfigError(f"{said}: values must be 0 (known) or 1 (missing); got {len(other)} other "
+                          f"value(s), e.g. {float(other[0]):.3g}"
+                          + ("; a 0/255 mask: divide it by 255" if top == 255 and not (other != 255).any() else ""))
+    if a.max() == 0 or a.min() == 1:
+        raise ConfigError(f"{said}: marks {'no' if a.max() == 0 else 'every'} pixel as missing, so there "
+                          "is nothing to " + ("fill" if a.max() == 0 else "fit G to")
+                          + " (1 = missing, 0 = known; to reconstruct whole images, invert them instead)")
+    return m + a.expand(shape)

@@ -1,0 +1,67 @@
+"""gankit.api.invert / complete: the command line's inversion for a program, on its arrays."""
+import numpy as np
+import pytest
+import torch
+
+from gankit import api
+from gankit.cli import main
+from gankit.config import ConfigError
+from test_using_runs import digit_run, ring_run  # noqa: F401 (fixtures: tiny digits8x8 and ring runs)
+
+
+def _pixels(n: int = 3) -> np.ndarray:
+    return np.random.default_rng(1).integers(0, 256, (n, 8, 8), dtype=np.uint8)
+
+
+def test_invert_of_an_array_is_the_command_lines_on_the_same_pixels(digit_run, tmp_path, capsys):
+    x = _pixels()
+    np.save(tmp_path / "x.npy", x)
+    assert main(["invert", str(digit_run), "--images", str(tmp_path / "x.npy"), "--steps", "5",
+                 "--out", str(tmp_path / "inv")]) == 0, capsys.readouterr().err
+    inv = api.invert(digit_run, x, steps=5)
+    assert inv.z.shape[0] == 3 and inv.recon.shape == (3, 1, 8, 8) and inv.error.shape == (3,)
+    assert np.array_equal(inv.recon.numpy(), np.load(tmp_path / "inv" / "reconstructions.npy"))
+    assert np.array_equal(inv.z.numpy(), np.load(tmp_path / "inv" / "z.npy"))
+    want = ((inv.recon - torch.as_tensor(x, dtype=torch.float32)[:, None] / 127.5 + 1) ** 2).flatten(1).mean(1)
+    assert torch.allclose(inv.error, want, atol=1e-6)
+    # the same pixels as a tensor in [-1, 1] (any layout the command line takes), and from a path
+    as_float = torch.as_tensor(x, dtype=torch.float64)[..., None] / 127.5 - 1         # (n, H, W, 1)
+    assert torch.allclose(api.invert(digit_run, as_float, steps=5).recon, inv.recon, atol=1e-5)
+    assert torch.equal(api.invert(str(digit_run), str(tmp_path / "x.npy"), steps=5).recon, inv.recon)
+
+
+def test_complete_with_a_mask_array_keeps_the_known_pixels_and_fills_the_rest(digit_run, tmp_path):
+    x = _pixels(2)
+    mask = np.zeros((8, 8), dtype=bool)
+    mask[:, :4] = True                                    # the left half, as "left" marks it
+    filled, inv = api.complete(digit_run, x, mask, steps=4)
+    named, _ = api.complete(digit_run, x, "left", steps=4)
+    assert torch.equal(filled, named)
+    given = torch.as_tensor(x, dtype=torch.float32)[:, None] / 127.5 - 1
+    assert torch.equal(filled[..., 4:], given[..., 4:])
+    assert torch.equal(filled[..., :4], inv.recon[..., :4]) and not torch.equal(filled[..., :4], given[..., :4])
+
+
+@pytest.mark.parametrize("call, said", [
+    (lambda r: api.invert(r, np.zeros((2, 9, 9), np.uint8)), r"^images: array of shape \(2, 9, 9\)"),
+    (lambda r: api.invert(r, [[1, 2], [3]]), r"^images: not an array of numbers"),
+    (lambda r: api.invert(r, np.array(["a"])), r"^images: expected an array of numbers, got <U1"),
+    (lambda r: api.invert(r, np.full((1, 8, 8), 2.0)), r"^images: values in \[2, 2\]"),
+    (lambda r: api.invert(r, "nowhere.png"), r"^images='nowhere.png': no such file or folder"),
+    (lambda r: api.invert(r, "heldout:0"), r"^images='heldout:0': write heldout"),
+    (lambda r: api.invert(r, _pixels(1), restarts=0), r"restarts=0; give at least 1 start per image \(restarts=1\)"),
+    (lambda r: api.invert(r, _pixels(1), lr=float("nan")), r"\(lr=0.05\)$"),
+    (lambda r: api.complete(r, _pixels(1), np.full((8, 8), 0.5)), r"^mask: values must be 0 \(known\) or 1"),
+    (lambda r: api.complete(r, _pixels(1), np.ones((8, 8))), r"^mask: marks every pixel as missing"),
+    (lambda r: api.complete(r, _pixels(1), np.ones((4, 4))), r"^mask: shape \(4, 4\), but one mask"),
+    (lambda r: api.complete(r, _pixels(1), "middle"), r"^mask='middle': one of top, bottom"),
+])
+def test_wrong_inputs_are_refused_in_the_apis_words(digit_run, call, said):
+    with pytest.raises(ConfigError, match=said) as e:
+        call(digit_run)
+    assert "--" not in str(e.value), e.value              # no command-line option named to a program
+
+
+def test_a_run_of_points_is_told_inversion_needs_images(ring_run):
+    with pytest.raises(ConfigError, match="invert and complete fit G to images"):
+        api.invert(ring_run, np.zeros((2, 2), np.float32))
