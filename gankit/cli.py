@@ -132,11 +132,13 @@ DATA_SET_HELP = ("data.path=NEW or data.root=NEW: where the run's data are now, 
                  "generator.temperature=T: sample a sequence G at temperature T (repeatable)")
 
 
-def data_location_sets(sets: list[str], others: str | None = None) -> tuple[list[str], list[str]]:
-    """``--set`` items of a command that reads a trained run: (the data's new location and G's
-    sampling settings, the rest); the rest is refused unless it starts with ``others`` (e.g. "eval.")."""
+def data_location_sets(sets: list[str], others: str | None = None,
+                       sampling: bool = True) -> tuple[list[str], list[str]]:
+    """``--set`` items of a command that reads a trained run: (the data's new location and, with
+    ``sampling``, G's sampling settings; the rest); the rest is refused unless it starts with
+    ``others`` (e.g. "eval.")."""
     from gankit.identity import DATA_LOCATION_KEYS, SAMPLING_KEYS
-    keys = {f"data.{k}" for k in DATA_LOCATION_KEYS} | {f"generator.{k}" for k in SAMPLING_KEYS}
+    keys = {f"data.{k}" for k in DATA_LOCATION_KEYS} | {f"generator.{k}" for k in SAMPLING_KEYS if sampling}
     where = [s for s in sets if s.split("=", 1)[0].strip() in keys]
     rest = [s for s in sets if s not in where]
     bad = [s for s in rest if others is None or not s.strip().startswith(others)]

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from gankit.config import ConfigError
-from gankit.train.inversion_inputs import MASKS, load_images, make_mask
+from gankit.train.inversion_inputs import MASKS, is_split, load_images, make_mask
 
 
 def _grid(rows: list[np.ndarray], out: Path):
@@ -40,6 +40,9 @@ def _write(out: Path, x, inv, extra: dict, shown: list[np.ndarray], stem: str, f
         raise
     for path, final in pending:
         os.replace(path, final)
+    # the other command's images of an earlier set in this folder do not go with this z and errors
+    for name in WRITTEN - {final.name for _, final in pending} - {"z.npy", "errors.csv", "summary.json"}:
+        (out / name).unlink(missing_ok=True)
     return summary
 
 
@@ -78,7 +81,7 @@ def _out_folder(a, default: str, stem: str) -> Path:
     out = Path(a.out).expanduser() if a.out else Path(a.run_dir) / default
     spec = getattr(a, "images", None) or "heldout"
     images = Path(spec).expanduser()
-    if not spec.startswith("heldout") and images.is_dir() and (
+    if not is_split(spec) and images.is_dir() and (
             out.resolve() == images.resolve() or images.resolve() in out.resolve().parents):
         given = f"{command} --out {a.out}" if a.out else f"{command}: {out}, the default output folder,"
         raise ConfigError(f"{given} is {'inside ' * (out.resolve() != images.resolve())}the --images folder, "
@@ -127,7 +130,8 @@ def _cmd_invert(a):
     s = _write(out, x, inv, {}, [x.numpy(), inv.recon.numpy()], "reconstructions", files)
     from gankit.streams import shown
     print(f"inverted {_images(s['n'])}: MSE per pixel mean {s['mse_mean']:.4f}, median "
-          f"{s['mse_median']:.4f}; wrote {shown(out / 'reconstructions.npy')}, errors.csv, summary.json")
+          f"{s['mse_median']:.4f}; wrote {shown(out / 'reconstructions.npy')}, z.npy, errors.csv, summary.json "
+          "and reconstructions.png (the first 16)")
 
 
 def _cmd_complete(a):

@@ -36,7 +36,9 @@ def _cmd_drs(a):
         raise ConfigError(f"drs: a D with minibatch features (objective.minibatch = "
                           f"{cfg.objective.params['minibatch']!r}) scores batches, not samples; rejection "
                           "sampling needs one score per sample")
-    over = ["objective.drs=true"] + ([f"objective.drs_steps={a.steps}"] if a.steps is not None else []) \
+    from gankit.cli import data_location_sets
+    where, _ = data_location_sets(a.set, sampling=False)      # D is fitted to G as it trained
+    over = where + ["objective.drs=true"] + ([f"objective.drs_steps={a.steps}"] if a.steps is not None else []) \
         + ([f"objective.drs_quantile={a.quantile}"] if a.quantile is not None else []) \
         + ([f"objective.drs_lr={a.lr!r}"] if a.lr is not None else [])
     try:
@@ -295,6 +297,8 @@ def add_parser(sub, data_set_help: str):
     d.add_argument("--quantile", type=float, default=None, help="objective.drs_quantile")
     d.add_argument("--lr", type=float, default=None, help="Adam learning rate of the fine-tuning "
                    "(objective.drs_lr); lower it when the fit gives non-finite logits")
+    from gankit.cli import DATA_MOVED_HELP
+    d.add_argument("--set", action="append", default=[], metavar="data.KEY=VALUE", help=DATA_MOVED_HELP)
     d.set_defaults(fn=_cmd_drs)
     s = sub.add_parser("sample", help="draw samples from a trained G")
     s.add_argument("run_dir")

@@ -162,7 +162,7 @@ def _run_dataset(cfg, run_dir, world_size: int):
         k, v = moved[0]
         # v is config.toml's value or the reader's own --set: say nothing about which
         raise ConfigError(f"{e}. {run_dir}: nothing at data.{k} = {v!r}; if the data moved, give their "
-                          f"new place with --set data.{k}=NEW (gankit eval, sample, report, invert, complete, "
+                          f"new place with --set data.{k}=NEW (gankit eval, sample, report, invert, complete, drs, "
                           f"train --resume) or in {Path(run_dir) / 'config.toml'}") from None
 
 

@@ -20,6 +20,8 @@ size).  Each pixel adds to the data term, so the prior's pull stays small at any
 size: prior = 1e-3 is noise of std 0.022 in [-1, 1] (3 grey levels of 255), and an
 identity G reproduces an image to a factor 1 / (1 + 5e-4) at any size (a prior added to
 the per-pixel mean would pull harder the more pixels there are: 0.72 x at 16x16 RGB).
+Where the run's z is U(-1, 1) (``noise.dist = "uniform"``) the prior is the box itself: z is
+kept in [-1, 1] and only the squared error is minimised.
 """
 from __future__ import annotations
 
@@ -44,13 +46,19 @@ class Inversion:
 
 def invert(generate: Callable[[Tensor], Tensor], x: Tensor, z0: Tensor, steps: int = 300,
            lr: float = 0.05, mask: Tensor | None = None, prior: float = 1e-3,
-           free: Tensor | None = None) -> Inversion:
+           free: Tensor | None = None, box: bool = False) -> Inversion:
     """Fit z to x (where ``mask`` is 1, everywhere without a mask), starting at z0; ``prior``:
     the weight of ||z||^2 / 2 against the squared error summed over the known pixels (the
-    module's docstring); ``free``: 1 where z is optimised (None: everywhere)."""
+    module's docstring); ``free``: 1 where z is optimised (None: everywhere); ``box``: z's
+    prior is U(-1, 1), so z stays in [-1, 1] (projected after each step; a G never saw codes
+    outside it, and its outputs there would flatter the error) and no Gaussian term is added."""
     m = torch.ones_like(x[:1]) if mask is None else mask.to(x.dtype).expand_as(x[:1])
     known = m.flatten(1).sum().clamp_min(1.0)
-    z = z0.detach().clone().requires_grad_(True)
+    z = z0.detach().clone()
+    if box:
+        z.clamp_(-1, 1)
+        prior = 0.0
+    z.requires_grad_(True)
     opt = torch.optim.Adam([z], lr=lr)
     with torch.enable_grad():
         for _ in range(steps):
@@ -59,6 +67,9 @@ def invert(generate: Callable[[Tensor], Tensor], x: Tensor, z0: Tensor, steps: i
             g, = torch.autograd.grad(loss, z)
             z.grad = g if free is None else g * free
             opt.step()
+            if box:
+                with torch.no_grad():
+                    z.clamp_(-1, 1)
     with torch.no_grad():
         recon = generate(z)
         err = (((recon - x) * m) ** 2).flatten(1).sum(1) / known
@@ -111,6 +122,7 @@ def invert_run(run, x: Tensor, steps: int = 300, lr: float = 0.05, mask: Tensor 
     if len(x) == 0:
         raise ConfigError(f"{command}: no images given; give at least one")
     obj, dev, k = run.objective, run.device, run.cfg.noise.dim
+    box = run.cfg.noise.dist == "uniform"
     encode = getattr(obj, "encode", None) if use_encoder else None
     g = torch.Generator(dev).manual_seed(seed)
     out = []
@@ -126,7 +138,7 @@ def invert_run(run, x: Tensor, steps: int = 300, lr: float = 0.05, mask: Tensor 
                 else:
                     z0 = sample_noise(len(xb), k, run.cfg.noise.dist, g, dev)
                 for start, free in obj.inversion_starts(z0):
-                    inv = invert(obj.generate, xb, start, steps, lr, mb, free=free)
+                    inv = invert(obj.generate, xb, start, steps, lr, mb, free=free, box=box)
                     best = inv if best is None else _better(best, inv)
             out.append(Inversion(best.z.cpu(), best.recon.cpu(), best.error.cpu()))
     return Inversion(*(torch.cat([getattr(o, f) for o in out]) for f in ("z", "recon", "error")))

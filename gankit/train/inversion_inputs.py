@@ -58,6 +58,17 @@ def _numbers(a, said: str) -> tuple[torch.Tensor, str]:
     return torch.as_tensor(np.ascontiguousarray(a)), written
 
 
+def is_split(spec) -> bool:
+    """Whether ``spec`` names the run's held-out split (heldout, heldout:N) rather than a path;
+    a file or folder of that name is refused as ambiguous, not read or passed over in silence."""
+    if not isinstance(spec, str) or spec.partition(":")[0] != "heldout":
+        return False
+    if Path(spec).expanduser().exists():
+        raise ConfigError(f"{spec!r} is both the run's held-out split and a file or folder here; for the "
+                          f"files give ./{spec} (or its full path), for the split rename or move them")
+    return True
+
+
 def _heldout(spec: str, dataset, said: str) -> torch.Tensor:
     n = None
     if spec != "heldout":
@@ -69,7 +80,11 @@ def _heldout(spec: str, dataset, said: str) -> torch.Tensor:
     if getattr(dataset, "heldout", None) is None:
         raise ConfigError(f"{said}: this run's data hold no images out (too few images, or "
                           "data.holdout=0); give a .npy file, an image file or a folder of images")
-    return dataset.split("heldout", n)
+    x = dataset.split("heldout", n)
+    if n is not None and n > len(x):
+        warnings.warn(f"{said}: the run's held-out split holds {len(x)} images, fewer than {n}; all "
+                      f"{len(x)} are used", stacklevel=3)
+    return x
 
 
 def _to_run_shape(x: torch.Tensor, shape: tuple[int, ...], said: str) -> torch.Tensor:
@@ -173,7 +188,7 @@ def load_images(spec, dataset, files: list | None = None, said: str | None = Non
         said = said or "images"
         x, dtype = _numbers(spec, said)
         x = _pixels_in_shape(x, dtype, shape, said)
-    elif str(spec).startswith("heldout"):
+    elif is_split(spec):
         return _heldout(str(spec), dataset, said or f"--images {spec}")
     else:
         said = said or f"--images {spec}"
@@ -184,7 +199,7 @@ def load_images(spec, dataset, files: list | None = None, said: str | None = Non
         if len(x) and (x.min() < 0 or x.max() > 255):
             raise ConfigError(f"{said}: {dtype or str(x.dtype).replace('torch.', '')} values in "
                               f"[{int(x.min())}, {int(x.max())}]; integer pixels must lie in [0, 255]")
-        if dtype is not None and x.max() <= 1:        # 0/1 of 255 is black: binary images saved as ints
+        if dtype is not None and 0 < x.max() <= 1:    # 0/1 of 255 is black: binary images saved as ints
             warnings.warn(f"{said}: {dtype} values all in [0, 1] are read as pixels in [0, 255] "
                           "(nearly black); if they are binary images, give x * 255 or x.astype(bool)",
                           stacklevel=2)
@@ -195,7 +210,8 @@ def load_images(spec, dataset, files: list | None = None, said: str | None = Non
     if x.min() < -1.01 or x.max() > 1.01:
         raise ConfigError(f"{said}: values in [{float(x.min()):.3g}, {float(x.max()):.3g}]; "
                           "give uint8 pixels in [0, 255] or floats in [-1, 1] (x / 127.5 - 1)")
-    if len(x) and x.min() >= 0 and dtype != "bool":      # a bool array was mapped to -1 / +1 already
+    # a bool array was mapped to -1 / +1 already; uniform values (a white page) give no hint of a scale
+    if len(x) and x.min() >= 0 and x.min() < x.max() and dtype != "bool":
         warnings.warn(f"{said}: float values all in [0, {float(x.max()):.3g}] are read as pixels in "
                       "[-1, 1] (0 is mid-grey); if they are pixels in [0, 1], give x * 2 - 1", stacklevel=2)
     return x.clamp(-1, 1)
