@@ -128,6 +128,12 @@ def test_captions_measure_the_image_and_round_trip():
         data.parse("a thick")
     v = Vocab(["cat", "dog"])
     assert v.decode(v.encode(["dog cat"], 4)) == ["dog cat"]
+    # the padding and unknown markers are no words a caption may give (audit a137)
+    for marker in ("<pad>", "<unk>"):
+        with pytest.raises(ConfigError, match=rf"unknown word\(s\) \['{marker}'\]"):
+            data.parse(f"{marker} tl")
+    assert v.unknown("<pad> cat <unk>") == ["<pad>", "<unk>"]
+    assert v.encode(["<pad> cat"], 3).tolist() == [[1, v.index["cat"], 0]]   # <pad> typed is unknown, not padding
     assert v.encode(["cow"], 2)[0, 0] == 1      # unknown -> <unk>
 
 

@@ -47,7 +47,8 @@ class Vocab:
     def __init__(self, words: list[str], order: dict[str, str] | None = None):
         # ``order``: a word's sort key where it is not the word itself (see ConditionalData)
         self.words = ["<pad>", "<unk>"] + sorted(set(words), key=lambda w: (order or {}).get(w, w))
-        self.index = {w: i for i, w in enumerate(self.words)}
+        # the two markers are no words a caption may use: G never saw <pad> before a word or <unk> at all
+        self.index = {w: i for i, w in enumerate(self.words) if i > UNK}
 
     def __len__(self):
         return len(self.words)
