@@ -212,12 +212,13 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
 
     folder = RunFolder(run_dir)
     cfg = run_config(folder, overrides)
-    data_note = None
+    data_note = split_note = None
     if dataset is None:
         from gankit.data import build_run_dataset, data_changed, data_named
         dataset = build_run_dataset(cfg, run_dir, training=False, overrides=overrides)   # says a changed points file
         if getattr(dataset, "data_digest", None) is not None:
             data_note = data_changed(run_dir, dataset, data_named(cfg))
+            data_note = data_note and f"{data_note}: the real data drawn here are the file's points now"
         text = getattr(dataset, "kind", None) == "text"
         state = None
         if (text or getattr(dataset, "condition_kind", "none") != "none") and folder.checkpoints():
@@ -228,7 +229,18 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
         if state is not None:
             if text:                    # snapshots decode with it
                 from gankit.data.text import check_vocabulary
+                from gankit.report.text import split_changed
                 check_vocabulary(state.get("objective", {}).get("vocab"), dataset.vocab)
+                # other lines held out: the snapshots still decode, but the held-out lines and the
+                # copy marks the file gives would not be the run's (sample and eval refuse it)
+                split_note = split_changed(state, dataset, data_named(cfg))
+                if split_note:
+                    import warnings
+
+                    from gankit.data import DataChanged
+                    data_note = (f"{split_note}; the report leaves out the held-out lines and the marks of "
+                                 "samples that copy a training line")
+                    warnings.warn(data_note, DataChanged, stacklevel=2)
             from gankit.data.conditional import refuse_other_classes   # class k's grid is class k
             from gankit.data import data_named
             refuse_other_classes(state, dataset, data_named(cfg))
@@ -254,7 +266,7 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
                            snaps.newest_with("neighbours") + snaps.newest_with("interpolation"), snaps.spread(6))
     if kind == "text":
         from gankit.report.text import text_sections
-        sections += _drawn("text samples", folder, text_sections, dataset, snaps.ends())
+        sections += _drawn("text samples", folder, text_sections, dataset, snaps.ends(), 20, split_note)
     from gankit.report.conditional import condition_sections
     sections += _drawn("per-condition samples", folder, condition_sections, dataset, snaps.last())
     if not any(s.anchor == "samples" for s in sections):    # the reader is told why, the nav's link kept
@@ -331,7 +343,7 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
                   ("batch", str(cfg.train.batch_size)), ("snapshots", str(len(counted))),
                   ("device", cfg.train.device)],
         "headline": headline, "eval_step": last["step"] if last else None, "groups": groups, "mixed": mixed,
-        "data_note": data_note and f"{data_note}: the real data drawn here are the file's points now",
+        "data_note": data_note,
         "reference": reference, "sections": sections, "curves": curves, "sessions": sessions,
         "config": C.dumps_toml(cfg),
     }

@@ -4,20 +4,57 @@ from __future__ import annotations
 import torch
 
 
-def text_sections(dataset, snaps: list[dict], n: int = 20) -> list:
+def split_changed(state: dict, dataset, where: str) -> str | None:
+    """Why the text file's training and held-out lines now differ from those the run recorded
+    in checkpoint ``state`` (the checks gankit sample and eval refuse the file with: the number
+    of distinct lines and held-out ones, then the held-out lines' digest), in words; None when
+    they agree or the checkpoint recorded neither."""
+    from gankit.config import ConfigError
+    from gankit.data.text import refuse_other_split
+    was, now = state.get("data_cut"), getattr(dataset, "cut", None)
+    if was is not None and isinstance(now, tuple) and tuple(int(v) for v in was) != tuple(int(v) for v in now):
+        return (f"{where} holds {now[0]} distinct lines now, {was[0]} when this run was trained, so its "
+                "held-out split is cut from other lines")
+    try:
+        refuse_other_split(state, dataset, where)
+    except ConfigError:
+        return (f"{where}: its held-out split ({now[1]} of {now[0]} distinct lines) now holds other lines than "
+                "when this run was trained (the file's lines were reordered or edited)")
+    return None
+
+
+def _copies(dataset, rows, lines: list[str]) -> list[bool]:
+    """Which decoded samples copy a training line, by novelty's rule (gankit.metrics.text): a
+    sample holding an <unk> copies none, as "cat <unk>" is not the real "cat purred"."""
+    from gankit.data.text import UNK
+    from gankit.metrics.text import novelty_scores
+    train = dataset.train_lines
+    return [novelty_scores([x], train, set(), [UNK in toks])["novelty"] == 0.0
+            for x, toks in zip(lines, dataset.token_lists(rows))]
+
+
+def text_sections(dataset, snaps: list[dict], n: int = 20, changed: str | None = None) -> list:
     """Sections: the first ``n`` fixed-noise samples at the first and last snapshot (marked *
-    when the sample is a training sequence), and ``n`` real test sequences."""
+    when the sample is a training sequence), and ``n`` real test sequences.  ``changed``: why
+    the data file no longer holds the run's split (split_changed): the held-out lines and the
+    marks, which come from the file, are left out."""
     from gankit.data.text import printable     # bidi overrides would reorder the page's text
     from gankit.report.page import Section
     if not snaps:
         return []
-    train = dataset.train_lines
     chosen = [snaps[0], snaps[-1]] if len(snaps) > 1 else snaps[-1:]
     cols = []
     for s in chosen:
-        lines = dataset.decode(torch.as_tensor(s["samples"][:n]))
+        rows = torch.as_tensor(s["samples"][:n])
+        lines = dataset.decode(rows)
+        copies = [False] * len(lines) if changed else _copies(dataset, rows, lines)
         cols.append((f"step {int(s['step'])}",
-                     [printable(f"{x} *" if x in train else x) or "<empty>" for x in lines]))
+                     [printable(f"{x} *" if c else x) or "<empty>" for x, c in zip(lines, copies)]))
+    if changed:
+        return [Section("Samples", [f"Fixed-noise samples from G, decoded. {changed}: the held-out lines and "
+                                    "the marks of samples that copy a training line, both read from the file, "
+                                    "are left out; restore the file as it was (or give a copy of it with "
+                                    "--set data.path=...) to see them."], columns=cols, anchor="samples")]
     cols.append(("held-out real", [printable(x) or "<empty>" for x in dataset.decode(dataset.test[:n])]))
     return [Section("Samples", ["Fixed-noise samples from G, decoded (* = copies a training "
                                 "sequence), beside real held-out ones."], columns=cols, anchor="samples")]
