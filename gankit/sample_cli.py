@@ -103,11 +103,9 @@ def _refuse_skipped_newer(run, run_dir):
                       f"gankit keeps such files and reads none), then run gankit drs {run_dir} again")
 
 
-SAMPLE_SUFFIXES = (".npy", ".csv", ".png", ".pdf", ".svg", ".txt")
-
-
 def _cmd_sample(a):
     from gankit.cli import data_location_sets, output_file
+    from gankit.sample_targets import SAMPLE_SUFFIXES, formats_of, refuse_run_files
     from gankit.streams import shown
 
     from gankit.io import write_atomic, write_text_atomic
@@ -118,7 +116,8 @@ def _cmd_sample(a):
         target = output_file("sample", a.out, "samples.npy")
         if target.suffix.lower() not in SAMPLE_SUFFIXES:
             raise ConfigError(f"--out {a.out}: unknown format {target.suffix!r}; use "
-                              f"{', '.join(SAMPLE_SUFFIXES)}")
+                              f"{', '.join(formats_of(a.run_dir))}")
+        refuse_run_files(a, target)
     suffix = Path(a.out).suffix.lower() if a.out is not None else None     # x.NPY is x.npy
     run = Run.open(a.run_dir, data_location_sets(a.set)[0])
     if run.dataset.kind == "text" and suffix in {".png", ".pdf", ".svg"}:
@@ -169,8 +168,6 @@ def _cmd_sample(a):
 
 
 MAX_GRID = 10000        # images a plot tiles: 100 x 100
-
-
 def _refuse_beyond_memory(n: int, need: int, what: str):
     """A refusal up front, naming the size, rather than a kill by the kernel's OOM killer
     (exit 137, no word) minutes in; no check where MemAvailable cannot be read."""
