@@ -27,7 +27,7 @@ from gankit.registry import DATASETS
 from gankit.config import ConfigError, opt
 from gankit.data.base import Dataset
 from gankit.data.text_encoding import CONTROLS as _CONTROLS, REPLACEMENT
-from gankit.data.text_encoding import shell_path as _shell_path, wide_encoding as _wide_encoding
+from gankit.data.text_encoding import iconv_command, read_text_bytes, wide_encoding as _wide_encoding
 
 PAD, END, UNK = "<pad>", "<end>", "<unk>"
 
@@ -135,7 +135,7 @@ def _warn_controls(lines: list[str], source: str) -> None:
     if hits:
         warnings.warn(f"{source}: {len(hits)} line(s) hold control characters, e.g. "
                       f"'{printable(hits[0][:60])}'; they are kept as tokens (`gankit sample` prints "
-                      f"them escaped)", stacklevel=3)
+                      f"them escaped)", ControlCharacters, stacklevel=3)
 
 
 def check_vocabulary(old: list[str] | None, now: list[str]) -> None:
@@ -235,8 +235,14 @@ def _split_distinct(lines: list[str], test_fraction: float, seed: int) -> tuple[
 
 
 class LinesLeftOut(UserWarning):
-    """Lines longer than data.max_len were left out (said when a run is made, not each time a
-    trained one is opened: its max_len is part of the model then)."""
+    """Lines of the file were left out, longer than data.max_len or filtered (said when a run is
+    made, not each time a trained one is opened: gankit.data.build_run_dataset ignores this class
+    and its subclasses, and the run's max_len and filters are part of the model then)."""
+
+
+class ControlCharacters(LinesLeftOut):
+    """Lines hold control characters.  Not lines left out: a subclass so that build_run_dataset's
+    filter keeps it, too, to the run's making (sample and eval print them escaped anyway)."""
 
 
 def _warn_long(lines: list[str], tok, level: str, max_len: int, source: str) -> None:
@@ -294,7 +300,7 @@ def lines_dataset(lines: list[str], level: str, max_len: int, min_count: int, ma
 
 @dataclass
 class TextFileParams:
-    path: str = opt("", "a UTF-8 text file with one sample per line")
+    path: str = opt("", "a UTF-8 text file with one sample per line (gzip, bzip2 or xz compressed too)")
     level: str = opt("word", "tokens: characters or whitespace-separated words", choices=["char", "word"])
     max_len: int = opt(20, "longest sample in tokens (longer lines are left out); +1 for <end>", ge=1)
     min_count: int = opt(1, "tokens seen fewer times in training become <unk>", ge=1)
@@ -307,7 +313,8 @@ class TextFileParams:
 
 def _read_lines(path: str, lowercase: bool, hint: str = "",
                 bad_bytes: str = f"they read as {UNK}") -> list[str]:
-    """The file's non-blank lines, stripped.  ``bad_bytes`` says what becomes of bytes that are
+    """The file's non-blank lines, stripped (a gzip, bzip2 or xz file decompressed first, an archive
+    refused: text_encoding.read_text_bytes).  ``bad_bytes`` says what becomes of bytes that are
     not UTF-8 (the warning names it): a file in another single-byte code is read, its other
     letters lost; a UTF-16 or UTF-32 file, which would be read as NULs between letters, is refused."""
     p = Path(path).expanduser()
@@ -315,12 +322,12 @@ def _read_lines(path: str, lowercase: bool, hint: str = "",
         raise ConfigError(f"data.path: {path!r} is a folder, not a file{hint}")
     if not path or not p.is_file():
         raise ConfigError(f"data.path: {path!r} is not a file{hint}")
-    raw = p.read_bytes()
-    src, out = _shell_path(p), _shell_path(Path(f"{p}.utf8.txt"))
+    raw, source = read_text_bytes(p, path)       # a .gz, .bz2 or .xz file decompressed
     wide = _wide_encoding(raw)
     if wide:
+        command, out = iconv_command(p, source, wide[1])
         raise ConfigError(f"data.path: {path!r} is {wide[0]}, and gankit reads UTF-8 text; convert it with "
-                          f"`iconv -f {wide[1]} -t UTF-8 {src} > {out}`, then --set data.path={out}")
+                          f"`{command}`, then --set data.path={out}")
     try:   # utf-8-sig: a byte-order mark (Windows editors write one) is no character of the first line
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -329,8 +336,8 @@ def _read_lines(path: str, lowercase: bool, hint: str = "",
         # not "the file is latin-1": any single-byte code (or Shift-JIS, GBK, ...) lands here, and
         # cp1252 is latin-1 plus the quotes and dashes Windows puts at 0x80-0x9f
         warnings.warn(f"{path}: bytes that are not UTF-8 (the first on line {line}): {bad_bytes}; if "
-                      f"the file is latin-1/cp1252, convert it with `iconv -f CP1252 -t UTF-8 {src} > "
-                      f"{out}` (for another encoding name it after -f)", stacklevel=3)
+                      f"the file is latin-1/cp1252, convert it with `{iconv_command(p, source, 'CP1252')[0]}` "
+                      f"(for another encoding name it after -f)", stacklevel=3)
     # a mark inside the file (two files joined by `cat`) is no character either: it would glue
     # itself to a word ("\ufeffcat")
     text = text.replace("\ufeff", "")
@@ -376,6 +383,15 @@ def words(path, max_len, lowercase_only, test_fraction, seed):
                    if bad else "use --set data.lowercase_only=false, or data.name='textfile' for any text")
             raise ConfigError(f"data: data.lowercase_only keeps {len(set(kept))} of the {len(lines)} lines of "
                               f"{path} (only lowercase a-z words pass); {fix}")
+        # documented for wamerican (39% of its lines are names and possessives); a user's list
+        # hears of a sizeable share left out (a name or two among many words is no news)
+        own = Path(path).expanduser().resolve() != Path(WORDS_PATH).resolve()
+        out = len(lines) - len(kept)
+        if own and out and (out > 3 or 10 * out >= len(lines)):
+            first = next(w for w in lines if not (w.isascii() and w.isalpha() and w.islower()))
+            warnings.warn(f"data: data.lowercase_only leaves out {out} of the {len(lines)} lines of {path} "
+                          f"(only lowercase a-z words pass; e.g. '{printable(first[:40])}'); "
+                          f"--set data.lowercase_only=false keeps them", LinesLeftOut, stacklevel=2)
         lines = kept
     _warn_controls(lines, path)
     # max_len here is a filter on which words to learn (5% of wamerican's are longer than 12

@@ -2,14 +2,21 @@
 
 gankit reads UTF-8 text (docs/reliability.md); a UTF-16 or UTF-32 file would read as NUL bytes
 between letters and train on them as tokens, so gankit.data.text refuses it with the iconv
-command that converts it."""
+command that converts it.  A gzip, bzip2 or xz file is read decompressed; an archive (zip, tar,
+7z, ...) or another compression is refused: its bytes would train as tokens."""
 from __future__ import annotations
 
+import bz2
 import codecs
+import gzip
+import lzma
 import re
 import shlex
+import zlib
 from collections import Counter
 from pathlib import Path
+
+from gankit.config import ConfigError
 
 REPLACEMENT = "\ufffd"   # what a byte that is not UTF-8 decodes to
 # C0 controls but tab, DEL, C1 controls (a terminal acts on them: colours, cursor moves, title
@@ -51,3 +58,56 @@ def wide_encoding(raw: bytes) -> tuple[str, str] | None:
         if sum(n for _, n in blocks) >= 0.8 * len(text):
             return f"{name} (NUL bytes between its letters)", name
     return None
+
+
+# known by their first bytes, not the file's name: words.txt.gz renamed words.txt is still gzip.
+# (name, test, decompress, the command that writes the text to stdout)
+COMPRESSIONS = (
+    ("gzip", lambda b: b[:3] == b"\x1f\x8b\x08", gzip.decompress, "gzip -dc"),
+    # "BZh", the block size 1-9, then a block's or the stream end's magic: a text may begin "BZh9"
+    ("bzip2", lambda b: re.match(rb"BZh[1-9](1AY&SY|\x17rE8P\x90)", b) is not None, bz2.decompress,
+     "bzip2 -dc"),
+    ("xz", lambda b: b[:6] == b"\xfd7zXZ\x00", lzma.decompress, "xz -dc"),
+)
+# what gankit does not unpack: (test, what it is, what to do)
+ARCHIVES = (
+    (lambda b: b[:4] in (b"PK\x03\x04", b"PK\x05\x06"), "a zip archive", "unzip it first"),
+    (lambda b: b[257:263] in (b"ustar\x00", b"ustar "), "a tar archive", "unpack it first (tar -xf)"),
+    (lambda b: b[:6] == b"7z\xbc\xaf\x27\x1c", "a 7z archive", "unpack it first"),
+    (lambda b: b[:6] == b"Rar!\x1a\x07", "a RAR archive", "unpack it first"),
+    (lambda b: b[:4] == b"\x28\xb5\x2f\xfd", "zstd-compressed", "decompress it first (zstd -d)"),
+    (lambda b: b[:4] == b"\x04\x22\x4d\x18", "lz4-compressed", "decompress it first (lz4 -d)"),
+    (lambda b: b[:5] == b"LZIP\x01", "lzip-compressed", "decompress it first (lzip -d)"),
+    (lambda b: b[:2] == b"\x1f\x9d", "compress(1)-compressed (.Z)", "decompress it first (uncompress)"),
+)
+
+
+def read_text_bytes(p: Path, path: str) -> tuple[bytes, str | None]:
+    """The bytes of the text file at ``p`` (``path`` as the user gave it), decompressed where it is
+    gzip, bzip2 or xz, and the command that writes them to stdout (None for a plain file), for
+    the advice that pipes them to iconv.  An archive (a tar inside gzip too), or another
+    compression, is refused: read as text, its bytes would train as tokens."""
+    raw = p.read_bytes()
+    how = next(((name, unpack, cmd) for name, test, unpack, cmd in COMPRESSIONS if test(raw)), None)
+    if how is not None:
+        try:
+            raw = how[1](raw)
+        except (EOFError, OSError, ValueError, lzma.LZMAError, zlib.error) as e:   # bz2's cut short: ValueError
+            raise ConfigError(f"data.path: {path!r} is {how[0]}-compressed but does not decompress ({e}): "
+                              f"it is cut short or damaged; compress the text file again") from None
+    what = next(((w, fix) for test, w, fix in ARCHIVES if test(raw)), None)
+    if what is not None:
+        inside = f" (inside the {how[0]} compression)" if how else ""
+        raise ConfigError(f"data.path: {path!r} is {what[0]}{inside}, not a text file; {what[1]} and give "
+                          f"the .txt (one sample per line)")
+    return raw, None if how is None else f"{how[2]} {shell_path(p)}"
+
+
+def iconv_command(p: Path, source: str | None, code: str) -> tuple[str, str]:
+    """(the command converting the file at ``p`` from ``code`` to UTF-8, the file it writes);
+    ``source``: read_text_bytes' command for a compressed file, whose text it pipes to iconv."""
+    plain = p.with_suffix("") if source and p.suffix.lower() in (".gz", ".bz2", ".xz") else p
+    out = shell_path(Path(f"{plain}.utf8.txt"))
+    if source:
+        return f"{source} | iconv -f {code} -t UTF-8 > {out}", out
+    return f"iconv -f {code} -t UTF-8 {shell_path(p)} > {out}", out
