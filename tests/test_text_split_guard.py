@@ -8,7 +8,8 @@ import warnings
 import torch
 
 from gankit.cli import main
-from gankit.data.text import _read_lines, lines_dataset
+from gankit.data.text import lines_dataset
+from gankit.data.text_encoding import read_lines
 
 # every line holds each of a, b, c, d once: whichever lines train, the vocabulary is the same
 PERMS = ["".join(p) for p in itertools.permutations("abcd")]
@@ -88,10 +89,10 @@ def test_a_byte_order_mark_inside_the_file_is_dropped(tmp_path):
     """Two files that began with a mark, joined by `cat`: the second mark is no character."""
     f = tmp_path / "joined.txt"
     f.write_bytes("\ufeffthe cat sat\n".encode() + "\ufeffa dog ran\nthe\ufeff dog\n".encode())
-    assert _read_lines(str(f), False) == ["the cat sat", "a dog ran", "the dog"]
+    assert read_lines(str(f), False, "", "") == ["the cat sat", "a dog ran", "the dog"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ds = lines_dataset(_read_lines(str(f), False) * 2, "word", 5, 1, 0, 0.5, 0, "f")
+        ds = lines_dataset(read_lines(str(f), False, "", "") * 2, "word", 5, 1, 0, 0.5, 0, "f")
     assert not any("\ufeff" in t for t in ds.vocab)
 
 

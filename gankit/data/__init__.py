@@ -28,9 +28,25 @@ def refuse_batch(ds, cfg, world_size: int = 1):
     """A batch larger than the data: a check for training only (drawing a run needs no batch)."""
     from gankit.config import ConfigError
     if ds.size is not None and cfg.train.batch_size > ds.size:
+        text = getattr(ds, "kind", "") == "text"
         raise ConfigError(_batch_advice(cfg.train.batch_size, ds.size, world_size,
-                                        "sequences" if getattr(ds, "kind", "") == "text" else "samples",
-                                        _held_out(ds, cfg)))
+                                        _text_words(ds, cfg) if text else "samples",
+                                        None if text else _held_out(ds, cfg)))
+
+
+def _text_words(ds, cfg) -> str:
+    """What a text file's training sequences are, for the batch advice: each copy of a line is a
+    sequence, while its held-out split counts distinct lines, so each number names its unit."""
+    cut = getattr(ds, "cut", None)
+    if not cut or not cut[1]:
+        return "sequences"
+    given, held = int(cut[0]), int(cut[1])
+    copies = ("one per distinct line" if ds.size == given - held
+              else f"the copies of {given - held} distinct lines")
+    params = cfg.data.params if isinstance(cfg.data.params, dict) else {}
+    by = "the dataset" if params.get("test_fraction") is None else f"data.test_fraction = {params['test_fraction']}"
+    return (f"sequences, {copies}; {held} of the {given} distinct lines {'is' if held == 1 else 'are'} "
+            f"held out of training by {by}")
 
 
 def _held_out(ds, cfg) -> tuple[int, int, object] | None:
@@ -72,17 +88,19 @@ class DataChanged(UserWarning):
     """The points a run is drawn beside (gankit report) are not those it trained on."""
 
 
-def build_run_dataset(cfg, run_dir, world_size: int = 1, training: bool = True, overrides: list[str] | None = None):
+def build_run_dataset(cfg, run_dir, world_size: int = 1, training: bool = True, overrides: list[str] | None = None,
+                      check_batch: bool = True):
     """``build_dataset`` for a run trained before: if its data are not where config.toml says,
     the error also says how to give their new place.  Warnings said when the run was made
     (lines left out of a text file, numbered class folders) are not said again: the run's
     max_len and classes cannot change now, nor its data.standardize (the points' scale).
     ``training`` False: for a command that only draws the run (gankit report): no check that
     only training needs (a batch larger than the data), and a points file changed since training
-    is said (a DataChanged warning), not refused as the run's checkpoints refuse it."""
+    is said (a DataChanged warning), not refused as the run's checkpoints refuse it.
+    ``check_batch`` False: no batch check either, for a command that opens the run to sample or
+    evaluate it (its checkpoint, when loaded, refuses data changed since training)."""
     import warnings
 
-    from gankit.data.points import refuse_other_points
     refuse_relative_recorded(cfg, run_dir, overrides)      # Run.open refuses with its overrides: for the others
     ds = _run_dataset(cfg, run_dir, world_size)
     where = data_named(cfg)
@@ -93,15 +111,49 @@ def build_run_dataset(cfg, run_dir, world_size: int = 1, training: bool = True, 
                 warnings.warn(f"{changed}; the report draws the points the file holds now beside the run's "
                               "samples", DataChanged, stacklevel=2)
         return ds
+    if not check_batch:
+        return ds
     from gankit.config import ConfigError
     try:
         refuse_batch(ds, cfg, world_size)
     except ConfigError:
-        # a file replaced by fewer points: say that (checkpoints refuse it anyway), not the batch
-        if getattr(ds, "data_digest", None) is not None:
-            refuse_other_points(trained_on(run_dir), ds, where)
+        # a file replaced by fewer samples: say that (checkpoints refuse it anyway), not the batch,
+        # whose advice no other setting would get past
+        refuse_changed_data(trained_on(run_dir), ds, where)
         raise
     return ds
+
+
+def refuse_changed_data(seen: dict, ds, where: str) -> None:
+    """Refuses data other than a run trained on, as its checkpoint refuses them when loaded:
+    class folders, the points of a points file, a text file's number of distinct lines, its
+    held-out lines and its vocabulary.  ``seen``: trained_on's records, or a checkpoint's state
+    (what neither recorded is not checked)."""
+    from gankit.config import ConfigError
+    from gankit.data.conditional import refuse_other_classes
+    from gankit.data.points import refuse_other_points
+    from gankit.data.text import check_vocabulary, refuse_other_split
+    refuse_other_classes(seen, ds, where)
+    refuse_other_points(seen, ds, where)
+    was, now = seen.get("data_cut"), getattr(ds, "cut", None)
+    now = tuple(int(v) for v in now) if isinstance(now, tuple) else None
+    text = getattr(ds, "kind", None) == "text"
+    if was is not None and now is not None and tuple(was) != now:
+        # run_state's words for it (Run._refuse_other_cut), said before any advice on the batch
+        what = "distinct lines" if text else "images"
+        split = (f"its held-out split ({was[1]} {what}) is cut by their number, so it would now include"
+                 if was[1] else "it trained on all of them (too few to hold any out), so a held-out split cut now "
+                 "would hold")
+        rule = (" (or this gankit counts them another way: since 2026-12-05 word-level lines that differ only in "
+                "whitespace are one line, which the older split could put on both sides)"
+                if text and getattr(ds, "level", None) == "word" else "")
+        raise ConfigError(f"{where} holds {now[0]} {what} now, {was[0]} when this run was trained{rule}; "
+                          f"{split} {what} the run trained on: restore the data as they were (or give a copy "
+                          "of them with --set data.path=...), or train a new run on the data as they are")
+    vocab = seen.get("vocab") or (seen.get("objective") or {}).get("vocab")
+    refuse_other_split({**seen, "objective": {"vocab": vocab}}, ds, where)
+    if text and vocab:     # lines edited that the split does not hold: their tokens decode as others
+        check_vocabulary(vocab, ds.vocab)
 
 
 # what a checkpoint records of the data its run trained on (gankit/train/run_state.py state_dict)
@@ -110,8 +162,9 @@ TRAINED_ON = ("class_names", "data_cut", "data_split", "data_digest")
 
 def trained_on(run_dir) -> dict:
     """The TRAINED_ON records of the newest readable checkpoint of ``run_dir`` (a path or a
-    RunFolder; memory-mapped: its tensors are not read), and "text": True for a run on text
-    (its checkpoint holds the vocabulary); {} for a run whose checkpoints hold none (older ones)."""
+    RunFolder; memory-mapped: its tensors are not read), and for a run on text "text": True and
+    "vocab" where its checkpoint holds the vocabulary; {} for a run whose checkpoints hold none
+    (older ones)."""
     import torch
 
     from gankit.runfolder import RunFolder
@@ -125,7 +178,10 @@ def trained_on(run_dir) -> dict:
             return {}
         out = {k: state[k] for k in TRAINED_ON if state.get(k)}
         objective = state.get("objective")
-        if "data_split" in out or isinstance(objective, dict) and isinstance(objective.get("vocab"), list):
+        vocab = objective.get("vocab") if isinstance(objective, dict) else None
+        if isinstance(vocab, list):
+            out["vocab"] = vocab
+        if "data_split" in out or isinstance(vocab, list):
             out["text"] = True
         return out
     return {}

@@ -26,8 +26,7 @@ from torch import Tensor
 from gankit.registry import DATASETS
 from gankit.config import ConfigError, opt
 from gankit.data.base import Dataset
-from gankit.data.text_encoding import CONTROLS as _CONTROLS, REPLACEMENT
-from gankit.data.text_encoding import iconv_command, read_text_bytes, wide_encoding as _wide_encoding
+from gankit.data.text_encoding import CONTROLS as _CONTROLS, REPLACEMENT, read_lines
 
 PAD, END, UNK = "<pad>", "<end>", "<unk>"
 
@@ -311,45 +310,10 @@ class TextFileParams:
     seed: int = opt(0, "seed of the train/test split")
 
 
-def _read_lines(path: str, lowercase: bool, hint: str = "",
-                bad_bytes: str = f"they read as {UNK}") -> list[str]:
-    """The file's non-blank lines, stripped (a gzip, bzip2 or xz file decompressed first, an archive
-    refused: text_encoding.read_text_bytes).  ``bad_bytes`` says what becomes of bytes that are
-    not UTF-8 (the warning names it): a file in another single-byte code is read, its other
-    letters lost; a UTF-16 or UTF-32 file, which would be read as NULs between letters, is refused."""
-    p = Path(path).expanduser()
-    if path and p.is_dir():
-        raise ConfigError(f"data.path: {path!r} is a folder, not a file{hint}")
-    if not path or not p.is_file():
-        raise ConfigError(f"data.path: {path!r} is not a file{hint}")
-    raw, source = read_text_bytes(p, path)       # a .gz, .bz2 or .xz file decompressed
-    wide = _wide_encoding(raw)
-    if wide:
-        command, out = iconv_command(p, source, wide[1])
-        raise ConfigError(f"data.path: {path!r} is {wide[0]}, and gankit reads UTF-8 text; convert it with "
-                          f"`{command}`, then --set data.path={out}")
-    try:   # utf-8-sig: a byte-order mark (Windows editors write one) is no character of the first line
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        text = raw.decode("utf-8-sig", errors="replace")
-        line = raw[:e.start].count(b"\n") + 1
-        # not "the file is latin-1": any single-byte code (or Shift-JIS, GBK, ...) lands here, and
-        # cp1252 is latin-1 plus the quotes and dashes Windows puts at 0x80-0x9f
-        warnings.warn(f"{path}: bytes that are not UTF-8 (the first on line {line}): {bad_bytes}; if "
-                      f"the file is latin-1/cp1252, convert it with `{iconv_command(p, source, 'CP1252')[0]}` "
-                      f"(for another encoding name it after -f)", stacklevel=3)
-    # a mark inside the file (two files joined by `cat`) is no character either: it would glue
-    # itself to a word ("\ufeffcat")
-    text = text.replace("\ufeff", "")
-    # one sample per line: \n, \r\n or \r, not the other separators str.splitlines knows
-    # (form feed, U+2028, ...), which can sit inside a sample
-    lines = [s.strip() for s in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
-    return [s.lower() if lowercase else s for s in lines if s]
-
-
 @DATASETS.register("textfile", TextFileParams, "a text file, one sample per line (char or word tokens)")
 def textfile(path, level, max_len, min_count, max_vocab, lowercase, test_fraction, seed):
-    lines = _read_lines(path, lowercase, "; give data.path = a text file with one sample per line")
+    lines = read_lines(path, lowercase, "; give data.path = a text file with one sample per line",
+                       f"they read as {UNK}")
     _warn_controls(lines, path)
     return lines_dataset(lines, level, max_len, min_count, max_vocab, test_fraction, seed, path)
 
@@ -372,8 +336,8 @@ def words(path, max_len, lowercase_only, test_fraction, seed):
     hint = ("; install the word list with `apt-get install wamerican` (it provides "
             "/usr/share/dict/words) or set data.path to any file with one word a line")
     # lowercase_only keeps a-z words: a word with bytes that are not UTF-8 is not one of them
-    lines = _read_lines(path, False, hint, "the words holding them are left out (data.lowercase_only keeps "
-                        "only a-z words)" if lowercase_only else f"they read as {UNK}")
+    lines = read_lines(path, False, hint, "the words holding them are left out (data.lowercase_only keeps "
+                       "only a-z words)" if lowercase_only else f"they read as {UNK}")
     if lowercase_only:
         kept = [w for w in lines if w.isascii() and w.isalpha() and w.islower()]
         if len(set(kept)) < 2 <= len(set(w for w in lines if w.strip())):

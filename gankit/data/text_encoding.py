@@ -1,4 +1,4 @@
-"""Text files' encodings: what gankit refuses to read as UTF-8, and the commands it suggests.
+"""Reading text files: their lines, what gankit refuses to read as UTF-8, and the commands it suggests.
 
 gankit reads UTF-8 text (docs/reliability.md); a UTF-16 or UTF-32 file would read as NUL bytes
 between letters and train on them as tokens, so gankit.data.text refuses it with the iconv
@@ -12,6 +12,7 @@ import gzip
 import lzma
 import re
 import shlex
+import warnings
 import zlib
 from collections import Counter
 from pathlib import Path
@@ -111,3 +112,38 @@ def iconv_command(p: Path, source: str | None, code: str) -> tuple[str, str]:
     if source:
         return f"{source} | iconv -f {code} -t UTF-8 > {out}", out
     return f"iconv -f {code} -t UTF-8 {shell_path(p)} > {out}", out
+
+
+def read_lines(path: str, lowercase: bool, hint: str, bad_bytes: str) -> list[str]:
+    """The file's non-blank lines, stripped (a gzip, bzip2 or xz file decompressed first, an archive
+    refused: read_text_bytes).  ``bad_bytes`` says what becomes of bytes that are
+    not UTF-8 (the warning names it): a file in another single-byte code is read, its other
+    letters lost; a UTF-16 or UTF-32 file, which would be read as NULs between letters, is refused."""
+    p = Path(path).expanduser()
+    if path and p.is_dir():
+        raise ConfigError(f"data.path: {path!r} is a folder, not a file{hint}")
+    if not path or not p.is_file():
+        raise ConfigError(f"data.path: {path!r} is not a file{hint}")
+    raw, source = read_text_bytes(p, path)       # a .gz, .bz2 or .xz file decompressed
+    wide = wide_encoding(raw)
+    if wide:
+        command, out = iconv_command(p, source, wide[1])
+        raise ConfigError(f"data.path: {path!r} is {wide[0]}, and gankit reads UTF-8 text; convert it with "
+                          f"`{command}`, then --set data.path={out}")
+    try:   # utf-8-sig: a byte-order mark (Windows editors write one) is no character of the first line
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        text = raw.decode("utf-8-sig", errors="replace")
+        line = raw[:e.start].count(b"\n") + 1
+        # not "the file is latin-1": any single-byte code (or Shift-JIS, GBK, ...) lands here, and
+        # cp1252 is latin-1 plus the quotes and dashes Windows puts at 0x80-0x9f
+        warnings.warn(f"{path}: bytes that are not UTF-8 (the first on line {line}): {bad_bytes}; if "
+                      f"the file is latin-1/cp1252, convert it with `{iconv_command(p, source, 'CP1252')[0]}` "
+                      f"(for another encoding name it after -f)", stacklevel=3)
+    # a mark inside the file (two files joined by `cat`) is no character either: it would glue
+    # itself to a word ("\ufeffcat")
+    text = text.replace("\ufeff", "")
+    # one sample per line: \n, \r\n or \r, not the other separators str.splitlines knows
+    # (form feed, U+2028, ...), which can sit inside a sample
+    lines = [s.strip() for s in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    return [s.lower() if lowercase else s for s in lines if s]

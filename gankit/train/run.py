@@ -289,7 +289,7 @@ class Run(RunTraining, RunSampling, RunEvaluation, RunState):
             device = "cpu"
         # built here: data missing from where config.toml says, the error says how to give their new place
         world = distributed.setup(resolve_device(device or cfg.train.device))   # the Run's own (idempotent)
-        dataset = build_run_dataset(cfg, run_dir, world.size)
+        dataset = build_run_dataset(cfg, run_dir, world.size, check_batch=write)   # sampling draws no batch
         run = cls(cfg, run_dir, device=device, dataset=dataset)
         try:
             run._open(load, write, overrides)
