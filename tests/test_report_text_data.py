@@ -86,7 +86,7 @@ def test_report_of_a_reordered_file_says_so_and_leaves_out_what_the_file_gives(t
     assert "held-out real" in _page(out)
     f.write_text("\n".join(sorted(PERMS, reverse=True)) + "\n")         # as `sort -r -o` leaves it
     assert main(["sample", str(out), "-n", "2"]) == 2                   # what sample refuses
-    with pytest.warns(DataChanged, match=r"held-out split \(6 of 24 distinct lines\) now holds other lines"):
+    with pytest.warns(DataChanged, match=r"held-out split \(6 of 24 distinct lines, as many as when this run was trained\) now holds other lines"):
         page = write_report(out).read_text()
     assert "held-out real" not in page
     assert "leaves out the held-out lines" in page and "are left out" in page

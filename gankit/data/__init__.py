@@ -124,11 +124,11 @@ def build_run_dataset(cfg, run_dir, world_size: int = 1, training: bool = True, 
     return ds
 
 
-def refuse_changed_data(seen: dict, ds, where: str) -> None:
-    """Refuses data other than a run trained on, as its checkpoint refuses them when loaded:
-    class folders, the points of a points file, a text file's number of distinct lines, its
-    held-out lines and its vocabulary.  ``seen``: trained_on's records, or a checkpoint's state
-    (what neither recorded is not checked)."""
+def refuse_changed_data(seen: dict, ds, where: str, vocabulary: bool = True) -> None:
+    """Refuses data other than a run trained on: class folders, the points of a points file, a
+    text file's number of distinct lines, its held-out lines and (``vocabulary``) its vocabulary.
+    ``seen``: trained_on's records, or a checkpoint's state (what neither recorded is not
+    checked; loading a checkpoint checks the vocabulary after the nets, whose shapes say more)."""
     from gankit.config import ConfigError
     from gankit.data.conditional import refuse_other_classes
     from gankit.data.points import refuse_other_points
@@ -139,7 +139,6 @@ def refuse_changed_data(seen: dict, ds, where: str) -> None:
     now = tuple(int(v) for v in now) if isinstance(now, tuple) else None
     text = getattr(ds, "kind", None) == "text"
     if was is not None and now is not None and tuple(was) != now:
-        # run_state's words for it (Run._refuse_other_cut), said before any advice on the batch
         what = "distinct lines" if text else "images"
         split = (f"its held-out split ({was[1]} {what}) is cut by their number, so it would now include"
                  if was[1] else "it trained on all of them (too few to hold any out), so a held-out split cut now "
@@ -152,7 +151,7 @@ def refuse_changed_data(seen: dict, ds, where: str) -> None:
                           "of them with --set data.path=...), or train a new run on the data as they are")
     vocab = seen.get("vocab") or (seen.get("objective") or {}).get("vocab")
     refuse_other_split({**seen, "objective": {"vocab": vocab}}, ds, where)
-    if text and vocab:     # lines edited that the split does not hold: their tokens decode as others
+    if vocabulary and text and vocab:     # lines edited that the split does not hold: their tokens decode as others
         check_vocabulary(vocab, ds.vocab)
 
 

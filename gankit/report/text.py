@@ -6,20 +6,15 @@ import torch
 
 def split_changed(state: dict, dataset, where: str) -> str | None:
     """Why the text file's training and held-out lines now differ from those the run recorded
-    in checkpoint ``state`` (the checks gankit sample and eval refuse the file with: the number
-    of distinct lines and held-out ones, then the held-out lines' digest), in words; None when
-    they agree or the checkpoint recorded neither."""
+    in checkpoint ``state``: the first clause of the refusal gankit sample and eval give
+    (gankit.data.refuse_changed_data: the number of distinct lines, then the held-out lines);
+    None when they agree or the checkpoint recorded neither."""
     from gankit.config import ConfigError
-    from gankit.data.text import refuse_other_split
-    was, now = state.get("data_cut"), getattr(dataset, "cut", None)
-    if was is not None and isinstance(now, tuple) and tuple(int(v) for v in was) != tuple(int(v) for v in now):
-        return (f"{where} holds {now[0]} distinct lines now, {was[0]} when this run was trained, so its "
-                "held-out split is cut from other lines")
+    from gankit.data import refuse_changed_data
     try:
-        refuse_other_split(state, dataset, where)
-    except ConfigError:
-        return (f"{where}: its held-out split ({now[1]} of {now[0]} distinct lines) now holds other lines than "
-                "when this run was trained (the file's lines were reordered or edited)")
+        refuse_changed_data(state, dataset, where, vocabulary=False)
+    except ConfigError as e:
+        return str(e).split("; ")[0]
     return None
 
 

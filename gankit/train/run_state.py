@@ -17,11 +17,9 @@ import torch
 
 from gankit import config as C
 from gankit import seeds
-from gankit.data import data_named
+from gankit.data import data_named, refuse_changed_data
 from gankit.data.conditional import class_names_record, refuse_other_classes
-from gankit.data.points import refuse_other_points
 from gankit.data.scaling import PointScaler
-from gankit.data.text import refuse_other_split
 from gankit.runfolder import RunFolderError
 from gankit.streams import listed, pasteable
 from gankit.train import distributed, rng_state
@@ -152,23 +150,8 @@ class RunState:
         cuts the held-out split now takes other images, some of them trained on, so held-out
         measures (classify, recon_error, memorisation, Parzen, NLL_test) would score training data.
         Likewise class folders renamed or reordered since (a conditional run's class numbers would
-        mean other classes), and a points file replaced by other points."""
-        where = data_named(self.cfg)
-        refuse_other_classes(state, self.dataset, where)
-        refuse_other_points(state, self.dataset, where)
-        was, now = state.get("data_cut"), self._data_cut()
-        if was is None or now is None or tuple(was) == now:
-            return refuse_other_split(state, self.dataset, where)    # as many text lines: the same held out?
-        what = "distinct lines" if getattr(self.dataset, "kind", None) == "text" else "images"
-        split = (f"its held-out split ({was[1]} {what}) is cut by their number, so it would now include"
-                 if was[1] else "it trained on all of them (too few to hold any out), so a held-out split cut now "
-                 "would hold")
-        rule = (" (or this gankit counts them another way: since 2026-12-05 word-level lines that differ only in "
-                "whitespace are one line, which the older split could put on both sides)"
-                if what == "distinct lines" and getattr(self.dataset, "level", None) == "word" else "")
-        raise C.ConfigError(f"{where} holds {now[0]} {what} now, {was[0]} when this run was trained{rule}; "
-                            f"{split} {what} the run trained on: restore the data as they were (or give a copy "
-                            "of them with --set data.path=...), or train a new run on the data as they are")
+        mean other classes), a points file replaced by other points, other text lines held out."""
+        refuse_changed_data(state, self.dataset, data_named(self.cfg), vocabulary=False)
 
     def _misfit(self, e: Exception, state: dict) -> str:
         """Why a checkpoint's tensors do not fit: the first shapes that differ, the config keys
