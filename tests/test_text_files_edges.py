@@ -19,6 +19,7 @@ import torch
 from gankit.cli import main
 from gankit.config import ConfigError
 from gankit.data.text import WORDS_PATH, LinesLeftOut, textfile, words
+from test_text_split_guard import _args  # the tiny char-level run of a file
 
 PERMS = ["".join(p) for p in itertools.permutations("abcd")]
 COMPRESS = {"gzip": gzip.compress, "bzip2": bz2.compress, "xz": lzma.compress}
@@ -29,18 +30,6 @@ def _textfile(path, **kw):
                 seed=0)
     args.update(kw)
     return textfile(str(path), **args)
-
-
-def _args(data, steps=3):
-    return ["--set", "data.name='textfile'", "--set", f"data.path='{data}'", "--set", "data.level='char'",
-            "--set", "data.max_len=5", "--set", "data.test_fraction=0.25", "--set", "noise.dim=6",
-            "--set", "generator.hidden=8", "--set", "generator.embed_dim=8", "--set", "discriminator.hidden=8",
-            "--set", "discriminator.embed_dim=8", "--set", "objective.pretrain_steps=1",
-            "--set", "objective.d_pretrain_steps=1", "--set", f"train.steps={steps}",
-            "--set", "train.batch_size=4", "--set", "train.log_every=1", "--set", "train.sample_every=100",
-            "--set", "train.checkpoint_every=100", "--set", "train.n_fixed=4", "--set", "train.progress=false",
-            "--set", "train.live_report=false", "--set", "eval.n_samples=8",
-            "--set", "eval.metrics=['novelty']"]
 
 
 # ------------------------------------------------------------------ compressed files
