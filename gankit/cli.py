@@ -176,7 +176,8 @@ def _cmd_eval(a):
 
 def _cmd_report(a):
     from gankit.report import write_report
-    print(f"report: {shown(write_report(a.run_dir, overrides=data_location_sets(a.set)[0]).resolve())}")
+    where = data_location_sets(a.set, sampling=False)[0]      # the report draws no samples: G's temperature is moot
+    print(f"report: {shown(write_report(a.run_dir, overrides=where).resolve())}")
 
 
 def output_file(command: str, out: str, example: str) -> Path:
@@ -227,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_sampling(sub, DATA_SET_HELP)
     r = sub.add_parser("report", help="write RUN_DIR/report.html from the run folder")
     r.add_argument("run_dir")
-    r.add_argument("--set", action="append", default=[], metavar="data.KEY=VALUE", help=DATA_SET_HELP)
+    r.add_argument("--set", action="append", default=[], metavar="data.KEY=VALUE", help=DATA_MOVED_HELP)
     r.set_defaults(fn=_cmd_report)
     from gankit.list_cli import add_parser as add_listing       # list
     add_listing(sub)

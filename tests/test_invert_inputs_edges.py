@@ -104,3 +104,11 @@ def test_drs_takes_the_place_the_data_moved_to(tmp_path, capsys):
     assert main(["drs", str(run), "--steps", "2", "--set", f"data.path={moved}"]) == 0, capsys.readouterr().err
     assert tomllib.loads((run / "config.toml").read_text())["data"]["path"] == str(moved)
     assert main(["sample", str(run), "-n", "5", "--out", str(tmp_path / "s.npy")]) == 0, capsys.readouterr().err
+
+
+def test_report_takes_where_the_data_are_not_gs_temperature(digit_run, capsys):
+    """The report draws no samples: a temperature given to it would change nothing on the page (audit a139)."""
+    line = _err(capsys, ["report", str(digit_run), "--set", "generator.temperature=0.5"])
+    assert "--set generator.temperature=0.5: this command takes only data." in line, line
+    assert main(["help", "report"]) == 0
+    assert "generator.temperature" not in capsys.readouterr().out
