@@ -16,6 +16,7 @@ from gankit.environment import import_failure_line, missing_dependencies, missin
 try:    # numpy (gankit.io) is imported here: where it cannot be, main() says so in one line
     from gankit.cli_errors import (_clipped, _oom_advice, _one_line, _os_error_line, _peer_stopped, _say_error,
                                    _show_warning, _stdout_failed, _terminated, interrupted_line)
+    from gankit.cli_args import DATA_MOVED_HELP, DATA_SET_HELP, data_location_sets, output_file  # noqa: F401
     from gankit.config import ConfigError
     from gankit.streams import GuardedStdout, QuietStream, StdoutFailed, discard, shown
     _IMPORT_FAILED: ImportError | None = None
@@ -125,31 +126,6 @@ def _summary(result: dict) -> str:
     return printable("; ".join(parts + rest) or "no metric applies to this data")
 
 
-# where the run's data are now (every command that opens a run); the temperature is for sampling
-# and evaluating a sequence G (not for invert / complete, which take image runs)
-DATA_MOVED_HELP = "data.path=NEW or data.root=NEW: where the run's data are now, if they moved (repeatable)"
-DATA_SET_HELP = ("data.path=NEW or data.root=NEW: where the run's data are now, if they moved; "
-                 "generator.temperature=T: sample a sequence G at temperature T (repeatable)")
-
-
-def data_location_sets(sets: list[str], others: str | None = None,
-                       sampling: bool = True) -> tuple[list[str], list[str]]:
-    """``--set`` items of a command that reads a trained run: (the data's new location and, with
-    ``sampling``, G's sampling settings; the rest); the rest is refused unless it starts with
-    ``others`` (e.g. "eval.")."""
-    from gankit.identity import DATA_LOCATION_KEYS, SAMPLING_KEYS
-    keys = {f"data.{k}" for k in DATA_LOCATION_KEYS} | {f"generator.{k}" for k in SAMPLING_KEYS if sampling}
-    where = [s for s in sets if s.split("=", 1)[0].strip() in keys]
-    rest = [s for s in sets if s not in where]
-    bad = [s for s in rest if others is None or not s.strip().startswith(others)]
-    if bad:
-        allowed = ([f"{others}KEY=VALUE settings"] if others else []) + sorted(keys)
-        allowed = ", ".join(allowed[:-1]) + " or " + allowed[-1]
-        raise ConfigError(f"--set {bad[0]}: this command takes only {allowed} (a run's other settings "
-                          "change with gankit train --resume --out RUN --set KEY=VALUE)")
-    return where, rest
-
-
 def _cmd_eval(a):
     from gankit import api
     names = [m for item in (a.metrics or []) for m in item.split(",") if m]
@@ -178,16 +154,6 @@ def _cmd_report(a):
     from gankit.report import write_report
     where = data_location_sets(a.set, sampling=False)[0]      # the report draws no samples: G's temperature is moot
     print(f"report: {shown(write_report(a.run_dir, overrides=where).resolve())}")
-
-
-def output_file(command: str, out: str, example: str) -> Path:
-    """--out FILE checked before any work: not a folder, no file where a folder must be."""
-    target = Path(out)
-    if target.is_dir():
-        raise ConfigError(f"{command} --out {out} is a folder; give a file name, e.g. {target / example}")
-    if any(p.exists() and not p.is_dir() for p in target.parents):
-        raise ConfigError(f"{command} --out {out}: a part of this path is a file, not a folder")
-    return target
 
 
 def build_parser() -> argparse.ArgumentParser:

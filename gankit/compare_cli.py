@@ -18,7 +18,7 @@ def add_parser(sub):
 
 
 def _cmd_compare(a):
-    from gankit.cli import output_file
+    from gankit.cli_args import output_file
     from gankit.report import compare as CMP
     page = a.out or (None if a.json or a.text else "compare.html")
     if a.out:

@@ -107,7 +107,7 @@ def _out_folder(a, default: str, stem: str) -> Path:
 
 
 def _open(a):
-    from gankit.cli import data_location_sets
+    from gankit.cli_args import data_location_sets
     from gankit.train.run import Run
     return Run.open(a.run_dir, data_location_sets(a.set)[0])
 
@@ -170,6 +170,6 @@ def add_parser(sub):
         p.add_argument("--restarts", type=int, default=1, help="starts per image; the best is kept (default 1)")
         p.add_argument("--no-encoder", action="store_true",
                        help="start from the prior even when the run has an encoder")
-        from gankit.cli import DATA_MOVED_HELP
+        from gankit.cli_args import DATA_MOVED_HELP
         p.add_argument("--set", action="append", default=[], metavar="data.KEY=VALUE", help=DATA_MOVED_HELP)
         p.set_defaults(fn=fn)

@@ -36,7 +36,7 @@ def _cmd_drs(a):
         raise ConfigError(f"drs: a D with minibatch features (objective.minibatch = "
                           f"{cfg.objective.params['minibatch']!r}) scores batches, not samples; rejection "
                           "sampling needs one score per sample")
-    from gankit.cli import data_location_sets
+    from gankit.cli_args import data_location_sets
     where, _ = data_location_sets(a.set, sampling=False)      # D is fitted to G as it trained
     over = where + ["objective.drs=true"] + ([f"objective.drs_steps={a.steps}"] if a.steps is not None else []) \
         + ([f"objective.drs_quantile={a.quantile}"] if a.quantile is not None else []) \
@@ -104,7 +104,7 @@ def _refuse_skipped_newer(run, run_dir):
 
 
 def _cmd_sample(a):
-    from gankit.cli import data_location_sets, output_file
+    from gankit.cli_args import data_location_sets, output_file
     from gankit.sample_targets import SAMPLE_SUFFIXES, formats_of, refuse_run_files
     from gankit.streams import shown
 
@@ -294,7 +294,7 @@ def add_parser(sub, data_set_help: str):
     d.add_argument("--quantile", type=float, default=None, help="objective.drs_quantile")
     d.add_argument("--lr", type=float, default=None, help="Adam learning rate of the fine-tuning "
                    "(objective.drs_lr); lower it when the fit gives non-finite logits")
-    from gankit.cli import DATA_MOVED_HELP
+    from gankit.cli_args import DATA_MOVED_HELP
     d.add_argument("--set", action="append", default=[], metavar="data.KEY=VALUE", help=DATA_MOVED_HELP)
     d.set_defaults(fn=_cmd_drs)
     s = sub.add_parser("sample", help="draw samples from a trained G")

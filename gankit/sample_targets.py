@@ -33,7 +33,7 @@ def refuse_run_files(a, target: Path):
     next time), or the run folder's own files; os.replace would put the samples in their place.
     Hard links to them count; a config that does not load is left to Run.open to refuse."""
     from gankit import config as C
-    from gankit.cli import data_location_sets
+    from gankit.cli_args import data_location_sets
     from gankit.identity import DATA_LOCATION_KEYS
     from gankit.runfolder import RunFolder
     from gankit.runfolder.ownership import RUN_ENTRIES

@@ -1,0 +1,41 @@
+"""What the commands that read a trained run take: where its data are now (``--set data.path=NEW``),
+G's sampling settings where they draw samples, and a ``--out FILE`` checked before any work."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from gankit.config import ConfigError
+
+# where the run's data are now (every command that opens a run); the temperature is for sampling
+# and evaluating a sequence G (not for invert / complete, which take image runs)
+DATA_MOVED_HELP = "data.path=NEW or data.root=NEW: where the run's data are now, if they moved (repeatable)"
+DATA_SET_HELP = ("data.path=NEW or data.root=NEW: where the run's data are now, if they moved; "
+                 "generator.temperature=T: sample a sequence G at temperature T (repeatable)")
+
+
+def data_location_sets(sets: list[str], others: str | None = None,
+                       sampling: bool = True) -> tuple[list[str], list[str]]:
+    """``--set`` items of a command that reads a trained run: (the data's new location and, with
+    ``sampling``, G's sampling settings; the rest); the rest is refused unless it starts with
+    ``others`` (e.g. "eval.")."""
+    from gankit.identity import DATA_LOCATION_KEYS, SAMPLING_KEYS
+    keys = {f"data.{k}" for k in DATA_LOCATION_KEYS} | {f"generator.{k}" for k in SAMPLING_KEYS if sampling}
+    where = [s for s in sets if s.split("=", 1)[0].strip() in keys]
+    rest = [s for s in sets if s not in where]
+    bad = [s for s in rest if others is None or not s.strip().startswith(others)]
+    if bad:
+        allowed = ([f"{others}KEY=VALUE settings"] if others else []) + sorted(keys)
+        allowed = ", ".join(allowed[:-1]) + " or " + allowed[-1]
+        raise ConfigError(f"--set {bad[0]}: this command takes only {allowed} (a run's other settings "
+                          "change with gankit train --resume --out RUN --set KEY=VALUE)")
+    return where, rest
+
+
+def output_file(command: str, out: str, example: str) -> Path:
+    """--out FILE checked before any work: not a folder, no file where a folder must be."""
+    target = Path(out)
+    if target.is_dir():
+        raise ConfigError(f"{command} --out {out} is a folder; give a file name, e.g. {target / example}")
+    if any(p.exists() and not p.is_dir() for p in target.parents):
+        raise ConfigError(f"{command} --out {out}: a part of this path is a file, not a folder")
+    return target
