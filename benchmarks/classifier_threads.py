@@ -18,6 +18,7 @@ import time
 import torch
 
 from gankit.metrics import own_classifier as OC
+import _cli   # benchmarks/_cli.py: this folder is on sys.path
 
 
 def main(argv=None):
@@ -25,6 +26,9 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--n", type=int, default=2000, help="training images")
     a = ap.parse_args(argv)
+    for opt in ("rounds", "n"):
+        if getattr(a, opt) < 1:
+            ap.error(f"--{opt} must be at least 1, got {getattr(a, opt)}")
     g = torch.Generator().manual_seed(0)
     x = torch.rand(a.n, 1, 28, 28, generator=g) * 2 - 1
     y = torch.randint(0, 10, (a.n,), generator=g)
@@ -44,4 +48,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    _cli.run_main(main)

@@ -9,8 +9,8 @@ step x train.steps), not trained here.  One JSON line per preset goes to ``--out
 Before/after: run the same command with PYTHONPATH on another checkout (e.g. a
 ``git worktree`` of the base commit), interleaved; the gankit that ran is recorded.
 
-    OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/eval_speed.py final --only fashion-cgan \
-        --out /tmp/eval.jsonl [--cache DIR]
+    [GANKIT_CACHE=DIR] OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/eval_speed.py final \
+        --only fashion-cgan --out /tmp/eval.jsonl
 
 ``fcd``: Fashion-MNIST FCD of ``--n`` samples of a short fashion-dcgan run, gankit's route
 (features.classifier_outputs + metrics.image_measures.fid_from_features) against a
@@ -27,7 +27,6 @@ import math
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -76,7 +75,7 @@ def final(a):
     runs = [(None, name) for name in a.only or C.preset_names()]
     if a.trained:
         if a.only and len(a.only) != len(a.trained):
-            sys.exit("--trained RUN... needs --only with one preset name per run, in the same order")
+            _cli.fail("--trained RUN... needs --only with one preset name per run, in the same order")
         runs = list(zip(map(Path, a.trained), a.only or [Path(r).name for r in a.trained]))
     for src, name in runs:
         times: dict = {}
@@ -253,7 +252,7 @@ def drs(a):
     run = api.open_run(a.run)
     sampler = run.objective.rejection_sampler()
     if sampler is None:
-        sys.exit(f"{a.run}: no fitted rejection sampler (objective.drs = true)")
+        _cli.fail(f"{a.run}: no fitted rejection sampler; give a run trained with objective.drs = true")
     out = []
     for rep in range(a.repeats):
         up = _uptime()
@@ -272,21 +271,42 @@ def drs(a):
                 f.write(json.dumps(rec) + "\n")
 
 
-def main():
+# the modes that read each option: given to another, it would be ignored (fcd would run its
+# whole benchmark with a --run meant for drs), so it is refused before any work
+USED_BY = {"only": {"final"}, "trained": {"final"}, "steps": {"final"}, "n": {"fcd", "parts", "drs"},
+           "repeats": {"fcd", "parts", "drs"}, "run": {"drs"}, "parts": {"parts"}}
+DEFAULTS = {"steps": 20, "n": 10000, "repeats": 3}
+PARTS = ("kid", "memorisation_bank", "memorisation_search", "blur", "parzen", "nn_query")
+
+
+def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("what", choices=["final", "fcd", "parts", "drs"])
     ap.add_argument("--only", nargs="*")
-    ap.add_argument("--steps", type=int, default=20, help="training steps of the short run (final)")
-    ap.add_argument("--n", type=int, default=10000, help="samples (fcd, drs)")
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--steps", type=int, help="training steps of the short run (final; default 20)")
+    ap.add_argument("--n", type=int, help="samples (fcd, drs) or held-out images (parts); default 10000")
+    ap.add_argument("--repeats", type=int, help="interleaved repeats (fcd, parts, drs; default 3)")
     ap.add_argument("--run", help="a DRS run folder (drs)")
     ap.add_argument("--trained", nargs="*", help="final: time the evaluation of these trained run folders "
                     "(copied first) instead of short runs; --only: their preset names, in order")
     ap.add_argument("--parts", nargs="*", help="parts: which pairs (default all)")
     ap.add_argument("--out")
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
+    unused = [f"--{k}" for k, modes in USED_BY.items() if getattr(a, k) is not None and a.what not in modes]
+    if unused:
+        ap.error(f"{a.what} does not use {', '.join(unused)}; leave {'them' if len(unused) > 1 else 'it'} out")
+    for k, v in DEFAULTS.items():
+        if getattr(a, k) is None:
+            setattr(a, k, v)
+        elif getattr(a, k) < 1:
+            ap.error(f"--{k} must be at least 1, got {getattr(a, k)}")
     if a.what == "drs" and not a.run:
         ap.error("drs needs --run RUN_DIR, a run trained with objective.drs = true")
+    if a.parts:
+        _cli.choose(a.parts, PARTS, "part (--parts)")
+    if a.only:
+        from gankit import config as C
+        _cli.choose(a.only, C.preset_names(), "preset (--only)")
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     {"final": final, "fcd": fcd, "parts": parts, "drs": drs}[a.what](a)
 

@@ -1,6 +1,7 @@
 """The model families against the GAN, on gankit's own metrics (docs/families.md).
 
-Groups (each trains through the gankit Run, writes one JSON line per run to --results):
+Groups (each trains through the gankit Run, writes one JSON line per run to --results, by
+default families.jsonl in the --out folder):
 
     generate DATA   GAN (DCGAN, non-saturating) vs VAE vs AE vs energy model: FCD, KCD, CS,
                     precision/recall/density/coverage, memorisation, CPU seconds of training
@@ -130,8 +131,8 @@ def generate(a):
 
 
 def ssl(a):
-    for n_lab in [int(v) for v in a.labels.split(",")]:
-        for adv in [m == "ssgan" for m in a.models.split(",")]:
+    for n_lab in a.labels:
+        for adv in [m == "ssgan" for m in a.models]:
             out = Path(a.out) / f"{a.data}-ssgan-l{n_lab}-{'adv' if adv else 'sup'}-s{a.seed}"
             sets = [f"data.name={a.data}", f"objective.labels_per_class={n_lab}",
                     f"objective.adversarial={str(adv).lower()}", *_common(out, a.steps, 500, a.seed), *a.set]
@@ -248,12 +249,26 @@ def main(argv=None):
     ap.add_argument("--families", default="gan,vae,ae,ebm")
     ap.add_argument("--labels", default="10,100", help="labels per class (ssl)")
     ap.add_argument("--out", default="runs/bench-families")
-    ap.add_argument("--results", default="benchmarks/results/families.jsonl")
+    # not a file in the repository: a trial run from its root would append to the published results
+    ap.add_argument("--results", help="JSON lines file the rows are appended to (default: families.jsonl in --out)")
     ap.add_argument("--img", default="", help="folder for completion / code figures (PNG)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--set", action="append", default=[], help="extra config override (ssl, infogan), repeatable")
     ap.add_argument("--models", default="ssgan,labels", help="ssl: which of ssgan,labels to train")
     a = ap.parse_args(argv)
+    for opt in ("steps", "n", "threads"):
+        if getattr(a, opt) < 1:
+            ap.error(f"--{opt} must be at least 1, got {getattr(a, opt)}")
+    try:
+        labels = [int(v) for v in a.labels.split(",")]
+    except ValueError:
+        labels = []
+    if not labels or min(labels) < 1:
+        ap.error(f"--labels {a.labels}: give labels per class as whole numbers of at least 1, comma-separated "
+                 f"(e.g. 10,100)")
+    a.labels = labels
+    a.models = _cli.choose(a.models, ["ssgan", "labels"], "model (--models)")
+    a.results = a.results or str(Path(a.out) / "families.jsonl")
     if a.group in ("bigan", "infogan") and a.data != "mnist5k":
         # their presets, comparisons (bigan reads the mnist5k runs of `generate`) and folder names are MNIST-5k's
         _cli.fail(f"{a.group} trains on mnist5k only (preset mnist-{a.group}), not {a.data!r}; leave DATA out")

@@ -20,7 +20,7 @@ import argparse
 import torch
 
 from gankit.train.run import Run
-import _cli   # benchmarks/_cli.py: this folder is on sys.path  # noqa: F401
+import _cli   # benchmarks/_cli.py: this folder is on sys.path
 
 BANDS = [(0, 1), (1, 2), (2, 3), (3, 5), (5, 10), (10, 30), (30, float("inf"))]
 
@@ -29,19 +29,22 @@ def _bands(d: torch.Tensor) -> list[int]:
     return [int(((d >= lo) & (d < hi)).sum()) for lo, hi in BANDS]
 
 
-def main():
+def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run_dir")
     ap.add_argument("--samples", type=int, default=2500, help="per draw (the PacGAN protocol's 2,500)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2], help="noise seeds of the draws")
     ap.add_argument("--logit-samples", type=int, default=20000)
     ap.add_argument("--refit", type=int, default=0, metavar="STEPS", help="also a fresh classifier's rejection")
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
+    for opt, least in (("samples", 1), ("logit_samples", 1), ("refit", 0)):
+        if getattr(a, opt) < least:
+            ap.error(f"--{opt.replace('_', '-')} must be at least {least}, got {getattr(a, opt)}")
     torch.set_num_threads(1)
     run = Run.open(a.run_dir)
     ds = run.dataset
     if ds.modes is None or ds.mode_std is None:
-        raise SystemExit(f"{a.run_dir}: its data has no known modes (ring, grid or gmm data have)")
+        _cli.fail(f"{a.run_dir}: its data has no known modes (ring, grid or gmm data have)")
     modes, std = ds.modes.double(), float(ds.mode_std)
 
     def dist(x):       # distance to the nearest mode, in stds
@@ -105,4 +108,4 @@ def _refit(run, dist, steps: int):
 
 
 if __name__ == "__main__":
-    main()
+    _cli.run_main(main)

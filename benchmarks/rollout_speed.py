@@ -20,6 +20,7 @@ import torch
 
 from gankit.nets.sequence import CNNDiscriminator, SeqGenerator
 from gankit.ops import inverse_cdf_sample
+import _cli   # benchmarks/_cli.py: this folder is on sys.path
 
 
 def sequential(G, D, x, K):
@@ -66,6 +67,9 @@ def main(argv=None):
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--repeats", type=int, default=3)
     a = p.parse_args(argv)
+    for opt in ("rollouts", "batch", "repeats"):
+        if getattr(a, opt) < 1:
+            p.error(f"--{opt} must be at least 1, got {getattr(a, opt)}")
     torch.set_num_threads(1)
     torch.manual_seed(0)
     # no <end> token (the oracle has none), so complete_all needs no end/pad handling
@@ -90,4 +94,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    _cli.run_main(main)

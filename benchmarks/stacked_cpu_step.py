@@ -17,15 +17,19 @@ import torch
 
 from gankit import config as C
 from gankit.train.run import Run
+import _cli   # benchmarks/_cli.py: this folder is on sys.path
 
 
-def main():
+def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--widths", type=int, nargs="+", default=[32, 128])
     ap.add_argument("--precisions", nargs="+", default=["fp32"], choices=["fp32", "bf16"])
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--threads", type=int, default=1)
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
+    for opt, value in (("widths", min(a.widths)), ("steps", a.steps), ("threads", a.threads)):
+        if value < 1:
+            ap.error(f"--{opt} must be at least 1, got {value}")
     torch.set_num_threads(a.threads)
     print(f"# {time.strftime('%Y-%m-%d %H:%M')} stacked-mnist, batch 64, {a.threads} thread(s), "
           f"{a.steps} steps after 5 warm-up steps")
@@ -50,4 +54,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    _cli.run_main(main)

@@ -21,13 +21,17 @@ from gankit.registry import DATASETS, DISCRIMINATORS
 from gankit.losses.adversarial import g_loss_minimax, g_loss_nonsaturating
 from gankit.theory import (c_of_g, fit_discriminator, jsd_by_integration, nonsaturating_terms, optimal_d,
                            value_by_integration)
+import _cli   # benchmarks/_cli.py: this folder is on sys.path
 
 
-def main():
+def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     ap.add_argument("--steps", type=int, default=2500)
     ap.add_argument("--seeds", type=int, default=3)
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
+    for opt in ("steps", "seeds"):     # gankit.theory's learning-rate decay divides by the steps
+        if getattr(a, opt) < 1:
+            ap.error(f"--{opt} must be at least 1, got {getattr(a, opt)}")
     torch.set_num_threads(1)
     p_data = DATASETS.build("mixture1d", {"means": [-1.0, 1.5], "stds": [0.6, 0.5]})
 
@@ -126,4 +130,4 @@ def nonsaturating_tables():
 
 
 if __name__ == "__main__":
-    main()
+    _cli.run_main(main)

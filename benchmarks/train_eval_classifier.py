@@ -20,12 +20,14 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from gankit.registry import DATASETS
 from gankit.metrics.features import EvalClassifier
+import _cli   # benchmarks/_cli.py: this folder is on sys.path
 
 
 def shift(x: torch.Tensor, g: torch.Generator, max_shift: int = 2) -> torch.Tensor:
@@ -64,6 +66,15 @@ def main(argv=None):
     ap.add_argument("--smoothing", type=float, default=0.05, help="label smoothing of the cross-entropy")
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
+    for opt, least in (("epochs", 1), ("batch", 1), ("width", 1), ("threads", 1), ("max_shift", 0)):
+        if getattr(a, opt) < least:
+            ap.error(f"--{opt.replace('_', '-')} must be at least {least}, got {getattr(a, opt)}")
+    if not 0 <= a.smoothing <= 1:
+        ap.error(f"--smoothing must be between 0 and 1, got {a.smoothing}")
+    out = Path(a.out)
+    if out.is_dir() or not out.parent.is_dir():    # said now, not after the training
+        _cli.fail(f"--out {a.out}: {'a folder' if out.is_dir() else 'its folder does not exist'}; "
+                  f"give a file path in an existing folder")
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     kw = {"root": a.root} if a.root or a.data == "mnist" else {}
@@ -104,4 +115,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    _cli.run_main(main)
