@@ -15,8 +15,10 @@ Each run trains one seed in its own worker process (1 thread each) and is evalua
 samples: modes covered, % high-quality samples (within 3 std of the nearest mode), reverse KL
 of the mode histogram to uniform.  Prints mean +- standard error over seeds and CPU seconds per
 run beside the published rows, and writes a markdown table.  Each finished run is appended to
---results (JSONL) at once, so an interrupted benchmark keeps what it measured; --resume skips
-runs of the same resolved config already there (whatever their label).
+--results (JSONL; default runs/pacgan_runs.jsonl) at once, so an interrupted benchmark keeps what
+it measured; --resume skips runs of the same resolved config already there (whatever their
+label); --table-only tabulates them and trains nothing.  The runs of the published tables are in
+benchmarks/results/ (pacgan_runs.jsonl and sweeps/): give that file as --results to reuse them.
 """
 from __future__ import annotations
 
@@ -116,6 +118,20 @@ def table(results: list[dict], labels: list[str], datasets: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def missing_notes(results: list[dict], labels: list[str], datasets: list[str], seeds: int,
+                  results_path) -> tuple[list[str], list[str]]:
+    """(a note for each recipe and dataset with fewer runs in ``results`` than seeds asked; the
+    recipes with no run in any dataset asked)."""
+    notes, none = [], []
+    for label in labels:
+        counts = [sum(r["label"] == label and r["dataset"] == ds for r in results) for ds in datasets]
+        notes += [f"- {label} ({ds}): {n}/{seeds} runs, {seeds - n} not in {results_path}"
+                  for ds, n in zip(datasets, counts) if n < seeds]
+        if not any(counts):
+            none.append(label)
+    return notes, none
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
@@ -126,12 +142,14 @@ def main(argv=None):
     ap.add_argument("--datasets", nargs="+", default=["ring", "grid"], choices=list(PACGAN_DATA))
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override for every recipe (e.g. train.steps=2000)")
-    ap.add_argument("--results", default="benchmarks/results/pacgan_runs.jsonl",
-                    help="JSONL of finished runs (appended)")
+    # outside the tracked files: a trial run from the repository root must not add to a published table's records
+    ap.add_argument("--results", default="runs/pacgan_runs.jsonl",
+                    help="JSONL of finished runs (appended; default runs/pacgan_runs.jsonl); the published "
+                         "tables' runs are in benchmarks/results/")
     ap.add_argument("--resume", action="store_true",
                     help="reuse runs of the same resolved config already in --results")
     ap.add_argument("--table-only", action="store_true",
-                    help="with --resume: only tabulate the runs already in --results, train none")
+                    help="only tabulate the runs already in --results, train none")
     ap.add_argument("--out", default=None, help="write the markdown table here")
     a = ap.parse_args(argv)
 
@@ -145,8 +163,14 @@ def main(argv=None):
 
     def identify(r):   # records written before config_hash was stored
         return config_hash(r["source"], r["dataset"], r["overrides"], r["seed"])
-    if a.table_only:   # only what --results already holds (with --resume), train nothing
-        results = reuse(jobs, a.results, identify)[0] if a.resume else []
+    notes, none = [], []
+    if a.table_only:   # only what --results already holds, train nothing
+        if not Path(a.results).is_file():
+            from gankit.config import ConfigError
+            raise ConfigError(f"--table-only: no results file {a.results}; give the --results the runs were "
+                              "recorded in (the published tables': benchmarks/results/pacgan_runs.jsonl)")
+        results = reuse(jobs, a.results, identify)[0]
+        notes, none = missing_notes(results, labels, a.datasets, a.seeds, a.results)
     else:
         results = run_sweep(jobs, a.results, a.workers, ["modes"], a.resume, identify=identify,
                             record=pacgan_record)
@@ -154,13 +178,19 @@ def main(argv=None):
     head = (f"PacGAN Table 1 protocol (2,500 samples; HQ = within 3 std of the nearest mode, 37 in gmm1200's 1,200-D); "
             f"mean ± standard error over seeds; CPU seconds of one run on 1 thread.\n\n"
             f"Command: `{cmd}`  \nDate: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC\n")
-    md = head + table(results, labels, a.datasets)
+    md = head + table(results, labels, a.datasets) + ("\n" + "\n".join(notes) + "\n" if notes else "")
     print(md)
+    if none:   # a mistyped recipe or the wrong --results: a table without its rows replaces no file
+        print(f"error: no runs of {', '.join(none)} in {a.results} (seeds {a.first_seed}-{a.first_seed + a.seeds - 1}"
+              f", {' '.join(a.datasets)}): check the recipe and --results, or run it without --table-only"
+              + (f"; {a.out} not written" if a.out else ""), file=sys.stderr)
+        return 1
     if a.out:
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
         Path(a.out).write_text(md)
+    return 0
 
 
 if __name__ == "__main__":
     import _cli   # benchmarks/_cli.py: this folder is on sys.path (imported here: tests load this file by path)
-    _cli.run_main(main)
+    sys.exit(_cli.run_main(main))
