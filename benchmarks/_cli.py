@@ -38,6 +38,16 @@ def choose(given: str | Iterable[str], valid: Iterable[str], what: str) -> list[
     return names
 
 
+def at_least(parser, args, **least: int):
+    """Counts checked right after parsing, before any work: each option named must be at least its
+    value (a list option: each of its values); a count of 0 would divide by zero or fail later."""
+    for opt, low in least.items():
+        given = getattr(args, opt)
+        for value in given if isinstance(given, list) else [given]:
+            if value is not None and value < low:
+                parser.error(f"--{opt.replace('_', '-')} must be at least {low}, got {value}")
+
+
 def run_main(main: Callable, *args):
     """``main(*args)``, with user_errors() shown as one line, exit status 2."""
     try:

@@ -26,9 +26,7 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--n", type=int, default=2000, help="training images")
     a = ap.parse_args(argv)
-    for opt in ("rounds", "n"):
-        if getattr(a, opt) < 1:
-            ap.error(f"--{opt} must be at least 1, got {getattr(a, opt)}")
+    _cli.at_least(ap, a, rounds=1, n=1)
     g = torch.Generator().manual_seed(0)
     x = torch.rand(a.n, 1, 28, 28, generator=g) * 2 - 1
     y = torch.randint(0, 10, (a.n,), generator=g)

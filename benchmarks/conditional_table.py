@@ -51,19 +51,6 @@ VARIANTS = {
 }
 
 
-def at_least(low: int):
-    """An argparse type: an integer >= low (a count of 0 would fail every row after the ceiling rows)."""
-    def parse(text: str) -> int:
-        try:
-            n = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-        if n < low:
-            raise argparse.ArgumentTypeError(f"{n} is below {low}")
-        return n
-    return parse
-
-
 def final_numbers(run_dir: str) -> tuple[dict, float | None]:
     """(the numbers of the run's final evaluation, its training seconds): from its records, where
     training keeps evaluation, samples and checkpoints off the clock."""
@@ -118,15 +105,16 @@ def real_images_row(data: str) -> dict:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=at_least(1), default=1500)
-    ap.add_argument("--seed", type=at_least(0), default=0)
-    ap.add_argument("--workers", type=at_least(1), default=2)
+    ap.add_argument("--steps", type=int, default=1500)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--data", nargs="+", default=["mnist5k", "fashion-mnist"])
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS))
     ap.add_argument("--out", default=None, help="also write the markdown table here")
     ap.add_argument("--keep", default=None, help="keep the run folders under this directory "
                                                  "(default: a temporary one, deleted)")
     a = ap.parse_args(argv)
+    _cli.at_least(ap, a, steps=1, seed=0, workers=1)     # before the ceiling rows' minutes of work
     _cli.choose(a.variants, VARIANTS, "variant")
     jobs = [(d, v) for d in a.data for v in a.variants]
     with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(a.workers) as pool:

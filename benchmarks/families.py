@@ -256,9 +256,7 @@ def main(argv=None):
     ap.add_argument("--set", action="append", default=[], help="extra config override (ssl, infogan), repeatable")
     ap.add_argument("--models", default="ssgan,labels", help="ssl: which of ssgan,labels to train")
     a = ap.parse_args(argv)
-    for opt in ("steps", "n", "threads"):
-        if getattr(a, opt) < 1:
-            ap.error(f"--{opt} must be at least 1, got {getattr(a, opt)}")
+    _cli.at_least(ap, a, steps=1, n=1, threads=1)
     try:
         labels = [int(v) for v in a.labels.split(",")]
     except ValueError:

@@ -152,6 +152,7 @@ def main(argv=None):
                     help="only tabulate the runs already in --results, train none")
     ap.add_argument("--out", default=None, help="write the markdown table here")
     a = ap.parse_args(argv)
+    _cli.at_least(ap, a, seeds=1, first_seed=0, workers=1)
 
     recipes = [parse_recipe(r) for r in a.recipes]
     labels = [r[0] for r in recipes]

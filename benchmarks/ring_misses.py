@@ -37,9 +37,7 @@ def main(argv=None):
     ap.add_argument("--logit-samples", type=int, default=20000)
     ap.add_argument("--refit", type=int, default=0, metavar="STEPS", help="also a fresh classifier's rejection")
     a = ap.parse_args(argv)
-    for opt, least in (("samples", 1), ("logit_samples", 1), ("refit", 0)):
-        if getattr(a, opt) < least:
-            ap.error(f"--{opt.replace('_', '-')} must be at least {least}, got {getattr(a, opt)}")
+    _cli.at_least(ap, a, samples=1, logit_samples=1, refit=0)
     torch.set_num_threads(1)
     run = Run.open(a.run_dir)
     ds = run.dataset

@@ -67,9 +67,7 @@ def main(argv=None):
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--repeats", type=int, default=3)
     a = p.parse_args(argv)
-    for opt in ("rollouts", "batch", "repeats"):
-        if getattr(a, opt) < 1:
-            p.error(f"--{opt} must be at least 1, got {getattr(a, opt)}")
+    _cli.at_least(p, a, rollouts=1, batch=1, repeats=1)
     torch.set_num_threads(1)
     torch.manual_seed(0)
     # no <end> token (the oracle has none), so complete_all needs no end/pad handling

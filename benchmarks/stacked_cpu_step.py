@@ -27,9 +27,7 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args(argv)
-    for opt, value in (("widths", min(a.widths)), ("steps", a.steps), ("threads", a.threads)):
-        if value < 1:
-            ap.error(f"--{opt} must be at least 1, got {value}")
+    _cli.at_least(ap, a, widths=1, steps=1, threads=1)
     torch.set_num_threads(a.threads)
     print(f"# {time.strftime('%Y-%m-%d %H:%M')} stacked-mnist, batch 64, {a.threads} thread(s), "
           f"{a.steps} steps after 5 warm-up steps")

@@ -29,9 +29,7 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=2500)
     ap.add_argument("--seeds", type=int, default=3)
     a = ap.parse_args(argv)
-    for opt in ("steps", "seeds"):     # gankit.theory's learning-rate decay divides by the steps
-        if getattr(a, opt) < 1:
-            ap.error(f"--{opt} must be at least 1, got {getattr(a, opt)}")
+    _cli.at_least(ap, a, steps=1, seeds=1)     # gankit.theory's learning-rate decay divides by the steps
     torch.set_num_threads(1)
     p_data = DATASETS.build("mixture1d", {"means": [-1.0, 1.5], "stds": [0.6, 0.5]})
 

@@ -66,9 +66,7 @@ def main(argv=None):
     ap.add_argument("--smoothing", type=float, default=0.05, help="label smoothing of the cross-entropy")
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
-    for opt, least in (("epochs", 1), ("batch", 1), ("width", 1), ("threads", 1), ("max_shift", 0)):
-        if getattr(a, opt) < least:
-            ap.error(f"--{opt.replace('_', '-')} must be at least {least}, got {getattr(a, opt)}")
+    _cli.at_least(ap, a, epochs=1, batch=1, width=1, threads=1, max_shift=0)
     if not 0 <= a.smoothing <= 1:
         ap.error(f"--smoothing must be between 0 and 1, got {a.smoothing}")
     out = Path(a.out)
