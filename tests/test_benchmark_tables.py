@@ -1,7 +1,6 @@
 """benchmarks/pacgan_table.py and benchmarks/conditional_table.py on tiny runs: where their runs
 are recorded, a table of recorded runs only, what each run measures and times, and their exit
 status when runs are missing or failed."""
-import importlib.util
 import json
 import os
 import subprocess
@@ -10,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from test_benchmark_scripts import _script
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "benchmarks"
 # tens of steps on 8-unit nets, 200 samples evaluated (tests/test_sweep.py's tiny sweep)
@@ -17,15 +18,6 @@ PACGAN_TINY = ["train.steps=20", "train.batch_size=32", "generator.hidden=[8, 8]
                "discriminator.hidden=[8, 8]", "eval.n_samples=200", "train.progress=false"]
 COND_TINY = ["train.batch_size=16", "generator.width=8", "discriminator.width=8", "noise.dim=8",
              "train.n_fixed=16"]
-
-
-def _script(name: str):
-    if str(BENCH) not in sys.path:     # as when run: the scripts import benchmarks/_cli.py
-        sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _run(name: str, *args, cwd: Path) -> subprocess.CompletedProcess:
