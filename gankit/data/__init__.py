@@ -139,6 +139,13 @@ def refuse_changed_data(seen: dict, ds, where: str, vocabulary: bool = True) -> 
     now = tuple(int(v) for v in now) if isinstance(now, tuple) else None
     text = getattr(ds, "kind", None) == "text"
     if was is not None and now is not None and tuple(was) != now:
+        if (len(was) > 2) != (len(now) > 2):     # held out in test files (IDX t10k-*) then, cut now, or the reverse
+            then, here = (("the test files", "cut from the training images") if len(was) > 2
+                          else ("cut from the training images", "the test files"))
+            raise ConfigError(f"{where}: this run's held-out images were {then}; now they would be {here}, so "
+                              "held-out measures would score images the run trained on (and a resume would train "
+                              "on its held-out ones): restore the data as they were, or train a new run on the data "
+                              "as they are")
         what = "distinct lines" if text else "images"
         split = (f"its held-out split ({was[1]} {what}) is cut by their number, so it would now include"
                  if was[1] else "it trained on all of them (too few to hold any out), so a held-out split cut now "

@@ -46,6 +46,10 @@ def resize_images(x: Tensor, size: int) -> Tensor:
 
 # fewer images than this are all training images: a held-out split of one or two says nothing
 MIN_HOLDOUT_IMAGES = 20
+# the third value of ``cut`` where the held-out images were given apart from the training ones
+# (IDX t10k-* test files): a checkpoint records it, so data that lose their test files (the
+# split then cut from the training images) or gain some are told from the data trained on
+HELDOUT_GIVEN = 1
 
 
 def _holdout_split(n: int, y: Tensor | None, holdout: float, class_names, name: str) -> tuple[Tensor, Tensor]:
@@ -95,7 +99,8 @@ class ImageDataset(Dataset):
             raise ImageDataError(f"{name}: no images")
         y = None if labels is None else torch.as_tensor(np.asarray(labels), dtype=torch.long)
         # (images, held out) where the held-out split is cut from the images given: which images
-        # it takes follows their number, so a run records it and refuses data of another count
+        # it takes follows their number, so a run records it and refuses data of another count;
+        # (images and held-out images, held out, HELDOUT_GIVEN) where they were given apart
         self.cut = None
         self.creation_notes: list[str] = []
         if heldout is None and holdout > 0 and len(x) >= MIN_HOLDOUT_IMAGES:
@@ -115,6 +120,8 @@ class ImageDataset(Dataset):
             heldout = torch.as_tensor(np.asarray(heldout))
             if heldout.ndim == 3:
                 heldout = heldout[:, None]
+            if self.cut is None:
+                self.cut = (len(x) + len(heldout), len(heldout), HELDOUT_GIVEN)
         # how a user's image files become this data's images (gankit invert/complete --images):
         # fitted to the side the files had (resize policy), then resized as these were
         self.file_side, self.file_resize = x.shape[-1], "stretch"
@@ -194,6 +201,7 @@ class StackedMNIST(ImageDataset):
                          classifier=base.classifier, name="stacked-mnist", holdout=0)
         self.n_classes = 1000
         self.size = None          # endless: every batch is a fresh triple
+        self.cut = base.cut       # the digits' split decides which digits train and which are held out
         self.channel_classes = 10
 
     @staticmethod

@@ -31,36 +31,43 @@ def _point_sections(dataset, snaps: list[dict], pack: int = 1) -> list:
     from gankit.report.page import Section, png
     if not snaps or getattr(dataset, "kind", "points") in ("image", "text"):
         return []
+    gone = getattr(dataset, "gone", False)      # G's samples alone, said so with each figure
+
+    def real_points(n):
+        return (np.zeros((0, dataset.dim), np.float32) if gone
+                else dataset.sample(n, torch.Generator().manual_seed(0)).numpy())
+    black = "No real data (missing: see above). " if gone else "Black: real data. "
     if dataset.dim in (1, 2):
         chosen = plots.pick_snapshots(snaps, 6)
-        real = dataset.sample(2500, torch.Generator().manual_seed(0)).numpy()
+        real = real_points(2500)
         if dataset.dim == 2:
             modes = dataset.modes.numpy() if dataset.modes is not None and len(dataset.modes) <= 100 else None
             if "d_grid" in chosen[-1]:
-                title, words = ("Generated points over real ones, on D(x)", "Black: real data. Orange: G's samples "
+                title, words = (f"Generated points{' over real ones' * (not gone)}, on D(x)", f"{black}Orange: G's samples "
                                 "from fixed noise. Colour: D's output (red = judged real)" + (
                                     f", on x packed with {pack - 1} cop{'y' if pack == 2 else 'ies'} of itself (D judges {pack} samples "
                                     "at once, and is trained on distinct ones: the map is a slice of it)."
                                     if pack > 1 else ".") + (" Green +: the mixture's modes." if modes is not None
                                                               else ""))
             else:      # no D (a VAE), or one D per condition (conditional runs)
-                title, words = ("Generated points over real ones", "Black: real data. Orange: G's samples from "
+                title, words = (f"Generated points{' over real ones' * (not gone)}", f"{black}Orange: G's samples from "
                                 "fixed noise. (No D(x) map: this run has no single D to draw.)" + (
                                     " Green +: the mixture's modes." if modes is not None else ""))
             return [Section(title, [words], png(plots.figure_2d(chosen, real, modes), title.lower()),
                             anchor="samples")]
-        grid = chosen[-1]["grid"][:, 0] if "grid" in chosen[-1] else np.linspace(real.min(), real.max(), 400)
+        span = real[:, 0] if len(real) else np.concatenate([s["samples"][:, 0] for s in chosen])
+        grid = chosen[-1]["grid"][:, 0] if "grid" in chosen[-1] else np.linspace(span.min(), span.max(), 400)
         p = np.exp(dataset.log_prob(torch.as_tensor(grid[:, None])).numpy()) if dataset.has_density else None
         title = "Figure 1: p_data, p_g and D(x) over training" if "d_grid" in chosen[-1] else \
             "Figure 1: p_data and p_g over training (no D(x): this run has no single D to draw)"
-        return [Section(title, [],
+        return [Section(title, [black] if gone else [],
                         png(plots.figure_1d(chosen, grid, p, real[:, 0]), "p_data, p_g and D(x)"),
                         anchor="samples")]
     x = snaps[-1]["samples"]
-    real = dataset.sample(len(x), torch.Generator().manual_seed(0)).numpy()
+    real = real_points(len(x))
     fig = plots.figure_2d([{"step": snaps[-1]["step"], "samples": x[:, :2]}], real[:, :2])
     return [Section("Samples", [f"{len(x)} fixed-noise samples of dimension {x.shape[1]} at step "
-                                f"{int(snaps[-1]['step'])} (first two coordinates)."],
+                                f"{int(snaps[-1]['step'])} (first two coordinates)." + (f" {black}" if gone else "")],
                     png(fig, "samples, first two coordinates", wide=False), anchor="samples")]
 
 
@@ -212,10 +219,21 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
 
     folder = RunFolder(run_dir)
     cfg = run_config(folder, overrides)
-    data_note = split_note = None
-    if dataset is None:
+    snaps = Snapshots(folder)      # read only those drawn
+    data_note = split_note = gone = None
+    built = dataset is None
+    if built:
         from gankit.data import build_run_dataset, data_changed, data_named
-        dataset = build_run_dataset(cfg, run_dir, training=False, overrides=overrides)   # says a changed points file
+        try:       # warns of a points file changed since training
+            dataset = build_run_dataset(cfg, run_dir, training=False, overrides=overrides)
+        except C.ConfigError:
+            from gankit.report.data_gone import gone_place, without_data
+            gone = gone_place(cfg, overrides)     # data there but unreadable or changed: refused as before
+            if gone is None:
+                raise
+            dataset, data_note = without_data(folder, cfg, gone, snaps)
+            split_note = f"data.{gone[0]} = {gone[1]!r} is missing"     # what the text section says
+    if built and gone is None:
         if getattr(dataset, "data_digest", None) is not None:
             data_note = data_changed(run_dir, dataset, data_named(cfg))
             data_note = data_note and f"{data_note}: the real data drawn here are the file's points now"
@@ -250,7 +268,6 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
     own = MI.own_temperature(cfg.generator.params)
     evals, elsewhere = MI.by_temperature([r for r in records if r.get("kind") == "eval"], own)
     refs = [r for r in records if r.get("kind") == "reference"]
-    snaps = Snapshots(folder)      # read only those drawn
     infos = MI.key_infos()
 
     op = cfg.objective.params if isinstance(cfg.objective.params, dict) else {}
@@ -264,11 +281,14 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
         from gankit.report.images import image_sections
         sections += _drawn("image grids", folder, image_sections,
                            snaps.newest_with("neighbours") + snaps.newest_with("interpolation"), snaps.spread(6))
-    if kind == "text":
+    if kind == "text" and gone and not hasattr(dataset, "decode"):    # no checkpoint holds the vocabulary
+        sections.append(Section("Samples", [f"{data_note}."], anchor="samples"))
+    elif kind == "text":
         from gankit.report.text import text_sections
         sections += _drawn("text samples", folder, text_sections, dataset, snaps.ends(), 20, split_note)
-    from gankit.report.conditional import condition_sections
-    sections += _drawn("per-condition samples", folder, condition_sections, dataset, snaps.last())
+    if gone is None or kind == "image":     # a points run's panels draw the real points of each class
+        from gankit.report.conditional import condition_sections
+        sections += _drawn("per-condition samples", folder, condition_sections, dataset, snaps.last())
     if not any(s.anchor == "samples" for s in sections):    # the reader is told why, the nav's link kept
         sections.insert(0, Section("Samples", [snaps.none_note(live)], anchor="samples"))
 
