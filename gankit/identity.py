@@ -185,17 +185,20 @@ def model_identities(cfg) -> set[str]:
     return {model_identity(cfg), model_identity(cfg, legacy=True), _hash(model_part(cfg, sampling=True))}
 
 
+def flat_config(d: dict, prefix: str = "") -> dict:
+    """A nested config dict as dotted keys -> values (``data.path``), for messages."""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(flat_config(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
 def model_differences(a, b) -> list[str]:
     """Dotted keys where the model parts of configs ``a`` and ``b`` differ (for error messages)."""
-    def flat(d, prefix=""):
-        out = {}
-        for k, v in d.items():
-            if isinstance(v, dict):
-                out.update(flat(v, f"{prefix}{k}."))
-            else:
-                out[f"{prefix}{k}"] = v
-        return out
-    fa, fb = flat(model_part(a)), flat(model_part(b))
+    fa, fb = flat_config(model_part(a)), flat_config(model_part(b))
     return sorted(k for k in fa.keys() | fb.keys() if fa.get(k) != fb.get(k))
 
 

@@ -25,11 +25,13 @@ from pathlib import Path
 import torch
 
 from gankit import config as C
-from gankit import __version__, seeds
+from gankit import seeds
 from gankit.config import RunConfig
 from gankit.data import absolute_data_location, build_dataset, build_run_dataset
 from gankit.data.scaling import point_scaler
 from gankit.identity import run_identity
+from gankit.rank_agreement import (code_details, code_digest, data_fingerprint, ranks_config_mismatch,
+                                    ranks_data_mismatch)
 from gankit.ops import sample_noise
 from gankit.process_state import trainable
 from gankit.registry import OBJECTIVES
@@ -55,14 +57,19 @@ class Run(RunTraining, RunSampling, RunEvaluation, RunState):
         self.folder = RunFolder(run_dir)
         self.world = distributed.setup(resolve_device(device or cfg.train.device))
         self.device = self.world.device
-        distributed.check_same(self.world, "the run's identity (config hash) and gankit version",
-                               (run_identity(cfg), __version__),
-                               "start every process with the same preset, --set options and gankit")
+        if self.world.parallel:    # before the data: a relative data.path may be missing on some machine
+            _refuse_disagreeing_ranks(self.world, "the run's identity (config hash) and gankit code",
+                                      (run_identity(cfg), code_digest()),
+                                      lambda: (C.to_dict(cfg), code_details()), ranks_config_mismatch)
         local_cfg = distributed.local_config(cfg, self.world)   # the rank's share of the batch
         if dataset is None:
             from gankit.train.budget import check_data_memory
             check_data_memory(cfg, self.device)     # a mixture's modes, counted before they are built
         self.dataset = build_dataset(cfg, self.world.size) if dataset is None else dataset
+        if self.world.parallel:    # each machine reads its own copy of the files
+            held = data_fingerprint(self.dataset)
+            _refuse_disagreeing_ranks(self.world, "the data", held, lambda: held,
+                                      lambda seen: ranks_data_mismatch(seen, cfg))
         self.conditional = cfg.condition.kind != "none"
         from gankit.train.budget import check_memory
         check_memory(cfg, self.dataset, self.device)   # before anything big is allocated
@@ -342,6 +349,16 @@ class Run(RunTraining, RunSampling, RunEvaluation, RunState):
         if self.overrides and not self._config_written and self.is_main:
             self.folder.write_config(C.dumps_toml(self.cfg))
             self._config_written = True
+
+
+def _refuse_disagreeing_ranks(world, what: str, value, details, explain):
+    """Refuses to train when the ranks' ``value`` differ: check_same's one collective; on a
+    difference (the same on every rank) each rank gathers ``details()`` and raises
+    ``explain(every rank's details)``, which names the ranks and what differs."""
+    try:
+        distributed.check_same(world, what, value, "")
+    except distributed.DistributedError:
+        raise distributed.DistributedError(explain(distributed.gather(world, details()))) from None
 
 
 def _lacking(name: str) -> str | None:
