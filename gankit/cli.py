@@ -15,7 +15,7 @@ from gankit.environment import import_failure_line, missing_dependencies, missin
 
 try:    # numpy (gankit.io) is imported here: where it cannot be, main() says so in one line
     from gankit.cli_errors import (_clipped, _oom_advice, _one_line, _os_error_line, _peer_stopped, _say_error,
-                                   _show_warning, _stdout_failed, _terminated, interrupted_line)
+                                   _show_warning, _stdout_failed, _terminated, interrupted_line, peer_left_line)
     from gankit.cli_args import DATA_MOVED_HELP, DATA_SET_HELP, data_location_sets, output_file  # noqa: F401
     from gankit.config import ConfigError
     from gankit.streams import GuardedStdout, QuietStream, StdoutFailed, discard, shown
@@ -346,7 +346,7 @@ def _run_command(args) -> int:
                    "out-of-memory killer's; torchrun's summary gives its exit code)" if lost else
                    f"another process of this run stopped ({_clipped(_one_line(e), 160)}); its error, if "
                    "it printed one, says why")
-            print(f"gankit: rank {os.environ.get('RANK')}: stopped, as {why}", file=sys.stderr)
+            print(peer_left_line(args, why, failed=bool(peers)), file=sys.stderr)
             return PEER_LEFT
         # torch's zip writer reports a write the storage refused as a RuntimeError (files written
         # through gankit.io say which file; this is for any other)

@@ -211,6 +211,26 @@ _KEPT = {
 }
 
 
+def peer_left_line(args, why: str, failed: bool) -> str:
+    """The line of a rank whose collective failed as another process left (``why``; ``failed``: it
+    reported an error), with what the command kept and what to run next, as a signal's stop line
+    says them: across machines no torchrun stops this rank with a signal, so this is its only line."""
+    command = getattr(args, "command", None)
+    kept, then = _KEPT.get(command, lambda a, s: ("nothing was changed", AGAIN))(args, None)
+    folder = getattr(args, "run_folder", None) if command == "train" else None
+    if folder and then != AGAIN:
+        try:
+            from gankit.runfolder import RunFolder
+            saved = RunFolder(folder).checkpoints()
+        except Exception:     # the folder gone or unreadable: what was written is all it can say
+            saved = []
+        if saved:
+            kept = f"{_path(folder)} keeps its checkpoint of step {saved[-1][0]}"
+    if failed:
+        then = _once_fixed(then)
+    return f"gankit: rank {os.environ.get('RANK')}: stopped, as {why}; {kept}; {then}"
+
+
 def _once_fixed(then: str, what: str = "that error") -> str:
     """The next step after a stop that followed another process's error: that error first (the
     same command would fail the same way)."""

@@ -9,6 +9,11 @@ A failed rank also leaves a mark in torchrun's folder for the attempt (shared by
 one machine), read without torch: a rank that torchrun stops while it is still importing torch
 cannot reach the store, and without the mark it printed its own stop line beside rank 0's error.
 This module imports torch only when it asks the store.
+
+Before joining the process group the ranks meet in the store (``wait_for_peers``): a rank that
+failed before the join (its config file missing on its machine) is told to the others within
+seconds, where torch's join waited half an hour without a word (across machines no torchrun
+stops the others).
 """
 from __future__ import annotations
 
@@ -19,6 +24,9 @@ from datetime import timedelta
 from pathlib import Path
 
 ERROR_WAIT = 5.0     # seconds a rank > 0 waits for rank 0's error before printing its own
+JOIN_WAIT = 300.0    # seconds a rank waits before the process group for the others to arrive or fail
+STOP_WAIT = 10.0     # seconds it then waits for torchrun's SIGTERM when the failed rank is on its machine
+_POLL = 0.05
 
 
 def launched() -> bool:
@@ -34,6 +42,20 @@ def launched_rank() -> int | None:
         return int(os.environ.get("RANK", "0"))
     except ValueError:
         return None
+
+
+def across_machines() -> bool:
+    """Whether this launch spans machines: fewer of its ranks run on this machine than in all."""
+    try:
+        return int(os.environ["LOCAL_WORLD_SIZE"]) < int(os.environ["WORLD_SIZE"])
+    except (KeyError, ValueError):
+        return False
+
+
+def on_every_machine(what: str) -> str:
+    """The advice for ``what`` (a config file, a run folder) that a rank's machine lacks."""
+    return (f"a run across machines reads {what} at the same path on every machine (a filesystem they "
+            "share, or a copy on each)")
 
 
 def _group_ready() -> bool:
@@ -56,6 +78,26 @@ def _error_store():
     return None
 
 
+_HOSTED: list = []      # rank 0's store as a rank > 0 reached it (or None), asked once
+
+
+def _hosted_store():
+    """Rank 0's store where torchrun's agent hosts none (gankit.train.distributed.setup hosts it
+    there before the join), for a rank > 0 that failed before joining; None when it does not
+    answer within ERROR_WAIT seconds."""
+    if launched_rank() in (None, 0) or "MASTER_PORT" not in os.environ or _group_ready() \
+            or os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True":
+        return None
+    if not _HOSTED:
+        try:
+            import torch.distributed as dist
+            _HOSTED.append(dist.TCPStore(os.environ.get("MASTER_ADDR", "localhost"), int(os.environ["MASTER_PORT"]),
+                                         is_master=False, timeout=timedelta(seconds=ERROR_WAIT)))
+        except Exception:
+            _HOSTED.append(None)
+    return _HOSTED[0]
+
+
 def _attempt() -> str:
     # a restarted torchrun (--max-restarts) keeps its store: an earlier attempt's errors are not this one's
     return os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
@@ -63,6 +105,18 @@ def _attempt() -> str:
 
 def _error_key(rank: int) -> str:
     return f"gankit/error/{_attempt()}/{rank}"
+
+
+def _errors_key() -> str:
+    return f"gankit/errors/{_attempt()}"       # how many ranks posted an error: one read a poll
+
+
+def _joined_key(rank: int) -> str:
+    return f"gankit/joined/{_attempt()}/{rank}"
+
+
+def _seen_key(rank: int) -> str:
+    return f"gankit/seen/{_attempt()}/{rank}"
 
 
 def _marks_folder() -> Path | None:
@@ -78,6 +132,12 @@ def _marks_folder() -> Path | None:
 def _mark(rank: int, kind: str = "error") -> Path | None:
     folder = _marks_folder()
     return None if folder is None else folder / f"gankit-{kind}-rank-{rank}"
+
+
+def seen_here(rank: int) -> bool:
+    """Whether ``rank`` failed on this machine (its mark in this machine's attempt folder)."""
+    mark = _mark(rank)
+    return mark is not None and mark.exists()
 
 
 def mark_alive():
@@ -165,7 +225,7 @@ def error_line(message: str, wait: float | None = None, stop=lambda: False, stor
     rank = launched_rank()
     if not rank:
         return message
-    store = _error_store() if store is None else store
+    store = (_error_store() or _hosted_store()) if store is None else store
     theirs = None
     if store is not None:
         key, deadline = _error_key(0), time.monotonic() + (ERROR_WAIT if wait is None else wait)
@@ -175,9 +235,10 @@ def error_line(message: str, wait: float | None = None, stop=lambda: False, stor
             theirs = store.get(key).decode() if store.check([key]) else None
         except (Exception, KeyboardInterrupt):   # store gone, Ctrl-C: the rank says its own
             pass
-    elif not _group_ready():
+    elif not _group_ready() and not across_machines():
         # no store and no group yet: a failure before joining comes from the arguments and the
-        # config, the same on every rank; rank 0 says it
+        # config, the same on every rank; rank 0 says it (on another machine, rank 0's line is
+        # not on this one's screen, and this machine's files may be what failed)
         return None
     return None if theirs == message else f"rank {rank}: {message}"
 
@@ -193,12 +254,53 @@ def post_error(message: str, store=None):
             mark.touch()
         except OSError:
             pass
-    store = _error_store() if store is None else store
+    store = (_error_store() or _hosted_store()) if store is None else store
     if store is not None:
         try:
             store.set(_error_key(rank), message)
+            store.add(_errors_key(), 1)
+            if across_machines() and not _group_ready():
+                _await_seen(store, rank)
         except Exception:
             pass
+
+
+def _await_seen(store, rank: int):
+    """Until the ranks waiting to join have read this rank's error, for up to ERROR_WAIT seconds:
+    the store may be this machine's torchrun agent's, which ends as soon as this rank does."""
+    others = [r for r in range(int(os.environ.get("WORLD_SIZE", "1"))) if r != rank]
+    deadline = time.monotonic() + ERROR_WAIT
+    while time.monotonic() < deadline and not all(
+            store.check([_seen_key(r)]) or store.check([_error_key(r)]) for r in others):
+        time.sleep(_POLL)
+
+
+def wait_for_peers(store, wait: float | None = None, stop_wait: float | None = None) -> dict[int, str | None]:
+    """Waits, before this rank joins the process group, until every rank has come this far or
+    one failed before it (post_error).  ``{rank: its error}`` of those that failed, ``{rank:
+    None}`` of those that neither came nor failed within ``wait`` seconds (killed, stuck), ``{}``
+    when all came.  A rank that failed on this machine is torchrun's to tell: it stops the others
+    with SIGTERM, whose line says so, and that is awaited for up to ``stop_wait`` seconds first.
+    A rank that came this far and then failed says another's failure, not its own: not counted."""
+    rank, size = launched_rank() or 0, int(os.environ.get("WORLD_SIZE", "1"))
+    everyone = [_joined_key(r) for r in range(size)]
+    store.set(_joined_key(rank), str(os.getpid()))
+    deadline = time.monotonic() + (JOIN_WAIT if wait is None else wait)
+    while not store.check(everyone):
+        if int(store.add(_errors_key(), 0)):
+            failed = {r: store.get(_error_key(r)).decode("utf-8", "replace") for r in range(size)
+                      if r != rank and store.check([_error_key(r)]) and not store.check([_joined_key(r)])}
+            if failed:
+                store.set(_seen_key(rank), "1")
+                if any(seen_here(r) for r in failed):
+                    end = time.monotonic() + (STOP_WAIT if stop_wait is None else stop_wait)
+                    while time.monotonic() < end:
+                        time.sleep(_POLL)
+                return failed
+        if time.monotonic() > deadline:
+            return {r: None for r in range(size) if not store.check([_joined_key(r)])}
+        time.sleep(_POLL)
+    return {}
 
 
 def failed_peers(store=None, ask_store: bool = True) -> list[int] | None:

@@ -20,8 +20,11 @@ def read_toml(path: str | Path) -> dict:
         raise ConfigError(f"config file {str(path)!r} is a folder, not a file; give a preset name "
                           "or a path to a .toml file")
     if not path.exists():
-        raise ConfigError(f"config file {str(path)!r} does not exist; give a preset name "
-                          f"({', '.join(preset_names())}) or a path to a .toml file")
+        from gankit.rank_errors import across_machines, on_every_machine
+        # another machine of the run may hold it
+        here, same = (" on this machine", f"; {on_every_machine('it')}") if across_machines() else ("", "")
+        raise ConfigError(f"config file {str(path)!r} does not exist{here}; give a preset name "
+                          f"({', '.join(preset_names())}) or a path to a .toml file{same}")
     if not path.is_file():   # a pipe (<(...)) is read once, but a run reads its config more than once
         raise ConfigError(f"config file {str(path)!r} is not a regular file (a pipe or a device); "
                           "save the config to a .toml file and give its path")

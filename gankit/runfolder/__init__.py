@@ -125,6 +125,10 @@ class RunFolder(CheckpointReading, SnapshotFiles, Ownership):
                 raise RunFolderError(f"{self.path} is not a run folder (no config.toml) but holds other files; "
                                      "give a run folder, or train one into a new folder: gankit train PRESET "
                                      "--out NEW")
+            from gankit.rank_errors import across_machines, on_every_machine
+            if across_machines():      # rank 0's machine may hold it: another run would not resume this one
+                raise RunFolderError(f"{self.path} is not a run folder on this machine (no config.toml); "
+                                     + on_every_machine("its run folder"))
             raise RunFolderError(f"{self.path} is not a run folder (no config.toml); create one with "
                                  f"gankit train PRESET --out {self.path}")
 

@@ -40,6 +40,7 @@ import atexit
 import dataclasses
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import torch
@@ -76,6 +77,7 @@ class World:
 
 
 _WORLD: World | None = None
+_HOSTED = None      # the store this process met the others in, where torchrun's agent hosts none
 
 
 def _env_int(name: str) -> int:
@@ -136,6 +138,7 @@ def setup(device: torch.device) -> World:
         # gloo's threads still running at exit aborted a finished process now and then
         # (SIGABRT, "terminate called without an active exception").  Imported now it binds None.
         import torch.distributed.nn.functional  # noqa: F401
+        _wait_for_peers(rank, size)
         try:
             dist.init_process_group(backend, rank=rank, world_size=size)
         except Exception as e:   # unreachable master, port taken, NCCL missing: say what to fix
@@ -154,9 +157,63 @@ def setup(device: torch.device) -> World:
     return _WORLD
 
 
+def _launch_store(rank: int, size: int):
+    """The store the ranks meet in before joining the group: torchrun's agent's, else the one
+    init_process_group then uses, hosted by rank 0 from here on (multi-tenant: torch's own
+    rendezvous reuses its server); None where there is none to meet in."""
+    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True":
+        return rank_errors._error_store()
+    global _HOSTED
+    where = f"{os.environ['MASTER_ADDR']}:{os.environ['MASTER_PORT']}"
+    try:
+        # kept: rank 0's server would end with its last reference, under the other ranks' feet
+        _HOSTED = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world_size=size,
+                                is_master=rank == 0, timeout=timedelta(seconds=rank_errors.JOIN_WAIT),
+                                wait_for_workers=False, multi_tenant=True)
+        return _HOSTED
+    except Exception as e:
+        if rank == 0:       # its port taken: init_process_group says so as it always did
+            return None
+        raise DistributedError(f"rank 0's store at {where} did not answer within {rank_errors.JOIN_WAIT:.0f} s "
+                               f"({type(e).__name__}: {' '.join(str(e).split())[:160]}): rank 0 failed before "
+                               "joining (its output says why) "
+                               "or was not started; launch every process with the same MASTER_ADDR and "
+                               "MASTER_PORT") from None
+
+
+def _wait_for_peers(rank: int, size: int):
+    """Refuses to join the process group when another rank failed before joining it (its error
+    said here, as it may be on another machine's screen) or has not come within JOIN_WAIT
+    seconds: torch's join would wait for it half an hour without a word."""
+    store = _launch_store(rank, size)
+    if store is None:
+        return
+    try:
+        failed = rank_errors.wait_for_peers(store)
+    except Exception as e:    # the store's host ended (its torchrun, as a rank there failed)
+        raise DistributedError(
+            f"lost the launch's store at {os.environ.get('MASTER_ADDR')}:{os.environ.get('MASTER_PORT')} while "
+            f"waiting for the other processes ({type(e).__name__}: {' '.join(str(e).split())[:160]}); the "
+            "torchrun that hosted it ended, as a rank on its machine failed: that machine's output says why") from None
+    told = {r: m for r, m in failed.items() if m is not None}
+    if told:
+        first = min(told)
+        if first == 0 and rank and rank_errors.seen_here(0):
+            raise DistributedError(told[0])     # rank 0's own error, on this screen already: said once
+        raise DistributedError(f"rank {first} failed before joining the run: {told[first]}")
+    if failed:
+        late = sorted(failed)
+        who = f"rank {late[0]}" if len(late) == 1 else "ranks " + ", ".join(map(str, late))
+        raise DistributedError(f"{who} did not reach the process group within {rank_errors.JOIN_WAIT:.0f} s and "
+                               "reported no error (killed, or stuck before it: its machine's output says which); "
+                               "start the run again on every machine")
+
+
 def _teardown():
+    global _HOSTED
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+    _HOSTED = None      # rank 0's store server and its thread end with the group
 
 
 def local_config(cfg, world: World):
