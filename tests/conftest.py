@@ -62,6 +62,24 @@ TINY_CLI = ["train.steps=12", "train.batch_size=32", "train.progress=false", "tr
             'objective.name="gan"', "objective.drs=false", "objective.r1=0"]
 
 
+# a 2-step conditional DCGAN run of width 8 on class_folders' images (every image trains)
+TINY_FOLDER = ["data.name=image-folder", "train.steps=2", "train.batch_size=8", "train.log_every=1",
+               "train.sample_every=2", "train.checkpoint_every=2", "train.n_fixed=8", "train.progress=false",
+               "generator.width=8", "discriminator.width=8", "eval.n_samples=50", "data.holdout=0"]
+
+
+def class_folders(root, names, per_class: int = 8, side: int = 8):
+    """``root``/NAME/i.png: ``per_class`` random grey images for each class name."""
+    import numpy as np
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    for name in names:
+        (root / name).mkdir(parents=True)
+        for i in range(per_class):
+            Image.fromarray(rng.integers(0, 256, (side, side), dtype=np.uint8), "L").save(root / name / f"{i}.png")
+    return root
+
+
 @pytest.fixture
 def tiny_img() -> list[str]:
     """--set overrides for a 4-step DCGAN run of width 8."""

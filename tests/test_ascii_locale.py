@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 
 ASCII_LOCALE = {"LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
@@ -61,20 +60,12 @@ def test_sweep_table_is_written_and_printed_under_an_ascii_locale(tmp_path):
 
 def test_sample_of_a_class_named_in_unicode_prints_on_an_ascii_stdout(tmp_path):
     """The PNG was written, then printing "... of class 0 ('caf\u00e9 ...')" raised (exit 1)."""
-    from PIL import Image
+    from conftest import TINY_FOLDER, class_folders
 
     from gankit import config as C
     from gankit.train.run import Run
-    rng = np.random.default_rng(0)
-    for name in ("caf\u00e9 \U0001f600", "th\u00e9"):
-        (tmp_path / "imgs" / name).mkdir(parents=True)
-        for i in range(8):
-            pixels = rng.integers(0, 256, (8, 8), dtype=np.uint8)
-            Image.fromarray(pixels, "L").save(tmp_path / "imgs" / name / f"{i}.png")
-    sets = ["data.name=image-folder", f"data.path={tmp_path / 'imgs'}", "train.steps=2", "train.batch_size=8",
-            "train.log_every=1", "train.sample_every=2", "train.checkpoint_every=2", "train.n_fixed=8",
-            "train.progress=false", "generator.width=8", "discriminator.width=8", "eval.n_samples=50",
-            "data.holdout=0"]
+    imgs = class_folders(tmp_path / "imgs", ("caf\u00e9 \U0001f600", "th\u00e9"))
+    sets = TINY_FOLDER + [f"data.path={imgs}"]
     Run.create(C.load("fashion-cgan", sets), tmp_path / "run").train().close()
     p = _gankit(["sample", str(tmp_path / "run"), "-n", "4", "--label", "0", "--out", str(tmp_path / "s.png")],
                 ASCII_STREAMS)

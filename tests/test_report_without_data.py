@@ -108,17 +108,8 @@ def test_a_text_run_whose_file_is_gone_decodes_its_samples_with_the_checkpoints_
 
 
 def test_an_image_run_whose_folder_is_gone_draws_everything_from_the_run_folder(tmp_path):
-    from PIL import Image
-    rng = np.random.default_rng(0)
-    for name in ("cat", "dog"):
-        (tmp_path / "imgs" / name).mkdir(parents=True)
-        for i in range(8):
-            pixels = rng.integers(0, 256, (8, 8), dtype=np.uint8)
-            Image.fromarray(pixels, "L").save(tmp_path / "imgs" / name / f"{i}.png")
-    sets = ["data.name=image-folder", f"data.path='{tmp_path / 'imgs'}'", "train.steps=2", "train.batch_size=8",
-            "train.log_every=1", "train.sample_every=2", "train.checkpoint_every=2", "train.n_fixed=8",
-            "train.progress=false", "generator.width=8", "discriminator.width=8", "eval.n_samples=50",
-            "data.holdout=0"]
+    from conftest import TINY_FOLDER, class_folders
+    sets = TINY_FOLDER + [f"data.path='{class_folders(tmp_path / 'imgs', ('cat', 'dog'))}'"]
     out = tmp_path / "run"
     assert main(["train", "fashion-cgan", "--out", str(out), *_sets(sets)]) == 0
     whole = _page(out)
