@@ -118,7 +118,7 @@ def with_current_defaults(config: dict) -> dict:
         return config
 
 
-def _resolved(cfg, keep=()) -> dict:
+def hashed_form(cfg, keep=()) -> dict:
     """The config as identities hash it; ``keep``: entries of ADDED_OPTIONS left in at their default."""
     from gankit import config as C
     d = C.to_dict(cfg)   # a fresh copy either way: the pops below leave the caller's dict alone
@@ -134,26 +134,26 @@ def _resolved(cfg, keep=()) -> dict:
     return d
 
 
-def _hash(d) -> str:
+def json_hash(d) -> str:
     return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def run_identity(cfg) -> str:
     """16 hex digits identifying a run; ``cfg`` is a RunConfig or its resolved ``to_dict`` form."""
-    return _hash(_resolved(cfg))
+    return json_hash(hashed_form(cfg))
 
 
 def run_identities(cfg) -> list[str]:
     """run_identity, then every other identity a recorded run of this config may hold: hashed with
     some of the LATE_ENTRIES options it holds left in (recorded before their entries were made)."""
     from itertools import combinations
-    d = _resolved(cfg, keep=LATE_ENTRIES)
+    d = hashed_form(cfg, keep=LATE_ENTRIES)
     held = [(s, k) for s, k in LATE_ENTRIES if isinstance(d if s == "" else d.get(s), dict)
             and k in (d if s == "" else d[s])]
     out = [run_identity(d)]
     for n in range(1, len(held) + 1):
         for keep in combinations(held, n):
-            out.append(_hash(_resolved(d, keep=keep)))
+            out.append(json_hash(hashed_form(d, keep=keep)))
     return list(dict.fromkeys(out))
 
 
@@ -161,7 +161,7 @@ def model_part(cfg, legacy: bool = False, sampling: bool = False) -> dict:
     """The MODEL_KEYS of a config (plus the objective's name), as hashed by model_identity;
     the data's location (DATA_LOCATION_KEYS) left out unless ``legacy``, G's sampling settings
     (SAMPLING_KEYS) unless ``legacy`` or ``sampling``."""
-    d = _resolved(cfg)
+    d = hashed_form(cfg)
     part = {k: d[k] for k in MODEL_KEYS if k in d}
     if not legacy and isinstance(part.get("data"), dict):
         part["data"] = {k: v for k, v in part["data"].items() if k not in DATA_LOCATION_KEYS}
@@ -176,13 +176,13 @@ def model_identity(cfg, legacy: bool = False) -> str:
     """16 hex digits naming what a checkpoint's networks are (MODEL_KEYS and the objective's
     name); stored in every checkpoint, so a checkpoint of another run is refused on loading.
     ``legacy``: as older checkpoints hashed it (the data's location in)."""
-    return _hash(model_part(cfg, legacy))
+    return json_hash(model_part(cfg, legacy))
 
 
 def model_identities(cfg) -> set[str]:
     """Every hash a checkpoint of these nets may carry: model_identity's, and those of older
     checkpoints (with the data's location; with G's sampling settings, 2026-12-04)."""
-    return {model_identity(cfg), model_identity(cfg, legacy=True), _hash(model_part(cfg, sampling=True))}
+    return {model_identity(cfg), model_identity(cfg, legacy=True), json_hash(model_part(cfg, sampling=True))}
 
 
 def flat_config(d: dict, prefix: str = "") -> dict:

@@ -7,7 +7,7 @@ import functools
 import hashlib
 import json
 
-from gankit.identity import DATA_LOCATION_KEYS, _hash, _resolved, flat_config
+from gankit.identity import DATA_LOCATION_KEYS, flat_config, hashed_form, json_hash
 
 
 @functools.cache
@@ -65,11 +65,11 @@ def data_fingerprint(ds) -> dict:
         out["held-out lines"] = f"sha256 {ds.split_digest}"
     vocab = getattr(ds, "vocab", None)
     if isinstance(vocab, list):
-        out["vocabulary"] = f"{len(vocab)} tokens sha1 {_hash(vocab)[:12]}"
+        out["vocabulary"] = f"{len(vocab)} tokens sha1 {json_hash(vocab)[:12]}"
     names = getattr(ds, "class_names", None)
     if names:
         shown = " ".join(map(str, names))
-        out["classes"] = shown if len(shown) <= 60 else f"{len(names)} names sha1 {_hash(list(map(str, names)))[:12]}"
+        out["classes"] = shown if len(shown) <= 60 else f"{len(names)} names sha1 {json_hash(list(map(str, names)))[:12]}"
     import torch
     train = getattr(ds, "train" if text else "x", None)
     if not isinstance(train, torch.Tensor) and digest is None:
@@ -123,7 +123,7 @@ def ranks_config_mismatch(per_rank: list[tuple[dict, dict]]) -> str:
                          + (f", git {c['git']}" if c.get("git") else "") for r, (_, c) in enumerate(per_rank))
         said.append(f"{_named(others)} run{'s' if len(others) == 1 else ''} other gankit code than rank 0 "
                     f"({each}); install the same gankit (one commit, no local edits) on every machine")
-    diff = rank_differences([flat_config(_resolved(cfg)) for cfg, _ in per_rank])
+    diff = rank_differences([flat_config(hashed_form(cfg)) for cfg, _ in per_rank])
     if diff:
         shown = "; ".join(diff[:6]) + ("; ..." if len(diff) > 6 else "")
         where = {f"data.{k}" for k in DATA_LOCATION_KEYS} | {"eval.inception_weights"}

@@ -107,7 +107,7 @@ def test_the_sampling_temperature_changes_without_a_new_run(tmp_path, capsys):
     """generator.temperature was part of the model identity: sample refused --set for it and
     --resume called the run's own checkpoint another run's."""
     import torch as T
-    from gankit.identity import _hash, model_part
+    from gankit.identity import json_hash, model_part
     from gankit.runfolder import RunFolder
     f = tmp_path / "lines.txt"
     f.write_text("\n".join(LINES) + "\n")
@@ -122,7 +122,7 @@ def test_the_sampling_temperature_changes_without_a_new_run(tmp_path, capsys):
     # a checkpoint hashed before (temperature in the identity) still opens, at another temperature
     path = RunFolder(out).checkpoints()[-1][1]
     state = T.load(path, weights_only=True)
-    state["identity"] = _hash(model_part(state["config"], sampling=True))
+    state["identity"] = json_hash(model_part(state["config"], sampling=True))
     T.save(state, path)
     assert main(["train", "--resume", "--out", str(out), "--set", "train.steps=5",
                  "--set", "generator.temperature=0.7"]) == 0
