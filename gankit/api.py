@@ -197,8 +197,12 @@ def final_evaluation(run, log=_stderr) -> dict:
                     if found.get("source") == "train.eval_every"
                     else "recorded by an earlier session with the same settings; not repeated")
             log(f"evaluation of step {run.step}: {said}")
+        import copy
+
         from gankit.io import unjsonable
-        result = unjsonable({k: v for k, v in found.items() if k not in ("step", "kind", "settings", "source")})
+        # the record is the process's cached one (RunFolder.records): the caller gets lists of its own
+        kept = {k: v for k, v in found.items() if k not in ("step", "kind", "settings", "source")}
+        result = unjsonable(copy.deepcopy(kept))
         record_reference(run, names, log, keys=result)
         return result
     return evaluate(run, None, source="final", log=log)      # eval.metrics, not named by a caller
@@ -210,7 +214,9 @@ def evaluate(run_or_dir, metrics: list[str] | None = None, overrides: list[str] 
              strict: bool = False) -> dict:
     """Metrics of a run's current weights (``metrics``: names; default eval.metrics, else all
     that apply).  ``overrides`` change eval settings for this evaluation only (e.g.
-    ``["eval.n_samples=10000"]``); config.toml is left as it is.  ``record``: append
+    ``["eval.n_samples=10000"]``); config.toml is left as it is.  Given a folder, they may also
+    name the data's new place (``data.path``, ``data.root``) and ``generator.temperature``, which
+    open the run, as ``gankit eval --set`` does (a Run: open it with them, ``open_run``).  ``record``: append
     {"kind": "eval", "step", "source", "settings", ...numbers} to metrics.jsonl;
     ``reference``: also measure and record the real-data reference when none with these
     settings is recorded yet.  ``strict``: metrics named that measure nothing on this data
@@ -218,13 +224,21 @@ def evaluate(run_or_dir, metrics: list[str] | None = None, overrides: list[str] 
     from gankit import config as C
     _listed("metrics", metrics, '["modes", "jsd"]')
     _listed("overrides", overrides, '["eval.n_samples=10000"]')
-    bad = [o for o in overrides or [] if not o.strip().startswith("eval.")]
+    # as gankit eval: the data's new place and G's temperature open the run; the rest is eval.*
+    where = _opening_sets(overrides or [], sampling=True)
+    bad = [o for o in overrides or [] if o not in where and not o.strip().startswith("eval.")]
     if bad:
-        raise C.ConfigError(f"evaluate: only eval.* settings change for an evaluation (overrides=['eval.x=...']); "
-                            f"got {bad}")
+        raise C.ConfigError(f"evaluate: overrides {bad}: an evaluation changes only eval.* settings, the data's "
+                            "place (data.path, data.root) and generator.temperature; open the run with others: "
+                            "api.open_run(run_dir, overrides)")
+    from gankit.train.run import Run
+    if where and isinstance(run_or_dir, Run):
+        raise C.ConfigError(f"evaluate: overrides {where} open the run, and this Run is open already; open it with "
+                            f"them (api.open_run(run_dir, {where!r})) and evaluate that Run")
+    overrides = [o for o in overrides or [] if o not in where]
     if metrics:     # a name given twice was measured twice, then refused as a clash of keys
         metrics = list(dict.fromkeys(metrics))
-    run = _run(run_or_dir)
+    run = open_run(run_or_dir, where) if where else _run(run_or_dir)
     saved = run.cfg
     try:
         if overrides:   # eval settings are read when the metrics run: swap them in for this evaluation
@@ -357,8 +371,27 @@ def sample(run_or_dir, n: int, seed: int | None = None, label: int | None = None
     return run.generate(n, seed=seed, **condition_args(run, n, label, text))
 
 
+def _opening_sets(overrides: list[str], sampling: bool) -> list[str]:
+    """The items of ``overrides`` that say where the run's data are now (data.path, data.root)
+    and, with ``sampling``, how G samples (generator.temperature): a reader opens the run with them."""
+    from gankit.identity import DATA_LOCATION_KEYS, SAMPLING_KEYS
+    keys = {f"data.{k}" for k in DATA_LOCATION_KEYS} | {f"generator.{k}" for k in SAMPLING_KEYS if sampling}
+    return [o for o in overrides if isinstance(o, str) and o.split("=", 1)[0].strip() in keys]
+
+
 def report(run_or_dir) -> Path:
-    """Write RUN_DIR/report.html from the run folder; returns its path."""
+    """Write RUN_DIR/report.html from the run folder; returns its path.  A Run opened with the
+    data's new place (``api.open_run(dir, ["data.path=NEW"])``) reports with it, as
+    ``gankit report RUN --set data.path=NEW`` does."""
     from gankit.report import write_report
-    path = run_or_dir.dir if hasattr(run_or_dir, "dir") else run_or_dir
-    return write_report(path)
+    if hasattr(run_or_dir, "dir"):
+        where = _opening_sets(getattr(run_or_dir, "overrides", None) or [], sampling=False)
+        return write_report(run_or_dir.dir, overrides=[_as_opened(run_or_dir, o) for o in where] or None)
+    return write_report(run_or_dir)
+
+
+def _as_opened(run, item: str) -> str:
+    """A data-location item as the Run resolved it (absolute: the same place after a notebook's %cd)."""
+    key = item.split("=", 1)[0].strip()
+    value = getattr(run.cfg.data, "params", {}).get(key.split(".", 1)[1])
+    return f"{key}={value}" if isinstance(value, str) and Path(value).is_absolute() else item

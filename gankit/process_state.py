@@ -10,11 +10,14 @@ would build float64 nets and draw other noise.
 
 ``held`` makes each gankit computation (building or opening a Run, training, evaluating,
 an API call) the process's only one while it runs: another thread's waits, and says so once;
-the same thread may nest them.  Inside, the default dtype is float32, the caller's put back
-after.  Run.sample is not held (it draws from explicit generators, in float32): a user's metric
-may sample from its own threads during an evaluation.  A child forked meanwhile starts with a
-lock of its own.  What gankit cannot guard: a thread that draws from torch's generator itself while a
-gankit computation runs in another (docs/reliability.md).
+the same thread may nest them.  Inside, the default dtype is float32 and a caller's
+``torch.autocast`` is off (``autocast_off``: train.precision alone decides the arithmetic; a
+caller's bf16 autocast would give bfloat16 samples and record the numbers of a c2st trained in
+bfloat16), the caller's put back after.  Run.sample is not held (it draws from explicit
+generators, in float32): a user's metric may sample from its own threads during an evaluation.
+A child forked meanwhile starts with a lock of its own.  What gankit cannot guard: a thread that
+draws from torch's generator itself while a gankit computation runs in another
+(docs/reliability.md).
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ import functools
 import os
 import sys
 import threading
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import torch
 
@@ -43,6 +46,25 @@ WAITING = ("gankit: waiting for the gankit computation in another thread to end 
            "each other's results)")
 
 
+def _autocasting() -> list[str]:
+    """The device types (of gankit's: cpu, cuda) whose autocast the calling thread switched on."""
+    try:
+        return [d for d in ("cpu", "cuda") if torch.is_autocast_enabled(d)]
+    except TypeError:     # torch < 2.4: no device argument
+        return [d for d, on in (("cpu", torch.is_autocast_cpu_enabled()), ("cuda", torch.is_autocast_enabled()))
+                if on]
+
+
+@contextmanager
+def autocast_off():
+    """The calling thread's autocast off (it is the thread's own), the caller's back on leaving; a
+    nested ``torch.autocast`` (train.precision = bf16) switches it on again for its block alone."""
+    with ExitStack() as off:
+        for device in _autocasting():
+            off.enter_context(torch.autocast(device, enabled=False))
+        yield
+
+
 @contextmanager
 def held():
     if not _LOCK.acquire(blocking=False):
@@ -56,7 +78,8 @@ def held():
         if before is not torch.float32:
             torch.set_default_dtype(torch.float32)
         try:
-            yield
+            with autocast_off():
+                yield
         finally:
             if before is not torch.float32:
                 torch.set_default_dtype(before)

@@ -35,6 +35,7 @@ from torch import Tensor
 
 from gankit.config import ConfigError
 from gankit.ops import sample_noise
+from gankit.process_state import gradients_on
 
 
 @dataclass
@@ -109,6 +110,12 @@ def invert_run(run, x: Tensor, steps: int = 300, lr: float = 0.05, mask: Tensor 
     why = invertible(run)
     if why:
         raise ConfigError(f"{command}: {why}")
+    for name, value, want in (("steps", steps, "a whole number"), ("restarts", restarts, "a whole number"),
+                              ("batch", batch, "a whole number"), ("seed", seed, "a whole number"),
+                              ("lr", lr, "a number")):
+        _check_type(command, give, name, value, want)
+    if not -2 ** 63 <= seed < 2 ** 64:      # torch's generator takes 64 bits
+        raise ConfigError(f"{command}: seed={seed}; give a whole number in [0, 2^64 - 1] ({give('seed', 0)})")
     if restarts < 1:
         raise ConfigError(f"{command}: restarts={restarts}; give at least 1 start per image ({give('restarts', 1)})")
     if steps < 0:
@@ -124,12 +131,15 @@ def invert_run(run, x: Tensor, steps: int = 300, lr: float = 0.05, mask: Tensor 
     obj, dev, k = run.objective, run.device, run.cfg.noise.dim
     box = run.cfg.noise.dist == "uniform"
     encode = getattr(obj, "encode", None) if use_encoder else None
-    g = torch.Generator(dev).manual_seed(seed)
+    g = torch.Generator(dev).manual_seed(int(seed))
     out = []
-    with eval_mode(run.modules):
+    # z is fitted by gradients also under a caller's torch.no_grad or torch.inference_mode (the
+    # recon_error metric runs inside an evaluation); images made under inference mode are copied
+    # into ordinary tensors, which autograd may save
+    with gradients_on(), eval_mode(run.modules):
         for i in range(0, len(x), batch):
-            xb = x[i:i + batch].to(dev)
-            mb = None if mask is None else mask.to(dev)
+            xb = _ordinary(x[i:i + batch].to(dev))
+            mb = None if mask is None else _ordinary(mask.to(dev))
             best = None
             for r in range(restarts):
                 if encode is not None and r == 0:
@@ -142,6 +152,21 @@ def invert_run(run, x: Tensor, steps: int = 300, lr: float = 0.05, mask: Tensor 
                     best = inv if best is None else _better(best, inv)
             out.append(Inversion(best.z.cpu(), best.recon.cpu(), best.error.cpu()))
     return Inversion(*(torch.cat([getattr(o, f) for o in out]) for f in ("z", "recon", "error")))
+
+
+def _check_type(command: str, give, name: str, value, want: str):
+    """``value`` a whole number (``want`` "a whole number") or any real number ("a number"); a
+    bool is neither (True would be 1 step)."""
+    import numbers
+    kind = numbers.Integral if want == "a whole number" else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kind):
+        default = {"steps": 300, "restarts": 1, "batch": 500, "seed": 0, "lr": 0.05}[name]
+        raise ConfigError(f"{command}: {name}={value!r}; give {want} ({give(name, default)})")
+
+
+def _ordinary(t: Tensor) -> Tensor:
+    """``t``, or a copy of it outside inference mode where it was made inside (autograd refuses those)."""
+    return t.clone() if t.is_inference() else t
 
 
 def _better(best: Inversion, inv: Inversion) -> Inversion:
