@@ -26,8 +26,8 @@ import warnings
 from pathlib import Path
 
 from gankit.api_inversion import complete, invert  # noqa: F401  (re-exported)
-from gankit.api_eval import (NO_RECORD, _numbers, _refuse_stale, _tensorboard_view,  # noqa: F401 (tests import some)
-                             _warnings_seen, _why_skipped)
+from gankit.api_eval import (NO_RECORD, _as_opened, _numbers, _opening_sets, _refuse_stale,  # noqa: F401 (tests import some)
+                             _tensorboard_view, _warnings_seen, _why_skipped)
 from gankit.metrics.base import Output, register_metric  # noqa: F401  (re-exported)
 from gankit.eval_records import eval_settings, protocols  # noqa: F401 (eval_settings re-exported)
 from gankit.process_state import holding
@@ -371,14 +371,6 @@ def sample(run_or_dir, n: int, seed: int | None = None, label: int | None = None
     return run.generate(n, seed=seed, **condition_args(run, n, label, text))
 
 
-def _opening_sets(overrides: list[str], sampling: bool) -> list[str]:
-    """The items of ``overrides`` that say where the run's data are now (data.path, data.root)
-    and, with ``sampling``, how G samples (generator.temperature): a reader opens the run with them."""
-    from gankit.identity import DATA_LOCATION_KEYS, SAMPLING_KEYS
-    keys = {f"data.{k}" for k in DATA_LOCATION_KEYS} | {f"generator.{k}" for k in SAMPLING_KEYS if sampling}
-    return [o for o in overrides if isinstance(o, str) and o.split("=", 1)[0].strip() in keys]
-
-
 def report(run_or_dir) -> Path:
     """Write RUN_DIR/report.html from the run folder; returns its path.  A Run opened with the
     data's new place (``api.open_run(dir, ["data.path=NEW"])``) reports with it, as
@@ -388,10 +380,3 @@ def report(run_or_dir) -> Path:
         where = _opening_sets(getattr(run_or_dir, "overrides", None) or [], sampling=False)
         return write_report(run_or_dir.dir, overrides=[_as_opened(run_or_dir, o) for o in where] or None)
     return write_report(run_or_dir)
-
-
-def _as_opened(run, item: str) -> str:
-    """A data-location item as the Run resolved it (absolute: the same place after a notebook's %cd)."""
-    key = item.split("=", 1)[0].strip()
-    value = getattr(run.cfg.data, "params", {}).get(key.split(".", 1)[1])
-    return f"{key}={value}" if isinstance(value, str) and Path(value).is_absolute() else item

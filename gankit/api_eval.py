@@ -1,10 +1,12 @@
 """What api.evaluate says and refuses around its measurement: the metrics a strict evaluation
 skipped (and the eval.n_samples they ask for), a Run opened before its folder was trained
-further, an evaluation's numbers in one line, and its record as TensorBoard's curves take it."""
+further, an evaluation's numbers in one line, its record as TensorBoard's curves take it, and the
+settings that open a run where it is read (the data's new place, G's temperature)."""
 from __future__ import annotations
 
 import contextlib
 import warnings
+from pathlib import Path
 
 
 @contextlib.contextmanager
@@ -70,3 +72,18 @@ def _tensorboard_view(run, rec: dict, temperature: float | None) -> dict:
             or temperature == own_temperature(run.folder.read_config().get("generator")):
         return rec
     return {k if k in META_KEYS else f"{k}_at_T{temperature:g}": v for k, v in rec.items()}
+
+
+def _opening_sets(overrides: list[str], sampling: bool) -> list[str]:
+    """The items of ``overrides`` that say where the run's data are now (data.path, data.root)
+    and, with ``sampling``, how G samples (generator.temperature): a reader opens the run with them."""
+    from gankit.identity import DATA_LOCATION_KEYS, SAMPLING_KEYS
+    keys = {f"data.{k}" for k in DATA_LOCATION_KEYS} | {f"generator.{k}" for k in SAMPLING_KEYS if sampling}
+    return [o for o in overrides if isinstance(o, str) and o.split("=", 1)[0].strip() in keys]
+
+
+def _as_opened(run, item: str) -> str:
+    """A data-location item as the Run resolved it (absolute: the same place after a notebook's %cd)."""
+    key = item.split("=", 1)[0].strip()
+    value = getattr(run.cfg.data, "params", {}).get(key.split(".", 1)[1])
+    return f"{key}={value}" if isinstance(value, str) and Path(value).is_absolute() else item
