@@ -16,11 +16,25 @@ def code_digest() -> str:
     stays the same across commits, these change with the code.  Read once per process (156
     files, 5 to 10 ms)."""
     from pathlib import Path
-    root = Path(__file__).parent
+    return sources_digest(Path(__file__).parent)
+
+
+def sources_digest(root) -> str:
+    """code_digest of the package in ``root``: its .py files, but hidden ones and those in hidden
+    folders (an editor's lock file, Emacs' ``.#run.py``: a link to nothing; .ipynb_checkpoints)
+    and those that are no readable file (a dangling link, no read permission), which no import
+    reads: one on a rank's machine failed the whole run."""
     h = hashlib.sha1()
     for p in sorted(root.rglob("*.py"), key=lambda p: p.relative_to(root).as_posix()):
-        h.update(p.relative_to(root).as_posix().encode() + b"\0")
-        h.update(p.read_bytes().replace(b"\r\n", b"\n") + b"\0")   # a Windows checkout's line ends
+        name = p.relative_to(root).as_posix()
+        if any(part.startswith(".") for part in p.relative_to(root).parts) or not p.is_file():
+            continue        # is_file: a fifo named x.py would block the read
+        try:
+            text = p.read_bytes()
+        except OSError:
+            continue
+        h.update(name.encode() + b"\0")
+        h.update(text.replace(b"\r\n", b"\n") + b"\0")   # a Windows checkout's line ends
     return h.hexdigest()[:16]
 
 

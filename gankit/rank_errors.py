@@ -83,19 +83,38 @@ _HOSTED: list = []      # rank 0's store as a rank > 0 reached it (or None), ask
 
 def _hosted_store():
     """Rank 0's store where torchrun's agent hosts none (gankit.train.distributed.setup hosts it
-    there before the join), for a rank > 0 that failed before joining; None when it does not
-    answer within ERROR_WAIT seconds."""
+    there before the join), for a rank > 0 that failed before joining; None when nothing listens
+    at MASTER_ADDR:MASTER_PORT within ERROR_WAIT seconds (rank 0 failed before hosting it, or was
+    not started), found without torch's client, whose failed tries print C++ stack traces."""
     if launched_rank() in (None, 0) or "MASTER_PORT" not in os.environ or _group_ready() \
             or os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True":
         return None
     if not _HOSTED:
         try:
+            where = os.environ.get("MASTER_ADDR", "localhost"), int(os.environ["MASTER_PORT"])
+            if not _listening(*where, ERROR_WAIT):
+                raise ConnectionError(f"nothing listens at {where[0]}:{where[1]}")
             import torch.distributed as dist
-            _HOSTED.append(dist.TCPStore(os.environ.get("MASTER_ADDR", "localhost"), int(os.environ["MASTER_PORT"]),
-                                         is_master=False, timeout=timedelta(seconds=ERROR_WAIT)))
+            _HOSTED.append(dist.TCPStore(*where, is_master=False, timeout=timedelta(seconds=ERROR_WAIT)))
         except Exception:
             _HOSTED.append(None)
     return _HOSTED[0]
+
+
+def _listening(host: str, port: int, wait: float) -> bool:
+    """Whether something accepts connections at host:port within ``wait`` seconds, asked with a
+    plain socket: torch's TCPStore client prints each failed try as a C++ stack trace (c10d's
+    logging, which TORCH_CPP_LOG_LEVEL set after torch's import does not quieten)."""
+    import socket
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=max(0.1, min(1.0, deadline - time.monotonic()))):
+                return True
+        except OSError:     # refused (rank 0 not hosting: failed, or not there yet), unreachable, timed out
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.1)
 
 
 def _attempt() -> str:

@@ -147,3 +147,24 @@ def test_the_data_fingerprint_of_each_kind_and_what_differs_between_ranks(tmp_pa
     text = data_fingerprint(build_dataset(C.load("words", ["data.name=textfile", f"data.path={f}",
                                                            "train.batch_size=4"])))
     assert text["vocabulary"].endswith(tuple("0123456789abcdef")) and " tokens sha1 " in text["vocabulary"], text
+
+
+@linux
+def test_an_editors_lock_file_or_a_hidden_folder_in_gankit_leaves_its_digest_as_it_is(tmp_path):
+    """Emacs' lock file `.#run.py` (a link to nothing) in the package failed every multi-process run
+    ("No such file or directory"); a fifo named x.py would have blocked it: no import reads them."""
+    other = tmp_path / "other"
+    shutil.copytree(REPO / "gankit", other / "gankit", ignore=shutil.ignore_patterns("__pycache__"))
+
+    def digest() -> str:
+        ask = "from gankit.rank_agreement import code_digest; print(code_digest())"
+        p = subprocess.run([sys.executable, "-c", ask], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                           env=dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(other)))
+        assert p.returncode == 0, p.stderr[-2000:]
+        return p.stdout.strip()
+    before = digest()
+    os.symlink("user@host.1234:1700000000", other / "gankit" / "train" / ".#run.py")
+    (other / "gankit" / ".ipynb_checkpoints").mkdir()
+    (other / "gankit" / ".ipynb_checkpoints" / "cli-checkpoint.py").write_text("x = 1\n")
+    os.mkfifo(other / "gankit" / "train" / "pipe.py")
+    assert digest() == before

@@ -72,14 +72,12 @@ def test_samples_beside_the_data_and_in_the_run_folder_are_written(text_run, cap
         assert len((text_run / out).read_text().splitlines()) == 3
 
 
-@pytest.mark.parametrize("spelling", ["same", "dotted", "symlink", "hardlink"])
+@pytest.mark.parametrize("spelling", ["same", "dotted", "hardlink"])
 def test_the_text_runs_corpus_is_kept(text_run, capsys, monkeypatch, spelling):
     monkeypatch.chdir(text_run)
     corpus = text_run / "corpus.txt"
     before = corpus.read_bytes()
-    out = {"same": "corpus.txt", "dotted": "./x/../corpus.txt", "symlink": "sym.txt", "hardlink": "hard.txt"}[spelling]
-    if spelling == "symlink" and not os.path.lexists(out):
-        os.symlink("corpus.txt", out)
+    out = {"same": "corpus.txt", "dotted": "./x/../corpus.txt", "hardlink": "hard.txt"}[spelling]
     if spelling == "hardlink" and not os.path.lexists(out):
         os.link("corpus.txt", out)
     try:
@@ -147,3 +145,107 @@ def test_an_unknown_format_lists_those_the_runs_data_take(text_run, points_run, 
     assert _error(capsys).endswith("unknown format '.json'; use .txt, .npy, .csv")
     assert main(["sample", str(points_run / "run_npy"), "--out", str(points_run / "x.json")]) == 2
     assert _error(capsys).endswith("unknown format '.json'; use .npy, .csv, .png, .pdf, .svg")
+
+
+@pytest.fixture(scope="module")
+def idx_run(tmp_path_factory):
+    """MNIST IDX files in the project folder (data.root = .), the run folder below them."""
+    from test_families_inputs import DC, FAST
+    from test_idx_test_files import _idx
+    d = _idx(tmp_path_factory.mktemp("idx") / "project", n=24, nt=8)
+    cwd = os.getcwd()
+    os.chdir(d)
+    try:
+        assert main(["train", "mnist-dcgan", "--out", "runs/m1",
+                     *_sets(FAST + DC + ["data.name=mnist", "data.root=."])]) == 0
+    finally:
+        os.chdir(cwd)
+    return d
+
+
+def test_samples_beside_the_idx_files_and_in_the_run_folder_are_written(idx_run, monkeypatch):
+    """Only the train-* / t10k-* files are read in an IDX root: other files there are no data."""
+    monkeypatch.chdir(idx_run)
+    assert main(["sample", "runs/m1", "-n", "4", "--out", "samples.npy"]) == 0
+    assert main(["sample", "runs/m1", "-n", "4", "--out", "runs/m1/grid.png"]) == 0
+    assert np.load(idx_run / "samples.npy").shape[0] == 4 and (idx_run / "runs/m1/grid.png").is_file()
+
+
+def test_a_link_to_an_idx_file_is_refused(idx_run, capsys, monkeypatch, no_open):
+    monkeypatch.chdir(idx_run)
+    if not os.path.lexists("x.npy"):
+        os.link("train-images-idx3-ubyte.gz", "x.npy")
+    before = (idx_run / "train-images-idx3-ubyte.gz").read_bytes()
+    assert main(["sample", "runs/m1", "-n", "4", "--out", "x.npy"]) == 2
+    line = _error(capsys)
+    assert f"sample --out x.npy is a hard link to a file in the run's data (data.root = '{idx_run}')" in line, line
+    assert line.endswith("e.g. --out samples.npy"), line
+    assert (idx_run / "train-images-idx3-ubyte.gz").read_bytes() == before
+
+
+def test_other_files_inside_the_image_folder_are_written(image_run, monkeypatch):
+    """The loader reads only image files (not hidden): samples in .npy or .csv there are no data."""
+    imgs = image_run / "imgs"
+    monkeypatch.chdir(imgs)
+    try:
+        for out in ("s.npy", "s.csv", ".thumbs/s.png"):
+            assert main(["sample", str(image_run / "run"), "-n", "4", "--out", out]) == 0, out
+            assert (imgs / out).is_file()
+    finally:        # the module's other tests use the folder as it was
+        for out in ("s.npy", "s.csv", ".thumbs/s.png"):
+            (imgs / out).unlink(missing_ok=True)
+        (imgs / ".thumbs").rmdir()
+
+
+def test_an_image_in_a_new_sub_folder_of_the_image_folder_is_refused(image_run, capsys, no_open):
+    """A new sub-folder of images would be a class of the folder's data."""
+    out = image_run / "imgs" / "grids" / "g.png"
+    assert main(["sample", str(image_run / "run"), "-n", "4", "--out", str(out)]) == 2
+    assert "lies inside the run's data" in _error(capsys)
+    assert not out.parent.exists()
+
+
+def test_a_symbolic_link_to_the_corpus_is_replaced_the_corpus_kept(text_run, capsys, monkeypatch):
+    """os.replace replaces the link itself: the file it named is not written."""
+    monkeypatch.chdir(text_run)
+    corpus = text_run / "corpus.txt"
+    before = corpus.read_bytes()
+    if not os.path.lexists("sym.txt"):
+        os.symlink("corpus.txt", "sym.txt")
+    assert main(["sample", "run", "-n", "3", "--out", "sym.txt"]) == 0
+    assert corpus.read_bytes() == before
+    assert not os.path.islink("sym.txt") and len((text_run / "sym.txt").read_text().splitlines()) == 3
+
+
+@pytest.fixture
+def bind_mount(tmp_path):
+    """mount(PATH): a folder that is PATH under another name (a bind mount); skipped where this
+    user may not mount (it needs root)."""
+    import subprocess
+    made = []
+
+    def mount(path):
+        there = tmp_path / f"bound{len(made)}"
+        there.mkdir()
+        if subprocess.run(["mount", "--bind", str(path), str(there)], capture_output=True).returncode:
+            pytest.skip("mount --bind is not allowed here")
+        made.append(there)
+        return there
+    yield mount
+    for there in made:
+        subprocess.run(["umount", str(there)], check=True)
+
+
+def test_the_data_under_another_name_is_kept(text_run, image_run, capsys, bind_mount, no_open):
+    """A bind mount (or a case-insensitive drive) names the same file otherwise: compared by
+    os.path.samefile, a file with one link too."""
+    corpus = text_run / "corpus.txt"
+    before = corpus.read_bytes()
+    other = bind_mount(text_run) / "corpus.txt"
+    assert main(["sample", str(text_run / "run"), "-n", "3", "--out", str(other)]) == 2
+    assert f"is another name for the run's data (data.path = '{corpus}')" in _error(capsys)
+    assert corpus.read_bytes() == before
+    new = bind_mount(image_run / "imgs") / "new.png"
+    assert main(["sample", str(image_run / "run"), "-n", "4", "--out", str(new)]) == 2
+    assert f"lies inside the run's data (data.path = '{image_run / 'imgs'}')" in _error(capsys)
+    assert not new.exists()

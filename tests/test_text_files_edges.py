@@ -99,6 +99,30 @@ def test_a_text_that_begins_like_bzip2_is_text(tmp_path):
     assert "BZh9 rated" in ds.decode(torch.cat([ds.train, ds.test]))
 
 
+def test_a_text_reading_ustar_where_a_tar_keeps_its_magic_is_text(tmp_path):
+    """tar's magic is "ustar\\0" + "00" (POSIX) or "ustar  \\0" (GNU) under a checksum: "gustar " at
+    byte 256 of a Spanish text is neither."""
+    head = "a mi hermana le gusta leer\n" * 3
+    head += "x" * (256 - len(head) - 1) + "\n"
+    f = tmp_path / "es.txt"
+    f.write_text(head + "gustar es un verbo\n" + "\n".join(PERMS) + "\n")
+    assert f.read_bytes()[257:263] == b"ustar "
+    ds = _textfile(f, max_len=300)
+    assert "gustar es un verbo" in ds.decode(torch.cat([ds.train, ds.test]))
+
+
+@pytest.mark.parametrize("fmt", [tarfile.USTAR_FORMAT, tarfile.GNU_FORMAT, tarfile.PAX_FORMAT])
+def test_a_plain_tar_is_refused_in_each_format(tmp_path, fmt):
+    f = tmp_path / "words.tar"
+    data = "\n".join(PERMS).encode()
+    with tarfile.open(f, "w", format=fmt) as t:
+        info = tarfile.TarInfo("words.txt")
+        info.size = len(data)
+        t.addfile(info, io.BytesIO(data))
+    with pytest.raises(ConfigError, match=re.escape(f"'{f}' is a tar archive, not a text file")):
+        _textfile(f)
+
+
 def test_a_run_on_a_gz_file_resumes_and_notices_the_file_edited(tmp_path, capsys):
     f = tmp_path / "lines.txt.gz"
     f.write_bytes(gzip.compress("\n".join(PERMS).encode() + b"\n"))

@@ -49,28 +49,34 @@ def _text_words(ds, cfg) -> str:
             f"held out of training by {by}")
 
 
-def _held_out(ds, cfg) -> tuple[int, int, object] | None:
-    """(samples given, held out of them, data.holdout's value or None) where the data set holds
-    some of its own samples out of training (an image folder's held-out split); else None."""
+def _held_out(ds, cfg) -> tuple[int, int, object, bool] | None:
+    """(samples given, held out of them, data.holdout's value or None, whether the held-out ones
+    were given apart) where the data set holds some samples out of training: an image folder's
+    held-out split, cut from its images, or IDX data's t10k-* test files, given apart (their
+    cut counts them with the training images: (n + m, m, HELDOUT_GIVEN)); else None."""
     cut = getattr(ds, "cut", None)
     if not cut or not cut[1]:
         return None
     params = cfg.data.params if isinstance(cfg.data.params, dict) else {}
-    return int(cut[0]), int(cut[1]), params.get("holdout")
+    return int(cut[0]), int(cut[1]), params.get("holdout"), len(cut) > 2
 
 
 def _batch_advice(batch: int, size: int, world_size: int, what: str, held=None) -> str:
     """A batch larger than the data: the largest that fits, and that the processes can split
-    evenly; ``held``: _held_out's (given, held out, data.holdout) where the data hold some out."""
+    evenly; ``held``: _held_out's (given, held out, data.holdout[, given apart]) where the data
+    hold some out."""
     head = f"train.batch_size: {batch} is larger than the data ({size} {what}"
-    if held:
+    apart = bool(held) and len(held) > 3 and held[3]
+    if apart:       # not taken from the training samples: no setting trains on them
+        head += f"; the {held[1]} held-out images are read from the test files, t10k-*"
+    elif held:
         by = "the dataset" if held[2] is None else f"data.holdout = {held[2]}"
         head += f": {held[1]} of the {held[0]} are held out of training by {by}"
     head += ")"
     # with no held-out split every sample trains: offered where the batch then fits
     keep = (f", or --set data.holdout=0 to train on all {held[0]} (memorisation and parzen, which "
             "compare with held-out samples, then do not apply)"
-            if held and held[2] is not None and batch <= held[0] else "")
+            if held and not apart and held[2] is not None and batch <= held[0] else "")
     if world_size <= 1:
         return f"{head}; use --set train.batch_size={size} or less{keep}"
     fits = size // world_size * world_size

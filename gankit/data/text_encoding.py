@@ -73,7 +73,7 @@ COMPRESSIONS = (
 # what gankit does not unpack: (test, what it is, what to do)
 ARCHIVES = (
     (lambda b: b[:4] in (b"PK\x03\x04", b"PK\x05\x06"), "a zip archive", "unzip it first"),
-    (lambda b: b[257:263] in (b"ustar\x00", b"ustar "), "a tar archive", "unpack it first (tar -xf)"),
+    (lambda b: _tar_header(b), "a tar archive", "unpack it first (tar -xf)"),
     (lambda b: b[:6] == b"7z\xbc\xaf\x27\x1c", "a 7z archive", "unpack it first"),
     (lambda b: b[:6] == b"Rar!\x1a\x07", "a RAR archive", "unpack it first"),
     (lambda b: b[:4] == b"\x28\xb5\x2f\xfd", "zstd-compressed", "decompress it first (zstd -d)"),
@@ -81,6 +81,20 @@ ARCHIVES = (
     (lambda b: b[:5] == b"LZIP\x01", "lzip-compressed", "decompress it first (lzip -d)"),
     (lambda b: b[:2] == b"\x1f\x9d", "compress(1)-compressed (.Z)", "decompress it first (uncompress)"),
 )
+
+
+def _tar_header(b: bytes) -> bool:
+    """Whether ``b`` begins with a POSIX or GNU tar header: its magic exactly ("ustar\\0" and version
+    "00", or GNU's "ustar  \\0") and its checksum right; a text can read "gustar " at byte 256."""
+    if len(b) < 512 or b[257:265] not in (b"ustar\x0000", b"ustar  \x00"):
+        return False
+    try:
+        said = int(b[148:156].replace(b"\x00", b" ").strip() or b"x", 8)
+    except ValueError:
+        return False
+    # the sum of the header's bytes, its checksum field counted as spaces (signed by some old tars)
+    rest = b[:148] + b" " * 8 + b[156:512]
+    return said in (sum(rest), sum(c - 256 if c > 127 else c for c in rest))
 
 
 def read_text_bytes(p: Path, path: str) -> tuple[bytes, str | None]:
