@@ -45,6 +45,22 @@ def test_a_callers_autocast_changes_no_number_and_stays_the_callers(ring_run, di
     assert _digest(run) == _digest(run0)
 
 
+def test_a_runs_own_sampling_under_a_callers_autocast_is_float32(ring_run):
+    """Run.sample/generate/generate_from/d_prob are not held (a user's metric samples from its own
+    threads): they switch a caller's autocast off themselves, chunk by chunk."""
+    run = api.open_run(ring_run)
+    z = torch.randn(7, run.cfg.noise.dim, generator=torch.Generator().manual_seed(0))
+    plain = (run.generate(40, seed=2), run.generate_from(z), list(run.sample_chunks(30, seed=1, batch=8)[0]))
+    plain_d = run.d_prob(plain[0])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        cast = (run.generate(40, seed=2), run.generate_from(z), list(run.sample_chunks(30, seed=1, batch=8)[0]))
+        cast_d = run.d_prob(cast[0])
+        assert torch.is_autocast_enabled("cpu")
+    for a, b in ((plain[0], cast[0]), (plain[1], cast[1]), (torch.cat(plain[2]), torch.cat(cast[2])),
+                 (plain_d, cast_d)):
+        assert b.dtype is torch.float32 and torch.equal(a, b)
+
+
 def test_inversion_under_a_callers_inference_mode(digit_run, monkeypatch):
     import gankit.metrics.inference as inference
     monkeypatch.setattr(inference, "RECON_STEPS", 3)

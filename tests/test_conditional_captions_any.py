@@ -5,7 +5,8 @@ import torch
 
 from gankit import config as C
 from gankit.cli import main
-from gankit.data.conditional import DIGIT_NAMES, ConditionalData, class_names_record
+from gankit.data.conditional import DIGIT_NAMES, ConditionalData
+from gankit.data.class_names import class_names_record
 from gankit.data.images import ImageDataset
 from gankit.train.run import Run
 

@@ -69,7 +69,7 @@ def test_a_renamed_class_folder_is_refused_naming_old_and_new(shapes_run, tmp_pa
 
 
 def test_checkpoints_without_class_names_open_as_before():
-    from gankit.data.conditional import refuse_other_classes
+    from gankit.data.class_names import refuse_other_classes
     ds = ConditionalData(_images(["b", "a"]), "label")
     refuse_other_classes({}, ds)                                # an older run: nothing recorded
     refuse_other_classes({"class_names": ["b", "a"]}, ds)
@@ -80,7 +80,7 @@ def test_checkpoints_without_class_names_open_as_before():
 def test_caption_word_ids_are_those_of_the_names_as_spelt_on_disk_and_recorded():
     """Normalising decomposed names to NFC must not move word ids: a caption run made before sorted
     the words as spelt on disk, and each word's embedding was trained under its id."""
-    from gankit.data.conditional import class_names_record, refuse_other_classes
+    from gankit.data.class_names import class_names_record, refuse_other_classes
     names = [unicodedata.normalize("NFD", n) for n in ("café", "dog", "thé")]
     ds = ConditionalData(_images(names, per=6), "text")
     spelt = sorted(set(["-".join(n.lower().split()) for n in names] + [w for w in ds.vocab.words[2:]
@@ -133,7 +133,7 @@ def test_condition_args_takes_a_name_or_a_number():
 
 
 def test_numbered_folders_warn_once_with_their_class_numbers():
-    from gankit.data.conditional import ClassNumbering
+    from gankit.data.class_names import ClassNumbering
     names = sorted(str(k) for k in range(12))                  # 0, 1, 10, 11, 2, ...
     with pytest.warns(ClassNumbering, match=r"0 \(0\), 1 \(1\), 2 \(10\), 3 \(11\), 4 \(2\)"):
         ds = ConditionalData(_images(names, per=1), "label")
@@ -206,7 +206,7 @@ def test_cond_accuracy_never_draws_more_samples_than_asked():
 def test_numbered_folders_are_warned_when_the_run_is_made_not_at_each_open(tmp_path):
     from test_families_inputs import DC, FAST, _folder
 
-    from gankit.data.conditional import ClassNumbering
+    from gankit.data.class_names import ClassNumbering
     root = tmp_path / "numbered"
     for k, name in enumerate(("0", "1", "10")):
         _folder(root / name, 4, 8, seed=k)

@@ -136,7 +136,7 @@ def refuse_changed_data(seen: dict, ds, where: str, vocabulary: bool = True) -> 
     ``seen``: trained_on's records, or a checkpoint's state (what neither recorded is not
     checked; loading a checkpoint checks the vocabulary after the nets, whose shapes say more)."""
     from gankit.config import ConfigError
-    from gankit.data.conditional import refuse_other_classes
+    from gankit.data.class_names import refuse_other_classes
     from gankit.data.points import refuse_other_points
     from gankit.data.text import check_vocabulary, refuse_other_split
     refuse_other_classes(seen, ds, where)
@@ -212,7 +212,7 @@ def _run_dataset(cfg, run_dir, world_size: int):
     from pathlib import Path
 
     from gankit.config import ConfigError
-    from gankit.data.conditional import ClassNumbering
+    from gankit.data.class_names import ClassNumbering
     from gankit.data.points import ScaleAdvice
     from gankit.data.text import LinesLeftOut
     from gankit.identity import DATA_LOCATION_KEYS

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from gankit.config import ConfigError
+from gankit.data.class_names import _refuse_same_names, _warn_numbered_names
 from gankit.ops import PAD, UNK
 
 # (property, word below the class median, word above it)
@@ -91,70 +92,6 @@ def _class_words(names: list[str]) -> list[str]:
                           "names are Unicode-normalised (NFC) and lowercased, spaces, commas and '/' become '-'); "
                           "rename all but one of each")
     return words
-
-
-class ClassNumbering(UserWarning):
-    """Class folders named by numbers that are not their class numbers (positions in sorted name order)."""
-
-
-def _refuse_same_names(names: list[str]):
-    """Two class folders whose names are one name once normalised (NFC): 'café' spelt composed and
-    decomposed look alike everywhere a class is named (--label, the report, messages)."""
-    seen: dict[str, int] = {}
-    for k, n in enumerate(names):
-        if n in seen:
-            raise ConfigError(f"class folders {seen[n]} and {k} are both named {n!r} once Unicode is normalised "
-                              "(NFC; macOS and zip files spell names decomposed): one name cannot tell two classes "
-                              "apart; rename or merge them")
-        seen[n] = k
-
-
-def _warn_numbered_names(names: list[str]):
-    """Folders named 0..11 (or 3, 7, 100) are numbered by their place in sorted name order, so class
-    2 may be folder '10': said once, listing the first pairs (the numbering itself stays, old runs
-    keep their meaning)."""
-    try:
-        numbers = [int(n) for n in names]
-    except ValueError:
-        return
-    if numbers == list(range(len(names))):
-        return
-    pairs = ", ".join(f"{k} ({n})" for k, n in enumerate(names[:6])) + (", ..." if len(names) > 6 else "")
-    warnings.warn(f"class folders are named by numbers, but class numbers are positions in sorted name order: "
-                  f"{pairs}; --label, the report and the class metrics use these numbers (gankit sample names the "
-                  "class it drew)", ClassNumbering, stacklevel=3)
-
-
-def class_names_record(dataset) -> dict:
-    """{"class_names": [...]} for a checkpoint of a conditional run whose classes have names, else {}:
-    a class's number is its place among them, so the same numbers on other names mean other classes."""
-    names = getattr(dataset, "folder_names", None) if getattr(dataset, "condition_kind", None) else None
-    out = {"class_names": list(names)} if names else {}
-    vocab = getattr(dataset, "vocab", None) if getattr(dataset, "condition_kind", None) == "text" else None
-    if isinstance(vocab, Vocab):      # a caption's word ids: each word's embedding was trained as that word
-        out["caption_words"] = list(vocab.words)
-    return out
-
-
-def refuse_other_classes(state: dict, dataset, where: str = "the data"):
-    """A conditional run opened on data whose class names or their order differ from those it trained
-    on (a folder renamed, data moved), or whose caption words have other ids: G's class k (or word
-    k) would be sampled, measured and trained as another.  Checkpoints that recorded neither (older
-    runs) are accepted as before."""
-    now = class_names_record(dataset)
-    for key, what in (("class_names", "class"), ("caption_words", "caption word")):
-        was, have = state.get(key), now.get(key)
-        if not was or not have or list(was) == have:
-            continue
-
-        def shown(names, k):
-            return repr(names[k]) if k < len(names) else "none"
-        diff = [k for k in range(max(len(was), len(have))) if k >= len(was) or k >= len(have) or was[k] != have[k]]
-        said = "; ".join(f"{what} {k} was {shown(was, k)}, is now {shown(have, k)}" for k in diff[:3])
-        more = f" (and {len(diff) - 3} more)" if len(diff) > 3 else ""
-        raise ConfigError(f"{where} holds other class folders than this run trained on ({said}{more}): its "
-                          f"{what} numbers would mean other {'classes' if what == 'class' else what + 's'}; point data.path at the data the run "
-                          "trained on (--set data.path=...), or train a new run on these data")
 
 
 def _unlabelled(base) -> str:

@@ -77,7 +77,19 @@ def not_applying(m, dataset, ctx=None):
     needs = m.needs(dataset) if callable(m.needs) else m.needs
     why = f": it needs {needs}" if needs else f" ({m.help})"
     return ConfigError(f"metric {m.name!r} does not apply to this data "
-                       f"({type(dataset).__name__}){why}; {applying_said(dataset, ctx)}")
+                       f"({_data_said(dataset)}){why}; {applying_said(dataset, ctx)}")
+
+
+_CONDITIONS = {"label": "labels", "text": "captions"}
+
+
+def _data_said(dataset) -> str:
+    """The data as the refusal names them: a conditional run by its condition (its data's wrapper
+    is no name a user knows), other data by their kind's class (GaussianMixture)."""
+    kind = getattr(dataset, "condition_kind", None)
+    if kind in _CONDITIONS:
+        return f"a run conditioned on {_CONDITIONS[kind]}, condition.kind = {kind!r}"
+    return type(dataset).__name__
 
 
 def refuse_not_applying(names, dataset, ctx=None) -> None:
@@ -251,7 +263,7 @@ def unmeasurable(names, dataset, ctx, objective: str) -> str | None:
            f"({applying_said(dataset, ctx)})")
     if off:
         return (f"eval.metrics: {', '.join(map(repr, off))} cannot measure this data "
-                f"({type(dataset).__name__}); {fix}")
+                f"({_data_said(dataset)}); {fix}")
     return (f"eval.metrics: {', '.join(map(repr, lacking))} measures a part this run's objective "
             f"({objective}) does not have (classify: the ssgan objective's D and infogan's categorical "
             f"code); {fix}")

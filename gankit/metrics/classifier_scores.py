@@ -165,7 +165,8 @@ def _label_conditional(ds) -> bool:
                  {"cas": Output("CAS / GAN-train (held-out real accuracy)", "higher", ".3f"),
                   "gan_test": Output("GAN-test (real classifier on G)", "higher", ".3f"),
                   "real_acc": Output("the same classifier trained on real images", None, ".3f")},
-                 reads=("n_samples",))
+                 reads=("n_samples",), needs="a run conditioned on labels (condition.kind = 'label') "
+                 "whose data hold a held-out split")
 def _cas(ctx):
     from gankit.metrics.own_classifier import accuracy, dataset_classifier, train_classifier
     ds = ctx.dataset

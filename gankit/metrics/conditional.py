@@ -21,6 +21,9 @@ import torch
 from gankit.metrics.base import Output, register_metric
 
 
+CONDITIONAL = "a conditional run (condition.kind = 'label' or 'text')"
+
+
 def _is_conditional(ds) -> bool:
     return getattr(ds, "condition_kind", None) is not None
 
@@ -67,7 +70,8 @@ def _classes(ctx, n, metric: str = "this metric"):
 
 @register_metric("cond_accuracy", _is_conditional,
                  "share of samples for class c recognised as c (conditional runs)",
-                 {"cond_accuracy": Output("conditional accuracy", "higher", ".3f", headline=True)}, reads=("n_samples",))
+                 {"cond_accuracy": Output("conditional accuracy", "higher", ".3f", headline=True)}, reads=("n_samples",),
+                 needs=CONDITIONAL)
 def _cond_accuracy(ctx):
     y = _classes(ctx, ctx.settings.n_samples, "cond_accuracy")
     x = ctx.generate(len(y), "samples", y=y)
@@ -80,7 +84,7 @@ def _cond_accuracy(ctx):
 @register_metric("attribute_accuracy", lambda ds: getattr(ds, "condition_kind", None) == "text",
                  "share of caption words (thick/thin, small/large, faint/bright) the sample matches",
                  {"attribute_accuracy": Output("attribute accuracy (chance 0.5)", "higher", ".3f")},
-                 reads=("n_samples",))
+                 reads=("n_samples",), needs="a run conditioned on captions (condition.kind = 'text')")
 def _attribute_accuracy(ctx):
     ds = ctx.dataset
     g = torch.Generator().manual_seed(ctx.stream("captions"))
@@ -130,7 +134,7 @@ def _class_name(ds, k: int) -> str:
                   "diversity_ratio": Output("diversity within classes, generated / real (1 = the data's; "
                                             "above 1: wider than the data, not better)", None, ".3f"),
                   "diversity_classes": Output("classes diversity_ratio averages over (those with real spread)",
-                                              None, "d")}, reads=("n_samples",))
+                                              None, "d")}, reads=("n_samples",), needs=CONDITIONAL)
 def _within_class(ctx):
     from gankit.metrics.image_measures import frechet_distance, gaussian_stats
     ds = ctx.dataset

@@ -180,8 +180,8 @@ def metrics_code() -> str:
 
 
 def reference_key(dataset, data_cfg: dict, settings: dict, seed: int, names: list[str] | None) -> str | None:
-    """The cache key of a reference row: the dataset's class and every tensor or array it
-    holds (content hashes, so a folder whose images changed gets a new row), the data and
+    """The cache key of a reference row: the dataset's class and every tensor or array it and the
+    datasets it wraps hold (content hashes, so a folder whose images changed gets a new row), the data and
     eval settings, the seed, the metric names, torch/numpy versions, gankit's code and the user's
     metrics' and dataset's (``_user_code``).  None where the user's code can be keyed for this
     process alone: such a row is never found again on disk, so it is not kept."""
@@ -193,10 +193,22 @@ def reference_key(dataset, data_cfg: dict, settings: dict, seed: int, names: lis
              torch.__version__, np.__version__, _code_hash(), _hash_of(user),
              json.dumps(data_cfg, sort_keys=True, default=str), json.dumps(settings, sort_keys=True, default=str),
              str(int(seed)), ",".join(sorted(names)) if names else "*"]
-    for k, v in sorted(getattr(dataset, "__dict__", {}).items()):   # none with __slots__: config only
-        if isinstance(v, (torch.Tensor, np.ndarray)):
-            parts.append(f"{k}={tensor_hash(v)}")
+    parts += [f"{k}={tensor_hash(v)}" for k, v in _held_tensors(dataset)]
     return hashlib.sha1("\x00".join(parts).encode()).hexdigest()
+
+
+def _held_tensors(dataset) -> list[tuple[str, object]]:
+    """(name, tensor or array) of all a dataset holds, and all the datasets it wraps hold (``base``:
+    a conditional run's labels or captions around the images, stacked MNIST's triples around the
+    digits it draws from): a wrapper's own attributes need not hold the data it serves.  A plain
+    dataset's names are its attributes' (the keys of rows measured before stay theirs)."""
+    found, seen, prefix = [], set(), ""
+    while dataset is not None and id(dataset) not in seen:
+        seen.add(id(dataset))
+        own = getattr(dataset, "__dict__", {})     # its own: a wrapper's __getattr__ forwards to the base
+        found += [(prefix + k, v) for k, v in sorted(own.items()) if isinstance(v, (torch.Tensor, np.ndarray))]
+        dataset, prefix = own.get("base"), prefix + "base."
+    return found
 
 
 def _value_fault(key: str, v) -> str | None:

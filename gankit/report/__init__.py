@@ -259,9 +259,12 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
                     data_note = (f"{split_note}; the report leaves out the held-out lines and the marks of "
                                  "samples that copy a training line")
                     warnings.warn(data_note, DataChanged, stacklevel=2)
-            from gankit.data.conditional import refuse_other_classes   # class k's grid is class k
-            from gankit.data import data_named
-            refuse_other_classes(state, dataset, data_named(cfg))
+            from gankit.data.class_names import OtherClasses, refuse_other_classes   # class k's grid is class k
+            try:
+                refuse_other_classes(state, dataset, data_named(cfg))
+            except OtherClasses as e:        # a folder renamed since: the checkpoint's names, no real data
+                from gankit.report.data_gone import classes_changed
+                dataset, data_note = classes_changed(folder, cfg, snaps, e, overrides)
     records = folder.records()
     train = [r for r in records if r.get("kind") == "train"]
     # the run's result comes from evaluations at its own sampling temperature; the others apart
@@ -286,7 +289,8 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
     elif kind == "text":
         from gankit.report.text import text_sections
         sections += _drawn("text samples", folder, text_sections, dataset, snaps.ends(), 20, split_note)
-    if gone is None or kind == "image":     # a points run's panels draw the real points of each class
+    # a points run's panels draw the real points of each class (none where the data are gone or changed)
+    if (gone is None and not getattr(dataset, "gone", False)) or kind == "image":
         from gankit.report.conditional import condition_sections
         sections += _drawn("per-condition samples", folder, condition_sections, dataset, snaps.last())
     if not any(s.anchor == "samples" for s in sections):    # the reader is told why, the nav's link kept

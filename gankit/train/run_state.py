@@ -18,7 +18,7 @@ import torch
 from gankit import config as C
 from gankit import seeds
 from gankit.data import data_named, refuse_changed_data
-from gankit.data.conditional import class_names_record, refuse_other_classes
+from gankit.data.class_names import class_names_record, refuse_other_classes
 from gankit.data.scaling import PointScaler
 from gankit.runfolder import RunFolderError
 from gankit.streams import listed, pasteable

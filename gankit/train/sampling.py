@@ -9,12 +9,15 @@ from __future__ import annotations
 import operator
 import re
 import unicodedata
+import warnings
 
 import torch
 
 from gankit import config as C
 from gankit import seeds
+from gankit.data.class_names import ClassNumbering, folder_number
 from gankit.ops import sample_noise
+from gankit.process_state import autocast_off
 
 
 def whole_number(v) -> int | None:
@@ -70,11 +73,9 @@ class RunSampling:
     def generate_from(self, z: torch.Tensor, c: torch.Tensor | None = None, batch: int = 10000) -> torch.Tensor:
         """G(z) (or G(z, c)) in eval mode, in chunks, on the CPU."""
         G = self.modules[self.objective.sample_module]
-        was = G.training
-        G.eval()
-        out = torch.cat([self.objective.generate(z[i:i + batch], None if c is None else c[i:i + batch])
+        out = torch.cat([self._in_eval(G, lambda i=i: self.objective.generate(z[i:i + batch], None if c is None
+                                                                            else c[i:i + batch]))
                          for i in range(0, len(z), batch)]).cpu()
-        G.train(was)
         return self._to_data(out)
 
     @torch.no_grad()
@@ -111,7 +112,7 @@ class RunSampling:
         if sampler is not None:   # DRS: proposals from G, kept by D's density ratio
             u_gen = torch.Generator().manual_seed(g.initial_seed() + 1)
             draw = lambda k: self._in_eval(G, lambda: self.objective.generate(noise(k)))  # noqa: E731
-            return (self._to_data(x) for x in sampler.chunks(n, draw, u_gen, batch)), None
+            return (self._to_data(x) for x in _each_autocast_off(sampler.chunks(n, draw, u_gen, batch))), None
         z = noise(n)
         if self.conditional:
             c, y = self.conditions(n, seed, y, c)
@@ -126,11 +127,13 @@ class RunSampling:
     @staticmethod
     @torch.no_grad()
     def _in_eval(G, make):
-        """make() with G in eval mode, G's mode kept (chunks are made as their reader asks)."""
+        """make() with G in eval mode, G's mode kept (chunks are made as their reader asks), and a
+        caller's autocast off (Run.sample is not held: process_state)."""
         was = G.training
         G.eval()
         try:
-            return make()
+            with autocast_off():
+                return make()
         finally:
             G.train(was)
 
@@ -151,8 +154,9 @@ class RunSampling:
         n_ref = getattr(self.objective, "reference_rows", 0)
         kw = {"reference": self._to_model(self.dataset.sample(
             n_ref, torch.Generator().manual_seed(self.cfg.seed)).to(self.device))} if n_ref > 0 else {}
-        chunks = [self.objective.d_score(self._to_model(x[i:i + 20000].to(self.device)), **kw)
-                  for i in range(0, len(x), 20000)]
+        with autocast_off():
+            chunks = [self.objective.d_score(self._to_model(x[i:i + 20000].to(self.device)), **kw)
+                      for i in range(0, len(x), 20000)]
         for k, m in self.modules.items():
             m.train(modes[k])
         if any(c is None for c in chunks):
@@ -189,13 +193,21 @@ def condition_args(run, n: int, label: int | str | None = None, text: str | None
         if isinstance(label, str) and called:      # a name: NFC, as folder names are
             key = unicodedata.normalize("NFC", label)
             label = called.index(key) if key in called else label
+        number = isinstance(asked, int) and not isinstance(asked, bool)     # given as a number, not a name
+        # a number that is another class's folder name, not its class number (folders 3, 7, 100;
+        # '2', 'apple', 'banana': label 2 is 'banana', folder '2' is class 0)
+        named = [k for k in have if number and called and k < len(called) and k != label
+                 and folder_number(called[k]) == label]
         if isinstance(label, bool) or not isinstance(label, int) or label not in have:
             listed = _classes_listed(have, called)
-            # a number that is a folder's name, not its class number (folders 3, 7, 100)
-            named = [k for k in have if called and k < len(called) and called[k] == str(asked)]
-            hint = f" (folder {str(asked)!r} is class {named[0]}: {lab} {named[0]})" if named else ""
+            hint = f" (folder {called[named[0]]!r} is class {named[0]}: {lab} {named[0]})" if named else ""
             what = "one of the numbers or names" if called else "one of the numbers"
             raise C.ConfigError(f"{lab} {asked!r}: the classes with data are {listed}; give {what}{hint}")
+        if named:       # drawn as asked (a number is a class number), said where the folder may have been meant
+            k = named[0]
+            drawn = f"class {label} ({called[label]!r})" if label < len(called) else f"class {label}"
+            warnings.warn(f"{lab} {asked!r} draws {drawn}, not folder {called[k]!r}, which is class {k}: "
+                          f"{lab} {k} draws that one", ClassNumbering, stacklevel=2)
         # labels: the class itself; captions: random attribute words for that class
         return {"y": torch.full((n,), label, dtype=torch.long)}
     if ds.condition_kind != "text":
@@ -217,3 +229,15 @@ def condition_args(run, n: int, label: int | str | None = None, text: str | None
 def _classes_listed(have: list[int], called: list[str] | None) -> str:
     """'0 (circle), 1 (square)': the classes with data, as --label and --text refusals list them."""
     return ", ".join(f"{k} ({called[k]})" if called and k < len(called) else str(k) for k in have)
+
+
+def _each_autocast_off(chunks):
+    """``chunks``, each made with a caller's autocast off: off around each step alone, as a
+    generator's reader runs between them with its own (DRS scores G's proposals with D)."""
+    chunks = iter(chunks)
+    while True:
+        with autocast_off():
+            x = next(chunks, None)
+        if x is None:
+            return
+        yield x
