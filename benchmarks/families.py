@@ -145,9 +145,8 @@ def ssl(a):
 
 
 def _one_nn(train_f, train_y, test_f, test_y) -> float:
-    from gankit.metrics.image_measures import nn_sq_dist
-    _, idx = nn_sq_dist(test_f, train_f)
-    return float((train_y[idx] == test_y).float().mean())
+    from gankit.metrics.inference import one_nn_accuracy     # the code_nn metric's measure
+    return one_nn_accuracy(train_f, train_y, test_f, test_y)
 
 
 def _features(run, x):

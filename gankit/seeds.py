@@ -16,7 +16,7 @@ TRAIN = {"data": 0, "noise": 1_000_003, "fixed": 2_000_003, "cond": 3_000_003,
          "labels": 4_000_003}   # labels: which training images keep their label (semi-supervised)
 # evaluation streams: samples drawn for a metric, and the real subset it compares with
 EVAL = {"modes": 7, "jsd": 11, "samples": 13, "real_subset": 17, "captions": 17, "within_class": 19,
-        "parzen": 23, "classifier": 29, "c2st": 31}
+        "parzen": 23, "classifier": 29, "c2st": 31, "elbo": 37}
 
 
 # stream seeds lie in [0, SEED_SPAN): a sample seed must (RunSampling.sample: its rejection

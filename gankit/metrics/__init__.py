@@ -235,7 +235,10 @@ def draws_said(names: list[str] | None, dataset, settings) -> str:
 
 # gankit's metrics that measure a part of the run, not its samples: the EvalContext field each
 # reads, None for a run without that part (classify: an objective without a classifier)
-RUN_PARTS = {"classify": "classify"}
+RUN_PARTS = {"classify": "classify", "code_nn": "codes", "elbo": "elbo"}
+# which objectives have each part, for the refusal of a metric that reads it
+PART_OWNERS = {"classify": "the ssgan objective's D and infogan's categorical code",
+               "codes": "the encoders of the bigan, ae and vae objectives", "elbo": "the vae objective"}
 
 
 def applying_said(dataset, ctx=None) -> str:
@@ -264,9 +267,9 @@ def unmeasurable(names, dataset, ctx, objective: str) -> str | None:
     if off:
         return (f"eval.metrics: {', '.join(map(repr, off))} cannot measure this data "
                 f"({_data_said(dataset)}); {fix}")
+    owners = "; ".join(f"{RUN_PARTS[n]}: {PART_OWNERS[RUN_PARTS[n]]}" for n in lacking)
     return (f"eval.metrics: {', '.join(map(repr, lacking))} measures a part this run's objective "
-            f"({objective}) does not have (classify: the ssgan objective's D and infogan's categorical "
-            f"code); {fix}")
+            f"({objective}) does not have ({owners}); {fix}")
 
 
 def _lacks_part(m, ctx) -> bool:

@@ -38,6 +38,12 @@ class EvalContext:
     classify: Callable[[Tensor], Tensor] | None = None
     # (x, **options) -> an Inversion (z, recon, error), where G can be inverted
     invert: Callable[..., object] | None = None
+    # (x) -> the code of each sample on the CPU, where the objective has an encoder (BiGAN/ALI's E(x),
+    # the AE's and VAE's encoder means): code_nn
+    codes: Callable[[Tensor], Tensor] | None = None
+    # (x, generator, draws) -> per sample (ELBO, E_q log p(x|z), KL) on the CPU, where the objective
+    # has a bound (the VAE): elbo
+    elbo: Callable[..., tuple] | None = None
     cache: dict = field(default_factory=dict)   # features shared by the metrics of one evaluation
 
     def stream(self, name: str) -> int:

@@ -6,6 +6,11 @@
 - ``recon_error``: how well G reproduces held-out images it never saw, by latent inversion
   (gankit/train/inversion.py): mean squared error per pixel in the data's [-1, 1].  It
   optimises a code per image, so it runs only when named (``--metrics recon_error``).
+- ``code_nn``: 1-nearest-neighbour accuracy of the encoder's codes (BiGAN/ALI's E(x), the
+  AE's and VAE's encoder means), held-out images against the training images' codes, and the
+  same on raw pixels beside it (``one_nn_accuracy``: benchmarks/families.py bigan's measure).
+- ``elbo``: the VAE's ELBO and its two terms on held-out images, in the units of the training
+  log's elbo, recon_ll and kl.
 """
 from __future__ import annotations
 
@@ -17,6 +22,11 @@ from gankit.metrics.base import NotForThisRun, Output, register_metric
 
 RECON_IMAGES = 256      # held-out images inverted (spread over the split by a fixed permutation: every class)
 RECON_STEPS = 300       # Adam steps on z per image
+NN_TRAIN = 10000        # training images whose codes are code_nn's neighbours (spread: every class)
+NN_HELDOUT = 2000       # held-out images code_nn classifies (MNIST-5k's 4,500 and 500 whole)
+ELBO_IMAGES = 10000     # held-out images of the ELBO (spread)
+ELBO_DRAWS = 4          # draws of q(z|x) per image for E_q log p(x|z)
+CHUNK = 1000            # images through the nets at once
 
 
 def cluster_accuracy(pred, true, n_codes: int | None = None, n_classes: int | None = None) -> float:
@@ -87,3 +97,64 @@ def _recon(ctx):
     x = spread_rows(ctx.dataset.split("heldout"), RECON_IMAGES)     # every class, also from a sorted file
     err = ctx.invert(x, steps=RECON_STEPS).error
     return {"recon_mse": float(err.mean()), "recon_mse_median": float(err.double().quantile(0.5))}
+
+
+def one_nn_accuracy(train_f: torch.Tensor, train_y: torch.Tensor, test_f: torch.Tensor, test_y: torch.Tensor) -> float:
+    """Share of test rows whose nearest training row (squared Euclidean distance; of equal ones,
+    the first) has their label."""
+    from gankit.metrics.image_measures import nn_sq_dist
+    _, idx = nn_sq_dist(test_f, train_f)
+    return float((train_y[idx] == test_y).double().mean())
+
+
+def _by_chunks(fn, x: torch.Tensor, *args):
+    """``fn`` over x by CHUNK rows, its outputs (a tensor, or a tuple of them) joined."""
+    parts = [fn(x[i:i + CHUNK], *args) for i in range(0, len(x), CHUNK)]
+    if isinstance(parts[0], tuple):
+        return tuple(torch.cat([p[k] for p in parts]) for k in range(len(parts[0])))
+    return torch.cat(parts)
+
+
+def _labelled_splits(ds) -> bool:
+    return _labelled_heldout(ds) and getattr(ds, "labels", None) is not None
+
+
+@register_metric("code_nn", _labelled_splits,
+                 "1-NN accuracy of the encoder's codes of held-out images against the training images' "
+                 "(BiGAN/ALI's E(x), the AE's and VAE's encoder means); raw pixels beside it",
+                 {"code_nn_accuracy": Output("held-out 1-NN accuracy of the encoder's codes", "higher", ".4f",
+                                             headline=True),
+                  "pixel_nn_accuracy": Output("held-out 1-NN accuracy of raw pixels (the data's own: what the "
+                                              "codes are read against)", None, ".4f")},
+                 needs="labelled images with a held-out split: mnist5k, fashion-mnist, digits8x8, or a folder "
+                       "with one sub-folder per class and at least 20 images (data.holdout > 0)",
+                 reads=())
+def _code_nn(ctx):
+    codes = getattr(ctx, "codes", None)
+    if codes is None:
+        raise NotForThisRun("this run's objective has no encoder to measure (bigan's E(x), the ae's and "
+                            "vae's encoder have one)")
+    ds = ctx.dataset
+    xtr, ytr = (spread_rows(t, NN_TRAIN) for t in (ds.split("train"), ds.split_labels("train")))
+    xte, yte = (spread_rows(t, NN_HELDOUT) for t in (ds.split("heldout"), ds.split_labels("heldout")))
+    pixels = ctx.cached("code_nn:pixels", lambda: one_nn_accuracy(xtr, ytr, xte, yte))
+    return {"code_nn_accuracy": one_nn_accuracy(_by_chunks(codes, xtr), ytr, _by_chunks(codes, xte), yte),
+            "pixel_nn_accuracy": pixels}
+
+
+@register_metric("elbo", _heldout,
+                 "the VAE's ELBO on held-out images, nats per image in the training log's units, and its "
+                 "two terms",
+                 {"heldout_elbo": Output("held-out ELBO, nats per image (a lower bound on log p(x))", "higher",
+                                         ".2f", headline=True),
+                  "heldout_recon_ll": Output("held-out E_q log p(x|z), nats per image", "higher", ".2f"),
+                  "heldout_kl": Output("held-out KL(q(z|x) || p(z)), nats per image", None, ".2f")},
+                 needs="images with a held-out split (data.holdout > 0)", reads=())
+def _elbo(ctx):
+    bound = getattr(ctx, "elbo", None)
+    if bound is None:
+        raise NotForThisRun("this run's objective has no ELBO to measure (the vae objective has one)")
+    x = spread_rows(ctx.dataset.split("heldout"), ELBO_IMAGES)
+    g = torch.Generator().manual_seed(ctx.stream("elbo"))
+    elbo, rec, kl = _by_chunks(bound, x, g, ELBO_DRAWS)
+    return {"heldout_elbo": float(elbo.mean()), "heldout_recon_ll": float(rec.mean()), "heldout_kl": float(kl.mean())}

@@ -27,9 +27,20 @@ from gankit.config import ConfigError, opt
 D_NORMS = ["batch", "none", "layer", "instance"]
 
 
-# the mlp nets take images of any size; G must end in tanh there too, as the data are in [-1, 1]
+# the mlp nets take data of any shape
 MLP_NETS = "--set generator.name=mlp --set discriminator.name=mlp"
-MLP_FOR_IMAGES = f"{MLP_NETS} --set generator.output=tanh"
+
+
+def mlp_switch(who: str, images: bool, output: str = "tanh") -> str:
+    """The settings that put the mlp nets in place of the DCGAN net that refused.  G is built
+    first wherever both are, so D refuses only beside another G or none (the energy model):
+    then D alone is switched, as a G setting would be unread there.  G keeps its own output: tanh
+    for images in [-1, 1] (the mlp's default is none), none where G gives logits (the VAE's
+    Bernoulli decoder), none for points."""
+    if who == "discriminator":
+        return "the mlp discriminator, which takes any shape: --set discriminator.name=mlp"
+    tanh = " --set generator.output=tanh" if images and output == "tanh" else ""
+    return f"the mlp nets, which take any shape: {MLP_NETS}{tanh}"
 
 
 def _split(resolution: int) -> tuple[int, int]:
@@ -61,15 +72,16 @@ def _resize_how(size: int, data=None) -> str:
             f"mnist5k, digits8x8), --set data.size={size} --set data.resize=stretch for an image folder")
 
 
-def base_and_levels(resolution: int, data=None) -> tuple[int, int]:
-    """(b, L) with resolution = b * 2^L, b in 3..7 and L >= 1."""
+def base_and_levels(resolution: int, data=None, mlp: str | None = None) -> tuple[int, int]:
+    """(b, L) with resolution = b * 2^L, b in 3..7 and L >= 1; ``mlp``: mlp_switch's words for the
+    refusal."""
     r, levels = _split(resolution)
     if levels < 1 or not 3 <= r <= 7:
         near = _nearest(resolution)
         raise ConfigError(f"DCGAN: resolution {resolution} is not b * 2^L with b in 3..7 and L >= 1 "
                           f"(the nearest that are: {' and '.join(map(str, near))}); resize the data: "
-                          f"{_resize_how(near[0], data)}; or use the mlp nets, which take any size: "
-                          f"{MLP_FOR_IMAGES}")
+                          f"{_resize_how(near[0], data)}; or use "
+                          f"{mlp or mlp_switch('generator', True)}")
     return r, levels
 
 
@@ -170,11 +182,12 @@ class DCGANDiscriminator(nn.Module):
         return self.head(self.features(x))[:, 0]
 
 
-def _image_shape(data, who: str) -> tuple[int, int]:
+def _image_shape(data, who: str, output: str = "tanh") -> tuple[int, int]:
     shape = tuple(data.shape)
     if len(shape) != 3:
         raise ConfigError(f"{who}: DCGAN needs square images (C, H, W); dataset gives samples of shape "
-                          f"{shape}; use the mlp nets for points: {MLP_NETS}")
+                          f"{shape}; for points use {mlp_switch(who, False)}")
+    mlp = mlp_switch(who, True, output)
     if shape[1] != shape[2]:
         # the long side (or the nearest size DCGAN takes): stretching keeps every row and column
         side = max(shape[1:])
@@ -182,8 +195,8 @@ def _image_shape(data, who: str) -> tuple[int, int]:
         how = (f"stretch them to a square: {data.resize_hint(side)}; " if getattr(data, "resize_hint", None)
                else "")
         raise ConfigError(f"{who}: DCGAN needs square images (C, H, W); dataset gives samples of shape "
-                          f"{shape}; {how}or use the mlp nets, which take any size: {MLP_FOR_IMAGES}")
-    base_and_levels(shape[1], data)   # here the error can name the dataset's own resize option
+                          f"{shape}; {how}or use {mlp}")
+    base_and_levels(shape[1], data, mlp)   # here the error can name the dataset's own resize option
     return shape[0], shape[1]
 
 
@@ -206,7 +219,7 @@ class DCGANDParams:
 
 @GENERATORS.register("dcgan", DCGANGParams, "DCGAN generator: transposed convs, BN, ReLU, tanh")
 def dcgan_generator(noise_dim, data, **kw):
-    c, r = _image_shape(data, "generator")
+    c, r = _image_shape(data, "generator", kw.get("output", "tanh"))
     return DCGANGenerator(noise_dim, c, r, **kw)
 
 

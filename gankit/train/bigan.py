@@ -48,6 +48,13 @@ class BiGANObjective(Objective):
     def encode(self, x: Tensor) -> Tensor:
         return self.E(x)
 
+    @torch.no_grad()
+    def measured_codes(self, x: Tensor) -> Tensor:
+        """E(x) of samples x (data units) on the CPU, in eval mode: the code_nn metric's features."""
+        from gankit.train.inversion import eval_mode
+        with eval_mode(self.modules):
+            return self.E(self.ctx.to_model(x.to(self.ctx.device))).float().cpu()
+
     def setup(self, optimizers):
         def d_step(c):
             x, z = self.ctx.sample_batch(self.m).x, self.ctx.sample_z(self.m)

@@ -15,7 +15,8 @@ The generator is the sampler: ``generate(z)`` starts chains from the noise z (ma
 uniform over the data's box; noise.dim must be the data's dimension) and runs Langevin
 for ``sample_steps``.  Each chain's noise is seeded by its own start, so a fixed z gives a fixed
 sample, however many are drawn with it.
-The replay buffer is objective state and travels in checkpoints.
+The replay buffer is objective state and travels in checkpoints: the chains written so far, and
+for the rest, still the uniform noise they started as, the state of the generator that drew it.
 """
 from __future__ import annotations
 
@@ -31,7 +32,10 @@ from gankit.config import ConfigError, opt
 from gankit.losses.penalties import apply_spectral_norm
 from gankit.registry import OBJECTIVES
 from gankit.train.loop import Phase
-from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec, no_d_steps, no_text, warn_unread
+from gankit.train.objective import (Objective, ObjectiveContext, OptimizerSpec, WarnAtTrainStart, no_d_steps, no_text,
+                                    warn_unread)
+
+BUFFER_NOTE_BYTES = 200e6     # a replay buffer above this is said at training start
 
 
 def langevin(energy: Callable[[Tensor], Tensor], x: Tensor, steps: int, step_size: float,
@@ -54,16 +58,33 @@ def langevin(energy: Callable[[Tensor], Tensor], x: Tensor, steps: int, step_siz
     return x.detach()
 
 
+def _global_state(device: torch.device) -> Tensor:
+    """The state of the global generator that draws on ``device`` (torch.rand's)."""
+    from gankit.seeds import device_state
+    state = device_state(device)
+    return torch.get_rng_state() if state is None else state
+
+
 class ReplayBuffer:
-    """Past chain ends; ``draw(n)`` restarts a share ``reinit`` from uniform noise."""
+    """Past chain ends; ``draw(n)`` restarts a share ``reinit`` from uniform noise.
+
+    The chains start as uniform noise from the device's global generator (the run's stream, as
+    ever); a checkpoint keeps that generator's state then, which chains were written since and
+    their values, so untouched chains cost nothing there (the whole buffer of 10,000 chains of
+    64x64 RGB is 490 MB)."""
 
     def __init__(self, size: int, lo: Tensor, hi: Tensor, reinit: float):
         self.lo, self.hi, self.reinit = lo, hi, reinit
+        # the noise drawn next is the chains' start: its generator's state rebuilds them
+        self.start: Tensor | None = _global_state(lo.device)
+        self.start_device, self.start_size = lo.device.type, size
         self.x = self.uniform(size)
+        self.written = torch.zeros(size, dtype=torch.bool, device=lo.device)
         self.idx: Tensor | None = None
 
-    def uniform(self, n: int) -> Tensor:
-        return self.lo + (self.hi - self.lo) * torch.rand(n, *self.lo.shape, device=self.lo.device)
+    def uniform(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        return self.lo + (self.hi - self.lo) * torch.rand(n, *self.lo.shape, device=self.lo.device,
+                                                          generator=generator)
 
     def draw(self, n: int) -> Tensor:
         self.idx = torch.randint(0, len(self.x), (n,), device=self.x.device)
@@ -74,19 +95,52 @@ class ReplayBuffer:
 
     def put_back(self, x: Tensor):
         self.x[self.idx] = x.detach()
+        self.written[self.idx] = True
 
     def state_dict(self) -> dict:
-        return {"x": self.x.cpu()}
+        if self.start is None:       # loaded from a checkpoint that held every chain: so does this one
+            return {"x": self.x.cpu()}
+        return {"start": self.start.cpu(), "start_device": self.start_device, "start_size": self.start_size,
+                "written": self.written.cpu(), "x": self.x[self.written].cpu()}
+
+    def _started(self, state: dict) -> tuple[Tensor, Tensor]:
+        """The chains of a checkpoint that keeps their start: its noise, the written ones over it."""
+        self.start, self.start_device = state["start"], state["start_device"]
+        self.start_size, written = int(state["start_size"]), state["written"].to(self.lo.device)
+        gen = torch.Generator(device=self.lo.device)
+        if self.start_device == self.lo.device.type:
+            gen.set_state(self.start)
+        else:   # another kind of device's generator cannot be replayed here: noise of the same law,
+            # from a generator of this device that later checkpoints name as the start
+            import hashlib
+            gen.manual_seed(int.from_bytes(hashlib.sha1(self.start.numpy().tobytes()).digest()[:7], "little"))
+            self.start, self.start_device = gen.get_state(), self.lo.device.type
+        x = self.uniform(self.start_size, gen)
+        if len(written) > self.start_size:     # chains added when objective.buffer_size grew: all written
+            x = torch.cat([x, x.new_zeros((len(written) - self.start_size, *x.shape[1:]))])
+        x = x[:len(written)]
+        x[written] = state["x"].to(x)
+        return x, written
 
     def load_state_dict(self, state: dict):
-        x, n = state["x"].to(self.lo.device), len(self.x)
+        n = len(self.x)
+        if "start" in state:
+            x, written = self._started(state)
+        else:   # a checkpoint from before the start was kept: every chain as it holds them
+            x = state["x"].to(self.lo.device)
+            written = torch.ones(len(x), dtype=torch.bool, device=x.device)
+            self.start = None
         if len(x) != n:   # objective.buffer_size changed on --resume: the configured size holds
             import warnings
             warnings.warn(f"objective.buffer_size is {n}, the checkpoint's replay buffer holds {len(x)} "
                           f"chains: keeping {min(n, len(x))} of them"
                           + (f", {n - len(x)} new ones from uniform noise" if n > len(x) else ""), stacklevel=2)
-            x = x[:n] if len(x) > n else torch.cat([x, self.uniform(n - len(x))])
-        self.x = x
+            if len(x) > n:
+                x, written = x[:n], written[:n]
+            else:   # drawn from the run's stream: the start's generator cannot rebuild them
+                x = torch.cat([x, self.uniform(n - len(x))])
+                written = torch.cat([written, torch.ones(n - len(written), dtype=torch.bool, device=x.device)])
+        self.x, self.written = x, written
 
 
 def _seed_of(z: Tensor) -> int:
@@ -143,6 +197,13 @@ class EnergyObjective(Objective):
         if cfg.noise.dim != math.prod(self.shape):
             raise ConfigError(f"objective ebm: Langevin chains start from the noise z, so noise.dim must "
                               f"be the data's dimension: set noise.dim={math.prod(self.shape)}")
+        full = p.buffer_size * math.prod(self.shape) * 4
+        if full > BUFFER_NOTE_BYTES:
+            self.callbacks.append(WarnAtTrainStart(
+                f"objective ebm: the replay buffer's {p.buffer_size:,} chains of {'x'.join(map(str, self.shape))} "
+                f"(objective.buffer_size) take {full / 1e6:,.0f} MB in memory, and in each checkpoint once "
+                f"training has written them (95% after {3 * p.buffer_size // self.m:,} steps); a smaller "
+                f"objective.buffer_size shrinks both"))
         self.D = ctx.build_discriminator()
         if p.spectral_norm:
             apply_spectral_norm(self.D)

@@ -71,6 +71,10 @@ class Run(RunTraining, RunSampling, RunEvaluation, RunState):
             _refuse_disagreeing_ranks(self.world, "the data", held, lambda: held,
                                       lambda seen: ranks_data_mismatch(seen, cfg))
         self.conditional = cfg.condition.kind != "none"
+        # an objective's refusals of the data, before the memory check builds nets that would refuse first
+        refuse_data = getattr(OBJECTIVES.get(cfg.objective.name, "objective.name").factory, "refuse_data", None)
+        if refuse_data is not None:
+            refuse_data(cfg, self.dataset)
         from gankit.train.budget import check_memory
         check_memory(cfg, self.dataset, self.device)   # before anything big is allocated
         # points the nets see standardised (data.standardize); every sample handed out is in data space

@@ -17,7 +17,9 @@ class RunEvaluation:
                            device=self.device, step=self.step,
                            sample=lambda n, seed=None, y=None, c=None: self.sample(
                                n, seed, y=y, c=c, rejection=rejection),
-                           likelihood=likelihood, classify=self.classifier(), invert=run_inverter(self))
+                           likelihood=likelihood, classify=self.classifier(), invert=run_inverter(self),
+                           codes=getattr(self.objective, "measured_codes", None),
+                           elbo=getattr(self.objective, "heldout_elbo", None))
 
     def classifier(self):
         """(x) -> the objective's class logits in eval mode, by chunks, on the CPU; None when

@@ -90,6 +90,24 @@ class LogSigma(nn.Module):
         return self.value
 
 
+def refuse_decoder_data(cfg, dataset, decoder: str | None = None):
+    """The Bernoulli decoder's needs: pixels, and G's output as logits.  On points the image-only
+    nets (dcgan) refuse too, so the one message names every fix (the objective's own check; also
+    fit to run before any net is built, ``vae_objective.refuse_data``).  ``decoder``: the config's
+    objective.decoder where not given."""
+    if (decoder or (cfg.objective.params or {}).get("decoder", "gaussian")) != "bernoulli":
+        return
+    if getattr(dataset, "kind", None) != "image":
+        sets = ["--set objective.decoder=gaussian"] + [
+            f"--set {part}.name=mlp" for part in ("generator", "discriminator") if getattr(cfg, part).name == "dcgan"]
+        nets = (" (and the dcgan nets take images)", " and the mlp nets") if len(sets) > 1 else ("", "")
+        raise ConfigError(f"objective.decoder=bernoulli models pixels{nets[0]}; use gaussian{nets[1]} for "
+                          f"{getattr(dataset, 'kind', 'these')} data: {' '.join(sets)}")
+    out = GENERATORS.params_of(cfg.generator.name, cfg.generator.params, "generator")
+    if getattr(out, "output", "none") != "none":
+        raise ConfigError("objective.decoder=bernoulli: G's output must be logits; set generator.output=none")
+
+
 def _unconditional_normal(cfg, who: str):
     if cfg.condition.kind != "none":
         raise ConfigError(f"objective {who}: conditional runs are not supported; set condition.kind=none")
@@ -115,14 +133,8 @@ class AutoEncoderObjective(Objective):
                                      "optim_d": "its encoder and decoder train with optim_g"})
         self.ctx, self.variational, self.decoder, self.beta = ctx, variational, decoder, beta
         self.m, k = cfg.train.batch_size, cfg.noise.dim
-        if decoder == "bernoulli":
-            out = GENERATORS.params_of(cfg.generator.name, cfg.generator.params, "generator")
-            if ctx.dataset.kind != "image":
-                raise ConfigError(f"objective.decoder=bernoulli models pixels; use gaussian for "
-                                  f"{ctx.dataset.kind} data")
-            if getattr(out, "output", "none") != "none":
-                raise ConfigError("objective.decoder=bernoulli: G's output must be logits; set "
-                                  "generator.output=none")
+        if variational:
+            refuse_decoder_data(cfg, ctx.dataset, decoder)
         self.G = ctx.build_net("generators", cfg.generator, noise_dim=k)
         self.E = FeatureHead(feature_body(ctx), 2 * k if variational else k)
         self.modules = {"G": self.G, "E": self.E}
@@ -132,6 +144,7 @@ class AutoEncoderObjective(Objective):
             names.append("S")
         if not variational:
             self.codes = self.modules["codes"] = GaussianCodes(k, code_decay)
+            self.heldout_elbo = None      # no posterior, no prior: no bound for the elbo metric to read
         self.optimizers = {"g": OptimizerSpec(names, cfg.optim_g)}
 
     def _log_lik(self, x: Tensor, out: Tensor) -> Tensor:
@@ -159,6 +172,29 @@ class AutoEncoderObjective(Objective):
         """The noise z with generate(z) ~ x (inversion's start): the code, mapped back through
         the AE's fitted Gaussian."""
         return self.code(x) if self.variational else self.codes.inverse(self.E(x))
+
+    @torch.no_grad()
+    def measured_codes(self, x: Tensor) -> Tensor:
+        """``code`` of samples x (data units) on the CPU, in eval mode: the code_nn metric's features."""
+        from gankit.train.inversion import eval_mode
+        with eval_mode(self.modules):
+            return self.code(self.ctx.to_model(x.to(self.ctx.device))).float().cpu()
+
+    @torch.no_grad()
+    def heldout_elbo(self, x: Tensor, generator: torch.Generator, draws: int = 1) -> tuple[Tensor, Tensor, Tensor]:
+        """Per sample of x (data units): (ELBO, E_q log p(x|z), KL), nats in the data's units as
+        training logs them (with beta = 1: the bound itself), in eval mode; E_q is the mean over
+        ``draws`` reparameterised draws of eps from ``generator`` (CPU: the same numbers on any
+        device).  On the CPU."""
+        from gankit.train.inversion import eval_mode
+        with eval_mode(self.modules):
+            xm = self.ctx.to_model(x.to(self.ctx.device))
+            mu, logvar = self.posterior(xm)
+            rec = sum(self._log_lik(xm, self.G(mu + torch.exp(0.5 * logvar) * torch.randn(
+                mu.shape, generator=generator).to(mu))) for _ in range(draws)) / draws
+            kl = kl_to_standard_normal(mu, logvar)
+        ls = self.ctx.data_log_scale()
+        return (rec - kl - ls).double().cpu(), (rec - ls).double().cpu(), kl.double().cpu()
 
     def setup(self, optimizers):
         def vae_step(c):
@@ -216,6 +252,9 @@ class AEParams:
 @OBJECTIVES.register("vae", VAEParams, "variational auto-encoder: encoder q(z|x), decoder G, ELBO")
 def vae_objective(ctx: ObjectiveContext, **kw) -> AutoEncoderObjective:
     return AutoEncoderObjective(ctx, True, kw["decoder"], kw["sigma"], kw["beta"], 0.99)
+
+
+vae_objective.refuse_data = refuse_decoder_data   # (cfg, dataset): its refusals of the data, before nets exist
 
 
 @OBJECTIVES.register("ae", AEParams, "auto-encoder; samples decode a Gaussian fitted to the codes")
