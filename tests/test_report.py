@@ -498,13 +498,13 @@ def test_the_modes_table_reads_the_data_s_weights():
     """A mode of weight 0 is not data (the metric does not count it): not MISSED; the ideal
     share of each mode is its weight; tiny centres keep their digits."""
     from gankit.data.toy import GaussianMixture
-    from gankit.report import _mode_section
-    sec = _mode_section({"mode_counts": [0, 30, 70]}, GaussianMixture([[-2e-3], [0.0], [2e-3]], 1e-4, [0, 3, 7]))
+    from gankit.report.points import mode_section
+    sec = mode_section({"mode_counts": [0, 30, 70]}, GaussianMixture([[-2e-3], [0.0], [2e-3]], 1e-4, [0, 3, 7]))
     assert sec.header == ["mode", "centre", "HQ samples", "share", "data's share", "covered"]
     assert sec.rows[0][1:] == ["-0.002", 0, "0.0%", "0.0%", "weight 0"]
     assert sec.rows[2][3:] == ["70.0%", "70.0%", "yes"]
     assert "each mode's share of the data" in sec.paragraphs[0]
-    even = _mode_section({"mode_counts": [5, 0]}, GaussianMixture([[0.0, 1.0], [1.0, 0.0]], 0.1))
+    even = mode_section({"mode_counts": [5, 0]}, GaussianMixture([[0.0, 1.0], [1.0, 0.0]], 0.1))
     assert even.header[-2:] == ["share", "covered"] and even.rows[1][-1] == "MISSED"
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from gankit.io import shown_name
 from gankit.report.inputs import run_config, warn_left_out
+from gankit.report.points import mode_section, point_sections
 from gankit.report.snapshots import Snapshots
 from gankit.runfolder import RunFolder, RunFolderError
 
@@ -21,54 +22,6 @@ def read_metrics(run_dir: str | Path) -> list[dict]:
     import copy
     return [copy.deepcopy(r) if any(isinstance(v, (dict, list)) for v in r.values()) else dict(r)
             for r in RunFolder(run_dir).records()]
-
-
-def _point_sections(dataset, snaps: list[dict], pack: int = 1) -> list:
-    import numpy as np
-    import torch
-
-    from gankit.report import plots
-    from gankit.report.page import Section, png
-    if not snaps or getattr(dataset, "kind", "points") in ("image", "text"):
-        return []
-    gone = getattr(dataset, "gone", False)      # G's samples alone, said so with each figure
-
-    def real_points(n):
-        return (np.zeros((0, dataset.dim), np.float32) if gone
-                else dataset.sample(n, torch.Generator().manual_seed(0)).numpy())
-    black = "No real data (missing: see above). " if gone else "Black: real data. "
-    if dataset.dim in (1, 2):
-        chosen = plots.pick_snapshots(snaps, 6)
-        real = real_points(2500)
-        if dataset.dim == 2:
-            modes = dataset.modes.numpy() if dataset.modes is not None and len(dataset.modes) <= 100 else None
-            if "d_grid" in chosen[-1]:
-                title, words = (f"Generated points{' over real ones' * (not gone)}, on D(x)", f"{black}Orange: G's samples "
-                                "from fixed noise. Colour: D's output (red = judged real)" + (
-                                    f", on x packed with {pack - 1} cop{'y' if pack == 2 else 'ies'} of itself (D judges {pack} samples "
-                                    "at once, and is trained on distinct ones: the map is a slice of it)."
-                                    if pack > 1 else ".") + (" Green +: the mixture's modes." if modes is not None
-                                                              else ""))
-            else:      # no D (a VAE), or one D per condition (conditional runs)
-                title, words = (f"Generated points{' over real ones' * (not gone)}", f"{black}Orange: G's samples from "
-                                "fixed noise. (No D(x) map: this run has no single D to draw.)" + (
-                                    " Green +: the mixture's modes." if modes is not None else ""))
-            return [Section(title, [words], png(plots.figure_2d(chosen, real, modes), title.lower()),
-                            anchor="samples")]
-        span = real[:, 0] if len(real) else np.concatenate([s["samples"][:, 0] for s in chosen])
-        grid = chosen[-1]["grid"][:, 0] if "grid" in chosen[-1] else np.linspace(span.min(), span.max(), 400)
-        p = np.exp(dataset.log_prob(torch.as_tensor(grid[:, None])).numpy()) if dataset.has_density else None
-        title = "Figure 1: p_data, p_g and D(x) over training" if "d_grid" in chosen[-1] else \
-            "Figure 1: p_data and p_g over training (no D(x): this run has no single D to draw)"
-        return [Section(title, [black] if gone else [],
-                        png(plots.figure_1d(chosen, grid, p, real[:, 0]), "p_data, p_g and D(x)"),
-                        anchor="samples")]
-    x = snaps[-1]["samples"]
-    real = real_points(len(x))
-    fig = plots.figure_2d([{"step": snaps[-1]["step"], "samples": x[:, :2]}], real[:, :2])
-    return [Section("Samples", [f"{len(x)} fixed-noise samples of dimension {x.shape[1]} at step "
-                                f"{int(snaps[-1]['step'])} (first two coordinates)." + (f" {black}" if gone else "")],
-                    png(fig, "samples, first two coordinates", wide=False), anchor="samples")]
 
 
 def _drawn(what: str, folder, draw, *args) -> list:
@@ -86,27 +39,6 @@ def _drawn(what: str, folder, draw, *args) -> list:
                 "report again.")
         warnings.warn(note, stacklevel=3)
         return [Section(what.capitalize(), [note], anchor="samples")]
-
-
-def _mode_section(last: dict, dataset):
-    from gankit.report.page import Section
-    counts = last["mode_counts"]
-    total = max(sum(counts), 1)
-    modes = dataset.modes.numpy() if getattr(dataset, "modes", None) is not None else None
-    weights = getattr(dataset, "mode_weights", None)
-    weights = None if weights is None or len(weights) != len(counts) else [float(w) for w in weights]
-
-    def covered(i, n):    # a mode of weight 0 is not part of the data: the metric does not count it
-        return "weight 0" if weights is not None and weights[i] == 0 else "yes" if n else "MISSED"
-
-    rows = [[i, ", ".join(f"{c:.4g}" for c in modes[i]) if modes is not None and i < len(modes) else "", n,
-             f"{100 * n / total:.1f}%", *([f"{100 * weights[i]:.1f}%"] if weights is not None else []),
-             covered(i, n)] for i, n in enumerate(counts)]
-    ideal = "ideal: each mode's share of the data" if weights is not None else "ideal: equal shares"
-    return Section("Modes", [f"High-quality samples per mode ({ideal})."],
-                   header=["mode", "centre", "HQ samples", "share",
-                           *(["data's share"] if weights is not None else []), "covered"],
-                   rows=rows, anchor="modes")
 
 
 def _temperature_section(evals: list[dict], own: float, infos):
@@ -278,8 +210,9 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
     kind = getattr(dataset, "kind", None)
     sections = []
     if kind not in ("image", "text"):   # 1-D and 2-D: panels over training; more: the newest
-        sections += _drawn("samples", folder, _point_sections, dataset,
-                           snaps.spread(6) if getattr(dataset, "dim", None) in (1, 2) else snaps.last(), pack)
+        sections += _drawn("samples", folder, point_sections, dataset,
+                           snaps.spread(6) if getattr(dataset, "dim", None) in (1, 2) else snaps.last(), pack,
+                           cfg.objective.name == "ebm")
     if kind == "image":   # grids, z interpolation, nearest neighbours
         from gankit.report.images import image_sections
         sections += _drawn("image grids", folder, image_sections,
@@ -331,7 +264,7 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
                               png(fig, "learning rate", wide=False), anchor="lr"))
     counts = (last or {}).get("mode_counts")
     if isinstance(counts, list) and counts and all(MI.is_number(c) for c in counts):   # a damaged record: no table
-        curves.append(_mode_section(last, dataset))
+        curves.append(mode_section(last, dataset))
 
     from gankit.report.progress import divergence, run_progress, stopped_note
     counted = snaps.whole_steps()      # a damaged file is no step reached, nor a snapshot
@@ -362,8 +295,7 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
         "built": local_time(now), "built_epoch": int(now), "interval": duration(interval),
         "stale_after": int(max(STALE_AFTER_S, 3 * interval)), "evaluates": bool(cfg.train.eval_every),
         "rebuild": f"gankit report {command_word(folder.path)}",
-        "facts": [("data", cfg.data.name), ("G", cfg.generator.name), ("D", cfg.discriminator.name),
-                  ("loss", cfg.loss.name), ("objective", cfg.objective.name), ("seed", str(cfg.seed)),
+        "facts": [("data", cfg.data.name), *_read_parts(cfg), ("objective", cfg.objective.name), ("seed", str(cfg.seed)),
                   ("batch", str(cfg.train.batch_size)), ("snapshots", str(len(counted))),
                   ("device", cfg.train.device)],
         "headline": headline, "eval_step": last["step"] if last else None, "groups": groups, "mixed": mixed,
@@ -371,6 +303,20 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
         "reference": reference, "sections": sections, "curves": curves, "sessions": sessions,
         "config": C.dumps_toml(cfg),
     }
+
+
+def _read_parts(cfg) -> list[tuple[str, str]]:
+    """G, D and the loss as the page's facts, but those the objective never reads (the energy
+    model's G, an auto-encoder's loss: ``unread`` of its registry entry; none for an objective
+    not registered in this process)."""
+    from gankit.registry import OBJECTIVES
+    try:
+        unread = getattr(OBJECTIVES.get(cfg.objective.name, "objective.name").factory, "unread", None)
+        skip = unread(cfg) if unread else {}
+    except Exception:       # a user's objective this process did not import: all are shown
+        skip = {}
+    return [(label, getattr(cfg, section).name) for label, section in
+            (("G", "generator"), ("D", "discriminator"), ("loss", "loss")) if section not in skip]
 
 
 def write_report(run_dir: str | Path, dataset=None, live: bool = False, overrides: list[str] | None = None) -> Path:

@@ -189,9 +189,7 @@ class EnergyObjective(Objective):
         if cfg.condition.kind != "none":
             raise ConfigError("objective ebm: conditional runs are not supported; set condition.kind=none")
         no_d_steps(cfg, "ebm")
-        warn_unread(self, cfg, "ebm", {"loss": "its energy net trains by contrastive divergence",
-                                       "optim_g": "it has no G: Langevin chains sample",
-                                       "generator": "it has no G: Langevin chains sample"})
+        warn_unread(self, cfg, "ebm", ebm_unread(cfg))
         self.ctx, self.p, self.m = ctx, p, cfg.train.batch_size
         self.shape = tuple(ds.shape)
         if cfg.noise.dim != math.prod(self.shape):
@@ -268,6 +266,15 @@ class EBMParams:
     spectral_norm: bool = opt(True, "spectral normalisation of D's layers (smooth energies)")
 
 
+def ebm_unread(cfg) -> dict[str, str]:
+    """The config sections the energy model never reads (``objective.unread``)."""
+    return {"loss": "its energy net trains by contrastive divergence",
+            "optim_g": "it has no G: Langevin chains sample", "generator": "it has no G: Langevin chains sample"}
+
+
 @OBJECTIVES.register("ebm", EBMParams, "energy model: contrastive divergence, Langevin, replay buffer")
 def ebm_objective(ctx: ObjectiveContext, **kw) -> EnergyObjective:
     return EnergyObjective(ctx, EBMParams(**kw))
+
+
+ebm_objective.unread = ebm_unread

@@ -89,10 +89,7 @@ class SemiSupervisedGAN(Objective):
         if not p.adversarial:
             no_d_steps(cfg, "ssgan with objective.adversarial=false")
         self.ctx, self.p, self.m = ctx, p, cfg.train.batch_size
-        unread = {"loss": "D's loss is the K+1-class loss, G's is feature matching"}
-        if not p.adversarial:
-            unread["optim_g"] = unread["generator"] = "G is not trained with objective.adversarial=false"
-        warn_unread(self, cfg, "ssgan", unread)
+        warn_unread(self, cfg, "ssgan", ssgan_unread(cfg))
         self.K = ds.n_classes
         if self.K < 2:
             names = getattr(ds, "class_names", None)
@@ -177,6 +174,17 @@ class SSGANParams:
                                    "from data (unit-variance pre-activations)")
 
 
+def ssgan_unread(cfg) -> dict[str, str]:
+    """The config sections the semi-supervised GAN never reads (``objective.unread``)."""
+    unread = {"loss": "D's loss is the K+1-class loss, G's is feature matching"}
+    if not getattr(cfg.objective, "params", {}).get("adversarial", True):
+        unread["optim_g"] = unread["generator"] = "G is not trained with objective.adversarial=false"
+    return unread
+
+
 @OBJECTIVES.register("ssgan", SSGANParams, "semi-supervised GAN: D a K+1-class classifier, feature matching")
 def ssgan_objective(ctx: ObjectiveContext, **kw) -> SemiSupervisedGAN:
     return SemiSupervisedGAN(ctx, SSGANParams(**kw))
+
+
+ssgan_objective.unread = ssgan_unread

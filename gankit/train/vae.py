@@ -129,8 +129,7 @@ class AutoEncoderObjective(Objective):
         no_text(ctx.dataset, who)
         _unconditional_normal(cfg, who)
         no_d_steps(cfg, who)
-        warn_unread(self, cfg, who, {"loss": "it has no D: it trains by its reconstruction loss",
-                                     "optim_d": "its encoder and decoder train with optim_g"})
+        warn_unread(self, cfg, who, auto_encoder_unread(cfg))
         self.ctx, self.variational, self.decoder, self.beta = ctx, variational, decoder, beta
         self.m, k = cfg.train.batch_size, cfg.noise.dim
         if variational:
@@ -249,14 +248,25 @@ class AEParams:
                                   "are drawn from", ge=0.0, le=0.999)
 
 
+def auto_encoder_unread(cfg) -> dict[str, str]:
+    """The config sections the auto-encoders never read, and what they do instead (the training
+    start's warning, the report's facts: ``objective.unread``)."""
+    return {"loss": "it has no D: it trains by its reconstruction loss",
+            "optim_d": "its encoder and decoder train with optim_g"}
+
+
 @OBJECTIVES.register("vae", VAEParams, "variational auto-encoder: encoder q(z|x), decoder G, ELBO")
 def vae_objective(ctx: ObjectiveContext, **kw) -> AutoEncoderObjective:
     return AutoEncoderObjective(ctx, True, kw["decoder"], kw["sigma"], kw["beta"], 0.99)
 
 
 vae_objective.refuse_data = refuse_decoder_data   # (cfg, dataset): its refusals of the data, before nets exist
+vae_objective.unread = auto_encoder_unread
 
 
 @OBJECTIVES.register("ae", AEParams, "auto-encoder; samples decode a Gaussian fitted to the codes")
 def ae_objective(ctx: ObjectiveContext, **kw) -> AutoEncoderObjective:
     return AutoEncoderObjective(ctx, False, "gaussian", 1.0, 0.0, kw["code_decay"])
+
+
+ae_objective.unread = auto_encoder_unread
