@@ -96,9 +96,13 @@ def refuse_other_classes(state: dict, dataset, where: str = "the data"):
         held = (", and its held-out split (cut from the images in class-folder order) other images"
                 if what == "class" and isinstance(cut, tuple) and len(cut) == 2 and cut[1] > 0 else "")
         changed = f"{where} holds other class folders than this run trained on ({said}{more})"
-        raise OtherClasses(f"{changed}: its {what} numbers would mean other "
-                           f"{'classes' if what == 'class' else what + 's'}{held}; point data.path at the data the "
-                           "run trained on (--set data.path=...), or train a new run on these data", changed)
+        if what == "class" and getattr(dataset, "condition_kind", None) in (None, "none"):
+            # G draws no class here: the numbers matter to a semi-supervised D and the class metrics
+            meaning = "the class numbers (a semi-supervised D's outputs, the class metrics) would mean other classes"
+        else:
+            meaning = f"its {what} numbers would mean other {'classes' if what == 'class' else what + 's'}"
+        raise OtherClasses(f"{changed}: {meaning}{held}; point data.path at the data the run trained on "
+                           "(--set data.path=...), or train a new run on these data", changed)
 
 
 class OtherClasses(ConfigError):
