@@ -18,7 +18,7 @@ try:    # numpy (gankit.io) is imported here: where it cannot be, main() says so
                                    _show_warning, _stdout_failed, _terminated, interrupted_line, peer_left_line)
     from gankit.cli_args import DATA_MOVED_HELP, DATA_SET_HELP, data_location_sets, output_file  # noqa: F401
     from gankit.config import ConfigError
-    from gankit.streams import GuardedStdout, QuietStream, StdoutFailed, discard, shown
+    from gankit.streams import GuardedStdout, QuietStream, StdoutFailed, discard, pasteable, shown_path
     _IMPORT_FAILED: ImportError | None = None
 except ImportError as _e:
     _IMPORT_FAILED = _e
@@ -63,8 +63,8 @@ def _train(a, out: str | None):
         return
     try:      # the final evaluation's own numbers: a later record (a quick gankit eval) is no result
         print(_summary(run.final_result))
-        print(f"run folder: {shown(run.dir.resolve())}")
-        print(f"report:     {shown(run.folder.report_path.resolve())}")
+        print(f"run folder: {shown_path(run.dir.resolve())}")
+        print(f"report:     {shown_path(run.folder.report_path.resolve())}")
         if sys.stdout is not None:     # None: closed (>&-), where print writes nothing
             sys.stdout.flush()    # a file's buffer is written here, while the failure can be told
     except StdoutFailed as e:
@@ -146,14 +146,14 @@ def _cmd_eval(a):
     else:
         print(f"step {run.step}: {_summary(result)}")
         if not a.no_record:
-            print(f"recorded in {shown(run.folder.records_path, sys.stderr)} (kind \"eval\"); gankit report "
-                  f"{shown(a.run_dir, sys.stderr)} shows it", file=sys.stderr)
+            print(f"recorded in {shown_path(run.folder.records_path, sys.stderr)} (kind \"eval\"); gankit report "
+                  f"{pasteable(a.run_dir)} shows it", file=sys.stderr)
 
 
 def _cmd_report(a):
     from gankit.report import write_report
     where = data_location_sets(a.set, sampling=False)[0]      # the report draws no samples: G's temperature is moot
-    print(f"report: {shown(write_report(a.run_dir, overrides=where).resolve())}")
+    print(f"report: {shown_path(write_report(a.run_dir, overrides=where).resolve())}")
 
 
 def build_parser() -> argparse.ArgumentParser:

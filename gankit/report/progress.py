@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 from gankit.report.metricinfo import is_number
 from gankit.runfolder import RunFolder
@@ -17,6 +18,7 @@ class Progress:
     at_least: bool           # ``seconds`` is that of an earlier step (the checkpoint's was unreadable)
     checkpoint: int | None   # the step of the newest intact checkpoint; None: nothing to resume from
     damaged: bool = False    # the folder holds checkpoint files, none of them intact
+    folder: Path | None = None   # the run folder, named in the command that resumes it
 
 
 def newest_intact_checkpoint(folder: RunFolder):
@@ -57,8 +59,8 @@ def run_progress(folder: RunFolder, records: list[dict], snapshot_steps=()) -> P
         else:
             at_least = seconds is not None
     if newest is None:
-        return Progress(step, seconds, at_least, None, bool(folder.checkpoints() or folder.damaged()))
-    return Progress(step, seconds, at_least, newest[0])
+        return Progress(step, seconds, at_least, None, bool(folder.checkpoints() or folder.damaged()), folder.path)
+    return Progress(step, seconds, at_least, newest[0], folder=folder.path)
 
 
 def divergence(records: list[dict]) -> str | None:
@@ -89,11 +91,17 @@ def _resume_note(p: Progress, total: int, checkpoint_every: int, diverged: bool 
         lost = f"step {p.step} is" if p.step == p.checkpoint + 1 else f"steps {p.checkpoint + 1}-{p.step} are"
         again = (f" (from its checkpoint of step {p.checkpoint}: {lost} trained again)"
                  if p.checkpoint < p.step else "")
-        return "continue with gankit train --resume" + (" and the fix" if diverged else "") + again
+        return (f"continue with {resume_command(p.folder)}" + (" and the fix" if diverged else "") + again)
     if not p.damaged and p.step < min(checkpoint_every, total):
         return ("before its first checkpoint: nothing to resume; start it again " +
                 ("with the fix" if diverged else "(if it failed, with the fix its error named)"))
     return "no intact checkpoint left in checkpoints/: nothing to resume from"
+
+
+def resume_command(folder: Path | None) -> str:
+    """The command that continues the run in ``folder``, to paste (--resume alone is refused)."""
+    from gankit.report.page import command_word
+    return f"gankit train --resume --out {command_word(folder) if folder is not None else 'RUN'}"
 
 
 def live_interval(records: list[dict], sample_every: int, previous_page: float | None, build_s: float,

@@ -252,6 +252,11 @@ class Run(RunTraining, RunSampling, RunEvaluation, RunState):
             for c in run.objective.callbacks:    # a new run: refused before its folder is written
                 if isinstance(c, RefuseAtTrainStart):
                     raise C.ConfigError(c.message)
+            # what training's start would refuse, refused before the folder holds a run stopped at step 0
+            from gankit.train.schedule import schedule_for
+            from gankit.train.watch import require_tensorboard
+            schedule_for(cfg, run.objective)
+            require_tensorboard(cfg)
         except C.ConfigError:
             run.close()
             raise

@@ -90,6 +90,13 @@ def _summary_writer():
     return SummaryWriter
 
 
+def require_tensorboard(cfg):
+    """A run that asks for TensorBoard without the package: refused (a ConfigError) before its
+    folder is written, not when training starts in it."""
+    if cfg.train.tensorboard:
+        _summary_writer()
+
+
 _THREADS_QUIETED = False
 
 
@@ -168,7 +175,18 @@ def tensorboard_record(run, record: dict):
     """One record written after training closed its writer (the final evaluation, `gankit eval`)."""
     if tensorboard_off(run):
         return
-    SummaryWriter = _summary_writer()
+    try:
+        SummaryWriter = _summary_writer()
+    except ConfigError:
+        # `gankit eval` reads a run trained where the package was: the record is in and the
+        # reference row still to come, so the missing view is a warning, not a failed command
+        run._tensorboard_failed = True
+        from gankit.streams import pasteable
+        warnings.warn("TensorBoard curves not written: the tensorboard package is not installed here; the "
+                      "evaluation is recorded (pip install 'gankit[tensorboard]' to have them, or gankit train "
+                      f"--resume --out {pasteable(run.dir)} --set train.tensorboard=false turns them off)",
+                      stacklevel=3)
+        return
     folder = run.folder.tensorboard_dir
     before = _event_files(folder)
     try:
