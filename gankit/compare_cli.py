@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from gankit.streams import shown
+from gankit.streams import shown, shown_path
 
 
 def add_parser(sub):
@@ -33,4 +33,4 @@ def _cmd_compare(a):
     if page:
         out = CMP.write_compare(a.run_dirs, page, data)
         stream = sys.stderr if a.json else sys.stdout
-        print(f"compare: {shown(out.resolve(), stream)}", file=stream)
+        print(f"compare: {shown_path(out.resolve(), stream)}", file=stream)

@@ -79,9 +79,9 @@ def _cmd_drs(a):
             run.log(record)
     finally:
         run.close()
-    from gankit.streams import shown
+    from gankit.streams import shown_path
     print(f"rejection sampler fitted at step {run.step}: acceptance {float(sampler.acceptance):.3f}; "
-          f"samples, eval and report of {shown(a.run_dir)} now use it (objective.drs = true in its config.toml)")
+          f"samples, eval and report of {shown_path(a.run_dir)} now use it (objective.drs = true in its config.toml)")
 
 
 def _refuse_skipped_newer(run, run_dir):
@@ -106,7 +106,7 @@ def _refuse_skipped_newer(run, run_dir):
 def _cmd_sample(a):
     from gankit.cli_args import data_location_sets, output_file
     from gankit.sample_targets import SAMPLE_SUFFIXES, formats_of, refuse_run_files
-    from gankit.streams import shown
+    from gankit.streams import shown, shown_path
 
     from gankit.io import write_atomic, write_text_atomic
     from gankit.train.run import Run
@@ -141,7 +141,7 @@ def _cmd_sample(a):
         # written to a temp file beside it, then renamed: a failure or a kill keeps the old file whole
         write = _write_npy if suffix == ".npy" else _write_csv
         write_atomic(out, lambda f: write(f, chunks, a.n, run))
-        print(f"wrote {_count(a.n)}{drew} to {shown(out)}{said}")
+        print(f"wrote {_count(a.n)}{drew} to {shown_path(out)}{said}")
         return
     x = _gathered(chunks, a.n, run.step).numpy()
     if run.dataset.kind == "text" and (a.out is None or suffix == ".txt"):
@@ -152,7 +152,7 @@ def _cmd_sample(a):
             return
         text = "".join(line + "\n" for line in lines)   # one sample per line, exactly as decoded
         write_text_atomic(a.out, text)
-        print(f"wrote {_count(len(x))}{drew} to {shown(a.out)}{said}")
+        print(f"wrote {_count(len(x))}{drew} to {shown_path(a.out)}{said}")
         return
     if a.out is None:
         raise ConfigError("sample: --out FILE is needed for this data (.npy, .csv, .png, .pdf or .svg); "
@@ -164,7 +164,7 @@ def _cmd_sample(a):
         write_atomic(out, lambda tmp: plot_samples_file(run.dataset, x, tmp), by_name=True)
     else:
         raise ConfigError(f"--out {out}: {out.suffix!r} is for text data; use .npy, .csv, .png, .pdf or .svg")
-    print(f"wrote {_count(len(x))}{drew} to {shown(out)}{said}")
+    print(f"wrote {_count(len(x))}{drew} to {shown_path(out)}{said}")
 
 
 MAX_GRID = 10000        # images a plot tiles: 100 x 100

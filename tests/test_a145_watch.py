@@ -98,3 +98,6 @@ def test_train_and_report_lines_escape_a_folder_names_control_characters(tmp_pat
     for line in lines:
         assert "\x1b" not in line and "\x07" not in line
         assert "esc\\x1b[31mRED\\x1b]0;title\\x07" in line
+    assert main(["sample", str(run_dir), "-n", "3", "--out", str(tmp_path / f"{ESC}.npy")]) == 0
+    wrote = capsys.readouterr().out
+    assert "wrote 3 samples to " in wrote and "\x1b" not in wrote and "\x07" not in wrote
