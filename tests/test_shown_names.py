@@ -17,4 +17,5 @@ def test_other_names_are_kept():
 def test_the_provenance_rows_show_commands_with_bidi_controls_written_out():
     from gankit.report.provenance import sessions
     rows = sessions([{"step": 0, "kind": "session", "command": "gankit train ring --out run\u202eabc"}])
-    assert rows[0]["command"] == "gankit train ring --out run\\u202eabc"
+    # quoted as the page's other commands are: pasted into a shell it names the same folder
+    assert rows[0]["command"] == "gankit train ring --out $'run\\xe2\\x80\\xaeabc'"

@@ -1,5 +1,7 @@
 """Watching runs: TensorBoard events, the live report, session records, training time,
 the final evaluation (once, obeying eval.metrics) and `gankit eval` records."""
+from pathlib import Path
+
 import pytest
 
 from gankit import config as C
@@ -35,9 +37,9 @@ def test_tensorboard_missing_is_a_clear_error(tmp_path, tiny, monkeypatch):
             raise ImportError("no tensorboard")
         return real_import(name, *a, **k)
     monkeypatch.setattr(builtins, "__import__", no_tb)
-    run = Run.create(C.load("ring", tiny + ["train.tensorboard=true"]), tmp_path / "r")
-    with pytest.raises(C.ConfigError, match=r"gankit\[tensorboard\]"):
-        run.train()
+    with pytest.raises(C.ConfigError, match=r"gankit\[tensorboard\]"):   # before the folder is written
+        Run.create(C.load("ring", tiny + ["train.tensorboard=true"]), tmp_path / "r")
+    assert not (tmp_path / "r").exists()
 
 
 def test_live_report_refreshes_while_training_and_stops_at_the_end(tmp_path, tiny):
@@ -362,7 +364,7 @@ def test_a_diverged_run_is_badged_diverged_until_a_resume_trains_on(tmp_path, ti
     run.close()
     kind, text = badge()
     assert kind == "stopped" and text.startswith("diverged: non-finite values")
-    assert "continue with gankit train --resume and the fix" in text and "learning rate" in text
+    assert f"continue with gankit train --resume --out {tmp_path / 'r'} and the fix" in text and "learning rate" in text
     lr = C.load("ring").optim_d.lr, C.load("ring").optim_g.lr
     run = Run.open(tmp_path / "r", ["train.steps=30", f"optim_d.lr={lr[0]}", f"optim_g.lr={lr[1]}"], write=True)
     run.train()
@@ -437,10 +439,10 @@ def test_a_run_started_again_in_its_folder_shows_none_of_the_old_runs_tensorboar
 def test_the_stopped_note_names_the_checkpoint_a_resume_continues_from():
     from gankit.report.progress import Progress, stopped_note
     note = stopped_note(Progress(1100, 10.0, False, 1000), 1500, 250)
-    assert note == ("stopped at step 1100 of 1500: continue with gankit train --resume (from its checkpoint of "
-                    "step 1000: steps 1001-1100 are trained again)")
-    assert stopped_note(Progress(1000, 10.0, False, 1000), 1500, 250) == \
-        "stopped at step 1000 of 1500: continue with gankit train --resume"
+    assert note == ("stopped at step 1100 of 1500: continue with gankit train --resume --out RUN (from its "
+                    "checkpoint of step 1000: steps 1001-1100 are trained again)")
+    assert stopped_note(Progress(1000, 10.0, False, 1000, folder=Path("runs/a b")), 1500, 250) == \
+        "stopped at step 1000 of 1500: continue with gankit train --resume --out 'runs/a b'"
 
 
 def test_a_run_stopped_during_its_final_evaluation_is_not_called_finished(tmp_path, tiny):

@@ -15,23 +15,15 @@ from pathlib import Path
 from gankit.io import shown_name
 from gankit.report import metricinfo as MI
 # the page's panels and what it draws of each run (_panels: CMP._panels for the tests)
-from gankit.report.compare_curves import TRAIN_PANELS, drawn_records, panels as _panels  # noqa: F401
+from gankit.report.compare_curves import TRAIN_PANELS, drawn_records, panels as _panels, shared_styles_note  # noqa: F401
 # compare's text and JSON forms (CMP.to_text, CMP.to_json) and its words for a run's state
-from gankit.report.compare_text import STATE_WORDS, step_shown, to_json, to_text, unfinished_note  # noqa: F401
+from gankit.report.compare_text import (STATE_WORDS, edited_note, step_shown, to_json, to_text,  # noqa: F401
+                                        unfinished_note)
+from gankit.report.inputs import checkpoint_differences
 from gankit.report.page import local_time
 from gankit.report.progress import run_progress
 from gankit.report.snapshots import Snapshots
 from gankit.runfolder import RunFolder
-
-def _flatten(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict):
-            out.update(_flatten(v, key + "."))
-        else:
-            out[key] = v
-    return out
 
 
 def _names(folders: list[RunFolder]) -> list[str]:
@@ -116,15 +108,18 @@ def compare_data(run_dirs: list[str | Path], curves: bool = True) -> dict:
     --json do without (a run's records are let go once read either way)."""
     if len(run_dirs) < 1:
         raise ValueError("compare needs at least one run folder")
+    from gankit import config as C
     folders = _distinct(run_dirs)
     unloaded = _load_imports(folders)
     infos = MI.key_infos()
     names = _names(folders)
-    runs, records, configs, finals, sources = [], [], [], [], []
+    runs, records, configs, finals, sources, edited = [], [], [], [], [], []
     for i, (name, f) in enumerate(zip(names, folders)):
         recs = f.records()
         raw = f.read_config()
         cfg = _checked(f, raw, i in unloaded)
+        # config.toml edited since training: its values are not those the numbers were measured with
+        edited.append(None if cfg is None else checkpoint_differences(f, C.to_dict(cfg)))
         # a run's numbers are those at its own sampling temperature; points measured at another
         # (gankit eval --set generator.temperature=T) are left out of its table and curves
         own = MI.own_temperature(raw.get("generator"))
@@ -145,22 +140,25 @@ def compare_data(run_dirs: list[str | Path], curves: bool = True) -> dict:
     keys = MI.eval_keys([e for e in finals if e], infos)
     from gankit.data import trained_on
     seen = [trained_on(f) for f in folders]
-    apart = _not_comparable(configs, seen) + _data_apart(seen, names)
+    trusted = [i for i, e in enumerate(edited) if e is None]
+    apart = _not_comparable([configs[i] for i in trusted], [seen[i] for i in trusted]) + _data_apart(seen, names)
     measuring = MI.Measuring(infos)
     metrics = []
     for k in keys:
         ki = MI.info(k, infos)
         values = [e.get(k) for e in finals]
-        differ = [] if apart else _settings_apart(k, values, sources, configs, measuring)
+        ranked = [v if i in trusted else None for i, v in enumerate(values)]
+        differ = [] if apart else _settings_apart(k, ranked, sources, configs, measuring)
         metrics.append({"key": k, "label": ki.label, "metric": ki.metric, "better": ki.better,
                         "values": values, "shown": [MI.fmt_value(v, ki.fmt) if v is not None else "" for v in values],
-                        "best": [] if apart or differ else MI.better_of(_rankable(values, runs), ki.better),
+                        "best": [] if apart or differ else MI.better_of(_rankable(ranked, runs), ki.better),
                         "settings_differ": [name for name, _ in differ], "_differ": differ})
     all_keys = sorted(set().union(*configs))
     diff = [{"key": k, "values": [c.get(k) for c in configs]} for k in all_keys if _differs(k, configs)]
     note = (f"no value is marked better: the runs differ in {', '.join(apart)}, so their numbers measure "
             "different things" if apart else _settings_note(metrics))
-    note = "; ".join(n for n in (note, unfinished_note(runs, finals)) if n)
+    edits = edited_note(names, [f.path for f in folders], edited)
+    note = "; ".join(n for n in (note, unfinished_note(runs, finals), edits) if n)
     for m in metrics:
         del m["_differ"]
     return {"runs": runs, "metrics": metrics, "config_diff": diff, "note": note,
@@ -171,10 +169,10 @@ def _current(raw: dict) -> dict:
     """config.toml flattened, its values as this gankit resolves them, with the options added
     since an older gankit wrote it at today's defaults, which is how it ran
     (gankit.identity.ADDED_OPTIONS): no difference to a newer run's, nor a reason to refuse."""
-    from gankit.identity import ADDED_OPTIONS, with_current_defaults
-    given = _flatten(raw)
+    from gankit.identity import ADDED_OPTIONS, flat_config, with_current_defaults
+    given = flat_config(raw)
     added = {f"{section}.{key}" if section else key for section, key in ADDED_OPTIONS}
-    return {k: v for k, v in _flatten(with_current_defaults(raw)).items() if k in given or k in added}
+    return {k: v for k, v in flat_config(with_current_defaults(raw)).items() if k in given or k in added}
 
 
 def _differs(key: str, configs: list[dict]) -> bool:
@@ -288,16 +286,26 @@ def _settings_apart(key: str, values: list, sources: list[dict], configs: list[d
     measuring = measuring or MI.Measuring()
     seen = [_eval_settings(src.get(key, {}), cfg, key, measuring) for v, src, cfg in zip(values, sources, configs)
             if v is not None]
-    out = []
+    from dataclasses import fields
+
+    from gankit.config.schema import EvalConfig
+    keys, out = {f.name for f in fields(EvalConfig)}, []
     for name in sorted(set().union(*seen)) if len(seen) > 1 else []:
         if name == CODE:
             shown = list(dict.fromkeys(_code_shown(s.get(name)) for s in seen))
+        elif name == "sampler":       # recorded for a run whose samples DRS keeps (eval_records.eval_settings)
+            shown = list(dict.fromkeys(SAMPLERS.get(v, v) if isinstance(v := s.get(name), (str, type(None)))
+                                       else json.dumps(v, sort_keys=True) for s in seen))
         else:
             shown = list(dict.fromkeys("unset" if s.get(name) is None else
                                        json.dumps(s.get(name), sort_keys=True, ensure_ascii=False) for s in seen))
-        if len(shown) > 1:
-            out.append((name if name == CODE else f"eval.{name}", shown))
+        if len(shown) > 1:      # the eval.* keys by their config name; the rest as the records name them
+            out.append((f"eval.{name}" if name in keys else name, shown))
     return out
+
+
+# what draws the samples measured, as an eval record's "sampler" says it (none: G alone)
+SAMPLERS = {"drs": "DRS (objective.drs)", None: "G alone"}
 
 
 # the setting every eval record holds: the hash of the gankit code that measured it (gankit/eval_records.py protocols)
@@ -317,7 +325,7 @@ def _settings_note(metrics: list[dict]) -> str:
         if m["_differ"] and m["better"]:           # a descriptive number is never marked anyway
             code = [vals for name, vals in m["_differ"] if name == CODE]
             rest = [(name, vals) for name, vals in m["_differ"] if name != CODE]
-            settings = ", ".join(f"{name} {' / '.join(vals)}" for name, vals in rest)
+            settings = ", ".join(f"{name}{' ' if '.' in name else ': '}{' / '.join(vals)}" for name, vals in rest)
             what = " and ".join(([f"by different versions of gankit's metrics code ({' / '.join(code[0])})"]
                                  if code else []) + ([f"with different eval settings ({settings})"] if rest else []))
             groups.setdefault(what, []).append(m["key"])
@@ -384,7 +392,7 @@ def write_compare(run_dirs: list[str | Path], out: str | Path = "compare.html", 
     runs = [{**r, "step": step_shown(r) + (f", {STATE_WORDS[r['state']]}" if r["state"] in STATE_WORDS else ""),
              "path": shown_name(r["path"])} for r in data["runs"]]
     page = render("compare.html.j2", runs=runs, metrics=data["metrics"], diff=data["config_diff"],
-                  note=data["note"],
+                  note=data["note"], shared=shared_styles_note(names) if figure else "",
                   figure=figure, styles=styles, built=local_time(time.time()),
                   live=False, refresh=0,
                   fmt=lambda v: "\u2014" if v is None else shown_name(json.dumps(v, ensure_ascii=False)))

@@ -92,3 +92,17 @@ def panels(records: list[list[dict]], metrics: list[dict]) -> list[tuple[str, st
     out += [(m["label"] + arrows.get(m["better"], ""), "eval", m["key"]) for m in metrics]
     # a panel is about 50 characters of its title's type wide: a longer title ran into the next one
     return [(textwrap.fill(title, 48, break_long_words=False), kind, key) for title, kind, key in out]
+
+
+def shared_styles_note(names: list[str], listed: int = 4) -> str:
+    """The runs drawn alike, in a sentence: past 8 colours x 4 line styles (axes.run_style),
+    run i+32 gets run i's style, so their curves cannot be told apart; "" for 32 runs or fewer."""
+    from gankit.report.axes import LINE_STYLES, PALETTE
+    n = len(PALETTE) * len(LINE_STYLES)
+    if len(names) <= n:
+        return ""
+    alike = [names[i::n] for i in range(n) if len(names[i::n]) > 1]
+    shown = "; ".join(" = ".join(group) for group in alike[:listed]) + ("; ..." if len(alike) > listed else "")
+    return (f"{len(names)} runs, {n} styles ({len(PALETTE)} colours x {len(LINE_STYLES)} line styles): each run "
+            f"after the first {n} is drawn as the run {n} places before it, so {sum(map(len, alike))} runs share a style "
+            f"with another ({shown}); compare at most {n} at a time to tell every curve apart.")

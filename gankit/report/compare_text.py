@@ -112,6 +112,15 @@ def unfinished_note(runs: list[dict], finals: list[dict]) -> str:
                else "values are marked only where every run was evaluated at the same step"))
 
 
+def edited_note(names: list[str], paths: list, edited: list) -> str:
+    """The runs whose config.toml no longer describes their checkpoints (``edited``: the keys
+    it differs in, None where it agrees; compare marks none of their values)."""
+    from gankit.report.page import command_word
+    return "; ".join(f"{n}: its config.toml differs from its checkpoints in {', '.join(e) or 'what defines the run'} "
+                     f"(edited by hand? gankit eval {command_word(p)} says how to put it back), so none of its "
+                     "values is marked" for n, p, e in zip(names, paths, edited) if e is not None)
+
+
 def step_shown(run: dict) -> str:
     """A run's step out of those it trains to: "866 of 2000" ("866" where unknown)."""
     total = run.get("total_steps")

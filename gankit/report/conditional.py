@@ -87,8 +87,7 @@ def _point_panels(dataset, x, y, classes, label):
 
 
 def condition_sections(dataset, snaps: list[dict]) -> list:
-    from gankit.io import shown_name
-    from gankit.report.page import Section, png
+    from gankit.report.page import Section, figure_text, png
     if not snaps or "labels" not in snaps[-1]:
         return []
     snap = snaps[-1]
@@ -96,9 +95,9 @@ def condition_sections(dataset, snaps: list[dict]) -> list:
     drawn = sorted(set(y.tolist()))
     classes = drawn[:SHOWN]
     names = getattr(dataset, "class_names", None)
-    # class names are folder names: their undecodable bytes cannot be drawn as they are, and a
-    # bidirectional control (U+202E) would reverse the rest of a caption
-    label = (lambda k: f"{k}: {shown_name(names[k])}") if names and len(names) > max(classes) else str
+    # class names are folder names: their undecodable bytes cannot be drawn as they are, a
+    # bidirectional control (U+202E) would reverse the rest of a caption, ESC has no glyph
+    label = (lambda k: f"{k}: {figure_text(names[k])}") if names and len(names) > max(classes) else str
     words = (f"Samples at step {int(snap['step'])} generated for each condition "
              f"({getattr(dataset, 'condition_kind', 'label')})")
     # the classes with data: fixed samples fewer than them (train.n_fixed) hold only the first ones

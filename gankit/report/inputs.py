@@ -1,6 +1,9 @@
 """What the report reads from a run folder that a user may have edited: its config.toml (a value
-of the wrong type named with its file) and records the page would otherwise leave out silently."""
+of the wrong type named with its file; one that no longer describes the run's checkpoints refused,
+as eval refuses it) and records the page would otherwise leave out silently."""
 from __future__ import annotations
+
+from pathlib import Path
 
 from gankit.io import shown_name
 from gankit.runfolder import RunFolder
@@ -9,7 +12,54 @@ from gankit.runfolder import RunFolder
 def run_config(folder: RunFolder, overrides: list[str] | None = None):
     """The run's config: its config.toml, then ``overrides`` (the data's new place).  A value of
     the wrong type in the file (a hand edit: std = "0.01") is named with the file, as a damaged
-    file is, and the config every checkpoint holds is written beside it (config.toml.recovered)."""
+    file is, and the config every checkpoint holds is written beside it (config.toml.recovered).
+    A file whose values differ from the newest checkpoint's in what defines the run (data.radius
+    edited after training) is refused in eval's words: the page would state a seed the run never
+    had and draw its samples over other data."""
+    from gankit import config as C
+    cfg = _loaded(folder, overrides)
+    if checkpoint_differences(folder, C.to_dict(cfg)) is not None:
+        from gankit.identity import checkpoint_mismatch
+        from gankit.runfolder import RunFolderError
+        state, path = newest_checkpoint(folder)
+        # no config without overrides: the report takes only the data's place, which no identity holds
+        if (problem := checkpoint_mismatch(state, path, C.to_dict(cfg))) is not None:
+            raise RunFolderError(problem)
+    return cfg
+
+
+def newest_checkpoint(folder: RunFolder) -> tuple[dict, Path] | None:
+    """(state, path) of the newest checkpoint that loads, memory-mapped (its tensors are not
+    read); None where none does.  A damaged one is skipped quietly: the page needs none."""
+    import torch
+    for _, path in reversed(folder.checkpoints()):
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except Exception:       # damaged or being written: the one before
+            continue
+        return (state, path) if isinstance(state, dict) else None
+    return None
+
+
+def checkpoint_differences(folder: RunFolder, config: dict) -> list[str] | None:
+    """The keys of what defines the run (gankit.identity.MODEL_KEYS) in which ``config`` (the
+    resolved config.toml) differs from its newest checkpoint's config ([] where that checkpoint
+    holds none to name them); None where they agree, or no checkpoint says (none loads, or one
+    written before identities).  The test checkpoint loading makes (identity.checkpoint_mismatch),
+    without its writes: compare only reads the runs."""
+    from gankit.identity import model_differences, model_identities, model_identity
+    found = newest_checkpoint(folder)
+    stored = found[0].get("identity") if found else None
+    if stored is None or stored in model_identities(config):
+        return None
+    own = found[0].get("config")
+    if isinstance(own, dict) and stored in model_identities(own) and model_identity(own) == model_identity(config):
+        return None          # the run's own checkpoint (an older hash), its data since moved
+    return model_differences(own, config) if isinstance(own, dict) else []
+
+
+def _loaded(folder: RunFolder, overrides: list[str] | None):
+    """config.toml with ``overrides`` as this gankit reads it; a wrong value named with its file."""
     from gankit import config as C
     try:
         return C.load(folder.read_config(), overrides or [])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 from dataclasses import dataclass, field
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -33,9 +34,41 @@ class Section:
     anchor: str = ""
 
 
+# control characters no font draws (a run or class folder's ESC, BEL): matplotlib warns "Glyph 27
+# missing" and draws a box, and a page holding them raw is no valid HTML; tab and newline lay text out
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# those and the bidirectional controls, for a figure (matplotlib does not apply them) and for a
+# metric key in a table row (they would reorder the row)
+_ALL_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+def escaped(text: str, controls: re.Pattern = _CONTROLS) -> str:
+    """``text`` with each of ``controls`` written as \\xHH or \\uHHHH, as ``gankit compare --text``
+    writes them (gankit.data.text.printable)."""
+    return controls.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", text)
+
+
+def figure_text(text) -> str:
+    """Text from a run folder drawn in a figure (a run's or class's name, a record's key): its
+    undecodable bytes replaced (displayable), its control characters escaped."""
+    from gankit.io import displayable
+    return escaped(displayable(text), _ALL_CONTROLS)
+
+
+def escape_figure(fig):
+    """Every text of ``fig`` with its control characters escaped (figure_text), before it is
+    measured or drawn: text set from a folder's names by code that did not escape it."""
+    from matplotlib.text import Text
+    for t in fig.findobj(Text):
+        if _ALL_CONTROLS.search(t.get_text()):
+            t.set_text(escaped(t.get_text(), _ALL_CONTROLS))
+
+
 def png(fig, alt: str = "", dpi: int = 90, wide: bool = True) -> Figure:
-    """A matplotlib figure -> Figure."""
+    """A matplotlib figure -> Figure; control characters in its text (titles, legends, captions
+    from folder names) written as escapes."""
     from gankit.report.plots import figs
+    escape_figure(fig)
     buf = io.BytesIO()
     figs.save(fig, buf, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
     return Figure(base64.b64encode(buf.getvalue()).decode("ascii"), alt, wide)
@@ -50,14 +83,16 @@ def environment() -> Environment:
         _ENV = Environment(loader=PackageLoader("gankit.report", "templates"),
                            autoescape=select_autoescape(default=True, default_for_string=True),
                            undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+        _ENV.filters["printable"] = lambda text: escaped(str(text), _ALL_CONTROLS)
     return _ENV
 
 
 def render(template: str, **context) -> str:
     """The page as text that can be written and shown: a folder name's undecodable bytes,
-    wherever the run's name, paths or records carry them, replaced (displayable)."""
+    wherever the run's name, paths or records carry them, replaced (displayable), and its control
+    characters (a folder named with ESC, in the title) written as \\xHH."""
     from gankit.io import displayable
-    return displayable(environment().get_template(template).render(**context))
+    return escaped(displayable(environment().get_template(template).render(**context)))
 
 
 class _Utf8Page:

@@ -6,9 +6,16 @@ import math
 import numpy as np
 
 # figs and PALETTE are also imported from here by the other figure modules
-from gankit.io import displayable
 from gankit.report.axes import (PALETTE, _grid, _legend, _plot_key, _style, _summarise_infinite, compact_steps, figs,
                                 literal_text, log_y, run_style)
+from gankit.report.page import escape_figure, figure_text
+
+
+def _tight(fig, **kw):
+    """fig.tight_layout, which measures every text: a title or label from a run folder (a class
+    folder's or a record key's ESC) escaped first, or matplotlib warns of each glyph it lacks."""
+    escape_figure(fig)
+    fig.tight_layout(**kw)
 
 
 def pick_snapshots(snaps: list[dict], n: int = 6) -> list[dict]:
@@ -20,7 +27,7 @@ def pick_snapshots(snaps: list[dict], n: int = 6) -> list[dict]:
 
 def _d_label(snap) -> str:
     if "d_label" in snap:
-        return displayable(snap["d_label"]).replace("$", r"\$")    # read from disk: no mathtext
+        return figure_text(snap["d_label"]).replace("$", r"\$")    # read from disk: no mathtext
     return "D(x)" if bool(snap.get("d_probabilistic", True)) else "critic f(x)"
 
 
@@ -81,12 +88,12 @@ def _legend_row(fig, handles: list, labels: list[str], height_in: float):
     """The figure's legend in a row above the panels, where it covers no data (points, the D
     heat map); tight_layout leaves the row free, inside the figure (TensorBoard's add_figure
     keeps no more than that)."""
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.32 / height_in))
+    _tight(fig, rect=(0, 0, 1, 1 - 0.32 / height_in))
     # right above the panels' titles: equal-aspect panels end lower than tight_layout's row
     renderer = fig.canvas.get_renderer()
     top = max((ax.get_tightbbox(renderer).y1 for ax in fig.axes if ax.get_visible() and ax.axison),
               default=fig.bbox.height)
-    fig.legend(handles, [displayable(t) for t in labels], loc="lower center",
+    fig.legend(handles, [figure_text(t) for t in labels], loc="lower center",
                bbox_to_anchor=(0.5, min(top / fig.bbox.height, 0.99)),
                ncol=len(labels), fontsize=8, frameon=False, handletextpad=0.3, columnspacing=1.5)
 
@@ -245,7 +252,7 @@ def figure_curves(records: list[dict], evals: list[dict] | None = None):
         # every curve named, a lone one too, unless the panel's title is its key already
         named = entries if keys != [title] else []
         _legend(ax, named + notes, fontsize=7, frameon=False)
-    fig.tight_layout()
+    _tight(fig)
     return fig
 
 
@@ -274,7 +281,7 @@ def figure_lr(records: list[dict]):
     if _spans_decades(records, keys):
         log_y(ax)
     _legend(ax, entries, fontsize=7, frameon=False)
-    fig.tight_layout()
+    _tight(fig)
     return fig
 
 
@@ -298,7 +305,7 @@ def figure_eval(evals: list[dict], keys: list[str], infos, reference: dict | Non
         _style(ax, f"{label}\n{ki.metric} \u00b7 {ARROW[ki.better]}" if ki.better else f"{label}\n{ki.metric}")
         ax.title.set_fontsize(8)
         compact_steps(ax)
-    fig.tight_layout()
+    _tight(fig)
     return fig
 
 
@@ -310,6 +317,7 @@ def figure_compare(runs: list[tuple[str, list[dict]]], panels: list[tuple[str, s
     from matplotlib.lines import Line2D
     if not panels:
         return None
+    runs = [(figure_text(name), recs) for name, recs in runs]    # in the panels' legends of infinities too
     fig, axes = _grid(len(panels), cols=3, w=4.4, h=2.8)
     styles = [run_style(i) for i in range(len(runs))]
     shown: set[int] = set()        # runs any panel draws (a VAE logs no loss_d)
@@ -332,10 +340,10 @@ def figure_compare(runs: list[tuple[str, list[dict]]], panels: list[tuple[str, s
     if order:
         handles = [Line2D([], [], color=styles[i].colour, ls=styles[i].ls, marker=styles[i].marker, ms=4,
                           lw=1.3) for i in order]
-        labels = [displayable(runs[i][0]) for i in order]
+        labels = [runs[i][0] for i in order]
         _legend_on_top(fig, handles, labels)
     else:
-        fig.tight_layout()
+        _tight(fig)
     return fig
 
 
@@ -351,7 +359,7 @@ def _legend_on_top(fig, handles: list, labels: list[str], pad_in: float = 0.1):
         legend.remove()
     height_in = legend.get_window_extent(renderer).height / fig.dpi + pad_in
     fig.set_figheight(fig.get_figheight() + height_in)
-    fig.tight_layout(rect=(0, 0, 1, 1 - height_in / fig.get_figheight()))
+    _tight(fig, rect=(0, 0, 1, 1 - height_in / fig.get_figheight()))
 
 
 @literal_text

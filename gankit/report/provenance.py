@@ -32,6 +32,8 @@ def sessions(records: list[dict], source: str = "metrics.jsonl") -> list[dict]:
                 bad(k, "text")
                 v = None
             text[k] = "" if v is None else shown_name(v)     # a folder name's U+202E would reverse the row
+        if isinstance(r.get("command"), str) and not r["command"].isprintable():
+            text["command"] = _pasteable(r["command"]) or text["command"]
         resume = r.get("resume")
         if not isinstance(resume, bool):
             if resume is not None:
@@ -52,6 +54,19 @@ def sessions(records: list[dict], source: str = "metrics.jsonl") -> list[dict]:
                     "git": text["git"] or "not a git checkout", "device": text["device"],
                     "schedule": text["schedule"]})
     return out
+
+
+def _pasteable(command: str) -> str | None:
+    """A recorded command (shlex.join of its words) holding control or bidirectional characters,
+    quoted as the page's suggested commands are ($'...' with \\xHH: gankit.report.page.command_word),
+    so that pasted into a shell it names the same folder; None where it does not split into words."""
+    import shlex
+
+    from gankit.report.page import command_word
+    try:
+        return " ".join(command_word(w) for w in shlex.split(command))
+    except ValueError:         # an edited record: unbalanced quotes
+        return None
 
 
 def _changes(changed, bad) -> list[str]:
