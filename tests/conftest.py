@@ -80,6 +80,17 @@ def class_folders(root, names, per_class: int = 8, side: int = 8):
     return root
 
 
+def weights_digest(run) -> str:
+    """sha256 of every module's state of ``run``, by name: two runs' weights equal bit for bit."""
+    import hashlib
+    h = hashlib.sha256()
+    for name, m in sorted(run.modules.items()):
+        for k, v in sorted(m.state_dict().items()):
+            h.update(f"{name}.{k}".encode())
+            h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
 @pytest.fixture
 def tiny_img() -> list[str]:
     """--set overrides for a 4-step DCGAN run of width 8."""

@@ -2,7 +2,6 @@
 and a Run opened with its data's new place (gankit/process_state.py, gankit/api.py)."""
 from __future__ import annotations
 
-import hashlib
 
 import numpy as np
 import pytest
@@ -10,16 +9,8 @@ import torch
 
 from gankit import api
 from gankit.config import ConfigError
+from conftest import weights_digest
 from test_using_runs import digit_run, ring_run  # noqa: F401 (fixtures: tiny digits8x8 and ring runs)
-
-
-def _digest(run) -> str:
-    h = hashlib.sha256()
-    for name, m in sorted(run.modules.items()):
-        for k, v in sorted(m.state_dict().items()):
-            h.update(f"{name}.{k}".encode())
-            h.update(v.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
 
 
 def _train(out, extra=()):
@@ -42,7 +33,7 @@ def test_a_callers_autocast_changes_no_number_and_stays_the_callers(ring_run, di
     assert x.dtype is torch.float32 and torch.equal(x, x0)
     assert e == e0
     assert inv.recon.dtype is torch.float32 and torch.equal(inv.recon, inv0.recon)
-    assert _digest(run) == _digest(run0)
+    assert weights_digest(run) == weights_digest(run0)
 
 
 def test_a_runs_own_sampling_under_a_callers_autocast_is_float32(ring_run):

@@ -2,7 +2,6 @@
 grad mode and signal handlers (gankit/process_state.py, gankit/train/signals.py)."""
 from __future__ import annotations
 
-import hashlib
 import signal
 import threading
 
@@ -12,18 +11,11 @@ import torch
 from gankit import api
 from gankit.train.signals import StopOnSignal
 
+from conftest import weights_digest
+
 # paper-mlp: D has dropout, so training draws from torch's global generator at every step
 SHORT = ["train.steps=40", "train.batch_size=32", "discriminator.hidden=[16,16]", "generator.hidden=[16,16]",
          "train.checkpoint_every=40", "train.sample_every=1000"]
-
-
-def _digest(run) -> str:
-    h = hashlib.sha256()
-    for name, m in sorted(run.modules.items()):
-        for k, v in sorted(m.state_dict().items()):
-            h.update(f"{name}.{k}".encode())
-            h.update(v.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
 
 
 def _train(out, extra=()):
@@ -32,12 +24,12 @@ def _train(out, extra=()):
 
 
 def test_two_trainings_in_two_threads_give_each_its_own_run(tmp_path, capsys):
-    alone = _digest(_train(tmp_path / "alone"))
+    alone = weights_digest(_train(tmp_path / "alone"))
     done, barrier = {}, threading.Barrier(2)
 
     def worker(i):
         barrier.wait()
-        done[i] = _digest(_train(tmp_path / f"t{i}"))
+        done[i] = weights_digest(_train(tmp_path / f"t{i}"))
 
     torch.manual_seed(7)
     caller = torch.get_rng_state().clone()
@@ -60,7 +52,7 @@ def test_a_callers_float64_default_changes_nothing(tmp_path):
         run = _train(tmp_path / "f64")
         assert torch.get_default_dtype() is torch.float64      # the caller's, put back
         assert all(p.dtype == torch.float32 for m in run.modules.values() for p in m.parameters())
-        assert _digest(run) == _digest(ref)
+        assert weights_digest(run) == weights_digest(ref)
         x = api.sample(ref, 16, seed=1)
         assert x.dtype == torch.float32 and torch.equal(x, ref_samples)
         assert torch.get_default_dtype() is torch.float64
@@ -70,11 +62,11 @@ def test_a_callers_float64_default_changes_nothing(tmp_path):
 
 @pytest.mark.parametrize("mode", ["no_grad", "inference_mode"])
 def test_training_under_a_callers_grad_mode(tmp_path, mode):
-    ref = _digest(_train(tmp_path / "ref"))
+    ref = weights_digest(_train(tmp_path / "ref"))
     with getattr(torch, mode)():
         run = _train(tmp_path / mode)
         assert not torch.is_grad_enabled()                 # the caller's mode, put back
-    assert _digest(run) == ref
+    assert weights_digest(run) == ref
     resumed = api.train(out=tmp_path / mode, resume=True, overrides=["train.steps=60"], evaluate=False,
                         report=False, progress=False, log=None)
     assert resumed.step == 60
