@@ -16,9 +16,10 @@ from gankit.environment import import_failure_line, missing_dependencies, missin
 try:    # numpy (gankit.io) is imported here: where it cannot be, main() says so in one line
     from gankit.cli_errors import (_clipped, _oom_advice, _one_line, _os_error_line, _peer_stopped, _say_error,
                                    _show_warning, _stdout_failed, _terminated, interrupted_line, peer_left_line)
-    from gankit.cli_args import DATA_MOVED_HELP, DATA_SET_HELP, data_location_sets, output_file  # noqa: F401
+    from gankit.cli_args import (DATA_MOVED_HELP, DATA_SET_HELP, data_location_sets, output_file,  # noqa: F401
+                                 shown_path)
     from gankit.config import ConfigError
-    from gankit.streams import GuardedStdout, QuietStream, StdoutFailed, discard, pasteable, shown_path
+    from gankit.streams import GuardedStdout, QuietStream, StdoutFailed, discard, pasteable
     _IMPORT_FAILED: ImportError | None = None
 except ImportError as _e:
     _IMPORT_FAILED = _e

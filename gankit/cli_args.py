@@ -39,3 +39,11 @@ def output_file(command: str, out: str, example: str) -> Path:
     if any(p.exists() and not p.is_dir() for p in target.parents):
         raise ConfigError(f"{command} --out {out}: a part of this path is a file, not a folder")
     return target
+
+
+def shown_path(path, stream=None) -> str:
+    """``shown`` for a path in a line the terminal prints: its control characters as \\xHH, as in
+    warnings and errors (a folder named with ESC or BEL would colour the terminal or set its title)."""
+    from gankit.data.text import printable
+    from gankit.streams import shown
+    return printable(shown(path, stream))

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import sys
 
-from gankit.streams import shown, shown_path
+from gankit.cli_args import shown_path
+from gankit.streams import shown
 
 
 def add_parser(sub):

@@ -128,7 +128,7 @@ def _cmd_invert(a):
     x = load_images(a.images, run.dataset, files)
     inv = invert_run(run, x, **_options(a))
     s = _write(out, x, inv, {}, [x.numpy(), inv.recon.numpy()], "reconstructions", files)
-    from gankit.streams import shown_path
+    from gankit.cli_args import shown_path
     print(f"inverted {_images(s['n'])}: MSE per pixel mean {s['mse_mean']:.4f}, median "
           f"{s['mse_median']:.4f}; wrote {shown_path(out / 'reconstructions.npy')}, z.npy, errors.csv, summary.json "
           "and reconstructions.png (the first 16)")
@@ -146,7 +146,7 @@ def _cmd_complete(a):
     masked = x * (1 - missing)
     s = _write(out, x, inv, {"missing_mse_mean": float(hole.mean())},
                [x.numpy(), masked.numpy(), filled.numpy()], "completions", files)
-    from gankit.streams import shown_path
+    from gankit.cli_args import shown_path
     named = f"the part {shown_path(a.mask)} marks" if Path(a.mask).suffix.lower() == ".npy" else shown_path(a.mask)
     print(f"completed {_images(s['n'])} ({named} missing): MSE per pixel on the filled part "
           f"{s['missing_mse_mean']:.4f}, on the known part {s['mse_mean']:.4f}; wrote {shown_path(out)}")

@@ -79,7 +79,7 @@ def _cmd_drs(a):
             run.log(record)
     finally:
         run.close()
-    from gankit.streams import shown_path
+    from gankit.cli_args import shown_path
     print(f"rejection sampler fitted at step {run.step}: acceptance {float(sampler.acceptance):.3f}; "
           f"samples, eval and report of {shown_path(a.run_dir)} now use it (objective.drs = true in its config.toml)")
 
@@ -106,7 +106,8 @@ def _refuse_skipped_newer(run, run_dir):
 def _cmd_sample(a):
     from gankit.cli_args import data_location_sets, output_file
     from gankit.sample_targets import SAMPLE_SUFFIXES, formats_of, refuse_run_files
-    from gankit.streams import shown, shown_path
+    from gankit.cli_args import shown_path
+    from gankit.streams import shown
 
     from gankit.io import write_atomic, write_text_atomic
     from gankit.train.run import Run

@@ -96,13 +96,6 @@ def shown(text, stream=None) -> str:
         return text.encode("ascii", "backslashreplace").decode("ascii")
 
 
-def shown_path(path, stream=None) -> str:
-    """``shown`` for a path in a line the terminal prints: its control characters as \\xHH, as in
-    warnings and errors (a folder named with ESC or BEL would colour the terminal or set its title)."""
-    from gankit.data.text import printable
-    return printable(shown(path, stream))
-
-
 def _writable(text: str, stream) -> str:
     # ASCII (nearly every write: progress frames, numbers) is written as it is, at no cost
     return text if text.isascii() else shown(text, stream)

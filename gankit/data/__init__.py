@@ -139,7 +139,11 @@ def refuse_changed_data(seen: dict, ds, where: str, vocabulary: bool = True) -> 
     from gankit.data.class_names import refuse_other_classes
     from gankit.data.points import refuse_other_points
     from gankit.data.text import check_vocabulary, refuse_other_split
-    refuse_other_classes(seen, ds, where)
+    # a conditional run's classes say most; an unconditional one's images, counted (a class folder
+    # added or removed changes both)
+    labelled = getattr(ds, "condition_kind", None) not in (None, "none")
+    if labelled:
+        refuse_other_classes(seen, ds, where)
     refuse_other_points(seen, ds, where)
     was, now = seen.get("data_cut"), getattr(ds, "cut", None)
     now = tuple(int(v) for v in now) if isinstance(now, tuple) else None
@@ -162,6 +166,8 @@ def refuse_changed_data(seen: dict, ds, where: str, vocabulary: bool = True) -> 
         raise ConfigError(f"{where} holds {now[0]} {what} now, {was[0]} when this run was trained{rule}; "
                           f"{split} {what} the run trained on: restore the data as they were (or give a copy "
                           "of them with --set data.path=...), or train a new run on the data as they are")
+    if not labelled:
+        refuse_other_classes(seen, ds, where)
     vocab = seen.get("vocab") or (seen.get("objective") or {}).get("vocab")
     refuse_other_split({**seen, "objective": {"vocab": vocab}}, ds, where)
     if vocabulary and text and vocab:     # lines edited that the split does not hold: their tokens decode as others
