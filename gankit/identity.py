@@ -202,16 +202,23 @@ def model_differences(a, b) -> list[str]:
     return sorted(k for k in fa.keys() | fb.keys() if fa.get(k) != fb.get(k))
 
 
+def agrees(state: dict, config: dict) -> bool:
+    """Whether the checkpoint ``state`` is that of the run ``config`` (its resolved config)
+    defines, as far as its identity tells: written before identities, or its identity one of the
+    config's, or the run's own under an older hash with its data since moved (data.path/root)."""
+    stored = state.get("identity")
+    if stored is None or stored in model_identities(config):
+        return True
+    own = state.get("config")
+    return isinstance(own, dict) and stored in model_identities(own) and model_identity(own) == model_identity(config)
+
+
 def checkpoint_mismatch(state: dict, path, config: dict, without_overrides: dict | None = None) -> str | None:
     """Why the checkpoint ``state`` (read from ``path``) is not this run's (``config``: its
     resolved config; ``without_overrides``: the same without this session's --set), or None."""
-    stored = state.get("identity")
-    if stored is None or stored in model_identities(config):
-        return None                                   # None: written before identities
-    own = state.get("config")
-    if isinstance(own, dict) and stored in model_identities(own) \
-            and model_identity(own) == model_identity(config):
-        return None     # the run's own checkpoint (legacy hash), its data since moved (data.path/root)
+    if agrees(state, config):
+        return None
+    stored, own = state["identity"], state.get("config")
     if without_overrides is not None and stored in model_identities(without_overrides):
         diff = model_differences(without_overrides, config)
         if diff:      # the run's own checkpoint: the overrides change what defines the run

@@ -47,14 +47,11 @@ def checkpoint_differences(folder: RunFolder, config: dict) -> list[str] | None:
     holds none to name them); None where they agree, or no checkpoint says (none loads, or one
     written before identities).  The test checkpoint loading makes (identity.checkpoint_mismatch),
     without its writes: compare only reads the runs."""
-    from gankit.identity import model_differences, model_identities, model_identity
+    from gankit.identity import agrees, model_differences
     found = newest_checkpoint(folder)
-    stored = found[0].get("identity") if found else None
-    if stored is None or stored in model_identities(config):
+    if not found or agrees(found[0], config):
         return None
     own = found[0].get("config")
-    if isinstance(own, dict) and stored in model_identities(own) and model_identity(own) == model_identity(config):
-        return None          # the run's own checkpoint (an older hash), its data since moved
     return model_differences(own, config) if isinstance(own, dict) else []
 
 
