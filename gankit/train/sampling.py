@@ -103,7 +103,7 @@ class RunSampling:
             given, seed = seed, whole_number(seed)
             if seed is None or not 0 <= seed < 2 ** 63 - 1:
                 # the rejection stream takes seed + 1 (torch seeds are 64-bit)
-                raise C.ConfigError(f"sample seed {given!r}: give an integer in [0, 2^63 - 2] (--seed)")
+                raise C.ConfigError(f"sample seed {given!r}: give an integer in [0, 2^63 - 2]")
         seed_ = seeds.stream_seed(self.cfg.seed, "fixed") if seed is None else seed
         g = torch.Generator(self.device).manual_seed(seed_)
         noise = lambda k: sample_noise(k, self.cfg.noise.dim, self.cfg.noise.dist, g, self.device)  # noqa: E731
