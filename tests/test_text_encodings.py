@@ -10,6 +10,7 @@ import pytest
 
 from gankit.registry import DATASETS
 from gankit.config import ConfigError
+from gankit.data.text_encoding import read_lines
 
 LINES = ["café crème", "naïve idea", "the cat", "a dog ran", "été", "über alles", "hello world",
          "дом", "日本語"]
@@ -125,3 +126,65 @@ def test_lowercase_only_keeping_no_word_of_a_non_utf8_file_says_to_convert_it(tm
             pytest.raises(ConfigError, match=r"keeps 0 of the 20 lines .*20 of them hold bytes that are "
                                              r"not UTF-8: convert the file to UTF-8.*lowercase_only=false"):
         DATASETS.build("words", {"path": str(f)})
+
+
+CJK = ["日本語のテキストです", "中文文本示例句子", "한국어 문장 예시", "東京は大きな都市", "今日は良い天気ですね",
+       "我喜欢学习新语言"] * 3
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+@pytest.mark.parametrize("end", ["\n", "\r\n"])
+def test_cjk_in_utf16_or_utf32_without_a_mark_is_refused_naming_it(tmp_path, codec, end):
+    """Its characters spread over many blocks of 256: it was trained on as garbage, advised as CP1252."""
+    f = tmp_path / "cjk.txt"
+    f.write_bytes((end.join(CJK) + end).encode(codec))
+    name = codec.upper().replace("-LE", "LE").replace("-BE", "BE")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ConfigError, match=rf"is {name} \(NUL bytes .*`iconv -f {name} -t UTF-8 "):
+            _load("textfile", f)
+
+
+MANY_SCRIPTS = ["café crème déjà vu", "日本語のテキスト", "emoji 😀🎉 here", "مرحبا بالعالم", "שלום עולם",
+                "한국어 문장", "дом и сад", "naïve façade"] * 3
+
+
+def test_utf8_text_of_many_scripts_is_read_without_a_word(tmp_path):
+    f = tmp_path / "many.txt"
+    f.write_text("\n".join(MANY_SCRIPTS) + "\n", encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _load("textfile", f, max_len=30)
+    assert read_lines(str(f), False, "", "") == MANY_SCRIPTS
+
+
+def test_latin1_text_is_warned_not_refused(tmp_path):
+    f = tmp_path / "l1.txt"
+    f.write_bytes(("\n".join(LINES[:7]) * 3 + "\n").encode("latin-1"))
+    with pytest.warns(UserWarning, match="iconv -f CP1252"):
+        _load("textfile", f, max_len=30)
+
+
+@pytest.mark.parametrize("kind", ["textfile", "words"])
+def test_a_non_utf8_file_of_which_no_token_is_readable_says_to_convert_it_not_to_lower_min_count(tmp_path, kind):
+    """data.min_count = 1 already keeps every readable token: "lower data.min_count" was no fix."""
+    f = tmp_path / "latin1b.txt"
+    if kind == "textfile":     # every word holds an accent
+        f.write_bytes("café crème\nnaïve façade\nrésumé déjà\n".encode("latin-1"))
+        params = {"level": "word"}
+    else:                      # words reads characters: lines of accents only
+        f.write_bytes("é\nè\nàà\n".encode("latin-1"))
+        params = {"lowercase_only": False}
+    with pytest.warns(UserWarning, match="iconv -f CP1252"), pytest.raises(ConfigError) as e:
+        _load(kind, f, **params)
+    msg = str(e.value)
+    assert "min_count" not in msg, msg
+    assert "holds bytes that are not UTF-8" in msg and "convert the file to UTF-8 (the warning above" in msg, msg
+
+
+def test_a_file_of_only_special_tokens_is_said_to_be_so(tmp_path):
+    f = tmp_path / "specials.txt"
+    f.write_text("<unk> <pad>\n<end>\n<unk>\n<pad> <pad>\n")
+    with pytest.raises(ConfigError, match=r"they are the special tokens <pad>, <end>, <unk> written out\), "
+                                          r"so every token would be <unk>; give a file of other text"):
+        _load("textfile", f, level="word")

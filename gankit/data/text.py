@@ -194,6 +194,27 @@ def build_vocab(token_lists: list[list[str]], min_count: int, max_vocab: int) ->
     return [PAD, END, UNK] + kept
 
 
+def _no_token_kept(tokens: list[str], n_lines: int, level: str, min_count: int, source: str) -> ConfigError:
+    """Why the vocabulary of the training lines' ``tokens`` holds only the specials, and what to
+    change: data.min_count where it cut every token, else the file (where its tokens hold bytes
+    that are not UTF-8, converting it: no data.min_count, 1 at least, keeps such a token)."""
+    counts = Counter(t for t in tokens if t not in (PAD, END, UNK) and REPLACEMENT not in t)
+    where = f"of the {n_lines} training lines of {source}"
+    if counts:
+        (top, n), = counts.most_common(1)
+        return ConfigError(f"data.min_count = {min_count}: no {level} token {where} is kept (the most "
+                           f"frequent {level} token, {top!r}, occurs {n} time(s)), so every token would be "
+                           f"{UNK}; lower data.min_count")
+    bad = sum(REPLACEMENT in t for t in tokens)
+    specials = f"the special tokens {PAD}, {END}, {UNK} written out"
+    what = ("every one holds bytes that are not UTF-8" if bad == len(tokens) else
+            f"{bad} of the {len(tokens)} hold bytes that are not UTF-8, the others are {specials}" if bad
+            else f"they are {specials}")
+    fix = "convert the file to UTF-8 (the warning above names the command)" if bad else "give a file of other text"
+    return ConfigError(f"data: no {level} token {where} can be kept ({what}), so every token would be {UNK}; "
+                       f"{fix}")
+
+
 def _no_usable_lines(lines: list[str], tok, level: str, max_len: int, source: str) -> ConfigError:
     """Why fewer than 2 distinct lines of 1..max_len tokens are left, and what to change."""
     distinct = list(dict.fromkeys(lines))
@@ -278,13 +299,7 @@ def lines_dataset(lines: list[str], level: str, max_len: int, min_count: int, ma
         _warn_long(lines, tok, level, max_len, source)
     vocab = build_vocab([tok(s) for s in train], min_count, max_vocab)
     if len(vocab) == 3:
-        counts = Counter(t for s in train for t in tok(s) if t not in (PAD, END, UNK) and REPLACEMENT not in t)
-        top = counts.most_common(1)
-        detail = (f"the most frequent {level} token, {top[0][0]!r}, occurs {top[0][1]} time(s)"
-                  if top else "it holds only unreadable bytes or special tokens")
-        raise ConfigError(f"data.min_count = {min_count}: no {level} token of the {len(train)} training "
-                          f"lines of {source} is kept ({detail}), so every token would be {UNK}; "
-                          f"lower data.min_count")
+        raise _no_token_kept([t for s in train for t in tok(s)], len(train), level, min_count, source)
     ds = TextDataset(torch.zeros(0, max_len + 1, dtype=torch.long), torch.zeros(0, max_len + 1),
                      vocab, level, 0, 1, 2)
     ds.train, ds.test = ds.encode(train), ds.encode(test)

@@ -3,7 +3,9 @@
 gankit reads UTF-8 text (docs/reliability.md); a UTF-16 or UTF-32 file would read as NUL bytes
 between letters and train on them as tokens, so gankit.data.text refuses it with the iconv
 command that converts it.  A gzip, bzip2 or xz file is read decompressed; an archive (zip, tar,
-7z, ...) or another compression is refused: its bytes would train as tokens."""
+7z, ...) or another compression is refused: its bytes would train as tokens; so is a file that is
+no text at all (an executable, an image, a saved array: by its first bytes, or by its share of
+control bytes)."""
 from __future__ import annotations
 
 import bz2
@@ -12,6 +14,7 @@ import gzip
 import lzma
 import re
 import shlex
+import unicodedata
 import warnings
 import zlib
 from collections import Counter
@@ -36,27 +39,54 @@ BOMS = [(codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"),   # be
          (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16")]
 
 
+def _decodes(head: bytes, name: str, unit: int = 1) -> str | None:
+    """``head`` (a file's first bytes) decoded as ``name``, or None where it is not that encoding;
+    a character the cut at the end of the head splits (a surrogate pair, a UTF-8 sequence) is dropped."""
+    head = head[: len(head) // unit * unit]
+    try:
+        return head.decode(name)
+    except UnicodeDecodeError as e:
+        return head[:e.start].decode(name) if e.reason == "unexpected end of data" else None
+
+
+def _plain_lines(text: str, head: bytes, name: str, unit: int) -> bool:
+    """Whether ``text``, ``head`` decoded as the wide encoding ``name``, reads as lines of text:
+    line ends, the bytes of most of which (\\n: 0A 00 in UTF-16LE) sit where a character starts
+    (in a UTF-8 file with stray NULs "\\0\\n" falls anywhere); no control character, no private-use
+    one, and hardly an unassigned one (an emoji newer than Python's Unicode tables is one)."""
+    starts = [m.start() for end in "\n\r"
+              for m in re.finditer(b"(?=%s)" % re.escape(end.encode(name)), head)]
+    aligned = sum(i % unit == 0 for i in starts)
+    if not aligned or aligned < 0.8 * len(starts):
+        return False
+    if CONTROLS.search(text.replace("\n", "").replace("\r", "")):
+        return False
+    kinds = Counter(unicodedata.category(c) for c in text)
+    return not kinds["Co"] and kinds["Cn"] <= len(text) / 100
+
+
 def wide_encoding(raw: bytes) -> tuple[str, str] | None:
     """(what the file is, iconv's name for it) when ``raw`` is UTF-16 or UTF-32 text, else None.
     Read as UTF-8 such a file is NUL bytes between letters (ASCII letters are valid UTF-8), which
     would train as tokens.  Without a byte-order mark: NUL bytes, and the file decodes as that
-    encoding to lines free of control characters, 80% of whose characters lie in two blocks of
-    256 (U+0000-00FF, and Cyrillic's, Greek's, ... for such a text); stray NULs in a UTF-8 file
-    (a C program's "word\\0\\n") decode to letters spread over CJK and other blocks."""
+    encoding to lines of text (``_plain_lines``).  Stray NULs in a UTF-8 file (a C program's
+    "word\\0\\n") decode so too, to letters spread over CJK and other blocks: where the file is valid
+    UTF-8, 80% of the characters must also lie in two blocks of 256 (U+0000-00FF, and Cyrillic's,
+    Greek's, ... for such a text).  CJK text in UTF-16 or UTF-32 is no valid UTF-8 (its bytes
+    above 7F are not UTF-8's sequences), so its characters may spread over many blocks."""
     for bom, name in BOMS:
         if raw.startswith(bom):
             return f"{name} (it starts with a byte-order mark)", name
     if b"\x00" not in raw:
         return None
     head = raw[:1 << 16]
+    utf8 = _decodes(head, "utf-8") is not None
     for name, unit in (("UTF-32LE", 4), ("UTF-32BE", 4), ("UTF-16LE", 2), ("UTF-16BE", 2)):
-        text = head[: len(head) // unit * unit].decode(name, errors="replace")
-        # one U+FFFD allowed at the end: the 64 KiB cut may split a surrogate pair
-        if not ("\n" in text or "\r" in text) or REPLACEMENT in text[:-1] \
-                or CONTROLS.search(text.replace("\n", "").replace("\r", "")):
+        text = _decodes(head, name, unit)
+        if text is None or not _plain_lines(text, head, name, unit):
             continue
         blocks = Counter(ord(c) >> 8 for c in text).most_common(2)
-        if sum(n for _, n in blocks) >= 0.8 * len(text):
+        if not utf8 or sum(n for _, n in blocks) >= 0.8 * len(text):
             return f"{name} (NUL bytes between its letters)", name
     return None
 
@@ -83,10 +113,61 @@ ARCHIVES = (
 )
 
 
+def _zip_member(b: bytes) -> bytes:
+    """The name of the first file in the zip ``b`` (its local header's), b"" for no zip."""
+    return b[30:30 + int.from_bytes(b[26:28], "little")] if b[:4] == b"PK\x03\x04" else b""
+
+
+def _pe(b: bytes) -> bool:
+    """Whether ``b`` is a Windows executable: "MZ", and the header its offset 0x3c points to ("MZ" alone
+    can begin a text)."""
+    at = int.from_bytes(b[60:64], "little")
+    return b[:2] == b"MZ" and b[at:at + 4] == b"PE\x00\x00"
+
+
+# files that are no text at all, known by their first bytes (before ARCHIVES: a PyTorch file and a
+# .npz are zips, to be named as what they are, not "unzip it first"): (test, what it is)
+BINARIES = (
+    (lambda b: _zip_member(b).endswith(b"data.pkl"), "a PyTorch file (torch.save)"),
+    (lambda b: _zip_member(b).endswith(b".npy"), "a NumPy archive (.npz)"),
+    (lambda b: b[:6] == b"\x93NUMPY", "a NumPy array (.npy)"),
+    (lambda b: re.match(rb"\x80[\x02-\x05]", b) is not None, "a Python pickle"),
+    (lambda b: b[:8] == b"\x89HDF\r\n\x1a\n", "an HDF5 file"),
+    (lambda b: b[:16] == b"SQLite format 3\x00", "an SQLite database"),
+    (lambda b: b[:4] == b"\x7fELF", "an executable (ELF)"),
+    (lambda b: b[:4] in (b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe", b"\xfe\xed\xfa\xcf", b"\xfe\xed\xfa\xce"),
+     "an executable (Mach-O)"),
+    (_pe, "an executable (Windows)"),
+    (lambda b: b[:8] == b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (lambda b: b[:3] == b"\xff\xd8\xff", "a JPEG image"),
+    (lambda b: b[:6] in (b"GIF87a", b"GIF89a"), "a GIF image"),
+    (lambda b: b[:5] == b"%PDF-", "a PDF document"),
+)
+# bytes no text holds: the C0 controls but tab, line feed, form feed and carriage return, and DEL
+CONTROL_BYTES = bytes(c for c in range(32) if c not in b"\t\n\x0c\r") + b"\x7f"
+
+
+def control_bytes(raw: bytes) -> str | None:
+    """Why ``raw``, which is no UTF-16 or UTF-32 text (wide_encoding), is no text either, or None:
+    control bytes (NUL, ...) are 5% of its first 64 KiB where those are not UTF-8 (a text in a
+    single-byte code holds as good as none, random bytes 11%), or over a third where they are (a
+    UTF-8 file with a NUL after each word, "cat\\0\\n", or with terminal escapes is text: read with
+    the control-character warning)."""
+    head = raw[:1 << 16]
+    n = len(head) - len(head.translate(None, CONTROL_BYTES))
+    utf8 = _decodes(head, "utf-8") is not None
+    if not n or (n <= len(head) / 3 if utf8 else n < len(head) / 20):
+        return None
+    of = f"its first {len(head)} bytes" if len(head) < len(raw) else f"its {len(head)} bytes"
+    return f"{n / len(head):.0%} of {of} are control bytes (NUL and others text does not hold)" \
+        + ("" if utf8 else " and it is not UTF-8")
+
+
 def _tar_header(b: bytes) -> bool:
-    """Whether ``b`` begins with a POSIX or GNU tar header: its magic exactly ("ustar\\0" and version
-    "00", or GNU's "ustar  \\0") and its checksum right; a text can read "gustar " at byte 256."""
-    if len(b) < 512 or b[257:265] not in (b"ustar\x0000", b"ustar  \x00"):
+    """Whether ``b`` begins with a tar header: its checksum right, and its magic exactly ("ustar\\0"
+    and version "00": POSIX; "ustar  \\0": GNU), or, a v7 (pre-POSIX) tar having none, its name
+    NUL-padded and its size in octal digits (a text holds no NUL); a text can read "gustar " at byte 256."""
+    if len(b) < 512:
         return False
     try:
         said = int(b[148:156].replace(b"\x00", b" ").strip() or b"x", 8)
@@ -94,14 +175,21 @@ def _tar_header(b: bytes) -> bool:
         return False
     # the sum of the header's bytes, its checksum field counted as spaces (signed by some old tars)
     rest = b[:148] + b" " * 8 + b[156:512]
-    return said in (sum(rest), sum(c - 256 if c > 127 else c for c in rest))
+    if said not in (sum(rest), sum(c - 256 if c > 127 else c for c in rest)):
+        return False
+    if b[257:265] in (b"ustar\x0000", b"ustar  \x00"):
+        return True
+    name, nul, pad = b[:100].partition(b"\x00")
+    return bool(name and nul) and not pad.strip(b"\x00") \
+        and re.fullmatch(rb" *[0-7]+[ \x00]*", b[124:136]) is not None
 
 
-def read_text_bytes(p: Path, path: str) -> tuple[bytes, str | None]:
+def read_text_bytes(p: Path, path: str, hint: str = "") -> tuple[bytes, str | None]:
     """The bytes of the text file at ``p`` (``path`` as the user gave it), decompressed where it is
     gzip, bzip2 or xz, and the command that writes them to stdout (None for a plain file), for
-    the advice that pipes them to iconv.  An archive (a tar inside gzip too), or another
-    compression, is refused: read as text, its bytes would train as tokens."""
+    the advice that pipes them to iconv.  An archive (a tar inside gzip too), another
+    compression, or a file known as no text (BINARIES) is refused, with ``hint`` (what data.path
+    takes) for the last: read as text, its bytes would train as tokens."""
     raw = p.read_bytes()
     how = next(((name, unpack, cmd) for name, test, unpack, cmd in COMPRESSIONS if test(raw)), None)
     if how is not None:
@@ -110,9 +198,12 @@ def read_text_bytes(p: Path, path: str) -> tuple[bytes, str | None]:
         except (EOFError, OSError, ValueError, lzma.LZMAError, zlib.error) as e:   # bz2's cut short: ValueError
             raise ConfigError(f"data.path: {path!r} is {how[0]}-compressed but does not decompress ({e}): "
                               f"it is cut short or damaged; compress the text file again") from None
+    inside = f" (inside the {how[0]} compression)" if how else ""
+    binary = next((w for test, w in BINARIES if test(raw)), None)
+    if binary is not None:
+        raise ConfigError(f"data.path: {path!r} is {binary}{inside}, not a text file{hint}")
     what = next(((w, fix) for test, w, fix in ARCHIVES if test(raw)), None)
     if what is not None:
-        inside = f" (inside the {how[0]} compression)" if how else ""
         raise ConfigError(f"data.path: {path!r} is {what[0]}{inside}, not a text file; {what[1]} and give "
                           f"the .txt (one sample per line)")
     return raw, None if how is None else f"{how[2]} {shell_path(p)}"
@@ -132,18 +223,23 @@ def read_lines(path: str, lowercase: bool, hint: str, bad_bytes: str) -> list[st
     """The file's non-blank lines, stripped (a gzip, bzip2 or xz file decompressed first, an archive
     refused: read_text_bytes).  ``bad_bytes`` says what becomes of bytes that are
     not UTF-8 (the warning names it): a file in another single-byte code is read, its other
-    letters lost; a UTF-16 or UTF-32 file, which would be read as NULs between letters, is refused."""
+    letters lost; a UTF-16 or UTF-32 file, which would be read as NULs between letters, is refused,
+    and so is a file that is no text (BINARIES, control_bytes), with ``hint``."""
     p = Path(path).expanduser()
     if path and p.is_dir():
         raise ConfigError(f"data.path: {path!r} is a folder, not a file{hint}")
     if not path or not p.is_file():
         raise ConfigError(f"data.path: {path!r} is not a file{hint}")
-    raw, source = read_text_bytes(p, path)       # a .gz, .bz2 or .xz file decompressed
+    raw, source = read_text_bytes(p, path, hint)       # a .gz, .bz2 or .xz file decompressed
     wide = wide_encoding(raw)
     if wide:
         command, out = iconv_command(p, source, wide[1])
         raise ConfigError(f"data.path: {path!r} is {wide[0]}, and gankit reads UTF-8 text; convert it with "
                           f"`{command}`, then --set data.path={out}")
+    binary = control_bytes(raw)
+    if binary:
+        raise ConfigError(f"data.path: {path!r} is not a text file: {binary}{hint} (text in an encoding "
+                          f"gankit does not recognise: convert it to UTF-8 with iconv first)")
     try:   # utf-8-sig: a byte-order mark (Windows editors write one) is no character of the first line
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
