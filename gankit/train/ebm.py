@@ -30,7 +30,9 @@ from torch import Tensor
 
 from gankit.config import ConfigError, opt
 from gankit.losses.penalties import apply_spectral_norm
+from gankit.process_state import gradients_on
 from gankit.registry import OBJECTIVES
+from gankit.train.inversion import _ordinary
 from gankit.train.loop import Phase
 from gankit.train.objective import (Objective, ObjectiveContext, OptimizerSpec, WarnAtTrainStart, no_d_steps, no_text,
                                     warn_unread)
@@ -42,9 +44,12 @@ def langevin(energy: Callable[[Tensor], Tensor], x: Tensor, steps: int, step_siz
              noise_std: float = 0.0, grad_clamp: float = 0.0, bounds: tuple[Tensor, Tensor] | None = None,
              generator: torch.Generator | None = None, noise: Callable[[], Tensor] | None = None) -> Tensor:
     """``steps`` Langevin updates of x under exp(-energy); noise_std 0 means sqrt(2 a).  Each
-    step's standard normal noise comes from ``noise()`` when given, else from ``generator``."""
+    step's standard normal noise comes from ``noise()`` when given, else from ``generator``.
+    Gradients flow also under a caller's torch.no_grad or torch.inference_mode (sampling code
+    often runs under one); a start made under inference mode is copied out of it."""
     s = noise_std if noise_std > 0 else math.sqrt(2 * step_size)
-    with torch.enable_grad():
+    with gradients_on():
+        x = _ordinary(x)
         for _ in range(steps):
             x = x.detach().requires_grad_(True)
             g, = torch.autograd.grad(energy(x).sum(), x)
@@ -52,7 +57,8 @@ def langevin(energy: Callable[[Tensor], Tensor], x: Tensor, steps: int, step_siz
                 g = g.clamp(-grad_clamp, grad_clamp)
             eta = noise() if noise is not None else \
                 torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-            x = x - step_size * g + s * eta
+            # detached: the clamp must not keep for backward bounds made under inference mode
+            x = x.detach() - step_size * g + s * eta
             if bounds is not None:
                 x = torch.maximum(torch.minimum(x, bounds[1]), bounds[0])
     return x.detach()
@@ -81,12 +87,16 @@ class ReplayBuffer:
         self.x = self.uniform(size)
         self.written = torch.zeros(size, dtype=torch.bool, device=lo.device)
         self.idx: Tensor | None = None
+        self.unstarted = 0       # the last chains, added on a --resume that grew the buffer: see draw
 
     def uniform(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         return self.lo + (self.hi - self.lo) * torch.rand(n, *self.lo.shape, device=self.lo.device,
                                                           generator=generator)
 
     def draw(self, n: int) -> Tensor:
+        if self.unstarted:   # drawn here, from the run's stream: at load it is not restored yet
+            self.x[len(self.x) - self.unstarted:] = self.uniform(self.unstarted)
+            self.unstarted = 0
         self.idx = torch.randint(0, len(self.x), (n,), device=self.x.device)
         x = self.x[self.idx].clone()
         fresh = torch.rand(n, device=x.device) < self.reinit
@@ -98,10 +108,12 @@ class ReplayBuffer:
         self.written[self.idx] = True
 
     def state_dict(self) -> dict:
+        kept = len(self.x) - self.unstarted     # chains not started yet are added again on load
         if self.start is None:       # loaded from a checkpoint that held every chain: so does this one
-            return {"x": self.x.cpu()}
+            return {"x": self.x[:kept].cpu()}
+        written = self.written[:kept]
         return {"start": self.start.cpu(), "start_device": self.start_device, "start_size": self.start_size,
-                "written": self.written.cpu(), "x": self.x[self.written].cpu()}
+                "written": written.cpu(), "x": self.x[:kept][written].cpu()}
 
     def _started(self, state: dict) -> tuple[Tensor, Tensor]:
         """The chains of a checkpoint that keeps their start: its noise, the written ones over it."""
@@ -130,6 +142,7 @@ class ReplayBuffer:
             x = state["x"].to(self.lo.device)
             written = torch.ones(len(x), dtype=torch.bool, device=x.device)
             self.start = None
+        self.unstarted = 0
         if len(x) != n:   # objective.buffer_size changed on --resume: the configured size holds
             import warnings
             warnings.warn(f"objective.buffer_size is {n}, the checkpoint's replay buffer holds {len(x)} "
@@ -137,8 +150,9 @@ class ReplayBuffer:
                           + (f", {n - len(x)} new ones from uniform noise" if n > len(x) else ""), stacklevel=2)
             if len(x) > n:
                 x, written = x[:n], written[:n]
-            else:   # drawn from the run's stream: the start's generator cannot rebuild them
-                x = torch.cat([x, self.uniform(n - len(x))])
+            else:   # from the run's stream, at the first draw (the start's generator cannot rebuild them)
+                self.unstarted = n - len(x)
+                x = torch.cat([x, x.new_zeros((self.unstarted, *x.shape[1:]))])
                 written = torch.cat([written, torch.ones(n - len(written), dtype=torch.bool, device=x.device)])
         self.x, self.written = x, written
 

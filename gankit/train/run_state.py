@@ -270,12 +270,28 @@ class RunState:
             self.loss_window = (dict(losses.get("sums") or {}), int(losses.get("count") or 0))
         if int(state.get("world_size", 1)) != self.world.size:
             self.loss_window = rng_state.global_window(state)
+            if self.is_main and self.folder.locked:     # opened to train on (a reader loses nothing)
+                self._note_ranks_gone(state)
         shared = state["rng"] if self.global_draws else own
         if shared is not None:
             self.data_gen.set_state(shared["data"])
             if shared.get("noise_device", "cpu") == self.device.type:
                 self.noise_gen.set_state(shared["noise"])
             # else: a run moved between CPU and GPU (their generators differ): training noise starts afresh
+
+    def _note_ranks_gone(self, state: dict):
+        """A resume on fewer processes: the objective state of the ranks gone (an energy model's
+        replay buffer holds each rank's own chains) has no rank to continue it; say so (merging
+        a gone rank's chains into rank 0's buffer would change its configured size)."""
+        was = int(state.get("world_size", 1))
+        gone = {r: o for r, o in enumerate(state.get("objective_ranks") or []) if r >= self.world.size and o}
+        if not gone:
+            return
+        names = listed(sorted({k for o in gone.values() for k in o}))
+        whose = f"rank {listed(gone)}'s" if len(gone) == 1 else f"ranks {listed(gone)}'"
+        warnings.warn(f"trained on {was} processes before, {self.world.size} now: {whose} objective state "
+                      f"({names}) is not carried over, rank 0's continues; resume on {was} processes to "
+                      f"continue each rank's own", stacklevel=4)
 
     def _changed_optimizers(self, state: dict) -> set[str]:
         """The optimizers whose kind changed since the checkpoint (e.g. adam -> sgd): one kind's
