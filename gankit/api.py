@@ -263,7 +263,8 @@ def _evaluate(run, metrics, record, reference, source, log, strict=False) -> dic
         _refuse_stale(run)
     if metrics:      # refused before the line announcing them
         from gankit.metrics import refuse_not_applying
-        refuse_not_applying(names, run.dataset, run.eval_context())    # its classifier, if any
+        # its parts (classifier, encoder, ELBO), if any: a metric of one it lacks, before any draws
+        refuse_not_applying(names, run.dataset, run.eval_context(), run.cfg.objective.name)
     if log:
         what = ", ".join(names) if names else "every metric that applies (eval.metrics is empty)"
         from gankit.metrics import draws_said
@@ -307,12 +308,15 @@ def _evaluate(run, metrics, record, reference, source, log, strict=False) -> dic
 
 def record_reference(run, names: list[str] | None, log=None, keys=None) -> dict | None:
     """Measure the metrics on real data (gankit.metrics.reference) and record them as
-    {"kind": "reference"}, unless a reference with the same eval settings is recorded.
-    ``keys``: the keys of the evaluation this row goes with; a recorded reference then covers
-    it only where it holds each of them that a metric declares (one measured before the metric
-    gained a key, e.g. c2st_gap, is measured again), bar the metrics it skipped."""
+    {"kind": "reference"}, unless a reference with the same eval settings is recorded or every
+    metric measures a part of the run that real data lack (elbo, code_nn, classify).  ``keys``:
+    the keys of the evaluation this row goes with; a recorded reference then covers it only where
+    it holds each of them that a metric declares (one measured before the metric gained a key,
+    e.g. c2st_gap, is measured again), bar the metrics it skipped."""
     from gankit import config as C
-    from gankit.metrics.reference import cached_reference, user_code
+    from gankit.metrics.reference import cached_reference, measures_real, user_code
+    if not measures_real(names):     # a row of skipped metrics only: nothing said, nothing written
+        return None
     settings = C.to_dict(run.cfg.eval) | protocols(run)
     from gankit.eval_records import same_where_read, settings_read
     read = settings_read(names)

@@ -16,22 +16,39 @@ from gankit.sweep_table import markdown_table, summarise
 
 
 def _check_metrics(variants, jobs, seeds: int, metrics) -> None:
-    """Each named metric must apply to each variant's data: found now, not after training."""
+    """Each named metric must apply to each variant's data, and a metric of a part of the run
+    (gankit.metrics.RUN_PARTS: classify, code_nn, elbo) to a variant whose objective has the part
+    (told from its name; a user's objective: by its run): found now, not after training."""
     from gankit.data import build_dataset
+    from gankit.metrics import lacking_parts, lacking_said, parts_of
     from gankit.registry import METRICS
     unknown = [m for m in metrics if m not in METRICS.names()]
     if unknown:
         raise ConfigError(f"--metrics: unknown {', '.join(unknown)}; valid: {', '.join(METRICS.names())}")
     off = []
     for (label, _, _), j in zip(variants, jobs[::seeds]):
-        ds = build_dataset(j.config())
+        cfg = j.config()
+        ds = build_dataset(cfg)
         for name in metrics:
             m = METRICS.build(name, where="--metrics")
             if not (getattr(m.applies, "strict", None) or m.applies)(ds):
                 why = f"it needs {m.needs}" if m.needs else m.help
                 off.append(f"variant {label}: metric {name!r} does not apply to its data ({type(ds).__name__}; {why})")
+            elif lacking_parts([name], parts_of(cfg.objective.name)):
+                off.append(f"variant {label}: metric {name!r} {lacking_said([name], cfg.objective.name, 'its')}")
     if off:
         raise ConfigError("; ".join(off) + "; drop it from --metrics, or sweep that variant separately")
+
+
+def _no_results_said(results) -> str:
+    """Why --table-only finds no results file: a sweep on it still running, none of its runs
+    finished yet (it holds the file's lock, gankit.sweep.run_sweep), or a name no sweep wrote."""
+    from gankit.io import lock_holder
+    holder = lock_holder(Path(results).with_name(Path(results).name + ".lock"))
+    if holder:
+        return (f"--table-only: no run has finished yet in {results}: the sweep writing it is still running "
+                f"(PID {holder}); rerun this once some of its runs are recorded")
+    return f"--table-only: no results file {results}; give the --results of the sweep that ran these variants"
 
 
 def _cmd_sweep(a) -> int | None:
@@ -48,10 +65,10 @@ def _cmd_sweep(a) -> int | None:
         raise ConfigError(f"two variants share a label ({', '.join(labels)}); name them LABEL=SOURCE")
     imports = list(getattr(a, "imports", None) or [])
     # each job's seed is its own (--first-seed, --seeds): one given here would be dropped
-    for label, _, ov in variants:
-        if any(o.split("=", 1)[0].strip() == "seed" for o in ov + a.set):
-            raise ConfigError(f"variant {label}: seed is set per job; drop seed=... and use "
-                              "--first-seed N --seeds K")
+    # blamed on where it was given: --set is no variant's
+    for who, items in [("--set", a.set)] + [(f"variant {label}", ov) for label, _, ov in variants]:
+        if any(o.split("=", 1)[0].strip() == "seed" for o in items):
+            raise ConfigError(f"{who}: seed is set per job; drop seed=... and use --first-seed N --seeds K")
     # the variant's own @KEY=VALUE is the more specific: it comes last, so it wins over --set
     jobs = [S.Job(label, src, a.set + ov, s, imports=imports) for label, src, ov in variants
             for s in range(a.first_seed, a.first_seed + a.seeds)]
@@ -67,8 +84,7 @@ def _cmd_sweep(a) -> int | None:
     missing: list[S.Job] = []
     if a.table_only:   # tabulate what the results file holds for these jobs, train nothing
         if not Path(a.results).is_file():
-            raise ConfigError(f"--table-only: no results file {a.results}; give the --results of the sweep "
-                              "that ran these variants")
+            raise ConfigError(_no_results_said(a.results))
         results, missing = S.reuse(jobs, a.results)
         results = [S.only_asked(r, metrics) for r in results]
         if missing:

@@ -92,9 +92,12 @@ def _data_said(dataset) -> str:
     return type(dataset).__name__
 
 
-def refuse_not_applying(names, dataset, ctx=None) -> None:
-    """gankit's own metrics among ``names`` that do not apply to ``dataset``, refused before
-    anything is announced or drawn (a user's applies is left to evaluate, which handles its errors)."""
+def refuse_not_applying(names, dataset, ctx=None, objective: str | None = None) -> None:
+    """gankit's own metrics among ``names`` that do not apply to ``dataset``, or measure a part
+    (RUN_PARTS) the run of ``ctx`` lacks, refused before anything is announced or drawn (a
+    user's applies is left to evaluate, which handles its errors).  ``objective``: the run's,
+    for the message."""
+    from gankit.config import ConfigError
     from gankit.registry import METRICS
     for n in names or []:
         m = METRICS.build(n, where="eval.metrics")
@@ -102,8 +105,9 @@ def refuse_not_applying(names, dataset, ctx=None) -> None:
             raise not_applying(m, dataset, ctx)
         why = _cannot_run(m, ctx)
         if why:
-            from gankit.config import ConfigError
             raise ConfigError(f"metric {n!r}: {why}; {applying_said(dataset, ctx)}")
+        if _lacks_part(m, ctx):
+            raise ConfigError(f"metric {n!r} {lacking_said([n], objective)}; {applying_said(dataset, ctx)}")
 
 
 class EvaluationStopped(Exception):
@@ -236,9 +240,39 @@ def draws_said(names: list[str] | None, dataset, settings) -> str:
 # gankit's metrics that measure a part of the run, not its samples: the EvalContext field each
 # reads, None for a run without that part (classify: an objective without a classifier)
 RUN_PARTS = {"classify": "classify", "code_nn": "codes", "elbo": "elbo"}
-# which objectives have each part, for the refusal of a metric that reads it
-PART_OWNERS = {"classify": "the ssgan objective's D and infogan's categorical code",
-               "codes": "the encoders of the bigan, ae and vae objectives", "elbo": "the vae objective"}
+# which of gankit's objectives have each part: a sweep checks its variants by this before any
+# trains (a Run checks its built objective's parts: tests/test_metrics_parts.py keeps the two
+# the same), and the refusal of a metric that reads a part names them
+PART_OWNERS = {"classify": ("ssgan", "infogan"), "codes": ("bigan", "ae", "vae"), "elbo": ("vae",)}
+
+
+def parts_of(objective: str):
+    """The parts (RUN_PARTS' fields) gankit's objective ``objective`` has, from its name alone:
+    a stand-in context for ``lacking_parts``, True for a part it has, None for one it lacks;
+    None for a user's objective (only its built run can tell)."""
+    from types import SimpleNamespace
+
+    from gankit.registry import OBJECTIVES, is_gankit
+    if not is_gankit(OBJECTIVES.get(objective, "objective.name").module):
+        return None
+    return SimpleNamespace(**{part: True if objective in owners else None for part, owners in PART_OWNERS.items()})
+
+
+def lacking_parts(names, ctx) -> list[str]:
+    """The metrics of ``names`` that measure a part (RUN_PARTS) the run of ``ctx`` lacks."""
+    from gankit.registry import METRICS
+    return [n for n in names if n in RUN_PARTS and _lacks_part(METRICS.build(n, where="eval.metrics"), ctx)]
+
+
+def lacking_said(names, objective: str | None = None, whose: str = "this run's") -> str:
+    """"measures a part this run's objective (gan) does not have (codes: the bigan, ae and vae
+    objectives)", of ``names``: metrics of RUN_PARTS."""
+    def owners(part):
+        who = PART_OWNERS[part]
+        return f"the {who[0]} objective" if len(who) == 1 else f"the {', '.join(who[:-1])} and {who[-1]} objectives"
+    have = "; ".join(f"{RUN_PARTS[n]}: {owners(RUN_PARTS[n])}" for n in names)
+    return (f"measures a part {whose} objective{f' ({objective})' if objective else ''} does not have "
+            f"({have})")
 
 
 def applying_said(dataset, ctx=None) -> str:
@@ -267,9 +301,7 @@ def unmeasurable(names, dataset, ctx, objective: str) -> str | None:
     if off:
         return (f"eval.metrics: {', '.join(map(repr, off))} cannot measure this data "
                 f"({_data_said(dataset)}); {fix}")
-    owners = "; ".join(f"{RUN_PARTS[n]}: {PART_OWNERS[RUN_PARTS[n]]}" for n in lacking)
-    return (f"eval.metrics: {', '.join(map(repr, lacking))} measures a part this run's objective "
-            f"({objective}) does not have ({owners}); {fix}")
+    return f"eval.metrics: {', '.join(map(repr, lacking))} {lacking_said(lacking, objective)}; {fix}"
 
 
 def _lacks_part(m, ctx) -> bool:

@@ -47,8 +47,23 @@ def cluster_accuracy(pred, true, n_codes: int | None = None, n_classes: int | No
     return float(table[rows, cols].sum() / len(pred))
 
 
+# what classify and code_nn need of the data
+LABELLED_NEEDS = ("labelled images with a held-out split, of two or more classes: mnist5k, fashion-mnist, "
+                  "digits8x8, or a folder with two or more class sub-folders and at least 20 images "
+                  "(data.holdout > 0)")
+
+
 def _labelled_heldout(ds) -> bool:
-    return getattr(ds, "kind", None) == "image" and getattr(ds, "heldout_labels", None) is not None
+    """Labelled images with a held-out split, of two or more classes: of one class every
+    prediction and every nearest neighbour has the right label (an accuracy of 1 that says nothing)."""
+    held = getattr(ds, "heldout_labels", None)
+    if getattr(ds, "kind", None) != "image" or held is None:
+        return False
+    train = getattr(ds, "labels", None)
+    seen = torch.as_tensor(held).reshape(-1)
+    if train is not None:
+        seen = torch.cat([seen, torch.as_tensor(train).reshape(-1).to(seen.dtype)])
+    return len(torch.unique(seen)) >= 2
 
 
 def _heldout(ds) -> bool:
@@ -63,9 +78,7 @@ def _heldout(ds) -> bool:
                   "cluster_purity": Output("held-out purity: each code read as the class it holds most of "
                                            "(as many codes as classes gives cluster_accuracy)", "higher", ".4f",
                                          headline=True)},
-                 needs="labelled images with a held-out split: mnist5k, fashion-mnist, digits8x8, or a "
-                       "folder with one sub-folder per class and at least 20 images (data.holdout > 0)",
-                 reads=())
+                 needs=LABELLED_NEEDS, reads=())
 def _classify(ctx):
     if ctx.classify is None:
         raise NotForThisRun("this run's objective has no classifier to measure (the ssgan objective's D "
@@ -126,9 +139,7 @@ def _labelled_splits(ds) -> bool:
                                              headline=True),
                   "pixel_nn_accuracy": Output("held-out 1-NN accuracy of raw pixels (the data's own: what the "
                                               "codes are read against)", None, ".4f")},
-                 needs="labelled images with a held-out split: mnist5k, fashion-mnist, digits8x8, or a folder "
-                       "with one sub-folder per class and at least 20 images (data.holdout > 0)",
-                 reads=())
+                 needs=LABELLED_NEEDS, reads=())
 def _code_nn(ctx):
     codes = getattr(ctx, "codes", None)
     if codes is None:

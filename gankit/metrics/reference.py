@@ -110,6 +110,14 @@ def reference_context(dataset, settings, seed: int, step: int = 0) -> tuple[Eval
     return ctx, source
 
 
+def measures_real(names: list[str] | None) -> bool:
+    """Whether the reference row of metrics ``names`` (None: every one that applies) can hold a
+    number: not where each measures a part of the run (gankit.metrics.RUN_PARTS: a classifier, an
+    encoder, an ELBO), which real data lack (``reference_context`` holds none): each is skipped."""
+    from gankit.metrics import RUN_PARTS
+    return not names or any(n not in RUN_PARTS for n in names)
+
+
 def evaluate_reference(dataset, settings, seed: int, names: list[str] | None = None) -> dict:
     """{key: value} of every applicable metric (or the named ones) on real samples, plus
     ``source``; metrics without a real counterpart are skipped."""

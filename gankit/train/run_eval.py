@@ -17,9 +17,14 @@ class RunEvaluation:
                            device=self.device, step=self.step,
                            sample=lambda n, seed=None, y=None, c=None: self.sample(
                                n, seed, y=y, c=c, rejection=rejection),
-                           likelihood=likelihood, classify=self.classifier(), invert=run_inverter(self),
-                           codes=getattr(self.objective, "measured_codes", None),
-                           elbo=getattr(self.objective, "heldout_elbo", None))
+                           likelihood=likelihood, invert=run_inverter(self), **self.measured_parts())
+
+    def measured_parts(self) -> dict:
+        """The parts of the run that gankit.metrics.RUN_PARTS' metrics read, as EvalContext's
+        fields (None: the objective lacks it): what its evaluations hand them and what the
+        check of eval.metrics at training start and on resume looks at."""
+        return {"classify": self.classifier(), "codes": getattr(self.objective, "measured_codes", None),
+                "elbo": getattr(self.objective, "heldout_elbo", None)}
 
     def classifier(self):
         """(x) -> the objective's class logits in eval mode, by chunks, on the CPU; None when
