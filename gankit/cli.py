@@ -287,6 +287,9 @@ def _main(argv: list[str] | None) -> int:
         if (empty := empty_argument(args)) is not None:
             print(f"gankit: error: {empty}", file=sys.stderr)
             return 2
+        # until the command's own code runs: a signal then (torchrun's, once rank 0 refused the
+        # command) stopped nothing it writes (cli_errors.interrupted_line)
+        args.starting = True
         _expand_home(args)
         return _run_command(args)
     except KeyboardInterrupt as e:    # Ctrl-C; SIGTERM (_terminated); training's own stop
@@ -314,13 +317,16 @@ def _run_command(args) -> int:
     from gankit.runfolder import RunFolderError
     from gankit.train.loop import NonFiniteLoss
     try:
+        # first: every rank refuses at once, before its imports, while rank 0's refusal can still
+        # be matched (gankit.rank_errors.error_line) rather than torchrun's SIGTERM stopping it
+        _one_process_only(args)
         load_builtins()
         from gankit import trusted_imports
         trusted_imports.given(getattr(args, "imports", None) or [])
         import_modules(getattr(args, "imports", None) or [])
-        _one_process_only(args)
         from gankit.wording import command_line
         with command_line():      # gankit.api, which the commands call, speaks in their words
+            args.starting = False
             rc = args.fn(args)
         if sys.stdout is not None:
             sys.stdout.flush()    # a file's buffer is written here, while a failure can be told

@@ -206,8 +206,9 @@ _KEPT = {
     "report": lambda a, stop: _left(Path(a.run_dir) / "report.html"),
     "compare": lambda a, stop: (_page(a), AGAIN),
     # a second Ctrl-C in the sweep's own clean-up reaches here instead of its SweepInterrupted
-    "sweep": lambda a, stop: (f"the runs that finished are recorded in {_path(a.results)}",
-                              "rerun the same command with --resume to run the others (interrupted runs start over)"),
+    "sweep": lambda a, stop: ("nothing was changed", AGAIN) if getattr(a, "starting", False) else (
+        f"the runs that finished are recorded in {_path(a.results)}",
+        "rerun the same command with --resume to run the others (interrupted runs start over)"),
 }
 
 
@@ -276,7 +277,10 @@ def interrupted_line(args, stop: KeyboardInterrupt) -> str | None:
     else:
         kept, then = _KEPT.get(command, lambda a, s: ("nothing was changed", AGAIN))(args, stop)
     lost = getattr(stop, "lost", [])
-    if then == AGAIN and not _first_rank() and (0 in peers if peers else peers == [] and 0 not in lost):
+    # cli._main's mark until the command's own code runs: torchrun stops a rank > 0 there when
+    # rank 0 refused a one-process command (train's line then names a resume's command)
+    begun = then != AGAIN and not (command != "train" and getattr(args, "starting", False))
+    if not begun and not _first_rank() and (0 in peers if peers else peers == [] and 0 not in lost):
         # nothing begun, and rank 0's error to fix or a stop every rank got (Ctrl-C, the
         # launcher's SIGTERM, a killed rank): rank 0's line says it (and --nproc's summary that
         # torchrun stopped this rank); the same line once per process read as several causes

@@ -37,7 +37,8 @@ from gankit import config as C
 from gankit.config import ConfigError
 from gankit.identity import run_identity
 from gankit.metrics.reference import metrics_code
-from gankit.sweep_failures import death, died_starting, refuse_stdin, refuse_unseen_parts, tmp_full
+from gankit.sweep_failures import (death, died_starting, killed_by_signal, refuse_stdin, refuse_unseen_parts,
+                                   tmp_full)
 from gankit.sweep_orphans import make_folder, worker_start
 from gankit.sweep_table import (ANY_METRICS, NOT_METRICS as _NOT_METRICS, _append, _is_num, fmt,  # noqa: F401
                                 markdown_table, mean_se, only_asked, pm, read_results, results_refused, reuse,
@@ -236,7 +237,7 @@ def run_sweep(jobs: list[Job], results_path: str | Path, workers: int = 2,
     refuse_unseen_parts(jobs, metrics)
     path = Path(results_path)
     from gankit.io import WriteError, check_writable, lock_file, release_lock
-    lock = path.with_name(path.name + ".lock")
+    lock = results_lock(path)
     try:      # refused now, not after a run trained for its record
         path.parent.mkdir(parents=True, exist_ok=True)
         check_writable(path, "; make it writable or give --results another file, then rerun the same command")
@@ -254,6 +255,12 @@ def run_sweep(jobs: list[Job], results_path: str | Path, workers: int = 2,
                            unrecorded)
     finally:
         release_lock(key)
+
+
+def results_lock(results) -> Path:
+    """The lock a sweep holds on its results file while it runs (read by --table-only too)."""
+    results = Path(results)
+    return results.with_name(results.name + ".lock")
 
 
 def _run_locked(jobs, path, workers, metrics, resume, log, identify, record, failed, failures, unrecorded):
@@ -357,7 +364,10 @@ def _shielded():
 def _blame(pending: dict, procs: dict, tmp_root: str, fail) -> None:
     """After a worker died: fail the run it held; the runs beside it (stopped by the pool) and
     those not started stay pending.  A run whose worker handled the pool's SIGTERM wrote its end
-    marker; the dead one could not."""
+    marker; the dead one could not.  A worker killed by a signal before it started a run (the
+    out-of-memory killer during its imports) fails one run all the same, so workers killed at
+    each start still end the sweep; every worker dead at start-up without a signal (a script
+    without its main guard, which each one imports again) fails every run: it would die again."""
     root = Path(tmp_root)
     held = {}
     for i in list(pending):
@@ -369,11 +379,19 @@ def _blame(pending: dict, procs: dict, tmp_root: str, fail) -> None:
             if ended.exists():
                 ended.unlink()
                 held.pop(i)
-    dead = {i: p for i, p in held.items() if getattr(p, "exitcode", None) != -signal.SIGTERM} or held
-    if not dead:    # died before starting any run (its start-up failed): it would die again
+    said = {}
+    dead = {i: p for i, p in held.items() if getattr(p, "exitcode", None) != -signal.SIGTERM}
+    if not dead:
+        # the pool's own SIGTERM ended the others; a run no worker had started is the one charged
+        killed = [p for p in procs.values() if p not in held.values() and killed_by_signal(p)]
+        runs = sorted(pending, key=lambda i: i in held)
+        dead = dict(zip(runs, killed))
+        said = {i: death(p, before_run=True) for i, p in dead.items()}
+    dead = dead or held
+    if not dead:    # died before starting any run, not killed (its start-up failed): it would die again
         dead = {i: None for i in pending}
     for i, p in dead.items():
-        fail(pending.pop(i), "WorkerDied", death(p) if held else died_starting())
+        fail(pending.pop(i), "WorkerDied", said.get(i) or (death(p) if held else died_starting()))
 
 
 def add_parser(subparsers):

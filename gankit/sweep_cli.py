@@ -44,7 +44,7 @@ def _no_results_said(results) -> str:
     """Why --table-only finds no results file: a sweep on it still running, none of its runs
     finished yet (it holds the file's lock, gankit.sweep.run_sweep), or a name no sweep wrote."""
     from gankit.io import lock_holder
-    holder = lock_holder(Path(results).with_name(Path(results).name + ".lock"))
+    holder = lock_holder(S.results_lock(results))
     if holder:
         return (f"--table-only: no run has finished yet in {results}: the sweep writing it is still running "
                 f"(PID {holder}); rerun this once some of its runs are recorded")

@@ -1,7 +1,7 @@
 """What a sweep says when a job's worker cannot run it: a worker that died (killed, out of
-memory, or before starting any run: a script without its main guard), a run whose temporary
-folder filled the disk, and parts a notebook registered that the workers cannot see (refused
-before any training)."""
+memory, also at start-up; or every worker before starting any run: a script without its main
+guard), a run whose temporary folder filled the disk, and parts a notebook registered that the
+workers cannot see (refused before any training)."""
 from __future__ import annotations
 
 import shutil
@@ -93,13 +93,22 @@ def refuse_stdin() -> None:
                           "`if __name__ == \"__main__\":`")
 
 
-def death(proc) -> str:
+def death(proc, before_run: bool = False) -> str:
+    """How a worker ended; ``before_run``: it held no run (killed starting up or between runs), and
+    a run not begun fails in its place."""
     code = getattr(proc, "exitcode", None)
+    died = "worker process died" + (" before this run began" if before_run else "")
     if code is not None and code < 0:
         name = signal.Signals(-code).name if -code in signal.valid_signals() else f"signal {-code}"
         why = "killed, likely out of memory: try fewer --workers" if -code == signal.SIGKILL else "killed"
-        return f"worker process died ({name}: {why})"
-    return "worker process died" + (f" (exit code {code})" if code is not None else " (killed? out of memory?)")
+        return f"{died} ({name}: {why})"
+    return died + (f" (exit code {code})" if code is not None else " (killed? out of memory?)")
+
+
+def killed_by_signal(proc) -> bool:
+    """Ended by a signal other than the SIGTERM a broken pool sends the workers it stops."""
+    code = getattr(proc, "exitcode", None)
+    return code is not None and code < 0 and code != -signal.SIGTERM
 
 
 def _script() -> str | None:

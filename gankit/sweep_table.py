@@ -103,8 +103,15 @@ def mean_se(xs: list[float]) -> tuple[float, float]:
 
 
 def pm(mu: float, se: float, digits: int) -> str:
-    """``mean ± s.e.``, or just the mean when there is no s.e. (one value)."""
-    return f"{mu:.{digits}f} ± {se:.{digits}f}" if se == se else f"{mu:.{digits}f}"
+    """``mean ± s.e.``, or just the mean when there is no s.e. (one value).  A standard error
+    that ``digits`` decimals would round to 0 gets its first significant digit, and the mean as
+    many decimals: -43.633 ± 0.034 reads -43.63 ± 0.03, not -43.6 ± 0.0, which looks like runs
+    that all agree (a true 0 stays 0.00, as does the rounding noise of a mean of equal floats)."""
+    if se != se:
+        return f"{mu:.{digits}f}"
+    if abs(mu) * 1e-9 < se < math.inf and float(f"{se:.{digits}f}") == 0:
+        digits = min(12, -math.floor(math.log10(float(f"{se:.1g}"))))    # 0.0096: 0.01, not 0.010
+    return f"{mu:.{digits}f} ± {se:.{digits}f}"
 
 
 def fmt(xs: list[float], digits: int) -> str:
