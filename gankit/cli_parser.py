@@ -30,6 +30,25 @@ def empty_argument(args) -> str | None:
 # options of other tools, or of another command, given to a command: what to write instead
 OPTION_HINTS = {("sweep", "--seed"): "one seed N: --first-seed N --seeds 1"}
 
+# what --set takes in the commands that read a trained run, as they call
+# cli_args.data_location_sets: (a section of keys besides the data's location, G's sampling
+# settings too: not for invert / complete, which take image runs); train and sweep (a whole
+# config's --set) are not here
+RUN_SET_KEYS = {"eval": ("eval.", True), "sample": (None, True), "invert": (None, False),
+                "complete": (None, False), "drs": (None, False), "report": (None, False)}
+
+
+def set_takes(command: str, set_metavar: str | None, key: str) -> bool:
+    """Whether ``command``'s --set takes the config ``key``: any key where --set is a config's
+    (metavar KEY=VALUE), else the data's location, G's sampling settings and a section of its own."""
+    if set_metavar == "KEY=VALUE" and command not in RUN_SET_KEYS:
+        return True
+    from gankit.identity import DATA_LOCATION_KEYS, SAMPLING_KEYS
+    section, sampling = RUN_SET_KEYS.get(command, (None, False))
+    return (key in {f"data.{k}" for k in DATA_LOCATION_KEYS}
+            or sampling and key in {f"generator.{k}" for k in SAMPLING_KEYS}
+            or section is not None and key.startswith(section))
+
 
 class Parser(argparse.ArgumentParser):
     """A command's parser: a mistyped choice gets a "did you mean" (as a preset's name does), and
@@ -54,8 +73,9 @@ class Parser(argparse.ArgumentParser):
         return namespace, extra
 
     def _hint(self, extra: list[str]) -> str:
-        """What the first unknown --option may have meant: another option of this command, or a
-        config key given through --set (train --steps 100: --set train.steps=100)."""
+        """What the first unknown --option may have meant: an option of this command (sample
+        --n 4: -n 4), a config key given through --set where the command takes it (train --steps
+        100: --set train.steps=100), or a close spelling of an option."""
         i, word = next(((i, w) for i, w in enumerate(extra) if w.startswith("--")), (0, ""))
         name, eq, value = word.partition("=")
         if not name:
@@ -65,13 +85,18 @@ class Parser(argparse.ArgumentParser):
             return f" ({OPTION_HINTS[command, name]})"
         if not eq:
             value = extra[i + 1] if i + 1 < len(extra) and not extra[i + 1].startswith("-") else "VALUE"
+        if name[1:] in self._option_string_actions:     # --n for the command's own -n
+            return f" (did you mean {name[1:]} {value}?)"
         if "--set" in self._option_string_actions:
             from gankit.config.schema import ALIASES, key_index
             key = name[2:].replace("-", "_")
             index = key_index()
-            keys = [k for k, owners in index.get(key, {}).items() if owners is not None]
+            metavar = self._option_string_actions["--set"].metavar
+            keys = [k for k, owners in index.get(key, {}).items()
+                    if owners is not None and set_takes(command, metavar, k)]
             keys = [k for k in keys if not index[key][k]] or keys      # a fixed key before a component's
-            keys = keys or [k for k in ALIASES.get(key.lower(), ()) if k in index.get(k.rsplit(".", 1)[-1], {})]
+            keys = keys or [k for k in ALIASES.get(key.lower(), ())
+                            if k in index.get(k.rsplit(".", 1)[-1], {}) and set_takes(command, metavar, k)]
             if keys:
                 return f" (a config key is set with --set: {' or '.join(f'--set {k}={value}' for k in keys[:2])})"
         options = [o for o in self._option_string_actions if o.startswith("--")]

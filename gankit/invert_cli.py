@@ -117,7 +117,8 @@ def _images(n: int) -> str:
 
 
 def _options(a) -> dict:
-    return {"steps": a.steps, "lr": a.lr, "restarts": a.restarts, "use_encoder": not a.no_encoder}
+    return {"steps": a.steps, "lr": a.lr, "restarts": a.restarts, "use_encoder": not a.no_encoder,
+            "seed": a.seed}
 
 
 def _cmd_invert(a):
@@ -168,6 +169,7 @@ def add_parser(sub):
         p.add_argument("--steps", type=int, default=300, help="Adam steps on z (default 300)")
         p.add_argument("--lr", type=float, default=0.05, help="Adam's learning rate on z (default 0.05)")
         p.add_argument("--restarts", type=int, default=1, help="starts per image; the best is kept (default 1)")
+        p.add_argument("--seed", type=int, default=0, help="seed of the starts drawn from the prior (default 0)")
         p.add_argument("--no-encoder", action="store_true",
                        help="start from the prior even when the run has an encoder")
         from gankit.cli_args import DATA_MOVED_HELP

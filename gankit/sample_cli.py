@@ -114,10 +114,10 @@ def _cmd_sample(a):
     if a.n < 1:
         raise ConfigError(f"sample -n {a.n}: ask for at least 1 sample")
     if a.out is not None:   # check the target before any work
-        target = output_file("sample", a.out, "samples.npy")
+        formats = formats_of(a.run_dir)     # a text run's first is .txt: its samples as text
+        target = output_file("sample", a.out, "samples" + formats[0])
         if target.suffix.lower() not in SAMPLE_SUFFIXES:
-            raise ConfigError(f"--out {a.out}: unknown format {target.suffix!r}; use "
-                              f"{', '.join(formats_of(a.run_dir))}")
+            raise ConfigError(f"--out {a.out}: unknown format {target.suffix!r}; use {', '.join(formats)}")
         refuse_run_files(a, target)
     suffix = Path(a.out).suffix.lower() if a.out is not None else None     # x.NPY is x.npy
     run = Run.open(a.run_dir, data_location_sets(a.set)[0])

@@ -54,6 +54,8 @@ def test_complete_with_a_mask_array_keeps_the_known_pixels_and_fills_the_rest(di
     (lambda r: api.invert(r, _pixels(1), steps=2.5), r"^api.invert: steps=2.5; give a whole number \(steps=300\)$"),
     (lambda r: api.invert(r, _pixels(1), seed=None), r"^api.invert: seed=None; give a whole number \(seed=0\)$"),
     (lambda r: api.invert(r, _pixels(1), seed=2 ** 64), r"^api.invert: seed=18446744073709551616; give a whole "),
+    (lambda r: api.invert(r, _pixels(1), seed=-5), r"^api.invert: seed=-5; give a whole number in \[0, 2\^64 - 1\] "
+                                                    r"\(seed=0\)$"),
     (lambda r: api.invert(r, _pixels(1), restarts=True), r"^api.invert: restarts=True; give a whole number"),
     (lambda r: api.invert(r, _pixels(1), lr="0.1"), r"^api.invert: lr='0.1'; give a number \(lr=0.05\)$"),
     (lambda r: api.complete(r, _pixels(1), "left", steps="5"), r"^api.complete: steps='5'; give a whole number \(steps=300\)$"),
@@ -66,6 +68,18 @@ def test_wrong_inputs_are_refused_in_the_apis_words(digit_run, call, said):
     with pytest.raises(ConfigError, match=said) as e:
         call(digit_run)
     assert "--" not in str(e.value), e.value              # no command-line option named to a program
+
+
+def test_the_command_lines_seed_is_the_apis(digit_run, tmp_path, capsys):
+    """invert --seed: the prior's starts of api.invert(seed=...), refused below 0 as its message says."""
+    np.save(tmp_path / "x.npy", _pixels(2))
+    args = ["invert", str(digit_run), "--images", str(tmp_path / "x.npy"), "--steps", "0", "--out", str(tmp_path / "i")]
+    assert main(args + ["--seed", "-5"]) == 2
+    assert capsys.readouterr().err.strip().endswith("invert: seed=-5; give a whole number in [0, 2^64 - 1] (--seed 0)")
+    assert main(args + ["--seed", "7"]) == 0, capsys.readouterr().err
+    seven = api.invert(digit_run, _pixels(2), steps=0, seed=7).z
+    assert np.array_equal(np.load(tmp_path / "i" / "z.npy"), seven.numpy())
+    assert not torch.equal(seven, api.invert(digit_run, _pixels(2), steps=0).z)
 
 
 def test_a_run_of_points_is_told_inversion_needs_images(ring_run):

@@ -147,6 +147,16 @@ def test_an_unknown_format_lists_those_the_runs_data_take(text_run, points_run, 
     assert _error(capsys).endswith("unknown format '.json'; use .npy, .csv, .png, .pdf, .svg")
 
 
+def test_a_folder_given_as_out_is_told_a_file_name_in_a_format_of_the_runs_data(text_run, points_run, capsys,
+                                                                                  no_open):
+    """The suggested name writes what the run's samples are: a text run's as text, not token ids."""
+    for run, folder, name in ((text_run / "run", text_run / "d.txt", "samples.txt"),
+                              (points_run / "run_npy", points_run / "d.txt", "samples.npy")):
+        folder.mkdir()
+        assert main(["sample", str(run), "-n", "2", "--out", str(folder)]) == 2
+        assert _error(capsys).endswith(f"is a folder; give a file name, e.g. {folder / name}")
+
+
 @pytest.fixture(scope="module")
 def idx_run(tmp_path_factory):
     """MNIST IDX files in the project folder (data.root = .), the run folder below them."""

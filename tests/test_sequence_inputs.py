@@ -42,6 +42,25 @@ def test_a_tiny_temperature_samples_the_argmax():
     assert model_nll(G, greedy, 1) == pytest.approx(math.log(6), rel=1e-4)
 
 
+def test_below_float32s_smallest_temperature_samples_stay_greedy_and_nll_is_never_nan():
+    """T under 1.4e-45 rounds to 0 in float32 (the largest logit was 0 / 0); at a tiny T a
+    masked position's log p is -inf, which times its mask 0 was NaN."""
+    torch.manual_seed(0)
+    G = SeqGenerator(6, 5, 1, 0, "lstm", 8, 16, 0.0, 1.0).eval()
+    u = torch.rand(16, 5, generator=torch.Generator().manual_seed(1))
+    greedy = G.sample(u, temperature=1e-6)
+    for T in (1e-46, 1e-300, 5e-324):
+        assert torch.equal(G.sample(u, temperature=T), greedy), T
+    with torch.no_grad():
+        G.out.bias[1] += 100.0           # <end> is the argmax at every step: greedy is <end> <pad>...
+    G.temperature = 1e-38
+    ends = G.sample(u)
+    assert ends[:, 0].eq(1).all() and ends[:, 1:].eq(0).all()
+    assert model_nll(G, ends, 1) == 0.0     # the <pad>s after <end> (log p -inf) are not counted
+    ends[:, 0] = 2                           # a token G at T -> 0 never draws: log p = -inf
+    assert model_nll(G, ends, 1) == math.inf
+
+
 def test_self_bleu_with_one_sample_is_skipped_not_a_traceback(tmp_path, capsys):
     with pytest.raises(ValueError, match="2 or more"):
         self_bleu_scores([["a", "b"]])

@@ -179,7 +179,8 @@ def model_nll(G, x: torch.Tensor, end_id, batch: int | None = None) -> float:
     for i in range(0, len(x), batch):
         xb = x[i:i + batch].to(dev)
         m = valid_mask(xb, end_id)
-        total += float(-(G.token_logp(xb, temp) * m).sum())
+        # where, not * m: at a tiny T a masked position's log p can be -inf, and -inf * 0 is NaN
+        total += float(torch.where(m, -G.token_logp(xb, temp), 0.0).sum())
         count += int(m.sum())
     G.train(was)
     return total / max(count, 1)

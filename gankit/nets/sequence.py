@@ -58,7 +58,9 @@ def tempered(logits: Tensor, temperature: float) -> Tensor:
     the largest to +inf (softmax(inf - inf) is NaN), so T -> 0 is the argmax."""
     if temperature == 1.0:
         return logits
-    return (logits - logits.amax(-1, keepdim=True)) / temperature
+    # a T below the dtype's smallest normal number (1e-46 rounds to 0 in float32) would make
+    # the largest 0 / 0 = NaN: divide by that number instead, which is already the argmax
+    return (logits - logits.amax(-1, keepdim=True)) / max(temperature, torch.finfo(logits.dtype).tiny)
 
 
 def gumbel_softmax_st(logits: Tensor, tau: float, u: Tensor, hard: bool = True) -> Tensor:

@@ -13,7 +13,7 @@ SHOWN = 20          # classes drawn per grid
 @literal_text
 def _image_rows(x, y, classes, label):
     from gankit.report.images import tile
-    from gankit.report.plots import figs
+    from gankit.report.plots import _tight, figs
     per = 10
     rows = [x[y == k][:per] for k in classes]
     fig, axes = figs.subplots(len(rows), 1, figsize=(per * 0.55 + 1.5, 0.62 * len(rows) + 0.3), squeeze=False)
@@ -23,7 +23,7 @@ def _image_rows(x, y, classes, label):
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_ylabel(label(k), rotation=0, ha="right", va="center", fontsize=8)
-    fig.tight_layout()
+    _tight(fig)     # a class name's glyphs from the font that has them, as it is measured
     return fig
 
 

@@ -8,6 +8,7 @@ escaping, so no template marks anything ``|safe``.
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import re
 from dataclasses import dataclass, field
@@ -42,26 +43,87 @@ _CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _ALL_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 
 
+def _escape(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
 def escaped(text: str, controls: re.Pattern = _CONTROLS) -> str:
     """``text`` with each of ``controls`` written as \\xHH or \\uHHHH, as ``gankit compare --text``
     writes them (gankit.data.text.printable)."""
-    return controls.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", text)
+    return controls.sub(lambda m: _escape(m[0]), text)
+
+
+@functools.lru_cache(maxsize=None)
+def _codes(path) -> frozenset[int]:
+    """The characters (code points) the font file at ``path`` has glyphs for."""
+    from matplotlib.font_manager import get_font
+    try:
+        return frozenset(get_font(path).get_charmap())
+    except (OSError, RuntimeError, ValueError):     # a damaged font file draws nothing
+        return frozenset()
+
+
+@functools.lru_cache(maxsize=None)
+def _family_drawing(code: int, style: str = "normal", weight="normal") -> str | None:
+    """An installed font family whose font of this style and weight (the one matplotlib picks
+    for that family) has a glyph for character ``code``, else None; not matplotlib's "Last
+    Resort", whose glyph for every character is a box."""
+    import logging
+
+    from matplotlib.font_manager import FontProperties, fontManager
+    log = logging.getLogger("matplotlib.font_manager")
+    level = log.level
+    log.setLevel(logging.ERROR)     # findfont's "Failed to find font weight" for a family of other weights
+    try:
+        for name in dict.fromkeys(f.name for f in fontManager.ttflist if not f.name.startswith("Last Resort")):
+            try:
+                path = fontManager.findfont(FontProperties(family=name, style=style, weight=weight),
+                                            fallback_to_default=False)
+            except ValueError:
+                continue
+            if code in _codes(path):
+                return name
+        return None
+    finally:
+        log.setLevel(level)
+
+
+def _in_fonts(text: str, t=None) -> str:
+    """``text`` to be drawn by the Text ``t`` (None: one in the default font): each character its
+    font lacks (a class folder named 日本 under DejaVu Sans) is drawn from an installed font that has
+    it, added to t's families, or where none has it written as \\uHHHH; matplotlib would warn
+    "Glyph ... missing" and draw a box.  Tab and newline lay the text out."""
+    if text.isascii():      # every font draws ASCII; the controls are escaped before
+        return text
+    from matplotlib.font_manager import FontProperties, fontManager
+    prop = t.get_fontproperties() if t is not None else FontProperties()
+    have = [_codes(p) for p in fontManager._find_fonts_by_props(prop)]   # the font and its fallbacks
+    lacking = {c for c in text if c not in "\t\n" and not any(ord(c) in h for h in have)}
+    drawn = {c: _family_drawing(ord(c), prop.get_style(), prop.get_weight()) for c in lacking}
+    others = sorted(set(drawn.values()) - {None})
+    if others and t is not None:
+        t.set_fontfamily(list(prop.get_family()) + others)
+    return "".join(_escape(c) if c in drawn and drawn[c] is None else c for c in text)
 
 
 def figure_text(text) -> str:
     """Text from a run folder drawn in a figure (a run's or class's name, a record's key): its
-    undecodable bytes replaced (displayable), its control characters escaped."""
+    undecodable bytes replaced (displayable), its control characters escaped and the characters
+    no installed font draws (_in_fonts); the page shows them as they are."""
     from gankit.io import displayable
-    return escaped(displayable(text), _ALL_CONTROLS)
+    return _in_fonts(escaped(displayable(text), _ALL_CONTROLS))
 
 
 def escape_figure(fig):
-    """Every text of ``fig`` with its control characters escaped (figure_text), before it is
-    measured or drawn: text set from a folder's names by code that did not escape it."""
+    """Every text of ``fig`` with its control characters escaped and the characters its font
+    lacks drawn from another installed font or escaped (figure_text), before it is measured or
+    drawn: text set from a folder's names by code that did not escape it."""
     from matplotlib.text import Text
     for t in fig.findobj(Text):
-        if _ALL_CONTROLS.search(t.get_text()):
-            t.set_text(escaped(t.get_text(), _ALL_CONTROLS))
+        text = _in_fonts(escaped(t.get_text(), _ALL_CONTROLS), t)
+        if text != t.get_text():
+            t.set_text(text)
 
 
 def png(fig, alt: str = "", dpi: int = 90, wide: bool = True) -> Figure:

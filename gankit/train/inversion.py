@@ -114,7 +114,7 @@ def invert_run(run, x: Tensor, steps: int = 300, lr: float = 0.05, mask: Tensor 
                               ("batch", batch, "a whole number"), ("seed", seed, "a whole number"),
                               ("lr", lr, "a number")):
         _check_type(command, give, name, value, want)
-    if not -2 ** 63 <= seed < 2 ** 64:      # torch's generator takes 64 bits
+    if not 0 <= seed < 2 ** 64:     # torch's generator takes 64 bits; no negative seeds, as in sample
         raise ConfigError(f"{command}: seed={seed}; give a whole number in [0, 2^64 - 1] ({give('seed', 0)})")
     if restarts < 1:
         raise ConfigError(f"{command}: restarts={restarts}; give at least 1 start per image ({give('restarts', 1)})")
