@@ -295,7 +295,7 @@ def test_resume_of_a_read_only_run_says_cannot_write(tiny_run_dir, tmp_path, rea
     assert main(["train", "--resume", "--out", str(run), "--set", "train.steps=40"]) == 1
     err = capsys.readouterr().err.strip()
     assert err == (f"gankit: error: cannot write {run / '.gankit.lock'}: the drive is read-only (Read-only file "
-                   "system); training and drs write the run folder: copy it somewhere writable (cp -a RUN NEW) "
+                   f"system); training and drs write the run folder: copy it somewhere writable (cp -a {run} NEW) "
                    "and run the command on the copy (eval --no-record, sample and compare only read it)")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import threading
 import warnings
@@ -16,6 +17,9 @@ _intern = sys.intern
 # what json.loads gives for a line that is valid JSON but no object, as the warning names it
 _JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true or false",
                type(None): "null"}
+# the skipped lines one warning names with their reasons; past them, only counted (garbage appended
+# to a file makes thousands of "lines": a warning each drowned every other message)
+SKIPS_NAMED = 5
 
 
 def read_jsonl(path: str | Path) -> list[dict]:
@@ -30,8 +34,8 @@ class JsonlLog:
     The file is read whole again where it was replaced (another inode: an atomic rewrite), cut
     below what was read, or rewritten in place (same size, another mtime; or the bytes before the
     point read to differ).  ``check(record)``: a warning for a record to skip, or None.  A damaged
-    or skipped line is warned of once.  Callers get a new list, but the records themselves are
-    shared: never change them.
+    or skipped line is warned of once, all of a read's in one warning.  Callers get a new list, but
+    the records themselves are shared: never change them.
 
     A record holds about 0.87 KB of memory (a line of ~390 bytes; its keys and short strings are
     interned, shared by every record, which halves it).  The logs a process keeps (``JsonlLogs``,
@@ -39,6 +43,7 @@ class JsonlLog:
 
     def __init__(self, path: str | Path, check=None):
         self.path, self.check, self._mutex = Path(path), check, threading.Lock()
+        self._skips: list[str] = []     # why each line skipped since the last warning was skipped
         self.forget()
 
     def forget(self):
@@ -51,7 +56,23 @@ class JsonlLog:
     def read(self) -> list[dict]:
         with self._mutex:
             self._catch_up()
-            return self.records + self.tail
+            out = self.records + self.tail
+        self._warn_skips()
+        return out
+
+    def _warn_skips(self):
+        """One warning for the lines skipped since the last: a single line's reason as it is; of
+        many, the count and the first ones' reasons."""
+        skips, self._skips = self._skips, []
+        if len(skips) == 1:
+            warnings.warn(f"{self.path}: {skips[0]}", stacklevel=3)
+        elif skips:
+            named = [re.sub(r",? (and )?(is )?skipped$", "", why) for why in skips[:SKIPS_NAMED]]
+            more = len(skips) - SKIPS_NAMED
+            last = re.match(r"line (\d+)", skips[-1]).group(1)
+            warnings.warn(f"{self.path}: {len(skips)} lines are skipped (damaged, or no record gankit reads): "
+                          + "; ".join(named) + (f"; and {more} more, up to line {last}" if more > 0 else ""),
+                          stacklevel=3)
 
     def _catch_up(self):
         try:
@@ -102,19 +123,19 @@ class JsonlLog:
         try:
             rec = json.loads(text)
         except (ValueError, RecursionError):     # JSONDecodeError, or nesting too deep to parse
-            why = f"{self.path}: line {lineno} is damaged and skipped"
+            why = f"line {lineno} is damaged and skipped"
         else:
             if not isinstance(rec, dict):      # valid JSON, but no record: [1, 2], 42, "text", null
-                why = f"{self.path}: line {lineno} is {_JSON_TYPES.get(type(rec), 'a value')}, not a record " \
+                why = f"line {lineno} is {_JSON_TYPES.get(type(rec), 'a value')}, not a record " \
                       "(a JSON object), and is skipped"
             elif not (why := self.check and self.check(rec)):
                 # the same keys (and "kind" values) on every line: one string each, not one per record
                 return {_intern(k): _intern(v) if type(v) is str and len(v) <= 32 else v for k, v in rec.items()}
             else:
-                why = f"{self.path}: line {lineno}: {why}"
+                why = f"line {lineno}: {why}"
         if lineno not in self.warned:
             self.warned.add(lineno)
-            warnings.warn(why, stacklevel=5)
+            self._skips.append(why)     # warned of once the read ends (_warn_skips)
         return None
 
     def keep_only(self, keep, rewrite) -> None:
@@ -147,7 +168,10 @@ class JsonlLog:
                                 kept.append(rec)
                         elif keep_lines[n]:
                             copy(out, line)
-            rewrite(write)
+            try:
+                rewrite(write)
+            finally:
+                self._warn_skips()
             st = os.stat(self.path)
             self.forget()
             from array import array

@@ -30,7 +30,6 @@ defaults.py (folders made for a new run), errors.py.
 """
 from __future__ import annotations
 
-import errno
 import os
 from contextlib import contextmanager
 import warnings
@@ -42,15 +41,13 @@ from gankit.io import (TMP_SUFFIX, JsonlLog, WriteError, append_jsonl, check_wri
 from gankit.io.files import unshare
 from gankit.io.jsonl import JsonlLogs
 from gankit.runfolder.checkpoint_read import CheckpointReading
-from gankit.runfolder.config_file import RECOVERED_CONFIG, read_config_file
+from gankit.runfolder.config_file import RECOVERED_CONFIG, read_config_file, recovery_advice
 from gankit.runfolder.defaults import default_run_dir, gone_if_left_empty  # noqa: F401
 from gankit.runfolder.errors import RunFolderError
-from gankit.runfolder.lock import LOCK_NAME, WriterLock
+from gankit.runfolder.lock import LOCK_NAME, NOT_WRITABLE, WriterLock
 from gankit.runfolder.ownership import RUN_ENTRIES, STEP_FILE, Ownership  # noqa: F401
 from gankit.runfolder.snapshot_files import SnapshotFiles
 from gankit.streams import pasteable
-
-NOT_WRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)
 
 
 def _step_fault(record: dict) -> str | None:
@@ -58,6 +55,19 @@ def _step_fault(record: dict) -> str | None:
     if isinstance(step, int) and not isinstance(step, bool):
         return None
     return "a record without an integer step is skipped"
+
+
+class RecordNotWritten(RunFolderError):
+    """The storage refused a record (a full disk, a file-size limit): ``said`` what happened,
+    ``then`` the fix and what to run after.  Training stops after the step (as on a signal) and
+    keeps it in a checkpoint where one can still be written (gankit/train/run_training.py)."""
+
+    def __init__(self, said: str, then: str):
+        super().__init__(f"{said}; {then}")
+        self.said, self.then = said, then
+
+    def __reduce__(self):      # pickled with its two parts (a sweep's worker process)
+        return type(self), (self.said, self.then)
 
 
 # metrics.jsonl path -> its records, read once per process; a notebook reporting or comparing many
@@ -119,8 +129,9 @@ class RunFolder(CheckpointReading, SnapshotFiles, Ownership):
             raise RunFolderError(f"{self.path} is a file, not a run folder")
         if not self.is_run():
             if self.checkpoints() or self.damaged():
-                raise RunFolderError(f"{self.path} holds checkpoints but no config.toml (removed?); put "
-                                     "config.toml back, or train anew into another folder (--out NEW)")
+                # each checkpoint holds the full config: offered back as for a damaged file
+                raise RunFolderError(f"{self.path} holds checkpoints but no config.toml "
+                                     f"(removed?){recovery_advice(self)}")
             if self.path.is_dir() and any(self.path.iterdir()):    # the user's files: never trained into
                 raise RunFolderError(f"{self.path} is not a run folder (no config.toml) but holds other files; "
                                      "give a run folder, or train one into a new folder: gankit train PRESET "
@@ -239,9 +250,10 @@ class RunFolder(CheckpointReading, SnapshotFiles, Ownership):
             self._set_aside(path, why)
 
     @contextmanager
-    def _writing(self, what: str, kept=lambda: ""):
+    def _writing(self, what: str, kept=lambda: "", error=None):
         """A write the storage refuses (a full disk or quota, a file-size limit) ends in one
-        RunFolderError naming ``what`` and ``kept()`` (what survives); others pass through."""
+        RunFolderError naming ``what`` and ``kept()`` (what survives), or ``error(said, then)``
+        (RecordNotWritten); others pass through."""
         self.still_here()
         try:
             yield
@@ -250,8 +262,8 @@ class RunFolder(CheckpointReading, SnapshotFiles, Ownership):
             if refused is None:
                 raise
             what_happened, detail, fix = refused
-            raise RunFolderError(f"{what_happened} while writing {what}{detail}{kept()}; {fix}, then "
-                                 f"{self._again()}") from None
+            said, then = f"{what_happened} while writing {what}{detail}{kept()}", f"{fix}, then {self._again()}"
+            raise (error(said, then) if error else RunFolderError(f"{said}; {then}")) from None
 
     def _again(self) -> str:
         """What to run once a failed write is mended: training is continued, not run again
@@ -281,7 +293,7 @@ class RunFolder(CheckpointReading, SnapshotFiles, Ownership):
                                      "written there, so no new folder is made")
             self.path.mkdir(parents=True, exist_ok=True)
             self._was_there = True
-        with self._writing(f"a record to {self.records_path}"):
+        with self._writing(f"a record to {self.records_path}", error=RecordNotWritten):
             unshare(self.records_path)      # a cp -al copy's records: appended to this folder's alone
             append_jsonl(self.records_path, record)
 
@@ -377,5 +389,5 @@ class RunFolder(CheckpointReading, SnapshotFiles, Ownership):
             if (denied := os_error_cause(e, NOT_WRITABLE)) is None:
                 raise
             said = str(e) if isinstance(e, WriteError) else f"cannot write {self.report_path}: {write_failure(denied)}"
-            raise RunFolderError(f"{said}; copy the run somewhere writable (cp -a {self.path} NEW) and run "
-                                 "gankit report NEW") from None
+            raise RunFolderError(f"{said}; copy the run somewhere writable (cp -a {pasteable(self.path)} NEW) "
+                                 "and run gankit report NEW") from None

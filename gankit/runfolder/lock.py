@@ -2,14 +2,18 @@
 holding it is still where it was (a folder moved or deleted while training is not recreated)."""
 from __future__ import annotations
 
+import errno
 import os
 import weakref
 from pathlib import Path
 
 from gankit.io import WriteError, lock_file, lock_location, release_lock, storage_refusal, write_failure
 from gankit.runfolder.errors import RunFolderError
+from gankit.streams import pasteable
 
 LOCK_NAME = ".gankit.lock"
+# a drive or folder that refuses writes: the run can be copied somewhere writable
+NOT_WRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)
 
 
 class FolderInUse(RunFolderError):
@@ -49,14 +53,24 @@ class WriterLock:
                 what, detail, fix = refused
                 raise RunFolderError(f"cannot write {self.path}: {what}{detail}; {fix}, then run the command "
                                      "again") from None
-            raise RunFolderError(f"cannot write {self.path}: {write_failure(e, 'the folder')}; training "
-                                 "and drs write the run folder: copy it somewhere writable (cp -a RUN NEW) "
-                                 "and run the command on the copy (eval --no-record, sample and compare "
-                                 "only read it)") from None
+            raise RunFolderError(self._refusal(e)) from None
         if key is None:
             raise FolderInUse(self.folder, holder)
         self.key, self._id = key, (st.st_dev, st.st_ino)
         weakref.finalize(self, release_lock, key)
+
+    def _refusal(self, e: OSError) -> str:
+        """Why the lock could not be taken (other than a full disk), and the fix that fits it."""
+        if e.errno == errno.EISDIR or self.path.is_dir():     # made by hand or by another tool
+            return (f"{self.path} is a folder, not gankit's lock (a file gankit makes there); look inside, "
+                    f"then remove it (rm -r {pasteable(self.path)}) and run the command again")
+        said = f"cannot write {self.path}: {write_failure(e, 'the folder')}"
+        if e.errno in NOT_WRITABLE:
+            return (f"{said}; training and drs write the run folder: copy it somewhere writable (cp -a "
+                    f"{pasteable(self.folder)} NEW) and run the command on the copy (eval --no-record, "
+                    "sample and compare only read it)")
+        # an I/O error or the like: a copy would not be the fix
+        return f"{said}; mend that, then run the command again"
 
     def release(self):
         if self.key is not None:

@@ -49,7 +49,8 @@ class SnapshotFiles:
                 snap = {k: z[k] for k in z.files}
             int(snap["step"])
         except Exception as e:   # truncated, empty, not an npz, or no step in it
-            warnings.warn(f"{p}: damaged snapshot skipped ({type(e).__name__}: {str(e)[:120]})", stacklevel=3)
+            warnings.warn(f"{p}: damaged snapshot skipped ({_fault(e)}); its step is left out of the report: "
+                          f"move it out of {p.parent}, or put a good copy back", stacklevel=3)
             return None
         return snap
 
@@ -64,3 +65,13 @@ class SnapshotFiles:
         for s, p in self._numbered(self.samples_dir, "npz"):
             if s > step:
                 p.unlink(missing_ok=True)
+
+
+def _fault(e: Exception) -> str:
+    """What is wrong with a snapshot that does not load, in words: numpy's own text for a file
+    that is no zip archive advises loading it with pickle (which would run code a file holds)."""
+    if isinstance(e, KeyError):
+        return "it holds no step: not a snapshot gankit wrote"
+    if isinstance(e, OSError) and e.strerror:      # the file itself cannot be read (permissions)
+        return f"cannot read it: {e.strerror}"
+    return "not a valid .npz file: cut short, emptied or overwritten"

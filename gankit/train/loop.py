@@ -99,7 +99,9 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.log_every = log_every
         self.step = 0
-        self.stop = None   # set (e.g. to a signal number) to stop after the current step
+        # set to stop after the current step: a signal number, or another reason (the Run's error
+        # for a record the storage refused: gankit/train/run_training.py)
+        self.stop = None
         # a stop that cut short work of the last step (the DRS fit): the run ends stopped, so
         # --resume completes it, even where the last step would otherwise clear the stop
         self.keep_stop = False

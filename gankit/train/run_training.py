@@ -17,6 +17,7 @@ import torch
 
 from gankit.metrics.context import NonFiniteSamples
 from gankit.process_state import trainable
+from gankit.runfolder import RecordNotWritten
 from gankit.streams import pasteable
 from gankit.train import distributed, rng_state, threads
 from gankit.train.callbacks import (Checkpointer, FiniteSamples, MetricsLogger, PeriodicEval, Progress,
@@ -113,7 +114,7 @@ class RunTraining:
         # the checkpoint before the step's snapshot and evaluation: one of them failing (out of
         # memory drawing a grid of large images) lost the steps since the last checkpoint
         # G's samples are checked before anything uses or saves the step's state
-        callbacks = [_Sync(), MetricsLogger(self), Progress(cfg.steps, show),
+        callbacks = [_Sync(), _StopOnRecordRefused(MetricsLogger(self)), Progress(cfg.steps, show),
                      FiniteSamples(self, [cfg.checkpoint_every, cfg.sample_every, cfg.eval_every], cfg.steps),
                      *self.objective.callbacks,
                      lrs, Checkpointer(self, cfg.checkpoint_every, cfg.steps),
@@ -141,12 +142,10 @@ class RunTraining:
                 at_a_step = True
                 if trainer.stop is None:
                     log_session()    # when no step was left to train
+                if isinstance(trainer.stop, RecordNotWritten):     # one process: the step is kept
+                    raise self._kept_after(trainer.stop)
                 if trainer.stop is not None:      # SIGINT/SIGTERM: keep every finished step
-                    saved = self.folder.checkpoints()
-                    # rank 0's view for every rank: another rank may read the folder before rank 0's
-                    # write ends, or see another folder, and saving is collective
-                    have = distributed.agree(world, bool(saved and saved[-1][0] == self.step))
-                    path = saved[-1][1] if have and self.is_main else self.save_checkpoint() if not have else None
+                    path = self._stop_checkpoint()
                     name = signal.Signals(trainer.stop).name
                     if not self.is_main:    # rank 0 wrote the checkpoint and says so
                         raise TrainingInterrupted(trainer.stop, f"{name}: rank {world.rank} stopped after "
@@ -175,6 +174,46 @@ class RunTraining:
                 getattr(w, "close", lambda: None)()
                 self.watchers.remove(w)
         return self
+
+    def _stop_checkpoint(self):
+        """The checkpoint of the step training stopped after: the one written at it, else a new
+        one (collective: every rank calls this).  Its path on rank 0."""
+        saved = self.folder.checkpoints()
+        # rank 0's view for every rank: another rank may read the folder before rank 0's
+        # write ends, or see another folder, and saving is collective
+        have = distributed.agree(self.world, bool(saved and saved[-1][0] == self.step))
+        return saved[-1][1] if have and self.is_main else self.save_checkpoint() if not have else None
+
+    def _kept_after(self, refused: RecordNotWritten) -> RecordNotWritten:
+        """The error of a record the storage refused, once training stopped after its step: that
+        step checkpointed, or (the checkpoint refused too: a full disk) the error as it was."""
+        try:
+            path = self._stop_checkpoint()
+        except Exception:
+            return refused
+        return RecordNotWritten(f"{refused.said}; training stopped after step {self.step} of "
+                                f"{self.cfg.train.steps} and kept it: checkpoint {path} written (the "
+                                f"record of step {self.step} is not in {self.folder.records_path.name})",
+                                refused.then)
+
+
+class _StopOnRecordRefused:
+    """The train records' writer (MetricsLogger), where a record the storage refuses (a file-size
+    limit, a full disk) stops training after this step, as a signal does, so the Run checkpoints
+    it (else every step since the last checkpoint was lost).  Several processes, or a signal
+    already stopping training: the error ends it at once, as before (a stop needs every rank's
+    agreement; the signal's own stop and exit code stand)."""
+
+    def __init__(self, logger):
+        self.logger = logger
+
+    def on_log(self, trainer, record):
+        try:
+            self.logger.on_log(trainer, record)
+        except RecordNotWritten as e:
+            if trainer.agree_stop is not None or trainer.stop is not None:
+                raise
+            trainer.stop = e
 
 
 def _resume_suffix() -> str:

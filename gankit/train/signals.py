@@ -30,8 +30,9 @@ class StopOnSignal:
         self.trainer, self.saved = trainer, {}
 
     def _handle(self, signum, frame):
-        if self.trainer.stop is not None:
-            raise TrainingInterrupted(signum, f"stopped at once by a second {signal.Signals(signum).name}; "
+        if self.trainer.stop is not None:     # a signal, or a record the storage refused
+            second = "a second " if isinstance(self.trainer.stop, int) else ""
+            raise TrainingInterrupted(signum, f"stopped at once by {second}{signal.Signals(signum).name}; "
                                       "the last checkpoint written is kept", at_once=True)
         self.trainer.stop = signum
 
