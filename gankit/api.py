@@ -239,6 +239,8 @@ def evaluate(run_or_dir, metrics: list[str] | None = None, overrides: list[str] 
     if metrics:     # a name given twice was measured twice, then refused as a clash of keys
         metrics = list(dict.fromkeys(metrics))
     run = open_run(run_or_dir, where) if where else _run(run_or_dir)
+    from gankit.registry import METRICS
+    METRICS.refuse_unknown(metrics, "evaluate: metrics")     # after open_run: the run's imports register theirs
     saved = run.cfg
     try:
         if overrides:   # eval settings are read when the metrics run: swap them in for this evaluation

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import difflib
 import errno
 import json
 import os
@@ -133,12 +132,7 @@ def _cmd_eval(a):
     where, sets = data_location_sets(a.set, "eval.")
     run = api.open_run(a.run_dir, where)      # loads the run's own imports: their metrics count
     from gankit.registry import METRICS
-    unknown = [m for m in names if m not in METRICS.names()]
-    if unknown:
-        close = difflib.get_close_matches(unknown[0], METRICS.names(), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ConfigError(f"--metrics: unknown metric {unknown[0]!r}{hint}; gankit list shows them: "
-                          f"{', '.join(METRICS.names())}")
+    METRICS.refuse_unknown(names, "--metrics")
     result = api.evaluate(run, names or None, overrides=sets, record=not a.no_record, source="gankit eval",
                           log=None if a.json else api._stderr, strict=True)
     if a.json:

@@ -76,6 +76,18 @@ class Registry:
     def names(self) -> list[str]:
         return sorted(self._all())
 
+    def refuse_unknown(self, names, where: str) -> None:
+        """ConfigError naming ``where`` (--metrics, eval.metrics, metrics) for the first of
+        ``names`` not registered, with the closest name and the valid ones."""
+        unknown = [n for n in names or [] if n not in self._all()]
+        if unknown:
+            import difflib
+            close = difflib.get_close_matches(str(unknown[0]), self.names(), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            more = f" (and {', '.join(map(repr, unknown[1:]))})" if unknown[1:] else ""
+            raise ConfigError(f"{where}: unknown {self.kind} {unknown[0]!r}{hint}{more}; gankit list shows them: "
+                              f"{', '.join(self.names())}")
+
     def entries(self) -> list[Entry]:
         return [self._entries[n] for n in self.names()]
 

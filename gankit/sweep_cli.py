@@ -22,9 +22,7 @@ def _check_metrics(variants, jobs, seeds: int, metrics) -> None:
     from gankit.data import build_dataset
     from gankit.metrics import lacking_parts, lacking_said, parts_of
     from gankit.registry import METRICS
-    unknown = [m for m in metrics if m not in METRICS.names()]
-    if unknown:
-        raise ConfigError(f"--metrics: unknown {', '.join(unknown)}; valid: {', '.join(METRICS.names())}")
+    METRICS.refuse_unknown(metrics, "--metrics")
     off = []
     for (label, _, _), j in zip(variants, jobs[::seeds]):
         cfg = j.config()

@@ -91,5 +91,5 @@ def test_periodic_eval_computes_the_listed_metrics(tmp_path, tiny):
 
 
 def test_an_unknown_metric_name_is_a_config_error():
-    with pytest.raises(C.ConfigError, match=r"eval.metrics: unknown metric\(s\) \['mode'\].*modes"):
+    with pytest.raises(C.ConfigError, match=r"eval.metrics: unknown metric 'mode' \(did you mean 'modes'\?\).*modes"):
         C.load("ring", ['eval.metrics=["mode"]'])

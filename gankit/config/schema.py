@@ -122,10 +122,7 @@ class EvalConfig:
                               f"list each metric once: {where}.metrics = [{once}]")
         if self.metrics:
             from gankit.registry import METRICS
-            unknown = [m for m in self.metrics if m not in METRICS.names()]
-            if unknown:
-                raise ConfigError(f"{where}.metrics: unknown metric(s) {unknown}; "
-                                  f"valid: {', '.join(METRICS.names())}")
+            METRICS.refuse_unknown(self.metrics, f"{where}.metrics")
 
 
 @dataclass

@@ -192,7 +192,9 @@ def condition_args(run, n: int, label: int | str | None = None, text: str | None
         asked = label
         if isinstance(label, str) and called:      # a name: NFC, as folder names are
             key = unicodedata.normalize("NFC", label)
-            label = called.index(key) if key in called else label
+            # "trouser" for "Trouser" (a caption's words are lower case), unless two names differ only so
+            folded = [k for k, c in enumerate(called) if c.casefold() == key.casefold()]
+            label = called.index(key) if key in called else folded[0] if len(folded) == 1 else label
         number = isinstance(asked, int) and not isinstance(asked, bool)     # given as a number, not a name
         # a number that is another class's folder name, not its class number (folders 3, 7, 100;
         # '2', 'apple', 'banana': label 2 is 'banana', folder '2' is class 0)
