@@ -27,7 +27,8 @@ def invert(run_or_dir, images, steps: int = 300, lr: float = 0.05, restarts: int
            use_encoder: bool = True, seed: int = 0) -> Inversion:
     """Fit G's code z to each image: ``images`` an array or tensor ((n, C, H, W), (n, H, W, C),
     one image, or (n, H, W) for grey data; uint8 pixels or floats in [-1, 1]), a path to a .npy
-    file, an image file or a folder of them (resized to the run's size), or ``"heldout[:N]"``.
+    file, an image file or a folder of them (resized to the run's size), a glob pattern
+    (``"imgs/*.png"``, its matches sorted) or a list of image files, or ``"heldout[:N]"``.
     Starts from the run's encoder where it has one (BiGAN, VAE, AE) unless ``use_encoder`` is
     False, else from the prior (``seed``); the best of ``restarts`` starts is kept per image.
     Returns ``Inversion(z, recon, error)`` on the CPU: recon in [-1, 1], error the mean squared

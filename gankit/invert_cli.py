@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from gankit.config import ConfigError
-from gankit.train.inversion_inputs import MASKS, is_split, load_images, make_mask
+from gankit.train.inversion_inputs import MASKS, is_split, load_images, make_mask, several
 
 
 def _grid(rows: list[np.ndarray], out: Path):
@@ -79,9 +80,9 @@ def _out_folder(a, default: str, stem: str) -> Path:
     images' own folder (or one holding other files) is not written into."""
     command = getattr(a, "command", "invert")
     out = Path(a.out).expanduser() if a.out else Path(a.run_dir) / default
-    spec = getattr(a, "images", None) or "heldout"
-    images = Path(spec).expanduser()
-    if not is_split(spec) and images.is_dir() and (
+    spec = _spec(a)
+    images = Path(spec).expanduser() if not several(spec) else None
+    if images is not None and not is_split(spec) and images.is_dir() and (
             out.resolve() == images.resolve() or images.resolve() in out.resolve().parents):
         given = f"{command} --out {a.out}" if a.out else f"{command}: {out}, the default output folder,"
         raise ConfigError(f"{given} is {'inside ' * (out.resolve() != images.resolve())}the --images folder, "
@@ -106,10 +107,62 @@ def _out_folder(a, default: str, stem: str) -> Path:
     return out
 
 
+def _spec(a):
+    """--images as load_images takes it: one path (or pattern, or heldout[:N]), or the list of
+    several paths (a pattern the shell expanded)."""
+    given = getattr(a, "images", None) or ["heldout"]
+    return given if isinstance(given, str) else given[0] if len(given) == 1 else list(given)
+
+
+@contextmanager
+def _output_folder(a, out: Path, stem: str):
+    """``out`` (_out_folder's), made and found writable once the run is open, before any work (a
+    folder that cannot be made was found out only after every image was inverted); what was made
+    for it is removed again, if still empty, when the command then fails (images refused, Ctrl-C)."""
+    made = _make(a, out, stem)
+    try:
+        yield
+    except BaseException:
+        _remove_empty(made)
+        raise
+
+
+def _make(a, out: Path, stem: str) -> list[Path]:
+    """Make ``out``; the folders made, deepest first."""
+    from gankit.io import WriteError, check_writable, write_failure
+    command = getattr(a, "command", "invert")
+    given, fix = (f"--out {a.out}", "give a writable folder") if a.out else (
+        f"{out}, the default output folder", "give --out a writable folder")
+    made = [p for p in (out, *out.parents) if not p.exists()]
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        _remove_empty(made)
+        why = write_failure(e, f"the folder {Path(e.filename or out).parent}")
+        if why == (e.strerror or str(e)):        # no words of its own: the system's, on its path
+            why = f"{e.filename or out}: {why}"
+        raise ConfigError(f"{command}: cannot create {given}: {why}; {fix}") from None
+    try:
+        check_writable(out / f".pending.{stem}.npy")         # the name its first file is written under
+    except WriteError as e:
+        _remove_empty(made)
+        raise ConfigError(f"{command}: cannot write in {given}: {e.strerror}; {fix}") from None
+    return made
+
+
+def _remove_empty(folders: list[Path]):
+    for p in folders:
+        try:
+            p.rmdir()
+        except OSError:      # not made after all, or something was written there: kept
+            pass
+
+
 def _open(a):
     from gankit.cli_args import data_location_sets
     from gankit.train.run import Run
-    return Run.open(a.run_dir, data_location_sets(a.set)[0])
+    # image runs only, whose G has no sampling settings (generator.temperature): the data's location alone
+    return Run.open(a.run_dir, data_location_sets(a.set, sampling=False)[0])
 
 
 def _images(n: int) -> str:
@@ -121,14 +174,25 @@ def _options(a) -> dict:
             "seed": a.seed}
 
 
+def _run_dir_given(a):
+    """``gankit invert --images x.npy RUN``: --images takes several values (a pattern the shell
+    expanded), so a run folder written after it lands among them; it is the last of them."""
+    if a.run_dir is None:
+        if len(a.images) < 2:
+            raise ConfigError(f"{a.command}: give the run folder: gankit {a.command} RUN --images IMAGES ...")
+        a.run_dir = a.images.pop()
+
+
 def _cmd_invert(a):
     from gankit.train.inversion import invert_run
+    _run_dir_given(a)
     out = _out_folder(a, "inversion", "reconstructions")
     run = _open(a)
-    files: list[str] = []
-    x = load_images(a.images, run.dataset, files)
-    inv = invert_run(run, x, **_options(a))
-    s = _write(out, x, inv, {}, [x.numpy(), inv.recon.numpy()], "reconstructions", files)
+    with _output_folder(a, out, "reconstructions"):
+        files: list[str] = []
+        x = load_images(_spec(a), run.dataset, files)
+        inv = invert_run(run, x, **_options(a))
+        s = _write(out, x, inv, {}, [x.numpy(), inv.recon.numpy()], "reconstructions", files)
     from gankit.cli_args import shown_path
     print(f"inverted {_images(s['n'])}: MSE per pixel mean {s['mse_mean']:.4f}, median "
           f"{s['mse_median']:.4f}; wrote {shown_path(out / 'reconstructions.npy')}, z.npy, errors.csv, summary.json "
@@ -137,16 +201,18 @@ def _cmd_invert(a):
 
 def _cmd_complete(a):
     from gankit.train.inversion import complete
+    _run_dir_given(a)
     out = _out_folder(a, "completion", "completions")
     run = _open(a)
-    files: list[str] = []
-    x = load_images(a.images, run.dataset, files)
-    missing = make_mask(a.mask, tuple(x.shape[1:]))
-    filled, inv = complete(run, x, missing, **_options(a))
-    hole = ((filled - x) ** 2 * missing).flatten(1).sum(1) / missing.flatten().sum().clamp_min(1)
-    masked = x * (1 - missing)
-    s = _write(out, x, inv, {"missing_mse_mean": float(hole.mean())},
-               [x.numpy(), masked.numpy(), filled.numpy()], "completions", files)
+    with _output_folder(a, out, "completions"):
+        files: list[str] = []
+        x = load_images(_spec(a), run.dataset, files)
+        missing = make_mask(a.mask, tuple(x.shape[1:]))
+        filled, inv = complete(run, x, missing, **_options(a))
+        hole = ((filled - x) ** 2 * missing).flatten(1).sum(1) / missing.flatten().sum().clamp_min(1)
+        masked = x * (1 - missing)
+        s = _write(out, x, inv, {"missing_mse_mean": float(hole.mean())},
+                   [x.numpy(), masked.numpy(), filled.numpy()], "completions", files)
     from gankit.cli_args import shown_path
     named = f"the part {shown_path(a.mask)} marks" if Path(a.mask).suffix.lower() == ".npy" else shown_path(a.mask)
     print(f"completed {_images(s['n'])} ({named} missing): MSE per pixel on the filled part "
@@ -159,9 +225,11 @@ def add_parser(sub):
                             ("complete", _cmd_complete, "fill a masked part of images from G fitted to "
                              "the rest")):
         p = sub.add_parser(name, help=help_)
-        p.add_argument("run_dir")
-        p.add_argument("--images", required=True, help="FILE.npy, an image file (PNG, JPEG, ...), a folder of "
-                       "image files (sub-folders too), or heldout[:N]")
+        p.add_argument("run_dir", nargs="?")      # None: written after --images (_run_dir_given)
+        # several values: a pattern the shell expanded (--images imgs/*.png), read as the quoted pattern is
+        p.add_argument("--images", required=True, nargs="+", metavar="IMAGES",
+                       help="FILE.npy, an image file (PNG, JPEG, ...), several, a glob pattern ('imgs/*.png'), "
+                       "a folder of image files (sub-folders too), or heldout[:N]")
         if name == "complete":
             p.add_argument("--mask", required=True, help=f"the part to fill: {', '.join(MASKS)}, or "
                            "FILE.npy (1 = missing)")

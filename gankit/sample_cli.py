@@ -38,9 +38,8 @@ def _cmd_drs(a):
                           "sampling needs one score per sample")
     from gankit.cli_args import data_location_sets
     where, _ = data_location_sets(a.set, sampling=False)      # D is fitted to G as it trained
-    over = where + ["objective.drs=true"] + ([f"objective.drs_steps={a.steps}"] if a.steps is not None else []) \
-        + ([f"objective.drs_quantile={a.quantile}"] if a.quantile is not None else []) \
-        + ([f"objective.drs_lr={a.lr!r}"] if a.lr is not None else [])
+    options = _drs_options(a, folder.read_config())
+    over = where + ["objective.drs=true"] + [f"{key}={value!r}" for key, (_, value) in options.items()]
     try:
         with warnings.catch_warnings():      # the checkpoint has no sampler yet: this command fits it
             warnings.simplefilter("ignore", UnfittedState)
@@ -82,6 +81,39 @@ def _cmd_drs(a):
     from gankit.cli_args import shown_path
     print(f"rejection sampler fitted at step {run.step}: acceptance {float(sampler.acceptance):.3f}; "
           f"samples, eval and report of {shown_path(a.run_dir)} now use it (objective.drs = true in its config.toml)")
+
+
+def _drs_options(a, raw: dict) -> dict[str, tuple[str, object]]:
+    """drs's options given, as {config key: (option, value)}, checked by the config's schema
+    before the run is opened for writing; a refusal names the option, not the key it sets."""
+    from gankit import config as C
+    given = {"objective.drs_steps": ("--steps", a.steps), "objective.drs_quantile": ("--quantile", a.quantile),
+             "objective.drs_lr": ("--lr", a.lr)}
+    given = {key: said for key, said in given.items() if said[1] is not None}
+    if not given:
+        return given
+    try:
+        C.load(raw, [f"{key}={value!r}" for key, (_, value) in given.items()])
+    except ConfigError as e:
+        key = next((k for k in given if str(e).startswith(f"{k}:")), None)
+        if key is None:
+            raise
+        option, value = given[key]
+        raise ConfigError(f"drs {option} {value!r}: {_as_fix(str(e)[len(key) + 1:].strip())}") from None
+    return given
+
+
+BOUND_WORDS = {">=": "{} or more", ">": "more than {}", "<=": "{} or less", "<": "less than {}"}
+
+
+def _as_fix(said: str) -> str:
+    """The schema's "must be >= 0, got -1" as what to give ("give 0 or more"): the value is named
+    already; any other refusal as it is."""
+    import re
+    if not (m := re.fullmatch(r"must be (.+), got .*", said)):
+        return said
+    bound = re.fullmatch(r"(>=|>|<=|<) (\S+)", m[1])
+    return f"give {BOUND_WORDS[bound[1]].format(bound[2]) if bound else m[1]}"
 
 
 def _refuse_skipped_newer(run, run_dir):

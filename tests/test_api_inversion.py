@@ -85,3 +85,24 @@ def test_the_command_lines_seed_is_the_apis(digit_run, tmp_path, capsys):
 def test_a_run_of_points_is_told_inversion_needs_images(ring_run):
     with pytest.raises(ConfigError, match="invert and complete fit G to images"):
         api.invert(ring_run, np.zeros((2, 2), np.float32))
+
+
+@pytest.mark.parametrize("call, said", [
+    (lambda r: api.complete(r, _pixels(1), None), "mask: got NoneType; give one of top, bottom, left, right, centre, "
+     "a path to a .npy file, or an array of (H, W), (1, H, W) or (C, H, W) with 1 = missing, 0 = known"),
+    (lambda r: api.invert(r, None), "images: got NoneType; give an array or tensor of images, a path to a .npy file"),
+])
+def test_an_input_of_no_accepted_kind_lists_the_kinds(digit_run, call, said):
+    with pytest.raises(ConfigError) as e:
+        call(digit_run)
+    assert str(e.value).startswith(said), e.value
+
+
+def test_a_glob_pattern_and_a_list_of_files_are_the_command_lines(digit_run, tmp_path):
+    from PIL import Image
+    for i, x in enumerate(_pixels(3)):
+        Image.fromarray(x, "L").save(tmp_path / f"m{i}.png")
+    pattern = api.invert(digit_run, str(tmp_path / "m*.png"), steps=1)
+    listed = api.invert(digit_run, [tmp_path / f"m{i}.png" for i in range(3)], steps=1)
+    assert torch.equal(pattern.z, listed.z)
+    assert torch.equal(pattern.z, api.invert(digit_run, _pixels(3), steps=1).z)

@@ -3,6 +3,7 @@
 run's (C, H, W) and the data's [-1, 1]; every wrong input refused with what to give instead."""
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -56,6 +57,20 @@ def _numbers(a, said: str) -> tuple[torch.Tensor, str]:
     elif a.dtype.kind in "iu" and a.dtype != np.uint8:
         a = a.astype(np.int64)                       # torch's unsigned 16/32/64-bit types lack min/max
     return torch.as_tensor(np.ascontiguousarray(a)), written
+
+
+IMAGE_FORMS = ("an array or tensor of images, a path to a .npy file, an image file or a folder of them, "
+               "a glob pattern (imgs/*.png) or a list of image files, or heldout[:N]")
+MASK_FORMS = (f"one of {', '.join(MASKS)}, a path to a .npy file, or an array of (H, W), (1, H, W) or (C, H, W) "
+              "with 1 = missing, 0 = known")
+
+
+def _an_array(a, said: str, forms: str):
+    """``a`` when it can be an array of numbers; else (None, a dict, ...) refused listing ``forms``,
+    the inputs taken (numpy would call it an array of objects)."""
+    if isinstance(a, (np.ndarray, torch.Tensor, list, tuple)) or np.isscalar(a) and not isinstance(a, (str, bytes)):
+        return a
+    raise ConfigError(f"{said}: got {type(a).__name__}; give {forms}")
 
 
 def is_split(spec) -> bool:
@@ -128,20 +143,26 @@ def _read_file(p: Path, dataset, notes: dict, wide: bool = False) -> np.ndarray:
 
 def _read_folder(root: Path, said: str, dataset, files: list | None) -> torch.Tensor:
     """Every image file under ``root`` (sub-folders too: invert has no classes; hidden ones
-    left out), each read by _read_file; an unreadable one is skipped with a warning.  The
-    training-data reader's messages (data.path, class folders, data.channels) are not for here."""
+    left out), read by _read_listed."""
+    paths = sorted(q for q in root.rglob("*") if not any(part.startswith(".") for part in q.relative_to(root).parts))
+    return _read_listed(paths, lambda q: str(q.relative_to(root)), root, said, dataset, files)
+
+
+def _read_listed(paths: list[Path], name, where, said: str, dataset, files: list | None) -> torch.Tensor:
+    """The image files among ``paths`` (a folder's, a pattern's matches, several paths), each read
+    by _read_file; the others and an unreadable one are skipped with a warning; ``name(path)``: how
+    messages and ``files`` name it.  The training-data reader's messages (data.path, class folders,
+    data.channels) are not for here."""
     import warnings as w
     from gankit.data.image_decode import ImageDataError, one_scale
     from gankit.data.image_files import IMAGE_SUFFIXES
     give = "give a folder holding image files, a .npy file, an image file or heldout[:N]"
-    paths = sorted(q for q in root.rglob("*") if not any(part.startswith(".") for part in q.relative_to(root).parts))
     broken = [q for q in paths if q.is_symlink() and not q.exists()]
     found = [q for q in paths if q.is_file() and q.suffix.lower() in IMAGE_SUFFIXES]
     other = [q for q in paths if q.is_file() and q.suffix.lower() not in IMAGE_SUFFIXES]
     for what, some in (("non-image file(s)", other), ("link(s) to missing files", broken)):
         if some:
-            w.warn(f"{said}: skipped {len(some)} {what}, e.g. "
-                   f"{[str(q.relative_to(root)) for q in some[:3]]}", stacklevel=3)
+            w.warn(f"{said}: skipped {len(some)} {what}, e.g. {[name(q) for q in some[:3]]}", stacklevel=4)
     if not found:
         raise ConfigError(f"{said}: holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}); {give}")
     images, read, notes = [], [], {}
@@ -149,17 +170,50 @@ def _read_folder(root: Path, said: str, dataset, files: list | None) -> torch.Te
         try:
             images.append(_read_file(q, dataset, notes))
         except ImageDataError as e:
-            w.warn(f"{e}; skipped", stacklevel=3)
+            w.warn(f"{e}; skipped", stacklevel=4)
             continue
         read.append(q)
     if not images:
         raise ConfigError(f"{said}: none of the {len(found)} image files could be read; {give}")
-    one_scale(root, images, read, notes.get("depth", {}),
+    one_scale(where, images, read, notes.get("depth", {}),
               lambda q: _read_file(q, dataset, {}, wide=True).transpose(1, 2, 0))
     _say_notes(said, notes, len(images))
     if files is not None:
-        files.extend(str(q.relative_to(root)) for q in read)
+        files.extend(name(q) for q in read)
     return torch.as_tensor(np.stack(images))
+
+
+PATTERN = set("*?[")                                # what makes --images a glob pattern
+
+
+def _read_several(spec, dataset, files: list | None, said: str) -> torch.Tensor:
+    """The images of a glob pattern's matches (sorted), or of several paths (a pattern the shell
+    expanded: read as that pattern would be; a folder among them is skipped, as in a folder),
+    each named as given."""
+    import glob
+    import warnings as w
+    if isinstance(spec, (str, Path)):
+        paths = [Path(q) for q in sorted(glob.glob(str(Path(spec).expanduser()), recursive=True))]
+        if not paths:
+            raise ConfigError(f"{said}: the pattern matches no files; give a pattern that matches image "
+                              "files, a folder of images, a .npy file or heldout[:N]")
+    else:
+        paths = [Path(q).expanduser() for q in spec]
+        if missing := [str(q) for q in spec if not os.path.lexists(Path(q).expanduser())]:
+            raise ConfigError(f"{said}: no such file: {', '.join(missing[:3])}{', ...' * (len(missing) > 3)}; "
+                              "give image files that exist, a folder of images, a .npy file or heldout[:N]")
+    if folders := [str(q) for q in paths if q.is_dir()]:
+        w.warn(f"{said}: skipped {len(folders)} folder(s) among the files, e.g. {folders[:3]}; to read a "
+               "folder's images give that folder alone", stacklevel=3)
+    return _read_listed([q for q in paths if not q.is_dir()], str, said, said, dataset, files)
+
+
+def several(spec) -> bool:
+    """Whether ``spec`` names several image files: a glob pattern (imgs/*.png) not itself a path
+    that exists, or a list of paths."""
+    if isinstance(spec, (list, tuple)):
+        return bool(spec) and all(isinstance(q, (str, Path)) for q in spec)
+    return isinstance(spec, (str, Path)) and bool(PATTERN & set(str(spec))) and not Path(spec).expanduser().exists()
 
 
 def _say_notes(said: str, notes: dict, n: int):
@@ -184,9 +238,13 @@ def load_images(spec, dataset, files: list | None = None, said: str | None = Non
                           f"({type(dataset).__name__}) are {getattr(dataset, 'kind', 'points')} of shape "
                           f"{shape}: train on image data (mnist5k, fashion-mnist, a folder) to use them")
     dtype = None                                     # the dtype an array was given in
-    if not isinstance(spec, (str, Path)):
+    if several(spec):
+        listed = spec if isinstance(spec, (str, Path)) else f"{spec[0]} ... ({len(spec)} paths)"
+        said = said or f"--images {listed}"
+        x = _read_several(spec, dataset, files, said)
+    elif not isinstance(spec, (str, Path)):
         said = said or "images"
-        x, dtype = _numbers(spec, said)
+        x, dtype = _numbers(_an_array(spec, said, IMAGE_FORMS), said)
         x = _pixels_in_shape(x, dtype, shape, said)
     elif is_split(spec):
         return _heldout(str(spec), dataset, said or f"--images {spec}")
@@ -263,7 +321,7 @@ def make_mask(spec, shape: tuple[int, ...], said: str | None = None) -> torch.Te
         a = _load_npy(p, said)[0].float()
     else:
         said = said or "mask"
-        a = _numbers(spec, said)[0].float()
+        a = _numbers(_an_array(spec, said, MASK_FORMS), said)[0].float()
     ok = [(h, w), (1, h, w)] + ([tuple(shape)] if len(shape) == 3 else [])
     if tuple(a.shape) not in ok:
         raise ConfigError(f"{said}: shape {tuple(a.shape)}, but one mask for all images must be "
