@@ -97,6 +97,10 @@ def _cmd_list(a):
             print("config keys (--set key=value):")
             for key, default, help in keys:
                 print(f"  {key} = {default!r}  # {help}")
+    if not found and whole and not words:    # a kind gankit has none of its own (nets)
+        raise C.ConfigError(f"no {' or '.join(sorted(whole))} are registered: gankit has none of its own; "
+                            f"yours (e.g. gankit.registry.NETS.register, for an objective's ctx.build_net("
+                            f"'nets', ...)) are listed with gankit --import MODULE list")
     if not found:
         import difflib
         names = [*C.preset_names(), *(e.name for reg in REGISTRIES.values() for e in reg.entries()), *kinds]

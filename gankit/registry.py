@@ -142,7 +142,8 @@ class Registry:
 DATASETS = Registry("dataset")
 GENERATORS = Registry("generator")
 DISCRIMINATORS = Registry("discriminator")
-NETS = Registry("net")            # other modules an objective may declare (encoders, ...)
+# other modules an objective may declare (encoders, ...): ctx.build_net("nets", {"name": ...})
+NETS = Registry("net")
 LOSSES = Registry("loss")
 METRICS = Registry("metric")
 OBJECTIVES = Registry("objective")
@@ -151,6 +152,7 @@ REGISTRIES = {
     "datasets": DATASETS,
     "generators": GENERATORS,
     "discriminators": DISCRIMINATORS,
+    "nets": NETS,
     "losses": LOSSES,
     "metrics": METRICS,
     "objectives": OBJECTIVES,

@@ -4,8 +4,9 @@ from __future__ import annotations
 import torch
 
 from gankit.config import Component, ConfigError, OptimConfig, RunConfig
-from gankit.registry import DISCRIMINATORS, GENERATORS, LOSSES, REGISTRIES, is_gankit
+from gankit.registry import DISCRIMINATORS, GENERATORS, LOSSES, OBJECTIVES, REGISTRIES, is_gankit
 from gankit.train.conditional import noise_dim_for, wrap_nets
+from gankit.train.objective import check_objective
 
 
 def build_nets(cfg: RunConfig, data, only: str | None = None):
@@ -67,10 +68,23 @@ def _probe_user_nets(cfg: RunConfig, data, G, D):
 
 
 def build_net(registry: str, component: Component | dict, data, **kw):
-    """Any registered net (e.g. an encoder an objective declares) from a config component."""
+    """Any registered net from a config component: ``registry`` is a key of REGISTRIES, e.g.
+    "generators", or "nets" for the other modules an objective declares (an encoder
+    registered with NETS.register)."""
+    if registry not in REGISTRIES:
+        raise ConfigError(f"build_net({registry!r}, ...): no registry {registry!r}; give one of "
+                          f"{', '.join(map(repr, REGISTRIES))} ('nets' holds NETS.register's)")
     comp = component if isinstance(component, Component) else Component(component["name"], {
         k: v for k, v in component.items() if k != "name"})
     return REGISTRIES[registry].build(comp.name, comp.params, where=registry, data=data, **kw)
+
+
+def build_objective(cfg: RunConfig, ctx):
+    """The objective ``cfg`` names, built from ``ctx`` and checked against what the Run needs
+    of it (its phases are checked after its setup: check_objective)."""
+    obj = OBJECTIVES.build(cfg.objective.name, cfg.objective.params, where="objective", ctx=ctx)
+    check_objective(obj, cfg.objective.name)
+    return obj
 
 
 def _dtype(x: torch.Tensor) -> str:

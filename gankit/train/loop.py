@@ -54,14 +54,34 @@ def _finite(v: Tensor) -> bool:
     return math.isfinite(v.item()) if v.numel() == 1 else bool(torch.isfinite(v).all())
 
 
-def _not_scalar(phase: Phase, loss, step: int) -> Exception:
-    """A phase whose loss is no scalar (a loss left unreduced): named here, where backward
-    would fail with torch's words ("grad can be implicitly created only for scalar outputs")."""
+def _phase_result(phase: Phase, out, step: int) -> tuple[Tensor, dict]:
+    """(loss, logs) of a phase's function, refused where backward or the unpacking would fail with
+    torch's or Python's words, which name no phase: checked each call (attributes only: no sync)."""
     from gankit.config import ConfigError
-    got = f"shape {tuple(loss.shape)}" if isinstance(loss, Tensor) else type(loss).__name__
-    return ConfigError(f"phase {phase.name!r} returned a loss of {got} at step {step + 1}; a phase's loss "
-                       f"must be a scalar tensor: reduce it (e.g. .mean()) in the loss or objective that "
-                       f"computes it")
+    named = f"phase {phase.name!r} ({_function_name(phase.loss)})"
+    pair = isinstance(out, (tuple, list))
+    if not pair or len(out) != 2 or not isinstance(out[1], dict):
+        got = (f"a {type(out).__name__}" if not pair else f"a {type(out).__name__} of {len(out)}" if len(out) != 2
+               else f"({type(out[0]).__name__}, {type(out[1]).__name__})")
+        raise ConfigError(f"{named} returned {got} at step {step + 1}; a phase's function returns "
+                          f"(loss, logs): a scalar tensor and a dict of tensors to log ({{}} for none)")
+    loss = out[0]
+    if not isinstance(loss, Tensor) or loss.numel() != 1:
+        # a loss left unreduced: backward would say "grad can be implicitly created only for scalar outputs"
+        got = f"shape {tuple(loss.shape)}" if isinstance(loss, Tensor) else type(loss).__name__
+        raise ConfigError(f"phase {phase.name!r} returned a loss of {got} at step {step + 1}; a phase's loss "
+                          f"must be a scalar tensor: reduce it (e.g. .mean()) in the loss or objective that "
+                          f"computes it")
+    if not loss.requires_grad:
+        raise ConfigError(f"{named} returned a loss without a gradient at step {step + 1} (computed under "
+                          f"torch.no_grad(), detached, or from no parameter): compute it from the modules "
+                          f"its optimizer updates")
+    return out
+
+
+def _function_name(fn) -> str:
+    """Where a phase's function is written ("mymod.LSQ.setup.<locals>.g_step"): the user's code."""
+    return f"{getattr(fn, '__module__', None) or '?'}.{getattr(fn, '__qualname__', type(fn).__name__)}"
 
 
 GAN_NAN_HINT = ("Try a lower learning rate (--set optim_d.lr=... --set optim_g.lr=...), a gradient penalty, "
@@ -123,9 +143,7 @@ class Trainer:
             n = phase.repeat(step)
             for _ in range(n):
                 with self.autocast():          # forward under autocast, backward outside
-                    loss, plogs = phase.loss(ctx)
-                if not isinstance(loss, Tensor) or loss.numel() != 1:    # metadata only: no sync
-                    raise _not_scalar(phase, loss, step)
+                    loss, plogs = _phase_result(phase, phase.loss(ctx), step)
                 phase.optimizer.zero_grad(set_to_none=True)
                 # only the gradients this phase's optimizer steps: the G step skips D's weight
                 # gradients (D's input gradient still flows back to G), the textbook loop does not

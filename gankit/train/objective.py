@@ -254,8 +254,63 @@ def warn_unread(obj: "Objective", cfg, objective: str, sections: dict[str, str])
 
 
 def optimizer_params(spec: OptimizerSpec, modules: dict[str, nn.Module]) -> list[nn.Parameter]:
-    missing = [m for m in spec.modules if m not in modules]
-    if missing:
-        raise KeyError(f"optimizer over undeclared module(s) {missing}; declared: {sorted(modules)}")
+    """The parameters ``spec`` updates (its module names were checked by check_objective)."""
     return [p for m in spec.modules for p in modules[m].parameters()]
+
+
+def check_objective(obj, name: str, optimizers: dict | None = None):
+    """A ConfigError naming the objective and the part it declares wrongly: checked when it is
+    built (modules, optimizers, sample_module) and, given the built ``optimizers``, after its
+    setup (phases).  Unchecked, a user's objective (--import) declared wrongly failed later with
+    torch's or Python's words, naming neither (no phases: only at the first record)."""
+    from gankit.registry import OBJECTIVES, is_gankit
+    module = OBJECTIVES.get(name, "objective.name").module
+    named = f"objective {name!r}" + ("" if is_gankit(module) else f" ({module})")
+    if not isinstance(obj, Objective):
+        got = "None" if obj is None else f"a {type(obj).__name__}"
+        raise ConfigError(f"{named}: its factory returned {got}, not an Objective; return "
+                          f"the object it builds (a subclass of gankit.train.objective.Objective)")
+    if optimizers is not None:
+        _check_phases(obj.phases, named, optimizers)
+        return
+    modules, specs = obj.modules, obj.optimizers
+    if not isinstance(modules, dict) or not modules:
+        raise ConfigError(f"{named} declares no modules; its constructor sets self.modules = "
+                          f"{{name: nn.Module}} (e.g. {{'G': G, 'D': D}} from ctx.build_nets())")
+    for k, m in modules.items():
+        if not isinstance(m, nn.Module):
+            raise ConfigError(f"{named}: modules[{k!r}] is a {type(m).__name__}, not a torch.nn.Module; declare "
+                              f"only modules there (a tensor goes in a module as a buffer or parameter)")
+    if obj.sample_module not in modules:
+        raise ConfigError(f"{named}: sample_module = {obj.sample_module!r}, the module that generates, is not "
+                          f"among its modules {sorted(modules)}; declare it under that name, or set "
+                          f"sample_module to the name it has")
+    if not isinstance(specs, dict) or not specs:
+        raise ConfigError(f"{named} declares no optimizers, so nothing trains; its constructor sets "
+                          f"self.optimizers = {{name: OptimizerSpec([module names], cfg.optim_g)}}")
+    for k, spec in specs.items():
+        if not isinstance(spec, OptimizerSpec) or isinstance(spec.modules, str):
+            got = (f"names its modules by a string ({spec.modules!r})" if isinstance(spec, OptimizerSpec)
+                   else f"is a {type(spec).__name__}, not an OptimizerSpec")
+            raise ConfigError(f"{named}: optimizers[{k!r}] {got}; give OptimizerSpec([module names], "
+                              f"cfg.optim_g or cfg.optim_d)")
+        missing = [m for m in spec.modules if m not in modules]
+        if missing:
+            raise ConfigError(f"{named}: optimizers[{k!r}] updates module(s) {missing} it does not declare "
+                              f"(its modules: {sorted(modules)}); name modules of self.modules")
+
+
+def _check_phases(phases, named: str, optimizers: dict):
+    if not isinstance(phases, (list, tuple)) or not phases:
+        raise ConfigError(f"{named}: setup(optimizers) made no phases, so nothing trains; it sets "
+                          f"self.phases = [Phase(name, optimizers[name], loss_fn), ...]")
+    built = {id(o) for o in optimizers.values()}
+    for i, phase in enumerate(phases):
+        if not isinstance(phase, Phase):
+            raise ConfigError(f"{named}: phases[{i}] is a {type(phase).__name__}, not a "
+                              f"gankit.train.loop.Phase")
+        if id(phase.optimizer) not in built:    # its state would be in no checkpoint: a resume restarts it
+            raise ConfigError(f"{named}: phase {phase.name!r} steps an optimizer of its own; give it one of "
+                              f"those setup(optimizers) receives ({', '.join(optimizers)}), built from "
+                              f"self.optimizers, which checkpoints keep")
 

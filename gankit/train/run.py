@@ -36,11 +36,11 @@ from gankit.ops import sample_noise
 from gankit.process_state import trainable
 from gankit.registry import OBJECTIVES
 from gankit.runfolder import RunFolder
-from gankit.train.build import build_loss, build_net, build_nets, build_optimizer
+from gankit.train.build import build_loss, build_net, build_nets, build_objective, build_optimizer
 from gankit.train.device import missing, resolve_device
 from gankit.train.idle_options import warn_idle_options
 from gankit.train import distributed, rng_state
-from gankit.train.objective import Batch, ObjectiveContext, optimizer_params
+from gankit.train.objective import Batch, ObjectiveContext, check_objective, optimizer_params
 from gankit.train.parts import refuse_batch_norm_on_one_sample
 from gankit.train.precision import autocast_for
 from gankit.train.run_checks import refuse_going_back, refuse_trained, writer_decides
@@ -102,8 +102,7 @@ class Run(RunTraining, RunSampling, RunEvaluation, RunState):
             world_size=self.world.size)
         with rng_state.forked(self.device):   # init from the seed; the caller's RNG untouched
             rng_state.seed(self.device, cfg.seed)
-            self.objective = OBJECTIVES.build(cfg.objective.name, cfg.objective.params,
-                                              where="objective", ctx=ctx)
+            self.objective = build_objective(cfg, ctx)
             self.modules = dict(self.objective.modules)
             refuse_batch_norm_on_one_sample(self.modules, cfg.train.batch_size, cfg.objective.name,
                                             getattr(self.objective, "batchnorm_off", None),
@@ -122,6 +121,7 @@ class Run(RunTraining, RunSampling, RunEvaluation, RunState):
             self.optimizers = {name: build_optimizer(optimizer_params(spec, self.modules), spec.config)
                                for name, spec in self.objective.optimizers.items()}
             self.objective.setup(self.optimizers)
+            check_objective(self.objective, cfg.objective.name, self.optimizers)
             clip = {id(self.optimizers[n]): spec.config.grad_clip for n, spec in self.objective.optimizers.items()}
             for phase in self.objective.phases:
                 phase.grad_clip = clip.get(id(phase.optimizer), 0.0)

@@ -211,8 +211,16 @@ class RunState:
         missing = [k for k in self.modules if k not in state["models"]]
         missing += [k for k in self.optimizers if k not in state.get("optimizers", {})]
         if missing:
-            raise RunError(f"the checkpoint lacks {missing}: it was written by another objective "
-                           f"than {self.cfg.objective.name!r}")
+            from gankit.registry import OBJECTIVES, is_gankit
+            name = self.cfg.objective.name
+            was = ((state.get("config") or {}).get("objective") or {}).get("name", name)
+            module = OBJECTIVES.get(name).module
+            why = (f"it was written by objective {was!r}, not {name!r}" if was != name else
+                   f"the code of objective {name!r} ({module}) changed since the run was trained (it declares "
+                   f"them now); register it as it was, or train a new run" if not is_gankit(module) else
+                   f"objective {name!r} did not declare them when it was written (with other objective "
+                   f"options, or another gankit version); train a new run")
+            raise RunError(f"the checkpoint lacks {missing}: {why}")
         fresh = self._changed_optimizers(state)
         try:
             for k, m in self.modules.items():
