@@ -6,6 +6,9 @@ non-saturating G loss is KL(p_g || p_data) - 2 JSD plus terms G's gradient does 
 (Arjovsky & Bottou 2017; ``nonsaturating_terms``).
 These functions work on densities known in closed form, or on their logs (``log=True``) where
 the densities underflow (1-D here; the integration is a trapezoid rule on an increasing grid).
+Values no density (or D) can take are refused, and a density whose integral on the grid is not
+1 is warned about: a grid short of the mass gave a KL below 0, unnormalised densities a JSD
+above log 2.
 """
 from __future__ import annotations
 
@@ -40,8 +43,8 @@ def _on_grid(x, *densities) -> list[np.ndarray]:
     if any(a.ndim != 1 or len(a) != len(arrays[0]) for a in arrays) or len(arrays[0]) < 2:
         shapes = ", ".join(str(tuple(np.shape(a))) for a in (x, *densities))
         raise ValueError(f"gankit.theory integrates 1-D densities on a 1-D grid: x and each density need "
-                         f"one value per grid point, at least 2 (got shapes {shapes}); for data of more "
-                         f"dimensions use the jsd metric (gankit eval RUN --metrics jsd)")
+                         f"one value per grid point, at least 2 (got shapes {shapes}); for 2-D data of a "
+                         f"known density use the jsd metric (gankit eval RUN --metrics jsd: 1-D and 2-D data only)")
     # a descending grid would flip every integral's sign; an unsorted one would give nonsense
     steps = np.diff(arrays[0])
     if not (steps > 0).all():
@@ -53,10 +56,41 @@ def _on_grid(x, *densities) -> list[np.ndarray]:
     return arrays
 
 
-def _logs(x, *densities, log: bool) -> list[np.ndarray]:
-    """The grid and the log-densities: given (``log=True``) or the logs of the densities."""
+# how far a density's mass on the grid may be from 1: the trapezoid rule adds step/2 times each
+# jump of a density (1.25e-3 for a uniform's two jumps on a grid of step 1.25e-3)
+MASS_TOLERANCE = 1e-2
+
+
+def _logs(x, *densities, log: bool, names: tuple[str, ...] = ("p", "q")) -> list[np.ndarray]:
+    """The grid and the log-densities: given (``log=True``) or the logs of the densities.
+    A negative or NaN value is refused (it made the integrals NaN); a density whose mass on the
+    grid is not 1 is warned about (the identities assume all of it: KL came out below 0, JSD
+    above log 2)."""
     x, *values = _on_grid(x, *densities)
-    return [x, *(values if log else _log(*values))]
+    for name, v in zip(names, values):
+        if log:
+            _refuse(x, v, name, np.isnan(v), "a log-density is a number or -inf (a density of 0)")
+        else:
+            _refuse(x, v, name, ~(v >= 0), "a density is a number, 0 or more", " (log=True takes log-densities)")
+    logs = values if log else _log(*values)
+    fix = "subtract the log of its integral" if log else "divide it by np.trapezoid({}, x)"
+    for name, log_p in zip(names, logs):
+        with np.errstate(over="ignore"):
+            mass = float(np.trapezoid(np.exp(log_p), x))
+        if not abs(mass - 1.0) <= MASS_TOLERANCE:
+            warnings.warn(f"{name} integrates to {mass:.4g} on the grid [{x[0]:g}, {x[-1]:g}], not 1, so these "
+                          f"numbers are not its distribution's (a KL below 0, a JSD above log 2): widen the grid "
+                          f"to where {name} has no mass left, or normalise {name} ({fix.format(name)})",
+                          RuntimeWarning, stacklevel=3)
+    return [x, *logs]
+
+
+def _refuse(x: np.ndarray, values: np.ndarray, name: str, bad: np.ndarray, rule: str, hint: str = ""):
+    """A ValueError naming the first bad value and its index, as for an unsorted grid."""
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(f"gankit.theory: {name}[{i}] = {values[i]:g} (at x = {x[i]:g}), but {rule}; "
+                         f"check how {name} was computed{hint}")
 
 
 def _log(*densities: np.ndarray) -> list[np.ndarray]:
@@ -93,11 +127,14 @@ def value_by_integration(d: np.ndarray, p_data: np.ndarray, p_g: np.ndarray, x: 
     D is clipped to [1e-12, 1 - 1e-12]: a D computed as a sigmoid rounds to exactly 1 (past a
     logit of 17 in float32, 37 in float64) or 0 where one density dwarfs the other, and log 0
     there would make V -inf though those points weigh nothing.  So a D that is 0 where p_data
-    has mass (or 1 where p_g has) gives log(1e-12) = -27.6 times that mass, not -inf."""
+    has mass (or 1 where p_g has) gives log(1e-12) = -27.6 times that mass, not -inf.  A D
+    outside [0, 1] or NaN is refused: clipped, D's logits read as a D of 0 or 1 without a word."""
     if np.ndim(d) == 0:
         d = np.full(np.shape(x)[0] if np.ndim(x) else 0, float(d))
-    x, d, *densities = _on_grid(x, d, p_data, p_g)
-    log_data, log_g = densities if log else _log(*densities)
+    d = _on_grid(x, d, p_data, p_g)[1]        # the shapes, all named in a refusal
+    x, log_data, log_g = _logs(x, p_data, p_g, log=log, names=("p_data", "p_g"))
+    _refuse(x, d, "d", ~((d >= 0) & (d <= 1)), "D is a probability, in [0, 1]",
+            " (torch.sigmoid of D's logits, not the logits)")
     d = np.clip(d, 1e-12, 1 - 1e-12)
     return float(np.trapezoid(_expect(log_data, np.log(d)) + _expect(log_g, np.log1p(-d)), x))
 
@@ -109,7 +146,10 @@ def _kl(x: np.ndarray, log_p: np.ndarray, log_q: np.ndarray) -> float:
 
 def _jsd(x: np.ndarray, log_p: np.ndarray, log_q: np.ndarray) -> float:
     log_m = np.logaddexp(log_p, log_q) - math.log(2.0)
-    return 0.5 * _kl(x, log_p, log_m) + 0.5 * _kl(x, log_q, log_m)
+    # at most log 2 times the trapezoid masses of p and q (pointwise p log(p/m) <= p log 2), and
+    # those exceed 1 by step/2 per jump of a density: two disjoint uniforms read 0.6940; clipped
+    # to the bound (far-off masses are warned about in _logs)
+    return min(0.5 * _kl(x, log_p, log_m) + 0.5 * _kl(x, log_q, log_m), math.log(2.0))
 
 
 def kl_by_integration(p: np.ndarray, q: np.ndarray, x: np.ndarray, *, log: bool = False) -> float:
@@ -144,7 +184,7 @@ def nonsaturating_terms(p_data: np.ndarray, p_g: np.ndarray, x: np.ndarray, *,
     none, so the loss is infinite too).  On the increasing grid x (1-D), in log space;
     ``log=True`` takes log p_data and log p_g, which keep far tails finite (densities that
     underflow to 0 where p_g > 0 make the KL and the loss inf, with a warning)."""
-    x, log_data, log_g = _logs(x, p_data, p_g, log=log)
+    x, log_data, log_g = _logs(x, p_data, p_g, log=log, names=("p_data", "p_g"))
     # log D* = -log(1 + p_g / p_data), and D* = 1/2 where both are 0, as in optimal_d
     neither = (log_data == -np.inf) & (log_g == -np.inf)
     with np.errstate(invalid="ignore"):

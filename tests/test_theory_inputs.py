@@ -122,3 +122,85 @@ def test_d_is_clipped_to_1e_12_and_the_docstring_says_so():
     d = optimal_d(torch.from_numpy(log_data), torch.from_numpy(log_g)).numpy()
     assert ((d == 1.0) & (np.exp(log_g) > 0)).any()
     assert abs(value_by_integration(d, log_data, log_g, x, log=True)) < 1e-9     # C(G) = 2 log 2 - log 4
+
+
+# ---------------------------------------------------------------- what no density can be (audit F85)
+
+def test_a_grid_short_of_the_mass_or_unnormalised_densities_are_warned_about():
+    """A KL of -0.012 (N(3, 1) against N(0, 1) on [-2, 2]) and a JSD of 5.27 (densities times 10)
+    came back without a word; now each density off its mass is named with its integral."""
+    x = np.linspace(-2, 2, 4001)
+    p, q = np.exp(_normal(x, 0, 1)), np.exp(_normal(x, 3, 1))
+    with pytest.warns(RuntimeWarning) as said:
+        kl_by_integration(q, p, x)
+    messages = [str(w.message) for w in said]
+    assert messages[0].startswith("p integrates to 0.1587 on the grid [-2, 2], not 1")
+    assert messages[1].startswith("q integrates to 0.9545") and "widen the grid" in messages[1]
+    assert all(w.filename == __file__ for w in said)      # they point at the caller's line
+    x = np.linspace(-8, 8, 2001)
+    p, q = np.exp(_normal(x, 0, 1)), np.exp(_normal(x, 3, 1))
+    for call in (lambda: jsd_by_integration(10 * p, 10 * q, x),
+                 lambda: jsd_by_integration(np.log(10 * p), np.log(10 * q), x, log=True),
+                 lambda: value_by_integration(0.5, 10 * p, q, x), lambda: nonsaturating_terms(10 * p, q, x)):
+        with pytest.warns(RuntimeWarning, match=r"integrates to 10 on the grid \[-8, 8\], not 1.*normalise"):
+            call()
+
+
+def test_a_jsd_past_log_2_from_the_trapezoid_at_jumps_is_log_2():
+    """Disjoint uniforms on a grid whose points fall on their edges: the trapezoid's masses are
+    1.00125 and the JSD read 0.6940 > log 2.  That mass is within the tolerance: no warning."""
+    x = np.linspace(-1, 4, 4001)
+    u = ((x >= 0) & (x <= 1)).astype(float)
+    v = ((x >= 2) & (x <= 3)).astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert jsd_by_integration(u, v, x) == math.log(2)
+        assert nonsaturating_terms(u, u, x)["jsd"] == 0.0
+
+
+@pytest.mark.parametrize("bad", [-1e-3, math.nan])
+def test_a_negative_or_nan_density_is_refused_with_its_index(bad):
+    """It gave NaN with only numpy's 'invalid value' warning."""
+    x = np.linspace(-8, 8, 2001)
+    p, q = np.exp(_normal(x, 0, 1)), np.exp(_normal(x, 1, 1))
+    q[5] = bad
+    for call in (lambda: jsd_by_integration(p, q, x), lambda: kl_by_integration(p, q, x),
+                 lambda: nonsaturating_terms(p, q, x), lambda: value_by_integration(0.5, p, q, x)):
+        with pytest.raises(ValueError, match=r"\[5\] = (-0.001|nan) \(at x = -7.96\), but a density is a number, 0 or more"):
+            call()
+    with np.errstate(invalid="ignore"):
+        log_q = np.log(q)                                # NaN at 5 either way
+    with pytest.raises(ValueError, match=r"p\[5\] = nan .*but a log-density is a number or -inf"):
+        jsd_by_integration(log_q, np.log(p), x, log=True)
+
+
+@pytest.mark.parametrize("d", [1.5, -0.2, math.nan])
+def test_a_d_outside_0_1_is_refused_and_0_and_1_are_still_clipped(d):
+    """A D of 1.5 read V = -27.63 (clipped to 1 - 1e-12 without a word); a NaN D gave NaN."""
+    x = np.linspace(-8, 8, 2001)
+    p, q = np.exp(_normal(x, 0, 1)), np.exp(_normal(x, 1, 1))
+    dd = np.full_like(x, 0.5)
+    dd[7] = d
+    with pytest.raises(ValueError, match=r"d\[7\] = .* \(at x = -7.944\), but D is a probability, in \[0, 1\]"):
+        value_by_integration(dd, p, q, x)
+    with pytest.raises(ValueError, match=r"d\[0\] = "):
+        value_by_integration(d, p, q, x)
+    assert value_by_integration(1.0, p, q, x) == pytest.approx(math.log(1e-12), rel=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore:data.name=gmm")      # ring's modes not carried over: meant
+def test_the_jsd_metric_the_refusals_point_to_says_1_d_and_2_d_data_only(tmp_path):
+    """gankit.theory sends data of more dimensions to the jsd metric, which refused 3-D data with
+    "'jsd' cannot measure this data (GaussianMixture)" and no reason."""
+    from gankit import config as C
+    from gankit.metrics import not_applying
+    from gankit.registry import METRICS
+    from gankit.train.run import Run
+    with pytest.raises(ValueError, match=r"use the jsd metric \(.*1-D and 2-D data only\)"):
+        jsd_by_integration(np.ones((50, 3)), np.ones((50, 3)), np.linspace(0, 1, 50))
+    cfg = C.load("ring", ['data.name="gmm"', "data.dim=3", 'eval.metrics=["jsd"]'])
+    with pytest.raises(C.ConfigError, match=r"'jsd' cannot measure this data \(GaussianMixture\): 'jsd' needs "
+                                            r"data with a known density, 1-D and 2-D data only"):
+        Run.create(cfg, tmp_path / "r")
+    ds = DATASETS.build("gmm", {"dim": 3})
+    assert "it needs data with a known density, 1-D and 2-D data only" in str(not_applying(METRICS.build("jsd"), ds))

@@ -74,10 +74,15 @@ def not_applying(m, dataset, ctx=None):
     be a function of the data (what is missing differs: image data, or their held-out split);
     ``ctx``: the run's EvalContext, when at hand (see ``applying_said``)."""
     from gankit.config import ConfigError
-    needs = m.needs(dataset) if callable(m.needs) else m.needs
+    needs = _needs(m, dataset)
     why = f": it needs {needs}" if needs else f" ({m.help})"
     return ConfigError(f"metric {m.name!r} does not apply to this data "
                        f"({_data_said(dataset)}){why}; {applying_said(dataset, ctx)}")
+
+
+def _needs(m, dataset) -> str:
+    """What metric ``m`` needs of the data, said in its refusals ("" where it says nothing)."""
+    return m.needs(dataset) if callable(m.needs) else m.needs
 
 
 _CONDITIONS = {"label": "labels", "text": "captions"}
@@ -299,8 +304,9 @@ def unmeasurable(names, dataset, ctx, objective: str) -> str | None:
     fix = (f"drop {'it' if len(off) + len(lacking) == 1 else 'them'}: --set 'eval.metrics={json.dumps(kept)}' "
            f"({applying_said(dataset, ctx)})")
     if off:
+        needs = [f"{n!r} needs {w}" for n, m in built if n in off and (w := _needs(m, dataset))]
         return (f"eval.metrics: {', '.join(map(repr, off))} cannot measure this data "
-                f"({_data_said(dataset)}); {fix}")
+                f"({_data_said(dataset)}){': ' * bool(needs)}{', '.join(needs)}; {fix}")
     return f"eval.metrics: {', '.join(map(repr, lacking))} {lacking_said(lacking, objective)}; {fix}"
 
 

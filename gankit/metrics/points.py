@@ -22,7 +22,10 @@ def modes(ctx):
 @register_metric("jsd", lambda ds: ds.has_density and ds.dim <= 2,
                  "JSD(p_data || p_g) on a grid (1-D/2-D data with a known density; exact cell masses)",
                  {"jsd": Output("Jensen-Shannon divergence (nats)", "lower", ".4f", headline=True)},
-                 reads=("jsd_samples", "jsd_bins", "jsd_cells"))
+                 reads=("jsd_samples", "jsd_bins", "jsd_cells"),
+                 # a grid of jsd_bins cells a side: in 3-D and up too many cells for the samples
+                 needs="data with a known density, 1-D and 2-D data only (energy, mmd or "
+                       "sliced_wasserstein compare samples in more dimensions)")
 def jsd(ctx):
     ds, ec = ctx.dataset, ctx.settings
     x = ctx.generate(ec.jsd_samples, "jsd").numpy()

@@ -88,6 +88,7 @@ class GANObjective(Objective):
         self.rejection = None                    # a RejectionSampler (DRS) once configured
         self.g_critic: Callable[..., Tensor] | None = None   # e.g. an unrolled D
         self.G, self.D = self._declare_nets(ctx, p)
+        self.reads_batch = R.reads_batch(self.D)    # minibatch features: D scores batches
         self.modules = {"G": self.G, "D": self.D}
         self.optimizers = {"d": OptimizerSpec(["D"], cfg.optim_d), "g": OptimizerSpec(["G"], cfg.optim_g)}
 
@@ -208,7 +209,7 @@ class GANObjective(Objective):
         """Real samples that d_score's ``reference`` should hold: where D's batch-level features
         compare a sample with its batch, a training batch less the scored sample's own pack;
         0 where D scores each sample alone.  (Unconditional scoring only: the plots of D.)"""
-        return self.m - self.pack if R.reads_batch(self.D) else 0
+        return self.m - self.pack if self.reads_batch else 0
 
     def d_score(self, x: Tensor, c: Tensor | None = None, reference: Tensor | None = None) -> Tensor:
         """D's output on single samples x (plots of D over the plane): a packed D sees
@@ -217,7 +218,7 @@ class GANObjective(Objective):
         them, not beside the other samples scored."""
         if self.pack > 1:
             x = R.pack(x.repeat_interleave(self.pack, 0), self.pack)
-        if reference is None or c is not None or not R.reads_batch(self.D):
+        if reference is None or c is not None or not self.reads_batch:
             return self.D(x) if c is None else self.D(x, c)
         ref = R.pack(reference, self.pack) if self.pack > 1 else reference
         with R.beside(self.D, len(ref)):
@@ -274,10 +275,13 @@ class GANObjective(Objective):
                 if b is not None:   # D's accuracy: real above its decision boundary, fake below
                     logs["d_acc_real"] = (lr > b).float().mean()
                     logs["d_acc_fake"] = (lf < b).float().mean()
-                if self.loss.probabilistic:
+                if self.loss.probabilistic and not self.reads_batch:
                     # V(D, G) = -bce; with D = D*, V = -log 4 + 2 JSD, so JSD >= (log 4 - bce) / 2.
                     # A packed D judges m-tuples: its bound is of JSD(p^m, q^m), which is at least
-                    # JSD(p, q) and grows towards log 2 with m, so it is no estimate of JSD(p, q)
+                    # JSD(p, q) and grows towards log 2 with m, so it is no estimate of JSD(p, q).
+                    # A D with minibatch features judges each sample with its whole batch (all real
+                    # or all fake), so its bound is of a JSD between batches: 0.42-0.54 where
+                    # JSD(p, q) was 0.008 (docs/stabilisers.md); not logged at all
                     key = "jsd_estimate" if self.pack == 1 else "jsd_packed_estimate"
                     logs[key] = 0.5 * (LOG4 - d_loss_bce(lr, lf))
                 if self.loss.wasserstein:

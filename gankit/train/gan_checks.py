@@ -33,8 +33,8 @@ def _spectral_normed(D: nn.Module) -> bool:
 
 def _gradient_checks(cfg, p: "GANParams", loss, D: nn.Module) -> list:
     """Train-start callbacks (runs trained before these checks still open to evaluate):
-    a refusal of the matching-aware term under a Wasserstein critic, and a warning for the
-    gradient penalty on a batch-norm D."""
+    a refusal of the matching-aware term under a Wasserstein critic, and warnings for the
+    gradient penalty on a batch-norm D or one with minibatch features."""
     from gankit.train.objective import RefuseAtTrainStart, WarnAtTrainStart
     from gankit.train.parts import _BATCHNORM_OFF
     out = []
@@ -55,11 +55,25 @@ def _gradient_checks(cfg, p: "GANParams", loss, D: nn.Module) -> list:
                  and any(isinstance(b, nn.modules.batchnorm._BatchNorm) for b in m.modules())]
         fix = " or ".join(dict.fromkeys(fixes)) or "a D without batch norm"
         out.append(WarnAtTrainStart(
-            f"objective.gp on a D with batch norm: the penalty takes each sample's input "
-            f"gradient of D's batch sum, which batch norm couples through the batch statistics, so it "
-            f"does not constrain each sample's gradient (Gulrajani et al.'s critic has no batch norm); "
-            f"set {fix}"))
+            f"objective.gp on a D with batch norm: {_coupled('batch norm couples')} (Gulrajani et "
+            f"al.'s critic has no batch norm); set {fix}"))
+    # minibatch features couple the samples the same way; discrimination with gp is refused
+    # (_refuse_combinations), std only warned: Karras et al.'s Progressive GAN trains it with WGAN-GP
+    if p.gp > 0 and R.reads_batch(D):
+        # p.minibatch is "none" for a user's D with minibatch layers of its own
+        what, fix = ((f"with objective.minibatch={p.minibatch}", "objective.minibatch=none")
+                     if p.minibatch != "none" else ("on a D with minibatch features", "a D without them"))
+        out.append(WarnAtTrainStart(
+            f"objective.gp {what}: {_coupled('the minibatch features couple')}; set {fix} for the "
+            f"per-sample penalty of Gulrajani et al., or keep both if a penalty on the coupled gradient "
+            f"is meant (Karras et al.'s Progressive GAN trains so)"))
     return out
+
+
+def _coupled(what: str) -> str:
+    """Why the gradient penalty misses its target on a D whose outputs share batch statistics."""
+    return (f"the penalty takes each sample's input gradient of D's batch sum, which {what} through "
+            f"the batch statistics, so it does not constrain each sample's gradient")
 
 
 def _minibatch_head(D: nn.Module, batch_size: int, p: "GANParams", world: int) -> tuple[nn.Module, str | None]:
