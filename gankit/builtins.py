@@ -10,6 +10,7 @@ is recorded in the run's config.toml so the run reopens from the command line.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from pathlib import Path
 
@@ -103,7 +104,7 @@ def import_modules(names: list[str]) -> None:
     names = [n for n in names if n not in trusted_imports.LEFT_OUT]    # a run folder's, not trusted
     trusted_imports.trust(names)
     for name in names:
-        path = None
+        path, here = None, None
         if name.endswith(".py"):
             path = Path(name).expanduser()
             if not path.is_file():
@@ -112,8 +113,14 @@ def import_modules(names: list[str]) -> None:
             folder, name = str(path.parent), path.stem
             if folder not in sys.path:
                 sys.path.insert(0, folder)      # the module's own imports of files beside it
-        elif "" not in sys.path and str(Path.cwd()) not in sys.path:
-            sys.path.insert(0, str(Path.cwd()))    # as `python -m` would: the working directory
+        else:
+            _refuse_a_path(name)
+            # a module found in the working directory: imported from there, as `python -m` would,
+            # with the directory on sys.path for this import alone (were it kept, any later lazy import
+            # could take a namesake from the folder gankit runs in: a run folder from elsewhere)
+            here = trusted_imports.working_dir_for(name)
+            if here is not None:
+                sys.path.insert(0, here)
         try:
             if path is None:
                 importlib.import_module(name)
@@ -134,3 +141,24 @@ def import_modules(names: list[str]) -> None:
             if isinstance(e, SyntaxError):      # the frame is importlib's; the place is the file's
                 at = f" at {e.filename}:{e.lineno}"
             raise ConfigError(f"imports: importing {name!r} failed{at}: {type(e).__name__}: {e}") from None
+        finally:
+            if here is not None and here in sys.path:
+                sys.path.remove(here)
+
+
+def _refuse_a_path(name: str) -> None:
+    """A path without .py (``--import mods/parts``, ``mods/``) named as a module: said so, with
+    what to give instead (the import would say "No module named 'mods/'", or fail inside importlib
+    on the leading dot of ``../parts``)."""
+    if "/" not in name and os.sep not in name and not name.startswith("."):
+        return
+    bare = Path(name.rstrip("/" + os.sep)).expanduser()
+    if bare.name and bare.with_name(bare.name + ".py").is_file():
+        fix = f"give the file itself: {str(bare)}.py"
+    elif bare.is_dir():
+        fix = (f"give one of its .py files ({str(bare)}{os.sep}FILE.py), or a package's name with the folder "
+               "that holds the package on PYTHONPATH")
+    else:
+        fix = ("give a .py file's path (ending in .py) or a module name (found in the working directory "
+               "or on PYTHONPATH)")
+    raise ConfigError(f"imports: {name!r} looks like a path, not a module name: {fix}")
