@@ -71,6 +71,23 @@ def _listed(name: str, value, example: str):
         raise ConfigError(f"{name}: a list of strings, e.g. {example}; got the string {value!r}")
 
 
+def _as_recorded(modules: list) -> list:
+    """Imports as config.toml records them, each once: a .py file absolute (the run opens from anywhere)."""
+    return list(dict.fromkeys(str(Path(m).expanduser().resolve()) if isinstance(m, str) and m.endswith(".py")
+                              else m for m in modules))
+
+
+def _new_imports(out, imports: list[str] | None) -> list[str]:
+    """A resume's ``imports=[...]`` override adding the modules config.toml does not list: recorded
+    once a step trains, as a fresh train records them, so eval and sample find their components;
+    no part of the model's identity (gankit.identity.MODEL_KEYS), so the checkpoints still load."""
+    from gankit.runfolder import RunFolder
+    held = RunFolder(out).read_config().get("imports", []) if imports else []
+    # another type than a list: the config's own error says what is wrong with it
+    now = list(dict.fromkeys([*held, *_as_recorded(imports)])) if imports and isinstance(held, list) else held
+    return [f"imports={json.dumps(now)}"] if now != held else []
+
+
 @holding
 def train(config: str | Path | dict | None = None, out: str | Path | None = None, overrides: list[str] | None = None,
           resume: bool = False, evaluate: bool = True, report: bool = True, progress: bool | None = None,
@@ -96,7 +113,7 @@ def train(config: str | Path | dict | None = None, out: str | Path | None = None
             raise C.ConfigError(f"resume continues {out} with its own config.toml, so {what} would be "
                                 "ignored; drop it (change options with overrides, e.g. train.steps=N)")
         with _api_words():
-            run = Run.open(out, overrides, write=True)
+            run = Run.open(out, _new_imports(out, imports) + list(overrides or []), write=True)
         if log and run.is_main:
             log(f"resuming {out} at step {run.step} of {run.cfg.train.steps}")
     else:
@@ -111,9 +128,7 @@ def train(config: str | Path | dict | None = None, out: str | Path | None = None
         # so the run is opened from anywhere
         listed = raw.get("imports", [])
         if isinstance(listed, list) and (imports or listed):     # another type: the config's own error
-            given = [*listed, *(imports or [])]
-            raw["imports"] = list(dict.fromkeys(str(Path(m).expanduser().resolve()) if isinstance(m, str) and m.endswith(".py")
-                                                else m for m in given))
+            raw["imports"] = _as_recorded([*listed, *(imports or [])])
             if all(isinstance(m, str) for m in raw["imports"]):    # the user's own config: their word
                 from gankit import trusted_imports
                 trusted_imports.given(raw["imports"])

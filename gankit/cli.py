@@ -55,7 +55,7 @@ def _train(a, out: str | None):
             raise ConfigError(f"--resume continues {a.out} with its own config.toml, so the preset "
                               f"{a.config!r} would be ignored; drop it (change options with --set, "
                               "e.g. --set train.steps=N)")
-        run = api.train(out=a.out, overrides=a.set, resume=True)
+        run = api.train(out=a.out, overrides=a.set, resume=True, imports=a.imports)    # config.toml records a new one
     else:
         source = "ring" if a.config is None else a.config
         run = api.train(source, out, a.set, imports=a.imports)
@@ -121,9 +121,24 @@ def _summary(result: dict) -> str:
         n = result["classes_missing"]
         # the count first: after the words it reads as a class's number
         parts.append(f"{n} class{'' if n == 1 else 'es'} never generated")
-    rest = [f"{k} {v:.4g}" for k, v in result.items()
-            if isinstance(v, float) and k not in ("hq_fraction", "reverse_kl", "jsd")]
+    from gankit.metrics.base import RESERVED_KEYS       # mode_counts: the modes metric's histogram
+    # every other value a metric returned (an int count, a flag, a word) is a measurement too
+    rest = [f"{k} {_brief(v)}" for k, v in result.items() if k not in _SAID and k not in RESERVED_KEYS]
     return printable("; ".join(parts + rest) or "no metric applies to this data")
+
+
+# the keys _summary's sentences above say
+_SAID = {"modes_covered", "modes_total", "hq_fraction", "reverse_kl", "jsd", "stacked_modes",
+         "stacked_modes_total", "classes_missing"}
+
+
+def _brief(v) -> str:
+    """A value _summary's sentences do not say: a float to 4 digits, an int or bool as it is, text or a list cut short."""
+    if isinstance(v, float):
+        return format(v, ".4g")
+    if isinstance(v, (int, type(None))):
+        return str(v)
+    return _clipped(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str), 40)
 
 
 def _cmd_eval(a):

@@ -35,6 +35,11 @@ class ConfigError(ValueError):
         self.plain, self.where = plain, where
 
 
+class UserOptionError(ConfigError):
+    """An option a user's registered component does not take: their module, not the config,
+    may be what changed (a report offers no config recovered from the checkpoints for it)."""
+
+
 def _hinted(where: str, message: str, hint: str) -> ConfigError:
     """A value's error with advice on how --set writes it (``hint``, may be empty)."""
     return ConfigError(message + hint, plain=message if hint else None, where=where)
@@ -215,6 +220,7 @@ def _coerce_component(value, where: str, registry: str) -> Component:
         example = name[0] if isinstance(name, list) and name and isinstance(name[0], str) else reg.names()[0]
         raise ConfigError(f"{where}.name: a component's name is a string, e.g. {where}.name = \"{example}\"; "
                           f"got {name!r}")
+    _refuse_user_stray(reg.get(name, f"{where}.name"), reg.kind, value, where)
     if value and reg.get(name, f"{where}.name").params is None:
         first = sorted(value)[0]
         raise ConfigError(f"{where}: {reg.kind} {name!r} takes no options, got {', '.join(sorted(value))}"
@@ -224,6 +230,26 @@ def _coerce_component(value, where: str, registry: str) -> Component:
     # tuples -> lists so the resolved config writes back to TOML unchanged
     resolved = {k: list(v) if isinstance(v, tuple) else v for k, v in resolved.items()}
     return Component(name, resolved)
+
+
+def _refuse_user_stray(entry, kind: str, value: dict, where: str):
+    """A key a user's component does not take, named with the module that registered it: the
+    module may have changed since the config was written (an option dropped), and another
+    component's option of the same name (data swissroll's scale) is no lead."""
+    from gankit.registry import is_gankit
+    valid = [f.name for f in dataclasses.fields(entry.params)] if entry.params else []
+    stray = [k for k in value if k not in valid]
+    if not stray or is_gankit(entry.module):
+        return
+    key, file = stray[0], getattr(sys.modules.get(entry.module), "__file__", None)
+    module = f"{entry.module} ({file})" if file else entry.module
+    from gankit.config.schema import close_spelling     # late: schema imports this module
+    takes = f"valid keys: {', '.join(valid)}" if valid else "it takes no options"
+    raise UserOptionError(
+        f"{where}.{key}: unknown key {key!r}: {kind} {entry.name!r}, registered by your module {module}, "
+        f"takes no option {key!r}{close_spelling(key, valid)}; {takes}. If that "
+        f"module changed since the config was written, restore its code; else remove {where}.{key} from "
+        "the config", where=f"{where}.{key}")
 
 
 def _hints(cls):

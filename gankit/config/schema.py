@@ -230,6 +230,11 @@ def did_you_mean(key: str, valid: list[str], where: str) -> str:
         mine = [k for k in meant if k.rsplit(".", 1)[0] == where and "." in k]
         fixed = [k for k in meant if not index[k.rsplit(".", 1)[-1]][k]]   # not one component's option
         return f" (did you mean {' or '.join(_where_key(k, where, index) for k in (mine or fixed or meant)[:3])}?)"
+    return close_spelling(key, valid)
+
+
+def close_spelling(key: str, valid: list[str]) -> str:
+    """The clause naming the keys of ``valid`` spelled close to ``key``: " (did you mean 'k'?)"; "" for none."""
     # a start of a key (checkpoint -> checkpoint_every) or one of its words (smoothing -> label_smoothing)
     close = [v for v in valid if len(key) >= 4 and (v.startswith(key) or key in v.split("_"))]
     if not close:

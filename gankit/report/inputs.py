@@ -71,17 +71,37 @@ def _loaded(folder: RunFolder, overrides: list[str] | None):
                 raise
     if str(fault).startswith("imports:") or unregistered(fault):   # code missing here, not a bad file:
         raise fault         # the checkpoints name the same parts, and gankit eval says the same
+    if _as_trained(folder):     # a config recovered from the checkpoints would be this very file
+        raise C.ConfigError(f"{shown_name(folder.config_path)}: {fault}; the file holds the config the run "
+                            "trained with (its checkpoints hold the same), so the code that reads it changed "
+                            "since (a module of yours, or gankit)") from None
     from gankit.runfolder.config_file import recovery_advice
     raise C.ConfigError(f"{shown_name(folder.config_path)}: {fault}; correct it "
                         f"there{recovery_advice(folder)}") from None
 
 
+def _as_trained(folder: RunFolder) -> bool:
+    """Whether config.toml holds what its newest checkpoint holds (as config.toml writes it)."""
+    from gankit.config import ConfigError
+    from gankit.config.files import without_none
+    found = newest_checkpoint(folder)
+    own = found[0].get("config") if found else None
+    try:
+        return isinstance(own, dict) and without_none(own) == folder.read_config()
+    except ConfigError:         # a None in a list: no config.toml holds it
+        return False
+
+
 def unregistered(e: Exception) -> bool:
     """Whether ``e`` names a part that is not registered in this process ("data.name: unknown
-    dataset 'mine'"): one a notebook or script registered when it made the run."""
+    dataset 'mine'"): one a notebook or script registered when it made the run; or an option
+    a user's registered part does not take (their module, since edited, says so)."""
     import re
 
+    from gankit.config.core import UserOptionError
     from gankit.registry import NETS, REGISTRIES
+    if isinstance(e, UserOptionError):
+        return True
     kinds = {r.kind for r in (*REGISTRIES.values(), NETS)}
     m = re.match(r"[\w.\[\]]+: unknown (\w+)", str(e))     # "metric(s)" too: eval.metrics
     return bool(m) and m.group(1) in kinds
