@@ -70,7 +70,8 @@ def data_fingerprint(ds) -> dict:
     out: dict = {}
     text = getattr(ds, "kind", None) == "text"
     digest = getattr(ds, "data_digest", None)
-    if isinstance(digest, dict):
+    digest = digest if isinstance(digest, dict) and "rows" in digest else None     # images: their tensors below
+    if digest is not None:
         out["points"] = f"{digest.get('rows')} rows sha256 {digest.get('sha256')}"
     cut = getattr(ds, "cut", None)
     if isinstance(cut, tuple):

@@ -201,3 +201,18 @@ def test_runs_apart_only_in_data_standardize_are_ranked(tmp_path):
     assert _by_key(data)["mmd2"]["best"] == [0]
     c = _run(tmp_path / "c", ({}, {"mmd2": 0.005}), config=data_toml.format("none").replace("p.npy", "q.npy"))
     assert CMP.compare_data([b, c])["note"].startswith("no value is marked better: the runs differ in data.path")
+
+
+def test_another_user_metric_asked_beside_a_metric_does_not_set_it_apart(tmp_path):
+    """Run B also asked a user metric far_count: its record's user_code held one more entry, and
+    compare left mmd2 unmarked for "different eval settings (user_code: ...)" though the code
+    that measured mmd2 (the dataset's) was the same; a dataset's code that differs still counts."""
+    data_code = {"dataset blob5": "1" * 40}
+    a = _run(tmp_path / "a", ({"user_code": data_code}, {"mmd2": 0.01}))
+    b = _run(tmp_path / "b", ({"user_code": {**data_code, "metric far_count": "2" * 40}},
+                              {"mmd2": 0.02, "far_count": 3}))
+    data = CMP.compare_data([a, b])
+    assert _by_key(data)["mmd2"]["best"] == [0] and "user_code" not in data["note"]
+    c = _run(tmp_path / "c", ({"user_code": {"dataset blob5": "3" * 40}}, {"mmd2": 0.03}))
+    data = CMP.compare_data([a, c])
+    assert _by_key(data)["mmd2"]["best"] == [] and "user_code" in data["note"]

@@ -68,9 +68,8 @@ def test_idx_truncated_and_corrupt(tmp_path):
     (tmp_path / "cut.gz").write_bytes(gzdata[: len(gzdata) // 2])
     with pytest.raises(ImageDataError, match="gzip"):
         read_idx(tmp_path / "cut.gz")
-    (tmp_path / "notgz.gz").write_bytes(raw)
-    with pytest.raises(ImageDataError):
-        read_idx(tmp_path / "notgz.gz")
+    (tmp_path / "notgz.gz").write_bytes(raw)          # unpacked by a browser that kept the name: read
+    assert np.array_equal(read_idx(tmp_path / "notgz.gz"), arr)
     with pytest.raises(ImageDataError, match="does not exist"):
         read_idx(tmp_path / "missing")
 
@@ -242,8 +241,8 @@ def test_sixteen_bit_and_float_images_are_scaled_not_clipped(tmp_path):
         assert np.abs(x[0, 0, 0].astype(float) - want).max() <= 1, d
     (tmp_path / "bad").mkdir()
     Image.fromarray((ramp * 1000 - 500).astype(np.float32)).save(tmp_path / "bad" / "a.tif")
-    with pytest.warns(UserWarning, match=r".*a.tif: float pixels in \[-500, 500\]; gankit reads "
-                      r"float images in \[0, 1\] or \[0, 255\]"), pytest.raises(ImageDataError, match="could be read"):
+    with pytest.raises(ImageDataError, match=r"could be read: .*a.tif: float pixels in \[-500, 500\]; gankit reads "
+                       r"float images in \[0, 1\] or \[0, 255\]"):     # why, in the error itself
         load_image_folder(tmp_path / "bad", 0, 1)
 
 

@@ -91,18 +91,19 @@ def _batch_advice(batch: int, size: int, world_size: int, what: str, held=None) 
 
 
 class DataChanged(UserWarning):
-    """The points a run is drawn beside (gankit report) are not those it trained on."""
+    """The points or images a run is drawn beside (gankit report) are not those it trained on."""
 
 
 def build_run_dataset(cfg, run_dir, world_size: int = 1, training: bool = True, overrides: list[str] | None = None,
                       check_batch: bool = True):
     """``build_dataset`` for a run trained before: if its data are not where config.toml says,
     the error also says how to give their new place.  Warnings said when the run was made
-    (lines left out of a text file, numbered class folders) are not said again: the run's
-    max_len and classes cannot change now, nor its data.standardize (the points' scale).
+    (lines left out of a text file, numbered class folders, image files skipped, colour read as
+    grey) are not said again: the run's max_len, classes and data.channels cannot change now,
+    nor its data.standardize (the points' scale).
     ``training`` False: for a command that only draws the run (gankit report): no check that
-    only training needs (a batch larger than the data), and a points file changed since training
-    is said (a DataChanged warning), not refused as the run's checkpoints refuse it.
+    only training needs (a batch larger than the data), and points or images changed since training
+    are said (a DataChanged warning), not refused as the run's checkpoints refuse them.
     ``check_batch`` False: no batch check either, for a command that opens the run to sample or
     evaluate it (its checkpoint, when loaded, refuses data changed since training)."""
     import warnings
@@ -114,8 +115,9 @@ def build_run_dataset(cfg, run_dir, world_size: int = 1, training: bool = True, 
         if getattr(ds, "data_digest", None) is not None:
             changed = data_changed(run_dir, ds, where)
             if changed:
-                warnings.warn(f"{changed}; the report draws the points the file holds now beside the run's "
-                              "samples", DataChanged, stacklevel=2)
+                drawn = ("any real images the report draws are the data's now" if getattr(ds, "kind", None) == "image"
+                         else "the report draws the points the file holds now beside the run's samples")
+                warnings.warn(f"{changed}; {drawn}", DataChanged, stacklevel=2)
         return ds
     if not check_batch:
         return ds
@@ -131,8 +133,9 @@ def build_run_dataset(cfg, run_dir, world_size: int = 1, training: bool = True, 
 
 
 def refuse_changed_data(seen: dict, ds, where: str, vocabulary: bool = True) -> None:
-    """Refuses data other than a run trained on: class folders, the points of a points file, a
-    text file's number of distinct lines, its held-out lines and (``vocabulary``) its vocabulary.
+    """Refuses data other than a run trained on: class folders, the points of a points file or the
+    images (their number, then their pixels, order and labels), a text file's number of distinct
+    lines, its held-out lines and (``vocabulary``) its vocabulary.
     ``seen``: trained_on's records, or a checkpoint's state (what neither recorded is not
     checked; loading a checkpoint checks the vocabulary after the nets, whose shapes say more)."""
     from gankit.config import ConfigError
@@ -144,7 +147,6 @@ def refuse_changed_data(seen: dict, ds, where: str, vocabulary: bool = True) -> 
     labelled = getattr(ds, "condition_kind", None) not in (None, "none")
     if labelled:
         refuse_other_classes(seen, ds, where)
-    refuse_other_points(seen, ds, where)
     was, now = seen.get("data_cut"), getattr(ds, "cut", None)
     now = tuple(int(v) for v in now) if isinstance(now, tuple) else None
     text = getattr(ds, "kind", None) == "text"
@@ -168,6 +170,8 @@ def refuse_changed_data(seen: dict, ds, where: str, vocabulary: bool = True) -> 
                           "of them with --set data.path=...), or train a new run on the data as they are")
     if not labelled:
         refuse_other_classes(seen, ds, where)
+    # last: the digest of points or images says only that they changed, the checks above how
+    refuse_other_points(seen, ds, where)
     vocab = seen.get("vocab") or (seen.get("objective") or {}).get("vocab")
     refuse_other_split({**seen, "objective": {"vocab": vocab}}, ds, where)
     if vocabulary and text and vocab:     # lines edited that the split does not hold: their tokens decode as others
@@ -206,10 +210,18 @@ def trained_on(run_dir) -> dict:
 
 
 def data_changed(run_dir, ds, where: str = "the data") -> str | None:
-    """How the points ``ds`` holds differ from those the run in ``run_dir`` trained on, in words
-    (gankit.data.points.points_changed); None when they agree or no checkpoint recorded them."""
+    """How the points or images ``ds`` holds differ from those the run in ``run_dir`` trained on,
+    in words (gankit.data.points.points_changed); None when they agree, no checkpoint recorded
+    them, or a conditional run's class folders changed (the report says that in its own words)."""
+    from gankit.data.class_names import OtherClasses, refuse_other_classes
     from gankit.data.points import points_changed
-    return points_changed(trained_on(run_dir).get("data_digest"), ds, where)
+    seen = trained_on(run_dir)
+    try:
+        if getattr(ds, "condition_kind", None) not in (None, "none"):
+            refuse_other_classes(seen, ds, where)
+    except OtherClasses:
+        return None
+    return points_changed(seen.get("data_digest"), ds, where)
 
 
 def _run_dataset(cfg, run_dir, world_size: int):
@@ -218,15 +230,12 @@ def _run_dataset(cfg, run_dir, world_size: int):
     from pathlib import Path
 
     from gankit.config import ConfigError
-    from gankit.data.class_names import ClassNumbering
-    from gankit.data.points import ScaleAdvice
-    from gankit.data.text import LinesLeftOut
     from gankit.identity import DATA_LOCATION_KEYS
     try:
+        # all said when the run was made, most with advice on settings that define it; data
+        # changed since are refused by the checkpoint's records (refuse_changed_data), not told here
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", LinesLeftOut)
-            warnings.simplefilter("ignore", ClassNumbering)
-            warnings.simplefilter("ignore", ScaleAdvice)
+            warnings.simplefilter("ignore")
             return build_dataset(cfg, world_size, check_batch=False)
     except ConfigError as e:
         moved = [(k, v) for k, v in cfg.data.params.items()

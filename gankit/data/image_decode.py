@@ -16,13 +16,43 @@ from pathlib import Path
 import numpy as np
 
 from gankit.config import ConfigError
+from gankit.streams import pasteable
 
 
 class ImageDataError(ConfigError):
-    """An image file or folder cannot be used; the message says which and why."""
+    """An image file or folder cannot be used; the message says which and why.  ``reason``, where
+    set, is a key of SKIPS: a folder's reader says the files skipped for one reason in one line."""
+    reason: str | None = None
 
 
-MAX_PIXELS = 2**26   # 64 megapixels: a larger image here is a mistake or a decompression bomb
+MAX_PIXELS = 2**26   # 67 megapixels: a larger image is a photo to downscale, a mistake or a decompression bomb
+DOWNSCALE = "mogrify -resize 2048x2048"   # ImageMagick, in place, keeping the aspect ratio
+
+# why image files were skipped, as one line says it of several: (what they are, the fix, given
+# the folder and the first such file)
+SKIPS = {
+    "unreadable": ("are not readable images (empty, truncated or not images)",
+                   lambda root, first: "replace them or remove them"),
+    "permission": ("cannot be read by this user (Permission denied)",
+                   lambda root, first: f"let them be read: chmod -R a+rX {pasteable(root)} "
+                                       "(or run gankit as their owner)"),
+    "large": (f"are over the {MAX_PIXELS / 1e6:.0f} megapixels gankit reads (a guard against decompression bombs)",
+              lambda root, first: f"if they are photos, downscale them, e.g. {DOWNSCALE} {pasteable(first)} "
+                                  "(ImageMagick; in place, keeping the aspect ratio)"),
+}
+
+
+def refused(message: str, reason: str) -> ImageDataError:
+    e = ImageDataError(message)
+    e.reason = reason
+    return e
+
+
+def no_permission(path: Path, folder: bool = False) -> ImageDataError:
+    """A file or folder this user may not read: the chmod that lets it, naming it."""
+    how = f"chmod -R a+rX {pasteable(path)}" if folder else f"chmod a+r {pasteable(path)}"
+    return refused(f"{path} cannot be read by this user (Permission denied); let it be read: {how} "
+                   "(or run gankit as its owner)", "permission")
 
 
 def read_image(path: Path, channels: int, notes: dict | None = None, wide: bool = False):
@@ -35,8 +65,7 @@ def read_image(path: Path, channels: int, notes: dict | None = None, wide: bool 
         with Image.open(path) as im:
             w, h = im.size   # from the header, before decoding anything
             if w * h > MAX_PIXELS:
-                raise ImageDataError(f"{path} declares {w}x{h} pixels ({w * h / 1e6:.0f} megapixels, over "
-                                     f"the {MAX_PIXELS / 1e6:.0f} allowed; a decompression bomb or a wrong file)")
+                raise _too_large(path, f"is {w}x{h} pixels ({w * h / 1e6:.0f} megapixels)")
             im.load()
             im = _opaque(_eight_bit(ImageOps.exif_transpose(im), path, notes, wide), path, notes)
             if channels == 1 and notes is not None and im.mode not in ("L", "1", "I", "F"):
@@ -46,9 +75,19 @@ def read_image(path: Path, channels: int, notes: dict | None = None, wide: bool 
             return im.convert("L" if channels == 1 else "RGB")
     except ImageDataError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as e:
-        raise ImageDataError(f"{path} is not a readable image ({type(e).__name__}: {e}); it may be "
-                             "truncated or not an image: replace it or remove it") from None
+    except PermissionError:
+        raise no_permission(path) from None
+    except Image.DecompressionBombError as e:      # Pillow's own limit, met before the header is seen here
+        raise _too_large(path, f"is too large ({e})") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise refused(f"{path} is not a readable image ({type(e).__name__}: {e}); it may be "
+                      "truncated or not an image: replace it or remove it", "unreadable") from None
+
+
+def _too_large(path: Path, said: str) -> ImageDataError:
+    return refused(f"{path} {said}, over the {MAX_PIXELS / 1e6:.0f} megapixels gankit reads (a guard against "
+                   f"decompression bombs); if it is a photo, downscale it: {DOWNSCALE} {pasteable(path)} "
+                   "(ImageMagick; in place, keeping the aspect ratio)", "large")
 
 
 # ranges an integer (I) or float (F) image may hold: the narrow one where its pixels fit, else the wide
@@ -125,10 +164,13 @@ def fit_image(im, size: int, policy: str, path: Path, first: Path | None = None)
         return im.resize((size, size), Image.BILINEAR)
     if policy == "crop":  # scale the short side to size, centre crop the long one
         s = size / min(w, h)
-        im = im.resize((max(size, round(w * s)), max(size, round(h * s))), Image.BILINEAR)
-        w, h = im.size
-        left, top = (w - size) // 2, (h - size) // 2
-        return im.crop((left, top, left + size, top + size))
+        sw, sh = max(size, round(w * s)), max(size, round(h * s))      # the whole image, scaled
+        left, top = (sw - size) // 2, (sh - size) // 2
+        # only the crop's box is resampled (the same pixels): scaling a 1x60000 strip whole to
+        # 64 rows took 400 MB, and memory grew with data.size
+        fx, fy = w / sw, h / sh
+        return im.resize((size, size), Image.BILINEAR,
+                         box=(left * fx, top * fy, (left + size) * fx, (top + size) * fy))
     # pad: scale the long side to size, centre on a black square
     s = size / max(w, h)
     im = im.resize((max(1, round(w * s)), max(1, round(h * s))), Image.BILINEAR)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import math
+import os
 import struct
 import unicodedata
 import warnings
@@ -19,13 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from gankit.data.image_decode import ImageDataError, fit_image, one_scale, read_image
+from gankit.data.image_decode import SKIPS, ImageDataError, fit_image, no_permission, one_scale, read_image
 
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 FASHION_APT = "apt-get install dataset-fashion-mnist"
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                    "Sneaker", "Bag", "Ankle boot"]
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+# .pgm/.ppm/.pbm/.pnm (Netpbm: the AT&T/ORL faces) decode through Pillow like the rest
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".pgm", ".ppm", ".pbm", ".pnm"}
 RESIZE_POLICIES = ["error", "stretch", "crop", "pad"]
 
 
@@ -35,7 +37,8 @@ _IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f
 
 
 def read_idx(path: str | Path) -> np.ndarray:
-    """An IDX file (the MNIST format), gzipped (.gz) or raw, as a numpy array.
+    """An IDX file (the MNIST format), gzipped or raw (told by its first bytes, whatever its name:
+    a browser that unpacks x.gz may keep the name), as a numpy array.
 
     Header: two zero bytes, a type code, the number of dimensions d, then d
     big-endian uint32 sizes; then the data, row-major.
@@ -46,14 +49,17 @@ def read_idx(path: str | Path) -> np.ndarray:
     if not p.is_file():
         raise ImageDataError(f"IDX file {str(p)!r} does not exist")
     try:
-        if p.suffix == ".gz":
-            with gzip.open(p, "rb") as f:
-                raw = f.read()
-        else:
-            raw = p.read_bytes()
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
-        raise ImageDataError(f"{str(p)!r} is not a readable gzip file ({e}); it may be truncated "
-                             "or corrupt: replace it with a fresh copy") from None
+        raw = p.read_bytes()
+    except PermissionError:
+        raise no_permission(p) from None
+    except OSError as e:
+        raise ImageDataError(f"cannot read {str(p)!r} ({e}); mend that (or replace it with a fresh copy)") from None
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, gzip.BadGzipFile) as e:
+            raise ImageDataError(f"{str(p)!r} is not a readable gzip file ({e}); it may be truncated "
+                                 "or corrupt: replace it with a fresh copy") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
         raise ImageDataError(f"{str(p)!r} is not an IDX file (bad magic number "
                              f"{raw[:4].hex() or 'empty file'}); expected e.g. train-images-idx3-ubyte")
@@ -74,12 +80,14 @@ def read_idx(path: str | Path) -> np.ndarray:
 
 
 def _find_idx(root: Path, stem: str) -> Path | None:
-    """train-images-idx3-ubyte, with or without .gz, or with '.' for '-' (some mirrors)."""
+    """train-images-idx3-ubyte, with or without .gz, or with '.' for '-' (some mirrors); or a
+    folder of that name holding the file (Kaggle's download: each file in a folder of its name)."""
     for name in (stem, stem.replace("-idx", ".idx")):
         for suffix in (".gz", ""):
             p = root / (name + suffix)
-            if p.is_file():
-                return p
+            for q in (p, p / p.name):
+                if q.is_file():
+                    return q
     return None
 
 
@@ -101,9 +109,12 @@ def load_idx_dir(root: str | Path, what: str = "MNIST-format", n_labels: int = 1
     for split, prefix in (("train", "train"), ("test", "t10k")):
         xi, yi = _find_idx(root, f"{prefix}-images-idx3-ubyte"), _find_idx(root, f"{prefix}-labels-idx1-ubyte")
         if split == "train" and xi is None:
-            found = ", ".join(sorted(p.name for p in root.iterdir())[:8]) or "nothing"
+            found = ", ".join(sorted(p.name + "/" * p.is_dir() for p in root.iterdir())[:8]) or "nothing"
+            folder = next((p for p in root.glob("train-images*idx3-ubyte*") if p.is_dir()), None)
+            inside = (f"; {folder.name}/ is a folder, not the file: point data.root at the folder that holds "
+                      "the file itself" if folder is not None else "")
             raise ImageDataError(f"data.root: no train-images-idx3-ubyte(.gz) in {str(root)!r} "
-                                 f"(found: {found})")
+                                 f"(found: {found}){inside}")
         if xi is None:
             continue
         x = read_idx(xi)
@@ -116,10 +127,15 @@ def load_idx_dir(root: str | Path, what: str = "MNIST-format", n_labels: int = 1
         out[f"{split}_x"] = x
         if yi is not None:
             y = read_idx(yi)
-            if y.shape != (len(x),):
-                raise ImageDataError(f"{yi}: {len(y)} labels for {len(x)} images in {xi.name}")
+            if y.ndim != 1:
+                raise ImageDataError(f"{yi}: holds data of shape {y.shape}, not one label per image (a 1-D "
+                                     f"idx1 file; images copied under its name?): give the label file that "
+                                     f"came with {xi.name}, or remove it to train without labels")
+            if len(y) != len(x):
+                raise ImageDataError(f"{yi}: {len(y)} labels for {len(x)} images in {xi.name}; give the label "
+                                     "file that came with those images, or remove it to train without labels")
             out[f"{split}_y"] = y.astype(np.int64)
-            bad = np.unique(y[y >= n_labels])          # uint8: never negative
+            bad = np.unique(y[(y < 0) | (y >= n_labels)])      # int8 and int32 label files hold negatives
             if len(bad) and outside is None:
                 outside = (yi, bad)
     if outside is not None:
@@ -179,48 +195,73 @@ def digits_8x8() -> tuple[np.ndarray, np.ndarray]:
 
 # ------------------------------------------------------------------ image folders and files
 
-def _open_image(path: Path, channels: int, notes: dict | None = None, wide: bool = False):
+def _open_image(path: Path, channels: int, notes: dict, skips: dict):
+    """The image, or None with the reason kept in ``skips`` (reason -> [(path, message)]) for one
+    line per reason (_said_skips): 300 empty files printed 300 warnings."""
     try:
-        return read_image(path, channels, notes, wide)
+        return read_image(path, channels, notes)
     except ImageDataError as e:
-        warnings.warn(f"{e}; skipped", stacklevel=3)
+        skips.setdefault(e.reason, []).append((path, str(e)))
         return None
 
 
-def load_image_folder(path: str | Path, size: int = 0, channels: int = 1, resize: str = "error",
-                      files_read: list | None = None):
-    """Images in ``path`` (labels from sub-folder names when there are sub-folders);
-    ``files_read`` gets the path of each image returned, in order (unreadable files skipped).
+def _said_skips(root: Path, skips: dict) -> list[str]:
+    """One line per reason files were skipped: a single file's own message (ending in "; skipped"),
+    or their number, the first few names and the fix."""
+    lines = []
+    for reason, found in skips.items():
+        if len(found) == 1 or reason not in SKIPS:
+            lines += [f"{message}; skipped" for _, message in found]
+            continue
+        what, fix = SKIPS[reason]
+        names = [str(p.relative_to(root)) for p, _ in found[:3]]
+        lines.append(f"{root}: {len(found)} image files {what}, e.g. {names}; {fix(root, found[0][0])}; skipped")
+    return lines
 
-    ``size`` 0 means: every image must have the first image's (square) size, or under a resize
-    policy its short side.
-    Returns (x uint8 (n, C, S, S), labels or None, class names or None).
-    """
-    try:
-        import PIL  # noqa: F401
-    except ImportError:
-        raise ImageDataError("reading image folders needs pillow: pip install pillow") from None
+
+def _visible(d: Path) -> list[Path]:
+    """Files and folders under d, none hidden nor inside a hidden folder (.thumbs,
+    .ipynb_checkpoints); a folder this user cannot read is refused (rglob passed it over, and a
+    class folder of 000 mode was dropped as "holds no images")."""
+    def refuse(e: OSError):
+        if isinstance(e, PermissionError):
+            raise no_permission(Path(e.filename), folder=True)
+        raise ImageDataError(f"cannot read the folder {e.filename} ({e.strerror}); mend that, then run again")
+    out = []
+    for top, dirs, files in os.walk(d, onerror=refuse):
+        dirs[:] = [n for n in dirs if not n.startswith(".")]
+        out += [Path(top) / n for n in dirs + files if not n.startswith(".")]
+    return sorted(out)
+
+
+def list_image_folder(path: str | Path) -> tuple[Path, list[tuple[Path, int | None]], list[str]]:
+    """(folder, [(image file, label or None)], class names) as ``load_image_folder`` reads them,
+    nothing decoded: one sub-folder per class (hidden ones and those without images left out), else
+    the folder's own files; what is left out is warned of.  ImageDataError where none is there."""
     root = Path(path).expanduser()
     if root.exists() and not root.is_dir():
         raise ImageDataError(f"data.path: {str(root)!r} is a file; give the folder of images "
                              "(or one sub-folder of images per class)")
     if not root.is_dir():
         raise ImageDataError(f"data.path: folder {str(root)!r} does not exist")
-    subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-
-    def visible(d: Path):          # files under d, none inside a hidden folder (.thumbs, .ipynb_checkpoints)
-        return sorted(p for p in d.rglob("*") if not any(q.startswith(".") for q in p.relative_to(d).parts))
+    try:
+        entries = sorted(root.iterdir())
+    except PermissionError:
+        raise no_permission(root, folder=True) from None
+    subdirs = [p for p in entries if p.is_dir() and not p.name.startswith(".")]
+    inside = {d: _visible(d) for d in subdirs}
     empty = [d.name for d in subdirs
-             if not any(f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES for f in visible(d))]
+             if not any(f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES for f in inside[d])]
     if empty:
         warnings.warn(f"{root}: sub-folder(s) {empty} hold no images and are not classes", stacklevel=2)
         subdirs = [d for d in subdirs if d.name not in empty]
-    loose = [p.name for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    loose = [p.name for p in entries            # hidden ones (macOS ._Icon.png) are never read
+             if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")]
     if subdirs and loose:
         warnings.warn(f"{root}: {len(loose)} image(s) lie beside the class sub-folders, e.g. {sorted(loose)[:3]}, "
                       "and are left out (sub-folders are the classes); move them into a class folder",
                       stacklevel=2)
-    groups = [(d.name, visible(d)) for d in subdirs] if subdirs else [(None, sorted(root.iterdir()))]
+    groups = [(d.name, inside[d]) for d in subdirs] if subdirs else [(None, entries)]
     files, names = [], []
     skipped, broken = [], []
     for k, (name, paths) in enumerate(groups):
@@ -245,9 +286,26 @@ def load_image_folder(path: str | Path, size: int = 0, channels: int = 1, resize
     if not files:
         raise ImageDataError(f"data.path: {str(root)!r} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}); "
                              "put the images there, or one sub-folder of images per class")
-    images, labels, notes, read = [], [], {}, []
+    return root, files, names
+
+
+def load_image_folder(path: str | Path, size: int = 0, channels: int = 1, resize: str = "error",
+                      files_read: list | None = None):
+    """Images in ``path`` (labels from sub-folder names when there are sub-folders);
+    ``files_read`` gets the path of each image returned, in order (unreadable files skipped).
+
+    ``size`` 0 means: every image must have the first image's (square) size, or under a resize
+    policy its short side.
+    Returns (x uint8 (n, C, S, S), labels or None, class names or None).
+    """
+    try:
+        import PIL  # noqa: F401
+    except ImportError:
+        raise ImageDataError("reading image folders needs pillow: pip install pillow") from None
+    root, files, names = list_image_folder(path)
+    images, labels, notes, read, skips = [], [], {}, [], {}
     for p, label in files:
-        im = _open_image(p, channels, notes)
+        im = _open_image(p, channels, notes, skips)
         if im is None:
             continue
         read.append(p)
@@ -269,8 +327,12 @@ def load_image_folder(path: str | Path, size: int = 0, channels: int = 1, resize
     if notes.get("transparent"):
         warnings.warn(f"{root}: {notes['transparent']} image(s) have transparent pixels; they are composited "
                       "over black (the colour stored under them is not used)", stacklevel=2)
+    said = _said_skips(root, skips)
     if not images:
-        raise ImageDataError(f"data.path: none of the {len(files)} image files in {str(root)!r} could be read")
+        raise ImageDataError(f"data.path: none of the {len(files)} image files in {str(root)!r} could be read: "
+                             + "; ".join(line.removeprefix(f"{root}: ").removesuffix("; skipped") for line in said))
+    for line in said:
+        warnings.warn(line, stacklevel=2)
     if notes.get("colour", 0) * 2 > len(images):
         warnings.warn(f"{root}: {notes['colour']} of {len(images)} images are in colour; they are read as grey "
                       "(data.channels = 1): --set data.channels=3 keeps the colour", stacklevel=2)

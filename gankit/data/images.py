@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -27,8 +28,9 @@ from torch import Tensor
 from gankit.registry import DATASETS
 from gankit.config import opt
 from gankit.data.base import Dataset
+from gankit.data.points import images_digest
 from gankit.data.image_files import (FASHION_APT, FASHION_CLASSES, FASHION_DIR,  # noqa: F401
-                                     RESIZE_POLICIES, ImageDataError, digits_8x8, fashion_mnist,
+                                     IMAGE_SUFFIXES, RESIZE_POLICIES, ImageDataError, digits_8x8, fashion_mnist,
                                      load_idx_dir, load_image_folder, mnist_5k, read_idx)
 
 def resize_images(x: Tensor, size: int) -> Tensor:
@@ -144,6 +146,8 @@ class ImageDataset(Dataset):
         self.dim = math.prod(self.x.shape[1:])
         self.modes, self.mode_std = None, None
         self.resize_hint = None        # size -> the --set that resizes these images (nets' errors)
+        self.side_setting = None       # the setting that gives the images' side (the memory check names it)
+        self.side_note = None          # why the side is large and how to train smaller (memory refusals)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -171,6 +175,12 @@ class ImageDataset(Dataset):
 
     def split_labels(self, which: str = "train") -> Tensor | None:
         return self.labels if which == "train" else self.heldout_labels
+
+    @cached_property
+    def data_digest(self) -> dict:
+        """Which images training sees (gankit.data.points.images_digest), recorded by each checkpoint:
+        eval, sample and --resume refuse images changed since (refuse_other_points)."""
+        return images_digest(self.x, self.heldout, self.labels, self.heldout_labels)
 
     def bounds(self):
         lo = torch.full((self.dim,), -1.0)
@@ -257,6 +267,7 @@ class StackedParams:
 
 def _resolution_hint(ds: ImageDataset) -> ImageDataset:
     ds.resize_hint = lambda size: f"--set data.resolution={size}"
+    ds.side_setting = "data.resolution"
     return ds
 
 
@@ -301,26 +312,77 @@ def image_folder(path, size, channels, resize, holdout):
     x, y, names = load_image_folder(path, size, channels, resize)
     ds = ImageDataset(x, y, class_names=names, name=Path(path).name, holdout=holdout)
     ds.file_resize = resize if resize != "error" else "stretch"
-    ds.resize_hint = lambda side: (f"--set data.size={side}"
-                                   + (" --set data.resize=stretch (or crop, pad)" if resize == "error" else ""))
-    side = x.shape[-1]
-    if size == 0 and side > LARGE_SIDE:     # the user did not choose it: a photo folder's native size
-        ds.creation_notes.append(
-            f"{ds.name}: images of {side}x{side} (data.size = 0 keeps the first image's size); a "
-            f"DCGAN's G and D grow a layer of twice the channels each time the side doubles "
-            f"({side * 8}-channel maps at width 32), slow to train on a CPU and large in memory; "
-            f"to train smaller: {ds.resize_hint(64)}")
+    ds.resize_hint = folder_resize_hint(resize)
+    ds.side_setting = "data.size"
+    ds.side_note = large_side_note(ds.name, x.shape[-1], size, resize)
+    if ds.side_note:
+        ds.creation_notes.append(ds.side_note)
     return ds
 
 
 # a side above which an image folder's own size is named with the way to train smaller
 LARGE_SIDE = 256
+# building an image folder's dataset holds about 3 x its pixels at its peak (the decoded images,
+# their stack, the training and held-out copies; measured peak RSS over 70 768x768 RGB photos
+# and at data.size=512: 3.1-3.4 x)
+FOLDER_BUILD_COPIES = 3
+
+
+def folder_resize_hint(resize: str):
+    """side -> the --set that gives an image folder's images that side."""
+    return lambda side: (f"--set data.size={side}"
+                         + (" --set data.resize=stretch (or crop, pad)" if resize == "error" else ""))
+
+
+def large_side_note(name: str, side: int, size: int, resize: str) -> str | None:
+    """Why a folder's own large side (data.size = 0) is costly and how to train smaller; None for a
+    side the user chose or a small one."""
+    if size or side <= LARGE_SIDE:
+        return None
+    return (f"{name}: images of {side}x{side} (data.size = 0 keeps the first image's size); a "
+            f"DCGAN's G and D grow a layer of twice the channels each time the side doubles "
+            f"({side * 8}-channel maps at width 32), slow to train on a CPU and large in memory; "
+            f"to train smaller: {folder_resize_hint(resize)(64)}")
+
+
+def folder_extent(path: str, size: int, resize: str) -> tuple[int, int] | None:
+    """(image files, side) of an image folder before any is decoded, for the memory check: the files
+    ``load_image_folder`` would read (one sub-folder per class, else the folder's own files) and
+    the side ``data.size`` gives, or with 0 the first image's, from its header alone; None where
+    it cannot be told (the loader then says what is wrong)."""
+    try:
+        from PIL import Image
+    except ImportError:      # the loader says how to install it
+        return None
+    from gankit.data.image_files import list_image_folder
+    try:
+        with warnings.catch_warnings():     # the loader says what it leaves out, once
+            warnings.simplefilter("ignore")
+            files = [p for p, _ in list_image_folder(path)[1]]
+    except (ImageDataError, OSError):
+        return None
+    if size or not files:
+        return (len(files), size) if files else None
+    for p in files[:10]:      # the first readable one, as the loader takes its side
+        try:
+            with warnings.catch_warnings(), Image.open(p) as im:    # the header only: no pixels decoded
+                warnings.simplefilter("ignore")                    # the loader warns about the file
+                w, h = im.size
+        except Exception:    # noqa: BLE001 (any unreadable file: the loader skips it with a warning)
+            continue
+        return len(files), (max(w, h) if resize == "error" else min(w, h))
+    return None
 
 
 @DATASETS.register("stacked-mnist", StackedParams, "three digits as RGB channels: 1,000 modes")
 def stacked_mnist(source, root, n_fixed):
     if source == "mnist":
         base = mnist(root, 0)
+        if base.labels is None:     # no label file, or labels outside 0-9 (load_idx_dir warned)
+            raise ImageDataError(f"stacked-mnist: {str(Path(root).expanduser())!r} holds no digit labels 0-9 for its "
+                                 "train-images-idx3-ubyte(.gz); stacked-mnist needs the labels (a mode is a "
+                                 "digit triple): put train-labels-idx1-ubyte(.gz) beside it, or use "
+                                 "--set data.source=mnist5k")
     elif source == "digits8x8":
         base = digits8x8(28, 0.1)
     else:

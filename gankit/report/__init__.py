@@ -168,7 +168,9 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
     if built and gone is None:
         if getattr(dataset, "data_digest", None) is not None:
             data_note = data_changed(run_dir, dataset, data_named(cfg))
-            data_note = data_note and f"{data_note}: the real data drawn here are the file's points now"
+            now = ("any real images drawn here are the data's" if getattr(dataset, "kind", None) == "image"
+                   else "the real data drawn here are the file's points")
+            data_note = data_note and f"{data_note}: {now} now"
         text = getattr(dataset, "kind", None) == "text"
         state = None
         if (text or getattr(dataset, "condition_kind", "none") != "none") and folder.checkpoints():

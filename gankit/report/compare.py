@@ -196,8 +196,9 @@ def _not_comparable(configs: list[dict], seen: list[dict]) -> list[str]:
     """The config keys that differ between the runs and change what every metric measures
     (the data, the conditions); empty when comparable.  Where the data lie (data.path, moved and
     recorded with --resume --set data.path=NEW) is no difference where every run's checkpoint
-    recorded the points it trained on (``seen``: trained_on; _data_apart compares them); a
-    folder of images or text records only counts and names, so there the place still counts."""
+    recorded the points or images it trained on (``seen``: trained_on; _data_apart compares them);
+    a text file records only counts and lines held out, and runs saved before the record nothing,
+    so there the place still counts."""
     from gankit.identity import DATA_LOCATION_KEYS
     known = all("data_digest" in s for s in seen)
     left = set(TRAINING_CHOICES) | ({f"data.{k}" for k in DATA_LOCATION_KEYS} if known else set())
@@ -215,12 +216,16 @@ def _data_apart(seen: list[dict], names: list[str]) -> list[str]:
 
     def cut(v, s):
         return f"{v[0]} {'distinct lines' if s.get('text') else 'images'} ({v[1]} held out)"
+    from gankit.data.points import digest_amount
+    digests = [s["data_digest"] for s in seen if isinstance(s.get("data_digest"), dict)]
+    pictures = bool(digests) and all("images" in d for d in digests)
     out = []
     for key, what, show in (("class_names", "class folders", lambda v, s: ", ".join(map(shown_name, v))),
                             ("data_cut", items, cut),
                             ("data_split", "the held-out lines (the file's order decides them)", lambda v, s: str(v)),
-                            ("data_digest", "the points in the file", lambda v, s: (
-                                f"{v.get('rows')} rows, digest {str(v.get('sha256'))[:8]}" if isinstance(v, dict)
+                            ("data_digest", "the images (pixels, order or labels)" if pictures else
+                             "the points in the file", lambda v, s: (
+                                f"{digest_amount(v)}, digest {str(v.get('sha256'))[:8]}" if isinstance(v, dict)
                                 else shown_name(v)))):
         have = [(n, s[key], s) for n, s in zip(names, seen) if key in s]
         if len({json.dumps(v, ensure_ascii=False, sort_keys=True) for _, v, _ in have}) > 1:
@@ -269,9 +274,9 @@ def _rankable(values: list, runs: list[dict]) -> list:
 def _eval_settings(record: dict, config: dict, key: str, measuring: MI.Measuring) -> dict:
     """The eval settings number ``key`` was measured with, of those that change it: its record's,
     and for what that does not hold (records an older gankit wrote during training have no
-    settings) config.toml's eval.*, which that evaluation used."""
-    recorded = record.get("settings")
-    recorded = recorded if isinstance(recorded, dict) else {}
+    settings) config.toml's eval.*, which that evaluation used. Its user_code only for the code
+    that measured ``key`` (Measuring.of): another user metric asked beside it changes no number of it."""
+    recorded = measuring.of(key, record.get("settings")) or {}
     names = set(recorded) | {k[len("eval."):] for k in config if k.startswith("eval.")}
     return {k: recorded[k] if k in recorded else config.get(f"eval.{k}") for k in names
             if measuring.counts(key, k)}

@@ -16,7 +16,12 @@ grid) with the machine's memory:
   (bins^dim cells), and the noise of the largest draw (drawn at once: n x noise.dim);
 - the toy mixtures' own tensors (ring, grid, gmm: their modes' means, stds and weights), counted
   from the config alone, so that ``check_data_memory`` refuses a data.n_modes the machine cannot
-  hold before the dataset is built.
+  hold before the dataset is built;
+- an image folder's pixels (files x channels x side^2, the side from data.size or the first
+  image's header), refused by ``check_data_memory`` before any image is decoded (a folder of
+  photos was decoded for minutes, then killed by the kernel); once built, an image dataset's
+  pixels are counted from the dataset, and every part that grows with the images' side names
+  the setting that gives it (data.size, data.resolution).
 On a GPU the parts held on the host (the data's tensors, the evaluation samples, the JSD grid in
 numpy) are checked against the host's available memory, the rest against the GPU's.
 Conditional and sequence nets need more than z and x to run, so their activations and
@@ -161,6 +166,28 @@ def data_parts(cfg, building: bool = False, drivers: dict[str, str] | None = Non
     return {key: modes * per_mode}
 
 
+def image_folder_parts(cfg, drivers: dict[str, str]) -> tuple[dict[str, int], str | None]:
+    """Bytes that building an image folder's dataset holds at its peak, told from its file names and
+    one header, and the note on a large side the folder chose (data.size = 0); ({}, None) for
+    other data."""
+    if cfg.data.name != "image-folder":
+        return {}, None
+    from gankit.data.images import FOLDER_BUILD_COPIES, folder_extent, large_side_note
+    p = cfg.data.params
+    try:
+        extent = folder_extent(p["path"], int(p["size"]), p["resize"]) if p["path"] else None
+        channels = int(p["channels"])
+    except (KeyError, TypeError, ValueError):     # a user's own entry under this name
+        return {}, None
+    if extent is None:
+        return {}, None
+    n, side = extent
+    key = f"the data's {n:,} images of {channels}x{side}x{side}"
+    drivers[key] = "data.size, data.channels, the images in data.path"
+    note = large_side_note(os.path.basename(os.path.normpath(p["path"])), side, int(p["size"]), p["resize"])
+    return {key: FOLDER_BUILD_COPIES * n * channels * side * side}, note
+
+
 def estimate(cfg, dataset, drivers: dict[str, str] | None = None) -> dict[str, int]:
     """Bytes of the big parts of a run (see the module's docstring); a part that cannot be
     estimated for these nets is left out.  ``drivers``, when given, is filled with each part's
@@ -214,6 +241,14 @@ def estimate(cfg, dataset, drivers: dict[str, str] | None = None) -> dict[str, i
     parts["noise of the largest draw"] = 4 * n_eval * cfg.noise.dim
     why["noise of the largest draw"] = f"{drawn}, noise.dim"
     parts.update(data_parts(cfg, drivers=why))
+    if getattr(dataset, "kind", "points") == "image" and isinstance(getattr(dataset, "x", None), torch.Tensor):
+        held = dataset.x.nbytes + (dataset.heldout.nbytes if dataset.heldout is not None else 0)
+        parts["the data's images"], why["the data's images"] = held, "the number of images"
+    side = getattr(dataset, "side_setting", None)
+    if side:     # the pixels, the batches, the samples, and a DCGAN's layers (one per doubling) grow with it
+        for k in parts:
+            if not k.startswith("noise of"):
+                why[k] = f"{why[k]}, {side}"
     if jsd_grid:
         key = f"JSD grid ({cfg.eval.jsd_bins}^{dim} cells)"
         parts[key] = jsd_grid_bytes(cfg, dataset)
@@ -246,9 +281,11 @@ def check_data_memory(cfg, device: torch.device | None = None):
     total = machine_memory(torch.device("cpu")) if cpu else available_host_memory()
     drivers: dict[str, str] = {}
     parts = data_parts(cfg, building=True, drivers=drivers)
+    images, note = image_folder_parts(cfg, drivers)
+    parts.update(images)
     if total is not None and parts and sum(parts.values()) > total:
         _refuse(parts, drivers, sum(parts.values()), total,
-                "this machine's cpu has" if cpu else "this machine has available")
+                "this machine's cpu has" if cpu else "this machine has available", note)
 
 
 def check_memory(cfg, dataset, device: torch.device):
@@ -256,11 +293,12 @@ def check_memory(cfg, dataset, device: torch.device):
     settings that drive them."""
     drivers: dict[str, str] = {}
     parts = estimate(cfg, dataset, drivers)
+    note = getattr(dataset, "side_note", None)     # an image folder's own large side: how to train smaller
     if device.type != "cpu":    # the host's parts against the host, the rest against the device
         host = {k: v for k, v in parts.items() if k.startswith(HOST_PARTS)}
         free = available_host_memory()
         if free is not None and peak(host) > free:
-            _refuse(host, drivers, peak(host), free, "this machine has available")
+            _refuse(host, drivers, peak(host), free, "this machine has available", note)
         parts = {k: v for k, v in parts.items() if k not in host}
     total = machine_memory(device)
     if total is None:
@@ -274,11 +312,14 @@ def check_memory(cfg, dataset, device: torch.device):
                       "conditions, sequences): a batch, width or sample count too big fails later, not here",
                       stacklevel=2)
     if need > total:
-        _refuse(parts, drivers, need, total, f"this machine's {device.type} has")
+        _refuse(parts, drivers, need, total, f"this machine's {device.type} has", note)
 
 
-def _refuse(parts: dict[str, int], drivers: dict[str, str], need: int, total: int, has: str):
+def _refuse(parts: dict[str, int], drivers: dict[str, str], need: int, total: int, has: str,
+            note: str | None = None):
+    """``note``: a cause the settings named do not tell (an image folder's own large side)."""
     big = [k for k, v in sorted(parts.items(), key=lambda kv: -kv[1]) if v >= 0.01 * need]
     shown = "; ".join(f"{k} {parts[k] / GB:.1f} GB: {drivers[k]}" for k in big)
     raise ConfigError(f"this config would need at least {need / GB:.1f} GB of memory ({shown}), but "
-                      f"{has} {total / GB:.1f} GB; lower the settings named after the largest parts")
+                      f"{has} {total / GB:.1f} GB; lower the settings named after the largest parts"
+                      + (f". {note}" if note else ""))
