@@ -80,6 +80,16 @@ def class_folders(root, names, per_class: int = 8, side: int = 8):
     return root
 
 
+def imported_parts(tmp_path, name: str, text: str):
+    """A module of a test's own parts written to ``tmp_path``/NAME.py and imported as --import
+    does (the registries are restored after each test)."""
+    from gankit.builtins import import_modules
+    path = tmp_path / f"{name}.py"
+    path.write_text(text)
+    import_modules([str(path)])
+    return path
+
+
 def weights_digest(run) -> str:
     """sha256 of every module's state of ``run``, by name: two runs' weights equal bit for bit."""
     import hashlib

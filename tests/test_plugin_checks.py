@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import imported_parts
 from gankit import config as C
-from gankit.builtins import import_modules
 from gankit.config import ConfigError
 from gankit.data import build_dataset, probe_samples
 from gankit.runfolder import RunFolder
@@ -155,10 +155,7 @@ PARTS = textwrap.dedent('''
 
 @pytest.fixture
 def parts(tmp_path):
-    path = tmp_path / "pc_parts.py"
-    path.write_text(PARTS)
-    import_modules([str(path)])
-    return path
+    return imported_parts(tmp_path, "pc_parts", PARTS)
 
 
 def cfg_with(parts, tiny, *over):

@@ -9,8 +9,8 @@ import textwrap
 import pytest
 import torch
 
+from conftest import imported_parts
 from gankit import config as C
-from gankit.builtins import import_modules
 from gankit.cli import main
 from gankit.config import ConfigError
 from gankit.train.loop import Phase, Trainer
@@ -87,10 +87,7 @@ PARTS = textwrap.dedent('''
 
 @pytest.fixture
 def parts(tmp_path):
-    path = tmp_path / "uoc_parts.py"
-    path.write_text(PARTS)
-    import_modules([str(path)])
-    return path
+    return imported_parts(tmp_path, "uoc_parts", PARTS)
 
 
 def cfg_for(parts, tiny, objective: str, steps: int = 2):
