@@ -219,6 +219,10 @@ def test_points_file_errors_name_the_separator_the_suffix_and_missing_rows(tmp_p
         (tmp_path / name).write_text(text)
         with pytest.raises(ConfigError, match=rf"is separated by {sep}, but gankit reads commas"):
             _load_points(tmp_path / name)
+    # e-notation holds letters: its first row is still a row, not a header, and named as line 1
+    (tmp_path / "e.csv").write_text("9.77e-01;1.2e+00\n3.1e-01;4.0e+00\n")
+    with pytest.raises(ConfigError, match=r"line 1: '9.77e-01;1.2e\+00' is separated by semicolons"):
+        _load_points(tmp_path / "e.csv")
     for name in ("p.txt", "z.npz"):      # .npy or .csv, as the docs say
         (tmp_path / name).write_text("1,2\n")
         with pytest.raises(ConfigError) as e:

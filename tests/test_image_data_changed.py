@@ -53,7 +53,7 @@ def _commands(run, tmp_path):
 
 
 def test_the_digest_follows_pixels_order_held_out_split_and_labels():
-    from gankit.data.points import images_digest
+    from gankit.data.digest import images_digest
     g = torch.Generator().manual_seed(0)
     x, h = (torch.randint(0, 256, (n, 1, 4, 4), dtype=torch.uint8, generator=g) for n in (20, 5))
     y = torch.arange(20) % 3

@@ -35,7 +35,7 @@ def _newest_state(run):
 
 
 def test_the_digest_is_of_the_points_whatever_their_order_and_counts_copies():
-    from gankit.data.points import points_digest
+    from gankit.data.digest import points_digest
     x = torch.randn(50, 3)
     same = points_digest(x)
     assert same == {"rows": 50, "sha256": same["sha256"]}

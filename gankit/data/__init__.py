@@ -140,7 +140,7 @@ def refuse_changed_data(seen: dict, ds, where: str, vocabulary: bool = True) -> 
     checked; loading a checkpoint checks the vocabulary after the nets, whose shapes say more)."""
     from gankit.config import ConfigError
     from gankit.data.class_names import refuse_other_classes
-    from gankit.data.points import refuse_other_points
+    from gankit.data.digest import refuse_other_points
     from gankit.data.text import check_vocabulary, refuse_other_split
     # a conditional run's classes say most; an unconditional one's images, counted (a class folder
     # added or removed changes both)
@@ -214,7 +214,7 @@ def data_changed(run_dir, ds, where: str = "the data") -> str | None:
     in words (gankit.data.points.points_changed); None when they agree, no checkpoint recorded
     them, or a conditional run's class folders changed (the report says that in its own words)."""
     from gankit.data.class_names import OtherClasses, refuse_other_classes
-    from gankit.data.points import points_changed
+    from gankit.data.digest import points_changed
     seen = trained_on(run_dir)
     try:
         if getattr(ds, "condition_kind", None) not in (None, "none"):

@@ -28,7 +28,7 @@ from torch import Tensor
 from gankit.registry import DATASETS
 from gankit.config import opt
 from gankit.data.base import Dataset
-from gankit.data.points import images_digest
+from gankit.data.digest import images_digest
 from gankit.data.image_files import (FASHION_APT, FASHION_CLASSES, FASHION_DIR,  # noqa: F401
                                      IMAGE_SUFFIXES, RESIZE_POLICIES, ImageDataError, digits_8x8, fashion_mnist,
                                      load_idx_dir, load_image_folder, mnist_5k, read_idx)

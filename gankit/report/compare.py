@@ -216,7 +216,7 @@ def _data_apart(seen: list[dict], names: list[str]) -> list[str]:
 
     def cut(v, s):
         return f"{v[0]} {'distinct lines' if s.get('text') else 'images'} ({v[1]} held out)"
-    from gankit.data.points import digest_amount
+    from gankit.data.digest import digest_amount
     digests = [s["data_digest"] for s in seen if isinstance(s.get("data_digest"), dict)]
     pictures = bool(digests) and all("images" in d for d in digests)
     out = []
