@@ -58,12 +58,14 @@ def _phase_result(phase: Phase, out, step: int) -> tuple[Tensor, dict]:
     """(loss, logs) of a phase's function, refused where backward or the unpacking would fail with
     torch's or Python's words, which name no phase: checked each call (attributes only: no sync)."""
     from gankit.config import ConfigError
-    named = f"phase {phase.name!r} ({_function_name(phase.loss)})"
+
+    def named() -> str:     # only when refused: nothing is formatted on the training step's path
+        return f"phase {phase.name!r} ({_function_name(phase.loss)})"
     pair = isinstance(out, (tuple, list))
     if not pair or len(out) != 2 or not isinstance(out[1], dict):
         got = (f"a {type(out).__name__}" if not pair else f"a {type(out).__name__} of {len(out)}" if len(out) != 2
                else f"({type(out[0]).__name__}, {type(out[1]).__name__})")
-        raise ConfigError(f"{named} returned {got} at step {step + 1}; a phase's function returns "
+        raise ConfigError(f"{named()} returned {got} at step {step + 1}; a phase's function returns "
                           f"(loss, logs): a scalar tensor and a dict of tensors to log ({{}} for none)")
     loss = out[0]
     if not isinstance(loss, Tensor) or loss.numel() != 1:
@@ -73,7 +75,7 @@ def _phase_result(phase: Phase, out, step: int) -> tuple[Tensor, dict]:
                           f"must be a scalar tensor: reduce it (e.g. .mean()) in the loss or objective that "
                           f"computes it")
     if not loss.requires_grad:
-        raise ConfigError(f"{named} returned a loss without a gradient at step {step + 1} (computed under "
+        raise ConfigError(f"{named()} returned a loss without a gradient at step {step + 1} (computed under "
                           f"torch.no_grad(), detached, or from no parameter): compute it from the modules "
                           f"its optimizer updates")
     return out
