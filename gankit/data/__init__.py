@@ -211,7 +211,7 @@ def trained_on(run_dir) -> dict:
 
 def data_changed(run_dir, ds, where: str = "the data") -> str | None:
     """How the points or images ``ds`` holds differ from those the run in ``run_dir`` trained on,
-    in words (gankit.data.points.points_changed); None when they agree, no checkpoint recorded
+    in words (gankit.data.digest.points_changed); None when they agree, no checkpoint recorded
     them, or a conditional run's class folders changed (the report says that in its own words)."""
     from gankit.data.class_names import OtherClasses, refuse_other_classes
     from gankit.data.digest import points_changed

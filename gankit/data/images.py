@@ -30,7 +30,7 @@ from gankit.config import opt
 from gankit.data.base import Dataset
 from gankit.data.digest import images_digest
 from gankit.data.image_files import (FASHION_APT, FASHION_CLASSES, FASHION_DIR,  # noqa: F401
-                                     IMAGE_SUFFIXES, RESIZE_POLICIES, ImageDataError, digits_8x8, fashion_mnist,
+                                     RESIZE_POLICIES, ImageDataError, digits_8x8, fashion_mnist, list_image_folder,
                                      load_idx_dir, load_image_folder, mnist_5k, read_idx)
 
 def resize_images(x: Tensor, size: int) -> Tensor:
@@ -178,7 +178,7 @@ class ImageDataset(Dataset):
 
     @cached_property
     def data_digest(self) -> dict:
-        """Which images training sees (gankit.data.points.images_digest), recorded by each checkpoint:
+        """Which images training sees (gankit.data.digest.images_digest), recorded by each checkpoint:
         eval, sample and --resume refuse images changed since (refuse_other_points)."""
         return images_digest(self.x, self.heldout, self.labels, self.heldout_labels)
 
@@ -354,7 +354,6 @@ def folder_extent(path: str, size: int, resize: str) -> tuple[int, int] | None:
         from PIL import Image
     except ImportError:      # the loader says how to install it
         return None
-    from gankit.data.image_files import list_image_folder
     try:
         with warnings.catch_warnings():     # the loader says what it leaves out, once
             warnings.simplefilter("ignore")

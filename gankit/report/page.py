@@ -98,7 +98,10 @@ def _in_fonts(text: str, t=None) -> str:
         return text
     from matplotlib.font_manager import FontProperties, fontManager
     prop = t.get_fontproperties() if t is not None else FontProperties()
-    have = [_codes(p) for p in fontManager._find_fonts_by_props(prop)]   # the font and its fallbacks
+    # the font and its fallbacks; _find_fonts_by_props is matplotlib's private list of them (3.6+):
+    # where it is gone, the one font findfont picks
+    fonts = getattr(fontManager, "_find_fonts_by_props", lambda p: [fontManager.findfont(p)])(prop)
+    have = [_codes(p) for p in fonts]
     lacking = {c for c in text if c not in "\t\n" and not any(ord(c) in h for h in have)}
     drawn = {c: _family_drawing(ord(c), prop.get_style(), prop.get_weight()) for c in lacking}
     others = sorted(set(drawn.values()) - {None})
