@@ -159,3 +159,25 @@ def test_idx_files_changed_since_training_are_refused_naming_data_root(tmp_path)
     with pytest.raises(ConfigError, match=re.escape(f"data.root = '{tmp_path}': the images changed since training "
                                                     "(40 then and now; ") + r".*--set data\.root=\.\.\."):
         refuse_changed_data(seen, build_dataset(cfg, check_batch=False), data_named(cfg))
+
+
+def test_a_file_damaged_since_training_is_named_where_the_changed_data_are_refused(image_run, tmp_path, capsys):
+    """A PNG cut short after training: eval and --resume said only "holds 24 images now, 25 when this
+    run was trained", never which file was left out (every data-loading warning was silenced when
+    a run was opened); the skip is said with the refusal, and with the report's warning."""
+    from gankit.data import DataChanged
+    from gankit.report import write_report
+    run, data, _ = image_run
+    capsys.readouterr()
+    damaged = data / "i05.png"
+    damaged.write_bytes(damaged.read_bytes()[:30])
+    for command in _commands(run, tmp_path)[1:]:          # eval, --resume
+        assert main(command) == 2, command
+        err = capsys.readouterr().err
+        assert f"{damaged} is not a readable image" in err and err.count("; skipped") == 1, (command, err)
+        assert "holds 24 images now, 25 when this run was trained" in err, (command, err)
+    with pytest.warns(UserWarning) as said:
+        write_report(run)
+    lines = [(w.category, str(w.message)) for w in said]
+    assert any(c is DataChanged and "25 then, 24 now" in m for c, m in lines), lines
+    assert any(f"{damaged} is not a readable image" in m for _, m in lines), lines

@@ -121,6 +121,29 @@ def test_negative_labels_in_a_signed_label_file_are_said_like_labels_over_9(tmp_
     assert any("train-labels-idx1-ubyte: labels -1 lie outside 0-9" in m and "without labels" in m for m in said), said
 
 
+@pytest.mark.parametrize("code, dtype", [(0x0D, ">f4"), (0x0E, ">f8")])
+def test_float_labels_that_are_not_whole_numbers_are_refused_not_truncated(tmp_path, code, dtype):
+    """IDX label files of float type (0x0D, 0x0E): 3.7 became class 3 without a word; NaN an
+    arbitrary integer.  Whole-number floats are class numbers and read as such."""
+    (tmp_path / "train-images-idx3-ubyte").write_bytes(idx(images()))
+    labels = tmp_path / "train-labels-idx1-ubyte"
+
+    def write(y):
+        labels.write_bytes(bytes([0, 0, code, 1]) + struct.pack(">I", len(y)) + np.asarray(y, dtype).tobytes())
+    write(np.arange(20) % 10 + 0.7)
+    with pytest.raises(ImageDataError, match=r"train-labels-idx1-ubyte: 20 of its 20 float labels are not whole "
+                                             r"numbers \(e.g. 0.7 for image 0\).*give the label file that came "
+                                             r"with train-images-idx3-ubyte, or remove it"):
+        load_idx_dir(tmp_path)
+    y = (np.arange(20) % 10).astype(float)
+    y[4] = np.nan
+    write(y)
+    with pytest.raises(ImageDataError, match=r"1 of its 20 float labels .*\(e.g. nan for image 4\)"):
+        load_idx_dir(tmp_path)
+    write(np.arange(20) % 10)
+    assert load_idx_dir(tmp_path)["train_y"].tolist() == (np.arange(20) % 10).tolist()
+
+
 # ------------------------------------------------------------------ 3. permissions
 
 def test_an_unreadable_class_folder_is_refused_naming_it_and_chmod(tmp_path, deny):

@@ -114,3 +114,19 @@ def test_the_folder_extent_counts_what_the_loader_reads(tmp_path):
     assert folder_extent(str(classes), 0, "error") == (len(x), x.shape[-1]) == (5, 16)
     assert folder_extent(str(classes), 8, "error") == (5, 8)        # data.size: no file opened
     assert folder_extent(str(tmp_path / "missing"), 0, "error") is None
+
+
+def test_the_side_is_not_taken_from_an_image_the_loader_skips_as_too_large(tmp_path, monkeypatch):
+    """An 8200x8200 image first in the folder (the loader skips it: over MAX_PIXELS) gave the memory
+    check its side, and 1,199 16x16 images were refused as needing 225 GB.  (The limit is lowered
+    here: the same check, small files.)"""
+    from gankit.data import image_decode
+    monkeypatch.setattr(image_decode, "MAX_PIXELS", 30 * 30)
+    folder = _photos(tmp_path / "big", 24, 8, 8, channels=1)
+    Image.fromarray(np.zeros((40, 40), np.uint8)).save(folder / "IMG_-big.png")     # sorted first
+    with pytest.warns(UserWarning, match=r"IMG_-big.png is 40x40 pixels .*; skipped"):
+        x = load_image_folder(folder, 0, 1)[0]
+    assert folder_extent(str(folder), 0, "error") == (len(x), x.shape[-1]) == (24, 8)
+    # 25 x 3 x 40 x 40 held ~3 times (0.36 MB) is over this machine; 24 x 3 x 8 x 8 (14 kB) is not
+    _small_machine(monkeypatch, 0.0002)
+    budget.check_data_memory(_folder_cfg(folder))

@@ -4,6 +4,8 @@ Importing this package registers nothing; ``gankit.builtins.load_builtins()`` do
 """
 from __future__ import annotations
 
+from gankit.data.probe import probe_samples  # noqa: F401  (build_dataset's; tests import it from here)
+
 
 def build_dataset(cfg, world_size: int = 1, check_batch: bool = True):
     """The run's dataset from ``cfg.data`` (wrapped for ``cfg.condition`` when conditional);
@@ -100,7 +102,8 @@ def build_run_dataset(cfg, run_dir, world_size: int = 1, training: bool = True, 
     the error also says how to give their new place.  Warnings said when the run was made
     (lines left out of a text file, numbered class folders, image files skipped, colour read as
     grey) are not said again: the run's max_len, classes and data.channels cannot change now,
-    nor its data.standardize (the points' scale).
+    nor its data.standardize (the points' scale); the image files left out are, with a refusal
+    (or the report's warning) of data changed since training, to which they are often the key.
     ``training`` False: for a command that only draws the run (gankit report): no check that
     only training needs (a batch larger than the data), and points or images changed since training
     are said (a DataChanged warning), not refused as the run's checkpoints refuse them.
@@ -115,6 +118,7 @@ def build_run_dataset(cfg, run_dir, world_size: int = 1, training: bool = True, 
         if getattr(ds, "data_digest", None) is not None:
             changed = data_changed(run_dir, ds, where)
             if changed:
+                say_files_skipped(ds)
                 drawn = ("any real images the report draws are the data's now" if getattr(ds, "kind", None) == "image"
                          else "the report draws the points the file holds now beside the run's samples")
                 warnings.warn(f"{changed}; {drawn}", DataChanged, stacklevel=2)
@@ -138,6 +142,25 @@ def refuse_changed_data(seen: dict, ds, where: str, vocabulary: bool = True) -> 
     lines, its held-out lines and (``vocabulary``) its vocabulary.
     ``seen``: trained_on's records, or a checkpoint's state (what neither recorded is not
     checked; loading a checkpoint checks the vocabulary after the nets, whose shapes say more)."""
+    from gankit.config import ConfigError
+    try:
+        _refuse_changed_data(seen, ds, where, vocabulary)
+    except ConfigError:
+        say_files_skipped(ds)
+        raise
+
+
+def say_files_skipped(ds) -> None:
+    """The files reading the data left out now (build_run_dataset keeps them), said where their
+    count or digest is found changed: a file damaged since training is named, not only counted."""
+    import warnings
+
+    from gankit.data.image_decode import FilesSkipped
+    for line in getattr(ds, "files_skipped", None) or ():
+        warnings.warn(line, FilesSkipped, stacklevel=3)
+
+
+def _refuse_changed_data(seen: dict, ds, where: str, vocabulary: bool) -> None:
     from gankit.config import ConfigError
     from gankit.data.class_names import refuse_other_classes
     from gankit.data.digest import refuse_other_points
@@ -230,13 +253,19 @@ def _run_dataset(cfg, run_dir, world_size: int):
     from pathlib import Path
 
     from gankit.config import ConfigError
+    from gankit.data.image_decode import FilesSkipped
     from gankit.identity import DATA_LOCATION_KEYS
     try:
         # all said when the run was made, most with advice on settings that define it; data
-        # changed since are refused by the checkpoint's records (refuse_changed_data), not told here
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return build_dataset(cfg, world_size, check_batch=False)
+        # changed since are refused by the checkpoint's records (refuse_changed_data), not told
+        # here; the files left out are kept to be said with such a refusal (say_files_skipped)
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            ds = build_dataset(cfg, world_size, check_batch=False)
+        skipped = [str(w.message) for w in said if issubclass(w.category, FilesSkipped)]
+        if skipped:
+            ds.files_skipped = skipped
+        return ds
     except ConfigError as e:
         moved = [(k, v) for k, v in cfg.data.params.items()
                  if k in DATA_LOCATION_KEYS and isinstance(v, str) and v and not Path(v).expanduser().exists()]
@@ -346,61 +375,3 @@ def refuse_relative_recorded(cfg, run_dir, overrides: list[str] | None = None):
         k = recorded[0]
         raise ConfigError(f"{Path(run_dir) / 'config.toml'} records data.{k} {params[k]!r} relative (an older "
                           f"gankit); give its place: --set data.{k}=ABSOLUTE (or edit config.toml)")
-
-
-def probe_samples(ds, named: str):
-    """A user's dataset (--import) against the contract, on one sample() before any training
-    (as gankit/train/build.py probes user nets): a tensor of shape (n, *ds.shape), float32 and
-    finite, or integer token ids for text; caught here, not as a dtype traceback inside a net,
-    or as NaN losses blamed on the learning rate."""
-    import random
-
-    import numpy as np
-    import torch
-
-    from gankit.config import ConfigError
-    n = 2 if ds.size is None else min(2, ds.size)
-    # its own generator; a sample() that draws from a global stream (torch's, numpy's, Python's)
-    # finds it as it was, so the probe changes no run's data
-    py, npy = random.getstate(), np.random.get_state()
-    try:
-        with torch.random.fork_rng(devices=[]):
-            x = ds.sample(n, torch.Generator().manual_seed(0))
-    finally:
-        random.setstate(py)
-        np.random.set_state(npy)
-    if not isinstance(x, torch.Tensor):
-        fix = ("torch.from_numpy(x).float()" if type(x).__module__ == "numpy"
-               else "torch.as_tensor(x, dtype=torch.float32)")
-        raise ConfigError(f"{named}: sample() returns {type(x).__module__}.{type(x).__qualname__}; "
-                          f"return a torch tensor ({fix})")
-    shape = getattr(ds, "shape", None)
-    if shape is not None and tuple(x.shape) != (n, *tuple(shape)):
-        raise ConfigError(f"{named}: sample({n}) returns shape {tuple(x.shape)}; it must return "
-                          f"{(n, *tuple(shape))}: (n, *shape), with the dataset's shape {tuple(shape)}")
-    if getattr(ds, "kind", "points") == "text":     # token ids (the oracle's, a text file's)
-        if x.dtype.is_floating_point or x.dtype.is_complex or x.dtype == torch.bool:
-            raise ConfigError(f"{named}: sample() returns {str(x.dtype).replace('torch.', '')} for text; "
-                              f"it must return integer token ids (return x.long())")
-        return
-    # refused rather than converted: a dataset hands out data by other ways too (rows() for the
-    # metrics, sample_conditional, whatever its own class offers), and converting only some of
-    # them would leave float64 to fail later, far from here; x.float() in sample() is one line
-    if x.dtype != torch.float32:
-        what = "float64" if x.dtype == torch.float64 else str(x.dtype).replace("torch.", "")
-        raise ConfigError(f"{named}: sample() returns {what} values; gankit's nets take float32: "
-                          f"return x.float()")
-    rows = ds.rows()
-    if isinstance(rows, torch.Tensor) and rows.is_floating_point():
-        # every row of one held in memory (one pass over data already read once, in chunks of
-        # ~4M values); a sample of 2 would miss the one NaN row in a hundred
-        flat = rows.reshape(len(rows), -1)
-        step = max(1, (1 << 22) // max(1, flat.shape[1]))
-        bad = torch.cat([~torch.isfinite(flat[i:i + step]).all(1) for i in range(0, len(flat), step)]
-                        or [torch.zeros(0, dtype=torch.bool)])
-        if bool(bad.any()):
-            first = int(bad.nonzero()[0, 0])
-            raise ConfigError(f"{named} holds non-finite values (NaN or inf) in {int(bad.sum())} of its "
-                              f"{len(rows)} samples (the first: row {first}); drop or replace them")
-    elif not bool(torch.isfinite(x).all()):
-        raise ConfigError(f"{named}: sample() returns non-finite values (NaN or inf); drop or replace them")

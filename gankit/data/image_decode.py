@@ -42,6 +42,13 @@ SKIPS = {
 }
 
 
+class FilesSkipped(UserWarning):
+    """Image files a folder's reader left out (unreadable, too large, not images, beside the class
+    folders).  Said when a run is made; a later command that opens the run says them again only
+    with a refusal of its data as changed (gankit.data.build_run_dataset keeps them): a file
+    damaged since training is then named, not only counted."""
+
+
 def refused(message: str, reason: str) -> ImageDataError:
     e = ImageDataError(message)
     e.reason = reason
@@ -64,8 +71,8 @@ def read_image(path: Path, channels: int, notes: dict | None = None, wide: bool 
     try:
         with Image.open(path) as im:
             w, h = im.size   # from the header, before decoding anything
-            if w * h > MAX_PIXELS:
-                raise _too_large(path, f"is {w}x{h} pixels ({w * h / 1e6:.0f} megapixels)")
+            if too_many_pixels(w, h):
+                raise _too_large(path, f"is {w}x{h} pixels ({w * h / 1e6:.1f} megapixels)")
             im.load()
             im = _opaque(_eight_bit(ImageOps.exif_transpose(im), path, notes, wide), path, notes)
             if channels == 1 and notes is not None and im.mode not in ("L", "1", "I", "F"):
@@ -82,6 +89,12 @@ def read_image(path: Path, channels: int, notes: dict | None = None, wide: bool 
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise refused(f"{path} is not a readable image ({type(e).__name__}: {e}); it may be "
                       "truncated or not an image: replace it or remove it", "unreadable") from None
+
+
+def too_many_pixels(w: int, h: int) -> bool:
+    """What read_image refuses from the header alone; images.folder_extent passes over such files
+    too, so the memory check takes the side the loader takes."""
+    return w * h > MAX_PIXELS
 
 
 def _too_large(path: Path, said: str) -> ImageDataError:

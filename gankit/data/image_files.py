@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gankit.data.image_decode import SKIPS, ImageDataError, fit_image, no_permission, one_scale, read_image
+from gankit.data.image_decode import (SKIPS, FilesSkipped, ImageDataError, fit_image, no_permission, one_scale,
+                                      read_image)
 
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 FASHION_APT = "apt-get install dataset-fashion-mnist"
@@ -134,6 +135,14 @@ def load_idx_dir(root: str | Path, what: str = "MNIST-format", n_labels: int = 1
             if len(y) != len(x):
                 raise ImageDataError(f"{yi}: {len(y)} labels for {len(x)} images in {xi.name}; give the label "
                                      "file that came with those images, or remove it to train without labels")
+            if y.dtype.kind == "f":     # IDX types 0x0D/0x0E: astype would cut 3.7 to class 3 without a word
+                odd = ~np.isfinite(y) | (y != np.round(y))
+                if odd.any():
+                    i = int(np.flatnonzero(odd)[0])
+                    raise ImageDataError(f"{yi}: {int(odd.sum())} of its {len(y)} float labels are not whole "
+                                         f"numbers (e.g. {float(y[i]):g} for image {i}), and a label is a class "
+                                         f"number: give the label file that came with {xi.name}, or remove it to "
+                                         "train without labels")
             out[f"{split}_y"] = y.astype(np.int64)
             bad = np.unique(y[(y < 0) | (y >= n_labels)])      # int8 and int32 label files hold negatives
             if len(bad) and outside is None:
@@ -253,14 +262,15 @@ def list_image_folder(path: str | Path) -> tuple[Path, list[tuple[Path, int | No
     empty = [d.name for d in subdirs
              if not any(f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES for f in inside[d])]
     if empty:
-        warnings.warn(f"{root}: sub-folder(s) {empty} hold no images and are not classes", stacklevel=2)
+        warnings.warn(f"{root}: sub-folder(s) {empty} hold no images and are not classes", FilesSkipped,
+                      stacklevel=2)
         subdirs = [d for d in subdirs if d.name not in empty]
     loose = [p.name for p in entries            # hidden ones (macOS ._Icon.png) are never read
              if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")]
     if subdirs and loose:
         warnings.warn(f"{root}: {len(loose)} image(s) lie beside the class sub-folders, e.g. {sorted(loose)[:3]}, "
                       "and are left out (sub-folders are the classes); move them into a class folder",
-                      stacklevel=2)
+                      FilesSkipped, stacklevel=2)
     groups = [(d.name, inside[d]) for d in subdirs] if subdirs else [(None, entries)]
     files, names = [], []
     skipped, broken = [], []
@@ -280,9 +290,11 @@ def list_image_folder(path: str | Path) -> tuple[Path, list[tuple[Path, int | No
             # NFC: a folder made on macOS or in a zip is spelt decomposed, the same name typed is not
             names.append(unicodedata.normalize("NFC", name))
     if skipped:
-        warnings.warn(f"{root}: skipped {len(skipped)} non-image file(s), e.g. {skipped[:3]}", stacklevel=2)
+        warnings.warn(f"{root}: skipped {len(skipped)} non-image file(s), e.g. {skipped[:3]}", FilesSkipped,
+                      stacklevel=2)
     if broken:
-        warnings.warn(f"{root}: skipped {len(broken)} link(s) to missing files, e.g. {broken[:3]}", stacklevel=2)
+        warnings.warn(f"{root}: skipped {len(broken)} link(s) to missing files, e.g. {broken[:3]}", FilesSkipped,
+                      stacklevel=2)
     if not files:
         raise ImageDataError(f"data.path: {str(root)!r} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}); "
                              "put the images there, or one sub-folder of images per class")
@@ -332,7 +344,7 @@ def load_image_folder(path: str | Path, size: int = 0, channels: int = 1, resize
         raise ImageDataError(f"data.path: none of the {len(files)} image files in {str(root)!r} could be read: "
                              + "; ".join(line.removeprefix(f"{root}: ").removesuffix("; skipped") for line in said))
     for line in said:
-        warnings.warn(line, stacklevel=2)
+        warnings.warn(line, FilesSkipped, stacklevel=2)
     if notes.get("colour", 0) * 2 > len(images):
         warnings.warn(f"{root}: {notes['colour']} of {len(images)} images are in colour; they are read as grey "
                       "(data.channels = 1): --set data.channels=3 keeps the colour", stacklevel=2)

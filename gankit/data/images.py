@@ -29,6 +29,7 @@ from gankit.registry import DATASETS
 from gankit.config import opt
 from gankit.data.base import Dataset
 from gankit.data.digest import images_digest
+from gankit.data.image_decode import too_many_pixels
 from gankit.data.image_files import (FASHION_APT, FASHION_CLASSES, FASHION_DIR,  # noqa: F401
                                      RESIZE_POLICIES, ImageDataError, digits_8x8, fashion_mnist, list_image_folder,
                                      load_idx_dir, load_image_folder, mnist_5k, read_idx)
@@ -347,9 +348,10 @@ def large_side_note(name: str, side: int, size: int, resize: str) -> str | None:
 
 def folder_extent(path: str, size: int, resize: str) -> tuple[int, int] | None:
     """(image files, side) of an image folder before any is decoded, for the memory check: the files
-    ``load_image_folder`` would read (one sub-folder per class, else the folder's own files) and
-    the side ``data.size`` gives, or with 0 the first image's, from its header alone; None where
-    it cannot be told (the loader then says what is wrong)."""
+    ``load_image_folder`` would read (one sub-folder per class, else the folder's own files; less
+    those found skipped before the first read) and the side ``data.size`` gives, or with 0 the
+    first read image's, from its header alone (files the loader skips from theirs passed over);
+    None where it cannot be told (the loader then says what is wrong)."""
     try:
         from PIL import Image
     except ImportError:      # the loader says how to install it
@@ -362,14 +364,16 @@ def folder_extent(path: str, size: int, resize: str) -> tuple[int, int] | None:
         return None
     if size or not files:
         return (len(files), size) if files else None
-    for p in files[:10]:      # the first readable one, as the loader takes its side
+    for skipped, p in enumerate(files[:10]):      # the first the loader reads, as it takes its side
         try:
             with warnings.catch_warnings(), Image.open(p) as im:    # the header only: no pixels decoded
                 warnings.simplefilter("ignore")                    # the loader warns about the file
                 w, h = im.size
         except Exception:    # noqa: BLE001 (any unreadable file: the loader skips it with a warning)
             continue
-        return len(files), (max(w, h) if resize == "error" else min(w, h))
+        if too_many_pixels(w, h):   # the loader skips it: its side (8200x8200) asked for 225 GB
+            continue
+        return len(files) - skipped, (max(w, h) if resize == "error" else min(w, h))
     return None
 
 
