@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.util
 import os
 import sys
 import types
@@ -63,10 +64,14 @@ _WRAPPERS = {types.MethodType: ("__func__", "__self__"), functools.partial: ("fu
 class _Digest:
     """sha1 of a value as it runs: code objects, the user's functions and classes, plain values."""
 
-    def __init__(self, module: str):
+    def __init__(self, module: str, versioned: bool = True):
         self.memo: dict[int, tuple[object, str]] = {}    # the object kept: its id stays its own
         self.opaque = False
         self.own = module.split(".")[0]     # the registering package: followed, also where installed
+        self.versioned = versioned          # False: a library's parts by name alone (trained_code)
+
+    def version(self, module) -> str:
+        return _version(module) if self.versioned else ""
 
     def users(self, module) -> bool:
         from gankit.registry import is_gankit
@@ -84,7 +89,7 @@ class _Digest:
         a row keyed so off the disk cache, where another state's row would be a wrong hit."""
         self.opaque = True
         t = type(v)
-        return f"opaque:{t.__module__}.{t.__qualname__}{_version(t.__module__)}"
+        return f"opaque:{t.__module__}.{t.__qualname__}{self.version(t.__module__)}"
 
     def _text(self, v) -> str:
         t = type(v)
@@ -120,7 +125,7 @@ class _Digest:
 
     def _function(self, f) -> str:
         if not self.users(f.__module__):
-            return f"function:{f.__module__}.{f.__qualname__}{_version(f.__module__)}"
+            return f"function:{f.__module__}.{f.__qualname__}{self.version(f.__module__)}"
         names = _names(f.__code__)
         used = {n: f.__globals__[n] for n in names if n in f.__globals__}
         todo, seen = [v for v in used.values() if isinstance(v, types.ModuleType)], set()
@@ -141,7 +146,7 @@ class _Digest:
 
     def _class(self, cls) -> str:
         if not self.users(cls.__module__):
-            return f"class:{cls.__module__}.{cls.__qualname__}{_version(cls.__module__)}"
+            return f"class:{cls.__module__}.{cls.__qualname__}{self.version(cls.__module__)}"
         # its methods and class attributes; of the dunder entries only methods (the others are
         # Python's bookkeeping: __dict__, __weakref__, dataclass fields), and no ABC cache
         body = {k: v for k, v in vars(cls).items() if k != "_abc_impl" and not (
@@ -170,23 +175,35 @@ def _user_code(names: list[str] | None = None, data: str | None = None) -> tuple
     return parts, opaque
 
 
-def _entry_code(e, runs) -> tuple[str, bool]:
-    """(sha1 of what a registered entry runs, whether some of it was keyed for this process alone)."""
-    digest = _Digest(e.module)     # one each: an entry's digest never depends on the others asked
+def _entry_code(e, runs, versioned: bool = True) -> tuple[str | None, bool]:
+    """(sha1 of what a registered entry runs, whether some of it was keyed for this process alone).
+    ``versioned`` False (trained_code's record in a checkpoint): the libraries' parts named without
+    their versions and the interpreter by its bytecode format, so an upgrade of gankit, torch or
+    Python's patch release is no other code; None where the code cannot be read (another process
+    could not compare a key of this one)."""
+    digest = _Digest(e.module, versioned)     # one each: an entry's digest never depends on the others asked
     try:
         code = digest(runs)
     except Exception:      # code that fails to be read: a key of this process alone
+        if not versioned:
+            return None, True
         digest.opaque = True
         _OPAQUE.setdefault(id(runs), runs)
         code = f"unreadable:{_PROCESS}:{id(runs)}"
-    code = f"{sys.version}\0{e.module}\0{code}"     # bytecode is the interpreter's
+    python = sys.version if versioned else BYTECODE
+    code = f"{python}\0{e.module}\0{code}"     # bytecode is the interpreter's
     return hashlib.sha1(code.encode("utf-8", "surrogateescape")).hexdigest(), digest.opaque
 
 
-def trained_code(cfg: dict) -> dict[str, str]:
+# the interpreter's bytecode format: the same code hashes alike only under the same one
+BYTECODE = importlib.util.MAGIC_NUMBER.hex()
+
+
+def trained_code(cfg: dict, versioned: bool = True) -> dict[str, str]:
     """{"KIND NAME": sha1 of its code} of the user's own parts a config trains with (nets,
     losses, an objective, a dataset): named by any ``name`` in its tables and registered outside
-    gankit.  An edited one trains other numbers from the same config (a sweep's results)."""
+    gankit.  An edited one trains other numbers from the same config (a sweep's results; a run's
+    checkpoints, ``versioned`` False: see _entry_code)."""
     from gankit.registry import METRICS, NETS, REGISTRIES, is_gankit
 
     def names(t) -> set[str]:
@@ -195,9 +212,62 @@ def trained_code(cfg: dict) -> dict[str, str]:
         own = {t["name"]} if isinstance(t.get("name"), str) else set()
         return own.union(*(names(v) for v in t.values()))
     used = names(cfg)
-    return {f"{reg.kind} {e.name}": _entry_code(e, e.factory)[0]
-            for reg in (*REGISTRIES.values(), NETS) if reg is not METRICS
-            for e in reg.entries() if e.name in used and not is_gankit(e.module)}
+    codes = {f"{reg.kind} {e.name}": _entry_code(e, e.factory, versioned)[0]
+             for reg in (*REGISTRIES.values(), NETS) if reg is not METRICS
+             for e in reg.entries() if e.name in used and not is_gankit(e.module)}
+    return {k: v for k, v in codes.items() if v is not None}
+
+
+def code_record(cfg: dict) -> dict:
+    """What each checkpoint records of the user's own parts its run trains with (``trained_code``
+    without versions, and the bytecode format it was hashed under); {} for gankit's own parts."""
+    parts = trained_code(cfg, versioned=False)
+    return {"trained_code": parts, "trained_code_bytecode": BYTECODE} if parts else {}
+
+
+def changed_code(state: dict, now: dict) -> list[str]:
+    """The parts ("dataset 'hexagon'") whose code differs between a checkpoint's ``code_record``
+    (any shape: a damaged one names none) and ``now``'s.  A part only one of them names is not
+    compared (one not registered now is refused by its build), nor is any under another Python's
+    bytecode (all of it differs there)."""
+    was, parts = state.get("trained_code"), now.get("trained_code") or {}
+    if not isinstance(was, dict) or state.get("trained_code_bytecode", BYTECODE) != BYTECODE:
+        return []
+    return [f"{k.split(' ', 1)[0]} {k.split(' ', 1)[1]!r}" for k, v in was.items()
+            if isinstance(k, str) and k in parts and isinstance(v, str) and v != parts[k]]
+
+
+def changed_since_training(run_dir, cfg: dict) -> list[str]:
+    """``changed_code`` of the newest readable checkpoint of ``run_dir`` against the parts
+    registered now, for a command that reads the run without loading it (gankit report); a run of
+    gankit's own parts reads no checkpoint."""
+    now = code_record(cfg)
+    if not now:
+        return []
+    import torch
+
+    from gankit.runfolder import RunFolder
+    for _, path in reversed(RunFolder(run_dir).checkpoints()):
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except Exception:       # damaged or being written: the one before
+            continue
+        return changed_code(state, now) if isinstance(state, dict) else []
+    return []
+
+
+class CodeChanged(UserWarning):
+    """A run read (eval, sample, report) with other code registered under one of its parts' names."""
+
+
+def code_changed_line(changed: list[str], write: bool) -> str:
+    """The refusal (``write``: a resume) or warning for the parts ``changed_code`` names."""
+    names = " and ".join([", ".join(changed[:-1]), changed[-1]] if len(changed) > 1 else changed)
+    runs, it = ("runs", "it") if len(changed) == 1 else ("run", "them")
+    if write:
+        return f"{names} {runs} other code than when this run was trained: restore {it}, or train a new run"
+    return (f"{names} {runs} other code than when this run was trained: what is measured or drawn now "
+            f"comes from the code registered now; restore {it} to read the run as trained")
 
 
 def user_code(names: list[str] | None = None, data: str | None = None) -> dict[str, str]:

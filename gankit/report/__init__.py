@@ -171,6 +171,13 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
             now = ("any real images drawn here are the data's" if getattr(dataset, "kind", None) == "image"
                    else "the real data drawn here are the file's points")
             data_note = data_note and f"{data_note}: {now} now"
+        from gankit.metrics.user_code import CodeChanged, changed_since_training, code_changed_line
+        changed = changed_since_training(run_dir, C.to_dict(cfg))
+        if changed:         # a notebook cell or --import file edited since: the page draws the code now
+            import warnings
+            code_note = code_changed_line(changed, write=False)
+            warnings.warn(CodeChanged(code_note), stacklevel=2)
+            data_note = f"{data_note}; {code_note}" if data_note else code_note
         text = getattr(dataset, "kind", None) == "text"
         state = None
         if (text or getattr(dataset, "condition_kind", "none") != "none") and folder.checkpoints():

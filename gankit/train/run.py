@@ -40,6 +40,8 @@ from gankit.train.build import build_loss, build_net, build_nets, build_objectiv
 from gankit.train.device import missing, resolve_device
 from gankit.train.idle_options import warn_idle_options
 from gankit.train import distributed, rng_state
+from gankit.metrics.user_code import code_record
+from gankit.train.code_check import check_trained_code
 from gankit.train.objective import Batch, ObjectiveContext, check_objective, optimizer_params
 from gankit.train.parts import refuse_batch_norm_on_one_sample
 from gankit.train.precision import autocast_for
@@ -139,6 +141,9 @@ class Run(RunTraining, RunSampling, RunEvaluation, RunState):
         self._config_written = False                 # config.toml already holds those overrides
         self.config_changes: dict = {}               # key -> [old, new] against the checkpoint's config
         self.watchers: list = []                     # objects with on_record / on_snapshot (TensorBoard, live report)
+        # the user's own parts as built now (each checkpoint records it: code_check); hashed once
+        # here, not at each checkpoint, as state they change while training is no other code
+        self.code_record = code_record(C.to_dict(cfg))
 
     # ---------------------------------------------------------------- conveniences
     @property
@@ -209,6 +214,9 @@ class Run(RunTraining, RunSampling, RunEvaluation, RunState):
         with self.off_the_clock():
             self._record_config()      # first: a resume from this checkpoint reads config.toml
             return super().save_checkpoint()
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), **self.code_record}    # the user's own parts' code (code_check)
 
     def elapsed(self) -> float:
         """Training seconds so far, over every session of the run."""
@@ -323,6 +331,7 @@ class Run(RunTraining, RunSampling, RunEvaluation, RunState):
         if decided == "load":
             stored = C.to_dict(C.load(self.folder.read_config(), [])) if overrides else None
             state, _ = self.folder.load_checkpoint(C.to_dict(self.cfg), stored)   # on the CPU; load_state_dict moves
+            check_trained_code(self, state, write)     # before the nets: a changed part says it first
             self.load_state_dict(state)
             from gankit.train.rejection import unfitted_note
             note = None if write else unfitted_note(self.objective, self.step, self.cfg.train.steps, self.folder.path)
