@@ -33,10 +33,24 @@ def api_words():
     except (ConfigError, RunFolderError) as e:
         if e.args and isinstance(e.args[0], str) and not COMMAND_LINE.get():
             words = ((r"--resume\b", "resume=True"), (r"--out (?=[A-Z])", "out="), (r"--out\b", "out="),
-                     (r"--set ([^\s=:;,()]+=[^\s;,()]+)", r'overrides=["\1"]'), (r"--set ([\w.]+)", r"overrides \1"))
+                     (r"--set '((?:[^']|'\\'')*)'", _item), (r"--set ([^\s'=:;,()]+=[^\s';,()]+)", _item),
+                     (r"\] overrides=\[", ", "),      # --set a=1 --set b=2: one list
+                     (r"--set ([\w.]+)", r"overrides \1"))
             commands = re.findall(r"gankit [a-z]+\b[^;()]*", e.args[0])
             msg = re.sub(r"gankit [a-z]+\b[^;()]*", "\0", e.args[0])
             for cli, api in words:
                 msg = re.sub(cli, api, msg)
             e.args = (re.sub("\0", lambda _: commands.pop(0), msg), *e.args[1:])
         raise
+
+
+def _item(m) -> str:
+    """A --set item as overrides= holds it: the shell's quotes taken off ('...', with '\\'' for a
+    quote inside), then quoted as Python ("train.device="1"" in double quotes would not parse)."""
+    text = repr(m.group(1).replace(_SHELL_QUOTE, "'"))
+    if '"' not in text:         # double quotes as gankit's own advice writes them, overrides=["seed=3"]
+        text = f'"{text[1:-1]}"'
+    return f"overrides=[{text}]"
+
+
+_SHELL_QUOTE = "'\\''"      # a single quote inside a single-quoted shell word

@@ -47,3 +47,32 @@ def test_a_command_the_error_suggests_stays_a_command():
                              "; or continue with gankit train --resume --out run")
     assert str(e.value) == ("overrides seed: cannot change on resume=True; start anew (gankit train 'a b.toml' "
                             "--out NEW); or continue with gankit train --resume --out run")
+
+
+@pytest.mark.parametrize("sets, advice", [
+    (["generator.hidden=16,16"], ["generator.hidden=[16, 16]"]),
+    (["train.device=1"], ['train.device="1"']),
+    (["eval.metrics=(modes,jsd)"], ['eval.metrics=["modes", "jsd"]']),
+])
+def test_the_overrides_an_error_advises_are_python_that_loads(tmp_path, sets, advice):
+    """The command line's advice is shell-quoted (--set 'generator.hidden=[16, 16]'): its quotes were
+    kept and the item cut at the first space or comma, overrides=["'generator.hidden=[16"], 16]'."""
+    import ast
+    import re
+
+    from gankit import config as C
+    with pytest.raises(ConfigError) as e:
+        api.train("ring", out=tmp_path / "run", overrides=sets, log=None)
+    said = re.search(r"overrides=(\[.*?\])(?:$|;| \()", str(e.value))
+    assert said and ast.literal_eval(said.group(1)) == advice, str(e.value)
+    assert said.group(1) == (f"[{advice[0]!r}]" if '"' in advice[0] else f'["{advice[0]}"]')   # as gankit writes them
+    C.load("ring", advice)          # the advice itself is taken
+
+
+def test_quoted_set_items_become_one_python_list():
+    from gankit.api import _api_words
+    with pytest.raises(ConfigError) as e, _api_words():
+        raise ConfigError("""x: drop it: --set 'eval.metrics=["modes"]'; or --set 'data.path=it'\\''s here' """
+                          "--set data.std=0.1 (see gankit train --set 'a=1')")
+    assert str(e.value) == ("""x: drop it: overrides=['eval.metrics=["modes"]']; or overrides=["data.path=it's here", """
+                            '"data.std=0.1"] (see gankit train --set \'a=1\')')

@@ -218,3 +218,86 @@ def test_advice_on_writing_set_values_only_for_set_values(tmp_path):
         C.load("ring-vanilla", ['data.std="0.01"'])
     with pytest.raises(C.ConfigError, match=r"a list is written --set 'eval.metrics=\[\"modes\", \"jsd\"\]'"):
         C.load("ring-vanilla", ["eval.metrics=modes,jsd"])
+
+
+@pytest.mark.parametrize("sets, hint", [
+    (["eval.metrics=[fid,is]"], """; a list is written --set 'eval.metrics=["fid", "is"]'"""),
+    (["eval.metrics=(modes,jsd)"], """; a list is written --set 'eval.metrics=["modes", "jsd"]'"""),
+    (["optim_d.betas=(0.5,.9)"], "; a list is written --set 'optim_d.betas=[0.5, 0.9]'"),
+    (["generator.hidden=[16,x]"], """; a list is written --set 'generator.hidden=[16, "x"]'"""),
+])
+def test_a_list_in_brackets_or_a_tuple_is_hinted_as_the_exact_list(sets, hint):
+    """[fid,is] got only a general note; a tuple was wrapped whole, [(0.5, 0.9)] or ["(modes", "jsd)"]."""
+    with pytest.raises(C.ConfigError) as e:
+        C.load("ring", sets)
+    assert str(e.value).endswith(hint), str(e.value)
+    written = hint.split("--set '")[1].rstrip("'")
+    if "x" not in written:
+        C.load("ring", [written])        # the hinted list is taken
+
+
+# ---------------------------------------------------------------- names, choices, types
+
+@pytest.mark.parametrize("preset, sets, said", [
+    ("ring", "data.nmae=grid", "data.nmae: unknown key 'nmae' (did you mean 'name'?); valid keys: name, "),
+    ("ring", "generator.nmae=mlp", "(did you mean 'name'?); valid keys: name, hidden"),
+    ("wgan", "loss.nmae=hinge", "loss 'wgan' takes no options, got nmae (did you mean 'name'?)"),
+    ("ring", "objective.packing=2", "objective.packing: unknown key 'packing' (did you mean 'pack'?)"),
+])
+def test_a_misspelt_name_or_a_longer_key_is_suggested(preset, sets, said):
+    """name was popped before the options were checked: never suggested, never listed."""
+    with pytest.raises(C.ConfigError) as e:
+        C.load(preset, [sets])
+    assert said in str(e.value), str(e.value)
+
+
+@pytest.mark.parametrize("sets, meant", [
+    ("train.lr_schedule=Cosine", "cosine"), ("optim_d.name=Adam", "adam"), ("train.precision=bf-16", "bf16"),
+])
+def test_a_choice_in_another_case_or_spelling_is_suggested(sets, meant):
+    with pytest.raises(C.ConfigError, match=rf"is not valid \(did you mean '{meant}'\?\); valid choices: "):
+        C.load("ring", [sets])
+    with pytest.raises(C.ConfigError) as e:
+        C.load("ring", ["train.precision=foo"])
+    assert "did you mean" not in str(e.value)
+
+
+def test_a_literal_choice_is_suggested_too():
+    from typing import Literal
+    with pytest.raises(C.ConfigError, match=r"^x: 'Fast' is not valid \(did you mean 'fast'\?\); valid"):
+        C.coerce_value(Literal["fast", "slow"], "Fast", "x")
+
+
+def test_an_empty_value_unsets_an_optional_option():
+    """TOML has no null: eval.hq_std could not be put back to its automatic radius."""
+    assert C.load("gmm1200").eval.hq_std == 37.0
+    cfg = C.load("gmm1200", ["eval.hq_std="])
+    assert cfg.eval.hq_std is None and "hq_std" not in C.to_dict(cfg)["eval"]
+    with pytest.raises(C.ConfigError, match=r"^eval.hq_std: expected a number, got 'x'; an empty value leaves "
+                                            r"it unset: --set 'eval.hq_std='$"):
+        C.load("ring", ["eval.hq_std=x"])
+    with pytest.raises(C.ConfigError, match="expected a number"):
+        C.load("ring", ["optim_d.lr="])           # not optional: still refused
+
+
+def test_the_type_toml_read_is_named_with_its_article():
+    with pytest.raises(C.ConfigError, match=r"^train.device: expected a string, got 1; TOML reads it as an int:"):
+        C.load("ring", ["train.device=1"])
+
+
+def test_numpy_numbers_and_paths_in_a_dict_config_are_plain_values(tmp_path):
+    np = pytest.importorskip("numpy")
+    from pathlib import Path
+    raw = {"data": {"name": "points", "path": Path(tmp_path / "p.csv")}, "seed": np.int64(1),
+           "optim_d": {"lr": np.float32(0.5), "betas": [np.float32(0.5), 0.9]},
+           "train": {"steps": np.int32(3), "batch_size": np.float32(8.0)}, "generator": {"hidden": [np.int16(8)]}}
+    cfg = C.load(raw)
+    plain = C.to_dict(cfg)
+    assert plain["seed"] == 1 and plain["optim_d"]["lr"] == 0.5 and plain["train"]["batch_size"] == 8
+    assert plain["data"]["path"] == str(tmp_path / "p.csv") and plain["generator"]["hidden"] == [8]
+    assert [type(v) for v in (plain["seed"], plain["optim_d"]["lr"], plain["train"]["steps"])] == [int, float, int]
+    assert tomllib.loads(tomli_w.dumps(plain)) == plain         # config.toml records it as it is
+    for bad, said in (({"seed": np.bool_(True)}, "expected an integer"), ({"seed": np.float32(1.5)}, "expected an integer"),
+                      ({"seed": True}, "expected an integer"), ({"optim_d": {"lr": np.bool_(True)}}, "expected a number")):
+        with pytest.raises(C.ConfigError, match=said):
+            C.load({"data": {"name": "ring"}, **bad})

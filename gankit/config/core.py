@@ -9,9 +9,13 @@ checked against that entry's own parameter dataclass.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
+import difflib
+import json
 import math
+import numbers
 import os
 import sys
 import types
@@ -93,7 +97,9 @@ def coerce_value(tp, value, where: str, meta: dict | None = None):
         return value
     if origin in (typing.Union, types.UnionType):
         args = get_args(tp)
-        if value is None and type(None) in args:
+        optional = type(None) in args
+        # TOML has no null: an empty value (--set eval.hq_std=) puts an optional option back to unset
+        if optional and (value is None or isinstance(value, str) and not value.strip() and str not in args):
             return None
         errors = []
         for a in args:
@@ -102,12 +108,15 @@ def coerce_value(tp, value, where: str, meta: dict | None = None):
             try:
                 return coerce_value(a, value, where, meta)
             except ConfigError as e:
-                errors.append(str(e))
-        raise ConfigError(errors[0] if errors else f"{where}: bad value {value!r}")
+                errors.append(e)
+        if not errors or not optional or str in args:
+            raise errors[0] if errors else ConfigError(f"{where}: bad value {value!r}")
+        raise ConfigError(f"{errors[0]}; an empty value leaves it unset: --set '{where}='",
+                          plain=errors[0].plain or str(errors[0]), where=where)
     if origin is Literal:
         if value not in get_args(tp):
-            raise ConfigError(f"{where}: {value!r} is not valid; valid choices: "
-                              f"{', '.join(map(repr, get_args(tp)))}")
+            raise ConfigError(f"{where}: {value!r} is not valid{_close_choice(value, get_args(tp))}; "
+                              f"valid choices: {', '.join(map(repr, get_args(tp)))}")
         return value
     if origin in (list, tuple):
         if not isinstance(value, (list, tuple)):
@@ -139,17 +148,18 @@ def coerce_value(tp, value, where: str, meta: dict | None = None):
         v = value
     elif tp is int:
         given = value       # 1e30 is named as given, not as int(1e30)'s 31 digits
-        if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and value.is_integer():
-                value = int(value)
-            else:
-                raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        # numbers.Integral / Real: numpy's scalars (np.int64) from a program's dict are numbers too,
+        # kept as plain ones; bool is refused (np.bool_ is neither)
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
+                not isinstance(value, numbers.Integral) and not float(value).is_integer():
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        value = int(value)
         if not -2**63 <= value <= 2**63 - 1:   # torch and numpy hold integers in 64 bits
             raise ConfigError(f"{where}: {given!r} does not fit in 64 bits; "
                               f"use a value of at most {2**63 - 1}")
         v = value
     elif tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise _hinted(where, f"{where}: expected a number, got {value!r}", _toml_hint(value))
         try:
             v = float(value)
@@ -158,8 +168,11 @@ def coerce_value(tp, value, where: str, meta: dict | None = None):
         if math.isnan(v) or (math.isinf(v) and not meta.get("allow_inf")):
             raise ConfigError(f"{where}: must be a finite number, got {value!r}")
     elif tp is str:
+        if isinstance(value, os.PathLike):      # a program's Path: config.toml records its text
+            value = os.fspath(value)
         if not isinstance(value, str):
             raise _hinted(where, f"{where}: expected a string, got {value!r}", _quote_hint(value, where))
+        value = str(value)      # np.str_ too
         if any("\ud800" <= ch <= "\udfff" for ch in value):
             # a file name's undecodable bytes (surrogateescape): TOML holds only Unicode, so
             # config.toml could not record the value and a resume would not find it
@@ -197,7 +210,7 @@ def _undecodable(value: str, where: str) -> str:
 
 def _check_bounds(v, where, meta):
     if meta.get("choices") is not None and v not in meta["choices"]:
-        raise ConfigError(f"{where}: {v!r} is not valid; valid choices: "
+        raise ConfigError(f"{where}: {v!r} is not valid{_close_choice(v, meta['choices'])}; valid choices: "
                           f"{', '.join(map(str, meta['choices']))}")
     if meta.get("ge") is not None and v < meta["ge"]:
         raise ConfigError(f"{where}: must be >= {meta['ge']}, got {v!r}")
@@ -205,6 +218,14 @@ def _check_bounds(v, where, meta):
         raise ConfigError(f"{where}: must be > {meta['gt']}, got {v!r}")
     if meta.get("le") is not None and v > meta["le"]:
         raise ConfigError(f"{where}: must be <= {meta['le']}, got {v!r}")
+
+
+def _close_choice(value, choices) -> str:
+    """" (did you mean 'cosine'?)" for a choice given in another case or spelled close (Adam, bf-16)."""
+    texts = [c for c in choices if isinstance(c, str)] if isinstance(value, str) else []
+    close = [c for c in texts if c.lower() == value.lower()] or \
+        difflib.get_close_matches(str(value).lower(), texts, n=1)   # as registry names are met
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _coerce_component(value, where: str, registry: str) -> Component:
@@ -220,11 +241,15 @@ def _coerce_component(value, where: str, registry: str) -> Component:
         example = name[0] if isinstance(name, list) and name and isinstance(name[0], str) else reg.names()[0]
         raise ConfigError(f"{where}.name: a component's name is a string, e.g. {where}.name = \"{example}\"; "
                           f"got {name!r}")
-    _refuse_user_stray(reg.get(name, f"{where}.name"), reg.kind, value, where)
-    if value and reg.get(name, f"{where}.name").params is None:
+    entry = reg.get(name, f"{where}.name")
+    _refuse_user_stray(entry, reg.kind, value, where)
+    # name is a key of the section too, though not of its options' dataclass: suggested and listed
+    if value and entry.params is None:
         first = sorted(value)[0]
         raise ConfigError(f"{where}: {reg.kind} {name!r} takes no options, got {', '.join(sorted(value))}"
-                          f"{_did_you_mean(first, [], where)}")
+                          f"{_did_you_mean(first, ['name'], where)}")
+    if entry.params is not None:
+        _refuse_unknown(value, ["name", *(f.name for f in dataclasses.fields(entry.params))], where)
     params = reg.params_of(name, value, where)
     resolved = dataclasses.asdict(params) if params is not None else {}
     # tuples -> lists so the resolved config writes back to TOML unchanged
@@ -247,9 +272,17 @@ def _refuse_user_stray(entry, kind: str, value: dict, where: str):
     takes = f"valid keys: {', '.join(valid)}" if valid else "it takes no options"
     raise UserOptionError(
         f"{where}.{key}: unknown key {key!r}: {kind} {entry.name!r}, registered by your module {module}, "
-        f"takes no option {key!r}{close_spelling(key, valid)}; {takes}. If that "
+        f"takes no option {key!r}{close_spelling(key, ['name', *valid])}; {takes}. If that "
         f"module changed since the config was written, restore its code; else remove {where}.{key} from "
         "the config", where=f"{where}.{key}")
+
+
+def _refuse_unknown(data: dict, valid: list[str], where: str):
+    """ConfigError for the first key of ``data`` not in ``valid``, with the key meant."""
+    for key in data:
+        if key not in valid:
+            path = f"{where}.{key}" if where else key
+            raise ConfigError(f"{path}: unknown key {key!r}{_suggest(key, valid, where)}")
 
 
 def _hints(cls):
@@ -260,11 +293,7 @@ def coerce_dataclass(cls, data: dict, where: str):
     """Build dataclass ``cls`` from ``data``; every key checked, every error named."""
     hints = _hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    valid = list(fields)
-    for key in data:
-        if key not in fields:
-            path = f"{where}.{key}" if where else key
-            raise ConfigError(f"{path}: unknown key {key!r}{_suggest(key, valid, where)}")
+    _refuse_unknown(data, list(fields), where)
     kwargs = {}
     for name, f in fields.items():
         key = f"{where}.{name}" if where else name
@@ -347,17 +376,32 @@ def _quote_hint(value, where: str) -> str:
         text = str(value).lower() if isinstance(value, bool) else str(value)
     else:
         return ""
-    return f"; TOML reads it as a {type(value).__name__}: quote it to give text, --set '{where}=\"{text}\"'"
+    kind = type(value).__name__
+    kind = f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"       # an int, a float
+    return f"; TOML reads it as {kind}: quote it to give text, --set '{where}=\"{text}\"'"
 
 
 def _list_hint(value, where: str, tp) -> str:
-    """How to write the list a --set value meant (modes,jsd -> ["modes", "jsd"])."""
+    """How to write the list a --set value meant: modes,jsd, [fid,is] and (0.5,0.9) (TOML has no
+    tuples, and needs its strings quoted) -> ["modes", "jsd"], ["fid", "is"], [0.5, 0.9]."""
     texts = get_args(tp)[:1] == (str,)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         value = str(value)
-    if not isinstance(value, str) or value.strip()[:1] == "[":
+    if not isinstance(value, str):
         return _toml_hint(value)
-    items = [v.strip() for v in value.split(",") if v.strip()]
-    if texts:
-        items = ['"' + v.strip('"\'') + '"' for v in items]
-    return f"; a list is written --set '{where}=[{', '.join(items)}]'"
+    text = value.strip()
+    why = _toml_hint(value) if text[:1] == "[" else ""       # a list, but not TOML: say why first
+    if text[:1] + text[-1:] in ("[]", "()"):
+        text = text[1:-1]
+    items = [_list_item(v.strip().strip('"\''), texts) for v in text.split(",") if v.strip()]
+    return f"{why}; a list is written --set '{where}=[{', '.join(items)}]'"
+
+
+def _list_item(text: str, texts: bool) -> str:
+    """One item of that list as TOML: a number in full (.5 -> 0.5) unless the list holds strings,
+    else quoted."""
+    for kind in () if texts else (int, float):
+        with contextlib.suppress(ValueError):
+            if math.isfinite(number := kind(text)):
+                return repr(number)
+    return json.dumps(text, ensure_ascii=False)

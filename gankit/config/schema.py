@@ -96,7 +96,8 @@ class EvalConfig:
                              "apply; gankit list shows the metrics)")
     hq_std: float | None = opt(None, "a sample is high quality within this many std of its nearest mode; "
                                "unset: the radius that holds the same share of true data as 3 std in "
-                               "2-D (98.9%, a chi quantile with dim degrees of freedom), and 3 in 1-D", gt=0.0)
+                               "2-D (98.9%, a chi quantile with dim degrees of freedom), and 3 in 1-D; "
+                               "--set eval.hq_std= (empty) unsets it", gt=0.0)
     jsd_bins: int = opt(200, "grid cells per axis for the JSD estimate (1-D and 2-D data)", ge=10)
     jsd_cells: str = opt("exact", "p_data's mass per JSD cell: exact (normal CDFs, Gaussian mixtures) or "
                          "centre (density at the cell centre x volume: the protocol before 2026-11-28)",
@@ -235,8 +236,11 @@ def did_you_mean(key: str, valid: list[str], where: str) -> str:
 
 def close_spelling(key: str, valid: list[str]) -> str:
     """The clause naming the keys of ``valid`` spelled close to ``key``: " (did you mean 'k'?)"; "" for none."""
-    # a start of a key (checkpoint -> checkpoint_every) or one of its words (smoothing -> label_smoothing)
-    close = [v for v in valid if len(key) >= 4 and (v.startswith(key) or key in v.split("_"))]
+    # a start of a key (checkpoint -> checkpoint_every), one of its words (smoothing -> label_smoothing),
+    # or a key with more letters on the end (packing -> pack); a valid key of 4 letters or more, as
+    # a short one (gp, r1) starts too many words
+    close = [v for v in valid if len(key) >= 4 and (v.startswith(key) or key in v.split("_"))] or \
+        sorted((v for v in valid if len(v) >= 4 and key.startswith(v)), key=len, reverse=True)
     if not close:
         scored = sorted(((difflib.SequenceMatcher(None, key, v).ratio(), v) for v in valid), reverse=True)
         close = [v for r, v in scored if r >= 0.75 and r >= scored[0][0] - 0.02]
