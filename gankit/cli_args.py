@@ -18,16 +18,26 @@ def data_location_sets(sets: list[str], others: str | None = None,
     """``--set`` items of a command that reads a trained run: (the data's new location and, with
     ``sampling``, G's sampling settings; the rest); the rest is refused unless it starts with
     ``others`` (e.g. "eval.")."""
+    from gankit.config.overrides import items_key_by_key
     from gankit.identity import DATA_LOCATION_KEYS, SAMPLING_KEYS
     keys = {f"data.{k}" for k in DATA_LOCATION_KEYS} | {f"generator.{k}" for k in SAMPLING_KEYS if sampling}
-    where = [s for s in sets if s.split("=", 1)[0].strip() in keys]
-    rest = [s for s in sets if s not in where]
-    bad = [s for s in rest if others is None or not s.strip().startswith(others)]
-    if bad:
-        allowed = ([f"{others}KEY=VALUE settings"] if others else []) + sorted(keys)
-        allowed = ", ".join(allowed[:-1]) + " or " + allowed[-1]
-        raise ConfigError(f"--set {bad[0]}: this command takes only {allowed} (a run's other settings "
-                          "change with gankit train --resume --out RUN --set KEY=VALUE)")
+    # a key=value this command takes, for an item without its =
+    example = {"eval.": "eval.n_samples=2000"}.get(others, "data.path=NEW")
+    where, rest = [], []
+    for s in sets:
+        # a table (eval={n_samples=50}, data={path="p.npy"}) is its keys one by one, as README says:
+        # each is told apart by its key, and handed on as key=value
+        for key, one in items_key_by_key(s, example):
+            if key in keys:
+                where.append(one)
+            elif others is not None and key.startswith(others):
+                rest.append(one)
+            else:
+                allowed = ([f"{others}KEY=VALUE settings"] if others else []) + sorted(keys)
+                allowed = ", ".join(allowed[:-1]) + " or " + allowed[-1]
+                shown = s if one == s else f"{s} (its {key})"
+                raise ConfigError(f"--set {shown}: this command takes only {allowed} (a run's other "
+                                  "settings change with gankit train --resume --out RUN --set KEY=VALUE)")
     return where, rest
 
 

@@ -17,6 +17,10 @@ from gankit.config.overrides import apply_overrides
 def read_toml(path: str | Path) -> dict:
     path = Path(path)
     if path.is_dir():
+        if (path / "config.toml").is_file():    # a run folder: its config, or the run itself, was meant
+            raise ConfigError(f"config file {str(path)!r} is a folder (a run's, it holds config.toml); give "
+                              f"{str(path / 'config.toml')!r} to train anew from its config, or continue the "
+                              f"run with gankit train --resume --out {str(path)!r}")
         raise ConfigError(f"config file {str(path)!r} is a folder, not a file; give a preset name "
                           "or a path to a .toml file")
     if not path.exists():
@@ -39,7 +43,27 @@ def read_toml(path: str | Path) -> dict:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+        raise ConfigError(f"{path}: not valid TOML: {e}{_twice(str(e), text)}") from None
+
+
+def _twice(error: str, text: str) -> str:
+    """For tomllib's "Cannot overwrite a value (at line N, ...)": the key given twice, named
+    (tomllib gives only the place: the end of line N, or of the document)."""
+    if not error.startswith("Cannot overwrite a value"):
+        return ""
+    lines = text.splitlines()
+    at = re.search(r"at line (\d+)", error)
+    n = int(at.group(1)) if at else len(lines)
+    while n > 1 and not lines[n - 1].strip():     # "at end of document": the last line with text
+        n -= 1
+    line = lines[n - 1].strip() if 0 < n <= len(lines) else ""
+    if line.startswith("[") and "]" in line:
+        what = f"opens the table {line[:line.rindex(']') + 1]}"
+    elif "=" in line and line.split("=", 1)[0].strip():
+        what = f"sets {line.split('=', 1)[0].strip()}"
+    else:
+        return ""
+    return f"; line {n} {what}, which (or a key it lies within) was given a value before; keep one"
 
 
 def preset_names() -> list[str]:
@@ -56,8 +80,10 @@ def resolve_source(name_or_path: str) -> dict:
         return read_toml(preset)
     if p.suffix == ".toml" or p.exists():
         return read_toml(p)
-    close = difflib.get_close_matches(name_or_path, preset_names(), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    # RING -> ring: difflib compares case-sensitively, and ranks a case-only difference low
+    lower = {n.lower(): n for n in preset_names()}
+    close = difflib.get_close_matches(name_or_path.lower(), list(lower), n=1)
+    hint = f" (did you mean {lower[close[0]]!r}?)" if close else ""
     raise ConfigError(f"no preset or file named {name_or_path!r}{hint}; presets: "
                       f"{', '.join(preset_names())}; or pass a path to a .toml file")
 

@@ -12,10 +12,11 @@ from typing import Any
 from gankit.config.core import ConfigError
 
 
-def parse_override(item: str) -> tuple[list[str], Any]:
-    """``a.b=value`` -> (["a", "b"], value); the value is read as TOML, else a string."""
+def parse_override(item: str, example: str = "train.steps=2000") -> tuple[list[str], Any]:
+    """``a.b=value`` -> (["a", "b"], value); the value is read as TOML, else a string.
+    ``example``: a key=value the command takes, shown when the ``=`` is missing."""
     if "=" not in item:
-        raise ConfigError(f"--set {item!r}: expected key=value, for example train.steps=2000")
+        raise ConfigError(f"--set {item!r}: expected key=value, for example {example}")
     key, raw = item.split("=", 1)
     key = key.strip()
     if not key:
@@ -29,6 +30,27 @@ def parse_override(item: str) -> tuple[list[str], Any]:
                           "dropped; give one key=value on one line to each --set")
     value = doc["v"]
     return key.split("."), value
+
+
+def items_key_by_key(item: str, example: str = "train.steps=2000") -> list[tuple[str, str]]:
+    """(dotted key, ``key=value`` item) for each key ``item`` sets: a table given for a section
+    (``eval={n_samples=50}``) is its keys one by one (``eval.n_samples=50``), as apply_overrides
+    reads it, so a command that takes only some keys can tell them apart; other items are kept as given."""
+    path, value = parse_override(item, example)
+    if not isinstance(value, dict):
+        return [(".".join(path), item)]
+    return [(".".join(p), f"{'.'.join(p)}={toml_text(v)}") for p, v in _key_by_key({}, path, value, None)]
+
+
+def toml_text(value) -> str:
+    """``value`` as TOML on one line (tomli_w writes an array one item a line), as --set reads it back."""
+    import tomli_w
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{tomli_w.dumps({k: 0}).rsplit(' = ', 1)[0]} = {toml_text(v)}"
+                               for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_text(v) for v in value) + "]"
+    return tomli_w.dumps({"v": value}).strip()[4:]
 
 
 def apply_overrides(raw: dict, overrides: list[str], components: set[str] | None = None,
@@ -81,7 +103,12 @@ def _apply_one(raw, item, path, value, components, given, dropped):
                 fix = f"; write {key}={value}" if p == "name" and isinstance(value, str) else ""
                 raise ConfigError(f"--set {item!r}: {key} is {what}, not a table{fix}")
         if not isinstance(node.get(p, {}), dict):
-            raise ConfigError(f"--set {item!r}: {p!r} is not a section")
+            key, held = ".".join(path[:i + 1]), node[p]
+            if isinstance(held, list) and held and all(isinstance(t, dict) for t in held):
+                # [[train]] in a file is an array of tables, which no section is
+                raise ConfigError(f"--set {item!r}: {key} is an array of tables ([[{key}]] in the config "
+                                  f"file), not a section; write [{key}], with single brackets")
+            raise ConfigError(f"--set {item!r}: {key} is a value ({held!r}), not a section")
         node = node.setdefault(p, {})
     last, mine = path[-1], given.setdefault(tuple(path[:-1]), set())
     swappable = components is None or (len(path) == 2 and path[0] in components)

@@ -12,6 +12,8 @@ from gankit.config import ConfigError, opt
 from gankit.data.base import Dataset
 from gankit.data.points import PointsFile
 
+F32_MAX, F32_TINY = float(np.finfo(np.float32).max), float(np.finfo(np.float32).tiny)    # the data are float32
+
 
 class GaussianMixture(Dataset):
     """Isotropic Gaussian mixture: means (K, d), one std (scalar or per mode), weights."""
@@ -20,16 +22,24 @@ class GaussianMixture(Dataset):
         self.means = torch.as_tensor(means, dtype=torch.float32)
         if self.means.ndim != 2:
             raise ValueError(f"means must have shape (n_modes, dim), got {tuple(self.means.shape)}")
+        if not self.means.isfinite().all():
+            raise ValueError("means must be finite in float32 (|mean| <= 3.4e38); rescale the data")
         k, self.dim = self.means.shape
         std_in = std
         std = torch.as_tensor(std, dtype=torch.float32).reshape(-1)
         self.stds = std.expand(k).clone() if std.numel() == 1 else std
-        if self.stds.numel() != k or (self.stds <= 0).any():
-            raise ValueError("std must be positive, one value or one per mode")
-        w = torch.ones(k) if weights is None else torch.as_tensor(weights, dtype=torch.float32)
-        if w.numel() != k or (w < 0).any() or w.sum() <= 0:
-            raise ValueError("weights must be non-negative, one per mode, not all zero")
-        self.weights = w / w.sum()
+        # float32 turns a std below 1.2e-38 into 0 (or a subnormal) and one above 3.4e38 into inf
+        if self.stds.numel() != k or not ((self.stds >= F32_TINY) & self.stds.isfinite()).all():
+            raise ValueError("std must be positive and within float32's normal range (1.2e-38 to 3.4e38), "
+                             "one value or one per mode")
+        # normalised in float64, largest first: relative weights such as [1e39, 1] overflow float32
+        # (and [1e308, 1e308] float64) when summed as they are
+        w = torch.ones(k, dtype=torch.float64) if weights is None else \
+            torch.as_tensor(weights, dtype=torch.float64).reshape(-1)
+        if w.numel() != k or not (w >= 0).all() or not w.isfinite().all() or w.sum() <= 0:
+            raise ValueError("weights must be finite and non-negative, one per mode, not all zero")
+        w = w / w.max()
+        self.weights = (w / w.sum()).float()
         self.modes = self.means
         # one float when every mode has the same std (PacGAN's presets), else one per mode:
         # the largest for all would call samples far out of a narrow mode high quality
@@ -56,11 +66,12 @@ class GaussianMixture(Dataset):
         return True
 
     def log_prob(self, x):
-        x = torch.as_tensor(x, dtype=torch.float32)
-        d2 = ((x[:, None, :] - self.means[None]) ** 2).sum(-1)            # (n, K)
-        var = self.stds[None] ** 2
+        # in float64: a std float32 holds (down to 1.2e-38) squares to 0 in float32 below ~1e-19
+        x = torch.as_tensor(x, dtype=torch.float64)
+        means, var = self.means.double(), self.stds.double()[None] ** 2
+        d2 = ((x[:, None, :] - means[None]) ** 2).sum(-1)            # (n, K)
         log_comp = -0.5 * d2 / var - 0.5 * self.dim * torch.log(2 * math.pi * var)
-        return torch.logsumexp(log_comp + torch.log(self.weights)[None], dim=1)
+        return torch.logsumexp(log_comp + torch.log(self.weights.double())[None], dim=1).float()
 
     def cell_probs(self, edges) -> np.ndarray:
         """Exact mass of each cell of the grid with per-axis ``edges`` (ij order): each
@@ -144,11 +155,39 @@ def _scaled(ds: Dataset, standardize: str) -> Dataset:
     ds.standardize = standardize     # read by the Run (gankit/data/scaling.py)
     return ds
 
+
+def _float32_holds(key: str, value: float, scale: bool = True) -> None:
+    """Refuse an option float32 cannot hold (the data are float32): past 3.4e38 it becomes inf,
+    and a nonzero ``scale`` (a std, a radius) below 1.2e-38 becomes 0 or a subnormal."""
+    if abs(value) > F32_MAX:
+        raise ConfigError(f"{key}: {value:g} is beyond float32's range (3.4e38); the data are float32: "
+                          "give a smaller value (rescale the data)")
+    if scale and 0 < abs(value) < F32_TINY:
+        raise ConfigError(f"{key}: {value:g} is below float32's smallest normal number (1.2e-38); the data "
+                          "are float32: give a larger value (rescale the data)")
+
+
+def _span_fits(where: str, parts: dict[str, float], formula: str) -> None:
+    """Refuse options whose data overflow float32 together: ``parts`` (key -> its share, in
+    float64, of the largest |coordinate| the data reach, ``formula``); samples lie within it, and
+    plots and the JSD grid take differences across twice it. The key with the largest share is named."""
+    reach = sum(parts.values())
+    if 2 * reach > F32_MAX:
+        key = max(parts, key=parts.get)
+        raise ConfigError(f"{where}.{key}: the data would reach {reach:.3g} ({formula}), and their span "
+                          f"{2 * reach:.3g} is beyond float32's range (3.4e38); the data are float32: give "
+                          f"a smaller {key} (rescale the data)")
+
 @dataclass
 class RingParams(ScaleParams):
     n_modes: int = opt(8, "number of Gaussians on the circle", ge=1)
     radius: float = opt(1.0, "circle radius", gt=0)
     std: float = opt(0.01, "std of each Gaussian (PacGAN: 0.01)", gt=0)
+
+    def check(self, where):
+        _float32_holds(f"{where}.radius", self.radius)
+        _float32_holds(f"{where}.std", self.std)
+        _span_fits(where, {"radius": self.radius, "std": 10 * self.std}, "radius + 10 std")
 
 
 @DATASETS.register("ring", RingParams, "n Gaussians evenly on a circle (PacGAN ring: 8, radius 1, std 0.01)")
@@ -163,6 +202,12 @@ class GridParams(ScaleParams):
     n: int = opt(5, "modes per side (n x n modes)", ge=1)
     spacing: float = opt(2.0, "distance between neighbouring modes", gt=0)
     std: float = opt(0.05, "std of each Gaussian (PacGAN: 0.05)", gt=0)
+
+    def check(self, where):
+        _float32_holds(f"{where}.spacing", self.spacing)
+        _float32_holds(f"{where}.std", self.std)
+        _span_fits(where, {"spacing": (self.n - 1) / 2 * self.spacing, "std": 10 * self.std},
+                   "(n - 1) / 2 spacing + 10 std")
 
 
 @DATASETS.register("grid", GridParams, "n x n Gaussians on a square grid centred at 0 (PacGAN: 5x5, {-4..4})")
@@ -179,6 +224,11 @@ class GMMParams(ScaleParams):
     spread: float = opt(5.0, "means drawn uniformly in [-spread, spread]^dim", gt=0)
     std: float = opt(0.1, "std of each Gaussian", gt=0)
     means_seed: int = opt(0, "seed of the random means (not the run seed: the data stays fixed)")
+
+    def check(self, where):
+        _float32_holds(f"{where}.spread", self.spread)
+        _float32_holds(f"{where}.std", self.std)
+        _span_fits(where, {"spread": self.spread, "std": 10 * self.std}, "spread + 10 std")
 
 
 @DATASETS.register("gmm", GMMParams, "n Gaussians with random means in any dimension")
@@ -201,9 +251,16 @@ class Mixture1DParams(ScaleParams):
             raise ConfigError(f"{where}.weights: need one weight per mean or none")
         if any(s <= 0 for s in self.stds):
             raise ConfigError(f"{where}.stds: every std must be > 0")
-        if self.weights and (any(not w >= 0 for w in self.weights) or sum(self.weights) <= 0):
+        if self.weights and (any(not w >= 0 for w in self.weights) or not any(w > 0 for w in self.weights)):
             raise ConfigError(f"{where}.weights: {self.weights} must be >= 0 and not all 0 "
                               f"(relative weights, e.g. [1, 2]; empty: equal)")
+        # the weights are relative, normalised in float64 (GaussianMixture): any finite ones do
+        for i, m in enumerate(self.means):
+            _float32_holds(f"{where}.means[{i}]", m, scale=False)
+        for i, s in enumerate(self.stds):
+            _float32_holds(f"{where}.stds[{i}]", s)
+        _span_fits(where, {"means": max(abs(m) for m in self.means), "stds": 10 * max(self.stds)},
+                   "the largest |mean| + 10 x the largest std")
 
 
 @DATASETS.register("mixture1d", Mixture1DParams, "a 1-D mixture of Gaussians (the paper's Figure 1)")
@@ -220,6 +277,17 @@ class LinearParams(ScaleParams):
     def check(self, where):
         if not self.A or any(len(r) != len(self.A[0]) for r in self.A) or len(self.b) != len(self.A[0]):
             raise ConfigError(f"{where}: A must be a rectangular (k, d) matrix and b have d entries")
+        for i, row in enumerate(self.A):
+            for j, a in enumerate(row):
+                _float32_holds(f"{where}.A[{i}][{j}]", a)
+        for j, b in enumerate(self.b):
+            _float32_holds(f"{where}.b[{j}]", b, scale=False)
+        # coordinate j of N(0, I) A + b: mean b_j, std the norm of A's column j
+        A = np.asarray(self.A, np.float64)
+        reach = np.abs(self.b) + 10 * np.sqrt((A ** 2).sum(0))
+        j = int(reach.argmax())
+        _span_fits(where, {"b": abs(self.b[j]), "A": float(reach[j] - abs(self.b[j]))},
+                   f"|b[{j}]| + 10 x the norm of A's column {j}")
 
 
 @DATASETS.register("linear", LinearParams, "seed 001's Gaussian X = N(0, I) A + b")
@@ -231,6 +299,12 @@ def linear(A, b, standardize):
 class SwissRollParams(ScaleParams):
     noise: float = opt(0.25, "std of the Gaussian noise added to each point", ge=0)
     scale: float = opt(7.5, "divide coordinates by this", gt=0)
+
+    def check(self, where):
+        _float32_holds(f"{where}.noise", self.noise)
+        _float32_holds(f"{where}.scale", self.scale)
+        _span_fits(where, {"scale": 4.5 * math.pi / self.scale, "noise": 10 * self.noise},
+                   "4.5 pi / scale + 10 noise")
 
 
 @DATASETS.register("swissroll", SwissRollParams, "2-D swiss roll (no modes)")
