@@ -222,9 +222,7 @@ def checkpoint_mismatch(state: dict, path, config: dict, without_overrides: dict
     if without_overrides is not None and stored in model_identities(without_overrides):
         diff = model_differences(without_overrides, config)
         if diff:      # the run's own checkpoint: the overrides change what defines the run
-            shown = ", ".join(diff[:6]) + (", ..." if len(diff) > 6 else "")
-            return (f"--set {shown}: these define the run (its model identity), so they cannot change on "
-                    f"--resume; drop them, or start a new run with them (--out NEW)")
+            return _redefined(diff)
     diff = model_differences(own, config) if isinstance(own, dict) else []
     shown = ", ".join(diff[:6]) + (", ..." if len(diff) > 6 else "")
     if isinstance(own, dict) and stored in model_identities(own) \
@@ -233,6 +231,34 @@ def checkpoint_mismatch(state: dict, path, config: dict, without_overrides: dict
     return (f"{path} belongs to another run (model identity {stored}, this run's is {model_identity(config)}"
             + (f"; they differ in {shown}" if shown else "")
             + "); move it out of this folder, or open the run it came from")
+
+
+def _redefined(diff: list[str]) -> str:
+    shown = ", ".join(diff[:6]) + (", ..." if len(diff) > 6 else "")
+    return (f"--set {shown}: these define the run (its model identity), so they cannot change on "
+            f"--resume; drop them, or start a new run with them (--out NEW)")
+
+
+def overrides_redefine(folder, config: dict, without_overrides: dict) -> str | None:
+    """checkpoint_mismatch's refusal of overrides that change what defines the run, said before
+    its data are built (Run.open): data built under them may fail first, with advice that leads
+    to this refusal (--set data.size=4 on 8x8 images: "choose a resize policy with --set
+    data.resize=..."), or a net may refuse the new shape.  None where the overrides change no key
+    of the model identity, the run has no checkpoint yet (it starts again from step 0, where they
+    may change), or its newest checkpoint is not this config's without them (an edited config.toml
+    the overrides may put back; another run's file): the load proper says those in its own words."""
+    diff = model_differences(without_overrides, config)
+    found = folder.checkpoints() if diff else []
+    if not found:
+        return None
+    try:
+        state = folder.load_file(found[-1][1])
+    except Exception:      # noqa: BLE001 - damaged or pruned: the load proper skips it, with a warning
+        return None
+    if not isinstance(state, dict) or agrees(state, config) \
+            or state.get("identity") not in model_identities(without_overrides):
+        return None
+    return _redefined(diff)
 
 
 def _edited_config(path, own: dict, stored: str, step, shown: str) -> str | None:

@@ -210,17 +210,46 @@ class ConditionalData:
             raise ConfigError(f"caption {text!r} names both {'; both '.join(both)}: contradictory "
                               "attribute words; keep one of each")
 
+    def words(self, text: str) -> list[str]:
+        """A typed caption's words, where a class name is typed as its folder's name: consecutive
+        words that make a class word by its own rule (_class_words: "red circle", "T-shirt/top")
+        and hold a word the captions lack are that one word ("red-circle"), the longest first."""
+        tokens, out, i = Vocab.tokenize(text), [], 0
+        while i < len(tokens):
+            word, i = self._class_word_at(tokens, i) or (tokens[i], i + 1)
+            out.append(word)
+        return out
+
+    def _class_word_at(self, tokens: list[str], i: int) -> tuple[str, int] | None:
+        """(class word, the index after it) where tokens[i:] begin with a class typed as its
+        name, else None.  A window of known words is left as it is: captions G was trained on."""
+        # a class word of p parts ('-') is typed as p words at most
+        longest = max(len(w.split("-")) for w in self.class_names)
+        for j in range(min(len(tokens), i + longest), i, -1):
+            window = tokens[i:j]
+            if all(w in self.vocab.index for w in window):
+                continue
+            # a typed sentence's full stop after the name ("... red circle.") is no part of it
+            for last in dict.fromkeys((window[-1], window[-1].rstrip(".!?;:"))):
+                word = "-".join(Vocab.tokenize(" ".join(window[:-1] + [last]).replace("/", " ")))
+                if word in self.class_names:
+                    return word, j
+        return None
+
     def parse(self, text: str) -> tuple[int, dict[str, int]]:
         """Caption -> (class, {attribute: 0/1}) for the words it names."""
-        words = Vocab.tokenize(text)
+        words = self.words(text)
         self._refuse_unreadable(text, words)
         # the words offered: a class without data (an unreadable folder, a digit absent from the
         # files) keeps its word id but is not offered, as --label does not offer it
         have = [self.class_names[k] for k in self.classes.tolist()]
-        unknown = self.vocab.unknown(text)
+        unknown = [w for w in words if w not in self.vocab.index]
         if unknown:
             known = [w for w in self.vocab.words[2:] if w not in self.class_names or w in have]
-            raise ConfigError(f"unknown word(s) {unknown} in {text!r}; known words: {', '.join(known)}")
+            # an unknown word that is part of a class of several words ('box' of 'big-box'): name it whole
+            part = [w for w in have if "-" in w and set(unknown) & set(w.split("-"))]
+            hint = f" ({', '.join(part)}: a class is named whole, its words with spaces or '-')" if part else ""
+            raise ConfigError(f"unknown word(s) {unknown} in {text!r}; known words: {', '.join(known)}{hint}")
         classes = [self.class_names.index(w) for w in words if w in self.class_names]
         if len(classes) != 1:
             raise ConfigError(f"{text!r} must name exactly one class of: {', '.join(have)}")
@@ -228,12 +257,14 @@ class ConditionalData:
         return classes[0], attrs
 
     def encode_text(self, texts: list[str]) -> Tensor:
-        for t in dict.fromkeys(texts):
-            self._refuse_unreadable(t, Vocab.tokenize(t))
-            bad = self.vocab.unknown(t)
+        # a class typed as its folder's name ("red circle") is encoded as its class word (words)
+        joined = {t: " ".join(self.words(t)) for t in dict.fromkeys(texts)}
+        for t, j in joined.items():
+            self._refuse_unreadable(t, j.split())
+            bad = self.vocab.unknown(j)
             if bad:
                 warnings.warn(f"unknown word(s) {bad} in {t!r} are read as <unk>")
-        return self.vocab.encode(texts, self.max_words)
+        return self.vocab.encode([joined[t] for t in texts], self.max_words)
 
     # ------------------------------------------------------------ sampling
     def _draw(self, n, generator):

@@ -240,6 +240,22 @@ def _off_scale(mean: np.ndarray, var: np.ndarray) -> str:
     return f"values far from unit scale (overall std {std:.3g}, a coordinate's mean {far:.3g})"
 
 
+# header names a user gives a column of classes: read as a coordinate like any other column (a
+# points file has no labels), which a user may not expect.  Not "y": a common coordinate name
+LABEL_NAMES = {"label", "labels", "class", "classes", "target", "targets", "category", "categories"}
+
+
+def _warn_label_columns(p: Path, names) -> None:
+    """One warning naming the header's columns named like labels (each is trained as a coordinate)."""
+    cols = [j for j, n in enumerate(names or []) if n.strip().lower() in LABEL_NAMES]
+    if cols:
+        one = len(cols) == 1
+        warnings.warn(f"data.path: {p.name!r}: {_columns(cols, names)} {'is' if one else 'are'} read as "
+                      f"{'a coordinate' if one else 'coordinates'}; points files carry no labels "
+                      f"(docs/conditional.md): drop {'that column' if one else 'those columns'} to train "
+                      "on the others alone", stacklevel=3)
+
+
 class ScaleAdvice(UserWarning):
     """The points' scale and data.standardize = none: said when a run is made, not again by the
     commands that open it (its standardisation is part of what it is)."""
@@ -312,6 +328,7 @@ class PointsFile(Dataset):
                               f"{arr.shape}); save the points as an (n_points, dim) array, dim >= 1")
         if not np.isfinite(arr).all():
             raise ConfigError(_non_finite(p, arr, names, line_nos))
+        _warn_label_columns(p, names)
         big = float(np.abs(arr).max())
         if big > np.finfo(np.float32).max:   # training is in float32
             raise ConfigError(f"data.path: {str(p)!r} holds {big:.3g}, beyond float32's range "

@@ -160,25 +160,64 @@ def _label_conditional(ds) -> bool:
         and getattr(ds, "heldout", None) is not None
 
 
+def _cas_needs(ds) -> str:
+    """What ``cas`` needs of ``ds``, naming only what it lacks: on labelled images conditioned on
+    their labels that is the held-out split, with the reason these images have none."""
+    if getattr(ds, "condition_kind", None) != "label":
+        return "a run conditioned on labels (condition.kind = 'label') whose data hold a held-out split"
+    if not _labelled(ds):
+        return "labelled images (it trains an image classifier) with a held-out split"
+    from gankit.data.images import MIN_HOLDOUT_IMAGES
+    cut = getattr(ds, "cut", None)
+    if cut is None:         # no split asked for: every image trains
+        why = "data.holdout = 0 holds none out (a new run with --set data.holdout=0.1 would)"
+    elif cut[1] == 0 and cut[0] < MIN_HOLDOUT_IMAGES:
+        why = (f"these {cut[0]} images are too few to hold any out (data.holdout needs {MIN_HOLDOUT_IMAGES} "
+               "or more; every image trains)")
+    elif cut[1] == 0:       # _holdout_split gave each held-out image back to a class it took whole
+        why = "each image data.holdout took was its class's last and went back to training (more images per class)"
+    else:
+        why = "these data have none"
+    return f"a held-out split of the images to test on, and {why}"
+
+
+def _cas_size(ctx, k: int) -> int:
+    """Generated samples of each of the k classes CAS trains on: eval.n_samples over the classes,
+    capped by the training split (real_acc trains the same recipe on as many real images);
+    a warning where the total is not eval.n_samples (cas_samples records it)."""
+    import warnings
+    n, train = ctx.settings.n_samples, len(ctx.dataset.split("train"))
+    per = max(1, min(n, train) // k)
+    if per * k != n:
+        why = (f"capped by the training split: its {train} images over {k} classes (real_acc trains "
+               f"on as many real ones)" if train < n
+               else f"at least one of each of the {k} classes" if n < k
+               else f"{n} // {k} classes, as many of each (eval.n_samples = {per * k} or {(per + 1) * k} "
+                    "measures exactly that)")
+        warnings.warn(f"cas: trains on {per * k} generated samples ({per} of each class), not eval.n_samples "
+                      f"= {n}: {why}; cas_samples records the number", stacklevel=3)
+    return per
+
+
 @register_metric("cas", _label_conditional, "classification accuracy score (train on G, test on real) = "
                  "GAN-train; GAN-test (real-data classifier on G's samples)",
                  {"cas": Output("CAS / GAN-train (held-out real accuracy)", "higher", ".3f"),
                   "gan_test": Output("GAN-test (real classifier on G)", "higher", ".3f"),
-                  "real_acc": Output("the same classifier trained on real images", None, ".3f")},
-                 reads=("n_samples",), needs="a run conditioned on labels (condition.kind = 'label') "
-                 "whose data hold a held-out split")
+                  "real_acc": Output("the same classifier trained on real images", None, ".3f"),
+                  "cas_samples": Output("generated samples CAS trained on (as many of each class)", None, "d")},
+                 reads=("n_samples",), needs=_cas_needs)
 def _cas(ctx):
     from gankit.metrics.own_classifier import accuracy, dataset_classifier, train_classifier
     ds = ctx.dataset
     n = int(ds.n_classes)
     classes = getattr(ds, "classes", torch.arange(n))     # those with data
-    per = max(1, min(ctx.settings.n_samples, len(ds.split("train"))) // len(classes))
-    y = classes.repeat_interleave(per)
+    y = classes.repeat_interleave(_cas_size(ctx, len(classes)))
     x = ctx.generate(len(y), "classifier", y=y).float()
     hx, hy = ds.split("heldout"), ds.split_labels("heldout")
     fake_net = train_classifier(x, y, n, seed=ctx.seed)
     return {"cas": accuracy(fake_net, hx, hy), "gan_test": accuracy(dataset_classifier(ds), x, y),
-            "real_acc": real_accuracy(ds, len(y), n, ctx.seed, ctx.stream("classifier"))}
+            "real_acc": real_accuracy(ds, len(y), n, ctx.seed, ctx.stream("classifier")),
+            "cas_samples": len(y)}
 
 
 def real_accuracy(ds, size: int, n_classes: int, seed: int, stream: int) -> float:

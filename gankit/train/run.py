@@ -35,7 +35,7 @@ from gankit.rank_agreement import (code_details, code_digest, data_fingerprint, 
 from gankit.ops import sample_noise
 from gankit.process_state import trainable
 from gankit.registry import OBJECTIVES
-from gankit.runfolder import RunFolder
+from gankit.runfolder import RunFolder, RunFolderError
 from gankit.train.build import build_loss, build_net, build_nets, build_objective, build_optimizer
 from gankit.train.device import missing, resolve_device
 from gankit.train.idle_options import warn_idle_options
@@ -297,6 +297,11 @@ class Run(RunTraining, RunSampling, RunEvaluation, RunState):
         from gankit.data import refuse_relative_recorded
         refuse_relative_recorded(cfg, run_dir, overrides or [])    # not read against this folder
         absolute_data_location(cfg, overrides or [])    # a new place given relative (--set data.path=p.npy)
+        if load and overrides:      # before the data: data built under such overrides may fail first
+            from gankit.identity import overrides_redefine
+            problem = overrides_redefine(folder, C.to_dict(cfg), C.to_dict(C.load(raw, [])))
+            if problem:
+                raise RunFolderError(problem)
         device = None
         # the fallback is for the device config.toml holds; one asked for now (even the same) is
         # checked as a new run's
