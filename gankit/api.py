@@ -20,7 +20,10 @@ A run folder is the contract: what these functions write, ``gankit report``,
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
+import os
+import reprlib
 import sys
 import warnings
 from pathlib import Path
@@ -32,7 +35,8 @@ from gankit.metrics.base import Output, register_metric  # noqa: F401  (re-expor
 from gankit.eval_records import eval_settings, protocols  # noqa: F401 (eval_settings re-exported)
 from gankit.process_state import holding
 from gankit.wording import api_words as _api_words
-from gankit.registry import DATASETS, DISCRIMINATORS, GENERATORS, LOSSES, OBJECTIVES
+from gankit.metrics import _user, draws_said, refuse_not_applying
+from gankit.registry import DATASETS, DISCRIMINATORS, GENERATORS, LOSSES, METRICS, OBJECTIVES
 from gankit.train.sampling import condition_args  # noqa: F401  (re-exported: gankit sample calls it here)
 
 register_dataset = DATASETS.register              # @register_dataset(name, ParamsDataclass, help)
@@ -47,15 +51,25 @@ __all__ = ["train", "open_run", "sample", "evaluate", "report", "invert", "compl
            "register_metric", "register_objective"]
 
 
-def _run(run_or_dir):
+def _run(run_or_dir, name: str = "run_or_dir"):
     from gankit.train.run import Run
-    return run_or_dir if isinstance(run_or_dir, Run) else open_run(run_or_dir)
+    return run_or_dir if isinstance(run_or_dir, Run) else open_run(_folder(run_or_dir, name, run_too=True))
+
+
+def _folder(value, name: str, run_too: bool = False):
+    """A run folder's path; a number or a list is refused in words, not with posixpath's TypeError."""
+    if isinstance(value, (str, os.PathLike)):
+        return value
+    from gankit.config import ConfigError
+    raise ConfigError(f"{name}: got {type(value).__name__} {reprlib.repr(value)}; give "
+                      + "a Run (from api.train or api.open_run) or " * run_too + "a run folder's path (str or Path)")
 
 
 def open_run(run_dir: str | Path, overrides: list[str] | None = None):
     """A trained run (its config.toml + newest checkpoint) as a ``gankit.train.run.Run``."""
     from gankit.train.run import Run
     _listed("overrides", overrides, '["eval.n_samples=10000"]')
+    _folder(run_dir, "run_dir")
     with _api_words():
         return Run.open(run_dir, overrides)
 
@@ -123,14 +137,12 @@ def train(config: str | Path | dict | None = None, out: str | Path | None = None
             with _api_words():
                 RunFolder(out).refuse_own_config(config)       # the run's config.toml would replace it
         raw = C.resolve_source(str(config)) if not isinstance(config, dict) else dict(config)
-        # imports are recorded in config.toml, so eval/sample/resume find the components again; a
-        # file given relative to here (--import, or the config's own imports) is recorded absolute,
-        # so the run is opened from anywhere
+        # imports are recorded in config.toml, so eval/sample/resume find the components again; a file
+        # given relative to here (--import, or the config's own imports) is recorded absolute: opened from anywhere
         listed = raw.get("imports", [])
         if isinstance(listed, list) and (imports or listed):     # another type: the config's own error
             raw["imports"] = _as_recorded([*listed, *(imports or [])])
             if all(isinstance(m, str) for m in raw["imports"]):    # the user's own config: their word
-                from gankit import trusted_imports
                 trusted_imports.given(raw["imports"])
         from gankit.runfolder import default_run_dir, gone_if_left_empty
         with _api_words():
@@ -202,7 +214,8 @@ def final_evaluation(run, log=_stderr) -> dict:
     """The evaluation at the end of training: the metrics of eval.metrics (empty: every one
     that applies), once: an evaluation of this very step already recorded that measured the
     same thing (gankit.eval_records.reusable_eval) is reused, not repeated.  Records the real-data reference
-    once per run (and eval settings)."""
+    once per run (and eval settings).  ``run``: a Run or a run folder."""
+    run = _run(run, "run")
     names = list(run.cfg.eval.metrics) or None
     from gankit.eval_records import reusable_eval
     found = reusable_eval(run, names, eval_settings(run, names))
@@ -212,8 +225,6 @@ def final_evaluation(run, log=_stderr) -> dict:
                     if found.get("source") == "train.eval_every"
                     else "recorded by an earlier session with the same settings; not repeated")
             log(f"evaluation of step {run.step}: {said}")
-        import copy
-
         from gankit.io import unjsonable
         # the record is the process's cached one (RunFolder.records): the caller gets lists of its own
         kept = {k: v for k, v in found.items() if k not in ("step", "kind", "settings", "source")}
@@ -253,8 +264,7 @@ def evaluate(run_or_dir, metrics: list[str] | None = None, overrides: list[str] 
     overrides = [o for o in overrides or [] if o not in where]
     if metrics:     # a name given twice was measured twice, then refused as a clash of keys
         metrics = list(dict.fromkeys(metrics))
-    run = open_run(run_or_dir, where) if where else _run(run_or_dir)
-    from gankit.registry import METRICS
+    run = open_run(_folder(run_or_dir, "run_or_dir", True), where) if where else _run(run_or_dir)
     METRICS.refuse_unknown(metrics, "evaluate: metrics")     # after open_run: the run's imports register theirs
     saved = run.cfg
     try:
@@ -278,13 +288,10 @@ def _evaluate(run, metrics, record, reference, source, log, strict=False) -> dic
     if record:      # found before measuring (FID takes minutes), not when the numbers are in
         run.folder.check_records_writable(f"; {NO_RECORD} measures without recording")
         _refuse_stale(run)
-    if metrics:      # refused before the line announcing them
-        from gankit.metrics import refuse_not_applying
-        # its parts (classifier, encoder, ELBO), if any: a metric of one it lacks, before any draws
+    if metrics:   # a metric of a part the run lacks (classifier, encoder, ELBO): refused before any line or draw
         refuse_not_applying(names, run.dataset, run.eval_context(), run.cfg.objective.name)
     if log:
         what = ", ".join(names) if names else "every metric that applies (eval.metrics is empty)"
-        from gankit.metrics import draws_said
         # each metric draws the sample count it reads (jsd: eval.jsd_samples, not eval.n_samples)
         draws = draws_said(names, run.dataset, run.cfg.eval)
         log(f"evaluating step {run.step}: {what}" + (f"; {draws}" if draws else ""))
@@ -329,25 +336,24 @@ def record_reference(run, names: list[str] | None, log=None, keys=None) -> dict 
     metric measures a part of the run that real data lack (elbo, code_nn, classify).  ``keys``:
     the keys of the evaluation this row goes with; a recorded reference then covers it only where
     it holds each of them that a metric declares (one measured before the metric gained a key,
-    e.g. c2st_gap, is measured again), bar the metrics it skipped."""
+    e.g. c2st_gap, is measured again), bar the metrics it skipped.  ``run``: a Run or a run folder."""
+    run = _run(run, "run")
     from gankit import config as C
-    from gankit.metrics.reference import cached_reference, measures_real, user_code
+    from gankit.metrics.reference import cached_reference, measures_real, reference_cache_where, user_code
     if not measures_real(names):     # a row of skipped metrics only: nothing said, nothing written
         return None
     settings = C.to_dict(run.cfg.eval) | protocols(run)
     from gankit.eval_records import same_where_read, settings_read
     read = settings_read(names)
-    # one measured by other code of the user's metrics or dataset (edited since) is not this one;
-    # a record without user_code was made with none
+    # one measured by other code of the user's metrics or dataset (edited since) is not this one (no user_code: none)
     code = user_code(names, C.to_dict(run.cfg.data).get("name"))
     done = [r for r in run.folder.records("reference") if same_where_read(r.get("settings"), settings, read)
             and (not r.get("metrics") or (names and set(r["metrics"]) >= set(names)))
-            and all(_dict(r.get("user_code")).get(k) == v for k, v in code.items())
+            and all(isinstance(r.get("user_code"), dict) and r["user_code"].get(k) == v for k, v in code.items())
             and _holds_keys(r, keys)]
     if done:
         return None
     if log:
-        from gankit.metrics.reference import reference_cache_where
         kept = reference_cache_where()      # None where the row cannot be kept
         log("the same metrics on real data for the report's reference row (measured once per data, seed and "
             + ("eval settings; kept in " + str(kept) + ")" if kept else "eval settings)"))
@@ -369,19 +375,13 @@ def _holds_keys(ref: dict, keys) -> bool:
     nothing on real data (skipped, or nll_test without G's likelihood); a key no metric
     declares (a user's metric without outputs) cannot be told apart, and is not asked for."""
     from gankit.metrics.base import RESERVED_KEYS
-    from gankit.registry import METRICS
     missing = [k for k in keys or () if k not in ref and k not in RESERVED_KEYS]
     if not missing:
         return True
-    from gankit.metrics import _user
     # gankit's own metrics only: a user's metric may give some of its outputs on real data and
     # not others (an inverse-dependent key), and an edit of it is caught by its code's hash
     outputs = [set(m.outputs or {}) for e in METRICS.entries() if not _user(m := e.factory())]
     return not any(k in out and any(o in ref for o in out) for k in missing for out in outputs)
-
-
-def _dict(v) -> dict:
-    return v if isinstance(v, dict) else {}
 
 
 @holding
@@ -400,4 +400,4 @@ def report(run_or_dir) -> Path:
     if hasattr(run_or_dir, "dir"):
         where = _opening_sets(getattr(run_or_dir, "overrides", None) or [], sampling=False)
         return write_report(run_or_dir.dir, overrides=[_as_opened(run_or_dir, o) for o in where] or None)
-    return write_report(run_or_dir)
+    return write_report(_folder(run_or_dir, "run_or_dir", run_too=True))

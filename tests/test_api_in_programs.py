@@ -129,3 +129,44 @@ def test_a_sweep_whose_jobs_import_their_parts_is_not_refused(tmp_path, monkeypa
             refuse_unseen_parts([job], None)
     finally:
         DATASETS._entries.pop("nb-ring-a108", None)
+
+
+def test_the_final_evaluation_and_the_reference_row_take_a_run_folder(tmp_path, tiny):
+    """As every other api function: they took a Run only (a folder: 'str' object has no attribute 'cfg')."""
+    over = ["train.steps=10", 'eval.metrics=["modes"]', "objective.drs=false"]     # drs: its fit is most of the time
+    api.train("ring", out=tmp_path / "r", overrides=tiny + over, **QUIET)
+    row = api.record_reference(str(tmp_path / "r"), ["modes"])
+    assert row["kind"] == "reference" and row["modes_covered"] == 8
+    assert set(api.final_evaluation(tmp_path / "r", log=None)) >= {"modes_covered", "hq_fraction"}
+    assert [r["step"] for r in api.open_run(tmp_path / "r").folder.records("eval")] == [10]
+
+
+@pytest.mark.parametrize("call, said", [
+    (lambda: api.sample(5, 2), r"^run_or_dir: got int 5; give a Run \(from api.train or api.open_run\) or a run "),
+    (lambda: api.report(3), r"^run_or_dir: got int 3; give a Run"),
+    (lambda: api.evaluate([1, 2]), r"^run_or_dir: got list \[1, 2\]; give a Run"),
+    (lambda: api.final_evaluation(3), r"^run: got int 3; give a Run"),
+    (lambda: api.record_reference(None, ["modes"]), r"^run: got NoneType None; give a Run"),
+    (lambda: api.invert(3.5, None), r"^run_or_dir: got float 3.5; give a Run"),
+    (lambda: api.open_run(3), r"^run_dir: got int 3; give a run folder's path \(str or Path\)$"),
+])
+def test_a_run_of_another_type_is_refused_in_words(call, said):
+    """Not posixpath's bare TypeError (expected str, bytes or os.PathLike object, not int)."""
+    with pytest.raises(ConfigError, match=said):
+        call()
+
+
+def test_the_resumed_schedule_note_names_the_callers_line_and_its_words(tmp_path, tiny):
+    """It named gankit/train/run_training.py and advised --set, which a program has not; a resume
+    with nothing left to train said it again, though it changed nothing."""
+    api.train("ring", out=tmp_path / "r", overrides=tiny + ["train.steps=10", "objective.drs=false"], **QUIET)
+    with pytest.warns(UserWarning, match="continued as planned") as said:
+        api.train(out=tmp_path / "r", resume=True, overrides=["train.steps=20"], **QUIET)
+    note = [w for w in said if "schedule" in str(w.message)]
+    assert len(note) == 1 and note[0].filename == __file__, [(w.filename, str(w.message)) for w in said]
+    assert 'overrides=["train.lr_on_resume=restart"] starts it anew' in str(note[0].message)
+    assert "--set" not in str(note[0].message)
+    with warnings.catch_warnings(record=True) as again:
+        warnings.simplefilter("always")
+        api.train(out=tmp_path / "r", resume=True, overrides=["train.steps=20"], **QUIET)
+    assert not [str(w.message) for w in again if "schedule" in str(w.message)]

@@ -106,3 +106,22 @@ def test_a_glob_pattern_and_a_list_of_files_are_the_command_lines(digit_run, tmp
     listed = api.invert(digit_run, [tmp_path / f"m{i}.png" for i in range(3)], steps=1)
     assert torch.equal(pattern.z, listed.z)
     assert torch.equal(pattern.z, api.invert(digit_run, _pixels(3), steps=1).z)
+
+
+def test_an_images_fit_does_not_depend_on_the_images_inverted_with_it(digit_run):
+    """Its prior starts come from (seed, its index, the restart): the same with more images after
+    it, or in batches of another size (one draw of n rows gave row 1 other numbers for n = 2 and 3)."""
+    from gankit.train.inversion import invert_run
+    x = _pixels(3)
+    three, two = (api.invert(digit_run, xs, steps=10, restarts=2) for xs in (x, x[:2]))
+    assert torch.allclose(three.z[:2], two.z, atol=1e-6) and torch.allclose(three.error[:2], two.error, atol=1e-7)
+    filled3, inv3 = api.complete(digit_run, x, "left", steps=5)
+    filled2, inv2 = api.complete(digit_run, x[:2], "left", steps=5)
+    assert torch.allclose(inv3.z[:2], inv2.z, atol=1e-6) and torch.allclose(filled3[:2], filled2, atol=1e-6)
+    run = api.open_run(digit_run)
+    images = torch.as_tensor(x, dtype=torch.float32)[:, None] / 127.5 - 1
+    whole, one_by_one = (invert_run(run, images, steps=10, restarts=2, batch=b) for b in (3, 1))
+    assert torch.allclose(whole.z, one_by_one.z, atol=1e-6) and torch.allclose(whole.error, one_by_one.error, atol=1e-7)
+    starts = api.invert(digit_run, x, steps=0).z         # not one start for all: each image its own
+    assert not torch.equal(starts[0], starts[1]) and not torch.equal(starts[1], starts[2])
+    assert not torch.equal(starts, api.invert(digit_run, x, steps=0, seed=1).z)

@@ -211,3 +211,26 @@ def test_the_schedule_note_is_said_once_for_a_run_of_several_processes():
 def _warned(recwarn) -> str:
     """The notes a session gave (as warnings: a caller of the API silences them as any other)."""
     return " ".join(str(w.message) for w in recwarn)
+
+
+def test_the_schedule_note_advises_in_the_words_of_whoever_resumed():
+    """The command line's --set, a program's overrides=[...] (it advised --set to both); a resume
+    with no step left to train says nothing (the note changed nothing, and came on every resume)."""
+    from types import SimpleNamespace
+
+    from gankit.train.schedule import resume_schedule
+    from gankit.wording import command_line
+    sched = Schedule(kind="linear", warmup=0.0, decay_start=0.0, final=0.1)
+
+    def note(step: int = 20) -> str:
+        run = SimpleNamespace(schedule_span=(0, 20), cfg=SimpleNamespace(train=SimpleNamespace(
+            steps=30, lr_on_resume="continue")), step=step, is_main=True)
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            returned = resume_schedule(run, sched)
+        assert [str(w.message) for w in said] == ([returned] if returned else [])
+        return returned
+    with command_line():
+        assert note().endswith("(--set train.lr_on_resume=restart starts it anew over the remaining steps)")
+    assert note().endswith('(overrides=["train.lr_on_resume=restart"] starts it anew over the remaining steps)')
+    assert note(step=30) == "" and "continued as planned" in note(step=29)

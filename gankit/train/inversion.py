@@ -6,8 +6,9 @@ Used three ways:
 - completion: p(x_S | x_S') by filling the masked part S of an image from G(z*) fitted
   to the rest (``gankit complete``);
 - initialisation from a learned inference net where the objective has one (BiGAN's E,
-  the VAE's posterior mean, the AE's encoder), else from fixed random draws of the prior;
-  with ``restarts`` > 1 the best of several starts is kept per image.
+  the VAE's posterior mean, the AE's encoder), else from draws of the prior fixed by (seed,
+  the image's index, the start), so an image's fit does not depend on the images after it
+  or the batch size; with ``restarts`` > 1 the best of several starts is kept per image.
 
 G runs in eval mode (batch norm on its running statistics) and only z is optimised (Adam).
 The objective is the MAP one of a Gaussian likelihood (each known pixel an observation of
@@ -131,7 +132,6 @@ def invert_run(run, x: Tensor, steps: int = 300, lr: float = 0.05, mask: Tensor 
     obj, dev, k = run.objective, run.device, run.cfg.noise.dim
     box = run.cfg.noise.dist == "uniform"
     encode = getattr(obj, "encode", None) if use_encoder else None
-    g = torch.Generator(dev).manual_seed(int(seed))
     out = []
     # z is fitted by gradients also under a caller's torch.no_grad or torch.inference_mode (the
     # recon_error metric runs inside an evaluation); images made under inference mode are copied
@@ -146,12 +146,25 @@ def invert_run(run, x: Tensor, steps: int = 300, lr: float = 0.05, mask: Tensor 
                     with torch.no_grad():
                         z0 = encode(xb if mb is None else xb * mb)
                 else:
-                    z0 = sample_noise(len(xb), k, run.cfg.noise.dist, g, dev)
+                    z0 = _prior_starts(range(i, i + len(xb)), r, k, run.cfg.noise.dist, int(seed)).to(dev)
                 for start, free in obj.inversion_starts(z0):
                     inv = invert(obj.generate, xb, start, steps, lr, mb, free=free, box=box)
                     best = inv if best is None else _better(best, inv)
             out.append(Inversion(best.z.cpu(), best.recon.cpu(), best.error.cpu()))
     return Inversion(*(torch.cat([getattr(o, f) for o in out]) for f in ("z", "recon", "error")))
+
+
+def _prior_starts(images: range, restart: int, dim: int, dist: str, seed: int) -> Tensor:
+    """Start ``restart`` of each image drawn from a stream of its own, (seed, the image's index,
+    restart): an image's start, and so its fit, is the same whatever images come after it and
+    whatever the batch size (one draw of n rows gave row j other numbers for another n: torch's
+    vectorised normal_).  Drawn on the CPU: the same start codes on any device."""
+    import hashlib
+
+    def stream(index: int) -> torch.Generator:
+        digest = hashlib.sha256(f"gankit-invert/{seed}/{index}/{restart}".encode()).digest()
+        return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") >> 1)
+    return torch.cat([sample_noise(1, dim, dist, stream(j)) for j in images])
 
 
 def _check_type(command: str, give, name: str, value, want: str):

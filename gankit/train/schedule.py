@@ -111,6 +111,8 @@ def resume_schedule(run, schedule) -> str:
     switch a schedule on); a line saying so, or "" when nothing needs saying."""
     begin, end = run.schedule_span
     steps = run.cfg.train.steps
+    if 0 < steps <= run.step:    # nothing left to train: a note would change nothing (said again on each resume)
+        return ""
     before = getattr(run, "schedule_in_force", None)   # the checkpoint's (None: older, unknown)
     run.schedule_in_force = dataclasses.asdict(schedule)
     if run.step == 0:
@@ -134,7 +136,26 @@ def resume_schedule(run, schedule) -> str:
         note = (f"learning-rate schedule continued as planned for steps {begin}..{end}; "
                 + (f"the rates stay at their final value after step {end}" if steps > end else
                    f"training stops at step {steps}, before its end")
-                + " (--set train.lr_on_resume=restart starts it anew over the remaining steps)")
+                + f" ({_restart_option()} starts it anew over the remaining steps)")
     if getattr(run, "is_main", True):     # one line for the run, not one per process
-        warnings.warn(note, stacklevel=3)     # a caller of the API silences it as any warning
+        # a caller of the API silences it as any warning, and sees it at its own call (api.train)
+        warnings.warn(note, stacklevel=_outside_gankit())
     return note
+
+
+def _restart_option() -> str:
+    """The way to ask for a restart, in the words of whoever resumed: the command line's, or gankit.api's."""
+    from gankit.wording import COMMAND_LINE
+    return "--set train.lr_on_resume=restart" if COMMAND_LINE.get() else 'overrides=["train.lr_on_resume=restart"]'
+
+
+def _outside_gankit() -> int:
+    """The stacklevel, for a warnings.warn in the function calling this, of the first frame outside
+    gankit (what Python 3.12's skip_file_prefixes does; gankit runs on 3.11)."""
+    import os
+    import sys
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
