@@ -143,7 +143,8 @@ def _brief(v) -> str:
 
 def _cmd_eval(a):
     from gankit import api
-    names = [m for item in (a.metrics or []) for m in item.split(",") if m]
+    # "modes, jsd" as "modes,jsd"; a trailing comma's empty name is no metric
+    names = [m.strip() for item in (a.metrics or []) for m in item.split(",") if m.strip()]
     where, sets = data_location_sets(a.set, "eval.")
     run = api.open_run(a.run_dir, where)      # loads the run's own imports: their metrics count
     from gankit.registry import METRICS

@@ -101,16 +101,18 @@ class Job:
 
 def parse_variant(text: str) -> tuple[str, str, list[str]]:
     """``[LABEL=]SOURCE[@KEY=VALUE...]`` -> (label, source, overrides); the label defaults to text.
-
     Every "@" starts an override and the first "=" ends the label; neither has an escape."""
     head, *overrides = text.split("@")
     label, source = head.split("=", 1) if "=" in head else (text, head)
     if not label or not source:
         raise ConfigError(f"variant {text!r}: expected [LABEL=]SOURCE[@KEY=VALUE...], "
                           "e.g. fast=ring@train.steps=2000")
-    if "=" in source and not Path(source).exists():
-        raise ConfigError(f"variant {text!r}: label {label!r}, then source {source!r}, which no preset or file "
-                          "is named; a label cannot contain '=' (write e.g. lr1e-4=ring-vanilla)")
+    setting = "=" in head and "=" not in source and "." in label and not source.endswith(".toml")   # train.steps=30
+    if ("=" in source or setting) and source not in C.preset_names() and not Path(source).exists():
+        raise ConfigError(f"variant {text!r}: " + (f"a setting without a source; overrides attach to a source with "
+                          f"@: SOURCE@{head}, or use --set {head}" if setting else f"label {label!r}, then source "
+                          f"{source!r}, which no preset or file is named; a label cannot contain '=' (write e.g. "
+                          "lr1e-4=ring-vanilla)"))
     if any(c in label for c in "\r\n"):
         raise ConfigError(f"variant {text!r}: a label cannot hold a line break (it would break the table's row)")
     for o in overrides:
@@ -166,7 +168,6 @@ def run_job(job: Job, metrics: list[str] | None = None, g_alone: bool = True, tm
     del run
     gc.collect()
     return out
-
 
 
 @contextmanager
@@ -259,8 +260,7 @@ def run_sweep(jobs: list[Job], results_path: str | Path, workers: int = 2,
 
 def results_lock(results) -> Path:
     """The lock a sweep holds on its results file while it runs (read by --table-only too)."""
-    results = Path(results)
-    return results.with_name(results.name + ".lock")
+    return Path(results).with_name(Path(results).name + ".lock")
 
 
 def _run_locked(jobs, path, workers, metrics, resume, log, identify, record, failed, failures, unrecorded):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 from gankit import sweep as S
@@ -15,27 +16,60 @@ from gankit.config import ConfigError
 from gankit.sweep_table import markdown_table, summarise
 
 
+# how to drop a metric that cannot measure a variant, by where it was named
+_DROP = {"--metrics": "drop it from --metrics, or sweep that variant separately",
+         "eval.metrics": "drop it from eval.metrics: --set 'eval.metrics=[...]', or the variant's own "
+                         "@eval.metrics=[...] (it wins over --set)"}
+
+
 def _check_metrics(variants, jobs, seeds: int, metrics) -> None:
-    """Each named metric must apply to each variant's data, and a metric of a part of the run
-    (gankit.metrics.RUN_PARTS: classify, code_nn, elbo) to a variant whose objective has the part
-    (told from its name; a user's objective: by its run): found now, not after training."""
+    """Each metric named (--metrics, and each variant's eval.metrics, which its run would refuse
+    only once a worker builds it) must apply to the variant's data, and a metric of a part of the
+    run (gankit.metrics.RUN_PARTS: classify, code_nn, elbo) to a variant whose objective has the
+    part (told from its name; a user's objective: by its run): found now, not after training."""
     from gankit.data import build_dataset
-    from gankit.metrics import lacking_parts, lacking_said, parts_of
+    from gankit.metrics import _applies, lacking_parts, lacking_said, parts_of
     from gankit.registry import METRICS
     METRICS.refuse_unknown(metrics, "--metrics")
-    off = []
+    off, where_off = [], []
     for (label, _, _), j in zip(variants, jobs[::seeds]):
         cfg = j.config()
+        if not metrics and not cfg.eval.metrics:
+            continue        # nothing named: the data need not be built
         ds = build_dataset(cfg)
-        for name in metrics:
-            m = METRICS.build(name, where="--metrics")
-            if not (getattr(m.applies, "strict", None) or m.applies)(ds):
-                why = f"it needs {m.needs}" if m.needs else m.help
-                off.append(f"variant {label}: metric {name!r} does not apply to its data ({type(ds).__name__}; {why})")
-            elif lacking_parts([name], parts_of(cfg.objective.name)):
-                off.append(f"variant {label}: metric {name!r} {lacking_said([name], cfg.objective.name, 'its')}")
+        for where, names in (("--metrics", metrics or []), ("eval.metrics", cfg.eval.metrics)):
+            for name in names:
+                m = METRICS.build(name, where=where)
+                # --metrics: the sweep's strict test; eval.metrics: the one the run applies (Run.create)
+                applies = (getattr(m.applies, "strict", None) or m.applies)(ds) if where == "--metrics" \
+                    else _applies(m, ds)
+                named = f"variant {label}: {'' if where == '--metrics' else 'eval.metrics: '}metric {name!r}"
+                if not applies:
+                    why = f"it needs {m.needs}" if m.needs else m.help
+                    off.append(f"{named} does not apply to its data ({type(ds).__name__}; {why})")
+                elif lacking_parts([name], parts_of(cfg.objective.name)):
+                    off.append(f"{named} {lacking_said([name], cfg.objective.name, 'its')}")
+                else:
+                    continue
+                where_off += [where] if where not in where_off else []
     if off:
-        raise ConfigError("; ".join(off) + "; drop it from --metrics, or sweep that variant separately")
+        raise ConfigError("; ".join(off + [_DROP[w] for w in where_off]))
+
+
+def _warn_file_seeds(variants, first: int, seeds: int) -> None:
+    """A config file's own ``seed = N`` gives way to each job's seed (Job.config): said once per
+    file where N is none of the sweep's seeds, not silently; a preset's seed is no choice of the user's."""
+    from gankit import config as C
+    said = set()
+    for _, src, _ in variants:
+        if src in said or (src in C.preset_names() and Path(src).suffix != ".toml" and "/" not in src):
+            continue
+        said.add(src)
+        seed = C.resolve_source(src).get("seed")
+        if seed is not None and seed not in range(first, first + seeds):
+            which = f"seed {first}" if seeds == 1 else f"seeds {first} to {first + seeds - 1}"
+            warnings.warn(f"{src} sets seed = {seed}, which this sweep does not use: its runs take {which} "
+                          f"(--first-seed {first} --seeds {seeds}); to include {seed}, give --first-seed {seed}")
 
 
 def _no_results_said(results) -> str:
@@ -75,7 +109,9 @@ def _cmd_sweep(a) -> int | None:
             j.config()
         except ConfigError as e:
             raise ConfigError(f"variant {j.label}: {e}") from None
-    metrics = [m for m in (a.metrics or "").split(",") if m] or None
+    _warn_file_seeds(variants, a.first_seed, a.seeds)
+    # "modes, jsd" as "modes,jsd"; a trailing comma's empty name is no metric
+    metrics = [m.strip() for m in (a.metrics or "").split(",") if m.strip()] or None
     if Path(a.results).is_dir():
         raise ConfigError(f"--results {a.results} is a folder; name the JSONL file the runs' results go to, "
                           f"e.g. --results {Path(a.results) / 'sweep.jsonl'}")
@@ -88,7 +124,7 @@ def _cmd_sweep(a) -> int | None:
         if missing:
             print(f"gankit: {len(missing)} of {len(jobs)} runs are not in {a.results} (e.g. {missing[0].label} "
                   f"seed {missing[0].seed}); the table holds the others", file=sys.stderr)
-    elif metrics:
+    else:     # --metrics, and the variants' own eval.metrics
         _check_metrics(variants, jobs, a.seeds, metrics)
     failed: list[str] = []
     failures: dict = {}

@@ -92,3 +92,12 @@ def test_a_folder_of_the_users_files_is_not_advised_as_a_place_to_train(tmp_path
     empty.mkdir()
     assert main(["eval", str(empty)]) == 1
     assert f"gankit train PRESET --out {empty}" in _error(capsys)    # an empty folder can become one
+
+
+def test_eval_metrics_are_read_with_spaces_after_commas_and_a_trailing_comma(tiny_run_dir, capsys):
+    """--metrics "modes, jsd" was "unknown metric ' jsd' (did you mean 'jsd'?)" (audit a159)."""
+    import json
+    assert main(["eval", str(tiny_run_dir), "--metrics", "modes, jsd,", "--metrics", " mmd ", "--json",
+                 "--no-record"]) == 0, _error(capsys)      # --no-record: the shared run stays as it is
+    out = json.loads(capsys.readouterr().out)
+    assert {"modes_covered", "jsd", "mmd2"} <= set(out) and "swd" not in out, out     # those named only

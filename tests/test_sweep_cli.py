@@ -4,6 +4,7 @@ while the sweep that writes the results file is still running."""
 import argparse
 import subprocess
 import sys
+import warnings
 
 import pytest
 
@@ -69,3 +70,67 @@ def test_table_only_while_the_sweep_on_the_file_runs_says_no_run_has_finished_ye
     finally:
         holder.kill()
         holder.wait()
+
+
+def _no_training(monkeypatch):
+    """run_sweep replaced: a test whose sweep should be refused fails at once, not after training."""
+    from gankit import sweep as S
+    asked = []
+
+    def fake(jobs, results, workers, metrics, *args, **kw):
+        asked.append(metrics)
+        return []
+    monkeypatch.setattr(S, "run_sweep", fake)
+    return asked
+
+
+def test_metrics_are_read_with_spaces_after_commas_and_a_trailing_comma(tmp_path, monkeypatch):
+    """--metrics "modes, jsd" was "unknown metric ' jsd' (did you mean 'jsd'?)" (audit a159)."""
+    asked = _no_training(monkeypatch)
+    _cli(["ring-vanilla", "--metrics", " modes, jsd,", "--seeds", "1", "--results", str(tmp_path / "r.jsonl")])
+    assert asked == [["modes", "jsd"]]
+
+
+def test_a_variant_s_own_eval_metrics_are_checked_before_any_training(tmp_path, monkeypatch):
+    """eval.metrics=["elbo"] on a gan, by --set or a variant's @: every run failed after the sweep
+    started, exit 1, where --metrics elbo was refused at once (audit a156)."""
+    asked = _no_training(monkeypatch)
+    results = str(tmp_path / "r.jsonl")
+    with pytest.raises(ConfigError, match=r"^variant g: eval.metrics: metric 'elbo' measures a part its objective "
+                                          r"\(gan\) does not have .*; drop it from eval.metrics: --set "):
+        _cli(["g=mnist-dcgan", *_sets(), "--set", 'eval.metrics=["elbo"]', "--seeds", "2", "--results", results])
+    with pytest.raises(ConfigError, match=r"^variant ae: eval.metrics: metric 'elbo' .*; variant p: eval.metrics: "
+                                          r"metric 'modes' does not apply to its data \(ImageDataset"):
+        _cli(["vae=mnist-vae@eval.metrics=[\"elbo\"]", "ae=mnist-ae@eval.metrics=[\"elbo\"]",
+              'p=mnist-dcgan@eval.metrics=["modes"]', *_sets(), "--results", results])
+    assert asked == []
+    _cli(["vae=mnist-vae@eval.metrics=[\"elbo\"]", *_sets(), "--seeds", "1", "--results", results])
+    assert asked == [None]      # a variant whose objective has the part goes on to train
+
+
+def test_a_setting_given_as_a_variant_says_where_settings_go():
+    """`gankit sweep train.steps=30` was "variant train.steps: no preset or file named '30'" (audit a159)."""
+    from gankit.sweep import parse_variant
+    with pytest.raises(ConfigError, match=r"^variant 'train.steps=30': a setting without a source; overrides attach "
+                                          r"to a source with @: SOURCE@train.steps=30, or use --set train.steps=30$"):
+        parse_variant("train.steps=30")
+    assert parse_variant("v1.2=ring@train.steps=5") == ("v1.2", "ring", ["train.steps=5"])   # a label with a dot
+    assert parse_variant("lr.x=missing.toml")[1] == "missing.toml"      # a file not there: its own error later
+
+
+def test_a_config_file_s_own_seed_that_the_sweep_replaces_is_warned_once(tmp_path, monkeypatch):
+    _no_training(monkeypatch)
+    mine = tmp_path / "mine.toml"
+    mine.write_text('seed = 7\n[data]\nname = "ring"\n')
+    results = str(tmp_path / "r.jsonl")
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        _cli([f"a={mine}", f"b={mine}@train.steps=3", "ring-vanilla", *_sets()[-2:], "--seeds", "2",
+              "--results", results])
+    seeds = [str(w.message) for w in said if "seed" in str(w.message)]
+    assert seeds == [f"{mine} sets seed = 7, which this sweep does not use: its runs take seeds 0 to 1 "
+                     "(--first-seed 0 --seeds 2); to include 7, give --first-seed 7"], seeds
+    with warnings.catch_warnings(record=True) as said:     # 7 among the sweep's seeds: nothing to say
+        warnings.simplefilter("always")
+        _cli([f"a={mine}", "--first-seed", "6", "--seeds", "2", "--results", results])
+    assert not [w for w in said if "seed" in str(w.message)]

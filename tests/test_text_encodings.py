@@ -188,3 +188,38 @@ def test_a_file_of_only_special_tokens_is_said_to_be_so(tmp_path):
     with pytest.raises(ConfigError, match=r"they are the special tokens <pad>, <end>, <unk> written out\), "
                                           r"so every token would be <unk>; give a file of other text"):
         _load("textfile", f, level="word")
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize("line", ["\u200f\u05e9\u05dc\u05d5\u05dd %d", "\u200e\u202bpage %d\u202c", "Chapter %d\x0c",
+                                  "line %d of the long log of a program that resets its colour: \x1b[0m"])
+def test_utf16_with_bidi_marks_or_form_feeds_without_a_mark_is_named(tmp_path, codec, line):
+    """Hebrew with its right-to-left marks, a text with page breaks or a rare escape: any control
+    character made it "not a text file: 50% ... control bytes", convert with iconv, no -f (audit a156)."""
+    f = tmp_path / "marks.txt"
+    text = "\n".join(line % i for i in range(200)) + "\n"
+    f.write_bytes(text.encode(codec))
+    name = codec.upper().replace("-LE", "LE").replace("-BE", "BE")
+    with pytest.raises(ConfigError, match=rf"is {name} \(NUL bytes .*`iconv -f {name} -t UTF-8 "):
+        read_lines(str(f), False, "", "")
+
+
+def test_utf16_with_many_terminal_escapes_is_refused_naming_the_encoding_its_nuls_have(tmp_path):
+    """Too many controls to be taken for text, it is still refused with the iconv command that
+    converts it; an array of small integers (it decodes as UTF-32 too) is not advised so."""
+    f = tmp_path / "log.txt"
+    text = "".join(f"\x1b[1mword{i}\x1b[0m and more\n" for i in range(200))
+    f.write_bytes(text.encode("utf-16-le"))
+    with pytest.raises(ConfigError) as e:
+        read_lines(str(f), False, "", "")
+    msg = str(e.value)
+    assert "is not a text file: " in msg and "\n" not in msg, msg
+    assert f"if it is, convert it with `iconv -f UTF-16LE -t UTF-8 {f} > {f}.utf8.txt`" in msg, msg
+    if HAS_ICONV:
+        _paste(msg, tmp_path)
+        assert read_lines(f"{f}.utf8.txt", False, "", "")[:2] == ["\x1b[1mword0\x1b[0m and more",
+                                                                   "\x1b[1mword1\x1b[0m and more"]
+    ints = tmp_path / "ints.bin"
+    ints.write_bytes(b"".join(i.to_bytes(4, "little") for i in range(128)) * 30)   # int32 0..127
+    with pytest.raises(ConfigError, match=r"not a text file: .*encoding gankit does not recognise"):
+        read_lines(str(ints), False, "", "")

@@ -27,6 +27,9 @@ REPLACEMENT = "\ufffd"   # what a byte that is not UTF-8 decodes to
 # changes), the bidirectional marks, embeddings, overrides and isolates (they reorder what is
 # shown around them) and the Unicode line and paragraph separators (one sample is one line)
 CONTROLS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+# of CONTROLS, what a text written in a wide encoding holds as it is: line ends, form feed (a page
+# break), the bidirectional marks (Hebrew or Arabic text); the others are few in a text
+TEXT_CONTROLS = re.compile("[\n\r\x0c\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def shell_path(p: Path) -> str:
@@ -49,17 +52,27 @@ def _decodes(head: bytes, name: str, unit: int = 1) -> str | None:
         return head[:e.start].decode(name) if e.reason == "unexpected end of data" else None
 
 
-def _plain_lines(text: str, head: bytes, name: str, unit: int) -> bool:
-    """Whether ``text``, ``head`` decoded as the wide encoding ``name``, reads as lines of text:
-    line ends, the bytes of most of which (\\n: 0A 00 in UTF-16LE) sit where a character starts
-    (in a UTF-8 file with stray NULs "\\0\\n" falls anywhere); no control character, no private-use
-    one, and hardly an unassigned one (an emoji newer than Python's Unicode tables is one)."""
+def _lines_aligned(head: bytes, name: str, unit: int) -> bool:
+    """Whether the line ends of ``head`` in the wide encoding ``name`` (\\n: 0A 00 in UTF-16LE) sit,
+    most of them, where a character starts (in a UTF-8 file with stray NULs "\\0\\n" falls anywhere)."""
     starts = [m.start() for end in "\n\r"
               for m in re.finditer(b"(?=%s)" % re.escape(end.encode(name)), head)]
     aligned = sum(i % unit == 0 for i in starts)
-    if not aligned or aligned < 0.8 * len(starts):
-        return False
-    if CONTROLS.search(text.replace("\n", "").replace("\r", "")):
+    return bool(aligned) and aligned >= 0.8 * len(starts)
+
+
+def _other_controls(text: str) -> int:
+    """How many characters of ``text`` are controls a text does not hold as it is (not TEXT_CONTROLS)."""
+    return len(CONTROLS.findall(TEXT_CONTROLS.sub("", text)))
+
+
+def _plain_lines(text: str, head: bytes, name: str, unit: int) -> bool:
+    """Whether ``text``, ``head`` decoded as the wide encoding ``name``, reads as lines of text:
+    line ends aligned (_lines_aligned); form feeds and bidirectional marks (TEXT_CONTROLS) but at
+    most 2% other controls (a terminal's escapes; a binary's decoding is full of them); no
+    private-use character, and hardly an unassigned one (an emoji newer than Python's Unicode
+    tables is one)."""
+    if not _lines_aligned(head, name, unit) or _other_controls(text) > len(text) / 50:
         return False
     kinds = Counter(unicodedata.category(c) for c in text)
     return not kinds["Co"] and kinds["Cn"] <= len(text) / 100
@@ -88,6 +101,20 @@ def wide_encoding(raw: bytes) -> tuple[str, str] | None:
         blocks = Counter(ord(c) >> 8 for c in text).most_common(2)
         if not utf8 or sum(n for _, n in blocks) >= 0.8 * len(text):
             return f"{name} (NUL bytes between its letters)", name
+    return None
+
+
+def _wide_layout(raw: bytes) -> str | None:
+    """The wide encoding (iconv's name) whose layout ``raw``, no text by wide_encoding, has: NUL
+    bytes, the file decodes as it, its line ends aligned, at most a fifth of its characters other
+    controls (an array of small integers decodes as UTF-32 too, to a quarter of them); or None."""
+    head = raw[:1 << 16]
+    if b"\x00" not in head:
+        return None
+    for name, unit in (("UTF-32LE", 4), ("UTF-32BE", 4), ("UTF-16LE", 2), ("UTF-16BE", 2)):
+        text = _decodes(head, name, unit)
+        if text and _lines_aligned(head, name, unit) and _other_controls(text) <= len(text) / 5:
+            return name
     return None
 
 
@@ -238,6 +265,11 @@ def read_lines(path: str, lowercase: bool, hint: str, bad_bytes: str) -> list[st
                           f"`{command}`, then --set data.path={out}")
     binary = control_bytes(raw)
     if binary:
+        code = _wide_layout(raw)
+        if code:      # e.g. UTF-16 with many terminal escapes: wide_encoding does not take it for text
+            command, out = iconv_command(p, source, code)
+            raise ConfigError(f"data.path: {path!r} is not a text file: {binary}{hint} (its NUL bytes lie as in "
+                              f"{code} text: if it is, convert it with `{command}`, then --set data.path={out})")
         raise ConfigError(f"data.path: {path!r} is not a text file: {binary}{hint} (text in an encoding "
                           f"gankit does not recognise: convert it to UTF-8 with iconv first)")
     try:   # utf-8-sig: a byte-order mark (Windows editors write one) is no character of the first line
