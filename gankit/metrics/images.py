@@ -258,7 +258,9 @@ def _prdc(ctx):
 @register_metric("class_hist", _classified, "class histogram of samples: classes dropped, KL to data",
                  {"classes_missing": Output("classes never generated", "lower", "d"),
                   "class_kl": Output("KL(class histogram || data)", "lower", ".4f"),
-                  "class_min_share": Output("share of the rarest class", "higher", ".3f")},
+                  "class_min_share": Output("share of the rarest class", "higher", ".3f"),
+                  # no direction: its ideal is the data's commonest share, not 0 or 1
+                  "class_max_share": Output("share of the commonest class", None, ".3f")},
                  reads=("n_samples", "features"),
                  needs="one-channel images with a shipped evaluation classifier (mnist5k, fashion-mnist, "
                        "digits8x8); for a labelled folder class_scores and cond_accuracy use the classifier "

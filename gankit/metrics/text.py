@@ -22,7 +22,7 @@ import warnings
 
 import torch
 
-from gankit.metrics.base import Output, register_metric
+from gankit.metrics.base import NotForThisRun, Output, register_metric
 
 BLEU_HYPOTHESES = 50
 BLEU_REFERENCES = 200   # NLTK scores each hypothesis against every reference: ~1 ms per pair
@@ -216,7 +216,10 @@ def _nll_oracle(ctx):
                  {"nll_test": Output("NLL_test (nats/token)", "lower", ".3f")}, reads=("text_protocol",))
 def _nll_test(ctx):
     if ctx.likelihood is None:
-        return {}
+        # the reference row's real data (gankit.metrics.reference) and a G without token_logp have no
+        # likelihood: raised, the row lists nll_test as skipped ("no real counterpart", not a blank)
+        raise NotForThisRun("NLL_test needs G's likelihood of held-out sequences (a generator with token_logp), "
+                            "which this run's G lacks: leave nll_test out of eval.metrics")
     _warn_unk_targets(ctx.dataset)
     return {"nll_test": model_nll(ctx.likelihood, ctx.dataset.test, ctx.dataset.end_id)}
 

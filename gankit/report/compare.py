@@ -15,7 +15,7 @@ from pathlib import Path
 from gankit.io import shown_name
 from gankit.report import metricinfo as MI
 # the page's panels and what it draws of each run (_panels: CMP._panels for the tests)
-from gankit.report.compare_curves import TRAIN_PANELS, drawn_records, panels as _panels, shared_styles_note  # noqa: F401
+from gankit.report.compare_curves import TRAIN_PANELS, curves_note, drawn_records, panels as _panels  # noqa: F401
 # compare's text and JSON forms (CMP.to_text, CMP.to_json) and its words for a run's state
 from gankit.report.compare_text import (STATE_WORDS, edited_note, step_shown, to_json, to_text,  # noqa: F401
                                         unfinished_note)
@@ -389,7 +389,7 @@ def write_compare(run_dirs: list[str | Path], out: str | Path = "compare.html", 
     if data is None or "_records" not in data:
         data = compare_data(run_dirs)
     names = [r["name"] for r in data["runs"]]
-    fig = plots.figure_compare(list(zip(names, data["_records"])), _panels(data["_records"], data["metrics"]))
+    fig = plots.figure_compare(list(zip(names, data["_records"])), _panels(data["_records"], data["metrics"], data["config_diff"]))
     figure = png(fig, "runs overlaid") if fig is not None else None
     styles = [plots.run_style(i) for i in range(len(names))]
     # the page's step column: how far of how many, and the state where not finished; its folder
@@ -397,7 +397,7 @@ def write_compare(run_dirs: list[str | Path], out: str | Path = "compare.html", 
     runs = [{**r, "step": step_shown(r) + (f", {STATE_WORDS[r['state']]}" if r["state"] in STATE_WORDS else ""),
              "path": shown_name(r["path"])} for r in data["runs"]]
     page = render("compare.html.j2", runs=runs, metrics=data["metrics"], diff=data["config_diff"],
-                  note=data["note"], shared=shared_styles_note(names) if figure else "",
+                  note=data["note"], shared=curves_note(names, data["_records"], data["config_diff"]) if figure else "",
                   figure=figure, styles=styles, built=local_time(time.time()),
                   live=False, refresh=0,
                   fmt=lambda v: "\u2014" if v is None else shown_name(json.dumps(v, ensure_ascii=False)))

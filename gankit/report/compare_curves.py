@@ -81,17 +81,63 @@ def _kept(steps: np.ndarray, values: np.ndarray) -> list[int]:
     return kept.tolist()
 
 
-def panels(records: list[list[dict]], metrics: list[dict]) -> list[tuple[str, str, str]]:
+def panels(records: list[list[dict]], metrics: list[dict], config_diff: list[dict] | None = None) -> list[tuple]:
     """A GAN's losses and D's outputs, then what other objectives log as their own (a VAE's ELBO,
-    SeqGAN's MLE loss); a GAN's diagnostics (gradient norms, regularisers) stay in each report."""
+    SeqGAN's MLE loss); a GAN's diagnostics (gradient norms, regularisers) stay in each report.
+    Each panel is (title, kind, key), or (title, kind, key, runs) drawing only the runs of that
+    tuple of indices: the losses of runs of several objectives or losses (``config_diff``:
+    compare_data's, naming objective.name / loss.name where they differ), one panel per them."""
     train = [r for recs in records for r in recs if r.get("kind") == "train"]
     drawn = drawn_keys(train)
-    out = [(title, "train", k) for k, title in TRAIN_PANELS if k in drawn]
+    out: list[tuple] = []
+    for k, title in TRAIN_PANELS:
+        if k not in drawn:
+            continue
+        groups = loss_groups(records, k, config_diff)
+        # WGAN's critic loss -E f(G(z)), a VAE's -ELBO per dimension and -log D(G(z)) are not one
+        # quantity: on one axis they read as one scale (gankit compare drew them so)
+        out += ([(title, "train", k)] if len(groups) < 2 else
+                [(f"{title} ({name})", "train", k, tuple(runs)) for name, runs in groups.items()])
     out += [(k, "train", k) for k in drawn if k not in dict(TRAIN_PANELS)]
     arrows = {"higher": " \u2191", "lower": " \u2193"}
     out += [(m["label"] + arrows.get(m["better"], ""), "eval", m["key"]) for m in metrics]
     # a panel is about 50 characters of its title's type wide: a longer title ran into the next one
-    return [(textwrap.fill(title, 48, break_long_words=False), kind, key) for title, kind, key in out]
+    return [(textwrap.fill(p[0], 48, break_long_words=False), *p[1:]) for p in out]
+
+
+# the train keys whose meaning is the objective's and the loss's: one panel per (objective, loss)
+SPLIT_BY_LOSS = ("loss_d", "loss_g")
+
+
+def loss_groups(records: list[list[dict]], key: str, config_diff: list[dict] | None) -> dict[str, list[int]]:
+    """{name: indices of the runs logging ``key``} per (objective.name, loss.name) of theirs, in
+    run order, for the keys of SPLIT_BY_LOSS (else one group); ``name`` says what sets the group
+    apart: the objective where the groups' objectives differ, the loss where runs of one
+    objective differ in it ("vae", "gan, wgan")."""
+    logged = [i for i, recs in enumerate(records) if any(r.get("kind") == "train" and key in r for r in recs)]
+    if key not in SPLIT_BY_LOSS:
+        return {"": logged}
+    differ = {d["key"]: d["values"] for d in config_diff or []}
+    obj, loss = ([differ[k][i] if k in differ else None for i in range(len(records))]
+                 for k in ("objective.name", "loss.name"))
+    pairs = list(dict.fromkeys((obj[i], loss[i]) for i in logged))
+    objectives = {o for o, _ in pairs}
+
+    def name(o, l):
+        parts = [o] * (len(objectives) > 1) + [l] * (len({m for p, m in pairs if p == o}) > 1)
+        return ", ".join("?" if v is None else str(v) for v in parts)
+    return {name(*p): [i for i in logged if (obj[i], loss[i]) == p] for p in pairs}
+
+
+def curves_note(names: list[str], records: list[list[dict]], config_diff: list[dict] | None) -> str:
+    """The compare page's words above its figure: runs drawn alike (shared_styles_note), and
+    that losses of runs of different objectives or losses are drawn apart (panels)."""
+    split = [k for k in SPLIT_BY_LOSS if len(loss_groups(records, k, config_diff)) > 1]
+    note = ("Loss curves of runs with different objectives/losses are not comparable (a WGAN critic's "
+            "-E f(G(z)), a VAE's -ELBO and a GAN's -log D(G(z)) are different quantities): "
+            f"{' and '.join(dict(TRAIN_PANELS)[k] for k in split)} are drawn in one panel per objective "
+            "and loss." if split else "")
+    return " ".join(n for n in (note, shared_styles_note(names)) if n)
 
 
 def shared_styles_note(names: list[str], listed: int = 4) -> str:

@@ -7,6 +7,8 @@ import torch
 from gankit.report.literal import literal_text
 
 REAL, GENERATED = "#888888", "#d55e00"
+# 2-D panels: every class's real points faint, the condition's own over them (the mode G is asked for)
+REAL_ALL, REAL_OWN = "#d3d3d3", "#222222"
 SHOWN = 20          # classes drawn per grid
 
 
@@ -39,16 +41,22 @@ def _real_by_class(dataset, n: int = 2000):
 @literal_text
 def _point_panels(dataset, x, y, classes, label):
     """1-D: real vs generated density of each class on one axis; 2-D and more: generated
-    points of each class over all the real ones, on the first two coordinates."""
+    points of each class over all the real ones (the class's own marked), on the first two
+    coordinates, every panel on one frame that keeps shapes (a ring stays round)."""
     from matplotlib.lines import Line2D
 
-    from gankit.report.plots import _density_hist, _frame, _legend_row, _outside_note, figs
+    from gankit.report.plots import _comparable_spans, _density_hist, _frame, _legend_row, _outside_note, figs
     real, ry = _real_by_class(dataset)
     one_d = x.shape[1] == 1
     cols = min(len(classes), 5)
     nrow = -(-len(classes) // cols)
-    height = 2.6 * nrow + 0.3
+    height = (2.6 if one_d else 2.9) * nrow + 0.3     # 2-D: square panels (equal aspect) and their titles
     fig, axes = figs.subplots(nrow, cols, figsize=(2.6 * cols, height), squeeze=False)
+    if not one_d:     # one frame for every panel: each framed on its own samples hid how far apart they are
+        shown = x[np.isin(y, classes), :2]
+        ref = real[:, :2] if len(real) else shown[np.isfinite(shown).all(1)]     # the real data's bounds
+        spread = float(np.ptp(ref, axis=0).max())           # a constant column's width (_frame)
+        box = [_frame(ref[:, j].min(), ref[:, j].max(), shown[:, j], spread) for j in (0, 1)]
     for ax, k in zip(axes.ravel(), classes):
         pts = x[y == k]
         title = f"condition {label(k)}"
@@ -65,24 +73,36 @@ def _point_panels(dataset, x, y, classes, label):
             note = _outside_note(pts[:, :1], [(lo, hi)])
             title += f"\n{note}" if note else ""
         else:
-            ax.scatter(real[:, 0], real[:, 1], s=2, c="lightgrey", linewidths=0)
+            ax.scatter(real[:, 0], real[:, 1], s=2, c=REAL_ALL, linewidths=0)
+            if ry is not None:
+                ax.scatter(real[ry == k, 0], real[ry == k, 1], s=2, c=REAL_OWN, alpha=0.5, linewidths=0)
             ax.scatter(pts[:, 0], pts[:, 1], s=3, c=GENERATED, linewidths=0)
+            ax.set_xlim(*box[0])
+            ax.set_ylim(*box[1])
+            note = _outside_note(pts[:, :2], box)
+            title += f"\n{note}" if note else ""
             ax.set_xticks([])
             ax.set_yticks([])
             if x.shape[1] > 2:
                 ax.set_xlabel("coordinate 1", fontsize=7)
                 ax.set_ylabel("coordinate 2", fontsize=7)
         ax.set_title(title, fontsize=9)
+    drawn = axes.ravel()[:len(classes)]
+    if not one_d and all(_comparable_spans(ax) for ax in drawn):
+        for ax in drawn:
+            ax.set_aspect("equal", adjustable="box")
     for ax in axes.ravel()[len(classes):]:
         ax.axis("off")
     if one_d:
         real_name = "real, this class" if ry is not None else "real, all classes"
         handles = [Line2D([], [], color=REAL, lw=1.2), Line2D([], [], color=GENERATED, lw=1.5)]
+        names = [real_name]
     else:
-        real_name = "real, all classes"
-        handles = [Line2D([], [], ls="none", marker="o", ms=4, color="lightgrey"),
-                   Line2D([], [], ls="none", marker="o", ms=4, color=GENERATED)]
-    _legend_row(fig, handles, [real_name, "generated for the condition"], height)
+        dot = dict(ls="none", marker="o", ms=4)
+        handles = [Line2D([], [], color=REAL_ALL, **dot)] + [Line2D([], [], color=REAL_OWN, **dot)] * (ry is not None) \
+            + [Line2D([], [], color=GENERATED, **dot)]
+        names = ["real, all classes"] + ["real, this class"] * (ry is not None)
+    _legend_row(fig, handles, names + ["generated for the condition"], height)
     return fig
 
 
@@ -113,6 +133,7 @@ def condition_sections(dataset, snaps: list[dict]) -> list:
     if x.shape[1] == 1:
         words += ": their histogram over that of the real data of the class."
     else:
-        words += (f", over all the real data{' (first two coordinates)' if x.shape[1] > 2 else ''}.")
+        words += (f", over all the real data{' (first two coordinates)' if x.shape[1] > 2 else ''}" +
+                  (" in grey, the class's own in black." if hasattr(dataset, "sample_conditional") else "."))
     return [Section("One panel per condition", [words],
                     png(_point_panels(dataset, x, y, classes, label), "samples per condition", wide=True))]

@@ -31,28 +31,34 @@ def _d_label(snap) -> str:
     return "D(x)" if bool(snap.get("d_probabilistic", True)) else "critic f(x)"
 
 
+# _frame's margin each side, a share of its span: points on the data's bounds (an EBM's clamped
+# step-0 samples, a ring's modes at +-1 without a D map) were cut in half on the frame's edge
+FRAME_MARGIN = 0.04
+
+
 def _frame(lo: float, hi: float, values: np.ndarray, scale: float | None = None) -> tuple[float, float]:
     """The plotted range on one axis: the D grid's [lo, hi] (the data's bounds) widened to take
-    in G's samples, by at most half the grid's span on each side.  Widening shows a G just off
+    in G's samples, by at most half the grid's span on each side, then FRAME_MARGIN of it added
+    on each side, so points on the edge are drawn whole.  Widening shows a G just off
     the data (a step-0 G at -0.2 beside a grid from -0.1) where it is; the cap keeps a diverged
     G (samples at 1e3) from squeezing the data into a corner: what still lies outside is
     counted in the panel's title (_outside_note) instead of vanishing.  A constant coordinate
     (hi == lo) is framed centred on its value, as wide as ``scale`` (the other coordinates'
     spread, as padded_box borrows it) or else its own magnitude: a frame starting at the value
-    put the data on its edge and a G on the other side of it wholly outside."""
+    put the data on its edge and a G on the other side of it wholly outside (no margin but where G widens it)."""
     lo, hi = float(lo), float(hi)
-    if not hi > lo:
+    constant = not hi > lo
+    if constant:
         width = next((w for w in (scale, abs(lo)) if w is not None and np.isfinite(w) and w > 0), 1.0)
         # float64 steps at the value: a frame narrower than them would be empty
         width = max(width, 8 * np.spacing(abs(lo)))
         lo, hi = lo - width / 2, hi + width / 2
     span = hi - lo
     v = values[np.isfinite(values)]
-    if v.size and (v.min() < lo or v.max() > hi):
-        new_lo, new_hi = max(min(lo, v.min()), lo - span / 2), min(max(hi, v.max()), hi + span / 2)
-        pad = 0.02 * (new_hi - new_lo)       # samples on the new edge stay visible
-        lo, hi = (new_lo - pad if new_lo < lo else lo), (new_hi + pad if new_hi > hi else hi)
-    return float(lo), float(hi)
+    new_lo, new_hi = (max(min(lo, v.min()), lo - span / 2), min(max(hi, v.max()), hi + span / 2)) if v.size else (lo, hi)
+    pad = FRAME_MARGIN * (new_hi - new_lo)
+    return (float(new_lo - pad if new_lo < lo or not constant else lo),
+            float(new_hi + pad if new_hi > hi or not constant else hi))
 
 
 def _outside_note(x: np.ndarray, box: list[tuple[float, float]]) -> str:
@@ -310,10 +316,11 @@ def figure_eval(evals: list[dict], keys: list[str], infos, reference: dict | Non
 
 
 @literal_text
-def figure_compare(runs: list[tuple[str, list[dict]]], panels: list[tuple[str, str, str]]):
+def figure_compare(runs: list[tuple[str, list[dict]]], panels: list[tuple]):
     """Runs overlaid: ``runs`` = [(name, records)], ``panels`` = [(title, kind, key)] with
-    kind "train" or "eval"; one style per run (run_style: colour, line style, marker), the
-    same in every panel."""
+    kind "train" or "eval", or [(title, kind, key, indices)] drawing those runs alone (the
+    losses of one objective: compare_curves.panels); one style per run (run_style: colour,
+    line style, marker), the same in every panel."""
     from matplotlib.lines import Line2D
     if not panels:
         return None
@@ -321,9 +328,11 @@ def figure_compare(runs: list[tuple[str, list[dict]]], panels: list[tuple[str, s
     fig, axes = _grid(len(panels), cols=3, w=4.4, h=2.8)
     styles = [run_style(i) for i in range(len(runs))]
     shown: set[int] = set()        # runs any panel draws (a VAE logs no loss_d)
-    for ax, (title, kind, key) in zip(axes, panels):
+    for ax, (title, kind, key, *only) in zip(axes, panels):
         notes = []
         for i, (name, recs) in enumerate(runs):
+            if only and i not in only[0]:
+                continue
             st = styles[i]
             line, inf = _plot_key(ax, [r for r in recs if r.get("kind") == kind], key, name, st.colour,
                                   lone_marker=st.marker, lw=1.3, ls=st.ls,

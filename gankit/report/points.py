@@ -29,8 +29,9 @@ def point_sections(dataset, snaps: list[dict], pack: int = 1, energy: bool = Fal
                                 "low energy, where the samples should gather)." + (
                                     " Green +: the mixture's modes." if modes is not None else ""))
             elif "d_grid" in chosen[-1]:
-                title, words = (f"Generated points{' over real ones' * (not gone)}, on D(x)", f"{black}Orange: G's samples "
-                                "from fixed noise. Colour: D's output (red = judged real)" + (
+                shown, colour = _score_words(chosen[-1])
+                title, words = (f"Generated points{' over real ones' * (not gone)}, on {shown}", f"{black}Orange: G's "
+                                f"samples from fixed noise. Colour: {colour}" + (
                                     f", on x packed with {pack - 1} cop{'y' if pack == 2 else 'ies'} of itself (D judges {pack} samples "
                                     "at once, and is trained on distinct ones: the map is a slice of it)."
                                     if pack > 1 else ".") + (" Green +: the mixture's modes." if modes is not None
@@ -44,10 +45,11 @@ def point_sections(dataset, snaps: list[dict], pack: int = 1, energy: bool = Fal
         span = real[:, 0] if len(real) else np.concatenate([s["samples"][:, 0] for s in chosen])
         grid = chosen[-1]["grid"][:, 0] if "grid" in chosen[-1] else np.linspace(span.min(), span.max(), 400)
         p = np.exp(dataset.log_prob(torch.as_tensor(grid[:, None])).numpy()) if dataset.has_density else None
-        title = "Figure 1: p_data, p_g and D(x) over training" if "d_grid" in chosen[-1] else \
+        shown = _score_words(chosen[-1])[0]
+        title = f"Figure 1: p_data, p_g and {shown} over training" if "d_grid" in chosen[-1] else \
             "Figure 1: p_data and p_g over training (no D(x): this run has no single D to draw)"
         return [Section(title, [black] if gone else [],
-                        png(plots.figure_1d(chosen, grid, p, real[:, 0]), "p_data, p_g and D(x)"),
+                        png(plots.figure_1d(chosen, grid, p, real[:, 0]), f"p_data, p_g and {shown}"),
                         anchor="samples")]
     x = snaps[-1]["samples"]
     real = real_points(len(x))
@@ -55,6 +57,18 @@ def point_sections(dataset, snaps: list[dict], pack: int = 1, energy: bool = Fal
     return [Section("Samples", [f"{len(x)} fixed-noise samples of dimension {x.shape[1]} at step "
                                 f"{int(snaps[-1]['step'])} (first two coordinates)." + (f" {black}" if gone else "")],
                     png(fig, "samples, first two coordinates", wide=False), anchor="samples")]
+
+
+def _score_words(snap) -> tuple[str, str]:
+    """What a snapshot's map of D shows, named as its colour bar names it (plots._d_label), and
+    the caption's words for its colour: D's probability, a critic's unbounded score (WGAN's f(x)
+    was captioned "D's output, red = judged real"), or the objective's own score (d_label)."""
+    if "d_label" in snap:
+        label = str(snap["d_label"])
+        return label, f"{label}, the objective's score of x (red = higher)"
+    if bool(snap.get("d_probabilistic", True)):
+        return "D(x)", "D's output (red = judged real)"
+    return "critic f(x)", "the critic's score f(x), unbounded (red = higher: judged more real)"
 
 
 def mode_section(last: dict, dataset):
