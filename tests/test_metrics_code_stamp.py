@@ -106,3 +106,17 @@ def test_a_sweep_table_of_records_from_two_metrics_codes_says_so(tmp_path, tiny)
     note = mixed_code_note([r, old], "res.jsonl")
     assert "2 versions of gankit's metrics code (1 by an older gankit that did not record it)" in note
     assert "delete the older lines from res.jsonl and rerun with --resume" in note
+
+
+def test_the_metrics_code_covers_the_inversion_recon_error_measures_through(monkeypatch):
+    """recon_error fits codes by latent inversion (gankit/train/inversion.py): a change to how its
+    starts are drawn measures other numbers, so it is part of the stamp."""
+    from pathlib import Path
+
+    from gankit.metrics import reference
+    read = []
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: (read.append(self), real(self))[1])
+    reference._code_hash()
+    assert any(p.parts[-2:] == ("train", "inversion.py") for p in read)
+    assert any(p.parts[-2:] == ("metrics", "inference.py") for p in read)

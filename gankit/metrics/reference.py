@@ -168,7 +168,9 @@ def _code_hash() -> str:
     root = Path(__file__).resolve().parent.parent
     h = hashlib.sha1()
     files = [f for d in _SOURCES for f in sorted((root / d).glob("*.py"))]
-    for f in files + [root / "ops.py", root / "seeds.py", *sorted(root.glob("*_numba.py"))]:
+    # recon_error measures through latent inversion, which lives with training
+    for f in files + [root / "ops.py", root / "seeds.py", root / "train" / "inversion.py",
+                      *sorted(root.glob("*_numba.py"))]:
         h.update(f.name.encode() + b"\0" + f.read_bytes())
     return h.hexdigest()
 
