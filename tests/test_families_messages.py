@@ -1,6 +1,7 @@
 """What the model families and ``gankit invert`` / ``gankit complete`` tell a user: refusals of
 data a family cannot model, warnings only where they concern the command run, and one-line
 errors that name what the user ran and wrote."""
+import re
 import warnings
 from types import SimpleNamespace
 
@@ -123,3 +124,28 @@ def test_out_naming_a_file_says_out_must_be_a_folder_before_any_work(rgb_run, tm
             line = _error_line(capsys)
             assert f"{cmd} --out {out}" in line and "--out must be a folder" in line, line
     assert f.read_text() == "hi\n"
+
+
+# ---------------------------------------------------------------- the VAE's sigma on --resume
+
+def test_vae_sigma_switched_between_learned_and_fixed_on_resume_is_refused_naming_the_option(tmp_path, tiny):
+    """It failed with PyTorch's words: a missing key of LogSigma (fixed -> learned), or "a
+    parameter group that doesn't match the size of optimizer's group" (learned -> fixed)."""
+    from gankit.train.run_state import RunError
+    fast = tiny + ["train.steps=2", "train.checkpoint_every=2", "train.live_report=false"]
+    for sigma in (0.5, 0.0):
+        Run.create(C.load("ring-vae", fast + [f"objective.sigma={sigma}"]), tmp_path / str(sigma)).train(
+            final_report=False).close()
+    with pytest.raises(ConfigError) as e:        # fixed -> learned: the checkpoint holds no sigma to go on from
+        Run.open(tmp_path / "0.5", ["objective.sigma=0", "train.steps=4"], write=True)
+    assert str(e.value) == ("objective.sigma cannot switch between learned (0) and fixed (> 0) on --resume: "
+                            "drop it, or train a new run (--out NEW)")
+    with pytest.raises(RunError) as e:           # learned -> fixed: the optimizer's state counts it
+        Run.open(tmp_path / "0.0", ["objective.sigma=0.5", "train.steps=4"], write=True)
+    msg = str(e.value)
+    assert "objective.sigma (0.0 -> 0.5); drop it, or train a new run (--out NEW)" in msg, msg
+    counts = re.search(r"optimizer updates (\d+) parameter tensors, this run's (\d+)", msg)
+    assert counts and int(counts[1]) == int(counts[2]) + 1 and "doesn't match" not in msg, msg    # sigma's
+    run = Run.open(tmp_path / "0.5", ["objective.sigma=0.3", "train.steps=4"], write=True)    # fixed -> fixed
+    assert run.objective.S().exp().item() == pytest.approx(0.3)
+    run.close()

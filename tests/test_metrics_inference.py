@@ -49,3 +49,21 @@ def test_an_image_folder_of_one_class_folder_is_refused(tmp_path):
     assert ds.heldout_labels is not None and ds.n_classes == 1
     with pytest.raises(ConfigError, match="metric 'code_nn' does not apply .*two or more class sub-folders"):
         evaluate(_context(ds, codes=lambda x: x.flatten(1)), ["code_nn"])
+
+
+@pytest.mark.parametrize("metric", ["elbo", "code_nn", "classify", "recon_error"])
+def test_points_are_told_they_have_no_held_out_split_not_to_set_data_holdout(tmp_path, metric):
+    """A points VAE run's `gankit eval --metrics elbo` said it needs "images with a held-out split
+    (data.holdout > 0)": points have no data.holdout to set."""
+    import numpy as np
+    np.save(tmp_path / "p.npy", np.random.default_rng(0).normal(size=(300, 3)))
+    for ds in (build_dataset(C.load("ring-vae", ["data.name=points", f"data.path={tmp_path / 'p.npy'}"])),
+               build_dataset(C.load("ring-vae"))):        # a file, a mixture
+        with pytest.raises(ConfigError) as e:
+            evaluate(_context(ds, elbo=lambda *a: None, codes=lambda x: x, classify=lambda x: x,
+                              invert=lambda *a, **k: None), [metric])
+        msg = str(e.value)
+        assert f"metric '{metric}' does not apply" in msg and "data.holdout" not in msg, msg
+        assert "have no held-out split, so elbo, code_nn, classify and recon_error do not apply" in msg, msg
+    # images keep their own words: a held-out split is theirs to ask for
+    assert METRICS.build(metric).needs(_images([0, 1], [1])).count("data.holdout > 0") == 1

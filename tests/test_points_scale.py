@@ -99,3 +99,67 @@ def test_none_on_points_near_unit_scale_says_nothing(tmp_path, tiny, x):
         warnings.filterwarnings("error", ADVICE)
         from gankit.registry import DATASETS
         DATASETS.build("points", {"path": str(tmp_path / "p.npy"), "standardize": "none"})
+
+
+BOUNDED = r"generator\.output=(tanh|sigmoid) bounds G's samples"
+
+
+def _trained_warnings(make) -> list[str]:
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        run = make()
+        run.train(final_report=False)
+        run.close()
+    return [str(w.message) for w in rec if re.match(BOUNDED, str(w.message))]
+
+
+@pytest.mark.parametrize("preset, output, more, low, high", [
+    ("ring-vanilla", "tanh", [], -1, 1),                                 # standardised: +-1 std
+    ("ring-vae", "tanh", [], -1, 1),                                     # the VAE's decoder likewise
+    ("ring-vanilla", "sigmoid", ["data.standardize='none'"], 0, 1),      # raw points, mostly below 0
+])
+def test_a_bounded_g_output_on_points_is_warned_with_the_share_outside_once_at_training_start(
+        tmp_path, tiny, preset, output, more, low, high):
+    """generator.output=tanh on standardised points capped every sample at one std from the mean
+    (half the data out of G's reach) without a word."""
+    x = np.random.default_rng(0).normal(size=(400, 2)).astype(np.float32)
+    np.save(tmp_path / "p.npy", x)
+    cfg = C.load(preset, tiny + ["data.name=points", f"data.path='{tmp_path / 'p.npy'}'", "train.steps=2",
+                                 "train.checkpoint_every=2", 'eval.metrics=["energy"]', f"generator.output={output}",
+                                 *more])
+    holder = {}
+
+    def make():
+        holder["run"] = Run.create(cfg, tmp_path / "r")
+        return holder["run"]
+    said = _trained_warnings(make)
+    scaler = holder["run"].scaler
+    xm = x if scaler is None else ((x - scaler.shift.numpy()) / scaler.scale.numpy())
+    share = float(((xm < low) | (xm > high)).any(1).mean())
+    assert 0.2 < share < 0.99, share
+    assert len(said) == 1 and f"[{low}, {high}]" in said[0], said
+    assert f"and {100 * share:.0f}% of the training points lie outside" in said[0], said
+    assert "--set generator.output=none" in said[0], said
+    # not on resume, nor on any command that only opens the run
+    assert _trained_warnings(lambda: Run.open(tmp_path / "r", ["train.steps=4"], write=True)) == []
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", BOUNDED)
+        Run.open(tmp_path / "r").close()
+
+
+def test_a_bounded_output_warns_for_a_mixture_beyond_it_and_not_for_points_inside_it_nor_images(tmp_path, tiny):
+    """The ring (radius 1, std 0.01) pokes past +-1 at its 4 modes on the axes: half of each."""
+    def said(preset, *sets):
+        folder = tmp_path / str(len(list(tmp_path.iterdir())))
+        return _trained_warnings(lambda: Run.create(C.load(preset, tiny + ["train.steps=2", *sets]), folder))
+    ring = said("ring-vanilla", "generator.output=tanh")
+    assert len(ring) == 1 and re.search(r"and 2[45]% of the training", ring[0]), ring
+    assert said("ring-vanilla", "generator.output=none") == []
+    np.save(tmp_path / "in.npy", np.random.default_rng(0).uniform(0.1, 0.9, size=(100, 2)))
+    assert said("ring-vanilla", "data.name=points", f"data.path='{tmp_path / 'in.npy'}'", "data.standardize='none'",
+                "generator.output=sigmoid", 'eval.metrics=["energy"]') == []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")      # the ring's data options, not carried over to images
+        cfg = C.load("ring-vanilla", tiny + ["train.steps=2", "data.name=digits8x8", "generator.output=tanh",
+                                             "eval.metrics=[]"])
+    assert _trained_warnings(lambda: Run.create(cfg, tmp_path / "img")) == []

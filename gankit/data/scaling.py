@@ -4,10 +4,11 @@ A recipe tuned on one scale (the PacGAN ring of radius 1: lr, R1 weight, noise s
 initial G output near 0) fails on another (a ring of radius 3 smears along the circle),
 because nothing in the MLP or the optimiser is scale-free.  ``data.standardize``:
 
-- ``none``: the nets see the data as it is (the default: the presets' recipes and every
-  recorded PacGAN number were measured so; see docs/metrics.md);
+- ``none``: the nets see the data as it is (the default for the built-in mixtures: the
+  presets' recipes and every recorded PacGAN number were measured so; see docs/metrics.md);
 - ``global``: subtract the per-coordinate mean, divide by one number, the root mean of
-  the per-coordinate variances (shape kept: a ring stays round);
+  the per-coordinate variances (shape kept: a ring stays round; the default for a points
+  file, which may come at any scale, the recipes having been tuned near unit scale);
 - ``per_dim``: subtract the mean and divide each coordinate by its own std.
 
 The statistics come from the dataset itself, deterministically: exact moments for a

@@ -53,6 +53,18 @@ LABELLED_NEEDS = ("labelled images with a held-out split, of two or more classes
                   "(data.holdout > 0)")
 
 
+HELDOUT_NEEDS = "images with a held-out split (data.holdout > 0)"
+# said on points instead: data.holdout is an option of image data, no setting gives points a split
+POINTS_NEEDS = ("held-out images, and point data (a file or a mixture) have no held-out split, so elbo, "
+                "code_nn, classify and recon_error do not apply to them")
+
+
+def _needs(images: str):
+    """A metric's ``needs`` as a function of the data: ``images`` (what image data must hold),
+    or on points that no setting gives them a held-out split."""
+    return lambda ds: POINTS_NEEDS if getattr(ds, "kind", None) == "points" else images
+
+
 def _labelled_heldout(ds) -> bool:
     """Labelled images with a held-out split, of two or more classes: of one class every
     prediction and every nearest neighbour has the right label (an accuracy of 1 that says nothing)."""
@@ -78,7 +90,7 @@ def _heldout(ds) -> bool:
                   "cluster_purity": Output("held-out purity: each code read as the class it holds most of "
                                            "(as many codes as classes gives cluster_accuracy)", "higher", ".4f",
                                          headline=True)},
-                 needs=LABELLED_NEEDS, reads=())
+                 needs=_needs(LABELLED_NEEDS), reads=())
 def _classify(ctx):
     if ctx.classify is None:
         raise NotForThisRun("this run's objective has no classifier to measure (the ssgan objective's D "
@@ -103,7 +115,7 @@ def _classify(ctx):
                  f"MSE per pixel of G's best reconstruction of {RECON_IMAGES} held-out images (inversion)",
                  {"recon_mse": Output("reconstruction MSE per pixel (held-out)", "lower", ".4f"),
                   "recon_mse_median": Output("median reconstruction MSE", "lower", ".4f")},
-                 default=False, reads=())
+                 default=False, needs=_needs(HELDOUT_NEEDS), reads=())
 def _recon(ctx):
     if ctx.invert is None:
         raise NotForThisRun("this run's samples cannot be inverted")
@@ -139,7 +151,7 @@ def _labelled_splits(ds) -> bool:
                                              headline=True),
                   "pixel_nn_accuracy": Output("held-out 1-NN accuracy of raw pixels (the data's own: what the "
                                               "codes are read against)", None, ".4f")},
-                 needs=LABELLED_NEEDS, reads=())
+                 needs=_needs(LABELLED_NEEDS), reads=())
 def _code_nn(ctx):
     codes = getattr(ctx, "codes", None)
     if codes is None:
@@ -160,7 +172,7 @@ def _code_nn(ctx):
                                          ".2f", headline=True),
                   "heldout_recon_ll": Output("held-out E_q log p(x|z), nats per image", "higher", ".2f"),
                   "heldout_kl": Output("held-out KL(q(z|x) || p(z)), nats per image", None, ".2f")},
-                 needs="images with a held-out split (data.holdout > 0)", reads=())
+                 needs=_needs(HELDOUT_NEEDS), reads=())
 def _elbo(ctx):
     bound = getattr(ctx, "elbo", None)
     if bound is None:

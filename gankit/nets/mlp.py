@@ -71,7 +71,8 @@ class MLPParams:
 
 @dataclass
 class MLPGParams(MLPParams):
-    output: str = opt("none", "activation of G's output layer", choices=OUTPUTS)
+    output: str = opt("none", "activation of G's output layer: tanh bounds samples to [-1, 1] (images), "
+                      "sigmoid to [0, 1]; none leaves them unbounded (points)", choices=OUTPUTS)
 
 
 @dataclass

@@ -84,7 +84,61 @@ def build_objective(cfg: RunConfig, ctx):
     of it (its phases are checked after its setup: check_objective)."""
     obj = OBJECTIVES.build(cfg.objective.name, cfg.objective.params, where="objective", ctx=ctx)
     check_objective(obj, cfg.objective.name)
+    bounded = _bounded_output(cfg, ctx.dataset) if "G" in obj.modules else None
+    if bounded is not None:
+        obj.callbacks.append(_PointsOutsideOutput(ctx, *bounded))
     return obj
+
+
+# the range of a bounded output of gankit's generators (generator.output), in the units G sees
+BOUNDED_OUTPUTS = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}
+
+
+def _bounded_output(cfg: RunConfig, data) -> tuple[str, float, float] | None:
+    """(output, low, high) where gankit's G ends in a bounded activation and trains on points
+    (images are in [-1, 1] by construction), else None."""
+    if getattr(data, "kind", "points") != "points" or not is_gankit(GENERATORS.get(cfg.generator.name).module):
+        return None
+    out = getattr(GENERATORS.params_of(cfg.generator.name, cfg.generator.params, "generator"), "output", None)
+    return (out, *BOUNDED_OUTPUTS[out]) if out in BOUNDED_OUTPUTS else None
+
+
+class _PointsOutsideOutput:
+    """Callback: a warning when a new run starts training (not on resume, eval or sample) where
+    points lie outside G's bounded output: standardised points spread over about +-3, so tanh
+    caps every sample at one std from the mean and drops the tails without a word."""
+
+    def __init__(self, ctx, output: str, low: float, high: float):
+        self.ctx, self.output, self.low, self.high = ctx, output, low, high
+
+    def share_outside(self) -> float:
+        """Share of the training points (in the units G sees: after data.standardize) with a
+        coordinate outside [low, high]: a file's every row, else a fixed-seed draw."""
+        from gankit.data.scaling import STATS_DRAWS, STATS_SEED
+        ds = self.ctx.dataset
+        x = getattr(ds, "x", None)
+        if not isinstance(x, torch.Tensor) or x.ndim != 2:
+            x = ds.sample(STATS_DRAWS, torch.Generator().manual_seed(STATS_SEED))
+        x = self.ctx.to_model(x.float()).reshape(len(x), -1)
+        return float(((x < self.low) | (x > self.high)).any(1).double().mean())
+
+    def on_train_start(self, trainer):
+        if trainer.step > 0:
+            return
+        share = self.share_outside()
+        if share > 0:
+            import warnings
+            mode = getattr(self.ctx.dataset, "standardize", "none")
+            seen = f" (as G sees them, standardised: data.standardize = {mode})" if mode != "none" else ""
+            warnings.warn(f"generator.output={self.output} bounds G's samples to [{self.low:g}, {self.high:g}], "
+                          f"and {_share(share)} of the training points lie outside that{seen}: G can never draw "
+                          f"them; set --set generator.output=none (unbounded)", stacklevel=2)
+
+
+def _share(p: float) -> str:
+    """A share as a percentage, never rounded to 0% or 100% (a few points still warn)."""
+    pct = 100 * p
+    return f"{pct:.2g}%" if pct < 1 else f"{pct:.0f}%" if pct <= 99 else "over 99%"
 
 
 def _dtype(x: torch.Tensor) -> str:
@@ -135,6 +189,13 @@ def load_optimizer_state(opt: torch.optim.Optimizer, saved: dict):
     load_state_dict would also put back the saved betas, momentum, weight decay, eps, so a
     config changed on --resume would be recorded but not used.  (lr is the schedule's.)"""
     own = [{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups]
+    # torch's words for other parameters ("a parameter group that doesn't match the size of
+    # optimizer's group") name neither count; the run's refusal quotes these
+    was, now = ([len(g["params"]) for g in groups] for groups in (saved.get("param_groups", []), opt.param_groups))
+    if was != now:
+        raise ValueError(f"the checkpoint's optimizer updates {sum(was)} parameter tensors, this run's "
+                         f"{sum(now)}" if sum(was) != sum(now) else
+                         f"the checkpoint's optimizer groups its parameter tensors {was}, this run's {now}")
     opt.load_state_dict(saved)
     for group, hyper in zip(opt.param_groups, own):
         group.update(hyper)

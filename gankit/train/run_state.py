@@ -157,9 +157,8 @@ class RunState:
         """Why a checkpoint's tensors do not fit: the first shapes that differ, the config keys
         that differ from the checkpoint's, else the data (a class folder added, other images)."""
         import re
-        text = str(e)
         shapes = re.findall(r"size mismatch for (\S+): copying a param with shape torch\.Size\((\[.*?\])\) "
-                            r"from checkpoint, the shape in current model is torch\.Size\((\[.*?\])\)", text)
+                            r"from checkpoint, the shape in current model is torch\.Size\((\[.*?\])\)", text := str(e))
         if shapes:
             detail = "; ".join(f"{k} is {a} in the checkpoint, {b} here" for k, a, b in shapes[:3])
         else:
@@ -171,7 +170,8 @@ class RunState:
                    if not k.startswith(skip)}
         if changed:
             why = "options changed since it was written: " + ", ".join(
-                f"{k} ({a!r} -> {b!r})" for k, (a, b) in list(changed.items())[:5])
+                f"{k} ({a!r} -> {b!r})" for k, (a, b) in list(changed.items())[:5]) + (
+                f"; drop {'it' if len(changed) == 1 else 'them'}, or train a new run (--out NEW)")
         else:
             n = getattr(self.dataset, "n_classes", None)
             shape = getattr(self.dataset, "shape", None)

@@ -70,6 +70,10 @@ def elbo(x: Tensor, mu: Tensor, logvar: Tensor, decode: Callable[[Tensor], Tenso
 
 # ------------------------------------------------------------------ the objectives
 
+SIGMA_SWITCHED = ("objective.sigma cannot switch between learned (0) and fixed (> 0) on --resume: drop it, "
+                  "or train a new run (--out NEW)")
+
+
 class LogSigma(nn.Module):
     """The Gaussian decoder's log sigma: one learned scalar, or a fixed one that the config
     gives (not the checkpoint: objective.sigma changed on --resume holds)."""
@@ -84,6 +88,11 @@ class LogSigma(nn.Module):
     def _load_from_state_dict(self, state_dict, prefix, *args):
         if not isinstance(self.value, nn.Parameter):    # checkpoints before it was left out hold it
             state_dict = {k: v for k, v in state_dict.items() if k != prefix + "value"}
+        elif prefix + "value" not in state_dict:
+            # a fixed sigma's checkpoint (it holds none): torch's words would be a missing key.  The
+            # other way (learned -> fixed) is not told apart from an older fixed checkpoint here; the
+            # optimizer's state refuses it, naming objective.sigma among the options changed
+            raise ConfigError(SIGMA_SWITCHED)
         super()._load_from_state_dict(state_dict, prefix, *args)
 
     def forward(self) -> Tensor:
