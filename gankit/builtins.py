@@ -101,8 +101,12 @@ def import_modules(names: list[str]) -> None:
     word (a config they gave, --import, or a run folder's entries they trusted before): their
     code is recorded as theirs, so the run folders that name it import it later."""
     from gankit import trusted_imports
+    from gankit.environment import note_user_module
     names = [n for n in names if n not in trusted_imports.LEFT_OUT]    # a run folder's, not trusted
+    where = {n: trusted_imports.locate(n) for n in names}
+    theirs = _given_now(where)
     trusted_imports.trust(names)
+    _VOUCHED.update(w for n, w in where.items() if w and n not in theirs)
     for name in names:
         path, here = None, None
         if name.endswith(".py"):
@@ -116,16 +120,17 @@ def import_modules(names: list[str]) -> None:
         else:
             _refuse_a_path(name)
             # a module found in the working directory: imported from there, as `python -m` would,
-            # with the directory on sys.path for this import alone (were it kept, any later lazy import
-            # could take a namesake from the folder gankit runs in: a run folder from elsewhere)
+            # with the directory first on sys.path for this import (what stays after: _keep_working_dir)
             here = trusted_imports.working_dir_for(name)
             if here is not None:
                 sys.path.insert(0, here)
+        imported = False
         try:
             if path is None:
                 importlib.import_module(name)
             else:
                 _import_file(name, path)
+            imported = True
         except ImportError as e:
             if e.name and e.name != name and not name.startswith(e.name + "."):   # the module ran; its import failed
                 raise ConfigError(f"imports: {name!r} imports {e.name!r}, which is not installed ({e}); "
@@ -142,8 +147,58 @@ def import_modules(names: list[str]) -> None:
                 at = f" at {e.filename}:{e.lineno}"
             raise ConfigError(f"imports: importing {name!r} failed{at}: {type(e).__name__}: {e}") from None
         finally:
-            if here is not None and here in sys.path:
-                sys.path.remove(here)
+            if here is not None:
+                _keep_working_dir(here, imported and name in theirs, imported)
+        # a later ImportError raised in its file (a factory's lazy import of a helper beside it) is
+        # then told as the user's, not as a broken install (environment.import_failure_line)
+        note_user_module(_users_file(name, path))
+
+
+# the code of run folders' entries that import_modules recorded as trusted itself (trusted_imports'
+# rules let them in: the store, gankit's own, already imported): in trusted_imports' session record
+# too, but no word of the user on this command line (_given_now)
+_VOUCHED: set[str] = set()
+
+
+def _given_now(where: dict[str, str | None]) -> set[str]:
+    """The entries (-> the code each resolves to) the user gave in this process (--import, api
+    imports=, a config given to train): trusted_imports.given recorded their code before this
+    import, which a run folder's entry (read by eval, sample, report, resume) never is; code
+    import_modules itself vouched for earlier does not count."""
+    from gankit.trusted_imports import trusted_in_session
+    return {n for n, w in where.items() if w and trusted_in_session(w) and w not in _VOUCHED}
+
+
+def _users_file(name: str, path: Path | None) -> str | None:
+    """The file of module ``name``, just imported, where it is the user's own: given as a path, or
+    found in the working directory (a package there: the file within it); None for an installed one."""
+    file = getattr(sys.modules.get(name), "__file__", None)
+    if file is None or path is not None:
+        return file
+    try:
+        top, where = Path.cwd().resolve() / name.split(".")[0], Path(file).resolve()
+    except OSError:           # the working directory was removed
+        return None
+    return file if where == top.with_name(top.name + ".py") or where.is_relative_to(top) else None
+
+
+def _keep_working_dir(here: str, given: bool, imported: bool) -> None:
+    """The working directory ``here``, put first on sys.path for one import of a module found in
+    it, after that import.  The user's own word (``given``): it stays first, as with ``python -m``
+    (the module's lazy imports of files beside it, e.g. in a factory, find them).  A run folder's
+    entry: moved to the end, so a later import of anything installed (a lazy ``import tomli_w``,
+    torch's sympy) still takes the installed one, never a namesake in the folder gankit runs in.
+    Safe to keep there at all: that entry was imported only because trusted_imports found its file
+    in this directory and the user imported that very file before, so this is a folder they chose
+    to import code from and its other files are theirs; only names found nowhere else (the
+    module's own helpers) reach it.  A failed import leaves no trace on sys.path."""
+    while here in sys.path:
+        sys.path.remove(here)
+    if imported:
+        if given:
+            sys.path.insert(0, here)
+        else:
+            sys.path.append(here)
 
 
 def _refuse_a_path(name: str) -> None:

@@ -5,6 +5,7 @@ broken (gankit.cli imports it before anything else).
 """
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import sys
@@ -61,15 +62,54 @@ def missing_line(missing: list[str]) -> str:
             "or reinstall gankit")
 
 
+# the files of the user's own modules imported this process (a .py path, or a module found in the
+# working directory: gankit.builtins.import_modules notes them), with their folders' helpers
+_USER_FILES: set[str] = set()
+_OWN = os.path.dirname(os.path.abspath(__file__))      # gankit's package: never the user's
+
+
+def note_user_module(file: str | None) -> None:
+    if file and not os.path.abspath(file).startswith(_OWN + os.sep):
+        _USER_FILES.add(os.path.abspath(file))
+
+
+def _users_frame(tb):
+    """The innermost frame of traceback ``tb`` (where the failing import ran) where it is in a
+    user's module or in a file beside one (a helper it imported), else None."""
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None or not _USER_FILES:
+        return None
+    file = os.path.abspath(tb.tb_frame.f_code.co_filename)
+    folder = os.path.dirname(file)
+    for mine in _USER_FILES:
+        # a module beside it, or (a package's file) within the package's folder
+        package = os.path.dirname(mine) if os.path.basename(mine) == "__init__.py" else None
+        if folder == os.path.dirname(mine) or (package and file.startswith(package + os.sep)):
+            return tb
+    return None
+
+
 def import_failure_line(e: ImportError) -> str:
-    """A package that is installed but cannot be imported: the module, and the reinstall."""
+    """A package that is installed but cannot be imported: the module, and the reinstall.  An
+    import that failed in the user's own module (or a file beside it) is theirs to mend: no
+    reinstall would help, so the line names their file and what to do there."""
     name, tb = e.name, e.__traceback__
+    why = " ".join(str(e).split()) or type(e).__name__
+    mine = _users_frame(tb)
+    if mine is not None:
+        at = f"{mine.tb_frame.f_code.co_filename}:{mine.tb_lineno}"
+        top = (name or "").split(".")[0]
+        if isinstance(e, ModuleNotFoundError) and top and top not in sys.modules:
+            return (f"cannot import {name} ({why}), which your module {at} imports: put {top}.py (or the "
+                    f"package folder {top}/) beside that file, or install the package that provides it")
+        return f"cannot import {name or 'a module'} ({why}) in your module {at}: correct that import there"
     while not name and tb is not None and tb.tb_next is not None:
         tb = tb.tb_next       # raised by the package's own code (numpy's C part failing): its module
     name = name or (tb.tb_frame.f_globals.get("__name__") if tb is not None else None)
     name = None if name == "__main__" else name
     module = (name or "gankit").split(".")[0]
-    why, package = " ".join(str(e).split()) or type(e).__name__, PIP_NAMES.get(module, module)
+    package = PIP_NAMES.get(module, module)
     return f"cannot import {name or 'a module'} ({why}): pip install --force-reinstall {package}"
 
 

@@ -128,6 +128,12 @@ def trust(entries: list[str]) -> None:
         _UNRECORDED.update(new)
 
 
+def trusted_in_session(where: str) -> bool:
+    """Whether this process recorded the code at ``where`` (a resolved file or module origin) as
+    trusted: the user's word on this command line, or an entry import_modules let in."""
+    return where in _SESSION
+
+
 def given(entries: list[str]) -> None:
     """The user's own word for ``entries`` (``--import``, a config they gave to train): trusted,
     also where a run folder read earlier in this process had them left out."""

@@ -100,6 +100,48 @@ def test_a_broken_package_met_during_the_command_is_one_line(monkeypatch, capsys
     assert err.count("\n") == 1 and "Traceback" not in err and said in err, err
 
 
+MINE = """
+def build():
+    import f92_not_beside_me            # line 3: a factory's lazy import of a helper that is missing
+def wrong_name():
+    from f92_helper_here import nothing_called_this
+def through_helper():
+    import f92_helper_here
+    f92_helper_here.deeper()
+"""
+
+
+@pytest.mark.parametrize("given", ["path", "name"])
+@pytest.mark.parametrize("call, said", [
+    ("build", "cannot import f92_not_beside_me (No module named 'f92_not_beside_me'), which your module "
+              "{d}/f92_mine.py:3 imports: put f92_not_beside_me.py (or the package folder f92_not_beside_me/) "
+              "beside that file, or install the package that provides it"),
+    ("wrong_name", "cannot import f92_helper_here (cannot import name 'nothing_called_this' from 'f92_helper_here' "
+                   "({d}/f92_helper_here.py)) in your module {d}/f92_mine.py:5: correct that import there"),
+    ("through_helper", "which your module {d}/f92_helper_here.py:2 imports: put f92_missing_too.py"),
+], ids=["lazy", "name", "helper"])
+def test_an_import_failing_in_the_users_own_module_names_their_file_not_a_reinstall(tmp_path, monkeypatch, capsys,
+                                                                                    given, call, said):
+    """A module given as a path or found in the working directory (and a file beside it) that
+    imports what is nowhere: the user's to mend, where `pip install --force-reinstall X` is no fix."""
+    from gankit import environment
+    from gankit.builtins import import_modules
+    (tmp_path / "f92_mine.py").write_text(MINE)
+    (tmp_path / "f92_helper_here.py").write_text("def deeper():\n    import f92_missing_too\n")
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setattr(environment, "_USER_FILES", set(), raising=False)
+    for name in ("f92_mine", "f92_helper_here"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    import_modules([str(tmp_path / "f92_mine.py") if given == "path" else "f92_mine"])
+    monkeypatch.setattr(list_cli, "_cmd_list", lambda a: getattr(sys.modules["f92_mine"], call)())
+    assert cli.main(["list"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and said.format(d=tmp_path) in err and "force-reinstall" not in err, err
+    for name in ("f92_mine", "f92_helper_here"):
+        sys.modules.pop(name, None)
+
+
 def test_missing_numba_advises_installing_it_not_a_cache_folder(monkeypatch):
     import builtins
     real_import = builtins.__import__

@@ -60,9 +60,15 @@ PARTS = textwrap.dedent('''
                 self.optimizers["g"] = OptimizerSpec(["Gx"], cfg.optim_g)
             if kind == "opt_string":
                 self.optimizers["g"] = OptimizerSpec("G", cfg.optim_g)
+            if kind == "moduledict":        # an nn.ModuleDict: no Mapping, yet modules by name
+                self.modules = nn.ModuleDict(self.modules)
+            if kind == "modules_list":
+                self.modules = [G, D]
+            if kind == "opt_list":
+                self.optimizers = list(self.optimizers.values())
 
         def setup(self, optimizers):
-            G, D, m = self.modules.get("G"), self.modules["D"], 16
+            G, D, m = self.modules["G"] if "G" in self.modules else None, self.modules["D"], 16   # a ModuleDict has no .get
 
             def d_step(c):
                 fake = G(self.ctx.sample_z(m)).detach()
@@ -79,7 +85,7 @@ PARTS = textwrap.dedent('''
 
 
     for k in ["ok", "encoder", "wrong_registry", "no_modules", "not_module", "no_G", "no_opt",
-              "opt_unknown", "opt_string", "no_phases", "own_optimizer"]:
+              "opt_unknown", "opt_string", "no_phases", "own_optimizer", "moduledict", "modules_list", "opt_list"]:
         OBJECTIVES.register(f"uoc_{k}", None, k)(lambda ctx, k=k: Broken(ctx, k))
     OBJECTIVES.register("uoc_none", None, "returns None")(lambda ctx: None)
 ''')
@@ -102,6 +108,10 @@ def cfg_for(parts, tiny, objective: str, steps: int = 2):
     ("no_G", "objective 'uoc_no_G' (uoc_parts): sample_module = 'G', the module that generates, is not among "
              "its modules ['D', 'Gen']"),
     ("no_opt", "objective 'uoc_no_opt' (uoc_parts) declares no optimizers, so nothing trains"),
+    ("modules_list", "objective 'uoc_modules_list' (uoc_parts) declares no modules (it gives a list, not a "
+                     "mapping of names); its constructor sets self.modules"),
+    ("opt_list", "objective 'uoc_opt_list' (uoc_parts) declares no optimizers (it gives a list, not a mapping "
+                 "of names), so nothing trains"),
     ("opt_unknown", "objective 'uoc_opt_unknown' (uoc_parts): optimizers['g'] updates module(s) ['Gx'] it does "
                     "not declare (its modules: ['D', 'G'])"),
     ("opt_string", "objective 'uoc_opt_string' (uoc_parts): optimizers['g'] names its modules by a string ('G')"),
@@ -182,3 +192,15 @@ def test_a_checkpoint_of_an_objective_whose_code_changed_says_so(tmp_path, parts
             "the checkpoint lacks ['G3']: the code of objective 'uoc_ok' (uoc_parts) changed since the run was "
             "trained (it declares them now); register it as it was")):
         Run.open(tmp_path / "r")
+
+
+def test_an_objective_declaring_its_modules_in_a_module_dict_trains_and_its_run_samples(tmp_path, parts, tiny):
+    """nn.ModuleDict is no collections.abc.Mapping: refused as "declares no modules" (its runs
+    could not be sampled either) though it names its modules as a dict does."""
+    from gankit import api
+    run = Run.create(cfg_for(parts, tiny, "uoc_moduledict", steps=4), tmp_path / "r")
+    assert isinstance(run.objective.modules, torch.nn.ModuleDict)
+    run.train()
+    run.close()
+    x = api.sample(tmp_path / "r", 7)
+    assert x.shape == (7, 2) and torch.isfinite(x).all()

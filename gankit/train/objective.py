@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import warnings
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Callable
 
@@ -274,9 +275,9 @@ def check_objective(obj, name: str, optimizers: dict | None = None):
         _check_phases(obj.phases, named, optimizers)
         return
     modules, specs = obj.modules, obj.optimizers
-    if not isinstance(modules, dict) or not modules:
-        raise ConfigError(f"{named} declares no modules; its constructor sets self.modules = "
-                          f"{{name: nn.Module}} (e.g. {{'G': G, 'D': D}} from ctx.build_nets())")
+    if not _by_name(modules) or not modules:
+        raise ConfigError(f"{named} declares no modules{_given(modules)}; its constructor sets self.modules = "
+                          f"{{name: nn.Module}} (e.g. {{'G': G, 'D': D}} from ctx.build_nets(), or an nn.ModuleDict)")
     for k, m in modules.items():
         if not isinstance(m, nn.Module):
             raise ConfigError(f"{named}: modules[{k!r}] is a {type(m).__name__}, not a torch.nn.Module; declare "
@@ -285,8 +286,8 @@ def check_objective(obj, name: str, optimizers: dict | None = None):
         raise ConfigError(f"{named}: sample_module = {obj.sample_module!r}, the module that generates, is not "
                           f"among its modules {sorted(modules)}; declare it under that name, or set "
                           f"sample_module to the name it has")
-    if not isinstance(specs, dict) or not specs:
-        raise ConfigError(f"{named} declares no optimizers, so nothing trains; its constructor sets "
+    if not _by_name(specs) or not specs:
+        raise ConfigError(f"{named} declares no optimizers{_given(specs)}, so nothing trains; its constructor sets "
                           f"self.optimizers = {{name: OptimizerSpec([module names], cfg.optim_g)}}")
     for k, spec in specs.items():
         if not isinstance(spec, OptimizerSpec) or isinstance(spec.modules, str):
@@ -298,6 +299,19 @@ def check_objective(obj, name: str, optimizers: dict | None = None):
         if missing:
             raise ConfigError(f"{named}: optimizers[{k!r}] updates module(s) {missing} it does not declare "
                               f"(its modules: {sorted(modules)}); name modules of self.modules")
+
+
+def _by_name(declared) -> bool:
+    """A mapping of names to parts: a dict or any Mapping, and nn.ModuleDict, which is none (it is
+    an nn.Module with keys/items/__getitem__): a user's objective declares modules with either."""
+    return isinstance(declared, (Mapping, nn.ModuleDict))
+
+
+def _given(declared) -> str:
+    """What was declared instead of a mapping, said in the refusal (an empty one: nothing)."""
+    if _by_name(declared):
+        return ""
+    return f" (it gives {'None' if declared is None else 'a ' + type(declared).__name__}, not a mapping of names)"
 
 
 def _check_phases(phases, named: str, optimizers: dict):
