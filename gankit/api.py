@@ -46,9 +46,8 @@ register_loss = LOSSES.register
 register_objective = OBJECTIVES.register
 
 __all__ = ["train", "open_run", "sample", "evaluate", "report", "invert", "complete", "final_evaluation",
-           "record_reference", "Output",
-           "register_dataset", "register_generator", "register_discriminator", "register_loss",
-           "register_metric", "register_objective"]
+           "record_reference", "Output", "register_dataset", "register_generator", "register_discriminator",
+           "register_loss", "register_metric", "register_objective"]
 
 
 def _run(run_or_dir, name: str = "run_or_dir"):
@@ -79,10 +78,13 @@ def _stderr(msg: str):
 
 
 def _listed(name: str, value, example: str):
-    """A list argument given as one string would be read letter by letter: say so."""
-    if isinstance(value, (str, bytes)):
-        from gankit.config import ConfigError
-        raise ConfigError(f"{name}: a list of strings, e.g. {example}; got the string {value!r}")
+    """A list argument as one string (read letter by letter) or with items not strings (a TypeError later): refused."""
+    from gankit.config import ConfigError
+    bad = [value] if isinstance(value, (str, bytes)) else [
+        v for v in value if not isinstance(v, str)] if isinstance(value, (list, tuple, set, frozenset)) else []
+    if bad:
+        got = f"the string {value!r}" if bad[0] is value else f"{type(bad[0]).__name__} {reprlib.repr(bad[0])} in it"
+        raise ConfigError(f"{name}: a list of strings, e.g. {example}; got {got}")
 
 
 def _as_recorded(modules: list) -> list:
@@ -106,11 +108,10 @@ def _new_imports(out, imports: list[str] | None) -> list[str]:
 def train(config: str | Path | dict | None = None, out: str | Path | None = None, overrides: list[str] | None = None,
           resume: bool = False, evaluate: bool = True, report: bool = True, progress: bool | None = None,
           imports: list[str] | None = None, log=_stderr):
-    """Train a preset, a TOML file or a config dict (default: the ring preset) into the run
-    folder ``out`` (``resume``: continue ``out`` with its own config.toml, changed only by
-    ``overrides`` such as ``["train.steps=4000"]``; a ``config`` then is refused, not ignored),
-    then run the final evaluation and write the report.  Returns the Run; ``run.final_result``
-    holds the final evaluation's numbers (None with ``evaluate=False``)."""
+    """Train a preset, a TOML file or a config dict (default: the ring preset) into the run folder ``out``
+    (``resume``: continue ``out`` with its own config.toml, changed only by ``overrides`` such as
+    ``["train.steps=4000"]``; a ``config`` then is refused, not ignored), then run the final evaluation and write the
+    report.  Returns the Run; ``run.final_result``: the final evaluation's numbers (None with ``evaluate=False``)."""
     from gankit import config as C
     from gankit.builtins import import_modules
     from gankit.train.run import Run
@@ -182,8 +183,8 @@ def train(config: str | Path | dict | None = None, out: str | Path | None = None
 
 
 def _final_report(run, quiet: bool):
-    """report.html without the reload; ``quiet``: training or its evaluation is already failing,
-    so a report that fails too only warns, and the first error is the one raised."""
+    """report.html without the reload; ``quiet``: training or its evaluation is already failing, so a report
+    that fails too only warns, and the first error is the one raised."""
     from gankit.report import write_report
     from gankit.runfolder import RunFolderError
     try:
@@ -211,10 +212,9 @@ def _final_report(run, quiet: bool):
 
 @holding
 def final_evaluation(run, log=_stderr) -> dict:
-    """The evaluation at the end of training: the metrics of eval.metrics (empty: every one
-    that applies), once: an evaluation of this very step already recorded that measured the
-    same thing (gankit.eval_records.reusable_eval) is reused, not repeated.  Records the real-data reference
-    once per run (and eval settings).  ``run``: a Run or a run folder."""
+    """The evaluation at the end of training: the metrics of eval.metrics (empty: every one that applies), once:
+    an evaluation of this very step already recorded that measured the same thing (gankit.eval_records.reusable_eval)
+    is reused.  Records the real-data reference once per run (and eval settings).  ``run``: a Run or a run folder."""
     run = _run(run, "run")
     names = list(run.cfg.eval.metrics) or None
     from gankit.eval_records import reusable_eval
@@ -238,21 +238,23 @@ def final_evaluation(run, log=_stderr) -> dict:
 def evaluate(run_or_dir, metrics: list[str] | None = None, overrides: list[str] | None = None,
              record: bool = True, reference: bool = True, source: str = "evaluate", log=None,
              strict: bool = False) -> dict:
-    """Metrics of a run's current weights (``metrics``: names; default eval.metrics, else all
-    that apply).  ``overrides`` change eval settings for this evaluation only (e.g.
-    ``["eval.n_samples=10000"]``); config.toml is left as it is.  Given a folder, they may also
-    name the data's new place (``data.path``, ``data.root``) and ``generator.temperature``, which
-    open the run, as ``gankit eval --set`` does (a Run: open it with them, ``open_run``).  ``record``: append
-    {"kind": "eval", "step", "source", "settings", ...numbers} to metrics.jsonl;
-    ``reference``: also measure and record the real-data reference when none with these
-    settings is recorded yet.  ``strict``: metrics named that measure nothing on this data
-    are a ConfigError, not an empty record."""
+    """Metrics of a run's current weights (``metrics``: names; default eval.metrics, else all that apply).
+    ``overrides`` change eval settings for this evaluation only (``["eval.n_samples=10000"]``, or a table
+    ``["eval={n_samples=50}"]``); config.toml is left as it is; names set there (eval.metrics) count as named.  Given a
+    folder, they may also name the data's new place (``data.path``, ``data.root``) and ``generator.temperature``,
+    which open the run, as ``gankit eval --set`` does (a Run: open it with them, ``open_run``).  ``record``: append
+    {"kind": "eval", "step", "source", "settings", ...numbers} to metrics.jsonl; ``reference``: also measure and
+    record the real-data reference when none with these settings is recorded yet.  ``strict``: metrics named that
+    measure nothing on this data are a ConfigError, not an empty record."""
     from gankit import config as C
+    from gankit.config.overrides import items_key_by_key
     _listed("metrics", metrics, '["modes", "jsd"]')
     _listed("overrides", overrides, '["eval.n_samples=10000"]')
+    # a table (eval={n_samples=50}) is its keys one by one, as gankit eval --set reads it
+    keyed = [kv for o in overrides or [] for kv in items_key_by_key(o, "eval.n_samples=10000")]
     # as gankit eval: the data's new place and G's temperature open the run; the rest is eval.*
-    where = _opening_sets(overrides or [], sampling=True)
-    bad = [o for o in overrides or [] if o not in where and not o.strip().startswith("eval.")]
+    where = _opening_sets([o for _, o in keyed], sampling=True)
+    bad = [o for k, o in keyed if o not in where and not k.startswith("eval.")]
     if bad:
         raise C.ConfigError(f"evaluate: overrides {bad}: an evaluation changes only eval.* settings, the data's "
                             "place (data.path, data.root) and generator.temperature; open the run with others: "
@@ -261,7 +263,7 @@ def evaluate(run_or_dir, metrics: list[str] | None = None, overrides: list[str] 
     if where and isinstance(run_or_dir, Run):
         raise C.ConfigError(f"evaluate: overrides {where} open the run, and this Run is open already; open it with "
                             f"them (api.open_run(run_dir, {where!r})) and evaluate that Run")
-    overrides = [o for o in overrides or [] if o not in where]
+    overrides = [o for _, o in keyed if o not in where]
     if metrics:     # a name given twice was measured twice, then refused as a clash of keys
         metrics = list(dict.fromkeys(metrics))
     run = open_run(_folder(run_or_dir, "run_or_dir", True), where) if where else _run(run_or_dir)
@@ -276,7 +278,9 @@ def evaluate(run_or_dir, metrics: list[str] | None = None, overrides: list[str] 
             # the Run checked the config it was built with; check this one, for the metrics asked
             asked = [f"eval.metrics={json.dumps(list(metrics))}"] if metrics else []
             check_memory(C.load(C.to_dict(run.cfg), asked), run.dataset, run.device)
-        return _evaluate(run, metrics, record, reference, source, log, strict)
+        # eval.metrics set here (gankit eval --set) names them as ``metrics`` does: refused where they do not apply
+        metrics = metrics or (any(k == "eval.metrics" for k, _ in keyed) and list(dict.fromkeys(run.cfg.eval.metrics)))
+        return _evaluate(run, metrics or None, record, reference, source, log, strict)
     finally:
         run.cfg = saved
 
@@ -331,12 +335,11 @@ def _evaluate(run, metrics, record, reference, source, log, strict=False) -> dic
 
 
 def record_reference(run, names: list[str] | None, log=None, keys=None) -> dict | None:
-    """Measure the metrics on real data (gankit.metrics.reference) and record them as
-    {"kind": "reference"}, unless a reference with the same eval settings is recorded or every
-    metric measures a part of the run that real data lack (elbo, code_nn, classify).  ``keys``:
-    the keys of the evaluation this row goes with; a recorded reference then covers it only where
-    it holds each of them that a metric declares (one measured before the metric gained a key,
-    e.g. c2st_gap, is measured again), bar the metrics it skipped.  ``run``: a Run or a run folder."""
+    """Measure the metrics on real data (gankit.metrics.reference) and record them as {"kind": "reference"},
+    unless a reference with the same eval settings is recorded or every metric measures a part of the run that
+    real data lack (elbo, code_nn, classify).  ``keys``: the keys of the evaluation this row goes with; a recorded
+    reference then covers it only where it holds each of them that a metric declares (one measured before the
+    metric gained a key, e.g. c2st_gap, is measured again), bar the metrics it skipped.  ``run``: a Run or a folder."""
     run = _run(run, "run")
     from gankit import config as C
     from gankit.metrics.reference import cached_reference, measures_real, reference_cache_where, user_code
@@ -369,11 +372,10 @@ def record_reference(run, names: list[str] | None, log=None, keys=None) -> dict 
 
 
 def _holds_keys(ref: dict, keys) -> bool:
-    """Whether a reference record holds the outputs among ``keys`` (an eval result's) of each
-    metric it measured: one that holds some of a metric's outputs but not all of these was
-    measured before the metric gained a key (c2st_gap; gankit's metrics only).  A metric it holds none of measured
-    nothing on real data (skipped, or nll_test without G's likelihood); a key no metric
-    declares (a user's metric without outputs) cannot be told apart, and is not asked for."""
+    """Whether a reference record holds the outputs among ``keys`` (an eval result's) of each metric it measured:
+    one that holds some of a metric's outputs but not all of these was measured before the metric gained a key
+    (c2st_gap; gankit's metrics only).  A metric it holds none of measured nothing on real data (skipped, or
+    nll_test without G's likelihood); a key no metric declares (a user's metric without outputs) is not asked for."""
     from gankit.metrics.base import RESERVED_KEYS
     missing = [k for k in keys or () if k not in ref and k not in RESERVED_KEYS]
     if not missing:

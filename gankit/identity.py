@@ -198,8 +198,16 @@ def flat_config(d: dict, prefix: str = "") -> dict:
 
 def model_differences(a, b) -> list[str]:
     """Dotted keys where the model parts of configs ``a`` and ``b`` differ (for error messages)."""
-    fa, fb = flat_config(model_part(a)), flat_config(model_part(b))
+    fa, fb = (_as_typed(flat_config(model_part(c))) for c in (a, b))
     return sorted(k for k in fa.keys() | fb.keys() if fa.get(k) != fb.get(k))
+
+
+def _as_typed(flat: dict) -> dict:
+    """model_part holds the objective as its bare name (so identities hash as they always did);
+    a message names the key a user types: objective.name."""
+    if "objective" in flat:
+        flat["objective.name"] = flat.pop("objective")
+    return flat
 
 
 def agrees(state: dict, config: dict) -> bool:

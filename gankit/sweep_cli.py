@@ -28,7 +28,7 @@ def _check_metrics(variants, jobs, seeds: int, metrics) -> None:
     run (gankit.metrics.RUN_PARTS: classify, code_nn, elbo) to a variant whose objective has the
     part (told from its name; a user's objective: by its run): found now, not after training."""
     from gankit.data import build_dataset
-    from gankit.metrics import _applies, lacking_parts, lacking_said, parts_of
+    from gankit.metrics import _applies, _needs, lacking_parts, lacking_said, parts_of
     from gankit.registry import METRICS
     METRICS.refuse_unknown(metrics, "--metrics")
     off, where_off = [], []
@@ -45,7 +45,8 @@ def _check_metrics(variants, jobs, seeds: int, metrics) -> None:
                     else _applies(m, ds)
                 named = f"variant {label}: {'' if where == '--metrics' else 'eval.metrics: '}metric {name!r}"
                 if not applies:
-                    why = f"it needs {m.needs}" if m.needs else m.help
+                    needs = _needs(m, ds)     # a function of the data for some (parzen, cas): said for this data
+                    why = f"it needs {needs}" if needs else m.help
                     off.append(f"{named} does not apply to its data ({type(ds).__name__}; {why})")
                 elif lacking_parts([name], parts_of(cfg.objective.name)):
                     off.append(f"{named} {lacking_said([name], cfg.objective.name, 'its')}")

@@ -76,3 +76,37 @@ def test_quoted_set_items_become_one_python_list():
                           "--set data.std=0.1 (see gankit train --set 'a=1')")
     assert str(e.value) == ("""x: drop it: overrides=['eval.metrics=["modes"]']; or overrides=["data.path=it's here", """
                             '"data.std=0.1"] (see gankit train --set \'a=1\')')
+
+
+def test_metrics_named_in_an_eval_metrics_override_are_refused_before_anything_is_recorded(tmp_path, digits, capsys):
+    """gankit eval RUN --set 'eval.metrics=["elbo"]' on a GAN run warned "left out", said "no metric
+    applies to this data" and recorded an eval row without numbers; --metrics elbo was refused."""
+    from gankit import config as C
+    from gankit.cli import main
+    from gankit.train.run import Run
+    out = tmp_path / "run"
+    Run.create(C.load("mnist-dcgan", digits), out).train().close()
+    before = (out / "metrics.jsonl").read_text()
+    lacks = r"metric 'elbo' measures a part this run's objective \(gan\) does not have"
+    for item in ['eval.metrics=["elbo"]', 'eval={metrics=["elbo"]}']:      # the table form too
+        with pytest.raises(ConfigError, match=lacks):
+            api.evaluate(out, overrides=[item], log=None)
+        assert main(["eval", str(out), "--set", item]) != 0
+        err = capsys.readouterr().err
+        assert "does not have" in err and "left out" not in err, err
+    assert (out / "metrics.jsonl").read_text() == before
+
+
+def test_evaluate_takes_an_eval_table_as_gankit_eval_set_does(run_dir):
+    """overrides=["eval={n_samples=50}"] was refused ("changes only eval.* settings"), though the
+    command line takes it (a156)."""
+    api.evaluate(run_dir, ["jsd"], overrides=["eval={n_samples=150, jsd_samples=120}"], log=None)
+    settings = api.open_run(run_dir).folder.records("eval")[-1]["settings"]
+    assert (settings["n_samples"], settings["jsd_samples"]) == (150, 120)
+
+
+@pytest.mark.parametrize("metrics", [[["fid"]], ["jsd", 3]])
+def test_evaluate_refuses_metrics_that_are_not_strings_in_words(run_dir, metrics):
+    """[["fid"]] raised a bare TypeError: unhashable type 'list'."""
+    with pytest.raises(ConfigError, match=r"metrics: a list of strings, e.g. .*; got (list \['fid'\]|int 3) in it"):
+        api.evaluate(run_dir, metrics, record=False, log=None)

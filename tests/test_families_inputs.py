@@ -113,6 +113,22 @@ def test_ssgan_refuses_a_folder_of_one_class(tmp_path):
     assert "'cats'" in str(e.value) and "sub-folder per class" in str(e.value)
 
 
+def test_ssgan_on_a_points_file_with_a_label_column_says_why_it_has_no_labels(tmp_path):
+    """The refusal said only "the data have no labels", though the file has a 'label' column (a160);
+    the conditional GAN's says why: every column of a points file is a coordinate."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 2))
+    np.savetxt(tmp_path / "lab.csv", np.c_[x, x[:, 0] > 0], delimiter=",", header="x,y,label", comments="")
+    over = FAST + ["data.name=points", f"data.path={tmp_path / 'lab.csv'}", "generator.hidden=[4]",
+                   "discriminator.hidden=[4]", 'eval.metrics=["jsd"]']
+    with pytest.warns(UserWarning, match="read as a coordinate"), pytest.raises(ConfigError) as e:
+        Run(C.load("mnist-ssgan", over), tmp_path / "r")
+    msg = str(e.value)
+    assert msg.startswith("objective ssgan: the points file 'lab.csv' has no labels (every column of a points "
+                          "file is a coordinate, a 'label' column too); ssgan takes labelled images"), msg
+    assert not (tmp_path / "r").exists()
+
+
 # ---------------------------------------------------------------- invert / complete inputs
 
 @pytest.fixture(scope="module")

@@ -481,3 +481,21 @@ def test_a_colour_folder_read_as_grey_says_so(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         load_image_folder(tmp_path, 8, 3, "error")
+
+
+def test_the_too_few_to_hold_out_note_names_every_metric_needing_held_out_images(tmp_path):
+    """The note named memorisation and parzen only: cas (and the families' classify, code_nn, elbo,
+    recon_error) test on held-out images too (F97).  Checked against what each metric says it needs."""
+    from PIL import Image
+
+    from gankit.metrics import _needs, _user
+    from gankit.registry import METRICS
+    rng = np.random.default_rng(0)
+    for i in range(7):
+        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(tmp_path / f"{i}.png")
+    ds = DATASETS.build("image-folder", {"path": str(tmp_path), "channels": 1, "holdout": 0.5})
+    note = ds.creation_notes[0]
+    held = {n for n in METRICS.names() if not _user(m := METRICS.build(n)) and "held-out" in str(_needs(m, ds))}
+    assert {"memorisation", "parzen", "cas"} <= held        # what the registry says, not this list
+    named = set(note.split("held-out images (")[1].split(")")[0].split(", "))
+    assert named == held, note

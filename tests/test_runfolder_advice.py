@@ -99,3 +99,25 @@ def test_a_garbage_snapshot_is_called_not_a_valid_npz(tiny_run_dir, tmp_path):
     assert f"{snap}: damaged snapshot skipped (not a valid .npz file" in text, text
     assert "pickle" not in text and "allow_pickle" not in text
     assert f"move it out of {snap.parent}" in text
+
+
+def test_a_new_run_into_a_folder_left_before_its_first_checkpoint_says_it_takes_its_place(tmp_path, tiny, capsys):
+    """A run that failed at its first step (a NaN here; a user's net that raises alike) left config.toml,
+    a record and the step-0 sample grid: training anew into the same --out replaced them without a word (F95)."""
+    from gankit import config as C
+    from gankit.train.loop import NonFiniteLoss
+    from gankit.train.run import Run
+    out = tmp_path / "r"
+    run = Run.create(C.load("ring", tiny + ["optim_d.lr=1e30", "optim_g.lr=1e30"]), out)
+    with pytest.raises(NonFiniteLoss, match="before its first checkpoint"):
+        run.train()
+    run.close()
+    assert (out / "config.toml").is_file() and not RunFolder(out).checkpoints()
+    over = tiny + ["train.steps=10", 'eval.metrics=["jsd"]', "eval.jsd_samples=200"]
+    sets = [a for kv in over for a in ("--set", kv)]
+    assert main(["train", "ring", "--out", str(out), *sets]) == 0
+    err = capsys.readouterr().err
+    assert f"{out} held a run that stopped before its first checkpoint; this new run takes its place" in err, err
+    assert RunFolder(out).checkpoints()[-1][0] == 10 and "1e+30" not in (out / "config.toml").read_text()
+    assert main(["train", "ring", "--out", str(out), *sets]) != 0          # a trained run: never replaced
+    assert "already holds a trained run" in capsys.readouterr().err

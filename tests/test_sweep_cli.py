@@ -134,3 +134,16 @@ def test_a_config_file_s_own_seed_that_the_sweep_replaces_is_warned_once(tmp_pat
         warnings.simplefilter("always")
         _cli([f"a={mine}", "--first-seed", "6", "--seeds", "2", "--results", results])
     assert not [w for w in said if "seed" in str(w.message)]
+
+
+@pytest.mark.parametrize("metric", ["parzen", "cas"])
+def test_a_metric_whose_needs_depend_on_the_data_says_them_in_words(tmp_path, monkeypatch, metric):
+    """needs given as a function of the data (parzen, memorisation, cas) was shown as its repr:
+    "it needs <function held_needs at 0x...>" (F97)."""
+    asked = _no_training(monkeypatch)
+    with pytest.raises(ConfigError) as e:
+        _cli(["ring-vanilla", "--metrics", metric, "--seeds", "1", "--results", str(tmp_path / "r.jsonl")])
+    msg = str(e.value)
+    assert f"metric {metric!r} does not apply to its data (GaussianMixture; it needs " in msg, msg
+    assert "<function" not in msg and "held-out split" in msg, msg
+    assert asked == []

@@ -94,8 +94,8 @@ def _class_words(names: list[str]) -> list[str]:
     return words
 
 
-def _unlabelled(base) -> str:
-    """Why ``base`` has no labels, in the user's terms."""
+def unlabelled(base) -> str:
+    """Why ``base`` has no labels, in the user's terms (also said by the objectives that need labels: ssgan)."""
     if type(base).__name__ == "PointsFile":
         return (f"the points file {getattr(getattr(base, 'path', None), 'name', '')!r} has no labels (every "
                 "column of a points file is a coordinate, a 'label' column too)")
@@ -116,7 +116,7 @@ class ConditionalData:
         elif self.labels is not None:
             self.n_classes = int(getattr(base, "n_classes", None) or int(self.labels.max()) + 1)
         else:
-            raise ConfigError(f"condition.kind = {kind!r}: {_unlabelled(base)}; use labelled data (a "
+            raise ConfigError(f"condition.kind = {kind!r}: {unlabelled(base)}; use labelled data (a "
                               "mixture, MNIST, Fashion-MNIST, a folder of images with one sub-folder per "
                               "class) or condition.kind = 'none'")
         # the classes with data: labels index a classifier's classes (MNIST-format files of digits

@@ -117,8 +117,8 @@ class ImageDataset(Dataset):
             # said when a run is made (Run.create), not by every command that opens one
             self.creation_notes.append(
                 f"{name}: {len(x)} image(s) are too few to hold any out (data.holdout needs "
-                f"{MIN_HOLDOUT_IMAGES} or more); every image trains, and memorisation and parzen, "
-                "which compare with held-out images, do not apply")
+                f"{MIN_HOLDOUT_IMAGES} or more); every image trains, and the metrics that test on held-out "
+                "images (memorisation, parzen, cas, classify, code_nn, elbo, recon_error) do not apply")
         if heldout is not None:
             heldout = torch.as_tensor(np.asarray(heldout))
             if heldout.ndim == 3:

@@ -222,6 +222,9 @@ class RunFolder(CheckpointReading, SnapshotFiles, Ownership):
         except RunFolderError:
             self.unlock()
             raise
+        if self.is_run():     # a run stopped before its first checkpoint (nothing to resume): said, not silent
+            warnings.warn(f"{p} held a run that stopped before its first checkpoint; this new run takes its "
+                          "place (its config.toml, records and sample grids are replaced)", stacklevel=4)
         self._remove_stale_temps()
         self.clear_records()
         self.clear_snapshots()

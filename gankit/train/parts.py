@@ -235,5 +235,6 @@ def refuse_batch_norm_on_one_sample(modules: dict[str, nn.Module], batch_size: i
 
 def need_images_with_labels(ds, who: str):
     if getattr(ds, "labels", None) is None:
-        raise ConfigError(f"objective {who}: the data have no labels; use mnist5k, fashion-mnist, "
-                          "digits8x8 or an image folder with one sub-folder per class")
+        from gankit.data.conditional import unlabelled     # why, in the user's terms: a 'label' column is a coordinate
+        raise ConfigError(f"objective {who}: {unlabelled(ds)}; {who} takes labelled images: use mnist5k, "
+                          "fashion-mnist, digits8x8 or an image folder with one sub-folder per class")
