@@ -85,6 +85,11 @@ def _names(names: list[str], most: int = 8) -> str:
     return listed(names, most)
 
 
+# sides at which a shipped classifier (fit_input resamples to 28) keeps >= 95% of its native held-out
+# accuracy; others fall far (mnist 89% at 20, 9% at 8; digits8x8 52% at 12): table in docs/images.md
+SHIPPED_SIDES = {"mnist": (24, 28, 32), "fashion": (28, 32), "digits8x8": (8, 16, 20, 24, 28, 32)}
+
+
 class ImageDataset(Dataset):
     """Images held in memory: uint8 (n, C, H, W) pixels, served in [-1, 1]."""
 
@@ -140,7 +145,13 @@ class ImageDataset(Dataset):
         # (10 digits for IDX files of digits 0-3): class metrics take its classes from its outputs
         self.n_classes = (len(class_names) if class_names else
                           (int(y.max()) + 1 if y is not None else None))
-        self.classifier = classifier   # key of a shipped evaluation classifier, or None
+        # a shipped classifier's key only at a side where it holds; else None: gankit trains its own
+        self.classifier = classifier if x.shape[-1] in SHIPPED_SIDES.get(classifier, ()) else None
+        if classifier and self.classifier is None:
+            self.creation_notes.append(
+                f"{name}: the shipped {classifier!r} classifier misreads {x.shape[-1]}x{x.shape[-1]} images "
+                f"(measured for sides {sorted(SHIPPED_SIDES.get(classifier, ()))}); the class metrics use "
+                "gankit's own classifier trained on these images instead (about a minute once, then cached)")
         self.channel_classes = None    # Stacked MNIST: classes per channel (mode = digit triple)
         self.name = name
         self.size = len(self.x)
@@ -214,6 +225,9 @@ class StackedMNIST(ImageDataset):
         self.size = None          # endless: every batch is a fresh triple
         self.cut = base.cut       # the digits' split decides which digits train and which are held out
         self.channel_classes = 10
+        if base.classifier is None:    # per-channel digits need a shipped classifier (SHIPPED_SIDES)
+            self.creation_notes.append("stacked-mnist: stacked_modes does not apply: no shipped classifier "
+                                       f"reads {self.shape[-1]}x{self.shape[-1]} digits; use 28x28 digits")
 
     @staticmethod
     def _mode(y3: Tensor) -> Tensor:

@@ -61,7 +61,8 @@ class EvalClassifier(nn.Module):
 
     @classmethod
     def fit_input(cls, x: Tensor) -> Tensor:
-        """To 28x28: 32x32 is taken as 28 zero-padded (centre crop, exact); other sizes resample."""
+        """To 28x28: 32x32 is taken as 28 zero-padded (centre crop, exact); other sizes resample,
+        which a shipped classifier reads well only at some sides (data/images.py SHIPPED_SIDES)."""
         h = x.shape[-1]
         if h == cls.resolution:
             return x

@@ -320,7 +320,9 @@ def _parzen(ctx):
                   "nn_train": Output("median copy distance of samples", None, ".3f"),
                   "nn_heldout": Output("median copy distance of held-out images", None, ".3f"),
                   "nn_ratio": Output("copy distance, samples / held-out (1 = as new as unseen data)", None, ".3f"),
-                  "copy_tau": Output("copy threshold", None, ".3f")}, reads=("n_samples",), needs=held_needs)
+                  "copy_tau": Output("copy threshold", None, ".3f"),
+                  "copy_noise_floor": Output("90% copy distance of training images + N(0, 0.05) noise "
+                                             "(above copy_tau: noisy copies are missed)", None, ".3f")}, reads=("n_samples",), needs=held_needs)
 def _memorisation(ctx):
     from gankit.metrics.feature_nets import feature_cache, tensor_hash
     from gankit.metrics.memorisation import heldout_distance, memorisation as tolerant

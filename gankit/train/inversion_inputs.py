@@ -312,6 +312,10 @@ def make_mask(spec, shape: tuple[int, ...], said: str | None = None) -> torch.Te
               "left": (slice(None), slice(0, w // 2)), "right": (slice(None), slice(w // 2, None)),
               "centre": (slice(h // 4, h - h // 4), slice(w // 4, w - w // 4))}[spec]
         m[..., sl[0], sl[1]] = 1
+        # on a tiny image a half or the centre can be every pixel or none (top of 1x1, centre of
+        # 3x3): an empty known or missing set would report an MSE of 0 over nothing
+        _check_some_missing(m, f"{said or f'--mask {spec}'}: on {h}x{w} images it", f"; pick another named mask "
+                            "or give a .npy mask (1 = missing, 0 = known)")
         return m
     if isinstance(spec, (str, Path)):
         said = said or f"--mask {spec}"
@@ -332,8 +336,13 @@ def make_mask(spec, shape: tuple[int, ...], said: str | None = None) -> torch.Te
         raise ConfigError(f"{said}: values must be 0 (known) or 1 (missing); got {len(other)} other "
                           f"value(s), e.g. {float(other[0]):.3g}"
                           + ("; a 0/255 mask: divide it by 255" if top == 255 and not (other != 255).any() else ""))
-    if a.max() == 0 or a.min() == 1:
-        raise ConfigError(f"{said}: marks {'no' if a.max() == 0 else 'every'} pixel as missing, so there "
-                          "is nothing to " + ("fill" if a.max() == 0 else "fit G to")
-                          + " (1 = missing, 0 = known; to reconstruct whole images, invert them instead)")
+    _check_some_missing(a, f"{said}:", " (1 = missing, 0 = known; to reconstruct whole images, invert them "
+                        "instead)")
     return m + a.expand(shape)
+
+
+def _check_some_missing(a: torch.Tensor, said: str, fix: str) -> None:
+    """Refuse a mask that marks no pixel, or every pixel, as missing."""
+    if a.max() == 0 or a.min() == 1:
+        raise ConfigError(f"{said} marks {'no' if a.max() == 0 else 'every'} pixel as missing, so there "
+                          "is nothing to " + ("fill" if a.max() == 0 else "fit G to") + fix)
