@@ -22,6 +22,7 @@ import torch
 
 _PROCESS = os.urandom(8).hex()
 _OPAQUE: dict[int, object] = {}     # kept alive, so that an id never names another object later
+LARGE = 1_000_000                   # elements of an array a checkpoint's record keys by its shape
 
 
 @functools.lru_cache(maxsize=None)
@@ -114,6 +115,10 @@ class _Digest:
             if isinstance(v, kind):
                 return f"{kind.__name__}:" + ":".join(self(getattr(v, f)) for f in fields)
         if isinstance(v, (torch.Tensor, np.ndarray)):
+            if not self.versioned and (v.numel() if isinstance(v, torch.Tensor) else v.size) > LARGE:
+                # a checkpoint's record (hashed at every Run): a large array a part reads (a memory
+                # map of data larger than RAM) by its shape; the data's own digest covers the data
+                return f"{t.__name__}:{tuple(v.shape)}:{v.dtype}"
             from gankit.metrics.feature_nets import tensor_hash
             return f"{t.__name__}:{tensor_hash(v)}"
         if isinstance(v, (types.BuiltinFunctionType, np.ufunc)) and \
@@ -191,7 +196,9 @@ def _entry_code(e, runs, versioned: bool = True) -> tuple[str | None, bool]:
         _OPAQUE.setdefault(id(runs), runs)
         code = f"unreadable:{_PROCESS}:{id(runs)}"
     python = sys.version if versioned else BYTECODE
-    code = f"{python}\0{e.module}\0{code}"     # bytecode is the interpreter's
+    # bytecode is the interpreter's; a checkpoint's record leaves the module's name out: the file
+    # run as a script (__main__) and imported with --import is the same code
+    code = f"{python}\0{e.module if versioned else ''}\0{code}"
     return hashlib.sha1(code.encode("utf-8", "surrogateescape")).hexdigest(), digest.opaque
 
 
@@ -212,10 +219,24 @@ def trained_code(cfg: dict, versioned: bool = True) -> dict[str, str]:
         own = {t["name"]} if isinstance(t.get("name"), str) else set()
         return own.union(*(names(v) for v in t.values()))
     used = names(cfg)
-    codes = {f"{reg.kind} {e.name}": _entry_code(e, e.factory, versioned)[0]
+    entry_code = _entry_code if versioned else _recorded_code
+    codes = {f"{reg.kind} {e.name}": entry_code(e, e.factory)[0]
              for reg in (*REGISTRIES.values(), NETS) if reg is not METRICS
              for e in reg.entries() if e.name in used and not is_gankit(e.module)}
     return {k: v for k, v in codes.items() if v is not None}
+
+
+# a checkpoint's record of each registered factory, hashed once per process (the factory kept
+# alive, so its id names no other later): a global its code reads that changes while it trains
+# (a counter of draws) is no other code for the next Run of this process; a cell run again
+# registers a new factory, hashed anew
+_RECORDED: dict[int, tuple[object, tuple[str | None, bool]]] = {}
+
+
+def _recorded_code(e, runs) -> tuple[str | None, bool]:
+    if id(runs) not in _RECORDED:
+        _RECORDED[id(runs)] = (runs, _entry_code(e, runs, versioned=False))
+    return _RECORDED[id(runs)][1]
 
 
 def code_record(cfg: dict) -> dict:
@@ -265,7 +286,8 @@ def code_changed_line(changed: list[str], write: bool) -> str:
     names = " and ".join([", ".join(changed[:-1]), changed[-1]] if len(changed) > 1 else changed)
     runs, it = ("runs", "it") if len(changed) == 1 else ("run", "them")
     if write:
-        return f"{names} {runs} other code than when this run was trained: restore {it}, or train a new run"
+        return (f"{names} {runs} other code than when this run was trained: the steps from here train "
+                f"with the code registered now; restore {it} to continue the run as trained, or train a new run")
     return (f"{names} {runs} other code than when this run was trained: what is measured or drawn now "
             f"comes from the code registered now; restore {it} to read the run as trained")
 
