@@ -29,7 +29,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Callable
 
@@ -105,9 +105,9 @@ def parse_variant(text: str) -> tuple[str, str, list[str]]:
     head, *overrides = text.split("@")
     label, source = head.split("=", 1) if "=" in head else (text, head)
     if not label or not source:
-        raise ConfigError(f"variant {text!r}: expected [LABEL=]SOURCE[@KEY=VALUE...], "
-                          "e.g. fast=ring@train.steps=2000")
-    setting = "=" in head and "=" not in source and "." in label and not source.endswith(".toml")   # train.steps=30
+        raise ConfigError(f"variant {text!r}: expected [LABEL=]SOURCE[@KEY=VALUE...], e.g. fast=ring@train.steps=2000")
+    setting = ("=" in head and "=" not in source and not source.endswith(".toml") and "." in label  # train.steps=30
+               and label.split(".")[0] in {f.name for f in fields(C.RunConfig)})   # but not lr1.5=ring-vanila
     if ("=" in source or setting) and source not in C.preset_names() and not Path(source).exists():
         raise ConfigError(f"variant {text!r}: " + (f"a setting without a source; overrides attach to a source with "
                           f"@: SOURCE@{head}, or use --set {head}" if setting else f"label {label!r}, then source "

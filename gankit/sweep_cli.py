@@ -59,11 +59,13 @@ def _check_metrics(variants, jobs, seeds: int, metrics) -> None:
 
 def _warn_file_seeds(variants, first: int, seeds: int) -> None:
     """A config file's own ``seed = N`` gives way to each job's seed (Job.config): said once per
-    file where N is none of the sweep's seeds, not silently; a preset's seed is no choice of the user's."""
+    file where N is none of the sweep's seeds, not silently; a preset's seed is no choice of the user's,
+    whether named or given by its path (configs/ring.toml: configs links to the shipped presets)."""
     from gankit import config as C
     said = set()
     for _, src, _ in variants:
-        if src in said or (src in C.preset_names() and Path(src).suffix != ".toml" and "/" not in src):
+        bare = src in C.preset_names() and Path(src).suffix != ".toml" and "/" not in src
+        if src in said or bare or C.PRESET_DIR in Path(src).expanduser().resolve().parents:
             continue
         said.add(src)
         seed = C.resolve_source(src).get("seed")

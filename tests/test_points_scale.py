@@ -163,3 +163,23 @@ def test_a_bounded_output_warns_for_a_mixture_beyond_it_and_not_for_points_insid
         cfg = C.load("ring-vanilla", tiny + ["train.steps=2", "data.name=digits8x8", "generator.output=tanh",
                                              "eval.metrics=[]"])
     assert _trained_warnings(lambda: Run.create(cfg, tmp_path / "img")) == []
+
+
+def test_a_bounded_output_that_standardising_overshoots_suggests_training_the_raw_points(tmp_path, tiny):
+    """Points in [0, 1] under sigmoid, standardised (global) to about +-1.7: the warning blamed G and
+    advised generator.output=none only; the raw points fit the bound, so data.standardize=none keeps
+    the output chosen (audit a163)."""
+    def said(path, *sets):
+        folder = tmp_path / f"r{len(list(tmp_path.glob('r*')))}"
+        return _trained_warnings(lambda: Run.create(C.load("ring-vanilla", tiny + [
+            "data.name=points", f"data.path='{path}'", "train.steps=2", 'eval.metrics=["energy"]', *sets]), folder))
+    np.save(tmp_path / "unit.npy", np.random.default_rng(0).uniform(0, 1, (400, 2)).astype(np.float32))
+    unit = said(tmp_path / "unit.npy", "generator.output=sigmoid")
+    assert len(unit) == 1 and "data.standardize = global" in unit[0], unit
+    assert unit[0].endswith("the raw points all lie inside [0, 1]: set --set data.standardize=none (keeps "
+                            "generator.output=sigmoid), or --set generator.output=none (unbounded)"), unit
+    assert said(tmp_path / "unit.npy", "generator.output=sigmoid", "data.standardize='none'") == []   # the advice
+    # raw points beyond the bound too: standardising is not to blame, only the unbounded output is advised
+    np.save(tmp_path / "wide.npy", np.random.default_rng(0).normal(0, 3, (400, 2)).astype(np.float32))
+    wide = said(tmp_path / "wide.npy", "generator.output=tanh")
+    assert len(wide) == 1 and wide[0].endswith("G can never draw them; set --set generator.output=none (unbounded)")

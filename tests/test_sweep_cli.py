@@ -147,3 +147,36 @@ def test_a_metric_whose_needs_depend_on_the_data_says_them_in_words(tmp_path, mo
     assert f"metric {metric!r} does not apply to its data (GaussianMixture; it needs " in msg, msg
     assert "<function" not in msg and "held-out split" in msg, msg
     assert asked == []
+
+
+def test_a_label_with_a_dot_before_a_misspelt_preset_says_no_such_preset(tmp_path, monkeypatch):
+    """`gankit sweep lr1.5=ring-vanila` said "a setting without a source": any label with a dot was
+    taken for a config key; only one whose first part is a top-level key is (audit a163)."""
+    asked = _no_training(monkeypatch)
+    for variant, meant in (("lr1.5=ring-vanila", "ring-vanilla"), ("lr1.5=RING", "ring")):
+        with pytest.raises(ConfigError, match=rf"^variant lr1.5: no preset or file named '{variant[6:]}' "
+                                              rf"\(did you mean '{meant}'\?\)"):
+            _cli([variant, "--seeds", "1", "--results", str(tmp_path / "r.jsonl")])
+    for setting in ("data.name=points", "optim_g.lr=0.001", "eval.n_samples=10"):    # still settings
+        with pytest.raises(ConfigError, match=rf"^variant '{setting}': a setting without a source"):
+            _cli([setting, "--seeds", "1", "--results", str(tmp_path / "r.jsonl")])
+    assert asked == []
+
+
+def test_a_preset_given_by_its_path_is_not_warned_for_its_seed(tmp_path, monkeypatch):
+    """configs/ring-vanilla.toml (configs links to gankit/presets) was warned "sets seed = 0, which
+    this sweep does not use" like a user's file; a preset's seed is no choice of the user's (audit a163)."""
+    from pathlib import Path
+
+    from gankit.config import PRESET_DIR
+    _no_training(monkeypatch)
+    configs = Path(__file__).resolve().parents[1] / "configs" / "ring-vanilla.toml"
+    mine = tmp_path / "mine.toml"
+    mine.write_text((PRESET_DIR / "ring-vanilla.toml").read_text())     # a copy is the user's file: warned
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        _cli([f"a={configs}@train.steps=3", f"b={PRESET_DIR / 'ring-vanilla.toml'}", f"c={mine}", "--seeds", "1",
+              "--first-seed", "7", "--results", str(tmp_path / "r.jsonl")])
+    seeds = [str(w.message) for w in said if "sets seed" in str(w.message)]
+    assert seeds == [f"{mine} sets seed = 0, which this sweep does not use: its runs take seed 7 "
+                     "(--first-seed 7 --seeds 1); to include 0, give --first-seed 0"], seeds

@@ -111,15 +111,16 @@ class _PointsOutsideOutput:
     def __init__(self, ctx, output: str, low: float, high: float):
         self.ctx, self.output, self.low, self.high = ctx, output, low, high
 
-    def share_outside(self) -> float:
-        """Share of the training points (in the units G sees: after data.standardize) with a
-        coordinate outside [low, high]: a file's every row, else a fixed-seed draw."""
+    def share_outside(self, standardised: bool = True) -> float:
+        """Share of the training points (in the units G sees: after data.standardize; with
+        ``standardised`` False, as the data give them) with a coordinate outside [low, high]: a
+        file's every row, else a fixed-seed draw."""
         from gankit.data.scaling import STATS_DRAWS, STATS_SEED
         ds = self.ctx.dataset
         x = getattr(ds, "x", None)
         if not isinstance(x, torch.Tensor) or x.ndim != 2:
             x = ds.sample(STATS_DRAWS, torch.Generator().manual_seed(STATS_SEED))
-        x = self.ctx.to_model(x.float()).reshape(len(x), -1)
+        x = (self.ctx.to_model(x.float()) if standardised else x.float()).reshape(len(x), -1)
         return float(((x < self.low) | (x > self.high)).any(1).double().mean())
 
     def on_train_start(self, trainer):
@@ -130,9 +131,16 @@ class _PointsOutsideOutput:
             import warnings
             mode = getattr(self.ctx.dataset, "standardize", "none")
             seen = f" (as G sees them, standardised: data.standardize = {mode})" if mode != "none" else ""
+            unbounded = "--set generator.output=none (unbounded)"
+            fix = f"set {unbounded}"
+            # standardising is what put them outside (points in [0, 1] under sigmoid): training on
+            # the raw points keeps the output the user chose
+            if mode != "none" and self.share_outside(standardised=False) == 0:
+                fix = (f"the raw points all lie inside [{self.low:g}, {self.high:g}]: set --set data.standardize=none "
+                       f"(keeps generator.output={self.output}), or {unbounded}")
             warnings.warn(f"generator.output={self.output} bounds G's samples to [{self.low:g}, {self.high:g}], "
                           f"and {_share(share)} of the training points lie outside that{seen}: G can never draw "
-                          f"them; set --set generator.output=none (unbounded)", stacklevel=2)
+                          f"them; {fix}", stacklevel=2)
 
 
 def _share(p: float) -> str:
