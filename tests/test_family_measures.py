@@ -219,7 +219,8 @@ def test_code_nn_and_elbo_are_refused_with_a_reason_where_they_cannot_measure():
     with pytest.raises(ConfigError, match="metric 'elbo': this run's objective has no ELBO"):
         evaluate(_context(ds), ["elbo"])
     points = SimpleNamespace(kind="points", heldout=None, heldout_labels=None, labels=None)
-    with pytest.raises(ConfigError, match="metric 'elbo' does not apply .*images with a held-out split"):
+    with pytest.raises(ConfigError, match=r"metric 'elbo' does not apply .*it needs held-out images, and point "
+                                          r"data \(a file or a mixture\) have no held-out split"):
         evaluate(_context(points, elbo=lambda *a: None), ["elbo"])
     unlabelled = SimpleNamespace(**{**vars(ds), "heldout_labels": None})
     with pytest.raises(ConfigError, match="metric 'code_nn' does not apply .*labelled images"):
