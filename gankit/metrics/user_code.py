@@ -133,7 +133,10 @@ class _Digest:
             return f"function:{f.__module__}.{f.__qualname__}{self.version(f.__module__)}"
         names = _names(f.__code__)
         used = {n: f.__globals__[n] for n in names if n in f.__globals__}
-        todo, seen = [v for v in used.values() if isinstance(v, types.ModuleType)], set()
+        # a module the code imports when it runs (a factory's lazy `import helpers`): a local name
+        # then, found in sys.modules once imported; the user's own is followed as a global one is
+        lazy = [sys.modules[n] for n in names - set(used) if n in sys.modules and self.users(n)]
+        todo, seen = [v for v in used.values() if isinstance(v, types.ModuleType)] + lazy, set()
         while todo:         # helper.fn(x), pkg.sub.fn(x): the user's modules' attributes it names
             mod = todo.pop()
             if id(mod) not in seen and self.users(mod.__name__):
