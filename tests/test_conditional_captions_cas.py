@@ -50,6 +50,8 @@ def test_a_label_column_of_a_points_csv_is_said_to_be_a_coordinate(tmp_path):
     assert _read(p)[1] == ["data.path: 'pts.csv': columns 1 ('class'), 3 ('target') are read as coordinates; "
                            "points files carry no labels (docs/conditional.md): drop those columns to train "
                            "on the others alone"]                                  # one warning for both
+    p.write_text('"x","y","label"\n0.1,0.2,0\n0.3,0.1,1\n')      # R's write.csv quotes its header
+    assert len(_read(p)[1]) == 1 and "is read as a coordinate" in _read(p)[1][0]
     p.write_text("x,y\n0.1,0.2\n0.3,0.1\n")       # 'y' is a coordinate's name: nothing said
     assert _read(p)[1] == []
 

@@ -247,7 +247,7 @@ LABEL_NAMES = {"label", "labels", "class", "classes", "target", "targets", "cate
 
 def _warn_label_columns(p: Path, names) -> None:
     """One warning naming the header's columns named like labels (each is trained as a coordinate)."""
-    cols = [j for j, n in enumerate(names or []) if n.strip().lower() in LABEL_NAMES]
+    cols = [j for j, n in enumerate(names or []) if n.strip().strip('"\'').strip().lower() in LABEL_NAMES]
     if cols:
         one = len(cols) == 1
         warnings.warn(f"data.path: {p.name!r}: {_columns(cols, names)} {'is' if one else 'are'} read as "
