@@ -80,6 +80,14 @@ def class_folders(root, names, per_class: int = 8, side: int = 8):
     return root
 
 
+# a VAE on 8x8 digits that builds and trains in well under a second (a dict config: copy to change it)
+TINY_VAE = {"seed": 1, "data": {"name": "digits8x8"}, "noise": {"dist": "normal", "dim": 4},
+            "generator": {"name": "mlp", "hidden": [8]}, "discriminator": {"name": "mlp", "hidden": [8]},
+            "objective": {"name": "vae"},
+            "train": {"steps": 2, "batch_size": 16, "sample_every": 100, "checkpoint_every": 2, "eval_every": 0,
+                      "log_every": 1, "progress": False, "live_report": False},
+            "eval": {"metrics": ["image_stats"], "n_samples": 64}}
+
 def imported_parts(tmp_path, name: str, text: str):
     """A module of a test's own parts written to ``tmp_path``/NAME.py and imported as --import
     does (the registries are restored after each test)."""

@@ -6,13 +6,7 @@ from gankit import config as C
 from gankit.identity import model_differences, model_identity
 from gankit.runfolder import RunFolderError
 
-# a VAE on 8x8 digits that trains in well under a second
-VAE = {"seed": 1, "data": {"name": "digits8x8"}, "noise": {"dist": "normal", "dim": 4},
-       "generator": {"name": "mlp", "hidden": [8]}, "discriminator": {"name": "mlp", "hidden": [8]},
-       "objective": {"name": "vae"},
-       "train": {"steps": 2, "batch_size": 16, "sample_every": 100, "checkpoint_every": 2, "eval_every": 0,
-                 "log_every": 1, "progress": False, "live_report": False},
-       "eval": {"metrics": ["image_stats"], "n_samples": 64}}
+from conftest import TINY_VAE as VAE
 
 
 def test_a_changed_objective_is_named_by_the_key_a_user_types():

@@ -10,13 +10,7 @@ from gankit import api
 from gankit import config as C
 from gankit.config import ConfigError
 
-# a VAE on 8x8 digits small enough to build and train in well under a second
-VAE = {"seed": 1, "data": {"name": "digits8x8"}, "noise": {"dist": "normal", "dim": 4},
-       "generator": {"name": "mlp", "hidden": [8]}, "discriminator": {"name": "mlp", "hidden": [8]},
-       "objective": {"name": "vae"},
-       "train": {"steps": 2, "batch_size": 16, "sample_every": 100, "checkpoint_every": 2, "eval_every": 0,
-                 "log_every": 1, "progress": False, "live_report": False},
-       "eval": {"metrics": ["image_stats"], "n_samples": 64}}
+from conftest import TINY_VAE as VAE
 
 
 def _config(objective: str, metrics=None) -> dict:
