@@ -38,3 +38,47 @@ def test_every_side_kept_holds_95_percent_of_the_native_accuracy(key, build):
     assert native > 0.95
     for side in SHIPPED_SIDES[key]:
         assert acc(side) >= 0.95 * native, (key, side)
+
+
+# audit a164: the note and the refusals at a side the shipped classifier misreads said what does not
+# happen (fcd, cs and class_hist "use gankit's own classifier"; is: "use data with a classifier
+# (mnist, ...)" on mnist data); they now say which metric does what and which side to train at
+
+def test_the_creation_note_says_what_each_metric_uses_at_a_misread_side():
+    said = " ".join(mnist5k(16, 0.1).creation_notes)
+    assert "class_scores, cond_accuracy, cas and within_class use gankit's own classifier" in said, said
+    assert "fid, kid and prdc use the random conv net's features (frd, krd" in said, said
+    assert "class_hist does not apply" in said, said
+    assert "fcd" not in said and "the class metrics use" not in said, said
+
+
+@pytest.mark.parametrize("build, side, fix", [
+    (lambda: mnist5k(16, 0.1), "24, 28 and 32-pixel images, not 16", "--set data.resolution=28 (or 0)"),
+    (lambda: digits8x8(12, 0.1), "8, 16, 20, 24, 28 and 32-pixel images, not 12", "--set data.resolution=8 (or 0)")])
+def test_is_and_class_hist_refusals_name_the_side_the_shipped_classifier_reads(build, side, fix, monkeypatch):
+    from types import SimpleNamespace
+
+    from gankit.config.schema import EvalConfig
+    from gankit.metrics import not_applying
+    from gankit.metrics.features import INCEPTION_ENV
+    from gankit.metrics.images import no_classes
+    from gankit.registry import METRICS
+    monkeypatch.delenv(INCEPTION_ENV, raising=False)     # no Inception: the random conv net's features
+    ds = build()
+    why = no_classes(SimpleNamespace(settings=EvalConfig(), dataset=ds))
+    assert why and f"classifier reads {side}: {fix}" in why and "use data with a classifier" not in why, why
+    m = METRICS.build("class_hist")
+    assert not m.applies(ds)
+    why = str(not_applying(m, ds))
+    assert f"classifier reads {side}: {fix}" in why and "(mnist5k, fashion-mnist" not in why, why
+
+
+def test_data_without_a_shipped_classifier_keep_their_refusals(monkeypatch):
+    from gankit.data.images import ImageDataset, shipped_side_said
+    from gankit.metrics.features import INCEPTION_ENV
+    from gankit.metrics.images import _class_hist_needs
+    monkeypatch.delenv(INCEPTION_ENV, raising=False)
+    import torch
+    ds = ImageDataset(torch.zeros(30, 1, 16, 16, dtype=torch.uint8), name="plain")
+    assert ds.shipped_refused is None and shipped_side_said(ds) is None
+    assert "(mnist5k, fashion-mnist, digits8x8)" in _class_hist_needs(ds)

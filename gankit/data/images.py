@@ -90,6 +90,24 @@ def _names(names: list[str], most: int = 8) -> str:
 SHIPPED_SIDES = {"mnist": (24, 28, 32), "fashion": (28, 32), "digits8x8": (8, 16, 20, 24, 28, 32)}
 
 
+def shipped_side_said(ds) -> str | None:
+    """Why the shipped classifier of ``ds``'s data does not read its images, with the fix: "the
+    shipped 'mnist' classifier reads 24, 28 and 32-pixel images, not 16: --set data.resolution=28
+    (or 0)"; None where no shipped classifier was refused for its side."""
+    refused = getattr(ds, "shipped_refused", None)
+    if not refused:
+        return None
+    key, side = refused
+    sides = SHIPPED_SIDES[key]
+    native = getattr(ds, "file_side", None)
+    to = native if native in sides else max(sides)
+    hint = getattr(ds, "resize_hint", None)
+    fix = (f"{hint(to)}{' (or 0)' if to == native else ''}" if hint
+           else f"give it images of {to}x{to}")
+    said = ", ".join(map(str, sides[:-1])) + f" and {sides[-1]}"
+    return f"the shipped {key!r} classifier reads {said}-pixel images, not {side}: {fix}"
+
+
 class ImageDataset(Dataset):
     """Images held in memory: uint8 (n, C, H, W) pixels, served in [-1, 1]."""
 
@@ -147,11 +165,19 @@ class ImageDataset(Dataset):
                           (int(y.max()) + 1 if y is not None else None))
         # a shipped classifier's key only at a side where it holds; else None: gankit trains its own
         self.classifier = classifier if x.shape[-1] in SHIPPED_SIDES.get(classifier, ()) else None
-        if classifier and self.classifier is None:
+        # (key, side) of the shipped classifier refused at this side: refusals of is and class_hist
+        # then name the side it reads (shipped_side_said), not "use data with a classifier"
+        self.shipped_refused = (classifier, x.shape[-1]) if classifier and self.classifier is None else None
+        if self.shipped_refused:
+            # what each metric does without it (metrics/images.py feature_kind, _classified;
+            # own_classifier.py): said exactly, so no one reads an frd as an fcd
             self.creation_notes.append(
                 f"{name}: the shipped {classifier!r} classifier misreads {x.shape[-1]}x{x.shape[-1]} images "
-                f"(measured for sides {sorted(SHIPPED_SIDES.get(classifier, ()))}); the class metrics use "
-                "gankit's own classifier trained on these images instead (about a minute once, then cached)")
+                f"(measured for sides {sorted(SHIPPED_SIDES.get(classifier, ()))}); class_scores, "
+                "cond_accuracy, cas and within_class use gankit's own classifier trained on these images "
+                "instead (about a minute once, then cached); fid, kid and prdc use the random conv net's "
+                "features (frd, krd; Inception's with eval.features=inception); class_hist does not apply, "
+                "nor is without Inception's features")
         self.channel_classes = None    # Stacked MNIST: classes per channel (mode = digit triple)
         self.name = name
         self.size = len(self.x)

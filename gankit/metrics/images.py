@@ -106,9 +106,13 @@ def no_classes(ctx) -> str | None:
     EvalContext (``settings``, ``dataset``)."""
     if not has_features(ctx.dataset) or feature_kind(ctx) != "random":
         return None
-    return ("the features of this data are the random conv net's, which has no classes to score; give "
-            "the Inception weights (--set eval.features=inception --set eval.inception_weights=PATH) "
-            "or use data with a classifier (mnist, fashion-mnist)")
+    from gankit.data.images import shipped_side_said
+    # data of a shipped classifier at a side it misreads: "use mnist" would name the data it has
+    side = shipped_side_said(ctx.dataset)
+    return ("the features of this data are the random conv net's, which has no classes to score; "
+            + (f"{side}, or give" if side else "give")
+            + " the Inception weights (--set eval.features=inception --set eval.inception_weights=PATH)"
+            + ("" if side else " or use data with a classifier (mnist, fashion-mnist)"))
 
 
 def _extractor(ctx, kind: str):
@@ -255,16 +259,22 @@ def _prdc(ctx):
     return prdc(r[:n], f[:n], k=ctx.settings.pr_k, k_dc=ctx.settings.dc_k)
 
 
+def _class_hist_needs(ds) -> str:
+    from gankit.data.images import shipped_side_said
+    side = shipped_side_said(ds)     # mnist at 16 pixels: the side, not the data, is what is wrong
+    if side:
+        return f"images its shipped evaluation classifier reads: {side}"
+    return ("one-channel images with a shipped evaluation classifier (mnist5k, fashion-mnist, digits8x8); "
+            "for a labelled folder class_scores and cond_accuracy use the classifier gankit trains for it")
+
+
 @register_metric("class_hist", _classified, "class histogram of samples: classes dropped, KL to data",
                  {"classes_missing": Output("classes never generated", "lower", "d"),
                   "class_kl": Output("KL(class histogram || data)", "lower", ".4f"),
                   "class_min_share": Output("share of the rarest class", "higher", ".3f"),
                   # no direction: its ideal is the data's commonest share, not 0 or 1
                   "class_max_share": Output("share of the commonest class", None, ".3f")},
-                 reads=("n_samples", "features"),
-                 needs="one-channel images with a shipped evaluation classifier (mnist5k, fashion-mnist, "
-                       "digits8x8); for a labelled folder class_scores and cond_accuracy use the classifier "
-                       "gankit trains for it")
+                 reads=("n_samples", "features"), needs=_class_hist_needs)
 def _class_hist(ctx):
     ds = ctx.dataset
     _, p, kind = _fake_features(ctx)
