@@ -82,3 +82,22 @@ def test_data_without_a_shipped_classifier_keep_their_refusals(monkeypatch):
     ds = ImageDataset(torch.zeros(30, 1, 16, 16, dtype=torch.uint8), name="plain")
     assert ds.shipped_refused is None and shipped_side_said(ds) is None
     assert "(mnist5k, fashion-mnist, digits8x8)" in _class_hist_needs(ds)
+
+
+def test_is_in_eval_metrics_without_classes_to_score_is_refused_before_training(tmp_path, monkeypatch):
+    """The run trained to the end, then left `is` out of its final evaluation (audit a164): the
+    training-start check saw no settings, so not the features `is` would score."""
+    from conftest import TINY_FOLDER, class_folders
+
+    from gankit import config as C
+    from gankit.config import ConfigError
+    from gankit.metrics.features import INCEPTION_ENV
+    from gankit.train.run import Run
+    monkeypatch.delenv(INCEPTION_ENV, raising=False)     # no Inception: the random conv net's features
+    imgs = class_folders(tmp_path / "imgs", ("a", "b", "c"))
+    cfg = C.load("fashion-cgan", TINY_FOLDER + [f"data.path={imgs}", "eval.metrics=['is', 'image_stats']",
+                                                "train.live_report=false"])
+    with pytest.raises(ConfigError, match=r"^eval.metrics: 'is': the features of this data are the random conv "
+                                          r"net's.*drop it: --set 'eval.metrics=\[\"image_stats\"\]'"):
+        Run.create(cfg, tmp_path / "run")
+    assert not (tmp_path / "run" / "config.toml").exists()

@@ -297,16 +297,21 @@ def unmeasurable(names, dataset, ctx, objective: str) -> str | None:
     import json
     built = [(n, METRICS.build(n, where="eval.metrics")) for n in names]
     off = [n for n, m in built if not _applies(m, dataset)]
-    lacking = [n for n, m in built if n not in off and _lacks_part(m, ctx)]
-    if not off and not lacking:
+    # is on features without classes: its settings, not the run's parts, leave it nothing to score
+    cannot = {n: w for n, m in built if n not in off and (w := _cannot_run(m, ctx))}
+    lacking = [n for n, m in built if n not in off and n not in cannot and _lacks_part(m, ctx)]
+    if not off and not lacking and not cannot:
         return None
-    kept = [n for n in names if n not in off and n not in lacking]
-    fix = (f"drop {'it' if len(off) + len(lacking) == 1 else 'them'}: --set 'eval.metrics={json.dumps(kept)}' "
+    kept = [n for n in names if n not in off and n not in lacking and n not in cannot]
+    dropped = len(off) + len(lacking) + len(cannot)
+    fix = (f"drop {'it' if dropped == 1 else 'them'}: --set 'eval.metrics={json.dumps(kept)}' "
            f"({applying_said(dataset, ctx)})")
     if off:
         needs = [f"{n!r} needs {w}" for n, m in built if n in off and (w := _needs(m, dataset))]
         return (f"eval.metrics: {', '.join(map(repr, off))} cannot measure this data "
                 f"({_data_said(dataset)}){': ' * bool(needs)}{', '.join(needs)}; {fix}")
+    if cannot:
+        return f"eval.metrics: {'; '.join(f'{n!r}: {w}' for n, w in cannot.items())}; {fix}"
     return f"eval.metrics: {', '.join(map(repr, lacking))} {lacking_said(lacking, objective)}; {fix}"
 
 

@@ -359,8 +359,8 @@ class Run(RunTraining, RunSampling, RunEvaluation, RunState):
         """eval.metrics that cannot measure this run (its data, its objective): refused before
         training, not after it (a resume's new list would also be saved with the run)."""
         from gankit.metrics import unmeasurable
-        why = unmeasurable(self.cfg.eval.metrics, self.dataset, SimpleNamespace(**self.measured_parts()),
-                           self.cfg.objective.name)
+        ctx = SimpleNamespace(**self.measured_parts(), settings=self.cfg.eval, dataset=self.dataset)
+        why = unmeasurable(self.cfg.eval.metrics, self.dataset, ctx, self.cfg.objective.name)
         if why:
             raise C.ConfigError(why)
 
