@@ -355,7 +355,10 @@ def sum_over_ranks(x: torch.Tensor) -> torch.Tensor:
 
 
 class _AllReduceSum(torch.autograd.Function):
-    # torch.distributed.nn.functional.all_reduce does this too, but warns (deprecated) on every rank
+    # torch.distributed.nn.functional.all_reduce does this too (its backward applies itself, as
+    # here), but warns (deprecated) on every rank; its suggested replacement,
+    # _functional_collectives.all_reduce, is differentiable only in recent torch releases (its
+    # autograd is registered with torch.library.register_autograd, new in 2.4; gankit takes 2.2)
     @staticmethod
     def forward(ctx, x):
         y = x.clone()
@@ -364,6 +367,10 @@ class _AllReduceSum(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, g):
-        g = g.clone()
-        dist.all_reduce(g)
-        return g
+        # the gradient of a sum over ranks is the sum over ranks of the gradients: this same
+        # Function, so that under create_graph (R1, the gradient penalty: autograd.grad through
+        # SyncBatchNorm's shared statistics) the backward is itself differentiable.  A bare
+        # in-place dist.all_reduce here is opaque to autograd ("c10d::allreduce_: an autograd
+        # kernel was not registered"): the double backward dropped the other ranks' share and
+        # R1's parameter gradients came out 7% off one process's
+        return _AllReduceSum.apply(g)
