@@ -42,6 +42,8 @@ def _cmd_train(a):
 
 def _train(a, out: str | None):
     if a.nproc > 1:
+        if not a.resume:     # a resume's config is the folder's, which rank 0 checks under its lock
+            _check_before_launch(a)
         a.out = out
         from gankit.cli_errors import train_stop_advice
         from gankit.train.launch import launch, train_argv
@@ -70,6 +72,18 @@ def _train(a, out: str | None):
     except StdoutFailed as e:
         e.note = "the run folder is complete"
         raise
+
+
+def _check_before_launch(a):
+    """The config every rank would load, loaded and split here: a bad --set key or a global
+    batch the processes cannot share is the one line it is, not N processes started to each
+    refuse it and torchrun's warnings about their exit codes after it."""
+    from gankit import config as C
+    from gankit.train.distributed import World, local_config
+    with warnings.catch_warnings():     # the config's notes: rank 0 says them, once
+        warnings.simplefilter("ignore")
+        cfg = C.load(C.resolve_source("ring" if a.config is None else a.config), a.set)
+    local_config(cfg, World(size=a.nproc))
 
 
 def _expand_home(args):
