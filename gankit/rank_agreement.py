@@ -66,7 +66,8 @@ def data_fingerprint(ds) -> dict:
     each machine): a points file's data_digest, a text file's held-out cut and lines, vocabulary
     and training sequences, images' cut, pixels and labels, class names; a dataset of another
     kind held in memory, its rows.  A sha1 of tensors already built: 0.035 s for 63,000 28x28
-    training images.  Built-in mixtures are drawn by code (code_digest)."""
+    training images.  A Gaussian mixture, its means, stds and weights: a built-in one is drawn by
+    code (code_digest), a user's dataset may draw its centres at random (differing per process)."""
     out: dict = {}
     text = getattr(ds, "kind", None) == "text"
     digest = getattr(ds, "data_digest", None)
@@ -94,6 +95,12 @@ def data_fingerprint(ds) -> dict:
     labels = getattr(ds, "labels", None)
     if isinstance(labels, torch.Tensor):
         out["labels"] = _tensor_digest(labels)
+    mixture = [getattr(ds, k, None) for k in ("means", "stds", "weights")]
+    if all(isinstance(t, torch.Tensor) for t in mixture):      # K x d floats: cheap
+        h = hashlib.sha1()
+        for t in mixture:
+            h.update(t.detach().cpu().contiguous().numpy().tobytes() + b"\0")
+        out["mixture"] = f"{mixture[0].shape[0]} modes in {mixture[0].shape[1]}-D sha1 {h.hexdigest()[:12]}"
     return out
 
 
@@ -127,6 +134,27 @@ def rank_differences(per_rank: list[dict]) -> list[str]:
     return out
 
 
+def ranks_parts_mismatch(records: list[dict]) -> str:
+    """What differs between the ranks' code_record()s (the user's own parts, each --import'ed on
+    its own machine): "rank 1's generator 'myskip' code differs from rank 0's: ..."."""
+    byte: dict[str, list[int]] = {}
+    for rank, rec in enumerate(records):       # a rank with none of the user's parts has no bytecode
+        if rec.get("trained_code_bytecode"):
+            byte.setdefault(rec["trained_code_bytecode"], []).append(rank)
+    if len(byte) > 1:          # every part's code differs under another Python's bytecode
+        return ("the processes run other Python versions (bytecode " + ", ".join(f"{v} on {_named(r)}" for v, r
+                in byte.items()) + "): install the same Python on every machine")
+    parts = [r.get("trained_code") or {} for r in records]
+    said = []
+    for part in dict.fromkeys(k for p in parts for k in p):
+        groups = ranks_of([p.get(part, _UNSET) for p in parts])
+        others = [r for ranks in groups.values() if 0 not in ranks for r in ranks]
+        if others:
+            kind, _, name = part.partition(" ")
+            said.append(f"{_named(others)}'s {kind} {name!r} code differs from rank 0's")
+    return ", ".join(said) + ": give every process the same file (the same --import, the same contents)"
+
+
 def ranks_config_mismatch(per_rank: list[tuple[dict, dict]]) -> str:
     """Why the ranks' (resolved config, code_details()) pairs differ, in one line: other gankit
     code first (it may explain the rest: new options' defaults), then the config keys that differ."""
@@ -157,6 +185,10 @@ def ranks_data_mismatch(per_rank: list[dict], cfg) -> str:
     from gankit.data import data_named
     where = data_named(cfg)
     where = f"data.name = {cfg.data.name!r}" if where == "the data" else where
-    shown = "; ".join(rank_differences(per_rank))
+    diff = rank_differences(per_rank)
+    shown = "; ".join(diff)
+    if diff and all(d.startswith("mixture:") for d in diff):       # drawn by code, not read from a file
+        return (f"the processes drew other data from {where} ({shown}): a dataset drawn by code must draw the "
+                "same on every process; seed its random parts from its options, not the clock or the process id")
     return (f"the processes read other data from {where} ({shown}): every machine must hold the same data; "
             "copy rank 0's to the others (or give each a path to an identical copy) and start again")

@@ -31,7 +31,7 @@ from gankit.data import absolute_data_location, build_dataset, build_run_dataset
 from gankit.data.scaling import point_scaler
 from gankit.identity import run_identity
 from gankit.rank_agreement import (code_details, code_digest, data_fingerprint, ranks_config_mismatch,
-                                    ranks_data_mismatch)
+                                    ranks_data_mismatch, ranks_parts_mismatch)
 from gankit.ops import sample_noise
 from gankit.process_state import trainable
 from gankit.registry import OBJECTIVES
@@ -142,8 +142,12 @@ class Run(RunTraining, RunSampling, RunEvaluation, RunState):
         self.config_changes: dict = {}               # key -> [old, new] against the checkpoint's config
         self.watchers: list = []                     # objects with on_record / on_snapshot (TensorBoard, live report)
         # the user's own parts as built now (each checkpoint records it: code_check); hashed once
-        # here, not at each checkpoint, as state they change while training is no other code
+        # here, not at each checkpoint, as state they change while training is no other code; after
+        # the build, so a factory's lazy `import helpers` is followed
         self.code_record = code_record(C.to_dict(cfg))
+        if self.world.parallel:    # each process imports its own machine's copy of an --import file
+            _refuse_disagreeing_ranks(self.world, "the user's own parts", self.code_record,
+                                      lambda: self.code_record, ranks_parts_mismatch)
 
     # ---------------------------------------------------------------- conveniences
     @property
