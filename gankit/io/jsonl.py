@@ -28,6 +28,17 @@ def read_jsonl(path: str | Path) -> list[dict]:
     return JsonlLog(path).read()
 
 
+def append_lines(path: str | Path, lines: list[bytes]) -> None:
+    """Append ``lines`` (each ending in a newline) to ``path``, fsynced; a file hard-linked elsewhere
+    (a ``cp -al`` copy of a run) is first given a copy of its own, so the other name keeps it as it was."""
+    from gankit.io.files import unshare
+    unshare(path)
+    with open(path, "ab") as f:
+        f.writelines(lines)
+        f.flush()
+        os.fsync(f.fileno())
+
+
 class JsonlLog:
     """An append-only JSONL file's records, parsed once per process: a later ``read`` parses only
     the lines appended since (whole lines: a torn last line is read again until its newline comes).
@@ -138,36 +149,64 @@ class JsonlLog:
             self._skips.append(why)     # warned of once the read ends (_warn_skips)
         return None
 
-    def keep_only(self, keep, rewrite) -> None:
-        """Leave only the records ``keep(record)`` accepts: ``rewrite(write)`` replaces the file
-        atomically (``write(file)`` copies the lines kept, unparsed); nothing to leave out, and the
-        file is not written.  The kept records stay cached."""
+    def keep_only(self, keep, rewrite, set_aside=None) -> int:
+        """Leave only the records ``keep(record)`` accepts; the number of records left out.
+        ``rewrite(write)`` replaces the file atomically (``write(file)`` copies the lines kept,
+        unparsed).  A line gankit does not read (damaged, blank, a user's own note) is no record to
+        drop: it goes where the record before it goes (kept where none is before), so it is never
+        lost; only a torn last line (no newline: a write cut short) is dropped.  ``set_aside(lines)``
+        gets the lines left out before the file is replaced (a crash between leaves them in both
+        files, never in neither).  Nothing left out and no torn line: the file is not written.  The
+        kept records stay cached."""
         with self._mutex:
             self._catch_up()
             if self.identity is None:
-                return
-            keep_lines, kept = bytearray(self.lines + 1), []      # 1 at each line kept
+                return 0
+            keep_lines, is_record, kept = bytearray(self.lines + 1), bytearray(self.lines + 1), []
             for r, n in zip(self.records, self.linenos):
+                is_record[n] = 1
                 if keep(r):
                     keep_lines[n] = 1
                     kept.append(r)
-            if len(kept) == len(self.records) and not self.skipped and self.size == self.offset:
-                return
-            lines, written = self.lines, [0, b""]
+            # lines skipped alone are no reason to write: the file would only lose them
+            if len(kept) == len(self.records) and self.size == self.offset:
+                return 0
+            lines = self.lines
+            # of the file written: its bytes, last 64 bytes, lines, lines no record; kept records'
+            # lines; and the records left out
+            done = {"size": 0, "seen": b"", "lines": 0, "skipped": 0, "linenos": [], "left_out": 0}
 
-            def copy(out, line):
+            def place(going: bool, record: bool, line: bytes, out, aside):
+                if not going:
+                    aside.append(line)
+                    done["left_out"] += record
+                    return
                 out.write(line)
-                written[0], written[1] = written[0] + len(line), (written[1] + line)[-64:]
+                done["size"], done["seen"] = done["size"] + len(line), (done["seen"] + line)[-64:]
+                done["lines"] += 1
+                if record:
+                    done["linenos"].append(done["lines"])
+                else:
+                    done["skipped"] += 1
 
             def write(out):
+                aside, going = [], True        # going: whether the last record seen is kept
                 with open(self.path, "rb") as f:
                     for n, line in enumerate(f, 1):
-                        if n > lines:       # appended since (another process): as read, never lost
-                            if (rec := self._parse(n, line.rstrip(b"\n"))) is not None and keep(rec):
-                                copy(out, line.rstrip(b"\n") + b"\n")
-                                kept.append(rec)
-                        elif keep_lines[n]:
-                            copy(out, line)
+                        if n > lines:       # appended since (another process) or torn: as read, never lost
+                            torn = not line.endswith(b"\n")
+                            line = line.rstrip(b"\n") + b"\n"
+                            if (rec := self._parse(n, line[:-1])) is not None:
+                                going = bool(keep(rec))
+                                kept.extend([rec] if going else [])
+                            elif torn:      # a write cut short (warned of): the one line dropped
+                                continue
+                            place(going, rec is not None, line, out, aside)
+                        else:
+                            going = bool(keep_lines[n]) if is_record[n] else going
+                            place(going, bool(is_record[n]), line, out, aside)
+                if aside and set_aside is not None:
+                    set_aside(aside)
             try:
                 rewrite(write)
             finally:
@@ -175,10 +214,11 @@ class JsonlLog:
             st = os.stat(self.path)
             self.forget()
             from array import array
-            self.records, self.linenos, self.lines = kept, array("q", range(1, len(kept) + 1)), len(kept)
-            self.offset, self.seen = written
+            self.records, self.linenos, self.lines = kept, array("q", done["linenos"]), done["lines"]
+            self.offset, self.seen, self.skipped = done["size"], done["seen"], done["skipped"]
             # what this process wrote, as if read: a later append is read from its end
-            self.identity, self.mtime, self.size = (st.st_dev, st.st_ino), st.st_mtime_ns, written[0]
+            self.identity, self.mtime, self.size = (st.st_dev, st.st_ino), st.st_mtime_ns, done["size"]
+            return done["left_out"]
 
 
 class JsonlLogs:

@@ -321,13 +321,20 @@ class RunFolder(CheckpointReading, SnapshotFiles, Ownership):
         self.records_path.unlink(missing_ok=True)
         self._log().forget()
 
-    def truncate_records(self, step: int):
-        """Drop records written after ``step`` (a resume continues from that checkpoint): the
-        lines kept are copied as they are, and left in place where none is dropped."""
+    def truncate_records(self, step: int) -> int:
+        """Move the records after ``step`` (a resume goes on from that checkpoint), with the unreadable
+        lines following them, to metrics.discarded.jsonl (appended): the number moved (JsonlLog.keep_only)."""
+        from gankit.io.jsonl import append_lines
+        aside = self.path / "metrics.discarded.jsonl"      # no reader opens it: not the run's records
+
+        def set_aside(lines):       # before metrics.jsonl is replaced: a crash leaves them twice, never lost
+            with self._writing(str(aside)):
+                append_lines(aside, lines)
+
         def rewrite(write):
             with self._writing(str(self.records_path)):
                 write_atomic(self.records_path, write)
-        self._log().keep_only(lambda r: r["step"] <= step, rewrite)
+        return self._log().keep_only(lambda r: r["step"] <= step, rewrite, set_aside)
 
     # ------------------------------------------------------------------ checkpoints
     def _numbered(self, folder: Path, ext: str) -> list[tuple[int, Path]]:

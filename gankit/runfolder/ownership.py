@@ -12,7 +12,8 @@ STEP_FILE = re.compile(r"^step_(\d+)\.(pt|npz)$")
 
 # what a run folder may hold; a folder holding anything else is the user's, not a run
 RUN_ENTRIES = {"config.toml", "metrics.jsonl", "checkpoints", "samples", "report.html", LOCK_NAME,
-               RECOVERED_CONFIG}
+               RECOVERED_CONFIG, "metrics.discarded.jsonl"}
+_NOT_DAMAGED = re.compile(r"\.damaged(\.\d+)?$")     # a checkpoint set aside, by the step it held
 
 
 class Ownership:
@@ -39,5 +40,5 @@ class Ownership:
         """Records, or a step file in checkpoints/ or samples/ (set aside as damaged too)."""
         if self.records_path.is_file():
             return True
-        return any(folder.is_dir() and any(STEP_FILE.match(p.name.removesuffix(".damaged")) for p in folder.iterdir())
+        return any(folder.is_dir() and any(STEP_FILE.match(_NOT_DAMAGED.sub("", p.name)) for p in folder.iterdir())
                    for folder in (self.checkpoint_dir, self.samples_dir))

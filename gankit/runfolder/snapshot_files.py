@@ -2,12 +2,15 @@
 name (no file opened) and loaded one at a time, a damaged file skipped with a warning."""
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
 import numpy as np
 
 from gankit.io import is_regular, save_npz_atomic
+
+DISCARDED = "discarded"      # samples/discarded/: snapshots past a resumed checkpoint
 
 
 class SnapshotFiles:
@@ -58,13 +61,26 @@ class SnapshotFiles:
         for _, p in self._numbered(self.samples_dir, "npz"):
             p.unlink(missing_ok=True)
 
-    def truncate_snapshots(self, step: int):
-        """Remove snapshots of steps after ``step`` (a resume continues from that checkpoint, as
-        ``truncate_records``): they came from weights no checkpoint holds any more, and the
-        report would show them between the steps of the new trajectory."""
-        for s, p in self._numbered(self.samples_dir, "npz"):
-            if s > step:
-                p.unlink(missing_ok=True)
+    def truncate_snapshots(self, step: int) -> int:
+        """Move snapshots of steps after ``step`` (a resume continues from that checkpoint, as
+        ``truncate_records``) to samples/discarded/; the number moved.  They came from weights no
+        checkpoint holds any more, and the report would show them between the steps of the new
+        trajectory; set aside, not deleted, as they may be all that is left of that work.  No
+        reader lists samples/discarded/ (``_numbered`` reads samples/ alone); a name there already
+        (a trajectory discarded before) is kept, the newer file getting step_<n>.2.npz."""
+        later = [p for s, p in self._numbered(self.samples_dir, "npz") if s > step]
+        if not later:
+            return 0
+        aside = self.samples_dir / DISCARDED
+        with self._writing(str(aside)):
+            aside.mkdir(exist_ok=True)
+            for p in later:
+                target, k = aside / p.name, 1
+                while os.path.lexists(target):
+                    k += 1
+                    target = aside / f"{p.stem}.{k}{p.suffix}"
+                os.replace(p, target)
+        return len(later)
 
 
 def _fault(e: Exception) -> str:

@@ -1,5 +1,5 @@
 """A Run's training session: ``Run.train`` up to train.steps, and what one session sets up and
-leaves behind (the folder locked and its records cut back to the checkpoint, threads, the lr
+leaves behind (the folder locked and what came after the checkpoint set aside, threads, the lr
 schedule, watchers, the loop's callbacks; a checkpoint on SIGINT/SIGTERM; a divergence recorded;
 a run stopped inside a step marked torn).
 
@@ -64,8 +64,12 @@ class RunTraining:
             self.folder.lock()    # one writer: another process training this folder stops here
             refuse_moved_on(self)
         if self.step > 0 and self.is_main:
-            self.folder.truncate_records(self.step)
-            self.folder.truncate_snapshots(self.step)   # a discarded trajectory's, as its records
+            # a trajectory past the checkpoint resumed from (an older one: the newest damaged, or
+            # train.steps lowered): set aside, never deleted, and said
+            said = _set_aside(self.step, self.folder.truncate_records(self.step),
+                              self.folder.truncate_snapshots(self.step))
+            if said:
+                warnings.warn(said, stacklevel=2)
         show = (cfg.progress if progress is None else progress) and self.is_main
         if cfg.precision == "bf16" and self.dataset.kind == "points" and self.is_main:
             from gankit.train.precision import bf16_merge_note    # drawn by its own generator: no stream moves
@@ -133,7 +137,8 @@ class RunTraining:
         self._clock = time.perf_counter()
         at_a_step = True         # False while inside the loop: memory may be half a step's
         try:
-            with rng_state.forked(self.device), StopOnSignal(trainer):   # the run's own RNG streams
+            # the run's own RNG streams; the checkpoints listed for a second signal's words
+            with rng_state.forked(self.device), StopOnSignal(trainer, self.folder.checkpoints):
                 torch.set_rng_state(self.torch_rng)
                 rng_state.set_device_state(self.device, self.device_rng)
                 self.refuse_unloadable_state()
@@ -221,3 +226,14 @@ def _resume_suffix() -> str:
     from gankit.train.launch import resume_nproc, resume_words
     words, after = resume_words(resume_nproc())
     return "".join(f" {w}" for w in words) + after
+
+
+def _set_aside(step: int, records: int, snapshots: int) -> str:
+    """The one line saying what a resume moved aside (RunFolder.truncate_records and
+    truncate_snapshots), or "" where nothing was past ``step``."""
+    snaps = f"{snapshots} snapshot{'s' * (snapshots != 1)}"
+    moved = (f"records and {snaps}" if records and snapshots else "records" if records else snaps if snapshots
+             else "")
+    where = " and ".join(w for w, n in (("metrics.discarded.jsonl", records), ("samples/discarded/", snapshots)) if n)
+    return moved and (f"{moved} past step {step} moved to {where} (they came after the checkpoint "
+                      "resumed from)")
