@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command.  Every expected failure prints ``gankit: error: ...`` (one line, no
     traceback) and returns 2 for bad input (a config, an argument, a data file) or a damaged
     environment (a declared dependency missing or broken), 1 for anything else (a run folder,
-    the disk, memory), 128 + the signal on SIGINT/SIGTERM, and 3 on a process of a torchrun
+    the disk, memory), 128 + the signal on SIGINT/SIGTERM/SIGHUP, and 3 on a process of a torchrun
     run stopped because another one left.
     Diagnostics (stderr) that cannot be written are dropped, never stopping the command; a
     standard output that cannot be written returns 1, or 0 silently for a reader that left
@@ -294,12 +294,13 @@ def _guarded_main(argv: list[str] | None) -> int:
 def _main(argv: list[str] | None) -> int:
     import signal
     import threading
-    # before anything slow (parsing imports torch): a signal from the very start is one line
+    # before anything slow (parsing imports torch): a signal from the very start is one line.
+    # SIGHUP (a closed terminal, a dropped SSH session) as SIGTERM: not a silent death (exit 129).
     # None: a handler set outside Python (a host that embeds it): left alone, it could not be put back;
-    # SIG_IGN: whoever started gankit asked it to ignore SIGTERM (nohup-like launchers)
-    ours = (threading.current_thread() is threading.main_thread()
-            and signal.getsignal(signal.SIGTERM) not in (None, signal.SIG_IGN))
-    old_term = signal.signal(signal.SIGTERM, _terminated) if ours else None
+    # SIG_IGN: whoever started gankit asked it to ignore the signal (nohup's SIGHUP, nohup-like launchers)
+    main_thread = threading.current_thread() is threading.main_thread()
+    ours = {s: signal.signal(s, _terminated) for s in (signal.SIGTERM, getattr(signal, "SIGHUP", None))
+            if s is not None and main_thread and signal.getsignal(s) not in (None, signal.SIG_IGN)}
     old_show = warnings.showwarning
     warnings.showwarning = _show_warning
     args = None
@@ -316,7 +317,7 @@ def _main(argv: list[str] | None) -> int:
         args.starting = True
         _expand_home(args)
         return _run_command(args)
-    except KeyboardInterrupt as e:    # Ctrl-C; SIGTERM (_terminated); training's own stop
+    except KeyboardInterrupt as e:    # Ctrl-C; SIGTERM, SIGHUP (_terminated); training's own stop
         line = interrupted_line(args, e)
         if line is not None:
             print(f"gankit: {line}", file=sys.stderr)
@@ -329,8 +330,8 @@ def _main(argv: list[str] | None) -> int:
         return 2
     finally:
         warnings.showwarning = old_show
-        if ours:
-            signal.signal(signal.SIGTERM, old_term)
+        for s, old in ours.items():
+            signal.signal(s, old)
 
 
 def _run_command(args) -> int:

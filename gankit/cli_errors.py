@@ -95,12 +95,14 @@ def _terminal(stream):
 
 
 class Terminated(TrainingInterrupted):
-    """SIGTERM outside the training loop; ``why`` is what torchrun's stop adds (another rank's
-    failure), ``peers`` the ranks known to have failed (None: unknown), and ``cli._main`` says
-    what the command kept (``interrupted_line``)."""
+    """SIGTERM (or SIGHUP: a closed terminal) outside the training loop; ``why`` is what torchrun's
+    stop adds (another rank's failure), ``peers`` the ranks known to have failed (None: unknown),
+    and ``cli._main`` says what the command kept (``interrupted_line``)."""
 
     def __init__(self, signum: int, why: str = "", peers: list[int] | None = (), lost: list[int] = ()):
-        super().__init__(signum, f"SIGTERM received; stopped (checkpoints already written are kept){why}")
+        import signal
+        super().__init__(signum, f"{signal.Signals(signum).name} received; stopped (checkpoints already "
+                                 f"written are kept){why}")
         self.why = why
         self.peers = list(peers) if peers is not None else None
         self.lost = list(lost)      # ranks that ended without a word (killed), where no rank failed
@@ -117,7 +119,7 @@ def _why(peers: list[int] | None, lost: list[int] = ()) -> str:
 
 
 def _terminated(signum, frame):
-    """SIGTERM outside the training loop (start-up, set-up, evaluation), whose own handler says more."""
+    """SIGTERM or SIGHUP outside the training loop (start-up, set-up, evaluation), whose own handler says more."""
     # before gankit.train.distributed is imported (start-up) the store is not asked: importing
     # torch here could meet torch half-imported by the code this signal interrupted; the marks
     # failed ranks leave need no torch
@@ -258,8 +260,11 @@ def interrupted_line(args, stop: KeyboardInterrupt) -> str | None:
     if isinstance(stop, TrainingInterrupted) and not isinstance(stop, Terminated):
         said = _one_line(stop)      # the loop's: it names the checkpoint kept
         folder = getattr(args, "run_folder", None)
-        if stop.at_once and command == "train" and folder and "--resume" not in said:
-            said += f"; continue with {_resume_command(args, folder)}"
+        if stop.at_once and command == "train" and folder:
+            if "gankit train --resume starts again" in said:    # no checkpoint yet: the resume's full words
+                said = said.replace("gankit train --resume", _resume_command(args, folder), 1)
+            elif "--resume" not in said:
+                said += f"; continue with {_resume_command(args, folder)}"
         return said
     name = signal.Signals(getattr(stop, "signum", signal.SIGINT)).name
     why, peers = getattr(stop, "why", ""), getattr(stop, "peers", [])

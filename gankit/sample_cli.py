@@ -129,9 +129,10 @@ def _refuse_skipped_newer(run, run_dir):
         why = checkpoint_fault(run.folder.load_file(newer[-1])) or "it does not load"
     except Exception as e:      # noqa: BLE001 - whatever stops the load is the reason
         why = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
-    bad = pasteable(newer[-1])
+    from gankit.runfolder.checkpoint_read import damaged_name
+    bad, aside = pasteable(newer[-1]), pasteable(damaged_name(newer[-1]))
     raise ConfigError(f"drs: the newest checkpoint {newer[-1].name} is unreadable ({why}); drs would fit at "
-                      f"step {run.step} and rewrite that older checkpoint: move it aside (mv {bad} {bad}.damaged: "
+                      f"step {run.step} and rewrite that older checkpoint: move it aside (mv {bad} {aside}: "
                       f"gankit keeps such files and reads none), then run gankit drs {run_dir} again")
 
 

@@ -347,10 +347,11 @@ def _run_locked(jobs, path, workers, metrics, resume, log, identify, record, fai
 
 @contextmanager
 def _shielded():
-    """SIGINT and SIGTERM ignored while a stopped sweep kills its workers and removes its folders:
+    """SIGINT, SIGTERM and SIGHUP ignored while a stopped sweep kills its workers and removes its folders:
     a second Ctrl-C there would leave workers running and replace SweepInterrupted's counts."""
     main = threading.current_thread() is threading.main_thread()     # the only one that may set handlers
-    old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)} if main else {}
+    from gankit.train.signals import STOP_SIGNALS
+    old = {s: signal.getsignal(s) for s in STOP_SIGNALS} if main else {}
     old = {s: h for s, h in old.items() if h is not None}   # None: set outside Python, could not be put back
     for s in old:
         signal.signal(s, signal.SIG_IGN)

@@ -9,6 +9,7 @@ goes through here, and so does a damaged one found by a writer (claim_existing, 
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -19,6 +20,18 @@ from gankit.runfolder.errors import RunFolderError, _Vanished
 # times a reader lists the checkpoints again when one vanished under it; each pass loses only
 # if the writer prunes the newest file between the listing and the read, so a few suffice
 LIST_AGAIN = 10
+
+DAMAGED = re.compile(r"^step_\d+\.pt\.damaged(\.\d+)?$")     # a checkpoint set aside (_set_aside)
+
+
+def damaged_name(path: Path) -> Path:
+    """Where checkpoint ``path`` is set aside: step_N.pt.damaged, or .damaged.1, .2, ... where a
+    step damaged again after a resume wrote it anew (set-aside files are never overwritten)."""
+    target, n = path.with_name(path.name + ".damaged"), 0
+    while os.path.lexists(target):
+        n += 1
+        target = path.with_name(f"{path.name}.damaged.{n}")
+    return target
 
 
 class CheckpointReading:
@@ -39,13 +52,17 @@ class CheckpointReading:
         return why
 
     def _set_aside(self, path: Path, why: str = "truncated or empty"):
-        target = path.with_name(path.name + ".damaged")
+        # the folder is locked, so no other writer takes the name between the check and the rename
+        target = damaged_name(path)
         os.replace(path, target)
         warnings.warn(f"{path} is damaged ({why}); renamed to {target.name} and not used", stacklevel=3)
 
     def damaged(self) -> list[Path]:
+        """The checkpoints set aside: step_N.pt.damaged, and .damaged.1, .2, ... of a step set aside again."""
         d = self.checkpoint_dir
-        return sorted(d.glob("step_*.pt.damaged")) if d.is_dir() else []
+        if not d.is_dir():
+            return []
+        return sorted(p for p in d.glob("step_*.pt.damaged*") if DAMAGED.match(p.name))
 
     def _first_checkpoint_step(self) -> int | None:
         """The step of the run's first checkpoint, from config.toml (train.checkpoint_every,

@@ -14,8 +14,9 @@ import signal
 import sys
 
 from gankit.config import ConfigError
+from gankit.train.signals import STOP_SIGNALS
 
-_STOPS = (signal.SIGTERM, signal.SIGINT)   # how torchrun (or a user) stops a rank
+_STOPS = STOP_SIGNALS    # how torchrun (or a user, or a closed terminal) stops a rank
 PEER_LEFT = 3     # a rank's exit code when its collective failed because another rank left
 _STOPPED = {128 + s for s in _STOPS} | {PEER_LEFT}    # the exit codes of a rank stopped, not failing
 
