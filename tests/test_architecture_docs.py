@@ -11,8 +11,10 @@ from gankit.train.run import Run
 DOC = pathlib.Path(__file__).resolve().parents[1] / "docs" / "architecture.md"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def examples(tmp_path_factory):
+    # per test, not per module: a module fixture is set up before conftest's registry snapshot,
+    # so its components (softplus_hinge) stayed registered for every later test in the process
     blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S)
     assert len(blocks) == 3, "docs/architecture.md should hold the loss, metric and objective examples"
     folder = tmp_path_factory.mktemp("doc_examples")
