@@ -47,7 +47,7 @@ def test_the_reference_row_bleu_is_not_inflated_by_unk():
     ds = _quiet([f"w{i}a w{i}b w{i}c" for i in range(12)], "word", 5, 1, 0, 0.25, 0, "test")
     assert {t for r in ds.token_lists(ds.test) for t in r} == {"<unk>"}
     row = R.evaluate_reference(ds, C.load("words", ["eval.n_samples=5"]).eval, 0, ["bleu"])
-    assert row["bleu2"] == 0 and row["bleu5"] == 0
+    assert row["bleu2"] == 0 and row["bleu3"] == 0 and "bleu5" not in row   # 3-token lines: no BLEU-5
 
 
 # ------------------------------------------------------------------ 2. the split is on token sequences

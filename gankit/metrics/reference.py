@@ -43,12 +43,18 @@ def _pool(dataset):
             pass
     test = getattr(dataset, "test", None)
     if isinstance(test, torch.Tensor):
-        from gankit.metrics.text import BLEU_REFERENCES
+        from gankit.metrics.text import BLEU_HYPOTHESES, BLEU_REFERENCES
         if getattr(dataset, "kind", None) == "text":
             # BLEU scores against test[:BLEU_REFERENCES]: a real line scored against references
-            # holding itself would score 1 (see _bleu_without_itself for a smaller split)
-            if len(test) > BLEU_REFERENCES:
+            # holding itself would score 1.  Past them only where as many lines lie there as BLEU
+            # draws: a few lines there (201-249) were the row's every number (one line: BLEU 1.000,
+            # no self-BLEU); else the whole split, BLEU scoring each line without itself
+            # (_bleu_without_itself)
+            if len(test) - BLEU_REFERENCES >= BLEU_HYPOTHESES:
                 return test[BLEU_REFERENCES:], f"test split past its first {BLEU_REFERENCES} lines (BLEU's references)"
+            if len(test) > BLEU_REFERENCES:
+                return test, (f"test split (BLEU: each line against the other lines of its first "
+                              f"{BLEU_REFERENCES}, BLEU's references)")
             return test, "test split (BLEU: each line against the other test lines)"
         return test, "test split"
     rows = dataset.rows() if callable(getattr(dataset, "rows", None)) else None
@@ -69,26 +75,33 @@ def _drawn(size: int, n: int, seed) -> torch.Tensor:
 
 
 def _bleu_without_itself(ctx) -> dict:
-    """The reference row's BLEU where the real lines are BLEU's references themselves (a test
-    split of at most BLEU_REFERENCES lines): each line against the references less its own
-    position.  Another copy of the same text stays: it is another sample of the data.  An <unk>
-    matches nothing (``bleu_scores``): a test split of unseen words scores 0, not 1."""
-    from gankit.metrics.text import BLEU_HYPOTHESES, BLEU_REFERENCES, bleu_scores
+    """The reference row's BLEU where the real lines are drawn from the whole test split (fewer
+    than BLEU_HYPOTHESES lines past BLEU_REFERENCES): each line against the references less its
+    own position (a line past them, against all of them).  Another copy of the same text stays:
+    it is another sample of the data.  An <unk> matches nothing (``bleu_scores``): a test split
+    of unseen words scores 0, not 1.  The orders are the run's BLEU's (``measurable_orders``): one
+    at which most lines are shorter than n measures nothing, and the run leaves it out too."""
+    from gankit.metrics.text import BLEU_HYPOTHESES, BLEU_REFERENCES, bleu_scores, measurable_orders
     ds = ctx.dataset
-    refs = ds.token_lists(ds.test[:BLEU_REFERENCES])
-    if len(refs) < 2:
+    lines = ds.token_lists(ds.test)
+    refs = lines[:BLEU_REFERENCES]
+    if len(lines) < 2:
         raise NoReference("one test line: no other line to score it against")
-    idx = _drawn(len(ds.test), min(ctx.settings.n_samples, BLEU_HYPOTHESES), ctx.stream("samples")).tolist()
-    sums: dict[int, float] = {}
+    idx = _drawn(len(lines), min(ctx.settings.n_samples, BLEU_HYPOTHESES), ctx.stream("samples")).tolist()
+    orders = measurable_orders("bleu", [lines[i] for i in idx], refs)
+    if not orders:
+        return {}
+    sums = dict.fromkeys(orders, 0.0)
     for i in idx:
-        for n, v in bleu_scores([refs[i]], refs[:i] + refs[i + 1:]).items():
-            sums[n] = sums.get(n, 0.0) + v
+        for n, v in bleu_scores([lines[i]], refs[:i] + refs[i + 1:], orders).items():
+            sums[n] += v
     return {f"bleu{n}": v / len(idx) for n, v in sums.items()}
 
 
 def _for_reference(m, dataset):
-    """The metric as the reference row measures it: gankit's BLEU on a test split that is its
-    own references scores each line without itself; every other metric as it is."""
+    """The metric as the reference row measures it: gankit's BLEU on real lines drawn from the
+    whole test split (its first lines are BLEU's references) scores each line without itself;
+    every other metric as it is."""
     from gankit.metrics import text as T
     if m.fn is T._bleu and _pool(dataset)[0] is getattr(dataset, "test", None):
         return dataclasses.replace(m, fn=_bleu_without_itself)
@@ -140,12 +153,23 @@ def evaluate_reference(dataset, settings, seed: int, names: list[str] | None = N
 
 
 def _measure(m, ctx, out: dict, skipped: list):
+    from gankit.metrics import _checked, _user, _where
+    from gankit.metrics.base import NotForThisRun, TooFewSamples
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            from gankit.metrics import _checked
             res = _checked(m, m(ctx))
-    except Exception:     # NoReference, or a metric that needs what real data lacks (G's likelihood)
+    except (NoReference, NotForThisRun, TooFewSamples):
+        # no real counterpart (conditions, G's likelihood, a part of the run) or too few real samples
+        skipped.append(m.name)
+        return
+    except Exception as e:
+        # any other error of gankit's own metric is a bug: caught, it read "no real counterpart"
+        if not _user(m):
+            raise
+        # a user's metric (--import): left out, as evaluate() leaves it out, but said
+        warnings.warn(f"metric {m.name!r} ({_where(m)}) failed on real data: {type(e).__name__}: {e}; "
+                      "left out of the reference row", stacklevel=3)
         skipped.append(m.name)
         return
     out.update({k: v for k, v in res.items() if k != "mode_counts"})
