@@ -279,6 +279,29 @@ def _warn_long(lines: list[str], tok, level: str, max_len: int, source: str) -> 
                   f"{max_len} {level} tokens and are left out; {keep}", LinesLeftOut, stacklevel=3)
 
 
+class HeldOutShare(UserWarning):
+    """The held-out split is far more of the file's samples than data.test_fraction asks."""
+
+
+def _warn_held_out(usable: list[str], test: list[str], test_fraction: float, source: str) -> None:
+    """One warning when the held-out split is more than twice ``test_fraction`` of the samples.
+    The split is on distinct lines (no held-out line is a training line), so a line's copies all
+    go one way, and with few distinct lines (900 "yes", 100 "no") the test split can take most of
+    the data (a file of evenly repeated lines stays near test_fraction)."""
+    (top, n_top), = Counter(test).most_common(1)
+    n, share = len(usable), len(test) / len(usable)
+    if share <= 2 * test_fraction:
+        return
+    line = (f" and training never sees '{printable(top[:40])}' ({n_top} copies, {n_top / n:.0%} of them)"
+            if n_top > 1 else "")
+    distinct = len(set(usable))
+    how = "every copy with each" if n_top > 1 else "at least 1"
+    seed = " (or try another data.seed)" if n > distinct else ""
+    warnings.warn(f"data: the held-out split is {len(test)} of the {n} samples of {source} ({share:.0%}; "
+                  f"data.test_fraction = {test_fraction:g}){line}: the split holds out {len(set(test))} of "
+                  f"the {distinct} distinct lines, {how}; add distinct lines{seed}", HeldOutShare, stacklevel=3)
+
+
 def lines_dataset(lines: list[str], level: str, max_len: int, min_count: int, max_vocab: int,
                   test_fraction: float, seed: int, source: str, warn_long: bool = True) -> TextDataset:
     """Split lines (shuffled by ``seed``) into train/test, on distinct lines with every copy kept
@@ -300,6 +323,7 @@ def lines_dataset(lines: list[str], level: str, max_len: int, min_count: int, ma
     vocab = build_vocab([tok(s) for s in train], min_count, max_vocab)
     if len(vocab) == 3:
         raise _no_token_kept([t for s in train for t in tok(s)], len(train), level, min_count, source)
+    _warn_held_out(usable, test, test_fraction, source)
     ds = TextDataset(torch.zeros(0, max_len + 1, dtype=torch.long), torch.zeros(0, max_len + 1),
                      vocab, level, 0, 1, 2)
     ds.train, ds.test = ds.encode(train), ds.encode(test)

@@ -22,7 +22,7 @@ import warnings
 
 import torch
 
-from gankit.metrics.base import NotForThisRun, Output, register_metric
+from gankit.metrics.base import NotForThisRun, Output, TooFewSamples, register_metric
 
 BLEU_HYPOTHESES = 50
 BLEU_REFERENCES = 200   # NLTK scores each hypothesis against every reference: ~1 ms per pair
@@ -96,7 +96,9 @@ def self_bleu_scores(hypotheses: list[list[str]], orders=ORDERS) -> dict[int, fl
     """Mean BLEU-n of each hypothesis against all the others (diversity: lower is more diverse);
     an <unk> matches nothing."""
     if len(hypotheses) < 2:
-        raise ValueError(f"self-BLEU compares each hypothesis with the others: needs 2 or more, got {len(hypotheses)}")
+        # TooFewSamples (a ValueError): the reference row's one real test line is skipped, not an error
+        raise TooFewSamples(f"self-BLEU compares each hypothesis with the others: needs 2 or more, "
+                            f"got {len(hypotheses)}", more_helps=False)
     orders = tuple(orders)
     sums = [0.0] * len(orders)
     for i, h in enumerate(hypotheses):
@@ -243,10 +245,20 @@ def _warn_unk_targets(ds) -> None:
     if test == 0:
         return
     train = unk_share(ds, ds.train)
-    warnings.warn(f"nll_test: {test:.1%} of the held-out tokens are <unk> ({train:.1%} in training), words "
-                  f"outside the training vocabulary; G learns <unk> only as often as training shows it, so "
-                  f"NLL_test then largely measures the file's unseen words; raise data.min_count (e.g. 2) "
-                  f"so training holds <unk> too (docs/sequence.md)", stacklevel=3)
+    head = f"nll_test: {test:.1%} of the held-out tokens are <unk> ({train:.1%} in training)"
+    if 2 * train >= test:
+        # training shows <unk> about as often, so G learns it: not unseen words but the vocabulary
+        # cap, which made the same words <unk> in both splits (raising min_count makes it worse)
+        warnings.warn(f"{head}: the vocabulary cap (data.max_vocab / data.min_count) maps those words to <unk> "
+                      f"in both splits, so NLL_test scores G's <unk> in their place, not the words; to score "
+                      f"the words, raise data.max_vocab (0: every word) or lower data.min_count "
+                      f"(docs/sequence.md)", stacklevel=3)
+        return
+    more = "so training holds <unk> too: raise data.min_count (e.g. 2)" if train == 0 else \
+        "so training holds <unk> about as often: raise data.min_count"
+    warnings.warn(f"{head}, words outside the training vocabulary; G learns <unk> only as often as training "
+                  f"shows it, so NLL_test then largely measures the file's unseen words; {more} "
+                  f"(docs/sequence.md)", stacklevel=3)
 
 
 @register_metric("bleu", _is_text, "BLEU-2..5 of samples against the test split (NLTK; text)",

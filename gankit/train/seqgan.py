@@ -48,7 +48,7 @@ from gankit.data.text import check_vocabulary, valid_mask
 from gankit.registry import OBJECTIVES
 from gankit.train.distributed import ratios_over_ranks, rows_of_all, shares_of_all, sum_over_ranks
 from gankit.train.loop import Phase, StepContext
-from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec
+from gankit.train.objective import Objective, ObjectiveContext, OptimizerSpec, WarnAtTrainStart
 from gankit.train.policy_gradient import (discounted_returns, last_valid, maligan_advantage, reinforce_loss,
                                           uniforms)
 
@@ -77,6 +77,9 @@ class SeqGANObjective(Objective):
         self.baseline_decay, self.mle_weight = baseline_decay, mle_weight
         self.tau, self.tau_min, self.tau_decay = tau, tau_min, tau_decay
         self.gumbel_hard = gumbel_hard
+        short = _short_run(cfg.train.steps, pretrain_steps, d_pretrain_steps)
+        if short:
+            self.callbacks.append(_WarnIfStepsLeft(short))
         # the adversarial phase trains G at objective.g_lr where it is set (optim_g.lr is MLE's)
         g_rate = (f"objective.g_lr=... (now {g_lr:g}; optim_g.lr is the MLE pretraining's)" if g_lr
                   else "optim_g.lr=...")
@@ -344,6 +347,31 @@ class SeqGANObjective(Objective):
                   [], list(self.D.parameters())),
             Phase("g", self.opt_g, self.g_phase, lambda s: 1 if s >= Pa else 0, [], g_params),
         ]
+
+
+def _short_run(steps: int, P: int, Pd: int) -> str:
+    """Why a run of ``steps`` never reaches G's adversarial step ("" if it does): the phases are
+    gated on the step (MLE below P, D alone below P + Pd), so it would silently train less.  A run
+    of exactly P steps is an MLE baseline on purpose (docs/sequence.md), not told."""
+    if steps == P:
+        return ""
+    if steps < P:
+        return (f"objective seqgan: train.steps = {steps} < objective.pretrain_steps = {P}: MLE "
+                f"pre-training only, no adversarial step (lower objective.pretrain_steps or raise train.steps)")
+    if steps <= P + Pd:
+        return (f"objective seqgan: train.steps = {steps} <= objective.pretrain_steps + d_pretrain_steps = "
+                f"{P} + {Pd}: {'MLE and ' if P else ''}D pre-training only, no adversarial G step (lower "
+                f"objective.pretrain_steps or d_pretrain_steps, or raise train.steps)")
+    return ""
+
+
+class _WarnIfStepsLeft(WarnAtTrainStart):
+    """Said at each start with steps left (a finished run resumed trains nothing): train.steps,
+    not the segment, decides, and a resume past P has train.steps > P, so never hears "MLE only"."""
+
+    def on_train_start(self, trainer):
+        if trainer.step < trainer.steps:
+            super().on_train_start(trainer)
 
 
 @dataclass
