@@ -136,7 +136,7 @@ def rank_differences(per_rank: list[dict]) -> list[str]:
 
 def ranks_parts_mismatch(records: list[dict]) -> str:
     """What differs between the ranks' code_record()s (the user's own parts, each --import'ed on
-    its own machine): "rank 1's generator 'myskip' code differs from rank 0's: ..."."""
+    its own machine), warned: "rank 1's generator 'myskip': other code than rank 0's, or ..."."""
     byte: dict[str, list[int]] = {}
     for rank, rec in enumerate(records):       # a rank with none of the user's parts has no bytecode
         if rec.get("trained_code_bytecode"):
@@ -151,8 +151,10 @@ def ranks_parts_mismatch(records: list[dict]) -> str:
         others = [r for ranks in groups.values() if 0 not in ranks for r in ranks]
         if others:
             kind, _, name = part.partition(" ")
-            said.append(f"{_named(others)}'s {kind} {name!r} code differs from rank 0's")
-    return ", ".join(said) + ": give every process the same file (the same --import, the same contents)"
+            said.append(f"{_named(others)}'s {kind} {name!r}")
+    return (", ".join(said) + ": other code than rank 0's, or other values its code reads (a global); unless "
+            "such a value is the rank's own on purpose (RANK, a device), give every process the same file "
+            "(the same --import, the same contents)")
 
 
 def ranks_config_mismatch(per_rank: list[tuple[dict, dict]]) -> str:

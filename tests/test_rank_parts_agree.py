@@ -19,7 +19,6 @@ from gankit import config as C
 from gankit.data.toy import GaussianMixture
 from gankit.metrics.user_code import code_record
 from gankit.rank_agreement import data_fingerprint
-from gankit.runfolder import RunFolder
 from gankit.train import distributed
 from gankit.train.run import Run
 
@@ -90,9 +89,11 @@ def other_code(record: dict, part: str) -> dict:
     return {**record, "trained_code": {**record["trained_code"], part: "0" * 40}}
 
 
-def test_a_rank_whose_imported_generator_is_other_code_is_refused_naming_it(monkeypatch, tmp_path, tiny):
+def test_a_rank_whose_imported_generator_is_other_code_is_warned_naming_it(monkeypatch, tmp_path, tiny):
     """Two machines' copies of an --import file differed in a generator's forward: both ranks
-    trained (rc 0), each its own generator, the checkpoints recording rank 0's code only."""
+    trained (rc 0), each its own generator, the checkpoints recording rank 0's code only, without
+    a word.  Warned, not refused: the record holds the values the code reads too, and a part may
+    read the rank's own on purpose (RANK)."""
     imported_parts(tmp_path, "f106_parts", PARTS)
     cfg = C.load("ring-vanilla", [*own_generator(tiny)])
 
@@ -101,12 +102,13 @@ def test_a_rank_whose_imported_generator_is_other_code_is_refused_naming_it(monk
             return other_code(value, "generator f106_skip")
         return value
     as_rank_0_of_2(monkeypatch, rank_1)
-    with pytest.raises(distributed.DistributedError) as refused:
-        Run.create(cfg, tmp_path / "run")
-    said = str(refused.value)
-    assert said == ("rank 1's generator 'f106_skip' code differs from rank 0's: give every process the same file "
-                    "(the same --import, the same contents)"), said
-    assert RunFolder(tmp_path / "run").checkpoints() == []
+    with pytest.warns(UserWarning) as said:
+        with pytest.raises(Exception):      # past the check: the first real collective (no process group)
+            Run.create(cfg, tmp_path / "run")
+    lines = [str(w.message) for w in said if "f106_skip" in str(w.message)]
+    assert lines == ["rank 1's generator 'f106_skip': other code than rank 0's, or other values its code reads (a "
+                     "global); unless such a value is the rank's own on purpose (RANK, a device), give every "
+                     "process the same file (the same --import, the same contents)"], lines
 
 
 def test_a_user_dataset_drawing_other_centres_on_each_rank_is_refused(monkeypatch, tmp_path, tiny):

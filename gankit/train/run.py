@@ -146,8 +146,11 @@ class Run(RunTraining, RunSampling, RunEvaluation, RunState):
         # the build, so a factory's lazy `import helpers` is followed
         self.code_record = code_record(C.to_dict(cfg))
         if self.world.parallel:    # each process imports its own machine's copy of an --import file
-            _refuse_disagreeing_ranks(self.world, "the user's own parts", self.code_record,
-                                      lambda: self.code_record, ranks_parts_mismatch)
+            # warned, not refused: the record holds the plain values a part's code reads too, and
+            # a part may read one that is the rank's own on purpose (RANK, its device)
+            records = distributed.gather(self.world, self.code_record)
+            if self.is_main and any(r != records[0] for r in records):
+                warnings.warn(ranks_parts_mismatch(records), stacklevel=2)
 
     # ---------------------------------------------------------------- conveniences
     @property
