@@ -287,19 +287,26 @@ def _warn_held_out(usable: list[str], test: list[str], test_fraction: float, sou
     """One warning when the held-out split is more than twice ``test_fraction`` of the samples.
     The split is on distinct lines (no held-out line is a training line), so a line's copies all
     go one way, and with few distinct lines (900 "yes", 100 "no") the test split can take most of
-    the data (a file of evenly repeated lines stays near test_fraction)."""
+    the data; evenly repeated lines hold out round(test_fraction x distinct), 1 at least, whatever
+    the seed (4 lines x 25 copies: 25% at test_fraction 0.1), so a seed is suggested only where
+    the lines' copy counts differ."""
     (top, n_top), = Counter(test).most_common(1)
     n, share = len(usable), len(test) / len(usable)
     if share <= 2 * test_fraction:
         return
-    line = (f" and training never sees '{printable(top[:40])}' ({n_top} copies, {n_top / n:.0%} of them)"
+    line = (f" and training never sees '{printable(top[:40])}' ({n_top} copies, {n_top / n:.1%} of them)"
             if n_top > 1 else "")
-    distinct = len(set(usable))
-    how = "every copy with each" if n_top > 1 else "at least 1"
-    seed = " (or try another data.seed)" if n > distinct else ""
-    warnings.warn(f"data: the held-out split is {len(test)} of the {n} samples of {source} ({share:.0%}; "
-                  f"data.test_fraction = {test_fraction:g}){line}: the split holds out {len(set(test))} of "
-                  f"the {distinct} distinct lines, {how}; add distinct lines{seed}", HeldOutShare, stacklevel=3)
+    copies = Counter(usable)
+    distinct = len(copies)
+    # _split_distinct holds out round(test_fraction x distinct), but never fewer than 1 line
+    held = (f"1 line, the minimum, = {1 / distinct:.1%} of the {distinct} distinct lines"
+            if round(test_fraction * distinct) < 1 else f"{len(set(test))} of the {distinct} distinct lines")
+    each = "" if n == distinct else ", with every copy" if len(set(test)) == 1 else ", each with every copy"
+    # with equal copy counts every seed holds out the same share
+    seed = " (or try another data.seed)" if len(set(copies.values())) > 1 else ""
+    warnings.warn(f"data: the held-out split is {len(test)} of the {n} samples of {source} ({share:.1%}; "
+                  f"data.test_fraction = {test_fraction:g}){line}: the split holds out {held}{each}; add "
+                  f"distinct lines{seed}", HeldOutShare, stacklevel=3)
 
 
 def lines_dataset(lines: list[str], level: str, max_len: int, min_count: int, max_vocab: int,

@@ -64,8 +64,9 @@ class RunTraining:
             self.folder.lock()    # one writer: another process training this folder stops here
             refuse_moved_on(self)
         if self.step > 0 and self.is_main:
-            # a trajectory past the checkpoint resumed from (an older one: the newest damaged, or
-            # train.steps lowered): set aside, never deleted, and said
+            # a trajectory past the checkpoint resumed from (an older one: a kill between checkpoints,
+            # the newest set aside as damaged; train.steps below the step is refused before this,
+            # run_checks.refuse_going_back): set aside, never deleted, and said
             said = _set_aside(self.step, self.folder.truncate_records(self.step),
                               self.folder.truncate_snapshots(self.step))
             if said:
