@@ -66,12 +66,46 @@ def _numbers(result: dict) -> str:
 
 def _tensorboard_view(run, rec: dict, temperature: float | None) -> dict:
     """The record as TensorBoard's eval/* curves take it: at another temperature than the run's
-    own (config.toml's) its keys get a suffix, so the point is no step of the run's curve."""
+    own (config.toml's) its keys get a suffix, and measured with other eval settings than
+    config.toml's one naming those that change the key's number (``modes_covered@n_samples=20``):
+    TensorBoard keeps every value of a step, so the point would read as a second result of that
+    step on the run's curve."""
     from gankit.report.metricinfo import META_KEYS, own_temperature
-    if not run.cfg.train.tensorboard or temperature is None \
-            or temperature == own_temperature(run.folder.read_config().get("generator")):
+    if not run.cfg.train.tensorboard:
         return rec
-    return {k if k in META_KEYS else f"{k}_at_T{temperature:g}": v for k, v in rec.items()}
+    try:
+        config = run.folder.read_config()
+    except Exception:      # damaged since the Run was opened: the record is in, TensorBoard only a view of it
+        config = {}
+    apart = _settings_apart(rec, config.get("eval"))
+    at = f"_at_T{temperature:g}" if temperature is not None \
+        and temperature != own_temperature(config.get("generator")) else ""
+    if not at and not apart:
+        return rec
+    return {k if k in META_KEYS else f"{k}{at}{apart.get(k, '')}": v for k, v in rec.items()}
+
+
+def _settings_apart(rec: dict, own) -> dict:
+    """{key: "@jsd_bins=30,n_samples=20"}: for each number of ``rec``, its eval settings that differ from
+    ``own`` (config.toml's [eval], resolved: a setting left at a default of None is in no TOML file)
+    and change that number (report.metricinfo.Measuring: jsd never reads eval.n_samples)."""
+    import json
+
+    from gankit.identity import with_current_defaults
+    from gankit.report.metricinfo import NOT_MEASURING, Measuring
+    settings = rec.get("settings")
+    own = with_current_defaults({"eval": own}).get("eval") if isinstance(own, dict) else None
+    if not isinstance(settings, dict) or not isinstance(own, dict):
+        return {}
+    differ = {k: v for k, v in settings.items() if k in own and k not in NOT_MEASURING and own[k] != v}
+    if not differ:
+        return {}
+    # short and stable: sorted names, 0.5 not 0.5000, [1,2] not [1, 2]
+    short = {k: f"{v:g}" if isinstance(v, float) else v if isinstance(v, str)
+             else json.dumps(v, separators=(",", ":")) for k, v in differ.items()}
+    m = Measuring()
+    said = {k: sorted(n for n in differ if m.counts(k, n)) for k in rec}
+    return {k: "@" + ",".join(f"{n}={short[n]}" for n in names) for k, names in said.items() if names}
 
 
 def _opening_sets(overrides: list[str], sampling: bool) -> list[str]:

@@ -430,6 +430,11 @@ def test_a_run_started_again_in_its_folder_shows_none_of_the_old_runs_tensorboar
     for step in range(10, 60, 10):
         old.add_scalar("train/loss_d", 99.0, step)
     old.close()
+    # the dead run's file named as written a minute earlier: TensorBoard orders files by name
+    # (their second of creation), and one of the same second may sort after the new run's
+    for f in run.folder.tensorboard_dir.glob("events.out.tfevents.*"):
+        stamp = f.name.split(".")[3]
+        f.rename(f.with_name(f.name.replace(f".{stamp}.", f".{int(stamp) - 60}.", 1)))
     run.train().close()
     ea = EventAccumulator(str(tmp_path / "r" / "tensorboard"), size_guidance={"scalars": 0})
     ea.Reload()

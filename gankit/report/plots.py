@@ -296,6 +296,11 @@ def figure_eval(evals: list[dict], keys: list[str], infos, reference: dict | Non
     """One panel per measured key over steps, titled with its label and direction; the
     real-data reference as a dashed line where one was measured."""
     from gankit.report.metricinfo import ARROW, info
+    # a number with no direction the same in every evaluation and on real data describes the data
+    # (modes_total, ndb_k): no curve.  A score flat by result (modes_covered staying 8) is drawn
+    real = reference or {}
+    keys = [k for k in keys if not (info(k, infos).better is None and k in real
+                                    and all(r.get(k) == real[k] for r in evals if k in r))]
     if not keys:
         return None
     fig, axes = _grid(len(keys), cols=4, w=3.6, h=2.5)
@@ -305,7 +310,8 @@ def figure_eval(evals: list[dict], keys: list[str], infos, reference: dict | Non
         ref = (reference or {}).get(k)
         if isinstance(ref, (int, float)) and not isinstance(ref, bool):
             entries.insert(0, (ax.axhline(ref, ls="--", lw=1, color="#666666"), "real data"))
-        _legend(ax, entries, fontsize=6, frameon=False)
+        # framed, where it covers least (drawn after the inf triangles): frameless, they ran through its text
+        _legend(ax, entries, fontsize=6, loc="best", frameon=True, framealpha=0.85)
         import textwrap
         label = "\n".join(textwrap.wrap(ki.label, 34))      # 4 panels a row: long labels ran together
         _style(ax, f"{label}\n{ki.metric} \u00b7 {ARROW[ki.better]}" if ki.better else f"{label}\n{ki.metric}")

@@ -271,18 +271,21 @@ class TensorBoardWriter:
             lines = ds.decode(torch.as_tensor(x[:20]))
             from gankit.data.text import printable
             self.w.add_text("samples", "\n".join(f"    {printable(s)}" for s in lines), step)
-        elif x.ndim == 2 and x.shape[1] <= 2:            # points: scatter (2-D) or histogram (1-D)
+        elif x.ndim == 2:    # points: scatter (2-D; more: the first two coordinates, as the report), histogram (1-D)
             import torch
 
             from gankit.report import plots
             real = ds.sample(1000, torch.Generator().manual_seed(0)).numpy()
             snap = {"step": step, **arrays}
-            if x.shape[1] == 2:
+            tag = "samples"
+            if x.shape[1] > 2:
+                snap, real, tag = {"step": step, "samples": x[:, :2]}, real[:, :2], "samples/first_two_coordinates"
+            if x.shape[1] >= 2:
                 fig = plots.figure_2d([snap], real)
             else:
                 grid = arrays["grid"][:, 0] if "grid" in arrays else np.linspace(real.min(), real.max(), 400)
                 fig = plots.figure_1d([snap], grid, None, real[:, 0])
-            self.w.add_figure("samples", fig, step)       # closes the figure
+            self.w.add_figure(tag, fig, step)       # closes the figure
 
     def close(self):
         if self.w is not None:
@@ -314,11 +317,11 @@ def rebuild_estimate(records_path: Path) -> float:
 
 
 class LiveReport:
-    """Rebuilds report.html at snapshots while the run trains, keeping the time spent on it
-    under ``share`` of the time since training began, the coming rebuild included (it is
+    """Rebuilds report.html at snapshots and eval records while the run trains, keeping the time
+    spent on it under ``share`` of the time since training began, the coming rebuild included (it is
     expected to cost what the last one did; before the first, what the folder's log size
     suggests: a resumed long run waits until the session has run long enough to afford it):
-    a snapshot that would exceed the budget is skipped, so a short run pays nothing.  The page
+    a rebuild that would exceed the budget is skipped, so a short run pays nothing.  The page
     reloads itself while live; at the end of training it is rewritten without the reload
     (unless ``final`` is False: the caller writes the final page after its evaluation)."""
 
@@ -344,6 +347,15 @@ class LiveReport:
         self.spent += self.expected
 
     def on_snapshot(self, step: int, arrays: dict):
+        self._rebuild(step)
+
+    def on_record(self, record: dict):
+        # an evaluation is news the page shows, and a run whose train.sample_every >= train.steps
+        # has no snapshot while it trains: rebuilt after it too, under the same budget
+        if record.get("kind") == "eval" and isinstance(record.get("step"), int):
+            self._rebuild(record["step"])
+
+    def _rebuild(self, step: int):
         if self.failed or self.spent + self.expected > self.share * (time.perf_counter() - self.t0):
             return
         if self.final and step >= self.run.cfg.train.steps:
