@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from gankit.metrics.context import EvalContext
+from gankit.metrics.code_stamp import code_hash as _code_hash  # noqa: F401  (tests)
 from gankit.metrics.user_code import _hash_of, _user_code, _user_code_hash, user_code  # noqa: F401  (api, tests)
 
 
@@ -181,23 +182,6 @@ def _measure(m, ctx, out: dict, skipped: list):
 # measures it, never on G; on Fashion-MNIST it costs ~100 s (memorisation and Parzen against
 # 60,000 images), repeated by every run of a sweep at the same seed.  It is kept as JSON in
 # $GANKIT_CACHE/reference/, keyed by all of these.
-
-_SOURCES = ("metrics", "data")
-
-
-def _code_hash() -> str:
-    """sha1 of the source of gankit.metrics, gankit.data, the modules they read streams and
-    operators from and the compiled kernels: any change to how a row is measured makes a
-    new key."""
-    root = Path(__file__).resolve().parent.parent
-    h = hashlib.sha1()
-    files = [f for d in _SOURCES for f in sorted((root / d).glob("*.py"))]
-    # recon_error measures through latent inversion, which lives with training
-    for f in files + [root / "ops.py", root / "seeds.py", root / "train" / "inversion.py",
-                      *sorted(root.glob("*_numba.py"))]:
-        h.update(f.name.encode() + b"\0" + f.read_bytes())
-    return h.hexdigest()
-
 
 _METRICS_CODE: list[str] = []
 
