@@ -86,7 +86,9 @@ def results_refused(e: OSError, path: Path, then: str) -> OSError:
 
 
 def _is_num(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    # is_number first: math.isfinite of an int too large for a float (10**400) raises OverflowError
+    from gankit.report.metricinfo import is_number
+    return is_number(v) and math.isfinite(v)
 
 
 def _is_nan(v) -> bool:

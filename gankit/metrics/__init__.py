@@ -34,14 +34,34 @@ def _checked(m, res) -> dict:
         out[str(k)] = v
     if _user(m):
         for k, v in out.items():
-            _check_user_key(m, k, v)
+            out[k] = _check_user_key(m, k, v)
     return out
 
 
+def _plain(v):
+    """``v`` as JSON writes it (a Decimal or Fraction as a float, in lists and dicts too); else
+    TypeError naming the type JSON cannot hold (complex, set): it lost the whole record."""
+    import numbers
+    from decimal import Decimal
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, dict):
+        return {k if isinstance(k, (str, int, float, bool)) or k is None else str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, (numbers.Real, Decimal)):      # Decimal is no numbers.Real
+        try:
+            return int(v) if isinstance(v, numbers.Integral) else float(v)
+        except (OverflowError, ValueError, TypeError):
+            pass
+    raise TypeError(type(v).__name__)
+
+
 def _check_user_key(m, key: str, v):
-    """Refuses a key that would overwrite another metric's number or the record's own; warns
-    about a value the report and compare cannot read as the declared number (NaN and None are
-    fine: recorded as null)."""
+    """Refuses a key that would overwrite another metric's number or the record's own, and a
+    value JSON cannot hold; warns about a value the report and compare cannot read as the
+    declared number (NaN and None are fine: recorded as null).  Returns the value as recorded
+    (a Decimal or Fraction as a float)."""
     import warnings
 
     from gankit.config import ConfigError
@@ -52,12 +72,18 @@ def _check_user_key(m, key: str, v):
     if outputs and key not in outputs:
         raise ConfigError(f"{who} returned key {key!r}, which its outputs do not declare "
                           f"({', '.join(outputs)}); declare it in outputs= or leave it out")
+    try:
+        v = _plain(v)
+    except TypeError as e:
+        raise ConfigError(f"{who} returned key {key!r} as a {type(v).__name__}"
+                          f"{'' if str(e) == type(v).__name__ else f' (holding a {e})'}, which the record "
+                          "cannot store; return a float (or a str, list or dict of them)") from None
     if not outputs:
         other = declared_by(key)
         if other is not None and other.name != m.name:
             raise ConfigError(f"{who} returned key {key!r}, which metric {other.name!r} ({_where(other)}) "
                               "declares; give it another name (and declare it in outputs=)")
-        return
+        return v
     fmt = outputs[key].fmt
     if isinstance(v, (list, tuple, dict)):
         warnings.warn(f"{who}: output {key!r} is a {type(v).__name__} of {len(v)} values, not one number; "
@@ -65,8 +91,7 @@ def _check_user_key(m, key: str, v):
     elif isinstance(v, str) and fmt != "s":
         warnings.warn(f"{who}: output {key!r} is the string {v!r}, not a number; return a float "
                       "(a text output declares Output(..., fmt='s'))", stacklevel=3)
-    elif v is not None and not isinstance(v, (int, float, str)):
-        warnings.warn(f"{who}: output {key!r} is a {type(v).__name__}, not a number; return a float", stacklevel=3)
+    return v
 
 
 def not_applying(m, dataset, ctx=None):
@@ -115,6 +140,21 @@ def refuse_not_applying(names, dataset, ctx=None, objective: str | None = None) 
             raise ConfigError(f"metric {n!r} {lacking_said([n], objective)}; {applying_said(dataset, ctx)}")
 
 
+def seed_for_metric(name: str, ctx):
+    """Seeds the CPU generator and the device's of ``ctx`` for metric ``name`` from the
+    evaluation's seed and the name (a hash, far from gankit.seeds' ``seed + offset`` streams):
+    a metric drawing from the global stream (default init, torch.rand, dropout) reads one number
+    for one checkpoint.  Called inside gankit.seeds.forked, which puts the caller's back."""
+    import hashlib
+
+    import torch
+
+    from gankit import seeds
+    device = getattr(ctx, "device", None)      # a context built by hand may name none
+    digest = hashlib.sha256(f"gankit-metric/{int(getattr(ctx, 'seed', 0) or 0)}/{name}".encode()).digest()
+    seeds.seed(torch.device("cpu" if device is None else device), int.from_bytes(digest[:8], "little") >> 2)
+
+
 class EvaluationStopped(Exception):
     """``stop()`` turned true between two metrics (a signal during training's evaluation)."""
 
@@ -161,7 +201,8 @@ def evaluate(ctx, names: list[str] | None = None, named: bool | None = None, sto
     # metrics draw from their own seeds; a net built with default init (a feature net the
     # first time, a user's metric) must not draw from the caller's stream, which is the
     # run's training stream during training: a periodic evaluation changed the training
-    # after it and broke the bit-identical resume from a checkpoint written before it
+    # after it and broke the bit-identical resume from a checkpoint written before it; and each
+    # metric's global stream is seeded (seed_for_metric), so one checkpoint reads one number
     device = getattr(ctx, "device", None)      # a context built by hand may name none
     from gankit import seeds
     rng = seeds.forked(torch.device("cpu" if device is None else device))
@@ -171,6 +212,7 @@ def evaluate(ctx, names: list[str] | None = None, named: bool | None = None, sto
                 raise EvaluationStopped(f"stopped before {m.name}")
             bar.step(m.name)
             try:
+                seed_for_metric(m.name, ctx)
                 res = _checked(m, m(ctx))
                 drop = _overwritten(m, res, by, named)
                 if drop is not None:      # the user's metric of the two is left out

@@ -119,7 +119,7 @@ def register_metric(name: str, applies: Callable[[object], bool], help: str,
         module = getattr(fn, "__module__", "") or ""
         user = not is_gankit(module)
         metric = Metric(name, fn, _UserApplies(name, module, applies) if user else applies, help,
-                        dict(outputs or {}), default, needs, _reads(name, module, reads))
+                        _outputs(name, module, outputs), default, needs, _reads(name, module, reads))
         if user:
             # the built-ins first, whatever the import order (a script registers before gankit
             # loads its own); while they load, a plug-in's call returns at once, after gankit's
@@ -129,6 +129,45 @@ def register_metric(name: str, applies: Callable[[object], bool], help: str,
         METRICS.register(name, None, help)(_factory(metric, fn))
         return fn
     return deco
+
+
+def _outputs(name: str, module: str, outputs) -> dict[str, Output]:
+    """``outputs`` as a dict of str -> Output whose fmt formats a number (or, "s", a text): a
+    tuple in place of an Output, or fmt="zz", was accepted here and then failed in the report,
+    compare and the end of training (AttributeError, ValueError)."""
+    from collections.abc import Mapping
+
+    from gankit.config import ConfigError
+    if outputs is None:
+        return {}
+    who = f"metric {name!r} ({module})"
+    if not isinstance(outputs, Mapping):
+        raise ConfigError(f"{who}: outputs= takes a dict of {{key: Output(label, better, fmt)}}, "
+                          f"got a {type(outputs).__name__}")
+    for key, o in outputs.items():
+        if not isinstance(key, str):
+            raise ConfigError(f"{who}: outputs= key {key!r} is a {type(key).__name__}; name each output "
+                              "by the str key the metric returns")
+        if not isinstance(o, Output):
+            raise ConfigError(f"{who}: outputs[{key!r}] is a {type(o).__name__} ({o!r}), not an Output; "
+                              f"write Output(label, better, fmt), e.g. Output({key!r}, \"lower\")")
+        if not _formats(o.fmt):
+            raise ConfigError(f"{who}: outputs[{key!r}] has fmt={o.fmt!r}, which formats no number; use a "
+                              "format spec such as \".4g\", \".3f\", \"d\" (or \"s\" for a text)")
+    return dict(outputs)
+
+
+def _formats(fmt) -> bool:
+    """Whether format spec ``fmt`` formats a float, an int ("d") or a text ("s")."""
+    if not isinstance(fmt, str):
+        return False
+    for v in (1.0, 1, "x"):
+        try:
+            format(v, fmt)
+            return True
+        except (ValueError, TypeError):
+            pass
+    return False
 
 
 def _reads(name: str, module: str, reads) -> tuple[str, ...] | None:

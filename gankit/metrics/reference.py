@@ -142,9 +142,14 @@ def evaluate_reference(dataset, settings, seed: int, names: list[str] | None = N
     from gankit.metrics.progress import Progress
     metrics = [METRICS.build(name, where="eval.metrics") for name in names or METRICS.names()]
     metrics = [_for_reference(m, dataset) for m in metrics if m.applies(dataset)]
-    with Progress(len(metrics), "reference (real data)") as bar:
+    from gankit import seeds
+    from gankit.metrics import seed_for_metric
+    # as evaluate: each metric's global stream seeded from the seed and its name, the caller's
+    # put back (api.evaluate measures a reference row between the user's own draws)
+    with seeds.forked(torch.device("cpu")), Progress(len(metrics), "reference (real data)") as bar:
         for m in metrics:
             bar.step(m.name)
+            seed_for_metric(m.name, ctx)
             _measure(m, ctx, out, skipped)
             bar.advance()
     out["source"] = source
