@@ -334,6 +334,17 @@ def _main(argv: list[str] | None) -> int:
             signal.signal(s, old)
 
 
+def _reading_runs(args):
+    """Commands that only read a run folder (report, sample, eval of metrics named by --metrics):
+    a metric its eval.metrics names whose code is not here is said and left out, not refused
+    (train, --resume and plain eval, which measure that list, still refuse it)."""
+    import contextlib
+    if args.command in ("report", "sample") or (args.command == "eval" and getattr(args, "metrics", None)):
+        from gankit.config.schema import reading_runs
+        return reading_runs()
+    return contextlib.nullcontext()
+
+
 def _run_command(args) -> int:
     """The command, each expected failure told in one line (an interruption: _main)."""
     from gankit.builtins import import_modules, load_builtins
@@ -350,7 +361,7 @@ def _run_command(args) -> int:
         trusted_imports.given(getattr(args, "imports", None) or [])
         import_modules(getattr(args, "imports", None) or [])
         from gankit.wording import command_line
-        with command_line():      # gankit.api, which the commands call, speaks in their words
+        with command_line(), _reading_runs(args):   # gankit.api, which the commands call, speaks in their words
             args.starting = False
             rc = args.fn(args)
         if sys.stdout is not None:

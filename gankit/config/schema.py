@@ -2,6 +2,8 @@
 unknown key may have meant."""
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import difflib
 import typing
@@ -123,7 +125,34 @@ class EvalConfig:
                               f"list each metric once: {where}.metrics = [{once}]")
         if self.metrics:
             from gankit.registry import METRICS
-            METRICS.refuse_unknown(self.metrics, f"{where}.metrics")
+            if not _READING.get():    # a run made, resumed or evaluated with this list: refused now
+                METRICS.refuse_unknown(self.metrics, f"{where}.metrics")
+                return
+            # a run only read (report, sample, eval --metrics X): its user's metric, not registered in
+            # this process, is no reason to refuse the rest; kept in the list, so an evaluation that
+            # does use it still refuses it by name
+            gone = [m for m in self.metrics if m not in METRICS.names()]
+            if gone:    # said once: the same words from the same line (Python's default warning filter)
+                import warnings
+                warnings.warn(f"{where}.metrics: {', '.join(map(repr, gone))} not registered here (the module of "
+                              "yours that registers it is missing, untrusted or was never imported), so left out "
+                              "of this command; to bring it back: gankit --import FILE.py COMMAND ...", stacklevel=2)
+
+
+# whether this command only reads run folders (reading_runs)
+_READING: contextvars.ContextVar[bool] = contextvars.ContextVar("gankit_reading_runs", default=False)
+
+
+@contextlib.contextmanager
+def reading_runs():
+    """Within it, a config's eval.metrics naming a metric not registered here is said once and
+    left out, not refused: for commands that only read run folders (report, sample, eval of
+    other metrics), where a user's metric code missing here should not block the rest."""
+    token = _READING.set(True)
+    try:
+        yield
+    finally:
+        _READING.reset(token)
 
 
 @dataclass
