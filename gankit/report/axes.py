@@ -197,6 +197,32 @@ def _series(records: list[dict], key: str):
     return steps, values, pos, neg
 
 
+def code_segments(records: list[dict], key: str, measuring) -> list[tuple[list[dict], str | None]]:
+    """The key's records cut where the user's code that measured it changes (its metric's or
+    dataset's hash in settings.user_code, as ``measuring``, a metricinfo.Measuring, keeps it):
+    a metric edited before a resume measures other numbers, which one line would join (1.3,
+    then 133).  Each part with the note that starts it ("metric code changed at step 40"; None
+    for the first).  A record without settings (an older gankit's) says nothing and stays put."""
+    parts: list[tuple[list[dict], str | None]] = [([], None)]
+    was = None
+    for r in records:
+        if key not in r:
+            continue
+        code = None
+        if isinstance(r.get("settings"), dict):
+            code = (measuring.of(key, r["settings"]) or {}).get("user_code") or {}
+        if code is not None and was is not None and code != was and parts[-1][0]:
+            names = {n for n in set(code) | set(was) if code.get(n) != was.get(n)}
+            what = next((w for w in ("metric", "dataset") if all(n.startswith(w + " ") for n in names)), "user")
+            step = r.get("step")
+            at = f" at {_steps_text([step])}" if isinstance(step, (int, float)) and not isinstance(step, bool) else ""
+            parts.append(([], f"{what} code changed{at}"))
+        if code is not None:
+            was = code
+        parts[-1][0].append(r)
+    return parts
+
+
 # a curve of more points than this is thinned before drawing (a 1M-step run logged every step):
 # matplotlib would draw every point into a panel ~400 pixels wide, a solid band, in minutes and GBs
 MAX_DRAWN = 4000

@@ -295,7 +295,9 @@ def figure_lr(records: list[dict]):
 def figure_eval(evals: list[dict], keys: list[str], infos, reference: dict | None = None):
     """One panel per measured key over steps, titled with its label and direction; the
     real-data reference as a dashed line where one was measured."""
-    from gankit.report.metricinfo import ARROW, info
+    from gankit.report.axes import code_segments
+    from gankit.report.metricinfo import ARROW, Measuring, info
+    measuring = Measuring(infos)
     # a number with no direction the same in every evaluation and on real data describes the data
     # (modes_total, ndb_k): no curve.  A score flat by result (modes_covered staying 8) is drawn
     real = reference or {}
@@ -306,7 +308,12 @@ def figure_eval(evals: list[dict], keys: list[str], infos, reference: dict | Non
     fig, axes = _grid(len(keys), cols=4, w=3.6, h=2.5)
     for ax, k in zip(axes, keys):
         ki = info(k, infos)
-        _, entries = _plot_key(ax, evals, k, k, "#0072b2", marker="o", ms=3.5, lw=1.4)
+        entries = []
+        # a user's metric edited between evaluations: each code's numbers a line of their own, named
+        for i, (part, note) in enumerate(code_segments(evals, k, measuring)):
+            colour = PALETTE[i % len(PALETTE)]
+            line, inf = _plot_key(ax, part, k, k, colour, marker="o", ms=3.5, lw=1.4)
+            entries += ([(line or ax.plot([], [], color=colour, marker="o", ms=3.5)[0], note)] if note else []) + inf
         ref = (reference or {}).get(k)
         if isinstance(ref, (int, float)) and not isinstance(ref, bool):
             entries.insert(0, (ax.axhline(ref, ls="--", lw=1, color="#666666"), "real data"))
