@@ -35,6 +35,25 @@ def stream_seed(seed: int, name: str) -> int:
     raise KeyError(f"unknown random stream {name!r}; known: {', '.join([*TRAIN, *EVAL])}")
 
 
+def own_stream_seed(seed: int, name: str) -> int:
+    """The seed of a stream a user's metric names itself (one not in TRAIN or EVAL): a hash of
+    (seed, name), so two names never share numbers and none repeats a stream above.  A hash
+    that lands within reach of ``seed + offset`` (or of the sample rejection stream's
+    ``seed + 1``) is hashed again, so it cannot collide with a fixed stream of this seed."""
+    if name in TRAIN or name in EVAL:
+        raise ValueError(f"{name!r} is one of gankit's own streams; use stream_seed for it")
+    import hashlib
+    reach = max(*TRAIN.values(), *EVAL.values()) + 2
+    text = f"gankit-stream/{seed}/{name}"
+    while True:
+        digest = hashlib.sha256(text.encode()).digest()
+        s = int.from_bytes(digest[:8], "little") >> 2      # < 2**62: in [0, SEED_SPAN), room for + 1
+        # s - seed in [-1, reach): s or s + 1 would be some seed + offset (+ 1)
+        if (s - seed + 1) % SEED_SPAN > reach:
+            return s
+        text += "/again"
+
+
 def generator(seed: int, name: str, device: str | torch.device = "cpu") -> torch.Generator:
     return torch.Generator(device).manual_seed(stream_seed(seed, name))
 

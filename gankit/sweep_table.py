@@ -13,6 +13,7 @@ import errno
 import json
 import math
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Callable
@@ -104,16 +105,16 @@ def mean_se(xs: list[float]) -> tuple[float, float]:
     return mu, math.sqrt(sum((x - mu) ** 2 for x in xs) / (n - 1) / n)
 
 
-def pm(mu: float, se: float, digits: int) -> str:
+def pm(mu: float, se: float, digits: int, unit: str = "") -> str:
     """``mean ± s.e.``, or just the mean when there is no s.e. (one value).  A standard error
     that ``digits`` decimals would round to 0 gets its first significant digit, and the mean as
     many decimals: -43.633 ± 0.034 reads -43.63 ± 0.03, not -43.6 ± 0.0, which looks like runs
     that all agree (a true 0 stays 0.00, as does the rounding noise of a mean of equal floats)."""
     if se != se:
-        return f"{mu:.{digits}f}"
+        return f"{mu:.{digits}f}{unit}"
     if abs(mu) * 1e-9 < se < math.inf and float(f"{se:.{digits}f}") == 0:
         digits = min(12, -math.floor(math.log10(float(f"{se:.1g}"))))    # 0.0096: 0.01, not 0.010
-    return f"{mu:.{digits}f} ± {se:.{digits}f}"
+    return f"{mu:.{digits}f}{unit} ± {se:.{digits}f}{unit}"
 
 
 def fmt(xs: list[float], digits: int) -> str:
@@ -160,9 +161,24 @@ def _digits(mu: float) -> int:
     return min(6, max(3, 2 - math.floor(math.log10(abs(mu)))))
 
 
-def value_cell(mu: float, se: float) -> str:
+# a declared fixed-point or percent format (".3f", ".1%"; flags before the dot are dropped)
+_FIXED = re.compile(r"\.(\d+)([f%])$")
+
+
+def value_cell(mu: float, se: float, fmt: str | None = None) -> str:
     """``mean ± s.e.``: fixed decimals, or scientific notation below 1e-4, where six decimals
-    would print a p-value of 1e-64 as 0.000000."""
+    would print a p-value of 1e-64 as 0.000000.  ``fmt``, the metric's declared Output.fmt,
+    sets the decimals where it is fixed-point or percent (0.51 at ".1%" reads 51.0%), with
+    more for a mean it would leave fewer than 3 significant digits, as the report does; a "d"
+    or "g" format would round a mean of counts to an integer or drop the s.e.'s digit, so
+    those keep the table's own decimals."""
+    m = _FIXED.search(fmt) if fmt else None
+    if m and math.isfinite(mu):
+        scale, unit = (100, "%") if m[2] == "%" else (1, "")
+        shown, digits = mu * scale, int(m[1])
+        need = 0 if shown == 0 else 2 - math.floor(math.log10(abs(shown)))
+        if need <= 6:
+            return pm(shown, se * scale, max(digits, need), unit)
     if math.isfinite(mu) and mu != 0 and abs(mu) < 1e-4:
         return f"{mu:.2e} ± {se:.1e}" if se == se else f"{mu:.2e}"
     return pm(mu, se, _digits(mu))
@@ -170,8 +186,10 @@ def value_cell(mu: float, se: float) -> str:
 
 def _cell(v) -> str:
     """A table cell: a "|" would start another column and a line break end the row; a
-    backslash is escaped first, so a label's own "\\|" stays text."""
+    backslash is escaped first, so a label's own "\\|" stays text; "<", ">" and "&" become
+    entities, as markdown renders a key "k<b>ey" as HTML ("&" first: it starts the others)."""
     text = " ".join(str(v).splitlines()) if v is not None else ""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return text.replace("\\", "\\\\").replace("|", "\\|")
 
 
@@ -179,13 +197,19 @@ def _cell(v) -> str:
 _ROW_INFO = ("n", "n_of", "asked")
 
 
-def markdown_table(rows: list[dict], group_by=("label",), keys: list[str] | None = None) -> str:
-    """Markdown table of summarise's rows: group columns, runs, then mean ± s.e. per key.
+def markdown_table(rows: list[dict], group_by=("label",), keys: list[str] | None = None,
+                   formats: dict[str, str] | None = None) -> str:
+    """Markdown table of summarise's rows: group columns, runs, then mean ± s.e. per key, in
+    the format its metric declares (``formats``: key -> Output.fmt; None: the registered
+    metrics' own, gankit.report.metricinfo.key_infos).
 
     runs reads ``done/asked`` where a row has ``asked`` and fewer ran; a cell covering fewer
     runs than its row ends with ``(n/runs)``."""
     keys = keys if keys is not None else list(dict.fromkeys(
         k for row in rows for k in row if k not in (*group_by, *_ROW_INFO)))
+    if formats is None:
+        from gankit.report.metricinfo import key_infos
+        formats = {k: i.fmt for k, i in key_infos().items()}
     lines = ["| " + " | ".join(_cell(c) for c in [*group_by, "runs", *keys]) + " |",
              "|" + "---|" * (len(group_by) + 1 + len(keys))]
     for row in rows:
@@ -196,7 +220,7 @@ def markdown_table(rows: list[dict], group_by=("label",), keys: list[str] | None
                 cells.append("–")
                 continue
             got = row.get("n_of", {}).get(k, n)
-            cells.append(value_cell(*row[k]) + (f" ({got}/{n})" if got != n else ""))
+            cells.append(value_cell(*row[k], formats.get(k)) + (f" ({got}/{n})" if got != n else ""))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

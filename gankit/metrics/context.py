@@ -45,10 +45,21 @@ class EvalContext:
     # has a bound (the VAE): elbo
     elbo: Callable[..., tuple] | None = None
     cache: dict = field(default_factory=dict)   # features shared by the metrics of one evaluation
+    real: bool = False       # the real-data reference row: ``sample`` draws real data, not G
 
     def stream(self, name: str) -> int:
-        """The seed of evaluation stream ``name`` (gankit.seeds.EVAL)."""
-        return seeds.stream_seed(self.seed, name)
+        """The seed of evaluation stream ``name``: one of gankit.seeds.EVAL, or a name of the
+        metric's own (a plug-in's "my_stream"), whose seed is a hash of (seed, name) apart from
+        every fixed stream.  The training streams are refused: a metric drawing the training
+        noise would measure G on the very z it was trained on, not on fresh samples."""
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"a random stream is named by a non-empty string, got {name!r}")
+        if name in seeds.TRAIN:
+            raise ValueError(f"random stream {name!r} is a training stream, which a metric may not draw; "
+                             f"use one of {', '.join(seeds.EVAL)} or a name of your metric's own")
+        if name in seeds.EVAL:
+            return seeds.stream_seed(self.seed, name)
+        return seeds.own_stream_seed(self.seed, name)
 
     def generate(self, n: int, stream: str = "samples", y: Tensor | None = None,
                  c: Tensor | None = None) -> Tensor:

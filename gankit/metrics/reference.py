@@ -120,7 +120,7 @@ def reference_context(dataset, settings, seed: int, step: int = 0) -> tuple[Eval
         return pool[_drawn(len(pool), n, seed_)], None
 
     ctx = EvalContext(dataset=dataset, settings=settings, seed=seed, device=torch.device("cpu"), step=step,
-                      sample=sample, likelihood=None)
+                      sample=sample, likelihood=None, real=True)
     return ctx, source
 
 
