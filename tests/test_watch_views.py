@@ -3,7 +3,6 @@ more than two dimensions, the live page rebuilt after an evaluation, and the rep
 panels (a framed legend; no curve of a number that describes the data)."""
 from types import SimpleNamespace
 
-import pytest
 
 from gankit import config as C
 from gankit.train import watch
@@ -18,7 +17,6 @@ def _events(folder):
 
 
 def test_an_evaluation_at_other_eval_settings_gets_its_own_tensorboard_curve(tmp_path, tiny):
-    pytest.importorskip("torch.utils.tensorboard")
     from gankit import api
     cfg = C.load("ring", tiny + ["train.steps=10", "train.sample_every=10", "train.tensorboard=true",
                                  'eval.metrics=["modes"]', "train.live_report=false"])
@@ -34,7 +32,6 @@ def test_an_evaluation_at_other_eval_settings_gets_its_own_tensorboard_curve(tmp
 
 
 def test_points_of_three_dimensions_show_their_first_two_coordinates(tmp_path, tiny):
-    pytest.importorskip("torch.utils.tensorboard")
     cfg = C.load("ring", tiny + ["data.name=gmm", "data.dim=3", "train.tensorboard=true",
                                  'eval.metrics=["modes"]', "train.live_report=false"])
     run = Run.create(cfg, tmp_path / "r").train()
