@@ -3,7 +3,6 @@ more than two dimensions, the live page rebuilt after an evaluation, and the rep
 panels (a framed legend; no curve of a number that describes the data)."""
 from types import SimpleNamespace
 
-
 from gankit import config as C
 from gankit.train import watch
 from gankit.train.run import Run
