@@ -222,3 +222,11 @@ def terminal():
     t = Terminal()
     yield t
     t.close()
+
+
+def join_gloo(rank: int, world: int, port: int):
+    """A spawned test worker's process group (gloo, one thread), as rank of world on port."""
+    import torch.distributed as dist
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", rank=rank, world_size=world)

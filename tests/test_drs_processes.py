@@ -3,7 +3,6 @@ so the copy's batch norms are plain ones (a synced one all-reduced identical sta
 fit step and counted every sample once per rank) and the fit is the one-process fit."""
 from __future__ import annotations
 
-import os
 import socket
 
 import torch
@@ -76,9 +75,8 @@ def test_revert_restores_each_replaced_class_and_a_declared_sync_norm_to_any_ran
 
 
 def _fit_worker(rank: int, world: int, port: int, out: str):
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=world)
+    from conftest import join_gloo
+    join_gloo(rank, world, port)
     try:
         D = _d()
         convert_sync_batchnorm(D, torch.device("cpu"))   # as the Run does on several processes

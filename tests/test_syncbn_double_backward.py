@@ -7,7 +7,6 @@ was not registered" and R1's parameter gradients came out 7% off one process's.
 """
 from __future__ import annotations
 
-import os
 import socket
 import warnings
 
@@ -50,9 +49,8 @@ def _penalty_grads(D: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
 
 
 def _worker(rank: int, world: int, port: int, out: str):
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=world)
+    from conftest import join_gloo
+    join_gloo(rank, world, port)
     try:
         D = _critic()
         replaced = convert_sync_batchnorm(D, torch.device("cpu"))
