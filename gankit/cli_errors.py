@@ -283,8 +283,8 @@ def interrupted_line(args, stop: KeyboardInterrupt) -> str | None:
         kept, then = _KEPT.get(command, lambda a, s: ("nothing was changed", AGAIN))(args, stop)
     lost = getattr(stop, "lost", [])
     # cli._main's mark until the command's own code runs: torchrun stops a rank > 0 there when
-    # rank 0 refused a one-process command (train's line then names a resume's command)
-    begun = then != AGAIN and not (command != "train" and getattr(args, "starting", False))
+    # rank 0 refused the command (a one-process command; train --resume's config, found by the ranks)
+    begun = then != AGAIN and not getattr(args, "starting", False)
     if not begun and not _first_rank() and (0 in peers if peers else peers == [] and 0 not in lost):
         # nothing begun, and rank 0's error to fix or a stop every rank got (Ctrl-C, the
         # launcher's SIGTERM, a killed rank): rank 0's line says it (and --nproc's summary that

@@ -103,6 +103,7 @@ def two_ranks(monkeypatch, rank: int, agreed=None):
     world = distributed.World(size=2, rank=rank, local_rank=rank, local_size=2, backend="gloo")
     monkeypatch.setattr(distributed, "setup", lambda device: world)
     monkeypatch.setattr(distributed, "check_same", lambda *a, **k: None)
+    monkeypatch.setattr(distributed, "gather", lambda w, obj: [obj] * w.size)     # the ranks agree
     sent = []
     monkeypatch.setattr(distributed, "agree", lambda w, obj: sent.append(obj) or (obj if agreed is None else agreed))
     return sent

@@ -230,6 +230,16 @@ def test_the_launchers_line_names_the_resume_command_of_its_ranks(tmp_path, monk
         assert "checkpoint" not in line, line        # nothing to agree on before the folder exists
 
 
+def _trained_folder(tmp_path, tiny_cli, env) -> Path:
+    """A tiny trained run: a config error of its --resume is found by the ranks (a new run's is
+    refused by the launcher before any rank starts)."""
+    run = tmp_path / "r"
+    p = subprocess.run([sys.executable, "-m", "gankit", "train", "ring-vanilla", "--out", str(run), *tiny_cli,
+                        "--set", "train.steps=2"], capture_output=True, text=True, env=env, timeout=120)
+    assert p.returncode == 0, p.stderr[-3000:]
+    return run
+
+
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="torchrun's ranks (Linux)")
 def test_a_config_error_on_two_ranks_is_one_line_when_rank_1_is_stopped_first(tmp_path, tiny_cli):
     """Rank 1 kept slow (a plug-in that sleeps on rank 1) until torchrun stops it for rank 0's
@@ -237,8 +247,9 @@ def test_a_config_error_on_two_ranks_is_one_line_when_rank_1_is_stopped_first(tm
     slow = tmp_path / "slow_rank1.py"
     slow.write_text("import os, time\nif os.environ.get('RANK') == '1':\n    time.sleep(60)\n")
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(Path(__file__).parents[1]))
-    p = subprocess.run([sys.executable, "-m", "gankit", "--import", str(slow), "train", "ring-vanilla", "--nproc",
-                        "2", "--out", str(tmp_path / "r"), *tiny_cli, "--set", "train.steps=abc"],
+    run = _trained_folder(tmp_path, tiny_cli, env)
+    p = subprocess.run([sys.executable, "-m", "gankit", "--import", str(slow), "train", "--resume", "--nproc",
+                        "2", "--out", str(run), "--set", "train.steps=abc"],
                        capture_output=True, text=True, env=env, timeout=120)
     err = p.stderr
     assert p.returncode == 2, err[-3000:]
@@ -264,8 +275,10 @@ def test_a_rank_stopped_while_it_imports_torch_leaves_the_line_to_rank_0s_error(
         "    sys.meta_path.insert(0, Slow())\n")
     env = dict(os.environ, OMP_NUM_THREADS="1",
                PYTHONPATH=os.pathsep.join([str(hook), str(Path(__file__).parents[1])]))
-    p = subprocess.run([sys.executable, "-m", "gankit", "train", "ring-vanilla", "--nproc", "2",
-                        "--out", str(tmp_path / "r"), *tiny_cli, "--set", "train.steps=abc"],
+    run = _trained_folder(tmp_path, tiny_cli, dict(os.environ, OMP_NUM_THREADS="1",
+                                                   PYTHONPATH=str(Path(__file__).parents[1])))
+    p = subprocess.run([sys.executable, "-m", "gankit", "train", "--resume", "--nproc", "2",
+                        "--out", str(run), "--set", "train.steps=abc"],
                        capture_output=True, text=True, env=env, timeout=120)
     err = p.stderr
     assert p.returncode == 2, err[-3000:]
