@@ -57,3 +57,14 @@ def test_resume_and_plain_eval_still_refuse_it(gone_run, capsys):
     assert "eval.metrics: unknown metric 'gone_gap'" in capsys.readouterr().err
     assert main(["train", "--resume", "--out", str(gone_run), "--set", "train.steps=16"]) == 2
     assert "eval.metrics: unknown metric 'gone_gap'" in capsys.readouterr().err
+
+
+def test_the_python_api_reads_such_a_run_as_the_command_line_does(gone_run, tmp_path):
+    from gankit import api
+    from gankit.config import ConfigError
+    for call in (lambda: api.report(gone_run), lambda: api.sample(gone_run, 4),
+                 lambda: api.evaluate(gone_run, ["modes"], record=False, reference=False)):
+        with pytest.warns(UserWarning, match="'gone_gap' not registered here"):
+            call()
+    with pytest.raises(ConfigError, match="unknown metric 'gone_gap'"):
+        api.evaluate(gone_run, record=False, reference=False)      # eval.metrics itself: refused by name

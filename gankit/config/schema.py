@@ -143,6 +143,11 @@ class EvalConfig:
 _READING: contextvars.ContextVar[bool] = contextvars.ContextVar("gankit_reading_runs", default=False)
 
 
+def reading() -> bool:
+    """Whether this command (or API call) only reads run folders (``reading_runs``)."""
+    return _READING.get()
+
+
 @contextlib.contextmanager
 def reading_runs():
     """Within it, a config's eval.metrics naming a metric not registered here is said once and
