@@ -15,7 +15,7 @@ import pytest
 
 from gankit.cli import main
 from gankit.runfolder import RunFolder
-from gankit.train.signals import StopOnSignal
+from gankit.train.signals import STOP_SIGNALS, StopOnSignal
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = ("train", "eval", "compare", "drs", "sample", "report", "list", "sweep", "invert", "complete")
@@ -66,8 +66,9 @@ def test_train_help_says_where_the_presets_are_listed(capsys):
 
 @pytest.fixture
 def ignored():
-    """SIGINT and SIGTERM ignored, as a shell's background job or a launcher leaves them."""
-    before = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    """Every signal training stops on ignored (SIGINT and SIGTERM as a shell's background job or a
+    launcher leaves them, SIGHUP as nohup does), whatever the test process inherited."""
+    before = {s: signal.signal(s, signal.SIG_IGN) for s in STOP_SIGNALS}
     yield
     for s, h in before.items():
         signal.signal(s, h)
