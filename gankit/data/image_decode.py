@@ -135,14 +135,24 @@ def _eight_bit(im, path: Path, notes: dict | None = None, wide: bool = False):
             a = a / 257.0                              # 16 bits: 65535 -> 255
     if notes is not None and not im.mode.startswith("I;16"):
         notes.setdefault("depth", {})[path] = (im.mode[0], narrow)
-    return Image.fromarray(np.rint(a).astype(np.uint8), "L")
+    grey = Image.fromarray(np.rint(a).astype(np.uint8), "L")
+    key = im.info.get("transparency")
+    if isinstance(key, int) and im.mode != "F":
+        # a 16-bit PNG's colour key (tRNS) names a 16-bit value: matched before scaling (65534 and 65535
+        # both become 255), kept as alpha for _opaque; Pillow's own convert("RGBA") of I;16 is all clear
+        clear = np.asarray(im, dtype=np.int64) == key
+        if clear.any():
+            return Image.merge("LA", (grey, Image.fromarray(np.where(clear, 0, 255).astype(np.uint8), "L")))
+    return grey
 
 
 def _opaque(im, path: Path, notes: dict | None):
     """Transparent pixels composited over black (the pad policy's colour): convert alone drops the
     alpha channel and shows whatever colour was stored under it."""
     from PIL import Image
-    if not (im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (im.mode == "P" and "transparency" in im.info)):
+    # "transparency" in info: a palette's clear entries, or a colour key (PNG tRNS of an L, RGB or 1
+    # image), which convert("RGBA") turns into alpha
+    if not (im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info):
         return im
     rgba = im.convert("RGBA")
     if rgba.getextrema()[3][0] == 255:
