@@ -64,7 +64,8 @@ def _train(a, out: str | None):
     if not run.is_main:   # rank 0 alone evaluates, writes the report and prints
         return
     try:      # the final evaluation's own numbers: a later record (a quick gankit eval) is no result
-        print(_summary(run.final_result))
+        # labelled as gankit eval's line is: bare, it read as the real-data row announced on stderr above it
+        print(f"step {run.step}: {_summary(run.final_result)}")
         print(f"run folder: {shown_path(run.dir.resolve())}")
         print(f"report:     {shown_path(run.folder.report_path.resolve())}")
         if sys.stdout is not None:     # None: closed (>&-), where print writes nothing

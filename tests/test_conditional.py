@@ -315,14 +315,14 @@ def test_a_class_with_one_real_image_is_left_out_of_the_diversity_ratio(monkeypa
     x = torch.randint(0, 256, (56, 1, 8, 8), dtype=torch.uint8, generator=g)
     y = torch.cat([torch.arange(18).repeat_interleave(3), torch.tensor([18, 19])])
     ds = ImageDataset(x, y, class_names=[f"class{i:02d}" for i in range(20)], holdout=0)
-    with pytest.warns(UserWarning, match=r"diversity_ratio over 18 of 20 classes.*\(class18, class19\)"):
+    with pytest.warns(UserWarning, match=r"2 of 20 classes \(class18, class19\) hold fewer than 3 distinct images"):
         out = _within_class_on_pixels(monkeypatch, ds, 2000)
     assert out["diversity_classes"] == 18 and 0.1 < out["diversity_ratio"] < 10
-    # no class with spread: the ratio is skipped, the Frechet distance still measured
+    # no class of 3 distinct images: neither the ratio nor a Frechet distance against one point
     one = ImageDataset(x[:2], torch.tensor([0, 1]), class_names=["a", "b"], holdout=0)
-    with pytest.warns(UserWarning, match=r"diversity_ratio skipped.*\(a, b\)"):
-        out = _within_class_on_pixels(monkeypatch, one, 200)
-    assert "diversity_ratio" not in out and out["diversity_classes"] == 0 and "fd_within_class" in out
+    from gankit.metrics.base import TooFewSamples
+    with pytest.raises(TooFewSamples, match=r"every class holds fewer than 3 distinct images \(a, b\)"):
+        _within_class_on_pixels(monkeypatch, one, 200)
 
 
 def test_caption_class_words_are_one_known_word_each_and_collisions_are_refused():

@@ -128,11 +128,11 @@ def test_the_cli_prints_the_final_evaluation_not_a_later_quick_look(tmp_path, mo
     folder.append({"step": 200, "kind": "eval", "source": "final", "settings": {}, **final})
     folder.append({"step": 200, "kind": "eval", "source": "gankit eval", "settings": {"n_samples": 100},
                    "modes_covered": 1, "modes_total": 8, "hq_fraction": 0.02, "reverse_kl": 2.079})
-    run = types.SimpleNamespace(is_main=True, final_result=final, folder=folder, dir=folder.path)
+    run = types.SimpleNamespace(is_main=True, final_result=final, folder=folder, dir=folder.path, step=200)
     monkeypatch.setattr(api, "train", lambda *a, **k: run)
     assert cli.main(["train", "--resume", "--out", str(folder.path)]) in (0, None)
     out = capsys.readouterr().out
-    assert "modes covered 7/8, high quality 90.0%, reverse KL 0.123" in out and "2.079" not in out
+    assert "step 200: modes covered 7/8, high quality 90.0%, reverse KL 0.123" in out and "2.079" not in out
 
 
 def test_api_train_hands_back_the_record_it_reused(tmp_path, tiny):

@@ -110,16 +110,44 @@ def _too_few(msg: str, n_needed: int):
     return TooFewSamples(msg, n_needed=n_needed)
 
 
-def _enough_for_every_class(ds, real_per_class: int = WITHIN_MIN) -> int:
+def _enough_for_every_class(ds, real_per_class: int = WITHIN_MIN, skip=()) -> int:
     """An eval.n_samples that gives every class WITHIN_MIN generated samples and, at the data's
     class frequencies (real samples are drawn as training draws them), ``real_per_class`` real
-    ones expected in its rarest class."""
+    ones expected in its rarest class but those in ``skip`` (too few distinct images: no number
+    of samples measures them, so they do not set the number)."""
     k = len(ds.classes)
+    kept = torch.tensor([c for c in ds.classes.tolist() if c not in skip], dtype=torch.long)
+    if not len(kept):
+        return WITHIN_MIN * k
     if ds.labels is None:
-        share = float(ds.base.weights.double()[ds.classes].min() / ds.base.weights.double().sum())
+        share = float(ds.base.weights.double()[kept].min() / ds.base.weights.double().sum())
     else:
-        share = float(torch.bincount(ds.labels.long())[ds.classes].min()) / len(ds.labels)
+        share = float(torch.bincount(ds.labels.long())[kept].min()) / len(ds.labels)
     return max(WITHIN_MIN, math.ceil(real_per_class / (k * share))) * k
+
+
+def _distinct(rows: torch.Tensor, most: int) -> int:
+    """How many distinct rows ``rows`` holds, counted up to ``most`` (each pass drops the copies of one)."""
+    seen = 0
+    while len(rows) and seen < most:
+        rows = rows[(rows != rows[0]).any(1)]
+        seen += 1
+    return seen
+
+
+def _few_distinct(ds) -> list[int]:
+    """The classes holding fewer than WITHIN_MIN distinct training images: real samples are drawn
+    from them with replacement, so more draws only repeat them (a Frechet distance against a point
+    mass, no spread).  A mixture's classes are continuous: none."""
+    if ds.labels is None:
+        return []
+    x, y = ds.x.flatten(1), ds.labels.long()
+    return [c for c in ds.classes.tolist() if _distinct(x[y == c], WITHIN_MIN) < WITHIN_MIN]
+
+
+def _listed(names: list[str], most: int = 8) -> str:
+    """The first ``most`` names, then "..." where there are more."""
+    return ", ".join(names[:most]) + (" ..." if len(names) > most else "")
 
 
 def _class_name(ds, k: int) -> str:
@@ -139,13 +167,21 @@ def _within_class(ctx):
     from gankit.metrics.image_measures import frechet_distance, gaussian_stats
     ds = ctx.dataset
     n, k = ctx.settings.n_samples, len(ds.classes)
+    # classes of too few distinct images stay out of the mean and of the hint: no eval.n_samples measures them
+    few = _few_distinct(ds)
+    if few:
+        said = _listed([_class_name(ds, c) for c in few])
+        if len(few) == k:
+            from gankit.metrics.base import TooFewSamples
+            raise TooFewSamples(f"within_class: every class holds fewer than {WITHIN_MIN} distinct images "
+                                f"({said}); add images to the classes", more_helps=False)
     if n // k + (n % k > 0) < WITHIN_MIN:       # _classes gives the first n % k classes one more
         # the same count the warning below asks for when real samples run short: one hint that works
         each = ("fewer than one each" if n < k else f"{n // k} each" if n % k == 0
                 else f"{n // k} or {n // k + 1} each")      # as _classes deals them out
         raise _too_few(f"within_class: no class had {WITHIN_MIN} or more samples of each kind "
                        f"({n} sample{'' if n == 1 else 's'} over {k} classes: {each})",
-                       _enough_for_every_class(ds, 4 * WITHIN_MIN))
+                       _enough_for_every_class(ds, 4 * WITHIN_MIN, few))
     y = _classes(ctx, n, "within_class")
     x = ctx.generate(len(y), "within_class", y=y)
     g = torch.Generator().manual_seed(ctx.stream("within_class"))
@@ -156,6 +192,8 @@ def _within_class(ctx):
     flat = fr.std(0).norm() * 1e-6
     fds, ratios, thin, no_spread = [], [], [], []
     for c in ds.classes.tolist():
+        if c in few:
+            continue
         a, b = ff[y == c], fr[ry == c]
         if len(a) < WITHIN_MIN or len(b) < WITHIN_MIN:      # too few generated (n % k) or real ones drawn
             thin.append(c)
@@ -170,17 +208,21 @@ def _within_class(ctx):
     if thin:
         # real samples come at the data's class frequencies: 12 expected in the rarest class
         # leave one class in thousands short of 3
-        more = _enough_for_every_class(ds, 4 * WITHIN_MIN)
+        more = _enough_for_every_class(ds, 4 * WITHIN_MIN, few)
         if not fds:
             raise _too_few(f"within_class: no class had {WITHIN_MIN} or more samples of each kind "
                            f"({len(y)} drawn over {k} classes)", more)
-        names = ", ".join(_class_name(ds, c) for c in thin[:8]) + (" ..." if len(thin) > 8 else "")
+        names = _listed([_class_name(ds, c) for c in thin])
         warnings.warn(f"within_class: {len(thin)} of {k} classes ({names}) had fewer than {WITHIN_MIN} "
                       f"generated or real samples ({n} over {k} classes) and are left out of the mean"
                       + (f"; more samples: --set eval.n_samples={more}" if more > n else ""), stacklevel=2)
+    if few:
+        warnings.warn(f"within_class: {len(few)} of {k} classes ({said}) hold fewer than {WITHIN_MIN} distinct "
+                      "images and are left out of fd_within_class and diversity_ratio (more samples only repeat "
+                      "them); add images to those classes", stacklevel=2)
     out = {"fd_within_class": sum(fds) / len(fds), "diversity_classes": len(ratios)}
     if no_spread:
-        names = ", ".join(_class_name(ds, c) for c in no_spread[:8]) + (" ..." if len(no_spread) > 8 else "")
+        names = _listed([_class_name(ds, c) for c in no_spread])
         what = f"over {len(ratios)} of {len(fds)} classes" if ratios else "skipped"
         warnings.warn(f"within_class: diversity_ratio {what}: the real samples drawn of {len(no_spread)} "
                       f"class(es) ({names}) hold fewer than {WITHIN_MIN} distinct images or lie on one "

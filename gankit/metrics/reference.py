@@ -61,10 +61,26 @@ def _pool(dataset):
     rows = dataset.rows() if callable(getattr(dataset, "rows", None)) else None
     if rows is not None:
         return rows, "the data's own points (the set against itself: a ceiling)"
-    if getattr(dataset, "kind", None) == "image":     # a finite set with no held-out split (data.holdout = 0)
-        return None, ("training images drawn again, no held-out split (data.holdout = 0): the set "
+    if getattr(dataset, "kind", None) == "image":     # a finite set with no held-out split
+        return None, (f"training images drawn again, {_why_no_heldout(dataset)}: the set "
                       "against itself, a ceiling only a copy of it reaches")
     return None, "fresh draws from the data distribution"
+
+
+def _why_no_heldout(dataset) -> str:
+    """Why an image set holds no held-out split, from how it was cut (ImageDataset.cut): (n, 0) is
+    data.holdout > 0 over too few images, or over classes of one image each (each went back to
+    training); no cut is data.holdout = 0."""
+    from gankit.data.images import MIN_HOLDOUT_IMAGES
+    cut = getattr(dataset, "cut", None)
+    if cut and cut[1] == 0:
+        n = cut[0]
+        if n < MIN_HOLDOUT_IMAGES:
+            return (f"{n} image{' is' if n == 1 else 's are'} too few to hold any out "
+                    f"(data.holdout needs {MIN_HOLDOUT_IMAGES} or more)")
+        return ("no image held out (those data.holdout took were the only images of their classes and "
+                "went back to training)")
+    return "no held-out split (data.holdout = 0)"
 
 
 def _drawn(size: int, n: int, seed) -> torch.Tensor:
