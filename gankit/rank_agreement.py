@@ -61,6 +61,29 @@ def _tensor_digest(t) -> str:
     return f"{tuple(a.shape)} {a.dtype} sha1 {hashlib.sha1(a).hexdigest()[:12]}"
 
 
+_MIXTURE = ("means", "stds", "weights")
+
+
+def _plain_array(v):
+    """``v`` (a tensor, an array, a number or a list of them) as a C-ordered numpy array whose
+    bytes are its values, or None for anything else (None, a method, objects whose bytes would
+    be addresses, which differ per process)."""
+    import numpy as np
+    import torch
+    try:
+        if isinstance(v, torch.Tensor):
+            v = v.detach().cpu()
+            v = v.float() if v.dtype == torch.bfloat16 else v      # numpy has no bfloat16; float32 holds it exactly
+            a = v.contiguous().numpy()
+        elif isinstance(v, (np.ndarray, np.generic, int, float, bool, list, tuple)):
+            a = np.asarray(v)
+        else:
+            return None
+    except (TypeError, ValueError, RuntimeError):      # a ragged list, a sparse or meta tensor
+        return None
+    return None if a.dtype.hasobject else np.ascontiguousarray(a)
+
+
 def data_fingerprint(ds) -> dict:
     """What the ranks compare of the data each one built from the same config (files are read on
     each machine): a points file's data_digest, a text file's held-out cut and lines, vocabulary
@@ -95,12 +118,20 @@ def data_fingerprint(ds) -> dict:
     labels = getattr(ds, "labels", None)
     if isinstance(labels, torch.Tensor):
         out["labels"] = _tensor_digest(labels)
-    mixture = [getattr(ds, k, None) for k in ("means", "stds", "weights")]
-    if all(isinstance(t, torch.Tensor) for t in mixture):      # K x d floats: cheap
+    stats = {k: _plain_array(getattr(ds, k, None)) for k in _MIXTURE}
+    stats = {k: a for k, a in stats.items() if a is not None}
+    if stats:       # K x d floats (a mixture's) or a user's own statistics: cheap either way
         h = hashlib.sha1()
-        for t in mixture:
-            h.update(t.detach().cpu().contiguous().numpy().tobytes() + b"\0")
-        out["mixture"] = f"{mixture[0].shape[0]} modes in {mixture[0].shape[1]}-D sha1 {h.hexdigest()[:12]}"
+        for k, a in stats.items():     # name, shape and dtype too: the same bytes in another shape differ
+            h.update(f"{k} {a.shape} {a.dtype}".encode() + b"\0" + a.tobytes() + b"\0")
+        m, s, w = (stats.get(k) for k in _MIXTURE)
+        # a user's dataset may name other things means/stds/weights (a feature's mean and std, one
+        # weight per row): only a K x d mixture is described as one, the rest is still compared
+        if m is not None and s is not None and w is not None and m.ndim == 2 and s.ndim in (1, 2) \
+                and w.ndim >= 1 and s.shape[0] == w.shape[0] == m.shape[0]:
+            out["mixture"] = f"{m.shape[0]} modes in {m.shape[1]}-D sha1 {h.hexdigest()[:12]}"
+        else:
+            out[", ".join(stats)] = f"sha1 {h.hexdigest()[:12]}"
     return out
 
 

@@ -25,17 +25,17 @@ def _checked(m, res) -> dict:
     if not isinstance(res, dict):
         raise ConfigError(f"metric {m.name!r} ({_where(m)}) returned "
                           f"{type(res).__name__}, not a dict of {{name: number}}")
-    out = {}
-    for k, v in res.items():
-        if hasattr(v, "ndim") and getattr(v, "ndim", None) == 0 and hasattr(v, "item"):
-            v = v.item()
-        elif isinstance(getattr(v, "ndim", None), int) and hasattr(v, "tolist"):
-            v = v.tolist()
-        out[str(k)] = v
+    out = {str(k): _unarray(v) for k, v in res.items()}
     if _user(m):
         for k, v in out.items():
             out[k] = _check_user_key(m, k, v)
     return out
+
+
+def _unarray(v):     # a numpy scalar, 0-d array or 0-d tensor as a Python number, a larger one as a list
+    if not (isinstance(getattr(v, "ndim", None), int) and hasattr(v, "tolist")):
+        return v
+    return v.item() if v.ndim == 0 and hasattr(v, "item") else v.tolist()
 
 
 def _plain(v):
@@ -49,12 +49,19 @@ def _plain(v):
         return [_plain(x) for x in v]
     if isinstance(v, dict):
         return {k if isinstance(k, (str, int, float, bool)) or k is None else str(k): _plain(x) for k, x in v.items()}
+    if _unarray(v) is not v:      # np.bool_ is no numbers.Real; a 0-d tensor inside a list
+        return _plain(_unarray(v))
     if isinstance(v, (numbers.Real, Decimal)):      # Decimal is no numbers.Real
         try:
             return int(v) if isinstance(v, numbers.Integral) else float(v)
         except (OverflowError, ValueError, TypeError):
             pass
-    raise TypeError(type(v).__name__)
+    raise TypeError(_type_named(v))
+
+
+def _type_named(v) -> str:    # with its module ("numpy.bool", "torch.Tensor"): numpy 2's np.bool_ is "bool"
+    t = type(v)
+    return t.__qualname__ if t.__module__ in (None, "builtins") else f"{t.__module__}.{t.__qualname__}"
 
 
 def _check_user_key(m, key: str, v):
@@ -75,8 +82,8 @@ def _check_user_key(m, key: str, v):
     try:
         v = _plain(v)
     except TypeError as e:
-        raise ConfigError(f"{who} returned key {key!r} as a {type(v).__name__}"
-                          f"{'' if str(e) == type(v).__name__ else f' (holding a {e})'}, which the record "
+        raise ConfigError(f"{who} returned key {key!r} as a {_type_named(v)}"
+                          f"{'' if str(e) == _type_named(v) else f' (holding a {e})'}, which the record "
                           "cannot store; return a float (or a str, list or dict of them)") from None
     if not outputs:
         other = declared_by(key)

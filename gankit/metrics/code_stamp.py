@@ -8,6 +8,8 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
+import os
+import stat
 import sys
 from collections import Counter
 from pathlib import Path
@@ -31,11 +33,8 @@ def code_hash(root: Path | None = None) -> str:
     from gankit.io import cache_folder, write_text_atomic
     folder = cache_folder("code_stamp")
     kept = folder / f"{text}.txt" if folder is not None else None
-    try:
-        said = kept.read_text().strip() if kept is not None else ""
-    except OSError:
-        said = ""
-    if len(said) == 40 and all(c in "0123456789abcdef" for c in said):   # a damaged file is measured again
+    said = _read_stamp(kept) if kept is not None else None
+    if said is not None:
         return said
     h = hashlib.sha1()
     for name, b in sources:
@@ -48,6 +47,27 @@ def code_hash(root: Path | None = None) -> str:
         except OSError:      # a cache only saves time
             pass
     return stamp
+
+
+def _read_stamp(kept: Path) -> str | None:
+    """The stamp kept in ``kept``, or None when it is missing or damaged (then it is measured again
+    and rewritten).  Only a regular file is read, and only its first bytes: a FIFO left in its place
+    would block the read forever, a link to /dev/zero would read without end, and undecodable bytes
+    raised UnicodeDecodeError out of every evaluation."""
+    try:
+        if not stat.S_ISREG(os.stat(kept).st_mode):
+            return None
+        # O_NONBLOCK: a FIFO swapped in between the stat and the open must not block the open
+        fd = os.open(kept, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None
+            said = os.read(fd, 256).decode("ascii").strip()
+        finally:
+            os.close(fd)
+    except (OSError, ValueError):     # UnicodeDecodeError is a ValueError
+        return None
+    return said if len(said) == 40 and all(c in "0123456789abcdef" for c in said) else None
 
 
 @functools.lru_cache(maxsize=256)   # parsed once per process (metrics_code, then a reference row's key)
