@@ -22,6 +22,17 @@ def test_scaler_statistics_are_exact_for_mixtures():
     assert point_scaler(ds, "none") is None
 
 
+def test_a_users_per_coordinate_means_and_per_row_weights_are_not_taken_for_a_mixture():
+    """A user's dataset naming its own statistics means/stds (one per coordinate) and its per-row
+    sampling weights: standardising it raised a size mismatch (audit F121)."""
+    from types import SimpleNamespace
+    x = 3 + 2 * torch.randn(50, 3, generator=torch.Generator().manual_seed(0))
+    ds = SimpleNamespace(kind="points", x=x, means=x.mean(0), stds=x.std(0), weights=torch.ones(50) / 50)
+    s = point_scaler(ds, "per_dim")
+    assert torch.allclose(s.shift, x.mean(0).float(), atol=1e-5)
+    assert torch.allclose(s.scale, x.double().var(0, unbiased=False).sqrt().float(), atol=1e-5)
+
+
 def test_run_trains_standardised_and_hands_out_data_space(tmp_path, tiny):
     cfg = C.load("ring-vanilla", tiny + ["data.radius=3", "data.std=0.03", "data.standardize=global"])
     run = Run.create(cfg, tmp_path / "r")

@@ -52,10 +52,17 @@ class PointScaler:
         return cls(state["shift"], state["scale"], state.get("mode", "global"))
 
 
+def _mixture(means, stds, w) -> bool:
+    """K modes in d dimensions, one std each (data.toy's mixtures): a user's dataset may name its
+    per-coordinate statistics or per-row weights so (they broadcast wrongly, or not at all)."""
+    return (all(isinstance(t, Tensor) for t in (means, stds, w)) and means.ndim == 2 and stds.ndim == 1
+            and w.ndim == 1 and len(means) == len(stds) == len(w))
+
+
 def moments(ds) -> tuple[Tensor, Tensor]:
     """Per-coordinate mean and variance of the data, computed without randomness."""
     means, stds, w = (getattr(ds, a, None) for a in ("means", "stds", "weights"))
-    if means is not None and stds is not None and w is not None:     # a Gaussian mixture: exact
+    if _mixture(means, stds, w):     # a Gaussian mixture of isotropic modes: exact
         m = (w[:, None] * means).sum(0)
         second = (w[:, None] * (means ** 2 + stds[:, None] ** 2)).sum(0)
         return m.double(), (second - m ** 2).double().clamp_min(0)
