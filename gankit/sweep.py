@@ -302,6 +302,7 @@ def _run_locked(jobs, path, workers, metrics, resume, log, identify, record, fai
                 unrecorded.append(f"{j.label} seed {j.seed}")
 
     pending = dict(enumerate(todo))
+    _start_tracker()
     try:
         # spawned workers import torch afresh, so OMP_NUM_THREADS=1 holds from their start (a
         # forked child would inherit the parent's thread pools)
@@ -343,6 +344,23 @@ def _run_locked(jobs, path, workers, metrics, resume, log, identify, record, fai
     finally:
         shutil.rmtree(tmp_root, ignore_errors=True)
     return results
+
+
+def _start_tracker():
+    """Start multiprocessing's resource tracker (the pool's would) with SIGHUP blocked, which it
+    keeps through its exec: it ignores only SIGINT and SIGTERM, so a closed terminal (SIGHUP to
+    the group) killed it, and the pool's clean-up printed its relaunch and KeyError tracebacks.
+    Blocked, not ignored: a SIGHUP meanwhile still reaches the sweep; the workers, spawned after
+    the mask is restored, stop on SIGHUP as before.  A tracker running already is left as it is."""
+    hup = getattr(signal, "SIGHUP", None)
+    if hup is None or not hasattr(signal, "pthread_sigmask"):    # Windows: no SIGHUP, no tracker
+        return
+    from multiprocessing import resource_tracker
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {hup})
+    try:
+        resource_tracker.ensure_running()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 @contextmanager

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from gankit import sweep as S
 from gankit.config import ConfigError
-from gankit.sweep_table import markdown_table, summarise
+from gankit.sweep_table import html_text, markdown_table, summarise
 
 
 # how to drop a metric that cannot measure a variant, by where it was named
@@ -143,13 +143,15 @@ def _cmd_sweep(a) -> int | None:
     if mixed:
         print(f"gankit: {mixed}", file=sys.stderr)
     md = _table(labels, results, a.seeds, failures, missing, a.results)
+    # a terminal renders no markdown: labels as typed there, not "&lt;"; a redirect (> table.md) may be rendered
+    shown = _table(labels, results, a.seeds, failures, missing, a.results, html=False) if _on_terminal() else md
     try:
         if a.out:     # before printing: a standard output that fails does not cost the file
             from gankit.io import write_text_atomic
             Path(a.out).parent.mkdir(parents=True, exist_ok=True)
             write_text_atomic(a.out, md)    # a failed write keeps an older table whole
     finally:          # a failed write still shows the table, its error after it
-        print(_for_stdout(md))
+        print(_for_stdout(shown))
     if unrecorded:   # in the table and on their lines above, but a --resume cannot reuse them
         print(f"gankit: {len(unrecorded)} of {len(jobs)} runs measured but not recorded in {a.results} "
               f"({'; '.join(unrecorded)}): their numbers are above and in the table; free some space (or fix "
@@ -162,6 +164,13 @@ def _cmd_sweep(a) -> int | None:
         return 1
     if a.table_only and len(missing) == len(jobs):
         return 1
+
+
+def _on_terminal() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError, OSError):     # replaced by an object without it, or closed
+        return False
 
 
 def _for_stdout(md: str) -> str:
@@ -195,9 +204,11 @@ def mixed_code_note(results: list[dict], results_path) -> str:
             f"lines from {results_path} and rerun with --resume to measure them again with this version")
 
 
-def _table(labels, results, seeds, failures, missing, results_path) -> str:
+def _table(labels, results, seeds, failures, missing, results_path, html: bool = True) -> str:
     """The markdown table: a row per variant, even one with no run done (runs 0/N), and a
-    note under it for each variant with failed or missing runs."""
+    note under it for each variant with failed or missing runs.  ``html``: labels with "<",
+    ">" and "&" as entities (a file may be rendered: no label injects HTML); False for a terminal."""
+    text = html_text if html else str
     ordered, rows, notes = [], [], []
     for label in labels:   # variants in command-line order; a DRS run also gets a row of G's own samples
         rs = [r for r in results if r["label"] == label]
@@ -216,8 +227,9 @@ def _table(labels, results, seeds, failures, missing, results_path) -> str:
         if n_failed or n_missing:
             why = [f"{n_failed} failed ({', '.join(bad)})"] if n_failed else []
             why += [f"{n_missing} not in {results_path}"] if n_missing else []
-            notes.append(f"- {label}: {len(rs)}/{seeds} runs, {', '.join(why)}")
-    md = "Mean ± standard error over seeds; cpu_s: CPU seconds of training on 1 thread.\n\n" + markdown_table(rows)
+            notes.append(text(f"- {label}: {len(rs)}/{seeds} runs, {', '.join(why)}"))
+    md = ("Mean ± standard error over seeds; cpu_s: CPU seconds of training on 1 thread.\n\n"
+          + markdown_table(rows, html=html))
     return md + ("\n" + "\n".join(notes) + "\n" if notes else "")
 
 

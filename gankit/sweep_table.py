@@ -184,12 +184,19 @@ def value_cell(mu: float, se: float, fmt: str | None = None) -> str:
     return pm(mu, se, _digits(mu))
 
 
-def _cell(v) -> str:
+def html_text(text: str) -> str:
+    """``text`` with "<", ">" and "&" as entities ("&" first: it starts the others), as markdown
+    renders a key "k<b>ey" as HTML.  Not the backslash escapes "\\<": Python-Markdown (MkDocs)
+    keeps "\\<script>" as a backslash and a tag; entities are text in every renderer."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _cell(v, html: bool = True) -> str:
     """A table cell: a "|" would start another column and a line break end the row; a
-    backslash is escaped first, so a label's own "\\|" stays text; "<", ">" and "&" become
-    entities, as markdown renders a key "k<b>ey" as HTML ("&" first: it starts the others)."""
+    backslash is escaped first, so a label's own "\\|" stays text; ``html``: "<", ">" and "&"
+    as entities (html_text), for a table that may be rendered."""
     text = " ".join(str(v).splitlines()) if v is not None else ""
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = html_text(text) if html else text
     return text.replace("\\", "\\\\").replace("|", "\\|")
 
 
@@ -198,10 +205,11 @@ _ROW_INFO = ("n", "n_of", "asked")
 
 
 def markdown_table(rows: list[dict], group_by=("label",), keys: list[str] | None = None,
-                   formats: dict[str, str] | None = None) -> str:
+                   formats: dict[str, str] | None = None, html: bool = True) -> str:
     """Markdown table of summarise's rows: group columns, runs, then mean ± s.e. per key, in
     the format its metric declares (``formats``: key -> Output.fmt; None: the registered
-    metrics' own, gankit.report.metricinfo.key_infos).
+    metrics' own, gankit.report.metricinfo.key_infos).  ``html=False``: labels and keys keep
+    "<", ">" and "&" as they are, for a terminal (no renderer to inject into; "&lt;" misread).
 
     runs reads ``done/asked`` where a row has ``asked`` and fewer ran; a cell covering fewer
     runs than its row ends with ``(n/runs)``."""
@@ -210,11 +218,11 @@ def markdown_table(rows: list[dict], group_by=("label",), keys: list[str] | None
     if formats is None:
         from gankit.report.metricinfo import key_infos
         formats = {k: i.fmt for k, i in key_infos().items()}
-    lines = ["| " + " | ".join(_cell(c) for c in [*group_by, "runs", *keys]) + " |",
+    lines = ["| " + " | ".join(_cell(c, html) for c in [*group_by, "runs", *keys]) + " |",
              "|" + "---|" * (len(group_by) + 1 + len(keys))]
     for row in rows:
         n, asked = row["n"], row.get("asked")
-        cells = [_cell(row.get(g)) for g in group_by] + [f"{n}/{asked}" if asked not in (None, n) else str(n)]
+        cells = [_cell(row.get(g), html) for g in group_by] + [f"{n}/{asked}" if asked not in (None, n) else str(n)]
         for k in keys:
             if k not in row:
                 cells.append("–")

@@ -154,10 +154,12 @@ class JsonlLog:
         ``rewrite(write)`` replaces the file atomically (``write(file)`` copies the lines kept,
         unparsed).  A line gankit does not read (damaged, blank, a user's own note) is no record to
         drop: it goes where the record before it goes (kept where none is before), so it is never
-        lost; only a torn last line (no newline: a write cut short) is dropped.  ``set_aside(lines)``
-        gets the lines left out before the file is replaced (a crash between leaves them in both
-        files, never in neither).  Nothing left out and no torn line: the file is not written.  The
-        kept records stay cached."""
+        lost.  A torn last line (no newline: a write cut short) leaves the file (the next append
+        would be glued to it) for ``set_aside``, a newline added, with a warning saying so; only
+        without a ``set_aside`` is it dropped.
+        ``set_aside(lines)`` gets the lines left out before the file is replaced (a crash between
+        leaves them in both files, never in neither).  Nothing left out and no torn line: the file
+        is not written.  The kept records stay cached."""
         with self._mutex:
             self._catch_up()
             if self.identity is None:
@@ -199,7 +201,13 @@ class JsonlLog:
                             if (rec := self._parse(n, line[:-1])) is not None:
                                 going = bool(keep(rec))
                                 kept.extend([rec] if going else [])
-                            elif torn:      # a write cut short (warned of): the one line dropped
+                            elif torn:      # a write cut short: out of the file, but never lost
+                                if set_aside is not None:
+                                    aside.append(line)
+                                    # told once, where it went: not also "damaged and skipped" (this read's)
+                                    self._skips = [w for w in self._skips if not re.match(rf"line {n}\b", w)]
+                                    self._skips.append(f"line {n} is torn (no newline: a write cut short) and moved "
+                                                       "to the set-aside file (a run's metrics.discarded.jsonl)")
                                 continue
                             place(going, rec is not None, line, out, aside)
                         else:
