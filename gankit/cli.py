@@ -14,7 +14,7 @@ from gankit.environment import import_failure_line, missing_dependencies, missin
 
 try:    # numpy (gankit.io) is imported here: where it cannot be, main() says so in one line
     from gankit.cli_errors import (_clipped, _oom_advice, _one_line, _os_error_line, _peer_stopped, _say_error,
-                                   _show_warning, _stdout_failed, _terminated, interrupted_line, peer_left_line)
+                                   SAID, _show_warning, _stdout_failed, _terminated, interrupted_line, peer_left_line)
     from gankit.cli_args import (DATA_MOVED_HELP, DATA_SET_HELP, data_location_sets, output_file,  # noqa: F401
                                  shown_path)
     from gankit.config import ConfigError
@@ -304,6 +304,7 @@ def _main(argv: list[str] | None) -> int:
             if s is not None and main_thread and signal.getsignal(s) not in (None, signal.SIG_IGN)}
     old_show = warnings.showwarning
     warnings.showwarning = _show_warning
+    SAID.clear()
     args = None
     try:
         try:
@@ -336,11 +337,12 @@ def _main(argv: list[str] | None) -> int:
 
 
 def _reading_runs(args):
-    """Commands that only read a run folder (report, sample, eval of metrics named by --metrics):
-    a metric its eval.metrics names whose code is not here is said and left out, not refused
-    (train, --resume and plain eval, which measure that list, still refuse it)."""
+    """Commands that measure none of eval.metrics (report, sample, eval of metrics named by
+    --metrics, drs's fine-tuning of D, invert, complete): a metric that list names whose code is
+    not here is said and left out, not refused (train, --resume and plain eval, which measure
+    that list, still refuse it)."""
     import contextlib
-    if args.command in ("report", "sample") or (args.command == "eval" and getattr(args, "metrics", None)):
+    if args.command in ("report", "sample", "drs", "invert", "complete") or (args.command == "eval" and getattr(args, "metrics", None)):
         from gankit.config.schema import reading_runs
         return reading_runs()
     return contextlib.nullcontext()

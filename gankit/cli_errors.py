@@ -35,12 +35,22 @@ def _first_rank() -> bool:
     return not launched() or os.environ.get("RANK", "0") == "0"
 
 
+# the warning lines a command printed (cli._main empties it): Python's own once-a-line filter
+# forgets them at each warnings.catch_warnings, and a command that loads a config several times
+# (drs: four) said its notes as often
+SAID: set[str] = set()
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None):
     """Warnings as one line each (a skipped checkpoint, a damaged record), not a source dump;
-    once per run, not once per process; above the progress bars on screen (say_over_bars)."""
+    once per run, not once per process; the same line once a command; above the progress bars
+    on screen (say_over_bars)."""
     if _first_rank():     # escaped: a warning may quote a folder name or a file's content
         from gankit.data.text import printable
-        say_over_bars(f"gankit: warning: {printable(_one_line(message))}", sys.stderr if file is None else file)
+        text = f"gankit: warning: {printable(_one_line(message))}"
+        if text not in SAID:
+            SAID.add(text)
+            say_over_bars(text, sys.stderr if file is None else file)
 
 
 def say_over_bars(text: str, stream) -> None:

@@ -52,6 +52,14 @@ def test_report_sample_and_eval_of_other_metrics_warn(gone_run, tmp_path, capsys
     assert "modes_covered" in json.loads(out.strip().splitlines()[-1])
 
 
+def test_drs_fine_tunes_such_a_run_with_a_warning(gone_run, capsys):
+    """drs measures none of eval.metrics: refused by name (audit a172) though report was not."""
+    before = (gone_run / "config.toml").read_text()
+    assert main(["drs", str(gone_run), "--steps", "5"]) == 0
+    _warned_once(capsys.readouterr().err)
+    assert "gone_gap" in (gone_run / "config.toml").read_text() and "gone_gap" in before   # kept for --import
+
+
 def test_resume_and_plain_eval_still_refuse_it(gone_run, capsys):
     assert main(["eval", str(gone_run), "--no-record"]) == 2
     assert "eval.metrics: unknown metric 'gone_gap'" in capsys.readouterr().err
