@@ -44,7 +44,7 @@ def test_a_resume_with_nothing_past_its_step_leaves_unreadable_lines_in_place(tm
     assert folder.records_path.read_text() == text + json.dumps({"step": 31, "kind": "train"}) + "\n"
 
 
-def test_a_torn_last_line_alone_is_dropped_the_unreadable_ones_kept(tmp_path):
+def test_a_torn_last_line_alone_is_set_aside_the_unreadable_ones_kept(tmp_path):
     folder = RunFolder(tmp_path / "run")
     folder.path.mkdir()
     text = DAMAGED + _rec(10) + NOTE + _rec(20)
@@ -52,6 +52,7 @@ def test_a_torn_last_line_alone_is_dropped_the_unreadable_ones_kept(tmp_path):
     moved = _quiet(folder.truncate_records, 20)
     assert folder.records_path.read_text() == text
     assert moved == 0
+    assert (folder.path / "metrics.discarded.jsonl").read_text() == '{"step": 30, "ki\n'
     assert [r["step"] for r in _quiet(folder.records)] == [10, 20]
 
 
