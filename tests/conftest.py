@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,6 +11,35 @@ def _cache_dir(tmp_path_factory):
     os.environ["GANKIT_CACHE"] = str(tmp_path_factory.mktemp("gankit-cache"))
     # and the record of the user's trusted imports (gankit/trusted_imports.py), not ~/.config
     os.environ["GANKIT_CONFIG_DIR"] = str(tmp_path_factory.mktemp("gankit-config"))
+
+
+def child_env() -> dict:
+    """A child process's environment: the checkout under test and the suite's caches
+    (_cache_dir), not whichever gankit is installed and ~/.cache, ~/.config of whoever runs it."""
+    return {"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+            "GANKIT_CACHE": os.environ["GANKIT_CACHE"], "GANKIT_CONFIG_DIR": os.environ["GANKIT_CONFIG_DIR"]}
+
+
+@pytest.fixture(autouse=True)
+def _default_signals():
+    # every test starts from the dispositions CI's shell gives (Ctrl-C raises KeyboardInterrupt,
+    # SIGTERM and SIGHUP kill), not the ones this pytest was started with: a tool or a nohup that
+    # starts it with SIGINT, SIGTERM or SIGHUP ignored made signal tests fail or pass vacuously, and
+    # children inherit the state too. Function scope: an xdist worker is not left ignoring SIGTERM
+    # between tests. A test that wants another state sets it in its own fixture, which runs after
+    # this autouse one.
+    import signal
+    import threading
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    wanted = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+    if hasattr(signal, "SIGHUP"):
+        wanted[signal.SIGHUP] = signal.SIG_DFL
+    before = {s: signal.signal(s, h) for s, h in wanted.items()}
+    yield
+    for s, h in before.items():
+        signal.signal(s, h if h is not None else signal.SIG_DFL)   # None: set outside Python
 
 
 @pytest.fixture(autouse=True)

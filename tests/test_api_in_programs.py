@@ -2,10 +2,12 @@
 sweeps started from a script or a notebook."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import types
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -14,7 +16,9 @@ from gankit.config import ConfigError
 from gankit.metrics import progress
 from gankit.report import metricinfo as MI
 from gankit.train.run_state import RunError
+from tests.conftest import child_env
 
+ROOT = Path(__file__).resolve().parents[1]
 QUIET = dict(evaluate=False, report=False, progress=False, log=None)
 
 
@@ -84,7 +88,7 @@ def test_a_script_without_the_main_guard_is_told_so(tmp_path):
                       "run_sweep([Job(label='a', source='ring', seed=0, overrides=['train.steps=5'])], "
                       "'res.jsonl', workers=1)\n")
     out = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True,
-                         timeout=300, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+                         timeout=300, env=child_env())
     assert "worker process died before starting any run; a script that calls run_sweep must call it " \
            "under `if __name__ == \"__main__\":`" in out.stderr
 

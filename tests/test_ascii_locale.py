@@ -83,11 +83,16 @@ def test_stop_line_pastes_back_and_the_session_record_holds_the_real_name(tmp_pa
                           "--set", "generator.hidden=[16, 16]", "--set", "discriminator.hidden=[16, 16]"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(ASCII_LOCALE))
     metrics, t0 = out / "metrics.jsonl", time.time()
-    while not (metrics.is_file() and b'"kind": "train"' in metrics.read_bytes()) and time.time() - t0 < 120:
-        assert p.poll() is None, p.communicate()
-        time.sleep(0.2)
-    p.send_signal(signal.SIGINT)
-    _, err = p.communicate(timeout=120)
+    try:
+        while not (metrics.is_file() and b'"kind": "train"' in metrics.read_bytes()) and time.time() - t0 < 120:
+            assert p.poll() is None, p.communicate()
+            time.sleep(0.2)
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:        # a failed wait or a signal it ignored: no training left behind
+            p.kill()
+            p.communicate()
     assert p.returncode == 130, err[-800:]
     line = err.decode("ascii").strip().splitlines()[-1]
     assert "sig \\xe9 \\U0001f600/checkpoints/step_" in line, line

@@ -6,6 +6,7 @@ import importlib.util
 import io
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -26,7 +27,9 @@ def _script(name: str):
 
 
 def _run(name: str, *args, cwd: Path) -> subprocess.CompletedProcess:
-    env = {"PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
+    # the suite's caches (conftest's _cache_dir), not ~/.cache or ~/.config of whoever runs it
+    env = {"PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin",
+           "GANKIT_CACHE": os.environ["GANKIT_CACHE"], "GANKIT_CONFIG_DIR": os.environ["GANKIT_CONFIG_DIR"]}
     return subprocess.run([sys.executable, str(BENCH / f"{name}.py"), *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=120)
 

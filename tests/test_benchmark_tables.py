@@ -21,8 +21,10 @@ COND_TINY = ["train.batch_size=16", "generator.width=8", "discriminator.width=8"
 
 
 def _run(name: str, *args, cwd: Path) -> subprocess.CompletedProcess:
+    # the suite's caches (conftest's _cache_dir), not ~/.cache or ~/.config of whoever runs it
     env = {"PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin",
-           "HOME": os.environ.get("HOME", str(cwd))}     # the real-data reference cache
+           "HOME": os.environ.get("HOME", str(cwd)),
+           "GANKIT_CACHE": os.environ["GANKIT_CACHE"], "GANKIT_CONFIG_DIR": os.environ["GANKIT_CONFIG_DIR"]}
     return subprocess.run([sys.executable, str(BENCH / f"{name}.py"), *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)
 

@@ -107,15 +107,20 @@ def test_a_background_run_trains_to_its_end_through_a_ctrl_c(tmp_path):
                           *[a for kv in sets for a in ("--set", kv)]], env=env, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True,
                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
-    records = RunFolder(run).records_path
-    t0 = time.monotonic()
-    while "\n" not in (records.read_text() if records.exists() else ""):    # a record: the loop runs
-        assert p.poll() is None, p.communicate()
-        assert time.monotonic() - t0 < 120, "timed out"
-        time.sleep(0.02)
-    signalled_at = json.loads(records.read_text().splitlines()[0])["step"]
-    p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=300)
+    try:      # a failure leaves no 600-step training behind
+        records = RunFolder(run).records_path
+        t0 = time.monotonic()
+        while "\n" not in (records.read_text() if records.exists() else ""):    # a record: the loop runs
+            assert p.poll() is None, p.communicate()
+            assert time.monotonic() - t0 < 120, "timed out"
+            time.sleep(0.02)
+        signalled_at = json.loads(records.read_text().splitlines()[0])["step"]
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=300)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
     assert signalled_at < steps             # the signal came while it trained
     assert p.returncode == 0, err
     assert "SIGINT" not in err

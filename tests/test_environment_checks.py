@@ -191,6 +191,8 @@ def test_the_sdist_ships_the_tests_fixtures_and_data(monkeypatch):
 
 def test_main_ignores_sigint_once_the_process_command_returned(monkeypatch, capsys):
     before = signal.getsignal(signal.SIGINT)
+    # from Ctrl-C's default (conftest's _default_signals): started ignored, "is SIG_IGN" held already
+    assert before is signal.default_int_handler, before
     assert cli.main(["--version"]) == 0
     assert signal.getsignal(signal.SIGINT) is before      # in-process callers keep their Ctrl-C
     monkeypatch.setattr(sys, "argv", ["gankit", "--version"])
@@ -202,7 +204,12 @@ def test_main_ignores_sigint_once_the_process_command_returned(monkeypatch, caps
 
 
 def test_a_ctrl_c_during_shutdown_prints_nothing():
+    # a child started with SIGINT ignored prints nothing whatever gankit does: it must start from
+    # the default (conftest's _default_signals), and says so itself if it does not
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     code = ("import atexit, os, signal, sys, time\n"
+            "if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:\n"
+            "    sys.exit(f'SIGINT started as {signal.getsignal(signal.SIGINT)}, not the default')\n"
             "atexit.register(lambda: (os.kill(os.getpid(), signal.SIGINT), time.sleep(0.3)))\n"
             "from gankit.cli import main\n"
             "sys.argv = ['gankit', '--version']\n"

@@ -213,9 +213,10 @@ def test_resize_bilinear():
     assert y.shape == (2, 1, 64, 64) and int(y.float().mean().round()) == 200
 
 
-def test_cli_error_not_traceback(capsys):
+def test_cli_error_not_traceback(tmp_path, capsys):
     from gankit.cli import main
-    rc = main(["train", "mnist-dcgan", "--set", "data.name=mnist", "--out", "/tmp/gankit-never"])
+    # a folder of its own: a fixed /tmp name another run or user left there changed the answer
+    rc = main(["train", "mnist-dcgan", "--set", "data.name=mnist", "--out", str(tmp_path / "never")])
     err = capsys.readouterr().err
     assert rc == 2 and "data.root" in err and "Traceback" not in err
 

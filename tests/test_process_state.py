@@ -12,6 +12,7 @@ from gankit import api
 from gankit.train.signals import StopOnSignal
 
 from conftest import weights_digest
+from tests.conftest import child_env
 
 # paper-mlp: D has dropout, so training draws from torch's global generator at every step
 SHORT = ["train.steps=40", "train.batch_size=32", "discriminator.hidden=[16,16]", "generator.hidden=[16,16]",
@@ -106,7 +107,7 @@ def test_a_metric_may_sample_from_its_own_threads(tmp_path):
     code = ("import sys; sys.path.insert(0, sys.argv[1]); import parts; from gankit import api; "
             "print(api.evaluate(sys.argv[2], ['par_mean'], record=False)['par_mean'])")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path), str(tmp_path / "r")], capture_output=True,
-                         text=True, timeout=120, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+                         text=True, timeout=120, env=child_env())
     assert out.returncode == 0, out.stderr[-2000:]
     assert float(out.stdout.split()[-1]) == float(out.stdout.split()[-1])     # a number, not NaN
 

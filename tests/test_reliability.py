@@ -233,9 +233,14 @@ def test_a_final_report_that_cannot_be_written_fails_no_trained_and_evaluated_ru
 def test_a_signal_finishes_the_step_writes_a_checkpoint_and_exits(tmp_path, sig, code):
     run = tmp_path / "r"
     p = gankit_process("train", "ring", "--out", run, "--set", "train.checkpoint_every=100000", *SLOW_TRAIN)
-    wait_for(lambda: RunFolder(run).records_path.exists(), proc=p)   # training has begun
-    p.send_signal(sig)
-    out, err = p.communicate(timeout=120)
+    try:
+        wait_for(lambda: RunFolder(run).records_path.exists(), proc=p)   # training has begun
+        p.send_signal(sig)
+        out, err = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:        # a failed wait or a signal it ignored: no training left behind
+            p.kill()
+            p.communicate()
     assert p.returncode == code, err
     assert "Traceback" not in err
     assert f"{signal.Signals(sig).name} received: stopped after step" in err and "--resume" in err

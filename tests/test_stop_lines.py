@@ -330,15 +330,17 @@ def test_a_rank_killed_without_a_word_is_named_by_the_ranks_torchrun_stopped(tmp
     monkeypatch.setattr(rank_errors, "_error_store", lambda: None)
     monkeypatch.setattr("atexit.register", lambda f: None)       # this test process is no rank leaving
     killed = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    as_local_rank(1)
-    monkeypatch.setattr(os, "getpid", lambda: killed.pid)
-    rank_errors.mark_alive()
-    monkeypatch.undo()
-    as_local_rank(0)
-    monkeypatch.setattr(rank_errors, "_error_store", lambda: None)
-    assert rank_errors.lost_peers() == []                      # alive
-    killed.kill()
-    killed.wait()
+    try:
+        as_local_rank(1)
+        monkeypatch.setattr(os, "getpid", lambda: killed.pid)
+        rank_errors.mark_alive()
+        monkeypatch.undo()
+        as_local_rank(0)
+        monkeypatch.setattr(rank_errors, "_error_store", lambda: None)
+        assert rank_errors.lost_peers() == []                  # alive
+    finally:
+        killed.kill()                                          # also when an assert above failed
+        killed.wait()
     assert rank_errors.lost_peers() == [1]
     with pytest.raises(Terminated) as stop:
         cli._terminated(signal.SIGTERM, None)
