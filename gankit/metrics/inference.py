@@ -27,6 +27,11 @@ NN_HELDOUT = 2000       # held-out images code_nn classifies (MNIST-5k's 4,500 a
 ELBO_IMAGES = 10000     # held-out images of the ELBO (spread)
 ELBO_DRAWS = 4          # draws of q(z|x) per image for E_q log p(x|z)
 CHUNK = 1000            # images through the nets at once
+# metric -> the run options (not eval settings) that change the units of its numbers, which
+# compare weighs beside its eval settings: a Bernoulli decoder's likelihood takes grey levels in
+# [0, 1] as soft targets (always <= 0), a Gaussian one's is a density of pixels in [-1, 1] (may
+# be > 0).  objective.sigma is not one: learned or fixed, a Gaussian's log-density is in one unit
+OPTIONS_READ = {"elbo": ("objective.decoder",)}
 
 
 def cluster_accuracy(pred, true, n_codes: int | None = None, n_classes: int | None = None) -> float:

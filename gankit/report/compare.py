@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from gankit.io import shown_name
+from gankit.metrics.inference import OPTIONS_READ
 from gankit.report import metricinfo as MI
 # the page's panels and what it draws of each run (_panels: CMP._panels for the tests)
 from gankit.report.compare_curves import TRAIN_PANELS, curves_note, drawn_records, panels as _panels  # noqa: F401
@@ -289,8 +290,9 @@ def _settings_apart(key: str, values: list, sources: list[dict], configs: list[d
     is equal between them (a partial ``gankit eval --set eval.n_samples=N`` gives one metric of a
     run other settings than the rest; eval.jsd_samples changes no number but jsd's)."""
     measuring = measuring or MI.Measuring()
-    seen = [_eval_settings(src.get(key, {}), cfg, key, measuring) for v, src, cfg in zip(values, sources, configs)
-            if v is not None]
+    options = OPTIONS_READ.get(MI.info(key, measuring.infos).metric, ())    # and the options setting its units
+    seen = [_eval_settings(src.get(key, {}), cfg, key, measuring) | {k: cfg.get(k) for k in options}
+            for v, src, cfg in zip(values, sources, configs) if v is not None]
     from dataclasses import fields
 
     from gankit.config.schema import EvalConfig
@@ -323,16 +325,19 @@ def _code_shown(code) -> str:
 
 def _settings_note(metrics: list[dict]) -> str:
     """One clause per set of differing settings, naming the metrics left unmarked: measured by
-    another version of gankit's metrics code (their definitions may differ), or with other eval
-    settings."""
-    groups: dict[str, list[str]] = {}
+    another version of gankit's metrics code (their definitions may differ), with other eval
+    settings, or in other units (a run option of OPTIONS_READ: objective.decoder for the elbo)."""
+    def listed(differ: list[tuple]) -> str:
+        return ", ".join(f"{name}{' ' if '.' in name else ': '}{' / '.join(vals)}" for name, vals in differ)
+    options, groups = {k for keys in OPTIONS_READ.values() for k in keys}, {}
     for m in metrics:
         if m["_differ"] and m["better"]:           # a descriptive number is never marked anyway
             code = [vals for name, vals in m["_differ"] if name == CODE]
-            rest = [(name, vals) for name, vals in m["_differ"] if name != CODE]
-            settings = ", ".join(f"{name}{' ' if '.' in name else ': '}{' / '.join(vals)}" for name, vals in rest)
+            units = listed([(name, vals) for name, vals in m["_differ"] if name in options])
+            rest = listed([(name, vals) for name, vals in m["_differ"] if name != CODE and name not in options])
             what = " and ".join(([f"by different versions of gankit's metrics code ({' / '.join(code[0])})"]
-                                 if code else []) + ([f"with different eval settings ({settings})"] if rest else []))
+                                 if code else []) + ([f"with different eval settings ({rest})"] if rest else [])
+                                + ([f"in other units ({units})"] if units else []))
             groups.setdefault(what, []).append(m["key"])
     note = "; ".join(f"{', '.join(keys)}: not marked, measured {what}" for what, keys in groups.items())
     if any(what.startswith("by different versions") for what in groups):

@@ -165,14 +165,8 @@ class RunState:
             detail = " ".join(line.strip() for line in text.strip().splitlines()[:2])
             if len(detail) > 300:     # cut at a word: the key names of a short message stay whole
                 detail = detail[:300].rsplit(" ", 1)[0] + " ..."
-        skip = ("train.", "eval.", "data.path", "data.root")
-        changed = {k: v for k, v in config_changes(state.get("config") or {}, C.to_dict(self.cfg)).items()
-                   if not k.startswith(skip)}
-        if changed:
-            why = "options changed since it was written: " + ", ".join(
-                f"{k} ({a!r} -> {b!r})" for k, (a, b) in list(changed.items())[:5]) + (
-                f"; drop {'it' if len(changed) == 1 else 'them'}, or train a new run (--out NEW)")
-        else:
+        why = self._changed_options(state)
+        if not why:
             n = getattr(self.dataset, "n_classes", None)
             shape = getattr(self.dataset, "shape", None)
             now = ([f"samples of shape {' x '.join(map(str, shape))}"] if shape else []) \
@@ -186,6 +180,16 @@ class RunState:
                       if own else "")
                    + ", or the file is damaged; restore them as they were, or train a new run")
         return f"the checkpoint does not fit this run's networks: {detail}; {why}"
+
+    def _changed_options(self, state: dict) -> str:
+        """The options (train.*, eval.* and where the data lie aside) changed since the checkpoint
+        was written, as a clause saying so and what to do; "" when none changed."""
+        skip = ("train.", "eval.", "data.path", "data.root")
+        changed = {k: v for k, v in config_changes(state.get("config") or {}, C.to_dict(self.cfg)).items()
+                   if not k.startswith(skip)}
+        return ("options changed since it was written: " + ", ".join(
+            f"{k} ({a!r} -> {b!r})" for k, (a, b) in list(changed.items())[:5])
+            + f"; drop {'it' if len(changed) == 1 else 'them'}, or train a new run (--out NEW)") if changed else ""
 
     def _user_components(self) -> str:
         """The run's components registered outside gankit ("generator 'my-g' (__main__)"): a
@@ -215,6 +219,9 @@ class RunState:
             name = self.cfg.objective.name
             was = ((state.get("config") or {}).get("objective") or {}).get("name", name)
             module = OBJECTIVES.get(name).module
+            changed = self._changed_options(state)
+            if changed:    # an option (objective.decoder) decides the modules declared: name it, as _misfit does
+                raise RunError(f"the checkpoint does not fit this run's networks: it lacks {missing}; {changed}")
             why = (f"it was written by objective {was!r}, not {name!r}" if was != name else
                    f"the code of objective {name!r} ({module}) changed since the run was trained (it declares "
                    f"them now); register it as it was, or train a new run" if not is_gankit(module) else
