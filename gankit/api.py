@@ -33,6 +33,7 @@ from gankit.api_eval import (NO_RECORD, _as_opened, _numbers, _opening_sets, _re
                              _tensorboard_view, _warnings_seen, _why_skipped)
 from gankit.metrics.base import Output, register_metric  # noqa: F401  (re-exported)
 from gankit.eval_records import eval_settings, protocols  # noqa: F401 (eval_settings re-exported)
+from gankit.identity import defines_run, opening
 from gankit.process_state import holding
 from gankit.wording import api_words as _api_words
 from gankit.metrics import _user, draws_said, refuse_not_applying
@@ -69,7 +70,7 @@ def open_run(run_dir: str | Path, overrides: list[str] | None = None):
     from gankit.train.run import Run
     _listed("overrides", overrides, '["eval.n_samples=10000"]')
     _folder(run_dir, "run_dir")
-    with _api_words():
+    with _api_words(), opening():      # a refused override of the model identity: opened, not resumed
         return Run.open(run_dir, overrides)
 
 
@@ -78,12 +79,13 @@ def _stderr(msg: str):
 
 
 def _listed(name: str, value, example: str):
-    """A list argument as one string (read letter by letter) or with items not strings (a TypeError later): refused."""
+    """A list argument as one string or a dict (read item by item) or with items not strings (a TypeError): refused."""
     from gankit.config import ConfigError
-    bad = [value] if isinstance(value, (str, bytes)) else [
+    bad = [value] if isinstance(value, (str, bytes)) or hasattr(value, "keys") else [
         v for v in value if not isinstance(v, str)] if isinstance(value, (list, tuple, set, frozenset)) else []
     if bad:
-        got = f"the string {value!r}" if bad[0] is value else f"{type(bad[0]).__name__} {reprlib.repr(bad[0])} in it"
+        got = f"the string {value!r}" if isinstance(value, (str, bytes)) else \
+            f"{type(bad[0]).__name__} {reprlib.repr(bad[0])}" + " in it" * (bad[0] is not value)
         raise ConfigError(f"{name}: a list of strings, e.g. {example}; got {got}")
 
 
@@ -117,6 +119,10 @@ def train(config: str | Path | dict | None = None, out: str | Path | None = None
     from gankit.train.run import Run
     _listed("overrides", overrides, '["train.steps=2000"]')
     _listed("imports", imports, '["my_parts.py"]')
+    _folder("." if out is None else out, "out")      # a number or a list: said, not posixpath's TypeError
+    if not isinstance(config, (str, os.PathLike, dict, type(None))):
+        raise C.ConfigError(f"config: got {type(config).__name__} {reprlib.repr(config)}; give a preset's name, a "
+                            "TOML file's path (str or Path) or a config dict")
     from gankit import trusted_imports
     trusted_imports.given(list(imports or []))      # the user's own word, also after a folder left them out
     import_modules(list(imports or []))
@@ -254,15 +260,17 @@ def evaluate(run_or_dir, metrics: list[str] | None = None, overrides: list[str] 
             return evaluate(run_or_dir, metrics, overrides, record, reference, source, log, strict)
     _listed("metrics", metrics, '["modes", "jsd"]')
     _listed("overrides", overrides, '["eval.n_samples=10000"]')
-    # a table (eval={n_samples=50}) is its keys one by one, as gankit eval --set reads it
-    keyed = [kv for o in overrides or [] for kv in items_key_by_key(o, "eval.n_samples=10000")]
+    with _api_words():     # a table (eval={n_samples=50}) is its keys one by one, as gankit eval --set reads it
+        keyed = [kv for o in overrides or [] for kv in items_key_by_key(o, "eval.n_samples=10000")]
     # as gankit eval: the data's new place and G's temperature open the run; the rest is eval.*
     where = _opening_sets([o for _, o in keyed], sampling=True)
-    bad = [o for k, o in keyed if o not in where and not k.startswith("eval.")]
-    if bad:
-        raise C.ConfigError(f"evaluate: overrides {bad}: an evaluation changes only eval.* settings, the data's "
-                            "place (data.path, data.root) and generator.temperature; open the run with others: "
-                            "api.open_run(run_dir, overrides)")
+    bad = [(k, o) for k, o in keyed if o not in where and not k.startswith("eval.")]
+    if bad:     # open_run takes the others, not those of the model identity (it refuses them too)
+        fixed, rest = ([o for k, o in bad if defines_run(k) is d] for d in (True, False))
+        raise C.ConfigError(f"evaluate: overrides {[o for _, o in bad]}: an evaluation changes only eval.* settings, "
+                            "the data's place (data.path, data.root) and generator.temperature; " + "; ".join(
+            [f"{fixed} define the run (its model identity): train a new run with them"] * bool(fixed)
+            + [f"open the run with {rest}: api.open_run(run_dir, overrides)"] * bool(rest)))
     from gankit.train.run import Run
     if where and isinstance(run_or_dir, Run):
         raise C.ConfigError(f"evaluate: overrides {where} open the run, and this Run is open already; open it with "
@@ -275,13 +283,14 @@ def evaluate(run_or_dir, metrics: list[str] | None = None, overrides: list[str] 
     saved = run.cfg
     try:
         if overrides:   # eval settings are read when the metrics run: swap them in for this evaluation
-            run.cfg = C.load(C.to_dict(saved), list(overrides))
-            from gankit.data import absolute_data_location
-            absolute_data_location(run.cfg, list(overrides))    # weights given relative: recorded absolute
-            from gankit.train.budget import check_memory
-            # the Run checked the config it was built with; check this one, for the metrics asked
-            asked = [f"eval.metrics={json.dumps(list(metrics))}"] if metrics else []
-            check_memory(C.load(C.to_dict(run.cfg), asked), run.dataset, run.device)
+            with _api_words():     # their errors in overrides=[...] words, not --set's
+                run.cfg = C.load(C.to_dict(saved), list(overrides))
+                from gankit.data import absolute_data_location
+                absolute_data_location(run.cfg, list(overrides))    # weights given relative: recorded absolute
+                from gankit.train.budget import check_memory
+                # the Run checked the config it was built with; check this one, for the metrics asked
+                asked = [f"eval.metrics={json.dumps(list(metrics))}"] if metrics else []
+                check_memory(C.load(C.to_dict(run.cfg), asked), run.dataset, run.device)
         # eval.metrics set here (gankit eval --set) names them as ``metrics`` does: refused where they do not apply
         metrics = metrics or (any(k == "eval.metrics" for k, _ in keyed) and list(dict.fromkeys(run.cfg.eval.metrics)))
         return _evaluate(run, metrics or None, record, reference, source, log, strict)

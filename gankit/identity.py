@@ -22,8 +22,10 @@ in LATE_ENTRIES, so the identities those runs hold still match (run_identities).
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+from contextvars import ContextVar
 
 # (section, key) -> default; options added to the config after runs were recorded
 ADDED_OPTIONS: dict[tuple[str, str], object] = {
@@ -241,8 +243,34 @@ def checkpoint_mismatch(state: dict, path, config: dict, without_overrides: dict
             + "); move it out of this folder, or open the run it came from")
 
 
+# set while a trained run is opened to be read (gankit.api.open_run), not resumed: Run.open, which
+# refuses the overrides, cannot tell (write=False also opens a run gankit sample reads)
+_OPENING: ContextVar[bool] = ContextVar("gankit_opening", default=False)
+
+
+@contextlib.contextmanager
+def opening():
+    """Refusals of overrides of the model identity raised inside say the run was opened, not resumed."""
+    token = _OPENING.set(True)
+    try:
+        yield
+    finally:
+        _OPENING.reset(token)
+
+
+def defines_run(key: str) -> bool:
+    """Whether the dotted ``key`` (as a --set names it) is part of the model identity (model_part)."""
+    top, _, rest = key.strip().partition(".")
+    sub = rest.split(".")[0]
+    return top == "objective" and sub in ("", "name") or top in MODEL_KEYS and not (
+        top == "data" and sub in DATA_LOCATION_KEYS or top == "generator" and sub in SAMPLING_KEYS)
+
+
 def _redefined(diff: list[str]) -> str:
     shown = ", ".join(diff[:6]) + (", ..." if len(diff) > 6 else "")
+    if _OPENING.get():
+        return (f"--set {shown}: these define the run (its model identity), so a trained run cannot be opened "
+                f"with them changed; drop them, or train a new run with them (--out NEW)")
     return (f"--set {shown}: these define the run (its model identity), so they cannot change on "
             f"--resume; drop them, or start a new run with them (--out NEW)")
 

@@ -121,5 +121,5 @@ def test_api_evaluate_of_a_folder_takes_the_datas_new_place_as_gankit_eval(moved
     assert api.evaluate(run_dir, ["mmd"], overrides=where, record=False) == want
     with pytest.raises(ConfigError, match=r"open it with them \(api.open_run\(run_dir, \['data.path="):
         api.evaluate(run, ["mmd"], overrides=where, record=False)
-    with pytest.raises(ConfigError, match=r"overrides \['seed=4'\]: .* api.open_run\(run_dir, overrides\)"):
+    with pytest.raises(ConfigError, match=r"overrides \['seed=4'\]: .*\['seed=4'\] define the run \(its model identity\)"):
         api.evaluate(run_dir, ["mmd"], overrides=["seed=4"], record=False)

@@ -23,13 +23,31 @@ def parse_override(item: str, example: str = "train.steps=2000") -> tuple[list[s
         raise ConfigError(f"--set {item!r}: empty key")
     try:
         doc = tomllib.loads(f"v = {raw}")
-    except tomllib.TOMLDecodeError:
+    except tomllib.TOMLDecodeError as e:
+        _refuse_broken(item, key, raw, e)
         doc = {"v": raw}
     if len(doc) > 1:     # a line break ended the value: TOML read the rest as keys of its own
         raise ConfigError(f"--set {item!r}: a line break ends the value, and what follows it would be "
                           "dropped; give one key=value on one line to each --set")
     value = doc["v"]
     return key.split("."), value
+
+
+def _refuse_broken(item: str, key: str, raw: str, error: Exception):
+    """A value that starts a TOML table, or a list left open, and does not parse is refused here: read
+    as text it reached the config as a string, said as the wrong thing (eval={n_samples=5: "not a
+    table"; gankit eval: "not an eval.* key").  A closed list of bare words ([fid,is]) is kept as
+    text: the config, which knows the key's type, hints the list it meant (core._list_hint)."""
+    text = raw.strip()
+    if not (text[:1] == "{" or text[:1] == "[" and text[-1:] != "]"):
+        return
+    import re
+    # TOML counts columns in "v = VALUE": said as the value's own characters
+    why = re.sub(r"\(at line 1, column (\d+)\)", lambda m: f"at character {int(m[1]) - 4}",
+                 str(error)).replace("(at end of document)", "at its end")
+    what, whole = ("table", '{a = 1, b = "text"}') if text[0] == "{" else ("list", '[1, "text"]')
+    raise ConfigError(f"--set {item!r}: the value of {key} is not a valid TOML {what} ({why[0].lower()}{why[1:]}); "
+                      f"write it whole, e.g. {key}={whole}, or quote text that starts with {text[0]}")
 
 
 def items_key_by_key(item: str, example: str = "train.steps=2000") -> list[tuple[str, str]]:
