@@ -246,6 +246,10 @@ class Run(RunTraining, RunSampling, RunEvaluation, RunState):
         finally:
             self._clock = time.perf_counter()
 
+    def train(self, progress: bool | None = None, final_report: bool = True) -> "Run":
+        self._modes_for_training()     # a Run opened to read trains in the modes built for training
+        return super().train(progress, final_report)
+
     def close(self):
         """Let go of the run folder's lock (also done when the Run is garbage collected)."""
         self.folder.unlock()
@@ -361,6 +365,8 @@ class Run(RunTraining, RunSampling, RunEvaluation, RunState):
             if overrides and self.is_main:    # what this session's settings add, not config.toml's own
                 warn_idle_options(self.cfg, C.load(self.folder.read_config(), []))
         self.overrides = list(overrides or [])     # config.toml takes them once they train (_record_config)
+        if not write:
+            self._open_for_reading()   # eval mode: a user's run.G(z) moves no BatchNorm statistics
 
     def _refuse_unmeasurable(self):
         """eval.metrics that cannot measure this run (its data, its objective): refused before

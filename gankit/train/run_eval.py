@@ -1,8 +1,11 @@
 """What a Run measures: the evaluation context its metrics read, and the objective's classifier."""
 from __future__ import annotations
 
+import reprlib
+
 import torch
 
+from gankit import config as C
 from gankit.process_state import holding
 from gankit.train import threads
 
@@ -33,16 +36,13 @@ class RunEvaluation:
         if type(self.objective).classify is Objective.classify:
             return None
 
+        from gankit.train.sampling import eval_mode_kept
+
         @torch.no_grad()
         def classify(x: torch.Tensor) -> torch.Tensor:
-            modes = {k: m.training for k, m in self.modules.items()}
-            for m in self.modules.values():
-                m.eval()
-            out = torch.cat([self.objective.classify(x[i:i + 2000].to(self.device)).float().cpu()
-                             for i in range(0, len(x), 2000)])
-            for k, m in self.modules.items():
-                m.train(modes[k])
-            return out
+            with eval_mode_kept(list(self.modules.values())):     # modes back after an error too
+                return torch.cat([self.objective.classify(x[i:i + 2000].to(self.device)).float().cpu()
+                                  for i in range(0, len(x), 2000)])
         classify.classes_named = self.objective.classes_named
         return classify
 
@@ -55,6 +55,7 @@ class RunEvaluation:
         other than the config's eval.metrics.  Otherwise (training's evaluations, eval.metrics,
         every metric that applies) it is left out with a warning and the others are kept."""
         from gankit.metrics import evaluate
+        _refuse_unlisted(names)
         if named is None:
             named = bool(names) and list(names) != list(self.cfg.eval.metrics)
         before = threads.apply(threads.resolve(self.cfg.eval.threads, self.dataset.kind,
@@ -64,3 +65,16 @@ class RunEvaluation:
         finally:
             torch.set_num_threads(before)
 
+
+def _refuse_unlisted(names):
+    """``names`` not a list of strings: a string was read letter by letter ("unknown metric 'm'");
+    api.evaluate's words (gankit.api._listed: api is above train, so not imported here)."""
+    if names is None:
+        return
+    bad = [names] if not isinstance(names, (list, tuple, set, frozenset)) else [
+        v for v in names if not isinstance(v, str)]
+    if bad:
+        got = (f"the string {names!r}" if isinstance(names, (str, bytes)) else
+               f"{type(names).__name__} {reprlib.repr(names)}" if bad[0] is names else
+               f"{type(bad[0]).__name__} {reprlib.repr(bad[0])} in it")
+        raise C.ConfigError(f'metrics: a list of strings, e.g. ["modes", "jsd"]; got {got}')

@@ -10,6 +10,7 @@ import operator
 import re
 import unicodedata
 import warnings
+from contextlib import contextmanager
 
 import torch
 
@@ -40,7 +41,54 @@ def sample_count(n) -> int:
     return count
 
 
+def batch_size(batch) -> int:
+    """``batch`` (rows generated at once) as an int >= 1, or a one-line ConfigError (torch's reshape or
+    randn error, before)."""
+    rows = whole_number(batch)
+    if rows is None or rows < 1:
+        raise C.ConfigError(f"batch {batch!r}: give the rows generated at once as a whole number of at least 1, "
+                            "e.g. batch=10000")
+    return rows
+
+
+def module_modes(modules) -> dict:
+    """Each sub-module's train/eval mode, parents first: restore_modes puts back exactly these (one
+    module.train(was) would also switch a sub-module kept in eval on purpose)."""
+    return {s: s.training for m in modules for s in m.modules()}
+
+
+def restore_modes(modes: dict):
+    for s, was in modes.items():     # parents first: a child's own mode is set after its parent's
+        s.train(was)
+
+
+@contextmanager
+def eval_mode_kept(modules):
+    """The block with ``modules`` in eval mode; every sub-module's mode found is put back after it."""
+    modes = module_modes(modules)
+    for m in modules:
+        m.eval()
+    try:
+        yield
+    finally:
+        restore_modes(modes)
+
+
 class RunSampling:
+    def _open_for_reading(self):
+        """A Run opened to read (write=False): its modules in eval mode, so a user's own run.G(z)
+        leaves BatchNorm's running statistics (what generate and an evaluation read) as the
+        checkpoint holds them; the modes training uses are kept for Run.train."""
+        self._training_modes = module_modes(self.modules.values())
+        for m in self.modules.values():
+            m.eval()
+
+    def _modes_for_training(self):
+        """The modes built for training (batch statistics, dropout) back before a Run opened to read trains."""
+        modes, self._training_modes = getattr(self, "_training_modes", None), None
+        if modes:
+            restore_modes(modes)
+
     def conditions(self, n: int, seed: int | None = None, y: torch.Tensor | None = None,
                    c: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Conditions to generate with: given ones, ones for classes y, or random classes."""
@@ -72,6 +120,7 @@ class RunSampling:
     @torch.no_grad()
     def generate_from(self, z: torch.Tensor, c: torch.Tensor | None = None, batch: int = 10000) -> torch.Tensor:
         """G(z) (or G(z, c)) in eval mode, in chunks, on the CPU."""
+        batch = batch_size(batch)
         G = self.modules[self.objective.sample_module]
         out = torch.cat([self._in_eval(G, lambda i=i: self.objective.generate(z[i:i + batch], None if c is None
                                                                             else c[i:i + batch]))
@@ -98,7 +147,9 @@ class RunSampling:
         without holding them all; joined, they are ``sample``'s.  The noise is drawn at once (n x
         noise.dim): torch's normal numbers drawn in pieces need not be those of one draw (they
         differ for draws under 16 numbers, and on CUDA)."""
-        n = sample_count(n)
+        n, batch = sample_count(n), batch_size(batch)
+        if not self.conditional and (y is not None or c is not None):    # else dropped without a word
+            raise C.ConfigError("y/c: this run is not conditional (condition.kind = 'none')")
         if seed is not None:
             given, seed = seed, whole_number(seed)
             if seed is None or not 0 <= seed < 2 ** 63 - 1:
@@ -129,13 +180,8 @@ class RunSampling:
     def _in_eval(G, make):
         """make() with G in eval mode, G's mode kept (chunks are made as their reader asks), and a
         caller's autocast off (Run.sample is not held: process_state)."""
-        was = G.training
-        G.eval()
-        try:
-            with autocast_off():
-                return make()
-        finally:
-            G.train(was)
+        with eval_mode_kept([G]), autocast_off():
+            return make()
 
     def generate(self, n: int, seed: int | None = None, batch: int = 10000, y: torch.Tensor | None = None,
                  c: torch.Tensor | None = None, rejection: bool = True) -> torch.Tensor:
@@ -146,19 +192,14 @@ class RunSampling:
     def d_prob(self, x: torch.Tensor) -> torch.Tensor | None:
         """D(x) as a probability (sigmoid of the logit; the raw critic for WGAN-type losses);
         None for an objective without a D."""
-        modes = {k: m.training for k, m in self.modules.items()}
-        for m in self.modules.values():
-            m.eval()
         # a D with batch-level features scores each point as one more of a batch of real samples
         # (the same ones for every snapshot: drawn by their own generator, not training's stream)
         n_ref = getattr(self.objective, "reference_rows", 0)
         kw = {"reference": self._to_model(self.dataset.sample(
             n_ref, torch.Generator().manual_seed(self.cfg.seed)).to(self.device))} if n_ref > 0 else {}
-        with autocast_off():
+        with eval_mode_kept(list(self.modules.values())), autocast_off():    # modes back after an error too
             chunks = [self.objective.d_score(self._to_model(x[i:i + 20000].to(self.device)), **kw)
                       for i in range(0, len(x), 20000)]
-        for k, m in self.modules.items():
-            m.train(modes[k])
         if any(c is None for c in chunks):
             return None
         logits = torch.cat(chunks).cpu()
