@@ -291,48 +291,16 @@ def draws_said(names: list[str] | None, dataset, settings) -> str:
     return "; ".join(said)
 
 
-# gankit's metrics that measure a part of the run, not its samples: the EvalContext field each
-# reads, None for a run without that part (classify: an objective without a classifier)
-RUN_PARTS = {"classify": "classify", "code_nn": "codes", "elbo": "elbo"}
-# which of gankit's objectives have each part: a sweep checks its variants by this before any
-# trains (a Run checks its built objective's parts: tests/test_metrics_parts.py keeps the two
-# the same), and the refusal of a metric that reads a part names them
-PART_OWNERS = {"classify": ("ssgan", "infogan"), "codes": ("bigan", "ae", "vae"), "elbo": ("vae",)}
-
-
-def parts_of(objective: str):
-    """The parts (RUN_PARTS' fields) gankit's objective ``objective`` has, from its name alone:
-    a stand-in context for ``lacking_parts``, True for a part it has, None for one it lacks;
-    None for a user's objective (only its built run can tell)."""
-    from types import SimpleNamespace
-
-    from gankit.registry import OBJECTIVES, is_gankit
-    if not is_gankit(OBJECTIVES.get(objective, "objective.name").module):
-        return None
-    return SimpleNamespace(**{part: True if objective in owners else None for part, owners in PART_OWNERS.items()})
-
-
-def lacking_parts(names, ctx) -> list[str]:
-    """The metrics of ``names`` that measure a part (RUN_PARTS) the run of ``ctx`` lacks."""
-    from gankit.registry import METRICS
-    return [n for n in names if n in RUN_PARTS and _lacks_part(METRICS.build(n, where="eval.metrics"), ctx)]
-
-
-def lacking_said(names, objective: str | None = None, whose: str = "this run's") -> str:
-    """"measures a part this run's objective (gan) does not have (codes: the bigan, ae and vae
-    objectives)", of ``names``: metrics of RUN_PARTS."""
-    def owners(part):
-        who = PART_OWNERS[part]
-        return f"the {who[0]} objective" if len(who) == 1 else f"the {', '.join(who[:-1])} and {who[-1]} objectives"
-    have = "; ".join(f"{RUN_PARTS[n]}: {owners(RUN_PARTS[n])}" for n in names)
-    return (f"measures a part {whose} objective{f' ({objective})' if objective else ''} does not have "
-            f"({have})")
+# the checks of metrics of a part of the run (RUN_PARTS ...) live in run_parts; named here as before
+from gankit.metrics.run_parts import (PART_OWNERS, RUN_PARTS, _cannot_run, _lacks_part,  # noqa: E402,F401
+                                      lacking_parts, lacking_said, parts_of)
 
 
 def applying_said(dataset, ctx=None) -> str:
     """"metrics that apply to this data: a, b, ..." (gankit's own and plug-ins whose check
     passes), for the messages that refuse one that does not.  ``ctx``: the run's EvalContext;
-    with it, a metric of RUN_PARTS the run lacks the part for is left out (named, it would fail)."""
+    with it, a metric of RUN_PARTS the run lacks the part for (or recon_error, where its G cannot be
+    inverted) is left out (named, it would fail)."""
     from gankit.registry import METRICS
     names = [e.name for e in METRICS.entries() if _applies(e.factory(), dataset) and not _lacks_part(e.factory(), ctx)]
     return "metrics that apply to this data: " + (", ".join(names) if names else "none")
@@ -341,12 +309,21 @@ def applying_said(dataset, ctx=None) -> str:
 def unmeasurable(names, dataset, ctx, objective: str) -> str | None:
     """Why metrics ``names`` (eval.metrics) cannot measure this run, or None: a metric that does
     not apply to the data, or one of RUN_PARTS the run lacks (``ctx``: its parts, e.g.
-    ``classify``).  Said when the run is built or resumed, not when training is over."""
-    from gankit.registry import METRICS
+    ``classify``; recon_error's inversion: from ``objective`` and the data where ``ctx`` does not
+    say).  Said when the run is built or resumed, not when training is over; so is (a warning) a
+    default list that leaves out the run's own part for want of a held-out split."""
     import json
+    import warnings
+
+    from gankit.metrics.run_parts import heldout_left_out, with_inversion
+    from gankit.registry import METRICS
+    ctx = with_inversion(ctx, dataset, objective)
+    if not names and (note := heldout_left_out(dataset, ctx)):
+        warnings.warn(note, stacklevel=3)
     built = [(n, METRICS.build(n, where="eval.metrics")) for n in names]
     off = [n for n, m in built if not _applies(m, dataset)]
-    # is on features without classes: its settings, not the run's parts, leave it nothing to score
+    # is on features without classes, recon_error on a G that cannot be inverted: the run's settings
+    # (its objective, its condition), not a part PART_OWNERS names, leave it nothing to score
     cannot = {n: w for n, m in built if n not in off and (w := _cannot_run(m, ctx))}
     lacking = [n for n, m in built if n not in off and n not in cannot and _lacks_part(m, ctx)]
     if not off and not lacking and not cannot:
@@ -362,23 +339,6 @@ def unmeasurable(names, dataset, ctx, objective: str) -> str | None:
     if cannot:
         return f"eval.metrics: {'; '.join(f'{n!r}: {w}' for n, w in cannot.items())}; {fix}"
     return f"eval.metrics: {', '.join(map(repr, lacking))} {lacking_said(lacking, objective)}; {fix}"
-
-
-def _lacks_part(m, ctx) -> bool:
-    """Whether the run of ``ctx`` lacks the part gankit's metric ``m`` measures (RUN_PARTS), or
-    its settings leave the metric nothing to measure (_cannot_run)."""
-    part = RUN_PARTS.get(m.name)
-    return (ctx is not None and part is not None and not _user(m) and getattr(ctx, part, None) is None
-            or bool(_cannot_run(m, ctx)))
-
-
-def _cannot_run(m, ctx) -> str | None:
-    """Why gankit's metric ``m`` cannot run with the settings of ``ctx`` on data it applies to, or
-    None (is: features without classes, the random conv net's)."""
-    if m.name != "is" or _user(m) or getattr(ctx, "settings", None) is None or not _applies(m, ctx.dataset):
-        return None
-    from gankit.metrics.images import no_classes
-    return no_classes(ctx)
 
 
 def _applies(m, dataset) -> bool:

@@ -91,12 +91,10 @@ def eval_mode(modules):
 
 
 def invertible(run) -> str | None:
-    """Why the run's G cannot be inverted, or None when it can."""
-    if not getattr(run.objective, "has_latent", True):
-        return f"the {run.cfg.objective.name!r} objective has no latent code to invert"
-    if run.conditional:
-        return "inversion of conditional runs is not supported (G would also need the condition)"
-    return None
+    """Why the run's G cannot be inverted, or None when it can (gankit.metrics.run_parts says it:
+    its checks refuse recon_error by the same words when the run is built)."""
+    from gankit.metrics.run_parts import inversion_refused
+    return inversion_refused(run.cfg.objective.name, getattr(run.objective, "has_latent", True), run.conditional)
 
 
 def invert_run(run, x: Tensor, steps: int = 300, lr: float = 0.05, mask: Tensor | None = None,
@@ -207,5 +205,8 @@ def run_inverter(run):
 
         def refuse(x, **kw):
             raise NotForThisRun(why)
+        # read by gankit.metrics' checks (api.evaluate): recon_error is refused before any work,
+        # and not listed among the metrics that apply to this run
+        refuse.refused = why
         return refuse
     return lambda x, **kw: invert_run(run, x, **kw)
