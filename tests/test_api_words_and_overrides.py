@@ -68,6 +68,8 @@ def test_a_malformed_table_override_names_its_key_and_toml_error(tmp_path):
     with pytest.raises(ConfigError, match=r"""a list is written --set 'eval.metrics=\["fid", "is"\]'$"""):
         C.load("ring", ["eval.metrics=[fid,is]"])
     assert C.parse_override('data.name="[abc"') == (["data", "name"], "[abc")   # quoted: text
+    for path in ("[2024] x.npy", "{x}.npy"):      # a path that starts with a bracket: text (audit a177)
+        assert C.parse_override(f"data.path={path}") == (["data", "path"], path)
 
 
 @pytest.mark.parametrize("config, out, words", [

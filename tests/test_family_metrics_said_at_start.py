@@ -99,3 +99,19 @@ def test_a_default_list_that_loses_the_objective_s_measure_to_holdout_0_is_said(
         warnings.simplefilter("always")
         _train(tmp_path, _config(objective, [], holdout=0.1) | {"objective": cfg["objective"]}, name="h").close()
     assert not [x for x in w if "held-out split" in str(x.message)]
+
+
+def test_recon_error_on_a_users_objective_without_a_latent_code_is_refused_when_built(tmp_path):
+    """A user's objective declaring has_latent = False on its class (no annotation on its factory):
+    the built objective tells, not its name (audit a177: it trained, then measured nothing)."""
+    from gankit.train.gan import GANObjective, GANParams
+
+    class NoLatent(GANObjective):
+        has_latent = False
+
+    @api.register_objective("nolatent_a177", GANParams, "a GAN whose G takes no code to invert")
+    def nolatent(ctx, **options):
+        return NoLatent(ctx, GANParams(**options))
+    with pytest.raises(ConfigError, match=r"'recon_error': the 'nolatent_a177' objective has no latent code"):
+        _train(tmp_path, _config("nolatent_a177", ["recon_error"]))
+    assert not (tmp_path / "r" / "config.toml").exists()

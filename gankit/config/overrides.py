@@ -34,12 +34,14 @@ def parse_override(item: str, example: str = "train.steps=2000") -> tuple[list[s
 
 
 def _refuse_broken(item: str, key: str, raw: str, error: Exception):
-    """A value that starts a TOML table, or a list left open, and does not parse is refused here: read
+    """A value that opens a TOML table or list and never closes it is refused here: read
     as text it reached the config as a string, said as the wrong thing (eval={n_samples=5: "not a
     table"; gankit eval: "not an eval.* key").  A closed list of bare words ([fid,is]) is kept as
     text: the config, which knows the key's type, hints the list it meant (core._list_hint)."""
     text = raw.strip()
-    if not (text[:1] == "{" or text[:1] == "[" and text[-1:] != "]"):
+    # a table, closed or not, or a list never closed; text that only starts with a bracket
+    # ("[2024] x.npy", "{x}.npy": a path) stays text
+    if not (text[:1] == "{" and ("}" not in text or text[-1:] == "}") or text[:1] == "[" and "]" not in text):
         return
     import re
     # TOML counts columns in "v = VALUE": said as the value's own characters

@@ -372,7 +372,9 @@ class Run(RunTraining, RunSampling, RunEvaluation, RunState):
         """eval.metrics that cannot measure this run (its data, its objective): refused before
         training, not after it (a resume's new list would also be saved with the run)."""
         from gankit.metrics import unmeasurable
-        ctx = SimpleNamespace(**self.measured_parts(), settings=self.cfg.eval, dataset=self.dataset)
+        from gankit.train.inversion import run_inverter    # the built objective's has_latent, a user's too
+        ctx = SimpleNamespace(**self.measured_parts(), settings=self.cfg.eval, dataset=self.dataset,
+                              invert=run_inverter(self))
         why = unmeasurable(self.cfg.eval.metrics, self.dataset, ctx, self.cfg.objective.name)
         if why:
             raise C.ConfigError(why)
