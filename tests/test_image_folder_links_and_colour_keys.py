@@ -2,7 +2,6 @@
 read once (loops and second ways to a folder skipped with a warning); PNG colour keys (tRNS of an L,
 RGB or 16-bit grey image) are composited over black like an alpha channel."""
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -11,26 +10,15 @@ from PIL import Image
 from gankit.data.image_decode import read_image
 from gankit.data.image_files import load_image_folder
 from gankit.data.images import folder_extent
-
-
-def grey(path: Path, value: int, side=8):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.full((side, side), value, np.uint8)).save(path)
-
-
-def caught(fn, *args, **kw):
-    with warnings.catch_warnings(record=True) as w:
-        warnings.simplefilter("always")
-        out = fn(*args, **kw)
-    return out, [str(m.message) for m in w]
+from tests.test_image_files_user import caught, grey
 
 
 def two_classes(tmp_path: Path) -> Path:
     """root/dogs: three images of 50; root/cats holds only a link to a folder of three images of 200."""
     root, ext = tmp_path / "root", tmp_path / "ext"
     for i in range(3):
-        grey(root / "dogs" / f"d{i}.png", 50)
-        grey(ext / f"e{i}.png", 200)
+        grey(root / "dogs" / f"d{i}.png", value=50)
+        grey(ext / f"e{i}.png", value=200)
     (root / "cats").mkdir()
     os.symlink(ext, root / "cats" / "batch1")
     return root
@@ -49,7 +37,7 @@ def test_class_held_only_through_a_linked_folder_is_read(tmp_path):
 
 def test_linked_folder_beside_real_files_is_read_with_them(tmp_path):
     root = two_classes(tmp_path)
-    grey(root / "cats" / "own.png", 201)
+    grey(root / "cats" / "own.png", value=201)
     read = []
     (x, y, names), _ = caught(load_image_folder, root, files_read=read)
     assert sorted(x[y == 0, 0, 0, 0].tolist()) == [200, 200, 200, 201]
@@ -61,7 +49,7 @@ def test_linked_folder_beside_real_files_is_read_with_them(tmp_path):
 def test_link_back_to_the_root_is_skipped_not_a_class(tmp_path):
     root = tmp_path / "loopA"
     for i in range(3):
-        grey(root / f"a{i}.png", 90)
+        grey(root / f"a{i}.png", value=90)
     os.symlink(root, root / "self")
     (x, y, names), said = caught(load_image_folder, root)
     assert len(x) == 3 and y is None and names is None      # a flat folder, not the class "self"
