@@ -33,7 +33,7 @@ from gankit.api_eval import (NO_RECORD, _as_opened, _numbers, _opening_sets, _re
                              _tensorboard_view, _warnings_seen, _why_skipped)
 from gankit.metrics.base import Output, register_metric  # noqa: F401  (re-exported)
 from gankit.eval_records import eval_settings, protocols  # noqa: F401 (eval_settings re-exported)
-from gankit.identity import defines_run, opening
+from gankit.identity import defines_run
 from gankit.process_state import holding
 from gankit.wording import api_words as _api_words
 from gankit.metrics import _user, draws_said, refuse_not_applying
@@ -70,7 +70,7 @@ def open_run(run_dir: str | Path, overrides: list[str] | None = None):
     from gankit.train.run import Run
     _listed("overrides", overrides, '["eval.n_samples=10000"]')
     _folder(run_dir, "run_dir")
-    with _api_words(), opening():      # a refused override of the model identity: opened, not resumed
+    with _api_words():
         return Run.open(run_dir, overrides)
 
 

@@ -22,10 +22,8 @@ in LATE_ENTRIES, so the identities those runs hold still match (run_identities).
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-from contextvars import ContextVar
 
 # (section, key) -> default; options added to the config after runs were recorded
 ADDED_OPTIONS: dict[tuple[str, str], object] = {
@@ -243,21 +241,6 @@ def checkpoint_mismatch(state: dict, path, config: dict, without_overrides: dict
             + "); move it out of this folder, or open the run it came from")
 
 
-# set while a trained run is opened to be read (gankit.api.open_run), not resumed: Run.open, which
-# refuses the overrides, cannot tell (write=False also opens a run gankit sample reads)
-_OPENING: ContextVar[bool] = ContextVar("gankit_opening", default=False)
-
-
-@contextlib.contextmanager
-def opening():
-    """Refusals of overrides of the model identity raised inside say the run was opened, not resumed."""
-    token = _OPENING.set(True)
-    try:
-        yield
-    finally:
-        _OPENING.reset(token)
-
-
 def defines_run(key: str) -> bool:
     """Whether the dotted ``key`` (as a --set names it) is part of the model identity (model_part)."""
     top, _, rest = key.strip().partition(".")
@@ -266,16 +249,17 @@ def defines_run(key: str) -> bool:
         top == "data" and sub in DATA_LOCATION_KEYS or top == "generator" and sub in SAMPLING_KEYS)
 
 
-def _redefined(diff: list[str]) -> str:
+def _redefined(diff: list[str], opened: bool = False) -> str:
+    """``opened``: the run is opened to be read (api.open_run, gankit sample), not resumed."""
     shown = ", ".join(diff[:6]) + (", ..." if len(diff) > 6 else "")
-    if _OPENING.get():
+    if opened:
         return (f"--set {shown}: these define the run (its model identity), so a trained run cannot be opened "
                 f"with them changed; drop them, or train a new run with them (--out NEW)")
     return (f"--set {shown}: these define the run (its model identity), so they cannot change on "
             f"--resume; drop them, or start a new run with them (--out NEW)")
 
 
-def overrides_redefine(folder, config: dict, without_overrides: dict) -> str | None:
+def overrides_redefine(folder, config: dict, without_overrides: dict, opened: bool = False) -> str | None:
     """checkpoint_mismatch's refusal of overrides that change what defines the run, said before
     its data are built (Run.open): data built under them may fail first, with advice that leads
     to this refusal (--set data.size=4 on 8x8 images: "choose a resize policy with --set
@@ -294,7 +278,7 @@ def overrides_redefine(folder, config: dict, without_overrides: dict) -> str | N
     if not isinstance(state, dict) or agrees(state, config) \
             or state.get("identity") not in model_identities(without_overrides):
         return None
-    return _redefined(diff)
+    return _redefined(diff, opened)
 
 
 def _edited_config(path, own: dict, stored: str, step, shown: str) -> str | None:

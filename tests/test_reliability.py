@@ -129,7 +129,7 @@ def test_identity_keys_allow_a_longer_schedule_and_refuse_another_model(tiny_run
                        (["generator.hidden=[16, 16, 16]"], "generator.hidden")):
         # the overrides, not the checkpoint, are what differs: the message names them
         with pytest.raises(RunFolderError, match=rf"--set .*{key}.*define the run.*cannot change on --resume"):
-            Run.open(run, other)
+            Run.open(run, other, write=True)     # as --resume opens it
 
 
 def test_stale_temp_files_are_removed_when_training_starts(tiny_run_dir, tmp_path):

@@ -310,7 +310,8 @@ class Run(RunTraining, RunSampling, RunEvaluation, RunState):
         absolute_data_location(cfg, overrides or [])    # a new place given relative (--set data.path=p.npy)
         if load and overrides:      # before the data: data built under such overrides may fail first
             from gankit.identity import overrides_redefine
-            problem = overrides_redefine(folder, C.to_dict(cfg), C.to_dict(C.load(raw, [])))
+            problem = overrides_redefine(folder, C.to_dict(cfg), C.to_dict(C.load(raw, [])),
+                                         opened=not write)    # read (open_run, sample), not resumed
             if problem:
                 raise RunFolderError(problem)
         device = None
