@@ -85,9 +85,25 @@ def _fields(lines: list[str]):
             yield no, [f.strip() for f in line.split(",")]
 
 
-def _row_fault(rows: list[tuple[int, list[str]]]) -> ValueError | None:
-    """The first row of another width, or the first field that is not a number (None: neither,
-    loadtxt's own error stands)."""
+def _text_column(rows: list[tuple[int, list[str]]], col: int, names) -> ValueError | None:
+    """A column of text (labels, names): no number in any of the rows read (two at least: one
+    bad cell of a one-row file is no column), or a header naming it like labels (LABEL_NAMES).
+    Every row holds text there, so the fix is the column, not a row; None for a column of numbers
+    with a bad cell."""
+    cells = [f[col - 1] for _, f in rows if len(f) >= col]
+    name = names[col - 1] if names and col <= len(names) else ""
+    if not _label_named(name) and (len(cells) < 2 or any(_is_number(c) for c in cells)):
+        return None
+    shown = list(dict.fromkeys(c for c in cells if not _is_number(c)))
+    return ValueError(f"column {_column(col - 1, names)} holds text ({', '.join(map(repr, shown[:3]))}"
+                      f"{', ...' * (len(shown) > 3)}): a points file holds coordinates only, no labels (class "
+                      "labels come from image folders or the labelled data sets: docs/conditional.md); "
+                      "drop that column")
+
+
+def _row_fault(rows: list[tuple[int, list[str]]], names=None) -> ValueError | None:
+    """The first row of another width, or the first field that is not a number: its column's
+    when that column holds text throughout (None: neither, loadtxt's own error stands)."""
     widths = [len(f) for _, f in rows]
     width = max(set(widths), key=lambda w: (widths.count(w), -widths.index(w)))   # the most common
     ref = rows[widths.index(width)][0]
@@ -104,7 +120,8 @@ def _row_fault(rows: list[tuple[int, list[str]]]) -> ValueError | None:
                 return ValueError(f"line {no}: {f!r} is separated by {sep}, but gankit reads commas; "
                                   "save the points comma-separated "
                                   "(np.savetxt(path, x, delimiter=',')) or as .npy")
-            return ValueError(f"line {no}, column {col}: {f!r} is not a number; fix or remove that row")
+            return _text_column(rows, col, names) or ValueError(
+                f"line {no}, column {col}: {f!r} is not a number; fix or remove that row")
     return None
 
 
@@ -126,7 +143,7 @@ def _read_csv(p: Path) -> tuple[np.ndarray, list[str] | None, list[int] | None]:
     try:
         arr = _loadtxt(lines[skip:])
     except ValueError as e:
-        raise _row_fault([r for r in _fields(lines) if r[0] > skip]) or e from None
+        raise _row_fault([r for r in _fields(lines) if r[0] > skip], names) or e from None
     if arr.size == 0:
         raise ConfigError(f"data.path: {str(p)!r} holds {'a header but ' * bool(names)}no rows of "
                           "numbers; give one point a row")
@@ -245,9 +262,13 @@ def _off_scale(mean: np.ndarray, var: np.ndarray) -> str:
 LABEL_NAMES = {"label", "labels", "class", "classes", "target", "targets", "category", "categories"}
 
 
+def _label_named(name: str) -> bool:
+    return name.strip().strip('"\'').strip().lower() in LABEL_NAMES
+
+
 def _warn_label_columns(p: Path, names) -> None:
     """One warning naming the header's columns named like labels (each is trained as a coordinate)."""
-    cols = [j for j, n in enumerate(names or []) if n.strip().strip('"\'').strip().lower() in LABEL_NAMES]
+    cols = [j for j, n in enumerate(names or []) if _label_named(n)]
     if cols:
         one = len(cols) == 1
         warnings.warn(f"data.path: {p.name!r}: {_columns(cols, names)} {'is' if one else 'are'} read as "
