@@ -250,7 +250,9 @@ class ConditionalData:
             part = [w for w in have if "-" in w and set(unknown) & set(w.split("-"))]
             hint = f" ({', '.join(part)}: a class is named whole, its words with spaces or '-')" if part else ""
             raise ConfigError(f"unknown word(s) {unknown} in {text!r}; known words: {', '.join(known)}{hint}")
-        classes = [self.class_names.index(w) for w in words if w in self.class_names]
+        # distinct classes: "a thick circle circle" names one class (as a repeated attribute word
+        # names one attribute); two different classes are refused
+        classes = list(dict.fromkeys(self.class_names.index(w) for w in words if w in self.class_names))
         if len(classes) != 1:
             raise ConfigError(f"{text!r} must name exactly one class of: {', '.join(have)}")
         attrs = {a: (1 if hi in words else 0) for a, lo, hi in ATTRIBUTES if lo in words or hi in words}
