@@ -19,7 +19,7 @@ def data_location_sets(sets: list[str], others: str | None = None,
     ``sampling``, G's sampling settings; the rest); the rest is refused unless it starts with
     ``others`` (e.g. "eval.")."""
     from gankit.config.overrides import items_key_by_key
-    from gankit.identity import DATA_LOCATION_KEYS, SAMPLING_KEYS
+    from gankit.identity import DATA_LOCATION_KEYS, SAMPLING_KEYS, defines_run
     keys = {f"data.{k}" for k in DATA_LOCATION_KEYS} | {f"generator.{k}" for k in SAMPLING_KEYS if sampling}
     # a key=value this command takes, for an item without its =
     example = {"eval.": "eval.n_samples=2000"}.get(others, "data.path=NEW")
@@ -36,8 +36,11 @@ def data_location_sets(sets: list[str], others: str | None = None,
                 allowed = ([f"{others}KEY=VALUE settings"] if others else []) + sorted(keys)
                 allowed = ", ".join(allowed[:-1]) + " or " + allowed[-1]
                 shown = s if one == s else f"{s} (its {key})"
-                raise ConfigError(f"--set {shown}: this command takes only {allowed} (a run's other "
-                                  "settings change with gankit train --resume --out RUN --set KEY=VALUE)")
+                # a key of the model identity is refused on --resume too: only a new run takes it
+                how = (f"{key} defines the trained run and cannot change on --resume either; train a new run: "
+                       f"gankit train RUN/config.toml --out NEW --set {one}") if defines_run(key) \
+                    else "a run's other settings change with gankit train --resume --out RUN --set KEY=VALUE"
+                raise ConfigError(f"--set {shown}: this command takes only {allowed} ({how})")
     return where, rest
 
 
