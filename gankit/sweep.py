@@ -37,8 +37,8 @@ from gankit import config as C
 from gankit.config import ConfigError
 from gankit.identity import run_identity
 from gankit.metrics.reference import metrics_code
-from gankit.sweep_failures import (death, died_starting, killed_by_signal, refuse_stdin, refuse_unseen_parts,
-                                   tmp_full)
+from gankit.sweep_failures import (death, died_starting, killed_by_signal, refuse_stdin, refuse_uninvertible,
+                                   refuse_unseen_parts, tmp_full)
 from gankit.sweep_orphans import make_folder, worker_start
 from gankit.sweep_table import (ANY_METRICS, NOT_METRICS as _NOT_METRICS, _append, _is_num, fmt,  # noqa: F401
                                 markdown_table, mean_se, only_asked, pm, read_results, results_refused, reuse,
@@ -236,6 +236,7 @@ def run_sweep(jobs: list[Job], results_path: str | Path, workers: int = 2,
             import_modules(j.imports)
             j.resolve()
     refuse_unseen_parts(jobs, metrics)
+    refuse_uninvertible(jobs, metrics)     # a run would refuse it once built or trained
     path = Path(results_path)
     from gankit.io import WriteError, check_writable, lock_file, release_lock
     lock = results_lock(path)

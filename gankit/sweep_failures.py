@@ -1,7 +1,7 @@
 """What a sweep says when a job's worker cannot run it: a worker that died (killed, out of
 memory, also at start-up; or every worker before starting any run: a script without its main
 guard), a run whose temporary folder filled the disk, and parts a notebook registered that the
-workers cannot see (refused before any training)."""
+workers cannot see or metrics its runs would refuse (both refused before any training)."""
 from __future__ import annotations
 
 import shutil
@@ -60,6 +60,28 @@ def refuse_unseen_parts(jobs, metrics):
         listed = ", ".join(repr(_importable(m)) for m in modules)
         raise ConfigError(f"{parts}: registered by a module this session imported, which the sweep's workers (new "
                           f"processes) do not import; give it to each job: Job(..., imports=[{listed}])")
+
+
+def refuse_uninvertible(jobs, metrics):
+    """recon_error (asked by ``metrics`` or a job's eval.metrics) for a job whose G cannot be
+    inverted (a conditional run, an objective without a latent code): each run would refuse it
+    only once built or trained, so refused here, naming the variant, by the rule a run applies."""
+    from gankit.metrics.run_parts import uninvertible_by_config
+    off, fixes = {}, {}
+    for j in jobs:
+        cfg = j.config()
+        for where, names in (("--metrics", metrics or []), ("eval.metrics", cfg.eval.metrics)):
+            for name, why in uninvertible_by_config(names, cfg).items():
+                named = f"variant {j.label}: {'' if where == '--metrics' else 'eval.metrics: '}metric {name!r}"
+                off[named] = f"{named} cannot measure its runs: {why}"      # once per variant, not per seed
+                fixes[where] = _DROP[where]
+    if off:
+        raise ConfigError("; ".join([*off.values(), *fixes.values()]))
+
+
+# how to drop a metric that cannot measure a variant, by where it was named (as gankit.sweep_cli says it)
+_DROP = {"--metrics": "drop it from --metrics, or sweep that variant separately",
+         "eval.metrics": "drop it from the variant's eval.metrics (its @eval.metrics=[...] or --set 'eval.metrics=[...]')"}
 
 
 def _top(module: str) -> str:

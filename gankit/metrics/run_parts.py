@@ -64,6 +64,21 @@ def with_inversion(ctx, dataset, objective: str | None):
     return SimpleNamespace(**vars(ctx), invert=_refusal(why) if why else _can_invert)
 
 
+def uninvertible_by_config(names, cfg) -> dict[str, str]:
+    """{metric: why} for the metrics of ``names`` (recon_error) that runs of config ``cfg`` would
+    refuse for a G that cannot be inverted, told from the config before any run is built (a sweep's
+    jobs: gankit.sweep_failures) by the checks a built run applies (with_inversion, _cannot_run)."""
+    from types import SimpleNamespace
+
+    from gankit.registry import METRICS
+    if INVERTED not in names:
+        return {}
+    # the data's condition as ConditionalData carries it (cfg.condition.kind; "none": unconditional)
+    ctx = with_inversion(SimpleNamespace(), SimpleNamespace(condition_kind=cfg.condition.kind), cfg.objective.name)
+    why = _cannot_run(METRICS.build(INVERTED, where="eval.metrics"), ctx)
+    return {INVERTED: why} if why else {}
+
+
 def inversion_refused(objective: str, has_latent: bool, conditional: bool) -> str | None:
     """Why a run of ``objective`` cannot be inverted, or None: gankit.train.inversion.invertible's
     answer for a built run, and this module's from the config before the objective is built."""
