@@ -29,6 +29,8 @@ def worker_start(parent: int):
     """A worker's initializer: SIGINT ignored (the sweep stops its workers), and its end tied to
     the sweep's (``parent``: the sweep's PID)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from gankit.train.threads import own_process
+    own_process()      # a worker is gankit's own process: its inter-op threads are gankit's to set
     if not _die_with_parent():
         threading.Thread(target=_watch, args=(parent,), name="gankit-sweep-parent", daemon=True).start()
     if os.getppid() != parent:     # the sweep died before the tie was made

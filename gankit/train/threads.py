@@ -32,6 +32,9 @@ from torch import nn
 from gankit import seeds
 
 _INTEROP_SET = False
+# gankit's own process (own_process): a program that only calls gankit (a notebook, a script) keeps
+# the inter-op count its own, since torch lets a process set it once and never again
+_OWN_PROCESS = False
 
 
 def available_cores() -> int:
@@ -56,18 +59,28 @@ def resolve(threads: int, data_kind: str, processes: int = 1) -> int:
     return threads if threads > 0 else auto_threads(data_kind, processes)
 
 
+def own_process():
+    """Marks this process as gankit's own (gankit.cli: the gankit command and each rank torchrun
+    starts for it): apply then also sets the inter-op threads."""
+    global _OWN_PROCESS
+    _OWN_PROCESS = True
+
+
 def apply(n: int) -> int:
-    """Sets torch's intra-op threads to ``n`` (and, once per process, inter-op threads, which
-    torch allows only before its first parallel work); returns the previous intra-op count."""
+    """Sets torch's intra-op threads to ``n`` and returns the previous count (the caller puts it
+    back).  In gankit's own process (own_process) also, once, the inter-op threads, which torch
+    allows only before its first parallel work and never undoes; a library call leaves them to
+    the program that called it (api.evaluate in a notebook: its own set_num_interop_threads
+    would fail after ours)."""
     global _INTEROP_SET
     before = torch.get_num_threads()
     if n != before:
         torch.set_num_threads(n)
-    if not _INTEROP_SET:
+    if _OWN_PROCESS and not _INTEROP_SET:
         _INTEROP_SET = True
         try:
             torch.set_num_interop_threads(n)
-        except RuntimeError:   # parallel work already ran in this process (a test, a notebook)
+        except RuntimeError:   # parallel work already ran in this process (a test)
             pass
     return before
 
