@@ -25,15 +25,21 @@ def _warnings_seen(seen: list[str]):
 
 
 def _why_skipped(shown: list[str], n: int) -> str:
-    """The metrics skipped (their "metric 'x' skipped: ..." warnings) and the eval.n_samples they ask for."""
+    """The metrics skipped (their "metric 'x' skipped: ..." warnings) and the eval.n_samples they ask for,
+    in the caller's words as the warnings are (gankit.wording.callers_words)."""
     import re
-    skips = [re.match(r"metric '([^']+)' skipped:.*?(?:--set eval\.n_samples=(\d+)\))?$", w, re.S) for w in shown]
+
+    from gankit.wording import callers_words
+    # the warning's advice: --set eval.n_samples=N (the gankit command) or overrides=["eval.n_samples=N"]
+    skips = [re.match(r"metric '([^']+)' skipped:.*?(?:(?:--set |overrides=\[\")eval\.n_samples=(\d+)\"?\]?\))?$",
+                      w, re.S) for w in shown]
     skips = [m.groups() for m in skips if m]
     if not skips:
         return "the warnings above say why, if any"
     said = f"{', '.join(m for m, _ in skips)} skipped with eval.n_samples = {n} (the warnings above say why)"
     if all(need for _, need in skips):     # each asked for more samples: the most lets all of them run
-        said += f"; --set eval.n_samples={max(int(k) for _, k in skips)} lets {'it' if len(skips) == 1 else 'them all'} run"
+        said += (f"; {callers_words(f'--set eval.n_samples={max(int(k) for _, k in skips)}')} lets "
+                 f"{'it' if len(skips) == 1 else 'them all'} run")
     return said
 
 

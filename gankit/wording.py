@@ -1,6 +1,6 @@
-"""The words of an error: gankit.api's (resume=True, out=, overrides=) where a program called
-it, the command line's (--resume, --out, --set) where the gankit command did (it calls gankit.api
-too)."""
+"""The words of an error or a warning's advice: gankit.api's (resume=True, out=, overrides=) where a
+program called it, the command line's (--resume, --out, --set) where the gankit command did (it calls
+gankit.api too)."""
 from __future__ import annotations
 
 import contextlib
@@ -24,24 +24,33 @@ def api_words():
     """The run folder's and the config's errors in this API's words: they advise the command line's
     (--resume, --out NEW, --set KEY=VALUE), which a program calling train() does not have; a whole
     command they suggest ("gankit train --resume --out RUN") stays one to paste."""
-    import re
-
     from gankit.config import ConfigError
     from gankit.runfolder import RunFolderError
     try:
         yield
     except (ConfigError, RunFolderError) as e:
-        if e.args and isinstance(e.args[0], str) and not COMMAND_LINE.get():
-            words = ((r"--resume\b", "resume=True"), (r"--out (?=[A-Z])", "out="), (r"--out\b", "out="),
-                     (r"--set '((?:[^']|'\\'')*)'", _item), (r"--set ([^\s'=:;,()]+=[^\s';,()]+)", _item),
-                     (r"\] overrides=\[", ", "),      # --set a=1 --set b=2: one list
-                     (r"--set ([\w.]+)", r"overrides \1"))
-            commands = re.findall(r"gankit [a-z]+\b[^;()]*", e.args[0])
-            msg = re.sub(r"gankit [a-z]+\b[^;()]*", "\0", e.args[0])
-            for cli, api in words:
-                msg = re.sub(cli, api, msg)
-            e.args = (re.sub("\0", lambda _: commands.pop(0), msg), *e.args[1:])
+        if e.args and isinstance(e.args[0], str):
+            e.args = (callers_words(e.args[0]), *e.args[1:])
         raise
+
+
+def callers_words(text: str) -> str:
+    """Advice written in the command line's words (--resume, --out, --set KEY=VALUE), as whoever
+    called gankit reads it: unchanged under the gankit command (command_line), else in gankit.api's
+    (resume=True, out=, overrides=["KEY=VALUE"]).  api_words rewrites errors with it; a warning
+    (a metric skipped for too few samples) is written with it, since no except clause sees it."""
+    import re
+    if COMMAND_LINE.get():
+        return text
+    words = ((r"--resume\b", "resume=True"), (r"--out (?=[A-Z])", "out="), (r"--out\b", "out="),
+             (r"--set '((?:[^']|'\\'')*)'", _item), (r"--set ([^\s'=:;,()]+=[^\s';,()]+)", _item),
+             (r"\] overrides=\[", ", "),      # --set a=1 --set b=2: one list
+             (r"--set ([\w.]+)", r"overrides \1"))
+    commands = re.findall(r"gankit [a-z]+\b[^;()]*", text)
+    msg = re.sub(r"gankit [a-z]+\b[^;()]*", "\0", text)
+    for cli, api in words:
+        msg = re.sub(cli, api, msg)
+    return re.sub("\0", lambda _: commands.pop(0), msg)
 
 
 def _item(m) -> str:

@@ -119,9 +119,9 @@ def test_eval_that_measures_nothing_names_the_metrics_skipped_and_the_samples_th
         api.evaluate(run, ["cond_accuracy", "within_class"], ["eval.n_samples=5"], record=False, strict=True)
     said = str(e.value)
     assert said == ("metrics ['cond_accuracy', 'within_class']: nothing measured; cond_accuracy, within_class "
-                    "skipped with eval.n_samples = 5 (the warnings above say why); --set eval.n_samples=96 lets "
+                    "skipped with eval.n_samples = 5 (the warnings above say why); overrides=[\"eval.n_samples=96\"] lets "
                     "them all run"), said
-    with pytest.warns(UserWarning, match="skipped"), pytest.raises(ConfigError, match="=8 lets it run$"):
+    with pytest.warns(UserWarning, match="skipped"), pytest.raises(ConfigError, match=r"=8\"\] lets it run$"):
         api.evaluate(run, ["cond_accuracy"], ["eval.n_samples=5"], record=False, strict=True)
     run.close()
 

@@ -99,7 +99,7 @@ def test_ndb_of_one_sample_gives_the_sample_count_advice(ring_run):
         api.evaluate(ring_run, ["ndb"], ["eval.n_samples=1"], record=False, reference=False)
     said = " | ".join(str(w.message) for w in caught)
     assert "all one point" not in said
-    assert "need 4 or more points in each set" in said and "--set eval.n_samples=" in said
+    assert "need 4 or more points in each set" in said and 'overrides=["eval.n_samples=' in said
 
 
 @pytest.fixture(scope="module")

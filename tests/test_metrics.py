@@ -1,4 +1,5 @@
 import math
+import re
 
 import numpy as np
 import pytest
@@ -149,7 +150,7 @@ def test_the_too_few_samples_hint_of_within_class_names_a_value_that_works(tmp_p
     ctx.settings = dataclasses.replace(ctx.settings, n_samples=100)
     with pytest.warns(UserWarning, match=r"within_class.*100 samples over 200 classes") as rec:
         assert evaluate(ctx, ["within_class"]) == {}
-    need = int(str(rec[-1].message).rsplit("--set eval.n_samples=", 1)[1].rstrip(")"))
+    need = int(re.findall(r"eval\.n_samples=(\d+)", str(rec[-1].message))[-1])
     assert need == 2400     # 12 real samples expected in each class, as the warning on the real side asks
     ctx.settings = dataclasses.replace(ctx.settings, n_samples=need)
     with warnings.catch_warnings():
@@ -172,7 +173,7 @@ def test_the_too_few_samples_hint_of_prdc_names_a_value_that_works_or_none(tmp_p
     ctx.settings = dataclasses.replace(ctx.settings, n_samples=200, pr_k=600)
     with pytest.warns(UserWarning, match=r"'prdc_points' skipped") as rec:
         assert evaluate(ctx, ["prdc_points"]) == {}
-    need = int(str(rec[-1].message).rsplit("--set eval.n_samples=", 1)[1].rstrip(")"))
+    need = int(re.findall(r"eval\.n_samples=(\d+)", str(rec[-1].message))[-1])
     ctx.settings = dataclasses.replace(ctx.settings, n_samples=need)
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -177,6 +177,7 @@ def evaluate(ctx, names: list[str] | None = None, named: bool | None = None, sto
 
     from gankit.config import ConfigError
     from gankit.registry import METRICS
+    from gankit.wording import callers_words
     named = bool(names) if named is None else named
     metrics = [METRICS.build(n, where="eval.metrics") for n in (names or METRICS.names())]
     if not names:
@@ -243,7 +244,8 @@ def evaluate(ctx, names: list[str] | None = None, named: bool | None = None, sto
                         else f"eval.n_samples = {n}; more samples: --set eval.n_samples={max(need, n + 1)}" if need
                         else f"the data hold {size} samples, too few for it" if size is not None and size <= n
                         else f"eval.n_samples = {n}; more samples: --set eval.n_samples={max(500, 2 * n)}")
-                warnings.warn(f"metric {m.name!r} skipped: {e} ({hint})", stacklevel=2)
+                # a program calling gankit.api reads overrides=["eval.n_samples=N"], the gankit command --set
+                warnings.warn(f"metric {m.name!r} skipped: {e} ({callers_words(hint)})", stacklevel=2)
             except NonFiniteSamples:      # G diverged: no metric's number means anything, a user's neither
                 raise
             except Exception as e:        # a user's metric (--import) that fails: which one, in one line

@@ -150,8 +150,9 @@ def _class_scores(ctx):
         return {"m_is": m_is(p), **scores}
     except TooFewSamples as e:     # the other two stand: they need no class of 2
         import warnings
+        from gankit.wording import callers_words     # overrides=[...] where a program called gankit.api
         warnings.warn(f"class_scores: m_is left out: {e} (eval.n_samples = {len(p)}; more samples: "
-                      f"--set eval.n_samples={max(500, 2 * len(p))})", stacklevel=2)
+                      + callers_words(f"--set eval.n_samples={max(500, 2 * len(p))}") + ")", stacklevel=2)
         return scores
 
 

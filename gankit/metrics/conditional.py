@@ -205,6 +205,8 @@ def _within_class(ctx):
             continue
         ratios.append(float(torch.pdist(a).mean() / spread))
     import warnings
+
+    from gankit.wording import callers_words     # overrides=[...] where a program called gankit.api
     if thin:
         # real samples come at the data's class frequencies: 12 expected in the rarest class
         # leave one class in thousands short of 3
@@ -215,7 +217,8 @@ def _within_class(ctx):
         names = _listed([_class_name(ds, c) for c in thin])
         warnings.warn(f"within_class: {len(thin)} of {k} classes ({names}) had fewer than {WITHIN_MIN} "
                       f"generated or real samples ({n} over {k} classes) and are left out of the mean"
-                      + (f"; more samples: --set eval.n_samples={more}" if more > n else ""), stacklevel=2)
+                      + (f"; more samples: {callers_words(f'--set eval.n_samples={more}')}" if more > n else ""),
+                      stacklevel=2)
     if few:
         warnings.warn(f"within_class: {len(few)} of {k} classes ({said}) hold fewer than {WITHIN_MIN} distinct "
                       "images and are left out of fd_within_class and diversity_ratio (more samples only repeat "

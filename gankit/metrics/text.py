@@ -280,9 +280,10 @@ def _bleu(ctx):
 def _self_bleu(ctx):
     ds = ctx.dataset
     if ctx.settings.n_samples < 2:   # skipped, not fatal: the other metrics of the evaluation still run
+        from gankit.wording import callers_words     # overrides=[...] where a program called gankit.api
         warnings.warn(f"metric 'self_bleu' skipped: it scores each sample against the others, so it needs "
-                      f"eval.n_samples >= 2 (got {ctx.settings.n_samples}); use --set "
-                      f"eval.n_samples={BLEU_HYPOTHESES}", stacklevel=2)
+                      f"eval.n_samples >= 2 (got {ctx.settings.n_samples}); use "
+                      + callers_words(f"--set eval.n_samples={BLEU_HYPOTHESES}"), stacklevel=2)
         return {}
     hyp = _tok(ds, _samples(ctx, min(ctx.settings.n_samples, BLEU_HYPOTHESES)))
     orders = measurable_orders("self_bleu", hyp)
