@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from gankit.config import ConfigError
-from gankit.train.inversion_inputs import MASKS, is_split, load_images, make_mask, several
+from gankit.train.inversion_specs import MASKS, is_split, several   # the images' reader imports torch: in the commands
 
 
 def _grid(rows: list[np.ndarray], out: Path):
@@ -185,6 +185,7 @@ def _run_dir_given(a):
 
 def _cmd_invert(a):
     from gankit.train.inversion import invert_run
+    from gankit.train.inversion_inputs import load_images
     _run_dir_given(a)
     out = _out_folder(a, "inversion", "reconstructions")
     run = _open(a)
@@ -201,6 +202,7 @@ def _cmd_invert(a):
 
 def _cmd_complete(a):
     from gankit.train.inversion import complete
+    from gankit.train.inversion_inputs import load_images, make_mask
     _run_dir_given(a)
     out = _out_folder(a, "completion", "completions")
     run = _open(a)

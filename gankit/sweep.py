@@ -36,7 +36,6 @@ from typing import Callable
 from gankit import config as C
 from gankit.config import ConfigError
 from gankit.identity import run_identity
-from gankit.metrics.reference import metrics_code
 from gankit.sweep_failures import (death, died_starting, killed_by_signal, refuse_stdin, refuse_uninvertible,
                                    refuse_unseen_parts, tmp_full)
 from gankit.sweep_orphans import make_folder, worker_start
@@ -136,6 +135,7 @@ def run_job(job: Job, metrics: list[str] | None = None, g_alone: bool = True, tm
     load_builtins()
     import_modules(job.imports)
     from gankit.io import jsonable
+    from gankit.metrics.reference import metrics_code     # here: it imports torch, which --help need not wait for
     from gankit.train.run import Run
     steps = job.config().train.steps
     # one snapshot and checkpoint at the end, no periodic evaluation (we evaluate once below),

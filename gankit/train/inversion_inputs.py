@@ -12,8 +12,8 @@ import torch
 
 from gankit.config import ConfigError
 from gankit.data.points import npy_shortfall
+from gankit.train.inversion_specs import MASKS, PATTERN, is_split, several  # noqa: F401  (their home)
 
-MASKS = ("top", "bottom", "left", "right", "centre")
 NPY_MAGIC = b"\x93NUMPY"                            # how every file numpy.save writes begins
 
 
@@ -71,17 +71,6 @@ def _an_array(a, said: str, forms: str):
     if isinstance(a, (np.ndarray, torch.Tensor, list, tuple)) or np.isscalar(a) and not isinstance(a, (str, bytes)):
         return a
     raise ConfigError(f"{said}: got {type(a).__name__}; give {forms}")
-
-
-def is_split(spec) -> bool:
-    """Whether ``spec`` names the run's held-out split (heldout, heldout:N) rather than a path;
-    a file or folder of that name is refused as ambiguous, not read or passed over in silence."""
-    if not isinstance(spec, str) or spec.partition(":")[0] != "heldout":
-        return False
-    if Path(spec).expanduser().exists():
-        raise ConfigError(f"{spec!r} is both the run's held-out split and a file or folder here; for the "
-                          f"files give ./{spec} (or its full path), for the split rename or move them")
-    return True
 
 
 def _heldout(spec: str, dataset, said: str) -> torch.Tensor:
@@ -183,9 +172,6 @@ def _read_listed(paths: list[Path], name, where, said: str, dataset, files: list
     return torch.as_tensor(np.stack(images))
 
 
-PATTERN = set("*?[")                                # what makes --images a glob pattern
-
-
 def _read_several(spec, dataset, files: list | None, said: str) -> torch.Tensor:
     """The images of a glob pattern's matches (sorted), or of several paths (a pattern the shell
     expanded: read as that pattern would be; a folder among them is skipped, as in a folder),
@@ -206,14 +192,6 @@ def _read_several(spec, dataset, files: list | None, said: str) -> torch.Tensor:
         w.warn(f"{said}: skipped {len(folders)} folder(s) among the files, e.g. {folders[:3]}; to read a "
                "folder's images give that folder alone", stacklevel=3)
     return _read_listed([q for q in paths if not q.is_dir()], str, said, said, dataset, files)
-
-
-def several(spec) -> bool:
-    """Whether ``spec`` names several image files: a glob pattern (imgs/*.png) not itself a path
-    that exists, or a list of paths."""
-    if isinstance(spec, (list, tuple)):
-        return bool(spec) and all(isinstance(q, (str, Path)) for q in spec)
-    return isinstance(spec, (str, Path)) and bool(PATTERN & set(str(spec))) and not Path(spec).expanduser().exists()
 
 
 def _say_notes(said: str, notes: dict, n: int):
