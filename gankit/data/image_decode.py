@@ -73,7 +73,12 @@ def read_image(path: Path, channels: int, notes: dict | None = None, wide: bool 
             w, h = im.size   # from the header, before decoding anything
             if too_many_pixels(w, h):
                 raise _too_large(path, f"is {w}x{h} pixels ({w * h / 1e6:.1f} megapixels)")
+            bits = _low_grey_bits(im)      # the tile that tells it is gone once decoded
             im.load()
+            if bits and isinstance(im.info.get("transparency"), int):
+                # Pillow scales 2- and 4-bit grey up to 8 bits (1 -> 85 at 2 bits) but not the colour
+                # key, so no pixel matched it: the key scaled the same way
+                im.info["transparency"] = im.info["transparency"] * 255 // (2 ** bits - 1)
             im = _opaque(_eight_bit(ImageOps.exif_transpose(im), path, notes, wide), path, notes)
             if channels == 1 and notes is not None and im.mode not in ("L", "1", "I", "F"):
                 rgb = np.asarray(im.convert("RGB"))
@@ -89,6 +94,16 @@ def read_image(path: Path, channels: int, notes: dict | None = None, wide: bool 
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise refused(f"{path} is not a readable image ({type(e).__name__}: {e}); it may be "
                       "truncated or not an image: replace it or remove it", "unreadable") from None
+
+
+def _low_grey_bits(im) -> int:
+    """2 or 4 where ``im`` (opened, not yet loaded) is a PNG grey image stored at that many bits per
+    pixel (its raw mode L;2 or L;4), else 0.  1-bit ones are mode "1", whose key Pillow scales itself."""
+    if im.format != "PNG" or im.mode != "L" or not im.tile:
+        return 0
+    args = im.tile[0][3]       # the raw mode: a string, or (raw mode, ...) in older Pillow
+    raw = args if isinstance(args, str) else (args[0] if args else "")
+    return {"L;2": 2, "L;4": 4}.get(raw, 0)
 
 
 def too_many_pixels(w: int, h: int) -> bool:
@@ -151,7 +166,7 @@ def _opaque(im, path: Path, notes: dict | None):
     alpha channel and shows whatever colour was stored under it."""
     from PIL import Image
     # "transparency" in info: a palette's clear entries, or a colour key (PNG tRNS of an L, RGB or 1
-    # image), which convert("RGBA") turns into alpha
+    # image; a 2- or 4-bit grey one scaled to 8 bits in read_image), which convert("RGBA") turns into alpha
     if not (im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info):
         return im
     rgba = im.convert("RGBA")

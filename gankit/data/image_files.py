@@ -238,42 +238,46 @@ def _folder_key(p: Path):
     return st.st_dev, st.st_ino
 
 
-def _visible(root: Path, subdirs: list[Path]) -> tuple[dict[Path, list[Path]], list[Path]]:
-    """({class folder: files and folders under it}, links skipped): none hidden nor inside a hidden
-    folder (.thumbs, .ipynb_checkpoints); a folder this user cannot read is refused (rglob passed it
-    over, and a class folder of 000 mode was dropped as "holds no images").
+def _visible(root: Path, subdirs: list[Path]) -> tuple[dict[Path, list[Path]], list[tuple[Path, Path]]]:
+    """({class folder: files and folders under it}, [(folder skipped, the path read there)]): none
+    hidden nor inside a hidden folder (.thumbs, .ipynb_checkpoints); a folder this user cannot read is
+    refused (rglob passed it over, and a class folder of 000 mode was dropped as "holds no images").
 
     Links to folders are followed (a class held through cats/batch1 -> /data/ext was dropped as
-    "holds no images"), each real folder read once: the class folders' own trees first, then the
-    links, so a link to the root or above it (a loop), to another class's folder or to one already
-    read is skipped and returned, not read twice or under two labels."""
+    "holds no images"), each real folder read once: every real class folder's own tree first, then
+    the links (class folders that are links, then those met inside), so a link to the root or above
+    it (a loop), to another class's folder or any folder in it, or to one already read is skipped and
+    returned, not read twice or under two labels.  A real folder keeps its place over a link to it."""
     def refuse(e: OSError):
         if isinstance(e, PermissionError):
             raise no_permission(Path(e.filename), folder=True)
         raise ImageDataError(f"cannot read the folder {e.filename} ({e.strerror}); mend that, then run again")
-    seen, skipped = {_folder_key(q) for q in (root, *root.resolve().parents)} - {None}, []
+    # (device, inode) -> the path its folder was read as (the root's parents as root/.., as said)
+    ups = [root.joinpath(*[".."] * (k + 1)) for k in range(len(root.resolve().parents))]
+    seen, skipped = {k: q for q in (*reversed(ups), root) if (k := _folder_key(q)) is not None}, []
 
     def first_visit(q: Path) -> bool:
         key = _folder_key(q)       # None: unreadable, os.walk's refuse says so
         if key is not None and key in seen:
-            skipped.append(q)
+            skipped.append((q, seen[key]))
             return False
-        seen.add(key)
+        seen[key] = q
         return True
-    # a real class folder keeps its name over a link to it
-    inside = {d: [] for d in sorted(subdirs, key=Path.is_symlink) if first_visit(d)}
-    # the class folders' own trees, then each link found in the order found (appended as the walk
-    # meets them, so every real folder under the root is known before any link is followed)
-    queue = [(d, None) for d in inside]
+    # the real class folders' trees, then the class folders that are links, then the links met inside
+    # as met: every real folder under the root is claimed before a link (C -> A/sub took A/sub from A)
+    real = [d for d in subdirs if not d.is_symlink()]
+    inside = {d: [] for d in real if first_visit(d)}
+    queue = [(d, None) for d in inside] + [(d, d) for d in subdirs if d.is_symlink()]
     for d, link in queue:
         if link is not None and not first_visit(link):
             continue
+        inside.setdefault(d, [])
         for top, dirs, files in os.walk(d if link is None else link, onerror=refuse):
             dirs[:] = [n for n in dirs if not n.startswith(".")]
             queue += [(d, Path(top) / n) for n in dirs if (Path(top) / n).is_symlink()]
             dirs[:] = [n for n in dirs if not (Path(top) / n).is_symlink() and first_visit(Path(top) / n)]
             inside[d] += [Path(top) / n for n in dirs + files if not n.startswith(".")]
-    return {d: sorted(v) for d, v in inside.items()}, skipped
+    return {d: sorted(inside[d]) for d in subdirs if d in inside}, skipped
 
 
 def list_image_folder(path: str | Path) -> tuple[Path, list[tuple[Path, int | None]], list[str]]:
@@ -292,12 +296,17 @@ def list_image_folder(path: str | Path) -> tuple[Path, list[tuple[Path, int | No
         raise no_permission(root, folder=True) from None
     subdirs = [p for p in entries if p.is_dir() and not p.name.startswith(".")]
     inside, looped = _visible(root, subdirs)
-    if looped:
-        warnings.warn(f"{root}: skipped {len(looped)} linked folder(s) that lead to a folder read already (the "
-                      f"folder itself or one above it: a loop, or a second way to one folder), e.g. "
-                      f"{[str(q.relative_to(root)) for q in looped[:3]]}; each folder's images are read once: "
-                      "remove the link(s) if they were meant to add images", FilesSkipped, stacklevel=2)
-        subdirs = [d for d in subdirs if d in inside]
+    for links in (True, False):     # a real folder met again (E -> /x after C -> /x/sub) is no link to remove
+        said = [f"{os.path.relpath(q, root)!r} (read as {os.path.relpath(first, root)!r})"
+                for q, first in looped if q.is_symlink() == links]
+        if said:
+            warnings.warn(f"{root}: skipped {len(said)} " + (
+                "linked folder(s) that lead to a folder read already (the folder itself or one above it: a "
+                "loop, or a second way to one folder)" if links else "folder(s) reached a second way (below a "
+                "link, or a bind mount)") + f", e.g. {', '.join(said[:3])}; each folder's images are read once"
+                + (": remove the link(s) if they were meant to add images" if links else ""), FilesSkipped,
+                stacklevel=2)
+    subdirs = [d for d in subdirs if d in inside]
     empty = [d.name for d in subdirs
              if not any(f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES for f in inside[d])]
     if empty:
