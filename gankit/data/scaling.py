@@ -54,18 +54,27 @@ class PointScaler:
 
 def _mixture(means, stds, w) -> bool:
     """K modes in d dimensions, one std each (data.toy's mixtures): a user's dataset may name its
-    per-coordinate statistics or per-row weights so (they broadcast wrongly, or not at all)."""
+    per-coordinate statistics or per-row weights so (they broadcast wrongly, or not at all), and
+    weights no mixture has (negative, all 0, NaN) are some other quantity: measured from the data."""
     return (all(isinstance(t, Tensor) for t in (means, stds, w)) and means.ndim == 2 and stds.ndim == 1
-            and w.ndim == 1 and len(means) == len(stds) == len(w))
+            and w.ndim == 1 and len(means) == len(stds) == len(w)
+            and bool(w.isfinite().all() and (w >= 0).all() and (w > 0).any()))
 
 
 def moments(ds) -> tuple[Tensor, Tensor]:
     """Per-coordinate mean and variance of the data, computed without randomness."""
     means, stds, w = (getattr(ds, a, None) for a in ("means", "stds", "weights"))
     if _mixture(means, stds, w):     # a Gaussian mixture of isotropic modes: exact
+        # weights are relative (data.*.weights = [1, 3]): normalised in float64, largest first, as
+        # GaussianMixture does ([1e39, 1] overflows float32); used as given, [1, 3] put the mean 4x
+        # too far out and made the variance negative (clamped: no scaling at all)
+        w, means, stds = w.double(), means.double(), stds.double()
+        w = w / w.max()
+        w = w / w.sum()
         m = (w[:, None] * means).sum(0)
-        second = (w[:, None] * (means ** 2 + stds[:, None] ** 2)).sum(0)
-        return m.double(), (second - m ** 2).double().clamp_min(0)
+        # sum_k w_k (std_k^2 + (mean_k - m)^2): E[x^2] - m^2 cancels to noise for modes far from 0
+        var = (w[:, None] * (stds[:, None] ** 2 + (means - m) ** 2)).sum(0)
+        return m, var
     exact = getattr(ds, "exact_moments", None)    # a file's, from its values as saved
     if exact is not None:
         return exact[0].double(), exact[1].double()
