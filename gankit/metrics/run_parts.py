@@ -141,15 +141,30 @@ def _cannot_run(m, ctx) -> str | None:
 
 def heldout_left_out(dataset, ctx) -> str | None:
     """The warning of a run whose objective has a part (RUN_PARTS) whose default metric the data
-    leave out for want of a held-out split (data.holdout = 0): its main number (an SS-GAN's
-    accuracy, a VAE's ELBO) would be missing from every evaluation without a word; None otherwise."""
+    leave out for want of a held-out split: its main number (an SS-GAN's accuracy, a VAE's ELBO)
+    would be missing from every evaluation without a word; None otherwise, and None where the
+    data's own note (said when the run is made) already names the metrics a set too small to hold
+    any out leaves out (a second warning would only repeat it)."""
+    from gankit.data.images import MIN_HOLDOUT_IMAGES
     from gankit.metrics import _applies, _user
+    from gankit.metrics.reference import _why_no_heldout
     from gankit.registry import METRICS
+    from gankit.wording import callers_words
     if ctx is None or getattr(dataset, "kind", None) != "image" or getattr(dataset, "heldout", None) is not None:
         return None
     off = [m.name for m in map(METRICS.build, RUN_PARTS) if m.default and not _user(m)
            and getattr(ctx, RUN_PARTS[m.name], None) is not None and not _applies(m, dataset)]
     if not off:
         return None
-    return (f"the data hold no held-out split (data.holdout = 0), so this run's {', '.join(off)} "
-            f"(measured on held-out images) {'is' if len(off) == 1 else 'are'} left out of every evaluation; keep a split: --set data.holdout=0.1")
+    # the cases as _why_no_heldout tells them (ImageDataset.cut): (n, 0) is data.holdout > 0 that
+    # held none out, no cut is data.holdout = 0; a larger data.holdout is the fix of the last only
+    cut = getattr(dataset, "cut", None)
+    if cut and cut[1] == 0 and cut[0] < MIN_HOLDOUT_IMAGES:
+        return None          # gankit.data.images' own note for too few images names the metrics left out
+    if cut and cut[1] == 0:
+        fix = "more images per class keep some held out"
+    else:
+        few = (getattr(dataset, "size", None) or MIN_HOLDOUT_IMAGES) < MIN_HOLDOUT_IMAGES
+        fix = "keep a split: --set data.holdout=0.1" + f" (over {MIN_HOLDOUT_IMAGES} or more images)" * few
+    return callers_words(f"{_why_no_heldout(dataset)}, so this run's {', '.join(off)} (measured on held-out "
+                         f"images) {'is' if len(off) == 1 else 'are'} left out of every evaluation; {fix}")
