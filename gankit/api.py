@@ -57,10 +57,15 @@ def _run(run_or_dir, name: str = "run_or_dir"):
 
 
 def _folder(value, name: str, run_too: bool = False):
-    """A run folder's path; a number or a list is refused in words, not with posixpath's TypeError."""
+    """A run folder's path; a number or a list is refused in words, not with posixpath's TypeError,
+    and an empty string too: Path("") is the current folder (a run written among the caller's files)."""
+    from gankit.config import ConfigError
+    if isinstance(value, str) and not value.strip():
+        raise ConfigError(f"{name}={value!r} names no folder (an unset variable?); give "
+                          + "a Run (from api.train or api.open_run) or " * run_too + "a run folder's path"
+                          + ", or omit out= for the default" * (name == "out"))
     if isinstance(value, (str, os.PathLike)):
         return value
-    from gankit.config import ConfigError
     raise ConfigError(f"{name}: got {type(value).__name__} {reprlib.repr(value)}; give "
                       + "a Run (from api.train or api.open_run) or " * run_too + "a run folder's path (str or Path)")
 
@@ -123,6 +128,9 @@ def train(config: str | Path | dict | None = None, out: str | Path | None = None
     if not isinstance(config, (str, os.PathLike, dict, type(None))):
         raise C.ConfigError(f"config: got {type(config).__name__} {reprlib.repr(config)}; give a preset's name, a "
                             "TOML file's path (str or Path) or a config dict")
+    if isinstance(config, str) and not config.strip():     # Path("") is ".": "config file '.' is a folder"
+        raise C.ConfigError(f"config={config!r} names no preset or file (an unset variable?); give a preset's name, "
+                            "a TOML file's path or a config dict, or omit config for the ring preset")
     from gankit import trusted_imports
     trusted_imports.given(list(imports or []))      # the user's own word, also after a folder left them out
     import_modules(list(imports or []))
