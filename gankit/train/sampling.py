@@ -89,9 +89,22 @@ class RunSampling:
         if modes:
             restore_modes(modes)
 
+    def _check_condition_args(self, y, c, c_needed: bool = False):
+        """The y/c a caller gave, refused in words where they cannot be used: any on an
+        unconditional run (else dropped without a word, or G's raw TypeError), both at once (c
+        won and y came back as the classes, wrong), none where G needs c (``c_needed``: G(z, c))."""
+        if not self.conditional and (y is not None or c is not None):
+            raise C.ConfigError("y/c: this run is not conditional (condition.kind = 'none'); give neither")
+        if y is not None and c is not None:
+            raise C.ConfigError("y and c: give one of them, not both (c already fixes the classes generated for)")
+        if c_needed and self.conditional and c is None:
+            raise C.ConfigError(f"c: this run is conditional (condition.kind = {self.cfg.condition.kind!r}); "
+                                "give c, e.g. c, _ = run.conditions(len(z), y=classes)")
+
     def conditions(self, n: int, seed: int | None = None, y: torch.Tensor | None = None,
                    c: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Conditions to generate with: given ones, ones for classes y, or random classes."""
+        self._check_condition_args(y, c)
         g = torch.Generator().manual_seed(seeds.stream_seed(self.cfg.seed, "fixed") if seed is None else seed)
         if c is None and y is not None:
             y = self._checked_classes(y)
@@ -121,6 +134,7 @@ class RunSampling:
     def generate_from(self, z: torch.Tensor, c: torch.Tensor | None = None, batch: int = 10000) -> torch.Tensor:
         """G(z) (or G(z, c)) in eval mode, in chunks, on the CPU."""
         batch = batch_size(batch)
+        self._check_condition_args(None, c, c_needed=True)
         G = self.modules[self.objective.sample_module]
         out = torch.cat([self._in_eval(G, lambda i=i: self.objective.generate(z[i:i + batch], None if c is None
                                                                             else c[i:i + batch]))
@@ -148,8 +162,7 @@ class RunSampling:
         noise.dim): torch's normal numbers drawn in pieces need not be those of one draw (they
         differ for draws under 16 numbers, and on CUDA)."""
         n, batch = sample_count(n), batch_size(batch)
-        if not self.conditional and (y is not None or c is not None):    # else dropped without a word
-            raise C.ConfigError("y/c: this run is not conditional (condition.kind = 'none')")
+        self._check_condition_args(y, c)     # before the noise is drawn
         if seed is not None:
             given, seed = seed, whole_number(seed)
             if seed is None or not 0 <= seed < 2 ** 63 - 1:
