@@ -184,20 +184,31 @@ def value_cell(mu: float, se: float, fmt: str | None = None) -> str:
     return pm(mu, se, _digits(mu))
 
 
+# Markdown's link, image, emphasis and code characters (and the backslash, so a label's own "\[" stays
+# text): a label "[x](javascript:alert(1))" from a shared results file is a live link where the
+# renderer does not sanitise links (Python-Markdown, MkDocs).  "(" and ")" stay: they make a link
+# only after a "]", and a note's own "1 failed (ValueError)" reads as written.  An "_" between two
+# letters or digits stays: it starts no emphasis (CommonMark, Python-Markdown), so lr_0.01 or
+# modes_covered read as typed.
+_MARKDOWN_SPECIAL = re.compile(r"[\\`*!\[\]]|(?<![^\W_])_|_(?![^\W_])")
+
+
 def html_text(text: str) -> str:
-    """``text`` with "<", ">" and "&" as entities ("&" first: it starts the others), as markdown
-    renders a key "k<b>ey" as HTML.  Not the backslash escapes "\\<": Python-Markdown (MkDocs)
-    keeps "\\<script>" as a backslash and a tag; entities are text in every renderer."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """``text`` as plain text wherever the markdown is rendered: "<", ">" and "&" as entities ("&"
+    first: it starts the others), as markdown renders a key "k<b>ey" as HTML, then Markdown's
+    link and emphasis characters backslash-escaped (_MARKDOWN_SPECIAL).  Not "\\<": Python-Markdown
+    (MkDocs) keeps "\\<script>" as a backslash and a tag; entities are text in every renderer."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MARKDOWN_SPECIAL.sub(lambda m: "\\" + m[0], text)
 
 
 def _cell(v, html: bool = True) -> str:
     """A table cell: a "|" would start another column and a line break end the row; a
-    backslash is escaped first, so a label's own "\\|" stays text; ``html``: "<", ">" and "&"
-    as entities (html_text), for a table that may be rendered."""
+    backslash is escaped first, so a label's own "\\|" stays text; ``html``: for a table that
+    may be rendered, html_text (which escapes the backslash itself); else the text as typed."""
     text = " ".join(str(v).splitlines()) if v is not None else ""
-    text = html_text(text) if html else text
-    return text.replace("\\", "\\\\").replace("|", "\\|")
+    text = html_text(text) if html else text.replace("\\", "\\\\")
+    return text.replace("|", "\\|")
 
 
 # keys of a summarise row that are not columns
