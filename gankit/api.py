@@ -13,6 +13,7 @@ Your own components register into the same registries the presets use (see
 examples/custom_parts.py):
 
     from gankit.api import register_dataset, register_generator, register_metric, Output
+    api.unregister("metric", "my_metric")       # drop one of yours (a notebook cell renamed, run again)
 
 A run folder is the contract: what these functions write, ``gankit report``,
 ``gankit compare`` and ``gankit eval`` read.
@@ -37,7 +38,7 @@ from gankit.identity import defines_run
 from gankit.process_state import holding
 from gankit.wording import api_words as _api_words
 from gankit.metrics import _user, draws_said, refuse_not_applying
-from gankit.registry import DATASETS, DISCRIMINATORS, GENERATORS, LOSSES, METRICS, OBJECTIVES
+from gankit.registry import DATASETS, DISCRIMINATORS, GENERATORS, LOSSES, METRICS, OBJECTIVES, unregister  # noqa: F401
 from gankit.train.sampling import condition_args  # noqa: F401  (re-exported: gankit sample calls it here)
 
 register_dataset = DATASETS.register              # @register_dataset(name, ParamsDataclass, help)
@@ -48,7 +49,7 @@ register_objective = OBJECTIVES.register
 
 __all__ = ["train", "open_run", "sample", "evaluate", "report", "invert", "complete", "final_evaluation",
            "record_reference", "Output", "register_dataset", "register_generator", "register_discriminator",
-           "register_loss", "register_metric", "register_objective"]
+           "register_loss", "register_metric", "register_objective", "unregister"]
 
 
 def _run(run_or_dir, name: str = "run_or_dir"):

@@ -52,8 +52,12 @@ class Registry:
                 # the user's component is the one to rename, whichever registered first (a script
                 # registers before gankit loads its own)
                 rename = old.module if is_gankit(module) and not is_gankit(old.module) else module
+                # a user's earlier one (a notebook cell since renamed, another module) can be dropped;
+                # gankit's own cannot, so the way out is said only where it works
+                drop = "" if is_gankit(old.module) else (
+                    f", or drop the earlier one first: gankit.api.unregister({self.kind!r}, {name!r})")
                 raise ConfigError(f"{self.kind} {name!r} is registered twice ({old.module} and {module}); "
-                                  f"give the one in {rename} another name")
+                                  f"give the one in {rename} another name{drop}")
             if params is not None and dataclasses.is_dataclass(params):
                 import inspect
                 args = inspect.signature(factory).parameters
@@ -67,6 +71,23 @@ class Registry:
             self._entries[name] = Entry(name, factory, params, help or (doc[0] if doc else ""), module)
             return factory
         return deco
+
+    def unregister(self, name: str) -> Entry:
+        """Remove ``name``, registered outside gankit, and return its entry; gankit's own are refused."""
+        entries = self._all()   # gankit's own loaded first: "unknown" is never said of a built-in
+        entry = entries.get(name) if isinstance(name, str) else None
+        if entry is None:
+            import difflib
+            mine = sorted(n for n, e in entries.items() if not is_gankit(e.module))
+            close = difflib.get_close_matches(str(name), mine, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"unregister: no {self.kind} {name!r} is registered{hint}; yours: "
+                              f"{', '.join(mine) or 'none'}")
+        if is_gankit(entry.module):
+            raise ConfigError(f"unregister: {self.kind} {name!r} is gankit's own ({entry.module}) and cannot be "
+                              f"removed; give yours another name")
+        del self._entries[name]
+        return entry
 
     def _all(self) -> dict[str, Entry]:
         from gankit.builtins import load_builtins   # late: builtins import the registering modules
@@ -157,3 +178,15 @@ REGISTRIES = {
     "metrics": METRICS,
     "objectives": OBJECTIVES,
 }
+
+
+def unregister(kind: str, name: str) -> None:
+    """Remove a component of your own, e.g. ``unregister("metric", "my_metric")``: a notebook cell
+    renamed and run again registers anew, and the earlier name (and a metric's output keys) held on
+    until the kernel restarted.  ``kind`` is a registry's kind ("dataset", "generator", ...) or its
+    plural; gankit's own components are refused."""
+    by_kind = {r.kind: r for r in REGISTRIES.values()}
+    reg = (by_kind.get(kind) or REGISTRIES.get(kind)) if isinstance(kind, str) else None
+    if reg is None:
+        raise ConfigError(f"unregister: unknown kind {kind!r}; valid kinds: {', '.join(by_kind)}")
+    reg.unregister(name)

@@ -231,8 +231,12 @@ def _check_keys(metric: Metric, module: str):
             continue
         mine = set(metric.outputs) & set(getattr(other.factory(), "outputs", {}))
         if mine:
+            from gankit.registry import is_gankit
+            # a notebook cell renamed and run again: the earlier name is the user's to drop
+            drop = "" if is_gankit(other.module) else \
+                f", or drop the earlier one: gankit.api.unregister('metric', {other.name!r})"
             raise ConfigError(f"metric {metric.name!r} ({module}) declares output(s) {sorted(mine)} that metric "
-                              f"{other.name!r} ({other.module}) declares; give the one(s) in {module} other names")
+                              f"{other.name!r} ({other.module}) declares; give the one(s) in {module} other names{drop}")
 
 
 def declared_by(key: str) -> Metric | None:
