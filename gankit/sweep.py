@@ -36,8 +36,8 @@ from typing import Callable
 from gankit import config as C
 from gankit.config import ConfigError
 from gankit.identity import run_identity
-from gankit.sweep_failures import (death, died_starting, killed_by_signal, refuse_stdin, refuse_uninvertible,
-                                   refuse_unseen_parts, tmp_full)
+from gankit.sweep_failures import (blame as _blame, refuse_stdin, refuse_uninvertible, refuse_unseen_parts,
+                                   tmp_full)
 from gankit.sweep_orphans import make_folder, worker_start
 from gankit.sweep_table import (ANY_METRICS, NOT_METRICS as _NOT_METRICS, _append, _is_num, fmt,  # noqa: F401
                                 markdown_table, mean_se, only_asked, pm, read_results, results_refused, reuse,
@@ -379,39 +379,6 @@ def _shielded():
     finally:
         for s, h in old.items():
             signal.signal(s, h)
-
-
-def _blame(pending: dict, procs: dict, tmp_root: str, fail) -> None:
-    """After a worker died: fail the run it held; the runs beside it (stopped by the pool) and
-    those not started stay pending.  A run whose worker handled the pool's SIGTERM wrote its end
-    marker; the dead one could not.  A worker killed by a signal before it started a run (the
-    out-of-memory killer during its imports) fails one run all the same, so workers killed at
-    each start still end the sweep; every worker dead at start-up without a signal (a script
-    without its main guard, which each one imports again) fails every run: it would die again."""
-    root = Path(tmp_root)
-    held = {}
-    for i in list(pending):
-        start = root / f"started-{i}"
-        if start.exists():
-            held[i] = procs.get(int(start.read_text() or 0))
-            start.unlink()
-            ended = root / f"ended-{i}"
-            if ended.exists():
-                ended.unlink()
-                held.pop(i)
-    said = {}
-    dead = {i: p for i, p in held.items() if getattr(p, "exitcode", None) != -signal.SIGTERM}
-    if not dead:
-        # the pool's own SIGTERM ended the others; a run no worker had started is the one charged
-        killed = [p for p in procs.values() if p not in held.values() and killed_by_signal(p)]
-        runs = sorted(pending, key=lambda i: i in held)
-        dead = dict(zip(runs, killed))
-        said = {i: death(p, before_run=True) for i, p in dead.items()}
-    dead = dead or held
-    if not dead:    # died before starting any run, not killed (its start-up failed): it would die again
-        dead = {i: None for i in pending}
-    for i, p in dead.items():
-        fail(pending.pop(i), "WorkerDied", said.get(i) or (death(p) if held else died_starting()))
 
 
 def add_parser(subparsers):

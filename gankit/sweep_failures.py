@@ -1,7 +1,8 @@
 """What a sweep says when a job's worker cannot run it: a worker that died (killed, out of
 memory, also at start-up; or every worker before starting any run: a script without its main
-guard), a run whose temporary folder filled the disk, and parts a notebook registered that the
-workers cannot see or metrics its runs would refuse (both refused before any training)."""
+guard) and the run its death fails (blame), a run whose temporary folder filled the disk, and
+parts a notebook registered that the workers cannot see or metrics its runs would refuse (both
+refused before any training)."""
 from __future__ import annotations
 
 import shutil
@@ -148,3 +149,36 @@ def died_starting() -> str:
     hint = ("; a script that calls run_sweep must call it under `if __name__ == \"__main__\":` (each worker "
             "process starts by importing the script again)") if users else ""
     return f"worker process died before starting any run{hint}"
+
+
+def blame(pending: dict, procs: dict, tmp_root: str, fail) -> None:
+    """After a worker died: fail the run it held; the runs beside it (stopped by the pool) and
+    those not started stay pending.  A run whose worker handled the pool's SIGTERM wrote its end
+    marker; the dead one could not.  A worker killed by a signal before it started a run (the
+    out-of-memory killer during its imports) fails one run all the same, so workers killed at
+    each start still end the sweep; every worker dead at start-up without a signal (a script
+    without its main guard, which each one imports again) fails every run: it would die again."""
+    root = Path(tmp_root)
+    held = {}
+    for i in list(pending):
+        start = root / f"started-{i}"
+        if start.exists():
+            held[i] = procs.get(int(start.read_text() or 0))
+            start.unlink()
+            ended = root / f"ended-{i}"
+            if ended.exists():
+                ended.unlink()
+                held.pop(i)
+    said = {}
+    dead = {i: p for i, p in held.items() if getattr(p, "exitcode", None) != -signal.SIGTERM}
+    if not dead:
+        # the pool's own SIGTERM ended the others; a run no worker had started is the one charged
+        killed = [p for p in procs.values() if p not in held.values() and killed_by_signal(p)]
+        runs = sorted(pending, key=lambda i: i in held)
+        dead = dict(zip(runs, killed))
+        said = {i: death(p, before_run=True) for i, p in dead.items()}
+    dead = dead or held
+    if not dead:    # died before starting any run, not killed (its start-up failed): it would die again
+        dead = {i: None for i in pending}
+    for i, p in dead.items():
+        fail(pending.pop(i), "WorkerDied", said.get(i) or (death(p) if held else died_starting()))
