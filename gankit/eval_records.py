@@ -1,7 +1,7 @@
 """Which evaluation already recorded a new one may stand on: the final evaluation of a run whose
 training ended at a step measured before (train.eval_every, or a finished run resumed), and the
 real-data reference of eval settings the asked metrics do not read.  Read from the run folder's
-records alone; gankit/api.py measures whatever is not found here."""
+records alone; gankit/api.py (and api_reference.py, the reference row) measures whatever is not found here."""
 from __future__ import annotations
 
 

@@ -107,7 +107,7 @@ def _low_grey_bits(im) -> int:
 
 
 def too_many_pixels(w: int, h: int) -> bool:
-    """What read_image refuses from the header alone; images.folder_extent passes over such files
+    """What read_image refuses from the header alone; image_folder_side.folder_extent passes over such files
     too, so the memory check takes the side the loader takes."""
     return w * h > MAX_PIXELS
 
