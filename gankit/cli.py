@@ -314,12 +314,13 @@ def _main(argv: list[str] | None) -> int:
         if (empty := empty_argument(args)) is not None:
             print(f"gankit: error: {empty}", file=sys.stderr)
             return 2
+        # until the command's own code runs: a signal then (torchrun's, once rank 0 refused the
+        # command) stopped nothing it writes (cli_errors.interrupted_line); the imports of torch
+        # (the parser no longer imports it) come after this mark
+        args.starting = True
         if argv is None:    # the process is the command's own (console script, python -m gankit, a torchrun
             from gankit.train.threads import own_process    # rank): its inter-op threads are gankit's to set
             own_process()
-        # until the command's own code runs: a signal then (torchrun's, once rank 0 refused the
-        # command) stopped nothing it writes (cli_errors.interrupted_line)
-        args.starting = True
         _expand_home(args)
         return _run_command(args)
     except KeyboardInterrupt as e:    # Ctrl-C; SIGTERM, SIGHUP (_terminated); training's own stop
