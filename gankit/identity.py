@@ -302,7 +302,7 @@ def _edited_config(path, own: dict, stored: str, step, shown: str) -> str | None
     config, target = folder.config_path, folder.path / RECOVERED_CONFIG
     try:      # as for a damaged config.toml: never written over, it may hold edits worth keeping
         from gankit.runfolder.config_file import write_recovered
-        write_recovered(folder, own)
+        target = write_recovered(folder, own)     # another name where the user's copy differs
         fix = f"{Path(path).name}'s config is now in {target}: put it back (mv {pasteable(target)} {pasteable(config)})"
     except Exception:       # a read-only folder, or a config TOML cannot hold
         fix = "restore it from a backup"

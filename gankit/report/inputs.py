@@ -17,7 +17,7 @@ def run_config(folder: RunFolder, overrides: list[str] | None = None):
     edited after training) is refused in eval's words: the page would state a seed the run never
     had and draw its samples over other data."""
     from gankit import config as C
-    cfg = _loaded(folder, overrides)
+    cfg = loaded_config(folder, overrides)
     if checkpoint_differences(folder, C.to_dict(cfg)) is not None:
         from gankit.identity import checkpoint_mismatch
         from gankit.runfolder import RunFolderError
@@ -55,16 +55,22 @@ def checkpoint_differences(folder: RunFolder, config: dict) -> list[str] | None:
     return model_differences(own, config) if isinstance(own, dict) else []
 
 
-def _loaded(folder: RunFolder, overrides: list[str] | None):
-    """config.toml with ``overrides`` as this gankit reads it; a wrong value named with its file."""
+def loaded_config(folder: RunFolder, overrides: list[str] | None, raw: dict | None = None):
+    """config.toml (``raw``, where the caller read it already) with ``overrides`` as this gankit
+    reads it; a wrong value named with its file, with the config the checkpoints hold offered
+    beside it.  The one wording of the report and of every command that opens a run (Run.open:
+    eval, sample, --resume).  A fault of the overrides alone (a --set of the user's) is theirs,
+    said as it was: the file is not blamed for it."""
     from gankit import config as C
+    if raw is None:
+        raw = folder.read_config()
     try:
-        return C.load(folder.read_config(), overrides or [])
+        return C.load(raw, overrides or [])
     except C.ConfigError as e:
         fault = e
         if overrides:
             try:                # the file alone loads: the overrides are wrong, as the message says
-                C.load(folder.read_config())
+                C.load(raw)
             except C.ConfigError as alone:
                 fault = alone
             else:

@@ -1,11 +1,13 @@
 """Reading a run's config.toml, and getting a damaged one back from the checkpoints."""
 from __future__ import annotations
 
+import os
 import tomllib
 
 from gankit import trusted_imports
+from gankit.config import toml_read
 from gankit.identity import as_written_then
-from gankit.io import write_text_atomic
+from gankit.io import displayable, write_text_atomic
 from gankit.runfolder.errors import RunFolderError, _Vanished
 
 RECOVERED_CONFIG = "config.toml.recovered"
@@ -21,7 +23,7 @@ def read_config_file(folder) -> dict:
     in for the run's settings), is damaged."""
     path = folder.config_path
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = toml_read.loads(path.read_text(encoding="utf-8"))     # too deep: a TOMLDecodeError too
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise RunFolderError(f"{path} is damaged ({e}){recovery_advice(folder)}") from None
     # the lock file marks a folder gankit made, so gankit wrote its config.toml whole (folders
@@ -56,19 +58,32 @@ def recovery_advice(folder) -> str:
         return fix
     target = folder.path / RECOVERED_CONFIG
     try:
-        write_recovered(folder, found[2]["config"])
+        target = write_recovered(folder, found[2]["config"])
         from gankit.streams import pasteable
     except Exception as e:       # a read-only folder, or a config TOML cannot hold
         return (f"; each checkpoint holds the run's full config, but writing it to {target} failed "
                 f"({' '.join(str(e).split())[:120]}){fix}")
-    return (f"; each checkpoint holds the run's full config: {found[1].name}'s is now in {target}; review "
+    kept = f" ({RECOVERED_CONFIG}, which differs, is kept)" if target.name != RECOVERED_CONFIG else ""
+    return (f"; each checkpoint holds the run's full config: {found[1].name}'s is now in {target}{kept}; review "
             f"it, then put it in place: mv {pasteable(target)} {pasteable(folder.config_path)}")
 
 
 def write_recovered(folder, config: dict):
     """``config`` (a checkpoint's) as config.toml.recovered beside config.toml, which is never
-    written over: it may hold hand edits worth keeping.  Its path."""
+    written over: it may hold hand edits worth keeping.  Nor is a config.toml.recovered that holds
+    other text: the user was asked to review it, and may have edited it; the next free name is
+    taken then (.recovered.1, .2, ..., as damaged checkpoints are numbered).  Its path."""
     import tomli_w
 
     from gankit.config.files import without_none
-    return write_text_atomic(folder.path / RECOVERED_CONFIG, tomli_w.dumps(without_none(config)))
+    text = tomli_w.dumps(without_none(config))
+    target, n = folder.path / RECOVERED_CONFIG, 0
+    while os.path.lexists(target):
+        try:
+            if target.is_file() and target.read_bytes() == displayable(text).encode():
+                return target         # offered already, as it is written: no second copy
+        except OSError:      # unreadable: kept as it is too
+            pass
+        n += 1
+        target = folder.path / f"{RECOVERED_CONFIG}.{n}"
+    return write_text_atomic(target, text)

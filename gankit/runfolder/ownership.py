@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 
+from gankit.config import toml_read
 from gankit.runfolder.config_file import RECOVERED_CONFIG
 from gankit.runfolder.lock import LOCK_NAME
 
@@ -14,6 +15,8 @@ STEP_FILE = re.compile(r"^step_(\d+)\.(pt|npz)$")
 RUN_ENTRIES = {"config.toml", "metrics.jsonl", "checkpoints", "samples", "report.html", LOCK_NAME,
                RECOVERED_CONFIG, "metrics.discarded.jsonl"}
 _NOT_DAMAGED = re.compile(r"\.damaged(\.\d+)?$")     # a checkpoint set aside, by the step it held
+# config.toml.recovered, and .1, .2, ... written where the user's copy of it differed (write_recovered)
+_RECOVERED = re.compile(re.escape(RECOVERED_CONFIG) + r"(\.\d+)?$")
 
 
 class Ownership:
@@ -27,11 +30,11 @@ class Ownership:
         and edited, which a new run there would write over."""
         if self.lock_path.is_file():
             return True
-        if not self.path.is_dir() or not {p.name for p in self.path.iterdir()} <= RUN_ENTRIES \
-                or not self._trained_here():
+        if not self.path.is_dir() or not all(p.name in RUN_ENTRIES or _RECOVERED.fullmatch(p.name)
+                                             for p in self.path.iterdir()) or not self._trained_here():
             return False
         try:
-            raw = tomllib.loads(self.config_path.read_text(encoding="utf-8"))
+            raw = toml_read.loads(self.config_path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
             return False
         return all(isinstance(raw.get(k), dict) for k in ("train", "optim_d", "generator", "data"))

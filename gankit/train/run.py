@@ -304,13 +304,16 @@ class Run(RunTraining, RunSampling, RunEvaluation, RunState):
         and a run killed before its first checkpoint starts again from step 0."""
         folder = RunFolder(run_dir)
         raw = folder.read_config()
-        cfg = C.load(raw, overrides or [])
+        # a wrong value in config.toml named with the file (and the checkpoints' config offered),
+        # in the report's words; a --set's own fault is said as the --set's
+        from gankit.report.inputs import loaded_config
+        cfg = loaded_config(folder, overrides, raw)
         from gankit.data import refuse_relative_recorded
         refuse_relative_recorded(cfg, run_dir, overrides or [])    # not read against this folder
         absolute_data_location(cfg, overrides or [])    # a new place given relative (--set data.path=p.npy)
         if load and overrides:      # before the data: data built under such overrides may fail first
             from gankit.identity import overrides_redefine
-            problem = overrides_redefine(folder, C.to_dict(cfg), C.to_dict(C.load(raw, [])),
+            problem = overrides_redefine(folder, C.to_dict(cfg), C.to_dict(loaded_config(folder, [], raw)),
                                          opened=not write)    # read (open_run, sample), not resumed
             if problem:
                 raise RunFolderError(problem)
