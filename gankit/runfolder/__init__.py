@@ -87,6 +87,7 @@ class RunFolder(CheckpointReading, SnapshotFiles, Ownership):
         self._was_there = self.path.is_dir()     # a folder gone since is not made again by a record
         self._checked: set[tuple] = set()      # (path, size, mtime) whose checksums matched
         self._skipped: set[Path] = set()       # step files warned of as not regular files
+        self._unloadable: dict[Path, tuple] = {}    # found not to load by the lock's holder: set aside later
         # what a failed write tells the user to run once the storage has room (None: the command
         # again, or, where this process trains the folder, gankit train --resume)
         self.again: str | None = None
@@ -195,6 +196,15 @@ class RunFolder(CheckpointReading, SnapshotFiles, Ownership):
             raise RunFolderError(f"{p} already holds a trained run; continue it with --resume "
                                  "or choose another --out folder")
         self._refuse_missing_checkpoints()
+        self._refuse_linked_folders()
+
+    def _refuse_linked_folders(self):
+        # as a linked metrics.jsonl (io/files.py LINKED): a writer clears, prunes and moves files here
+        for d in (self.checkpoint_dir, self.samples_dir):
+            if d.is_symlink():
+                raise RunFolderError(f"{d} is a symbolic link (to {os.readlink(d)}), and gankit writes and deletes "
+                                     f"a run's files only inside its folder, never through a link; replace the link "
+                                     f"by a folder of its own (holding copies of the files it points to)")
 
     def _refuse_missing_checkpoints(self):
         """A run whose checkpoints went missing (or whose checkpoints/ is a file) is no run stopped
@@ -242,6 +252,7 @@ class RunFolder(CheckpointReading, SnapshotFiles, Ownership):
                                  f"{LOCK_NAME}): gankit trains no run into your folder; train a new run with "
                                  f"it into another folder: gankit train {pasteable(self.config_path)} --out NEW "
                                  "(the file can stay where it is)")
+        self._refuse_linked_folders()
         self.lock()
         self._remove_stale_temps()
         for _, path in self.checkpoints():
@@ -362,12 +373,12 @@ class RunFolder(CheckpointReading, SnapshotFiles, Ownership):
         """Write step_<step>.pt (with the model identity of ``state["config"]``), then remove
         older checkpoints beyond the ``keep`` newest readable ones.  Only older files are
         pruned, and only after the new one is on disk, so the newest readable checkpoint is
-        never removed; a damaged older file is set aside, not counted."""
+        never removed; a damaged older file, or one found not to load, is set aside, not counted."""
         if "config" in state:
             from gankit.identity import model_identity
             state = {**state, "identity": model_identity(state["config"])}
         target = self.checkpoint_dir / f"step_{step:08d}.pt"
-
+        self._set_aside_unloadable()       # never replaced, never counted below: kept as .damaged
         there = is_regular(target)     # gankit drs writes its step again: the file there stays whole
         def kept() -> str:
             if there:

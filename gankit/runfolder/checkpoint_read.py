@@ -68,8 +68,10 @@ class CheckpointReading:
         """The step of the run's first checkpoint, from config.toml (train.checkpoint_every,
         train.steps); None where it cannot be read."""
         import tomllib
+
+        from gankit.config import toml_read
         try:
-            train = tomllib.loads(self.config_path.read_text(encoding="utf-8")).get("train", {})
+            train = toml_read.loads(self.config_path.read_text(encoding="utf-8")).get("train", {})
             every, steps = train["checkpoint_every"], train["steps"]
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError, AttributeError):
             return None
@@ -109,14 +111,16 @@ class CheckpointReading:
 
     def _newest_loadable(self) -> tuple[tuple[int, Path, dict] | None, list[str]]:
         """(step, path, state) of the newest checkpoint that loads (None: none does), and what
-        made the newer ones unreadable.  Raises _Vanished when a listed file is gone."""
+        made the newer ones unreadable.  Raises _Vanished when a listed file is gone.  Where this
+        process holds the lock (a resume, drs), each file skipped is noted, to be set aside when it
+        writes a checkpoint (``_set_aside_unloadable``).  Readers rename nothing."""
         errors = []
         for step, path in reversed(self.checkpoints()):
             # torch.load does not check the zip's CRCs: overwritten bytes would load as weights
             if (why := self._checksum_failure(path)) is not None:
                 if not path.exists():
                     raise _Vanished(path.name)
-                errors.append(f"{path.name} ({why})")
+                self._skip_unreadable(path, why, errors)
                 continue
             try:
                 state = self.load_file(path)
@@ -126,10 +130,36 @@ class CheckpointReading:
                 if not path.exists():    # pruned (or set aside) by the training writing this run
                     raise _Vanished(path.name) from None
                 first = (str(e).strip().splitlines() or [""])[0].split(". ")[0][:160]
-                errors.append(f"{path.name} ({type(e).__name__}: {first})")
+                self._skip_unreadable(path, f"{type(e).__name__}: {first}", errors)
                 continue
             return (step, path, state), errors
         return None, errors
+
+    def _skip_unreadable(self, path: Path, why: str, errors: list[str]):
+        """A checkpoint that does not load: named in ``errors`` (the warning), and noted, with its
+        size and time, where this process holds the lock (a writer: a resume, drs)."""
+        errors.append(f"{path.name} ({why})")
+        if self.locked:
+            try:
+                st = path.stat()
+            except OSError:
+                return
+            self._unloadable[path] = (st.st_size, st.st_mtime_ns, why)
+
+    def _set_aside_unloadable(self):
+        """Before the lock's holder writes a checkpoint: set aside (``.damaged``) each file it found
+        not to load, unless replaced since.  Left in place, one of the step written would be
+        replaced, and pruning would count the others as readable and could delete the last good
+        checkpoint.  Not at the load itself: drs refuses to go on past such a file, changing nothing
+        (gankit/sample_cli.py _refuse_skipped_newer)."""
+        for path, (size, mtime, why) in list(self._unloadable.items()):
+            del self._unloadable[path]
+            try:
+                st = path.stat()
+            except OSError:
+                continue        # gone already: nothing to keep
+            if (st.st_size, st.st_mtime_ns) == (size, mtime):
+                self._set_aside(path, why)
 
     def load_checkpoint(self, config: dict | None = None, stored: dict | None = None) -> tuple[dict, Path]:
         """The newest checkpoint that loads (on the CPU).  A damaged newer one is skipped

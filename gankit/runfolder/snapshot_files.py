@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,11 @@ import numpy as np
 from gankit.io import is_regular, save_npz_atomic
 
 DISCARDED = "discarded"      # samples/discarded/: snapshots past a resumed checkpoint
+# the most one snapshot may unpack to, by its entries' declared sizes (zipfile reads an entry no
+# further than its size): a run's own holds n_fixed samples and a few figures (2,500 RGB images
+# of 128 x 128 as float32: about 0.5 GiB); a few MB of deflated zeros declaring gigabytes (a
+# decompression bomb) would fill the memory of the report, the live report and the end of training
+MAX_UNPACKED = 1 << 30
 
 
 class SnapshotFiles:
@@ -48,6 +54,12 @@ class SnapshotFiles:
 
     def _load_snapshot(self, p: Path) -> dict | None:
         try:
+            if (unpacked := _unpacked_bytes(p)) > MAX_UNPACKED:    # checked before a byte is inflated
+                warnings.warn(f"{p}: snapshot skipped: it would unpack to {unpacked / 2**20:,.0f} MiB, more than the "
+                              f"{MAX_UNPACKED / 2**20:,.0f} MiB gankit reads from one snapshot (a decompression bomb, or "
+                              f"not a snapshot gankit wrote); its step is left out of the report: move it out of "
+                              f"{p.parent}", stacklevel=3)
+                return None
             with np.load(p, allow_pickle=False) as z:
                 snap = {k: z[k] for k in z.files}
             int(snap["step"])
@@ -81,6 +93,12 @@ class SnapshotFiles:
                     target = aside / f"{p.stem}.{k}{p.suffix}"
                 os.replace(p, target)
         return len(later)
+
+
+def _unpacked_bytes(p: Path) -> int:
+    """What the entries of snapshot ``p`` unpack to, from the zip's directory (none inflated)."""
+    with zipfile.ZipFile(p) as z:
+        return sum(info.file_size for info in z.infolist())
 
 
 def _fault(e: Exception) -> str:
