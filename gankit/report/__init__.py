@@ -273,7 +273,8 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
                               png(fig, "learning rate", wide=False), anchor="lr"))
     counts = (last or {}).get("mode_counts")
     if isinstance(counts, list) and counts and all(MI.is_number(c) for c in counts):   # a damaged record: no table
-        curves.append(mode_section(last, dataset))
+        if (table := mode_section(last, dataset, shown_name(folder.records_path))) is not None:
+            curves.append(table)
 
     from gankit.report.progress import divergence, run_progress, stopped_note
     counted = snaps.whole_steps()      # a damaged file is no step reached, nor a snapshot

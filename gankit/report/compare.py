@@ -18,8 +18,8 @@ from gankit.report import metricinfo as MI
 # the page's panels and what it draws of each run (_panels: CMP._panels for the tests)
 from gankit.report.compare_curves import TRAIN_PANELS, curves_note, drawn_records, panels as _panels  # noqa: F401
 # compare's text and JSON forms (CMP.to_text, CMP.to_json) and its words for a run's state
-from gankit.report.compare_text import (STATE_WORDS, edited_note, step_shown, to_json, to_text,  # noqa: F401
-                                        unfinished_note)
+from gankit.report.compare_text import (STATE_WORDS, edited_note, measured_only, step_shown, to_json,  # noqa: F401
+                                        to_text, unfinished_note)
 from gankit.report.inputs import checkpoint_differences
 from gankit.report.page import local_time
 from gankit.report.progress import run_progress
@@ -136,7 +136,7 @@ def compare_data(run_dirs: list[str | Path], curves: bool = True) -> dict:
         records.append(drawn_records(recs, evals) if curves else None)
         del recs
         configs.append(_current(raw))
-        finals.append(MI.final_eval(evals) or {})
+        finals.append(measured_only(shown_name(f.records_path), MI.final_eval(evals) or {}, infos))
         sources.append(MI.final_sources(evals))
     keys = MI.eval_keys([e for e in finals if e], infos)
     from gankit.data import trained_on

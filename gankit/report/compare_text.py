@@ -112,6 +112,22 @@ def unfinished_note(runs: list[dict], finals: list[dict]) -> str:
                else "values are marked only where every run was evaluated at the same step"))
 
 
+def measured_only(where: str, final: dict, infos) -> dict:
+    """The final evaluation without its values that are no number ("many", {}, []: an edited
+    record), which the report leaves out too (MI.is_measured, gankit.report.inputs.warn_left_out),
+    with the report's warning; compare printed them as metric values."""
+    odd = {k: v for k, v in final.items() if k not in MI.META_KEYS and v is not None and not MI.is_measured(v)}
+    # named as the report names them: a metric's declared number (a declared text, features, is no number)
+    said = [f"{k} = {json.dumps(v, default=str)[:40]}" for k, v in odd.items() if k in infos and infos[k].fmt != "s"]
+    if said:
+        import warnings
+
+        from gankit.streams import listed
+        warnings.warn(f"{where}: the evaluation of step {final.get('step')} holds {listed(said)}: no number, left "
+                      "out of the comparison (an edited record?)", stacklevel=3)
+    return {k: v for k, v in final.items() if k not in odd}
+
+
 def edited_note(names: list[str], paths: list, edited: list) -> str:
     """The runs whose config.toml no longer describes their checkpoints (``edited``: the keys
     it differs in, None where it agrees; compare marks none of their values)."""

@@ -18,6 +18,30 @@ def _tight(fig, **kw):
     fig.tight_layout(**kw)
 
 
+# values beyond this are drawn as infinities (a triangle at the panel's edge, named in its legend):
+# an axis reaching 1e308 overflows float64 in its margins or ticks (or spanning -1e308 to 1e308),
+# and matplotlib's ticker raised "arange: cannot compute length" (an edited metrics.jsonl)
+PLOT_LIMIT = 1e300
+
+
+def _beyond(v) -> bool:
+    """Whether a record value is a finite number past PLOT_LIMIT ("inf" and text are not)."""
+    if type(v) is not float:          # the common case first, as _series
+        from gankit.report.metricinfo import as_float
+        v = None if v is None or isinstance(v, str) else as_float(v)
+        if v is None:
+            return False
+    return PLOT_LIMIT < abs(v) < math.inf
+
+
+def _plot(ax, records: list[dict], key: str, *args, **kw):
+    """_plot_key, the key's values past PLOT_LIMIT as the infinities of their sign (noted, not plotted)."""
+    if any(_beyond(r.get(key)) for r in records):
+        records = [{**r, key: math.copysign(math.inf, float(r[key]))} if _beyond(r.get(key)) else r
+                   for r in records]
+    return _plot_key(ax, records, key, *args, **kw)
+
+
 def pick_snapshots(snaps: list[dict], n: int = 6) -> list[dict]:
     """At most n snapshots spread evenly over training's steps (always the first and last;
     gankit.report.snapshots.pick_steps)."""
@@ -249,7 +273,7 @@ def figure_curves(records: list[dict], evals: list[dict] | None = None):
     for ax, (title, keys) in zip(axes, groups):
         entries, notes = [], []
         for i, k in enumerate(keys):
-            line, inf = _plot_key(ax, records, k, k, PALETTE[i % len(PALETTE)], lw=1.2)
+            line, inf = _plot(ax, records, k, k, PALETTE[i % len(PALETTE)], lw=1.2)
             entries += [(line, k)] if line is not None else []
             notes += inf
         if title == "gradient norms" or _spans_decades(records, keys):
@@ -267,7 +291,7 @@ def _spans_decades(records: list[dict], keys: list[str]) -> bool:
     the small curves (a loss of 5 beside one of 690), as for the learning rates."""
     from gankit.report.metricinfo import as_float
     vals = [v if type(v) is float else as_float(v) for r in records for k in keys if (v := r.get(k)) is not None]
-    vals = [v for v in vals if v is not None and math.isfinite(v)]
+    vals = [v for v in vals if v is not None and math.isfinite(v) and abs(v) <= PLOT_LIMIT]   # as _plot draws them
     return bool(vals) and min(vals) > 0 and max(vals) / min(vals) > 20
 
 
@@ -280,8 +304,8 @@ def figure_lr(records: list[dict]):
     fig, ax = figs.subplots(figsize=(6.0, 2.6))
     entries = []
     for i, k in enumerate(keys):
-        line, inf = _plot_key(ax, records, k, k[3:], PALETTE[i % len(PALETTE)], lw=1.5,
-                              ls="-" if i % 2 == 0 else "--")
+        line, inf = _plot(ax, records, k, k[3:], PALETTE[i % len(PALETTE)], lw=1.5,
+                          ls="-" if i % 2 == 0 else "--")
         entries += ([(line, k[3:])] if line is not None else []) + inf
     _style(ax, "learning rate per optimizer")
     if _spans_decades(records, keys):
@@ -312,10 +336,10 @@ def figure_eval(evals: list[dict], keys: list[str], infos, reference: dict | Non
         # a user's metric edited between evaluations: each code's numbers a line of their own, named
         for i, (part, note) in enumerate(code_segments(evals, k, measuring)):
             colour = PALETTE[i % len(PALETTE)]
-            line, inf = _plot_key(ax, part, k, k, colour, marker="o", ms=3.5, lw=1.4)
+            line, inf = _plot(ax, part, k, k, colour, marker="o", ms=3.5, lw=1.4)
             entries += ([(line or ax.plot([], [], color=colour, marker="o", ms=3.5)[0], note)] if note else []) + inf
         ref = (reference or {}).get(k)
-        if isinstance(ref, (int, float)) and not isinstance(ref, bool):
+        if isinstance(ref, (int, float)) and not isinstance(ref, bool) and not _beyond(ref):
             entries.insert(0, (ax.axhline(ref, ls="--", lw=1, color="#666666"), "real data"))
         # framed, where it covers least (drawn after the inf triangles): frameless, they ran through its text
         _legend(ax, entries, fontsize=6, loc="best", frameon=True, framealpha=0.85)
@@ -347,9 +371,9 @@ def figure_compare(runs: list[tuple[str, list[dict]]], panels: list[tuple]):
             if only and i not in only[0]:
                 continue
             st = styles[i]
-            line, inf = _plot_key(ax, [r for r in recs if r.get("kind") == kind], key, name, st.colour,
-                                  lone_marker=st.marker, lw=1.3, ls=st.ls,
-                                  marker=st.marker if kind == "eval" else None, ms=3)
+            line, inf = _plot(ax, [r for r in recs if r.get("kind") == kind], key, name, st.colour,
+                              lone_marker=st.marker, lw=1.3, ls=st.ls,
+                              marker=st.marker if kind == "eval" else None, ms=3)
             if line is not None or inf:
                 shown.add(i)
             notes += inf

@@ -71,9 +71,26 @@ def _score_words(snap) -> tuple[str, str]:
     return "critic f(x)", "the critic's score f(x), unbounded (red = higher: judged more real)"
 
 
-def mode_section(last: dict, dataset):
+# rows of a modes table drawn where the data are gone (their number of modes unknown: modes_total
+# leaves out modes of weight 0, so it cannot be matched exactly)
+MAX_UNCHECKED_MODES = 10_000
+
+
+def mode_section(last: dict, dataset, where: str = "metrics.jsonl"):
+    """The table of HQ samples per mode, or None (with a warning) where the final evaluation's
+    mode_counts has another length than the data's modes (more than MAX_UNCHECKED_MODES where
+    the data are gone): an edited record of a million counts made a page of a million rows for
+    8 modes."""
+    import warnings
+
     from gankit.report.page import Section
     counts = last["mode_counts"]
+    modes = getattr(dataset, "modes", None)
+    if len(counts) != len(modes) if modes is not None else len(counts) > MAX_UNCHECKED_MODES:
+        of = f"data of {len(modes)} modes" if modes is not None else f"a table of at most {MAX_UNCHECKED_MODES:,} rows"
+        warnings.warn(f"{where}: the evaluation of step {last.get('step')} holds {len(counts):,} mode_counts for "
+                      f"{of}: no modes table (an edited record? gankit eval measures it again)", stacklevel=3)
+        return None
     total = max(sum(counts), 1)
     modes = dataset.modes.numpy() if getattr(dataset, "modes", None) is not None else None
     weights = getattr(dataset, "mode_weights", None)

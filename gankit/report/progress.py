@@ -22,23 +22,44 @@ class Progress:
 
 
 def newest_intact_checkpoint(folder: RunFolder):
-    """(step, path) of the newest checkpoint whose file is whole (its step from its name,
-    as --resume takes it; no tensor is read), or None."""
-    from gankit.io import intact
+    """(step, path, state) of the newest checkpoint that loads as gankit wrote it (its step from
+    its name, as --resume takes it; tensors memory-mapped, not read in), or None.  Newer files that
+    do not (bad checksums, no checkpoint, NaN weights) are what ``gankit eval`` and --resume skip:
+    named in one warning as eval names them, so the page gives the step those commands continue
+    from, not that of a file they refuse."""
+    import warnings
+
+    from gankit.io import checksum_failure
+    from gankit.runfolder.checkpoint_check import checkpoint_fault
+    skipped = []
     for step, path in reversed(folder.checkpoints()):
-        if intact(path):
-            return step, path
+        why, state = checksum_failure(path), None
+        if why is None:
+            try:
+                state = _load_mapped(path)
+                why = checkpoint_fault(state)
+            except Exception as e:       # truncated since, or a pickle weights_only refuses
+                why = f"{type(e).__name__}: " + (str(e).strip().splitlines() or [""])[0].split(". ")[0][:160]
+        if why is None:
+            if skipped:
+                warnings.warn(f"{folder.checkpoint_dir}: skipped unreadable {'; '.join(skipped)}; "
+                              f"using {path.name}", stacklevel=3)
+            return step, path, state
+        if path.exists():               # else pruned by the training writing the run: no damage
+            skipped.append(f"{path.name} ({why})")
+    if skipped:
+        warnings.warn(f"{folder.checkpoint_dir}: skipped unreadable {'; '.join(skipped)}; none is left "
+                      "to resume from", stacklevel=3)
     return None
 
 
-def _checkpoint_seconds(path) -> float | None:
-    """The training time a checkpoint holds (``train_time``), read with the tensors memory-mapped,
-    not loaded; None when the file does not give one."""
-    try:
-        import torch
-        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception:        # damaged since intact() looked, or not a gankit checkpoint: say "at least"
-        return None
+def _load_mapped(path) -> dict:
+    import torch
+    return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+
+
+def _checkpoint_seconds(state) -> float | None:
+    """The training time a loaded checkpoint holds (``train_time``); None where it gives none."""
     t = state.get("train_time") if isinstance(state, dict) else None
     return float(t) if is_number(t) else None
 
@@ -53,7 +74,7 @@ def run_progress(folder: RunFolder, records: list[dict], snapshot_steps=()) -> P
     newest = newest_intact_checkpoint(folder)
     if newest is not None and newest[0] > step:
         step = newest[0]
-        held = _checkpoint_seconds(newest[1])
+        held = _checkpoint_seconds(newest[2])
         if held is not None:
             seconds = round(held, 3)    # as the train records write it
         else:
