@@ -54,7 +54,9 @@ def read_idx(path: str | Path) -> np.ndarray:
     except PermissionError:
         raise no_permission(p) from None
     except OSError as e:
-        raise ImageDataError(f"cannot read {str(p)!r} ({e}); mend that (or replace it with a fresh copy)") from None
+        # strerror: read()'s own error carries no file name, and open()'s would repeat the one named here
+        raise ImageDataError(f"cannot read {str(p)!r} ({e.strerror or e}); mend that (or replace it with a "
+                             "fresh copy)") from None
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)

@@ -273,8 +273,15 @@ def _warn_long(lines: list[str], tok, level: str, max_len: int, source: str) -> 
     if not long:
         return
     most = lengths[max(0, -(-95 * len(lengths) // 100) - 1)]    # the 95th percentile, rounded up
+    # a few lines far beyond max_len (a whole book on one line) are outliers: a max_len that keeps
+    # them would make every sequence that long, so they are named, and only the rest offered
+    reach = min(4 * max_len, 512)
+    far, near = sum(n > reach for n in lengths), [n for n in lengths if max_len < n <= reach]
     keep = (f"--set data.max_len={most} keeps 95% of them" if most > max_len
-            else f"--set data.max_len={lengths[-1]} keeps them all")
+            else f"--set data.max_len={lengths[-1]} keeps them all" if not far
+            else f"{far} of them are outliers of up to {lengths[-1]:,} tokens (over {reach}{', 4 x data.max_len' if reach < 512 else ''}), too long to "
+                 f"train on: split such a line where it holds several samples"
+                 + (f"; --set data.max_len={near[-1]} keeps the other {len(near)}" if near else ""))
     warnings.warn(f"data: {long} of the {len(lengths)} lines of {source} are longer than data.max_len = "
                   f"{max_len} {level} tokens and are left out; {keep}", LinesLeftOut, stacklevel=3)
 

@@ -217,7 +217,11 @@ def read_text_bytes(p: Path, path: str, hint: str = "") -> tuple[bytes, str | No
     the advice that pipes them to iconv.  An archive (a tar inside gzip too), another
     compression, or a file known as no text (BINARIES) is refused, with ``hint`` (what data.path
     takes) for the last: read as text, its bytes would train as tokens."""
-    raw = p.read_bytes()
+    try:
+        raw = p.read_bytes()
+    except OSError as e:   # read()'s error (/proc/self/mem, a failing disk) names no file: name it here
+        fix = f"; let it be read: chmod a+r {shell_path(p)}" if isinstance(e, PermissionError) else hint
+        raise ConfigError(f"data.path: {path!r} could not be read ({e.strerror or e}){fix}") from None
     how = next(((name, unpack, cmd) for name, test, unpack, cmd in COMPRESSIONS if test(raw)), None)
     if how is not None:
         try:

@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from gankit.registry import DISCRIMINATORS, GENERATORS
 from gankit.config import ConfigError, opt
+from gankit.nets.mlp import SEQUENCE_NETS
 
 D_NORMS = ["batch", "none", "layer", "instance"]
 
@@ -185,8 +186,12 @@ class DCGANDiscriminator(nn.Module):
 def _image_shape(data, who: str, output: str = "tanh") -> tuple[int, int]:
     shape = tuple(data.shape)
     if len(shape) != 3:
+        # token ids: the mlp nets take them as numbers and fail in training, so name the sequence nets
+        other = (f"text (token sequences) trains with objective.name=seqgan and a sequence {who}: "
+                 f"{SEQUENCE_NETS[who]}" if getattr(data, "kind", None) == "text"
+                 else f"for points use {mlp_switch(who, False)}")
         raise ConfigError(f"{who}: DCGAN needs square images (C, H, W); dataset gives samples of shape "
-                          f"{shape}; for points use {mlp_switch(who, False)}")
+                          f"{shape}; {other}")
     mlp = mlp_switch(who, True, output)
     if shape[1] != shape[2]:
         # the long side (or the nearest size DCGAN takes): stretching keeps every row and column

@@ -119,6 +119,13 @@ class MLPDiscriminator(nn.Module):
         return out[:, 0]
 
 
+# what reads and writes token sequences in their place (gankit list: the "(text data)" nets).
+# The mlp nets do not refuse text themselves: the memory estimate builds the nets before the
+# objective, whose own refusal of text (objective.no_text) says more; seqgan refuses them.
+SEQUENCE_NETS = {"generator": "--set generator.name=seq",
+                 "discriminator": "--set discriminator.name=cnn (SeqGAN) or lstm_step (ScratchGAN)"}
+
+
 @GENERATORS.register("mlp", MLPGParams, "MLP generator: widths, activation, dropout, norm")
 def mlp_generator(noise_dim, data, **kw):
     return MLPGenerator(noise_dim, math.prod(data.shape), out_shape=tuple(data.shape), **kw)

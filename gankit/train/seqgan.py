@@ -45,6 +45,7 @@ from torch import Tensor
 
 from gankit.config import ConfigError, opt
 from gankit.data.text import check_vocabulary, valid_mask
+from gankit.nets.mlp import SEQUENCE_NETS, MLPDiscriminator
 from gankit.registry import OBJECTIVES
 from gankit.train.distributed import ratios_over_ranks, rows_of_all, shares_of_all, sum_over_ranks
 from gankit.train.loop import Phase, StepContext
@@ -100,6 +101,9 @@ class SeqGANObjective(Objective):
                               f"'minimax', not {self.loss.name!r}")
         if not hasattr(self.G, "sample") or not hasattr(self.G, "token_logp"):
             raise ConfigError("objective 'seqgan': needs a sequence generator (generator.name = 'seq')")
+        if isinstance(self.D, MLPDiscriminator):   # token ids as numbers: a dtype error after MLE pretraining
+            raise ConfigError(f"objective 'seqgan': discriminator 'mlp' reads points or images, not token "
+                              f"sequences; use a sequence discriminator: {SEQUENCE_NETS['discriminator']}")
         L = ctx.dataset.seq_len
         self.baseline = torch.zeros(L, device=ctx.device)
         self.baseline_set = torch.zeros(L, dtype=torch.bool, device=ctx.device)   # per position
