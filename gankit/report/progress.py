@@ -29,7 +29,7 @@ def newest_intact_checkpoint(folder: RunFolder):
     from, not that of a file they refuse."""
     import warnings
 
-    from gankit.io import checksum_failure
+    from gankit.io import checksum_failure, displayable
     from gankit.runfolder.checkpoint_check import checkpoint_fault
     skipped = []
     for step, path in reversed(folder.checkpoints()):
@@ -42,20 +42,24 @@ def newest_intact_checkpoint(folder: RunFolder):
                 why = f"{type(e).__name__}: " + (str(e).strip().splitlines() or [""])[0].split(". ")[0][:160]
         if why is None:
             if skipped:
-                warnings.warn(f"{folder.checkpoint_dir}: skipped unreadable {'; '.join(skipped)}; "
+                warnings.warn(f"{displayable(str(folder.checkpoint_dir))}: skipped unreadable {'; '.join(skipped)}; "
                               f"using {path.name}", stacklevel=3)
             return step, path, state
         if path.exists():               # else pruned by the training writing the run: no damage
             skipped.append(f"{path.name} ({why})")
     if skipped:
-        warnings.warn(f"{folder.checkpoint_dir}: skipped unreadable {'; '.join(skipped)}; none is left "
+        warnings.warn(f"{displayable(str(folder.checkpoint_dir))}: skipped unreadable {'; '.join(skipped)}; none is left "
                       "to resume from", stacklevel=3)
     return None
 
 
 def _load_mapped(path) -> dict:
     import torch
-    return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except UnicodeEncodeError:   # a folder named with non-UTF-8 bytes: torch's mmap takes UTF-8 paths only
+        with open(path, "rb") as f:
+            return torch.load(f, map_location="cpu", weights_only=True)
 
 
 def _checkpoint_seconds(state) -> float | None:
