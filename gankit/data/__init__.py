@@ -210,13 +210,12 @@ def trained_on(run_dir) -> dict:
     RunFolder; memory-mapped: its tensors are not read), and for a run on text "text": True and
     "vocab" where its checkpoint holds the vocabulary; {} for a run whose checkpoints hold none
     (older ones)."""
-    import torch
-
     from gankit.runfolder import RunFolder
+    from gankit.runfolder.checkpoint_read import load_mapped
     folder = run_dir if isinstance(run_dir, RunFolder) else RunFolder(run_dir)
     for _, path in reversed(folder.checkpoints()):
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            state = load_mapped(path)
         except Exception:       # damaged or being written: the one before
             continue
         if not isinstance(state, dict):

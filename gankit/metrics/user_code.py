@@ -268,12 +268,11 @@ def changed_since_training(run_dir, cfg: dict) -> list[str]:
     now = code_record(cfg)
     if not now:
         return []
-    import torch
-
     from gankit.runfolder import RunFolder
+    from gankit.runfolder.checkpoint_read import load_mapped
     for _, path in reversed(RunFolder(run_dir).checkpoints()):
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            state = load_mapped(path)
         except Exception:       # damaged or being written: the one before
             continue
         return changed_code(state, now) if isinstance(state, dict) else []

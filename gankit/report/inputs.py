@@ -31,10 +31,10 @@ def run_config(folder: RunFolder, overrides: list[str] | None = None):
 def newest_checkpoint(folder: RunFolder) -> tuple[dict, Path] | None:
     """(state, path) of the newest checkpoint that loads, memory-mapped (its tensors are not
     read); None where none does.  A damaged one is skipped quietly: the page needs none."""
-    import torch
+    from gankit.runfolder.checkpoint_read import load_mapped
     for _, path in reversed(folder.checkpoints()):
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            state = load_mapped(path)
         except Exception:       # damaged or being written: the one before
             continue
         return (state, path) if isinstance(state, dict) else None

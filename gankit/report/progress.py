@@ -31,12 +31,13 @@ def newest_intact_checkpoint(folder: RunFolder):
 
     from gankit.io import checksum_failure, displayable
     from gankit.runfolder.checkpoint_check import checkpoint_fault
+    from gankit.runfolder.checkpoint_read import load_mapped
     skipped = []
     for step, path in reversed(folder.checkpoints()):
         why, state = checksum_failure(path), None
         if why is None:
             try:
-                state = _load_mapped(path)
+                state = load_mapped(path)
                 why = checkpoint_fault(state)
             except Exception as e:       # truncated since, or a pickle weights_only refuses
                 why = f"{type(e).__name__}: " + (str(e).strip().splitlines() or [""])[0].split(". ")[0][:160]
@@ -53,13 +54,6 @@ def newest_intact_checkpoint(folder: RunFolder):
     return None
 
 
-def _load_mapped(path) -> dict:
-    import torch
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except UnicodeEncodeError:   # a folder named with non-UTF-8 bytes: torch's mmap takes UTF-8 paths only
-        with open(path, "rb") as f:
-            return torch.load(f, map_location="cpu", weights_only=True)
 
 
 def _checkpoint_seconds(state) -> float | None:

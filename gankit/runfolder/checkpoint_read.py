@@ -24,6 +24,19 @@ LIST_AGAIN = 10
 DAMAGED = re.compile(r"^step_\d+\.pt\.damaged(\.\d+)?$")     # a checkpoint set aside (_set_aside)
 
 
+def load_mapped(path: str | Path) -> dict:
+    """A checkpoint loaded with its tensors memory-mapped (not read in), as a reader that needs
+    only a few of its entries wants it.  torch's memory map takes UTF-8 paths only: a run folder
+    named with other bytes is read from an open file instead (each reader skipped every
+    checkpoint of such a folder as unreadable)."""
+    import torch
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except UnicodeEncodeError:
+        with open(path, "rb") as f:
+            return torch.load(f, map_location="cpu", weights_only=True)
+
+
 def damaged_name(path: Path) -> Path:
     """Where checkpoint ``path`` is set aside: step_N.pt.damaged, or .damaged.1, .2, ... where a
     step damaged again after a resume wrote it anew (set-aside files are never overwritten)."""
