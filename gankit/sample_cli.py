@@ -17,8 +17,9 @@ def _cmd_drs(a):
     from gankit.train.objective import UnfittedState
     from gankit.train.rejection import FitFailed, fit_objective, retry_advice
     from gankit.train.run import Run
+    from gankit.report.inputs import loaded_config
     folder = RunFolder(a.run_dir)
-    cfg = C.load(folder.read_config())
+    cfg = loaded_config(folder, [])      # a wrong value named with its file, as every command that opens a run says
     if (missing := folder.missing_checkpoints()) is not None:     # not a run stopped before its first one
         raise RunFolderError(f"drs: {missing[0]}; there is no trained G to fit a sampler to: {missing[1]}")
     if not folder.checkpoints() and not folder.damaged():   # opened for writing, it would start from step 0

@@ -124,10 +124,10 @@ def test_each_command_says_it_as_the_report_does(tiny_run_dir, tmp_path, capsys)
     said = []
     for argv in (["report", str(run)], ["eval", str(run), "--no-record"],
                  ["sample", str(run), "-n", "3", "--out", str(tmp_path / "s.npy")],
-                 ["train", "--resume", "--out", str(run)]):
+                 ["train", "--resume", "--out", str(run)], ["drs", str(run)]):
         assert main(argv) == 2, argv
         said.append(capsys.readouterr().err.strip())
-    assert said[0].startswith(f"gankit: error: {run / 'config.toml'}: data.n_modes") and said == [said[0]] * 4, said
+    assert said[0].startswith(f"gankit: error: {run / 'config.toml'}: data.n_modes") and said == [said[0]] * 5, said
 
 
 def test_a_wrong_set_is_still_the_sets_not_the_files(tiny_run_dir, tmp_path):
