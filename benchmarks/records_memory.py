@@ -30,7 +30,8 @@ def main(argv=None):
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--records", type=int, default=30000)
     a = ap.parse_args(argv)
-    from gankit.runfolder import _LOGS, RunFolder
+    from gankit.runfolder import RunFolder
+    from gankit.runfolder.records import _LOGS
     with tempfile.TemporaryDirectory() as tmp:
         lines = "".join(json.dumps({"step": s, "kind": "train", "loss_d": 1.2 + s * 1e-6, "loss_g": 0.7,
                                     "d_real": 0.55, "d_fake": 0.45, "grad_norm_d": 0.31, "grad_norm_g": 0.12,

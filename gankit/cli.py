@@ -7,7 +7,6 @@ import json
 import os
 import sys
 import warnings
-from pathlib import Path
 
 from gankit.cli_parser import Gankit, Parser, empty_argument
 from gankit.environment import import_failure_line, missing_dependencies, missing_line, print_error
@@ -17,74 +16,13 @@ try:    # numpy (gankit.io) is imported here: where it cannot be, main() says so
                                    SAID, _show_warning, _stdout_failed, _terminated, interrupted_line, peer_left_line)
     from gankit.cli_args import (DATA_MOVED_HELP, DATA_SET_HELP, data_location_sets, output_file,  # noqa: F401
                                  shown_path)
+    from gankit.cli_summary import _summary
+    from gankit.cli_train import _cmd_train
     from gankit.config import ConfigError
     from gankit.streams import GuardedStdout, QuietStream, StdoutFailed, discard, pasteable
     _IMPORT_FAILED: ImportError | None = None
 except ImportError as _e:
     _IMPORT_FAILED = _e
-
-
-def _cmd_train(a):
-    from gankit.rank_errors import launched
-    if a.nproc < 1:
-        raise ConfigError(f"--nproc {a.nproc}: give the number of processes, 1 or more")
-    if not a.out and not a.resume and launched():   # each process would name its own timestamped folder
-        raise ConfigError("under torchrun give --out RUN_DIR: every process must use the same run folder")
-    made = None if a.out or a.resume else _default_out("ring" if a.config is None else a.config, a.set)
-    a.run_folder = a.out or made     # what an interruption's line names
-    from gankit.runfolder import gone_if_left_empty
-    with gone_if_left_empty(made) as remove_if_empty:
-        code = _train(a, a.out or made)
-        if code:          # processes launched by --nproc failed
-            remove_if_empty()
-        return code
-
-
-def _train(a, out: str | None):
-    if a.nproc > 1:
-        if not a.resume:     # a resume's config is the folder's, which rank 0 checks under its lock
-            _check_before_launch(a)
-        a.out = out
-        from gankit.cli_errors import train_stop_advice
-        from gankit.train.launch import launch, train_argv
-        a.run_folder = out          # the ranks' folder, whose config.toml says whether to --resume
-        return launch(a.nproc, train_argv(a), lambda: train_stop_advice(a))
-    from gankit import api
-    if a.resume:
-        if not a.out:
-            raise ConfigError("--resume needs --out RUN_DIR (the run folder to continue)")
-        if a.config is not None:
-            raise ConfigError(f"--resume continues {a.out} with its own config.toml, so the preset "
-                              f"{a.config!r} would be ignored; drop it (change options with --set, "
-                              "e.g. --set train.steps=N)")
-        run = api.train(out=a.out, overrides=a.set, resume=True, imports=a.imports)    # config.toml records a new one
-    else:
-        source = "ring" if a.config is None else a.config
-        run = api.train(source, out, a.set, imports=a.imports)
-    if not run.is_main:   # rank 0 alone evaluates, writes the report and prints
-        return
-    try:      # the final evaluation's own numbers: a later record (a quick gankit eval) is no result
-        # labelled as gankit eval's line is: bare, it read as the real-data row announced on stderr above it
-        print(f"step {run.step}: {_summary(run.final_result)}")
-        print(f"run folder: {shown_path(run.dir.resolve())}")
-        print(f"report:     {shown_path(run.folder.report_path.resolve())}")
-        if sys.stdout is not None:     # None: closed (>&-), where print writes nothing
-            sys.stdout.flush()    # a file's buffer is written here, while the failure can be told
-    except StdoutFailed as e:
-        e.note = "the run folder is complete"
-        raise
-
-
-def _check_before_launch(a):
-    """The config every rank would load, loaded and split here: a bad --set key or a global
-    batch the processes cannot share is the one line it is, not N processes started to each
-    refuse it and torchrun's warnings about their exit codes after it."""
-    from gankit import config as C
-    from gankit.train.distributed import World, local_config
-    with warnings.catch_warnings():     # the config's notes: rank 0 says them, once
-        warnings.simplefilter("ignore")
-        cfg = C.load(C.resolve_source("ring" if a.config is None else a.config), a.set)
-    local_config(cfg, World(size=a.nproc))
 
 
 def _expand_home(args):
@@ -106,54 +44,6 @@ def _expand_variant(text: str) -> str:
     head, at, overrides = text.partition("@")
     label, eq, source = head.partition("=") if "=" in head else ("", "", head)
     return f"{label}{eq}{os.path.expanduser(source)}{at}{overrides}"
-
-
-def _default_out(source: str, overrides: list[str]) -> str:
-    from gankit import config as C
-    from gankit.runfolder import default_run_dir
-    return str(default_run_dir(Path(source).stem, C.load(C.resolve_source(source), overrides).seed))
-
-
-def _num(v, spec: str) -> str:
-    """A metric's value; one a record holds as text ("inf") or null (NaN) printed as it is."""
-    return format(v, spec) if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
-
-
-def _summary(result: dict) -> str:
-    """The result in one line, escaped (a reused record's keys and values come from metrics.jsonl)."""
-    from gankit.data.text import printable
-    parts = []
-    if "modes_covered" in result:
-        hq = result.get("hq_fraction")
-        hq = f"{100 * hq:.1f}%" if isinstance(hq, (int, float)) and not isinstance(hq, bool) else str(hq)
-        parts.append(f"modes covered {result['modes_covered']}/{result.get('modes_total')}, "
-                     f"high quality {hq}, reverse KL {_num(result.get('reverse_kl'), '.3f')}")
-    if "jsd" in result:
-        parts.append(f"JSD {_num(result['jsd'], '.4f')} nats")
-    if "stacked_modes" in result:
-        parts.append(f"Stacked MNIST modes {result['stacked_modes']}/{result.get('stacked_modes_total')}")
-    if "classes_missing" in result:
-        n = result["classes_missing"]
-        # the count first: after the words it reads as a class's number
-        parts.append(f"{n} class{'' if n == 1 else 'es'} never generated")
-    from gankit.metrics.base import RESERVED_KEYS       # mode_counts: the modes metric's histogram
-    # every other value a metric returned (an int count, a flag, a word) is a measurement too
-    rest = [f"{k} {_brief(v)}" for k, v in result.items() if k not in _SAID and k not in RESERVED_KEYS]
-    return printable("; ".join(parts + rest) or "no metric applies to this data")
-
-
-# the keys _summary's sentences above say
-_SAID = {"modes_covered", "modes_total", "hq_fraction", "reverse_kl", "jsd", "stacked_modes",
-         "stacked_modes_total", "classes_missing"}
-
-
-def _brief(v) -> str:
-    """A value _summary's sentences do not say: a float to 4 digits, an int or bool as it is, text or a list cut short."""
-    if isinstance(v, float):
-        return format(v, ".4g")
-    if isinstance(v, (int, type(None))):
-        return str(v)
-    return _clipped(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str), 40)
 
 
 def _cmd_eval(a):

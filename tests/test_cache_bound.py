@@ -5,7 +5,7 @@ import tracemalloc
 
 import pytest
 
-import gankit.runfolder as runfolder
+import gankit.runfolder.records as rf_records
 from gankit.io.jsonl import JsonlLog
 from gankit.runfolder import RunFolder
 
@@ -24,8 +24,8 @@ def _write(path, steps, start=0):
 @pytest.fixture
 def small_bound(monkeypatch):
     from gankit.io.jsonl import JsonlLogs
-    monkeypatch.setattr(runfolder, "_LOGS", JsonlLogs(100, runfolder._step_fault))
-    return runfolder._LOGS
+    monkeypatch.setattr(rf_records, "_LOGS", JsonlLogs(100, rf_records._step_fault))
+    return rf_records._LOGS
 
 
 def test_logs_kept_bounded_by_records_oldest_read_dropped(tmp_path, small_bound):

@@ -58,7 +58,7 @@ def test_a_record_of_plain_numbers_is_sound_and_a_nan_or_huge_integer_is_told():
 
 
 def test_the_summary_escapes_control_characters_and_says_what_classes_missing_counts():
-    from gankit.cli import _summary
+    from gankit.cli_summary import _summary
     line = _summary({"modes_covered": 8, "modes_total": 8, "hq_fraction": 0.5, "reverse_kl": "\x1b[2J",
                      "\x1b]0;TITLE\x07": 1.0})
     assert "\x1b" not in line and "\x07" not in line and "\\x1b]0;TITLE\\x07 1" in line

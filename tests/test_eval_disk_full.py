@@ -8,6 +8,7 @@ import json
 import shutil
 
 import gankit.runfolder as rf
+import gankit.runfolder.records as rf_records
 from gankit.cli import main
 
 FULL = OSError(errno.ENOSPC, "No space left on device")
@@ -17,13 +18,13 @@ def test_a_disk_full_at_the_reference_row_tells_the_evaluation_recorded_and_its_
                                                                                        monkeypatch, capsys):
     run = tmp_path / "run"
     shutil.copytree(tiny_run_dir, run)
-    real = rf.append_jsonl
+    real = rf_records.append_jsonl
 
     def append(path, record):
         if record.get("kind") == "reference":
             raise FULL
         return real(path, record)
-    monkeypatch.setattr(rf, "append_jsonl", append)
+    monkeypatch.setattr(rf_records, "append_jsonl", append)
     assert main(["eval", str(run), "--metrics", "modes"]) == 1
     [line] = [s for s in capsys.readouterr().err.splitlines() if s.startswith("gankit:")]
     records = [json.loads(s) for s in (run / "metrics.jsonl").read_text().splitlines()]

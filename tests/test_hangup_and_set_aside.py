@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gankit import cli
+from gankit import cli, cli_train
 from gankit import config as C
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGHUP on this platform")
@@ -82,7 +82,7 @@ def test_sighup_outside_the_training_loop_is_one_line_and_129(monkeypatch, capsy
     def hung_up(a, out):
         signal.raise_signal(signal.SIGHUP)
         raise AssertionError("SIGHUP did not stop the command")
-    monkeypatch.setattr(cli, "_train", hung_up)
+    monkeypatch.setattr(cli_train, "_train", hung_up)
     assert cli.main(["train", "ring", "--out", "/nonexistent/r"]) == 129
     assert sighup_caught == []      # gankit's handler, put back after
     err = [x for x in capsys.readouterr().err.splitlines() if x.strip()]
@@ -119,7 +119,7 @@ def test_an_ignored_sighup_stays_ignored(monkeypatch, capsys):
             assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
             signal.raise_signal(signal.SIGHUP)
             return 0
-        monkeypatch.setattr(cli, "_train", work)
+        monkeypatch.setattr(cli_train, "_train", work)
         assert cli.main(["train", "ring", "--out", "/nonexistent/r"]) == 0
     finally:
         signal.signal(signal.SIGHUP, old)

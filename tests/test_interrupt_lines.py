@@ -5,7 +5,7 @@ import signal
 
 import pytest
 
-from gankit import cli
+from gankit import cli, cli_train
 
 
 def run_main(argv):
@@ -129,7 +129,7 @@ COMMANDS = [
     # a second Ctrl-C in the sweep's clean-up gets here, past its own SweepInterrupted
     ("sweep_cli._cmd_sweep", ["sweep", "a=ring", "--results", "r.jsonl"], "sweep", "the runs that finished are "
      "recorded in r.jsonl; rerun the same command with --resume to run the others (interrupted runs start over)"),
-    ("cli._train", ["train", "ring", "--out", "new"], "train", "no run folder was written; run the same "
+    ("cli_train._train", ["train", "ring", "--out", "new"], "train", "no run folder was written; run the same "
      "command again"),
 ]
 
@@ -167,7 +167,7 @@ def test_the_training_loops_own_line_is_kept_and_a_second_signal_names_the_resum
 
     def loop(a, out):
         raise TrainingInterrupted(signal.SIGINT, said)
-    monkeypatch.setattr(cli, "_train", loop)
+    monkeypatch.setattr(cli_train, "_train", loop)
     assert run_main(["train", "ring", "--out", tmp_path / "r"]) == 130
     assert lines(capsys) == [f"gankit: {said}"]
 
@@ -177,7 +177,7 @@ def test_the_training_loops_own_line_is_kept_and_a_second_signal_names_the_resum
     def second(a, out):
         raise TrainingInterrupted(signal.SIGINT, "stopped at once by a second SIGINT; the last checkpoint "
                                                  "written is kept", at_once=True)
-    monkeypatch.setattr(cli, "_train", second)
+    monkeypatch.setattr(cli_train, "_train", second)
     assert run_main(["train", "--resume", "--out", tmp_path / "r"]) == 130
     assert lines(capsys) == ["gankit: stopped at once by a second SIGINT; the last checkpoint written is kept; "
                              f"continue with gankit train --resume --out {tmp_path / 'r'}"]
@@ -188,7 +188,7 @@ def test_sigterm_from_torchrun_still_points_at_the_other_processes(tmp_path, mon
     monkeypatch.setenv("RANK", "1")
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.delenv("TORCHELASTIC_USE_AGENT_STORE", raising=False)     # no store to ask
-    monkeypatch.setattr(cli, "_train", stop_with(signal.SIGTERM))
+    monkeypatch.setattr(cli_train, "_train", stop_with(signal.SIGTERM))
     assert run_main(["train", "ring", "--out", tmp_path / "r"]) == 143
     # the other process's error comes first: the same command, run again, fails the same way
     assert lines(capsys) == ["gankit: train stopped by SIGTERM; torchrun stops every process when one fails, so "

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch.distributed as dist
 
-from gankit import cli, rank_errors
+from gankit import cli, cli_train, rank_errors
 from gankit.train import distributed
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -193,7 +193,7 @@ def test_a_rank_whose_peer_machine_was_killed_names_the_checkpoint_and_the_resum
     def collective_failed(a, out):
         a.run_folder = out
         raise RuntimeError("[gloo/transport/tcp/pair.cc:553] Connection closed by peer [127.0.0.1]:8604")
-    monkeypatch.setattr(cli, "_train", collective_failed)
+    monkeypatch.setattr(cli_train, "_train", collective_failed)
     assert cli.main(["train", "--resume", "--out", str(run)]) == 3
     said = capsys.readouterr().err
     assert "rank 0: stopped, as another process of this run stopped" in said, said

@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 
 import gankit.runfolder as runfolder
+import gankit.runfolder.records as rf_records
 from gankit import config as C
-from gankit.runfolder import RecordNotWritten, RunFolder
+from gankit.runfolder import RunFolder
+from gankit.runfolder.records import RecordNotWritten
 from gankit.train.run import Run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,13 +27,13 @@ SMALL = ["train.steps=40", "train.batch_size=16", "train.log_every=1", "train.ch
 
 
 def _refuse_train_records_from(monkeypatch, step: int, errnum=errno.EFBIG):
-    real = runfolder.append_jsonl
+    real = rf_records.append_jsonl
 
     def append(path, record):
         if record.get("kind") == "train" and record["step"] >= step:
             raise OSError(errnum, os.strerror(errnum))
         real(path, record)
-    monkeypatch.setattr(runfolder, "append_jsonl", append)
+    monkeypatch.setattr(rf_records, "append_jsonl", append)
 
 
 def test_a_refused_record_stops_after_its_step_with_a_checkpoint(tmp_path, monkeypatch):

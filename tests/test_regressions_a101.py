@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from gankit import cli
+from gankit import cli, cli_train
 from test_interrupt_lines import lines, run_main, stop_with
 
 
@@ -43,7 +43,7 @@ def test_read_metrics_returns_copies_that_a_caller_may_edit(run_copy):
 def test_a_resume_with_set_stopped_before_its_config_is_written_repeats_the_set(run_copy, monkeypatch, capsys, sig):
     """It said "continue with gankit train --resume --out R": config.toml did not hold the new
     train.steps yet, so that command trained nothing."""
-    monkeypatch.setattr(cli, "_train", stop_with(sig))
+    monkeypatch.setattr(cli_train, "_train", stop_with(sig))
     value = 'eval.metrics=["modes", "jsd"]'
     assert run_main(["train", "--resume", "--out", run_copy, "--set", "train.steps=400", "--set", value]) == 128 + sig
     assert lines(capsys) == [f"gankit: train stopped by {signal.Signals(sig).name}: {run_copy} keeps what was "
@@ -69,7 +69,7 @@ def test_a_fresh_run_stopped_names_the_resume_without_its_set_and_quoted(tmp_pat
         out.mkdir()
         (out / "config.toml").write_text("")
         raise KeyboardInterrupt
-    monkeypatch.setattr(cli, "_train", written)
+    monkeypatch.setattr(cli_train, "_train", written)
     assert run_main(["train", "ring", "--out", out, "--set", "train.steps=400"]) == 130
     assert lines(capsys) == [f"gankit: train stopped by SIGINT: {out} keeps what was written; continue with "
                              f"gankit train --resume --out '{out}'"]
@@ -89,7 +89,7 @@ def test_a_second_signal_in_a_resume_names_its_set_quoted(run_copy, monkeypatch,
     def second(a, out):
         raise TrainingInterrupted(signal.SIGINT, "stopped at once by a second SIGINT; the last checkpoint "
                                                  "written is kept", at_once=True)
-    monkeypatch.setattr(cli, "_train", second)
+    monkeypatch.setattr(cli_train, "_train", second)
     assert run_main(["train", "--resume", "--out", run_copy, "--set", "train.steps=400"]) == 130
     assert lines(capsys) == ["gankit: stopped at once by a second SIGINT; the last checkpoint written is kept; "
                              f"continue with gankit train --resume --out '{run_copy}' --set train.steps=400"]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gankit import cli, rank_errors
+from gankit import cli, cli_train, rank_errors
 from gankit.cli_errors import Terminated, interrupted_line
 from gankit.train.signals import TrainingInterrupted
 
@@ -199,7 +199,7 @@ def test_main_prints_nothing_for_a_rank_stopped_as_rank_0_failed(tmp_path, monke
     def stopped(a, out):
         signal.raise_signal(signal.SIGTERM)
         raise AssertionError("SIGTERM did not stop the command")
-    monkeypatch.setattr(cli, "_train", stopped)
+    monkeypatch.setattr(cli_train, "_train", stopped)
     assert cli.main(["train", "ring", "--out", str(tmp_path / "r")]) == 143
     assert capsys.readouterr().err == ""
 
@@ -351,7 +351,7 @@ def test_a_rank_killed_without_a_word_is_named_by_the_ranks_torchrun_stopped(tmp
 
     def collective_failed(a, out):
         raise RuntimeError("[gloo] Connection reset by peer")
-    monkeypatch.setattr(cli, "_train", collective_failed)        # a collective that lost its peer
+    monkeypatch.setattr(cli_train, "_train", collective_failed)        # a collective that lost its peer
     assert cli.main(["train", "ring", "--out", str(tmp_path / "r")]) == 3
     said = capsys.readouterr().err
     assert "rank 0: stopped, as rank 1 ended without an error of its own (killed" in said, said

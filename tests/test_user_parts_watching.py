@@ -7,7 +7,8 @@ import tomllib
 import pytest
 
 from gankit import api
-from gankit.cli import _summary, main
+from gankit.cli import main
+from gankit.cli_summary import _summary
 from gankit.config import ConfigError
 
 TINY = ["train.steps=10", "train.batch_size=16", "train.log_every=5", "train.sample_every=10",

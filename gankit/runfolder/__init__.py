@@ -23,7 +23,8 @@ training continues; a full disk or a file-size limit stops with a message saying
 previous checkpoint stays.
 
 Its parts: lock.py (one writer, and a folder moved while training), checkpoint_read.py (the
-newest checkpoint that loads; damaged ones skipped or set aside), config_file.py (config.toml
+newest checkpoint that loads; damaged ones skipped or set aside), records.py (metrics.jsonl:
+appended, read once per process, cut back on a resume), config_file.py (config.toml
 read, a damaged one recovered from the checkpoints), snapshot_files.py (samples/step_<n>.npz,
 listed by name and loaded one at a time), ownership.py (whether gankit made the folder),
 defaults.py (folders made for a new run), errors.py.
@@ -35,51 +36,26 @@ from contextlib import contextmanager
 import warnings
 from pathlib import Path
 
-from gankit.io import (TMP_SUFFIX, JsonlLog, WriteError, append_jsonl, check_writable, held_here, intact,
-                       is_regular, os_error_cause, save_atomic, storage_refusal, write_atomic,
-                       write_failure, write_text_atomic)
-from gankit.io.files import unshare
-from gankit.io.jsonl import JsonlLogs
+from gankit.io import (TMP_SUFFIX, WriteError, held_here, intact, is_regular, os_error_cause, save_atomic,
+                       storage_refusal, write_failure, write_text_atomic)
 from gankit.runfolder.checkpoint_read import CheckpointReading
 from gankit.runfolder.config_file import RECOVERED_CONFIG, read_config_file, recovery_advice
 from gankit.runfolder.defaults import default_run_dir, gone_if_left_empty  # noqa: F401
 from gankit.runfolder.errors import RunFolderError
 from gankit.runfolder.lock import LOCK_NAME, NOT_WRITABLE, WriterLock
 from gankit.runfolder.ownership import RUN_ENTRIES, STEP_FILE, Ownership  # noqa: F401
+from gankit.runfolder.records import Records
 from gankit.runfolder.snapshot_files import SnapshotFiles
 from gankit.streams import pasteable
 
 
-def _step_fault(record: dict) -> str | None:
-    step = record.get("step")
-    if isinstance(step, int) and not isinstance(step, bool):
-        return None
-    return "a record without an integer step is skipped"
-
-
-class RecordNotWritten(RunFolderError):
-    """The storage refused a record (a full disk, a file-size limit): ``said`` what happened,
-    ``then`` the fix and what to run after.  Training stops after the step (as on a signal) and
-    keeps it in a checkpoint where one can still be written (gankit/train/run_training.py)."""
-
-    def __init__(self, said: str, then: str):
-        super().__init__(f"{said}; {then}")
-        self.said, self.then = said, then
-
-    def __reduce__(self):      # pickled with its two parts (a sweep's worker process)
-        return type(self), (self.said, self.then)
-
-
-# metrics.jsonl path -> its records, read once per process; a notebook reporting or comparing many
-# long runs keeps about 200,000 records (~175 MB), the least recently read runs dropped first
-_LOGS = JsonlLogs(200_000, _step_fault)
 # (folder, step) of each checkpoint this process wrote: a Run object that a newer one of these
 # passed is stale (another Run object of this process trained the folder since it was opened);
 # one another process writes (a training beside a reader) is not this process's to refuse
 WRITTEN_HERE: set[tuple[str, int]] = set()
 
 
-class RunFolder(CheckpointReading, SnapshotFiles, Ownership):
+class RunFolder(Records, CheckpointReading, SnapshotFiles, Ownership):
     def __init__(self, path: str | Path):
         # absolute from the start: a notebook's %cd must not send records to a new folder there
         self.path = Path(os.path.abspath(path))     # ".." collapsed, symlinks kept as given
@@ -298,54 +274,6 @@ class RunFolder(CheckpointReading, SnapshotFiles, Ownership):
     def write_config(self, toml_text: str):
         with self._writing(str(self.config_path)):
             write_text_atomic(self.config_path, toml_text)
-
-    # ------------------------------------------------------------------ records
-    def append(self, record: dict):
-        if not self.locked and not self.path.is_dir():     # locked: moved or deleted, _writing says so
-            if self._was_there:     # moved or deleted meanwhile (gankit eval measuring): no new folder
-                raise RunFolderError(f"{self.path} is gone (moved or deleted since it was opened); nothing is "
-                                     "written there, so no new folder is made")
-            self.path.mkdir(parents=True, exist_ok=True)
-            self._was_there = True
-        with self._writing(f"a record to {self.records_path}", error=RecordNotWritten):
-            unshare(self.records_path)      # a cp -al copy's records: appended to this folder's alone
-            append_jsonl(self.records_path, record)
-
-    def _log(self) -> JsonlLog:
-        """metrics.jsonl's parsed records, shared by every RunFolder of this path in the process."""
-        return _LOGS.get(self.records_path)
-
-    def records(self, kind: str | None = None) -> list[dict]:
-        """The records, oldest first (a new list; the dicts are shared within the process: read
-        them, never change them); one without an integer step (a damaged or foreign line) is
-        skipped with a warning, so every reader may rely on ``record["step"]``.  The file is
-        parsed once, then only what was appended (gankit.io.JsonlLog), while the process keeps
-        it (_LOGS: the runs read last, up to 200,000 records in all)."""
-        out = _LOGS.read(self.records_path)
-        return out if kind is None else [r for r in out if r.get("kind") == kind]
-
-    def check_records_writable(self, hint: str = ""):
-        """WriteError (naming metrics.jsonl, then ``hint``) when a record could not be appended."""
-        check_writable(self.records_path, hint)
-
-    def clear_records(self):
-        self.records_path.unlink(missing_ok=True)
-        self._log().forget()
-
-    def truncate_records(self, step: int) -> int:
-        """Move the records after ``step`` (a resume goes on from that checkpoint), with the unreadable
-        lines following them, to metrics.discarded.jsonl (appended): the number moved (JsonlLog.keep_only)."""
-        from gankit.io.jsonl import append_lines
-        aside = self.path / "metrics.discarded.jsonl"      # no reader opens it: not the run's records
-
-        def set_aside(lines):       # before metrics.jsonl is replaced: a crash leaves them twice, never lost
-            with self._writing(str(aside)):
-                append_lines(aside, lines)
-
-        def rewrite(write):
-            with self._writing(str(self.records_path)):
-                write_atomic(self.records_path, write)
-        return self._log().keep_only(lambda r: r["step"] <= step, rewrite, set_aside)
 
     # ------------------------------------------------------------------ checkpoints
     def _numbered(self, folder: Path, ext: str) -> list[tuple[int, Path]]:

@@ -17,7 +17,7 @@ import torch
 
 from gankit.metrics.context import NonFiniteSamples
 from gankit.process_state import trainable
-from gankit.runfolder import RecordNotWritten
+from gankit.runfolder.records import RecordNotWritten
 from gankit.streams import pasteable
 from gankit.train import distributed, rng_state, threads
 from gankit.train.callbacks import (Checkpointer, FiniteSamples, MetricsLogger, PeriodicEval, Progress,
