@@ -88,20 +88,26 @@ class Parser(argparse.ArgumentParser):
         if name[1:] in self._option_string_actions:     # --n for the command's own -n
             return f" (did you mean {name[1:]} {value}?)"
         if "--set" in self._option_string_actions:
-            from gankit.config.schema import ALIASES, key_index
-            key = name[2:].replace("-", "_")
-            index = key_index()
-            metavar = self._option_string_actions["--set"].metavar
-            keys = [k for k, owners in index.get(key, {}).items()
-                    if owners is not None and set_takes(command, metavar, k)]
-            keys = [k for k in keys if not index[key][k]] or keys      # a fixed key before a component's
-            keys = keys or [k for k in ALIASES.get(key.lower(), ())
-                            if k in index.get(k.rsplit(".", 1)[-1], {}) and set_takes(command, metavar, k)]
+            try:
+                keys = self._set_keys(command, name[2:].replace("-", "_"))
+            except ImportError:     # the index loads every component, so torch: a broken one must not
+                keys = []           # turn "unrecognized arguments" into "cannot import torch"
             if keys:
                 return f" (a config key is set with --set: {' or '.join(f'--set {k}={value}' for k in keys[:2])})"
         options = [o for o in self._option_string_actions if o.startswith("--")]
         close = [o for o in options if o.startswith(name)] or difflib.get_close_matches(name, options, n=1)
         return f" (did you mean {close[0]}?)" if close else ""
+
+    def _set_keys(self, command: str, key: str) -> list[str]:
+        """The config keys this command's --set takes that the option --``key`` may have meant."""
+        from gankit.config.schema import ALIASES, key_index
+        index = key_index()
+        metavar = self._option_string_actions["--set"].metavar
+        keys = [k for k, owners in index.get(key, {}).items()
+                if owners is not None and set_takes(command, metavar, k)]
+        keys = [k for k in keys if not index[key][k]] or keys      # a fixed key before a component's
+        return keys or [k for k in ALIASES.get(key.lower(), ())
+                        if k in index.get(k.rsplit(".", 1)[-1], {}) and set_takes(command, metavar, k)]
 
 
 class Gankit(Parser):

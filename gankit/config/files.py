@@ -12,7 +12,7 @@ from pathlib import Path
 
 from gankit.config.core import PRESET_DIR, ConfigError, coerce_dataclass, component_sections, to_dict
 from gankit.config.overrides import apply_overrides
-from gankit.config.toml_read import NestedTooDeeply, loads as toml_loads
+from gankit.config.toml_read import MAX_DEPTH, NestedTooDeeply, loads as toml_loads
 
 
 def read_toml(path: str | Path) -> dict:
@@ -44,8 +44,8 @@ def read_toml(path: str | Path) -> dict:
     try:
         return toml_loads(text)
     except NestedTooDeeply as e:
-        raise ConfigError(f"{path}: not valid TOML: {e} (lists or tables within each other, hundreds of "
-                          "levels deep); give a config that nests them less deeply") from None
+        raise ConfigError(f"{path}: not valid TOML: {e} (lists or tables within each other, more than "
+                          f"{MAX_DEPTH} levels deep); give a config that nests them less deeply") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}{_twice(str(e), text)}") from None
 

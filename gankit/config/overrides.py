@@ -10,7 +10,7 @@ import tomllib
 from typing import Any
 
 from gankit.config.core import ConfigError
-from gankit.config.toml_read import NestedTooDeeply, loads as toml_loads
+from gankit.config.toml_read import MAX_DEPTH, NestedTooDeeply, loads as toml_loads
 
 
 def parse_override(item: str, example: str = "train.steps=2000") -> tuple[list[str], Any]:
@@ -27,7 +27,7 @@ def parse_override(item: str, example: str = "train.steps=2000") -> tuple[list[s
     except NestedTooDeeply:     # no text either: a value read as text here would be said as another fault
         shown = repr(item) if len(item) <= 60 else f"{item[:40]!r}... ({len(item)} characters)"
         raise ConfigError(f"--set {shown}: the value of {key} is nested too deeply to read (lists or tables "
-                          "within each other, hundreds of levels deep); give it nested less deeply") from None
+                          f"within each other, more than {MAX_DEPTH} levels deep); give it nested less deeply") from None
     except tomllib.TOMLDecodeError as e:
         _refuse_broken(item, key, raw, e)
         doc = {"v": raw}

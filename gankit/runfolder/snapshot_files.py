@@ -12,11 +12,27 @@ import numpy as np
 from gankit.io import is_regular, save_npz_atomic
 
 DISCARDED = "discarded"      # samples/discarded/: snapshots past a resumed checkpoint
-# the most one snapshot may unpack to, by its entries' declared sizes (zipfile reads an entry no
-# further than its size): a run's own holds n_fixed samples and a few figures (2,500 RGB images
-# of 128 x 128 as float32: about 0.5 GiB); a few MB of deflated zeros declaring gigabytes (a
-# decompression bomb) would fill the memory of the report, the live report and the end of training
-MAX_UNPACKED = 1 << 30
+# A decompression bomb is a small file declaring a huge size: a few MB of deflated zeros unpacking to
+# gigabytes would fill the memory of the report, the live report and the end of training.  A run's
+# own snapshot can be as large (n_fixed 2500 RGB images of 256 x 256 as float32: about 1.8 GiB) but
+# packs little: float32 samples deflate 1.1:1 (2.6:1 for 8-bit levels, 2.3:1 half saturated), so
+# one packed over MAX_RATIO:1 is refused past MAX_UNPACKED, checked from the zip's directory before
+# a byte is inflated.  Ratio alone cannot tell a bomb from a collapsed run (all-constant samples
+# deflate about 1000:1, as zeros do), so MAX_UNPACKED is what fits comfortably in this machine's
+# memory (half of it, from os.sysconf), at least 1 GiB and at most 16 GiB: a collapsed run's
+# snapshot at 256 x 256 (or 512 x 512) RGB loads, a few MB declaring tens of GB is still refused.
+MAX_RATIO = 100
+
+
+def _memory_cap() -> int:
+    try:
+        half = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+    except (AttributeError, ValueError, OSError):      # no sysconf (Windows): the floor alone
+        half = 0
+    return max(1 << 30, min(half, 16 << 30))
+
+
+MAX_UNPACKED = _memory_cap()
 
 
 class SnapshotFiles:
@@ -54,11 +70,14 @@ class SnapshotFiles:
 
     def _load_snapshot(self, p: Path) -> dict | None:
         try:
-            if (unpacked := _unpacked_bytes(p)) > MAX_UNPACKED:    # checked before a byte is inflated
+            # checked before a byte is inflated: packed is the file's own size
+            unpacked, packed = _unpacked_bytes(p), max(p.stat().st_size, 1)
+            if unpacked > MAX_UNPACKED and unpacked > MAX_RATIO * packed:
                 warnings.warn(f"{p}: snapshot skipped: it would unpack to {unpacked / 2**20:,.0f} MiB, more than the "
-                              f"{MAX_UNPACKED / 2**20:,.0f} MiB gankit reads from one snapshot (a decompression bomb, or "
-                              f"not a snapshot gankit wrote); its step is left out of the report: move it out of "
-                              f"{p.parent}", stacklevel=3)
+                              f"{MAX_UNPACKED / 2**20:,.0f} MiB gankit inflates from a file packed over {MAX_RATIO}:1 "
+                              f"(this one: {packed / 2**20:,.1f} MiB, {unpacked / packed:,.0f}:1; a run's own samples "
+                              f"pack under 3:1), so a decompression bomb, or not a snapshot gankit wrote; its step is "
+                              f"left out of the report: move it out of {p.parent}", stacklevel=3)
                 return None
             with np.load(p, allow_pickle=False) as z:
                 snap = {k: z[k] for k in z.files}
