@@ -14,10 +14,10 @@ SAMPLE_SUFFIXES = (".npy", ".csv", ".png", ".pdf", ".svg", ".txt")
 TEXT_SUFFIXES = (".txt", ".npy", ".csv")
 
 # what a built-in dataset reads at its data.path / data.root (gankit/data/images.py, image_files.py,
-# points.py, text.py): any other file there is not its data; a user's dataset may read anything
+# idx_files.py, points.py, text.py): any other file there is not its data; a user's dataset may read anything
 FILE_DATA = {"points", "textfile", "words"}
 IDX_DATA = {"mnist", "fashion-mnist", "stacked-mnist"}
-# load_idx_dir's files in data.root, as image_files._find_idx spells them
+# load_idx_dir's files in data.root, as idx_files._find_idx spells them
 IDX_NAMES = {name + gz for split in ("train", "t10k") for part in ("images-idx3-ubyte", "labels-idx1-ubyte")
              for name in (f"{split}-{part}", f"{split}-{part}".replace("-idx", ".idx")) for gz in (".gz", "")}
 

@@ -15,7 +15,8 @@ from PIL import Image
 
 from gankit.data import image_decode
 from gankit.data.image_decode import ImageDataError, fit_image
-from gankit.data.image_files import load_idx_dir, load_image_folder, read_idx
+from gankit.data.idx_files import load_idx_dir, read_idx
+from gankit.data.image_files import load_image_folder
 
 
 def idx(arr: np.ndarray) -> bytes:

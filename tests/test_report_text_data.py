@@ -8,7 +8,8 @@ import pytest
 
 from gankit.cli import main
 from gankit.data import DataChanged
-from gankit.data.text import UNK, lines_dataset
+from gankit.data.text import lines_dataset
+from gankit.data.text_dataset import UNK
 from gankit.metrics.text import novelty_scores
 from gankit.report import write_report
 from gankit.report.text import text_sections

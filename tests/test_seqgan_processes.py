@@ -11,7 +11,7 @@ import torch
 import torch.multiprocessing as mp
 
 from gankit import config as C
-from gankit.data.text import valid_mask
+from gankit.data.text_dataset import valid_mask
 from gankit.train import distributed
 from gankit.train.loop import StepContext
 from gankit.train.run import Run

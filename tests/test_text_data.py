@@ -9,7 +9,8 @@ import torch
 from gankit.registry import DATASETS
 from gankit.config import ConfigError
 from gankit.data.oracle import OracleLSTM
-from gankit.data.text import lines_dataset, valid_mask
+from gankit.data.text import lines_dataset
+from gankit.data.text_dataset import valid_mask
 
 
 def small_oracle(seed=3, vocab=5000, n=64):

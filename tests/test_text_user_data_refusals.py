@@ -10,7 +10,7 @@ import pytest
 
 from gankit import config as C
 from gankit.config import ConfigError
-from gankit.data import image_files
+from gankit.data import idx_files
 from gankit.data.text import lines_dataset, textfile
 from gankit.nets.dcgan import dcgan_discriminator, dcgan_generator
 
@@ -102,8 +102,8 @@ def test_idx_read_error_names_the_file_without_errno_noise(tmp_path, monkeypatch
     def fail(self):
         raise OSError(errno.EIO, os.strerror(errno.EIO))
     monkeypatch.setattr(Path, "read_bytes", fail)
-    with pytest.raises(image_files.ImageDataError) as e:
-        image_files.read_idx(p)
+    with pytest.raises(idx_files.ImageDataError) as e:
+        idx_files.read_idx(p)
     assert f"cannot read {str(p)!r} (Input/output error)" in str(e.value)
 
 

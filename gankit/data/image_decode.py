@@ -3,9 +3,9 @@ viewer shows (EXIF orientation; 16-bit, 32-bit and float pixels scaled to 8 bits
 a folder's files; transparent pixels over black; decompression bombs refused from the header),
 and fitted to a square side by a resize policy.
 
-Apart from image_files.py, which finds the files (IDX sets, image folders, single files) and
-decides what a bad one means there (an error, or a warning and a skip): these read one file.
-``ImageDataError`` lives here, the lowest of the two; image_files.py re-exports it.
+Apart from image_files.py (image folders, single files) and idx_files.py (IDX sets), which find the
+files and decide what a bad one means there (an error, or a warning and a skip): these read one file.
+``ImageDataError`` lives here, the lowest of the three; image_files.py re-exports it.
 """
 from __future__ import annotations
 

@@ -29,9 +29,10 @@ from gankit.registry import DATASETS
 from gankit.config import opt
 from gankit.data.base import Dataset
 from gankit.data.digest import images_digest
-from gankit.data.image_files import (FASHION_APT, FASHION_CLASSES, FASHION_DIR,  # noqa: F401
-                                     RESIZE_POLICIES, ImageDataError, digits_8x8, fashion_mnist, list_image_folder,
-                                     load_idx_dir, load_image_folder, mnist_5k, read_idx)
+from gankit.data.idx_files import (FASHION_APT, FASHION_CLASSES, FASHION_DIR, fashion_mnist,  # noqa: F401
+                                    load_idx_dir, read_idx)
+from gankit.data.image_files import (RESIZE_POLICIES, ImageDataError, digits_8x8, list_image_folder,  # noqa: F401
+                                     load_image_folder, mnist_5k)
 # LARGE_SIDE, FOLDER_BUILD_COPIES, folder_extent: re-exported (gankit.train.budget and tests import them from here)
 from gankit.data.image_folder_side import (FOLDER_BUILD_COPIES, LARGE_SIDE, folder_extent,  # noqa: F401
                                            folder_resize_hint, large_side_note)

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from gankit.config import opt
-from gankit.data.text import TextDataset
+from gankit.data.text_dataset import TextDataset
 from gankit.io import cache_folder, save_atomic
 from gankit.ops import inverse_cdf_sample
 from gankit.registry import DATASETS

@@ -66,7 +66,7 @@ _UNK_HYP, _UNK_REF = "\0unk-hypothesis", "\0unk-reference"
 
 
 def _hide_unk(tokens: list[str], mark: str) -> list[str]:
-    from gankit.data.text import UNK
+    from gankit.data.text_dataset import UNK
     return [mark if t == UNK else t for t in tokens]
 
 
@@ -170,7 +170,7 @@ def model_nll(G, x: torch.Tensor, end_id, batch: int | None = None) -> float:
     sampling temperature: the distribution its samples come from (Caccia et al. 2020 trace
     quality against this diversity measure over temperatures).  ``batch`` rows at a time;
     by default as many as keep their (rows, L, V) logits within LOGIT_BUDGET, at most NLL_ROWS."""
-    from gankit.data.text import valid_mask
+    from gankit.data.text_dataset import valid_mask
     from gankit.nets.sequence import chunk_rows
     batch = batch or min(NLL_ROWS, chunk_rows(x.shape[1] * G.vocab))
     was = G.training
@@ -228,7 +228,7 @@ def _nll_test(ctx):
 
 def unk_share(ds, x: torch.Tensor) -> float:
     """Share of the scored positions (up to and including <end>) of rows x that are <unk>."""
-    from gankit.data.text import valid_mask
+    from gankit.data.text_dataset import valid_mask
     if getattr(ds, "unk_id", None) is None or not len(x):
         return 0.0
     m = valid_mask(x, ds.end_id)
@@ -247,7 +247,7 @@ def _warn_unk_targets(ds) -> None:
     2), so advice drawn from comparing the two sent runs back and forth between raising and
     lowering the cap.  Python shows a warning once per message and place, so the evaluations of one training
     run say it once."""
-    from gankit.data.text import valid_mask
+    from gankit.data.text_dataset import valid_mask
     test = unk_share(ds, ds.test)
     if test == 0 or unk_share(ds, ds.train) > 0:
         return
@@ -299,6 +299,6 @@ def _self_bleu(ctx):
 def _novelty(ctx):
     ds = ctx.dataset
     x = _samples(ctx, ctx.settings.n_samples)
-    from gankit.data.text import UNK
+    from gankit.data.text_dataset import UNK
     return novelty_scores(ds.decode(x), ds.train_lines, set(ds.decode(ds.test)),
                           [UNK in toks for toks in _tok(ds, x)])

@@ -44,7 +44,7 @@ def _stand_in(folder, cfg, snaps):
                               class_names=seen.get("class_names"), condition_kind=cfg.condition.kind)
     vocab = seen.get("vocab")
     if kind == "text" and vocab:
-        from gankit.data.text import END, TextDataset
+        from gankit.data.text_dataset import END, TextDataset
         params = cfg.data.params if isinstance(cfg.data.params, dict) else {}
         dataset = TextDataset(torch.zeros(0, 1, dtype=torch.long), torch.zeros(0, 1), vocab,
                               params.get("level", "char"), None, vocab.index(END) if END in vocab else None, None)

@@ -21,7 +21,7 @@ def split_changed(state: dict, dataset, where: str) -> str | None:
 def _copies(dataset, rows, lines: list[str]) -> list[bool]:
     """Which decoded samples copy a training line, by novelty's rule (gankit.metrics.text): a
     sample holding an <unk> copies none, as "cat <unk>" is not the real "cat purred"."""
-    from gankit.data.text import UNK
+    from gankit.data.text_dataset import UNK
     from gankit.metrics.text import novelty_scores
     train = dataset.train_lines
     return [novelty_scores([x], train, set(), [UNK in toks])["novelty"] == 0.0

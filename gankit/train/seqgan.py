@@ -44,7 +44,8 @@ import torch
 from torch import Tensor
 
 from gankit.config import ConfigError, opt
-from gankit.data.text import check_vocabulary, valid_mask
+from gankit.data.text import check_vocabulary
+from gankit.data.text_dataset import valid_mask
 from gankit.nets.mlp import SEQUENCE_NETS, MLPDiscriminator
 from gankit.registry import OBJECTIVES
 from gankit.train.distributed import ratios_over_ranks, rows_of_all, shares_of_all, sum_over_ranks
