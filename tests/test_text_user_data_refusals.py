@@ -60,6 +60,44 @@ def test_seqgan_run_with_mlp_discriminator_is_refused_before_training(tmp_path):
         Run.create(cfg, tmp_path / "run").train().close()
 
 
+def test_seqgan_trains_a_users_subclass_of_the_mlp_d_that_reads_token_ids(tmp_path):
+    """Only gankit's own mlp D is refused: a subclass that embeds the token ids first reads them
+    (the refusal tested isinstance, and refused it by the name 'mlp' it was not registered under)."""
+    import dataclasses
+
+    from torch import nn
+
+    from gankit import api
+    from gankit.nets.mlp import MLPDiscriminator
+    from gankit.train.run import Run
+
+    class TokenMLP(MLPDiscriminator):
+        def __init__(self, vocab, seq_len, embed_dim):
+            super().__init__(seq_len * embed_dim, [16], "relu", 2, 0.2, 0.0, "none", 0.0, False)
+            self.emb = nn.Embedding(vocab, embed_dim)
+
+        def features(self, x):
+            return self.body(self.emb(x.long()).flatten(1))
+
+    @dataclasses.dataclass
+    class P:
+        embed_dim: int = 4
+
+    api.register_discriminator("token_mlp_subclass", P, "embedding + MLP over token ids")(
+        lambda data, embed_dim: TokenMLP(data.vocab_size, data.seq_len, embed_dim))
+    p = tmp_path / "plain.txt"
+    p.write_text("\n".join(_lines(60)) + "\n")
+    cfg = C.load("words", ["data.name=textfile", f"data.path={p}", "data.max_len=12", "train.steps=3",
+                           "objective.pretrain_steps=2", "objective.d_pretrain_steps=1", "objective.rollouts=1",
+                           "train.batch_size=16", "train.checkpoint_every=3", "train.n_fixed=8",
+                           'eval.metrics=["bleu"]', "eval.n_samples=50", 'discriminator.name="token_mlp_subclass"'])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run = Run.create(cfg, tmp_path / "run").train()
+    assert run.step == 3 and isinstance(run.objective.D, TokenMLP)
+    run.close()
+
+
 def test_other_objectives_on_text_with_mlp_discriminator_keep_their_own_refusal(tmp_path):
     """The memory estimate builds the nets before the objective: the mlp D must not refuse text
     there, or vae's clearer "models images or points, not text" would never be seen."""

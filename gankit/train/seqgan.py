@@ -102,7 +102,9 @@ class SeqGANObjective(Objective):
                               f"'minimax', not {self.loss.name!r}")
         if not hasattr(self.G, "sample") or not hasattr(self.G, "token_logp"):
             raise ConfigError("objective 'seqgan': needs a sequence generator (generator.name = 'seq')")
-        if isinstance(self.D, MLPDiscriminator):   # token ids as numbers: a dtype error after MLE pretraining
+        # gankit's own mlp reads token ids as numbers (a dtype error after MLE pretraining); a user's
+        # subclass may embed them first, so only the class itself is refused
+        if type(self.D) is MLPDiscriminator:
             raise ConfigError(f"objective 'seqgan': discriminator 'mlp' reads points or images, not token "
                               f"sequences; use a sequence discriminator: {SEQUENCE_NETS['discriminator']}")
         L = ctx.dataset.seq_len
