@@ -147,7 +147,7 @@ def test_hand_made_records_do_not_break_report_or_compare(tmp_path, capsys):
 
 
 def test_compare_tick_labels_stay_short_for_tiny_and_huge_values(tmp_path):
-    from gankit.report.plots import figure_compare
+    from gankit.report.compare_figure import figure_compare
     runs = [(f"r{i}", [{"step": s, "kind": "eval", "c2st_p": v * (1 + s), "big": 3e9 * (1 + s)}
                        for s in range(3)]) for i, v in enumerate((1.6e-67, 4e-66))]
     fig = figure_compare(runs, [("C2ST p-value", "eval", "c2st_p"), ("big", "eval", "big")])
@@ -202,7 +202,7 @@ def test_compare_legend_names_every_run_in_run_order():
     """The legend came from the first panel ("D loss"): a VAE, which logs no loss_d, was missing."""
     import matplotlib.pyplot as plt
 
-    from gankit.report.plots import figure_compare
+    from gankit.report.compare_figure import figure_compare
     vae = [{"step": s, "kind": "train", "loss_g": 1.0 - 0.1 * s} for s in range(3)]
     gan = [{"step": s, "kind": "train", "loss_d": 1.3, "loss_g": 0.7} for s in range(3)]
     fig = figure_compare([("vae", vae), ("gan", gan), ("_seed2", gan)],
@@ -249,7 +249,8 @@ def test_more_than_eight_runs_are_told_apart_and_their_infinities_fit_the_panel(
 
     import matplotlib.pyplot as plt
 
-    from gankit.report.plots import figure_compare, run_style
+    from gankit.report.axes import run_style
+    from gankit.report.compare_figure import figure_compare
     runs = [(f"r{i:02d}", [{"step": s, "kind": "eval", "jsd": 0.1 * i + s, "reverse_kl": "inf"} for s in (3, 6)])
             for i in range(22)]
     fig = figure_compare(runs, [("JSD", "eval", "jsd"), ("reverse KL", "eval", "reverse_kl"), ("JSD", "eval", "jsd")])

@@ -3,7 +3,7 @@ dimension and a GAN's -log D(G(z)) were drawn on one "G loss" axis, as if one qu
 import matplotlib.pyplot as plt
 
 from gankit.report import compare as CMP
-from gankit.report.plots import figure_compare
+from gankit.report.compare_figure import figure_compare
 from gankit.runfolder import RunFolder
 
 

@@ -3,6 +3,7 @@ panels' titles clear, a 200,000-step axis's tick labels stay apart."""
 import pytest
 
 from gankit.report import plots
+from gankit.report.compare_figure import figure_compare
 
 
 def _boxes_overlap(a, b) -> bool:
@@ -20,7 +21,7 @@ def _runs(n: int, steps: int = 1000):
                                     [("loss_d", "train", "loss_d"), ("loss_g", "train", "loss_g"),
                                      ("JSD", "eval", "jsd")]])
 def test_compare_legend_covers_no_title(n_runs, panels):
-    fig = plots.figure_compare(_runs(n_runs), panels)
+    fig = figure_compare(_runs(n_runs), panels)
     r = fig.canvas.get_renderer()
     fig.canvas.draw()
     legend = fig.legends[0].get_window_extent(r)

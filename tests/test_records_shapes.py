@@ -57,7 +57,7 @@ def test_values_of_the_final_evaluation_that_are_no_number_are_warned_of(tmp_pat
 
 def test_a_train_value_at_the_float_limit_is_drawn_without_numpy_warnings():
     """A record holding 1e308 printed "overflow encountered in exp" and left the log panel at
-    1..10, showing none of its curves.  Values past 1e300 (plots.PLOT_LIMIT) are drawn as the
+    1..10, showing none of its curves.  Values past 1e300 (curve_values.PLOT_LIMIT) are drawn as the
     infinities they nearly are: noted in the legend, the other values plotted (a span that wide
     crashed matplotlib's ticker on a linear panel)."""
     from gankit.report.plots import figure_curves

@@ -258,7 +258,8 @@ def test_a_single_logged_value_is_drawn():
     neighbour: a line without markers through one point draws nothing."""
     import matplotlib.pyplot as plt
 
-    from gankit.report.plots import figure_compare, figure_curves
+    from gankit.report.compare_figure import figure_compare
+    from gankit.report.plots import figure_curves
     fig = figure_curves([{"step": 4, "kind": "train", "loss_d": 1.3, "loss_g": 0.7}])
     assert {(4.0, 1.3), (4.0, 0.7)} <= _visible_points(fig.axes[0])
     plt.close(fig)
@@ -470,7 +471,7 @@ print(matplotlib.get_backend(), matplotlib.rcParams["text.parse_math"], title.ge
 def test_a_dollar_in_a_run_name_prints_in_compare_figures():
     """Math parsing was switched off only at save time: tight_layout parsed '$\\frac$' and failed."""
     from gankit.report.page import png
-    from gankit.report.plots import figure_compare
+    from gankit.report.compare_figure import figure_compare
     recs = [{"step": s, "kind": "train", "loss_d": 1.0, "loss_g": 0.5} for s in range(3)]
     fig = figure_compare([("r$\\frac$x", recs), ("costs $5 and $6", recs)], [("D loss", "train", "loss_d")])
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["r$\\frac$x", "costs $5 and $6"]
@@ -532,7 +533,7 @@ def test_a_snapshot_of_odd_arrays_leaves_a_note_not_a_traceback(tmp_path, tiny_r
 def test_a_token_id_outside_the_vocabulary_is_refused_not_read_from_the_end():
     import pytest
 
-    from gankit.data.text import TextDataset
+    from gankit.data.text_dataset import TextDataset
     ds = TextDataset.__new__(TextDataset)
     ds.vocab, ds.end_id = ["<pad>", "<end>", "cat", "dog"], 1
     assert ds.token_lists(np.array([[2, 3, 1, 0]])) == [["cat", "dog"]]

@@ -66,6 +66,7 @@ def test_only_unloadable_checkpoints_leave_nothing_to_resume_from(tiny_run_dir, 
 @pytest.mark.parametrize("values", [[1e308], [-1e308], [1e308, -1e308], [10 ** 308]])
 def test_values_near_the_float_limit_are_noted_not_plotted(values):
     from gankit.report import plots
+    from gankit.report.compare_figure import figure_compare
     records = [{"step": s, "kind": "train", "foo": 1.0 + s / 10} for s in (10, 20, 30)]
     records += [{"step": 40 + i, "kind": "train", "foo": v} for i, v in enumerate(values)]
     fig = plots.figure_curves(records)          # tight_layout computes the ticks: it raised here
@@ -78,7 +79,7 @@ def test_values_near_the_float_limit_are_noted_not_plotted(values):
     assert fig.axes[0].get_ylim()[1] < 10
     ev = [{"step": s, "kind": "eval", "foo": v} for s, v in ((10, 0.5), (20, values[0]), (30, 0.7))]
     plots.figure_eval(ev, ["foo"], {}, {"foo": values[-1]})
-    plots.figure_compare([("a", records), ("b", records[:3])], [("foo", "train", "foo")])
+    figure_compare([("a", records), ("b", records[:3])], [("foo", "train", "foo")])
 
 
 def test_a_report_of_such_values_is_drawn(tiny_run_dir, tmp_path):

@@ -1,4 +1,6 @@
-"""Figures built from a run folder: 2-D samples over D(x), the paper's Figure 1, curves."""
+"""Figures built from a run folder: 2-D samples over D(x), the paper's Figure 1, curves (their
+values as gankit.report.curve_values draws them; the compare page's runs overlaid are
+gankit.report.compare_figure)."""
 from __future__ import annotations
 
 import math
@@ -6,8 +8,8 @@ import math
 import numpy as np
 
 # figs and PALETTE are also imported from here by the other figure modules
-from gankit.report.axes import (PALETTE, _grid, _legend, _plot_key, _style, _summarise_infinite, compact_steps, figs,
-                                literal_text, log_y, run_style)
+from gankit.report.axes import PALETTE, _grid, _legend, _style, compact_steps, figs, literal_text, log_y
+from gankit.report.curve_values import _beyond, _plot, _spans_decades
 from gankit.report.page import escape_figure, figure_text
 
 
@@ -16,30 +18,6 @@ def _tight(fig, **kw):
     folder's or a record key's ESC) escaped first, or matplotlib warns of each glyph it lacks."""
     escape_figure(fig)
     fig.tight_layout(**kw)
-
-
-# values beyond this are drawn as infinities (a triangle at the panel's edge, named in its legend):
-# an axis reaching 1e308 overflows float64 in its margins or ticks (or spanning -1e308 to 1e308),
-# and matplotlib's ticker raised "arange: cannot compute length" (an edited metrics.jsonl)
-PLOT_LIMIT = 1e300
-
-
-def _beyond(v) -> bool:
-    """Whether a record value is a finite number past PLOT_LIMIT ("inf" and text are not)."""
-    if type(v) is not float:          # the common case first, as _series
-        from gankit.report.metricinfo import as_float
-        v = None if v is None or isinstance(v, str) else as_float(v)
-        if v is None:
-            return False
-    return PLOT_LIMIT < abs(v) < math.inf
-
-
-def _plot(ax, records: list[dict], key: str, *args, **kw):
-    """_plot_key, the key's values past PLOT_LIMIT as the infinities of their sign (noted, not plotted)."""
-    if any(_beyond(r.get(key)) for r in records):
-        records = [{**r, key: math.copysign(math.inf, float(r[key]))} if _beyond(r.get(key)) else r
-                   for r in records]
-    return _plot_key(ax, records, key, *args, **kw)
 
 
 def pick_snapshots(snaps: list[dict], n: int = 6) -> list[dict]:
@@ -286,15 +264,6 @@ def figure_curves(records: list[dict], evals: list[dict] | None = None):
     return fig
 
 
-def _spans_decades(records: list[dict], keys: list[str]) -> bool:
-    """All of a panel's values positive and spanning more than 20x: a linear axis would flatten
-    the small curves (a loss of 5 beside one of 690), as for the learning rates."""
-    from gankit.report.metricinfo import as_float
-    vals = [v if type(v) is float else as_float(v) for r in records for k in keys if (v := r.get(k)) is not None]
-    vals = [v for v in vals if v is not None and math.isfinite(v) and abs(v) <= PLOT_LIMIT]   # as _plot draws them
-    return bool(vals) and min(vals) > 0 and max(vals) / min(vals) > 20
-
-
 @literal_text
 def figure_lr(records: list[dict]):
     from gankit.report.metricinfo import as_float
@@ -350,62 +319,6 @@ def figure_eval(evals: list[dict], keys: list[str], infos, reference: dict | Non
         compact_steps(ax)
     _tight(fig)
     return fig
-
-
-@literal_text
-def figure_compare(runs: list[tuple[str, list[dict]]], panels: list[tuple]):
-    """Runs overlaid: ``runs`` = [(name, records)], ``panels`` = [(title, kind, key)] with
-    kind "train" or "eval", or [(title, kind, key, indices)] drawing those runs alone (the
-    losses of one objective: compare_curves.panels); one style per run (run_style: colour,
-    line style, marker), the same in every panel."""
-    from matplotlib.lines import Line2D
-    if not panels:
-        return None
-    runs = [(figure_text(name), recs) for name, recs in runs]    # in the panels' legends of infinities too
-    fig, axes = _grid(len(panels), cols=3, w=4.4, h=2.8)
-    styles = [run_style(i) for i in range(len(runs))]
-    shown: set[int] = set()        # runs any panel draws (a VAE logs no loss_d)
-    for ax, (title, kind, key, *only) in zip(axes, panels):
-        notes = []
-        for i, (name, recs) in enumerate(runs):
-            if only and i not in only[0]:
-                continue
-            st = styles[i]
-            line, inf = _plot(ax, [r for r in recs if r.get("kind") == kind], key, name, st.colour,
-                              lone_marker=st.marker, lw=1.3, ls=st.ls,
-                              marker=st.marker if kind == "eval" else None, ms=3)
-            if line is not None or inf:
-                shown.add(i)
-            notes += inf
-        _style(ax, title)
-        ax.title.set_fontsize(9)
-        _legend(ax, _summarise_infinite(notes), fontsize=6, frameon=False)
-    # one entry per run shown, in run order, in its full style; explicit labels, since
-    # matplotlib would drop a run whose folder name starts with "_"
-    order = sorted(shown)
-    if order:
-        handles = [Line2D([], [], color=styles[i].colour, ls=styles[i].ls, marker=styles[i].marker, ms=4,
-                          lw=1.3) for i in order]
-        labels = [runs[i][0] for i in order]
-        _legend_on_top(fig, handles, labels)
-    else:
-        _tight(fig)
-    return fig
-
-
-def _legend_on_top(fig, handles: list, labels: list[str], pad_in: float = 0.1):
-    """The runs' legend above the panels in the columns (at most 4) the figure's width takes, the
-    figure made taller by its own height (inches), so it covers no panel however many runs it names."""
-    renderer = fig.canvas.get_renderer()
-    for ncol in range(min(len(labels), 4), 0, -1):
-        legend = fig.legend(handles, labels, loc="upper center", ncol=ncol, fontsize=8, frameon=False,
-                            handlelength=3, bbox_to_anchor=(0.5, 1.0))
-        if ncol == 1 or legend.get_window_extent(renderer).width <= fig.bbox.width:
-            break
-        legend.remove()
-    height_in = legend.get_window_extent(renderer).height / fig.dpi + pad_in
-    fig.set_figheight(fig.get_figheight() + height_in)
-    _tight(fig, rect=(0, 0, 1, 1 - height_in / fig.get_figheight()))
 
 
 @literal_text
