@@ -25,6 +25,7 @@ rate vanish; samples above it are always accepted.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import warnings
@@ -307,7 +308,9 @@ def _fit_stop(trainer) -> Callable[[], bool]:
 
 class FitAtEnd:
     """Callback: fits the rejection sampler at the last training step (before the final
-    snapshot, evaluation and checkpoint, which then use it)."""
+    snapshot, evaluation and checkpoint, which then use it).  The fit is off the Run's
+    training clock, like the final evaluation: the last record (written before it) and the
+    checkpoint (after it) then hold the same training time, and a resume goes on from it."""
 
     def __init__(self, objective, last_step: int, log):
         self.objective, self.last_step, self.log = objective, last_step, log
@@ -329,7 +332,8 @@ class FitAtEnd:
         if trainer.step == self.last_step:
             sampler = self.objective.rejection
             try:
-                fit_objective(self.objective, trainer.step, self.log, stop=_fit_stop(trainer))
+                with self._off_the_clock():
+                    fit_objective(self.objective, trainer.step, self.log, stop=_fit_stop(trainer))
             except FitStopped:        # the checkpoint of this step follows, without the sampler
                 trainer.keep_stop = True
                 sampler.why = {"fit": "stopped"}
@@ -340,6 +344,10 @@ class FitAtEnd:
                 sampler.why = {"fit": "failed", "cause": cause, "why": str(e)}
                 warnings.warn(f"rejection sampling not fitted ({e}); samples come from G directly"
                               f"{retry_advice(cause, self._run_dir(), sampler.lr)}")
+
+    def _off_the_clock(self):
+        """The Run's off_the_clock (``log`` is the Run's own method); no clock to stop elsewhere."""
+        return getattr(getattr(self.log, "__self__", None), "off_the_clock", contextlib.nullcontext)()
 
     def _run_dir(self) -> str:
         """The run folder, for the advice: ``log`` is the Run's own method (RUN_DIR elsewhere)."""
