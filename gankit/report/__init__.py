@@ -257,11 +257,13 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
     keys = MI.eval_keys(evals, infos)
     # over training: at least two steps (evaluations of one step, e.g. a later `gankit eval`, are no curve)
     steps = {r.get("step") for r in evals}
-    fig = plots.figure_eval(evals, keys, infos, reference) if len(steps) >= 2 else None
-    if fig is not None:
+    fig = plots.figure_eval(evals, keys, infos, reference, refs) if len(steps) >= 2 else None
+    if fig is not None:     # steps, not records: a step re-measured (gankit eval) or measured in parts is one
         curves.append(Section("Evaluation metrics over training", [
-            f"{len(evals)} evaluation(s); every recorded metric, with its direction; dashed: the same "
-            "metric measured on real data."], png(fig, "evaluation metrics over steps"), anchor="eval-curves"))
+            f"{len(steps)} evaluated steps; every recorded metric, with its direction; dashed: the same "
+            "metric measured on real data. Numbers measured with other eval settings (gankit eval --set "
+            "eval.n_samples=N) are lines of their own, named by them."],
+            png(fig, "evaluation metrics over steps"), anchor="eval-curves"))
     fig = plots.figure_lr(train)
     if fig is not None:
         final = op.get("lr_decay_final", 1.0)

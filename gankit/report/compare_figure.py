@@ -3,10 +3,15 @@ runs' legend above the panels (figure_compare, which gankit.report.compare.write
 the panels it is given are compare_curves.panels)."""
 from __future__ import annotations
 
-from gankit.report.axes import _grid, _legend, _style, _summarise_infinite, literal_text, run_style
-from gankit.report.curve_values import _plot
+from gankit.report.axes import _grid, _legend, _style, _summarise_infinite, code_segments, literal_text, run_style
+from gankit.report.curve_values import _plot, settings_parts
+from gankit.report.metricinfo import Measuring
 from gankit.report.page import figure_text
 from gankit.report.plots import _tight
+
+
+# the markers of a run's parts measured at other settings than its first (run_style's own marker for that)
+PART_MARKERS = ["x", "*", "P", "X"]
 
 
 @literal_text
@@ -22,21 +27,32 @@ def figure_compare(runs: list[tuple[str, list[dict]]], panels: list[tuple]):
     fig, axes = _grid(len(panels), cols=3, w=4.4, h=2.8)
     styles = [run_style(i) for i in range(len(runs))]
     shown: set[int] = set()        # runs any panel draws (a VAE logs no loss_d)
+    measuring = Measuring() if any(p[1] == "eval" for p in panels) else None
     for ax, (title, kind, key, *only) in zip(axes, panels):
-        notes = []
+        notes, named = [], []
         for i, (name, recs) in enumerate(runs):
             if only and i not in only[0]:
                 continue
             st = styles[i]
-            line, inf = _plot(ax, [r for r in recs if r.get("kind") == kind], key, name, st.colour,
-                              lone_marker=st.marker, lw=1.3, ls=st.ls,
-                              marker=st.marker if kind == "eval" else None, ms=3)
-            if line is not None or inf:
-                shown.add(i)
-            notes += inf
+            recs = [r for r in recs if r.get("kind") == kind]
+            # a run's numbers measured with other eval settings (or metric code) than its others:
+            # lines of their own in its colour, another marker each, named in the panel
+            parts = (settings_parts(code_segments(recs, key, measuring), key, measuring) if kind == "eval"
+                     else [(recs, None, None)])
+            for j, (part, note, setting) in enumerate(parts):
+                marker = st.marker if j == 0 else PART_MARKERS[(j - 1) % len(PART_MARKERS)]
+                line, inf = _plot(ax, part, key, name, st.colour, lone_marker=marker, lw=1.3, ls=st.ls,
+                                  marker=marker if kind == "eval" else None, ms=3)
+                if line is not None or inf:
+                    shown.add(i)
+                if len(parts) > 1:
+                    label = f"{name} @ {setting}" if setting else name
+                    named.append((line or Line2D([], [], color=st.colour, ls=st.ls, marker=marker, ms=3),
+                                  f"{label}, {note}" if note else label))
+                notes += inf
         _style(ax, title)
         ax.title.set_fontsize(9)
-        _legend(ax, _summarise_infinite(notes), fontsize=6, frameon=False)
+        _legend(ax, named + _summarise_infinite(notes), fontsize=6, frameon=False)
     # one entry per run shown, in run order, in its full style; explicit labels, since
     # matplotlib would drop a run whose folder name starts with "_"
     order = sorted(shown)

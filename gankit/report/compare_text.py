@@ -70,7 +70,8 @@ def _text_lines(data: dict, turned: bool) -> tuple[list[str], int]:
     elif data.get("note", "").startswith("no value is marked better"):
         lines.append(f"* {printable(data['note'])}")
     else:
-        lines.append(f"* the better value (ties within {MI.TIE_REL_TOL:g} relative: each; none when all tie)")
+        if any(m["best"] for m in data["metrics"]):    # a legend for no star (one run measured) misleads
+            lines.append(f"* the better value (ties within {MI.TIE_REL_TOL:g} relative: each; none when all tie)")
         if data.get("note"):
             lines.append(f"* {printable(data['note'])}")
     for r in data["runs"]:

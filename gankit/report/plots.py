@@ -285,10 +285,13 @@ def figure_lr(records: list[dict]):
 
 
 @literal_text
-def figure_eval(evals: list[dict], keys: list[str], infos, reference: dict | None = None):
+def figure_eval(evals: list[dict], keys: list[str], infos, reference: dict | None = None,
+                refs: list[dict] | None = None):
     """One panel per measured key over steps, titled with its label and direction; the
-    real-data reference as a dashed line where one was measured."""
+    real-data reference as a dashed line where one was measured (``reference``: the final
+    evaluation's; ``refs``: the run's reference records, for numbers measured at other settings)."""
     from gankit.report.axes import code_segments
+    from gankit.report.curve_values import part_references, settings_parts
     from gankit.report.metricinfo import ARROW, Measuring, info
     measuring = Measuring(infos)
     # a number with no direction the same in every evaluation and on real data describes the data
@@ -302,14 +305,21 @@ def figure_eval(evals: list[dict], keys: list[str], infos, reference: dict | Non
     for ax, k in zip(axes, keys):
         ki = info(k, infos)
         entries = []
-        # a user's metric edited between evaluations: each code's numbers a line of their own, named
-        for i, (part, note) in enumerate(code_segments(evals, k, measuring)):
+        # a user's metric edited between evaluations, or numbers measured with other eval settings
+        # (gankit eval --set eval.n_samples=N of the last step): each a line of its own, named
+        parts = settings_parts(code_segments(evals, k, measuring), k, measuring)
+        for i, (part, note, setting) in enumerate(parts):
             colour = PALETTE[i % len(PALETTE)]
+            label = ", ".join(t for t in (note, setting and f"{k} @ {setting}") if t)
             line, inf = _plot(ax, part, k, k, colour, marker="o", ms=3.5, lw=1.4)
-            entries += ([(line or ax.plot([], [], color=colour, marker="o", ms=3.5)[0], note)] if note else []) + inf
-        ref = (reference or {}).get(k)
-        if isinstance(ref, (int, float)) and not isinstance(ref, bool) and not _beyond(ref):
-            entries.insert(0, (ax.axhline(ref, ls="--", lw=1, color="#666666"), "real data"))
+            entries += ([(line or ax.plot([], [], color=colour, marker="o", ms=3.5)[0], label)] if label else []) + inf
+        # each setting's part beside the real data measured alike, in its colour; else the one grey line
+        apart = any(setting for *_, setting in parts)
+        refs_of = part_references(parts, k, evals, reference, refs, infos) if apart else [(reference or {}).get(k)]
+        for i, ref in reversed(list(enumerate(refs_of))):
+            if isinstance(ref, (int, float)) and not isinstance(ref, bool) and not _beyond(ref):
+                line = ax.axhline(ref, ls="--", lw=1, color=PALETTE[i % len(PALETTE)] if apart else "#666666")
+                entries.insert(0, (line, f"real data @ {parts[i][2]}" if apart else "real data"))
         # framed, where it covers least (drawn after the inf triangles): frameless, they ran through its text
         _legend(ax, entries, fontsize=6, loc="best", frameon=True, framealpha=0.85)
         import textwrap

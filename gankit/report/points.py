@@ -74,6 +74,8 @@ def _score_words(snap) -> tuple[str, str]:
 # rows of a modes table drawn where the data are gone (their number of modes unknown: modes_total
 # leaves out modes of weight 0, so it cannot be matched exactly)
 MAX_UNCHECKED_MODES = 10_000
+# a mode centre's coordinate within this share of the data's scale (the largest |coordinate|) is 0
+CENTRE_ZERO = 1e-6
 
 
 def mode_section(last: dict, dataset, where: str = "metrics.jsonl"):
@@ -82,6 +84,8 @@ def mode_section(last: dict, dataset, where: str = "metrics.jsonl"):
     the data are gone): an edited record of a million counts made a page of a million rows for
     8 modes."""
     import warnings
+
+    import numpy as np
 
     from gankit.report.page import Section
     counts = last["mode_counts"]
@@ -99,7 +103,16 @@ def mode_section(last: dict, dataset, where: str = "metrics.jsonl"):
     def covered(i, n):    # a mode of weight 0 is not part of the data: the metric does not count it
         return "weight 0" if weights is not None and weights[i] == 0 else "yes" if n else "MISSED"
 
-    rows = [[i, ", ".join(f"{c:.4g}" for c in modes[i]) if modes is not None and i < len(modes) else "", n,
+    # float32 cos/sin leave ~1e-8 where a centre is 0 (-4.371e-08, 1 on a ring): 0 within
+    # CENTRE_ZERO of the data's scale, and no "-0"
+    scale = np.abs(modes[np.isfinite(modes)]) if modes is not None else np.zeros(0)
+    zero = CENTRE_ZERO * float(scale.max()) if scale.size else 0.0
+
+    def centre(c) -> str:
+        c = float(c)
+        return "0" if abs(c) <= zero or c == 0 else f"{c:.4g}"
+
+    rows = [[i, ", ".join(centre(c) for c in modes[i]) if modes is not None and i < len(modes) else "", n,
              f"{100 * n / total:.1f}%", *([f"{100 * weights[i]:.1f}%"] if weights is not None else []),
              covered(i, n)] for i, n in enumerate(counts)]
     ideal = "ideal: each mode's share of the data" if weights is not None else "ideal: equal shares"
