@@ -121,10 +121,19 @@ def _read_file(p: Path, dataset, notes: dict, wide: bool = False) -> np.ndarray:
     were, fitted by its resize policy to the side they had, then resized (28 -> 32: a zero pad)."""
     from gankit.data.image_decode import fit_image, read_image
     from gankit.data.images import resize_images
+    from PIL import Image
     c, h, w = dataset.shape
     im = read_image(p, c, notes, wide)
+    if c == 3:
+        with Image.open(p) as f:                     # the header: read_image's RGB hides a grey file
+            if f.mode.startswith(("1", "L", "I", "F")):
+                notes["grey"] = notes.get("grey", 0) + 1
     if im.size != (w, h):
-        im = fit_image(im, getattr(dataset, "file_side", w), getattr(dataset, "file_resize", "stretch"), p)
+        side, policy = getattr(dataset, "file_side", w), getattr(dataset, "file_resize", "stretch")
+        if im.size != (side, side):     # at the side the run's own files had it is prepared as they were
+            notes.setdefault("resized", []).append(im.size)
+            notes["fit"] = (w, h, policy)
+        im = fit_image(im, side, policy, p)
     a = np.array(im, dtype=np.uint8)                 # a writable copy: torch warns of a read-only one
     a = a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
     return resize_images(torch.as_tensor(a)[None], w)[0].numpy()
@@ -185,6 +194,14 @@ def _read_several(spec, dataset, files: list | None, said: str) -> torch.Tensor:
                               "files, a folder of images, a .npy file or heldout[:N]")
     else:
         paths = [Path(q).expanduser() for q in spec]
+        # a .npy file or the held-out split is one input by itself: in a list it was skipped as a
+        # non-image file or called missing, and fewer images inverted than listed
+        alone = [str(q) for q in spec if Path(q).suffix.lower() == ".npy"
+                 or str(q).partition(":")[0] == "heldout" and not os.path.lexists(Path(q).expanduser())]
+        if alone:
+            fix = f"--images {alone[0]}" if said.startswith("--") else f"images={alone[0]!r}"
+            raise ConfigError(f"{said}: {alone[0]} is given alone, not in a list: {fix} (or leave it "
+                              "out of the list of image files)")
         if missing := [str(q) for q in spec if not os.path.lexists(Path(q).expanduser())]:
             raise ConfigError(f"{said}: no such file: {', '.join(missing[:3])}{', ...' * (len(missing) > 3)}; "
                               "give image files that exist, a folder of images, a .npy file or heldout[:N]")
@@ -202,6 +219,17 @@ def _say_notes(said: str, notes: dict, n: int):
     if notes.get("transparent"):
         warnings.warn(f"{said}: {notes['transparent']} of {n} image(s) have transparent pixels; "
                       "they are composited over black", stacklevel=4)
+    if notes.get("grey"):
+        warnings.warn(f"{said}: {notes['grey']} of {n} image(s) are grey; they are copied to 3 channels "
+                      "(R = G = B), as the run's images are RGB", stacklevel=4)
+    if sizes := notes.get("resized"):
+        w, h, policy = notes["fit"]
+        seen = list(dict.fromkeys(f"{a}x{b}" for a, b in sizes))
+        odd = sum(a != b for a, b in sizes)
+        how = {"stretch": "stretched", "crop": "centre-cropped", "pad": "padded with black"}.get(policy, policy)
+        warnings.warn(f"{said}: {len(sizes)} of {n} image(s) are resized from {', '.join(seen[:3])}"
+                      f"{', ...' * (len(seen) > 3)} to the run's {w}x{h}"
+                      + (f"; {odd} of them not square: {how}, as the run's own files were" if odd else ""), stacklevel=4)
 
 
 def load_images(spec, dataset, files: list | None = None, said: str | None = None) -> torch.Tensor:
