@@ -9,7 +9,9 @@ from gankit.train.run import Run
 
 QUICK = ["train.steps=2", "train.batch_size=16", "train.eval_every=0", "train.sample_every=100",
          "train.checkpoint_every=2", "train.n_fixed=16", "train.progress=false", "train.live_report=false",
-         "generator.hidden=[8]", "discriminator.hidden=[8]"]
+         "generator.hidden=[8]", "discriminator.hidden=[8]",
+         # the hints are the parser's: the run's final evaluation and rejection fit only need to exist
+         'eval.metrics=["modes"]', "eval.n_samples=100", "objective.drs_steps=20"]
 # unknown options whose names are config keys somewhere (data.n, train.steps, eval.n_samples, ...)
 WORDS = ["--n", "--steps", "--temperature", "--path", "--root", "--n_samples", "--seed", "--lr", "--n-critic",
          "--batch-size", "--metrics"]

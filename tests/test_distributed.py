@@ -320,9 +320,8 @@ def test_a_refusal_on_rank_0_is_one_line_on_every_rank(tmp_path, tiny_cli):
     out = tmp_path / "run"
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(Path(__file__).parents[1]))
     gk = [sys.executable, "-m", "gankit", "train"]
-    p = subprocess.run(gk + ["ring-vanilla", "--out", str(out), *tiny_cli], capture_output=True, text=True,
-                       env=env, timeout=300)
-    assert p.returncode == 0, p.stderr[-2000:]
+    from gankit.cli import main      # the run to resume, trained in this process (one metric): the refusal is tested
+    assert main(["train", "ring-vanilla", "--out", str(out), *tiny_cli, "--set", 'eval.metrics=["modes"]']) == 0
     holder = Run.open(out, write=True)          # this process holds the folder's lock
     try:
         p = subprocess.run(gk + ["--resume", "--out", str(out), "--nproc", "2", "--set", "train.steps=20"],

@@ -52,7 +52,9 @@ def _copy(template, tmp_path) -> Path:
 # ---------------------------------------------------------------- one writer
 def test_a_second_writer_is_refused_naming_the_pid_and_a_killed_holder_does_not_block(tmp_path, capsys):
     run = tmp_path / "r"
-    p = gankit_process("train", "ring", "--out", run, "--set", "train.checkpoint_every=20", *SLOW_TRAIN)
+    # a short rejection fit and one metric for the resume's end: the locks are checked, not those
+    p = gankit_process("train", "ring", "--out", run, "--set", "train.checkpoint_every=20", *SLOW_TRAIN,
+                       "--set", "objective.drs_steps=20", "--set", 'eval.metrics=["modes"]')
     try:
         wait_for(lambda: RunFolder(run).checkpoints(), proc=p)
         for argv in (["train", "--resume", "--out", run], ["drs", run]):
@@ -220,7 +222,8 @@ def test_a_final_report_that_cannot_be_written_fails_no_trained_and_evaluated_ru
     def full(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device", "report.html")
     monkeypatch.setattr(rp, "write_report", full)
-    argv = ["train", "ring", "--out", str(tmp_path / "r")] + [a for kv in tiny for a in ("--set", kv)]
+    argv = ["train", "ring", "--out", str(tmp_path / "r")] + [a for kv in tiny + ['eval.metrics=["modes"]']
+                                                              for a in ("--set", kv)]
     assert main(argv) == 0
     captured = capsys.readouterr()
     assert "report.html not written" in captured.err and f"gankit report {tmp_path / 'r'} writes it" in captured.err
