@@ -31,11 +31,12 @@ def _cmd_train(a):
 
 def _train(a, out: str | None):
     if a.nproc > 1:
-        if not a.resume:     # a resume's config is the folder's, which rank 0 checks under its lock
-            _check_before_launch(a)
+        # a resume's config is the folder's, which rank 0 checks under its lock
+        device = _device_of_resume(a) if a.resume else _check_before_launch(a).train.device
         a.out = out
         from gankit.cli_errors import train_stop_advice
-        from gankit.train.launch import launch, train_argv
+        from gankit.train.launch import check_cores, launch, train_argv
+        check_cores(a.nproc, _on_cpu(device))     # before N processes start, not after minutes of them
         a.run_folder = out          # the ranks' folder, whose config.toml says whether to --resume
         return launch(a.nproc, train_argv(a), lambda: train_stop_advice(a))
     from gankit import api
@@ -74,6 +75,37 @@ def _check_before_launch(a):
         warnings.simplefilter("ignore")
         cfg = C.load(C.resolve_source("ring" if a.config is None else a.config), a.set)
     local_config(cfg, World(size=a.nproc))
+    return cfg
+
+
+def _device_of_resume(a) -> str | None:
+    """train.device of the run a --resume continues: its last --set, else the folder's
+    config.toml's (cpu, the default, where it names none); None where that cannot be read (rank 0
+    then says why, under the folder's lock)."""
+    import tomllib
+    from gankit.config.overrides import parse_override
+    try:
+        device = None
+        for item in a.set:
+            path, value = parse_override(item)
+            device = value if path == ["train", "device"] else device
+        if device is None and a.out:
+            with open(Path(a.out) / "config.toml", "rb") as f:
+                device = tomllib.load(f).get("train", {}).get("device", "cpu")
+        return device if isinstance(device, str) else None
+    except (OSError, ValueError, ConfigError, AttributeError):
+        return None
+
+
+def _on_cpu(device: str | None) -> bool:
+    """Whether the ranks train on the CPU: train.device cpu, or any (auto, unknown) without CUDA."""
+    import torch
+    if not torch.cuda.is_available():
+        return True
+    try:
+        return device is not None and torch.device(device).type == "cpu"
+    except RuntimeError:     # not a device name: the ranks refuse it
+        return False
 
 
 def _default_out(source: str, overrides: list[str]) -> str:

@@ -61,6 +61,26 @@ def resume_words(n: int | None) -> tuple[tuple[str, ...], str]:
     return (("--nproc", str(n)) if n > 1 else ()), ""
 
 
+def check_cores(nproc: int, on_cpu: bool) -> None:
+    """--nproc against the cores this process may use, on a CPU run (a GPU run's processes are
+    checked against its GPUs as they start: gankit.train.distributed).  More processes than cores
+    is said before they start; over 4 per core is refused: 64 processes on 2 cores took minutes of
+    c10d socket time-outs, each a stack trace, before (or instead of) training."""
+    if not on_cpu:
+        return
+    from gankit.train.threads import available_cores
+    cores = available_cores()
+    if nproc <= cores:
+        return
+    line = (f"--nproc {nproc} starts {nproc} processes on {cores} usable core{'s' if cores != 1 else ''}: "
+            "each runs on a fraction of a core, and starting them can take minutes (docs/scaling.md); "
+            f"use --nproc {cores} or fewer")
+    if nproc > 4 * cores:
+        raise ConfigError(line)
+    import warnings
+    warnings.warn(line, stacklevel=2)
+
+
 def launch(nproc: int, gankit_argv: list[str], stop_advice=None) -> int:
     """Runs ``python -m gankit *gankit_argv`` on ``nproc`` local processes; their exit code.
     ``stop_advice()``: what the ranks kept and what to run next, asked when a signal stops them

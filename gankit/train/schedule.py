@@ -132,6 +132,12 @@ def resume_schedule(run, schedule) -> str:
         run.schedule_span = (run.step, steps)
         note = (f"learning-rate schedule restarted: steps {run.step}..{steps} "
                 f"(train.lr_on_resume = restart)")
+    elif steps > end and schedule.factor(end, begin, end) == 0.0:
+        # a decay to 0 (train.lr_final = 0, its default): the steps past its end would train at
+        # rate 0, which the plain note below hid (its "final value" read as a working rate)
+        note = (f"learning-rate schedule continued as planned for steps {begin}..{end}; the rates stay "
+                f"at their final value, 0, after step {end}: the {steps - end} steps from {end} to "
+                f"{steps} change no weight ({_restart_option()} starts the schedule anew over them)")
     else:
         note = (f"learning-rate schedule continued as planned for steps {begin}..{end}; "
                 + (f"the rates stay at their final value after step {end}" if steps > end else
