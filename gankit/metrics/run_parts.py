@@ -127,8 +127,13 @@ def _lacks_part(m, ctx) -> bool:
 def _cannot_run(m, ctx) -> str | None:
     """Why gankit's metric ``m`` cannot run with the settings of ``ctx`` on data it applies to, or
     None (is: features without classes, the random conv net's; recon_error: a G that cannot be
-    inverted, where ``ctx`` says so)."""
+    inverted, where ``ctx`` says so; a metric of G's samples: a run without a trained G)."""
     from gankit.metrics import _applies, _user
+    # a run without a trained G (Objective.no_generator): its context's sampler is a refusal, so
+    # every gankit metric of G's samples (all but the run parts') is refused before any work
+    no_g = getattr(getattr(ctx, "sample", None), "refused", None)
+    if no_g and not _user(m) and m.name not in RUN_PARTS:
+        return no_g
     if m.name == INVERTED and not _user(m) and hasattr(ctx, "invert"):
         if ctx.invert is None:
             return "this run's samples cannot be inverted"

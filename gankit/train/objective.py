@@ -83,6 +83,9 @@ class Objective(ABC):
     # set by a callback that changed the objective's state when training started (not in a
     # step): the Run's checkpointer writes it then
     unsaved_state = False
+    # why the objective has no trained generator (the SS-GAN's labels-only baseline), or None:
+    # where set, the Run's evaluations refuse every metric of G's samples and of its inversion
+    no_generator: str | None = None
     classes_named = True         # classify()'s index i is class i (False: an unsupervised code, InfoGAN's)
     # state names whose rank 0 copy alone counts (checkpoints keep no other rank's): DRS's sampler
     rank0_state: tuple[str, ...] = ()

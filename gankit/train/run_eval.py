@@ -13,14 +13,21 @@ from gankit.train import threads
 class RunEvaluation:
     def eval_context(self, rejection: bool = True):
         from gankit.metrics.context import EvalContext
-        G = self.modules.get(self.objective.sample_module)
         from gankit.train.inversion import run_inverter
+        G = self.modules.get(self.objective.sample_module)
         likelihood = G if hasattr(G, "token_logp") else None   # sequence models: NLL of data under G
+        sample = lambda n, seed=None, y=None, c=None: self.sample(n, seed, y=y, c=c,  # noqa: E731
+                                                                  rejection=rejection)
+        invert = run_inverter(self)
+        why = self.objective.no_generator
+        if why:
+            # every metric of G's samples (or its inversion) meets NotForThisRun: left out of every
+            # metric that applies, refused in one line when named (gankit.metrics.evaluate)
+            sample = invert = _no_generator(why)
+            likelihood = None
         return EvalContext(dataset=self.dataset, settings=self.cfg.eval, seed=self.cfg.seed,
-                           device=self.device, step=self.step,
-                           sample=lambda n, seed=None, y=None, c=None: self.sample(
-                               n, seed, y=y, c=c, rejection=rejection),
-                           likelihood=likelihood, invert=run_inverter(self), **self.measured_parts())
+                           device=self.device, step=self.step, sample=sample,
+                           likelihood=likelihood, invert=invert, **self.measured_parts())
 
     def measured_parts(self) -> dict:
         """The parts of the run that gankit.metrics.RUN_PARTS' metrics read, as EvalContext's
@@ -64,6 +71,15 @@ class RunEvaluation:
             return evaluate(self.eval_context(rejection), names, named=named, stop=stop)
         finally:
             torch.set_num_threads(before)
+
+
+def _no_generator(why: str):
+    """EvalContext's ``sample`` and ``invert`` for an objective without a trained G."""
+    def refuse(*args, **kw):
+        from gankit.metrics.base import NotForThisRun
+        raise NotForThisRun(why)
+    refuse.refused = why     # recon_error: refused by gankit.metrics.run_parts' checks before any work
+    return refuse
 
 
 def _refuse_unlisted(names):

@@ -102,7 +102,9 @@ class SemiSupervisedGAN(Objective):
         counts = torch.bincount(labels, minlength=self.K)
         _warn_untrained_classes(ds, counts)
         smallest = int(counts[counts > 0].min())
-        if p.labels_per_class >= smallest:     # about training: not said when the run is opened to sample
+        # about training (not said when the run is opened to sample); a labels-only run learns
+        # nothing from unlabelled images, so labelling them all takes nothing from it
+        if p.adversarial and p.labels_per_class >= smallest:
             where = "every training image is" if len(idx) == len(labels) else \
                 "in some classes every training image is"
             self.callbacks.append(WarnAtTrainStart(
@@ -118,8 +120,22 @@ class SemiSupervisedGAN(Objective):
         if p.weight_norm:
             # deterministic: 500 training images by a fixed permutation, no stream of the run consumed
             weight_norm_init(self.D, spread_rows(ds.split("train"), 500))   # every class, also from a sorted file
+        # G is declared whatever p.adversarial is (checkpoints keep the same modules), but without
+        # the adversarial phase it keeps its initial weights: nothing may sample it as a model
         self.modules = {"G": self.G, "D": self.D}
         self.optimizers = {"d": OptimizerSpec(["D"], cfg.optim_d), "g": OptimizerSpec(["G"], cfg.optim_g)}
+        if not p.adversarial:
+            self.no_generator = NO_GENERATOR
+            self.callbacks.append(_Training(self))
+        self._training = False
+
+    def generate(self, z: Tensor, c: Tensor | None = None) -> Tensor:
+        """G(z); refused for a labels-only run (gankit sample, invert, complete) except while it
+        trains: the run folder's snapshots and the finiteness checks are drawn by the Run
+        whatever the objective, so they keep G's initial samples (docs/families.md)."""
+        if self.no_generator and not self._training:
+            raise ConfigError(self.no_generator)
+        return super().generate(z, c)
 
     def _noisy(self, x: Tensor) -> Tensor:
         return x + self.p.input_noise * torch.randn_like(x) if self.p.input_noise > 0 else x
@@ -158,6 +174,27 @@ class SemiSupervisedGAN(Objective):
         self.phases = [Phase("d", optimizers["d"], d_step, d_repeat(self.ctx.cfg))]
         if p.adversarial:
             self.phases.append(Phase("g", optimizers["g"], g_step))
+
+
+NO_GENERATOR = ("objective.adversarial=false trains D alone as a classifier: there is no trained G to sample, "
+                "invert or measure by its samples; its number is test_accuracy (metric classify), or train "
+                "with objective.adversarial=true for a generator")
+
+
+class _Training:
+    """Callback: marks the labels-only run's training (on_train_end, or on_train_abort on any
+    other way out), while which the Run's own draws of G (snapshots, FiniteSamples) go through."""
+
+    def __init__(self, obj: SemiSupervisedGAN):
+        self.obj = obj
+
+    def on_train_start(self, trainer):
+        self.obj._training = True
+
+    def on_train_end(self, trainer):
+        self.obj._training = False
+
+    on_train_abort = on_train_end
 
 
 @dataclass
