@@ -205,30 +205,38 @@ def _refuse_changed_data(seen: dict, ds, where: str, vocabulary: bool) -> None:
 TRAINED_ON = ("class_names", "data_cut", "data_split", "data_digest")
 
 
-def trained_on(run_dir) -> dict:
+_UNREAD = object()     # trained_on's ``checkpoint`` where the caller did not read it
+
+
+def trained_on(run_dir, checkpoint=_UNREAD) -> dict:
     """The TRAINED_ON records of the newest readable checkpoint of ``run_dir`` (a path or a
     RunFolder; memory-mapped: its tensors are not read), and for a run on text "text": True and
     "vocab" where its checkpoint holds the vocabulary; {} for a run whose checkpoints hold none
-    (older ones)."""
-    from gankit.runfolder import RunFolder
-    from gankit.runfolder.checkpoint_read import load_mapped
-    folder = run_dir if isinstance(run_dir, RunFolder) else RunFolder(run_dir)
-    for _, path in reversed(folder.checkpoints()):
-        try:
-            state = load_mapped(path)
-        except Exception:       # damaged or being written: the one before
-            continue
-        if not isinstance(state, dict):
-            return {}
-        out = {k: state[k] for k in TRAINED_ON if state.get(k)}
-        objective = state.get("objective")
-        vocab = objective.get("vocab") if isinstance(objective, dict) else None
-        if isinstance(vocab, list):
-            out["vocab"] = vocab
-        if "data_split" in out or isinstance(vocab, list):
-            out["text"] = True
-        return out
-    return {}
+    (older ones).  ``checkpoint``: that checkpoint's (state, path), or None where none loads, as
+    gankit.report.inputs.newest_checkpoint gives it, where the caller read it already."""
+    if checkpoint is _UNREAD:
+        from gankit.runfolder import RunFolder
+        from gankit.runfolder.checkpoint_read import load_mapped
+        folder = run_dir if isinstance(run_dir, RunFolder) else RunFolder(run_dir)
+        for _, path in reversed(folder.checkpoints()):
+            try:
+                checkpoint = (load_mapped(path), path)
+            except Exception:       # damaged or being written: the one before
+                continue
+            break
+        else:
+            checkpoint = None
+    state = checkpoint[0] if checkpoint is not None else None
+    if not isinstance(state, dict):
+        return {}
+    out = {k: state[k] for k in TRAINED_ON if state.get(k)}
+    objective = state.get("objective")
+    vocab = objective.get("vocab") if isinstance(objective, dict) else None
+    if isinstance(vocab, list):
+        out["vocab"] = vocab
+    if "data_split" in out or isinstance(vocab, list):
+        out["text"] = True
+    return out
 
 
 def data_changed(run_dir, ds, where: str = "the data") -> str | None:

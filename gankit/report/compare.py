@@ -21,9 +21,9 @@ from gankit.report.compare_settings import _settings_apart, _settings_note
 # compare's text and JSON forms (CMP.to_text, CMP.to_json) and its words for a run's state
 from gankit.report.compare_text import (STATE_WORDS, edited_note, measured_only, step_shown, to_json,  # noqa: F401
                                         to_text, unfinished_note)
-from gankit.report.inputs import checkpoint_differences
+from gankit.report.inputs import checkpoint_differences, newest_checkpoint
 from gankit.report.page import local_time
-from gankit.report.progress import run_progress
+from gankit.report.progress import newest_intact_checkpoint, run_progress
 from gankit.report.snapshots import Snapshots
 from gankit.runfolder import RunFolder
 
@@ -115,19 +115,25 @@ def compare_data(run_dirs: list[str | Path], curves: bool = True) -> dict:
     unloaded = _load_imports(folders)
     infos = MI.key_infos()
     names = _names(folders)
-    runs, records, configs, finals, sources, edited = [], [], [], [], [], []
+    from gankit.data import trained_on
+    runs, records, configs, finals, sources, edited, seen = [], [], [], [], [], [], []
     for i, (name, f) in enumerate(zip(names, folders)):
         recs = f.records()
         raw = f.read_config()
         cfg = _checked(f, raw, i in unloaded)
+        # the run's checkpoint read once for its progress, its config as trained and the data it
+        # trained on (read thrice, the loads were most of compare's time): the file each would read
+        intact = newest_intact_checkpoint(f)
+        found = newest_checkpoint(f, intact)
+        seen.append(trained_on(f, found))
         # config.toml edited since training: its values are not those the numbers were measured with
-        edited.append(None if cfg is None else checkpoint_differences(f, C.to_dict(cfg)))
+        edited.append(None if cfg is None else checkpoint_differences(f, C.to_dict(cfg), found))
         # a run's numbers are those at its own sampling temperature; points measured at another
         # (gankit eval --set generator.temperature=T) are left out of its table and curves
         own = MI.own_temperature(raw.get("generator"))
         evals, elsewhere = MI.by_temperature([r for r in recs if r.get("kind") == "eval"], own)
         # as the report states it: the newest of records, whole snapshots and checkpoints
-        done = run_progress(f, recs, Snapshots(f).newest_whole())
+        done = run_progress(f, recs, Snapshots(f).newest_whole(), intact)
         runs.append({"name": name, "path": str(f.path), "step": done.step,
                      **_state(f, cfg.train if cfg is not None else raw.get("train"), done, recs, evals),
                      "train_time_s": done.seconds, "train_time_at_least": done.at_least,
@@ -140,8 +146,6 @@ def compare_data(run_dirs: list[str | Path], curves: bool = True) -> dict:
         finals.append(measured_only(shown_name(f.records_path), MI.final_eval(evals) or {}, infos))
         sources.append(MI.final_sources(evals))
     keys = MI.eval_keys([e for e in finals if e], infos)
-    from gankit.data import trained_on
-    seen = [trained_on(f) for f in folders]
     trusted = [i for i, e in enumerate(edited) if e is None]
     apart = _not_comparable([configs[i] for i in trusted], [seen[i] for i in trusted]) + _data_apart(seen, names)
     measuring = MI.Measuring(infos)

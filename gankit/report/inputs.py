@@ -18,21 +18,28 @@ def run_config(folder: RunFolder, overrides: list[str] | None = None):
     had and draw its samples over other data."""
     from gankit import config as C
     cfg = loaded_config(folder, overrides)
-    if checkpoint_differences(folder, C.to_dict(cfg)) is not None:
+    found = newest_checkpoint(folder)       # read once: the differences and the refusal name the same file
+    if checkpoint_differences(folder, C.to_dict(cfg), found) is not None:
         from gankit.identity import checkpoint_mismatch
         from gankit.runfolder import RunFolderError
-        state, path = newest_checkpoint(folder)
+        state, path = found
         # no config without overrides: the report takes only the data's place, which no identity holds
         if (problem := checkpoint_mismatch(state, path, C.to_dict(cfg))) is not None:
             raise RunFolderError(problem)
     return cfg
 
 
-def newest_checkpoint(folder: RunFolder) -> tuple[dict, Path] | None:
+def newest_checkpoint(folder: RunFolder, intact=None) -> tuple[dict, Path] | None:
     """(state, path) of the newest checkpoint that loads, memory-mapped (its tensors are not
-    read); None where none does.  A damaged one is skipped quietly: the page needs none."""
+    read); None where none does.  A damaged one is skipped quietly: the page needs none.
+    ``intact``: newest_intact_checkpoint's (step, path, state), read already; its state is taken
+    only where its file is the newest one listed (the file this reads first), else the files are
+    read: an intact older one is not what this picks where a newer file loads but fails its checks."""
     from gankit.runfolder.checkpoint_read import load_mapped
-    for _, path in reversed(folder.checkpoints()):
+    listed = folder.checkpoints()
+    if intact is not None and listed and listed[-1][1] == intact[1] and isinstance(intact[2], dict):
+        return intact[2], intact[1]
+    for _, path in reversed(listed):
         try:
             state = load_mapped(path)
         except Exception:       # damaged or being written: the one before
@@ -41,14 +48,19 @@ def newest_checkpoint(folder: RunFolder) -> tuple[dict, Path] | None:
     return None
 
 
-def checkpoint_differences(folder: RunFolder, config: dict) -> list[str] | None:
+UNREAD = object()     # checkpoint_differences's ``found`` where the caller did not read it
+
+
+def checkpoint_differences(folder: RunFolder, config: dict, found=UNREAD) -> list[str] | None:
     """The keys of what defines the run (gankit.identity.MODEL_KEYS) in which ``config`` (the
     resolved config.toml) differs from its newest checkpoint's config ([] where that checkpoint
     holds none to name them); None where they agree, or no checkpoint says (none loads, or one
     written before identities).  The test checkpoint loading makes (identity.checkpoint_mismatch),
-    without its writes: compare only reads the runs."""
+    without its writes: compare only reads the runs.  ``found``: newest_checkpoint(folder), where
+    the caller read it already."""
     from gankit.identity import agrees, model_differences
-    found = newest_checkpoint(folder)
+    if found is UNREAD:
+        found = newest_checkpoint(folder)
     if not found or agrees(found[0], config):
         return None
     own = found[0].get("config")

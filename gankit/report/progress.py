@@ -54,6 +54,7 @@ def newest_intact_checkpoint(folder: RunFolder):
     return None
 
 
+UNREAD = object()     # run_progress's ``newest`` where the caller did not read it
 
 
 def _checkpoint_seconds(state) -> float | None:
@@ -62,14 +63,17 @@ def _checkpoint_seconds(state) -> float | None:
     return float(t) if is_number(t) else None
 
 
-def run_progress(folder: RunFolder, records: list[dict], snapshot_steps=()) -> Progress:
+def run_progress(folder: RunFolder, records: list[dict], snapshot_steps=(), newest=UNREAD) -> Progress:
     """The run's step: the newest of its records, snapshots and intact checkpoints; its training
-    time: the newest train record's, or the checkpoint's where the checkpoint is further on."""
+    time: the newest train record's, or the checkpoint's where the checkpoint is further on.
+    ``newest``: newest_intact_checkpoint(folder) where the caller read it already (compare passes
+    it on to what else reads the checkpoint: one load of each run's, not three)."""
     step = max([int(s) for s in snapshot_steps] + [r.get("step", 0) for r in records], default=0)
     seconds = max([r["time"] for r in records if r.get("kind") == "train" and is_number(r.get("time"))],
                   default=None)
     at_least = False
-    newest = newest_intact_checkpoint(folder)
+    if newest is UNREAD:
+        newest = newest_intact_checkpoint(folder)
     if newest is not None and newest[0] > step:
         step = newest[0]
         held = _checkpoint_seconds(newest[2])

@@ -110,6 +110,11 @@ class RunFolder(Records, CheckpointReading, SnapshotFiles, Ownership):
                 raise RunFolderError(f"{self.path} holds checkpoints but no config.toml "
                                      f"(removed?){recovery_advice(self)}")
             if self.path.is_dir() and any(self.path.iterdir()):    # the user's files: never trained into
+                if runs := self._child_runs():      # runs/ given for runs/NAME: the runs it holds named
+                    shown = ", ".join(p.name for p in runs[:3]) + (", ..." if len(runs) > 3 else "")
+                    raise RunFolderError(f"{self.path} is not a run folder (no config.toml) but holds run folders "
+                                         f"({shown}); give one of them ({runs[0]}), or compare them: "
+                                         f"gankit compare {pasteable(self.path)}/*")
                 raise RunFolderError(f"{self.path} is not a run folder (no config.toml) but holds other files; "
                                      "give a run folder, or train one into a new folder: gankit train PRESET "
                                      "--out NEW")
@@ -117,8 +122,25 @@ class RunFolder(Records, CheckpointReading, SnapshotFiles, Ownership):
             if across_machines():      # rank 0's machine may hold it: another run would not resume this one
                 raise RunFolderError(f"{self.path} is not a run folder on this machine (no config.toml); "
                                      + on_every_machine("its run folder"))
+            if not self.path.exists():      # most often a mistyped path: said before the offer of a new run
+                raise RunFolderError(f"{self.path} is not a run folder: it does not exist; check the path, or "
+                                     f"create one with gankit train PRESET --out {self.path}")
             raise RunFolderError(f"{self.path} is not a run folder (no config.toml); create one with "
                                  f"gankit train PRESET --out {self.path}")
+
+    def _child_runs(self) -> list[Path]:
+        """The run folders (a config.toml inside) directly in this folder, by name, at most four
+        (three to name, one to say there are more); [] where it cannot be listed."""
+        runs = []
+        try:
+            for p in sorted(self.path.iterdir()):
+                if (p / "config.toml").is_file():
+                    runs.append(p)
+                    if len(runs) > 3:
+                        break
+        except OSError:
+            return []
+        return runs
 
     def refuse_own_config(self, source: str | Path):
         """A new run into the folder whose config.toml is the config given (``source``) would write
