@@ -62,8 +62,9 @@ def test_a_second_writer_is_refused_naming_the_pid_and_a_killed_holder_does_not_
             err = capsys.readouterr().err
             assert f"in use: another gankit process (PID {p.pid})" in err, err
             assert "Traceback" not in err
-        assert main(["train", "ring", "--out", str(run)]) == 1       # a new run there: refused too
-        assert "already holds a trained run" in capsys.readouterr().err
+        assert main(["train", "ring", "--out", str(run)]) == 1       # a new run there: refused too, as in use
+        err = capsys.readouterr().err        # (not "already holds a trained run; continue it with --resume")
+        assert f"in use: another gankit process (PID {p.pid})" in err and "already holds" not in err, err
         # readers are not blocked
         assert main(["eval", str(run), "--metrics", "modes"]) == 0
     finally:

@@ -185,6 +185,7 @@ class RunFolder(Records, CheckpointReading, SnapshotFiles, Ownership):
         p = self.path
         if p.exists() and not p.is_dir():
             raise RunFolderError(f"--out {p} is a file, not a folder; choose a folder for the run")
+        self.refuse_in_use()
         if p.is_dir() and any(p.iterdir()) and not self.is_gankit_run():
             names = sorted(q.name for q in p.iterdir())
             shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
@@ -195,6 +196,11 @@ class RunFolder(Records, CheckpointReading, SnapshotFiles, Ownership):
                                  "or choose another --out folder")
         self._refuse_missing_checkpoints()
         self._refuse_linked_folders()
+
+    def refuse_in_use(self):
+        """A new run into a folder another process trains: FolderInUse naming its PID.  Said before
+        "already holds a trained run", whose --resume advice that process's lock would refuse."""
+        self._lock.refuse_taken("continue it with --resume, or train the new run into another --out folder")
 
     def _refuse_linked_folders(self):
         # as a linked metrics.jsonl (io/files.py LINKED): a writer clears, prunes and moves files here

@@ -7,7 +7,8 @@ import os
 import weakref
 from pathlib import Path
 
-from gankit.io import WriteError, lock_file, lock_location, release_lock, storage_refusal, write_failure
+from gankit.io import (WriteError, lock_file, lock_holder, lock_location, release_lock, storage_refusal,
+                       write_failure)
 from gankit.runfolder.errors import RunFolderError
 from gankit.streams import pasteable
 
@@ -21,9 +22,9 @@ class FolderInUse(RunFolderError):
     --resume); a command that is not training, such as gankit drs, says ``busy(then)`` instead:
     what to run once the folder is free."""
 
-    def __init__(self, folder: Path, holder):
+    def __init__(self, folder: Path, holder, then: str = "continue with --resume"):
         self.folder, self.holder = folder, holder
-        super().__init__(self.busy("continue with --resume"))
+        super().__init__(self.busy(then))
 
     def busy(self, then: str) -> str:
         return (f"{self.folder} is in use: another gankit process (PID {self.holder}) is training it; wait "
@@ -58,6 +59,12 @@ class WriterLock:
             raise FolderInUse(self.folder, holder)
         self.key, self._id = key, (st.st_dev, st.st_ino)
         weakref.finalize(self, release_lock, key)
+
+    def refuse_taken(self, then: str):
+        """FolderInUse where another live process holds the lock; a probe that takes and writes
+        nothing (a folder this process holds, or a killed holder's, is not in use)."""
+        if self.key is None and (holder := lock_holder(self.path)) is not None:
+            raise FolderInUse(self.folder, holder, then)
 
     def _refusal(self, e: OSError) -> str:
         """Why the lock could not be taken (other than a full disk), and the fix that fits it."""

@@ -25,8 +25,12 @@ from gankit.train.run_state import RunError
 
 
 def refuse_trained(folder: RunFolder, where: str | Path):
-    """A new run into ``folder``: refused when it holds checkpoints."""
+    """A new run into ``folder``: refused when it holds checkpoints (as "in use", naming the PID,
+    where another process trains it: its --resume would be refused too)."""
     if folder.checkpoints():
+        # probed only here, where a refusal comes anyway: on the other ranks, rank 0 (another
+        # process) may have locked the folder by now for this very run
+        folder.refuse_in_use()
         raise RunError(f"{where} already holds a trained run; continue it with --resume "
                        "or choose another --out folder")
 
