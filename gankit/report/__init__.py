@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from gankit.io import shown_name
-from gankit.report.inputs import run_config, warn_left_out
+from gankit.report.inputs import newest_checkpoint, run_config, warn_left_out
 from gankit.report.points import mode_section, point_sections
 from gankit.report.snapshots import Snapshots
 from gankit.runfolder import RunFolder, RunFolderError
@@ -148,9 +148,14 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
     from gankit.report import metricinfo as MI
     from gankit.report import plots
     from gankit.report.page import Section, command_word, duration, page_stamp, png
+    from gankit.report.progress import newest_intact_checkpoint
 
     folder = RunFolder(run_dir)
-    cfg = run_config(folder, overrides)
+    # the newest checkpoint read once, for the run's progress and its config as trained (read
+    # twice before, the loads most of a small page's time); newest_checkpoint reads the files
+    # again only where it would pick another (a newer one that loads but fails the checks)
+    intact = newest_intact_checkpoint(folder)
+    cfg = run_config(folder, overrides, newest_checkpoint(folder, intact))
     snaps = Snapshots(folder)      # read only those drawn
     data_note = split_note = gone = None
     built = dataset is None
@@ -280,7 +285,7 @@ def report_context(run_dir: str | Path, dataset=None, live: bool = False, overri
 
     from gankit.report.progress import divergence, run_progress, stopped_note
     counted = snaps.whole_steps()      # a damaged file is no step reached, nor a snapshot
-    done = run_progress(folder, records, counted)
+    done = run_progress(folder, records, counted, intact)
     diverged = divergence(records)
     step = done.step
     from gankit.report.page import local_time

@@ -8,17 +8,21 @@ from pathlib import Path
 from gankit.io import shown_name
 from gankit.runfolder import RunFolder
 
+UNREAD = object()     # a reader's ``found`` where the caller did not read the checkpoint
 
-def run_config(folder: RunFolder, overrides: list[str] | None = None):
+
+def run_config(folder: RunFolder, overrides: list[str] | None = None, found=UNREAD):
     """The run's config: its config.toml, then ``overrides`` (the data's new place).  A value of
     the wrong type in the file (a hand edit: std = "0.01") is named with the file, as a damaged
     file is, and the config every checkpoint holds is written beside it (config.toml.recovered).
     A file whose values differ from the newest checkpoint's in what defines the run (data.radius
     edited after training) is refused in eval's words: the page would state a seed the run never
-    had and draw its samples over other data."""
+    had and draw its samples over other data.  ``found``: newest_checkpoint(folder), where the
+    caller read it already (the report hands on the one it reads for the run's progress)."""
     from gankit import config as C
     cfg = loaded_config(folder, overrides)
-    found = newest_checkpoint(folder)       # read once: the differences and the refusal name the same file
+    if found is UNREAD:         # read once: the differences and the refusal name the same file
+        found = newest_checkpoint(folder)
     if checkpoint_differences(folder, C.to_dict(cfg), found) is not None:
         from gankit.identity import checkpoint_mismatch
         from gankit.runfolder import RunFolderError
@@ -46,9 +50,6 @@ def newest_checkpoint(folder: RunFolder, intact=None) -> tuple[dict, Path] | Non
             continue
         return (state, path) if isinstance(state, dict) else None
     return None
-
-
-UNREAD = object()     # checkpoint_differences's ``found`` where the caller did not read it
 
 
 def checkpoint_differences(folder: RunFolder, config: dict, found=UNREAD) -> list[str] | None:
