@@ -260,3 +260,19 @@ def join_gloo(rank: int, world: int, port: int):
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
     dist.init_process_group("gloo", rank=rank, world_size=world)
+
+
+@pytest.fixture
+def loads(monkeypatch):
+    """Memory-mapped checkpoint reads: counts of load_mapped's calls by file path (every reader
+    imports it at call time)."""
+    from collections import Counter
+
+    import gankit.runfolder.checkpoint_read as CR
+    seen, load = Counter(), CR.load_mapped
+
+    def counting(path, *a, **k):
+        seen[str(path)] += 1
+        return load(path, *a, **k)
+    monkeypatch.setattr(CR, "load_mapped", counting)
+    return seen

@@ -18,19 +18,6 @@ def _copy(src, dst):
     return dst
 
 
-@pytest.fixture
-def loads(monkeypatch):
-    """Counts of load_mapped's calls by file path (every reader imports it at call time)."""
-    import gankit.runfolder.checkpoint_read as CR
-    seen, load = Counter(), CR.load_mapped
-
-    def counting(path, *a, **k):
-        seen[str(path)] += 1
-        return load(path, *a, **k)
-    monkeypatch.setattr(CR, "load_mapped", counting)
-    return seen
-
-
 def _expected(folder: RunFolder):
     """What each reader gives read on its own (each loading the checkpoint it picks)."""
     from gankit import config as C

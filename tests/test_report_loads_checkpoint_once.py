@@ -19,19 +19,6 @@ def _copy(src, dst):
     return dst
 
 
-@pytest.fixture
-def loads(monkeypatch):
-    """Counts of load_mapped's calls by file path (every reader imports it at call time)."""
-    import gankit.runfolder.checkpoint_read as CR
-    seen, load = Counter(), CR.load_mapped
-
-    def counting(path, *a, **k):
-        seen[str(path)] += 1
-        return load(path, *a, **k)
-    monkeypatch.setattr(CR, "load_mapped", counting)
-    return seen
-
-
 def test_the_report_loads_the_newest_checkpoint_once(tiny_run_dir, tmp_path, loads):
     from gankit.report import write_report
     from gankit.report.progress import run_progress
