@@ -82,16 +82,16 @@ def _device_of_resume(a) -> str | None:
     """train.device of the run a --resume continues: its last --set, else the folder's
     config.toml's (cpu, the default, where it names none); None where that cannot be read (rank 0
     then says why, under the folder's lock)."""
-    import tomllib
     from gankit.config.overrides import parse_override
+    from gankit.config.toml_read import loads     # a damaged file's depth refused, not a RecursionError
     try:
         device = None
         for item in a.set:
             path, value = parse_override(item)
             device = value if path == ["train", "device"] else device
         if device is None and a.out:
-            with open(Path(a.out) / "config.toml", "rb") as f:
-                device = tomllib.load(f).get("train", {}).get("device", "cpu")
+            text = (Path(a.out) / "config.toml").read_text(encoding="utf-8")
+            device = loads(text).get("train", {}).get("device", "cpu")
         return device if isinstance(device, str) else None
     except (OSError, ValueError, ConfigError, AttributeError):
         return None

@@ -103,3 +103,14 @@ def test_a_resume_checks_the_folders_device_too(tmp_path, tiny_cli, two_cores, c
     assert cli.main(["train", "--resume", "--out", str(tmp_path / "r"), "--nproc", "64",
                      "--set", "train.device=cuda"]) == 0
     assert two_cores == [64] and "usable core" not in capsys.readouterr().err
+
+
+def test_a_resume_of_a_deeply_nested_config_leaves_it_to_the_ranks(tmp_path, two_cores, capsys, monkeypatch):
+    """The device read before launching goes through gankit's TOML reader: a damaged config.toml
+    nested past its depth is "unknown", for rank 0 to name under the folder's lock (a bare
+    tomllib ended in a RecursionError traceback here)."""
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "config.toml").write_text("x = " + "[" * 3000 + "]" * 3000 + "\n")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)     # unknown device on a GPU machine
+    assert cli.main(["train", "--resume", "--out", str(tmp_path / "r"), "--nproc", "64"]) == 0
+    assert two_cores == [64] and "Traceback" not in capsys.readouterr().err
