@@ -28,7 +28,7 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Callable
@@ -39,6 +39,7 @@ from gankit.identity import run_identity
 from gankit.sweep_failures import (blame as _blame, refuse_stdin, refuse_uninvertible, refuse_unseen_parts,
                                    tmp_full)
 from gankit.sweep_orphans import make_folder, worker_start
+from gankit.wording import COMMAND_LINE, command_line as cli_words
 from gankit.sweep_table import (ANY_METRICS, NOT_METRICS as _NOT_METRICS, _append, _is_num, fmt,  # noqa: F401
                                 markdown_table, mean_se, only_asked, pm, read_results, results_refused, reuse,
                                 summarise)
@@ -189,14 +190,17 @@ def _describe(job: Job, r: dict) -> str:
     return " ".join([job.label, *map(str, job.tags.values()), f"seed {job.seed}:", nums]).rstrip()
 
 
-def _work(job: Job, metrics, tmp_root: str, i: int):
+def _work(job: Job, metrics, tmp_root: str, i: int, command_line: bool = False):
     """run_job in a worker: ("ok", record) or ("error", type name, message) -- an exception object
     that cannot be unpickled in the main process would break the whole pool.  The marker files
-    tell the main process which run a worker that died held."""
+    tell the main process which run a worker that died held.  ``command_line``: the sweep is the
+    gankit command's, so a job's advice speaks its words (--set, which `gankit sweep` takes), not
+    a program's overrides=[...] (gankit.wording: a worker runs outside the command's context)."""
     marks = Path(tmp_root)
     (marks / f"started-{i}").write_text(str(os.getpid()))
     try:
-        return ("ok", run_job(job, metrics, tmp_root=tmp_root))
+        with cli_words() if command_line else nullcontext():
+            return ("ok", run_job(job, metrics, tmp_root=tmp_root))
     except Exception as e:
         return ("error", type(e).__name__, tmp_full(e, tmp_root) or " ".join(str(e).split()) or repr(e))
     finally:
@@ -315,7 +319,7 @@ def _run_locked(jobs, path, workers, metrics, resume, log, identify, record, fai
                 futs, procs, broken = {}, {}, False
                 try:
                     for i, j in pending.items():
-                        futs[pool.submit(_work, j, metrics, tmp_root, i)] = i
+                        futs[pool.submit(_work, j, metrics, tmp_root, i, COMMAND_LINE.get())] = i
                         procs.update(pool._processes or {})   # to tell how a worker ended
                     for f in as_completed(futs):
                         try:
