@@ -42,7 +42,7 @@ def canned(monkeypatch):
     """Runs that train nothing: each job's record is made at once."""
     trained = []
 
-    def work(job, metrics, tmp_root, i):
+    def work(job, metrics, tmp_root, i, command_line=False):
         trained.append((job.label, job.seed))
         return ("ok", {"label": job.label, "source": job.source, "overrides": job.overrides, "seed": job.seed,
                        "config_hash": job.identity, "steps": 5, "modes_covered": 6 + job.seed, "cpu_s": 0.5})

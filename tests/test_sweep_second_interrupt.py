@@ -50,7 +50,7 @@ class _Pool:
 def stopped_sweep(monkeypatch):
     _Pool.made, _Pool.ran = [], False
 
-    def work(job, metrics, tmp_root, i):
+    def work(job, metrics, tmp_root, i, command_line=False):
         return ("ok", {"label": job.label, "source": job.source, "overrides": job.overrides, "seed": job.seed,
                        "config_hash": job.identity, "steps": 5, "modes_covered": 6, "cpu_s": 0.5})
 
